@@ -1,0 +1,67 @@
+/**
+ * The typed audit API: `audit.record(event)` validates (throwing `AuditValidationError` synchronously),
+ * maps the event to semantic attributes and emits it through the OTel Logs API, so it passes the
+ * LoggerProvider and its processors like any record. It returns a receipt that settles when the record is
+ * durable by the configured policy.
+ */
+import { logs, SeverityNumber, type Logger, type LoggerProvider } from '@opentelemetry/api-logs';
+import { deferred } from '../deliver/deferred.js';
+import type { AuditReceipt } from '../deliver/receipt.js';
+import { prepareEvent } from '../map/map-event.js';
+import { AuditLogRecordProcessor } from '../processor.js';
+import { AuditConfigError, AuditLossError } from './errors.js';
+import type { AuditEvent } from './schema.js';
+
+export interface AuditLoggerOptions {
+  /** The processor the records go through; default: the one most recently constructed in this process. */
+  processor?: AuditLogRecordProcessor;
+  /** The provider the processor is registered on; default: the global one (NodeSDK or `otel-audit/register`). */
+  loggerProvider?: LoggerProvider;
+}
+
+export class AuditLogger {
+  private readonly logger: Logger;
+
+  constructor(private readonly processor: AuditLogRecordProcessor, provider?: LoggerProvider) {
+    this.logger = (provider ?? logs.getLoggerProvider()).getLogger(processor.loggerName);
+  }
+
+  /**
+   * Records one audit event. Throws `AuditValidationError` (invalid event), `AuditLossError` (fail-closed
+   * policy and the pipeline cannot take it) or `AuditConfigError` (the processor is not on this provider).
+   */
+  record(event: AuditEvent): Promise<AuditReceipt> {
+    const m = prepareEvent(event);
+    if (!this.processor.canAccept()) {
+      const err = new AuditLossError('audit pipeline cannot accept records (shut down, or memory bound reached)', [m.recordId]);
+      if (this.processor.options.onLossPolicy === 'throw') throw err;
+    }
+    const d = deferred<AuditReceipt>();
+    // Settled later; without a handler a loss at shutdown would become an unhandled rejection in the app.
+    d.promise.catch(() => undefined);
+    this.processor._expectReceipt(d);
+    this.logger.emit({
+      eventName: m.eventName,
+      ...(m.body !== undefined ? { body: m.body } : {}),
+      ...(m.timestamp !== undefined ? { timestamp: m.timestamp } : {}),
+      severityNumber: event.outcome === 'failure' ? SeverityNumber.WARN : SeverityNumber.INFO,
+      severityText: event.outcome === 'failure' ? 'WARN' : 'INFO',
+      attributes: m.attributes,
+    });
+    if (this.processor._receiptUnclaimed()) {
+      throw new AuditConfigError(
+        'the audit record did not reach the AuditLogRecordProcessor: register the processor on the LoggerProvider this AuditLogger uses (NodeSDK logRecordProcessors, LoggerProvider processors, or --import otel-audit/register)',
+      );
+    }
+    return d.promise;
+  }
+}
+
+/** An AuditLogger over the given (or most recent) processor and the given (or global) LoggerProvider. */
+export function getAuditLogger(options: AuditLoggerOptions = {}): AuditLogger {
+  const processor = options.processor ?? AuditLogRecordProcessor.current();
+  if (processor === undefined) {
+    throw new AuditConfigError('no AuditLogRecordProcessor exists in this process: create one (auditProcessorFromEnv()) or start with --import otel-audit/register');
+  }
+  return new AuditLogger(processor, options.loggerProvider);
+}

@@ -1,0 +1,94 @@
+/**
+ * The typed audit event (DESIGN §3), as zod schemas so users can reuse them (e.g. to validate events that
+ * arrive over a queue before recording them). Unknown fields are errors: a typo in an audit event must not
+ * silently drop data.
+ */
+import { z } from 'zod';
+
+const NO_CONTROL = /^[^\u0000-\u001f\u007f]*$/;
+const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
+
+const wellFormed = (s: string): boolean => s.isWellFormed();
+
+/** Non-empty text without lone surrogates; `plain` also forbids control characters (identifiers, verbs). */
+const text = (max: number, plain = true) => {
+  let s = z.string().min(1, 'must not be empty').max(max, `must be at most ${max} characters`);
+  if (plain) s = s.regex(NO_CONTROL, 'must not contain control characters');
+  return s.refine(wellFormed, 'must not contain a lone surrogate');
+};
+
+export const ACTOR_TYPES = ['user', 'service', 'system'] as const;
+export const OUTCOMES = ['success', 'failure', 'unknown'] as const;
+
+export const ActorSchema = z.strictObject({
+  id: text(256),
+  type: z.enum(ACTOR_TYPES),
+  name: text(256).optional(),
+  roles: z.array(text(128)).max(64, 'at most 64 roles').optional(),
+});
+
+export const TargetSchema = z.strictObject({
+  id: text(1024).optional(),
+  type: text(128).optional(),
+  name: text(1024).optional(),
+});
+
+export const SourceSchema = z.strictObject({
+  /** IPv4, IPv6 or host name; `audit.source.type` is derived from it. */
+  address: text(255),
+  port: z.number().int().min(0).max(65535).optional(),
+});
+
+const detailText = z.string().max(8192, 'must be at most 8192 characters').refine(wellFormed, 'must not contain a lone surrogate');
+const detailNumber = z.number(); // zod rejects NaN and ±Infinity
+
+/** A detail value: an OTel attribute value (scalar or homogeneous array). */
+export const DetailValueSchema = z.union([
+  detailText,
+  detailNumber,
+  z.boolean(),
+  z.array(detailText).max(128, 'at most 128 items'),
+  z.array(detailNumber).max(128, 'at most 128 items'),
+  z.array(z.boolean()).max(128, 'at most 128 items'),
+]);
+
+const detailKey = text(128)
+  .refine((k) => !k.startsWith('audit.'), 'the audit.* namespace is reserved')
+  .refine((k) => !FORBIDDEN_KEYS.has(k), 'is a reserved JavaScript property name');
+
+export const DetailsSchema = z
+  .record(detailKey, DetailValueSchema)
+  .refine((d) => Object.keys(d).length <= 64, 'at most 64 details');
+
+export const AuditEventSchema = z.strictObject({
+  /** Idempotency key; a UUID v4 is generated when absent. */
+  id: text(128).optional(),
+  /** OTel EventName, e.g. `user.login`; defaults to `audit.<action in lower case>`. */
+  name: z
+    .string()
+    .regex(/^[A-Za-z0-9_.:/-]{1,128}$/, 'must be 1-128 characters of A-Z a-z 0-9 _ . : / -')
+    .optional(),
+  action: text(128),
+  outcome: z.enum(OUTCOMES),
+  actor: ActorSchema,
+  target: TargetSchema.optional(),
+  source: SourceSchema.optional(),
+  reason: text(4096, false).optional(),
+  /** Human-readable message, shipped as the record body. */
+  message: z.string().max(65536).refine(wellFormed, 'must not contain a lone surrogate').optional(),
+  session: z.strictObject({ id: text(256) }).optional(),
+  request: z.strictObject({ method: text(32).optional(), path: text(4096).optional() }).optional(),
+  error: z.strictObject({ type: text(256) }).optional(),
+  details: DetailsSchema.optional(),
+  /** When it happened; defaults to now. */
+  time: z.union([z.date(), z.number().nonnegative()]).optional(),
+});
+
+export type AuditEvent = z.input<typeof AuditEventSchema>;
+export type AuditActor = z.input<typeof ActorSchema>;
+export type AuditOutcome = (typeof OUTCOMES)[number];
+export type AuditActorType = (typeof ACTOR_TYPES)[number];
+export type DetailValue = z.input<typeof DetailValueSchema>;
+
+/** For events whose actor is not known (DESIGN §3: unknown actor = "anonymous"). */
+export const ANONYMOUS_ACTOR: Readonly<AuditActor> = Object.freeze({ id: 'anonymous', type: 'user' });

@@ -1,0 +1,51 @@
+/**
+ * The hash chain of one stream (DESIGN §3): sequence numbers 1, 2, 3, … with no gaps, each record carrying the
+ * SHA-256 of its predecessor's canonical form and its predecessor's record id.
+ *
+ * `peek()` gives the link a new record must carry; `commit()` advances only after that record was hashed,
+ * so a record that fails before it is committed never leaves a gap.
+ */
+import { randomUUID } from 'node:crypto';
+
+export interface ChainLink {
+  streamId: string;
+  seq: number;
+  previousHash: string | undefined;
+  previousRecordId: string | undefined;
+}
+
+export class HashChain {
+  readonly streamId: string;
+  private _last = 0;
+  private _lastHash: string | undefined;
+  private _lastId: string | undefined;
+
+  constructor(streamId: string = randomUUID()) {
+    this.streamId = streamId;
+  }
+
+  /** Sequence number of the last committed record (0 before the first). */
+  get last(): number {
+    return this._last;
+  }
+
+  get lastHash(): string | undefined {
+    return this._lastHash;
+  }
+
+  peek(): ChainLink {
+    return {
+      streamId: this.streamId,
+      seq: this._last + 1,
+      previousHash: this._lastHash,
+      previousRecordId: this._lastId,
+    };
+  }
+
+  commit(seq: number, hash: string, recordId: string): void {
+    if (seq !== this._last + 1) throw new Error(`chain: commit of seq ${seq} after ${this._last}`);
+    this._last = seq;
+    this._lastHash = hash;
+    this._lastId = recordId;
+  }
+}

@@ -1,0 +1,51 @@
+/**
+ * The resource and instrumentation scope of a record, encoded once as OTLP/JSON and cached by object
+ * identity (the SDK guarantees stable identity for both). Not part of the canonical form: a collector may
+ * add resource attributes without breaking verification.
+ */
+import type { InstrumentationScope } from '@opentelemetry/core';
+import type { ReadWriteLogRecord } from '@opentelemetry/sdk-logs';
+import type { Resource } from '@opentelemetry/resources';
+import { EncodeProblems, encodeAttributes } from '../otlp/encode.js';
+
+export interface RecordGroup {
+  /** OTLP/JSON text of the `resource` member. */
+  readonly resource: string;
+  readonly resourceSchemaUrl: string | undefined;
+  /** OTLP/JSON text of the `scope` member. */
+  readonly scope: string;
+  readonly scopeSchemaUrl: string | undefined;
+}
+
+const cache = new WeakMap<Resource, WeakMap<InstrumentationScope, RecordGroup>>();
+
+function encodeResource(resource: Resource): string {
+  const kv = encodeAttributes(resource.attributes, new EncodeProblems());
+  return kv.otlp === '' ? '{}' : `{"attributes":[${kv.otlp}]}`;
+}
+
+export function encodeScope(scope: InstrumentationScope & { attributes?: Record<string, unknown> }): string {
+  let s = `{"name":${JSON.stringify(scope.name)}`;
+  if (scope.version) s += `,"version":${JSON.stringify(scope.version)}`;
+  if (scope.attributes !== undefined) {
+    const kv = encodeAttributes(scope.attributes, new EncodeProblems());
+    if (kv.otlp !== '') s += `,"attributes":[${kv.otlp}]`;
+  }
+  return s + '}';
+}
+
+export function groupOf(record: Pick<ReadWriteLogRecord, 'resource' | 'instrumentationScope'>): RecordGroup {
+  let byScope = cache.get(record.resource);
+  if (byScope === undefined) cache.set(record.resource, (byScope = new WeakMap()));
+  let g = byScope.get(record.instrumentationScope);
+  if (g === undefined) {
+    g = {
+      resource: encodeResource(record.resource),
+      resourceSchemaUrl: record.resource.schemaUrl,
+      scope: encodeScope(record.instrumentationScope),
+      scopeSchemaUrl: record.instrumentationScope.schemaUrl,
+    };
+    byScope.set(record.instrumentationScope, g);
+  }
+  return g;
+}

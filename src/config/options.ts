@@ -1,0 +1,107 @@
+/**
+ * Options of the audit processor, and their resolution: code options override environment variables, which
+ * override defaults (DESIGN §6).
+ */
+import type { MeterProvider } from '@opentelemetry/api';
+import { resolve } from 'node:path';
+import { AuditConfigError } from '../api/errors.js';
+import type { FileMode } from '../deliver/delivery.js';
+import type { LossPolicy, OnLoss } from '../deliver/loss.js';
+import type { OtlpSenderOptions } from '../deliver/otlp-sender.js';
+import { DEFAULT_AUDIT_LOGGER_NAME } from '../select/selector.js';
+import type { FsyncPolicy } from '../sinks/journal.js';
+import { readAuditEnv } from './env.js';
+
+export interface AuditProcessorOptions {
+  /** Directory for journal, spool and state. Env OTEL_AUDIT_DIR; default `./.otel-audit` (working dir). */
+  dir?: string;
+  /** Env OTEL_AUDIT_FILE; default `journal`. */
+  file?: FileMode;
+  /** Env OTEL_AUDIT_FSYNC; default `batch`. */
+  fsync?: FsyncPolicy;
+  /** Env OTEL_AUDIT_MAX_FILE_BYTES; default 50 MiB. */
+  maxFileBytes?: number;
+  /** Env OTEL_AUDIT_MAX_FILES; default 10. Acknowledged segments beyond it are deleted, oldest first. */
+  maxFiles?: number;
+  /** Env OTEL_AUDIT_STDOUT; default false. */
+  stdout?: boolean;
+  /** Env OTEL_AUDIT_ON_LOSS; default `warn`. */
+  onLossPolicy?: LossPolicy;
+  /** Called for every record that could be made durable nowhere. */
+  onLoss?: OnLoss;
+  /** Env OTEL_AUDIT_LOGGER_NAME; default `audit`. */
+  loggerName?: string;
+  /** OTLP/HTTP transport; unset fields come from OTEL_EXPORTER_OTLP_[LOGS_]* like the stock exporter. */
+  exporter?: OtlpSenderOptions;
+  /** Records kept in memory for export beyond which journaled ones are evicted. Env OTEL_BLRP_MAX_QUEUE_SIZE; 2048. */
+  maxQueueSize?: number;
+  /** Hard bound on records in memory (not yet in the journal nor acknowledged); past it, the loss policy. Default 65536. */
+  maxPendingRecords?: number;
+  /** Env OTEL_BLRP_MAX_EXPORT_BATCH_SIZE; default 512. */
+  maxExportBatchSize?: number;
+  /** Default timeout of forceFlush/shutdown. Env OTEL_BLRP_EXPORT_TIMEOUT; default 30000. */
+  exportTimeoutMillis?: number;
+  /** Backoff between failed exports (doubling). Defaults 500 and 30000 ms. */
+  retryMinMillis?: number;
+  retryMaxMillis?: number;
+  /** Replay streams left unacknowledged by earlier processes sharing `dir`. Default true. */
+  replay?: boolean;
+  /** For the processor's own metrics; the global MeterProvider when absent. */
+  meterProvider?: MeterProvider;
+}
+
+export type ResolvedOptions = Required<Omit<AuditProcessorOptions, 'onLoss' | 'exporter' | 'meterProvider'>> &
+  Pick<AuditProcessorOptions, 'onLoss' | 'exporter' | 'meterProvider'>;
+
+export const DEFAULT_DIR = '.otel-audit';
+
+export function resolveOptions(code: AuditProcessorOptions = {}, env: NodeJS.ProcessEnv = process.env): ResolvedOptions {
+  const e = readAuditEnv(env);
+  if (e.OTEL_AUDIT_HMAC_KEY !== undefined || e.OTEL_AUDIT_HMAC_KEY_FILE !== undefined || e.OTEL_AUDIT_SIGNING_KEY_FILE !== undefined) {
+    // Never ignore a security setting silently.
+    throw new AuditConfigError(
+      'otel-audit configuration: per-record MAC/signature (OTEL_AUDIT_HMAC_KEY[_FILE], OTEL_AUDIT_SIGNING_KEY_FILE) is not supported by this version yet; unset them',
+    );
+  }
+  const o: ResolvedOptions = {
+    dir: resolve(code.dir ?? e.OTEL_AUDIT_DIR ?? DEFAULT_DIR),
+    file: code.file ?? e.OTEL_AUDIT_FILE ?? 'journal',
+    fsync: code.fsync ?? e.OTEL_AUDIT_FSYNC ?? 'batch',
+    maxFileBytes: code.maxFileBytes ?? e.OTEL_AUDIT_MAX_FILE_BYTES ?? 50 * 1024 * 1024,
+    maxFiles: code.maxFiles ?? e.OTEL_AUDIT_MAX_FILES ?? 10,
+    stdout: code.stdout ?? e.OTEL_AUDIT_STDOUT ?? false,
+    onLossPolicy: code.onLossPolicy ?? e.OTEL_AUDIT_ON_LOSS ?? 'warn',
+    loggerName: code.loggerName ?? e.OTEL_AUDIT_LOGGER_NAME ?? DEFAULT_AUDIT_LOGGER_NAME,
+    maxQueueSize: code.maxQueueSize ?? e.OTEL_BLRP_MAX_QUEUE_SIZE ?? 2048,
+    maxPendingRecords: code.maxPendingRecords ?? 65536,
+    maxExportBatchSize: code.maxExportBatchSize ?? e.OTEL_BLRP_MAX_EXPORT_BATCH_SIZE ?? 512,
+    exportTimeoutMillis: code.exportTimeoutMillis ?? e.OTEL_BLRP_EXPORT_TIMEOUT ?? 30000,
+    retryMinMillis: code.retryMinMillis ?? 500,
+    retryMaxMillis: code.retryMaxMillis ?? 30000,
+    replay: code.replay ?? true,
+    onLoss: code.onLoss,
+    exporter: code.exporter,
+    meterProvider: code.meterProvider,
+  };
+  const bad = (name: string, v: unknown, allowed: string): never => {
+    throw new AuditConfigError(`otel-audit option ${name}=${JSON.stringify(v)} is invalid: allowed values are ${allowed}`);
+  };
+  if (!['journal', 'fallback', 'off'].includes(o.file)) bad('file', o.file, 'journal, fallback, off');
+  if (!['always', 'batch', 'off'].includes(o.fsync)) bad('fsync', o.fsync, 'always, batch, off');
+  if (!['warn', 'throw'].includes(o.onLossPolicy)) bad('onLossPolicy', o.onLossPolicy, 'warn, throw');
+  for (const [k, min] of [
+    ['maxFileBytes', 4096],
+    ['maxFiles', 1],
+    ['maxQueueSize', 1],
+    ['maxPendingRecords', 1],
+    ['maxExportBatchSize', 1],
+    ['exportTimeoutMillis', 0],
+    ['retryMinMillis', 1],
+    ['retryMaxMillis', 1],
+  ] as const) {
+    const v = o[k];
+    if (!Number.isSafeInteger(v) || v < min) bad(k, v, `a whole number >= ${min}`);
+  }
+  if (o.maxPendingRecords < o.maxQueueSize) o.maxPendingRecords = o.maxQueueSize;
+  return o;
+}

@@ -1,0 +1,74 @@
+/**
+ * Self-metrics through the OTel metrics API (DESIGN §5.6). Counts are accumulated in plain numbers on the
+ * hot path and added to the instruments once per flush tick, so `onEmit` never pays for an instrument call.
+ */
+import { metrics, type Meter, type MeterProvider } from '@opentelemetry/api';
+
+export const METRIC_EMITTED = 'audit.records.emitted';
+export const METRIC_EXPORTED = 'audit.records.exported';
+export const METRIC_SPOOLED = 'audit.records.spooled';
+export const METRIC_DROPPED = 'audit.records.dropped';
+export const METRIC_QUEUE_DEPTH = 'audit.queue.depth';
+export const METRIC_EXPORT_DURATION = 'audit.export.duration';
+
+export interface DeliveryStats {
+  emitted: number;
+  exported: number;
+  spooled: number;
+  dropped: number;
+  invalid: number;
+  queueDepth: number;
+}
+
+export class AuditMetrics {
+  readonly totals: DeliveryStats = { emitted: 0, exported: 0, spooled: 0, dropped: 0, invalid: 0, queueDepth: 0 };
+  private readonly emitted;
+  private readonly exported;
+  private readonly spooled;
+  private readonly dropped;
+  private readonly duration;
+  private unflushedEmitted = 0;
+
+  constructor(meterProvider: MeterProvider | undefined, private readonly attrs: { 'audit.sequence.stream_id': string }) {
+    const meter: Meter = (meterProvider ?? metrics).getMeter('otel-audit');
+    this.emitted = meter.createCounter(METRIC_EMITTED, { description: 'Audit records accepted by the processor' });
+    this.exported = meter.createCounter(METRIC_EXPORTED, { description: 'Audit records acknowledged by the collector' });
+    this.spooled = meter.createCounter(METRIC_SPOOLED, { description: 'Audit records written to the local journal/spool' });
+    this.dropped = meter.createCounter(METRIC_DROPPED, { description: 'Audit records lost: neither collector nor journal could take them' });
+    this.duration = meter.createHistogram(METRIC_EXPORT_DURATION, { unit: 's', description: 'Duration of OTLP export attempts' });
+    const depth = meter.createObservableGauge(METRIC_QUEUE_DEPTH, { description: 'Audit records in memory awaiting delivery' });
+    depth.addCallback((r) => r.observe(this.totals.queueDepth, this.attrs));
+  }
+
+  /** Hot path: a plain increment; published at the next `publish()`. */
+  emittedOne(): void {
+    this.totals.emitted++;
+    this.unflushedEmitted++;
+  }
+
+  publish(): void {
+    if (this.unflushedEmitted > 0) {
+      this.emitted.add(this.unflushedEmitted, this.attrs);
+      this.unflushedEmitted = 0;
+    }
+  }
+
+  exportedN(n: number): void {
+    this.totals.exported += n;
+    this.exported.add(n, this.attrs);
+  }
+
+  spooledN(n: number): void {
+    this.totals.spooled += n;
+    this.spooled.add(n, this.attrs);
+  }
+
+  droppedN(n: number): void {
+    this.totals.dropped += n;
+    this.dropped.add(n, this.attrs);
+  }
+
+  exportDuration(seconds: number, ok: boolean): void {
+    this.duration.record(seconds, { ...this.attrs, 'audit.export.ok': ok });
+  }
+}

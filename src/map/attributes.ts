@@ -1,0 +1,46 @@
+/**
+ * Attribute names: the public contract of DESIGN §3. Users, dashboards and other verifiers depend on these
+ * exact strings; never rename one without a schema version bump.
+ */
+export const ATTR_RECORD_ID = 'audit.record.id';
+export const ATTR_ACTOR_ID = 'audit.actor.id';
+export const ATTR_ACTOR_TYPE = 'audit.actor.type';
+export const ATTR_ACTION = 'audit.action';
+export const ATTR_OUTCOME = 'audit.outcome';
+export const ATTR_TARGET_ID = 'audit.target.id';
+export const ATTR_TARGET_TYPE = 'audit.target.type';
+export const ATTR_SOURCE_ID = 'audit.source.id';
+export const ATTR_SOURCE_TYPE = 'audit.source.type';
+export const ATTR_REASON = 'audit.reason';
+export const ATTR_SCHEMA_VERSION = 'audit.schema.version';
+export const ATTR_VALIDATION_ERROR = 'audit.validation.error';
+
+export const ATTR_SEQ_STREAM_ID = 'audit.sequence.stream_id';
+export const ATTR_SEQ_NUMBER = 'audit.sequence.number';
+export const ATTR_SEQ_PREVIOUS_HASH = 'audit.sequence.previous_hash';
+export const ATTR_SEQ_PREVIOUS_RECORD_ID = 'audit.sequence.previous_record_id';
+export const ATTR_SEQ_END = 'audit.sequence.end';
+
+export const ATTR_INTEGRITY_VALUE = 'audit.integrity.value';
+export const ATTR_INTEGRITY_SIGNER = 'audit.integrity.signer';
+export const ATTR_INTEGRITY_CANONICALIZATION = 'audit.integrity.canonicalization';
+export const ATTR_INTEGRITY_ALGORITHM = 'audit.integrity.algorithm';
+/** Every attribute under this prefix is excluded from the canonical form (it signs the rest). */
+export const INTEGRITY_PREFIX = 'audit.integrity.';
+
+/** Semantic-convention attributes reused where the event carries them. */
+export const ATTR_USER_ID = 'user.id';
+export const ATTR_USER_NAME = 'user.name';
+export const ATTR_USER_ROLES = 'user.roles';
+export const ATTR_CLIENT_ADDRESS = 'client.address';
+export const ATTR_CLIENT_PORT = 'client.port';
+export const ATTR_SESSION_ID = 'session.id';
+export const ATTR_HTTP_REQUEST_METHOD = 'http.request.method';
+export const ATTR_URL_PATH = 'url.path';
+export const ATTR_ERROR_TYPE = 'error.type';
+
+/** Version of this package's event → attribute mapping, stamped as `audit.schema.version`. */
+export const AUDIT_SCHEMA_VERSION = '1';
+
+/** Event name of the record that closes a stream at shutdown. */
+export const EVENT_STREAM_END = 'audit.stream.end';

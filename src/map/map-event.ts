@@ -1,0 +1,84 @@
+/**
+ * Stage 2, map: a validated typed audit event → the fields of an OTel log record with semantic attributes
+ * (DESIGN §3). Pure and synchronous; validation happens before, in `validateEvent`.
+ */
+import { randomUUID } from 'node:crypto';
+import { isIP } from 'node:net';
+import type { AnyValueMap } from '@opentelemetry/api-logs';
+import { AuditValidationError, type ValidationIssue } from '../api/errors.js';
+import { AuditEventSchema, type AuditEvent } from '../api/schema.js';
+import * as A from './attributes.js';
+
+export interface MappedRecord {
+  eventName: string;
+  body: string | undefined;
+  timestamp: number | Date | undefined;
+  recordId: string;
+  attributes: AnyValueMap;
+}
+
+export type ValidatedEvent = ReturnType<typeof AuditEventSchema.parse>;
+
+/** Validates with zod; throws `AuditValidationError` listing every problem. */
+export function validateEvent(event: unknown): ValidatedEvent {
+  const r = AuditEventSchema.safeParse(event);
+  if (r.success) return r.data;
+  const issues: ValidationIssue[] = r.error.issues.map((i) => ({
+    path: i.path.map(String).join('.'),
+    message: i.message,
+  }));
+  throw new AuditValidationError(issues);
+}
+
+export function sourceType(address: string): 'ipv4' | 'ipv6' | 'hostname' {
+  const v = isIP(address);
+  return v === 4 ? 'ipv4' : v === 6 ? 'ipv6' : 'hostname';
+}
+
+export function mapEvent(e: ValidatedEvent): MappedRecord {
+  const recordId = e.id ?? randomUUID();
+  const a: AnyValueMap = {
+    [A.ATTR_RECORD_ID]: recordId,
+    [A.ATTR_ACTOR_ID]: e.actor.id,
+    [A.ATTR_ACTOR_TYPE]: e.actor.type,
+    [A.ATTR_ACTION]: e.action,
+    [A.ATTR_OUTCOME]: e.outcome,
+  };
+  if (e.target?.id !== undefined) a[A.ATTR_TARGET_ID] = e.target.id;
+  if (e.target?.type !== undefined) a[A.ATTR_TARGET_TYPE] = e.target.type;
+  if (e.source !== undefined) {
+    a[A.ATTR_SOURCE_ID] = e.source.address;
+    a[A.ATTR_SOURCE_TYPE] = sourceType(e.source.address);
+    a[A.ATTR_CLIENT_ADDRESS] = e.source.address;
+    if (e.source.port !== undefined) a[A.ATTR_CLIENT_PORT] = e.source.port;
+  }
+  if (e.reason !== undefined) a[A.ATTR_REASON] = e.reason;
+  a[A.ATTR_SCHEMA_VERSION] = A.AUDIT_SCHEMA_VERSION;
+  if (e.actor.type === 'user') a[A.ATTR_USER_ID] = e.actor.id;
+  if (e.actor.name !== undefined) a[A.ATTR_USER_NAME] = e.actor.name;
+  if (e.actor.roles !== undefined) a[A.ATTR_USER_ROLES] = e.actor.roles;
+  if (e.session !== undefined) a[A.ATTR_SESSION_ID] = e.session.id;
+  if (e.request?.method !== undefined) a[A.ATTR_HTTP_REQUEST_METHOD] = e.request.method;
+  if (e.request?.path !== undefined) a[A.ATTR_URL_PATH] = e.request.path;
+  if (e.error !== undefined) a[A.ATTR_ERROR_TYPE] = e.error.type;
+  if (e.details !== undefined) {
+    const collisions: ValidationIssue[] = [];
+    for (const key of Object.keys(e.details)) {
+      if (key in a) collisions.push({ path: `details.${key}`, message: `collides with the mapped attribute ${key}` });
+      else a[key] = e.details[key];
+    }
+    if (collisions.length > 0) throw new AuditValidationError(collisions);
+  }
+  return {
+    eventName: e.name ?? `audit.${e.action.toLowerCase()}`,
+    body: e.message,
+    timestamp: e.time,
+    recordId,
+    attributes: a,
+  };
+}
+
+/** Validates and maps in one call; the typed API's entry point. */
+export function prepareEvent(event: AuditEvent): MappedRecord {
+  return mapEvent(validateEvent(event));
+}

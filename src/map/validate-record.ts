@@ -1,0 +1,24 @@
+/**
+ * Validation of audit records that arrive through the plain OTel Logs API (not the typed API).
+ * DESIGN §8: such a record is never thrown back at the emitter — it is delivered, marked with
+ * `audit.validation.error`, and counted.
+ */
+import type { LogAttributes } from '@opentelemetry/api-logs';
+import { z } from 'zod';
+import { ACTOR_TYPES, OUTCOMES } from '../api/schema.js';
+import * as A from './attributes.js';
+
+const RawAuditAttributesSchema = z.looseObject({
+  [A.ATTR_ACTOR_ID]: z.string().min(1),
+  [A.ATTR_ACTOR_TYPE]: z.enum(ACTOR_TYPES),
+  [A.ATTR_ACTION]: z.string().min(1),
+  [A.ATTR_OUTCOME]: z.enum(OUTCOMES),
+  [A.ATTR_RECORD_ID]: z.string().min(1).optional(),
+});
+
+/** Returns undefined when valid, else one line naming each problem. */
+export function validateRawAttributes(attributes: LogAttributes): string | undefined {
+  const r = RawAuditAttributesSchema.safeParse(attributes);
+  if (r.success) return undefined;
+  return r.error.issues.map((i) => `${i.path.map(String).join('.')}: ${i.message}`).join('; ');
+}

@@ -1,0 +1,269 @@
+/**
+ * JS values → OTLP/JSON text, in one pass that also yields the canonical (JCS) text of the same values.
+ *
+ * A scalar's OTLP/JSON tagged form (`{"stringValue":"x"}`, `{"intValue":"5"}`, …) is byte-for-byte its canonical
+ * form too, so it is computed once and used in both; only arrays and maps differ (OTLP wraps them in
+ * `arrayValue`/`kvlistValue` lists, the canonical form uses plain JSON arrays/objects with sorted keys).
+ * This is the hot path of `onEmit`: strings are built directly, no intermediate objects.
+ *
+ * Defined outcomes for values that have no faithful OTLP/JSON form (DESIGN §8), each noted as a problem so
+ * the record is marked `audit.validation.error`, never thrown and never dropped:
+ * - lone surrogate → replaced by U+FFFD (RFC 8785 §3.2.2.2 forbids them);
+ * - NaN / ±Infinity → `stringValue` "NaN" / "Infinity" / "-Infinity" (JCS has no such numbers);
+ * - integer-valued number with |n| ≥ 2^63 → `doubleValue` (it does not fit OTLP's int64);
+ * - bigint within int64 → `intValue` (no problem); outside → `stringValue` decimal;
+ * - cycle → `stringValue` "[Circular]"; nesting deeper than `maxDepth` → "[MaxDepth]";
+ * - string longer than `maxStringLength` UTF-16 units, or more than `maxItems` array/map entries → truncated;
+ * - function / symbol → dropped from maps, `{}` (empty value) in arrays; `undefined` → omitted / `{}`;
+ * - Date → `stringValue` ISO-8601; other objects → map of their own enumerable properties.
+ */
+
+export interface EncodeLimits {
+  maxStringLength: number;
+  maxItems: number;
+  maxDepth: number;
+}
+
+export const DEFAULT_ENCODE_LIMITS: EncodeLimits = Object.freeze({
+  maxStringLength: 65536,
+  maxItems: 1000,
+  maxDepth: 16,
+});
+
+/** Problems met while encoding; `list` stays undefined on the (normal) clean path to avoid allocation. */
+export class EncodeProblems {
+  list: string[] | undefined = undefined;
+  add(path: string, what: string): void {
+    (this.list ??= []).push(`${path}: ${what}`);
+  }
+}
+
+const INT64_LIMIT = 9223372036854775808; // 2^63, exactly representable
+const INT64_MIN_BIG = -(2n ** 63n);
+const INT64_MAX_BIG = 2n ** 63n - 1n;
+
+/** The string as it will be written: within the length limit and well-formed (lone surrogates replaced). */
+export function sanitizeString(s: string, path: string, p: EncodeProblems, limits: EncodeLimits): string {
+  if (s.length > limits.maxStringLength) {
+    p.add(path, `string of ${s.length} UTF-16 units truncated to ${limits.maxStringLength}`);
+    s = s.slice(0, limits.maxStringLength);
+  }
+  if (!s.isWellFormed()) {
+    p.add(path, 'lone surrogate replaced by U+FFFD');
+    s = s.toWellFormed();
+  }
+  return s;
+}
+
+/** JSON string literal of the sanitized string: valid I-JSON, and JCS (RFC 8785 §3.2.2.2) by construction. */
+export function encodeString(s: string, path: string, p: EncodeProblems, limits: EncodeLimits): string {
+  return JSON.stringify(sanitizeString(s, path, p, limits));
+}
+
+/** Tagged form of a JS number, per DESIGN §3: integer → intValue (decimal string), otherwise doubleValue. */
+export function encodeNumber(n: number, path: string, p: EncodeProblems): string {
+  if (Number.isInteger(n)) {
+    if (Number.isSafeInteger(n)) return `{"intValue":"${n}"}`;
+    if (n > -INT64_LIMIT && n < INT64_LIMIT) return `{"intValue":"${BigInt(n)}"}`;
+    p.add(path, 'integer outside int64 encoded as doubleValue');
+    return `{"doubleValue":${JSON.stringify(n)}}`;
+  }
+  if (Number.isFinite(n)) return `{"doubleValue":${JSON.stringify(n)}}`;
+  p.add(path, `${n} encoded as stringValue`);
+  return `{"stringValue":"${n}"}`;
+}
+
+/** Standard base64 with padding (RFC 4648 §4), as proto3 JSON writes `bytes`. */
+export function encodeBytes(b: Uint8Array): string {
+  return `{"bytesValue":"${Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('base64')}"}`;
+}
+
+/**
+ * Output slots of `encodeValue`: OTLP/JSON text and canonical text of the last encoded value.
+ * Module-level to keep the hot path allocation-free (single-threaded; never re-entered mid-write).
+ */
+let outOtlp = '';
+let outCanon = '';
+
+/** The empty AnyValue (OTLP: a value with no member set). */
+const EMPTY = '{}';
+
+/**
+ * Encodes one value into `outOtlp`/`outCanon`. Returns false when the value is to be omitted (undefined,
+ * function, symbol) — the caller decides what omission means in its container.
+ */
+function encodeValue(
+  v: unknown,
+  path: string,
+  depth: number,
+  p: EncodeProblems,
+  limits: EncodeLimits,
+  seen: unknown[],
+): boolean {
+  switch (typeof v) {
+    case 'string':
+      outOtlp = outCanon = `{"stringValue":${encodeString(v, path, p, limits)}}`;
+      return true;
+    case 'number':
+      outOtlp = outCanon = encodeNumber(v, path, p);
+      return true;
+    case 'boolean':
+      outOtlp = outCanon = v ? '{"boolValue":true}' : '{"boolValue":false}';
+      return true;
+    case 'bigint':
+      if (v >= INT64_MIN_BIG && v <= INT64_MAX_BIG) {
+        outOtlp = outCanon = `{"intValue":"${v}"}`;
+      } else {
+        p.add(path, 'bigint outside int64 encoded as stringValue');
+        outOtlp = outCanon = `{"stringValue":"${v}"}`;
+      }
+      return true;
+    case 'undefined':
+      return false;
+    case 'function':
+    case 'symbol':
+      p.add(path, `${typeof v} dropped`);
+      return false;
+    default:
+      break;
+  }
+  if (v === null) {
+    outOtlp = outCanon = EMPTY;
+    return true;
+  }
+  if (v instanceof Uint8Array) {
+    outOtlp = outCanon = encodeBytes(v);
+    return true;
+  }
+  if (v instanceof Date) {
+    const t = v.getTime();
+    outOtlp = outCanon = Number.isNaN(t) ? '{"stringValue":"Invalid Date"}' : `{"stringValue":"${v.toISOString()}"}`;
+    return true;
+  }
+  if (seen.includes(v)) {
+    p.add(path, 'cycle replaced by "[Circular]"');
+    outOtlp = outCanon = '{"stringValue":"[Circular]"}';
+    return true;
+  }
+  if (depth >= limits.maxDepth) {
+    p.add(path, `nesting deeper than ${limits.maxDepth} replaced by "[MaxDepth]"`);
+    outOtlp = outCanon = '{"stringValue":"[MaxDepth]"}';
+    return true;
+  }
+  seen.push(v);
+  if (Array.isArray(v)) encodeArray(v, path, depth, p, limits, seen);
+  else encodeMap(v as Record<string, unknown>, path, depth, p, limits, seen);
+  seen.pop();
+  return true;
+}
+
+function encodeArray(
+  a: readonly unknown[],
+  path: string,
+  depth: number,
+  p: EncodeProblems,
+  limits: EncodeLimits,
+  seen: unknown[],
+): void {
+  let n = a.length;
+  if (n > limits.maxItems) {
+    p.add(path, `array of ${n} items truncated to ${limits.maxItems}`);
+    n = limits.maxItems;
+  }
+  let o = '';
+  let c = '';
+  for (let i = 0; i < n; i++) {
+    const sep = i === 0 ? '' : ',';
+    if (encodeValue(a[i], `${path}[${i}]`, depth + 1, p, limits, seen)) {
+      o += sep + outOtlp;
+      c += sep + outCanon;
+    } else {
+      o += sep + EMPTY;
+      c += sep + EMPTY;
+    }
+  }
+  outOtlp = `{"arrayValue":{"values":[${o}]}}`;
+  outCanon = `[${c}]`;
+}
+
+function encodeMap(
+  m: Record<string, unknown>,
+  path: string,
+  depth: number,
+  p: EncodeProblems,
+  limits: EncodeLimits,
+  seen: unknown[],
+): void {
+  let keys = Object.keys(m);
+  if (keys.length > limits.maxItems) {
+    p.add(path, `map of ${keys.length} entries truncated to ${limits.maxItems}`);
+    keys = keys.slice(0, limits.maxItems);
+  }
+  const list = encodeKeyValues(m, keys, path, depth + 1, p, limits, seen);
+  outOtlp = `{"kvlistValue":{"values":[${list.otlp}]}}`;
+  outCanon = list.canonical;
+}
+
+export interface EncodedKeyValues {
+  /** Comma-separated OTLP KeyValue objects, insertion order, without the enclosing brackets. */
+  otlp: string;
+  /** A JCS object: members sorted by key (UTF-16 code units, RFC 8785 §3.2.3). "{}" when empty. */
+  canonical: string;
+  count: number;
+}
+
+type Member = [rawKey: string, keyJson: string, valueJson: string];
+// RFC 8785 §3.2.3: members sorted by the UTF-16 code units of their (unescaped) names; JS `<` does exactly that.
+const byKey = (x: Member, y: Member): number => (x[0] < y[0] ? -1 : x[0] > y[0] ? 1 : 0);
+
+function encodeKeyValues(
+  m: Record<string, unknown>,
+  keys: readonly string[],
+  path: string,
+  depth: number,
+  p: EncodeProblems,
+  limits: EncodeLimits,
+  seen: unknown[],
+  skip?: (key: string) => boolean,
+): EncodedKeyValues {
+  let o = '';
+  const canon: Member[] = [];
+  for (const key of keys) {
+    if (!encodeValue(m[key], path === '' ? key : `${path}.${key}`, depth, p, limits, seen)) continue;
+    const raw = sanitizeString(key, path === '' ? `{${key}}` : `${path}{${key}}`, p, limits);
+    const k = JSON.stringify(raw);
+    o += (o === '' ? '' : ',') + `{"key":${k},"value":${outOtlp}}`;
+    if (skip === undefined || !skip(raw)) canon.push([raw, k, outCanon]);
+  }
+  canon.sort(byKey);
+  let c = '';
+  for (let i = 0; i < canon.length; i++) {
+    const e = canon[i]!;
+    c += (i === 0 ? '' : ',') + e[1] + ':' + e[2];
+  }
+  return { otlp: o, canonical: `{${c}}`, count: canon.length };
+}
+
+/**
+ * Encodes a record's attributes (or any string-keyed map) at the top level.
+ * `skip` names keys that go to OTLP but not into the canonical object (the `audit.integrity.*` family).
+ */
+export function encodeAttributes(
+  attrs: Readonly<Record<string, unknown>>,
+  p: EncodeProblems,
+  limits: EncodeLimits = DEFAULT_ENCODE_LIMITS,
+  skip?: (key: string) => boolean,
+): EncodedKeyValues {
+  return encodeKeyValues(attrs as Record<string, unknown>, Object.keys(attrs), '', 0, p, limits, [], skip);
+}
+
+/** Encodes one AnyValue; `undefined` when the value is absent. */
+export function encodeAnyValue(
+  v: unknown,
+  path: string,
+  p: EncodeProblems,
+  limits: EncodeLimits = DEFAULT_ENCODE_LIMITS,
+): { otlp: string; canonical: string } | undefined {
+  if (!encodeValue(v, path, 0, p, limits, [])) return undefined;
+  return { otlp: outOtlp, canonical: outCanon };
+}

@@ -1,0 +1,264 @@
+/**
+ * AuditLogRecordProcessor: the pipeline of DESIGN §2 behind the sdk-logs `LogRecordProcessor` interface.
+ *
+ *   onEmit (sync):  select → validate (raw records) → chain (stamp + seal) → delivery.accept
+ *   background:     journal group commit, OTLP export, replay of streams left by earlier processes
+ *
+ * `onEmit` never throws: an audit record it cannot keep is reported through the loss policy, and every other
+ * record passes through untouched.
+ */
+import { diag } from '@opentelemetry/api';
+import { SeverityNumber } from '@opentelemetry/api-logs';
+import type { InstrumentationScope } from '@opentelemetry/core';
+import type { LogRecordProcessor, ReadWriteLogRecord } from '@opentelemetry/sdk-logs';
+import type { Resource } from '@opentelemetry/resources';
+import { randomUUID } from 'node:crypto';
+import { AuditLossError } from './api/errors.js';
+import { HashChain } from './chain/chain.js';
+import { sealRecord } from './chain/seal.js';
+import { SyntheticRecord } from './chain/synthetic-record.js';
+import { resolveOptions, type AuditProcessorOptions, type ResolvedOptions } from './config/options.js';
+import type { Deferred } from './deliver/deferred.js';
+import { Delivery } from './deliver/delivery.js';
+import { LossReporter } from './deliver/loss.js';
+import { AuditMetrics, type DeliveryStats } from './deliver/metrics.js';
+import { OtlpHttpSender } from './deliver/otlp-sender.js';
+import type { AuditReceipt } from './deliver/receipt.js';
+import { Replayer, type ReplayReport } from './deliver/replay.js';
+import * as A from './map/attributes.js';
+import { validateRawAttributes } from './map/validate-record.js';
+import { createSelector, type AuditSelector } from './select/selector.js';
+import { StdoutSink } from './sinks/stdout.js';
+import { enforceRetention } from './sinks/retention.js';
+
+export interface ShutdownReport {
+  streamId: string;
+  emitted: number;
+  exported: number;
+  /** Accepted but not acknowledged by the collector: left in the journal for the next start. */
+  undelivered: number;
+  dropped: number;
+  journalFiles: string[];
+}
+
+const REGISTRY = Symbol.for('otel-audit.processor');
+type Registry = { [REGISTRY]?: AuditLogRecordProcessor };
+
+export class AuditLogRecordProcessor implements LogRecordProcessor {
+  readonly options: Readonly<ResolvedOptions>;
+  readonly streamId: string;
+  private readonly chain: HashChain;
+  private readonly delivery: Delivery;
+  private readonly select: AuditSelector;
+  private readonly loss: LossReporter;
+  private readonly metrics: AuditMetrics;
+  private readonly replayer: Replayer | undefined;
+  private replayDone: Promise<ReplayReport | undefined> = Promise.resolve(undefined);
+  private started = false;
+  private shutdownPromise: Promise<ShutdownReport> | undefined;
+  /** Receipt of the typed-API record being emitted right now (emit → onEmit is synchronous). */
+  private slot: Deferred<AuditReceipt> | undefined;
+  private lastResource: Resource | undefined;
+  private lastScope: InstrumentationScope | undefined;
+
+  constructor(options: AuditProcessorOptions = {}) {
+    this.options = resolveOptions(options);
+    const o = this.options;
+    this.streamId = randomUUID();
+    this.chain = new HashChain(this.streamId);
+    this.select = createSelector(o.loggerName);
+    this.metrics = new AuditMetrics(o.meterProvider, { [A.ATTR_SEQ_STREAM_ID]: this.streamId });
+    this.loss = new LossReporter(o.onLossPolicy, o.onLoss, (n) => this.metrics.droppedN(n));
+    const retention = (): void =>
+      enforceRetention(o.dir, o.maxFiles, {
+        streamId: this.streamId,
+        acked: this.delivery.ackedSeq,
+        segments: this.delivery.journalSegments(),
+      });
+    this.delivery = new Delivery({
+      dir: o.dir,
+      streamId: this.streamId,
+      file: o.file,
+      fsync: o.fsync,
+      maxFileBytes: o.maxFileBytes,
+      maxQueueSize: o.maxQueueSize,
+      maxPendingRecords: o.maxPendingRecords,
+      maxExportBatchSize: o.maxExportBatchSize,
+      sender: new OtlpHttpSender(o.exporter),
+      stdout: o.stdout ? new StdoutSink() : undefined,
+      loss: this.loss,
+      metrics: this.metrics,
+      retryMinMillis: o.retryMinMillis,
+      retryMaxMillis: o.retryMaxMillis,
+      onRotate: retention,
+    });
+    if (o.replay && o.file !== 'off') {
+      this.replayer = new Replayer({
+        dir: o.dir,
+        ownStreamId: this.streamId,
+        sender: new OtlpHttpSender(o.exporter),
+        maxExportBatchSize: o.maxExportBatchSize,
+        retryMinMillis: o.retryMinMillis,
+        retryMaxMillis: o.retryMaxMillis,
+      });
+      const r = this.replayer;
+      this.replayDone = new Promise<void>((res) => setImmediate(res))
+        .then(() => r.run())
+        .then(
+          (rep) => {
+            if (rep.streams.length > 0) retention();
+            return rep;
+          },
+          (e: unknown) => {
+            diag.error(`otel-audit: replay failed: ${e instanceof Error ? e.message : String(e)}`);
+            return undefined;
+          },
+        );
+    }
+    (globalThis as Registry)[REGISTRY] = this;
+  }
+
+  /** The processor most recently constructed in this process (what `getAuditLogger()` uses). */
+  static current(): AuditLogRecordProcessor | undefined {
+    return (globalThis as Registry)[REGISTRY];
+  }
+
+  get loggerName(): string {
+    return this.options.loggerName;
+  }
+
+  stats(): DeliveryStats & { acked: number; accepted: number; lastError: string | undefined } {
+    return {
+      ...this.metrics.totals,
+      acked: this.delivery.ackedSeq,
+      accepted: this.delivery.acceptedSeq,
+      lastError: this.delivery.lastError,
+    };
+  }
+
+  /** Streams of earlier processes replayed by this one (resolves when replay finished). */
+  replayed(): Promise<ReplayReport | undefined> {
+    return this.replayDone;
+  }
+
+  journalFiles(): string[] {
+    return this.delivery.journalFiles();
+  }
+
+  /** False once nothing more can be accepted without loss (memory bound reached, or shut down). */
+  canAccept(): boolean {
+    return this.shutdownPromise === undefined && this.delivery.canAccept();
+  }
+
+  /** @internal Typed API: the next audit record seen by onEmit carries this receipt. */
+  _expectReceipt(d: Deferred<AuditReceipt>): void {
+    this.slot = d;
+  }
+
+  /** @internal Typed API: true if the expected record never reached onEmit (processor not registered). */
+  _receiptUnclaimed(): boolean {
+    const unclaimed = this.slot !== undefined;
+    this.slot = undefined;
+    return unclaimed;
+  }
+
+  onEmit(record: ReadWriteLogRecord): void {
+    if (!this.select(record)) return;
+    const receipt = this.slot;
+    this.slot = undefined;
+    try {
+      if (!this.canAccept()) {
+        this.refuse(record, receipt);
+        return;
+      }
+      if (!this.started) {
+        this.started = true;
+        this.delivery.start();
+      }
+      const validationError = receipt === undefined ? validateRawAttributes(record.attributes) : undefined;
+      const sealed = sealRecord(record, this.chain, { validationError });
+      if (sealed.invalid) this.metrics.totals.invalid++;
+      this.lastResource = record.resource;
+      this.lastScope = record.instrumentationScope;
+      this.delivery.accept(sealed, receipt);
+    } catch (e) {
+      // Unreachable by design (sealing never throws on content); if it happens, it is a loss, said loudly.
+      this.loss.report({
+        records: [{ recordId: undefined, seq: undefined }],
+        reason: `internal error while sealing: ${e instanceof Error ? e.message : String(e)}`,
+        streamId: this.streamId,
+      });
+      receipt?.reject(new AuditLossError('record could not be sealed'));
+    }
+  }
+
+  private refuse(record: ReadWriteLogRecord, receipt: Deferred<AuditReceipt> | undefined): void {
+    const id = record.attributes[A.ATTR_RECORD_ID];
+    const reason = this.shutdownPromise !== undefined ? 'processor is shut down' : 'in-memory bound reached and nothing can take more records';
+    this.loss.report({ records: [{ recordId: typeof id === 'string' ? id : undefined, seq: undefined }], reason, streamId: this.streamId });
+    receipt?.reject(new AuditLossError(`audit record refused: ${reason}`, typeof id === 'string' ? [id] : []));
+  }
+
+  async forceFlush(): Promise<void> {
+    const ok = await this.delivery.flush(this.options.exportTimeoutMillis);
+    if (!ok) {
+      diag.warn(
+        `otel-audit: forceFlush timed out with ${this.delivery.undelivered} record(s) not yet acknowledged (${this.delivery.lastError ?? 'no error'}); they are kept and retried`,
+      );
+    }
+  }
+
+  shutdown(): Promise<void> {
+    return this.shutdownWithReport().then(() => undefined);
+  }
+
+  /** Shuts down like `shutdown()` and says what could not be delivered. Idempotent. */
+  shutdownWithReport(): Promise<ShutdownReport> {
+    this.shutdownPromise ??= this.doShutdown();
+    return this.shutdownPromise;
+  }
+
+  private async doShutdown(): Promise<ShutdownReport> {
+    if (this.started && this.lastResource !== undefined && this.lastScope !== undefined) {
+      // The end marker: a record of its own, so the last application record stays as it was hashed.
+      const end = new SyntheticRecord(this.lastResource, this.lastScope, {
+        eventName: A.EVENT_STREAM_END,
+        severityNumber: SeverityNumber.INFO,
+        severityText: 'INFO',
+        attributes: {
+          [A.ATTR_ACTOR_ID]: 'otel-audit',
+          [A.ATTR_ACTOR_TYPE]: 'system',
+          [A.ATTR_ACTION]: 'STREAM_END',
+          [A.ATTR_OUTCOME]: 'success',
+          [A.ATTR_SCHEMA_VERSION]: A.AUDIT_SCHEMA_VERSION,
+          [A.ATTR_SEQ_END]: true,
+        },
+      });
+      this.delivery.accept(sealRecord(end, this.chain));
+    }
+    this.replayer?.stop();
+    await this.delivery.flush(this.options.exportTimeoutMillis);
+    const { undelivered } = await this.delivery.close();
+    await this.replayDone;
+    const report: ShutdownReport = {
+      streamId: this.streamId,
+      emitted: this.metrics.totals.emitted,
+      exported: this.metrics.totals.exported,
+      undelivered,
+      dropped: this.loss.dropped,
+      journalFiles: this.delivery.journalFiles(),
+    };
+    if (undelivered > 0) {
+      const msg = `otel-audit: shutdown with ${undelivered} audit record(s) not acknowledged by the collector (${this.delivery.lastError ?? 'timeout'}); kept in ${this.options.dir} and replayed at the next start`;
+      diag.error(msg);
+      process.stderr.write(msg + '\n');
+    }
+    if ((globalThis as Registry)[REGISTRY] === this) delete (globalThis as Registry)[REGISTRY];
+    return report;
+  }
+}
+
+/** A processor configured from OTEL_AUDIT_* / OTEL_EXPORTER_OTLP_* / OTEL_BLRP_*; code options override. */
+export function auditProcessorFromEnv(overrides: AuditProcessorOptions = {}): AuditLogRecordProcessor {
+  return new AuditLogRecordProcessor(overrides);
+}

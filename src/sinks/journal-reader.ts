@@ -1,0 +1,46 @@
+/**
+ * Reading journal segments back, line by line, with bounded memory: for replay after an outage or a restart.
+ * Only whole lines ('\n'-terminated) are returned; a trailing fragment is reported as `torn` (see recover.ts).
+ */
+import { open } from 'node:fs/promises';
+
+export interface LineRead {
+  text: string;
+  /** Byte offsets of the line in the file; `end` is just past its '\n'. */
+  start: number;
+  end: number;
+}
+
+const CHUNK = 1 << 20;
+
+/** Yields the whole lines of `path` between byte offsets `from` and `to` (default: end of file). */
+export async function* readLines(path: string, from = 0, to?: number): AsyncGenerator<LineRead> {
+  const fh = await open(path, 'r');
+  try {
+    const limit = to ?? (await fh.stat()).size;
+    let pos = from;
+    let carry: Buffer = Buffer.alloc(0);
+    let carryStart = from;
+    while (pos < limit) {
+      const want = Math.min(CHUNK, limit - pos);
+      const buf = Buffer.allocUnsafe(want);
+      const { bytesRead } = await fh.read(buf, 0, want, pos);
+      if (bytesRead === 0) break;
+      pos += bytesRead;
+      const data: Buffer = carry.length > 0 ? Buffer.concat([carry, buf.subarray(0, bytesRead)]) : buf.subarray(0, bytesRead);
+      let lineStart = 0;
+      for (let nl = data.indexOf(10); nl !== -1; nl = data.indexOf(10, lineStart)) {
+        yield {
+          text: data.toString('utf8', lineStart, nl),
+          start: carryStart + lineStart,
+          end: carryStart + nl + 1,
+        };
+        lineStart = nl + 1;
+      }
+      carry = Buffer.from(data.subarray(lineStart));
+      carryStart += lineStart;
+    }
+  } finally {
+    await fh.close();
+  }
+}

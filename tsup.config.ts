@@ -1,0 +1,25 @@
+import { defineConfig } from 'tsup';
+
+// Two builds from one source: ESM (.js) and CommonJS (.cjs), each with its own declarations, so both kinds
+// of consumers get types. The CLI is ESM only (it is run, not imported).
+export default defineConfig([
+  {
+    entry: { index: 'src/index.ts', register: 'src/register.ts' },
+    format: ['esm', 'cjs'],
+    dts: true,
+    sourcemap: true,
+    clean: true,
+    target: 'node20',
+    platform: 'node',
+    splitting: false,
+    shims: false,
+  },
+  {
+    entry: { cli: 'src/cli/main.ts' },
+    format: ['esm'],
+    sourcemap: true,
+    target: 'node20',
+    platform: 'node',
+    banner: { js: '#!/usr/bin/env node' },
+  },
+]);
