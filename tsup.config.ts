@@ -22,4 +22,13 @@ export default defineConfig([
     platform: 'node',
     banner: { js: '#!/usr/bin/env node' },
   },
+  {
+    // Examples import the package by its name, exactly as a user's code would (resolved by self-reference).
+    entry: { 'examples/service': 'examples/service.ts' },
+    format: ['esm'],
+    target: 'node20',
+    platform: 'node',
+    external: ['otel-audit'],
+    skipNodeModulesBundle: true,
+  },
 ]);

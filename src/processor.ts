@@ -127,9 +127,10 @@ export class AuditLogRecordProcessor implements LogRecordProcessor {
     return this.options.loggerName;
   }
 
-  stats(): DeliveryStats & { acked: number; accepted: number; lastError: string | undefined } {
+  stats(): DeliveryStats & { queueDepth: number; acked: number; accepted: number; lastError: string | undefined } {
     return {
       ...this.metrics.totals,
+      queueDepth: this.delivery.queueDepth,
       acked: this.delivery.ackedSeq,
       accepted: this.delivery.acceptedSeq,
       lastError: this.delivery.lastError,

@@ -101,6 +101,7 @@ export class Delivery {
         ? undefined
         : new JournalWriter({ dir: o.dir, streamId: o.streamId, maxFileBytes: o.maxFileBytes, fsync: o.fsync });
     this.state = newState(o.streamId);
+    o.metrics.depth = () => this.memRecords;
   }
 
   get streamId(): string {
@@ -203,18 +204,22 @@ export class Delivery {
       this.memRecords += b.records.length;
     }
     this.evict();
-    this.o.metrics.totals.queueDepth = this.memRecords;
     this.pump();
   }
 
-  /** Drops from memory the oldest batches that are safe in the journal, beyond `maxQueueSize`. */
+  /**
+   * Drops from memory the oldest batches that are safe in the journal, beyond `maxQueueSize`. Any journaled
+   * batch but the one in flight may go: the export loop reads whatever lies before the next batch in memory
+   * back from the journal.
+   */
   private evict(): void {
-    while (this.memRecords > this.o.maxQueueSize && this.unsent.length > 1) {
-      const b = this.unsent[0]!;
-      if (!b.onDisk || this.inflight === b) break;
-      this.unsent.shift();
-      this.memRecords -= b.records.length;
+    if (this.memRecords <= this.o.maxQueueSize) return;
+    const keep: Batch[] = [];
+    for (const b of this.unsent) {
+      if (this.memRecords > this.o.maxQueueSize && b.onDisk && b !== this.inflight) this.memRecords -= b.records.length;
+      else keep.push(b);
     }
+    this.unsent = keep;
   }
 
   private writeBatchesSync(batches: Batch[]): void {
@@ -333,8 +338,7 @@ export class Delivery {
       if (ok) {
         this.unsent.shift();
         this.memRecords -= head.records.length;
-        this.o.metrics.totals.queueDepth = this.memRecords;
-        this.settle(head, 'collector');
+            this.settle(head, 'collector');
       }
       return;
     }
@@ -470,14 +474,19 @@ export class Delivery {
   }
 
   /** Stops exporting and closes the journal; what is undelivered stays in the journal for the next start. */
-  async close(): Promise<{ undelivered: number; lostInMemory: number }> {
+  async close(timeoutMillis = 5000): Promise<{ undelivered: number; lostInMemory: number }> {
+    const bounded = (p: Promise<unknown>): Promise<unknown> => {
+      let t: NodeJS.Timeout | undefined;
+      return Promise.race([p, new Promise((r) => (t = setTimeout(r, timeoutMillis)))]).finally(() => clearTimeout(t));
+    };
     this.closed = true;
     this.closedForExport = true;
     if (this.retryTimer !== undefined) clearTimeout(this.retryTimer);
     if (this.stateTimer !== undefined) clearTimeout(this.stateTimer);
     this.flushPending();
     await this.writes;
-    await this.exportDone;
+    // An export still in flight (collector hanging) must not hold shutdown beyond its timeout.
+    await bounded(this.exportDone);
     // Whatever is neither acknowledged nor on disk is lost now: in `off` mode, or after journal failures.
     const notOnDisk = this.unsent.filter((b) => !b.onDisk && b.first > this.acked);
     const lost = notOnDisk.flatMap((b) => b.records.filter((r) => r.seq > this.acked));
@@ -495,7 +504,7 @@ export class Delivery {
     const undelivered = this.accepted - this.acked - lost.length;
     this.saveState({ ended: true, done: this.acked >= this.accepted });
     await this.journal?.close();
-    await this.o.sender.shutdown();
+    await bounded(this.o.sender.shutdown());
     return { undelivered, lostInMemory: lost.length };
   }
 }

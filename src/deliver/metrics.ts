@@ -17,17 +17,19 @@ export interface DeliveryStats {
   spooled: number;
   dropped: number;
   invalid: number;
-  queueDepth: number;
 }
 
 export class AuditMetrics {
-  readonly totals: DeliveryStats = { emitted: 0, exported: 0, spooled: 0, dropped: 0, invalid: 0, queueDepth: 0 };
+  readonly totals: DeliveryStats = { emitted: 0, exported: 0, spooled: 0, dropped: 0, invalid: 0 };
   private readonly emitted;
   private readonly exported;
   private readonly spooled;
   private readonly dropped;
   private readonly duration;
   private unflushedEmitted = 0;
+
+  /** Where the queue depth is read from when the gauge is observed (set by the delivery stage). */
+  depth: () => number = () => 0;
 
   constructor(meterProvider: MeterProvider | undefined, private readonly attrs: { 'audit.sequence.stream_id': string }) {
     const meter: Meter = (meterProvider ?? metrics).getMeter('otel-audit');
@@ -37,7 +39,7 @@ export class AuditMetrics {
     this.dropped = meter.createCounter(METRIC_DROPPED, { description: 'Audit records lost: neither collector nor journal could take them' });
     this.duration = meter.createHistogram(METRIC_EXPORT_DURATION, { unit: 's', description: 'Duration of OTLP export attempts' });
     const depth = meter.createObservableGauge(METRIC_QUEUE_DEPTH, { description: 'Audit records in memory awaiting delivery' });
-    depth.addCallback((r) => r.observe(this.totals.queueDepth, this.attrs));
+    depth.addCallback((r) => r.observe(this.depth(), this.attrs));
   }
 
   /** Hot path: a plain increment; published at the next `publish()`. */

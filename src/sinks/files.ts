@@ -1,7 +1,7 @@
 /**
  * Names and permissions of everything written under OTEL_AUDIT_DIR (DESIGN §4):
  *   audit-<streamId>-<segment>.jsonl   journal/spool segments, OTLP/JSON lines, one writer process each
- *   state/<streamId>.json              delivery state of a stream (acknowledged sequence number, owner pid)
+ *   state/<streamId>.state             delivery state (JSON) of a stream (acknowledged sequence number, owner pid)
  *   state/<streamId>.lock              held by the process replaying an orphaned stream
  *   quarantine/                        torn or corrupt bytes set aside at start-up, never deleted by us
  * Files 0600, directories 0700: audit data and delivery state are nobody else's business.
@@ -25,7 +25,7 @@ export function parseSegmentName(name: string): { streamId: string; segment: num
 
 export const stateDir = (dir: string): string => join(dir, 'state');
 export const quarantineDir = (dir: string): string => join(dir, 'quarantine');
-export const statePath = (dir: string, streamId: string): string => join(stateDir(dir), `${streamId}.json`);
+export const statePath = (dir: string, streamId: string): string => join(stateDir(dir), `${streamId}.state`);
 export const lockPath = (dir: string, streamId: string): string => join(stateDir(dir), `${streamId}.lock`);
 
 /** Creates the directory tree with owner-only permissions (mode applies to directories we create). */

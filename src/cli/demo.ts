@@ -1,0 +1,217 @@
+/**
+ * `otel-audit demo` (`npm run demo`): the main job end to end on an embedded default, with real processes.
+ *
+ *  1. starts the development collector (a separate process) writing the Collector file-exporter format;
+ *  2. runs the example service (NodeSDK, configured by env only) emitting a realistic mix of audit events,
+ *     and stops the collector in the middle of it for a while (connection refused), then restarts it;
+ *  3. stops the collector again, runs the service to the end (its records stay in the journal), restarts
+ *     the collector and runs the service once more: at start it replays what the previous run left;
+ *  4. verifies the local journal and the collector's copy, tampers with a copy to show it is caught,
+ *     and prints a summary.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { ATTR_RECORD_ID } from '../map/attributes.js';
+import { stringAttribute } from '../otlp/decode.js';
+import type { ExportLogsServiceRequest } from '../otlp/types.js';
+import { verifyFiles, type VerifyReport } from '../verify/index.js';
+
+interface ServiceDone {
+  event: 'done';
+  emitted: number;
+  durable: number;
+  streamId: string;
+  exported: number;
+  undelivered: number;
+  dropped: number;
+  replayedStreams: number;
+  replayedRecords: number;
+}
+
+const here = dirname(fileURLToPath(import.meta.url));
+const cli = join(here, 'cli.js');
+const service = join(here, 'examples', 'service.js');
+
+/** Every `audit.record.id` in an OTLP/JSON lines text, duplicates included. */
+function idOf(text: string): string[] {
+  const ids: string[] = [];
+  for (const line of text.split('\n')) {
+    if (line === '') continue;
+    const req = JSON.parse(line) as ExportLogsServiceRequest;
+    for (const rl of req.resourceLogs ?? [])
+      for (const sl of rl.scopeLogs ?? [])
+        for (const r of sl.logRecords ?? []) {
+          const id = stringAttribute(r, ATTR_RECORD_ID);
+          if (id !== undefined) ids.push(id);
+        }
+  }
+  return ids;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Reads JSON lines from a child's stdout. */
+function jsonLines(child: ChildProcess, onLine: (o: Record<string, unknown>) => void): void {
+  createInterface({ input: child.stdout! }).on('line', (l) => {
+    try {
+      onLine(JSON.parse(l) as Record<string, unknown>);
+    } catch {
+      /* not ours */
+    }
+  });
+}
+
+const exited = (child: ChildProcess): Promise<number | null> =>
+  child.exitCode !== null ? Promise.resolve(child.exitCode) : new Promise((r) => child.once('exit', (code) => r(code)));
+
+class CollectorProcess {
+  child: ChildProcess | undefined;
+  constructor(private readonly outFile: string, public port = 0) {}
+
+  async start(): Promise<string> {
+    const child = spawn(process.execPath, [cli, 'collector', '--port', String(this.port), '--out', this.outFile], {
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
+    this.child = child;
+    const endpoint = await new Promise<string>((resolve, reject) => {
+      jsonLines(child, (o) => {
+        if (o.event === 'listening') resolve(String(o.endpoint));
+      });
+      child.once('exit', (code) => reject(new Error(`collector exited with ${code}`)));
+    });
+    this.port = Number(new URL(endpoint).port);
+    return endpoint;
+  }
+
+  async stop(): Promise<void> {
+    const c = this.child;
+    if (c === undefined) return;
+    this.child = undefined;
+    c.kill('SIGTERM');
+    await exited(c);
+  }
+}
+
+function runService(env: Record<string, string>, onProgress?: (recorded: number) => void): Promise<ServiceDone> {
+  const child = spawn(process.execPath, [service], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+    env: { ...process.env, ...env },
+  });
+  let done: ServiceDone | undefined;
+  jsonLines(child, (o) => {
+    if (o.event === 'progress' && onProgress) onProgress(Number(o.recorded));
+    if (o.event === 'done') done = o as unknown as ServiceDone;
+  });
+  return exited(child).then((code) => {
+    if (code !== 0 || done === undefined) throw new Error(`example service exited with code ${code}`);
+    return done;
+  });
+}
+
+function describe(r: VerifyReport): string {
+  const streams = r.streams.length;
+  const ended = r.streams.filter((s) => s.ended).length;
+  return `${r.ok ? 'INTACT' : 'FAILED'} — ${r.records} records in ${streams} streams (${ended} closed), ${r.problems.filter((p) => p.severity === 'error').length} problems`;
+}
+
+export async function runDemo(argv: string[], out: (s: string) => void, err: (s: string) => void): Promise<number> {
+  if (argv.includes('--help')) {
+    out('Usage: otel-audit demo [--dir DIR]\nRuns the end-to-end demo in DIR (default: a new temp dir) and prints a summary.\n');
+    return 0;
+  }
+  const dirArg = argv.indexOf('--dir');
+  const ws = dirArg !== -1 && argv[dirArg + 1] ? argv[dirArg + 1]! : mkdtempSync(join(tmpdir(), 'otel-audit-demo-'));
+  const auditDir = join(ws, 'audit');
+  const collectorFile = join(ws, 'collector', 'logs.jsonl');
+  const step = (s: string): void => out(`\n▶ ${s}\n`);
+  const collector = new CollectorProcess(collectorFile);
+  const env = (extra: Record<string, string>): Record<string, string> => ({
+    OTEL_SERVICE_NAME: 'demo-shop',
+    OTEL_TRACES_EXPORTER: 'none',
+    OTEL_METRICS_EXPORTER: 'none',
+    OTEL_LOGS_EXPORTER: 'none',
+    OTEL_EXPORTER_OTLP_LOGS_ENDPOINT: endpoint,
+    OTEL_EXPORTER_OTLP_TIMEOUT: '2000',
+    OTEL_AUDIT_DIR: auditDir,
+    ...extra,
+  });
+  let endpoint = '';
+  try {
+    out(`otel-audit demo — workspace ${ws}\n`);
+    step('starting the local collector (development receiver, separate process)');
+    endpoint = await collector.start();
+    out(`  listening at ${endpoint}, writing ${collectorFile}\n`);
+
+    step('run 1: example service (NodeSDK, env-configured) emits 3000 audit events; the collector goes down mid-way');
+    let outage: Promise<void> | undefined;
+    const run1 = await runService(env({ DEMO_EVENTS: '3000', DEMO_RATE: '1500' }), (n) => {
+      if (n >= 600 && outage === undefined) {
+        outage = (async () => {
+          await collector.stop();
+          out(`  ✗ collector stopped after ${n} events (connection refused from now on)\n`);
+          await sleep(1500);
+          await collector.start();
+          out('  ✓ collector restarted on the same port\n');
+        })();
+      }
+    });
+    await outage;
+    out(`  run 1: ${run1.emitted} recorded, ${run1.durable} durable receipts, ${run1.exported} exported, ${run1.undelivered} undelivered, ${run1.dropped} lost\n`);
+
+    step('run 2: the collector is down for the whole run; the service exits with records only in its journal');
+    await collector.stop();
+    const run2 = await runService(env({ DEMO_EVENTS: '500', DEMO_RATE: '0', OTEL_BLRP_EXPORT_TIMEOUT: '1500' }));
+    out(`  run 2: ${run2.emitted} recorded, ${run2.exported} exported, ${run2.undelivered} kept in the journal for later\n`);
+
+    step('run 3: collector back; a new service process replays what run 2 left, then emits its own');
+    await collector.start();
+    const run3 = await runService(env({ DEMO_EVENTS: '500', DEMO_RATE: '0' }));
+    out(`  run 3: replayed ${run3.replayedRecords} records of ${run3.replayedStreams} earlier stream(s); ${run3.emitted} recorded, ${run3.exported} exported\n`);
+    await collector.stop();
+
+    step('verifying both copies');
+    const local = await verifyFiles([auditDir]);
+    const remote = await verifyFiles([collectorFile]);
+    out(`  local journal   ${describe(local)}\n`);
+    out(`  collector copy  ${describe(remote)}\n`);
+
+    // Every emitted record must be at the collector (duplicates allowed: at-least-once).
+    const ids = idOf(readFileSync(collectorFile, 'utf8'));
+    const unique = new Set(ids).size;
+    const emitted = run1.emitted + run2.emitted + run3.emitted;
+    const endMarkers = 3;
+
+    step('tampering with a copy of the collector output (one actor id changed)');
+    const tampered = join(ws, 'collector', 'tampered.jsonl.txt');
+    copyFileSync(collectorFile, tampered);
+    const text = readFileSync(tampered, 'utf8');
+    const victim = text.indexOf('"stringValue":"bob"');
+    writeFileSync(tampered.replace(/\.txt$/, ''), text.slice(0, victim) + '"stringValue":"mallory"' + text.slice(victim + '"stringValue":"bob"'.length));
+    const bad = await verifyFiles([tampered.replace(/\.txt$/, '')]);
+    const first = bad.problems.find((p) => p.severity === 'error');
+    out(`  ${bad.ok ? 'NOT DETECTED' : 'detected'}: ${first ? `${first.kind} stream=${first.stream} seq=${first.seq} at ${first.file}:${first.line}` : '-'}\n`);
+
+    const ok =
+      local.ok && remote.ok && !bad.ok && unique === emitted + endMarkers && run1.dropped + run2.dropped + run3.dropped === 0;
+    out('\n── summary ─────────────────────────────────────────────\n');
+    out(`  audit events recorded        ${emitted} (+${endMarkers} stream end markers)\n`);
+    out(`  delivered to the collector   ${unique} unique records (${ids.length - unique} duplicates from at-least-once retries)\n`);
+    out(`  survived outage (run 1)      yes, exported ${run1.exported} of ${run1.emitted + 1}\n`);
+    out(`  spooled and replayed         ${run2.undelivered} left by run 2, ${run3.replayedRecords} replayed by run 3\n`);
+    out(`  lost                         ${run1.dropped + run2.dropped + run3.dropped}\n`);
+    out(`  local journal verified       ${local.ok ? 'yes' : 'NO'} (${local.records} records, ${local.streams.length} streams)\n`);
+    out(`  collector copy verified      ${remote.ok ? 'yes' : 'NO'} (${remote.records} records)\n`);
+    out(`  tampering detected           ${bad.ok ? 'NO' : 'yes'}\n`);
+    out(`  ${ok ? 'DEMO OK' : 'DEMO FAILED'} — inspect ${ws}, or run: npx otel-audit verify ${auditDir}\n`);
+    return ok ? 0 : 1;
+  } catch (e) {
+    err(`demo failed: ${e instanceof Error ? e.message : String(e)}\n`);
+    return 1;
+  } finally {
+    await collector.stop();
+  }
+}

@@ -1,0 +1,59 @@
+/**
+ * The `otel-audit` command line: one subcommand per job, each in its own module.
+ *   verify     check chains in the local journal or the collector's output   (verify/command.ts)
+ *   collector  development OTLP/HTTP receiver with fault injection            (collector/command.ts)
+ *   replay     send a journal's unacknowledged records to the collector       (cli/replay-command.ts)
+ *   demo       the whole job end to end on an embedded default                (cli/demo.ts)
+ * Exit codes: 0 success, 1 integrity/delivery failure, 2 usage or I/O error.
+ */
+import { runCollectorCommand } from '../collector/command.js';
+import { runVerifyCommand } from '../verify/command.js';
+import { runDemo } from './demo.js';
+import { runReplayCommand } from './replay-command.js';
+
+const USAGE = `Usage: otel-audit <command> [options]
+
+Commands:
+  verify <file|dir>...   verify hash chains (local journal or collector OTLP/JSON output)
+  collector              run a development OTLP/HTTP receiver (not a production collector)
+  replay                 send unacknowledged journal records to the collector, then exit
+  demo                   run the end-to-end demo (collector outage, restart, verification)
+
+Run 'otel-audit <command> --help' for the options of a command.
+`;
+
+const out = (s: string): void => void process.stdout.write(s);
+const err = (s: string): void => void process.stderr.write(s);
+
+async function main(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  switch (cmd) {
+    case 'verify':
+      return runVerifyCommand(rest, out, err);
+    case 'collector':
+      return runCollectorCommand(rest);
+    case 'replay':
+      return runReplayCommand(rest, out, err);
+    case 'demo':
+      return runDemo(rest, out, err);
+    case undefined:
+    case '--help':
+    case '-h':
+    case 'help':
+      out(USAGE);
+      return cmd === undefined ? 2 : 0;
+    default:
+      err(`otel-audit: unknown command ${JSON.stringify(cmd)}\n\n${USAGE}`);
+      return 2;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (e: unknown) => {
+    err(`otel-audit: ${e instanceof Error ? e.message : String(e)}\n`);
+    process.exitCode = 2;
+  },
+);

@@ -1,0 +1,13 @@
+// Public surface of the development OTLP/HTTP receiver.
+export {
+  DEFAULT_COLLECTOR_PORT,
+  DEFAULT_MAX_BODY_BYTES,
+  parseFault,
+  startCollector,
+  withoutLastRecords,
+  type CollectorFault,
+  type CollectorHandle,
+  type CollectorOptions,
+  type CollectorStats,
+} from './collector.js';
+export { COLLECTOR_USAGE, parseCollectorArgs, runCollectorCommand, type CollectorCommandIo, type ParsedCollectorArgs } from './command.js';

@@ -1,0 +1,63 @@
+/** A real pipeline for tests: a loopback collector, a processor journaling to a temp dir, a LoggerProvider. */
+import { LoggerProvider } from '@opentelemetry/sdk-logs';
+import { join } from 'node:path';
+import { getAuditLogger, type AuditLogger } from '../../src/api/audit-logger.js';
+import { startCollector, type CollectorHandle } from '../../src/collector/index.js';
+import type { AuditProcessorOptions } from '../../src/config/options.js';
+import { AuditLogRecordProcessor } from '../../src/processor.js';
+import { tempDir } from './tmp.js';
+
+export interface TestPipeline {
+  dir: string;
+  auditDir: string;
+  collectorFile: string;
+  collector: CollectorHandle;
+  processor: AuditLogRecordProcessor;
+  provider: LoggerProvider;
+  audit: AuditLogger;
+  /** Shuts the provider down (if not yet), closes the collector, removes the temp dir. */
+  dispose(): Promise<void>;
+}
+
+/** Fast retries so outage tests finish quickly; everything else as in production. */
+export const FAST: AuditProcessorOptions = { retryMinMillis: 50, retryMaxMillis: 250, exportTimeoutMillis: 10_000 };
+
+export async function makePipeline(options: AuditProcessorOptions = {}): Promise<TestPipeline> {
+  const { dir, cleanup } = await tempDir();
+  const collectorFile = join(dir, 'collector', 'logs.jsonl');
+  const collector = await startCollector({ port: 0, outFile: collectorFile });
+  const auditDir = join(dir, 'audit');
+  const processor = new AuditLogRecordProcessor({
+    dir: auditDir,
+    ...FAST,
+    ...options,
+    exporter: { url: collector.endpoint, timeoutMillis: 2000, ...options.exporter },
+  });
+  const provider = new LoggerProvider({ processors: [processor] });
+  const audit = getAuditLogger({ processor, loggerProvider: provider });
+  let disposed = false;
+  return {
+    dir,
+    auditDir,
+    collectorFile,
+    collector,
+    processor,
+    provider,
+    audit,
+    async dispose() {
+      if (disposed) return;
+      disposed = true;
+      await provider.shutdown().catch(() => undefined);
+      await collector.close().catch(() => undefined);
+      await cleanup();
+    },
+  };
+}
+
+export const loginEvent = (i: number) => ({
+  action: 'LOGIN',
+  outcome: 'success' as const,
+  actor: { id: `user-${i}`, type: 'user' as const },
+  source: { address: '192.0.2.1' },
+  details: { attempt: i },
+});

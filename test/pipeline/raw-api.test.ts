@@ -1,0 +1,77 @@
+import type { LogRecordProcessor, ReadWriteLogRecord } from '@opentelemetry/sdk-logs';
+import { LoggerProvider } from '@opentelemetry/sdk-logs';
+import { afterEach, describe, expect, it } from 'vitest';
+import { intAttribute, stringAttribute } from '../../src/otlp/decode.js';
+import { verifyFiles } from '../../src/verify/index.js';
+import { recordsOfFile } from '../helpers/records.js';
+import { makePipeline, type TestPipeline } from '../helpers/pipeline.js';
+
+let p: TestPipeline | undefined;
+afterEach(async () => {
+  await p?.dispose();
+  p = undefined;
+});
+
+/** A processor placed after the audit processor: sees the stamps, then tampers with the live record. */
+class Spy implements LogRecordProcessor {
+  seen: Record<string, unknown>[] = [];
+  onEmit(r: ReadWriteLogRecord): void {
+    this.seen.push({ ...r.attributes });
+    r.setAttribute('audit.actor.id', 'tampered-after');
+    r.setBody('changed later');
+  }
+  async forceFlush(): Promise<void> {}
+  async shutdown(): Promise<void> {}
+}
+
+const valid = { 'audit.actor.id': 'svc-a', 'audit.actor.type': 'service', 'audit.action': 'DELETE', 'audit.outcome': 'success' };
+
+describe('plain OTel Logs API records', () => {
+  it('selects by logger name or audit.action, leaves other records untouched', async () => {
+    p = await makePipeline();
+    const spy = new Spy();
+    const provider = new LoggerProvider({ processors: [p.processor, spy] });
+    provider.getLogger('audit').emit({ eventName: 'thing.delete', body: 'b', attributes: { ...valid } });
+    provider.getLogger('app').emit({ body: 'ordinary log line', attributes: { 'http.route': '/x' } });
+    provider.getLogger('app').emit({ eventName: 'x', attributes: { ...valid, 'audit.action': 'EXPORT' } });
+    await provider.shutdown();
+
+    // Later processors see the chain stamps…
+    expect(spy.seen[0]!['audit.sequence.number']).toBe(1);
+    expect(typeof spy.seen[0]!['audit.sequence.stream_id']).toBe('string');
+    // …the ordinary record got none…
+    expect(Object.keys(spy.seen[1]!)).toEqual(['http.route']);
+    expect(spy.seen[2]!['audit.sequence.number']).toBe(2);
+
+    // …and what ships is the snapshot taken in onEmit, not what the later processor changed.
+    const shipped = recordsOfFile(p.collectorFile);
+    expect(shipped.map((r) => intAttribute(r, 'audit.sequence.number'))).toEqual([1, 2, 3]);
+    expect(stringAttribute(shipped[0]!, 'audit.actor.id')).toBe('svc-a');
+    expect(shipped[0]!.body).toEqual({ stringValue: 'b' });
+    expect((await verifyFiles([p.collectorFile])).ok).toBe(true);
+  });
+
+  it('delivers an invalid record marked audit.validation.error and counts it — never throws', async () => {
+    p = await makePipeline();
+    const provider = new LoggerProvider({ processors: [p.processor] });
+    const logger = provider.getLogger('audit');
+    expect(() => logger.emit({ attributes: { 'audit.action': 'X', 'audit.actor.type': 'robot' } })).not.toThrow();
+    expect(() =>
+      logger.emit({ body: { n: Number.NaN, s: 'lone \ud800', big: 2 ** 70, deep: { a: { b: { c: {} } } } }, attributes: { ...valid } }),
+    ).not.toThrow();
+    await provider.shutdown();
+    const shipped = recordsOfFile(p.collectorFile);
+    expect(shipped).toHaveLength(3);
+    const err0 = stringAttribute(shipped[0]!, 'audit.validation.error')!;
+    expect(err0).toMatch(/audit\.actor\.id/);
+    expect(err0).toMatch(/audit\.actor\.type/);
+    expect(err0).toMatch(/audit\.outcome/);
+    const err1 = stringAttribute(shipped[1]!, 'audit.validation.error')!;
+    expect(err1).toMatch(/body\.n: NaN encoded as stringValue/);
+    expect(err1).toMatch(/lone surrogate/);
+    expect(err1).toMatch(/integer outside int64/);
+    expect(p.processor.stats().invalid).toBe(2);
+    // Marked records still chain and verify.
+    expect((await verifyFiles([p.collectorFile, p.auditDir])).ok).toBe(true);
+  });
+});

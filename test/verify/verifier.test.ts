@@ -1,0 +1,599 @@
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  ATTR_ACTION,
+  ATTR_RECORD_ID,
+  ATTR_SEQ_END,
+  ATTR_SEQ_NUMBER,
+  ATTR_SEQ_PREVIOUS_HASH,
+  ATTR_SEQ_PREVIOUS_RECORD_ID,
+} from '../../src/map/attributes.js';
+import type { OtlpLogRecord, OtlpResourceLogs } from '../../src/otlp/types.js';
+import { runVerifyCommand, verifyFiles, type Problem, type ProblemKind, type VerifyReport } from '../../src/verify/index.js';
+import {
+  getAttr,
+  makeChain,
+  recordHash,
+  recordIdOf,
+  requestLine,
+  seqOf,
+  setAttr,
+  testStreamId,
+  toLines,
+} from '../helpers/make-chain.js';
+
+let root: string;
+let caseNo = 0;
+
+beforeAll(async () => {
+  root = await mkdtemp(join(tmpdir(), 'otel-audit-verify-'));
+});
+afterAll(async () => {
+  await rm(root, { recursive: true, force: true });
+});
+
+async function freshDir(): Promise<string> {
+  const d = join(root, `case-${++caseNo}`);
+  await mkdir(d, { recursive: true });
+  return d;
+}
+
+async function writeLines(file: string, lines: readonly string[], opts: { finalNewline?: boolean; eol?: string } = {}): Promise<void> {
+  const eol = opts.eol ?? '\n';
+  await writeFile(file, lines.join(eol) + (opts.finalNewline === false || lines.length === 0 ? '' : eol));
+}
+
+/** Seeded PRNG (mulberry32): reproducible randomness without a dependency. */
+function prng(seed: number): (n: number) => number {
+  let a = seed >>> 0;
+  return (n: number): number => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return Math.floor((((t ^ (t >>> 14)) >>> 0) / 4294967296) * n);
+  };
+}
+
+function shuffle<T>(xs: T[], rand: (n: number) => number): T[] {
+  for (let i = xs.length - 1; i > 0; i--) {
+    const j = rand(i + 1);
+    [xs[i], xs[j]] = [xs[j]!, xs[i]!];
+  }
+  return xs;
+}
+
+const errors = (r: VerifyReport): Problem[] => r.problems.filter((p) => p.severity === 'error');
+const clone = (records: readonly OtlpLogRecord[]): OtlpLogRecord[] => structuredClone([...records]);
+const audit = (name: string): string => `audit-${name}-000001.jsonl`;
+
+// ---------------------------------------------------------------------------------------------------------
+
+interface IntactCase {
+  name: string;
+  /** Writes files under `dir`, returns what to verify and what the report must say. */
+  build: (dir: string) => Promise<{
+    paths: string[];
+    allowReorder?: boolean;
+    streams: Array<{ streamId: string; last: number; ended: boolean; files?: string[] }>;
+    nonAudit?: number;
+    duplicates?: number;
+  }>;
+}
+
+const intactCases: IntactCase[] = [
+  {
+    name: 'one file',
+    build: async (dir) => {
+      const chain = makeChain(20, { end: true });
+      const id = getAttr(chain[0]!, 'audit.sequence.stream_id')!.stringValue!;
+      const file = join(dir, audit(id));
+      await writeLines(file, toLines(chain, 1));
+      return { paths: [file], streams: [{ streamId: id, last: 20, ended: true, files: [file] }] };
+    },
+  },
+  {
+    name: 'rotated set over 3 files (directory, quarantine/ skipped)',
+    build: async (dir) => {
+      const streamId = testStreamId();
+      const lines = toLines(makeChain(30, { streamId }), 2);
+      const files = [1, 2, 3].map((k) => join(dir, `audit-${streamId}-00000${k}.jsonl`));
+      // Written in reverse so directory order, not creation order, must put them in sequence.
+      for (let k = 2; k >= 0; k--) await writeLines(files[k]!, lines.slice(k * 5, k * 5 + 5));
+      await mkdir(join(dir, 'quarantine'));
+      await writeLines(join(dir, 'quarantine', `audit-${streamId}-000000.jsonl`), ['{"resourceLogs":[{'], { finalNewline: false });
+      await writeFile(join(dir, 'notes.txt'), 'not a journal');
+      return { paths: [dir], streams: [{ streamId, last: 30, ended: false, files }] };
+    },
+  },
+  {
+    name: 'several streams interleaved in one file, with non-audit records',
+    build: async (dir) => {
+      const chains = [makeChain(10, { end: true }), makeChain(7), makeChain(12)];
+      const lines: string[] = [];
+      for (let i = 0; i < 12; i++) {
+        for (const c of chains) if (i < c.length) lines.push(requestLine([c[i]!]));
+        if (i % 4 === 0) lines.push(requestLine([{ body: { stringValue: 'app log' }, attributes: [{ key: 'x', value: { intValue: 1 } }] }]));
+      }
+      const file = join(dir, 'mixed.jsonl');
+      await writeLines(file, lines);
+      return {
+        paths: [file],
+        nonAudit: 3,
+        streams: chains.map((c) => ({ streamId: getAttr(c[0]!, 'audit.sequence.stream_id')!.stringValue!, last: c.length, ended: c === chains[0] })),
+      };
+    },
+  },
+  {
+    name: 'collector-style: streams spread over many lines and files, extra resource attributes, lenient ints, CRLF',
+    build: async (dir) => {
+      const chains = [makeChain(25, { end: true }), makeChain(18), makeChain(9)];
+      const rand = prng(7);
+      const cursors = chains.map(() => 0);
+      const lines: string[] = [];
+      while (cursors.some((c, i) => c < chains[i]!.length)) {
+        // One request per batch, one ResourceLogs per stream present in it, as a collector groups them.
+        const resourceLogs: OtlpResourceLogs[] = [];
+        chains.forEach((c, i) => {
+          const take = rand(4);
+          if (take === 0 || cursors[i]! >= c.length) return;
+          const batch = c.slice(cursors[i], cursors[i]! + take);
+          cursors[i]! += batch.length;
+          resourceLogs.push({
+            resource: {
+              attributes: [
+                { key: 'service.name', value: { stringValue: `svc-${i}` } },
+                { key: 'k8s.pod.name', value: { stringValue: `pod-${rand(1000)}` } },
+              ],
+            },
+            scopeLogs: [{ scope: { name: 'audit', version: '1' }, logRecords: batch }],
+          });
+        });
+        if (resourceLogs.length > 0) lines.push(JSON.stringify({ resourceLogs }));
+      }
+      // Lenient writers give int64 as JSON numbers: same canonical form.
+      const lenient = lines.map((l) => l.replace(/"intValue":"(\d+)"/g, '"intValue":$1'));
+      const half = Math.ceil(lenient.length / 2);
+      await mkdir(join(dir, 'otelcol'));
+      await writeLines(join(dir, 'otelcol', 'logs-1.json'), lenient.slice(0, half), { eol: '\r\n' });
+      await writeLines(join(dir, 'otelcol', 'logs-2.jsonl'), lenient.slice(half));
+      return {
+        paths: [join(dir, 'otelcol')],
+        streams: chains.map((c, i) => ({ streamId: getAttr(c[0]!, 'audit.sequence.stream_id')!.stringValue!, last: c.length, ended: i === 0 })),
+      };
+    },
+  },
+  {
+    name: 'shuffled lines across files, --allow-reorder',
+    build: async (dir) => {
+      const chains = [makeChain(40, { end: true }), makeChain(23)];
+      const lines = shuffle([...toLines(chains[0]!, 3), ...toLines(chains[1]!, 2)], prng(42));
+      const third = Math.ceil(lines.length / 3);
+      for (let k = 0; k < 3; k++) await writeLines(join(dir, `part-${k}.jsonl`), lines.slice(k * third, (k + 1) * third));
+      return {
+        paths: [dir],
+        allowReorder: true,
+        streams: chains.map((c, i) => ({ streamId: getAttr(c[0]!, 'audit.sequence.stream_id')!.stringValue!, last: c.length, ended: i === 0 })),
+      };
+    },
+  },
+  {
+    name: 'duplicated lines (at-least-once redelivery)',
+    build: async (dir) => {
+      const chain = makeChain(12);
+      const lines = toLines(chain, 2);
+      const file = join(dir, 'dup.jsonl');
+      // A retry resends lines 1–2 after 3, and the last line twice; another file repeats line 0.
+      await writeLines(file, [lines[0]!, lines[1]!, lines[2]!, lines[1]!, lines[2]!, lines[3]!, lines[4]!, lines[5]!, lines[5]!]);
+      await writeLines(join(dir, 'dup2.jsonl'), [lines[0]!]);
+      return {
+        paths: [dir],
+        duplicates: 2 + 2 + 2 + 2,
+        streams: [{ streamId: getAttr(chain[0]!, 'audit.sequence.stream_id')!.stringValue!, last: 12, ended: false }],
+      };
+    },
+  },
+];
+
+describe('verifyFiles: intact chains', () => {
+  it.each(intactCases)('$name', async ({ build }) => {
+    const dir = await freshDir();
+    const want = await build(dir);
+    const report = await verifyFiles(want.paths, { allowReorder: want.allowReorder ?? false });
+    expect(errors(report)).toEqual([]);
+    expect(report.ok).toBe(true);
+    expect(report.nonAudit).toBe(want.nonAudit ?? 0);
+    expect(report.problems.filter((p) => p.kind === 'duplicate')).toHaveLength(want.duplicates ?? 0);
+    expect(report.streams).toHaveLength(want.streams.length);
+    for (const s of want.streams) {
+      const got = report.streams.find((x) => x.streamId === s.streamId);
+      expect(got).toMatchObject({ first: 1, last: s.last, count: s.last, ended: s.ended, ok: true });
+      if (s.files !== undefined) expect(got!.files).toEqual(s.files);
+    }
+  });
+
+  it('reports shuffled lines as reordered without --allow-reorder', async () => {
+    const dir = await freshDir();
+    const chain = makeChain(30);
+    await writeLines(join(dir, 'a.jsonl'), shuffle(toLines(chain, 3), prng(3)));
+    const report = await verifyFiles([dir]);
+    expect(report.ok).toBe(false);
+    expect(new Set(errors(report).map((p) => p.kind))).toEqual(new Set(['reordered']));
+  });
+});
+
+// ---------------------------------------------------------------------------------------------------------
+
+interface Expected {
+  kind: ProblemKind;
+  seq?: number;
+  /** File name relative to the case dir; defaults to the single journal file. */
+  file?: string;
+  line?: number;
+  recordId?: string;
+  message?: RegExp;
+}
+
+interface TamperCase {
+  name: string;
+  n?: number;
+  end?: boolean;
+  /** Extra attributes on every record. */
+  details?: boolean;
+  /** Gets the chain (a copy) and its lines (one record per line); returns the files to write. */
+  tamper: (c: { records: OtlpLogRecord[]; lines: string[]; name: string }) => {
+    files?: Record<string, string[]>;
+    lines?: string[];
+    finalNewline?: boolean;
+  };
+  expect: Expected[];
+}
+
+const relink = (r: OtlpLogRecord, prev: OtlpLogRecord): void => {
+  setAttr(r, ATTR_SEQ_PREVIOUS_HASH, { stringValue: recordHash(prev) });
+  setAttr(r, ATTR_SEQ_PREVIOUS_RECORD_ID, { stringValue: recordIdOf(prev) });
+};
+
+const tamperCases: TamperCase[] = [
+  {
+    name: 'string attribute value modified',
+    tamper: ({ records }) => {
+      setAttr(records[3]!, ATTR_ACTION, { stringValue: 'DELETE' });
+      return { lines: toLines(records) };
+    },
+    expect: [{ kind: 'modified', seq: 4, line: 4, message: /content was changed/ }],
+  },
+  {
+    name: 'body modified',
+    tamper: ({ records }) => {
+      records[5]!.body = { stringValue: 'nothing happened here' };
+      return { lines: toLines(records) };
+    },
+    expect: [{ kind: 'modified', seq: 6, line: 6 }],
+  },
+  {
+    name: 'int attribute turned into a double',
+    details: true,
+    tamper: ({ lines }) => {
+      const line = lines[2]!;
+      const changed = line.replace('{"key":"audit.details.count","value":{"intValue":"5"}}', '{"key":"audit.details.count","value":{"doubleValue":5.5}}');
+      expect(changed).not.toBe(line);
+      lines[2] = changed;
+      return { lines };
+    },
+    expect: [{ kind: 'modified', seq: 3, line: 3 }],
+  },
+  {
+    name: 'record id modified (successor names the old id)',
+    tamper: ({ records }) => {
+      setAttr(records[6]!, ATTR_RECORD_ID, { stringValue: 'someone-else' });
+      return { lines: toLines(records) };
+    },
+    expect: [{ kind: 'modified', seq: 7, line: 7, message: /names ".*-7" as the previous record id/ }],
+  },
+  {
+    name: 'one record deleted',
+    tamper: ({ records }) => ({ lines: toLines(records.filter((_, i) => i !== 4)) }),
+    // The successor (seq 6) is now on line 5 and names the deleted record.
+    expect: [{ kind: 'deleted', seq: 5, line: 5, recordId: 'rec-*-5', message: /seq 5 is missing/ }],
+  },
+  {
+    name: 'a range deleted',
+    tamper: ({ records }) => ({ lines: toLines(records.filter((_, i) => i < 3 || i > 5)) }),
+    expect: [{ kind: 'deleted', seq: 4, line: 4, message: /seq 4–6 \(3 records\)/ }],
+  },
+  {
+    name: 'first records deleted',
+    tamper: ({ records }) => ({ lines: toLines(records.slice(2)) }),
+    expect: [{ kind: 'deleted', seq: 1, line: 1, message: /starts at seq 3/ }],
+  },
+  {
+    name: 'forged record with a duplicate seq (chain recomputed for its predecessor)',
+    tamper: ({ records }) => {
+      const forged = structuredClone(records[4]!);
+      setAttr(forged, ATTR_RECORD_ID, { stringValue: 'forged' });
+      forged.body = { stringValue: 'approved by admin' };
+      return { lines: [...toLines(records), ...toLines([forged])] };
+    },
+    expect: [{ kind: 'inserted', seq: 5, line: 11, recordId: 'forged', message: /second, different record claims seq 5/ }],
+  },
+  {
+    name: 'altered copy of a record next to the original',
+    tamper: ({ records }) => {
+      const altered = structuredClone(records[2]!);
+      altered.body = { stringValue: 'altered' };
+      return { lines: [...toLines(records.slice(0, 3)), ...toLines([altered]), ...toLines(records.slice(3))] };
+    },
+    expect: [{ kind: 'modified', seq: 3, line: 4, message: /different version/ }],
+  },
+  {
+    name: 'record appended after the end record',
+    end: true,
+    tamper: ({ records }) => {
+      const forged = structuredClone(records[9]!);
+      setAttr(forged, ATTR_SEQ_NUMBER, { intValue: '11' });
+      setAttr(forged, ATTR_RECORD_ID, { stringValue: 'late' });
+      relink(forged, records[9]!);
+      return { lines: [...toLines(records), ...toLines([forged])] };
+    },
+    expect: [{ kind: 'inserted', seq: 11, line: 11, message: /follows the end record .*links to it.*second end record/ }],
+  },
+  {
+    name: 'two records swapped in a file',
+    tamper: ({ records }) => {
+      [records[4], records[5]] = [records[5]!, records[4]!];
+      return { lines: toLines(records) };
+    },
+    expect: [{ kind: 'reordered', seq: 5, line: 6 }],
+  },
+  {
+    name: 'previous_hash flipped',
+    tamper: ({ records }) => {
+      const h = getAttr(records[5]!, ATTR_SEQ_PREVIOUS_HASH)!.stringValue!;
+      setAttr(records[5]!, ATTR_SEQ_PREVIOUS_HASH, { stringValue: h.slice(0, -1) + (h.endsWith('0') ? '1' : '0') });
+      return { lines: toLines(records) };
+    },
+    expect: [{ kind: 'modified', seq: 6, line: 6, message: /chain attributes included/ }],
+  },
+  {
+    name: 'previous_hash removed',
+    tamper: ({ records }) => {
+      setAttr(records[3]!, ATTR_SEQ_PREVIOUS_HASH, undefined);
+      return { lines: toLines(records) };
+    },
+    expect: [{ kind: 'modified', seq: 4, line: 4, message: /previous_hash is missing/ }],
+  },
+  {
+    name: 'previous_hash added to seq 1',
+    tamper: ({ records }) => {
+      setAttr(records[0]!, ATTR_SEQ_PREVIOUS_HASH, { stringValue: recordHash(records[1]!) });
+      return { lines: toLines(records) };
+    },
+    expect: [{ kind: 'modified', seq: 1, line: 1, message: /seq 1 carries/ }],
+  },
+  {
+    name: 'torn last line',
+    tamper: ({ lines }) => {
+      lines[9] = lines[9]!.slice(0, Math.floor(lines[9]!.length / 2));
+      return { lines, finalNewline: false };
+    },
+    expect: [{ kind: 'torn', line: 10 }],
+  },
+  {
+    name: 'malformed middle line',
+    tamper: ({ lines }) => {
+      lines[4] = '{"resourceLogs":[{"scopeLogs":[';
+      return { lines };
+    },
+    // Its record is gone from the chain, so the gap shows too, at the successor.
+    expect: [
+      { kind: 'malformed', line: 5 },
+      { kind: 'deleted', seq: 5, line: 6 },
+    ],
+  },
+  {
+    name: 'not a logs request',
+    tamper: ({ lines }) => {
+      lines.splice(3, 0, '{"resourceSpans":[]}');
+      return { lines };
+    },
+    expect: [{ kind: 'malformed', line: 4, message: /resourceSpans/ }],
+  },
+  {
+    name: 'modified record in the middle file of a rotated set',
+    n: 30,
+    tamper: ({ records, name }) => {
+      records[14]!.body = { stringValue: 'changed' };
+      const lines = toLines(records);
+      return {
+        files: {
+          [`audit-${name}-000001.jsonl`]: lines.slice(0, 10),
+          [`audit-${name}-000002.jsonl`]: lines.slice(10, 20),
+          [`audit-${name}-000003.jsonl`]: lines.slice(20),
+        },
+      };
+    },
+    expect: [{ kind: 'modified', seq: 15, line: 5, file: 'audit-*-000002.jsonl' }],
+  },
+];
+
+describe('verifyFiles: tampering is detected and located', () => {
+  it.each(tamperCases)('$name', async (tc) => {
+    const dir = await freshDir();
+    const streamId = testStreamId();
+    const records = makeChain(tc.n ?? 10, {
+      streamId,
+      end: tc.end ?? false,
+      ...(tc.details === true ? { extraAttrs: (seq: number) => [{ key: 'audit.details.count', value: { intValue: String(seq + 2) } }] } : {}),
+    });
+    const out = tc.tamper({ records: clone(records), lines: toLines(records), name: streamId });
+    const files = out.files ?? { [audit(streamId)]: out.lines ?? [] };
+    for (const [name, lines] of Object.entries(files)) await writeLines(join(dir, name), lines, { finalNewline: out.finalNewline ?? true });
+
+    const report = await verifyFiles([dir]);
+    expect(report.ok).toBe(false);
+    for (const e of tc.expect) {
+      // '*' in an expected file name is the stream id; in a record id, its last 6 characters (see makeChain).
+      const file = join(dir, e.file === undefined ? audit(streamId) : e.file.replace('*', streamId));
+      expect(report.problems).toContainEqual(
+        expect.objectContaining({
+          kind: e.kind,
+          severity: 'error',
+          file,
+          ...(e.line === undefined ? {} : { line: e.line }),
+          ...(e.seq === undefined ? {} : { seq: e.seq, stream: streamId }),
+          ...(e.recordId === undefined ? {} : { recordId: e.recordId.replace('*', streamId.slice(-6)) }),
+          ...(e.message === undefined ? {} : { message: expect.stringMatching(e.message) }),
+        }),
+      );
+    }
+    // Nothing else: one tampering, one finding (per expected kind).
+    expect(errors(report).map((p) => p.kind).sort()).toEqual(tc.expect.map((e) => e.kind).sort());
+    if (tc.expect.some((e) => e.seq !== undefined)) expect(report.streams[0]!.ok).toBe(false);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------------------
+
+describe('verifyFiles: random single-record tampering is always detected and located', () => {
+  it('200 random chains', async () => {
+    const rand = prng(20240611);
+    const dir = await freshDir();
+    for (let round = 0; round < 200; round++) {
+      const n = 3 + rand(28);
+      const perLine = 1 + rand(3);
+      const streamId = testStreamId();
+      const records = makeChain(n, { streamId, end: rand(2) === 1 });
+      const op = (['modify', 'delete', 'swap'] as const)[rand(3)]!;
+      // The last record is excluded from modify/delete: no successor records its hash, so its content is not
+      // covered by the chain, and deleting it (even an end record) leaves a valid shorter chain. Only a
+      // signature or checkpoint can cover it.
+      const k = rand(n - 1);
+      const layout = clone(records);
+      let want: { kind: ProblemKind; seq: number; at: OtlpLogRecord };
+      if (op === 'modify') {
+        const r = layout[k]!;
+        const how = rand(5);
+        if (how === 0) r.body = { stringValue: `forged ${round}` };
+        else if (how === 1) setAttr(r, ATTR_ACTION, { stringValue: 'GRANT' });
+        else if (how === 2) setAttr(r, 'audit.reason', { stringValue: 'added later' });
+        else if (how === 3) r.timeUnixNano = String(BigInt(r.timeUnixNano as string) + 1n);
+        else if (k > 0) setAttr(r, ATTR_SEQ_PREVIOUS_HASH, { stringValue: 'f'.repeat(64) });
+        else setAttr(r, ATTR_SEQ_END, { boolValue: false });
+        want = { kind: 'modified', seq: k + 1, at: r };
+      } else if (op === 'delete') {
+        layout.splice(k, 1);
+        want = { kind: 'deleted', seq: k + 1, at: layout[k]! }; // located at the successor
+      } else {
+        const j = k + 1 + rand(n - k - 1);
+        [layout[k], layout[j]] = [layout[j]!, layout[k]!];
+        want = { kind: 'reordered', seq: k + 1, at: layout[j]! }; // the lower seq, now after the higher one
+      }
+      const file = join(dir, `audit-${streamId}-000001.jsonl`);
+      await writeLines(file, toLines(layout, perLine));
+      const line = Math.floor(layout.indexOf(want.at) / perLine) + 1;
+
+      const report = await verifyFiles([file]);
+      const ctx = `round ${round}: ${op} seq ${k + 1} of ${n}, ${perLine}/line`;
+      expect(report.ok, ctx).toBe(false);
+      expect(report.problems, ctx).toContainEqual(
+        expect.objectContaining({ kind: want.kind, stream: streamId, seq: want.seq, file, line, severity: 'error' }),
+      );
+      expect(new Set(errors(report).map((p) => p.kind)), ctx).toEqual(new Set([want.kind]));
+      if (op !== 'swap') expect(errors(report), ctx).toHaveLength(1);
+      expect(seqOf(want.at), ctx).toBe(op === 'delete' ? k + 2 : k + 1);
+    }
+  });
+});
+
+// ---------------------------------------------------------------------------------------------------------
+
+describe('runVerifyCommand', () => {
+  const run = async (argv: string[]): Promise<{ code: number; out: string[]; err: string[] }> => {
+    const out: string[] = [];
+    const err: string[] = [];
+    // Writers get whole lines ending in '\n' (the CLI passes process.stdout.write).
+    const lines = (into: string[]) => (s: string): void => {
+      expect(s.endsWith('\n')).toBe(true);
+      into.push(s.slice(0, -1));
+    };
+    const code = await runVerifyCommand(argv, lines(out), lines(err));
+    return { code, out, err };
+  };
+
+  async function journal(tamper?: (records: OtlpLogRecord[]) => void): Promise<{ file: string; streamId: string; records: OtlpLogRecord[] }> {
+    const dir = await freshDir();
+    const streamId = testStreamId();
+    const records = makeChain(8, { streamId, end: true });
+    tamper?.(records);
+    const file = join(dir, audit(streamId));
+    await writeLines(file, toLines(records));
+    return { file, streamId, records };
+  }
+
+  it('exits 0 on an intact chain', async () => {
+    const { file, streamId } = await journal();
+    const r = await run([file]);
+    expect(r.code).toBe(0);
+    expect(r.err).toEqual([]);
+    expect(r.out).toContainEqual(expect.stringContaining(`stream ${streamId}: seq 1–8, 8 records, ended`));
+    expect(r.out.at(-1)).toMatch(/^OK: 1 file, 8 audit records, 1 stream/);
+  });
+
+  it('exits 1 and names stream, seq, record and file:line', async () => {
+    const { file, streamId, records } = await journal((rs) => {
+      rs[2]!.body = { stringValue: 'changed' };
+    });
+    const r = await run([file]);
+    expect(r.code).toBe(1);
+    expect(r.out[0]!.startsWith(`MODIFIED stream=${streamId} seq=3 record=${recordIdOf(records[2]!)} at ${file}:3 — `)).toBe(true);
+    expect(r.out.at(-1)).toMatch(/^FAILED: 1 integrity problem in 1 file, 8 audit records, 1 stream \(1 modified\)/);
+  });
+
+  it('--json prints one parsable report', async () => {
+    const { file, streamId } = await journal((rs) => rs.splice(4, 1));
+    const r = await run(['--json', file]);
+    expect(r.code).toBe(1);
+    expect(r.out).toHaveLength(1);
+    const report = JSON.parse(r.out[0]!) as VerifyReport;
+    expect(report).toMatchObject({ ok: false, files: 1, records: 7, nonAudit: 0 });
+    expect(report.problems).toEqual([expect.objectContaining({ kind: 'deleted', severity: 'error', stream: streamId, seq: 5, file, line: 5 })]);
+  });
+
+  it('exits 1 on a torn line', async () => {
+    const dir = await freshDir();
+    const file = join(dir, 'torn.jsonl');
+    await writeLines(file, toLines(makeChain(3)).map((l, i) => (i === 2 ? l.slice(0, 30) : l)), { finalNewline: false });
+    const r = await run([file]);
+    expect(r.code).toBe(1);
+    expect(r.out[0]!.startsWith(`TORN at ${file}:3 — `)).toBe(true);
+  });
+
+  it('--allow-reorder accepts out-of-order records', async () => {
+    const { file } = await journal((rs) => {
+      [rs[1], rs[2]] = [rs[2]!, rs[1]!];
+    });
+    expect((await run([file])).code).toBe(1);
+    expect((await run(['--allow-reorder', file])).code).toBe(0);
+  });
+
+  it.each([
+    { name: 'no arguments', argv: [], says: /no file or directory/ },
+    { name: 'unknown flag', argv: ['--bogus', 'x.jsonl'], says: /unknown option "--bogus"/ },
+    { name: 'missing file', argv: ['/nonexistent/otel-audit/none.jsonl'], says: /\/nonexistent\/otel-audit\/none\.jsonl/ },
+  ])('exits 2 on $name', async ({ argv, says }) => {
+    const r = await run(argv);
+    expect(r.code).toBe(2);
+    expect(r.out).toEqual([]);
+    expect(r.err.join('\n')).toMatch(says);
+  });
+
+  it('exits 2 when a directory holds no journal files', async () => {
+    const dir = await freshDir();
+    const r = await run([dir]);
+    expect(r.code).toBe(2);
+    expect(r.err.join('\n')).toMatch(/no \*\.jsonl or \*\.json files/);
+  });
+});
