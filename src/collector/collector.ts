@@ -191,6 +191,7 @@ class LocalCollector implements CollectorHandle {
   private session = new AbortController();
   private boundPort = 0;
   private closed = false;
+  private restarts = 0;
 
   constructor(options: CollectorOptions) {
     this.host = options.host ?? '127.0.0.1';
@@ -262,7 +263,8 @@ class LocalCollector implements CollectorHandle {
       this.boundPort = (server.address() as AddressInfo).port;
       this.server = server;
       this.session = new AbortController();
-      this.log(`collector: listening on ${this.url}`);
+      // The first listen is reported by the caller (who knows the port from the handle); restarts are logged.
+      if (this.restarts++ > 0) this.log(`collector: listening again on ${this.url}`);
     });
   }
 

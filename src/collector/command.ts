@@ -133,7 +133,7 @@ export async function runCollectorCommand(argv: string[], io: CollectorCommandIo
   const options = parsed.options;
   let handle: CollectorHandle;
   try {
-    handle = await startCollector({ ...options, log: (line) => stderr(`${line}\n`) });
+    handle = await startCollector({ ...options, log: (line) => stderr(`otel-audit ${line}\n`) });
   } catch (err) {
     const msg = err instanceof Error ? err.message : String(err);
     stderr(`otel-audit collector: could not start on ${options.host}:${options.port}: ${msg}\n`);

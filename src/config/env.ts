@@ -17,7 +17,7 @@ const VARS = {
   OTEL_AUDIT_FSYNC: { schema: z.enum(['always', 'batch', 'off']), allowed: 'always, batch, off' },
   OTEL_AUDIT_MAX_FILE_BYTES: { schema: posInt(4096), allowed: 'a whole number of bytes >= 4096' },
   OTEL_AUDIT_MAX_FILES: { schema: posInt(1), allowed: 'a whole number >= 1' },
-  OTEL_AUDIT_STDOUT: { schema: bool, allowed: 'true, false' },
+  OTEL_AUDIT_STDOUT: { schema: bool, allowed: 'true, false, 1, 0' },
   OTEL_AUDIT_ON_LOSS: { schema: z.enum(['warn', 'throw']), allowed: 'warn, throw' },
   OTEL_AUDIT_LOGGER_NAME: { schema: z.string().min(1).max(256), allowed: 'a non-empty logger name' },
   OTEL_AUDIT_HMAC_KEY: { schema: z.string().min(1), allowed: 'a key', secret: true },

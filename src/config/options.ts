@@ -84,8 +84,12 @@ export function resolveOptions(code: AuditProcessorOptions = {}, env: NodeJS.Pro
     meterProvider: code.meterProvider,
   };
   const bad = (name: string, v: unknown, allowed: string): never => {
-    throw new AuditConfigError(`otel-audit option ${name}=${JSON.stringify(v)} is invalid: allowed values are ${allowed}`);
+    const shown = typeof v === 'number' || typeof v === 'bigint' ? String(v) : JSON.stringify(v);
+    throw new AuditConfigError(`otel-audit option ${name}=${shown} is invalid: allowed values are ${allowed}`);
   };
+  if (typeof o.loggerName !== 'string' || o.loggerName === '') bad('loggerName', o.loggerName, 'a non-empty logger name');
+  if (typeof o.dir !== 'string') bad('dir', o.dir, 'a directory path');
+  for (const k of ['stdout', 'replay'] as const) if (typeof o[k] !== 'boolean') bad(k, o[k], 'true, false');
   if (!['journal', 'fallback', 'off'].includes(o.file)) bad('file', o.file, 'journal, fallback, off');
   if (!['always', 'batch', 'off'].includes(o.fsync)) bad('fsync', o.fsync, 'always, batch, off');
   if (!['warn', 'throw'].includes(o.onLossPolicy)) bad('onLossPolicy', o.onLossPolicy, 'warn, throw');
@@ -102,6 +106,7 @@ export function resolveOptions(code: AuditProcessorOptions = {}, env: NodeJS.Pro
     const v = o[k];
     if (!Number.isSafeInteger(v) || v < min) bad(k, v, `a whole number >= ${min}`);
   }
+  if (o.retryMinMillis > o.retryMaxMillis) bad('retryMinMillis', o.retryMinMillis, `at most retryMaxMillis (${o.retryMaxMillis})`);
   if (o.maxPendingRecords < o.maxQueueSize) o.maxPendingRecords = o.maxQueueSize;
   return o;
 }

@@ -9,6 +9,10 @@ export const ATTR_ACTION = 'audit.action';
 export const ATTR_OUTCOME = 'audit.outcome';
 export const ATTR_TARGET_ID = 'audit.target.id';
 export const ATTR_TARGET_TYPE = 'audit.target.type';
+/** Extensions beyond the DESIGN §3 table, so no field of the typed event is dropped. */
+export const ATTR_TARGET_NAME = 'audit.target.name';
+export const ATTR_ACTOR_NAME = 'audit.actor.name';
+export const ATTR_ACTOR_ROLES = 'audit.actor.roles';
 export const ATTR_SOURCE_ID = 'audit.source.id';
 export const ATTR_SOURCE_TYPE = 'audit.source.type';
 export const ATTR_REASON = 'audit.reason';

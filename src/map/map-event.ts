@@ -22,11 +22,15 @@ export type ValidatedEvent = ReturnType<typeof AuditEventSchema.parse>;
 /** Validates with zod; throws `AuditValidationError` listing every problem. */
 export function validateEvent(event: unknown): ValidatedEvent {
   const r = AuditEventSchema.safeParse(event);
-  if (r.success) return r.data;
-  const issues: ValidationIssue[] = r.error.issues.map((i) => ({
-    path: i.path.map(String).join('.'),
-    message: i.message,
-  }));
+  // zod's record parser skips an own `__proto__` key before any key check runs: catch it here, or the
+  // detail would vanish silently.
+  const details = (event as { details?: unknown } | null | undefined)?.details;
+  const protoKey = typeof details === 'object' && details !== null && Object.hasOwn(details, '__proto__');
+  if (r.success && !protoKey) return r.data;
+  const issues: ValidationIssue[] = r.success
+    ? []
+    : r.error.issues.map((i) => ({ path: i.path.map(String).join('.'), message: i.message }));
+  if (protoKey) issues.push({ path: 'details.__proto__', message: 'is a reserved JavaScript property name' });
   throw new AuditValidationError(issues);
 }
 
@@ -46,6 +50,7 @@ export function mapEvent(e: ValidatedEvent): MappedRecord {
   };
   if (e.target?.id !== undefined) a[A.ATTR_TARGET_ID] = e.target.id;
   if (e.target?.type !== undefined) a[A.ATTR_TARGET_TYPE] = e.target.type;
+  if (e.target?.name !== undefined) a[A.ATTR_TARGET_NAME] = e.target.name;
   if (e.source !== undefined) {
     a[A.ATTR_SOURCE_ID] = e.source.address;
     a[A.ATTR_SOURCE_TYPE] = sourceType(e.source.address);
@@ -54,9 +59,11 @@ export function mapEvent(e: ValidatedEvent): MappedRecord {
   }
   if (e.reason !== undefined) a[A.ATTR_REASON] = e.reason;
   a[A.ATTR_SCHEMA_VERSION] = A.AUDIT_SCHEMA_VERSION;
-  if (e.actor.type === 'user') a[A.ATTR_USER_ID] = e.actor.id;
-  if (e.actor.name !== undefined) a[A.ATTR_USER_NAME] = e.actor.name;
-  if (e.actor.roles !== undefined) a[A.ATTR_USER_ROLES] = e.actor.roles;
+  // Semantic conventions' user.* describe a human user; other actors keep name/roles under audit.actor.*.
+  const isUser = e.actor.type === 'user';
+  if (isUser) a[A.ATTR_USER_ID] = e.actor.id;
+  if (e.actor.name !== undefined) a[isUser ? A.ATTR_USER_NAME : A.ATTR_ACTOR_NAME] = e.actor.name;
+  if (e.actor.roles !== undefined) a[isUser ? A.ATTR_USER_ROLES : A.ATTR_ACTOR_ROLES] = e.actor.roles;
   if (e.session !== undefined) a[A.ATTR_SESSION_ID] = e.session.id;
   if (e.request?.method !== undefined) a[A.ATTR_HTTP_REQUEST_METHOD] = e.request.method;
   if (e.request?.path !== undefined) a[A.ATTR_URL_PATH] = e.request.path;
@@ -64,7 +71,7 @@ export function mapEvent(e: ValidatedEvent): MappedRecord {
   if (e.details !== undefined) {
     const collisions: ValidationIssue[] = [];
     for (const key of Object.keys(e.details)) {
-      if (key in a) collisions.push({ path: `details.${key}`, message: `collides with the mapped attribute ${key}` });
+      if (Object.hasOwn(a, key)) collisions.push({ path: `details.${key}`, message: `collides with the mapped attribute ${key}` });
       else a[key] = e.details[key];
     }
     if (collisions.length > 0) throw new AuditValidationError(collisions);

@@ -3,6 +3,7 @@
  *   audit-<streamId>-<segment>.jsonl   journal/spool segments, OTLP/JSON lines, one writer process each
  *   state/<streamId>.state             delivery state (JSON) of a stream (acknowledged sequence number, owner pid)
  *   state/<streamId>.lock              held by the process replaying an orphaned stream
+ *   state/retention.log                one JSON line per segment deleted by retention, binding the cut to a hash
  *   quarantine/                        torn or corrupt bytes set aside at start-up, never deleted by us
  * Files 0600, directories 0700: audit data and delivery state are nobody else's business.
  */
@@ -26,6 +27,7 @@ export function parseSegmentName(name: string): { streamId: string; segment: num
 export const stateDir = (dir: string): string => join(dir, 'state');
 export const quarantineDir = (dir: string): string => join(dir, 'quarantine');
 export const statePath = (dir: string, streamId: string): string => join(stateDir(dir), `${streamId}.state`);
+export const retentionLogPath = (dir: string): string => join(stateDir(dir), 'retention.log');
 export const lockPath = (dir: string, streamId: string): string => join(stateDir(dir), `${streamId}.lock`);
 
 /** Creates the directory tree with owner-only permissions (mode applies to directories we create). */

@@ -2,6 +2,7 @@
  * Reading journal segments back, line by line, with bounded memory: for replay after an outage or a restart.
  * Only whole lines ('\n'-terminated) are returned; a trailing fragment is reported as `torn` (see recover.ts).
  */
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 
 export interface LineRead {
@@ -42,5 +43,33 @@ export async function* readLines(path: string, from = 0, to?: number): AsyncGene
     }
   } finally {
     await fh.close();
+  }
+}
+
+/** The last whole line of a file ('\n'-terminated), without its newline; undefined when there is none. */
+export function readLastLine(path: string): string | undefined {
+  const fd = openSync(path, 'r');
+  try {
+    const size = fstatSync(fd).size;
+    let end = size;
+    // Skip a trailing fragment (torn tail): the last whole line ends at the last '\n'.
+    let tail = Buffer.alloc(0);
+    for (let pos = size; pos > 0; ) {
+      const len = Math.min(CHUNK, pos);
+      pos -= len;
+      const buf = Buffer.alloc(len);
+      readSync(fd, buf, 0, len, pos);
+      tail = Buffer.concat([buf, tail]);
+      const lastNl = end === size ? tail.lastIndexOf(10) : -1;
+      if (end === size && lastNl !== -1) end = pos + lastNl;
+      if (end !== size) {
+        const startNl = tail.lastIndexOf(10, end - pos - 1);
+        if (startNl !== -1) return tail.toString('utf8', startNl + 1, end - pos);
+        if (pos === 0) return tail.toString('utf8', 0, end);
+      }
+    }
+    return undefined;
+  } finally {
+    closeSync(fd);
   }
 }

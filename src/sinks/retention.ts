@@ -5,8 +5,15 @@
  * Unacknowledged data is never deleted; when that keeps the directory above the bound, it says so.
  */
 import { diag } from '@opentelemetry/api';
-import { rmSync, statSync } from 'node:fs';
-import { listStreams } from './files.js';
+import { appendFileSync, rmSync, statSync } from 'node:fs';
+import { basename } from 'node:path';
+import { canonicalFromOtlp } from '../chain/canonical.js';
+import { hashCanonical } from '../chain/hash.js';
+import { ATTR_SEQ_NUMBER, ATTR_SEQ_STREAM_ID } from '../map/attributes.js';
+import { intAttribute, stringAttribute } from '../otlp/decode.js';
+import type { ExportLogsServiceRequest, OtlpLogRecord } from '../otlp/types.js';
+import { readLastLine } from './journal-reader.js';
+import { FILE_MODE, listStreams, retentionLogPath } from './files.js';
 import { readState } from './stream-state.js';
 
 export interface OwnStream {
@@ -47,9 +54,47 @@ export function enforceRetention(dir: string, maxFiles: number, own: OwnStream):
       deletable = done;
     }
     if (!deletable) continue;
+    if (!recordCut(dir, f.streamId, f.path)) continue;
     rmSync(f.path, { force: true });
     excess--;
   }
   if (excess > 0) diag.warn(`otel-audit: ${excess} journal file(s) above OTEL_AUDIT_MAX_FILES kept: they hold records not yet acknowledged`);
 }
 
+
+/** One line of state/retention.log: the stream's records up to `last` were deleted; `lastHash` is the hash of
+ * record `last`, which the next remaining record carries as its previous_hash (so the cut is verifiable). */
+export interface RetentionEntry {
+  streamId: string;
+  file: string;
+  last: number;
+  lastHash: string;
+  deletedAt: string;
+}
+
+/** Appends the retention entry for a segment about to be deleted; false (keep the file) if it cannot. */
+function recordCut(dir: string, streamId: string, path: string): boolean {
+  let last: OtlpLogRecord | undefined;
+  let lastSeq = 0;
+  try {
+    const line = readLastLine(path);
+    if (line === undefined) return true; // empty segment: nothing to account for
+    const req = JSON.parse(line) as ExportLogsServiceRequest;
+    for (const rl of req.resourceLogs ?? [])
+      for (const sl of rl.scopeLogs ?? [])
+        for (const r of sl.logRecords ?? []) {
+          const seq = intAttribute(r, ATTR_SEQ_NUMBER);
+          if (stringAttribute(r, ATTR_SEQ_STREAM_ID) === streamId && seq !== undefined && seq > lastSeq) {
+            lastSeq = seq;
+            last = r;
+          }
+        }
+    if (last === undefined) return true;
+    const entry: RetentionEntry = { streamId, file: basename(path), last: lastSeq, lastHash: hashCanonical(canonicalFromOtlp(last)), deletedAt: new Date().toISOString() };
+    appendFileSync(retentionLogPath(dir), JSON.stringify(entry) + '\n', { mode: FILE_MODE });
+    return true;
+  } catch (e) {
+    diag.warn(`otel-audit: retention kept ${basename(path)}: could not record its cut (${e instanceof Error ? e.message : String(e)})`);
+    return false;
+  }
+}

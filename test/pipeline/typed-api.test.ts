@@ -21,7 +21,8 @@ describe('typed API: record(event)', () => {
     const receipts = await Promise.all(Array.from({ length: 200 }, (_, i) => p!.audit.record(loginEvent(i))));
     expect(receipts.map((r) => r.sequence)).toEqual(Array.from({ length: 200 }, (_, i) => i + 1));
     expect(new Set(receipts.map((r) => r.streamId)).size).toBe(1);
-    expect(receipts.every((r) => r.durability === 'journal')).toBe(true);
+    // Durable in the journal — or already acknowledged by the collector, whichever came first.
+    for (const r of receipts) expect(['journal', 'collector']).toContain(r.durability);
     await p.provider.shutdown();
 
     const remote = recordsOfFile(p.collectorFile);
@@ -39,7 +40,7 @@ describe('typed API: record(event)', () => {
     expect(end.attributes!.find((a) => a.key === 'audit.sequence.end')?.value?.boolValue).toBe(true);
     expect(seqOf(end)).toBe(201);
     for (const report of [await verifyFiles([p.auditDir]), await verifyFiles([p.collectorFile])]) {
-      expect(report.ok).toBe(true);
+      expect(report.problems).toEqual([]);
       expect(report.streams).toHaveLength(1);
       expect(report.streams[0]!.ended).toBe(true);
     }
@@ -108,13 +109,10 @@ describe('typed API: record(event)', () => {
     await other.shutdown();
   });
 
-  it.each([
-    ['always', 'journal'],
-    ['off', 'journal'],
-  ] as const)('fsync=%s: receipts settle as %s-durable', async (fsync, durability) => {
+  it.each(['always', 'off'] as const)('fsync=%s: receipts settle once the record is durable', async (fsync) => {
     p = await makePipeline({ fsync });
     const r = await p.audit.record(loginEvent(1));
-    expect(r.durability).toBe(durability);
+    expect(['journal', 'collector']).toContain(r.durability);
     // fsync=always: the line is on disk before record() returns, so it is readable right now.
     if (fsync === 'always') expect(journalRecords(p.auditDir).map(idOf)).toContain(r.recordId);
   });

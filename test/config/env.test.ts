@@ -1,0 +1,436 @@
+import { join, resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { AuditConfigError } from '../../src/api/errors.js';
+import { readAuditEnv, type AuditEnv } from '../../src/config/env.js';
+import { resolveOptions, type AuditProcessorOptions } from '../../src/config/options.js';
+
+/** Runs `fn`, which must throw an AuditConfigError, and returns it. */
+function configError(fn: () => unknown): AuditConfigError {
+  try {
+    fn();
+  } catch (err) {
+    if (err instanceof AuditConfigError) return err;
+    throw err;
+  }
+  throw new Error('expected AuditConfigError');
+}
+
+const SECRET = 'hmac-S3cr3t-k3y-0123456789abcdef';
+
+describe('readAuditEnv: valid values', () => {
+  const cases: [name: string, raw: string, expected: AuditEnv[keyof AuditEnv]][] = [
+    ['OTEL_AUDIT_DIR', '/var/lib/audit', '/var/lib/audit'],
+    ['OTEL_AUDIT_DIR', 'relative/dir', 'relative/dir'],
+    // The directory is a path: kept verbatim, surrounding whitespace included.
+    ['OTEL_AUDIT_DIR', ' /with spaces ', ' /with spaces '],
+    ['OTEL_AUDIT_FILE', 'journal', 'journal'],
+    ['OTEL_AUDIT_FILE', 'fallback', 'fallback'],
+    ['OTEL_AUDIT_FILE', 'off', 'off'],
+    ['OTEL_AUDIT_FILE', '  fallback\t', 'fallback'],
+    ['OTEL_AUDIT_FSYNC', 'always', 'always'],
+    ['OTEL_AUDIT_FSYNC', 'batch', 'batch'],
+    ['OTEL_AUDIT_FSYNC', 'off', 'off'],
+    ['OTEL_AUDIT_FSYNC', ' always\n', 'always'],
+    ['OTEL_AUDIT_MAX_FILE_BYTES', '4096', 4096],
+    ['OTEL_AUDIT_MAX_FILE_BYTES', '52428800', 52428800],
+    ['OTEL_AUDIT_MAX_FILE_BYTES', ' 1048576 ', 1048576],
+    ['OTEL_AUDIT_MAX_FILE_BYTES', '9007199254740991', Number.MAX_SAFE_INTEGER],
+    ['OTEL_AUDIT_MAX_FILES', '1', 1],
+    ['OTEL_AUDIT_MAX_FILES', '10', 10],
+    ['OTEL_AUDIT_MAX_FILES', '007', 7],
+    ['OTEL_AUDIT_STDOUT', 'true', true],
+    ['OTEL_AUDIT_STDOUT', 'false', false],
+    ['OTEL_AUDIT_STDOUT', '1', true],
+    ['OTEL_AUDIT_STDOUT', '0', false],
+    ['OTEL_AUDIT_STDOUT', ' true ', true],
+    ['OTEL_AUDIT_STDOUT', '\t0\n', false],
+    ['OTEL_AUDIT_ON_LOSS', 'warn', 'warn'],
+    ['OTEL_AUDIT_ON_LOSS', 'throw', 'throw'],
+    ['OTEL_AUDIT_ON_LOSS', ' throw ', 'throw'],
+    ['OTEL_AUDIT_LOGGER_NAME', 'audit', 'audit'],
+    ['OTEL_AUDIT_LOGGER_NAME', 'my-company.audit', 'my-company.audit'],
+    ['OTEL_AUDIT_LOGGER_NAME', '  security  ', 'security'],
+    ['OTEL_AUDIT_LOGGER_NAME', 'x'.repeat(256), 'x'.repeat(256)],
+    ['OTEL_AUDIT_HMAC_KEY', SECRET, SECRET],
+    // A key is kept byte for byte, never trimmed.
+    ['OTEL_AUDIT_HMAC_KEY', ` ${SECRET} `, ` ${SECRET} `],
+    ['OTEL_AUDIT_HMAC_KEY_FILE', '/run/secrets/hmac', '/run/secrets/hmac'],
+    ['OTEL_AUDIT_SIGNING_KEY_FILE', '/run/secrets/ed25519.pem', '/run/secrets/ed25519.pem'],
+    ['OTEL_BLRP_MAX_QUEUE_SIZE', '1', 1],
+    ['OTEL_BLRP_MAX_QUEUE_SIZE', '2048', 2048],
+    ['OTEL_BLRP_MAX_QUEUE_SIZE', ' 100 ', 100],
+    ['OTEL_BLRP_MAX_EXPORT_BATCH_SIZE', '1', 1],
+    ['OTEL_BLRP_MAX_EXPORT_BATCH_SIZE', '512', 512],
+    ['OTEL_BLRP_EXPORT_TIMEOUT', '0', 0],
+    ['OTEL_BLRP_EXPORT_TIMEOUT', '30000', 30000],
+    ['OTEL_BLRP_EXPORT_TIMEOUT', ' 5000 ', 5000],
+    ['OTEL_BLRP_SCHEDULE_DELAY', '0', 0],
+    ['OTEL_BLRP_SCHEDULE_DELAY', '1000', 1000],
+  ];
+  it.each(cases)('%s=%j → %j', (name, raw, expected) => {
+    expect(readAuditEnv({ [name]: raw })).toEqual({ [name]: expected });
+  });
+
+  it('returns an empty object for an empty environment', () => {
+    expect(readAuditEnv({})).toEqual({});
+  });
+
+  it('ignores unrelated and unknown variables', () => {
+    expect(readAuditEnv({ PATH: '/bin', OTEL_AUDIT_UNKNOWN: 'x', OTEL_SERVICE_NAME: 'svc' })).toEqual({});
+  });
+
+  it('parses every variable together', () => {
+    expect(
+      readAuditEnv({
+        OTEL_AUDIT_DIR: '/d',
+        OTEL_AUDIT_FILE: 'off',
+        OTEL_AUDIT_FSYNC: 'always',
+        OTEL_AUDIT_MAX_FILE_BYTES: '8192',
+        OTEL_AUDIT_MAX_FILES: '3',
+        OTEL_AUDIT_STDOUT: '1',
+        OTEL_AUDIT_ON_LOSS: 'throw',
+        OTEL_AUDIT_LOGGER_NAME: 'sec',
+        OTEL_AUDIT_HMAC_KEY: 'k',
+        OTEL_AUDIT_HMAC_KEY_FILE: '/k',
+        OTEL_AUDIT_SIGNING_KEY_FILE: '/s',
+        OTEL_BLRP_MAX_QUEUE_SIZE: '10',
+        OTEL_BLRP_MAX_EXPORT_BATCH_SIZE: '5',
+        OTEL_BLRP_EXPORT_TIMEOUT: '100',
+        OTEL_BLRP_SCHEDULE_DELAY: '200',
+      }),
+    ).toEqual({
+      OTEL_AUDIT_DIR: '/d',
+      OTEL_AUDIT_FILE: 'off',
+      OTEL_AUDIT_FSYNC: 'always',
+      OTEL_AUDIT_MAX_FILE_BYTES: 8192,
+      OTEL_AUDIT_MAX_FILES: 3,
+      OTEL_AUDIT_STDOUT: true,
+      OTEL_AUDIT_ON_LOSS: 'throw',
+      OTEL_AUDIT_LOGGER_NAME: 'sec',
+      OTEL_AUDIT_HMAC_KEY: 'k',
+      OTEL_AUDIT_HMAC_KEY_FILE: '/k',
+      OTEL_AUDIT_SIGNING_KEY_FILE: '/s',
+      OTEL_BLRP_MAX_QUEUE_SIZE: 10,
+      OTEL_BLRP_MAX_EXPORT_BATCH_SIZE: 5,
+      OTEL_BLRP_EXPORT_TIMEOUT: 100,
+      OTEL_BLRP_SCHEDULE_DELAY: 200,
+    });
+  });
+});
+
+describe('readAuditEnv: empty values are ignored', () => {
+  const names = [
+    'OTEL_AUDIT_DIR',
+    'OTEL_AUDIT_FILE',
+    'OTEL_AUDIT_FSYNC',
+    'OTEL_AUDIT_MAX_FILE_BYTES',
+    'OTEL_AUDIT_MAX_FILES',
+    'OTEL_AUDIT_STDOUT',
+    'OTEL_AUDIT_ON_LOSS',
+    'OTEL_AUDIT_LOGGER_NAME',
+    'OTEL_AUDIT_HMAC_KEY',
+    'OTEL_AUDIT_HMAC_KEY_FILE',
+    'OTEL_AUDIT_SIGNING_KEY_FILE',
+    'OTEL_BLRP_MAX_QUEUE_SIZE',
+    'OTEL_BLRP_MAX_EXPORT_BATCH_SIZE',
+    'OTEL_BLRP_EXPORT_TIMEOUT',
+    'OTEL_BLRP_SCHEDULE_DELAY',
+  ];
+  const blanks = ['', ' ', '\t', ' \n '];
+  it.each(names.flatMap((n) => blanks.map((b) => [n, b] as const)))('%s=%j', (name, raw) => {
+    expect(readAuditEnv({ [name]: raw })).toEqual({});
+  });
+});
+
+describe('readAuditEnv: invalid values', () => {
+  const ENUM_FILE = 'journal, fallback, off';
+  const ENUM_FSYNC = 'always, batch, off';
+  const cases: [name: string, raw: string, allowed: string][] = [
+    ['OTEL_AUDIT_FILE', 'disk', ENUM_FILE],
+    ['OTEL_AUDIT_FILE', 'JOURNAL', ENUM_FILE],
+    ['OTEL_AUDIT_FILE', 'journal,off', ENUM_FILE],
+    ['OTEL_AUDIT_FSYNC', 'sometimes', ENUM_FSYNC],
+    ['OTEL_AUDIT_FSYNC', 'true', ENUM_FSYNC],
+    ['OTEL_AUDIT_MAX_FILE_BYTES', '100', 'a whole number of bytes >= 4096'],
+    ['OTEL_AUDIT_MAX_FILE_BYTES', '4095', 'a whole number of bytes >= 4096'],
+    ['OTEL_AUDIT_MAX_FILE_BYTES', '-5000', 'a whole number of bytes >= 4096'],
+    ['OTEL_AUDIT_MAX_FILE_BYTES', '50MB', 'a whole number of bytes >= 4096'],
+    ['OTEL_AUDIT_MAX_FILE_BYTES', '1e6', 'a whole number of bytes >= 4096'],
+    ['OTEL_AUDIT_MAX_FILE_BYTES', '8192.5', 'a whole number of bytes >= 4096'],
+    ['OTEL_AUDIT_MAX_FILE_BYTES', '0x10000', 'a whole number of bytes >= 4096'],
+    ['OTEL_AUDIT_MAX_FILE_BYTES', '9007199254740993', 'a whole number of bytes >= 4096'],
+    ['OTEL_AUDIT_MAX_FILES', '0', 'a whole number >= 1'],
+    ['OTEL_AUDIT_MAX_FILES', '-1', 'a whole number >= 1'],
+    ['OTEL_AUDIT_MAX_FILES', 'ten', 'a whole number >= 1'],
+    ['OTEL_AUDIT_MAX_FILES', '+3', 'a whole number >= 1'],
+    ['OTEL_AUDIT_STDOUT', 'yes', 'true, false, 1, 0'],
+    ['OTEL_AUDIT_STDOUT', 'TRUE', 'true, false, 1, 0'],
+    ['OTEL_AUDIT_STDOUT', '2', 'true, false, 1, 0'],
+    ['OTEL_AUDIT_ON_LOSS', 'ignore', 'warn, throw'],
+    ['OTEL_AUDIT_ON_LOSS', 'Warn', 'warn, throw'],
+    ['OTEL_AUDIT_LOGGER_NAME', 'x'.repeat(257), 'a non-empty logger name'],
+    ['OTEL_BLRP_MAX_QUEUE_SIZE', '0', 'a whole number >= 1'],
+    ['OTEL_BLRP_MAX_QUEUE_SIZE', '-10', 'a whole number >= 1'],
+    ['OTEL_BLRP_MAX_QUEUE_SIZE', 'lots', 'a whole number >= 1'],
+    ['OTEL_BLRP_MAX_EXPORT_BATCH_SIZE', '0', 'a whole number >= 1'],
+    ['OTEL_BLRP_MAX_EXPORT_BATCH_SIZE', '1.5', 'a whole number >= 1'],
+    ['OTEL_BLRP_EXPORT_TIMEOUT', '-1', 'a whole number of milliseconds'],
+    ['OTEL_BLRP_EXPORT_TIMEOUT', '30s', 'a whole number of milliseconds'],
+    ['OTEL_BLRP_SCHEDULE_DELAY', '-100', 'a whole number of milliseconds'],
+    ['OTEL_BLRP_SCHEDULE_DELAY', 'NaN', 'a whole number of milliseconds'],
+  ];
+  it.each(cases)('%s=%j is rejected', (name, raw, allowed) => {
+    const err = configError(() => readAuditEnv({ [name]: raw }));
+    expect(err.name).toBe('AuditConfigError');
+    expect(err.message).toContain(name);
+    expect(err.message).toContain(JSON.stringify(raw));
+    expect(err.message).toContain(allowed);
+    expect(err.message).toBe(`otel-audit configuration: ${name}=${JSON.stringify(raw)} is invalid: allowed values are ${allowed}`);
+  });
+
+  it('shows the raw (untrimmed) value in the message', () => {
+    const err = configError(() => readAuditEnv({ OTEL_AUDIT_FILE: ' disk ' }));
+    expect(err.message).toContain('OTEL_AUDIT_FILE=" disk "');
+  });
+
+  it('lists every bad variable in one error, and none of the good ones', () => {
+    const err = configError(() =>
+      readAuditEnv({
+        OTEL_AUDIT_FILE: 'disk',
+        OTEL_AUDIT_FSYNC: 'sometimes',
+        OTEL_AUDIT_MAX_FILE_BYTES: '100',
+        OTEL_AUDIT_MAX_FILES: '0',
+        OTEL_AUDIT_STDOUT: 'yes',
+        OTEL_AUDIT_ON_LOSS: 'ignore',
+        OTEL_BLRP_MAX_QUEUE_SIZE: '-1',
+        OTEL_BLRP_EXPORT_TIMEOUT: 'soon',
+        OTEL_AUDIT_LOGGER_NAME: 'fine',
+        OTEL_AUDIT_DIR: '/fine',
+      }),
+    );
+    const expected: [string, string, string][] = [
+      ['OTEL_AUDIT_FILE', 'disk', 'journal, fallback, off'],
+      ['OTEL_AUDIT_FSYNC', 'sometimes', 'always, batch, off'],
+      ['OTEL_AUDIT_MAX_FILE_BYTES', '100', 'a whole number of bytes >= 4096'],
+      ['OTEL_AUDIT_MAX_FILES', '0', 'a whole number >= 1'],
+      ['OTEL_AUDIT_STDOUT', 'yes', 'true, false, 1, 0'],
+      ['OTEL_AUDIT_ON_LOSS', 'ignore', 'warn, throw'],
+      ['OTEL_BLRP_MAX_QUEUE_SIZE', '-1', 'a whole number >= 1'],
+      ['OTEL_BLRP_EXPORT_TIMEOUT', 'soon', 'a whole number of milliseconds'],
+    ];
+    for (const [name, raw, allowed] of expected) {
+      expect(err.message).toContain(`${name}=${JSON.stringify(raw)} is invalid: allowed values are ${allowed}`);
+    }
+    expect(err.message.split('; ')).toHaveLength(expected.length);
+    expect(err.message).not.toContain('OTEL_AUDIT_LOGGER_NAME');
+    expect(err.message).not.toContain('OTEL_AUDIT_DIR');
+  });
+
+  it('never echoes OTEL_AUDIT_HMAC_KEY when another variable is bad', () => {
+    const err = configError(() =>
+      readAuditEnv({ OTEL_AUDIT_HMAC_KEY: SECRET, OTEL_AUDIT_FILE: 'disk', OTEL_AUDIT_MAX_FILES: 'x' }),
+    );
+    expect(err.message).toContain('OTEL_AUDIT_FILE="disk"');
+    expect(err.message).toContain('OTEL_AUDIT_MAX_FILES="x"');
+    expect(err.message).not.toContain(SECRET);
+    expect(err.message).not.toContain(SECRET.slice(0, 12));
+    expect(err.stack ?? '').not.toContain(SECRET);
+    expect(JSON.stringify(err)).not.toContain(SECRET);
+  });
+
+  it('never echoes OTEL_AUDIT_HMAC_KEY even when it looks like a bad value of its own', () => {
+    for (const key of [` ${SECRET}\n`, '\u0000' + SECRET, SECRET.repeat(100)]) {
+      let message = '';
+      try {
+        readAuditEnv({ OTEL_AUDIT_HMAC_KEY: key, OTEL_AUDIT_FSYNC: 'nope' });
+      } catch (err) {
+        message = (err as Error).message;
+      }
+      expect(message).toContain('OTEL_AUDIT_FSYNC');
+      expect(message).not.toContain(SECRET);
+    }
+  });
+});
+
+describe('resolveOptions', () => {
+  const DEFAULTS = {
+    dir: join(process.cwd(), '.otel-audit'),
+    file: 'journal',
+    fsync: 'batch',
+    maxFileBytes: 52428800,
+    maxFiles: 10,
+    stdout: false,
+    onLossPolicy: 'warn',
+    loggerName: 'audit',
+    maxQueueSize: 2048,
+    maxPendingRecords: 65536,
+    maxExportBatchSize: 512,
+    exportTimeoutMillis: 30000,
+    retryMinMillis: 500,
+    retryMaxMillis: 30000,
+    replay: true,
+  };
+
+  it('applies the defaults', () => {
+    const o = resolveOptions({}, {});
+    expect(o).toMatchObject(DEFAULTS);
+    expect(o.onLoss).toBeUndefined();
+    expect(o.exporter).toBeUndefined();
+    expect(o.meterProvider).toBeUndefined();
+  });
+
+  it('applies the defaults when called with no code options', () => {
+    expect(resolveOptions(undefined, {})).toMatchObject(DEFAULTS);
+  });
+
+  const ENV_FULL = {
+    OTEL_AUDIT_DIR: '/var/lib/otel-audit',
+    OTEL_AUDIT_FILE: 'fallback',
+    OTEL_AUDIT_FSYNC: 'always',
+    OTEL_AUDIT_MAX_FILE_BYTES: '8192',
+    OTEL_AUDIT_MAX_FILES: '3',
+    OTEL_AUDIT_STDOUT: 'true',
+    OTEL_AUDIT_ON_LOSS: 'throw',
+    OTEL_AUDIT_LOGGER_NAME: 'security',
+    OTEL_BLRP_MAX_QUEUE_SIZE: '100',
+    OTEL_BLRP_MAX_EXPORT_BATCH_SIZE: '50',
+    OTEL_BLRP_EXPORT_TIMEOUT: '1000',
+  };
+
+  it('applies the environment over the defaults', () => {
+    expect(resolveOptions({}, ENV_FULL)).toMatchObject({
+      ...DEFAULTS,
+      dir: '/var/lib/otel-audit',
+      file: 'fallback',
+      fsync: 'always',
+      maxFileBytes: 8192,
+      maxFiles: 3,
+      stdout: true,
+      onLossPolicy: 'throw',
+      loggerName: 'security',
+      maxQueueSize: 100,
+      maxExportBatchSize: 50,
+      exportTimeoutMillis: 1000,
+    });
+  });
+
+  it('resolves a relative OTEL_AUDIT_DIR against the working directory', () => {
+    expect(resolveOptions({}, { OTEL_AUDIT_DIR: 'var/audit' }).dir).toBe(resolve(process.cwd(), 'var/audit'));
+  });
+
+  const overrides: [option: keyof AuditProcessorOptions, value: unknown, envName: string, envValue: string][] = [
+    ['dir', '/code/dir', 'OTEL_AUDIT_DIR', '/env/dir'],
+    ['file', 'off', 'OTEL_AUDIT_FILE', 'fallback'],
+    ['fsync', 'off', 'OTEL_AUDIT_FSYNC', 'always'],
+    ['maxFileBytes', 65536, 'OTEL_AUDIT_MAX_FILE_BYTES', '8192'],
+    ['maxFiles', 7, 'OTEL_AUDIT_MAX_FILES', '3'],
+    ['stdout', false, 'OTEL_AUDIT_STDOUT', 'true'],
+    ['stdout', true, 'OTEL_AUDIT_STDOUT', '0'],
+    ['onLossPolicy', 'warn', 'OTEL_AUDIT_ON_LOSS', 'throw'],
+    ['loggerName', 'from-code', 'OTEL_AUDIT_LOGGER_NAME', 'from-env'],
+    ['maxQueueSize', 4096, 'OTEL_BLRP_MAX_QUEUE_SIZE', '100'],
+    ['maxExportBatchSize', 64, 'OTEL_BLRP_MAX_EXPORT_BATCH_SIZE', '50'],
+    ['exportTimeoutMillis', 0, 'OTEL_BLRP_EXPORT_TIMEOUT', '1000'],
+  ];
+  it.each(overrides)('code option %s=%j overrides %s=%j', (option, value, envName, envValue) => {
+    const o = resolveOptions({ [option]: value } as AuditProcessorOptions, { [envName]: envValue });
+    expect(o[option as keyof typeof o]).toBe(value);
+  });
+
+  it('code options override env, env fills the rest', () => {
+    const o = resolveOptions({ file: 'off', maxFiles: 2 }, ENV_FULL);
+    expect(o.file).toBe('off');
+    expect(o.maxFiles).toBe(2);
+    expect(o.fsync).toBe('always');
+    expect(o.loggerName).toBe('security');
+  });
+
+  it('keeps code-only options', () => {
+    const onLoss = (): void => {};
+    const o = resolveOptions({ onLoss, replay: false, retryMinMillis: 10, retryMaxMillis: 20, maxPendingRecords: 5000 }, {});
+    expect(o.onLoss).toBe(onLoss);
+    expect(o.replay).toBe(false);
+    expect(o.retryMinMillis).toBe(10);
+    expect(o.retryMaxMillis).toBe(20);
+    expect(o.maxPendingRecords).toBe(5000);
+  });
+
+  it('raises maxPendingRecords to at least maxQueueSize', () => {
+    expect(resolveOptions({ maxQueueSize: 100000, maxPendingRecords: 10 }, {}).maxPendingRecords).toBe(100000);
+  });
+
+  it('propagates environment errors', () => {
+    const err = configError(() => resolveOptions({}, { OTEL_AUDIT_FILE: 'disk' }));
+    expect(err.message).toContain('OTEL_AUDIT_FILE="disk"');
+  });
+
+  it('reports a bad env variable even when a code option would override it', () => {
+    // The environment is validated as a whole: a bad value stops start-up regardless of code options.
+    expect(() => resolveOptions({ file: 'off' }, { OTEL_AUDIT_FILE: 'disk' })).toThrow(AuditConfigError);
+  });
+
+  const badOptions: [option: string, value: unknown, allowed: string][] = [
+    ['file', 'disk', 'journal, fallback, off'],
+    ['fsync', 'sometimes', 'always, batch, off'],
+    ['onLossPolicy', 'ignore', 'warn, throw'],
+    ['maxFileBytes', 100, 'a whole number >= 4096'],
+    ['maxFileBytes', 4095.5, 'a whole number >= 4096'],
+    ['maxFiles', 0, 'a whole number >= 1'],
+    ['maxFiles', -1, 'a whole number >= 1'],
+    ['maxFiles', 2.5, 'a whole number >= 1'],
+    ['maxFiles', '10', 'a whole number >= 1'],
+    ['maxQueueSize', 0, 'a whole number >= 1'],
+    ['maxPendingRecords', 0, 'a whole number >= 1'],
+    ['maxExportBatchSize', 0, 'a whole number >= 1'],
+    ['exportTimeoutMillis', -1, 'a whole number >= 0'],
+    ['retryMinMillis', 0, 'a whole number >= 1'],
+    ['retryMaxMillis', -5, 'a whole number >= 1'],
+    ['maxFileBytes', Number.MAX_SAFE_INTEGER + 2, 'a whole number >= 4096'],
+  ];
+  it.each(badOptions)('rejects code option %s=%j', (option, value, allowed) => {
+    const err = configError(() => resolveOptions({ [option]: value } as AuditProcessorOptions, {}));
+    expect(err.message).toBe(`otel-audit option ${option}=${JSON.stringify(value)} is invalid: allowed values are ${allowed}`);
+  });
+
+  it('rejects a bad code option even when the env value is good', () => {
+    const err = configError(() => resolveOptions({ fsync: 'sometimes' as never }, { OTEL_AUDIT_FSYNC: 'always' }));
+    expect(err.message).toContain('fsync="sometimes"');
+  });
+
+  // A non-finite value is shown as given (JSON.stringify would show `null`).
+  it.each([
+    ['maxFiles', Number.NaN, 'NaN'],
+    ['maxFileBytes', Number.POSITIVE_INFINITY, 'Infinity'],
+  ])('names a non-finite code option value %s=%s as it was given', (option, value, shown) => {
+    const err = configError(() => resolveOptions({ [option]: value } as AuditProcessorOptions, {}));
+    expect(err.message).toContain(`${option}=${shown}`);
+  });
+
+  // `loggerName: ''` would make every record of an unnamed logger an audit record.
+  it('rejects an empty loggerName code option like the env variable', () => {
+    expect(() => resolveOptions({ loggerName: '' }, {})).toThrow(AuditConfigError);
+  });
+
+  const macVars: [name: string, value: string][] = [
+    ['OTEL_AUDIT_HMAC_KEY', SECRET],
+    ['OTEL_AUDIT_HMAC_KEY_FILE', '/run/secrets/hmac-key'],
+    ['OTEL_AUDIT_SIGNING_KEY_FILE', '/run/secrets/ed25519.pem'],
+  ];
+  it.each(macVars)('rejects %s as not supported yet, without echoing its value', (name, value) => {
+    const err = configError(() => resolveOptions({}, { [name]: value }));
+    expect(err.message).toMatch(/not supported/);
+    expect(err.message).toContain('OTEL_AUDIT_HMAC_KEY');
+    expect(err.message).toContain('OTEL_AUDIT_SIGNING_KEY_FILE');
+    expect(err.message).not.toContain(value);
+  });
+
+  it('ignores an empty MAC variable', () => {
+    expect(resolveOptions({}, { OTEL_AUDIT_HMAC_KEY: '', OTEL_AUDIT_HMAC_KEY_FILE: ' ' }).file).toBe('journal');
+  });
+
+  it('does not echo the HMAC key when another env variable is also bad', () => {
+    const err = configError(() => resolveOptions({}, { OTEL_AUDIT_HMAC_KEY: SECRET, OTEL_AUDIT_ON_LOSS: 'ignore' }));
+    expect(err.message).toContain('OTEL_AUDIT_ON_LOSS="ignore"');
+    expect(err.message).not.toContain(SECRET);
+  });
+});

@@ -1,0 +1,70 @@
+import { describe, expect, it } from 'vitest';
+import type { LogAttributes } from '@opentelemetry/api-logs';
+import { validateRawAttributes } from '../../src/map/validate-record.js';
+
+const VALID: LogAttributes = {
+  'audit.actor.id': 'u-1',
+  'audit.actor.type': 'user',
+  'audit.action': 'LOGIN',
+  'audit.outcome': 'success',
+};
+
+describe('validateRawAttributes: valid sets', () => {
+  const valid: [label: string, attributes: LogAttributes][] = [
+    ['the four required attributes', VALID],
+    ['with a record id', { ...VALID, 'audit.record.id': 'rec-1' }],
+    ['a service actor, failure', { ...VALID, 'audit.actor.type': 'service', 'audit.outcome': 'failure' }],
+    ['a system actor, unknown outcome', { ...VALID, 'audit.actor.type': 'system', 'audit.outcome': 'unknown' }],
+    [
+      'with extra attributes of any kind',
+      { ...VALID, 'user.id': 'u-1', 'client.port': 443, nested: { a: [1, 2] }, flag: true, 'audit.custom': 'x' },
+    ],
+    ['an explicitly undefined record id', { ...VALID, 'audit.record.id': undefined }],
+  ];
+  it.each(valid)('%s → undefined', (_label, attributes) => {
+    expect(validateRawAttributes(attributes)).toBeUndefined();
+  });
+});
+
+describe('validateRawAttributes: invalid sets', () => {
+  const without = (key: string): LogAttributes => Object.fromEntries(Object.entries(VALID).filter(([k]) => k !== key));
+  const cases: [label: string, attributes: LogAttributes, names: string[]][] = [
+    ['no attributes', {}, ['audit.actor.id', 'audit.actor.type', 'audit.action', 'audit.outcome']],
+    ['missing audit.actor.id', without('audit.actor.id'), ['audit.actor.id']],
+    ['missing audit.actor.type', without('audit.actor.type'), ['audit.actor.type']],
+    ['missing audit.action', without('audit.action'), ['audit.action']],
+    ['missing audit.outcome', without('audit.outcome'), ['audit.outcome']],
+    ['empty audit.actor.id', { ...VALID, 'audit.actor.id': '' }, ['audit.actor.id']],
+    ['empty audit.action', { ...VALID, 'audit.action': '' }, ['audit.action']],
+    ['numeric audit.action', { ...VALID, 'audit.action': 5 }, ['audit.action']],
+    ['array audit.actor.id', { ...VALID, 'audit.actor.id': ['u'] }, ['audit.actor.id']],
+    ['actor type robot', { ...VALID, 'audit.actor.type': 'robot' }, ['audit.actor.type']],
+    ['actor type in upper case', { ...VALID, 'audit.actor.type': 'USER' }, ['audit.actor.type']],
+    ['outcome ok', { ...VALID, 'audit.outcome': 'ok' }, ['audit.outcome']],
+    ['boolean outcome', { ...VALID, 'audit.outcome': true }, ['audit.outcome']],
+    ['empty record id', { ...VALID, 'audit.record.id': '' }, ['audit.record.id']],
+    ['numeric record id', { ...VALID, 'audit.record.id': 42 }, ['audit.record.id']],
+    [
+      'several problems',
+      { 'audit.action': 7, 'audit.actor.type': 'bot', 'audit.record.id': '' },
+      ['audit.actor.id', 'audit.actor.type', 'audit.action', 'audit.outcome', 'audit.record.id'],
+    ],
+  ];
+  it.each(cases)('%s', (_label, attributes, names) => {
+    const msg = validateRawAttributes(attributes);
+    expect(typeof msg).toBe('string');
+    const parts = (msg as string).split('; ');
+    expect(parts).toHaveLength(names.length);
+    expect(parts.map((p) => p.slice(0, p.indexOf(': ')))).toEqual(names);
+    for (const p of parts) expect(p.length).toBeGreaterThan(p.indexOf(': ') + 2);
+  });
+
+  it('is one line', () => {
+    expect(validateRawAttributes({})).not.toMatch(/\n/);
+  });
+
+  it('names the allowed values of an enum', () => {
+    const msg = validateRawAttributes({ ...VALID, 'audit.actor.type': 'robot', 'audit.outcome': 'maybe' }) ?? '';
+    for (const v of ['user', 'service', 'system', 'success', 'failure', 'unknown']) expect(msg).toContain(v);
+  });
+});

@@ -1,0 +1,122 @@
+/**
+ * The package as a user meets it: built output, NodeSDK configured by env only, the zero-code register
+ * entry, CommonJS consumers — each in a real child process against a real loopback collector.
+ */
+import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { startCollector, type CollectorHandle } from '../../src/collector/index.js';
+import { verifyFiles } from '../../src/verify/index.js';
+import { runNode } from '../helpers/child.js';
+import { idOf, journalRecords, recordsOfFile, seqOf, streamOf } from '../helpers/records.js';
+import { tempDir } from '../helpers/tmp.js';
+
+const root = join(import.meta.dirname, '../..');
+const cleanups: (() => Promise<unknown>)[] = [];
+afterEach(async () => {
+  while (cleanups.length) await cleanups.pop()!().catch(() => undefined);
+});
+
+async function setup(): Promise<{ dir: string; auditDir: string; collectorFile: string; collector: CollectorHandle }> {
+  const { dir, cleanup } = await tempDir();
+  cleanups.push(cleanup);
+  const collectorFile = join(dir, 'collector', 'logs.jsonl');
+  const collector = await startCollector({ port: 0, outFile: collectorFile });
+  cleanups.push(() => collector.close());
+  return { dir, auditDir: join(dir, 'audit'), collectorFile, collector };
+}
+
+describe('NodeSDK app configured only by env', () => {
+  it('5000 events through a collector outage: all arrive, both copies verify, tampering is named', async () => {
+    const { dir, auditDir, collectorFile, collector } = await setup();
+    const child = runNode([join(root, 'dist/examples/service.js')], {
+      OTEL_SERVICE_NAME: 'it-shop',
+      OTEL_TRACES_EXPORTER: 'none',
+      OTEL_METRICS_EXPORTER: 'none',
+      OTEL_EXPORTER_OTLP_ENDPOINT: collector.url, // the base endpoint: /v1/logs is appended as per the OTel spec
+      OTEL_EXPORTER_OTLP_TIMEOUT: '1000',
+      OTEL_AUDIT_DIR: auditDir,
+      OTEL_AUDIT_MAX_FILE_BYTES: String(512 * 1024), // rotation on the way…
+      OTEL_AUDIT_MAX_FILES: '1000', // …and retention kept out of it (see rotation.test.ts)
+      DEMO_EVENTS: '5000',
+      DEMO_RATE: '5000',
+    });
+    await child.waitFor((o) => o.event === 'progress' && Number(o.recorded) >= 1000);
+    await collector.stop();
+    await new Promise((r) => setTimeout(r, 1200));
+    await collector.start();
+    const done = await child.waitFor((o) => o.event === 'done', 60_000);
+    expect((await child.exited).code).toBe(0);
+    expect(done).toMatchObject({ emitted: 5000, durable: 5000, undelivered: 0, dropped: 0 });
+
+    const remote = recordsOfFile(collectorFile);
+    expect(new Set(remote.map(idOf)).size).toBe(5001);
+    const local = journalRecords(auditDir);
+    expect(local.length).toBe(5001);
+    expect(new Set(local.map(streamOf))).toEqual(new Set([done.streamId]));
+    const resource = JSON.parse(readFileSync(collectorFile, 'utf8').split('\n')[0]!).resourceLogs[0].resource.attributes;
+    expect(resource).toContainEqual({ key: 'service.name', value: { stringValue: 'it-shop' } });
+    for (const r of [await verifyFiles([auditDir]), await verifyFiles([collectorFile])]) {
+      expect(r.ok).toBe(true);
+      expect(r.streams).toEqual([expect.objectContaining({ first: 1, last: 5001, ended: true })]);
+    }
+
+    // Tamper with one record of the collector's copy: the verifier names it.
+    const lines = readFileSync(collectorFile, 'utf8').split('\n');
+    const target = lines.findIndex((l) => l.includes('"stringValue":"carol"'));
+    const req = JSON.parse(lines[target]!);
+    const recs = req.resourceLogs[0].scopeLogs[0].logRecords;
+    const victim = recs.findIndex((r: { attributes: { value: { stringValue?: string } }[] }) => r.attributes.some((a) => a.value.stringValue === 'carol'));
+    const victimSeq = seqOf(recs[victim]);
+    recs[victim].attributes.find((a: { value: { stringValue?: string } }) => a.value.stringValue === 'carol').value.stringValue = 'mallory';
+    lines[target] = JSON.stringify(req);
+    const tampered = join(dir, 'tampered.jsonl');
+    writeFileSync(tampered, lines.join('\n'));
+    const bad = await verifyFiles([tampered]);
+    expect(bad.ok).toBe(false);
+    expect(bad.problems.filter((p) => p.severity === 'error')).toEqual([
+      expect.objectContaining({ kind: 'modified', seq: victimSeq, file: tampered, line: target + 1 }),
+    ]);
+    void copyFileSync;
+  });
+});
+
+describe('zero-code: node --import otel-audit/register', () => {
+  it('delivers the app records and, on SIGTERM, flushes, closes the stream and exits by the signal', async () => {
+    const { auditDir, collectorFile, collector } = await setup();
+    const child = runNode(['--import', 'otel-audit/register', join(root, 'test/fixtures/register-app.mjs')], {
+      OTEL_AUDIT_DIR: auditDir,
+      OTEL_EXPORTER_OTLP_LOGS_ENDPOINT: collector.endpoint,
+      OTEL_SERVICE_NAME: 'registered-app',
+      EMIT_COUNT: '50',
+    });
+    await child.waitFor((o) => o.event === 'recorded');
+    child.proc.kill('SIGTERM');
+    expect((await child.exited).signal).toBe('SIGTERM');
+    const remote = recordsOfFile(collectorFile);
+    expect(remote).toHaveLength(51);
+    expect(remote[50]!.eventName).toBe('audit.stream.end');
+    expect((await verifyFiles([collectorFile, auditDir])).ok).toBe(true);
+  });
+
+  it('a bad OTEL_AUDIT_* value stops start-up with a message naming variable, value and allowed values', async () => {
+    const { auditDir } = await setup();
+    const child = runNode(['--import', 'otel-audit/register', join(root, 'test/fixtures/register-app.mjs')], {
+      OTEL_AUDIT_DIR: auditDir,
+      OTEL_AUDIT_FSYNC: 'sometimes',
+    });
+    const { code } = await child.exited;
+    expect(code).not.toBe(0);
+    expect(child.stderr.join('\n')).toMatch(/OTEL_AUDIT_FSYNC="sometimes" is invalid: allowed values are always, batch, off/);
+  });
+});
+
+describe('CommonJS consumers', () => {
+  it('require("otel-audit") works like import', async () => {
+    const { dir, collector } = await setup();
+    const child = runNode([join(root, 'test/fixtures/cjs-consumer.cjs')], { ENDPOINT: collector.endpoint, OTEL_AUDIT_DIR: join(dir, 'cjs') });
+    const line = await child.waitFor((o) => 'seq' in o);
+    expect(line).toEqual({ seq: 1, validation: true, attr: 'audit.action' });
+    expect((await child.exited).code).toBe(0);
+  });
+});
