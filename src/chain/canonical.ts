@@ -67,7 +67,10 @@ function jcsString(s: string, where: string): string {
 }
 
 /** Decimal text of an OTLP int64 given as a string or a (lenient) JSON number. */
-function intText(v: string | number, where: string): string {
+function intText(v: unknown, where: string): string {
+  if (typeof v !== 'string' && typeof v !== 'number') {
+    throw new CanonicalFormError(`${where}: intValue must be a decimal string or a number, got ${typeof v}`);
+  }
   if (typeof v === 'number') {
     if (!Number.isInteger(v)) throw new CanonicalFormError(`${where}: intValue ${v} is not an integer`);
     return Number.isSafeInteger(v) ? String(v) : BigInt(v).toString();
@@ -76,41 +79,101 @@ function intText(v: string | number, where: string): string {
   return v === '-0' ? '0' : v;
 }
 
+/** A JSON number (RFC 8259 §6), as proto3 JSON also allows a double to be quoted. */
+const JSON_NUMBER = /^-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?$/;
+
 /** RFC 8785 §3.2.2.3: numbers as ECMAScript serializes them; NaN/Infinity have no canonical form. */
-function doubleText(v: number | string, where: string): string {
-  const n = typeof v === 'number' ? v : Number(v);
+function doubleText(v: unknown, where: string): string {
+  let n: number;
+  if (typeof v === 'number') n = v;
+  else if (typeof v !== 'string') throw new CanonicalFormError(`${where}: doubleValue must be a number, got ${typeof v}`);
+  else if (JSON_NUMBER.test(v)) n = Number(v);
+  // Number() would read "", " ", "0x10", "1_0"… as numbers: only a JSON number or a proto3 special is a double.
+  else if (v === 'NaN' || v === 'Infinity' || v === '-Infinity') n = Number(v);
+  else throw new CanonicalFormError(`${where}: doubleValue ${JSON.stringify(v)} is not a number`);
   if (!Number.isFinite(n)) throw new CanonicalFormError(`${where}: doubleValue ${String(v)} has no canonical form`);
   return JSON.stringify(n);
 }
 
-/** Canonical text of an OTLP/JSON AnyValue. */
-export function canonicalAnyValue(v: OtlpAnyValue | undefined, where: string): string {
-  if (v === undefined || v === null) return '{}';
-  if (v.stringValue !== undefined) return `{"stringValue":${jcsString(v.stringValue, where)}}`;
-  if (v.intValue !== undefined) return `{"intValue":"${intText(v.intValue, where)}"}`;
-  if (v.doubleValue !== undefined) return `{"doubleValue":${doubleText(v.doubleValue, where)}}`;
-  if (v.boolValue !== undefined) return v.boolValue ? '{"boolValue":true}' : '{"boolValue":false}';
-  if (v.bytesValue !== undefined) return `{"bytesValue":${JSON.stringify(normalizeBase64(v.bytesValue, where))}}`;
-  if (v.arrayValue !== undefined) {
-    const vals = v.arrayValue.values ?? [];
-    return `[${vals.map((x, i) => canonicalAnyValue(x, `${where}[${i}]`)).join(',')}]`;
-  }
-  if (v.kvlistValue !== undefined) return canonicalKeyValues(v.kvlistValue.values ?? [], where);
-  return '{}';
+const isJsonObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** The members of an AnyValue's oneof, in OTLP order. */
+const ANY_VALUE_KINDS = ['stringValue', 'boolValue', 'intValue', 'doubleValue', 'bytesValue', 'arrayValue', 'kvlistValue'] as const;
+
+/** `values` of an ArrayValue / KeyValueList: absent means empty. */
+function valuesOf(container: unknown, kind: string, where: string): readonly unknown[] {
+  if (!isJsonObject(container)) throw new CanonicalFormError(`${where}: ${kind} must be an object`);
+  const vals = container['values'];
+  if (vals === undefined || vals === null) return [];
+  if (!Array.isArray(vals)) throw new CanonicalFormError(`${where}: ${kind}.values must be an array`);
+  return vals;
 }
 
-/** Re-encodes base64 so that padding/alphabet variants of the same bytes give the same canonical text. */
-function normalizeBase64(s: string, where: string): string {
-  if (!/^[A-Za-z0-9+/_-]*={0,2}$/.test(s)) throw new CanonicalFormError(`${where}: bytesValue is not base64`);
+/**
+ * Canonical text of an OTLP/JSON AnyValue. Member types are checked: a value of the wrong JSON type (a
+ * boolValue "false", a stringValue 5) or with two members of the oneof set has no canonical form, so that
+ * two different texts never share a canonical form by coercion.
+ */
+export function canonicalAnyValue(v: OtlpAnyValue | undefined, where: string): string {
+  if (v === undefined || v === null) return '{}';
+  if (!isJsonObject(v)) throw new CanonicalFormError(`${where}: AnyValue must be an object`);
+  let kind: (typeof ANY_VALUE_KINDS)[number] | undefined;
+  for (const k of ANY_VALUE_KINDS) {
+    if (v[k] === undefined) continue;
+    if (kind !== undefined) throw new CanonicalFormError(`${where}: AnyValue has more than one value (${kind} and ${k})`);
+    kind = k;
+  }
+  switch (kind) {
+    case undefined:
+      return '{}';
+    case 'stringValue':
+      if (typeof v.stringValue !== 'string') throw new CanonicalFormError(`${where}: stringValue must be a string`);
+      return `{"stringValue":${jcsString(v.stringValue, where)}}`;
+    case 'boolValue':
+      if (typeof v.boolValue !== 'boolean') throw new CanonicalFormError(`${where}: boolValue must be a boolean`);
+      return v.boolValue ? '{"boolValue":true}' : '{"boolValue":false}';
+    case 'intValue':
+      return `{"intValue":"${intText(v.intValue, where)}"}`;
+    case 'doubleValue':
+      return `{"doubleValue":${doubleText(v.doubleValue, where)}}`;
+    case 'bytesValue':
+      return `{"bytesValue":${JSON.stringify(normalizeBase64(v.bytesValue, where))}}`;
+    case 'arrayValue': {
+      const vals = valuesOf(v.arrayValue, 'arrayValue', where);
+      return `[${vals.map((x, i) => canonicalAnyValue(x as OtlpAnyValue, `${where}[${i}]`)).join(',')}]`;
+    }
+    case 'kvlistValue':
+      return canonicalKeyValues(valuesOf(v.kvlistValue, 'kvlistValue', where) as OtlpKeyValue[], where);
+  }
+}
+
+/**
+ * Re-encodes base64 so that padding/alphabet variants of the same bytes give the same canonical text.
+ * Text that decodes to no whole number of bytes (4n+1 characters, or padding that does not complete a group)
+ * is not base64: the lenient decoder would silently drop its tail.
+ */
+function normalizeBase64(s: unknown, where: string): string {
+  if (typeof s !== 'string') throw new CanonicalFormError(`${where}: bytesValue must be a base64 string`);
+  const data = s.replace(/=+$/, '');
+  if (
+    !/^[A-Za-z0-9+/_-]*={0,2}$/.test(s) ||
+    data.length % 4 === 1 ||
+    (data.length !== s.length && s.length % 4 !== 0)
+  ) {
+    throw new CanonicalFormError(`${where}: bytesValue is not base64`);
+  }
   return Buffer.from(s, s.includes('-') || s.includes('_') ? 'base64url' : 'base64').toString('base64');
 }
 
 /** Canonical JCS object of an OTLP KeyValue list; `skip` filters keys (integrity attributes). */
 export function canonicalKeyValues(kvs: readonly OtlpKeyValue[], where: string, skip?: (k: string) => boolean): string {
+  if (!Array.isArray(kvs)) throw new CanonicalFormError(`${where}: must be an array of {key, value}`);
   const members: [string, string][] = [];
   for (const kv of kvs) {
+    if (!isJsonObject(kv) || typeof kv.key !== 'string') throw new CanonicalFormError(`${where}: key must be a string`);
     if (skip !== undefined && skip(kv.key)) continue;
-    members.push([kv.key, canonicalAnyValue(kv.value, `${where}.${kv.key}`)]);
+    members.push([kv.key, canonicalAnyValue(kv.value as OtlpAnyValue | undefined, `${where}.${kv.key}`)]);
   }
   members.sort((x, y) => (x[0] < y[0] ? -1 : x[0] > y[0] ? 1 : 0));
   let out = '';
@@ -125,15 +188,37 @@ export function canonicalKeyValues(kvs: readonly OtlpKeyValue[], where: string, 
 const timeText = (t: string | number | undefined, where: string): string =>
   t === undefined ? '' : intText(t, where);
 
+/**
+ * A trace/span id read from a file: empty or all-zero means none; otherwise exactly `hexDigits` hex digits.
+ * Checked because canonicalFromParts writes ids into the canonical text unescaped: an id holding `"` could
+ * otherwise forge members (`"0102030405060708\",\"timestamp\":\"5"` would hash like a real timestamp).
+ */
+function idText(id: unknown, name: string, hexDigits: number, where: string): string | undefined {
+  if (id === undefined) return undefined;
+  if (typeof id !== 'string') throw new CanonicalFormError(`${where}.${name} must be a hex string`);
+  if (isZeroId(id)) return undefined;
+  if (id.length !== hexDigits || !/^[0-9a-fA-F]+$/.test(id)) {
+    throw new CanonicalFormError(`${where}.${name} ${JSON.stringify(id)} is not ${hexDigits} hex digits`);
+  }
+  return id;
+}
+
+function eventNameText(name: unknown, where: string): string | undefined {
+  if (name === undefined) return undefined;
+  if (typeof name !== 'string') throw new CanonicalFormError(`${where}: eventName must be a string`);
+  jcsString(name, `${where}.eventName`);
+  return name;
+}
+
 /** Canonical form v1 of a record read from OTLP/JSON (local journal or collector output). */
 export function canonicalFromOtlp(r: OtlpLogRecord, where = 'logRecord'): string {
   return canonicalFromParts({
     attributes: canonicalKeyValues(r.attributes ?? [], `${where}.attributes`, isIntegrityKey),
     body: r.body === undefined ? undefined : canonicalAnyValue(r.body, `${where}.body`),
-    eventName: r.eventName,
+    eventName: eventNameText(r.eventName, where),
     timeUnixNano: timeText(r.timeUnixNano, `${where}.timeUnixNano`),
     observedTimeUnixNano: timeText(r.observedTimeUnixNano, `${where}.observedTimeUnixNano`),
-    traceId: r.traceId,
-    spanId: r.spanId,
+    traceId: idText(r.traceId, 'traceId', 32, where),
+    spanId: idText(r.spanId, 'spanId', 16, where),
   });
 }

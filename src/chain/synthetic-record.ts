@@ -17,7 +17,8 @@ export class SyntheticRecord implements ReadWriteLogRecord {
   body?: LogBody;
   eventName?: string;
   droppedAttributesCount = 0;
-  readonly attributes: LogAttributes = {};
+  // Null prototype: an attribute named __proto__ is data here, as in the SDK's own records.
+  readonly attributes: LogAttributes = Object.create(null) as LogAttributes;
 
   constructor(
     readonly resource: Resource,

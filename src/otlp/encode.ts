@@ -15,6 +15,7 @@
  * - cycle → `stringValue` "[Circular]"; nesting deeper than `maxDepth` → "[MaxDepth]";
  * - string longer than `maxStringLength` UTF-16 units, or more than `maxItems` array/map entries → truncated;
  * - function / symbol → dropped from maps, `{}` (empty value) in arrays; `undefined` → omitted / `{}`;
+ * - a map key that equals an earlier key of the same map once sanitized → that member dropped;
  * - Date → `stringValue` ISO-8601; other objects → map of their own enumerable properties.
  */
 
@@ -213,6 +214,9 @@ export interface EncodedKeyValues {
 }
 
 type Member = [rawKey: string, keyJson: string, valueJson: string];
+
+/** Values that `encodeValue` omits from a map (it returns false for exactly these). */
+const isOmitted = (v: unknown): boolean => v === undefined || typeof v === 'function' || typeof v === 'symbol';
 // RFC 8785 §3.2.3: members sorted by the UTF-16 code units of their (unescaped) names; JS `<` does exactly that.
 const byKey = (x: Member, y: Member): number => (x[0] < y[0] ? -1 : x[0] > y[0] ? 1 : 0);
 
@@ -228,9 +232,27 @@ function encodeKeyValues(
 ): EncodedKeyValues {
   let o = '';
   const canon: Member[] = [];
-  for (const key of keys) {
+  // Keys written so far; built only once a key had to be sanitized (rare path), see below.
+  let written: Set<string> | undefined;
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i]!;
     if (!encodeValue(m[key], path === '' ? key : `${path}.${key}`, depth, p, limits, seen)) continue;
-    const raw = sanitizeString(key, path === '' ? `{${key}}` : `${path}{${key}}`, p, limits);
+    const keyPath = path === '' ? `{${key}}` : `${path}{${key}}`;
+    const raw = sanitizeString(key, keyPath, p, limits);
+    if (raw !== key && written === undefined) {
+      // A sanitized key (lone surrogate replaced, or truncated) can equal another key of the same map, which
+      // would write a duplicate key: a record that canonicalFromOtlp rejects. From here on, every key is
+      // checked; the keys before this one were written unchanged unless their value was omitted.
+      written = new Set();
+      for (let j = 0; j < i; j++) if (!isOmitted(m[keys[j]!])) written.add(keys[j]!);
+    }
+    if (written !== undefined) {
+      if (written.has(raw)) {
+        p.add(keyPath, 'key equals another key after sanitizing; member dropped');
+        continue;
+      }
+      written.add(raw);
+    }
     const k = JSON.stringify(raw);
     o += (o === '' ? '' : ',') + `{"key":${k},"value":${outOtlp}}`;
     if (skip === undefined || !skip(raw)) canon.push([raw, k, outCanon]);

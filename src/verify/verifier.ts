@@ -11,8 +11,9 @@
  * shorter chain. Signatures and checkpoints (`bad_signature`, `truncated`) are for those cases.
  */
 import type { Dirent } from 'node:fs';
-import { readdir, realpath, stat } from 'node:fs/promises';
+import { readdir, readFile, realpath, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { RetentionEntry } from '../sinks/retention.js';
 import { readRecords, type RecordItem } from './read-records.js';
 
 export type ProblemKind =
@@ -225,15 +226,21 @@ function checkStream(
   s: StreamRecords,
   fileNames: readonly string[],
   allowReorder: boolean,
+  retained: readonly RetentionEntry[],
 ): { summary: StreamSummary; problems: Problem[] } {
   const problems: Problem[] = [];
   const seqOf = (i: number): number => s.seq[i]!;
   const where = (i: number): string => `${fileNames[s.file[i]!]}:${s.line[i]}`;
-  const report = (kind: ProblemKind, i: number, message: string, over?: { seq: number; recordId?: string }): void => {
+  const report = (
+    kind: ProblemKind,
+    i: number,
+    message: string,
+    over?: { seq: number; recordId?: string; severity?: Severity },
+  ): void => {
     const recordId = over === undefined ? s.recordIds[i] : over.recordId;
     problems.push({
       kind,
-      severity: kind === 'duplicate' ? 'info' : 'error',
+      severity: over?.severity ?? (kind === 'duplicate' ? 'info' : 'error'),
       stream: streamId,
       seq: over?.seq ?? seqOf(i),
       ...(recordId === undefined || recordId === '' ? {} : { recordId }),
@@ -348,6 +355,19 @@ function checkStream(
     const i = chain[k]!;
     const n = seqOf(i);
     const prevN = k === 0 ? 0 : seqOf(chain[k - 1]!);
+    if (n > prevN + 1 && prevN === 0 && s.has(i, F_PREV_HEX)) {
+      // A head removed by retention is accounted for in state/retention.log, bound to the hash of its last
+      // record — which this record carries as previous_hash. Reported, but not as tampering.
+      const prevHex = s.prevHashes.toString('hex', i * HASH_BYTES, (i + 1) * HASH_BYTES);
+      const cut = retained.find((e) => e.last === n - 1 && e.lastHash === prevHex);
+      if (cut !== undefined) {
+        report('deleted', i, `seq 1–${n - 1} were removed by retention (${cut.file}, ${cut.deletedAt}) after the collector acknowledged them; the cut matches state/retention.log`, {
+          seq: 1,
+          severity: 'info',
+        });
+        continue;
+      }
+    }
     if (n > prevN + 1) {
       const missing = n - 1 - prevN;
       const prevId = s.prevRecordIds[i];
@@ -406,6 +426,31 @@ function checkStream(
   return { summary, problems };
 }
 
+/** Retention entries (sinks/retention.ts) of every input directory that is a journal directory. */
+async function readRetentionLogs(paths: readonly string[]): Promise<Map<string, RetentionEntry[]>> {
+  const byStream = new Map<string, RetentionEntry[]>();
+  for (const p of paths) {
+    let text: string;
+    try {
+      text = await readFile(join(p, 'state', 'retention.log'), 'utf8');
+    } catch {
+      continue; // not a journal directory, or nothing was ever deleted
+    }
+    for (const line of text.split('\n')) {
+      try {
+        const e = JSON.parse(line) as RetentionEntry;
+        if (typeof e.streamId !== 'string' || typeof e.last !== 'number' || typeof e.lastHash !== 'string') continue;
+        let l = byStream.get(e.streamId);
+        if (l === undefined) byStream.set(e.streamId, (l = []));
+        l.push(e);
+      } catch {
+        /* a torn last line of the log: ignored, so that cut is reported as an ordinary deletion */
+      }
+    }
+  }
+  return byStream;
+}
+
 /**
  * Verifies the hash chains in `paths` (files or directories). Throws `VerifyInputError` only for a path that
  * cannot be read; everything wrong with the content is a `Problem` in the report.
@@ -438,9 +483,10 @@ export async function verifyFiles(paths: readonly string[], options: VerifyOptio
       throw new VerifyInputError(`${file}: ${errorText(e)}`, { cause: e });
     }
   }
+  const retained = await readRetentionLogs(paths);
   const summaries: StreamSummary[] = [];
   for (const [streamId, s] of streams) {
-    const r = checkStream(streamId, s, files, options.allowReorder === true);
+    const r = checkStream(streamId, s, files, options.allowReorder === true, retained.get(streamId) ?? []);
     summaries.push(r.summary);
     for (const p of r.problems) problems.push(p); // not push(...): could be millions (duplicates)
   }

@@ -1,0 +1,73 @@
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { verifyFiles } from '../../src/verify/index.js';
+import { loginEvent, makePipeline, type TestPipeline } from '../helpers/pipeline.js';
+import { journalRecords, recordsOfFile, seqOf } from '../helpers/records.js';
+
+let p: TestPipeline | undefined;
+afterEach(async () => {
+  await p?.dispose();
+  p = undefined;
+});
+
+const segments = (dir: string): string[] => readdirSync(dir).filter((n) => n.endsWith('.jsonl')).sort();
+
+async function emit(t: TestPipeline, from: number, to: number): Promise<void> {
+  const rs = [];
+  for (let i = from; i < to; i++) {
+    rs.push(t.audit.record(loginEvent(i)));
+    if (i % 20 === 19) await new Promise((r) => setTimeout(r, 2)); // several batches, several rotations
+  }
+  await Promise.all(rs);
+}
+
+describe('rotation and retention', () => {
+  it('rotates by size without breaking the chain; deletes only acknowledged segments, and says where it cut', async () => {
+    p = await makePipeline({ maxFileBytes: 16 * 1024, maxFiles: 3, maxExportBatchSize: 16 });
+    await emit(p, 0, 600);
+    await p.processor.forceFlush();
+    await emit(p, 600, 700); // a few more rotations after everything before was acknowledged
+    await p.provider.shutdown();
+    const files = segments(p.auditDir);
+    expect(files.length).toBeLessThanOrEqual(4); // the bound, plus the active segment written since
+    const log = readFileSync(join(p.auditDir, 'state/retention.log'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    expect(log.length).toBeGreaterThan(0);
+    const local = journalRecords(p.auditDir);
+    const firstKept = Math.min(...local.map((r) => seqOf(r)!));
+    expect(log.map((e) => e.last)).toContain(firstKept - 1);
+    // The collector has everything; the local copy verifies, the removed head reported as info.
+    expect(new Set(recordsOfFile(p.collectorFile).map(seqOf)).size).toBe(701);
+    const report = await verifyFiles([p.auditDir]);
+    expect(report.ok).toBe(true);
+    expect(report.problems).toEqual([expect.objectContaining({ kind: 'deleted', severity: 'info', seq: 1 })]);
+    expect(report.streams[0]).toMatchObject({ first: firstKept, last: 701, ended: true });
+  });
+
+  it('keeps every unacknowledged segment while the collector is down, past the file bound', async () => {
+    p = await makePipeline({ maxFileBytes: 16 * 1024, maxFiles: 2, maxExportBatchSize: 16 });
+    await p.collector.stop();
+    await emit(p, 0, 400);
+    const files = segments(p.auditDir);
+    expect(files.length).toBeGreaterThan(2);
+    const local = await verifyFiles([p.auditDir]);
+    expect(local.problems).toEqual([]);
+    expect(local.streams[0]).toMatchObject({ first: 1, last: 400 });
+    await p.collector.start();
+    await p.processor.forceFlush();
+    await p.provider.shutdown();
+    expect(new Set(recordsOfFile(p.collectorFile).map(seqOf)).size).toBe(401);
+  });
+
+  it('a segment deleted by hand (not by retention) is reported as deleted records', async () => {
+    p = await makePipeline({ maxFileBytes: 16 * 1024, maxFiles: 100, maxExportBatchSize: 16 });
+    await emit(p, 0, 300);
+    await p.provider.shutdown();
+    const files = segments(p.auditDir);
+    expect(files.length).toBeGreaterThan(2);
+    rmSync(join(p.auditDir, files[1]!));
+    const report = await verifyFiles([p.auditDir]);
+    expect(report.ok).toBe(false);
+    expect(report.problems).toEqual([expect.objectContaining({ kind: 'deleted', severity: 'error' })]);
+  });
+});
