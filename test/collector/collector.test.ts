@@ -1,0 +1,460 @@
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { gzipSync } from 'node:zlib';
+import { afterEach, describe, expect, it } from 'vitest';
+import { runCollectorCommand, startCollector, type CollectorHandle, type CollectorOptions } from '../../src/collector/index.js';
+import type { ExportLogsServiceRequest } from '../../src/otlp/types.js';
+
+const cleanups: Array<() => Promise<void>> = [];
+
+afterEach(async () => {
+  while (cleanups.length > 0) await cleanups.pop()?.();
+});
+
+async function tempDir(): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'otel-audit-collector-'));
+  cleanups.push(() => rm(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/** Collector on an ephemeral loopback port writing to a fresh temp dir; closed after the test. */
+async function collector(options: CollectorOptions = {}): Promise<{ handle: CollectorHandle; outFile: string }> {
+  const outFile = join(await tempDir(), 'nested', 'dir', 'out.jsonl');
+  const handle = await startCollector({ port: 0, outFile, ...options });
+  cleanups.push(() => handle.close());
+  return { handle, outFile };
+}
+
+/** An OTLP/JSON request with `n` records, in the lenient form (numbers, uppercase ids). */
+function request(n: number, tag = 'r'): unknown {
+  return {
+    resourceLogs: [
+      {
+        resource: { attributes: [{ key: 'service.name', value: { stringValue: 'test' } }] },
+        scopeLogs: [
+          {
+            scope: { name: 'audit' },
+            logRecords: Array.from({ length: n }, (_, i) => ({
+              timeUnixNano: 1_700_000_000_000 + i,
+              traceId: '5B8EFFF798038103D269B633813FC60C',
+              spanId: '0000000000000000',
+              attributes: [
+                { key: 'tag', value: { stringValue: tag } },
+                { key: 'i', value: { intValue: i } },
+              ],
+            })),
+          },
+        ],
+      },
+    ],
+  };
+}
+
+function post(url: string, body: unknown, headers: Record<string, string> = {}): Promise<Response> {
+  return fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: typeof body === 'string' || body instanceof Uint8Array ? body : JSON.stringify(body),
+  });
+}
+
+async function lines(file: string): Promise<ExportLogsServiceRequest[]> {
+  if (!existsSync(file)) return [];
+  const text = await readFile(file, 'utf8');
+  expect(text === '' || text.endsWith('\n')).toBe(true);
+  return text
+    .split('\n')
+    .filter((l) => l !== '')
+    .map((l) => JSON.parse(l) as ExportLogsServiceRequest);
+}
+
+function recordTags(req: ExportLogsServiceRequest): number[] {
+  return (req.resourceLogs ?? []).flatMap((rl) =>
+    (rl.scopeLogs ?? []).flatMap((sl) =>
+      (sl.logRecords ?? []).map((r) => Number(r.attributes?.find((a) => a.key === 'i')?.value?.intValue)),
+    ),
+  );
+}
+
+/** The network error code behind a rejected fetch. */
+async function fetchErrorCode(p: Promise<Response>): Promise<string> {
+  const err: unknown = await p.then(
+    () => {
+      throw new Error('expected fetch to fail');
+    },
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(TypeError);
+  const cause = (err as { cause?: { code?: string } }).cause;
+  return cause?.code ?? String(cause);
+}
+
+describe('collector: requests', () => {
+  it('writes one normalized line, then answers 200 {}', async () => {
+    const { handle, outFile } = await collector();
+    expect(handle.url).toBe(`http://127.0.0.1:${handle.port}`);
+    expect(handle.endpoint).toBe(`${handle.url}/v1/logs`);
+
+    const res = await post(handle.endpoint, request(2));
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toBe('application/json');
+    expect(await res.json()).toStrictEqual({});
+
+    const written = await lines(outFile);
+    expect(written).toHaveLength(1);
+    const record = written[0]?.resourceLogs?.[0]?.scopeLogs?.[0]?.logRecords?.[1];
+    expect(record).toStrictEqual({
+      timeUnixNano: '1700000000001',
+      attributes: [
+        { key: 'tag', value: { stringValue: 'r' } },
+        { key: 'i', value: { intValue: '1' } },
+      ],
+      traceId: '5b8efff798038103d269b633813fc60c',
+    });
+    expect(handle.stats()).toStrictEqual({
+      requests: 1,
+      accepted: 1,
+      rejected: 0,
+      records: 2,
+      bytes: (await readFile(outFile)).length,
+    });
+  });
+
+  it('creates the file 0600 in a 0700 directory', async () => {
+    const { handle, outFile } = await collector();
+    await post(handle.endpoint, request(1));
+    expect((await stat(outFile)).mode & 0o777).toBe(0o600);
+    expect((await stat(join(outFile, '..'))).mode & 0o777).toBe(0o700);
+  });
+
+  it('accepts a gzip body', async () => {
+    const { handle, outFile } = await collector();
+    const res = await post(handle.endpoint, gzipSync(JSON.stringify(request(3))), { 'content-encoding': 'gzip' });
+    expect(res.status).toBe(200);
+    expect(recordTags((await lines(outFile))[0] ?? {})).toStrictEqual([0, 1, 2]);
+  });
+
+  it('answers protobuf with 415 and says only OTLP/JSON is supported', async () => {
+    const { handle, outFile } = await collector();
+    const res = await post(handle.endpoint, new Uint8Array([10, 0]), { 'content-type': 'application/x-protobuf' });
+    expect(res.status).toBe(415);
+    const body = (await res.json()) as { message: string };
+    expect(body.message).toContain('only OTLP/JSON');
+    expect(await lines(outFile)).toHaveLength(0);
+  });
+
+  const badBodies: Array<{ name: string; body: string | Uint8Array; headers?: Record<string, string>; message: string }> = [
+    { name: 'malformed JSON', body: '{"resourceLogs":[', message: 'invalid JSON' },
+    {
+      name: 'OTLP format error',
+      body: JSON.stringify({ resourceLogs: [{ scopeLogs: [{ logRecords: [{ timeUnixNano: 'x' }] }] }] }),
+      message: 'resourceLogs[0].scopeLogs[0].logRecords[0]: timeUnixNano "x" is not an integer',
+    },
+    { name: 'broken gzip', body: 'not gzip', headers: { 'content-encoding': 'gzip' }, message: 'invalid gzip body' },
+  ];
+  it.each(badBodies)('answers $name with 400 {code:3}', async ({ body, headers, message }) => {
+    const { handle, outFile } = await collector();
+    const res = await post(handle.endpoint, body, headers);
+    expect(res.status).toBe(400);
+    const json = (await res.json()) as { code: number; message: string };
+    expect(json.code).toBe(3);
+    expect(json.message).toContain(message);
+    expect(await lines(outFile)).toHaveLength(0);
+    expect(handle.stats()).toMatchObject({ requests: 1, accepted: 0, rejected: 1, records: 0 });
+  });
+
+  it('answers 404 for other paths and 405 for GET /v1/logs', async () => {
+    const { handle } = await collector();
+    expect((await post(`${handle.url}/v1/traces`, {})).status).toBe(404);
+    const get = await fetch(handle.endpoint);
+    expect(get.status).toBe(405);
+    expect(get.headers.get('allow')).toBe('POST');
+  });
+
+  it('answers 413 for a body over the limit, compressed or not', async () => {
+    const { handle, outFile } = await collector({ maxBodyBytes: 1024 });
+    const big = JSON.stringify(request(50));
+    expect(big.length).toBeGreaterThan(1024);
+    expect((await post(handle.endpoint, big)).status).toBe(413);
+    const bomb = gzipSync(Buffer.alloc(1024 * 1024, 0x20));
+    expect(bomb.length).toBeLessThan(1024 * 1024);
+    expect((await post(handle.endpoint, bomb, { 'content-encoding': 'gzip' })).status).toBe(413);
+    expect((await post(handle.endpoint, request(1))).status).toBe(200);
+    expect(await lines(outFile)).toHaveLength(1);
+  });
+
+  it('writes 50 concurrent requests as 50 intact lines', async () => {
+    const { handle, outFile } = await collector({ fsync: true });
+    const responses = await Promise.all(
+      Array.from({ length: 50 }, (_, i) => post(handle.endpoint, request(20, `req-${i}`))),
+    );
+    expect(responses.map((r) => r.status)).toStrictEqual(Array<number>(50).fill(200));
+    const written = await lines(outFile);
+    expect(written).toHaveLength(50);
+    const tags = new Set(written.map((w) => w.resourceLogs?.[0]?.scopeLogs?.[0]?.logRecords?.[0]?.attributes?.[0]?.value?.stringValue));
+    expect(tags.size).toBe(50);
+    for (const w of written) expect(recordTags(w)).toStrictEqual(Array.from({ length: 20 }, (_, i) => i));
+    expect(handle.stats()).toMatchObject({ requests: 50, accepted: 50, records: 1000 });
+  });
+
+  it('only counts without an outFile', async () => {
+    const handle = await startCollector({ port: 0 });
+    cleanups.push(() => handle.close());
+    expect((await post(handle.endpoint, request(4))).status).toBe(200);
+    expect(handle.stats()).toMatchObject({ requests: 1, accepted: 1, records: 4 });
+    expect(handle.stats().bytes).toBeGreaterThan(0);
+  });
+});
+
+describe('collector: faults', () => {
+  it('status fault answers with the status and Retry-After, writes nothing, and counts down times', async () => {
+    const { handle, outFile } = await collector({ fault: { mode: 'status', status: 503, retryAfterSeconds: 7, times: 2 } });
+    for (let i = 0; i < 2; i++) {
+      const res = await post(handle.endpoint, request(1));
+      expect(res.status).toBe(503);
+      expect(res.headers.get('retry-after')).toBe('7');
+      expect(await res.json()).toStrictEqual({ code: 14, message: 'injected fault: HTTP 503' });
+      if (i === 0) expect(handle.fault()).toMatchObject({ mode: 'status', times: 1 });
+    }
+    expect(handle.fault()).toStrictEqual({ mode: 'ok' });
+    expect((await post(handle.endpoint, request(1))).status).toBe(200);
+    expect(await lines(outFile)).toHaveLength(1);
+    expect(handle.stats()).toMatchObject({ requests: 3, accepted: 1, rejected: 2, records: 1 });
+  });
+
+  it('status fault set at runtime lasts until cleared', async () => {
+    const { handle } = await collector();
+    handle.setFault({ mode: 'status', status: 429 });
+    for (let i = 0; i < 3; i++) expect((await post(handle.endpoint, request(1))).status).toBe(429);
+    handle.setFault({ mode: 'ok' });
+    expect((await post(handle.endpoint, request(1))).status).toBe(200);
+  });
+
+  it('rejects an invalid fault', async () => {
+    const { handle } = await collector();
+    expect(() => handle.setFault({ mode: 'status', status: 99 })).toThrow(/status must be an integer from 200 to 599/);
+    expect(() => handle.setFault({ mode: 'nope' } as never)).toThrow(/fault mode must be one of/);
+  });
+
+  it('delay fault writes first, then answers late; a client that gives up breaks nothing', async () => {
+    const { handle, outFile } = await collector({ fault: { mode: 'delay', delayMs: 300, times: 2 } });
+    const started = Date.now();
+    const res = await post(handle.endpoint, request(1));
+    expect(res.status).toBe(200);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(250);
+
+    // This client gives up before the answer; the record is already written.
+    const aborted = fetch(handle.endpoint, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(request(1)),
+      signal: AbortSignal.timeout(100),
+    });
+    await expect(aborted).rejects.toThrow();
+    expect(await lines(outFile)).toHaveLength(2);
+
+    const fast = Date.now();
+    expect((await post(handle.endpoint, request(1))).status).toBe(200);
+    expect(Date.now() - fast).toBeLessThan(250);
+    expect(handle.stats()).toMatchObject({ requests: 3, accepted: 3, records: 3 });
+  });
+
+  it('drop fault destroys the connection: fetch rejects and nothing is written', async () => {
+    const { handle, outFile } = await collector({ fault: { mode: 'drop', times: 1 } });
+    const code = await fetchErrorCode(post(handle.endpoint, request(1)));
+    expect(code).toMatch(/UND_ERR_SOCKET|ECONNRESET|EPIPE/);
+    expect(await lines(outFile)).toHaveLength(0);
+    expect((await post(handle.endpoint, request(1))).status).toBe(200);
+    expect(handle.stats()).toMatchObject({ requests: 2, accepted: 1, rejected: 1, records: 1 });
+  });
+
+  it('partial fault writes all but the last N records and reports them', async () => {
+    const { handle, outFile } = await collector({ fault: { mode: 'partial', rejected: 2 } });
+    // Records spread over two resources and scopes: the cut crosses a scope boundary.
+    const req = {
+      resourceLogs: [
+        { scopeLogs: [{ logRecords: [{ attributes: [{ key: 'i', value: { intValue: 0 } }] }] }] },
+        {
+          scopeLogs: [
+            { logRecords: [1, 2].map((i) => ({ attributes: [{ key: 'i', value: { intValue: i } }] })) },
+            { logRecords: [{ attributes: [{ key: 'i', value: { intValue: 3 } }] }] },
+          ],
+        },
+      ],
+    };
+    const res = await post(handle.endpoint, req);
+    expect(res.status).toBe(200);
+    expect(await res.json()).toStrictEqual({
+      partialSuccess: { rejectedLogRecords: '2', errorMessage: 'injected fault: rejected the last 2 log record(s)' },
+    });
+    const written = await lines(outFile);
+    expect(written).toHaveLength(1);
+    expect(recordTags(written[0] ?? {})).toStrictEqual([0, 1]);
+    expect(written[0]?.resourceLogs?.[1]?.scopeLogs).toHaveLength(1);
+
+    // Fewer records than `rejected`: all rejected, nothing written.
+    const all = await post(handle.endpoint, request(1));
+    expect(await all.json()).toMatchObject({ partialSuccess: { rejectedLogRecords: '1' } });
+    expect(await lines(outFile)).toHaveLength(1);
+    expect(handle.stats()).toMatchObject({ requests: 2, records: 2 });
+  });
+});
+
+describe('collector: outages and control plane', () => {
+  it('stop() refuses connections; start() listens again on the same port', async () => {
+    const { handle, outFile } = await collector();
+    expect((await post(handle.endpoint, request(1))).status).toBe(200);
+    const port = handle.port;
+
+    await handle.stop();
+    expect(await fetchErrorCode(post(handle.endpoint, request(1)))).toBe('ECONNREFUSED');
+
+    await handle.start();
+    expect(handle.port).toBe(port);
+    expect((await post(handle.endpoint, request(1))).status).toBe(200);
+    expect(await lines(outFile)).toHaveLength(2);
+  });
+
+  it('stop() ends a pending delayed request without leaking a timer', async () => {
+    const { handle, outFile } = await collector({ fault: { mode: 'delay', delayMs: 60_000 } });
+    const pending = post(handle.endpoint, request(1));
+    while (handle.stats().accepted === 0) await new Promise((r) => setTimeout(r, 5));
+    await handle.stop();
+    await fetchErrorCode(pending);
+    // Written before the outage, never acknowledged: a retry would duplicate it, as with a real collector.
+    expect(await lines(outFile)).toHaveLength(1);
+  });
+
+  it('serves /_stats and sets faults through POST /_fault', async () => {
+    const { handle } = await collector();
+    await post(handle.endpoint, request(2));
+    const stats = (await (await fetch(`${handle.url}/_stats`)).json()) as Record<string, number>;
+    expect(stats).toMatchObject({ requests: 1, accepted: 1, records: 2 });
+
+    const set = await post(`${handle.url}/_fault`, { mode: 'status', status: 500, times: 1 });
+    expect(set.status).toBe(200);
+    expect(await set.json()).toStrictEqual({ mode: 'status', status: 500, times: 1 });
+    expect((await post(handle.endpoint, request(1))).status).toBe(500);
+    expect((await post(handle.endpoint, request(1))).status).toBe(200);
+
+    // Faults never touch the control plane, even "drop".
+    expect((await post(`${handle.url}/_fault`, { mode: 'drop' })).status).toBe(200);
+    expect((await fetch(`${handle.url}/_stats`)).status).toBe(200);
+    expect((await fetch(`${handle.url}/_fault`)).status).toBe(200);
+
+    const bad = await post(`${handle.url}/_fault`, { mode: 'delay' });
+    expect(bad.status).toBe(400);
+    expect(((await bad.json()) as { message: string }).message).toContain('delayMs is required');
+  });
+
+  it('close() is final', async () => {
+    const { handle } = await collector();
+    await handle.close();
+    await handle.close();
+    await expect(handle.start()).rejects.toThrow(/closed/);
+  });
+
+  it('fails to start on a port in use', async () => {
+    const { handle } = await collector();
+    await expect(startCollector({ port: handle.port })).rejects.toThrow(/EADDRINUSE/);
+  });
+});
+
+describe('collector command', () => {
+  function captured(): { out: string[]; err: string[]; io: { stdout: (s: string) => void; stderr: (s: string) => void } } {
+    const out: string[] = [];
+    const err: string[] = [];
+    return { out, err, io: { stdout: (s) => out.push(s), stderr: (s) => err.push(s) } };
+  }
+
+  const usageErrors: Array<{ argv: string[]; message: string }> = [
+    { argv: ['--port', 'abc'], message: '--port "abc" is not an integer from 0 to 65535' },
+    { argv: ['--port', '70000'], message: '--port "70000" is not an integer from 0 to 65535' },
+    { argv: ['--port'], message: '--port needs a value' },
+    { argv: ['--status', '99'], message: '--status "99" is not an integer from 200 to 599' },
+    { argv: ['--delay=-5'], message: '--delay "-5" is not an integer from 0 to 3600000' },
+    { argv: ['--partial', '0'], message: '--partial "0" is not an integer from 1 to' },
+    { argv: ['--drop', '--status', '503'], message: '--status and --drop cannot be combined' },
+    { argv: ['--times', '2'], message: '--times needs a fault' },
+    { argv: ['--retry-after', '3'], message: '--retry-after needs --status CODE' },
+    { argv: ['--fsync'], message: '--fsync needs --out FILE' },
+    { argv: ['--bogus'], message: 'unknown option "--bogus"' },
+    { argv: ['extra'], message: 'unexpected argument "extra"' },
+    { argv: ['--host', '0.0.0.0'], message: '--host "0.0.0.0" is not a loopback address' },
+  ];
+  it.each(usageErrors)('exits 2 for $argv', async ({ argv, message }) => {
+    const c = captured();
+    expect(await runCollectorCommand(argv, c.io)).toBe(2);
+    expect(c.err.join('')).toContain(message);
+    expect(c.out).toStrictEqual([]);
+  });
+
+  it('prints usage for --help', async () => {
+    const c = captured();
+    expect(await runCollectorCommand(['--help'], c.io)).toBe(0);
+    expect(c.out.join('')).toContain('Usage: otel-audit collector');
+  });
+
+  it('runs in-process: one JSON line on stdout, a banner on stderr, exit 0 when stopped', async () => {
+    const dir = await tempDir();
+    const outFile = join(dir, 'out.jsonl');
+    const c = captured();
+    const stop = new AbortController();
+    const exit = runCollectorCommand(['--port', '0', '--out', outFile, '--status', '503', '--times', '1', '--retry-after', '2'], {
+      ...c.io,
+      signal: stop.signal,
+    });
+    while (c.out.length === 0) await new Promise((r) => setTimeout(r, 5));
+    const listening = JSON.parse(c.out[0] ?? '') as { event: string; url: string; endpoint: string };
+    expect(Object.keys(listening)).toStrictEqual(['event', 'url', 'endpoint']);
+    expect(listening.event).toBe('listening');
+    expect(listening.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    expect(listening.endpoint).toBe(`${listening.url}/v1/logs`);
+    expect(c.err.join('')).toMatch(/development .*not a production collector/i);
+
+    const first = await post(listening.endpoint, request(1));
+    expect(first.status).toBe(503);
+    expect(first.headers.get('retry-after')).toBe('2');
+    expect((await post(listening.endpoint, request(1))).status).toBe(200);
+
+    stop.abort();
+    expect(await exit).toBe(0);
+    expect(await lines(outFile)).toHaveLength(1);
+    expect(await fetchErrorCode(post(listening.endpoint, request(1)))).toBe('ECONNREFUSED');
+  });
+
+  const cli = join(import.meta.dirname, '..', '..', 'dist', 'cli.js');
+  it.skipIf(!existsSync(cli))('runs as a child process of the built CLI and stops on SIGTERM', async () => {
+    const outFile = join(await tempDir(), 'out.jsonl');
+    const child = spawn(process.execPath, [cli, 'collector', '--port', '0', '--out', outFile], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    cleanups.push(async () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      await exited;
+    });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const firstLine = await new Promise<string>((resolve, reject) => {
+      const rl = createInterface({ input: child.stdout });
+      rl.once('line', (line) => {
+        rl.close();
+        resolve(line);
+      });
+      child.once('exit', () => reject(new Error(`CLI exited early: ${stderr}`)));
+    });
+    const listening = JSON.parse(firstLine) as { event: string; endpoint: string };
+    expect(listening.event).toBe('listening');
+    expect((await post(listening.endpoint, request(3))).status).toBe(200);
+
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    expect(stderr).toMatch(/not a production collector/);
+    expect(recordTags((await lines(outFile))[0] ?? {})).toStrictEqual([0, 1, 2]);
+  });
+});
