@@ -60,18 +60,23 @@ export function sealRecord(record: ReadWriteLogRecord, chain: HashChain, options
     record.setAttribute(A.ATTR_RECORD_ID, recordId);
   }
   const link = chain.peek();
-  const stamps: Record<string, AnyValue> = {
-    [A.ATTR_SEQ_STREAM_ID]: link.streamId,
-    [A.ATTR_SEQ_NUMBER]: link.seq,
-  };
-  if (link.previousHash !== undefined) stamps[A.ATTR_SEQ_PREVIOUS_HASH] = link.previousHash;
-  if (link.previousRecordId !== undefined) stamps[A.ATTR_SEQ_PREVIOUS_RECORD_ID] = link.previousRecordId;
-  if (options.validationError !== undefined) stamps[A.ATTR_VALIDATION_ERROR] = options.validationError;
-  record.setAttributes(stamps);
+  // Stamped one by one: setAttributes would allocate an entries array per record.
+  record.setAttribute(A.ATTR_SEQ_STREAM_ID, link.streamId);
+  record.setAttribute(A.ATTR_SEQ_NUMBER, link.seq);
+  if (link.previousHash !== undefined) record.setAttribute(A.ATTR_SEQ_PREVIOUS_HASH, link.previousHash);
+  if (link.previousRecordId !== undefined) record.setAttribute(A.ATTR_SEQ_PREVIOUS_RECORD_ID, link.previousRecordId);
+  if (options.validationError !== undefined) record.setAttribute(A.ATTR_VALIDATION_ERROR, options.validationError);
 
   // The SDK's attribute-count limit may have refused our stamps; the snapshot must carry them regardless.
   let attrs: Readonly<Record<string, unknown>> = record.attributes;
   if (attrs[A.ATTR_SEQ_NUMBER] !== link.seq || attrs[A.ATTR_SEQ_STREAM_ID] !== link.streamId) {
+    const stamps: Record<string, AnyValue> = {
+      [A.ATTR_SEQ_STREAM_ID]: link.streamId,
+      [A.ATTR_SEQ_NUMBER]: link.seq,
+    };
+    if (link.previousHash !== undefined) stamps[A.ATTR_SEQ_PREVIOUS_HASH] = link.previousHash;
+    if (link.previousRecordId !== undefined) stamps[A.ATTR_SEQ_PREVIOUS_RECORD_ID] = link.previousRecordId;
+    if (options.validationError !== undefined) stamps[A.ATTR_VALIDATION_ERROR] = options.validationError;
     attrs = { ...attrs, ...stamps };
   }
 

@@ -19,8 +19,8 @@ import type { SealedRecord } from '../chain/seal.js';
 import { filterRequest } from '../otlp/decode.js';
 import { encodeRequest } from '../otlp/request.js';
 import type { ExportLogsServiceRequest } from '../otlp/types.js';
-import { readLines } from '../sinks/journal-reader.js';
-import { JournalWriter, type FsyncPolicy, type SegmentInfo } from '../sinks/journal.js';
+import { readRange } from '../sinks/journal-reader.js';
+import { JournalWriter, type FsyncPolicy, type JournalLine, type SegmentInfo } from '../sinks/journal.js';
 import { newState, writeState, type StreamState } from '../sinks/stream-state.js';
 import type { StdoutSink } from '../sinks/stdout.js';
 import { AuditLossError } from '../api/errors.js';
@@ -52,28 +52,41 @@ export interface DeliveryOptions {
   onRotate?: (() => void) | undefined;
 }
 
+/** A receipt waiting for its record to become durable, with what it will report. */
+interface PendingReceipt {
+  d: Deferred<AuditReceipt>;
+  recordId: string;
+  hash: string;
+}
+
+/**
+ * Records travel in batches after the flush tick. A batch keeps only its OTLP/JSON text (shared by the
+ * journal line and the HTTP body) — not the records it was made of — so memory holds one copy of each.
+ */
 interface Batch {
-  readonly records: SealedRecord[];
   readonly first: number;
   readonly last: number;
-  /** OTLP/JSON text; built once, shared by the journal and the HTTP body. */
-  line: string | undefined;
+  readonly count: number;
+  /** UTF-8 OTLP/JSON: encoded once, off the V8 heap. */
+  readonly line: Buffer;
   /** Written to the journal (and synced, by policy). */
   onDisk: boolean;
-  receipts: Map<number, Deferred<AuditReceipt>> | undefined;
+  receipts: Map<number, PendingReceipt> | undefined;
+  /** Record ids, kept only where a loss report may need to name them (no journal to fall back on). */
+  ids: string[] | undefined;
 }
 
-/** Where the export loop stands when reading evicted records back from the journal. */
-interface DiskCursor {
-  segment: number;
-  offset: number;
-}
+const journalLine = (b: Batch): JournalLine => ({ bytes: b.line, first: b.first, last: b.last });
 
-const lineOf = (b: Batch): string => (b.line ??= encodeRequest(b.records));
+/** Bytes between `{"resourceLogs":[` and `]}` of a request line: lines merge into one body by concatenation. */
+const REQUEST_HEAD = Buffer.from('{"resourceLogs":[');
+const REQUEST_TAIL = Buffer.from(']}');
+const COMMA = Buffer.from(',');
+const innerOf = (line: Buffer): Buffer => line.subarray(REQUEST_HEAD.length, line.length - REQUEST_TAIL.length);
 
 export class Delivery {
   private pending: SealedRecord[] = [];
-  private pendingReceipts: Map<number, Deferred<AuditReceipt>> | undefined;
+  private pendingReceipts: Map<number, PendingReceipt> | undefined;
   private unsent: Batch[] = [];
   private memRecords = 0;
   private tickScheduled = false;
@@ -83,7 +96,6 @@ export class Delivery {
   private outage = false;
   private acked = 0;
   private accepted = 0;
-  private cursor: DiskCursor = { segment: 0, offset: 0 };
   private exporting = false;
   private retryTimer: NodeJS.Timeout | undefined;
   private retryDelay: number;
@@ -144,15 +156,14 @@ export class Delivery {
     this.o.metrics.emittedOne();
     if (this.o.file === 'journal' && this.o.fsync === 'always' && !this.journalFailed) {
       // Durable before returning: one record, one line, write + fsync now.
-      const batch: Batch = { records: [rec], first: rec.seq, last: rec.seq, line: undefined, onDisk: false, receipts: undefined };
-      if (receipt !== undefined) batch.receipts = new Map([[rec.seq, receipt]]);
+      const batch = this.makeBatch([rec], 0, 1, receipt === undefined ? undefined : new Map([[rec.seq, { d: receipt, recordId: rec.recordId, hash: rec.hash }]]));
       this.writeBatchesSync([batch]);
       this.enqueue([batch]);
       return;
     }
     this.pending.push(rec);
     this.memRecords++;
-    if (receipt !== undefined) (this.pendingReceipts ??= new Map()).set(rec.seq, receipt);
+    if (receipt !== undefined) (this.pendingReceipts ??= new Map()).set(rec.seq, { d: receipt, recordId: rec.recordId, hash: rec.hash });
     if (!this.tickScheduled) {
       this.tickScheduled = true;
       setImmediate(this.tick);
@@ -175,33 +186,40 @@ export class Delivery {
     this.memRecords -= recs.length;
     const batches: Batch[] = [];
     const size = this.o.maxExportBatchSize;
-    for (let i = 0; i < recs.length; i += size) {
-      const records = recs.length <= size ? recs : recs.slice(i, i + size);
-      const b: Batch = {
-        records,
-        first: records[0]!.seq,
-        last: records[records.length - 1]!.seq,
-        line: undefined,
-        onDisk: false,
-        receipts: undefined,
-      };
-      if (receipts !== undefined) {
-        for (const r of records) {
-          const d = receipts.get(r.seq);
-          if (d !== undefined) (b.receipts ??= new Map()).set(r.seq, d);
-        }
-      }
-      batches.push(b);
-    }
+    for (let i = 0; i < recs.length; i += size) batches.push(this.makeBatch(recs, i, Math.min(i + size, recs.length), receipts));
     if (this.o.stdout !== undefined) this.o.stdout.write(recs);
     if (this.journal !== undefined && (this.o.file === 'journal' || this.outage)) this.writeBatches(batches);
     this.enqueue(batches);
   }
 
+  private makeBatch(
+    recs: readonly SealedRecord[],
+    from: number,
+    to: number,
+    receipts: Map<number, PendingReceipt> | undefined,
+  ): Batch {
+    let mine: Map<number, PendingReceipt> | undefined;
+    if (receipts !== undefined) {
+      for (let i = from; i < to; i++) {
+        const r = receipts.get(recs[i]!.seq);
+        if (r !== undefined) (mine ??= new Map()).set(recs[i]!.seq, r);
+      }
+    }
+    return {
+      first: recs[from]!.seq,
+      last: recs[to - 1]!.seq,
+      count: to - from,
+      line: Buffer.from(encodeRequest(recs, from, to), 'utf8'),
+      onDisk: false,
+      receipts: mine,
+      ids: this.o.file === 'off' ? recs.slice(from, to).map((r) => r.recordId) : undefined,
+    };
+  }
+
   private enqueue(batches: Batch[]): void {
     for (const b of batches) {
       this.unsent.push(b);
-      this.memRecords += b.records.length;
+      this.memRecords += b.count;
     }
     this.evict();
     this.pump();
@@ -216,17 +234,15 @@ export class Delivery {
     if (this.memRecords <= this.o.maxQueueSize) return;
     const keep: Batch[] = [];
     for (const b of this.unsent) {
-      if (this.memRecords > this.o.maxQueueSize && b.onDisk && b !== this.inflight) this.memRecords -= b.records.length;
+      if (this.memRecords > this.o.maxQueueSize && b.onDisk && b !== this.inflight) this.memRecords -= b.count;
       else keep.push(b);
     }
     this.unsent = keep;
   }
 
   private writeBatchesSync(batches: Batch[]): void {
-    const j = this.journal!;
-    const text = batches.map((b) => lineOf(b) + '\n').join('');
     try {
-      j.writeSync(text, batches[0]!.first, batches[batches.length - 1]!.last);
+      this.journal!.writeSync(batches.map(journalLine));
       this.onWritten(batches);
     } catch (e) {
       this.onWriteFailed(batches, e as Error);
@@ -234,9 +250,7 @@ export class Delivery {
   }
 
   private writeBatches(batches: Batch[]): void {
-    const j = this.journal!;
-    const text = batches.map((b) => lineOf(b) + '\n').join('');
-    const p = j.write(text, batches[0]!.first, batches[batches.length - 1]!.last).then(
+    const p = this.journal!.write(batches.map(journalLine)).then(
       () => this.onWritten(batches),
       (e: Error) => this.onWriteFailed(batches, e),
     );
@@ -247,7 +261,7 @@ export class Delivery {
     let n = 0;
     for (const b of batches) {
       b.onDisk = true;
-      n += b.records.length;
+      n += b.count;
       this.settle(b, 'journal');
     }
     this.o.metrics.spooledN(n);
@@ -260,12 +274,25 @@ export class Delivery {
   }
 
   private lastSegments = 0;
+  private retentionOffered = 0;
   private maybeRotated(): void {
     const n = this.journal?.segments.length ?? 0;
     if (n > this.lastSegments) {
       if (this.lastSegments > 0) this.o.onRotate?.();
       this.lastSegments = n;
     }
+  }
+
+  /** Once the collector acknowledged all of a closed segment, retention may delete it: give it the chance. */
+  private offerRetention(): void {
+    const segs = this.journal?.segments;
+    if (segs === undefined) return;
+    let offer = false;
+    while (this.retentionOffered < segs.length - 1 && segs[this.retentionOffered]!.last <= this.acked) {
+      this.retentionOffered++;
+      offer = true;
+    }
+    if (offer) this.o.onRotate?.();
   }
 
   private onWriteFailed(batches: Batch[], e: Error): void {
@@ -283,10 +310,7 @@ export class Delivery {
 
   private settle(b: Batch, durability: AuditReceipt['durability']): void {
     if (b.receipts === undefined) return;
-    for (const r of b.records) {
-      const d = b.receipts.get(r.seq);
-      if (d !== undefined) d.resolve({ recordId: r.recordId, streamId: this.o.streamId, sequence: r.seq, hash: r.hash, durability });
-    }
+    for (const [seq, r] of b.receipts) r.d.resolve({ recordId: r.recordId, streamId: this.o.streamId, sequence: seq, hash: r.hash, durability });
     b.receipts = undefined;
   }
 
@@ -334,10 +358,10 @@ export class Delivery {
     const head = this.unsent[0];
     if (head !== undefined && head.first <= next) {
       this.inflight = head;
-      const ok = await this.send(lineOf(head), head.records.length, head.last);
+      const ok = await this.send(head.line, head.count, head.last);
       if (ok) {
         this.unsent.shift();
-        this.memRecords -= head.records.length;
+        this.memRecords -= head.count;
             this.settle(head, 'collector');
       }
       return;
@@ -351,34 +375,53 @@ export class Delivery {
     await this.sendFromDisk(next, until);
   }
 
-  /** Sends one batch of records [from, until) read back from the journal. */
+  /**
+   * Sends one batch of records [from, until) read back from the journal: whole lines located through the
+   * line index and merged as text; only a line that straddles `from` or `until` is parsed and filtered.
+   */
   private async sendFromDisk(from: number, until: number): Promise<void> {
     const segs = this.journal!.segments;
-    const requests: ExportLogsServiceRequest[] = [];
+    let si = segs.findIndex((s) => s.lines.length > 0 && s.lines.last(s.lines.length - 1) >= from);
+    if (si === -1) return this.reportGap(from, until);
+    const seg = segs[si]!;
+    const idx = seg.lines;
+    const l0 = idx.find(from);
+    if (idx.first(l0) >= until) return this.reportGap(from, until);
+    // Whole lines from l0 while the batch has room and they stay below `until`.
+    let l1 = l0;
     let count = 0;
+    while (l1 < idx.length && idx.first(l1) < until) {
+      const n = Math.min(idx.last(l1), until - 1) - Math.max(idx.first(l1), from) + 1;
+      if (l1 > l0 && count + n > this.o.maxExportBatchSize) break;
+      count += n;
+      l1++;
+    }
+    const start = idx.start(l0);
+    const text = await readRange(seg.path, start, idx.end(l1 - 1) - start);
+    const parts: Buffer[] = [REQUEST_HEAD];
     let last = 0;
-    let cur: DiskCursor = { ...this.cursor };
-    outer: for (; cur.segment < segs.length; cur = { segment: cur.segment + 1, offset: 0 }) {
-      const seg = segs[cur.segment]!;
-      if (seg.last !== 0 && seg.last < from) continue;
-      for await (const line of readLines(seg.path, cur.offset, seg.bytes)) {
-        const f = filterRequest(JSON.parse(line.text) as ExportLogsServiceRequest, this.o.streamId, (s) => s >= from && s < until);
-        if (f !== undefined) {
-          requests.push(f.request);
-          count += f.count;
-          last = Math.max(last, f.last);
-        }
-        cur = { segment: cur.segment, offset: line.end };
-        if (count >= this.o.maxExportBatchSize || last >= until - 1) break outer;
+    let pos = 0;
+    for (let l = l0; l < l1; l++) {
+      const len = idx.end(l) - idx.start(l);
+      const line = text.subarray(pos, pos + len - 1);
+      pos += len;
+      let inner: Buffer;
+      if (idx.first(l) >= from && idx.last(l) < until) {
+        inner = innerOf(line);
+        last = idx.last(l);
+      } else {
+        const f = filterRequest(JSON.parse(line.toString('utf8')) as ExportLogsServiceRequest, this.o.streamId, (s) => s >= from && s < until);
+        if (f === undefined) continue;
+        inner = innerOf(Buffer.from(JSON.stringify(f.request), 'utf8'));
+        last = Math.max(last, f.last);
       }
+      if (parts.length > 1) parts.push(COMMA);
+      parts.push(inner);
     }
-    if (count === 0) {
-      this.cursor = cur;
-      this.reportGap(from, until);
-      return;
-    }
-    const body = JSON.stringify({ resourceLogs: requests.flatMap((r) => r.resourceLogs ?? []) });
-    if (await this.send(body, count, last)) this.cursor = cur;
+    if (parts.length === 1 || last < from) return this.reportGap(from, until);
+    if (idx.first(l0) > from) this.reportGap(from, idx.first(l0));
+    parts.push(REQUEST_TAIL);
+    await this.send(Buffer.concat(parts), count, last);
   }
 
   /** Records that should be in the journal are not: never silent (this is a bug or outside interference). */
@@ -389,7 +432,7 @@ export class Delivery {
     this.acked = until - 1;
   }
 
-  private async send(body: string, count: number, last: number): Promise<boolean> {
+  private async send(body: Buffer, count: number, last: number): Promise<boolean> {
     const t0 = performance.now();
     const r = await this.o.sender.send(body, count);
     this.o.metrics.exportDuration((performance.now() - t0) / 1000, r.ok);
@@ -400,6 +443,7 @@ export class Delivery {
       if (this.outage && this.unsent.every((b) => b.onDisk === false || b.first > last)) this.outage = false;
       this.lastError = undefined;
       this.saveStateSoon();
+      this.offerRetention();
       return true;
     }
     this.lastError = `export: ${r.message}`;
@@ -489,16 +533,18 @@ export class Delivery {
     await bounded(this.exportDone);
     // Whatever is neither acknowledged nor on disk is lost now: in `off` mode, or after journal failures.
     const notOnDisk = this.unsent.filter((b) => !b.onDisk && b.first > this.acked);
-    const lost = notOnDisk.flatMap((b) => b.records.filter((r) => r.seq > this.acked));
+    const lost = notOnDisk.flatMap((b) =>
+      Array.from({ length: b.count }, (_, i) => ({ recordId: b.ids?.[i], seq: b.first + i })).filter((r) => r.seq > this.acked),
+    );
     if (lost.length > 0) {
       this.o.loss.report({
-        records: lost.map((r) => ({ recordId: r.recordId, seq: r.seq })),
+        records: lost,
         reason: this.o.file === 'off' ? 'not acknowledged by the collector at shutdown and OTEL_AUDIT_FILE=off' : 'not acknowledged at shutdown and the journal could not be written',
         streamId: this.o.streamId,
       });
       for (const b of notOnDisk) {
         if (b.receipts === undefined) continue;
-        for (const d of b.receipts.values()) d.reject(new AuditLossError('record lost at shutdown'));
+        for (const r of b.receipts.values()) r.d.reject(new AuditLossError('record lost at shutdown', [r.recordId]));
       }
     }
     const undelivered = this.accepted - this.acked - lost.length;

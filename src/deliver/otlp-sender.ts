@@ -40,12 +40,13 @@ export interface SendResult {
 }
 
 export interface BatchSender {
-  send(body: string, count: number): Promise<SendResult>;
+  /** `body`: one ExportLogsServiceRequest as UTF-8 OTLP/JSON. */
+  send(body: Uint8Array | string, count: number): Promise<SendResult>;
   shutdown(): Promise<void>;
 }
 
 interface Outgoing {
-  body: string;
+  body: Uint8Array | string;
   count: number;
 }
 
@@ -56,7 +57,7 @@ class PassThroughSerializer {
   serializeRequest(req: Outgoing): Uint8Array {
     this.lastRejected = 0;
     this.lastMessage = '';
-    return Buffer.from(req.body, 'utf8');
+    return typeof req.body === 'string' ? Buffer.from(req.body, 'utf8') : req.body;
   }
   deserializeResponse(data: Uint8Array): ExportLogsServiceResponse {
     const text = Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('utf8');
@@ -96,7 +97,7 @@ export class OtlpHttpSender implements BatchSender {
     );
   }
 
-  send(body: string, count: number): Promise<SendResult> {
+  send(body: Uint8Array | string, count: number): Promise<SendResult> {
     if (this.busy) throw new Error('OtlpHttpSender: one export at a time');
     this.busy = true;
     return new Promise<SendResult>((resolve) => {

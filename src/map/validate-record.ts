@@ -16,8 +16,23 @@ const RawAuditAttributesSchema = z.looseObject({
   [A.ATTR_RECORD_ID]: z.string().min(1).optional(),
 });
 
+const ACTOR_TYPE_SET: ReadonlySet<unknown> = new Set(ACTOR_TYPES);
+const OUTCOME_SET: ReadonlySet<unknown> = new Set(OUTCOMES);
+const nonEmpty = (v: unknown): boolean => typeof v === 'string' && v !== '';
+
 /** Returns undefined when valid, else one line naming each problem. */
 export function validateRawAttributes(attributes: LogAttributes): string | undefined {
+  // Hot path: the plain checks the schema makes; zod runs only to word the problems of an invalid record.
+  const id = attributes[A.ATTR_RECORD_ID];
+  if (
+    nonEmpty(attributes[A.ATTR_ACTOR_ID]) &&
+    ACTOR_TYPE_SET.has(attributes[A.ATTR_ACTOR_TYPE]) &&
+    nonEmpty(attributes[A.ATTR_ACTION]) &&
+    OUTCOME_SET.has(attributes[A.ATTR_OUTCOME]) &&
+    (id === undefined || nonEmpty(id))
+  ) {
+    return undefined;
+  }
   const r = RawAuditAttributesSchema.safeParse(attributes);
   if (r.success) return undefined;
   return r.error.issues.map((i) => `${i.path.map(String).join('.')}: ${i.message}`).join('; ');

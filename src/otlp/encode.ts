@@ -231,39 +231,80 @@ function encodeKeyValues(
   skip?: (key: string) => boolean,
 ): EncodedKeyValues {
   let o = '';
-  const canon: Member[] = [];
+  // Canonical members as parallel arrays (raw key, "key":value text): no tuple per member on the hot path.
+  const rawKeys: string[] = [];
+  const members: string[] = [];
   // Keys written so far; built only once a key had to be sanitized (rare path), see below.
   let written: Set<string> | undefined;
   for (let i = 0; i < keys.length; i++) {
     const key = keys[i]!;
     if (!encodeValue(m[key], path === '' ? key : `${path}.${key}`, depth, p, limits, seen)) continue;
-    const keyPath = path === '' ? `{${key}}` : `${path}{${key}}`;
-    const raw = sanitizeString(key, keyPath, p, limits);
-    if (raw !== key && written === undefined) {
-      // A sanitized key (lone surrogate replaced, or truncated) can equal another key of the same map, which
-      // would write a duplicate key: a record that canonicalFromOtlp rejects. From here on, every key is
-      // checked; the keys before this one were written unchanged unless their value was omitted.
-      written = new Set();
-      for (let j = 0; j < i; j++) if (!isOmitted(m[keys[j]!])) written.add(keys[j]!);
-    }
-    if (written !== undefined) {
+    let raw = key;
+    let k = key.length <= limits.maxStringLength ? keyJsonCache.get(key) : undefined;
+    if (k === undefined) {
+      const keyPath = path === '' ? `{${key}}` : `${path}{${key}}`;
+      raw = sanitizeString(key, keyPath, p, limits);
+      if (raw !== key && written === undefined) {
+        // A sanitized key (lone surrogate replaced, or truncated) can equal another key of the same map, which
+        // would write a duplicate key: a record that canonicalFromOtlp rejects. From here on, every key is
+        // checked; the keys before this one were written unchanged unless their value was omitted.
+        written = new Set();
+        for (let j = 0; j < i; j++) if (!isOmitted(m[keys[j]!])) written.add(keys[j]!);
+      }
+      if (written !== undefined) {
+        if (written.has(raw)) {
+          p.add(keyPath, 'key equals another key after sanitizing; member dropped');
+          continue;
+        }
+        written.add(raw);
+      }
+      k = JSON.stringify(raw);
+      if (raw === key) cacheKey(key, k);
+    } else if (written !== undefined) {
       if (written.has(raw)) {
-        p.add(keyPath, 'key equals another key after sanitizing; member dropped');
+        p.add(path === '' ? `{${key}}` : `${path}{${key}}`, 'key equals another key after sanitizing; member dropped');
         continue;
       }
       written.add(raw);
     }
-    const k = JSON.stringify(raw);
     o += (o === '' ? '' : ',') + `{"key":${k},"value":${outOtlp}}`;
-    if (skip === undefined || !skip(raw)) canon.push([raw, k, outCanon]);
+    if (skip === undefined || !skip(raw)) {
+      rawKeys.push(raw);
+      members.push(k + ':' + outCanon);
+    }
   }
-  canon.sort(byKey);
-  let c = '';
-  for (let i = 0; i < canon.length; i++) {
-    const e = canon[i]!;
-    c += (i === 0 ? '' : ',') + e[1] + ':' + e[2];
+  return { otlp: o, canonical: `{${joinSorted(rawKeys, members)}}`, count: members.length };
+}
+
+/** JSON text of attribute keys seen before: keys repeat across records, their encoding need not. */
+const keyJsonCache = new Map<string, string>();
+const KEY_CACHE_MAX = 4096;
+function cacheKey(key: string, json: string): void {
+  if (keyJsonCache.size >= KEY_CACHE_MAX) keyJsonCache.clear();
+  keyJsonCache.set(key, json);
+}
+
+/**
+ * Members joined in RFC 8785 §3.2.3 order: by raw key, comparing UTF-16 code units (JS `<` does exactly so).
+ * Records of one kind repeat the same keys in the same order, so the permutation of the last key list is
+ * kept and reused when the next list is identical (compared element by element).
+ */
+let lastKeys: string[] = [];
+let lastPerm: number[] = [];
+
+function joinSorted(keys: string[], members: string[]): string {
+  const n = keys.length;
+  let same = n === lastKeys.length;
+  for (let i = 0; same && i < n; i++) same = keys[i] === lastKeys[i];
+  if (!same) {
+    const perm = Array.from({ length: n }, (_, i) => i);
+    perm.sort((a, b) => (keys[a]! < keys[b]! ? -1 : keys[a]! > keys[b]! ? 1 : 0));
+    lastKeys = keys;
+    lastPerm = perm;
   }
-  return { otlp: o, canonical: `{${c}}`, count: canon.length };
+  let out = '';
+  for (let i = 0; i < n; i++) out += (i === 0 ? '' : ',') + members[lastPerm[i]!]!;
+  return out;
 }
 
 /**

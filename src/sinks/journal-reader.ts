@@ -73,3 +73,20 @@ export function readLastLine(path: string): string | undefined {
     closeSync(fd);
   }
 }
+
+/** `length` bytes of `path` from `offset` (for whole lines located through the journal's line index). */
+export async function readRange(path: string, offset: number, length: number): Promise<Buffer> {
+  const fh = await open(path, 'r');
+  try {
+    const buf = Buffer.allocUnsafe(length);
+    let got = 0;
+    while (got < length) {
+      const { bytesRead } = await fh.read(buf, got, length - got, offset + got);
+      if (bytesRead === 0) throw new Error(`${path}: ${length - got} bytes missing at offset ${offset + got}`);
+      got += bytesRead;
+    }
+    return buf;
+  } finally {
+    await fh.close();
+  }
+}

@@ -1,12 +1,12 @@
 /**
  * The local journal (DESIGN §4): append-only OTLP/JSON lines in size-rotated segments, one writer per stream
  * so processes sharing a directory never interleave. Also the spool: what the collector has not acknowledged
- * is read back from here (see journal-reader.ts).
+ * is read back from here, located through a small in-memory line index (no re-parsing of JSON).
  *
- * Durability: `writeSync` (fsync policy `always`) returns after write(2)+fsync(2); `write` (policies `batch`
- * and `off`) appends asynchronously, one write at a time, and resolves after the fsync (`batch`) or the write
- * (`off`). A failed write is truncated back to the last whole line so a later line never lands after a
- * fragment.
+ * Durability: `writeSync` (fsync policy `always`) returns after write(2)+fsync(2). `write` (policies `batch`
+ * and `off`) is a group commit: everything queued while one write+fsync is in flight goes out together in
+ * the next one, so under load the cost of fsync is shared by all records that waited for it. A failed write
+ * is truncated back to the last whole line so a later line never lands after a fragment.
  */
 import * as fs from 'node:fs';
 import { join } from 'node:path';
@@ -14,11 +14,64 @@ import { FILE_MODE, ensureDirs, segmentName } from './files.js';
 
 export type FsyncPolicy = 'always' | 'batch' | 'off';
 
+const NEWLINE = Buffer.from('\n');
+
 export interface JournalOptions {
   dir: string;
   streamId: string;
   maxFileBytes: number;
   fsync: FsyncPolicy;
+}
+
+/** One line to append: UTF-8 OTLP/JSON without the newline, and the sequence numbers it holds. */
+export interface JournalLine {
+  bytes: Buffer;
+  first: number;
+  last: number;
+}
+
+/** Where each line of a segment is and which sequence numbers it holds: 4 doubles per line. */
+export class LineIndex {
+  length = 0;
+  private d = new Float64Array(4 * 64);
+
+  push(start: number, end: number, first: number, last: number): void {
+    if ((this.length + 1) * 4 > this.d.length) {
+      const n = new Float64Array(this.d.length * 2);
+      n.set(this.d);
+      this.d = n;
+    }
+    const o = this.length++ * 4;
+    this.d[o] = start;
+    this.d[o + 1] = end;
+    this.d[o + 2] = first;
+    this.d[o + 3] = last;
+  }
+
+  start(i: number): number {
+    return this.d[i * 4]!;
+  }
+  end(i: number): number {
+    return this.d[i * 4 + 1]!;
+  }
+  first(i: number): number {
+    return this.d[i * 4 + 2]!;
+  }
+  last(i: number): number {
+    return this.d[i * 4 + 3]!;
+  }
+
+  /** Index of the first line whose last sequence number is >= seq, or `length` when none. */
+  find(seq: number): number {
+    let lo = 0;
+    let hi = this.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.last(mid) < seq) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
 }
 
 export interface SegmentInfo {
@@ -28,13 +81,23 @@ export interface SegmentInfo {
   last: number;
   /** Bytes of whole lines written (and, with fsync, synced) to it. */
   bytes: number;
+  readonly lines: LineIndex;
+}
+
+interface Pending {
+  lines: JournalLine[];
+  resolve: () => void;
+  reject: (e: Error) => void;
 }
 
 export class JournalWriter {
   readonly segments: SegmentInfo[] = [];
   private fd = -1;
   private segmentNo = 0;
-  private chain: Promise<void> = Promise.resolve();
+  private queue: Pending[] = [];
+  private writing = false;
+  private idle: Promise<void> = Promise.resolve();
+  private idleResolve: (() => void) | undefined;
   private closed = false;
 
   constructor(private readonly options: JournalOptions) {}
@@ -43,20 +106,16 @@ export class JournalWriter {
     return this.segments[this.segments.length - 1];
   }
 
-  /** Highest sequence number that is on disk (and synced, by policy). */
-  get writtenSeq(): number {
-    return this.current?.last ?? 0;
-  }
-
   private openNext(): void {
     ensureDirs(this.options.dir);
     this.segmentNo++;
     const path = join(this.options.dir, segmentName(this.options.streamId, this.segmentNo));
     // O_EXCL: a segment name is never reused, even across a crash and restart (new stream id anyway).
     this.fd = fs.openSync(path, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_APPEND, FILE_MODE);
-    this.segments.push({ path, first: 0, last: 0, bytes: 0 });
+    this.segments.push({ path, first: 0, last: 0, bytes: 0, lines: new LineIndex() });
   }
 
+  /** Makes sure the current segment can take `len` more bytes (a line larger than a segment gets one alone). */
   private rotateIfNeeded(len: number): void {
     const cur = this.current;
     if (this.fd < 0 || cur === undefined) return this.openNext();
@@ -68,67 +127,114 @@ export class JournalWriter {
     }
   }
 
-  private noteWritten(len: number, first: number, last: number): void {
+  /**
+   * The next run of `lines` from `i` that fits the current segment (rotating first if needed; a line larger
+   * than a segment gets one alone), as bytes to append.
+   */
+  private nextRun(lines: readonly JournalLine[], i: number): { j: number; buf: Buffer; sizes: number[] } {
+    this.rotateIfNeeded(lines[i]!.bytes.length + 1);
     const cur = this.current!;
-    if (cur.first === 0) cur.first = first;
-    cur.last = last;
-    cur.bytes += len;
+    let j = i;
+    let size = 0;
+    const sizes: number[] = [];
+    const parts: Buffer[] = [];
+    while (j < lines.length) {
+      const len = lines[j]!.bytes.length + 1;
+      if (j > i && cur.bytes + size + len > this.options.maxFileBytes) break;
+      sizes.push(len);
+      size += len;
+      parts.push(lines[j]!.bytes, NEWLINE);
+      j++;
+    }
+    return { j, buf: Buffer.concat(parts, size), sizes };
   }
 
-  private repair(len: number): void {
-    // Cut a partial line so the next append starts on a line boundary.
+  /** Records lines [i, j) as written to the current segment. */
+  private commitRun(lines: readonly JournalLine[], i: number, j: number, sizes: readonly number[]): void {
+    const cur = this.current!;
+    let off = cur.bytes;
+    for (let k = i; k < j; k++) {
+      const l = lines[k]!;
+      const len = sizes[k - i]!;
+      cur.lines.push(off, off + len, l.first, l.last);
+      off += len;
+      if (cur.first === 0) cur.first = l.first;
+      cur.last = l.last;
+    }
+    cur.bytes = off;
+  }
+
+  /** Cut a partial line so the next append starts on a line boundary. */
+  private repair(): void {
     const cur = this.current;
-    if (cur !== undefined && this.fd >= 0) {
-      try {
-        fs.ftruncateSync(this.fd, cur.bytes);
-      } catch {
-        /* the next start-up will find and set aside the torn tail */
-      }
-    }
-    void len;
-  }
-
-  /** Appends lines (each ending in '\n') and fsyncs before returning. Throws on I/O error. */
-  writeSync(text: string, first: number, last: number): void {
-    if (this.closed) throw new Error('journal is closed');
-    const buf = Buffer.from(text, 'utf8');
-    this.rotateIfNeeded(buf.length);
+    if (cur === undefined || this.fd < 0) return;
     try {
-      let off = 0;
-      while (off < buf.length) off += fs.writeSync(this.fd, buf, off, buf.length - off);
-      if (this.options.fsync !== 'off') fs.fsyncSync(this.fd);
-    } catch (e) {
-      this.repair(buf.length);
-      throw e;
+      fs.ftruncateSync(this.fd, cur.bytes);
+    } catch {
+      /* the next start-up finds and sets aside the torn tail */
     }
-    this.noteWritten(buf.length, first, last);
   }
 
-  /** Appends lines asynchronously; writes are serialized in call order. */
-  write(text: string, first: number, last: number): Promise<void> {
-    const run = async (): Promise<void> => {
-      if (this.closed) throw new Error('journal is closed');
-      const buf = Buffer.from(text, 'utf8');
-      this.rotateIfNeeded(buf.length);
-      const fd = this.fd;
+  /** Appends lines and fsyncs (unless the policy is `off`) before returning. Throws on I/O error. */
+  writeSync(lines: readonly JournalLine[]): void {
+    if (this.closed) throw new Error('journal is closed');
+    for (let i = 0; i < lines.length; ) {
+      const { j, buf, sizes } = this.nextRun(lines, i);
       try {
         let off = 0;
-        while (off < buf.length) off += await writeAsync(fd, buf, off);
-        if (this.options.fsync === 'batch' || this.options.fsync === 'always') await fsyncAsync(fd);
+        while (off < buf.length) off += fs.writeSync(this.fd, buf, off, buf.length - off);
+        if (this.options.fsync !== 'off') fs.fsyncSync(this.fd);
       } catch (e) {
-        this.repair(buf.length);
+        this.repair();
         throw e;
       }
-      this.noteWritten(buf.length, first, last);
-    };
-    const p = this.chain.then(run);
-    this.chain = p.catch(() => undefined);
-    return p;
+      this.commitRun(lines, i, j, sizes);
+      i = j;
+    }
+  }
+
+  /** Queues lines; resolves once they are written (and fsynced, unless the policy is `off`). */
+  write(lines: JournalLine[]): Promise<void> {
+    if (this.closed) return Promise.reject(new Error('journal is closed'));
+    return new Promise<void>((resolve, reject) => {
+      this.queue.push({ lines, resolve, reject });
+      if (!this.writing) void this.drain();
+    });
+  }
+
+  private async drain(): Promise<void> {
+    this.writing = true;
+    this.idle = new Promise((r) => (this.idleResolve = r));
+    while (this.queue.length > 0) {
+      const group = this.queue;
+      this.queue = [];
+      const lines = group.length === 1 ? group[0]!.lines : group.flatMap((g) => g.lines);
+      try {
+        for (let i = 0; i < lines.length; ) {
+          const { j, buf, sizes } = this.nextRun(lines, i);
+          try {
+            let off = 0;
+            while (off < buf.length) off += await writeAsync(this.fd, buf, off);
+          } catch (e) {
+            this.repair();
+            throw e;
+          }
+          this.commitRun(lines, i, j, sizes);
+          i = j;
+        }
+        if (this.options.fsync !== 'off') await fsyncAsync(this.fd);
+        for (const g of group) g.resolve();
+      } catch (e) {
+        for (const g of group) g.reject(e as Error);
+      }
+    }
+    this.writing = false;
+    this.idleResolve?.();
   }
 
   /** Waits for queued writes, fsyncs and closes. Idempotent. */
   async close(): Promise<void> {
-    await this.chain;
+    if (this.writing) await this.idle;
     if (this.closed) return;
     this.closed = true;
     if (this.fd >= 0) {
