@@ -9,12 +9,10 @@ import type { Resource } from '@opentelemetry/resources';
 import { EncodeProblems, encodeAttributes } from '../otlp/encode.js';
 
 export interface RecordGroup {
-  /** OTLP/JSON text of the `resource` member. */
-  readonly resource: string;
-  readonly resourceSchemaUrl: string | undefined;
-  /** OTLP/JSON text of the `scope` member. */
-  readonly scope: string;
-  readonly scopeSchemaUrl: string | undefined;
+  /** UTF-8 of `{"resource":…,"scopeLogs":[{"scope":…,"logRecords":[` — what precedes the group's records. */
+  readonly prefix: Buffer;
+  /** UTF-8 of what closes it: `]` (+ scope schemaUrl) `}]` (+ resource schemaUrl) `}`. */
+  readonly suffix: Buffer;
 }
 
 const cache = new WeakMap<Resource, WeakMap<InstrumentationScope, RecordGroup>>();
@@ -39,11 +37,21 @@ export function groupOf(record: Pick<ReadWriteLogRecord, 'resource' | 'instrumen
   if (byScope === undefined) cache.set(record.resource, (byScope = new WeakMap()));
   let g = byScope.get(record.instrumentationScope);
   if (g === undefined) {
+    const scopeSchema = record.instrumentationScope.schemaUrl;
+    const resourceSchema = record.resource.schemaUrl;
     g = {
-      resource: encodeResource(record.resource),
-      resourceSchemaUrl: record.resource.schemaUrl,
-      scope: encodeScope(record.instrumentationScope),
-      scopeSchemaUrl: record.instrumentationScope.schemaUrl,
+      prefix: Buffer.from(
+        `{"resource":${encodeResource(record.resource)},"scopeLogs":[{"scope":${encodeScope(record.instrumentationScope)},"logRecords":[`,
+        'utf8',
+      ),
+      suffix: Buffer.from(
+        ']' +
+          (scopeSchema ? `,"schemaUrl":${JSON.stringify(scopeSchema)}` : '') +
+          '}]' +
+          (resourceSchema ? `,"schemaUrl":${JSON.stringify(resourceSchema)}` : '') +
+          '}',
+        'utf8',
+      ),
     };
     byScope.set(record.instrumentationScope, g);
   }

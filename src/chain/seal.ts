@@ -30,8 +30,11 @@ export interface SealedRecord {
   readonly recordId: string;
   /** Lowercase hex SHA-256 of the canonical form. */
   readonly hash: string;
-  /** OTLP/JSON text of the LogRecord (one element of `logRecords`). */
-  readonly json: string;
+  /**
+   * UTF-8 OTLP/JSON of the LogRecord (one element of `logRecords`). Encoded right away: one flat off-heap
+   * buffer survives until the flush tick, not a tree of string fragments for the young-generation GC to copy.
+   */
+  readonly json: Buffer;
   readonly group: RecordGroup;
   /** True when the record was marked `audit.validation.error` by this processor. */
   readonly invalid: boolean;
@@ -129,7 +132,7 @@ export function sealRecord(record: ReadWriteLogRecord, chain: HashChain, options
     seq: link.seq,
     recordId,
     hash,
-    json,
+    json: Buffer.from(json, 'utf8'),
     group: groupOf(record),
     invalid: attrs[A.ATTR_VALIDATION_ERROR] !== undefined,
   };

@@ -84,6 +84,19 @@ const REQUEST_TAIL = Buffer.from(']}');
 const COMMA = Buffer.from(',');
 const innerOf = (line: Buffer): Buffer => line.subarray(REQUEST_HEAD.length, line.length - REQUEST_TAIL.length);
 
+/** Several request lines as one request: their resourceLogs lists joined. */
+const concatRequests = (lines: readonly Buffer[]): Buffer => concatInner(lines.map(innerOf));
+
+function concatInner(inners: readonly Buffer[]): Buffer {
+  const parts: Buffer[] = [REQUEST_HEAD];
+  for (let i = 0; i < inners.length; i++) {
+    if (i > 0) parts.push(COMMA);
+    parts.push(inners[i]!);
+  }
+  parts.push(REQUEST_TAIL);
+  return Buffer.concat(parts);
+}
+
 export class Delivery {
   private pending: SealedRecord[] = [];
   private pendingReceipts: Map<number, PendingReceipt> | undefined;
@@ -209,7 +222,7 @@ export class Delivery {
       first: recs[from]!.seq,
       last: recs[to - 1]!.seq,
       count: to - from,
-      line: Buffer.from(encodeRequest(recs, from, to), 'utf8'),
+      line: encodeRequest(recs, from, to),
       onDisk: false,
       receipts: mine,
       ids: this.o.file === 'off' ? recs.slice(from, to).map((r) => r.recordId) : undefined,
@@ -234,7 +247,7 @@ export class Delivery {
     if (this.memRecords <= this.o.maxQueueSize) return;
     const keep: Batch[] = [];
     for (const b of this.unsent) {
-      if (this.memRecords > this.o.maxQueueSize && b.onDisk && b !== this.inflight) this.memRecords -= b.count;
+      if (this.memRecords > this.o.maxQueueSize && b.onDisk && !this.inflight.includes(b)) this.memRecords -= b.count;
       else keep.push(b);
     }
     this.unsent = keep;
@@ -316,18 +329,23 @@ export class Delivery {
 
   // ---- export loop -------------------------------------------------------------------------------
 
-  private inflight: Batch | undefined;
+  private inflight: Batch[] = [];
 
   private pump(): void {
     if (this.exporting || this.retryTimer !== undefined || this.closedForExport) return;
     if (this.acked >= this.accepted && this.pending.length === 0) return this.notifyIdle();
     this.exporting = true;
     this.exportDone = this.exportNext()
-      .catch((e: unknown) => this.exportCrashed(e))
-      .finally(() => {
+      .catch((e: unknown) => {
+        this.exportCrashed(e);
+        return false;
+      })
+      .then((progressed) => {
         this.exporting = false;
-        this.inflight = undefined;
-        this.pump();
+        this.inflight = [];
+        // Only loop on progress: with nothing sendable yet (records still in the pending tick), looping here
+        // would spin in microtasks and starve the very tick that makes them sendable. enqueue() pumps again.
+        if (progressed) this.pump();
       });
   }
 
@@ -353,26 +371,37 @@ export class Delivery {
 
   private closedForExport = false;
 
-  private async exportNext(): Promise<void> {
+  /** Sends the next batch in sequence. Resolves true when an attempt was made (success or not). */
+  private async exportNext(): Promise<boolean> {
     const next = this.acked + 1;
     const head = this.unsent[0];
     if (head !== undefined && head.first <= next) {
-      this.inflight = head;
-      const ok = await this.send(head.line, head.count, head.last);
-      if (ok) {
-        this.unsent.shift();
-        this.memRecords -= head.count;
-            this.settle(head, 'collector');
+      // Coalesce consecutive batches up to the export batch size: when the collector is slower than the
+      // producer, one request then carries many small batches instead of one round trip each.
+      let n = 1;
+      let count = head.count;
+      while (n < this.unsent.length) {
+        const b = this.unsent[n]!;
+        if (b.first !== this.unsent[n - 1]!.last + 1 || count + b.count > this.o.maxExportBatchSize) break;
+        count += b.count;
+        n++;
       }
-      return;
+      const group = this.unsent.slice(0, n);
+      this.inflight = group;
+      const body = n === 1 ? head.line : concatRequests(group.map((b) => b.line));
+      const ok = await this.send(body, count, group[n - 1]!.last);
+      if (ok) {
+        this.unsent.splice(0, n);
+        this.memRecords -= count;
+        for (const b of group) this.settle(b, 'collector');
+      }
+      return true;
     }
     // Records before the head of memory were evicted: they are in the journal.
     const until = head?.first ?? this.pending[0]?.seq ?? this.accepted + 1;
-    if (this.journal === undefined || next >= until) {
-      // Nothing sendable right now (records still in the pending tick).
-      return;
-    }
+    if (this.journal === undefined || next >= until) return false; // nothing sendable until the next tick
     await this.sendFromDisk(next, until);
+    return true;
   }
 
   /**
@@ -398,7 +427,7 @@ export class Delivery {
     }
     const start = idx.start(l0);
     const text = await readRange(seg.path, start, idx.end(l1 - 1) - start);
-    const parts: Buffer[] = [REQUEST_HEAD];
+    const parts: Buffer[] = [];
     let last = 0;
     let pos = 0;
     for (let l = l0; l < l1; l++) {
@@ -415,13 +444,11 @@ export class Delivery {
         inner = innerOf(Buffer.from(JSON.stringify(f.request), 'utf8'));
         last = Math.max(last, f.last);
       }
-      if (parts.length > 1) parts.push(COMMA);
       parts.push(inner);
     }
-    if (parts.length === 1 || last < from) return this.reportGap(from, until);
+    if (parts.length === 0 || last < from) return this.reportGap(from, until);
     if (idx.first(l0) > from) this.reportGap(from, idx.first(l0));
-    parts.push(REQUEST_TAIL);
-    await this.send(Buffer.concat(parts), count, last);
+    await this.send(concatInner(parts), count, last);
   }
 
   /** Records that should be in the journal are not: never silent (this is a bug or outside interference). */

@@ -6,12 +6,14 @@ import type { Writable } from 'node:stream';
 import type { SealedRecord } from '../chain/seal.js';
 import { encodeRequest } from '../otlp/request.js';
 
+const NEWLINE = Buffer.from('\n');
+
 export class StdoutSink {
   constructor(private readonly out: Writable = process.stdout) {}
 
   write(records: readonly SealedRecord[]): void {
-    let text = '';
-    for (let i = 0; i < records.length; i++) text += encodeRequest(records, i, i + 1) + '\n';
-    this.out.write(text);
+    const parts: Buffer[] = [];
+    for (let i = 0; i < records.length; i++) parts.push(encodeRequest(records, i, i + 1), NEWLINE);
+    this.out.write(Buffer.concat(parts));
   }
 }

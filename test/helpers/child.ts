@@ -11,8 +11,19 @@ export interface Child {
   waitFor(pred: (o: Record<string, unknown>) => boolean, timeoutMs?: number): Promise<Record<string, unknown>>;
 }
 
+const live = new Set<ChildProcess>();
+
+/** Kills every child still running (SIGKILL): call from afterEach so a failed test leaves nothing behind. */
+export async function killAll(): Promise<void> {
+  const waits = [...live].map((p) => new Promise<void>((r) => (p.exitCode !== null || p.signalCode !== null ? r() : (p.once('exit', () => r()), p.kill('SIGKILL')))));
+  await Promise.all(waits);
+  live.clear();
+}
+
 export function runNode(args: string[], env: Record<string, string | undefined>): Child {
   const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+  live.add(proc);
+  proc.once('exit', () => live.delete(proc));
   const lines: Record<string, unknown>[] = [];
   const stderr: string[] = [];
   const watchers: { pred: (o: Record<string, unknown>) => boolean; resolve: (o: Record<string, unknown>) => void }[] = [];

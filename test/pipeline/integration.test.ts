@@ -7,13 +7,14 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startCollector, type CollectorHandle } from '../../src/collector/index.js';
 import { verifyFiles } from '../../src/verify/index.js';
-import { runNode } from '../helpers/child.js';
+import { killAll, runNode } from '../helpers/child.js';
 import { idOf, journalRecords, recordsOfFile, seqOf, streamOf } from '../helpers/records.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const root = join(import.meta.dirname, '../..');
 const cleanups: (() => Promise<unknown>)[] = [];
 afterEach(async () => {
+  await killAll();
   while (cleanups.length) await cleanups.pop()!().catch(() => undefined);
 });
 

@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { startCollector, type CollectorHandle } from '../../src/collector/index.js';
 import { AuditLogRecordProcessor } from '../../src/processor.js';
 import { verifyFiles } from '../../src/verify/index.js';
-import { runNode } from '../helpers/child.js';
+import { killAll, runNode } from '../helpers/child.js';
 import { FAST } from '../helpers/pipeline.js';
 import { idOf, recordsOfFile, streamOf } from '../helpers/records.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -13,6 +13,7 @@ import { tempDir } from '../helpers/tmp.js';
 const emitter = join(import.meta.dirname, '../fixtures/emitter.mjs');
 const cleanups: (() => Promise<unknown>)[] = [];
 afterEach(async () => {
+  await killAll();
   while (cleanups.length) await cleanups.pop()!().catch(() => undefined);
 });
 
@@ -33,6 +34,20 @@ async function restartAndReplay(auditDir: string, endpoint: string): Promise<voi
   expect(report).toBeDefined();
   await provider.shutdown();
 }
+
+describe('export loop', () => {
+  it.each(['journal', 'off'])('file=%s: acknowledgements arriving while records wait for the flush tick never stall delivery', async (mode) => {
+    const { collectorFile, collector, dir } = await setup();
+    const child = runNode([join(import.meta.dirname, '../fixtures/trickle.mjs')], {
+      ENDPOINT: collector.endpoint,
+      FILE_MODE: mode,
+      OTEL_AUDIT_DIR: join(dir, 'trickle'),
+    });
+    const done = await child.waitFor((o) => o.event === 'done', 15_000);
+    expect(done.undelivered).toBe(0);
+    expect(new Set(recordsOfFile(collectorFile).map(idOf)).size).toBe(Number(done.n) + 1);
+  });
+});
 
 describe('restart', () => {
   it('records left in the journal by a process that exited during an outage are replayed by the next one', async () => {
