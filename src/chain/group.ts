@@ -9,10 +9,10 @@ import type { Resource } from '@opentelemetry/resources';
 import { EncodeProblems, encodeAttributes } from '../otlp/encode.js';
 
 export interface RecordGroup {
-  /** UTF-8 of `{"resource":…,"scopeLogs":[{"scope":…,"logRecords":[` — what precedes the group's records. */
-  readonly prefix: Buffer;
-  /** UTF-8 of what closes it: `]` (+ scope schemaUrl) `}]` (+ resource schemaUrl) `}`. */
-  readonly suffix: Buffer;
+  /** `{"resource":…,"scopeLogs":[{"scope":…,"logRecords":[` — what precedes the group's records. */
+  readonly prefix: string;
+  /** What closes it: `]` (+ scope schemaUrl) `}]` (+ resource schemaUrl) `}`. */
+  readonly suffix: string;
 }
 
 const cache = new WeakMap<Resource, WeakMap<InstrumentationScope, RecordGroup>>();
@@ -40,18 +40,13 @@ export function groupOf(record: Pick<ReadWriteLogRecord, 'resource' | 'instrumen
     const scopeSchema = record.instrumentationScope.schemaUrl;
     const resourceSchema = record.resource.schemaUrl;
     g = {
-      prefix: Buffer.from(
-        `{"resource":${encodeResource(record.resource)},"scopeLogs":[{"scope":${encodeScope(record.instrumentationScope)},"logRecords":[`,
-        'utf8',
-      ),
-      suffix: Buffer.from(
+      prefix: `{"resource":${encodeResource(record.resource)},"scopeLogs":[{"scope":${encodeScope(record.instrumentationScope)},"logRecords":[`,
+      suffix:
         ']' +
-          (scopeSchema ? `,"schemaUrl":${JSON.stringify(scopeSchema)}` : '') +
-          '}]' +
-          (resourceSchema ? `,"schemaUrl":${JSON.stringify(resourceSchema)}` : '') +
-          '}',
-        'utf8',
-      ),
+        (scopeSchema ? `,"schemaUrl":${JSON.stringify(scopeSchema)}` : '') +
+        '}]' +
+        (resourceSchema ? `,"schemaUrl":${JSON.stringify(resourceSchema)}` : '') +
+        '}',
     };
     byScope.set(record.instrumentationScope, g);
   }

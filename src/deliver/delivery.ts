@@ -17,7 +17,7 @@
 import { diag } from '@opentelemetry/api';
 import type { SealedRecord } from '../chain/seal.js';
 import { filterRequest } from '../otlp/decode.js';
-import { encodeRequest } from '../otlp/request.js';
+import { RequestBuilder } from '../otlp/request-builder.js';
 import type { ExportLogsServiceRequest } from '../otlp/types.js';
 import { readRange } from '../sinks/journal-reader.js';
 import { JournalWriter, type FsyncPolicy, type JournalLine, type SegmentInfo } from '../sinks/journal.js';
@@ -98,8 +98,15 @@ function concatInner(inners: readonly Buffer[]): Buffer {
 }
 
 export class Delivery {
-  private pending: SealedRecord[] = [];
-  private pendingReceipts: Map<number, PendingReceipt> | undefined;
+  /** The open batch: records accepted since the last cut, encoded into the builder as they came. */
+  private readonly builder = new RequestBuilder();
+  private openFirst = 0;
+  private openLast = 0;
+  private openReceipts: Map<number, PendingReceipt> | undefined;
+  private openIds: string[] | undefined;
+  /** Batches cut (full) but not yet handed to journal and export, which happens in the flush tick. */
+  private ready: Batch[] = [];
+  private stdoutPending: SealedRecord[] = [];
   private unsent: Batch[] = [];
   private memRecords = 0;
   private tickScheduled = false;
@@ -166,17 +173,23 @@ export class Delivery {
   /** Hot path. The record is sealed; from here on it is never dropped silently. */
   accept(rec: SealedRecord, receipt?: Deferred<AuditReceipt>): void {
     this.accepted = rec.seq;
+    this.memRecords++;
     this.o.metrics.emittedOne();
+    if (this.builder.count === 0) this.openFirst = rec.seq;
+    this.openLast = rec.seq;
+    this.builder.add(rec.json, rec.group);
+    if (receipt !== undefined) (this.openReceipts ??= new Map()).set(rec.seq, { d: receipt, recordId: rec.recordId, hash: rec.hash });
+    if (this.o.file === 'off') (this.openIds ??= []).push(rec.recordId);
+    if (this.o.stdout !== undefined) this.stdoutPending.push(rec);
     if (this.o.file === 'journal' && this.o.fsync === 'always' && !this.journalFailed) {
       // Durable before returning: one record, one line, write + fsync now.
-      const batch = this.makeBatch([rec], 0, 1, receipt === undefined ? undefined : new Map([[rec.seq, { d: receipt, recordId: rec.recordId, hash: rec.hash }]]));
+      this.flushStdout();
+      const batch = this.cut();
       this.writeBatchesSync([batch]);
       this.enqueue([batch]);
       return;
     }
-    this.pending.push(rec);
-    this.memRecords++;
-    if (receipt !== undefined) (this.pendingReceipts ??= new Map()).set(rec.seq, { d: receipt, recordId: rec.recordId, hash: rec.hash });
+    if (this.builder.count >= this.o.maxExportBatchSize) this.ready.push(this.cut());
     if (!this.tickScheduled) {
       this.tickScheduled = true;
       setImmediate(this.tick);
@@ -188,52 +201,47 @@ export class Delivery {
     this.flushPending();
   };
 
-  /** Cuts pending records into batches, starts their journal write and queues them for export. */
+  /** Closes the open batch. */
+  private cut(): Batch {
+    const b: Batch = {
+      first: this.openFirst,
+      last: this.openLast,
+      count: this.openLast - this.openFirst + 1,
+      line: this.builder.cut()!,
+      onDisk: false,
+      receipts: this.openReceipts,
+      ids: this.openIds,
+    };
+    this.openReceipts = undefined;
+    this.openIds = undefined;
+    return b;
+  }
+
+  private flushStdout(): void {
+    if (this.o.stdout === undefined || this.stdoutPending.length === 0) return;
+    this.o.stdout.write(this.stdoutPending);
+    this.stdoutPending = [];
+  }
+
+  /** First sequence number not yet in `unsent` (still open or waiting for the tick). */
+  private get firstQueued(): number | undefined {
+    return this.ready[0]?.first ?? (this.builder.count > 0 ? this.openFirst : undefined);
+  }
+
+  /** Cuts the open batch, starts the journal write of what was cut and queues it for export. */
   private flushPending(): void {
     this.o.metrics.publish();
-    if (this.pending.length === 0) return;
-    const recs = this.pending;
-    const receipts = this.pendingReceipts;
-    this.pending = [];
-    this.pendingReceipts = undefined;
-    this.memRecords -= recs.length;
-    const batches: Batch[] = [];
-    const size = this.o.maxExportBatchSize;
-    for (let i = 0; i < recs.length; i += size) batches.push(this.makeBatch(recs, i, Math.min(i + size, recs.length), receipts));
-    if (this.o.stdout !== undefined) this.o.stdout.write(recs);
+    if (this.builder.count > 0) this.ready.push(this.cut());
+    if (this.ready.length === 0) return;
+    const batches = this.ready;
+    this.ready = [];
+    this.flushStdout();
     if (this.journal !== undefined && (this.o.file === 'journal' || this.outage)) this.writeBatches(batches);
     this.enqueue(batches);
   }
 
-  private makeBatch(
-    recs: readonly SealedRecord[],
-    from: number,
-    to: number,
-    receipts: Map<number, PendingReceipt> | undefined,
-  ): Batch {
-    let mine: Map<number, PendingReceipt> | undefined;
-    if (receipts !== undefined) {
-      for (let i = from; i < to; i++) {
-        const r = receipts.get(recs[i]!.seq);
-        if (r !== undefined) (mine ??= new Map()).set(recs[i]!.seq, r);
-      }
-    }
-    return {
-      first: recs[from]!.seq,
-      last: recs[to - 1]!.seq,
-      count: to - from,
-      line: encodeRequest(recs, from, to),
-      onDisk: false,
-      receipts: mine,
-      ids: this.o.file === 'off' ? recs.slice(from, to).map((r) => r.recordId) : undefined,
-    };
-  }
-
   private enqueue(batches: Batch[]): void {
-    for (const b of batches) {
-      this.unsent.push(b);
-      this.memRecords += b.count;
-    }
+    for (const b of batches) this.unsent.push(b);
     this.evict();
     this.pump();
   }
@@ -333,7 +341,7 @@ export class Delivery {
 
   private pump(): void {
     if (this.exporting || this.retryTimer !== undefined || this.closedForExport) return;
-    if (this.acked >= this.accepted && this.pending.length === 0) return this.notifyIdle();
+    if (this.acked >= this.accepted) return this.notifyIdle();
     this.exporting = true;
     this.exportDone = this.exportNext()
       .catch((e: unknown) => {
@@ -398,7 +406,7 @@ export class Delivery {
       return true;
     }
     // Records before the head of memory were evicted: they are in the journal.
-    const until = head?.first ?? this.pending[0]?.seq ?? this.accepted + 1;
+    const until = head?.first ?? this.firstQueued ?? this.accepted + 1;
     if (this.journal === undefined || next >= until) return false; // nothing sendable until the next tick
     await this.sendFromDisk(next, until);
     return true;
