@@ -8,5 +8,8 @@ export default defineConfig({
     // Child-process and loopback tests are I/O bound; two cores, so keep parallelism modest.
     maxWorkers: 2,
     pool: 'forks',
+    // In CI, also a machine-readable report, from which .ci/run prints its closing summary line.
+    reporters: process.env.CI ? ['default', 'json'] : ['default'],
+    outputFile: process.env.CI ? { json: '.ci/results.json' } : undefined,
   },
 });
