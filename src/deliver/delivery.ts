@@ -230,7 +230,6 @@ export class Delivery {
 
   /** Cuts the open batch, starts the journal write of what was cut and queues it for export. */
   private flushPending(): void {
-    this.o.metrics.publish();
     if (this.builder.count > 0) this.ready.push(this.cut());
     if (this.ready.length === 0) return;
     const batches = this.ready;

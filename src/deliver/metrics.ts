@@ -1,6 +1,6 @@
 /**
- * Self-metrics through the OTel metrics API (DESIGN §5.6). Counts are accumulated in plain numbers on the
- * hot path and added to the instruments once per flush tick, so `onEmit` never pays for an instrument call.
+ * Self-metrics through the OTel metrics API (DESIGN §5.6). The per-record count is a plain number read by an
+ * observable instrument at collection time, so `onEmit` never pays for an instrument call.
  */
 import { metrics, type Meter, type MeterProvider } from '@opentelemetry/api';
 
@@ -21,19 +21,19 @@ export interface DeliveryStats {
 
 export class AuditMetrics {
   readonly totals: DeliveryStats = { emitted: 0, exported: 0, spooled: 0, dropped: 0, invalid: 0 };
-  private readonly emitted;
   private readonly exported;
   private readonly spooled;
   private readonly dropped;
   private readonly duration;
-  private unflushedEmitted = 0;
 
   /** Where the queue depth is read from when the gauge is observed (set by the delivery stage). */
   depth: () => number = () => 0;
 
   constructor(meterProvider: MeterProvider | undefined, private readonly attrs: { 'audit.sequence.stream_id': string }) {
     const meter: Meter = (meterProvider ?? metrics).getMeter('otel-audit');
-    this.emitted = meter.createCounter(METRIC_EMITTED, { description: 'Audit records accepted by the processor' });
+    // Observed at collection time from a plain number: the hot path never calls an instrument.
+    const emitted = meter.createObservableCounter(METRIC_EMITTED, { description: 'Audit records accepted by the processor' });
+    emitted.addCallback((r) => r.observe(this.totals.emitted, this.attrs));
     this.exported = meter.createCounter(METRIC_EXPORTED, { description: 'Audit records acknowledged by the collector' });
     this.spooled = meter.createCounter(METRIC_SPOOLED, { description: 'Audit records written to the local journal/spool' });
     this.dropped = meter.createCounter(METRIC_DROPPED, { description: 'Audit records lost: neither collector nor journal could take them' });
@@ -42,17 +42,9 @@ export class AuditMetrics {
     depth.addCallback((r) => r.observe(this.depth(), this.attrs));
   }
 
-  /** Hot path: a plain increment; published at the next `publish()`. */
+  /** Hot path: a plain increment, observed when metrics are collected. */
   emittedOne(): void {
     this.totals.emitted++;
-    this.unflushedEmitted++;
-  }
-
-  publish(): void {
-    if (this.unflushedEmitted > 0) {
-      this.emitted.add(this.unflushedEmitted, this.attrs);
-      this.unflushedEmitted = 0;
-    }
   }
 
   exportedN(n: number): void {
