@@ -61,3 +61,23 @@ export const loginEvent = (i: number) => ({
   source: { address: '192.0.2.1' },
   details: { attempt: i },
 });
+
+export interface CollectorDir {
+  dir: string;
+  auditDir: string;
+  collectorFile: string;
+  collector: CollectorHandle;
+}
+
+/**
+ * A temp dir with a loopback collector writing into it, for tests that run the package in child processes.
+ * Registers its cleanups on `cleanups` (run them in afterEach).
+ */
+export async function collectorDir(cleanups: (() => Promise<unknown>)[]): Promise<CollectorDir> {
+  const { dir, cleanup } = await tempDir();
+  cleanups.push(cleanup);
+  const collectorFile = join(dir, 'collector', 'logs.jsonl');
+  const collector = await startCollector({ port: 0, outFile: collectorFile });
+  cleanups.push(() => collector.close());
+  return { dir, auditDir: join(dir, 'audit'), collectorFile, collector };
+}

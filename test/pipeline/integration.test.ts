@@ -5,11 +5,10 @@
 import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { startCollector, type CollectorHandle } from '../../src/collector/index.js';
 import { verifyFiles } from '../../src/verify/index.js';
 import { killAll, runNode } from '../helpers/child.js';
+import { collectorDir, type CollectorDir } from '../helpers/pipeline.js';
 import { idOf, journalRecords, recordsOfFile, seqOf, streamOf } from '../helpers/records.js';
-import { tempDir } from '../helpers/tmp.js';
 
 const root = join(import.meta.dirname, '../..');
 const cleanups: (() => Promise<unknown>)[] = [];
@@ -18,14 +17,7 @@ afterEach(async () => {
   while (cleanups.length) await cleanups.pop()!().catch(() => undefined);
 });
 
-async function setup(): Promise<{ dir: string; auditDir: string; collectorFile: string; collector: CollectorHandle }> {
-  const { dir, cleanup } = await tempDir();
-  cleanups.push(cleanup);
-  const collectorFile = join(dir, 'collector', 'logs.jsonl');
-  const collector = await startCollector({ port: 0, outFile: collectorFile });
-  cleanups.push(() => collector.close());
-  return { dir, auditDir: join(dir, 'audit'), collectorFile, collector };
-}
+const setup = (): Promise<CollectorDir> => collectorDir(cleanups);
 
 describe('NodeSDK app configured only by env', () => {
   it('5000 events through a collector outage: all arrive, both copies verify, tampering is named', async () => {

@@ -2,13 +2,11 @@ import { LoggerProvider } from '@opentelemetry/sdk-logs';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { startCollector, type CollectorHandle } from '../../src/collector/index.js';
 import { AuditLogRecordProcessor } from '../../src/processor.js';
 import { verifyFiles } from '../../src/verify/index.js';
 import { killAll, runNode } from '../helpers/child.js';
-import { FAST } from '../helpers/pipeline.js';
+import { collectorDir, FAST, type CollectorDir } from '../helpers/pipeline.js';
 import { idOf, recordsOfFile, streamOf } from '../helpers/records.js';
-import { tempDir } from '../helpers/tmp.js';
 
 const emitter = join(import.meta.dirname, '../fixtures/emitter.mjs');
 const cleanups: (() => Promise<unknown>)[] = [];
@@ -17,14 +15,7 @@ afterEach(async () => {
   while (cleanups.length) await cleanups.pop()!().catch(() => undefined);
 });
 
-async function setup(): Promise<{ dir: string; auditDir: string; collectorFile: string; collector: CollectorHandle }> {
-  const { dir, cleanup } = await tempDir();
-  cleanups.push(cleanup);
-  const collectorFile = join(dir, 'collector', 'logs.jsonl');
-  const collector = await startCollector({ port: 0, outFile: collectorFile });
-  cleanups.push(() => collector.close());
-  return { dir, auditDir: join(dir, 'audit'), collectorFile, collector };
-}
+const setup = (): Promise<CollectorDir> => collectorDir(cleanups);
 
 /** A new process on the same directory: it replays what earlier ones left, then we shut it down. */
 async function restartAndReplay(auditDir: string, endpoint: string): Promise<void> {
