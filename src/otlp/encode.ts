@@ -79,6 +79,11 @@ export function encodeBytes(b: Uint8Array): string {
   return `{"bytesValue":"${Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('base64')}"}`;
 }
 
+/** Tagged text of short string values seen before (only values that encoded without a problem). */
+const valueCache = new Map<string, string>();
+const VALUE_CACHE_SIZE = 8192;
+const VALUE_CACHE_MAX_LENGTH = 64;
+
 /**
  * Output slots of `encodeValue`: OTLP/JSON text and canonical text of the last encoded value.
  * Module-level to keep the hot path allocation-free (single-threaded; never re-entered mid-write).
@@ -102,9 +107,20 @@ function encodeValue(
   seen: unknown[],
 ): boolean {
   switch (typeof v) {
-    case 'string':
-      outOtlp = outCanon = `{"stringValue":${encodeString(v, path, p, limits)}}`;
+    case 'string': {
+      // Audit values repeat (actions, outcomes, actor types, addresses): short ones are encoded once.
+      let t = v.length <= VALUE_CACHE_MAX_LENGTH ? valueCache.get(v) : undefined;
+      if (t === undefined) {
+        const problems = p.list?.length;
+        t = `{"stringValue":${encodeString(v, path, p, limits)}}`;
+        if (v.length <= VALUE_CACHE_MAX_LENGTH && p.list?.length === problems) {
+          if (valueCache.size >= VALUE_CACHE_SIZE) valueCache.clear();
+          valueCache.set(v, t);
+        }
+      }
+      outOtlp = outCanon = t;
       return true;
+    }
     case 'number':
       outOtlp = outCanon = encodeNumber(v, path, p);
       return true;
