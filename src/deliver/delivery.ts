@@ -176,8 +176,13 @@ export class Delivery {
     this.memRecords++;
     this.o.metrics.emittedOne();
     if (this.builder.count === 0) this.openFirst = rec.seq;
+    if (!this.builder.add(rec.json, rec.group)) {
+      // The arena is full: close the open batch there and open the next one in a fresh arena.
+      this.ready.push(this.cut());
+      this.openFirst = rec.seq;
+      this.builder.add(rec.json, rec.group);
+    }
     this.openLast = rec.seq;
-    this.builder.add(rec.json, rec.group);
     if (receipt !== undefined) (this.openReceipts ??= new Map()).set(rec.seq, { d: receipt, recordId: rec.recordId, hash: rec.hash });
     if (this.o.file === 'off') (this.openIds ??= []).push(rec.recordId);
     if (this.o.stdout !== undefined) this.stdoutPending.push(rec);

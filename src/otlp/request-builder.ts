@@ -19,22 +19,35 @@ export class RequestBuilder {
   /** Records in the open request. */
   count = 0;
 
-  /** Appends one record's OTLP/JSON to the open request (opening one if needed). */
-  add(json: string, group: RecordGroup): void {
+  /**
+   * Appends one record's OTLP/JSON to the open request (opening one if needed). Returns false, writing
+   * nothing, when the arena is full: the caller cuts the open request (its closing always fits) and adds
+   * again, which opens the next request in a fresh arena — no copying of what was written.
+   */
+  add(json: string, group: RecordGroup): boolean {
     let text: string;
     if (this.start < 0) text = HEAD + group.prefix + json;
     else if (group !== this.group) text = this.group!.suffix + ',' + group.prefix + json;
     else text = ',' + json;
-    const at = this.write(text, group.suffix.length + TAIL.length);
+    const reserve = group.suffix.length + TAIL.length;
+    if (!this.fits(text, reserve)) {
+      if (this.start >= 0) return false;
+      this.arena = Buffer.allocUnsafe(Math.max(ARENA_BYTES, 3 * (text.length + reserve)));
+      this.pos = 0;
+    }
+    const at = this.pos;
+    this.pos += this.arena.write(text, at, 'utf8');
     if (this.start < 0) this.start = at;
     this.group = group;
     this.count++;
+    return true;
   }
 
   /** Closes the open request and returns its bytes (a view into the arena); undefined when none is open. */
   cut(): Buffer | undefined {
     if (this.start < 0) return undefined;
-    this.write(this.group!.suffix + TAIL, 0);
+    // Room for this was reserved by every add().
+    this.pos += this.arena.write(this.group!.suffix + TAIL, this.pos, 'utf8');
     const line = this.arena.subarray(this.start, this.pos);
     this.start = -1;
     this.group = undefined;
@@ -42,26 +55,11 @@ export class RequestBuilder {
     return line;
   }
 
-  /** Writes `text` at the end, keeping `reserve` more characters' room for closing; returns where it went. */
-  private write(text: string, reserve: number): number {
-    // A JS string of n UTF-16 units is at most 3n bytes of UTF-8: a cheap bound, exact only when needed.
-    let need = (text.length + reserve) * 3;
-    if (this.pos + need > this.arena.length) {
-      need = Buffer.byteLength(text) + reserve * 3;
-      if (this.pos + need > this.arena.length) this.grow(need);
-    }
-    const at = this.pos;
-    this.pos += this.arena.write(text, at, 'utf8');
-    return at;
-  }
-
-  /** Moves the open request to a fresh arena big enough for it and `need` more bytes. */
-  private grow(need: number): void {
-    const open = this.start < 0 ? 0 : this.pos - this.start;
-    const next = Buffer.allocUnsafe(Math.max(ARENA_BYTES, 2 * (open + need)));
-    if (open > 0) this.arena.copy(next, 0, this.start, this.pos);
-    this.arena = next;
-    if (this.start >= 0) this.start = 0;
-    this.pos = open;
+  /** Does `text` fit, with `reserve` more characters' room left for closing the request? */
+  private fits(text: string, reserve: number): boolean {
+    // A JS string of n UTF-16 units is at most 3n bytes of UTF-8: a cheap bound, made exact only when needed.
+    const room = this.arena.length - this.pos;
+    if ((text.length + reserve) * 3 <= room) return true;
+    return Buffer.byteLength(text) + reserve * 3 <= room;
   }
 }
