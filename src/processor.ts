@@ -53,6 +53,8 @@ export class AuditLogRecordProcessor implements LogRecordProcessor {
   private readonly loss: LossReporter;
   private readonly metrics: AuditMetrics;
   private readonly replayer: Replayer | undefined;
+  /** The stream of an earlier process that this one took over (restart link), if any. */
+  readonly previousStreamId: string | undefined;
   private replayDone: Promise<ReplayReport | undefined> = Promise.resolve(undefined);
   private started = false;
   private shutdownPromise: Promise<ShutdownReport> | undefined;
@@ -65,7 +67,19 @@ export class AuditLogRecordProcessor implements LogRecordProcessor {
     this.options = resolveOptions(options);
     const o = this.options;
     this.streamId = randomUUID();
-    this.chain = new HashChain(this.streamId);
+    if (o.replay && o.file !== 'off') {
+      this.replayer = new Replayer({
+        dir: o.dir,
+        ownStreamId: this.streamId,
+        sender: new OtlpHttpSender(o.exporter),
+        maxExportBatchSize: o.maxExportBatchSize,
+        retryMinMillis: o.retryMinMillis,
+        retryMaxMillis: o.retryMaxMillis,
+      });
+    }
+    // After a restart the new stream names the one it follows, on its first record.
+    this.previousStreamId = this.replayer?.predecessor;
+    this.chain = new HashChain(this.streamId, this.previousStreamId);
     this.select = createSelector(o.loggerName);
     this.metrics = new AuditMetrics(o.meterProvider, { [A.ATTR_SEQ_STREAM_ID]: this.streamId });
     this.loss = new LossReporter(o.onLossPolicy, o.onLoss, (n) => this.metrics.droppedN(n));
@@ -83,6 +97,7 @@ export class AuditLogRecordProcessor implements LogRecordProcessor {
       maxFileBytes: o.maxFileBytes,
       maxQueueSize: o.maxQueueSize,
       maxPendingRecords: o.maxPendingRecords,
+      maxJournalBytes: o.maxFiles * o.maxFileBytes,
       maxExportBatchSize: o.maxExportBatchSize,
       sender: new OtlpHttpSender(o.exporter),
       stdout: o.stdout ? new StdoutSink() : undefined,
@@ -92,15 +107,7 @@ export class AuditLogRecordProcessor implements LogRecordProcessor {
       retryMaxMillis: o.retryMaxMillis,
       onRotate: retention,
     });
-    if (o.replay && o.file !== 'off') {
-      this.replayer = new Replayer({
-        dir: o.dir,
-        ownStreamId: this.streamId,
-        sender: new OtlpHttpSender(o.exporter),
-        maxExportBatchSize: o.maxExportBatchSize,
-        retryMinMillis: o.retryMinMillis,
-        retryMaxMillis: o.retryMaxMillis,
-      });
+    if (this.replayer !== undefined) {
       const r = this.replayer;
       this.replayDone = new Promise<void>((res) => setImmediate(res))
         .then(() => r.run())
@@ -151,6 +158,11 @@ export class AuditLogRecordProcessor implements LogRecordProcessor {
     return this.shutdownPromise === undefined && this.delivery.canAccept();
   }
 
+  /** Why records are refused right now (loss policy applies), or undefined. */
+  refusal(): string | undefined {
+    return this.shutdownPromise !== undefined ? 'the processor is shut down' : this.delivery.refusal();
+  }
+
   /** @internal Typed API: the next audit record seen by onEmit carries this receipt. */
   _expectReceipt(d: Deferred<AuditReceipt>): void {
     this.slot = d;
@@ -174,7 +186,7 @@ export class AuditLogRecordProcessor implements LogRecordProcessor {
       }
       if (!this.started) {
         this.started = true;
-        this.delivery.start();
+        this.delivery.start(this.previousStreamId);
       }
       const validationError = receipt === undefined ? validateRawAttributes(record.attributes) : undefined;
       const sealed = sealRecord(record, this.chain, { validationError });
@@ -195,7 +207,7 @@ export class AuditLogRecordProcessor implements LogRecordProcessor {
 
   private refuse(record: ReadWriteLogRecord, receipt: Deferred<AuditReceipt> | undefined): void {
     const id = record.attributes[A.ATTR_RECORD_ID];
-    const reason = this.shutdownPromise !== undefined ? 'processor is shut down' : 'in-memory bound reached and nothing can take more records';
+    const reason = this.shutdownPromise !== undefined ? 'the processor is shut down' : (this.delivery.refusal() ?? 'no room');
     this.loss.report({ records: [{ recordId: typeof id === 'string' ? id : undefined, seq: undefined }], reason, streamId: this.streamId });
     receipt?.reject(new AuditLossError(`audit record refused: ${reason}`, typeof id === 'string' ? [id] : []));
   }

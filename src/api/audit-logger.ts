@@ -33,7 +33,7 @@ export class AuditLogger {
   record(event: AuditEvent): Promise<AuditReceipt> {
     const m = prepareEvent(event);
     if (!this.processor.canAccept()) {
-      const err = new AuditLossError('audit pipeline cannot accept records (shut down, or memory bound reached)', [m.recordId]);
+      const err = new AuditLossError(`audit record refused: ${this.processor.refusal() ?? 'the pipeline cannot accept records'}`, [m.recordId]);
       if (this.processor.options.onLossPolicy === 'throw') throw err;
     }
     const d = deferred<AuditReceipt>();

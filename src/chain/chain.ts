@@ -12,6 +12,8 @@ export interface ChainLink {
   seq: number;
   previousHash: string | undefined;
   previousRecordId: string | undefined;
+  /** Only on seq 1: the stream this one follows after a restart, if any. */
+  previousStreamId: string | undefined;
 }
 
 export class HashChain {
@@ -20,7 +22,10 @@ export class HashChain {
   private _lastHash: string | undefined;
   private _lastId: string | undefined;
 
-  constructor(streamId: string = randomUUID()) {
+  constructor(
+    streamId: string = randomUUID(),
+    private readonly previousStreamId?: string,
+  ) {
     this.streamId = streamId;
   }
 
@@ -39,6 +44,7 @@ export class HashChain {
       seq: this._last + 1,
       previousHash: this._lastHash,
       previousRecordId: this._lastId,
+      previousStreamId: this._last === 0 ? this.previousStreamId : undefined,
     };
   }
 

@@ -15,6 +15,9 @@
  *   re-read from disk later) and at most `maxPendingRecords` records in all; past that, the loss policy.
  */
 import { diag } from '@opentelemetry/api';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { DIR_MODE, FILE_MODE, rejectedDir } from '../sinks/files.js';
 import type { SealedRecord } from '../chain/seal.js';
 import { filterRequest } from '../otlp/decode.js';
 import { RequestBuilder } from '../otlp/request-builder.js';
@@ -40,6 +43,8 @@ export interface DeliveryOptions {
   maxFileBytes: number;
   maxQueueSize: number;
   maxPendingRecords: number;
+  /** Unacknowledged bytes the journal may hold (OTEL_AUDIT_MAX_FILES × OTEL_AUDIT_MAX_FILE_BYTES). */
+  maxJournalBytes: number;
   maxExportBatchSize: number;
   sender: BatchSender;
   stdout: StdoutSink | undefined;
@@ -75,6 +80,11 @@ interface Batch {
   /** Record ids, kept only where a loss report may need to name them (no journal to fall back on). */
   ids: string[] | undefined;
 }
+
+/** Attempts before a batch refused with a permanent status (4xx but 408/429) is set aside. */
+const PERMANENT_ATTEMPTS = 3;
+/** Attempts before a batch whose records the collector keeps rejecting (partial_success) is set aside. */
+const REJECTED_ATTEMPTS = 5;
 
 const journalLine = (b: Batch): JournalLine => ({ bytes: b.line, first: b.first, last: b.last });
 
@@ -119,6 +129,8 @@ export class Delivery {
   private exporting = false;
   private retryTimer: NodeJS.Timeout | undefined;
   private retryDelay: number;
+  /** Consecutive failed attempts at the batch now at the head of the stream. */
+  private failedAttempts = 0;
   private stateTimer: NodeJS.Timeout | undefined;
   private readonly state: StreamState;
   private idleWaiters: (() => void)[] = [];
@@ -165,9 +177,30 @@ export class Delivery {
     return this.journal?.segments.map((s) => s.path) ?? [];
   }
 
-  /** Can one more record be accepted without loss? (Used to fail closed before sealing.) */
+  /**
+   * Can one more record be accepted without loss? False when closed, when memory holds `maxPendingRecords`,
+   * or when the journal holds `maxJournalBytes` of unacknowledged records (retention may not delete them, so
+   * the disk bound of OTEL_AUDIT_MAX_FILES × OTEL_AUDIT_MAX_FILE_BYTES is reached): the loss policy applies.
+   */
   canAccept(): boolean {
-    return !this.closed && this.memRecords < this.o.maxPendingRecords;
+    return this.refusal() === undefined;
+  }
+
+  /** Why a record cannot be accepted now, or undefined when it can. */
+  refusal(): string | undefined {
+    if (this.closed) return 'the processor is shut down';
+    if (this.memRecords >= this.o.maxPendingRecords) return `${this.memRecords} records in memory (maxPendingRecords) and neither journal nor collector takes more`;
+    if (this.journalFull()) return `the journal holds ${this.o.maxJournalBytes} bytes not yet acknowledged by the collector (OTEL_AUDIT_MAX_FILES × OTEL_AUDIT_MAX_FILE_BYTES)`;
+    return undefined;
+  }
+
+  /** Unacknowledged journal bytes at the disk bound? (A walk over the few segments of this stream.) */
+  private journalFull(): boolean {
+    const segs = this.journal?.segments;
+    if (segs === undefined || segs.length < 2) return false;
+    let bytes = 0;
+    for (const seg of segs) if (seg.last > this.acked) bytes += seg.bytes;
+    return bytes >= this.o.maxJournalBytes;
   }
 
   /** Hot path. The record is sealed; from here on it is never dropped silently. */
@@ -330,7 +363,15 @@ export class Delivery {
     }
     this.journalFailed = true;
     this.lastError = `journal: ${code}`;
-    void batches;
+    if (this.o.loss.policy === 'throw') {
+      // Fail closed: these records are not durable by the configured policy. They are still delivered if
+      // the collector takes them, but their receipts say now that the journal could not keep them.
+      for (const b of batches) {
+        if (b.receipts === undefined) continue;
+        for (const r of b.receipts.values()) r.d.reject(new AuditLossError(`journal write failed (${code})`, [r.recordId]));
+        b.receipts = undefined;
+      }
+    }
   }
 
   private settle(b: Batch, durability: AuditReceipt['durability']): void {
@@ -401,11 +442,11 @@ export class Delivery {
       const group = this.unsent.slice(0, n);
       this.inflight = group;
       const body = n === 1 ? head.line : concatRequests(group.map((b) => b.line));
-      const ok = await this.send(body, count, group[n - 1]!.last);
-      if (ok) {
+      const outcome = await this.send(body, count, group[n - 1]!.last);
+      if (outcome !== 'failed') {
         this.unsent.splice(0, n);
         this.memRecords -= count;
-        for (const b of group) this.settle(b, 'collector');
+        for (const b of group) this.settle(b, outcome === 'acked' ? 'collector' : 'journal');
       }
       return true;
     }
@@ -438,7 +479,14 @@ export class Delivery {
       l1++;
     }
     const start = idx.start(l0);
-    const text = await readRange(seg.path, start, idx.end(l1 - 1) - start);
+    let text: Buffer;
+    try {
+      text = await readRange(seg.path, start, idx.end(l1 - 1) - start);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e; // transient: the loop backs off and retries
+      // The segment was deleted underneath us: what it held (and memory no longer has) is gone. Say so.
+      return this.reportGap(from, Math.min(until, idx.last(l1 - 1) + 1));
+    }
     const parts: Buffer[] = [];
     let last = 0;
     let pos = 0;
@@ -471,7 +519,8 @@ export class Delivery {
     this.acked = until - 1;
   }
 
-  private async send(body: Buffer, count: number, last: number): Promise<boolean> {
+  /** One export attempt: acknowledged, failed (retry later), or set aside for good (see setAside). */
+  private async send(body: Buffer, count: number, last: number): Promise<'acked' | 'failed' | 'set-aside'> {
     const t0 = performance.now();
     const r = await this.o.sender.send(body, count);
     this.o.metrics.exportDuration((performance.now() - t0) / 1000, r.ok);
@@ -479,17 +528,60 @@ export class Delivery {
       this.acked = last;
       this.o.metrics.exportedN(count);
       this.retryDelay = this.o.retryMinMillis;
-      if (this.outage && this.unsent.every((b) => b.onDisk === false || b.first > last)) this.outage = false;
+      this.outage = false;
+      this.failedAttempts = 0;
       this.lastError = undefined;
       this.saveStateSoon();
       this.offerRetention();
-      return true;
+      return 'acked';
     }
     this.lastError = `export: ${r.message}`;
+    // A collector that keeps refusing the same batch for good (HTTP 4xx, or rejecting records in
+    // partial_success) would block the stream forever: after a few attempts the batch is set aside.
+    this.failedAttempts++;
+    const permanent = !r.retryable ? this.failedAttempts >= PERMANENT_ATTEMPTS : r.rejected > 0 && this.failedAttempts >= REJECTED_ATTEMPTS;
+    if (permanent) {
+      this.setAside(body, this.acked + 1, last, count, r.message);
+      return 'set-aside';
+    }
     diag.warn(`otel-audit: export of ${count} records failed (${r.message}); retrying in ${this.retryDelay} ms`);
     if (this.o.file === 'fallback' && this.journal !== undefined) this.spoolUnsent();
     this.scheduleRetry();
-    return false;
+    return 'failed';
+  }
+
+  /**
+   * Keeps a batch the collector refuses for good in `rejected/` (never deleted by otel-audit), reports it,
+   * and moves on, so the rest of the stream is delivered. The collector's copy then lacks these records and
+   * `verify` reports them deleted there; the local journal and `rejected/` still hold them.
+   */
+  private setAside(body: Buffer, first: number, last: number, count: number, why: string): void {
+    this.failedAttempts = 0;
+    const name = `${this.o.streamId}-${first}-${last}.jsonl`;
+    let where: string | undefined;
+    if (this.o.file !== 'off') {
+      try {
+        mkdirSync(rejectedDir(this.o.dir), { recursive: true, mode: DIR_MODE });
+        where = join(rejectedDir(this.o.dir), name);
+        writeFileSync(where, Buffer.concat([body, Buffer.from('\n')]), { mode: FILE_MODE });
+      } catch (e) {
+        where = undefined;
+        diag.error(`otel-audit: could not keep a rejected batch (${(e as NodeJS.ErrnoException).code ?? 'error'})`);
+      }
+    }
+    if (where === undefined) {
+      const records = [];
+      for (let s = first; s <= last; s++) records.push({ recordId: undefined, seq: s });
+      this.o.loss.report({ records, reason: `the collector refused them for good (${why})`, streamId: this.o.streamId });
+    } else {
+      this.o.metrics.rejectedN(count);
+      const msg = `otel-audit: the collector refused records ${first}–${last} of stream ${this.o.streamId} for good (${why}); kept in ${where}`;
+      diag.error(msg);
+      process.stderr.write(msg + '\n');
+    }
+    this.acked = last;
+    this.lastError = `rejected: ${why}`;
+    this.saveStateSoon();
   }
 
   /** Fallback mode: the collector failed, so what memory holds goes to the spool, and so will new batches. */

@@ -8,6 +8,8 @@ export const METRIC_EMITTED = 'audit.records.emitted';
 export const METRIC_EXPORTED = 'audit.records.exported';
 export const METRIC_SPOOLED = 'audit.records.spooled';
 export const METRIC_DROPPED = 'audit.records.dropped';
+/** Extension: records the collector refused for good, kept in `rejected/` (not lost). */
+export const METRIC_REJECTED = 'audit.records.rejected';
 export const METRIC_QUEUE_DEPTH = 'audit.queue.depth';
 export const METRIC_EXPORT_DURATION = 'audit.export.duration';
 
@@ -16,14 +18,16 @@ export interface DeliveryStats {
   exported: number;
   spooled: number;
   dropped: number;
+  rejected: number;
   invalid: number;
 }
 
 export class AuditMetrics {
-  readonly totals: DeliveryStats = { emitted: 0, exported: 0, spooled: 0, dropped: 0, invalid: 0 };
+  readonly totals: DeliveryStats = { emitted: 0, exported: 0, spooled: 0, dropped: 0, rejected: 0, invalid: 0 };
   private readonly exported;
   private readonly spooled;
   private readonly dropped;
+  private readonly rejected;
   private readonly duration;
 
   /** Where the queue depth is read from when the gauge is observed (set by the delivery stage). */
@@ -37,6 +41,7 @@ export class AuditMetrics {
     this.exported = meter.createCounter(METRIC_EXPORTED, { description: 'Audit records acknowledged by the collector' });
     this.spooled = meter.createCounter(METRIC_SPOOLED, { description: 'Audit records written to the local journal/spool' });
     this.dropped = meter.createCounter(METRIC_DROPPED, { description: 'Audit records lost: neither collector nor journal could take them' });
+    this.rejected = meter.createCounter(METRIC_REJECTED, { description: 'Audit records the collector refused for good, kept locally in rejected/' });
     this.duration = meter.createHistogram(METRIC_EXPORT_DURATION, { unit: 's', description: 'Duration of OTLP export attempts' });
     const depth = meter.createObservableGauge(METRIC_QUEUE_DEPTH, { description: 'Audit records in memory awaiting delivery' });
     depth.addCallback((r) => r.observe(this.depth(), this.attrs));
@@ -60,6 +65,11 @@ export class AuditMetrics {
   droppedN(n: number): void {
     this.totals.dropped += n;
     this.dropped.add(n, this.attrs);
+  }
+
+  rejectedN(n: number): void {
+    this.totals.rejected += n;
+    this.rejected.add(n, this.attrs);
   }
 
   exportDuration(seconds: number, ok: boolean): void {

@@ -30,27 +30,50 @@ export interface ReplayReport {
   malformedLines: number;
 }
 
+interface Claimed {
+  streamId: string;
+  paths: string[];
+  state: StreamState;
+  release: () => void;
+}
+
 export class Replayer {
   private stopped = false;
   private wake: (() => void) | undefined;
+  private readonly claimed: Claimed[];
   readonly report: ReplayReport = { streams: [], records: 0, torn: [], malformedLines: 0 };
 
-  constructor(private readonly o: ReplayOptions) {}
-
-  /** Orphaned streams that still hold unacknowledged records, claimed for this process. */
-  async run(): Promise<ReplayReport> {
-    for (const [streamId, paths] of listStreams(this.o.dir)) {
-      if (this.stopped) break;
-      if (streamId === this.o.ownStreamId) continue;
-      const state = readState(this.o.dir, streamId);
+  /**
+   * Claims, synchronously, the streams left unacknowledged by processes that are gone (so the new stream can
+   * name its predecessor on its very first record); `run()` then replays them in the background.
+   */
+  constructor(private readonly o: ReplayOptions) {
+    this.claimed = [];
+    for (const [streamId, paths] of listStreams(o.dir)) {
+      if (streamId === o.ownStreamId) continue;
+      const state = readState(o.dir, streamId);
       if (state?.done === true) continue;
       if (state !== undefined && isOwnerAlive(state)) continue;
-      const release = claimReplay(this.o.dir, streamId);
+      const release = claimReplay(o.dir, streamId);
       if (release === undefined) continue;
+      this.claimed.push({ streamId, paths, state: state ?? { ...newState(streamId), pid: 0, startedAt: '' }, release });
+    }
+  }
+
+  /** The most recently started of the claimed streams: what this process's stream follows. */
+  get predecessor(): string | undefined {
+    let best: Claimed | undefined;
+    for (const c of this.claimed) if (best === undefined || c.state.startedAt > best.state.startedAt) best = c;
+    return best?.streamId;
+  }
+
+  /** Replays the claimed streams, oldest first, releasing each claim when done (or stopped). */
+  async run(): Promise<ReplayReport> {
+    for (const c of this.claimed) {
       try {
-        await this.replayStream(streamId, paths, state ?? { ...newState(streamId), pid: 0 });
+        if (!this.stopped) await this.replayStream(c.streamId, c.paths, c.state);
       } finally {
-        release();
+        c.release();
       }
     }
     return this.report;

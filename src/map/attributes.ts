@@ -24,6 +24,11 @@ export const ATTR_SEQ_NUMBER = 'audit.sequence.number';
 export const ATTR_SEQ_PREVIOUS_HASH = 'audit.sequence.previous_hash';
 export const ATTR_SEQ_PREVIOUS_RECORD_ID = 'audit.sequence.previous_record_id';
 export const ATTR_SEQ_END = 'audit.sequence.end';
+/**
+ * On the first record of a stream whose process took over streams left by earlier processes (a restart):
+ * the most recent of those streams, so a verifier can tell a restart from tampering. Extension of DESIGN §3.
+ */
+export const ATTR_SEQ_PREVIOUS_STREAM_ID = 'audit.sequence.previous_stream_id';
 
 export const ATTR_INTEGRITY_VALUE = 'audit.integrity.value';
 export const ATTR_INTEGRITY_SIGNER = 'audit.integrity.signer';

@@ -4,6 +4,7 @@
  *   state/<streamId>.state             delivery state (JSON) of a stream (acknowledged sequence number, owner pid)
  *   state/<streamId>.lock              held by the process replaying an orphaned stream
  *   state/retention.log                one JSON line per segment deleted by retention, binding the cut to a hash
+ *   rejected/                          batches the collector refused for good (4xx, rejected records), kept
  *   quarantine/                        torn or corrupt bytes set aside at start-up, never deleted by us
  * Files 0600, directories 0700: audit data and delivery state are nobody else's business.
  */
@@ -25,6 +26,7 @@ export function parseSegmentName(name: string): { streamId: string; segment: num
 }
 
 export const stateDir = (dir: string): string => join(dir, 'state');
+export const rejectedDir = (dir: string): string => join(dir, 'rejected');
 export const quarantineDir = (dir: string): string => join(dir, 'quarantine');
 export const statePath = (dir: string, streamId: string): string => join(stateDir(dir), `${streamId}.state`);
 export const retentionLogPath = (dir: string): string => join(stateDir(dir), 'retention.log');

@@ -164,6 +164,27 @@ export class JournalWriter {
     cur.bytes = off;
   }
 
+  /**
+   * A segment whose directory entry is gone (directory removed underneath) would swallow writes: start a
+   * fresh segment (recreating the directory). What was in the old one is reported when it is needed.
+   */
+  private reopenIfUnlinked(): void {
+    if (this.fd < 0) return;
+    let gone: boolean;
+    try {
+      gone = fs.fstatSync(this.fd).nlink === 0;
+    } catch {
+      gone = true;
+    }
+    if (!gone) return;
+    try {
+      fs.closeSync(this.fd);
+    } catch {
+      /* already unusable */
+    }
+    this.fd = -1; // the next write opens a new segment
+  }
+
   /** Cut a partial line so the next append starts on a line boundary. */
   private repair(): void {
     const cur = this.current;
@@ -178,6 +199,7 @@ export class JournalWriter {
   /** Appends lines and fsyncs (unless the policy is `off`) before returning. Throws on I/O error. */
   writeSync(lines: readonly JournalLine[]): void {
     if (this.closed) throw new Error('journal is closed');
+    this.reopenIfUnlinked();
     for (let i = 0; i < lines.length; ) {
       const { j, buf, sizes } = this.nextRun(lines, i);
       try {
@@ -208,6 +230,7 @@ export class JournalWriter {
     while (this.queue.length > 0) {
       const group = this.queue;
       this.queue = [];
+      this.reopenIfUnlinked();
       const lines = group.length === 1 ? group[0]!.lines : group.flatMap((g) => g.lines);
       try {
         for (let i = 0; i < lines.length; ) {

@@ -24,13 +24,14 @@ async function emit(t: TestPipeline, from: number, to: number): Promise<void> {
 
 describe('rotation and retention', () => {
   it('rotates by size without breaking the chain; deletes only acknowledged segments, and says where it cut', async () => {
-    p = await makePipeline({ maxFileBytes: 16 * 1024, maxFiles: 3, maxExportBatchSize: 16 });
+    p = await makePipeline({ maxFileBytes: 16 * 1024, maxFiles: 20, maxExportBatchSize: 16 });
     await emit(p, 0, 600);
     await p.processor.forceFlush();
     await emit(p, 600, 700); // a few more rotations after everything before was acknowledged
     await p.provider.shutdown();
     const files = segments(p.auditDir);
-    expect(files.length).toBeLessThanOrEqual(4); // the bound, plus the active segment written since
+    expect(files.length).toBeLessThanOrEqual(21); // the bound, plus the active segment written since
+    expect(p.processor.stats().dropped).toBe(0);
     const log = readFileSync(join(p.auditDir, 'state/retention.log'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
     expect(log.length).toBeGreaterThan(0);
     const local = journalRecords(p.auditDir);
@@ -44,19 +45,30 @@ describe('rotation and retention', () => {
     expect(report.streams[0]).toMatchObject({ first: firstKept, last: 701, ended: true });
   });
 
-  it('keeps every unacknowledged segment while the collector is down, past the file bound', async () => {
-    p = await makePipeline({ maxFileBytes: 16 * 1024, maxFiles: 2, maxExportBatchSize: 16 });
+  it('never deletes unacknowledged segments; past the disk bound the loss policy applies, loudly', async () => {
+    const losses: number[] = [];
+    p = await makePipeline({ maxFileBytes: 16 * 1024, maxFiles: 2, maxExportBatchSize: 16, onLoss: (e) => losses.push(e.records.length) });
     await p.collector.stop();
-    await emit(p, 0, 400);
+    const rs = [];
+    for (let i = 0; i < 400; i++) {
+      rs.push(p.audit.record(loginEvent(i)).then(() => 'ok', () => 'refused'));
+      if (i % 20 === 19) await new Promise((r) => setTimeout(r, 2));
+    }
+    const outcomes = await Promise.all(rs);
+    const stats = p.processor.stats();
+    expect(stats.dropped).toBeGreaterThan(0); // 2 × 16 KiB hold far fewer than 400 records
+    expect(losses.reduce((a, b) => a + b, 0)).toBe(stats.dropped);
+    expect(outcomes.filter((o) => o === 'refused')).toHaveLength(stats.dropped);
+    // What was accepted is all on disk, chained without a gap (refused records were never sealed).
     const files = segments(p.auditDir);
     expect(files.length).toBeGreaterThan(2);
     const local = await verifyFiles([p.auditDir]);
     expect(local.problems).toEqual([]);
-    expect(local.streams[0]).toMatchObject({ first: 1, last: 400 });
+    expect(local.streams[0]).toMatchObject({ first: 1, last: stats.accepted });
     await p.collector.start();
     await p.processor.forceFlush();
     await p.provider.shutdown();
-    expect(new Set(recordsOfFile(p.collectorFile).map(seqOf)).size).toBe(401);
+    expect(new Set(recordsOfFile(p.collectorFile).map(seqOf)).size).toBe(stats.accepted + 1);
   });
 
   it('a segment deleted by hand (not by retention) is reported as deleted records', async () => {
