@@ -10,7 +10,7 @@
  *     and prints a summary.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -186,12 +186,11 @@ export async function runDemo(argv: string[], out: (s: string) => void, err: (s:
     const endMarkers = 3;
 
     step('tampering with a copy of the collector output (one actor id changed)');
-    const tampered = join(ws, 'collector', 'tampered.jsonl.txt');
-    copyFileSync(collectorFile, tampered);
-    const text = readFileSync(tampered, 'utf8');
+    const tampered = join(ws, 'tampered-copy.jsonl');
+    const text = readFileSync(collectorFile, 'utf8');
     const victim = text.indexOf('"stringValue":"bob"');
-    writeFileSync(tampered.replace(/\.txt$/, ''), text.slice(0, victim) + '"stringValue":"mallory"' + text.slice(victim + '"stringValue":"bob"'.length));
-    const bad = await verifyFiles([tampered.replace(/\.txt$/, '')]);
+    writeFileSync(tampered, text.slice(0, victim) + '"stringValue":"mallory"' + text.slice(victim + '"stringValue":"bob"'.length));
+    const bad = await verifyFiles([tampered]);
     const first = bad.problems.find((p) => p.severity === 'error');
     out(`  ${bad.ok ? 'NOT DETECTED' : 'detected'}: ${first ? `${first.kind} stream=${first.stream} seq=${first.seq} at ${first.file}:${first.line}` : '-'}\n`);
 
