@@ -6,7 +6,7 @@
  *
  * One encoder pass yields both the OTLP/JSON text and the canonical text (see otlp/encode.ts).
  */
-import { randomUUID } from 'node:crypto';
+import { uuidV4 } from './uuid.js';
 import type { HrTime } from '@opentelemetry/api';
 import type { AnyValue } from '@opentelemetry/api-logs';
 import type { ReadWriteLogRecord } from '@opentelemetry/sdk-logs';
@@ -69,7 +69,7 @@ export function sealRecord(record: ReadWriteLogRecord, chain: HashChain, options
   const limits = options.limits ?? DEFAULT_ENCODE_LIMITS;
   let recordId = record.attributes[A.ATTR_RECORD_ID];
   if (typeof recordId !== 'string' || recordId === '') {
-    recordId = randomUUID();
+    recordId = uuidV4();
     record.setAttribute(A.ATTR_RECORD_ID, recordId);
   }
   const link = chain.peek();

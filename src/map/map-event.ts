@@ -2,7 +2,7 @@
  * Stage 2, map: a validated typed audit event → the fields of an OTel log record with semantic attributes
  * (DESIGN §3). Pure and synchronous; validation happens before, in `validateEvent`.
  */
-import { randomUUID } from 'node:crypto';
+import { uuidV4 } from '../chain/uuid.js';
 import { isIP } from 'node:net';
 import type { AnyValueMap } from '@opentelemetry/api-logs';
 import { AuditValidationError, type ValidationIssue } from '../api/errors.js';
@@ -40,7 +40,7 @@ export function sourceType(address: string): 'ipv4' | 'ipv6' | 'hostname' {
 }
 
 export function mapEvent(e: ValidatedEvent): MappedRecord {
-  const recordId = e.id ?? randomUUID();
+  const recordId = e.id ?? uuidV4();
   const a: AnyValueMap = {
     [A.ATTR_RECORD_ID]: recordId,
     [A.ATTR_ACTOR_ID]: e.actor.id,
