@@ -58,10 +58,19 @@ export function hrTimeToNanos(t: HrTime): string {
   return `${s}${String(ns).padStart(9, '0')}`;
 }
 
+/**
+ * Per-record MAC/signature: given the canonical text, the `audit.integrity.*` attributes to add. They are
+ * excluded from the canonical form, so adding them after hashing changes neither the hash nor the signature.
+ */
+export interface SealSigner {
+  sign(canonical: string): Readonly<Record<string, string>>;
+}
+
 export interface SealOptions {
   limits?: EncodeLimits;
   /** A validation problem found before sealing (raw Logs API records), to be stamped on the record. */
   validationError?: string | undefined;
+  signer?: SealSigner | undefined;
 }
 
 /** Stamps, encodes, hashes and commits one record to the chain. Never throws on record content. */
@@ -125,13 +134,21 @@ export function sealRecord(record: ReadWriteLogRecord, chain: HashChain, options
     spanId,
   });
   const hash = hashCanonical(canonical);
+  let attributesJson = encoded.otlp;
+  if (options.signer !== undefined) {
+    const integrity = options.signer.sign(canonical);
+    for (const [k, v] of Object.entries(integrity)) {
+      record.setAttribute(k, v);
+      attributesJson += `${attributesJson === '' ? '' : ','}{"key":${JSON.stringify(k)},"value":{"stringValue":${JSON.stringify(v)}}}`;
+    }
+  }
 
   // Field order and omission follow the proto3 JSON the Collector writes (defaults omitted).
   let json = `{"timeUnixNano":"${time}","observedTimeUnixNano":"${observed}"`;
   if (record.severityNumber !== undefined && record.severityNumber !== 0) json += `,"severityNumber":${record.severityNumber | 0}`;
   if (record.severityText !== undefined && record.severityText !== '') json += `,"severityText":${JSON.stringify(record.severityText.toWellFormed())}`;
   if (body !== undefined) json += `,"body":${body.otlp}`;
-  if (encoded.otlp !== '') json += `,"attributes":[${encoded.otlp}]`;
+  if (attributesJson !== '') json += `,"attributes":[${attributesJson}]`;
   if (record.droppedAttributesCount > 0) json += `,"droppedAttributesCount":${record.droppedAttributesCount}`;
   if (sc !== undefined && sc.traceFlags) json += `,"flags":${sc.traceFlags & 0xff}`;
   if (traceId !== undefined && !/^0*$/.test(traceId)) json += `,"traceId":"${traceId.toLowerCase()}"`;
