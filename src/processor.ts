@@ -15,7 +15,7 @@ import type { Resource } from '@opentelemetry/resources';
 import { randomUUID } from 'node:crypto';
 import { AuditLossError } from './api/errors.js';
 import { HashChain } from './chain/chain.js';
-import { sealRecord } from './chain/seal.js';
+import { sealRecord, type SealSigner } from './chain/seal.js';
 import { SyntheticRecord } from './chain/synthetic-record.js';
 import { resolveOptions, type AuditProcessorOptions, type ResolvedOptions } from './config/options.js';
 import type { Deferred } from './deliver/deferred.js';
@@ -29,6 +29,14 @@ import * as A from './map/attributes.js';
 import { validateRawAttributes } from './map/validate-record.js';
 import { createSelector, type AuditSelector } from './select/selector.js';
 import { StdoutSink } from './sinks/stdout.js';
+import {
+  CheckpointSchedule,
+  EVENT_CHECKPOINT,
+  checkpointAttributes,
+  createRecordSigner,
+  integrityAttributes,
+  type SigningKey,
+} from './integrity/index.js';
 import { enforceRetention } from './sinks/retention.js';
 
 export interface ShutdownReport {
@@ -62,6 +70,12 @@ export class AuditLogRecordProcessor implements LogRecordProcessor {
   private slot: Deferred<AuditReceipt> | undefined;
   private lastResource: Resource | undefined;
   private lastScope: InstrumentationScope | undefined;
+  /** MAC/signature of every record, when a key is configured. */
+  private readonly recordSigner: SealSigner | undefined;
+  /** Ed25519 signature of checkpoints; without it there are none. */
+  private readonly checkpointSigner: SealSigner | undefined;
+  private readonly checkpoints: CheckpointSchedule | undefined;
+  private checkpointTimer: NodeJS.Timeout | undefined;
 
   constructor(options: AuditProcessorOptions = {}) {
     this.options = resolveOptions(options);
@@ -80,6 +94,17 @@ export class AuditLogRecordProcessor implements LogRecordProcessor {
     // After a restart the new stream names the one it follows, on its first record.
     this.previousStreamId = this.replayer?.predecessor;
     this.chain = new HashChain(this.streamId, this.previousStreamId);
+    this.recordSigner = sealSigner(o.signingKeys.record);
+    this.checkpointSigner = sealSigner(o.signingKeys.checkpoint);
+    if (this.checkpointSigner !== undefined) {
+      this.checkpoints = new CheckpointSchedule({ everyRecords: o.checkpointEveryRecords, everyMillis: o.checkpointIntervalMillis });
+      if (o.checkpointIntervalMillis > 0) {
+        this.checkpointTimer = setInterval(() => {
+          if (this.checkpoints!.pending > 0 && this.shutdownPromise === undefined && this.delivery.canAccept()) this.emitCheckpoint();
+        }, o.checkpointIntervalMillis);
+        this.checkpointTimer.unref();
+      }
+    }
     this.select = createSelector(o.loggerName);
     this.metrics = new AuditMetrics(o.meterProvider, { [A.ATTR_SEQ_STREAM_ID]: this.streamId });
     this.loss = new LossReporter(o.onLossPolicy, o.onLoss, (n) => this.metrics.droppedN(n));
@@ -189,11 +214,12 @@ export class AuditLogRecordProcessor implements LogRecordProcessor {
         this.delivery.start(this.previousStreamId);
       }
       const validationError = receipt === undefined ? validateRawAttributes(record.attributes) : undefined;
-      const sealed = sealRecord(record, this.chain, { validationError });
+      const sealed = sealRecord(record, this.chain, { validationError, signer: this.recordSigner });
       if (sealed.invalid) this.metrics.totals.invalid++;
       this.lastResource = record.resource;
       this.lastScope = record.instrumentationScope;
       this.delivery.accept(sealed, receipt);
+      if (this.checkpoints?.recordSealed() === true && this.delivery.canAccept()) this.emitCheckpoint();
     } catch (e) {
       // Unreachable by design (sealing never throws on content); if it happens, it is a loss, said loudly.
       this.loss.report({
@@ -203,6 +229,25 @@ export class AuditLogRecordProcessor implements LogRecordProcessor {
       });
       receipt?.reject(new AuditLossError('record could not be sealed'));
     }
+  }
+
+  /**
+   * A signed checkpoint: a record of the stream certifying the one sealed just before it (its seq and hash),
+   * signed with the Ed25519 key (docs/integrity.md §5). Goes to every sink like any record.
+   */
+  private emitCheckpoint(extra: Record<string, string | number | boolean> = {}, eventName = EVENT_CHECKPOINT): void {
+    if (this.lastResource === undefined || this.lastScope === undefined || this.chain.lastHash === undefined) return;
+    const rec = new SyntheticRecord(this.lastResource, this.lastScope, {
+      eventName,
+      severityNumber: SeverityNumber.INFO,
+      severityText: 'INFO',
+      attributes: {
+        ...checkpointAttributes(this.streamId, this.chain.last, this.chain.lastHash, this.options.checkpointEveryRecords),
+        ...extra,
+      },
+    });
+    this.delivery.accept(sealRecord(rec, this.chain, { signer: this.checkpointSigner }));
+    this.checkpoints?.checkpointSealed();
   }
 
   private refuse(record: ReadWriteLogRecord, receipt: Deferred<AuditReceipt> | undefined): void {
@@ -232,22 +277,29 @@ export class AuditLogRecordProcessor implements LogRecordProcessor {
   }
 
   private async doShutdown(): Promise<ShutdownReport> {
+    if (this.checkpointTimer !== undefined) clearInterval(this.checkpointTimer);
     if (this.started && this.lastResource !== undefined && this.lastScope !== undefined) {
-      // The end marker: a record of its own, so the last application record stays as it was hashed.
-      const end = new SyntheticRecord(this.lastResource, this.lastScope, {
-        eventName: A.EVENT_STREAM_END,
-        severityNumber: SeverityNumber.INFO,
-        severityText: 'INFO',
-        attributes: {
-          [A.ATTR_ACTOR_ID]: 'otel-audit',
-          [A.ATTR_ACTOR_TYPE]: 'system',
-          [A.ATTR_ACTION]: 'STREAM_END',
-          [A.ATTR_OUTCOME]: 'success',
-          [A.ATTR_SCHEMA_VERSION]: A.AUDIT_SCHEMA_VERSION,
-          [A.ATTR_SEQ_END]: true,
-        },
-      });
-      this.delivery.accept(sealRecord(end, this.chain));
+      // The end marker: a record of its own, so the last application record stays as it was hashed. With a
+      // checkpoint key it is itself a signed checkpoint, so the whole stream, end included, is covered.
+      const endAttributes = {
+        [A.ATTR_ACTOR_ID]: 'otel-audit',
+        [A.ATTR_ACTOR_TYPE]: 'system',
+        [A.ATTR_ACTION]: 'STREAM_END',
+        [A.ATTR_OUTCOME]: 'success',
+        [A.ATTR_SCHEMA_VERSION]: A.AUDIT_SCHEMA_VERSION,
+        [A.ATTR_SEQ_END]: true,
+      };
+      if (this.checkpointSigner !== undefined) {
+        this.emitCheckpoint({ ...endAttributes, [A.ATTR_ACTION]: 'STREAM_END' }, A.EVENT_STREAM_END);
+      } else {
+        const end = new SyntheticRecord(this.lastResource, this.lastScope, {
+          eventName: A.EVENT_STREAM_END,
+          severityNumber: SeverityNumber.INFO,
+          severityText: 'INFO',
+          attributes: endAttributes,
+        });
+        this.delivery.accept(sealRecord(end, this.chain, { signer: this.recordSigner }));
+      }
     }
     this.replayer?.stop();
     await this.delivery.flush(this.options.exportTimeoutMillis);
@@ -269,6 +321,13 @@ export class AuditLogRecordProcessor implements LogRecordProcessor {
     if ((globalThis as Registry)[REGISTRY] === this) delete (globalThis as Registry)[REGISTRY];
     return report;
   }
+}
+
+/** Adapts a signing key to the sealing stage: the `audit.integrity.*` attributes for a canonical text. */
+function sealSigner(key: SigningKey | undefined): SealSigner | undefined {
+  if (key === undefined) return undefined;
+  const signer = createRecordSigner(key);
+  return { sign: (canonical) => integrityAttributes(signer, signer.sign(canonical)) };
 }
 
 /** A processor configured from OTEL_AUDIT_* / OTEL_EXPORTER_OTLP_* / OTEL_BLRP_*; code options override. */

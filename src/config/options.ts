@@ -10,6 +10,7 @@ import type { LossPolicy, OnLoss } from '../deliver/loss.js';
 import type { OtlpSenderOptions } from '../deliver/otlp-sender.js';
 import { DEFAULT_AUDIT_LOGGER_NAME } from '../select/selector.js';
 import type { FsyncPolicy } from '../sinks/journal.js';
+import { loadSigningKeys, type SigningKey } from '../integrity/index.js';
 import { readAuditEnv } from './env.js';
 
 export interface AuditProcessorOptions {
@@ -48,21 +49,26 @@ export interface AuditProcessorOptions {
   replay?: boolean;
   /** For the processor's own metrics; the global MeterProvider when absent. */
   meterProvider?: MeterProvider;
+  /**
+   * Per-record MAC/signature and checkpoint keys. Default: from OTEL_AUDIT_HMAC_KEY[_FILE] /
+   * OTEL_AUDIT_SIGNING_KEY_FILE (see docs/integrity.md); `record` signs every record, `checkpoint` (Ed25519)
+   * signs checkpoints — without it there are none.
+   */
+  signingKeys?: { record?: SigningKey; checkpoint?: SigningKey };
+  /** A signed checkpoint after this many records. Env OTEL_AUDIT_CHECKPOINT_RECORDS; default 1000. */
+  checkpointEveryRecords?: number;
+  /** And this often when records were sealed since the last one (0: by count only). Env OTEL_AUDIT_CHECKPOINT_INTERVAL_MS; 60000. */
+  checkpointIntervalMillis?: number;
 }
 
 export type ResolvedOptions = Required<Omit<AuditProcessorOptions, 'onLoss' | 'exporter' | 'meterProvider'>> &
   Pick<AuditProcessorOptions, 'onLoss' | 'exporter' | 'meterProvider'>;
+// (signingKeys is resolved to an object, possibly empty: no signing.)
 
 export const DEFAULT_DIR = '.otel-audit';
 
 export function resolveOptions(code: AuditProcessorOptions = {}, env: NodeJS.ProcessEnv = process.env): ResolvedOptions {
   const e = readAuditEnv(env);
-  if (e.OTEL_AUDIT_HMAC_KEY !== undefined || e.OTEL_AUDIT_HMAC_KEY_FILE !== undefined || e.OTEL_AUDIT_SIGNING_KEY_FILE !== undefined) {
-    // Never ignore a security setting silently.
-    throw new AuditConfigError(
-      'otel-audit configuration: per-record MAC/signature (OTEL_AUDIT_HMAC_KEY[_FILE], OTEL_AUDIT_SIGNING_KEY_FILE) is not supported by this version yet; unset them',
-    );
-  }
   const o: ResolvedOptions = {
     dir: resolve(code.dir ?? e.OTEL_AUDIT_DIR ?? DEFAULT_DIR),
     file: code.file ?? e.OTEL_AUDIT_FILE ?? 'journal',
@@ -82,6 +88,9 @@ export function resolveOptions(code: AuditProcessorOptions = {}, env: NodeJS.Pro
     onLoss: code.onLoss,
     exporter: code.exporter,
     meterProvider: code.meterProvider,
+    signingKeys: code.signingKeys ?? loadSigningKeys(env),
+    checkpointEveryRecords: code.checkpointEveryRecords ?? e.OTEL_AUDIT_CHECKPOINT_RECORDS ?? 1000,
+    checkpointIntervalMillis: code.checkpointIntervalMillis ?? e.OTEL_AUDIT_CHECKPOINT_INTERVAL_MS ?? 60000,
   };
   const bad = (name: string, v: unknown, allowed: string): never => {
     const shown = typeof v === 'number' || typeof v === 'bigint' ? String(v) : JSON.stringify(v);
@@ -102,6 +111,8 @@ export function resolveOptions(code: AuditProcessorOptions = {}, env: NodeJS.Pro
     ['exportTimeoutMillis', 0],
     ['retryMinMillis', 1],
     ['retryMaxMillis', 1],
+    ['checkpointEveryRecords', 1],
+    ['checkpointIntervalMillis', 0],
   ] as const) {
     const v = o[k];
     if (!Number.isSafeInteger(v) || v < min) bad(k, v, `a whole number >= ${min}`);

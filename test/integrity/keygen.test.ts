@@ -1,0 +1,76 @@
+/** `otel-audit keygen --out-dir DIR`. */
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PRIVATE_KEY_FILE, PUBLIC_KEY_FILE, runKeygenCommand } from '../../src/cli/keygen-command.js';
+import { loadSigningKeys, loadVerifyingKeys } from '../../src/integrity/keys.js';
+import { createRecordSigner, verifyRecordSignature } from '../../src/integrity/sign.js';
+import { tempDir } from '../helpers/tmp.js';
+
+let dir: string;
+let cleanup: () => Promise<void>;
+beforeAll(async () => {
+  ({ dir, cleanup } = await tempDir('otel-audit-keygen-'));
+});
+afterAll(async () => cleanup());
+
+async function run(argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  const code = await runKeygenCommand(argv, (s) => void (out += s), (s) => void (err += s));
+  return { code, out, err };
+}
+
+describe('otel-audit keygen', () => {
+  it('writes a usable key pair with the right modes and prints the key id', async () => {
+    const outDir = join(dir, 'keys', 'nested');
+    const r = await run(['--out-dir', outDir]);
+    expect(r.code).toBe(0);
+    const priv = join(outDir, PRIVATE_KEY_FILE);
+    const pub = join(outDir, PUBLIC_KEY_FILE);
+    expect(statSync(priv).mode & 0o777).toBe(0o600);
+    expect(statSync(pub).mode & 0o777).toBe(0o644);
+    expect(statSync(outDir).mode & 0o777).toBe(0o700);
+    const keyId = /key id: ([0-9a-f]{16})/.exec(r.out)?.[1];
+    expect(keyId).toBeDefined();
+    expect(r.out).not.toContain(readFileSync(priv, 'utf8').split('\n')[1]!); // the key itself is never printed
+    const signer = createRecordSigner(loadSigningKeys({ OTEL_AUDIT_SIGNING_KEY_FILE: priv }).checkpoint!);
+    expect(signer.keyId).toBe(keyId);
+    const keys = loadVerifyingKeys([pub]);
+    expect(keys).toEqual([{ keyId, algorithm: 'EdDSA' }]);
+    expect(verifyRecordSignature('x', { value: signer.sign('x'), algorithm: 'EdDSA', keyId: keyId! }, keys)).toBe('ok');
+  });
+
+  it('refuses to overwrite an existing key (either file), exit 2, nothing changed', async () => {
+    const outDir = join(dir, 'twice');
+    expect((await run([`--out-dir=${outDir}`])).code).toBe(0);
+    const before = readFileSync(join(outDir, PRIVATE_KEY_FILE), 'utf8');
+    const again = await run(['--out-dir', outDir]);
+    expect(again.code).toBe(2);
+    expect(again.err).toMatch(/already exists; refusing to overwrite/);
+    expect(readFileSync(join(outDir, PRIVATE_KEY_FILE), 'utf8')).toBe(before);
+
+    const onlyPub = join(dir, 'only-pub');
+    expect((await run(['--out-dir', onlyPub])).code).toBe(0);
+    const pubBefore = readFileSync(join(onlyPub, PUBLIC_KEY_FILE), 'utf8');
+    // Remove the private key: the public one still blocks, and no orphan private key is left behind.
+    const fs = await import('node:fs/promises');
+    await fs.rm(join(onlyPub, PRIVATE_KEY_FILE));
+    const r = await run(['--out-dir', onlyPub]);
+    expect(r.code).toBe(2);
+    expect(readFileSync(join(onlyPub, PUBLIC_KEY_FILE), 'utf8')).toBe(pubBefore);
+    await expect(fs.stat(join(onlyPub, PRIVATE_KEY_FILE))).rejects.toThrow();
+  });
+
+  it('usage errors', async () => {
+    expect((await run([])).code).toBe(2);
+    expect((await run(['--out-dir'])).code).toBe(2);
+    expect((await run(['--bogus'])).err).toMatch(/unknown argument/);
+    expect((await run(['--help'])).code).toBe(0);
+    const file = join(dir, 'a-file');
+    writeFileSync(file, '');
+    const r = await run(['--out-dir', file]);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/cannot write/);
+  });
+});

@@ -1,0 +1,167 @@
+/** Key loading (env, files, PEM), key ids, and that no error ever shows key material. */
+import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { inspect } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AuditConfigError } from '../../src/api/errors.js';
+import {
+  decodeHmacSecret,
+  generateEd25519KeyPair,
+  hmacKeyId,
+  loadSigningKeys,
+  loadVerifyingKeys,
+} from '../../src/integrity/keys.js';
+import { createRecordSigner, verifyRecordSignature } from '../../src/integrity/sign.js';
+import { tempDir } from '../helpers/tmp.js';
+
+let dir: string;
+let cleanup: () => Promise<void>;
+beforeAll(async () => {
+  ({ dir, cleanup } = await tempDir('otel-audit-keys-'));
+});
+afterAll(async () => cleanup());
+
+let fileNo = 0;
+const file = (content: string | Buffer, mode = 0o600): string => {
+  const p = join(dir, `f${++fileNo}`);
+  writeFileSync(p, content, { mode });
+  return p;
+};
+
+/** Runs `fn`, expects an AuditConfigError, and checks that none of `secrets` appears in it. */
+function configError(fn: () => unknown, secrets: string[], message: RegExp): AuditConfigError {
+  let caught: unknown;
+  try {
+    fn();
+  } catch (e) {
+    caught = e;
+  }
+  expect(caught).toBeInstanceOf(AuditConfigError);
+  const e = caught as AuditConfigError;
+  expect(e.message).toMatch(message);
+  const shown = `${e.message}\n${e.stack ?? ''}\n${inspect(e)}`;
+  for (const s of secrets) {
+    // Neither the value nor any long piece of it.
+    for (let i = 0; i + 12 <= s.length; i += 6) expect(shown).not.toContain(s.slice(i, i + 12));
+  }
+  return e;
+}
+
+const SECRET = 'correct horse battery staple, but longer: 0123456789';
+
+describe('HMAC keys', () => {
+  it('raw UTF-8, base64: and hex: notations give the same key', () => {
+    const bytes = Buffer.from(SECRET, 'utf8');
+    const raw = loadSigningKeys({ OTEL_AUDIT_HMAC_KEY: SECRET }).record!;
+    const b64 = loadSigningKeys({ OTEL_AUDIT_HMAC_KEY: `base64:${bytes.toString('base64')}` }).record!;
+    const hex = loadSigningKeys({ OTEL_AUDIT_HMAC_KEY: `hex:${bytes.toString('hex')}` }).record!;
+    expect(raw.algorithm).toBe('HMAC-SHA256');
+    expect(raw.keyId).toBe(createHash('sha256').update('otel-audit hmac key id').update(bytes).digest('hex').slice(0, 16));
+    expect(b64.keyId).toBe(raw.keyId);
+    expect(hex.keyId).toBe(raw.keyId);
+    const s = createRecordSigner(raw);
+    expect(createRecordSigner(b64).sign('x')).toBe(s.sign('x'));
+  });
+
+  it('from a file (trailing newline ignored), and OTEL_AUDIT_KEY_ID names it', () => {
+    const k = loadSigningKeys({ OTEL_AUDIT_HMAC_KEY_FILE: file(`${SECRET}\n`), OTEL_AUDIT_KEY_ID: 'ops-2025-01' });
+    expect(k.record).toMatchObject({ keyId: 'ops-2025-01', algorithm: 'HMAC-SHA256' });
+    expect(k.checkpoint).toBeUndefined();
+    expect(createRecordSigner(k.record!).sign('x')).toBe(createRecordSigner(loadSigningKeys({ OTEL_AUDIT_HMAC_KEY: SECRET }).record!).sign('x'));
+  });
+
+  it('errors name the variable and the problem, never the value', () => {
+    configError(() => loadSigningKeys({ OTEL_AUDIT_HMAC_KEY: 'short-secret-value' }), ['short-secret-value'], /OTEL_AUDIT_HMAC_KEY: .*at least 32 bytes, this one has 18/);
+    configError(() => loadSigningKeys({ OTEL_AUDIT_HMAC_KEY: 'base64:not*base64*at*all*0123456789abcdef' }), ['not*base64*at*all*0123456789abcdef'], /OTEL_AUDIT_HMAC_KEY: .*not standard base64/);
+    configError(() => loadSigningKeys({ OTEL_AUDIT_HMAC_KEY: 'hex:abcdefg0123456789abcdef0123456789abc' }), ['abcdefg0123456789abcdef'], /not an even number of hex digits/);
+    configError(() => loadSigningKeys({ OTEL_AUDIT_HMAC_KEY: SECRET, OTEL_AUDIT_HMAC_KEY_FILE: '/x' }), [SECRET], /both set/);
+    configError(() => loadSigningKeys({ OTEL_AUDIT_HMAC_KEY_FILE: join(dir, 'missing') }), [], /OTEL_AUDIT_HMAC_KEY_FILE: cannot read .*missing.*ENOENT/);
+    const shortFile = file('tiny-secret-in-a-file');
+    configError(() => loadSigningKeys({ OTEL_AUDIT_HMAC_KEY_FILE: shortFile }), ['tiny-secret-in-a-file'], /OTEL_AUDIT_HMAC_KEY_FILE .*at least 32 bytes/);
+    configError(() => loadSigningKeys({ OTEL_AUDIT_HMAC_KEY: SECRET, OTEL_AUDIT_KEY_ID: 'bad id with spaces' }), [SECRET], /OTEL_AUDIT_KEY_ID="bad id with spaces" is invalid/);
+    configError(() => loadSigningKeys({ OTEL_AUDIT_KEY_ID: 'k1' }), [], /OTEL_AUDIT_KEY_ID is set but no HMAC key/);
+  });
+
+  it('empty variables count as unset', () => {
+    expect(loadSigningKeys({ OTEL_AUDIT_HMAC_KEY: '', OTEL_AUDIT_SIGNING_KEY_FILE: '  ' })).toEqual({});
+    expect(loadSigningKeys({})).toEqual({});
+  });
+
+  it('decodeHmacSecret accepts exactly 32 bytes', () => {
+    expect(decodeHmacSecret(`hex:${'ab'.repeat(32)}`, 'x')).toHaveLength(32);
+    expect(() => decodeHmacSecret(`hex:${'ab'.repeat(31)}`, 'x')).toThrow(AuditConfigError);
+  });
+});
+
+describe('Ed25519 keys', () => {
+  it('OTEL_AUDIT_SIGNING_KEY_FILE: signs records and checkpoints; HMAC, when also set, signs records', () => {
+    const pair = generateEd25519KeyPair();
+    const keyFile = file(pair.privateKeyPem);
+    const ed = loadSigningKeys({ OTEL_AUDIT_SIGNING_KEY_FILE: keyFile });
+    expect(ed.record).toEqual({ keyId: pair.keyId, algorithm: 'EdDSA' });
+    expect(ed.checkpoint).toBe(ed.record);
+    const both = loadSigningKeys({ OTEL_AUDIT_SIGNING_KEY_FILE: keyFile, OTEL_AUDIT_HMAC_KEY: SECRET });
+    expect(both.record!.algorithm).toBe('HMAC-SHA256');
+    expect(both.checkpoint).toEqual({ keyId: pair.keyId, algorithm: 'EdDSA' });
+  });
+
+  it('key id: first 16 hex digits of SHA-256 of the SPKI DER public key', () => {
+    const pair = generateEd25519KeyPair();
+    const der = Buffer.from(pair.publicKeyPem.replace(/-----[^-]+-----|\s/g, ''), 'base64');
+    expect(pair.keyId).toBe(createHash('sha256').update(der).digest('hex').slice(0, 16));
+    expect(pair.keyId).toMatch(/^[0-9a-f]{16}$/);
+    expect(pair.privateKeyPem).toMatch(/^-----BEGIN PRIVATE KEY-----/);
+    expect(pair.publicKeyPem).toMatch(/^-----BEGIN PUBLIC KEY-----/);
+  });
+
+  it('errors name the file and the problem, never the key', () => {
+    const pair = generateEd25519KeyPair();
+    const body = pair.privateKeyPem.split('\n')[1]!;
+    configError(() => loadSigningKeys({ OTEL_AUDIT_SIGNING_KEY_FILE: join(dir, 'nope.pem') }), [], /OTEL_AUDIT_SIGNING_KEY_FILE: cannot read .*nope\.pem.*ENOENT/);
+    configError(() => loadSigningKeys({ OTEL_AUDIT_SIGNING_KEY_FILE: file('just text, no key') }), [], /expected exactly one PEM "PRIVATE KEY" block, found 0/);
+    configError(() => loadSigningKeys({ OTEL_AUDIT_SIGNING_KEY_FILE: file(pair.publicKeyPem) }), [], /found 0/);
+    const corrupt = pair.privateKeyPem.replace(body, body.slice(0, 20) + 'AAAA' + body.slice(24));
+    configError(() => loadSigningKeys({ OTEL_AUDIT_SIGNING_KEY_FILE: file(corrupt) }), [body], /not a readable PKCS#8 PEM private key|Ed25519/);
+    const rsa = generateKeyPairSync('rsa', { modulusLength: 1024 }).privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
+    configError(() => loadSigningKeys({ OTEL_AUDIT_SIGNING_KEY_FILE: file(rsa) }), [rsa.split('\n')[2]!], /the key is rsa, an Ed25519 key is required/);
+    const encrypted = generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem', cipher: 'aes-256-cbc', passphrase: 'pw' }) as string;
+    configError(() => loadSigningKeys({ OTEL_AUDIT_SIGNING_KEY_FILE: file(encrypted) }), [encrypted.split('\n')[2]!], /encrypted/);
+    configError(() => loadSigningKeys({ OTEL_AUDIT_SIGNING_KEY_FILE: file(pair.privateKeyPem + pair.privateKeyPem) }), [body], /found 2/);
+  });
+
+  it('key handles never show key material (inspect, JSON)', () => {
+    const pair = generateEd25519KeyPair();
+    const k = loadSigningKeys({ OTEL_AUDIT_SIGNING_KEY_FILE: file(pair.privateKeyPem), OTEL_AUDIT_HMAC_KEY: SECRET });
+    const shown = `${inspect(k, { depth: 10, showHidden: true })} ${JSON.stringify(k)}`;
+    expect(shown).not.toContain(SECRET.slice(0, 12));
+    expect(shown).not.toContain(pair.privateKeyPem.split('\n')[1]!.slice(0, 12));
+    expect(Object.isFrozen(k.record)).toBe(true);
+  });
+});
+
+describe('loadVerifyingKeys', () => {
+  it('public keys, private keys (public derived), several blocks per file, HMAC secrets; duplicates dropped', () => {
+    const a = generateEd25519KeyPair();
+    const b = generateEd25519KeyPair();
+    const keys = loadVerifyingKeys([file(a.publicKeyPem), file(b.privateKeyPem), file(a.publicKeyPem + b.publicKeyPem)], [SECRET, `${SECRET}\n`, `base64:${randomBytes(32).toString('base64')}`]);
+    expect(keys.map((k) => [k.algorithm, k.keyId])).toEqual([
+      ['EdDSA', a.keyId],
+      ['EdDSA', b.keyId],
+      ['HMAC-SHA256', hmacKeyId(Buffer.from(SECRET))],
+      ['HMAC-SHA256', expect.stringMatching(/^[0-9a-f]{16}$/)],
+    ]);
+    // The derived public key verifies what the private key signs.
+    const signer = createRecordSigner(loadSigningKeys({ OTEL_AUDIT_SIGNING_KEY_FILE: file(b.privateKeyPem) }).checkpoint!);
+    expect(verifyRecordSignature('hello', { value: signer.sign('hello'), algorithm: 'EdDSA', keyId: b.keyId }, keys)).toBe('ok');
+  });
+
+  it('errors name the file or the secret\'s position', () => {
+    const rsaPub = generateKeyPairSync('rsa', { modulusLength: 1024 }).publicKey.export({ type: 'spki', format: 'pem' }) as string;
+    configError(() => loadVerifyingKeys([file(rsaPub)]), [], /public key file ".*": the key is rsa/);
+    configError(() => loadVerifyingKeys([file('nothing here')]), [], /no PEM block found/);
+    configError(() => loadVerifyingKeys([join(dir, 'absent.pem')]), [], /cannot read .*absent\.pem/);
+    configError(() => loadVerifyingKeys([file('-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n')]), [], /unsupported PEM block "CERTIFICATE"/);
+    configError(() => loadVerifyingKeys([], [SECRET, 'too-short-secret-value']), ['too-short-secret-value'], /HMAC key #2: .*at least 32 bytes/);
+  });
+});

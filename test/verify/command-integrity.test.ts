@@ -1,0 +1,90 @@
+/** `otel-audit verify` with --pubkey, --hmac-key-file, --require-signatures, --checkpoints, --json. */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { setAttr, toLines } from '../helpers/make-chain.js';
+import { ed25519Keys, hmacSecret, hmacSigner, makeSignedChain } from '../helpers/make-signed-chain.js';
+import { tempDir } from '../helpers/tmp.js';
+import { runVerifyCommand, type VerifyReport } from '../../src/verify/index.js';
+
+let dir: string;
+let cleanup: () => Promise<void>;
+let keys: ReturnType<typeof ed25519Keys>;
+const secret = hmacSecret(21);
+let hmacFile: string;
+beforeAll(async () => {
+  ({ dir, cleanup } = await tempDir('otel-audit-vcmd-'));
+  keys = ed25519Keys(dir, 'cmd');
+  hmacFile = join(dir, 'hmac.key');
+  writeFileSync(hmacFile, `${secret}\n`, { mode: 0o600 });
+});
+afterAll(async () => cleanup());
+
+async function run(argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  const code = await runVerifyCommand(argv, (s) => void (out += s), (s) => void (err += s));
+  return { code, out, err };
+}
+
+let n = 0;
+function journal(records: Parameters<typeof toLines>[0]): string {
+  const f = join(dir, `j${++n}.jsonl`);
+  writeFileSync(f, toLines(records, 2).join('\n') + '\n');
+  return f;
+}
+
+describe('verify with keys', () => {
+  it('exit 0 on a signed, checkpointed stream; the text says what is covered', async () => {
+    const c = makeSignedChain({ n: 9, recordSigner: hmacSigner(secret), checkpointSigner: keys.signer, checkpointEvery: 4, shutdown: 'end-checkpoint' });
+    const f = journal(c.records);
+    const r = await run(['--pubkey', keys.pubFile, '--hmac-key-file', hmacFile, '--require-signatures', f]);
+    expect(r.err).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/signatures: 9 valid; 3 valid checkpoints, covered through seq 12 \(every record\) — ok/);
+    expect(r.out).toMatch(/^OK: /m);
+  });
+
+  it('exit 1 and a located bad_signature; --json carries reason and the new summary fields', async () => {
+    const c = makeSignedChain({ n: 6, recordSigner: hmacSigner(secret), checkpointSigner: keys.signer, checkpointEvery: 3 });
+    const records = structuredClone(c.records);
+    setAttr(records[5]!, 'audit.integrity.value', { stringValue: Buffer.alloc(32).toString('base64') });
+    const f = journal(records);
+    const text = await run([`--pubkey=${keys.pubFile}`, `--hmac-key-file=${hmacFile}`, f]);
+    expect(text.code).toBe(1);
+    expect(text.out).toMatch(new RegExp(`BAD_SIGNATURE stream=${c.streamId} seq=6 record=\\S+ at ${f}:3 — record MAC/signature invalid`));
+    const json = await run(['--json', '--pubkey', keys.pubFile, '--hmac-key-file', hmacFile, f]);
+    expect(json.code).toBe(1);
+    const report = JSON.parse(json.out) as VerifyReport;
+    expect(report.problems).toEqual([expect.objectContaining({ kind: 'bad_signature', severity: 'error', reason: 'invalid', seq: 6, line: 3 })]);
+    expect(report.streams[0]).toEqual(
+      expect.objectContaining({
+        coveredThrough: 8,
+        signatures: { valid: 5, invalid: 1, unknownKey: 0, unchecked: 0, unsigned: 0 },
+        checkpoints: { valid: 2, invalid: 0, unknownKey: 0, unchecked: 0 },
+      }),
+    );
+  });
+
+  it('--require-signatures on an unsigned journal: exit 1', async () => {
+    const f = journal(makeSignedChain({ n: 3 }).records);
+    const r = await run(['--require-signatures', f]);
+    expect(r.code).toBe(1);
+    expect(r.out).toMatch(/BAD_SIGNATURE stream=\S+ seq=1–3 .*--require-signatures/);
+  });
+
+  it('unreadable or unusable keys are usage errors (exit 2) naming the file, never the secret', async () => {
+    const f = journal(makeSignedChain({ n: 2 }).records);
+    const missing = await run(['--pubkey', join(dir, 'nope.pem'), f]);
+    expect(missing.code).toBe(2);
+    expect(missing.err).toMatch(/nope\.pem.*ENOENT/);
+    const shortFile = join(dir, 'short.key');
+    writeFileSync(shortFile, 'a-short-hmac-secret-value');
+    const short = await run(['--hmac-key-file', shortFile, f]);
+    expect(short.code).toBe(2);
+    expect(short.err).toMatch(/HMAC key file ".*short\.key": .*at least 32 bytes/);
+    expect(short.err).not.toContain('a-short-hmac');
+    expect((await run(['--hmac-key-file', join(dir, 'absent.key'), f])).err).toMatch(/cannot read HMAC key file/);
+    expect((await run(['--pubkey'])).code).toBe(2);
+  });
+});

@@ -1,0 +1,201 @@
+/**
+ * Per-record MACs/signatures in `verify`: HMAC-SHA256 and Ed25519, key rotation, unknown keys, stripped
+ * signatures, --require-signatures — on real files in a temp dir.
+ */
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { canonicalFromOtlp } from '../../src/chain/canonical.js';
+import { hashCanonical } from '../../src/chain/hash.js';
+import { loadVerifyingKeys } from '../../src/integrity/keys.js';
+import { ATTR_INTEGRITY_KEY_ID } from '../../src/integrity/sign.js';
+import { ATTR_ACTION, ATTR_INTEGRITY_SIGNER, ATTR_INTEGRITY_VALUE, ATTR_SEQ_PREVIOUS_HASH } from '../../src/map/attributes.js';
+import type { OtlpLogRecord } from '../../src/otlp/types.js';
+import { verifyFiles, type Problem, type VerifyReport } from '../../src/verify/index.js';
+import { getAttr, setAttr, toLines } from '../helpers/make-chain.js';
+import { ed25519Keys, hmacSecret, hmacSigner, makeSignedChain } from '../helpers/make-signed-chain.js';
+import { tempDir } from '../helpers/tmp.js';
+
+let root: string;
+let cleanup: () => Promise<void>;
+let caseNo = 0;
+beforeAll(async () => {
+  ({ dir: root, cleanup } = await tempDir('otel-audit-sig-'));
+});
+afterAll(async () => cleanup());
+
+async function writeStream(records: readonly OtlpLogRecord[], perLine = 2): Promise<string> {
+  const dir = join(root, `case-${++caseNo}`);
+  await mkdir(dir, { recursive: true });
+  const file = join(dir, 'audit.jsonl');
+  await writeFile(file, toLines(records, perLine).join('\n') + '\n');
+  return file;
+}
+
+const errors = (r: VerifyReport): Problem[] => r.problems.filter((p) => p.severity === 'error');
+
+/** Recomputes previous_hash along the chain from index `from` on (an attacker who can hash but not sign). */
+function rechain(records: OtlpLogRecord[], from: number): void {
+  for (let k = Math.max(from, 1); k < records.length; k++) {
+    setAttr(records[k]!, ATTR_SEQ_PREVIOUS_HASH, { stringValue: hashCanonical(canonicalFromOtlp(records[k - 1]!)) });
+  }
+}
+
+describe('HMAC-SHA256 records', () => {
+  const secret = hmacSecret(7);
+
+  it('verify with the secret: every record valid, no problem', async () => {
+    const c = makeSignedChain({ n: 12, recordSigner: hmacSigner(secret), shutdown: 'end' });
+    const file = await writeStream(c.records);
+    const r = await verifyFiles([file], { hmacSecrets: [secret] });
+    expect(r.problems).toEqual([]);
+    expect(r.streams[0]).toMatchObject({ ok: true, ended: true, signatures: { valid: 13, invalid: 0, unknownKey: 0, unchecked: 0, unsigned: 0 } });
+  });
+
+  it('without keys, signatures are only counted as unchecked and nothing is reported', async () => {
+    const c = makeSignedChain({ n: 5, recordSigner: hmacSigner(secret) });
+    const r = await verifyFiles([await writeStream(c.records)]);
+    expect(r.problems).toEqual([]);
+    expect(r.streams[0]!.signatures).toEqual({ valid: 0, invalid: 0, unknownKey: 0, unchecked: 5, unsigned: 0 });
+  });
+
+  it('a record changed and the chain recomputed (attacker without the key): bad_signature from that record on', async () => {
+    const c = makeSignedChain({ n: 10, recordSigner: hmacSigner(secret) });
+    const records = structuredClone(c.records);
+    setAttr(records[3]!, ATTR_ACTION, { stringValue: 'GRANT' });
+    rechain(records, 4);
+    const file = await writeStream(records, 1);
+    expect((await verifyFiles([file])).ok).toBe(true); // the chain alone cannot tell
+    const r = await verifyFiles([file], { hmacSecrets: [secret] });
+    expect(r.ok).toBe(false);
+    const bad = errors(r);
+    expect(bad.every((p) => p.kind === 'bad_signature' && p.reason === 'invalid')).toBe(true);
+    // seq 4 changed; 5..10 carry a recomputed previous_hash, so their MACs fail too. Located: the first is seq 4.
+    expect(bad.map((p) => p.seq)).toEqual([4, 5, 6, 7, 8, 9, 10]);
+    expect(bad[0]).toMatchObject({ stream: c.streamId, file, line: 4, recordId: expect.stringMatching(/000004$/) });
+  });
+
+  it('the last record changed (not covered by the chain) is caught by its MAC', async () => {
+    const c = makeSignedChain({ n: 6, recordSigner: hmacSigner(secret) });
+    const records = structuredClone(c.records);
+    records[5]!.body = { stringValue: 'forged' };
+    const r = await verifyFiles([await writeStream(records)], { hmacSecrets: [secret] });
+    expect(errors(r)).toEqual([expect.objectContaining({ kind: 'bad_signature', seq: 6, reason: 'invalid' })]);
+  });
+
+  it('a tampered MAC value on one copy of a duplicated record is reported at that copy', async () => {
+    const c = makeSignedChain({ n: 4, recordSigner: hmacSigner(secret) });
+    const copy = structuredClone(c.records[1]!);
+    setAttr(copy, ATTR_INTEGRITY_VALUE, { stringValue: Buffer.alloc(32, 1).toString('base64') });
+    const file = await writeStream([...c.records, copy], 1);
+    const r = await verifyFiles([file], { hmacSecrets: [secret] });
+    expect(errors(r)).toEqual([expect.objectContaining({ kind: 'bad_signature', seq: 2, line: 5 })]);
+    expect(r.problems).toContainEqual(expect.objectContaining({ kind: 'duplicate', severity: 'info', seq: 2, line: 5 }));
+  });
+
+  it('a custom key id (OTEL_AUDIT_KEY_ID) verifies: every HMAC key is tried', async () => {
+    const c = makeSignedChain({ n: 4, recordSigner: hmacSigner(secret, 'ops-2024') });
+    expect(getAttr(c.records[0]!, ATTR_INTEGRITY_KEY_ID)).toEqual({ stringValue: 'ops-2024' });
+    const r = await verifyFiles([await writeStream(c.records)], { hmacSecrets: [hmacSecret(9), secret] });
+    expect(r.problems).toEqual([]);
+    expect(r.streams[0]!.signatures.valid).toBe(4);
+  });
+
+  it('malformed integrity attributes are bad signatures', async () => {
+    const c = makeSignedChain({ n: 4, recordSigner: hmacSigner(secret) });
+    const records = structuredClone(c.records);
+    setAttr(records[1]!, ATTR_INTEGRITY_SIGNER, { stringValue: 'collector' });
+    setAttr(records[2]!, ATTR_INTEGRITY_VALUE, undefined);
+    const r = await verifyFiles([await writeStream(records)], { hmacSecrets: [secret] });
+    expect(errors(r).map((p) => [p.kind, p.seq, p.reason])).toEqual([
+      ['bad_signature', 2, 'invalid'],
+      ['bad_signature', 3, 'invalid'],
+    ]);
+    expect(errors(r)[0]!.message).toMatch(/signer/);
+    expect(errors(r)[1]!.message).toMatch(/audit\.integrity\.value is missing/);
+  });
+});
+
+describe('Ed25519 records', () => {
+  it('valid, and invalid after the body is changed', async () => {
+    const keys = ed25519Keys(root, 'rec');
+    const c = makeSignedChain({ n: 8, recordSigner: keys.signer, shutdown: 'end' });
+    const ok = await verifyFiles([await writeStream(c.records)], { pubkeys: keys.verifying });
+    expect(ok.problems).toEqual([]);
+    expect(ok.streams[0]!.signatures.valid).toBe(9);
+    const records = structuredClone(c.records);
+    records[2]!.body = { stringValue: 'forged' };
+    const bad = await verifyFiles([await writeStream(records)], { pubkeys: keys.verifying });
+    expect(errors(bad).map((p) => [p.kind, p.seq])).toEqual([
+      ['modified', 3],
+      ['bad_signature', 3],
+    ]);
+  });
+
+  it('the private key file works as a verifying key (public key derived)', async () => {
+    const keys = ed25519Keys(root, 'derive');
+    const c = makeSignedChain({ n: 3, recordSigner: keys.signer });
+    const r = await verifyFiles([await writeStream(c.records)], { pubkeys: loadVerifyingKeys([keys.privFile]) });
+    expect(r.problems).toEqual([]);
+    expect(r.streams[0]!.signatures.valid).toBe(3);
+  });
+});
+
+describe('key rotation and unknown keys', () => {
+  it('two keys, records signed with each: both accepted; one removed: unknown_key reported', async () => {
+    const a = ed25519Keys(root, 'rot-a');
+    const b = ed25519Keys(root, 'rot-b');
+    const c = makeSignedChain({ n: 10, recordSigner: (seq) => (seq <= 4 ? a.signer : b.signer) });
+    const file = await writeStream(c.records);
+    const both = await verifyFiles([file], { pubkeys: [...a.verifying, ...b.verifying] });
+    expect(both.problems).toEqual([]);
+    expect(both.streams[0]!.signatures).toMatchObject({ valid: 10, unknownKey: 0 });
+
+    const onlyB = await verifyFiles([file], { pubkeys: b.verifying });
+    expect(onlyB.ok).toBe(true); // unknown keys are info unless signatures are required
+    expect(onlyB.problems).toEqual([
+      expect.objectContaining({ kind: 'bad_signature', severity: 'info', reason: 'unknown_key', seq: 1, through: 4, message: expect.stringContaining(a.keyId) }),
+    ]);
+    expect(onlyB.streams[0]!.signatures).toMatchObject({ valid: 6, unknownKey: 4 });
+
+    const required = await verifyFiles([file], { pubkeys: b.verifying, requireSignatures: true });
+    expect(required.ok).toBe(false);
+    expect(errors(required)).toEqual([expect.objectContaining({ kind: 'bad_signature', reason: 'unknown_key', seq: 1, through: 4 })]);
+  });
+
+  it('HMAC and Ed25519 rotation in one stream', async () => {
+    const ed = ed25519Keys(root, 'mix');
+    const secret = hmacSecret(3);
+    const hmac = hmacSigner(secret);
+    const c = makeSignedChain({ n: 6, recordSigner: (seq) => (seq % 2 === 0 ? hmac : ed.signer) });
+    const r = await verifyFiles([await writeStream(c.records)], { pubkeys: ed.verifying, hmacSecrets: [secret] });
+    expect(r.problems).toEqual([]);
+    expect(r.streams[0]!.signatures.valid).toBe(6);
+  });
+});
+
+describe('unsigned records', () => {
+  const secret = hmacSecret(11);
+
+  it('--require-signatures fails an unsigned stream, reporting the run', async () => {
+    const c = makeSignedChain({ n: 5 });
+    const r = await verifyFiles([await writeStream(c.records)], { requireSignatures: true });
+    expect(errors(r)).toEqual([expect.objectContaining({ kind: 'bad_signature', reason: 'unsigned', seq: 1, through: 5 })]);
+  });
+
+  it('a signature stripped from one record of a signed stream is an error even without --require-signatures', async () => {
+    const c = makeSignedChain({ n: 6, recordSigner: hmacSigner(secret) });
+    const records = structuredClone(c.records);
+    for (const k of ['value', 'signer', 'canonicalization', 'algorithm', 'key_id']) setAttr(records[2]!, `audit.integrity.${k}`, undefined);
+    const r = await verifyFiles([await writeStream(records)], { hmacSecrets: [secret] });
+    expect(errors(r)).toEqual([expect.objectContaining({ kind: 'bad_signature', reason: 'unsigned', seq: 3 })]);
+    expect(errors(r)[0]!.through).toBeUndefined();
+  });
+
+  it('an unsigned stream verified with keys is fine (signatures are optional)', async () => {
+    const c = makeSignedChain({ n: 5 });
+    const r = await verifyFiles([await writeStream(c.records)], { hmacSecrets: [secret] });
+    expect(r.problems).toEqual([]);
+    expect(r.streams[0]!.signatures.unsigned).toBe(5);
+  });
+});
