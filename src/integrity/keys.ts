@@ -1,0 +1,250 @@
+/**
+ * Keys for per-record MACs/signatures and signed checkpoints (docs/integrity.md §3).
+ *
+ * - HMAC-SHA256: a shared secret of at least 32 bytes. Key id: the first 16 hex digits of
+ *   SHA-256("otel-audit hmac key id" || secret), unless OTEL_AUDIT_KEY_ID names it.
+ * - Ed25519 (algorithm id `EdDSA`): a PKCS#8 PEM private key on the producer, the SPKI PEM public key (or the
+ *   private key) on the verifier. Key id: the first 16 hex digits of SHA-256(SPKI DER of the public key).
+ *
+ * Key material lives only inside Node KeyObjects held in a module-private WeakMap: the key handles are frozen
+ * `{ keyId, algorithm }` objects, so logging, inspecting or JSON-serializing one never shows the key. Error
+ * messages name the variable or file and the problem, never the value.
+ */
+import {
+  createHash,
+  createPrivateKey,
+  createPublicKey,
+  createSecretKey,
+  generateKeyPairSync,
+  type KeyObject,
+} from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { AuditConfigError } from '../api/errors.js';
+
+export type IntegrityAlgorithm = 'HMAC-SHA256' | 'EdDSA';
+export const INTEGRITY_ALGORITHMS: readonly IntegrityAlgorithm[] = ['HMAC-SHA256', 'EdDSA'];
+
+/** A key the producer signs with. Opaque: only the id and algorithm are visible. */
+export interface SigningKey {
+  readonly keyId: string;
+  readonly algorithm: IntegrityAlgorithm;
+}
+
+/** A key the verifier checks with: an Ed25519 public key or an HMAC secret. Opaque like SigningKey. */
+export interface VerifyingKey {
+  readonly keyId: string;
+  readonly algorithm: IntegrityAlgorithm;
+}
+
+/** Minimum HMAC secret length in bytes (RFC 2104 §3: at least the hash output length). */
+export const HMAC_MIN_KEY_BYTES = 32;
+/** Label hashed before the secret to derive an HMAC key id (docs/integrity.md §3.2). */
+export const HMAC_KEY_ID_LABEL = 'otel-audit hmac key id';
+/** What OTEL_AUDIT_KEY_ID may be: it is written into every record. */
+const KEY_ID_RE = /^[A-Za-z0-9._:-]{1,64}$/;
+
+export const ENV_HMAC_KEY = 'OTEL_AUDIT_HMAC_KEY';
+export const ENV_HMAC_KEY_FILE = 'OTEL_AUDIT_HMAC_KEY_FILE';
+export const ENV_SIGNING_KEY_FILE = 'OTEL_AUDIT_SIGNING_KEY_FILE';
+export const ENV_KEY_ID = 'OTEL_AUDIT_KEY_ID';
+
+const material = new WeakMap<object, KeyObject>();
+
+function handle(keyId: string, algorithm: IntegrityAlgorithm, key: KeyObject): SigningKey & VerifyingKey {
+  const h = Object.freeze({ keyId, algorithm });
+  material.set(h, key);
+  return h;
+}
+
+/** The KeyObject behind a handle (HMAC: secret key; EdDSA: private key for SigningKey, public for VerifyingKey). */
+export function keyMaterial(k: SigningKey | VerifyingKey): KeyObject {
+  const m = material.get(k);
+  if (m === undefined) throw new TypeError('not a key created by otel-audit (loadSigningKeys, loadVerifyingKeys)');
+  return m;
+}
+
+/** First 16 hex digits of SHA-256("otel-audit hmac key id" || secret). */
+export function hmacKeyId(secret: Uint8Array): string {
+  return createHash('sha256').update(HMAC_KEY_ID_LABEL, 'utf8').update(secret).digest('hex').slice(0, 16);
+}
+
+/** First 16 hex digits of SHA-256 of the SPKI DER encoding of an Ed25519 public key. */
+export function ed25519KeyId(publicKey: KeyObject): string {
+  return createHash('sha256').update(publicKey.export({ type: 'spki', format: 'der' })).digest('hex').slice(0, 16);
+}
+
+const STRICT_BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
+/**
+ * Decodes an HMAC secret as written in OTEL_AUDIT_HMAC_KEY or a key file: `base64:<standard base64>`,
+ * `hex:<hex digits>`, or else the UTF-8 bytes of the text itself. `what` names the source in errors.
+ */
+export function decodeHmacSecret(value: string, what: string): Buffer {
+  let bytes: Buffer;
+  if (value.startsWith('base64:')) {
+    const b64 = value.slice('base64:'.length).trim();
+    if (!STRICT_BASE64.test(b64)) throw new AuditConfigError(`${what}: the value after "base64:" is not standard base64 (value hidden)`);
+    bytes = Buffer.from(b64, 'base64');
+  } else if (value.startsWith('hex:')) {
+    const hex = value.slice('hex:'.length).trim();
+    if (!/^(?:[0-9a-fA-F]{2})+$/.test(hex)) throw new AuditConfigError(`${what}: the value after "hex:" is not an even number of hex digits (value hidden)`);
+    bytes = Buffer.from(hex, 'hex');
+  } else {
+    bytes = Buffer.from(value, 'utf8');
+  }
+  if (bytes.length < HMAC_MIN_KEY_BYTES) {
+    throw new AuditConfigError(
+      `${what}: an HMAC-SHA256 key must be at least ${HMAC_MIN_KEY_BYTES} bytes, this one has ${bytes.length} (value hidden); ` +
+        `generate one with: node -e "console.log('base64:'+require('crypto').randomBytes(32).toString('base64'))"`,
+    );
+  }
+  return bytes;
+}
+
+/** Text of a key file with its trailing line break(s) removed. The error names the file, never its content. */
+function readKeyFile(path: string, what: string): string {
+  try {
+    return readFileSync(path, 'utf8').replace(/[\r\n]+$/, '');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new AuditConfigError(`${what}: cannot read ${JSON.stringify(path)}${code === undefined ? '' : ` (${code})`}`);
+  }
+}
+
+const PEM_BLOCK = /-----BEGIN ([A-Z0-9 ]+)-----[\s\S]*?-----END \1-----/g;
+
+/** The PEM blocks of a file, in order; none means the file is not PEM. */
+function pemBlocks(text: string): Array<{ label: string; pem: string }> {
+  return [...text.matchAll(PEM_BLOCK)].map((m) => ({ label: m[1]!, pem: m[0] }));
+}
+
+function ed25519Private(pem: string, what: string): KeyObject {
+  let k: KeyObject;
+  try {
+    k = createPrivateKey({ key: pem, format: 'pem' });
+  } catch {
+    // The OpenSSL message is not echoed: it could quote the input.
+    throw new AuditConfigError(`${what}: not a readable PKCS#8 PEM private key (an unencrypted "BEGIN PRIVATE KEY" block is expected; otel-audit keygen writes one)`);
+  }
+  if (k.asymmetricKeyType !== 'ed25519') {
+    throw new AuditConfigError(`${what}: the key is ${k.asymmetricKeyType ?? 'not asymmetric'}, an Ed25519 key is required`);
+  }
+  return k;
+}
+
+function ed25519Public(pem: string, what: string): KeyObject {
+  let k: KeyObject;
+  try {
+    k = createPublicKey({ key: pem, format: 'pem' });
+  } catch {
+    throw new AuditConfigError(`${what}: not a readable SPKI PEM public key ("BEGIN PUBLIC KEY")`);
+  }
+  if (k.asymmetricKeyType !== 'ed25519') {
+    throw new AuditConfigError(`${what}: the key is ${k.asymmetricKeyType ?? 'not asymmetric'}, an Ed25519 key is required`);
+  }
+  return k;
+}
+
+const isSet = (v: string | undefined): v is string => v !== undefined && v.trim() !== '';
+
+/**
+ * The producer's keys from the environment:
+ * - OTEL_AUDIT_HMAC_KEY (the secret) or OTEL_AUDIT_HMAC_KEY_FILE (a file holding it) — not both;
+ * - OTEL_AUDIT_SIGNING_KEY_FILE — PKCS#8 PEM Ed25519 private key;
+ * - OTEL_AUDIT_KEY_ID — optional id for the HMAC key.
+ *
+ * `record` signs every record: the HMAC key when set, else the Ed25519 key. `checkpoint` signs checkpoints:
+ * always the Ed25519 key (absent when none is configured: no checkpoints). Empty variables count as unset.
+ */
+export function loadSigningKeys(env: NodeJS.ProcessEnv = process.env): { record?: SigningKey; checkpoint?: SigningKey } {
+  const hmacValue = env[ENV_HMAC_KEY];
+  const hmacFile = env[ENV_HMAC_KEY_FILE];
+  const signingFile = env[ENV_SIGNING_KEY_FILE];
+  const keyIdOverride = env[ENV_KEY_ID];
+  if (isSet(hmacValue) && isSet(hmacFile)) {
+    throw new AuditConfigError(`${ENV_HMAC_KEY} and ${ENV_HMAC_KEY_FILE} are both set: set only one of them`);
+  }
+  let hmac: SigningKey | undefined;
+  if (isSet(hmacValue) || isSet(hmacFile)) {
+    const secret = isSet(hmacValue)
+      ? decodeHmacSecret(hmacValue, ENV_HMAC_KEY)
+      : decodeHmacSecret(readKeyFile(hmacFile!, ENV_HMAC_KEY_FILE), `${ENV_HMAC_KEY_FILE} (${hmacFile})`);
+    let keyId = hmacKeyId(secret);
+    if (isSet(keyIdOverride)) {
+      const id = keyIdOverride.trim();
+      if (!KEY_ID_RE.test(id)) {
+        throw new AuditConfigError(`${ENV_KEY_ID}=${JSON.stringify(keyIdOverride)} is invalid: allowed are 1–64 characters of A–Z a–z 0–9 . _ : -`);
+      }
+      keyId = id;
+    }
+    hmac = handle(keyId, 'HMAC-SHA256', createSecretKey(secret));
+    secret.fill(0);
+  } else if (isSet(keyIdOverride)) {
+    throw new AuditConfigError(`${ENV_KEY_ID} is set but no HMAC key is (${ENV_HMAC_KEY} or ${ENV_HMAC_KEY_FILE}); Ed25519 key ids are derived from the public key`);
+  }
+  let ed: SigningKey | undefined;
+  if (isSet(signingFile)) {
+    const what = `${ENV_SIGNING_KEY_FILE} (${signingFile})`;
+    const text = readKeyFile(signingFile, ENV_SIGNING_KEY_FILE);
+    const blocks = pemBlocks(text).filter((b) => b.label === 'PRIVATE KEY' || b.label === 'ENCRYPTED PRIVATE KEY');
+    if (blocks.length !== 1) {
+      throw new AuditConfigError(`${what}: expected exactly one PEM "PRIVATE KEY" block, found ${blocks.length}`);
+    }
+    if (blocks[0]!.label === 'ENCRYPTED PRIVATE KEY') throw new AuditConfigError(`${what}: the key is encrypted; an unencrypted PKCS#8 key is required`);
+    const priv = ed25519Private(blocks[0]!.pem, what);
+    ed = handle(ed25519KeyId(createPublicKey(priv)), 'EdDSA', priv);
+  }
+  const out: { record?: SigningKey; checkpoint?: SigningKey } = {};
+  const record = hmac ?? ed;
+  if (record !== undefined) out.record = record;
+  if (ed !== undefined) out.checkpoint = ed;
+  return out;
+}
+
+/**
+ * Keys for `verify`: `paths` are PEM files holding Ed25519 public keys (SPKI, "BEGIN PUBLIC KEY") or private
+ * keys (PKCS#8, the public key is derived), any number of blocks per file; `hmacSecrets` are HMAC secrets in
+ * the OTEL_AUDIT_HMAC_KEY notation (`base64:`, `hex:` or raw text). Duplicates are dropped. Throws
+ * AuditConfigError naming the file (or the secret's position) for anything unusable.
+ */
+export function loadVerifyingKeys(paths: readonly string[], hmacSecrets: readonly string[] = []): VerifyingKey[] {
+  const out: VerifyingKey[] = [];
+  const seen = new Set<string>();
+  const add = (keyId: string, algorithm: IntegrityAlgorithm, key: KeyObject, fingerprint: string): void => {
+    if (seen.has(fingerprint)) return;
+    seen.add(fingerprint);
+    out.push(handle(keyId, algorithm, key));
+  };
+  for (const path of paths) {
+    const what = `public key file ${JSON.stringify(path)}`;
+    const text = readKeyFile(path, what);
+    const blocks = pemBlocks(text);
+    if (blocks.length === 0) throw new AuditConfigError(`${what}: no PEM block found (expected "BEGIN PUBLIC KEY" or "BEGIN PRIVATE KEY")`);
+    for (const b of blocks) {
+      let pub: KeyObject;
+      if (b.label === 'PUBLIC KEY') pub = ed25519Public(b.pem, what);
+      else if (b.label === 'PRIVATE KEY') pub = createPublicKey(ed25519Private(b.pem, what));
+      else throw new AuditConfigError(`${what}: unsupported PEM block "${b.label}" (expected PUBLIC KEY or PRIVATE KEY)`);
+      const keyId = ed25519KeyId(pub);
+      add(keyId, 'EdDSA', pub, `EdDSA:${keyId}`);
+    }
+  }
+  hmacSecrets.forEach((value, i) => {
+    const secret = decodeHmacSecret(value.replace(/[\r\n]+$/, ''), `HMAC key #${i + 1}`);
+    const keyId = hmacKeyId(secret);
+    // The full digest (not the 16-digit id) tells two secrets apart.
+    add(keyId, 'HMAC-SHA256', createSecretKey(secret), `HMAC:${createHash('sha256').update(secret).digest('hex')}`);
+    secret.fill(0);
+  });
+  return out;
+}
+
+/** A new Ed25519 key pair: PKCS#8 PEM private key, SPKI PEM public key, and its key id. */
+export function generateEd25519KeyPair(): { privateKeyPem: string; publicKeyPem: string; keyId: string } {
+  const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+  return {
+    privateKeyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }) as string,
+    publicKeyPem: publicKey.export({ type: 'spki', format: 'pem' }) as string,
+    keyId: ed25519KeyId(publicKey),
+  };
+}
