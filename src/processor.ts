@@ -302,9 +302,12 @@ export class AuditLogRecordProcessor implements LogRecordProcessor {
       }
     }
     this.replayer?.stop();
-    await this.delivery.flush(this.options.exportTimeoutMillis);
-    const { undelivered } = await this.delivery.close();
-    await this.replayDone;
+    // One deadline for the whole shutdown: flush, close (an export still in flight), replay winding down.
+    const deadline = Date.now() + this.options.exportTimeoutMillis;
+    const left = (): number => Math.max(0, deadline - Date.now());
+    await this.delivery.flush(left());
+    const { undelivered } = await this.delivery.close(left());
+    await Promise.race([this.replayDone, new Promise((r) => setTimeout(r, left()).unref())]);
     const report: ShutdownReport = {
       streamId: this.streamId,
       emitted: this.metrics.totals.emitted,

@@ -15,9 +15,7 @@
  *   re-read from disk later) and at most `maxPendingRecords` records in all; past that, the loss policy.
  */
 import { diag } from '@opentelemetry/api';
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { DIR_MODE, FILE_MODE, rejectedDir } from '../sinks/files.js';
+import { keepRejected, refusedForGood } from '../sinks/rejected.js';
 import type { SealedRecord } from '../chain/seal.js';
 import { filterRequest } from '../otlp/decode.js';
 import { RequestBuilder } from '../otlp/request-builder.js';
@@ -80,11 +78,6 @@ interface Batch {
   /** Record ids, kept only where a loss report may need to name them (no journal to fall back on). */
   ids: string[] | undefined;
 }
-
-/** Attempts before a batch refused with a permanent status (4xx but 408/429) is set aside. */
-const PERMANENT_ATTEMPTS = 3;
-/** Attempts before a batch whose records the collector keeps rejecting (partial_success) is set aside. */
-const REJECTED_ATTEMPTS = 5;
 
 const journalLine = (b: Batch): JournalLine => ({ bytes: b.line, first: b.first, last: b.last });
 
@@ -539,8 +532,7 @@ export class Delivery {
     // A collector that keeps refusing the same batch for good (HTTP 4xx, or rejecting records in
     // partial_success) would block the stream forever: after a few attempts the batch is set aside.
     this.failedAttempts++;
-    const permanent = !r.retryable ? this.failedAttempts >= PERMANENT_ATTEMPTS : r.rejected > 0 && this.failedAttempts >= REJECTED_ATTEMPTS;
-    if (permanent) {
+    if (refusedForGood(r, this.failedAttempts)) {
       this.setAside(body, this.acked + 1, last, count, r.message);
       return 'set-aside';
     }
@@ -557,13 +549,10 @@ export class Delivery {
    */
   private setAside(body: Buffer, first: number, last: number, count: number, why: string): void {
     this.failedAttempts = 0;
-    const name = `${this.o.streamId}-${first}-${last}.jsonl`;
     let where: string | undefined;
     if (this.o.file !== 'off') {
       try {
-        mkdirSync(rejectedDir(this.o.dir), { recursive: true, mode: DIR_MODE });
-        where = join(rejectedDir(this.o.dir), name);
-        writeFileSync(where, Buffer.concat([body, Buffer.from('\n')]), { mode: FILE_MODE });
+        where = keepRejected(this.o.dir, this.o.streamId, first, last, body);
       } catch (e) {
         where = undefined;
         diag.error(`otel-audit: could not keep a rejected batch (${(e as NodeJS.ErrnoException).code ?? 'error'})`);
@@ -650,9 +639,10 @@ export class Delivery {
 
   /** Stops exporting and closes the journal; what is undelivered stays in the journal for the next start. */
   async close(timeoutMillis = 5000): Promise<{ undelivered: number; lostInMemory: number }> {
+    const deadline = Date.now() + timeoutMillis;
     const bounded = (p: Promise<unknown>): Promise<unknown> => {
       let t: NodeJS.Timeout | undefined;
-      return Promise.race([p, new Promise((r) => (t = setTimeout(r, timeoutMillis)))]).finally(() => clearTimeout(t));
+      return Promise.race([p, new Promise((r) => (t = setTimeout(r, Math.max(0, deadline - Date.now()))))]).finally(() => clearTimeout(t));
     };
     this.closed = true;
     this.closedForExport = true;

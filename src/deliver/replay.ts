@@ -9,6 +9,7 @@ import { filterRequest, attribute } from '../otlp/decode.js';
 import type { ExportLogsServiceRequest } from '../otlp/types.js';
 import { listStreams } from '../sinks/files.js';
 import { readLines } from '../sinks/journal-reader.js';
+import { keepRejected, refusedForGood } from '../sinks/rejected.js';
 import { recoverSegment, type TornTail } from '../sinks/recover.js';
 import { claimReplay, isOwnerAlive, newState, readState, writeState, type StreamState } from '../sinks/stream-state.js';
 import type { BatchSender } from './otlp-sender.js';
@@ -26,6 +27,8 @@ export interface ReplayOptions {
 export interface ReplayReport {
   streams: string[];
   records: number;
+  /** Records the collector refused for good, kept in rejected/. */
+  rejected: number;
   torn: TornTail[];
   malformedLines: number;
 }
@@ -41,7 +44,7 @@ export class Replayer {
   private stopped = false;
   private wake: (() => void) | undefined;
   private readonly claimed: Claimed[];
-  readonly report: ReplayReport = { streams: [], records: 0, torn: [], malformedLines: 0 };
+  readonly report: ReplayReport = { streams: [], records: 0, rejected: 0, torn: [], malformedLines: 0 };
 
   /**
    * Claims, synchronously, the streams left unacknowledged by processes that are gone (so the new stream can
@@ -53,7 +56,8 @@ export class Replayer {
       if (streamId === o.ownStreamId) continue;
       const state = readState(o.dir, streamId);
       if (state?.done === true) continue;
-      if (state !== undefined && isOwnerAlive(state)) continue;
+      // A live owner is still delivering; but a stream it closed (ended) is final and can be replayed now.
+      if (state !== undefined && !state.ended && isOwnerAlive(state)) continue;
       const release = claimReplay(o.dir, streamId);
       if (release === undefined) continue;
       this.claimed.push({ streamId, paths, state: state ?? { ...newState(streamId), pid: 0, startedAt: '' }, release });
@@ -101,8 +105,9 @@ export class Replayer {
     const flush = async (): Promise<boolean> => {
       if (count === 0) return true;
       const body = JSON.stringify({ resourceLogs: requests.flatMap((r) => r.resourceLogs ?? []) });
-      if (!(await this.sendUntilOk(body, count))) return false;
-      this.report.records += count;
+      const outcome = await this.sendUntilOk(streamId, body, count, acked + 1, last);
+      if (outcome === 'stopped') return false;
+      if (outcome === 'acked') this.report.records += count;
       acked = last;
       writeState(this.o.dir, { ...state, acked, last: Math.max(state.last, acked) });
       requests = [];
@@ -134,11 +139,21 @@ export class Replayer {
     writeState(this.o.dir, { ...state, acked, last: Math.max(state.last, acked), ended, done: true });
   }
 
-  private async sendUntilOk(body: string, count: number): Promise<boolean> {
+  /** Sends until acknowledged — or refused for good, then kept in rejected/ like the live stream does. */
+  private async sendUntilOk(streamId: string, body: string, count: number, first: number, last: number): Promise<'acked' | 'set-aside' | 'stopped'> {
     let delay = this.o.retryMinMillis;
+    let attempts = 0;
     while (!this.stopped) {
       const r = await this.o.sender.send(body, count);
-      if (r.ok) return true;
+      if (r.ok) return 'acked';
+      if (refusedForGood(r, ++attempts)) {
+        const where = keepRejected(this.o.dir, streamId, first, last, body);
+        this.report.rejected += count;
+        const msg = `otel-audit: the collector refused replayed records ${first}–${last} of stream ${streamId} for good (${r.message}); kept in ${where}`;
+        diag.error(msg);
+        process.stderr.write(msg + '\n');
+        return 'set-aside';
+      }
       diag.warn(`otel-audit: replay export failed (${r.message}); retrying in ${delay} ms`);
       await new Promise<void>((resolve) => {
         const t = setTimeout(resolve, delay);
@@ -150,6 +165,6 @@ export class Replayer {
       });
       delay = Math.min(delay * 2, this.o.retryMaxMillis);
     }
-    return false;
+    return 'stopped';
   }
 }

@@ -89,6 +89,10 @@ export const DEFAULT_CHECKPOINT_POLICY: Readonly<CheckpointPolicy> = Object.free
  *   after sealing a checkpoint:        schedule.checkpointSealed()
  *   every `everyMillis`:               if (schedule.pending > 0) emit a checkpoint
  *   at shutdown:                       emit a checkpoint (or make the end record one), then the end record
+ *
+ * A checkpoint that is due must not be skipped: if one could not be emitted right after the Nth record (e.g.
+ * under back-pressure), emit it before sealing the next ordinary record (`if (schedule.due) …`) — a verifier
+ * given the public key reports an ordinary record at seq c + N + 1 as `truncated` (checkpoint_missing).
  */
 export class CheckpointSchedule {
   private since = 0;
@@ -113,5 +117,10 @@ export class CheckpointSchedule {
   /** Ordinary records sealed since the last checkpoint. */
   get pending(): number {
     return this.since;
+  }
+
+  /** A checkpoint is due: it must be sealed before the next ordinary record. */
+  get due(): boolean {
+    return this.since >= this.policy.everyRecords;
   }
 }

@@ -5,6 +5,7 @@
  * (at-least-once), never skipping one.
  */
 import * as fs from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { FILE_MODE, ensureDirs, lockPath, statePath } from './files.js';
 
@@ -72,29 +73,68 @@ export function isOwnerAlive(state: Pick<StreamState, 'pid' | 'host'>): boolean 
 }
 
 /**
- * Claims the right to replay an orphaned stream: an O_EXCL lock file holding our pid. A lock whose holder
- * died is taken over. Returns a release function, or undefined when another live process holds it.
+ * Claims the right to replay an orphaned stream: a lock file holding our pid and a nonce, created atomically
+ * complete (written to a temp file, then link(2)ed into place: it exists whole or not at all). A lock whose
+ * holder died is taken over by renaming it away and checking that what was renamed is the very lock that
+ * was judged stale — so two processes never both end up holding the claim. Returns a release function, or
+ * undefined when another live process holds it.
  */
 export function claimReplay(dir: string, streamId: string): (() => void) | undefined {
   ensureDirs(dir);
   const path = lockPath(dir, streamId);
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      const fd = fs.openSync(path, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, FILE_MODE);
-      fs.writeSync(fd, JSON.stringify({ pid: process.pid, host: hostname() }));
-      fs.closeSync(fd);
-      return () => fs.rmSync(path, { force: true });
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+  const mine = JSON.stringify({ pid: process.pid, host: hostname(), nonce: randomBytes(8).toString('hex') });
+  const tmp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+  fs.writeFileSync(tmp, mine, { mode: FILE_MODE });
+  try {
+    for (let attempt = 0; attempt < 3; attempt++) {
+      try {
+        fs.linkSync(tmp, path);
+        return () => {
+          // Release only our own lock (not one a takeover put in its place).
+          try {
+            if (fs.readFileSync(path, 'utf8') === mine) fs.rmSync(path, { force: true });
+          } catch {
+            /* already gone */
+          }
+        };
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      }
+      let text: string;
+      try {
+        text = fs.readFileSync(path, 'utf8');
+      } catch {
+        continue; // released meanwhile: try again
+      }
       let holder: { pid: number; host: string } | undefined;
       try {
-        holder = JSON.parse(fs.readFileSync(path, 'utf8')) as { pid: number; host: string };
+        holder = JSON.parse(text) as { pid: number; host: string };
       } catch {
-        holder = undefined; // torn lock file: its writer died mid-write
+        holder = undefined; // never torn (created whole), but be safe: unreadable counts as stale
       }
       if (holder !== undefined && isOwnerAlive(holder)) return undefined;
-      fs.rmSync(path, { force: true });
+      // Take over: move the stale lock aside, then make sure it was the one we read (not a fresh one).
+      const aside = `${path}.stale.${process.pid}.${randomBytes(4).toString('hex')}`;
+      try {
+        fs.renameSync(path, aside);
+      } catch {
+        continue; // someone else moved it: retry the whole claim
+      }
+      const moved = fs.readFileSync(aside, 'utf8');
+      if (moved !== text) {
+        // We moved a fresh lock of a live claimant: put it back if its place is still free, and yield.
+        try {
+          fs.linkSync(aside, path);
+        } catch {
+          /* its owner will find its lock gone on release; it still holds the claim it made */
+        }
+        fs.rmSync(aside, { force: true });
+        return undefined;
+      }
+      fs.rmSync(aside, { force: true });
     }
+    return undefined;
+  } finally {
+    fs.rmSync(tmp, { force: true });
   }
-  return undefined;
 }

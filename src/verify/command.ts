@@ -1,10 +1,21 @@
 /**
- * `otel-audit verify [--json] [--allow-reorder] <file|dir>...` (DESIGN §7).
+ * `otel-audit verify [options] <file|dir>...` (DESIGN §7, docs/integrity.md §8).
+ *
+ * Options:
+ *   --json                  print the VerifyReport below instead of text
+ *   --allow-reorder         do not report `reordered` (inputs whose writer does not keep order in a file)
+ *   --pubkey FILE           trusted Ed25519 key (SPKI PEM public key, or the PKCS#8 private key); repeatable.
+ *                           Verifies EdDSA record signatures and checkpoints (coverage, truncation)
+ *   --hmac-key-file FILE    trusted HMAC-SHA256 secret (same notation as OTEL_AUDIT_HMAC_KEY); repeatable
+ *   --require-signatures    every record must carry a MAC/signature that verifies under a given key
+ *   --checkpoints PATH      more files/directories whose valid checkpoints are evidence for the streams
+ *                           verified (e.g. the collector's copy when verifying the local journal); repeatable,
+ *                           needs --pubkey
  *
  * Exit status: 0 every chain intact; 1 integrity failure (any error-severity problem, malformed and torn lines
- * included); 2 usage or I/O error (no path, unknown option, unreadable path, no input files found).
+ * included); 2 usage or I/O error (no path, unknown option, unreadable path or key, no input files found).
  *
- * `--json` prints one JSON document, the `VerifyReport`:
+ * `--json` prints one JSON document, the `VerifyReport` (schema v1, documented in docs/integrity.md §8.2):
  *
  *   {
  *     "ok": boolean,          // true when no problem has severity "error"
@@ -18,54 +29,87 @@
  *       "count": number,      // distinct records in the chain (duplicates and inserted records excluded)
  *       "ended": boolean,     // closed by an audit.sequence.end record; false (still open) is not an error
  *       "files": [string],    // files holding records of the stream, in reading order
- *       "ok": boolean         // no error-severity problem for this stream
+ *       "ok": boolean,        // no error-severity problem for this stream
+ *       "coveredThrough": number,  // highest seq proven by a valid checkpoint; 0 none (always 0 without --pubkey)
+ *       "signatures": { "valid", "invalid", "unknownKey", "unchecked", "unsigned": number },  // chain records,
+ *                             // checkpoints excluded; "unchecked": signed but no key given
+ *       "checkpoints": { "valid", "invalid", "unknownKey", "unchecked": number },
+ *       "previousStreamId"?: string  // the stream this one continues after a restart
  *     }],
  *     "problems": [{
  *       "kind": "modified" | "deleted" | "inserted" | "reordered" | "duplicate" | "malformed" | "torn"
- *             | "truncated" | "bad_signature",
- *       "severity": "error" | "info",  // "info" (identical duplicates) does not fail verification
+ *             | "truncated" | "bad_signature" | "restart",
+ *       "severity": "error" | "info",  // "info" (identical duplicates, restarts, unknown keys without
+ *                             // --require-signatures) does not fail verification
  *       "stream"?: string,    // absent for malformed/torn lines, whose stream is unknown
- *       "seq"?: number,       // for "deleted": the first missing sequence number
+ *       "seq"?: number,       // for "deleted"/"truncated": the first missing sequence number
+ *       "through"?: number,   // for a problem about a run of records: the last sequence number of the run
  *       "recordId"?: string,  // audit.record.id; for "deleted", the missing record's id when its successor names it
  *       "file"?: string,      // where the evidence is; for "deleted", the record after the gap
  *       "line"?: number,      // 1-based
+ *       "reason"?: string,    // sub-kind of bad_signature / truncated / restart (docs/integrity.md §7.4)
  *       "message": string     // what was found and why this record is blamed
  *     }]
  *   }
  *
- * Problems come file-level first (malformed/torn, in reading order), then per stream by sequence number.
- * The content of the last record of a stream is not covered by the chain (no successor records its hash).
+ * Problems come file-level first (malformed/torn, in reading order), then per stream by sequence number,
+ * then restart links between streams and checkpoints of streams absent from the inputs.
+ * Without a signature or checkpoint, the content of the last record of a stream is not covered by the chain
+ * (no successor records its hash).
  */
+import { readFileSync } from 'node:fs';
+import { AuditConfigError } from '../api/errors.js';
+import { loadVerifyingKeys, type VerifyingKey } from '../integrity/keys.js';
 import { verifyFiles, VerifyInputError, type Problem, type StreamSummary, type VerifyReport } from './verifier.js';
 
-export const VERIFY_USAGE = 'usage: otel-audit verify [--json] [--allow-reorder] <file|dir>...';
+export const VERIFY_USAGE =
+  'usage: otel-audit verify [--json] [--allow-reorder] [--pubkey FILE]... [--hmac-key-file FILE]... ' +
+  '[--require-signatures] [--checkpoints PATH]... <file|dir>...';
 
 interface VerifyArgs {
   json: boolean;
   allowReorder: boolean;
+  pubkeys: string[];
+  hmacKeyFiles: string[];
+  requireSignatures: boolean;
+  checkpoints: string[];
   paths: string[];
 }
 
+const VALUE_OPTIONS = { '--pubkey': 'pubkeys', '--hmac-key-file': 'hmacKeyFiles', '--checkpoints': 'checkpoints' } as const;
+
 /** Parses the arguments after `verify`; returns an error message for bad usage. */
 function parseArgs(argv: readonly string[]): VerifyArgs | { help: true } | { error: string } {
-  const args: VerifyArgs = { json: false, allowReorder: false, paths: [] };
+  const args: VerifyArgs = { json: false, allowReorder: false, pubkeys: [], hmacKeyFiles: [], requireSignatures: false, checkpoints: [], paths: [] };
   let optionsDone = false;
-  for (const a of argv) {
-    if (optionsDone || !a.startsWith('-') || a === '-') args.paths.push(a);
-    else if (a === '--') optionsDone = true;
+  for (let k = 0; k < argv.length; k++) {
+    const a = argv[k]!;
+    if (optionsDone || !a.startsWith('-') || a === '-') {
+      args.paths.push(a);
+      continue;
+    }
+    const eq = a.indexOf('=');
+    const name = eq > 0 ? a.slice(0, eq) : a;
+    if (name in VALUE_OPTIONS) {
+      const value = eq > 0 ? a.slice(eq + 1) : argv[++k];
+      if (value === undefined || value === '') return { error: `${name} needs a value` };
+      args[VALUE_OPTIONS[name as keyof typeof VALUE_OPTIONS]].push(value);
+    } else if (a === '--') optionsDone = true;
     else if (a === '--json') args.json = true;
     else if (a === '--allow-reorder') args.allowReorder = true;
+    else if (a === '--require-signatures') args.requireSignatures = true;
     else if (a === '-h' || a === '--help') return { help: true };
     else return { error: `unknown option ${JSON.stringify(a)}` };
   }
   if (args.paths.length === 0) return { error: 'no file or directory given' };
+  if (args.checkpoints.length > 0 && args.pubkeys.length === 0) return { error: '--checkpoints needs --pubkey (checkpoints are trusted only when their signature verifies)' };
   return args;
 }
 
 function problemLine(p: Problem): string {
   let s = p.kind.toUpperCase() + (p.severity === 'info' ? ' (info)' : '');
   if (p.stream !== undefined) s += ` stream=${p.stream}`;
-  if (p.seq !== undefined) s += ` seq=${p.seq}`;
+  if (p.seq !== undefined) s += ` seq=${p.seq}${p.through === undefined ? '' : `–${p.through}`}`;
   if (p.recordId !== undefined) s += ` record=${p.recordId}`;
   if (p.file !== undefined) s += ` at ${p.file}${p.line === undefined ? '' : `:${p.line}`}`;
   return `${s} — ${p.message}`;
@@ -73,11 +117,27 @@ function problemLine(p: Problem): string {
 
 const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : 's'}`;
 
-function streamLine(s: StreamSummary): string {
-  return (
+function streamLine(s: StreamSummary, checked: { signatures: boolean; checkpoints: boolean }): string {
+  let line =
     `stream ${s.streamId}: seq ${s.first}–${s.last}, ${plural(s.count, 'record')}, ` +
-    `${s.ended ? 'ended' : 'open (no end record)'}, ${plural(s.files.length, 'file')} — ${s.ok ? 'ok' : 'FAILED'}`
-  );
+    `${s.ended ? 'ended' : 'open (no end record)'}, ${plural(s.files.length, 'file')}`;
+  if (s.previousStreamId !== undefined) line += `, continues ${s.previousStreamId}`;
+  if (checked.signatures) {
+    const g = s.signatures;
+    const parts = [`${g.valid} valid`];
+    if (g.invalid > 0) parts.push(`${g.invalid} invalid`);
+    if (g.unknownKey > 0) parts.push(`${g.unknownKey} unknown key`);
+    if (g.unsigned > 0) parts.push(`${g.unsigned} unsigned`);
+    line += `; signatures: ${parts.join(', ')}`;
+  }
+  if (checked.checkpoints) {
+    const c = s.checkpoints;
+    line += `; ${plural(c.valid, 'valid checkpoint')}${c.invalid + c.unknownKey > 0 ? `, ${c.invalid + c.unknownKey} not valid` : ''}`;
+    if (s.coveredThrough === 0) line += `, no record covered by a valid checkpoint yet`;
+    else if (s.coveredThrough >= s.last) line += `, covered through seq ${s.coveredThrough} (every record)`;
+    else line += `, covered through seq ${s.coveredThrough}; seq ${s.coveredThrough + 1}–${s.last} not yet covered`;
+  }
+  return `${line} — ${s.ok ? 'ok' : 'FAILED'}`;
 }
 
 function finalLine(r: VerifyReport): string {
@@ -117,9 +177,38 @@ export async function runVerifyCommand(
     err(VERIFY_USAGE);
     return 2;
   }
+  let pubkeys: VerifyingKey[];
+  let hmacSecrets: string[];
+  try {
+    pubkeys = loadVerifyingKeys(args.pubkeys);
+    hmacSecrets = args.hmacKeyFiles.map((f) => {
+      try {
+        return readFileSync(f, 'utf8');
+      } catch (e) {
+        throw new AuditConfigError(`cannot read HMAC key file ${JSON.stringify(f)} (${(e as NodeJS.ErrnoException).code ?? 'error'})`);
+      }
+    });
+    // Decoded here too, so a bad secret is a usage error naming its file (never its content).
+    hmacSecrets.forEach((v, i) => {
+      try {
+        loadVerifyingKeys([], [v]);
+      } catch (e) {
+        throw new AuditConfigError(`HMAC key file ${JSON.stringify(args.hmacKeyFiles[i])}: ${e instanceof Error ? e.message.replace(/^HMAC key #\d+: /, '') : 'invalid'}`);
+      }
+    });
+  } catch (e) {
+    err(`otel-audit verify: ${e instanceof Error ? e.message : String(e)}`);
+    return 2;
+  }
   let report: VerifyReport;
   try {
-    report = await verifyFiles(args.paths, { allowReorder: args.allowReorder });
+    report = await verifyFiles(args.paths, {
+      allowReorder: args.allowReorder,
+      pubkeys,
+      hmacSecrets,
+      requireSignatures: args.requireSignatures,
+      checkpointSources: args.checkpoints,
+    });
   } catch (e) {
     const what = e instanceof VerifyInputError ? e.message : `unexpected error: ${e instanceof Error ? e.message : String(e)}`;
     err(`otel-audit verify: ${what}`);
@@ -134,7 +223,8 @@ export async function runVerifyCommand(
     out(JSON.stringify(report));
   } else {
     for (const p of report.problems) out(problemLine(p));
-    for (const s of report.streams) out(streamLine(s));
+    const checked = { signatures: pubkeys.length + hmacSecrets.length > 0 || args.requireSignatures, checkpoints: pubkeys.length > 0 };
+    for (const s of report.streams) out(streamLine(s, checked));
     out(finalLine(report));
   }
   return report.ok ? 0 : 1;

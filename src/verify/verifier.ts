@@ -1,10 +1,12 @@
 /**
- * Chain verifier (DESIGN §7 `verify`): reads OTLP/JSON lines files — the local journal (rotated sets too) or
- * the Collector's output, where a stream may be spread over many lines and files and repeated — groups the
- * audit records by stream and checks each stream's hash chain.
+ * Chain verifier (DESIGN §7 `verify`; the algorithm is specified in docs/integrity.md §7): reads OTLP/JSON
+ * lines files — the local journal (rotated sets too) or the Collector's output, where a stream may be spread
+ * over many lines and files and repeated — groups the audit records by stream, checks each stream's hash
+ * chain, per-record MACs/signatures and signed checkpoints, and links streams across restarts.
  *
- * Memory: per record only a fixed-size tuple is kept (seq, file, line, flags, two 32-byte hashes in shared
- * buffers, two id strings), about 150–200 bytes, so a few million records fit a default Node heap.
+ * Memory: files are streamed; per record only a fixed-size tuple is kept in typed arrays (seq, file, line,
+ * flags, signature status, 32-byte hash, 16-byte UUID record id; previous hash and id only when they are not
+ * those of the record read just before): about 70 bytes for a stream read in order, none of it JS objects.
  *
  * What the chain alone cannot prove: the content of the last record of a stream (ended or not) is not
  * covered by any successor's previous_hash, and removing the last records of an unended stream leaves a valid
@@ -13,8 +15,9 @@
 import type { Dirent } from 'node:fs';
 import { readdir, readFile, realpath, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { loadVerifyingKeys, type VerifyingKey } from '../integrity/keys.js';
 import type { RetentionEntry } from '../sinks/retention.js';
-import { readRecords, type RecordItem } from './read-records.js';
+import { scanRecords, type CheckpointClaim, type RecordItem, type SignatureCheck } from './read-records.js';
 
 export type ProblemKind =
   | 'modified'
@@ -25,7 +28,35 @@ export type ProblemKind =
   | 'malformed'
   | 'torn'
   | 'truncated'
-  | 'bad_signature';
+  | 'bad_signature'
+  | 'restart';
+
+/**
+ * Finer classification of `bad_signature`, `truncated` and `restart` problems (docs/integrity.md §7.4):
+ * - bad_signature: `invalid` (a record MAC/signature does not verify, or its audit.integrity.* attributes are
+ *   malformed), `unknown_key` (signed with a key not given: info, error with --require-signatures),
+ *   `unsigned` (no signature, with --require-signatures or where the rest of the stream is signed),
+ *   `checkpoint_invalid` (forged or malformed checkpoint), `checkpoint_unknown_key` (checkpoint signed by a key
+ *   not given);
+ * - truncated: `records_missing` (a valid checkpoint proves records beyond the last one held),
+ *   `head_mismatch` (a valid checkpoint certifies another hash for a record held: the chain was rewritten),
+ *   `checkpoint_missing` (an ordinary record where the declared checkpoint interval requires a checkpoint),
+ *   `previous_stream` (the next stream of the process saw records of this one that are not held);
+ * - restart: `previous_missing` (the stream's predecessor is not among the inputs), `previous_unended` (it
+ *   ends without an end record: the process stopped without shutting down).
+ */
+export type ProblemReason =
+  | 'invalid'
+  | 'unknown_key'
+  | 'unsigned'
+  | 'checkpoint_invalid'
+  | 'checkpoint_unknown_key'
+  | 'records_missing'
+  | 'head_mismatch'
+  | 'checkpoint_missing'
+  | 'previous_stream'
+  | 'previous_missing'
+  | 'previous_unended';
 
 /** `info` does not fail verification (an identical duplicate is what at-least-once delivery produces). */
 export type Severity = 'error' | 'info';
@@ -34,14 +65,38 @@ export interface Problem {
   kind: ProblemKind;
   severity: Severity;
   stream?: string;
-  /** For `deleted`, the first missing sequence number. */
+  /** For `deleted` and `truncated`, the first missing sequence number. */
   seq?: number;
+  /** For a problem about a run of records (seq … through), the last sequence number. */
+  through?: number;
   recordId?: string;
   /** Where the evidence is; for `deleted`, the record after the gap. */
   file?: string;
   /** 1-based line number in `file`. */
   line?: number;
+  /** Machine-readable sub-kind for bad_signature, truncated and restart. */
+  reason?: ProblemReason;
   message: string;
+}
+
+/** Per-record MAC/signature outcomes over a stream's chain records, checkpoints excluded. */
+export interface SignatureCounts {
+  valid: number;
+  invalid: number;
+  /** Signed with a key id that matches no given key. */
+  unknownKey: number;
+  /** Signed, but verify ran without keys. */
+  unchecked: number;
+  unsigned: number;
+}
+
+/** Checkpoint records of a stream's chain by outcome. */
+export interface CheckpointCounts {
+  valid: number;
+  invalid: number;
+  unknownKey: number;
+  /** No Ed25519 public key given. */
+  unchecked: number;
 }
 
 export interface StreamSummary {
@@ -57,6 +112,15 @@ export interface StreamSummary {
   files: string[];
   /** No error-severity problem names this stream. */
   ok: boolean;
+  /**
+   * Highest seq proven by a valid checkpoint (0: none): records first…coveredThrough are covered, the ones
+   * after are not yet. Always 0 without a public key.
+   */
+  coveredThrough: number;
+  signatures: SignatureCounts;
+  checkpoints: CheckpointCounts;
+  /** `audit.sequence.previous_stream_id` of the stream's first record: the stream this one continues. */
+  previousStreamId?: string;
 }
 
 export interface VerifyReport {
@@ -78,6 +142,22 @@ export interface VerifyOptions {
    * only ever checked within one file: across files it depends on how the files were named and rotated.
    */
   allowReorder?: boolean;
+  /**
+   * Trusted keys (loadVerifyingKeys): Ed25519 public keys verify EdDSA record signatures and checkpoints; HMAC
+   * keys verify HMAC-SHA256 MACs. With at least one key, record signatures are checked; with an Ed25519 key,
+   * checkpoints too.
+   */
+  pubkeys?: readonly VerifyingKey[];
+  /** HMAC secrets, in the OTEL_AUDIT_HMAC_KEY notation (`base64:…`, `hex:…` or raw text, >= 32 bytes). */
+  hmacSecrets?: readonly string[];
+  /** Every record must carry a MAC/signature that verifies under a given key (unsigned or unknown key: error). */
+  requireSignatures?: boolean;
+  /**
+   * More files or directories whose valid checkpoints count as evidence for the streams verified (e.g. the
+   * collector's copy when verifying the local journal): their other records are not read or verified.
+   * Needs an Ed25519 key in `pubkeys`.
+   */
+  checkpointSources?: readonly string[];
 }
 
 /** A path that cannot be read: a usage or I/O error, not an integrity finding. */
@@ -135,50 +215,161 @@ export async function listInputFiles(paths: readonly string[]): Promise<string[]
 }
 
 // ---------------------------------------------------------------------------------------------------------
-// Per-stream storage: columns instead of one object per record (a third of the memory).
+// Per-stream storage: columns instead of one object per record, and no string per record (a record id in
+// UUID form is 16 bytes in a buffer): about 120 bytes per record, none of it on the JS heap's object graph.
 
 const HASH_BYTES = 32;
+const ID_BYTES = 16;
 const F_END = 1;
-/** Read after a record of the same stream with a higher seq, in the same file. */
+/** Read after a record of the same stream with a higher seq, in the same file (set by checkStream). */
 const F_OUT_OF_ORDER = 2;
 const F_HAS_PREV = 4;
 /** previous_hash is 64 lowercase hex digits, so it can match a hash at all. */
 const F_PREV_HEX = 8;
 /** Lost a same-seq conflict (reported inserted/modified); not also reported as reordered. */
 const F_REJECTED = 16;
+/** The record id / previous record id is a lowercase UUID stored in `ids` / `prevIds`. */
+const F_ID_UUID = 32;
+const F_PREV_ID_UUID = 64;
+const F_HAS_PREV_ID = 128;
+/** Claims to be a checkpoint (details in `claims`). */
+const F_CHECKPOINT = 256;
+/**
+ * previous_hash / previous_record_id equal the hash / record id of the record pushed just before (index
+ * i − 1), so they are not stored: the usual case, a stream read in order.
+ */
+const F_PREV_IS_PRED = 512;
+const F_PREV_ID_IS_PRED = 1024;
 const HEX64 = /^[0-9a-f]{64}$/;
+
+/** Signature status column values. */
+const SIG_NONE = 0;
+const SIG_OK = 1;
+const SIG_BAD = 2;
+const SIG_UNKNOWN = 3;
+const SIG_UNCHECKED = 4;
+const SIG_CODE: Record<SignatureCheck['status'], number> = { ok: SIG_OK, bad: SIG_BAD, unknown_key: SIG_UNKNOWN, unchecked: SIG_UNCHECKED };
+
+/** A V8 string sliced out of a line keeps the whole line alive: stored strings are copied flat. */
+const own = (s: string): string => (s.length < 13 ? s : (' ' + s).slice(1));
+
+const HEX_VALUE = new Int8Array(128).fill(-1);
+for (let c = 0; c < 10; c++) HEX_VALUE[48 + c] = c;
+for (let c = 0; c < 6; c++) HEX_VALUE[97 + c] = 10 + c;
+
+/** Writes a lowercase UUID's 16 bytes; false (nothing meaningful written) when `id` is not one. */
+function writeUuid(buf: Buffer, at: number, id: string): boolean {
+  if (id.length !== 36) return false;
+  let j = at;
+  for (let p = 0; p < 36; p += 2) {
+    if (p === 8 || p === 13 || p === 18 || p === 23) {
+      if (id.charCodeAt(p) !== 45) return false;
+      p--;
+      continue;
+    }
+    const hi = HEX_VALUE[id.charCodeAt(p)] ?? -1;
+    const lo = HEX_VALUE[id.charCodeAt(p + 1)] ?? -1;
+    if ((hi | lo) < 0) return false;
+    buf[j++] = (hi << 4) | lo;
+  }
+  return true;
+}
+
+function readUuid(buf: Buffer, at: number): string {
+  const h = buf.toString('hex', at, at + ID_BYTES);
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+}
+
+/** Where a record of the restart link was found, and what it says (docs/integrity.md §6). */
+interface StreamLink {
+  index: number;
+  previousStreamId: string;
+  previousStreamLast?: number;
+  previousStreamHash?: string;
+}
 
 class StreamRecords {
   length = 0;
   seq = new Float64Array(16);
   file = new Uint32Array(16);
   line = new Uint32Array(16);
-  flags = new Uint8Array(16);
+  flags = new Uint16Array(16);
+  sig = new Uint8Array(16);
+  /** Index into `keyIds` of the record's audit.integrity.key_id (0: none). */
+  sigKey = new Uint16Array(16);
   hashes = Buffer.alloc(16 * HASH_BYTES);
-  prevHashes = Buffer.alloc(16 * HASH_BYTES);
-  recordIds: string[] = [];
-  prevRecordIds: Array<string | undefined> = [];
+  /** Allocated when first needed: a stream read in order never needs them (F_PREV_IS_PRED). */
+  private prevHashCol: Buffer<ArrayBuffer> | undefined;
+  ids = Buffer.alloc(16 * ID_BYTES);
+  private prevIdCol: Buffer<ArrayBuffer> | undefined;
+  /** Record ids and previous record ids that are not lowercase UUIDs. */
+  otherIds = new Map<number, string>();
+  otherPrevIds = new Map<number, string>();
+  /** Why a signature is bad, per record with SIG_BAD. */
+  sigDetail = new Map<number, string>();
+  keyIds: string[] = [''];
+  private keyIndex = new Map<string, number>([['', 0]]);
+  claims = new Map<number, CheckpointClaim>();
+  links: StreamLink[] = [];
   /** File indexes holding records of this stream. */
   files = new Set<number>();
+  /** Hash and record id of the last record pushed. */
+  private lastHash = '';
+  private lastRecordId = '';
 
-  push(r: RecordItem, fileIndex: number, outOfOrder: boolean): void {
+  push(r: RecordItem, fileIndex: number): void {
     if (this.length === this.seq.length) this.grow();
     const i = this.length++;
     this.seq[i] = r.seq;
     this.file[i] = fileIndex;
     this.line[i] = r.line;
-    let flags = (r.end ? F_END : 0) | (outOfOrder ? F_OUT_OF_ORDER : 0);
+    let flags = r.end ? F_END : 0;
     this.hashes.write(r.hash, i * HASH_BYTES, 'hex');
-    if (r.previousHash !== undefined) {
+    const prevHash = r.previousHash;
+    if (prevHash !== undefined) {
       flags |= F_HAS_PREV;
-      if (HEX64.test(r.previousHash)) {
+      if (i > 0 && prevHash === this.lastHash) flags |= F_PREV_HEX | F_PREV_IS_PRED;
+      else if (HEX64.test(prevHash)) {
         flags |= F_PREV_HEX;
-        this.prevHashes.write(r.previousHash, i * HASH_BYTES, 'hex');
+        this.prevHashes().write(prevHash, i * HASH_BYTES, 'hex');
       }
     }
+    const id = r.recordId;
+    if (writeUuid(this.ids, i * ID_BYTES, id)) flags |= F_ID_UUID;
+    else if (id !== '') this.otherIds.set(i, own(id));
+    const prevId = r.previousRecordId;
+    if (prevId !== undefined) {
+      flags |= F_HAS_PREV_ID;
+      if (i > 0 && prevId === this.lastRecordId) flags |= F_PREV_ID_IS_PRED;
+      else if (writeUuid(this.prevIds(), i * ID_BYTES, prevId)) flags |= F_PREV_ID_UUID;
+      else this.otherPrevIds.set(i, own(prevId));
+    }
+    this.lastHash = r.hash;
+    this.lastRecordId = id;
+    const sig = r.signature;
+    if (sig !== undefined) {
+      this.sig[i] = SIG_CODE[sig.status];
+      let k = this.keyIndex.get(sig.keyId);
+      if (k === undefined && this.keyIds.length < 0xffff) {
+        k = this.keyIds.length;
+        this.keyIds.push(own(sig.keyId));
+        this.keyIndex.set(this.keyIds[k]!, k);
+      }
+      this.sigKey[i] = k ?? 0;
+      if (sig.status === 'bad') this.sigDetail.set(i, own(sig.detail));
+    }
+    if (r.checkpoint !== undefined) {
+      flags |= F_CHECKPOINT;
+      const c = r.checkpoint;
+      this.claims.set(i, { ...c, keyId: own(c.keyId), detail: own(c.detail), ...(c.headHash === undefined ? {} : { headHash: own(c.headHash) }) });
+    }
+    if (r.previousStreamId !== undefined) {
+      const link: StreamLink = { index: i, previousStreamId: own(r.previousStreamId) };
+      if (r.previousStreamLast !== undefined) link.previousStreamLast = r.previousStreamLast;
+      if (r.previousStreamHash !== undefined) link.previousStreamHash = own(r.previousStreamHash);
+      this.links.push(link);
+    }
     this.flags[i] = flags;
-    this.recordIds.push(r.recordId);
-    this.prevRecordIds.push(r.previousRecordId);
     this.files.add(fileIndex);
   }
 
@@ -186,12 +377,41 @@ class StreamRecords {
     return (this.flags[i]! & flag) !== 0;
   }
 
+  private prevHashes(): Buffer<ArrayBuffer> {
+    return (this.prevHashCol ??= Buffer.alloc(this.seq.length * HASH_BYTES));
+  }
+
+  private prevIds(): Buffer<ArrayBuffer> {
+    return (this.prevIdCol ??= Buffer.alloc(this.seq.length * ID_BYTES));
+  }
+
+  /** `audit.record.id`; '' when missing. */
+  recordId(i: number): string {
+    return this.has(i, F_ID_UUID) ? readUuid(this.ids, i * ID_BYTES) : (this.otherIds.get(i) ?? '');
+  }
+
+  /** `audit.sequence.previous_record_id`; undefined when absent. */
+  prevRecordId(i: number): string | undefined {
+    if (!this.has(i, F_HAS_PREV_ID)) return undefined;
+    if (this.has(i, F_PREV_ID_IS_PRED)) return this.recordId(i - 1);
+    return this.has(i, F_PREV_ID_UUID) ? readUuid(this.prevIds(), i * ID_BYTES) : this.otherPrevIds.get(i)!;
+  }
+
+  /** previous_hash as 64 hex digits; only meaningful with F_PREV_HEX. */
+  prevHashHex(i: number): string {
+    if (this.has(i, F_PREV_IS_PRED)) return this.hashHex(i - 1);
+    return this.prevHashes().toString('hex', i * HASH_BYTES, (i + 1) * HASH_BYTES);
+  }
+
+  hashHex(i: number): string {
+    return this.hashes.toString('hex', i * HASH_BYTES, (i + 1) * HASH_BYTES);
+  }
+
   /** `next`'s previous_hash is `prev`'s hash. */
   linked(prev: number, next: number): boolean {
-    return (
-      this.has(next, F_PREV_HEX) &&
-      this.hashes.compare(this.prevHashes, next * HASH_BYTES, (next + 1) * HASH_BYTES, prev * HASH_BYTES, (prev + 1) * HASH_BYTES) === 0
-    );
+    if (!this.has(next, F_PREV_HEX)) return false;
+    if (this.has(next, F_PREV_IS_PRED)) return prev === next - 1 || this.sameHash(prev, next - 1);
+    return this.hashes.compare(this.prevHashes(), next * HASH_BYTES, (next + 1) * HASH_BYTES, prev * HASH_BYTES, (prev + 1) * HASH_BYTES) === 0;
   }
 
   sameHash(a: number, b: number): boolean {
@@ -200,7 +420,7 @@ class StreamRecords {
 
   private grow(): void {
     const n = this.seq.length * 2;
-    const widen = <T extends Float64Array | Uint32Array | Uint8Array>(a: T, make: (n: number) => T): T => {
+    const widen = <T extends Float64Array | Uint32Array | Uint16Array | Uint8Array>(a: T, make: (n: number) => T): T => {
       const b = make(n);
       b.set(a);
       return b;
@@ -208,26 +428,46 @@ class StreamRecords {
     this.seq = widen(this.seq, (k) => new Float64Array(k));
     this.file = widen(this.file, (k) => new Uint32Array(k));
     this.line = widen(this.line, (k) => new Uint32Array(k));
-    this.flags = widen(this.flags, (k) => new Uint8Array(k));
-    const hashes = Buffer.alloc(n * HASH_BYTES);
-    this.hashes.copy(hashes);
-    this.hashes = hashes;
-    const prevHashes = Buffer.alloc(n * HASH_BYTES);
-    this.prevHashes.copy(prevHashes);
-    this.prevHashes = prevHashes;
+    this.flags = widen(this.flags, (k) => new Uint16Array(k));
+    this.sig = widen(this.sig, (k) => new Uint8Array(k));
+    this.sigKey = widen(this.sigKey, (k) => new Uint16Array(k));
+    const grown = (b: Buffer, width: number): Buffer<ArrayBuffer> => {
+      const c = Buffer.alloc(n * width);
+      b.copy(c);
+      return c;
+    };
+    this.hashes = grown(this.hashes, HASH_BYTES);
+    if (this.prevHashCol !== undefined) this.prevHashCol = grown(this.prevHashCol, HASH_BYTES);
+    this.ids = grown(this.ids, ID_BYTES);
+    if (this.prevIdCol !== undefined) this.prevIdCol = grown(this.prevIdCol, ID_BYTES);
   }
 }
 
 // ---------------------------------------------------------------------------------------------------------
 // Per-stream analysis
 
-function checkStream(
-  streamId: string,
-  s: StreamRecords,
-  fileNames: readonly string[],
-  allowReorder: boolean,
-  retained: readonly RetentionEntry[],
-): { summary: StreamSummary; problems: Problem[] } {
+interface StreamContext {
+  fileNames: readonly string[];
+  allowReorder: boolean;
+  retained: readonly RetentionEntry[];
+  integrity: IntegrityContext;
+  /** Valid checkpoints of this stream found in `checkpointSources` (not in the inputs). */
+  external: readonly ExternalCheckpoint[];
+}
+
+/** What the cross-stream pass (restart links) needs of a checked stream. */
+interface CheckedStream {
+  summary: StreamSummary;
+  problems: Problem[];
+  /** Index of the chain record with this seq, if held. */
+  at(seq: number): number | undefined;
+  records: StreamRecords;
+  /** The restart link on the stream's seq-1 record, if any. */
+  link?: StreamLink;
+}
+
+function checkStream(streamId: string, s: StreamRecords, ctx: StreamContext): CheckedStream {
+  const { fileNames, allowReorder, retained } = ctx;
   const problems: Problem[] = [];
   const seqOf = (i: number): number => s.seq[i]!;
   const where = (i: number): string => `${fileNames[s.file[i]!]}:${s.line[i]}`;
@@ -235,17 +475,19 @@ function checkStream(
     kind: ProblemKind,
     i: number,
     message: string,
-    over?: { seq: number; recordId?: string; severity?: Severity },
+    over?: { seq: number; recordId?: string; severity?: Severity; reason?: ProblemReason; through?: number },
   ): void => {
-    const recordId = over === undefined ? s.recordIds[i] : over.recordId;
+    const recordId = over === undefined ? s.recordId(i) : over.recordId;
     problems.push({
       kind,
-      severity: over?.severity ?? (kind === 'duplicate' ? 'info' : 'error'),
+      severity: over?.severity ?? (kind === 'duplicate' || kind === 'restart' ? 'info' : 'error'),
       stream: streamId,
       seq: over?.seq ?? seqOf(i),
+      ...(over?.through === undefined || over.through === over.seq ? {} : { through: over.through }),
       ...(recordId === undefined || recordId === '' ? {} : { recordId }),
       file: fileNames[s.file[i]!]!,
       line: s.line[i]!,
+      ...(over?.reason === undefined ? {} : { reason: over.reason }),
       message,
     });
   };
@@ -275,11 +517,9 @@ function checkStream(
   // 1. One record per seq: duplicates are info; of different records claiming one seq, the one the chain
   //    links through is genuine, the others are inserted (or modified copies, when they carry its record id).
   const chain = new Uint32Array(groups);
-  const reorderedCheck = (i: number): void => {
-    if (!allowReorder && s.has(i, F_OUT_OF_ORDER) && !s.has(i, F_REJECTED)) {
-      report('reordered', i, `appears after a record of this stream with a higher sequence number in the same file`);
-    }
-  };
+  // Order is judged once the records that lost a same-seq conflict are known (step 1b).
+  const reorderCandidates: number[] = [];
+  const reorderedCheck = (i: number): void => void reorderCandidates.push(i);
   for (let g = 0; g < groups; g++) {
     const lo = starts[g]!;
     const hi = starts[g + 1]!;
@@ -303,23 +543,50 @@ function checkStream(
     for (const v of vs) if (copies.get(v) === 1) reorderedCheck(v);
   }
 
+  // 1b. Out of order: read after a record of this stream with a higher seq in the same file. A record that
+  //     lost a same-seq conflict (an inserted one) is blamed for itself, not for moving the others.
+  if (!allowReorder) {
+    const maxInFile = new Map<number, number>();
+    for (let i = 0; i < s.length; i++) {
+      if (s.has(i, F_REJECTED)) continue;
+      const f = s.file[i]!;
+      const max = maxInFile.get(f) ?? 0;
+      if (seqOf(i) < max) s.flags[i]! |= F_OUT_OF_ORDER;
+      else {
+        s.flags[i]! &= ~F_OUT_OF_ORDER;
+        maxInFile.set(f, seqOf(i));
+      }
+    }
+    for (const i of reorderCandidates) {
+      if (s.has(i, F_OUT_OF_ORDER) && !s.has(i, F_REJECTED)) {
+        report('reordered', i, `appears after a record of this stream with a higher sequence number in the same file`);
+      }
+    }
+  }
+
   function chooseGenuine(g: number, n: number, vs: number[]): number {
     const prevVs = g > 0 && groupSeq(g - 1) === n - 1 ? variants(g - 1) : [];
     const nextVs = g + 1 < groups && groupSeq(g + 1) === n + 1 ? variants(g + 1) : [];
     const fwd = (v: number): boolean => nextVs.some((w) => s.linked(v, w));
     const bwd = (v: number): boolean => (n === 1 ? !s.has(v, F_HAS_PREV) : prevVs.some((u) => s.linked(u, v)));
-    const score = (v: number): number => (fwd(v) ? 2 : 0) + (bwd(v) ? 1 : 0);
+    // A valid signature or checkpoint signature (checked only with keys) proves the producer wrote it.
+    const signed = (v: number): boolean => (s.has(v, F_CHECKPOINT) ? s.claims.get(v)!.status === 'valid' : s.sig[v] === SIG_OK);
+    const score = (v: number): number => (signed(v) ? 4 : 0) + (fwd(v) ? 2 : 0) + (bwd(v) ? 1 : 0);
     let genuine = vs[0]!;
     for (const v of vs) if (score(v) > score(genuine)) genuine = v; // ties: first seen wins
     const why =
-      [fwd(genuine) ? `is referenced by seq ${n + 1}'s previous_hash` : '', bwd(genuine) ? `links to seq ${n - 1}` : '']
+      [
+        signed(genuine) ? 'carries a valid signature' : '',
+        fwd(genuine) ? `is referenced by seq ${n + 1}'s previous_hash` : '',
+        bwd(genuine) ? `links to seq ${n - 1}` : '',
+      ]
         .filter((x) => x !== '')
         .join(' and ') || 'was seen first (nothing links to either)';
     for (const v of vs) {
       if (v === genuine) continue;
       s.flags[v]! |= F_REJECTED;
       const own = bwd(v) ? 'this one links to its predecessor but nothing links to it' : 'this one does not link into the chain';
-      if (s.recordIds[v] === s.recordIds[genuine]) {
+      if (s.recordId(v) === s.recordId(genuine)) {
         report('modified', v, `a different version of record seq ${n} (same record id); the one at ${where(genuine)} ${why}, so this copy was changed (${own})`);
       } else {
         report('inserted', v, `a second, different record claims seq ${n}; the one at ${where(genuine)} ${why}, so this one was added (${own})`);
@@ -358,7 +625,7 @@ function checkStream(
     if (n > prevN + 1 && prevN === 0 && s.has(i, F_PREV_HEX)) {
       // A head removed by retention is accounted for in state/retention.log, bound to the hash of its last
       // record — which this record carries as previous_hash. Reported, but not as tampering.
-      const prevHex = s.prevHashes.toString('hex', i * HASH_BYTES, (i + 1) * HASH_BYTES);
+      const prevHex = s.prevHashHex(i);
       const cut = retained.find((e) => e.last === n - 1 && e.lastHash === prevHex);
       if (cut !== undefined) {
         report('deleted', i, `seq 1–${n - 1} were removed by retention (${cut.file}, ${cut.deletedAt}) after the collector acknowledged them; the cut matches state/retention.log`, {
@@ -370,7 +637,7 @@ function checkStream(
     }
     if (n > prevN + 1) {
       const missing = n - 1 - prevN;
-      const prevId = s.prevRecordIds[i];
+      const prevId = s.prevRecordId(i);
       const named = missing === 1 && prevId !== undefined && prevId !== '' ? prevId : undefined;
       const range = missing === 1 ? `seq ${prevN + 1} is` : `seq ${prevN + 1}–${n - 1} (${missing} records) are`;
       const context = prevN === 0 ? `the stream starts at seq ${n}` : `seq ${prevN} is at ${where(chain[k - 1]!)}`;
@@ -405,13 +672,32 @@ function checkStream(
       report('modified', q, `its previous_hash does not match the hash of seq ${seqOf(p)} (${where(p)}) and its own hash does not match the previous_hash recorded by seq ${seqOf(r)} (${where(r)}): this record was changed, chain attributes included (seq ${seqOf(p)} may have been changed as well)`);
       explained[k + 1] = 1;
     } else {
-      const prevId = s.prevRecordIds[q];
+      const prevId = s.prevRecordId(q);
       const idNote =
-        prevId === s.recordIds[p] ? '' : `; seq ${seqOf(q)} also names ${JSON.stringify(prevId ?? '')} as the previous record id, not ${JSON.stringify(s.recordIds[p])} (the record was replaced)`;
+        prevId === s.recordId(p) ? '' : `; seq ${seqOf(q)} also names ${JSON.stringify(prevId ?? '')} as the previous record id, not ${JSON.stringify(s.recordId(p))} (the record was replaced)`;
       report('modified', p, `its hash no longer matches the previous_hash recorded by seq ${seqOf(q)} at ${where(q)}: its content was changed after it was written${idNote}`);
     }
     explained[k] = 1;
   }
+
+  /** Chain position (index into `chain`) of the record with seq n, if held. */
+  const posOf = (n: number): number | undefined => {
+    let lo = 0;
+    let hi = len - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1;
+      const m = seqOf(chain[mid]!);
+      if (m === n) return mid;
+      if (m < n) lo = mid + 1;
+      else hi = mid - 1;
+    }
+    return undefined;
+  };
+  const at = (n: number): number | undefined => {
+    const p = posOf(n);
+    return p === undefined ? undefined : chain[p];
+  };
+  const integrity = checkIntegrity(streamId, s, ctx, chain, len, at, report);
 
   problems.sort((a, b) => (a.seq ?? 0) - (b.seq ?? 0)); // stable: same-seq problems keep detection order
   const summary: StreamSummary = {
@@ -422,8 +708,236 @@ function checkStream(
     ended: endPos >= 0,
     files: [...s.files].sort((a, b) => a - b).map((f) => fileNames[f]!),
     ok: !problems.some((p) => p.severity === 'error'),
+    coveredThrough: integrity.coveredThrough,
+    signatures: integrity.signatures,
+    checkpoints: integrity.checkpoints,
   };
-  return { summary, problems };
+  const first = chain[0]!;
+  const link = seqOf(first) === 1 ? s.links.find((l) => l.index === first) : undefined;
+  if (link !== undefined) summary.previousStreamId = link.previousStreamId;
+  return { summary, problems, at, records: s, ...(link === undefined ? {} : { link }) };
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Signatures and checkpoints (docs/integrity.md §7)
+
+/** Keys and switches for the integrity checks of one run. */
+interface IntegrityContext {
+  keys: readonly VerifyingKey[];
+  /** Record MACs/signatures are checked: some key was given, or --require-signatures. */
+  checkSignatures: boolean;
+  /** Checkpoints are checked: an Ed25519 public key was given. */
+  checkCheckpoints: boolean;
+  requireSignatures: boolean;
+}
+
+/** A valid checkpoint read from a `checkpointSources` file. */
+interface ExternalCheckpoint {
+  seq: number;
+  coveredSeq: number;
+  headHash: string;
+  file: string;
+  line: number;
+}
+
+type Report = (
+  kind: ProblemKind,
+  i: number,
+  message: string,
+  over?: { seq: number; recordId?: string; severity?: Severity; reason?: ProblemReason; through?: number },
+) => void;
+
+const SIG_NAME: Record<number, string> = { [SIG_OK]: 'valid', [SIG_BAD]: 'invalid', [SIG_UNKNOWN]: 'unknown key', [SIG_UNCHECKED]: 'not checked', [SIG_NONE]: 'unsigned' };
+
+function checkIntegrity(
+  streamId: string,
+  s: StreamRecords,
+  ctx: StreamContext,
+  chain: Uint32Array,
+  len: number,
+  at: (seq: number) => number | undefined,
+  report: Report,
+): { coveredThrough: number; signatures: SignatureCounts; checkpoints: CheckpointCounts } {
+  const ic = ctx.integrity;
+  const seqOf = (i: number): number => s.seq[i]!;
+  const where = (i: number): string => `${ctx.fileNames[s.file[i]!]}:${s.line[i]}`;
+  const signatures: SignatureCounts = { valid: 0, invalid: 0, unknownKey: 0, unchecked: 0, unsigned: 0 };
+  const checkpoints: CheckpointCounts = { valid: 0, invalid: 0, unknownKey: 0, unchecked: 0 };
+
+  // Counts, over the records of the chain.
+  let anySigned = false;
+  for (let k = 0; k < len; k++) {
+    const i = chain[k]!;
+    if (s.has(i, F_CHECKPOINT)) {
+      const st = s.claims.get(i)!.status;
+      if (st === 'valid') checkpoints.valid++;
+      else if (st === 'invalid') checkpoints.invalid++;
+      else if (st === 'unknown_key') checkpoints.unknownKey++;
+      else checkpoints.unchecked++;
+      continue;
+    }
+    switch (s.sig[i]) {
+      case SIG_OK: signatures.valid++; anySigned = true; break;
+      case SIG_BAD: signatures.invalid++; anySigned = true; break;
+      case SIG_UNKNOWN: signatures.unknownKey++; anySigned = true; break;
+      case SIG_UNCHECKED: signatures.unchecked++; anySigned = true; break;
+      default: signatures.unsigned++;
+    }
+  }
+
+  // 1. Every copy read: a record MAC/signature that does not verify, a checkpoint that is not valid.
+  for (let i = 0; i < s.length; i++) {
+    if (s.has(i, F_CHECKPOINT)) {
+      if (!ic.checkCheckpoints) continue;
+      const c = s.claims.get(i)!;
+      if (c.status === 'invalid') {
+        report('bad_signature', i, `forged or malformed checkpoint: ${c.detail}`, { seq: seqOf(i), recordId: s.recordId(i), reason: 'checkpoint_invalid' });
+      } else if (c.status === 'unknown_key') {
+        report('bad_signature', i, `checkpoint not trusted: ${c.detail}`, { seq: seqOf(i), recordId: s.recordId(i), reason: 'checkpoint_unknown_key' });
+      }
+    } else if (ic.checkSignatures && s.sig[i] === SIG_BAD) {
+      report('bad_signature', i, `record MAC/signature invalid: ${s.sigDetail.get(i) ?? 'malformed audit.integrity attributes'}`, {
+        seq: seqOf(i),
+        recordId: s.recordId(i),
+        reason: 'invalid',
+      });
+    }
+  }
+
+  // 2. Runs of chain records that are unsigned or signed with an unknown key.
+  if (ic.checkSignatures) {
+    let runStart = -1;
+    let runEnd = -1;
+    let runState = -1;
+    let runKey = 0;
+    let runCount = 0;
+    const flush = (): void => {
+      if (runStart < 0) return;
+      const first = seqOf(runStart);
+      const last = seqOf(runEnd);
+      const range = runCount === 1 ? `seq ${first}` : `seq ${first}–${last} (${runCount} records)`;
+      if (runState === SIG_UNKNOWN) {
+        const keyId = s.keyIds[runKey] ?? '';
+        report('bad_signature', runStart, `${range} signed with key ${JSON.stringify(keyId)}, which is not among the given keys: not verified`, {
+          seq: first,
+          recordId: s.recordId(runStart),
+          severity: ic.requireSignatures ? 'error' : 'info',
+          reason: 'unknown_key',
+          through: last,
+        });
+      } else if (runState === SIG_NONE && (ic.requireSignatures || anySigned)) {
+        const why = ic.requireSignatures
+          ? 'carry no MAC/signature, and --require-signatures is set'
+          : 'carry no MAC/signature although other records of this stream do: the signature was removed';
+        report('bad_signature', runStart, `${range} ${why}`, { seq: first, recordId: s.recordId(runStart), reason: 'unsigned', through: last });
+      }
+      runStart = -1;
+    };
+    for (let k = 0; k < len; k++) {
+      const i = chain[k]!;
+      if (s.has(i, F_CHECKPOINT)) continue; // checkpoints are judged as checkpoints
+      const st = s.sig[i]!;
+      const key = st === SIG_UNKNOWN ? s.sigKey[i]! : 0;
+      if (runStart >= 0 && st === runState && key === runKey) {
+        runEnd = i;
+        runCount++;
+        continue;
+      }
+      flush();
+      if (st === SIG_UNKNOWN || st === SIG_NONE) {
+        runStart = runEnd = i;
+        runState = st;
+        runKey = key;
+        runCount = 1;
+      }
+    }
+    flush();
+  }
+
+  // 3. Checkpoints: coverage, truncation, rewritten chains, removed checkpoints.
+  let coveredThrough = 0;
+  if (ic.checkCheckpoints && len > 0) {
+    const last = seqOf(chain[len - 1]!);
+    interface Evidence {
+      seq: number;
+      coveredSeq: number;
+      headHash: string;
+      inChain: boolean;
+      where: string;
+      /** Index of the checkpoint record when in the chain. */
+      index?: number;
+      interval?: number;
+    }
+    const evidence: Evidence[] = [];
+    const claimSeqs: number[] = [];
+    for (let k = 0; k < len; k++) {
+      const i = chain[k]!;
+      if (!s.has(i, F_CHECKPOINT)) continue;
+      claimSeqs.push(seqOf(i));
+      const c = s.claims.get(i)!;
+      if (c.status !== 'valid') continue;
+      const e: Evidence = { seq: seqOf(i), coveredSeq: c.coveredSeq!, headHash: c.headHash!, inChain: true, where: where(i), index: i };
+      if (c.interval !== undefined) e.interval = c.interval;
+      evidence.push(e);
+    }
+    for (const x of ctx.external) {
+      evidence.push({ seq: x.seq, coveredSeq: x.coveredSeq, headHash: x.headHash, inChain: false, where: `${x.file}:${x.line}` });
+    }
+    // Records missing at the end: the furthest valid checkpoint beyond the last record held.
+    let furthest: Evidence | undefined;
+    for (const e of evidence) if (e.seq > last && (furthest === undefined || e.seq > furthest.seq)) furthest = e;
+    if (furthest !== undefined) {
+      const lastIdx = chain[len - 1]!;
+      const missing = furthest.seq - last;
+      report(
+        'truncated',
+        lastIdx,
+        `the stream was truncated: a valid checkpoint (seq ${furthest.seq}, at ${furthest.where}) proves it reached seq ${furthest.seq}, ` +
+          `but the records held end at seq ${last}: ${missing === 1 ? `seq ${furthest.seq} is` : `seq ${last + 1}–${furthest.seq} (${missing} records) are`} missing`,
+        { seq: last + 1, through: furthest.seq, reason: 'records_missing' },
+      );
+    }
+    for (const e of evidence) {
+      const idx = at(e.coveredSeq);
+      if (idx === undefined) continue; // a gap: reported as deleted
+      if (s.hashHex(idx) !== e.headHash) {
+        // In the chain, the broken link into the checkpoint is already reported as modified.
+        if (!e.inChain) {
+          report(
+            'truncated',
+            idx,
+            `the chain was rewritten: a valid checkpoint (seq ${e.seq}, at ${e.where}) certifies hash ${e.headHash} for seq ${e.coveredSeq}, ` +
+              `but the record held has hash ${s.hashHex(idx)}; records up to seq ${e.coveredSeq} are not the ones that were signed`,
+            { seq: e.coveredSeq, reason: 'head_mismatch' },
+          );
+        }
+        continue;
+      }
+      const through = e.inChain ? e.seq : e.coveredSeq;
+      if (through > coveredThrough) coveredThrough = through;
+    }
+    // A producer that declares interval N checkpoints at least after every N other records, so the record at
+    // seq c + N + 1 after a valid checkpoint at c is a checkpoint; an ordinary record there means checkpoints
+    // were removed and the chain after c rewritten.
+    for (const e of evidence) {
+      if (!e.inChain || e.interval === undefined) continue;
+      const limit = e.seq + e.interval + 1;
+      const next = claimSeqs.find((q) => q > e.seq);
+      if (next !== undefined && next <= limit) continue;
+      const idx = at(limit);
+      if (idx === undefined) continue;
+      report(
+        'truncated',
+        idx,
+        `a checkpoint is missing: the valid checkpoint at seq ${e.seq} (${e.where}) declares one at least every ${e.interval} records, ` +
+          `so seq ${limit} must be a checkpoint, but it is an ordinary record (${SIG_NAME[s.sig[idx]!] ?? ''} signature): ` +
+          `checkpoints were removed and the records after seq ${e.seq} cannot be trusted`,
+        { seq: limit, reason: 'checkpoint_missing' },
+      );
+    }
+  }
+  void streamId;
+  return { coveredThrough, signatures, checkpoints };
 }
 
 /** Retention entries (sinks/retention.ts) of every input directory that is a journal directory. */
@@ -451,44 +965,189 @@ async function readRetentionLogs(paths: readonly string[]): Promise<Map<string, 
   return byStream;
 }
 
+/** Valid checkpoints in `sources` (files not among `inputs`), by stream; invalid ones become problems. */
+async function readCheckpointSources(
+  sources: readonly string[],
+  inputs: readonly string[],
+  ic: IntegrityContext,
+  problems: Problem[],
+): Promise<Map<string, ExternalCheckpoint[]>> {
+  const byStream = new Map<string, ExternalCheckpoint[]>();
+  if (sources.length === 0 || !ic.checkCheckpoints) return byStream;
+  const already = new Set(await Promise.all(inputs.map((f) => realpath(f))));
+  for (const file of await listInputFiles(sources)) {
+    if (already.has(await realpath(file))) continue; // its checkpoints are in the chain already
+    try {
+      await scanRecords(file, { keys: ic.keys, checkSignatures: true, checkpointsOnly: true }, (item) => {
+        if (item.kind !== 'record' || item.checkpoint === undefined) return;
+        const c = item.checkpoint;
+        if (c.status === 'valid') {
+          let l = byStream.get(item.streamId);
+          if (l === undefined) byStream.set(own(item.streamId), (l = []));
+          l.push({ seq: item.seq, coveredSeq: c.coveredSeq!, headHash: own(c.headHash!), file, line: item.line });
+        } else if (c.status === 'invalid' || c.status === 'unknown_key') {
+          problems.push({
+            kind: 'bad_signature',
+            severity: 'error',
+            stream: own(item.streamId),
+            seq: item.seq,
+            ...(item.recordId === '' ? {} : { recordId: own(item.recordId) }),
+            file,
+            line: item.line,
+            reason: c.status === 'invalid' ? 'checkpoint_invalid' : 'checkpoint_unknown_key',
+            message: `checkpoint source: ${c.status === 'invalid' ? 'forged or malformed checkpoint' : 'checkpoint not trusted'}: ${c.detail}`,
+          });
+        }
+      });
+    } catch (e) {
+      throw new VerifyInputError(`${file}: ${errorText(e)}`, { cause: e });
+    }
+  }
+  return byStream;
+}
+
+/**
+ * Restart links (docs/integrity.md §6): a stream whose first record names a previous stream of the same
+ * process. Facts about the process are `restart` (info); records of the previous stream that the next one saw
+ * but that are not held are `truncated`.
+ */
+function checkStreamLinks(checked: Map<string, CheckedStream>, fileNames: readonly string[]): Problem[] {
+  const out: Problem[] = [];
+  for (const [streamId, b] of checked) {
+    const link = b.link;
+    if (link === undefined) continue;
+    const s = b.records;
+    const i = link.index;
+    const here = { file: fileNames[s.file[i]!]!, line: s.line[i]! };
+    const recordId = s.recordId(i);
+    const base = { stream: streamId, seq: 1, ...(recordId === '' ? {} : { recordId }), ...here };
+    const a = checked.get(link.previousStreamId);
+    const prevName = JSON.stringify(link.previousStreamId);
+    if (a === undefined) {
+      out.push({
+        kind: 'restart',
+        severity: 'info',
+        ...base,
+        reason: 'previous_missing',
+        message: `the process restarted: this stream continues stream ${prevName}, which is not among the inputs`,
+      });
+      continue;
+    }
+    if (!a.summary.ended) {
+      out.push({
+        kind: 'restart',
+        severity: 'info',
+        ...base,
+        reason: 'previous_unended',
+        message: `the process restarted: this stream continues stream ${prevName}, which ends at seq ${a.summary.last} without an end record (the process stopped without shutting down)`,
+      });
+    }
+    const L = link.previousStreamLast;
+    if (L === undefined) continue;
+    const aLast = a.summary.last;
+    if (aLast < L) {
+      out.push({
+        kind: 'truncated',
+        severity: 'error',
+        stream: link.previousStreamId,
+        seq: aLast + 1,
+        ...(L === aLast + 1 ? {} : { through: L }),
+        ...here,
+        reason: 'previous_stream',
+        message: `stream ${prevName} was truncated: the next stream of the process (${streamId}, first record at ${here.file}:${here.line}) found it at seq ${L}, but the records held end at seq ${aLast}`,
+      });
+      a.summary.ok = false;
+    } else if (link.previousStreamHash !== undefined) {
+      const j = a.at(L);
+      if (j !== undefined && a.records.hashHex(j) !== link.previousStreamHash) {
+        const rid = a.records.recordId(j);
+        out.push({
+          kind: 'modified',
+          severity: 'error',
+          stream: link.previousStreamId,
+          seq: L,
+          ...(rid === '' ? {} : { recordId: rid }),
+          file: fileNames[a.records.file[j]!]!,
+          line: a.records.line[j]!,
+          reason: 'previous_stream',
+          message: `its hash does not match the one the next stream of the process (${streamId}, at ${here.file}:${here.line}) recorded for it: its content was changed`,
+        });
+        a.summary.ok = false;
+      }
+    }
+  }
+  return out;
+}
+
 /**
  * Verifies the hash chains in `paths` (files or directories). Throws `VerifyInputError` only for a path that
  * cannot be read; everything wrong with the content is a `Problem` in the report.
  */
 export async function verifyFiles(paths: readonly string[], options: VerifyOptions = {}): Promise<VerifyReport> {
+  const keys = [...(options.pubkeys ?? []), ...loadVerifyingKeys([], options.hmacSecrets ?? [])];
+  const ic: IntegrityContext = {
+    keys,
+    checkSignatures: keys.length > 0 || options.requireSignatures === true,
+    checkCheckpoints: keys.some((k) => k.algorithm === 'EdDSA'),
+    requireSignatures: options.requireSignatures === true,
+  };
   const files = await listInputFiles(paths);
   const streams = new Map<string, StreamRecords>();
   const problems: Problem[] = [];
   let records = 0;
   let nonAudit = 0;
+  const readOptions = { keys, checkSignatures: ic.checkSignatures };
   for (let f = 0; f < files.length; f++) {
     const file = files[f]!;
-    const maxSeq = new Map<StreamRecords, number>(); // highest seq so far in this file, per stream
     try {
-      for await (const item of readRecords(file)) {
+      await scanRecords(file, readOptions, (item) => {
         if (item.kind === 'record') {
           records++;
           let s = streams.get(item.streamId);
-          if (s === undefined) streams.set(item.streamId, (s = new StreamRecords()));
-          const max = maxSeq.get(s) ?? 0;
-          s.push(item, f, item.seq < max);
-          if (item.seq > max) maxSeq.set(s, item.seq);
+          if (s === undefined) streams.set(own(item.streamId), (s = new StreamRecords()));
+          s.push(item, f);
         } else if (item.kind === 'nonAudit') {
           nonAudit++;
         } else {
           problems.push({ kind: item.kind, severity: 'error', file, line: item.line, message: item.message });
         }
-      }
+      });
     } catch (e) {
       throw new VerifyInputError(`${file}: ${errorText(e)}`, { cause: e });
     }
   }
+  const external = await readCheckpointSources(options.checkpointSources ?? [], files, ic, problems);
   const retained = await readRetentionLogs(paths);
   const summaries: StreamSummary[] = [];
+  const checked = new Map<string, CheckedStream>();
   for (const [streamId, s] of streams) {
-    const r = checkStream(streamId, s, files, options.allowReorder === true, retained.get(streamId) ?? []);
+    const r = checkStream(streamId, s, {
+      fileNames: files,
+      allowReorder: options.allowReorder === true,
+      retained: retained.get(streamId) ?? [],
+      integrity: ic,
+      external: external.get(streamId) ?? [],
+    });
+    checked.set(streamId, r);
     summaries.push(r.summary);
     for (const p of r.problems) problems.push(p); // not push(...): could be millions (duplicates)
+  }
+  for (const p of checkStreamLinks(checked, files)) problems.push(p);
+  // Streams known only from checkpoint sources: every record of them is missing from the inputs.
+  for (const [streamId, list] of external) {
+    if (streams.has(streamId)) continue;
+    const furthest = list.reduce((a, b) => (b.seq > a.seq ? b : a));
+    problems.push({
+      kind: 'truncated',
+      severity: 'error',
+      stream: streamId,
+      seq: 1,
+      ...(furthest.seq === 1 ? {} : { through: furthest.seq }),
+      file: furthest.file,
+      line: furthest.line,
+      reason: 'records_missing',
+      message: `no record of this stream is among the inputs, but a valid checkpoint (seq ${furthest.seq}, at ${furthest.file}:${furthest.line}) proves it reached seq ${furthest.seq}`,
+    });
   }
   return {
     ok: !problems.some((p) => p.severity === 'error'),

@@ -251,8 +251,8 @@ describe('refused for good: kept, reported, not retried forever', () => {
 });
 
 describe('refused for good during replay after a restart', () => {
-  it.fails('replay sets a permanently refused batch aside (like the live stream) instead of retrying it forever', async () => {
-    // BUG: src/deliver/replay.ts sendUntilOk() retries every failure forever, whatever the status: a batch the
+  it('replay sets a permanently refused batch aside (like the live stream) instead of retrying it forever', async () => {
+    // Fixed bug, kept as a regression test: src/deliver/replay.ts sendUntilOk() retries every failure forever, whatever the status: a batch the
     // collector refuses for good (HTTP 400, or records rejected in partial_success) blocks the replay of this and
     // every later orphaned stream, and is never set aside to rejected/ nor reported. The live stream
     // (src/deliver/delivery.ts) sets such a batch aside after 3 (resp. 5) attempts.

@@ -152,8 +152,9 @@ describe('checkpoint and restart attributes', () => {
 
   it('CheckpointSchedule: due after everyRecords ordinary records; pending for the timer', () => {
     const s = new CheckpointSchedule({ everyRecords: 3, everyMillis: 1000 });
-    expect([s.recordSealed(), s.recordSealed(), s.recordSealed()]).toEqual([false, false, true]);
+    expect([s.recordSealed(), s.recordSealed(), s.due, s.recordSealed(), s.due]).toEqual([false, false, false, true, true]);
     s.checkpointSealed();
+    expect(s.due).toBe(false);
     expect(s.pending).toBe(0);
     s.recordSealed();
     expect(s.pending).toBe(1);

@@ -1,0 +1,97 @@
+/**
+ * `otel-audit keygen --out-dir DIR`: a new Ed25519 key pair for record signatures and checkpoints.
+ *
+ * Writes DIR/audit-signing.key.pem (PKCS#8 PEM private key, mode 0600 — point OTEL_AUDIT_SIGNING_KEY_FILE at
+ * it) and DIR/audit-signing.pub.pem (SPKI PEM public key, mode 0644 — give it to `otel-audit verify --pubkey`),
+ * creating DIR (0700) if needed, and prints the key id. Refuses to overwrite either file (exit 2), so an
+ * existing key is never lost by accident.
+ *
+ * Exit status: 0 written; 2 usage or I/O error.
+ */
+import { constants } from 'node:fs';
+import { chmod, mkdir, open, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { generateEd25519KeyPair } from '../integrity/keys.js';
+
+export const KEYGEN_USAGE = 'usage: otel-audit keygen --out-dir DIR';
+export const PRIVATE_KEY_FILE = 'audit-signing.key.pem';
+export const PUBLIC_KEY_FILE = 'audit-signing.pub.pem';
+
+/** Creates `path` exclusively with `mode` and writes `text`; EEXIST if it exists. */
+async function writeNew(path: string, text: string, mode: number): Promise<void> {
+  const fh = await open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, mode);
+  try {
+    await fh.writeFile(text, 'utf8');
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  await chmod(path, mode); // the umask may have narrowed the mode given to open()
+}
+
+/**
+ * Runs `keygen` with the arguments after the subcommand. `out`/`err` are raw writers (like
+ * `process.stdout.write`); each call gets one line ending in '\n'. Resolves to the exit status.
+ */
+export async function runKeygenCommand(argv: string[], out: (s: string) => void, err: (s: string) => void): Promise<number> {
+  let outDir: string | undefined;
+  for (let k = 0; k < argv.length; k++) {
+    const a = argv[k]!;
+    if (a === '-h' || a === '--help') {
+      out(`${KEYGEN_USAGE}\n`);
+      return 0;
+    }
+    if (a === '--out-dir' || a.startsWith('--out-dir=')) {
+      const v = a === '--out-dir' ? argv[++k] : a.slice('--out-dir='.length);
+      if (v === undefined || v === '') {
+        err(`otel-audit keygen: --out-dir needs a directory\n${KEYGEN_USAGE}\n`);
+        return 2;
+      }
+      outDir = v;
+    } else {
+      err(`otel-audit keygen: unknown argument ${JSON.stringify(a)}\n${KEYGEN_USAGE}\n`);
+      return 2;
+    }
+  }
+  if (outDir === undefined) {
+    err(`otel-audit keygen: --out-dir is required\n${KEYGEN_USAGE}\n`);
+    return 2;
+  }
+  const privPath = join(outDir, PRIVATE_KEY_FILE);
+  const pubPath = join(outDir, PUBLIC_KEY_FILE);
+  const pair = generateEd25519KeyPair();
+  try {
+    await mkdir(outDir, { recursive: true, mode: 0o700 });
+  } catch (e) {
+    err(`otel-audit keygen: cannot write to ${outDir}: ${e instanceof Error ? e.message : String(e)}\n`);
+    return 2;
+  }
+  try {
+    await writeNew(privPath, pair.privateKeyPem, 0o600);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    err(
+      code === 'EEXIST'
+        ? `otel-audit keygen: ${privPath} already exists; refusing to overwrite a key (move it away first)\n`
+        : `otel-audit keygen: cannot write ${privPath}: ${e instanceof Error ? e.message : String(e)}\n`,
+    );
+    return 2;
+  }
+  try {
+    await writeNew(pubPath, pair.publicKeyPem, 0o644);
+  } catch (e) {
+    // Never leave a private key without its public half (nor half a pair that would block the next run).
+    await rm(privPath, { force: true });
+    const code = (e as NodeJS.ErrnoException).code;
+    err(
+      code === 'EEXIST'
+        ? `otel-audit keygen: ${pubPath} already exists; refusing to overwrite it (move it away first)\n`
+        : `otel-audit keygen: cannot write ${pubPath}: ${e instanceof Error ? e.message : String(e)}\n`,
+    );
+    return 2;
+  }
+  out(`key id: ${pair.keyId}\n`);
+  out(`private key: ${privPath} (mode 0600) — set OTEL_AUDIT_SIGNING_KEY_FILE to this path; keep it secret\n`);
+  out(`public key:  ${pubPath} (mode 0644) — verify with: otel-audit verify --pubkey ${pubPath} <file|dir>...\n`);
+  return 0;
+}
