@@ -4,11 +4,13 @@
  *   collector  development OTLP/HTTP receiver with fault injection            (collector/command.ts)
  *   replay     send a journal's unacknowledged records to the collector       (cli/replay-command.ts)
  *   demo       the whole job end to end on an embedded default                (cli/demo.ts)
+ *   keygen     an Ed25519 key pair for signatures and checkpoints             (cli/keygen-command.ts)
  * Exit codes: 0 success, 1 integrity/delivery failure, 2 usage or I/O error.
  */
 import { runCollectorCommand } from '../collector/command.js';
 import { runVerifyCommand } from '../verify/command.js';
 import { runDemo } from './demo.js';
+import { runKeygenCommand } from './keygen-command.js';
 import { runReplayCommand } from './replay-command.js';
 
 const USAGE = `Usage: otel-audit <command> [options]
@@ -18,6 +20,7 @@ Commands:
   collector              run a development OTLP/HTTP receiver (not a production collector)
   replay                 send unacknowledged journal records to the collector, then exit
   demo                   run the end-to-end demo (collector outage, restart, verification)
+  keygen --out-dir DIR   make an Ed25519 key pair for record signatures and signed checkpoints
 
 Run 'otel-audit <command> --help' for the options of a command.
 `;
@@ -36,6 +39,8 @@ async function main(argv: string[]): Promise<number> {
       return runReplayCommand(rest, out, err);
     case 'demo':
       return runDemo(rest, out, err);
+    case 'keygen':
+      return runKeygenCommand(rest, out, err);
     case undefined:
     case '--help':
     case '-h':
