@@ -213,6 +213,15 @@ export class AuditLogRecordProcessor implements LogRecordProcessor {
         this.started = true;
         this.delivery.start(this.previousStreamId);
       }
+      // A due checkpoint (skipped under back-pressure) goes first: the verifier relies on at most N records
+      // between checkpoints (docs/integrity.md §5.4).
+      if (this.checkpoints?.due === true) {
+        this.emitCheckpoint();
+        if (!this.canAccept()) {
+          this.refuse(record, receipt);
+          return;
+        }
+      }
       const validationError = receipt === undefined ? validateRawAttributes(record.attributes) : undefined;
       const sealed = sealRecord(record, this.chain, { validationError, signer: this.recordSigner });
       if (sealed.invalid) this.metrics.totals.invalid++;

@@ -113,8 +113,9 @@ export interface StreamSummary {
   /** No error-severity problem names this stream. */
   ok: boolean;
   /**
-   * Highest seq proven by a valid checkpoint (0: none): records first…coveredThrough are covered, the ones
-   * after are not yet. Always 0 without a public key.
+   * Highest seq proven by a valid checkpoint (0: none): records first…coveredThrough are covered — the chain
+   * is intact up to there and a valid checkpoint certifies it — the ones after are not yet. Always 0 without a
+   * public key.
    */
   coveredThrough: number;
   signatures: SignatureCounts;
@@ -883,6 +884,16 @@ function checkIntegrity(
     for (const x of ctx.external) {
       evidence.push({ seq: x.seq, coveredSeq: x.coveredSeq, headHash: x.headHash, inChain: false, where: `${x.file}:${x.line}` });
     }
+    // Coverage is a prefix: records first…N are proven only if the chain has no gap and no broken link up to N.
+    let breakSeq = Infinity;
+    for (let k = 1; k < len; k++) {
+      const p = chain[k - 1]!;
+      const q = chain[k]!;
+      if (seqOf(q) !== seqOf(p) + 1 || !s.linked(p, q)) {
+        breakSeq = seqOf(q);
+        break;
+      }
+    }
     // Records missing at the end: the furthest valid checkpoint beyond the last record held.
     let furthest: Evidence | undefined;
     for (const e of evidence) if (e.seq > last && (furthest === undefined || e.seq > furthest.seq)) furthest = e;
@@ -913,6 +924,7 @@ function checkIntegrity(
         }
         continue;
       }
+      if (e.coveredSeq >= breakSeq) continue;
       const through = e.inChain ? e.seq : e.coveredSeq;
       if (through > coveredThrough) coveredThrough = through;
     }

@@ -38,6 +38,8 @@ describe('memory stays bounded during an outage; the journal absorbs the backlog
       EMIT_COUNT: String(N),
       HOLD_BEFORE_SHUTDOWN: '1',
       ID_PREFIX: 'bp-',
+      MEASURE_LIVE: '1', // samples after a full GC: live memory, not the GC's sawtooth
+      NODE_OPTIONS: '--expose-gc',
     });
     const emitted = await child.waitFor((o) => o.event === 'emitted', 60_000);
     expect(emitted).toMatchObject({ accepted: N, durable: N, pending: 0 });

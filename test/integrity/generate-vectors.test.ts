@@ -199,9 +199,8 @@ function vectors(): Record<string, Vector> {
       description: 'audit.action of seq 2 changed: its hash no longer matches seq 3\'s previous_hash, and its MAC fails.',
       files: { [F]: lines(r) },
       keys: KEYS_ALL,
-      // The checkpoints still match the records they name (seq 3, 7, 10): coverage is unchanged, and seq 2 is
-      // named by the errors.
-      expect: { ok: false, errors: [P('modified', 2, 2), P('bad_signature', 2, 2, { reason: 'invalid' })], info: [], streams: [baseStream] },
+      // Coverage is a prefix up to the first broken link (2 → 3): nothing is covered.
+      expect: { ok: false, errors: [P('modified', 2, 2), P('bad_signature', 2, 2, { reason: 'invalid' })], info: [], streams: [{ ...baseStream, coveredThrough: 0 }] },
     };
   }
   {
@@ -213,7 +212,8 @@ function vectors(): Record<string, Vector> {
       description: 'request.size of seq 5 changed from {"intValue":"40"} to {"doubleValue":40}: same number, different canonical form (int and double are distinct).',
       files: { [F]: lines(r) },
       keys: KEYS_ALL,
-      expect: { ok: false, errors: [P('modified', 5, 5), P('bad_signature', 5, 5, { reason: 'invalid' })], info: [], streams: [baseStream] },
+      // Covered through the checkpoint at 4, before the first broken link (5 → 6).
+      expect: { ok: false, errors: [P('modified', 5, 5), P('bad_signature', 5, 5, { reason: 'invalid' })], info: [], streams: [{ ...baseStream, coveredThrough: 4 }] },
     };
   }
   {
@@ -231,7 +231,7 @@ function vectors(): Record<string, Vector> {
           P('deleted', 3, 4),
         ],
         info: [],
-        streams: [baseStream],
+        streams: [{ ...baseStream, coveredThrough: 0 }], // the gap at 3 ends the covered prefix
       },
     };
   }
@@ -273,7 +273,7 @@ function vectors(): Record<string, Vector> {
       description: 'The head hash of the checkpoint at seq 8 was changed: it no longer equals its previous_hash (and the signature no longer verifies); its own hash changed, so seq 9\'s link breaks too.',
       files: { [F]: lines(r) },
       keys: KEYS_ALL,
-      expect: { ok: false, errors: [P('modified', 8, 8), P('bad_signature', 8, 8, { reason: 'checkpoint_invalid' })], info: [], streams: [baseStream] },
+      expect: { ok: false, errors: [P('modified', 8, 8), P('bad_signature', 8, 8, { reason: 'checkpoint_invalid' })], info: [], streams: [{ ...baseStream, coveredThrough: 4 }] },
     };
   }
   {
