@@ -35,6 +35,7 @@ import {
   checkpointAttributes,
   createRecordSigner,
   integrityAttributes,
+  restartAttributes,
   type SigningKey,
 } from './integrity/index.js';
 import { enforceRetention } from './sinks/retention.js';
@@ -92,8 +93,9 @@ export class AuditLogRecordProcessor implements LogRecordProcessor {
       });
     }
     // After a restart the new stream names the one it follows, on its first record.
-    this.previousStreamId = this.replayer?.predecessor;
-    this.chain = new HashChain(this.streamId, this.previousStreamId);
+    const predecessor = this.replayer?.predecessor;
+    this.previousStreamId = predecessor?.streamId;
+    this.chain = new HashChain(this.streamId, predecessor === undefined ? undefined : restartAttributes(predecessor));
     this.recordSigner = sealSigner(o.signingKeys.record);
     this.checkpointSigner = sealSigner(o.signingKeys.checkpoint);
     if (this.checkpointSigner !== undefined) {

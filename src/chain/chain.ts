@@ -12,8 +12,11 @@ export interface ChainLink {
   seq: number;
   previousHash: string | undefined;
   previousRecordId: string | undefined;
-  /** Only on seq 1: the stream this one follows after a restart, if any. */
-  previousStreamId: string | undefined;
+  /**
+   * Only on seq 1: the restart link — the stream this one follows and, when known, the seq and hash of the
+   * last record of it found at start-up (docs/integrity.md §6).
+   */
+  restart: Readonly<Record<string, string | number>> | undefined;
 }
 
 export class HashChain {
@@ -24,7 +27,7 @@ export class HashChain {
 
   constructor(
     streamId: string = randomUUID(),
-    private readonly previousStreamId?: string,
+    private readonly restart?: Readonly<Record<string, string | number>>,
   ) {
     this.streamId = streamId;
   }
@@ -44,7 +47,7 @@ export class HashChain {
       seq: this._last + 1,
       previousHash: this._lastHash,
       previousRecordId: this._lastId,
-      previousStreamId: this._last === 0 ? this.previousStreamId : undefined,
+      restart: this._last === 0 ? this.restart : undefined,
     };
   }
 

@@ -87,7 +87,7 @@ export function sealRecord(record: ReadWriteLogRecord, chain: HashChain, options
   record.setAttribute(A.ATTR_SEQ_NUMBER, link.seq);
   if (link.previousHash !== undefined) record.setAttribute(A.ATTR_SEQ_PREVIOUS_HASH, link.previousHash);
   if (link.previousRecordId !== undefined) record.setAttribute(A.ATTR_SEQ_PREVIOUS_RECORD_ID, link.previousRecordId);
-  if (link.previousStreamId !== undefined) record.setAttribute(A.ATTR_SEQ_PREVIOUS_STREAM_ID, link.previousStreamId);
+  if (link.restart !== undefined) for (const [k, v] of Object.entries(link.restart)) record.setAttribute(k, v);
   if (options.validationError !== undefined) record.setAttribute(A.ATTR_VALIDATION_ERROR, options.validationError);
 
   // The SDK's attribute-count limit may have refused our stamps; the snapshot must carry them regardless.
@@ -99,7 +99,7 @@ export function sealRecord(record: ReadWriteLogRecord, chain: HashChain, options
     };
     if (link.previousHash !== undefined) stamps[A.ATTR_SEQ_PREVIOUS_HASH] = link.previousHash;
     if (link.previousRecordId !== undefined) stamps[A.ATTR_SEQ_PREVIOUS_RECORD_ID] = link.previousRecordId;
-    if (link.previousStreamId !== undefined) stamps[A.ATTR_SEQ_PREVIOUS_STREAM_ID] = link.previousStreamId;
+    if (link.restart !== undefined) Object.assign(stamps, link.restart);
     if (options.validationError !== undefined) stamps[A.ATTR_VALIDATION_ERROR] = options.validationError;
     attrs = { ...attrs, ...stamps };
   }

@@ -4,11 +4,13 @@
  * stream is claimed with a lock file first, so processes sharing the directory never replay it twice at once.
  */
 import { diag } from '@opentelemetry/api';
-import { ATTR_SEQ_END } from '../map/attributes.js';
-import { filterRequest, attribute } from '../otlp/decode.js';
-import type { ExportLogsServiceRequest } from '../otlp/types.js';
+import { canonicalFromOtlp } from '../chain/canonical.js';
+import { hashCanonical } from '../chain/hash.js';
+import { ATTR_SEQ_END, ATTR_SEQ_NUMBER, ATTR_SEQ_STREAM_ID } from '../map/attributes.js';
+import { filterRequest, attribute, intAttribute, stringAttribute } from '../otlp/decode.js';
+import type { ExportLogsServiceRequest, OtlpLogRecord } from '../otlp/types.js';
 import { listStreams } from '../sinks/files.js';
-import { readLines } from '../sinks/journal-reader.js';
+import { readLastLine, readLines } from '../sinks/journal-reader.js';
 import { keepRejected, refusedForGood } from '../sinks/rejected.js';
 import { recoverSegment, type TornTail } from '../sinks/recover.js';
 import { claimReplay, isOwnerAlive, newState, readState, writeState, type StreamState } from '../sinks/stream-state.js';
@@ -40,6 +42,25 @@ interface Claimed {
   release: () => void;
 }
 
+/** Seq and hash of the highest record of `streamId` on the last whole line of its last segment. */
+function lastRecordOf(streamId: string, paths: readonly string[]): { lastSeq?: number; lastHash?: string } {
+  try {
+    const line = readLastLine(paths[paths.length - 1]!);
+    if (line === undefined) return {};
+    const req = JSON.parse(line) as ExportLogsServiceRequest;
+    let best: { seq: number; rec: OtlpLogRecord } | undefined;
+    for (const rl of req.resourceLogs ?? [])
+      for (const sl of rl.scopeLogs ?? [])
+        for (const r of sl.logRecords ?? []) {
+          const seq = intAttribute(r, ATTR_SEQ_NUMBER);
+          if (stringAttribute(r, ATTR_SEQ_STREAM_ID) === streamId && seq !== undefined && (best === undefined || seq > best.seq)) best = { seq, rec: r };
+        }
+    return best === undefined ? {} : { lastSeq: best.seq, lastHash: hashCanonical(canonicalFromOtlp(best.rec)) };
+  } catch {
+    return {}; // unreadable tail: link by stream id only
+  }
+}
+
 export class Replayer {
   private stopped = false;
   private wake: (() => void) | undefined;
@@ -64,11 +85,15 @@ export class Replayer {
     }
   }
 
-  /** The most recently started of the claimed streams: what this process's stream follows. */
-  get predecessor(): string | undefined {
+  /**
+   * The most recently started of the claimed streams — what this process's stream follows — with the seq and
+   * hash of its last whole record in the journal, so a verifier can prove a crashed stream was not cut later.
+   */
+  get predecessor(): { streamId: string; lastSeq?: number; lastHash?: string } | undefined {
     let best: Claimed | undefined;
     for (const c of this.claimed) if (best === undefined || c.state.startedAt > best.state.startedAt) best = c;
-    return best?.streamId;
+    if (best === undefined) return undefined;
+    return { streamId: best.streamId, ...lastRecordOf(best.streamId, best.paths) };
   }
 
   /** Replays the claimed streams, oldest first, releasing each claim when done (or stopped). */

@@ -4,6 +4,8 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { AuditLogRecordProcessor } from '../../src/processor.js';
 import { verifyFiles } from '../../src/verify/index.js';
+import { canonicalFromOtlp } from '../../src/chain/canonical.js';
+import { hashCanonical } from '../../src/chain/hash.js';
 import { killAll, runNode } from '../helpers/child.js';
 import { collectorDir, FAST, type CollectorDir } from '../helpers/pipeline.js';
 import { idOf, recordsOfFile, streamOf } from '../helpers/records.js';
@@ -63,6 +65,36 @@ describe('restart', () => {
     const report = await verifyFiles([collectorFile]);
     expect(report.ok).toBe(true);
     expect(report.streams.find((s) => s.streamId === done.streamId)).toMatchObject({ first: 1, last: 401, ended: true });
+  });
+
+  it("the next process's stream links to the one it took over: id, last seq and hash of its last record", async () => {
+    const { auditDir, collectorFile, collector } = await setup();
+    await collector.stop();
+    const child = runNode([emitter], {
+      OTEL_AUDIT_DIR: auditDir,
+      OTEL_EXPORTER_OTLP_LOGS_ENDPOINT: collector.endpoint,
+      OTEL_EXPORTER_OTLP_TIMEOUT: '300',
+      OTEL_BLRP_EXPORT_TIMEOUT: '300',
+      EMIT_COUNT: '20',
+    });
+    const done = await child.waitFor((o) => o.event === 'done');
+    await child.exited;
+    await collector.start();
+    const processor = new AuditLogRecordProcessor({ dir: auditDir, ...FAST, exporter: { url: collector.endpoint, timeoutMillis: 2000 } });
+    const provider = new LoggerProvider({ processors: [processor] });
+    provider.getLogger('audit').emit({ attributes: { 'audit.actor.id': 'a', 'audit.actor.type': 'system', 'audit.action': 'START', 'audit.outcome': 'success' } });
+    await processor.replayed();
+    await provider.shutdown();
+    const recs = recordsOfFile(collectorFile);
+    const old = recs.filter((r) => streamOf(r) === done.streamId);
+    const first = recs.find((r) => streamOf(r) === processor.streamId)!;
+    const attr = (k: string) => first.attributes!.find((a) => a.key === k)?.value;
+    expect(attr('audit.sequence.previous_stream_id')).toEqual({ stringValue: done.streamId });
+    expect(attr('audit.sequence.previous_stream_last')).toEqual({ intValue: '21' });
+    expect(attr('audit.sequence.previous_stream_hash')).toEqual({ stringValue: hashCanonical(canonicalFromOtlp(old.at(-1)!)) });
+    const report = await verifyFiles([collectorFile]);
+    expect(report.problems.filter((x) => x.severity === 'error')).toEqual([]);
+    expect(report.streams.find((x) => x.streamId === processor.streamId)).toMatchObject({ previousStreamId: done.streamId });
   });
 
   it.each([1, 2, 3])('kill -9 at a random instant (run %i): nothing acknowledged as durable is lost; the rest verifies', async () => {
