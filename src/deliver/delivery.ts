@@ -115,6 +115,8 @@ export class Delivery {
   private tickScheduled = false;
   private readonly journal: JournalWriter | undefined;
   private journalFailed = false;
+  /** Records the journal could not take since writes started failing (reported when they recover). */
+  private unjournaledSinceFailure = 0;
   /** Fallback mode: the collector is failing, so every batch goes to the spool until it recovers. */
   private outage = false;
   private acked = 0;
@@ -318,7 +320,10 @@ export class Delivery {
     this.o.metrics.spooledN(n);
     if (this.journalFailed) {
       this.journalFailed = false;
-      diag.info('otel-audit: journal writes recovered');
+      const msg = `otel-audit: journal writes recovered; ${this.unjournaledSinceFailure} record(s) could not be written meanwhile (delivered from memory; the local copy has a gap there)`;
+      this.unjournaledSinceFailure = 0;
+      diag.warn(msg);
+      process.stderr.write(msg + '\n');
     }
     this.evict();
     this.maybeRotated();
@@ -349,6 +354,10 @@ export class Delivery {
   private onWriteFailed(batches: Batch[], e: Error): void {
     // The records stay in memory; they settle when the collector acknowledges them.
     const code = (e as NodeJS.ErrnoException).code ?? e.message;
+    let n = 0;
+    for (const b of batches) n += b.count;
+    this.o.metrics.unjournaledN(n);
+    this.unjournaledSinceFailure += n;
     if (!this.journalFailed) {
       const msg = `otel-audit: journal write failed (${code}); records stay in memory until the collector acknowledges them`;
       diag.error(msg);

@@ -10,6 +10,8 @@ export const METRIC_SPOOLED = 'audit.records.spooled';
 export const METRIC_DROPPED = 'audit.records.dropped';
 /** Extension: records the collector refused for good, kept in `rejected/` (not lost). */
 export const METRIC_REJECTED = 'audit.records.rejected';
+/** Extension: records the journal could not write (disk full, read-only, …); still delivered from memory. */
+export const METRIC_UNJOURNALED = 'audit.records.unjournaled';
 export const METRIC_QUEUE_DEPTH = 'audit.queue.depth';
 export const METRIC_EXPORT_DURATION = 'audit.export.duration';
 
@@ -19,15 +21,18 @@ export interface DeliveryStats {
   spooled: number;
   dropped: number;
   rejected: number;
+  /** Records the journal could not write (they stay in memory until the collector takes them). */
+  unjournaled: number;
   invalid: number;
 }
 
 export class AuditMetrics {
-  readonly totals: DeliveryStats = { emitted: 0, exported: 0, spooled: 0, dropped: 0, rejected: 0, invalid: 0 };
+  readonly totals: DeliveryStats = { emitted: 0, exported: 0, spooled: 0, dropped: 0, rejected: 0, unjournaled: 0, invalid: 0 };
   private readonly exported;
   private readonly spooled;
   private readonly dropped;
   private readonly rejected;
+  private readonly unjournaled;
   private readonly duration;
 
   /** Where the queue depth is read from when the gauge is observed (set by the delivery stage). */
@@ -42,6 +47,7 @@ export class AuditMetrics {
     this.spooled = meter.createCounter(METRIC_SPOOLED, { description: 'Audit records written to the local journal/spool' });
     this.dropped = meter.createCounter(METRIC_DROPPED, { description: 'Audit records lost: neither collector nor journal could take them' });
     this.rejected = meter.createCounter(METRIC_REJECTED, { description: 'Audit records the collector refused for good, kept locally in rejected/' });
+    this.unjournaled = meter.createCounter(METRIC_UNJOURNALED, { description: 'Audit records the journal could not write (delivered from memory)' });
     this.duration = meter.createHistogram(METRIC_EXPORT_DURATION, { unit: 's', description: 'Duration of OTLP export attempts' });
     const depth = meter.createObservableGauge(METRIC_QUEUE_DEPTH, { description: 'Audit records in memory awaiting delivery' });
     depth.addCallback((r) => r.observe(this.depth(), this.attrs));
@@ -70,6 +76,11 @@ export class AuditMetrics {
   rejectedN(n: number): void {
     this.totals.rejected += n;
     this.rejected.add(n, this.attrs);
+  }
+
+  unjournaledN(n: number): void {
+    this.totals.unjournaled += n;
+    this.unjournaled.add(n, this.attrs);
   }
 
   exportDuration(seconds: number, ok: boolean): void {

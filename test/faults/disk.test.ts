@@ -94,6 +94,9 @@ async function expectDeliveredAndRecovered(t: FaultPipeline, n: number, code: st
   const after = t.processor.stats();
   expect(after.spooled).toBeLessThan(after.emitted);
   expect(after.spooled).toBeGreaterThan(0);
+  // Every record is either journaled or counted as not (audit.records.unjournaled), and the recovery says how many.
+  expect(after.spooled + after.unjournaled).toBe(after.emitted);
+  expect(stderr.join('')).toMatch(new RegExp(`journal writes recovered; ${after.unjournaled} record\\(s\\) could not be written`));
   // Recovered: the journal holds the last records again (the end marker included), in whole lines.
   expectWholeLines(t.auditDir);
   const local = segmentsOf(t.auditDir).flatMap(readOtlpLines).map((r) => seqOf(r)!);
