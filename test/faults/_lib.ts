@@ -4,10 +4,10 @@
  * (e.g. `setpriv`), and mounts that are always undone.
  */
 import { LoggerProvider } from '@opentelemetry/sdk-logs';
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
+import { spawnJson, type Proc } from '../helpers/child.js';
 import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { getAuditLogger, type AuditLogger } from '../../src/api/audit-logger.js';
 import { canonicalFromOtlp } from '../../src/chain/canonical.js';
 import { hashCanonical } from '../../src/chain/hash.js';
@@ -173,81 +173,9 @@ export async function faultPipeline(options: AuditProcessorOptions = {}, auditDi
   };
 }
 
-// ---- child processes through any command ------------------------------------------------------------
+// ---- child processes: one runner for all tests (test/helpers/child.ts) ---------------------------------
 
-export interface Proc {
-  proc: ChildProcess;
-  lines: Record<string, unknown>[];
-  stderr: string[];
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  waitFor(pred: (o: Record<string, unknown>) => boolean, timeoutMs?: number): Promise<Record<string, unknown>>;
-  /** The last line with this event name. */
-  event(name: string): Record<string, unknown> | undefined;
-}
-
-const live = new Set<ChildProcess>();
-
-/** SIGKILLs every child started by `spawnJson` that is still running; call from afterEach. */
-export async function killSpawned(): Promise<void> {
-  await Promise.all(
-    [...live].map(
-      (p) => new Promise<void>((r) => (p.exitCode !== null || p.signalCode !== null ? r() : (p.once('exit', () => r()), p.kill('SIGKILL')))),
-    ),
-  );
-  live.clear();
-}
-
-export function spawnJson(cmd: string, args: string[], env: Record<string, string | undefined>): Proc {
-  const proc = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
-  live.add(proc);
-  proc.once('exit', () => live.delete(proc));
-  const lines: Record<string, unknown>[] = [];
-  const stderr: string[] = [];
-  const watchers: { pred: (o: Record<string, unknown>) => boolean; resolve: (o: Record<string, unknown>) => void }[] = [];
-  createInterface({ input: proc.stdout! }).on('line', (l) => {
-    let o: Record<string, unknown>;
-    try {
-      o = JSON.parse(l) as Record<string, unknown>;
-    } catch {
-      return;
-    }
-    lines.push(o);
-    for (const w of [...watchers])
-      if (w.pred(o)) {
-        watchers.splice(watchers.indexOf(w), 1);
-        w.resolve(o);
-      }
-  });
-  createInterface({ input: proc.stderr! }).on('line', (l) => stderr.push(l));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => proc.once('exit', (code, signal) => resolve({ code, signal })));
-  return {
-    proc,
-    lines,
-    stderr,
-    exited,
-    event: (name) => lines.filter((o) => o.event === name).at(-1),
-    waitFor(pred, timeoutMs = 30_000) {
-      const hit = lines.find(pred);
-      if (hit) return Promise.resolve(hit);
-      return new Promise((resolve, reject) => {
-        const t = setTimeout(() => reject(new Error(`timed out waiting for a line; stderr: ${stderr.join('\n')}`)), timeoutMs);
-        watchers.push({
-          pred,
-          resolve: (o) => {
-            clearTimeout(t);
-            resolve(o);
-          },
-        });
-        void exited.then(() =>
-          setTimeout(() => {
-            clearTimeout(t);
-            reject(new Error(`child exited first; stderr: ${stderr.join('\n')}`));
-          }, 100),
-        );
-      });
-    },
-  };
-}
+export { killAll as killSpawned, spawnJson, type Proc } from '../helpers/child.js';
 
 /** The fault emitter (test/fixtures/fault-emitter.mjs) in a child process. */
 export function emitter(env: Record<string, string | undefined>, wrapper: string[] = []): Proc {

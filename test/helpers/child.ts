@@ -1,27 +1,31 @@
-/** Child processes for tests: spawn with env, collect JSON lines, kill, await exit. */
+/** Child processes for tests: spawn with env, collect the JSON lines they print, kill, await exit. */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 
-export interface Child {
+export interface Proc {
   proc: ChildProcess;
   lines: Record<string, unknown>[];
   stderr: string[];
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  /** Resolves with the first JSON line matching `pred`. */
   waitFor(pred: (o: Record<string, unknown>) => boolean, timeoutMs?: number): Promise<Record<string, unknown>>;
+  /** The last line with this event name. */
+  event(name: string): Record<string, unknown> | undefined;
 }
 
 const live = new Set<ChildProcess>();
 
-/** Kills every child still running (SIGKILL): call from afterEach so a failed test leaves nothing behind. */
+/** SIGKILLs every child still running (started by `spawnJson`/`runNode`): call from afterEach, so a failed test leaves nothing behind. */
 export async function killAll(): Promise<void> {
-  const waits = [...live].map((p) => new Promise<void>((r) => (p.exitCode !== null || p.signalCode !== null ? r() : (p.once('exit', () => r()), p.kill('SIGKILL')))));
-  await Promise.all(waits);
+  await Promise.all(
+    [...live].map(
+      (p) => new Promise<void>((r) => (p.exitCode !== null || p.signalCode !== null ? r() : (p.once('exit', () => r()), p.kill('SIGKILL')))),
+    ),
+  );
   live.clear();
 }
 
-export function runNode(args: string[], env: Record<string, string | undefined>): Child {
-  const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+export function spawnJson(cmd: string, args: string[], env: Record<string, string | undefined>): Proc {
+  const proc = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
   live.add(proc);
   proc.once('exit', () => live.delete(proc));
   const lines: Record<string, unknown>[] = [];
@@ -35,21 +39,21 @@ export function runNode(args: string[], env: Record<string, string | undefined>)
       return;
     }
     lines.push(o);
-    for (const w of [...watchers]) if (w.pred(o)) {
-      watchers.splice(watchers.indexOf(w), 1);
-      w.resolve(o);
-    }
+    for (const w of [...watchers])
+      if (w.pred(o)) {
+        watchers.splice(watchers.indexOf(w), 1);
+        w.resolve(o);
+      }
   });
   createInterface({ input: proc.stderr! }).on('line', (l) => stderr.push(l));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    proc.once('exit', (code, signal) => resolve({ code, signal })),
-  );
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => proc.once('exit', (code, signal) => resolve({ code, signal })));
   return {
     proc,
     lines,
     stderr,
     exited,
-    waitFor(pred, timeoutMs = 20_000) {
+    event: (name) => lines.filter((o) => o.event === name).at(-1),
+    waitFor(pred, timeoutMs = 30_000) {
       const hit = lines.find(pred);
       if (hit) return Promise.resolve(hit);
       return new Promise((resolve, reject) => {
@@ -61,8 +65,21 @@ export function runNode(args: string[], env: Record<string, string | undefined>)
             resolve(o);
           },
         });
-        void exited.then(() => setTimeout(() => reject(new Error(`child exited first; stderr: ${stderr.join('\n')}`)), 50));
+        void exited.then(() =>
+          setTimeout(() => {
+            clearTimeout(t);
+            reject(new Error(`child exited first; stderr: ${stderr.join('\n')}`));
+          }, 100),
+        );
       });
     },
   };
 }
+
+/** A Node.js child running `args` (a script and its arguments). */
+export function runNode(args: string[], env: Record<string, string | undefined>): Proc {
+  return spawnJson(process.execPath, args, env);
+}
+
+/** Kept for the tests that speak of a "Child". */
+export type Child = Proc;

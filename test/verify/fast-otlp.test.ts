@@ -13,6 +13,7 @@ import { readRecords, type ReadItem } from '../../src/verify/index.js';
 import { makeChain, requestLine, toLines } from '../helpers/make-chain.js';
 import { ed25519Keys, hmacSigner, hmacSecret, makeSignedChain } from '../helpers/make-signed-chain.js';
 import { tempDir } from '../helpers/tmp.js';
+import { prng } from '../helpers/prng.js';
 
 let root: string;
 let cleanup: () => Promise<void>;
@@ -21,16 +22,6 @@ beforeAll(async () => {
 });
 afterAll(async () => cleanup());
 
-function prng(seed: number): (n: number) => number {
-  let a = seed >>> 0;
-  return (n: number): number => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return Math.floor((((t ^ (t >>> 14)) >>> 0) / 4294967296) * n);
-  };
-}
 
 const STRINGS = ['alice', '', 'a b', 'ünïcödé', '😀 x', 'Å', 'A\u030a', '\u2028', '\u007f', 'with "quote"', 'back\\slash', 'line\nbreak', 'tab\there', '</script>', '{"key":"x"}', '},{"key":"', '","value":'];
 const KEYS = [

@@ -16,6 +16,7 @@ import { verifyFiles, type Problem, type VerifyOptions, type VerifyReport } from
 import { seqOf, setAttr, toLines } from '../helpers/make-chain.js';
 import { ed25519Keys, hmacSecret, hmacSigner, makeSignedChain, type Shutdown } from '../helpers/make-signed-chain.js';
 import { tempDir } from '../helpers/tmp.js';
+import { prng } from '../helpers/prng.js';
 
 let root: string;
 let cleanup: () => Promise<void>;
@@ -24,17 +25,6 @@ beforeAll(async () => {
 });
 afterAll(async () => cleanup());
 
-/** Seeded PRNG (mulberry32). */
-function prng(seed: number): (n: number) => number {
-  let a = seed >>> 0;
-  return (n: number): number => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return Math.floor((((t ^ (t >>> 14)) >>> 0) / 4294967296) * n);
-  };
-}
 
 const errors = (r: VerifyReport): Problem[] => r.problems.filter((p) => p.severity === 'error');
 const hashOf = (r: OtlpLogRecord): string => hashCanonical(canonicalFromOtlp(r));

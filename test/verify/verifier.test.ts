@@ -12,6 +12,7 @@ import {
 } from '../../src/map/attributes.js';
 import type { OtlpLogRecord, OtlpResourceLogs } from '../../src/otlp/types.js';
 import { runVerifyCommand, verifyFiles, type Problem, type ProblemKind, type VerifyReport } from '../../src/verify/index.js';
+import { prng } from '../helpers/prng.js';
 import {
   getAttr,
   makeChain,
@@ -45,17 +46,6 @@ async function writeLines(file: string, lines: readonly string[], opts: { finalN
   await writeFile(file, lines.join(eol) + (opts.finalNewline === false || lines.length === 0 ? '' : eol));
 }
 
-/** Seeded PRNG (mulberry32): reproducible randomness without a dependency. */
-function prng(seed: number): (n: number) => number {
-  let a = seed >>> 0;
-  return (n: number): number => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return Math.floor((((t ^ (t >>> 14)) >>> 0) / 4294967296) * n);
-  };
-}
 
 function shuffle<T>(xs: T[], rand: (n: number) => number): T[] {
   for (let i = xs.length - 1; i > 0; i--) {

@@ -1,0 +1,11 @@
+/** Seeded PRNG (mulberry32): reproducible randomness for property tests, without a dependency. Returns 0…n-1. */
+export function prng(seed: number): (n: number) => number {
+  let a = seed >>> 0;
+  return (n: number): number => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return Math.floor((((t ^ (t >>> 14)) >>> 0) / 4294967296) * n);
+  };
+}
