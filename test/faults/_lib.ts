@@ -3,21 +3,16 @@
  * a pipeline whose collector logs each request with a timestamp, child processes run through any command
  * (e.g. `setpriv`), and mounts that are always undone.
  */
-import { LoggerProvider } from '@opentelemetry/sdk-logs';
 import { execFileSync } from 'node:child_process';
 import { spawnJson, type Proc } from '../helpers/child.js';
 import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { getAuditLogger, type AuditLogger } from '../../src/api/audit-logger.js';
 import { canonicalFromOtlp } from '../../src/chain/canonical.js';
 import { hashCanonical } from '../../src/chain/hash.js';
-import { startCollector, type CollectorHandle } from '../../src/collector/index.js';
 import type { AuditProcessorOptions } from '../../src/config/options.js';
 import type { ExportLogsServiceRequest, OtlpLogRecord } from '../../src/otlp/types.js';
-import { AuditLogRecordProcessor } from '../../src/processor.js';
-import { FAST } from '../helpers/pipeline.js';
+import { makePipeline, type TestPipeline } from '../helpers/pipeline.js';
 import { idOf, seqOf, streamOf } from '../helpers/records.js';
-import { tempDir } from '../helpers/tmp.js';
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 export const EMITTER = join(import.meta.dirname, '../fixtures/fault-emitter.mjs');
@@ -124,53 +119,19 @@ export function expand(ranges: unknown): number[] {
 
 // ---- an in-process pipeline whose collector logs every request ------------------------------------
 
-export interface FaultPipeline {
-  dir: string;
-  auditDir: string;
-  collectorFile: string;
-  collector: CollectorHandle;
-  processor: AuditLogRecordProcessor;
-  provider: LoggerProvider;
-  audit: AuditLogger;
+export interface FaultPipeline extends TestPipeline {
   /** Collector diagnostic lines with the time they were logged (fault applications, restarts). */
   log: { t: number; line: string }[];
-  dispose(): Promise<void>;
 }
 
 export async function faultPipeline(options: AuditProcessorOptions = {}, auditDir?: string): Promise<FaultPipeline> {
-  const { dir, cleanup } = await tempDir('otel-audit-faults-');
-  const collectorFile = join(dir, 'collector', 'logs.jsonl');
   const log: { t: number; line: string }[] = [];
-  const collector = await startCollector({ port: 0, outFile: collectorFile, log: (line) => log.push({ t: performance.now(), line }) });
-  const ad = auditDir ?? join(dir, 'audit');
-  const processor = new AuditLogRecordProcessor({
-    dir: ad,
-    ...FAST,
-    ...options,
-    exporter: { url: collector.endpoint, timeoutMillis: 500, ...options.exporter },
+  const t = await makePipeline(options, {
+    ...(auditDir !== undefined ? { auditDir } : {}),
+    collectorLog: (line) => log.push({ t: performance.now(), line }),
+    defaultTimeoutMillis: 500,
   });
-  const provider = new LoggerProvider({ processors: [processor] });
-  const audit = getAuditLogger({ processor, loggerProvider: provider });
-  let disposed = false;
-  return {
-    dir,
-    auditDir: ad,
-    collectorFile,
-    collector,
-    processor,
-    provider,
-    audit,
-    log,
-    async dispose() {
-      if (disposed) return;
-      disposed = true;
-      collector.setFault({ mode: 'ok' });
-      await collector.start().catch(() => undefined);
-      await provider.shutdown().catch(() => undefined);
-      await collector.close().catch(() => undefined);
-      await cleanup();
-    },
-  };
+  return Object.assign(t, { log });
 }
 
 // ---- child processes: one runner for all tests (test/helpers/child.ts) ---------------------------------

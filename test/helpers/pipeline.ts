@@ -22,16 +22,25 @@ export interface TestPipeline {
 /** Fast retries so outage tests finish quickly; everything else as in production. */
 export const FAST: AuditProcessorOptions = { retryMinMillis: 50, retryMaxMillis: 250, exportTimeoutMillis: 10_000 };
 
-export async function makePipeline(options: AuditProcessorOptions = {}): Promise<TestPipeline> {
+export interface PipelineExtras {
+  /** Journal directory (default: `audit/` in the pipeline's temp dir). */
+  auditDir?: string;
+  /** Receives the collector's diagnostic lines (fault applications, restarts). */
+  collectorLog?: (line: string) => void;
+  /** Export timeout when the options name none (default 2000 ms). */
+  defaultTimeoutMillis?: number;
+}
+
+export async function makePipeline(options: AuditProcessorOptions = {}, extras: PipelineExtras = {}): Promise<TestPipeline> {
   const { dir, cleanup } = await tempDir();
   const collectorFile = join(dir, 'collector', 'logs.jsonl');
-  const collector = await startCollector({ port: 0, outFile: collectorFile });
-  const auditDir = join(dir, 'audit');
+  const collector = await startCollector({ port: 0, outFile: collectorFile, ...(extras.collectorLog ? { log: extras.collectorLog } : {}) });
+  const auditDir = extras.auditDir ?? join(dir, 'audit');
   const processor = new AuditLogRecordProcessor({
     dir: auditDir,
     ...FAST,
     ...options,
-    exporter: { url: collector.endpoint, timeoutMillis: 2000, ...options.exporter },
+    exporter: { url: collector.endpoint, timeoutMillis: extras.defaultTimeoutMillis ?? 2000, ...options.exporter },
   });
   const provider = new LoggerProvider({ processors: [processor] });
   const audit = getAuditLogger({ processor, loggerProvider: provider });
@@ -47,6 +56,9 @@ export async function makePipeline(options: AuditProcessorOptions = {}): Promise
     async dispose() {
       if (disposed) return;
       disposed = true;
+      // A test may leave the collector stopped or faulty: heal it so shutdown can deliver and end quickly.
+      collector.setFault({ mode: 'ok' });
+      await collector.start().catch(() => undefined);
       await provider.shutdown().catch(() => undefined);
       await collector.close().catch(() => undefined);
       await cleanup();
