@@ -1,0 +1,45 @@
+/**
+ * What `npm pack` ships must be usable: every file a shipped entry point or declaration imports relatively is
+ * shipped too (tsup splits shared declarations into chunks), and nothing of the tests or examples is.
+ */
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { dirname, join, normalize } from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+const root = join(import.meta.dirname, '../..');
+
+describe('the published package', () => {
+  it('ships every relative import of its entry points and declarations, and no tests or examples', () => {
+    const out = execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+    const files = new Set((JSON.parse(out) as { files: { path: string }[] }[])[0]!.files.map((f) => f.path));
+    const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { exports: Record<string, Record<string, Record<string, string>>>; bin: Record<string, string> };
+    const entries = new Set<string>();
+    for (const cond of Object.values(pkg.exports)) {
+      if (typeof cond !== 'object') continue;
+      for (const target of Object.values(cond)) for (const f of Object.values(target)) entries.add(normalize(f));
+    }
+    for (const b of Object.values(pkg.bin)) entries.add(normalize(b));
+    const missing: string[] = [];
+    const seen = new Set<string>();
+    const visit = (file: string): void => {
+      if (seen.has(file)) return;
+      seen.add(file);
+      if (!files.has(file)) {
+        missing.push(file);
+        return;
+      }
+      const text = readFileSync(join(root, file), 'utf8');
+      for (const m of text.matchAll(/from\s+['"](\.{1,2}\/[^'"]+)['"]|require\(['"](\.{1,2}\/[^'"]+)['"]\)/g)) {
+        let target = normalize(join(dirname(file), m[1] ?? m[2]!));
+        // Declarations import chunk "x.js"/"x.cjs": the types live in "x.d.ts"/"x.d.cts".
+        if (file.endsWith('.d.ts')) target = target.replace(/\.js$/, '.d.ts');
+        if (file.endsWith('.d.cts')) target = target.replace(/\.c?js$/, '.d.cts');
+        visit(target);
+      }
+    };
+    for (const e of entries) visit(e);
+    expect(missing).toEqual([]);
+    expect([...files].filter((f) => f.startsWith('test/') || f.startsWith('src/') || f.startsWith('dist/examples'))).toEqual([]);
+  });
+});
