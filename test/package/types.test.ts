@@ -1,0 +1,53 @@
+/**
+ * Types are shipped for both kinds of consumers: a TypeScript project with NodeNext resolution type-checks an
+ * ESM (.mts) and a CommonJS (.cts) file that use the package by its name, resolved through package.json
+ * "exports" to the built declarations (dist/index.d.ts and dist/index.d.cts).
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { tempDir } from '../helpers/tmp.js';
+
+const root = join(import.meta.dirname, '../..');
+let dir: string;
+let cleanup: () => Promise<void>;
+beforeAll(async () => {
+  ({ dir, cleanup } = await tempDir('otel-audit-types-'));
+});
+afterAll(async () => cleanup());
+
+const usage = `
+  const processor = new AuditLogRecordProcessor({ dir: '/tmp/x', fsync: 'always', onLoss: (e) => void e.records.length });
+  const audit = getAuditLogger({ processor });
+  const receipt: Promise<AuditReceipt> = audit.record({ action: 'LOGIN', outcome: 'success', actor: { id: 'a', type: 'user' } });
+  const seq: Promise<number> = receipt.then((r) => r.sequence);
+  // @ts-expect-error outcome is a closed set
+  audit.record({ action: 'LOGIN', outcome: 'maybe', actor: { id: 'a', type: 'user' } });
+  void seq;
+  void ATTR_ACTION;
+`;
+
+describe('shipped type declarations', () => {
+  it('type-check an ESM and a CommonJS consumer', () => {
+    const nm = join(dir, 'node_modules');
+    mkdirSync(nm);
+    symlinkSync(root, join(nm, 'otel-audit'), 'dir');
+    symlinkSync(join(root, 'node_modules', '@opentelemetry'), join(nm, '@opentelemetry'), 'dir');
+    symlinkSync(join(root, 'node_modules', '@types'), join(nm, '@types'), 'dir');
+    writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'consumer', private: true }));
+    writeFileSync(
+      join(dir, 'tsconfig.json'),
+      JSON.stringify({ compilerOptions: { module: 'NodeNext', moduleResolution: 'NodeNext', target: 'ES2022', strict: true, noEmit: true, skipLibCheck: false, types: ['node'] }, files: ['esm.mts', 'cjs.cts'] }),
+    );
+    writeFileSync(join(dir, 'esm.mts'), `import { AuditLogRecordProcessor, getAuditLogger, ATTR_ACTION, type AuditReceipt } from 'otel-audit';\n${usage}`);
+    writeFileSync(join(dir, 'cjs.cts'), `import { AuditLogRecordProcessor, getAuditLogger, ATTR_ACTION, type AuditReceipt } from 'otel-audit';\n${usage}`);
+    let output = '';
+    try {
+      execFileSync(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', dir], { encoding: 'utf8', stdio: 'pipe' });
+    } catch (e) {
+      output = String((e as { stdout?: string }).stdout ?? e);
+    }
+    expect(output).toBe('');
+  });
+});
