@@ -46,29 +46,33 @@ export async function* readLines(path: string, from = 0, to?: number): AsyncGene
   }
 }
 
+/**
+ * Offset of the last '\n' before byte offset `before` in an open file, or -1: a backwards scan in chunks, for
+ * finding the last line of a segment without reading the whole of it (recovery, replay links, retention).
+ */
+export function lastNewlineBefore(fd: number, before: number): number {
+  const buf = Buffer.allocUnsafe(Math.min(CHUNK, Math.max(before, 1)));
+  for (let pos = before; pos > 0; ) {
+    const len = Math.min(buf.length, pos);
+    pos -= len;
+    readSync(fd, buf, 0, len, pos);
+    const nl = buf.lastIndexOf(10, len - 1);
+    if (nl !== -1) return pos + nl;
+  }
+  return -1;
+}
+
 /** The last whole line of a file ('\n'-terminated), without its newline; undefined when there is none. */
 export function readLastLine(path: string): string | undefined {
   const fd = openSync(path, 'r');
   try {
-    const size = fstatSync(fd).size;
-    let end = size;
-    // Skip a trailing fragment (torn tail): the last whole line ends at the last '\n'.
-    let tail = Buffer.alloc(0);
-    for (let pos = size; pos > 0; ) {
-      const len = Math.min(CHUNK, pos);
-      pos -= len;
-      const buf = Buffer.alloc(len);
-      readSync(fd, buf, 0, len, pos);
-      tail = Buffer.concat([buf, tail]);
-      const lastNl = end === size ? tail.lastIndexOf(10) : -1;
-      if (end === size && lastNl !== -1) end = pos + lastNl;
-      if (end !== size) {
-        const startNl = tail.lastIndexOf(10, end - pos - 1);
-        if (startNl !== -1) return tail.toString('utf8', startNl + 1, end - pos);
-        if (pos === 0) return tail.toString('utf8', 0, end);
-      }
-    }
-    return undefined;
+    // A trailing fragment (torn tail) is skipped: the last whole line ends at the last '\n'.
+    const end = lastNewlineBefore(fd, fstatSync(fd).size);
+    if (end === -1) return undefined;
+    const start = lastNewlineBefore(fd, end) + 1;
+    const line = Buffer.allocUnsafe(end - start);
+    readSync(fd, line, 0, line.length, start);
+    return line.toString('utf8');
   } finally {
     closeSync(fd);
   }

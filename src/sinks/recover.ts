@@ -6,6 +6,7 @@
 import * as fs from 'node:fs';
 import { basename, join } from 'node:path';
 import { DIR_MODE, FILE_MODE, quarantineDir } from './files.js';
+import { lastNewlineBefore } from './journal-reader.js';
 
 export interface TornTail {
   file: string;
@@ -15,37 +16,24 @@ export interface TornTail {
   quarantinedTo: string;
 }
 
-const TAIL_SCAN = 1 << 20;
-
 /** Returns the torn tail that was set aside, or undefined when the segment ends on a whole, parsable line. */
 export function recoverSegment(dir: string, path: string): TornTail | undefined {
   const fd = fs.openSync(path, 'r+');
   try {
     const size = fs.fstatSync(fd).size;
     if (size === 0) return undefined;
-    // Find the start of the last line (after the last '\n' before EOF-1).
-    let lineStart = 0;
-    let endsWithNewline = false;
-    for (let pos = size; pos > 0; ) {
-      const len = Math.min(TAIL_SCAN, pos);
-      pos -= len;
-      const buf = Buffer.alloc(len);
-      fs.readSync(fd, buf, 0, len, pos);
-      if (pos + len === size) endsWithNewline = buf[len - 1] === 10;
-      const searchEnd = pos + len === size && endsWithNewline ? len - 2 : len - 1;
-      const nl = searchEnd >= 0 ? buf.lastIndexOf(10, searchEnd) : -1;
-      if (nl !== -1) {
-        lineStart = pos + nl + 1;
-        break;
-      }
-    }
+    // The last line starts after the last '\n' before it (its own terminating '\n' excluded).
+    const last = Buffer.allocUnsafe(1);
+    fs.readSync(fd, last, 0, 1, size - 1);
+    const endsWithNewline = last[0] === 10;
+    const lineStart = lastNewlineBefore(fd, endsWithNewline ? size - 1 : size) + 1;
     let tornFrom: number | undefined;
     if (!endsWithNewline) tornFrom = lineStart;
     else {
-      const last = Buffer.alloc(size - lineStart);
-      fs.readSync(fd, last, 0, last.length, lineStart);
+      const line = Buffer.alloc(size - lineStart);
+      fs.readSync(fd, line, 0, line.length, lineStart);
       try {
-        JSON.parse(last.toString('utf8'));
+        JSON.parse(line.toString('utf8'));
       } catch {
         tornFrom = lineStart; // whole-looking but unparsable: a torn page, set aside as well
       }
