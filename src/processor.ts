@@ -247,18 +247,25 @@ export class AuditLogRecordProcessor implements LogRecordProcessor {
    * signed with the Ed25519 key (docs/integrity.md §5). Goes to every sink like any record.
    */
   private emitCheckpoint(extra: Record<string, string | number | boolean> = {}, eventName = EVENT_CHECKPOINT): void {
-    if (this.lastResource === undefined || this.lastScope === undefined || this.chain.lastHash === undefined) return;
+    if (this.chain.lastHash === undefined) return;
+    const attributes = {
+      ...checkpointAttributes(this.streamId, this.chain.last, this.chain.lastHash, this.options.checkpointEveryRecords),
+      ...extra,
+    };
+    if (this.sealSystemRecord(eventName, attributes, this.checkpointSigner)) this.checkpoints?.checkpointSealed();
+  }
+
+  /** Seals and accepts a record the processor writes itself, with the resource/scope of the last record. */
+  private sealSystemRecord(eventName: string, attributes: Record<string, string | number | boolean>, signer: SealSigner | undefined): boolean {
+    if (this.lastResource === undefined || this.lastScope === undefined) return false;
     const rec = new SyntheticRecord(this.lastResource, this.lastScope, {
       eventName,
       severityNumber: SeverityNumber.INFO,
       severityText: 'INFO',
-      attributes: {
-        ...checkpointAttributes(this.streamId, this.chain.last, this.chain.lastHash, this.options.checkpointEveryRecords),
-        ...extra,
-      },
+      attributes,
     });
-    this.delivery.accept(sealRecord(rec, this.chain, { signer: this.checkpointSigner }));
-    this.checkpoints?.checkpointSealed();
+    this.delivery.accept(sealRecord(rec, this.chain, { signer }));
+    return true;
   }
 
   private refuse(record: ReadWriteLogRecord, receipt: Deferred<AuditReceipt> | undefined): void {
@@ -289,28 +296,12 @@ export class AuditLogRecordProcessor implements LogRecordProcessor {
 
   private async doShutdown(): Promise<ShutdownReport> {
     if (this.checkpointTimer !== undefined) clearInterval(this.checkpointTimer);
-    if (this.started && this.lastResource !== undefined && this.lastScope !== undefined) {
+    if (this.started) {
       // The end marker: a record of its own, so the last application record stays as it was hashed. With a
       // checkpoint key it is itself a signed checkpoint, so the whole stream, end included, is covered.
-      const endAttributes = {
-        [A.ATTR_ACTOR_ID]: 'otel-audit',
-        [A.ATTR_ACTOR_TYPE]: 'system',
-        [A.ATTR_ACTION]: 'STREAM_END',
-        [A.ATTR_OUTCOME]: 'success',
-        [A.ATTR_SCHEMA_VERSION]: A.AUDIT_SCHEMA_VERSION,
-        [A.ATTR_SEQ_END]: true,
-      };
-      if (this.checkpointSigner !== undefined) {
-        this.emitCheckpoint({ ...endAttributes, [A.ATTR_ACTION]: 'STREAM_END' }, A.EVENT_STREAM_END);
-      } else {
-        const end = new SyntheticRecord(this.lastResource, this.lastScope, {
-          eventName: A.EVENT_STREAM_END,
-          severityNumber: SeverityNumber.INFO,
-          severityText: 'INFO',
-          attributes: endAttributes,
-        });
-        this.delivery.accept(sealRecord(end, this.chain, { signer: this.recordSigner }));
-      }
+      const endAttributes = { ...A.systemRecordAttributes('STREAM_END'), [A.ATTR_SEQ_END]: true };
+      if (this.checkpointSigner !== undefined) this.emitCheckpoint(endAttributes, A.EVENT_STREAM_END);
+      else this.sealSystemRecord(A.EVENT_STREAM_END, endAttributes, this.recordSigner);
     }
     this.replayer?.stop();
     // One deadline for the whole shutdown: flush, close (an export still in flight), replay winding down.

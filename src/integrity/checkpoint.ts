@@ -12,14 +12,7 @@
  * sealed since the last one, and at shutdown (docs/integrity.md §5.4); `audit.checkpoint.interval_records`
  * declares `everyRecords`, so a verifier can tell a removed checkpoint from one not yet due.
  */
-import {
-  ATTR_ACTION,
-  ATTR_ACTOR_ID,
-  ATTR_ACTOR_TYPE,
-  ATTR_OUTCOME,
-  ATTR_SCHEMA_VERSION,
-  AUDIT_SCHEMA_VERSION,
-} from '../map/attributes.js';
+import { SYSTEM_ACTOR_ID, systemRecordAttributes } from '../map/attributes.js';
 
 export const EVENT_CHECKPOINT = 'audit.checkpoint';
 /** Every attribute under this prefix marks a record as a checkpoint (docs/integrity.md §5.1). */
@@ -33,7 +26,7 @@ export const ATTR_CHECKPOINT_HEAD_HASH = 'audit.checkpoint.head_hash';
 /** Optional: the producer checkpoints at least after this many other records (its `everyRecords`). */
 export const ATTR_CHECKPOINT_INTERVAL = 'audit.checkpoint.interval_records';
 
-export const CHECKPOINT_ACTOR_ID = 'otel-audit';
+export const CHECKPOINT_ACTOR_ID = SYSTEM_ACTOR_ID;
 export const CHECKPOINT_ACTION = 'CHECKPOINT';
 
 const HEX64 = /^[0-9a-f]{64}$/;
@@ -53,11 +46,7 @@ export function checkpointAttributes(
   if (!Number.isSafeInteger(coveredSeq) || coveredSeq < 1) throw new TypeError(`checkpointAttributes: coveredSeq ${coveredSeq} is not a positive integer`);
   if (!HEX64.test(headHash)) throw new TypeError('checkpointAttributes: headHash must be 64 lowercase hex digits');
   const attrs: Record<string, string | number | boolean> = {
-    [ATTR_ACTOR_ID]: CHECKPOINT_ACTOR_ID,
-    [ATTR_ACTOR_TYPE]: 'system',
-    [ATTR_ACTION]: CHECKPOINT_ACTION,
-    [ATTR_OUTCOME]: 'success',
-    [ATTR_SCHEMA_VERSION]: AUDIT_SCHEMA_VERSION,
+    ...systemRecordAttributes(CHECKPOINT_ACTION),
     [ATTR_CHECKPOINT_STREAM_ID]: streamId,
     [ATTR_CHECKPOINT_SEQUENCE]: coveredSeq,
     [ATTR_CHECKPOINT_HEAD_HASH]: headHash,

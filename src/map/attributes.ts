@@ -53,3 +53,17 @@ export const AUDIT_SCHEMA_VERSION = '1';
 
 /** Event name of the record that closes a stream at shutdown. */
 export const EVENT_STREAM_END = 'audit.stream.end';
+
+/** Actor id of the records the processor writes itself (stream end, checkpoints). */
+export const SYSTEM_ACTOR_ID = 'otel-audit';
+
+/** The required audit attributes of a record the processor writes itself, doing `action`. */
+export function systemRecordAttributes(action: string): Record<string, string> {
+  return {
+    [ATTR_ACTOR_ID]: SYSTEM_ACTOR_ID,
+    [ATTR_ACTOR_TYPE]: 'system',
+    [ATTR_ACTION]: action,
+    [ATTR_OUTCOME]: 'success',
+    [ATTR_SCHEMA_VERSION]: AUDIT_SCHEMA_VERSION,
+  };
+}
