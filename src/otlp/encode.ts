@@ -229,12 +229,8 @@ export interface EncodedKeyValues {
   count: number;
 }
 
-type Member = [rawKey: string, keyJson: string, valueJson: string];
-
 /** Values that `encodeValue` omits from a map (it returns false for exactly these). */
 const isOmitted = (v: unknown): boolean => v === undefined || typeof v === 'function' || typeof v === 'symbol';
-// RFC 8785 §3.2.3: members sorted by the UTF-16 code units of their (unescaped) names; JS `<` does exactly that.
-const byKey = (x: Member, y: Member): number => (x[0] < y[0] ? -1 : x[0] > y[0] ? 1 : 0);
 
 function encodeKeyValues(
   m: Record<string, unknown>,
