@@ -56,7 +56,10 @@ export interface CollectorStats {
   rejected: number;
   /** Log records written. */
   records: number;
-  /** Bytes of JSON lines written (counted even without `outFile`). */
+  /**
+   * Bytes of JSON lines written. Without `outFile` nothing is serialized (so a counting receiver costs the
+   * sender as little as possible): then it is the bytes of the accepted request bodies, decompressed.
+   */
   bytes: number;
 }
 
@@ -354,8 +357,9 @@ class LocalCollector implements CollectorHandle {
     }
 
     let request: ExportLogsServiceRequest;
+    let bodyBytes: number;
     try {
-      request = await this.readRequest(req);
+      ({ request, bodyBytes } = await this.readRequest(req));
     } catch (err) {
       if (err instanceof HttpError) {
         this.counters.rejected++;
@@ -374,16 +378,20 @@ class LocalCollector implements CollectorHandle {
     const written = total - rejectedRecords;
     // A request without records carries nothing to audit: acknowledge it without writing an empty line.
     if (written > 0) {
-      const line = Buffer.from(`${JSON.stringify(request)}\n`, 'utf8');
-      try {
-        await this.append(line);
-      } catch (err) {
-        this.counters.rejected++;
-        this.log(`collector: write failed: ${errorText(err)}`);
-        return sendError(res, 500, 'could not write the output file');
+      let bytes = bodyBytes;
+      if (this.outFile !== undefined) {
+        const line = Buffer.from(`${JSON.stringify(request)}\n`, 'utf8');
+        try {
+          await this.append(line);
+        } catch (err) {
+          this.counters.rejected++;
+          this.log(`collector: write failed: ${errorText(err)}`);
+          return sendError(res, 500, 'could not write the output file');
+        }
+        bytes = line.length;
       }
       this.counters.records += written;
-      this.counters.bytes += line.length;
+      this.counters.bytes += bytes;
     }
     this.counters.accepted++;
 
@@ -404,7 +412,7 @@ class LocalCollector implements CollectorHandle {
   }
 
   /** Reads, decompresses, parses and normalizes the body; throws `HttpError` for the client's mistakes. */
-  private async readRequest(req: IncomingMessage): Promise<ExportLogsServiceRequest> {
+  private async readRequest(req: IncomingMessage): Promise<{ request: ExportLogsServiceRequest; bodyBytes: number }> {
     const contentType = (req.headers['content-type'] ?? '').split(';', 1)[0]?.trim().toLowerCase() ?? '';
     if (contentType !== 'application/json') {
       const got = contentType === '' ? 'no Content-Type' : `Content-Type ${contentType}`;
@@ -433,7 +441,7 @@ class LocalCollector implements CollectorHandle {
       throw new HttpError(400, `invalid JSON: ${errorText(err)}`);
     }
     try {
-      return normalizeExportRequest(parsed);
+      return { request: normalizeExportRequest(parsed), bodyBytes: body.length };
     } catch (err) {
       if (err instanceof OtlpFormatError) throw new HttpError(400, err.message);
       throw err;

@@ -79,11 +79,6 @@ export function encodeBytes(b: Uint8Array): string {
   return `{"bytesValue":"${Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('base64')}"}`;
 }
 
-/** Tagged text of short string values seen before (only values that encoded without a problem). */
-const valueCache = new Map<string, string>();
-const VALUE_CACHE_SIZE = 8192;
-const VALUE_CACHE_MAX_LENGTH = 64;
-
 /**
  * Output slots of `encodeValue`: OTLP/JSON text and canonical text of the last encoded value.
  * Module-level to keep the hot path allocation-free (single-threaded; never re-entered mid-write).
@@ -108,17 +103,9 @@ function encodeValue(
 ): boolean {
   switch (typeof v) {
     case 'string': {
-      // Audit values repeat (actions, outcomes, actor types, addresses): short ones are encoded once.
-      let t = v.length <= VALUE_CACHE_MAX_LENGTH ? valueCache.get(v) : undefined;
-      if (t === undefined) {
-        const problems = p.list?.length;
-        t = `{"stringValue":${encodeString(v, path, p, limits)}}`;
-        if (v.length <= VALUE_CACHE_MAX_LENGTH && p.list?.length === problems) {
-          if (valueCache.size >= VALUE_CACHE_SIZE) valueCache.clear();
-          valueCache.set(v, t);
-        }
-      }
-      outOtlp = outCanon = t;
+      // Not cached (unlike keys): values such as record ids and hashes are unique per record, and a cache of
+      // them kept promoting short-lived strings to the old generation (measured: 4x longer scavenges).
+      outOtlp = outCanon = `{"stringValue":${encodeString(v, path, p, limits)}}`;
       return true;
     }
     case 'number':

@@ -15,10 +15,18 @@ describe('uuidV4', () => {
     expect(seen.size).toBe(20000);
   });
 
-  it('has unbiased random bits (each hex digit of the random part near 1/16)', () => {
-    const counts = new Array<number>(16).fill(0);
-    for (let i = 0; i < 20000; i++) for (const ch of uuidV4().slice(0, 8)) counts[parseInt(ch, 16)]!++;
-    const expected = (20000 * 8) / 16;
-    for (const c of counts) expect(Math.abs(c - expected) / expected).toBeLessThan(0.05);
+  it('has unbiased random bits in every fully random hex digit (each value near 1/16 at each position)', () => {
+    const n = 20000;
+    const counts = Array.from({ length: 32 }, () => new Array<number>(16).fill(0));
+    for (let i = 0; i < n; i++) {
+      const hex = uuidV4().replaceAll('-', '');
+      for (let pos = 0; pos < 32; pos++) counts[pos]![parseInt(hex[pos]!, 16)]!++;
+    }
+    // Position 12 is the version digit (always 4) and 16 the variant digit (8-b): not fully random.
+    for (let pos = 0; pos < 32; pos++) {
+      if (pos === 12 || pos === 16) continue;
+      for (const c of counts[pos]!) expect(Math.abs(c - n / 16) / (n / 16), `hex digit ${pos}`).toBeLessThan(0.15); // > 5 sigma
+    }
+    expect(counts[16]!.slice(8, 12).reduce((a, b) => a + b, 0)).toBe(n);
   });
 });

@@ -201,12 +201,15 @@ describe('collector: requests', () => {
     expect(handle.stats()).toMatchObject({ requests: 50, accepted: 50, records: 1000 });
   });
 
-  it('only counts without an outFile', async () => {
+  it('only counts without an outFile: records, and the bytes of the accepted bodies', async () => {
     const handle = await startCollector({ port: 0 });
     cleanups.push(() => handle.close());
-    expect((await post(handle.endpoint, request(4))).status).toBe(200);
-    expect(handle.stats()).toMatchObject({ requests: 1, accepted: 1, records: 4 });
-    expect(handle.stats().bytes).toBeGreaterThan(0);
+    const body = JSON.stringify(request(4));
+    expect((await post(handle.endpoint, body)).status).toBe(200);
+    expect(handle.stats()).toMatchObject({ requests: 1, accepted: 1, records: 4, bytes: Buffer.byteLength(body) });
+    // Still a validating receiver: a malformed request is refused and not counted.
+    expect((await post(handle.endpoint, { resourceLogs: [{ scopeLogs: [{ logRecords: [{ body: 5 }] }] }] })).status).toBe(400);
+    expect(handle.stats()).toMatchObject({ requests: 2, accepted: 1, rejected: 1, records: 4, bytes: Buffer.byteLength(body) });
   });
 });
 
