@@ -34,11 +34,15 @@ export interface AuditProcessorOptions {
   loggerName?: string;
   /** OTLP/HTTP transport; unset fields come from OTEL_EXPORTER_OTLP_[LOGS_]* like the stock exporter. */
   exporter?: OtlpSenderOptions;
-  /** Records kept in memory for export beyond which journaled ones are evicted. Env OTEL_BLRP_MAX_QUEUE_SIZE; 2048. */
+  /** Records kept in memory for export beyond which journaled ones are evicted. Env OTEL_BLRP_MAX_QUEUE_SIZE; 8192. */
   maxQueueSize?: number;
   /** Hard bound on records in memory (not yet in the journal nor acknowledged); past it, the loss policy. Default 65536. */
   maxPendingRecords?: number;
-  /** Env OTEL_BLRP_MAX_EXPORT_BATCH_SIZE; default 512. */
+  /**
+   * Most records per OTLP request. Env OTEL_BLRP_MAX_EXPORT_BATCH_SIZE; default 2048, not the BLRP's 512: to
+   * deliver in sequence order there is one request in flight at a time, so when the application keeps the
+   * event loop busy each round trip must carry more. Capped at maxQueueSize, as the BLRP does.
+   */
   maxExportBatchSize?: number;
   /** Default timeout of forceFlush/shutdown. Env OTEL_BLRP_EXPORT_TIMEOUT; default 30000. */
   exportTimeoutMillis?: number;
@@ -78,9 +82,9 @@ export function resolveOptions(code: AuditProcessorOptions = {}, env: NodeJS.Pro
     stdout: code.stdout ?? e.OTEL_AUDIT_STDOUT ?? false,
     onLossPolicy: code.onLossPolicy ?? e.OTEL_AUDIT_ON_LOSS ?? 'warn',
     loggerName: code.loggerName ?? e.OTEL_AUDIT_LOGGER_NAME ?? DEFAULT_AUDIT_LOGGER_NAME,
-    maxQueueSize: code.maxQueueSize ?? e.OTEL_BLRP_MAX_QUEUE_SIZE ?? 2048,
+    maxQueueSize: code.maxQueueSize ?? e.OTEL_BLRP_MAX_QUEUE_SIZE ?? 8192,
     maxPendingRecords: code.maxPendingRecords ?? 65536,
-    maxExportBatchSize: code.maxExportBatchSize ?? e.OTEL_BLRP_MAX_EXPORT_BATCH_SIZE ?? 512,
+    maxExportBatchSize: code.maxExportBatchSize ?? e.OTEL_BLRP_MAX_EXPORT_BATCH_SIZE ?? 2048,
     exportTimeoutMillis: code.exportTimeoutMillis ?? e.OTEL_BLRP_EXPORT_TIMEOUT ?? 30000,
     retryMinMillis: code.retryMinMillis ?? 500,
     retryMaxMillis: code.retryMaxMillis ?? 30000,
@@ -119,5 +123,6 @@ export function resolveOptions(code: AuditProcessorOptions = {}, env: NodeJS.Pro
   }
   if (o.retryMinMillis > o.retryMaxMillis) bad('retryMinMillis', o.retryMinMillis, `at most retryMaxMillis (${o.retryMaxMillis})`);
   if (o.maxPendingRecords < o.maxQueueSize) o.maxPendingRecords = o.maxQueueSize;
+  if (o.maxExportBatchSize > o.maxQueueSize) o.maxExportBatchSize = o.maxQueueSize;
   return o;
 }

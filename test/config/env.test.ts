@@ -262,9 +262,9 @@ describe('resolveOptions', () => {
     stdout: false,
     onLossPolicy: 'warn',
     loggerName: 'audit',
-    maxQueueSize: 2048,
+    maxQueueSize: 8192,
     maxPendingRecords: 65536,
-    maxExportBatchSize: 512,
+    maxExportBatchSize: 2048,
     exportTimeoutMillis: 30000,
     retryMinMillis: 500,
     retryMaxMillis: 30000,
@@ -314,6 +314,16 @@ describe('resolveOptions', () => {
     });
   });
 
+  it.each([
+    [{ maxQueueSize: 100 }, {}, 100],
+    [{}, { OTEL_BLRP_MAX_QUEUE_SIZE: '300' }, 300],
+    [{ maxQueueSize: 100, maxExportBatchSize: 500 }, {}, 100],
+    [{ maxQueueSize: 5000 }, {}, 2048],
+    [{}, { OTEL_BLRP_MAX_QUEUE_SIZE: '1000', OTEL_BLRP_MAX_EXPORT_BATCH_SIZE: '10' }, 10],
+  ] as const)('caps the export batch size at the queue size, as the BLRP does: %j + %j -> %i', (code, env, batch) => {
+    expect(resolveOptions(code, env).maxExportBatchSize).toBe(batch);
+  });
+
   it('resolves a relative OTEL_AUDIT_DIR against the working directory', () => {
     expect(resolveOptions({}, { OTEL_AUDIT_DIR: 'var/audit' }).dir).toBe(resolve(process.cwd(), 'var/audit'));
   });
@@ -347,12 +357,12 @@ describe('resolveOptions', () => {
 
   it('keeps code-only options', () => {
     const onLoss = (): void => {};
-    const o = resolveOptions({ onLoss, replay: false, retryMinMillis: 10, retryMaxMillis: 20, maxPendingRecords: 5000 }, {});
+    const o = resolveOptions({ onLoss, replay: false, retryMinMillis: 10, retryMaxMillis: 20, maxPendingRecords: 50000 }, {});
     expect(o.onLoss).toBe(onLoss);
     expect(o.replay).toBe(false);
     expect(o.retryMinMillis).toBe(10);
     expect(o.retryMaxMillis).toBe(20);
-    expect(o.maxPendingRecords).toBe(5000);
+    expect(o.maxPendingRecords).toBe(50000);
   });
 
   it('raises maxPendingRecords to at least maxQueueSize', () => {
