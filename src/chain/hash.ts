@@ -9,7 +9,7 @@ import * as crypto from 'node:crypto';
 
 export const HASH_ALGORITHM = 'SHA-256';
 
-type OneShot = (algorithm: string, data: string, encoding: 'hex') => string;
+type OneShot = (algorithm: string, data: string | Uint8Array, encoding: 'hex') => string;
 // crypto.hash (Node >= 20.12): one call, no Hash object per record.
 const oneShot = (crypto as unknown as { hash?: OneShot }).hash;
 
@@ -17,3 +17,9 @@ export const hashCanonical: (canonical: string) => string =
   oneShot !== undefined
     ? (canonical) => oneShot('sha256', canonical, 'hex')
     : (canonical) => crypto.createHash('sha256').update(canonical, 'utf8').digest('hex');
+
+/** The same, of a canonical form already encoded as UTF-8. */
+export const hashCanonicalBytes: (canonical: Uint8Array) => string =
+  oneShot !== undefined
+    ? (canonical) => oneShot('sha256', canonical, 'hex')
+    : (canonical) => crypto.createHash('sha256').update(canonical).digest('hex');

@@ -4,25 +4,30 @@
  * the canonical form of exactly that snapshot, so what is hashed is what is shipped, whatever happens to
  * the SDK record afterwards.
  *
- * One encoder pass yields both the OTLP/JSON text and the canonical text (see otlp/encode.ts).
+ * Both are written as bytes into one reused buffer (otlp/byte-writer.ts, otlp/encode-bytes.ts): no string is
+ * built per record to be flattened, hashed and copied.
  */
 import { uuidV4 } from './uuid.js';
 import type { HrTime } from '@opentelemetry/api';
 import type { AnyValue } from '@opentelemetry/api-logs';
 import type { ReadWriteLogRecord } from '@opentelemetry/sdk-logs';
 import * as A from '../map/attributes.js';
+import { ByteWriter } from '../otlp/byte-writer.js';
+import { DEFAULT_ENCODE_LIMITS, EncodeProblems, sanitizeString, type EncodeLimits } from '../otlp/encode.js';
 import {
-  DEFAULT_ENCODE_LIMITS,
-  EncodeProblems,
-  encodeAnyValue,
-  encodeAttributes,
-  sanitizeString,
-  type EncodeLimits,
-} from '../otlp/encode.js';
-import { canonicalFromParts, isIntegrityKey } from './canonical.js';
+  canonEnd,
+  canonicalMemberCount,
+  canonStart,
+  canonText,
+  writeAttributes,
+  writeCanonicalMembers,
+  writeJsonString,
+  writeValue,
+} from '../otlp/encode-bytes.js';
+import { isIntegrityKey, isZeroId } from './canonical.js';
 import type { HashChain } from './chain.js';
 import { groupOf, type RecordGroup } from './group.js';
-import { hashCanonical } from './hash.js';
+import { hashCanonicalBytes } from './hash.js';
 
 /** The immutable snapshot of one audit record, ready for every sink. */
 export interface SealedRecord {
@@ -31,11 +36,11 @@ export interface SealedRecord {
   /** Lowercase hex SHA-256 of the canonical form. */
   readonly hash: string;
   /**
-   * OTLP/JSON of the LogRecord (one element of `logRecords`). Short-lived: the delivery stage encodes it into
-   * its request arena at once (see otlp/request-builder.ts), so no tree of string fragments survives in the
-   * young generation (measured: scavenges 10x longer when records were kept as strings until the flush).
+   * UTF-8 OTLP/JSON of the LogRecord (one element of `logRecords`). A view of a buffer that the next
+   * `sealRecord` overwrites: whoever keeps it copies it at once (the delivery stage copies it into its request
+   * arena, see otlp/request-builder.ts).
    */
-  readonly json: string;
+  readonly bytes: Buffer;
   readonly group: RecordGroup;
   /** True when the record was marked `audit.validation.error` by this processor. */
   readonly invalid: boolean;
@@ -54,7 +59,8 @@ export function hrTimeToNanos(t: HrTime): string {
  * excluded from the canonical form, so adding them after hashing changes neither the hash nor the signature.
  */
 export interface SealSigner {
-  sign(canonical: string): Readonly<Record<string, string>>;
+  /** `canonical`: the UTF-8 canonical form, valid during the call only. */
+  sign(canonical: Uint8Array): Readonly<Record<string, string>>;
 }
 
 export interface SealOptions {
@@ -64,7 +70,21 @@ export interface SealOptions {
   signer?: SealSigner | undefined;
 }
 
-/** Stamps, encodes, hashes and commits one record to the chain. Never throws on record content. */
+/** One writer for every record: the OTLP text, then the canonical form after it (see sealRecord). */
+const w = new ByteWriter();
+const ATTRIBUTES_OPEN = Buffer.from(',"attributes":[');
+const CANONICAL_ATTRIBUTES = Buffer.from('"attributes":');
+const CANONICAL_BODY = Buffer.from('"body":');
+const EMPTY_VALUE = Buffer.from('{}');
+const EMPTY_STRING_VALUE = Buffer.from('{"stringValue":""}');
+
+/**
+ * Stamps, encodes, hashes and commits one record to the chain. Never throws on record content.
+ *
+ * Layout of the shared writer: [0, a) the OTLP LogRecord up to its last attribute; [a, b) the canonical form
+ * (hashed, signed); then the rest of the LogRecord (integrity attributes, closing fields), moved down to `a`.
+ * The canonical text of a scalar is the same bytes as its OTLP text, so it is copied, not encoded twice.
+ */
 export function sealRecord(record: ReadWriteLogRecord, chain: HashChain, options: SealOptions = {}): SealedRecord {
   const limits = options.limits ?? DEFAULT_ENCODE_LIMITS;
   let recordId = record.attributes[A.ATTR_RECORD_ID];
@@ -95,9 +115,10 @@ export function sealRecord(record: ReadWriteLogRecord, chain: HashChain, options
     attrs = { ...attrs, ...stamps };
   }
 
+  const time = hrTimeToNanos(record.hrTime);
+  const observed = hrTimeToNanos(record.hrTimeObserved);
   let problems = new EncodeProblems();
-  let encoded = encodeAttributes(attrs, problems, limits, isIntegrityKey);
-  let body = record.body === undefined ? undefined : encodeAnyValue(record.body, 'body', problems, limits);
+  let head = writeHead(record, attrs, time, observed, problems, limits);
   const eventName = record.eventName === undefined ? undefined : sanitizeString(record.eventName, 'eventName', problems, limits);
   if (problems.list !== undefined) {
     // Rare path: mark the record, then encode again so the mark is part of both snapshot and hash.
@@ -106,54 +127,145 @@ export function sealRecord(record: ReadWriteLogRecord, chain: HashChain, options
     record.setAttribute(A.ATTR_VALIDATION_ERROR, mark);
     attrs = { ...attrs, [A.ATTR_VALIDATION_ERROR]: mark };
     problems = new EncodeProblems();
-    encoded = encodeAttributes(attrs, problems, limits, isIntegrityKey);
-    body = record.body === undefined ? undefined : encodeAnyValue(record.body, 'body', problems, limits);
+    head = writeHead(record, attrs, time, observed, problems, limits);
   }
+  const a = w.pos;
 
-  const time = hrTimeToNanos(record.hrTime);
-  const observed = hrTimeToNanos(record.hrTimeObserved);
+  // Canonical form v1 (docs/canonical-form.md): JCS member order, absent/empty/zero members omitted — the
+  // rules of canonicalFromParts, here over bytes; the property test checks both against canonicalFromOtlp.
   const sc = record.spanContext;
   const traceId = sc?.traceId;
   const spanId = sc?.spanId;
-  const canonical = canonicalFromParts({
-    attributes: encoded.canonical,
-    body: body?.canonical,
-    eventName,
-    timeUnixNano: time,
-    observedTimeUnixNano: observed,
-    traceId,
-    spanId,
-  });
-  const hash = hashCanonical(canonical);
-  let attributesJson = encoded.otlp;
+  w.byte(0x7b);
+  let first = true;
+  const sep = (): void => {
+    if (first) first = false;
+    else w.byte(0x2c);
+  };
+  if (canonicalMemberCount() > 0) {
+    sep();
+    w.bytes(CANONICAL_ATTRIBUTES);
+    writeCanonicalMembers(w);
+  }
+  if (hasCanonicalBody(head)) {
+    sep();
+    w.bytes(CANONICAL_BODY);
+    if (head.bodyText !== undefined) w.utf8(head.bodyText);
+    else w.copyWithin(head.bodyStart, head.bodyEnd);
+  }
+  if (eventName !== undefined && eventName !== '') {
+    sep();
+    w.ascii('"event_name":');
+    writeJsonString(w, eventName);
+  }
+  if (observed !== '0') {
+    sep();
+    w.ascii(`"observed_timestamp":"${observed}"`);
+  }
+  if (!isZeroId(spanId)) {
+    sep();
+    w.ascii(`"span_id":"${spanId!.toLowerCase()}"`);
+  }
+  if (time !== '0') {
+    sep();
+    w.ascii(`"timestamp":"${time}"`);
+  }
+  if (!isZeroId(traceId)) {
+    sep();
+    w.ascii(`"trace_id":"${traceId!.toLowerCase()}"`);
+  }
+  w.byte(0x7d);
+  const b = w.pos;
+  const canonical = w.view(a, b);
+  const hash = hashCanonicalBytes(canonical);
+
+  // The rest of the LogRecord. Field order and omission follow the proto3 JSON the Collector writes.
+  let attributesOpen = head.attributesOpen;
   if (options.signer !== undefined) {
     const integrity = options.signer.sign(canonical);
     for (const [k, v] of Object.entries(integrity)) {
       record.setAttribute(k, v);
-      attributesJson += `${attributesJson === '' ? '' : ','}{"key":${JSON.stringify(k)},"value":{"stringValue":${JSON.stringify(v)}}}`;
+      if (attributesOpen) w.byte(0x2c);
+      else w.bytes(ATTRIBUTES_OPEN);
+      attributesOpen = true;
+      w.ascii('{"key":');
+      writeJsonString(w, k);
+      w.ascii(',"value":{"stringValue":');
+      writeJsonString(w, v);
+      w.ascii('}}');
     }
   }
-
-  // Field order and omission follow the proto3 JSON the Collector writes (defaults omitted).
-  let json = `{"timeUnixNano":"${time}","observedTimeUnixNano":"${observed}"`;
-  if (record.severityNumber !== undefined && record.severityNumber !== 0) json += `,"severityNumber":${record.severityNumber | 0}`;
-  if (record.severityText !== undefined && record.severityText !== '') json += `,"severityText":${JSON.stringify(record.severityText.toWellFormed())}`;
-  if (body !== undefined) json += `,"body":${body.otlp}`;
-  if (attributesJson !== '') json += `,"attributes":[${attributesJson}]`;
-  if (record.droppedAttributesCount > 0) json += `,"droppedAttributesCount":${record.droppedAttributesCount}`;
-  if (sc !== undefined && sc.traceFlags) json += `,"flags":${sc.traceFlags & 0xff}`;
-  if (traceId !== undefined && !/^0*$/.test(traceId)) json += `,"traceId":"${traceId.toLowerCase()}"`;
-  if (spanId !== undefined && !/^0*$/.test(spanId)) json += `,"spanId":"${spanId.toLowerCase()}"`;
-  if (eventName !== undefined && eventName !== '') json += `,"eventName":${JSON.stringify(eventName)}`;
-  json += '}';
+  if (attributesOpen) w.byte(0x5d);
+  if (record.droppedAttributesCount > 0) w.ascii(`,"droppedAttributesCount":${record.droppedAttributesCount}`);
+  if (sc !== undefined && sc.traceFlags) w.ascii(`,"flags":${sc.traceFlags & 0xff}`);
+  if (traceId !== undefined && !/^0*$/.test(traceId)) w.ascii(`,"traceId":"${traceId.toLowerCase()}"`);
+  if (spanId !== undefined && !/^0*$/.test(spanId)) w.ascii(`,"spanId":"${spanId.toLowerCase()}"`);
+  if (eventName !== undefined && eventName !== '') {
+    w.ascii(',"eventName":');
+    writeJsonString(w, eventName);
+  }
+  w.byte(0x7d);
+  // Move the tail down over the canonical form, which is no longer needed.
+  w.buf.copyWithin(a, b, w.pos);
+  const end = a + (w.pos - b);
 
   chain.commit(link.seq, hash, recordId);
   return {
     seq: link.seq,
     recordId,
     hash,
-    json,
+    bytes: w.view(0, end),
     group: groupOf(record),
     invalid: attrs[A.ATTR_VALIDATION_ERROR] !== undefined,
   };
+}
+
+/** What `writeHead` leaves for the canonical form: where the body's canonical text is. */
+interface Head {
+  bodyStart: number;
+  bodyEnd: number;
+  bodyText: string | undefined;
+  /** Whether `,"attributes":[` was written (and needs its `]`). */
+  attributesOpen: boolean;
+}
+
+/** An absent body, an empty value and an empty string are all "no body" in the canonical form. */
+function hasCanonicalBody(h: Head): boolean {
+  if (h.bodyText !== undefined) return h.bodyText !== '{}' && h.bodyText !== '{"stringValue":""}';
+  return h.bodyEnd > h.bodyStart && !w.equals(h.bodyStart, h.bodyEnd, EMPTY_VALUE) && !w.equals(h.bodyStart, h.bodyEnd, EMPTY_STRING_VALUE);
+}
+
+/** Writes the LogRecord from `{` through its last attribute, from position 0 of the writer. */
+function writeHead(
+  record: ReadWriteLogRecord,
+  attrs: Readonly<Record<string, unknown>>,
+  time: string,
+  observed: string,
+  problems: EncodeProblems,
+  limits: EncodeLimits,
+): Head {
+  w.pos = 0;
+  w.ascii(`{"timeUnixNano":"${time}","observedTimeUnixNano":"${observed}"`);
+  if (record.severityNumber !== undefined && record.severityNumber !== 0) w.ascii(`,"severityNumber":${record.severityNumber | 0}`);
+  if (record.severityText !== undefined && record.severityText !== '') {
+    w.ascii(',"severityText":');
+    writeJsonString(w, record.severityText.toWellFormed());
+  }
+  const head: Head = { bodyStart: 0, bodyEnd: 0, bodyText: undefined, attributesOpen: false };
+  if (record.body !== undefined) {
+    w.ascii(',"body":');
+    const at = w.pos;
+    if (writeValue(w, record.body, 'body', problems, limits)) {
+      head.bodyStart = canonStart;
+      head.bodyEnd = canonEnd;
+      head.bodyText = canonText;
+    } else {
+      w.pos = at - ',"body":'.length; // omitted (a function or symbol body): no body member at all
+    }
+  }
+  const open = w.pos;
+  w.bytes(ATTRIBUTES_OPEN);
+  if (writeAttributes(w, attrs, problems, limits, isIntegrityKey) > 0) head.attributesOpen = true;
+  else w.pos = open;
+  return head;
 }

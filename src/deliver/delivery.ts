@@ -19,6 +19,7 @@ import { keepRejected, refusedForGood } from '../sinks/rejected.js';
 import type { SealedRecord } from '../chain/seal.js';
 import { filterRequest } from '../otlp/decode.js';
 import { RequestBuilder } from '../otlp/request-builder.js';
+import type { EncodableRecord } from '../otlp/request.js';
 import type { ExportLogsServiceRequest } from '../otlp/types.js';
 import { readRange } from '../sinks/journal-reader.js';
 import { JournalWriter, type FsyncPolicy, type JournalLine, type SegmentInfo } from '../sinks/journal.js';
@@ -109,7 +110,7 @@ export class Delivery {
   private openIds: string[] | undefined;
   /** Batches cut (full) but not yet handed to journal and export, which happens in the flush tick. */
   private ready: Batch[] = [];
-  private stdoutPending: SealedRecord[] = [];
+  private stdoutPending: EncodableRecord[] = [];
   private unsent: Batch[] = [];
   private memRecords = 0;
   private tickScheduled = false;
@@ -204,16 +205,17 @@ export class Delivery {
     this.memRecords++;
     this.o.metrics.emittedOne();
     if (this.builder.count === 0) this.openFirst = rec.seq;
-    if (!this.builder.add(rec.json, rec.group)) {
+    if (!this.builder.add(rec.bytes, rec.group)) {
       // The arena is full: close the open batch there and open the next one in a fresh arena.
       this.ready.push(this.cut());
       this.openFirst = rec.seq;
-      this.builder.add(rec.json, rec.group);
+      this.builder.add(rec.bytes, rec.group);
     }
     this.openLast = rec.seq;
     if (receipt !== undefined) (this.openReceipts ??= new Map()).set(rec.seq, { d: receipt, recordId: rec.recordId, hash: rec.hash });
     if (this.o.file === 'off') (this.openIds ??= []).push(rec.recordId);
-    if (this.o.stdout !== undefined) this.stdoutPending.push(rec);
+    // A copy: rec.bytes is reused by the next sealRecord.
+    if (this.o.stdout !== undefined) this.stdoutPending.push({ bytes: Buffer.from(rec.bytes), group: rec.group });
     if (this.o.file === 'journal' && this.o.fsync === 'always' && !this.journalFailed) {
       // Durable before returning: one record, one line, write + fsync now.
       this.flushStdout();

@@ -25,7 +25,7 @@ export interface RecordSigner {
   readonly keyId: string;
   readonly algorithm: IntegrityAlgorithm;
   /** MAC or signature of the canonical text (UTF-8), standard base64. */
-  sign(canonical: string): string;
+  sign(canonical: string | Uint8Array): string;
 }
 
 export function createRecordSigner(key: SigningKey): RecordSigner {
@@ -35,14 +35,15 @@ export function createRecordSigner(key: SigningKey): RecordSigner {
     return Object.freeze({
       keyId,
       algorithm,
-      sign: (canonical: string): string => createHmac('sha256', k).update(canonical, 'utf8').digest('base64'),
+      sign: (canonical: string | Uint8Array): string => createHmac('sha256', k).update(canonical).digest('base64'),
     });
   }
   if (k.type !== 'private') throw new TypeError('an EdDSA signer needs a private key');
   return Object.freeze({
     keyId,
     algorithm,
-    sign: (canonical: string): string => cryptoSign(null, Buffer.from(canonical, 'utf8'), k).toString('base64'),
+    sign: (canonical: string | Uint8Array): string =>
+      cryptoSign(null, typeof canonical === 'string' ? Buffer.from(canonical, 'utf8') : canonical, k).toString('base64'),
   });
 }
 

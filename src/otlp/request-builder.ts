@@ -1,7 +1,7 @@
 /**
  * Builds ExportLogsServiceRequest lines (UTF-8 OTLP/JSON) incrementally, record by record, straight into a
- * shared arena buffer — the pino way: each record's text is encoded once, when it is accepted, and becomes
- * garbage at once (cheap for the young-generation GC), instead of surviving in memory until a flush. A cut
+ * shared arena buffer — the pino way: each record's bytes are copied in when it is accepted, so nothing of it
+ * survives in the JS heap until a flush (cheap for the young-generation GC). A cut
  * request is a zero-copy view of the arena; it is at the same time the journal line and the HTTP body.
  */
 import type { RecordGroup } from '../chain/group.js';
@@ -20,23 +20,27 @@ export class RequestBuilder {
   count = 0;
 
   /**
-   * Appends one record's OTLP/JSON to the open request (opening one if needed). Returns false, writing
+   * Appends one record's OTLP/JSON (UTF-8) to the open request (opening one if needed). Returns false, writing
    * nothing, when the arena is full: the caller cuts the open request (its closing always fits) and adds
    * again, which opens the next request in a fresh arena — no copying of what was written.
    */
-  add(json: string, group: RecordGroup): boolean {
-    let text: string;
-    if (this.start < 0) text = HEAD + group.prefix + json;
-    else if (group !== this.group) text = this.group!.suffix + ',' + group.prefix + json;
-    else text = ',' + json;
-    const reserve = group.suffix.length + TAIL.length;
-    if (!this.fits(text, reserve)) {
+  add(record: Uint8Array, group: RecordGroup): boolean {
+    // Text before the record: a group boundary (rare) or just the comma between two records.
+    let before: string | undefined;
+    if (this.start < 0) before = HEAD + group.prefix;
+    else if (group !== this.group) before = this.group!.suffix + ',' + group.prefix;
+    const reserve = 3 * (group.suffix.length + TAIL.length);
+    const need = (before === undefined ? 1 : 3 * before.length) + record.length + reserve;
+    if (need > this.arena.length - this.pos) {
       if (this.start >= 0) return false;
-      this.arena = Buffer.allocUnsafe(Math.max(ARENA_BYTES, 3 * (text.length + reserve)));
+      this.arena = Buffer.allocUnsafe(Math.max(ARENA_BYTES, 3 * need));
       this.pos = 0;
     }
     const at = this.pos;
-    this.pos += this.arena.write(text, at, 'utf8');
+    if (before === undefined) this.arena[this.pos++] = 0x2c;
+    else this.pos += this.arena.write(before, this.pos, 'utf8');
+    this.arena.set(record, this.pos);
+    this.pos += record.length;
     if (this.start < 0) this.start = at;
     this.group = group;
     this.count++;
@@ -55,11 +59,4 @@ export class RequestBuilder {
     return line;
   }
 
-  /** Does `text` fit, with `reserve` more characters' room left for closing the request? */
-  private fits(text: string, reserve: number): boolean {
-    // A JS string of n UTF-16 units is at most 3n bytes of UTF-8: a cheap bound, made exact only when needed.
-    const room = this.arena.length - this.pos;
-    if ((text.length + reserve) * 3 <= room) return true;
-    return Buffer.byteLength(text) + reserve * 3 <= room;
-  }
 }

@@ -3,15 +3,14 @@
  * ExportLogsServiceRequest per record per line, so each line verifies on its own with `otel-audit verify`.
  */
 import type { Writable } from 'node:stream';
-import type { SealedRecord } from '../chain/seal.js';
-import { encodeRequest } from '../otlp/request.js';
+import { encodeRequest, type EncodableRecord } from '../otlp/request.js';
 
 const NEWLINE = Buffer.from('\n');
 
 export class StdoutSink {
   constructor(private readonly out: Writable = process.stdout) {}
 
-  write(records: readonly SealedRecord[]): void {
+  write(records: readonly EncodableRecord[]): void {
     const parts: Buffer[] = [];
     for (let i = 0; i < records.length; i++) parts.push(encodeRequest(records, i, i + 1), NEWLINE);
     this.out.write(Buffer.concat(parts));

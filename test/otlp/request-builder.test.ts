@@ -8,6 +8,8 @@ const group = (name: string): RecordGroup => ({
   suffix: ']}]}',
 });
 
+const utf8 = (s: string): Buffer => Buffer.from(s, 'utf8');
+
 const bodies = (req: ExportLogsServiceRequest): string[] =>
   (req.resourceLogs ?? []).flatMap((rl) => (rl.scopeLogs ?? []).flatMap((sl) => (sl.logRecords ?? []).map((r) => r.body?.stringValue ?? '')));
 
@@ -15,10 +17,10 @@ describe('RequestBuilder', () => {
   it('cuts valid ExportLogsServiceRequest lines, grouping consecutive records by resource/scope', () => {
     const b = new RequestBuilder();
     const [a, c] = [group('a'), group('c')];
-    b.add('{"body":{"stringValue":"1"}}', a);
-    b.add('{"body":{"stringValue":"2"}}', a);
-    b.add('{"body":{"stringValue":"ünïcødé 😀"}}', c);
-    b.add('{"body":{"stringValue":"4"}}', a);
+    b.add(utf8('{"body":{"stringValue":"1"}}'), a);
+    b.add(utf8('{"body":{"stringValue":"2"}}'), a);
+    b.add(utf8('{"body":{"stringValue":"ünïcødé 😀"}}'), c);
+    b.add(utf8('{"body":{"stringValue":"4"}}'), a);
     expect(b.count).toBe(4);
     const req = JSON.parse(b.cut()!.toString('utf8')) as ExportLogsServiceRequest;
     expect(req.resourceLogs).toHaveLength(3);
@@ -34,7 +36,7 @@ describe('RequestBuilder', () => {
     const expected: string[][] = [];
     let open: string[] = [];
     for (let i = 0; i < 200; i++) {
-      const json = `{"body":{"stringValue":"${i}-${big}"}}`;
+      const json = utf8(`{"body":{"stringValue":"${i}-${big}"}}`);
       if (!b.add(json, g)) {
         lines.push(b.cut()!);
         expected.push(open);
@@ -53,7 +55,7 @@ describe('RequestBuilder', () => {
   it('takes a single record larger than an arena', () => {
     const b = new RequestBuilder();
     const huge = 'y'.repeat(3 << 20);
-    expect(b.add(`{"body":{"stringValue":"${huge}"}}`, group('a'))).toBe(true);
+    expect(b.add(utf8(`{"body":{"stringValue":"${huge}"}}`), group('a'))).toBe(true);
     expect(bodies(JSON.parse(b.cut()!.toString('utf8')) as ExportLogsServiceRequest)).toEqual([huge]);
   });
 });

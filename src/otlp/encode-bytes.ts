@@ -1,0 +1,253 @@
+/**
+ * JS values → OTLP/JSON bytes written straight into a ByteWriter, keeping where each value's canonical text
+ * is: the hot path of `sealRecord`. Fast paths, where the canonical text is the very bytes written:
+ * - strings of printable ASCII other than `"` and `\` within the length limit (nothing to escape or sanitize);
+ * - safe integers, finite non-integral numbers, booleans;
+ * - arrays of those (the canonical array is the OTLP `values` list itself).
+ * Every other value (maps, bytes, dates, bigints, strings to escape or sanitize, anything with a defined
+ * outcome to record) goes through otlp/encode.ts, so the outcomes are that module's. The property test in
+ * test/chain/canonical.test.ts checks the result against the file path (canonicalFromOtlp of the bytes).
+ */
+import type { ByteWriter } from './byte-writer.js';
+import { encodeAnyValue, sanitizeString, EncodeProblems, type EncodeLimits } from './encode.js';
+
+const STRING_TAG = Buffer.from('{"stringValue":');
+const TRUE = Buffer.from('{"boolValue":true}');
+const FALSE = Buffer.from('{"boolValue":false}');
+const ARRAY_HEAD = Buffer.from('{"arrayValue":{"values":[');
+const ARRAY_TAIL = Buffer.from(']}}');
+const NOT_SAFE = /[^\x20\x21\x23-\x5b\x5d-\x7e]/;
+
+/**
+ * Where the canonical text of the value last written by `writeValue` is: bytes [canonStart, canonEnd) of the
+ * writer, or `canonText` when it differs from the OTLP bytes (maps, nested arrays). Module-level slots keep
+ * the hot path free of a result object per value (single-threaded, never re-entered).
+ */
+export let canonStart = 0;
+export let canonEnd = 0;
+export let canonText: string | undefined;
+
+/** Writes `"s"` when `s` needs no escaping or sanitizing; otherwise writes nothing and returns false. */
+export function writeSafeString(w: ByteWriter, s: string, maxLength: number): boolean {
+  const n = s.length;
+  if (n > maxLength) return false;
+  w.ensure(n + 2);
+  const b = w.buf;
+  let at = w.pos;
+  b[at++] = 0x22;
+  if (n <= 64) {
+    // Short strings (most audit values): checked and copied in one pass.
+    for (let i = 0; i < n; i++) {
+      const c = s.charCodeAt(i);
+      if (c < 0x20 || c > 0x7e || c === 0x22 || c === 0x5c) return false;
+      b[at++] = c;
+    }
+  } else {
+    if (NOT_SAFE.test(s)) return false;
+    at += b.write(s, at, 'latin1');
+  }
+  b[at++] = 0x22;
+  w.pos = at;
+  return true;
+}
+
+/** A JSON string literal of a string that was already sanitized (well-formed, within limits). */
+export function writeJsonString(w: ByteWriter, s: string): void {
+  if (!writeSafeString(w, s, Infinity)) w.utf8(JSON.stringify(s));
+}
+
+/** The fast-path scalars; false (nothing written) for anything else, including numbers with a defined outcome. */
+function writeScalar(w: ByteWriter, v: unknown, limits: EncodeLimits): boolean {
+  switch (typeof v) {
+    case 'string': {
+      const start = w.pos;
+      w.bytes(STRING_TAG);
+      if (writeSafeString(w, v, limits.maxStringLength)) {
+        w.byte(0x7d);
+        return true;
+      }
+      w.pos = start;
+      return false;
+    }
+    case 'number':
+      if (Number.isSafeInteger(v)) w.ascii(`{"intValue":"${v}"}`);
+      else if (Number.isFinite(v) && !Number.isInteger(v)) w.ascii(`{"doubleValue":${JSON.stringify(v)}}`);
+      else return false; // NaN, ±Infinity, integers beyond 2^53: encode.ts decides and records the outcome
+      return true;
+    case 'boolean':
+      w.bytes(v ? TRUE : FALSE);
+      return true;
+    default:
+      return false;
+  }
+}
+
+/**
+ * Writes the OTLP/JSON AnyValue of `v` and sets the canonical slots. Returns false, writing nothing, when the
+ * value is omitted (undefined, function, symbol — the latter two recorded as problems).
+ */
+export function writeValue(w: ByteWriter, v: unknown, path: string, p: EncodeProblems, limits: EncodeLimits): boolean {
+  const start = w.pos;
+  canonText = undefined;
+  if (writeScalar(w, v, limits)) {
+    canonStart = start;
+    canonEnd = w.pos;
+    return true;
+  }
+  if (Array.isArray(v) && v.length <= limits.maxItems) {
+    w.bytes(ARRAY_HEAD);
+    let i = 0;
+    for (; i < v.length; i++) {
+      if (i > 0) w.byte(0x2c);
+      if (!writeScalar(w, v[i], limits)) break;
+    }
+    if (i === v.length) {
+      w.bytes(ARRAY_TAIL);
+      // `{"arrayValue":{"values":[…]}}` → the canonical array is the `[…]` inside.
+      canonStart = start + ARRAY_HEAD.length - 1;
+      canonEnd = w.pos - 2;
+      return true;
+    }
+    w.pos = start;
+  }
+  const e = encodeAnyValue(v, path, p, limits);
+  if (e === undefined) return false;
+  w.utf8(e.otlp);
+  if (e.canonical === e.otlp) {
+    canonStart = start;
+    canonEnd = w.pos;
+  } else {
+    canonText = e.canonical;
+  }
+  return true;
+}
+
+/** `{"key":"k","value":` and `"k":` of a key that needs no sanitizing: keys repeat, their bytes need not. */
+interface KeyBytes {
+  kv: Buffer;
+  member: Buffer;
+}
+const keyCache = new Map<string, KeyBytes>();
+const KEY_CACHE_MAX = 4096;
+
+function keyBytes(raw: string): KeyBytes {
+  const json = JSON.stringify(raw);
+  return { kv: Buffer.from(`{"key":${json},"value":`, 'utf8'), member: Buffer.from(`${json}:`, 'utf8') };
+}
+
+/** Values that `writeValue` omits (it returns false for exactly these). */
+const isOmitted = (v: unknown): boolean => v === undefined || typeof v === 'function' || typeof v === 'symbol';
+
+/**
+ * Canonical members of the last `writeAttributes` call, as parallel arrays reused from call to call: raw
+ * key, `"key":` bytes, and the canonical value (span of the writer, or text).
+ */
+let memberCount = 0;
+const memberKeys: string[] = [];
+const memberKeyBytes: Buffer[] = [];
+const memberStart: number[] = [];
+const memberEnd: number[] = [];
+const memberText: (string | undefined)[] = [];
+
+/**
+ * Writes the OTLP KeyValues of a map, comma-separated, in insertion order (no brackets), and records its
+ * canonical members for `writeCanonicalMembers`. `skip` names keys that go to OTLP only (`audit.integrity.*`).
+ * Returns the number of KeyValues written. Key outcomes are those of otlp/encode.ts: a key is sanitized like
+ * a string, and a member whose key equals an earlier one once sanitized is dropped.
+ */
+export function writeAttributes(
+  w: ByteWriter,
+  attrs: Readonly<Record<string, unknown>>,
+  p: EncodeProblems,
+  limits: EncodeLimits,
+  skip: (key: string) => boolean,
+): number {
+  const keys = Object.keys(attrs);
+  let written = 0;
+  memberCount = 0;
+  // Keys written so far; built only once a key had to be sanitized (rare path), see below.
+  let seen: Set<string> | undefined;
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i]!;
+    const v = attrs[key];
+    const entry = w.pos;
+    if (written > 0) w.byte(0x2c);
+    let raw = key;
+    let kb = key.length <= limits.maxStringLength ? keyCache.get(key) : undefined;
+    let keyProblems: string[] | undefined;
+    if (kb === undefined) {
+      const kp = new EncodeProblems();
+      raw = sanitizeString(key, `{${key}}`, kp, limits);
+      keyProblems = kp.list;
+      kb = keyBytes(raw);
+      if (raw === key) {
+        if (keyCache.size >= KEY_CACHE_MAX) keyCache.clear();
+        keyCache.set(key, kb);
+      }
+    }
+    w.bytes(kb.kv);
+    if (!writeValue(w, v, key, p, limits)) {
+      w.pos = entry;
+      continue;
+    }
+    if (keyProblems !== undefined) for (const k of keyProblems) (p.list ??= []).push(k);
+    if (raw !== key && seen === undefined) {
+      // A sanitized key (lone surrogate replaced, or truncated) can equal another key of the same map, which
+      // would write a duplicate key: a record that canonicalFromOtlp rejects. From here on, every key is
+      // checked; the keys before this one were written unchanged unless their value was omitted.
+      seen = new Set();
+      for (let j = 0; j < i; j++) if (!isOmitted(attrs[keys[j]!])) seen.add(keys[j]!);
+    }
+    if (seen !== undefined) {
+      if (seen.has(raw)) {
+        p.add(`{${key}}`, 'key equals another key after sanitizing; member dropped');
+        w.pos = entry;
+        continue;
+      }
+      seen.add(raw);
+    }
+    w.byte(0x7d);
+    written++;
+    if (!skip(raw)) {
+      const m = memberCount++;
+      memberKeys[m] = raw;
+      memberKeyBytes[m] = kb.member;
+      memberStart[m] = canonStart;
+      memberEnd[m] = canonEnd;
+      memberText[m] = canonText;
+    }
+  }
+  return written;
+}
+
+/** Canonical members recorded by the last `writeAttributes`. */
+export function canonicalMemberCount(): number {
+  return memberCount;
+}
+
+/**
+ * Writes the canonical (JCS) object of the members recorded by the last `writeAttributes`: members sorted by
+ * raw key, comparing UTF-16 code units (RFC 8785 §3.2.3; JS `<` does exactly so). Records of one kind repeat
+ * the same keys in the same order, so the permutation of the last key list is reused when the next is equal.
+ */
+export function writeCanonicalMembers(w: ByteWriter): void {
+  const n = memberCount;
+  let same = n === lastKeys.length;
+  for (let i = 0; same && i < n; i++) same = memberKeys[i] === lastKeys[i];
+  if (!same) {
+    lastKeys = memberKeys.slice(0, n);
+    lastPerm = Array.from({ length: n }, (_, i) => i).sort((a, b) => (lastKeys[a]! < lastKeys[b]! ? -1 : lastKeys[a]! > lastKeys[b]! ? 1 : 0));
+  }
+  w.byte(0x7b);
+  for (let j = 0; j < n; j++) {
+    const i = lastPerm[j]!;
+    if (j > 0) w.byte(0x2c);
+    w.bytes(memberKeyBytes[i]!);
+    const text = memberText[i];
+    if (text !== undefined) w.utf8(text);
+    else w.copyWithin(memberStart[i]!, memberEnd[i]!);
+  }
+  w.byte(0x7d);
+}
+let lastKeys: string[] = [];
+let lastPerm: number[] = [];
