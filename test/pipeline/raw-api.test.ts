@@ -74,4 +74,37 @@ describe('plain OTel Logs API records', () => {
     // Marked records still chain and verify.
     expect((await verifyFiles([p.collectorFile, p.auditDir])).ok).toBe(true);
   });
+
+  it.each([
+    ['attribute count limit 3 (records carry 5 attributes)', { attributeCountLimit: 3 }],
+    ['attribute count limit 6 (reached by the stamps)', { attributeCountLimit: 6 }],
+    ['attribute value length limit 8 (shorter than ids and hashes)', { attributeValueLengthLimit: 8 }],
+  ] as const)('SDK log record limits, %s: what the SDK kept ships, with every stamp, and verifies', async (_, logRecordLimits) => {
+    p = await makePipeline();
+    const spy = new Spy();
+    const provider = new LoggerProvider({ processors: [p.processor, spy], logRecordLimits });
+    const logger = provider.getLogger('audit');
+    for (let i = 0; i < 5; i++) logger.emit({ eventName: 'thing.delete', attributes: { ...valid, 'request.id': `req-${i}-0123456789` } });
+    await provider.shutdown();
+    const shipped = recordsOfFile(p.collectorFile).filter((r) => r.eventName === 'thing.delete');
+    expect(shipped.map((r) => intAttribute(r, 'audit.sequence.number'))).toEqual([1, 2, 3, 4, 5]);
+    for (const r of shipped.slice(1)) {
+      expect(stringAttribute(r, 'audit.sequence.stream_id')).toBe(p.processor.streamId);
+      expect(stringAttribute(r, 'audit.sequence.previous_hash')).toMatch(/^[0-9a-f]{64}$/);
+      expect(stringAttribute(r, 'audit.record.id')).toMatch(/^[0-9a-f-]{36}$/);
+    }
+    // The user's attributes are as the SDK limited them.
+    const actorId = stringAttribute(shipped[0]!, 'audit.actor.id');
+    if ('attributeCountLimit' in logRecordLimits) {
+      expect(shipped[0]!.droppedAttributesCount ?? 0).toBe(Math.max(0, 5 - logRecordLimits.attributeCountLimit));
+    } else {
+      expect(actorId).toBe('svc-a');
+      expect(stringAttribute(shipped[0]!, 'request.id')).toBe('req-0-01');
+    }
+    // Later processors see the stamps on the live record, unless the SDK had dropped attributes already: then
+    // the stamps went through its setAttribute, which applies its limit.
+    const sdkDroppedFirst = 'attributeCountLimit' in logRecordLimits && logRecordLimits.attributeCountLimit < 5;
+    expect(spy.seen.slice(0, 5).map((a) => a['audit.sequence.number'])).toEqual(sdkDroppedFirst ? [undefined, undefined, undefined, undefined, undefined] : [1, 2, 3, 4, 5]);
+    expect((await verifyFiles([p.collectorFile, p.auditDir])).ok).toBe(true);
+  });
 });
