@@ -15,17 +15,19 @@ import * as A from '../map/attributes.js';
 import { ByteWriter } from '../otlp/byte-writer.js';
 import { DEFAULT_ENCODE_LIMITS, EncodeProblems, sanitizeString, type EncodeLimits } from '../otlp/encode.js';
 import {
+  beginAttributes,
   canonEnd,
   canonicalMemberCount,
   canonStart,
   canonText,
   writeAttributes,
+  writeStamp,
   writeCanonicalMembers,
   writeJsonString,
   writeValue,
 } from '../otlp/encode-bytes.js';
 import { isIntegrityKey, isZeroId } from './canonical.js';
-import type { HashChain } from './chain.js';
+import type { ChainLink, HashChain } from './chain.js';
 import { groupOf, type RecordGroup } from './group.js';
 import { hashCanonicalBytes } from './hash.js';
 
@@ -71,22 +73,16 @@ export interface SealOptions {
 }
 
 /**
- * Puts one of the processor's own stamps (a string or number built here, valid by construction) on the SDK
- * record, where later processors see it. The SDK's setAttribute validates every value — a WeakSet and a
- * truncation pass, measured at ~0.5 µs a call, five calls a record — so the stamp is assigned directly to the
- * record's `attributes`, a plain object that onEmit may change (sdk-logs). A record that already dropped
- * attributes for the SDK's count limit gets its stamps through setAttribute, which applies the limit; one below
- * it may exceed it by the stamps. Either way the snapshot carries every stamp (see sealRecord). Returns 1 when
- * the SDK refused the stamp.
+ * Puts one of the processor's own stamps (a string or number built here, valid by construction) on the live
+ * SDK record, where later processors see it. The SDK's setAttribute validates every value — a WeakSet and a
+ * truncation pass, ~0.5 µs a call — so the stamp is assigned directly to the record's `attributes`, a plain
+ * object that onEmit may change (sdk-logs). A record that already dropped attributes for the SDK's count limit
+ * gets its stamps through setAttribute, which applies the limit; one below it may exceed it by the stamps.
+ * The snapshot carries every stamp either way (see sealRecord).
  */
-function stamp(record: ReadWriteLogRecord, key: string, value: string | number): 0 | 1 {
-  if (record.droppedAttributesCount === 0 && Object.isExtensible(record.attributes)) {
-    (record.attributes as Record<string, AnyValue>)[key] = value;
-    return 0;
-  }
-  const before = record.droppedAttributesCount;
-  record.setAttribute(key, value);
-  return record.droppedAttributesCount > before ? 1 : 0;
+function stamp(record: ReadWriteLogRecord, key: string, value: string | number): void {
+  if (record.droppedAttributesCount === 0 && Object.isExtensible(record.attributes)) (record.attributes as Record<string, AnyValue>)[key] = value;
+  else record.setAttribute(key, value);
 }
 
 /** One writer for every record: the OTLP text, then the canonical form after it (see sealRecord). */
@@ -106,50 +102,29 @@ const EMPTY_STRING_VALUE = Buffer.from('{"stringValue":""}');
  */
 export function sealRecord(record: ReadWriteLogRecord, chain: HashChain, options: SealOptions = {}): SealedRecord {
   const limits = options.limits ?? DEFAULT_ENCODE_LIMITS;
-  // Stamps the SDK refused (count limit): the snapshot has them, so they are not counted as dropped there.
-  let refused = 0;
-  let recordId = record.attributes[A.ATTR_RECORD_ID];
-  if (typeof recordId !== 'string' || recordId === '') {
-    recordId = uuidV4();
-    refused += stamp(record, A.ATTR_RECORD_ID, recordId);
-  }
+  const own = record.attributes;
+  const given = own[A.ATTR_RECORD_ID];
+  const recordId = typeof given === 'string' && given !== '' ? given : uuidV4();
   const link = chain.peek();
-  refused += stamp(record, A.ATTR_SEQ_STREAM_ID, link.streamId);
-  refused += stamp(record, A.ATTR_SEQ_NUMBER, link.seq);
-  if (link.previousHash !== undefined) refused += stamp(record, A.ATTR_SEQ_PREVIOUS_HASH, link.previousHash);
-  if (link.previousRecordId !== undefined) refused += stamp(record, A.ATTR_SEQ_PREVIOUS_RECORD_ID, link.previousRecordId);
-  if (link.restart !== undefined) for (const [k, v] of Object.entries(link.restart)) refused += stamp(record, k, v);
-  if (options.validationError !== undefined) refused += stamp(record, A.ATTR_VALIDATION_ERROR, options.validationError);
-
-  // The SDK's limits may have refused or truncated our stamps; the snapshot must carry them regardless.
-  let attrs: Readonly<Record<string, unknown>> = record.attributes;
-  if (attrs[A.ATTR_SEQ_NUMBER] !== link.seq || attrs[A.ATTR_SEQ_STREAM_ID] !== link.streamId || attrs[A.ATTR_RECORD_ID] !== recordId) {
-    const stamps: Record<string, AnyValue> = {
-      [A.ATTR_RECORD_ID]: recordId,
-      [A.ATTR_SEQ_STREAM_ID]: link.streamId,
-      [A.ATTR_SEQ_NUMBER]: link.seq,
-    };
-    if (link.previousHash !== undefined) stamps[A.ATTR_SEQ_PREVIOUS_HASH] = link.previousHash;
-    if (link.previousRecordId !== undefined) stamps[A.ATTR_SEQ_PREVIOUS_RECORD_ID] = link.previousRecordId;
-    if (link.restart !== undefined) Object.assign(stamps, link.restart);
-    if (options.validationError !== undefined) stamps[A.ATTR_VALIDATION_ERROR] = options.validationError;
-    attrs = { ...attrs, ...stamps };
-  }
-
   const time = hrTimeToNanos(record.hrTime);
   const observed = hrTimeToNanos(record.hrTimeObserved);
+
+  // The snapshot: the record's own attributes as the SDK kept them, then the stamps — always all of them,
+  // whatever limits the SDK applies to the live record.
+  stamps.recordId = recordId === given ? undefined : recordId;
+  stamps.link = link;
+  stamps.validation = options.validationError;
   let problems = new EncodeProblems();
-  let head = writeHead(record, attrs, time, observed, problems, limits);
+  let head = writeHead(record, own, time, observed, problems, limits);
   const eventName = record.eventName === undefined ? undefined : sanitizeString(record.eventName, 'eventName', problems, limits);
   if (problems.list !== undefined) {
     // Rare path: mark the record, then encode again so the mark is part of both snapshot and hash.
-    const prior = attrs[A.ATTR_VALIDATION_ERROR];
-    const mark = (typeof prior === 'string' ? prior + '; ' : '') + problems.list.join('; ');
-    refused += stamp(record, A.ATTR_VALIDATION_ERROR, mark);
-    attrs = { ...attrs, [A.ATTR_VALIDATION_ERROR]: mark };
+    const prior = options.validationError ?? own[A.ATTR_VALIDATION_ERROR];
+    stamps.validation = (typeof prior === 'string' ? prior + '; ' : '') + problems.list.join('; ');
     problems = new EncodeProblems();
-    head = writeHead(record, attrs, time, observed, problems, limits);
+    head = writeHead(record, own, time, observed, problems, limits);
   }
+  const validation = stamps.validation;
   const a = w.pos;
 
   // Canonical form v1 (docs/canonical-form.md): JCS member order, absent/empty/zero members omitted — the
@@ -217,8 +192,8 @@ export function sealRecord(record: ReadWriteLogRecord, chain: HashChain, options
     }
   }
   if (attributesOpen) w.byte(0x5d);
-  const dropped = record.droppedAttributesCount - refused;
-  if (dropped > 0) w.ascii(`,"droppedAttributesCount":${dropped}`);
+  // The live record is stamped after this, so its count is of the record's own attributes only.
+  if (record.droppedAttributesCount > 0) w.ascii(`,"droppedAttributesCount":${record.droppedAttributesCount}`);
   if (sc !== undefined && sc.traceFlags) w.ascii(`,"flags":${sc.traceFlags & 0xff}`);
   if (traceId !== undefined && !/^0*$/.test(traceId)) w.ascii(`,"traceId":"${traceId.toLowerCase()}"`);
   if (spanId !== undefined && !/^0*$/.test(spanId)) w.ascii(`,"spanId":"${spanId.toLowerCase()}"`);
@@ -231,6 +206,15 @@ export function sealRecord(record: ReadWriteLogRecord, chain: HashChain, options
   w.buf.copyWithin(a, b, w.pos);
   const end = a + (w.pos - b);
 
+  // Stamp the live record too, for the processors after this one (the snapshot is already taken).
+  if (stamps.recordId !== undefined) stamp(record, A.ATTR_RECORD_ID, recordId);
+  stamp(record, A.ATTR_SEQ_STREAM_ID, link.streamId);
+  stamp(record, A.ATTR_SEQ_NUMBER, link.seq);
+  if (link.previousHash !== undefined) stamp(record, A.ATTR_SEQ_PREVIOUS_HASH, link.previousHash);
+  if (link.previousRecordId !== undefined) stamp(record, A.ATTR_SEQ_PREVIOUS_RECORD_ID, link.previousRecordId);
+  if (link.restart !== undefined) for (const k in link.restart) stamp(record, k, link.restart[k]!);
+  if (validation !== undefined) stamp(record, A.ATTR_VALIDATION_ERROR, validation);
+
   chain.commit(link.seq, hash, recordId);
   return {
     seq: link.seq,
@@ -238,7 +222,7 @@ export function sealRecord(record: ReadWriteLogRecord, chain: HashChain, options
     hash,
     bytes: w.view(0, end),
     group: groupOf(record),
-    invalid: attrs[A.ATTR_VALIDATION_ERROR] !== undefined,
+    invalid: validation !== undefined || own[A.ATTR_VALIDATION_ERROR] !== undefined,
   };
 }
 
@@ -260,7 +244,7 @@ function hasCanonicalBody(h: Head): boolean {
 /** Writes the LogRecord from `{` through its last attribute, from position 0 of the writer. */
 function writeHead(
   record: ReadWriteLogRecord,
-  attrs: Readonly<Record<string, unknown>>,
+  own: Readonly<Record<string, unknown>>,
   time: string,
   observed: string,
   problems: EncodeProblems,
@@ -287,7 +271,47 @@ function writeHead(
   }
   const open = w.pos;
   w.bytes(ATTRIBUTES_OPEN);
-  if (writeAttributes(w, attrs, problems, limits, isIntegrityKey) > 0) head.attributesOpen = true;
+  beginAttributes();
+  writeAttributes(w, own, problems, limits, isIntegrityKey, isStamped);
+  if (writeStamps(problems, limits) > 0) head.attributesOpen = true;
   else w.pos = open;
   return head;
+}
+
+/** The stamps of the record being sealed (module-level: no object per record; sealRecord is not re-entered). */
+const stamps: { recordId: string | undefined; link: ChainLink | undefined; validation: string | undefined } = {
+  recordId: undefined,
+  link: undefined,
+  validation: undefined,
+};
+
+/** Keys the stamps of this record set: the record's own values under them are replaced, so not written. */
+function isStamped(key: string): boolean {
+  switch (key) {
+    case A.ATTR_SEQ_STREAM_ID:
+    case A.ATTR_SEQ_NUMBER:
+    case A.ATTR_SEQ_PREVIOUS_HASH:
+    case A.ATTR_SEQ_PREVIOUS_RECORD_ID:
+      return true;
+    case A.ATTR_RECORD_ID:
+      return stamps.recordId !== undefined;
+    case A.ATTR_VALIDATION_ERROR:
+      return stamps.validation !== undefined;
+    default:
+      return stamps.link!.restart !== undefined && key in stamps.link!.restart;
+  }
+}
+
+/** Writes the stamps after the record's own attributes; returns the number of KeyValues in the list. */
+function writeStamps(problems: EncodeProblems, limits: EncodeLimits): number {
+  const link = stamps.link!;
+  let n = 0;
+  if (stamps.recordId !== undefined) n = writeStamp(w, A.ATTR_RECORD_ID, stamps.recordId, problems, limits);
+  n = writeStamp(w, A.ATTR_SEQ_STREAM_ID, link.streamId, problems, limits);
+  n = writeStamp(w, A.ATTR_SEQ_NUMBER, link.seq, problems, limits);
+  if (link.previousHash !== undefined) n = writeStamp(w, A.ATTR_SEQ_PREVIOUS_HASH, link.previousHash, problems, limits);
+  if (link.previousRecordId !== undefined) n = writeStamp(w, A.ATTR_SEQ_PREVIOUS_RECORD_ID, link.previousRecordId, problems, limits);
+  if (link.restart !== undefined) for (const k in link.restart) n = writeStamp(w, k, link.restart[k]!, problems, limits);
+  if (stamps.validation !== undefined) n = writeStamp(w, A.ATTR_VALIDATION_ERROR, stamps.validation, problems, limits);
+  return n;
 }

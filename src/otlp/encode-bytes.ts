@@ -139,9 +139,10 @@ function keyBytes(raw: string): KeyBytes {
 const isOmitted = (v: unknown): boolean => v === undefined || typeof v === 'function' || typeof v === 'symbol';
 
 /**
- * Canonical members of the last `writeAttributes` call, as parallel arrays reused from call to call: raw
- * key, `"key":` bytes, and the canonical value (span of the writer, or text).
+ * The KeyValues written since `beginAttributes`, and their canonical members as parallel arrays reused from
+ * record to record: raw key, `"key":` bytes, and the canonical value (span of the writer, or text).
  */
+let kvCount = 0;
 let memberCount = 0;
 const memberKeys: string[] = [];
 const memberKeyBytes: Buffer[] = [];
@@ -149,10 +150,17 @@ const memberStart: number[] = [];
 const memberEnd: number[] = [];
 const memberText: (string | undefined)[] = [];
 
+/** Starts a new attribute list (a record's attributes: the record's own, then the processor's stamps). */
+export function beginAttributes(): void {
+  kvCount = 0;
+  memberCount = 0;
+}
+
 /**
- * Writes the OTLP KeyValues of a map, comma-separated, in insertion order (no brackets), and records its
- * canonical members for `writeCanonicalMembers`. `skip` names keys that go to OTLP only (`audit.integrity.*`).
- * Returns the number of KeyValues written. Key outcomes are those of otlp/encode.ts: a key is sanitized like
+ * Appends the OTLP KeyValues of a map to the list begun by `beginAttributes`, comma-separated, in insertion
+ * order (no brackets), and records their canonical members for `writeCanonicalMembers`. `skip` names keys that
+ * go to OTLP only (`audit.integrity.*`); `except`, keys not written at all (the processor stamps them after).
+ * Returns the number of KeyValues in the list. Key outcomes are those of otlp/encode.ts: a key is sanitized like
  * a string, and a member whose key equals an earlier one once sanitized is dropped.
  */
 export function writeAttributes(
@@ -161,17 +169,17 @@ export function writeAttributes(
   p: EncodeProblems,
   limits: EncodeLimits,
   skip: (key: string) => boolean,
+  except?: (key: string) => boolean,
 ): number {
   const keys = Object.keys(attrs);
-  let written = 0;
-  memberCount = 0;
   // Keys written so far; built only once a key had to be sanitized (rare path), see below.
   let seen: Set<string> | undefined;
   for (let i = 0; i < keys.length; i++) {
     const key = keys[i]!;
+    if (except !== undefined && except(key)) continue;
     const v = attrs[key];
     const entry = w.pos;
-    if (written > 0) w.byte(0x2c);
+    if (kvCount > 0) w.byte(0x2c);
     let raw = key;
     let kb = key.length <= limits.maxStringLength ? keyCache.get(key) : undefined;
     let keyProblems: string[] | undefined;
@@ -194,9 +202,9 @@ export function writeAttributes(
     if (raw !== key && seen === undefined) {
       // A sanitized key (lone surrogate replaced, or truncated) can equal another key of the same map, which
       // would write a duplicate key: a record that canonicalFromOtlp rejects. From here on, every key is
-      // checked; the keys before this one were written unchanged unless their value was omitted.
+      // checked; the keys before this one were written unchanged unless their value was omitted or excepted.
       seen = new Set();
-      for (let j = 0; j < i; j++) if (!isOmitted(attrs[keys[j]!])) seen.add(keys[j]!);
+      for (let j = 0; j < i; j++) if (!isOmitted(attrs[keys[j]!]) && !(except !== undefined && except(keys[j]!))) seen.add(keys[j]!);
     }
     if (seen !== undefined) {
       if (seen.has(raw)) {
@@ -206,27 +214,45 @@ export function writeAttributes(
       }
       seen.add(raw);
     }
-    w.byte(0x7d);
-    written++;
-    if (!skip(raw)) {
-      const m = memberCount++;
-      memberKeys[m] = raw;
-      memberKeyBytes[m] = kb.member;
-      memberStart[m] = canonStart;
-      memberEnd[m] = canonEnd;
-      memberText[m] = canonText;
-    }
+    endMember(w, raw, kb, skip);
   }
-  return written;
+  return kvCount;
 }
 
-/** Canonical members recorded by the last `writeAttributes`. */
+/**
+ * Appends one KeyValue whose key needs no sanitizing and is not in the list yet (the processor's own stamps,
+ * after the record's attributes written with `except` for them). Returns the number of KeyValues in the list.
+ */
+export function writeStamp(w: ByteWriter, key: string, v: string | number, p: EncodeProblems, limits: EncodeLimits): number {
+  let kb = keyCache.get(key);
+  if (kb === undefined) keyCache.set(key, (kb = keyBytes(key)));
+  const entry = w.pos;
+  if (kvCount > 0) w.byte(0x2c);
+  w.bytes(kb.kv);
+  if (!writeValue(w, v, key, p, limits)) w.pos = entry;
+  else endMember(w, key, kb, () => false);
+  return kvCount;
+}
+
+function endMember(w: ByteWriter, raw: string, kb: KeyBytes, skip: (key: string) => boolean): void {
+  w.byte(0x7d);
+  kvCount++;
+  if (skip(raw)) return;
+  const m = memberCount++;
+  memberKeys[m] = raw;
+  memberKeyBytes[m] = kb.member;
+  memberStart[m] = canonStart;
+  memberEnd[m] = canonEnd;
+  memberText[m] = canonText;
+}
+
+/** Canonical members recorded since `beginAttributes`. */
 export function canonicalMemberCount(): number {
   return memberCount;
 }
 
 /**
- * Writes the canonical (JCS) object of the members recorded by the last `writeAttributes`: members sorted by
+ * Writes the canonical (JCS) object of the members recorded since `beginAttributes`: members sorted by
  * raw key, comparing UTF-16 code units (RFC 8785 §3.2.3; JS `<` does exactly so). Records of one kind repeat
  * the same keys in the same order, so the permutation of the last key list is reused when the next is equal.
  */

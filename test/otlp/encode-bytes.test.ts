@@ -130,6 +130,7 @@ describe('byte encoder = string encoder', () => {
       const m = g.map(0);
       const w = new ByteWriter(16);
       const p = new EncodeProblems();
+      B.beginAttributes();
       const n = B.writeAttributes(w, m, p, limits, skip);
       const otlp = w.view(0, w.pos).toString('utf8');
       const at = w.pos;
@@ -142,10 +143,33 @@ describe('byte encoder = string encoder', () => {
     }
   });
 
+  it('stamps follow the attributes the record keeps (except the stamped keys), in one sorted canonical object', () => {
+    const w = new ByteWriter();
+    const p = new EncodeProblems();
+    B.beginAttributes();
+    const own = { 'b.own': 'x', 'z.seq': 'user value, replaced', 'audit.integrity.v': 'otlp only' };
+    B.writeAttributes(w, own, p, DEFAULT_ENCODE_LIMITS, (k) => k.startsWith('audit.integrity.'), (k) => k === 'z.seq');
+    B.writeStamp(w, 'z.seq', 7, p, DEFAULT_ENCODE_LIMITS);
+    const n = B.writeStamp(w, 'a.id', 'id-1', p, DEFAULT_ENCODE_LIMITS);
+    const otlp = w.view(0, w.pos).toString();
+    const at = w.pos;
+    B.writeCanonicalMembers(w);
+    expect(n).toBe(4);
+    expect(JSON.parse(`[${otlp}]`)).toEqual([
+      { key: 'b.own', value: { stringValue: 'x' } },
+      { key: 'audit.integrity.v', value: { stringValue: 'otlp only' } },
+      { key: 'z.seq', value: { intValue: '7' } },
+      { key: 'a.id', value: { stringValue: 'id-1' } },
+    ]);
+    expect(w.view(at, w.pos).toString()).toBe('{"a.id":{"stringValue":"id-1"},"b.own":{"stringValue":"x"},"z.seq":{"intValue":"7"}}');
+    expect(p.list).toBeUndefined();
+  });
+
   it('reuses the sort order only for the same key list', () => {
     const w = new ByteWriter();
     const canon = (m: Record<string, unknown>): string => {
       w.pos = 0;
+      B.beginAttributes();
       B.writeAttributes(w, m, new EncodeProblems(), DEFAULT_ENCODE_LIMITS, () => false);
       const at = w.pos;
       B.writeCanonicalMembers(w);
