@@ -54,6 +54,7 @@ const VARIANTS = /** @type {const} */ (['stock', 'otel-audit']);
  *   emitP50Us: number, emitP99Us: number, emitP999Us: number, emitMaxUs: number, emitMeanUs: number,
  *   maxRssMiB: number, cpuUserMs: number, cpuSystemMs: number,
  *   auditReport?: { emitted: number, exported: number, undelivered: number, dropped: number },
+ *   auditOptions?: { maxExportBatchSize: number, maxQueueSize: number },
  * }} ChildResult
  * @typedef {ChildResult & {
  *   phase: 'warmup' | 'measured', round: number, receivedRecords: number, syntheticRecords: number,
@@ -414,10 +415,16 @@ async function main() {
     `Targets (issue): ratio ${fmt(ratio, 2)} ${targets.ratio.target} → ${pf(targets.ratio.pass)}; ` +
       `otel-audit p99 onEmit ${fmt(audit.median.emitP99Us, 2)} µs ${targets.emitP99Us.target} µs → ${pf(targets.emitP99Us.pass)}`,
   );
+  const ao = measured.find((r) => r.variant === 'otel-audit')?.auditOptions;
+  meta.otelAudit = { ...meta.otelAudit, ...ao };
   out.push(
     `Stock BLRP: maxQueueSize=${meta.stock.maxQueueSize} (>= records per run, so it never drops), maxExportBatchSize=512, ` +
-      `scheduledDelayMillis=1000 (defaults). otel-audit: file=journal, fsync=batch, replay=false, fresh temp dir.`,
+      `scheduledDelayMillis=1000 (defaults). otel-audit: file=journal, fsync=batch, replay=false, fresh temp dir, ` +
+      `maxExportBatchSize=${ao?.maxExportBatchSize}, maxQueueSize=${ao?.maxQueueSize} (one request in flight).`,
   );
+  // Settings only (never keys or headers: those are secrets).
+  const envKnobs = Object.keys(process.env).filter((k) => k.startsWith('OTEL_BLRP_') || (k.startsWith('OTEL_AUDIT_') && !k.includes('KEY')));
+  if (envKnobs.length > 0) out.push(`Environment (applies to both variants where they read it): ${envKnobs.map((k) => `${k}=${process.env[k]}`).join(', ')}.`);
   out.push(
     `records/s = records the receiver got (delta of GET /_stats; otel-audit's stream-end marker not counted) / ` +
       `(first emit → end of provider.shutdown()). onEmit = one logger.emit() call (SDK + processor), µs. ` +

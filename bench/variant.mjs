@@ -34,6 +34,7 @@ import { OTLPLogExporter } from '@opentelemetry/exporter-logs-otlp-http';
  * @property {number} cpuSystemMs
  * @property {number} [stockMaxQueueSize]  stock only: BLRP maxQueueSize used
  * @property {object} [auditReport]       otel-audit only: the processor's ShutdownReport (counts only)
+ * @property {{ maxExportBatchSize: number, maxQueueSize: number }} [auditOptions]  otel-audit only: effective settings
  * @property {number} [journalBytes]      otel-audit only: bytes in the journal dir after shutdown
  */
 
@@ -149,6 +150,9 @@ async function main() {
       const r = await auditProcessor.shutdownWithReport();
       // r.emitted counts the processor's own synthetic records too (the stream-end marker).
       extra.auditReport = { emitted: r.emitted, exported: r.exported, undelivered: r.undelivered, dropped: r.dropped };
+      // The effective settings (defaults, or OTEL_BLRP_* from the environment), for the report.
+      const o = auditProcessor.options;
+      extra.auditOptions = { maxExportBatchSize: o.maxExportBatchSize, maxQueueSize: o.maxQueueSize };
       if (tmp) extra.journalBytes = dirBytes(tmp);
     }
 
