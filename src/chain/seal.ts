@@ -86,7 +86,7 @@ function stamp(record: ReadWriteLogRecord, key: string, value: string | number):
 }
 
 /** One writer for every record: the OTLP text, then the canonical form after it (see sealRecord). */
-const w = new ByteWriter();
+let w = new ByteWriter();
 const ATTRIBUTES_OPEN = Buffer.from(',"attributes":[');
 const CANONICAL_ATTRIBUTES = Buffer.from('"attributes":');
 const CANONICAL_BODY = Buffer.from('"body":');
@@ -101,7 +101,34 @@ const EMPTY_STRING_VALUE = Buffer.from('{"stringValue":""}');
  * The canonical text of a scalar is the same bytes as its OTLP text, so it is copied, not encoded twice.
  */
 export function sealRecord(record: ReadWriteLogRecord, chain: HashChain, options: SealOptions = {}): SealedRecord {
+  // One shared writer and encoder state: a record sealed from inside this one (a getter, or a diag logger that
+  // emits audit records, running while this one is encoded) would overwrite it. Refuse it loudly instead: the
+  // caller's onEmit reports that record as lost; this one is unaffected.
+  if (sealing) throw new Error('sealRecord re-entered: an audit record was emitted while another was being sealed');
+  sealing = true;
+  try {
+    return seal(record, chain, options);
+  } finally {
+    sealing = false;
+    // One huge record must not pin its buffer for the life of the process.
+    if (w.buf.length > MAX_KEPT_BYTES) w = new ByteWriter();
+  }
+}
+
+let sealing = false;
+const MAX_KEPT_BYTES = 1 << 20;
+
+/** @internal Size of the shared writer's buffer (for the test that it does not stay huge). */
+export function sealBufferBytes(): number {
+  return w.buf.length;
+}
+
+function seal(record: ReadWriteLogRecord, chain: HashChain, options: SealOptions): SealedRecord {
   const limits = options.limits ?? DEFAULT_ENCODE_LIMITS;
+  // Before anything that may run outside code (the resource's attribute getter may log a diag message).
+  const group = groupOf(record);
+  // The SDK's count, before this function adds anything to the live record.
+  const dropped = record.droppedAttributesCount;
   const own = record.attributes;
   const given = own[A.ATTR_RECORD_ID];
   const recordId = typeof given === 'string' && given !== '' ? given : uuidV4();
@@ -114,6 +141,7 @@ export function sealRecord(record: ReadWriteLogRecord, chain: HashChain, options
   stamps.recordId = recordId === given ? undefined : recordId;
   stamps.link = link;
   stamps.validation = options.validationError;
+  stamps.signed = options.signer !== undefined;
   let problems = new EncodeProblems();
   let head = writeHead(record, own, time, observed, problems, limits);
   const eventName = record.eventName === undefined ? undefined : sanitizeString(record.eventName, 'eventName', problems, limits);
@@ -177,10 +205,9 @@ export function sealRecord(record: ReadWriteLogRecord, chain: HashChain, options
 
   // The rest of the LogRecord. Field order and omission follow the proto3 JSON the Collector writes.
   let attributesOpen = head.attributesOpen;
-  if (options.signer !== undefined) {
-    const integrity = options.signer.sign(canonical);
+  const integrity = options.signer?.sign(canonical);
+  if (integrity !== undefined) {
     for (const [k, v] of Object.entries(integrity)) {
-      record.setAttribute(k, v);
       if (attributesOpen) w.byte(0x2c);
       else w.bytes(ATTRIBUTES_OPEN);
       attributesOpen = true;
@@ -192,8 +219,8 @@ export function sealRecord(record: ReadWriteLogRecord, chain: HashChain, options
     }
   }
   if (attributesOpen) w.byte(0x5d);
-  // The live record is stamped after this, so its count is of the record's own attributes only.
-  if (record.droppedAttributesCount > 0) w.ascii(`,"droppedAttributesCount":${record.droppedAttributesCount}`);
+  // Of the record's own attributes only: the snapshot has every stamp and integrity attribute.
+  if (dropped > 0) w.ascii(`,"droppedAttributesCount":${dropped}`);
   if (sc !== undefined && sc.traceFlags) w.ascii(`,"flags":${sc.traceFlags & 0xff}`);
   if (traceId !== undefined && !/^0*$/.test(traceId)) w.ascii(`,"traceId":"${traceId.toLowerCase()}"`);
   if (spanId !== undefined && !/^0*$/.test(spanId)) w.ascii(`,"spanId":"${spanId.toLowerCase()}"`);
@@ -206,23 +233,24 @@ export function sealRecord(record: ReadWriteLogRecord, chain: HashChain, options
   w.buf.copyWithin(a, b, w.pos);
   const end = a + (w.pos - b);
 
-  // Stamp the live record too, for the processors after this one (the snapshot is already taken).
+  // Stamp the live record too, for the processors after this one (the snapshot is complete).
   if (stamps.recordId !== undefined) stamp(record, A.ATTR_RECORD_ID, recordId);
   stamp(record, A.ATTR_SEQ_STREAM_ID, link.streamId);
   stamp(record, A.ATTR_SEQ_NUMBER, link.seq);
   if (link.previousHash !== undefined) stamp(record, A.ATTR_SEQ_PREVIOUS_HASH, link.previousHash);
   if (link.previousRecordId !== undefined) stamp(record, A.ATTR_SEQ_PREVIOUS_RECORD_ID, link.previousRecordId);
-  if (link.restart !== undefined) for (const k in link.restart) stamp(record, k, link.restart[k]!);
+  if (link.restart !== undefined) for (const k of Object.keys(link.restart)) stamp(record, k, link.restart[k]!);
   if (validation !== undefined) stamp(record, A.ATTR_VALIDATION_ERROR, validation);
+  if (integrity !== undefined) for (const [k, v] of Object.entries(integrity)) stamp(record, k, v);
 
   chain.commit(link.seq, hash, recordId);
   return {
     seq: link.seq,
     recordId,
     hash,
-    bytes: w.view(0, end),
-    group: groupOf(record),
+    group,
     invalid: validation !== undefined || own[A.ATTR_VALIDATION_ERROR] !== undefined,
+    bytes: w.view(0, end),
   };
 }
 
@@ -279,10 +307,11 @@ function writeHead(
 }
 
 /** The stamps of the record being sealed (module-level: no object per record; sealRecord is not re-entered). */
-const stamps: { recordId: string | undefined; link: ChainLink | undefined; validation: string | undefined } = {
+const stamps: { recordId: string | undefined; link: ChainLink | undefined; validation: string | undefined; signed: boolean } = {
   recordId: undefined,
   link: undefined,
   validation: undefined,
+  signed: false,
 };
 
 /** Keys the stamps of this record set: the record's own values under them are replaced, so not written. */
@@ -298,7 +327,9 @@ function isStamped(key: string): boolean {
     case A.ATTR_VALIDATION_ERROR:
       return stamps.validation !== undefined;
     default:
-      return stamps.link!.restart !== undefined && key in stamps.link!.restart;
+      // With a signer, the record's own integrity attributes would be duplicates of (or forgeries beside) its own.
+      if (stamps.signed && isIntegrityKey(key)) return true;
+      return stamps.link!.restart !== undefined && Object.hasOwn(stamps.link!.restart, key);
   }
 }
 
@@ -311,7 +342,7 @@ function writeStamps(problems: EncodeProblems, limits: EncodeLimits): number {
   n = writeStamp(w, A.ATTR_SEQ_NUMBER, link.seq, problems, limits);
   if (link.previousHash !== undefined) n = writeStamp(w, A.ATTR_SEQ_PREVIOUS_HASH, link.previousHash, problems, limits);
   if (link.previousRecordId !== undefined) n = writeStamp(w, A.ATTR_SEQ_PREVIOUS_RECORD_ID, link.previousRecordId, problems, limits);
-  if (link.restart !== undefined) for (const k in link.restart) n = writeStamp(w, k, link.restart[k]!, problems, limits);
+  if (link.restart !== undefined) for (const k of Object.keys(link.restart)) n = writeStamp(w, k, link.restart[k]!, problems, limits);
   if (stamps.validation !== undefined) n = writeStamp(w, A.ATTR_VALIDATION_ERROR, stamps.validation, problems, limits);
   return n;
 }

@@ -33,7 +33,7 @@ export class RequestBuilder {
     const need = (before === undefined ? 1 : 3 * before.length) + record.length + reserve;
     if (need > this.arena.length - this.pos) {
       if (this.start >= 0) return false;
-      this.arena = Buffer.allocUnsafe(Math.max(ARENA_BYTES, 3 * need));
+      this.arena = Buffer.allocUnsafe(Math.max(ARENA_BYTES, need)); // `need` is already a bound in bytes
       this.pos = 0;
     }
     const at = this.pos;
