@@ -1,8 +1,8 @@
 /**
- * Stage 3, chain: seal an audit record in `onEmit` — stamp the chain attributes on the SDK record (so later
- * processors see them), then take the snapshot that is shipped: its OTLP/JSON text. The hash is computed over
- * the canonical form of exactly that snapshot, so what is hashed is what is shipped, whatever happens to
- * the SDK record afterwards.
+ * Stage 3, chain: seal an audit record in `onEmit` — take the snapshot that is shipped (the record's own
+ * attributes and the chain stamps, as OTLP/JSON), hash the canonical form of exactly that snapshot, and stamp
+ * the same chain attributes on the SDK record so later processors see them. What is hashed is what is shipped,
+ * whatever happens to the SDK record afterwards.
  *
  * Both are written as bytes into one reused buffer (otlp/byte-writer.ts, otlp/encode-bytes.ts): no string is
  * built per record to be flattened, hashed and copied.
@@ -94,7 +94,8 @@ const EMPTY_VALUE = Buffer.from('{}');
 const EMPTY_STRING_VALUE = Buffer.from('{"stringValue":""}');
 
 /**
- * Stamps, encodes, hashes and commits one record to the chain. Never throws on record content.
+ * Encodes one record with its stamps, hashes it, stamps the live record and commits it to the chain. Never
+ * throws on record content. The returned `bytes` stay valid until the next call.
  *
  * Layout of the shared writer: [0, a) the OTLP LogRecord up to its last attribute; [a, b) the canonical form
  * (hashed, signed); then the rest of the LogRecord (integrity attributes, closing fields), moved down to `a`.
