@@ -434,10 +434,12 @@ export class Delivery {
     const head = this.unsent[0];
     if (head !== undefined && head.first <= next) {
       // Coalesce consecutive batches up to the export batch size: when the collector is slower than the
-      // producer, one request then carries many small batches instead of one round trip each.
+      // producer, one request then carries many small batches instead of one round trip each. Not while
+      // retrying a failed request: should the collector refuse it for good, only the head batch is set aside,
+      // not every batch that queued up behind it meanwhile.
       let n = 1;
       let count = head.count;
-      while (n < this.unsent.length) {
+      while (n < this.unsent.length && this.failedAttempts === 0) {
         const b = this.unsent[n]!;
         if (b.first !== this.unsent[n - 1]!.last + 1 || count + b.count > this.o.maxExportBatchSize) break;
         count += b.count;

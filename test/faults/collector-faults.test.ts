@@ -216,6 +216,24 @@ describe('refused for good: kept, reported, not retried forever', () => {
     expect((await verifyFiles([t.auditDir + '/' + readdirSync(t.auditDir).find((n) => n.endsWith('.jsonl'))!])).ok).toBe(true);
   });
 
+  it('HTTP 400 for good: only the refused batch is set aside, not the batches that queued behind it during the retries', async () => {
+    p = await faultPipeline();
+    const t = p;
+    t.collector.setFault({ mode: 'status', status: 400, times: 3 });
+    // Batch 1–10 is refused; while it is retried, two more batches arrive behind it.
+    for (let i = 0; i < 10; i++) void t.audit.record(loginEvent(i));
+    await until(() => t.collector.stats().requests >= 1, 5000, 'the first attempt');
+    for (let i = 10; i < 20; i++) void t.audit.record(loginEvent(i));
+    await until(() => t.collector.stats().requests >= 2, 5000, 'the second attempt');
+    for (let i = 20; i < 30; i++) void t.audit.record(loginEvent(i));
+    await t.processor.forceFlush();
+    expect(t.processor.stats()).toMatchObject({ acked: 30, rejected: 10, dropped: 0 });
+    await t.provider.shutdown();
+    expect(readdirSync(join(t.auditDir, 'rejected'))).toEqual([`${t.processor.streamId}-1-10.jsonl`]);
+    const d = delivered(t.collectorFile);
+    expect(gaps(d.streams.get(t.processor.streamId), 31)).toEqual(Array.from({ length: 10 }, (_, i) => i + 1));
+  });
+
   it('partial_success rejecting a record on every attempt: set aside after 5 attempts; nothing else lost', async () => {
     p = await faultPipeline({ maxExportBatchSize: 50 });
     const t = p;
