@@ -23,6 +23,7 @@ import { ATTR_ACTION, ATTR_SEQ_NUMBER, ATTR_SEQ_PREVIOUS_HASH, ATTR_SEQ_PREVIOUS
 import type { OtlpAnyValue, OtlpLogRecord } from '../../src/otlp/types.js';
 import { getAttr, recordIdOf, setAttr } from '../helpers/make-chain.js';
 import { kvs, makeSignedChain, type SignedChainOptions } from '../helpers/make-signed-chain.js';
+import type { ExpectedProblem, IntegrityVector as Vector } from '../helpers/integrity-vector.js';
 
 const DIR = join(import.meta.dirname, '..', 'vectors', 'integrity');
 const WRITE = process.env['OTEL_AUDIT_WRITE_VECTORS'] === '1';
@@ -85,32 +86,6 @@ function renumber(records: OtlpLogRecord[]): OtlpLogRecord[] {
 function resign(r: OtlpLogRecord, signer = attacker): void {
   r.attributes = r.attributes!.filter((kv) => !kv.key.startsWith(INTEGRITY_PREFIX));
   r.attributes.push(...kvs(integrityAttributes(signer, signer.sign(canonicalByHand(r)))));
-}
-
-interface ExpectedProblem {
-  kind: string;
-  /** Absent for malformed/torn lines, whose stream is unknown. */
-  stream?: string;
-  seq?: number;
-  through?: number;
-  file: string;
-  line: number;
-  reason?: string;
-}
-
-interface Vector {
-  description: string;
-  files: Record<string, string[]>;
-  checkpointFiles?: Record<string, string[]>;
-  keys: { pubkeys?: string[]; hmac?: string[] };
-  requireSignatures?: boolean;
-  allowReorder?: boolean;
-  expect: {
-    ok: boolean;
-    errors: ExpectedProblem[];
-    info: ExpectedProblem[];
-    streams: Array<{ streamId: string; first: number; last: number; ended: boolean; coveredThrough: number }>;
-  };
 }
 
 const KEYS_ALL = { pubkeys: ['keys/producer.pub.pem'], hmac: ['keys/hmac.key'] };

@@ -14,32 +14,9 @@ import { createRecordSigner, verifyRecordSignature } from '../../src/integrity/s
 import type { OtlpLogRecord } from '../../src/otlp/types.js';
 import { verifyFiles, type Problem } from '../../src/verify/index.js';
 import { tempDir } from '../helpers/tmp.js';
+import type { ExpectedProblem, IntegrityVector as Vector } from '../helpers/integrity-vector.js';
 
 const DIR = join(import.meta.dirname, '..', 'vectors', 'integrity');
-
-interface ExpectedProblem {
-  kind: string;
-  stream?: string;
-  seq?: number;
-  through?: number;
-  file: string;
-  line: number;
-  reason?: string;
-}
-interface Vector {
-  description: string;
-  files: Record<string, string[]>;
-  checkpointFiles?: Record<string, string[]>;
-  keys: { pubkeys?: string[]; hmac?: string[] };
-  requireSignatures?: boolean;
-  allowReorder?: boolean;
-  expect: {
-    ok: boolean;
-    errors: ExpectedProblem[];
-    info: ExpectedProblem[];
-    streams: Array<{ streamId: string; first: number; last: number; ended: boolean; coveredThrough: number }>;
-  };
-}
 
 let root: string;
 let cleanup: () => Promise<void>;
