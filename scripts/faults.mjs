@@ -136,6 +136,14 @@ async function collector(outFile) {
   return c;
 }
 
+/** A scenario's start: its clock, its directory (the journal in audit/) and a collector writing collector.jsonl there. */
+async function scenario(name) {
+  const t0 = performance.now();
+  const dir = join(TMP, name);
+  const out = join(dir, 'collector.jsonl');
+  return { t0, auditDir: join(dir, 'audit'), out, c: await collector(out) };
+}
+
 /** A loopback port nobody listens on: connection refused. */
 async function deadEndpoint() {
   const s = createServer();
@@ -295,11 +303,7 @@ const FAULTS = [
 ];
 
 async function collectorFault(spec, k) {
-  const t0 = performance.now();
-  const dir = join(TMP, `fault-${k}`);
-  const auditDir = join(dir, 'audit');
-  const out = join(dir, 'collector.jsonl');
-  const c = await collector(out);
+  const { t0, auditDir, out, c } = await scenario(`fault-${k}`);
   const seconds = 8 * SCALE;
   const child = emitter({
     OTEL_AUDIT_DIR: auditDir,
@@ -369,11 +373,7 @@ async function collectorFault(spec, k) {
 // ---- 1b: an outage of minutes at a steady rate ---------------------------------------------------------------
 
 async function outage() {
-  const t0 = performance.now();
-  const dir = join(TMP, 'outage');
-  const auditDir = join(dir, 'audit');
-  const out = join(dir, 'collector.jsonl');
-  const c = await collector(out);
+  const { t0, auditDir, out, c } = await scenario('outage');
   const before = 10;
   const after = 10;
   const rate = Math.round(300 * SCALE);
@@ -514,11 +514,7 @@ async function kills() {
 // ---- 4: 1,000,000 records during an outage --------------------------------------------------------------------
 
 async function burst() {
-  const t0 = performance.now();
-  const dir = join(TMP, 'burst');
-  const auditDir = join(dir, 'audit');
-  const out = join(dir, 'collector.jsonl');
-  const c = await collector(out);
+  const { t0, auditDir, out, c } = await scenario('burst');
   await c.stop(); // down from the start; the port is kept for the restart
   const child = emitter({
     OTEL_AUDIT_DIR: auditDir,
@@ -561,11 +557,7 @@ async function burst() {
 
 async function cluster() {
   {
-    const t0 = performance.now();
-    const dir = join(TMP, 'cluster');
-    const auditDir = join(dir, 'audit');
-    const out = join(dir, 'collector.jsonl');
-    const c = await collector(out);
+    const { t0, auditDir, out, c } = await scenario('cluster');
     const primary = emitter({
       CLUSTER_WORKERS: '4',
       OTEL_AUDIT_DIR: auditDir,
@@ -612,11 +604,7 @@ async function cluster() {
     });
   }
   {
-    const t0 = performance.now();
-    const dir = join(TMP, 'cluster-kill');
-    const auditDir = join(dir, 'audit');
-    const out = join(dir, 'collector.jsonl');
-    const c = await collector(out);
+    const { t0, auditDir, out, c } = await scenario('cluster-kill');
     const primary = emitter({
       CLUSTER_WORKERS: '4',
       OTEL_AUDIT_DIR: auditDir,
@@ -758,11 +746,7 @@ async function disk() {
   }
   {
     // The disk bound (OTEL_AUDIT_MAX_FILES × OTEL_AUDIT_MAX_FILE_BYTES) during an outage: the loss policy applies.
-    const t0 = performance.now();
-    const dir = join(TMP, 'bound');
-    const auditDir = join(dir, 'audit');
-    const out = join(dir, 'collector.jsonl');
-    const c = await collector(out);
+    const { t0, auditDir, out, c } = await scenario('bound');
     const child = emitter({
       OTEL_AUDIT_DIR: auditDir,
       OTEL_AUDIT_MAX_FILE_BYTES: String(64 << 10),
