@@ -4,6 +4,7 @@
  * (e.g. `setpriv`), and mounts that are always undone.
  */
 import { execFileSync } from 'node:child_process';
+import { vi } from 'vitest';
 import { spawnJson, type Proc } from '../helpers/child.js';
 import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -15,6 +16,21 @@ import { makePipeline, type TestPipeline } from '../helpers/pipeline.js';
 import { idOf, seqOf, streamOf } from '../helpers/records.js';
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Collects what is written to stderr (the processor reports there), for assertions; undone by
+ * vi.restoreAllMocks(). Chunks matching `swallow` are expected noise and kept off the terminal (all of them by
+ * default; `null`: none).
+ */
+export function captureStderr(swallow: RegExp | null = /^/): string[] {
+  const lines: string[] = [];
+  const write = process.stderr.write.bind(process.stderr) as (c: string | Uint8Array, ...r: unknown[]) => boolean;
+  vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array, ...rest: unknown[]) => {
+    lines.push(String(chunk));
+    return swallow !== null && swallow.test(String(chunk)) ? true : write(chunk, ...rest);
+  });
+  return lines;
+}
 export const EMITTER = join(import.meta.dirname, '../fixtures/fault-emitter.mjs');
 
 // ---- what the collector (or any OTLP/JSON lines file) holds ------------------------------------------

@@ -12,7 +12,7 @@ import { AuditLogRecordProcessor } from '../../src/processor.js';
 import { verifyFiles } from '../../src/verify/index.js';
 import { loginEvent } from '../helpers/pipeline.js';
 import { idOf, recordsOfFile, seqOf } from '../helpers/records.js';
-import { delivered, emitter, faultPipeline, gaps, killSpawned, sleep, type FaultPipeline } from './_lib.js';
+import { captureStderr, delivered, emitter, faultPipeline, gaps, killSpawned, sleep, type FaultPipeline } from './_lib.js';
 
 let p: FaultPipeline | undefined;
 afterEach(async () => {
@@ -181,12 +181,7 @@ describe('collector faults: everything arrives, in order, duplicates only where 
 
 describe('refused for good: kept, reported, not retried forever', () => {
   it('HTTP 400 on every attempt: after 3 attempts the batch is set aside to rejected/, reported, counted; the stream moves on', async () => {
-    const stderr: string[] = [];
-    const write = process.stderr.write.bind(process.stderr);
-    vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array, ...rest: unknown[]) => {
-      stderr.push(String(chunk));
-      return (write as (c: string | Uint8Array, ...r: unknown[]) => boolean)(chunk, ...rest);
-    });
+    const stderr = captureStderr(null);
     p = await faultPipeline({ maxExportBatchSize: 50 });
     const t = p;
     t.collector.setFault({ mode: 'status', status: 400, times: 1000 });

@@ -21,7 +21,7 @@ import { verifyFiles } from '../../src/verify/index.js';
 import { FAST, loginEvent } from '../helpers/pipeline.js';
 import { idOf, seqOf, streamOf } from '../helpers/records.js';
 import { tempDir } from '../helpers/tmp.js';
-import { delivered, emitter, expand, killSpawned, readOtlpLines, segmentsOf, sleep } from './_lib.js';
+import { captureStderr, delivered, emitter, expand, killSpawned, readOtlpLines, segmentsOf, sleep } from './_lib.js';
 
 const RUNS = 30;
 const PARALLEL = 6;
@@ -152,13 +152,7 @@ describe('kill -9 at random instants', () => {
   it(`${RUNS} runs (${PARALLEL} at a time, killed 20–300 ms into emitting): nothing durable lost, torn tails set aside, replay resumes, restart linked`, async () => {
     const { dir: root, cleanup } = await tempDir('otel-audit-crash-');
     cleanups.push(cleanup);
-    const stderr: string[] = [];
-    const write = process.stderr.write.bind(process.stderr);
-    vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array, ...rest: unknown[]) => {
-      stderr.push(String(chunk));
-      if (/torn last line|not acknowledged/.test(String(chunk))) return true; // expected noise, kept for assertions
-      return (write as (c: string | Uint8Array, ...r: unknown[]) => boolean)(chunk, ...rest);
-    });
+    const stderr = captureStderr(/torn last line|not acknowledged/); // expected noise, kept for assertions
     const results: RunResult[] = [];
     let next = 0;
     await Promise.all(

@@ -25,6 +25,7 @@ import {
   canDropDacOverride,
   canMount,
   delivered,
+  captureStderr,
   emitter,
   faultPipeline,
   gaps,
@@ -49,17 +50,6 @@ afterEach(async () => {
   while (cleanups.length) await cleanups.pop()!().catch(() => undefined);
   vi.restoreAllMocks();
 });
-
-function captureStderr(): string[] {
-  const lines: string[] = [];
-  const write = process.stderr.write.bind(process.stderr);
-  vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array, ...rest: unknown[]) => {
-    lines.push(String(chunk));
-    if (/journal write failed|not acknowledged|LOST/.test(String(chunk))) return true; // expected; asserted below
-    return (write as (c: string | Uint8Array, ...r: unknown[]) => boolean)(chunk, ...rest);
-  });
-  return lines;
-}
 
 /** Emits [from, to) paced (20 records per 5 ms), collecting receipts. */
 async function emit(t: FaultPipeline, from: number, to: number, receipts: Promise<AuditReceipt>[]): Promise<void> {
@@ -113,7 +103,7 @@ describe('disk faults: delivery goes on, the failure is reported and counted, wr
     cleanups.push(cleanup);
     const mnt = join(dir, 'mnt');
     mountTmpfs(mnt, '1m');
-    const stderr = captureStderr();
+    const stderr = captureStderr(/journal write failed|not acknowledged|LOST/);
     p = await faultPipeline({ maxExportBatchSize: 32 }, join(mnt, 'audit'));
     const s = statfsSync(mnt);
     const filler = join(mnt, 'filler');
@@ -133,7 +123,7 @@ describe('disk faults: delivery goes on, the failure is reported and counted, wr
   });
 
   it.skipIf(!canMount)('EROFS at the rotation boundary: open segments keep working, the next cannot be created; writes resume after', async () => {
-    const stderr = captureStderr();
+    const stderr = captureStderr(/journal write failed|not acknowledged|LOST/);
     p = await faultPipeline({ maxFileBytes: 4096, maxFiles: 1000, maxExportBatchSize: 8 });
     const receipts: Promise<AuditReceipt>[] = [];
     await emit(p, 0, 100, receipts);
@@ -191,7 +181,7 @@ describe('disk faults: delivery goes on, the failure is reported and counted, wr
   });
 
   it('the directory removed underneath: a new segment in a re-created directory; the collector still gets everything', async () => {
-    captureStderr();
+    captureStderr(/journal write failed|not acknowledged|LOST/);
     p = await faultPipeline({ maxExportBatchSize: 32 });
     const receipts: Promise<AuditReceipt>[] = [];
     await emit(p, 0, 150, receipts);
@@ -214,7 +204,7 @@ describe('disk faults: delivery goes on, the failure is reported and counted, wr
   });
 
   it('the directory removed while the collector is down: what only the removed files held is reported lost, exactly', async () => {
-    const stderr = captureStderr();
+    const stderr = captureStderr(/journal write failed|not acknowledged|LOST/);
     const losses: LossEvent[] = [];
     p = await faultPipeline({ maxExportBatchSize: 32, maxQueueSize: 40, onLoss: (e) => losses.push(e) });
     await p.collector.stop();

@@ -16,7 +16,7 @@ import type { LossEvent } from '../../src/deliver/loss.js';
 import { verifyFiles } from '../../src/verify/index.js';
 import { loginEvent } from '../helpers/pipeline.js';
 import { tempDir } from '../helpers/tmp.js';
-import { canMount, delivered, faultPipeline, gaps, mountTmpfs, sleep, unmountAll, type FaultPipeline } from './_lib.js';
+import { canMount, captureStderr, delivered, faultPipeline, gaps, mountTmpfs, sleep, unmountAll, type FaultPipeline } from './_lib.js';
 
 let p: FaultPipeline | undefined;
 const cleanups: (() => Promise<unknown>)[] = [];
@@ -27,15 +27,6 @@ afterEach(async () => {
   while (cleanups.length) await cleanups.pop()!().catch(() => undefined);
   vi.restoreAllMocks();
 });
-
-function captureStderr(): string[] {
-  const lines: string[] = [];
-  vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {
-    lines.push(String(chunk));
-    return true;
-  });
-  return lines;
-}
 
 /** Disk bound: 2 segments of 16 KiB hold ~30 records; the collector is down. */
 const BOUND = { maxFileBytes: 16 * 1024, maxFiles: 2, maxExportBatchSize: 16 };

@@ -12,7 +12,7 @@ import { AuditLogRecordProcessor } from '../../src/processor.js';
 import { verifyFiles } from '../../src/verify/index.js';
 import { FAST, loginEvent } from '../helpers/pipeline.js';
 import { seqOf } from '../helpers/records.js';
-import { delivered, emitter, faultPipeline, gaps, killSpawned, readOtlpLines, segmentsOf, sleep, type FaultPipeline } from './_lib.js';
+import { captureStderr, delivered, emitter, faultPipeline, gaps, killSpawned, readOtlpLines, segmentsOf, sleep, type FaultPipeline } from './_lib.js';
 
 let p: FaultPipeline | undefined;
 afterEach(async () => {
@@ -21,15 +21,6 @@ afterEach(async () => {
   p = undefined;
   vi.restoreAllMocks();
 });
-
-function captureStderr(): string[] {
-  const lines: string[] = [];
-  vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {
-    lines.push(String(chunk));
-    return true;
-  });
-  return lines;
-}
 
 async function timed<T>(f: () => Promise<T>): Promise<{ ms: number; value: T }> {
   const t0 = performance.now();
