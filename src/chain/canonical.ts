@@ -36,7 +36,7 @@ export interface CanonicalParts {
 export const isIntegrityKey = (key: string): boolean => key.startsWith(INTEGRITY_PREFIX);
 
 export const isZeroId = (id: string | undefined): boolean => id === undefined || id === '' || /^0+$/.test(id);
-const isZeroTime = (t: string): boolean => t === '' || t === '0';
+export const isZeroTime = (t: string): boolean => t === '' || t === '0';
 
 /** Assembles canonical form v1 from canonical parts. Member order is the JCS (sorted) order. */
 export function canonicalFromParts(p: CanonicalParts): string {

@@ -26,7 +26,7 @@ import {
   writeJsonString,
   writeValue,
 } from '../otlp/encode-bytes.js';
-import { isIntegrityKey, isZeroId } from './canonical.js';
+import { isIntegrityKey, isZeroId, isZeroTime } from './canonical.js';
 import type { ChainLink, HashChain } from './chain.js';
 import { groupOf, type RecordGroup } from './group.js';
 import { hashCanonicalBytes } from './hash.js';
@@ -116,7 +116,8 @@ const EMPTY_STRING_VALUE = Buffer.from('{"stringValue":""}');
  * throws on record content. The returned `bytes` stay valid until the next call.
  *
  * Layout of the shared writer: [0, a) the OTLP LogRecord up to its last attribute; [a, b) the canonical form
- * (hashed, signed); then the rest of the LogRecord (integrity attributes, closing fields), moved down to `a`.
+ * (hashed, signed); then the rest of the LogRecord (integrity attributes, closing fields), moved down to `a`
+ * (the canonical members written meanwhile by the integrity attributes' writeStamp are unused).
  * The canonical text of a scalar is the same bytes as its OTLP text, so it is copied, not encoded twice.
  */
 export function sealRecord(record: ReadWriteLogRecord, chain: HashChain, options: SealOptions = {}): SealedRecord {
@@ -201,7 +202,7 @@ function seal(record: ReadWriteLogRecord, chain: HashChain, options: SealOptions
     w.ascii('"event_name":');
     writeJsonString(w, eventName);
   }
-  if (observed !== '0') {
+  if (!isZeroTime(observed)) {
     sep();
     w.ascii(`"observed_timestamp":"${observed}"`);
   }
@@ -209,7 +210,7 @@ function seal(record: ReadWriteLogRecord, chain: HashChain, options: SealOptions
     sep();
     w.ascii(`"span_id":"${spanId!.toLowerCase()}"`);
   }
-  if (time !== '0') {
+  if (!isZeroTime(time)) {
     sep();
     w.ascii(`"timestamp":"${time}"`);
   }
@@ -223,26 +224,14 @@ function seal(record: ReadWriteLogRecord, chain: HashChain, options: SealOptions
   const hash = hashCanonicalBytes(canonical);
 
   // The rest of the LogRecord. Field order and omission follow the proto3 JSON the Collector writes.
-  let attributesOpen = head.attributesOpen;
   const integrity = options.signer?.sign(canonical);
-  if (integrity !== undefined) {
-    for (const [k, v] of Object.entries(integrity)) {
-      if (attributesOpen) w.byte(0x2c);
-      else w.bytes(ATTRIBUTES_OPEN);
-      attributesOpen = true;
-      w.ascii('{"key":');
-      writeJsonString(w, k);
-      w.ascii(',"value":{"stringValue":');
-      writeJsonString(w, v);
-      w.ascii('}}');
-    }
-  }
-  if (attributesOpen) w.byte(0x5d);
+  if (integrity !== undefined) for (const [k, v] of Object.entries(integrity)) writeStamp(w, k, v, problems, limits, isIntegrityKey);
+  w.byte(0x5d);
   // Of the record's own attributes only: the snapshot has every stamp and integrity attribute.
   if (dropped > 0) w.ascii(`,"droppedAttributesCount":${dropped}`);
   if (sc !== undefined && sc.traceFlags) w.ascii(`,"flags":${sc.traceFlags & 0xff}`);
-  if (traceId !== undefined && !/^0*$/.test(traceId)) w.ascii(`,"traceId":"${traceId.toLowerCase()}"`);
-  if (spanId !== undefined && !/^0*$/.test(spanId)) w.ascii(`,"spanId":"${spanId.toLowerCase()}"`);
+  if (!isZeroId(traceId)) w.ascii(`,"traceId":"${traceId!.toLowerCase()}"`);
+  if (!isZeroId(spanId)) w.ascii(`,"spanId":"${spanId!.toLowerCase()}"`);
   if (eventName !== undefined && eventName !== '') {
     w.ascii(',"eventName":');
     writeJsonString(w, eventName);
@@ -280,8 +269,6 @@ interface Head {
   bodyStart: number;
   bodyEnd: number;
   bodyText: string | undefined;
-  /** Whether `,"attributes":[` was written (and needs its `]`). */
-  attributesOpen: boolean;
 }
 
 /** An absent body, an empty value and an empty string are all "no body" in the canonical form. */
@@ -306,7 +293,7 @@ function writeHead(
     w.ascii(',"severityText":');
     writeJsonString(w, record.severityText.toWellFormed());
   }
-  const head: Head = { bodyStart: 0, bodyEnd: 0, bodyText: undefined, attributesOpen: false };
+  const head: Head = { bodyStart: 0, bodyEnd: 0, bodyText: undefined };
   if (record.body !== undefined) {
     w.ascii(',"body":');
     const at = w.pos;
@@ -318,12 +305,12 @@ function writeHead(
       w.pos = at - ',"body":'.length; // omitted (a function or symbol body): no body member at all
     }
   }
-  const open = w.pos;
+  // Never empty: every record has at least its stream id and sequence number. Left open for the integrity
+  // attributes, which come after the hash.
   w.bytes(ATTRIBUTES_OPEN);
   beginAttributes();
   writeAttributes(w, own, problems, limits, isIntegrityKey, isStamped);
-  if (writeStamps(problems, limits) > 0) head.attributesOpen = true;
-  else w.pos = open;
+  writeStamps(problems, limits);
   return head;
 }
 
@@ -354,16 +341,14 @@ function isStamped(key: string): boolean {
   }
 }
 
-/** Writes the stamps after the record's own attributes; returns the number of KeyValues in the list. */
-function writeStamps(problems: EncodeProblems, limits: EncodeLimits): number {
+/** Writes the stamps after the record's own attributes. */
+function writeStamps(problems: EncodeProblems, limits: EncodeLimits): void {
   const link = stamps.link!;
-  let n = 0;
-  if (stamps.recordId !== undefined) n = writeStamp(w, A.ATTR_RECORD_ID, stamps.recordId, problems, limits);
-  n = writeStamp(w, A.ATTR_SEQ_STREAM_ID, link.streamId, problems, limits);
-  n = writeStamp(w, A.ATTR_SEQ_NUMBER, link.seq, problems, limits);
-  if (link.previousHash !== undefined) n = writeStamp(w, A.ATTR_SEQ_PREVIOUS_HASH, link.previousHash, problems, limits);
-  if (link.previousRecordId !== undefined) n = writeStamp(w, A.ATTR_SEQ_PREVIOUS_RECORD_ID, link.previousRecordId, problems, limits);
-  if (link.restart !== undefined) for (const k of Object.keys(link.restart)) n = writeStamp(w, k, link.restart[k]!, problems, limits);
-  if (stamps.validation !== undefined) n = writeStamp(w, A.ATTR_VALIDATION_ERROR, stamps.validation, problems, limits);
-  return n;
+  if (stamps.recordId !== undefined) writeStamp(w, A.ATTR_RECORD_ID, stamps.recordId, problems, limits);
+  writeStamp(w, A.ATTR_SEQ_STREAM_ID, link.streamId, problems, limits);
+  writeStamp(w, A.ATTR_SEQ_NUMBER, link.seq, problems, limits);
+  if (link.previousHash !== undefined) writeStamp(w, A.ATTR_SEQ_PREVIOUS_HASH, link.previousHash, problems, limits);
+  if (link.previousRecordId !== undefined) writeStamp(w, A.ATTR_SEQ_PREVIOUS_RECORD_ID, link.previousRecordId, problems, limits);
+  if (link.restart !== undefined) for (const k of Object.keys(link.restart)) writeStamp(w, k, link.restart[k]!, problems, limits);
+  if (stamps.validation !== undefined) writeStamp(w, A.ATTR_VALIDATION_ERROR, stamps.validation, problems, limits);
 }

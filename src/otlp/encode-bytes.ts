@@ -219,18 +219,28 @@ export function writeAttributes(
   return kvCount;
 }
 
+const never = (): boolean => false;
+
 /**
  * Appends one KeyValue whose key needs no sanitizing and is not in the list yet (the processor's own stamps,
- * after the record's attributes written with `except` for them). Returns the number of KeyValues in the list.
+ * after the record's attributes written with `except` for them). `skip` as for writeAttributes. Returns the
+ * number of KeyValues in the list.
  */
-export function writeStamp(w: ByteWriter, key: string, v: string | number, p: EncodeProblems, limits: EncodeLimits): number {
+export function writeStamp(
+  w: ByteWriter,
+  key: string,
+  v: string | number,
+  p: EncodeProblems,
+  limits: EncodeLimits,
+  skip: (key: string) => boolean = never,
+): number {
   let kb = keyCache.get(key);
   if (kb === undefined) keyCache.set(key, (kb = keyBytes(key)));
   const entry = w.pos;
   if (kvCount > 0) w.byte(0x2c);
   w.bytes(kb.kv);
   if (!writeValue(w, v, key, p, limits)) w.pos = entry;
-  else endMember(w, key, kb, () => false);
+  else endMember(w, key, kb, skip);
   return kvCount;
 }
 
