@@ -9,7 +9,7 @@
  * test/chain/canonical.test.ts checks the result against the file path (canonicalFromOtlp of the bytes).
  */
 import type { ByteWriter } from './byte-writer.js';
-import { encodeAnyValue, sanitizeString, EncodeProblems, type EncodeLimits } from './encode.js';
+import { encodeAnyValue, MemberOrder, sanitizeString, EncodeProblems, type EncodeLimits } from './encode.js';
 
 const STRING_TAG = Buffer.from('{"stringValue":');
 const TRUE = Buffer.from('{"boolValue":true}');
@@ -261,22 +261,14 @@ export function canonicalMemberCount(): number {
   return memberCount;
 }
 
-/**
- * Writes the canonical (JCS) object of the members recorded since `beginAttributes`: members sorted by
- * raw key, comparing UTF-16 code units (RFC 8785 §3.2.3; JS `<` does exactly so). Records of one kind repeat
- * the same keys in the same order, so the permutation of the last key list is reused when the next is equal.
- */
+const attributeOrder = new MemberOrder();
+
+/** Writes the canonical (JCS) object of the members recorded since `beginAttributes`, in JCS member order. */
 export function writeCanonicalMembers(w: ByteWriter): void {
-  const n = memberCount;
-  let same = n === lastKeys.length;
-  for (let i = 0; same && i < n; i++) same = memberKeys[i] === lastKeys[i];
-  if (!same) {
-    lastKeys = memberKeys.slice(0, n);
-    lastPerm = Array.from({ length: n }, (_, i) => i).sort((a, b) => (lastKeys[a]! < lastKeys[b]! ? -1 : lastKeys[a]! > lastKeys[b]! ? 1 : 0));
-  }
+  const order = attributeOrder.of(memberKeys, memberCount);
   w.byte(0x7b);
-  for (let j = 0; j < n; j++) {
-    const i = lastPerm[j]!;
+  for (let j = 0; j < order.length; j++) {
+    const i = order[j]!;
     if (j > 0) w.byte(0x2c);
     w.bytes(memberKeyBytes[i]!);
     const text = memberText[i];
@@ -285,5 +277,3 @@ export function writeCanonicalMembers(w: ByteWriter): void {
   }
   w.byte(0x7d);
 }
-let lastKeys: string[] = [];
-let lastPerm: number[] = [];

@@ -284,25 +284,35 @@ function cacheKey(key: string, json: string): void {
 }
 
 /**
- * Members joined in RFC 8785 §3.2.3 order: by raw key, comparing UTF-16 code units (JS `<` does exactly so).
- * Records of one kind repeat the same keys in the same order, so the permutation of the last key list is
- * kept and reused when the next list is identical (compared element by element).
+ * The RFC 8785 §3.2.3 order of an object's members: by raw key, comparing UTF-16 code units (JS `<` does exactly
+ * so). Records of one kind repeat the same keys in the same order, so the permutation of the last key list is
+ * kept and reused when the next list is identical (compared element by element). One per call site: nested maps
+ * and the top level each have their own.
  */
-let lastKeys: string[] = [];
-let lastPerm: number[] = [];
+export class MemberOrder {
+  private keys: string[] = [];
+  private perm: number[] = [];
 
-function joinSorted(keys: string[], members: string[]): string {
-  const n = keys.length;
-  let same = n === lastKeys.length;
-  for (let i = 0; same && i < n; i++) same = keys[i] === lastKeys[i];
-  if (!same) {
-    const perm = Array.from({ length: n }, (_, i) => i);
-    perm.sort((a, b) => (keys[a]! < keys[b]! ? -1 : keys[a]! > keys[b]! ? 1 : 0));
-    lastKeys = keys;
-    lastPerm = perm;
+  /** Indexes of keys[0..n) in JCS order; valid until the next call. */
+  of(keys: readonly string[], n: number = keys.length): readonly number[] {
+    let same = n === this.keys.length;
+    for (let i = 0; same && i < n; i++) same = keys[i] === this.keys[i];
+    if (!same) {
+      const k = keys.slice(0, n);
+      this.keys = k;
+      this.perm = Array.from({ length: n }, (_, i) => i).sort((a, b) => (k[a]! < k[b]! ? -1 : k[a]! > k[b]! ? 1 : 0));
+    }
+    return this.perm;
   }
+}
+
+const mapOrder = new MemberOrder();
+
+/** Members joined in JCS order. */
+function joinSorted(keys: string[], members: string[]): string {
+  const order = mapOrder.of(keys);
   let out = '';
-  for (let i = 0; i < n; i++) out += (i === 0 ? '' : ',') + members[lastPerm[i]!]!;
+  for (let i = 0; i < order.length; i++) out += (i === 0 ? '' : ',') + members[order[i]!]!;
   return out;
 }
 
