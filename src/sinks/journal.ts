@@ -207,8 +207,8 @@ export class JournalWriter {
     for (let i = 0; i < lines.length; ) {
       const { j, parts, size, sizes } = this.nextRun(lines, i);
       try {
-        let done = fs.writevSync(this.fd, parts);
-        // A short write (rare on a regular file): the rest, from where it stopped.
+        // After a short write (rare on a regular file), the rest, from where it stopped.
+        let done = 0;
         while (done < size) done += fs.writevSync(this.fd, rest(parts, done));
         if (this.options.fsync !== 'off') fs.fsyncSync(this.fd);
       } catch (e) {
@@ -242,7 +242,7 @@ export class JournalWriter {
           const { j, parts, size, sizes } = this.nextRun(lines, i);
           try {
             let done = 0;
-            while (done < size) done += await writevAsync(this.fd, done === 0 ? parts : rest(parts, done));
+            while (done < size) done += await writevAsync(this.fd, rest(parts, done));
           } catch (e) {
             this.repair();
             throw e;
@@ -281,7 +281,8 @@ function writevAsync(fd: number, parts: readonly Buffer[]): Promise<number> {
 }
 
 /** What is left of `parts` after the first `skip` bytes (after a short writev). Exported for its test. */
-export function rest(parts: readonly Buffer[], skip: number): Buffer[] {
+export function rest(parts: readonly Buffer[], skip: number): readonly Buffer[] {
+  if (skip === 0) return parts;
   const out: Buffer[] = [];
   for (const p of parts) {
     if (skip >= p.length) {
