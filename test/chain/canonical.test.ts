@@ -19,6 +19,7 @@ import { hashCanonical } from '../../src/chain/hash.js';
 import { jcs } from '../../src/chain/jcs.js';
 import { sealRecord } from '../../src/chain/seal.js';
 import { SyntheticRecord } from '../../src/chain/synthetic-record.js';
+import { prngFloat } from '../helpers/prng.js';
 import {
   ATTR_RECORD_ID,
   ATTR_SEQ_NUMBER,
@@ -185,22 +186,10 @@ describe('negative vectors (test/vectors/canonical-negative)', () => {
 // ---------------------------------------------------------------------------------------------------------
 // Property test: SDK path (sealRecord) and file path (canonicalFromOtlp of the written JSON) agree.
 
-/** mulberry32: tiny seeded PRNG, so failures are reproducible. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 class Gen {
   readonly next: () => number;
   constructor(seed: number) {
-    this.next = prng(seed);
+    this.next = prngFloat(seed);
   }
   int(n: number): number {
     return Math.floor(this.next() * n);
