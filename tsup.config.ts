@@ -12,7 +12,8 @@ export default defineConfig([
     target: 'node20',
     platform: 'node',
     splitting: false,
-    shims: false,
+    // import.meta.url in the CommonJS build (src/otel/logs-api.ts loads the 0.2xx Logs API with createRequire).
+    shims: true,
   },
   {
     entry: { cli: 'src/cli/main.ts' },

@@ -8,10 +8,7 @@
  * record passes through untouched.
  */
 import { diag } from '@opentelemetry/api';
-import { SeverityNumber } from '@opentelemetry/api-logs';
-import type { InstrumentationScope } from '@opentelemetry/core';
 import type { LogRecordProcessor, ReadWriteLogRecord } from '@opentelemetry/sdk-logs';
-import type { Resource } from '@opentelemetry/resources';
 import { randomUUID } from 'node:crypto';
 import { AuditLossError } from './api/errors.js';
 import { HashChain } from './chain/chain.js';
@@ -27,6 +24,7 @@ import type { AuditReceipt } from './deliver/receipt.js';
 import { Replayer, type ReplayReport } from './deliver/replay.js';
 import * as A from './map/attributes.js';
 import { validateRawAttributes } from './map/validate-record.js';
+import { SEVERITY_INFO, type SdkInstrumentationScope, type SdkResource } from './otel/types.js';
 import { createSelector, type AuditSelector } from './select/selector.js';
 import { StdoutSink } from './sinks/stdout.js';
 import {
@@ -69,8 +67,8 @@ export class AuditLogRecordProcessor implements LogRecordProcessor {
   private shutdownPromise: Promise<ShutdownReport> | undefined;
   /** Receipt of the typed-API record being emitted right now (emit → onEmit is synchronous). */
   private slot: Deferred<AuditReceipt> | undefined;
-  private lastResource: Resource | undefined;
-  private lastScope: InstrumentationScope | undefined;
+  private lastResource: SdkResource | undefined;
+  private lastScope: SdkInstrumentationScope | undefined;
   /** MAC/signature of every record, when a key is configured. */
   private readonly recordSigner: SealSigner | undefined;
   /** Ed25519 signature of checkpoints; without it there are none. */
@@ -260,7 +258,7 @@ export class AuditLogRecordProcessor implements LogRecordProcessor {
     if (this.lastResource === undefined || this.lastScope === undefined) return false;
     const rec = new SyntheticRecord(this.lastResource, this.lastScope, {
       eventName,
-      severityNumber: SeverityNumber.INFO,
+      severityNumber: SEVERITY_INFO,
       severityText: 'INFO',
       attributes,
     });

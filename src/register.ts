@@ -8,9 +8,9 @@
  * Signals: the handler flushes and closes the pipeline (bounded by OTEL_BLRP_EXPORT_TIMEOUT), then, if no
  * other handler of the app is listening, re-raises the signal so the process ends as it would have.
  */
-import { logs } from '@opentelemetry/api-logs';
 import { detectResources, envDetector, defaultResource } from '@opentelemetry/resources';
 import { LoggerProvider } from '@opentelemetry/sdk-logs';
+import { logsApi } from './otel/logs-api.js';
 import { auditProcessorFromEnv } from './processor.js';
 
 const processor = auditProcessorFromEnv();
@@ -18,7 +18,9 @@ const provider = new LoggerProvider({
   resource: defaultResource().merge(detectResources({ detectors: [envDetector] })),
   processors: [processor],
 });
-if (logs.setGlobalLoggerProvider(provider) !== provider) {
+// api-logs (0.2xx) answers with the global provider, api 1.10 (3.x) with whether it took this one.
+const taken = logsApi().setGlobalLoggerProvider(provider);
+if (taken !== true && taken !== provider) {
   process.stderr.write('otel-audit/register: a global LoggerProvider is already set; audit records go through that one — register the audit processor on it instead\n');
 }
 

@@ -4,10 +4,11 @@
  * LoggerProvider and its processors like any record. It returns a receipt that settles when the record is
  * durable by the configured policy.
  */
-import { logs, SeverityNumber, type Logger, type LoggerProvider } from '@opentelemetry/api-logs';
 import { deferred } from '../deliver/deferred.js';
 import type { AuditReceipt } from '../deliver/receipt.js';
 import { prepareEvent } from '../map/map-event.js';
+import { logsApi } from '../otel/logs-api.js';
+import { SEVERITY_INFO, SEVERITY_WARN, type LogsLogger, type LogsLoggerProvider } from '../otel/types.js';
 import { AuditLogRecordProcessor } from '../processor.js';
 import { AuditConfigError, AuditLossError } from './errors.js';
 import type { AuditEvent } from './schema.js';
@@ -16,14 +17,14 @@ export interface AuditLoggerOptions {
   /** The processor the records go through; default: the one most recently constructed in this process. */
   processor?: AuditLogRecordProcessor;
   /** The provider the processor is registered on; default: the global one (NodeSDK or `otel-audit/register`). */
-  loggerProvider?: LoggerProvider;
+  loggerProvider?: LogsLoggerProvider;
 }
 
 export class AuditLogger {
-  private readonly logger: Logger;
+  private readonly logger: LogsLogger;
 
-  constructor(private readonly processor: AuditLogRecordProcessor, provider?: LoggerProvider) {
-    this.logger = (provider ?? logs.getLoggerProvider()).getLogger(processor.loggerName);
+  constructor(private readonly processor: AuditLogRecordProcessor, provider?: LogsLoggerProvider) {
+    this.logger = (provider ?? logsApi().getLoggerProvider()).getLogger(processor.loggerName);
   }
 
   /**
@@ -44,7 +45,7 @@ export class AuditLogger {
       eventName: m.eventName,
       ...(m.body !== undefined ? { body: m.body } : {}),
       ...(m.timestamp !== undefined ? { timestamp: m.timestamp } : {}),
-      severityNumber: event.outcome === 'failure' ? SeverityNumber.WARN : SeverityNumber.INFO,
+      severityNumber: event.outcome === 'failure' ? SEVERITY_WARN : SEVERITY_INFO,
       severityText: event.outcome === 'failure' ? 'WARN' : 'INFO',
       attributes: m.attributes,
     });

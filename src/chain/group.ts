@@ -3,9 +3,8 @@
  * identity (the SDK guarantees stable identity for both). Not part of the canonical form: a collector may
  * add resource attributes without breaking verification.
  */
-import type { InstrumentationScope } from '@opentelemetry/core';
 import type { ReadWriteLogRecord } from '@opentelemetry/sdk-logs';
-import type { Resource } from '@opentelemetry/resources';
+import type { SdkInstrumentationScope as InstrumentationScope, SdkResource as Resource } from '../otel/types.js';
 import { EncodeProblems, encodeAttributes } from '../otlp/encode.js';
 
 export interface RecordGroup {

@@ -9,9 +9,9 @@
  */
 import { uuidV4 } from './uuid.js';
 import type { HrTime } from '@opentelemetry/api';
-import type { AnyValue } from '@opentelemetry/api-logs';
 import type { ReadWriteLogRecord } from '@opentelemetry/sdk-logs';
 import * as A from '../map/attributes.js';
+import type { AnyValue } from '../otel/types.js';
 import { ByteWriter } from '../otlp/byte-writer.js';
 import { DEFAULT_ENCODE_LIMITS, EncodeProblems, sanitizeString, type EncodeLimits } from '../otlp/encode.js';
 import {

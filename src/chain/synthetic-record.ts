@@ -3,10 +3,11 @@
  * through exactly the same sealing code as application records.
  */
 import type { HrTime, SpanContext } from '@opentelemetry/api';
-import type { AnyValue, LogAttributes, LogBody, SeverityNumber } from '@opentelemetry/api-logs';
-import type { InstrumentationScope } from '@opentelemetry/core';
 import type { ReadWriteLogRecord } from '@opentelemetry/sdk-logs';
-import type { Resource } from '@opentelemetry/resources';
+import type { AnyValue, LogAttributes, SdkInstrumentationScope, SdkResource } from '../otel/types.js';
+
+type SeverityNumber = NonNullable<ReadWriteLogRecord['severityNumber']>;
+type LogBody = AnyValue;
 
 export class SyntheticRecord implements ReadWriteLogRecord {
   hrTime: HrTime;
@@ -21,8 +22,8 @@ export class SyntheticRecord implements ReadWriteLogRecord {
   readonly attributes: LogAttributes = Object.create(null) as LogAttributes;
 
   constructor(
-    readonly resource: Resource,
-    readonly instrumentationScope: InstrumentationScope,
+    readonly resource: SdkResource,
+    readonly instrumentationScope: SdkInstrumentationScope,
     init: { eventName: string; attributes: LogAttributes; severityNumber?: SeverityNumber; severityText?: string },
   ) {
     const now = Date.now();

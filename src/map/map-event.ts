@@ -4,7 +4,7 @@
  */
 import { uuidV4 } from '../chain/uuid.js';
 import { isIP } from 'node:net';
-import type { AnyValueMap } from '@opentelemetry/api-logs';
+import type { AnyValueMap } from '../otel/types.js';
 import { AuditValidationError, type ValidationIssue } from '../api/errors.js';
 import { AuditEventSchema, type AuditEvent } from '../api/schema.js';
 import * as A from './attributes.js';

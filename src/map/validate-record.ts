@@ -3,7 +3,6 @@
  * DESIGN §8: such a record is never thrown back at the emitter — it is delivered, marked with
  * `audit.validation.error`, and counted.
  */
-import type { LogAttributes } from '@opentelemetry/api-logs';
 import { z } from 'zod';
 import { ACTOR_TYPES, OUTCOMES } from '../api/schema.js';
 import * as A from './attributes.js';
@@ -21,7 +20,8 @@ const OUTCOME_SET: ReadonlySet<unknown> = new Set(OUTCOMES);
 const nonEmpty = (v: unknown): boolean => typeof v === 'string' && v !== '';
 
 /** Returns undefined when valid, else one line naming each problem. */
-export function validateRawAttributes(attributes: LogAttributes): string | undefined {
+/** `attributes`: the SDK record's own (typed `unknown` values on the 3.x line, so checked, not assumed). */
+export function validateRawAttributes(attributes: Readonly<Record<string, unknown>>): string | undefined {
   // Hot path: the plain checks the schema makes; zod runs only to word the problems of an invalid record.
   const id = attributes[A.ATTR_RECORD_ID];
   if (

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { AnyValueMap } from '@opentelemetry/api-logs';
+import type { AnyValueMap } from '../../src/otel/types.js';
 import { AuditValidationError, type ValidationIssue } from '../../src/api/errors.js';
 import type { AuditEvent } from '../../src/api/schema.js';
 import * as A from '../../src/map/attributes.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { LogAttributes } from '@opentelemetry/api-logs';
+import type { LogAttributes } from '../../src/otel/types.js';
 import { validateRawAttributes } from '../../src/map/validate-record.js';
 
 const VALID: LogAttributes = {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { LogAttributes } from '@opentelemetry/api-logs';
+import type { LogAttributes } from '../../src/otel/types.js';
 import type { ReadWriteLogRecord } from '@opentelemetry/sdk-logs';
 import { createSelector, DEFAULT_AUDIT_LOGGER_NAME } from '../../src/select/selector.js';
 

@@ -1,0 +1,59 @@
+/**
+ * The Logs API global of the installed OpenTelemetry JS line: `@opentelemetry/api` >= 1.10 (3.x) or
+ * `@opentelemetry/api-logs` (0.2xx). CI runs this file on both lines; each run checks the line it has.
+ */
+import * as api from '@opentelemetry/api';
+import { LoggerProvider } from '@opentelemetry/sdk-logs';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { getAuditLogger } from '../../src/api/audit-logger.js';
+import { logsApi, otelLine } from '../../src/otel/logs-api.js';
+import { AuditLogRecordProcessor } from '../../src/processor.js';
+import { journalRecords } from '../helpers/records.js';
+import { stringAttribute } from '../../src/otlp/decode.js';
+import { tempDir } from '../helpers/tmp.js';
+
+interface LineLogs {
+  setGlobalLoggerProvider(p: LoggerProvider): unknown;
+  getLogger(name: string): { emit(r: { eventName?: string; attributes?: Record<string, unknown> }): void };
+  disable(): void;
+}
+/** The Logs API exactly as an application on this line imports it. */
+const lineLogs = (): LineLogs => (api as { logs?: LineLogs }).logs ?? (createRequire(import.meta.url)('@opentelemetry/api-logs') as { logs: LineLogs }).logs;
+
+const cleanups: (() => Promise<void>)[] = [];
+afterAll(async () => {
+  for (const c of cleanups) await c();
+});
+
+describe('the Logs API of the installed line', () => {
+  it('is the one @opentelemetry/api carries on 3.x, and api-logs on 0.2xx', () => {
+    const hasLogs = (api as { logs?: unknown }).logs !== undefined;
+    expect(otelLine()).toBe(hasLogs ? '3.x' : '0.2xx');
+    expect(logsApi()).toBe(lineLogs());
+  });
+
+  it('typed and raw records reach the processor through the global provider the application set', async () => {
+    const { dir, cleanup } = await tempDir();
+    cleanups.push(cleanup);
+    const processor = new AuditLogRecordProcessor({ dir: join(dir, 'audit'), replay: false, exporter: { url: 'http://127.0.0.1:9/v1/logs' }, fsync: 'always', exportTimeoutMillis: 300 });
+    const provider = new LoggerProvider({ processors: [processor] });
+    const logs = lineLogs();
+    logs.setGlobalLoggerProvider(provider);
+    try {
+      // Typed: getAuditLogger() finds the global provider through logsApi().
+      const receipt = await getAuditLogger({ processor }).record({ action: 'LOGIN', outcome: 'success', actor: { id: 'alice', type: 'user' } });
+      expect(receipt.sequence).toBe(1);
+      // Raw: the application's own Logs API import, as the README shows for each line.
+      logs.getLogger('audit').emit({ eventName: 'file.read', attributes: { 'audit.action': 'READ', 'audit.outcome': 'success', 'audit.actor.id': 'svc', 'audit.actor.type': 'service' } });
+      expect(processor.stats().accepted).toBe(2);
+    } finally {
+      await provider.shutdown();
+      logs.disable();
+    }
+    // The two records, then the stream's end marker.
+    const records = journalRecords(join(dir, 'audit'));
+    expect(records.map((r) => stringAttribute(r, 'audit.action'))).toEqual(['LOGIN', 'READ', 'STREAM_END']);
+  });
+});
