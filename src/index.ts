@@ -24,7 +24,7 @@ export { AuditValidationError, AuditConfigError, AuditLossError, type Validation
 export type { AuditReceipt } from './deliver/receipt.js';
 export type { AuditProcessorOptions } from './config/options.js';
 export type { LossEvent, LossPolicy, OnLoss } from './deliver/loss.js';
-export type { OtlpSenderOptions } from './deliver/otlp-sender.js';
+export type { OtlpProtocol, OtlpSenderOptions } from './deliver/otlp-sender.js';
 export type { FileMode } from './deliver/delivery.js';
 export type { FsyncPolicy } from './sinks/journal.js';
 export type { DeliveryStats } from './deliver/metrics.js';

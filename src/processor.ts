@@ -19,7 +19,7 @@ import type { Deferred } from './deliver/deferred.js';
 import { Delivery } from './deliver/delivery.js';
 import { LossReporter } from './deliver/loss.js';
 import { AuditMetrics, type DeliveryStats } from './deliver/metrics.js';
-import { OtlpHttpSender } from './deliver/otlp-sender.js';
+import { OtlpSender } from './deliver/otlp-sender.js';
 import type { AuditReceipt } from './deliver/receipt.js';
 import { Replayer, type ReplayReport } from './deliver/replay.js';
 import * as A from './map/attributes.js';
@@ -84,7 +84,7 @@ export class AuditLogRecordProcessor implements LogRecordProcessor {
       this.replayer = new Replayer({
         dir: o.dir,
         ownStreamId: this.streamId,
-        sender: new OtlpHttpSender(o.exporter),
+        sender: new OtlpSender(o.exporter),
         maxExportBatchSize: o.maxExportBatchSize,
         retryMinMillis: o.retryMinMillis,
         retryMaxMillis: o.retryMaxMillis,
@@ -124,7 +124,7 @@ export class AuditLogRecordProcessor implements LogRecordProcessor {
       maxPendingRecords: o.maxPendingRecords,
       maxJournalBytes: o.maxFiles * o.maxFileBytes,
       maxExportBatchSize: o.maxExportBatchSize,
-      sender: new OtlpHttpSender(o.exporter),
+      sender: new OtlpSender(o.exporter),
       stdout: o.stdout ? new StdoutSink() : undefined,
       loss: this.loss,
       metrics: this.metrics,

@@ -3,7 +3,7 @@
  * has not acknowledged (streams whose processes are gone), then exits. The same code a restarting process
  * runs in the background; useful to drain a spool from a host whose app will not start again.
  */
-import { OtlpHttpSender } from '../deliver/otlp-sender.js';
+import { OtlpSender } from '../deliver/otlp-sender.js';
 import { Replayer } from '../deliver/replay.js';
 import { resolveOptions } from '../config/options.js';
 
@@ -36,7 +36,7 @@ export async function runReplayCommand(argv: string[], out: (s: string) => void,
     }
   }
   const o = resolveOptions({ ...(dir !== undefined ? { dir } : {}), retryMaxMillis: 2000 });
-  const sender = new OtlpHttpSender(endpoint !== undefined ? { url: endpoint } : o.exporter);
+  const sender = new OtlpSender(endpoint !== undefined ? { ...o.exporter, url: endpoint } : o.exporter);
   const replayer = new Replayer({
     dir: o.dir,
     ownStreamId: '',

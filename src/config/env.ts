@@ -1,11 +1,12 @@
 /**
  * Configuration from the environment (DESIGN §6), validated with zod. A bad value stops start-up with a
  * message naming the variable, the value and what is allowed — except for secrets, whose values are never
- * echoed. Standard OTel variables are read where they apply: OTEL_BLRP_* here, OTEL_EXPORTER_OTLP_* by the
- * OTLP transport itself (see deliver/otlp-sender.ts), OTEL_SERVICE_NAME / OTEL_RESOURCE_ATTRIBUTES by the SDK.
+ * echoed. Standard OTel variables are read where they apply: OTEL_BLRP_* and OTEL_EXPORTER_OTLP_[LOGS_]PROTOCOL
+ * here, the other OTEL_EXPORTER_OTLP_* by the OTLP transport itself (see deliver/otlp-sender.ts), OTEL_SERVICE_NAME / OTEL_RESOURCE_ATTRIBUTES by the SDK.
  */
 import { z } from 'zod';
 import { AuditConfigError } from '../api/errors.js';
+import { OTLP_PROTOCOLS } from '../deliver/otlp-sender.js';
 
 const bool = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
 const posInt = (min: number) => z.string().regex(/^\d+$/, 'must be a whole number').transform(Number).pipe(z.number().int().min(min).max(Number.MAX_SAFE_INTEGER));
@@ -26,6 +27,9 @@ const VARS = {
   OTEL_AUDIT_KEY_ID: { schema: z.string().min(1), allowed: 'a key id' },
   OTEL_AUDIT_CHECKPOINT_RECORDS: { schema: posInt(1), allowed: 'a whole number >= 1' },
   OTEL_AUDIT_CHECKPOINT_INTERVAL_MS: { schema: posInt(0), allowed: 'a whole number of milliseconds (0: only by count)' },
+  // Read here too (not only by the SDK) because the transport is chosen by it; the LOGS one wins (OTLP exporter spec).
+  OTEL_EXPORTER_OTLP_LOGS_PROTOCOL: { schema: z.enum(OTLP_PROTOCOLS), allowed: OTLP_PROTOCOLS.join(', ') },
+  OTEL_EXPORTER_OTLP_PROTOCOL: { schema: z.enum(OTLP_PROTOCOLS), allowed: OTLP_PROTOCOLS.join(', ') },
   OTEL_BLRP_MAX_QUEUE_SIZE: { schema: posInt(1), allowed: 'a whole number >= 1' },
   OTEL_BLRP_MAX_EXPORT_BATCH_SIZE: { schema: posInt(1), allowed: 'a whole number >= 1' },
   OTEL_BLRP_EXPORT_TIMEOUT: { schema: posInt(0), allowed: 'a whole number of milliseconds' },

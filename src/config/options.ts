@@ -7,7 +7,7 @@ import { resolve } from 'node:path';
 import { AuditConfigError } from '../api/errors.js';
 import type { FileMode } from '../deliver/delivery.js';
 import type { LossPolicy, OnLoss } from '../deliver/loss.js';
-import type { OtlpSenderOptions } from '../deliver/otlp-sender.js';
+import { OTLP_PROTOCOLS, type OtlpProtocol, type OtlpSenderOptions } from '../deliver/otlp-sender.js';
 import { DEFAULT_AUDIT_LOGGER_NAME } from '../select/selector.js';
 import type { FsyncPolicy } from '../sinks/journal.js';
 import { loadSigningKeys, type SigningKey } from '../integrity/index.js';
@@ -32,7 +32,10 @@ export interface AuditProcessorOptions {
   onLoss?: OnLoss;
   /** Env OTEL_AUDIT_LOGGER_NAME; default `audit`. */
   loggerName?: string;
-  /** OTLP/HTTP transport; unset fields come from OTEL_EXPORTER_OTLP_[LOGS_]* like the stock exporter. */
+  /**
+   * OTLP transport; unset fields come from OTEL_EXPORTER_OTLP_[LOGS_]* like the stock exporters. The protocol
+   * from OTEL_EXPORTER_OTLP_LOGS_PROTOCOL, else OTEL_EXPORTER_OTLP_PROTOCOL, else `http/json`.
+   */
   exporter?: OtlpSenderOptions;
   /** Records kept in memory for export beyond which journaled ones are evicted. Env OTEL_BLRP_MAX_QUEUE_SIZE; 8192. */
   maxQueueSize?: number;
@@ -66,7 +69,7 @@ export interface AuditProcessorOptions {
 }
 
 export type ResolvedOptions = Required<Omit<AuditProcessorOptions, 'onLoss' | 'exporter' | 'meterProvider'>> &
-  Pick<AuditProcessorOptions, 'onLoss' | 'exporter' | 'meterProvider'>;
+  Pick<AuditProcessorOptions, 'onLoss' | 'meterProvider'> & { exporter: OtlpSenderOptions & { protocol: OtlpProtocol } };
 // (signingKeys is resolved to an object, possibly empty: no signing.)
 
 export const DEFAULT_DIR = '.otel-audit';
@@ -90,7 +93,7 @@ export function resolveOptions(code: AuditProcessorOptions = {}, env: NodeJS.Pro
     retryMaxMillis: code.retryMaxMillis ?? 30000,
     replay: code.replay ?? true,
     onLoss: code.onLoss,
-    exporter: code.exporter,
+    exporter: { ...code.exporter, protocol: code.exporter?.protocol ?? e.OTEL_EXPORTER_OTLP_LOGS_PROTOCOL ?? e.OTEL_EXPORTER_OTLP_PROTOCOL ?? 'http/json' },
     meterProvider: code.meterProvider,
     signingKeys: code.signingKeys ?? loadSigningKeys(env),
     checkpointEveryRecords: code.checkpointEveryRecords ?? e.OTEL_AUDIT_CHECKPOINT_RECORDS ?? 1000,
@@ -106,6 +109,7 @@ export function resolveOptions(code: AuditProcessorOptions = {}, env: NodeJS.Pro
   if (!['journal', 'fallback', 'off'].includes(o.file)) bad('file', o.file, 'journal, fallback, off');
   if (!['always', 'batch', 'off'].includes(o.fsync)) bad('fsync', o.fsync, 'always, batch, off');
   if (!['warn', 'throw'].includes(o.onLossPolicy)) bad('onLossPolicy', o.onLossPolicy, 'warn, throw');
+  if (!(OTLP_PROTOCOLS as readonly string[]).includes(o.exporter.protocol)) bad('exporter.protocol', o.exporter.protocol, OTLP_PROTOCOLS.join(', '));
   for (const [k, min] of [
     ['maxFileBytes', 4096],
     ['maxFiles', 1],

@@ -1,23 +1,38 @@
 /**
- * OTLP/HTTP delivery of pre-encoded batches.
+ * OTLP delivery of pre-encoded batches, over the three OTLP transports (`http/json`, `http/protobuf`, `grpc`).
  *
- * The transport is the one `@opentelemetry/exporter-logs-otlp-http` is built on — its `otlp-exporter-base`,
- * configured through the very call `OTLPLogExporter` makes (`convertLegacyHttpOptions(config, 'LOGS',
- * 'v1/logs', …)`) — so every standard `OTEL_EXPORTER_OTLP_[LOGS_]*` variable (endpoint, headers, timeout,
- * compression, certificates) behaves exactly as in the stock exporter, with its retries and Retry-After.
- * What differs: the body is the text the journal already holds (one serialization for both sinks, where
- * `OTLPLogExporter` would re-serialize from SDK objects), and an OTLP `partial_success` that rejected
- * records is a failure of the batch here (the stock delegate counts it as success, i.e. silent loss).
+ * The transports are the ones the stock log exporters are built on — `otlp-exporter-base` for HTTP and
+ * `otlp-grpc-exporter-base` for gRPC — configured through the very calls `OTLPLogExporter` makes
+ * (`convertLegacyHttpOptions(config, 'LOGS', 'v1/logs', …)`, `convertLegacyOtlpGrpcOptions(config, 'LOGS')`),
+ * so every standard `OTEL_EXPORTER_OTLP_[LOGS_]*` variable (endpoint, headers, timeout, compression,
+ * certificates) behaves exactly as in the stock exporters, with their retries and Retry-After.
+ * What differs: the body is the OTLP/JSON the journal already holds (one serialization for both sinks), sent
+ * as is or transcoded to protobuf (otlp/protobuf.ts: lossless, so a collector's copy of a protobuf export
+ * verifies); and an OTLP `partial_success` that rejected records is a failure of the batch here (the stock
+ * delegate counts it as success, i.e. silent loss).
  */
 import type { MeterProvider } from '@opentelemetry/api';
 import {
   convertLegacyHttpOptions,
   createOtlpHttpExportDelegate,
 } from '@opentelemetry/otlp-exporter-base/node-http';
-import type { ExportLogsServiceResponse } from '../otlp/types.js';
+import { createRequire } from 'node:module';
+import { AuditConfigError } from '../api/errors.js';
+import { decodeLogsResponse, encodeLogsRequest } from '../otlp/protobuf.js';
+import type { ExportLogsServiceRequest, ExportLogsServiceResponse } from '../otlp/types.js';
+
+/** The OTLP transports, as OTEL_EXPORTER_OTLP_[LOGS_]PROTOCOL names them. */
+export const OTLP_PROTOCOLS = ['http/json', 'http/protobuf', 'grpc'] as const;
+export type OtlpProtocol = (typeof OTLP_PROTOCOLS)[number];
 
 export interface OtlpSenderOptions {
-  /** Full URL of the logs endpoint; overrides OTEL_EXPORTER_OTLP_[LOGS_]ENDPOINT. */
+  /**
+   * Wire protocol; overrides OTEL_EXPORTER_OTLP_[LOGS_]PROTOCOL. Default `http/json` (see README, "OTLP
+   * protocols"): the journal already holds the request as OTLP/JSON, so it is sent without a second encoding.
+   * `grpc` needs the optional peer `@opentelemetry/otlp-grpc-exporter-base`.
+   */
+  protocol?: OtlpProtocol;
+  /** URL of the logs endpoint (HTTP: full URL; gRPC: `http[s]://host:port`); overrides OTEL_EXPORTER_OTLP_[LOGS_]ENDPOINT. */
   url?: string;
   /** Extra headers; merged over OTEL_EXPORTER_OTLP_[LOGS_]HEADERS. Never logged. */
   headers?: Record<string, string>;
@@ -30,7 +45,7 @@ export interface OtlpSenderOptions {
 
 export interface SendResult {
   ok: boolean;
-  /** False for a permanent rejection (4xx other than 408/429, or records rejected by partial_success). */
+  /** False for a permanent rejection (HTTP 4xx other than 408/429; a non-retryable gRPC status). */
   retryable: boolean;
   /** Records the collector reported as rejected in a partial_success response. */
   rejected: number;
@@ -40,7 +55,7 @@ export interface SendResult {
 }
 
 export interface BatchSender {
-  /** `body`: one ExportLogsServiceRequest as UTF-8 OTLP/JSON. */
+  /** `body`: one ExportLogsServiceRequest as UTF-8 OTLP/JSON (transcoded here when the protocol is protobuf). */
   send(body: Uint8Array | string, count: number): Promise<SendResult>;
   shutdown(): Promise<void>;
 }
@@ -50,18 +65,26 @@ interface Outgoing {
   count: number;
 }
 
-/** Reads `partial_success` off the response; one in-flight export per sender makes this side channel exact. */
+/**
+ * Hands the delegate the bytes `send` prepared, and reads `partial_success` off the response; one in-flight
+ * export per sender makes this side channel exact.
+ */
 class PassThroughSerializer {
   lastRejected = 0;
   lastMessage = '';
+  constructor(private readonly responseIsProtobuf: boolean) {}
   serializeRequest(req: Outgoing): Uint8Array {
     this.lastRejected = 0;
     this.lastMessage = '';
     return typeof req.body === 'string' ? Buffer.from(req.body, 'utf8') : req.body;
   }
   deserializeResponse(data: Uint8Array): ExportLogsServiceResponse {
-    const text = Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('utf8');
-    const res = (text.trim() === '' ? {} : JSON.parse(text)) as ExportLogsServiceResponse;
+    let res: ExportLogsServiceResponse;
+    if (this.responseIsProtobuf) res = decodeLogsResponse(data);
+    else {
+      const text = Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('utf8');
+      res = (text.trim() === '' ? {} : JSON.parse(text)) as ExportLogsServiceResponse;
+    }
     const ps = res.partialSuccess;
     if (ps !== undefined) {
       this.lastRejected = Number(ps.rejectedLogRecords ?? 0) || 0;
@@ -74,34 +97,64 @@ class PassThroughSerializer {
 /** ExportResultCode.SUCCESS of @opentelemetry/core (a const enum value; not worth a dependency). */
 const EXPORT_SUCCESS = 0;
 
-const isPermanentStatus = (s: number): boolean => s >= 400 && s < 500 && s !== 408 && s !== 429;
+/** HTTP: 4xx is the client's fault and will not change by retrying, except 408 and 429 (OTLP spec, OTLP/HTTP Response). */
+const isPermanentHttpStatus = (s: number): boolean => s >= 400 && s < 500 && s !== 408 && s !== 429;
+/**
+ * gRPC: the retryable status codes of the OTLP spec (OTLP/gRPC Failures): CANCELLED 1, DEADLINE_EXCEEDED 4,
+ * RESOURCE_EXHAUSTED 8, ABORTED 10, OUT_OF_RANGE 11, UNAVAILABLE 14, DATA_LOSS 15. Every other code is final.
+ */
+const GRPC_RETRYABLE: ReadonlySet<number> = new Set([1, 4, 8, 10, 11, 14, 15]);
 
-export class OtlpHttpSender implements BatchSender {
-  private readonly serializer = new PassThroughSerializer();
-  private readonly delegate;
+interface ExportDelegate {
+  export(req: Outgoing, done: (result: { code: number; error?: Error }) => void): void;
+  shutdown(): Promise<void>;
+}
+
+/** One sender over one OTLP transport; the protocol decides the body encoding and how failures are read. */
+export class OtlpSender implements BatchSender {
+  readonly protocol: OtlpProtocol;
+  private readonly serializer: PassThroughSerializer;
+  private readonly delegate: ExportDelegate;
   private busy = false;
 
   constructor(options: OtlpSenderOptions = {}) {
-    const config = {
+    this.protocol = options.protocol ?? 'http/json';
+    this.serializer = new PassThroughSerializer(this.protocol !== 'http/json');
+    const helper = { name: 'log' as const, countItems: (o: Outgoing) => o.count };
+    const common = {
       ...(options.url !== undefined ? { url: options.url } : {}),
-      ...(options.headers !== undefined ? { headers: options.headers } : {}),
       ...(options.timeoutMillis !== undefined ? { timeoutMillis: options.timeoutMillis } : {}),
       ...(options.compression !== undefined ? { compression: options.compression as never } : {}),
     };
-    this.delegate = createOtlpHttpExportDelegate(
-      convertLegacyHttpOptions(config, 'LOGS', 'v1/logs', { 'Content-Type': 'application/json' }),
-      this.serializer,
-      'otel_audit_otlp_http_log_exporter',
-      { name: 'log', countItems: (o: Outgoing) => o.count },
-      options.meterProvider,
-    );
+    if (this.protocol === 'grpc') {
+      this.delegate = createGrpcDelegate(common, options.headers, this.serializer, helper, options.meterProvider);
+    } else {
+      const contentType = this.protocol === 'http/json' ? 'application/json' : 'application/x-protobuf';
+      this.delegate = createOtlpHttpExportDelegate(
+        convertLegacyHttpOptions({ ...common, ...(options.headers !== undefined ? { headers: options.headers } : {}) }, 'LOGS', 'v1/logs', { 'Content-Type': contentType }),
+        this.serializer,
+        this.protocol === 'http/json' ? 'otel_audit_otlp_http_log_exporter' : 'otel_audit_otlp_proto_log_exporter',
+        helper,
+        options.meterProvider,
+      ) as ExportDelegate;
+    }
   }
 
   send(body: Uint8Array | string, count: number): Promise<SendResult> {
-    if (this.busy) throw new Error('OtlpHttpSender: one export at a time');
+    if (this.busy) throw new Error('OtlpSender: one export at a time');
+    let wire: Uint8Array | string = body;
+    if (this.protocol !== 'http/json') {
+      try {
+        const text = typeof body === 'string' ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8');
+        wire = encodeLogsRequest(JSON.parse(text) as ExportLogsServiceRequest);
+      } catch (e) {
+        // Not expected for what this package writes; the batch is then refused for good (set aside, never dropped).
+        return Promise.resolve({ ok: false, retryable: false, rejected: 0, message: `protobuf encoding failed: ${safeMessage(e as Error)}` });
+      }
+    }
     this.busy = true;
     return new Promise<SendResult>((resolve) => {
-      this.delegate.export({ body, count }, (result) => {
+      this.delegate.export({ body: wire, count }, (result) => {
         this.busy = false;
         if (result.code === EXPORT_SUCCESS) {
           const rejected = this.serializer.lastRejected;
@@ -116,13 +169,22 @@ export class OtlpHttpSender implements BatchSender {
           return;
         }
         const err = result.error as (Error & { code?: number }) | undefined;
-        const status = typeof err?.code === 'number' ? err.code : undefined;
+        const code = typeof err?.code === 'number' ? err.code : undefined;
+        if (this.protocol === 'grpc') {
+          resolve({
+            ok: false,
+            retryable: code === undefined || GRPC_RETRYABLE.has(code),
+            rejected: 0,
+            message: code !== undefined ? `gRPC status ${code}` : safeMessage(err),
+          });
+          return;
+        }
         resolve({
           ok: false,
-          retryable: status === undefined || !isPermanentStatus(status),
+          retryable: code === undefined || !isPermanentHttpStatus(code),
           rejected: 0,
-          message: status !== undefined ? `HTTP ${status}` : safeMessage(err),
-          ...(status !== undefined ? { status } : {}),
+          message: code !== undefined ? `HTTP ${code}` : safeMessage(err),
+          ...(code !== undefined ? { status: code } : {}),
         });
       });
     });
@@ -131,6 +193,59 @@ export class OtlpHttpSender implements BatchSender {
   shutdown(): Promise<void> {
     return this.delegate.shutdown();
   }
+}
+
+/** The package a `grpc` sender needs: an optional peer, so HTTP users do not install grpc-js. */
+export const GRPC_PACKAGE = '@opentelemetry/otlp-grpc-exporter-base';
+
+interface GrpcBase {
+  convertLegacyOtlpGrpcOptions(config: object, signal: string): unknown;
+  createOtlpGrpcExportDelegate(
+    options: unknown,
+    serializer: PassThroughSerializer,
+    component: string,
+    helper: { name: 'log'; countItems(o: Outgoing): number },
+    meterProvider: MeterProvider | undefined,
+    grpcName: string,
+    grpcPath: string,
+  ): ExportDelegate;
+}
+
+function createGrpcDelegate(
+  common: object,
+  headers: Record<string, string> | undefined,
+  serializer: PassThroughSerializer,
+  helper: { name: 'log'; countItems(o: Outgoing): number },
+  meterProvider: MeterProvider | undefined,
+): ExportDelegate {
+  const req = createRequire(import.meta.url);
+  let base: GrpcBase;
+  let basePath: string;
+  try {
+    basePath = req.resolve(GRPC_PACKAGE);
+    base = req(basePath) as GrpcBase;
+  } catch {
+    throw new AuditConfigError(
+      `OTLP protocol grpc needs the package ${GRPC_PACKAGE}, an optional peer dependency of otel-audit: install it next to your OpenTelemetry SDK (npm install ${GRPC_PACKAGE}), or use http/protobuf or http/json`,
+    );
+  }
+  const config: Record<string, unknown> = { ...common };
+  if (headers !== undefined) {
+    // Code-option headers become gRPC metadata, built with the grpc-js that the transport itself uses.
+    const { Metadata } = createRequire(basePath)('@grpc/grpc-js') as { Metadata: new () => { set(k: string, v: string): void } };
+    const metadata = new Metadata();
+    for (const [k, v] of Object.entries(headers)) metadata.set(k, v);
+    config.metadata = metadata;
+  }
+  return base.createOtlpGrpcExportDelegate(
+    base.convertLegacyOtlpGrpcOptions(config, 'LOGS'),
+    serializer,
+    'otel_audit_otlp_grpc_log_exporter',
+    helper,
+    meterProvider,
+    'LogsExportService',
+    '/opentelemetry.proto.collector.logs.v1.LogsService/Export',
+  );
 }
 
 /** Error text without anything that could echo a header value back. */

@@ -275,7 +275,7 @@ describe('resolveOptions', () => {
     const o = resolveOptions({}, {});
     expect(o).toMatchObject(DEFAULTS);
     expect(o.onLoss).toBeUndefined();
-    expect(o.exporter).toBeUndefined();
+    expect(o.exporter).toEqual({ protocol: 'http/json' }); // only the protocol is resolved here; the transport reads the rest
     expect(o.meterProvider).toBeUndefined();
   });
 
@@ -446,5 +446,34 @@ describe('resolveOptions', () => {
     const err = configError(() => resolveOptions({}, { OTEL_AUDIT_HMAC_KEY: SECRET, OTEL_AUDIT_ON_LOSS: 'ignore' }));
     expect(err.message).toContain('OTEL_AUDIT_ON_LOSS="ignore"');
     expect(err.message).not.toContain(SECRET);
+  });
+});
+
+describe('OTLP protocol (OTEL_EXPORTER_OTLP_[LOGS_]PROTOCOL)', () => {
+  const protocolOf = (env: NodeJS.ProcessEnv, code: AuditProcessorOptions = {}): string => resolveOptions(code, env).exporter.protocol;
+  const cases: [env: NodeJS.ProcessEnv, code: AuditProcessorOptions, expected: string][] = [
+    [{}, {}, 'http/json'],
+    [{ OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf' }, {}, 'http/protobuf'],
+    [{ OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc' }, {}, 'grpc'],
+    [{ OTEL_EXPORTER_OTLP_LOGS_PROTOCOL: ' http/json ' }, {}, 'http/json'],
+    // The signal-specific variable wins over the generic one; a code option wins over both.
+    [{ OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc', OTEL_EXPORTER_OTLP_LOGS_PROTOCOL: 'http/protobuf' }, {}, 'http/protobuf'],
+    [{ OTEL_EXPORTER_OTLP_LOGS_PROTOCOL: 'grpc' }, { exporter: { protocol: 'http/json' } }, 'http/json'],
+    [{ OTEL_EXPORTER_OTLP_PROTOCOL: '' }, {}, 'http/json'],
+  ];
+  it.each(cases)('%j with code %j → %s', (env, code, expected) => {
+    expect(protocolOf(env, code)).toBe(expected);
+  });
+
+  it.each(['http', 'HTTP/JSON', 'grpc/json', 'http/proto', 'otlp'])('an unknown value %j stops start-up naming the variable, the value and what is allowed', (raw) => {
+    for (const name of ['OTEL_EXPORTER_OTLP_PROTOCOL', 'OTEL_EXPORTER_OTLP_LOGS_PROTOCOL']) {
+      const err = configError(() => resolveOptions({}, { [name]: raw }));
+      expect(err.message).toContain(`${name}=${JSON.stringify(raw)} is invalid: allowed values are http/json, http/protobuf, grpc`);
+    }
+  });
+
+  it('an unknown protocol in code options is refused the same way', () => {
+    const err = configError(() => resolveOptions({ exporter: { protocol: 'udp' as never } }, {}));
+    expect(err.message).toBe('otel-audit option exporter.protocol="udp" is invalid: allowed values are http/json, http/protobuf, grpc');
   });
 });
