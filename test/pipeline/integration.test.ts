@@ -92,6 +92,21 @@ describe('zero-code: node --import otel-audit/register', () => {
     expect((await verifyFiles([collectorFile, auditDir])).ok).toBe(true);
   });
 
+  it('-r otel-audit/register (CommonJS): typed and raw records through the line\'s Logs API arrive; SIGTERM closes the stream', async () => {
+    const { auditDir, collectorFile, collector } = await setup();
+    const child = runNode(['-r', 'otel-audit/register', join(root, 'test/fixtures/register-app.cjs')], {
+      OTEL_AUDIT_DIR: auditDir,
+      OTEL_EXPORTER_OTLP_LOGS_ENDPOINT: collector.endpoint,
+      EMIT_COUNT: '20',
+    });
+    await child.waitFor((o) => o.event === 'recorded');
+    child.proc.kill('SIGTERM');
+    expect((await child.exited).signal).toBe('SIGTERM');
+    const remote = recordsOfFile(collectorFile);
+    expect(remote.map((r) => r.eventName)).toEqual([...Array.from({ length: 20 }, () => ['audit.read', 'raw.read']).flat(), 'audit.stream.end']);
+    expect((await verifyFiles([collectorFile, auditDir])).ok).toBe(true);
+  });
+
   it('a bad OTEL_AUDIT_* value stops start-up with a message naming variable, value and allowed values', async () => {
     const { auditDir } = await setup();
     const child = runNode(['--import', 'otel-audit/register', join(root, 'test/fixtures/register-app.mjs')], {
