@@ -23,6 +23,7 @@ import { OtlpSender } from './deliver/otlp-sender.js';
 import type { AuditReceipt } from './deliver/receipt.js';
 import { Replayer, type ReplayReport } from './deliver/replay.js';
 import * as A from './map/attributes.js';
+import { disownReservedNames } from './map/reserved.js';
 import { validateRawAttributes } from './map/validate-record.js';
 import { SEVERITY_INFO, type SdkInstrumentationScope, type SdkResource } from './otel/types.js';
 import { createSelector, type AuditSelector } from './select/selector.js';
@@ -222,7 +223,9 @@ export class AuditLogRecordProcessor implements LogRecordProcessor {
           return;
         }
       }
-      const validationError = receipt === undefined ? validateRawAttributes(record.attributes) : undefined;
+      const disowned = disownReservedNames(record);
+      const invalid = receipt === undefined ? validateRawAttributes(record.attributes) : undefined;
+      const validationError = disowned === undefined ? invalid : invalid === undefined ? disowned : `${invalid}; ${disowned}`;
       const sealed = sealRecord(record, this.chain, { validationError, signer: this.recordSigner });
       if (sealed.invalid) this.metrics.totals.invalid++;
       this.lastResource = record.resource;

@@ -60,6 +60,9 @@ export const DetailsSchema = z
   .record(detailKey, DetailValueSchema)
   .refine((d) => Object.keys(d).length <= 64, 'at most 64 details');
 
+/** The latest `time` OTLP can carry: floor((2^64 - 1) / 10^6) milliseconds since the epoch. */
+export const MAX_EVENT_TIME_MS = 18_446_744_073_709;
+
 export const AuditEventSchema = z.strictObject({
   /** Idempotency key; a UUID v4 is generated when absent. */
   id: text(128).optional(),
@@ -80,8 +83,20 @@ export const AuditEventSchema = z.strictObject({
   request: z.strictObject({ method: text(32).optional(), path: text(4096).optional() }).optional(),
   error: z.strictObject({ type: text(256) }).optional(),
   details: DetailsSchema.optional(),
-  /** When it happened; defaults to now. */
-  time: z.union([z.date(), z.number().nonnegative()]).optional(),
+  /**
+   * When it happened (a Date, or milliseconds since the epoch); defaults to now. OTLP carries time as uint64
+   * nanoseconds, so it must lie from the epoch up to MAX_EVENT_TIME_MS (2554-07-21T23:34:33.709Z).
+   */
+  time: z
+    .union([
+      z.date().refine((d) => !Number.isNaN(d.getTime()), 'must be a valid date'),
+      z.number().refine(Number.isFinite, 'must be a finite number of milliseconds'),
+    ])
+    .refine((t) => {
+      const ms = typeof t === 'number' ? t : t.getTime();
+      return Number.isNaN(ms) || (ms >= 0 && ms <= MAX_EVENT_TIME_MS);
+    }, 'must lie between the epoch and 2554-07-21T23:34:33.709Z (OTLP time is uint64 nanoseconds)')
+    .optional(),
 });
 
 export type AuditEvent = z.input<typeof AuditEventSchema>;

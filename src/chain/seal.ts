@@ -56,6 +56,58 @@ export function hrTimeToNanos(t: HrTime): string {
   return `${s}${String(ns).padStart(9, '0')}`;
 }
 
+/** Largest uint64 (OTLP `fixed64` time): 18446744073 s + 709551615 ns. */
+const MAX_SECONDS = 18446744073;
+const MAX_NANOS_AT_MAX_SECONDS = 709551615;
+
+/**
+ * The HrTime as OTLP nanoseconds, or undefined when it has no OTLP form: not a pair of whole numbers
+ * [seconds >= 0, 0 <= nanos < 1e9], or past uint64 (the SDK turns a NaN, a negative or a huge TimeInput into
+ * such pairs without complaint).
+ */
+export function otlpNanos(t: unknown): string | undefined {
+  if (!Array.isArray(t) || t.length !== 2) return undefined;
+  const [s, ns] = t as [unknown, unknown];
+  if (!Number.isSafeInteger(s) || !Number.isSafeInteger(ns)) return undefined;
+  const sec = s as number;
+  const nano = ns as number;
+  if (sec < 0 || nano < 0 || nano >= 1e9 || sec > MAX_SECONDS || (sec === MAX_SECONDS && nano > MAX_NANOS_AT_MAX_SECONDS)) return undefined;
+  return hrTimeToNanos([sec, nano]);
+}
+
+/** A time with no OTLP form becomes `fallback`; the original is kept in the record's validation mark. */
+function checkedNanos(t: unknown, what: string, fallback: () => string, problems: EncodeProblems): string {
+  const n = otlpNanos(t);
+  if (n !== undefined) return n;
+  const f = fallback();
+  problems.add(what, `${describeValue(t)} is not a valid OTLP time (uint64 nanoseconds); sent as ${f === '0' ? '0 (unknown)' : `${f} (when it was sealed)`}`);
+  return f;
+}
+
+/** A trace or span id that is not `len` hex digits has no OTLP form: left out, the original in the mark. */
+function checkedId(id: unknown, len: number, what: string, problems: EncodeProblems): string | undefined {
+  if (id === undefined) return undefined;
+  if (typeof id === 'string' && id.length === len && HEX.test(id)) return id;
+  problems.add(what, `${describeValue(id)} is not ${len} hex digits; left out`);
+  return undefined;
+}
+const HEX = /^[0-9a-fA-F]*$/;
+
+const zeroTime = (): string => '0';
+const nowNanos = (): string => {
+  const ms = Date.now();
+  return hrTimeToNanos([Math.floor(ms / 1000), (ms % 1000) * 1e6]);
+};
+
+/** The original value, as an auditor should see it in the mark (NaN and Infinity spelled out). */
+function describeValue(t: unknown): string {
+  try {
+    return JSON.stringify(t, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? String(v) : v)) ?? String(t);
+  } catch {
+    return String(t);
+  }
+}
+
 /**
  * Per-record MAC/signature: given the canonical text, the `audit.integrity.*` attributes to add. They are
  * excluded from the canonical form, so adding them after hashing changes neither the hash nor the signature.
@@ -150,11 +202,16 @@ function seal(record: ReadWriteLogRecord, chain: HashChain, options: SealOptions
   // The SDK's count, before this function adds anything to the live record.
   const dropped = record.droppedAttributesCount;
   const own = record.attributes;
-  const given = own[A.ATTR_RECORD_ID];
+  const given = Object.hasOwn(own, A.ATTR_RECORD_ID) ? own[A.ATTR_RECORD_ID] : undefined;
   const recordId = typeof given === 'string' && given !== '' ? given : uuidV4();
   const link = chain.peek();
-  const time = hrTimeToNanos(record.hrTime);
-  const observed = hrTimeToNanos(record.hrTimeObserved);
+  let problems = new EncodeProblems();
+  // A time with no OTLP form would make the collector refuse the whole batch: normalised and marked.
+  const time = checkedNanos(record.hrTime, 'timestamp', zeroTime, problems);
+  const observed = checkedNanos(record.hrTimeObserved, 'observedTimestamp', nowNanos, problems);
+  const sc = record.spanContext;
+  const traceId = checkedId(sc?.traceId, 32, 'traceId', problems);
+  const spanId = checkedId(sc?.spanId, 16, 'spanId', problems);
 
   // The snapshot: the record's own attributes as the SDK kept them, then the stamps — always all of them,
   // whatever limits the SDK applies to the live record.
@@ -162,7 +219,6 @@ function seal(record: ReadWriteLogRecord, chain: HashChain, options: SealOptions
   stamps.link = link;
   stamps.validation = options.validationError;
   stamps.signed = options.signer !== undefined;
-  let problems = new EncodeProblems();
   let head = writeHead(record, own, time, observed, problems, limits);
   const eventName = record.eventName === undefined ? undefined : sanitizeString(record.eventName, 'eventName', problems, limits);
   if (problems.list !== undefined) {
@@ -177,9 +233,6 @@ function seal(record: ReadWriteLogRecord, chain: HashChain, options: SealOptions
 
   // Canonical form v1 (docs/canonical-form.md): JCS member order, absent/empty/zero members omitted — the
   // rules of canonicalFromParts, here over bytes; the property test checks both against canonicalFromOtlp.
-  const sc = record.spanContext;
-  const traceId = sc?.traceId;
-  const spanId = sc?.spanId;
   w.byte(0x7b);
   let first = true;
   const sep = (): void => {

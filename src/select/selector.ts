@@ -11,5 +11,5 @@ export const DEFAULT_AUDIT_LOGGER_NAME = 'audit';
 export type AuditSelector = (record: ReadWriteLogRecord) => boolean;
 
 export function createSelector(loggerName: string = DEFAULT_AUDIT_LOGGER_NAME): AuditSelector {
-  return (record) => record.instrumentationScope.name === loggerName || record.attributes[ATTR_ACTION] !== undefined;
+  return (record) => record.instrumentationScope.name === loggerName || (Object.hasOwn(record.attributes, ATTR_ACTION) && record.attributes[ATTR_ACTION] !== undefined);
 }

@@ -1,0 +1,57 @@
+/**
+ * Names only the processor writes: the chain (`audit.sequence.*`), per-record MACs and signatures
+ * (`audit.integrity.*`), checkpoints (`audit.checkpoint.*`) and the event names of the records it emits itself
+ * (`audit.stream.end`, `audit.checkpoint`). A caller's record that carries one would be read by a verifier as
+ * if the processor had written it (a forged end marker makes every later record look inserted), so onEmit
+ * moves the caller's value under `audit.caller.*` (`audit.sequence.end` → `audit.caller.sequence.end`, event
+ * `audit.stream.end` → `audit.caller.stream.end`) and marks the record (`audit.validation.error`). Nothing is
+ * dropped: the value an auditor may want to see is kept, under a name no verifier trusts. (README.md, "Names the
+ * processor owns")
+ */
+import type { ReadWriteLogRecord } from '@opentelemetry/sdk-logs';
+import { EVENT_STREAM_END } from './attributes.js';
+
+const RESERVED_PREFIXES = ['audit.sequence.', 'audit.integrity.', 'audit.checkpoint.'] as const;
+/** The checkpoint event name (integrity/checkpoint.ts), spelled out: map/ sits below integrity/. */
+const RESERVED_EVENT_NAMES: ReadonlySet<string> = new Set([EVENT_STREAM_END, 'audit.checkpoint']);
+export const CALLER_PREFIX = 'audit.caller.';
+
+/** `audit.x.y` → `audit.caller.x.y`. */
+export const callerName = (name: string): string => CALLER_PREFIX + name.slice('audit.'.length);
+
+export const isReservedName = (key: string): boolean => key.startsWith('audit.') && RESERVED_PREFIXES.some((p) => key.startsWith(p));
+
+/**
+ * Moves a caller's reserved attributes and event name aside on the live record (onEmit may change it) and
+ * returns what to say in the record's validation mark, or undefined (the common case: one pass over the keys,
+ * no allocation). Also reports an attributes object whose prototype was replaced, which is what the SDK does
+ * with an attribute named `__proto__` (its value cannot be kept as data there; inherited values are never read).
+ */
+export function disownReservedNames(record: ReadWriteLogRecord): string | undefined {
+  const attrs = record.attributes as Record<string, unknown>;
+  let moved: string[] | undefined;
+  for (const key in attrs) {
+    // for-in also walks inherited keys: only own ones are the record's.
+    if (key.charCodeAt(0) === 0x61 /* a */ && isReservedName(key) && Object.hasOwn(attrs, key)) (moved ??= []).push(key);
+  }
+  let problems: string[] | undefined;
+  if (moved !== undefined) {
+    for (const key of moved) {
+      const value = attrs[key];
+      delete attrs[key];
+      if (Object.isExtensible(attrs)) attrs[callerName(key)] = value;
+      else record.setAttribute(callerName(key), value as never);
+    }
+    (problems ??= []).push(`attribute(s) ${moved.join(', ')} are written only by the processor; the caller's values are kept as ${moved.map(callerName).join(', ')}`);
+  }
+  const eventName = record.eventName;
+  if (eventName !== undefined && RESERVED_EVENT_NAMES.has(eventName)) {
+    record.eventName = callerName(eventName);
+    (problems ??= []).push(`event name ${eventName} is written only by the processor; sent as ${callerName(eventName)}`);
+  }
+  const proto: unknown = Object.getPrototypeOf(attrs);
+  if (proto !== Object.prototype && proto !== null) {
+    (problems ??= []).push('an attribute named __proto__ replaced the prototype of the attributes object in the SDK; its value is not kept and inherited values are ignored');
+  }
+  return problems?.join('; ');
+}
