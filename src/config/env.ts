@@ -21,10 +21,10 @@ const VARS = {
   OTEL_AUDIT_STDOUT: { schema: bool, allowed: 'true, false, 1, 0' },
   OTEL_AUDIT_ON_LOSS: { schema: z.enum(['warn', 'throw']), allowed: 'warn, throw' },
   OTEL_AUDIT_LOGGER_NAME: { schema: z.string().min(1).max(256), allowed: 'a non-empty logger name' },
-  OTEL_AUDIT_HMAC_KEY: { schema: z.string().min(1), allowed: 'a key', secret: true },
-  OTEL_AUDIT_HMAC_KEY_FILE: { schema: z.string().min(1), allowed: 'a file path' },
-  OTEL_AUDIT_SIGNING_KEY_FILE: { schema: z.string().min(1), allowed: 'a file path' },
-  OTEL_AUDIT_KEY_ID: { schema: z.string().min(1), allowed: 'a key id' },
+  OTEL_AUDIT_HMAC_KEY: { schema: z.string().min(1), allowed: 'a key', secret: true, keyMaterial: true },
+  OTEL_AUDIT_HMAC_KEY_FILE: { schema: z.string().min(1), allowed: 'a file path', keyMaterial: true },
+  OTEL_AUDIT_SIGNING_KEY_FILE: { schema: z.string().min(1), allowed: 'a file path', keyMaterial: true },
+  OTEL_AUDIT_KEY_ID: { schema: z.string().min(1), allowed: 'a key id', keyMaterial: true },
   OTEL_AUDIT_CHECKPOINT_RECORDS: { schema: posInt(1), allowed: 'a whole number >= 1' },
   OTEL_AUDIT_CHECKPOINT_INTERVAL_MS: { schema: posInt(0), allowed: 'a whole number of milliseconds (0: only by count)' },
   // Read here too (not only by the SDK) because the transport is chosen by it; the LOGS one wins (OTLP exporter spec).
@@ -45,7 +45,12 @@ export function readAuditEnv(env: NodeJS.ProcessEnv = process.env): AuditEnv {
   const errors: string[] = [];
   for (const [name, spec] of Object.entries(VARS) as [keyof Vars, Vars[keyof Vars]][]) {
     const raw = env[name];
-    if (raw === undefined || raw.trim() === '') continue;
+    if (raw === undefined || raw === '') continue; // empty means unset (OTel SDK environment spec)
+    if (raw.trim() === '') {
+      // Blank is a mistake, not "unset": for a key it would silently mean no MAC at all.
+      if ('keyMaterial' in spec) errors.push(`${name} is blank (only whitespace): set a value or unset the variable`);
+      continue;
+    }
     const r = (spec.schema as z.ZodType).safeParse(name === 'OTEL_AUDIT_DIR' || 'secret' in spec ? raw : raw.trim());
     if (r.success) out[name] = r.data;
     else {

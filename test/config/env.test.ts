@@ -137,9 +137,19 @@ describe('readAuditEnv: empty values are ignored', () => {
     'OTEL_BLRP_SCHEDULE_DELAY',
   ];
   const blanks = ['', ' ', '\t', ' \n '];
-  it.each(names.flatMap((n) => blanks.map((b) => [n, b] as const)))('%s=%j', (name, raw) => {
+  // Key material is the exception: blank (whitespace only) is an error, not "unset" (see below).
+  const KEY_MATERIAL = new Set(['OTEL_AUDIT_HMAC_KEY', 'OTEL_AUDIT_HMAC_KEY_FILE', 'OTEL_AUDIT_SIGNING_KEY_FILE']);
+  it.each(names.flatMap((n) => blanks.filter((b) => b === '' || !KEY_MATERIAL.has(n)).map((b) => [n, b] as const)))('%s=%j', (name, raw) => {
     expect(readAuditEnv({ [name]: raw })).toEqual({});
   });
+
+  it.each([...KEY_MATERIAL, 'OTEL_AUDIT_KEY_ID'].flatMap((n) => [' ', '\t', ' \n '].map((b) => [n, b] as const)))(
+    'key material %s=%j (whitespace only) stops start-up: it would silently mean no MAC',
+    (name, raw) => {
+      const err = configError(() => readAuditEnv({ [name]: raw }));
+      expect(err.message).toBe(`otel-audit configuration: ${name} is blank (only whitespace): set a value or unset the variable`);
+    },
+  );
 });
 
 describe('readAuditEnv: invalid values', () => {
@@ -439,7 +449,12 @@ describe('resolveOptions', () => {
   });
 
   it('ignores an empty MAC variable', () => {
-    expect(resolveOptions({}, { OTEL_AUDIT_HMAC_KEY: '', OTEL_AUDIT_HMAC_KEY_FILE: ' ' }).file).toBe('journal');
+    expect(resolveOptions({}, { OTEL_AUDIT_HMAC_KEY: '', OTEL_AUDIT_HMAC_KEY_FILE: '' }).file).toBe('journal');
+  });
+
+  it('refuses a blank MAC key without echoing it', () => {
+    const err = configError(() => resolveOptions({}, { OTEL_AUDIT_HMAC_KEY: '   ' }));
+    expect(err.message).toContain('OTEL_AUDIT_HMAC_KEY is blank');
   });
 
   it('does not echo the HMAC key when another env variable is also bad', () => {
