@@ -39,12 +39,13 @@ describe('memory stays bounded during an outage; the journal absorbs the backlog
       HOLD_BEFORE_SHUTDOWN: '1',
       ID_PREFIX: 'bp-',
       MEASURE_LIVE: '1', // samples after a full GC: live memory, not the GC's sawtooth
+      PROGRESS_EVERY: '5000', // ≥ 10 samples however fast the machine emits (the 200 ms ones alone were 3 on a fast run)
       NODE_OPTIONS: '--expose-gc',
     });
     const emitted = await child.waitFor((o) => o.event === 'emitted', 60_000);
     expect(emitted).toMatchObject({ accepted: N, durable: N, pending: 0 });
     const progress = child.lines.filter((o) => o.event === 'progress');
-    expect(progress.length).toBeGreaterThan(3);
+    expect(progress.length).toBeGreaterThanOrEqual(N / 5000 - 1);
     const maxDepth = Math.max(...progress.map((o) => Number(o.queueDepth)));
     const maxBuffers = Math.max(...progress.map((o) => Number(o.arrayBuffers)));
     const maxHeap = Math.max(...progress.map((o) => Number(o.heapUsed)));
@@ -73,7 +74,7 @@ describe('memory stays bounded during an outage; the journal absorbs the backlog
         `max arrayBuffers ${(maxBuffers / MiB).toFixed(1)} MiB, peak RSS ${(Number(done.maxRssKiB) / 1024).toFixed(0)} MiB; ` +
         `backlog delivered from the journal at ${rate} records/s`,
     );
-    expect(rate).toBeGreaterThan(2000);
+    // (The rate is reported, not asserted: it measures the machine. Every record arriving, in order, is asserted.)
     const d = delivered(t.collectorFile, { hash: false });
     for (let i = 0; i < N; i++) if (!d.ids.has(`bp-${i}`)) expect.fail(`bp-${i} not delivered`);
     expect(d.inOrder).toBe(true);
@@ -98,26 +99,30 @@ describe('replay does not starve live records', () => {
     await first.exited;
     const orphan = (done.report as { streamId: string }).streamId;
     await t.collector.start();
-    // A collector that takes 5 ms a request, so that the replay lasts a while.
-    t.collector.setFault({ mode: 'delay', delayMs: 5, times: 1_000_000 });
+    // A collector that takes 40 ms a request: the replay's ~10 requests of up to 2048 records then last at
+    // least 400 ms on any machine, a floor set by the collector, not by how fast this machine is.
+    t.collector.setFault({ mode: 'delay', delayMs: 40, times: 1_000_000 });
     const processor = new AuditLogRecordProcessor({ dir, ...FAST, exporter: { url: t.collector.endpoint, timeoutMillis: 2000 } });
     const provider = new LoggerProvider({ processors: [processor] });
     const audit = getAuditLogger({ processor, loggerProvider: provider });
     const t0 = performance.now();
     let replayMs = 0;
+    let ackedAtReplayEnd = -1;
     const replayed = processor.replayed().then((r) => {
       replayMs = performance.now() - t0;
+      ackedAtReplayEnd = processor.stats().acked;
       return r;
     });
-    // Live records at 500/s while the replay runs; sample how far acknowledgements lag behind.
-    const lags: number[] = [];
+    // Live records at 500/s while the replay runs. When the collector has written half of the backlog, note how
+    // many live records were accepted by then: unstarved, all of them are acknowledged before the replay ends
+    // (live and replay requests alternate); starved, none would be.
     let n = 0;
+    let acceptedAtHalf = -1;
     while (replayMs === 0 || n < 200) {
       const due = Math.floor((performance.now() - t0) / 2);
       while (n < due) void audit.record(loginEvent(n++));
-      const s = processor.stats();
-      if (replayMs === 0) lags.push(s.accepted - s.acked);
-      await sleep(10);
+      if (acceptedAtHalf < 0 && replayMs === 0 && t.collector.stats().records >= 10_000) acceptedAtHalf = processor.stats().accepted;
+      await sleep(5);
     }
     const report = await replayed;
     t.collector.setFault({ mode: 'ok' });
@@ -125,13 +130,11 @@ describe('replay does not starve live records', () => {
     expect(report!.streams).toEqual([orphan]);
     expect(report!.records).toBe(20_001);
     const rate = Math.round((20_001 * 1000) / replayMs);
-    const maxLag = Math.max(...lags);
-    console.log(`[backpressure] replay of 20,001 records at ${rate} records/s (5 ms/request collector); live records (500/s) lagged at most ${maxLag} records behind during it`);
-    // Live records were acknowledged during the replay, not after it. Starved, they would lag by everything emitted
-    // while it ran (500/s × its duration: thousands); here they lag by about a second's worth at most.
-    expect(lags.length).toBeGreaterThan(5);
-    expect(maxLag).toBeLessThanOrEqual(500);
-    expect(maxLag).toBeLessThan((replayMs / 1000) * 500 * 0.5);
+    console.log(
+      `[backpressure] replay of 20,001 records at ${rate} records/s (40 ms/request collector); ${acceptedAtHalf} live records accepted by half-way, ${ackedAtReplayEnd} acknowledged when the replay ended`,
+    );
+    expect(acceptedAtHalf).toBeGreaterThan(0);
+    expect(ackedAtReplayEnd).toBeGreaterThanOrEqual(acceptedAtHalf);
     const d = delivered(t.collectorFile, { hash: false });
     expect(gaps(d.streams.get(orphan), 20_001)).toEqual([]);
     expect(gaps(d.streams.get(processor.streamId), n + 1)).toEqual([]);
