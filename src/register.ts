@@ -5,36 +5,91 @@
  * audit processor configured from the environment, and shuts it down cleanly on exit and on SIGTERM/SIGINT.
  * An app that starts NodeSDK itself should pass `auditProcessorFromEnv()` to NodeSDK instead.
  *
+ * Resource: detected as NodeSDK detects it — OTEL_NODE_RESOURCE_DETECTORS (default `all`: env, host, os,
+ * process, serviceinstance), plus `container` (container.id, where readable) — over the SDK's default
+ * resource, so OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES apply. README, "Zero-code", lists the attributes.
+ *
+ * OTEL_SDK_DISABLED=true installs nothing (said once on stderr). A bad OTEL_AUDIT_* value stops the process
+ * with one line on stderr and exit code 78 (EX_CONFIG), not a stack trace: there is no app code yet to catch it.
+ *
  * Signals: the handler flushes and closes the pipeline (bounded by OTEL_BLRP_EXPORT_TIMEOUT), then, if no
  * other handler of the app is listening, re-raises the signal so the process ends as it would have.
  */
-import { detectResources, envDetector, defaultResource } from '@opentelemetry/resources';
+import {
+  defaultResource,
+  detectResources,
+  envDetector,
+  hostDetector,
+  osDetector,
+  processDetector,
+  serviceInstanceIdDetector,
+} from '@opentelemetry/resources';
 import { LoggerProvider } from '@opentelemetry/sdk-logs';
+import { AuditConfigError } from './api/errors.js';
+import { containerDetector } from './otel/container-detector.js';
 import { logsApi } from './otel/logs-api.js';
-import { auditProcessorFromEnv } from './processor.js';
+import { auditProcessorFromEnv, type AuditLogRecordProcessor } from './processor.js';
 
-const processor = auditProcessorFromEnv();
-const provider = new LoggerProvider({
-  resource: defaultResource().merge(detectResources({ detectors: [envDetector] })),
-  processors: [processor],
-});
-// api-logs (0.2xx) answers with the global provider, api 1.10 (3.x) with whether it took this one.
-const taken = logsApi().setGlobalLoggerProvider(provider);
-if (taken !== true && taken !== provider) {
-  process.stderr.write('otel-audit/register: a global LoggerProvider is already set; audit records go through that one — register the audit processor on it instead\n');
+/** Exit code for a configuration error (sysexits.h EX_CONFIG). */
+const EX_CONFIG = 78;
+
+const DETECTORS = {
+  env: envDetector,
+  host: hostDetector,
+  os: osDetector,
+  process: processDetector,
+  serviceinstance: serviceInstanceIdDetector,
+  container: containerDetector,
+} as const;
+
+/** OTEL_NODE_RESOURCE_DETECTORS as NodeSDK reads it: `all` (default), `none`, or a comma-separated list. */
+function detectorsFromEnv(): (typeof DETECTORS)[keyof typeof DETECTORS][] {
+  const names = (process.env.OTEL_NODE_RESOURCE_DETECTORS ?? 'all').split(',').map((s) => s.trim()).filter((s) => s !== '');
+  if (names.length === 0 || names.includes('all')) return Object.values(DETECTORS);
+  if (names.includes('none')) return [];
+  const out = [];
+  for (const n of names) {
+    if (Object.hasOwn(DETECTORS, n)) out.push(DETECTORS[n as keyof typeof DETECTORS]);
+    else process.stderr.write(`otel-audit/register: unknown resource detector ${JSON.stringify(n)} in OTEL_NODE_RESOURCE_DETECTORS (known: all, none, ${Object.keys(DETECTORS).join(', ')})\n`);
+  }
+  return out;
 }
 
-let closing: Promise<void> | undefined;
-const close = (): Promise<void> => (closing ??= provider.shutdown().catch(() => undefined));
+function install(): { processor: AuditLogRecordProcessor; provider: LoggerProvider } | undefined {
+  if ((process.env.OTEL_SDK_DISABLED ?? '').trim().toLowerCase() === 'true') {
+    process.stderr.write('otel-audit/register: OTEL_SDK_DISABLED=true: no LoggerProvider installed, audit records are not recorded\n');
+    return undefined;
+  }
+  let processor: AuditLogRecordProcessor;
+  try {
+    processor = auditProcessorFromEnv();
+  } catch (e) {
+    if (!(e instanceof AuditConfigError)) throw e;
+    process.stderr.write(`${e.message}\n`);
+    process.exit(EX_CONFIG);
+  }
+  const resource = defaultResource().merge(detectResources({ detectors: detectorsFromEnv() }));
+  const provider = new LoggerProvider({ resource, processors: [processor] });
+  // api-logs (0.2xx) answers with the global provider, api 1.10 (3.x) with whether it took this one.
+  const taken = logsApi().setGlobalLoggerProvider(provider);
+  if (taken !== true && taken !== provider) {
+    process.stderr.write('otel-audit/register: a global LoggerProvider is already set; audit records go through that one — register the audit processor on it instead\n');
+  }
 
-process.once('beforeExit', () => void close());
-for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-  const onSignal = (): void => {
-    void close().then(() => {
-      if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
-    });
-  };
-  process.once(signal, onSignal);
+  let closing: Promise<void> | undefined;
+  const close = (): Promise<void> => (closing ??= provider.shutdown().catch(() => undefined));
+  process.once('beforeExit', () => void close());
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    const onSignal = (): void => {
+      void close().then(() => {
+        if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
+      });
+    };
+    process.once(signal, onSignal);
+  }
+  return { processor, provider };
 }
 
-export { processor, provider };
+const installed = install();
+export const processor = installed?.processor;
+export const provider = installed?.provider;

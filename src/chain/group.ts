@@ -1,7 +1,9 @@
 /**
  * The resource and instrumentation scope of a record, encoded once as OTLP/JSON and cached by object
  * identity (the SDK guarantees stable identity for both). Not part of the canonical form: a collector may
- * add resource attributes without breaking verification.
+ * add resource attributes without breaking verification. A resource whose detectors are still settling
+ * (`asyncAttributesPending`, e.g. host.id read from a file) is encoded again once it has settled, so later
+ * records carry the whole resource instead of the first snapshot forever.
  */
 import type { ReadWriteLogRecord } from '@opentelemetry/sdk-logs';
 import type { SdkInstrumentationScope as InstrumentationScope, SdkResource as Resource } from '../otel/types.js';
@@ -35,19 +37,32 @@ export function groupOf(record: Pick<ReadWriteLogRecord, 'resource' | 'instrumen
   let byScope = cache.get(record.resource);
   if (byScope === undefined) cache.set(record.resource, (byScope = new WeakMap()));
   let g = byScope.get(record.instrumentationScope);
-  if (g === undefined) {
-    const scopeSchema = record.instrumentationScope.schemaUrl;
-    const resourceSchema = record.resource.schemaUrl;
-    g = {
-      prefix: `{"resource":${encodeResource(record.resource)},"scopeLogs":[{"scope":${encodeScope(record.instrumentationScope)},"logRecords":[`,
-      suffix:
-        ']' +
-        (scopeSchema ? `,"schemaUrl":${JSON.stringify(scopeSchema)}` : '') +
-        '}]' +
-        (resourceSchema ? `,"schemaUrl":${JSON.stringify(resourceSchema)}` : '') +
-        '}',
-    };
+  // Encoded while the resource was still settling: encoded again once it has (one group object meanwhile).
+  if (g === undefined || (pending.has(g) && record.resource.asyncAttributesPending !== true)) {
+    g = encodeGroup(record);
     byScope.set(record.instrumentationScope, g);
+    if (record.resource.asyncAttributesPending === true) {
+      pending.add(g);
+      // Nothing settles them unless someone waits (the stock BLRP does, before each export): do it here.
+      record.resource.waitForAsyncAttributes?.().catch(() => undefined);
+    }
   }
   return g;
+}
+
+/** Groups encoded from a resource whose async attributes had not settled yet. */
+const pending = new WeakSet<RecordGroup>();
+
+function encodeGroup(record: Pick<ReadWriteLogRecord, 'resource' | 'instrumentationScope'>): RecordGroup {
+  const scopeSchema = record.instrumentationScope.schemaUrl;
+  const resourceSchema = record.resource.schemaUrl;
+  return {
+    prefix: `{"resource":${encodeResource(record.resource)},"scopeLogs":[{"scope":${encodeScope(record.instrumentationScope)},"logRecords":[`,
+    suffix:
+      ']' +
+      (scopeSchema ? `,"schemaUrl":${JSON.stringify(scopeSchema)}` : '') +
+      '}]' +
+      (resourceSchema ? `,"schemaUrl":${JSON.stringify(resourceSchema)}` : '') +
+      '}',
+  };
 }

@@ -2,9 +2,11 @@
  * The package as a user meets it: built output, NodeSDK configured by env only, the zero-code register
  * entry, CommonJS consumers — each in a real child process against a real loopback collector.
  */
-import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { hostname, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import type { ExportLogsServiceRequest } from '../../src/otlp/types.js';
 import { verifyFiles } from '../../src/verify/index.js';
 import { killAll, runNode } from '../helpers/child.js';
 import { collectorDir, type CollectorDir } from '../helpers/pipeline.js';
@@ -107,15 +109,64 @@ describe('zero-code: node --import otel-audit/register', () => {
     expect((await verifyFiles([collectorFile, auditDir])).ok).toBe(true);
   });
 
-  it('a bad OTEL_AUDIT_* value stops start-up with a message naming variable, value and allowed values', async () => {
+  it.each([
+    ['--import', 'register-app.mjs'],
+    ['-r', 'register-app.cjs'],
+  ])('a bad OTEL_AUDIT_* value under %s: one line on stderr naming variable, value and allowed values, exit 78, no stack', async (flag, app) => {
     const { auditDir } = await setup();
-    const child = runNode(['--import', 'otel-audit/register', join(root, 'test/fixtures/register-app.mjs')], {
+    const child = runNode([flag, 'otel-audit/register', join(root, 'test/fixtures', app)], {
       OTEL_AUDIT_DIR: auditDir,
       OTEL_AUDIT_FSYNC: 'sometimes',
     });
     const { code } = await child.exited;
-    expect(code).not.toBe(0);
-    expect(child.stderr.join('\n')).toMatch(/OTEL_AUDIT_FSYNC="sometimes" is invalid: allowed values are always, batch, off/);
+    expect(code).toBe(78);
+    const stderr = child.stderr.join('\n').trim();
+    expect(stderr).toBe('otel-audit configuration: OTEL_AUDIT_FSYNC="sometimes" is invalid: allowed values are always, batch, off');
+  });
+
+  it('records carry where they came from: host, process (pid, owner), OS and the service, at the collector and in the journal', async () => {
+    const { auditDir, collectorFile, collector } = await setup();
+    const child = runNode(['--import', 'otel-audit/register', join(root, 'test/fixtures/register-app.mjs')], {
+      OTEL_AUDIT_DIR: auditDir,
+      OTEL_EXPORTER_OTLP_LOGS_ENDPOINT: collector.endpoint,
+      OTEL_SERVICE_NAME: 'where-app',
+      OTEL_RESOURCE_ATTRIBUTES: 'deployment.environment.name=test',
+      EMIT_COUNT: '5',
+    });
+    await child.waitFor((o) => o.event === 'recorded');
+    const pid = child.proc.pid!;
+    child.proc.kill('SIGTERM');
+    await child.exited;
+    for (const file of [collectorFile, ...readdirSync(auditDir).filter((n) => n.endsWith('.jsonl')).map((n) => join(auditDir, n))]) {
+      const line = JSON.parse(readFileSync(file, 'utf8').split('\n')[0]!) as ExportLogsServiceRequest;
+      const attrs = Object.fromEntries((line.resourceLogs![0]!.resource!.attributes ?? []).map((a) => [a.key, a.value?.stringValue ?? a.value?.intValue]));
+      expect(attrs).toMatchObject({
+        'service.name': 'where-app',
+        'deployment.environment.name': 'test',
+        'host.name': hostname(),
+        'host.arch': expect.any(String),
+        'os.type': expect.any(String),
+        'process.owner': userInfo().username,
+        'process.runtime.name': 'nodejs',
+        'service.instance.id': expect.any(String),
+      });
+      expect(String(attrs['process.pid'])).toBe(String(pid));
+    }
+    // host.id is read asynchronously by the host detector: the stream's last record, sealed at shutdown, has it.
+    if (existsSync('/etc/machine-id') && readFileSync('/etc/machine-id', 'utf8').trim() !== '') {
+      const lines = readFileSync(collectorFile, 'utf8').trim().split('\n');
+      const last = JSON.parse(lines[lines.length - 1]!) as ExportLogsServiceRequest;
+      const rl = last.resourceLogs![last.resourceLogs!.length - 1]!;
+      expect(rl.resource!.attributes!.map((a) => a.key)).toContain('host.id');
+    }
+  });
+
+  it('OTEL_SDK_DISABLED=true installs nothing and says so once', async () => {
+    const { auditDir } = await setup();
+    const child = runNode(['--import', 'otel-audit/register', '-e', 'setTimeout(() => {}, 10)'], { OTEL_AUDIT_DIR: auditDir, OTEL_SDK_DISABLED: 'true' });
+    expect((await child.exited).code).toBe(0);
+    expect(child.stderr.join('\n').trim()).toBe('otel-audit/register: OTEL_SDK_DISABLED=true: no LoggerProvider installed, audit records are not recorded');
+    expect(existsSync(auditDir)).toBe(false);
   });
 });
 
