@@ -25,7 +25,7 @@ export default defineConfig([
   },
   {
     // Examples import the package by its name, exactly as a user's code would (resolved by self-reference).
-    entry: { 'examples/service': 'examples/service.ts' },
+    entry: { 'examples/service': 'examples/service.ts', 'examples/audited-cli': 'examples/audited-cli.ts' },
     format: ['esm'],
     target: 'node20',
     platform: 'node',

@@ -40,3 +40,4 @@ export {
 export { canonicalFromOtlp, CANONICALIZATION_ID, CANONICAL_FORM_VERSION, CanonicalFormError } from './chain/canonical.js';
 export { hashCanonical, HASH_ALGORITHM } from './chain/hash.js';
 export { mapEvent, validateEvent, prepareEvent, type MappedRecord } from './map/map-event.js';
+export { osIdentity, withOsIdentity, type AuditEventDraft, type OsIdentity } from './map/os-identity.js';

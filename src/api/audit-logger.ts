@@ -7,6 +7,7 @@
 import { deferred } from '../deliver/deferred.js';
 import type { AuditReceipt } from '../deliver/receipt.js';
 import { prepareEvent } from '../map/map-event.js';
+import { withOsIdentity } from '../map/os-identity.js';
 import { logsApi } from '../otel/logs-api.js';
 import { SEVERITY_INFO, SEVERITY_WARN, type LogsLogger, type LogsLoggerProvider } from '../otel/types.js';
 import { AuditLogRecordProcessor } from '../processor.js';
@@ -32,7 +33,7 @@ export class AuditLogger {
    * policy and the pipeline cannot take it) or `AuditConfigError` (the processor is not on this provider).
    */
   record(event: AuditEvent): Promise<AuditReceipt> {
-    const m = prepareEvent(event);
+    const m = prepareEvent(this.processor.options.defaultActor === 'os-user' ? withOsIdentity(event) : event);
     if (!this.processor.canAccept()) {
       const err = new AuditLossError(`audit record refused: ${this.processor.refusal() ?? 'the pipeline cannot accept records'}`, [m.recordId]);
       if (this.processor.options.onLossPolicy === 'throw') throw err;

@@ -20,6 +20,7 @@ const VARS = {
   OTEL_AUDIT_MAX_FILES: { schema: posInt(1), allowed: 'a whole number >= 1' },
   OTEL_AUDIT_STDOUT: { schema: bool, allowed: 'true, false, 1, 0' },
   OTEL_AUDIT_ON_LOSS: { schema: z.enum(['warn', 'throw']), allowed: 'warn, throw' },
+  OTEL_AUDIT_DEFAULT_ACTOR: { schema: z.enum(['os-user', 'none']), allowed: 'os-user, none' },
   OTEL_AUDIT_LOGGER_NAME: { schema: z.string().min(1).max(256), allowed: 'a non-empty logger name' },
   OTEL_AUDIT_HMAC_KEY: { schema: z.string().min(1), allowed: 'a key', secret: true, keyMaterial: true },
   OTEL_AUDIT_HMAC_KEY_FILE: { schema: z.string().min(1), allowed: 'a file path', keyMaterial: true },

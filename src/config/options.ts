@@ -30,6 +30,12 @@ export interface AuditProcessorOptions {
   onLossPolicy?: LossPolicy;
   /** Called for every record that could be made durable nowhere. */
   onLoss?: OnLoss;
+  /**
+   * Typed events that name no actor (or no source) get the OS user running the process as actor and this host
+   * as source (`os-user`; for command-line tools), or are refused (`none`). Env OTEL_AUDIT_DEFAULT_ACTOR;
+   * default `none`. An actor the caller gave is never replaced.
+   */
+  defaultActor?: 'os-user' | 'none';
   /** Env OTEL_AUDIT_LOGGER_NAME; default `audit`. */
   loggerName?: string;
   /**
@@ -85,6 +91,7 @@ export function resolveOptions(code: AuditProcessorOptions = {}, env: NodeJS.Pro
     stdout: code.stdout ?? e.OTEL_AUDIT_STDOUT ?? false,
     onLossPolicy: code.onLossPolicy ?? e.OTEL_AUDIT_ON_LOSS ?? 'warn',
     loggerName: code.loggerName ?? e.OTEL_AUDIT_LOGGER_NAME ?? DEFAULT_AUDIT_LOGGER_NAME,
+    defaultActor: code.defaultActor ?? e.OTEL_AUDIT_DEFAULT_ACTOR ?? 'none',
     maxQueueSize: code.maxQueueSize ?? e.OTEL_BLRP_MAX_QUEUE_SIZE ?? 8192,
     maxPendingRecords: code.maxPendingRecords ?? 65536,
     maxExportBatchSize: code.maxExportBatchSize ?? e.OTEL_BLRP_MAX_EXPORT_BATCH_SIZE ?? 2048,
@@ -109,6 +116,7 @@ export function resolveOptions(code: AuditProcessorOptions = {}, env: NodeJS.Pro
   if (!['journal', 'fallback', 'off'].includes(o.file)) bad('file', o.file, 'journal, fallback, off');
   if (!['always', 'batch', 'off'].includes(o.fsync)) bad('fsync', o.fsync, 'always, batch, off');
   if (!['warn', 'throw'].includes(o.onLossPolicy)) bad('onLossPolicy', o.onLossPolicy, 'warn, throw');
+  if (!['os-user', 'none'].includes(o.defaultActor)) bad('defaultActor', o.defaultActor, 'os-user, none');
   if (!(OTLP_PROTOCOLS as readonly string[]).includes(o.exporter.protocol)) bad('exporter.protocol', o.exporter.protocol, OTLP_PROTOCOLS.join(', '));
   for (const [k, min] of [
     ['maxFileBytes', 4096],

@@ -1,0 +1,58 @@
+/**
+ * Who and where for command-line tools: the OS user running this process as the actor, this host as the
+ * source — what Volt's audit fills in when a CLI caller leaves them out. Opt-in (OTEL_AUDIT_DEFAULT_ACTOR=os-user,
+ * or `withOsIdentity(event)` by hand), and never over what the caller gave.
+ *
+ * Attributes (semantic conventions): the actor's id and `user.name` are the login name; `process.user.id` is
+ * the effective uid; `audit.source.id` / `client.address` the host name (`audit.source.type` = hostname).
+ */
+import { hostname, userInfo } from 'node:os';
+import type { AuditActor, AuditEvent } from '../api/schema.js';
+
+export interface OsIdentity {
+  /** `{ id: <login name>, type: 'user', name: <login name> }`. */
+  actor: { id: string; type: 'user'; name: string };
+  /** Effective uid, or undefined where the platform has none (Windows). */
+  uid: number | undefined;
+  host: string;
+}
+
+/** An audit event whose actor may still be left out (filled in by `withOsIdentity`). */
+export type AuditEventDraft = Omit<AuditEvent, 'actor'> & { actor?: AuditActor };
+
+let cached: OsIdentity | undefined;
+
+/** The OS identity of this process, read once. A uid with no passwd entry (some containers) is named `uid:<n>`. */
+export function osIdentity(): OsIdentity {
+  if (cached !== undefined) return cached;
+  const uid = typeof process.geteuid === 'function' ? process.geteuid() : undefined;
+  let name: string;
+  try {
+    name = userInfo().username;
+  } catch {
+    name = process.env.USER ?? process.env.USERNAME ?? (uid !== undefined ? `uid:${uid}` : 'unknown');
+  }
+  cached = { actor: { id: name, type: 'user', name }, uid, host: hostname() };
+  return cached;
+}
+
+/**
+ * The event with the OS user as its actor when it names none, and this host as its source when it names none.
+ * An actor or source the caller gave is kept as it is; so is every detail (the uid is added as
+ * `process.user.id` only when the actor was filled in and the caller did not set that detail).
+ */
+export function withOsIdentity(event: AuditEventDraft): AuditEvent {
+  const hasActor = event.actor !== undefined;
+  const hasSource = event.source !== undefined;
+  if (hasActor && hasSource) return event as AuditEvent;
+  const id = osIdentity();
+  const out = { ...event } as AuditEvent;
+  if (!hasActor) {
+    out.actor = { ...id.actor } satisfies AuditActor;
+    if (id.uid !== undefined && (event.details === undefined || !Object.hasOwn(event.details, 'process.user.id'))) {
+      out.details = { ...event.details, 'process.user.id': id.uid };
+    }
+  }
+  if (!hasSource) out.source = { address: id.host };
+  return out;
+}
