@@ -1,5 +1,5 @@
 /**
- * AuditLogRecordProcessor: the pipeline of DESIGN §2 behind the sdk-logs `LogRecordProcessor` interface.
+ * AuditLogRecordProcessor: the pipeline of ARCHITECTURE.md §2 behind the sdk-logs `LogRecordProcessor` interface.
  *
  *   onEmit (sync):  select → validate (raw records) → chain (stamp + seal) → delivery.accept
  *   background:     journal group commit, OTLP export, replay of streams left by earlier processes

@@ -1,5 +1,5 @@
 /**
- * The typed audit event (DESIGN §3), as zod schemas so users can reuse them (e.g. to validate events that
+ * The typed audit event (ARCHITECTURE.md §3), as zod schemas so users can reuse them (e.g. to validate events that
  * arrive over a queue before recording them). Unknown fields are errors: a typo in an audit event must not
  * silently drop data.
  */
@@ -105,5 +105,5 @@ export type AuditOutcome = (typeof OUTCOMES)[number];
 export type AuditActorType = (typeof ACTOR_TYPES)[number];
 export type DetailValue = z.input<typeof DetailValueSchema>;
 
-/** For events whose actor is not known (DESIGN §3: unknown actor = "anonymous"). */
+/** For events whose actor is not known (ARCHITECTURE.md §3: unknown actor = "anonymous"). */
 export const ANONYMOUS_ACTOR: Readonly<AuditActor> = Object.freeze({ id: 'anonymous', type: 'user' });

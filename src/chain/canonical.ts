@@ -1,5 +1,5 @@
 /**
- * Canonical form v1 — what is hashed and signed (DESIGN §3, spec in docs/canonical-form.md).
+ * Canonical form v1 — what is hashed and signed (ARCHITECTURE.md §3, spec in docs/canonical-form.md).
  *
  * RFC 8785 (JCS) serialization of
  *   {attributes, body, event_name, observed_timestamp, span_id, timestamp, trace_id}

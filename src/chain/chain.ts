@@ -1,5 +1,5 @@
 /**
- * The hash chain of one stream (DESIGN §3): sequence numbers 1, 2, 3, … with no gaps, each record carrying the
+ * The hash chain of one stream (ARCHITECTURE.md §3): sequence numbers 1, 2, 3, … with no gaps, each record carrying the
  * SHA-256 of its predecessor's canonical form and its predecessor's record id.
  *
  * `peek()` gives the link a new record must carry; `commit()` advances only after that record was hashed,

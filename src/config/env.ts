@@ -1,5 +1,5 @@
 /**
- * Configuration from the environment (DESIGN §6), validated with zod. A bad value stops start-up with a
+ * Configuration from the environment (ARCHITECTURE.md §6), validated with zod. A bad value stops start-up with a
  * message naming the variable, the value and what is allowed — except for secrets, whose values are never
  * echoed. Standard OTel variables are read where they apply: OTEL_BLRP_* and OTEL_EXPORTER_OTLP_[LOGS_]PROTOCOL
  * here, the other OTEL_EXPORTER_OTLP_* by the OTLP transport itself (see deliver/otlp-sender.ts), OTEL_SERVICE_NAME / OTEL_RESOURCE_ATTRIBUTES by the SDK.

@@ -1,6 +1,6 @@
 /**
  * Options of the audit processor, and their resolution: code options override environment variables, which
- * override defaults (DESIGN §6).
+ * override defaults (ARCHITECTURE.md §6).
  */
 import type { MeterProvider } from '@opentelemetry/api';
 import { resolve } from 'node:path';

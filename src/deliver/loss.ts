@@ -1,5 +1,5 @@
 /**
- * Loss policy (DESIGN §5.1): a record that can reach neither the collector nor the journal is counted
+ * Loss policy (ARCHITECTURE.md §5.1): a record that can reach neither the collector nor the journal is counted
  * (`audit.records.dropped`), reported at error level, and handed to `onLoss`. With `throw`, the typed API
  * fails closed instead (see processor `assertCanAccept`).
  */

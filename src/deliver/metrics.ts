@@ -1,5 +1,5 @@
 /**
- * Self-metrics through the OTel metrics API (DESIGN §5.6). The per-record count is a plain number read by an
+ * Self-metrics through the OTel metrics API (ARCHITECTURE.md §5.8). The per-record count is a plain number read by an
  * observable instrument at collection time, so `onEmit` never pays for an instrument call.
  */
 import { metrics, type Meter, type MeterProvider } from '@opentelemetry/api';

@@ -1,5 +1,5 @@
 /**
- * Attribute names: the public contract of DESIGN §3. Users, dashboards and other verifiers depend on these
+ * Attribute names: the public contract of ARCHITECTURE.md §3. Users, dashboards and other verifiers depend on these
  * exact strings; never rename one without a schema version bump.
  */
 export const ATTR_RECORD_ID = 'audit.record.id';
@@ -9,7 +9,7 @@ export const ATTR_ACTION = 'audit.action';
 export const ATTR_OUTCOME = 'audit.outcome';
 export const ATTR_TARGET_ID = 'audit.target.id';
 export const ATTR_TARGET_TYPE = 'audit.target.type';
-/** Extensions beyond the DESIGN §3 table, so no field of the typed event is dropped. */
+/** Extensions beyond the ARCHITECTURE.md §3 table, so no field of the typed event is dropped. */
 export const ATTR_TARGET_NAME = 'audit.target.name';
 export const ATTR_ACTOR_NAME = 'audit.actor.name';
 export const ATTR_ACTOR_ROLES = 'audit.actor.roles';
@@ -26,7 +26,7 @@ export const ATTR_SEQ_PREVIOUS_RECORD_ID = 'audit.sequence.previous_record_id';
 export const ATTR_SEQ_END = 'audit.sequence.end';
 /**
  * On the first record of a stream whose process took over streams left by earlier processes (a restart):
- * the most recent of those streams, so a verifier can tell a restart from tampering. Extension of DESIGN §3.
+ * the most recent of those streams, so a verifier can tell a restart from tampering. Extension of ARCHITECTURE.md §3.
  */
 export const ATTR_SEQ_PREVIOUS_STREAM_ID = 'audit.sequence.previous_stream_id';
 

@@ -1,6 +1,6 @@
 /**
  * Stage 2, map: a validated typed audit event → the fields of an OTel log record with semantic attributes
- * (DESIGN §3). Pure and synchronous; validation happens before, in `validateEvent`.
+ * (ARCHITECTURE.md §3). Pure and synchronous; validation happens before, in `validateEvent`.
  */
 import { uuidV4 } from '../chain/uuid.js';
 import { isIP } from 'node:net';

@@ -1,6 +1,6 @@
 /**
  * Validation of audit records that arrive through the plain OTel Logs API (not the typed API).
- * DESIGN §8: such a record is never thrown back at the emitter — it is delivered, marked with
+ * ARCHITECTURE.md §8: such a record is never thrown back at the emitter — it is delivered, marked with
  * `audit.validation.error`, and counted.
  */
 import { z } from 'zod';

@@ -6,7 +6,7 @@
  * `arrayValue`/`kvlistValue` lists, the canonical form uses plain JSON arrays/objects with sorted keys).
  * This is the hot path of `onEmit`: strings are built directly, no intermediate objects.
  *
- * Defined outcomes for values that have no faithful OTLP/JSON form (DESIGN §8), each noted as a problem so
+ * Defined outcomes for values that have no faithful OTLP/JSON form (ARCHITECTURE.md §8), each noted as a problem so
  * the record is marked `audit.validation.error`, never thrown and never dropped:
  * - lone surrogate → replaced by U+FFFD (RFC 8785 §3.2.2.2 forbids them);
  * - NaN / ±Infinity → `stringValue` "NaN" / "Infinity" / "-Infinity" (JCS has no such numbers);
@@ -61,7 +61,7 @@ export function encodeString(s: string, path: string, p: EncodeProblems, limits:
   return JSON.stringify(sanitizeString(s, path, p, limits));
 }
 
-/** Tagged form of a JS number, per DESIGN §3: integer → intValue (decimal string), otherwise doubleValue. */
+/** Tagged form of a JS number, per ARCHITECTURE.md §3: integer → intValue (decimal string), otherwise doubleValue. */
 export function encodeNumber(n: number, path: string, p: EncodeProblems): string {
   if (Number.isInteger(n)) {
     if (Number.isSafeInteger(n)) return `{"intValue":"${n}"}`;

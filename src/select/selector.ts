@@ -1,6 +1,6 @@
 /**
  * Stage 1, select: is this log record an audit record?
- * DESIGN §2: emitted through a logger (scope) named `OTEL_AUDIT_LOGGER_NAME` (default `audit`), or carrying
+ * ARCHITECTURE.md §2: emitted through a logger (scope) named `OTEL_AUDIT_LOGGER_NAME` (default `audit`), or carrying
  * `audit.action`. Everything else passes through the processor untouched.
  */
 import type { ReadWriteLogRecord } from '@opentelemetry/sdk-logs';

@@ -1,7 +1,7 @@
 /**
  * Deliverable 5: the loss policy, at the point where the pipeline cannot make one more record durable
  * (collector down and the journal's disk bound reached, or collector down and the journal failing), and the
- * metrics of DESIGN §5.6 through the OTel metrics API.
+ * metrics of ARCHITECTURE.md §5.8 through the OTel metrics API.
  *   warn:  the record is counted (audit.records.dropped), reported at error level, handed to onLoss; its receipt
  *          rejects; record() itself does not throw.
  *   throw: record() throws AuditLossError synchronously (fail closed); receipts of records the journal could
@@ -139,7 +139,7 @@ describe('OTEL_AUDIT_ON_LOSS=throw (fail closed)', () => {
   });
 });
 
-describe('metrics of DESIGN §5.6 through the OTel metrics API (journal mode)', () => {
+describe('metrics of ARCHITECTURE.md §5.8 through the OTel metrics API (journal mode)', () => {
   it('emitted, exported, spooled, dropped, rejected, queue depth and export duration match what happened', async () => {
     captureStderr();
     const exporter = new InMemoryMetricExporter(AggregationTemporality.CUMULATIVE);

@@ -212,7 +212,7 @@ describe('mapEvent: exact attributes', () => {
     );
   });
 
-  // Every field of the typed event lands in the record (DESIGN §8: never silent loss).
+  // Every field of the typed event lands in the record (ARCHITECTURE.md §8: never silent loss).
   it('keeps target.name somewhere in the record', () => {
     const r = map({ ...BASE, target: { id: 't', name: 'Quarterly report' } });
     expect(Object.values(r.attributes)).toContain('Quarterly report');

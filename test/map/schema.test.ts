@@ -187,7 +187,7 @@ describe('validateEvent rejects invalid events with the right paths', () => {
   });
 
   // zod's record parser skips an own `__proto__` key before key checks run; validateEvent must still reject it
-  // rather than drop the detail silently (DESIGN §8).
+  // rather than drop the detail silently (ARCHITECTURE.md §8).
   it('rejects an own __proto__ details key (built with JSON.parse)', () => {
     const details = JSON.parse('{"__proto__": {"polluted": true}, "ok": 1}') as unknown;
     expect(Object.keys(details as object)).toContain('__proto__');
