@@ -100,13 +100,27 @@ const port = await new Promise((res) => {
 const collectorOut = join(work, 'collector', 'logs.jsonl');
 const auditDir = join(work, 'audit');
 
-function startCollector() {
-  const child = spawn(process.execPath, [cli, 'collector', '--port', String(port), '--out', collectorOut], { stdio: ['ignore', 'pipe', 'inherit'] });
+function startCollectorOnce() {
+  const child = spawn(process.execPath, [cli, 'collector', '--port', String(port), '--out', collectorOut], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (d) => (stderr += d));
   return new Promise((res, rej) => {
     const rl = createInterface({ input: child.stdout });
     rl.once('line', () => res(child));
-    child.once('exit', (code) => rej(new Error(`collector exited with ${code}`)));
+    child.once('exit', (code) => rej(new Error(`collector exited with ${code}: ${stderr.trim()}`)));
   });
+}
+
+/** Restarting on the same port can race with the kernel handing that port to another socket: retry a while. */
+async function startCollector() {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startCollectorOnce();
+    } catch (e) {
+      if (attempt >= 40 || !/EADDRINUSE/.test(String(e.message))) throw e;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
 }
 const stopCollector = (child) => new Promise((res) => {
   child.once('exit', res);
