@@ -1,6 +1,6 @@
 /**
  * Stage 4, deliver: from sealed records to the collector and the journal, without silent loss and with
- * bounded memory (DESIGN §5).
+ * bounded memory (ARCHITECTURE.md §5).
  *
  * Invariant: every accepted record is at all times in memory, in the journal, or acknowledged.
  * - `accept` (sync, from onEmit) queues a sealed record; with fsync `always` it is also written and fsynced
@@ -608,9 +608,11 @@ export class Delivery {
     if (this.o.file === 'off') return;
     Object.assign(this.state, { acked: this.acked, last: this.accepted }, extra);
     try {
-      writeState(this.o.dir, this.state);
+      // Durable (fsynced, renamed, directory fsynced) unless the fsync policy is off.
+      writeState(this.o.dir, this.state, { sync: this.o.fsync !== 'off' });
     } catch (e) {
-      diag.error(`otel-audit: could not write delivery state (${(e as NodeJS.ErrnoException).code ?? 'error'})`);
+      // An errno code, or the message of a refusal (AuditConfigError: something planted, named with its path).
+      diag.error(`otel-audit: could not write delivery state (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
     }
   }
 

@@ -1,5 +1,5 @@
 /**
- * Replay after a restart (DESIGN §5.2): streams left in the journal directory by processes that are gone are
+ * Replay after a restart (ARCHITECTURE.md §5.2): streams left in the journal directory by processes that are gone are
  * re-sent to the collector, in sequence order, resuming after the last acknowledged record. Each orphaned
  * stream is claimed with a lock file first, so processes sharing the directory never replay it twice at once.
  */
@@ -9,7 +9,7 @@ import { hashCanonical } from '../chain/hash.js';
 import { ATTR_SEQ_END, ATTR_SEQ_NUMBER, ATTR_SEQ_STREAM_ID } from '../map/attributes.js';
 import { filterRequest, attribute, intAttribute, stringAttribute } from '../otlp/decode.js';
 import type { ExportLogsServiceRequest, OtlpLogRecord } from '../otlp/types.js';
-import { listStreams } from '../sinks/files.js';
+import { listStreams, prepareAuditDir } from '../sinks/files.js';
 import { readLastLine, readLines } from '../sinks/journal-reader.js';
 import { keepRejected, refusedForGood } from '../sinks/rejected.js';
 import { recoverSegment, type TornTail } from '../sinks/recover.js';
@@ -69,10 +69,14 @@ export class Replayer {
 
   /**
    * Claims, synchronously, the streams left unacknowledged by processes that are gone (so the new stream can
-   * name its predecessor on its very first record); `run()` then replays them in the background.
+   * name its predecessor on its very first record); `run()` then replays them in the background. Throws
+   * AuditConfigError when the directory is not safe to use (prepareAuditDir).
    */
   constructor(private readonly o: ReplayOptions) {
     this.claimed = [];
+    // Before any file in the directory is read, locked or written: refuse (AuditConfigError) a directory
+    // others can write, and any link, FIFO or foreign file planted where a segment or state file should be.
+    prepareAuditDir(o.dir);
     for (const [streamId, paths] of listStreams(o.dir)) {
       if (streamId === o.ownStreamId) continue;
       const state = readState(o.dir, streamId);

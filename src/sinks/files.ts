@@ -1,18 +1,20 @@
 /**
- * Names and permissions of everything written under OTEL_AUDIT_DIR (DESIGN §4):
+ * Names and permissions of everything written under OTEL_AUDIT_DIR (ARCHITECTURE.md §4):
  *   audit-<streamId>-<segment>.jsonl   journal/spool segments, OTLP/JSON lines, one writer process each
  *   state/<streamId>.state             delivery state (JSON) of a stream (acknowledged sequence number, owner pid)
  *   state/<streamId>.lock              held by the process replaying an orphaned stream
  *   state/retention.log                one JSON line per segment deleted by retention, binding the cut to a hash
  *   rejected/                          batches the collector refused for good (4xx, rejected records), kept
  *   quarantine/                        torn or corrupt bytes set aside at start-up, never deleted by us
- * Files 0600, directories 0700: audit data and delivery state are nobody else's business.
+ * Files 0600, directories 0700: audit data and delivery state are nobody else's business. Nothing in the tree
+ * is followed or trusted by name (durable.ts); `prepareAuditDir` checks the whole tree at start-up.
  */
-import { mkdirSync, readdirSync, statSync } from 'node:fs';
+import { lstatSync, readdirSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
+import { AuditConfigError } from '../api/errors.js';
+import { checkDir, checkFile, ensureDir } from './durable.js';
 
-export const FILE_MODE = 0o600;
-export const DIR_MODE = 0o700;
+export { DIR_MODE, FILE_MODE } from './durable.js';
 
 const SEGMENT_RE = /^audit-([0-9a-f-]{36})-(\d{6,})\.jsonl$/;
 
@@ -32,10 +34,75 @@ export const statePath = (dir: string, streamId: string): string => join(stateDi
 export const retentionLogPath = (dir: string): string => join(stateDir(dir), 'retention.log');
 export const lockPath = (dir: string, streamId: string): string => join(stateDir(dir), `${streamId}.lock`);
 
-/** Creates the directory tree with owner-only permissions (mode applies to directories we create). */
+/**
+ * Makes sure OTEL_AUDIT_DIR and `state/` exist (created 0700, their parents fsynced) and are directories of
+ * ours that nobody else can write. Throws AuditConfigError when they are not, an I/O error when it fails.
+ */
 export function ensureDirs(dir: string): void {
-  mkdirSync(dir, { recursive: true, mode: DIR_MODE });
-  mkdirSync(stateDir(dir), { recursive: true, mode: DIR_MODE });
+  ensureDir(dir, { top: true });
+  ensureDir(stateDir(dir));
+}
+
+/** Makes sure a subdirectory of OTEL_AUDIT_DIR (`quarantine/`, `rejected/`) exists and is safe, as ensureDirs. */
+export function ensureSubdir(dir: string, sub: string): void {
+  ensureDir(dir, { top: true });
+  ensureDir(sub);
+}
+
+/**
+ * lstat, or undefined when the entry is gone (another process may remove its own files meanwhile) or cannot be
+ * looked at (then it cannot be opened either: the first write reports that).
+ */
+function lstatMaybe(path: string): Stats | undefined {
+  try {
+    return lstatSync(path);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Start-up check of OTEL_AUDIT_DIR, before anything in it is read or written (as sshd's StrictModes): the
+ * directory and its subdirectories must be real directories owned by our euid and not writable by group or
+ * others (missing ones are created 0700); every journal segment and every file in `state/` must be a regular
+ * file of ours — segments, state files and the retention log with a single link. Anything else (a symbolic
+ * link, a FIFO, a foreign file, a hard link to a file elsewhere) is refused with an AuditConfigError naming
+ * the path and the fix, rather than be followed, written through, or left to block a read.
+ *
+ * An I/O error creating the tree (read-only, full, no permission) is not a refusal: the journal reports it at
+ * its first write and records go to the collector from memory meanwhile, as for any disk fault.
+ */
+export function prepareAuditDir(dir: string): void {
+  const unlessRefused = (f: () => void): boolean => {
+    try {
+      f();
+      return true;
+    } catch (e) {
+      if (e instanceof AuditConfigError) throw e;
+      return false; // an I/O fault: the first write reports it
+    }
+  };
+  if (!unlessRefused(() => ensureDir(dir, { top: true }))) return;
+  unlessRefused(() => ensureDir(stateDir(dir)));
+  for (const sub of [quarantineDir(dir), rejectedDir(dir)]) if (lstatMaybe(sub) !== undefined) checkDir(sub);
+  const scan = (where: string, want: (name: string) => { singleLink: boolean } | undefined): void => {
+    let names: string[];
+    try {
+      names = readdirSync(where);
+    } catch {
+      return; // unreadable: the first write reports it
+    }
+    for (const name of names) {
+      const rule = want(name);
+      if (rule === undefined) continue;
+      const path = join(where, name);
+      const st = lstatMaybe(path);
+      if (st !== undefined) checkFile(path, st, rule);
+    }
+  };
+  scan(dir, (name) => (parseSegmentName(name) !== undefined ? { singleLink: true } : undefined));
+  // A lock is link(2)ed from its temp file, so it has two links for a moment while another process claims it.
+  scan(stateDir(dir), (name) => ({ singleLink: name.endsWith('.state') || name === 'retention.log' }));
 }
 
 /** Journal segments by stream id, each list in segment order; streams oldest first. */
@@ -56,7 +123,7 @@ export function listStreams(dir: string): Map<string, string[]> {
   }
   const mtime = (path: string): number => {
     try {
-      return statSync(path).mtimeMs;
+      return lstatSync(path).mtimeMs; // never through a link
     } catch {
       return 0;
     }

@@ -2,8 +2,12 @@
  * Reading journal segments back, line by line, with bounded memory: for replay after an outage or a restart.
  * Only whole lines ('\n'-terminated) are returned; a trailing fragment is reported as `torn` (see recover.ts).
  */
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, constants, fstatSync, readSync } from 'node:fs';
 import { open } from 'node:fs/promises';
+import { checkFile, O_NOFOLLOW, O_NONBLOCK, openChecked } from './durable.js';
+
+/** Never through a link planted under a segment's name, never blocked by a FIFO there. */
+const READ_FLAGS = constants.O_RDONLY | O_NOFOLLOW | O_NONBLOCK;
 
 export interface LineRead {
   text: string;
@@ -16,9 +20,11 @@ const CHUNK = 1 << 20;
 
 /** Yields the whole lines of `path` between byte offsets `from` and `to` (default: end of file). */
 export async function* readLines(path: string, from = 0, to?: number): AsyncGenerator<LineRead> {
-  const fh = await open(path, 'r');
+  const fh = await open(path, READ_FLAGS);
   try {
-    const limit = to ?? (await fh.stat()).size;
+    const st = await fh.stat();
+    checkFile(path, st, { singleLink: false }); // a regular file of ours (segments of other streams are read here)
+    const limit = to ?? st.size;
     let pos = from;
     let carry: Buffer = Buffer.alloc(0);
     let carryStart = from;
@@ -64,7 +70,7 @@ export function lastNewlineBefore(fd: number, before: number): number {
 
 /** The last whole line of a file ('\n'-terminated), without its newline; undefined when there is none. */
 export function readLastLine(path: string): string | undefined {
-  const fd = openSync(path, 'r');
+  const fd = openChecked(path, constants.O_RDONLY, { singleLink: false });
   try {
     // A trailing fragment (torn tail) is skipped: the last whole line ends at the last '\n'.
     const end = lastNewlineBefore(fd, fstatSync(fd).size);
@@ -80,7 +86,7 @@ export function readLastLine(path: string): string | undefined {
 
 /** `length` bytes of `path` from `offset` (for whole lines located through the journal's line index). */
 export async function readRange(path: string, offset: number, length: number): Promise<Buffer> {
-  const fh = await open(path, 'r');
+  const fh = await open(path, READ_FLAGS); // our own segment, created exclusively by this process
   try {
     const buf = Buffer.allocUnsafe(length);
     let got = 0;

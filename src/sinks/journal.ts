@@ -1,16 +1,19 @@
 /**
- * The local journal (DESIGN §4): append-only OTLP/JSON lines in size-rotated segments, one writer per stream
+ * The local journal (ARCHITECTURE.md §4): append-only OTLP/JSON lines in size-rotated segments, one writer per stream
  * so processes sharing a directory never interleave. Also the spool: what the collector has not acknowledged
  * is read back from here, located through a small in-memory line index (no re-parsing of JSON).
  *
  * Durability: `writeSync` (fsync policy `always`) returns after write(2)+fsync(2). `write` (policies `batch`
  * and `off`) is a group commit: everything queued while one write+fsync is in flight goes out together in
  * the next one, so under load the cost of fsync is shared by all records that waited for it. A failed write
- * is truncated back to the last whole line so a later line never lands after a fragment.
+ * is truncated back to the last whole line so a later line never lands after a fragment. A new segment's
+ * directory entry is made durable too (the directory is fsynced after the create, unless the policy is `off`):
+ * an fsynced file whose name did not survive a power cut is lost all the same.
  */
 import * as fs from 'node:fs';
 import { join } from 'node:path';
-import { FILE_MODE, ensureDirs, segmentName } from './files.js';
+import { fsyncDir, O_NOFOLLOW } from './durable.js';
+import { FILE_MODE, ensureDirs, prepareAuditDir, segmentName } from './files.js';
 
 export type FsyncPolicy = 'always' | 'batch' | 'off';
 
@@ -102,7 +105,10 @@ export class JournalWriter {
   private idleResolve: (() => void) | undefined;
   private closed = false;
 
-  constructor(private readonly options: JournalOptions) {}
+  /** Checks OTEL_AUDIT_DIR at start-up (prepareAuditDir): throws AuditConfigError when it is not safe to write. */
+  constructor(private readonly options: JournalOptions) {
+    prepareAuditDir(options.dir);
+  }
 
   get current(): SegmentInfo | undefined {
     return this.segments[this.segments.length - 1];
@@ -112,8 +118,18 @@ export class JournalWriter {
     ensureDirs(this.options.dir);
     this.segmentNo++;
     const path = join(this.options.dir, segmentName(this.options.streamId, this.segmentNo));
-    // O_EXCL: a segment name is never reused, even across a crash and restart (new stream id anyway).
-    this.fd = fs.openSync(path, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_APPEND, FILE_MODE);
+    // O_EXCL: a segment name is never reused, even across a crash and restart (new stream id anyway), and
+    // nothing planted under it (a link, a FIFO) is ever opened; O_NOFOLLOW says so explicitly.
+    const C = fs.constants;
+    const fd = fs.openSync(path, C.O_WRONLY | C.O_CREAT | C.O_EXCL | C.O_APPEND | O_NOFOLLOW, FILE_MODE);
+    try {
+      // The new name must survive a power cut before any record in it is reported durable.
+      if (this.options.fsync !== 'off') fsyncDir(this.options.dir);
+    } catch (e) {
+      fs.closeSync(fd);
+      throw e;
+    }
+    this.fd = fd;
     this.segments.push({ path, first: 0, last: 0, bytes: 0, lines: new LineIndex() });
   }
 

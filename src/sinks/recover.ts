@@ -1,11 +1,15 @@
 /**
- * Crash recovery of a journal segment (DESIGN §5.3): after `kill -9` the last line may be torn. The torn
+ * Crash recovery of a journal segment (ARCHITECTURE.md §5.3): after `kill -9` the last line may be torn. The torn
  * bytes are moved to `quarantine/` (never silently kept, never silently dropped) and the segment is cut
- * back to its last whole line, so the rest verifies and replays.
+ * back to its last whole line, so the rest verifies and replays. The set-aside copy is durable (fsynced, and
+ * its directory too) before the segment is cut: a power cut in between must not lose the bytes from both.
+ * The segment is opened without following a link and only if it is a regular file of ours with one link,
+ * so a name planted in the directory can never make us truncate a file elsewhere.
  */
 import * as fs from 'node:fs';
-import { basename, join } from 'node:path';
-import { DIR_MODE, FILE_MODE, quarantineDir } from './files.js';
+import { basename } from 'node:path';
+import { durableCreateUnique, openChecked } from './durable.js';
+import { ensureSubdir, quarantineDir } from './files.js';
 import { lastNewlineBefore } from './journal-reader.js';
 
 export interface TornTail {
@@ -18,7 +22,7 @@ export interface TornTail {
 
 /** Returns the torn tail that was set aside, or undefined when the segment ends on a whole, parsable line. */
 export function recoverSegment(dir: string, path: string): TornTail | undefined {
-  const fd = fs.openSync(path, 'r+');
+  const fd = openChecked(path, fs.constants.O_RDWR, { singleLink: true });
   try {
     const size = fs.fstatSync(fd).size;
     if (size === 0) return undefined;
@@ -41,9 +45,9 @@ export function recoverSegment(dir: string, path: string): TornTail | undefined 
     if (tornFrom === undefined) return undefined;
     const tail = Buffer.alloc(size - tornFrom);
     fs.readSync(fd, tail, 0, tail.length, tornFrom);
-    fs.mkdirSync(quarantineDir(dir), { recursive: true, mode: DIR_MODE });
-    const target = join(quarantineDir(dir), `${basename(path)}.${tornFrom}.torn`);
-    fs.writeFileSync(target, tail, { mode: FILE_MODE });
+    ensureSubdir(dir, quarantineDir(dir));
+    // Never over an earlier copy (a crash between this and the cut sets the same bytes aside again).
+    const target = durableCreateUnique(quarantineDir(dir), `${basename(path)}.${tornFrom}`, '.torn', tail);
     fs.ftruncateSync(fd, tornFrom);
     fs.fsyncSync(fd);
     return { file: path, offset: tornFrom, bytes: tail.length, quarantinedTo: target };

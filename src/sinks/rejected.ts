@@ -3,9 +3,8 @@
  * partial_success). They are kept here — never deleted by otel-audit — so an operator can inspect and resend
  * them (`otel-audit verify` reads them like any journal file), while the stream moves on.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { DIR_MODE, FILE_MODE, rejectedDir } from './files.js';
+import { durableCreateUnique } from './durable.js';
+import { ensureSubdir, rejectedDir } from './files.js';
 
 /** Attempts before a batch refused with a permanent status (4xx but 408/429) is set aside. */
 export const PERMANENT_ATTEMPTS = 3;
@@ -17,10 +16,13 @@ export function refusedForGood(r: { retryable: boolean; rejected: number }, atte
   return !r.retryable ? attempts >= PERMANENT_ATTEMPTS : r.rejected > 0 && attempts >= REJECTED_ATTEMPTS;
 }
 
-/** Writes the batch as one OTLP/JSON line to `rejected/`; returns the file. Throws on I/O errors. */
+/**
+ * Writes the batch as one OTLP/JSON line to a new file in `rejected/`; returns the file. Throws on I/O errors.
+ * Durable (file and directory fsynced) before it returns: the stream then moves past these records, and this
+ * file may become their only copy once retention deletes the journal segment.
+ */
 export function keepRejected(dir: string, streamId: string, first: number, last: number, body: Uint8Array | string): string {
-  mkdirSync(rejectedDir(dir), { recursive: true, mode: DIR_MODE });
-  const where = join(rejectedDir(dir), `${streamId}-${first}-${last}.jsonl`);
-  writeFileSync(where, typeof body === 'string' ? body + '\n' : Buffer.concat([body, Buffer.from('\n')]), { mode: FILE_MODE });
-  return where;
+  ensureSubdir(dir, rejectedDir(dir));
+  const line = typeof body === 'string' ? body + '\n' : Buffer.concat([body, Buffer.from('\n')]);
+  return durableCreateUnique(rejectedDir(dir), `${streamId}-${first}-${last}`, '.jsonl', line);
 }

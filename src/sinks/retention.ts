@@ -1,11 +1,11 @@
 /**
- * Retention (DESIGN §4): keep at most `maxFiles` journal segments in the directory, deleting the oldest
+ * Retention (ARCHITECTURE.md §4): keep at most `maxFiles` journal segments in the directory, deleting the oldest
  * first — but only segments whose every record the collector has acknowledged: this process's own closed
  * segments up to its acknowledged sequence number, and segments of streams whose state says `done`.
  * Unacknowledged data is never deleted; when that keeps the directory above the bound, it says so.
  */
 import { diag } from '@opentelemetry/api';
-import { appendFileSync, rmSync, statSync } from 'node:fs';
+import { lstatSync, rmSync } from 'node:fs';
 import { basename } from 'node:path';
 import { canonicalFromOtlp } from '../chain/canonical.js';
 import { hashCanonical } from '../chain/hash.js';
@@ -13,7 +13,9 @@ import { ATTR_SEQ_NUMBER, ATTR_SEQ_STREAM_ID } from '../map/attributes.js';
 import { intAttribute, stringAttribute } from '../otlp/decode.js';
 import type { ExportLogsServiceRequest, OtlpLogRecord } from '../otlp/types.js';
 import { readLastLine } from './journal-reader.js';
-import { FILE_MODE, listStreams, retentionLogPath } from './files.js';
+import { AuditConfigError } from '../api/errors.js';
+import { durableAppend } from './durable.js';
+import { listStreams, retentionLogPath } from './files.js';
 import { readState } from './stream-state.js';
 
 export interface OwnStream {
@@ -30,7 +32,7 @@ export function enforceRetention(dir: string, maxFiles: number, own: OwnStream):
     paths.forEach((path, i) => {
       let mtime = 0;
       try {
-        mtime = statSync(path).mtimeMs;
+        mtime = lstatSync(path).mtimeMs; // never through a link
       } catch {
         /* vanished */
       }
@@ -91,10 +93,17 @@ function recordCut(dir: string, streamId: string, path: string): boolean {
         }
     if (last === undefined) return true;
     const entry: RetentionEntry = { streamId, file: basename(path), last: lastSeq, lastHash: hashCanonical(canonicalFromOtlp(last)), deletedAt: new Date().toISOString() };
-    appendFileSync(retentionLogPath(dir), JSON.stringify(entry) + '\n', { mode: FILE_MODE });
+    // Durable before the segment goes: a cut the log does not show would read as deleted records. Appended
+    // only to a regular file of ours with one link (never through a link or a FIFO planted under its name).
+    durableAppend(retentionLogPath(dir), JSON.stringify(entry) + '\n');
     return true;
   } catch (e) {
-    diag.warn(`otel-audit: retention kept ${basename(path)}: could not record its cut (${e instanceof Error ? e.message : String(e)})`);
+    const msg = `otel-audit: retention kept ${basename(path)}: could not record its cut (${e instanceof Error ? e.message : String(e)})`;
+    if (e instanceof AuditConfigError) {
+      // Something was planted in the directory: say it loudly, not just in the diag log.
+      diag.error(msg);
+      process.stderr.write(msg + '\n');
+    } else diag.warn(msg);
     return false;
   }
 }

@@ -1,13 +1,17 @@
 /**
  * Delivery state of one stream, persisted next to its journal: which sequence number the collector has
- * acknowledged, and which process owns the stream. Written atomically (temp file + rename) so a crash leaves
- * either the old or the new state, never a torn one. A stale `acked` only means re-sending some records
- * (at-least-once), never skipping one.
+ * acknowledged, and which process owns the stream. Written atomically and durably (durableReplace: a temp
+ * file with an unpredictable name, fsynced, renamed into place, directory fsynced) so a crash or a power cut
+ * leaves either the old or the new state, never a torn or empty one. A stale `acked` only means re-sending
+ * some records (at-least-once), never skipping one.
  */
+import { diag } from '@opentelemetry/api';
 import * as fs from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import { FILE_MODE, ensureDirs, lockPath, statePath } from './files.js';
+import { AuditConfigError } from '../api/errors.js';
+import { durableReplace, O_NOFOLLOW, O_NONBLOCK, readChecked, writeExclusive } from './durable.js';
+import { ensureDirs, lockPath, statePath } from './files.js';
 
 export interface StreamState {
   version: 1;
@@ -41,18 +45,30 @@ export function newState(streamId: string): StreamState {
   };
 }
 
-export function writeState(dir: string, state: StreamState): void {
+/** `sync: false` (fsync policy off) keeps the replace atomic but skips its fsyncs. */
+export function writeState(dir: string, state: StreamState, { sync = true }: { sync?: boolean } = {}): void {
   ensureDirs(dir);
-  const path = statePath(dir, state.streamId);
-  const tmp = `${path}.${process.pid}.tmp`;
-  fs.writeFileSync(tmp, JSON.stringify(state) + '\n', { mode: FILE_MODE });
-  fs.renameSync(tmp, path);
+  durableReplace(statePath(dir, state.streamId), JSON.stringify(state) + '\n', { sync });
 }
 
-/** Reads a state file; undefined when absent or unreadable (treated as "nothing acknowledged"). */
+/**
+ * Reads a state file; undefined when absent or unreadable (treated as "nothing acknowledged", which only means
+ * re-sending). Something other than a regular file of ours there is never followed nor trusted (a planted state
+ * could claim records acknowledged), and is reported.
+ */
 export function readState(dir: string, streamId: string): StreamState | undefined {
+  let text: string;
   try {
-    const s = JSON.parse(fs.readFileSync(statePath(dir, streamId), 'utf8')) as Partial<StreamState>;
+    text = readChecked(statePath(dir, streamId)).toString('utf8');
+  } catch (e) {
+    if (e instanceof AuditConfigError) {
+      diag.error(e.message);
+      process.stderr.write(e.message + '\n');
+    }
+    return undefined;
+  }
+  try {
+    const s = JSON.parse(text) as Partial<StreamState>;
     if (s.version !== 1 || s.streamId !== streamId || typeof s.acked !== 'number') return undefined;
     return s as StreamState;
   } catch {
@@ -83,8 +99,8 @@ export function claimReplay(dir: string, streamId: string): (() => void) | undef
   ensureDirs(dir);
   const path = lockPath(dir, streamId);
   const mine = JSON.stringify({ pid: process.pid, host: hostname(), nonce: randomBytes(8).toString('hex') });
-  const tmp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-  fs.writeFileSync(tmp, mine, { mode: FILE_MODE });
+  const tmp = `${path}.${process.pid}.${randomBytes(12).toString('hex')}.tmp`;
+  writeExclusive(tmp, mine); // a lock need not survive a power cut: its holder would not either
   try {
     for (let attempt = 0; attempt < 3; attempt++) {
       try {
@@ -92,7 +108,7 @@ export function claimReplay(dir: string, streamId: string): (() => void) | undef
         return () => {
           // Release only our own lock (not one a takeover put in its place).
           try {
-            if (fs.readFileSync(path, 'utf8') === mine) fs.rmSync(path, { force: true });
+            if (readLock(path) === mine) fs.rmSync(path, { force: true });
           } catch {
             /* already gone */
           }
@@ -102,7 +118,7 @@ export function claimReplay(dir: string, streamId: string): (() => void) | undef
       }
       let text: string;
       try {
-        text = fs.readFileSync(path, 'utf8');
+        text = readLock(path);
       } catch {
         continue; // released meanwhile: try again
       }
@@ -120,7 +136,7 @@ export function claimReplay(dir: string, streamId: string): (() => void) | undef
       } catch {
         continue; // someone else moved it: retry the whole claim
       }
-      const moved = fs.readFileSync(aside, 'utf8');
+      const moved = readLock(aside);
       if (moved !== text) {
         // We moved a fresh lock of a live claimant: put it back if its place is still free, and yield.
         try {
@@ -138,3 +154,11 @@ export function claimReplay(dir: string, streamId: string): (() => void) | undef
     fs.rmSync(tmp, { force: true });
   }
 }
+
+/**
+ * A lock's content, read by name without following a link or blocking on a FIFO planted there (O_NOFOLLOW |
+ * O_NONBLOCK; an empty read counts as a stale lock). Only a liveness claim, so no owner check: what matters is
+ * never to follow or hang. (@types/node declares only string flags; Node takes numeric ones.)
+ */
+const LOCK_READ_FLAG = (fs.constants.O_RDONLY | O_NOFOLLOW | O_NONBLOCK) as unknown as string;
+const readLock = (path: string): string => fs.readFileSync(path, { encoding: 'utf8', flag: LOCK_READ_FLAG });

@@ -49,9 +49,10 @@ describe('memory stays bounded during an outage; the journal absorbs the backlog
     const maxDepth = Math.max(...progress.map((o) => Number(o.queueDepth)));
     const maxBuffers = Math.max(...progress.map((o) => Number(o.arrayBuffers)));
     const maxHeap = Math.max(...progress.map((o) => Number(o.heapUsed)));
-    // In memory: at most the queue bound plus a batch being cut (batch size capped at the queue bound, 2048 here);
-    // the rest only in the journal.
-    expect(maxDepth).toBeLessThanOrEqual(2048 + 2048);
+    // In memory: the queue bound plus what is waiting for the journal write in flight (group commit; how much
+    // depends on the disk, so no tighter bound is asserted); the rest only in the journal. Holding the backlog
+    // would reach N.
+    expect(maxDepth).toBeLessThan(N / 2);
     // ~1 KB a record: holding the backlog would take ≥ 50 MiB of buffers. Measured: a GC sawtooth between ~9 and
     // ~29 MiB, flat from 20,000 to 150,000 records. No growth from the first half of the run to the second.
     expect(maxBuffers).toBeLessThan(40 * MiB);

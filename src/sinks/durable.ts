@@ -1,0 +1,275 @@
+/**
+ * Every file system primitive otel-audit writes OTEL_AUDIT_DIR with: safe against planted names, durable
+ * against power loss.
+ *
+ * Safe: nothing inside the directory is ever followed or trusted by name. Files are opened with O_NOFOLLOW
+ * (and O_NONBLOCK, so a FIFO planted under a file's name cannot hang the process), and what was opened is
+ * checked with fstat: a regular file, owned by this process's euid, and — where we write to it — with a single
+ * link, so a hard link to a file elsewhere is never written through. New files are created exclusively
+ * (O_CREAT|O_EXCL|O_NOFOLLOW, 0600); temp files get unpredictable names. Directories must be ours and not
+ * writable by group or others (as sshd's StrictModes); we create them 0700. Anything else is refused with an
+ * AuditConfigError that names the path and the fix.
+ *
+ * Durable (ARCHITECTURE.md §5.7): a file's content is fsynced before it is renamed into place or relied on, and
+ * the parent directory is fsynced after an entry is created or renamed in it — on file systems that drop unsynced
+ * writes at a power cut, a rename or a new file is otherwise lost, or survives pointing at empty data.
+ */
+import * as fs from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { dirname, join } from 'node:path';
+import { AuditConfigError } from '../api/errors.js';
+
+export const FILE_MODE = 0o600;
+export const DIR_MODE = 0o700;
+
+const C = fs.constants;
+// Absent on Windows (0 there): the fstat/lstat checks still apply.
+export const O_NOFOLLOW: number = C.O_NOFOLLOW ?? 0;
+export const O_NONBLOCK: number = C.O_NONBLOCK ?? 0;
+const O_DIRECTORY: number = C.O_DIRECTORY ?? 0;
+
+const errCode = (e: unknown): string | undefined => (e as NodeJS.ErrnoException | undefined)?.code;
+
+/** The effective uid files and directories must belong to; undefined where there is none (Windows). */
+const euid = (): number | undefined => process.geteuid?.();
+
+function kindOf(st: fs.Stats): string {
+  if (st.isSymbolicLink()) return 'a symbolic link';
+  if (st.isFIFO()) return 'a FIFO';
+  if (st.isSocket()) return 'a socket';
+  if (st.isCharacterDevice() || st.isBlockDevice()) return 'a device node';
+  if (st.isDirectory()) return 'a directory';
+  if (st.isFile()) return 'a regular file';
+  return 'an unknown kind of file';
+}
+
+const refuse = (path: string, what: string, fix: string): AuditConfigError =>
+  new AuditConfigError(`otel-audit: unsafe OTEL_AUDIT_DIR, refusing to use ${path}: ${what}. Fix: ${fix}`);
+
+const removeFix = (path: string): string => `remove it (rm ${path}) — otel-audit never follows or writes through it`;
+
+/**
+ * A directory otel-audit may write in: a real directory (a symbolic link only for OTEL_AUDIT_DIR itself, when
+ * `top`, and only one owned by us or root), owned by our euid, not writable by group or others.
+ */
+export function checkDir(path: string, { top = false }: { top?: boolean } = {}): void {
+  let st = fs.lstatSync(path);
+  if (st.isSymbolicLink()) {
+    const me = euid();
+    // The operator may point OTEL_AUDIT_DIR at another place; a link someone else made there may not.
+    if (!top) throw refuse(path, 'it is a symbolic link, where a directory of otel-audit is expected', removeFix(path));
+    if (me !== undefined && st.uid !== me && st.uid !== 0)
+      throw refuse(
+        path,
+        `it is a symbolic link owned by uid ${st.uid}, not by this process (euid ${me}) or root`,
+        `point OTEL_AUDIT_DIR at the real directory, or remove the link (rm ${path})`,
+      );
+    st = fs.statSync(path);
+  }
+  if (!st.isDirectory()) throw refuse(path, `it is ${kindOf(st)}, where a directory is expected`, removeFix(path));
+  const me = euid();
+  if (me !== undefined && st.uid !== me)
+    throw refuse(
+      path,
+      `the directory is owned by uid ${st.uid}, not by this process (euid ${me}); its owner could replace any audit file in it`,
+      `chown ${me} ${path} (or run as its owner), then chmod 700 ${path}`,
+    );
+  if (process.platform !== 'win32' && (st.mode & 0o022) !== 0)
+    throw refuse(
+      path,
+      `the directory is writable by group or others (mode ${(st.mode & 0o7777).toString(8).padStart(4, '0')}); ` +
+        'they could plant links or files under the names otel-audit writes',
+      `chmod 700 ${path}`,
+    );
+}
+
+/**
+ * A file otel-audit may read or write: a regular file owned by our euid; with `singleLink`, also its only
+ * name (st_nlink 1), so that writing or truncating it cannot reach a file elsewhere through a hard link.
+ */
+export function checkFile(path: string, st: fs.Stats, { singleLink }: { singleLink: boolean }): void {
+  if (!st.isFile()) throw refuse(path, `it is ${kindOf(st)}, where a regular file of otel-audit is expected`, removeFix(path));
+  const me = euid();
+  if (me !== undefined && st.uid !== me) throw refuse(path, `the file is owned by uid ${st.uid}, not by this process (euid ${me})`, removeFix(path));
+  if (singleLink && st.nlink > 1)
+    throw refuse(path, `the file has ${st.nlink} hard links (another name, maybe outside OTEL_AUDIT_DIR, points at the same data)`, removeFix(path));
+}
+
+/**
+ * Opens an existing file without following a symbolic link or blocking on a FIFO, and checks what was opened
+ * (`checkFile`) — the object, not the name. Throws AuditConfigError for anything else.
+ */
+export function openChecked(path: string, flags: number, { singleLink }: { singleLink: boolean }): number {
+  let fd: number;
+  try {
+    fd = fs.openSync(path, flags | O_NOFOLLOW | O_NONBLOCK);
+  } catch (e) {
+    // ELOOP: O_NOFOLLOW met a symbolic link. ENXIO: a FIFO or socket with no reader, opened for writing.
+    if (errCode(e) === 'ELOOP') throw refuse(path, 'it is a symbolic link, where a regular file of otel-audit is expected', removeFix(path));
+    if (errCode(e) === 'ENXIO') throw refuse(path, 'it is a FIFO or socket, where a regular file of otel-audit is expected', removeFix(path));
+    throw e;
+  }
+  try {
+    checkFile(path, fs.fstatSync(fd), { singleLink });
+  } catch (e) {
+    fs.closeSync(fd);
+    throw e;
+  }
+  return fd;
+}
+
+/** The whole content of a file opened with `openChecked` (reading: extra hard links do no harm). */
+export function readChecked(path: string): Buffer {
+  const fd = openChecked(path, C.O_RDONLY, { singleLink: false });
+  try {
+    return fs.readFileSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** Creates a new file exclusively: never an existing name, never through a link. Returns its fd. */
+export function createExclusive(path: string, mode: number = FILE_MODE): number {
+  return fs.openSync(path, C.O_WRONLY | C.O_CREAT | C.O_EXCL | O_NOFOLLOW, mode);
+}
+
+function writeAll(fd: number, data: Uint8Array): void {
+  for (let done = 0; done < data.length; ) done += fs.writeSync(fd, data, done, data.length - done);
+}
+
+const bytesOf = (data: Uint8Array | string): Uint8Array => (typeof data === 'string' ? Buffer.from(data) : data);
+
+/**
+ * fsync(2) of a directory, so that entries created, renamed or removed in it survive a power cut. Where the
+ * platform or file system cannot sync a directory at all (Windows, EINVAL), there is nothing more to do.
+ */
+export function fsyncDir(path: string): void {
+  if (process.platform === 'win32') return;
+  let fd: number;
+  try {
+    fd = fs.openSync(path, C.O_RDONLY | O_DIRECTORY);
+  } catch (e) {
+    if (errCode(e) === 'EACCES') return; // a directory we may write but not read (mode -wx): cannot be opened to sync
+    throw e;
+  }
+  try {
+    fs.fsyncSync(fd);
+  } catch (e) {
+    if (errCode(e) !== 'EINVAL' && errCode(e) !== 'ENOTSUP') throw e;
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** mkdir 0700, parents first; fsyncs the parent of each directory it created. True if `path` was created. */
+function mkdirDurable(path: string): boolean {
+  try {
+    fs.mkdirSync(path, { mode: DIR_MODE });
+  } catch (e) {
+    if (errCode(e) === 'EEXIST') return false;
+    if (errCode(e) !== 'ENOENT' || dirname(path) === path) throw e;
+    mkdirDurable(dirname(path));
+    return mkdirDurable(path);
+  }
+  fsyncDir(dirname(path));
+  return true;
+}
+
+/**
+ * Makes sure `path` is a directory otel-audit may write in (`checkDir`), creating it (0700, durably) when
+ * missing. `top`: it is OTEL_AUDIT_DIR itself (which may be a link placed by the operator). True if created.
+ */
+export function ensureDir(path: string, opts: { top?: boolean } = {}): boolean {
+  const created = mkdirDurable(path);
+  checkDir(path, opts);
+  return created;
+}
+
+/**
+ * Durable create: a new file (exclusive, 0600) holding `data`, fsynced, then its directory fsynced. If the
+ * name exists, a random suffix is put before `ext` rather than touching what is there. Returns the path.
+ */
+export function durableCreateUnique(dir: string, stem: string, ext: string, data: Uint8Array | string): string {
+  const bytes = bytesOf(data);
+  for (let attempt = 0; ; attempt++) {
+    const path = join(dir, attempt === 0 ? `${stem}${ext}` : `${stem}.${randomBytes(6).toString('hex')}${ext}`);
+    let fd: number;
+    try {
+      fd = createExclusive(path);
+    } catch (e) {
+      if (errCode(e) === 'EEXIST' && attempt < 8) continue;
+      throw e;
+    }
+    try {
+      writeAll(fd, bytes);
+      fs.fsyncSync(fd);
+    } catch (e) {
+      fs.closeSync(fd);
+      fs.rmSync(path, { force: true });
+      throw e;
+    }
+    fs.closeSync(fd);
+    fsyncDir(dir);
+    return path;
+  }
+}
+
+/**
+ * Durable replace: `data` goes to a temp file with an unpredictable name (created exclusively, 0600), which is
+ * fsynced, renamed over `path` (rename replaces the name: never writes through a link planted there), and the
+ * directory is fsynced. After a crash `path` holds the old content or the new one, whole. `sync: false`
+ * (fsync policy off) skips both fsyncs, keeping the atomicity.
+ */
+export function durableReplace(path: string, data: Uint8Array | string, { sync = true }: { sync?: boolean } = {}): void {
+  const tmp = `${path}.${randomBytes(12).toString('hex')}.tmp`;
+  const fd = createExclusive(tmp);
+  try {
+    try {
+      writeAll(fd, bytesOf(data));
+      if (sync) fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+    fs.renameSync(tmp, path);
+  } catch (e) {
+    fs.rmSync(tmp, { force: true });
+    throw e;
+  }
+  if (sync) fsyncDir(dirname(path));
+}
+
+/**
+ * Durable append: appends `data` to `path` (created exclusively when missing, else opened with the checks of
+ * `openChecked`, single link), fsyncs it, and fsyncs the directory when the file was created.
+ */
+export function durableAppend(path: string, data: Uint8Array | string): void {
+  let fd: number;
+  let created = true;
+  try {
+    fd = fs.openSync(path, C.O_WRONLY | C.O_APPEND | C.O_CREAT | C.O_EXCL | O_NOFOLLOW, FILE_MODE);
+  } catch (e) {
+    if (errCode(e) !== 'EEXIST') throw e;
+    created = false;
+    fd = openChecked(path, C.O_WRONLY | C.O_APPEND, { singleLink: true });
+  }
+  try {
+    writeAll(fd, bytesOf(data));
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+  if (created) fsyncDir(dirname(path));
+}
+
+/** A fresh exclusive file holding `data` (no fsync: for files whose durability does not matter, e.g. locks). */
+export function writeExclusive(path: string, data: Uint8Array | string): void {
+  const fd = createExclusive(path);
+  try {
+    writeAll(fd, bytesOf(data));
+  } catch (e) {
+    fs.closeSync(fd);
+    fs.rmSync(path, { force: true });
+    throw e;
+  }
+  fs.closeSync(fd);
+}
