@@ -10,6 +10,7 @@
 import { diag } from '@opentelemetry/api';
 import type { LogRecordProcessor, ReadWriteLogRecord } from '@opentelemetry/sdk-logs';
 import { randomUUID } from 'node:crypto';
+import { writeSync } from 'node:fs';
 import { AuditLossError } from './api/errors.js';
 import { HashChain } from './chain/chain.js';
 import { sealRecord, type SealSigner } from './chain/seal.js';
@@ -149,6 +150,24 @@ export class AuditLogRecordProcessor implements LogRecordProcessor {
         );
     }
     (globalThis as Registry)[REGISTRY] = this;
+    onProcessExit(this);
+  }
+
+  /**
+   * @internal The process is exiting before this processor was shut down (process.exit(), an uncaught
+   * exception, an unhandled rejection): journal synchronously what is not yet durable, and say so on stderr —
+   * with a count of what could not be kept (ARCHITECTURE.md §5.6).
+   */
+  _onProcessExit(): void {
+    const r = this.delivery.exitSync();
+    if (r.journaled > 0) {
+      writeStderrSync(
+        `otel-audit: the process is exiting before shutdown: ${r.journaled} audit record(s) of stream ${this.streamId} not yet delivered were journaled synchronously in ${this.options.dir}; they are replayed at the next start\n`,
+      );
+    }
+    if (r.lost.length > 0) {
+      this.loss.report({ records: r.lost, reason: `the process exited before they were delivered, and ${r.reason ?? 'there is no journal'}`, streamId: this.streamId }, true);
+    }
   }
 
   /** The processor most recently constructed in this process (what `getAuditLogger()` uses). */
@@ -325,7 +344,31 @@ export class AuditLogRecordProcessor implements LogRecordProcessor {
       process.stderr.write(msg + '\n');
     }
     if ((globalThis as Registry)[REGISTRY] === this) delete (globalThis as Registry)[REGISTRY];
+    LIVE.delete(this);
     return report;
+  }
+}
+
+/** Processors not shut down yet: one 'exit' listener serves them all (not one listener per processor). */
+const LIVE = new Set<AuditLogRecordProcessor>();
+let exitHooked = false;
+function onProcessExit(p: AuditLogRecordProcessor): void {
+  LIVE.add(p);
+  if (exitHooked) return;
+  exitHooked = true;
+  // 'exit' also fires after an uncaught exception or an unhandled rejection, and on process.exit(); only
+  // synchronous work runs there, which is what exitSync does.
+  process.on('exit', () => {
+    for (const live of LIVE) live._onProcessExit();
+  });
+}
+
+/** stderr, written now: on the way out there is no event loop to flush a stream. */
+function writeStderrSync(text: string): void {
+  try {
+    writeSync(2, text);
+  } catch {
+    /* stderr closed: nothing else to say it with */
   }
 }
 

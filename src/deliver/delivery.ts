@@ -27,7 +27,7 @@ import { newState, writeState, type StreamState } from '../sinks/stream-state.js
 import type { StdoutSink } from '../sinks/stdout.js';
 import { AuditLossError } from '../api/errors.js';
 import type { Deferred } from './deferred.js';
-import type { LossReporter } from './loss.js';
+import type { LossEvent, LossReporter } from './loss.js';
 import type { AuditMetrics } from './metrics.js';
 import type { BatchSender } from './otlp-sender.js';
 import type { AuditReceipt } from './receipt.js';
@@ -131,6 +131,7 @@ export class Delivery {
   private readonly state: StreamState;
   private idleWaiters: (() => void)[] = [];
   private closed = false;
+  private exited = false;
   private writes: Promise<void> = Promise.resolve();
   lastError: string | undefined;
 
@@ -653,6 +654,33 @@ export class Delivery {
   }
 
   /** Stops exporting and closes the journal; what is undelivered stays in the journal for the next start. */
+  /**
+   * The process is exiting without a shutdown (process.exit(), an uncaught exception, an unhandled rejection,
+   * or the event loop ending first): no callback will run again, so every accepted record that is neither
+   * acknowledged nor in the journal is written and fsynced now, synchronously (ARCHITECTURE.md §5.6). The
+   * next start replays it. Returns how many records that journaled, and how many could not be (no journal,
+   * OTEL_AUDIT_FILE=off, or a write error: `reason`). Idempotent.
+   */
+  exitSync(): { journaled: number; lost: LossEvent['records']; reason?: string } {
+    if (this.exited) return { journaled: 0, lost: [] };
+    this.exited = true;
+    if (this.builder.count > 0) this.ready.push(this.cut());
+    const pending = [...this.unsent, ...this.ready].filter((b) => !b.onDisk && b.last > this.acked).sort((a, b) => a.first - b.first);
+    const records = pending.flatMap((b) =>
+      Array.from({ length: b.count }, (_, i) => ({ recordId: b.ids?.[i], seq: b.first + i })).filter((r) => r.seq > this.acked),
+    );
+    if (records.length === 0) return { journaled: 0, lost: [] };
+    if (this.journal === undefined) return { journaled: 0, lost: records, reason: 'OTEL_AUDIT_FILE=off' };
+    if (this.journal.isClosed) return { journaled: 0, lost: [] }; // close() finished: it journaled or reported them
+    try {
+      this.journal.writeOnExit(pending.map(journalLine));
+      for (const b of pending) b.onDisk = true;
+      return { journaled: records.length, lost: [] };
+    } catch (e) {
+      return { journaled: 0, lost: records, reason: `the journal could not be written (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})` };
+    }
+  }
+
   async close(timeoutMillis = 5000): Promise<{ undelivered: number; lostInMemory: number }> {
     const deadline = Date.now() + timeoutMillis;
     const bounded = (p: Promise<unknown>): Promise<unknown> => {

@@ -27,13 +27,14 @@ export class LossReporter {
     private readonly countDropped: (n: number) => void,
   ) {}
 
-  report(event: LossEvent): void {
+  /** `final`: the process is exiting, so the line is written whatever the rate limit says. */
+  report(event: LossEvent, final = false): void {
     const n = event.records.length;
     this.dropped += n;
     this.countDropped(n);
     // Loud but bounded: one stderr line a second at most, with the count of what was folded into it.
     const now = Date.now();
-    if (now - this.lastReport >= 1000) {
+    if (final || now - this.lastReport >= 1000) {
       const msg = `otel-audit: LOST ${n + this.suppressed} audit record(s) of stream ${event.streamId}: ${event.reason} (total lost: ${this.dropped})`;
       diag.error(msg);
       process.stderr.write(msg + '\n');

@@ -104,6 +104,8 @@ export class JournalWriter {
   private idle: Promise<void> = Promise.resolve();
   private idleResolve: (() => void) | undefined;
   private closed = false;
+  /** The run an async writev is writing right now: on the exit path, did it land? */
+  private inflight: { fd: number; start: number; size: number; lines: readonly JournalLine[]; i: number; j: number; sizes: number[] } | undefined;
 
   /** Checks OTEL_AUDIT_DIR at start-up (prepareAuditDir): throws AuditConfigError when it is not safe to write. */
   constructor(private readonly options: JournalOptions) {
@@ -256,12 +258,15 @@ export class JournalWriter {
       try {
         for (let i = 0; i < lines.length; ) {
           const { j, parts, size, sizes } = this.nextRun(lines, i);
+          this.inflight = { fd: this.fd, start: this.current!.bytes, size, lines, i, j, sizes };
           try {
             let done = 0;
             while (done < size) done += await writevAsync(this.fd, rest(parts, done));
           } catch (e) {
             this.repair();
             throw e;
+          } finally {
+            this.inflight = undefined;
           }
           this.commitRun(lines, i, j, sizes);
           i = j;
@@ -274,6 +279,45 @@ export class JournalWriter {
     }
     this.writing = false;
     this.idleResolve?.();
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /** Highest sequence number whose line is in the file (written; fsynced or not). */
+  private writtenSeq(): number {
+    for (let k = this.segments.length - 1; k >= 0; k--) if (this.segments[k]!.last > 0) return this.segments[k]!.last;
+    return 0;
+  }
+
+  /**
+   * The process is exiting (no event loop any more, ARCHITECTURE.md §5.6): makes the given lines durable now,
+   * synchronously, except those already in the file. A run an async writev had in flight is waited for (up to
+   * `waitMillis`) and counted when it landed; a fragment of it is cut back to the last whole line. Only a run
+   * that lands after the wait can be in the file twice (an identical duplicate, which verify reports as info).
+   * Returns how many of the lines it wrote. Throws on I/O error.
+   */
+  writeOnExit(lines: readonly JournalLine[], waitMillis = 1000): number {
+    if (this.closed) throw new Error('journal is closed');
+    const f = this.inflight;
+    if (f !== undefined && f.fd === this.fd) {
+      const want = f.start + f.size;
+      const deadline = Date.now() + waitMillis;
+      let size = fs.fstatSync(this.fd).size;
+      while (size < want && Date.now() < deadline) {
+        sleepSync(1);
+        size = fs.fstatSync(this.fd).size;
+      }
+      if (size >= want) this.commitRun(f.lines, f.i, f.j, f.sizes);
+      else if (size > f.start) fs.ftruncateSync(this.fd, f.start);
+      this.inflight = undefined;
+    }
+    const written = this.writtenSeq();
+    const todo = lines.filter((l) => l.first > written);
+    if (todo.length > 0) this.writeSync(todo);
+    else if (this.fd >= 0 && this.options.fsync !== 'off') fs.fsyncSync(this.fd); // the group's fsync may not have run
+    return todo.length;
   }
 
   /** Waits for queued writes, fsyncs and closes. Idempotent. */
@@ -290,6 +334,11 @@ export class JournalWriter {
       }
     }
   }
+}
+
+/** Blocks the thread for `ms` (the exit path has no event loop to wait on). */
+function sleepSync(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 }
 
 function writevAsync(fd: number, parts: readonly Buffer[]): Promise<number> {

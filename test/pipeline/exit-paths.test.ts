@@ -1,0 +1,74 @@
+/**
+ * Exit paths (ARCHITECTURE.md §5.6): records accepted right before the process ends by process.exit(), an
+ * uncaught exception, an unhandled rejection or the event loop running dry are journaled synchronously on the
+ * way out (default fsync=batch, collector unreachable), or their loss is reported with a count. Real child
+ * processes, zero-code and NodeSDK set-ups alike.
+ */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { verifyFiles } from '../../src/verify/index.js';
+import { killAll, runNode } from '../helpers/child.js';
+import { idOf, journalRecords } from '../helpers/records.js';
+import { tempDir } from '../helpers/tmp.js';
+
+const root = join(import.meta.dirname, '../..');
+const app = join(root, 'test/fixtures/exit-app.mjs');
+const cleanups: (() => Promise<unknown>)[] = [];
+afterEach(async () => {
+  await killAll();
+  while (cleanups.length) await cleanups.pop()!().catch(() => undefined);
+});
+
+const N = 200;
+/** Nothing listens there: every record stays local. */
+const NOWHERE = 'http://127.0.0.1:9/v1/logs';
+
+async function run(setup: 'register' | 'nodesdk', mode: string, extraEnv: Record<string, string> = {}) {
+  const { dir, cleanup } = await tempDir();
+  cleanups.push(cleanup);
+  const auditDir = join(dir, 'audit');
+  const args = setup === 'register' ? ['--import', 'otel-audit/register', app] : [app];
+  const child = runNode(args, {
+    SETUP: setup,
+    EXIT_MODE: mode,
+    EMIT_COUNT: String(N),
+    OTEL_AUDIT_DIR: auditDir,
+    OTEL_EXPORTER_OTLP_LOGS_ENDPOINT: NOWHERE,
+    OTEL_BLRP_EXPORT_TIMEOUT: '500',
+    OTEL_EXPORTER_OTLP_TIMEOUT: '500', // the transport's own retries would keep the event loop alive for 10 s
+    OTEL_TRACES_EXPORTER: 'none',
+    OTEL_METRICS_EXPORTER: 'none',
+    OTEL_LOGS_EXPORTER: 'none',
+    ...extraEnv,
+  });
+  const exit = await child.exited;
+  return { auditDir, exit, stderr: child.stderr.join('\n') };
+}
+
+describe.each(['register', 'nodesdk'] as const)('%s set-up, fsync=batch, collector unreachable', (setup) => {
+  it.each([
+    ['process.exit(0)', 'exit', 0],
+    ['an uncaught exception', 'throw', 1],
+    ['an unhandled rejection', 'reject', 1],
+    ['the event loop running dry', 'natural', 0],
+  ])('%s: all records are in the journal, which verifies, and stderr says where they are', async (_name, mode, code) => {
+    const { auditDir, exit, stderr } = await run(setup, mode);
+    expect(exit.code).toBe(code);
+    const ids = new Set(journalRecords(auditDir).map(idOf));
+    for (let i = 0; i < N; i++) if (!ids.has(`exit-${i}`)) expect.fail(`exit-${i} is not in the journal; stderr: ${stderr}`);
+    const v = await verifyFiles([auditDir]);
+    expect(v.problems.filter((p) => p.severity === 'error')).toEqual([]);
+    // On an abrupt end the exit hook journaled them, and says so. (On a natural end the group commit already
+    // had: the loop runs dry only after its write.)
+    if (mode !== 'natural') expect(stderr).toMatch(new RegExp(`the process is exiting before shutdown: \\d+ audit record\\(s\\) of stream [0-9a-f-]+ not yet delivered were journaled synchronously in ${auditDir}`));
+  });
+});
+
+describe('with OTEL_AUDIT_FILE=off there is nowhere to keep them', () => {
+  it.each(['exit', 'throw'])('%s: the loss is reported on stderr with its count', async (mode) => {
+    const { auditDir, stderr } = await run('register', mode, { OTEL_AUDIT_FILE: 'off' });
+    expect(stderr).toMatch(new RegExp(`LOST ${N} audit record\\(s\\) of stream [0-9a-f-]+: the process exited before they were delivered, and OTEL_AUDIT_FILE=off`));
+    expect(existsSync(auditDir) ? journalRecords(auditDir) : []).toEqual([]);
+  });
+});
