@@ -27,6 +27,7 @@ import { newState, writeState, type StreamState } from '../sinks/stream-state.js
 import type { StdoutSink } from '../sinks/stdout.js';
 import { AuditLossError } from '../api/errors.js';
 import type { Deferred } from './deferred.js';
+import { bisectRefused } from './bisect.js';
 import type { LossEvent, LossReporter } from './loss.js';
 import type { AuditMetrics } from './metrics.js';
 import type { BatchSender } from './otlp-sender.js';
@@ -547,6 +548,7 @@ export class Delivery {
     // partial_success) would block the stream forever: after a few attempts the batch is set aside.
     this.failedAttempts++;
     if (refusedForGood(r, this.failedAttempts)) {
+      if (count > 1) return this.bisect(body, count, last, r.message);
       this.setAside(body, this.acked + 1, last, count, r.message);
       return 'set-aside';
     }
@@ -554,6 +556,39 @@ export class Delivery {
     if (this.o.file === 'fallback' && this.journal !== undefined) this.spoolUnsent();
     this.scheduleRetry();
     return 'failed';
+  }
+
+  /** The batch was refused for good: only the records the collector refuses are set aside (deliver/bisect.ts). */
+  private async bisect(body: Buffer, count: number, last: number, why: string): Promise<'acked' | 'failed' | 'set-aside'> {
+    this.failedAttempts = 0;
+    let setAside = 0;
+    const outcome = await bisectRefused({
+      sender: this.o.sender,
+      streamId: this.o.streamId,
+      body,
+      onAcked: (partLast, n) => {
+        this.acked = partLast;
+        this.o.metrics.exportedN(n);
+      },
+      onRefused: (part, first, partLast, n, message) => {
+        setAside++;
+        this.setAside(Buffer.from(part, 'utf8'), first, partLast, n, message);
+      },
+    }).catch((e: unknown) => {
+      diag.error(`otel-audit: could not split a refused batch (${e instanceof Error ? e.message : String(e)}); setting it aside whole`);
+      return 'whole' as const;
+    });
+    if (outcome === 'whole') {
+      this.setAside(body, this.acked + 1, last, count, why);
+      return 'set-aside';
+    }
+    if (outcome === 'failed') {
+      this.scheduleRetry();
+      return 'failed';
+    }
+    this.saveStateSoon();
+    this.offerRetention();
+    return setAside > 0 ? 'set-aside' : 'acked';
   }
 
   /**

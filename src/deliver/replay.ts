@@ -12,6 +12,7 @@ import type { ExportLogsServiceRequest, OtlpLogRecord } from '../otlp/types.js';
 import { listStreams, prepareAuditDir } from '../sinks/files.js';
 import { readLastLine, readLines } from '../sinks/journal-reader.js';
 import { keepRejected, refusedForGood } from '../sinks/rejected.js';
+import { bisectRefused } from './bisect.js';
 import { recoverSegment, type TornTail } from '../sinks/recover.js';
 import { claimReplay, isOwnerAlive, newState, readState, writeState, type StreamState } from '../sinks/stream-state.js';
 import type { BatchSender } from './otlp-sender.js';
@@ -169,18 +170,48 @@ export class Replayer {
   }
 
   /** Sends until acknowledged — or refused for good, then kept in rejected/ like the live stream does. */
-  private async sendUntilOk(streamId: string, body: string, count: number, first: number, last: number): Promise<'acked' | 'set-aside' | 'stopped'> {
+  /** Keeps refused records in rejected/ and says so. */
+  private keepAside(streamId: string, body: string, first: number, last: number, count: number, why: string): void {
+    const where = keepRejected(this.o.dir, streamId, first, last, body);
+    this.report.rejected += count;
+    const msg = `otel-audit: the collector refused replayed records ${first}–${last} of stream ${streamId} for good (${why}); kept in ${where}`;
+    diag.error(msg);
+    process.stderr.write(msg + '\n');
+  }
+
+  /** 'acked-parts' / 'bisected': refused whole, then split; the parts' records are already counted. */
+  private async sendUntilOk(
+    streamId: string,
+    body: string,
+    count: number,
+    first: number,
+    last: number,
+  ): Promise<'acked' | 'set-aside' | 'stopped' | 'acked-parts' | 'bisected'> {
     let delay = this.o.retryMinMillis;
     let attempts = 0;
     while (!this.stopped) {
       const r = await this.o.sender.send(body, count);
       if (r.ok) return 'acked';
       if (refusedForGood(r, ++attempts)) {
-        const where = keepRejected(this.o.dir, streamId, first, last, body);
-        this.report.rejected += count;
-        const msg = `otel-audit: the collector refused replayed records ${first}–${last} of stream ${streamId} for good (${r.message}); kept in ${where}`;
-        diag.error(msg);
-        process.stderr.write(msg + '\n');
+        if (count > 1) {
+          // Only the records the collector refuses are set aside (deliver/bisect.ts); a retryable failure
+          // meanwhile sends the whole batch again (at-least-once).
+          let setAside = 0;
+          const outcome = await bisectRefused({
+            sender: this.o.sender,
+            streamId,
+            body,
+            onAcked: (_last, n) => (this.report.records += n),
+            onRefused: (part, partFirst, partLast, n, message) => {
+              setAside++;
+              this.keepAside(streamId, part, partFirst, partLast, n, message);
+            },
+          });
+          if (outcome === 'done') return setAside > 0 ? 'bisected' : 'acked-parts';
+          attempts = 0;
+          continue;
+        }
+        this.keepAside(streamId, body, first, last, count, r.message);
         return 'set-aside';
       }
       diag.warn(`otel-audit: replay export failed (${r.message}); retrying in ${delay} ms`);

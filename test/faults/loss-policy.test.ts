@@ -146,10 +146,12 @@ describe('metrics of ARCHITECTURE.md §5.8 through the OTel metrics API (journal
     const reader = new PeriodicExportingMetricReader({ exporter, exportIntervalMillis: 60_000 });
     const meterProvider = new MeterProvider({ readers: [reader] });
     p = await faultPipeline({ ...BOUND, meterProvider });
-    // 16 refused for good (HTTP 400 × 3 → set aside), 16 delivered.
-    p.collector.setFault({ mode: 'status', status: 400, times: 3 });
+    // 16 refused for good (HTTP 400 on every request: 3 attempts, then a bisection that is refused too → set
+    // aside), 16 delivered.
+    p.collector.setFault({ mode: 'status', status: 400, times: 1000 });
     for (let i = 0; i < 16; i++) void p.audit.record(loginEvent(i));
-    await p.processor.forceFlush();
+    while (p.processor.stats().rejected < 16) await sleep(10);
+    p.collector.setFault({ mode: 'ok' });
     for (let i = 16; i < 32; i++) void p.audit.record(loginEvent(i));
     await p.processor.forceFlush();
     // Then an outage past the disk bound: some dropped.
