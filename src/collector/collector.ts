@@ -8,11 +8,20 @@
  *
  * Control plane (for a collector running in another process): `GET /_stats`, `GET /_fault`, `POST /_fault`.
  * Faults apply to `/v1/logs` only, so no fault mode can break the control plane.
+ *
+ * Browsers can reach a loopback port from any web page, so (tested in test/adversarial/collector-*.test.ts):
+ * - a request with an `Origin` header that is not a loopback origin is refused with 403, on every path, and
+ *   so is one whose `Host` is not a loopback name while the receiver listens on loopback (DNS rebinding);
+ * - `POST /_fault` needs `Content-Type: application/json` (415 otherwise): a cross-origin page can send
+ *   `text/plain` without a CORS preflight, but not JSON;
+ * - request bodies held in memory at once, compressed and decompressed, stay within `maxInFlightBytes`: a
+ *   request that would pass it is answered 503 with Retry-After (413 if it could never fit) and the rest of
+ *   its body is discarded as it arrives, never buffered.
  */
 import { once } from 'node:events';
 import { mkdir, open, type FileHandle } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { isIP, type AddressInfo } from 'node:net';
 import { dirname } from 'node:path';
 import { gunzip } from 'node:zlib';
 import { countLogRecords, normalizeExportRequest, OtlpFormatError } from '../otlp/normalize.js';
@@ -45,6 +54,20 @@ export interface CollectorOptions {
   log?: (line: string) => void;
   /** Largest accepted body, compressed and decompressed. Default 64 MiB. */
   maxBodyBytes?: number;
+  /**
+   * Most body bytes held in memory across all requests being read at once (compressed and decompressed
+   * both count). Default 256 MiB. Past it a request is answered 503 with `Retry-After: 1` (an OTLP exporter
+   * retries), or 413 when it alone exceeds it.
+   */
+  maxInFlightBytes?: number;
+}
+
+/** Body bytes held by requests being read (`CollectorHandle.inFlight`). */
+export interface InFlightBytes {
+  bytes: number;
+  /** Highest `bytes` since the collector started. */
+  peakBytes: number;
+  limitBytes: number;
 }
 
 export interface CollectorStats {
@@ -70,6 +93,8 @@ export interface CollectorHandle {
   /** `url + '/v1/logs'`. */
   readonly endpoint: string;
   stats(): CollectorStats;
+  /** Body bytes held in memory right now, their peak and the limit (`maxInFlightBytes`). */
+  inFlight(): InFlightBytes;
   /** Current fault; `times` is what is left of it. */
   fault(): CollectorFault;
   setFault(fault: CollectorFault): void;
@@ -83,6 +108,7 @@ export interface CollectorHandle {
 
 export const DEFAULT_COLLECTOR_PORT = 4318;
 export const DEFAULT_MAX_BODY_BYTES = 64 * 1024 * 1024;
+export const DEFAULT_MAX_IN_FLIGHT_BYTES = 256 * 1024 * 1024;
 
 const OK: CollectorFault = { mode: 'ok' };
 
@@ -163,7 +189,90 @@ export function withoutLastRecords(req: ExportLogsServiceRequest, rejected: numb
   return { resourceLogs };
 }
 
-type BodyResult = { kind: 'ok'; body: Buffer } | { kind: 'too-large' } | { kind: 'aborted' };
+/** `busy`: the budget could not take a chunk; `alone` when no other request held any of it (it never fits). */
+type BodyResult = { kind: 'ok'; body: Buffer } | { kind: 'too-large' } | { kind: 'aborted' } | { kind: 'busy'; alone: boolean };
+
+/** The in-flight byte budget shared by all requests. */
+class ByteBudget {
+  used = 0;
+  peak = 0;
+  constructor(readonly limit: number) {}
+
+  available(): number {
+    return this.limit - this.used;
+  }
+
+  /** Takes `n` bytes for `hold`; false, taking nothing, when that would pass the limit. */
+  take(hold: Hold, n: number): boolean {
+    if (this.used + n > this.limit) return false;
+    this.used += n;
+    hold.bytes += n;
+    if (this.used > this.peak) this.peak = this.used;
+    return true;
+  }
+
+  /** Gives back `n` of the bytes `hold` took. */
+  giveBack(hold: Hold, n: number): void {
+    this.used -= n;
+    hold.bytes -= n;
+  }
+
+  /** Gives back everything `hold` took (idempotent). */
+  release(hold: Hold): void {
+    this.used -= hold.bytes;
+    hold.bytes = 0;
+  }
+}
+
+/** The bytes one request holds of the budget. */
+interface Hold {
+  bytes: number;
+}
+
+/**
+ * Is `host` (a name or an IP address, without brackets or port) a loopback address? `localhost` and names
+ * under `.localhost` resolve only to loopback (RFC 6761 §6.3); 0.0.0.0 is not accepted.
+ */
+export function isLoopbackHost(host: string): boolean {
+  const h = host.toLowerCase();
+  if (h === 'localhost' || h.endsWith('.localhost')) return true;
+  if (isIP(h) === 4) return h.startsWith('127.');
+  if (isIP(h) === 6) return h === '::1' || h === '0:0:0:0:0:0:0:1' || /^::ffff:127\./.test(h);
+  return false;
+}
+
+/** The host of a `Host` header value (`name`, `name:port`, `[v6]:port`), brackets removed. */
+function hostOfHeader(value: string): string {
+  const v = value.trim();
+  if (v.startsWith('[')) return v.slice(1, v.indexOf(']') < 0 ? undefined : v.indexOf(']'));
+  const colon = v.indexOf(':');
+  return colon < 0 ? v : v.slice(0, colon);
+}
+
+/** Why a request is refused before anything else is done with it (403), or undefined. */
+function refusedOrigin(req: IncomingMessage, checkHost: boolean): string | undefined {
+  const origin = req.headers.origin;
+  if (origin !== undefined) {
+    let host: string | undefined;
+    try {
+      const u = new URL(origin);
+      if (u.protocol === 'http:' || u.protocol === 'https:') host = u.hostname.replace(/^\[|\]$/g, '');
+    } catch {
+      host = undefined; // "null" (sandboxed frames, file:) or garbage
+    }
+    if (host === undefined || !isLoopbackHost(host)) {
+      return `cross-origin request refused: Origin ${JSON.stringify(origin.slice(0, 200))} is not a loopback origin`;
+    }
+  }
+  const hostHeader = req.headers.host;
+  if (checkHost && hostHeader !== undefined && !isLoopbackHost(hostOfHeader(hostHeader))) {
+    return `request refused: Host ${JSON.stringify(hostHeader.slice(0, 200))} is not a loopback name (this receiver listens on loopback)`;
+  }
+  return undefined;
+}
+
+/** The media type of a Content-Type header, lower case, without parameters. */
+const mediaType = (req: IncomingMessage): string => (req.headers['content-type'] ?? '').split(';', 1)[0]?.trim().toLowerCase() ?? '';
 
 class HttpError extends Error {
   constructor(
@@ -180,6 +289,9 @@ class LocalCollector implements CollectorHandle {
   private readonly outFile: string | undefined;
   private readonly fsync: boolean;
   private readonly maxBodyBytes: number;
+  private readonly budget: ByteBudget;
+  /** Listening on loopback: then a request naming another Host is a DNS-rebinding attempt. */
+  private readonly checkHost: boolean;
   private readonly log: (line: string) => void;
 
   private currentFault: CollectorFault = OK;
@@ -205,6 +317,12 @@ class LocalCollector implements CollectorHandle {
     this.outFile = options.outFile;
     this.fsync = options.fsync ?? false;
     this.maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+    const maxInFlight = options.maxInFlightBytes ?? DEFAULT_MAX_IN_FLIGHT_BYTES;
+    if (!Number.isSafeInteger(maxInFlight) || maxInFlight < 1) {
+      throw new RangeError(`maxInFlightBytes must be a positive integer; got ${String(options.maxInFlightBytes)}`);
+    }
+    this.budget = new ByteBudget(maxInFlight);
+    this.checkHost = isLoopbackHost(this.host.replace(/^\[|\]$/g, ''));
     this.log = options.log ?? (() => {});
     if (options.fault) this.setFault(options.fault);
   }
@@ -228,6 +346,10 @@ class LocalCollector implements CollectorHandle {
 
   fault(): CollectorFault {
     return { ...this.currentFault };
+  }
+
+  inFlight(): InFlightBytes {
+    return { bytes: this.budget.used, peakBytes: this.budget.peak, limitBytes: this.budget.limit };
   }
 
   setFault(fault: CollectorFault): void {
@@ -313,6 +435,11 @@ class LocalCollector implements CollectorHandle {
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const refused = refusedOrigin(req, this.checkHost);
+    if (refused !== undefined) {
+      this.log(`collector: ${refused}`);
+      return sendError(res, 403, refused);
+    }
     const path = (req.url ?? '/').split('?', 1)[0];
     if (path === '/v1/logs') {
       if (req.method !== 'POST') return sendError(res, 405, 'use POST', { Allow: 'POST' });
@@ -325,13 +452,24 @@ class LocalCollector implements CollectorHandle {
   }
 
   private async handleSetFault(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const body = await readBody(req, 64 * 1024);
-    if (body.kind === 'aborted') return;
-    if (body.kind === 'too-large') return sendError(res, 413, 'fault body too large');
+    // A web page may POST text/plain (or a form) to any origin without a preflight; JSON needs one, which
+    // this receiver never grants.
+    const type = mediaType(req);
+    if (type !== 'application/json') {
+      return sendError(res, 415, `control requests need Content-Type: application/json; got ${type === '' ? 'none' : type}`);
+    }
+    const hold: Hold = { bytes: 0 };
+    let body: BodyResult;
     try {
+      body = await readBody(req, 64 * 1024, this.budget, hold);
+      if (body.kind === 'aborted') return;
+      if (body.kind === 'too-large') return sendError(res, 413, 'fault body too large');
+      if (body.kind === 'busy') return body.alone ? sendError(res, 413, 'fault body too large') : sendBusy(res);
       this.setFault(parseFault(JSON.parse(body.body.toString('utf8'))));
     } catch (err) {
       return sendError(res, 400, errorText(err));
+    } finally {
+      this.budget.release(hold);
     }
     this.log(`collector: fault set to ${JSON.stringify(this.currentFault)}`);
     sendJson(res, 200, this.fault());
@@ -358,15 +496,20 @@ class LocalCollector implements CollectorHandle {
 
     let request: ExportLogsServiceRequest;
     let bodyBytes: number;
+    const hold: Hold = { bytes: 0 };
     try {
-      ({ request, bodyBytes } = await this.readRequest(req));
+      ({ request, bodyBytes } = await this.readRequest(req, hold));
     } catch (err) {
       if (err instanceof HttpError) {
         this.counters.rejected++;
-        req.resume();
+        req.resume(); // discard what is left of the body as it arrives
+        if (err.status === 503) return sendBusy(res);
         return sendError(res, err.status, err.message);
       }
       throw err;
+    } finally {
+      // The body's bytes are garbage now (the parsed request is what is left): give them back before writing.
+      this.budget.release(hold);
     }
 
     const total = countLogRecords(request);
@@ -411,9 +554,12 @@ class LocalCollector implements CollectorHandle {
     sendJson(res, 200, {});
   }
 
-  /** Reads, decompresses, parses and normalizes the body; throws `HttpError` for the client's mistakes. */
-  private async readRequest(req: IncomingMessage): Promise<{ request: ExportLogsServiceRequest; bodyBytes: number }> {
-    const contentType = (req.headers['content-type'] ?? '').split(';', 1)[0]?.trim().toLowerCase() ?? '';
+  /**
+   * Reads, decompresses, parses and normalizes the body, taking its bytes from the budget into `hold`;
+   * throws `HttpError` for the client's mistakes, and with status 503 when the budget is used up.
+   */
+  private async readRequest(req: IncomingMessage, hold: Hold): Promise<{ request: ExportLogsServiceRequest; bodyBytes: number }> {
+    const contentType = mediaType(req);
     if (contentType !== 'application/json') {
       const got = contentType === '' ? 'no Content-Type' : `Content-Type ${contentType}`;
       throw new HttpError(
@@ -427,12 +573,28 @@ class LocalCollector implements CollectorHandle {
     }
     const declared = Number(req.headers['content-length'] ?? 0);
     if (declared > this.maxBodyBytes) throw new HttpError(413, `body larger than ${this.maxBodyBytes} bytes`);
+    // Refused before a byte is read when the declared length cannot fit now.
+    if (declared > this.budget.limit) throw new HttpError(413, `body larger than the ${this.budget.limit} bytes this receiver holds at once`);
+    if (declared > this.budget.available()) throw new HttpError(503, 'busy');
 
-    const result = await readBody(req, this.maxBodyBytes);
+    const result = await readBody(req, this.maxBodyBytes, this.budget, hold);
     if (result.kind === 'aborted') throw new HttpError(400, 'request aborted');
     if (result.kind === 'too-large') throw new HttpError(413, `body larger than ${this.maxBodyBytes} bytes`);
+    if (result.kind === 'busy') {
+      if (result.alone) throw new HttpError(413, `body larger than the ${this.budget.limit} bytes this receiver holds at once`);
+      throw new HttpError(503, 'busy');
+    }
     let body = result.body;
-    if (encoding === 'gzip') body = await gunzipLimited(body, this.maxBodyBytes);
+    if (encoding === 'gzip') {
+      // The decompressed bytes are held too: at most what the budget has left (and maxBodyBytes).
+      // The room is reserved before inflating, so that concurrent inflations cannot overshoot together. Past
+      // it while other requests hold bytes: 503 (it may fit later); alone, it never fits: 413.
+      const room = Math.min(this.maxBodyBytes, this.budget.available());
+      const alone = this.budget.used === hold.bytes;
+      this.budget.take(hold, room);
+      body = await gunzipLimited(body, room, room < this.maxBodyBytes && !alone ? 503 : 413);
+      this.budget.giveBack(hold, room - body.length);
+    }
 
     let parsed: unknown;
     try {
@@ -468,17 +630,36 @@ class LocalCollector implements CollectorHandle {
   }
 }
 
-function readBody(req: IncomingMessage, limit: number): Promise<BodyResult> {
+/**
+ * Reads a body of at most `limit` bytes, each chunk taken from `budget` into `hold` as it arrives. Past the
+ * limit, the rest is drained (so that the client can read the 413) but not kept. When the budget cannot
+ * take a chunk, everything held is given back, the rest of the body is drained, and `busy` is resolved at
+ * once. The caller releases `hold`.
+ */
+function readBody(req: IncomingMessage, limit: number, budget: ByteBudget, hold: Hold): Promise<BodyResult> {
   return new Promise((resolve) => {
-    const chunks: Buffer[] = [];
+    let chunks: Buffer[] = [];
     let size = 0;
     let tooLarge = false;
+    let busy = false;
     req.on('data', (chunk: Buffer) => {
+      if (busy) return;
       size += chunk.length;
-      if (size > limit) tooLarge = true;
-      // Past the limit keep draining (so the client can read our 413) but stop buffering.
-      if (!tooLarge) chunks.push(chunk);
-      else chunks.length = 0;
+      if (size > limit && !tooLarge) {
+        tooLarge = true;
+        chunks = [];
+        budget.release(hold);
+      }
+      if (tooLarge) return;
+      if (!budget.take(hold, chunk.length)) {
+        busy = true;
+        chunks = [];
+        const alone = budget.used === hold.bytes;
+        budget.release(hold);
+        resolve({ kind: 'busy', alone });
+        return;
+      }
+      chunks.push(chunk);
     });
     req.on('end', () => resolve(tooLarge ? { kind: 'too-large' } : { kind: 'ok', body: Buffer.concat(chunks) }));
     req.on('error', () => resolve({ kind: 'aborted' }));
@@ -488,12 +669,14 @@ function readBody(req: IncomingMessage, limit: number): Promise<BodyResult> {
   });
 }
 
-function gunzipLimited(body: Buffer, limit: number): Promise<Buffer> {
+/** Gunzips at most `limit` bytes; past it, rejects with `overStatus` (413, or 503 when the budget is the limit). */
+function gunzipLimited(body: Buffer, limit: number, overStatus: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
-    gunzip(body, { maxOutputLength: limit }, (err, out) => {
+    // maxOutputLength must be at least 1.
+    gunzip(body, { maxOutputLength: Math.max(1, limit) }, (err, out) => {
       if (!err) return resolve(out);
       if (err instanceof RangeError || (err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') {
-        return reject(new HttpError(413, `decompressed body larger than ${limit} bytes`));
+        return reject(new HttpError(overStatus, overStatus === 503 ? 'busy' : `decompressed body larger than ${limit} bytes`));
       }
       reject(new HttpError(400, `invalid gzip body: ${err.message}`));
     });
@@ -544,6 +727,11 @@ function rpcCode(status: number): number {
     default:
       return 2; // UNKNOWN
   }
+}
+
+/** 503 with Retry-After: the in-flight budget is used up by other requests; an OTLP exporter retries. */
+function sendBusy(res: ServerResponse): void {
+  sendError(res, 503, 'receiver busy: request bodies in flight are at the in-memory limit (maxInFlightBytes); retry', { 'Retry-After': '1' });
 }
 
 function sendError(res: ServerResponse, status: number, message: string, headers: Record<string, string> = {}): void {

@@ -3,8 +3,7 @@
  * The first stdout line is machine-readable (`{"event":"listening",...}`) so a parent process (demo, bench,
  * tests) can learn the ephemeral port; everything human goes to stderr.
  */
-import { isIP } from 'node:net';
-import { startCollector, type CollectorFault, type CollectorHandle, type CollectorOptions } from './collector.js';
+import { isLoopbackHost, startCollector, type CollectorFault, type CollectorHandle, type CollectorOptions } from './collector.js';
 
 export const COLLECTOR_USAGE = `Usage: otel-audit collector [options]
 
@@ -26,7 +25,11 @@ Fault injection (at most one of --status, --delay, --drop, --partial):
   --partial N        write all but the last N records of each request, report them rejected
   --times N          apply the fault to the next N requests only, then behave normally
 
-Control endpoints: GET /_stats, GET /_fault, POST /_fault (JSON fault, e.g. {"mode":"status","status":503}).
+Control endpoints: GET /_stats, GET /_fault, POST /_fault (JSON fault, e.g. {"mode":"status","status":503},
+sent with Content-Type: application/json, else 415).
+Any request with a non-loopback Origin header is refused (403), and so is one with a non-loopback Host
+while listening on loopback. Request bodies held in memory at once are bounded (256 MiB); past that the
+receiver answers 503 with Retry-After: 1 and discards the body.
 On start, prints {"event":"listening","url":...,"endpoint":...} as the first line on stdout.
 `;
 
@@ -90,7 +93,7 @@ export function parseCollectorArgs(argv: readonly string[]): ParsedCollectorArgs
     // "[::1]" as in a URL is accepted; listen() wants the bare address.
     const host = rawHost.startsWith('[') && rawHost.endsWith(']') ? rawHost.slice(1, -1) : rawHost;
     if (host === '') return usageError('--host needs an address');
-    if (!isLoopback(host) && !flags.has('--allow-remote')) {
+    if (!isLoopbackHost(host) && !flags.has('--allow-remote')) {
       return usageError(
         `--host ${JSON.stringify(rawHost)} is not a loopback address; this development receiver has no auth or TLS. ` +
           'Pass --allow-remote to bind it anyway',
@@ -201,13 +204,6 @@ function intFlag(values: Map<string, string>, name: string, min: number, max: nu
     throw new Error(`${name} ${JSON.stringify(raw)} is not an integer from ${min} to ${max}`);
   }
   return n;
-}
-
-function isLoopback(h: string): boolean {
-  if (h.toLowerCase() === 'localhost') return true;
-  if (isIP(h) === 4) return h.startsWith('127.');
-  if (isIP(h) === 6) return h === '::1' || h.toLowerCase() === '::ffff:127.0.0.1';
-  return false;
 }
 
 function usageError(message: string): ParsedCollectorArgs {

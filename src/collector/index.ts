@@ -2,6 +2,7 @@
 export {
   DEFAULT_COLLECTOR_PORT,
   DEFAULT_MAX_BODY_BYTES,
+  DEFAULT_MAX_IN_FLIGHT_BYTES,
   parseFault,
   startCollector,
   withoutLastRecords,
@@ -9,5 +10,6 @@ export {
   type CollectorHandle,
   type CollectorOptions,
   type CollectorStats,
+  type InFlightBytes,
 } from './collector.js';
 export { COLLECTOR_USAGE, parseCollectorArgs, runCollectorCommand, type CollectorCommandIo, type ParsedCollectorArgs } from './command.js';

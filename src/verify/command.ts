@@ -1,5 +1,5 @@
 /**
- * `otel-audit verify [options] <file|dir>...` (DESIGN §7, docs/integrity.md §8).
+ * `otel-audit verify [options] <file|dir>...` (ARCHITECTURE.md §7, docs/integrity.md §8).
  *
  * Options:
  *   --json                  print the VerifyReport below instead of text
@@ -13,7 +13,15 @@
  *                           needs --pubkey
  *
  * Exit status: 0 every chain intact; 1 integrity failure (any error-severity problem, malformed and torn lines
- * included); 2 usage or I/O error (no path, unknown option, unreadable path or key, no input files found).
+ * included); 2 usage or I/O error (no path, unknown option, unreadable path or key, no input files found, a
+ * path named that is not a regular file or directory). Every failure is one line on stderr, never a trace.
+ *
+ * Hostile inputs (safe-read.ts, verifier.ts `listInputs`): a path named on the command line is followed if
+ * it is a symbolic link; inside a directory, symbolic links are never followed and FIFOs, sockets and
+ * devices never opened — each is skipped with a note on stderr ("skipped PATH: …"), which does not change
+ * the exit status. A line longer than MAX_LINE_BYTES (64 MiB) or repeating a JSON member name in one
+ * object is `malformed`. Memory is about 75 bytes per record and about 0.5 KB per stream, summary included:
+ * a million one-record streams peaked at 650 MB RSS (test/adversarial/verify-cli-child.test.ts bounds 1 GiB).
  *
  * `--json` prints one JSON document, the `VerifyReport` (schema v1, documented in docs/integrity.md §8.2):
  *
@@ -57,14 +65,15 @@
  * Without a signature or checkpoint, the content of the last record of a stream is not covered by the chain
  * (no successor records its hash).
  */
-import { readFileSync } from 'node:fs';
 import { AuditConfigError } from '../api/errors.js';
 import { loadVerifyingKeys, type VerifyingKey } from '../integrity/keys.js';
+import { NotRegularFileError, readSmallRegularFile } from './safe-read.js';
+import { commandLine, writeVerifyReportFile } from '../report/index.js';
 import { verifyFiles, VerifyInputError, type Problem, type StreamSummary, type VerifyReport } from './verifier.js';
 
 export const VERIFY_USAGE =
   'usage: otel-audit verify [--json] [--allow-reorder] [--pubkey FILE]... [--hmac-key-file FILE]... ' +
-  '[--require-signatures] [--checkpoints PATH]... <file|dir>...';
+  '[--require-signatures] [--checkpoints PATH]... [--report FILE.html] <file|dir>...';
 
 interface VerifyArgs {
   json: boolean;
@@ -74,6 +83,8 @@ interface VerifyArgs {
   requireSignatures: boolean;
   checkpoints: string[];
   paths: string[];
+  /** A self-contained HTML page of the verdict for auditors (src/report). */
+  report?: string;
 }
 
 const VALUE_OPTIONS = { '--pubkey': 'pubkeys', '--hmac-key-file': 'hmacKeyFiles', '--checkpoints': 'checkpoints' } as const;
@@ -90,6 +101,13 @@ function parseArgs(argv: readonly string[]): VerifyArgs | { help: true } | { err
     }
     const eq = a.indexOf('=');
     const name = eq > 0 ? a.slice(0, eq) : a;
+    if (name === '--report') {
+      const value = eq > 0 ? a.slice(eq + 1) : argv[++k];
+      if (value === undefined || value === '') return { error: '--report needs a value' };
+      if (args.report !== undefined) return { error: '--report given twice' };
+      args.report = value;
+      continue;
+    }
     if (name in VALUE_OPTIONS) {
       const value = eq > 0 ? a.slice(eq + 1) : argv[++k];
       if (value === undefined || value === '') return { error: `${name} needs a value` };
@@ -104,6 +122,52 @@ function parseArgs(argv: readonly string[]): VerifyArgs | { help: true } | { err
   if (args.paths.length === 0) return { error: 'no file or directory given' };
   if (args.checkpoints.length > 0 && args.pubkeys.length === 0) return { error: '--checkpoints needs --pubkey (checkpoints are trusted only when their signature verifies)' };
   return args;
+}
+
+/** Key files are a few hundred bytes; anything much larger is not a key, and is not read whole. */
+const MAX_KEY_FILE_BYTES = 1024 * 1024;
+
+/**
+ * Control characters (line breaks included) and bidirectional overrides from the input — a stream id, a file
+ * name — are shown escaped, so that each printed line is one line and reads as what it is: a stream id
+ * holding "\nOK: …" cannot print a line that looks like the verdict.
+ */
+const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+const printable = (s: string): string => s.replace(UNPRINTABLE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+
+/**
+ * Writes the report as one JSON document, in pieces of about 1 MiB that each end with '\n' (whitespace
+ * between array elements): for a million streams one string would be about 400 MB on top of the report,
+ * near V8's longest string. A small report is one piece, the same text as JSON.stringify(report).
+ */
+function writeJsonReport(r: VerifyReport, write: (s: string) => void): void {
+  const PIECE = 1 << 20;
+  const head = JSON.stringify({ ok: r.ok, files: r.files, records: r.records, nonAudit: r.nonAudit });
+  let buf = `${head.slice(0, -1)},"streams":[`;
+  const items = (list: readonly unknown[]): void => {
+    for (let i = 0; i < list.length; i++) {
+      if (i > 0) buf += ',';
+      buf += JSON.stringify(list[i]);
+      if (buf.length >= PIECE) {
+        write(`${buf}\n`);
+        buf = '';
+      }
+    }
+  };
+  items(r.streams);
+  buf += '],"problems":[';
+  items(r.problems);
+  write(`${buf}]}\n`);
+}
+
+/** Reads a key file without ever blocking on a FIFO or reading a huge file; throws AuditConfigError. */
+async function readKeyFile(path: string, what: string): Promise<string> {
+  try {
+    return (await readSmallRegularFile(path, MAX_KEY_FILE_BYTES)).toString('utf8');
+  } catch (e) {
+    if (e instanceof NotRegularFileError) throw new AuditConfigError(`${what} ${JSON.stringify(path)} ${e.message}`);
+    throw new AuditConfigError(`cannot read ${what} ${JSON.stringify(path)} (${(e as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
 }
 
 function problemLine(p: Problem): string {
@@ -157,16 +221,27 @@ function finalLine(r: VerifyReport): string {
 
 /**
  * Runs `verify` with the arguments that follow the subcommand name. `out` and `err` are raw writers (like
- * `process.stdout.write`): each call gets one line — or, for `--json`, the whole document — ending in '\n'.
- * Resolves to the exit status.
+ * `process.stdout.write`): each call gets one line ending in '\n' — or, for `--json`, the document, in one
+ * call or, when large, in pieces that each end in '\n' and together are one JSON document. Resolves to the
+ * exit status; never rejects (an unexpected error is one line on `err` and exit status 2).
  */
 export async function runVerifyCommand(
   argv: string[],
   write: (s: string) => void,
   writeErr: (s: string) => void,
 ): Promise<number> {
-  const out = (line: string): void => write(`${line}\n`);
-  const err = (line: string): void => writeErr(`${line}\n`);
+  const out = (line: string): void => write(`${printable(line)}\n`);
+  const err = (line: string): void => writeErr(`${printable(line)}\n`);
+  try {
+    return await run(argv, write, out, err);
+  } catch (e) {
+    // Nothing may escape as a stack trace: whatever was missed is an I/O-class failure, on one line.
+    err(`otel-audit verify: unexpected error: ${e instanceof Error ? e.message : String(e)}`);
+    return 2;
+  }
+}
+
+async function run(argv: string[], write: (s: string) => void, out: (line: string) => void, err: (line: string) => void): Promise<number> {
   const args = parseArgs(argv);
   if ('help' in args) {
     out(VERIFY_USAGE);
@@ -180,14 +255,11 @@ export async function runVerifyCommand(
   let pubkeys: VerifyingKey[];
   let hmacSecrets: string[];
   try {
+    // Checked first with a non-blocking open: loadVerifyingKeys reads synchronously, and a FIFO would hang it.
+    for (const f of args.pubkeys) await readKeyFile(f, 'public key file');
     pubkeys = loadVerifyingKeys(args.pubkeys);
-    hmacSecrets = args.hmacKeyFiles.map((f) => {
-      try {
-        return readFileSync(f, 'utf8');
-      } catch (e) {
-        throw new AuditConfigError(`cannot read HMAC key file ${JSON.stringify(f)} (${(e as NodeJS.ErrnoException).code ?? 'error'})`);
-      }
-    });
+    hmacSecrets = [];
+    for (const f of args.hmacKeyFiles) hmacSecrets.push(await readKeyFile(f, 'HMAC key file'));
     // Decoded here too, so a bad secret is a usage error naming its file (never its content).
     hmacSecrets.forEach((v, i) => {
       try {
@@ -208,6 +280,7 @@ export async function runVerifyCommand(
       hmacSecrets,
       requireSignatures: args.requireSignatures,
       checkpointSources: args.checkpoints,
+      onSkip: (path, reason) => err(`otel-audit verify: skipped ${path}: ${reason}`),
     });
   } catch (e) {
     const what = e instanceof VerifyInputError ? e.message : `unexpected error: ${e instanceof Error ? e.message : String(e)}`;
@@ -219,8 +292,16 @@ export async function runVerifyCommand(
     err(`otel-audit verify: no *.jsonl or *.json files found in ${args.paths.join(', ')}`);
     return 2;
   }
+  if (args.report !== undefined) {
+    try {
+      await writeVerifyReportFile(args.report, { report, inputs: args.paths, command: commandLine(['otel-audit', 'verify', ...argv]), generatedAt: new Date() });
+    } catch (e) {
+      err(`otel-audit verify: cannot write the report ${JSON.stringify(args.report)}: ${e instanceof Error ? e.message : String(e)}`);
+      return 2;
+    }
+  }
   if (args.json) {
-    out(JSON.stringify(report));
+    writeJsonReport(report, write);
   } else {
     for (const p of report.problems) out(problemLine(p));
     const checked = { signatures: pubkeys.length + hmacSecrets.length > 0 || args.requireSignatures, checkpoints: pubkeys.length > 0 };

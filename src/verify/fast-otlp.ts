@@ -6,9 +6,9 @@
  * The fast path recognizes, with sticky regular expressions, the compact proto3 JSON that this package and
  * the OTel Collector write: members in proto field order, int64 as decimal strings, no whitespace, no escape
  * sequence or control character in any string, scalar or array-of-scalar attribute values. Anything else —
- * whitespace, escapes, kvlist or bytes values, numbers for int64, duplicate or unknown members in a log
- * record — makes `fastParseLine` return false, and the caller takes the reference path (JSON.parse +
- * recordsOf + canonicalFromOtlp), which decides every remaining case, errors included.
+ * whitespace, escapes, kvlist or bytes values, numbers for int64, a member out of proto order, a duplicate
+ * or unknown member anywhere — makes `fastParseLine` return false, and the caller takes the reference path
+ * (JSON.parse + recordsOf + canonicalFromOtlp), which decides every remaining case, errors included.
  *
  * Why copying is exact here: with no backslash and no control character in a string, and the line decoded
  * from valid UTF-8 (so no lone surrogate), the JSON text of a string is already its RFC 8785 text; and since
@@ -67,13 +67,18 @@ const RECORD = new RegExp(
     String.raw`(?:,"traceId":"([0-9a-fA-F]{32}|)")?(?:,"spanId":"([0-9a-fA-F]{16}|)")?(?:,"eventName":(${STR}))?\}`,
   'y',
 );
-/** Resource and scope are not in the canonical form: only their syntax matters (members may repeat). */
-const RESOURCE_MEMBER = String.raw`"attributes":${KVS}|"droppedAttributesCount":${NUM}`;
-const SCOPE_MEMBER = String.raw`"(?:name|version)":${STR}|"attributes":${KVS}|"droppedAttributesCount":${NUM}`;
-const members = (m: string): string => String.raw`\{(?:(?:${m})(?:,(?:${m}))*)?\}`;
+/**
+ * An object whose members are any of `ms`, each at most once and in that order (proto field order, as
+ * writers emit them): a repeated member name never matches, so the reference path reports it.
+ */
+const ordered = (ms: string[]): string =>
+  String.raw`\{(?:${ms.map((m, i) => `(?:${m}${ms.slice(i + 1).map((n) => `(?:,${n})?`).join('')})`).join('|')})?\}`;
+/** Resource and scope are not in the canonical form: only their syntax matters. */
+const RESOURCE = ordered([String.raw`"attributes":${KVS}`, String.raw`"droppedAttributesCount":${NUM}`]);
+const SCOPE = ordered([`"name":${STR}`, `"version":${STR}`, String.raw`"attributes":${KVS}`, String.raw`"droppedAttributesCount":${NUM}`]);
 const LINE_OPEN = /\{"resourceLogs":\[/y;
-const RL_OPEN = new RegExp(String.raw`\{(?:"resource":${members(RESOURCE_MEMBER)},)?"scopeLogs":\[`, 'y');
-const SL_OPEN = new RegExp(String.raw`\{(?:"scope":${members(SCOPE_MEMBER)},)?"logRecords":\[`, 'y');
+const RL_OPEN = new RegExp(String.raw`\{(?:"resource":${RESOURCE},)?"scopeLogs":\[`, 'y');
+const SL_OPEN = new RegExp(String.raw`\{(?:"scope":${SCOPE},)?"logRecords":\[`, 'y');
 /** Closes a ScopeLogs or ResourceLogs: `]`, optional schemaUrl, `}`. */
 const CLOSE = new RegExp(String.raw`\](?:,"schemaUrl":${STR})?\}`, 'y');
 

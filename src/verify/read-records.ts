@@ -4,8 +4,9 @@
  * memory stays bounded by the longest line whatever the file size.
  *
  * Bad content never throws: a final line without '\n' that does not parse is `torn` (a crash mid-write), any
- * other unparsable line, or one that is not a logs request, is `malformed`. Only I/O errors (missing file,
- * permissions) reject the iteration.
+ * other unparsable line, one that is not a logs request, one longer than MAX_LINE_BYTES (safe-read.ts) or one
+ * that repeats a JSON member name in an object is `malformed`. Only I/O errors (missing file, permissions, not
+ * a regular file) reject the iteration.
  *
  * Speed: lines are split and handled synchronously per 1 MiB chunk; each line first goes through the fast
  * path (fast-otlp.ts: canonical form straight from the text), and only what it declines through JSON.parse and
@@ -14,7 +15,6 @@
  * Integrity attributes are read here, while the canonical text is at hand: each record's MAC/signature and each
  * checkpoint claim is checked at once (docs/integrity.md §7.1), and only the outcome is kept.
  */
-import { createReadStream } from 'node:fs';
 import { canonicalFromOtlp } from '../chain/canonical.js';
 import { hashCanonical } from '../chain/hash.js';
 import {
@@ -47,6 +47,8 @@ import {
 } from '../map/attributes.js';
 import type { OtlpAnyValue, OtlpLogRecord } from '../otlp/types.js';
 import { fastParseLine, interestingKey, type FastRecord } from './fast-otlp.js';
+import { duplicateMemberName } from './json-members.js';
+import { MAX_LINE_BYTES, openRegularFile, splitLines } from './safe-read.js';
 
 /**
  * Outcome of a record's `audit.integrity.*` attributes (docs/integrity.md §4.3):
@@ -135,59 +137,16 @@ export interface ReadOptions {
   checkpointsOnly?: boolean;
   /** Use the fast path (default true); false reads every line through JSON.parse (tests compare the two). */
   fastPath?: boolean;
+  /**
+   * Follow `file` if it is a symbolic link (default true: a file named by the caller). The verifier passes
+   * false for files it found inside an input directory, where links are never followed.
+   */
+  followSymlinks?: boolean;
 }
 
-const NL = 0x0a;
 const CR = 0x0d;
 // fatal: invalid UTF-8 is reported, not silently replaced by U+FFFD (which would look like a modification).
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
-const CHUNK_BYTES = 1 << 20;
-
-/**
- * Splits a file into lines with only the current chunk and one partial line in memory. Each chunk's lines go
- * to `onLine` synchronously (`terminated` false for a final line with no '\n' after it; `text` undefined for a
- * line that is not UTF-8); the generator yields once per chunk so the caller can hand on what they produced.
- */
-async function* chunkedLines(
-  file: string,
-  onLine: (text: string | undefined, line: number, terminated: boolean) => void,
-): AsyncGenerator<void> {
-  const stream = createReadStream(file, { highWaterMark: CHUNK_BYTES });
-  let pending: Buffer[] = [];
-  let line = 0;
-  const take = (tail: Buffer): Buffer => {
-    const whole = pending.length === 0 ? tail : Buffer.concat([...pending, tail]);
-    pending = [];
-    return whole;
-  };
-  const decode = (bytes: Buffer, terminated: boolean): void => {
-    let end = bytes.length;
-    if (terminated && end > 0 && bytes[end - 1] === CR) end--; // CRLF files
-    let text: string | undefined;
-    try {
-      // ignoreBOM:false drops a leading BOM (editors add one to the first line); it is not record content.
-      text = utf8.decode(bytes.subarray(0, end));
-    } catch {
-      text = undefined;
-    }
-    onLine(text, line, terminated);
-  };
-  for await (const chunk of stream as AsyncIterable<Buffer>) {
-    let start = 0;
-    for (let nl = chunk.indexOf(NL, start); nl >= 0; nl = chunk.indexOf(NL, start)) {
-      line++;
-      decode(take(chunk.subarray(start, nl)), true);
-      start = nl + 1;
-    }
-    if (start < chunk.length) pending.push(chunk.subarray(start));
-    yield;
-  }
-  if (pending.length > 0) {
-    line++;
-    decode(take(Buffer.alloc(0)), false);
-    yield;
-  }
-}
 
 type JsonObject = { readonly [key: string]: unknown };
 const isObject = (v: unknown): v is JsonObject => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -396,6 +355,7 @@ interface ResolvedOptions {
   checkCheckpoints: boolean;
   checkpointsOnly: boolean;
   fastPath: boolean;
+  followSymlinks: boolean;
 }
 
 function resolve(o: ReadOptions): ResolvedOptions {
@@ -406,6 +366,7 @@ function resolve(o: ReadOptions): ResolvedOptions {
     checkCheckpoints: keys.some((k) => k.algorithm === 'EdDSA'),
     checkpointsOnly: o.checkpointsOnly === true,
     fastPath: o.fastPath !== false,
+    followSymlinks: o.followSymlinks !== false,
   };
 }
 
@@ -433,7 +394,7 @@ function buildItem(
     text = canonical();
     hash = hashCanonical(text);
   } catch (e) {
-    return { kind: 'malformed', file, line, message: `cannot canonicalize: ${errorText(e)}` };
+    return { kind: 'malformed', file, line, message: `cannot canonicalize: ${clip(errorText(e))}` };
   }
   const streamId = stringOf(a.streamId);
   if (streamId === undefined || streamId === '') {
@@ -441,7 +402,7 @@ function buildItem(
   }
   const seq = seqOf(a.seq);
   if (seq === undefined) {
-    return { kind: 'malformed', file, line, message: `${where()}: ${ATTR_SEQ_NUMBER} is not a positive integer (stream ${streamId})` };
+    return { kind: 'malformed', file, line, message: `${where()}: ${ATTR_SEQ_NUMBER} is not a positive integer (stream ${clip(streamId)})` };
   }
   const item: RecordItem = {
     kind: 'record',
@@ -493,9 +454,15 @@ function lineItems(file: string, text: string, line: number, terminated: boolean
   } catch (e) {
     emit(
       terminated
-        ? { kind: 'malformed', file, line, message: `not JSON: ${errorText(e)}` }
-        : { kind: 'torn', file, line, message: `last line is incomplete (no newline, not JSON): ${errorText(e)}` },
+        ? { kind: 'malformed', file, line, message: `not JSON: ${clip(errorText(e))}` }
+        : { kind: 'torn', file, line, message: `last line is incomplete (no newline, not JSON): ${clip(errorText(e))}` },
     );
+    return;
+  }
+  // JSON.parse kept the last of any repeated member name: the line means two things, so it proves nothing.
+  const dup = duplicateMemberName(text);
+  if (dup !== undefined) {
+    emit({ kind: 'malformed', file, line, message: `duplicate JSON member name ${clip(JSON.stringify(dup))} in one object (a parser keeps only one of them)` });
     return;
   }
   const parsed = recordsOf(doc);
@@ -511,19 +478,45 @@ function lineItems(file: string, text: string, line: number, terminated: boolean
 
 const FAST_OUT: FastRecord[] = [];
 
+/** A message quoting input stays one short line, whatever the input. */
+const clip = (text: string): string => (text.length <= 200 ? text : `${text.slice(0, 200)}…`);
+
 /** Items of `file`, one array per chunk read, in file order. */
 async function* itemChunks(file: string, options: ReadOptions): AsyncGenerator<ReadItem[]> {
   const opts = resolve(options);
   let items: ReadItem[] = [];
   const emit = (i: ReadItem): void => void items.push(i);
-  const onLine = (text: string | undefined, line: number, terminated: boolean): void => {
-    if (text === undefined) emit({ kind: terminated ? 'malformed' : 'torn', file, line, message: 'line is not valid UTF-8' });
-    else lineItems(file, text, line, terminated, opts, emit);
+  const onLine = (bytes: Buffer | undefined, line: number, terminated: boolean): void => {
+    if (bytes === undefined) {
+      emit({ kind: 'malformed', file, line, message: `line is longer than ${MAX_LINE_BYTES} bytes (MAX_LINE_BYTES), not read` });
+      return;
+    }
+    let end = bytes.length;
+    if (terminated && end > 0 && bytes[end - 1] === CR) end--; // CRLF files
+    let text: string;
+    try {
+      // ignoreBOM:false drops a leading BOM (editors add one to the first line); it is not record content.
+      text = utf8.decode(bytes.subarray(0, end));
+    } catch {
+      emit({ kind: terminated ? 'malformed' : 'torn', file, line, message: 'line is not valid UTF-8' });
+      return;
+    }
+    try {
+      lineItems(file, text, line, terminated, opts, emit);
+    } catch (e) {
+      // Whatever a line holds (absurd nesting, say) is a finding about that line, never a crash of verify.
+      emit({ kind: 'malformed', file, line, message: `cannot read: ${clip(errorText(e))}` });
+    }
   };
-  for await (const _ of chunkedLines(file, onLine)) {
-    if (items.length === 0) continue;
-    yield items;
-    items = [];
+  const { fh } = await openRegularFile(file, opts.followSymlinks);
+  try {
+    for await (const _ of splitLines(fh, onLine)) {
+      if (items.length === 0) continue;
+      yield items;
+      items = [];
+    }
+  } finally {
+    await fh.close();
   }
 }
 

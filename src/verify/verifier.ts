@@ -1,23 +1,28 @@
 /**
- * Chain verifier (DESIGN §7 `verify`; the algorithm is specified in docs/integrity.md §7): reads OTLP/JSON
- * lines files — the local journal (rotated sets too) or the Collector's output, where a stream may be spread
- * over many lines and files and repeated — groups the audit records by stream, checks each stream's hash
- * chain, per-record MACs/signatures and signed checkpoints, and links streams across restarts.
+ * Chain verifier (ARCHITECTURE.md §7 `verify`; the algorithm is specified in docs/integrity.md §7): reads
+ * OTLP/JSON lines files — the local journal (rotated sets too) or the Collector's output, where a stream may
+ * be spread over many lines and files and repeated — groups the audit records by stream, checks each stream's
+ * hash chain, per-record MACs/signatures and signed checkpoints, and links streams across restarts.
  *
- * Memory: files are streamed; per record only a fixed-size tuple is kept in typed arrays (seq, file, line,
- * flags, signature status, 32-byte hash, 16-byte UUID record id; previous hash and id only when they are not
- * those of the record read just before): about 70 bytes for a stream read in order, none of it JS objects.
+ * Memory: files are streamed (safe-read.ts: lines of at most MAX_LINE_BYTES); per record only a fixed-size
+ * tuple is kept, in typed arrays shared by all streams (seq, file, line, flags, signature status, row of the
+ * stream's previous record, 32-byte hash, 16-byte UUID record id; previous hash and id only when they are not
+ * those of that previous record): about 75 bytes, none of it JS objects. A stream adds its id and a Map
+ * entry while reading, and its StreamSummary in the report: about 0.6 KB for a one-record stream in all,
+ * measured at a million streams. Strings taken from the input are bounded (MAX_KEPT_STRING_CHARS).
  *
  * What the chain alone cannot prove: the content of the last record of a stream (ended or not) is not
  * covered by any successor's previous_hash, and removing the last records of an unended stream leaves a valid
  * shorter chain. Signatures and checkpoints (`bad_signature`, `truncated`) are for those cases.
  */
+import { createHash } from 'node:crypto';
 import type { Dirent } from 'node:fs';
-import { readdir, readFile, realpath, stat } from 'node:fs/promises';
+import { lstat, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { loadVerifyingKeys, type VerifyingKey } from '../integrity/keys.js';
 import type { RetentionEntry } from '../sinks/retention.js';
 import { scanRecords, type CheckpointClaim, type RecordItem, type SignatureCheck } from './read-records.js';
+import { fileIdentity, fileKind, NotRegularFileError, openRegularFile, splitLines } from './safe-read.js';
 
 export type ProblemKind =
   | 'modified'
@@ -64,6 +69,7 @@ export type Severity = 'error' | 'info';
 export interface Problem {
   kind: ProblemKind;
   severity: Severity;
+  /** The stream id, bounded like StreamSummary.streamId (so are record ids). */
   stream?: string;
   /** For `deleted` and `truncated`, the first missing sequence number. */
   seq?: number;
@@ -100,6 +106,7 @@ export interface CheckpointCounts {
 }
 
 export interface StreamSummary {
+  /** `audit.sequence.stream_id`; longer than MAX_KEPT_STRING_CHARS, its first characters, length and SHA-256. */
   streamId: string;
   /** Lowest and highest sequence number accepted into the chain (inserted records excluded). */
   first: number;
@@ -159,6 +166,64 @@ export interface VerifyOptions {
    * Needs an Ed25519 key in `pubkeys`.
    */
   checkpointSources?: readonly string[];
+  /**
+   * Told about each entry of an input directory that is not read: a symbolic link (never followed inside a
+   * directory) or a `*.jsonl`/`*.json` entry that is not a regular file (a FIFO, socket or device), and a
+   * `state/retention.log` that is not a regular file. Skipping is not a finding; the command prints a note.
+   */
+  onSkip?: SkipListener;
+}
+
+export type SkipListener = (path: string, reason: string) => void;
+
+/** A file to read; `follow` when it was named by the caller, `id` its device and inode. */
+interface InputFile {
+  path: string;
+  follow: boolean;
+  id: string;
+}
+
+/**
+ * Most problems one report lists. Past it, problems are counted by kind and each kind with omitted ones gets
+ * one closing problem saying how many ("… more malformed problems not listed"), with the severity of the
+ * worst omitted one, so `ok` and the exit status stay exact. Without a bound, a 10 MB file of junk lines
+ * (five million `malformed`) needed more than 1 GiB.
+ */
+export const MAX_LISTED_PROBLEMS = 100_000;
+
+/** The report's problems, listed up to MAX_LISTED_PROBLEMS and counted beyond. */
+class ProblemList {
+  readonly listed: Problem[] = [];
+  private readonly omitted = new Map<ProblemKind, { count: number; errors: number }>();
+
+  /** How many more can be listed. */
+  room(): number {
+    return MAX_LISTED_PROBLEMS - this.listed.length;
+  }
+
+  add(p: Problem): void {
+    if (this.listed.length < MAX_LISTED_PROBLEMS) this.listed.push(p);
+    else this.omit(p);
+  }
+
+  omit(p: Problem): void {
+    let o = this.omitted.get(p.kind);
+    if (o === undefined) this.omitted.set(p.kind, (o = { count: 0, errors: 0 }));
+    o.count++;
+    if (p.severity === 'error') o.errors++;
+  }
+
+  /** The listed problems, then one per kind that had problems omitted. */
+  finish(): Problem[] {
+    for (const [kind, o] of this.omitted) {
+      this.listed.push({
+        kind,
+        severity: o.errors > 0 ? 'error' : 'info',
+        message: `${o.count} more ${kind} problem${o.count === 1 ? '' : 's'} not listed (a report lists at most ${MAX_LISTED_PROBLEMS})`,
+      });
+    }
+    return this.listed;
+  }
 }
 
 /** A path that cannot be read: a usage or I/O error, not an integrity finding. */
@@ -171,43 +236,62 @@ const INPUT_EXTENSIONS = ['.jsonl', '.json'];
 const QUARANTINE_DIR = 'quarantine';
 
 const errorText = (e: unknown): string => (e instanceof Error ? e.message : String(e));
+/** A message quoting input stays one short line, whatever the input. */
+const clip = (text: string): string => (text.length <= 300 ? text : `${text.slice(0, 300)}…`);
 const byName = (a: Dirent, b: Dirent): number => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
 
 /**
- * Expands paths into the files to read: a file is taken as given (whatever its extension), a directory
- * recursively for `*.jsonl`/`*.json`, entries sorted by name so rotated sets are read in order. The same file
- * reached twice is read once (else every record would look duplicated).
+ * Expands paths into the files to read. A path named by the caller is followed if it is a symbolic link (the
+ * user chose it, like `find -H`); it must then be a regular file (taken whatever its extension) or a
+ * directory. A directory is walked recursively for regular `*.jsonl`/`*.json` files, entries sorted by name
+ * so rotated sets are read in order; inside it, symbolic links (to files or directories) are never
+ * followed, and FIFOs, sockets and devices are never opened: both are skipped and passed to `onSkip`. The
+ * same file reached twice (same device and inode) is read once, else every record would look duplicated.
  */
-export async function listInputFiles(paths: readonly string[]): Promise<string[]> {
-  const out: string[] = [];
+async function listInputs(paths: readonly string[], onSkip: SkipListener): Promise<InputFile[]> {
+  const out: InputFile[] = [];
   const seen = new Set<string>();
-  const once = async (p: string): Promise<boolean> => {
-    const real = await realpath(p);
-    if (seen.has(real)) return false;
-    seen.add(real);
-    return true;
-  };
-  const walk = async (dir: string): Promise<void> => {
-    if (!(await once(dir))) return; // symlink loops
+  const seenDirs = new Set<string>();
+  const walk = async (dir: string, id: string): Promise<void> => {
+    if (seenDirs.has(id)) return; // named twice, or a bind-mount loop
+    seenDirs.add(id);
+    // Dirent types come from lstat (d_type), so a link is seen as a link, never as what it points to.
     const entries = (await readdir(dir, { withFileTypes: true })).sort(byName);
     for (const e of entries) {
       const p = join(dir, e.name);
-      const st = e.isSymbolicLink() ? await stat(p).catch(() => undefined) : e;
-      if (st === undefined) continue; // dangling link
-      if (st.isDirectory()) {
-        if (e.name !== QUARANTINE_DIR) await walk(p);
-      } else if (st.isFile() && INPUT_EXTENSIONS.some((x) => e.name.endsWith(x)) && (await once(p))) {
-        out.push(p);
+      if (e.isSymbolicLink()) {
+        onSkip(p, 'symbolic link inside an input directory, not followed');
+        continue;
       }
+      if (e.isDirectory()) {
+        if (e.name === QUARANTINE_DIR) continue;
+        const st = await lstat(p, { bigint: true });
+        if (st.isDirectory()) await walk(p, fileIdentity(st));
+        continue;
+      }
+      if (!INPUT_EXTENSIONS.some((x) => e.name.endsWith(x))) continue;
+      if (!e.isFile()) {
+        onSkip(p, `${fileKind(e)}, not a regular file`);
+        continue;
+      }
+      const st = await lstat(p, { bigint: true });
+      if (!st.isFile()) continue; // replaced since readdir; opening with O_NOFOLLOW would refuse it anyway
+      const fid = fileIdentity(st);
+      if (seen.has(fid)) continue;
+      seen.add(fid);
+      out.push({ path: p, follow: false, id: fid });
     }
   };
   for (const p of paths) {
     try {
-      const st = await stat(p);
-      if (st.isDirectory()) await walk(p);
-      else if (st.isFile()) {
-        if (await once(p)) out.push(p);
-      } else throw new Error('not a file or directory');
+      const st = await stat(p, { bigint: true });
+      const fid = fileIdentity(st);
+      if (st.isDirectory()) await walk(p, fid);
+      else if (!st.isFile()) throw new NotRegularFileError(`is a ${fileKind(st)}, not a regular file or directory`);
+      else if (!seen.has(fid)) {
+        seen.add(fid);
+        out.push({ path: p, follow: true, id: fid });
+      }
     } catch (e) {
       throw new VerifyInputError(`${p}: ${errorText(e)}`, { cause: e });
     }
@@ -215,12 +299,22 @@ export async function listInputFiles(paths: readonly string[]): Promise<string[]
   return out;
 }
 
+/** The files `verifyFiles` would read for `paths` (see VerifyOptions.onSkip for what is left out). */
+export async function listInputFiles(paths: readonly string[]): Promise<string[]> {
+  return (await listInputs(paths, () => undefined)).map((f) => f.path);
+}
+
 // ---------------------------------------------------------------------------------------------------------
-// Per-stream storage: columns instead of one object per record, and no string per record (a record id in
-// UUID form is 16 bytes in a buffer): about 120 bytes per record, none of it on the JS heap's object graph.
+// Record storage: one set of columns for every record of every stream, and no object and no string per
+// record (a record id in UUID form is 16 bytes in a buffer). A stream is only the row of its last record
+// and its record count; its rows are chained through `pred`. So a stream costs its id and a Map entry,
+// about 130 bytes beside its records (about 75 bytes each), however many streams there are: with one set
+// of typed arrays per stream, a million one-record streams once took 8.8 KB each.
 
 const HASH_BYTES = 32;
 const ID_BYTES = 16;
+/** No row: `pred` of a stream's first record. */
+const NONE = 0xffffffff;
 const F_END = 1;
 /** Read after a record of the same stream with a higher seq, in the same file (set by checkStream). */
 const F_OUT_OF_ORDER = 2;
@@ -236,8 +330,8 @@ const F_HAS_PREV_ID = 128;
 /** Claims to be a checkpoint (details in `claims`). */
 const F_CHECKPOINT = 256;
 /**
- * previous_hash / previous_record_id equal the hash / record id of the record pushed just before (index
- * i − 1), so they are not stored: the usual case, a stream read in order.
+ * previous_hash / previous_record_id equal the hash / record id of the stream's record read just before
+ * (row `pred[i]`), so they are not stored: the usual case, a stream read in order.
  */
 const F_PREV_IS_PRED = 512;
 const F_PREV_ID_IS_PRED = 1024;
@@ -253,6 +347,23 @@ const SIG_CODE: Record<SignatureCheck['status'], number> = { ok: SIG_OK, bad: SI
 
 /** A V8 string sliced out of a line keeps the whole line alive: stored strings are copied flat. */
 const own = (s: string): string => (s.length < 13 ? s : (' ' + s).slice(1));
+
+/**
+ * Longest string from the input (stream id, record id, key id, detail) that the verifier keeps verbatim, in
+ * UTF-16 code units. A longer one is kept as its first MAX_KEPT_STRING_CHARS characters, its length and its
+ * SHA-256: longer than any verbatim string, so the two never compare equal, and two long strings compare
+ * equal only when they are. Without this bound, memory per record would grow with the ids an input carries.
+ */
+export const MAX_KEPT_STRING_CHARS = 256;
+
+function keep(s: string): string {
+  if (s.length <= MAX_KEPT_STRING_CHARS) return own(s);
+  const digest = createHash('sha256').update(s, 'utf16le').digest('hex');
+  return `${s.slice(0, MAX_KEPT_STRING_CHARS)}…[${s.length} characters, sha256 ${digest}]`;
+}
+
+/** The key a stream is grouped and reported by: its id, bounded like every kept string. */
+const streamKey = (id: string): string => (id.length <= MAX_KEPT_STRING_CHARS ? id : keep(id));
 
 const HEX_VALUE = new Int8Array(128).fill(-1);
 for (let c = 0; c < 10; c++) HEX_VALUE[48 + c] = c;
@@ -289,89 +400,139 @@ interface StreamLink {
   previousStreamHash?: string;
 }
 
-class StreamRecords {
+/** Scratch space for comparing a record's links with its predecessor's hash and id before storing them. */
+const SCRATCH_HASH = Buffer.alloc(HASH_BYTES);
+const SCRATCH_ID = Buffer.alloc(ID_BYTES);
+
+class RecordStore {
   length = 0;
-  seq = new Float64Array(16);
-  file = new Uint32Array(16);
-  line = new Uint32Array(16);
-  flags = new Uint16Array(16);
-  sig = new Uint8Array(16);
+  seq = new Float64Array(1024);
+  file = new Uint32Array(1024);
+  line = new Uint32Array(1024);
+  flags = new Uint16Array(1024);
+  sig = new Uint8Array(1024);
   /** Index into `keyIds` of the record's audit.integrity.key_id (0: none). */
-  sigKey = new Uint16Array(16);
-  hashes = Buffer.alloc(16 * HASH_BYTES);
-  /** Allocated when first needed: a stream read in order never needs them (F_PREV_IS_PRED). */
+  sigKey = new Uint32Array(1024);
+  /** Row of the previous record read of the same stream; NONE for its first. */
+  pred = new Uint32Array(1024);
+  hashes = Buffer.alloc(1024 * HASH_BYTES);
+  /** Allocated when first needed: streams read in order never need them (F_PREV_IS_PRED). */
   private prevHashCol: Buffer<ArrayBuffer> | undefined;
-  ids = Buffer.alloc(16 * ID_BYTES);
+  ids = Buffer.alloc(1024 * ID_BYTES);
   private prevIdCol: Buffer<ArrayBuffer> | undefined;
-  /** Record ids and previous record ids that are not lowercase UUIDs. */
+  /** Record ids and previous record ids that are not lowercase UUIDs, by row. */
   otherIds = new Map<number, string>();
   otherPrevIds = new Map<number, string>();
-  /** Why a signature is bad, per record with SIG_BAD. */
+  /** Why a signature is bad, per row with SIG_BAD. */
   sigDetail = new Map<number, string>();
   keyIds: string[] = [''];
   private keyIndex = new Map<string, number>([['', 0]]);
   claims = new Map<number, CheckpointClaim>();
-  links: StreamLink[] = [];
-  /** File indexes holding records of this stream. */
-  files = new Set<number>();
-  /** Hash and record id of the last record pushed. */
+  /** Restart links of seq-1 records (the only ones judged), by row. */
+  links = new Map<number, StreamLink>();
+
+  /** Stream key → stream number; per stream number, its last row and its record count. */
+  readonly streams = new Map<string, number>();
+  private tail = new Uint32Array(1024);
+  private count = new Uint32Array(1024);
+  /** The row pushed last, with its hash and record id as read (references into the current item only). */
+  private lastRow = NONE;
   private lastHash = '';
   private lastRecordId = '';
 
   push(r: RecordItem, fileIndex: number): void {
+    const key = streamKey(r.streamId);
+    let k = this.streams.get(key);
+    if (k === undefined) {
+      k = this.streams.size;
+      if (k === this.tail.length) {
+        this.tail = widen(this.tail, 2 * k, (n) => new Uint32Array(n));
+        this.count = widen(this.count, 2 * k, (n) => new Uint32Array(n));
+      }
+      this.streams.set(own(key), k);
+      this.tail[k] = NONE;
+    }
     if (this.length === this.seq.length) this.grow();
     const i = this.length++;
+    const pred = this.tail[k]!;
+    this.tail[k] = i;
+    this.count[k]!++;
+    this.pred[i] = pred;
     this.seq[i] = r.seq;
     this.file[i] = fileIndex;
     this.line[i] = r.line;
     let flags = r.end ? F_END : 0;
     this.hashes.write(r.hash, i * HASH_BYTES, 'hex');
+    // The usual case, a stream read in order with nothing between: the predecessor is the row pushed just
+    // before, whose hash and id are still at hand as strings, so the links compare as strings.
+    const predIsLast = pred !== NONE && pred === this.lastRow;
     const prevHash = r.previousHash;
     if (prevHash !== undefined) {
       flags |= F_HAS_PREV;
-      if (i > 0 && prevHash === this.lastHash) flags |= F_PREV_HEX | F_PREV_IS_PRED;
+      if (predIsLast && prevHash === this.lastHash) flags |= F_PREV_HEX | F_PREV_IS_PRED;
       else if (HEX64.test(prevHash)) {
         flags |= F_PREV_HEX;
-        this.prevHashes().write(prevHash, i * HASH_BYTES, 'hex');
+        SCRATCH_HASH.write(prevHash, 0, 'hex');
+        if (pred !== NONE && SCRATCH_HASH.compare(this.hashes, pred * HASH_BYTES, (pred + 1) * HASH_BYTES) === 0) flags |= F_PREV_IS_PRED;
+        else SCRATCH_HASH.copy(this.prevHashes(), i * HASH_BYTES);
       }
     }
     const id = r.recordId;
     if (writeUuid(this.ids, i * ID_BYTES, id)) flags |= F_ID_UUID;
-    else if (id !== '') this.otherIds.set(i, own(id));
+    else if (id !== '') this.otherIds.set(i, keep(id));
     const prevId = r.previousRecordId;
     if (prevId !== undefined) {
       flags |= F_HAS_PREV_ID;
-      if (i > 0 && prevId === this.lastRecordId) flags |= F_PREV_ID_IS_PRED;
-      else if (writeUuid(this.prevIds(), i * ID_BYTES, prevId)) flags |= F_PREV_ID_UUID;
-      else this.otherPrevIds.set(i, own(prevId));
+      if (predIsLast && prevId === this.lastRecordId) flags |= F_PREV_ID_IS_PRED;
+      else if (writeUuid(SCRATCH_ID, 0, prevId)) {
+        const predUuid = pred !== NONE && (this.flags[pred]! & F_ID_UUID) !== 0;
+        if (predUuid && SCRATCH_ID.compare(this.ids, pred * ID_BYTES, (pred + 1) * ID_BYTES) === 0) flags |= F_PREV_ID_IS_PRED;
+        else {
+          SCRATCH_ID.copy(this.prevIds(), i * ID_BYTES);
+          flags |= F_PREV_ID_UUID;
+        }
+      } else {
+        const kept = keep(prevId);
+        if (pred !== NONE && (this.flags[pred]! & F_ID_UUID) === 0 && kept === (this.otherIds.get(pred) ?? '')) flags |= F_PREV_ID_IS_PRED;
+        else this.otherPrevIds.set(i, kept);
+      }
     }
-    this.lastHash = r.hash;
-    this.lastRecordId = id;
     const sig = r.signature;
     if (sig !== undefined) {
       this.sig[i] = SIG_CODE[sig.status];
-      let k = this.keyIndex.get(sig.keyId);
-      if (k === undefined && this.keyIds.length < 0xffff) {
-        k = this.keyIds.length;
-        this.keyIds.push(own(sig.keyId));
-        this.keyIndex.set(this.keyIds[k]!, k);
+      const keyId = keep(sig.keyId);
+      let ki = this.keyIndex.get(keyId);
+      if (ki === undefined) {
+        ki = this.keyIds.length;
+        this.keyIds.push(keyId);
+        this.keyIndex.set(keyId, ki);
       }
-      this.sigKey[i] = k ?? 0;
-      if (sig.status === 'bad') this.sigDetail.set(i, own(sig.detail));
-    }
+      this.sigKey[i] = ki;
+      if (sig.status === 'bad') this.sigDetail.set(i, keep(sig.detail));
+    } else this.sig[i] = SIG_NONE;
     if (r.checkpoint !== undefined) {
       flags |= F_CHECKPOINT;
       const c = r.checkpoint;
-      this.claims.set(i, { ...c, keyId: own(c.keyId), detail: own(c.detail), ...(c.headHash === undefined ? {} : { headHash: own(c.headHash) }) });
+      this.claims.set(i, { ...c, keyId: keep(c.keyId), detail: keep(c.detail), ...(c.headHash === undefined ? {} : { headHash: own(c.headHash) }) });
     }
-    if (r.previousStreamId !== undefined) {
-      const link: StreamLink = { index: i, previousStreamId: own(r.previousStreamId) };
+    if (r.previousStreamId !== undefined && r.seq === 1) {
+      const link: StreamLink = { index: i, previousStreamId: own(streamKey(r.previousStreamId)) };
       if (r.previousStreamLast !== undefined) link.previousStreamLast = r.previousStreamLast;
-      if (r.previousStreamHash !== undefined) link.previousStreamHash = own(r.previousStreamHash);
-      this.links.push(link);
+      if (r.previousStreamHash !== undefined) link.previousStreamHash = keep(r.previousStreamHash);
+      this.links.set(i, link);
     }
     this.flags[i] = flags;
-    this.files.add(fileIndex);
+    this.lastRow = i;
+    this.lastHash = r.hash;
+    this.lastRecordId = id;
+  }
+
+  /** Rows of stream `k`, in reading order (ascending). */
+  rowsOf(k: number): Uint32Array {
+    const rows = new Uint32Array(this.count[k]!);
+    let p = rows.length;
+    for (let i = this.tail[k]!; i !== NONE; i = this.pred[i]!) rows[--p] = i;
+    return rows;
   }
 
   has(i: number, flag: number): boolean {
@@ -394,13 +555,13 @@ class StreamRecords {
   /** `audit.sequence.previous_record_id`; undefined when absent. */
   prevRecordId(i: number): string | undefined {
     if (!this.has(i, F_HAS_PREV_ID)) return undefined;
-    if (this.has(i, F_PREV_ID_IS_PRED)) return this.recordId(i - 1);
+    if (this.has(i, F_PREV_ID_IS_PRED)) return this.recordId(this.pred[i]!);
     return this.has(i, F_PREV_ID_UUID) ? readUuid(this.prevIds(), i * ID_BYTES) : this.otherPrevIds.get(i)!;
   }
 
   /** previous_hash as 64 hex digits; only meaningful with F_PREV_HEX. */
   prevHashHex(i: number): string {
-    if (this.has(i, F_PREV_IS_PRED)) return this.hashHex(i - 1);
+    if (this.has(i, F_PREV_IS_PRED)) return this.hashHex(this.pred[i]!);
     return this.prevHashes().toString('hex', i * HASH_BYTES, (i + 1) * HASH_BYTES);
   }
 
@@ -411,7 +572,10 @@ class StreamRecords {
   /** `next`'s previous_hash is `prev`'s hash. */
   linked(prev: number, next: number): boolean {
     if (!this.has(next, F_PREV_HEX)) return false;
-    if (this.has(next, F_PREV_IS_PRED)) return prev === next - 1 || this.sameHash(prev, next - 1);
+    if (this.has(next, F_PREV_IS_PRED)) {
+      const p = this.pred[next]!;
+      return prev === p || this.sameHash(prev, p);
+    }
     return this.hashes.compare(this.prevHashes(), next * HASH_BYTES, (next + 1) * HASH_BYTES, prev * HASH_BYTES, (prev + 1) * HASH_BYTES) === 0;
   }
 
@@ -421,17 +585,13 @@ class StreamRecords {
 
   private grow(): void {
     const n = this.seq.length * 2;
-    const widen = <T extends Float64Array | Uint32Array | Uint16Array | Uint8Array>(a: T, make: (n: number) => T): T => {
-      const b = make(n);
-      b.set(a);
-      return b;
-    };
-    this.seq = widen(this.seq, (k) => new Float64Array(k));
-    this.file = widen(this.file, (k) => new Uint32Array(k));
-    this.line = widen(this.line, (k) => new Uint32Array(k));
-    this.flags = widen(this.flags, (k) => new Uint16Array(k));
-    this.sig = widen(this.sig, (k) => new Uint8Array(k));
-    this.sigKey = widen(this.sigKey, (k) => new Uint16Array(k));
+    this.seq = widen(this.seq, n, (k) => new Float64Array(k));
+    this.file = widen(this.file, n, (k) => new Uint32Array(k));
+    this.line = widen(this.line, n, (k) => new Uint32Array(k));
+    this.flags = widen(this.flags, n, (k) => new Uint16Array(k));
+    this.sig = widen(this.sig, n, (k) => new Uint8Array(k));
+    this.sigKey = widen(this.sigKey, n, (k) => new Uint32Array(k));
+    this.pred = widen(this.pred, n, (k) => new Uint32Array(k));
     const grown = (b: Buffer, width: number): Buffer<ArrayBuffer> => {
       const c = Buffer.alloc(n * width);
       b.copy(c);
@@ -444,6 +604,12 @@ class StreamRecords {
   }
 }
 
+function widen<T extends Float64Array | Uint32Array | Uint16Array | Uint8Array>(a: T, n: number, make: (n: number) => T): T {
+  const b = make(n);
+  b.set(a);
+  return b;
+}
+
 // ---------------------------------------------------------------------------------------------------------
 // Per-stream analysis
 
@@ -454,22 +620,39 @@ interface StreamContext {
   integrity: IntegrityContext;
   /** Valid checkpoints of this stream found in `checkpointSources` (not in the inputs). */
   external: readonly ExternalCheckpoint[];
+  /** Where the stream's problems go once checked; past its room they are only counted. */
+  list: ProblemList;
 }
 
 /** What the cross-stream pass (restart links) needs of a checked stream. */
 interface CheckedStream {
   summary: StreamSummary;
+  /** The problems listed (the report may hold no room for all of them). */
   problems: Problem[];
   /** Index of the chain record with this seq, if held. */
   at(seq: number): number | undefined;
-  records: StreamRecords;
+  records: RecordStore;
   /** The restart link on the stream's seq-1 record, if any. */
   link?: StreamLink;
 }
 
-function checkStream(streamId: string, s: StreamRecords, ctx: StreamContext): CheckedStream {
-  const { fileNames, allowReorder, retained } = ctx;
+/** File indexes holding the rows, ascending. */
+function filesOf(s: RecordStore, rows: Uint32Array): number[] {
+  const out: number[] = [];
+  let last = -1;
+  for (const i of rows) {
+    const f = s.file[i]!;
+    // Files are read in index order, so rows list them ascending: only a repeat of the last one is possible.
+    if (f !== last) out.push((last = f));
+  }
+  return out;
+}
+
+/** Checks stream `streamId`, whose records are `rows` of `s` (in reading order). */
+function checkStream(streamId: string, s: RecordStore, rows: Uint32Array, ctx: StreamContext): CheckedStream {
+  const { fileNames, allowReorder, retained, list } = ctx;
   const problems: Problem[] = [];
+  let anyError = false;
   const seqOf = (i: number): number => s.seq[i]!;
   const where = (i: number): string => `${fileNames[s.file[i]!]}:${s.line[i]}`;
   const report = (
@@ -479,9 +662,13 @@ function checkStream(streamId: string, s: StreamRecords, ctx: StreamContext): Ch
     over?: { seq: number; recordId?: string; severity?: Severity; reason?: ProblemReason; through?: number },
   ): void => {
     const recordId = over === undefined ? s.recordId(i) : over.recordId;
+    const severity = over?.severity ?? (kind === 'duplicate' || kind === 'restart' ? 'info' : 'error');
+    if (severity === 'error') anyError = true;
+    // Beyond the report's room only counted: a stream of a million copies of one record is not a million objects.
+    if (problems.length >= list.room()) return list.omit({ kind, severity, message: '' });
     problems.push({
       kind,
-      severity: over?.severity ?? (kind === 'duplicate' || kind === 'restart' ? 'info' : 'error'),
+      severity,
       stream: streamId,
       seq: over?.seq ?? seqOf(i),
       ...(over?.through === undefined || over.through === over.seq ? {} : { through: over.through }),
@@ -494,16 +681,16 @@ function checkStream(streamId: string, s: StreamRecords, ctx: StreamContext): Ch
   };
 
   // Sort by seq; ties keep reading order, so "first seen" is deterministic.
-  const order = new Uint32Array(s.length);
-  for (let i = 0; i < s.length; i++) order[i] = i;
+  // Rows grow in reading order, so the row breaks ties in reading order.
+  const order = rows.slice();
   order.sort((a, b) => seqOf(a) - seqOf(b) || a - b);
   // Groups of equal seq: group g is order[starts[g] .. starts[g+1]).
-  const starts = new Uint32Array(s.length + 1);
+  const starts = new Uint32Array(order.length + 1);
   let groups = 0;
-  for (let k = 0; k < s.length; k++) {
+  for (let k = 0; k < order.length; k++) {
     if (k === 0 || seqOf(order[k]!) !== seqOf(order[k - 1]!)) starts[groups++] = k;
   }
-  starts[groups] = s.length;
+  starts[groups] = order.length;
   const groupSeq = (g: number): number => seqOf(order[starts[g]!]!);
   /** First copy of each distinct record (by hash) in group g, in reading order. */
   const variants = (g: number): number[] => {
@@ -548,7 +735,7 @@ function checkStream(streamId: string, s: StreamRecords, ctx: StreamContext): Ch
   //     lost a same-seq conflict (an inserted one) is blamed for itself, not for moving the others.
   if (!allowReorder) {
     const maxInFile = new Map<number, number>();
-    for (let i = 0; i < s.length; i++) {
+    for (const i of rows) {
       if (s.has(i, F_REJECTED)) continue;
       const f = s.file[i]!;
       const max = maxInFile.get(f) ?? 0;
@@ -698,7 +885,7 @@ function checkStream(streamId: string, s: StreamRecords, ctx: StreamContext): Ch
     const p = posOf(n);
     return p === undefined ? undefined : chain[p];
   };
-  const integrity = checkIntegrity(streamId, s, ctx, chain, len, at, report);
+  const integrity = checkIntegrity(streamId, s, rows, ctx, chain, len, at, report);
 
   problems.sort((a, b) => (a.seq ?? 0) - (b.seq ?? 0)); // stable: same-seq problems keep detection order
   const summary: StreamSummary = {
@@ -707,14 +894,14 @@ function checkStream(streamId: string, s: StreamRecords, ctx: StreamContext): Ch
     last: seqOf(chain[len - 1]!),
     count: len,
     ended: endPos >= 0,
-    files: [...s.files].sort((a, b) => a - b).map((f) => fileNames[f]!),
-    ok: !problems.some((p) => p.severity === 'error'),
+    files: filesOf(s, rows).map((f) => fileNames[f]!),
+    ok: !anyError,
     coveredThrough: integrity.coveredThrough,
     signatures: integrity.signatures,
     checkpoints: integrity.checkpoints,
   };
   const first = chain[0]!;
-  const link = seqOf(first) === 1 ? s.links.find((l) => l.index === first) : undefined;
+  const link = seqOf(first) === 1 ? s.links.get(first) : undefined;
   if (link !== undefined) summary.previousStreamId = link.previousStreamId;
   return { summary, problems, at, records: s, ...(link === undefined ? {} : { link }) };
 }
@@ -752,7 +939,8 @@ const SIG_NAME: Record<number, string> = { [SIG_OK]: 'valid', [SIG_BAD]: 'invali
 
 function checkIntegrity(
   streamId: string,
-  s: StreamRecords,
+  s: RecordStore,
+  rows: Uint32Array,
   ctx: StreamContext,
   chain: Uint32Array,
   len: number,
@@ -787,7 +975,7 @@ function checkIntegrity(
   }
 
   // 1. Every copy read: a record MAC/signature that does not verify, a checkpoint that is not valid.
-  for (let i = 0; i < s.length; i++) {
+  for (const i of rows) {
     if (s.has(i, F_CHECKPOINT)) {
       if (!ic.checkCheckpoints) continue;
       const c = s.claims.get(i)!;
@@ -952,26 +1140,52 @@ function checkIntegrity(
   return { coveredThrough, signatures, checkpoints };
 }
 
-/** Retention entries (sinks/retention.ts) of every input directory that is a journal directory. */
-async function readRetentionLogs(paths: readonly string[]): Promise<Map<string, RetentionEntry[]>> {
+/** A retention.log line is a few hundred bytes; a longer one is not an entry. */
+const MAX_RETENTION_LINE_BYTES = 64 * 1024;
+
+/**
+ * Retention entries (sinks/retention.ts) of every input directory that is a journal directory, for the
+ * streams `known` (entries of other streams can match nothing). `state/` must be a directory and
+ * `state/retention.log` a regular file, neither a link: anything else is skipped (`onSkip`), and the cuts it
+ * would have explained are reported as ordinary deletions.
+ */
+async function readRetentionLogs(paths: readonly string[], known: ReadonlyMap<string, number>, onSkip: SkipListener): Promise<Map<string, RetentionEntry[]>> {
   const byStream = new Map<string, RetentionEntry[]>();
   for (const p of paths) {
-    let text: string;
+    const stateDir = join(p, 'state');
+    const path = join(stateDir, 'retention.log');
+    let opened: Awaited<ReturnType<typeof openRegularFile>>;
     try {
-      text = await readFile(join(p, 'state', 'retention.log'), 'utf8');
-    } catch {
+      const st = await lstat(stateDir);
+      if (!st.isDirectory()) {
+        if (st.isSymbolicLink()) onSkip(stateDir, 'symbolic link inside an input directory, not followed');
+        continue;
+      }
+      opened = await openRegularFile(path, false);
+    } catch (e) {
+      if (e instanceof NotRegularFileError) onSkip(path, e.message.replace(/^is an? /, ''));
       continue; // not a journal directory, or nothing was ever deleted
     }
-    for (const line of text.split('\n')) {
+    const onLine = (bytes: Buffer | undefined): void => {
+      if (bytes === undefined) return;
       try {
-        const e = JSON.parse(line) as RetentionEntry;
-        if (typeof e.streamId !== 'string' || typeof e.last !== 'number' || typeof e.lastHash !== 'string') continue;
-        let l = byStream.get(e.streamId);
-        if (l === undefined) byStream.set(e.streamId, (l = []));
-        l.push(e);
+        const e = JSON.parse(bytes.toString('utf8')) as Partial<Record<keyof RetentionEntry, unknown>>;
+        if (typeof e.streamId !== 'string' || typeof e.last !== 'number' || typeof e.lastHash !== 'string' || !HEX64.test(e.lastHash)) return;
+        const key = streamKey(e.streamId);
+        if (!known.has(key)) return;
+        let l = byStream.get(key);
+        if (l === undefined) byStream.set(key, (l = []));
+        l.push({ streamId: key, file: keep(String(e.file)), last: e.last, lastHash: own(e.lastHash), deletedAt: keep(String(e.deletedAt)) });
       } catch {
         /* a torn last line of the log: ignored, so that cut is reported as an ordinary deletion */
       }
+    };
+    try {
+      for await (const _ of splitLines(opened.fh, onLine, MAX_RETENTION_LINE_BYTES));
+    } catch {
+      /* unreadable: as if absent */
+    } finally {
+      await opened.fh.close();
     }
   }
   return byStream;
@@ -980,34 +1194,36 @@ async function readRetentionLogs(paths: readonly string[]): Promise<Map<string, 
 /** Valid checkpoints in `sources` (files not among `inputs`), by stream; invalid ones become problems. */
 async function readCheckpointSources(
   sources: readonly string[],
-  inputs: readonly string[],
+  inputs: readonly InputFile[],
   ic: IntegrityContext,
-  problems: Problem[],
+  problems: ProblemList,
+  onSkip: SkipListener,
 ): Promise<Map<string, ExternalCheckpoint[]>> {
   const byStream = new Map<string, ExternalCheckpoint[]>();
   if (sources.length === 0 || !ic.checkCheckpoints) return byStream;
-  const already = new Set(await Promise.all(inputs.map((f) => realpath(f))));
-  for (const file of await listInputFiles(sources)) {
-    if (already.has(await realpath(file))) continue; // its checkpoints are in the chain already
+  const already = new Set(inputs.map((f) => f.id));
+  for (const { path: file, follow, id } of await listInputs(sources, onSkip)) {
+    if (already.has(id)) continue; // its checkpoints are in the chain already
     try {
-      await scanRecords(file, { keys: ic.keys, checkSignatures: true, checkpointsOnly: true }, (item) => {
+      await scanRecords(file, { keys: ic.keys, checkSignatures: true, checkpointsOnly: true, followSymlinks: follow }, (item) => {
         if (item.kind !== 'record' || item.checkpoint === undefined) return;
         const c = item.checkpoint;
+        const key = streamKey(item.streamId);
         if (c.status === 'valid') {
-          let l = byStream.get(item.streamId);
-          if (l === undefined) byStream.set(own(item.streamId), (l = []));
+          let l = byStream.get(key);
+          if (l === undefined) byStream.set(own(key), (l = []));
           l.push({ seq: item.seq, coveredSeq: c.coveredSeq!, headHash: own(c.headHash!), file, line: item.line });
         } else if (c.status === 'invalid' || c.status === 'unknown_key') {
-          problems.push({
+          problems.add({
             kind: 'bad_signature',
             severity: 'error',
-            stream: own(item.streamId),
+            stream: own(key),
             seq: item.seq,
-            ...(item.recordId === '' ? {} : { recordId: own(item.recordId) }),
+            ...(item.recordId === '' ? {} : { recordId: keep(item.recordId) }),
             file,
             line: item.line,
             reason: c.status === 'invalid' ? 'checkpoint_invalid' : 'checkpoint_unknown_key',
-            message: `checkpoint source: ${c.status === 'invalid' ? 'forged or malformed checkpoint' : 'checkpoint not trusted'}: ${c.detail}`,
+            message: clip(`checkpoint source: ${c.status === 'invalid' ? 'forged or malformed checkpoint' : 'checkpoint not trusted'}: ${c.detail}`),
           });
         }
       });
@@ -1103,53 +1319,57 @@ export async function verifyFiles(paths: readonly string[], options: VerifyOptio
     checkCheckpoints: keys.some((k) => k.algorithm === 'EdDSA'),
     requireSignatures: options.requireSignatures === true,
   };
-  const files = await listInputFiles(paths);
-  const streams = new Map<string, StreamRecords>();
-  const problems: Problem[] = [];
+  const onSkip = options.onSkip ?? ((): void => undefined);
+  const inputs = await listInputs(paths, onSkip);
+  const files = inputs.map((f) => f.path);
+  const store = new RecordStore();
+  const problems = new ProblemList();
   let records = 0;
   let nonAudit = 0;
-  const readOptions = { keys, checkSignatures: ic.checkSignatures };
-  for (let f = 0; f < files.length; f++) {
+  for (let f = 0; f < inputs.length; f++) {
     const file = files[f]!;
+    const readOptions = { keys, checkSignatures: ic.checkSignatures, followSymlinks: inputs[f]!.follow };
     try {
       await scanRecords(file, readOptions, (item) => {
         if (item.kind === 'record') {
           records++;
-          let s = streams.get(item.streamId);
-          if (s === undefined) streams.set(own(item.streamId), (s = new StreamRecords()));
-          s.push(item, f);
+          store.push(item, f);
         } else if (item.kind === 'nonAudit') {
           nonAudit++;
         } else {
-          problems.push({ kind: item.kind, severity: 'error', file, line: item.line, message: item.message });
+          problems.add({ kind: item.kind, severity: 'error', file, line: item.line, message: clip(item.message) });
         }
       });
     } catch (e) {
       throw new VerifyInputError(`${file}: ${errorText(e)}`, { cause: e });
     }
   }
-  const external = await readCheckpointSources(options.checkpointSources ?? [], files, ic, problems);
-  const retained = await readRetentionLogs(paths);
+  const external = await readCheckpointSources(options.checkpointSources ?? [], inputs, ic, problems, onSkip);
+  const retained = await readRetentionLogs(paths, store.streams, onSkip);
   const summaries: StreamSummary[] = [];
+  // Only streams in a restart link are needed after their own check; the others are dropped as checked.
+  const linked = new Set<string>();
+  for (const l of store.links.values()) linked.add(l.previousStreamId);
   const checked = new Map<string, CheckedStream>();
-  for (const [streamId, s] of streams) {
-    const r = checkStream(streamId, s, {
+  for (const [streamId, k] of store.streams) {
+    const r = checkStream(streamId, store, store.rowsOf(k), {
       fileNames: files,
       allowReorder: options.allowReorder === true,
       retained: retained.get(streamId) ?? [],
       integrity: ic,
       external: external.get(streamId) ?? [],
+      list: problems,
     });
-    checked.set(streamId, r);
+    if (r.link !== undefined || linked.has(streamId)) checked.set(streamId, r);
     summaries.push(r.summary);
-    for (const p of r.problems) problems.push(p); // not push(...): could be millions (duplicates)
+    for (const p of r.problems) problems.add(p); // not push(...): could be up to MAX_LISTED_PROBLEMS
   }
-  for (const p of checkStreamLinks(checked, files)) problems.push(p);
+  for (const p of checkStreamLinks(checked, files)) problems.add(p);
   // Streams known only from checkpoint sources: every record of them is missing from the inputs.
   for (const [streamId, list] of external) {
-    if (streams.has(streamId)) continue;
+    if (store.streams.has(streamId)) continue;
     const furthest = list.reduce((a, b) => (b.seq > a.seq ? b : a));
-    problems.push({
+    problems.add({
       kind: 'truncated',
       severity: 'error',
       stream: streamId,
@@ -1161,12 +1381,13 @@ export async function verifyFiles(paths: readonly string[], options: VerifyOptio
       message: `no record of this stream is among the inputs, but a valid checkpoint (seq ${furthest.seq}, at ${furthest.file}:${furthest.line}) proves it reached seq ${furthest.seq}`,
     });
   }
+  const listed = problems.finish();
   return {
-    ok: !problems.some((p) => p.severity === 'error'),
+    ok: !listed.some((p) => p.severity === 'error'),
     files: files.length,
     records,
     nonAudit,
     streams: summaries,
-    problems,
+    problems: listed,
   };
 }

@@ -1,0 +1,125 @@
+/**
+ * Duplicate member names in JSON text. RFC 8259 leaves `{"a":1,"a":2}` to the parser, and JSON.parse keeps
+ * the last one silently, so a byte-level edit such as `"stringValue":"mallory","stringValue":"alice"` would
+ * show one value to a human reading the file and hash as the other. The verifier reads lines through
+ * JSON.parse (the reference path), so it checks the raw text too and reports such a line as malformed.
+ * The fast path (fast-otlp.ts) needs no check: its grammar admits each member at most once.
+ *
+ * Speed: one pass of charCodeAt over the text, strings skipped with indexOf (a regular expression per token
+ * was 4× slower); the names of an object are compared with === while it has few (OTLP objects have 1 to 8
+ * members), and go into a Set beyond that, so that an object with a million members stays linear.
+ */
+
+const QUOTE = 34;
+const BACKSLASH = 92;
+const OPEN_BRACE = 123;
+const OPEN_BRACKET = 91;
+const CLOSE_BRACE = 125;
+const CLOSE_BRACKET = 93;
+const COMMA = 44;
+/** Names of an object kept as offsets up to this many, then in a Set. */
+const SMALL = 16;
+
+// Per nesting depth, reused across calls (the check is synchronous, so never re-entered): is it an object,
+// how many names it has, where its first names are in the text (no string made for them: compared in place,
+// length first), and the Set of names once there are many, or once one is written with an escape.
+const IS_OBJECT: boolean[] = [];
+const COUNT: number[] = [];
+const STARTS: number[][] = [];
+const LENGTHS: number[][] = [];
+const SETS: Array<Set<string> | undefined> = [];
+
+/** The name of the member whose quoted text is text[start - 1 .. start + length], unescaped. */
+function nameAt(text: string, start: number, length: number): string {
+  const raw = text.slice(start, start + length);
+  return raw.includes('\\') ? (JSON.parse(text.slice(start - 1, start + length + 1)) as string) : raw;
+}
+
+/**
+ * The first member name that appears twice in one object of `text`, compared after unescaping (`"a"` and
+ * `"\u0061"` are one name); undefined when there is none. Meant for text that JSON.parse accepted; on
+ * anything else it returns without reading past the end. Iterative, so nesting depth cannot overflow the
+ * stack.
+ */
+export function duplicateMemberName(text: string): string | undefined {
+  const n = text.length;
+  let depth = 0;
+  let maxDepth = 0;
+  let expectName = false;
+  try {
+    for (let i = 0; i < n; i++) {
+      const c = text.charCodeAt(i);
+      if (c === QUOTE) {
+        // The closing quote is the next '"' preceded by an even number of backslashes.
+        const start = i + 1;
+        for (;;) {
+          i = text.indexOf('"', i + 1);
+          if (i < 0) return undefined; // unterminated: not JSON
+          let slashes = 0;
+          while (text.charCodeAt(i - 1 - slashes) === BACKSLASH) slashes++;
+          if ((slashes & 1) === 0) break;
+        }
+        if (!expectName) continue;
+        expectName = false;
+        const at = depth - 1;
+        const count = COUNT[at]!;
+        const length = i - start;
+        let set = SETS[at];
+        if (set === undefined) {
+          let plain = true; // no escape in the name: its text is the name
+          for (let j = start; j < i; j++) {
+            if (text.charCodeAt(j) === BACKSLASH) {
+              plain = false;
+              break;
+            }
+          }
+          if (plain && count < SMALL) {
+            const starts = STARTS[at]!;
+            const lengths = LENGTHS[at]!;
+            for (let k = 0; k < count; k++) {
+              if (lengths[k] !== length) continue;
+              const other = starts[k]!;
+              let j = 0;
+              while (j < length && text.charCodeAt(other + j) === text.charCodeAt(start + j)) j++;
+              if (j === length) return text.slice(start, i);
+            }
+            if (count < SMALL) {
+              starts[count] = start;
+              lengths[count] = length;
+              COUNT[at] = count + 1;
+              continue;
+            }
+          }
+          // Many names, or one with an escape: from here on, this object's names are compared as strings.
+          set = SETS[at] = new Set();
+          const starts = STARTS[at]!;
+          const lengths = LENGTHS[at]!;
+          for (let k = 0; k < count; k++) set.add(nameAt(text, starts[k]!, lengths[k]!));
+        }
+        const name = nameAt(text, start, length);
+        if (set.has(name)) return name;
+        set.add(name);
+        COUNT[at] = count + 1;
+      } else if (c === OPEN_BRACE || c === OPEN_BRACKET) {
+        const object = c === OPEN_BRACE;
+        IS_OBJECT[depth] = object;
+        COUNT[depth] = 0;
+        STARTS[depth] ??= [];
+        LENGTHS[depth] ??= [];
+        SETS[depth] = undefined;
+        if (++depth > maxDepth) maxDepth = depth;
+        expectName = object;
+      } else if (c === CLOSE_BRACE || c === CLOSE_BRACKET) {
+        if (depth > 0) depth--;
+        expectName = false;
+      } else if (c === COMMA) {
+        expectName = depth > 0 && IS_OBJECT[depth - 1] === true;
+      }
+    }
+    return undefined;
+  } finally {
+    // Hold no strings of the line after returning, and no arrays for a freak nesting depth.
+    for (let d = 0; d < maxDepth && d < SETS.length; d++) SETS[d] = undefined;
+    if (STARTS.length > 64) IS_OBJECT.length = COUNT.length = STARTS.length = LENGTHS.length = SETS.length = 64;
+  }
+}
