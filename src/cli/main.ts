@@ -1,6 +1,8 @@
 /**
  * The `otel-audit` command line: one subcommand per job, each in its own module.
  *   verify     check chains in the local journal or the collector's output   (verify/command.ts)
+ *   search     find audit records by actor, action, event, time…, each with its chain verdict (cli/search-command.ts)
+ *   tail       the last records of a journal, and with --follow new ones as they come (cli/tail-command.ts)
  *   collector  development OTLP/HTTP receiver with fault injection            (collector/command.ts)
  *   replay     send a journal's unacknowledged records to the collector       (cli/replay-command.ts)
  *   demo       the whole job end to end on an embedded default                (cli/demo.ts)
@@ -12,11 +14,15 @@ import { runVerifyCommand } from '../verify/command.js';
 import { runDemo } from './demo.js';
 import { runKeygenCommand } from './keygen-command.js';
 import { runReplayCommand } from './replay-command.js';
+import { runSearchCommand, type CommandIo } from './search-command.js';
+import { runTailCommand } from './tail-command.js';
 
 const USAGE = `Usage: otel-audit <command> [options]
 
 Commands:
   verify <file|dir>...   verify hash chains (local journal or collector OTLP/JSON output)
+  search <file|dir>...   find audit records (--actor, --action, --event, --since, --where …), each with its chain status
+  tail [-f] <dir>        the last records of a journal; with -f (--follow) new ones as they are appended
   collector              run a development OTLP/HTTP receiver (not a production collector)
   replay                 send unacknowledged journal records to the collector, then exit
   demo                   run the end-to-end demo (collector outage, restart, verification)
@@ -28,11 +34,32 @@ Run 'otel-audit <command> --help' for the options of a command.
 const out = (s: string): void => void process.stdout.write(s);
 const err = (s: string): void => void process.stderr.write(s);
 
+/**
+ * Output for search and tail, which may print without bound: waits for stdout to drain (so a slow pipe holds
+ * the reading back instead of the heap), and ends quietly when the reader goes away (`… | head`).
+ */
+function streamingIo(): CommandIo {
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    err(`otel-audit: stdout: ${e.message}\n`);
+    process.exit(2);
+  });
+  return {
+    out,
+    err,
+    drain: () => (process.stdout.writableNeedDrain ? new Promise((resolve) => process.stdout.once('drain', () => resolve())) : Promise.resolve()),
+  };
+}
+
 async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
   switch (cmd) {
     case 'verify':
       return runVerifyCommand(rest, out, err);
+    case 'search':
+      return runSearchCommand(rest, streamingIo());
+    case 'tail':
+      return runTailCommand(rest, streamingIo());
     case 'collector':
       return runCollectorCommand(rest);
     case 'replay':

@@ -1,0 +1,103 @@
+/**
+ * Whether a record's stream verifies up to that record, from the verifier's report over the same inputs.
+ *
+ * Rule: a record at seq n of stream S is `verified` when no error-severity problem of S has a sequence number
+ * <= n (a problem of S without one counts as at its start); otherwise `broken`, naming the first such
+ * problem. This is the prefix of the stream that `verify` vouches for: every record before n is in the chain,
+ * linked and unchanged. Info problems (duplicates, restarts, a retention cut) do not break it. What the chain
+ * cannot vouch for on its own is the content of a stream's last record (no successor records its hash) —
+ * that takes a signature or a checkpoint, hence the separate `checkpoint` verdict: with an Ed25519 key a
+ * record is `covered` when a valid checkpoint certifies it (seq <= the stream's coveredThrough).
+ *
+ * A record past the last seq the verifier accepted, with no problem before it, is `unknown`: it was appended
+ * after the verifier read the files (tail, or a search racing a writer).
+ *
+ * Problems without a stream (a malformed or torn line) name no record: a record lost in such a line shows up
+ * as a gap (`deleted`) in its own stream, which is where it breaks the chain.
+ */
+import { createHash } from 'node:crypto';
+import type { ProblemKind, ProblemReason, VerifyReport } from '../verify/verifier.js';
+
+export type ChainStatus = 'verified' | 'broken' | 'unknown';
+/** `unchecked`: keys were given but no Ed25519 public key, so checkpoints could not be judged. */
+export type CheckpointStatus = 'covered' | 'not_covered' | 'unchecked';
+
+/** The first error problem of a stream at or before a record. */
+export interface ChainProblemRef {
+  kind: ProblemKind;
+  seq: number;
+  reason?: ProblemReason;
+  recordId?: string;
+  file?: string;
+  line?: number;
+}
+
+export interface ChainVerdict {
+  chain: ChainStatus;
+  /** Set when `chain` is `broken`. */
+  problem?: ChainProblemRef;
+  /** Set when keys were given (`--pubkey`, `--hmac-key-file`). */
+  checkpoint?: CheckpointStatus;
+}
+
+/** How checkpoints are judged: not at all (no keys), or with an Ed25519 key, or keys but none Ed25519. */
+export type CheckpointMode = 'off' | 'checked' | 'unchecked';
+
+/**
+ * The verifier keeps a stream id longer than this many characters as a bounded form (its prefix, length and
+ * SHA-256 of the UTF-16 code units: verifier.ts `keep`, bound MAX_KEPT_STRING_CHARS); `reportedStreamKey`
+ * mirrors it, for looking such a stream up. If that form ever changes, such streams read as `unknown`
+ * rather than wrong.
+ */
+const VERIFIER_KEPT_CHARS = 256;
+
+export function reportedStreamKey(id: string): string {
+  const digest = createHash('sha256').update(id, 'utf16le').digest('hex');
+  return `${id.slice(0, VERIFIER_KEPT_CHARS)}…[${id.length} characters, sha256 ${digest}]`;
+}
+
+interface StreamState {
+  firstError: ChainProblemRef | undefined;
+  /** Highest seq in the verified chain: a record past it was not seen by that run (appended since). */
+  last: number;
+  coveredThrough: number;
+}
+
+/** Per stream of a report: its first error problem and checkpoint coverage. Memory: one entry per stream. */
+export class ChainIndex {
+  private readonly streams = new Map<string, StreamState>();
+
+  constructor(
+    report: VerifyReport,
+    private readonly checkpoints: CheckpointMode,
+  ) {
+    for (const s of report.streams) this.streams.set(s.streamId, { firstError: undefined, last: s.last, coveredThrough: s.coveredThrough });
+    for (const p of report.problems) {
+      if (p.severity !== 'error' || p.stream === undefined) continue;
+      const st = this.streams.get(p.stream);
+      if (st === undefined) continue; // e.g. a stream known only from checkpoint evidence: no record to mark
+      const seq = p.seq ?? 0;
+      if (st.firstError !== undefined && st.firstError.seq <= seq) continue;
+      const ref: ChainProblemRef = { kind: p.kind, seq };
+      if (p.reason !== undefined) ref.reason = p.reason;
+      if (p.recordId !== undefined) ref.recordId = p.recordId;
+      if (p.file !== undefined) ref.file = p.file;
+      if (p.line !== undefined) ref.line = p.line;
+      st.firstError = ref;
+    }
+  }
+
+  verdict(streamId: string, seq: number): ChainVerdict {
+    const st = this.streams.get(streamId) ?? (streamId.length > VERIFIER_KEPT_CHARS ? this.streams.get(reportedStreamKey(streamId)) : undefined);
+    const v: ChainVerdict = { chain: 'unknown' };
+    if (st !== undefined) {
+      if (st.firstError !== undefined && st.firstError.seq <= seq) {
+        v.chain = 'broken';
+        v.problem = st.firstError;
+      } else if (seq <= st.last) v.chain = 'verified';
+    }
+    if (this.checkpoints === 'checked') v.checkpoint = st !== undefined && v.chain === 'verified' && seq <= st.coveredThrough ? 'covered' : 'not_covered';
+    else if (this.checkpoints === 'unchecked') v.checkpoint = 'unchecked';
+    return v;
+  }
+}

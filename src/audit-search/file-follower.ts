@@ -1,0 +1,110 @@
+/**
+ * Reads what is appended to one file, a complete line at a time, for `tail --follow`. Between reads it holds
+ * only its position and the bytes of an unfinished last line (a writer mid-line), so a line is handed on
+ * once, whole, when its '\n' arrives. A file that shrank (the journal cuts a torn last line on recovery) is
+ * re-read from the last complete line it still holds, and a file replaced under the same name (another inode)
+ * from the start; the caller folds what it has already seen.
+ */
+import { stat } from 'node:fs/promises';
+import { MAX_LINE_BYTES, openRegularFile } from './safe-open.js';
+
+const NL = 0x0a;
+const CHUNK = 1 << 20;
+
+export class FileFollower {
+  /** Bytes of the file handed on as complete lines. */
+  private consumed = 0;
+  private lineNo = 0;
+  private partial: Buffer[] = [];
+  private partialBytes = 0;
+  /** Inside a line longer than MAX_LINE_BYTES: dropped up to its '\n'. */
+  private skipping = false;
+  private inode: bigint | undefined;
+
+  constructor(
+    readonly path: string,
+    private readonly followLink: boolean,
+  ) {}
+
+  /**
+   * Reads up to the current end and calls `onLine` for each complete line (`bytes` undefined for one over
+   * MAX_LINE_BYTES). Resolves false when the file is gone; rejects on other I/O errors.
+   */
+  async poll(onLine: (bytes: Buffer | undefined, line: number) => void): Promise<boolean> {
+    let size: number;
+    try {
+      const st = await stat(this.path, { bigint: true });
+      if (this.inode !== undefined && st.ino !== this.inode) this.reset(0);
+      this.inode = st.ino;
+      size = Number(st.size);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false;
+      throw e;
+    }
+    let pos = this.consumed + this.partialBytes;
+    if (size < pos) {
+      // Shrunk: what was pending is gone; re-read from the last complete line if the file still has it.
+      this.reset(size >= this.consumed ? this.consumed : 0);
+      pos = this.consumed;
+    }
+    if (size === pos) return true;
+    let fh;
+    try {
+      fh = (await openRegularFile(this.path, this.followLink)).fh;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false;
+      throw e;
+    }
+    try {
+      const buf = Buffer.allocUnsafe(CHUNK);
+      while (pos < size) {
+        const { bytesRead } = await fh.read(buf, 0, Math.min(CHUNK, size - pos), pos);
+        if (bytesRead === 0) break;
+        this.take(buf.subarray(0, bytesRead), onLine);
+        pos += bytesRead;
+      }
+    } finally {
+      await fh.close();
+    }
+    return true;
+  }
+
+  /** The unfinished last line, if any, as a final line (reading once, without --follow: the writer may be done). */
+  finish(onLine: (bytes: Buffer | undefined, line: number) => void): void {
+    if (this.partialBytes === 0 && !this.skipping) return;
+    onLine(this.skipping ? undefined : Buffer.concat(this.partial), ++this.lineNo);
+    this.reset(this.consumed + this.partialBytes);
+  }
+
+  private reset(consumed: number): void {
+    if (consumed === 0) this.lineNo = 0;
+    this.consumed = consumed;
+    this.partial = [];
+    this.partialBytes = 0;
+    this.skipping = false;
+  }
+
+  private take(data: Buffer, onLine: (bytes: Buffer | undefined, line: number) => void): void {
+    let start = 0;
+    for (let nl = data.indexOf(NL); nl >= 0; nl = data.indexOf(NL, start)) {
+      const piece = data.subarray(start, nl);
+      const over = this.skipping || this.partialBytes + piece.length > MAX_LINE_BYTES;
+      // Copied: `data` is the read buffer, reused for the next chunk.
+      const line = over ? undefined : Buffer.concat([...this.partial, piece]);
+      this.consumed += this.partialBytes + piece.length + 1;
+      this.partial = [];
+      this.partialBytes = 0;
+      this.skipping = false;
+      onLine(line, ++this.lineNo);
+      start = nl + 1;
+    }
+    if (start < data.length) {
+      const rest = data.length - start;
+      this.partialBytes += rest;
+      if (this.skipping || this.partialBytes > MAX_LINE_BYTES) {
+        this.skipping = true;
+        this.partial = [];
+      } else this.partial.push(Buffer.from(data.subarray(start)));
+    }
+  }
+}

@@ -1,0 +1,89 @@
+/**
+ * Chain verdicts for records that arrive while `tail --follow` runs, checked link by link as they come: per
+ * stream only its highest record so far (to hash when its successor arrives) and its verdict. A record is
+ * `verified` when its stream was verified up to its predecessor and it links to it (next seq, previous_hash
+ * = the predecessor's hash, per docs/integrity.md §7.2); the first record that does not link breaks its
+ * stream from there on: a gap is `deleted`, a link to other content `modified`, a record after the end
+ * record `inserted`, an unseen lower seq `reordered`. A stream first seen past seq 1 is `unknown`.
+ * The verifier over the whole files remains the reference; this is the running view.
+ */
+import { canonicalFromOtlp } from '../chain/canonical.js';
+import { hashCanonical } from '../chain/hash.js';
+import { ATTR_SEQ_END, ATTR_SEQ_PREVIOUS_HASH } from '../map/attributes.js';
+import type { OtlpLogRecord } from '../otlp/types.js';
+import { attributeValue, type AuditRecord } from './audit-record.js';
+import type { ChainProblemRef, ChainStatus, ChainVerdict } from './chain-status.js';
+
+interface StreamHead {
+  seq: number;
+  record: OtlpLogRecord;
+  /** Hash of `record`, computed when first needed; null when it has no canonical form. */
+  hash: string | null | undefined;
+  ended: boolean;
+  chain: ChainStatus;
+  problem: ChainProblemRef | undefined;
+}
+
+const isEnd = (r: OtlpLogRecord): boolean => attributeValue(r.attributes, ATTR_SEQ_END)?.boolValue === true;
+
+function hashOf(head: StreamHead): string | null {
+  if (head.hash === undefined) {
+    try {
+      head.hash = hashCanonical(canonicalFromOtlp(head.record));
+    } catch {
+      head.hash = null;
+    }
+  }
+  return head.hash;
+}
+
+export class LinkTracker {
+  private readonly heads = new Map<string, StreamHead>();
+
+  /** Notes a record read before following started, as its stream's head if it is the highest so far. */
+  seed(r: AuditRecord): void {
+    const h = this.heads.get(r.streamId);
+    if (h !== undefined && h.seq >= r.sequence) return;
+    this.heads.set(r.streamId, { seq: r.sequence, record: r.record, hash: undefined, ended: isEnd(r.record), chain: 'unknown', problem: undefined });
+  }
+
+  /** Takes each head's verdict from the verifier, once it has run over what was read: successors inherit it. */
+  reseed(verdict: (streamId: string, seq: number) => ChainVerdict): void {
+    for (const [id, h] of this.heads) {
+      const v = verdict(id, h.seq);
+      h.chain = v.chain;
+      h.problem = v.problem;
+    }
+  }
+
+  /** The verdict of a new record (not seen before), which becomes its stream's head if it is the highest. */
+  check(r: AuditRecord): ChainVerdict {
+    const h = this.heads.get(r.streamId);
+    const prevHash = attributeValue(r.record.attributes, ATTR_SEQ_PREVIOUS_HASH);
+    let chain: ChainStatus;
+    let problem: ChainProblemRef | undefined;
+    if (h === undefined) {
+      chain = r.sequence === 1 && prevHash === undefined ? 'verified' : r.sequence === 1 ? 'broken' : 'unknown';
+      if (chain === 'broken') problem = { kind: 'modified', seq: 1 };
+    } else if (r.sequence < h.seq) {
+      chain = 'broken';
+      problem = h.problem ?? { kind: 'reordered', seq: r.sequence };
+    } else {
+      const at = (kind: ChainProblemRef['kind'], seq: number): void => {
+        chain = 'broken';
+        problem = h.problem ?? { kind, seq };
+      };
+      chain = h.chain;
+      problem = h.problem;
+      if (h.ended) at('inserted', r.sequence);
+      else if (r.sequence > h.seq + 1) at('deleted', h.seq + 1);
+      else if (prevHash?.stringValue !== hashOf(h)) at('modified', r.sequence);
+    }
+    if (h === undefined || r.sequence > h.seq) {
+      this.heads.set(r.streamId, { seq: r.sequence, record: r.record, hash: undefined, ended: isEnd(r.record), chain, problem });
+    }
+    const v: ChainVerdict = { chain };
+    if (problem !== undefined && chain === 'broken') v.problem = problem;
+    return v;
+  }
+}

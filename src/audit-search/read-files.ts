@@ -1,0 +1,77 @@
+/**
+ * Streams the audit records of the input files in reading order (files in the verifier's order, then line,
+ * then position in the line), one array per 1 MiB chunk: memory is bounded by the longest line, whatever the
+ * size of the files. Files are opened the way `verify` opens them: regular files only, never
+ * blocking on a FIFO, symbolic links followed only for a file named by the caller (safe-open.ts).
+ */
+import { MAX_LINE_BYTES, openRegularFile } from './safe-open.js';
+import { splitLines } from './split-lines.js';
+import type { AuditRecord } from './audit-record.js';
+import { parseLine, type ReadCounts } from './parse-line.js';
+
+/** A file that could not be opened or read (vanished, permissions, not a regular file, EIO): an I/O error. */
+export class InputReadError extends Error {
+  override name = 'InputReadError';
+}
+
+export interface InputFile {
+  path: string;
+  /** Named by the caller (follow a symbolic link), rather than found inside an input directory. */
+  follow: boolean;
+}
+
+const CR = 0x0d;
+// fatal: a line that is not UTF-8 is unreadable here, as it is malformed for the verifier.
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
+
+/** Decodes one line (a trailing CR dropped); undefined when it is not UTF-8. */
+export function decodeLine(bytes: Buffer): string | undefined {
+  let end = bytes.length;
+  if (end > 0 && bytes[end - 1] === CR) end--;
+  try {
+    return utf8.decode(bytes.subarray(0, end));
+  } catch {
+    return undefined;
+  }
+}
+
+/** Yields the records of `files`, a chunk at a time. Rejects only on I/O errors: InputReadError, naming the file. */
+export async function* readAuditRecords(files: readonly InputFile[], counts: ReadCounts): AsyncGenerator<AuditRecord[]> {
+  for (const f of files) {
+    let batch: AuditRecord[] = [];
+    const emit = (r: AuditRecord): void => void batch.push(r);
+    const onLine = (bytes: Buffer | undefined, line: number): void => {
+      if (bytes === undefined) {
+        counts.unreadable++; // longer than MAX_LINE_BYTES: dropped as it streamed past
+        return;
+      }
+      const text = decodeLine(bytes);
+      if (text === undefined) counts.unreadable++;
+      else parseLine(text, f.path, line, counts, emit);
+    };
+    const fail = (e: unknown): Error => new InputReadError(`${f.path}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+    let fh;
+    try {
+      fh = (await openRegularFile(f.path, f.follow)).fh;
+    } catch (e) {
+      throw fail(e);
+    }
+    try {
+      const lines = splitLines(fh, onLine, MAX_LINE_BYTES);
+      for (;;) {
+        let step: IteratorResult<void>;
+        try {
+          step = await lines.next();
+        } catch (e) {
+          throw fail(e); // a read error (EIO), named with its file
+        }
+        if (step.done === true) break;
+        if (batch.length === 0) continue;
+        yield batch;
+        batch = [];
+      }
+    } finally {
+      await fh.close();
+    }
+  }
+}

@@ -1,0 +1,84 @@
+/**
+ * The search engine: the verifier runs over the inputs first (its per-stream problems give each match its
+ * chain verdict, chain-status.ts), then the same files are streamed once more, copies of a (stream, seq)
+ * folded to the first in reading order, the filters applied, and matches handed on a chunk at a time as they
+ * are found. What is held: the verifier's report (per stream, plus its problems), the seen ranges per stream
+ * (seen-sequences.ts) and one chunk of records — never all records, never all matches.
+ */
+import { listInputFiles, verifyFiles, type VerifyReport } from '../verify/verifier.js';
+import { ChainIndex, type CheckpointMode } from './chain-status.js';
+import { matchesFilter, type SearchFilter } from './filters.js';
+import type { LoadedKeys } from './keys.js';
+import type { Match } from './match.js';
+import { newReadCounts, type ReadCounts } from './parse-line.js';
+import { readAuditRecords } from './read-files.js';
+import { SeenSequences } from './seen-sequences.js';
+
+export interface SearchOptions {
+  filter: SearchFilter;
+  /** Stop after this many matches (the first ones in reading order). */
+  limit?: number;
+  keys?: LoadedKeys;
+  /** Passed to the verifier (inputs whose writer does not keep order within a file). */
+  allowReorder?: boolean;
+  /** Told about each entry of an input directory that is not read (see VerifyOptions.onSkip). */
+  onSkip?: (path: string, reason: string) => void;
+}
+
+/** Filled in while the search runs. */
+export interface SearchProgress {
+  report: VerifyReport | undefined;
+  counts: ReadCounts;
+  /** Copies folded into an earlier one of the same stream and seq. */
+  duplicates: number;
+  matches: number;
+}
+
+export const newSearchProgress = (): SearchProgress => ({ report: undefined, counts: newReadCounts(), duplicates: 0, matches: 0 });
+
+export function checkpointMode(keys: LoadedKeys | undefined): CheckpointMode {
+  if (keys === undefined || keys.pubkeys.length + keys.hmacSecrets.length === 0) return 'off';
+  return keys.pubkeys.some((k) => k.algorithm === 'EdDSA') ? 'checked' : 'unchecked';
+}
+
+/** The verifier's report over `paths` and the index of it that gives verdicts. Throws VerifyInputError. */
+export async function verifyForSearch(paths: readonly string[], options: Pick<SearchOptions, 'keys' | 'allowReorder' | 'onSkip'>): Promise<{ report: VerifyReport; index: ChainIndex }> {
+  const report = await verifyFiles(paths, {
+    allowReorder: options.allowReorder === true,
+    pubkeys: options.keys?.pubkeys ?? [],
+    hmacSecrets: options.keys?.hmacSecrets ?? [],
+    ...(options.onSkip ? { onSkip: options.onSkip } : {}),
+  });
+  return { report, index: new ChainIndex(report, checkpointMode(options.keys)) };
+}
+
+/**
+ * Yields the matches over `paths`, one array per chunk read (possibly empty arrays are skipped). Throws
+ * VerifyInputError for a path that cannot be read; bad content is never an error.
+ */
+export async function* searchFiles(paths: readonly string[], options: SearchOptions, progress: SearchProgress): AsyncGenerator<Match[]> {
+  const { report, index } = await verifyForSearch(paths, options);
+  progress.report = report;
+  // The verifier's file list, in its reading order; a path named on the command line is followed if a link.
+  const named = new Set(paths);
+  const files = (await listInputFiles(paths)).map((path) => ({ path, follow: named.has(path) }));
+  const seen = new SeenSequences();
+  const limit = options.limit ?? Number.POSITIVE_INFINITY;
+  if (limit <= 0) return;
+  for await (const batch of readAuditRecords(files, progress.counts)) {
+    const out: Match[] = [];
+    for (const r of batch) {
+      if (!seen.add(r.streamId, r.sequence)) {
+        progress.duplicates++;
+        continue;
+      }
+      if (!matchesFilter(options.filter, r)) continue;
+      out.push({ record: r, verdict: index.verdict(r.streamId, r.sequence) });
+      if (++progress.matches >= limit) {
+        yield out;
+        return;
+      }
+    }
+    if (out.length > 0) yield out;
+  }
+}

@@ -1,0 +1,21 @@
+/** The closing line of search on stderr: what was read and what the verifier found over the same inputs. */
+import type { VerifyReport } from '../verify/verifier.js';
+import type { ReadCounts } from './parse-line.js';
+
+const IRREGULAR: Record<string, string> = { match: 'matches', copy: 'copies' };
+const plural = (n: number, word: string): string => `${n} ${n === 1 ? word : (IRREGULAR[word] ?? `${word}s`)}`;
+
+/** `limit`: the search stopped there (so only part of the files was searched). */
+export function summaryLine(matches: number, limit: number | undefined, report: VerifyReport, counts: ReadCounts): string {
+  const distinct = report.streams.reduce((n, s) => n + s.count, 0);
+  let head = plural(matches, 'match');
+  if (limit !== undefined && matches >= limit) head += ` (stopped at --limit ${limit})`;
+  const scope = `${plural(report.files, 'file')}, ${plural(report.records, 'audit record')} (${distinct} distinct) in ${plural(report.streams.length, 'stream')}`;
+  const notes: string[] = [];
+  if (counts.unreadable > 0) notes.push(`unreadable lines or records skipped: ${counts.unreadable}`);
+  const broken = report.streams.filter((s) => !s.ok).length;
+  const fileLevel = report.problems.filter((p) => p.severity === 'error' && p.stream === undefined).length;
+  notes.push(broken === 0 ? 'every chain verifies' : `${plural(broken, 'stream')} with integrity problems (see otel-audit verify)`);
+  if (fileLevel > 0) notes.push(`${plural(fileLevel, 'malformed or torn line')}`);
+  return `${head}; ${scope}; ${notes.join('; ')}`;
+}

@@ -1,0 +1,210 @@
+/**
+ * `otel-audit tail [--follow] [-n N] [--json] <dir|file>`: the last N records (default 10, by record time) of a
+ * journal directory — its segments `audit-<stream>-NNNNNN.jsonl`, every stream — or of one file (a collector
+ * copy), in the search table; with `--follow`, then each new record as it is appended, across rotation to new
+ * segments and new streams, until SIGINT or SIGTERM (exit status 0).
+ *
+ * Reading: the top-level *.jsonl / *.json files of the directory (not rejected/ or quarantine/), polled every
+ * --interval ms (default 250: fs.watch misses events on some file systems and across renames; polling costs
+ * one stat per file). Memory: the N records shown, per stream its highest record and seen ranges.
+ *
+ * Chain column: for the first N, the verifier's verdict over the same directory (as in search); for records
+ * that arrive later, checked link by link against their stream's previous record
+ * (src/audit-search/link-tracker.ts). Copies of one (stream, seq) are shown once.
+ *
+ * Exit status: 0; 2 on a usage or I/O error (one line on stderr).
+ */
+import type { Dirent } from 'node:fs';
+import { readdir, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { AuditRecord } from '../audit-search/audit-record.js';
+import { ChainIndex } from '../audit-search/chain-status.js';
+import { FileFollower } from '../audit-search/file-follower.js';
+import { LastRecords } from '../audit-search/last-records.js';
+import { LinkTracker } from '../audit-search/link-tracker.js';
+import { matchJson, matchRow, type Match } from '../audit-search/match.js';
+import { newReadCounts, parseLine, type ReadCounts } from '../audit-search/parse-line.js';
+import { printable } from '../audit-search/printable.js';
+import { decodeLine } from '../audit-search/read-files.js';
+import { SeenSequences } from '../audit-search/seen-sequences.js';
+import { MATCH_COLUMNS, TableWriter } from '../audit-search/table.js';
+import { verifyFiles, VerifyInputError } from '../verify/verifier.js';
+import type { CommandIo } from './search-command.js';
+
+export const TAIL_USAGE = `usage: otel-audit tail [--follow|-f] [-n N] [--json] [--interval MS] <dir|file>
+
+The last N records (default 10) of a journal directory (all its streams and segments) or of one file, by
+record time, in the search table (--json: one JSON object per line). With --follow, then every record
+appended after, across rotated segments and new streams, until interrupted (Ctrl-C / SIGTERM).
+  --interval MS   how often --follow looks for new records (default 250)
+Exit status: 0, or 2 on a usage or I/O error.`;
+
+interface TailArgs {
+  follow: boolean;
+  n: number;
+  json: boolean;
+  intervalMs: number;
+  target: string;
+}
+
+export function parseTailArgs(argv: readonly string[]): TailArgs | { help: true } | { error: string } {
+  const args: TailArgs = { follow: false, n: 10, json: false, intervalMs: 250, target: '' };
+  const paths: string[] = [];
+  let optionsDone = false;
+  for (let k = 0; k < argv.length; k++) {
+    const a = argv[k]!;
+    if (optionsDone || !a.startsWith('-') || a === '-') {
+      paths.push(a);
+      continue;
+    }
+    if (a === '--') optionsDone = true;
+    else if (a === '-f' || a === '--follow') args.follow = true;
+    else if (a === '--json') args.json = true;
+    else if (a === '-h' || a === '--help') return { help: true };
+    else {
+      // -n N, -nN, -n=N, --lines N, --lines=N, --interval MS, --interval=MS
+      const m = /^(-n|--lines|--interval)(?:=?(.+))?$/.exec(a);
+      if (!m) return { error: `unknown option ${JSON.stringify(a)}` };
+      const name = m[1] === '--interval' ? '--interval' : '-n';
+      const value = m[2] ?? argv[++k];
+      if (value === undefined) return { error: `${m[1]} needs a value` };
+      if (!/^\d{1,9}$/.test(value)) return { error: `${m[1]} ${JSON.stringify(value)} is not a non-negative integer` };
+      if (name === '-n') args.n = Number(value);
+      else if (Number(value) < 10 || Number(value) > 60_000) return { error: `--interval ${value} is not between 10 and 60000 ms` };
+      else args.intervalMs = Number(value);
+    }
+  }
+  if (paths.length !== 1) return { error: paths.length === 0 ? 'no directory or file given' : 'give one directory or file' };
+  args.target = paths[0]!;
+  return args;
+}
+
+export interface TailOptions {
+  /** Ends `--follow` (default: SIGINT or SIGTERM). */
+  signal?: AbortSignal;
+}
+
+/** Runs `tail` with the arguments after the subcommand name; never rejects. */
+export async function runTailCommand(argv: string[], io: CommandIo, options: TailOptions = {}): Promise<number> {
+  const err = (line: string): void => io.err(`otel-audit tail: ${printable(line)}\n`);
+  try {
+    return await run(argv, io, err, options);
+  } catch (e) {
+    err(e instanceof VerifyInputError ? e.message : `unexpected error: ${e instanceof Error ? e.message : String(e)}`);
+    return 2;
+  }
+}
+
+const INPUT = /\.(jsonl|json)$/;
+const byName = (a: Dirent, b: Dirent): number => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+
+/** The files to read now: the directory's top-level regular *.jsonl/*.json files by name, or the one file. */
+async function currentFiles(target: string, isDir: boolean): Promise<string[]> {
+  if (!isDir) return [target];
+  const entries = await readdir(target, { withFileTypes: true });
+  // Dirent types come from lstat: symbolic links are not followed, FIFOs never opened.
+  return entries.filter((e) => e.isFile() && INPUT.test(e.name)).sort(byName).map((e) => join(target, e.name));
+}
+
+async function run(argv: string[], io: CommandIo, err: (line: string) => void, options: TailOptions): Promise<number> {
+  const args = parseTailArgs(argv);
+  if ('help' in args) {
+    io.out(`${TAIL_USAGE}\n`);
+    return 0;
+  }
+  if ('error' in args) {
+    err(`${args.error}; usage: otel-audit tail [--follow] [-n N] [--json] <dir|file> (--help for more)`);
+    return 2;
+  }
+  let isDir: boolean;
+  try {
+    const st = await stat(args.target);
+    if (!st.isDirectory() && !st.isFile()) throw new Error('not a regular file or directory');
+    isDir = st.isDirectory();
+  } catch (e) {
+    err(`${args.target}: ${(e as NodeJS.ErrnoException).code ?? (e instanceof Error ? e.message : String(e))}`);
+    return 2;
+  }
+  const counts: ReadCounts = newReadCounts();
+  const seen = new SeenSequences();
+  const tracker = new LinkTracker();
+  const followers = new Map<string, FileFollower>();
+  const failing = new Set<string>();
+
+  /** Reads what is new in every file; `onRecord` gets each record not seen before. */
+  const pollAll = async (onRecord: (r: AuditRecord) => void, finish: boolean): Promise<void> => {
+    const files = await currentFiles(args.target, isDir);
+    const present = new Set(files);
+    for (const path of followers.keys()) if (!present.has(path)) followers.delete(path); // deleted by retention
+    for (const path of files) {
+      let f = followers.get(path);
+      if (f === undefined) followers.set(path, (f = new FileFollower(path, !isDir)));
+      const onLine = (bytes: Buffer | undefined, line: number): void => {
+        const text = bytes === undefined ? undefined : decodeLine(bytes);
+        if (text === undefined) counts.unreadable++;
+        else parseLine(text, path, line, counts, (r) => (seen.add(r.streamId, r.sequence) ? onRecord(r) : undefined));
+      };
+      try {
+        if (!(await f.poll(onLine))) followers.delete(path);
+        else if (finish) f.finish(onLine);
+        failing.delete(path);
+      } catch (e) {
+        // Reported once per file; it may come back (permissions fixed), so it is tried again.
+        if (!failing.has(path)) err(`${path}: ${(e as NodeJS.ErrnoException).code ?? (e instanceof Error ? e.message : String(e))}`);
+        failing.add(path);
+      }
+    }
+  };
+
+  const last = new LastRecords(args.n);
+  await pollAll((r) => {
+    last.add(r);
+    tracker.seed(r);
+  }, !args.follow);
+  const report = await verifyFiles([args.target], {});
+  const index = new ChainIndex(report, 'off');
+  tracker.reseed((id, seq) => index.verdict(id, seq));
+  const broken = report.streams.filter((s) => !s.ok).length;
+  if (broken > 0) err(`${broken} stream${broken === 1 ? '' : 's'} with integrity problems (run otel-audit verify ${args.target})`);
+
+  const table = args.json ? undefined : new TableWriter(MATCH_COLUMNS, io.out);
+  const print = (m: Match): void => (table !== undefined ? table.add(matchRow(m)) : io.out(`${JSON.stringify(matchJson(m))}\n`));
+  for (const r of last.sorted()) print({ record: r, verdict: index.verdict(r.streamId, r.sequence) });
+  table?.flush(args.follow);
+  await io.drain?.();
+  if (!args.follow) return 0;
+
+  const stop = options.signal ?? signalOnInterrupt();
+  while (!stop.aborted) {
+    await sleep(args.intervalMs, stop);
+    if (stop.aborted) break;
+    await pollAll((r) => print({ record: r, verdict: tracker.check(r) }), false);
+    await io.drain?.();
+  }
+  return 0;
+}
+
+/** Aborted by the first SIGINT or SIGTERM; the handlers are removed then, so a second signal acts as usual. */
+function signalOnInterrupt(): AbortSignal {
+  const ac = new AbortController();
+  const onSignal = (): void => {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    ac.abort();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  return ac.signal;
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      clearTimeout(t);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const t = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
+  });
+}

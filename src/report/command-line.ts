@@ -1,0 +1,4 @@
+/** The command as typed, for the report's "command" line: each argument quoted for a POSIX shell when it needs it. */
+export function commandLine(argv: readonly string[]): string {
+  return argv.map((a) => (/^[A-Za-z0-9_@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)).join(' ');
+}

@@ -1,0 +1,46 @@
+/** `otel-audit verify --report FILE.html` through the built CLI: the page is written beside the usual verdict. */
+import { execFileSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { makeChain, testStreamId, toLines } from '../helpers/make-chain.js';
+import { tempDir } from '../helpers/tmp.js';
+
+const cli = join(import.meta.dirname, '../../dist/cli.js');
+const cleanups: (() => Promise<void>)[] = [];
+afterAll(async () => {
+  for (const c of cleanups) await c();
+});
+
+function run(args: string[]): { code: number; out: string; err: string } {
+  try {
+    return { code: 0, out: execFileSync(process.execPath, [cli, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }), err: '' };
+  } catch (e) {
+    const x = e as { status: number; stdout: string; stderr: string };
+    return { code: x.status, out: x.stdout, err: x.stderr };
+  }
+}
+
+describe('verify --report', () => {
+  it('a tampered file: exit 1, the usual lines, and a self-contained page naming the finding, its stream, seq and file', async () => {
+    const { dir, cleanup } = await tempDir();
+    cleanups.push(cleanup);
+    const file = join(dir, 'copy.jsonl');
+    const streamId = testStreamId();
+    writeFileSync(file, toLines(makeChain(5, { streamId })).join('\n').replace('"stringValue":"user-2"', '"stringValue":"mallory"') + '\n');
+    const page = join(dir, 'report.html');
+    const r = run(['verify', '--report', page, file]);
+    expect(r.code).toBe(1);
+    expect(r.out).toMatch(/MODIFIED/);
+    const html = readFileSync(page, 'utf8');
+    expect(html).toContain('modified');
+    expect(html).toContain(streamId);
+    expect(html).toContain('copy.jsonl');
+    expect(html).not.toMatch(/\s(src|href)=["']?https?:/i);
+  });
+
+  it('usage: --report needs a value; given twice is an error (exit 2)', () => {
+    expect(run(['verify', '--report']).code).toBe(2);
+    expect(run(['verify', '--report', 'a.html', '--report', 'b.html', 'x.jsonl']).code).toBe(2);
+  });
+});

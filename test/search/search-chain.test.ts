@@ -1,0 +1,96 @@
+/**
+ * The chain verdict of each search match: "verified" up to the first error problem of its stream, "broken"
+ * from there (naming it), and with keys whether a valid checkpoint covers the record.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { MatchJson } from '../../src/audit-search/match.js';
+import { runSearchCommand } from '../../src/cli/search-command.js';
+import { ATTR_ACTOR_ID } from '../../src/map/attributes.js';
+import { makeChain, setAttr, toLines } from '../helpers/make-chain.js';
+import { ed25519Keys, hmacSecret, hmacSigner, makeSignedChain } from '../helpers/make-signed-chain.js';
+import { tempDir } from '../helpers/tmp.js';
+
+let dir: string;
+let cleanup: () => Promise<void>;
+beforeEach(async () => ({ dir, cleanup } = await tempDir()));
+afterEach(async () => cleanup());
+
+async function searchJson(argv: string[]): Promise<{ code: number; matches: MatchJson[]; err: string }> {
+  let out = '';
+  let err = '';
+  const code = await runSearchCommand([...argv, '--json'], { out: (s) => void (out += s), err: (s) => void (err += s) });
+  return { code, matches: out.split('\n').filter(Boolean).map((l) => JSON.parse(l) as MatchJson), err };
+}
+
+describe('chain verdict per match', () => {
+  it('a modified record breaks its stream from its seq on; records before it, and other streams, stay verified', async () => {
+    const a = makeChain(20, { end: true });
+    const b = makeChain(15);
+    setAttr(a[7]!, ATTR_ACTOR_ID, { stringValue: 'mallory' }); // seq 8, not re-hashed
+    writeFileSync(join(dir, 'a.jsonl'), toLines(a, 4).join('\n') + '\n');
+    writeFileSync(join(dir, 'b.jsonl'), toLines(b, 3).join('\n') + '\n');
+    const { code, matches } = await searchJson([dir]);
+    expect(code).toBe(0);
+    expect(matches).toHaveLength(35);
+    for (const m of matches) {
+      const broken = m.streamId === a[0]!.attributes!.find((kv) => kv.key === 'audit.sequence.stream_id')!.value!.stringValue && m.sequence >= 8;
+      expect(m.chain, `${m.streamId} ${m.sequence}`).toBe(broken ? 'broken' : 'verified');
+      if (broken) expect(m.chainProblem).toMatchObject({ kind: 'modified', seq: 8, file: join(dir, 'a.jsonl'), line: 2 });
+      else expect(m.chainProblem).toBeUndefined();
+    }
+    // The table says the same.
+    let out = '';
+    await runSearchCommand(['--actor', 'mallory', dir], { out: (s) => void (out += s), err: () => undefined });
+    expect(out.trimEnd().split('\n')[1]).toMatch(/mallory .*BROKEN: modified at seq 8$/);
+  });
+
+  it('a deleted record: the records after the gap are broken ("deleted" at the first missing seq)', async () => {
+    const a = makeChain(12);
+    writeFileSync(join(dir, 'a.jsonl'), toLines([...a.slice(0, 5), ...a.slice(6)], 1).join('\n') + '\n');
+    const { matches } = await searchJson([dir]);
+    expect(matches.map((m) => [m.sequence, m.chain])).toEqual([
+      ...[1, 2, 3, 4, 5].map((s) => [s, 'verified']),
+      ...[7, 8, 9, 10, 11, 12].map((s) => [s, 'broken']),
+    ]);
+    expect(matches.at(-1)!.chainProblem).toMatchObject({ kind: 'deleted', seq: 6 });
+  });
+
+  it('with --pubkey: records through the last valid checkpoint are "covered", the rest "not_covered"', async () => {
+    const keys = ed25519Keys(dir);
+    const chain = makeSignedChain({ n: 10, recordSigner: keys.signer, checkpointSigner: keys.signer, checkpointEvery: 3 });
+    mkdirSync(join(dir, 'in'));
+    writeFileSync(join(dir, 'in', 'j.jsonl'), toLines(chain.records, 2).join('\n') + '\n');
+    expect(chain.checkpointSeqs).toEqual([4, 8, 12]);
+    const { code, matches } = await searchJson(['--pubkey', keys.pubFile, join(dir, 'in')]);
+    expect(code).toBe(0);
+    expect(matches.map((m) => [m.sequence, m.chain, m.checkpoint])).toEqual(
+      Array.from({ length: 13 }, (_, i) => [i + 1, 'verified', i + 1 <= 12 ? 'covered' : 'not_covered']),
+    );
+    // Without keys the field is absent; with only an HMAC key checkpoints cannot be judged.
+    expect((await searchJson([join(dir, 'in')])).matches[0]!.checkpoint).toBeUndefined();
+    const hmacFile = join(dir, 'hmac.key');
+    writeFileSync(hmacFile, hmacSecret(7));
+    const hmacChain = makeSignedChain({ n: 4, recordSigner: hmacSigner(hmacSecret(7)) });
+    writeFileSync(join(dir, 'h.jsonl'), toLines(hmacChain.records).join('\n') + '\n');
+    const h = await searchJson(['--hmac-key-file', hmacFile, join(dir, 'h.jsonl')]);
+    expect(h.matches.map((m) => [m.chain, m.checkpoint])).toEqual(Array(4).fill(['verified', 'unchecked']));
+  });
+
+  it('a forged signature breaks the stream at that record (bad_signature)', async () => {
+    const keys = ed25519Keys(dir);
+    const other = ed25519Keys(dir, 'attacker');
+    const chain = makeSignedChain({ n: 6, recordSigner: (seq) => (seq === 4 ? other.signer : keys.signer) });
+    writeFileSync(join(dir, 'j.jsonl'), toLines(chain.records).join('\n') + '\n');
+    const { matches } = await searchJson(['--pubkey', keys.pubFile, '--where', 'audit.sequence.number=5', join(dir, 'j.jsonl')]);
+    // An unknown key is info without --require-signatures: the chain itself still verifies.
+    expect(matches[0]!.chain).toBe('verified');
+    const tampered = makeSignedChain({ n: 6, recordSigner: keys.signer });
+    setAttr(tampered.records[3]!, 'audit.integrity.value', { stringValue: Buffer.alloc(64, 1).toString('base64') });
+    writeFileSync(join(dir, 'j.jsonl'), toLines(tampered.records).join('\n') + '\n');
+    const t = await searchJson(['--pubkey', keys.pubFile, join(dir, 'j.jsonl')]);
+    expect(t.matches.map((m) => m.chain)).toEqual(['verified', 'verified', 'verified', 'broken', 'broken', 'broken']);
+    expect(t.matches[3]!.chainProblem).toMatchObject({ kind: 'bad_signature', seq: 4, reason: 'invalid' });
+  });
+});

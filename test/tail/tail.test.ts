@@ -1,0 +1,170 @@
+/**
+ * tail in-process: the last N by time over a journal made by real processors through an outage (two streams,
+ * rotated segments), following a file that is written a piece at a time, link checks of followed records,
+ * and usage errors.
+ */
+import { appendFileSync, renameSync, truncateSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { auditRecordOf, type AuditRecord } from '../../src/audit-search/audit-record.js';
+import { FileFollower } from '../../src/audit-search/file-follower.js';
+import { LinkTracker } from '../../src/audit-search/link-tracker.js';
+import type { MatchJson } from '../../src/audit-search/match.js';
+import { runTailCommand } from '../../src/cli/tail-command.js';
+import { ATTR_ACTOR_ID } from '../../src/map/attributes.js';
+import type { OtlpLogRecord } from '../../src/otlp/types.js';
+import { makeChain, setAttr, toLines } from '../helpers/make-chain.js';
+import { tempDir } from '../helpers/tmp.js';
+import { buildOutageFixture, type OutageFixture } from '../search/outage-fixture.js';
+import { referenceRecords } from '../search/reference.js';
+
+async function tail(argv: string[], signal?: AbortSignal): Promise<{ code: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  const code = await runTailCommand(argv, { out: (s) => void (out += s), err: (s) => void (err += s) }, signal ? { signal } : {});
+  return { code, out, err };
+}
+const jsonOf = (out: string): MatchJson[] => out.split('\n').filter(Boolean).map((l) => JSON.parse(l) as MatchJson);
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+describe('tail over a journal made through an outage', () => {
+  let fx: OutageFixture;
+  beforeAll(async () => {
+    fx = await buildOutageFixture();
+  }, 120_000);
+  afterAll(async () => fx?.pipeline.dispose());
+
+  it.each([1, 5, 10, 250])('-n %i: the last N records of every stream and segment, by time, each once', async (n) => {
+    const ref = [...referenceRecords([fx.auditDir]).values()].sort((a, b) => (a.time! < b.time! ? -1 : a.time! > b.time! ? 1 : 0));
+    const { code, out } = await tail(['-n', String(n), '--json', fx.auditDir]);
+    expect(code).toBe(0);
+    const got = jsonOf(out);
+    expect(got.map((m) => `${m.streamId}#${m.sequence}`)).toEqual(ref.slice(-n).map((r) => `${r.streamId}#${r.seq}`));
+    expect(got.every((m) => m.chain === 'verified')).toBe(true);
+  });
+
+  it('the default is 10 rows of the search table; a collector copy file with repeated batches works too', async () => {
+    const { out } = await tail([fx.auditDir]);
+    expect(out.trimEnd().split('\n')).toHaveLength(11);
+    const file = join(fx.collectorDir, 'export-3.jsonl'); // ends with two batches that export-1 also has
+    const got = jsonOf((await tail(['-n', '1000', '--json', file])).out);
+    const keys = got.map((m) => `${m.streamId}#${m.sequence}`);
+    expect(new Set(keys).size).toBe(keys.length);
+  });
+});
+
+describe('tail --follow in-process', () => {
+  let dir: string;
+  let cleanup: () => Promise<void>;
+  beforeEach(async () => ({ dir, cleanup } = await tempDir()));
+  afterEach(async () => cleanup());
+
+  it('prints a line once it is complete, follows new files, and stops on the signal', async () => {
+    const a = makeChain(8);
+    const lines = toLines(a);
+    const file = join(dir, 'audit-a-000001.jsonl');
+    writeFileSync(file, lines.slice(0, 2).join('\n') + '\n');
+    const ac = new AbortController();
+    const running = tail(['--follow', '--json', '-n', '5', '--interval', '20', dir], ac.signal);
+    await sleep(150);
+    const half = Math.floor(lines[2]!.length / 2);
+    appendFileSync(file, lines[2]!.slice(0, half)); // a writer mid-line: nothing yet
+    await sleep(150);
+    appendFileSync(file, lines[2]!.slice(half) + '\n');
+    writeFileSync(join(dir, 'audit-a-000002.jsonl'), lines.slice(3, 5).join('\n') + '\n'); // rotation
+    await sleep(150);
+    appendFileSync(join(dir, 'audit-a-000002.jsonl'), lines[1]! + '\n'); // a copy of seq 2: folded
+    appendFileSync(join(dir, 'audit-a-000002.jsonl'), lines[6]! + '\n'); // seq 7 after 5: seq 6 missing
+    await sleep(150);
+    ac.abort();
+    const { code, out } = await running;
+    expect(code).toBe(0);
+    const got = jsonOf(out);
+    expect(got.map((m) => [m.sequence, m.chain])).toEqual([
+      [1, 'verified'],
+      [2, 'verified'],
+      [3, 'verified'],
+      [4, 'verified'],
+      [5, 'verified'],
+      [7, 'broken'],
+    ]);
+    expect(got[5]!.chainProblem).toEqual({ kind: 'deleted', seq: 6 });
+  });
+});
+
+describe('FileFollower', () => {
+  let dir: string;
+  let cleanup: () => Promise<void>;
+  beforeEach(async () => ({ dir, cleanup } = await tempDir()));
+  afterEach(async () => cleanup());
+
+  it('hands on whole lines once, re-reads after a truncation or a replacement, and reports a file gone', async () => {
+    const p = join(dir, 'f.jsonl');
+    const got: string[] = [];
+    const f = new FileFollower(p, true);
+    const poll = (): Promise<boolean> => f.poll((b, n) => void got.push(`${n}:${b?.toString() ?? '(too long)'}`));
+    writeFileSync(p, 'one\ntw');
+    await poll();
+    expect(got).toEqual(['1:one']);
+    appendFileSync(p, 'o\nthree\npartial');
+    await poll();
+    expect(got).toEqual(['1:one', '2:two', '3:three']);
+    truncateSync(p, 'one\ntwo\nthree\n'.length); // the torn tail cut away (journal recovery)
+    appendFileSync(p, 'four\n');
+    await poll();
+    expect(got.at(-1)).toBe('4:four');
+    writeFileSync(join(dir, 'g'), 'new\n');
+    renameSync(join(dir, 'g'), p); // replaced: read from the start
+    await poll();
+    expect(got.at(-1)).toBe('1:new');
+    await cleanup();
+    expect(await poll()).toBe(false);
+  });
+});
+
+describe('LinkTracker', () => {
+  const rec = (r: OtlpLogRecord): AuditRecord => auditRecordOf(r, undefined, 'f', 1) as AuditRecord;
+
+  it('verified while each record links to the previous; names the first break and keeps it', () => {
+    const a = makeChain(8, { end: true });
+    const t = new LinkTracker();
+    t.seed(rec(a[0]!));
+    t.seed(rec(a[1]!));
+    t.reseed(() => ({ chain: 'verified' }));
+    expect(t.check(rec(a[2]!))).toEqual({ chain: 'verified' });
+    const forged = structuredClone(a[3]!);
+    setAttr(forged, 'audit.sequence.previous_hash', { stringValue: '0'.repeat(64) });
+    expect(t.check(rec(forged))).toEqual({ chain: 'broken', problem: { kind: 'modified', seq: 4 } });
+    expect(t.check(rec(a[4]!)).problem).toEqual({ kind: 'modified', seq: 4 }); // broken from there on
+
+    const u = new LinkTracker();
+    for (const r of a) expect(u.check(rec(r)).chain).toBe('verified'); // a stream followed from seq 1
+    const after = makeChain(9, { streamId: a[0]!.attributes!.find((kv) => kv.key === 'audit.sequence.stream_id')!.value!.stringValue! })[8]!;
+    expect(u.check(rec(after))).toEqual({ chain: 'broken', problem: { kind: 'inserted', seq: 9 } }); // after the end record
+
+    const v = new LinkTracker();
+    expect(v.check(rec(a[3]!))).toEqual({ chain: 'unknown' }); // first seen past seq 1
+    const changed = structuredClone(a[0]!);
+    setAttr(changed, ATTR_ACTOR_ID, { stringValue: 'mallory' });
+    const w = new LinkTracker();
+    w.check(rec(changed));
+    expect(w.check(rec(a[1]!))).toEqual({ chain: 'broken', problem: { kind: 'modified', seq: 2 } });
+  });
+});
+
+describe('tail usage and I/O errors: exit 2, one line', () => {
+  it.each([
+    ['unknown flag', ['--bogus', '.']],
+    ['no path', []],
+    ['two paths', ['a', 'b']],
+    ['bad -n', ['-n', 'x', '.']],
+    ['bad --interval', ['--interval', '1', '.']],
+    ['missing directory', ['/nonexistent/otel-audit-tail']],
+  ])('%s', async (_n, args) => {
+    const { code, out, err } = await tail(args);
+    expect(code).toBe(2);
+    expect(out).toBe('');
+    expect(err.trimEnd().split('\n')).toHaveLength(1);
+    expect(err).toMatch(/^otel-audit tail: /);
+  });
+});
