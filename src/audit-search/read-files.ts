@@ -5,7 +5,7 @@
  * blocking on a FIFO, symbolic links followed only for a file named by the caller (safe-open.ts).
  */
 import { MAX_LINE_BYTES, openRegularFile } from './safe-open.js';
-import { splitLines } from './split-lines.js';
+import { splitLines } from '../verify/safe-read.js';
 import type { AuditRecord } from './audit-record.js';
 import { parseLine, type ReadCounts } from './parse-line.js';
 

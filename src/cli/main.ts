@@ -85,7 +85,9 @@ main(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (e: unknown) => {
-    err(`otel-audit: ${e instanceof Error ? e.message : String(e)}\n`);
+    const message = e instanceof Error ? e.message : String(e);
+    // Our own errors (AuditConfigError, …) already say "otel-audit…": no second prefix.
+    err(`${message.startsWith('otel-audit') ? message : `otel-audit: ${message}`}\n`);
     process.exitCode = 2;
   },
 );

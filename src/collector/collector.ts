@@ -381,10 +381,20 @@ class LocalCollector implements CollectorHandle {
           else res.destroy();
         });
       });
-      // Port 0 only the first time; afterwards the same port, so clients see the same endpoint come back.
+      // Port 0 only the first time; afterwards the same port, so clients see the same endpoint come back. While
+      // it was stopped the kernel may have lent that port to another socket (an ephemeral client port): a
+      // restart then retries for a while instead of failing (EADDRINUSE), bounded.
       const port = this.boundPort || this.requestedPort;
-      server.listen(port, this.host);
-      await once(server, 'listening');
+      for (let attempt = 1; ; attempt++) {
+        try {
+          server.listen(port, this.host);
+          await once(server, 'listening');
+          break;
+        } catch (e) {
+          if ((e as NodeJS.ErrnoException).code !== 'EADDRINUSE' || this.boundPort === 0 || attempt >= 50) throw e;
+          await new Promise((r) => setTimeout(r, 100));
+        }
+      }
       this.boundPort = (server.address() as AddressInfo).port;
       this.server = server;
       this.session = new AbortController();
