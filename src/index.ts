@@ -19,8 +19,8 @@ export {
   type AuditActorType,
   type AuditOutcome,
   type DetailValue,
-} from './api/schema.js';
-export { AuditValidationError, AuditConfigError, AuditLossError, type ValidationIssue } from './api/errors.js';
+} from './map/schema.js';
+export { AuditValidationError, AuditConfigError, AuditLossError, type ValidationIssue } from './core/errors.js';
 export type { AuditReceipt } from './deliver/receipt.js';
 export type { AuditProcessorOptions } from './config/options.js';
 export type { LossEvent, LossPolicy, OnLoss } from './deliver/loss.js';
@@ -28,7 +28,7 @@ export type { OtlpProtocol, OtlpSenderOptions } from './deliver/otlp-sender.js';
 export type { FileMode } from './deliver/delivery.js';
 export type { FsyncPolicy } from './sinks/journal.js';
 export type { DeliveryStats } from './deliver/metrics.js';
-export * from './map/attributes.js';
+export * from './core/attributes.js';
 export {
   METRIC_EMITTED,
   METRIC_EXPORTED,

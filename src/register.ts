@@ -25,7 +25,7 @@ import {
   serviceInstanceIdDetector,
 } from '@opentelemetry/resources';
 import { LoggerProvider } from '@opentelemetry/sdk-logs';
-import { AuditConfigError } from './api/errors.js';
+import { AuditConfigError } from './core/errors.js';
 import { containerDetector } from './otel/container-detector.js';
 import { logsApi } from './otel/logs-api.js';
 import { auditProcessorFromEnv, type AuditLogRecordProcessor } from './processor.js';

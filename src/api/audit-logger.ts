@@ -11,8 +11,8 @@ import { withOsIdentity } from '../map/os-identity.js';
 import { logsApi } from '../otel/logs-api.js';
 import { SEVERITY_INFO, SEVERITY_WARN, type LogsLogger, type LogsLoggerProvider } from '../otel/types.js';
 import { AuditLogRecordProcessor } from '../processor.js';
-import { AuditConfigError, AuditLossError } from './errors.js';
-import type { AuditEvent } from './schema.js';
+import { AuditConfigError, AuditLossError } from '../core/errors.js';
+import type { AuditEvent } from '../map/schema.js';
 
 export interface AuditLoggerOptions {
   /** The processor the records go through; default: the one most recently constructed in this process. */

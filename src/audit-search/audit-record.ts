@@ -11,7 +11,7 @@ import {
   ATTR_SEQ_NUMBER,
   ATTR_SEQ_STREAM_ID,
   ATTR_TARGET_ID,
-} from '../map/attributes.js';
+} from '../core/attributes.js';
 import type { OtlpAnyValue, OtlpKeyValue, OtlpLogRecord, OtlpResource } from '../otlp/types.js';
 
 export interface AuditRecord {

@@ -2,7 +2,7 @@
  * `--pubkey` and `--hmac-key-file` for search and tail, read as `verify` reads them: key files opened without
  * ever blocking on a FIFO or reading a huge file, and a bad key one line naming its file, never its content.
  */
-import { AuditConfigError } from '../api/errors.js';
+import { AuditConfigError } from '../core/errors.js';
 import { loadVerifyingKeys, type VerifyingKey } from '../integrity/keys.js';
 import { NotRegularFileError, openRegularFile } from './safe-open.js';
 

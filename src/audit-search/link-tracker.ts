@@ -9,7 +9,7 @@
  */
 import { canonicalFromOtlp } from '../chain/canonical.js';
 import { hashCanonical } from '../chain/hash.js';
-import { ATTR_SEQ_END, ATTR_SEQ_PREVIOUS_HASH } from '../map/attributes.js';
+import { ATTR_SEQ_END, ATTR_SEQ_PREVIOUS_HASH } from '../core/attributes.js';
 import type { OtlpLogRecord } from '../otlp/types.js';
 import { attributeValue, type AuditRecord } from './audit-record.js';
 import type { ChainProblemRef, ChainStatus, ChainVerdict } from './chain-status.js';

@@ -12,7 +12,7 @@
  * one-pass encoder in otlp/encode.ts) and `canonicalFromOtlp` (a record read back from the local journal or
  * the collector's OTLP/JSON output).
  */
-import { INTEGRITY_PREFIX } from '../map/attributes.js';
+import { INTEGRITY_PREFIX } from '../core/attributes.js';
 import type { OtlpAnyValue, OtlpKeyValue, OtlpLogRecord } from '../otlp/types.js';
 
 export const CANONICALIZATION_ID = 'jcs';

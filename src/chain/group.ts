@@ -8,13 +8,9 @@
 import type { ReadWriteLogRecord } from '@opentelemetry/sdk-logs';
 import type { SdkInstrumentationScope as InstrumentationScope, SdkResource as Resource } from '../otel/types.js';
 import { EncodeProblems, encodeAttributes } from '../otlp/encode.js';
+import type { RecordGroup } from '../otlp/types.js';
 
-export interface RecordGroup {
-  /** `{"resource":…,"scopeLogs":[{"scope":…,"logRecords":[` — what precedes the group's records. */
-  readonly prefix: string;
-  /** What closes it: `]` (+ scope schemaUrl) `}]` (+ resource schemaUrl) `}`. */
-  readonly suffix: string;
-}
+export type { RecordGroup };
 
 const cache = new WeakMap<Resource, WeakMap<InstrumentationScope, RecordGroup>>();
 

@@ -7,10 +7,10 @@
  * Both are written as bytes into one reused buffer (otlp/byte-writer.ts, otlp/encode-bytes.ts): no string is
  * built per record to be flattened, hashed and copied.
  */
-import { uuidV4 } from './uuid.js';
+import { uuidV4 } from '../core/uuid.js';
 import type { HrTime } from '@opentelemetry/api';
 import type { ReadWriteLogRecord } from '@opentelemetry/sdk-logs';
-import * as A from '../map/attributes.js';
+import * as A from '../core/attributes.js';
 import type { AnyValue } from '../otel/types.js';
 import { ByteWriter } from '../otlp/byte-writer.js';
 import { DEFAULT_ENCODE_LIMITS, EncodeProblems, sanitizeString, type EncodeLimits } from '../otlp/encode.js';

@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { ATTR_RECORD_ID } from '../map/attributes.js';
+import { ATTR_RECORD_ID } from '../core/attributes.js';
 import { stringAttribute } from '../otlp/decode.js';
 import type { ExportLogsServiceRequest } from '../otlp/types.js';
 import { verifyFiles, type VerifyReport } from '../verify/index.js';

@@ -1,6 +1,6 @@
 /**
  * The `otel-audit` command line: one subcommand per job, each in its own module.
- *   verify     check chains in the local journal or the collector's output   (verify/command.ts)
+ *   verify     check chains in the local journal or the collector's output   (cli/verify-command.ts)
  *   search     find audit records by actor, action, event, time…, each with its chain verdict (cli/search-command.ts)
  *   tail       the last records of a journal, and with --follow new ones as they come (cli/tail-command.ts)
  *   collector  development OTLP/HTTP receiver with fault injection            (collector/command.ts)
@@ -10,7 +10,7 @@
  * Exit codes: 0 success, 1 integrity/delivery failure, 2 usage or I/O error.
  */
 import { runCollectorCommand } from '../collector/command.js';
-import { runVerifyCommand } from '../verify/command.js';
+import { runVerifyCommand } from './verify-command.js';
 import { runDemo } from './demo.js';
 import { runKeygenCommand } from './keygen-command.js';
 import { runReplayCommand } from './replay-command.js';

@@ -14,7 +14,7 @@
  *
  * Exit status: 0 with matches, 1 with none, 2 on a usage or I/O error (one line on stderr).
  */
-import { AuditConfigError } from '../api/errors.js';
+import { AuditConfigError } from '../core/errors.js';
 import { OUTCOMES, type Outcome, type SearchFilter } from '../audit-search/filters.js';
 import { loadKeyFiles, type LoadedKeys } from '../audit-search/keys.js';
 import { matchJson, matchRow } from '../audit-search/match.js';

@@ -5,7 +5,7 @@
  * here, the other OTEL_EXPORTER_OTLP_* by the OTLP transport itself (see deliver/otlp-sender.ts), OTEL_SERVICE_NAME / OTEL_RESOURCE_ATTRIBUTES by the SDK.
  */
 import { z } from 'zod';
-import { AuditConfigError } from '../api/errors.js';
+import { AuditConfigError } from '../core/errors.js';
 import { OTLP_PROTOCOLS } from '../deliver/otlp-sender.js';
 
 const bool = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');

@@ -4,7 +4,7 @@
  */
 import type { MeterProvider } from '@opentelemetry/api';
 import { resolve } from 'node:path';
-import { AuditConfigError } from '../api/errors.js';
+import { AuditConfigError } from '../core/errors.js';
 import type { FileMode } from '../deliver/delivery.js';
 import type { LossPolicy, OnLoss } from '../deliver/loss.js';
 import { OTLP_PROTOCOLS, type OtlpProtocol, type OtlpSenderOptions } from '../deliver/otlp-sender.js';

@@ -12,7 +12,7 @@
  */
 import { filterRequest, intAttribute, stringAttribute } from '../otlp/decode.js';
 import type { ExportLogsServiceRequest } from '../otlp/types.js';
-import { ATTR_SEQ_NUMBER, ATTR_SEQ_STREAM_ID } from '../map/attributes.js';
+import { ATTR_SEQ_NUMBER, ATTR_SEQ_STREAM_ID } from '../core/attributes.js';
 import type { BatchSender } from './otlp-sender.js';
 
 export interface BisectOptions {

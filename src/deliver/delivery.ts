@@ -25,7 +25,7 @@ import { readRange } from '../sinks/journal-reader.js';
 import { JournalWriter, type FsyncPolicy, type JournalLine, type SegmentInfo } from '../sinks/journal.js';
 import { newState, writeState, type StreamState } from '../sinks/stream-state.js';
 import type { StdoutSink } from '../sinks/stdout.js';
-import { AuditLossError } from '../api/errors.js';
+import { AuditLossError } from '../core/errors.js';
 import type { Deferred } from './deferred.js';
 import { bisectRefused } from './bisect.js';
 import type { LossEvent, LossReporter } from './loss.js';

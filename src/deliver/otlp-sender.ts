@@ -17,7 +17,7 @@ import {
   createOtlpHttpExportDelegate,
 } from '@opentelemetry/otlp-exporter-base/node-http';
 import { createRequire } from 'node:module';
-import { AuditConfigError } from '../api/errors.js';
+import { AuditConfigError } from '../core/errors.js';
 import { decodeLogsResponse, encodeLogsRequest } from '../otlp/protobuf.js';
 import type { ExportLogsServiceRequest, ExportLogsServiceResponse } from '../otlp/types.js';
 

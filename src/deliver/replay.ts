@@ -6,7 +6,7 @@
 import { diag } from '@opentelemetry/api';
 import { canonicalFromOtlp } from '../chain/canonical.js';
 import { hashCanonical } from '../chain/hash.js';
-import { ATTR_SEQ_END, ATTR_SEQ_NUMBER, ATTR_SEQ_STREAM_ID } from '../map/attributes.js';
+import { ATTR_SEQ_END, ATTR_SEQ_NUMBER, ATTR_SEQ_STREAM_ID } from '../core/attributes.js';
 import { filterRequest, attribute, intAttribute, stringAttribute } from '../otlp/decode.js';
 import type { ExportLogsServiceRequest, OtlpLogRecord } from '../otlp/types.js';
 import { listStreams, prepareAuditDir } from '../sinks/files.js';

@@ -12,7 +12,7 @@
  * sealed since the last one, and at shutdown (docs/integrity.md §5.4); `audit.checkpoint.interval_records`
  * declares `everyRecords`, so a verifier can tell a removed checkpoint from one not yet due.
  */
-import { SYSTEM_ACTOR_ID, systemRecordAttributes } from '../map/attributes.js';
+import { SYSTEM_ACTOR_ID, systemRecordAttributes } from '../core/attributes.js';
 
 export const EVENT_CHECKPOINT = 'audit.checkpoint';
 /** Every attribute under this prefix marks a record as a checkpoint (docs/integrity.md §5.1). */

@@ -19,7 +19,7 @@ import {
   type KeyObject,
 } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { AuditConfigError } from '../api/errors.js';
+import { AuditConfigError } from '../core/errors.js';
 
 export type IntegrityAlgorithm = 'HMAC-SHA256' | 'EdDSA';
 export const INTEGRITY_ALGORITHMS: readonly IntegrityAlgorithm[] = ['HMAC-SHA256', 'EdDSA'];

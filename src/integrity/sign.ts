@@ -13,10 +13,10 @@ import {
   ATTR_INTEGRITY_CANONICALIZATION,
   ATTR_INTEGRITY_SIGNER,
   ATTR_INTEGRITY_VALUE,
-} from '../map/attributes.js';
+} from '../core/attributes.js';
 import { keyMaterial, type IntegrityAlgorithm, type SigningKey, type VerifyingKey } from './keys.js';
 
-/** Id of the key that made `audit.integrity.value` (not in map/attributes.ts, which predates key rotation). */
+/** Id of the key that made `audit.integrity.value` (not in core/attributes.ts, which predates key rotation). */
 export const ATTR_INTEGRITY_KEY_ID = 'audit.integrity.key_id';
 /** The only signer this version writes and accepts. */
 export const INTEGRITY_SIGNER_PRODUCER = 'producer';

@@ -10,9 +10,9 @@
  * (the process was killed), as kind `restart` at severity info — a fact about the process, not tampering —
  * and reports `truncated` when the predecessor's records end before the last seq the successor saw.
  */
-import { ATTR_SEQ_PREVIOUS_STREAM_ID } from '../map/attributes.js';
+import { ATTR_SEQ_PREVIOUS_STREAM_ID } from '../core/attributes.js';
 
-/** `audit.sequence.previous_stream_id` (the same binding as map/attributes.ts exports). */
+/** `audit.sequence.previous_stream_id` (the same binding as core/attributes.ts exports). */
 export { ATTR_SEQ_PREVIOUS_STREAM_ID };
 /** Optional: seq of the last record of the previous stream found in the journal at start-up. */
 export const ATTR_SEQ_PREVIOUS_STREAM_LAST = 'audit.sequence.previous_stream_last';

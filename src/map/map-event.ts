@@ -2,12 +2,12 @@
  * Stage 2, map: a validated typed audit event → the fields of an OTel log record with semantic attributes
  * (ARCHITECTURE.md §3). Pure and synchronous; validation happens before, in `validateEvent`.
  */
-import { uuidV4 } from '../chain/uuid.js';
+import { uuidV4 } from '../core/uuid.js';
 import { isIP } from 'node:net';
 import type { AnyValueMap } from '../otel/types.js';
-import { AuditValidationError, type ValidationIssue } from '../api/errors.js';
-import { AuditEventSchema, type AuditEvent } from '../api/schema.js';
-import * as A from './attributes.js';
+import { AuditValidationError, type ValidationIssue } from '../core/errors.js';
+import { AuditEventSchema, type AuditEvent } from './schema.js';
+import * as A from '../core/attributes.js';
 
 export interface MappedRecord {
   eventName: string;

@@ -7,7 +7,7 @@
  * the effective uid; `audit.source.id` / `client.address` the host name (`audit.source.type` = hostname).
  */
 import { hostname, userInfo } from 'node:os';
-import type { AuditActor, AuditEvent } from '../api/schema.js';
+import type { AuditActor, AuditEvent } from './schema.js';
 
 export interface OsIdentity {
   /** `{ id: <login name>, type: 'user', name: <login name> }`. */

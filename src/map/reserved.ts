@@ -9,7 +9,7 @@
  * processor owns")
  */
 import type { ReadWriteLogRecord } from '@opentelemetry/sdk-logs';
-import { EVENT_STREAM_END } from './attributes.js';
+import { EVENT_STREAM_END } from '../core/attributes.js';
 
 const RESERVED_PREFIXES = ['audit.sequence.', 'audit.integrity.', 'audit.checkpoint.'] as const;
 /** The checkpoint event name (integrity/checkpoint.ts), spelled out: map/ sits below integrity/. */

@@ -4,8 +4,8 @@
  * `audit.validation.error`, and counted.
  */
 import { z } from 'zod';
-import { ACTOR_TYPES, OUTCOMES } from '../api/schema.js';
-import * as A from './attributes.js';
+import { ACTOR_TYPES, OUTCOMES } from './schema.js';
+import * as A from '../core/attributes.js';
 
 const RawAuditAttributesSchema = z.looseObject({
   [A.ATTR_ACTOR_ID]: z.string().min(1),

@@ -11,7 +11,7 @@
  */
 import * as api from '@opentelemetry/api';
 import { createRequire } from 'node:module';
-import { AuditConfigError } from '../api/errors.js';
+import { AuditConfigError } from '../core/errors.js';
 import type { LogsLoggerProvider } from './types.js';
 
 export interface LogsApi {

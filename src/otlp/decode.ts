@@ -1,5 +1,5 @@
 /** Reading OTLP/JSON back: attribute lookup and per-stream filtering of a parsed ExportLogsServiceRequest. */
-import { ATTR_SEQ_NUMBER, ATTR_SEQ_STREAM_ID } from '../map/attributes.js';
+import { ATTR_SEQ_NUMBER, ATTR_SEQ_STREAM_ID } from '../core/attributes.js';
 import type { ExportLogsServiceRequest, OtlpAnyValue, OtlpLogRecord } from './types.js';
 
 export function attribute(r: OtlpLogRecord, key: string): OtlpAnyValue | undefined {

@@ -4,7 +4,7 @@
  * survives in the JS heap until a flush (cheap for the young-generation GC). A cut
  * request is a zero-copy view of the arena; it is at the same time the journal line and the HTTP body.
  */
-import type { RecordGroup } from '../chain/group.js';
+import type { RecordGroup } from './types.js';
 
 const HEAD = '{"resourceLogs":[';
 const TAIL = ']}';

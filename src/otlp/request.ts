@@ -3,7 +3,7 @@
  * are these same bytes (one serialization, two sinks). Consecutive records of one resource/scope share an
  * entry. Every record was encoded when sealed; here they are only joined.
  */
-import type { RecordGroup } from '../chain/group.js';
+import type { RecordGroup } from './types.js';
 
 export interface EncodableRecord {
   /** UTF-8 OTLP/JSON of the LogRecord. */

@@ -65,6 +65,14 @@ export interface OtlpResourceLogs {
   schemaUrl?: string;
 }
 
+/** The resource and scope of records, encoded once: the text around a group of records in a request. */
+export interface RecordGroup {
+  /** `{"resource":…,"scopeLogs":[{"scope":…,"logRecords":[` — what precedes the group's records. */
+  readonly prefix: string;
+  /** What closes it: `]` (+ scope schemaUrl) `}]` (+ resource schemaUrl) `}`. */
+  readonly suffix: string;
+}
+
 /** One line of the local journal and of the Collector's file exporter output. */
 export interface ExportLogsServiceRequest {
   resourceLogs?: OtlpResourceLogs[];

@@ -4,7 +4,7 @@
  * `audit.action`. Everything else passes through the processor untouched.
  */
 import type { ReadWriteLogRecord } from '@opentelemetry/sdk-logs';
-import { ATTR_ACTION } from '../map/attributes.js';
+import { ATTR_ACTION } from '../core/attributes.js';
 
 export const DEFAULT_AUDIT_LOGGER_NAME = 'audit';
 

@@ -17,7 +17,7 @@
 import * as fs from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { dirname, join } from 'node:path';
-import { AuditConfigError } from '../api/errors.js';
+import { AuditConfigError } from '../core/errors.js';
 
 export const FILE_MODE = 0o600;
 export const DIR_MODE = 0o700;

@@ -11,7 +11,7 @@
  */
 import { lstatSync, readdirSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
-import { AuditConfigError } from '../api/errors.js';
+import { AuditConfigError } from '../core/errors.js';
 import { checkDir, checkFile, ensureDir } from './durable.js';
 
 export { DIR_MODE, FILE_MODE } from './durable.js';

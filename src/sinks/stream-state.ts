@@ -9,7 +9,7 @@ import { diag } from '@opentelemetry/api';
 import * as fs from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import { AuditConfigError } from '../api/errors.js';
+import { AuditConfigError } from '../core/errors.js';
 import { durableReplace, O_NOFOLLOW, O_NONBLOCK, readChecked, writeExclusive } from './durable.js';
 import { ensureDirs, lockPath, statePath } from './files.js';
 

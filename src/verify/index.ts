@@ -15,4 +15,3 @@ export type {
   VerifyOptions,
   VerifyReport,
 } from './verifier.js';
-export { runVerifyCommand, VERIFY_USAGE } from './command.js';

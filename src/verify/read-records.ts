@@ -44,7 +44,7 @@ import {
   ATTR_SEQ_PREVIOUS_RECORD_ID,
   ATTR_SEQ_STREAM_ID,
   INTEGRITY_PREFIX,
-} from '../map/attributes.js';
+} from '../core/attributes.js';
 import type { OtlpAnyValue, OtlpLogRecord } from '../otlp/types.js';
 import { fastParseLine, interestingKey, type FastRecord } from './fast-otlp.js';
 import { duplicateMemberName } from './json-members.js';

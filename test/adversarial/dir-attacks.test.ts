@@ -40,7 +40,7 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { AuditConfigError } from '../../src/api/errors.js';
+import { AuditConfigError } from '../../src/core/errors.js';
 import { Replayer } from '../../src/deliver/replay.js';
 import { AuditLogRecordProcessor } from '../../src/processor.js';
 import { recoverSegment } from '../../src/sinks/recover.js';

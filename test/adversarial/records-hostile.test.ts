@@ -7,7 +7,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { AuditValidationError } from '../../src/api/errors.js';
+import { AuditValidationError } from '../../src/core/errors.js';
 import { stringAttribute } from '../../src/otlp/decode.js';
 import type { OtlpLogRecord } from '../../src/otlp/types.js';
 import { verifyFiles } from '../../src/verify/index.js';

@@ -28,7 +28,7 @@ let cli: string;
 beforeAll(async () => {
   ({ dir: root, cleanup } = await tempDir('otel-audit-adv-mem-'));
   const entry = join(root, 'verify-entry.ts');
-  const src = join(import.meta.dirname, '..', '..', 'src', 'verify', 'index.ts');
+  const src = join(import.meta.dirname, '..', '..', 'src', 'cli', 'verify-command.ts');
   // What src/cli/main.ts does for `verify`, plus the peak RSS on stderr at exit.
   await writeFile(
     entry,

@@ -13,7 +13,8 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { OtlpLogRecord } from '../../src/otlp/types.js';
 import { fastParseLine } from '../../src/verify/fast-otlp.js';
-import { MAX_KEPT_STRING_CHARS, MAX_LINE_BYTES, MAX_LISTED_PROBLEMS, readRecords, runVerifyCommand, verifyFiles, type VerifyReport } from '../../src/verify/index.js';
+import { runVerifyCommand } from '../../src/cli/verify-command.js';
+import { MAX_KEPT_STRING_CHARS, MAX_LINE_BYTES, MAX_LISTED_PROBLEMS, readRecords, verifyFiles, type VerifyReport } from '../../src/verify/index.js';
 import { makeChain, testStreamId, toLines } from '../helpers/make-chain.js';
 import { tempDir } from '../helpers/tmp.js';
 

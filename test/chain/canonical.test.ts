@@ -27,7 +27,7 @@ import {
   ATTR_SEQ_PREVIOUS_RECORD_ID,
   ATTR_SEQ_STREAM_ID,
   ATTR_VALIDATION_ERROR,
-} from '../../src/map/attributes.js';
+} from '../../src/core/attributes.js';
 import type { OtlpAnyValue, OtlpKeyValue, OtlpLogRecord } from '../../src/otlp/types.js';
 
 const VECTORS = fileURLToPath(new URL('../vectors/', import.meta.url));

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { uuidV4 } from '../../src/chain/uuid.js';
+import { uuidV4 } from '../../src/core/uuid.js';
 
 describe('uuidV4', () => {
   it('is RFC 9562 version 4, variant 10, and never repeats across pool refills', async () => {

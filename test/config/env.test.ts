@@ -1,6 +1,6 @@
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { AuditConfigError } from '../../src/api/errors.js';
+import { AuditConfigError } from '../../src/core/errors.js';
 import { readAuditEnv, type AuditEnv } from '../../src/config/env.js';
 import { resolveOptions, type AuditProcessorOptions } from '../../src/config/options.js';
 

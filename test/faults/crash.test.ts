@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { getAuditLogger } from '../../src/api/audit-logger.js';
 import { startCollector, type CollectorHandle } from '../../src/collector/index.js';
-import { ATTR_SEQ_PREVIOUS_STREAM_ID } from '../../src/map/attributes.js';
+import { ATTR_SEQ_PREVIOUS_STREAM_ID } from '../../src/core/attributes.js';
 import { stringAttribute } from '../../src/otlp/decode.js';
 import { AuditLogRecordProcessor } from '../../src/processor.js';
 import { readState } from '../../src/sinks/stream-state.js';

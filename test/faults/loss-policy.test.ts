@@ -11,7 +11,7 @@ import { AggregationTemporality, InMemoryMetricExporter, MeterProvider, Periodic
 import { statfsSync, writeFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { AuditLossError } from '../../src/api/errors.js';
+import { AuditLossError } from '../../src/core/errors.js';
 import type { LossEvent } from '../../src/deliver/loss.js';
 import { verifyFiles } from '../../src/verify/index.js';
 import { loginEvent } from '../helpers/pipeline.js';

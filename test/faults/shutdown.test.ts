@@ -5,8 +5,8 @@
  */
 import { LoggerProvider } from '@opentelemetry/sdk-logs';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { AuditLossError } from '../../src/api/errors.js';
-import { ATTR_SEQ_END } from '../../src/map/attributes.js';
+import { AuditLossError } from '../../src/core/errors.js';
+import { ATTR_SEQ_END } from '../../src/core/attributes.js';
 import { attribute } from '../../src/otlp/decode.js';
 import { AuditLogRecordProcessor } from '../../src/processor.js';
 import { verifyFiles } from '../../src/verify/index.js';

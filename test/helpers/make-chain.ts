@@ -15,7 +15,7 @@ import {
   ATTR_SEQ_PREVIOUS_HASH,
   ATTR_SEQ_PREVIOUS_RECORD_ID,
   ATTR_SEQ_STREAM_ID,
-} from '../../src/map/attributes.js';
+} from '../../src/core/attributes.js';
 import type { ExportLogsServiceRequest, OtlpAnyValue, OtlpKeyValue, OtlpLogRecord, OtlpResource } from '../../src/otlp/types.js';
 
 export interface ChainOptions {

@@ -26,7 +26,7 @@ import {
   ATTR_SEQ_STREAM_ID,
   AUDIT_SCHEMA_VERSION,
   EVENT_STREAM_END,
-} from '../../src/map/attributes.js';
+} from '../../src/core/attributes.js';
 import type { OtlpAnyValue, OtlpKeyValue, OtlpLogRecord } from '../../src/otlp/types.js';
 import { testStreamId } from './make-chain.js';
 

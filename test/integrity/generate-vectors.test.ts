@@ -19,7 +19,7 @@ import { jcs } from '../../src/chain/jcs.js';
 import { ATTR_CHECKPOINT_HEAD_HASH, EVENT_CHECKPOINT } from '../../src/integrity/checkpoint.js';
 import { createRecordSigner, integrityAttributes } from '../../src/integrity/sign.js';
 import { loadSigningKeys } from '../../src/integrity/keys.js';
-import { ATTR_ACTION, ATTR_SEQ_NUMBER, ATTR_SEQ_PREVIOUS_HASH, ATTR_SEQ_PREVIOUS_RECORD_ID, INTEGRITY_PREFIX } from '../../src/map/attributes.js';
+import { ATTR_ACTION, ATTR_SEQ_NUMBER, ATTR_SEQ_PREVIOUS_HASH, ATTR_SEQ_PREVIOUS_RECORD_ID, INTEGRITY_PREFIX } from '../../src/core/attributes.js';
 import type { OtlpAnyValue, OtlpLogRecord } from '../../src/otlp/types.js';
 import { getAttr, recordIdOf, setAttr } from '../helpers/make-chain.js';
 import { kvs, makeSignedChain, type SignedChainOptions } from '../helpers/make-signed-chain.js';

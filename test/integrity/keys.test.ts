@@ -4,7 +4,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { inspect } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AuditConfigError } from '../../src/api/errors.js';
+import { AuditConfigError } from '../../src/core/errors.js';
 import {
   decodeHmacSecret,
   generateEd25519KeyPair,

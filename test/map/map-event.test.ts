@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { AnyValueMap } from '../../src/otel/types.js';
-import { AuditValidationError, type ValidationIssue } from '../../src/api/errors.js';
-import type { AuditEvent } from '../../src/api/schema.js';
-import * as A from '../../src/map/attributes.js';
+import { AuditValidationError, type ValidationIssue } from '../../src/core/errors.js';
+import type { AuditEvent } from '../../src/map/schema.js';
+import * as A from '../../src/core/attributes.js';
 import { mapEvent, prepareEvent, sourceType, validateEvent, type MappedRecord } from '../../src/map/map-event.js';
 
 const UUID_V4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;

@@ -2,8 +2,8 @@
 import { hostname, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { AuditValidationError } from '../../src/api/errors.js';
-import type { AuditEvent } from '../../src/api/schema.js';
+import { AuditValidationError } from '../../src/core/errors.js';
+import type { AuditEvent } from '../../src/map/schema.js';
 import { resolveOptions } from '../../src/config/options.js';
 import { osIdentity, withOsIdentity, type AuditEventDraft } from '../../src/map/os-identity.js';
 import { stringAttribute } from '../../src/otlp/decode.js';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { AuditValidationError, type ValidationIssue } from '../../src/api/errors.js';
-import { ANONYMOUS_ACTOR, AuditEventSchema, type AuditEvent } from '../../src/api/schema.js';
+import { AuditValidationError, type ValidationIssue } from '../../src/core/errors.js';
+import { ANONYMOUS_ACTOR, AuditEventSchema, type AuditEvent } from '../../src/map/schema.js';
 import { prepareEvent, validateEvent } from '../../src/map/map-event.js';
 
 const MINIMAL = { action: 'LOGIN', outcome: 'success', actor: { id: 'u-1', type: 'user' } } as const;

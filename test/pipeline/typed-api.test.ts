@@ -1,7 +1,7 @@
 import { LoggerProvider } from '@opentelemetry/sdk-logs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { AuditLogger } from '../../src/api/audit-logger.js';
-import { AuditConfigError, AuditValidationError } from '../../src/api/errors.js';
+import { AuditConfigError, AuditValidationError } from '../../src/core/errors.js';
 import { canonicalFromOtlp } from '../../src/chain/canonical.js';
 import { hashCanonical } from '../../src/chain/hash.js';
 import { stringAttribute } from '../../src/otlp/decode.js';

@@ -9,7 +9,7 @@ import { LoggerProvider } from '@opentelemetry/sdk-logs';
 import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { getAuditLogger, type AuditLogger } from '../../src/api/audit-logger.js';
-import type { AuditEvent } from '../../src/api/schema.js';
+import type { AuditEvent } from '../../src/map/schema.js';
 import { AuditLogRecordProcessor } from '../../src/processor.js';
 import { FAST, makePipeline, type TestPipeline } from '../helpers/pipeline.js';
 

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { MatchJson } from '../../src/audit-search/match.js';
 import { runSearchCommand } from '../../src/cli/search-command.js';
-import { ATTR_ACTOR_ID } from '../../src/map/attributes.js';
+import { ATTR_ACTOR_ID } from '../../src/core/attributes.js';
 import { makeChain, setAttr, toLines } from '../helpers/make-chain.js';
 import { ed25519Keys, hmacSecret, hmacSigner, makeSignedChain } from '../helpers/make-signed-chain.js';
 import { tempDir } from '../helpers/tmp.js';

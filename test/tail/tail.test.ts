@@ -11,7 +11,7 @@ import { FileFollower } from '../../src/audit-search/file-follower.js';
 import { LinkTracker } from '../../src/audit-search/link-tracker.js';
 import type { MatchJson } from '../../src/audit-search/match.js';
 import { runTailCommand } from '../../src/cli/tail-command.js';
-import { ATTR_ACTOR_ID } from '../../src/map/attributes.js';
+import { ATTR_ACTOR_ID } from '../../src/core/attributes.js';
 import type { OtlpLogRecord } from '../../src/otlp/types.js';
 import { makeChain, setAttr, toLines } from '../helpers/make-chain.js';
 import { tempDir } from '../helpers/tmp.js';

@@ -15,9 +15,10 @@ import {
   ATTR_SEQ_NUMBER,
   ATTR_SEQ_PREVIOUS_HASH,
   ATTR_SEQ_PREVIOUS_RECORD_ID,
-} from '../../src/map/attributes.js';
+} from '../../src/core/attributes.js';
 import type { OtlpLogRecord } from '../../src/otlp/types.js';
-import { runVerifyCommand, verifyFiles, type Problem, type VerifyReport } from '../../src/verify/index.js';
+import { runVerifyCommand } from '../../src/cli/verify-command.js';
+import { verifyFiles, type Problem, type VerifyReport } from '../../src/verify/index.js';
 import { getAttr, recordIdOf, setAttr, toLines } from '../helpers/make-chain.js';
 import { ed25519Keys, hmacSecret, hmacSigner, kvs, makeSignedChain, StreamSealer } from '../helpers/make-signed-chain.js';
 import { tempDir } from '../helpers/tmp.js';

@@ -5,7 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { setAttr, toLines } from '../helpers/make-chain.js';
 import { ed25519Keys, hmacSecret, hmacSigner, makeSignedChain } from '../helpers/make-signed-chain.js';
 import { tempDir } from '../helpers/tmp.js';
-import { runVerifyCommand, type VerifyReport } from '../../src/verify/index.js';
+import { runVerifyCommand } from '../../src/cli/verify-command.js';
+import type { VerifyReport } from '../../src/verify/index.js';
 
 let dir: string;
 let cleanup: () => Promise<void>;

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { canonicalFromOtlp } from '../../src/chain/canonical.js';
 import { hashCanonical } from '../../src/chain/hash.js';
-import { ATTR_ACTION, ATTR_RECORD_ID, ATTR_SEQ_PREVIOUS_HASH, INTEGRITY_PREFIX } from '../../src/map/attributes.js';
+import { ATTR_ACTION, ATTR_RECORD_ID, ATTR_SEQ_PREVIOUS_HASH, INTEGRITY_PREFIX } from '../../src/core/attributes.js';
 import type { OtlpLogRecord } from '../../src/otlp/types.js';
 import { verifyFiles, type Problem, type VerifyOptions, type VerifyReport } from '../../src/verify/index.js';
 import { seqOf, setAttr, toLines } from '../helpers/make-chain.js';

@@ -9,7 +9,7 @@ import { canonicalFromOtlp } from '../../src/chain/canonical.js';
 import { hashCanonical } from '../../src/chain/hash.js';
 import { loadVerifyingKeys } from '../../src/integrity/keys.js';
 import { ATTR_INTEGRITY_KEY_ID } from '../../src/integrity/sign.js';
-import { ATTR_ACTION, ATTR_INTEGRITY_SIGNER, ATTR_INTEGRITY_VALUE, ATTR_SEQ_PREVIOUS_HASH } from '../../src/map/attributes.js';
+import { ATTR_ACTION, ATTR_INTEGRITY_SIGNER, ATTR_INTEGRITY_VALUE, ATTR_SEQ_PREVIOUS_HASH } from '../../src/core/attributes.js';
 import type { OtlpLogRecord } from '../../src/otlp/types.js';
 import { verifyFiles, type Problem, type VerifyReport } from '../../src/verify/index.js';
 import { getAttr, setAttr, toLines } from '../helpers/make-chain.js';

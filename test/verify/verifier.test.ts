@@ -9,9 +9,10 @@ import {
   ATTR_SEQ_NUMBER,
   ATTR_SEQ_PREVIOUS_HASH,
   ATTR_SEQ_PREVIOUS_RECORD_ID,
-} from '../../src/map/attributes.js';
+} from '../../src/core/attributes.js';
 import type { OtlpLogRecord, OtlpResourceLogs } from '../../src/otlp/types.js';
-import { runVerifyCommand, verifyFiles, type Problem, type ProblemKind, type VerifyReport } from '../../src/verify/index.js';
+import { runVerifyCommand } from '../../src/cli/verify-command.js';
+import { verifyFiles, type Problem, type ProblemKind, type VerifyReport } from '../../src/verify/index.js';
 import { prng } from '../helpers/prng.js';
 import {
   getAttr,

@@ -65,11 +65,11 @@
  * Without a signature or checkpoint, the content of the last record of a stream is not covered by the chain
  * (no successor records its hash).
  */
-import { AuditConfigError } from '../api/errors.js';
+import { AuditConfigError } from '../core/errors.js';
 import { loadVerifyingKeys, type VerifyingKey } from '../integrity/keys.js';
-import { NotRegularFileError, readSmallRegularFile } from './safe-read.js';
+import { NotRegularFileError, readSmallRegularFile } from '../verify/safe-read.js';
 import { commandLine, writeVerifyReportFile } from '../report/index.js';
-import { verifyFiles, VerifyInputError, type Problem, type StreamSummary, type VerifyReport } from './verifier.js';
+import { verifyFiles, VerifyInputError, type Problem, type StreamSummary, type VerifyReport } from '../verify/verifier.js';
 
 export const VERIFY_USAGE =
   'usage: otel-audit verify [--json] [--allow-reorder] [--pubkey FILE]... [--hmac-key-file FILE]... ' +
