@@ -1,0 +1,276 @@
+/**
+ * Per-stream chain checks (docs/integrity.md §7): one record per seq, order within a file, nothing after the
+ * end record, gaps and broken links; then the stream's signatures and checkpoints (integrity-check.ts).
+ */
+import type { RetentionEntry } from '../sinks/retention.js';
+import { checkIntegrity, type ExternalCheckpoint, type IntegrityContext } from './integrity-check.js';
+import { streamProblems, type Problem, type ProblemList } from './problems.js';
+import { F_CHECKPOINT, F_END, F_HAS_PREV, F_OUT_OF_ORDER, F_PREV_HEX, F_REJECTED, SIG_OK, type RecordStore, type StreamLink } from './record-store.js';
+import type { StreamSummary } from './summary.js';
+
+interface StreamContext {
+  fileNames: readonly string[];
+  allowReorder: boolean;
+  retained: readonly RetentionEntry[];
+  integrity: IntegrityContext;
+  /** Valid checkpoints of this stream found in `checkpointSources` (not in the inputs). */
+  external: readonly ExternalCheckpoint[];
+  /** Where the stream's problems go once checked; past its room they are only counted. */
+  list: ProblemList;
+}
+
+/** What the cross-stream pass (restart links) needs of a checked stream. */
+export interface CheckedStream {
+  summary: StreamSummary;
+  /** The problems listed (the report may hold no room for all of them). */
+  problems: Problem[];
+  /** Index of the chain record with this seq, if held. */
+  at(seq: number): number | undefined;
+  records: RecordStore;
+  /** The restart link on the stream's seq-1 record, if any. */
+  link?: StreamLink;
+}
+
+/** File indexes holding the rows, ascending. */
+function filesOf(s: RecordStore, rows: Uint32Array): number[] {
+  const out: number[] = [];
+  let last = -1;
+  for (const i of rows) {
+    const f = s.file[i]!;
+    // Files are read in index order, so rows list them ascending: only a repeat of the last one is possible.
+    if (f !== last) out.push((last = f));
+  }
+  return out;
+}
+
+/** Checks stream `streamId`, whose records are `rows` of `s` (in reading order). */
+export function checkStream(streamId: string, s: RecordStore, rows: Uint32Array, ctx: StreamContext): CheckedStream {
+  const { fileNames, allowReorder, retained, list } = ctx;
+  const sp = streamProblems(streamId, s, fileNames, list);
+  const { problems, seqOf, where, report } = sp;
+
+  // Sort by seq; ties keep reading order, so "first seen" is deterministic.
+  // Rows grow in reading order, so the row breaks ties in reading order.
+  const order = rows.slice();
+  order.sort((a, b) => seqOf(a) - seqOf(b) || a - b);
+  // Groups of equal seq: group g is order[starts[g] .. starts[g+1]).
+  const starts = new Uint32Array(order.length + 1);
+  let groups = 0;
+  for (let k = 0; k < order.length; k++) {
+    if (k === 0 || seqOf(order[k]!) !== seqOf(order[k - 1]!)) starts[groups++] = k;
+  }
+  starts[groups] = order.length;
+  const groupSeq = (g: number): number => seqOf(order[starts[g]!]!);
+  /** First copy of each distinct record (by hash) in group g, in reading order. */
+  const variants = (g: number): number[] => {
+    const vs: number[] = [];
+    for (let k = starts[g]!; k < starts[g + 1]!; k++) {
+      const i = order[k]!;
+      if (!vs.some((v) => s.sameHash(v, i))) vs.push(i);
+    }
+    return vs;
+  };
+
+  // 1. One record per seq: duplicates are info; of different records claiming one seq, the one the chain
+  //    links through is genuine, the others are inserted (or modified copies, when they carry its record id).
+  const chain = new Uint32Array(groups);
+  // Order is judged once the records that lost a same-seq conflict are known (step 1b).
+  const reorderCandidates: number[] = [];
+  const reorderedCheck = (i: number): void => void reorderCandidates.push(i);
+  for (let g = 0; g < groups; g++) {
+    const lo = starts[g]!;
+    const hi = starts[g + 1]!;
+    if (hi - lo === 1) {
+      chain[g] = order[lo]!;
+      reorderedCheck(order[lo]!);
+      continue;
+    }
+    const n = groupSeq(g);
+    const vs = variants(g);
+    const copies = new Map<number, number>();
+    for (let k = lo; k < hi; k++) {
+      const i = order[k]!;
+      const v = vs.find((x) => s.sameHash(x, i))!;
+      copies.set(v, (copies.get(v) ?? 0) + 1);
+      if (v !== i) report('duplicate', i, `identical copy of seq ${n} first seen at ${where(v)} (at-least-once delivery)`);
+    }
+    const genuine = vs.length === 1 ? vs[0]! : chooseGenuine(g, n, vs);
+    chain[g] = genuine;
+    // An identical copy elsewhere explains an out-of-order position (a redelivery), so only singles count.
+    for (const v of vs) if (copies.get(v) === 1) reorderedCheck(v);
+  }
+
+  // 1b. Out of order: read after a record of this stream with a higher seq in the same file. A record that
+  //     lost a same-seq conflict (an inserted one) is blamed for itself, not for moving the others.
+  if (!allowReorder) {
+    const maxInFile = new Map<number, number>();
+    for (const i of rows) {
+      if (s.has(i, F_REJECTED)) continue;
+      const f = s.file[i]!;
+      const max = maxInFile.get(f) ?? 0;
+      if (seqOf(i) < max) s.flags[i]! |= F_OUT_OF_ORDER;
+      else {
+        s.flags[i]! &= ~F_OUT_OF_ORDER;
+        maxInFile.set(f, seqOf(i));
+      }
+    }
+    for (const i of reorderCandidates) {
+      if (s.has(i, F_OUT_OF_ORDER) && !s.has(i, F_REJECTED)) {
+        report('reordered', i, `appears after a record of this stream with a higher sequence number in the same file`);
+      }
+    }
+  }
+
+  function chooseGenuine(g: number, n: number, vs: number[]): number {
+    const prevVs = g > 0 && groupSeq(g - 1) === n - 1 ? variants(g - 1) : [];
+    const nextVs = g + 1 < groups && groupSeq(g + 1) === n + 1 ? variants(g + 1) : [];
+    const fwd = (v: number): boolean => nextVs.some((w) => s.linked(v, w));
+    const bwd = (v: number): boolean => (n === 1 ? !s.has(v, F_HAS_PREV) : prevVs.some((u) => s.linked(u, v)));
+    // A valid signature or checkpoint signature (checked only with keys) proves the producer wrote it.
+    const signed = (v: number): boolean => (s.has(v, F_CHECKPOINT) ? s.claims.get(v)!.status === 'valid' : s.sig[v] === SIG_OK);
+    const score = (v: number): number => (signed(v) ? 4 : 0) + (fwd(v) ? 2 : 0) + (bwd(v) ? 1 : 0);
+    let genuine = vs[0]!;
+    for (const v of vs) if (score(v) > score(genuine)) genuine = v; // ties: first seen wins
+    const why =
+      [
+        signed(genuine) ? 'carries a valid signature' : '',
+        fwd(genuine) ? `is referenced by seq ${n + 1}'s previous_hash` : '',
+        bwd(genuine) ? `links to seq ${n - 1}` : '',
+      ]
+        .filter((x) => x !== '')
+        .join(' and ') || 'was seen first (nothing links to either)';
+    for (const v of vs) {
+      if (v === genuine) continue;
+      s.flags[v]! |= F_REJECTED;
+      const own = bwd(v) ? 'this one links to its predecessor but nothing links to it' : 'this one does not link into the chain';
+      if (s.recordId(v) === s.recordId(genuine)) {
+        report('modified', v, `a different version of record seq ${n} (same record id); the one at ${where(genuine)} ${why}, so this copy was changed (${own})`);
+      } else {
+        report('inserted', v, `a second, different record claims seq ${n}; the one at ${where(genuine)} ${why}, so this one was added (${own})`);
+      }
+    }
+    return genuine;
+  }
+
+  // 2. Nothing may follow the end record.
+  let len = groups;
+  let endPos = -1;
+  for (let p = 0; p < len && endPos < 0; p++) if (s.has(chain[p]!, F_END)) endPos = p;
+  if (endPos >= 0 && endPos < len - 1) {
+    const e = chain[endPos]!;
+    for (let p = endPos + 1; p < len; p++) {
+      const i = chain[p]!;
+      let msg = `follows the end record (seq ${seqOf(e)} at ${where(e)}); a stream has no records after its end`;
+      if (p === endPos + 1) {
+        msg += s.linked(e, i)
+          ? ', and this one links to it, so it was forged with the chain recomputed'
+          : ', and this one does not link to it: it was appended, or the end record was altered to carry audit.sequence.end';
+      }
+      if (s.has(i, F_END)) msg += ' (a second end record)';
+      report('inserted', i, msg);
+    }
+    len = endPos + 1;
+  }
+
+  // 3. Gaps, then broken links. broken[k]: chain[k-1] → chain[k] are adjacent seqs and do not link.
+  const broken = new Uint8Array(len + 1);
+  const explained = new Uint8Array(len + 1);
+  for (let k = 0; k < len; k++) {
+    const i = chain[k]!;
+    const n = seqOf(i);
+    const prevN = k === 0 ? 0 : seqOf(chain[k - 1]!);
+    if (n > prevN + 1 && prevN === 0 && s.has(i, F_PREV_HEX)) {
+      // A head removed by retention is accounted for in state/retention.log, bound to the hash of its last
+      // record — which this record carries as previous_hash. Reported, but not as tampering.
+      const prevHex = s.prevHashHex(i);
+      const cut = retained.find((e) => e.last === n - 1 && e.lastHash === prevHex);
+      if (cut !== undefined) {
+        report('deleted', i, `seq 1–${n - 1} were removed by retention (${cut.file}, ${cut.deletedAt}) after the collector acknowledged them; the cut matches state/retention.log`, {
+          seq: 1,
+          severity: 'info',
+        });
+        continue;
+      }
+    }
+    if (n > prevN + 1) {
+      const missing = n - 1 - prevN;
+      const prevId = s.prevRecordId(i);
+      const named = missing === 1 && prevId !== undefined && prevId !== '' ? prevId : undefined;
+      const range = missing === 1 ? `seq ${prevN + 1} is` : `seq ${prevN + 1}–${n - 1} (${missing} records) are`;
+      const context = prevN === 0 ? `the stream starts at seq ${n}` : `seq ${prevN} is at ${where(chain[k - 1]!)}`;
+      report('deleted', i, `${range} missing before seq ${n} at ${where(i)} (${context})${named === undefined ? '' : `; seq ${n} names ${JSON.stringify(named)} as its predecessor`}`, {
+        seq: prevN + 1,
+        ...(named === undefined ? {} : { recordId: named }),
+      });
+    } else if (k > 0) {
+      broken[k] = s.linked(chain[k - 1]!, i) ? 0 : 1;
+    }
+  }
+  // A misplaced previous_hash marks its record changed; that explains its incoming and outgoing links.
+  for (let k = 0; k < len; k++) {
+    const i = chain[k]!;
+    const first = seqOf(i) === 1;
+    if (first === s.has(i, F_HAS_PREV)) {
+      report('modified', i, first
+        ? 'seq 1 carries audit.sequence.previous_hash, which the first record of a stream never has'
+        : 'audit.sequence.previous_hash is missing; every record after the first carries it');
+      explained[k] = 1;
+      explained[k + 1] = 1;
+    }
+  }
+  // Each broken link is one changed record: the predecessor (its hash changed) — or, when the next link is
+  // broken too, the record between them (changed including its previous_hash), the single explanation.
+  for (let k = 1; k < len; k++) {
+    if (broken[k] === 0 || explained[k] === 1) continue;
+    const p = chain[k - 1]!;
+    const q = chain[k]!;
+    if (k + 1 < len && broken[k + 1] === 1 && explained[k + 1] === 0) {
+      const r = chain[k + 1]!;
+      report('modified', q, `its previous_hash does not match the hash of seq ${seqOf(p)} (${where(p)}) and its own hash does not match the previous_hash recorded by seq ${seqOf(r)} (${where(r)}): this record was changed, chain attributes included (seq ${seqOf(p)} may have been changed as well)`);
+      explained[k + 1] = 1;
+    } else {
+      const prevId = s.prevRecordId(q);
+      const idNote =
+        prevId === s.recordId(p) ? '' : `; seq ${seqOf(q)} also names ${JSON.stringify(prevId ?? '')} as the previous record id, not ${JSON.stringify(s.recordId(p))} (the record was replaced)`;
+      report('modified', p, `its hash no longer matches the previous_hash recorded by seq ${seqOf(q)} at ${where(q)}: its content was changed after it was written${idNote}`);
+    }
+    explained[k] = 1;
+  }
+
+  /** Chain position (index into `chain`) of the record with seq n, if held. */
+  const posOf = (n: number): number | undefined => {
+    let lo = 0;
+    let hi = len - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1;
+      const m = seqOf(chain[mid]!);
+      if (m === n) return mid;
+      if (m < n) lo = mid + 1;
+      else hi = mid - 1;
+    }
+    return undefined;
+  };
+  const at = (n: number): number | undefined => {
+    const p = posOf(n);
+    return p === undefined ? undefined : chain[p];
+  };
+  const integrity = checkIntegrity(s, rows, ctx.integrity, ctx.external, chain, len, at, sp);
+
+  problems.sort((a, b) => (a.seq ?? 0) - (b.seq ?? 0)); // stable: same-seq problems keep detection order
+  const summary: StreamSummary = {
+    streamId,
+    first: seqOf(chain[0]!),
+    last: seqOf(chain[len - 1]!),
+    count: len,
+    ended: endPos >= 0,
+    files: filesOf(s, rows).map((f) => fileNames[f]!),
+    ok: !sp.failed(),
+    coveredThrough: integrity.coveredThrough,
+    signatures: integrity.signatures,
+    checkpoints: integrity.checkpoints,
+  };
+  const first = chain[0]!;
+  const link = seqOf(first) === 1 ? s.links.get(first) : undefined;
+  if (link !== undefined) summary.previousStreamId = link.previousStreamId;
+  return { summary, problems, at, records: s, ...(link === undefined ? {} : { link }) };
+}

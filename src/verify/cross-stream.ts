@@ -1,0 +1,124 @@
+/** What crosses streams: checkpoints read from other sources, and restart links between a process's streams. */
+import type { CheckedStream } from './chain-check.js';
+import { errorText, listInputs, VerifyInputError, type InputFile, type SkipListener } from './inputs.js';
+import type { ExternalCheckpoint, IntegrityContext } from './integrity-check.js';
+import { clip, type Problem, type ProblemList } from './problems.js';
+import { scanRecords } from './read-records.js';
+import { keep, own, streamKey } from './record-store.js';
+
+/** Valid checkpoints in `sources` (files not among `inputs`), by stream; invalid ones become problems. */
+export async function readCheckpointSources(
+  sources: readonly string[],
+  inputs: readonly InputFile[],
+  ic: IntegrityContext,
+  problems: ProblemList,
+  onSkip: SkipListener,
+): Promise<Map<string, ExternalCheckpoint[]>> {
+  const byStream = new Map<string, ExternalCheckpoint[]>();
+  if (sources.length === 0 || !ic.checkCheckpoints) return byStream;
+  const already = new Set(inputs.map((f) => f.id));
+  for (const { path: file, follow, id } of await listInputs(sources, onSkip)) {
+    if (already.has(id)) continue; // its checkpoints are in the chain already
+    try {
+      await scanRecords(file, { keys: ic.keys, checkSignatures: true, checkpointsOnly: true, followSymlinks: follow }, (item) => {
+        if (item.kind !== 'record' || item.checkpoint === undefined) return;
+        const c = item.checkpoint;
+        const key = streamKey(item.streamId);
+        if (c.status === 'valid') {
+          let l = byStream.get(key);
+          if (l === undefined) byStream.set(own(key), (l = []));
+          l.push({ seq: item.seq, coveredSeq: c.coveredSeq!, headHash: own(c.headHash!), file, line: item.line });
+        } else if (c.status === 'invalid' || c.status === 'unknown_key') {
+          problems.add({
+            kind: 'bad_signature',
+            severity: 'error',
+            stream: own(key),
+            seq: item.seq,
+            ...(item.recordId === '' ? {} : { recordId: keep(item.recordId) }),
+            file,
+            line: item.line,
+            reason: c.status === 'invalid' ? 'checkpoint_invalid' : 'checkpoint_unknown_key',
+            message: clip(`checkpoint source: ${c.status === 'invalid' ? 'forged or malformed checkpoint' : 'checkpoint not trusted'}: ${c.detail}`),
+          });
+        }
+      });
+    } catch (e) {
+      throw new VerifyInputError(`${file}: ${errorText(e)}`, { cause: e });
+    }
+  }
+  return byStream;
+}
+
+/**
+ * Restart links (docs/integrity.md §6): a stream whose first record names a previous stream of the same
+ * process. Facts about the process are `restart` (info); records of the previous stream that the next one saw
+ * but that are not held are `truncated`.
+ */
+export function checkStreamLinks(checked: Map<string, CheckedStream>, fileNames: readonly string[]): Problem[] {
+  const out: Problem[] = [];
+  for (const [streamId, b] of checked) {
+    const link = b.link;
+    if (link === undefined) continue;
+    const s = b.records;
+    const i = link.index;
+    const here = { file: fileNames[s.file[i]!]!, line: s.line[i]! };
+    const recordId = s.recordId(i);
+    const base = { stream: streamId, seq: 1, ...(recordId === '' ? {} : { recordId }), ...here };
+    const a = checked.get(link.previousStreamId);
+    const prevName = JSON.stringify(link.previousStreamId);
+    if (a === undefined) {
+      out.push({
+        kind: 'restart',
+        severity: 'info',
+        ...base,
+        reason: 'previous_missing',
+        message: `the process restarted: this stream continues stream ${prevName}, which is not among the inputs`,
+      });
+      continue;
+    }
+    if (!a.summary.ended) {
+      out.push({
+        kind: 'restart',
+        severity: 'info',
+        ...base,
+        reason: 'previous_unended',
+        message: `the process restarted: this stream continues stream ${prevName}, which ends at seq ${a.summary.last} without an end record (the process stopped without shutting down)`,
+      });
+    }
+    const L = link.previousStreamLast;
+    if (L === undefined) continue;
+    const aLast = a.summary.last;
+    if (aLast < L) {
+      out.push({
+        kind: 'truncated',
+        severity: 'error',
+        stream: link.previousStreamId,
+        seq: aLast + 1,
+        ...(L === aLast + 1 ? {} : { through: L }),
+        ...here,
+        reason: 'previous_stream',
+        message: `stream ${prevName} was truncated: the next stream of the process (${streamId}, first record at ${here.file}:${here.line}) found it at seq ${L}, but the records held end at seq ${aLast}`,
+      });
+      a.summary.ok = false;
+    } else if (link.previousStreamHash !== undefined) {
+      const j = a.at(L);
+      if (j !== undefined && a.records.hashHex(j) !== link.previousStreamHash) {
+        const rid = a.records.recordId(j);
+        out.push({
+          kind: 'modified',
+          severity: 'error',
+          stream: link.previousStreamId,
+          seq: L,
+          ...(rid === '' ? {} : { recordId: rid }),
+          file: fileNames[a.records.file[j]!]!,
+          line: a.records.line[j]!,
+          reason: 'previous_stream',
+          message: `its hash does not match the one the next stream of the process (${streamId}, at ${here.file}:${here.line}) recorded for it: its content was changed`,
+        });
+        a.summary.ok = false;
+      }
+    }
+  }
+  return out;
+}
+

@@ -1,0 +1,90 @@
+/** The files a verification reads: paths expanded into regular files, links, FIFOs and devices left out. */
+import type { Dirent } from 'node:fs';
+import { lstat, readdir, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileIdentity, fileKind, NotRegularFileError } from './safe-read.js';
+
+export type SkipListener = (path: string, reason: string) => void;
+
+/** A file to read; `follow` when it was named by the caller, `id` its device and inode. */
+export interface InputFile {
+  path: string;
+  follow: boolean;
+  id: string;
+}
+
+/** A path that cannot be read: a usage or I/O error, not an integrity finding. */
+export class VerifyInputError extends Error {
+  override name = 'VerifyInputError';
+}
+
+const INPUT_EXTENSIONS = ['.jsonl', '.json'];
+/** Where the journal sets aside torn or corrupt files; they were already reported when set aside. */
+const QUARANTINE_DIR = 'quarantine';
+
+export const errorText = (e: unknown): string => (e instanceof Error ? e.message : String(e));
+const byName = (a: Dirent, b: Dirent): number => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+
+/**
+ * Expands paths into the files to read. A path named by the caller is followed if it is a symbolic link (the
+ * user chose it, like `find -H`); it must then be a regular file (taken whatever its extension) or a
+ * directory. A directory is walked recursively for regular `*.jsonl`/`*.json` files, entries sorted by name
+ * so rotated sets are read in order; inside it, symbolic links (to files or directories) are never
+ * followed, and FIFOs, sockets and devices are never opened: both are skipped and passed to `onSkip`. The
+ * same file reached twice (same device and inode) is read once, else every record would look duplicated.
+ */
+export async function listInputs(paths: readonly string[], onSkip: SkipListener): Promise<InputFile[]> {
+  const out: InputFile[] = [];
+  const seen = new Set<string>();
+  const seenDirs = new Set<string>();
+  const walk = async (dir: string, id: string): Promise<void> => {
+    if (seenDirs.has(id)) return; // named twice, or a bind-mount loop
+    seenDirs.add(id);
+    // Dirent types come from lstat (d_type), so a link is seen as a link, never as what it points to.
+    const entries = (await readdir(dir, { withFileTypes: true })).sort(byName);
+    for (const e of entries) {
+      const p = join(dir, e.name);
+      if (e.isSymbolicLink()) {
+        onSkip(p, 'symbolic link inside an input directory, not followed');
+        continue;
+      }
+      if (e.isDirectory()) {
+        if (e.name === QUARANTINE_DIR) continue;
+        const st = await lstat(p, { bigint: true });
+        if (st.isDirectory()) await walk(p, fileIdentity(st));
+        continue;
+      }
+      if (!INPUT_EXTENSIONS.some((x) => e.name.endsWith(x))) continue;
+      if (!e.isFile()) {
+        onSkip(p, `${fileKind(e)}, not a regular file`);
+        continue;
+      }
+      const st = await lstat(p, { bigint: true });
+      if (!st.isFile()) continue; // replaced since readdir; opening with O_NOFOLLOW would refuse it anyway
+      const fid = fileIdentity(st);
+      if (seen.has(fid)) continue;
+      seen.add(fid);
+      out.push({ path: p, follow: false, id: fid });
+    }
+  };
+  for (const p of paths) {
+    try {
+      const st = await stat(p, { bigint: true });
+      const fid = fileIdentity(st);
+      if (st.isDirectory()) await walk(p, fid);
+      else if (!st.isFile()) throw new NotRegularFileError(`is a ${fileKind(st)}, not a regular file or directory`);
+      else if (!seen.has(fid)) {
+        seen.add(fid);
+        out.push({ path: p, follow: true, id: fid });
+      }
+    } catch (e) {
+      throw new VerifyInputError(`${p}: ${errorText(e)}`, { cause: e });
+    }
+  }
+  return out;
+}
+
+/** The files `verifyFiles` would read for `paths` (see VerifyOptions.onSkip for what is left out). */
+export async function listInputFiles(paths: readonly string[]): Promise<string[]> {
+  return (await listInputs(paths, () => undefined)).map((f) => f.path);
+}

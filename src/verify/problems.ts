@@ -1,0 +1,161 @@
+/**
+ * Problems a verification finds (docs/integrity.md §7.4 for the sub-kinds), the report's capped problem list,
+ * and the per-stream reporter the chain and integrity checks share.
+ */
+import type { RecordStore } from './record-store.js';
+
+export type ProblemKind =
+  | 'modified'
+  | 'deleted'
+  | 'inserted'
+  | 'reordered'
+  | 'duplicate'
+  | 'malformed'
+  | 'torn'
+  | 'truncated'
+  | 'bad_signature'
+  | 'restart';
+
+/**
+ * Finer classification of `bad_signature`, `truncated` and `restart` problems (docs/integrity.md §7.4):
+ * - bad_signature: `invalid` (a record MAC/signature does not verify, or its audit.integrity.* attributes are
+ *   malformed), `unknown_key` (signed with a key not given: info, error with --require-signatures),
+ *   `unsigned` (no signature, with --require-signatures or where the rest of the stream is signed),
+ *   `checkpoint_invalid` (forged or malformed checkpoint), `checkpoint_unknown_key` (checkpoint signed by a key
+ *   not given);
+ * - truncated: `records_missing` (a valid checkpoint proves records beyond the last one held),
+ *   `head_mismatch` (a valid checkpoint certifies another hash for a record held: the chain was rewritten),
+ *   `checkpoint_missing` (an ordinary record where the declared checkpoint interval requires a checkpoint),
+ *   `previous_stream` (the next stream of the process saw records of this one that are not held);
+ * - restart: `previous_missing` (the stream's predecessor is not among the inputs), `previous_unended` (it
+ *   ends without an end record: the process stopped without shutting down).
+ */
+export type ProblemReason =
+  | 'invalid'
+  | 'unknown_key'
+  | 'unsigned'
+  | 'checkpoint_invalid'
+  | 'checkpoint_unknown_key'
+  | 'records_missing'
+  | 'head_mismatch'
+  | 'checkpoint_missing'
+  | 'previous_stream'
+  | 'previous_missing'
+  | 'previous_unended';
+
+/** `info` does not fail verification (an identical duplicate is what at-least-once delivery produces). */
+export type Severity = 'error' | 'info';
+
+export interface Problem {
+  kind: ProblemKind;
+  severity: Severity;
+  /** The stream id, bounded like StreamSummary.streamId (so are record ids). */
+  stream?: string;
+  /** For `deleted` and `truncated`, the first missing sequence number. */
+  seq?: number;
+  /** For a problem about a run of records (seq … through), the last sequence number. */
+  through?: number;
+  recordId?: string;
+  /** Where the evidence is; for `deleted`, the record after the gap. */
+  file?: string;
+  /** 1-based line number in `file`. */
+  line?: number;
+  /** Machine-readable sub-kind for bad_signature, truncated and restart. */
+  reason?: ProblemReason;
+  message: string;
+}
+
+
+/**
+ * Most problems one report lists. Past it, problems are counted by kind and each kind with omitted ones gets
+ * one closing problem saying how many ("… more malformed problems not listed"), with the severity of the
+ * worst omitted one, so `ok` and the exit status stay exact. Without a bound, a 10 MB file of junk lines
+ * (five million `malformed`) needed more than 1 GiB.
+ */
+export const MAX_LISTED_PROBLEMS = 100_000;
+
+/** The report's problems, listed up to MAX_LISTED_PROBLEMS and counted beyond. */
+export class ProblemList {
+  readonly listed: Problem[] = [];
+  private readonly omitted = new Map<ProblemKind, { count: number; errors: number }>();
+
+  /** How many more can be listed. */
+  room(): number {
+    return MAX_LISTED_PROBLEMS - this.listed.length;
+  }
+
+  add(p: Problem): void {
+    if (this.listed.length < MAX_LISTED_PROBLEMS) this.listed.push(p);
+    else this.omit(p);
+  }
+
+  omit(p: Problem): void {
+    let o = this.omitted.get(p.kind);
+    if (o === undefined) this.omitted.set(p.kind, (o = { count: 0, errors: 0 }));
+    o.count++;
+    if (p.severity === 'error') o.errors++;
+  }
+
+  /** The listed problems, then one per kind that had problems omitted. */
+  finish(): Problem[] {
+    for (const [kind, o] of this.omitted) {
+      this.listed.push({
+        kind,
+        severity: o.errors > 0 ? 'error' : 'info',
+        message: `${o.count} more ${kind} problem${o.count === 1 ? '' : 's'} not listed (a report lists at most ${MAX_LISTED_PROBLEMS})`,
+      });
+    }
+    return this.listed;
+  }
+}
+
+/** A message quoting input stays one short line, whatever the input. */
+export const clip = (text: string): string => (text.length <= 300 ? text : `${text.slice(0, 300)}…`);
+
+/** Reports a problem about record row `i` of a stream; `over` replaces what is taken from the row. */
+export type Report = (
+  kind: ProblemKind,
+  i: number,
+  message: string,
+  over?: { seq: number; recordId?: string; severity?: Severity; reason?: ProblemReason; through?: number },
+) => void;
+
+/** One stream's problems while it is checked, and the helpers every check of it uses. */
+export interface StreamProblems {
+  /** The problems listed (the report may hold no room for all of them). */
+  readonly problems: Problem[];
+  /** Some problem of severity `error` was reported, listed or not. */
+  failed(): boolean;
+  seqOf(i: number): number;
+  /** `file:line` of row `i`. */
+  where(i: number): string;
+  report: Report;
+}
+
+/** The reporter for stream `streamId`, whose records are rows of `s`; past `list`'s room problems are only counted. */
+export function streamProblems(streamId: string, s: RecordStore, fileNames: readonly string[], list: ProblemList): StreamProblems {
+  const problems: Problem[] = [];
+  let anyError = false;
+  const seqOf = (i: number): number => s.seq[i]!;
+  const where = (i: number): string => `${fileNames[s.file[i]!]}:${s.line[i]}`;
+  const report: Report = (kind, i, message, over) => {
+    const recordId = over === undefined ? s.recordId(i) : over.recordId;
+    const severity = over?.severity ?? (kind === 'duplicate' || kind === 'restart' ? 'info' : 'error');
+    if (severity === 'error') anyError = true;
+    // Beyond the report's room only counted: a stream of a million copies of one record is not a million objects.
+    if (problems.length >= list.room()) return list.omit({ kind, severity, message: '' });
+    problems.push({
+      kind,
+      severity,
+      stream: streamId,
+      seq: over?.seq ?? seqOf(i),
+      ...(over?.through === undefined || over.through === over.seq ? {} : { through: over.through }),
+      ...(recordId === undefined || recordId === '' ? {} : { recordId }),
+      file: fileNames[s.file[i]!]!,
+      line: s.line[i]!,
+      ...(over?.reason === undefined ? {} : { reason: over.reason }),
+      message,
+    });
+  };
+  return { problems, failed: () => anyError, seqOf, where, report };
+}
