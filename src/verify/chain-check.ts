@@ -4,7 +4,7 @@
  */
 import type { RetentionEntry } from '../sinks/retention.js';
 import { checkIntegrity, type ExternalCheckpoint, type IntegrityContext } from './integrity-check.js';
-import { streamProblems, type Problem, type ProblemList } from './problems.js';
+import { streamProblems, type Problem, type ProblemList, type StreamProblems } from './problems.js';
 import { F_CHECKPOINT, F_END, F_HAS_PREV, F_OUT_OF_ORDER, F_PREV_HEX, F_REJECTED, SIG_OK, type RecordStore, type StreamLink } from './record-store.js';
 import type { StreamSummary } from './summary.js';
 
@@ -43,36 +43,85 @@ function filesOf(s: RecordStore, rows: Uint32Array): number[] {
   return out;
 }
 
-/** Checks stream `streamId`, whose records are `rows` of `s` (in reading order). */
-export function checkStream(streamId: string, s: RecordStore, rows: Uint32Array, ctx: StreamContext): CheckedStream {
-  const { fileNames, allowReorder, retained, list } = ctx;
-  const sp = streamProblems(streamId, s, fileNames, list);
-  const { problems, seqOf, where, report } = sp;
+/** A stream's rows sorted by seq, in groups of equal seq: group g is order[starts[g] .. starts[g+1]). */
+class SeqGroups {
+  readonly order: Uint32Array;
+  readonly starts: Uint32Array;
+  readonly count: number;
 
-  // Sort by seq; ties keep reading order, so "first seen" is deterministic.
-  // Rows grow in reading order, so the row breaks ties in reading order.
-  const order = rows.slice();
-  order.sort((a, b) => seqOf(a) - seqOf(b) || a - b);
-  // Groups of equal seq: group g is order[starts[g] .. starts[g+1]).
-  const starts = new Uint32Array(order.length + 1);
-  let groups = 0;
-  for (let k = 0; k < order.length; k++) {
-    if (k === 0 || seqOf(order[k]!) !== seqOf(order[k - 1]!)) starts[groups++] = k;
+  constructor(
+    private readonly s: RecordStore,
+    rows: Uint32Array,
+  ) {
+    const seq = s.seq;
+    // Sort by seq; ties keep reading order, so "first seen" is deterministic.
+    // Rows grow in reading order, so the row breaks ties in reading order.
+    const order = rows.slice();
+    order.sort((a, b) => seq[a]! - seq[b]! || a - b);
+    const starts = new Uint32Array(order.length + 1);
+    let groups = 0;
+    for (let k = 0; k < order.length; k++) {
+      if (k === 0 || seq[order[k]!] !== seq[order[k - 1]!]) starts[groups++] = k;
+    }
+    starts[groups] = order.length;
+    this.order = order;
+    this.starts = starts;
+    this.count = groups;
   }
-  starts[groups] = order.length;
-  const groupSeq = (g: number): number => seqOf(order[starts[g]!]!);
+
+  seq(g: number): number {
+    return this.s.seq[this.order[this.starts[g]!]!]!;
+  }
+
   /** First copy of each distinct record (by hash) in group g, in reading order. */
-  const variants = (g: number): number[] => {
+  variants(g: number): number[] {
     const vs: number[] = [];
-    for (let k = starts[g]!; k < starts[g + 1]!; k++) {
-      const i = order[k]!;
-      if (!vs.some((v) => s.sameHash(v, i))) vs.push(i);
+    for (let k = this.starts[g]!; k < this.starts[g + 1]!; k++) {
+      const i = this.order[k]!;
+      if (!vs.some((v) => this.s.sameHash(v, i))) vs.push(i);
     }
     return vs;
-  };
+  }
+}
 
-  // 1. One record per seq: duplicates are info; of different records claiming one seq, the one the chain
-  //    links through is genuine, the others are inserted (or modified copies, when they carry its record id).
+/** Checks stream `streamId`, whose records are `rows` of `s` (in reading order). */
+export function checkStream(streamId: string, s: RecordStore, rows: Uint32Array, ctx: StreamContext): CheckedStream {
+  const sp = streamProblems(streamId, s, ctx.fileNames, ctx.list);
+  const { problems, seqOf } = sp;
+  const { chain, reorderCandidates } = pickChain(s, new SeqGroups(s, rows), sp);
+  if (!ctx.allowReorder) reportReordered(s, rows, reorderCandidates, sp);
+  const { len, endPos } = cutAfterEnd(s, chain, sp);
+  checkLinks(s, chain, len, ctx.retained, sp);
+  const at = chainLookup(s, chain, len);
+  const integrity = checkIntegrity(s, rows, ctx.integrity, ctx.external, chain, len, at, sp);
+
+  problems.sort((a, b) => (a.seq ?? 0) - (b.seq ?? 0)); // stable: same-seq problems keep detection order
+  const summary: StreamSummary = {
+    streamId,
+    first: seqOf(chain[0]!),
+    last: seqOf(chain[len - 1]!),
+    count: len,
+    ended: endPos >= 0,
+    files: filesOf(s, rows).map((f) => ctx.fileNames[f]!),
+    ok: !sp.failed(),
+    coveredThrough: integrity.coveredThrough,
+    signatures: integrity.signatures,
+    checkpoints: integrity.checkpoints,
+  };
+  const first = chain[0]!;
+  const link = seqOf(first) === 1 ? s.links.get(first) : undefined;
+  if (link !== undefined) summary.previousStreamId = link.previousStreamId;
+  return { summary, problems, at, records: s, ...(link === undefined ? {} : { link }) };
+}
+
+/**
+ * 1. One record per seq: duplicates are info; of different records claiming one seq, the one the chain
+ *    links through is genuine, the others are inserted (or modified copies, when they carry its record id).
+ *    Returns the chain (one row per seq, ascending) and the rows whose order is to be judged.
+ */
+function pickChain(s: RecordStore, grp: SeqGroups, sp: StreamProblems): { chain: Uint32Array; reorderCandidates: number[] } {
+  const { where, report } = sp;
+  const { order, starts, count: groups } = grp;
   const chain = new Uint32Array(groups);
   // Order is judged once the records that lost a same-seq conflict are known (step 1b).
   const reorderCandidates: number[] = [];
@@ -85,8 +134,8 @@ export function checkStream(streamId: string, s: RecordStore, rows: Uint32Array,
       reorderedCheck(order[lo]!);
       continue;
     }
-    const n = groupSeq(g);
-    const vs = variants(g);
+    const n = grp.seq(g);
+    const vs = grp.variants(g);
     const copies = new Map<number, number>();
     for (let k = lo; k < hi; k++) {
       const i = order[k]!;
@@ -94,66 +143,76 @@ export function checkStream(streamId: string, s: RecordStore, rows: Uint32Array,
       copies.set(v, (copies.get(v) ?? 0) + 1);
       if (v !== i) report('duplicate', i, `identical copy of seq ${n} first seen at ${where(v)} (at-least-once delivery)`);
     }
-    const genuine = vs.length === 1 ? vs[0]! : chooseGenuine(g, n, vs);
+    const genuine = vs.length === 1 ? vs[0]! : chooseGenuine(s, grp, g, n, vs, sp);
     chain[g] = genuine;
     // An identical copy elsewhere explains an out-of-order position (a redelivery), so only singles count.
     for (const v of vs) if (copies.get(v) === 1) reorderedCheck(v);
   }
+  return { chain, reorderCandidates };
+}
 
-  // 1b. Out of order: read after a record of this stream with a higher seq in the same file. A record that
-  //     lost a same-seq conflict (an inserted one) is blamed for itself, not for moving the others.
-  if (!allowReorder) {
-    const maxInFile = new Map<number, number>();
-    for (const i of rows) {
-      if (s.has(i, F_REJECTED)) continue;
-      const f = s.file[i]!;
-      const max = maxInFile.get(f) ?? 0;
-      if (seqOf(i) < max) s.flags[i]! |= F_OUT_OF_ORDER;
-      else {
-        s.flags[i]! &= ~F_OUT_OF_ORDER;
-        maxInFile.set(f, seqOf(i));
-      }
-    }
-    for (const i of reorderCandidates) {
-      if (s.has(i, F_OUT_OF_ORDER) && !s.has(i, F_REJECTED)) {
-        report('reordered', i, `appears after a record of this stream with a higher sequence number in the same file`);
-      }
+/** Of different records claiming seq `n` (group g), the genuine one; the others are reported and marked rejected. */
+function chooseGenuine(s: RecordStore, grp: SeqGroups, g: number, n: number, vs: number[], sp: StreamProblems): number {
+  const { where, report } = sp;
+  const groups = grp.count;
+  const prevVs = g > 0 && grp.seq(g - 1) === n - 1 ? grp.variants(g - 1) : [];
+  const nextVs = g + 1 < groups && grp.seq(g + 1) === n + 1 ? grp.variants(g + 1) : [];
+  const fwd = (v: number): boolean => nextVs.some((w) => s.linked(v, w));
+  const bwd = (v: number): boolean => (n === 1 ? !s.has(v, F_HAS_PREV) : prevVs.some((u) => s.linked(u, v)));
+  // A valid signature or checkpoint signature (checked only with keys) proves the producer wrote it.
+  const signed = (v: number): boolean => (s.has(v, F_CHECKPOINT) ? s.claims.get(v)!.status === 'valid' : s.sig[v] === SIG_OK);
+  const score = (v: number): number => (signed(v) ? 4 : 0) + (fwd(v) ? 2 : 0) + (bwd(v) ? 1 : 0);
+  let genuine = vs[0]!;
+  for (const v of vs) if (score(v) > score(genuine)) genuine = v; // ties: first seen wins
+  const why =
+    [
+      signed(genuine) ? 'carries a valid signature' : '',
+      fwd(genuine) ? `is referenced by seq ${n + 1}'s previous_hash` : '',
+      bwd(genuine) ? `links to seq ${n - 1}` : '',
+    ]
+      .filter((x) => x !== '')
+      .join(' and ') || 'was seen first (nothing links to either)';
+  for (const v of vs) {
+    if (v === genuine) continue;
+    s.flags[v]! |= F_REJECTED;
+    const own = bwd(v) ? 'this one links to its predecessor but nothing links to it' : 'this one does not link into the chain';
+    if (s.recordId(v) === s.recordId(genuine)) {
+      report('modified', v, `a different version of record seq ${n} (same record id); the one at ${where(genuine)} ${why}, so this copy was changed (${own})`);
+    } else {
+      report('inserted', v, `a second, different record claims seq ${n}; the one at ${where(genuine)} ${why}, so this one was added (${own})`);
     }
   }
+  return genuine;
+}
 
-  function chooseGenuine(g: number, n: number, vs: number[]): number {
-    const prevVs = g > 0 && groupSeq(g - 1) === n - 1 ? variants(g - 1) : [];
-    const nextVs = g + 1 < groups && groupSeq(g + 1) === n + 1 ? variants(g + 1) : [];
-    const fwd = (v: number): boolean => nextVs.some((w) => s.linked(v, w));
-    const bwd = (v: number): boolean => (n === 1 ? !s.has(v, F_HAS_PREV) : prevVs.some((u) => s.linked(u, v)));
-    // A valid signature or checkpoint signature (checked only with keys) proves the producer wrote it.
-    const signed = (v: number): boolean => (s.has(v, F_CHECKPOINT) ? s.claims.get(v)!.status === 'valid' : s.sig[v] === SIG_OK);
-    const score = (v: number): number => (signed(v) ? 4 : 0) + (fwd(v) ? 2 : 0) + (bwd(v) ? 1 : 0);
-    let genuine = vs[0]!;
-    for (const v of vs) if (score(v) > score(genuine)) genuine = v; // ties: first seen wins
-    const why =
-      [
-        signed(genuine) ? 'carries a valid signature' : '',
-        fwd(genuine) ? `is referenced by seq ${n + 1}'s previous_hash` : '',
-        bwd(genuine) ? `links to seq ${n - 1}` : '',
-      ]
-        .filter((x) => x !== '')
-        .join(' and ') || 'was seen first (nothing links to either)';
-    for (const v of vs) {
-      if (v === genuine) continue;
-      s.flags[v]! |= F_REJECTED;
-      const own = bwd(v) ? 'this one links to its predecessor but nothing links to it' : 'this one does not link into the chain';
-      if (s.recordId(v) === s.recordId(genuine)) {
-        report('modified', v, `a different version of record seq ${n} (same record id); the one at ${where(genuine)} ${why}, so this copy was changed (${own})`);
-      } else {
-        report('inserted', v, `a second, different record claims seq ${n}; the one at ${where(genuine)} ${why}, so this one was added (${own})`);
-      }
+/**
+ * 1b. Out of order: read after a record of this stream with a higher seq in the same file. A record that
+ *     lost a same-seq conflict (an inserted one) is blamed for itself, not for moving the others.
+ */
+function reportReordered(s: RecordStore, rows: Uint32Array, reorderCandidates: readonly number[], sp: StreamProblems): void {
+  const { seqOf, report } = sp;
+  const maxInFile = new Map<number, number>();
+  for (const i of rows) {
+    if (s.has(i, F_REJECTED)) continue;
+    const f = s.file[i]!;
+    const max = maxInFile.get(f) ?? 0;
+    if (seqOf(i) < max) s.flags[i]! |= F_OUT_OF_ORDER;
+    else {
+      s.flags[i]! &= ~F_OUT_OF_ORDER;
+      maxInFile.set(f, seqOf(i));
     }
-    return genuine;
   }
+  for (const i of reorderCandidates) {
+    if (s.has(i, F_OUT_OF_ORDER) && !s.has(i, F_REJECTED)) {
+      report('reordered', i, `appears after a record of this stream with a higher sequence number in the same file`);
+    }
+  }
+}
 
-  // 2. Nothing may follow the end record.
-  let len = groups;
+/** 2. Nothing may follow the end record. `len`: the chain's length up to its end record; `endPos`: -1 if none. */
+function cutAfterEnd(s: RecordStore, chain: Uint32Array, sp: StreamProblems): { len: number; endPos: number } {
+  const { seqOf, where, report } = sp;
+  let len = chain.length;
   let endPos = -1;
   for (let p = 0; p < len && endPos < 0; p++) if (s.has(chain[p]!, F_END)) endPos = p;
   if (endPos >= 0 && endPos < len - 1) {
@@ -171,8 +230,13 @@ export function checkStream(streamId: string, s: RecordStore, rows: Uint32Array,
     }
     len = endPos + 1;
   }
+  return { len, endPos };
+}
 
-  // 3. Gaps, then broken links. broken[k]: chain[k-1] → chain[k] are adjacent seqs and do not link.
+/** 3. Gaps, then broken links, over chain[0 .. len). */
+function checkLinks(s: RecordStore, chain: Uint32Array, len: number, retained: readonly RetentionEntry[], sp: StreamProblems): void {
+  const { seqOf, where, report } = sp;
+  // broken[k]: chain[k-1] → chain[k] are adjacent seqs and do not link.
   const broken = new Uint8Array(len + 1);
   const explained = new Uint8Array(len + 1);
   for (let k = 0; k < len; k++) {
@@ -236,7 +300,11 @@ export function checkStream(streamId: string, s: RecordStore, rows: Uint32Array,
     }
     explained[k] = 1;
   }
+}
 
+/** The chain record with seq n, if held (binary search over chain[0 .. len)). */
+function chainLookup(s: RecordStore, chain: Uint32Array, len: number): (n: number) => number | undefined {
+  const seqOf = (i: number): number => s.seq[i]!;
   /** Chain position (index into `chain`) of the record with seq n, if held. */
   const posOf = (n: number): number | undefined => {
     let lo = 0;
@@ -250,27 +318,8 @@ export function checkStream(streamId: string, s: RecordStore, rows: Uint32Array,
     }
     return undefined;
   };
-  const at = (n: number): number | undefined => {
+  return (n: number): number | undefined => {
     const p = posOf(n);
     return p === undefined ? undefined : chain[p];
   };
-  const integrity = checkIntegrity(s, rows, ctx.integrity, ctx.external, chain, len, at, sp);
-
-  problems.sort((a, b) => (a.seq ?? 0) - (b.seq ?? 0)); // stable: same-seq problems keep detection order
-  const summary: StreamSummary = {
-    streamId,
-    first: seqOf(chain[0]!),
-    last: seqOf(chain[len - 1]!),
-    count: len,
-    ended: endPos >= 0,
-    files: filesOf(s, rows).map((f) => fileNames[f]!),
-    ok: !sp.failed(),
-    coveredThrough: integrity.coveredThrough,
-    signatures: integrity.signatures,
-    checkpoints: integrity.checkpoints,
-  };
-  const first = chain[0]!;
-  const link = seqOf(first) === 1 ? s.links.get(first) : undefined;
-  if (link !== undefined) summary.previousStreamId = link.previousStreamId;
-  return { summary, problems, at, records: s, ...(link === undefined ? {} : { link }) };
 }
