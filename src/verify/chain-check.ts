@@ -92,7 +92,7 @@ export function checkStream(streamId: string, s: RecordStore, rows: Uint32Array,
   if (!ctx.allowReorder) reportReordered(s, rows, reorderCandidates, sp);
   const { len, endPos } = cutAfterEnd(s, chain, sp);
   checkLinks(s, chain, len, ctx.retained, sp);
-  const at = chainLookup(s, chain, len);
+  const at = chainLookup(chain, len, seqOf);
   const integrity = checkIntegrity(s, rows, ctx.integrity, ctx.external, chain, len, at, sp);
 
   problems.sort((a, b) => (a.seq ?? 0) - (b.seq ?? 0)); // stable: same-seq problems keep detection order
@@ -303,8 +303,7 @@ function checkLinks(s: RecordStore, chain: Uint32Array, len: number, retained: r
 }
 
 /** The chain record with seq n, if held (binary search over chain[0 .. len)). */
-function chainLookup(s: RecordStore, chain: Uint32Array, len: number): (n: number) => number | undefined {
-  const seqOf = (i: number): number => s.seq[i]!;
+function chainLookup(chain: Uint32Array, len: number, seqOf: (i: number) => number): (n: number) => number | undefined {
   /** Chain position (index into `chain`) of the record with seq n, if held. */
   const posOf = (n: number): number | undefined => {
     let lo = 0;

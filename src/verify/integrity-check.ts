@@ -25,6 +25,19 @@ export interface ExternalCheckpoint {
 
 const SIG_NAME: Record<number, string> = { [SIG_OK]: 'valid', [SIG_BAD]: 'invalid', [SIG_UNKNOWN]: 'unknown key', [SIG_UNCHECKED]: 'not checked', [SIG_NONE]: 'unsigned' };
 
+/** A valid checkpoint of the stream, in its chain or from a checkpoint source. */
+interface Evidence {
+  seq: number;
+  coveredSeq: number;
+  headHash: string;
+  inChain: boolean;
+  where: string;
+  /** Index of the checkpoint record when in the chain. */
+  index?: number;
+  interval?: number;
+}
+
+/** Checks the signatures and checkpoints of a stream whose chain is chain[0 .. len); `rows` are all its copies. */
 export function checkIntegrity(
   s: RecordStore,
   rows: Uint32Array,
@@ -35,7 +48,15 @@ export function checkIntegrity(
   at: (seq: number) => number | undefined,
   sp: StreamProblems,
 ): { coveredThrough: number; signatures: SignatureCounts; checkpoints: CheckpointCounts } {
-  const { seqOf, where, report } = sp;
+  const { signatures, checkpoints, anySigned } = countChain(s, chain, len);
+  reportBadCopies(s, rows, ic, sp);
+  if (ic.checkSignatures) reportUnsignedRuns(s, chain, len, ic, anySigned, sp);
+  const coveredThrough = ic.checkCheckpoints && len > 0 ? checkCheckpoints(s, external, chain, len, at, sp) : 0;
+  return { coveredThrough, signatures, checkpoints };
+}
+
+/** Counts, over the records of the chain. */
+function countChain(s: RecordStore, chain: Uint32Array, len: number): { signatures: SignatureCounts; checkpoints: CheckpointCounts; anySigned: boolean } {
   const signatures: SignatureCounts = { valid: 0, invalid: 0, unknownKey: 0, unchecked: 0, unsigned: 0 };
   const checkpoints: CheckpointCounts = { valid: 0, invalid: 0, unknownKey: 0, unchecked: 0 };
   let anySigned = false;
@@ -57,8 +78,12 @@ export function checkIntegrity(
       default: signatures.unsigned++;
     }
   }
+  return { signatures, checkpoints, anySigned };
+}
 
-  // 1. Every copy read: a record MAC/signature that does not verify, a checkpoint that is not valid.
+/** 1. Every copy read: a record MAC/signature that does not verify, a checkpoint that is not valid. */
+function reportBadCopies(s: RecordStore, rows: Uint32Array, ic: IntegrityContext, sp: StreamProblems): void {
+  const { seqOf, report } = sp;
   for (const i of rows) {
     if (s.has(i, F_CHECKPOINT)) {
       if (!ic.checkCheckpoints) continue;
@@ -76,149 +101,168 @@ export function checkIntegrity(
       });
     }
   }
+}
 
-  // 2. Runs of chain records that are unsigned or signed with an unknown key.
-  if (ic.checkSignatures) {
-    let runStart = -1;
-    let runEnd = -1;
-    let runState = -1;
-    let runKey = 0;
-    let runCount = 0;
-    const flush = (): void => {
-      if (runStart < 0) return;
-      const first = seqOf(runStart);
-      const last = seqOf(runEnd);
-      const range = runCount === 1 ? `seq ${first}` : `seq ${first}–${last} (${runCount} records)`;
-      if (runState === SIG_UNKNOWN) {
-        const keyId = s.keyIds[runKey] ?? '';
-        report('bad_signature', runStart, `${range} signed with key ${JSON.stringify(keyId)}, which is not among the given keys: not verified`, {
-          seq: first,
-          recordId: s.recordId(runStart),
-          severity: ic.requireSignatures ? 'error' : 'info',
-          reason: 'unknown_key',
-          through: last,
-        });
-      } else if (runState === SIG_NONE && (ic.requireSignatures || anySigned)) {
-        const why = ic.requireSignatures
-          ? 'carry no MAC/signature, and --require-signatures is set'
-          : 'carry no MAC/signature although other records of this stream do: the signature was removed';
-        report('bad_signature', runStart, `${range} ${why}`, { seq: first, recordId: s.recordId(runStart), reason: 'unsigned', through: last });
-      }
-      runStart = -1;
-    };
-    for (let k = 0; k < len; k++) {
-      const i = chain[k]!;
-      if (s.has(i, F_CHECKPOINT)) continue; // checkpoints are judged as checkpoints
-      const st = s.sig[i]!;
-      const key = st === SIG_UNKNOWN ? s.sigKey[i]! : 0;
-      if (runStart >= 0 && st === runState && key === runKey) {
-        runEnd = i;
-        runCount++;
-        continue;
-      }
-      flush();
-      if (st === SIG_UNKNOWN || st === SIG_NONE) {
-        runStart = runEnd = i;
-        runState = st;
-        runKey = key;
-        runCount = 1;
-      }
+/** 2. Runs of chain records that are unsigned or signed with an unknown key. */
+function reportUnsignedRuns(s: RecordStore, chain: Uint32Array, len: number, ic: IntegrityContext, anySigned: boolean, sp: StreamProblems): void {
+  const { seqOf, report } = sp;
+  let runStart = -1;
+  let runEnd = -1;
+  let runState = -1;
+  let runKey = 0;
+  let runCount = 0;
+  const flush = (): void => {
+    if (runStart < 0) return;
+    const first = seqOf(runStart);
+    const last = seqOf(runEnd);
+    const range = runCount === 1 ? `seq ${first}` : `seq ${first}–${last} (${runCount} records)`;
+    if (runState === SIG_UNKNOWN) {
+      const keyId = s.keyIds[runKey] ?? '';
+      report('bad_signature', runStart, `${range} signed with key ${JSON.stringify(keyId)}, which is not among the given keys: not verified`, {
+        seq: first,
+        recordId: s.recordId(runStart),
+        severity: ic.requireSignatures ? 'error' : 'info',
+        reason: 'unknown_key',
+        through: last,
+      });
+    } else if (runState === SIG_NONE && (ic.requireSignatures || anySigned)) {
+      const why = ic.requireSignatures
+        ? 'carry no MAC/signature, and --require-signatures is set'
+        : 'carry no MAC/signature although other records of this stream do: the signature was removed';
+      report('bad_signature', runStart, `${range} ${why}`, { seq: first, recordId: s.recordId(runStart), reason: 'unsigned', through: last });
+    }
+    runStart = -1;
+  };
+  for (let k = 0; k < len; k++) {
+    const i = chain[k]!;
+    if (s.has(i, F_CHECKPOINT)) continue; // checkpoints are judged as checkpoints
+    const st = s.sig[i]!;
+    const key = st === SIG_UNKNOWN ? s.sigKey[i]! : 0;
+    if (runStart >= 0 && st === runState && key === runKey) {
+      runEnd = i;
+      runCount++;
+      continue;
     }
     flush();
+    if (st === SIG_UNKNOWN || st === SIG_NONE) {
+      runStart = runEnd = i;
+      runState = st;
+      runKey = key;
+      runCount = 1;
+    }
   }
+  flush();
+}
 
-  // 3. Checkpoints: coverage, truncation, rewritten chains, removed checkpoints.
+/** 3. Checkpoints: coverage, truncation, rewritten chains, removed checkpoints. Returns coveredThrough. */
+function checkCheckpoints(
+  s: RecordStore,
+  external: readonly ExternalCheckpoint[],
+  chain: Uint32Array,
+  len: number,
+  at: (seq: number) => number | undefined,
+  sp: StreamProblems,
+): number {
+  const { seqOf, report } = sp;
+  const last = seqOf(chain[len - 1]!);
+  const { evidence, claimSeqs } = collectEvidence(s, external, chain, len, sp);
+  const breakSeq = firstBreak(s, chain, len, sp);
+  // Records missing at the end: the furthest valid checkpoint beyond the last record held.
+  let furthest: Evidence | undefined;
+  for (const e of evidence) if (e.seq > last && (furthest === undefined || e.seq > furthest.seq)) furthest = e;
+  if (furthest !== undefined) {
+    const lastIdx = chain[len - 1]!;
+    const missing = furthest.seq - last;
+    report(
+      'truncated',
+      lastIdx,
+      `the stream was truncated: a valid checkpoint (seq ${furthest.seq}, at ${furthest.where}) proves it reached seq ${furthest.seq}, ` +
+        `but the records held end at seq ${last}: ${missing === 1 ? `seq ${furthest.seq} is` : `seq ${last + 1}–${furthest.seq} (${missing} records) are`} missing`,
+      { seq: last + 1, through: furthest.seq, reason: 'records_missing' },
+    );
+  }
   let coveredThrough = 0;
-  if (ic.checkCheckpoints && len > 0) {
-    const last = seqOf(chain[len - 1]!);
-    interface Evidence {
-      seq: number;
-      coveredSeq: number;
-      headHash: string;
-      inChain: boolean;
-      where: string;
-      /** Index of the checkpoint record when in the chain. */
-      index?: number;
-      interval?: number;
-    }
-    const evidence: Evidence[] = [];
-    const claimSeqs: number[] = [];
-    for (let k = 0; k < len; k++) {
-      const i = chain[k]!;
-      if (!s.has(i, F_CHECKPOINT)) continue;
-      claimSeqs.push(seqOf(i));
-      const c = s.claims.get(i)!;
-      if (c.status !== 'valid') continue;
-      const e: Evidence = { seq: seqOf(i), coveredSeq: c.coveredSeq!, headHash: c.headHash!, inChain: true, where: where(i), index: i };
-      if (c.interval !== undefined) e.interval = c.interval;
-      evidence.push(e);
-    }
-    for (const x of external) {
-      evidence.push({ seq: x.seq, coveredSeq: x.coveredSeq, headHash: x.headHash, inChain: false, where: `${x.file}:${x.line}` });
-    }
-    // Coverage is a prefix: records first…N are proven only if the chain has no gap and no broken link up to N.
-    let breakSeq = Infinity;
-    for (let k = 1; k < len; k++) {
-      const p = chain[k - 1]!;
-      const q = chain[k]!;
-      if (seqOf(q) !== seqOf(p) + 1 || !s.linked(p, q)) {
-        breakSeq = seqOf(q);
-        break;
+  for (const e of evidence) {
+    const idx = at(e.coveredSeq);
+    if (idx === undefined) continue; // a gap: reported as deleted
+    if (s.hashHex(idx) !== e.headHash) {
+      // In the chain, the broken link into the checkpoint is already reported as modified.
+      if (!e.inChain) {
+        report(
+          'truncated',
+          idx,
+          `the chain was rewritten: a valid checkpoint (seq ${e.seq}, at ${e.where}) certifies hash ${e.headHash} for seq ${e.coveredSeq}, ` +
+            `but the record held has hash ${s.hashHex(idx)}; records up to seq ${e.coveredSeq} are not the ones that were signed`,
+          { seq: e.coveredSeq, reason: 'head_mismatch' },
+        );
       }
+      continue;
     }
-    // Records missing at the end: the furthest valid checkpoint beyond the last record held.
-    let furthest: Evidence | undefined;
-    for (const e of evidence) if (e.seq > last && (furthest === undefined || e.seq > furthest.seq)) furthest = e;
-    if (furthest !== undefined) {
-      const lastIdx = chain[len - 1]!;
-      const missing = furthest.seq - last;
-      report(
-        'truncated',
-        lastIdx,
-        `the stream was truncated: a valid checkpoint (seq ${furthest.seq}, at ${furthest.where}) proves it reached seq ${furthest.seq}, ` +
-          `but the records held end at seq ${last}: ${missing === 1 ? `seq ${furthest.seq} is` : `seq ${last + 1}–${furthest.seq} (${missing} records) are`} missing`,
-        { seq: last + 1, through: furthest.seq, reason: 'records_missing' },
-      );
-    }
-    for (const e of evidence) {
-      const idx = at(e.coveredSeq);
-      if (idx === undefined) continue; // a gap: reported as deleted
-      if (s.hashHex(idx) !== e.headHash) {
-        // In the chain, the broken link into the checkpoint is already reported as modified.
-        if (!e.inChain) {
-          report(
-            'truncated',
-            idx,
-            `the chain was rewritten: a valid checkpoint (seq ${e.seq}, at ${e.where}) certifies hash ${e.headHash} for seq ${e.coveredSeq}, ` +
-              `but the record held has hash ${s.hashHex(idx)}; records up to seq ${e.coveredSeq} are not the ones that were signed`,
-            { seq: e.coveredSeq, reason: 'head_mismatch' },
-          );
-        }
-        continue;
-      }
-      if (e.coveredSeq >= breakSeq) continue;
-      const through = e.inChain ? e.seq : e.coveredSeq;
-      if (through > coveredThrough) coveredThrough = through;
-    }
-    // A producer that declares interval N checkpoints at least after every N other records, so the record at
-    // seq c + N + 1 after a valid checkpoint at c is a checkpoint; an ordinary record there means checkpoints
-    // were removed and the chain after c rewritten.
-    for (const e of evidence) {
-      if (!e.inChain || e.interval === undefined) continue;
-      const limit = e.seq + e.interval + 1;
-      const next = claimSeqs.find((q) => q > e.seq);
-      if (next !== undefined && next <= limit) continue;
-      const idx = at(limit);
-      if (idx === undefined) continue;
-      report(
-        'truncated',
-        idx,
-        `a checkpoint is missing: the valid checkpoint at seq ${e.seq} (${e.where}) declares one at least every ${e.interval} records, ` +
-          `so seq ${limit} must be a checkpoint, but it is an ordinary record (${SIG_NAME[s.sig[idx]!] ?? ''} signature): ` +
-          `checkpoints were removed and the records after seq ${e.seq} cannot be trusted`,
-        { seq: limit, reason: 'checkpoint_missing' },
-      );
+    if (e.coveredSeq >= breakSeq) continue;
+    const through = e.inChain ? e.seq : e.coveredSeq;
+    if (through > coveredThrough) coveredThrough = through;
+  }
+  // A producer that declares interval N checkpoints at least after every N other records, so the record at
+  // seq c + N + 1 after a valid checkpoint at c is a checkpoint; an ordinary record there means checkpoints
+  // were removed and the chain after c rewritten.
+  for (const e of evidence) {
+    if (!e.inChain || e.interval === undefined) continue;
+    const limit = e.seq + e.interval + 1;
+    const next = claimSeqs.find((q) => q > e.seq);
+    if (next !== undefined && next <= limit) continue;
+    const idx = at(limit);
+    if (idx === undefined) continue;
+    report(
+      'truncated',
+      idx,
+      `a checkpoint is missing: the valid checkpoint at seq ${e.seq} (${e.where}) declares one at least every ${e.interval} records, ` +
+        `so seq ${limit} must be a checkpoint, but it is an ordinary record (${SIG_NAME[s.sig[idx]!] ?? ''} signature): ` +
+        `checkpoints were removed and the records after seq ${e.seq} cannot be trusted`,
+      { seq: limit, reason: 'checkpoint_missing' },
+    );
+  }
+  return coveredThrough;
+}
+
+/** The valid checkpoints of the stream (its chain's, then the external ones), and the seqs of all its checkpoint claims. */
+function collectEvidence(
+  s: RecordStore,
+  external: readonly ExternalCheckpoint[],
+  chain: Uint32Array,
+  len: number,
+  sp: StreamProblems,
+): { evidence: Evidence[]; claimSeqs: number[] } {
+  const { seqOf, where } = sp;
+  const evidence: Evidence[] = [];
+  const claimSeqs: number[] = [];
+  for (let k = 0; k < len; k++) {
+    const i = chain[k]!;
+    if (!s.has(i, F_CHECKPOINT)) continue;
+    claimSeqs.push(seqOf(i));
+    const c = s.claims.get(i)!;
+    if (c.status !== 'valid') continue;
+    const e: Evidence = { seq: seqOf(i), coveredSeq: c.coveredSeq!, headHash: c.headHash!, inChain: true, where: where(i), index: i };
+    if (c.interval !== undefined) e.interval = c.interval;
+    evidence.push(e);
+  }
+  for (const x of external) {
+    evidence.push({ seq: x.seq, coveredSeq: x.coveredSeq, headHash: x.headHash, inChain: false, where: `${x.file}:${x.line}` });
+  }
+  return { evidence, claimSeqs };
+}
+
+/** Seq of the first record after a gap or a broken link (Infinity if none). */
+function firstBreak(s: RecordStore, chain: Uint32Array, len: number, sp: StreamProblems): number {
+  const { seqOf } = sp;
+  // Coverage is a prefix: records first…N are proven only if the chain has no gap and no broken link up to N.
+  let breakSeq = Infinity;
+  for (let k = 1; k < len; k++) {
+    const p = chain[k - 1]!;
+    const q = chain[k]!;
+    if (seqOf(q) !== seqOf(p) + 1 || !s.linked(p, q)) {
+      breakSeq = seqOf(q);
+      break;
     }
   }
-  return { coveredThrough, signatures, checkpoints };
+  return breakSeq;
 }
