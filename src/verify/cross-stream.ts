@@ -122,3 +122,23 @@ export function checkStreamLinks(checked: Map<string, CheckedStream>, fileNames:
   return out;
 }
 
+/** Streams known only from checkpoint sources (not in `known`): every record of them is missing from the inputs. */
+export function streamsOnlyInSources(external: ReadonlyMap<string, readonly ExternalCheckpoint[]>, known: ReadonlyMap<string, number>): Problem[] {
+  const out: Problem[] = [];
+  for (const [streamId, list] of external) {
+    if (known.has(streamId)) continue;
+    const furthest = list.reduce((a, b) => (b.seq > a.seq ? b : a));
+    out.push({
+      kind: 'truncated',
+      severity: 'error',
+      stream: streamId,
+      seq: 1,
+      ...(furthest.seq === 1 ? {} : { through: furthest.seq }),
+      file: furthest.file,
+      line: furthest.line,
+      reason: 'records_missing',
+      message: `no record of this stream is among the inputs, but a valid checkpoint (seq ${furthest.seq}, at ${furthest.file}:${furthest.line}) proves it reached seq ${furthest.seq}`,
+    });
+  }
+  return out;
+}

@@ -140,6 +140,7 @@ export class RecordStore {
   private lastHash = '';
   private lastRecordId = '';
 
+  // One method on purpose, not split: it runs once per record read, the verifier's hot path (bench/verify.mjs).
   push(r: RecordItem, fileIndex: number): void {
     const key = streamKey(r.streamId);
     let k = this.streams.get(key);

@@ -17,7 +17,7 @@
  */
 import { loadVerifyingKeys, type VerifyingKey } from '../integrity/keys.js';
 import { checkStream, type CheckedStream } from './chain-check.js';
-import { checkStreamLinks, readCheckpointSources } from './cross-stream.js';
+import { checkStreamLinks, readCheckpointSources, streamsOnlyInSources } from './cross-stream.js';
 import { errorText, listInputs, VerifyInputError, type SkipListener } from './inputs.js';
 import type { IntegrityContext } from './integrity-check.js';
 import { clip, ProblemList, type Problem } from './problems.js';
@@ -134,22 +134,7 @@ export async function verifyFiles(paths: readonly string[], options: VerifyOptio
     for (const p of r.problems) problems.add(p); // not push(...): could be up to MAX_LISTED_PROBLEMS
   }
   for (const p of checkStreamLinks(checked, files)) problems.add(p);
-  // Streams known only from checkpoint sources: every record of them is missing from the inputs.
-  for (const [streamId, list] of external) {
-    if (store.streams.has(streamId)) continue;
-    const furthest = list.reduce((a, b) => (b.seq > a.seq ? b : a));
-    problems.add({
-      kind: 'truncated',
-      severity: 'error',
-      stream: streamId,
-      seq: 1,
-      ...(furthest.seq === 1 ? {} : { through: furthest.seq }),
-      file: furthest.file,
-      line: furthest.line,
-      reason: 'records_missing',
-      message: `no record of this stream is among the inputs, but a valid checkpoint (seq ${furthest.seq}, at ${furthest.file}:${furthest.line}) proves it reached seq ${furthest.seq}`,
-    });
-  }
+  for (const p of streamsOnlyInSources(external, store.streams)) problems.add(p);
   const listed = problems.finish();
   return {
     ok: !listed.some((p) => p.severity === 'error'),
