@@ -16,7 +16,7 @@ export const ID_BYTES = 16;
 /** No row: `pred` of a stream's first record. */
 export const NONE = 0xffffffff;
 export const F_END = 1;
-/** Read after a record of the same stream with a higher seq, in the same file (set by checkStream). */
+/** Read after a record of the same stream with a higher seq, in the same file (set by reportReordered (chain-check.ts)). */
 export const F_OUT_OF_ORDER = 2;
 export const F_HAS_PREV = 4;
 /** previous_hash is 64 lowercase hex digits, so it can match a hash at all. */
