@@ -8,7 +8,7 @@
 import { listInputFiles, verifyFiles, type VerifyReport } from '../verify/verifier.js';
 import { ChainIndex, type CheckpointMode } from './chain-status.js';
 import { matchesFilter, type SearchFilter } from './filters.js';
-import type { LoadedKeys } from './keys.js';
+import type { LoadedKeys } from '../verify/key-files.js';
 import type { Match } from './match.js';
 import { newReadCounts, type ReadCounts } from './parse-line.js';
 import { readAuditRecords } from './read-files.js';

@@ -16,7 +16,7 @@
  */
 import { AuditConfigError } from '../core/errors.js';
 import { OUTCOMES, type Outcome, type SearchFilter } from '../audit-search/filters.js';
-import { loadKeyFiles, type LoadedKeys } from '../audit-search/keys.js';
+import { loadKeyFiles, type LoadedKeys } from '../verify/key-files.js';
 import { matchJson, matchRow } from '../audit-search/match.js';
 import { printable } from '../audit-search/printable.js';
 import { InputReadError } from '../audit-search/read-files.js';

@@ -65,9 +65,8 @@
  * Without a signature or checkpoint, the content of the last record of a stream is not covered by the chain
  * (no successor records its hash).
  */
-import { AuditConfigError } from '../core/errors.js';
-import { loadVerifyingKeys, type VerifyingKey } from '../integrity/keys.js';
-import { NotRegularFileError, readSmallRegularFile } from '../verify/safe-read.js';
+import type { VerifyingKey } from '../integrity/keys.js';
+import { loadKeyFiles } from '../verify/key-files.js';
 import { commandLine, writeVerifyReportFile } from '../report/index.js';
 import { verifyFiles, VerifyInputError, type Problem, type StreamSummary, type VerifyReport } from '../verify/verifier.js';
 
@@ -124,9 +123,6 @@ function parseArgs(argv: readonly string[]): VerifyArgs | { help: true } | { err
   return args;
 }
 
-/** Key files are a few hundred bytes; anything much larger is not a key, and is not read whole. */
-const MAX_KEY_FILE_BYTES = 1024 * 1024;
-
 /**
  * Control characters (line breaks included) and bidirectional overrides from the input — a stream id, a file
  * name — are shown escaped, so that each printed line is one line and reads as what it is: a stream id
@@ -158,16 +154,6 @@ function writeJsonReport(r: VerifyReport, write: (s: string) => void): void {
   buf += '],"problems":[';
   items(r.problems);
   write(`${buf}]}\n`);
-}
-
-/** Reads a key file without ever blocking on a FIFO or reading a huge file; throws AuditConfigError. */
-async function readKeyFile(path: string, what: string): Promise<string> {
-  try {
-    return (await readSmallRegularFile(path, MAX_KEY_FILE_BYTES)).toString('utf8');
-  } catch (e) {
-    if (e instanceof NotRegularFileError) throw new AuditConfigError(`${what} ${JSON.stringify(path)} ${e.message}`);
-    throw new AuditConfigError(`cannot read ${what} ${JSON.stringify(path)} (${(e as NodeJS.ErrnoException).code ?? 'error'})`);
-  }
 }
 
 function problemLine(p: Problem): string {
@@ -255,19 +241,7 @@ async function run(argv: string[], write: (s: string) => void, out: (line: strin
   let pubkeys: VerifyingKey[];
   let hmacSecrets: string[];
   try {
-    // Checked first with a non-blocking open: loadVerifyingKeys reads synchronously, and a FIFO would hang it.
-    for (const f of args.pubkeys) await readKeyFile(f, 'public key file');
-    pubkeys = loadVerifyingKeys(args.pubkeys);
-    hmacSecrets = [];
-    for (const f of args.hmacKeyFiles) hmacSecrets.push(await readKeyFile(f, 'HMAC key file'));
-    // Decoded here too, so a bad secret is a usage error naming its file (never its content).
-    hmacSecrets.forEach((v, i) => {
-      try {
-        loadVerifyingKeys([], [v]);
-      } catch (e) {
-        throw new AuditConfigError(`HMAC key file ${JSON.stringify(args.hmacKeyFiles[i])}: ${e instanceof Error ? e.message.replace(/^HMAC key #\d+: /, '') : 'invalid'}`);
-      }
-    });
+    ({ pubkeys, hmacSecrets } = await loadKeyFiles(args.pubkeys, args.hmacKeyFiles));
   } catch (e) {
     err(`otel-audit verify: ${e instanceof Error ? e.message : String(e)}`);
     return 2;
