@@ -53,6 +53,8 @@ export const AUDIT_SCHEMA_VERSION = '1';
 
 /** Event name of the record that closes a stream at shutdown. */
 export const EVENT_STREAM_END = 'audit.stream.end';
+/** Event name of the signed checkpoints the processor emits (docs/integrity.md §5.1). */
+export const EVENT_CHECKPOINT = 'audit.checkpoint';
 
 /** Actor id of the records the processor writes itself (stream end, checkpoints). */
 export const SYSTEM_ACTOR_ID = 'otel-audit';

@@ -12,9 +12,9 @@
  * sealed since the last one, and at shutdown (docs/integrity.md §5.4); `audit.checkpoint.interval_records`
  * declares `everyRecords`, so a verifier can tell a removed checkpoint from one not yet due.
  */
-import { SYSTEM_ACTOR_ID, systemRecordAttributes } from '../core/attributes.js';
+import { EVENT_CHECKPOINT, SYSTEM_ACTOR_ID, systemRecordAttributes } from '../core/attributes.js';
 
-export const EVENT_CHECKPOINT = 'audit.checkpoint';
+export { EVENT_CHECKPOINT };
 /** Every attribute under this prefix marks a record as a checkpoint (docs/integrity.md §5.1). */
 export const CHECKPOINT_PREFIX = 'audit.checkpoint.';
 /** Stream id the checkpoint certifies; must equal the record's own audit.sequence.stream_id. */

@@ -9,11 +9,10 @@
  * processor owns")
  */
 import type { ReadWriteLogRecord } from '@opentelemetry/sdk-logs';
-import { EVENT_STREAM_END } from '../core/attributes.js';
+import { EVENT_CHECKPOINT, EVENT_STREAM_END } from '../core/attributes.js';
 
 const RESERVED_PREFIXES = ['audit.sequence.', 'audit.integrity.', 'audit.checkpoint.'] as const;
-/** The checkpoint event name (integrity/checkpoint.ts), spelled out: map/ sits below integrity/. */
-const RESERVED_EVENT_NAMES: ReadonlySet<string> = new Set([EVENT_STREAM_END, 'audit.checkpoint']);
+const RESERVED_EVENT_NAMES: ReadonlySet<string> = new Set([EVENT_STREAM_END, EVENT_CHECKPOINT]);
 export const CALLER_PREFIX = 'audit.caller.';
 
 /** `audit.x.y` → `audit.caller.x.y`. */
