@@ -1,8 +1,11 @@
 /**
  * AuditLogRecordProcessor: the pipeline of ARCHITECTURE.md §2 behind the sdk-logs `LogRecordProcessor` interface.
  *
- *   onEmit (sync):  select → validate (raw records) → chain (stamp + seal) → delivery.accept
+ *   onEmit (sync):  select → validate (raw records) → reserve a sequence number, stamp the live record → queue
+ *   next tick:      seal the queue in order (encode → canonical → hash) → delivery.accept
  *   background:     journal group commit, OTLP export, replay of streams left by earlier processes
+ *
+ * With fsync `always` the queue is sealed and journaled before onEmit returns.
  *
  * `onEmit` never throws: an audit record it cannot keep is reported through the loss policy, and every other
  * record passes through untouched.
@@ -13,7 +16,10 @@ import { randomUUID } from 'node:crypto';
 import { writeSync } from 'node:fs';
 import { AuditLossError } from './core/errors.js';
 import { HashChain } from './chain/chain.js';
-import { sealRecord, type SealSigner } from './chain/seal.js';
+import { stampLiveRecord } from './chain/live-stamps.js';
+import { SealQueue, type SealEntry } from './chain/seal-queue.js';
+import { snapshotRecord, type SealInput } from './chain/snapshot.js';
+import { RecordSealer, type SealSigner } from './chain/seal.js';
 import { SyntheticRecord } from './chain/synthetic-record.js';
 import { resolveOptions, type AuditProcessorOptions, type ResolvedOptions } from './config/options.js';
 import type { Deferred } from './deliver/deferred.js';
@@ -28,6 +34,7 @@ import { disownReservedNames } from './map/reserved.js';
 import { validateRawAttributes } from './map/validate-record.js';
 import { SEVERITY_INFO, type SdkInstrumentationScope, type SdkResource } from './otel/types.js';
 import { createSelector, type AuditSelector } from './select/selector.js';
+import { uuidV4 } from './core/uuid.js';
 import { StdoutSink } from './sinks/stdout.js';
 import {
   CheckpointSchedule,
@@ -57,6 +64,7 @@ export class AuditLogRecordProcessor implements LogRecordProcessor {
   readonly options: Readonly<ResolvedOptions>;
   readonly streamId: string;
   private readonly chain: HashChain;
+  private readonly queue: SealQueue<Deferred<AuditReceipt> | undefined>;
   private readonly delivery: Delivery;
   private readonly select: AuditSelector;
   private readonly loss: LossReporter;
@@ -102,11 +110,25 @@ export class AuditLogRecordProcessor implements LogRecordProcessor {
       this.checkpoints = new CheckpointSchedule({ everyRecords: o.checkpointEveryRecords, everyMillis: o.checkpointIntervalMillis });
       if (o.checkpointIntervalMillis > 0) {
         this.checkpointTimer = setInterval(() => {
-          if (this.checkpoints!.pending > 0 && this.shutdownPromise === undefined && this.delivery.canAccept()) this.emitCheckpoint();
+          if (this.checkpoints!.pending > 0 && this.shutdownPromise === undefined && this.delivery.canAccept()) {
+            this.emitCheckpoint();
+            if (this.options.fsync === 'always') this.queue.drain();
+          }
         }, o.checkpointIntervalMillis);
         this.checkpointTimer.unref();
       }
     }
+    this.queue = new SealQueue({
+      chain: this.chain,
+      sealer: new RecordSealer(),
+      signer: this.recordSigner,
+      maxLength: SEAL_QUEUE_MAX,
+      onSealed: (sealed, receipt) => {
+        if (sealed.invalid) this.metrics.totals.invalid++;
+        this.delivery.accept(sealed, receipt);
+      },
+      replacement: (entry, e) => this.unsealable(entry, e),
+    });
     this.select = createSelector(o.loggerName);
     this.metrics = new AuditMetrics(o.meterProvider, { [A.ATTR_SEQ_STREAM_ID]: this.streamId });
     this.loss = new LossReporter(o.onLossPolicy, o.onLoss, (n) => this.metrics.droppedN(n));
@@ -159,6 +181,7 @@ export class AuditLogRecordProcessor implements LogRecordProcessor {
    * with a count of what could not be kept (ARCHITECTURE.md §5.6).
    */
   _onProcessExit(): void {
+    this.queue.drain();
     const r = this.delivery.exitSync();
     if (r.journaled > 0) {
       writeStderrSync(
@@ -225,6 +248,9 @@ export class AuditLogRecordProcessor implements LogRecordProcessor {
     const receipt = this.slot;
     this.slot = undefined;
     try {
+      // The bound on records in memory counts the ones waiting to be sealed: near it, seal them now, so that the
+      // delivery stage's own count is exact when it decides.
+      if (this.queue.length > 0 && this.delivery.queueDepth + this.queue.length >= this.options.maxPendingRecords) this.queue.drain();
       if (!this.canAccept()) {
         this.refuse(record, receipt);
         return;
@@ -242,49 +268,78 @@ export class AuditLogRecordProcessor implements LogRecordProcessor {
           return;
         }
       }
-      const disowned = disownReservedNames(record);
-      const invalid = receipt === undefined ? validateRawAttributes(record.attributes) : undefined;
-      const validationError = disowned === undefined ? invalid : invalid === undefined ? disowned : `${invalid}; ${disowned}`;
-      const sealed = sealRecord(record, this.chain, { validationError, signer: this.recordSigner });
-      if (sealed.invalid) this.metrics.totals.invalid++;
-      this.lastResource = record.resource;
-      this.lastScope = record.instrumentationScope;
-      this.delivery.accept(sealed, receipt);
+      this.enqueue(record, receipt);
       if (this.checkpoints?.recordSealed() === true && this.delivery.canAccept()) this.emitCheckpoint();
+      // Durable before emit returns: sealed and journaled now (the delivery stage writes and fsyncs in accept).
+      if (this.options.fsync === 'always') this.queue.drain();
     } catch (e) {
-      // Unreachable by design (sealing never throws on content); if it happens, it is a loss, said loudly.
+      // Unreachable by design (nothing here reads the record's content but the selector and the validation);
+      // if it happens, it is a loss, said loudly.
       this.loss.report({
         records: [{ recordId: undefined, seq: undefined }],
-        reason: `internal error while sealing: ${e instanceof Error ? e.message : String(e)}`,
+        reason: `internal error while accepting: ${e instanceof Error ? e.message : String(e)}`,
         streamId: this.streamId,
       });
-      receipt?.reject(new AuditLossError('record could not be sealed'));
+      receipt?.reject(new AuditLossError('record could not be accepted'));
     }
+  }
+
+  /** Validates, reserves the sequence number, stamps the live record and queues it for sealing. */
+  private enqueue(record: ReadWriteLogRecord, receipt: Deferred<AuditReceipt> | undefined): void {
+    const disowned = disownReservedNames(record);
+    const invalid = receipt === undefined ? validateRawAttributes(record.attributes) : undefined;
+    const validationError = disowned === undefined ? invalid : invalid === undefined ? disowned : `${invalid}; ${disowned}`;
+    const own = record.attributes;
+    const given = Object.hasOwn(own, A.ATTR_RECORD_ID) ? own[A.ATTR_RECORD_ID] : undefined;
+    const dropped = record.droppedAttributesCount;
+    const seq = this.chain.reserve();
+    stampLiveRecord(record, typeof given === 'string' && given !== '' ? undefined : uuidV4(), this.streamId, seq);
+    this.lastResource = record.resource;
+    this.lastScope = record.instrumentationScope;
+    this.queue.push({ seq, record: snapshotRecord(record), validationError, dropped, ticket: receipt });
+  }
+
+  /**
+   * Takes the place in the chain of a record whose sealing threw (its own getters did): a record with its
+   * record id, marked, so the stream has no gap; its content is reported lost and its receipt rejected.
+   */
+  private unsealable(entry: SealEntry<Deferred<AuditReceipt> | undefined>, e: unknown): SealInput {
+    const why = `the record could not be sealed: ${e instanceof Error ? e.message : String(e)}`;
+    const record = typeof entry.record === 'function' ? undefined : entry.record;
+    const id = record?.attributes[A.ATTR_RECORD_ID];
+    const recordId = typeof id === 'string' ? id : undefined;
+    this.loss.report({ records: [{ recordId, seq: entry.seq }], reason: why, streamId: this.streamId });
+    entry.ticket?.reject(new AuditLossError(why, recordId === undefined ? [] : [recordId]));
+    const attributes: Record<string, string> = { ...A.systemRecordAttributes('RECORD_UNSEALABLE'), [A.ATTR_VALIDATION_ERROR]: why };
+    if (recordId !== undefined) attributes[A.ATTR_RECORD_ID] = recordId;
+    return new SyntheticRecord(this.lastResource!, this.lastScope!, { eventName: A.EVENT_UNSEALABLE, severityNumber: SEVERITY_INFO, severityText: 'INFO', attributes });
   }
 
   /**
    * A signed checkpoint: a record of the stream certifying the one sealed just before it (its seq and hash),
-   * signed with the Ed25519 key (docs/integrity.md §5). Goes to every sink like any record.
+   * signed with the Ed25519 key (docs/integrity.md §5). Goes to every sink like any record. Its attributes are
+   * taken when it is sealed, from the chain's head then: the record just before it.
    */
   private emitCheckpoint(extra: Record<string, string | number | boolean> = {}, eventName = EVENT_CHECKPOINT): void {
-    if (this.chain.lastHash === undefined) return;
-    const attributes = {
-      ...checkpointAttributes(this.streamId, this.chain.last, this.chain.lastHash, this.options.checkpointEveryRecords),
+    if (this.chain.reserved === 0) return;
+    const every = this.options.checkpointEveryRecords;
+    const attributes = (): Record<string, string | number | boolean> => ({
+      ...checkpointAttributes(this.streamId, this.chain.last, this.chain.lastHash!, every),
       ...extra,
-    };
-    if (this.sealSystemRecord(eventName, attributes, this.checkpointSigner)) this.checkpoints?.checkpointSealed();
+    });
+    if (this.queueSystemRecord(eventName, attributes, this.checkpointSigner)) this.checkpoints?.checkpointSealed();
   }
 
-  /** Seals and accepts a record the processor writes itself, with the resource/scope of the last record. */
-  private sealSystemRecord(eventName: string, attributes: Record<string, string | number | boolean>, signer: SealSigner | undefined): boolean {
-    if (this.lastResource === undefined || this.lastScope === undefined) return false;
-    const rec = new SyntheticRecord(this.lastResource, this.lastScope, {
-      eventName,
-      severityNumber: SEVERITY_INFO,
-      severityText: 'INFO',
-      attributes,
+  /** Queues a record the processor writes itself, with the resource/scope of the last record. */
+  private queueSystemRecord(eventName: string, attributes: () => Record<string, string | number | boolean>, signer: SealSigner | undefined): boolean {
+    const resource = this.lastResource;
+    const scope = this.lastScope;
+    if (resource === undefined || scope === undefined) return false;
+    const build = (): { record: SealInput; signer: SealSigner | undefined } => ({
+      record: new SyntheticRecord(resource, scope, { eventName, severityNumber: SEVERITY_INFO, severityText: 'INFO', attributes: attributes() }),
+      signer,
     });
-    this.delivery.accept(sealRecord(rec, this.chain, { signer }));
+    this.queue.push({ seq: this.chain.reserve(), record: build, validationError: undefined, dropped: 0, ticket: undefined });
     return true;
   }
 
@@ -296,6 +351,7 @@ export class AuditLogRecordProcessor implements LogRecordProcessor {
   }
 
   async forceFlush(): Promise<void> {
+    this.queue.drain();
     const ok = await this.delivery.flush(this.options.exportTimeoutMillis);
     if (!ok) {
       diag.warn(
@@ -321,8 +377,9 @@ export class AuditLogRecordProcessor implements LogRecordProcessor {
       // checkpoint key it is itself a signed checkpoint, so the whole stream, end included, is covered.
       const endAttributes = { ...A.systemRecordAttributes('STREAM_END'), [A.ATTR_SEQ_END]: true };
       if (this.checkpointSigner !== undefined) this.emitCheckpoint(endAttributes, A.EVENT_STREAM_END);
-      else this.sealSystemRecord(A.EVENT_STREAM_END, endAttributes, this.recordSigner);
+      else this.queueSystemRecord(A.EVENT_STREAM_END, () => endAttributes, this.recordSigner);
     }
+    this.queue.drain();
     this.replayer?.stop();
     // One deadline for the whole shutdown: flush, close (an export still in flight), replay winding down.
     const deadline = Date.now() + this.options.exportTimeoutMillis;
@@ -348,6 +405,9 @@ export class AuditLogRecordProcessor implements LogRecordProcessor {
     return report;
   }
 }
+
+/** Records waiting to be sealed at most (a caller that never yields gets them sealed in batches of this size). */
+const SEAL_QUEUE_MAX = 1024;
 
 /** Processors not shut down yet: one 'exit' listener serves them all (not one listener per processor). */
 const LIVE = new Set<AuditLogRecordProcessor>();

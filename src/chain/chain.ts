@@ -2,8 +2,9 @@
  * The hash chain of one stream (ARCHITECTURE.md §3): sequence numbers 1, 2, 3, … with no gaps, each record carrying the
  * SHA-256 of its predecessor's canonical form and its predecessor's record id.
  *
- * `peek()` gives the link a new record must carry; `commit()` advances only after that record was hashed,
- * so a record that fails before it is committed never leaves a gap.
+ * `reserve()` gives a record its sequence number when it is accepted (onEmit), before it is sealed; records
+ * are sealed in that order. `peek()` gives the link the next record to seal must carry; `commit()` advances
+ * only after that record was hashed.
  */
 import { randomUUID } from 'node:crypto';
 
@@ -24,6 +25,7 @@ export class HashChain {
   private _last = 0;
   private _lastHash: string | undefined;
   private _lastId: string | undefined;
+  private _reserved = 0;
 
   constructor(
     streamId: string = randomUUID(),
@@ -41,6 +43,16 @@ export class HashChain {
     return this._lastHash;
   }
 
+  /** Highest sequence number given out by `reserve` (or committed), 0 before the first. */
+  get reserved(): number {
+    return this._reserved;
+  }
+
+  /** The sequence number of the next record accepted; it must be sealed after every one reserved before it. */
+  reserve(): number {
+    return ++this._reserved;
+  }
+
   peek(): ChainLink {
     return {
       streamId: this.streamId,
@@ -54,6 +66,7 @@ export class HashChain {
   commit(seq: number, hash: string, recordId: string): void {
     if (seq !== this._last + 1) throw new Error(`chain: commit of seq ${seq} after ${this._last}`);
     this._last = seq;
+    if (seq > this._reserved) this._reserved = seq;
     this._lastHash = hash;
     this._lastId = recordId;
   }

@@ -55,6 +55,11 @@ export const AUDIT_SCHEMA_VERSION = '1';
 export const EVENT_STREAM_END = 'audit.stream.end';
 /** Event name of the signed checkpoints the processor emits (docs/integrity.md §5.1). */
 export const EVENT_CHECKPOINT = 'audit.checkpoint';
+/**
+ * The record that takes the place of one whose sealing threw (its own getters did): its record id and the reason,
+ * so that the stream has no gap (ARCHITECTURE.md §4).
+ */
+export const EVENT_UNSEALABLE = 'audit.record.unsealable';
 
 /** Actor id of the records the processor writes itself (stream end, checkpoints). */
 export const SYSTEM_ACTOR_ID = 'otel-audit';

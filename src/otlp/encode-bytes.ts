@@ -18,15 +18,6 @@ const ARRAY_HEAD = Buffer.from('{"arrayValue":{"values":[');
 const ARRAY_TAIL = Buffer.from(']}}');
 const NOT_SAFE = /[^\x20\x21\x23-\x5b\x5d-\x7e]/;
 
-/**
- * Where the canonical text of the value last written by `writeValue` is: bytes [canonStart, canonEnd) of the
- * writer, or `canonText` when it differs from the OTLP bytes (maps, nested arrays). Module-level slots keep
- * the hot path free of a result object per value (single-threaded, never re-entered).
- */
-export let canonStart = 0;
-export let canonEnd = 0;
-export let canonText: string | undefined;
-
 /** Writes `"s"` when `s` needs no escaping or sanitizing; otherwise writes nothing and returns false. */
 export function writeSafeString(w: ByteWriter, s: string, maxLength: number): boolean {
   const n = s.length;
@@ -82,52 +73,11 @@ function writeScalar(w: ByteWriter, v: unknown, limits: EncodeLimits): boolean {
   }
 }
 
-/**
- * Writes the OTLP/JSON AnyValue of `v` and sets the canonical slots. Returns false, writing nothing, when the
- * value is omitted (undefined, function, symbol — the latter two recorded as problems).
- */
-export function writeValue(w: ByteWriter, v: unknown, path: string, p: EncodeProblems, limits: EncodeLimits): boolean {
-  const start = w.pos;
-  canonText = undefined;
-  if (writeScalar(w, v, limits)) {
-    canonStart = start;
-    canonEnd = w.pos;
-    return true;
-  }
-  if (Array.isArray(v) && v.length <= limits.maxItems) {
-    w.bytes(ARRAY_HEAD);
-    let i = 0;
-    for (; i < v.length; i++) {
-      if (i > 0) w.byte(0x2c);
-      if (!writeScalar(w, v[i], limits)) break;
-    }
-    if (i === v.length) {
-      w.bytes(ARRAY_TAIL);
-      // `{"arrayValue":{"values":[…]}}` → the canonical array is the `[…]` inside.
-      canonStart = start + ARRAY_HEAD.length - 1;
-      canonEnd = w.pos - 2;
-      return true;
-    }
-    w.pos = start;
-  }
-  const e = encodeAnyValue(v, path, p, limits);
-  if (e === undefined) return false;
-  w.utf8(e.otlp);
-  if (e.canonical === e.otlp) {
-    canonStart = start;
-    canonEnd = w.pos;
-  } else {
-    canonText = e.canonical;
-  }
-  return true;
-}
-
 /** `{"key":"k","value":` and `"k":` of a key that needs no sanitizing: keys repeat, their bytes need not. */
 interface KeyBytes {
   kv: Buffer;
   member: Buffer;
 }
-const keyCache = new Map<string, KeyBytes>();
 const KEY_CACHE_MAX = 4096;
 
 function keyBytes(raw: string): KeyBytes {
@@ -137,143 +87,197 @@ function keyBytes(raw: string): KeyBytes {
 
 /** Values that `writeValue` omits (it returns false for exactly these). */
 const isOmitted = (v: unknown): boolean => v === undefined || typeof v === 'function' || typeof v === 'symbol';
-
-/**
- * The KeyValues written since `beginAttributes`, and their canonical members as parallel arrays reused from
- * record to record: raw key, `"key":` bytes, and the canonical value (span of the writer, or text).
- */
-let kvCount = 0;
-let memberCount = 0;
-const memberKeys: string[] = [];
-const memberKeyBytes: Buffer[] = [];
-const memberStart: number[] = [];
-const memberEnd: number[] = [];
-const memberText: (string | undefined)[] = [];
-
-/** Starts a new attribute list (a record's attributes: the record's own, then the processor's stamps). */
-export function beginAttributes(): void {
-  kvCount = 0;
-  memberCount = 0;
-}
-
-/**
- * Appends the OTLP KeyValues of a map to the list begun by `beginAttributes`, comma-separated, in insertion
- * order (no brackets), and records their canonical members for `writeCanonicalMembers`. `skip` names keys that
- * go to OTLP only (`audit.integrity.*`); `except`, keys not written at all (the processor stamps them after).
- * Returns the number of KeyValues in the list. Key outcomes are those of otlp/encode.ts: a key is sanitized like
- * a string, and a member whose key equals an earlier one once sanitized is dropped.
- */
-export function writeAttributes(
-  w: ByteWriter,
-  attrs: Readonly<Record<string, unknown>>,
-  p: EncodeProblems,
-  limits: EncodeLimits,
-  skip: (key: string) => boolean,
-  except?: (key: string) => boolean,
-): number {
-  const keys = Object.keys(attrs);
-  // Keys written so far; built only once a key had to be sanitized (rare path), see below.
-  let seen: Set<string> | undefined;
-  for (let i = 0; i < keys.length; i++) {
-    const key = keys[i]!;
-    if (except !== undefined && except(key)) continue;
-    const v = attrs[key];
-    const entry = w.pos;
-    if (kvCount > 0) w.byte(0x2c);
-    let raw = key;
-    let kb = key.length <= limits.maxStringLength ? keyCache.get(key) : undefined;
-    let keyProblems: string[] | undefined;
-    if (kb === undefined) {
-      const kp = new EncodeProblems();
-      raw = sanitizeString(key, `{${key}}`, kp, limits);
-      keyProblems = kp.list;
-      kb = keyBytes(raw);
-      if (raw === key) {
-        if (keyCache.size >= KEY_CACHE_MAX) keyCache.clear();
-        keyCache.set(key, kb);
-      }
-    }
-    w.bytes(kb.kv);
-    if (!writeValue(w, v, key, p, limits)) {
-      w.pos = entry;
-      continue;
-    }
-    if (keyProblems !== undefined) for (const k of keyProblems) (p.list ??= []).push(k);
-    if (raw !== key && seen === undefined) {
-      // A sanitized key (lone surrogate replaced, or truncated) can equal another key of the same map, which
-      // would write a duplicate key: a record that canonicalFromOtlp rejects. From here on, every key is
-      // checked; the keys before this one were written unchanged unless their value was omitted or excepted.
-      seen = new Set();
-      for (let j = 0; j < i; j++) if (!isOmitted(attrs[keys[j]!]) && !(except !== undefined && except(keys[j]!))) seen.add(keys[j]!);
-    }
-    if (seen !== undefined) {
-      if (seen.has(raw)) {
-        p.add(`{${key}}`, 'key equals another key after sanitizing; member dropped');
-        w.pos = entry;
-        continue;
-      }
-      seen.add(raw);
-    }
-    endMember(w, raw, kb, skip);
-  }
-  return kvCount;
-}
-
 const never = (): boolean => false;
 
 /**
- * Appends one KeyValue whose key needs no sanitizing and is not in the list yet (the processor's own stamps,
- * after the record's attributes written with `except` for them). `skip` as for writeAttributes. Returns the
- * number of KeyValues in the list.
+ * Writes OTLP/JSON values and KeyValue lists into a ByteWriter and keeps, beside them, where each one's
+ * canonical text is, so that the canonical object of a record's attributes is written from the same bytes.
+ * All of its state is in the instance (one per sealer): nothing is shared between two writers.
  */
-export function writeStamp(
-  w: ByteWriter,
-  key: string,
-  v: string | number,
-  p: EncodeProblems,
-  limits: EncodeLimits,
-  skip: (key: string) => boolean = never,
-): number {
-  let kb = keyCache.get(key);
-  if (kb === undefined) keyCache.set(key, (kb = keyBytes(key)));
-  const entry = w.pos;
-  if (kvCount > 0) w.byte(0x2c);
-  w.bytes(kb.kv);
-  if (!writeValue(w, v, key, p, limits)) w.pos = entry;
-  else endMember(w, key, kb, skip);
-  return kvCount;
-}
+export class JsonValueWriter {
+  /**
+   * Where the canonical text of the value last written by `writeValue` is: bytes [canonStart, canonEnd) of the
+   * writer, or `canonText` when it differs from the OTLP bytes (maps, nested arrays). Slots, not a result
+   * object, to keep the hot path free of an allocation per value.
+   */
+  canonStart = 0;
+  canonEnd = 0;
+  canonText: string | undefined;
+  /**
+   * The KeyValues written since `beginAttributes`, and their canonical members as parallel arrays reused from
+   * record to record: raw key, `"key":` bytes, and the canonical value (span of the writer, or text).
+   */
+  private kvCount = 0;
+  private memberCount = 0;
+  private readonly memberKeys: string[] = [];
+  private readonly memberKeyBytes: Buffer[] = [];
+  private readonly memberStart: number[] = [];
+  private readonly memberEnd: number[] = [];
+  private readonly memberText: (string | undefined)[] = [];
+  private readonly keyCache = new Map<string, KeyBytes>();
+  private readonly order = new MemberOrder();
 
-function endMember(w: ByteWriter, raw: string, kb: KeyBytes, skip: (key: string) => boolean): void {
-  w.byte(0x7d);
-  kvCount++;
-  if (skip(raw)) return;
-  const m = memberCount++;
-  memberKeys[m] = raw;
-  memberKeyBytes[m] = kb.member;
-  memberStart[m] = canonStart;
-  memberEnd[m] = canonEnd;
-  memberText[m] = canonText;
-}
+  constructor(readonly w: ByteWriter) {}
 
-/** Canonical members recorded since `beginAttributes`. */
-export function canonicalMemberCount(): number {
-  return memberCount;
-}
-
-const attributeOrder = new MemberOrder();
-
-/** Writes the canonical (JCS) object of the members recorded since `beginAttributes`, in JCS member order. */
-export function writeCanonicalMembers(w: ByteWriter): void {
-  const order = attributeOrder.of(memberKeys, memberCount);
-  w.byte(0x7b);
-  for (let j = 0; j < order.length; j++) {
-    const i = order[j]!;
-    if (j > 0) w.byte(0x2c);
-    w.bytes(memberKeyBytes[i]!);
-    const text = memberText[i];
-    if (text !== undefined) w.utf8(text);
-    else w.copyWithin(memberStart[i]!, memberEnd[i]!);
+  /**
+   * Writes the OTLP/JSON AnyValue of `v` and sets the canonical slots. Returns false, writing nothing, when the
+   * value is omitted (undefined, function, symbol — the latter two recorded as problems).
+   */
+  writeValue(v: unknown, path: string, p: EncodeProblems, limits: EncodeLimits): boolean {
+    const w = this.w;
+    const start = w.pos;
+    this.canonText = undefined;
+    if (writeScalar(w, v, limits)) {
+      this.canonStart = start;
+      this.canonEnd = w.pos;
+      return true;
+    }
+    if (Array.isArray(v) && v.length <= limits.maxItems) {
+      w.bytes(ARRAY_HEAD);
+      let i = 0;
+      for (; i < v.length; i++) {
+        if (i > 0) w.byte(0x2c);
+        if (!writeScalar(w, v[i], limits)) break;
+      }
+      if (i === v.length) {
+        w.bytes(ARRAY_TAIL);
+        // `{"arrayValue":{"values":[…]}}` → the canonical array is the `[…]` inside.
+        this.canonStart = start + ARRAY_HEAD.length - 1;
+        this.canonEnd = w.pos - 2;
+        return true;
+      }
+      w.pos = start;
+    }
+    const e = encodeAnyValue(v, path, p, limits);
+    if (e === undefined) return false;
+    w.utf8(e.otlp);
+    if (e.canonical === e.otlp) {
+      this.canonStart = start;
+      this.canonEnd = w.pos;
+    } else {
+      this.canonText = e.canonical;
+    }
+    return true;
   }
-  w.byte(0x7d);
+
+  /** Starts a new attribute list (a record's attributes: the record's own, then the processor's stamps). */
+  beginAttributes(): void {
+    this.kvCount = 0;
+    this.memberCount = 0;
+  }
+
+  /**
+   * Appends the OTLP KeyValues of a map to the list begun by `beginAttributes`, comma-separated, in insertion
+   * order (no brackets), and records their canonical members for `writeCanonicalMembers`. `skip` names keys
+   * that go to OTLP only (`audit.integrity.*`); `except`, keys not written at all (the processor stamps them
+   * after). Returns the number of KeyValues in the list. Key outcomes are those of otlp/encode.ts: a key is
+   * sanitized like a string, and a member whose key equals an earlier one once sanitized is dropped.
+   */
+  writeAttributes(
+    attrs: Readonly<Record<string, unknown>>,
+    p: EncodeProblems,
+    limits: EncodeLimits,
+    skip: (key: string) => boolean,
+    except?: (key: string) => boolean,
+  ): number {
+    const w = this.w;
+    const keys = Object.keys(attrs);
+    // Keys written so far; built only once a key had to be sanitized (rare path), see below.
+    let seen: Set<string> | undefined;
+    for (let i = 0; i < keys.length; i++) {
+      const key = keys[i]!;
+      if (except !== undefined && except(key)) continue;
+      const v = attrs[key];
+      const entry = w.pos;
+      if (this.kvCount > 0) w.byte(0x2c);
+      let raw = key;
+      let kb = key.length <= limits.maxStringLength ? this.keyCache.get(key) : undefined;
+      let keyProblems: string[] | undefined;
+      if (kb === undefined) {
+        const kp = new EncodeProblems();
+        raw = sanitizeString(key, `{${key}}`, kp, limits);
+        keyProblems = kp.list;
+        kb = keyBytes(raw);
+        if (raw === key) this.cacheKey(key, kb);
+      }
+      w.bytes(kb.kv);
+      if (!this.writeValue(v, key, p, limits)) {
+        w.pos = entry;
+        continue;
+      }
+      if (keyProblems !== undefined) for (const k of keyProblems) (p.list ??= []).push(k);
+      if (raw !== key && seen === undefined) {
+        // A sanitized key (lone surrogate replaced, or truncated) can equal another key of the same map, which
+        // would write a duplicate key: a record that canonicalFromOtlp rejects. From here on, every key is
+        // checked; the keys before this one were written unchanged unless their value was omitted or excepted.
+        seen = new Set();
+        for (let j = 0; j < i; j++) if (!isOmitted(attrs[keys[j]!]) && !(except !== undefined && except(keys[j]!))) seen.add(keys[j]!);
+      }
+      if (seen !== undefined) {
+        if (seen.has(raw)) {
+          p.add(`{${key}}`, 'key equals another key after sanitizing; member dropped');
+          w.pos = entry;
+          continue;
+        }
+        seen.add(raw);
+      }
+      this.endMember(raw, kb, skip);
+    }
+    return this.kvCount;
+  }
+
+  /**
+   * Appends one KeyValue whose key needs no sanitizing and is not in the list yet (the processor's own stamps,
+   * after the record's attributes written with `except` for them). `skip` as for writeAttributes. Returns the
+   * number of KeyValues in the list.
+   */
+  writeStamp(key: string, v: string | number, p: EncodeProblems, limits: EncodeLimits, skip: (key: string) => boolean = never): number {
+    const w = this.w;
+    let kb = this.keyCache.get(key);
+    if (kb === undefined) this.cacheKey(key, (kb = keyBytes(key)));
+    const entry = w.pos;
+    if (this.kvCount > 0) w.byte(0x2c);
+    w.bytes(kb.kv);
+    if (!this.writeValue(v, key, p, limits)) w.pos = entry;
+    else this.endMember(key, kb, skip);
+    return this.kvCount;
+  }
+
+  /** Canonical members recorded since `beginAttributes`. */
+  get canonicalMemberCount(): number {
+    return this.memberCount;
+  }
+
+  /** Writes the canonical (JCS) object of the members recorded since `beginAttributes`, in JCS member order. */
+  writeCanonicalMembers(): void {
+    const w = this.w;
+    const order = this.order.of(this.memberKeys, this.memberCount);
+    w.byte(0x7b);
+    for (let j = 0; j < order.length; j++) {
+      const i = order[j]!;
+      if (j > 0) w.byte(0x2c);
+      w.bytes(this.memberKeyBytes[i]!);
+      const text = this.memberText[i];
+      if (text !== undefined) w.utf8(text);
+      else w.copyWithin(this.memberStart[i]!, this.memberEnd[i]!);
+    }
+    w.byte(0x7d);
+  }
+
+  private cacheKey(key: string, kb: KeyBytes): void {
+    if (this.keyCache.size >= KEY_CACHE_MAX) this.keyCache.clear();
+    this.keyCache.set(key, kb);
+  }
+
+  private endMember(raw: string, kb: KeyBytes, skip: (key: string) => boolean): void {
+    this.w.byte(0x7d);
+    this.kvCount++;
+    if (skip(raw)) return;
+    const m = this.memberCount++;
+    this.memberKeys[m] = raw;
+    this.memberKeyBytes[m] = kb.member;
+    this.memberStart[m] = this.canonStart;
+    this.memberEnd[m] = this.canonEnd;
+    this.memberText[m] = this.canonText;
+  }
 }

@@ -4,7 +4,8 @@
  * A scalar's OTLP/JSON tagged form (`{"stringValue":"x"}`, `{"intValue":"5"}`, …) is byte-for-byte its canonical
  * form too, so it is computed once and used in both; only arrays and maps differ (OTLP wraps them in
  * `arrayValue`/`kvlistValue` lists, the canonical form uses plain JSON arrays/objects with sorted keys).
- * This is the hot path of `onEmit`: strings are built directly, no intermediate objects.
+ * The sealing stage's byte encoder (otlp/encode-bytes.ts) writes the common values itself and comes here for
+ * the rest, so the outcomes below are defined once.
  *
  * Defined outcomes for values that have no faithful OTLP/JSON form (ARCHITECTURE.md §8), each noted as a problem so
  * the record is marked `audit.validation.error`, never thrown and never dropped:
@@ -79,134 +80,8 @@ export function encodeBytes(b: Uint8Array): string {
   return `{"bytesValue":"${Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('base64')}"}`;
 }
 
-/**
- * Output slots of `encodeValue`: OTLP/JSON text and canonical text of the last encoded value.
- * Module-level to keep the hot path allocation-free (single-threaded; never re-entered mid-write).
- */
-let outOtlp = '';
-let outCanon = '';
-
 /** The empty AnyValue (OTLP: a value with no member set). */
 const EMPTY = '{}';
-
-/**
- * Encodes one value into `outOtlp`/`outCanon`. Returns false when the value is to be omitted (undefined,
- * function, symbol) — the caller decides what omission means in its container.
- */
-function encodeValue(
-  v: unknown,
-  path: string,
-  depth: number,
-  p: EncodeProblems,
-  limits: EncodeLimits,
-  seen: unknown[],
-): boolean {
-  switch (typeof v) {
-    case 'string': {
-      // Not cached (unlike keys): values such as record ids and hashes are unique per record, and a cache of
-      // them kept promoting short-lived strings to the old generation (measured: 4x longer scavenges).
-      outOtlp = outCanon = `{"stringValue":${encodeString(v, path, p, limits)}}`;
-      return true;
-    }
-    case 'number':
-      outOtlp = outCanon = encodeNumber(v, path, p);
-      return true;
-    case 'boolean':
-      outOtlp = outCanon = v ? '{"boolValue":true}' : '{"boolValue":false}';
-      return true;
-    case 'bigint':
-      if (v >= INT64_MIN_BIG && v <= INT64_MAX_BIG) {
-        outOtlp = outCanon = `{"intValue":"${v}"}`;
-      } else {
-        p.add(path, 'bigint outside int64 encoded as stringValue');
-        outOtlp = outCanon = `{"stringValue":"${v}"}`;
-      }
-      return true;
-    case 'undefined':
-      return false;
-    case 'function':
-    case 'symbol':
-      p.add(path, `${typeof v} dropped`);
-      return false;
-    default:
-      break;
-  }
-  if (v === null) {
-    outOtlp = outCanon = EMPTY;
-    return true;
-  }
-  if (v instanceof Uint8Array) {
-    outOtlp = outCanon = encodeBytes(v);
-    return true;
-  }
-  if (v instanceof Date) {
-    const t = v.getTime();
-    outOtlp = outCanon = Number.isNaN(t) ? '{"stringValue":"Invalid Date"}' : `{"stringValue":"${v.toISOString()}"}`;
-    return true;
-  }
-  if (seen.includes(v)) {
-    p.add(path, 'cycle replaced by "[Circular]"');
-    outOtlp = outCanon = '{"stringValue":"[Circular]"}';
-    return true;
-  }
-  if (depth >= limits.maxDepth) {
-    p.add(path, `nesting deeper than ${limits.maxDepth} replaced by "[MaxDepth]"`);
-    outOtlp = outCanon = '{"stringValue":"[MaxDepth]"}';
-    return true;
-  }
-  seen.push(v);
-  if (Array.isArray(v)) encodeArray(v, path, depth, p, limits, seen);
-  else encodeMap(v as Record<string, unknown>, path, depth, p, limits, seen);
-  seen.pop();
-  return true;
-}
-
-function encodeArray(
-  a: readonly unknown[],
-  path: string,
-  depth: number,
-  p: EncodeProblems,
-  limits: EncodeLimits,
-  seen: unknown[],
-): void {
-  let n = a.length;
-  if (n > limits.maxItems) {
-    p.add(path, `array of ${n} items truncated to ${limits.maxItems}`);
-    n = limits.maxItems;
-  }
-  let o = '';
-  let c = '';
-  for (let i = 0; i < n; i++) {
-    const sep = i === 0 ? '' : ',';
-    if (encodeValue(a[i], `${path}[${i}]`, depth + 1, p, limits, seen)) {
-      o += sep + outOtlp;
-      c += sep + outCanon;
-    } else {
-      o += sep + EMPTY;
-      c += sep + EMPTY;
-    }
-  }
-  outOtlp = `{"arrayValue":{"values":[${o}]}}`;
-  outCanon = `[${c}]`;
-}
-
-function encodeMap(
-  m: Record<string, unknown>,
-  path: string,
-  depth: number,
-  p: EncodeProblems,
-  limits: EncodeLimits,
-  seen: unknown[],
-): void {
-  let keys = Object.keys(m);
-  if (keys.length > limits.maxItems) {
-    p.add(path, `map of ${keys.length} entries truncated to ${limits.maxItems}`);
-    keys = keys.slice(0, limits.maxItems);
-  }
-  const list = encodeKeyValues(m, keys, path, depth + 1, p, limits, seen);
-  outOtlp = `{"kvlistValue":{"values":[${list.otlp}]}}`;
-  outCanon = list.canonical;
-}
 
 export interface EncodedKeyValues {
   /** Comma-separated OTLP KeyValue objects, insertion order, without the enclosing brackets. */
@@ -219,30 +94,134 @@ export interface EncodedKeyValues {
 /** Values that `encodeValue` omits from a map (it returns false for exactly these). */
 const isOmitted = (v: unknown): boolean => v === undefined || typeof v === 'function' || typeof v === 'symbol';
 
-function encodeKeyValues(
-  m: Record<string, unknown>,
-  keys: readonly string[],
-  path: string,
-  depth: number,
-  p: EncodeProblems,
-  limits: EncodeLimits,
-  seen: unknown[],
-  skip?: (key: string) => boolean,
-): EncodedKeyValues {
-  let o = '';
-  // Canonical members as parallel arrays (raw key, "key":value text): no tuple per member on the hot path.
-  const rawKeys: string[] = [];
-  const members: string[] = [];
-  // Keys written so far; built only once a key had to be sanitized (rare path), see below.
-  let written: Set<string> | undefined;
-  for (let i = 0; i < keys.length; i++) {
-    const key = keys[i]!;
-    if (!encodeValue(m[key], path === '' ? key : `${path}.${key}`, depth, p, limits, seen)) continue;
-    let raw = key;
-    let k = key.length <= limits.maxStringLength ? keyJsonCache.get(key) : undefined;
-    if (k === undefined) {
+/**
+ * One encoding of one value tree: its output slots (the OTLP/JSON text and the canonical text of the value
+ * just encoded, read by the caller one level up) and what it met on the way. An instance per call: the state of
+ * an encoding is never shared, so nothing here depends on a call order or breaks when re-entered.
+ */
+class ValueEncoder {
+  otlp = '';
+  canon = '';
+  private readonly seen: unknown[] = [];
+  private readonly order = new MemberOrder();
+
+  constructor(
+    private readonly p: EncodeProblems,
+    private readonly limits: EncodeLimits,
+  ) {}
+
+  /**
+   * Encodes one value into `otlp`/`canon`. Returns false when the value is to be omitted (undefined, function,
+   * symbol) — the caller decides what omission means in its container.
+   */
+  value(v: unknown, path: string, depth: number): boolean {
+    const p = this.p;
+    switch (typeof v) {
+      case 'string':
+        this.otlp = this.canon = `{"stringValue":${encodeString(v, path, p, this.limits)}}`;
+        return true;
+      case 'number':
+        this.otlp = this.canon = encodeNumber(v, path, p);
+        return true;
+      case 'boolean':
+        this.otlp = this.canon = v ? '{"boolValue":true}' : '{"boolValue":false}';
+        return true;
+      case 'bigint':
+        if (v >= INT64_MIN_BIG && v <= INT64_MAX_BIG) {
+          this.otlp = this.canon = `{"intValue":"${v}"}`;
+        } else {
+          p.add(path, 'bigint outside int64 encoded as stringValue');
+          this.otlp = this.canon = `{"stringValue":"${v}"}`;
+        }
+        return true;
+      case 'undefined':
+        return false;
+      case 'function':
+      case 'symbol':
+        p.add(path, `${typeof v} dropped`);
+        return false;
+      default:
+        return this.object(v, path, depth);
+    }
+  }
+
+  /** null, bytes, dates, and containers (with the cycle and depth outcomes). */
+  private object(v: unknown, path: string, depth: number): boolean {
+    if (v === null) {
+      this.otlp = this.canon = EMPTY;
+      return true;
+    }
+    if (v instanceof Uint8Array) {
+      this.otlp = this.canon = encodeBytes(v);
+      return true;
+    }
+    if (v instanceof Date) {
+      const t = v.getTime();
+      this.otlp = this.canon = Number.isNaN(t) ? '{"stringValue":"Invalid Date"}' : `{"stringValue":"${v.toISOString()}"}`;
+      return true;
+    }
+    if (this.seen.includes(v)) {
+      this.p.add(path, 'cycle replaced by "[Circular]"');
+      this.otlp = this.canon = '{"stringValue":"[Circular]"}';
+      return true;
+    }
+    if (depth >= this.limits.maxDepth) {
+      this.p.add(path, `nesting deeper than ${this.limits.maxDepth} replaced by "[MaxDepth]"`);
+      this.otlp = this.canon = '{"stringValue":"[MaxDepth]"}';
+      return true;
+    }
+    this.seen.push(v);
+    if (Array.isArray(v)) this.array(v, path, depth);
+    else this.map(v as Record<string, unknown>, path, depth);
+    this.seen.pop();
+    return true;
+  }
+
+  private array(a: readonly unknown[], path: string, depth: number): void {
+    let n = a.length;
+    if (n > this.limits.maxItems) {
+      this.p.add(path, `array of ${n} items truncated to ${this.limits.maxItems}`);
+      n = this.limits.maxItems;
+    }
+    let o = '';
+    let c = '';
+    for (let i = 0; i < n; i++) {
+      const sep = i === 0 ? '' : ',';
+      if (this.value(a[i], `${path}[${i}]`, depth + 1)) {
+        o += sep + this.otlp;
+        c += sep + this.canon;
+      } else {
+        o += sep + EMPTY;
+        c += sep + EMPTY;
+      }
+    }
+    this.otlp = `{"arrayValue":{"values":[${o}]}}`;
+    this.canon = `[${c}]`;
+  }
+
+  private map(m: Record<string, unknown>, path: string, depth: number): void {
+    let keys = Object.keys(m);
+    if (keys.length > this.limits.maxItems) {
+      this.p.add(path, `map of ${keys.length} entries truncated to ${this.limits.maxItems}`);
+      keys = keys.slice(0, this.limits.maxItems);
+    }
+    const list = this.keyValues(m, keys, path, depth + 1);
+    this.otlp = `{"kvlistValue":{"values":[${list.otlp}]}}`;
+    this.canon = list.canonical;
+  }
+
+  keyValues(m: Record<string, unknown>, keys: readonly string[], path: string, depth: number, skip?: (key: string) => boolean): EncodedKeyValues {
+    let o = '';
+    // Canonical members as parallel arrays (raw key, "key":value text).
+    const rawKeys: string[] = [];
+    const members: string[] = [];
+    // Keys written so far; built only once a key had to be sanitized (rare path), see below.
+    let written: Set<string> | undefined;
+    for (let i = 0; i < keys.length; i++) {
+      const key = keys[i]!;
+      if (!this.value(m[key], path === '' ? key : `${path}.${key}`, depth)) continue;
       const keyPath = path === '' ? `{${key}}` : `${path}{${key}}`;
-      raw = sanitizeString(key, keyPath, p, limits);
+      const raw = sanitizeString(key, keyPath, this.p, this.limits);
       if (raw !== key && written === undefined) {
         // A sanitized key (lone surrogate replaced, or truncated) can equal another key of the same map, which
         // would write a duplicate key: a record that canonicalFromOtlp rejects. From here on, every key is
@@ -252,42 +231,34 @@ function encodeKeyValues(
       }
       if (written !== undefined) {
         if (written.has(raw)) {
-          p.add(keyPath, 'key equals another key after sanitizing; member dropped');
+          this.p.add(keyPath, 'key equals another key after sanitizing; member dropped');
           continue;
         }
         written.add(raw);
       }
-      k = JSON.stringify(raw);
-      if (raw === key) cacheKey(key, k);
-    } else if (written !== undefined) {
-      if (written.has(raw)) {
-        p.add(path === '' ? `{${key}}` : `${path}{${key}}`, 'key equals another key after sanitizing; member dropped');
-        continue;
+      const k = JSON.stringify(raw);
+      o += (o === '' ? '' : ',') + `{"key":${k},"value":${this.otlp}}`;
+      if (skip === undefined || !skip(raw)) {
+        rawKeys.push(raw);
+        members.push(k + ':' + this.canon);
       }
-      written.add(raw);
     }
-    o += (o === '' ? '' : ',') + `{"key":${k},"value":${outOtlp}}`;
-    if (skip === undefined || !skip(raw)) {
-      rawKeys.push(raw);
-      members.push(k + ':' + outCanon);
-    }
+    return { otlp: o, canonical: `{${this.joinSorted(rawKeys, members)}}`, count: members.length };
   }
-  return { otlp: o, canonical: `{${joinSorted(rawKeys, members)}}`, count: members.length };
-}
 
-/** JSON text of attribute keys seen before: keys repeat across records, their encoding need not. */
-const keyJsonCache = new Map<string, string>();
-const KEY_CACHE_MAX = 4096;
-function cacheKey(key: string, json: string): void {
-  if (keyJsonCache.size >= KEY_CACHE_MAX) keyJsonCache.clear();
-  keyJsonCache.set(key, json);
+  /** Members joined in JCS order. */
+  private joinSorted(keys: string[], members: string[]): string {
+    const order = this.order.of(keys);
+    let out = '';
+    for (let i = 0; i < order.length; i++) out += (i === 0 ? '' : ',') + members[order[i]!]!;
+    return out;
+  }
 }
 
 /**
  * The RFC 8785 §3.2.3 order of an object's members: by raw key, comparing UTF-16 code units (JS `<` does exactly
  * so). Records of one kind repeat the same keys in the same order, so the permutation of the last key list is
- * kept and reused when the next list is identical (compared element by element). One per call site: nested maps
- * and the top level each have their own.
+ * kept and reused when the next list is identical (compared element by element).
  */
 export class MemberOrder {
   private keys: string[] = [];
@@ -306,16 +277,6 @@ export class MemberOrder {
   }
 }
 
-const mapOrder = new MemberOrder();
-
-/** Members joined in JCS order. */
-function joinSorted(keys: string[], members: string[]): string {
-  const order = mapOrder.of(keys);
-  let out = '';
-  for (let i = 0; i < order.length; i++) out += (i === 0 ? '' : ',') + members[order[i]!]!;
-  return out;
-}
-
 /**
  * Encodes a record's attributes (or any string-keyed map) at the top level.
  * `skip` names keys that go to OTLP but not into the canonical object (the `audit.integrity.*` family).
@@ -326,7 +287,7 @@ export function encodeAttributes(
   limits: EncodeLimits = DEFAULT_ENCODE_LIMITS,
   skip?: (key: string) => boolean,
 ): EncodedKeyValues {
-  return encodeKeyValues(attrs as Record<string, unknown>, Object.keys(attrs), '', 0, p, limits, [], skip);
+  return new ValueEncoder(p, limits).keyValues(attrs as Record<string, unknown>, Object.keys(attrs), '', 0, skip);
 }
 
 /** Encodes one AnyValue; `undefined` when the value is absent. */
@@ -336,6 +297,7 @@ export function encodeAnyValue(
   p: EncodeProblems,
   limits: EncodeLimits = DEFAULT_ENCODE_LIMITS,
 ): { otlp: string; canonical: string } | undefined {
-  if (!encodeValue(v, path, 0, p, limits, [])) return undefined;
-  return { otlp: outOtlp, canonical: outCanon };
+  const e = new ValueEncoder(p, limits);
+  if (!e.value(v, path, 0)) return undefined;
+  return { otlp: e.otlp, canonical: e.canon };
 }

@@ -3,7 +3,7 @@
  * - test/vectors/canonical/*.json: records whose expected canonical text was derived independently (a
  *   hand-written canonical object serialized with the generic RFC 8785 serializer), never by canonicalFromOtlp;
  * - test/vectors/canonical-negative/*.json: records that have no canonical form;
- * - a seeded property test: random JS records sealed through the SDK path (sealRecord) must give the same
+ * - a seeded property test: random JS records sealed through the SDK path (RecordSealer) must give the same
  *   canonical bytes when read back from their own OTLP/JSON text.
  */
 import { createHash } from 'node:crypto';
@@ -17,7 +17,7 @@ import { canonicalFromOtlp, CanonicalFormError } from '../../src/chain/canonical
 import { HashChain } from '../../src/chain/chain.js';
 import { hashCanonical } from '../../src/chain/hash.js';
 import { jcs } from '../../src/chain/jcs.js';
-import { sealRecord } from '../../src/chain/seal.js';
+import { RecordSealer } from '../../src/chain/seal.js';
 import { SyntheticRecord } from '../../src/chain/synthetic-record.js';
 import { prngFloat } from '../helpers/prng.js';
 import {
@@ -184,7 +184,7 @@ describe('negative vectors (test/vectors/canonical-negative)', () => {
 });
 
 // ---------------------------------------------------------------------------------------------------------
-// Property test: SDK path (sealRecord) and file path (canonicalFromOtlp of the written JSON) agree.
+// Property test: SDK path (RecordSealer) and file path (canonicalFromOtlp of the written JSON) agree.
 
 class Gen {
   readonly next: () => number;
@@ -360,7 +360,7 @@ function checkOtlpLogRecord(r: Record<string, unknown>): void {
   if (r['eventName'] !== undefined) expect(typeof r['eventName']).toBe('string');
 }
 
-describe('property: sealRecord (SDK path) and canonicalFromOtlp (file path) agree', () => {
+describe('property: RecordSealer (SDK path) and canonicalFromOtlp (file path) agree', () => {
   const resource = resourceFromAttributes({ 'service.name': 'canonical-test' });
   const scope = { name: 'audit' };
 
@@ -390,12 +390,13 @@ describe('property: sealRecord (SDK path) and canonicalFromOtlp (file path) agre
   }
 
   it('1000 random records: same canonical bytes from the SDK record and from its OTLP/JSON text', () => {
+    const sealer = new RecordSealer();
     const g = new Gen(0x5eed1234);
     const chain = new HashChain();
     let prev: { hash: string; id: string } | undefined;
     let marked = 0;
     for (let i = 0; i < 1000; i++) {
-      const sealed = sealRecord(randomRecord(g, i), chain);
+      const sealed = sealer.seal(randomRecord(g, i), chain);
       const json = sealed.bytes.toString('utf8');
       const where = `record #${i} ${json.slice(0, 200)}`;
       const parsed = JSON.parse(json) as Record<string, unknown>;
@@ -426,7 +427,7 @@ describe('property: sealRecord (SDK path) and canonicalFromOtlp (file path) agre
       attributes: { 'k\ud800': 1, 'k\udc00': 2, 'k\ufffd': 3 },
     });
     r.setBody({ ['m\ud800']: 'a', ['m\ufffd']: 'b' });
-    const sealed = sealRecord(r, new HashChain());
+    const sealed = new RecordSealer().seal(r, new HashChain());
     const record = JSON.parse(sealed.bytes.toString('utf8')) as OtlpLogRecord;
     checkOtlpLogRecord(record as Record<string, unknown>);
     expect(hashCanonical(canonicalFromOtlp(record))).toBe(sealed.hash);

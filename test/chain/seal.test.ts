@@ -1,6 +1,6 @@
 /**
- * sealRecord's edges: the restart link on the first record of a stream, a record sealed from inside another
- * (re-entry), the SDK's attribute-count limit together with a signer, and the shared buffer after a huge record.
+ * RecordSealer's edges: the restart link on the first record of a stream, a record sealed from inside another
+ * (re-entry), the SDK's attribute-count limit together with a signer, and the sealer's buffer after a huge record.
  */
 import type { Resource } from '@opentelemetry/resources';
 import { resourceFromAttributes } from '@opentelemetry/resources';
@@ -9,13 +9,16 @@ import { describe, expect, it } from 'vitest';
 import { canonicalFromOtlp } from '../../src/chain/canonical.js';
 import { HashChain } from '../../src/chain/chain.js';
 import { hashCanonical } from '../../src/chain/hash.js';
-import { sealBufferBytes, sealRecord, type SealedRecord, type SealSigner } from '../../src/chain/seal.js';
+import { stampLiveRecord } from '../../src/chain/live-stamps.js';
+import { RecordSealer, type SealedRecord, type SealOptions, type SealSigner } from '../../src/chain/seal.js';
 import { SyntheticRecord } from '../../src/chain/synthetic-record.js';
 import { restartAttributes } from '../../src/integrity/stream-link.js';
 import type { OtlpLogRecord } from '../../src/otlp/types.js';
 
 const resource = resourceFromAttributes({ 'service.name': 'seal-test' });
 const scope = { name: 'audit' };
+const sealer = new RecordSealer();
+const sealRecord = (r: ReadWriteLogRecord, chain: HashChain, o?: SealOptions): SealedRecord => sealer.seal(r, chain, o);
 
 /** The shipped record, checked: valid JSON whose canonical form hashes to the sealed hash. */
 function shipped(s: SealedRecord): { record: OtlpLogRecord; attrs: Record<string, unknown> } {
@@ -25,7 +28,7 @@ function shipped(s: SealedRecord): { record: OtlpLogRecord; attrs: Record<string
   return { record, attrs };
 }
 
-describe('sealRecord', () => {
+describe('RecordSealer', () => {
   it('after a restart, keeps own attributes named like Object.prototype members next to the restart stamps', () => {
     const chain = new HashChain(undefined, restartAttributes({ streamId: 'prev-stream', lastSeq: 7, lastHash: 'a'.repeat(64) }));
     const r = new SyntheticRecord(resource, scope, {
@@ -58,21 +61,24 @@ describe('sealRecord', () => {
     if (where === 'body') r.setBody({ get trap() { reenter(); return 'value'; } } as never);
     const { record, attrs } = shipped(sealRecord(r, chain));
     expect(errors).toHaveLength(1);
-    expect(String(errors[0])).toMatch(/re-entered/);
+    expect(String(errors[0])).toMatch(/sealed while another was being sealed/);
     expect(record.eventName).toBe('outer');
     expect(attrs['audit.sequence.number']).toBe('1');
     // And the writer is usable again afterwards.
     shipped(sealRecord(new SyntheticRecord(resource, scope, { eventName: 'next', attributes: {} }), chain));
   });
 
-  it('with a signer at the SDK attribute-count limit: no false dropped count, stamps visible to later processors', async () => {
+  it('with a signer at the SDK attribute-count limit: no false dropped count; later processors see the live stamps only', async () => {
     const signer: SealSigner = { sign: () => ({ 'audit.integrity.value': 'c2ln', 'audit.integrity.algorithm': 'HMAC-SHA256' }) };
     const chain = new HashChain();
     const out: { attrs: Record<string, unknown>; dropped: number | undefined }[] = [];
     const seen: Record<string, unknown>[] = [];
     const sealer: LogRecordProcessor = {
       onEmit(r: ReadWriteLogRecord) {
-        const s = shipped(sealRecord(r, chain, { signer }));
+        // As the processor does: the live stamps in onEmit, the SDK's count taken before them.
+        const dropped = r.droppedAttributesCount;
+        stampLiveRecord(r, undefined, chain.streamId, chain.reserve());
+        const s = shipped(sealRecord(r, chain, { signer, droppedAttributesCount: dropped }));
         out.push({ attrs: s.attrs, dropped: s.record.droppedAttributesCount });
       },
       forceFlush: async () => {},
@@ -85,7 +91,8 @@ describe('sealRecord', () => {
     await provider.shutdown();
     expect(out[0]!.dropped).toBeUndefined();
     expect(out[0]!.attrs).toMatchObject({ a: '1', 'audit.action': 'x', 'audit.sequence.number': '1', 'audit.integrity.value': 'c2ln' });
-    expect(seen[0]).toMatchObject({ 'audit.sequence.number': 1, 'audit.integrity.value': 'c2ln' });
+    expect(seen[0]).toMatchObject({ 'audit.sequence.number': 1, 'audit.sequence.stream_id': chain.streamId });
+    expect(seen[0]).not.toHaveProperty('audit.integrity.value');
     // Over the limit already: the SDK's own drop is counted, and nothing else.
     expect(out[1]!.dropped).toBe(1);
     expect(out[1]!.attrs).toMatchObject({ 'audit.sequence.number': '2', 'audit.integrity.value': 'c2ln' });
@@ -112,8 +119,8 @@ describe('sealRecord', () => {
     const huge = new SyntheticRecord(resource, scope, { eventName: 'huge', attributes: {} });
     huge.setBody(Array.from({ length: 40 }, () => 'é'.repeat(60_000)));
     shipped(sealRecord(huge, chain));
-    expect(sealBufferBytes()).toBeLessThanOrEqual(1 << 20);
+    expect(sealer.bufferBytes).toBeLessThanOrEqual(1 << 20);
     shipped(sealRecord(new SyntheticRecord(resource, scope, { eventName: 'small', attributes: { a: 'b' } }), chain));
-    expect(sealBufferBytes()).toBeLessThanOrEqual(1 << 20);
+    expect(sealer.bufferBytes).toBeLessThanOrEqual(1 << 20);
   });
 });

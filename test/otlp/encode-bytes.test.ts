@@ -83,15 +83,19 @@ function gen(seed: number) {
   return { value, map };
 }
 
+/** The writer of the last viaBytes call (its canonical slots). */
+let last = new B.JsonValueWriter(new ByteWriter(16));
+
 function viaBytes(v: unknown, limits: EncodeLimits): { otlp: string; canonical: string; problems: string[] | undefined } | undefined {
   const w = new ByteWriter(16); // tiny: growth happens mid-value too
   w.pos = 3; // not at 0: spans are positions, not offsets from 0
   const p = new EncodeProblems();
-  if (!B.writeValue(w, v, 'v', p, limits)) {
+  const vw = (last = new B.JsonValueWriter(w));
+  if (!vw.writeValue(v, 'v', p, limits)) {
     expect(w.pos, 'an omitted value writes nothing').toBe(3);
     return p.list === undefined ? undefined : { otlp: '', canonical: '', problems: p.list };
   }
-  const canonical = B.canonText ?? w.view(B.canonStart, B.canonEnd).toString('utf8');
+  const canonical = vw.canonText ?? w.view(vw.canonStart, vw.canonEnd).toString('utf8');
   return { otlp: w.view(3, w.pos).toString('utf8'), canonical, problems: p.list };
 }
 
@@ -113,7 +117,7 @@ describe('byte encoder = string encoder', () => {
       const v = g.value(0);
       const a = viaBytes(v, limits);
       expect(a, `value #${i}`).toStrictEqual(viaStrings(v, limits));
-      if (a !== undefined && B.canonText === undefined) fast++;
+      if (a !== undefined && last.canonText === undefined) fast++;
     }
     // The generator does exercise the fast paths (and the fallbacks: the rest).
     expect(fast).toBeGreaterThan(1000);
@@ -129,12 +133,13 @@ describe('byte encoder = string encoder', () => {
     for (let i = 0; i < 1000; i++) {
       const m = g.map(0);
       const w = new ByteWriter(16);
+      const vw = new B.JsonValueWriter(w);
       const p = new EncodeProblems();
-      B.beginAttributes();
-      const n = B.writeAttributes(w, m, p, limits, skip);
+      vw.beginAttributes();
+      const n = vw.writeAttributes(m, p, limits, skip);
       const otlp = w.view(0, w.pos).toString('utf8');
       const at = w.pos;
-      B.writeCanonicalMembers(w);
+      vw.writeCanonicalMembers();
       const canonical = w.view(at, w.pos).toString('utf8');
       const q = new EncodeProblems();
       const e = encodeAttributes(m, q, limits, skip);
@@ -145,15 +150,16 @@ describe('byte encoder = string encoder', () => {
 
   it('stamps follow the attributes the record keeps (except the stamped keys), in one sorted canonical object', () => {
     const w = new ByteWriter();
+    const vw = new B.JsonValueWriter(w);
     const p = new EncodeProblems();
-    B.beginAttributes();
+    vw.beginAttributes();
     const own = { 'b.own': 'x', 'z.seq': 'user value, replaced', 'audit.integrity.v': 'otlp only' };
-    B.writeAttributes(w, own, p, DEFAULT_ENCODE_LIMITS, (k) => k.startsWith('audit.integrity.'), (k) => k === 'z.seq');
-    B.writeStamp(w, 'z.seq', 7, p, DEFAULT_ENCODE_LIMITS);
-    const n = B.writeStamp(w, 'a.id', 'id-1', p, DEFAULT_ENCODE_LIMITS);
+    vw.writeAttributes(own, p, DEFAULT_ENCODE_LIMITS, (k) => k.startsWith('audit.integrity.'), (k) => k === 'z.seq');
+    vw.writeStamp('z.seq', 7, p, DEFAULT_ENCODE_LIMITS);
+    const n = vw.writeStamp('a.id', 'id-1', p, DEFAULT_ENCODE_LIMITS);
     const otlp = w.view(0, w.pos).toString();
     const at = w.pos;
-    B.writeCanonicalMembers(w);
+    vw.writeCanonicalMembers();
     expect(n).toBe(4);
     expect(JSON.parse(`[${otlp}]`)).toEqual([
       { key: 'b.own', value: { stringValue: 'x' } },
@@ -167,12 +173,13 @@ describe('byte encoder = string encoder', () => {
 
   it('reuses the sort order only for the same key list', () => {
     const w = new ByteWriter();
+    const vw = new B.JsonValueWriter(w);
     const canon = (m: Record<string, unknown>): string => {
       w.pos = 0;
-      B.beginAttributes();
-      B.writeAttributes(w, m, new EncodeProblems(), DEFAULT_ENCODE_LIMITS, () => false);
+      vw.beginAttributes();
+      vw.writeAttributes(m, new EncodeProblems(), DEFAULT_ENCODE_LIMITS, () => false);
       const at = w.pos;
-      B.writeCanonicalMembers(w);
+      vw.writeCanonicalMembers();
       return w.view(at, w.pos).toString();
     };
     expect(canon({ b: 1, a: 2 })).toBe('{"a":{"intValue":"2"},"b":{"intValue":"1"}}');

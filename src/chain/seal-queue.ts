@@ -1,0 +1,115 @@
+/**
+ * Stage 3, chain: the records accepted and not yet sealed, in sequence order (ARCHITECTURE.md §4).
+ *
+ * onEmit only reserves a record's sequence number, stamps the live record (chain/live-stamps.ts) and queues a
+ * snapshot of it (chain/snapshot.ts) here; the queue is sealed in one go off the caller's path, on a setImmediate tick, like the BatchLogRecord
+ * processor's export. It is sealed at once instead when the caller's policy needs the record durable before
+ * emit returns (fsync `always`), when `maxLength` records wait, and on flush, shutdown and process exit, so no
+ * exit path leaves a record only here. Sealing is in reservation order, so the chain has no gap and no swap.
+ */
+import type { HashChain } from './chain.js';
+import type { RecordSealer, SealedRecord, SealOptions, SealSigner } from './seal.js';
+import type { SealInput } from './snapshot.js';
+
+/** A record the processor writes itself (checkpoint, stream end): built when sealed, from the chain's head then. */
+export interface SystemRecord {
+  record: SealInput;
+  signer: SealSigner | undefined;
+}
+
+export interface SealEntry<T> {
+  seq: number;
+  /** An application record (its snapshot, chain/snapshot.ts), or the builder of a system record. */
+  record: SealInput | (() => SystemRecord);
+  validationError: string | undefined;
+  /** The SDK's dropped-attributes count before the live stamps. */
+  dropped: number;
+  /** Handed back with the sealed record (the receipt, for the delivery stage). */
+  ticket: T;
+}
+
+export interface SealQueueOptions<T> {
+  chain: HashChain;
+  sealer: RecordSealer;
+  /** MAC/signature of application records, when a key is configured. */
+  signer: SealSigner | undefined;
+  /** Seal at once when this many records wait (bounds the records held here). */
+  maxLength: number;
+  onSealed(sealed: SealedRecord, ticket: T): void;
+  /**
+   * A record that could not be sealed (an exception from the record's own getters; never its content): the
+   * record that takes its place in the chain, so that no sequence number is missing. The content is lost,
+   * which the callee reports.
+   */
+  replacement(entry: SealEntry<T>, error: unknown): SealInput;
+}
+
+export class SealQueue<T> {
+  private entries: (SealEntry<T> | undefined)[] = [];
+  private head = 0;
+  private draining = false;
+  private scheduled = false;
+  private readonly tick = (): void => {
+    this.scheduled = false;
+    this.drain();
+  };
+
+  constructor(private readonly o: SealQueueOptions<T>) {}
+
+  /** Records waiting to be sealed. */
+  get length(): number {
+    return this.entries.length - this.head;
+  }
+
+  /** Queues a record whose sequence number was reserved in order; seals soon, or now when the queue is full. */
+  push(entry: SealEntry<T>): void {
+    this.entries.push(entry);
+    if (this.length >= this.o.maxLength) this.drain();
+    else if (!this.scheduled) {
+      this.scheduled = true;
+      setImmediate(this.tick);
+    }
+  }
+
+  /**
+   * Seals everything queued, in order. A record queued while sealing (emitted from a getter of a record being
+   * sealed, or by a sealed record's consumer) is sealed by the same pass, after the ones before it.
+   */
+  drain(): void {
+    if (this.draining) return;
+    this.draining = true;
+    try {
+      while (this.head < this.entries.length) {
+        const e = this.entries[this.head]!;
+        // Released as soon as it is sealed: the SDK record is garbage from here on.
+        this.entries[this.head++] = undefined;
+        this.sealEntry(e);
+      }
+      this.entries = [];
+      this.head = 0;
+    } finally {
+      this.draining = false;
+    }
+  }
+
+  private sealEntry(e: SealEntry<T>): void {
+    const { chain, sealer } = this.o;
+    const next = chain.peek().seq;
+    if (e.seq !== next) throw new Error(`seal queue: record ${e.seq} reached sealing when ${next} was next`);
+    let sealed: SealedRecord;
+    try {
+      sealed = typeof e.record === 'function' ? this.sealSystem(e.record()) : sealer.seal(e.record, chain, this.options(e));
+    } catch (err) {
+      sealed = sealer.seal(this.o.replacement(e, err), chain, { signer: this.o.signer });
+    }
+    this.o.onSealed(sealed, e.ticket);
+  }
+
+  private sealSystem(s: SystemRecord): SealedRecord {
+    return this.o.sealer.seal(s.record, this.o.chain, { signer: s.signer });
+  }
+
+  private options(e: SealEntry<T>): SealOptions {
+    return { validationError: e.validationError, signer: this.o.signer, droppedAttributesCount: e.dropped };
+  }
+}
