@@ -1,6 +1,6 @@
 /**
  * The options of the audit processor as code passes them, and as resolveOptions returns them (ARCHITECTURE.md §6).
- * Their environment variables, checks and defaults: options.ts.
+ * Their environment variables, checks and defaults: the table in table.ts.
  */
 import type { MeterProvider } from '@opentelemetry/api';
 import type { FileMode } from '../deliver/delivery.js';
