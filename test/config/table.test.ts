@@ -7,20 +7,10 @@
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { describe, expect, expectTypeOf, it } from 'vitest';
-import { AuditConfigError } from '../../src/core/errors.js';
 import { readAuditEnv } from '../../src/config/env.js';
 import { resolveOptions, type AuditProcessorOptions, type ResolvedOptions } from '../../src/config/options.js';
 import { isEnvOnly, ROWS, type EnvValue, type Kind, type OptionName } from '../../src/config/table.js';
-
-function configError(fn: () => unknown): AuditConfigError {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof AuditConfigError) return err;
-    throw err;
-  }
-  throw new Error('expected AuditConfigError');
-}
+import { configError } from './config-error.js';
 
 interface Samples {
   /** Text the variable refuses; undefined when every non-blank text is accepted (a path). */
