@@ -9,7 +9,7 @@ import { join, resolve } from 'node:path';
 import { describe, expect, expectTypeOf, it } from 'vitest';
 import { readAuditEnv } from '../../src/config/env.js';
 import { resolveOptions, type AuditProcessorOptions, type ResolvedOptions } from '../../src/config/options.js';
-import { isEnvOnly, ROWS, type EnvValue, type Kind, type OptionName } from '../../src/config/table.js';
+import { isEnvOnly, ROWS, type EnvValue, type Kind, type OptionName, type OptionValues } from '../../src/config/table.js';
 import { configError } from './config-error.js';
 
 interface Samples {
@@ -102,8 +102,11 @@ describe('every code option of the table', () => {
     expect(valueAt(resolveOptions(codeWith(name, good.code), {}), name)).toEqual(good.code);
   });
 
-  it('names only options of AuditProcessorOptions', () => {
+  it('names only options of AuditProcessorOptions, each with exactly its type', () => {
     expectTypeOf<OptionName>().toExtend<keyof AuditProcessorOptions | 'exporter.protocol'>();
+    type Resolved = Omit<ResolvedOptions, 'exporter'> & { 'exporter.protocol': ResolvedOptions['exporter']['protocol'] };
+    type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+    expectTypeOf<{ [K in OptionName]: Same<OptionValues[K], Resolved[K]> }>().toEqualTypeOf<{ [K in OptionName]: true }>();
   });
 });
 
