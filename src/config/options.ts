@@ -1,138 +1,45 @@
 /**
- * Options of the audit processor, and their resolution: code options override environment variables, which
- * override defaults (ARCHITECTURE.md §6).
+ * Resolution of the audit processor's options: code options override environment variables, which override
+ * defaults (ARCHITECTURE.md §6). Which variable, check and default belong to each option: the table (table.ts).
  */
-import type { MeterProvider } from '@opentelemetry/api';
 import { resolve } from 'node:path';
 import { AuditConfigError } from '../core/errors.js';
-import type { FileMode } from '../deliver/delivery.js';
-import type { LossPolicy, OnLoss } from '../deliver/loss.js';
-import { OTLP_PROTOCOLS, type OtlpProtocol, type OtlpSenderOptions } from '../deliver/otlp-sender.js';
-import { DEFAULT_AUDIT_LOGGER_NAME } from '../select/selector.js';
-import type { FsyncPolicy } from '../sinks/journal.js';
-import { loadSigningKeys, type SigningKey } from '../integrity/index.js';
-import { readAuditEnv } from './env.js';
+import { readAuditEnv, type AuditEnv } from './env.js';
+import { isEnvOnly, ROWS, type OptionValues, type Row } from './table.js';
+import type { AuditProcessorOptions, ResolvedOptions } from './types.js';
 
-export interface AuditProcessorOptions {
-  /** Directory for journal, spool and state. Env OTEL_AUDIT_DIR; default `./.otel-audit` (working dir). */
-  dir?: string;
-  /** Env OTEL_AUDIT_FILE; default `journal`. */
-  file?: FileMode;
-  /** Env OTEL_AUDIT_FSYNC; default `batch`. */
-  fsync?: FsyncPolicy;
-  /** Env OTEL_AUDIT_MAX_FILE_BYTES; default 50 MiB. */
-  maxFileBytes?: number;
-  /** Env OTEL_AUDIT_MAX_FILES; default 10. Acknowledged segments beyond it are deleted, oldest first. */
-  maxFiles?: number;
-  /** Env OTEL_AUDIT_STDOUT; default false. */
-  stdout?: boolean;
-  /** Env OTEL_AUDIT_ON_LOSS; default `warn`. */
-  onLossPolicy?: LossPolicy;
-  /** Called for every record that could be made durable nowhere. */
-  onLoss?: OnLoss;
-  /**
-   * Typed events that name no actor (or no source) get the OS user running the process as actor and this host
-   * as source (`os-user`; for command-line tools), or are refused (`none`). Env OTEL_AUDIT_DEFAULT_ACTOR;
-   * default `none`. An actor the caller gave is never replaced.
-   */
-  defaultActor?: 'os-user' | 'none';
-  /** Env OTEL_AUDIT_LOGGER_NAME; default `audit`. */
-  loggerName?: string;
-  /**
-   * OTLP transport; unset fields come from OTEL_EXPORTER_OTLP_[LOGS_]* like the stock exporters. The protocol
-   * from OTEL_EXPORTER_OTLP_LOGS_PROTOCOL, else OTEL_EXPORTER_OTLP_PROTOCOL, else `http/json`.
-   */
-  exporter?: OtlpSenderOptions;
-  /** Records kept in memory for export beyond which journaled ones are evicted. Env OTEL_BLRP_MAX_QUEUE_SIZE; 8192. */
-  maxQueueSize?: number;
-  /** Hard bound on records in memory (not yet in the journal nor acknowledged); past it, the loss policy. Default 65536. */
-  maxPendingRecords?: number;
-  /**
-   * Most records per OTLP request. Env OTEL_BLRP_MAX_EXPORT_BATCH_SIZE; default 2048, not the BLRP's 512: to
-   * deliver in sequence order there is one request in flight at a time, so when the application keeps the
-   * event loop busy each round trip must carry more. Capped at maxQueueSize, as the BLRP does.
-   */
-  maxExportBatchSize?: number;
-  /** Default timeout of forceFlush/shutdown. Env OTEL_BLRP_EXPORT_TIMEOUT; default 30000. */
-  exportTimeoutMillis?: number;
-  /** Backoff between failed exports (doubling). Defaults 500 and 30000 ms. */
-  retryMinMillis?: number;
-  retryMaxMillis?: number;
-  /** Replay streams left unacknowledged by earlier processes sharing `dir`. Default true. */
-  replay?: boolean;
-  /** For the processor's own metrics; the global MeterProvider when absent. */
-  meterProvider?: MeterProvider;
-  /**
-   * Per-record MAC/signature and checkpoint keys. Default: from OTEL_AUDIT_HMAC_KEY[_FILE] /
-   * OTEL_AUDIT_SIGNING_KEY_FILE (see docs/integrity.md); `record` signs every record, `checkpoint` (Ed25519)
-   * signs checkpoints — without it there are none.
-   */
-  signingKeys?: { record?: SigningKey; checkpoint?: SigningKey };
-  /** A signed checkpoint after this many records. Env OTEL_AUDIT_CHECKPOINT_RECORDS; default 1000. */
-  checkpointEveryRecords?: number;
-  /** And this often when records were sealed since the last one (0: by count only). Env OTEL_AUDIT_CHECKPOINT_INTERVAL_MS; 60000. */
-  checkpointIntervalMillis?: number;
+export type { AuditProcessorOptions, ResolvedOptions } from './types.js';
+export { DEFAULT_DIR } from './table.js';
+
+/** The code option at a dotted name (`exporter.protocol`); undefined or null when not given. */
+function given(code: AuditProcessorOptions, name: string): unknown {
+  let v: unknown = code;
+  for (const key of name.split('.')) v = typeof v === 'object' && v !== null ? (v as Record<string, unknown>)[key] : undefined;
+  return v;
 }
 
-export type ResolvedOptions = Required<Omit<AuditProcessorOptions, 'onLoss' | 'exporter' | 'meterProvider'>> &
-  Pick<AuditProcessorOptions, 'onLoss' | 'meterProvider'> & { exporter: OtlpSenderOptions & { protocol: OtlpProtocol } };
-// (signingKeys is resolved to an object, possibly empty: no signing.)
+function fromEnv(row: Row<unknown>, parsed: AuditEnv, env: NodeJS.ProcessEnv): unknown {
+  if (row.read !== undefined) return row.read(env);
+  return row.env.map((name) => parsed[name]).find((v) => v !== undefined);
+}
 
-export const DEFAULT_DIR = '.otel-audit';
+const bad = (name: string, v: unknown, allowed: string): never => {
+  const shown = typeof v === 'number' || typeof v === 'bigint' ? String(v) : JSON.stringify(v);
+  throw new AuditConfigError(`otel-audit option ${name}=${shown} is invalid: allowed values are ${allowed}`);
+};
+
+/** Each option of the table from code, else the environment, else its default; a bad code value is refused. */
+function resolveTable(code: AuditProcessorOptions, env: NodeJS.ProcessEnv): OptionValues {
+  const parsed = readAuditEnv(env); // first: a bad variable stops start-up even when code overrides it
+  const values: Record<string, unknown> = {};
+  for (const [name, row] of ROWS) if (!isEnvOnly(row)) values[name] = given(code, name) ?? fromEnv(row, parsed, env) ?? row.default;
+  for (const [name, row] of ROWS) if (!isEnvOnly(row) && !row.kind.value.safeParse(values[name]).success) bad(name, values[name], row.kind.allowed);
+  return values as OptionValues; // each value passed its row's check just above
+}
 
 export function resolveOptions(code: AuditProcessorOptions = {}, env: NodeJS.ProcessEnv = process.env): ResolvedOptions {
-  const e = readAuditEnv(env);
-  const o: ResolvedOptions = {
-    dir: resolve(code.dir ?? e.OTEL_AUDIT_DIR ?? DEFAULT_DIR),
-    file: code.file ?? e.OTEL_AUDIT_FILE ?? 'journal',
-    fsync: code.fsync ?? e.OTEL_AUDIT_FSYNC ?? 'batch',
-    maxFileBytes: code.maxFileBytes ?? e.OTEL_AUDIT_MAX_FILE_BYTES ?? 50 * 1024 * 1024,
-    maxFiles: code.maxFiles ?? e.OTEL_AUDIT_MAX_FILES ?? 10,
-    stdout: code.stdout ?? e.OTEL_AUDIT_STDOUT ?? false,
-    onLossPolicy: code.onLossPolicy ?? e.OTEL_AUDIT_ON_LOSS ?? 'warn',
-    loggerName: code.loggerName ?? e.OTEL_AUDIT_LOGGER_NAME ?? DEFAULT_AUDIT_LOGGER_NAME,
-    defaultActor: code.defaultActor ?? e.OTEL_AUDIT_DEFAULT_ACTOR ?? 'none',
-    maxQueueSize: code.maxQueueSize ?? e.OTEL_BLRP_MAX_QUEUE_SIZE ?? 8192,
-    maxPendingRecords: code.maxPendingRecords ?? 65536,
-    maxExportBatchSize: code.maxExportBatchSize ?? e.OTEL_BLRP_MAX_EXPORT_BATCH_SIZE ?? 2048,
-    exportTimeoutMillis: code.exportTimeoutMillis ?? e.OTEL_BLRP_EXPORT_TIMEOUT ?? 30000,
-    retryMinMillis: code.retryMinMillis ?? 500,
-    retryMaxMillis: code.retryMaxMillis ?? 30000,
-    replay: code.replay ?? true,
-    onLoss: code.onLoss,
-    exporter: { ...code.exporter, protocol: code.exporter?.protocol ?? e.OTEL_EXPORTER_OTLP_LOGS_PROTOCOL ?? e.OTEL_EXPORTER_OTLP_PROTOCOL ?? 'http/json' },
-    meterProvider: code.meterProvider,
-    signingKeys: code.signingKeys ?? loadSigningKeys(env),
-    checkpointEveryRecords: code.checkpointEveryRecords ?? e.OTEL_AUDIT_CHECKPOINT_RECORDS ?? 1000,
-    checkpointIntervalMillis: code.checkpointIntervalMillis ?? e.OTEL_AUDIT_CHECKPOINT_INTERVAL_MS ?? 60000,
-  };
-  const bad = (name: string, v: unknown, allowed: string): never => {
-    const shown = typeof v === 'number' || typeof v === 'bigint' ? String(v) : JSON.stringify(v);
-    throw new AuditConfigError(`otel-audit option ${name}=${shown} is invalid: allowed values are ${allowed}`);
-  };
-  if (typeof o.loggerName !== 'string' || o.loggerName === '') bad('loggerName', o.loggerName, 'a non-empty logger name');
-  if (typeof o.dir !== 'string') bad('dir', o.dir, 'a directory path');
-  for (const k of ['stdout', 'replay'] as const) if (typeof o[k] !== 'boolean') bad(k, o[k], 'true, false');
-  if (!['journal', 'fallback', 'off'].includes(o.file)) bad('file', o.file, 'journal, fallback, off');
-  if (!['always', 'batch', 'off'].includes(o.fsync)) bad('fsync', o.fsync, 'always, batch, off');
-  if (!['warn', 'throw'].includes(o.onLossPolicy)) bad('onLossPolicy', o.onLossPolicy, 'warn, throw');
-  if (!['os-user', 'none'].includes(o.defaultActor)) bad('defaultActor', o.defaultActor, 'os-user, none');
-  if (!(OTLP_PROTOCOLS as readonly string[]).includes(o.exporter.protocol)) bad('exporter.protocol', o.exporter.protocol, OTLP_PROTOCOLS.join(', '));
-  for (const [k, min] of [
-    ['maxFileBytes', 4096],
-    ['maxFiles', 1],
-    ['maxQueueSize', 1],
-    ['maxPendingRecords', 1],
-    ['maxExportBatchSize', 1],
-    ['exportTimeoutMillis', 0],
-    ['retryMinMillis', 1],
-    ['retryMaxMillis', 1],
-    ['checkpointEveryRecords', 1],
-    ['checkpointIntervalMillis', 0],
-  ] as const) {
-    const v = o[k];
-    if (!Number.isSafeInteger(v) || v < min) bad(k, v, `a whole number >= ${min}`);
-  }
+  const { dir, 'exporter.protocol': protocol, ...rest } = resolveTable(code, env);
+  const o: ResolvedOptions = { ...rest, dir: resolve(dir), exporter: { ...code.exporter, protocol }, onLoss: code.onLoss, meterProvider: code.meterProvider };
   if (o.retryMinMillis > o.retryMaxMillis) bad('retryMinMillis', o.retryMinMillis, `at most retryMaxMillis (${o.retryMaxMillis})`);
   if (o.maxPendingRecords < o.maxQueueSize) o.maxPendingRecords = o.maxQueueSize;
   if (o.maxExportBatchSize > o.maxQueueSize) o.maxExportBatchSize = o.maxQueueSize;

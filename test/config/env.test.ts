@@ -3,17 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { AuditConfigError } from '../../src/core/errors.js';
 import { readAuditEnv, type AuditEnv } from '../../src/config/env.js';
 import { resolveOptions, type AuditProcessorOptions } from '../../src/config/options.js';
-
-/** Runs `fn`, which must throw an AuditConfigError, and returns it. */
-function configError(fn: () => unknown): AuditConfigError {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof AuditConfigError) return err;
-    throw err;
-  }
-  throw new Error('expected AuditConfigError');
-}
+import { configError } from './config-error.js';
 
 const SECRET = 'hmac-S3cr3t-k3y-0123456789abcdef';
 
