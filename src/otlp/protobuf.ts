@@ -317,3 +317,4 @@ function another(kind: string, name: string): string {
 }
 
 export { decodeLogsResponse } from './protobuf-response.js';
+export { decodeLogsRequest } from './protobuf-decode.js';
