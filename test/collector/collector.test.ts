@@ -138,12 +138,13 @@ describe('collector: requests', () => {
     expect(recordTags((await lines(outFile))[0] ?? {})).toStrictEqual([0, 1, 2]);
   });
 
-  it('answers protobuf with 415 and says only OTLP/JSON is supported', async () => {
+  it('answers other media types with 415 naming OTLP/JSON and OTLP/protobuf', async () => {
     const { handle, outFile } = await collector();
-    const res = await post(handle.endpoint, new Uint8Array([10, 0]), { 'content-type': 'application/x-protobuf' });
+    const res = await post(handle.endpoint, 'x', { 'content-type': 'text/plain' });
     expect(res.status).toBe(415);
     const body = (await res.json()) as { message: string };
-    expect(body.message).toContain('only OTLP/JSON');
+    expect(body.message).toContain('OTLP/JSON');
+    expect(body.message).toContain('OTLP/protobuf');
     expect(await lines(outFile)).toHaveLength(0);
   });
 
