@@ -7,39 +7,21 @@
  */
 import { LoggerProvider, SimpleLogRecordProcessor, type LogRecordExporter } from '@opentelemetry/sdk-logs';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import protobuf from 'protobufjs';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { getAuditLogger } from '../../src/api/audit-logger.js';
 import { runVerifyCommand } from '../../src/cli/verify-command.js';
-import { startCollector, type CollectorHandle, type CollectorOptions } from '../../src/collector/index.js';
+import { startCollector } from '../../src/collector/index.js';
 import { encodeLogsRequest } from '../../src/otlp/protobuf.js';
 import type { ExportLogsServiceRequest } from '../../src/otlp/types.js';
 import { AuditLogRecordProcessor } from '../../src/processor.js';
 import { loginEvent } from '../helpers/pipeline.js';
 import { responseType } from '../helpers/proto-receivers.js';
-
-const cleanups: Array<() => Promise<void>> = [];
-afterEach(async () => {
-  while (cleanups.length > 0) await cleanups.pop()?.();
-});
-
-async function tempDir(): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'otel-audit-collector-proto-'));
-  cleanups.push(() => rm(dir, { recursive: true, force: true }));
-  return dir;
-}
-
-async function collector(options: CollectorOptions = {}): Promise<{ handle: CollectorHandle; outFile: string }> {
-  const outFile = join(await tempDir(), 'out.jsonl');
-  const handle = await startCollector({ port: 0, outFile, ...options });
-  cleanups.push(() => handle.close());
-  return { handle, outFile };
-}
+import { cleanups, collector, tempDir } from './helpers.js';
 
 /** A request with `n` records and every kind of value, in the lenient form a JSON sender may use. */
 function request(n: number): ExportLogsServiceRequest {

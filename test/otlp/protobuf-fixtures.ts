@@ -292,3 +292,21 @@ export function generator(seed: number): () => ExportLogsServiceRequest {
   };
   return request;
 }
+
+/**
+ * Runs `check` on the generated request of every seed in [from, to]; a failure names the seed and the input.
+ * Returns how many log records were checked.
+ */
+export function forEachSeed(from: number, to: number, check: (req: ExportLogsServiceRequest) => void): number {
+  let records = 0;
+  for (let seed = from; seed <= to; seed++) {
+    const req = generator(seed)();
+    try {
+      check(req);
+    } catch (err) {
+      throw new Error(`seed ${seed}: ${String(err)}\ninput: ${JSON.stringify(req).slice(0, 2000)}`);
+    }
+    for (const rl of req.resourceLogs ?? []) for (const sl of rl.scopeLogs ?? []) records += sl.logRecords?.length ?? 0;
+  }
+  return records;
+}

@@ -21,7 +21,7 @@ import {
   protoToOtlpJson,
   type ProtoAnyValue,
 } from '../helpers/proto-receivers.js';
-import { generator, normalize, protobufjsEncode } from './protobuf-fixtures.js';
+import { forEachSeed, generator, normalize, protobufjsEncode } from './protobuf-fixtures.js';
 
 // ---------------------------------------------------------------------------------------------------------
 // Helpers
@@ -422,19 +422,9 @@ describe('encodeLogsRequest: invalid input throws, naming the path', () => {
   });
 });
 
-
 describe('encodeLogsRequest: seeded property test', () => {
   it('protobufjs decodes our bytes back to the input (Collector-normalised), and encodes the same bytes', () => {
-    let records = 0;
-    for (let seed = 1; seed <= 400; seed++) {
-      const req = generator(seed)();
-      try {
-        checkRequest(req);
-      } catch (err) {
-        throw new Error(`seed ${seed}: ${String(err)}\ninput: ${JSON.stringify(req).slice(0, 2000)}`);
-      }
-      for (const rl of req.resourceLogs ?? []) for (const sl of rl.scopeLogs ?? []) records += sl.logRecords?.length ?? 0;
-    }
+    const records = forEachSeed(1, 400, checkRequest);
     expect(records).toBeGreaterThan(1000);
   });
 });
