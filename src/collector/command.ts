@@ -3,12 +3,17 @@
  * The first stdout line is machine-readable (`{"event":"listening",...}`) so a parent process (demo, bench,
  * tests) can learn the ephemeral port; everything human goes to stderr.
  */
-import { isLoopbackHost, startCollector, type CollectorFault, type CollectorHandle, type CollectorOptions } from './collector.js';
+import { startCollector, type CollectorHandle, type CollectorOptions } from './collector.js';
+import type { CollectorFault } from './fault.js';
+import { isLoopbackHost } from './origin.js';
 
 export const COLLECTOR_USAGE = `Usage: otel-audit collector [options]
 
-Development OTLP/HTTP logs receiver (OTLP/JSON only). Writes each request as one line in the
-OTel Collector file-exporter format. For tests and demos; NOT a production collector.
+Development OTLP/HTTP logs receiver: POST /v1/logs as OTLP/JSON (Content-Type: application/json) or
+OTLP/protobuf (Content-Type: application/x-protobuf), identity or gzip. Writes each request as one
+OTLP/JSON line in the OTel Collector file-exporter format (a protobuf request gives the same line as
+the same request sent as JSON) and answers in the request's format. For tests and demos; NOT a
+production collector (no gRPC, no auth, no TLS).
 
 Options:
   --port N           port to listen on (default 4318; 0 = any free port)

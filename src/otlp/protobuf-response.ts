@@ -1,21 +1,32 @@
 /**
- * The `ExportLogsServiceResponse` an OTLP receiver answers a protobuf export with (http/protobuf and grpc):
- * its `partial_success` decoded to the OTLP/JSON shape the senders read. Dependency-free. Field numbers from
- * opentelemetry-proto collector/logs/v1/logs_service.proto (copies in test/fixtures/proto).
+ * The small messages around an export: the `ExportLogsServiceResponse` an OTLP receiver answers a protobuf
+ * export with (decoded by the senders, http/protobuf and grpc; encoded by the development collector), and the
+ * `google.rpc.Status` body of an OTLP/HTTP error answer to a protobuf request
+ * (https://opentelemetry.io/docs/specs/otlp/#failures-1). Dependency-free. Field numbers from opentelemetry-proto
+ * collector/logs/v1/logs_service.proto (copies in test/fixtures/proto) and googleapis google/rpc/status.proto.
  */
 import type { ExportLogsServiceResponse } from './types.js';
-import { I32, I64, LEN, TWO_32, VARINT } from './protobuf-wire.js';
+import { int64Text, ProtoReader } from './protobuf-reader.js';
+import { LEN, VARINT, key } from './protobuf-wire.js';
 
 // collector/logs/v1/logs_service.proto — response
 /** ExportLogsServiceResponse: ExportLogsPartialSuccess partial_success = 1; */
-const RESPONSE_PARTIAL_SUCCESS = 1;
+const RESPONSE_PARTIAL_SUCCESS = key(1, LEN);
 /** ExportLogsPartialSuccess: int64 rejected_log_records = 1; */
-const PARTIAL_REJECTED = 1;
+const PARTIAL_REJECTED = key(1, VARINT);
 /** ExportLogsPartialSuccess: string error_message = 2; */
-const PARTIAL_ERROR_MESSAGE = 2;
+const PARTIAL_ERROR_MESSAGE = key(2, LEN);
+
+// google/rpc/status.proto (`repeated google.protobuf.Any details = 3` is never written here)
+/** Status: int32 code = 1; */
+const STATUS_CODE = key(1, VARINT);
+/** Status: string message = 2; */
+const STATUS_MESSAGE = key(2, LEN);
+
+type PartialSuccess = NonNullable<ExportLogsServiceResponse['partialSuccess']>;
 
 // ---------------------------------------------------------------------------------------------------------
-// Response
+// Decoding (the senders)
 
 /**
  * The OTLP/JSON form of a protobuf `ExportLogsServiceResponse`: `{}` for an empty body (full success),
@@ -24,160 +35,98 @@ const PARTIAL_ERROR_MESSAGE = 2;
  * Unknown fields of any wire type are skipped; truncated or malformed input throws an `Error`.
  */
 export function decodeLogsResponse(bytes: Uint8Array): ExportLogsServiceResponse {
-  const r = new Reader(bytes);
+  const r = new ProtoReader(bytes, (detail) => new Error(`decodeLogsResponse: ${detail} (${bytes.length} bytes)`));
   const out: ExportLogsServiceResponse = {};
   while (r.pos < r.end) {
     r.tag();
-    if (r.field === RESPONSE_PARTIAL_SUCCESS && r.wire === LEN) {
-      const end = r.lengthEnd();
+    if (r.key === RESPONSE_PARTIAL_SUCCESS) {
       // A message field seen twice is merged (proto semantics).
-      out.partialSuccess = decodePartialSuccess(r, end, out.partialSuccess ?? {});
+      out.partialSuccess = decodePartialSuccess(r, out.partialSuccess ?? {});
     } else {
-      r.skip(r.field, r.wire, 0);
+      r.skipField();
     }
   }
   return out;
 }
 
-type PartialSuccess = NonNullable<ExportLogsServiceResponse['partialSuccess']>;
-
-function decodePartialSuccess(r: Reader, end: number, into: PartialSuccess): PartialSuccess {
-  const outerEnd = r.end;
-  r.end = end;
-  while (r.pos < end) {
+function decodePartialSuccess(r: ProtoReader, into: PartialSuccess): PartialSuccess {
+  const outer = r.enter();
+  while (r.pos < r.end) {
     r.tag();
-    if (r.field === PARTIAL_REJECTED && r.wire === VARINT) {
+    if (r.key === PARTIAL_REJECTED) {
       r.varint();
       const text = int64Text(r.lo, r.hi);
       if (text === '0') delete into.rejectedLogRecords;
       else into.rejectedLogRecords = text;
-    } else if (r.field === PARTIAL_ERROR_MESSAGE && r.wire === LEN) {
-      const e = r.lengthEnd();
-      const message = new TextDecoder().decode(r.bytes.subarray(r.pos, e));
-      r.pos = e;
+    } else if (r.key === PARTIAL_ERROR_MESSAGE) {
+      const message = r.string(true);
       if (message === '') delete into.errorMessage;
       else into.errorMessage = message;
     } else {
-      r.skip(r.field, r.wire, 0);
+      r.skipField();
     }
   }
-  r.end = outerEnd;
+  r.leave(outer);
   return into;
 }
 
-/** Decimal text of an int64 from its two's-complement halves. */
-function int64Text(l: number, h: number): string {
-  if (h < 0x20_0000) return String(h * TWO_32 + l); // below 2^53: exact as a double
-  return BigInt.asIntN(64, (BigInt(h) << 32n) | BigInt(l)).toString();
+// ---------------------------------------------------------------------------------------------------------
+// Encoding (the development collector): a few fields, built by concatenation, off any hot path
+
+/**
+ * The protobuf `ExportLogsServiceResponse` of its OTLP/JSON form: empty for `{}` (full success). An int64
+ * `rejectedLogRecords` may be a number or a decimal string; zero and empty members are omitted (proto3).
+ */
+export function encodeLogsResponse(res: ExportLogsServiceResponse): Uint8Array {
+  const p = res.partialSuccess;
+  if (p === undefined) return new Uint8Array(0);
+  const parts: Uint8Array[] = [];
+  const rejected = BigInt.asUintN(64, BigInt(p.rejectedLogRecords ?? 0));
+  if (rejected !== 0n) parts.push(Uint8Array.of(PARTIAL_REJECTED, ...varint(rejected)));
+  if (p.errorMessage !== undefined && p.errorMessage !== '') parts.push(stringField(PARTIAL_ERROR_MESSAGE, p.errorMessage));
+  const inner = Buffer.concat(parts);
+  return Buffer.concat([Uint8Array.of(RESPONSE_PARTIAL_SUCCESS, ...varint(BigInt(inner.length))), inner]);
 }
 
-/** Groups nest; a hostile body must not nest them deep enough to overflow the stack. */
-const MAX_GROUP_DEPTH = 100;
-
-class Reader {
-  pos = 0;
-  end: number;
-  /** Set by tag(). */
-  field = 0;
-  wire = 0;
-  /** Set by varint(). */
-  lo = 0;
-  hi = 0;
-
-  constructor(readonly bytes: Uint8Array) {
-    this.end = bytes.length;
-  }
-
-  /** Reads the next field's key into field/wire. */
-  tag(): void {
-    const at = this.pos;
-    this.varint();
-    if (this.hi !== 0) throw this.error(`field key at byte ${at} is out of range`);
-    this.field = this.lo >>> 3;
-    this.wire = this.lo & 7;
-    if (this.field === 0) throw this.error(`field number 0 at byte ${at}`);
-  }
-
-  /** Reads a varint into lo/hi. */
-  varint(): void {
-    const at = this.pos;
-    let l = 0;
-    let h = 0;
-    for (let i = 0; i < 10; i++) {
-      if (this.pos >= this.end) throw this.error(`truncated varint at byte ${at}`);
-      const c = this.bytes[this.pos++]!;
-      const bits = c & 0x7f;
-      if (i < 4) l |= bits << (7 * i);
-      else if (i === 4) {
-        l |= bits << 28;
-        h = bits >>> 4;
-      } else {
-        // The tenth byte holds bit 63 only: more (or a continuation) is not a 64-bit varint.
-        if (i === 9 && c > 1) throw this.error(`varint at byte ${at} overflows 64 bits`);
-        h |= bits << (7 * i - 32);
-      }
-      if (c < 0x80) {
-        this.lo = l >>> 0;
-        this.hi = h >>> 0;
-        return;
-      }
-    }
-    throw this.error(`varint at byte ${at} overflows 64 bits`); // not reached: the tenth byte ends it
-  }
-
-  /** Reads a length prefix; returns where the length-delimited content ends. */
-  lengthEnd(): number {
-    const at = this.pos;
-    this.varint();
-    if (this.hi !== 0 || this.lo > this.end - this.pos) {
-      throw this.error(`truncated: length-delimited field at byte ${at} runs past the end`);
-    }
-    return this.pos + this.lo;
-  }
-
-  skip(field: number, wire: number, depth: number): void {
-    switch (wire) {
-      case VARINT:
-        this.varint();
-        return;
-      case I64:
-        this.advance(8);
-        return;
-      case LEN:
-        this.pos = this.lengthEnd();
-        return;
-      case I32:
-        this.advance(4);
-        return;
-      case 3: {
-        // Start group: skip fields up to the matching end group.
-        if (depth >= MAX_GROUP_DEPTH) throw this.error('groups nested too deep');
-        for (;;) {
-          if (this.pos >= this.end) throw this.error(`truncated: group ${field} has no end`);
-          this.tag();
-          const f = this.field;
-          const w = this.wire;
-          if (w === 4) {
-            if (f !== field) throw this.error(`end group ${f} does not match start group ${field}`);
-            return;
-          }
-          this.skip(f, w, depth + 1);
-        }
-      }
-      case 4:
-        throw this.error(`unexpected end group ${field}`);
-      default:
-        throw this.error(`invalid wire type ${wire} (field ${field})`);
-    }
-  }
-
-  private advance(n: number): void {
-    if (this.end - this.pos < n) throw this.error(`truncated: ${n}-byte field at byte ${this.pos} runs past the end`);
-    this.pos += n;
-  }
-
-  private error(detail: string): Error {
-    return new Error(`decodeLogsResponse: ${detail} (${this.bytes.length} bytes)`);
-  }
+/** A `google.rpc.Status` { code, message } (the code a google.rpc.Code, e.g. 3 INVALID_ARGUMENT). */
+export function encodeRpcStatus(code: number, message: string): Uint8Array {
+  const parts: Uint8Array[] = [];
+  if (code !== 0) parts.push(Uint8Array.of(STATUS_CODE, ...varint(BigInt.asUintN(64, BigInt(code)))));
+  if (message !== '') parts.push(stringField(STATUS_MESSAGE, message));
+  return Buffer.concat(parts);
 }
 
+/** `google.rpc.Status` decoded: code and message, unknown fields (details) skipped. Throws on malformed input. */
+export function decodeRpcStatus(bytes: Uint8Array): { code: number; message: string } {
+  const r = new ProtoReader(bytes, (detail) => new Error(`decodeRpcStatus: ${detail} (${bytes.length} bytes)`));
+  let code = 0;
+  let message = '';
+  while (r.pos < r.end) {
+    r.tag();
+    if (r.key === STATUS_CODE) {
+      r.varint();
+      code = r.lo | 0; // int32: the low 32 bits, signed
+    } else if (r.key === STATUS_MESSAGE) {
+      message = r.string(true);
+    } else {
+      r.skipField();
+    }
+  }
+  return { code, message };
+}
+
+function varint(n: bigint): number[] {
+  const out: number[] = [];
+  while (n > 0x7fn) {
+    out.push(Number(n & 0x7fn) | 0x80);
+    n >>= 7n;
+  }
+  out.push(Number(n));
+  return out;
+}
+
+/** A string field; lone surrogates become U+FFFD (messages here are diagnostics, never audit data). */
+function stringField(tag: number, s: string): Uint8Array {
+  const bytes = Buffer.from(s, 'utf8');
+  return Buffer.concat([Uint8Array.of(tag, ...varint(BigInt(bytes.length))), bytes]);
+}

@@ -1,33 +1,13 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { gzipSync } from 'node:zlib';
-import { afterEach, describe, expect, it } from 'vitest';
-import { runCollectorCommand, startCollector, type CollectorHandle, type CollectorOptions } from '../../src/collector/index.js';
+import { describe, expect, it } from 'vitest';
+import { runCollectorCommand, startCollector } from '../../src/collector/index.js';
 import type { ExportLogsServiceRequest } from '../../src/otlp/types.js';
-
-const cleanups: Array<() => Promise<void>> = [];
-
-afterEach(async () => {
-  while (cleanups.length > 0) await cleanups.pop()?.();
-});
-
-async function tempDir(): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'otel-audit-collector-'));
-  cleanups.push(() => rm(dir, { recursive: true, force: true }));
-  return dir;
-}
-
-/** Collector on an ephemeral loopback port writing to a fresh temp dir; closed after the test. */
-async function collector(options: CollectorOptions = {}): Promise<{ handle: CollectorHandle; outFile: string }> {
-  const outFile = join(await tempDir(), 'nested', 'dir', 'out.jsonl');
-  const handle = await startCollector({ port: 0, outFile, ...options });
-  cleanups.push(() => handle.close());
-  return { handle, outFile };
-}
+import { cleanups, collector, tempDir } from './helpers.js';
 
 /** An OTLP/JSON request with `n` records, in the lenient form (numbers, uppercase ids). */
 function request(n: number, tag = 'r'): unknown {
@@ -138,12 +118,13 @@ describe('collector: requests', () => {
     expect(recordTags((await lines(outFile))[0] ?? {})).toStrictEqual([0, 1, 2]);
   });
 
-  it('answers protobuf with 415 and says only OTLP/JSON is supported', async () => {
+  it('answers other media types with 415 naming OTLP/JSON and OTLP/protobuf', async () => {
     const { handle, outFile } = await collector();
-    const res = await post(handle.endpoint, new Uint8Array([10, 0]), { 'content-type': 'application/x-protobuf' });
+    const res = await post(handle.endpoint, 'x', { 'content-type': 'text/plain' });
     expect(res.status).toBe(415);
     const body = (await res.json()) as { message: string };
-    expect(body.message).toContain('only OTLP/JSON');
+    expect(body.message).toContain('OTLP/JSON');
+    expect(body.message).toContain('OTLP/protobuf');
     expect(await lines(outFile)).toHaveLength(0);
   });
 
