@@ -3,14 +3,16 @@
  * bounded memory (ARCHITECTURE.md §5).
  *
  * Invariant: every accepted record is at all times in memory, in the journal, or acknowledged.
+ * `Delivery` coordinates the batcher (batch.ts), the journal (spool.ts), read-back and the export loop.
  * - `accept` (sync, from onEmit) queues a sealed record; with fsync `always` it is also written and fsynced
  *   before `accept` returns.
  * - A flush tick (setImmediate) cuts the queue into batches, writes them to the journal as OTLP/JSON lines
  *   (group commit: one write + one fsync for everything queued since the last one) and hands the same
  *   text to the exporter as the HTTP body.
- * - The export loop sends one batch at a time, in sequence order: from memory, or — for records evicted
- *   from memory because the collector was slow or down — read back from the journal. A failed batch is
- *   retried with capped exponential backoff, forever (an outage of any length only grows the journal).
+ * - The export loop (export-loop.ts, shared with replay) sends one request at a time, in sequence order:
+ *   from memory, or — for records evicted from memory because the collector was slow or down — read back
+ *   from the journal (read-back.ts). A failed request is retried with capped exponential backoff, forever
+ *   (an outage of any length only grows the journal).
  * - Memory holds at most `maxQueueSize` records that are already in the journal (older ones are evicted and
  *   re-read from disk later) and at most `maxPendingRecords` records in all; past that, the loss policy.
  */import { diag } from '@opentelemetry/api';
