@@ -10,12 +10,12 @@ import { ATTR_SEQ_END, ATTR_SEQ_NUMBER, ATTR_SEQ_STREAM_ID } from '../core/attri
 import { filterRequest, attribute, intAttribute, stringAttribute } from '../otlp/decode.js';
 import type { ExportLogsServiceRequest, OtlpLogRecord } from '../otlp/types.js';
 import { listStreams, prepareAuditDir } from '../sinks/files.js';
-import { readLastLine, readLines } from '../sinks/journal-reader.js';
-import { keepRejected, refusedForGood } from '../sinks/rejected.js';
-import { bisectRefused } from './bisect.js';
+import { readLastLine, readLines, type LineRead } from '../sinks/journal-reader.js';
 import { recoverSegment, type TornTail } from '../sinks/recover.js';
 import { claimReplay, isOwnerAlive, newState, readState, writeState, type StreamState } from '../sinks/stream-state.js';
+import { ExportLoop, type ExportRequest, type ExportSource } from './export-loop.js';
 import type { BatchSender } from './otlp-sender.js';
+import { keepAside } from './set-aside.js';
 
 export interface ReplayOptions {
   dir: string;
@@ -64,7 +64,8 @@ function lastRecordOf(streamId: string, paths: readonly string[]): { lastSeq?: n
 
 export class Replayer {
   private stopped = false;
-  private wake: (() => void) | undefined;
+  /** The export loop of the stream being replayed. */
+  private loop: ExportLoop | undefined;
   private readonly claimed: Claimed[];
   readonly report: ReplayReport = { streams: [], records: 0, rejected: 0, torn: [], malformedLines: 0 };
 
@@ -115,7 +116,7 @@ export class Replayer {
 
   stop(): void {
     this.stopped = true;
-    this.wake?.();
+    this.loop?.stop();
   }
 
   private async replayStream(streamId: string, paths: string[], state: StreamState): Promise<void> {
@@ -127,104 +128,123 @@ export class Replayer {
       process.stderr.write(msg + '\n');
     }
     this.report.streams.push(streamId);
-    let acked = state.acked;
-    let ended = state.ended;
-    let requests: ExportLogsServiceRequest[] = [];
+    const saved = (acked: number, extra: Partial<StreamState> = {}): void =>
+      writeState(this.o.dir, { ...state, acked, last: Math.max(state.last, acked), ...extra });
+    const source = new StreamRequests(paths, streamId, this.o.maxExportBatchSize, state.ended, this.report, (last) => saved(last));
+    let failure: { error: unknown } | undefined;
+    const loop = new ExportLoop({
+      sender: this.o.sender,
+      streamId,
+      source,
+      acked: state.acked,
+      retryMinMillis: this.o.retryMinMillis,
+      retryMaxMillis: this.o.retryMaxMillis,
+      hooks: {
+        acked: (_last, n) => (this.report.records += n),
+        setAside: (body, first, last, count, why) => {
+          keepAside(this.o.dir, streamId, first, last, body, why, 'replayed records');
+          this.report.rejected += count;
+        },
+        retrying: (r, _count, delay) => diag.warn(`otel-audit: replay export failed (${r.message}); retrying in ${delay} ms`),
+        crashed: (error) => {
+          // Not retried: the replay of this stream ends with the error (its claim is released, run() rejects).
+          failure = { error };
+          loop.stop();
+        },
+      },
+    });
+    this.loop = loop;
+    try {
+      if (this.stopped || (await loop.run()) === 'stopped') {
+        if (failure !== undefined) throw failure.error;
+        return;
+      }
+    } finally {
+      this.loop = undefined;
+      await source.close();
+    }
+    // The owner is gone: nothing more will be appended, so the stream is complete once all is acknowledged.
+    saved(loop.acked, { ended: source.ended, done: true });
+  }
+}
+
+/**
+ * The requests of one orphaned stream for the export loop: its segments' lines in order, the records after
+ * the acknowledged position, up to `maxCount` records a request (whole lines). A request is offered again
+ * until it is settled; then `onSettled` saves the position.
+ */
+class StreamRequests implements ExportSource {
+  private readonly lines: AsyncGenerator<LineRead>;
+  private pending: ExportRequest | undefined;
+  private exhausted = false;
+
+  constructor(
+    paths: readonly string[],
+    private readonly streamId: string,
+    private readonly maxCount: number,
+    /** The stream's end marker was seen (or its state said so). */
+    public ended: boolean,
+    private readonly report: ReplayReport,
+    private readonly onSettled: (last: number) => void,
+  ) {
+    this.lines = linesOf(paths);
+  }
+
+  finished(): boolean {
+    return this.exhausted && this.pending === undefined;
+  }
+
+  async next(acked: number): Promise<ExportRequest | undefined> {
+    if (this.pending !== undefined) return this.pending;
+    const requests: ExportLogsServiceRequest[] = [];
     let count = 0;
     let last = acked;
-    const flush = async (): Promise<boolean> => {
-      if (count === 0) return true;
-      const body = JSON.stringify({ resourceLogs: requests.flatMap((r) => r.resourceLogs ?? []) });
-      const outcome = await this.sendUntilOk(streamId, body, count, acked + 1, last);
-      if (outcome === 'stopped') return false;
-      if (outcome === 'acked') this.report.records += count;
-      acked = last;
-      writeState(this.o.dir, { ...state, acked, last: Math.max(state.last, acked) });
-      requests = [];
-      count = 0;
-      return true;
-    };
-    for (const path of paths) {
-      for await (const line of readLines(path)) {
-        let req: ExportLogsServiceRequest;
-        try {
-          req = JSON.parse(line.text) as ExportLogsServiceRequest;
-        } catch {
-          this.report.malformedLines++;
-          continue; // left in place: `otel-audit verify` reports it as malformed
-        }
-        const f = filterRequest(req, streamId, (s) => s > acked);
-        if (f === undefined) continue;
-        for (const rl of f.request.resourceLogs ?? [])
-          for (const sl of rl.scopeLogs ?? [])
-            for (const r of sl.logRecords ?? []) if (attribute(r, ATTR_SEQ_END)?.boolValue === true) ended = true;
-        requests.push(f.request);
-        count += f.count;
-        last = Math.max(last, f.last);
-        if (count >= this.o.maxExportBatchSize && !(await flush())) return;
+    while (count < this.maxCount) {
+      const line = await this.lines.next();
+      if (line.done === true) {
+        this.exhausted = true;
+        break;
       }
+      let req: ExportLogsServiceRequest;
+      try {
+        req = JSON.parse(line.value.text) as ExportLogsServiceRequest;
+      } catch {
+        this.report.malformedLines++;
+        continue; // left in place: `otel-audit verify` reports it as malformed
+      }
+      const f = filterRequest(req, this.streamId, (s) => s > acked);
+      if (f === undefined) continue;
+      if (hasEndMarker(f.request)) this.ended = true;
+      requests.push(f.request);
+      count += f.count;
+      last = Math.max(last, f.last);
     }
-    if (!(await flush())) return;
-    // The owner is gone: nothing more will be appended, so the stream is complete once all is acknowledged.
-    writeState(this.o.dir, { ...state, acked, last: Math.max(state.last, acked), ended, done: true });
+    if (count === 0) return undefined;
+    const body = JSON.stringify({ resourceLogs: requests.flatMap((r) => r.resourceLogs ?? []) });
+    return (this.pending = {
+      body,
+      count,
+      last,
+      done: (outcome) => {
+        if (outcome === 'failed') return;
+        this.pending = undefined;
+        this.onSettled(last);
+      },
+    });
   }
 
-  /** Sends until acknowledged — or refused for good, then kept in rejected/ like the live stream does. */
-  /** Keeps refused records in rejected/ and says so. */
-  private keepAside(streamId: string, body: string, first: number, last: number, count: number, why: string): void {
-    const where = keepRejected(this.o.dir, streamId, first, last, body);
-    this.report.rejected += count;
-    const msg = `otel-audit: the collector refused replayed records ${first}–${last} of stream ${streamId} for good (${why}); kept in ${where}`;
-    diag.error(msg);
-    process.stderr.write(msg + '\n');
+  /** Closes the segment being read (when the replay stopped before its end). */
+  async close(): Promise<void> {
+    await this.lines.return(undefined);
   }
+}
 
-  /** 'acked-parts' / 'bisected': refused whole, then split; the parts' records are already counted. */
-  private async sendUntilOk(
-    streamId: string,
-    body: string,
-    count: number,
-    first: number,
-    last: number,
-  ): Promise<'acked' | 'set-aside' | 'stopped' | 'acked-parts' | 'bisected'> {
-    let delay = this.o.retryMinMillis;
-    let attempts = 0;
-    while (!this.stopped) {
-      const r = await this.o.sender.send(body, count);
-      if (r.ok) return 'acked';
-      if (refusedForGood(r, ++attempts)) {
-        if (count > 1) {
-          // Only the records the collector refuses are set aside (deliver/bisect.ts); a retryable failure
-          // meanwhile sends the whole batch again (at-least-once).
-          let setAside = 0;
-          const outcome = await bisectRefused({
-            sender: this.o.sender,
-            streamId,
-            body,
-            onAcked: (_last, n) => (this.report.records += n),
-            onRefused: (part, partFirst, partLast, n, message) => {
-              setAside++;
-              this.keepAside(streamId, part, partFirst, partLast, n, message);
-            },
-          });
-          if (outcome === 'done') return setAside > 0 ? 'bisected' : 'acked-parts';
-          attempts = 0;
-          continue;
-        }
-        this.keepAside(streamId, body, first, last, count, r.message);
-        return 'set-aside';
-      }
-      diag.warn(`otel-audit: replay export failed (${r.message}); retrying in ${delay} ms`);
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, delay);
-        t.unref();
-        this.wake = () => {
-          clearTimeout(t);
-          resolve();
-        };
-      });
-      delay = Math.min(delay * 2, this.o.retryMaxMillis);
-    }
-    return 'stopped';
-  }
+async function* linesOf(paths: readonly string[]): AsyncGenerator<LineRead> {
+  for (const path of paths) yield* readLines(path);
+}
+
+function hasEndMarker(req: ExportLogsServiceRequest): boolean {
+  for (const rl of req.resourceLogs ?? [])
+    for (const sl of rl.scopeLogs ?? []) for (const r of sl.logRecords ?? []) if (attribute(r, ATTR_SEQ_END)?.boolValue === true) return true;
+  return false;
 }

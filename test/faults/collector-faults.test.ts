@@ -259,7 +259,7 @@ describe('refused for good: kept, reported, not retried forever', () => {
   });
 
   it.fails('HTTP 429 with a Retry-After longer than the export timeout is honoured (no request before it elapses)', async () => {
-    // BUG: src/deliver/delivery.ts retries after its own backoff (retryMinMillis..retryMaxMillis); the Retry-After
+    // BUG: src/deliver/export-loop.ts retries after its own backoff (retryMinMillis..retryMaxMillis); the Retry-After
     // the collector sent is dropped by src/deliver/otlp-sender.ts (SendResult has no retry delay), so a
     // collector asking for 2 s of quiet gets a request every 50–250 ms here (every 0.5–30 s by default).
     p = await faultPipeline({ exporter: { timeoutMillis: 300 } });

@@ -1,0 +1,140 @@
+/**
+ * Batches: records accepted since the last cut, encoded as they come into one OTLP/JSON request (the journal
+ * line and the HTTP body at once), with the receipts waiting on them.
+ */
+import type { SealedRecord } from '../chain/seal.js';
+import { RequestBuilder } from '../otlp/request-builder.js';
+import type { JournalLine } from '../sinks/journal.js';
+import type { Deferred } from './deferred.js';
+import type { AuditReceipt } from './receipt.js';
+
+/** A receipt waiting for its record to become durable, with what it will report. */
+export interface PendingReceipt {
+  d: Deferred<AuditReceipt>;
+  recordId: string;
+  hash: string;
+}
+
+/**
+ * Records travel in batches after the flush tick. A batch keeps only its OTLP/JSON text (shared by the
+ * journal line and the HTTP body) — not the records it was made of — so memory holds one copy of each.
+ */
+export interface Batch {
+  readonly first: number;
+  readonly last: number;
+  readonly count: number;
+  /** UTF-8 OTLP/JSON: encoded once, off the V8 heap. */
+  readonly line: Buffer;
+  /** Written to the journal (and synced, by policy). */
+  onDisk: boolean;
+  receipts: Map<number, PendingReceipt> | undefined;
+  /** Record ids, kept only where a loss report may need to name them (no journal to fall back on). */
+  ids: string[] | undefined;
+}
+
+export const journalLine = (b: Batch): JournalLine => ({ bytes: b.line, first: b.first, last: b.last });
+
+/** The records of batches with a sequence number above `after`, named for a loss report. */
+export const recordsOf = (batches: readonly Batch[], after: number): { recordId: string | undefined; seq: number }[] =>
+  batches.flatMap((b) => Array.from({ length: b.count }, (_, i) => ({ recordId: b.ids?.[i], seq: b.first + i })).filter((r) => r.seq > after));
+
+/** Resolves the batch's receipts: its records are durable `durability`. */
+export function settle(b: Batch, streamId: string, durability: AuditReceipt['durability']): void {
+  if (b.receipts === undefined) return;
+  for (const [seq, r] of b.receipts) r.d.resolve({ recordId: r.recordId, streamId, sequence: seq, hash: r.hash, durability });
+  b.receipts = undefined;
+}
+
+/** Rejects the batch's receipts with `error(recordId)`: its records are not durable by policy. */
+export function rejectReceipts(b: Batch, error: (recordId: string) => Error): void {
+  if (b.receipts === undefined) return;
+  for (const r of b.receipts.values()) r.d.reject(error(r.recordId));
+  b.receipts = undefined;
+}
+
+/** Bytes between `{"resourceLogs":[` and `]}` of a request line: lines merge into one body by concatenation. */
+const REQUEST_HEAD = Buffer.from('{"resourceLogs":[');
+const REQUEST_TAIL = Buffer.from(']}');
+const COMMA = Buffer.from(',');
+export const innerOf = (line: Buffer): Buffer => line.subarray(REQUEST_HEAD.length, line.length - REQUEST_TAIL.length);
+
+/** Several request lines as one request: their resourceLogs lists joined. */
+export const concatRequests = (lines: readonly Buffer[]): Buffer => concatInner(lines.map(innerOf));
+
+export function concatInner(inners: readonly Buffer[]): Buffer {
+  const parts: Buffer[] = [REQUEST_HEAD];
+  for (let i = 0; i < inners.length; i++) {
+    if (i > 0) parts.push(COMMA);
+    parts.push(inners[i]!);
+  }
+  parts.push(REQUEST_TAIL);
+  return Buffer.concat(parts);
+}
+
+/** The open batch: records accepted since the last cut, encoded into the builder as they came. */
+export class Batcher {
+  private readonly builder = new RequestBuilder();
+  private openFirst = 0;
+  private openLast = 0;
+  private openReceipts: Map<number, PendingReceipt> | undefined;
+  private openIds: string[] | undefined;
+  /** Batches cut (full) but not yet handed to journal and export, which happens in the flush tick. */
+  ready: Batch[] = [];
+
+  /** `keepIds`: no journal to fall back on, so a loss report must be able to name each record. */
+  constructor(private readonly keepIds: boolean) {}
+
+  /** Records in the open batch. */
+  get count(): number {
+    return this.builder.count;
+  }
+
+  /** Hot path: into the open batch. */
+  add(rec: SealedRecord, receipt: Deferred<AuditReceipt> | undefined): void {
+    if (this.builder.count === 0) this.openFirst = rec.seq;
+    if (!this.builder.add(rec.bytes, rec.group)) {
+      // The arena is full: close the open batch there and open the next one in a fresh arena.
+      this.ready.push(this.cut());
+      this.openFirst = rec.seq;
+      this.builder.add(rec.bytes, rec.group);
+    }
+    this.openLast = rec.seq;
+    if (receipt !== undefined) (this.openReceipts ??= new Map()).set(rec.seq, { d: receipt, recordId: rec.recordId, hash: rec.hash });
+    if (this.keepIds) (this.openIds ??= []).push(rec.recordId);
+  }
+
+  /** Closes the open batch (which must hold a record). */
+  cut(): Batch {
+    const b: Batch = {
+      first: this.openFirst,
+      last: this.openLast,
+      count: this.openLast - this.openFirst + 1,
+      line: this.builder.cut()!,
+      onDisk: false,
+      receipts: this.openReceipts,
+      ids: this.openIds,
+    };
+    this.openReceipts = undefined;
+    this.openIds = undefined;
+    return b;
+  }
+
+  /** Cuts the open batch (if any) into `ready`; returns `ready`. */
+  cutOpen(): readonly Batch[] {
+    if (this.builder.count > 0) this.ready.push(this.cut());
+    return this.ready;
+  }
+
+  /** Everything cut or open, as batches (the open one is cut), taken out. */
+  takeAll(): Batch[] {
+    this.cutOpen();
+    const batches = this.ready;
+    this.ready = [];
+    return batches;
+  }
+
+  /** First sequence number still here (open or waiting for the tick), if any. */
+  get firstQueued(): number | undefined {
+    return this.ready[0]?.first ?? (this.builder.count > 0 ? this.openFirst : undefined);
+  }
+}

@@ -1,0 +1,266 @@
+/**
+ * The export loop (ARCHITECTURE.md §5.2), shared by live delivery (delivery.ts) and replay (replay.ts): one
+ * request in flight per stream, in sequence order. A failed request is retried with exponential backoff from
+ * `retryMinMillis`, doubling up to `retryMaxMillis`, forever (an outage of any length only grows the journal).
+ * Retry-After is the transport's business: the sender honours it within one `send` (otlp-sender.ts), and the
+ * loop backs off on top of that as after any other failure.
+ *
+ * A request the collector refuses for good (a permanent status after PERMANENT_ATTEMPTS, records rejected in
+ * partial_success after REJECTED_ATTEMPTS: sinks/rejected.ts) is bisected (bisect.ts) so that only the
+ * records it refuses are set aside; a single record is set aside at once.
+ *
+ * What differs between live delivery and replay is passed in: where the next request comes from
+ * (ExportSource), what an acknowledgement, a set-aside or a failure means to the caller (ExportHooks), and the
+ * clock its backoff timers run on (ExportClock: fake in the unit tests).
+ */
+import { diag } from '@opentelemetry/api';
+import { refusedForGood } from '../sinks/rejected.js';
+import { bisectRefused } from './bisect.js';
+import type { BatchSender, SendResult } from './otlp-sender.js';
+
+/** How a request ended: acknowledged whole, acknowledged through bisection, or (partly) set aside. */
+export type Settled = 'acked' | 'acked-in-parts' | 'set-aside';
+
+/** One request to export: OTLP/JSON of records up to `last` (all after the loop's acknowledged position). */
+export interface ExportRequest {
+  readonly body: Uint8Array | string;
+  readonly count: number;
+  readonly last: number;
+  /** Told once the attempt is over ('failed': it will be asked for again). */
+  done?(outcome: Settled | 'failed'): void;
+}
+
+export interface ExportSource {
+  /**
+   * The next request after `acked`; undefined when nothing is sendable now (the loop waits for `kick`);
+   * 'skipped' when the source moved the position itself (`ExportLoop.skipTo`) without a request.
+   * `retrying`: the last attempt at the head of the stream failed.
+   */
+  next(acked: number, retrying: boolean): ExportRequest | 'skipped' | undefined | Promise<ExportRequest | 'skipped' | undefined>;
+  /** Nothing is left to export after `acked` (the loop is idle). */
+  finished(acked: number): boolean;
+}
+
+export interface ExportHooks {
+  /** Records up to `last` were acknowledged: a whole request (`whole`) or a part of a bisected one. */
+  acked(last: number, count: number, whole: boolean): void;
+  /** Records first..last were refused for good: keep them aside and say so. A throw stops the move past them. */
+  setAside(body: Uint8Array | string, first: number, last: number, count: number, why: string): void;
+  /** The acknowledged position moved (ack, set-aside, end of a bisection). */
+  progressed?(): void;
+  /** A whole request failed (before the refused-for-good decision). */
+  failed?(result: SendResult): void;
+  /** The loop backs off `delayMillis` before trying the request again. */
+  retrying?(result: SendResult, count: number, delayMillis: number): void;
+  /** Duration of one export attempt of a whole request, in seconds. */
+  timed?(seconds: number, ok: boolean): void;
+  /** An unexpected error in an attempt (e.g. an unreadable journal line); the loop backs off and retries. */
+  crashed(e: unknown): void;
+}
+
+/** Time for the backoff; timers it sets must not keep the process alive. */
+export interface ExportClock {
+  now(): number;
+  /** Calls `fn` after `ms`; returns what cancels it. */
+  schedule(fn: () => void, ms: number): () => void;
+}
+
+export const systemClock: ExportClock = {
+  now: () => performance.now(),
+  schedule(fn, ms) {
+    const t = setTimeout(fn, ms);
+    t.unref();
+    return () => clearTimeout(t);
+  },
+};
+
+export interface ExportLoopOptions {
+  sender: BatchSender;
+  streamId: string;
+  source: ExportSource;
+  hooks: ExportHooks;
+  retryMinMillis: number;
+  retryMaxMillis: number;
+  /** Acknowledged position to start from (the stream's state after a restart; 0 for a new stream). */
+  acked?: number;
+  clock?: ExportClock;
+}
+
+export class ExportLoop {
+  /** Highest sequence number acknowledged by the collector or set aside: everything up to it is settled. */
+  private position: number;
+  private busy = false;
+  private stopped = false;
+  private cancelRetry: (() => void) | undefined;
+  private delay: number;
+  /** Consecutive failed attempts at the request now at the head of the stream. */
+  private failedAttempts = 0;
+  private idleWaiters: (() => void)[] = [];
+  private stopWaiters: (() => void)[] = [];
+  private readonly clock: ExportClock;
+  /** The attempt in flight (resolved when none is). */
+  inflight: Promise<void> = Promise.resolve();
+
+  constructor(private readonly o: ExportLoopOptions) {
+    this.position = o.acked ?? 0;
+    this.delay = o.retryMinMillis;
+    this.clock = o.clock ?? systemClock;
+  }
+
+  get acked(): number {
+    return this.position;
+  }
+
+  /** Records up to `seq` are accounted for by the source itself (reported missing): move past them. */
+  skipTo(seq: number): void {
+    this.position = seq;
+  }
+
+  /** Starts an attempt unless one is in flight, a backoff is running, or the loop is stopped. */
+  kick(): void {
+    if (this.busy || this.cancelRetry !== undefined || this.stopped) return;
+    if (this.o.source.finished(this.position)) return this.notify('idle');
+    this.busy = true;
+    this.inflight = this.attempt()
+      .catch((e: unknown) => {
+        this.o.hooks.crashed(e);
+        this.scheduleRetry();
+        return false;
+      })
+      .then((progressed) => {
+        this.busy = false;
+        if (this.stopped) return this.notify('stopped');
+        // Only loop on progress: with nothing sendable yet (records still waiting for the flush tick), looping
+        // here would spin in microtasks and starve the very tick that makes them sendable; `kick` comes then.
+        if (progressed) this.kick();
+        else if (this.o.source.finished(this.position)) this.notify('idle');
+      });
+  }
+
+  /** Ends the backoff now (a flush is a reason to try again rather than wait); `kick` starts the attempt. */
+  retryNow(): void {
+    this.cancelRetry?.();
+    this.cancelRetry = undefined;
+  }
+
+  /** No attempt starts from now on; the one in flight (`inflight`) runs to its end. */
+  stop(): void {
+    this.stopped = true;
+    this.retryNow();
+    if (!this.busy) this.notify('stopped');
+  }
+
+  /** Resolves when the source is finished and everything is settled. */
+  whenIdle(): Promise<void> {
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  /** Exports until the source is finished ('idle'), or the loop is stopped and its last attempt is over. */
+  run(): Promise<'idle' | 'stopped'> {
+    const r = new Promise<'idle' | 'stopped'>((resolve) => {
+      this.idleWaiters.push(() => resolve('idle'));
+      this.stopWaiters.push(() => resolve('stopped'));
+    });
+    if (this.stopped && !this.busy) this.notify('stopped');
+    else this.kick();
+    return r;
+  }
+
+  private notify(what: 'idle' | 'stopped'): void {
+    const w = what === 'idle' ? this.idleWaiters : this.stopWaiters;
+    if (w.length === 0) return;
+    if (what === 'idle') this.idleWaiters = [];
+    else this.stopWaiters = [];
+    for (const f of w) f();
+  }
+
+  private scheduleRetry(): void {
+    if (this.cancelRetry !== undefined || this.stopped) return;
+    this.cancelRetry = this.clock.schedule(() => {
+      this.cancelRetry = undefined;
+      this.kick();
+    }, this.delay);
+    this.delay = Math.min(this.delay * 2, this.o.retryMaxMillis);
+  }
+
+  /** One attempt at the head of the stream. Resolves true when it made one (whatever its outcome). */
+  private async attempt(): Promise<boolean> {
+    const req = await this.o.source.next(this.position, this.failedAttempts > 0);
+    if (req === undefined) return false;
+    if (req === 'skipped') return true;
+    const outcome = await this.send(req);
+    req.done?.(outcome);
+    return true;
+  }
+
+  /** Sends a whole request: acknowledged, failed (retried after the backoff), or refused for good. */
+  private async send(req: ExportRequest): Promise<Settled | 'failed'> {
+    const h = this.o.hooks;
+    const t0 = this.clock.now();
+    const r = await this.o.sender.send(req.body, req.count);
+    h.timed?.((this.clock.now() - t0) / 1000, r.ok);
+    if (r.ok) {
+      this.position = req.last;
+      this.delay = this.o.retryMinMillis;
+      this.failedAttempts = 0;
+      h.acked(req.last, req.count, true);
+      h.progressed?.();
+      return 'acked';
+    }
+    h.failed?.(r);
+    // A collector that keeps refusing the same request for good (HTTP 4xx, or rejecting records in
+    // partial_success) would block the stream forever: after a few attempts it is set aside.
+    this.failedAttempts++;
+    if (refusedForGood(r, this.failedAttempts)) {
+      if (req.count > 1) return this.bisect(req, r.message);
+      this.setAside(req.body, this.position + 1, req.last, req.count, r.message);
+      return 'set-aside';
+    }
+    h.retrying?.(r, req.count, this.delay);
+    this.scheduleRetry();
+    return 'failed';
+  }
+
+  /**
+   * The request was refused for good: only the records the collector refuses are set aside (bisect.ts). A
+   * retryable failure meanwhile sends the whole request again after the backoff (at-least-once).
+   */
+  private async bisect(req: ExportRequest, why: string): Promise<Settled | 'failed'> {
+    this.failedAttempts = 0;
+    let setAside = 0;
+    const outcome = await bisectRefused({
+      sender: this.o.sender,
+      streamId: this.o.streamId,
+      body: req.body,
+      onAcked: (partLast, n) => {
+        this.position = partLast;
+        this.o.hooks.acked(partLast, n, false);
+      },
+      onRefused: (part, first, partLast, n, message) => {
+        setAside++;
+        this.setAside(part, first, partLast, n, message);
+      },
+    }).catch((e: unknown) => {
+      diag.error(`otel-audit: could not split a refused batch (${e instanceof Error ? e.message : String(e)}); setting it aside whole`);
+      return 'whole' as const;
+    });
+    if (outcome === 'whole') {
+      this.setAside(req.body, this.position + 1, req.last, req.count, why);
+      return 'set-aside';
+    }
+    if (outcome === 'failed') {
+      this.scheduleRetry();
+      return 'failed';
+    }
+    this.position = Math.max(this.position, req.last);
+    this.o.hooks.progressed?.();
+    return setAside > 0 ? 'set-aside' : 'acked-in-parts';
+  }
+
+  private setAside(body: Uint8Array | string, first: number, last: number, count: number, why: string): void {
+    this.failedAttempts = 0;
+    this.o.hooks.setAside(body, first, last, count, why);
+    this.position = last;
+    this.o.hooks.progressed?.();
+  }
+}

@@ -1,0 +1,123 @@
+/**
+ * The journal as live delivery writes it (ARCHITECTURE.md §5.1, §5.7): batches go to the journal writer
+ * (sinks/journal.ts), synchronously under fsync `always`, else in group commits; once written their receipts
+ * settle as durable in the journal. A failed write leaves the records in memory (delivered from there) and is
+ * reported once, with a count when writes recover. Rotation and fully acknowledged segments are offered to
+ * retention.
+ */
+import { diag } from '@opentelemetry/api';
+import { AuditLossError } from '../core/errors.js';
+import { JournalWriter, type JournalOptions, type SegmentInfo } from '../sinks/journal.js';
+import { journalLine, rejectReceipts, settle, type Batch } from './batch.js';
+import type { AuditMetrics } from './metrics.js';
+
+export interface SpoolOptions extends JournalOptions {
+  metrics: AuditMetrics;
+  /** `throw`: receipts of records the journal could not write are rejected at once (fail closed). */
+  failClosed: boolean;
+  /** After each journal rotation, and when a closed segment is fully acknowledged (retention runs there). */
+  onRotate: (() => void) | undefined;
+  /** Batches were written: memory may drop them now. */
+  onWritten(): void;
+  /** A write failed: `journal: <code>`. */
+  onError(message: string): void;
+}
+
+export class Spool {
+  readonly writer: JournalWriter;
+  /** The last write failed (fsync `always` then falls back to group commits until one succeeds). */
+  failed = false;
+  /** Records the journal could not take since writes started failing (reported when they recover). */
+  private unjournaledSinceFailure = 0;
+  /** Every write started so far, settled. */
+  writes: Promise<void> = Promise.resolve();
+  private lastSegments = 0;
+  private retentionOffered = 0;
+
+  constructor(private readonly o: SpoolOptions) {
+    this.writer = new JournalWriter({ dir: o.dir, streamId: o.streamId, maxFileBytes: o.maxFileBytes, fsync: o.fsync });
+  }
+
+  get segments(): readonly SegmentInfo[] {
+    return this.writer.segments;
+  }
+
+  /** Unacknowledged journal bytes at `maxBytes`? (A walk over the few segments of this stream.) */
+  full(acked: number, maxBytes: number): boolean {
+    const segs = this.writer.segments;
+    if (segs.length < 2) return false;
+    let bytes = 0;
+    for (const seg of segs) if (seg.last > acked) bytes += seg.bytes;
+    return bytes >= maxBytes;
+  }
+
+  writeSync(batches: Batch[]): void {
+    try {
+      this.writer.writeSync(batches.map(journalLine));
+      this.onWritten(batches);
+    } catch (e) {
+      this.onWriteFailed(batches, e as Error);
+    }
+  }
+
+  write(batches: Batch[]): void {
+    const p = this.writer.write(batches.map(journalLine)).then(
+      () => this.onWritten(batches),
+      (e: Error) => this.onWriteFailed(batches, e),
+    );
+    this.writes = this.writes.then(() => p);
+  }
+
+  private onWritten(batches: Batch[]): void {
+    let n = 0;
+    for (const b of batches) {
+      b.onDisk = true;
+      n += b.count;
+      settle(b, this.o.streamId, 'journal');
+    }
+    this.o.metrics.spooledN(n);
+    if (this.failed) {
+      this.failed = false;
+      const msg = `otel-audit: journal writes recovered; ${this.unjournaledSinceFailure} record(s) could not be written meanwhile (delivered from memory; the local copy has a gap there)`;
+      this.unjournaledSinceFailure = 0;
+      diag.warn(msg);
+      process.stderr.write(msg + '\n');
+    }
+    this.o.onWritten();
+    const segs = this.writer.segments.length;
+    if (segs > this.lastSegments) {
+      if (this.lastSegments > 0) this.o.onRotate?.();
+      this.lastSegments = segs;
+    }
+  }
+
+  private onWriteFailed(batches: Batch[], e: Error): void {
+    // The records stay in memory; they settle when the collector acknowledges them.
+    const code = (e as NodeJS.ErrnoException).code ?? e.message;
+    let n = 0;
+    for (const b of batches) n += b.count;
+    this.o.metrics.unjournaledN(n);
+    this.unjournaledSinceFailure += n;
+    if (!this.failed) {
+      const msg = `otel-audit: journal write failed (${code}); records stay in memory until the collector acknowledges them`;
+      diag.error(msg);
+      process.stderr.write(msg + '\n');
+    }
+    this.failed = true;
+    this.o.onError(`journal: ${code}`);
+    // Fail closed: these records are not durable by the configured policy. They are still delivered if
+    // the collector takes them, but their receipts say now that the journal could not keep them.
+    if (this.o.failClosed) for (const b of batches) rejectReceipts(b, (id) => new AuditLossError(`journal write failed (${code})`, [id]));
+  }
+
+  /** Once the collector acknowledged all of a closed segment, retention may delete it: give it the chance. */
+  offerRetention(acked: number): void {
+    const segs = this.writer.segments;
+    let offer = false;
+    while (this.retentionOffered < segs.length - 1 && segs[this.retentionOffered]!.last <= acked) {
+      this.retentionOffered++;
+      offer = true;
+    }
+    if (offer) this.o.onRotate?.();
+  }
+}
