@@ -31,39 +31,59 @@ interface KillRun {
   problems: string[];
 }
 
-/** A write cut short: part of the last line, no newline, in a third of the runs (unless the kill left one). Whether a torn tail is expected. */
-function tear(auditDir: string, run: number): { expectTorn: boolean; simulated: boolean } {
+export interface Crash {
+  streamId: string;
+  /** Ids whose receipts settled as durable before the kill. */
+  durable: string[];
+  signal: NodeJS.Signals | null;
+  killedAfterMs: number;
+}
+
+/**
+ * A process emitting at full speed on `env.OTEL_AUDIT_DIR` (ids `${prefix}${i}`), SIGKILLed at a random instant
+ * `killAfterMs` after its first durable receipt.
+ */
+export async function crash(env: Record<string, string>, prefix: string, killAfterMs: [number, number], procs: Proc[] = []): Promise<Crash> {
+  const child = emitter({ ...env, EMIT_COUNT: '0', REPORT_DURABLE: '1', ID_PREFIX: prefix });
+  procs.push(child);
+  const started = await child.waitFor((o) => o.event === 'started');
+  await child.waitFor((o) => 'd' in o, 60_000);
+  const ms = Math.round(rand(...killAfterMs));
+  await sleep(ms);
+  child.proc.kill('SIGKILL');
+  const { signal } = await child.exited;
+  return { streamId: String(started.streamId), durable: durableIds(child.lines, (_, i) => `${prefix}${i}`), signal, killedAfterMs: ms };
+}
+
+/**
+ * The torn tail a restart must set aside: what the kill left after the last newline or, where it left a whole
+ * last line and in a third of the runs, a write cut short appended to the last segment (part of a line, no
+ * newline). `undefined`: no journal, or no torn tail.
+ */
+export function tear(auditDir: string, run: number): { tornBytes: Buffer | undefined; simulated: boolean } {
   const segs = segmentsOf(auditDir);
-  if (segs.length === 0) return { expectTorn: false, simulated: false };
+  if (segs.length === 0) return { tornBytes: undefined, simulated: false };
   const last = segs[segs.length - 1]!;
   const text = readFileSync(last);
-  if (text.length > 0 && text[text.length - 1] !== 10) return { expectTorn: true, simulated: false };
-  if (run % 3 !== 0 || text.length === 0) return { expectTorn: false, simulated: false };
+  if (text.length > 0 && text[text.length - 1] !== 10) return { tornBytes: text.subarray(text.lastIndexOf(10) + 1), simulated: false };
+  if (run % 3 !== 0 || text.length === 0) return { tornBytes: undefined, simulated: false };
   const lines = text.toString('utf8').trimEnd().split('\n');
-  appendFileSync(last, Buffer.from(lines[lines.length - 1]!, 'utf8').subarray(0, 20 + ((run * 37) % 400)));
-  return { expectTorn: true, simulated: true };
+  const prefix = Buffer.from(lines[lines.length - 1]!, 'utf8').subarray(0, 20 + ((run * 37) % 400));
+  appendFileSync(last, prefix);
+  return { tornBytes: prefix, simulated: true };
 }
 
 async function oneRun(run: number, dir: string, endpoints: { up: string; dead: string }, p: KillParams, procs: Proc[]): Promise<KillRun> {
   const auditDir = join(dir, `run-${run}`);
-  const child = emitter({
+  const env = {
     OTEL_AUDIT_DIR: auditDir,
     OTEL_AUDIT_FSYNC: run % 4 < 2 ? 'batch' : 'always',
     OTEL_EXPORTER_OTLP_LOGS_ENDPOINT: run % 2 === 0 ? endpoints.up : endpoints.dead,
     OTEL_EXPORTER_OTLP_TIMEOUT: '300',
-    EMIT_COUNT: '0',
-    REPORT_DURABLE: '1',
-    ID_PREFIX: `k${run}-`,
-  });
-  procs.push(child);
-  const started = await child.waitFor((o) => o.event === 'started');
-  await child.waitFor((o) => 'd' in o, 60_000);
-  await sleep(rand(...p.killAfterMs));
-  child.proc.kill('SIGKILL');
-  await child.exited;
-  const durable = durableIds(child.lines, (_, i) => `k${run}-${i}`);
+  };
+  const crashed = await crash(env, `k${run}-`, p.killAfterMs, procs);
   const journaled = segmentsOf(auditDir).length > 0;
-  const { expectTorn, simulated } = tear(auditDir, run);
+  const { tornBytes, simulated } = tear(auditDir, run);
   // Restart: a new process on the directory, collector up.
   const next = emitter({ OTEL_AUDIT_DIR: auditDir, OTEL_EXPORTER_OTLP_LOGS_ENDPOINT: endpoints.up, EMIT_COUNT: '1', WAIT_REPLAY: '1', ID_PREFIX: `k${run}r-` });
   procs.push(next);
@@ -71,11 +91,12 @@ async function oneRun(run: number, dir: string, endpoints: { up: string; dead: s
   const rep = (await next.waitFor((o) => o.event === 'replayed')).report as { streams: string[]; torn?: unknown[] };
   await next.exited;
   const problems: string[] = [];
-  const linked = journaled && st.previousStreamId === started.streamId;
+  const linked = journaled && st.previousStreamId === crashed.streamId;
   if (journaled && !linked) problems.push(`run ${run}: new stream not linked to the crashed one`);
   const torn = rep.torn?.length ?? 0;
+  const expectTorn = tornBytes !== undefined;
   if (expectTorn !== torn > 0) problems.push(`run ${run}: torn tail ${expectTorn ? 'not ' : ''}detected`);
-  return { durable, journaled, simulatedTear: simulated, torn, linked, replayed: journaled && rep.streams.includes(String(started.streamId)), problems };
+  return { durable: crashed.durable, journaled, simulatedTear: simulated, torn, linked, replayed: journaled && rep.streams.includes(crashed.streamId), problems };
 }
 
 export const kills: Scenario<KillParams> = {
