@@ -72,7 +72,7 @@ async function diskFull(ctx: Ctx, p: DiskParams): Promise<Row> {
       t0,
       expected: acceptedIds(child.event('emitted') as unknown as EmittedLine),
       out,
-      aside: { files: [], got: delivered(aside, { hash: false, keep: false }) },
+      aside: { files: aside, got: delivered(aside, { hash: false, keep: false }) },
       procs: [child],
       checks: { 'ENOSPC reported': reported },
       notes: `ENOSPC reported on stderr: ${reported ? 'yes' : 'NO'}; journaled ${stats.spooled} of ${stats.emitted} (the rest only in memory until acknowledged); dropped ${stats.dropped}`,
