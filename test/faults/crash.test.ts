@@ -21,7 +21,8 @@ import { verifyFiles } from '../../src/verify/index.js';
 import { FAST, loginEvent } from '../helpers/pipeline.js';
 import { idOf, seqOf, streamOf } from '../helpers/records.js';
 import { tempDir } from '../helpers/tmp.js';
-import { captureStderr, delivered, emitter, expand, killSpawned, readOtlpLines, segmentsOf, sleep } from './_lib.js';
+import { captureStderr, delivered, durableIds, emitter, killSpawned, readOtlpLines, segmentsOf } from './_lib.js';
+import { crash, tear } from './scenarios/kill.js';
 
 const RUNS = 30;
 const PARALLEL = 6;
@@ -54,42 +55,21 @@ async function oneRun(run: number, root: string, stderr: string[]): Promise<RunR
     const collectorUp = run % 2 === 0;
     const fsync = run % 4 < 2 ? 'batch' : 'always';
     if (!collectorUp) await collector.stop(); // then everything must come from the journal
-    const child = emitter({
+    // Emitting at full speed (6 children share 2 cores, so start-up takes a while), killed at a random instant.
+    const env = {
       OTEL_AUDIT_DIR: auditDir,
       OTEL_AUDIT_FSYNC: fsync,
       OTEL_EXPORTER_OTLP_LOGS_ENDPOINT: collector.endpoint,
       OTEL_EXPORTER_OTLP_TIMEOUT: '2000',
       OTEL_BLRP_MAX_EXPORT_BATCH_SIZE: '128',
-      EMIT_COUNT: '0',
-      REPORT_DURABLE: '1',
-      ID_PREFIX: `r${run}-`,
-    });
-    const started = await child.waitFor((o) => o.event === 'started');
-    const crashed = started.streamId as string;
-    // Emitting at full speed (6 children share 2 cores, so start-up takes a while): then a random instant.
-    await child.waitFor((o) => 'd' in o);
-    const killedAfterMs = 20 + Math.floor(Math.random() * 280);
-    await sleep(killedAfterMs);
-    child.proc.kill('SIGKILL');
-    expect((await child.exited).signal).toBe('SIGKILL');
-    const durable = new Set(child.lines.filter((o) => 'd' in o).flatMap((o) => expand(o.d)).map((i) => `r${run}-${i}`));
+    };
+    const { streamId: crashed, durable: durableList, signal, killedAfterMs } = await crash(env, `r${run}-`, [20, 300]);
+    expect(signal).toBe('SIGKILL');
+    const durable = new Set(durableList);
 
     // A write cut short: part of a line, no newline. Only where the kill itself left a whole last line.
     const segs = segmentsOf(auditDir);
-    let simulatedTear = false;
-    let tornBytes: Buffer | undefined;
-    if (segs.length > 0) {
-      const last = segs[segs.length - 1]!;
-      const text = readFileSync(last);
-      if (text.length > 0 && text[text.length - 1] !== 10) tornBytes = text.subarray(text.lastIndexOf(10) + 1);
-      else if (run % 3 === 0 && text.length > 0) {
-        const lines = text.toString('utf8').trimEnd().split('\n');
-        const prefix = Buffer.from(lines[lines.length - 1]!, 'utf8').subarray(0, 20 + (run * 37) % 400);
-        appendFileSync(last, prefix);
-        simulatedTear = true;
-        tornBytes = prefix;
-      }
-    }
+    const { tornBytes, simulated: simulatedTear } = tear(auditDir, run);
     const stateBefore = readState(auditDir, crashed);
     const copiesBefore = delivered(collectorFile, { hash: false }).streams.get(crashed)?.copies ?? new Map<number, number>();
 
@@ -196,7 +176,7 @@ describe('a torn tail in the last of several segments (rotation boundary)', () =
     await child.waitFor((o) => o.event === 'progress' && Number(o.durable) > 300);
     child.proc.kill('SIGKILL');
     await child.exited;
-    const durable = child.lines.filter((o) => 'd' in o).flatMap((o) => expand(o.d)).map((i) => `rot-${i}`);
+    const durable = durableIds(child.lines, (_, i) => `rot-${i}`);
     const segs = segmentsOf(auditDir);
     expect(segs.length).toBeGreaterThan(3);
     const last = segs[segs.length - 1]!;
