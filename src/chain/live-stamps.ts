@@ -1,6 +1,6 @@
 /**
  * The stamps onEmit puts on the live SDK record, where the processors after this one see them: the record id,
- * the stream id and the sequence number (ARCHITECTURE.md §4). The hashes, validation marks and integrity
+ * the stream id and the sequence number (ARCHITECTURE.md §2.3). The hashes, validation marks and integrity
  * attributes are computed later, when the record is sealed, and exist only in what otel-audit journals and
  * ships: a later processor would otherwise read a record that changes after its own onEmit.
  */

@@ -1,5 +1,5 @@
 /**
- * Stage 3, chain: the records accepted and not yet sealed, in sequence order (ARCHITECTURE.md §4).
+ * Stage 3, chain: the records accepted and not yet sealed, in sequence order (ARCHITECTURE.md §2.3).
  *
  * onEmit only reserves a record's sequence number, stamps the live record (chain/live-stamps.ts) and queues a
  * snapshot of it (chain/snapshot.ts) here; the queue is sealed in one go off the caller's path, on a setImmediate tick, like the BatchLogRecord

@@ -3,7 +3,7 @@
  * the chain stamps, as OTLP/JSON), write the canonical form of exactly that snapshot, hash it, and commit the
  * hash to the chain. What is hashed is what is shipped. The SDK record is only read here: its live stamps
  * (record id, stream id, sequence number) were put on in onEmit (chain/live-stamps.ts), before sealing, which
- * runs later, in order, off the caller's path (chain/seal-queue.ts; ARCHITECTURE.md §4).
+ * runs later, in order, off the caller's path (chain/seal-queue.ts; ARCHITECTURE.md §2.3).
  *
  * Both texts are written as bytes into one buffer owned by the sealer (otlp/byte-writer.ts,
  * otlp/encode-bytes.ts): no string is built per record to be flattened, hashed and copied.

@@ -1,7 +1,7 @@
 /**
  * What sealing reads of a record, copied in onEmit: the snapshot that is sealed later (chain/seal-queue.ts).
  * A processor after this one may still change the live record in its own onEmit (setAttribute, setBody); what
- * otel-audit hashes and ships is the record as it was when it reached this processor (ARCHITECTURE.md §4).
+ * otel-audit hashes and ships is the record as it was when it reached this processor (ARCHITECTURE.md §2.3).
  *
  * The copy is shallow: the attributes object is copied, the values are not. An array or map value that the
  * caller changes in place after emit() returned is sealed as it is then — the same as the SDK's batch

@@ -57,7 +57,7 @@ export const EVENT_STREAM_END = 'audit.stream.end';
 export const EVENT_CHECKPOINT = 'audit.checkpoint';
 /**
  * The record that takes the place of one whose sealing threw (its own getters did): its record id and the reason,
- * so that the stream has no gap (ARCHITECTURE.md §4).
+ * so that the stream has no gap (ARCHITECTURE.md §2.3).
  */
 export const EVENT_UNSEALABLE = 'audit.record.unsealable';
 
