@@ -69,8 +69,8 @@ class Batch {
   readonly bytes: Buffer;
   used = 0;
   meta: number[] = [];
-  constructor(size: number) {
-    this.memory = new ArrayBuffer(size);
+  constructor(size: number, spares: ArrayBuffer[]) {
+    this.memory = (size === BATCH_BYTES ? spares.pop() : undefined) ?? new ArrayBuffer(size);
     this.bytes = Buffer.from(this.memory);
   }
 }
@@ -89,6 +89,8 @@ class Pool {
   private failure: Error | undefined;
   private wake: (() => void) | undefined;
   private ready = 0;
+  /** Batch buffers the workers gave back, to be read into again. */
+  readonly spares: ArrayBuffer[] = [];
 
   constructor(
     url: URL,
@@ -116,6 +118,7 @@ class Pool {
       return;
     } else {
       this.load[w]!--;
+      if (m.bytes.byteLength === BATCH_BYTES) this.spares.push(m.bytes);
       this.done.set(m.id, m.items);
       this.merge();
     }
@@ -225,14 +228,14 @@ async function readFile(pool: Pool, f: number, input: InputFile): Promise<void> 
   } catch (e) {
     throw new VerifyInputError(`${file}: ${errorText(e)}`, { cause: e });
   }
-  let batch = new Batch(BATCH_BYTES);
+  let batch = new Batch(BATCH_BYTES, pool.spares);
   const full: Batch[] = [];
   // Synchronous, as splitLines requires: `bytes` is valid only during the call, so it is copied here.
   const onLine = (bytes: Buffer | undefined, line: number, terminated: boolean): void => {
     const n = bytes?.length ?? 0;
     if (batch.used + n > batch.bytes.length) {
       if (batch.meta.length > 0) full.push(batch);
-      batch = new Batch(Math.max(BATCH_BYTES, n));
+      batch = new Batch(Math.max(BATCH_BYTES, n), pool.spares);
     }
     const start = bytes === undefined ? -1 : batch.used;
     if (bytes !== undefined) batch.used += bytes.copy(batch.bytes, batch.used);

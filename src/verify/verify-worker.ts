@@ -29,7 +29,8 @@ port.on('message', (t: Task) => {
       const line = start < 0 ? undefined : bytes.subarray(start, meta[k + 1]!);
       lineItemsOfBytes(t.file, line, meta[k + 2]!, meta[k + 3] === 1, opts, emit);
     }
-    send({ id: t.id, items: encodeItems(items) });
+    const back = t.bytes.buffer as ArrayBuffer;
+    port.postMessage({ id: t.id, items: encodeItems(items), bytes: back } satisfies WorkerMessage, [back]);
   } catch (e) {
     // lineItemsOfBytes never throws for content; this is a bug or an exhausted heap, reported, never skipped.
     send({ id: t.id, error: errorText(e) });
