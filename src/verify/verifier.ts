@@ -97,6 +97,25 @@ function jobsFor(jobs: number | 'auto', inputs: readonly InputFile[]): number {
   return bytes > AUTO_PARALLEL_BYTES && workerEntryInstalled() ? availableParallelism() : 1;
 }
 
+/** Reads every input, in this thread or with worker threads; `take` gets each item in file and line order. */
+async function readInputs(
+  inputs: readonly InputFile[],
+  keys: readonly VerifyingKey[],
+  checkSignatures: boolean,
+  jobs: number,
+  take: (fileIndex: number, item: ReadItem) => void,
+): Promise<void> {
+  if (jobs > 1 && inputs.length > 0) return scanInWorkers(inputs, keys, checkSignatures, jobs, take);
+  for (let f = 0; f < inputs.length; f++) {
+    const { path, follow } = inputs[f]!;
+    try {
+      await scanRecords(path, { keys, checkSignatures, followSymlinks: follow }, (item) => take(f, item));
+    } catch (e) {
+      throw new VerifyInputError(`${path}: ${errorText(e)}`, { cause: e });
+    }
+  }
+}
+
 /**
  * Verifies the hash chains in `paths` (files or directories). Throws `VerifyInputError` only for a path that
  * cannot be read; everything wrong with the content is a `Problem` in the report.
@@ -126,17 +145,7 @@ export async function verifyFiles(paths: readonly string[], options: VerifyOptio
       problems.add({ kind: item.kind, severity: 'error', file: files[f]!, line: item.line, message: clip(item.message) });
     }
   };
-  const jobs = jobsFor(options.jobs ?? 1, inputs);
-  if (jobs > 1 && inputs.length > 0) await scanInWorkers(inputs, keys, ic.checkSignatures, jobs, take);
-  for (let f = 0; jobs <= 1 && f < inputs.length; f++) {
-    const file = files[f]!;
-    const readOptions = { keys, checkSignatures: ic.checkSignatures, followSymlinks: inputs[f]!.follow };
-    try {
-      await scanRecords(file, readOptions, (item) => take(f, item));
-    } catch (e) {
-      throw new VerifyInputError(`${file}: ${errorText(e)}`, { cause: e });
-    }
-  }
+  await readInputs(inputs, keys, ic.checkSignatures, jobsFor(options.jobs ?? 1, inputs), take);
   const external = await readCheckpointSources(options.checkpointSources ?? [], inputs, ic, problems, onSkip);
   const retained = await readRetentionLogs(paths, store.streams, onSkip);
   const summaries: StreamSummary[] = [];
