@@ -24,6 +24,15 @@ export default defineConfig([
     banner: { js: '#!/usr/bin/env node' },
   },
   {
+    // The verify worker thread (src/verify/parallel-read.ts starts it as ./verify-worker.js beside the running
+    // bundle): its own file, ESM, which a Worker loads from an ESM or a CommonJS parent alike.
+    entry: { 'verify-worker': 'src/verify/verify-worker.ts' },
+    format: ['esm'],
+    sourcemap: true,
+    target: 'node20',
+    platform: 'node',
+  },
+  {
     // Examples import the package by its name, exactly as a user's code would (resolved by self-reference).
     entry: { 'examples/service': 'examples/service.ts', 'examples/audited-cli': 'examples/audited-cli.ts' },
     format: ['esm'],

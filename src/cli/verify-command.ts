@@ -11,10 +11,12 @@
  *   --checkpoints PATH      more files/directories whose valid checkpoints are evidence for the streams
  *                           verified (e.g. the collector's copy when verifying the local journal); repeatable,
  *                           needs --pubkey
+ *   --jobs N                worker threads that parse and hash (default: one per available core when the
+ *                           inputs exceed 8 MiB, else none); 1: all in one thread. Same report for any N
  *
  * Exit status: 0 every chain intact; 1 integrity failure (any error-severity problem, malformed and torn lines
  * included); 2 usage or I/O error (no path, unknown option, unreadable path or key, no input files found, a
- * path named that is not a regular file or directory). Every failure is one line on stderr, never a trace.
+ * path named that is not a regular file or directory, a worker thread that failed). Every failure is one line on stderr, never a trace.
  *
  * Hostile inputs (safe-read.ts, verifier.ts `listInputs`): a path named on the command line is followed if
  * it is a symbolic link; inside a directory, symbolic links are never followed and FIFOs, sockets and
@@ -68,11 +70,11 @@
 import type { VerifyingKey } from '../integrity/keys.js';
 import { loadKeyFiles } from '../verify/key-files.js';
 import { commandLine, writeVerifyReportFile } from '../report/index.js';
-import { verifyFiles, VerifyInputError, type Problem, type StreamSummary, type VerifyReport } from '../verify/verifier.js';
+import { verifyFiles, VerifyInputError, VerifyWorkerError, type Problem, type StreamSummary, type VerifyReport } from '../verify/verifier.js';
 
 export const VERIFY_USAGE =
   'usage: otel-audit verify [--json] [--allow-reorder] [--pubkey FILE]... [--hmac-key-file FILE]... ' +
-  '[--require-signatures] [--checkpoints PATH]... [--report FILE.html] <file|dir>...';
+  '[--require-signatures] [--checkpoints PATH]... [--report FILE.html] [--jobs N] <file|dir>...';
 
 interface VerifyArgs {
   json: boolean;
@@ -84,13 +86,17 @@ interface VerifyArgs {
   paths: string[];
   /** A self-contained HTML page of the verdict for auditors (src/report). */
   report?: string;
+  jobs: number | 'auto';
 }
+
+/** More threads than this only add memory: the main thread's chain checks are the limit by then. */
+const MAX_JOBS = 64;
 
 const VALUE_OPTIONS = { '--pubkey': 'pubkeys', '--hmac-key-file': 'hmacKeyFiles', '--checkpoints': 'checkpoints' } as const;
 
 /** Parses the arguments after `verify`; returns an error message for bad usage. */
 function parseArgs(argv: readonly string[]): VerifyArgs | { help: true } | { error: string } {
-  const args: VerifyArgs = { json: false, allowReorder: false, pubkeys: [], hmacKeyFiles: [], requireSignatures: false, checkpoints: [], paths: [] };
+  const args: VerifyArgs = { json: false, allowReorder: false, pubkeys: [], hmacKeyFiles: [], requireSignatures: false, checkpoints: [], paths: [], jobs: 'auto' };
   let optionsDone = false;
   for (let k = 0; k < argv.length; k++) {
     const a = argv[k]!;
@@ -105,6 +111,12 @@ function parseArgs(argv: readonly string[]): VerifyArgs | { help: true } | { err
       if (value === undefined || value === '') return { error: '--report needs a value' };
       if (args.report !== undefined) return { error: '--report given twice' };
       args.report = value;
+      continue;
+    }
+    if (name === '--jobs') {
+      const value = eq > 0 ? a.slice(eq + 1) : argv[++k];
+      if (value === undefined || !/^[1-9][0-9]*$/.test(value) || Number(value) > MAX_JOBS) return { error: `--jobs needs an integer from 1 to ${MAX_JOBS}` };
+      args.jobs = Number(value);
       continue;
     }
     if (name in VALUE_OPTIONS) {
@@ -254,10 +266,11 @@ async function run(argv: string[], write: (s: string) => void, out: (line: strin
       hmacSecrets,
       requireSignatures: args.requireSignatures,
       checkpointSources: args.checkpoints,
+      jobs: args.jobs,
       onSkip: (path, reason) => err(`otel-audit verify: skipped ${path}: ${reason}`),
     });
   } catch (e) {
-    const what = e instanceof VerifyInputError ? e.message : `unexpected error: ${e instanceof Error ? e.message : String(e)}`;
+    const what = e instanceof VerifyInputError || e instanceof VerifyWorkerError ? e.message : `unexpected error: ${e instanceof Error ? e.message : String(e)}`;
     err(`otel-audit verify: ${what}`);
     return 2;
   }

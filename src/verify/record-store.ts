@@ -3,7 +3,7 @@
  * and the bounded copies of strings taken from the input.
  */
 import { createHash } from 'node:crypto';
-import type { CheckpointClaim, RecordItem, SignatureCheck } from './read-records.js';
+import type { CheckpointClaim, RecordItem, SignatureCheck } from './read-items.js';
 
 // Record storage: one set of columns for every record of every stream, and no object and no string per
 // record (a record id in UUID form is 16 bytes in a buffer). A stream is only the row of its last record

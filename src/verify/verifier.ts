@@ -15,18 +15,22 @@
  * covered by any successor's previous_hash, and removing the last records of an unended stream leaves a valid
  * shorter chain. Signatures and checkpoints (`bad_signature`, `truncated`) are for those cases.
  */
+import { availableParallelism } from 'node:os';
 import { loadVerifyingKeys, type VerifyingKey } from '../integrity/keys.js';
 import { checkStream, type CheckedStream } from './chain-check.js';
 import { checkStreamLinks, readCheckpointSources, streamsOnlyInSources } from './cross-stream.js';
-import { errorText, listInputs, VerifyInputError, type SkipListener } from './inputs.js';
+import { errorText, listInputs, VerifyInputError, type InputFile, type SkipListener } from './inputs.js';
 import type { IntegrityContext } from './integrity-check.js';
 import { clip, ProblemList, type Problem } from './problems.js';
+import { scanInWorkers, workerEntryInstalled } from './parallel-read.js';
+import type { ReadItem } from './read-items.js';
 import { scanRecords } from './read-records.js';
 import { RecordStore } from './record-store.js';
 import { readRetentionLogs } from './retention-log.js';
 import type { StreamSummary } from './summary.js';
 
 export { listInputFiles, VerifyInputError } from './inputs.js';
+export { VerifyWorkerError } from './parallel-read.js';
 export type { SkipListener } from './inputs.js';
 export { MAX_LISTED_PROBLEMS } from './problems.js';
 export type { Problem, ProblemKind, ProblemReason, Severity } from './problems.js';
@@ -74,6 +78,42 @@ export interface VerifyOptions {
    * `state/retention.log` that is not a regular file. Skipping is not a finding; the command prints a note.
    */
   onSkip?: SkipListener;
+  /**
+   * Worker threads that parse, canonicalize, hash and check signatures (parallel-read.ts); the main thread
+   * still reads the files and runs every chain check, so the report is the same for any value. 1 (the
+   * default): everything in this thread. 'auto' (`otel-audit verify` without --jobs): one per
+   * os.availableParallelism() when the inputs hold more than AUTO_PARALLEL_BYTES and the worker entry is
+   * installed (it is not when running from the sources), else 1.
+   */
+  jobs?: number | 'auto';
+}
+
+/** Below this much input, starting worker threads costs more than it saves. */
+const AUTO_PARALLEL_BYTES = 8 << 20;
+
+function jobsFor(jobs: number | 'auto', inputs: readonly InputFile[]): number {
+  if (jobs !== 'auto') return jobs;
+  const bytes = inputs.reduce((n, f) => n + f.size, 0);
+  return bytes > AUTO_PARALLEL_BYTES && workerEntryInstalled() ? availableParallelism() : 1;
+}
+
+/** Reads every input, in this thread or with worker threads; `take` gets each item in file and line order. */
+async function readInputs(
+  inputs: readonly InputFile[],
+  keys: readonly VerifyingKey[],
+  checkSignatures: boolean,
+  jobs: number,
+  take: (fileIndex: number, item: ReadItem) => void,
+): Promise<void> {
+  if (jobs > 1 && inputs.length > 0) return scanInWorkers(inputs, keys, checkSignatures, jobs, take);
+  for (let f = 0; f < inputs.length; f++) {
+    const { path, follow } = inputs[f]!;
+    try {
+      await scanRecords(path, { keys, checkSignatures, followSymlinks: follow }, (item) => take(f, item));
+    } catch (e) {
+      throw new VerifyInputError(`${path}: ${errorText(e)}`, { cause: e });
+    }
+  }
 }
 
 /**
@@ -95,24 +135,17 @@ export async function verifyFiles(paths: readonly string[], options: VerifyOptio
   const problems = new ProblemList();
   let records = 0;
   let nonAudit = 0;
-  for (let f = 0; f < inputs.length; f++) {
-    const file = files[f]!;
-    const readOptions = { keys, checkSignatures: ic.checkSignatures, followSymlinks: inputs[f]!.follow };
-    try {
-      await scanRecords(file, readOptions, (item) => {
-        if (item.kind === 'record') {
-          records++;
-          store.push(item, f);
-        } else if (item.kind === 'nonAudit') {
-          nonAudit++;
-        } else {
-          problems.add({ kind: item.kind, severity: 'error', file, line: item.line, message: clip(item.message) });
-        }
-      });
-    } catch (e) {
-      throw new VerifyInputError(`${file}: ${errorText(e)}`, { cause: e });
+  const take = (f: number, item: ReadItem): void => {
+    if (item.kind === 'record') {
+      records++;
+      store.push(item, f);
+    } else if (item.kind === 'nonAudit') {
+      nonAudit++;
+    } else {
+      problems.add({ kind: item.kind, severity: 'error', file: files[f]!, line: item.line, message: clip(item.message) });
     }
-  }
+  };
+  await readInputs(inputs, keys, ic.checkSignatures, jobsFor(options.jobs ?? 1, inputs), take);
   const external = await readCheckpointSources(options.checkpointSources ?? [], inputs, ic, problems, onSkip);
   const retained = await readRetentionLogs(paths, store.streams, onSkip);
   const summaries: StreamSummary[] = [];

@@ -1,0 +1,207 @@
+/**
+ * The items of one line of OTLP/JSON: the fast path first (fast-otlp.ts: canonical form straight from the
+ * text), and only what it declines through JSON.parse and canonicalFromOtlp, which stay the reference for every
+ * error. Shared by the in-process reader (read-records.ts) and the worker threads (verify-worker.ts), so both
+ * give the same items for the same bytes.
+ */
+import { canonicalFromOtlp } from '../chain/canonical.js';
+import { hashCanonical } from '../chain/hash.js';
+import { ATTR_SEQ_NUMBER, ATTR_SEQ_STREAM_ID } from '../core/attributes.js';
+import type { OtlpLogRecord } from '../otlp/types.js';
+import { fastParseLine, type FastRecord } from './fast-otlp.js';
+import { errorText } from './inputs.js';
+import { duplicateMemberName } from './json-members.js';
+import type { ReadItem, RecordItem } from './read-items.js';
+import { attrsOfFast, attrsOfRecord, checkCheckpoint, checkSignature, isCheckpointClaim, linkValueOf, seqOf, stringOf, type Attrs, type ResolvedOptions } from './record-checks.js';
+import { MAX_LINE_BYTES } from './safe-read.js';
+
+const CR = 0x0d;
+// fatal: invalid UTF-8 is reported, not silently replaced by U+FFFD (which would look like a modification).
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
+
+type JsonObject = { readonly [key: string]: unknown };
+const isObject = (v: unknown): v is JsonObject => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/**
+ * Checks the request skeleton (objects and arrays down to each log record) and returns its records, or a
+ * message naming the first offending path. Values inside records are left to canonicalFromOtlp.
+ */
+function recordsOf(doc: unknown): { records: Array<{ record: OtlpLogRecord; where: string }> } | { error: string } {
+  if (!isObject(doc)) return { error: 'line is not a JSON object' };
+  for (const key of Object.keys(doc)) {
+    // A traces/metrics line or arbitrary JSON must not pass as an empty logs request.
+    if (key !== 'resourceLogs') return { error: `not an ExportLogsServiceRequest: unexpected member ${JSON.stringify(key)}` };
+  }
+  const records: Array<{ record: OtlpLogRecord; where: string }> = [];
+  const rls = doc['resourceLogs'] ?? [];
+  if (!Array.isArray(rls)) return { error: 'resourceLogs is not an array' };
+  for (let i = 0; i < rls.length; i++) {
+    const rl: unknown = rls[i];
+    if (!isObject(rl)) return { error: `resourceLogs[${i}] is not an object` };
+    const sls = rl['scopeLogs'] ?? [];
+    if (!Array.isArray(sls)) return { error: `resourceLogs[${i}].scopeLogs is not an array` };
+    for (let j = 0; j < sls.length; j++) {
+      const sl: unknown = sls[j];
+      const at = `resourceLogs[${i}].scopeLogs[${j}]`;
+      if (!isObject(sl)) return { error: `${at} is not an object` };
+      const lrs = sl['logRecords'] ?? [];
+      if (!Array.isArray(lrs)) return { error: `${at}.logRecords is not an array` };
+      for (let k = 0; k < lrs.length; k++) {
+        const lr: unknown = lrs[k];
+        const where = `${at}.logRecords[${k}]`;
+        if (!isObject(lr)) return { error: `${where} is not an object` };
+        const attrs = lr['attributes'] ?? [];
+        if (!Array.isArray(attrs) || !attrs.every((kv) => isObject(kv) && typeof kv['key'] === 'string')) {
+          return { error: `${where}.attributes is not an array of {key, value}` };
+        }
+        records.push({ record: lr as OtlpLogRecord, where });
+      }
+    }
+  }
+  return { records };
+}
+
+/**
+ * The item for one record. `canonical` is a thunk so that non-audit records are never canonicalized (the
+ * reference path would otherwise call a non-audit record with a lone surrogate malformed).
+ */
+function buildItem(
+  file: string,
+  line: number,
+  a: Attrs,
+  eventName: unknown,
+  canonical: () => string,
+  where: () => string,
+  opts: ResolvedOptions,
+): ReadItem | undefined {
+  // Non-audit records are not ours to judge, whatever their values.
+  if (a.streamId === undefined) return { kind: 'nonAudit', file, line };
+  const claim = isCheckpointClaim(a, eventName);
+  if (opts.checkpointsOnly && !claim) return undefined;
+  let text: string;
+  let hash: string;
+  try {
+    // Before reading the chain attributes: duplicate keys (a second stream_id, say) make it malformed here.
+    text = canonical();
+    hash = hashCanonical(text);
+  } catch (e) {
+    return { kind: 'malformed', file, line, message: `cannot canonicalize: ${clip(errorText(e))}` };
+  }
+  const streamId = stringOf(a.streamId);
+  if (streamId === undefined || streamId === '') {
+    return { kind: 'malformed', file, line, message: `${where()}: ${ATTR_SEQ_STREAM_ID} is not a non-empty string` };
+  }
+  const seq = seqOf(a.seq);
+  if (seq === undefined) {
+    return { kind: 'malformed', file, line, message: `${where()}: ${ATTR_SEQ_NUMBER} is not a positive integer (stream ${clip(streamId)})` };
+  }
+  const item: RecordItem = {
+    kind: 'record',
+    file,
+    line,
+    streamId,
+    seq,
+    recordId: stringOf(a.recordId) ?? '',
+    end: a.end?.boolValue === true,
+    hash,
+  };
+  const previousHash = linkValueOf(a.previousHash);
+  if (previousHash !== undefined) item.previousHash = previousHash;
+  const previousRecordId = linkValueOf(a.previousRecordId);
+  if (previousRecordId !== undefined) item.previousRecordId = previousRecordId;
+  if (a.previousStreamId !== undefined) {
+    item.previousStreamId = linkValueOf(a.previousStreamId)!;
+    const last = seqOf(a.previousStreamLast);
+    if (last !== undefined) item.previousStreamLast = last;
+    const h = stringOf(a.previousStreamHash);
+    if (h !== undefined) item.previousStreamHash = h;
+  }
+  const sig = checkSignature(a, text, opts, opts.keys);
+  if (sig !== undefined) item.signature = sig;
+  if (claim) item.checkpoint = checkCheckpoint(a, streamId, seq, previousHash, sig, opts);
+  return item;
+}
+
+/** The items of one line, handed to `emit` in line order. */
+function lineItems(file: string, text: string, line: number, terminated: boolean, opts: ResolvedOptions, emit: (item: ReadItem) => void): void {
+  if (text.trim() === '') return; // blank lines carry nothing; writers may leave one at the end
+  // A checkpoint source: only lines that can hold a checkpoint claim matter.
+  if (opts.checkpointsOnly && !text.includes('audit.checkpoint')) return;
+  const fast = FAST_OUT;
+  fast.length = 0;
+  if (opts.fastPath && fastParseLine(text, fast)) {
+    for (let i = 0; i < fast.length; i++) {
+      const r = fast[i]!;
+      const where = (): string => `resourceLogs[${r.rl}].scopeLogs[${r.sl}].logRecords[${r.lr}]`;
+      const item = buildItem(file, line, attrsOfFast(r.attrs), r.eventName, () => r.canonical, where, opts);
+      if (item !== undefined) emit(item);
+    }
+    fast.length = 0;
+    return;
+  }
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch (e) {
+    emit(
+      terminated
+        ? { kind: 'malformed', file, line, message: `not JSON: ${clip(errorText(e))}` }
+        : { kind: 'torn', file, line, message: `last line is incomplete (no newline, not JSON): ${clip(errorText(e))}` },
+    );
+    return;
+  }
+  // JSON.parse kept the last of any repeated member name: the line means two things, so it proves nothing.
+  const dup = duplicateMemberName(text);
+  if (dup !== undefined) {
+    emit({ kind: 'malformed', file, line, message: `duplicate JSON member name ${clip(JSON.stringify(dup))} in one object (a parser keeps only one of them)` });
+    return;
+  }
+  const parsed = recordsOf(doc);
+  if ('error' in parsed) {
+    emit({ kind: 'malformed', file, line, message: parsed.error });
+    return;
+  }
+  for (const { record, where } of parsed.records) {
+    const item = buildItem(file, line, attrsOfRecord(record), record.eventName, () => canonicalFromOtlp(record, where), () => where, opts);
+    if (item !== undefined) emit(item);
+  }
+}
+
+const FAST_OUT: FastRecord[] = [];
+
+/** A message quoting input stays one short line, whatever the input. */
+const clip = (text: string): string => (text.length <= 200 ? text : `${text.slice(0, 200)}…`);
+
+/**
+ * The items of one line given as bytes (without its '\n'; undefined for a line longer than MAX_LINE_BYTES,
+ * see safe-read.ts `splitLines`), handed to `emit` in line order. Never throws.
+ */
+export function lineItemsOfBytes(
+  file: string,
+  bytes: Uint8Array | undefined,
+  line: number,
+  terminated: boolean,
+  opts: ResolvedOptions,
+  emit: (item: ReadItem) => void,
+): void {
+  if (bytes === undefined) {
+    emit({ kind: 'malformed', file, line, message: `line is longer than ${MAX_LINE_BYTES} bytes (MAX_LINE_BYTES), not read` });
+    return;
+  }
+  let end = bytes.length;
+  if (terminated && end > 0 && bytes[end - 1] === CR) end--; // CRLF files
+  let text: string;
+  try {
+    // ignoreBOM:false drops a leading BOM (editors add one to the first line); it is not record content.
+    text = utf8.decode(bytes.subarray(0, end));
+  } catch {
+    emit({ kind: terminated ? 'malformed' : 'torn', file, line, message: 'line is not valid UTF-8' });
+    return;
+  }
+  try {
+    lineItems(file, text, line, terminated, opts, emit);
+  } catch (e) {
+    // Whatever a line holds (absurd nesting, say) is a finding about that line, never a crash of verify.
+    emit({ kind: 'malformed', file, line, message: `cannot read: ${clip(errorText(e))}` });
+  }
+}

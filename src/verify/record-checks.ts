@@ -1,0 +1,213 @@
+/**
+ * The attributes the verifier reads from one record, and the checks made while its canonical text is at hand:
+ * its MAC/signature (docs/integrity.md §4.3) and, for a checkpoint claim, its validity (docs/integrity.md §5.2).
+ */
+import {
+  ATTR_CHECKPOINT_HEAD_HASH,
+  ATTR_CHECKPOINT_INTERVAL,
+  ATTR_CHECKPOINT_SEQUENCE,
+  ATTR_CHECKPOINT_STREAM_ID,
+  CHECKPOINT_PREFIX,
+  EVENT_CHECKPOINT,
+} from '../integrity/checkpoint.js';
+import type { VerifyingKey } from '../integrity/keys.js';
+import { ATTR_INTEGRITY_KEY_ID, INTEGRITY_SIGNER_PRODUCER, verifyRecordSignature } from '../integrity/sign.js';
+import {
+  ATTR_SEQ_PREVIOUS_STREAM_HASH,
+  ATTR_SEQ_PREVIOUS_STREAM_ID,
+  ATTR_SEQ_PREVIOUS_STREAM_LAST,
+} from '../integrity/stream-link.js';
+import {
+  ATTR_INTEGRITY_ALGORITHM,
+  ATTR_INTEGRITY_CANONICALIZATION,
+  ATTR_INTEGRITY_SIGNER,
+  ATTR_INTEGRITY_VALUE,
+  ATTR_RECORD_ID,
+  ATTR_SEQ_END,
+  ATTR_SEQ_NUMBER,
+  ATTR_SEQ_PREVIOUS_HASH,
+  ATTR_SEQ_PREVIOUS_RECORD_ID,
+  ATTR_SEQ_STREAM_ID,
+  INTEGRITY_PREFIX,
+} from '../core/attributes.js';
+import type { OtlpAnyValue, OtlpLogRecord } from '../otlp/types.js';
+import { interestingKey } from './fast-otlp.js';
+import type { CheckpointClaim, ReadOptions, SignatureCheck } from './read-items.js';
+
+/** A sequence number must be a positive integer that a JS number holds exactly. */
+export function seqOf(v: OtlpAnyValue | undefined): number | undefined {
+  const raw = v?.intValue;
+  const n = typeof raw === 'string' && /^[1-9][0-9]*$/.test(raw) ? Number(raw) : raw;
+  return typeof n === 'number' && Number.isSafeInteger(n) && n >= 1 ? n : undefined;
+}
+
+export const stringOf = (v: OtlpAnyValue | undefined): string | undefined =>
+  typeof v?.stringValue === 'string' ? v.stringValue : undefined;
+
+/** Present-but-not-a-string values stay "present" (their JSON text) so that they never link. */
+export const linkValueOf = (v: OtlpAnyValue | undefined): string | undefined =>
+  v === undefined ? undefined : (stringOf(v) ?? JSON.stringify(v));
+
+export const HEX64 = /^[0-9a-f]{64}$/;
+
+/** The attributes the verifier reads, from either path. Last one wins, like the chain attributes always did. */
+export class Attrs {
+  // Every field initialized, in one order: one hidden class for all instances.
+  streamId: OtlpAnyValue | undefined = undefined;
+  seq: OtlpAnyValue | undefined = undefined;
+  previousHash: OtlpAnyValue | undefined = undefined;
+  previousRecordId: OtlpAnyValue | undefined = undefined;
+  recordId: OtlpAnyValue | undefined = undefined;
+  end: OtlpAnyValue | undefined = undefined;
+  previousStreamId: OtlpAnyValue | undefined = undefined;
+  previousStreamLast: OtlpAnyValue | undefined = undefined;
+  previousStreamHash: OtlpAnyValue | undefined = undefined;
+  /** Some audit.integrity.* attribute is present. */
+  signed = false;
+  integrityValue: OtlpAnyValue | undefined = undefined;
+  integritySigner: OtlpAnyValue | undefined = undefined;
+  integrityCanonicalization: OtlpAnyValue | undefined = undefined;
+  integrityAlgorithm: OtlpAnyValue | undefined = undefined;
+  integrityKeyId: OtlpAnyValue | undefined = undefined;
+  /** audit.checkpoint.* members; undefined when none. */
+  checkpoint: Map<string, OtlpAnyValue> | undefined = undefined;
+  /** A key of the audit.integrity or audit.checkpoint family given twice: ambiguous, so never valid. */
+  duplicate: string | undefined = undefined;
+
+  note(key: string, v: OtlpAnyValue): void {
+    switch (key) {
+      case ATTR_SEQ_STREAM_ID: this.streamId = v; return;
+      case ATTR_SEQ_NUMBER: this.seq = v; return;
+      case ATTR_SEQ_PREVIOUS_HASH: this.previousHash = v; return;
+      case ATTR_SEQ_PREVIOUS_RECORD_ID: this.previousRecordId = v; return;
+      case ATTR_RECORD_ID: this.recordId = v; return;
+      case ATTR_SEQ_END: this.end = v; return;
+      case ATTR_SEQ_PREVIOUS_STREAM_ID: this.previousStreamId = v; return;
+      case ATTR_SEQ_PREVIOUS_STREAM_LAST: this.previousStreamLast = v; return;
+      case ATTR_SEQ_PREVIOUS_STREAM_HASH: this.previousStreamHash = v; return;
+      case ATTR_INTEGRITY_VALUE: this.signed = true; if (this.integrityValue !== undefined) this.duplicate ??= key; this.integrityValue = v; return;
+      case ATTR_INTEGRITY_SIGNER: this.signed = true; if (this.integritySigner !== undefined) this.duplicate ??= key; this.integritySigner = v; return;
+      case ATTR_INTEGRITY_CANONICALIZATION: this.signed = true; if (this.integrityCanonicalization !== undefined) this.duplicate ??= key; this.integrityCanonicalization = v; return;
+      case ATTR_INTEGRITY_ALGORITHM: this.signed = true; if (this.integrityAlgorithm !== undefined) this.duplicate ??= key; this.integrityAlgorithm = v; return;
+      case ATTR_INTEGRITY_KEY_ID: this.signed = true; if (this.integrityKeyId !== undefined) this.duplicate ??= key; this.integrityKeyId = v; return;
+    }
+    if (key.startsWith(INTEGRITY_PREFIX)) {
+      this.signed = true; // an audit.integrity.* attribute this version does not define: signed, and ignored
+      return;
+    }
+    if (!key.startsWith(CHECKPOINT_PREFIX)) return;
+    const family = (this.checkpoint ??= new Map());
+    if (family.has(key)) this.duplicate ??= key;
+    family.set(key, v);
+  }
+}
+
+export function attrsOfRecord(r: OtlpLogRecord): Attrs {
+  const a = new Attrs();
+  for (const kv of r.attributes ?? []) if (interestingKey(kv.key)) a.note(kv.key, kv.value ?? {});
+  return a;
+}
+
+export function attrsOfFast(list: ReadonlyArray<[string, OtlpAnyValue]>): Attrs {
+  const a = new Attrs();
+  for (const [k, v] of list) a.note(k, v);
+  return a;
+}
+
+/** docs/integrity.md §4.3. `undefined`: the record carries no audit.integrity.* attribute (unsigned). */
+export function checkSignature(a: Attrs, canonical: string, opts: ResolvedOptions, keys: readonly VerifyingKey[]): SignatureCheck | undefined {
+  if (!a.signed) return undefined;
+  const algorithm = stringOf(a.integrityAlgorithm) ?? '';
+  const keyId = stringOf(a.integrityKeyId) ?? '';
+  // Without keys nothing is judged: the record is only known to be signed.
+  if (!opts.checkSignatures) return { status: 'unchecked', algorithm, keyId, detail: '' };
+  const bad = (detail: string): SignatureCheck => ({ status: 'bad', algorithm, keyId, detail });
+  if (a.duplicate !== undefined && a.duplicate.startsWith(INTEGRITY_PREFIX)) return bad(`${a.duplicate} appears twice`);
+  const required: Array<[string, OtlpAnyValue | undefined]> = [
+    [ATTR_INTEGRITY_VALUE, a.integrityValue],
+    [ATTR_INTEGRITY_SIGNER, a.integritySigner],
+    [ATTR_INTEGRITY_CANONICALIZATION, a.integrityCanonicalization],
+    [ATTR_INTEGRITY_ALGORITHM, a.integrityAlgorithm],
+    [ATTR_INTEGRITY_KEY_ID, a.integrityKeyId],
+  ];
+  for (const [k, v] of required) {
+    if (v === undefined) return bad(`${k} is missing`);
+    if (stringOf(v) === undefined) return bad(`${k} is not a string`);
+  }
+  const signer = stringOf(a.integritySigner)!;
+  if (signer !== INTEGRITY_SIGNER_PRODUCER) return bad(`${ATTR_INTEGRITY_SIGNER} is ${JSON.stringify(signer)}, not "producer"`);
+  const canon = stringOf(a.integrityCanonicalization)!;
+  if (canon !== 'jcs') return bad(`${ATTR_INTEGRITY_CANONICALIZATION} is ${JSON.stringify(canon)}, not "jcs"`);
+  if (algorithm !== 'HMAC-SHA256' && algorithm !== 'EdDSA') return bad(`unknown algorithm ${JSON.stringify(algorithm)}`);
+  const r = verifyRecordSignature(canonical, { value: stringOf(a.integrityValue)!, algorithm, keyId }, keys);
+  if (r === 'ok') return { status: 'ok', algorithm, keyId, detail: '' };
+  if (r === 'unknown_key') return { status: 'unknown_key', algorithm, keyId, detail: '' };
+  return bad(`the ${algorithm === 'EdDSA' ? 'Ed25519 signature' : 'HMAC-SHA256 MAC'} does not verify under key ${JSON.stringify(keyId)}`);
+}
+
+/** Is this record a checkpoint claim (docs/integrity.md §5.1)? */
+export const isCheckpointClaim = (a: Attrs, eventName: unknown): boolean => a.checkpoint !== undefined || eventName === EVENT_CHECKPOINT;
+
+/** docs/integrity.md §5.2: a checkpoint claim checked on its own. */
+export function checkCheckpoint(
+  a: Attrs,
+  streamId: string,
+  seq: number,
+  previousHash: string | undefined,
+  sig: SignatureCheck | undefined,
+  opts: ResolvedOptions,
+): CheckpointClaim {
+  const m = a.checkpoint ?? new Map<string, OtlpAnyValue>();
+  const keyId = sig?.keyId ?? '';
+  // Without an Ed25519 key a checkpoint proves nothing, and nothing about it is judged.
+  if (!opts.checkCheckpoints) return { status: 'unchecked', keyId, detail: '' };
+  const invalid = (detail: string): CheckpointClaim => ({ status: 'invalid', keyId, detail });
+  if (a.duplicate !== undefined && a.duplicate.startsWith(CHECKPOINT_PREFIX)) return invalid(`${a.duplicate} appears twice`);
+  const cpStream = stringOf(m.get(ATTR_CHECKPOINT_STREAM_ID));
+  if (cpStream === undefined) return invalid(`${ATTR_CHECKPOINT_STREAM_ID} is missing or not a string`);
+  if (cpStream !== streamId) return invalid(`${ATTR_CHECKPOINT_STREAM_ID} ${JSON.stringify(cpStream)} is not the record's own stream`);
+  const coveredSeq = seqOf(m.get(ATTR_CHECKPOINT_SEQUENCE));
+  if (coveredSeq === undefined) return invalid(`${ATTR_CHECKPOINT_SEQUENCE} is missing or not a positive integer`);
+  if (coveredSeq !== seq - 1) return invalid(`${ATTR_CHECKPOINT_SEQUENCE} is ${coveredSeq}, not the checkpoint's own seq − 1 (${seq - 1})`);
+  const headHash = stringOf(m.get(ATTR_CHECKPOINT_HEAD_HASH));
+  if (headHash === undefined || !HEX64.test(headHash)) return invalid(`${ATTR_CHECKPOINT_HEAD_HASH} is missing or not 64 lowercase hex digits`);
+  if (headHash !== previousHash) return invalid(`${ATTR_CHECKPOINT_HEAD_HASH} differs from the checkpoint's own ${ATTR_SEQ_PREVIOUS_HASH}`);
+  let interval: number | undefined;
+  const iv = m.get(ATTR_CHECKPOINT_INTERVAL);
+  if (iv !== undefined) {
+    interval = seqOf(iv);
+    if (interval === undefined) return invalid(`${ATTR_CHECKPOINT_INTERVAL} is not a positive integer`);
+  }
+  const claim = (status: CheckpointClaim['status'], detail: string): CheckpointClaim => {
+    const c: CheckpointClaim = { status, coveredSeq, headHash: headHash, keyId, detail };
+    if (interval !== undefined) c.interval = interval;
+    return c;
+  };
+  if (sig === undefined) return claim('invalid', 'the checkpoint carries no signature');
+  if (sig.algorithm !== 'EdDSA' && sig.status !== 'bad') return claim('invalid', `the checkpoint is signed with ${sig.algorithm}, not EdDSA (Ed25519)`);
+  if (sig.status === 'ok') return claim('valid', '');
+  if (sig.status === 'unknown_key') return claim('unknown_key', `signed by key ${JSON.stringify(keyId)}, which is not among the trusted public keys`);
+  return claim('invalid', sig.detail || 'the signature was not checked');
+}
+
+export interface ResolvedOptions {
+  keys: readonly VerifyingKey[];
+  checkSignatures: boolean;
+  /** Ed25519 keys were given: checkpoint claims are checked. */
+  checkCheckpoints: boolean;
+  checkpointsOnly: boolean;
+  fastPath: boolean;
+  followSymlinks: boolean;
+}
+
+export function resolve(o: ReadOptions): ResolvedOptions {
+  const keys = o.keys ?? [];
+  return {
+    keys,
+    checkSignatures: o.checkSignatures ?? keys.length > 0,
+    checkCheckpoints: keys.some((k) => k.algorithm === 'EdDSA'),
+    checkpointsOnly: o.checkpointsOnly === true,
+    fastPath: o.fastPath !== false,
+    followSymlinks: o.followSymlinks !== false,
+  };
+}
