@@ -53,8 +53,8 @@ export function rejectReceipts(b: Batch, error: (recordId: string) => Error): vo
 }
 
 /** Bytes between `{"resourceLogs":[` and `]}` of a request line: lines merge into one body by concatenation. */
-const REQUEST_HEAD = Buffer.from('{"resourceLogs":[');
-const REQUEST_TAIL = Buffer.from(']}');
+export const REQUEST_HEAD = Buffer.from('{"resourceLogs":[');
+export const REQUEST_TAIL = Buffer.from(']}');
 const COMMA = Buffer.from(',');
 export const innerOf = (line: Buffer): Buffer => line.subarray(REQUEST_HEAD.length, line.length - REQUEST_TAIL.length);
 

@@ -33,6 +33,13 @@ import { readBack } from './read-back.js';
 import type { AuditReceipt } from './receipt.js';
 import { keepAside } from './set-aside.js';
 
+/**
+ * How long after an acknowledgement the acknowledged position is saved (state/<stream>.json). Each save is two
+ * fsyncs on this thread (file, then directory); a stale position only means re-sending that much at the next
+ * start (at-least-once), so saves are at most once a second.
+ */
+const STATE_SAVE_DELAY_MS = 1000;
+
 export type FileMode = 'journal' | 'fallback' | 'off';
 
 export interface DeliveryOptions {
@@ -336,7 +343,7 @@ export class Delivery {
     this.stateTimer = setTimeout(() => {
       this.stateTimer = undefined;
       this.saveState();
-    }, 200);
+    }, STATE_SAVE_DELAY_MS);
     this.stateTimer.unref();
   }
 

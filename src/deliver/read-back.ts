@@ -7,7 +7,7 @@ import { filterRequest } from '../otlp/decode.js';
 import type { ExportLogsServiceRequest } from '../otlp/types.js';
 import { readRange } from '../sinks/journal-reader.js';
 import type { SegmentInfo } from '../sinks/journal.js';
-import { concatInner, innerOf } from './batch.js';
+import { concatInner, innerOf, REQUEST_HEAD, REQUEST_TAIL } from './batch.js';
 
 export interface ReadBackRequest {
   body: Buffer;
@@ -55,6 +55,11 @@ export async function readBack(
     // The segment was deleted underneath us: what it held (and memory no longer has) is gone. Say so.
     return void gap(from, Math.min(until, idx.last(l1 - 1) + 1));
   }
+  const whole = idx.first(l0) >= from && idx.last(l1 - 1) < until;
+  if (whole) {
+    if (idx.first(l0) > from) gap(from, idx.first(l0));
+    return { body: joinInPlace(text, idx, l0, l1), count, last: idx.last(l1 - 1) };
+  }
   const parts: Buffer[] = [];
   let last = 0;
   let pos = 0;
@@ -75,4 +80,24 @@ export async function readBack(
   if (parts.length === 0 || last < from) return void gap(from, until);
   if (idx.first(l0) > from) gap(from, idx.first(l0));
   return { body: concatInner(parts), count, last };
+}
+
+/**
+ * Lines l0..l1-1 of `text` (`{"resourceLogs":[…]}\n` each) as one request, joined inside `text` itself: each
+ * line's inner list moves down over the previous line's closing and the newline (a memmove within pages already
+ * read), instead of a fresh buffer and a second copy of every byte.
+ */
+function joinInPlace(text: Buffer, idx: SegmentInfo['lines'], l0: number, l1: number): Buffer {
+  const head = REQUEST_HEAD.length;
+  const tail = REQUEST_TAIL.length;
+  let out = idx.end(l0) - idx.start(l0) - 1 - tail; // the first line keeps its head, in place
+  let pos = idx.end(l0) - idx.start(l0);
+  for (let l = l0 + 1; l < l1; l++) {
+    const len = idx.end(l) - idx.start(l);
+    text[out++] = 0x2c;
+    out += text.copy(text, out, pos + head, pos + len - 1 - tail);
+    pos += len;
+  }
+  out += REQUEST_TAIL.copy(text, out);
+  return text.subarray(0, out);
 }
