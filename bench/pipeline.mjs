@@ -218,6 +218,9 @@ async function startReceiver() {
     url: listening.url,
     endpoint: listening.endpoint,
     async stats() {
+      if (child.exitCode !== null || child.signalCode !== null) {
+        throw new Error(`the receiver is gone (exit ${child.signalCode ?? child.exitCode}; 0 = it was sent SIGTERM/SIGINT from outside)`);
+      }
       const res = await fetch(statsUrl);
       if (!res.ok) throw new Error(`GET ${statsUrl}: HTTP ${res.status}`);
       return /** @type {Stats} */ (await res.json());
