@@ -1,17 +1,21 @@
 // @ts-check
 /**
- * Pipeline benchmark: stock OpenTelemetry logs pipeline vs otel-audit, same records, same receiver.
+ * Pipeline benchmark: the stock OpenTelemetry logs pipeline (OTLP http/json and http/protobuf), pino writing
+ * to a file, and otel-audit (http/json and http/protobuf), on the same records and the same receiver.
  *
  *   npm run bench                      (builds dist/, then runs this file with --expose-gc)
- *   BENCH_RECORDS=200000 BENCH_ROUNDS=3 BENCH_WARMUP=20000 BENCH_CHUNK=1000 node bench/pipeline.mjs
+ *   BENCH_RECORDS=100000 BENCH_ROUNDS=3 BENCH_WARMUP=20000 BENCH_SHAPES=15,9 \
+ *     BENCH_VARIANTS=stock,stock-proto,pino,otel-audit,otel-audit-proto node --expose-gc bench/pipeline.mjs
  *
- * - The receiver is the dev collector `node dist/cli.js collector --port 0` (no --out: it only counts), in its
- *   own process, shared by all runs. Records delivered = delta of its `GET /_stats` `records` around a run.
+ * - The receiver is the dev collector `node dist/cli.js collector --port 0` (no --out: it only counts; it takes
+ *   OTLP/JSON and OTLP/protobuf), in its own process, shared by all runs. Records delivered = delta of its
+ *   `GET /_stats` `records` around a run. pino sends nothing: its delivered count is the lines of its file.
  * - Each run is a fresh child process (bench/variant.mjs), so peak RSS is per variant and per run.
- * - One warm-up run per variant (not counted), then R rounds; the order alternates each round
- *   (stock, otel-audit / otel-audit, stock / ...). Every reported metric is the median over the rounds.
+ * - Each record shape (bench/records.mjs) is measured on its own: one warm-up run per variant (not counted),
+ *   then R rounds, each running every variant once, in an order rotated by one each round. Every reported
+ *   metric is the median over the rounds.
  * - Writes bench/results/latest.json. Exits 1 if any run (warm-up included) delivered fewer records than it
- *   emitted, or if anything failed. The issue's targets are printed as PASS/FAIL but never change the exit code.
+ *   emitted, or if anything failed. The targets are printed as PASS/FAIL but never change the exit code.
  * See bench/README.md.
  */
 import { spawn } from 'node:child_process';
@@ -19,6 +23,7 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { SHAPES } from './records.mjs';
 
 const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
 const ROOT = join(BENCH_DIR, '..');
@@ -26,34 +31,81 @@ const CLI = join(ROOT, 'dist', 'cli.js');
 const VARIANT = join(BENCH_DIR, 'variant.mjs');
 const RESULTS = join(BENCH_DIR, 'results', 'latest.json');
 
+/** A bad BENCH_* setting: say which, exit 1. @param {string} msg @returns {never} */
+function badEnv(msg) {
+  process.stderr.write(`bench: ${msg}\n`);
+  process.exit(1);
+}
+
 /** @param {string} name @param {number} dflt @param {number} min */
 function intEnv(name, dflt, min) {
   const raw = process.env[name];
   if (raw === undefined || raw === '') return dflt;
   const n = Number(raw);
-  if (!Number.isSafeInteger(n) || n < min) throw new Error(`${name}=${JSON.stringify(raw)}: expected an integer >= ${min}`);
+  if (!Number.isSafeInteger(n) || n < min) badEnv(`${name}=${JSON.stringify(raw)}: expected an integer >= ${min}`);
   return n;
 }
 
-const N = intEnv('BENCH_RECORDS', 200_000, 1);
+/**
+ * A comma-separated list of names out of `allowed`, in the order given, without repeats.
+ * @template {string} T @param {string} name @param {readonly T[]} dflt @param {readonly T[]} allowed @returns {T[]}
+ */
+function listEnv(name, dflt, allowed) {
+  const raw = process.env[name];
+  if (raw === undefined || raw.trim() === '') return [...dflt];
+  const items = [...new Set(raw.split(',').map((s) => s.trim()).filter((s) => s !== ''))];
+  const bad = items.filter((s) => !allowed.includes(/** @type {T} */ (s)));
+  if (bad.length > 0 || items.length === 0) {
+    badEnv(`${name}=${JSON.stringify(raw)}: expected a comma-separated list of ${allowed.join(', ')}${bad.length ? ` (unknown: ${bad.join(', ')})` : ''}`);
+  }
+  return /** @type {T[]} */ (items);
+}
+
+/** @typedef {'stock' | 'stock-proto' | 'pino' | 'otel-audit' | 'otel-audit-proto'} VariantName */
+/** @type {readonly VariantName[]} */
+const ALL_VARIANTS = ['stock', 'stock-proto', 'pino', 'otel-audit', 'otel-audit-proto'];
+
+/** What each variant is, for the table's first column and the JSON. */
+const DESCRIPTION = /** @type {const} */ ({
+  stock: 'BLRP + OTLPLogExporter (exporter-logs-otlp-http, http/json)',
+  'stock-proto': 'BLRP + OTLPLogExporter (exporter-logs-otlp-proto, http/protobuf)',
+  pino: 'pino → file (pino.destination, sync: false); no hash, no network',
+  'otel-audit': 'AuditLogRecordProcessor, exporter http/json',
+  'otel-audit-proto': 'AuditLogRecordProcessor, exporter http/protobuf',
+});
+
+const N = intEnv('BENCH_RECORDS', 100_000, 1);
 const ROUNDS = intEnv('BENCH_ROUNDS', 3, 1);
 const WARMUP = intEnv('BENCH_WARMUP', 20_000, 0);
 const CHUNK = intEnv('BENCH_CHUNK', 1000, 1);
 const RUN_TIMEOUT_MS = intEnv('BENCH_RUN_TIMEOUT_MS', 180_000, 1000);
-
-const TARGET_RATIO = 0.8;
-const TARGET_P99_US = 50;
-
-/** @typedef {'stock' | 'otel-audit'} VariantName */
-const VARIANTS = /** @type {const} */ (['stock', 'otel-audit']);
+const VARIANTS = listEnv('BENCH_VARIANTS', ALL_VARIANTS, ALL_VARIANTS);
+const SHAPE_NAMES = listEnv('BENCH_SHAPES', ['15', '9'], Object.keys(SHAPES));
 
 /**
- * What bench/variant.mjs prints (see its typedef), plus what the parent adds.
+ * The targets: each compares two variants of the same shape in the same run, as the ratio `a / b` of the
+ * medians of `metric`, which must be `>=` or `<=` `limit`.
+ * @typedef {'recordsPerSec' | 'emitP50Us' | 'emitP99Us' | 'cpuUsPerRecord' | 'maxRssMiB'} TargetMetric
+ * @typedef {{ id: string, label: string, a: VariantName, b: VariantName, metric: TargetMetric, op: '>=' | '<=', limit: number }} Target
+ * @type {Target[]}
+ */
+const TARGETS = [
+  { id: 'throughput', label: 'otel-audit records/s ≥ 1.25 × stock', a: 'otel-audit', b: 'stock', metric: 'recordsPerSec', op: '>=', limit: 1.25 },
+  { id: 'throughputProto', label: 'otel-audit-proto records/s ≥ 1.0 × stock-proto', a: 'otel-audit-proto', b: 'stock-proto', metric: 'recordsPerSec', op: '>=', limit: 1.0 },
+  { id: 'emitP99', label: 'otel-audit emit() p99 ≤ 1.5 × stock', a: 'otel-audit', b: 'stock', metric: 'emitP99Us', op: '<=', limit: 1.5 },
+  { id: 'emitP50', label: 'otel-audit emit() p50 ≤ 2 × stock', a: 'otel-audit', b: 'stock', metric: 'emitP50Us', op: '<=', limit: 2 },
+  { id: 'cpuPerRecord', label: 'otel-audit CPU/record ≤ stock', a: 'otel-audit', b: 'stock', metric: 'cpuUsPerRecord', op: '<=', limit: 1 },
+  { id: 'peakRss', label: 'otel-audit peak RSS ≤ stock', a: 'otel-audit', b: 'stock', metric: 'maxRssMiB', op: '<=', limit: 1 },
+];
+
+/**
+ * What bench/variant.mjs prints (see its VariantResult typedef), plus what the parent adds.
  * @typedef {Record<string, any> & {
- *   variant: VariantName, emitted: number, elapsedMs: number, emitPhaseMs: number, drainMs: number,
+ *   variant: VariantName, shape: string, emitted: number, elapsedMs: number, emitPhaseMs: number, drainMs: number,
  *   emitP50Us: number, emitP99Us: number, emitP999Us: number, emitMaxUs: number, emitMeanUs: number,
- *   onEmitP50Us: number, onEmitP99Us: number, onEmitP999Us: number,
- *   maxRssMiB: number, cpuUserMs: number, cpuSystemMs: number,
+ *   onEmitP50Us: number | null, onEmitP99Us: number | null, onEmitP999Us: number | null,
+ *   runCpuUserMs: number, runCpuSystemMs: number, cpuUsPerRecord: number,
+ *   maxRssMiB: number, cpuUserMs: number, cpuSystemMs: number, fileLines?: number,
  *   auditReport?: { emitted: number, exported: number, undelivered: number, dropped: number },
  *   auditOptions?: { maxExportBatchSize: number, maxQueueSize: number },
  * }} ChildResult
@@ -166,6 +218,9 @@ async function startReceiver() {
     url: listening.url,
     endpoint: listening.endpoint,
     async stats() {
+      if (child.exitCode !== null || child.signalCode !== null) {
+        throw new Error(`the receiver is gone (exit ${child.signalCode ?? child.exitCode}; 0 = it was sent SIGTERM/SIGINT from outside)`);
+      }
       const res = await fetch(statsUrl);
       if (!res.ok) throw new Error(`GET ${statsUrl}: HTTP ${res.status}`);
       return /** @type {Stats} */ (await res.json());
@@ -185,11 +240,14 @@ async function startReceiver() {
 // ---------------------------------------------------------------------------------------------------------
 // One run = one child process
 
-/** @param {VariantName} variant @param {string} endpoint @param {number} records @returns {Promise<ChildResult>} */
-function runChild(variant, endpoint, records) {
+/**
+ * @param {VariantName} variant @param {string} endpoint @param {number} records @param {string} shape
+ * @returns {Promise<ChildResult>}
+ */
+function runChild(variant, endpoint, records, shape) {
   return new Promise((resolve, reject) => {
     const child = track(
-      spawn(process.execPath, ['--expose-gc', VARIANT, variant, endpoint, String(records), String(CHUNK)], {
+      spawn(process.execPath, ['--expose-gc', VARIANT, variant, variant === 'pino' ? '-' : endpoint, String(records), String(CHUNK), shape], {
         cwd: ROOT,
         stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
       }),
@@ -233,13 +291,13 @@ function runChild(variant, endpoint, records) {
 }
 
 /**
- * @param {Receiver} receiver @param {VariantName} variant @param {number} records
+ * @param {Receiver} receiver @param {VariantName} variant @param {string} shape @param {number} records
  * @param {'warmup' | 'measured'} phase @param {number} round @returns {Promise<RunResult>}
  */
-async function run(receiver, variant, records, phase, round) {
+async function run(receiver, variant, shape, records, phase, round) {
   const before = await receiver.stats();
   const t0 = performance.now();
-  const r = await runChild(variant, receiver.endpoint, records);
+  const r = await runChild(variant, receiver.endpoint, records, shape);
   const wallMs = performance.now() - t0;
   const after = await receiver.stats();
   const receivedRecords = after.records - before.records;
@@ -247,7 +305,8 @@ async function run(receiver, variant, records, phase, round) {
   // report counts them among `emitted` and counts application records it could not keep as `dropped`, so
   // emitted + dropped - (application records) is the number of synthetic records in what the receiver saw.
   const syntheticRecords = r.auditReport ? Math.max(0, r.auditReport.emitted + r.auditReport.dropped - records) : 0;
-  const delivered = receivedRecords - syntheticRecords;
+  // pino sends nothing to the receiver: what it delivered is what is in its file.
+  const delivered = variant === 'pino' ? (r.fileLines ?? 0) : receivedRecords - syntheticRecords;
   return {
     ...r,
     phase,
@@ -284,16 +343,25 @@ const METRICS = /** @type {const} */ ([
   'onEmitP50Us',
   'onEmitP99Us',
   'onEmitP999Us',
+  'cpuUsPerRecord',
+  'runCpuUserMs',
+  'runCpuSystemMs',
   'maxRssMiB',
   'cpuUserMs',
   'cpuSystemMs',
 ]);
 
-/** @param {RunResult[]} runs */
+/**
+ * Medians over the rounds (null where a variant has no such figure: pino's onEmit), and the summed counts.
+ * @typedef {{ median: Record<typeof METRICS[number], number | null>, delivered: number, emitted: number }} Summary
+ * @param {RunResult[]} runs @returns {Summary}
+ */
 function summarize(runs) {
-  /** @type {Record<string, number>} */
-  const med = {};
-  for (const k of METRICS) med[k] = median(runs.map((r) => r[k]));
+  const med = /** @type {Summary['median']} */ ({});
+  for (const k of METRICS) {
+    const xs = runs.map((r) => r[k]);
+    med[k] = xs.length > 0 && xs.every((x) => typeof x === 'number') ? median(/** @type {number[]} */ (xs)) : null;
+  }
   return {
     median: med,
     delivered: runs.reduce((a, r) => a + r.delivered, 0),
@@ -301,8 +369,8 @@ function summarize(runs) {
   };
 }
 
-/** @param {number} x @param {number} [d] */
-const fmt = (x, d = 1) => x.toLocaleString('en-US', { minimumFractionDigits: d, maximumFractionDigits: d });
+/** @param {number | null | undefined} x @param {number} [d] */
+const fmt = (x, d = 1) => (x == null || !Number.isFinite(x) ? '–' : x.toLocaleString('en-US', { minimumFractionDigits: d, maximumFractionDigits: d }));
 
 /** @param {string[]} head @param {string[][]} rows */
 function mdTable(head, rows) {
@@ -310,6 +378,24 @@ function mdTable(head, rows) {
   const w = head.map((_, c) => Math.max(...all.map((r) => r[c].length)));
   const line = (/** @type {string[]} */ r) => `| ${r.map((v, c) => (c === 0 ? v.padEnd(w[c]) : v.padStart(w[c]))).join(' | ')} |`;
   return [line(head), `|${w.map((n, c) => (c === 0 ? ` ${'-'.repeat(n)} ` : ` ${'-'.repeat(n - 1)}: `)).join('|')}|`, ...rows.map(line)].join('\n');
+}
+
+/** `xs` rotated left by `k`: the order of round k+1. @template T @param {T[]} xs @param {number} k */
+const rotate = (xs, k) => [...xs.slice(k % xs.length), ...xs.slice(0, k % xs.length)];
+
+/**
+ * @typedef {{ id: string, label: string, a: VariantName, b: VariantName, metric: TargetMetric, op: '>=' | '<=',
+ *   limit: number, valueA: number | null, valueB: number | null, ratio: number | null, pass: boolean | null }} TargetResult
+ * @param {Partial<Record<VariantName, Summary>>} byVariant @returns {TargetResult[]}
+ */
+function evaluateTargets(byVariant) {
+  return TARGETS.map((t) => {
+    const valueA = byVariant[t.a]?.median[t.metric] ?? null;
+    const valueB = byVariant[t.b]?.median[t.metric] ?? null;
+    const ratio = valueA !== null && valueB !== null && valueB > 0 ? valueA / valueB : null;
+    const pass = ratio === null ? null : t.op === '>=' ? ratio >= t.limit : ratio <= t.limit;
+    return { ...t, valueA, valueB, ratio, pass };
+  });
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -327,62 +413,87 @@ async function main() {
     rounds: ROUNDS,
     warmupRecords: WARMUP,
     chunk: CHUNK,
-    receiver: 'node dist/cli.js collector --port 0 (separate process, counting only, no --out)',
-    stock: {
-      processor: 'BatchLogRecordProcessor + OTLPLogExporter (http/json)',
-      maxQueueSize: Math.max(N, 2048),
-      maxExportBatchSize: 512,
-      scheduledDelayMillis: 1000,
-    },
+    shapes: SHAPE_NAMES,
+    variants: VARIANTS,
+    receiver: 'node dist/cli.js collector --port 0 (separate process, counting only, no --out; OTLP/JSON and OTLP/protobuf)',
+    descriptions: Object.fromEntries(VARIANTS.map((v) => [v, DESCRIPTION[v]])),
+    stock: { maxQueueSize: Math.max(N, 2048), maxExportBatchSize: 512, scheduledDelayMillis: 1000 },
+    /** @type {Record<string, unknown>} */
     otelAudit: { file: 'journal', fsync: 'batch', replay: false, dir: 'fresh temp dir per run' },
+    pino: { destination: 'pino.destination({ dest: <fresh temp dir>/pino.log, sync: false })', level: 'info' },
   };
 
-  log(`bench: ${meta.node}, ${meta.cpu}, ${meta.cores} cores; N=${N}, rounds=${ROUNDS}, warm-up=${WARMUP}, chunk=${CHUNK}`);
+  log(
+    `bench: ${meta.node}, ${meta.cpu}, ${meta.cores} cores; N=${N}, rounds=${ROUNDS}, warm-up=${WARMUP}, chunk=${CHUNK}, ` +
+      `shapes=${SHAPE_NAMES.join(',')}, variants=${VARIANTS.join(',')}`,
+  );
   const receiver = await startReceiver();
   log(`bench: receiver ${receiver.endpoint}`);
 
   /** @type {RunResult[]} */
   const runs = [];
   try {
+    const width = Math.max(...VARIANTS.map((v) => v.length));
     /** @param {RunResult} r */
     const report = (r) =>
       log(
-        `  ${r.phase === 'warmup' ? 'warm-up ' : `round ${r.round}/${ROUNDS}`} ${r.variant.padEnd(10)} ` +
-          `${fmt(r.recordsPerSec, 0).padStart(9)} rec/s  onEmit p99 ${fmt(r.onEmitP99Us)} µs  emit() p99 ${fmt(r.emitP99Us)} µs  ` +
-          `rss ${fmt(r.maxRssMiB, 0)} MiB  ` +
+        `  ${r.phase === 'warmup' ? 'warm-up  ' : `round ${r.round}/${ROUNDS}`} ${r.variant.padEnd(width)} ` +
+          `${fmt(r.recordsPerSec, 0).padStart(9)} rec/s  emit() p99 ${fmt(r.emitP99Us)} µs  onEmit p99 ${fmt(r.onEmitP99Us)} µs  ` +
+          `CPU ${fmt(r.cpuUsPerRecord)} µs/rec  rss ${fmt(r.maxRssMiB, 0)} MiB  ` +
           `delivered ${r.delivered}/${r.emitted}  (${fmt(r.wallMs / 1000)} s)`,
       );
-    if (WARMUP > 0) {
-      for (const v of VARIANTS) {
-        const r = await run(receiver, v, WARMUP, 'warmup', 0);
-        runs.push(r);
-        report(r);
+    for (const shape of SHAPE_NAMES) {
+      log(`bench: shape ${shape}`);
+      if (WARMUP > 0) {
+        for (const v of VARIANTS) {
+          const r = await run(receiver, v, shape, WARMUP, 'warmup', 0);
+          runs.push(r);
+          report(r);
+        }
       }
-    }
-    for (let round = 1; round <= ROUNDS; round++) {
-      const order = round % 2 === 1 ? VARIANTS : [...VARIANTS].reverse();
-      for (const v of order) {
-        const r = await run(receiver, v, N, 'measured', round);
-        runs.push(r);
-        report(r);
+      for (let round = 1; round <= ROUNDS; round++) {
+        for (const v of rotate(VARIANTS, round - 1)) {
+          const r = await run(receiver, v, shape, N, 'measured', round);
+          runs.push(r);
+          report(r);
+        }
       }
     }
   } finally {
     await receiver.stop();
   }
 
-  const measured = runs.filter((r) => r.phase === 'measured');
-  const stock = summarize(measured.filter((r) => r.variant === 'stock'));
-  const audit = summarize(measured.filter((r) => r.variant === 'otel-audit'));
-  const ratio = audit.median.recordsPerSec / stock.median.recordsPerSec;
-  const targets = {
-    ratio: { target: `>= ${TARGET_RATIO}`, value: ratio, pass: ratio >= TARGET_RATIO },
-    onEmitP99Us: { target: `<= ${TARGET_P99_US}`, value: audit.median.onEmitP99Us, pass: audit.median.onEmitP99Us <= TARGET_P99_US },
-  };
+  const ao = runs.find((r) => r.auditOptions)?.auditOptions;
+  if (ao) Object.assign(meta.otelAudit, ao);
+
+  /** @type {Record<string, { variants: Partial<Record<VariantName, Summary & { vsStock: number | null, vsStockProto: number | null }>>, targets: TargetResult[] }>} */
+  const shapes = {};
+  for (const shape of SHAPE_NAMES) {
+    const measured = runs.filter((r) => r.phase === 'measured' && r.shape === shape);
+    /** @type {Partial<Record<VariantName, Summary>>} */
+    const byVariant = {};
+    for (const v of VARIANTS) byVariant[v] = summarize(measured.filter((r) => r.variant === v));
+    /** @param {Summary} s @param {VariantName} base */
+    const vs = (s, base) => {
+      const b = byVariant[base]?.median.recordsPerSec;
+      return b && s.median.recordsPerSec !== null ? s.median.recordsPerSec / b : null;
+    };
+    shapes[shape] = {
+      variants: Object.fromEntries(
+        VARIANTS.map((v) => {
+          const s = /** @type {Summary} */ (byVariant[v]);
+          return [v, { ...s, vsStock: vs(s, 'stock'), vsStockProto: v.endsWith('-proto') ? vs(s, 'stock-proto') : null }];
+        }),
+      ),
+      targets: evaluateTargets(byVariant),
+    };
+  }
+
   const losses = runs
     .filter((r) => r.delivered < r.emitted || (r.auditReport && (r.auditReport.dropped > 0 || r.auditReport.undelivered > 0)))
     .map((r) => ({
       variant: r.variant,
+      shape: r.shape,
       phase: r.phase,
       round: r.round,
       emitted: r.emitted,
@@ -390,79 +501,90 @@ async function main() {
       ...(r.auditReport ? { dropped: r.auditReport.dropped, undelivered: r.auditReport.undelivered } : {}),
     }));
 
-  // --- stdout: the table
-  const pf = (/** @type {boolean} */ p) => (p ? 'PASS' : 'FAIL');
-  /** @param {string} name @param {ReturnType<typeof summarize>} s @param {string} ratioCell */
-  const row = (name, s, ratioCell) => [
-    name,
-    fmt(s.median.recordsPerSec, 0),
-    ratioCell,
-    fmt(s.median.onEmitP50Us, 2),
-    fmt(s.median.onEmitP99Us, 2),
-    fmt(s.median.emitP50Us, 2),
-    fmt(s.median.emitP99Us, 2),
-    fmt(s.median.emitMaxUs, 0),
-    fmt(s.median.maxRssMiB, 0),
-    `${s.delivered}/${s.emitted}${s.delivered < s.emitted ? ' LOSS' : ''}`,
-  ];
+  // --- stdout: one table per shape
   const out = [];
   out.push(
-    `Node ${meta.node} · ${meta.cpu} · ${meta.cores} cores · N=${N} records/run · ${ROUNDS} rounds (median) · ` +
-      `warm-up ${WARMUP} · chunk ${CHUNK} · ${meta.date}`,
+    `Machine: ${meta.cpu}, ${meta.cores} cores · Node ${meta.node} · N=${fmt(N, 0)} records/run · ${ROUNDS} round${ROUNDS === 1 ? '' : 's'} (median) · ` +
+      `shapes ${SHAPE_NAMES.join(', ')} (attributes per record) · warm-up ${fmt(WARMUP, 0)} · chunk ${CHUNK} · ${meta.date}`,
   );
+  for (const shape of SHAPE_NAMES) {
+    const { variants, targets } = shapes[shape];
+    out.push('');
+    out.push(`Shape ${shape} (${Object.keys(SHAPES[shape](0).attributes).length} attributes):`);
+    out.push('');
+    out.push(
+      mdTable(
+        ['variant', 'records/s', 'vs stock', 'vs stock-proto', 'emit() p50 µs', 'emit() p99 µs', 'onEmit p50 µs', 'onEmit p99 µs', 'CPU µs/rec', 'peak RSS MiB', 'delivered/emitted'],
+        VARIANTS.map((v) => {
+          const s = /** @type {NonNullable<typeof variants[VariantName]>} */ (variants[v]);
+          const m = s.median;
+          return [
+            v,
+            fmt(m.recordsPerSec, 0),
+            fmt(s.vsStock, 2),
+            fmt(s.vsStockProto, 2),
+            fmt(m.emitP50Us, 2),
+            fmt(m.emitP99Us, 2),
+            fmt(m.onEmitP50Us, 2),
+            fmt(m.onEmitP99Us, 2),
+            fmt(m.cpuUsPerRecord, 1),
+            fmt(m.maxRssMiB, 0),
+            `${s.delivered}/${s.emitted}${s.delivered < s.emitted ? ' LOSS' : ''}`,
+          ];
+        }),
+      ),
+    );
+    out.push('');
+    out.push(`Targets (shape ${shape}):`);
+    const digits = { recordsPerSec: 0, emitP50Us: 2, emitP99Us: 2, cpuUsPerRecord: 1, maxRssMiB: 0 };
+    for (const t of targets) {
+      out.push(
+        t.pass === null
+          ? `  n/a   ${t.label}: ${[t.a, t.b].filter((v) => !VARIANTS.includes(v)).join(' and ')} not run`
+          : `  ${t.pass ? 'PASS' : 'FAIL'}  ${t.label}: ratio ${fmt(t.ratio, 2)} (${fmt(t.valueA, digits[t.metric])} / ${fmt(t.valueB, digits[t.metric])})`,
+      );
+    }
+    out.push('');
+    out.push(`Details (shape ${shape}, medians):`);
+    out.push('');
+    out.push(
+      mdTable(
+        ['variant', 'emit phase ms', 'drain ms', 'total ms', 'emit() p99.9 µs', 'emit() max µs', 'emit() mean µs', 'onEmit p99.9 µs', 'run CPU user ms', 'run CPU sys ms', 'process CPU ms'],
+        VARIANTS.map((v) => {
+          const m = /** @type {Summary} */ (variants[v]).median;
+          return [
+            v,
+            fmt(m.emitPhaseMs, 0),
+            fmt(m.drainMs, 0),
+            fmt(m.elapsedMs, 0),
+            fmt(m.emitP999Us, 1),
+            fmt(m.emitMaxUs, 0),
+            fmt(m.emitMeanUs, 2),
+            fmt(m.onEmitP999Us, 1),
+            fmt(m.runCpuUserMs, 0),
+            fmt(m.runCpuSystemMs, 0),
+            fmt(m.cpuUserMs !== null && m.cpuSystemMs !== null ? m.cpuUserMs + m.cpuSystemMs : null, 0),
+          ];
+        }),
+      ),
+    );
+  }
   out.push('');
   out.push(
-    mdTable(
-      ['variant', 'records/s', 'ratio', 'onEmit p50 µs', 'onEmit p99 µs', 'emit() p50 µs', 'emit() p99 µs', 'emit() max µs', 'peak RSS MiB', 'delivered/emitted'],
-      [row('stock (BLRP + OTLPLogExporter)', stock, '1.00'), row('otel-audit', audit, fmt(ratio, 2))],
-    ),
-  );
-  out.push('');
-  out.push(
-    `Targets (issue): ratio ${fmt(ratio, 2)} ${targets.ratio.target} → ${pf(targets.ratio.pass)}; ` +
-      `otel-audit p99 onEmit ${fmt(audit.median.onEmitP99Us, 2)} µs ${targets.onEmitP99Us.target} µs → ${pf(targets.onEmitP99Us.pass)} ` +
-      `(the whole emit() call, SDK included: p99 ${fmt(audit.median.emitP99Us, 2)} µs)`,
-  );
-  const ao = measured.find((r) => r.variant === 'otel-audit')?.auditOptions;
-  meta.otelAudit = { ...meta.otelAudit, ...ao };
-  out.push(
-    `Stock BLRP: maxQueueSize=${meta.stock.maxQueueSize} (>= records per run, so it never drops), maxExportBatchSize=512, ` +
+    `Settings: stock BLRP maxQueueSize=${meta.stock.maxQueueSize} (>= records per run, so it never drops), maxExportBatchSize=512, ` +
       `scheduledDelayMillis=1000 (defaults). otel-audit: file=journal, fsync=batch, replay=false, fresh temp dir, ` +
-      `maxExportBatchSize=${ao?.maxExportBatchSize}, maxQueueSize=${ao?.maxQueueSize} (one request in flight).`,
+      `maxExportBatchSize=${ao?.maxExportBatchSize ?? '–'}, maxQueueSize=${ao?.maxQueueSize ?? '–'} (one request in flight). ` +
+      `pino: level info, pino.destination({ sync: false }) to a file in a fresh temp dir.`,
   );
   // Settings only (never keys or headers: those are secrets).
   const envKnobs = Object.keys(process.env).filter((k) => k.startsWith('OTEL_BLRP_') || (k.startsWith('OTEL_AUDIT_') && !k.includes('KEY')));
-  if (envKnobs.length > 0) out.push(`Environment (applies to both variants where they read it): ${envKnobs.map((k) => `${k}=${process.env[k]}`).join(', ')}.`);
+  if (envKnobs.length > 0) out.push(`Environment (applies to every variant that reads it): ${envKnobs.map((k) => `${k}=${process.env[k]}`).join(', ')}.`);
   out.push(
-    `records/s = records the receiver got (delta of GET /_stats; otel-audit's stream-end marker not counted) / ` +
-      `(first emit → end of provider.shutdown()). onEmit = the processor's onEmit call alone; emit() = one ` +
-      `logger.emit() call, the SDK creating the LogRecord plus onEmit: what the application's thread waits; µs. ` +
+    `records/s = records delivered (receiver: delta of GET /_stats, otel-audit's stream-end marker not counted; pino: lines in its file) / ` +
+      `(first emit → end of provider.shutdown(); pino: file closed). emit() = one logger.emit() call (pino: logger.info()): what the ` +
+      `application's thread waits. onEmit = the processor's onEmit call alone. CPU µs/rec = the child's user+sys CPU (all threads) ` +
+      `from the first emit to the end of the run / records; "process CPU" = its whole life, module loading included. ` +
       `delivered/emitted summed over measured rounds.`,
-  );
-  out.push('');
-  out.push('Details (medians):');
-  out.push('');
-  out.push(
-    mdTable(
-      ['variant', 'emit phase ms', 'drain ms', 'total ms', 'onEmit p99.9 µs', 'emit() p99.9 µs', 'emit() mean µs', 'CPU user ms', 'CPU sys ms'],
-      [
-        ['stock', stock],
-        ['otel-audit', audit],
-      ].map(([name, s]) => {
-        const m = /** @type {ReturnType<typeof summarize>} */ (s).median;
-        return [
-          /** @type {string} */ (name),
-          fmt(m.emitPhaseMs, 0),
-          fmt(m.drainMs, 0),
-          fmt(m.elapsedMs, 0),
-          fmt(m.onEmitP999Us, 1),
-          fmt(m.emitP999Us, 1),
-          fmt(m.emitMeanUs, 2),
-          fmt(m.cpuUserMs, 0),
-          fmt(m.cpuSystemMs, 0),
-        ];
-      }),
-    ),
   );
   const totalS = (performance.now() - tStart) / 1000;
   out.push('');
@@ -471,22 +593,14 @@ async function main() {
 
   // --- JSON
   mkdirSync(dirname(RESULTS), { recursive: true });
-  const json = {
-    meta: { ...meta, totalSeconds: totalS },
-    targets,
-    ratio,
-    variants: { stock, 'otel-audit': audit },
-    losses,
-    runs,
-  };
-  writeFileSync(RESULTS, JSON.stringify(json, null, 2) + '\n');
+  writeFileSync(RESULTS, JSON.stringify({ meta: { ...meta, totalSeconds: totalS }, shapes, losses, runs }, null, 2) + '\n');
   log(`bench: results written to ${relative(process.cwd(), RESULTS)}`);
 
   if (losses.length > 0) {
     for (const l of losses) {
       log(
-        `bench: LOSS in ${l.variant} (${l.phase === 'warmup' ? 'warm-up' : `round ${l.round}`}): ` +
-          `receiver got ${l.delivered} of ${l.emitted} records` +
+        `bench: LOSS in ${l.variant}, shape ${l.shape} (${l.phase === 'warmup' ? 'warm-up' : `round ${l.round}`}): ` +
+          `${l.variant === 'pino' ? 'file has' : 'receiver got'} ${l.delivered} of ${l.emitted} records` +
           ('dropped' in l ? ` (processor reports dropped=${l.dropped}, undelivered=${l.undelivered})` : ''),
       );
     }
