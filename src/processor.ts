@@ -106,18 +106,7 @@ export class AuditLogRecordProcessor implements LogRecordProcessor {
     this.chain = new HashChain(this.streamId, predecessor === undefined ? undefined : restartAttributes(predecessor));
     this.recordSigner = sealSigner(o.signingKeys.record);
     this.checkpointSigner = sealSigner(o.signingKeys.checkpoint);
-    if (this.checkpointSigner !== undefined) {
-      this.checkpoints = new CheckpointSchedule({ everyRecords: o.checkpointEveryRecords, everyMillis: o.checkpointIntervalMillis });
-      if (o.checkpointIntervalMillis > 0) {
-        this.checkpointTimer = setInterval(() => {
-          if (this.checkpoints!.pending > 0 && this.shutdownPromise === undefined && this.delivery.canAccept()) {
-            this.emitCheckpoint();
-            if (this.options.fsync === 'always') this.queue.drain();
-          }
-        }, o.checkpointIntervalMillis);
-        this.checkpointTimer.unref();
-      }
-    }
+    if (this.checkpointSigner !== undefined) this.checkpoints = this.scheduleCheckpoints();
     this.queue = new SealQueue({
       chain: this.chain,
       sealer: new RecordSealer(),
@@ -156,23 +145,25 @@ export class AuditLogRecordProcessor implements LogRecordProcessor {
       retryMaxMillis: o.retryMaxMillis,
       onRotate: retention,
     });
-    if (this.replayer !== undefined) {
-      const r = this.replayer;
-      this.replayDone = new Promise<void>((res) => setImmediate(res))
-        .then(() => r.run())
-        .then(
-          (rep) => {
-            if (rep.streams.length > 0) retention();
-            return rep;
-          },
-          (e: unknown) => {
-            diag.error(`otel-audit: replay failed: ${e instanceof Error ? e.message : String(e)}`);
-            return undefined;
-          },
-        );
-    }
+    if (this.replayer !== undefined) this.replayDone = startReplay(this.replayer, retention);
     (globalThis as Registry)[REGISTRY] = this;
     onProcessExit(this);
+  }
+
+  /** Checkpoints by count, and by time when a record was sealed since the last one (docs/integrity.md §5). */
+  private scheduleCheckpoints(): CheckpointSchedule {
+    const o = this.options;
+    const schedule = new CheckpointSchedule({ everyRecords: o.checkpointEveryRecords, everyMillis: o.checkpointIntervalMillis });
+    if (o.checkpointIntervalMillis > 0) {
+      this.checkpointTimer = setInterval(() => {
+        if (schedule.pending > 0 && this.shutdownPromise === undefined && this.delivery.canAccept()) {
+          this.emitCheckpoint();
+          if (o.fsync === 'always') this.queue.drain();
+        }
+      }, o.checkpointIntervalMillis);
+      this.checkpointTimer.unref();
+    }
+    return schedule;
   }
 
   /**
@@ -404,6 +395,22 @@ export class AuditLogRecordProcessor implements LogRecordProcessor {
     LIVE.delete(this);
     return report;
   }
+}
+
+/** Replays the streams earlier processes left, after the constructor returned; retention runs once it is done. */
+function startReplay(r: Replayer, retention: () => void): Promise<ReplayReport | undefined> {
+  return new Promise<void>((res) => setImmediate(res))
+    .then(() => r.run())
+    .then(
+      (rep) => {
+        if (rep.streams.length > 0) retention();
+        return rep;
+      },
+      (e: unknown) => {
+        diag.error(`otel-audit: replay failed: ${e instanceof Error ? e.message : String(e)}`);
+        return undefined;
+      },
+    );
 }
 
 /** Records waiting to be sealed at most (a caller that never yields gets them sealed in batches of this size). */

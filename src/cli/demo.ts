@@ -118,6 +118,7 @@ function describe(r: VerifyReport): string {
   return `${r.ok ? 'INTACT' : 'FAILED'} — ${r.records} records in ${streams} streams (${ended} closed), ${r.problems.filter((p) => p.severity === 'error').length} problems`;
 }
 
+// One function on purpose: it is the demo's script, its steps in the order the README describes them.
 export async function runDemo(argv: string[], out: (s: string) => void, err: (s: string) => void): Promise<number> {
   if (argv.includes('--help')) {
     out('Usage: otel-audit demo [--dir DIR]\nRuns the end-to-end demo in DIR (default: a new temp dir) and prints a summary.\n');

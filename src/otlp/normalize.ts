@@ -10,6 +10,7 @@
  * - output objects are built from literal keys only; user-controlled strings (attribute keys) are only ever
  *   stored as values (`{ key, value }`), never used as property names, so `__proto__` is plain data.
  */
+import { describe } from './describe.js';
 import type {
   ExportLogsServiceRequest,
   OtlpAnyValue,
@@ -414,15 +415,3 @@ function formatPath(path: Path): string {
   return s;
 }
 
-/** Short rendering of an offending value for messages: strings quoted, long values cut. */
-function describe(v: unknown): string {
-  if (v === undefined) return 'undefined';
-  if (v === null) return 'null';
-  if (Array.isArray(v)) return 'an array';
-  if (typeof v === 'object') return 'an object';
-  if (typeof v === 'string') {
-    const quoted = JSON.stringify(v);
-    return quoted.length > 50 ? `${quoted.slice(0, 46)}…" (${v.length} chars)` : quoted;
-  }
-  return String(v);
-}

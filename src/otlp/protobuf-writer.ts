@@ -9,6 +9,7 @@
  */
 import { ANY_BOOL, ANY_BYTES, ANY_DOUBLE, ANY_INT } from './protobuf-fields.js';
 import { TWO_32 } from './protobuf-wire.js';
+import { describe } from './describe.js';
 
 // ---------------------------------------------------------------------------------------------------------
 // State
@@ -385,18 +386,5 @@ export function fail(field: string, detail: string): never {
   throw new Error(`encodeLogsRequest: ${where === '' ? 'request' : where}: ${detail}`);
 }
 
-/** Short rendering of an offending value: strings quoted, long ones cut. */
-function describe(v: unknown): string {
-  if (v === undefined) return 'undefined';
-  if (v === null) return 'null';
-  if (Array.isArray(v)) return 'an array';
-  if (typeof v === 'object') return 'an object';
-  if (typeof v === 'string') {
-    const quoted = JSON.stringify(v);
-    return quoted.length > 50 ? `${quoted.slice(0, 46)}…" (${v.length} chars)` : quoted;
-  }
-  if (typeof v === 'bigint') return `${v}n`;
-  return String(v);
-}
 
 export { decodeLogsResponse } from './protobuf-response.js';

@@ -104,6 +104,8 @@ function filesCell(files: readonly string[]): string {
   return shown.join('');
 }
 
+// One template on purpose: the page reads top to bottom as the HTML it writes; every value in it goes through
+// the escaping helpers above.
 export function renderVerifyReport(input: VerifyReportPageInput): string {
   const { report } = input;
   const times = input.streamTimes ?? new Map<string, StreamTimes>();

@@ -37,6 +37,7 @@ const isoSeconds = (ns: bigint): string => {
   return Number.isNaN(d.getTime()) ? '?' : d.toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z');
 };
 
+// One template on purpose: the SVG's layout (axes, lanes, marks) is read in the order it is drawn.
 export function timelineSvg(input: TimelineInput): string {
   const shown = input.streams.slice(0, TIMELINE_MAX_STREAMS);
   const rowOf = new Map<string, number>();

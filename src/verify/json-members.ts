@@ -41,6 +41,7 @@ function nameAt(text: string, start: number, length: number): string {
  * anything else it returns without reading past the end. Iterative, so nesting depth cannot overflow the
  * stack.
  */
+// One loop on purpose: a single-pass scanner whose state (stack, position) would only be passed around if split.
 export function duplicateMemberName(text: string): string | undefined {
   const n = text.length;
   let depth = 0;

@@ -1,0 +1,13 @@
+/** Short rendering of an offending value for error messages: strings quoted, long ones cut, never the whole value. */
+export function describe(v: unknown): string {
+  if (v === undefined) return 'undefined';
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'an array';
+  if (typeof v === 'object') return 'an object';
+  if (typeof v === 'string') {
+    const quoted = JSON.stringify(v);
+    return quoted.length > 50 ? `${quoted.slice(0, 46)}…" (${v.length} chars)` : quoted;
+  }
+  if (typeof v === 'bigint') return `${v}n`;
+  return String(v);
+}
