@@ -45,8 +45,10 @@ export interface SealQueueOptions<T> {
 }
 
 export class SealQueue<T> {
-  private entries: (SealEntry<T> | undefined)[] = [];
+  /** Slots [head, tail) wait; the array keeps its capacity from tick to tick (no regrowth per batch). */
+  private readonly entries: (SealEntry<T> | undefined)[] = [];
   private head = 0;
+  private tail = 0;
   private draining = false;
   private scheduled = false;
   private readonly tick = (): void => {
@@ -58,12 +60,12 @@ export class SealQueue<T> {
 
   /** Records waiting to be sealed. */
   get length(): number {
-    return this.entries.length - this.head;
+    return this.tail - this.head;
   }
 
   /** Queues a record whose sequence number was reserved in order; seals soon, or now when the queue is full. */
   push(entry: SealEntry<T>): void {
-    this.entries.push(entry);
+    this.entries[this.tail++] = entry;
     if (this.length >= this.o.maxLength) this.drain();
     else if (!this.scheduled) {
       this.scheduled = true;
@@ -79,14 +81,14 @@ export class SealQueue<T> {
     if (this.draining) return;
     this.draining = true;
     try {
-      while (this.head < this.entries.length) {
+      while (this.head < this.tail) {
         const e = this.entries[this.head]!;
         // Released as soon as it is sealed: the SDK record is garbage from here on.
         this.entries[this.head++] = undefined;
         this.sealEntry(e);
       }
-      this.entries = [];
       this.head = 0;
+      this.tail = 0;
     } finally {
       this.draining = false;
     }

@@ -18,7 +18,11 @@ export const CALLER_PREFIX = 'audit.caller.';
 /** `audit.x.y` → `audit.caller.x.y`. */
 export const callerName = (name: string): string => CALLER_PREFIX + name.slice('audit.'.length);
 
-export const isReservedName = (key: string): boolean => key.startsWith('audit.') && RESERVED_PREFIXES.some((p) => key.startsWith(p));
+/** `audit.s…`, `audit.i…`, `audit.c…`: the only names worth the full check (onEmit runs this on every key). */
+const RESERVED_SEVENTH = new Set([0x73, 0x69, 0x63]);
+
+export const isReservedName = (key: string): boolean =>
+  RESERVED_SEVENTH.has(key.charCodeAt(6)) && key.startsWith('audit.') && RESERVED_PREFIXES.some((p) => key.startsWith(p));
 
 /**
  * Moves a caller's reserved attributes and event name aside on the live record (onEmit may change it) and
