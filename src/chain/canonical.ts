@@ -8,9 +8,11 @@
  * become JSON arrays and maps JSON objects of canonical values. `audit.integrity.*` attributes and severity
  * are excluded.
  *
- * Two front ends give the same bytes for the same record: `canonicalFromParts` (the SDK record, via the
- * one-pass encoder in otlp/encode.ts) and `canonicalFromOtlp` (a record read back from the local journal or
- * the collector's OTLP/JSON output).
+ * The members, their order and their omission rules are written once, in `writeCanonicalForm`, over a sink:
+ * the sealer (chain/seal.ts) writes the form as bytes beside the OTLP bytes of the same values; the verifier's
+ * fast path (verify/fast-otlp.ts) and `canonicalFromParts` as text; `canonicalFromOtlp` reads a record back
+ * from the local journal or the collector's output. The property tests (test/chain/canonical.test.ts,
+ * test/verify/fast-otlp.test.ts) check that all of them give the same bytes for the same record.
  */
 import { INTEGRITY_PREFIX } from '../core/attributes.js';
 import type { OtlpAnyValue, OtlpKeyValue, OtlpLogRecord } from '../otlp/types.js';
@@ -38,21 +40,125 @@ export const isIntegrityKey = (key: string): boolean => key.startsWith(INTEGRITY
 export const isZeroId = (id: string | undefined): boolean => id === undefined || id === '' || /^0+$/.test(id);
 export const isZeroTime = (t: string): boolean => t === '' || t === '0';
 
-/** Assembles canonical form v1 from canonical parts. Member order is the JCS (sorted) order. */
+/**
+ * Where the top-level members of a canonical form are written: text (`canonicalFromParts`) or bytes (the sealer,
+ * chain/seal.ts). `writeCanonicalForm` decides which members there are, in which order, and how the simple ones
+ * are spelled; the sink only writes what it is told, and its own attributes and body text.
+ */
+export interface CanonicalSink {
+  /** `{`. */
+  open(): void;
+  /** `,` unless first, then `"name":`. */
+  member(name: CanonicalMemberName): void;
+  /** The JCS object of the attributes. */
+  attributes(): void;
+  /** The canonical text of the body. */
+  body(): void;
+  /** A JSON string literal of a well-formed string. */
+  jsonString(s: string): void;
+  /** ASCII text as it is (digits and hex in quotes). */
+  ascii(s: string): void;
+  /** `}`. */
+  close(): void;
+}
+
+/** What decides the members: presence of attributes and body, and the simple members' values. */
+export interface CanonicalFields {
+  hasAttributes: boolean;
+  hasBody: boolean;
+  eventName: string | undefined;
+  timeUnixNano: string;
+  observedTimeUnixNano: string;
+  traceId: string | undefined;
+  spanId: string | undefined;
+}
+
+/** The top-level members of canonical form v1, in JCS order. */
+export const CANONICAL_MEMBER_NAMES = ['attributes', 'body', 'event_name', 'observed_timestamp', 'span_id', 'timestamp', 'trace_id'] as const;
+export type CanonicalMemberName = (typeof CANONICAL_MEMBER_NAMES)[number];
+
+/** Body texts that are "no body" in the canonical form: an empty value and an empty string, like an absent body. */
+export const EMPTY_BODY_TEXTS: readonly string[] = ['{}', '{"stringValue":""}'];
+
+/**
+ * Canonical form v1 (docs/canonical-form.md): the members in JCS (sorted) order, each omitted when absent, empty
+ * or zero. The one place these rules are written; both front ends and the sealer go through it.
+ */
+export function writeCanonicalForm(w: CanonicalSink, f: CanonicalFields): void {
+  w.open();
+  if (f.hasAttributes) {
+    w.member('attributes');
+    w.attributes();
+  }
+  if (f.hasBody) {
+    w.member('body');
+    w.body();
+  }
+  if (f.eventName !== undefined && f.eventName !== '') {
+    w.member('event_name');
+    w.jsonString(f.eventName);
+  }
+  if (!isZeroTime(f.observedTimeUnixNano)) {
+    w.member('observed_timestamp');
+    w.ascii(`"${f.observedTimeUnixNano}"`);
+  }
+  if (!isZeroId(f.spanId)) {
+    w.member('span_id');
+    w.ascii(`"${f.spanId!.toLowerCase()}"`);
+  }
+  if (!isZeroTime(f.timeUnixNano)) {
+    w.member('timestamp');
+    w.ascii(`"${f.timeUnixNano}"`);
+  }
+  if (!isZeroId(f.traceId)) {
+    w.member('trace_id');
+    w.ascii(`"${f.traceId!.toLowerCase()}"`);
+  }
+  w.close();
+}
+
+/** A string sink over canonical parts (one per call: canonicalFromParts is not on the sealer's hot path). */
+class TextSink implements CanonicalSink {
+  out = '';
+  private first = true;
+  constructor(private readonly p: CanonicalParts) {}
+  open(): void {
+    this.out = '{';
+  }
+  member(name: CanonicalMemberName): void {
+    this.out += (this.first ? '"' : ',"') + name + '":';
+    this.first = false;
+  }
+  attributes(): void {
+    this.out += this.p.attributes;
+  }
+  body(): void {
+    this.out += this.p.body!;
+  }
+  jsonString(s: string): void {
+    this.out += JSON.stringify(s);
+  }
+  ascii(s: string): void {
+    this.out += s;
+  }
+  close(): void {
+    this.out += '}';
+  }
+}
+
+/** Assembles canonical form v1 from canonical parts. */
 export function canonicalFromParts(p: CanonicalParts): string {
-  let out = '';
-  const add = (name: string, text: string): void => {
-    out += (out === '' ? '' : ',') + `"${name}":${text}`;
-  };
-  if (p.attributes !== '{}') add('attributes', p.attributes);
-  // An empty string body is "empty" and omitted, like an absent one.
-  if (p.body !== undefined && p.body !== '{}' && p.body !== '{"stringValue":""}') add('body', p.body);
-  if (p.eventName !== undefined && p.eventName !== '') add('event_name', JSON.stringify(p.eventName));
-  if (!isZeroTime(p.observedTimeUnixNano)) add('observed_timestamp', `"${p.observedTimeUnixNano}"`);
-  if (!isZeroId(p.spanId)) add('span_id', `"${p.spanId!.toLowerCase()}"`);
-  if (!isZeroTime(p.timeUnixNano)) add('timestamp', `"${p.timeUnixNano}"`);
-  if (!isZeroId(p.traceId)) add('trace_id', `"${p.traceId!.toLowerCase()}"`);
-  return `{${out}}`;
+  const sink = new TextSink(p);
+  writeCanonicalForm(sink, {
+    hasAttributes: p.attributes !== '{}',
+    hasBody: p.body !== undefined && !EMPTY_BODY_TEXTS.includes(p.body),
+    eventName: p.eventName,
+    timeUnixNano: p.timeUnixNano,
+    observedTimeUnixNano: p.observedTimeUnixNano,
+    traceId: p.traceId,
+    spanId: p.spanId,
+  });
+  return sink.out;
 }
 
 /** Thrown when a record read from a file has a value that canonical form v1 cannot represent. */

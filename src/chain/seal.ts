@@ -15,7 +15,7 @@ import type { AnyValue } from '../otel/types.js';
 import { ByteWriter } from '../otlp/byte-writer.js';
 import { DEFAULT_ENCODE_LIMITS, EncodeProblems, sanitizeString, type EncodeLimits } from '../otlp/encode.js';
 import { JsonValueWriter, writeJsonString } from '../otlp/encode-bytes.js';
-import { isIntegrityKey, isZeroId, isZeroTime } from './canonical.js';
+import { CANONICAL_MEMBER_NAMES, EMPTY_BODY_TEXTS, isIntegrityKey, isZeroId, writeCanonicalForm, type CanonicalFields, type CanonicalMemberName, type CanonicalSink } from './canonical.js';
 import type { ChainLink, HashChain } from './chain.js';
 import { groupOf, type RecordGroup } from './group.js';
 import { hashCanonicalBytes } from './hash.js';
@@ -119,10 +119,7 @@ export interface SealOptions {
 }
 
 const ATTRIBUTES_OPEN = Buffer.from(',"attributes":[');
-const CANONICAL_ATTRIBUTES = Buffer.from('"attributes":');
-const CANONICAL_BODY = Buffer.from('"body":');
-const EMPTY_VALUE = Buffer.from('{}');
-const EMPTY_STRING_VALUE = Buffer.from('{"stringValue":""}');
+const EMPTY_BODIES = EMPTY_BODY_TEXTS.map((t) => Buffer.from(t));
 /** One huge record must not pin its buffer for the life of the sealer. */
 const MAX_KEPT_BYTES = 1 << 20;
 
@@ -144,6 +141,17 @@ interface Stamps {
 export class RecordSealer {
   private w = new ByteWriter();
   private values = new JsonValueWriter(this.w);
+  private readonly sink = new ByteSink(this);
+  /** Reused from record to record (sealing is never re-entered). */
+  private readonly fields: CanonicalFields = {
+    hasAttributes: false,
+    hasBody: false,
+    eventName: undefined,
+    timeUnixNano: '',
+    observedTimeUnixNano: '',
+    traceId: undefined,
+    spanId: undefined,
+  };
   private sealing = false;
   private stamps: Stamps | undefined;
   /** Keys the stamps of this record set: the record's own values under them are replaced, so not written. */
@@ -229,7 +237,18 @@ export class RecordSealer {
     }
     const w = this.w;
     const a = w.pos;
-    this.writeCanonical(head, eventName, observed, time, traceId, spanId);
+    // Canonical form v1, written by the one writer of its rules (chain/canonical.ts) into this sealer's bytes.
+    const sink = this.sink;
+    sink.head = head;
+    const fields = this.fields;
+    fields.hasAttributes = this.values.canonicalMemberCount > 0;
+    fields.hasBody = this.hasCanonicalBody(head);
+    fields.eventName = eventName;
+    fields.timeUnixNano = time;
+    fields.observedTimeUnixNano = observed;
+    fields.traceId = traceId;
+    fields.spanId = spanId;
+    writeCanonicalForm(sink, fields);
     const b = w.pos;
     const canonical = w.view(a, b);
     const hash = hashCanonicalBytes(canonical);
@@ -263,58 +282,21 @@ export class RecordSealer {
     };
   }
 
-  /**
-   * Canonical form v1 (docs/canonical-form.md): JCS member order, absent/empty/zero members omitted — the rules
-   * of canonicalFromParts, here over bytes; the property test checks both against canonicalFromOtlp.
-   */
-  private writeCanonical(head: Head, eventName: string | undefined, observed: string, time: string, traceId: string | undefined, spanId: string | undefined): void {
+  /** An absent body and the EMPTY_BODY_TEXTS are all "no body" in the canonical form. */
+  private hasCanonicalBody(h: Head): boolean {
+    if (h.bodyText !== undefined) return !EMPTY_BODY_TEXTS.includes(h.bodyText);
     const w = this.w;
-    w.byte(0x7b);
-    let first = true;
-    const sep = (): void => {
-      if (first) first = false;
-      else w.byte(0x2c);
-    };
-    if (this.values.canonicalMemberCount > 0) {
-      sep();
-      w.bytes(CANONICAL_ATTRIBUTES);
-      this.values.writeCanonicalMembers();
-    }
-    if (this.hasCanonicalBody(head)) {
-      sep();
-      w.bytes(CANONICAL_BODY);
-      if (head.bodyText !== undefined) w.utf8(head.bodyText);
-      else w.copyWithin(head.bodyStart, head.bodyEnd);
-    }
-    if (eventName !== undefined && eventName !== '') {
-      sep();
-      w.ascii('"event_name":');
-      writeJsonString(w, eventName);
-    }
-    if (!isZeroTime(observed)) {
-      sep();
-      w.ascii(`"observed_timestamp":"${observed}"`);
-    }
-    if (!isZeroId(spanId)) {
-      sep();
-      w.ascii(`"span_id":"${spanId!.toLowerCase()}"`);
-    }
-    if (!isZeroTime(time)) {
-      sep();
-      w.ascii(`"timestamp":"${time}"`);
-    }
-    if (!isZeroId(traceId)) {
-      sep();
-      w.ascii(`"trace_id":"${traceId!.toLowerCase()}"`);
-    }
-    w.byte(0x7d);
+    return h.bodyEnd > h.bodyStart && !EMPTY_BODIES.some((e) => w.equals(h.bodyStart, h.bodyEnd, e));
   }
 
-  /** An absent body, an empty value and an empty string are all "no body" in the canonical form. */
-  private hasCanonicalBody(h: Head): boolean {
-    if (h.bodyText !== undefined) return h.bodyText !== '{}' && h.bodyText !== '{"stringValue":""}';
-    const w = this.w;
-    return h.bodyEnd > h.bodyStart && !w.equals(h.bodyStart, h.bodyEnd, EMPTY_VALUE) && !w.equals(h.bodyStart, h.bodyEnd, EMPTY_STRING_VALUE);
+  /** @internal For the byte sink: the writer of the record being sealed. */
+  get writer(): ByteWriter {
+    return this.w;
+  }
+
+  /** @internal For the byte sink: the attribute members of the record being sealed. */
+  get valueWriter(): JsonValueWriter {
+    return this.values;
   }
 
   /** Writes the LogRecord from `{` through its last attribute, from position 0 of the writer. */
@@ -370,4 +352,44 @@ interface Head {
   bodyStart: number;
   bodyEnd: number;
   bodyText: string | undefined;
+}
+
+/** `"name":` and `,"name":` of each member name of the canonical form. */
+const MEMBER_HEADS: ReadonlyMap<string, readonly [Buffer, Buffer]> = new Map(
+  CANONICAL_MEMBER_NAMES.map((n) => [n, [Buffer.from(`"${n}":`), Buffer.from(`,"${n}":`)]] as const),
+);
+
+/** The canonical form as bytes, after the OTLP head in the sealer's writer; spans of the head are copied. */
+class ByteSink implements CanonicalSink {
+  head: Head | undefined;
+  private first = true;
+
+  constructor(private readonly sealer: RecordSealer) {}
+
+  open(): void {
+    this.first = true;
+    this.sealer.writer.byte(0x7b);
+  }
+  member(name: CanonicalMemberName): void {
+    this.sealer.writer.bytes(MEMBER_HEADS.get(name)![this.first ? 0 : 1]);
+    this.first = false;
+  }
+  attributes(): void {
+    this.sealer.valueWriter.writeCanonicalMembers();
+  }
+  body(): void {
+    const h = this.head!;
+    const w = this.sealer.writer;
+    if (h.bodyText !== undefined) w.utf8(h.bodyText);
+    else w.copyWithin(h.bodyStart, h.bodyEnd);
+  }
+  jsonString(s: string): void {
+    writeJsonString(this.sealer.writer, s);
+  }
+  ascii(s: string): void {
+    this.sealer.writer.ascii(s);
+  }
+  close(): void {
+    this.sealer.writer.byte(0x7d);
+  }
 }
