@@ -2,7 +2,7 @@
 //
 // Generates a valid journal in os.tmpdir(), in the shape the processor writes (one ExportLogsServiceRequest per
 // line, RECORDS_PER_LINE records per line, UUID record ids, the 15-attribute `user.login` event of
-// bench/variant.mjs), then times `node dist/cli.js verify --json` on it in a child process, prints MB/s (MB =
+// bench/records.mjs, shape 15), then times `node dist/cli.js verify --json` on it in a child process, prints MB/s (MB =
 // 10^6 bytes, process start included) and the child's peak RSS (VmHWM: every thread), and deletes the files.
 //
 // Two modes (BENCH_VERIFY_MODE):
