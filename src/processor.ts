@@ -117,6 +117,11 @@ export class AuditLogRecordProcessor implements LogRecordProcessor {
         this.delivery.accept(sealed, receipt);
       },
       replacement: (entry, e) => this.unsealable(entry, e),
+      lost: (entry, e) => {
+        const why = `internal error while sealing: ${e instanceof Error ? e.message : String(e)}`;
+        this.loss.report({ records: [{ recordId: undefined, seq: entry.seq }], reason: why, streamId: this.streamId });
+        entry.ticket?.reject(new AuditLossError(why));
+      },
     });
     this.select = createSelector(o.loggerName);
     this.metrics = new AuditMetrics(o.meterProvider, { [A.ATTR_SEQ_STREAM_ID]: this.streamId });

@@ -42,6 +42,11 @@ export interface SealQueueOptions<T> {
    * which the callee reports.
    */
   replacement(entry: SealEntry<T>, error: unknown): SealInput;
+  /**
+   * A record that could not be sealed even so (a bug, never record content): reported as lost. Sealing goes on
+   * with the next record; the verifier then reports the gap.
+   */
+  lost(entry: SealEntry<T>, error: unknown): void;
 }
 
 export class SealQueue<T> {
@@ -85,7 +90,12 @@ export class SealQueue<T> {
         const e = this.entries[this.head]!;
         // Released as soon as it is sealed: the SDK record is garbage from here on.
         this.entries[this.head++] = undefined;
-        this.sealEntry(e);
+        try {
+          this.sealEntry(e);
+        } catch (err) {
+          // Never out of a setImmediate tick: that would take the application down.
+          this.o.lost(e, err);
+        }
       }
       this.head = 0;
       this.tail = 0;
