@@ -8,7 +8,6 @@
  * processor, which serializes at export. What is hashed is still exactly what is shipped.
  */
 import type { ReadWriteLogRecord } from '@opentelemetry/sdk-logs';
-import type { LogAttributes } from '../otel/types.js';
 
 export type SealInput = Readonly<
   Pick<
@@ -29,7 +28,8 @@ export type SealInput = Readonly<
 
 /** The fields sealing reads, with a copy of the attributes object (own enumerable properties, as the SDK keeps them). */
 export function snapshotRecord(r: ReadWriteLogRecord): SealInput {
-  const attributes: LogAttributes = { ...r.attributes };
+  // Typed as the SDK line in use types it (0.2xx and 3.x differ).
+  const attributes: SealInput['attributes'] = { ...r.attributes };
   return {
     hrTime: r.hrTime,
     hrTimeObserved: r.hrTimeObserved,
