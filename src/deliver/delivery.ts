@@ -183,7 +183,7 @@ export class Delivery {
     this.memRecords++;
     this.o.metrics.emittedOne();
     this.batcher.add(rec, receipt);
-    // A copy: rec.bytes is reused by the next sealRecord.
+    // A copy: rec.bytes is reused by the next seal (RecordSealer).
     if (this.o.stdout !== undefined) this.stdoutPending.push({ bytes: Buffer.from(rec.bytes), group: rec.group });
     if (this.o.file === 'journal' && this.o.fsync === 'always' && !this.journal!.failed) {
       // Durable before returning: one record, one line, write + fsync now.

@@ -1,6 +1,6 @@
 /**
  * JS values → OTLP/JSON bytes written straight into a ByteWriter, keeping where each value's canonical text
- * is: the hot path of `sealRecord`. Fast paths, where the canonical text is the very bytes written:
+ * is: the hot path of `RecordSealer.seal` (chain/seal.ts). Fast paths, where the canonical text is the very bytes written:
  * - strings of printable ASCII other than `"` and `\` within the length limit (nothing to escape or sanitize);
  * - safe integers, finite non-integral numbers, booleans;
  * - arrays of those (the canonical array is the OTLP `values` list itself).

@@ -1,5 +1,5 @@
 /**
- * The byte encoder (sealRecord's hot path) against the string encoder it falls back to: for every value and
+ * The byte encoder (the sealer's hot path) against the string encoder it falls back to: for every value and
  * map, the same OTLP/JSON bytes, the same canonical text and the same recorded problems. Inputs are chosen
  * around the fast paths' edges: the 64-character boundary of the short-string loop, every character class
  * that forces escaping or sanitizing, numbers with defined outcomes, arrays that are scalar-only but for one
