@@ -396,6 +396,43 @@ async function readBody(req: IncomingMessage): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
+/** How a receiver listens and stops: what the shared controls drive. */
+interface Lifecycle {
+  listen(): Promise<void>;
+  stopNow(): Promise<void>;
+  listening(): boolean;
+}
+
+/** The controls both receivers have; `checkStatus` throws a RangeError for a status its protocol cannot answer. */
+function sharedControls(state: ReceiverState, life: Lifecycle, checkStatus: (code: number) => void): ReceiverControls {
+  let closed = false;
+  return {
+    get requests() {
+      return state.requests;
+    },
+    get records() {
+      return state.records;
+    },
+    setStatus(code) {
+      if (code !== undefined) checkStatus(code);
+      state.status = code;
+    },
+    setPartialSuccess(rejected, message) {
+      state.setPartialSuccess(rejected, message);
+    },
+    stop: () => life.stopNow(),
+    async start() {
+      if (closed) throw new Error('receiver is closed');
+      if (!life.listening()) await life.listen();
+    },
+    async close() {
+      closed = true;
+      await life.stopNow();
+      await state.flushed();
+    },
+  };
+}
+
 /** Starts an OTLP/HTTP receiver for `application/x-protobuf` on 127.0.0.1 (a free port). */
 export async function startProtobufReceiver(opts: ReceiverOptions): Promise<ProtobufReceiverHandle> {
   const state = new ReceiverState(opts.outFile);
@@ -404,7 +441,6 @@ export async function startProtobufReceiver(opts: ReceiverOptions): Promise<Prot
   const resType = responseType();
   let port = 0;
   let server: Server | undefined;
-  let closed = false;
 
   const handleLogs = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     state.requests++;
@@ -477,39 +513,13 @@ export async function startProtobufReceiver(opts: ReceiverOptions): Promise<Prot
   };
 
   await listen();
-  return {
-    get url() {
-      return `http://127.0.0.1:${port}/v1/logs`;
-    },
-    get port() {
-      return port;
-    },
-    get requests() {
-      return state.requests;
-    },
-    get records() {
-      return state.records;
-    },
-    setStatus(code) {
-      if (code !== undefined && (!Number.isInteger(code) || code < 100 || code > 599)) {
-        throw new RangeError(`HTTP status must be 100…599, got ${code}`);
-      }
-      state.status = code;
-    },
-    setPartialSuccess(rejected, message) {
-      state.setPartialSuccess(rejected, message);
-    },
-    stop: stopNow,
-    async start() {
-      if (closed) throw new Error('receiver is closed');
-      if (server === undefined) await listen();
-    },
-    async close() {
-      closed = true;
-      await stopNow();
-      await state.flushed();
-    },
-  };
+  const controls = sharedControls(state, { listen, stopNow, listening: () => server !== undefined }, (code) => {
+    if (!Number.isInteger(code) || code < 100 || code > 599) throw new RangeError(`HTTP status must be 100…599, got ${code}`);
+  });
+  return Object.defineProperties(controls, {
+    url: { get: () => `http://127.0.0.1:${port}/v1/logs` },
+    port: { get: () => port },
+  }) as ProtobufReceiverHandle;
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -575,7 +585,6 @@ export async function startGrpcReceiver(opts: ReceiverOptions): Promise<GrpcRece
   const service = logsServiceDefinition();
   let port = 0;
   let server: grpc.Server | undefined;
-  let closed = false;
 
   const Export = (
     call: grpc.ServerUnaryCall<ProtoExportRequest, ProtoExportResponse>,
@@ -622,37 +631,11 @@ export async function startGrpcReceiver(opts: ReceiverOptions): Promise<GrpcRece
   };
 
   await listen();
-  return {
-    get endpoint() {
-      return `http://127.0.0.1:${port}`;
-    },
-    get port() {
-      return port;
-    },
-    get requests() {
-      return state.requests;
-    },
-    get records() {
-      return state.records;
-    },
-    setStatus(code) {
-      if (code !== undefined && (!Number.isInteger(code) || code < 1 || code > 16)) {
-        throw new RangeError(`gRPC status must be a non-OK code 1…16, got ${code}`);
-      }
-      state.status = code;
-    },
-    setPartialSuccess(rejected, message) {
-      state.setPartialSuccess(rejected, message);
-    },
-    stop: stopNow,
-    async start() {
-      if (closed) throw new Error('receiver is closed');
-      if (server === undefined) await listen();
-    },
-    async close() {
-      closed = true;
-      await stopNow();
-      await state.flushed();
-    },
-  };
+  const controls = sharedControls(state, { listen, stopNow, listening: () => server !== undefined }, (code) => {
+    if (!Number.isInteger(code) || code < 1 || code > 16) throw new RangeError(`gRPC status must be a non-OK code 1…16, got ${code}`);
+  });
+  return Object.defineProperties(controls, {
+    endpoint: { get: () => `http://127.0.0.1:${port}` },
+    port: { get: () => port },
+  }) as GrpcReceiverHandle;
 }
