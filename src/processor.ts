@@ -14,7 +14,7 @@ import { diag } from '@opentelemetry/api';
 import type { LogRecordProcessor, ReadWriteLogRecord } from '@opentelemetry/sdk-logs';
 import { randomUUID } from 'node:crypto';
 import { writeSync } from 'node:fs';
-import { AuditLossError } from './core/errors.js';
+import { AuditLossError, errorText } from './core/errors.js';
 import { HashChain } from './chain/chain.js';
 import { stampLiveRecord } from './chain/live-stamps.js';
 import { SealQueue, type SealEntry } from './chain/seal-queue.js';
@@ -118,7 +118,7 @@ export class AuditLogRecordProcessor implements LogRecordProcessor {
       },
       replacement: (entry, e) => this.unsealable(entry, e),
       lost: (entry, e) => {
-        const why = `internal error while sealing: ${e instanceof Error ? e.message : String(e)}`;
+        const why = `internal error while sealing: ${errorText(e)}`;
         this.loss.report({ records: [{ recordId: undefined, seq: entry.seq }], reason: why, streamId: this.streamId });
         entry.ticket?.reject(new AuditLossError(why));
       },
@@ -273,7 +273,7 @@ export class AuditLogRecordProcessor implements LogRecordProcessor {
       // if it happens, it is a loss, said loudly.
       this.loss.report({
         records: [{ recordId: undefined, seq: undefined }],
-        reason: `internal error while accepting: ${e instanceof Error ? e.message : String(e)}`,
+        reason: `internal error while accepting: ${errorText(e)}`,
         streamId: this.streamId,
       });
       receipt?.reject(new AuditLossError('record could not be accepted'));
@@ -300,7 +300,7 @@ export class AuditLogRecordProcessor implements LogRecordProcessor {
    * record id, marked, so the stream has no gap; its content is reported lost and its receipt rejected.
    */
   private unsealable(entry: SealEntry<Deferred<AuditReceipt> | undefined>, e: unknown): SealInput {
-    const why = `the record could not be sealed: ${e instanceof Error ? e.message : String(e)}`;
+    const why = `the record could not be sealed: ${errorText(e)}`;
     const record = typeof entry.record === 'function' ? undefined : entry.record;
     const id = record?.attributes[A.ATTR_RECORD_ID];
     const recordId = typeof id === 'string' ? id : undefined;
@@ -412,7 +412,7 @@ function startReplay(r: Replayer, retention: () => void): Promise<ReplayReport |
         return rep;
       },
       (e: unknown) => {
-        diag.error(`otel-audit: replay failed: ${e instanceof Error ? e.message : String(e)}`);
+        diag.error(`otel-audit: replay failed: ${errorText(e)}`);
         return undefined;
       },
     );

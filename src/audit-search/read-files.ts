@@ -8,6 +8,7 @@ import { MAX_LINE_BYTES, openRegularFile } from './safe-open.js';
 import { splitLines } from '../verify/safe-read.js';
 import type { AuditRecord } from './audit-record.js';
 import { parseLine, type ReadCounts } from './parse-line.js';
+import { errorText } from '../core/errors.js';
 
 /** A file that could not be opened or read (vanished, permissions, not a regular file, EIO): an I/O error. */
 export class InputReadError extends Error {
@@ -49,7 +50,7 @@ export async function* readAuditRecords(files: readonly InputFile[], counts: Rea
       if (text === undefined) counts.unreadable++;
       else parseLine(text, f.path, line, counts, emit);
     };
-    const fail = (e: unknown): Error => new InputReadError(`${f.path}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+    const fail = (e: unknown): Error => new InputReadError(`${f.path}: ${errorText(e)}`, { cause: e });
     let fh;
     try {
       fh = (await openRegularFile(f.path, f.follow)).fh;

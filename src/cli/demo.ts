@@ -19,6 +19,7 @@ import { ATTR_RECORD_ID } from '../core/attributes.js';
 import { stringAttribute } from '../otlp/decode.js';
 import type { ExportLogsServiceRequest } from '../otlp/types.js';
 import { verifyFiles, type VerifyReport } from '../verify/index.js';
+import { errorText } from '../core/errors.js';
 
 interface ServiceDone {
   event: 'done';
@@ -209,7 +210,7 @@ export async function runDemo(argv: string[], out: (s: string) => void, err: (s:
     out(`  ${ok ? 'DEMO OK' : 'DEMO FAILED'} — inspect ${ws}, or run: npx otel-audit verify ${auditDir}\n`);
     return ok ? 0 : 1;
   } catch (e) {
-    err(`demo failed: ${e instanceof Error ? e.message : String(e)}\n`);
+    err(`demo failed: ${errorText(e)}\n`);
     return 1;
   } finally {
     await collector.stop();

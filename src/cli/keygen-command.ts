@@ -12,6 +12,7 @@ import { constants } from 'node:fs';
 import { chmod, mkdir, open, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { generateEd25519KeyPair } from '../integrity/keys.js';
+import { errorText } from '../core/errors.js';
 
 export const KEYGEN_USAGE = 'usage: otel-audit keygen --out-dir DIR';
 export const PRIVATE_KEY_FILE = 'audit-signing.key.pem';
@@ -63,7 +64,7 @@ export async function runKeygenCommand(argv: string[], out: (s: string) => void,
   try {
     await mkdir(outDir, { recursive: true, mode: 0o700 });
   } catch (e) {
-    err(`otel-audit keygen: cannot write to ${outDir}: ${e instanceof Error ? e.message : String(e)}\n`);
+    err(`otel-audit keygen: cannot write to ${outDir}: ${errorText(e)}\n`);
     return 2;
   }
   try {
@@ -73,7 +74,7 @@ export async function runKeygenCommand(argv: string[], out: (s: string) => void,
     err(
       code === 'EEXIST'
         ? `otel-audit keygen: ${privPath} already exists; refusing to overwrite a key (move it away first)\n`
-        : `otel-audit keygen: cannot write ${privPath}: ${e instanceof Error ? e.message : String(e)}\n`,
+        : `otel-audit keygen: cannot write ${privPath}: ${errorText(e)}\n`,
     );
     return 2;
   }
@@ -86,7 +87,7 @@ export async function runKeygenCommand(argv: string[], out: (s: string) => void,
     err(
       code === 'EEXIST'
         ? `otel-audit keygen: ${pubPath} already exists; refusing to overwrite it (move it away first)\n`
-        : `otel-audit keygen: cannot write ${pubPath}: ${e instanceof Error ? e.message : String(e)}\n`,
+        : `otel-audit keygen: cannot write ${pubPath}: ${errorText(e)}\n`,
     );
     return 2;
   }

@@ -16,6 +16,7 @@ import { runKeygenCommand } from './keygen-command.js';
 import { runReplayCommand } from './replay-command.js';
 import { runSearchCommand, type CommandIo } from './search-command.js';
 import { runTailCommand } from './tail-command.js';
+import { errorText } from '../core/errors.js';
 
 const USAGE = `Usage: otel-audit <command> [options]
 
@@ -85,7 +86,7 @@ main(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (e: unknown) => {
-    const message = e instanceof Error ? e.message : String(e);
+    const message = errorText(e);
     // Our own errors (AuditConfigError, …) already say "otel-audit…": no second prefix.
     err(`${message.startsWith('otel-audit') ? message : `otel-audit: ${message}`}\n`);
     process.exitCode = 2;

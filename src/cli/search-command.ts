@@ -14,7 +14,7 @@
  *
  * Exit status: 0 with matches, 1 with none, 2 on a usage or I/O error (one line on stderr).
  */
-import { AuditConfigError } from '../core/errors.js';
+import { AuditConfigError, errorText } from '../core/errors.js';
 import { OUTCOMES, type Outcome, type SearchFilter } from '../audit-search/filters.js';
 import { loadKeyFiles, type LoadedKeys } from '../verify/key-files.js';
 import { matchJson, matchRow } from '../audit-search/match.js';
@@ -164,7 +164,7 @@ export async function runSearchCommand(argv: string[], io: CommandIo): Promise<n
   try {
     return await run(argv, io, err);
   } catch (e) {
-    err(`unexpected error: ${e instanceof Error ? e.message : String(e)}`);
+    err(`unexpected error: ${errorText(e)}`);
     return 2;
   }
 }

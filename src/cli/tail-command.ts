@@ -30,6 +30,7 @@ import { SeenSequences } from '../audit-search/seen-sequences.js';
 import { MATCH_COLUMNS, TableWriter } from '../audit-search/table.js';
 import { verifyFiles, VerifyInputError } from '../verify/verifier.js';
 import type { CommandIo } from './search-command.js';
+import { errorText } from '../core/errors.js';
 
 export const TAIL_USAGE = `usage: otel-audit tail [--follow|-f] [-n N] [--json] [--interval MS] <dir|file>
 
@@ -90,7 +91,7 @@ export async function runTailCommand(argv: string[], io: CommandIo, options: Tai
   try {
     return await run(argv, io, err, options);
   } catch (e) {
-    err(e instanceof VerifyInputError ? e.message : `unexpected error: ${e instanceof Error ? e.message : String(e)}`);
+    err(e instanceof VerifyInputError ? e.message : `unexpected error: ${errorText(e)}`);
     return 2;
   }
 }
@@ -122,7 +123,7 @@ async function run(argv: string[], io: CommandIo, err: (line: string) => void, o
     if (!st.isDirectory() && !st.isFile()) throw new Error('not a regular file or directory');
     isDir = st.isDirectory();
   } catch (e) {
-    err(`${args.target}: ${(e as NodeJS.ErrnoException).code ?? (e instanceof Error ? e.message : String(e))}`);
+    err(`${args.target}: ${(e as NodeJS.ErrnoException).code ?? errorText(e)}`);
     return 2;
   }
   const counts: ReadCounts = newReadCounts();
@@ -150,7 +151,7 @@ async function run(argv: string[], io: CommandIo, err: (line: string) => void, o
         failing.delete(path);
       } catch (e) {
         // Reported once per file; it may come back (permissions fixed), so it is tried again.
-        if (!failing.has(path)) err(`${path}: ${(e as NodeJS.ErrnoException).code ?? (e instanceof Error ? e.message : String(e))}`);
+        if (!failing.has(path)) err(`${path}: ${(e as NodeJS.ErrnoException).code ?? errorText(e)}`);
         failing.add(path);
       }
     }

@@ -71,6 +71,7 @@ import type { VerifyingKey } from '../integrity/keys.js';
 import { loadKeyFiles } from '../verify/key-files.js';
 import { commandLine, writeVerifyReportFile } from '../report/index.js';
 import { verifyFiles, VerifyInputError, VerifyWorkerError, type Problem, type StreamSummary, type VerifyReport } from '../verify/verifier.js';
+import { errorText } from '../core/errors.js';
 
 export const VERIFY_USAGE =
   'usage: otel-audit verify [--json] [--allow-reorder] [--pubkey FILE]... [--hmac-key-file FILE]... ' +
@@ -234,7 +235,7 @@ export async function runVerifyCommand(
     return await run(argv, write, out, err);
   } catch (e) {
     // Nothing may escape as a stack trace: whatever was missed is an I/O-class failure, on one line.
-    err(`otel-audit verify: unexpected error: ${e instanceof Error ? e.message : String(e)}`);
+    err(`otel-audit verify: unexpected error: ${errorText(e)}`);
     return 2;
   }
 }
@@ -255,7 +256,7 @@ async function run(argv: string[], write: (s: string) => void, out: (line: strin
   try {
     ({ pubkeys, hmacSecrets } = await loadKeyFiles(args.pubkeys, args.hmacKeyFiles));
   } catch (e) {
-    err(`otel-audit verify: ${e instanceof Error ? e.message : String(e)}`);
+    err(`otel-audit verify: ${errorText(e)}`);
     return 2;
   }
   let report: VerifyReport;
@@ -270,7 +271,7 @@ async function run(argv: string[], write: (s: string) => void, out: (line: strin
       onSkip: (path, reason) => err(`otel-audit verify: skipped ${path}: ${reason}`),
     });
   } catch (e) {
-    const what = e instanceof VerifyInputError || e instanceof VerifyWorkerError ? e.message : `unexpected error: ${e instanceof Error ? e.message : String(e)}`;
+    const what = e instanceof VerifyInputError || e instanceof VerifyWorkerError ? e.message : `unexpected error: ${errorText(e)}`;
     err(`otel-audit verify: ${what}`);
     return 2;
   }
@@ -283,7 +284,7 @@ async function run(argv: string[], write: (s: string) => void, out: (line: strin
     try {
       await writeVerifyReportFile(args.report, { report, inputs: args.paths, command: commandLine(['otel-audit', 'verify', ...argv]), generatedAt: new Date() });
     } catch (e) {
-      err(`otel-audit verify: cannot write the report ${JSON.stringify(args.report)}: ${e instanceof Error ? e.message : String(e)}`);
+      err(`otel-audit verify: cannot write the report ${JSON.stringify(args.report)}: ${errorText(e)}`);
       return 2;
     }
   }

@@ -34,16 +34,8 @@ import { ByteBudget, HttpError, readBody, type BodyResult, type Hold } from './b
 import { NO_FAULT, parseFault, takeFault, withoutLastRecords, type CollectorFault } from './fault.js';
 import { isLoopbackHost, refusedOrigin } from './origin.js';
 import { readExportRequest } from './request.js';
-import {
-  errorText,
-  formatOf,
-  mediaType,
-  sendBusy,
-  sendError,
-  sendExportResponse,
-  sendJson,
-  type ResponseFormat,
-} from './responses.js';
+import { formatOf, mediaType, sendBusy, sendError, sendExportResponse, sendJson, type ResponseFormat } from './responses.js';
+import { errorText } from '../core/errors.js';
 
 export type { CollectorFault } from './fault.js';
 

@@ -6,6 +6,7 @@
 import { startCollector, type CollectorHandle, type CollectorOptions } from './collector.js';
 import type { CollectorFault } from './fault.js';
 import { isLoopbackHost } from './origin.js';
+import { errorText } from '../core/errors.js';
 
 export const COLLECTOR_USAGE = `Usage: otel-audit collector [options]
 
@@ -119,7 +120,7 @@ export function parseCollectorArgs(argv: readonly string[]): ParsedCollectorArgs
     if (fault) options.fault = fault;
     return { kind: 'run', options };
   } catch (err) {
-    return usageError(err instanceof Error ? err.message : String(err));
+    return usageError(errorText(err));
   }
 }
 
@@ -143,7 +144,7 @@ export async function runCollectorCommand(argv: string[], io: CollectorCommandIo
   try {
     handle = await startCollector({ ...options, log: (line) => stderr(`otel-audit ${line}\n`) });
   } catch (err) {
-    const msg = err instanceof Error ? err.message : String(err);
+    const msg = errorText(err);
     stderr(`otel-audit collector: could not start on ${options.host}:${options.port}: ${msg}\n`);
     return 1;
   }

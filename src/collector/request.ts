@@ -9,7 +9,8 @@ import { normalizeExportRequest, OtlpFormatError } from '../otlp/normalize.js';
 import { decodeLogsRequest } from '../otlp/protobuf-decode.js';
 import type { ExportLogsServiceRequest } from '../otlp/types.js';
 import { gunzipLimited, HttpError, readBody, type ByteBudget, type Hold } from './body.js';
-import { errorText, mediaType, PROTOBUF } from './responses.js';
+import { mediaType, PROTOBUF } from './responses.js';
+import { errorText } from '../core/errors.js';
 
 export interface BodyLimits {
   /** Largest accepted body, compressed and decompressed. */

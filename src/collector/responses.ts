@@ -89,6 +89,3 @@ function sendBytes(res: ServerResponse, status: number, type: string, body: Uint
   res.end(body);
 }
 
-export function errorText(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}

@@ -33,3 +33,6 @@ export class AuditLossError extends Error {
     this.recordIds = recordIds;
   }
 }
+
+/** The message of something thrown: an Error's message, anything else as a string. */
+export const errorText = (e: unknown): string => (e instanceof Error ? e.message : String(e));

@@ -17,6 +17,7 @@ import { diag } from '@opentelemetry/api';
 import { refusedForGood } from '../sinks/rejected.js';
 import { bisectRefused } from './bisect.js';
 import type { BatchSender, SendResult } from './otlp-sender.js';
+import { errorText } from '../core/errors.js';
 
 /** How a request ended: acknowledged whole, acknowledged through bisection, or (partly) set aside. */
 export type Settled = 'acked' | 'acked-in-parts' | 'set-aside';
@@ -241,7 +242,7 @@ export class ExportLoop {
         this.setAside(part, first, partLast, n, message);
       },
     }).catch((e: unknown) => {
-      diag.error(`otel-audit: could not split a refused batch (${e instanceof Error ? e.message : String(e)}); setting it aside whole`);
+      diag.error(`otel-audit: could not split a refused batch (${errorText(e)}); setting it aside whole`);
       return 'whole' as const;
     });
     if (outcome === 'whole') {

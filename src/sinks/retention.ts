@@ -13,7 +13,7 @@ import { ATTR_SEQ_NUMBER, ATTR_SEQ_STREAM_ID } from '../core/attributes.js';
 import { intAttribute, stringAttribute } from '../otlp/decode.js';
 import type { ExportLogsServiceRequest, OtlpLogRecord } from '../otlp/types.js';
 import { readLastLine } from './journal-reader.js';
-import { AuditConfigError } from '../core/errors.js';
+import { AuditConfigError, errorText } from '../core/errors.js';
 import { durableAppend } from './durable.js';
 import { listStreams, retentionLogPath } from './files.js';
 import { readState } from './stream-state.js';
@@ -98,7 +98,7 @@ function recordCut(dir: string, streamId: string, path: string): boolean {
     durableAppend(retentionLogPath(dir), JSON.stringify(entry) + '\n');
     return true;
   } catch (e) {
-    const msg = `otel-audit: retention kept ${basename(path)}: could not record its cut (${e instanceof Error ? e.message : String(e)})`;
+    const msg = `otel-audit: retention kept ${basename(path)}: could not record its cut (${errorText(e)})`;
     if (e instanceof AuditConfigError) {
       // Something was planted in the directory: say it loudly, not just in the diag log.
       diag.error(msg);

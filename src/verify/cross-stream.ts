@@ -1,6 +1,7 @@
 /** What crosses streams: checkpoints read from other sources, and restart links between a process's streams. */
 import type { CheckedStream } from './chain-check.js';
-import { errorText, listInputs, VerifyInputError, type InputFile, type SkipListener } from './inputs.js';
+import { listInputs, VerifyInputError, type InputFile, type SkipListener } from './inputs.js';
+import { errorText } from '../core/errors.js';
 import type { ExternalCheckpoint, IntegrityContext } from './integrity-check.js';
 import { clip, type Problem, type ProblemList } from './problems.js';
 import { scanRecords } from './read-records.js';

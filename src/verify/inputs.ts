@@ -3,6 +3,7 @@ import type { Dirent } from 'node:fs';
 import { lstat, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileIdentity, fileKind, NotRegularFileError } from './safe-read.js';
+import { errorText } from '../core/errors.js';
 
 export type SkipListener = (path: string, reason: string) => void;
 
@@ -23,7 +24,6 @@ const INPUT_EXTENSIONS = ['.jsonl', '.json'];
 /** Where the journal sets aside torn or corrupt files; they were already reported when set aside. */
 const QUARANTINE_DIR = 'quarantine';
 
-export const errorText = (e: unknown): string => (e instanceof Error ? e.message : String(e));
 const byName = (a: Dirent, b: Dirent): number => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
 
 /**

@@ -9,7 +9,7 @@ import { hashCanonical } from '../chain/hash.js';
 import { ATTR_SEQ_NUMBER, ATTR_SEQ_STREAM_ID } from '../core/attributes.js';
 import type { OtlpLogRecord } from '../otlp/types.js';
 import { fastParseLine, type FastRecord } from './fast-otlp.js';
-import { errorText } from './inputs.js';
+import { errorText } from '../core/errors.js';
 import { duplicateMemberName } from './json-members.js';
 import type { ReadItem, RecordItem } from './read-items.js';
 import { attrsOfFast, attrsOfRecord, checkCheckpoint, checkSignature, isCheckpointClaim, linkValueOf, seqOf, stringOf, type Attrs, type ResolvedOptions } from './record-checks.js';

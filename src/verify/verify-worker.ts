@@ -5,7 +5,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { loadVerifyingKeys } from '../integrity/keys.js';
-import { errorText } from './inputs.js';
+import { errorText } from '../core/errors.js';
 import { lineItemsOfBytes } from './line-items.js';
 import type { ReadItem } from './read-items.js';
 import { resolve } from './record-checks.js';
