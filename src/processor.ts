@@ -16,7 +16,7 @@ import { randomUUID } from 'node:crypto';
 import { writeSync } from 'node:fs';
 import { AuditLossError, errorText } from './core/errors.js';
 import { HashChain } from './chain/chain.js';
-import { stampLiveRecord } from './chain/live-stamps.js';
+import { ownRecordId, stampLiveRecord } from './chain/live-stamps.js';
 import { SealQueue, type SealEntry } from './chain/seal-queue.js';
 import { snapshotRecord, type SealInput } from './chain/snapshot.js';
 import { RecordSealer, type SealSigner } from './chain/seal.js';
@@ -285,11 +285,9 @@ export class AuditLogRecordProcessor implements LogRecordProcessor {
     const disowned = disownReservedNames(record);
     const invalid = receipt === undefined ? validateRawAttributes(record.attributes) : undefined;
     const validationError = disowned === undefined ? invalid : invalid === undefined ? disowned : `${invalid}; ${disowned}`;
-    const own = record.attributes;
-    const given = Object.hasOwn(own, A.ATTR_RECORD_ID) ? own[A.ATTR_RECORD_ID] : undefined;
     const dropped = record.droppedAttributesCount;
     const seq = this.chain.reserve();
-    stampLiveRecord(record, typeof given === 'string' && given !== '' ? undefined : uuidV4(), this.streamId, seq);
+    stampLiveRecord(record, ownRecordId(record.attributes) === undefined ? uuidV4() : undefined, this.streamId, seq);
     this.lastResource = record.resource;
     this.lastScope = record.instrumentationScope;
     this.queue.push({ seq, record: snapshotRecord(record), validationError, dropped, ticket: receipt });
@@ -302,8 +300,7 @@ export class AuditLogRecordProcessor implements LogRecordProcessor {
   private unsealable(entry: SealEntry<Deferred<AuditReceipt> | undefined>, e: unknown): SealInput {
     const why = `the record could not be sealed: ${errorText(e)}`;
     const record = typeof entry.record === 'function' ? undefined : entry.record;
-    const id = record?.attributes[A.ATTR_RECORD_ID];
-    const recordId = typeof id === 'string' ? id : undefined;
+    const recordId = record === undefined ? undefined : ownRecordId(record.attributes);
     this.loss.report({ records: [{ recordId, seq: entry.seq }], reason: why, streamId: this.streamId });
     entry.ticket?.reject(new AuditLossError(why, recordId === undefined ? [] : [recordId]));
     const attributes: Record<string, string> = { ...A.systemRecordAttributes('RECORD_UNSEALABLE'), [A.ATTR_VALIDATION_ERROR]: why };

@@ -19,6 +19,7 @@ import { CANONICAL_MEMBER_NAMES, EMPTY_BODY_TEXTS, isIntegrityKey, isZeroId, wri
 import type { ChainLink, HashChain } from './chain.js';
 import { groupOf, type RecordGroup } from './group.js';
 import { hashCanonicalBytes } from './hash.js';
+import { ownRecordId } from './live-stamps.js';
 import type { SealInput } from './snapshot.js';
 
 /** The immutable snapshot of one audit record, ready for every sink. */
@@ -211,8 +212,8 @@ export class RecordSealer {
     const group = groupOf(record);
     const dropped = options.droppedAttributesCount ?? record.droppedAttributesCount;
     const own = record.attributes;
-    const given = Object.hasOwn(own, A.ATTR_RECORD_ID) ? own[A.ATTR_RECORD_ID] : undefined;
-    const recordId = typeof given === 'string' && given !== '' ? given : uuidV4();
+    const given = ownRecordId(own);
+    const recordId = given ?? uuidV4();
     const link = chain.peek();
     let problems = new EncodeProblems();
     // A time with no OTLP form would make the collector refuse the whole batch: normalised and marked.
@@ -224,7 +225,7 @@ export class RecordSealer {
 
     // The snapshot: the record's own attributes as the SDK kept them, then the stamps — always all of them,
     // whatever limits the SDK applies to the live record.
-    const stamps: Stamps = { recordId: recordId === given ? undefined : recordId, link, validation: options.validationError, signed: options.signer !== undefined };
+    const stamps: Stamps = { recordId: given === undefined ? recordId : undefined, link, validation: options.validationError, signed: options.signer !== undefined };
     this.stamps = stamps;
     let head = this.writeHead(record, own, time, observed, problems);
     const eventName = record.eventName === undefined ? undefined : sanitizeString(record.eventName, 'eventName', problems, limits);
