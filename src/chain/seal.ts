@@ -11,7 +11,6 @@
 import { uuidV4 } from '../core/uuid.js';
 import type { HrTime } from '@opentelemetry/api';
 import * as A from '../core/attributes.js';
-import type { AnyValue } from '../otel/types.js';
 import { ByteWriter } from '../otlp/byte-writer.js';
 import { DEFAULT_ENCODE_LIMITS, EncodeProblems, sanitizeString, type EncodeLimits } from '../otlp/encode.js';
 import { JsonValueWriter, writeJsonString } from '../otlp/encode-bytes.js';

@@ -21,7 +21,7 @@ import {
   protoToOtlpJson,
   type ProtoAnyValue,
 } from '../helpers/proto-receivers.js';
-import { forEachSeed, generator, normalize, protobufjsEncode } from './protobuf-fixtures.js';
+import { forEachSeed, normalize, protobufjsEncode } from './protobuf-fixtures.js';
 
 // ---------------------------------------------------------------------------------------------------------
 // Helpers
