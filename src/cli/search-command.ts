@@ -15,6 +15,7 @@
  * Exit status: 0 with matches, 1 with none, 2 on a usage or I/O error (one line on stderr).
  */
 import { AuditConfigError, errorText } from '../core/errors.js';
+import { walkArguments } from './arguments.js';
 import { OUTCOMES, type Outcome, type SearchFilter } from '../audit-search/filters.js';
 import { loadKeyFiles, type LoadedKeys } from '../verify/key-files.js';
 import { matchJson, matchRow } from '../audit-search/match.js';
@@ -80,33 +81,24 @@ export function parseSearchArgs(argv: readonly string[], now: Date): Parsed {
   const paths: string[] = [];
   let json = false;
   let allowReorder = false;
-  let optionsDone = false;
-  for (let k = 0; k < argv.length; k++) {
-    const a = argv[k]!;
-    if (optionsDone || !a.startsWith('-') || a === '-') {
-      paths.push(a);
-      continue;
-    }
-    if (a === '--') {
-      optionsDone = true;
-      continue;
-    }
+  const stop = walkArguments<{ help: true } | { error: string }>(argv, paths, (o) => {
+    const { arg: a, name } = o;
     if (a === '--json') json = true;
     else if (a === '--allow-reorder') allowReorder = true;
     else if (a === '-h' || a === '--help') return { help: true };
     else {
-      const eq = a.indexOf('=');
-      const name = eq > 0 ? a.slice(0, eq) : a;
       const isSingle = (SINGLE as readonly string[]).includes(name);
       if (!isSingle && !(REPEATED as readonly string[]).includes(name)) return { error: `unknown option ${JSON.stringify(a)}` };
-      const value = eq > 0 ? a.slice(eq + 1) : argv[++k];
+      const value = o.value();
       if (value === undefined || value === '') return { error: `${name} needs a value` };
       if (isSingle) {
         if (single.has(name as Single)) return { error: `${name} given twice` };
         single.set(name as Single, value);
       } else repeated[name as Repeated].push(value);
     }
-  }
+    return undefined;
+  });
+  if (stop !== undefined) return stop;
   if (paths.length === 0) return { error: 'no file or directory given' };
   const filter: SearchFilter = { where: [] };
   const actor = single.get('--actor');

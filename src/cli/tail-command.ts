@@ -31,6 +31,7 @@ import { MATCH_COLUMNS, TableWriter } from '../audit-search/table.js';
 import { verifyFiles, VerifyInputError } from '../verify/verifier.js';
 import type { CommandIo } from './search-command.js';
 import { errorText } from '../core/errors.js';
+import { walkArguments } from './arguments.js';
 
 export const TAIL_USAGE = `usage: otel-audit tail [--follow|-f] [-n N] [--json] [--interval MS] <dir|file>
 
@@ -51,15 +52,9 @@ interface TailArgs {
 export function parseTailArgs(argv: readonly string[]): TailArgs | { help: true } | { error: string } {
   const args: TailArgs = { follow: false, n: 10, json: false, intervalMs: 250, target: '' };
   const paths: string[] = [];
-  let optionsDone = false;
-  for (let k = 0; k < argv.length; k++) {
-    const a = argv[k]!;
-    if (optionsDone || !a.startsWith('-') || a === '-') {
-      paths.push(a);
-      continue;
-    }
-    if (a === '--') optionsDone = true;
-    else if (a === '-f' || a === '--follow') args.follow = true;
+  const stop = walkArguments<{ help: true } | { error: string }>(argv, paths, (o) => {
+    const a = o.arg;
+    if (a === '-f' || a === '--follow') args.follow = true;
     else if (a === '--json') args.json = true;
     else if (a === '-h' || a === '--help') return { help: true };
     else {
@@ -67,14 +62,16 @@ export function parseTailArgs(argv: readonly string[]): TailArgs | { help: true 
       const m = /^(-n|--lines|--interval)(?:=?(.+))?$/.exec(a);
       if (!m) return { error: `unknown option ${JSON.stringify(a)}` };
       const name = m[1] === '--interval' ? '--interval' : '-n';
-      const value = m[2] ?? argv[++k];
+      const value = m[2] ?? o.next();
       if (value === undefined) return { error: `${m[1]} needs a value` };
       if (!/^\d{1,9}$/.test(value)) return { error: `${m[1]} ${JSON.stringify(value)} is not a non-negative integer` };
       if (name === '-n') args.n = Number(value);
       else if (Number(value) < 10 || Number(value) > 60_000) return { error: `--interval ${value} is not between 10 and 60000 ms` };
       else args.intervalMs = Number(value);
     }
-  }
+    return undefined;
+  });
+  if (stop !== undefined) return stop;
   if (paths.length !== 1) return { error: paths.length === 0 ? 'no directory or file given' : 'give one directory or file' };
   args.target = paths[0]!;
   return args;

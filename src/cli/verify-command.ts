@@ -72,6 +72,7 @@ import { loadKeyFiles } from '../verify/key-files.js';
 import { commandLine, writeVerifyReportFile } from '../report/index.js';
 import { verifyFiles, VerifyInputError, VerifyWorkerError, type Problem, type StreamSummary, type VerifyReport } from '../verify/verifier.js';
 import { errorText } from '../core/errors.js';
+import { walkArguments } from './arguments.js';
 
 export const VERIFY_USAGE =
   'usage: otel-audit verify [--json] [--allow-reorder] [--pubkey FILE]... [--hmac-key-file FILE]... ' +
@@ -98,39 +99,33 @@ const VALUE_OPTIONS = { '--pubkey': 'pubkeys', '--hmac-key-file': 'hmacKeyFiles'
 /** Parses the arguments after `verify`; returns an error message for bad usage. */
 function parseArgs(argv: readonly string[]): VerifyArgs | { help: true } | { error: string } {
   const args: VerifyArgs = { json: false, allowReorder: false, pubkeys: [], hmacKeyFiles: [], requireSignatures: false, checkpoints: [], paths: [], jobs: 'auto' };
-  let optionsDone = false;
-  for (let k = 0; k < argv.length; k++) {
-    const a = argv[k]!;
-    if (optionsDone || !a.startsWith('-') || a === '-') {
-      args.paths.push(a);
-      continue;
-    }
-    const eq = a.indexOf('=');
-    const name = eq > 0 ? a.slice(0, eq) : a;
+  const stop = walkArguments<{ help: true } | { error: string }>(argv, args.paths, (o) => {
+    const { arg: a, name } = o;
     if (name === '--report') {
-      const value = eq > 0 ? a.slice(eq + 1) : argv[++k];
+      const value = o.value();
       if (value === undefined || value === '') return { error: '--report needs a value' };
       if (args.report !== undefined) return { error: '--report given twice' };
       args.report = value;
-      continue;
+      return undefined;
     }
     if (name === '--jobs') {
-      const value = eq > 0 ? a.slice(eq + 1) : argv[++k];
+      const value = o.value();
       if (value === undefined || !/^[1-9][0-9]*$/.test(value) || Number(value) > MAX_JOBS) return { error: `--jobs needs an integer from 1 to ${MAX_JOBS}` };
       args.jobs = Number(value);
-      continue;
+      return undefined;
     }
     if (name in VALUE_OPTIONS) {
-      const value = eq > 0 ? a.slice(eq + 1) : argv[++k];
+      const value = o.value();
       if (value === undefined || value === '') return { error: `${name} needs a value` };
       args[VALUE_OPTIONS[name as keyof typeof VALUE_OPTIONS]].push(value);
-    } else if (a === '--') optionsDone = true;
-    else if (a === '--json') args.json = true;
+    } else if (a === '--json') args.json = true;
     else if (a === '--allow-reorder') args.allowReorder = true;
     else if (a === '--require-signatures') args.requireSignatures = true;
     else if (a === '-h' || a === '--help') return { help: true };
     else return { error: `unknown option ${JSON.stringify(a)}` };
-  }
+    return undefined;
+  });
+  if (stop !== undefined) return stop;
   if (args.paths.length === 0) return { error: 'no file or directory given' };
   if (args.checkpoints.length > 0 && args.pubkeys.length === 0) return { error: '--checkpoints needs --pubkey (checkpoints are trusted only when their signature verifies)' };
   return args;
