@@ -19,7 +19,7 @@
  * See bench/README.md.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -112,6 +112,7 @@ const TARGETS = [
  * @typedef {ChildResult & {
  *   phase: 'warmup' | 'measured', round: number, receivedRecords: number, syntheticRecords: number,
  *   delivered: number, rejectedRequests: number, recordsPerSec: number, wallMs: number,
+ *   receiverCpuUsPerRecord: number | null, wireBytesPerRecord: number | null,
  * }} RunResult
  */
 
@@ -169,8 +170,25 @@ function lines(stream, onLine) {
 
 /**
  * @typedef {{ requests: number, accepted: number, rejected: number, records: number, bytes: number }} Stats
- * @typedef {{ url: string, endpoint: string, stats: () => Promise<Stats>, stop: () => Promise<void> }} Receiver
+ * @typedef {{ url: string, endpoint: string, stats: () => Promise<Stats>, cpuMs: () => number | null, stop: () => Promise<void> }} Receiver
  */
+
+/**
+ * CPU time (user + system, ms) a process has used so far, from /proc/<pid>/stat (fields 14 and 15, in clock
+ * ticks of USER_HZ, which the Linux ABI fixes at 100 for /proc); null where there is no /proc (not Linux).
+ * @param {number | undefined} pid
+ */
+function procCpuMs(pid) {
+  if (pid === undefined) return null;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    // Field 2 (the command) is in parentheses and may hold spaces: count fields from after its ')'.
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(f[11]) + Number(f[12])) * 1000) / 100;
+  } catch {
+    return null;
+  }
+}
 
 /** @returns {Promise<Receiver>} */
 async function startReceiver() {
@@ -217,6 +235,7 @@ async function startReceiver() {
   return {
     url: listening.url,
     endpoint: listening.endpoint,
+    cpuMs: () => procCpuMs(child.pid),
     async stats() {
       if (child.exitCode !== null || child.signalCode !== null) {
         throw new Error(`the receiver is gone (exit ${child.signalCode ?? child.exitCode}; 0 = it was sent SIGTERM/SIGINT from outside)`);
@@ -296,9 +315,11 @@ function runChild(variant, endpoint, records, shape) {
  */
 async function run(receiver, variant, shape, records, phase, round) {
   const before = await receiver.stats();
+  const cpu0 = receiver.cpuMs();
   const t0 = performance.now();
   const r = await runChild(variant, receiver.endpoint, records, shape);
   const wallMs = performance.now() - t0;
+  const cpu1 = receiver.cpuMs();
   const after = await receiver.stats();
   const receivedRecords = after.records - before.records;
   // otel-audit adds records of its own to the stream (the stream-end marker written at shutdown). Its shutdown
@@ -317,6 +338,9 @@ async function run(receiver, variant, shape, records, phase, round) {
     rejectedRequests: after.rejected - before.rejected,
     recordsPerSec: delivered / (r.elapsedMs / 1000),
     wallMs,
+    // What the receiver spent on this run's records, and what each record weighs on the wire (pino: none).
+    receiverCpuUsPerRecord: variant === 'pino' || cpu0 === null || cpu1 === null || receivedRecords === 0 ? null : ((cpu1 - cpu0) * 1000) / receivedRecords,
+    wireBytesPerRecord: variant === 'pino' || receivedRecords === 0 ? null : (after.bytes - before.bytes) / receivedRecords,
   };
 }
 
@@ -349,6 +373,8 @@ const METRICS = /** @type {const} */ ([
   'maxRssMiB',
   'cpuUserMs',
   'cpuSystemMs',
+  'receiverCpuUsPerRecord',
+  'wireBytesPerRecord',
 ]);
 
 /**
@@ -549,7 +575,7 @@ async function main() {
     out.push('');
     out.push(
       mdTable(
-        ['variant', 'emit phase ms', 'drain ms', 'total ms', 'emit() p99.9 µs', 'emit() max µs', 'emit() mean µs', 'onEmit p99.9 µs', 'run CPU user ms', 'run CPU sys ms', 'process CPU ms'],
+        ['variant', 'emit phase ms', 'drain ms', 'total ms', 'emit() p99.9 µs', 'emit() max µs', 'emit() mean µs', 'onEmit p99.9 µs', 'run CPU user ms', 'run CPU sys ms', 'process CPU ms', 'wire B/rec', 'receiver CPU µs/rec', 'machine CPU µs/rec'],
         VARIANTS.map((v) => {
           const m = /** @type {Summary} */ (variants[v]).median;
           return [
@@ -564,6 +590,9 @@ async function main() {
             fmt(m.runCpuUserMs, 0),
             fmt(m.runCpuSystemMs, 0),
             fmt(m.cpuUserMs !== null && m.cpuSystemMs !== null ? m.cpuUserMs + m.cpuSystemMs : null, 0),
+            fmt(m.wireBytesPerRecord, 0),
+            fmt(m.receiverCpuUsPerRecord, 1),
+            fmt(m.cpuUsPerRecord !== null && m.receiverCpuUsPerRecord !== null ? m.cpuUsPerRecord + m.receiverCpuUsPerRecord : null, 1),
           ];
         }),
       ),
@@ -584,6 +613,8 @@ async function main() {
       `(first emit → end of provider.shutdown(); pino: file closed). emit() = one logger.emit() call (pino: logger.info()): what the ` +
       `application's thread waits. onEmit = the processor's onEmit call alone. CPU µs/rec = the child's user+sys CPU (all threads) ` +
       `from the first emit to the end of the run / records; "process CPU" = its whole life, module loading included. ` +
+      `wire B/rec = request bytes the receiver got / its records; receiver CPU µs/rec = the receiver process's user+sys CPU ` +
+      `(/proc/<pid>/stat, 10 ms ticks) during the run / its records; machine CPU = child + receiver, what both cores must supply per record. ` +
       `delivered/emitted summed over measured rounds.`,
   );
   const totalS = (performance.now() - tStart) / 1000;
