@@ -8,12 +8,15 @@
  * - random byte mutations of real requests: whatever the fast path accepts, the slow path accepts with the
  *   same bytes.
  */
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import type { Resource } from '@opentelemetry/resources';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { describe, expect, it } from 'vitest';
 import { HashChain } from '../../src/chain/chain.js';
 import { RecordSealer } from '../../src/chain/seal.js';
 import { SyntheticRecord } from '../../src/chain/synthetic-record.js';
+import { OtlpSender } from '../../src/deliver/otlp-sender.js';
 import { encodeLogsJson, transcodeLogsRequest } from '../../src/otlp/json-to-protobuf.js';
 import { encodeLogsRequest } from '../../src/otlp/protobuf.js';
 import { RequestBuilder } from '../../src/otlp/request-builder.js';
@@ -310,5 +313,34 @@ describe('transcodeLogsRequest on mutated requests', () => {
       }
     }
     expect(taken).toBeGreaterThan(100);
+  });
+});
+
+describe('OtlpSender (http/protobuf) sends what the transcoder writes', () => {
+  it('the body on the wire: fast path for an encoder request, slow path for one with whitespace; same bytes as today', async () => {
+    const bodies: Buffer[] = [];
+    const server = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        bodies.push(Buffer.concat(chunks));
+        res.writeHead(200, { 'Content-Type': 'application/x-protobuf' }).end();
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const sender = new OtlpSender({ protocol: 'http/protobuf', url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1/logs`, compression: 'none' });
+    try {
+      const json = encodedRequest(5, 50);
+      const spaced = Buffer.from(JSON.stringify(JSON.parse(json.toString('utf8')), null, 1));
+      expect(transcodeLogsRequest(spaced)).toBeUndefined();
+      for (const body of [json, spaced]) expect((await sender.send(body, 1)).ok).toBe(true);
+      expect(bodies.map((b) => b.toString('hex'))).toEqual([slow(json), slow(spaced)]);
+      expect(bodies[0]!.toString('hex')).toBe(hex(transcodeLogsRequest(json)));
+      const refused = await sender.send('{"resourceLogs":[{"resource":[]}]}', 1);
+      expect(refused).toMatchObject({ ok: false, retryable: false, message: expect.stringMatching(/^protobuf encoding failed: encodeLogsRequest: resourceLogs\[0\]\.resource: expected a Resource object/) });
+    } finally {
+      await sender.shutdown();
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 });
