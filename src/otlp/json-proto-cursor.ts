@@ -108,7 +108,7 @@ export class JsonProtoCursor {
     let p = start;
     for (;;) {
       const c = s[i]!; // undefined past the end: every test below is false, so it bails
-      if (c >= 0x20 && c < 0x80 && c !== QUOTE && c !== BACKSLASH) {
+      if (PLAIN[c] === 1) {
         b[p++] = c;
         i++;
       } else if (c === QUOTE) {
@@ -446,6 +446,14 @@ const INFINITY = Buffer.from('"Infinity"');
 const MINUS_INFINITY = Buffer.from('"-Infinity"');
 const TRUE = Buffer.from('true');
 const FALSE = Buffer.from('false');
+
+/** Bytes copied as they are: printable ASCII but `"` and `\` (one table load beats four comparisons, measured). */
+const PLAIN: Uint8Array = (() => {
+  const t = new Uint8Array(256);
+  for (let c = 0x20; c < 0x80; c++) t[c] = 1;
+  t[QUOTE] = t[BACKSLASH] = 0;
+  return t;
+})();
 
 const isDigit = (c: number): boolean => c >= 0x30 && c <= 0x39;
 

@@ -127,8 +127,10 @@ export function transcodeLogsRequest(json: Uint8Array): Uint8Array | undefined {
     request();
     // Past the buffer would mean the size argument above is wrong: never trusted, checked.
     if (c.i === src.length && c.pos <= out.length) {
-      result = new Uint8Array(c.pos);
-      result.set(out.subarray(0, c.pos));
+      // A copy the size of the result, not zero-filled first (measured: the fill was a tenth of the time).
+      const copy = Buffer.allocUnsafe(c.pos);
+      out.copy(copy, 0, 0, c.pos);
+      result = copy;
     }
   } catch {
     // NOT_FAST, or anything unforeseen: either way the slow path decides.
