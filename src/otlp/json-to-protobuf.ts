@@ -14,7 +14,7 @@
  * Field numbers: opentelemetry-proto logs.proto, common.proto, resource.proto (protobuf-fields.ts); JSON
  * names: the proto3 JSON mapping (lowerCamelCase). The byte-level reading is json-proto-cursor.ts.
  */
-import { bail, JsonProtoCursor } from './json-proto-cursor.js';
+import { bail, JsonProtoCursor, Literal } from './json-proto-cursor.js';
 import { MAX_VALUE_DEPTH } from './normalize.js';
 import { encodeLogsRequest } from './protobuf.js';
 import type { ExportLogsServiceRequest } from './types.js';
@@ -52,8 +52,8 @@ import {
 } from './protobuf-fields.js';
 
 /** A member's name as the object's first member (`"name":`) and after another (`,"name":`). */
-type Member = readonly [first: Buffer, next: Buffer];
-const member = (name: string): Member => [Buffer.from(`"${name}":`), Buffer.from(`,"${name}":`)];
+type Member = readonly [first: Literal, next: Literal];
+const member = (name: string): Member => [new Literal(`"${name}":`), new Literal(`,"${name}":`)];
 
 const RESOURCE_LOGS = member('resourceLogs');
 const RESOURCE = member('resource');
@@ -78,13 +78,13 @@ const KEY = member('key');
 const VALUE = member('value');
 const VALUES = member('values');
 // AnyValue members: always the first (and only) one.
-const STRING_VALUE = Buffer.from('"stringValue":');
-const INT_VALUE = Buffer.from('"intValue":');
-const BOOL_VALUE = Buffer.from('"boolValue":');
-const DOUBLE_VALUE = Buffer.from('"doubleValue":');
-const ARRAY_VALUE = Buffer.from('"arrayValue":');
-const KVLIST_VALUE = Buffer.from('"kvlistValue":');
-const BYTES_VALUE = Buffer.from('"bytesValue":');
+const STRING_VALUE = new Literal('"stringValue":');
+const INT_VALUE = new Literal('"intValue":');
+const BOOL_VALUE = new Literal('"boolValue":');
+const DOUBLE_VALUE = new Literal('"doubleValue":');
+const ARRAY_VALUE = new Literal('"arrayValue":');
+const KVLIST_VALUE = new Literal('"kvlistValue":');
+const BYTES_VALUE = new Literal('"bytesValue":');
 
 const OPEN = 0x7b; // {
 const CLOSE = 0x7d; // }
@@ -118,10 +118,7 @@ export function transcodeLogsRequest(json: Uint8Array): Uint8Array | undefined {
   const need = src.length + 64;
   let out = scratch;
   if (out === undefined || out.length < need) out = Buffer.allocUnsafeSlow(Math.max(INITIAL_BYTES, need));
-  c.src = src;
-  c.i = 0;
-  c.b = out;
-  c.pos = 0;
+  c.reset(src, out);
   let result: Uint8Array | undefined;
   try {
     request();
@@ -136,7 +133,7 @@ export function transcodeLogsRequest(json: Uint8Array): Uint8Array | undefined {
     // NOT_FAST, or anything unforeseen: either way the slow path decides.
     result = undefined;
   } finally {
-    c.src = c.b = EMPTY;
+    c.reset(EMPTY, EMPTY);
     scratch = out.length > KEEP_BYTES ? undefined : out;
   }
   return result;
