@@ -245,6 +245,8 @@ const SLOW: [string, string | Buffer][] = [
   ['invalid UTF-8: a lone continuation byte', withBytes(attr('{"stringValue":"a@"}'), [0x80])],
   ['invalid UTF-8: a truncated sequence', withBytes(attr('{"stringValue":"@"}'), [0xe4, 0xb8])],
   ['invalid UTF-8: a surrogate (CESU-8)', withBytes(attr('{"stringValue":"@"}'), [0xed, 0xa0, 0x80])],
+  ['invalid UTF-8: continuation bytes only (whole 4-byte words of them)', withBytes(attr('{"stringValue":"@"}'), [0x80, 0x81, 0x82, 0x83, 0x9c, 0x9d, 0x9e, 0x9f])],
+  ['raw control characters (whole 4-byte words of them)', withBytes(attr('{"stringValue":"@"}'), [1, 2, 3, 4, 0x1f, 0x1e, 0x1d, 0x1c])],
   ['invalid UTF-8: overlong', withBytes(attr('{"stringValue":"@"}'), [0xc0, 0x80])],
   ['invalid UTF-8: past U+10FFFF', withBytes(attr('{"stringValue":"@"}'), [0xf4, 0x90, 0x80, 0x80])],
   ['a byte order mark', Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('{}')])],
