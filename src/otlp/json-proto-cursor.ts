@@ -99,6 +99,10 @@ export class JsonProtoCursor {
     // Only here does `pos` go back, so checking here (and once at the end) catches any write past the buffer.
     if (this.pos > this.b.length) bail();
     const len = this.pos - at - reserve;
+    if (len < 0x80 && reserve === 1) {
+      this.b[at] = len; // the common case (a KeyValue, an AnyValue)
+      return 1;
+    }
     const size = varintSize(len);
     if (size !== reserve) {
       this.b.copyWithin(at + size, at + reserve, this.pos);

@@ -74,11 +74,11 @@ const FLAGS = member('flags');
 const TRACE_ID = member('traceId');
 const SPAN_ID = member('spanId');
 const EVENT_NAME = member('eventName');
-const KEY = member('key');
+const KEY_OPEN = new Literal('{"key":');
 const VALUE = member('value');
 const VALUES = member('values');
 // AnyValue members: always the first (and only) one.
-const STRING_VALUE = new Literal('"stringValue":');
+const STRING_VALUE_OPEN = new Literal('{"stringValue":');
 const INT_VALUE = new Literal('"intValue":');
 const BOOL_VALUE = new Literal('"boolValue":');
 const DOUBLE_VALUE = new Literal('"doubleValue":');
@@ -334,11 +334,13 @@ function keyValues(tag: number, depth: number): void {
   if (c.byte(LIST_CLOSE)) return;
   do {
     const at = c.begin(tag, 1);
-    expect(OPEN);
     let first = true;
-    if (has(KEY, first)) {
+    // `{` and `"key":` in one match (measured: fewer calls on the hottest path).
+    if (c.take(KEY_OPEN)) {
       first = false;
       c.string(KV_KEY, false);
+    } else {
+      expect(OPEN);
     }
     if (has(VALUE, first)) {
       const v = c.begin(KV_VALUE, 1);
@@ -353,10 +355,15 @@ function keyValues(tag: number, depth: number): void {
 
 /** The content of an AnyValue message: `{}` (no member: the empty value) or exactly one oneof member. */
 function anyValue(depth: number): void {
+  // The most common value first, `{` and its member matched at once.
+  if (c.take(STRING_VALUE_OPEN)) {
+    c.string(ANY_STRING, true);
+    expect(CLOSE);
+    return;
+  }
   expect(OPEN);
   if (c.byte(CLOSE)) return;
-  if (c.take(STRING_VALUE)) c.string(ANY_STRING, true);
-  else if (c.take(INT_VALUE)) c.intValue();
+  if (c.take(INT_VALUE)) c.intValue();
   else if (c.take(BOOL_VALUE)) c.boolValue();
   else if (c.take(DOUBLE_VALUE)) c.doubleValue();
   else if (c.take(ARRAY_VALUE)) list(ANY_ARRAY, depth, false);
