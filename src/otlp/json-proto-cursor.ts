@@ -1,7 +1,8 @@
 /**
- * The byte cursor of the OTLP/JSON → protobuf transcoder (json-to-protobuf.ts): reads one JSON token straight
- * from the UTF-8 bytes and writes the protobuf field it stands for (https://protobuf.dev/programming-guides/encoding/),
- * with no string or object in between.
+ * The byte cursor of the OTLP/JSON → protobuf transcoder (json-to-protobuf.ts): where it is in the JSON bytes
+ * and in the protobuf it writes (https://protobuf.dev/programming-guides/encoding/), with the literals, the
+ * strings and the length-delimited messages; the scalar fields are json-proto-scalars.ts. No string or object is
+ * made in between.
  *
  * It reads only a strict subset of JSON, the one this package's encoder writes: no whitespace, JSON integers
  * without fraction or exponent where protobuf wants an integer, 64-bit integers as decimal strings. Anything
@@ -12,8 +13,7 @@
  * The output never outgrows the input (every JSON token is at least as long as the protobuf it becomes), so
  * the caller sizes the output buffer once and no write checks for room.
  */
-import { ANY_BOOL, ANY_BYTES, ANY_DOUBLE, ANY_INT } from './protobuf-fields.js';
-import { putVarint32, putVarint64, TWO_32, varintSize } from './protobuf-wire.js';
+import { putVarint32, varintSize } from './protobuf-wire.js';
 
 /** Thrown by `bail()`; caught by transcodeLogsRequest only. */
 export const NOT_FAST: unique symbol = Symbol('not on the fast path');
@@ -22,10 +22,8 @@ export function bail(): never {
   throw NOT_FAST;
 }
 
-const QUOTE = 0x22;
+export const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
-/** Digits of an integer read as one double before switching to 32-bit halves: below 2^53, so exact. */
-const EXACT_DIGITS = 15;
 
 export class JsonProtoCursor {
   /** The JSON being read and the position in it. */
@@ -34,7 +32,7 @@ export class JsonProtoCursor {
   /** The protobuf being written and the position in it. */
   b: Buffer = Buffer.alloc(0);
   pos = 0;
-  /** Result slots of `digits64`: the low and high 32 bits of the unsigned value. */
+  /** Result slots of `digits64` (json-proto-scalars.ts): the low and high 32 bits of an unsigned value. */
   lo = 0;
   hi = 0;
   /** Views of `src` and `b` that read and write four bytes at once (strings, JsonProtoCursor.string). */
@@ -251,231 +249,6 @@ export class JsonProtoCursor {
     return (a << 12) | (b << 8) | (c << 4) | d;
   }
 
-  // -------------------------------------------------------------------------------------------------------
-  // Integers
-
-  /**
-   * Decimal digits (at least one) into `lo`/`hi` as an unsigned 64-bit value; bails past 2^64 - 1. Leading
-   * zeros are allowed: this reads the inside of a JSON string.
-   */
-  digits64(): void {
-    const s = this.src;
-    let i = this.i;
-    const from = i;
-    let v = 0;
-    let d = s[i]! - 0x30;
-    for (; d >= 0 && d <= 9 && i - from < EXACT_DIGITS; d = s[++i]! - 0x30) v = v * 10 + d;
-    if (i === from) bail();
-    let lo = v % TWO_32;
-    let hi = (v - lo) / TWO_32;
-    // Past 15 digits: base-10 steps on the two 32-bit halves, each product below 2^36 and so exact.
-    for (; d >= 0 && d <= 9; d = s[++i]! - 0x30) {
-      lo = lo * 10 + d;
-      const carry = Math.floor(lo / TWO_32);
-      lo -= carry * TWO_32;
-      hi = hi * 10 + carry;
-      if (hi >= TWO_32) bail(); // beyond uint64: encodeLogsRequest's range error is the slow path's
-    }
-    this.i = i;
-    this.lo = lo;
-    this.hi = hi;
-  }
-
-  /** A uint64 as a JSON decimal string (a timestamp), into `lo`/`hi`. */
-  uint64String(): void {
-    if (!this.byte(QUOTE)) bail();
-    this.digits64();
-    if (!this.byte(QUOTE)) bail();
-  }
-
-  /** The `intValue` member's value: an int64 as a decimal string, written (even 0) as a varint, negative as 10 bytes. */
-  intValue(): void {
-    if (!this.byte(QUOTE)) bail();
-    const negative = this.byte(0x2d);
-    this.digits64();
-    if (!this.byte(QUOTE)) bail();
-    let lo = this.lo;
-    let hi = this.hi;
-    if (negative) {
-      // |v| ≤ 2^63, then two's complement.
-      if (hi > 0x8000_0000 || (hi === 0x8000_0000 && lo !== 0)) bail();
-      hi = (~hi + (lo === 0 ? 1 : 0)) >>> 0;
-      lo = (~lo + 1) >>> 0;
-    } else if (hi >= 0x8000_0000) {
-      bail();
-    }
-    this.b[this.pos++] = ANY_INT;
-    this.pos = putVarint64(this.b, this.pos, lo, hi);
-  }
-
-  /**
-   * A JSON integer (`-?(0|[1-9][0-9]*)`, RFC 8259 §6) of at most 10 digits, as a number (-0 read as 0). A
-   * fraction or exponent is not read here, so what follows fails the caller's next literal and bails.
-   */
-  jsonInt(): number {
-    const s = this.src;
-    let i = this.i;
-    const negative = s[i] === 0x2d;
-    if (negative) i++;
-    const from = i;
-    let v = 0;
-    for (let d = s[i]! - 0x30; d >= 0 && d <= 9; d = s[++i]! - 0x30) v = v * 10 + d;
-    const n = i - from;
-    if (n === 0 || n > 10 || (n > 1 && s[from] === 0x30)) bail();
-    this.i = i;
-    return negative ? -v || 0 : v;
-  }
-
-  // -------------------------------------------------------------------------------------------------------
-  // Other AnyValue members: written even when they hold their type's default
-
-  /** `doubleValue`: a JSON number, or "NaN" / "Infinity" / "-Infinity" (proto3 JSON mapping). */
-  doubleValue(): void {
-    const s = this.src;
-    let v: number;
-    if (s[this.i] === QUOTE) {
-      if (this.take(NAN)) v = Number.NaN;
-      else if (this.take(INFINITY)) v = Number.POSITIVE_INFINITY;
-      else if (this.take(MINUS_INFINITY)) v = Number.NEGATIVE_INFINITY;
-      else bail(); // a numeric string: rare, the slow path reads it
-    } else {
-      const from = this.i;
-      let i = from;
-      if (s[i] === 0x2d) i++;
-      const int = i;
-      while (isDigit(s[i]!)) i++;
-      if (i === int || (i - int > 1 && s[int] === 0x30)) bail();
-      if (s[i] === 0x2e) {
-        const f = ++i;
-        while (isDigit(s[i]!)) i++;
-        if (i === f) bail();
-      }
-      if ((s[i]! | 0x20) === 0x65) {
-        i++;
-        if (s[i] === 0x2b || s[i] === 0x2d) i++;
-        const e = i;
-        while (isDigit(s[i]!)) i++;
-        if (i === e) bail();
-      }
-      this.i = i;
-      // JSON's number grammar is a subset of Number()'s, and both round correctly: the same double as JSON.parse.
-      v = Number(s.toString('latin1', from, i));
-    }
-    this.b[this.pos++] = ANY_DOUBLE;
-    this.b.writeDoubleLE(v, this.pos);
-    this.pos += 8;
-  }
-
-  /** `boolValue`: `true` or `false`. */
-  boolValue(): void {
-    let v: number;
-    if (this.take(TRUE)) v = 1;
-    else if (this.take(FALSE)) v = 0;
-    else bail();
-    this.b[this.pos++] = ANY_BOOL;
-    this.b[this.pos++] = v;
-  }
-
-  /**
-   * `bytesValue`: base64, standard or URL alphabet, padding optional — what encodeLogsRequest accepts
-   * (protobuf-writer.ts writeBase64), decoded as Node's decoder does: 6 bits a character, the last group's
-   * spare bits dropped.
-   */
-  bytesValue(): void {
-    const s = this.src;
-    if (s[this.i] !== QUOTE) bail();
-    const from = this.i + 1;
-    let i = from;
-    while (BASE64_VALUE[s[i]!]! >= 0) i++;
-    const data = i - from;
-    let pad = 0;
-    while (s[i] === 0x3d && pad < 2) {
-      i++;
-      pad++;
-    }
-    if (s[i] !== QUOTE || data % 4 === 1 || (pad > 0 && (data + pad) % 4 !== 0)) bail();
-    this.i = i + 1;
-    const n = Math.floor((data * 3) / 4);
-    const b = this.b;
-    b[this.pos++] = ANY_BYTES;
-    let p = putVarint32(b, this.pos, n);
-    const stop = p + n;
-    let acc = 0;
-    let bits = 0;
-    for (let k = from; p < stop; k++) {
-      acc = ((acc << 6) | BASE64_VALUE[s[k]!]!) & 0xffffff;
-      bits += 6;
-      if (bits >= 8) {
-        bits -= 8;
-        b[p++] = (acc >> bits) & 0xff;
-      }
-    }
-    this.pos = p;
-  }
-
-  // -------------------------------------------------------------------------------------------------------
-  // Other LogRecord fields
-
-  /** trace_id / span_id: a JSON string of exactly `size` bytes in hex, either case; "" is omitted. */
-  hexId(tag: number, size: number): void {
-    const s = this.src;
-    let i = this.i;
-    if (s[i] !== QUOTE) bail();
-    if (s[i + 1] === QUOTE) {
-      this.i = i + 2;
-      return;
-    }
-    if (s[i + 1 + 2 * size] !== QUOTE) bail();
-    const b = this.b;
-    b[this.pos++] = tag;
-    b[this.pos++] = size;
-    i++;
-    for (let k = 0; k < size; k++, i += 2) {
-      const h = nibble(s[i]!);
-      const l = nibble(s[i + 1]!);
-      if ((h | l) < 0) bail();
-      b[this.pos++] = (h << 4) | l;
-    }
-    this.i = i + 1;
-  }
-
-  /** A fixed64 from `lo`/`hi`; 0 is the default and omitted. */
-  fixed64(tag: number, lo: number, hi: number): void {
-    if (lo === 0 && hi === 0) return;
-    const b = this.b;
-    b[this.pos] = tag;
-    b.writeUInt32LE(lo, this.pos + 1);
-    b.writeUInt32LE(hi, this.pos + 5);
-    this.pos += 9;
-  }
-
-  /** A JSON integer as a uint32 varint field; 0 is the default and omitted. */
-  uint32(tag: number): void {
-    const n = this.jsonInt();
-    if (n < 0 || n > 0xffff_ffff) bail();
-    if (n === 0) return;
-    this.b[this.pos++] = tag;
-    this.pos = putVarint32(this.b, this.pos, n);
-  }
-
-  /** A JSON integer as a fixed32 field (flags); 0 is the default and omitted. */
-  fixed32(tag: number): void {
-    const n = this.jsonInt();
-    if (n < 0 || n > 0xffff_ffff) bail();
-    if (n === 0) return;
-    this.b[this.pos] = tag;
-    this.b.writeUInt32LE(n, this.pos + 1);
-    this.pos += 5;
-  }
-
-  /** SeverityNumber as a JSON integer: an enum, so an int32 varint (negative sign-extended to 10 bytes). */
-  severity(tag: number): void {
-    const n = this.jsonInt();
-    if (n < -0x8000_0000 || n > 0x7fff_ffff) bail();
-    if (n === 0) return;
-    this.b[this.pos++] = tag;
-    this.pos = putVarint64(this.b, this.pos, n >>> 0, n < 0 ? 0xffff_ffff : 0);
-  }
 }
 
 /** A fixed run of ASCII JSON (a member name with its quotes and colon, a keyword), with its words for `take`. */
@@ -489,11 +262,6 @@ export class Literal {
   }
 }
 
-const NAN = new Literal('"NaN"');
-const INFINITY = new Literal('"Infinity"');
-const MINUS_INFINITY = new Literal('"-Infinity"');
-const TRUE = new Literal('true');
-const FALSE = new Literal('false');
 
 /** Bytes copied as they are: printable ASCII but `"` and `\` (one table load beats four comparisons, measured). */
 const PLAIN: Uint8Array = (() => {
@@ -515,24 +283,15 @@ function plain4(w: number): boolean {
   return ((w | (w - 0x2020_2020) | ((q - 0x0101_0101) & ~q) | ((bs - 0x0101_0101) & ~bs)) & 0x8080_8080) === 0;
 }
 
-const isDigit = (c: number): boolean => c >= 0x30 && c <= 0x39;
 
-function nibble(c: number): number {
+/** The value of a hex digit, either case; -1 for anything else. */
+export function nibble(c: number): number {
   if (c >= 0x30 && c <= 0x39) return c - 0x30;
   const l = c | 0x20;
   if (l >= 0x61 && l <= 0x66) return l - 0x57;
   return -1; // also for undefined (past the end): undefined | 0x20 is 0x20
 }
 
-/** Base64 digit values, both alphabets (RFC 4648 §4 and §5); -1 for anything else. */
-const BASE64_VALUE: Int8Array = (() => {
-  const t = new Int8Array(256).fill(-1);
-  const abc = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
-  for (let k = 0; k < 64; k++) t[abc.charCodeAt(k)] = k;
-  t[0x2b] = t[0x2d] = 62; // + -
-  t[0x2f] = t[0x5f] = 63; // / _
-  return t;
-})();
 
 /**
  * Length of the well-formed UTF-8 sequence at `i` (RFC 3629 §4: no overlong forms, no surrogates, nothing

@@ -12,44 +12,15 @@
  * in that order, any of them may be absent. Member order is field-number order everywhere except
  * LogRecord's `observedTimeUnixNano` (field 11, written second), which is held until after `spanId` (field 10).
  * Field numbers: opentelemetry-proto logs.proto, common.proto, resource.proto (protobuf-fields.ts); JSON
- * names: the proto3 JSON mapping (lowerCamelCase). The byte-level reading is json-proto-cursor.ts.
+ * names: the proto3 JSON mapping (lowerCamelCase). The byte-level reading is json-proto-cursor.ts and
+ * json-proto-scalars.ts.
  */
 import { bail, JsonProtoCursor, Literal } from './json-proto-cursor.js';
+import { boolValue, bytesValue, doubleValue, fixed32, fixed64, hexId, intValue, severity, uint32, uint64String } from './json-proto-scalars.js';
 import { MAX_VALUE_DEPTH } from './normalize.js';
 import { encodeLogsRequest } from './protobuf.js';
 import type { ExportLogsServiceRequest } from './types.js';
-import {
-  ANY_ARRAY,
-  ANY_KVLIST,
-  ANY_STRING,
-  KV_KEY,
-  KV_VALUE,
-  LIST_VALUES,
-  LOG_ATTRIBUTES,
-  LOG_BODY,
-  LOG_DROPPED,
-  LOG_EVENT_NAME,
-  LOG_FLAGS,
-  LOG_OBSERVED_TIME,
-  LOG_SEVERITY_NUMBER,
-  LOG_SEVERITY_TEXT,
-  LOG_SPAN_ID,
-  LOG_TIME,
-  LOG_TRACE_ID,
-  REQUEST_RESOURCE_LOGS,
-  RESOURCE_ATTRIBUTES,
-  RESOURCE_DROPPED,
-  RESOURCE_LOGS_RESOURCE,
-  RESOURCE_LOGS_SCHEMA_URL,
-  RESOURCE_LOGS_SCOPE_LOGS,
-  SCOPE_ATTRIBUTES,
-  SCOPE_DROPPED,
-  SCOPE_LOGS_LOG_RECORDS,
-  SCOPE_LOGS_SCHEMA_URL,
-  SCOPE_LOGS_SCOPE,
-  SCOPE_NAME,
-  SCOPE_VERSION,
-} from './protobuf-fields.js';
+import * as F from './protobuf-fields.js';
 
 /** A member's name as the object's first member (`"name":`) and after another (`,"name":`). */
 type Member = readonly [first: Literal, next: Literal];
@@ -164,19 +135,25 @@ function has(m: Member, first: boolean): boolean {
   return c.take(first ? m[0] : m[1]);
 }
 
+/**
+ * A JSON array of messages as the repeated field `tag`, each one's content written by `item(depth)`; `reserve`
+ * as for JsonProtoCursor.end. Returns the size of the last one's length: the next call's `reserve`.
+ */
+function repeated(tag: number, reserve: number, item: (depth: number) => void, depth: number): number {
+  expect(LIST_OPEN);
+  if (c.byte(LIST_CLOSE)) return reserve;
+  do {
+    const at = c.begin(tag, reserve);
+    item(depth);
+    reserve = c.end(at, reserve);
+  } while (c.byte(COMMA));
+  expect(LIST_CLOSE);
+  return reserve;
+}
+
 function request(): void {
   expect(OPEN);
-  if (has(RESOURCE_LOGS, true)) {
-    expect(LIST_OPEN);
-    if (!c.byte(LIST_CLOSE)) {
-      do {
-        const at = c.begin(REQUEST_RESOURCE_LOGS, resourceLogsReserve);
-        resourceLogs();
-        resourceLogsReserve = c.end(at, resourceLogsReserve);
-      } while (c.byte(COMMA));
-      expect(LIST_CLOSE);
-    }
-  }
+  if (has(RESOURCE_LOGS, true)) resourceLogsReserve = repeated(F.REQUEST_RESOURCE_LOGS, resourceLogsReserve, resourceLogs, 0);
   expect(CLOSE);
 }
 
@@ -186,23 +163,15 @@ function resourceLogs(): void {
   let first = true;
   if (has(RESOURCE, first)) {
     first = false;
-    const at = c.begin(RESOURCE_LOGS_RESOURCE, 1);
+    const at = c.begin(F.RESOURCE_LOGS_RESOURCE, 1);
     resource();
     c.end(at, 1);
   }
   if (has(SCOPE_LOGS, first)) {
     first = false;
-    expect(LIST_OPEN);
-    if (!c.byte(LIST_CLOSE)) {
-      do {
-        const at = c.begin(RESOURCE_LOGS_SCOPE_LOGS, scopeLogsReserve);
-        scopeLogs();
-        scopeLogsReserve = c.end(at, scopeLogsReserve);
-      } while (c.byte(COMMA));
-      expect(LIST_CLOSE);
-    }
+    scopeLogsReserve = repeated(F.RESOURCE_LOGS_SCOPE_LOGS, scopeLogsReserve, scopeLogs, 0);
   }
-  if (has(SCHEMA_URL, first)) c.string(RESOURCE_LOGS_SCHEMA_URL, false);
+  if (has(SCHEMA_URL, first)) c.string(F.RESOURCE_LOGS_SCHEMA_URL, false);
   expect(CLOSE);
 }
 
@@ -212,9 +181,9 @@ function resource(): void {
   let first = true;
   if (has(ATTRIBUTES, first)) {
     first = false;
-    keyValues(RESOURCE_ATTRIBUTES, 0);
+    keyValues(F.RESOURCE_ATTRIBUTES, 0);
   }
-  if (has(DROPPED, first)) c.uint32(RESOURCE_DROPPED);
+  if (has(DROPPED, first)) uint32(c, F.RESOURCE_DROPPED);
   expect(CLOSE);
 }
 
@@ -224,23 +193,15 @@ function scopeLogs(): void {
   let first = true;
   if (has(SCOPE, first)) {
     first = false;
-    const at = c.begin(SCOPE_LOGS_SCOPE, 1);
+    const at = c.begin(F.SCOPE_LOGS_SCOPE, 1);
     scope();
     c.end(at, 1);
   }
   if (has(LOG_RECORDS, first)) {
     first = false;
-    expect(LIST_OPEN);
-    if (!c.byte(LIST_CLOSE)) {
-      do {
-        const at = c.begin(SCOPE_LOGS_LOG_RECORDS, recordReserve);
-        logRecord();
-        recordReserve = c.end(at, recordReserve);
-      } while (c.byte(COMMA));
-      expect(LIST_CLOSE);
-    }
+    recordReserve = repeated(F.SCOPE_LOGS_LOG_RECORDS, recordReserve, logRecord, 0);
   }
-  if (has(SCHEMA_URL, first)) c.string(SCOPE_LOGS_SCHEMA_URL, false);
+  if (has(SCHEMA_URL, first)) c.string(F.SCOPE_LOGS_SCHEMA_URL, false);
   expect(CLOSE);
 }
 
@@ -250,17 +211,17 @@ function scope(): void {
   let first = true;
   if (has(NAME, first)) {
     first = false;
-    c.string(SCOPE_NAME, false);
+    c.string(F.SCOPE_NAME, false);
   }
   if (has(VERSION, first)) {
     first = false;
-    c.string(SCOPE_VERSION, false);
+    c.string(F.SCOPE_VERSION, false);
   }
   if (has(ATTRIBUTES, first)) {
     first = false;
-    keyValues(SCOPE_ATTRIBUTES, 0);
+    keyValues(F.SCOPE_ATTRIBUTES, 0);
   }
-  if (has(DROPPED, first)) c.uint32(SCOPE_DROPPED);
+  if (has(DROPPED, first)) uint32(c, F.SCOPE_DROPPED);
   expect(CLOSE);
 }
 
@@ -274,53 +235,53 @@ function logRecord(): void {
   let first = true;
   if (has(TIME, first)) {
     first = false;
-    c.uint64String();
-    c.fixed64(LOG_TIME, c.lo, c.hi);
+    uint64String(c);
+    fixed64(c, F.LOG_TIME, c.lo, c.hi);
   }
   let observedLo = 0;
   let observedHi = 0;
   if (has(OBSERVED_TIME, first)) {
     first = false;
-    c.uint64String();
+    uint64String(c);
     observedLo = c.lo;
     observedHi = c.hi;
   }
   if (has(SEVERITY_NUMBER, first)) {
     first = false;
-    c.severity(LOG_SEVERITY_NUMBER);
+    severity(c, F.LOG_SEVERITY_NUMBER);
   }
   if (has(SEVERITY_TEXT, first)) {
     first = false;
-    c.string(LOG_SEVERITY_TEXT, false);
+    c.string(F.LOG_SEVERITY_TEXT, false);
   }
   if (has(BODY, first)) {
     first = false;
-    const at = c.begin(LOG_BODY, 1);
+    const at = c.begin(F.LOG_BODY, 1);
     anyValue(0);
     c.end(at, 1);
   }
   if (has(ATTRIBUTES, first)) {
     first = false;
-    keyValues(LOG_ATTRIBUTES, 0);
+    keyValues(F.LOG_ATTRIBUTES, 0);
   }
   if (has(DROPPED, first)) {
     first = false;
-    c.uint32(LOG_DROPPED);
+    uint32(c, F.LOG_DROPPED);
   }
   if (has(FLAGS, first)) {
     first = false;
-    c.fixed32(LOG_FLAGS);
+    fixed32(c, F.LOG_FLAGS);
   }
   if (has(TRACE_ID, first)) {
     first = false;
-    c.hexId(LOG_TRACE_ID, 16);
+    hexId(c, F.LOG_TRACE_ID, 16);
   }
   if (has(SPAN_ID, first)) {
     first = false;
-    c.hexId(LOG_SPAN_ID, 8);
+    hexId(c, F.LOG_SPAN_ID, 8);
   }
-  c.fixed64(LOG_OBSERVED_TIME, observedLo, observedHi);
-  if (has(EVENT_NAME, first)) c.string(LOG_EVENT_NAME, false);
+  fixed64(c, F.LOG_OBSERVED_TIME, observedLo, observedHi);
+  if (has(EVENT_NAME, first)) c.string(F.LOG_EVENT_NAME, false);
   expect(CLOSE);
 }
 
@@ -338,12 +299,12 @@ function keyValues(tag: number, depth: number): void {
     // `{` and `"key":` in one match (measured: fewer calls on the hottest path).
     if (c.take(KEY_OPEN)) {
       first = false;
-      c.string(KV_KEY, false);
+      c.string(F.KV_KEY, false);
     } else {
       expect(OPEN);
     }
     if (has(VALUE, first)) {
-      const v = c.begin(KV_VALUE, 1);
+      const v = c.begin(F.KV_VALUE, 1);
       anyValue(depth);
       c.end(v, 1);
     }
@@ -357,18 +318,18 @@ function keyValues(tag: number, depth: number): void {
 function anyValue(depth: number): void {
   // The most common value first, `{` and its member matched at once.
   if (c.take(STRING_VALUE_OPEN)) {
-    c.string(ANY_STRING, true);
+    c.string(F.ANY_STRING, true);
     expect(CLOSE);
     return;
   }
   expect(OPEN);
   if (c.byte(CLOSE)) return;
-  if (c.take(INT_VALUE)) c.intValue();
-  else if (c.take(BOOL_VALUE)) c.boolValue();
-  else if (c.take(DOUBLE_VALUE)) c.doubleValue();
-  else if (c.take(ARRAY_VALUE)) list(ANY_ARRAY, depth, false);
-  else if (c.take(KVLIST_VALUE)) list(ANY_KVLIST, depth, true);
-  else if (c.take(BYTES_VALUE)) c.bytesValue();
+  if (c.take(INT_VALUE)) intValue(c);
+  else if (c.take(BOOL_VALUE)) boolValue(c);
+  else if (c.take(DOUBLE_VALUE)) doubleValue(c);
+  else if (c.take(ARRAY_VALUE)) list(F.ANY_ARRAY, depth, false);
+  else if (c.take(KVLIST_VALUE)) list(F.ANY_KVLIST, depth, true);
+  else if (c.take(BYTES_VALUE)) bytesValue(c);
   else bail();
   expect(CLOSE);
 }
@@ -380,17 +341,9 @@ function list(tag: number, depth: number, kv: boolean): void {
   expect(OPEN);
   if (has(VALUES, true)) {
     if (kv) {
-      keyValues(LIST_VALUES, depth + 1);
+      keyValues(F.LIST_VALUES, depth + 1);
     } else {
-      expect(LIST_OPEN);
-      if (!c.byte(LIST_CLOSE)) {
-        do {
-          const v = c.begin(LIST_VALUES, 1);
-          anyValue(depth + 1);
-          c.end(v, 1);
-        } while (c.byte(COMMA));
-        expect(LIST_CLOSE);
-      }
+      repeated(F.LIST_VALUES, 1, anyValue, depth + 1);
     }
   }
   expect(CLOSE);
