@@ -10,8 +10,9 @@
  * byte for byte, such as invalid UTF-8 (which `toString('utf8')` turns into U+FFFD) or an escaped lone
  * surrogate (which `encodeLogsRequest` refuses) — makes it `bail()`, and the caller takes that slow path.
  *
- * The output never outgrows the input (every JSON token is at least as long as the protobuf it becomes), so
- * the caller sizes the output buffer once and no write checks for room.
+ * The output never outgrows the input (each JSON member, name and punctuation included, is at least as long as
+ * the protobuf field it becomes), so the caller sizes the output buffer once and no write checks for room; a
+ * write past it would show in `pos`, which is checked (JsonProtoCursor.end, transcodeLogsRequest).
  */
 import { putVarint32, varintSize } from './protobuf-wire.js';
 
