@@ -29,13 +29,28 @@ export function digits64(c: JsonProtoCursor): void {
   if (i === from) bail();
   let lo = v % TWO_32;
   let hi = (v - lo) / TWO_32;
-  // Past 15 digits: base-10 steps on the two 32-bit halves, each product below 2^36 and so exact.
+  // Up to 5 more digits (a timestamp has 19) as one number `r` of `k` digits: hi·10^k < 2^35 and
+  // lo·10^k + r < 2^49, both exact, then one carry.
+  let r = 0;
+  let scale = 1;
+  for (; d >= 0 && d <= 9 && scale < 100_000; d = s[++i]! - 0x30) {
+    r = r * 10 + d;
+    scale *= 10;
+  }
+  if (scale > 1) {
+    lo = lo * scale + r;
+    const carry = Math.floor(lo / TWO_32);
+    lo -= carry * TWO_32;
+    hi = hi * scale + carry;
+    if (hi >= TWO_32) bail(); // beyond uint64: encodeLogsRequest's range error is the slow path's
+  }
+  // Past 20 digits (leading zeros): base-10 steps on the two halves, each product below 2^36 and so exact.
   for (; d >= 0 && d <= 9; d = s[++i]! - 0x30) {
     lo = lo * 10 + d;
     const carry = Math.floor(lo / TWO_32);
     lo -= carry * TWO_32;
     hi = hi * 10 + carry;
-    if (hi >= TWO_32) bail(); // beyond uint64: encodeLogsRequest's range error is the slow path's
+    if (hi >= TWO_32) bail();
   }
   c.i = i;
   c.lo = lo;

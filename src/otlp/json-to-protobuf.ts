@@ -15,7 +15,7 @@
  * names: the proto3 JSON mapping (lowerCamelCase). The byte-level reading is json-proto-cursor.ts and
  * json-proto-scalars.ts.
  */
-import { bail, JsonProtoCursor, Literal } from './json-proto-cursor.js';
+import { bail, JsonProtoCursor, Literal, NOT_FAST } from './json-proto-cursor.js';
 import { boolValue, bytesValue, doubleValue, fixed32, fixed64, hexId, intValue, severity, uint32, uint64String } from './json-proto-scalars.js';
 import { MAX_VALUE_DEPTH } from './normalize.js';
 import { encodeLogsRequest } from './protobuf.js';
@@ -100,8 +100,9 @@ export function transcodeLogsRequest(json: Uint8Array): Uint8Array | undefined {
       out.copy(copy, 0, 0, c.pos);
       result = copy;
     }
-  } catch {
-    // NOT_FAST, or anything unforeseen: either way the slow path decides.
+  } catch (e) {
+    // NOT_FAST, or anything unforeseen (a bug, noted for the tests): either way the slow path decides.
+    if (e !== NOT_FAST) unforeseen = e;
     result = undefined;
   } finally {
     c.reset(EMPTY, EMPTY);
@@ -111,6 +112,15 @@ export function transcodeLogsRequest(json: Uint8Array): Uint8Array | undefined {
 }
 
 const EMPTY = Buffer.alloc(0);
+
+let unforeseen: unknown;
+
+/** @internal For the tests: the last error other than NOT_FAST that sent a request to the slow path; cleared. */
+export function takeUnforeseenError(): unknown {
+  const e = unforeseen;
+  unforeseen = undefined;
+  return e;
+}
 
 /**
  * The protobuf request of a UTF-8 OTLP/JSON body: `transcodeLogsRequest` when the body is in its grammar, else
