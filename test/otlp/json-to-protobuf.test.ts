@@ -167,7 +167,7 @@ describe('transcodeLogsRequest on requests the encoder writes', () => {
     expect(combined(restringified)).toBe(expected);
   });
 
-  it('a request of 2048 nine-attribute records, and one inside a larger buffer (a view of the arena)', () => {
+  it('a request of up to 2048 random records (what fits one arena), also as a view inside a larger buffer and as a plain Uint8Array', () => {
     const json = encodedRequest(99, 2048);
     expect(json.length).toBeGreaterThan(500_000);
     const expected = slow(json);
