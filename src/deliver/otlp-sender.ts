@@ -7,8 +7,8 @@
  * so every standard `OTEL_EXPORTER_OTLP_[LOGS_]*` variable (endpoint, headers, timeout, compression,
  * certificates) behaves exactly as in the stock exporters, with their retries and Retry-After.
  * What differs: the body is the OTLP/JSON the journal already holds (one serialization for both sinks), sent
- * as is or transcoded to protobuf (otlp/protobuf.ts: lossless, so a collector's copy of a protobuf export
- * verifies); and an OTLP `partial_success` that rejected records is a failure of the batch here (the stock
+ * as is or transcoded to protobuf (otlp/json-to-protobuf.ts, else otlp/protobuf.ts: lossless, so a collector's
+ * copy of a protobuf export verifies); and an OTLP `partial_success` that rejected records is a failure of the batch here (the stock
  * delegate counts it as success, i.e. silent loss).
  */
 import type { MeterProvider } from '@opentelemetry/api';
@@ -18,8 +18,9 @@ import {
 } from '@opentelemetry/otlp-exporter-base/node-http';
 import { createRequire } from 'node:module';
 import { AuditConfigError } from '../core/errors.js';
-import { decodeLogsResponse, encodeLogsRequest } from '../otlp/protobuf.js';
-import type { ExportLogsServiceRequest, ExportLogsServiceResponse } from '../otlp/types.js';
+import { encodeLogsJson } from '../otlp/json-to-protobuf.js';
+import { decodeLogsResponse } from '../otlp/protobuf.js';
+import type { ExportLogsServiceResponse } from '../otlp/types.js';
 
 /** The OTLP transports, as OTEL_EXPORTER_OTLP_[LOGS_]PROTOCOL names them. */
 export const OTLP_PROTOCOLS = ['http/json', 'http/protobuf', 'grpc'] as const;
@@ -145,8 +146,7 @@ export class OtlpSender implements BatchSender {
     let wire: Uint8Array | string = body;
     if (this.protocol !== 'http/json') {
       try {
-        const text = typeof body === 'string' ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8');
-        wire = encodeLogsRequest(JSON.parse(text) as ExportLogsServiceRequest);
+        wire = encodeLogsJson(body);
       } catch (e) {
         // Not expected for what this package writes; the batch is then refused for good (set aside, never dropped).
         return Promise.resolve({ ok: false, retryable: false, rejected: 0, message: `protobuf encoding failed: ${safeMessage(e as Error)}` });

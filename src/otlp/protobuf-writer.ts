@@ -8,7 +8,7 @@
  * strings are written straight into the buffer. One request at a time (synchronous, never re-entered).
  */
 import { ANY_BOOL, ANY_BYTES, ANY_DOUBLE, ANY_INT } from './protobuf-fields.js';
-import { TWO_32 } from './protobuf-wire.js';
+import { TWO_32, putVarint32, putVarint64, varintSize } from './protobuf-wire.js';
 import { describe } from './describe.js';
 
 // ---------------------------------------------------------------------------------------------------------
@@ -337,27 +337,14 @@ export function endMessage(at: number): void {
   pos = end;
 }
 
-function varintSize(n: number): number {
-  return n < 0x80 ? 1 : n < 0x4000 ? 2 : n < 0x20_0000 ? 3 : n < 0x1000_0000 ? 4 : 5;
-}
-
 /** An unsigned 32-bit varint (the caller ensured 5 bytes). */
 function varint32(n: number): void {
-  while (n > 0x7f) {
-    b[pos++] = (n & 0x7f) | 0x80;
-    n >>>= 7;
-  }
-  b[pos++] = n;
+  pos = putVarint32(b, pos, n);
 }
 
 /** A 64-bit varint from its halves (the caller ensured 10 bytes). */
 function varint64(l: number, h: number): void {
-  while (h !== 0) {
-    b[pos++] = (l & 0x7f) | 0x80;
-    l = ((l >>> 7) | (h << 25)) >>> 0;
-    h >>>= 7;
-  }
-  varint32(l);
+  pos = putVarint64(b, pos, l, h);
 }
 
 // ---------------------------------------------------------------------------------------------------------
