@@ -19,9 +19,16 @@ function encodeResource(resource: Resource): string {
   return kv.otlp === '' ? '{}' : `{"attributes":[${kv.otlp}]}`;
 }
 
+/**
+ * A JSON string of `s` with lone surrogates replaced by U+FFFD, as every other string is (otlp/encode.ts):
+ * JSON.stringify escapes one as `\ud800`, which JSON readers accept but protobuf (UTF-8) cannot carry, so an
+ * http/protobuf export of the batch would be refused for good.
+ */
+const jsonString = (s: string): string => JSON.stringify(s.toWellFormed());
+
 export function encodeScope(scope: InstrumentationScope & { attributes?: Record<string, unknown> }): string {
-  let s = `{"name":${JSON.stringify(scope.name)}`;
-  if (scope.version) s += `,"version":${JSON.stringify(scope.version)}`;
+  let s = `{"name":${jsonString(scope.name)}`;
+  if (scope.version) s += `,"version":${jsonString(scope.version)}`;
   if (scope.attributes !== undefined) {
     const kv = encodeAttributes(scope.attributes, new EncodeProblems());
     if (kv.otlp !== '') s += `,"attributes":[${kv.otlp}]`;
@@ -56,9 +63,9 @@ function encodeGroup(record: Pick<ReadWriteLogRecord, 'resource' | 'instrumentat
     prefix: `{"resource":${encodeResource(record.resource)},"scopeLogs":[{"scope":${encodeScope(record.instrumentationScope)},"logRecords":[`,
     suffix:
       ']' +
-      (scopeSchema ? `,"schemaUrl":${JSON.stringify(scopeSchema)}` : '') +
+      (scopeSchema ? `,"schemaUrl":${jsonString(scopeSchema)}` : '') +
       '}]' +
-      (resourceSchema ? `,"schemaUrl":${JSON.stringify(resourceSchema)}` : '') +
+      (resourceSchema ? `,"schemaUrl":${jsonString(resourceSchema)}` : '') +
       '}',
   };
 }
