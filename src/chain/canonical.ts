@@ -10,7 +10,7 @@
  *
  * The members, their order and their omission rules are written once, in `writeCanonicalForm`, over a sink:
  * the sealer (chain/seal.ts) writes the form as bytes beside the OTLP bytes of the same values; the verifier's
- * fast path (verify/fast-otlp.ts) as bytes copied from an ASCII line, or as text through `canonicalFromParts`; `canonicalFromOtlp` reads a record back
+ * fast path (verify/fast-otlp.ts) and `canonicalFromParts` as text; `canonicalFromOtlp` reads a record back
  * from the local journal or the collector's output. The property tests (test/chain/canonical.test.ts,
  * test/verify/fast-otlp.test.ts) check that all of them give the same bytes for the same record.
  */
@@ -80,17 +80,6 @@ export type CanonicalMemberName = (typeof CANONICAL_MEMBER_NAMES)[number];
 /** Body texts that are "no body" in the canonical form: an empty value and an empty string, like an absent body. */
 export const EMPTY_BODY_TEXTS: readonly string[] = ['{}', '{"stringValue":""}'];
 
-/** Is there a `body` member for a body of this canonical text (undefined: absent)? */
-export const hasCanonicalBody = (body: string | undefined): boolean => body !== undefined && !EMPTY_BODY_TEXTS.includes(body);
-
-/** How a member of the canonical form starts: `"name":`, or `,"name":` after the first. */
-export const memberHead = (name: CanonicalMemberName, first: boolean): string => (first ? '"' : ',"') + name + '":';
-
-/** The same as bytes, for the sinks that write bytes: per member name, [first, not first]. */
-export const MEMBER_HEAD_BYTES: ReadonlyMap<string, readonly [Buffer, Buffer]> = new Map(
-  CANONICAL_MEMBER_NAMES.map((n) => [n, [Buffer.from(memberHead(n, true)), Buffer.from(memberHead(n, false))]] as const),
-);
-
 /**
  * Canonical form v1 (docs/canonical-form.md): the members in JCS (sorted) order, each omitted when absent, empty
  * or zero. The one place these rules are written; both front ends and the sealer go through it.
@@ -137,7 +126,7 @@ class TextSink implements CanonicalSink {
     this.out = '{';
   }
   member(name: CanonicalMemberName): void {
-    this.out += memberHead(name, this.first);
+    this.out += (this.first ? '"' : ',"') + name + '":';
     this.first = false;
   }
   attributes(): void {
@@ -162,7 +151,7 @@ export function canonicalFromParts(p: CanonicalParts): string {
   const sink = new TextSink(p);
   writeCanonicalForm(sink, {
     hasAttributes: p.attributes !== '{}',
-    hasBody: hasCanonicalBody(p.body),
+    hasBody: p.body !== undefined && !EMPTY_BODY_TEXTS.includes(p.body),
     eventName: p.eventName,
     timeUnixNano: p.timeUnixNano,
     observedTimeUnixNano: p.observedTimeUnixNano,

@@ -14,7 +14,7 @@ import * as A from '../core/attributes.js';
 import { ByteWriter } from '../otlp/byte-writer.js';
 import { DEFAULT_ENCODE_LIMITS, EncodeProblems, sanitizeString, type EncodeLimits } from '../otlp/encode.js';
 import { JsonValueWriter, writeJsonString } from '../otlp/encode-bytes.js';
-import { EMPTY_BODY_TEXTS, MEMBER_HEAD_BYTES, isIntegrityKey, isZeroId, writeCanonicalForm, type CanonicalFields, type CanonicalMemberName, type CanonicalSink } from './canonical.js';
+import { CANONICAL_MEMBER_NAMES, EMPTY_BODY_TEXTS, isIntegrityKey, isZeroId, writeCanonicalForm, type CanonicalFields, type CanonicalMemberName, type CanonicalSink } from './canonical.js';
 import type { ChainLink, HashChain } from './chain.js';
 import { groupOf, type RecordGroup } from './group.js';
 import { hashCanonicalBytes } from './hash.js';
@@ -354,6 +354,11 @@ interface Head {
   bodyText: string | undefined;
 }
 
+/** `"name":` and `,"name":` of each member name of the canonical form. */
+const MEMBER_HEADS: ReadonlyMap<string, readonly [Buffer, Buffer]> = new Map(
+  CANONICAL_MEMBER_NAMES.map((n) => [n, [Buffer.from(`"${n}":`), Buffer.from(`,"${n}":`)]] as const),
+);
+
 /** The canonical form as bytes, after the OTLP head in the sealer's writer; spans of the head are copied. */
 class ByteSink implements CanonicalSink {
   head: Head | undefined;
@@ -366,7 +371,7 @@ class ByteSink implements CanonicalSink {
     this.sealer.writer.byte(0x7b);
   }
   member(name: CanonicalMemberName): void {
-    this.sealer.writer.bytes(MEMBER_HEAD_BYTES.get(name)![this.first ? 0 : 1]);
+    this.sealer.writer.bytes(MEMBER_HEADS.get(name)![this.first ? 0 : 1]);
     this.first = false;
   }
   attributes(): void {

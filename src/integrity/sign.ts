@@ -61,9 +61,9 @@ export function integrityAttributes(signer: RecordSigner, value: string): Record
 const STRICT_BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 const SIG_BYTES: Record<IntegrityAlgorithm, number> = { 'HMAC-SHA256': 32, EdDSA: 64 };
 
-function check(algorithm: IntegrityAlgorithm, key: KeyObject, data: () => Uint8Array, sig: Buffer): boolean {
+function check(algorithm: IntegrityAlgorithm, key: KeyObject, canonical: string, data: () => Buffer, sig: Buffer): boolean {
   if (algorithm === 'HMAC-SHA256') {
-    return timingSafeEqual(createHmac('sha256', key).update(data()).digest(), sig);
+    return timingSafeEqual(createHmac('sha256', key).update(canonical, 'utf8').digest(), sig);
   }
   try {
     return cryptoVerify(null, data(), key, sig);
@@ -82,7 +82,7 @@ function check(algorithm: IntegrityAlgorithm, key: KeyObject, data: () => Uint8A
  * - `ok`: it verifies.
  */
 export function verifyRecordSignature(
-  canonical: string | Uint8Array,
+  canonical: string,
   attrs: { value: string; algorithm: string; keyId: string },
   keys: readonly VerifyingKey[],
 ): 'ok' | 'bad' | 'unknown_key' {
@@ -91,18 +91,17 @@ export function verifyRecordSignature(
   if (typeof attrs.value !== 'string' || !STRICT_BASE64.test(attrs.value)) return 'bad';
   const sig = Buffer.from(attrs.value, 'base64');
   if (sig.length !== SIG_BYTES[algorithm]) return 'bad';
-  let bytes: Uint8Array | undefined;
-  // The canonical form as UTF-8, encoded once for all the keys tried (the verifier may give it as bytes).
-  const data = (): Uint8Array => (bytes ??= typeof canonical === 'string' ? Buffer.from(canonical, 'utf8') : canonical);
+  let bytes: Buffer | undefined;
+  const data = (): Buffer => (bytes ??= Buffer.from(canonical, 'utf8'));
   let named = false;
   for (const k of keys) {
     if (k.algorithm !== algorithm || k.keyId !== attrs.keyId) continue;
     named = true;
-    if (check(algorithm, keyMaterial(k), data, sig)) return 'ok';
+    if (check(algorithm, keyMaterial(k), canonical, data, sig)) return 'ok';
   }
   if (named) return 'bad';
   if (algorithm === 'HMAC-SHA256') {
-    for (const k of keys) if (k.algorithm === algorithm && check(algorithm, keyMaterial(k), data, sig)) return 'ok';
+    for (const k of keys) if (k.algorithm === algorithm && check(algorithm, keyMaterial(k), canonical, data, sig)) return 'ok';
   }
   return 'unknown_key';
 }

@@ -16,29 +16,13 @@
  * attributes. Each record matched is a valid JSON object of the shape the reference path accepts, so for every
  * line it accepts, its canonical texts are the reference's (test/verify/fast-otlp.test.ts checks this on
  * random and adversarial lines).
- *
- * Given the line's bytes as well, and the line being ASCII, the canonical forms are written as bytes copied from
- * the line (see "byte output" below) and hashed as bytes; the same offsets and rules, another output.
  */
-import {
-  canonicalFromParts,
-  hasCanonicalBody,
-  isIntegrityKey,
-  MEMBER_HEAD_BYTES,
-  writeCanonicalForm,
-  type CanonicalMemberName,
-  type CanonicalSink,
-} from '../chain/canonical.js';
-import { ByteWriter } from '../otlp/byte-writer.js';
+import { canonicalFromParts, isIntegrityKey } from '../chain/canonical.js';
 import type { OtlpAnyValue } from '../otlp/types.js';
 
 /** One log record as the fast path saw it. */
 export interface FastRecord {
-  /**
-   * Canonical form: its text, or — when the line was given as ASCII bytes — its UTF-8 bytes, a view that is
-   * valid only until the next call of fastParseLine (the bytes of a line's records share one reused buffer).
-   */
-  canonical: string | Uint8Array;
+  canonical: string;
   /** The top-level attributes the verifier reads (see `interestingKey`), in input order. */
   attrs: Array<[string, OtlpAnyValue]>;
   eventName: string | undefined;
@@ -190,8 +174,6 @@ interface Shape {
   quoted: string[];
   /** `{"key":` / `,"key":` — the canonical member's head, per position in `order`. */
   heads: string[];
-  /** The same heads as UTF-8, for the byte output. */
-  headBytes: Buffer[];
   /** The keys themselves. */
   names: string[];
   /** Indices of the non-integrity attributes, sorted by key (RFC 8785 order). */
@@ -230,7 +212,7 @@ function shapeOf(quoted: string[]): Shape {
     if (names[order[i]!] === names[order[i - 1]!]) fail(); // duplicate key: the reference reports it
   }
   const heads = order.map((i, j) => (j === 0 ? '{' : ',') + quoted[i]! + ':');
-  const sh: Shape = { quoted: quoted.slice(), heads, headBytes: heads.map((h) => Buffer.from(h)), names, order, interesting };
+  const sh: Shape = { quoted: quoted.slice(), heads, names, order, interesting };
   if (shapes.length < SHAPES_MAX) shapes.push(sh);
   else {
     shapes[nextShape] = sh;
@@ -240,9 +222,7 @@ function shapeOf(quoted: string[]): Shape {
 }
 
 const KEYS: string[] = [];
-/** Start and end of each attribute's value in the attribute list (offsets, not slices: the byte output copies). */
-const VS: number[] = [];
-const VE: number[] = [];
+const VALUES: string[] = [];
 const KV_SEPARATOR = '},{"key":"';
 
 /** Splits the list like `generic` when the keys are those of `sh`, in place; false otherwise. */
@@ -258,15 +238,16 @@ function splitAs(block: string, sh: Shape): boolean {
     if (block.indexOf(q, p + 7) !== p + 7) return false;
     const vs = p + q.length + 16; // {"key": + "key" + ,"value":
     const next = block.indexOf(KV_SEPARATOR, vs);
-    VS[n] = vs;
-    VE[n++] = next < 0 ? block.length - 1 : next;
+    VALUES[n++] = block.slice(vs, next < 0 ? block.length - 1 : next);
     if (next < 0) break;
     p = next + 2;
   }
-  return n === count;
+  if (n !== count) return false;
+  VALUES.length = n;
+  return true;
 }
 
-/** Splits the list into KEYS (quoted) and value offsets. */
+/** Splits the list into KEYS (quoted) and VALUES. */
 function splitGeneric(block: string): void {
   let n = 0;
   let p = 0;
@@ -275,13 +256,13 @@ function splitGeneric(block: string): void {
     const vs = ke + 10; // after ","value":
     const next = block.indexOf(KV_SEPARATOR, vs);
     KEYS[n] = block.slice(p + 7, ke + 1);
-    VS[n] = vs;
-    VE[n] = next < 0 ? block.length - 1 : next;
+    VALUES[n] = block.slice(vs, next < 0 ? block.length - 1 : next);
     n++;
     if (next < 0) break;
     p = next + 2;
   }
   KEYS.length = n;
+  VALUES.length = n;
 }
 
 /**
@@ -289,129 +270,22 @@ function splitGeneric(block: string): void {
  * brackets), collecting the verifier-relevant values into `attrs`.
  */
 function attributesCanonical(block: string, attrs: Array<[string, OtlpAnyValue]>): string {
-  const shape = splitAttributes(block, attrs);
-  const order = shape.order;
-  if (order.length === 0) return '{}';
-  const heads = shape.heads;
-  const n = order.length;
-  // Concatenation builds a rope that the hash flattens once; Array.join measured ~25% slower end to end.
-  let out = '';
-  for (let j = 0; j < n; j++) {
-    const i = order[j]!;
-    out += heads[j]! + valueCanonical(block.slice(VS[i]!, VE[i]!));
-  }
-  return out + '}';
-}
-
-/** Splits the list into VS/VE by its shape, collecting the verifier-relevant values into `attrs`. */
-function splitAttributes(block: string, attrs: Array<[string, OtlpAnyValue]>): Shape {
   // {"key":"K1","value":V1},{"key":"K2","value":V2}
   let shape = LAST_SHAPE;
   if (shape === undefined || !splitAs(block, shape)) {
     splitGeneric(block);
     shape = LAST_SHAPE = shapeOf(KEYS);
   }
-  for (const i of shape.interesting) attrs.push([shape.names[i]!, valueObject(block.slice(VS[i]!, VE[i]!))]);
-  return shape;
+  for (const i of shape.interesting) attrs.push([shape.names[i]!, valueObject(VALUES[i]!)]);
+  const order = shape.order;
+  if (order.length === 0) return '{}';
+  const heads = shape.heads;
+  const n = order.length;
+  // Concatenation builds a rope that the hash flattens once; Array.join measured ~25% slower end to end.
+  let out = '';
+  for (let j = 0; j < n; j++) out += heads[j]! + valueCanonical(VALUES[order[j]!]!);
+  return out + '}';
 }
-
-// --- byte output ---------------------------------------------------------------------------------------------
-//
-// When the line is ASCII, string offsets are byte offsets: the canonical form is then written as bytes, copied
-// from the line's bytes, and hashed as bytes. A text built by concatenation is a rope of ~50 fragments that the
-// hash must flatten and re-encode as UTF-8, and the fragments are most of the garbage per record.
-
-/** The line is ASCII and its bytes are at the start of W (offsets in S are offsets in W.buf). */
-let BYTES = false;
-/**
- * The line's bytes, then the canonical forms of its records one after the other (reset per line). The line
- * is copied in once so that every later copy is a copyWithin: no view allocated per copied value.
- */
-let W = new ByteWriter();
-/** W grows to the longest line's needs; past this it is let go after that line. */
-const W_KEEP_BYTES = 4 << 20;
-
-/** Copies bytes [s, e) of the line. */
-function copy(s: number, e: number): void {
-  W.ensure(e - s);
-  W.buf.copyWithin(W.pos, s, e);
-  W.pos += e - s;
-}
-
-/** ASCII text, by a loop: the pieces are short, and a native write per piece cost more. */
-function ascii(t: string): void {
-  const n = t.length;
-  W.ensure(n);
-  const out = W.buf;
-  for (let i = 0, p = W.pos; i < n; i++) out[p + i] = t.charCodeAt(i);
-  W.pos += n;
-}
-
-/** Writes the canonical value of the VALUE at [s, e) of the line, as valueCanonical would give it. */
-function valueBytes(s: number, e: number): void {
-  if (e - s > 2) {
-    const kind = W.buf[s + 2];
-    // A double is re-serialized (rare in audit records); a search bounded by a slice, not by the line's end.
-    if (kind === 100 || (kind === 97 && S.slice(s, e).includes('"doubleValue":'))) {
-      ascii(valueCanonical(S.slice(s, e)));
-      return;
-    }
-    if (kind === 97) {
-      // arrayValue of scalars with no double: its elements are already canonical.
-      W.byte(91);
-      if (e - s !== 17) copy(s + 25, e - 3);
-      W.byte(93);
-      return;
-    }
-  }
-  copy(s, e); // stringValue, intValue, boolValue, or the empty {}: already canonical
-}
-
-/** What the sink writes for the record being read. */
-let ATTR_SHAPE: Shape | undefined;
-/** Offset of the attribute list (after `"attributes":[`) in the line. */
-let ATTR_AT = 0;
-let BODY: string | undefined;
-
-/** Writes the members that writeCanonicalForm decides on, into W. */
-class LineByteSink implements CanonicalSink {
-  private first = true;
-  open(): void {
-    this.first = true;
-    W.byte(123);
-  }
-  member(name: CanonicalMemberName): void {
-    W.bytes(MEMBER_HEAD_BYTES.get(name)![this.first ? 0 : 1]);
-    this.first = false;
-  }
-  attributes(): void {
-    const sh = ATTR_SHAPE!;
-    const order = sh.order;
-    const heads = sh.headBytes;
-    for (let j = 0; j < order.length; j++) {
-      const i = order[j]!;
-      W.bytes(heads[j]!);
-      valueBytes(ATTR_AT + VS[i]!, ATTR_AT + VE[i]!);
-    }
-    W.byte(125);
-  }
-  body(): void {
-    ascii(BODY!);
-  }
-  jsonString(t: string): void {
-    // Only the event name: a STR of an ASCII line (no quote, backslash or control character) is its own JSON text.
-    W.byte(34);
-    ascii(t);
-    W.byte(34);
-  }
-  ascii(t: string): void {
-    ascii(t);
-  }
-  close(): void {
-    W.byte(125);
-  }
-}
-const SINK = new LineByteSink();
 
 // --- records and line ---------------------------------------------------------------------------------------
 
@@ -420,54 +294,25 @@ let RL = 0;
 let SL = 0;
 let LR = 0;
 
-const ATTRIBUTES_OPEN = '"attributes":[';
-
 function logRecord(): void {
-  const start = P;
   RECORD.lastIndex = P;
   const m = RECORD.exec(S);
   if (m === null) return fail();
   P = RECORD.lastIndex;
   const attrs: Array<[string, OtlpAnyValue]> = [];
-  const block = m[4];
+  const attributes = m[4] === undefined ? '{}' : attributesCanonical(m[4], attrs);
   const ev = m[7];
   const eventName = ev === undefined ? undefined : ev.slice(1, -1);
-  let canonical: string | Uint8Array;
-  if (!BYTES) {
-    canonical = canonicalFromParts({
-      attributes: block === undefined ? '{}' : attributesCanonical(block, attrs),
+  OUT.push({
+    canonical: canonicalFromParts({
+      attributes,
       body: m[3] === undefined ? undefined : valueCanonical(m[3]),
       eventName,
       timeUnixNano: m[1] ?? '',
       observedTimeUnixNano: m[2]!,
       traceId: m[5],
       spanId: m[6],
-    });
-  } else {
-    let hasAttributes = false;
-    if (block !== undefined) {
-      ATTR_SHAPE = splitAttributes(block, attrs);
-      // The first `"attributes":[` of the record is its attributes member: none of the members before it (no
-      // string of the grammar holds a quote) can contain that text.
-      ATTR_AT = S.indexOf(ATTRIBUTES_OPEN, start) + ATTRIBUTES_OPEN.length;
-      hasAttributes = ATTR_SHAPE.order.length > 0;
-    }
-    BODY = m[3] === undefined ? undefined : valueCanonical(m[3]);
-    const from = W.pos;
-    writeCanonicalForm(SINK, {
-      hasAttributes,
-      hasBody: hasCanonicalBody(BODY),
-      eventName,
-      timeUnixNano: m[1] ?? '',
-      observedTimeUnixNano: m[2]!,
-      traceId: m[5],
-      spanId: m[6],
-    });
-    // A view taken now stays right even if W moves to a larger buffer for a later record of the line.
-    canonical = new Uint8Array(W.buf.buffer, W.buf.byteOffset + from, W.pos - from);
-  }
-  OUT.push({
-    canonical,
+    }),
     attrs,
     eventName,
     rl: RL,
@@ -494,18 +339,12 @@ function resourceLogs(): void {
 
 /**
  * Canonical forms and verifier attributes of every log record of one line, in line order, appended to `out`;
- * false (and `out` unchanged) when the line needs the reference path. `bytes`, the UTF-8 the line was decoded
- * from, lets the canonical forms be written as bytes when the line is ASCII (see FastRecord.canonical).
+ * false (and `out` unchanged) when the line needs the reference path.
  */
-export function fastParseLine(line: string, out: FastRecord[], bytes?: Uint8Array): boolean {
+export function fastParseLine(line: string, out: FastRecord[]): boolean {
   S = line;
   P = 0;
   OUT = out;
-  // UTF-8 of as many bytes as UTF-16 units: every character is ASCII (a BOM dropped by the decoder differs too).
-  BYTES = bytes !== undefined && bytes.length === line.length;
-  if (W.buf.length > W_KEEP_BYTES) W = new ByteWriter();
-  W.pos = 0;
-  if (BYTES) W.bytes(bytes!);
   RL = 0;
   const before = out.length;
   try {
@@ -521,6 +360,5 @@ export function fastParseLine(line: string, out: FastRecord[], bytes?: Uint8Arra
   } finally {
     S = '';
     OUT = [];
-    BYTES = false;
   }
 }

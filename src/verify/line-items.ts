@@ -5,7 +5,7 @@
  * give the same items for the same bytes.
  */
 import { canonicalFromOtlp } from '../chain/canonical.js';
-import { hashCanonical, hashCanonicalBytes } from '../chain/hash.js';
+import { hashCanonical } from '../chain/hash.js';
 import { ATTR_SEQ_NUMBER, ATTR_SEQ_STREAM_ID } from '../core/attributes.js';
 import type { OtlpLogRecord } from '../otlp/types.js';
 import { fastParseLine, type FastRecord } from './fast-otlp.js';
@@ -70,7 +70,7 @@ function buildItem(
   line: number,
   a: Attrs,
   eventName: unknown,
-  canonical: () => string | Uint8Array,
+  canonical: () => string,
   where: () => string,
   opts: ResolvedOptions,
 ): ReadItem | undefined {
@@ -78,12 +78,12 @@ function buildItem(
   if (a.streamId === undefined) return { kind: 'nonAudit', file, line };
   const claim = isCheckpointClaim(a, eventName);
   if (opts.checkpointsOnly && !claim) return undefined;
-  let text: string | Uint8Array;
+  let text: string;
   let hash: string;
   try {
     // Before reading the chain attributes: duplicate keys (a second stream_id, say) make it malformed here.
     text = canonical();
-    hash = typeof text === 'string' ? hashCanonical(text) : hashCanonicalBytes(text);
+    hash = hashCanonical(text);
   } catch (e) {
     return { kind: 'malformed', file, line, message: `cannot canonicalize: ${clip(errorText(e))}` };
   }
@@ -122,14 +122,14 @@ function buildItem(
   return item;
 }
 
-/** The items of one line (decoded from `bytes`), handed to `emit` in line order. */
-function lineItems(file: string, text: string, bytes: Uint8Array, line: number, terminated: boolean, opts: ResolvedOptions, emit: (item: ReadItem) => void): void {
+/** The items of one line, handed to `emit` in line order. */
+function lineItems(file: string, text: string, line: number, terminated: boolean, opts: ResolvedOptions, emit: (item: ReadItem) => void): void {
   if (text.trim() === '') return; // blank lines carry nothing; writers may leave one at the end
   // A checkpoint source: only lines that can hold a checkpoint claim matter.
   if (opts.checkpointsOnly && !text.includes('audit.checkpoint')) return;
   const fast = FAST_OUT;
   fast.length = 0;
-  if (opts.fastPath && fastParseLine(text, fast, bytes)) {
+  if (opts.fastPath && fastParseLine(text, fast)) {
     for (let i = 0; i < fast.length; i++) {
       const r = fast[i]!;
       const where = (): string => `resourceLogs[${r.rl}].scopeLogs[${r.sl}].logRecords[${r.lr}]`;
@@ -190,17 +190,16 @@ export function lineItemsOfBytes(
   }
   let end = bytes.length;
   if (terminated && end > 0 && bytes[end - 1] === CR) end--; // CRLF files
-  const content = bytes.subarray(0, end);
   let text: string;
   try {
     // ignoreBOM:false drops a leading BOM (editors add one to the first line); it is not record content.
-    text = utf8.decode(content);
+    text = utf8.decode(bytes.subarray(0, end));
   } catch {
     emit({ kind: terminated ? 'malformed' : 'torn', file, line, message: 'line is not valid UTF-8' });
     return;
   }
   try {
-    lineItems(file, text, content, line, terminated, opts, emit);
+    lineItems(file, text, line, terminated, opts, emit);
   } catch (e) {
     // Whatever a line holds (absurd nesting, say) is a finding about that line, never a crash of verify.
     emit({ kind: 'malformed', file, line, message: `cannot read: ${clip(errorText(e))}` });

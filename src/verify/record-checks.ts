@@ -115,7 +115,7 @@ export function attrsOfFast(list: ReadonlyArray<[string, OtlpAnyValue]>): Attrs 
 }
 
 /** docs/integrity.md §4.3. `undefined`: the record carries no audit.integrity.* attribute (unsigned). */
-export function checkSignature(a: Attrs, canonical: string | Uint8Array, opts: ResolvedOptions, keys: readonly VerifyingKey[]): SignatureCheck | undefined {
+export function checkSignature(a: Attrs, canonical: string, opts: ResolvedOptions, keys: readonly VerifyingKey[]): SignatureCheck | undefined {
   if (!a.signed) return undefined;
   const algorithm = stringOf(a.integrityAlgorithm) ?? '';
   const keyId = stringOf(a.integrityKeyId) ?? '';
