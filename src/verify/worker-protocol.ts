@@ -57,27 +57,25 @@ const ABSENT = -1;
  */
 const SAME = -2;
 
+/** Appends a string to send; its length is what the row records. */
+function add(parts: string[], v: string): number {
+  parts.push(v);
+  return v.length;
+}
+
 /** Encodes items for postMessage: one pass, no array per record. */
 export function encodeItems(items: readonly ReadItem[]): EncodedItems {
   const kinds = new Uint8Array(items.length);
   // Sized for all items; only the rows' part is sent (a view would clone the whole buffer).
   let nums = new Float64Array(items.length * NUMS);
-  let text = '';
   const others: ReadItem[] = [];
   let at = 0;
   // The row before: its stream id, hash and record id (what SAME refers to).
   let prevStream: string | undefined;
   let prevHash: string | undefined;
   let prevId: string | undefined;
-  // Concatenation, not an array of parts per record: the rope is flattened once, by the clone.
-  const put = (j: number, v: string | undefined, same: string | undefined): void => {
-    if (v === undefined) nums[at + 4 + j] = ABSENT;
-    else if (v === same) nums[at + 4 + j] = SAME;
-    else {
-      nums[at + 4 + j] = v.length;
-      text += v;
-    }
-  };
+  // Strings go to `parts`, joined once.
+  const parts: string[] = [];
   for (let k = 0; k < items.length; k++) {
     const i = items[k]!;
     if (i.kind !== 'record' || i.checkpoint !== undefined || i.previousStreamId !== undefined) {
@@ -91,21 +89,26 @@ export function encodeItems(items: readonly ReadItem[]): EncodedItems {
     nums[at + 1] = i.seq;
     nums[at + 2] = i.end ? 1 : 0;
     nums[at + 3] = sig === undefined ? 0 : SIG_STATUS.indexOf(sig.status);
-    put(0, i.streamId, prevStream);
-    put(1, i.recordId, undefined);
-    put(2, i.hash, undefined);
-    put(3, i.previousHash, prevHash);
-    put(4, i.previousRecordId, prevId);
-    put(5, sig?.algorithm, undefined);
-    put(6, sig?.keyId, undefined);
-    put(7, sig?.detail, undefined);
+    nums[at + 4] = i.streamId === prevStream ? SAME : add(parts, i.streamId);
+    nums[at + 5] = add(parts, i.recordId);
+    nums[at + 6] = add(parts, i.hash);
+    const ph = i.previousHash;
+    nums[at + 7] = ph === undefined ? ABSENT : ph === prevHash ? SAME : add(parts, ph);
+    const pid = i.previousRecordId;
+    nums[at + 8] = pid === undefined ? ABSENT : pid === prevId ? SAME : add(parts, pid);
+    if (sig === undefined) nums[at + 9] = nums[at + 10] = nums[at + 11] = ABSENT;
+    else {
+      nums[at + 9] = add(parts, sig.algorithm);
+      nums[at + 10] = add(parts, sig.keyId);
+      nums[at + 11] = add(parts, sig.detail);
+    }
     prevStream = i.streamId;
     prevHash = i.hash;
     prevId = i.recordId;
     at += NUMS;
   }
   if (at < nums.length) nums = nums.slice(0, at);
-  return { kinds, nums, text, others };
+  return { kinds, nums, text: parts.join(''), others };
 }
 
 /** Decodes what encodeItems made, handing each item to `emit` in order. */
