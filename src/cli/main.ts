@@ -9,14 +9,11 @@
  *   keygen     an Ed25519 key pair for signatures and checkpoints             (cli/keygen-command.ts)
  * Exit codes: 0 success, 1 integrity/delivery failure, 2 usage or I/O error.
  */
-import { runCollectorCommand } from '../collector/command.js';
-import { runVerifyCommand } from './verify-command.js';
-import { runDemo } from './demo.js';
-import { runKeygenCommand } from './keygen-command.js';
-import { runReplayCommand } from './replay-command.js';
-import { runSearchCommand, type CommandIo } from './search-command.js';
-import { runTailCommand } from './tail-command.js';
+import type { CommandIo } from './search-command.js';
 import { errorText } from '../core/errors.js';
+
+// Each command's module is imported when that command runs: `verify` need not load the OTel SDK, the exporters
+// and zod that replay, demo and the collector use (measured ~0.15 s of a verify run's start).
 
 const USAGE = `Usage: otel-audit <command> [options]
 
@@ -56,19 +53,19 @@ async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
   switch (cmd) {
     case 'verify':
-      return runVerifyCommand(rest, out, err);
+      return (await import('./verify-command.js')).runVerifyCommand(rest, out, err);
     case 'search':
-      return runSearchCommand(rest, streamingIo());
+      return (await import('./search-command.js')).runSearchCommand(rest, streamingIo());
     case 'tail':
-      return runTailCommand(rest, streamingIo());
+      return (await import('./tail-command.js')).runTailCommand(rest, streamingIo());
     case 'collector':
-      return runCollectorCommand(rest);
+      return (await import('../collector/command.js')).runCollectorCommand(rest);
     case 'replay':
-      return runReplayCommand(rest, out, err);
+      return (await import('./replay-command.js')).runReplayCommand(rest, out, err);
     case 'demo':
-      return runDemo(rest, out, err);
+      return (await import('./demo.js')).runDemo(rest, out, err);
     case 'keygen':
-      return runKeygenCommand(rest, out, err);
+      return (await import('./keygen-command.js')).runKeygenCommand(rest, out, err);
     case undefined:
     case '--help':
     case '-h':

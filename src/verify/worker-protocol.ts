@@ -44,39 +44,70 @@ export interface EncodedItems {
 
 const ROW = 0;
 const OTHER = 1;
-/** line, seq, end, signature status, then the lengths of the STRINGS (−1: absent). */
+/** line, seq, end, signature status, then the lengths of the STRINGS (or ABSENT, or SAME: see below). */
 const STRINGS = ['streamId', 'recordId', 'hash', 'previousHash', 'previousRecordId', 'algorithm', 'keyId', 'detail'] as const;
 const NUMS = 4 + STRINGS.length;
 const SIG_STATUS: ReadonlyArray<SignatureCheck['status'] | undefined> = [undefined, 'ok', 'bad', 'unknown_key', 'unchecked'];
+const ABSENT = -1;
+/**
+ * Not sent: equal to a string of the row before (its stream id; its hash for previousHash; its record id for
+ * previousRecordId), the usual case of a chain read in order. That is half the text per record, which the
+ * clone copies and the main thread slices; the main thread also gets the very string of the row before, so its
+ * link comparison (record-store.ts) finds them equal at once.
+ */
+const SAME = -2;
 
-/** Encodes items for postMessage. */
+/** Appends a string to send; its length is what the row records. */
+function add(parts: string[], v: string): number {
+  parts.push(v);
+  return v.length;
+}
+
+/** Encodes items for postMessage: one pass, no array per record. */
 export function encodeItems(items: readonly ReadItem[]): EncodedItems {
   const kinds = new Uint8Array(items.length);
-  const rows = items.filter((i) => i.kind === 'record' && i.checkpoint === undefined && i.previousStreamId === undefined).length;
-  const nums = new Float64Array(rows * NUMS);
-  const parts: string[] = [];
+  // Sized for all items; only the rows' part is sent (a view would clone the whole buffer).
+  let nums = new Float64Array(items.length * NUMS);
   const others: ReadItem[] = [];
   let at = 0;
-  items.forEach((i, k) => {
+  // The row before: its stream id, hash and record id (what SAME refers to).
+  let prevStream: string | undefined;
+  let prevHash: string | undefined;
+  let prevId: string | undefined;
+  // Strings go to `parts`, joined once.
+  const parts: string[] = [];
+  for (let k = 0; k < items.length; k++) {
+    const i = items[k]!;
     if (i.kind !== 'record' || i.checkpoint !== undefined || i.previousStreamId !== undefined) {
       kinds[k] = OTHER;
       others.push(i);
-      return;
+      continue;
     }
     kinds[k] = ROW;
     const sig = i.signature;
-    const strings = [i.streamId, i.recordId, i.hash, i.previousHash, i.previousRecordId, sig?.algorithm, sig?.keyId, sig?.detail];
     nums[at] = i.line;
     nums[at + 1] = i.seq;
     nums[at + 2] = i.end ? 1 : 0;
     nums[at + 3] = sig === undefined ? 0 : SIG_STATUS.indexOf(sig.status);
-    for (let j = 0; j < STRINGS.length; j++) {
-      const v = strings[j];
-      nums[at + 4 + j] = v === undefined ? -1 : v.length;
-      if (v !== undefined) parts.push(v);
+    nums[at + 4] = i.streamId === prevStream ? SAME : add(parts, i.streamId);
+    nums[at + 5] = add(parts, i.recordId);
+    nums[at + 6] = add(parts, i.hash);
+    const ph = i.previousHash;
+    nums[at + 7] = ph === undefined ? ABSENT : ph === prevHash ? SAME : add(parts, ph);
+    const pid = i.previousRecordId;
+    nums[at + 8] = pid === undefined ? ABSENT : pid === prevId ? SAME : add(parts, pid);
+    if (sig === undefined) nums[at + 9] = nums[at + 10] = nums[at + 11] = ABSENT;
+    else {
+      nums[at + 9] = add(parts, sig.algorithm);
+      nums[at + 10] = add(parts, sig.keyId);
+      nums[at + 11] = add(parts, sig.detail);
     }
+    prevStream = i.streamId;
+    prevHash = i.hash;
+    prevId = i.recordId;
     at += NUMS;
-  });
+  }
+  if (at < nums.length) nums = nums.slice(0, at);
   return { kinds, nums, text: parts.join(''), others };
 }
 
@@ -86,9 +117,13 @@ export function decodeItems(file: string, e: EncodedItems, emit: (item: ReadItem
   let row = 0;
   let other = 0;
   let pos = 0;
-  const str = (j: number): string | undefined => {
+  let prevStream = '';
+  let prevHash = '';
+  let prevId = '';
+  const str = (j: number, same: string): string | undefined => {
     const n = nums[row + 4 + j]!;
-    if (n < 0) return undefined;
+    if (n === ABSENT) return undefined;
+    if (n === SAME) return same;
     pos += n;
     return text.slice(pos - n, pos);
   };
@@ -97,17 +132,23 @@ export function decodeItems(file: string, e: EncodedItems, emit: (item: ReadItem
       emit(others[other++]!);
       continue;
     }
-    const item: RecordItem = { kind: 'record', file, line: nums[row]!, streamId: str(0)!, seq: nums[row + 1]!, recordId: str(1)!, end: nums[row + 2] === 1, hash: str(2)! };
-    const previousHash = str(3);
+    const streamId = str(0, prevStream)!;
+    const recordId = str(1, '')!;
+    const hash = str(2, '')!;
+    const item: RecordItem = { kind: 'record', file, line: nums[row]!, streamId, seq: nums[row + 1]!, recordId, end: nums[row + 2] === 1, hash };
+    const previousHash = str(3, prevHash);
     if (previousHash !== undefined) item.previousHash = previousHash;
-    const previousRecordId = str(4);
+    const previousRecordId = str(4, prevId);
     if (previousRecordId !== undefined) item.previousRecordId = previousRecordId;
     const status = SIG_STATUS[nums[row + 3]!];
-    const algorithm = str(5);
-    const keyId = str(6);
-    const detail = str(7);
+    const algorithm = str(5, '');
+    const keyId = str(6, '');
+    const detail = str(7, '');
     if (status !== undefined) item.signature = { status, algorithm: algorithm!, keyId: keyId!, detail: detail! };
     emit(item);
+    prevStream = streamId;
+    prevHash = hash;
+    prevId = recordId;
     row += NUMS;
   }
 }
