@@ -56,8 +56,8 @@ export interface CanonicalSink {
   body(): void;
   /** A JSON string literal of a well-formed string. */
   jsonString(s: string): void;
-  /** ASCII text as it is (digits and hex in quotes). */
-  ascii(s: string): void;
+  /** ASCII text (digits, hex) in quotes. */
+  quoted(s: string): void;
   /** `}`. */
   close(): void;
 }
@@ -100,19 +100,19 @@ export function writeCanonicalForm(w: CanonicalSink, f: CanonicalFields): void {
   }
   if (!isZeroTime(f.observedTimeUnixNano)) {
     w.member('observed_timestamp');
-    w.ascii(`"${f.observedTimeUnixNano}"`);
+    w.quoted(f.observedTimeUnixNano);
   }
   if (!isZeroId(f.spanId)) {
     w.member('span_id');
-    w.ascii(`"${f.spanId!.toLowerCase()}"`);
+    w.quoted(f.spanId!.toLowerCase());
   }
   if (!isZeroTime(f.timeUnixNano)) {
     w.member('timestamp');
-    w.ascii(`"${f.timeUnixNano}"`);
+    w.quoted(f.timeUnixNano);
   }
   if (!isZeroId(f.traceId)) {
     w.member('trace_id');
-    w.ascii(`"${f.traceId!.toLowerCase()}"`);
+    w.quoted(f.traceId!.toLowerCase());
   }
   w.close();
 }
@@ -138,8 +138,8 @@ class TextSink implements CanonicalSink {
   jsonString(s: string): void {
     this.out += JSON.stringify(s);
   }
-  ascii(s: string): void {
-    this.out += s;
+  quoted(s: string): void {
+    this.out += '"' + s + '"';
   }
   close(): void {
     this.out += '}';

@@ -119,6 +119,9 @@ export interface SealOptions {
 }
 
 const ATTRIBUTES_OPEN = Buffer.from(',"attributes":[');
+const TIME_OPEN = Buffer.from('{"timeUnixNano":"');
+const OBSERVED_OPEN = Buffer.from('","observedTimeUnixNano":"');
+const SEVERITY_OPEN = Buffer.from(',"severityNumber":');
 const EMPTY_BODIES = EMPTY_BODY_TEXTS.map((t) => Buffer.from(t));
 /** One huge record must not pin its buffer for the life of the sealer. */
 const MAX_KEPT_BYTES = 1 << 20;
@@ -154,6 +157,10 @@ export class RecordSealer {
   };
   private sealing = false;
   private stamps: Stamps | undefined;
+  /** Reused from record to record, like `fields`: the stamps, problems and head of the record being sealed. */
+  private readonly ownStamps: Stamps = { recordId: undefined, link: undefined!, validation: undefined, signed: false };
+  private readonly problems = new EncodeProblems();
+  private readonly head: Head = { bodyStart: 0, bodyEnd: 0, bodyText: undefined };
   /** Keys the stamps of this record set: the record's own values under them are replaced, so not written. */
   private readonly isStamped = (key: string): boolean => {
     const st = this.stamps!;
@@ -214,7 +221,8 @@ export class RecordSealer {
     const given = ownRecordId(own);
     const recordId = given ?? uuidV4();
     const link = chain.peek();
-    let problems = new EncodeProblems();
+    const problems = this.problems;
+    problems.reset();
     // A time with no OTLP form would make the collector refuse the whole batch: normalised and marked.
     const time = checkedNanos(record.hrTime, 'timestamp', zeroTime, problems);
     const observed = checkedNanos(record.hrTimeObserved, 'observedTimestamp', nowNanos, problems);
@@ -224,7 +232,11 @@ export class RecordSealer {
 
     // The snapshot: the record's own attributes as the SDK kept them, then the stamps — always all of them,
     // whatever limits the SDK applies to the live record.
-    const stamps: Stamps = { recordId: given === undefined ? recordId : undefined, link, validation: options.validationError, signed: options.signer !== undefined };
+    const stamps = this.ownStamps;
+    stamps.recordId = given === undefined ? recordId : undefined;
+    stamps.link = link;
+    stamps.validation = options.validationError;
+    stamps.signed = options.signer !== undefined;
     this.stamps = stamps;
     let head = this.writeHead(record, own, time, observed, problems);
     const eventName = record.eventName === undefined ? undefined : sanitizeString(record.eventName, 'eventName', problems, limits);
@@ -232,7 +244,7 @@ export class RecordSealer {
       // Rare path: mark the record, then encode again so the mark is part of both snapshot and hash.
       const prior = options.validationError ?? own[A.ATTR_VALIDATION_ERROR];
       stamps.validation = (typeof prior === 'string' ? prior + '; ' : '') + problems.list.join('; ');
-      problems = new EncodeProblems();
+      problems.reset();
       head = this.writeHead(record, own, time, observed, problems);
     }
     const w = this.w;
@@ -304,13 +316,24 @@ export class RecordSealer {
     const w = this.w;
     const limits = this.limits;
     w.pos = 0;
-    w.ascii(`{"timeUnixNano":"${time}","observedTimeUnixNano":"${observed}"`);
-    if (record.severityNumber !== undefined && record.severityNumber !== 0) w.ascii(`,"severityNumber":${record.severityNumber | 0}`);
+    // Constant parts as bytes, variable ones written alone: no string per record built only to be copied.
+    w.bytes(TIME_OPEN);
+    w.ascii(time);
+    w.bytes(OBSERVED_OPEN);
+    w.ascii(observed);
+    w.byte(0x22);
+    if (record.severityNumber !== undefined && record.severityNumber !== 0) {
+      w.bytes(SEVERITY_OPEN);
+      w.ascii(String(record.severityNumber | 0));
+    }
     if (record.severityText !== undefined && record.severityText !== '') {
       w.ascii(',"severityText":');
       writeJsonString(w, record.severityText.toWellFormed());
     }
-    const head: Head = { bodyStart: 0, bodyEnd: 0, bodyText: undefined };
+    const head = this.head;
+    head.bodyStart = 0;
+    head.bodyEnd = 0;
+    head.bodyText = undefined;
     if (record.body !== undefined) {
       w.ascii(',"body":');
       const at = w.pos;
@@ -386,8 +409,11 @@ class ByteSink implements CanonicalSink {
   jsonString(s: string): void {
     writeJsonString(this.sealer.writer, s);
   }
-  ascii(s: string): void {
-    this.sealer.writer.ascii(s);
+  quoted(s: string): void {
+    const w = this.sealer.writer;
+    w.byte(0x22);
+    w.ascii(s);
+    w.byte(0x22);
   }
   close(): void {
     this.sealer.writer.byte(0x7d);

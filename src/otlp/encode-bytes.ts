@@ -12,6 +12,8 @@ import type { ByteWriter } from './byte-writer.js';
 import { encodeAnyValue, MemberOrder, sanitizeString, EncodeProblems, type EncodeLimits } from './encode.js';
 
 const STRING_TAG = Buffer.from('{"stringValue":');
+const INT_OPEN = Buffer.from('{"intValue":"');
+const INT_CLOSE = Buffer.from('"}');
 const TRUE = Buffer.from('{"boolValue":true}');
 const FALSE = Buffer.from('{"boolValue":false}');
 const ARRAY_HEAD = Buffer.from('{"arrayValue":{"values":[');
@@ -61,7 +63,11 @@ function writeScalar(w: ByteWriter, v: unknown, limits: EncodeLimits): boolean {
       return false;
     }
     case 'number':
-      if (Number.isSafeInteger(v)) w.ascii(`{"intValue":"${v}"}`);
+      if (Number.isSafeInteger(v)) {
+        w.bytes(INT_OPEN);
+        w.ascii(String(v));
+        w.bytes(INT_CLOSE);
+      }
       else if (Number.isFinite(v) && !Number.isInteger(v)) w.ascii(`{"doubleValue":${JSON.stringify(v)}}`);
       else return false; // NaN, ±Infinity, integers beyond 2^53: encode.ts decides and records the outcome
       return true;

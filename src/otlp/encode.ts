@@ -38,6 +38,10 @@ export class EncodeProblems {
   add(path: string, what: string): void {
     (this.list ??= []).push(`${path}: ${what}`);
   }
+  /** Empty again, for the next value (a sealer reuses one from record to record). */
+  reset(): void {
+    this.list = undefined;
+  }
 }
 
 const INT64_LIMIT = 9223372036854775808; // 2^63, exactly representable
