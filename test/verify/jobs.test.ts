@@ -141,7 +141,7 @@ describe('--jobs 3 reports exactly what --jobs 1 reports', () => {
     expect(new Set(report.problems.map((p) => p.kind))).toEqual(new Set(['malformed', 'torn']));
   }, 60_000);
 
-  it.skipIf(!existsSync(cli))('files of many batches (> 1 MiB each), tampered in the middle', async () => {
+  it.skipIf(!existsSync(cli))('files of many batches (> 512 KiB each), tampered in the middle', async () => {
     const rand = prng(0xb16);
     const pad = 'x'.repeat(900);
     const records = makeChain(6000, { extraAttrs: (seq) => [{ key: 'pad', value: { stringValue: `${pad}${seq}` } }] });
@@ -156,6 +156,26 @@ describe('--jobs 3 reports exactly what --jobs 1 reports', () => {
       ['modified', 3101],
       ['deleted', 4501],
     ]);
+  }, 120_000);
+  it.skipIf(!existsSync(cli))('lines larger than a batch (512 KiB) and than 1 MiB, between small ones, tampered', async () => {
+    const pad = 'y'.repeat(2000);
+    const records = makeChain(1400, { extraAttrs: (seq) => [{ key: 'pad', value: { stringValue: `${pad}${seq}` } }] });
+    setAttr(records[700]!, ATTR_ACTOR_ID, { stringValue: 'mallory' });
+    // Lines of 1, 300 (~0.7 MB), 3 and 600 (~1.4 MB) records, in turn: each large line is a batch of its own.
+    const lines: string[] = [];
+    const sizes = [1, 300, 3, 600];
+    for (let i = 0, k = 0; i < records.length; k++) {
+      const n = sizes[k % sizes.length]!;
+      lines.push(requestLine(records.slice(i, i + n)));
+      i += n;
+    }
+    expect(Math.max(...lines.map((l) => l.length))).toBeGreaterThan(1 << 20);
+    const dir = join(root, 'large-lines');
+    await writeSet(dir, [lines.slice(0, 3), lines.slice(3)]);
+    const r = await expectSameReports(dir, ['--json']);
+    const report = JSON.parse(r.out) as { records: number; problems: Array<{ kind: string; seq?: number }> };
+    expect(report.records).toBe(1400);
+    expect(report.problems.map((p) => [p.kind, p.seq])).toEqual([['modified', 701]]);
   }, 120_000);
 });
 
