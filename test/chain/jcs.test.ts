@@ -7,6 +7,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { jcs, jcsBytes, JcsError } from '../../src/chain/jcs.js';
+import { parseJsonKeysSafely } from '../helpers/json-parse-keys.js';
 
 const VECTORS = fileURLToPath(new URL('../vectors/jcs/', import.meta.url));
 const names = readdirSync(`${VECTORS}input`).filter((f) => f.endsWith('.json')).sort();
@@ -18,7 +19,7 @@ describe('RFC 8785 public vectors (test/vectors/jcs)', () => {
   });
 
   it.each(names)('%s canonicalizes to exactly the bytes of output/', (name) => {
-    const input: unknown = JSON.parse(readFileSync(`${VECTORS}input/${name}`, 'utf8'));
+    const input: unknown = parseJsonKeysSafely(readFileSync(`${VECTORS}input/${name}`, 'utf8'));
     const expected = readFileSync(`${VECTORS}output/${name}`);
     expect(Buffer.from(jcsBytes(input)).equals(expected)).toBe(true);
     expect(jcs(input)).toBe(expected.toString('utf8'));
@@ -26,7 +27,7 @@ describe('RFC 8785 public vectors (test/vectors/jcs)', () => {
 
   it.each(names)('%s: canonical text is a fixed point', (name) => {
     const out = readFileSync(`${VECTORS}output/${name}`, 'utf8');
-    expect(jcs(JSON.parse(out))).toBe(out);
+    expect(jcs(parseJsonKeysSafely(out))).toBe(out);
   });
 });
 
@@ -176,5 +177,35 @@ describe('values with no canonical form throw JcsError', () => {
     expect(err).toBeInstanceOf(JcsError);
     expect((err as JcsError).name).toBe('JcsError');
     expect((err as JcsError).message).toMatch(message);
+  });
+});
+
+describe('parseJsonKeysSafely (test/helpers/json-parse-keys.ts), the reader the JCS checks use', () => {
+  it('reads an escaped property name right where JSON.parse on V8 13.6–14.6 may not (nodejs/node#63785)', () => {
+    JSON.parse('{"h":[],"\\\\":0}'); // what feeds V8's key cache the `\` name
+    expect(Object.keys(parseJsonKeysSafely('{"h":1,"\\"":2}') as object)).toEqual(['h', '"']);
+    expect(Object.keys(parseJsonKeysSafely('{"\\\\":1,"\\"":2,"\\n":3,"__proto__":4}') as object)).toEqual(['\\', '"', '\n', '__proto__']);
+  });
+
+  it('reads back what JSON.stringify wrote, on random documents (compared without JSON.parse, which may be the broken side)', () => {
+    let seed = 7;
+    const rnd = (n: number): number => ((seed = (seed * 1103515245 + 12345) % 2 ** 31), seed % n);
+    const chars = ['a', 'é', '😀', '"', '\\', '\n', '\u0000', '/', ' ', '1'];
+    const str = (): string => Array.from({ length: rnd(6) }, () => chars[rnd(chars.length)]).join('');
+    const gen = (d: number): unknown => {
+      const k = rnd(d > 2 ? 4 : 7);
+      if (k === 0) return str();
+      if (k === 1) return rnd(3) === 0 ? -rnd(1e6) / 8 : rnd(1e9);
+      if (k === 2) return [true, false, null][rnd(3)];
+      if (k === 3) return str() + 'x';
+      if (k === 4) return Array.from({ length: rnd(4) }, () => gen(d + 1));
+      return Object.fromEntries(Array.from({ length: rnd(5) }, () => [str(), gen(d + 1)]));
+    };
+    for (let n = 0; n < 500; n++) {
+      const v = gen(0);
+      expect(jcs(parseJsonKeysSafely(JSON.stringify(v, null, n % 3 === 0 ? 1 : undefined)))).toBe(jcs(v));
+    }
+    expect(() => parseJsonKeysSafely('{"a":1,}')).toThrow(SyntaxError);
+    expect(() => parseJsonKeysSafely('[1] x')).toThrow(SyntaxError);
   });
 });
