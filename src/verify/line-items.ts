@@ -10,7 +10,7 @@ import { ATTR_SEQ_NUMBER, ATTR_SEQ_STREAM_ID } from '../core/attributes.js';
 import type { OtlpLogRecord } from '../otlp/types.js';
 import { fastParseLine, type FastRecord } from './fast-otlp.js';
 import { errorText } from '../core/errors.js';
-import { duplicateMemberName } from './json-members.js';
+import { duplicateMemberName, escapedMemberName } from './json-members.js';
 import type { ReadItem, RecordItem } from './read-items.js';
 import { attrsOfFast, attrsOfRecord, checkCheckpoint, checkSignature, isCheckpointClaim, linkValueOf, seqOf, stringOf, type Attrs, type ResolvedOptions } from './record-checks.js';
 import { MAX_LINE_BYTES } from './safe-read.js';
@@ -154,6 +154,11 @@ function lineItems(file: string, text: string, line: number, terminated: boolean
   const dup = duplicateMemberName(text);
   if (dup !== undefined) {
     emit({ kind: 'malformed', file, line, message: `duplicate JSON member name ${clip(JSON.stringify(dup))} in one object (a parser keeps only one of them)` });
+    return;
+  }
+  const escaped = escapedMemberName();
+  if (escaped !== undefined) {
+    emit({ kind: 'malformed', file, line, message: `JSON member name ${clip(JSON.stringify(escaped))} is written with an escape (no OTLP writer does that, and JSON.parse on Node 24/26 can misread such a name)` });
     return;
   }
   const parsed = recordsOf(doc);

@@ -233,6 +233,25 @@ describe('verify: oversized and ambiguous lines are malformed, located, and boun
     expect(r.out[0]).toBe(`MALFORMED at ${file}:2 — duplicate JSON member name "stringValue" in one object (a parser keeps only one of them)`);
   });
 
+  it('a member added under an escaped name ("\\u0074raceId") is malformed on every Node, even after a "\\\\" name (V8 key-cache bug, nodejs/node#63785)', async () => {
+    // On Node 24/26 a name like "\\" earlier in the process can make JSON.parse read the escaped name as "\\",
+    // so a trace id added to a record that had none would be invisible to a verifier that trusts that parse.
+    const dir = await freshDir();
+    const file = join(dir, 'escaped-name.jsonl');
+    const lines = toLines(makeChain(3, { end: true }));
+    expect(lines[1]).not.toContain('"traceId"');
+    lines[0] = lines[0]!.replace('"stringValue":"user-1"', '"stringValue":"user-1","\\\\":0');
+    lines[1] = lines[1]!.replace('"body":', '"\\u0074raceId":"0af7651916cd43dd8448eb211c80319c","body":');
+    await writeFile(file, lines.join('\n') + '\n');
+    const r = await verifyFiles([file]);
+    expect(r.ok).toBe(false);
+    const malformed = r.problems.filter((p) => p.kind === 'malformed');
+    expect(malformed).toEqual([
+      expect.objectContaining({ line: 1, message: expect.stringContaining('JSON member name "\\\\" is written with an escape') }),
+      expect.objectContaining({ line: 2, message: expect.stringContaining('JSON member name "traceId" is written with an escape') }),
+    ]);
+  });
+
   it('a duplicate member name spelled with an escape ("\\u0073tringValue") is malformed', async () => {
     const dir = await freshDir();
     const file = join(dir, 'dup-escaped.jsonl');
