@@ -3,6 +3,7 @@
  * the last one silently, so a byte-level edit such as `"stringValue":"mallory","stringValue":"alice"` would
  * show one value to a human reading the file and hash as the other. The verifier reads lines through
  * JSON.parse (the reference path), so it checks the raw text too and reports such a line as malformed.
+ * The same pass notes a member name written with an escape, which the verifier refuses too (MemberNames).
  * The fast path (fast-otlp.ts) needs no check: its grammar admits each member at most once.
  *
  * Speed: one pass of charCodeAt over the text, strings skipped with indexOf (a regular expression per token
@@ -28,8 +29,6 @@ const COUNT: number[] = [];
 const STARTS: number[][] = [];
 const LENGTHS: number[][] = [];
 const SETS: Array<Set<string> | undefined> = [];
-/** The first member name written with an escape in the text last checked (see `escapedMemberName`). */
-let firstEscaped: string | undefined;
 
 /** The name of the member whose quoted text is text[start - 1 .. start + length], unescaped. */
 function nameAt(text: string, start: number, length: number): string {
@@ -37,15 +36,34 @@ function nameAt(text: string, start: number, length: number): string {
   return raw.includes('\\') ? (JSON.parse(text.slice(start - 1, start + length + 1)) as string) : raw;
 }
 
+/** What `memberNames` finds in the member names of a text. */
+export interface MemberNames {
+  /**
+   * The first member name that appears twice in one object, compared after unescaping (`"a"` and `"\u0061"`
+   * are one name); the scan stops there.
+   */
+  duplicate: string | undefined;
+  /**
+   * The first member name (up to where the scan stopped) written with an escape, such as `"\u0062ody"`. No
+   * OTLP/JSON writer escapes a member name (they are the schema's ASCII names), and JSON.parse on V8 13.6–14.6
+   * (Node 24 and 26) can decode an escaped member name as another string once an earlier name poisoned its key
+   * cache (nodejs/node#63785, https://issues.chromium.org/issues/521080746): a member the verifier would then
+   * not see, so it refuses such a line rather than trust that parse. Decoded here as a string value, which
+   * that bug does not touch.
+   */
+  escaped: string | undefined;
+}
+
+/** The first duplicate member name of `text` (see `memberNames`); undefined when there is none. */
+export const duplicateMemberName = (text: string): string | undefined => memberNames(text).duplicate;
+
 /**
- * The first member name that appears twice in one object of `text`, compared after unescaping (`"a"` and
- * `"\u0061"` are one name); undefined when there is none. Meant for text that JSON.parse accepted; on
- * anything else it returns without reading past the end. Iterative, so nesting depth cannot overflow the
- * stack.
+ * One pass over the member names of `text`. Meant for text that JSON.parse accepted; on anything else it
+ * returns without reading past the end. Iterative, so nesting depth cannot overflow the stack.
  */
 // One loop on purpose: a single-pass scanner whose state (stack, position) would only be passed around if split.
-export function duplicateMemberName(text: string): string | undefined {
-  firstEscaped = undefined;
+export function memberNames(text: string): MemberNames {
+  const found: MemberNames = { duplicate: undefined, escaped: undefined };
   const n = text.length;
   let depth = 0;
   let maxDepth = 0;
@@ -58,7 +76,7 @@ export function duplicateMemberName(text: string): string | undefined {
         const start = i + 1;
         for (;;) {
           i = text.indexOf('"', i + 1);
-          if (i < 0) return undefined; // unterminated: not JSON
+          if (i < 0) return found; // unterminated: not JSON
           let slashes = 0;
           while (text.charCodeAt(i - 1 - slashes) === BACKSLASH) slashes++;
           if ((slashes & 1) === 0) break;
@@ -68,23 +86,16 @@ export function duplicateMemberName(text: string): string | undefined {
         const at = depth - 1;
         const count = COUNT[at]!;
         const length = i - start;
-        if (firstEscaped === undefined) {
-          for (let j = start; j < i; j++) {
-            if (text.charCodeAt(j) === BACKSLASH) {
-              firstEscaped = nameAt(text, start, length);
-              break;
-            }
+        let plain = true; // no escape in the name: its text is the name
+        for (let j = start; j < i; j++) {
+          if (text.charCodeAt(j) === BACKSLASH) {
+            plain = false;
+            break;
           }
         }
+        if (!plain && found.escaped === undefined) found.escaped = nameAt(text, start, length);
         let set = SETS[at];
         if (set === undefined) {
-          let plain = true; // no escape in the name: its text is the name
-          for (let j = start; j < i; j++) {
-            if (text.charCodeAt(j) === BACKSLASH) {
-              plain = false;
-              break;
-            }
-          }
           if (plain && count < SMALL) {
             const starts = STARTS[at]!;
             const lengths = LENGTHS[at]!;
@@ -93,7 +104,10 @@ export function duplicateMemberName(text: string): string | undefined {
               const other = starts[k]!;
               let j = 0;
               while (j < length && text.charCodeAt(other + j) === text.charCodeAt(start + j)) j++;
-              if (j === length) return text.slice(start, i);
+              if (j === length) {
+                found.duplicate = text.slice(start, i);
+                return found;
+              }
             }
             if (count < SMALL) {
               starts[count] = start;
@@ -109,7 +123,10 @@ export function duplicateMemberName(text: string): string | undefined {
           for (let k = 0; k < count; k++) set.add(nameAt(text, starts[k]!, lengths[k]!));
         }
         const name = nameAt(text, start, length);
-        if (set.has(name)) return name;
+        if (set.has(name)) {
+          found.duplicate = name;
+          return found;
+        }
         set.add(name);
         COUNT[at] = count + 1;
       } else if (c === OPEN_BRACE || c === OPEN_BRACKET) {
@@ -128,23 +145,10 @@ export function duplicateMemberName(text: string): string | undefined {
         expectName = depth > 0 && IS_OBJECT[depth - 1] === true;
       }
     }
-    return undefined;
+    return found;
   } finally {
     // Hold no strings of the line after returning, and no arrays for a freak nesting depth.
     for (let d = 0; d < maxDepth && d < SETS.length; d++) SETS[d] = undefined;
     if (STARTS.length > 64) IS_OBJECT.length = COUNT.length = STARTS.length = LENGTHS.length = SETS.length = 64;
   }
-}
-
-/**
- * The first member name that the text given to the last `duplicateMemberName` call (up to where that call
- * stopped) writes with an escape, such as `"\u0062ody"`; undefined when none does. No OTLP/JSON writer escapes
- * a member name (they are the schema's ASCII names), and JSON.parse on V8 13.6–14.6 (Node 24 and 26) can decode
- * an escaped member name as another string once an earlier name poisoned its key cache (nodejs/node#63785,
- * https://issues.chromium.org/issues/521080746): a member the verifier would then not see. So the verifier
- * refuses such a line rather than trust that parse. The name is decoded here as a string value, which that
- * bug does not touch.
- */
-export function escapedMemberName(): string | undefined {
-  return firstEscaped;
 }

@@ -10,7 +10,7 @@ import { ATTR_SEQ_NUMBER, ATTR_SEQ_STREAM_ID } from '../core/attributes.js';
 import type { OtlpLogRecord } from '../otlp/types.js';
 import { fastParseLine, type FastRecord } from './fast-otlp.js';
 import { errorText } from '../core/errors.js';
-import { duplicateMemberName, escapedMemberName } from './json-members.js';
+import { memberNames } from './json-members.js';
 import type { ReadItem, RecordItem } from './read-items.js';
 import { attrsOfFast, attrsOfRecord, checkCheckpoint, checkSignature, isCheckpointClaim, linkValueOf, seqOf, stringOf, type Attrs, type ResolvedOptions } from './record-checks.js';
 import { MAX_LINE_BYTES } from './safe-read.js';
@@ -151,12 +151,13 @@ function lineItems(file: string, text: string, line: number, terminated: boolean
     return;
   }
   // JSON.parse kept the last of any repeated member name: the line means two things, so it proves nothing.
-  const dup = duplicateMemberName(text);
+  const names = memberNames(text);
+  const dup = names.duplicate;
   if (dup !== undefined) {
     emit({ kind: 'malformed', file, line, message: `duplicate JSON member name ${clip(JSON.stringify(dup))} in one object (a parser keeps only one of them)` });
     return;
   }
-  const escaped = escapedMemberName();
+  const escaped = names.escaped;
   if (escaped !== undefined) {
     emit({ kind: 'malformed', file, line, message: `JSON member name ${clip(JSON.stringify(escaped))} is written with an escape (no OTLP writer does that, and JSON.parse on Node 24/26 can misread such a name)` });
     return;
