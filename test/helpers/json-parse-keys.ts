@@ -8,8 +8,10 @@
  * affected). The property test over random keys hit it on Node 24 in CI. Here every string token, names
  * included, is decoded by JSON.parse as a string *value*, which that bug does not touch; the structure is
  * walked by this small recursive-descent reader. Objects have a null prototype, so `__proto__` is a key.
+ * `onRepeat` hears each member name that repeats one before it in the same object, in text order (the last
+ * one is kept, as JSON.parse keeps it): the reference of the verifier's duplicate-name scan.
  */
-export function parseJsonKeysSafely(text: string): unknown {
+export function parseJsonKeysSafely(text: string, onRepeat?: (name: string) => void): unknown {
   let i = 0;
   const fail = (what: string): never => {
     throw new SyntaxError(`json-parse-keys: ${what} at ${i}`);
@@ -38,6 +40,7 @@ export function parseJsonKeysSafely(text: string): unknown {
         ws();
         if (text[i] !== '"') fail('expected a property name');
         const k = str();
+        if (onRepeat !== undefined && Object.hasOwn(o, k)) onRepeat(k);
         ws();
         if (text[i++] !== ':') fail('expected :');
         Object.defineProperty(o, k, { value: value(), enumerable: true, writable: true, configurable: true });

@@ -1,65 +1,19 @@
 /**
- * duplicateMemberName (src/verify/json-members.ts) against a reference: a small recursive JSON parser that
- * notes the first member name repeated in one object, in text order, comparing names unescaped. Random
- * documents draw names from a small pool (so duplicates are common), spell some of them with escapes, nest
- * objects in arrays and objects, and give some objects more members than the scanner keeps as offsets.
+ * duplicateMemberName (src/verify/json-members.ts) against a reference: the tests' recursive-descent JSON
+ * reader (test/helpers/json-parse-keys.ts) noting the first member name repeated in one object, in text
+ * order, comparing names unescaped. Random documents draw names from a small pool (so duplicates are
+ * common), spell some of them with escapes, nest objects in arrays and objects, and give some objects more
+ * members than the scanner keeps as offsets.
  */
 import { describe, expect, it } from 'vitest';
 import { duplicateMemberName } from '../../src/verify/json-members.js';
+import { parseJsonKeysSafely } from '../helpers/json-parse-keys.js';
 import { prng } from '../helpers/prng.js';
 
-/** Reference: recursive descent over valid JSON, first repeated name in text order. */
+/** Reference: the first repeated name in text order, as a recursive-descent reader of valid JSON hears it. */
 function reference(text: string): string | undefined {
-  let p = 0;
   let found: string | undefined;
-  const ws = (): void => {
-    while (/\s/.test(text[p] ?? '')) p++;
-  };
-  const str = (): string => {
-    const start = p;
-    p++;
-    while (text[p] !== '"') p += text[p] === '\\' ? 2 : 1;
-    p++;
-    return JSON.parse(text.slice(start, p)) as string;
-  };
-  const value = (): void => {
-    ws();
-    const c = text[p];
-    if (c === '{') {
-      p++;
-      const seen = new Set<string>();
-      ws();
-      if (text[p] === '}') {
-        p++;
-        return;
-      }
-      for (;;) {
-        ws();
-        const name = str();
-        if (seen.has(name) && found === undefined) found = name;
-        seen.add(name);
-        ws();
-        p++; // ':'
-        value();
-        ws();
-        if (text[p++] === '}') return;
-      }
-    } else if (c === '[') {
-      p++;
-      ws();
-      if (text[p] === ']') {
-        p++;
-        return;
-      }
-      for (;;) {
-        value();
-        ws();
-        if (text[p++] === ']') return;
-      }
-    } else if (c === '"') str();
-    else while (p < text.length && !/[\s,\]}]/.test(text[p]!)) p++;
-  };
-  value();
+  parseJsonKeysSafely(text, (name) => (found ??= name));
   return found;
 }
 
