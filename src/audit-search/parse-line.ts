@@ -3,8 +3,13 @@
  * them) into audit records. Whatever the line holds, this never throws: a line that is not JSON, or not a
  * logs request, is counted as unreadable and skipped — the verifier, run over the same files, is what reports
  * it (as `malformed` or `torn`), and search and tail show that in their chain column.
+ *
+ * A line the verifier refuses for its member names (one written twice, or with an escape) is unreadable here
+ * too: JSON.parse keeps the last of two equal names, and on Node 24/26 may read an escaped name as another
+ * string (src/verify/json-members.ts), so what search or tail showed would not be what is hashed.
  */
 import type { OtlpLogRecord, OtlpResource } from '../otlp/types.js';
+import { memberNames } from '../verify/json-members.js';
 import { auditRecordOf, type AuditRecord } from './audit-record.js';
 
 /** What was passed over, for the closing note on stderr. */
@@ -27,6 +32,8 @@ export function parseLine(text: string, file: string, line: number, counts: Read
   if (text.trim() === '') return;
   let doc: unknown;
   try {
+    const names = memberNames(text);
+    if (names.duplicate !== undefined || names.escaped !== undefined) throw new Error('member names');
     doc = JSON.parse(text);
   } catch {
     counts.unreadable++;
