@@ -3,6 +3,7 @@
  * line and the HTTP body at once), with the receipts waiting on them.
  */
 import type { SealedRecord } from '../chain/seal.js';
+import type { Arena } from '../otlp/arena.js';
 import { RequestBuilder } from '../otlp/request-builder.js';
 import type { JournalLine } from '../sinks/journal.js';
 import type { Deferred } from './deferred.js';
@@ -23,8 +24,12 @@ export interface Batch {
   readonly first: number;
   readonly last: number;
   readonly count: number;
-  /** UTF-8 OTLP/JSON: encoded once, off the V8 heap. */
+  /** UTF-8 OTLP/JSON: encoded once, off the V8 heap, in a pooled arena (see `inMemory`). */
   readonly line: Buffer;
+  /** The arena `line` is in. Memory holds it while the batch is queued; a journal write holds it until it lands. */
+  readonly arena: Arena;
+  /** Still queued in memory: the hold `release` gives back. */
+  inMemory: boolean;
   /** Written to the journal (and synced, by policy). */
   onDisk: boolean;
   receipts: Map<number, PendingReceipt> | undefined;
@@ -33,6 +38,16 @@ export interface Batch {
 }
 
 export const journalLine = (b: Batch): JournalLine => ({ bytes: b.line, first: b.first, last: b.last });
+
+/**
+ * The batch leaves memory (acknowledged, set aside or evicted): its arena hold is given back, once. Nothing may
+ * read `line` from memory's side afterwards; a journal write still in flight has its own hold.
+ */
+export function release(b: Batch): void {
+  if (!b.inMemory) return;
+  b.inMemory = false;
+  b.arena.release();
+}
 
 /** The records of batches with a sequence number above `after`, named for a loss report. */
 export const recordsOf = (batches: readonly Batch[], after: number): { recordId: string | undefined; seq: number }[] =>
@@ -55,20 +70,26 @@ export function rejectReceipts(b: Batch, error: (recordId: string) => Error): vo
 /** Bytes between `{"resourceLogs":[` and `]}` of a request line: lines merge into one body by concatenation. */
 export const REQUEST_HEAD = Buffer.from('{"resourceLogs":[');
 export const REQUEST_TAIL = Buffer.from(']}');
-const COMMA = Buffer.from(',');
+const COMMA = 0x2c;
 export const innerOf = (line: Buffer): Buffer => line.subarray(REQUEST_HEAD.length, line.length - REQUEST_TAIL.length);
 
-/** Several request lines as one request: their resourceLogs lists joined. */
-export const concatRequests = (lines: readonly Buffer[]): Buffer => concatInner(lines.map(innerOf));
+/**
+ * Several request lines as one request: their resourceLogs lists joined, into a buffer from `alloc` (fresh by
+ * default; the delivery's BodyScratch for a request body).
+ */
+export const concatRequests = (lines: readonly Buffer[], alloc?: (bytes: number) => Buffer): Buffer => concatInner(lines.map(innerOf), alloc);
 
-export function concatInner(inners: readonly Buffer[]): Buffer {
-  const parts: Buffer[] = [REQUEST_HEAD];
+export function concatInner(inners: readonly Buffer[], alloc: (bytes: number) => Buffer = Buffer.allocUnsafe): Buffer {
+  let size = REQUEST_HEAD.length + REQUEST_TAIL.length + Math.max(0, inners.length - 1);
+  for (const p of inners) size += p.length;
+  const out = alloc(size);
+  let at = REQUEST_HEAD.copy(out, 0);
   for (let i = 0; i < inners.length; i++) {
-    if (i > 0) parts.push(COMMA);
-    parts.push(inners[i]!);
+    if (i > 0) out[at++] = COMMA;
+    at += inners[i]!.copy(out, at);
   }
-  parts.push(REQUEST_TAIL);
-  return Buffer.concat(parts);
+  REQUEST_TAIL.copy(out, at);
+  return out.subarray(0, size);
 }
 
 /** The open batch: records accepted since the last cut, encoded into the builder as they came. */
@@ -105,11 +126,14 @@ export class Batcher {
 
   /** Closes the open batch (which must hold a record). */
   cut(): Batch {
+    const { line, arena } = this.builder.cut()!;
     const b: Batch = {
       first: this.openFirst,
       last: this.openLast,
       count: this.openLast - this.openFirst + 1,
-      line: this.builder.cut()!,
+      line,
+      arena,
+      inMemory: true,
       onDisk: false,
       receipts: this.openReceipts,
       ids: this.openIds,

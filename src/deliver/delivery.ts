@@ -22,7 +22,8 @@ import type { FsyncPolicy, SegmentInfo } from '../sinks/journal.js';
 import { newState, writeState, type StreamState } from '../sinks/stream-state.js';
 import type { StdoutSink } from '../sinks/stdout.js';
 import { AuditLossError } from '../core/errors.js';
-import { Batcher, concatRequests, journalLine, recordsOf, rejectReceipts, settle, type Batch } from './batch.js';
+import { Batcher, concatRequests, journalLine, recordsOf, rejectReceipts, release, settle, type Batch } from './batch.js';
+import { BodyScratch } from './body-scratch.js';
 import { Spool } from './spool.js';
 import type { Deferred } from './deferred.js';
 import { ExportLoop, type ExportRequest, type ExportSource } from './export-loop.js';
@@ -78,6 +79,8 @@ export class Delivery {
   private outage = false;
   private accepted = 0;
   private readonly loop: ExportLoop;
+  /** The body of the request being sent, when it is assembled (concatenated or read back). */
+  private readonly scratch = new BodyScratch();
   private stateTimer: NodeJS.Timeout | undefined;
   private readonly state: StreamState;
   private closed = false;
@@ -235,8 +238,10 @@ export class Delivery {
     if (this.memRecords <= this.o.maxQueueSize) return;
     const keep: Batch[] = [];
     for (const b of this.unsent) {
-      if (this.memRecords > this.o.maxQueueSize && b.onDisk && !this.inflight.includes(b)) this.memRecords -= b.count;
-      else keep.push(b);
+      if (this.memRecords > this.o.maxQueueSize && b.onDisk && !this.inflight.includes(b)) {
+        this.memRecords -= b.count;
+        release(b);
+      } else keep.push(b);
     }
     this.unsent = keep;
   }
@@ -263,7 +268,7 @@ export class Delivery {
     // Records before the head of memory were evicted: they are in the journal.
     const until = head?.first ?? this.batcher.firstQueued ?? this.accepted + 1;
     if (this.journal === undefined || next >= until) return undefined; // nothing sendable until the next tick
-    return readBack(this.journal.segments, this.o.streamId, next, until, this.o.maxExportBatchSize, this.reportGap).then((r) => r ?? 'skipped');
+    return readBack(this.journal.segments, this.o.streamId, next, until, this.o.maxExportBatchSize, this.reportGap, this.scratch.get).then((r) => r ?? 'skipped');
   }
 
   /**
@@ -285,7 +290,7 @@ export class Delivery {
     const group = this.unsent.slice(0, n);
     this.inflight = group;
     return {
-      body: n === 1 ? head.line : concatRequests(group.map((b) => b.line)),
+      body: n === 1 ? head.line : concatRequests(group.map((b) => b.line), this.scratch.get),
       count,
       last: group[n - 1]!.last,
       done: (outcome) => {
@@ -293,7 +298,10 @@ export class Delivery {
         if (outcome === 'failed') return;
         this.unsent.splice(0, n);
         this.memRecords -= count;
-        for (const b of group) settle(b, this.o.streamId, outcome === 'set-aside' ? 'journal' : 'collector');
+        for (const b of group) {
+          settle(b, this.o.streamId, outcome === 'set-aside' ? 'journal' : 'collector');
+          release(b);
+        }
       },
     };
   }

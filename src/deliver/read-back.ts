@@ -21,7 +21,8 @@ export type OnGap = (from: number, until: number) => void;
 /**
  * One request of records [from, until), at most `maxCount` records unless a single line holds more, read back
  * from `segments`. Records missing from the journal are passed to `gap` (before the request, when some are
- * found after them); undefined when none was found.
+ * found after them); undefined when none was found. The lines are read into a buffer from `alloc` (the
+ * delivery's BodyScratch); when the range ends inside a line, the body is a fresh buffer.
  */
 export async function readBack(
   segments: readonly SegmentInfo[],
@@ -30,6 +31,7 @@ export async function readBack(
   until: number,
   maxCount: number,
   gap: OnGap,
+  alloc?: (bytes: number) => Buffer,
 ): Promise<ReadBackRequest | undefined> {
   const si = segments.findIndex((s) => s.lines.length > 0 && s.lines.last(s.lines.length - 1) >= from);
   if (si === -1) return void gap(from, until);
@@ -49,7 +51,7 @@ export async function readBack(
   const start = idx.start(l0);
   let text: Buffer;
   try {
-    text = await readRange(seg.path, start, idx.end(l1 - 1) - start);
+    text = await readRange(seg.path, start, idx.end(l1 - 1) - start, alloc);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e; // transient: the loop backs off and retries
     // The segment was deleted underneath us: what it held (and memory no longer has) is gone. Say so.

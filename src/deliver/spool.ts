@@ -61,10 +61,16 @@ export class Spool {
   }
 
   write(batches: Batch[]): void {
-    const p = this.writer.write(batches.map(journalLine)).then(
-      () => this.onWritten(batches),
-      (e: Error) => this.onWriteFailed(batches, e),
-    );
+    // The write reads the lines after this returns: it holds their arenas until it has landed.
+    for (const b of batches) b.arena.hold();
+    const p = this.writer.write(batches.map(journalLine))
+      .then(
+        () => this.onWritten(batches),
+        (e: Error) => this.onWriteFailed(batches, e),
+      )
+      .finally(() => {
+        for (const b of batches) b.arena.release();
+      });
     this.writes = this.writes.then(() => p);
   }
 

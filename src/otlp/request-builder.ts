@@ -3,15 +3,24 @@
  * shared arena buffer — the pino way: each record's bytes are copied in when it is accepted, so nothing of it
  * survives in the JS heap until a flush (cheap for the young-generation GC). A cut
  * request is a zero-copy view of the arena; it is at the same time the journal line and the HTTP body.
+ * Arenas come from a pool and return to it once nothing reads from them (arena.ts).
  */
+import { Arena, ArenaPool } from './arena.js';
 import type { RecordGroup } from './types.js';
 
 const HEAD = '{"resourceLogs":[';
 const TAIL = ']}';
-const ARENA_BYTES = 1 << 20;
+
+/** A cut request: its bytes, and the arena they are in, held once for the caller. */
+export interface CutRequest {
+  readonly line: Buffer;
+  readonly arena: Arena;
+}
 
 export class RequestBuilder {
-  private arena: Buffer = Buffer.allocUnsafe(ARENA_BYTES);
+  private readonly pool = new ArenaPool();
+  private current: Arena = this.pool.take(0);
+  private arena: Buffer = this.current.bytes;
   private pos = 0;
   /** Offset of the open request in the arena, -1 when none is open. */
   private start = -1;
@@ -33,7 +42,9 @@ export class RequestBuilder {
     const need = (before === undefined ? 1 : 3 * before.length) + record.length + reserve;
     if (need > this.arena.length - this.pos) {
       if (this.start >= 0) return false;
-      this.arena = Buffer.allocUnsafe(Math.max(ARENA_BYTES, need)); // `need` is already a bound in bytes
+      this.current.retire();
+      this.current = this.pool.take(need); // `need` is already a bound in bytes
+      this.arena = this.current.bytes;
       this.pos = 0;
     }
     const at = this.pos;
@@ -47,8 +58,11 @@ export class RequestBuilder {
     return true;
   }
 
-  /** Closes the open request and returns its bytes (a view into the arena); undefined when none is open. */
-  cut(): Buffer | undefined {
+  /**
+   * Closes the open request and returns its bytes (a view into the arena), with one hold on the arena that the
+   * caller gives back (`arena.release()`) once nothing reads the bytes any more; undefined when none is open.
+   */
+  cut(): CutRequest | undefined {
     if (this.start < 0) return undefined;
     // Room for this was reserved by every add().
     this.pos += this.arena.write(this.group!.suffix + TAIL, this.pos, 'utf8');
@@ -56,7 +70,8 @@ export class RequestBuilder {
     this.start = -1;
     this.group = undefined;
     this.count = 0;
-    return line;
+    this.current.hold();
+    return { line, arena: this.current };
   }
 
 }

@@ -85,10 +85,10 @@ export function readLastLine(path: string): string | undefined {
 }
 
 /** `length` bytes of `path` from `offset` (for whole lines located through the journal's line index). */
-export async function readRange(path: string, offset: number, length: number): Promise<Buffer> {
+export async function readRange(path: string, offset: number, length: number, alloc: (bytes: number) => Buffer = Buffer.allocUnsafe): Promise<Buffer> {
   const fh = await open(path, READ_FLAGS); // our own segment, created exclusively by this process
   try {
-    const buf = Buffer.allocUnsafe(length);
+    const buf = alloc(length).subarray(0, length);
     let got = 0;
     while (got < length) {
       const { bytesRead } = await fh.read(buf, got, length - got, offset + got);

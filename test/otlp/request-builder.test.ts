@@ -22,7 +22,7 @@ describe('RequestBuilder', () => {
     b.add(utf8('{"body":{"stringValue":"ünïcødé 😀"}}'), c);
     b.add(utf8('{"body":{"stringValue":"4"}}'), a);
     expect(b.count).toBe(4);
-    const req = JSON.parse(b.cut()!.toString('utf8')) as ExportLogsServiceRequest;
+    const req = JSON.parse(b.cut()!.line.toString('utf8')) as ExportLogsServiceRequest;
     expect(req.resourceLogs).toHaveLength(3);
     expect(bodies(req)).toEqual(['1', '2', 'ünïcødé 😀', '4']);
     expect(b.cut()).toBeUndefined();
@@ -38,14 +38,14 @@ describe('RequestBuilder', () => {
     for (let i = 0; i < 200; i++) {
       const json = utf8(`{"body":{"stringValue":"${i}-${big}"}}`);
       if (!b.add(json, g)) {
-        lines.push(b.cut()!);
+        lines.push(b.cut()!.line);
         expected.push(open);
         open = [];
         expect(b.add(json, g)).toBe(true);
       }
       open.push(`${i}-${big}`);
     }
-    lines.push(b.cut()!);
+    lines.push(b.cut()!.line);
     expected.push(open);
     expect(lines.length).toBeGreaterThan(3); // 8 MB through 1 MiB arenas
     // Every line, including those cut from arenas that were replaced since, still parses to its records.
@@ -56,6 +56,6 @@ describe('RequestBuilder', () => {
     const b = new RequestBuilder();
     const huge = 'y'.repeat(3 << 20);
     expect(b.add(utf8(`{"body":{"stringValue":"${huge}"}}`), group('a'))).toBe(true);
-    expect(bodies(JSON.parse(b.cut()!.toString('utf8')) as ExportLogsServiceRequest)).toEqual([huge]);
+    expect(bodies(JSON.parse(b.cut()!.line.toString('utf8')) as ExportLogsServiceRequest)).toEqual([huge]);
   });
 });
