@@ -19,7 +19,9 @@
 // --pubkey: the cost of signature verification.
 //
 // Environment: BENCH_VERIFY_MODE (rotated/single), BENCH_VERIFY_BYTES, BENCH_VERIFY_SEGMENT_BYTES,
-// BENCH_VERIFY_RUNS, BENCH_VERIFY_SIGNED (0/1), BENCH_VERIFY_KEEP=1 keeps the files.
+// BENCH_VERIFY_RUNS, BENCH_VERIFY_SIGNED (0/1), BENCH_VERIFY_KEEP=1 keeps the files,
+// BENCH_VERIFY_RECORDS_PER_LINE (default 32; the processor writes one line per flush tick: a few records when
+// idle, hundreds under load).
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash, createHmac, generateKeyPairSync, randomBytes, randomUUID, sign } from 'node:crypto';
 import { mkdirSync, mkdtempSync, openSync, writeSync, closeSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
@@ -37,7 +39,8 @@ const SEGMENT_BYTES = MODE === 'single' ? Infinity : Number(process.env.BENCH_VE
 const RUNS = MODE === 'single' ? 1 : Number(process.env.BENCH_VERIFY_RUNS ?? 3);
 const SIGNED = process.env.BENCH_VERIFY_SIGNED === '1';
 const KEEP = process.env.BENCH_VERIFY_KEEP === '1';
-const RECORDS_PER_LINE = 32;
+const RECORDS_PER_LINE = Number(process.env.BENCH_VERIFY_RECORDS_PER_LINE ?? 32);
+if (!Number.isSafeInteger(RECORDS_PER_LINE) || RECORDS_PER_LINE < 1) throw new Error('BENCH_VERIFY_RECORDS_PER_LINE must be a positive integer');
 const CHECKPOINT_EVERY = 1000;
 
 const dir = mkdtempSync(join(tmpdir(), 'otel-audit-bench-verify-'));
