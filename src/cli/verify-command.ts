@@ -49,8 +49,9 @@
  *     "problems": [{
  *       "kind": "modified" | "deleted" | "inserted" | "reordered" | "duplicate" | "malformed" | "torn"
  *             | "truncated" | "bad_signature" | "restart",
- *       "severity": "error" | "info",  // "info" (identical duplicates, restarts, unknown keys without
- *                             // --require-signatures) does not fail verification
+ *       "severity": "error" | "info",  // "info" (identical duplicates, restarts, retention cuts, a stream
+ *                             // whose every record names one key not given, without --require-signatures)
+ *                             // does not fail verification
  *       "stream"?: string,    // absent for malformed/torn lines, whose stream is unknown
  *       "seq"?: number,       // for "deleted"/"truncated": the first missing sequence number
  *       "through"?: number,   // for a problem about a run of records: the last sequence number of the run
