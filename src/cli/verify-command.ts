@@ -41,8 +41,10 @@
  *       "files": [string],    // files holding records of the stream, in reading order
  *       "ok": boolean,        // no error-severity problem for this stream
  *       "coveredThrough": number,  // highest seq proven by a valid checkpoint; 0 none (always 0 without --pubkey)
- *       "signatures": { "valid", "invalid", "unknownKey", "unchecked", "unsigned": number },  // chain records,
+ *       "signatures": { "valid", "invalid", "unknownKey", "unchecked", "unsigned": number,  // chain records,
  *                             // checkpoints excluded; "unchecked": signed but no key given
+ *                       "verified"?: boolean },  // only when keys were given: some record verified under one
+ *                             // (false: unsigned producer or stripped signatures; --require-signatures decides)
  *       "checkpoints": { "valid", "invalid", "unknownKey", "unchecked": number },
  *       "previousStreamId"?: string  // the stream this one continues after a restart
  *     }],
@@ -199,6 +201,21 @@ function streamLine(s: StreamSummary, checked: { signatures: boolean; checkpoint
   return `${line} — ${s.ok ? 'ok' : 'FAILED'}`;
 }
 
+/** Streams none of whose record signatures verified under the keys given (absent without keys). */
+const unverifiedStreams = (r: VerifyReport): StreamSummary[] => r.streams.filter((s) => s.signatures.verified === false);
+
+function unverifiedLine(s: StreamSummary): string {
+  const g = s.signatures;
+  const found = [g.unsigned > 0 ? `${g.unsigned} unsigned` : '', g.unknownKey > 0 ? `${g.unknownKey} under a key not given` : '', g.invalid > 0 ? `${g.invalid} invalid` : '']
+    .filter((x) => x !== '')
+    .join(', ');
+  return (
+    `WARNING stream=${s.streamId} — no record MAC/signature verified under the given keys${found === '' ? '' : ` (${found})`}: ` +
+    `a producer without a record key writes such a stream, and so does anyone who strips the signatures and recomputes the hashes; ` +
+    `--require-signatures makes it an error`
+  );
+}
+
 function finalLine(r: VerifyReport): string {
   const scope = `${plural(r.files, 'file')}, ${plural(r.records, 'audit record')}, ${plural(r.streams.length, 'stream')}`;
   const byKind = new Map<string, number>();
@@ -209,9 +226,12 @@ function finalLine(r: VerifyReport): string {
   const counts = [...byKind].map(([k, n]) => `${n} ${k}`);
   if (r.nonAudit > 0) counts.push(`${r.nonAudit} non-audit ignored`);
   const tail = counts.length === 0 ? '' : ` (${counts.join(', ')})`;
-  if (r.ok) return `OK: ${scope} verified, every chain intact${tail}`;
+  const n = unverifiedStreams(r).length;
+  const unverified =
+    n === 0 ? '' : `; ${n === 1 ? '1 stream has' : `${n} streams have`} no record signature verified under the given keys (use --require-signatures to require them)`;
+  if (r.ok) return `OK: ${scope} verified, every chain intact${tail}${unverified}`;
   const errors = r.problems.filter((p) => p.severity === 'error').length;
-  return `FAILED: ${plural(errors, 'integrity problem')} in ${scope}${tail}`;
+  return `FAILED: ${plural(errors, 'integrity problem')} in ${scope}${tail}${unverified}`;
 }
 
 /**
@@ -288,6 +308,7 @@ async function run(argv: string[], write: (s: string) => void, out: (line: strin
     writeJsonReport(report, write);
   } else {
     for (const p of report.problems) out(problemLine(p));
+    for (const s of unverifiedStreams(report)) out(unverifiedLine(s));
     const checked = { signatures: pubkeys.length + hmacSecrets.length > 0 || args.requireSignatures, checkpoints: pubkeys.length > 0 };
     for (const s of report.streams) out(streamLine(s, checked));
     out(finalLine(report));

@@ -49,6 +49,7 @@ export function checkIntegrity(
   sp: StreamProblems,
 ): { coveredThrough: number; signatures: SignatureCounts; checkpoints: CheckpointCounts } {
   const { signatures, checkpoints, anySigned } = countChain(s, chain, len);
+  if (ic.keys.length > 0) signatures.verified = signatures.valid > 0;
   reportBadCopies(s, rows, ic, sp);
   if (ic.checkSignatures) reportUnsignedRuns(s, chain, len, ic, anySigned, sp);
   const coveredThrough = ic.checkCheckpoints && len > 0 ? checkCheckpoints(s, external, chain, len, at, sp) : 0;
