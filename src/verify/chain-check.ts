@@ -2,8 +2,8 @@
  * Per-stream chain checks (docs/integrity.md §7): one record per seq, order within a file, nothing after the
  * end record, gaps and broken links; then the stream's signatures and checkpoints (integrity-check.ts).
  */
-import type { RetentionEntry } from '../sinks/retention.js';
 import { checkIntegrity, type ExternalCheckpoint, type IntegrityContext } from './integrity-check.js';
+import type { RetentionCut } from './retention-log.js';
 import { streamProblems, type Problem, type ProblemList, type StreamProblems } from './problems.js';
 import { F_CHECKPOINT, F_END, F_HAS_PREV, F_OUT_OF_ORDER, F_PREV_HEX, F_REJECTED, SIG_OK, type RecordStore, type StreamLink } from './record-store.js';
 import type { StreamSummary } from './summary.js';
@@ -11,7 +11,7 @@ import type { StreamSummary } from './summary.js';
 interface StreamContext {
   fileNames: readonly string[];
   allowReorder: boolean;
-  retained: readonly RetentionEntry[];
+  retained: readonly RetentionCut[];
   integrity: IntegrityContext;
   /** Valid checkpoints of this stream found in `checkpointSources` (not in the inputs). */
   external: readonly ExternalCheckpoint[];
@@ -234,7 +234,7 @@ function cutAfterEnd(s: RecordStore, chain: Uint32Array, sp: StreamProblems): { 
 }
 
 /** 3. Gaps, then broken links, over chain[0 .. len). */
-function checkLinks(s: RecordStore, chain: Uint32Array, len: number, retained: readonly RetentionEntry[], sp: StreamProblems): void {
+function checkLinks(s: RecordStore, chain: Uint32Array, len: number, retained: readonly RetentionCut[], sp: StreamProblems): void {
   const { seqOf, where, report } = sp;
   // broken[k]: chain[k-1] → chain[k] are adjacent seqs and do not link.
   const broken = new Uint8Array(len + 1);
@@ -243,17 +243,30 @@ function checkLinks(s: RecordStore, chain: Uint32Array, len: number, retained: r
     const i = chain[k]!;
     const n = seqOf(i);
     const prevN = k === 0 ? 0 : seqOf(chain[k - 1]!);
+    let claim = '';
     if (n > prevN + 1 && prevN === 0 && s.has(i, F_PREV_HEX)) {
       // A head removed by retention is accounted for in state/retention.log, bound to the hash of its last
-      // record — which this record carries as previous_hash. Reported, but not as tampering.
+      // record — which this record carries as previous_hash. Reported, but not as tampering — when the stream's
+      // state file in the same directory agrees that the collector acknowledged those records: retention
+      // deletes nothing else, and neither file is authenticated, so one line written by hand proves nothing.
       const prevHex = s.prevHashHex(i);
-      const cut = retained.find((e) => e.last === n - 1 && e.lastHash === prevHex);
+      const cuts = retained.filter((e) => e.last === n - 1 && e.lastHash === prevHex);
+      const cut = cuts.find((e) => e.state !== undefined && e.state.acked >= e.last);
       if (cut !== undefined) {
-        report('deleted', i, `seq 1–${n - 1} were removed by retention (${cut.file}, ${cut.deletedAt}) after the collector acknowledged them; the cut matches state/retention.log`, {
+        report('deleted', i, `seq 1–${n - 1} were removed by retention (${cut.file}, ${cut.deletedAt}) after the collector acknowledged them; the cut matches state/retention.log, and ${cut.stateFile} records seq ${cut.state!.acked} acknowledged`, {
           seq: 1,
           severity: 'info',
         });
         continue;
+      }
+      const c = cuts[0];
+      if (c !== undefined) {
+        claim =
+          `; ${c.log} claims seq 1–${c.last} were removed by retention (${c.file}, ${c.deletedAt}) after the collector acknowledged them, ` +
+          (c.state === undefined
+            ? `but the stream has no readable state file ${c.stateFile}`
+            : `but ${c.state.file} records only seq ${c.state.acked === 0 ? '0 (none)' : c.state.acked} acknowledged`) +
+          `: retention deletes only acknowledged records, so the claim is not taken (both files are unauthenticated)`;
       }
     }
     if (n > prevN + 1) {
@@ -262,7 +275,7 @@ function checkLinks(s: RecordStore, chain: Uint32Array, len: number, retained: r
       const named = missing === 1 && prevId !== undefined && prevId !== '' ? prevId : undefined;
       const range = missing === 1 ? `seq ${prevN + 1} is` : `seq ${prevN + 1}–${n - 1} (${missing} records) are`;
       const context = prevN === 0 ? `the stream starts at seq ${n}` : `seq ${prevN} is at ${where(chain[k - 1]!)}`;
-      report('deleted', i, `${range} missing before seq ${n} at ${where(i)} (${context})${named === undefined ? '' : `; seq ${n} names ${JSON.stringify(named)} as its predecessor`}`, {
+      report('deleted', i, `${range} missing before seq ${n} at ${where(i)} (${context})${named === undefined ? '' : `; seq ${n} names ${JSON.stringify(named)} as its predecessor`}${claim}`, {
         seq: prevN + 1,
         ...(named === undefined ? {} : { recordId: named }),
       });

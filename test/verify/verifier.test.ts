@@ -501,6 +501,45 @@ describe('verifyFiles: random single-record tampering is always detected and loc
 
 // ---------------------------------------------------------------------------------------------------------
 
+describe('verifyFiles: a head removed by retention (state/retention.log and the state file)', () => {
+  /** A journal directory holding seq 5–12 of a stream, a retention.log entry for seq 1–4, and optionally a state file. */
+  async function headCut(state: { acked: number; last?: number; ended?: boolean } | undefined): Promise<{ dir: string; streamId: string }> {
+    const dir = await freshDir();
+    const streamId = testStreamId();
+    const records = makeChain(12, { streamId, end: true });
+    await writeLines(join(dir, `audit-${streamId}-000002.jsonl`), toLines(records.slice(4)));
+    await mkdir(join(dir, 'state'));
+    const entry = { streamId, file: `audit-${streamId}-000001.jsonl`, last: 4, lastHash: recordHash(records[3]!), deletedAt: '2026-11-28T00:00:00.000Z' };
+    await writeLines(join(dir, 'state', 'retention.log'), [JSON.stringify(entry)]);
+    if (state !== undefined) {
+      const st = { version: 1, streamId, pid: 1, host: 'h', startedAt: '2026-11-28T00:00:00.000Z', last: 12, ended: true, done: false, ...state };
+      await writeLines(join(dir, 'state', `${streamId}.state`), [JSON.stringify(st)]);
+    }
+    return { dir, streamId };
+  }
+
+  it('the state file records the cut acknowledged: deleted as info', async () => {
+    const { dir, streamId } = await headCut({ acked: 12 });
+    const r = await verifyFiles([dir]);
+    expect(r.ok).toBe(true);
+    expect(r.problems).toEqual([expect.objectContaining({ kind: 'deleted', severity: 'info', stream: streamId, seq: 1, message: expect.stringMatching(/removed by retention.*records seq 12 acknowledged/) })]);
+  });
+
+  it.each([
+    { name: 'the state file says nothing was acknowledged', state: { acked: 0 }, says: /records only seq 0 \(none\) acknowledged/ },
+    { name: 'the state file says less than the cut was acknowledged', state: { acked: 3 }, says: /records only seq 3 acknowledged/ },
+    { name: 'there is no state file', state: undefined, says: /has no readable state file/ },
+  ])('a retention.log line the state file does not back ($name): deleted, an error', async ({ state, says }) => {
+    const { dir, streamId } = await headCut(state);
+    const r = await verifyFiles([dir]);
+    expect(r.ok).toBe(false);
+    expect(r.problems).toEqual([
+      expect.objectContaining({ kind: 'deleted', severity: 'error', stream: streamId, seq: 1, message: expect.stringMatching(/seq 1–4 \(4 records\) are missing.*retention\.log claims seq 1–4 were removed by retention/) }),
+    ]);
+    expect(r.problems[0]!.message).toMatch(says);
+  });
+});
+
 describe('runVerifyCommand', () => {
   const run = async (argv: string[]): Promise<{ code: number; out: string[]; err: string[] }> => {
     const out: string[] = [];
