@@ -179,7 +179,12 @@ function intText(v: unknown, where: string): string {
   }
   if (typeof v === 'number') {
     if (!Number.isInteger(v)) throw new CanonicalFormError(`${where}: intValue ${v} is not an integer`);
-    return Number.isSafeInteger(v) ? String(v) : BigInt(v).toString();
+    // JSON.parse has already rounded a number beyond 2^53 − 1 to a double: "9007199254740993" would read as
+    // …992, so the text that was written cannot be known. Such an int64 must be a decimal string.
+    if (!Number.isSafeInteger(v)) {
+      throw new CanonicalFormError(`${where}: intValue ${BigInt(v)} given as a JSON number is beyond 2^53 − 1, where a JSON parser rounds it (write int64 as a decimal string)`);
+    }
+    return String(v);
   }
   if (!/^-?(0|[1-9][0-9]*)$/.test(v)) throw new CanonicalFormError(`${where}: intValue "${v}" is not a decimal integer`);
   return v === '-0' ? '0' : v;

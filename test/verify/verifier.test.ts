@@ -277,6 +277,24 @@ const tamperCases: TamperCase[] = [
     expect: [{ kind: 'modified', seq: 3, line: 3 }],
   },
   {
+    name: 'int64 string replaced by a JSON number beyond 2^53 − 1 (JSON.parse would round it back to the original)',
+    details: true,
+    tamper: ({ records }) => {
+      // 9007199254740993 reads as 9007199254740992: hashed as that, the edit would verify.
+      setAttr(records[2]!, 'audit.details.count', { intValue: '9007199254740992' });
+      for (let k = 3; k < records.length; k++) relink(records[k]!, records[k - 1]!);
+      const out = toLines(records);
+      const changed = out[2]!.replace('"intValue":"9007199254740992"', '"intValue":9007199254740993');
+      expect(changed).not.toBe(out[2]);
+      out[2] = changed;
+      return { lines: out };
+    },
+    expect: [
+      { kind: 'malformed', line: 3, message: /beyond 2\^53/ },
+      { kind: 'deleted', seq: 3, line: 4 },
+    ],
+  },
+  {
     name: 'record id modified (successor names the old id)',
     tamper: ({ records }) => {
       setAttr(records[6]!, ATTR_RECORD_ID, { stringValue: 'someone-else' });
