@@ -209,12 +209,24 @@ function reportReordered(s: RecordStore, rows: Uint32Array, reorderCandidates: r
   }
 }
 
-/** 2. Nothing may follow the end record. `len`: the chain's length up to its end record; `endPos`: -1 if none. */
+/**
+ * 2. Nothing may follow the end record. `len`: the chain's length up to its end record; `endPos`: -1 if none.
+ *    An end record followed by the next seq that carries a previous_hash but does not link to it was itself
+ *    changed (audit.sequence.end added, say): it is not the end, and the broken link reports it as modified
+ *    (checkLinks) — unless its own signature is valid, which proves it is the producer's end record.
+ */
 function cutAfterEnd(s: RecordStore, chain: Uint32Array, sp: StreamProblems): { len: number; endPos: number } {
   const { seqOf, where, report } = sp;
   let len = chain.length;
   let endPos = -1;
-  for (let p = 0; p < len && endPos < 0; p++) if (s.has(chain[p]!, F_END)) endPos = p;
+  for (let p = 0; p < len && endPos < 0; p++) {
+    const e = chain[p]!;
+    if (!s.has(e, F_END)) continue;
+    const next = p + 1 < len ? chain[p + 1]! : undefined;
+    const trusted = s.has(e, F_CHECKPOINT) ? s.claims.get(e)!.status === 'valid' : s.sig[e] === SIG_OK;
+    const altered = next !== undefined && seqOf(next) === seqOf(e) + 1 && s.has(next, F_HAS_PREV) && !s.linked(e, next) && !trusted;
+    if (!altered) endPos = p;
+  }
   if (endPos >= 0 && endPos < len - 1) {
     const e = chain[endPos]!;
     for (let p = endPos + 1; p < len; p++) {
@@ -309,7 +321,8 @@ function checkLinks(s: RecordStore, chain: Uint32Array, len: number, retained: r
       const prevId = s.prevRecordId(q);
       const idNote =
         prevId === s.recordId(p) ? '' : `; seq ${seqOf(q)} also names ${JSON.stringify(prevId ?? '')} as the previous record id, not ${JSON.stringify(s.recordId(p))} (the record was replaced)`;
-      report('modified', p, `its hash no longer matches the previous_hash recorded by seq ${seqOf(q)} at ${where(q)}: its content was changed after it was written${idNote}`);
+      const endNote = s.has(p, F_END) ? `; it carries audit.sequence.end although seq ${seqOf(q)} follows it: the end marker was added, or it was changed otherwise` : '';
+      report('modified', p, `its hash no longer matches the previous_hash recorded by seq ${seqOf(q)} at ${where(q)}: its content was changed after it was written${idNote}${endNote}`);
     }
     explained[k] = 1;
   }

@@ -184,6 +184,23 @@ describe('key rotation and unknown keys', () => {
   });
 });
 
+describe('after the end record', () => {
+  it('a record after a validly signed end record that does not link to it: inserted (the end record is proven)', async () => {
+    const secret = hmacSecret(8);
+    const c = makeSignedChain({ n: 5, recordSigner: hmacSigner(secret), shutdown: 'end' });
+    const extra = structuredClone(c.records[4]!);
+    setAttr(extra, 'audit.sequence.number', { intValue: '7' });
+    setAttr(extra, 'audit.record.id', { stringValue: 'appended' });
+    setAttr(extra, ATTR_SEQ_PREVIOUS_HASH, { stringValue: 'a'.repeat(64) });
+    const r = await verifyFiles([await writeStream([...c.records, extra], 1)], { hmacSecrets: [secret] });
+    expect(errors(r).map((p) => [p.kind, p.seq])).toEqual([
+      ['inserted', 7],
+      ['bad_signature', 7],
+    ]);
+    expect(r.streams[0]).toMatchObject({ ended: true, last: 6 });
+  });
+});
+
 describe('key ids relabelled (docs/integrity.md §7.3, step 2)', () => {
   const secret = hmacSecret(5);
 

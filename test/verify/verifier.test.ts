@@ -350,6 +350,17 @@ const tamperCases: TamperCase[] = [
     expect: [{ kind: 'inserted', seq: 11, line: 11, message: /follows the end record .*links to it.*second end record/ }],
   },
   {
+    name: 'audit.sequence.end added to a middle record (seq 10 of 21)',
+    n: 20,
+    end: true,
+    tamper: ({ records }) => {
+      setAttr(records[9]!, ATTR_SEQ_END, { boolValue: true });
+      return { lines: toLines(records) };
+    },
+    // The record that changed is seq 10; seq 11–21 are the genuine rest of the stream, not insertions.
+    expect: [{ kind: 'modified', seq: 10, line: 10, message: /no longer matches the previous_hash recorded by seq 11.*carries audit\.sequence\.end although seq 11 follows/ }],
+  },
+  {
     name: 'two records swapped in a file',
     tamper: ({ records }) => {
       [records[4], records[5]] = [records[5]!, records[4]!];
