@@ -163,18 +163,33 @@ function chooseGenuine(s: RecordStore, grp: SeqGroups, g: number, n: number, vs:
   const signed = (v: number): boolean => (s.has(v, F_CHECKPOINT) ? s.claims.get(v)!.status === 'valid' : s.sig[v] === SIG_OK);
   const score = (v: number): number => (signed(v) ? 4 : 0) + (fwd(v) ? 2 : 0) + (bwd(v) ? 1 : 0);
   let genuine = vs[0]!;
-  for (const v of vs) if (score(v) > score(genuine)) genuine = v; // ties: first seen wins
-  const why =
+  for (const v of vs) if (score(v) > score(genuine)) genuine = v;
+  // A tie for the top score: nothing tells the versions apart. The chain goes on through the first read (a
+  // choice, not a finding), and the report names them all as conflicting versions without blaming one.
+  const tied = vs.filter((v) => score(v) === score(genuine));
+  if (tied.length > 1) genuine = tied[0]!;
+  const basis = (v: number): string =>
     [
-      signed(genuine) ? 'carries a valid signature' : '',
-      fwd(genuine) ? `is referenced by seq ${n + 1}'s previous_hash` : '',
-      bwd(genuine) ? `links to seq ${n - 1}` : '',
+      signed(v) ? 'carries a valid signature' : '',
+      fwd(v) ? `is referenced by seq ${n + 1}'s previous_hash` : '',
+      bwd(v) ? `links to seq ${n - 1}` : '',
     ]
       .filter((x) => x !== '')
-      .join(' and ') || 'was seen first (nothing links to either)';
+      .join(' and ');
+  const why = basis(genuine);
+  const shared = why === '' ? 'nothing links to any of them' : `each ${why}`;
   for (const v of vs) {
     if (v === genuine) continue;
     s.flags[v]! |= F_REJECTED;
+    if (tied.length > 1 && tied.includes(v)) {
+      const places = tied.map((t) => where(t)).join(' and ');
+      if (s.recordId(v) === s.recordId(genuine)) {
+        report('modified', v, `conflicting versions of record seq ${n} (same record id) at ${places}: ${shared}, so which one was changed cannot be told; the chain is checked through the one read first`);
+      } else {
+        report('inserted', v, `different records claim seq ${n}, at ${places}: ${shared}, so which one was added cannot be told; the chain is checked through the one read first`);
+      }
+      continue;
+    }
     const own = bwd(v) ? 'this one links to its predecessor but nothing links to it' : 'this one does not link into the chain';
     if (s.recordId(v) === s.recordId(genuine)) {
       report('modified', v, `a different version of record seq ${n} (same record id); the one at ${where(genuine)} ${why}, so this copy was changed (${own})`);

@@ -338,6 +338,16 @@ const tamperCases: TamperCase[] = [
     expect: [{ kind: 'modified', seq: 3, line: 4, message: /different version/ }],
   },
   {
+    name: 'two versions of the last record (nothing links to either), the altered one read first: neither is blamed',
+    tamper: ({ records, name }) => {
+      const altered = structuredClone(records[9]!);
+      altered.body = { stringValue: 'altered' };
+      return { files: { 'a-copy.jsonl': toLines([altered]), [audit(name)]: toLines(records) } };
+    },
+    // Reported at the copy read second (the untouched one), naming both, and claiming neither was the change.
+    expect: [{ kind: 'modified', seq: 10, line: 10, message: /^conflicting versions of record seq 10 \(same record id\) at .*a-copy\.jsonl:1 and .*audit-.*:10: each links to seq 9, so which one was changed cannot be told/ }],
+  },
+  {
     name: 'record appended after the end record',
     end: true,
     tamper: ({ records }) => {
