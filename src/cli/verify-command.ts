@@ -15,8 +15,9 @@
  *                           inputs exceed 8 MiB, else none); 1: all in one thread. Same report for any N
  *
  * Exit status: 0 every chain intact; 1 integrity failure (any error-severity problem, malformed and torn lines
- * included); 2 usage or I/O error (no path, unknown option, unreadable path or key, no input files found, a
- * path named that is not a regular file or directory, a worker thread that failed). Every failure is one line on stderr, never a trace.
+ * included); 2 usage or I/O error (no path, unknown option, unreadable path or key, no input files found, input
+ * files holding no audit record and no bad line, a path named that is not a regular file or directory, a
+ * worker thread that failed). Every failure is one line on stderr, never a trace.
  *
  * Hostile inputs (safe-read.ts, verifier.ts `listInputs`): a path named on the command line is followed if
  * it is a symbolic link; inside a directory, symbolic links are never followed and FIFOs, sockets and
@@ -294,6 +295,13 @@ async function run(argv: string[], write: (s: string) => void, out: (line: strin
   if (report.files === 0) {
     // Verifying nothing must not look like a pass.
     err(`otel-audit verify: no *.jsonl or *.json files found in ${args.paths.join(', ')}`);
+    return 2;
+  }
+  if (report.records === 0 && report.ok) {
+    // Files that hold no audit record (all empty, say, or only other logs) prove nothing either. With a
+    // malformed or torn line among them, the report stands: that is a finding (exit 1).
+    const others = report.nonAudit > 0 ? ` (${plural(report.nonAudit, 'non-audit record')} ignored)` : '';
+    err(`otel-audit verify: no audit records in ${plural(report.files, 'file')}${others}: nothing was verified`);
     return 2;
   }
   if (args.report !== undefined) {

@@ -659,6 +659,24 @@ describe('runVerifyCommand', () => {
     expect(r.err.join('\n')).toMatch(says);
   });
 
+  it('exits 2 when the files hold no audit record (all truncated to 0 bytes, or only other logs): nothing was verified', async () => {
+    const dir = await freshDir();
+    for (let k = 1; k <= 3; k++) await writeFile(join(dir, `audit-x-00000${k}.jsonl`), '');
+    const empty = await run([dir]);
+    expect(empty.code).toBe(2);
+    expect(empty.out).toEqual([]);
+    expect(empty.err).toEqual(['otel-audit verify: no audit records in 3 files: nothing was verified']);
+    await writeLines(join(dir, 'other.jsonl'), [requestLine([{ body: { stringValue: 'app log' } }])]);
+    const others = await run(['--json', dir]);
+    expect(others.code).toBe(2);
+    expect(others.err).toEqual(['otel-audit verify: no audit records in 4 files (1 non-audit record ignored): nothing was verified']);
+    // A bad line is a finding, not "nothing": still exit 1.
+    await writeLines(join(dir, 'bad.jsonl'), ['{"resourceLogs":[{'], { finalNewline: true });
+    const bad = await run([dir]);
+    expect(bad.code).toBe(1);
+    expect(bad.out.at(-1)).toMatch(/^FAILED: 1 integrity problem in 5 files, 0 audit records, 0 streams \(1 malformed/);
+  });
+
   it('exits 2 when a directory holds no journal files', async () => {
     const dir = await freshDir();
     const r = await run([dir]);
