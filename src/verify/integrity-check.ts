@@ -126,7 +126,7 @@ function unknownKeyVerdict(s: RecordStore, chain: Uint32Array, len: number): str
     }
   }
   if (okRow >= 0) {
-    return `the stream's other records verify under key ${JSON.stringify(s.keyIds[s.sigKey[okRow]!] ?? '')} (seq ${s.seq[okRow]} first); a stream does not change keys, so these were relabelled or forged`;
+    return `the stream's other records verify under a given key (seq ${s.seq[okRow]} first, key id ${JSON.stringify(s.keyIds[s.sigKey[okRow]!] ?? '')}); a stream does not change keys, so these were relabelled or forged`;
   }
   if (badRow >= 0) return `seq ${s.seq[badRow]} of the stream carries an invalid MAC/signature; only a stream whose every signed record names one key the verifier lacks is merely unverified`;
   return undefined;
