@@ -131,6 +131,7 @@ export class AuditLogRecordProcessor implements LogRecordProcessor {
         streamId: this.streamId,
         acked: this.delivery.ackedSeq,
         segments: this.delivery.journalSegments(),
+        saveAcked: () => this.delivery.saveState(),
       });
     this.delivery = new Delivery({
       dir: o.dir,

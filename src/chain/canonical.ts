@@ -179,7 +179,12 @@ function intText(v: unknown, where: string): string {
   }
   if (typeof v === 'number') {
     if (!Number.isInteger(v)) throw new CanonicalFormError(`${where}: intValue ${v} is not an integer`);
-    return Number.isSafeInteger(v) ? String(v) : BigInt(v).toString();
+    // JSON.parse has already rounded a number beyond 2^53 − 1 to a double: "9007199254740993" would read as
+    // …992, so the text that was written cannot be known. Such an int64 must be a decimal string.
+    if (!Number.isSafeInteger(v)) {
+      throw new CanonicalFormError(`${where}: intValue ${BigInt(v)} given as a JSON number is beyond 2^53 − 1, where a JSON parser rounds it (write int64 as a decimal string)`);
+    }
+    return String(v);
   }
   if (!/^-?(0|[1-9][0-9]*)$/.test(v)) throw new CanonicalFormError(`${where}: intValue "${v}" is not a decimal integer`);
   return v === '-0' ? '0' : v;
@@ -217,11 +222,23 @@ function valuesOf(container: unknown, kind: string, where: string): readonly unk
 }
 
 /**
+ * Most arrayValue/kvlistValue containers an AnyValue may be nested in (docs/canonical-form.md §2). The
+ * processor's encoder writes at most 16 (deeper values become "[MaxDepth]"), so every record it writes is
+ * within the limit; without one, recursion ended in a RangeError whose depth depends on the thread's stack
+ * (the main thread and a verify worker thread judged one line differently).
+ */
+export const MAX_VALUE_NESTING = 128;
+
+/** The error for a value nested too deep; its path (128 levels) shortened so that the reason stays readable. */
+const tooDeep = (where: string): CanonicalFormError =>
+  new CanonicalFormError(`values nested deeper than ${MAX_VALUE_NESTING} arrays/kvlists, at ${where.length <= 80 ? where : `${where.slice(0, 80)}…`}`);
+
+/**
  * Canonical text of an OTLP/JSON AnyValue. Member types are checked: a value of the wrong JSON type (a
  * boolValue "false", a stringValue 5) or with two members of the oneof set has no canonical form, so that
- * two different texts never share a canonical form by coercion.
+ * two different texts never share a canonical form by coercion. `depth`: containers it is nested in.
  */
-export function canonicalAnyValue(v: OtlpAnyValue | undefined, where: string): string {
+export function canonicalAnyValue(v: OtlpAnyValue | undefined, where: string, depth = 0): string {
   if (v === undefined || v === null) return '{}';
   if (!isJsonObject(v)) throw new CanonicalFormError(`${where}: AnyValue must be an object`);
   let kind: (typeof ANY_VALUE_KINDS)[number] | undefined;
@@ -246,11 +263,13 @@ export function canonicalAnyValue(v: OtlpAnyValue | undefined, where: string): s
     case 'bytesValue':
       return `{"bytesValue":${JSON.stringify(normalizeBase64(v.bytesValue, where))}}`;
     case 'arrayValue': {
+      if (depth >= MAX_VALUE_NESTING) throw tooDeep(where);
       const vals = valuesOf(v.arrayValue, 'arrayValue', where);
-      return `[${vals.map((x, i) => canonicalAnyValue(x as OtlpAnyValue, `${where}[${i}]`)).join(',')}]`;
+      return `[${vals.map((x, i) => canonicalAnyValue(x as OtlpAnyValue, `${where}[${i}]`, depth + 1)).join(',')}]`;
     }
     case 'kvlistValue':
-      return canonicalKeyValues(valuesOf(v.kvlistValue, 'kvlistValue', where) as OtlpKeyValue[], where);
+      if (depth >= MAX_VALUE_NESTING) throw tooDeep(where);
+      return canonicalKeyValues(valuesOf(v.kvlistValue, 'kvlistValue', where) as OtlpKeyValue[], where, undefined, depth + 1);
   }
 }
 
@@ -273,13 +292,13 @@ function normalizeBase64(s: unknown, where: string): string {
 }
 
 /** Canonical JCS object of an OTLP KeyValue list; `skip` filters keys (integrity attributes). */
-export function canonicalKeyValues(kvs: readonly OtlpKeyValue[], where: string, skip?: (k: string) => boolean): string {
+export function canonicalKeyValues(kvs: readonly OtlpKeyValue[], where: string, skip?: (k: string) => boolean, depth = 0): string {
   if (!Array.isArray(kvs)) throw new CanonicalFormError(`${where}: must be an array of {key, value}`);
   const members: [string, string][] = [];
   for (const kv of kvs) {
     if (!isJsonObject(kv) || typeof kv.key !== 'string') throw new CanonicalFormError(`${where}: key must be a string`);
     if (skip !== undefined && skip(kv.key)) continue;
-    members.push([kv.key, canonicalAnyValue(kv.value as OtlpAnyValue | undefined, `${where}.${kv.key}`)]);
+    members.push([kv.key, canonicalAnyValue(kv.value as OtlpAnyValue | undefined, `${where}.${kv.key}`, depth)]);
   }
   members.sort((x, y) => (x[0] < y[0] ? -1 : x[0] > y[0] ? 1 : 0));
   let out = '';

@@ -15,8 +15,9 @@
  *                           inputs exceed 8 MiB, else none); 1: all in one thread. Same report for any N
  *
  * Exit status: 0 every chain intact; 1 integrity failure (any error-severity problem, malformed and torn lines
- * included); 2 usage or I/O error (no path, unknown option, unreadable path or key, no input files found, a
- * path named that is not a regular file or directory, a worker thread that failed). Every failure is one line on stderr, never a trace.
+ * included); 2 usage or I/O error (no path, unknown option, unreadable path or key, no input files found, input
+ * files holding no audit record and no bad line, a path named that is not a regular file or directory, a
+ * worker thread that failed). Every failure is one line on stderr, never a trace.
  *
  * Hostile inputs (safe-read.ts, verifier.ts `listInputs`): a path named on the command line is followed if
  * it is a symbolic link; inside a directory, symbolic links are never followed and FIFOs, sockets and
@@ -41,16 +42,19 @@
  *       "files": [string],    // files holding records of the stream, in reading order
  *       "ok": boolean,        // no error-severity problem for this stream
  *       "coveredThrough": number,  // highest seq proven by a valid checkpoint; 0 none (always 0 without --pubkey)
- *       "signatures": { "valid", "invalid", "unknownKey", "unchecked", "unsigned": number },  // chain records,
+ *       "signatures": { "valid", "invalid", "unknownKey", "unchecked", "unsigned": number,  // chain records,
  *                             // checkpoints excluded; "unchecked": signed but no key given
+ *                       "verified"?: boolean },  // only when keys were given: some record verified under one
+ *                             // (false: unsigned producer or stripped signatures; --require-signatures decides)
  *       "checkpoints": { "valid", "invalid", "unknownKey", "unchecked": number },
  *       "previousStreamId"?: string  // the stream this one continues after a restart
  *     }],
  *     "problems": [{
  *       "kind": "modified" | "deleted" | "inserted" | "reordered" | "duplicate" | "malformed" | "torn"
  *             | "truncated" | "bad_signature" | "restart",
- *       "severity": "error" | "info",  // "info" (identical duplicates, restarts, unknown keys without
- *                             // --require-signatures) does not fail verification
+ *       "severity": "error" | "info",  // "info" (identical duplicates, restarts, retention cuts, a stream
+ *                             // whose every record names one key not given, without --require-signatures)
+ *                             // does not fail verification
  *       "stream"?: string,    // absent for malformed/torn lines, whose stream is unknown
  *       "seq"?: number,       // for "deleted"/"truncated": the first missing sequence number
  *       "through"?: number,   // for a problem about a run of records: the last sequence number of the run
@@ -198,6 +202,21 @@ function streamLine(s: StreamSummary, checked: { signatures: boolean; checkpoint
   return `${line} — ${s.ok ? 'ok' : 'FAILED'}`;
 }
 
+/** Streams none of whose record signatures verified under the keys given (absent without keys). */
+const unverifiedStreams = (r: VerifyReport): StreamSummary[] => r.streams.filter((s) => s.signatures.verified === false);
+
+function unverifiedLine(s: StreamSummary): string {
+  const g = s.signatures;
+  const found = [g.unsigned > 0 ? `${g.unsigned} unsigned` : '', g.unknownKey > 0 ? `${g.unknownKey} under a key not given` : '', g.invalid > 0 ? `${g.invalid} invalid` : '']
+    .filter((x) => x !== '')
+    .join(', ');
+  return (
+    `WARNING stream=${s.streamId} — no record MAC/signature verified under the given keys${found === '' ? '' : ` (${found})`}: ` +
+    `a producer without a record key writes such a stream, and so does anyone who strips the signatures and recomputes the hashes; ` +
+    `--require-signatures makes it an error`
+  );
+}
+
 function finalLine(r: VerifyReport): string {
   const scope = `${plural(r.files, 'file')}, ${plural(r.records, 'audit record')}, ${plural(r.streams.length, 'stream')}`;
   const byKind = new Map<string, number>();
@@ -208,9 +227,12 @@ function finalLine(r: VerifyReport): string {
   const counts = [...byKind].map(([k, n]) => `${n} ${k}`);
   if (r.nonAudit > 0) counts.push(`${r.nonAudit} non-audit ignored`);
   const tail = counts.length === 0 ? '' : ` (${counts.join(', ')})`;
-  if (r.ok) return `OK: ${scope} verified, every chain intact${tail}`;
+  const n = unverifiedStreams(r).length;
+  const unverified =
+    n === 0 ? '' : `; ${n === 1 ? '1 stream has' : `${n} streams have`} no record signature verified under the given keys (use --require-signatures to require them)`;
+  if (r.ok) return `OK: ${scope} verified, every chain intact${tail}${unverified}`;
   const errors = r.problems.filter((p) => p.severity === 'error').length;
-  return `FAILED: ${plural(errors, 'integrity problem')} in ${scope}${tail}`;
+  return `FAILED: ${plural(errors, 'integrity problem')} in ${scope}${tail}${unverified}`;
 }
 
 /**
@@ -275,6 +297,13 @@ async function run(argv: string[], write: (s: string) => void, out: (line: strin
     err(`otel-audit verify: no *.jsonl or *.json files found in ${args.paths.join(', ')}`);
     return 2;
   }
+  if (report.records === 0 && report.ok) {
+    // Files that hold no audit record (all empty, say, or only other logs) prove nothing either. With a
+    // malformed or torn line among them, the report stands: that is a finding (exit 1).
+    const others = report.nonAudit > 0 ? ` (${plural(report.nonAudit, 'non-audit record')} ignored)` : '';
+    err(`otel-audit verify: no audit records in ${plural(report.files, 'file')}${others}: nothing was verified`);
+    return 2;
+  }
   if (args.report !== undefined) {
     try {
       await writeVerifyReportFile(args.report, { report, inputs: args.paths, command: commandLine(['otel-audit', 'verify', ...argv]), generatedAt: new Date() });
@@ -287,6 +316,7 @@ async function run(argv: string[], write: (s: string) => void, out: (line: strin
     writeJsonReport(report, write);
   } else {
     for (const p of report.problems) out(problemLine(p));
+    for (const s of unverifiedStreams(report)) out(unverifiedLine(s));
     const checked = { signatures: pubkeys.length + hmacSecrets.length > 0 || args.requireSignatures, checkpoints: pubkeys.length > 0 };
     for (const s of report.streams) out(streamLine(s, checked));
     out(finalLine(report));

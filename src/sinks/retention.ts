@@ -23,6 +23,12 @@ export interface OwnStream {
   acked: number;
   /** The live journal's segments, in order; the last one is active. */
   segments: readonly { path: string; last: number }[];
+  /**
+   * Persists the stream's state with `acked`, called once before the first of its segments is deleted: a
+   * verifier takes a retention.log entry as a cut only when the state file beside it records the removed
+   * records acknowledged (docs/integrity.md §7.2 step 5), and the state is otherwise saved up to a second later.
+   */
+  saveAcked?: () => void;
 }
 
 export function enforceRetention(dir: string, maxFiles: number, own: OwnStream): void {
@@ -43,6 +49,7 @@ export function enforceRetention(dir: string, maxFiles: number, own: OwnStream):
   if (excess <= 0) return;
   all.sort((a, b) => a.mtime - b.mtime);
   const doneCache = new Map<string, boolean>();
+  let saved = false;
   for (const f of all) {
     if (excess <= 0) break;
     let deletable: boolean;
@@ -56,6 +63,10 @@ export function enforceRetention(dir: string, maxFiles: number, own: OwnStream):
       deletable = done;
     }
     if (!deletable) continue;
+    if (f.streamId === own.streamId && !saved) {
+      saved = true;
+      own.saveAcked?.();
+    }
     if (!recordCut(dir, f.streamId, f.path)) continue;
     rmSync(f.path, { force: true });
     excess--;

@@ -2,8 +2,8 @@
  * Per-stream chain checks (docs/integrity.md §7): one record per seq, order within a file, nothing after the
  * end record, gaps and broken links; then the stream's signatures and checkpoints (integrity-check.ts).
  */
-import type { RetentionEntry } from '../sinks/retention.js';
 import { checkIntegrity, type ExternalCheckpoint, type IntegrityContext } from './integrity-check.js';
+import type { RetentionCut } from './retention-log.js';
 import { streamProblems, type Problem, type ProblemList, type StreamProblems } from './problems.js';
 import { F_CHECKPOINT, F_END, F_HAS_PREV, F_OUT_OF_ORDER, F_PREV_HEX, F_REJECTED, SIG_OK, type RecordStore, type StreamLink } from './record-store.js';
 import type { StreamSummary } from './summary.js';
@@ -11,7 +11,7 @@ import type { StreamSummary } from './summary.js';
 interface StreamContext {
   fileNames: readonly string[];
   allowReorder: boolean;
-  retained: readonly RetentionEntry[];
+  retained: readonly RetentionCut[];
   integrity: IntegrityContext;
   /** Valid checkpoints of this stream found in `checkpointSources` (not in the inputs). */
   external: readonly ExternalCheckpoint[];
@@ -163,18 +163,33 @@ function chooseGenuine(s: RecordStore, grp: SeqGroups, g: number, n: number, vs:
   const signed = (v: number): boolean => (s.has(v, F_CHECKPOINT) ? s.claims.get(v)!.status === 'valid' : s.sig[v] === SIG_OK);
   const score = (v: number): number => (signed(v) ? 4 : 0) + (fwd(v) ? 2 : 0) + (bwd(v) ? 1 : 0);
   let genuine = vs[0]!;
-  for (const v of vs) if (score(v) > score(genuine)) genuine = v; // ties: first seen wins
-  const why =
+  for (const v of vs) if (score(v) > score(genuine)) genuine = v;
+  // A tie for the top score: nothing tells the versions apart. The chain goes on through the first read (a
+  // choice, not a finding), and the report names them all as conflicting versions without blaming one.
+  const tied = vs.filter((v) => score(v) === score(genuine));
+  if (tied.length > 1) genuine = tied[0]!;
+  const basis = (v: number): string =>
     [
-      signed(genuine) ? 'carries a valid signature' : '',
-      fwd(genuine) ? `is referenced by seq ${n + 1}'s previous_hash` : '',
-      bwd(genuine) ? `links to seq ${n - 1}` : '',
+      signed(v) ? 'carries a valid signature' : '',
+      fwd(v) ? `is referenced by seq ${n + 1}'s previous_hash` : '',
+      bwd(v) ? `links to seq ${n - 1}` : '',
     ]
       .filter((x) => x !== '')
-      .join(' and ') || 'was seen first (nothing links to either)';
+      .join(' and ');
+  const why = basis(genuine);
+  const shared = why === '' ? 'nothing links to any of them' : `each ${why}`;
   for (const v of vs) {
     if (v === genuine) continue;
     s.flags[v]! |= F_REJECTED;
+    if (tied.length > 1 && tied.includes(v)) {
+      const places = tied.map((t) => where(t)).join(' and ');
+      if (s.recordId(v) === s.recordId(genuine)) {
+        report('modified', v, `conflicting versions of record seq ${n} (same record id) at ${places}: ${shared}, so which one was changed cannot be told; the chain is checked through the one read first`);
+      } else {
+        report('inserted', v, `different records claim seq ${n}, at ${places}: ${shared}, so which one was added cannot be told; the chain is checked through the one read first`);
+      }
+      continue;
+    }
     const own = bwd(v) ? 'this one links to its predecessor but nothing links to it' : 'this one does not link into the chain';
     if (s.recordId(v) === s.recordId(genuine)) {
       report('modified', v, `a different version of record seq ${n} (same record id); the one at ${where(genuine)} ${why}, so this copy was changed (${own})`);
@@ -209,12 +224,24 @@ function reportReordered(s: RecordStore, rows: Uint32Array, reorderCandidates: r
   }
 }
 
-/** 2. Nothing may follow the end record. `len`: the chain's length up to its end record; `endPos`: -1 if none. */
+/**
+ * 2. Nothing may follow the end record. `len`: the chain's length up to its end record; `endPos`: -1 if none.
+ *    An end record followed by the next seq that carries a previous_hash but does not link to it was itself
+ *    changed (audit.sequence.end added, say): it is not the end, and the broken link reports it as modified
+ *    (checkLinks) — unless its own signature is valid, which proves it is the producer's end record.
+ */
 function cutAfterEnd(s: RecordStore, chain: Uint32Array, sp: StreamProblems): { len: number; endPos: number } {
   const { seqOf, where, report } = sp;
   let len = chain.length;
   let endPos = -1;
-  for (let p = 0; p < len && endPos < 0; p++) if (s.has(chain[p]!, F_END)) endPos = p;
+  for (let p = 0; p < len && endPos < 0; p++) {
+    const e = chain[p]!;
+    if (!s.has(e, F_END)) continue;
+    const next = p + 1 < len ? chain[p + 1]! : undefined;
+    const trusted = s.has(e, F_CHECKPOINT) ? s.claims.get(e)!.status === 'valid' : s.sig[e] === SIG_OK;
+    const altered = next !== undefined && seqOf(next) === seqOf(e) + 1 && s.has(next, F_HAS_PREV) && !s.linked(e, next) && !trusted;
+    if (!altered) endPos = p;
+  }
   if (endPos >= 0 && endPos < len - 1) {
     const e = chain[endPos]!;
     for (let p = endPos + 1; p < len; p++) {
@@ -234,7 +261,7 @@ function cutAfterEnd(s: RecordStore, chain: Uint32Array, sp: StreamProblems): { 
 }
 
 /** 3. Gaps, then broken links, over chain[0 .. len). */
-function checkLinks(s: RecordStore, chain: Uint32Array, len: number, retained: readonly RetentionEntry[], sp: StreamProblems): void {
+function checkLinks(s: RecordStore, chain: Uint32Array, len: number, retained: readonly RetentionCut[], sp: StreamProblems): void {
   const { seqOf, where, report } = sp;
   // broken[k]: chain[k-1] → chain[k] are adjacent seqs and do not link.
   const broken = new Uint8Array(len + 1);
@@ -243,17 +270,30 @@ function checkLinks(s: RecordStore, chain: Uint32Array, len: number, retained: r
     const i = chain[k]!;
     const n = seqOf(i);
     const prevN = k === 0 ? 0 : seqOf(chain[k - 1]!);
+    let claim = '';
     if (n > prevN + 1 && prevN === 0 && s.has(i, F_PREV_HEX)) {
       // A head removed by retention is accounted for in state/retention.log, bound to the hash of its last
-      // record — which this record carries as previous_hash. Reported, but not as tampering.
+      // record — which this record carries as previous_hash. Reported, but not as tampering — when the stream's
+      // state file in the same directory agrees that the collector acknowledged those records: retention
+      // deletes nothing else, and neither file is authenticated, so one line written by hand proves nothing.
       const prevHex = s.prevHashHex(i);
-      const cut = retained.find((e) => e.last === n - 1 && e.lastHash === prevHex);
+      const cuts = retained.filter((e) => e.last === n - 1 && e.lastHash === prevHex);
+      const cut = cuts.find((e) => e.state !== undefined && e.state.acked >= e.last);
       if (cut !== undefined) {
-        report('deleted', i, `seq 1–${n - 1} were removed by retention (${cut.file}, ${cut.deletedAt}) after the collector acknowledged them; the cut matches state/retention.log`, {
+        report('deleted', i, `seq 1–${n - 1} were removed by retention (${cut.file}, ${cut.deletedAt}) after the collector acknowledged them; the cut matches state/retention.log, and ${cut.stateFile} records seq ${cut.state!.acked} acknowledged`, {
           seq: 1,
           severity: 'info',
         });
         continue;
+      }
+      const c = cuts[0];
+      if (c !== undefined) {
+        claim =
+          `; ${c.log} claims seq 1–${c.last} were removed by retention (${c.file}, ${c.deletedAt}) after the collector acknowledged them, ` +
+          (c.state === undefined
+            ? `but the stream has no readable state file ${c.stateFile}`
+            : `but ${c.state.file} records only seq ${c.state.acked === 0 ? '0 (none)' : c.state.acked} acknowledged`) +
+          `: retention deletes only acknowledged records, so the claim is not taken (both files are unauthenticated)`;
       }
     }
     if (n > prevN + 1) {
@@ -262,7 +302,7 @@ function checkLinks(s: RecordStore, chain: Uint32Array, len: number, retained: r
       const named = missing === 1 && prevId !== undefined && prevId !== '' ? prevId : undefined;
       const range = missing === 1 ? `seq ${prevN + 1} is` : `seq ${prevN + 1}–${n - 1} (${missing} records) are`;
       const context = prevN === 0 ? `the stream starts at seq ${n}` : `seq ${prevN} is at ${where(chain[k - 1]!)}`;
-      report('deleted', i, `${range} missing before seq ${n} at ${where(i)} (${context})${named === undefined ? '' : `; seq ${n} names ${JSON.stringify(named)} as its predecessor`}`, {
+      report('deleted', i, `${range} missing before seq ${n} at ${where(i)} (${context})${named === undefined ? '' : `; seq ${n} names ${JSON.stringify(named)} as its predecessor`}${claim}`, {
         seq: prevN + 1,
         ...(named === undefined ? {} : { recordId: named }),
       });
@@ -296,7 +336,8 @@ function checkLinks(s: RecordStore, chain: Uint32Array, len: number, retained: r
       const prevId = s.prevRecordId(q);
       const idNote =
         prevId === s.recordId(p) ? '' : `; seq ${seqOf(q)} also names ${JSON.stringify(prevId ?? '')} as the previous record id, not ${JSON.stringify(s.recordId(p))} (the record was replaced)`;
-      report('modified', p, `its hash no longer matches the previous_hash recorded by seq ${seqOf(q)} at ${where(q)}: its content was changed after it was written${idNote}`);
+      const endNote = s.has(p, F_END) ? `; it carries audit.sequence.end although seq ${seqOf(q)} follows it: the end marker was added, or it was changed otherwise` : '';
+      report('modified', p, `its hash no longer matches the previous_hash recorded by seq ${seqOf(q)} at ${where(q)}: its content was changed after it was written${idNote}${endNote}`);
     }
     explained[k] = 1;
   }

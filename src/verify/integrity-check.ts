@@ -49,6 +49,7 @@ export function checkIntegrity(
   sp: StreamProblems,
 ): { coveredThrough: number; signatures: SignatureCounts; checkpoints: CheckpointCounts } {
   const { signatures, checkpoints, anySigned } = countChain(s, chain, len);
+  if (ic.keys.length > 0) signatures.verified = signatures.valid > 0;
   reportBadCopies(s, rows, ic, sp);
   if (ic.checkSignatures) reportUnsignedRuns(s, chain, len, ic, anySigned, sp);
   const coveredThrough = ic.checkCheckpoints && len > 0 ? checkCheckpoints(s, external, chain, len, at, sp) : 0;
@@ -103,9 +104,39 @@ function reportBadCopies(s: RecordStore, rows: Uint32Array, ic: IntegrityContext
   }
 }
 
+/**
+ * Why a run of unknown_key records is an error even without --require-signatures (docs/integrity.md §7.3, step 2),
+ * or undefined when it is only info: a stream has one producer key (§3.4: rotating a key restarts the producer,
+ * which starts a new stream), so a stream whose other records verify under a given key, or whose records name
+ * several unknown keys, had records relabelled — the forgery an attacker without the key can make.
+ */
+function unknownKeyVerdict(s: RecordStore, chain: Uint32Array, len: number): string | undefined {
+  let okRow = -1;
+  let badRow = -1;
+  let unknownKey = -1;
+  for (let k = 0; k < len; k++) {
+    const i = chain[k]!;
+    if (s.has(i, F_CHECKPOINT)) continue;
+    const st = s.sig[i]!;
+    if (st === SIG_OK && okRow < 0) okRow = i;
+    else if (st === SIG_BAD && badRow < 0) badRow = i;
+    else if (st === SIG_UNKNOWN) {
+      if (unknownKey < 0) unknownKey = s.sigKey[i]!;
+      else if (s.sigKey[i] !== unknownKey) return 'the stream\'s records name more than one unknown key; a stream does not change keys, so key ids were relabelled';
+    }
+  }
+  if (okRow >= 0) {
+    return `the stream's other records verify under a given key (seq ${s.seq[okRow]} first, key id ${JSON.stringify(s.keyIds[s.sigKey[okRow]!] ?? '')}); a stream does not change keys, so these were relabelled or forged`;
+  }
+  if (badRow >= 0) return `seq ${s.seq[badRow]} of the stream carries an invalid MAC/signature; only a stream whose every signed record names one key the verifier lacks is merely unverified`;
+  return undefined;
+}
+
 /** 2. Runs of chain records that are unsigned or signed with an unknown key. */
 function reportUnsignedRuns(s: RecordStore, chain: Uint32Array, len: number, ic: IntegrityContext, anySigned: boolean, sp: StreamProblems): void {
   const { seqOf, report } = sp;
+  // Computed once, when the first unknown_key run is flushed.
+  let verdict: { why: string | undefined } | undefined;
   let runStart = -1;
   let runEnd = -1;
   let runState = -1;
@@ -118,10 +149,12 @@ function reportUnsignedRuns(s: RecordStore, chain: Uint32Array, len: number, ic:
     const range = runCount === 1 ? `seq ${first}` : `seq ${first}–${last} (${runCount} records)`;
     if (runState === SIG_UNKNOWN) {
       const keyId = s.keyIds[runKey] ?? '';
-      report('bad_signature', runStart, `${range} signed with key ${JSON.stringify(keyId)}, which is not among the given keys: not verified`, {
+      verdict ??= { why: unknownKeyVerdict(s, chain, len) };
+      const why = verdict.why;
+      report('bad_signature', runStart, `${range} signed with key ${JSON.stringify(keyId)}, which is not among the given keys: not verified${why === undefined ? '' : `; ${why}`}`, {
         seq: first,
         recordId: s.recordId(runStart),
-        severity: ic.requireSignatures ? 'error' : 'info',
+        severity: ic.requireSignatures || why !== undefined ? 'error' : 'info',
         reason: 'unknown_key',
         through: last,
       });

@@ -19,7 +19,8 @@ export type ProblemKind =
 /**
  * Finer classification of `bad_signature`, `truncated` and `restart` problems (docs/integrity.md §7.4):
  * - bad_signature: `invalid` (a record MAC/signature does not verify, or its audit.integrity.* attributes are
- *   malformed), `unknown_key` (signed with a key not given: info, error with --require-signatures),
+ *   malformed), `unknown_key` (signed with a key not given: info when the whole stream names that one key,
+ *   error with --require-signatures or when the stream's other records verify or name another key),
  *   `unsigned` (no signature, with --require-signatures or where the rest of the stream is signed),
  *   `checkpoint_invalid` (forged or malformed checkpoint), `checkpoint_unknown_key` (checkpoint signed by a key
  *   not given);

@@ -1,5 +1,10 @@
-/** Reading `state/retention.log` of journal directories: the heads removed by retention, which are not tampering. */
-import { lstat } from 'node:fs/promises';
+/**
+ * Reading the `state/` of journal directories: `state/retention.log` (the heads removed by retention, which are
+ * not tampering) and the `state/<stream>.state` files (what the producer says it acknowledged, and where it
+ * ended). Neither is authenticated (docs/integrity.md §7.2 step 5): a retention entry counts only when the state
+ * file beside it agrees that the records it removed were acknowledged.
+ */
+import { lstat, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { RetentionEntry } from '../sinks/retention.js';
 import type { SkipListener } from './inputs.js';
@@ -8,30 +13,119 @@ import { NotRegularFileError, openRegularFile, splitLines } from './safe-read.js
 
 /** A retention.log line is a few hundred bytes; a longer one is not an entry. */
 const MAX_RETENTION_LINE_BYTES = 64 * 1024;
+/** A state file is one short JSON line; a larger one is not a state file of ours. */
+const MAX_STATE_BYTES = 64 * 1024;
+
+/** What a `state/<stream>.state` file says (sinks/stream-state.ts), as far as the verifier uses it. */
+export interface StateView {
+  /** `state/<stream>.state`, as found under the input path. */
+  file: string;
+  /** Highest seq the collector acknowledged. */
+  acked: number;
+  /** Highest seq the processor accepted, as far as it knew. */
+  last: number;
+  ended: boolean;
+}
+
+/** A retention entry, with the state file of its stream in the same journal directory (undefined: none readable). */
+export interface RetentionCut extends RetentionEntry {
+  /** Where the entry was read: `<dir>/state/retention.log`. */
+  log: string;
+  /** Path the stream's state file would have in that directory. */
+  stateFile: string;
+  state: StateView | undefined;
+}
+
+/** What the journal directories among the inputs say about the streams read. */
+export interface JournalStates {
+  retained: Map<string, RetentionCut[]>;
+}
+
+const isCount = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+
+/** The bytes of a small regular file, never through a link; undefined when it is anything else. */
+async function readSmallFile(path: string, max: number, onSkip: SkipListener): Promise<Buffer | undefined> {
+  let opened: Awaited<ReturnType<typeof openRegularFile>>;
+  try {
+    opened = await openRegularFile(path, false);
+  } catch (e) {
+    if (e instanceof NotRegularFileError) onSkip(path, e.message.replace(/^is an? /, ''));
+    return undefined;
+  }
+  try {
+    if (opened.st.size > BigInt(max)) return undefined;
+    const buf = Buffer.alloc(max + 1);
+    let n = 0;
+    for (;;) {
+      const { bytesRead } = await opened.fh.read(buf, n, buf.length - n, null);
+      if (bytesRead === 0) break;
+      n += bytesRead;
+      if (n > max) return undefined;
+    }
+    return buf.subarray(0, n);
+  } catch {
+    return undefined;
+  } finally {
+    await opened.fh.close();
+  }
+}
+
+/** The state files in `stateDir` of the streams `known`, by stream key. */
+async function readStates(stateDir: string, known: ReadonlyMap<string, number>, onSkip: SkipListener): Promise<Map<string, StateView>> {
+  const out = new Map<string, StateView>();
+  let names: string[];
+  try {
+    names = await readdir(stateDir);
+  } catch {
+    return out;
+  }
+  for (const name of names) {
+    if (!name.endsWith('.state')) continue;
+    const id = name.slice(0, -'.state'.length);
+    const key = streamKey(id);
+    if (!known.has(key)) continue;
+    const file = join(stateDir, name);
+    const bytes = await readSmallFile(file, MAX_STATE_BYTES, onSkip);
+    if (bytes === undefined) continue;
+    try {
+      const s = JSON.parse(bytes.toString('utf8')) as Record<string, unknown>;
+      if (s['version'] !== 1 || s['streamId'] !== id || !isCount(s['acked'])) continue;
+      out.set(key, { file, acked: s['acked'], last: isCount(s['last']) ? s['last'] : 0, ended: s['ended'] === true });
+    } catch {
+      /* not a state file of ours: as if absent */
+    }
+  }
+  return out;
+}
 
 /**
  * Retention entries (sinks/retention.ts) of every input directory that is a journal directory, for the
- * streams `known` (entries of other streams can match nothing). `state/` must be a directory and
- * `state/retention.log` a regular file, neither a link: anything else is skipped (`onSkip`), and the cuts it
- * would have explained are reported as ordinary deletions.
+ * streams `known` (entries of other streams can match nothing), each with its stream's state file in the same
+ * directory. `state/` must be a directory and `state/retention.log` and the state files regular files, none a
+ * link: anything else is skipped (`onSkip`), and the cuts it would have explained are reported as deletions.
  */
-export async function readRetentionLogs(paths: readonly string[], known: ReadonlyMap<string, number>, onSkip: SkipListener): Promise<Map<string, RetentionEntry[]>> {
-  const byStream = new Map<string, RetentionEntry[]>();
+export async function readJournalStates(paths: readonly string[], known: ReadonlyMap<string, number>, onSkip: SkipListener): Promise<JournalStates> {
+  const retained = new Map<string, RetentionCut[]>();
   for (const p of paths) {
     const stateDir = join(p, 'state');
     const path = join(stateDir, 'retention.log');
-    let opened: Awaited<ReturnType<typeof openRegularFile>>;
     try {
       const st = await lstat(stateDir);
       if (!st.isDirectory()) {
         if (st.isSymbolicLink()) onSkip(stateDir, 'symbolic link inside an input directory, not followed');
         continue;
       }
+    } catch {
+      continue; // not a journal directory
+    }
+    let opened: Awaited<ReturnType<typeof openRegularFile>>;
+    try {
       opened = await openRegularFile(path, false);
     } catch (e) {
       if (e instanceof NotRegularFileError) onSkip(path, e.message.replace(/^is an? /, ''));
-      continue; // not a journal directory, or nothing was ever deleted
+      continue; // nothing was ever deleted
     }
+    const entries: RetentionEntry[] = [];
     const onLine = (bytes: Buffer | undefined): void => {
       if (bytes === undefined) return;
       try {
@@ -39,9 +133,7 @@ export async function readRetentionLogs(paths: readonly string[], known: Readonl
         if (typeof e.streamId !== 'string' || typeof e.last !== 'number' || typeof e.lastHash !== 'string' || !HEX64.test(e.lastHash)) return;
         const key = streamKey(e.streamId);
         if (!known.has(key)) return;
-        let l = byStream.get(key);
-        if (l === undefined) byStream.set(key, (l = []));
-        l.push({ streamId: key, file: keep(String(e.file)), last: e.last, lastHash: own(e.lastHash), deletedAt: keep(String(e.deletedAt)) });
+        entries.push({ streamId: key, file: keep(String(e.file)), last: e.last, lastHash: own(e.lastHash), deletedAt: keep(String(e.deletedAt)) });
       } catch {
         /* a torn last line of the log: ignored, so that cut is reported as an ordinary deletion */
       }
@@ -53,6 +145,13 @@ export async function readRetentionLogs(paths: readonly string[], known: Readonl
     } finally {
       await opened.fh.close();
     }
+    if (entries.length === 0) continue;
+    const states = await readStates(stateDir, new Map(entries.map((e) => [e.streamId, 0])), onSkip);
+    for (const e of entries) {
+      let l = retained.get(e.streamId);
+      if (l === undefined) retained.set(e.streamId, (l = []));
+      l.push({ ...e, log: path, stateFile: join(stateDir, `${e.streamId}.state`), state: states.get(e.streamId) });
+    }
   }
-  return byStream;
+  return { retained };
 }

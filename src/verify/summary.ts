@@ -9,6 +9,13 @@ export interface SignatureCounts {
   /** Signed, but verify ran without keys. */
   unchecked: number;
   unsigned: number;
+  /**
+   * Present when the verifier was given keys: some record of the chain (checkpoints excluded) verified under
+   * one of them. `false` is not a failure by itself — a producer without a record key writes unsigned
+   * records — but every signature of the stream may have been stripped with the hashes recomputed: only
+   * --require-signatures tells the two apart (docs/integrity.md §1, §8).
+   */
+  verified?: boolean;
 }
 
 /** Checkpoint records of a stream's chain by outcome. */

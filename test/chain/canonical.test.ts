@@ -13,7 +13,7 @@ import type { SpanContext } from '@opentelemetry/api';
 import type { AnyValue, LogAttributes } from '../../src/otel/types.js';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { describe, expect, it } from 'vitest';
-import { canonicalFromOtlp, CanonicalFormError } from '../../src/chain/canonical.js';
+import { canonicalFromOtlp, CanonicalFormError, MAX_VALUE_NESTING } from '../../src/chain/canonical.js';
 import { HashChain } from '../../src/chain/chain.js';
 import { hashCanonical } from '../../src/chain/hash.js';
 import { jcs } from '../../src/chain/jcs.js';
@@ -167,6 +167,33 @@ describe('distinct records never share a canonical form', () => {
   it('a doubleValue given as a quoted JSON number (proto3 JSON) reads as that number', () => {
     const rec: OtlpLogRecord = { attributes: [{ key: 'x', value: { doubleValue: '2.50' } }] };
     expect(canonicalFromOtlp(rec)).toBe('{"attributes":{"x":{"doubleValue":2.5}}}');
+  });
+});
+
+describe('nesting limit (MAX_VALUE_NESTING)', () => {
+  const nested = (kind: 'arrayValue' | 'kvlistValue', d: number): OtlpAnyValue => {
+    let v: OtlpAnyValue = { stringValue: 'x' };
+    for (let i = 0; i < d; i++) v = kind === 'arrayValue' ? { arrayValue: { values: [v] } } : { kvlistValue: { values: [{ key: 'k', value: v }] } };
+    return v;
+  };
+  it.each(['arrayValue', 'kvlistValue'] as const)('%s: 128 levels have a canonical form, 129 none (a CanonicalFormError, not a RangeError)', (kind) => {
+    expect(MAX_VALUE_NESTING).toBe(128);
+    expect(() => canonicalFromOtlp({ attributes: [{ key: 'a', value: nested(kind, 128) }] })).not.toThrow();
+    expect(() => canonicalFromOtlp({ body: nested(kind, 128) })).not.toThrow();
+    expect(() => canonicalFromOtlp({ attributes: [{ key: 'a', value: nested(kind, 129) }] })).toThrow(CanonicalFormError);
+    expect(() => canonicalFromOtlp({ body: nested(kind, 129) })).toThrow(/nested deeper than 128/);
+    expect(() => canonicalFromOtlp({ body: nested(kind, 20000) })).toThrow(CanonicalFormError);
+  });
+
+  it("the encoder's deepest output (nesting past maxDepth replaced) reads back with the hash it was sealed with", () => {
+    let v: unknown = 'leaf';
+    for (let i = 0; i < 40; i++) v = i % 2 === 0 ? [v] : { k: v };
+    const r = new SyntheticRecord(resourceFromAttributes({}), { name: 'audit' }, { eventName: 'e', attributes: { a: v } as LogAttributes });
+    r.body = v as AnyValue;
+    const sealed = new RecordSealer().seal(r, new HashChain());
+    const json = sealed.bytes.toString('utf8');
+    expect(json).toContain('[MaxDepth]');
+    expect(sha256(canonicalFromOtlp(JSON.parse(json) as OtlpLogRecord))).toBe(sealed.hash);
   });
 });
 

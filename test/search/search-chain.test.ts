@@ -110,8 +110,10 @@ describe('chain verdict per match', () => {
     const chain = makeSignedChain({ n: 6, recordSigner: (seq) => (seq === 4 ? other.signer : keys.signer) });
     writeFileSync(join(dir, 'j.jsonl'), toLines(chain.records).join('\n') + '\n');
     const { matches } = await searchJson(['--pubkey', keys.pubFile, '--where', 'audit.sequence.number=5', join(dir, 'j.jsonl')]);
-    // An unknown key is info without --require-signatures: the chain itself still verifies.
-    expect(matches[0]!.chain).toBe('verified');
+    // A record under a key not given, in a stream whose other records verify under a given key, is an error
+    // even without --require-signatures (a stream does not change keys: docs/integrity.md §7.3, step 2).
+    expect(matches[0]!.chain).toBe('broken');
+    expect(matches[0]!.chainProblem).toMatchObject({ kind: 'bad_signature', seq: 4, reason: 'unknown_key' });
     const tampered = makeSignedChain({ n: 6, recordSigner: keys.signer });
     setAttr(tampered.records[3]!, 'audit.integrity.value', { stringValue: Buffer.alloc(64, 1).toString('base64') });
     writeFileSync(join(dir, 'j.jsonl'), toLines(tampered.records).join('\n') + '\n');

@@ -61,10 +61,33 @@ describe('verify with keys', () => {
     expect(report.streams[0]).toEqual(
       expect.objectContaining({
         coveredThrough: 8,
-        signatures: { valid: 5, invalid: 1, unknownKey: 0, unchecked: 0, unsigned: 0 },
+        signatures: { valid: 5, invalid: 1, unknownKey: 0, unchecked: 0, unsigned: 0, verified: true },
         checkpoints: { valid: 2, invalid: 0, unknownKey: 0, unchecked: 0 },
       }),
     );
+  });
+
+  it('every signature stripped (hashes recomputed), verified with the key: exit 0, but a warning per stream, in the final line and in --json', async () => {
+    const c = makeSignedChain({ n: 5, recordSigner: hmacSigner(secret), shutdown: 'end' });
+    const records = structuredClone(c.records);
+    // Removing audit.integrity.* changes no hash (they are outside the canonical form): nothing to recompute.
+    for (const r of records) r.attributes = r.attributes!.filter((a) => !a.key.startsWith('audit.integrity.'));
+    const f = journal(records);
+    const signed = journal(c.records);
+    const text = await run(['--hmac-key-file', hmacFile, f, signed]);
+    expect(text.code).toBe(0); // a producer without a record key writes the same stream
+    const lines = text.out.trimEnd().split('\n');
+    expect(lines.filter((l) => l.startsWith('WARNING'))).toEqual([
+      expect.stringMatching(new RegExp(`^WARNING stream=${c.streamId} — no record MAC/signature verified under the given keys \\(6 unsigned\\).*--require-signatures`)),
+    ]);
+    expect(lines.at(-1)).toMatch(/^OK: .*every chain intact.*; 1 stream has no record signature verified under the given keys \(use --require-signatures to require them\)$/);
+    const json = JSON.parse((await run(['--json', '--hmac-key-file', hmacFile, f])).out) as VerifyReport;
+    expect(json.streams[0]!.signatures).toEqual({ valid: 0, invalid: 0, unknownKey: 0, unchecked: 0, unsigned: 6, verified: false });
+    // Without keys nothing was meant to be verified: no field, no warning.
+    const plain = await run(['--json', f]);
+    expect((JSON.parse(plain.out) as VerifyReport).streams[0]!.signatures).not.toHaveProperty('verified');
+    expect((await run([f])).out).not.toMatch(/WARNING|no record signature verified/);
+    expect((await run(['--hmac-key-file', hmacFile, '--require-signatures', f])).code).toBe(1);
   });
 
   it('--require-signatures on an unsigned journal: exit 1', async () => {

@@ -141,6 +141,22 @@ describe('--jobs 3 reports exactly what --jobs 1 reports', () => {
     expect(new Set(report.problems.map((p) => p.kind))).toEqual(new Set(['malformed', 'torn']));
   }, 60_000);
 
+  it.skipIf(!existsSync(cli))('values nested 5000 deep: malformed with the same message in every thread (no stack overflow)', async () => {
+    const records = makeChain(5);
+    records[2]!.attributes!.push({ key: 'deep', value: { stringValue: 'DEEP' } });
+    const deep = '{"arrayValue":{"values":['.repeat(5000) + '{}' + ']}}'.repeat(5000);
+    const lines = records.map((r) => requestLine([r]).replace('{"stringValue":"DEEP"}', deep));
+    const dir = join(root, 'deep');
+    await writeSet(dir, [lines]);
+    const r = await expectSameReports(dir, ['--json']);
+    const report = JSON.parse(r.out) as { problems: Array<{ kind: string; line?: number; seq?: number; message: string }> };
+    expect(report.problems.map((p) => [p.kind, p.line, p.seq])).toEqual([
+      ['malformed', 3, undefined],
+      ['deleted', 4, 3],
+    ]);
+    expect(report.problems[0]!.message).toMatch(/nested deeper than 128 arrays\/kvlists/);
+  }, 60_000);
+
   it.skipIf(!existsSync(cli))('files of many batches (> 512 KiB each), tampered in the middle', async () => {
     const rand = prng(0xb16);
     const pad = 'x'.repeat(900);

@@ -151,12 +151,22 @@ describe('key rotation and unknown keys', () => {
     expect(both.problems).toEqual([]);
     expect(both.streams[0]!.signatures).toMatchObject({ valid: 10, unknownKey: 0 });
 
+    // A producer never changes keys within a stream (docs/integrity.md §3.4): records of one stream under a key
+    // not given, next to records that verify, are an error even without --require-signatures.
     const onlyB = await verifyFiles([file], { pubkeys: b.verifying });
-    expect(onlyB.ok).toBe(true); // unknown keys are info unless signatures are required
+    expect(onlyB.ok).toBe(false);
     expect(onlyB.problems).toEqual([
-      expect.objectContaining({ kind: 'bad_signature', severity: 'info', reason: 'unknown_key', seq: 1, through: 4, message: expect.stringContaining(a.keyId) }),
+      expect.objectContaining({ kind: 'bad_signature', severity: 'error', reason: 'unknown_key', seq: 1, through: 4, message: expect.stringContaining(b.keyId) }),
     ]);
+    expect(onlyB.problems[0]!.message).toContain(a.keyId);
     expect(onlyB.streams[0]!.signatures).toMatchObject({ valid: 6, unknownKey: 4 });
+
+    // Only the key of another stream given: nothing of this one verifies, one unknown key: info.
+    const other = ed25519Keys(root, 'rot-other');
+    const single = makeSignedChain({ n: 5, recordSigner: a.signer });
+    const none = await verifyFiles([await writeStream(single.records)], { pubkeys: other.verifying });
+    expect(none.ok).toBe(true);
+    expect(none.problems).toEqual([expect.objectContaining({ kind: 'bad_signature', severity: 'info', reason: 'unknown_key', seq: 1, through: 5 })]);
 
     const required = await verifyFiles([file], { pubkeys: b.verifying, requireSignatures: true });
     expect(required.ok).toBe(false);
@@ -171,6 +181,65 @@ describe('key rotation and unknown keys', () => {
     const r = await verifyFiles([await writeStream(c.records)], { pubkeys: ed.verifying, hmacSecrets: [secret] });
     expect(r.problems).toEqual([]);
     expect(r.streams[0]!.signatures.valid).toBe(6);
+  });
+});
+
+describe('after the end record', () => {
+  it('a record after a validly signed end record that does not link to it: inserted (the end record is proven)', async () => {
+    const secret = hmacSecret(8);
+    const c = makeSignedChain({ n: 5, recordSigner: hmacSigner(secret), shutdown: 'end' });
+    const extra = structuredClone(c.records[4]!);
+    setAttr(extra, 'audit.sequence.number', { intValue: '7' });
+    setAttr(extra, 'audit.record.id', { stringValue: 'appended' });
+    setAttr(extra, ATTR_SEQ_PREVIOUS_HASH, { stringValue: 'a'.repeat(64) });
+    const r = await verifyFiles([await writeStream([...c.records, extra], 1)], { hmacSecrets: [secret] });
+    expect(errors(r).map((p) => [p.kind, p.seq])).toEqual([
+      ['inserted', 7],
+      ['bad_signature', 7],
+    ]);
+    expect(r.streams[0]).toMatchObject({ ended: true, last: 6 });
+  });
+});
+
+describe('key ids relabelled (docs/integrity.md §7.3, step 2)', () => {
+  const secret = hmacSecret(5);
+
+  /** Records from index `from` on changed, their key id relabelled and the chain recomputed: no key needed. */
+  function relabelled(n: number, from: number, label: (k: number) => string): OtlpLogRecord[] {
+    const c = makeSignedChain({ n, recordSigner: hmacSigner(secret) });
+    const records = structuredClone(c.records);
+    for (let k = from; k < n; k++) {
+      records[k]!.body = { stringValue: `forged ${k}` };
+      setAttr(records[k]!, ATTR_INTEGRITY_KEY_ID, { stringValue: label(k) });
+    }
+    rechain(records, from);
+    return records;
+  }
+
+  it('seq 1 verifies, seq 2.. forged under an unknown key id: an error naming the key the stream uses', async () => {
+    const records = relabelled(8, 1, () => 'rotated-2');
+    const r = await verifyFiles([await writeStream(records)], { hmacSecrets: [secret] });
+    expect(r.ok).toBe(false);
+    expect(errors(r)).toEqual([expect.objectContaining({ kind: 'bad_signature', reason: 'unknown_key', seq: 2, through: 8 })]);
+    expect(errors(r)[0]!.message).toMatch(/other records verify under a given key \(seq 1 first, key id "[0-9a-f]{16}"\); a stream does not change keys/);
+    expect(r.streams[0]!.signatures).toMatchObject({ valid: 1, unknownKey: 7 });
+  });
+
+  it('two unknown key ids in one stream: an error, even with no record verifying', async () => {
+    const records = relabelled(6, 0, (k) => (k < 3 ? 'key-a' : 'key-b'));
+    const r = await verifyFiles([await writeStream(records)], { hmacSecrets: [hmacSecret(6)] });
+    expect(errors(r).map((p) => [p.kind, p.reason, p.seq, p.through])).toEqual([
+      ['bad_signature', 'unknown_key', 1, 3],
+      ['bad_signature', 'unknown_key', 4, 6],
+    ]);
+    expect(errors(r)[0]!.message).toMatch(/more than one unknown key/);
+  });
+
+  it('every record under one key the verifier was not given: info (the stream is only unverified)', async () => {
+    const records = relabelled(6, 0, () => 'key-a');
+    const r = await verifyFiles([await writeStream(records)], { hmacSecrets: [hmacSecret(6)] });
+    expect(r.ok).toBe(true);
+    expect(r.problems).toEqual([expect.objectContaining({ kind: 'bad_signature', severity: 'info', reason: 'unknown_key', seq: 1, through: 6 })]);
   });
 });
 

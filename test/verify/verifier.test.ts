@@ -277,6 +277,24 @@ const tamperCases: TamperCase[] = [
     expect: [{ kind: 'modified', seq: 3, line: 3 }],
   },
   {
+    name: 'int64 string replaced by a JSON number beyond 2^53 − 1 (JSON.parse would round it back to the original)',
+    details: true,
+    tamper: ({ records }) => {
+      // 9007199254740993 reads as 9007199254740992: hashed as that, the edit would verify.
+      setAttr(records[2]!, 'audit.details.count', { intValue: '9007199254740992' });
+      for (let k = 3; k < records.length; k++) relink(records[k]!, records[k - 1]!);
+      const out = toLines(records);
+      const changed = out[2]!.replace('"intValue":"9007199254740992"', '"intValue":9007199254740993');
+      expect(changed).not.toBe(out[2]);
+      out[2] = changed;
+      return { lines: out };
+    },
+    expect: [
+      { kind: 'malformed', line: 3, message: /beyond 2\^53/ },
+      { kind: 'deleted', seq: 3, line: 4 },
+    ],
+  },
+  {
     name: 'record id modified (successor names the old id)',
     tamper: ({ records }) => {
       setAttr(records[6]!, ATTR_RECORD_ID, { stringValue: 'someone-else' });
@@ -320,6 +338,16 @@ const tamperCases: TamperCase[] = [
     expect: [{ kind: 'modified', seq: 3, line: 4, message: /different version/ }],
   },
   {
+    name: 'two versions of the last record (nothing links to either), the altered one read first: neither is blamed',
+    tamper: ({ records, name }) => {
+      const altered = structuredClone(records[9]!);
+      altered.body = { stringValue: 'altered' };
+      return { files: { 'a-copy.jsonl': toLines([altered]), [audit(name)]: toLines(records) } };
+    },
+    // Reported at the copy read second (the untouched one), naming both, and claiming neither was the change.
+    expect: [{ kind: 'modified', seq: 10, line: 10, message: /^conflicting versions of record seq 10 \(same record id\) at .*a-copy\.jsonl:1 and .*audit-.*:10: each links to seq 9, so which one was changed cannot be told/ }],
+  },
+  {
     name: 'record appended after the end record',
     end: true,
     tamper: ({ records }) => {
@@ -330,6 +358,17 @@ const tamperCases: TamperCase[] = [
       return { lines: [...toLines(records), ...toLines([forged])] };
     },
     expect: [{ kind: 'inserted', seq: 11, line: 11, message: /follows the end record .*links to it.*second end record/ }],
+  },
+  {
+    name: 'audit.sequence.end added to a middle record (seq 10 of 21)',
+    n: 20,
+    end: true,
+    tamper: ({ records }) => {
+      setAttr(records[9]!, ATTR_SEQ_END, { boolValue: true });
+      return { lines: toLines(records) };
+    },
+    // The record that changed is seq 10; seq 11–21 are the genuine rest of the stream, not insertions.
+    expect: [{ kind: 'modified', seq: 10, line: 10, message: /no longer matches the previous_hash recorded by seq 11.*carries audit\.sequence\.end although seq 11 follows/ }],
   },
   {
     name: 'two records swapped in a file',
@@ -501,6 +540,45 @@ describe('verifyFiles: random single-record tampering is always detected and loc
 
 // ---------------------------------------------------------------------------------------------------------
 
+describe('verifyFiles: a head removed by retention (state/retention.log and the state file)', () => {
+  /** A journal directory holding seq 5–12 of a stream, a retention.log entry for seq 1–4, and optionally a state file. */
+  async function headCut(state: { acked: number; last?: number; ended?: boolean } | undefined): Promise<{ dir: string; streamId: string }> {
+    const dir = await freshDir();
+    const streamId = testStreamId();
+    const records = makeChain(12, { streamId, end: true });
+    await writeLines(join(dir, `audit-${streamId}-000002.jsonl`), toLines(records.slice(4)));
+    await mkdir(join(dir, 'state'));
+    const entry = { streamId, file: `audit-${streamId}-000001.jsonl`, last: 4, lastHash: recordHash(records[3]!), deletedAt: '2026-11-28T00:00:00.000Z' };
+    await writeLines(join(dir, 'state', 'retention.log'), [JSON.stringify(entry)]);
+    if (state !== undefined) {
+      const st = { version: 1, streamId, pid: 1, host: 'h', startedAt: '2026-11-28T00:00:00.000Z', last: 12, ended: true, done: false, ...state };
+      await writeLines(join(dir, 'state', `${streamId}.state`), [JSON.stringify(st)]);
+    }
+    return { dir, streamId };
+  }
+
+  it('the state file records the cut acknowledged: deleted as info', async () => {
+    const { dir, streamId } = await headCut({ acked: 12 });
+    const r = await verifyFiles([dir]);
+    expect(r.ok).toBe(true);
+    expect(r.problems).toEqual([expect.objectContaining({ kind: 'deleted', severity: 'info', stream: streamId, seq: 1, message: expect.stringMatching(/removed by retention.*records seq 12 acknowledged/) })]);
+  });
+
+  it.each([
+    { name: 'the state file says nothing was acknowledged', state: { acked: 0 }, says: /records only seq 0 \(none\) acknowledged/ },
+    { name: 'the state file says less than the cut was acknowledged', state: { acked: 3 }, says: /records only seq 3 acknowledged/ },
+    { name: 'there is no state file', state: undefined, says: /has no readable state file/ },
+  ])('a retention.log line the state file does not back ($name): deleted, an error', async ({ state, says }) => {
+    const { dir, streamId } = await headCut(state);
+    const r = await verifyFiles([dir]);
+    expect(r.ok).toBe(false);
+    expect(r.problems).toEqual([
+      expect.objectContaining({ kind: 'deleted', severity: 'error', stream: streamId, seq: 1, message: expect.stringMatching(/seq 1–4 \(4 records\) are missing.*retention\.log claims seq 1–4 were removed by retention/) }),
+    ]);
+    expect(r.problems[0]!.message).toMatch(says);
+  });
+});
+
 describe('runVerifyCommand', () => {
   const run = async (argv: string[]): Promise<{ code: number; out: string[]; err: string[] }> => {
     const out: string[] = [];
@@ -579,6 +657,24 @@ describe('runVerifyCommand', () => {
     expect(r.code).toBe(2);
     expect(r.out).toEqual([]);
     expect(r.err.join('\n')).toMatch(says);
+  });
+
+  it('exits 2 when the files hold no audit record (all truncated to 0 bytes, or only other logs): nothing was verified', async () => {
+    const dir = await freshDir();
+    for (let k = 1; k <= 3; k++) await writeFile(join(dir, `audit-x-00000${k}.jsonl`), '');
+    const empty = await run([dir]);
+    expect(empty.code).toBe(2);
+    expect(empty.out).toEqual([]);
+    expect(empty.err).toEqual(['otel-audit verify: no audit records in 3 files: nothing was verified']);
+    await writeLines(join(dir, 'other.jsonl'), [requestLine([{ body: { stringValue: 'app log' } }])]);
+    const others = await run(['--json', dir]);
+    expect(others.code).toBe(2);
+    expect(others.err).toEqual(['otel-audit verify: no audit records in 4 files (1 non-audit record ignored): nothing was verified']);
+    // A bad line is a finding, not "nothing": still exit 1.
+    await writeLines(join(dir, 'bad.jsonl'), ['{"resourceLogs":[{'], { finalNewline: true });
+    const bad = await run([dir]);
+    expect(bad.code).toBe(1);
+    expect(bad.out.at(-1)).toMatch(/^FAILED: 1 integrity problem in 5 files, 0 audit records, 0 streams \(1 malformed/);
   });
 
   it('exits 2 when a directory holds no journal files', async () => {
