@@ -19,7 +19,7 @@
 import type { SealedRecord } from '../chain/seal.js';
 import type { EncodableRecord } from '../otlp/request.js';
 import type { FsyncPolicy, SegmentInfo } from '../sinks/journal.js';
-import { newState, writeState, type StreamState } from '../sinks/stream-state.js';
+import { disown, newState, own, writeState, type StreamState } from '../sinks/stream-state.js';
 import type { StdoutSink } from '../sinks/stdout.js';
 import { AuditLossError } from '../core/errors.js';
 import { Batcher, concatRequests, journalLine, recordsOf, rejectReceipts, release, settle, type Batch } from './batch.js';
@@ -104,6 +104,8 @@ export class Delivery {
             onError: (message) => (this.lastError = message),
           });
     this.state = newState(o.streamId);
+    // Until closed, a state file naming this pid is this live stream's, not an earlier process's (stream-state.ts).
+    own(o.streamId);
     o.metrics.depth = () => this.memRecords;
     this.loop = new ExportLoop({
       sender: o.sender,
@@ -448,6 +450,7 @@ export class Delivery {
     const undelivered = this.accepted - acked - lost.length;
     this.saveState({ ended: true, done: acked >= this.accepted });
     await this.journal?.writer.close();
+    disown(this.o.streamId);
     await bounded(this.o.sender.shutdown());
     return { undelivered, lostInMemory: lost.length };
   }
