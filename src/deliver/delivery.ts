@@ -190,12 +190,13 @@ export class Delivery {
     this.batcher.add(rec, receipt);
     // A copy: rec.bytes is reused by the next seal (RecordSealer).
     if (this.o.stdout !== undefined) this.stdoutPending.push({ bytes: Buffer.from(rec.bytes), group: rec.group });
-    if (this.o.file === 'journal' && this.o.fsync === 'always' && !this.journal!.failed) {
-      // Durable before returning: one record, one line, write + fsync now.
+    if (this.o.file === 'journal' && this.o.fsync === 'always' && this.journal!.canWriteSync) {
+      // Durable before returning: write + fsync now, with whatever older batches still wait for the tick first (they
+      // queued while writes went through group commits, after a failed write), so the journal stays in order.
       this.flushStdout();
-      const batch = this.batcher.cut();
-      this.journal!.writeSync([batch]);
-      this.enqueue([batch]);
+      const batches = this.batcher.takeAll();
+      this.journal!.writeSync(batches);
+      this.enqueue(batches);
       return;
     }
     if (this.batcher.count >= this.o.maxExportBatchSize) this.batcher.ready.push(this.batcher.cut());

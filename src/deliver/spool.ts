@@ -51,6 +51,14 @@ export class Spool {
     return bytes >= maxBytes;
   }
 
+  /**
+   * Can a write be synchronous now? Not after a failed write (group commits until one succeeds), nor while group
+   * commits are queued or in flight: a synchronous line would land before older ones.
+   */
+  get canWriteSync(): boolean {
+    return !this.failed && this.writer.idle;
+  }
+
   writeSync(batches: Batch[]): void {
     try {
       this.writer.writeSync(batches.map(journalLine));

@@ -101,7 +101,7 @@ export class JournalWriter {
   private segmentNo = 0;
   private queue: Pending[] = [];
   private writing = false;
-  private idle: Promise<void> = Promise.resolve();
+  private idleWrites: Promise<void> = Promise.resolve();
   private idleResolve: (() => void) | undefined;
   private closed = false;
   /** The run an async writev is writing right now: on the exit path, did it land? */
@@ -218,8 +218,22 @@ export class JournalWriter {
     }
   }
 
-  /** Appends lines and fsyncs (unless the policy is `off`) before returning. Throws on I/O error. */
+  /** No write of `write` is queued or in flight: a line appended now lands after every line written before it. */
+  get idle(): boolean {
+    return !this.writing && this.queue.length === 0;
+  }
+
+  /**
+   * Appends lines and fsyncs (unless the policy is `off`) before returning. Throws on I/O error, and when writes
+   * of `write` are still queued or in flight (check `idle`): appended now, these lines would land before them,
+   * out of sequence order in the file and in the line index.
+   */
   writeSync(lines: readonly JournalLine[]): void {
+    if (!this.idle) throw new Error('journal: a synchronous write while queued writes are pending would reorder the journal');
+    this.appendSync(lines);
+  }
+
+  private appendSync(lines: readonly JournalLine[]): void {
     if (this.closed) throw new Error('journal is closed');
     this.reopenIfUnlinked();
     for (let i = 0; i < lines.length; ) {
@@ -249,7 +263,7 @@ export class JournalWriter {
 
   private async drain(): Promise<void> {
     this.writing = true;
-    this.idle = new Promise((r) => (this.idleResolve = r));
+    this.idleWrites = new Promise((r) => (this.idleResolve = r));
     while (this.queue.length > 0) {
       const group = this.queue;
       this.queue = [];
@@ -315,14 +329,14 @@ export class JournalWriter {
     }
     const written = this.writtenSeq();
     const todo = lines.filter((l) => l.first > written);
-    if (todo.length > 0) this.writeSync(todo);
+    if (todo.length > 0) this.appendSync(todo);
     else if (this.fd >= 0 && this.options.fsync !== 'off') fs.fsyncSync(this.fd); // the group's fsync may not have run
     return todo.length;
   }
 
   /** Waits for queued writes, fsyncs and closes. Idempotent. */
   async close(): Promise<void> {
-    if (this.writing) await this.idle;
+    if (this.writing) await this.idleWrites;
     if (this.closed) return;
     this.closed = true;
     if (this.fd >= 0) {
