@@ -32,6 +32,8 @@ export interface Batch {
   inMemory: boolean;
   /** Written to the journal (and synced, by policy). */
   onDisk: boolean;
+  /** A journal write of it is queued or in flight (fallback mode must not write it twice). */
+  journaling: boolean;
   receipts: Map<number, PendingReceipt> | undefined;
   /** Record ids, kept only where a loss report may need to name them (no journal to fall back on). */
   ids: string[] | undefined;
@@ -135,6 +137,7 @@ export class Batcher {
       arena,
       inMemory: true,
       onDisk: false,
+      journaling: false,
       receipts: this.openReceipts,
       ids: this.openIds,
     };

@@ -128,7 +128,8 @@ export class Delivery {
         failed: (r) => (this.lastError = `export: ${r.message}`),
         retrying: (r, count, delay) => {
           diag.warn(`otel-audit: export of ${count} records failed (${r.message}); retrying in ${delay} ms`);
-          if (o.file === 'fallback' && this.journal !== undefined) this.spoolUnsent();
+          // After close, close() itself spools what is left (and the journal may be closed already).
+          if (o.file === 'fallback' && this.journal !== undefined && !this.closed) this.spoolUnsent();
         },
         timed: (seconds, ok) => o.metrics.exportDuration(seconds, ok),
         crashed: (e) => this.exportCrashed(e),
@@ -252,7 +253,7 @@ export class Delivery {
   /** Fallback mode: the collector failed, so what memory holds goes to the spool, and so will new batches. */
   private spoolUnsent(): void {
     this.outage = true;
-    const toWrite = this.unsent.filter((b) => !b.onDisk);
+    const toWrite = this.unsent.filter((b) => !b.onDisk && !b.journaling && b.last > this.loop.acked);
     if (toWrite.length > 0) this.journal!.write(toWrite);
   }
 
@@ -436,6 +437,11 @@ export class Delivery {
     await this.journal?.writes;
     // An export still in flight (collector hanging) must not hold shutdown beyond its timeout.
     await bounded(this.loop.inflight);
+    // Fallback mode: what the collector has not acknowledged goes to the spool now, for the next start.
+    if (this.o.file === 'fallback' && this.journal !== undefined && this.undelivered > 0) {
+      this.spoolUnsent();
+      await this.journal.writes;
+    }
     // Whatever is neither acknowledged nor on disk is lost now: in `off` mode, or after journal failures.
     const acked = this.loop.acked;
     const notOnDisk = this.unsent.filter((b) => !b.onDisk && b.first > acked);

@@ -70,14 +70,20 @@ export class Spool {
 
   write(batches: Batch[]): void {
     // The write reads the lines after this returns: it holds their arenas until it has landed.
-    for (const b of batches) b.arena.hold();
+    for (const b of batches) {
+      b.arena.hold();
+      b.journaling = true;
+    }
     const p = this.writer.write(batches.map(journalLine))
       .then(
         () => this.onWritten(batches),
         (e: Error) => this.onWriteFailed(batches, e),
       )
       .finally(() => {
-        for (const b of batches) b.arena.release();
+        for (const b of batches) {
+          b.journaling = false;
+          b.arena.release();
+        }
       });
     this.writes = this.writes.then(() => p);
   }
