@@ -229,6 +229,10 @@ export class Delivery {
 
   private enqueue(batches: Batch[]): void {
     for (const b of batches) this.unsent.push(b);
+    // Fallback mode: a collector slower than the producer is an outage for the spool (DESIGN §5.4, the journal
+    // absorbs a slow or dead collector): past maxQueueSize, what memory holds goes to the spool, so it can be
+    // evicted (once written) instead of filling memory up to maxPendingRecords and the loss policy.
+    if (this.o.file === 'fallback' && this.journal !== undefined && this.memRecords > this.o.maxQueueSize) this.spoolBacklog();
     this.evict();
     this.loop.kick();
   }
@@ -254,6 +258,12 @@ export class Delivery {
   private spoolUnsent(): void {
     this.outage = true;
     const toWrite = this.unsent.filter((b) => !b.onDisk && !b.journaling && b.last > this.loop.acked);
+    if (toWrite.length > 0) this.journal!.write(toWrite);
+  }
+
+  /** Fallback mode, memory past maxQueueSize: writes what is not on disk to the spool (new batches stay in memory). */
+  private spoolBacklog(): void {
+    const toWrite = this.unsent.filter((b) => !b.onDisk && !b.journaling);
     if (toWrite.length > 0) this.journal!.write(toWrite);
   }
 
