@@ -62,6 +62,22 @@ export function settle(b: Batch, streamId: string, durability: AuditReceipt['dur
   b.receipts = undefined;
 }
 
+/**
+ * Settles the batch's receipts one by one: `how(seq, recordId)` says where that record is durable, rejects it (an
+ * Error), or leaves it waiting (undefined).
+ */
+export function settleEach(b: Batch, streamId: string, how: (seq: number, recordId: string) => AuditReceipt['durability'] | Error | undefined): void {
+  if (b.receipts === undefined) return;
+  for (const [seq, r] of b.receipts) {
+    const h = how(seq, r.recordId);
+    if (h === undefined) continue;
+    if (h instanceof Error) r.d.reject(h);
+    else r.d.resolve({ recordId: r.recordId, streamId, sequence: seq, hash: r.hash, durability: h });
+    b.receipts.delete(seq);
+  }
+  if (b.receipts.size === 0) b.receipts = undefined;
+}
+
 /** Rejects the batch's receipts with `error(recordId)`: its records are not durable by policy. */
 export function rejectReceipts(b: Batch, error: (recordId: string) => Error): void {
   if (b.receipts === undefined) return;

@@ -22,7 +22,7 @@ import type { FsyncPolicy, SegmentInfo } from '../sinks/journal.js';
 import { disown, newState, own, writeState, type StreamState } from '../sinks/stream-state.js';
 import type { StdoutSink } from '../sinks/stdout.js';
 import { AuditLossError } from '../core/errors.js';
-import { Batcher, concatRequests, journalLine, recordsOf, rejectReceipts, release, settle, type Batch } from './batch.js';
+import { Batcher, concatRequests, journalLine, recordsOf, rejectReceipts, release, settle, settleEach, type Batch } from './batch.js';
 import { BodyScratch } from './body-scratch.js';
 import { Spool } from './spool.js';
 import type { Deferred } from './deferred.js';
@@ -82,6 +82,8 @@ export class Delivery {
   /** The body of the request being sent, when it is assembled (concatenated or read back). */
   private readonly scratch = new BodyScratch();
   private stateTimer: NodeJS.Timeout | undefined;
+  /** Ranges the request in flight set aside: kept in rejected/, or not (reported lost). */
+  private setAsideRanges: { first: number; last: number; kept: boolean }[] = [];
   private readonly state: StreamState;
   private closed = false;
   private exited = false;
@@ -303,17 +305,27 @@ export class Delivery {
     }
     const group = this.unsent.slice(0, n);
     this.inflight = group;
+    this.setAsideRanges = [];
     return {
       body: n === 1 ? head.line : concatRequests(group.map((b) => b.line), this.scratch.get),
       count,
       last: group[n - 1]!.last,
       done: (outcome) => {
         this.inflight = [];
+        const ranges = this.setAsideRanges;
+        this.setAsideRanges = [];
         if (outcome === 'failed') return;
         this.unsent.splice(0, n);
         this.memRecords -= count;
         for (const b of group) {
-          settle(b, this.o.streamId, outcome === 'set-aside' ? 'journal' : 'collector');
+          if (outcome === 'set-aside') {
+            // Per record: acknowledged (the rest of a bisected request), kept in rejected/, or lost (fail closed).
+            settleEach(b, this.o.streamId, (seq, id) => {
+              const r = ranges.find((x) => x.first <= seq && seq <= x.last);
+              if (r === undefined) return 'collector';
+              return r.kept ? 'journal' : new AuditLossError('record refused for good by the collector and not kept (no journal directory, or rejected/ could not be written)', [id]);
+            });
+          } else settle(b, this.o.streamId, 'collector');
           release(b);
         }
       },
@@ -350,6 +362,7 @@ export class Delivery {
         diag.error(`otel-audit: could not keep a rejected batch (${(e as NodeJS.ErrnoException).code ?? 'error'})`);
       }
     }
+    this.setAsideRanges.push({ first, last, kept: where !== undefined });
     if (where === undefined) {
       const records = [];
       for (let s = first; s <= last; s++) records.push({ recordId: undefined, seq: s });
@@ -454,7 +467,9 @@ export class Delivery {
     }
     // Whatever is neither acknowledged nor on disk is lost now: in `off` mode, or after journal failures.
     const acked = this.loop.acked;
-    const notOnDisk = this.unsent.filter((b) => !b.onDisk && b.first > acked);
+    // A batch may be acknowledged in part (bisection, then a retryable failure): those receipts settle now.
+    for (const b of this.unsent) settleEach(b, this.o.streamId, (seq) => (seq <= acked ? 'collector' : undefined));
+    const notOnDisk = this.unsent.filter((b) => !b.onDisk && b.last > acked);
     const lost = recordsOf(notOnDisk, acked);
     if (lost.length > 0) {
       this.o.loss.report({
