@@ -131,6 +131,7 @@ export class AuditLogRecordProcessor implements LogRecordProcessor {
         streamId: this.streamId,
         acked: this.delivery.ackedSeq,
         segments: this.delivery.journalSegments(),
+        forget: (path) => this.delivery.forgetSegment(path),
       });
     this.delivery = new Delivery({
       dir: o.dir,

@@ -164,6 +164,11 @@ export class Delivery {
     return this.journal?.segments ?? [];
   }
 
+  /** Retention deleted this segment of the journal. */
+  forgetSegment(path: string): void {
+    this.journal?.writer.forget(path);
+  }
+
   journalFiles(): string[] {
     return this.journal?.segments.map((s) => s.path) ?? [];
   }

@@ -96,7 +96,10 @@ interface Pending {
 }
 
 export class JournalWriter {
-  readonly segments: SegmentInfo[] = [];
+  /** This writer's segments still on disk, oldest first (retention's deletions are forgotten: `forget`). */
+  private segs: SegmentInfo[] = [];
+  /** Highest sequence number whose line is in the file (written; fsynced or not). */
+  private written = 0;
   private fd = -1;
   private segmentNo = 0;
   private queue: Pending[] = [];
@@ -112,8 +115,21 @@ export class JournalWriter {
     prepareAuditDir(options.dir);
   }
 
+  get segments(): readonly SegmentInfo[] {
+    return this.segs;
+  }
+
   get current(): SegmentInfo | undefined {
-    return this.segments[this.segments.length - 1];
+    return this.segs[this.segs.length - 1];
+  }
+
+  /**
+   * Retention deleted this closed segment: its entry and line index go (a long-running process would otherwise keep
+   * one of each per segment ever written). A new array, so a read-back walking the old one is not disturbed.
+   */
+  forget(path: string): void {
+    const cur = this.current;
+    this.segs = this.segs.filter((s) => s.path !== path || s === cur);
   }
 
   private openNext(): void {
@@ -132,7 +148,7 @@ export class JournalWriter {
       throw e;
     }
     this.fd = fd;
-    this.segments.push({ path, first: 0, last: 0, bytes: 0, lines: new LineIndex() });
+    this.segs.push({ path, first: 0, last: 0, bytes: 0, lines: new LineIndex() });
   }
 
   /** Makes sure the current segment can take `len` more bytes (a line larger than a segment gets one alone). */
@@ -182,6 +198,7 @@ export class JournalWriter {
       off += len;
       if (cur.first === 0) cur.first = l.first;
       cur.last = l.last;
+      this.written = l.last;
     }
     cur.bytes = off;
   }
@@ -299,12 +316,6 @@ export class JournalWriter {
     return this.closed;
   }
 
-  /** Highest sequence number whose line is in the file (written; fsynced or not). */
-  private writtenSeq(): number {
-    for (let k = this.segments.length - 1; k >= 0; k--) if (this.segments[k]!.last > 0) return this.segments[k]!.last;
-    return 0;
-  }
-
   /**
    * The process is exiting (no event loop any more, ARCHITECTURE.md §5.6): makes the given lines durable now,
    * synchronously, except those already in the file. A run an async writev had in flight is waited for (up to
@@ -327,7 +338,7 @@ export class JournalWriter {
       else if (size > f.start) fs.ftruncateSync(this.fd, f.start);
       this.inflight = undefined;
     }
-    const written = this.writtenSeq();
+    const written = this.written;
     const todo = lines.filter((l) => l.first > written);
     if (todo.length > 0) this.appendSync(todo);
     else if (this.fd >= 0 && this.options.fsync !== 'off') fs.fsyncSync(this.fd); // the group's fsync may not have run

@@ -23,6 +23,8 @@ export interface OwnStream {
   acked: number;
   /** The live journal's segments, in order; the last one is active. */
   segments: readonly { path: string; last: number }[];
+  /** One of them was deleted: the journal forgets it (its entry and line index). */
+  forget?(path: string): void;
 }
 
 export function enforceRetention(dir: string, maxFiles: number, own: OwnStream): void {
@@ -58,6 +60,7 @@ export function enforceRetention(dir: string, maxFiles: number, own: OwnStream):
     if (!deletable) continue;
     if (!recordCut(dir, f.streamId, f.path)) continue;
     rmSync(f.path, { force: true });
+    if (f.streamId === own.streamId) own.forget?.(f.path);
     excess--;
   }
   if (excess > 0) diag.warn(`otel-audit: ${excess} journal file(s) above OTEL_AUDIT_MAX_FILES kept: they hold records not yet acknowledged`);
