@@ -345,6 +345,11 @@ export class AuditLogRecordProcessor implements LogRecordProcessor {
   }
 
   async forceFlush(): Promise<void> {
+    // As the stock BatchLogRecordProcessor: once shut down, a flush is the shutdown (nothing more will be delivered).
+    if (this.shutdownPromise !== undefined) {
+      await this.shutdownPromise;
+      return;
+    }
     this.queue.drain();
     const ok = await this.delivery.flush(this.options.exportTimeoutMillis);
     if (!ok) {

@@ -3,6 +3,7 @@
  * exportTimeoutMillis) whatever the collector does, mark the stream's end, leave what was not delivered in the
  * journal, say so, and the next start delivers it.
  */
+import { diag, DiagLogLevel } from '@opentelemetry/api';
 import { LoggerProvider } from '@opentelemetry/sdk-logs';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { AuditLossError } from '../../src/core/errors.js';
@@ -54,6 +55,27 @@ describe('forceFlush within its timeout', () => {
       }
     });
     expect(flushed.ms).toBeLessThan(5000);
+  });
+});
+
+describe('forceFlush after shutdown', () => {
+  it('is the shutdown: resolves with it, and does not wait another export timeout for records nothing sends any more', async () => {
+    // Fixed bug, kept as a regression test: a flush after shutdown waited the full exportTimeoutMillis (with the
+    // collector down) and then warned that it timed out.
+    captureStderr();
+    const warnings: string[] = [];
+    diag.setLogger({ error: () => undefined, warn: (m: string) => warnings.push(m), info: () => undefined, debug: () => undefined, verbose: () => undefined }, DiagLogLevel.WARN);
+    try {
+      p = await faultPipeline({ exportTimeoutMillis: TIMEOUT, exporter: { timeoutMillis: 200 } });
+      await p.collector.stop();
+      void p.audit.record(loginEvent(0));
+      const report = await p.processor.shutdownWithReport();
+      expect(report.undelivered).toBe(2);
+      await p.processor.forceFlush();
+      expect(warnings.filter((w) => w.includes('forceFlush'))).toEqual([]);
+    } finally {
+      diag.disable();
+    }
   });
 });
 
