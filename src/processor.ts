@@ -132,6 +132,7 @@ export class AuditLogRecordProcessor implements LogRecordProcessor {
         acked: this.delivery.ackedSeq,
         segments: this.delivery.journalSegments(),
         saveAcked: () => this.delivery.saveState(),
+        forget: (path) => this.delivery.forgetSegment(path),
       });
     this.delivery = new Delivery({
       dir: o.dir,
@@ -345,6 +346,11 @@ export class AuditLogRecordProcessor implements LogRecordProcessor {
   }
 
   async forceFlush(): Promise<void> {
+    // As the stock BatchLogRecordProcessor: once shut down, a flush is the shutdown (nothing more will be delivered).
+    if (this.shutdownPromise !== undefined) {
+      await this.shutdownPromise;
+      return;
+    }
     this.queue.drain();
     const ok = await this.delivery.flush(this.options.exportTimeoutMillis);
     if (!ok) {

@@ -32,6 +32,8 @@ export interface Batch {
   inMemory: boolean;
   /** Written to the journal (and synced, by policy). */
   onDisk: boolean;
+  /** A journal write of it is queued or in flight (fallback mode must not write it twice). */
+  journaling: boolean;
   receipts: Map<number, PendingReceipt> | undefined;
   /** Record ids, kept only where a loss report may need to name them (no journal to fall back on). */
   ids: string[] | undefined;
@@ -58,6 +60,22 @@ export function settle(b: Batch, streamId: string, durability: AuditReceipt['dur
   if (b.receipts === undefined) return;
   for (const [seq, r] of b.receipts) r.d.resolve({ recordId: r.recordId, streamId, sequence: seq, hash: r.hash, durability });
   b.receipts = undefined;
+}
+
+/**
+ * Settles the batch's receipts one by one: `how(seq, recordId)` says where that record is durable, rejects it (an
+ * Error), or leaves it waiting (undefined).
+ */
+export function settleEach(b: Batch, streamId: string, how: (seq: number, recordId: string) => AuditReceipt['durability'] | Error | undefined): void {
+  if (b.receipts === undefined) return;
+  for (const [seq, r] of b.receipts) {
+    const h = how(seq, r.recordId);
+    if (h === undefined) continue;
+    if (h instanceof Error) r.d.reject(h);
+    else r.d.resolve({ recordId: r.recordId, streamId, sequence: seq, hash: r.hash, durability: h });
+    b.receipts.delete(seq);
+  }
+  if (b.receipts.size === 0) b.receipts = undefined;
 }
 
 /** Rejects the batch's receipts with `error(recordId)`: its records are not durable by policy. */
@@ -135,6 +153,7 @@ export class Batcher {
       arena,
       inMemory: true,
       onDisk: false,
+      journaling: false,
       receipts: this.openReceipts,
       ids: this.openIds,
     };

@@ -19,10 +19,10 @@
 import type { SealedRecord } from '../chain/seal.js';
 import type { EncodableRecord } from '../otlp/request.js';
 import type { FsyncPolicy, SegmentInfo } from '../sinks/journal.js';
-import { newState, writeState, type StreamState } from '../sinks/stream-state.js';
+import { disown, newState, own, writeState, type StreamState } from '../sinks/stream-state.js';
 import type { StdoutSink } from '../sinks/stdout.js';
 import { AuditLossError } from '../core/errors.js';
-import { Batcher, concatRequests, journalLine, recordsOf, rejectReceipts, release, settle, type Batch } from './batch.js';
+import { Batcher, concatRequests, journalLine, recordsOf, rejectReceipts, release, settle, settleEach, type Batch } from './batch.js';
 import { BodyScratch } from './body-scratch.js';
 import { Spool } from './spool.js';
 import type { Deferred } from './deferred.js';
@@ -82,6 +82,8 @@ export class Delivery {
   /** The body of the request being sent, when it is assembled (concatenated or read back). */
   private readonly scratch = new BodyScratch();
   private stateTimer: NodeJS.Timeout | undefined;
+  /** Ranges the request in flight set aside: kept in rejected/, or not (reported lost). */
+  private setAsideRanges: { first: number; last: number; kept: boolean }[] = [];
   private readonly state: StreamState;
   private closed = false;
   private exited = false;
@@ -104,6 +106,8 @@ export class Delivery {
             onError: (message) => (this.lastError = message),
           });
     this.state = newState(o.streamId);
+    // Until closed, a state file naming this pid is this live stream's, not an earlier process's (stream-state.ts).
+    own(o.streamId);
     o.metrics.depth = () => this.memRecords;
     this.loop = new ExportLoop({
       sender: o.sender,
@@ -126,7 +130,8 @@ export class Delivery {
         failed: (r) => (this.lastError = `export: ${r.message}`),
         retrying: (r, count, delay) => {
           diag.warn(`otel-audit: export of ${count} records failed (${r.message}); retrying in ${delay} ms`);
-          if (o.file === 'fallback' && this.journal !== undefined) this.spoolUnsent();
+          // After close, close() itself spools what is left (and the journal may be closed already).
+          if (o.file === 'fallback' && this.journal !== undefined && !this.closed) this.spoolUnsent();
         },
         timed: (seconds, ok) => o.metrics.exportDuration(seconds, ok),
         crashed: (e) => this.exportCrashed(e),
@@ -159,6 +164,11 @@ export class Delivery {
     return this.journal?.segments ?? [];
   }
 
+  /** Retention deleted this segment of the journal. */
+  forgetSegment(path: string): void {
+    this.journal?.writer.forget(path);
+  }
+
   journalFiles(): string[] {
     return this.journal?.segments.map((s) => s.path) ?? [];
   }
@@ -188,12 +198,13 @@ export class Delivery {
     this.batcher.add(rec, receipt);
     // A copy: rec.bytes is reused by the next seal (RecordSealer).
     if (this.o.stdout !== undefined) this.stdoutPending.push({ bytes: Buffer.from(rec.bytes), group: rec.group });
-    if (this.o.file === 'journal' && this.o.fsync === 'always' && !this.journal!.failed) {
-      // Durable before returning: one record, one line, write + fsync now.
+    if (this.o.file === 'journal' && this.o.fsync === 'always' && this.journal!.canWriteSync) {
+      // Durable before returning: write + fsync now, with whatever older batches still wait for the tick first (they
+      // queued while writes went through group commits, after a failed write), so the journal stays in order.
       this.flushStdout();
-      const batch = this.batcher.cut();
-      this.journal!.writeSync([batch]);
-      this.enqueue([batch]);
+      const batches = this.batcher.takeAll();
+      this.journal!.writeSync(batches);
+      this.enqueue(batches);
       return;
     }
     if (this.batcher.count >= this.o.maxExportBatchSize) this.batcher.ready.push(this.batcher.cut());
@@ -225,6 +236,10 @@ export class Delivery {
 
   private enqueue(batches: Batch[]): void {
     for (const b of batches) this.unsent.push(b);
+    // Fallback mode: a collector slower than the producer is an outage for the spool (DESIGN §5.4, the journal
+    // absorbs a slow or dead collector): past maxQueueSize, what memory holds goes to the spool, so it can be
+    // evicted (once written) instead of filling memory up to maxPendingRecords and the loss policy.
+    if (this.o.file === 'fallback' && this.journal !== undefined && this.memRecords > this.o.maxQueueSize) this.spoolBacklog();
     this.evict();
     this.loop.kick();
   }
@@ -249,7 +264,13 @@ export class Delivery {
   /** Fallback mode: the collector failed, so what memory holds goes to the spool, and so will new batches. */
   private spoolUnsent(): void {
     this.outage = true;
-    const toWrite = this.unsent.filter((b) => !b.onDisk);
+    const toWrite = this.unsent.filter((b) => !b.onDisk && !b.journaling && b.last > this.loop.acked);
+    if (toWrite.length > 0) this.journal!.write(toWrite);
+  }
+
+  /** Fallback mode, memory past maxQueueSize: writes what is not on disk to the spool (new batches stay in memory). */
+  private spoolBacklog(): void {
+    const toWrite = this.unsent.filter((b) => !b.onDisk && !b.journaling);
     if (toWrite.length > 0) this.journal!.write(toWrite);
   }
 
@@ -289,17 +310,27 @@ export class Delivery {
     }
     const group = this.unsent.slice(0, n);
     this.inflight = group;
+    this.setAsideRanges = [];
     return {
       body: n === 1 ? head.line : concatRequests(group.map((b) => b.line), this.scratch.get),
       count,
       last: group[n - 1]!.last,
       done: (outcome) => {
         this.inflight = [];
+        const ranges = this.setAsideRanges;
+        this.setAsideRanges = [];
         if (outcome === 'failed') return;
         this.unsent.splice(0, n);
         this.memRecords -= count;
         for (const b of group) {
-          settle(b, this.o.streamId, outcome === 'set-aside' ? 'journal' : 'collector');
+          if (outcome === 'set-aside') {
+            // Per record: acknowledged (the rest of a bisected request), kept in rejected/, or lost (fail closed).
+            settleEach(b, this.o.streamId, (seq, id) => {
+              const r = ranges.find((x) => x.first <= seq && seq <= x.last);
+              if (r === undefined) return 'collector';
+              return r.kept ? 'journal' : new AuditLossError('record refused for good by the collector and not kept (no journal directory, or rejected/ could not be written)', [id]);
+            });
+          } else settle(b, this.o.streamId, 'collector');
           release(b);
         }
       },
@@ -336,6 +367,7 @@ export class Delivery {
         diag.error(`otel-audit: could not keep a rejected batch (${(e as NodeJS.ErrnoException).code ?? 'error'})`);
       }
     }
+    this.setAsideRanges.push({ first, last, kept: where !== undefined });
     if (where === undefined) {
       const records = [];
       for (let s = first; s <= last; s++) records.push({ recordId: undefined, seq: s });
@@ -433,9 +465,16 @@ export class Delivery {
     await this.journal?.writes;
     // An export still in flight (collector hanging) must not hold shutdown beyond its timeout.
     await bounded(this.loop.inflight);
+    // Fallback mode: what the collector has not acknowledged goes to the spool now, for the next start.
+    if (this.o.file === 'fallback' && this.journal !== undefined && this.undelivered > 0) {
+      this.spoolUnsent();
+      await this.journal.writes;
+    }
     // Whatever is neither acknowledged nor on disk is lost now: in `off` mode, or after journal failures.
     const acked = this.loop.acked;
-    const notOnDisk = this.unsent.filter((b) => !b.onDisk && b.first > acked);
+    // A batch may be acknowledged in part (bisection, then a retryable failure): those receipts settle now.
+    for (const b of this.unsent) settleEach(b, this.o.streamId, (seq) => (seq <= acked ? 'collector' : undefined));
+    const notOnDisk = this.unsent.filter((b) => !b.onDisk && b.last > acked);
     const lost = recordsOf(notOnDisk, acked);
     if (lost.length > 0) {
       this.o.loss.report({
@@ -448,6 +487,7 @@ export class Delivery {
     const undelivered = this.accepted - acked - lost.length;
     this.saveState({ ended: true, done: acked >= this.accepted });
     await this.journal?.writer.close();
+    disown(this.o.streamId);
     await bounded(this.o.sender.shutdown());
     return { undelivered, lostInMemory: lost.length };
   }

@@ -62,6 +62,12 @@ function lastRecordOf(streamId: string, paths: readonly string[]): { lastSeq?: n
   }
 }
 
+/** The state of a stream whose state file is missing or unreadable: no owner known. */
+function unknownOwner(streamId: string): StreamState {
+  const { procStart: _ours, ...state } = newState(streamId);
+  return { ...state, pid: 0, startedAt: '' };
+}
+
 export class Replayer {
   private stopped = false;
   /** The export loop of the stream being replayed. */
@@ -84,10 +90,10 @@ export class Replayer {
       const state = readState(o.dir, streamId);
       if (state?.done === true) continue;
       // A live owner is still delivering; but a stream it closed (ended) is final and can be replayed now.
-      if (state !== undefined && !state.ended && isOwnerAlive(state)) continue;
+      if (state !== undefined && !state.ended && isOwnerAlive(state, streamId)) continue;
       const release = claimReplay(o.dir, streamId);
       if (release === undefined) continue;
-      this.claimed.push({ streamId, paths, state: state ?? { ...newState(streamId), pid: 0, startedAt: '' }, release });
+      this.claimed.push({ streamId, paths, state: state ?? unknownOwner(streamId), release });
     }
   }
 

@@ -31,8 +31,10 @@ export class Spool {
   private unjournaledSinceFailure = 0;
   /** Every write started so far, settled. */
   writes: Promise<void> = Promise.resolve();
-  private lastSegments = 0;
-  private retentionOffered = 0;
+  /** The segment written to last (a new one: the journal rotated). */
+  private lastPath: string | undefined;
+  /** Last sequence number of the last closed segment offered to retention. */
+  private offeredUpTo = 0;
 
   constructor(private readonly o: SpoolOptions) {
     this.writer = new JournalWriter({ dir: o.dir, streamId: o.streamId, maxFileBytes: o.maxFileBytes, fsync: o.fsync });
@@ -51,6 +53,14 @@ export class Spool {
     return bytes >= maxBytes;
   }
 
+  /**
+   * Can a write be synchronous now? Not after a failed write (group commits until one succeeds), nor while group
+   * commits are queued or in flight: a synchronous line would land before older ones.
+   */
+  get canWriteSync(): boolean {
+    return !this.failed && this.writer.idle;
+  }
+
   writeSync(batches: Batch[]): void {
     try {
       this.writer.writeSync(batches.map(journalLine));
@@ -62,14 +72,20 @@ export class Spool {
 
   write(batches: Batch[]): void {
     // The write reads the lines after this returns: it holds their arenas until it has landed.
-    for (const b of batches) b.arena.hold();
+    for (const b of batches) {
+      b.arena.hold();
+      b.journaling = true;
+    }
     const p = this.writer.write(batches.map(journalLine))
       .then(
         () => this.onWritten(batches),
         (e: Error) => this.onWriteFailed(batches, e),
       )
       .finally(() => {
-        for (const b of batches) b.arena.release();
+        for (const b of batches) {
+          b.journaling = false;
+          b.arena.release();
+        }
       });
     this.writes = this.writes.then(() => p);
   }
@@ -90,10 +106,10 @@ export class Spool {
       process.stderr.write(msg + '\n');
     }
     this.o.onWritten();
-    const segs = this.writer.segments.length;
-    if (segs > this.lastSegments) {
-      if (this.lastSegments > 0) this.o.onRotate?.();
-      this.lastSegments = segs;
+    const cur = this.writer.current?.path;
+    if (cur !== this.lastPath) {
+      if (this.lastPath !== undefined) this.o.onRotate?.();
+      this.lastPath = cur;
     }
   }
 
@@ -120,9 +136,13 @@ export class Spool {
   offerRetention(acked: number): void {
     const segs = this.writer.segments;
     let offer = false;
-    while (this.retentionOffered < segs.length - 1 && segs[this.retentionOffered]!.last <= acked) {
-      this.retentionOffered++;
-      offer = true;
+    for (let i = 0; i < segs.length - 1; i++) {
+      const last = segs[i]!.last;
+      if (last > acked) break;
+      if (last > this.offeredUpTo) {
+        this.offeredUpTo = last;
+        offer = true;
+      }
     }
     if (offer) this.o.onRotate?.();
   }

@@ -96,12 +96,15 @@ interface Pending {
 }
 
 export class JournalWriter {
-  readonly segments: SegmentInfo[] = [];
+  /** This writer's segments still on disk, oldest first (retention's deletions are forgotten: `forget`). */
+  private segs: SegmentInfo[] = [];
+  /** Highest sequence number whose line is in the file (written; fsynced or not). */
+  private written = 0;
   private fd = -1;
   private segmentNo = 0;
   private queue: Pending[] = [];
   private writing = false;
-  private idle: Promise<void> = Promise.resolve();
+  private idleWrites: Promise<void> = Promise.resolve();
   private idleResolve: (() => void) | undefined;
   private closed = false;
   /** The run an async writev is writing right now: on the exit path, did it land? */
@@ -112,8 +115,21 @@ export class JournalWriter {
     prepareAuditDir(options.dir);
   }
 
+  get segments(): readonly SegmentInfo[] {
+    return this.segs;
+  }
+
   get current(): SegmentInfo | undefined {
-    return this.segments[this.segments.length - 1];
+    return this.segs[this.segs.length - 1];
+  }
+
+  /**
+   * Retention deleted this closed segment: its entry and line index go (a long-running process would otherwise keep
+   * one of each per segment ever written). A new array, so a read-back walking the old one is not disturbed.
+   */
+  forget(path: string): void {
+    const cur = this.current;
+    this.segs = this.segs.filter((s) => s.path !== path || s === cur);
   }
 
   private openNext(): void {
@@ -132,7 +148,7 @@ export class JournalWriter {
       throw e;
     }
     this.fd = fd;
-    this.segments.push({ path, first: 0, last: 0, bytes: 0, lines: new LineIndex() });
+    this.segs.push({ path, first: 0, last: 0, bytes: 0, lines: new LineIndex() });
   }
 
   /** Makes sure the current segment can take `len` more bytes (a line larger than a segment gets one alone). */
@@ -182,6 +198,7 @@ export class JournalWriter {
       off += len;
       if (cur.first === 0) cur.first = l.first;
       cur.last = l.last;
+      this.written = l.last;
     }
     cur.bytes = off;
   }
@@ -218,8 +235,22 @@ export class JournalWriter {
     }
   }
 
-  /** Appends lines and fsyncs (unless the policy is `off`) before returning. Throws on I/O error. */
+  /** No write of `write` is queued or in flight: a line appended now lands after every line written before it. */
+  get idle(): boolean {
+    return !this.writing && this.queue.length === 0;
+  }
+
+  /**
+   * Appends lines and fsyncs (unless the policy is `off`) before returning. Throws on I/O error, and when writes
+   * of `write` are still queued or in flight (check `idle`): appended now, these lines would land before them,
+   * out of sequence order in the file and in the line index.
+   */
   writeSync(lines: readonly JournalLine[]): void {
+    if (!this.idle) throw new Error('journal: a synchronous write while queued writes are pending would reorder the journal');
+    this.appendSync(lines);
+  }
+
+  private appendSync(lines: readonly JournalLine[]): void {
     if (this.closed) throw new Error('journal is closed');
     this.reopenIfUnlinked();
     for (let i = 0; i < lines.length; ) {
@@ -249,7 +280,7 @@ export class JournalWriter {
 
   private async drain(): Promise<void> {
     this.writing = true;
-    this.idle = new Promise((r) => (this.idleResolve = r));
+    this.idleWrites = new Promise((r) => (this.idleResolve = r));
     while (this.queue.length > 0) {
       const group = this.queue;
       this.queue = [];
@@ -285,12 +316,6 @@ export class JournalWriter {
     return this.closed;
   }
 
-  /** Highest sequence number whose line is in the file (written; fsynced or not). */
-  private writtenSeq(): number {
-    for (let k = this.segments.length - 1; k >= 0; k--) if (this.segments[k]!.last > 0) return this.segments[k]!.last;
-    return 0;
-  }
-
   /**
    * The process is exiting (no event loop any more, ARCHITECTURE.md §5.6): makes the given lines durable now,
    * synchronously, except those already in the file. A run an async writev had in flight is waited for (up to
@@ -313,16 +338,16 @@ export class JournalWriter {
       else if (size > f.start) fs.ftruncateSync(this.fd, f.start);
       this.inflight = undefined;
     }
-    const written = this.writtenSeq();
+    const written = this.written;
     const todo = lines.filter((l) => l.first > written);
-    if (todo.length > 0) this.writeSync(todo);
+    if (todo.length > 0) this.appendSync(todo);
     else if (this.fd >= 0 && this.options.fsync !== 'off') fs.fsyncSync(this.fd); // the group's fsync may not have run
     return todo.length;
   }
 
   /** Waits for queued writes, fsyncs and closes. Idempotent. */
   async close(): Promise<void> {
-    if (this.writing) await this.idle;
+    if (this.writing) await this.idleWrites;
     if (this.closed) return;
     this.closed = true;
     if (this.fd >= 0) {

@@ -29,6 +29,8 @@ export interface OwnStream {
    * records acknowledged (docs/integrity.md §7.2 step 5), and the state is otherwise saved up to a second later.
    */
   saveAcked?: () => void;
+  /** One of them was deleted: the journal forgets it (its entry and line index). */
+  forget?(path: string): void;
 }
 
 export function enforceRetention(dir: string, maxFiles: number, own: OwnStream): void {
@@ -69,6 +71,7 @@ export function enforceRetention(dir: string, maxFiles: number, own: OwnStream):
     }
     if (!recordCut(dir, f.streamId, f.path)) continue;
     rmSync(f.path, { force: true });
+    if (f.streamId === own.streamId) own.forget?.(f.path);
     excess--;
   }
   if (excess > 0) diag.warn(`otel-audit: ${excess} journal file(s) above OTEL_AUDIT_MAX_FILES kept: they hold records not yet acknowledged`);

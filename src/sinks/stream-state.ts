@@ -18,6 +18,11 @@ export interface StreamState {
   streamId: string;
   pid: number;
   host: string;
+  /**
+   * Start time of the owning process (field 22 of /proc/<pid>/stat: clock ticks since boot), where readable: a
+   * later process that reuses the pid has another one, so it is not taken for the owner.
+   */
+  procStart?: string;
   startedAt: string;
   /** Highest sequence number acknowledged by the collector (0: none). */
   acked: number;
@@ -32,11 +37,13 @@ export interface StreamState {
 }
 
 export function newState(streamId: string): StreamState {
+  const procStart = procStartTime(process.pid);
   return {
     version: 1,
     streamId,
     pid: process.pid,
     host: hostname(),
+    ...(procStart !== undefined ? { procStart } : {}),
     startedAt: new Date().toISOString(),
     acked: 0,
     last: 0,
@@ -76,10 +83,53 @@ export function readState(dir: string, streamId: string): StreamState | undefine
   }
 }
 
-/** Is the process that wrote this state still alive on this host? */
-export function isOwnerAlive(state: Pick<StreamState, 'pid' | 'host'>): boolean {
+/**
+ * Streams (and replay claims) that a live processor of this very process owns. Kept on globalThis so the ESM and
+ * CommonJS builds, loaded side by side, share it.
+ */
+const OWNED = Symbol.for('otel-audit.owned-streams');
+const owned = (): Set<string> => ((globalThis as { [OWNED]?: Set<string> })[OWNED] ??= new Set());
+
+/** A processor of this process owns `key` (its stream id) until `disown`: same-pid states with it are alive. */
+export function own(key: string): void {
+  owned().add(key);
+}
+
+export function disown(key: string): void {
+  owned().delete(key);
+}
+
+let ownStart: string | undefined | null = null;
+
+/** Field 22 (starttime) of /proc/<pid>/stat, or undefined where there is no such file (not Linux, or gone). */
+export function procStartTime(pid: number): string | undefined {
+  if (pid === process.pid && ownStart !== null) return ownStart;
+  let start: string | undefined;
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'latin1');
+    // The command name (field 2) is in parentheses and may hold spaces or parentheses: count after the last one.
+    start = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+  } catch {
+    start = undefined;
+  }
+  if (pid === process.pid) ownStart = start;
+  return start;
+}
+
+/**
+ * Is the process that wrote this state (or lock) still alive on this host? `key` is what it would own if it were
+ * this process (the stream id, or the lock's nonce). Same pid as ours is this process only when a live processor
+ * here owns `key`; otherwise it was an earlier process with the same pid (pid 1 in a container, restarted). Another
+ * pid is alive when it exists and, where both are known, started when the owner did (not a later process that
+ * reused the pid).
+ */
+export function isOwnerAlive(state: { pid: number; host: string; procStart?: string | undefined }, key: string): boolean {
   if (state.host !== hostname()) return true; // cannot tell; never steal another host's stream
-  if (state.pid === process.pid) return true;
+  if (state.pid === process.pid) return owned().has(key);
+  if (typeof state.procStart === 'string') {
+    const now = procStartTime(state.pid);
+    if (now !== undefined && now !== state.procStart) return false;
+  }
   try {
     process.kill(state.pid, 0);
     return true;
@@ -98,14 +148,18 @@ export function isOwnerAlive(state: Pick<StreamState, 'pid' | 'host'>): boolean 
 export function claimReplay(dir: string, streamId: string): (() => void) | undefined {
   ensureDirs(dir);
   const path = lockPath(dir, streamId);
-  const mine = JSON.stringify({ pid: process.pid, host: hostname(), nonce: randomBytes(8).toString('hex') });
+  const nonce = randomBytes(8).toString('hex');
+  const procStart = procStartTime(process.pid);
+  const mine = JSON.stringify({ pid: process.pid, host: hostname(), nonce, ...(procStart !== undefined ? { procStart } : {}) });
   const tmp = `${path}.${process.pid}.${randomBytes(12).toString('hex')}.tmp`;
   writeExclusive(tmp, mine); // a lock need not survive a power cut: its holder would not either
   try {
     for (let attempt = 0; attempt < 3; attempt++) {
       try {
         fs.linkSync(tmp, path);
+        own(nonce);
         return () => {
+          disown(nonce);
           // Release only our own lock (not one a takeover put in its place).
           try {
             if (readLock(path) === mine) fs.rmSync(path, { force: true });
@@ -122,13 +176,13 @@ export function claimReplay(dir: string, streamId: string): (() => void) | undef
       } catch {
         continue; // released meanwhile: try again
       }
-      let holder: { pid: number; host: string } | undefined;
+      let holder: { pid: number; host: string; nonce?: string; procStart?: string } | undefined;
       try {
-        holder = JSON.parse(text) as { pid: number; host: string };
+        holder = JSON.parse(text) as { pid: number; host: string; nonce?: string; procStart?: string };
       } catch {
         holder = undefined; // never torn (created whole), but be safe: unreadable counts as stale
       }
-      if (holder !== undefined && isOwnerAlive(holder)) return undefined;
+      if (holder !== undefined && isOwnerAlive(holder, String(holder.nonce))) return undefined;
       // Take over: move the stale lock aside, then make sure it was the one we read (not a fresh one).
       const aside = `${path}.stale.${process.pid}.${randomBytes(4).toString('hex')}`;
       try {

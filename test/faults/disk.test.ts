@@ -9,7 +9,7 @@
  * recovers; nothing is lost silently. Rotation and retention never delete what the collector has not
  * acknowledged.
  */
-import { chmodSync, existsSync, readFileSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, openSync, readFileSync, rmSync, statfsSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { LoggerProvider } from '@opentelemetry/sdk-logs';
 import { afterEach, describe, expect, it, vi } from 'vitest';
@@ -120,6 +120,65 @@ describe('disk faults: delivery goes on, the failure is reported and counted, wr
     expect(how).toContain('collector');
     expect(how).toContain('journal');
     await expectDeliveredAndRecovered(p, 400, 'ENOSPC', stderr);
+  });
+
+  it.skipIf(!canMount)('fsync always, ENOSPC once: records queued while writes went through group commits reach the journal and the collector before newer ones', async () => {
+    // A failed synchronous write switches to group commits until one succeeds; the records emitted meanwhile wait
+    // in the batcher or in the writer's queue. The next synchronous write must not land before them: the journal
+    // would be out of order, read-back would take them for a gap (reported LOST) and the collector would get the
+    // stream out of order.
+    const { dir, cleanup } = await tempDir('otel-audit-disk-');
+    cleanups.push(cleanup);
+    const mnt = join(dir, 'mnt');
+    mountTmpfs(mnt, '1m');
+    const stderr = captureStderr(/journal write failed|not acknowledged|LOST/);
+    const t = await faultPipeline({ fsync: 'always', maxExportBatchSize: 8 }, join(mnt, 'audit'));
+    p = t;
+    const receipts: Promise<AuditReceipt>[] = [t.audit.record(loginEvent(0))];
+    await receipts[0];
+    // Fill the file system, then write until a journal write fails.
+    const filler = join(mnt, 'filler');
+    const fd = openSync(filler, 'w');
+    try {
+      for (;;) writeSync(fd, Buffer.alloc(64 * 1024));
+    } catch (e) {
+      expect((e as NodeJS.ErrnoException).code).toBe('ENOSPC');
+    }
+    try {
+      for (;;) writeSync(fd, Buffer.alloc(512));
+    } catch {
+      closeSync(fd);
+    }
+    let i = 1;
+    while (!/ENOSPC/.test(t.processor.stats().lastError ?? '') && i < 200) receipts.push(t.audit.record(loginEvent(i++)));
+    expect(t.processor.stats().lastError).toMatch(/ENOSPC/);
+    rmSync(filler);
+    // A producer in bursts, and a consumer awaiting each receipt (the app of rev1/always-reorder.mjs).
+    // 40 bursts of 10 at most (the file system holds ~1,000 such lines), so the disk does not fill again.
+    let bursts = 0;
+    let produced!: () => void;
+    const producing = new Promise<void>((r) => (produced = r));
+    const producer = (): void => {
+      for (let k = 0; k < 10; k++) receipts.push(t.audit.record(loginEvent(i++)));
+      if (++bursts < 40) setImmediate(producer);
+      else produced();
+    };
+    setImmediate(producer);
+    for (let k = 0; k < 20; k++) await t.audit.record(loginEvent(i++));
+    await producing;
+    await Promise.all(receipts);
+    await t.processor.forceFlush();
+    const n = t.processor.stats().accepted;
+    expect(t.processor.stats()).toMatchObject({ acked: n, dropped: 0 });
+    expect(stderr.join('')).not.toContain('LOST');
+    // The journal: every line after the one before it (the failed write left a gap, nothing out of order).
+    const seqs = segmentsOf(t.auditDir).flatMap(readOtlpLines).map((r) => seqOf(r)!);
+    expect(seqs.filter((s, k) => k > 0 && s <= seqs[k - 1]!)).toEqual([]);
+    expect(seqs).toContain(n);
+    await t.provider.shutdown();
+    const d = delivered(t.collectorFile);
+    expect(gaps(d.streams.get(t.processor.streamId), n + 1)).toEqual([]);
+    expect(d.inOrder).toBe(true);
   });
 
   it.skipIf(!canMount)('EROFS at the rotation boundary: open segments keep working, the next cannot be created; writes resume after', async () => {

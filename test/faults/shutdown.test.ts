@@ -3,6 +3,7 @@
  * exportTimeoutMillis) whatever the collector does, mark the stream's end, leave what was not delivered in the
  * journal, say so, and the next start delivers it.
  */
+import { diag, DiagLogLevel } from '@opentelemetry/api';
 import { LoggerProvider } from '@opentelemetry/sdk-logs';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { AuditLossError } from '../../src/core/errors.js';
@@ -54,6 +55,27 @@ describe('forceFlush within its timeout', () => {
       }
     });
     expect(flushed.ms).toBeLessThan(5000);
+  });
+});
+
+describe('forceFlush after shutdown', () => {
+  it('is the shutdown: resolves with it, and does not wait another export timeout for records nothing sends any more', async () => {
+    // Fixed bug, kept as a regression test: a flush after shutdown waited the full exportTimeoutMillis (with the
+    // collector down) and then warned that it timed out.
+    captureStderr();
+    const warnings: string[] = [];
+    diag.setLogger({ error: () => undefined, warn: (m: string) => warnings.push(m), info: () => undefined, debug: () => undefined, verbose: () => undefined }, DiagLogLevel.WARN);
+    try {
+      p = await faultPipeline({ exportTimeoutMillis: TIMEOUT, exporter: { timeoutMillis: 200 } });
+      await p.collector.stop();
+      void p.audit.record(loginEvent(0));
+      const report = await p.processor.shutdownWithReport();
+      expect(report.undelivered).toBe(2);
+      await p.processor.forceFlush();
+      expect(warnings.filter((w) => w.includes('forceFlush'))).toEqual([]);
+    } finally {
+      diag.disable();
+    }
   });
 });
 
@@ -129,6 +151,29 @@ describe('shutdown within its timeout, stream end marked, undelivered records le
     const rep = await next.replayed();
     await provider.shutdown();
     expect(rep!.streams).toEqual([closed.streamId]);
+  });
+
+  it('file=fallback, collector hanging: shutdown spools what was not acknowledged (nothing lost) and the next start delivers it', async () => {
+    // Fixed bug, kept as a regression test: close() reported these records LOST ("the journal could not be written")
+    // without ever trying to write them; a crash would have journaled them.
+    const stderr = captureStderr();
+    const lost: number[] = [];
+    p = await faultPipeline({ file: 'fallback', exportTimeoutMillis: TIMEOUT, onLoss: (e) => lost.push(e.records.length), exporter: { timeoutMillis: 5000 } });
+    p.collector.setFault({ mode: 'delay', delayMs: 60_000 });
+    const receipts = [];
+    for (let i = 0; i < 10; i++) receipts.push(p.audit.record(loginEvent(i)));
+    const report = await p.processor.shutdownWithReport();
+    expect(report).toMatchObject({ emitted: 11, exported: 0, undelivered: 11, dropped: 0 });
+    expect(lost).toEqual([]);
+    expect(stderr.join('')).not.toContain('LOST');
+    // Durable in the spool: the receipts settle as such.
+    for (const r of await Promise.all(receipts)) expect(r.durability).toBe('journal');
+    expect(segmentsOf(p.auditDir).flatMap(readOtlpLines).map((r) => seqOf(r))).toEqual(Array.from({ length: 11 }, (_, i) => i + 1));
+    p.collector.setFault({ mode: 'ok' });
+    const next = new AuditLogRecordProcessor({ dir: p.auditDir, ...FAST, exporter: { url: p.collector.endpoint } });
+    const provider = new LoggerProvider({ processors: [next] });
+    expect(await next.replayed()).toMatchObject({ streams: [report.streamId], records: 11 });
+    await provider.shutdown();
   });
 
   it('collector healthy: shutdown delivers everything, end marker included, and reports nothing undelivered', async () => {

@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { verifyFiles } from '../../src/verify/index.js';
@@ -43,6 +43,23 @@ describe('rotation and retention', () => {
     expect(report.ok).toBe(true);
     expect(report.problems).toEqual([expect.objectContaining({ kind: 'deleted', severity: 'info', seq: 1 })]);
     expect(report.streams[0]).toMatchObject({ first: firstKept, last: 701, ended: true });
+  });
+
+  it('forgets the segments retention deleted: journalFiles() and the shutdown report name only files that exist', async () => {
+    // Fixed bug, kept as a regression test: the writer kept the entry and line index of every segment ever written
+    // (an unbounded leak in a long-running process), and ShutdownReport.journalFiles listed deleted files.
+    p = await makePipeline({ maxFileBytes: 4096, maxFiles: 3, maxExportBatchSize: 8 });
+    for (let round = 0; round < 60; round++) {
+      await emit(p, round * 5, round * 5 + 5); // ~3.5 KB: under the disk bound of 3 × 4 KiB unacknowledged
+      await p.processor.forceFlush(); // acknowledged: the next rotation lets retention delete the closed segments
+    }
+    expect(segments(p.auditDir).length).toBeLessThanOrEqual(4);
+    const listed = p.processor.journalFiles();
+    expect(listed.length).toBeLessThanOrEqual(4);
+    expect(listed.filter((f) => !existsSync(f))).toEqual([]);
+    const report = await p.processor.shutdownWithReport();
+    expect(report.journalFiles.filter((f) => !existsSync(f))).toEqual([]);
+    expect(readFileSync(join(p.auditDir, 'state/retention.log'), 'utf8').trim().split('\n').length).toBeGreaterThan(10);
   });
 
   it('never deletes unacknowledged segments; past the disk bound the loss policy applies, loudly', async () => {

@@ -42,6 +42,33 @@ describe('stdout sink', () => {
   });
 });
 
+describe('stdout sink whose reader goes away', () => {
+  it('EPIPE disables the sink, said once on stderr; the app lives on and the journal keeps every record', async () => {
+    // Fixed bug, kept as a regression test: without an 'error' listener on stdout, EPIPE killed the application.
+    const { dir, cleanup } = await tempDir();
+    try {
+      const child = runNode([join(import.meta.dirname, '../fixtures/stdout-epipe.mjs')], {
+        OTEL_AUDIT_STDOUT: 'true',
+        OTEL_AUDIT_DIR: join(dir, 'audit'),
+        OTEL_EXPORTER_OTLP_LOGS_ENDPOINT: 'http://127.0.0.1:9/v1/logs',
+        OTEL_EXPORTER_OTLP_TIMEOUT: '200',
+        OTEL_BLRP_EXPORT_TIMEOUT: '200',
+      });
+      await child.waitFor((o) => 'resourceLogs' in o);
+      child.proc.stdout!.destroy(); // the reader of the pipe goes away: the child's next writes get EPIPE
+      const exit = await child.exited;
+      expect(exit).toEqual({ code: 0, signal: null });
+      expect(child.stderr.filter((l) => l.includes('OTEL_AUDIT_STDOUT disabled'))).toHaveLength(1);
+      const alive = child.stderr.find((l) => l.includes('"alive"'));
+      expect(JSON.parse(alive!)).toMatchObject({ event: 'alive', emitted: 51, dropped: 0 });
+      const local = await verifyFiles([join(dir, 'audit')]);
+      expect(local.streams[0]).toMatchObject({ first: 1, last: 51, ended: true });
+    } finally {
+      await cleanup();
+    }
+  });
+});
+
 describe('metrics through the OTel metrics API', () => {
   it('counts emitted, exported, spooled and dropped records, queue depth and export duration', async () => {
     const exporter = new InMemoryMetricExporter(AggregationTemporality.CUMULATIVE);

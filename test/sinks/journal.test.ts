@@ -77,3 +77,17 @@ describe('rest: what a short writev leaves', () => {
     expect(Buffer.concat(rest(parts, skip)).toString()).toBe(left);
   });
 });
+
+describe('JournalWriter.writeSync', () => {
+  it('refuses to append while queued writes are pending (its line would land before theirs); appends once they landed', async () => {
+    const j = await journal(1 << 20);
+    const pending = j.write([line(1), line(2)]);
+    expect(j.idle).toBe(false);
+    expect(() => j.writeSync([line(3)])).toThrow(/reorder/);
+    await pending;
+    expect(j.idle).toBe(true);
+    j.writeSync([line(3)]);
+    expect(readBack(j)).toEqual([1, 2, 3]);
+    await j.close();
+  });
+});

@@ -1,0 +1,99 @@
+/**
+ * A crashed stream whose state names this very pid: in a container the app is pid 1 at every start, so "same pid"
+ * is no proof the owner lives. Only a live processor of this process (stream-state.ts `own`) makes it so; an
+ * unrelated process that reused the owner's pid (another start time) does not either.
+ */
+import { LoggerProvider } from '@opentelemetry/sdk-logs';
+import { spawnSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { AuditLogRecordProcessor } from '../../src/processor.js';
+import { statePath } from '../../src/sinks/files.js';
+import { procStartTime } from '../../src/sinks/stream-state.js';
+import { killAll, runNode, spawnJson } from '../helpers/child.js';
+import { collectorDir, FAST } from '../helpers/pipeline.js';
+import { idOf, recordsOfFile, streamOf } from '../helpers/records.js';
+
+const fixture = join(import.meta.dirname, '../fixtures/same-pid.mjs');
+const cleanups: (() => Promise<unknown>)[] = [];
+afterEach(async () => {
+  await killAll();
+  while (cleanups.length) await cleanups.pop()!().catch(() => undefined);
+});
+
+/** `unshare -rpf --mount-proc` runs a child as pid 1 of a new pid namespace (needs unprivileged user namespaces). */
+const unshare = ['-rpf', '--mount-proc'];
+const canUnshare = spawnSync('unshare', [...unshare, '--kill-child=SIGKILL', 'true']).status === 0;
+
+/**
+ * A child that journals 5 records with the collector down and is killed by SIGKILL; its stream id and pid. Under
+ * unshare, SIGKILL goes to unshare, whose --kill-child passes it on to its pid-1 child (which could not be sent
+ * one from inside its namespace).
+ */
+async function crashedStream(auditDir: string, endpoint: string, inNamespace = false): Promise<{ streamId: string; pid: number }> {
+  const env = { OTEL_AUDIT_DIR: auditDir, OTEL_EXPORTER_OTLP_LOGS_ENDPOINT: endpoint, OTEL_EXPORTER_OTLP_TIMEOUT: '300', MODE: 'crash', EMIT_COUNT: '5' };
+  const child = inNamespace ? spawnJson('unshare', [...unshare, '--kill-child=SIGKILL', process.execPath, fixture], env) : runNode([fixture], env);
+  const line = await child.waitFor((o) => o.event === 'journaled');
+  expect(line.journaled).toBe(5);
+  child.proc.kill('SIGKILL');
+  expect((await child.exited).signal).toBe('SIGKILL');
+  return { streamId: String(line.streamId), pid: Number(line.pid) };
+}
+
+/** Rewrites the crashed stream's state as if another process had written it. */
+function patchState(auditDir: string, streamId: string, patch: Record<string, unknown>): void {
+  const path = statePath(auditDir, streamId);
+  writeFileSync(path, JSON.stringify({ ...(JSON.parse(readFileSync(path, 'utf8')) as object), ...patch }) + '\n', { mode: 0o600 });
+}
+
+async function replayIn(auditDir: string, endpoint: string): Promise<string[]> {
+  const processor = new AuditLogRecordProcessor({ dir: auditDir, ...FAST, exporter: { url: endpoint, timeoutMillis: 2000 } });
+  const provider = new LoggerProvider({ processors: [processor] });
+  const rep = await processor.replayed();
+  await provider.shutdown();
+  return rep?.streams ?? [];
+}
+
+describe('replay of a crashed stream whose state names a pid that is alive now', () => {
+  it.skipIf(!canUnshare)('pid 1 in a container: the crashed pid-1 stream is replayed by the next pid-1 process', async () => {
+    const { auditDir, collector, collectorFile } = await collectorDir(cleanups);
+    const crashed = await crashedStream(auditDir, 'http://127.0.0.1:9/v1/logs', true);
+    expect(crashed.pid).toBe(1);
+    const child = spawnJson('unshare', [...unshare, process.execPath, fixture], { OTEL_AUDIT_DIR: auditDir, OTEL_EXPORTER_OTLP_LOGS_ENDPOINT: collector.endpoint, MODE: 'restart' });
+    const line = await child.waitFor((o) => o.event === 'replayed');
+    expect(line).toMatchObject({ pid: 1, previousStreamId: crashed.streamId, streams: [crashed.streamId], records: 5 });
+    expect(new Set(recordsOfFile(collectorFile).filter((r) => streamOf(r) === crashed.streamId).map(idOf)).size).toBe(5);
+  });
+
+  it('a state naming this process pid, of a stream no live processor here owns, is an earlier process: replayed', async () => {
+    const { auditDir, collector } = await collectorDir(cleanups);
+    const crashed = await crashedStream(auditDir, 'http://127.0.0.1:9/v1/logs');
+    const procStart = procStartTime(process.pid);
+    patchState(auditDir, crashed.streamId, { pid: process.pid, ...(procStart !== undefined ? { procStart } : {}) });
+    expect(await replayIn(auditDir, collector.endpoint)).toEqual([crashed.streamId]);
+  });
+
+  it.skipIf(procStartTime(process.pid) === undefined)('a live pid that started at another time than the owner (pid reused): replayed', async () => {
+    const { auditDir, collector } = await collectorDir(cleanups);
+    const crashed = await crashedStream(auditDir, 'http://127.0.0.1:9/v1/logs');
+    // The parent of this test process is alive; the owner the state names started at another time.
+    patchState(auditDir, crashed.streamId, { pid: process.ppid, procStart: String(Number(procStartTime(process.ppid)) + 1) });
+    expect(await replayIn(auditDir, collector.endpoint)).toEqual([crashed.streamId]);
+  });
+
+  it('the stream of a live processor of this process is not replayed by a second one', async () => {
+    const { auditDir, collector } = await collectorDir(cleanups);
+    await collector.stop();
+    const first = new AuditLogRecordProcessor({ dir: auditDir, ...FAST, exportTimeoutMillis: 200, exporter: { url: collector.endpoint, timeoutMillis: 200 } });
+    const provider = new LoggerProvider({ processors: [first] });
+    provider.getLogger('audit').emit({ attributes: { 'audit.actor.id': 'a', 'audit.actor.type': 'system', 'audit.action': 'START', 'audit.outcome': 'success' } });
+    await first.forceFlush().catch(() => undefined);
+    await collector.start();
+    const second = new AuditLogRecordProcessor({ dir: auditDir, ...FAST, exporter: { url: collector.endpoint, timeoutMillis: 2000 } });
+    const rep = await second.replayed();
+    expect(rep?.streams).toEqual([]);
+    await second.shutdown();
+    await provider.shutdown();
+  });
+});
