@@ -6,7 +6,7 @@
  */
 import { z } from 'zod';
 import { OTLP_PROTOCOLS } from '../deliver/otlp-sender.js';
-import { ENV_HMAC_KEY, ENV_HMAC_KEY_FILE, ENV_KEY_ID, ENV_SIGNING_KEY_FILE, loadSigningKeys } from '../integrity/index.js';
+import { ENV_HMAC_KEY, ENV_HMAC_KEY_FILE, ENV_KEY_ID, ENV_SIGNING_KEY_FILE, isSigningKey, loadSigningKeys } from '../integrity/index.js';
 import { DEFAULT_AUDIT_LOGGER_NAME } from '../select/selector.js';
 import type { ResolvedOptions } from './types.js';
 
@@ -21,7 +21,10 @@ export interface Kind<T, E = T> {
   readonly text: z.ZodType<E, string>;
   readonly envAllowed: string;
   readonly verbatim?: boolean;
-  /** Whitespace only is an error, not "unset": for a key it would silently mean no MAC at all. */
+  /**
+   * Whitespace only is an error, not "unset": for a key it would silently mean no MAC at all. A refused code
+   * value is never echoed (it may hold a secret): its first issue says what is wrong instead.
+   */
   readonly keyMaterial?: boolean;
   /** The bounds or values, for whoever needs to name one outside them (the tests). */
   readonly min?: number;
@@ -66,14 +69,27 @@ const path: Kind<string> = {
 
 type SigningKeys = ResolvedOptions['signingKeys'];
 
+/** What is wrong with a code value of `signingKeys`; undefined when nothing is. Never quotes the value. */
+function signingKeysProblem(v: unknown): string | undefined {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return 'signingKeys must be an object { record?, checkpoint? }';
+  for (const field of Object.keys(v)) if (field !== 'record' && field !== 'checkpoint') return `signingKeys has an unknown field ${JSON.stringify(field)}`;
+  const { record, checkpoint } = v as Record<string, unknown>;
+  if (record !== undefined && !isSigningKey(record)) return 'signingKeys.record is not a signing key made by loadSigningKeys()';
+  if (checkpoint !== undefined && !(isSigningKey(checkpoint) && checkpoint.algorithm === 'EdDSA')) {
+    return 'signingKeys.checkpoint is not an Ed25519 signing key made by loadSigningKeys() (its checkpoint key)';
+  }
+  return undefined;
+}
+
 /**
  * Key material: any non-blank text passes here; integrity/keys.ts (loadSigningKeys) reads the variables and
- * refuses bad keys with messages of its own. Code options pass keys made by loadSigningKeys, unchecked.
+ * refuses bad keys with messages of its own. Code options pass keys made by loadSigningKeys: anything else,
+ * even of the same shape, is refused (signingKeysProblem).
  */
 const keys: Kind<SigningKeys, string> = {
   name: 'keys',
-  value: z.custom<SigningKeys>(() => true),
-  allowed: 'signing keys from loadSigningKeys',
+  value: z.custom<SigningKeys>((v) => signingKeysProblem(v) === undefined, { error: (issue) => signingKeysProblem(issue.input) ?? 'invalid' }),
+  allowed: '{ record?, checkpoint? } with keys from loadSigningKeys() (checkpoint: the Ed25519 one)',
   text: z.string().min(1),
   envAllowed: 'a key, a key file or a key id',
   keyMaterial: true,

@@ -56,6 +56,17 @@ function handle(keyId: string, algorithm: IntegrityAlgorithm, key: KeyObject): S
   return h;
 }
 
+/**
+ * Is `k` a key the producer can sign with, as loadSigningKeys makes them: a handle of this module (not an object of
+ * the same shape) holding an HMAC secret or an Ed25519 private key (a public key from loadVerifyingKeys cannot sign).
+ */
+export function isSigningKey(k: unknown): k is SigningKey {
+  if (typeof k !== 'object' || k === null) return false;
+  const key = material.get(k);
+  if (key === undefined) return false;
+  return (k as SigningKey).algorithm === 'HMAC-SHA256' ? key.type === 'secret' : key.type === 'private';
+}
+
 /** The KeyObject behind a handle (HMAC: secret key; EdDSA: private key for SigningKey, public for VerifyingKey). */
 export function keyMaterial(k: SigningKey | VerifyingKey): KeyObject {
   const m = material.get(k);

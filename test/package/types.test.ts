@@ -26,6 +26,11 @@ const usage = `
   audit.record({ action: 'LOGIN', outcome: 'maybe', actor: { id: 'a', type: 'user' } });
   void seq;
   void ATTR_ACTION;
+  // Signing keys in code: made by loadSigningKeys (from any env-shaped object), passed as the option.
+  const keys = loadSigningKeys({ OTEL_AUDIT_HMAC_KEY: 'hex:' + '00'.repeat(32) });
+  const record: SigningKey | undefined = keys.record;
+  new AuditLogRecordProcessor({ signingKeys: keys });
+  void record;
 `;
 
 describe('shipped type declarations', () => {
@@ -40,8 +45,8 @@ describe('shipped type declarations', () => {
       join(dir, 'tsconfig.json'),
       JSON.stringify({ compilerOptions: { module: 'NodeNext', moduleResolution: 'NodeNext', target: 'ES2022', strict: true, noEmit: true, skipLibCheck: false, types: ['node'] }, files: ['esm.mts', 'cjs.cts'] }),
     );
-    writeFileSync(join(dir, 'esm.mts'), `import { AuditLogRecordProcessor, getAuditLogger, ATTR_ACTION, type AuditReceipt } from 'otel-audit';\n${usage}`);
-    writeFileSync(join(dir, 'cjs.cts'), `import { AuditLogRecordProcessor, getAuditLogger, ATTR_ACTION, type AuditReceipt } from 'otel-audit';\n${usage}`);
+    writeFileSync(join(dir, 'esm.mts'), `import { AuditLogRecordProcessor, getAuditLogger, loadSigningKeys, ATTR_ACTION, type AuditReceipt, type SigningKey } from 'otel-audit';\n${usage}`);
+    writeFileSync(join(dir, 'cjs.cts'), `import { AuditLogRecordProcessor, getAuditLogger, loadSigningKeys, ATTR_ACTION, type AuditReceipt, type SigningKey } from 'otel-audit';\n${usage}`);
     let output = '';
     try {
       execFileSync(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', dir], { encoding: 'utf8', stdio: 'pipe' });
