@@ -49,8 +49,14 @@ function resolveTable(code: AuditProcessorOptions, env: NodeJS.ProcessEnv): Opti
   return values as OptionValues; // each value passed its row's check just above
 }
 
+/** Values of `exporter.compression`, as OTEL_EXPORTER_OTLP_[LOGS_]COMPRESSION (read by the transport) takes them. */
+const COMPRESSIONS = ['gzip', 'none'];
+
 export function resolveOptions(code: AuditProcessorOptions = {}, env: NodeJS.ProcessEnv = process.env): ResolvedOptions {
   const { dir, 'exporter.protocol': protocol, ...rest } = resolveTable(code, env);
+  // The other exporter fields go to the transport as given; this one it would take unchecked.
+  const compression = code.exporter?.compression;
+  if (compression !== undefined && !COMPRESSIONS.includes(compression)) bad('exporter.compression', compression, COMPRESSIONS.join(', '));
   const o: ResolvedOptions = { ...rest, dir: resolve(dir), exporter: { ...code.exporter, protocol }, onLoss: code.onLoss, meterProvider: code.meterProvider };
   if (o.retryMinMillis > o.retryMaxMillis) bad('retryMinMillis', o.retryMinMillis, `at most retryMaxMillis (${o.retryMaxMillis})`);
   if (o.maxPendingRecords < o.maxQueueSize) o.maxPendingRecords = o.maxQueueSize;

@@ -416,6 +416,12 @@ describe('resolveOptions', () => {
     expect(err.message).toContain(`${option}=${shown}`);
   });
 
+  it('refuses an exporter.compression code option other than gzip or none, listing them', () => {
+    const err = configError(() => resolveOptions({ exporter: { compression: 'brotli' as 'gzip' } }, {}));
+    expect(err.message).toBe('otel-audit option exporter.compression="brotli" is invalid: allowed values are gzip, none');
+    for (const compression of ['gzip', 'none'] as const) expect(resolveOptions({ exporter: { compression } }, {}).exporter.compression).toBe(compression);
+  });
+
   // `loggerName: ''` would make every record of an unnamed logger an audit record.
   it('rejects an empty loggerName code option like the env variable', () => {
     expect(() => resolveOptions({ loggerName: '' }, {})).toThrow(AuditConfigError);
