@@ -39,16 +39,26 @@ function wholeNumber(min: number, envAllowed = `a whole number >= ${min}`): Kind
   return { name: 'wholeNumber', value, allowed: `a whole number >= ${min}`, text, envAllowed, min };
 }
 
+/**
+ * One of `values` (all lower case). From the environment in any case (`HTTP/PROTOBUF`), as the OTel SDK
+ * environment spec says enum values SHOULD be read; in code exactly (the type says which).
+ */
 function oneOf<const T extends string>(values: readonly [T, ...T[]]): Kind<T> {
   const value = z.enum(values);
-  return { name: 'oneOf', value, allowed: values.join(', '), text: value, envAllowed: values.join(', '), values };
+  const text = z.string().transform((v) => v.toLowerCase()).pipe(value);
+  return { name: 'oneOf', value, allowed: values.join(', '), text, envAllowed: values.join(', '), values };
 }
 
+/** From the environment `true`/`false` in any case (as the OTel SDK reads its booleans), or 1/0. */
 const flag: Kind<boolean> = {
   name: 'flag',
   value: z.boolean(),
   allowed: 'true, false',
-  text: z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1'),
+  text: z
+    .string()
+    .transform((v) => v.toLowerCase())
+    .pipe(z.enum(['true', 'false', '1', '0']))
+    .transform((v) => v === 'true' || v === '1'),
   envAllowed: 'true, false, 1, 0',
 };
 
