@@ -33,12 +33,14 @@ export default defineConfig([
     platform: 'node',
   },
   {
-    // Examples import the package by its name, exactly as a user's code would (resolved by self-reference).
+    // Examples import the package by its name, exactly as a user's code would (resolved by self-reference), and
+    // the OTel packages from node_modules: nothing is bundled. (Not skipNodeModulesBundle: with it tsup bundles
+    // whatever tsconfig "paths" names, i.e. a second copy of the whole library for `otel-audit`.) The demo's
+    // service is shipped in the package (`otel-audit demo` runs it); see package.json "files".
     entry: { 'examples/service': 'examples/service.ts', 'examples/audited-cli': 'examples/audited-cli.ts' },
     format: ['esm'],
     target: 'node20',
     platform: 'node',
-    external: ['otel-audit'],
-    skipNodeModulesBundle: true,
+    external: ['otel-audit', /^@opentelemetry\//],
   },
 ]);

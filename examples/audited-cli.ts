@@ -9,7 +9,9 @@
  * Exits with the command's own exit code (128 + signal number when it was killed, 127 when it could not start).
  * A CLI starts and ends quickly, so it uses a plain LoggerProvider (no NodeSDK) and shuts it down before
  * exiting: the record is in the journal (fsync=always) before the command's result is returned, and delivered
- * to the collector if one answers within OTEL_BLRP_EXPORT_TIMEOUT — else the next run replays it.
+ * to the collector if one answers within OTEL_BLRP_EXPORT_TIMEOUT — else the next run replays it. When that
+ * variable is unset the wait is 3 s, not the processor's default 30 s: a command should not hang that long on
+ * a collector outage.
  */
 import { LoggerProvider } from '@opentelemetry/sdk-logs';
 import { spawn } from 'node:child_process';
@@ -25,7 +27,12 @@ if (command.length === 0) {
 }
 const [file, ...args] = command as [string, ...string[]];
 
-const processor = new AuditLogRecordProcessor({ defaultActor: 'os-user', fsync: 'always', exportTimeoutMillis: 3000 });
+const processor = new AuditLogRecordProcessor({
+  defaultActor: 'os-user',
+  fsync: 'always',
+  // Only a default: a code option would override the variable.
+  ...(process.env.OTEL_BLRP_EXPORT_TIMEOUT ? {} : { exportTimeoutMillis: 3000 }),
+});
 const provider = new LoggerProvider({ processors: [processor] });
 const audit = getAuditLogger({ processor, loggerProvider: provider });
 

@@ -1,6 +1,7 @@
 /**
  * An example service, configured only by environment variables and registered through NodeSDK, that
- * records a realistic mix of audit events. Used by `npm run demo`; a template for your own set-up.
+ * records a realistic mix of audit events. Run by `otel-audit demo` (`npm run demo`), which is why the package
+ * ships it as dist/examples/service.js; a template for your own set-up.
  *
  *   OTEL_SERVICE_NAME=shop OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4318 \
  *   OTEL_TRACES_EXPORTER=none OTEL_METRICS_EXPORTER=none node dist/examples/service.js

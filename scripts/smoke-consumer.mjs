@@ -3,13 +3,14 @@
  * Smoke test as a new user: install the packed otel-audit into a fresh project next to the current
  * `@opentelemetry/sdk-node` and `@opentelemetry/api` with no npm flags, run the README's NodeSDK set-up
  * emitting typed and raw audit records through a collector outage, and verify both copies with the
- * installed CLI. Uses whichever `node` and `npm` are first on PATH (CI puts Node 22 and Node 26 there).
+ * installed CLI; then run the installed `otel-audit demo` (README: `npx otel-audit demo`), which must end with
+ * "DEMO OK". Uses whichever `node` and `npm` are first on PATH (CI puts Node 22 and Node 26 there).
  *
  *   node scripts/smoke-consumer.mjs [--tarball otel-audit-x.y.z.tgz] [--line 3|0.2xx] [--keep]
  *
  * Without --tarball it packs this checkout (which must be built: `npm run build`). --line 0.2xx installs
  * `@opentelemetry/sdk-node@<0.300.0 @opentelemetry/api@<1.10.0`, the set-up of users still on Node 20.
- * Exits 0 when every record reached the collector and both copies verify; prints one summary line.
+ * Exits 0 when every record reached the collector, both copies verify and the demo passes; prints one summary line.
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -188,5 +189,16 @@ const local = verify(auditDir);
 const remote = verify(collectorOut);
 log(`journal: ${local}`);
 log(`collector copy: ${remote}`);
-log(`OK: ${versions}; ${done.typed} typed + ${done.raw} raw records through a collector outage, all at the collector, both copies verify (${readdirSync(auditDir).length} entries in the audit dir)`);
+
+// The demo as the README shows it, from the installed package: `npx otel-audit demo` (the bin link).
+let demoOut;
+try {
+  demoOut = execFileSync(join(app, 'node_modules', '.bin', 'otel-audit'), ['demo', '--dir', join(work, 'demo')], { cwd: app, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 180_000 });
+} catch (e) {
+  fail(`otel-audit demo exited ${e.status ?? e.signal}:\n${e.stdout ?? ''}${e.stderr ?? ''}`);
+}
+const demoLast = demoOut.trim().split('\n').pop().trim();
+if (!demoLast.startsWith('DEMO OK')) fail(`otel-audit demo did not end with DEMO OK:\n${demoOut}`);
+log(`demo: ${demoLast.split(' — ')[0]}`);
+log(`OK: ${versions}; ${done.typed} typed + ${done.raw} raw records through a collector outage, all at the collector, both copies verify (${readdirSync(auditDir).length} entries in the audit dir); the installed demo passes`);
 if (!keep) rmSync(work, { recursive: true, force: true });

@@ -23,6 +23,7 @@ export {
 export { AuditValidationError, AuditConfigError, AuditLossError, type ValidationIssue } from './core/errors.js';
 export type { AuditReceipt } from './deliver/receipt.js';
 export type { AuditProcessorOptions } from './config/options.js';
+export { loadSigningKeys, type SigningKey } from './integrity/index.js';
 export type { LossEvent, LossPolicy, OnLoss } from './deliver/loss.js';
 export type { OtlpProtocol, OtlpSenderOptions } from './deliver/otlp-sender.js';
 export type { FileMode } from './deliver/delivery.js';

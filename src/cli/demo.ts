@@ -14,6 +14,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { ATTR_RECORD_ID } from '../core/attributes.js';
 import { stringAttribute } from '../otlp/decode.js';
@@ -35,7 +36,25 @@ interface ServiceDone {
 
 const here = dirname(fileURLToPath(import.meta.url));
 const cli = join(here, 'cli.js');
+/** The example service, shipped in the package as dist/examples/service.js (package.json "files"). */
 const service = join(here, 'examples', 'service.js');
+/** What the service imports besides otel-audit and the OTel peers: the README's set-up installs it. */
+const SDK_NODE = '@opentelemetry/sdk-node';
+
+const DEMO_USAGE = `Usage: otel-audit demo [--dir DIR]
+Runs the end-to-end demo in DIR (default: a new temp dir) and prints a summary. The example service it runs is
+built on ${SDK_NODE}, which must be installed next to otel-audit (the README's set-up does).
+`;
+
+/** Is `name` resolvable from the example service, as its import will be? */
+function installed(name: string): boolean {
+  try {
+    createRequire(service).resolve(name);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code !== 'MODULE_NOT_FOUND';
+  }
+}
 
 /** Every `audit.record.id` in an OTLP/JSON lines text, duplicates included. */
 function idOf(text: string): string[] {
@@ -121,9 +140,13 @@ function describe(r: VerifyReport): string {
 
 // One function on purpose: it is the demo's script, its steps in the order the README describes them.
 export async function runDemo(argv: string[], out: (s: string) => void, err: (s: string) => void): Promise<number> {
-  if (argv.includes('--help')) {
-    out('Usage: otel-audit demo [--dir DIR]\nRuns the end-to-end demo in DIR (default: a new temp dir) and prints a summary.\n');
+  if (argv.includes('--help') || argv.includes('-h')) {
+    out(DEMO_USAGE);
     return 0;
+  }
+  if (!installed(SDK_NODE)) {
+    err(`otel-audit demo: the example service needs ${SDK_NODE}, which is not installed here: npm install ${SDK_NODE} (as in the README's set-up), or run npm run demo in a clone of the repository\n`);
+    return 2;
   }
   const dirArg = argv.indexOf('--dir');
   const ws = dirArg !== -1 && argv[dirArg + 1] ? argv[dirArg + 1]! : mkdtempSync(join(tmpdir(), 'otel-audit-demo-'));

@@ -1,60 +1,191 @@
 /**
- * `otel-audit replay [--dir DIR] [--endpoint URL]`: sends what a journal directory holds and the collector
- * has not acknowledged (streams whose processes are gone), then exits. The same code a restarting process
- * runs in the background; useful to drain a spool from a host whose app will not start again.
+ * `otel-audit replay [--dir DIR] [--endpoint URL] [--timeout SECONDS]`: sends what a journal directory holds
+ * and the collector has not acknowledged (streams whose processes are gone), then exits. The same code a
+ * restarting process runs in the background; useful to drain a spool from a host whose app will not start again.
+ *
+ * The export loop's backoff timers do not keep a process alive (a processor must not hold its application
+ * open), so this command holds the event loop itself until the replay settles or `--timeout` stops it; it
+ * then says what was and was not delivered, and exits 1 unless everything was.
  */
-import { OtlpSender } from '../deliver/otlp-sender.js';
+import { OtlpSender, type BatchSender, type SendResult } from '../deliver/otlp-sender.js';
 import { Replayer } from '../deliver/replay.js';
 import { resolveOptions } from '../config/options.js';
+import { listStreams } from '../sinks/files.js';
+import { isOwnerAlive, readState } from '../sinks/stream-state.js';
+import { walkArguments } from './arguments.js';
 
-export const REPLAY_USAGE = `Usage: otel-audit replay [--dir DIR] [--endpoint URL]
+export const DEFAULT_REPLAY_TIMEOUT_SECONDS = 30;
+
+export const REPLAY_USAGE = `Usage: otel-audit replay [--dir DIR] [--endpoint URL] [--timeout SECONDS]
 
 Re-sends unacknowledged records of finished streams in DIR (default: OTEL_AUDIT_DIR or ./.otel-audit)
-to the collector (default: OTEL_EXPORTER_OTLP_[LOGS_]ENDPOINT, as the processor would), in sequence
-order, then exits. Exit 0 when everything was delivered, 1 when some could not be, 2 on usage errors.
+to the collector, in sequence order, then exits.
+
+  --endpoint URL       where to send (default: OTEL_EXPORTER_OTLP_[LOGS_]ENDPOINT, as the processor would).
+                       For HTTP, a URL with no path (http://host:4318) is a base URL to which /v1/logs is
+                       appended, like OTEL_EXPORTER_OTLP_ENDPOINT; a URL with a path is the full logs URL
+                       (http://host:4318/v1/logs), like OTEL_EXPORTER_OTLP_LOGS_ENDPOINT. For grpc: host:port URL.
+  --timeout SECONDS    stop retrying after this long (default ${DEFAULT_REPLAY_TIMEOUT_SECONDS}; 0: no limit). The export in flight
+                       then ends within OTEL_EXPORTER_OTLP_[LOGS_]TIMEOUT; what was not delivered stays in DIR.
+
+Prints one JSON line (event "replayed"); what was not delivered is also said on stderr. Exit 0 when
+everything was delivered, 1 when some could not be (collector unreachable or refusing, records set aside
+in DIR/rejected/, unreadable lines, timeout), 2 on usage errors.
 `;
+
+/**
+ * The URL `--endpoint` stands for: for HTTP, a URL with no path gets `v1/logs` (as OTEL_EXPORTER_OTLP_ENDPOINT
+ * does), one with a path is the logs URL itself (as OTEL_EXPORTER_OTLP_LOGS_ENDPOINT); gRPC takes it as is.
+ * Undefined when an HTTP endpoint is not an http(s) URL.
+ */
+export function replayEndpoint(endpoint: string, protocol: string): string | undefined {
+  if (protocol === 'grpc') return endpoint;
+  let u: URL;
+  try {
+    u = new URL(endpoint);
+  } catch {
+    return undefined;
+  }
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') return undefined;
+  if (u.pathname !== '/' && u.pathname !== '') return endpoint;
+  return `${endpoint.endsWith('/') ? endpoint : `${endpoint}/`}v1/logs`;
+}
+
+/** Seconds as given to --timeout: a non-negative decimal number. */
+function parseSeconds(v: string): number | undefined {
+  return /^\d+(\.\d+)?$/.test(v) ? Number(v) : undefined;
+}
+
+/** The sender, remembering the last failure (SendResult.message is safe to print: no headers, no body). */
+class WatchedSender implements BatchSender {
+  lastFailure: string | undefined;
+  failures = 0;
+  constructor(
+    private readonly inner: BatchSender,
+    private readonly err: (s: string) => void,
+  ) {}
+  async send(body: Uint8Array | string, count: number): Promise<SendResult> {
+    const r = await this.inner.send(body, count);
+    if (!r.ok) {
+      this.failures++;
+      this.lastFailure = r.message;
+      this.err(`otel-audit replay: export of ${count} record(s) failed: ${r.message}\n`);
+    }
+    return r;
+  }
+  shutdown(): Promise<void> {
+    return this.inner.shutdown();
+  }
+}
 
 export async function runReplayCommand(argv: string[], out: (s: string) => void, err: (s: string) => void): Promise<number> {
   let dir: string | undefined;
   let endpoint: string | undefined;
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    if (a === '--help' || a === '-h') {
+  let timeoutSeconds = DEFAULT_REPLAY_TIMEOUT_SECONDS;
+  const operands: string[] = [];
+  const usage = (msg: string): number => {
+    err(`otel-audit replay: ${msg}\n${REPLAY_USAGE}`);
+    return 2;
+  };
+  const stopped = walkArguments<number>(argv, operands, (o) => {
+    if (o.name === '--help' || o.name === '-h') {
       out(REPLAY_USAGE);
       return 0;
     }
-    const v = argv[i + 1];
-    if ((a === '--dir' || a === '--endpoint') && (v === undefined || v.startsWith('--'))) {
-      err(`otel-audit replay: ${a} needs a value\n`);
-      return 2;
-    }
-    if (a === '--dir') dir = argv[++i];
-    else if (a === '--endpoint') endpoint = argv[++i];
+    if (o.name !== '--dir' && o.name !== '--endpoint' && o.name !== '--timeout') return usage(`unknown argument ${JSON.stringify(o.name)}`);
+    const v = o.value();
+    if (v === undefined || v === '' || (v.startsWith('--') && !o.arg.includes('='))) return usage(`${o.name} needs a value`);
+    if (o.name === '--dir') dir = v;
+    else if (o.name === '--endpoint') endpoint = v;
     else {
-      err(`otel-audit replay: unknown argument ${JSON.stringify(a)}\n${REPLAY_USAGE}`);
-      return 2;
+      const s = parseSeconds(v);
+      if (s === undefined) return usage(`--timeout takes a number of seconds (0: no limit), not ${JSON.stringify(v)}`);
+      timeoutSeconds = s;
     }
-  }
-  const o = resolveOptions({ ...(dir !== undefined ? { dir } : {}), retryMaxMillis: 2000 });
-  const sender = new OtlpSender(endpoint !== undefined ? { ...o.exporter, url: endpoint } : o.exporter);
-  const replayer = new Replayer({
-    dir: o.dir,
-    ownStreamId: '',
-    sender,
-    maxExportBatchSize: o.maxExportBatchSize,
-    retryMinMillis: 250,
-    retryMaxMillis: 2000,
+    return undefined;
   });
-  const stop = (): void => replayer.stop();
+  if (stopped !== undefined) return stopped;
+  if (operands.length > 0) return usage(`unexpected argument ${JSON.stringify(operands[0])} (the directory is given with --dir)`);
+
+  const o = resolveOptions({ ...(dir !== undefined ? { dir } : {}), retryMaxMillis: 2000 });
+  let url: string | undefined;
+  if (endpoint !== undefined) {
+    url = replayEndpoint(endpoint, o.exporter.protocol);
+    // The value is not echoed: a URL may carry credentials.
+    if (url === undefined) return usage('--endpoint takes an http:// or https:// URL');
+  }
+  const sender = new WatchedSender(new OtlpSender(url !== undefined ? { ...o.exporter, url } : o.exporter), err);
+  // Held until the replay settles: the export loop's backoff timers are unref'd, and without this the process
+  // would exit 0 in the middle of an outage, saying nothing and leaving its locks behind.
+  const keepAlive = setInterval(() => undefined, 1 << 30);
+  let timedOut = false;
+  let replayer: Replayer | undefined;
+  const deadline =
+    timeoutSeconds > 0
+      ? setTimeout(() => {
+          timedOut = true;
+          replayer?.stop();
+        }, timeoutSeconds * 1000)
+      : undefined;
+  const stop = (): void => replayer?.stop();
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
   try {
+    replayer = new Replayer({
+      dir: o.dir,
+      ownStreamId: '',
+      sender,
+      maxExportBatchSize: o.maxExportBatchSize,
+      retryMinMillis: 250,
+      retryMaxMillis: 2000,
+    });
+    // The streams this run is to deliver: every one not yet done whose owner is gone or closed it (as the
+    // Replayer chooses them; read after its constructor checked the directory is safe to read).
+    const wanted: string[] = [];
+    for (const streamId of listStreams(o.dir).keys()) {
+      const state = readState(o.dir, streamId);
+      if (state?.done === true) continue;
+      if (state !== undefined && !state.ended && isOwnerAlive(state)) continue;
+      wanted.push(streamId);
+    }
     const r = await replayer.run();
-    out(JSON.stringify({ event: 'replayed', dir: o.dir, streams: r.streams.length, records: r.records, torn: r.torn.length, malformedLines: r.malformedLines }) + '\n');
-    return r.malformedLines > 0 ? 1 : 0;
+    const undelivered = wanted
+      .map((streamId) => ({ streamId, state: readState(o.dir, streamId) }))
+      .filter((s) => s.state?.done !== true)
+      .map((s) => ({ streamId: s.streamId, deliveredThrough: s.state?.acked ?? 0 }));
+    const complete = undelivered.length === 0 && r.rejected === 0 && r.malformedLines === 0;
+    out(
+      JSON.stringify({
+        event: 'replayed',
+        dir: o.dir,
+        complete,
+        streams: r.streams.length,
+        records: r.records,
+        rejected: r.rejected,
+        torn: r.torn.length,
+        malformedLines: r.malformedLines,
+        undelivered,
+        ...(timedOut ? { timedOut: true } : {}),
+        ...(sender.lastFailure !== undefined ? { lastError: sender.lastFailure } : {}),
+      }) + '\n',
+    );
+    if (complete) return 0;
+    const why: string[] = [];
+    if (timedOut) why.push(`stopped after --timeout ${timeoutSeconds} s`);
+    if (sender.lastFailure !== undefined) why.push(`last export error: ${sender.lastFailure}`);
+    for (const u of undelivered)
+      err(`otel-audit replay: stream ${u.streamId} not delivered after seq ${u.deliveredThrough}: its records stay in ${o.dir}; run replay again${why.length > 0 ? ` (${why.join('; ')})` : ''}\n`);
+    if (r.rejected > 0) err(`otel-audit replay: ${r.rejected} record(s) refused for good by the collector, set aside in ${o.dir}/rejected/\n`);
+    if (r.malformedLines > 0) err(`otel-audit replay: ${r.malformedLines} unreadable journal line(s) not sent (otel-audit verify ${o.dir} reports them)\n`);
+    return 1;
   } finally {
     process.off('SIGINT', stop);
     process.off('SIGTERM', stop);
-    await sender.shutdown();
+    if (deadline !== undefined) clearTimeout(deadline);
+    try {
+      await sender.shutdown();
+    } finally {
+      clearInterval(keepAlive);
+    }
   }
 }

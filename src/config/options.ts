@@ -32,13 +32,31 @@ const bad = (name: string, v: unknown, allowed: string): never => {
 function resolveTable(code: AuditProcessorOptions, env: NodeJS.ProcessEnv): OptionValues {
   const parsed = readAuditEnv(env); // first: a bad variable stops start-up even when code overrides it
   const values: Record<string, unknown> = {};
-  for (const [name, row] of ROWS) if (!isEnvOnly(row)) values[name] = given(code, name) ?? fromEnv(row, parsed, env) ?? row.default;
-  for (const [name, row] of ROWS) if (!isEnvOnly(row) && !row.kind.value.safeParse(values[name]).success) bad(name, values[name], row.kind.allowed);
+  for (const [name, row] of ROWS) {
+    if (isEnvOnly(row)) continue;
+    // Read even when code gives the value: a row's reader (the keys) refuses bad variables like readAuditEnv does.
+    const envValue = fromEnv(row, parsed, env);
+    values[name] = given(code, name) ?? envValue ?? row.default;
+  }
+  for (const [name, row] of ROWS) {
+    if (isEnvOnly(row)) continue;
+    const r = row.kind.value.safeParse(values[name]);
+    if (r.success) continue;
+    // Key material is never echoed: the first issue says what is wrong instead.
+    if (row.kind.keyMaterial === true) throw new AuditConfigError(`otel-audit option ${name} is invalid (value hidden): ${r.error.issues[0]?.message ?? 'invalid'}; allowed values are ${row.kind.allowed}`);
+    bad(name, values[name], row.kind.allowed);
+  }
   return values as OptionValues; // each value passed its row's check just above
 }
 
+/** Values of `exporter.compression`, as OTEL_EXPORTER_OTLP_[LOGS_]COMPRESSION (read by the transport) takes them. */
+const COMPRESSIONS = ['gzip', 'none'];
+
 export function resolveOptions(code: AuditProcessorOptions = {}, env: NodeJS.ProcessEnv = process.env): ResolvedOptions {
   const { dir, 'exporter.protocol': protocol, ...rest } = resolveTable(code, env);
+  // The other exporter fields go to the transport as given; this one it would take unchecked.
+  const compression = code.exporter?.compression;
+  if (compression !== undefined && !COMPRESSIONS.includes(compression)) bad('exporter.compression', compression, COMPRESSIONS.join(', '));
   const o: ResolvedOptions = { ...rest, dir: resolve(dir), exporter: { ...code.exporter, protocol }, onLoss: code.onLoss, meterProvider: code.meterProvider };
   if (o.retryMinMillis > o.retryMaxMillis) bad('retryMinMillis', o.retryMinMillis, `at most retryMaxMillis (${o.retryMaxMillis})`);
   if (o.maxPendingRecords < o.maxQueueSize) o.maxPendingRecords = o.maxQueueSize;

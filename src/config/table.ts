@@ -6,7 +6,7 @@
  */
 import { z } from 'zod';
 import { OTLP_PROTOCOLS } from '../deliver/otlp-sender.js';
-import { ENV_HMAC_KEY, ENV_HMAC_KEY_FILE, ENV_KEY_ID, ENV_SIGNING_KEY_FILE, loadSigningKeys } from '../integrity/index.js';
+import { ENV_HMAC_KEY, ENV_HMAC_KEY_FILE, ENV_KEY_ID, ENV_SIGNING_KEY_FILE, isSigningKey, loadSigningKeys } from '../integrity/index.js';
 import { DEFAULT_AUDIT_LOGGER_NAME } from '../select/selector.js';
 import type { ResolvedOptions } from './types.js';
 
@@ -21,7 +21,10 @@ export interface Kind<T, E = T> {
   readonly text: z.ZodType<E, string>;
   readonly envAllowed: string;
   readonly verbatim?: boolean;
-  /** Whitespace only is an error, not "unset": for a key it would silently mean no MAC at all. */
+  /**
+   * Whitespace only is an error, not "unset": for a key it would silently mean no MAC at all. A refused code
+   * value is never echoed (it may hold a secret): its first issue says what is wrong instead.
+   */
   readonly keyMaterial?: boolean;
   /** The bounds or values, for whoever needs to name one outside them (the tests). */
   readonly min?: number;
@@ -36,16 +39,26 @@ function wholeNumber(min: number, envAllowed = `a whole number >= ${min}`): Kind
   return { name: 'wholeNumber', value, allowed: `a whole number >= ${min}`, text, envAllowed, min };
 }
 
+/**
+ * One of `values` (all lower case). From the environment in any case (`HTTP/PROTOBUF`), as the OTel SDK
+ * environment spec says enum values SHOULD be read; in code exactly (the type says which).
+ */
 function oneOf<const T extends string>(values: readonly [T, ...T[]]): Kind<T> {
   const value = z.enum(values);
-  return { name: 'oneOf', value, allowed: values.join(', '), text: value, envAllowed: values.join(', '), values };
+  const text = z.string().transform((v) => v.toLowerCase()).pipe(value);
+  return { name: 'oneOf', value, allowed: values.join(', '), text, envAllowed: values.join(', '), values };
 }
 
+/** From the environment `true`/`false` in any case (as the OTel SDK reads its booleans), or 1/0. */
 const flag: Kind<boolean> = {
   name: 'flag',
   value: z.boolean(),
   allowed: 'true, false',
-  text: z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1'),
+  text: z
+    .string()
+    .transform((v) => v.toLowerCase())
+    .pipe(z.enum(['true', 'false', '1', '0']))
+    .transform((v) => v === 'true' || v === '1'),
   envAllowed: 'true, false, 1, 0',
 };
 
@@ -66,14 +79,27 @@ const path: Kind<string> = {
 
 type SigningKeys = ResolvedOptions['signingKeys'];
 
+/** What is wrong with a code value of `signingKeys`; undefined when nothing is. Never quotes the value. */
+function signingKeysProblem(v: unknown): string | undefined {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return 'signingKeys must be an object { record?, checkpoint? }';
+  for (const field of Object.keys(v)) if (field !== 'record' && field !== 'checkpoint') return `signingKeys has an unknown field ${JSON.stringify(field)}`;
+  const { record, checkpoint } = v as Record<string, unknown>;
+  if (record !== undefined && !isSigningKey(record)) return 'signingKeys.record is not a signing key made by loadSigningKeys()';
+  if (checkpoint !== undefined && !(isSigningKey(checkpoint) && checkpoint.algorithm === 'EdDSA')) {
+    return 'signingKeys.checkpoint is not an Ed25519 signing key made by loadSigningKeys() (its checkpoint key)';
+  }
+  return undefined;
+}
+
 /**
  * Key material: any non-blank text passes here; integrity/keys.ts (loadSigningKeys) reads the variables and
- * refuses bad keys with messages of its own. Code options pass keys made by loadSigningKeys, unchecked.
+ * refuses bad keys with messages of its own. Code options pass keys made by loadSigningKeys: anything else,
+ * even of the same shape, is refused (signingKeysProblem).
  */
 const keys: Kind<SigningKeys, string> = {
   name: 'keys',
-  value: z.custom<SigningKeys>(() => true),
-  allowed: 'signing keys from loadSigningKeys',
+  value: z.custom<SigningKeys>((v) => signingKeysProblem(v) === undefined, { error: (issue) => signingKeysProblem(issue.input) ?? 'invalid' }),
+  allowed: '{ record?, checkpoint? } with keys from loadSigningKeys() (checkpoint: the Ed25519 one)',
   text: z.string().min(1),
   envAllowed: 'a key, a key file or a key id',
   keyMaterial: true,

@@ -59,9 +59,10 @@ export interface AuditProcessorOptions {
   /** For the processor's own metrics; the global MeterProvider when absent. */
   meterProvider?: MeterProvider;
   /**
-   * Per-record MAC/signature and checkpoint keys. Default: from OTEL_AUDIT_HMAC_KEY[_FILE] /
-   * OTEL_AUDIT_SIGNING_KEY_FILE (see docs/integrity.md); `record` signs every record, `checkpoint` (Ed25519)
-   * signs checkpoints — without it there are none.
+   * Per-record MAC/signature and checkpoint keys, made by `loadSigningKeys` (anything else is refused with
+   * AuditConfigError). Default: from OTEL_AUDIT_HMAC_KEY[_FILE] / OTEL_AUDIT_SIGNING_KEY_FILE (see
+   * docs/integrity.md), which are validated even when this is given; `record` signs every record, `checkpoint`
+   * (Ed25519) signs checkpoints — without it there are none.
    */
   signingKeys?: { record?: SigningKey; checkpoint?: SigningKey };
   /** A signed checkpoint after this many records. Env OTEL_AUDIT_CHECKPOINT_RECORDS; default 1000. */

@@ -11,6 +11,7 @@ export {
   HMAC_MIN_KEY_BYTES,
   hmacKeyId,
   INTEGRITY_ALGORITHMS,
+  isSigningKey,
   loadSigningKeys,
   loadVerifyingKeys,
   type IntegrityAlgorithm,

@@ -56,6 +56,17 @@ function handle(keyId: string, algorithm: IntegrityAlgorithm, key: KeyObject): S
   return h;
 }
 
+/**
+ * Is `k` a key the producer can sign with, as loadSigningKeys makes them: a handle of this module (not an object of
+ * the same shape) holding an HMAC secret or an Ed25519 private key (a public key from loadVerifyingKeys cannot sign).
+ */
+export function isSigningKey(k: unknown): k is SigningKey {
+  if (typeof k !== 'object' || k === null) return false;
+  const key = material.get(k);
+  if (key === undefined) return false;
+  return (k as SigningKey).algorithm === 'HMAC-SHA256' ? key.type === 'secret' : key.type === 'private';
+}
+
 /** The KeyObject behind a handle (HMAC: secret key; EdDSA: private key for SigningKey, public for VerifyingKey). */
 export function keyMaterial(k: SigningKey | VerifyingKey): KeyObject {
   const m = material.get(k);
@@ -101,15 +112,50 @@ export function decodeHmacSecret(value: string, what: string): Buffer {
   return bytes;
 }
 
+/**
+ * Is this "path" more likely a key pasted where its file's path belongs (`OTEL_AUDIT_HMAC_KEY_FILE=base64:…`,
+ * `--pubkey "$(cat key.pem)"`)? Such a value is never printed. True for: a line break or other control
+ * character; a PEM armour line; a `base64:`/`hex:` prefix; more than 1024 characters; nothing but 32+ hex
+ * digits; a run of 20+ characters mixing upper case, lower case and digits with no `/ . _ -` between them (random
+ * base64, unlike the words of a path); 32+ characters with a space and no path separator (a passphrase). A real
+ * path of such a shape only loses its name in the message.
+ */
+export function looksLikeKeyMaterial(value: string): boolean {
+  if (/[\u0000-\u001f\u007f]/.test(value)) return true;
+  if (/-----BEGIN|-----END|PRIVATE KEY-----|PUBLIC KEY-----/.test(value)) return true;
+  if (/^\s*(?:base64|hex):/i.test(value)) return true;
+  if (value.length > 1024) return true;
+  if (/^[0-9a-f]{32,}$/i.test(value)) return true;
+  for (const run of value.split(/[/\\._\-\s]+/)) if (run.length >= 20 && /[A-Z]/.test(run) && /[a-z]/.test(run) && /\d/.test(run)) return true;
+  return value.length >= 32 && /\s/.test(value) && !/[/\\]/.test(value);
+}
+
+/** A key file's path for a message: quoted, or a placeholder when the value looks like key material. */
+export function keyFileName(path: string): string {
+  return looksLikeKeyMaterial(path) ? '(value hidden)' : JSON.stringify(path);
+}
+
+/**
+ * The one-line problem for a key file that cannot be read: the path and the error code, or — when the value
+ * looks like the key itself — that it does not look like a path, with `hint` (what the user probably meant).
+ */
+export function keyFileReadProblem(path: string, code: string | undefined, hint: string): string {
+  if (looksLikeKeyMaterial(path)) return `the value does not look like a file path (value hidden); ${hint}`;
+  return `cannot read ${JSON.stringify(path)}${code === undefined ? '' : ` (${code})`}`;
+}
+
 /** Text of a key file with its trailing line break(s) removed. The error names the file, never its content. */
-function readKeyFile(path: string, what: string): string {
+function readKeyFile(path: string, what: string, hint: string): string {
   try {
     return readFileSync(path, 'utf8').replace(/[\r\n]+$/, '');
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new AuditConfigError(`${what}: cannot read ${JSON.stringify(path)}${code === undefined ? '' : ` (${code})`}`);
+    throw new AuditConfigError(`${what}: ${keyFileReadProblem(path, (e as NodeJS.ErrnoException).code, hint)}`);
   }
 }
+
+const HINT_HMAC_FILE = `it must name a file holding the key; did you mean ${ENV_HMAC_KEY} (the key itself)?`;
+const HINT_SIGNING_FILE = `it must name a PEM file holding the private key (otel-audit keygen writes one), not the key itself`;
+const HINT_PUBKEY_FILE = 'a public key file is the path of a PEM file (e.g. audit-signing.pub.pem), not the key itself';
 
 const PEM_BLOCK = /-----BEGIN ([A-Z0-9 ]+)-----[\s\S]*?-----END \1-----/g;
 
@@ -168,7 +214,7 @@ export function loadSigningKeys(env: NodeJS.ProcessEnv = process.env): { record?
   if (isSet(hmacValue) || isSet(hmacFile)) {
     const secret = isSet(hmacValue)
       ? decodeHmacSecret(hmacValue, ENV_HMAC_KEY)
-      : decodeHmacSecret(readKeyFile(hmacFile!, ENV_HMAC_KEY_FILE), `${ENV_HMAC_KEY_FILE} (${hmacFile})`);
+      : decodeHmacSecret(readKeyFile(hmacFile!, ENV_HMAC_KEY_FILE, HINT_HMAC_FILE), `${ENV_HMAC_KEY_FILE} (${keyFileName(hmacFile!)})`);
     let keyId = hmacKeyId(secret);
     if (isSet(keyIdOverride)) {
       const id = keyIdOverride.trim();
@@ -184,8 +230,8 @@ export function loadSigningKeys(env: NodeJS.ProcessEnv = process.env): { record?
   }
   let ed: SigningKey | undefined;
   if (isSet(signingFile)) {
-    const what = `${ENV_SIGNING_KEY_FILE} (${signingFile})`;
-    const text = readKeyFile(signingFile, ENV_SIGNING_KEY_FILE);
+    const what = `${ENV_SIGNING_KEY_FILE} (${keyFileName(signingFile)})`;
+    const text = readKeyFile(signingFile, ENV_SIGNING_KEY_FILE, HINT_SIGNING_FILE);
     const blocks = pemBlocks(text).filter((b) => b.label === 'PRIVATE KEY' || b.label === 'ENCRYPTED PRIVATE KEY');
     if (blocks.length !== 1) {
       throw new AuditConfigError(`${what}: expected exactly one PEM "PRIVATE KEY" block, found ${blocks.length}`);
@@ -216,8 +262,8 @@ export function loadVerifyingKeys(paths: readonly string[], hmacSecrets: readonl
     out.push(handle(keyId, algorithm, key));
   };
   for (const path of paths) {
-    const what = `public key file ${JSON.stringify(path)}`;
-    const text = readKeyFile(path, what);
+    const what = `public key file ${keyFileName(path)}`;
+    const text = readKeyFile(path, what, HINT_PUBKEY_FILE);
     const blocks = pemBlocks(text);
     if (blocks.length === 0) throw new AuditConfigError(`${what}: no PEM block found (expected "BEGIN PUBLIC KEY" or "BEGIN PRIVATE KEY")`);
     for (const b of blocks) {

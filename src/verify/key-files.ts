@@ -4,7 +4,7 @@
  * content.
  */
 import { AuditConfigError } from '../core/errors.js';
-import { loadVerifyingKeys, type VerifyingKey } from '../integrity/keys.js';
+import { keyFileName, loadVerifyingKeys, looksLikeKeyMaterial, type VerifyingKey } from '../integrity/keys.js';
 import { NotRegularFileError, readSmallRegularFile } from './safe-read.js';
 
 /** Key files are a few hundred bytes; anything much larger is not a key, and is not read whole. */
@@ -14,6 +14,11 @@ async function readKeyFile(path: string, what: string): Promise<string> {
   try {
     return (await readSmallRegularFile(path, MAX_KEY_FILE_BYTES)).toString('utf8');
   } catch (e) {
+    // A value that looks like the key itself (`--pubkey "$(cat key.pem)"`) is never printed.
+    if (looksLikeKeyMaterial(path)) {
+      const flag = what === 'HMAC key file' ? '--hmac-key-file' : '--pubkey';
+      throw new AuditConfigError(`${what}: the value does not look like a file path (value hidden); ${flag} takes the path of a file holding the key, not the key itself`);
+    }
     if (e instanceof NotRegularFileError) throw new AuditConfigError(`${what} ${JSON.stringify(path)} ${e.message}`);
     throw new AuditConfigError(`cannot read ${what} ${JSON.stringify(path)} (${(e as NodeJS.ErrnoException).code ?? 'error'})`);
   }
@@ -36,7 +41,7 @@ export async function loadKeyFiles(pubkeyFiles: readonly string[], hmacKeyFiles:
     try {
       loadVerifyingKeys([], [v]);
     } catch (e) {
-      throw new AuditConfigError(`HMAC key file ${JSON.stringify(hmacKeyFiles[i])}: ${e instanceof Error ? e.message.replace(/^HMAC key #\d+: /, '') : 'invalid'}`);
+      throw new AuditConfigError(`HMAC key file ${keyFileName(hmacKeyFiles[i]!)}: ${e instanceof Error ? e.message.replace(/^HMAC key #\d+: /, '') : 'invalid'}`);
     }
   });
   return { pubkeys, hmacSecrets };

@@ -147,7 +147,6 @@ describe('readAuditEnv: invalid values', () => {
   const ENUM_FSYNC = 'always, batch, off';
   const cases: [name: string, raw: string, allowed: string][] = [
     ['OTEL_AUDIT_FILE', 'disk', ENUM_FILE],
-    ['OTEL_AUDIT_FILE', 'JOURNAL', ENUM_FILE],
     ['OTEL_AUDIT_FILE', 'journal,off', ENUM_FILE],
     ['OTEL_AUDIT_FSYNC', 'sometimes', ENUM_FSYNC],
     ['OTEL_AUDIT_FSYNC', 'true', ENUM_FSYNC],
@@ -164,10 +163,8 @@ describe('readAuditEnv: invalid values', () => {
     ['OTEL_AUDIT_MAX_FILES', 'ten', 'a whole number >= 1'],
     ['OTEL_AUDIT_MAX_FILES', '+3', 'a whole number >= 1'],
     ['OTEL_AUDIT_STDOUT', 'yes', 'true, false, 1, 0'],
-    ['OTEL_AUDIT_STDOUT', 'TRUE', 'true, false, 1, 0'],
     ['OTEL_AUDIT_STDOUT', '2', 'true, false, 1, 0'],
     ['OTEL_AUDIT_ON_LOSS', 'ignore', 'warn, throw'],
-    ['OTEL_AUDIT_ON_LOSS', 'Warn', 'warn, throw'],
     ['OTEL_AUDIT_LOGGER_NAME', 'x'.repeat(257), 'a non-empty logger name'],
     ['OTEL_BLRP_MAX_QUEUE_SIZE', '0', 'a whole number >= 1'],
     ['OTEL_BLRP_MAX_QUEUE_SIZE', '-10', 'a whole number >= 1'],
@@ -186,6 +183,20 @@ describe('readAuditEnv: invalid values', () => {
     expect(err.message).toContain(JSON.stringify(raw));
     expect(err.message).toContain(allowed);
     expect(err.message).toBe(`otel-audit configuration: ${name}=${JSON.stringify(raw)} is invalid: allowed values are ${allowed}`);
+  });
+
+  // The OTel SDK environment spec: enum values SHOULD be case-insensitive; booleans are "true" in any case.
+  it.each<[string, string, unknown]>([
+    ['OTEL_AUDIT_FILE', 'JOURNAL', 'journal'],
+    ['OTEL_AUDIT_FSYNC', 'Always', 'always'],
+    ['OTEL_AUDIT_STDOUT', 'TRUE', true],
+    ['OTEL_AUDIT_STDOUT', 'False', false],
+    ['OTEL_AUDIT_ON_LOSS', 'Warn', 'warn'],
+    ['OTEL_AUDIT_DEFAULT_ACTOR', 'OS-USER', 'os-user'],
+    ['OTEL_EXPORTER_OTLP_PROTOCOL', 'HTTP/PROTOBUF', 'http/protobuf'],
+    ['OTEL_EXPORTER_OTLP_LOGS_PROTOCOL', 'GRPC', 'grpc'],
+  ])('%s=%j is read in any case, as %j', (name, raw, expected) => {
+    expect(readAuditEnv({ [name]: raw })[name]).toBe(expected);
   });
 
   it('shows the raw (untrimmed) value in the message', () => {
@@ -416,6 +427,12 @@ describe('resolveOptions', () => {
     expect(err.message).toContain(`${option}=${shown}`);
   });
 
+  it('refuses an exporter.compression code option other than gzip or none, listing them', () => {
+    const err = configError(() => resolveOptions({ exporter: { compression: 'brotli' as 'gzip' } }, {}));
+    expect(err.message).toBe('otel-audit option exporter.compression="brotli" is invalid: allowed values are gzip, none');
+    for (const compression of ['gzip', 'none'] as const) expect(resolveOptions({ exporter: { compression } }, {}).exporter.compression).toBe(compression);
+  });
+
   // `loggerName: ''` would make every record of an unnamed logger an audit record.
   it('rejects an empty loggerName code option like the env variable', () => {
     expect(() => resolveOptions({ loggerName: '' }, {})).toThrow(AuditConfigError);
@@ -465,12 +482,13 @@ describe('OTLP protocol (OTEL_EXPORTER_OTLP_[LOGS_]PROTOCOL)', () => {
     [{ OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc', OTEL_EXPORTER_OTLP_LOGS_PROTOCOL: 'http/protobuf' }, {}, 'http/protobuf'],
     [{ OTEL_EXPORTER_OTLP_LOGS_PROTOCOL: 'grpc' }, { exporter: { protocol: 'http/json' } }, 'http/json'],
     [{ OTEL_EXPORTER_OTLP_PROTOCOL: '' }, {}, 'http/json'],
+    [{ OTEL_EXPORTER_OTLP_PROTOCOL: 'HTTP/PROTOBUF' }, {}, 'http/protobuf'],
   ];
   it.each(cases)('%j with code %j → %s', (env, code, expected) => {
     expect(protocolOf(env, code)).toBe(expected);
   });
 
-  it.each(['http', 'HTTP/JSON', 'grpc/json', 'http/proto', 'otlp'])('an unknown value %j stops start-up naming the variable, the value and what is allowed', (raw) => {
+  it.each(['http', 'HTTP/JSONX', 'grpc/json', 'http/proto', 'otlp'])('an unknown value %j stops start-up naming the variable, the value and what is allowed', (raw) => {
     for (const name of ['OTEL_EXPORTER_OTLP_PROTOCOL', 'OTEL_EXPORTER_OTLP_LOGS_PROTOCOL']) {
       const err = configError(() => resolveOptions({}, { [name]: raw }));
       expect(err.message).toContain(`${name}=${JSON.stringify(raw)} is invalid: allowed values are http/json, http/protobuf, grpc`);

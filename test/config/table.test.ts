@@ -15,7 +15,7 @@ import { configError } from './config-error.js';
 interface Samples {
   /** Text the variable refuses; undefined when every non-blank text is accepted (a path). */
   badEnv?: string;
-  /** A code value refused; undefined when code values are not checked (keys made by loadSigningKeys). */
+  /** A code value refused (for key material: never echoed); undefined when every code value passes. */
   badCode?: unknown;
   /** Good values: env text whose value is not `def`, and a code value other than it (undefined: none). */
   good?: (def: unknown) => { env: string; code: unknown };
@@ -39,7 +39,8 @@ function samples(kind: Kind<unknown, EnvValue>): Samples {
     case 'path':
       return { badCode: 42, good: () => ({ env: '/from/env', code: '/from/code' }) };
     case 'keys':
-      return { badEnv: ' \t' }; // blank key material is refused; real keys are tested in env.test.ts and test/integrity
+      // Blank key material is refused, and keys not made by loadSigningKeys (real keys: signing-keys-option.test.ts).
+      return { badEnv: ' \t', badCode: { record: { keyId: 'k-0123456789', algorithm: 'EdDSA' } } };
   }
 }
 
@@ -82,7 +83,11 @@ describe('every code option of the table', () => {
     const { badCode } = samples(row.kind);
     if (badCode === undefined) return;
     const err = configError(() => resolveOptions(codeWith(name, badCode), {}));
-    expect(err.message).toBe(`otel-audit option ${name}=${shown(badCode)} is invalid: allowed values are ${row.kind.allowed}`);
+    if (row.kind.keyMaterial === true) {
+      expect(err.message).toMatch(new RegExp(`^otel-audit option ${name} is invalid \\(value hidden\\): .+; allowed values are `));
+      expect(err.message.endsWith(row.kind.allowed)).toBe(true);
+      expect(err.message).not.toContain('k-0123456789');
+    } else expect(err.message).toBe(`otel-audit option ${name}=${shown(badCode)} is invalid: allowed values are ${row.kind.allowed}`);
   });
 
   it.each(options.map((o) => [o.name, o] as const))('%s: the default applies when neither code nor environment sets it', (name, { row }) => {

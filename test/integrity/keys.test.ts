@@ -165,3 +165,36 @@ describe('loadVerifyingKeys', () => {
     configError(() => loadVerifyingKeys([], [SECRET, 'too-short-secret-value']), ['too-short-secret-value'], /HMAC key #2: .*at least 32 bytes/);
   });
 });
+
+describe('a key put where its file path belongs is never printed', () => {
+  const pair = generateEd25519KeyPair();
+  const bytes = randomBytes(32);
+  // Each "path" is key material; the secret is what must not appear.
+  const pasted: [string, string, string][] = [
+    ['a PEM private key', pair.privateKeyPem, pair.privateKeyPem.split('\n')[1]!],
+    ['a PEM key without its line breaks', pair.privateKeyPem.replace(/\n/g, ' '), pair.privateKeyPem.split('\n')[1]!],
+    ['base64:', `base64:${bytes.toString('base64')}`, bytes.toString('base64')],
+    ['hex:', `hex:${bytes.toString('hex')}`, bytes.toString('hex')],
+    ['bare hex', bytes.toString('hex'), bytes.toString('hex')],
+    ['bare base64', 'Zm9vYmFyYmF6cXV4MTIzNDU2Nzg5MEFCQ0RFRkdISUpL', 'Zm9vYmFyYmF6cXV4MTIzNDU2Nzg5MEFCQ0RFRkdISUpL'],
+    ['a passphrase', SECRET, SECRET],
+  ];
+
+  it.each(pasted)('OTEL_AUDIT_HMAC_KEY_FILE = %s', (_n, value, secret) => {
+    const e = configError(() => loadSigningKeys({ OTEL_AUDIT_HMAC_KEY_FILE: value }), [secret], /^OTEL_AUDIT_HMAC_KEY_FILE: the value does not look like a file path \(value hidden\)/);
+    expect(e.message).toContain('did you mean OTEL_AUDIT_HMAC_KEY');
+  });
+
+  it.each(pasted)('OTEL_AUDIT_SIGNING_KEY_FILE = %s', (_n, value, secret) => {
+    configError(() => loadSigningKeys({ OTEL_AUDIT_SIGNING_KEY_FILE: value }), [secret], /^OTEL_AUDIT_SIGNING_KEY_FILE: the value does not look like a file path \(value hidden\)/);
+  });
+
+  it.each(pasted)('loadVerifyingKeys([%s])', (_n, value, secret) => {
+    configError(() => loadVerifyingKeys([value]), [secret], /^public key file \(value hidden\): the value does not look like a file path/);
+  });
+
+  it('a plausible path is still named', () => {
+    configError(() => loadSigningKeys({ OTEL_AUDIT_HMAC_KEY_FILE: '/run/secrets/otel-audit/hmac.key' }), [], /cannot read "\/run\/secrets\/otel-audit\/hmac\.key" \(ENOENT\)/);
+    configError(() => loadSigningKeys({ OTEL_AUDIT_SIGNING_KEY_FILE: 'keys/audit-signing.key.pem' }), [], /cannot read "keys\/audit-signing\.key\.pem"/);
+  });
+});

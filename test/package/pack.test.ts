@@ -1,6 +1,7 @@
 /**
  * What `npm pack` ships must be usable: every file a shipped entry point or declaration imports relatively is
- * shipped too (tsup splits shared declarations into chunks), and nothing of the tests or examples is.
+ * shipped too (tsup splits shared declarations into chunks), nothing of the tests or examples is but the demo's
+ * service (`otel-audit demo` runs it), and no shipped module is unreachable (an unused copy of the library).
  */
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -20,6 +21,9 @@ describe('the published package', () => {
       for (const target of Object.values(cond)) for (const f of Object.values(target)) entries.add(normalize(f));
     }
     for (const b of Object.values(pkg.bin)) entries.add(normalize(b));
+    // Loaded by path at run time: the verify worker (src/verify/parallel-read.ts) and the demo's service (src/cli/demo.ts).
+    entries.add('dist/verify-worker.js');
+    entries.add('dist/examples/service.js');
     const missing: string[] = [];
     const seen = new Set<string>();
     const visit = (file: string): void => {
@@ -30,8 +34,8 @@ describe('the published package', () => {
         return;
       }
       const text = readFileSync(join(root, file), 'utf8');
-      for (const m of text.matchAll(/from\s+['"](\.{1,2}\/[^'"]+)['"]|require\(['"](\.{1,2}\/[^'"]+)['"]\)/g)) {
-        let target = normalize(join(dirname(file), m[1] ?? m[2]!));
+      for (const m of text.matchAll(/from\s+['"](\.{1,2}\/[^'"]+)['"]|require\(['"](\.{1,2}\/[^'"]+)['"]\)|import\(['"](\.{1,2}\/[^'"]+)['"]\)/g)) {
+        let target = normalize(join(dirname(file), m[1] ?? m[2] ?? m[3]!));
         // Declarations import chunk "x.js"/"x.cjs": the types live in "x.d.ts"/"x.d.cts".
         if (file.endsWith('.d.ts')) target = target.replace(/\.js$/, '.d.ts');
         if (file.endsWith('.d.cts')) target = target.replace(/\.c?js$/, '.d.cts');
@@ -40,6 +44,13 @@ describe('the published package', () => {
     };
     for (const e of entries) visit(e);
     expect(missing).toEqual([]);
-    expect([...files].filter((f) => f.startsWith('test/') || f.startsWith('src/') || f.startsWith('dist/examples'))).toEqual([]);
+    expect([...files].filter((f) => f.startsWith('test/') || f.startsWith('src/') || f.startsWith('examples/'))).toEqual([]);
+    expect([...files].filter((f) => f.startsWith('dist/examples/'))).toEqual(['dist/examples/service.js']);
+    // Every shipped module is reached from an entry point: no chunk shipped for nothing.
+    expect([...files].filter((f) => /\.(c?js)$/.test(f) && !seen.has(f))).toEqual([]);
+    // The service imports the package by its name and the OTel packages a user installs, not a bundled copy.
+    const service = readFileSync(join(root, 'dist/examples/service.js'), 'utf8');
+    const bare = [...service.matchAll(/from\s+['"]([^'".][^'"]*)['"]/g)].map((m) => m[1]!);
+    expect(bare.sort()).toEqual(['@opentelemetry/sdk-node', 'otel-audit']);
   });
 });

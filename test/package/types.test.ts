@@ -26,6 +26,11 @@ const usage = `
   audit.record({ action: 'LOGIN', outcome: 'maybe', actor: { id: 'a', type: 'user' } });
   void seq;
   void ATTR_ACTION;
+  // Signing keys in code: made by loadSigningKeys (from any env-shaped object), passed as the option.
+  const keys = loadSigningKeys({ OTEL_AUDIT_HMAC_KEY: 'hex:' + '00'.repeat(32) });
+  const record: SigningKey | undefined = keys.record;
+  new AuditLogRecordProcessor({ signingKeys: keys });
+  void record;
 `;
 
 describe('shipped type declarations', () => {
@@ -40,11 +45,36 @@ describe('shipped type declarations', () => {
       join(dir, 'tsconfig.json'),
       JSON.stringify({ compilerOptions: { module: 'NodeNext', moduleResolution: 'NodeNext', target: 'ES2022', strict: true, noEmit: true, skipLibCheck: false, types: ['node'] }, files: ['esm.mts', 'cjs.cts'] }),
     );
-    writeFileSync(join(dir, 'esm.mts'), `import { AuditLogRecordProcessor, getAuditLogger, ATTR_ACTION, type AuditReceipt } from 'otel-audit';\n${usage}`);
-    writeFileSync(join(dir, 'cjs.cts'), `import { AuditLogRecordProcessor, getAuditLogger, ATTR_ACTION, type AuditReceipt } from 'otel-audit';\n${usage}`);
+    writeFileSync(join(dir, 'esm.mts'), `import { AuditLogRecordProcessor, getAuditLogger, loadSigningKeys, ATTR_ACTION, type AuditReceipt, type SigningKey } from 'otel-audit';\n${usage}`);
+    writeFileSync(join(dir, 'cjs.cts'), `import { AuditLogRecordProcessor, getAuditLogger, loadSigningKeys, ATTR_ACTION, type AuditReceipt, type SigningKey } from 'otel-audit';\n${usage}`);
     let output = '';
     try {
       execFileSync(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', dir], { encoding: 'utf8', stdio: 'pipe' });
+    } catch (e) {
+      output = String((e as { stdout?: string }).stdout ?? e);
+    }
+    expect(output).toBe('');
+  });
+
+  it('type-check a consumer on the legacy resolution (moduleResolution node10), subpath otel-audit/register too', () => {
+    const app = join(dir, 'node10');
+    const nm = join(app, 'node_modules');
+    mkdirSync(nm, { recursive: true });
+    symlinkSync(root, join(nm, 'otel-audit'), 'dir');
+    symlinkSync(join(root, 'node_modules', '@opentelemetry'), join(nm, '@opentelemetry'), 'dir');
+    symlinkSync(join(root, 'node_modules', '@types'), join(nm, '@types'), 'dir');
+    writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'consumer-node10', private: true }));
+    writeFileSync(
+      join(app, 'tsconfig.json'),
+      JSON.stringify({ compilerOptions: { module: 'CommonJS', moduleResolution: 'node10', target: 'ES2022', strict: true, noEmit: true, skipLibCheck: true, types: ['node'], ignoreDeprecations: '5.0' }, files: ['app.ts'] }),
+    );
+    writeFileSync(
+      join(app, 'app.ts'),
+      `import { AuditLogRecordProcessor } from 'otel-audit';\nimport { processor } from 'otel-audit/register';\nconst p: AuditLogRecordProcessor | undefined = processor;\nvoid p;\n`,
+    );
+    let output = '';
+    try {
+      execFileSync(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', app], { encoding: 'utf8', stdio: 'pipe' });
     } catch (e) {
       output = String((e as { stdout?: string }).stdout ?? e);
     }

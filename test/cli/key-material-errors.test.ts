@@ -1,0 +1,63 @@
+/**
+ * A key pasted where the path of its file belongs (a *_FILE variable, --pubkey, --hmac-key-file) is refused
+ * without ever being printed: the built CLI, as a user runs it, with real key material.
+ */
+import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { generateEd25519KeyPair } from '../../src/integrity/keys.js';
+import { makeChain, toLines } from '../helpers/make-chain.js';
+import { tempDir } from '../helpers/tmp.js';
+
+const CLI = join(import.meta.dirname, '../../dist/cli.js');
+let dir: string;
+let cleanup: () => Promise<void>;
+let journal: string;
+beforeAll(async () => {
+  ({ dir, cleanup } = await tempDir('otel-audit-keymat-'));
+  journal = join(dir, 'j.jsonl');
+  writeFileSync(journal, toLines(makeChain(3)).join('\n') + '\n');
+});
+afterAll(async () => cleanup());
+
+const pair = generateEd25519KeyPair();
+const secret = randomBytes(32);
+/** The secret parts of the keys: a body line of each PEM, the HMAC key in both notations. */
+const SECRETS = [pair.privateKeyPem.split('\n')[1]!, pair.publicKeyPem.split('\n')[1]!, secret.toString('base64'), secret.toString('hex')];
+
+function run(args: string[], env: Record<string, string> = {}): { status: number | null; output: string } {
+  const r = spawnSync(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, encoding: 'utf8' });
+  return { status: r.status, output: `${r.stdout}\n${r.stderr}` };
+}
+
+function expectHidden(output: string): void {
+  expect(output).toContain('does not look like a file path (value hidden)');
+  for (const s of SECRETS) for (let i = 0; i + 12 <= s.length; i += 6) expect(output).not.toContain(s.slice(i, i + 12));
+}
+
+describe('key material in a key-file setting is never printed', () => {
+  it.each([
+    ['OTEL_AUDIT_SIGNING_KEY_FILE', pair.privateKeyPem],
+    ['OTEL_AUDIT_HMAC_KEY_FILE', `base64:${secret.toString('base64')}`],
+    ['OTEL_AUDIT_HMAC_KEY_FILE', `hex:${secret.toString('hex')}`],
+  ])('%s holding the key (replay start-up)', (name, value) => {
+    const r = run(['replay', '--dir', join(dir, 'audit')], { [name]: value });
+    expect(r.status).toBe(2);
+    expect(r.output).toContain(name);
+    expectHidden(r.output);
+  });
+
+  it.each([
+    ['verify', '--pubkey', pair.publicKeyPem],
+    ['verify', '--pubkey', pair.privateKeyPem],
+    ['verify', '--hmac-key-file', `base64:${secret.toString('base64')}`],
+    ['search', '--pubkey', pair.publicKeyPem],
+    ['search', '--hmac-key-file', `hex:${secret.toString('hex')}`],
+  ])('%s %s with the key itself', (cmd, flag, value) => {
+    const r = run([cmd, flag, value, journal]);
+    expect(r.status).toBe(2);
+    expectHidden(r.output);
+  });
+});

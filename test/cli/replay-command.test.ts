@@ -1,0 +1,132 @@
+/**
+ * `otel-audit replay` through the built CLI (dist/cli.js), against the development collector on loopback and
+ * with nothing listening: it exits 0 only when everything was delivered, otherwise says what was not and exits
+ * 1 (never 0 silently), releases its locks, and never prints the export headers.
+ */
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { startCollector, type CollectorHandle } from '../../src/collector/index.js';
+import { replayEndpoint } from '../../src/cli/replay-command.js';
+import { killAll, runNode, type Proc } from '../helpers/child.js';
+import { tempDir } from '../helpers/tmp.js';
+
+const CLI = join(import.meta.dirname, '../../dist/cli.js');
+const EMITTER = join(import.meta.dirname, '../fixtures/emitter.mjs');
+const SECRET = 'Bearer s3cr3t-replay-header-value';
+
+const cleanups: (() => Promise<unknown>)[] = [];
+afterEach(async () => {
+  await killAll();
+  while (cleanups.length > 0) await cleanups.pop()!();
+});
+
+async function collector(): Promise<CollectorHandle> {
+  const { dir, cleanup } = await tempDir('otel-audit-replay-col-');
+  const handle = await startCollector({ port: 0, outFile: join(dir, 'out.jsonl') });
+  cleanups.push(cleanup, () => handle.close());
+  return handle;
+}
+
+/** A journal directory with one finished stream of 5 records + its end record, none acknowledged. */
+async function orphanedJournal(unreachable: string): Promise<{ dir: string; streamId: string }> {
+  const { dir: root, cleanup } = await tempDir('otel-audit-replay-');
+  cleanups.push(cleanup);
+  const dir = join(root, 'audit');
+  const p = runNode([EMITTER], {
+    OTEL_AUDIT_DIR: dir,
+    OTEL_EXPORTER_OTLP_LOGS_ENDPOINT: unreachable,
+    OTEL_EXPORTER_OTLP_TIMEOUT: '200',
+    OTEL_BLRP_EXPORT_TIMEOUT: '200',
+    EMIT_COUNT: '5',
+  });
+  expect((await p.exited).code).toBe(0);
+  const done = p.event('done')!;
+  expect(done.undelivered).toBe(6);
+  return { dir, streamId: done.streamId as string };
+}
+
+interface Replayed {
+  code: number | null;
+  json: Record<string, unknown>;
+  stderr: string;
+  stdout: string;
+}
+
+async function replay(dir: string, args: string[]): Promise<Replayed> {
+  const p: Proc = runNode([CLI, 'replay', '--dir', dir, ...args], { OTEL_EXPORTER_OTLP_HEADERS: `authorization=${SECRET}`, OTEL_EXPORTER_OTLP_TIMEOUT: '500' });
+  const { code } = await p.exited;
+  const stderr = p.stderr.join('\n');
+  return { code, json: p.event('replayed') ?? {}, stderr, stdout: JSON.stringify(p.lines) };
+}
+
+function state(dir: string, streamId: string): { acked: number; done: boolean } {
+  return JSON.parse(readFileSync(join(dir, 'state', `${streamId}.state`), 'utf8')) as { acked: number; done: boolean };
+}
+
+describe('otel-audit replay', () => {
+  it('collector down: stops at --timeout, says what was not delivered, exits 1, releases its lock', async () => {
+    const c = await collector();
+    await c.stop(); // connection refused on that port
+    const { dir, streamId } = await orphanedJournal(c.endpoint);
+    const r = await replay(dir, ['--endpoint', c.endpoint, '--timeout', '1']);
+    expect(r.code).toBe(1);
+    expect(r.json).toMatchObject({ event: 'replayed', complete: false, records: 0, timedOut: true, undelivered: [{ streamId, deliveredThrough: 0 }] });
+    expect(r.stderr).toContain(`stream ${streamId} not delivered after seq 0`);
+    expect(r.stderr).toContain('ECONNREFUSED');
+    expect(existsSync(join(dir, 'state', `${streamId}.lock`))).toBe(false);
+    expect(state(dir, streamId)).toMatchObject({ acked: 0, done: false });
+    expect(r.stderr + r.stdout).not.toContain('s3cr3t');
+
+    // The collector back: the same directory is delivered, exit 0.
+    await c.start();
+    const again = await replay(dir, ['--endpoint', c.endpoint]);
+    expect(again.code).toBe(0);
+    expect(again.json).toMatchObject({ complete: true, records: 6, undelivered: [] });
+    expect(c.stats().records).toBe(6);
+    expect(state(dir, streamId)).toMatchObject({ acked: 6, done: true });
+  });
+
+  it('--endpoint as a base URL (no path) gets /v1/logs, as OTEL_EXPORTER_OTLP_ENDPOINT does', async () => {
+    const c = await collector();
+    const { dir, streamId } = await orphanedJournal('http://127.0.0.1:9/v1/logs');
+    const r = await replay(dir, ['--endpoint', c.url]);
+    expect(r.code).toBe(0);
+    expect(r.json).toMatchObject({ complete: true, records: 6 });
+    expect(c.stats().records).toBe(6);
+    expect(state(dir, streamId).done).toBe(true);
+  });
+
+  it('a URL the collector refuses for good (404): records set aside are not "delivered", exit 1', async () => {
+    const c = await collector();
+    const { dir } = await orphanedJournal('http://127.0.0.1:9/v1/logs');
+    const r = await replay(dir, ['--endpoint', `${c.url}/wrong/path`]);
+    expect(r.code).toBe(1);
+    expect(r.json).toMatchObject({ complete: false, records: 0, rejected: 6, lastError: 'HTTP 404' });
+    expect(r.stderr).toContain('set aside in');
+    expect(readdirSync(join(dir, 'rejected')).length).toBeGreaterThan(0); // bisected: one file per part set aside
+    expect(r.stderr + r.stdout).not.toContain('s3cr3t');
+  });
+
+  it('usage errors exit 2 without echoing the endpoint', async () => {
+    const { dir } = await orphanedJournal('http://127.0.0.1:9/v1/logs');
+    for (const args of [['--timeout', 'soon'], ['--endpoint', 'ftp://user:pw@host/'], ['extra']]) {
+      const r = await replay(dir, args);
+      expect(r.code).toBe(2);
+      expect(r.stderr).not.toContain('user:pw');
+    }
+  });
+});
+
+describe('replayEndpoint', () => {
+  it.each([
+    ['http://h:4318', 'http/json', 'http://h:4318/v1/logs'],
+    ['http://h:4318/', 'http/protobuf', 'http://h:4318/v1/logs'],
+    ['http://h:4318/v1/logs', 'http/json', 'http://h:4318/v1/logs'],
+    ['https://h/otlp/custom', 'http/json', 'https://h/otlp/custom'],
+    ['http://h:4317', 'grpc', 'http://h:4317'],
+    ['not a url', 'http/json', undefined],
+  ])('%s (%s) -> %s', (given, protocol, expected) => {
+    expect(replayEndpoint(given, protocol)).toBe(expected);
+  });
+});
