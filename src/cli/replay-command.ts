@@ -145,7 +145,7 @@ export async function runReplayCommand(argv: string[], out: (s: string) => void,
     for (const streamId of listStreams(o.dir).keys()) {
       const state = readState(o.dir, streamId);
       if (state?.done === true) continue;
-      if (state !== undefined && !state.ended && isOwnerAlive(state)) continue;
+      if (state !== undefined && !state.ended && isOwnerAlive(state, streamId)) continue;
       wanted.push(streamId);
     }
     const r = await replayer.run();
