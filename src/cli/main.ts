@@ -29,8 +29,28 @@ Commands:
 Run 'otel-audit <command> --help' for the options of a command.
 `;
 
-const out = (s: string): void => void process.stdout.write(s);
+/** The reader of stdout went away (`otel-audit verify … | head`): nothing more is written there. */
+let stdoutGone = false;
+const out = (s: string): void => {
+  if (!stdoutGone) process.stdout.write(s);
+};
 const err = (s: string): void => void process.stderr.write(s);
+
+/**
+ * For the commands that finish by themselves: a reader that goes away is no reason to crash with a stack trace
+ * or to stop early. The command runs to its end and exits with its own status (verify's verdict), printing no
+ * more to stdout.
+ */
+function quietWhenStdoutGoes(): void {
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE' || e.code === 'ERR_STREAM_DESTROYED') {
+      stdoutGone = true;
+      return;
+    }
+    err(`otel-audit: stdout: ${e.message}\n`);
+    process.exit(2);
+  });
+}
 
 /**
  * Output for search and tail, which may print without bound: waits for stdout to drain (so a slow pipe holds
@@ -51,6 +71,7 @@ function streamingIo(): CommandIo {
 
 async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
+  if (cmd !== 'search' && cmd !== 'tail') quietWhenStdoutGoes();
   switch (cmd) {
     case 'verify':
       return (await import('./verify-command.js')).runVerifyCommand(rest, out, err);
