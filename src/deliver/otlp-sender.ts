@@ -98,13 +98,27 @@ class PassThroughSerializer {
 /** ExportResultCode.SUCCESS of @opentelemetry/core (a const enum value; not worth a dependency). */
 const EXPORT_SUCCESS = 0;
 
-/** HTTP: 4xx is the client's fault and will not change by retrying, except 408 and 429 (OTLP spec, OTLP/HTTP Response). */
-const isPermanentHttpStatus = (s: number): boolean => s >= 400 && s < 500 && s !== 408 && s !== 429;
+/**
+ * Statuses that say the endpoint or the credentials are wrong, not the records: every request gets them, so
+ * setting the refused records aside would move the whole stream into rejected/, where nothing resends it. They
+ * are retried like an outage instead (the journal keeps the records; its bound and the loss policy apply) until
+ * the configuration is fixed. HTTP: 401, 403, 404, 405, 407, 415; gRPC: PERMISSION_DENIED 7, UNIMPLEMENTED 12,
+ * UNAUTHENTICATED 16.
+ */
+const HTTP_CONFIG_ERRORS: ReadonlySet<number> = new Set([401, 403, 404, 405, 407, 415]);
+const GRPC_CONFIG_ERRORS: ReadonlySet<number> = new Set([7, 12, 16]);
+/**
+ * HTTP: 4xx is the client's fault and will not change by retrying, except 408 and 429 (OTLP spec, OTLP/HTTP
+ * Response) and the configuration errors above.
+ */
+const isPermanentHttpStatus = (s: number): boolean => s >= 400 && s < 500 && s !== 408 && s !== 429 && !HTTP_CONFIG_ERRORS.has(s);
 /**
  * gRPC: the retryable status codes of the OTLP spec (OTLP/gRPC Failures): CANCELLED 1, DEADLINE_EXCEEDED 4,
- * RESOURCE_EXHAUSTED 8, ABORTED 10, OUT_OF_RANGE 11, UNAVAILABLE 14, DATA_LOSS 15. Every other code is final.
+ * RESOURCE_EXHAUSTED 8, ABORTED 10, OUT_OF_RANGE 11, UNAVAILABLE 14, DATA_LOSS 15, and the configuration errors
+ * above. Every other code is final.
  */
-const GRPC_RETRYABLE: ReadonlySet<number> = new Set([1, 4, 8, 10, 11, 14, 15]);
+const GRPC_RETRYABLE: ReadonlySet<number> = new Set([1, 4, 8, 10, 11, 14, 15, ...GRPC_CONFIG_ERRORS]);
+const CONFIG_HINT = ' (the endpoint or its credentials are wrong: retried until fixed, records stay in the journal)';
 
 interface ExportDelegate {
   export(req: Outgoing, done: (result: { code: number; error?: Error }) => void): void;
@@ -175,7 +189,7 @@ export class OtlpSender implements BatchSender {
             ok: false,
             retryable: code === undefined || GRPC_RETRYABLE.has(code),
             rejected: 0,
-            message: code !== undefined ? `gRPC status ${code}` : safeMessage(err),
+            message: code !== undefined ? `gRPC status ${code}${GRPC_CONFIG_ERRORS.has(code) ? CONFIG_HINT : ''}` : safeMessage(err),
           });
           return;
         }
@@ -183,7 +197,7 @@ export class OtlpSender implements BatchSender {
           ok: false,
           retryable: code === undefined || !isPermanentHttpStatus(code),
           rejected: 0,
-          message: code !== undefined ? `HTTP ${code}` : safeMessage(err),
+          message: code !== undefined ? `HTTP ${code}${HTTP_CONFIG_ERRORS.has(code) ? CONFIG_HINT : ''}` : safeMessage(err),
           ...(code !== undefined ? { status: code } : {}),
         });
       });

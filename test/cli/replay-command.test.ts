@@ -97,15 +97,20 @@ describe('otel-audit replay', () => {
     expect(state(dir, streamId).done).toBe(true);
   });
 
-  it('a URL the collector refuses for good (404): records set aside are not "delivered", exit 1', async () => {
+  it('a wrong path (404) is a configuration error: retried until --timeout, nothing set aside; the right URL then delivers all', async () => {
     const c = await collector();
-    const { dir } = await orphanedJournal('http://127.0.0.1:9/v1/logs');
-    const r = await replay(dir, ['--endpoint', `${c.url}/wrong/path`]);
+    const { dir, streamId } = await orphanedJournal('http://127.0.0.1:9/v1/logs');
+    const r = await replay(dir, ['--endpoint', `${c.url}/wrong/path`, '--timeout', '1']);
     expect(r.code).toBe(1);
-    expect(r.json).toMatchObject({ complete: false, records: 0, rejected: 6, lastError: 'HTTP 404' });
-    expect(r.stderr).toContain('set aside in');
-    expect(readdirSync(join(dir, 'rejected')).length).toBeGreaterThan(0); // bisected: one file per part set aside
+    expect(r.json).toMatchObject({ complete: false, records: 0, rejected: 0, timedOut: true });
+    expect(String(r.json['lastError'])).toMatch(/^HTTP 404 \(the endpoint or its credentials are wrong/);
+    expect(existsSync(join(dir, 'rejected'))).toBe(false);
+    expect(state(dir, streamId)).toMatchObject({ acked: 0, done: false });
     expect(r.stderr + r.stdout).not.toContain('s3cr3t');
+    const again = await replay(dir, ['--endpoint', c.url]);
+    expect(again.code).toBe(0);
+    expect(again.json).toMatchObject({ complete: true, records: 6 });
+    expect(c.stats().records).toBe(6);
   });
 
   it('usage errors exit 2 without echoing the endpoint', async () => {
