@@ -189,6 +189,7 @@ export class AuditLogRecordProcessor implements LogRecordProcessor {
     if (r.lost.length > 0) {
       this.loss.report({ records: r.lost, reason: `the process exited before they were delivered, and ${r.reason ?? 'there is no journal'}`, streamId: this.streamId }, true);
     }
+    this.loss.flush(true);
   }
 
   /** The processor most recently constructed in this process (what `getAuditLogger()` uses). */
@@ -395,6 +396,8 @@ export class AuditLogRecordProcessor implements LogRecordProcessor {
       dropped: this.loss.dropped,
       journalFiles: this.delivery.journalFiles(),
     };
+    // Losses the rate limit folded are said now, not left to a later loss that may never come.
+    this.loss.flush();
     if (undelivered > 0) {
       const msg = `otel-audit: shutdown with ${undelivered} audit record(s) not acknowledged by the collector (${this.delivery.lastError ?? 'timeout'}); kept in ${this.options.dir} and replayed at the next start`;
       diag.error(msg);
