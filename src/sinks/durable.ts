@@ -161,7 +161,12 @@ export function fsyncDir(path: string): void {
   }
 }
 
-/** mkdir 0700, parents first; fsyncs the parent of each directory it created. True if `path` was created. */
+/**
+ * mkdir 0700, parents first; fsyncs the parent of each directory it created. True if `path` was created.
+ * After ENOENT it creates the missing parents and tries once more: ENOENT again means the parent exists but takes
+ * no new directories (a virtual file system such as /proc), and is thrown as one error naming the directory and
+ * the errno, instead of recursing until the stack overflows.
+ */
 function mkdirDurable(path: string): boolean {
   try {
     fs.mkdirSync(path, { mode: DIR_MODE });
@@ -169,7 +174,16 @@ function mkdirDurable(path: string): boolean {
     if (errCode(e) === 'EEXIST') return false;
     if (errCode(e) !== 'ENOENT' || dirname(path) === path) throw e;
     mkdirDurable(dirname(path));
-    return mkdirDurable(path);
+    try {
+      fs.mkdirSync(path, { mode: DIR_MODE });
+    } catch (again) {
+      if (errCode(again) === 'EEXIST') return false; // made meanwhile by another process
+      if (errCode(again) !== 'ENOENT') throw again;
+      throw new Error(
+        `ENOENT: cannot create the directory ${path}: its parent ${dirname(path)} exists but takes no new directories (a virtual or special file system?); point OTEL_AUDIT_DIR at a directory on a writable file system`,
+        { cause: again },
+      );
+    }
   }
   fsyncDir(dirname(path));
   return true;
