@@ -402,6 +402,8 @@ export class AuditLogRecordProcessor implements LogRecordProcessor {
     await this.delivery.flush(left());
     const { undelivered } = await this.delivery.close(left());
     await Promise.race([this.replayDone, new Promise((r) => setTimeout(r, left()).unref())]);
+    // Past the deadline, neither export in flight keeps the process alive (the journal keeps their records).
+    this.replayer?.release();
     const report: ShutdownReport = {
       streamId: this.streamId,
       emitted: this.metrics.totals.emitted,
