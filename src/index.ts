@@ -20,7 +20,7 @@ export {
   type AuditOutcome,
   type DetailValue,
 } from './map/schema.js';
-export { AuditValidationError, AuditConfigError, AuditLossError, type ValidationIssue } from './core/errors.js';
+export { AuditValidationError, AuditConfigError, AuditLossError, AuditFlushTimeoutError, type ValidationIssue } from './core/errors.js';
 export type { AuditReceipt } from './deliver/receipt.js';
 export type { AuditProcessorOptions } from './config/options.js';
 export { loadSigningKeys, type SigningKey } from './integrity/index.js';

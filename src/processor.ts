@@ -14,7 +14,7 @@ import { diag } from '@opentelemetry/api';
 import type { LogRecordProcessor, ReadWriteLogRecord } from '@opentelemetry/sdk-logs';
 import { randomUUID } from 'node:crypto';
 import { writeSync } from 'node:fs';
-import { AuditLossError, errorText } from './core/errors.js';
+import { AuditFlushTimeoutError, AuditLossError, errorText } from './core/errors.js';
 import { HashChain } from './chain/chain.js';
 import { ownRecordId, stampLiveRecord } from './chain/live-stamps.js';
 import { SealQueue, type SealEntry } from './chain/seal-queue.js';
@@ -189,6 +189,7 @@ export class AuditLogRecordProcessor implements LogRecordProcessor {
     if (r.lost.length > 0) {
       this.loss.report({ records: r.lost, reason: `the process exited before they were delivered, and ${r.reason ?? 'there is no journal'}`, streamId: this.streamId }, true);
     }
+    this.loss.flush(true);
   }
 
   /** The processor most recently constructed in this process (what `getAuditLogger()` uses). */
@@ -345,6 +346,13 @@ export class AuditLogRecordProcessor implements LogRecordProcessor {
     receipt?.reject(new AuditLossError(`audit record refused: ${reason}`, typeof id === 'string' ? [id] : []));
   }
 
+  /**
+   * Journals what is queued and waits until the collector acknowledged every record accepted so far. Rejects with
+   * `AuditFlushTimeoutError` when `exportTimeoutMillis` passes first, so the caller learns that the flush did not
+   * complete (the spec: ForceFlush SHOULD let the caller know whether it succeeded, failed or timed out). Nothing is
+   * lost by it: the records stay in the journal (when there is one) and are delivered when the collector answers,
+   * or replayed at the next start.
+   */
   async forceFlush(): Promise<void> {
     // As the stock BatchLogRecordProcessor: once shut down, a flush is the shutdown (nothing more will be delivered).
     if (this.shutdownPromise !== undefined) {
@@ -352,12 +360,19 @@ export class AuditLogRecordProcessor implements LogRecordProcessor {
       return;
     }
     this.queue.drain();
-    const ok = await this.delivery.flush(this.options.exportTimeoutMillis);
-    if (!ok) {
-      diag.warn(
-        `otel-audit: forceFlush timed out with ${this.delivery.undelivered} record(s) not yet acknowledged (${this.delivery.lastError ?? 'no error'}); they are kept and retried`,
-      );
-    }
+    const timeout = this.options.exportTimeoutMillis;
+    const ok = await this.delivery.flush(timeout);
+    if (ok) return;
+    const n = this.delivery.undelivered;
+    const why = this.delivery.lastError ?? 'no answer yet';
+    const journalDir = this.options.file === 'off' ? undefined : this.options.dir;
+    const kept =
+      journalDir === undefined
+        ? 'they are kept in memory and retried; with OTEL_AUDIT_FILE=off there is no journal, so they are lost if the process ends before the collector takes them'
+        : `they stay in the journal in ${journalDir} and are delivered when the collector answers, or replayed at the next start`;
+    const msg = `otel-audit: forceFlush timed out after ${timeout} ms with ${n} audit record(s) not acknowledged by the collector (${why}); ${kept}`;
+    diag.warn(msg);
+    throw new AuditFlushTimeoutError(msg, n, journalDir);
   }
 
   shutdown(): Promise<void> {
@@ -387,6 +402,8 @@ export class AuditLogRecordProcessor implements LogRecordProcessor {
     await this.delivery.flush(left());
     const { undelivered } = await this.delivery.close(left());
     await Promise.race([this.replayDone, new Promise((r) => setTimeout(r, left()).unref())]);
+    // Past the deadline, neither export in flight keeps the process alive (the journal keeps their records).
+    this.replayer?.release();
     const report: ShutdownReport = {
       streamId: this.streamId,
       emitted: this.metrics.totals.emitted,
@@ -395,6 +412,8 @@ export class AuditLogRecordProcessor implements LogRecordProcessor {
       dropped: this.loss.dropped,
       journalFiles: this.delivery.journalFiles(),
     };
+    // Losses the rate limit folded are said now, not left to a later loss that may never come.
+    this.loss.flush();
     if (undelivered > 0) {
       const msg = `otel-audit: shutdown with ${undelivered} audit record(s) not acknowledged by the collector (${this.delivery.lastError ?? 'timeout'}); kept in ${this.options.dir} and replayed at the next start`;
       diag.error(msg);

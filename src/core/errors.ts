@@ -34,5 +34,23 @@ export class AuditLossError extends Error {
   }
 }
 
+/**
+ * `forceFlush()` ran out of its timeout (exportTimeoutMillis / OTEL_BLRP_EXPORT_TIMEOUT) with records the collector
+ * has not acknowledged. Nothing is lost by it: they are kept (in the journal, `journalDir`, when there is one) and
+ * delivered when the collector answers, or replayed at the next start.
+ */
+export class AuditFlushTimeoutError extends Error {
+  override name = 'AuditFlushTimeoutError';
+  constructor(
+    message: string,
+    /** Records accepted and not yet acknowledged by the collector when the flush gave up. */
+    readonly undelivered: number,
+    /** The journal directory that keeps them, or undefined with OTEL_AUDIT_FILE=off (memory only). */
+    readonly journalDir: string | undefined,
+  ) {
+    super(message);
+  }
+}
+
 /** The message of something thrown: an Error's message, anything else as a string. */
 export const errorText = (e: unknown): string => (e instanceof Error ? e.message : String(e));

@@ -236,7 +236,7 @@ export class Delivery {
 
   private enqueue(batches: Batch[]): void {
     for (const b of batches) this.unsent.push(b);
-    // Fallback mode: a collector slower than the producer is an outage for the spool (ARCHITECTURE.md §5.4: the journal
+    // Fallback mode: a collector slower than the producer is an outage for the spool (ARCHITECTURE.md §5.4, the journal
     // absorbs a slow or dead collector): past maxQueueSize, what memory holds goes to the spool, so it can be
     // evicted (once written) instead of filling memory up to maxPendingRecords and the loss policy.
     if (this.o.file === 'fallback' && this.journal !== undefined && this.memRecords > this.o.maxQueueSize) this.spoolBacklog();

@@ -2,8 +2,13 @@
  * Loss policy (ARCHITECTURE.md §5.1): a record that can reach neither the collector nor the journal is counted
  * (`audit.records.dropped`), reported at error level, and handed to `onLoss`. With `throw`, the typed API
  * fails closed instead (see processor `assertCanAccept`).
+ *
+ * The stderr/diag line is rate limited (one a second at most); what the limit folds is never left unsaid: an
+ * unref'd timer prints it when the second is over, shutdown prints it (`flush()`), and so does the process
+ * 'exit' hook when the process ends first. The counts printed add up to `dropped`.
  */
 import { diag } from '@opentelemetry/api';
+import { writeSync } from 'node:fs';
 
 export type LossPolicy = 'warn' | 'throw';
 
@@ -16,10 +21,17 @@ export interface LossEvent {
 
 export type OnLoss = (event: LossEvent) => void;
 
+/** The rate limit of the loss line. */
+const REPORT_INTERVAL_MILLIS = 1000;
+
 export class LossReporter {
   dropped = 0;
   private lastReport = 0;
   private suppressed = 0;
+  /** Reason and stream of the last loss folded into `suppressed` (said when it is printed). */
+  private suppressedReason = '';
+  private suppressedStream = '';
+  private timer: NodeJS.Timeout | undefined;
 
   constructor(
     readonly policy: LossPolicy,
@@ -34,13 +46,24 @@ export class LossReporter {
     this.countDropped(n);
     // Loud but bounded: one stderr line a second at most, with the count of what was folded into it.
     const now = Date.now();
-    if (final || now - this.lastReport >= 1000) {
-      const msg = `otel-audit: LOST ${n + this.suppressed} audit record(s) of stream ${event.streamId}: ${event.reason} (total lost: ${this.dropped})`;
-      diag.error(msg);
-      process.stderr.write(msg + '\n');
+    if (final || now - this.lastReport >= REPORT_INTERVAL_MILLIS) {
+      this.print(`otel-audit: LOST ${n + this.suppressed} audit record(s) of stream ${event.streamId}: ${event.reason} (total lost: ${this.dropped})`, final);
       this.lastReport = now;
-      this.suppressed = 0;
-    } else this.suppressed += n;
+      this.clearSuppressed();
+    } else {
+      this.suppressed += n;
+      this.suppressedReason = event.reason;
+      this.suppressedStream = event.streamId;
+      PENDING.add(this);
+      hookExit();
+      if (this.timer === undefined) {
+        this.timer = setTimeout(() => {
+          this.timer = undefined;
+          this.flush();
+        }, Math.max(0, this.lastReport + REPORT_INTERVAL_MILLIS - now));
+        this.timer.unref();
+      }
+    }
     if (this.onLoss !== undefined) {
       try {
         this.onLoss(event);
@@ -49,4 +72,51 @@ export class LossReporter {
       }
     }
   }
+
+  /**
+   * Prints what the rate limit folded, if anything (at shutdown, from the timer, and on process exit with
+   * `sync`: stderr written synchronously, there is no event loop left to flush a stream).
+   */
+  flush(sync = false): void {
+    if (this.suppressed === 0) return;
+    this.print(
+      `otel-audit: LOST ${this.suppressed} more audit record(s) of stream ${this.suppressedStream}: ${this.suppressedReason} (total lost: ${this.dropped})`,
+      sync,
+    );
+    this.lastReport = Date.now();
+    this.clearSuppressed();
+  }
+
+  private clearSuppressed(): void {
+    this.suppressed = 0;
+    this.suppressedReason = '';
+    this.suppressedStream = '';
+    PENDING.delete(this);
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
+  private print(msg: string, sync: boolean): void {
+    diag.error(msg);
+    if (!sync) {
+      process.stderr.write(msg + '\n');
+      return;
+    }
+    try {
+      writeSync(2, msg + '\n');
+    } catch {
+      /* stderr closed: nothing else to say it with */
+    }
+  }
+}
+
+/** Reporters holding folded counts: one 'exit' listener prints them all if the process ends first. */
+const PENDING = new Set<LossReporter>();
+let exitHooked = false;
+function hookExit(): void {
+  if (exitHooked) return;
+  exitHooked = true;
+  process.on('exit', () => {
+    for (const r of [...PENDING]) r.flush(true);
+  });
 }

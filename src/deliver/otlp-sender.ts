@@ -58,6 +58,11 @@ export interface SendResult {
 export interface BatchSender {
   /** `body`: one ExportLogsServiceRequest as UTF-8 OTLP/JSON (transcoded here when the protocol is protobuf). */
   send(body: Uint8Array | string, count: number): Promise<SendResult>;
+  /**
+   * No more exports. An export still in flight (the transport's retries, its connection) no longer keeps the
+   * process alive: it may still complete while the process runs on, but the process can exit without it
+   * (what it carries is in the journal, for replay).
+   */
   shutdown(): Promise<void>;
 }
 
@@ -125,12 +130,109 @@ interface ExportDelegate {
   shutdown(): Promise<void>;
 }
 
+/** otlp-exporter-base's transport: one attempt (`HttpExporterTransport`) or the retrying one around it. */
+interface ExporterTransport {
+  send(data: Uint8Array, timeoutMillis: number): Promise<{ status: 'success' | 'failure' | 'retryable'; retryInMillis?: number }>;
+  shutdown(): void;
+}
+
+/** The retry schedule of otlp-exporter-base's RetryingTransport, kept as it is there. */
+const MAX_ATTEMPTS = 5;
+const INITIAL_BACKOFF = 1000;
+const MAX_BACKOFF = 5000;
+const BACKOFF_MULTIPLIER = 1.5;
+const JITTER = 0.2;
+
+/**
+ * The stock transport's retries (same schedule, Retry-After honoured, within the export timeout), with unref'd
+ * timers, as the export loop's own backoff (export-loop.ts): waiting to retry never keeps the process alive. The
+ * stock RetryingTransport's backoff timers are ref'd and private: with the collector down, they held a process
+ * that had finished its work for up to OTEL_EXPORTER_OTLP_TIMEOUT before 'beforeExit' (and so the zero-code
+ * shutdown) could run, and again after shutdown. A process that ends while a retry waits journals what is in
+ * flight on exit (ARCHITECTURE.md §5.6). After `release()` (shutdown) no further attempt is made.
+ */
+class ReleasableRetryingTransport implements ExporterTransport {
+  private released = false;
+  constructor(private readonly inner: ExporterTransport) {}
+
+  release(): void {
+    this.released = true;
+  }
+
+  async send(data: Uint8Array, timeoutMillis: number): ReturnType<ExporterTransport['send']> {
+    let attempts = MAX_ATTEMPTS;
+    let nextBackoff = INITIAL_BACKOFF;
+    const deadline = Date.now() + timeoutMillis;
+    let result = await this.inner.send(data, timeoutMillis);
+    while (result.status === 'retryable' && attempts > 0 && !this.released) {
+      attempts--;
+      const backoff = Math.max(Math.min(nextBackoff * (1 + Math.random() * (2 * JITTER) - JITTER), MAX_BACKOFF), 0);
+      nextBackoff *= BACKOFF_MULTIPLIER;
+      const retryInMillis = result.retryInMillis ?? backoff;
+      const remaining = deadline - Date.now();
+      if (retryInMillis > remaining) return result;
+      await new Promise<void>((resolve) => setTimeout(resolve, retryInMillis).unref());
+      if (this.released) return result;
+      result = await this.inner.send(data, remaining);
+    }
+    return result;
+  }
+
+  shutdown(): void {
+    this.inner.shutdown();
+  }
+}
+
+/** The sockets of one HTTP agent, so that `release()` can unref them (a collector that never answers). */
+class SocketTracker {
+  private readonly sockets = new Set<{ unref(): unknown; once(ev: 'close', f: () => void): unknown }>();
+  private released = false;
+
+  track<A extends object>(agent: A): A {
+    const a = agent as A & { createConnection?: (...args: unknown[]) => unknown };
+    const create = a.createConnection;
+    if (typeof create !== 'function') return agent;
+    a.createConnection = (...args: unknown[]): unknown => {
+      const socket = create.apply(a, args) as { unref?: () => unknown; once?: (ev: 'close', f: () => void) => unknown } | undefined;
+      if (socket !== undefined && typeof socket.unref === 'function' && typeof socket.once === 'function') {
+        const s = socket as { unref(): unknown; once(ev: 'close', f: () => void): unknown };
+        this.sockets.add(s);
+        s.once('close', () => this.sockets.delete(s));
+        if (this.released) s.unref();
+      }
+      return socket;
+    };
+    return agent;
+  }
+
+  release(): void {
+    this.released = true;
+    for (const s of this.sockets) s.unref();
+  }
+}
+
+/**
+ * Puts `ReleasableRetryingTransport` in place of the delegate's stock retrying transport (the delegate keeps it
+ * as `_transport`, the one-attempt transport inside as its `_transport`). Returns undefined when the shapes are
+ * not there (another otlp-exporter-base): the stock transport stays, and only the sockets are released.
+ */
+function ownRetries(delegate: object): ReleasableRetryingTransport | undefined {
+  const d = delegate as { _transport?: { _transport?: unknown } };
+  const inner = d._transport?._transport as Partial<ExporterTransport> | undefined;
+  if (typeof inner?.send !== 'function' || typeof inner.shutdown !== 'function') return undefined;
+  const own = new ReleasableRetryingTransport(inner as ExporterTransport);
+  d._transport = own as unknown as { _transport?: unknown };
+  return own;
+}
+
 /** One sender over one OTLP transport; the protocol decides the body encoding and how failures are read. */
 export class OtlpSender implements BatchSender {
   readonly protocol: OtlpProtocol;
   private readonly serializer: PassThroughSerializer;
   private readonly delegate: ExportDelegate;
   private busy = false;
+  private readonly sockets = new SocketTracker();
+  private readonly retries: ReleasableRetryingTransport | undefined;
 
   constructor(options: OtlpSenderOptions = {}) {
     this.protocol = options.protocol ?? 'http/json';
@@ -145,14 +247,21 @@ export class OtlpSender implements BatchSender {
       this.delegate = createGrpcDelegate(common, options.headers, this.serializer, helper, options.meterProvider);
     } else {
       const contentType = this.protocol === 'http/json' ? 'application/json' : 'application/x-protobuf';
+      const http = convertLegacyHttpOptions({ ...common, ...(options.headers !== undefined ? { headers: options.headers } : {}) }, 'LOGS', 'v1/logs', { 'Content-Type': contentType });
+      // The agent the transport makes, with its sockets tracked (see shutdown).
+      const agentFactory = (http as { agentFactory?: (protocol: string) => object | Promise<object> }).agentFactory;
+      if (typeof agentFactory === 'function') {
+        (http as { agentFactory: (protocol: string) => Promise<object> }).agentFactory = async (protocol) => this.sockets.track(await agentFactory(protocol));
+      }
       this.delegate = createOtlpHttpExportDelegate(
-        convertLegacyHttpOptions({ ...common, ...(options.headers !== undefined ? { headers: options.headers } : {}) }, 'LOGS', 'v1/logs', { 'Content-Type': contentType }),
+        http,
         this.serializer,
         this.protocol === 'http/json' ? 'otel_audit_otlp_http_log_exporter' : 'otel_audit_otlp_proto_log_exporter',
         helper,
         options.meterProvider,
       ) as ExportDelegate;
     }
+    this.retries = ownRetries(this.delegate);
   }
 
   send(body: Uint8Array | string, count: number): Promise<SendResult> {
@@ -204,7 +313,14 @@ export class OtlpSender implements BatchSender {
     });
   }
 
+  /**
+   * An export in flight is not cancelled (its current attempt may still be acknowledged while the process runs
+   * on), but it is not retried any more and its connection is unref'd: after shutdown it no longer keeps the
+   * process alive.
+   */
   shutdown(): Promise<void> {
+    this.retries?.release();
+    this.sockets.release();
     return this.delegate.shutdown();
   }
 }

@@ -125,6 +125,11 @@ export class Replayer {
     this.loop?.stop();
   }
 
+  /** After shutdown: a replay export still in flight no longer keeps the process alive (BatchSender.shutdown). */
+  release(): void {
+    this.o.sender.shutdown().catch(() => undefined);
+  }
+
   private async replayStream(streamId: string, paths: string[], state: StreamState): Promise<void> {
     const torn = recoverSegment(this.o.dir, paths[paths.length - 1]!);
     if (torn !== undefined) {

@@ -49,8 +49,31 @@ const refuse = (path: string, what: string, fix: string): AuditConfigError =>
 const removeFix = (path: string): string => `remove it (rm ${path}) — otel-audit never follows or writes through it`;
 
 /**
+ * The advice for the configured OTEL_AUDIT_DIR itself: it may be a directory the variable merely names by mistake
+ * (/tmp, a home directory, a file), so the first fix is a directory of its own, which otel-audit creates 0700.
+ * A chmod/chown of it (`local`) is offered only when it holds nothing but what otel-audit writes there.
+ */
+function topFix(path: string, local: string | undefined): string {
+  const own = `point OTEL_AUDIT_DIR at a directory of its own, e.g. ${join(path, 'otel-audit')} (otel-audit creates it, mode 0700)`;
+  return local !== undefined && holdsOnlyOurs(path) ? `${own}; or, as ${path} holds nothing but otel-audit's files, ${local}` : own;
+}
+
+/** Names otel-audit creates directly in OTEL_AUDIT_DIR. */
+const OUR_TOP_NAME = /^(state|quarantine|rejected|audit-[^/]*\.jsonl)$/;
+
+/** True if the directory is empty or holds only names otel-audit creates (false when it cannot be read). */
+function holdsOnlyOurs(path: string): boolean {
+  try {
+    return fs.readdirSync(path).every((n) => OUR_TOP_NAME.test(n));
+  } catch {
+    return false;
+  }
+}
+
+/**
  * A directory otel-audit may write in: a real directory (a symbolic link only for OTEL_AUDIT_DIR itself, when
- * `top`, and only one owned by us or root), owned by our euid, not writable by group or others.
+ * `top`, and only one owned by us or root), owned by our euid, not writable by group or others. The fix a refusal
+ * names is a chmod/chown/rm only for what otel-audit creates; for OTEL_AUDIT_DIR itself, a directory of its own.
  */
 export function checkDir(path: string, { top = false }: { top?: boolean } = {}): void {
   let st = fs.lstatSync(path);
@@ -62,25 +85,35 @@ export function checkDir(path: string, { top = false }: { top?: boolean } = {}):
       throw refuse(
         path,
         `it is a symbolic link owned by uid ${st.uid}, not by this process (euid ${me}) or root`,
-        `point OTEL_AUDIT_DIR at the real directory, or remove the link (rm ${path})`,
+        'point OTEL_AUDIT_DIR at the real directory (or at a new directory of its own, which otel-audit creates 0700)',
       );
     st = fs.statSync(path);
   }
-  if (!st.isDirectory()) throw refuse(path, `it is ${kindOf(st)}, where a directory is expected`, removeFix(path));
+  if (!st.isDirectory()) {
+    throw refuse(
+      path,
+      `it is ${kindOf(st)}, where a directory is expected`,
+      top ? 'point OTEL_AUDIT_DIR at a directory of its own (a path that does not exist yet is created, mode 0700)' : removeFix(path),
+    );
+  }
   const me = euid();
-  if (me !== undefined && st.uid !== me)
+  if (me !== undefined && st.uid !== me) {
+    const local = `chown ${me} ${path} (or run as its owner), then chmod 700 ${path}`;
     throw refuse(
       path,
       `the directory is owned by uid ${st.uid}, not by this process (euid ${me}); its owner could replace any audit file in it`,
-      `chown ${me} ${path} (or run as its owner), then chmod 700 ${path}`,
+      top ? topFix(path, local) : local,
     );
-  if (process.platform !== 'win32' && (st.mode & 0o022) !== 0)
+  }
+  if (process.platform !== 'win32' && (st.mode & 0o022) !== 0) {
+    const local = `chmod 700 ${path}`;
     throw refuse(
       path,
       `the directory is writable by group or others (mode ${(st.mode & 0o7777).toString(8).padStart(4, '0')}); ` +
         'they could plant links or files under the names otel-audit writes',
-      `chmod 700 ${path}`,
+      top ? topFix(path, local) : local,
     );
+  }
 }
 
 /**
@@ -161,7 +194,12 @@ export function fsyncDir(path: string): void {
   }
 }
 
-/** mkdir 0700, parents first; fsyncs the parent of each directory it created. True if `path` was created. */
+/**
+ * mkdir 0700, parents first; fsyncs the parent of each directory it created. True if `path` was created.
+ * After ENOENT it creates the missing parents and tries once more: ENOENT again means the parent exists but takes
+ * no new directories (a virtual file system such as /proc), and is thrown as one error naming the directory and
+ * the errno, instead of recursing until the stack overflows.
+ */
 function mkdirDurable(path: string): boolean {
   try {
     fs.mkdirSync(path, { mode: DIR_MODE });
@@ -169,7 +207,16 @@ function mkdirDurable(path: string): boolean {
     if (errCode(e) === 'EEXIST') return false;
     if (errCode(e) !== 'ENOENT' || dirname(path) === path) throw e;
     mkdirDurable(dirname(path));
-    return mkdirDurable(path);
+    try {
+      fs.mkdirSync(path, { mode: DIR_MODE });
+    } catch (again) {
+      if (errCode(again) === 'EEXIST') return false; // made meanwhile by another process
+      if (errCode(again) !== 'ENOENT') throw again;
+      throw new Error(
+        `ENOENT: cannot create the directory ${path}: its parent ${dirname(path)} exists but takes no new directories (a virtual or special file system?); point OTEL_AUDIT_DIR at a directory on a writable file system`,
+        { cause: again },
+      );
+    }
   }
   fsyncDir(dirname(path));
   return true;

@@ -169,7 +169,8 @@ async function runProcessor(a: Arena, n = 3, extra: Record<string, unknown> = {}
 const segment = (a: Arena, id = ORPHAN, n = 1): string => join(a.auditDir, `audit-${id}-${String(n).padStart(6, '0')}.jsonl`);
 const stateDirOf = (a: Arena): string => join(a.auditDir, 'state');
 const REMOVE = /remove it \(rm /;
-const CHMOD = (p: string): RegExp => new RegExp(`chmod 700 ${p.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}`);
+const esc = (p: string): string => p.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+const CHMOD = (p: string): RegExp => new RegExp(`chmod 700 ${esc(p)}`);
 
 /**
  * Starts the built package in a child process against `dir` and reports what happened: a FIFO must neither
@@ -387,6 +388,8 @@ describe('who may write the directory: as sshd StrictModes (owner = euid, not wr
     freeze(a);
     const e = expectRefused(a, a.auditDir, CHMOD(a.auditDir));
     expect(e.message).toMatch(/writable by group or others \(mode 0770\)/);
+    // OTEL_AUDIT_DIR itself: a directory of its own first; chmod only as it holds nothing but otel-audit's files.
+    expect(e.message).toContain(`Fix: point OTEL_AUDIT_DIR at a directory of its own, e.g. ${join(a.auditDir, 'otel-audit')} (otel-audit creates it, mode 0700); or, as ${a.auditDir} holds nothing but otel-audit's files, chmod 700 ${a.auditDir}`);
     expectOutsideUntouched(a);
   });
 
@@ -415,6 +418,28 @@ describe('who may write the directory: as sshd StrictModes (owner = euid, not wr
     freeze(a);
     expectRefused(a, a.auditDir, CHMOD(a.auditDir));
     expectOutsideUntouched(a);
+  });
+
+  it('OTEL_AUDIT_DIR set to a shared directory like /tmp (1777, holding files of others): the fix is a directory of its own, never chmod of the shared one', () => {
+    const a = arena();
+    writeFileSync(join(a.auditDir, 'someone-elses.sock'), '');
+    mkdirSync(join(a.auditDir, '.X11-unix'));
+    chmodSync(a.auditDir, 0o1777);
+    freeze(a);
+    const e = expectRefused(a, a.auditDir, new RegExp(`Fix: point OTEL_AUDIT_DIR at a directory of its own, e\\.g\\. ${esc(join(a.auditDir, 'otel-audit'))} \\(otel-audit creates it, mode 0700\\)$`));
+    expect(e.message).toMatch(/writable by group or others \(mode 1777\)/);
+    expect(e.message).not.toMatch(/chmod|rm /);
+    expectOutsideUntouched(a);
+  });
+
+  it('OTEL_AUDIT_DIR set to a regular file (like /etc/hostname): the fix is a directory of its own, never rm of the file', () => {
+    const a = arena({ createAudit: false });
+    writeFileSync(a.auditDir, 'host\n', { mode: 0o644 });
+    freeze(a);
+    const e = expectRefused(a, a.auditDir, /Fix: point OTEL_AUDIT_DIR at a directory of its own \(a path that does not exist yet is created, mode 0700\)$/);
+    expect(e.message).toMatch(/it is a regular file, where a directory is expected/);
+    expect(e.message).not.toMatch(/rm |remove it/);
+    expect(readFileSync(a.auditDir, 'utf8')).toBe('host\n');
   });
 
   it('world-writable state/ (0777) under a safe OTEL_AUDIT_DIR: refused, naming state/', () => {

@@ -6,7 +6,7 @@
 import { diag, DiagLogLevel } from '@opentelemetry/api';
 import { LoggerProvider } from '@opentelemetry/sdk-logs';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { AuditLossError } from '../../src/core/errors.js';
+import { AuditFlushTimeoutError, AuditLossError } from '../../src/core/errors.js';
 import { ATTR_SEQ_END } from '../../src/core/attributes.js';
 import { attribute } from '../../src/otlp/decode.js';
 import { AuditLogRecordProcessor } from '../../src/processor.js';
@@ -35,26 +35,48 @@ describe('forceFlush within its timeout', () => {
   it.each([
     ['collector down (connection refused)', 'down'],
     ['collector hanging (never answers)', 'hang'],
-  ] as const)('%s: returns after about exportTimeoutMillis, records kept and retried', async (_, how) => {
+  ] as const)('%s: rejects after about exportTimeoutMillis saying how many records wait, which stay in the journal and are retried', async (_, how) => {
     captureStderr();
     p = await faultPipeline({ exportTimeoutMillis: TIMEOUT, exporter: { timeoutMillis: 1200 } });
     if (how === 'down') await p.collector.stop();
     else p.collector.setFault({ mode: 'delay', delayMs: 60_000 });
     for (let i = 0; i < 50; i++) void p.audit.record(loginEvent(i));
-    const { ms } = await timed(() => p!.processor.forceFlush());
+    const { ms, value: error } = await timed(() => p!.processor.forceFlush().then(() => undefined, (e: unknown) => e));
     expect(ms).toBeGreaterThanOrEqual(TIMEOUT - 20);
     expect(ms).toBeLessThan(TIMEOUT + 400);
-    expect(p.processor.stats().acked).toBeLessThan(50);
+    expect(error).toBeInstanceOf(AuditFlushTimeoutError);
+    const e = error as AuditFlushTimeoutError;
+    const undelivered = 50 - p.processor.stats().acked;
+    expect(undelivered).toBeGreaterThan(0);
+    expect(e.undelivered).toBe(undelivered);
+    expect(e.journalDir).toBe(p.auditDir);
+    expect(e.message).toContain(`forceFlush timed out after ${TIMEOUT} ms with ${undelivered} audit record(s) not acknowledged by the collector`);
+    expect(e.message).toContain(`they stay in the journal in ${p.auditDir} and are delivered when the collector answers, or replayed at the next start`);
+    // In the journal indeed: every record is there.
+    expect(segmentsOf(p.auditDir).flatMap(readOtlpLines)).toHaveLength(50);
     // Kept and retried: once the collector is healthy, everything arrives.
     p.collector.setFault({ mode: 'ok' });
     await p.collector.start();
     const flushed = await timed(async () => {
       while (p!.processor.stats().acked < 50) {
-        await p!.processor.forceFlush();
+        await p!.processor.forceFlush().catch(() => undefined);
         await sleep(20);
       }
     });
     expect(flushed.ms).toBeLessThan(5000);
+    // And a flush with nothing left resolves.
+    await expect(p.processor.forceFlush()).resolves.toBeUndefined();
+  });
+
+  it('through LoggerProvider.forceFlush the caller gets the rejection too; with OTEL_AUDIT_FILE=off it says there is no journal', async () => {
+    captureStderr();
+    p = await faultPipeline({ exportTimeoutMillis: TIMEOUT, file: 'off', exporter: { timeoutMillis: 1200 } });
+    await p.collector.stop();
+    for (let i = 0; i < 5; i++) void p.audit.record(loginEvent(i));
+    const error = await p.provider.forceFlush().then(() => undefined, (e: unknown) => e);
+    expect(error).toBeInstanceOf(AuditFlushTimeoutError);
+    expect((error as AuditFlushTimeoutError).journalDir).toBeUndefined();
+    expect((error as Error).message).toMatch(/with 5 audit record\(s\) not acknowledged .*with OTEL_AUDIT_FILE=off there is no journal, so they are lost if the process ends before the collector takes them/);
   });
 });
 
