@@ -33,6 +33,16 @@ const usage = `
   void record;
 `;
 
+
+/** What tsc prints for the project in `project` (nothing when it type-checks). */
+function tscErrors(project: string): string {
+  try {
+    execFileSync(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', project], { encoding: 'utf8', stdio: 'pipe' });
+    return '';
+  } catch (e) {
+    return String((e as { stdout?: string }).stdout ?? e);
+  }
+}
 describe('shipped type declarations', () => {
   it('type-check an ESM and a CommonJS consumer', () => {
     const nm = join(dir, 'node_modules');
@@ -47,13 +57,7 @@ describe('shipped type declarations', () => {
     );
     writeFileSync(join(dir, 'esm.mts'), `import { AuditLogRecordProcessor, getAuditLogger, loadSigningKeys, ATTR_ACTION, type AuditReceipt, type SigningKey } from 'otel-audit';\n${usage}`);
     writeFileSync(join(dir, 'cjs.cts'), `import { AuditLogRecordProcessor, getAuditLogger, loadSigningKeys, ATTR_ACTION, type AuditReceipt, type SigningKey } from 'otel-audit';\n${usage}`);
-    let output = '';
-    try {
-      execFileSync(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', dir], { encoding: 'utf8', stdio: 'pipe' });
-    } catch (e) {
-      output = String((e as { stdout?: string }).stdout ?? e);
-    }
-    expect(output).toBe('');
+    expect(tscErrors(dir)).toBe('');
   });
 
   it('type-check a consumer on the legacy resolution (moduleResolution node10), subpath otel-audit/register too', () => {
@@ -72,12 +76,6 @@ describe('shipped type declarations', () => {
       join(app, 'app.ts'),
       `import { AuditLogRecordProcessor } from 'otel-audit';\nimport { processor } from 'otel-audit/register';\nconst p: AuditLogRecordProcessor | undefined = processor;\nvoid p;\n`,
     );
-    let output = '';
-    try {
-      execFileSync(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', app], { encoding: 'utf8', stdio: 'pipe' });
-    } catch (e) {
-      output = String((e as { stdout?: string }).stdout ?? e);
-    }
-    expect(output).toBe('');
+    expect(tscErrors(app)).toBe('');
   });
 });
