@@ -431,6 +431,12 @@ function startReplay(r: Replayer, retention: () => void): Promise<ReplayReport |
     .then(() => r.run())
     .then(
       (rep) => {
+        if (rep.malformedLines > 0) {
+          // Not silent: the records of those lines were not delivered (the streams stay not done, files kept).
+          const msg = `otel-audit: replay skipped ${rep.malformedLines} unreadable journal line(s) in ${r.dir}: their records were not delivered; run otel-audit verify ${r.dir}`;
+          diag.error(msg);
+          process.stderr.write(msg + '\n');
+        }
         if (rep.streams.length > 0) retention();
         return rep;
       },

@@ -108,6 +108,11 @@ export class Replayer {
     return { streamId: best.streamId, ...lastRecordOf(best.streamId, best.paths) };
   }
 
+  /** The journal directory it replays from. */
+  get dir(): string {
+    return this.o.dir;
+  }
+
   /** Replays the claimed streams, oldest first, releasing each claim when done (or stopped). */
   async run(): Promise<ReplayReport> {
     for (const c of this.claimed) {
@@ -174,8 +179,10 @@ export class Replayer {
       this.loop = undefined;
       await source.close();
     }
-    // The owner is gone: nothing more will be appended, so the stream is complete once all is acknowledged.
-    saved(loop.acked, { ended: source.ended, done: true });
+    // The owner is gone: nothing more will be appended, so the stream is complete once all is acknowledged —
+    // unless a line could not be read: its records were not delivered, so the stream stays not done and
+    // retention keeps its files (the evidence `otel-audit verify` names), and the next start says so again.
+    saved(loop.acked, { ended: source.ended, done: source.malformed === 0 });
   }
 }
 
@@ -188,6 +195,8 @@ class StreamRequests implements ExportSource {
   private readonly lines: AsyncGenerator<LineRead>;
   private pending: ExportRequest | undefined;
   private exhausted = false;
+  /** Lines of this stream's segments that are not JSON: their records were not sent. */
+  malformed = 0;
 
   constructor(
     paths: readonly string[],
@@ -221,6 +230,7 @@ class StreamRequests implements ExportSource {
         req = JSON.parse(line.value.text) as ExportLogsServiceRequest;
       } catch {
         this.report.malformedLines++;
+        this.malformed++;
         continue; // left in place: `otel-audit verify` reports it as malformed
       }
       const f = filterRequest(req, this.streamId, (s) => s > acked);

@@ -3,7 +3,7 @@
  * with nothing listening: it exits 0 only when everything was delivered, otherwise says what was not and exits
  * 1 (never 0 silently), releases its locks, and never prints the export headers.
  */
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startCollector, type CollectorHandle } from '../../src/collector/index.js';
@@ -29,7 +29,7 @@ async function collector(): Promise<CollectorHandle> {
 }
 
 /** A journal directory with one finished stream of 5 records + its end record, none acknowledged. */
-async function orphanedJournal(unreachable: string): Promise<{ dir: string; streamId: string }> {
+async function orphanedJournal(unreachable: string, env: Record<string, string> = {}): Promise<{ dir: string; streamId: string }> {
   const { dir: root, cleanup } = await tempDir('otel-audit-replay-');
   cleanups.push(cleanup);
   const dir = join(root, 'audit');
@@ -39,6 +39,7 @@ async function orphanedJournal(unreachable: string): Promise<{ dir: string; stre
     OTEL_EXPORTER_OTLP_TIMEOUT: '200',
     OTEL_BLRP_EXPORT_TIMEOUT: '200',
     EMIT_COUNT: '5',
+    ...env,
   });
   expect((await p.exited).code).toBe(0);
   const done = p.event('done')!;
@@ -111,6 +112,27 @@ describe('otel-audit replay', () => {
     expect(again.code).toBe(0);
     expect(again.json).toMatchObject({ complete: true, records: 6 });
     expect(c.stats().records).toBe(6);
+  });
+
+  it('an unreadable line in the middle: its records are not sent, the stream stays not done (files kept), said each time', async () => {
+    const c = await collector();
+    // fsync always: one line per record.
+    const { dir, streamId } = await orphanedJournal('http://127.0.0.1:9/v1/logs', { OTEL_AUDIT_FSYNC: 'always' });
+    const seg = readdirSync(join(dir)).filter((n) => n.endsWith('.jsonl'));
+    expect(seg).toHaveLength(1);
+    const path = join(dir, seg[0]!);
+    const lines = readFileSync(path, 'utf8').split('\n');
+    expect(lines.filter(Boolean).length).toBeGreaterThanOrEqual(3);
+    lines[1] = '{"resourceLogs":[' + 'x'.repeat(Math.max(0, lines[1]!.length - 18)); // same length, not JSON
+    writeFileSync(path, lines.join('\n'));
+    for (let run = 0; run < 2; run++) {
+      const r = await replay(dir, ['--endpoint', c.endpoint, '--timeout', '5']);
+      expect(r.code).toBe(1);
+      expect(r.json).toMatchObject({ complete: false, malformedLines: 1 });
+      expect(r.stderr).toContain('1 unreadable journal line(s) not sent');
+      expect(state(dir, streamId).done).toBe(false);
+      expect(existsSync(path)).toBe(true);
+    }
   });
 
   it('usage errors exit 2 without echoing the endpoint', async () => {
