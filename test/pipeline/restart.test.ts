@@ -1,5 +1,5 @@
 import { LoggerProvider } from '@opentelemetry/sdk-logs';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { AuditLogRecordProcessor } from '../../src/processor.js';
@@ -65,6 +65,40 @@ describe('restart', () => {
     const report = await verifyFiles([collectorFile]);
     expect(report.ok).toBe(true);
     expect(report.streams.find((s) => s.streamId === done.streamId)).toMatchObject({ first: 1, last: 401, ended: true });
+  });
+
+  it('a garbled line in the journal it takes over: the next process says on stderr that records were not delivered; the stream stays not done', async () => {
+    const { auditDir, collectorFile, collector } = await setup();
+    await collector.stop();
+    const child = runNode([emitter], {
+      OTEL_AUDIT_DIR: auditDir,
+      OTEL_EXPORTER_OTLP_LOGS_ENDPOINT: collector.endpoint,
+      OTEL_EXPORTER_OTLP_TIMEOUT: '300',
+      OTEL_BLRP_EXPORT_TIMEOUT: '300',
+      OTEL_AUDIT_FSYNC: 'always', // one line per record
+      EMIT_COUNT: '6',
+    });
+    const done = await child.waitFor((o) => o.event === 'done');
+    expect((await child.exited).code).toBe(0);
+    const [seg] = readdirSync(auditDir).filter((n) => n.endsWith('.jsonl'));
+    const path = join(auditDir, seg!);
+    const lines = readFileSync(path, 'utf8').split('\n');
+    lines[2] = 'x'.repeat(lines[2]!.length); // seq 3: same length, not JSON
+    writeFileSync(path, lines.join('\n'));
+    await collector.start();
+    const stderr: string[] = [];
+    const write = process.stderr.write.bind(process.stderr);
+    process.stderr.write = ((chunk: string | Uint8Array) => (stderr.push(String(chunk)), true)) as typeof process.stderr.write;
+    try {
+      await restartAndReplay(auditDir, collector.endpoint);
+    } finally {
+      process.stderr.write = write;
+    }
+    expect(stderr.join('')).toContain(`otel-audit: replay skipped 1 unreadable journal line(s) in ${auditDir}: their records were not delivered`);
+    const state = JSON.parse(readFileSync(join(auditDir, 'state', `${String(done.streamId)}.state`), 'utf8')) as { done: boolean };
+    expect(state.done).toBe(false);
+    const got = recordsOfFile(collectorFile).filter((r) => streamOf(r) === done.streamId);
+    expect(got).toHaveLength(6); // 7 records (6 + the end marker), seq 3 not sent
   });
 
   it("the next process's stream links to the one it took over: id, last seq and hash of its last record", async () => {
