@@ -151,6 +151,9 @@ function pickChain(s: RecordStore, grp: SeqGroups, sp: StreamProblems): { chain:
   return { chain, reorderCandidates };
 }
 
+/** A valid record signature or checkpoint signature (checked only with keys): the producer wrote it. */
+const signedByProducer = (s: RecordStore, v: number): boolean => (s.has(v, F_CHECKPOINT) ? s.claims.get(v)!.status === 'valid' : s.sig[v] === SIG_OK);
+
 /** Of different records claiming seq `n` (group g), the genuine one; the others are reported and marked rejected. */
 function chooseGenuine(s: RecordStore, grp: SeqGroups, g: number, n: number, vs: number[], sp: StreamProblems): number {
   const { where, report } = sp;
@@ -159,15 +162,14 @@ function chooseGenuine(s: RecordStore, grp: SeqGroups, g: number, n: number, vs:
   const nextVs = g + 1 < groups && grp.seq(g + 1) === n + 1 ? grp.variants(g + 1) : [];
   const fwd = (v: number): boolean => nextVs.some((w) => s.linked(v, w));
   const bwd = (v: number): boolean => (n === 1 ? !s.has(v, F_HAS_PREV) : prevVs.some((u) => s.linked(u, v)));
-  // A valid signature or checkpoint signature (checked only with keys) proves the producer wrote it.
-  const signed = (v: number): boolean => (s.has(v, F_CHECKPOINT) ? s.claims.get(v)!.status === 'valid' : s.sig[v] === SIG_OK);
+  const signed = (v: number): boolean => signedByProducer(s, v);
   const score = (v: number): number => (signed(v) ? 4 : 0) + (fwd(v) ? 2 : 0) + (bwd(v) ? 1 : 0);
+  // The first read of the top score (strictly greater replaces). A tie for it: nothing tells the versions apart;
+  // the chain goes on through the first read (a choice, not a finding), and the report names them all as
+  // conflicting versions without blaming one.
   let genuine = vs[0]!;
   for (const v of vs) if (score(v) > score(genuine)) genuine = v;
-  // A tie for the top score: nothing tells the versions apart. The chain goes on through the first read (a
-  // choice, not a finding), and the report names them all as conflicting versions without blaming one.
   const tied = vs.filter((v) => score(v) === score(genuine));
-  if (tied.length > 1) genuine = tied[0]!;
   const basis = (v: number): string =>
     [
       signed(v) ? 'carries a valid signature' : '',
@@ -238,8 +240,7 @@ function cutAfterEnd(s: RecordStore, chain: Uint32Array, sp: StreamProblems): { 
     const e = chain[p]!;
     if (!s.has(e, F_END)) continue;
     const next = p + 1 < len ? chain[p + 1]! : undefined;
-    const trusted = s.has(e, F_CHECKPOINT) ? s.claims.get(e)!.status === 'valid' : s.sig[e] === SIG_OK;
-    const altered = next !== undefined && seqOf(next) === seqOf(e) + 1 && s.has(next, F_HAS_PREV) && !s.linked(e, next) && !trusted;
+    const altered = next !== undefined && seqOf(next) === seqOf(e) + 1 && s.has(next, F_HAS_PREV) && !s.linked(e, next) && !signedByProducer(s, e);
     if (!altered) endPos = p;
   }
   if (endPos >= 0 && endPos < len - 1) {
