@@ -1,15 +1,15 @@
 /**
  * Reading the `state/` of journal directories: `state/retention.log` (the heads removed by retention, which are
- * not tampering) and the `state/<stream>.state` files (what the producer says it acknowledged, and where it
- * ended). Neither is authenticated (docs/integrity.md §7.2 step 5): a retention entry counts only when the state
- * file beside it agrees that the records it removed were acknowledged.
+ * not tampering) and the `state/<stream>.state` files (what the producer says it acknowledged). Neither is
+ * authenticated (docs/integrity.md §7.2 step 5): a retention entry counts only when the state file beside it
+ * agrees that the records it removed were acknowledged.
  */
 import { lstat, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { RetentionEntry } from '../sinks/retention.js';
 import type { SkipListener } from './inputs.js';
 import { HEX64, keep, own, streamKey } from './record-store.js';
-import { NotRegularFileError, openRegularFile, splitLines } from './safe-read.js';
+import { FileTooLargeError, NotRegularFileError, openRegularFile, readSmallRegularFile, splitLines } from './safe-read.js';
 
 /** A retention.log line is a few hundred bytes; a longer one is not an entry. */
 const MAX_RETENTION_LINE_BYTES = 64 * 1024;
@@ -22,9 +22,6 @@ export interface StateView {
   file: string;
   /** Highest seq the collector acknowledged. */
   acked: number;
-  /** Highest seq the processor accepted, as far as it knew. */
-  last: number;
-  ended: boolean;
 }
 
 /** A retention entry, with the state file of its stream in the same journal directory (undefined: none readable). */
@@ -36,42 +33,23 @@ export interface RetentionCut extends RetentionEntry {
   state: StateView | undefined;
 }
 
-/** What the journal directories among the inputs say about the streams read. */
-export interface JournalStates {
-  retained: Map<string, RetentionCut[]>;
-}
-
 const isCount = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
 
-/** The bytes of a small regular file, never through a link; undefined when it is anything else. */
+/**
+ * The bytes of a small regular file, never through a link; undefined when it is anything else (said through
+ * `onSkip`), too large (not ours: skipped silently) or unreadable.
+ */
 async function readSmallFile(path: string, max: number, onSkip: SkipListener): Promise<Buffer | undefined> {
-  let opened: Awaited<ReturnType<typeof openRegularFile>>;
   try {
-    opened = await openRegularFile(path, false);
+    return await readSmallRegularFile(path, max, false);
   } catch (e) {
-    if (e instanceof NotRegularFileError) onSkip(path, e.message.replace(/^is an? /, ''));
+    if (e instanceof NotRegularFileError && !(e instanceof FileTooLargeError)) onSkip(path, e.message.replace(/^is an? /, ''));
     return undefined;
-  }
-  try {
-    if (opened.st.size > BigInt(max)) return undefined;
-    const buf = Buffer.alloc(max + 1);
-    let n = 0;
-    for (;;) {
-      const { bytesRead } = await opened.fh.read(buf, n, buf.length - n, null);
-      if (bytesRead === 0) break;
-      n += bytesRead;
-      if (n > max) return undefined;
-    }
-    return buf.subarray(0, n);
-  } catch {
-    return undefined;
-  } finally {
-    await opened.fh.close();
   }
 }
 
 /** The state files in `stateDir` of the streams `known`, by stream key. */
-async function readStates(stateDir: string, known: ReadonlyMap<string, number>, onSkip: SkipListener): Promise<Map<string, StateView>> {
+async function readStates(stateDir: string, known: ReadonlySet<string>, onSkip: SkipListener): Promise<Map<string, StateView>> {
   const out = new Map<string, StateView>();
   let names: string[];
   try {
@@ -90,7 +68,7 @@ async function readStates(stateDir: string, known: ReadonlyMap<string, number>, 
     try {
       const s = JSON.parse(bytes.toString('utf8')) as Record<string, unknown>;
       if (s['version'] !== 1 || s['streamId'] !== id || !isCount(s['acked'])) continue;
-      out.set(key, { file, acked: s['acked'], last: isCount(s['last']) ? s['last'] : 0, ended: s['ended'] === true });
+      out.set(key, { file, acked: s['acked'] });
     } catch {
       /* not a state file of ours: as if absent */
     }
@@ -104,7 +82,7 @@ async function readStates(stateDir: string, known: ReadonlyMap<string, number>, 
  * directory. `state/` must be a directory and `state/retention.log` and the state files regular files, none a
  * link: anything else is skipped (`onSkip`), and the cuts it would have explained are reported as deletions.
  */
-export async function readJournalStates(paths: readonly string[], known: ReadonlyMap<string, number>, onSkip: SkipListener): Promise<JournalStates> {
+export async function readJournalStates(paths: readonly string[], known: ReadonlyMap<string, number>, onSkip: SkipListener): Promise<Map<string, RetentionCut[]>> {
   const retained = new Map<string, RetentionCut[]>();
   for (const p of paths) {
     const stateDir = join(p, 'state');
@@ -146,12 +124,12 @@ export async function readJournalStates(paths: readonly string[], known: Readonl
       await opened.fh.close();
     }
     if (entries.length === 0) continue;
-    const states = await readStates(stateDir, new Map(entries.map((e) => [e.streamId, 0])), onSkip);
+    const states = await readStates(stateDir, new Set(entries.map((e) => e.streamId)), onSkip);
     for (const e of entries) {
       let l = retained.get(e.streamId);
       if (l === undefined) retained.set(e.streamId, (l = []));
       l.push({ ...e, log: path, stateFile: join(stateDir, `${e.streamId}.state`), state: states.get(e.streamId) });
     }
   }
-  return { retained };
+  return retained;
 }

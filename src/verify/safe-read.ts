@@ -73,11 +73,19 @@ export async function openRegularFile(path: string, follow: boolean): Promise<{ 
   }
 }
 
-/** Reads a whole small regular file (key files): at most `maxBytes`, never blocking on a FIFO. */
-export async function readSmallRegularFile(path: string, maxBytes: number): Promise<Buffer> {
-  const { fh, st } = await openRegularFile(path, true);
+/** A regular file larger than the reader takes (a NotRegularFileError too: the key-file messages use both alike). */
+export class FileTooLargeError extends NotRegularFileError {
+  override name = 'FileTooLargeError';
+}
+
+/**
+ * Reads a whole small regular file (key files, state files): at most `maxBytes`, never blocking on a FIFO;
+ * `follow`: whether `path` itself may be a symbolic link (see openRegularFile).
+ */
+export async function readSmallRegularFile(path: string, maxBytes: number, follow = true): Promise<Buffer> {
+  const { fh, st } = await openRegularFile(path, follow);
   try {
-    if (st.size > BigInt(maxBytes)) throw new NotRegularFileError(`is larger than ${maxBytes} bytes`);
+    if (st.size > BigInt(maxBytes)) throw new FileTooLargeError(`is larger than ${maxBytes} bytes`);
     const buf = Buffer.alloc(maxBytes + 1);
     let n = 0;
     for (;;) {
@@ -85,7 +93,7 @@ export async function readSmallRegularFile(path: string, maxBytes: number): Prom
       if (bytesRead === 0) break;
       n += bytesRead;
       // The file may have grown since fstat.
-      if (n > maxBytes) throw new NotRegularFileError(`is larger than ${maxBytes} bytes`);
+      if (n > maxBytes) throw new FileTooLargeError(`is larger than ${maxBytes} bytes`);
     }
     return buf.subarray(0, n);
   } finally {

@@ -148,7 +148,7 @@ export async function verifyFiles(paths: readonly string[], options: VerifyOptio
   };
   await readInputs(inputs, keys, ic.checkSignatures, jobsFor(options.jobs ?? 1, inputs), take);
   const external = await readCheckpointSources(options.checkpointSources ?? [], inputs, ic, problems, onSkip);
-  const { retained } = await readJournalStates(paths, store.streams, onSkip);
+  const retained = await readJournalStates(paths, store.streams, onSkip);
   const summaries: StreamSummary[] = [];
   // Only streams in a restart link are needed after their own check; the others are dropped as checked.
   const linked = new Set<string>();
