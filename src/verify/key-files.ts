@@ -4,7 +4,7 @@
  * content.
  */
 import { AuditConfigError } from '../core/errors.js';
-import { keyFileName, loadVerifyingKeys, looksLikeKeyMaterial, type VerifyingKey } from '../integrity/keys.js';
+import { keyFileName, keyFileReadProblem, loadVerifyingKeys, looksLikeKeyMaterial, type VerifyingKey } from '../integrity/keys.js';
 import { NotRegularFileError, readSmallRegularFile } from './safe-read.js';
 
 /** Key files are a few hundred bytes; anything much larger is not a key, and is not read whole. */
@@ -17,7 +17,7 @@ async function readKeyFile(path: string, what: string): Promise<string> {
     // A value that looks like the key itself (`--pubkey "$(cat key.pem)"`) is never printed.
     if (looksLikeKeyMaterial(path)) {
       const flag = what === 'HMAC key file' ? '--hmac-key-file' : '--pubkey';
-      throw new AuditConfigError(`${what}: the value does not look like a file path (value hidden); ${flag} takes the path of a file holding the key, not the key itself`);
+      throw new AuditConfigError(`${what}: ${keyFileReadProblem(path, undefined, `${flag} takes the path of a file holding the key, not the key itself`)}`);
     }
     if (e instanceof NotRegularFileError) throw new AuditConfigError(`${what} ${JSON.stringify(path)} ${e.message}`);
     throw new AuditConfigError(`cannot read ${what} ${JSON.stringify(path)} (${(e as NodeJS.ErrnoException).code ?? 'error'})`);
