@@ -10,8 +10,7 @@
 import { OtlpSender, type BatchSender, type SendResult } from '../deliver/otlp-sender.js';
 import { Replayer } from '../deliver/replay.js';
 import { resolveOptions } from '../config/options.js';
-import { listStreams } from '../sinks/files.js';
-import { isOwnerAlive, readState } from '../sinks/stream-state.js';
+import { readState } from '../sinks/stream-state.js';
 import { walkArguments } from './arguments.js';
 
 export const DEFAULT_REPLAY_TIMEOUT_SECONDS = 30;
@@ -139,17 +138,9 @@ export async function runReplayCommand(argv: string[], out: (s: string) => void,
       retryMinMillis: 250,
       retryMaxMillis: 2000,
     });
-    // The streams this run is to deliver: every one not yet done whose owner is gone or closed it (as the
-    // Replayer chooses them; read after its constructor checked the directory is safe to read).
-    const wanted: string[] = [];
-    for (const streamId of listStreams(o.dir).keys()) {
-      const state = readState(o.dir, streamId);
-      if (state?.done === true) continue;
-      if (state !== undefined && !state.ended && isOwnerAlive(state, streamId)) continue;
-      wanted.push(streamId);
-    }
     const r = await replayer.run();
-    const undelivered = wanted
+    // The streams this run was to deliver, as the Replayer chose them (one another replayer holds counts too).
+    const undelivered = replayer.orphans
       .map((streamId) => ({ streamId, state: readState(o.dir, streamId) }))
       .filter((s) => s.state?.done !== true)
       .map((s) => ({ streamId: s.streamId, deliveredThrough: s.state?.acked ?? 0 }));

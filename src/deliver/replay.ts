@@ -73,6 +73,8 @@ export class Replayer {
   /** The export loop of the stream being replayed. */
   private loop: ExportLoop | undefined;
   private readonly claimed: Claimed[];
+  /** Every stream it found to replay (not done, owner gone or stream closed), claimed by it or by another replayer. */
+  readonly orphans: string[] = [];
   readonly report: ReplayReport = { streams: [], records: 0, rejected: 0, torn: [], malformedLines: 0 };
 
   /**
@@ -91,6 +93,7 @@ export class Replayer {
       if (state?.done === true) continue;
       // A live owner is still delivering; but a stream it closed (ended) is final and can be replayed now.
       if (state !== undefined && !state.ended && isOwnerAlive(state, streamId)) continue;
+      this.orphans.push(streamId);
       const release = claimReplay(o.dir, streamId);
       if (release === undefined) continue;
       this.claimed.push({ streamId, paths, state: state ?? unknownOwner(streamId), release });
