@@ -55,13 +55,6 @@ export function release(b: Batch): void {
 export const recordsOf = (batches: readonly Batch[], after: number): { recordId: string | undefined; seq: number }[] =>
   batches.flatMap((b) => Array.from({ length: b.count }, (_, i) => ({ recordId: b.ids?.[i], seq: b.first + i })).filter((r) => r.seq > after));
 
-/** Resolves the batch's receipts: its records are durable `durability`. */
-export function settle(b: Batch, streamId: string, durability: AuditReceipt['durability']): void {
-  if (b.receipts === undefined) return;
-  for (const [seq, r] of b.receipts) r.d.resolve({ recordId: r.recordId, streamId, sequence: seq, hash: r.hash, durability });
-  b.receipts = undefined;
-}
-
 /**
  * Settles the batch's receipts one by one: `how(seq, recordId)` says where that record is durable, rejects it (an
  * Error), or leaves it waiting (undefined).
@@ -77,6 +70,9 @@ export function settleEach(b: Batch, streamId: string, how: (seq: number, record
   }
   if (b.receipts.size === 0) b.receipts = undefined;
 }
+
+/** Resolves the batch's receipts: its records are durable `durability`. */
+export const settle = (b: Batch, streamId: string, durability: AuditReceipt['durability']): void => settleEach(b, streamId, () => durability);
 
 /** Rejects the batch's receipts with `error(recordId)`: its records are not durable by policy. */
 export function rejectReceipts(b: Batch, error: (recordId: string) => Error): void {

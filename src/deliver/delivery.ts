@@ -239,7 +239,7 @@ export class Delivery {
     // Fallback mode: a collector slower than the producer is an outage for the spool (ARCHITECTURE.md §5.4, the journal
     // absorbs a slow or dead collector): past maxQueueSize, what memory holds goes to the spool, so it can be
     // evicted (once written) instead of filling memory up to maxPendingRecords and the loss policy.
-    if (this.o.file === 'fallback' && this.journal !== undefined && this.memRecords > this.o.maxQueueSize) this.spoolBacklog();
+    if (this.o.file === 'fallback' && this.journal !== undefined && this.memRecords > this.o.maxQueueSize) this.spoolMemory();
     this.evict();
     this.loop.kick();
   }
@@ -264,13 +264,16 @@ export class Delivery {
   /** Fallback mode: the collector failed, so what memory holds goes to the spool, and so will new batches. */
   private spoolUnsent(): void {
     this.outage = true;
-    const toWrite = this.unsent.filter((b) => !b.onDisk && !b.journaling && b.last > this.loop.acked);
-    if (toWrite.length > 0) this.journal!.write(toWrite);
+    this.spoolMemory(this.loop.acked);
   }
 
-  /** Fallback mode, memory past maxQueueSize: writes what is not on disk to the spool (new batches stay in memory). */
-  private spoolBacklog(): void {
-    const toWrite = this.unsent.filter((b) => !b.onDisk && !b.journaling);
+  /**
+   * Fallback mode: writes the batches in memory that are neither on disk nor being written, with records after
+   * `after`, to the spool. Past maxQueueSize (`after` 0: all of them), so that they can be evicted; new batches
+   * stay in memory.
+   */
+  private spoolMemory(after = 0): void {
+    const toWrite = this.unsent.filter((b) => !b.onDisk && !b.journaling && b.last > after);
     if (toWrite.length > 0) this.journal!.write(toWrite);
   }
 
