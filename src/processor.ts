@@ -13,8 +13,8 @@
 import { diag } from '@opentelemetry/api';
 import type { LogRecordProcessor, ReadWriteLogRecord } from '@opentelemetry/sdk-logs';
 import { randomUUID } from 'node:crypto';
-import { writeSync } from 'node:fs';
 import { AuditFlushTimeoutError, AuditLossError, errorText } from './core/errors.js';
+import { sayLoudly, writeStderrSync } from './core/say.js';
 import { HashChain } from './chain/chain.js';
 import { ownRecordId, stampLiveRecord } from './chain/live-stamps.js';
 import { SealQueue, type SealEntry } from './chain/seal-queue.js';
@@ -416,8 +416,7 @@ export class AuditLogRecordProcessor implements LogRecordProcessor {
     this.loss.flush();
     if (undelivered > 0) {
       const msg = `otel-audit: shutdown with ${undelivered} audit record(s) not acknowledged by the collector (${this.delivery.lastError ?? 'timeout'}); kept in ${this.options.dir} and replayed at the next start`;
-      diag.error(msg);
-      process.stderr.write(msg + '\n');
+      sayLoudly(msg);
     }
     if ((globalThis as Registry)[REGISTRY] === this) delete (globalThis as Registry)[REGISTRY];
     LIVE.delete(this);
@@ -434,8 +433,7 @@ function startReplay(r: Replayer, retention: () => void): Promise<ReplayReport |
         if (rep.malformedLines > 0) {
           // Not silent: the records of those lines were not delivered (the streams stay not done, files kept).
           const msg = `otel-audit: replay skipped ${rep.malformedLines} unreadable journal line(s) in ${r.dir}: their records were not delivered; run otel-audit verify ${r.dir}`;
-          diag.error(msg);
-          process.stderr.write(msg + '\n');
+          sayLoudly(msg);
         }
         if (rep.streams.length > 0) retention();
         return rep;
@@ -462,15 +460,6 @@ function onProcessExit(p: AuditLogRecordProcessor): void {
   process.on('exit', () => {
     for (const live of LIVE) live._onProcessExit();
   });
-}
-
-/** stderr, written now: on the way out there is no event loop to flush a stream. */
-function writeStderrSync(text: string): void {
-  try {
-    writeSync(2, text);
-  } catch {
-    /* stderr closed: nothing else to say it with */
-  }
 }
 
 /** Adapts a signing key to the sealing stage: the `audit.integrity.*` attributes for a canonical text. */

@@ -8,7 +8,7 @@
  * 'exit' hook when the process ends first. The counts printed add up to `dropped`.
  */
 import { diag } from '@opentelemetry/api';
-import { writeSync } from 'node:fs';
+import { sayLoudly } from '../core/say.js';
 
 export type LossPolicy = 'warn' | 'throw';
 
@@ -97,16 +97,7 @@ export class LossReporter {
   }
 
   private print(msg: string, sync: boolean): void {
-    diag.error(msg);
-    if (!sync) {
-      process.stderr.write(msg + '\n');
-      return;
-    }
-    try {
-      writeSync(2, msg + '\n');
-    } catch {
-      /* stderr closed: nothing else to say it with */
-    }
+    sayLoudly(msg, 'error', sync);
   }
 }
 

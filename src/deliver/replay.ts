@@ -7,6 +7,7 @@ import { diag } from '@opentelemetry/api';
 import { canonicalFromOtlp } from '../chain/canonical.js';
 import { hashCanonical } from '../chain/hash.js';
 import { ATTR_SEQ_END, ATTR_SEQ_NUMBER, ATTR_SEQ_STREAM_ID } from '../core/attributes.js';
+import { sayLoudly } from '../core/say.js';
 import { filterRequest, attribute, intAttribute, stringAttribute } from '../otlp/decode.js';
 import type { ExportLogsServiceRequest, OtlpLogRecord } from '../otlp/types.js';
 import { listStreams, prepareAuditDir } from '../sinks/files.js';
@@ -143,8 +144,7 @@ export class Replayer {
     if (torn !== undefined) {
       this.report.torn.push(torn);
       const msg = `otel-audit: torn last line in ${torn.file} (${torn.bytes} bytes at offset ${torn.offset}) set aside to ${torn.quarantinedTo}`;
-      diag.error(msg);
-      process.stderr.write(msg + '\n');
+      sayLoudly(msg);
     }
     this.report.streams.push(streamId);
     const saved = (acked: number, extra: Partial<StreamState> = {}): void =>

@@ -3,7 +3,7 @@
  * (never deleted by otel-audit) and the stream moves on, so the rest of it is delivered. The collector's copy
  * then lacks them and `verify` reports them deleted there; the local journal and `rejected/` still hold them.
  */
-import { diag } from '@opentelemetry/api';
+import { sayLoudly } from '../core/say.js';
 import { keepRejected } from '../sinks/rejected.js';
 
 /**
@@ -13,7 +13,6 @@ import { keepRejected } from '../sinks/rejected.js';
 export function keepAside(dir: string, streamId: string, first: number, last: number, body: Uint8Array | string, why: string, what: string): string {
   const where = keepRejected(dir, streamId, first, last, body);
   const msg = `otel-audit: the collector refused ${what} ${first}–${last} of stream ${streamId} for good (${why}); kept in ${where}`;
-  diag.error(msg);
-  process.stderr.write(msg + '\n');
+  sayLoudly(msg);
   return where;
 }

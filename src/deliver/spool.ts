@@ -5,8 +5,8 @@
  * reported once, with a count when writes recover. Rotation and fully acknowledged segments are offered to
  * retention.
  */
-import { diag } from '@opentelemetry/api';
 import { AuditLossError } from '../core/errors.js';
+import { sayLoudly } from '../core/say.js';
 import { JournalWriter, type JournalOptions, type SegmentInfo } from '../sinks/journal.js';
 import { journalLine, rejectReceipts, settle, type Batch } from './batch.js';
 import type { AuditMetrics } from './metrics.js';
@@ -102,8 +102,7 @@ export class Spool {
       this.failed = false;
       const msg = `otel-audit: journal writes recovered; ${this.unjournaledSinceFailure} record(s) could not be written meanwhile (delivered from memory; the local copy has a gap there)`;
       this.unjournaledSinceFailure = 0;
-      diag.warn(msg);
-      process.stderr.write(msg + '\n');
+      sayLoudly(msg, 'warn');
     }
     this.o.onWritten();
     const cur = this.writer.current?.path;
@@ -122,8 +121,7 @@ export class Spool {
     this.unjournaledSinceFailure += n;
     if (!this.failed) {
       const msg = `otel-audit: journal write failed (${code}); records stay in memory until the collector acknowledges them`;
-      diag.error(msg);
-      process.stderr.write(msg + '\n');
+      sayLoudly(msg);
     }
     this.failed = true;
     this.o.onError(`journal: ${code}`);

@@ -14,6 +14,7 @@ import { intAttribute, stringAttribute } from '../otlp/decode.js';
 import type { ExportLogsServiceRequest, OtlpLogRecord } from '../otlp/types.js';
 import { readLastLine } from './journal-reader.js';
 import { AuditConfigError, errorText } from '../core/errors.js';
+import { sayLoudly } from '../core/say.js';
 import { durableAppend } from './durable.js';
 import { listStreams, retentionLogPath } from './files.js';
 import { readState } from './stream-state.js';
@@ -115,8 +116,7 @@ function recordCut(dir: string, streamId: string, path: string): boolean {
     const msg = `otel-audit: retention kept ${basename(path)}: could not record its cut (${errorText(e)})`;
     if (e instanceof AuditConfigError) {
       // Something was planted in the directory: say it loudly, not just in the diag log.
-      diag.error(msg);
-      process.stderr.write(msg + '\n');
+      sayLoudly(msg);
     } else diag.warn(msg);
     return false;
   }

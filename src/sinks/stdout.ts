@@ -6,8 +6,8 @@
  * the first error disables the sink and is reported once at error level; the journal and the collector still get
  * every record.
  */
-import { diag } from '@opentelemetry/api';
 import type { Writable } from 'node:stream';
+import { sayLoudly } from '../core/say.js';
 import { encodeRequest, type EncodableRecord } from '../otlp/request.js';
 
 const NEWLINE = Buffer.from('\n');
@@ -20,12 +20,7 @@ export class StdoutSink {
       if (this.disabled) return;
       this.disabled = true;
       const msg = `otel-audit: OTEL_AUDIT_STDOUT disabled: writing to stdout failed (${e.code ?? e.message}); the journal and the collector still get every record`;
-      diag.error(msg);
-      try {
-        process.stderr.write(msg + '\n');
-      } catch {
-        /* stderr gone too: the diag line is all */
-      }
+      sayLoudly(msg);
     });
   }
 

@@ -5,11 +5,11 @@
  * leaves either the old or the new state, never a torn or empty one. A stale `acked` only means re-sending
  * some records (at-least-once), never skipping one.
  */
-import { diag } from '@opentelemetry/api';
 import * as fs from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { AuditConfigError } from '../core/errors.js';
+import { sayLoudly } from '../core/say.js';
 import { durableReplace, O_NOFOLLOW, O_NONBLOCK, readChecked, writeExclusive } from './durable.js';
 import { ensureDirs, lockPath, statePath } from './files.js';
 
@@ -69,8 +69,7 @@ export function readState(dir: string, streamId: string): StreamState | undefine
     text = readChecked(statePath(dir, streamId)).toString('utf8');
   } catch (e) {
     if (e instanceof AuditConfigError) {
-      diag.error(e.message);
-      process.stderr.write(e.message + '\n');
+      sayLoudly(e.message);
     }
     return undefined;
   }

@@ -1,0 +1,29 @@
+/**
+ * What an operator must see even without a diag logger (the OTel SDK installs none by default): the diag log and
+ * one line on stderr.
+ */
+import { diag } from '@opentelemetry/api';
+import { writeSync } from 'node:fs';
+
+/** stderr, written now: on the way out ('exit') there is no event loop to flush a stream. Never throws. */
+export function writeStderrSync(text: string): void {
+  try {
+    writeSync(2, text);
+  } catch {
+    /* stderr closed: nothing else to say it with */
+  }
+}
+
+/**
+ * `msg` in the diag log at `level` and as one line on stderr (`sync`: written at once, for the exit path). A
+ * stderr that fails never throws here: the diag line is all there is then.
+ */
+export function sayLoudly(msg: string, level: 'error' | 'warn' = 'error', sync = false): void {
+  diag[level](msg);
+  if (sync) return writeStderrSync(msg + '\n');
+  try {
+    process.stderr.write(msg + '\n');
+  } catch {
+    /* stderr gone */
+  }
+}
