@@ -1,11 +1,12 @@
 import { LoggerProvider } from '@opentelemetry/sdk-logs';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { AuditLogRecordProcessor } from '../../src/processor.js';
 import { verifyFiles } from '../../src/verify/index.js';
 import { canonicalFromOtlp } from '../../src/chain/canonical.js';
 import { hashCanonical } from '../../src/chain/hash.js';
+import { captureStderr } from '../faults/_lib.js';
 import { killAll, runNode } from '../helpers/child.js';
 import { collectorDir, FAST, type CollectorDir } from '../helpers/pipeline.js';
 import { idOf, recordsOfFile, streamOf } from '../helpers/records.js';
@@ -18,6 +19,17 @@ afterEach(async () => {
 });
 
 const setup = (): Promise<CollectorDir> => collectorDir(cleanups);
+
+/** A child emitting `count` records while the collector is down (short timeouts), then shutting down. */
+const emitDuringOutage = (auditDir: string, endpoint: string, count: number, env: Record<string, string> = {}): ReturnType<typeof runNode> =>
+  runNode([emitter], {
+    OTEL_AUDIT_DIR: auditDir,
+    OTEL_EXPORTER_OTLP_LOGS_ENDPOINT: endpoint,
+    OTEL_EXPORTER_OTLP_TIMEOUT: '300',
+    OTEL_BLRP_EXPORT_TIMEOUT: '300',
+    EMIT_COUNT: String(count),
+    ...env,
+  });
 
 /** A new process on the same directory: it replays what earlier ones left, then we shut it down. */
 async function restartAndReplay(auditDir: string, endpoint: string): Promise<void> {
@@ -46,13 +58,7 @@ describe('restart', () => {
   it('records left in the journal by a process that exited during an outage are replayed by the next one', async () => {
     const { auditDir, collectorFile, collector } = await setup();
     await collector.stop(); // the collector is down for the whole first run
-    const child = runNode([emitter], {
-      OTEL_AUDIT_DIR: auditDir,
-      OTEL_EXPORTER_OTLP_LOGS_ENDPOINT: collector.endpoint,
-      OTEL_EXPORTER_OTLP_TIMEOUT: '300',
-      OTEL_BLRP_EXPORT_TIMEOUT: '300',
-      EMIT_COUNT: '400',
-    });
+    const child = emitDuringOutage(auditDir, collector.endpoint, 400);
     const done = await child.waitFor((o) => o.event === 'done');
     expect(done.undelivered).toBe(401);
     expect((await child.exited).code).toBe(0);
@@ -70,14 +76,7 @@ describe('restart', () => {
   it('a garbled line in the journal it takes over: the next process says on stderr that records were not delivered; the stream stays not done', async () => {
     const { auditDir, collectorFile, collector } = await setup();
     await collector.stop();
-    const child = runNode([emitter], {
-      OTEL_AUDIT_DIR: auditDir,
-      OTEL_EXPORTER_OTLP_LOGS_ENDPOINT: collector.endpoint,
-      OTEL_EXPORTER_OTLP_TIMEOUT: '300',
-      OTEL_BLRP_EXPORT_TIMEOUT: '300',
-      OTEL_AUDIT_FSYNC: 'always', // one line per record
-      EMIT_COUNT: '6',
-    });
+    const child = emitDuringOutage(auditDir, collector.endpoint, 6, { OTEL_AUDIT_FSYNC: 'always' }); // one line per record
     const done = await child.waitFor((o) => o.event === 'done');
     expect((await child.exited).code).toBe(0);
     const [seg] = readdirSync(auditDir).filter((n) => n.endsWith('.jsonl'));
@@ -86,13 +85,11 @@ describe('restart', () => {
     lines[2] = 'x'.repeat(lines[2]!.length); // seq 3: same length, not JSON
     writeFileSync(path, lines.join('\n'));
     await collector.start();
-    const stderr: string[] = [];
-    const write = process.stderr.write.bind(process.stderr);
-    process.stderr.write = ((chunk: string | Uint8Array) => (stderr.push(String(chunk)), true)) as typeof process.stderr.write;
+    const stderr = captureStderr();
     try {
       await restartAndReplay(auditDir, collector.endpoint);
     } finally {
-      process.stderr.write = write;
+      vi.restoreAllMocks();
     }
     expect(stderr.join('')).toContain(`otel-audit: replay skipped 1 unreadable journal line(s) in ${auditDir}: their records were not delivered`);
     const state = JSON.parse(readFileSync(join(auditDir, 'state', `${String(done.streamId)}.state`), 'utf8')) as { done: boolean };
@@ -104,13 +101,7 @@ describe('restart', () => {
   it("the next process's stream links to the one it took over: id, last seq and hash of its last record", async () => {
     const { auditDir, collectorFile, collector } = await setup();
     await collector.stop();
-    const child = runNode([emitter], {
-      OTEL_AUDIT_DIR: auditDir,
-      OTEL_EXPORTER_OTLP_LOGS_ENDPOINT: collector.endpoint,
-      OTEL_EXPORTER_OTLP_TIMEOUT: '300',
-      OTEL_BLRP_EXPORT_TIMEOUT: '300',
-      EMIT_COUNT: '20',
-    });
+    const child = emitDuringOutage(auditDir, collector.endpoint, 20);
     const done = await child.waitFor((o) => o.event === 'done');
     await child.exited;
     await collector.start();
