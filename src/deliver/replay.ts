@@ -97,7 +97,14 @@ export class Replayer {
       this.orphans.push(streamId);
       const release = claimReplay(o.dir, streamId);
       if (release === undefined) continue;
-      this.claimed.push({ streamId, paths, state: state ?? unknownOwner(streamId), release });
+      // Read again under the claim: another replayer may have finished the stream (done) or acknowledged more of
+      // it before dying, between the read above and this claim. The first read alone replays it twice.
+      const claimedState = readState(o.dir, streamId);
+      if (claimedState?.done === true) {
+        release();
+        continue;
+      }
+      this.claimed.push({ streamId, paths, state: claimedState ?? unknownOwner(streamId), release });
     }
   }
 

@@ -3,13 +3,20 @@
  * orphaned stream at the same instant (cluster workers all start together after a crash). `claimReplay`
  * (src/sinks/stream-state.ts) must let at most one of them hold the claim, or the spool is sent twice
  * concurrently. The second process is simulated by calling `claimReplay` again at the exact point where the
- * real one could be preempted; `node:fs` is wrapped only to find that point.
+ * real one could be preempted; `node:fs` is wrapped only to find that point. The same for the Replayer
+ * (src/deliver/replay.ts): another replayer's progress between its read of a stream's state and its claim.
  */
 import * as realFs from 'node:fs';
 import { hostname } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { ensureDirs, lockPath } from '../../src/sinks/files.js';
-import { claimReplay } from '../../src/sinks/stream-state.js';
+import { OtlpSender } from '../../src/deliver/otlp-sender.js';
+import { Replayer } from '../../src/deliver/replay.js';
+import { ensureDirs, lockPath, statePath } from '../../src/sinks/files.js';
+import { claimReplay, readState, writeState, type StreamState } from '../../src/sinks/stream-state.js';
+import { killAll, runNode } from '../helpers/child.js';
+import { collectorDir } from '../helpers/pipeline.js';
+import { recordsOfFile, seqOf, streamOf } from '../helpers/records.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const hooks: { readFileSync?: (path: unknown) => void; writeSync?: () => void } = {};
@@ -44,6 +51,7 @@ const cleanups: (() => Promise<unknown>)[] = [];
 afterEach(async () => {
   hooks.readFileSync = undefined;
   hooks.writeSync = undefined;
+  await killAll();
   while (cleanups.length) await cleanups.pop()!().catch(() => undefined);
 });
 
@@ -94,5 +102,64 @@ describe('claimReplay: at most one live claim per stream', () => {
     };
     const mine = claimReplay(d, STREAM); // process A
     expect(Boolean(mine) && Boolean(other)).toBe(false);
+  });
+});
+
+/** Runs `act` right after this process reads `path` through a file descriptor (readChecked), once. */
+function afterReadOf(path: string, act: () => void): void {
+  const hook = (fd: unknown): void => {
+    if (typeof fd === 'number' && realFs.readlinkSync(`/proc/self/fd/${fd}`) === path) act();
+    else hooks.readFileSync = hook; // another file: wait for ours
+  };
+  hooks.readFileSync = hook;
+}
+
+describe('Replayer: the state it replays from is read under its claim', () => {
+  /** A stream left by a child that exited during an outage: 6 records and its end marker, none acknowledged. */
+  async function orphan(): Promise<{ auditDir: string; streamId: string; state: StreamState; collectorFile: string; endpoint: string }> {
+    const { auditDir, collectorFile, collector } = await collectorDir(cleanups);
+    await collector.stop();
+    const child = runNode([join(import.meta.dirname, '../fixtures/emitter.mjs')], {
+      OTEL_AUDIT_DIR: auditDir,
+      OTEL_EXPORTER_OTLP_LOGS_ENDPOINT: collector.endpoint,
+      OTEL_EXPORTER_OTLP_TIMEOUT: '300',
+      OTEL_BLRP_EXPORT_TIMEOUT: '300',
+      OTEL_AUDIT_FSYNC: 'always', // one line per record, so any acknowledged position is a line boundary
+      EMIT_COUNT: '6',
+    });
+    const streamId = String((await child.waitFor((o) => o.event === 'done')).streamId);
+    expect((await child.exited).code).toBe(0);
+    await collector.start();
+    const state = readState(auditDir, streamId)!;
+    expect(state).toMatchObject({ acked: 0, done: false });
+    return { auditDir, streamId, state, collectorFile, endpoint: collector.endpoint };
+  }
+
+  const replayer = (dir: string, url: string): Replayer =>
+    new Replayer({ dir, ownStreamId: 'none', sender: new OtlpSender({ url, timeoutMillis: 2000 }), maxExportBatchSize: 2, retryMinMillis: 10, retryMaxMillis: 50 });
+
+  it('a stream another replayer finished between the read of its state and the claim is not replayed again', async () => {
+    // Fixed bug, kept as a regression test: the Replayer decided on the state it read before claimReplay; a stream
+    // another process replayed to the end in that window (done, lock released) was claimed and sent a second time.
+    const o = await orphan();
+    afterReadOf(statePath(o.auditDir, o.streamId), () => writeState(o.auditDir, { ...o.state, acked: 7, done: true }));
+    const r = replayer(o.auditDir, o.endpoint);
+    expect(r.orphans).toEqual([o.streamId]); // it was found, as one to replay...
+    expect(r.predecessor).toBeUndefined(); // ...but not claimed
+    expect((await r.run()).streams).toEqual([]);
+    expect(recordsOfFile(o.collectorFile)).toEqual([]);
+    expect(realFs.existsSync(lockPath(o.auditDir, o.streamId))).toBe(false);
+  });
+
+  it('a replayer that died after acknowledging part of the stream: the next resumes after that part', async () => {
+    const o = await orphan();
+    afterReadOf(statePath(o.auditDir, o.streamId), () => {
+      writeState(o.auditDir, { ...o.state, acked: 4 }); // it got seq 1-4 delivered...
+      realFs.writeFileSync(lockPath(o.auditDir, o.streamId), JSON.stringify({ pid: DEAD_PID, host: hostname() })); // ...and died holding its claim
+    });
+    const r = replayer(o.auditDir, o.endpoint);
+    expect((await r.run()).streams).toEqual([o.streamId]);
+    expect(recordsOfFile(o.collectorFile).filter((x) => streamOf(x) === o.streamId).map(seqOf)).toEqual([5, 6, 7]);
+    expect(readState(o.auditDir, o.streamId)).toMatchObject({ acked: 7, done: true });
   });
 });
