@@ -82,6 +82,8 @@ export class Delivery {
   /** The body of the request being sent, when it is assembled (concatenated or read back). */
   private readonly scratch = new BodyScratch();
   private stateTimer: NodeJS.Timeout | undefined;
+  /** The state file was written once: from then on the stream's segments may exist (see beforeFirstSegment). */
+  private stateWritten = false;
   /** Ranges the request in flight set aside: kept in rejected/, or not (reported lost). */
   private setAsideRanges: { first: number; last: number; kept: boolean }[] = [];
   private readonly state: StreamState;
@@ -104,6 +106,13 @@ export class Delivery {
             onRotate: o.onRotate,
             onWritten: () => this.evict(),
             onError: (message) => (this.lastError = message),
+            // A segment without the state file that names its live owner looks orphaned to another processor in
+            // the directory, which would replay it and take it for its predecessor while this one still writes.
+            beforeFirstSegment: () => {
+              if (this.stateWritten) return;
+              const problem = this.saveState();
+              if (problem !== undefined) throw new Error(`delivery state not written: ${problem}`);
+            },
           });
     this.state = newState(o.streamId);
     // Until closed, a state file naming this pid is this live stream's, not an earlier process's (stream-state.ts).
@@ -390,15 +399,20 @@ export class Delivery {
     this.stateTimer.unref();
   }
 
-  saveState(extra: Partial<StreamState> = {}): void {
-    if (this.o.file === 'off') return;
+  /** Writes the state file; returns what went wrong (also logged), or undefined once it is written. */
+  saveState(extra: Partial<StreamState> = {}): string | undefined {
+    if (this.o.file === 'off') return undefined;
     Object.assign(this.state, { acked: this.loop.acked, last: this.accepted }, extra);
     try {
       // Durable (fsynced, renamed, directory fsynced) unless the fsync policy is off.
       writeState(this.o.dir, this.state, { sync: this.o.fsync !== 'off' });
+      this.stateWritten = true;
+      return undefined;
     } catch (e) {
       // An errno code, or the message of a refusal (AuditConfigError: something planted, named with its path).
-      diag.error(`otel-audit: could not write delivery state (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+      const problem = (e as NodeJS.ErrnoException).code ?? (e as Error).message;
+      diag.error(`otel-audit: could not write delivery state (${problem})`);
+      return problem;
     }
   }
 
