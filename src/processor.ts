@@ -341,9 +341,23 @@ export class AuditLogRecordProcessor implements LogRecordProcessor {
 
   private refuse(record: ReadWriteLogRecord, receipt: Deferred<AuditReceipt> | undefined): void {
     const id = record.attributes[A.ATTR_RECORD_ID];
+    receipt?.reject(this.refused(typeof id === 'string' ? id : undefined));
+  }
+
+  /** Reports a refused record as lost (counted, onLoss) and returns the error its receipt rejects with. */
+  private refused(recordId: string | undefined): AuditLossError {
     const reason = this.shutdownPromise !== undefined ? 'the processor is shut down' : (this.delivery.refusal() ?? 'no room');
-    this.loss.report({ records: [{ recordId: typeof id === 'string' ? id : undefined, seq: undefined }], reason, streamId: this.streamId });
-    receipt?.reject(new AuditLossError(`audit record refused: ${reason}`, typeof id === 'string' ? [id] : []));
+    this.loss.report({ records: [{ recordId, seq: undefined }], reason, streamId: this.streamId });
+    return new AuditLossError(`audit record refused: ${reason}`, recordId !== undefined ? [recordId] : []);
+  }
+
+  /**
+   * @internal Typed API: a record that never reached onEmit because this processor (and so, with it, the SDK
+   * that drops records after its shutdown) is shut down: its loss, reported as onEmit would have. Undefined when
+   * the processor is not shut down (then it is not registered where the record went).
+   */
+  _lostAfterShutdown(recordId: string): AuditLossError | undefined {
+    return this.shutdownPromise === undefined ? undefined : this.refused(recordId);
   }
 
   /**

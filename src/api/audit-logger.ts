@@ -51,6 +51,12 @@ export class AuditLogger {
       attributes: m.attributes,
     });
     if (this.processor._receiptUnclaimed()) {
+      // A provider shut down drops records before any processor sees them: that is a loss, not a set-up error.
+      const lost = this.processor._lostAfterShutdown(m.recordId);
+      if (lost !== undefined) {
+        d.reject(lost);
+        return d.promise;
+      }
       throw new AuditConfigError(
         'the audit record did not reach the AuditLogRecordProcessor: register the processor on the LoggerProvider this AuditLogger uses (NodeSDK logRecordProcessors, LoggerProvider processors, or --import otel-audit/register)',
       );

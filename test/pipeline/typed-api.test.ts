@@ -1,7 +1,7 @@
 import { LoggerProvider } from '@opentelemetry/sdk-logs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { AuditLogger } from '../../src/api/audit-logger.js';
-import { AuditConfigError, AuditValidationError } from '../../src/core/errors.js';
+import { AuditConfigError, AuditLossError, AuditValidationError } from '../../src/core/errors.js';
 import { canonicalFromOtlp } from '../../src/chain/canonical.js';
 import { hashCanonical } from '../../src/chain/hash.js';
 import { stringAttribute } from '../../src/otlp/decode.js';
@@ -107,6 +107,18 @@ describe('typed API: record(event)', () => {
     const wrong = new AuditLogger(p.processor, other);
     expect(() => wrong.record(loginEvent(1))).toThrow(AuditConfigError);
     await other.shutdown();
+  });
+
+  it('after the provider was shut down (a graceful shutdown in progress): the receipt rejects with AuditLossError and the loss is counted', async () => {
+    const losses: string[][] = [];
+    p = await makePipeline({ onLoss: (e) => void losses.push(e.records.map((r) => String(r.recordId))) });
+    await p.audit.record(loginEvent(1));
+    await p.provider.shutdown();
+    const late = p.audit.record({ ...loginEvent(2), id: 'late-1' });
+    await expect(late).rejects.toThrow(AuditLossError);
+    await expect(late).rejects.toThrow('audit record refused: the processor is shut down');
+    expect(losses).toEqual([['late-1']]);
+    expect(p.processor.stats().dropped).toBe(1);
   });
 
   it.each(['always', 'off'] as const)('fsync=%s: receipts settle once the record is durable', async (fsync) => {
