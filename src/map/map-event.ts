@@ -12,7 +12,8 @@ import * as A from '../core/attributes.js';
 export interface MappedRecord {
   eventName: string;
   body: string | undefined;
-  timestamp: number | Date | undefined;
+  /** An HrTime ([seconds, nanoseconds] since the epoch) or a Date: never a bare number (see epochMillisToHrTime). */
+  timestamp: [number, number] | Date | undefined;
   recordId: string;
   attributes: AnyValueMap;
 }
@@ -79,10 +80,25 @@ export function mapEvent(e: ValidatedEvent): MappedRecord {
   return {
     eventName: e.name ?? `audit.${e.action.toLowerCase()}`,
     body: e.message,
-    timestamp: e.time,
+    timestamp: typeof e.time === 'number' ? epochMillisToHrTime(e.time) : e.time,
     recordId,
     attributes: a,
   };
+}
+
+/**
+ * Milliseconds since the epoch as an HrTime, sub-millisecond digits kept. Not handed to the SDK as a number: its
+ * timeInputToHrTime takes a number below performance.timeOrigin / 2 for a performance.now() offset, so any time
+ * before about 1998 (0 included) would be recorded decades off.
+ */
+export function epochMillisToHrTime(ms: number): [number, number] {
+  let seconds = Math.trunc(ms / 1000);
+  let nanos = Math.round((ms - seconds * 1000) * 1e6);
+  if (nanos >= 1e9) {
+    seconds += 1;
+    nanos -= 1e9;
+  }
+  return [seconds, nanos];
 }
 
 /** Validates and maps in one call; the typed API's entry point. */

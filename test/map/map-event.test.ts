@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import type { AnyValueMap } from '../../src/otel/types.js';
 import { AuditValidationError, type ValidationIssue } from '../../src/core/errors.js';
-import type { AuditEvent } from '../../src/map/schema.js';
+import { MAX_EVENT_TIME_MS, type AuditEvent } from '../../src/map/schema.js';
 import * as A from '../../src/core/attributes.js';
-import { mapEvent, prepareEvent, sourceType, validateEvent, type MappedRecord } from '../../src/map/map-event.js';
+import { epochMillisToHrTime, mapEvent, prepareEvent, sourceType, validateEvent, type MappedRecord } from '../../src/map/map-event.js';
 
 const UUID_V4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
@@ -284,11 +284,21 @@ describe('mapEvent: record id, event name, body, time', () => {
     expect(map(BASE).body).toBeUndefined();
   });
 
-  it('passes time through as the timestamp', () => {
+  it('passes a Date through as the timestamp; epoch milliseconds become an HrTime', () => {
     const d = new Date('2024-05-06T07:08:09.010Z');
     expect(map({ ...BASE, time: d }).timestamp).toEqual(d);
-    expect(map({ ...BASE, time: 1700000000123 }).timestamp).toBe(1700000000123);
+    expect(map({ ...BASE, time: 1700000000123 }).timestamp).toEqual([1700000000, 123_000_000]);
     expect(map(BASE).timestamp).toBeUndefined();
+  });
+
+  it.each([
+    [0, [0, 0]],
+    [1, [0, 1_000_000]],
+    [999.9999995, [1, 0]], // the nanoseconds round up to a whole second: carried
+    [1577836800000.5, [1577836800, 500_000]],
+    [MAX_EVENT_TIME_MS, [Math.trunc(MAX_EVENT_TIME_MS / 1000), (MAX_EVENT_TIME_MS % 1000) * 1e6]],
+  ] as const)('epochMillisToHrTime(%s) = %j', (ms, hr) => {
+    expect(epochMillisToHrTime(ms)).toEqual(hr);
   });
 
   it('prepareEvent equals mapEvent(validateEvent())', () => {

@@ -109,6 +109,17 @@ describe('typed API: record(event)', () => {
     await other.shutdown();
   });
 
+  it.each([
+    ['1 ms after the epoch', 1, '1000000'],
+    ['1995-01-01 as a number', Date.UTC(1995, 0, 1), '788918400000000000'],
+    ['1995-01-01 as a Date', new Date(Date.UTC(1995, 0, 1)), '788918400000000000'],
+    ['2020-01-01 and half a millisecond', Date.UTC(2020, 0, 1) + 0.5, '1577836800000500000'],
+  ])('time %s is recorded as that instant', async (_name, time, nanos) => {
+    p = await makePipeline({ fsync: 'always' });
+    const r = await p.audit.record({ ...loginEvent(1), time });
+    expect(journalRecords(p.auditDir).find((x) => idOf(x) === r.recordId)?.timeUnixNano).toBe(nanos);
+  });
+
   it('after the provider was shut down (a graceful shutdown in progress): the receipt rejects with AuditLossError and the loss is counted', async () => {
     const losses: string[][] = [];
     p = await makePipeline({ onLoss: (e) => void losses.push(e.records.map((r) => String(r.recordId))) });
