@@ -4,6 +4,7 @@
  */
 import { resolve } from 'node:path';
 import { AuditConfigError } from '../core/errors.js';
+import { describe } from '../otlp/describe.js';
 import { readAuditEnv, type AuditEnv } from './env.js';
 import { isEnvOnly, ROWS, type OptionValues, type Row } from './table.js';
 import type { AuditProcessorOptions, ResolvedOptions } from './types.js';
@@ -24,9 +25,41 @@ function fromEnv(row: Row<unknown>, parsed: AuditEnv, env: NodeJS.ProcessEnv): u
 }
 
 const bad = (name: string, v: unknown, allowed: string): never => {
-  const shown = typeof v === 'number' || typeof v === 'bigint' ? String(v) : JSON.stringify(v);
-  throw new AuditConfigError(`otel-audit option ${name}=${shown} is invalid: allowed values are ${allowed}`);
+  throw new AuditConfigError(`otel-audit option ${name}=${describe(v)} is invalid: allowed values are ${allowed}`);
 };
+
+/** A URL with its `user:password@` hidden, parseable or not: for messages. */
+export function withoutUserinfo(url: string): string {
+  return url.replace(/^([A-Za-z][A-Za-z0-9+.-]*:\/\/)[^/?#]*@/, '$1***@');
+}
+
+/**
+ * The `exporter` code option, checked before it reaches the OTLP transport, which would throw a plain Error
+ * quoting the URL, credentials included, or take a bad value silently.
+ */
+function checkExporter(e: unknown): void {
+  if (e === undefined) return;
+  if (typeof e !== 'object' || e === null || Array.isArray(e)) {
+    throw new AuditConfigError(`otel-audit option exporter=${describe(e)} is invalid: an object such as { url, headers, timeoutMillis, protocol, compression } is expected`);
+  }
+  const { url, headers, timeoutMillis } = e as Record<string, unknown>;
+  if (url !== undefined) {
+    let ok = false;
+    try {
+      const u = new URL(String(url));
+      ok = typeof url === 'string' && (u.protocol === 'http:' || u.protocol === 'https:');
+    } catch {
+      ok = false;
+    }
+    if (!ok) bad('exporter.url', typeof url === 'string' ? withoutUserinfo(url) : url, 'an http:// or https:// URL');
+  }
+  if (headers !== undefined && (typeof headers !== 'object' || headers === null || Array.isArray(headers) || Object.values(headers).some((v) => typeof v !== 'string'))) {
+    throw new AuditConfigError('otel-audit option exporter.headers is invalid (values hidden): an object mapping header names to strings is expected');
+  }
+  if (timeoutMillis !== undefined && !(typeof timeoutMillis === 'number' && Number.isFinite(timeoutMillis) && timeoutMillis > 0)) {
+    bad('exporter.timeoutMillis', timeoutMillis, 'a positive number of milliseconds');
+  }
+}
 
 /** Each option of the table from code, else the environment, else its default; a bad code value is refused. */
 function resolveTable(code: AuditProcessorOptions, env: NodeJS.ProcessEnv): OptionValues {
@@ -53,6 +86,7 @@ function resolveTable(code: AuditProcessorOptions, env: NodeJS.ProcessEnv): Opti
 const COMPRESSIONS = ['gzip', 'none'];
 
 export function resolveOptions(code: AuditProcessorOptions = {}, env: NodeJS.ProcessEnv = process.env): ResolvedOptions {
+  checkExporter(code.exporter);
   const { dir, 'exporter.protocol': protocol, ...rest } = resolveTable(code, env);
   // The other exporter fields go to the transport as given; this one it would take unchecked.
   const compression = code.exporter?.compression;

@@ -433,6 +433,33 @@ describe('resolveOptions', () => {
     for (const compression of ['gzip', 'none'] as const) expect(resolveOptions({ exporter: { compression } }, {}).exporter.compression).toBe(compression);
   });
 
+  // Checked here: the transport would throw a plain Error quoting the URL with its credentials, or take the value.
+  it.each([
+    ['a URL that does not parse', { url: 'https://user:s3cr3t@exa mple.com/v1/logs' }, 'otel-audit option exporter.url="https://***@exa mple.com/v1/logs" is invalid: allowed values are an http:// or https:// URL'],
+    ['a URL of another scheme', { url: 'ftp://collector/v1/logs' }, 'otel-audit option exporter.url="ftp://collector/v1/logs" is invalid'],
+    ['a URL that is not a string', { url: 42 }, 'otel-audit option exporter.url=42 is invalid'],
+    ['headers that are not a string map', { headers: { authorization: 42 } }, 'otel-audit option exporter.headers is invalid (values hidden)'],
+    ['headers given as a string', { headers: 'authorization=Bearer s3cr3t' }, 'otel-audit option exporter.headers is invalid (values hidden)'],
+    ['a negative timeout', { timeoutMillis: -5 }, 'otel-audit option exporter.timeoutMillis=-5 is invalid'],
+    ['a string instead of an object', 'http://localhost:4318', 'otel-audit option exporter="http://localhost:4318" is invalid'],
+  ])('refuses an exporter code option with %s, showing no secret', (_what, exporter, message) => {
+    const err = configError(() => resolveOptions({ exporter } as unknown as AuditProcessorOptions, {}));
+    expect(err.message).toContain(message);
+    expect(err.message).not.toContain('s3cr3t');
+  });
+
+  it('accepts a well-formed exporter code option', () => {
+    const o = resolveOptions({ exporter: { url: 'https://user:pw@collector.example:4318/v1/logs', headers: { authorization: 'Bearer t' }, timeoutMillis: 500 } }, {});
+    expect(o.exporter).toMatchObject({ url: 'https://user:pw@collector.example:4318/v1/logs', timeoutMillis: 500 });
+  });
+
+  it('shows a bigint or circular option value without throwing something else', () => {
+    expect(configError(() => resolveOptions({ maxQueueSize: 10n } as unknown as AuditProcessorOptions, {})).message).toContain('maxQueueSize=10n');
+    const circular: Record<string, unknown> = {};
+    circular.self = circular;
+    expect(configError(() => resolveOptions({ fsync: circular } as unknown as AuditProcessorOptions, {})).message).toContain('fsync=an object');
+  });
+
   // `loggerName: ''` would make every record of an unnamed logger an audit record.
   it('rejects an empty loggerName code option like the env variable', () => {
     expect(() => resolveOptions({ loggerName: '' }, {})).toThrow(AuditConfigError);
