@@ -51,6 +51,7 @@ export function checkIntegrity(
   const { signatures, checkpoints, anySigned } = countChain(s, chain, len);
   if (ic.keys.length > 0) signatures.verified = signatures.valid > 0;
   reportBadCopies(s, rows, ic, sp);
+  if (ic.requireSignatures && !ic.checkCheckpoints) reportUncheckedCheckpoints(s, chain, len, sp);
   if (ic.checkSignatures) reportUnsignedRuns(s, chain, len, ic, anySigned, sp);
   const coveredThrough = ic.checkCheckpoints && len > 0 ? checkCheckpoints(s, external, chain, len, at, sp) : 0;
   return { coveredThrough, signatures, checkpoints };
@@ -102,6 +103,32 @@ function reportBadCopies(s: RecordStore, rows: Uint32Array, ic: IntegrityContext
       });
     }
   }
+}
+
+/**
+ * 1b. With --require-signatures and no Ed25519 key, the chain's checkpoints cannot be verified: one problem for
+ * them all (docs/integrity.md §7.3).
+ */
+function reportUncheckedCheckpoints(s: RecordStore, chain: Uint32Array, len: number, sp: StreamProblems): void {
+  let n = 0;
+  let first = -1;
+  let last = -1;
+  for (let k = 0; k < len; k++) {
+    const i = chain[k]!;
+    if (!s.has(i, F_CHECKPOINT)) continue;
+    n++;
+    if (first < 0) first = i;
+    last = i;
+  }
+  if (n === 0) return;
+  const { seqOf, report } = sp;
+  const which = n === 1 ? `the checkpoint at seq ${seqOf(first)} carries an Ed25519 signature` : `${n} checkpoints (seq ${seqOf(first)}–${seqOf(last)}) carry Ed25519 signatures`;
+  report('bad_signature', first, `${which} that cannot be verified without the producer's public key (--pubkey), and --require-signatures is set`, {
+    seq: seqOf(first),
+    recordId: s.recordId(first),
+    reason: 'checkpoint_unknown_key',
+    through: seqOf(last),
+  });
 }
 
 /**

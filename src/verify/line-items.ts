@@ -12,7 +12,7 @@ import { fastParseLine, type FastRecord } from './fast-otlp.js';
 import { errorText } from '../core/errors.js';
 import { memberNames } from './json-members.js';
 import type { ReadItem, RecordItem } from './read-items.js';
-import { attrsOfFast, attrsOfRecord, checkCheckpoint, checkSignature, isCheckpointClaim, linkValueOf, seqOf, stringOf, type Attrs, type ResolvedOptions } from './record-checks.js';
+import { attrsOfFast, attrsOfRecord, checkCheckpoint, checkSignature, isCheckpointClaim, isProducerCheckpointShape, linkValueOf, seqOf, stringOf, type Attrs, type ResolvedOptions } from './record-checks.js';
 import { MAX_LINE_BYTES } from './safe-read.js';
 
 const CR = 0x0d;
@@ -118,7 +118,10 @@ function buildItem(
   }
   const sig = checkSignature(a, text, opts, opts.keys);
   if (sig !== undefined) item.signature = sig;
-  if (claim) item.checkpoint = checkCheckpoint(a, streamId, seq, previousHash, sig, opts);
+  // A claim the keys given cannot check is taken for a checkpoint only in the producer's exact shape (§5.2).
+  if (claim && (opts.checkCheckpoints || !opts.checkSignatures || isProducerCheckpointShape(a, text, streamId, seq, previousHash))) {
+    item.checkpoint = checkCheckpoint(a, streamId, seq, previousHash, sig, opts);
+  }
   return item;
 }
 

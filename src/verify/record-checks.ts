@@ -18,17 +18,24 @@ import {
   ATTR_SEQ_PREVIOUS_STREAM_LAST,
 } from '../integrity/stream-link.js';
 import {
+  ATTR_ACTION,
+  ATTR_ACTOR_ID,
+  ATTR_ACTOR_TYPE,
   ATTR_INTEGRITY_ALGORITHM,
   ATTR_INTEGRITY_CANONICALIZATION,
   ATTR_INTEGRITY_SIGNER,
   ATTR_INTEGRITY_VALUE,
+  ATTR_OUTCOME,
   ATTR_RECORD_ID,
+  ATTR_SCHEMA_VERSION,
   ATTR_SEQ_END,
   ATTR_SEQ_NUMBER,
   ATTR_SEQ_PREVIOUS_HASH,
   ATTR_SEQ_PREVIOUS_RECORD_ID,
   ATTR_SEQ_STREAM_ID,
+  EVENT_STREAM_END,
   INTEGRITY_PREFIX,
+  SYSTEM_ACTOR_ID,
 } from '../core/attributes.js';
 import type { OtlpAnyValue, OtlpLogRecord } from '../otlp/types.js';
 import { interestingKey } from './fast-otlp.js';
@@ -147,6 +154,62 @@ export function checkSignature(a: Attrs, canonical: string, opts: ResolvedOption
 
 /** Is this record a checkpoint claim (docs/integrity.md §5.1)? */
 export const isCheckpointClaim = (a: Attrs, eventName: unknown): boolean => a.checkpoint !== undefined || eventName === EVENT_CHECKPOINT;
+
+/** The attributes of a checkpoint the producer writes, besides the stamps (docs/integrity.md §5.1). */
+const CHECKPOINT_MEMBERS = new Set([
+  ATTR_CHECKPOINT_STREAM_ID,
+  ATTR_CHECKPOINT_SEQUENCE,
+  ATTR_CHECKPOINT_HEAD_HASH,
+  ATTR_CHECKPOINT_INTERVAL,
+  ATTR_ACTOR_ID,
+  ATTR_ACTOR_TYPE,
+  ATTR_ACTION,
+  ATTR_OUTCOME,
+  ATTR_SCHEMA_VERSION,
+  ATTR_RECORD_ID,
+  ATTR_SEQ_STREAM_ID,
+  ATTR_SEQ_NUMBER,
+  ATTR_SEQ_PREVIOUS_HASH,
+  ATTR_SEQ_PREVIOUS_RECORD_ID,
+]);
+/** Event name of a producer checkpoint → its audit.action: a periodic checkpoint, or the stream's end marker. */
+const CHECKPOINT_ACTIONS = new Map([
+  [EVENT_CHECKPOINT, 'CHECKPOINT'],
+  [EVENT_STREAM_END, 'STREAM_END'],
+]);
+
+/**
+ * docs/integrity.md §5.2: without an Ed25519 key a claim cannot be checked, so it counts as an (unchecked)
+ * checkpoint only when it is exactly what the producer writes as one: Ed25519-signed, the checkpoint members
+ * consistent with the record's own stream, seq and previous hash, and nothing else but the system record's
+ * fixed attributes. Anything else is judged as an ordinary record: a claim marker (an audit.checkpoint.*
+ * attribute, the event name) must not take a record out of the MAC/signature checks of the keys given.
+ */
+export function isProducerCheckpointShape(a: Attrs, canonical: string, streamId: string, seq: number, previousHash: string | undefined): boolean {
+  const m = a.checkpoint;
+  if (m === undefined || a.duplicate !== undefined || stringOf(a.integrityAlgorithm) !== 'EdDSA') return false;
+  if (stringOf(m.get(ATTR_CHECKPOINT_STREAM_ID)) !== streamId || seqOf(m.get(ATTR_CHECKPOINT_SEQUENCE)) !== seq - 1) return false;
+  if (previousHash === undefined || stringOf(m.get(ATTR_CHECKPOINT_HEAD_HASH)) !== previousHash) return false;
+  let c: { event_name?: unknown; body?: unknown; attributes?: Record<string, OtlpAnyValue> };
+  try {
+    c = JSON.parse(canonical) as typeof c;
+  } catch {
+    return false;
+  }
+  const action = typeof c.event_name === 'string' ? CHECKPOINT_ACTIONS.get(c.event_name) : undefined;
+  if (action === undefined || c.body !== undefined) return false;
+  const at = c.attributes ?? {};
+  const end = action === 'STREAM_END';
+  for (const k of Object.keys(at)) if (!CHECKPOINT_MEMBERS.has(k) && !(end && k === ATTR_SEQ_END)) return false;
+  const text = (k: string): string | undefined => (Object.hasOwn(at, k) ? stringOf(at[k]) : undefined);
+  return (
+    text(ATTR_ACTOR_ID) === SYSTEM_ACTOR_ID &&
+    text(ATTR_ACTOR_TYPE) === 'system' &&
+    text(ATTR_ACTION) === action &&
+    text(ATTR_OUTCOME) === 'success' &&
+    (!end || at[ATTR_SEQ_END]?.boolValue === true)
+  );
+}
 
 /** docs/integrity.md §5.2: a checkpoint claim checked on its own. */
 export function checkCheckpoint(

@@ -116,6 +116,55 @@ describe('coverage', () => {
   });
 });
 
+describe('checkpoint claims the keys given cannot check (HMAC keys, no --pubkey)', () => {
+  const secret = hmacSecret(6);
+  /** HMAC-ed records, Ed25519 checkpoints every 3, the end record a checkpoint. */
+  const signed = (): ReturnType<typeof makeSignedChain> =>
+    makeSignedChain({ n: 9, recordSigner: hmacSigner(secret), checkpointSigner: keys.signer, checkpointEvery: 3, shutdown: 'end-checkpoint' });
+  const verifyHmac = async (records: OtlpLogRecord[], requireSignatures = false): Promise<VerifyReport> => {
+    const { a } = await writeFiles({ a: records });
+    return verifyFiles([a!], { hmacSecrets: [secret], requireSignatures });
+  };
+
+  it("the producer's checkpoints pass as unchecked; with --require-signatures they are named as not verifiable without --pubkey", async () => {
+    const c = signed();
+    const r = await verifyHmac(c.records);
+    expect(r.problems).toEqual([]);
+    expect(r.streams[0]).toMatchObject({ ended: true, signatures: { valid: 9 }, checkpoints: { unchecked: 4 } });
+    const strict = await verifyHmac(c.records, true);
+    expect(errors(strict)).toEqual([
+      expect.objectContaining({ kind: 'bad_signature', reason: 'checkpoint_unknown_key', seq: c.checkpointSeqs[0], through: c.checkpointSeqs.at(-1) }),
+    ]);
+    expect(errors(strict)[0]!.message).toContain('cannot be verified without the producer\'s public key (--pubkey)');
+  });
+
+  // Fixed bug, kept as a regression test: any record with an audit.checkpoint.* attribute or the checkpoint event
+  // name was left out of the MAC checks when no Ed25519 key was given; a forger who cut the stream's tail and
+  // appended an unsigned record with such a marker (and an end marker) got exit 0, even with --require-signatures.
+  const forgeries: Array<[string, (s: StreamSealer) => void]> = [
+    ['an unsigned record with an audit.checkpoint.* attribute', (s) => void s.seal({ eventName: 'user.grant', attrs: { [ATTR_ACTION]: 'GRANT_ADMIN', 'audit.actor.id': 'mallory', 'audit.checkpoint.note': 'x', 'audit.sequence.end': true } })],
+    ['an unsigned record named audit.checkpoint', (s) => void s.seal({ eventName: EVENT_CHECKPOINT, attrs: { [ATTR_ACTION]: 'GRANT_ADMIN', 'audit.actor.id': 'mallory', 'audit.sequence.end': true } })],
+    ['a real-looking checkpoint signed by another Ed25519 key, carrying content', (s) => void s.checkpoint(attacker.signer, 3, { 'audit.target.id': 'mallory GRANT_ADMIN' })],
+    ['a real-looking end checkpoint signed by another Ed25519 key, carrying content', (s) => void s.checkpoint(attacker.signer, 3, { 'audit.actor.id': 'otel-audit', 'audit.actor.type': 'system', [ATTR_ACTION]: 'STREAM_END', 'audit.outcome': 'success', 'audit.sequence.end': true, 'audit.target.id': 'mallory' }, 'audit.stream.end')],
+  ];
+  it.each(forgeries)('the tail cut and replaced by %s: bad_signature at it, with or without --require-signatures', async (_what, forge) => {
+    const c = signed();
+    // Keep records 1..7 (seq 7 is an ordinary HMAC-ed record), re-seal them to continue the chain, then forge.
+    const s = new StreamSealer(c.streamId);
+    for (const r of c.records.slice(0, 7)) {
+      s.records.push(r);
+      s.hashes.push(hashOf(r));
+    }
+    Object.assign(s, { prevHash: hashOf(c.records[6]!), prevId: recordIdOf(c.records[6]!) });
+    forge(s);
+    for (const strict of [false, true]) {
+      const r = await verifyHmac(s.records, strict);
+      expect(r.ok).toBe(false);
+      expect(errors(r)).toContainEqual(expect.objectContaining({ kind: 'bad_signature', seq: 8 }));
+    }
+  });
+});
+
 describe('tail truncation', () => {
   it('local copy truncated, verified against the collector copy\'s checkpoints: truncated, located', async () => {
     const c = makeSignedChain({ n: 30, checkpointSigner: keys.signer, checkpointEvery: 5 });
