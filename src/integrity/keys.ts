@@ -92,6 +92,10 @@ const STRICT_BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]
  */
 export function decodeHmacSecret(value: string, what: string): Buffer {
   let bytes: Buffer;
+  // " base64:…" or "BASE64:…" would otherwise be a text secret, silently another key than the one meant.
+  if (!value.startsWith('base64:') && !value.startsWith('hex:') && /^\s*(?:base64|hex):/i.test(value)) {
+    throw new AuditConfigError(`${what}: the value starts with a "base64:" or "hex:" prefix that is not in lower case at its very start; write it so (else the text itself would be the key) (value hidden)`);
+  }
   if (value.startsWith('base64:')) {
     const b64 = value.slice('base64:'.length).trim();
     if (!STRICT_BASE64.test(b64)) throw new AuditConfigError(`${what}: the value after "base64:" is not standard base64 (value hidden)`);
@@ -144,13 +148,31 @@ export function keyFileReadProblem(path: string, code: string | undefined, hint:
   return `cannot read ${JSON.stringify(path)}${code === undefined ? '' : ` (${code})`}`;
 }
 
-/** Text of a key file with its trailing line break(s) removed. The error names the file, never its content. */
-function readKeyFile(path: string, what: string, hint: string): string {
+const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * The text of a key file, trailing line break(s) removed. It must be UTF-8: decoding a binary key would replace
+ * its invalid bytes (two different keys could then become one), so such a file is refused instead.
+ */
+export function keyFileText(bytes: Uint8Array, what: string): string {
+  let text: string;
   try {
-    return readFileSync(path, 'utf8').replace(/[\r\n]+$/, '');
+    text = STRICT_UTF8.decode(bytes);
+  } catch {
+    throw new AuditConfigError(`${what}: the file is not UTF-8 text (value hidden); write a binary key as base64:<standard base64> or hex:<hex digits>`);
+  }
+  return text.replace(/[\r\n]+$/, '');
+}
+
+/** Text of a key file (keyFileText). The error names the file, never its content. */
+function readKeyFile(path: string, what: string, hint: string): string {
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(path);
   } catch (e) {
     throw new AuditConfigError(`${what}: ${keyFileReadProblem(path, (e as NodeJS.ErrnoException).code, hint)}`);
   }
+  return keyFileText(bytes, what);
 }
 
 const HINT_HMAC_FILE = `it must name a file holding the key; did you mean ${ENV_HMAC_KEY} (the key itself)?`;

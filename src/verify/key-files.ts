@@ -4,15 +4,16 @@
  * content.
  */
 import { AuditConfigError } from '../core/errors.js';
-import { keyFileName, keyFileReadProblem, loadVerifyingKeys, looksLikeKeyMaterial, type VerifyingKey } from '../integrity/keys.js';
+import { keyFileName, keyFileReadProblem, keyFileText, loadVerifyingKeys, looksLikeKeyMaterial, type VerifyingKey } from '../integrity/keys.js';
 import { NotRegularFileError, readSmallRegularFile } from './safe-read.js';
 
 /** Key files are a few hundred bytes; anything much larger is not a key, and is not read whole. */
 const MAX_KEY_FILE_BYTES = 1024 * 1024;
 
 async function readKeyFile(path: string, what: string): Promise<string> {
+  let bytes: Buffer;
   try {
-    return (await readSmallRegularFile(path, MAX_KEY_FILE_BYTES)).toString('utf8');
+    bytes = await readSmallRegularFile(path, MAX_KEY_FILE_BYTES);
   } catch (e) {
     // A value that looks like the key itself (`--pubkey "$(cat key.pem)"`) is never printed.
     if (looksLikeKeyMaterial(path)) {
@@ -22,6 +23,7 @@ async function readKeyFile(path: string, what: string): Promise<string> {
     if (e instanceof NotRegularFileError) throw new AuditConfigError(`${what} ${JSON.stringify(path)} ${e.message}`);
     throw new AuditConfigError(`cannot read ${what} ${JSON.stringify(path)} (${(e as NodeJS.ErrnoException).code ?? 'error'})`);
   }
+  return keyFileText(bytes, `${what} ${keyFileName(path)}`);
 }
 
 export interface LoadedKeys {

@@ -83,6 +83,23 @@ describe('HMAC keys', () => {
     configError(() => loadSigningKeys({ OTEL_AUDIT_KEY_ID: 'k1' }), [], /OTEL_AUDIT_KEY_ID is set but no HMAC key/);
   });
 
+  // Fixed bugs, kept as regression tests: each of these silently became a different key than the one meant.
+  it.each([
+    ['a leading space', ` base64:${Buffer.alloc(32, 7).toString('base64')}`],
+    ['an upper-case prefix', `BASE64:${Buffer.alloc(32, 7).toString('base64')}`],
+    ['an upper-case hex prefix', `HEX:${'07'.repeat(32)}`],
+  ])('a prefix with %s is refused, not taken as a text secret', (_what, value) => {
+    configError(() => loadSigningKeys({ OTEL_AUDIT_HMAC_KEY: value }), [value.trim().slice(7)], /OTEL_AUDIT_HMAC_KEY: the value starts with a "base64:" or "hex:" prefix that is not in lower case at its very start/);
+    configError(() => loadSigningKeys({ OTEL_AUDIT_HMAC_KEY_FILE: file(value) }), [value.trim().slice(7)], /not in lower case at its very start/);
+  });
+
+  it('a key file that is not UTF-8 text (a raw binary key) is refused: decoding would change its bytes', () => {
+    const binary = Buffer.concat([Buffer.from([0x80, 0x81, 0xfe, 0xff]).fill(0x80, 0, 1), Buffer.alloc(32, 0xc1)]);
+    configError(() => loadSigningKeys({ OTEL_AUDIT_HMAC_KEY_FILE: file(binary) }), [], /OTEL_AUDIT_HMAC_KEY_FILE: the file is not UTF-8 text \(value hidden\); write a binary key as base64:/);
+    // Two different binary keys used to decode to the same text, hence the same key id.
+    expect(() => loadVerifyingKeys([file(binary)])).toThrow(/not UTF-8 text/);
+  });
+
   it('empty variables count as unset', () => {
     expect(loadSigningKeys({ OTEL_AUDIT_HMAC_KEY: '', OTEL_AUDIT_SIGNING_KEY_FILE: '  ' })).toEqual({});
     expect(loadSigningKeys({})).toEqual({});

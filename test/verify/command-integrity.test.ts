@@ -111,4 +111,13 @@ describe('verify with keys', () => {
     expect((await run(['--hmac-key-file', join(dir, 'absent.key'), f])).err).toMatch(/cannot read HMAC key file/);
     expect((await run(['--pubkey'])).code).toBe(2);
   });
+
+  it('a raw binary HMAC key file is a usage error: as text it would be another key (two such files, one key id)', async () => {
+    const f = journal(makeSignedChain({ n: 2 }).records);
+    const binFile = join(dir, 'binary.key');
+    writeFileSync(binFile, Buffer.concat([Buffer.alloc(32, 0xfe), Buffer.from('\n')]));
+    const r = await run(['--hmac-key-file', binFile, f]);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/HMAC key file ".*binary\.key": the file is not UTF-8 text \(value hidden\); write a binary key as base64:/);
+  });
 });
