@@ -42,6 +42,8 @@ export function osIdentity(): OsIdentity {
  * `process.user.id` only when the actor was filled in and the caller did not set that detail).
  */
 export function withOsIdentity(event: AuditEventDraft): AuditEvent {
+  // Not an event object at all: left to validation, which says so (spreading it would invent fields or throw).
+  if (typeof event !== 'object' || event === null || Array.isArray(event)) return event as AuditEvent;
   const hasActor = event.actor !== undefined;
   const hasSource = event.source !== undefined;
   if (hasActor && hasSource) return event as AuditEvent;
@@ -49,7 +51,10 @@ export function withOsIdentity(event: AuditEventDraft): AuditEvent {
   const out = { ...event } as AuditEvent;
   if (!hasActor) {
     out.actor = { ...id.actor } satisfies AuditActor;
-    if (id.uid !== undefined && (event.details === undefined || !Object.hasOwn(event.details, 'process.user.id'))) {
+    const d: unknown = event.details;
+    // Details that are not a plain object stay as given, for validation to refuse.
+    const plain = d === undefined || (typeof d === 'object' && d !== null && !Array.isArray(d));
+    if (id.uid !== undefined && plain && (d === undefined || !Object.hasOwn(d, 'process.user.id'))) {
       out.details = { ...event.details, 'process.user.id': id.uid };
     }
   }

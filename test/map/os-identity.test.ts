@@ -61,6 +61,27 @@ describe('OTEL_AUDIT_DEFAULT_ACTOR', () => {
     expect(stringAttribute(second!, 'audit.actor.id')).toBe('ci-bot');
   });
 
+  // Fixed bug, kept as a regression test: the OS identity was merged in before validation, so these crashed with
+  // a TypeError or were accepted (a string's characters became attributes "0", "1", …).
+  it.each([
+    ['undefined', undefined, /invalid audit event/],
+    ['a string', 'LOGIN', /invalid audit event/],
+    ['details as a string', { action: 'EXECUTE', outcome: 'success', details: 'abc' }, /details/],
+    ['details as an array', { action: 'EXECUTE', outcome: 'success', details: ['x', 'y'] }, /details/],
+    ['details null', { action: 'EXECUTE', outcome: 'success', details: null }, /details/],
+  ])('os-user: %s is refused with AuditValidationError, as without os-user', async (_what, event, message) => {
+    p = await makePipeline({ defaultActor: 'os-user' });
+    let caught: unknown;
+    try {
+      void p.audit.record(event as unknown as AuditEvent);
+    } catch (e) {
+      caught = e;
+    }
+    expect(caught).toBeInstanceOf(AuditValidationError);
+    expect((caught as Error).message).toMatch(message);
+    expect(p.processor.stats().emitted).toBe(0);
+  });
+
   it('none (the default): a typed event without an actor is refused', async () => {
     p = await makePipeline();
     expect(() => p!.audit.record({ action: 'EXECUTE', outcome: 'success' } as AuditEvent)).toThrow(AuditValidationError);
