@@ -1,4 +1,19 @@
-import { defineConfig } from 'tsup';
+import { defineConfig, type Options } from 'tsup';
+
+type Plugin = NonNullable<Options['esbuildPlugins']>[number];
+
+/**
+ * src/register.ts imports the main entry (`./index.js`): left as an import of the built dist/index.js (ESM) or
+ * dist/index.cjs (CommonJS) rather than bundled a second time, so that the zero-code entry and the app's
+ * `import 'otel-audit'` share one copy of every class (errors caught by class, the processor).
+ */
+const registerSharesIndex: Plugin = {
+  name: 'register-shares-index',
+  setup(build) {
+    const path = build.initialOptions.format === 'cjs' ? './index.cjs' : './index.js';
+    build.onResolve({ filter: /^\.\/index\.js$/ }, (args) => (args.importer.endsWith('register.ts') ? { path, external: true } : undefined));
+  },
+};
 
 // Two builds from one source: ESM (.js) and CommonJS (.cjs), each with its own declarations, so both kinds
 // of consumers get types. The CLI is ESM only (it is run, not imported).
@@ -12,6 +27,7 @@ export default defineConfig([
     target: 'node20',
     platform: 'node',
     splitting: false,
+    esbuildPlugins: [registerSharesIndex],
     // import.meta.url in the CommonJS build (src/otel/logs-api.ts loads the 0.2xx Logs API with createRequire).
     shims: true,
   },

@@ -25,10 +25,11 @@ import {
   serviceInstanceIdDetector,
 } from '@opentelemetry/resources';
 import { LoggerProvider } from '@opentelemetry/sdk-logs';
-import { AuditConfigError } from './core/errors.js';
 import { containerDetector } from './otel/container-detector.js';
 import { logsApi } from './otel/logs-api.js';
-import { auditProcessorFromEnv, type AuditLogRecordProcessor } from './processor.js';
+// Through the package's main entry, which the build leaves as an import of dist/index.(c)js (tsup.config.ts): the
+// app that imports `otel-audit` then shares this processor's classes, and `e instanceof AuditLossError` holds.
+import { AuditConfigError, auditProcessorFromEnv, type AuditLogRecordProcessor } from './index.js';
 
 /** Exit code for a configuration error (sysexits.h EX_CONFIG). */
 const EX_CONFIG = 78;

@@ -109,6 +109,21 @@ describe('zero-code: node --import otel-audit/register', () => {
     expect((await verifyFiles([collectorFile, auditDir])).ok).toBe(true);
   });
 
+  // Fixed bug, kept as a regression test: register was a bundle of its own, with its own copy of every class.
+  it.each([
+    ['--import', 'register-identity.mjs'],
+    ['-r', 'register-identity.cjs'],
+  ])('under %s the app shares the package\'s classes with the zero-code entry: its processor, errors caught by class', async (flag, app) => {
+    const { auditDir, collector } = await setup();
+    const child = runNode([flag, 'otel-audit/register', join(root, 'test/fixtures', app)], {
+      OTEL_AUDIT_DIR: auditDir,
+      OTEL_EXPORTER_OTLP_LOGS_ENDPOINT: collector.endpoint,
+      OTEL_AUDIT_ON_LOSS: 'throw',
+    });
+    expect(await child.waitFor((o) => o.event === 'identity')).toMatchObject({ sameProcessorClass: true, caughtByClass: true });
+    expect((await child.exited).code).toBe(0);
+  });
+
   it.each([
     ['--import', 'register-app.mjs'],
     ['-r', 'register-app.cjs'],
