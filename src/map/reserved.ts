@@ -9,7 +9,7 @@
  * processor owns")
  */
 import type { ReadWriteLogRecord } from '@opentelemetry/sdk-logs';
-import { EVENT_CHECKPOINT, EVENT_STREAM_END } from '../core/attributes.js';
+import { ATTR_RECORD_ID, EVENT_CHECKPOINT, EVENT_STREAM_END } from '../core/attributes.js';
 
 const RESERVED_PREFIXES = ['audit.sequence.', 'audit.integrity.', 'audit.checkpoint.'] as const;
 const RESERVED_EVENT_NAMES: ReadonlySet<string> = new Set([EVENT_STREAM_END, EVENT_CHECKPOINT]);
@@ -46,6 +46,16 @@ export function disownReservedNames(record: ReadWriteLogRecord): string | undefi
       else record.setAttribute(callerName(key), value as never);
     }
     (problems ??= []).push(`attribute(s) ${moved.join(', ')} are written only by the processor; the caller's values are kept as ${moved.map(callerName).join(', ')}`);
+  }
+  // A record id that is not a non-empty string is replaced by one the processor makes (chain/live-stamps.ts):
+  // the caller's value, an idempotency key it may be looking for, is kept aside like a reserved name's.
+  const id = attrs[ATTR_RECORD_ID];
+  if (id !== undefined && (typeof id !== 'string' || id === '') && Object.hasOwn(attrs, ATTR_RECORD_ID)) {
+    delete attrs[ATTR_RECORD_ID];
+    const kept = callerName(ATTR_RECORD_ID);
+    if (Object.isExtensible(attrs)) attrs[kept] = id;
+    else record.setAttribute(kept, id as never);
+    (problems ??= []).push(`${ATTR_RECORD_ID} must be a non-empty string; the caller's value is kept as ${kept} and the record has a generated one`);
   }
   const eventName = record.eventName;
   if (eventName !== undefined && RESERVED_EVENT_NAMES.has(eventName)) {

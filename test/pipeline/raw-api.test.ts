@@ -75,6 +75,23 @@ describe('plain OTel Logs API records', () => {
     expect((await verifyFiles([p.collectorFile, p.auditDir])).ok).toBe(true);
   });
 
+  // Fixed bug, kept as a regression test: the caller's value was overwritten by a generated id and lost.
+  it.each([
+    ['a number', 42, { intValue: '42' }],
+    ['an empty string', '', { stringValue: '' }],
+    ['a boolean', true, { boolValue: true }],
+  ])('a record id that is %s is kept as audit.caller.record.id; the record gets a generated id and is marked', async (_what, id, kept) => {
+    p = await makePipeline();
+    const provider = new LoggerProvider({ processors: [p.processor] });
+    provider.getLogger('audit').emit({ eventName: 'thing.delete', attributes: { ...valid, 'audit.record.id': id } });
+    await provider.shutdown();
+    const [r] = recordsOfFile(p.collectorFile);
+    expect(r!.attributes!.find((a) => a.key === 'audit.caller.record.id')?.value).toEqual(kept);
+    expect(stringAttribute(r!, 'audit.record.id')).toMatch(/^[0-9a-f-]{36}$/);
+    expect(stringAttribute(r!, 'audit.validation.error')).toContain('audit.record.id must be a non-empty string; the caller\'s value is kept as audit.caller.record.id');
+    expect((await verifyFiles([p.collectorFile])).ok).toBe(true);
+  });
+
   it.each([
     ['attribute count limit 3 (records carry 5 attributes)', { attributeCountLimit: 3 }],
     ['attribute count limit 6 (reached by the stamps)', { attributeCountLimit: 6 }],
