@@ -7,6 +7,7 @@ import { isIP } from 'node:net';
 import type { AnyValueMap } from '../otel/types.js';
 import { AuditValidationError, type ValidationIssue } from '../core/errors.js';
 import { AuditEventSchema, type AuditEvent } from './schema.js';
+import { isReservedEventName } from './reserved.js';
 import * as A from '../core/attributes.js';
 
 export interface MappedRecord {
@@ -27,13 +28,24 @@ export function validateEvent(event: unknown): ValidatedEvent {
   // detail would vanish silently.
   const details = (event as { details?: unknown } | null | undefined)?.details;
   const protoKey = typeof details === 'object' && details !== null && Object.hasOwn(details, '__proto__');
-  if (r.success && !protoKey) return r.data;
   const issues: ValidationIssue[] = r.success
     ? []
     : r.error.issues.map((i) => ({ path: i.path.map(String).join('.'), message: i.message }));
   if (protoKey) issues.push({ path: 'details.__proto__', message: 'is a reserved JavaScript property name' });
+  if (r.success) {
+    // The event name the record will carry: one the processor would have to rename and mark is refused here.
+    const given = r.data.name !== undefined;
+    const name = eventNameOf(r.data);
+    if (isReservedEventName(name)) {
+      issues.push({ path: given ? 'name' : 'action', message: `gives the event name ${name}, which only the processor writes: set ${given ? 'another name' : 'name'}` });
+    }
+  }
+  if (r.success && issues.length === 0) return r.data;
   throw new AuditValidationError(issues);
 }
+
+/** The event's OTel EventName: `name`, or `audit.<action in lower case>`. */
+const eventNameOf = (e: { name?: string | undefined; action: string }): string => e.name ?? `audit.${e.action.toLowerCase()}`;
 
 export function sourceType(address: string): 'ipv4' | 'ipv6' | 'hostname' {
   const v = isIP(address);
@@ -78,7 +90,7 @@ export function mapEvent(e: ValidatedEvent): MappedRecord {
     if (collisions.length > 0) throw new AuditValidationError(collisions);
   }
   return {
-    eventName: e.name ?? `audit.${e.action.toLowerCase()}`,
+    eventName: eventNameOf(e),
     body: e.message,
     timestamp: typeof e.time === 'number' ? epochMillisToHrTime(e.time) : e.time,
     recordId,

@@ -13,6 +13,7 @@ import { ATTR_RECORD_ID, EVENT_CHECKPOINT, EVENT_STREAM_END } from '../core/attr
 
 const RESERVED_PREFIXES = ['audit.sequence.', 'audit.integrity.', 'audit.checkpoint.'] as const;
 const RESERVED_EVENT_NAMES: ReadonlySet<string> = new Set([EVENT_STREAM_END, EVENT_CHECKPOINT]);
+export const isReservedEventName = (name: string): boolean => RESERVED_EVENT_NAMES.has(name);
 export const CALLER_PREFIX = 'audit.caller.';
 
 /** `audit.x.y` → `audit.caller.x.y`. */

@@ -271,6 +271,27 @@ describe('mapEvent: record id, event name, body, time', () => {
     ['default lowercases the action', { ...BASE, action: 'USER_Create' }, 'audit.user_create'],
     ['default from an already lowercase action', { ...BASE, action: 'execute' }, 'audit.execute'],
   ];
+  // Fixed bug, kept as a regression test: these were accepted, then shipped renamed (audit.caller.*) and marked
+  // invalid.
+  it.each([
+    ['action CHECKPOINT', { ...BASE, action: 'CHECKPOINT' }, 'action', 'gives the event name audit.checkpoint, which only the processor writes: set name'],
+    ['action STREAM.END', { ...BASE, action: 'STREAM.END' }, 'action', 'gives the event name audit.stream.end, which only the processor writes: set name'],
+    ['name audit.stream.end', { ...BASE, name: 'audit.stream.end' }, 'name', 'gives the event name audit.stream.end, which only the processor writes: set another name'],
+  ] as const)('refuses an event whose event name would be refused or renamed: %s', (_label, event, path, message) => {
+    let caught: unknown;
+    try {
+      validateEvent(event);
+    } catch (e) {
+      caught = e;
+    }
+    expect(caught).toBeInstanceOf(AuditValidationError);
+    expect((caught as AuditValidationError).issues).toEqual([{ path, message }]);
+  });
+
+  it('an action whose derived name would be reserved is fine when the event has its own name', () => {
+    expect(map({ ...BASE, action: 'CHECKPOINT', name: 'backup.checkpoint' }).eventName).toBe('backup.checkpoint');
+  });
+
   it.each(names)('eventName: %s', (_label, event, eventName) => {
     expect(map(event).eventName).toBe(eventName);
   });
