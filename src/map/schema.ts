@@ -11,7 +11,7 @@ const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
 const wellFormed = (s: string): boolean => s.isWellFormed();
 
 /** Non-empty text without lone surrogates; `plain` also forbids control characters (identifiers, verbs). */
-const text = (max: number, plain = true) => {
+export const text = (max: number, plain = true) => {
   let s = z.string().min(1, 'must not be empty').max(max, `must be at most ${max} characters`);
   if (plain) s = s.regex(NO_CONTROL, 'must not contain control characters');
   return s.refine(wellFormed, 'must not contain a lone surrogate');

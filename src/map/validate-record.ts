@@ -4,20 +4,34 @@
  * `audit.validation.error`, and counted.
  */
 import { z } from 'zod';
-import { ACTOR_TYPES, OUTCOMES } from './schema.js';
+import { ACTOR_TYPES, OUTCOMES, text } from './schema.js';
 import * as A from '../core/attributes.js';
 
+/**
+ * The attributes the typed API maps its fields to, with the same rules as those fields (schema.ts): a raw
+ * record carrying `audit.actor.id` = "alice\nFAKE …" is marked, as the typed event would have been refused.
+ */
 const RawAuditAttributesSchema = z.looseObject({
-  [A.ATTR_ACTOR_ID]: z.string().min(1),
+  [A.ATTR_ACTOR_ID]: text(256),
   [A.ATTR_ACTOR_TYPE]: z.enum(ACTOR_TYPES),
-  [A.ATTR_ACTION]: z.string().min(1),
+  [A.ATTR_ACTION]: text(128),
   [A.ATTR_OUTCOME]: z.enum(OUTCOMES),
-  [A.ATTR_RECORD_ID]: z.string().min(1).optional(),
+  [A.ATTR_RECORD_ID]: text(128).optional(),
+  [A.ATTR_TARGET_ID]: text(1024).optional(),
+  [A.ATTR_TARGET_TYPE]: text(128).optional(),
+  [A.ATTR_TARGET_NAME]: text(1024).optional(),
+  [A.ATTR_SOURCE_ID]: text(255).optional(),
+  [A.ATTR_REASON]: text(4096, false).optional(),
 });
 
 const ACTOR_TYPE_SET: ReadonlySet<unknown> = new Set(ACTOR_TYPES);
 const OUTCOME_SET: ReadonlySet<unknown> = new Set(OUTCOMES);
-const nonEmpty = (v: unknown): boolean => typeof v === 'string' && v !== '';
+const CONTROL = /[\u0000-\u001f\u007f]/;
+/** What text(max) accepts, checked without zod. */
+const plain = (v: unknown, max: number): boolean => typeof v === 'string' && v !== '' && v.length <= max && !CONTROL.test(v) && v.isWellFormed();
+/** Absent, or what text(max, plain) accepts. */
+const optional = (v: unknown, max: number, noControl = true): boolean =>
+  v === undefined || (noControl ? plain(v, max) : typeof v === 'string' && v !== '' && v.length <= max && v.isWellFormed());
 const own = (o: Readonly<Record<string, unknown>>, key: string): unknown => (Object.hasOwn(o, key) ? o[key] : undefined);
 
 /** Returns undefined when valid, else one line naming each problem. */
@@ -25,13 +39,17 @@ const own = (o: Readonly<Record<string, unknown>>, key: string): unknown => (Obj
 export function validateRawAttributes(attributes: Readonly<Record<string, unknown>>): string | undefined {
   // Hot path: the plain checks the schema makes; zod runs only to word the problems of an invalid record.
   // Own properties only: an inherited value (a replaced prototype) is not the record's.
-  const id = own(attributes, A.ATTR_RECORD_ID);
   if (
-    nonEmpty(own(attributes, A.ATTR_ACTOR_ID)) &&
+    plain(own(attributes, A.ATTR_ACTOR_ID), 256) &&
     ACTOR_TYPE_SET.has(own(attributes, A.ATTR_ACTOR_TYPE)) &&
-    nonEmpty(own(attributes, A.ATTR_ACTION)) &&
+    plain(own(attributes, A.ATTR_ACTION), 128) &&
     OUTCOME_SET.has(own(attributes, A.ATTR_OUTCOME)) &&
-    (id === undefined || nonEmpty(id))
+    optional(own(attributes, A.ATTR_RECORD_ID), 128) &&
+    optional(own(attributes, A.ATTR_TARGET_ID), 1024) &&
+    optional(own(attributes, A.ATTR_TARGET_TYPE), 128) &&
+    optional(own(attributes, A.ATTR_TARGET_NAME), 1024) &&
+    optional(own(attributes, A.ATTR_SOURCE_ID), 255) &&
+    optional(own(attributes, A.ATTR_REASON), 4096, false)
   ) {
     return undefined;
   }

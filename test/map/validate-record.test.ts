@@ -20,6 +20,7 @@ describe('validateRawAttributes: valid sets', () => {
       { ...VALID, 'user.id': 'u-1', 'client.port': 443, nested: { a: [1, 2] }, flag: true, 'audit.custom': 'x' },
     ],
     ['an explicitly undefined record id', { ...VALID, 'audit.record.id': undefined }],
+    ['target, source and a reason with a line break (reason is free text)', { ...VALID, 'audit.target.id': 'doc-1', 'audit.target.type': 'doc', 'audit.target.name': 'Q3 report', 'audit.source.id': '10.0.0.1', 'audit.reason': 'denied:\npolicy 7' }],
   ];
   it.each(valid)('%s → undefined', (_label, attributes) => {
     expect(validateRawAttributes(attributes)).toBeUndefined();
@@ -44,6 +45,15 @@ describe('validateRawAttributes: invalid sets', () => {
     ['boolean outcome', { ...VALID, 'audit.outcome': true }, ['audit.outcome']],
     ['empty record id', { ...VALID, 'audit.record.id': '' }, ['audit.record.id']],
     ['numeric record id', { ...VALID, 'audit.record.id': 42 }, ['audit.record.id']],
+    // The typed API's rules for the fields these attributes come from (src/map/schema.ts).
+    ['a line break in audit.actor.id', { ...VALID, 'audit.actor.id': 'alice\nFAKE audit.outcome=success' }, ['audit.actor.id']],
+    ['a control character in audit.action', { ...VALID, 'audit.action': 'LOG\u0007IN' }, ['audit.action']],
+    ['audit.actor.id over 256 characters', { ...VALID, 'audit.actor.id': 'u'.repeat(257) }, ['audit.actor.id']],
+    ['a lone surrogate in audit.action', { ...VALID, 'audit.action': 'A\ud800' }, ['audit.action']],
+    ['an array audit.target.id', { ...VALID, 'audit.target.id': ['a', 'b'] }, ['audit.target.id']],
+    ['a line break in audit.target.type', { ...VALID, 'audit.target.type': 'doc\n' }, ['audit.target.type']],
+    ['a numeric audit.reason', { ...VALID, 'audit.reason': 42 }, ['audit.reason']],
+    ['an empty audit.source.id', { ...VALID, 'audit.source.id': '' }, ['audit.source.id']],
     [
       'several problems',
       { 'audit.action': 7, 'audit.actor.type': 'bot', 'audit.record.id': '' },
