@@ -30,7 +30,7 @@ export function validateEvent(event: unknown): ValidatedEvent {
   const protoKey = typeof details === 'object' && details !== null && Object.hasOwn(details, '__proto__');
   const issues: ValidationIssue[] = r.success
     ? []
-    : r.error.issues.map((i) => ({ path: i.path.map(String).join('.'), message: i.message }));
+    : r.error.issues.map((i) => ({ path: i.path.map(String).join('.'), message: issueMessage(i as ZodIssueLike) }));
   if (protoKey) issues.push({ path: 'details.__proto__', message: 'is a reserved JavaScript property name' });
   if (r.success) {
     // The event name the record will carry: one the processor would have to rename and mark is refused here.
@@ -42,6 +42,37 @@ export function validateEvent(event: unknown): ValidatedEvent {
   }
   if (r.success && issues.length === 0) return r.data;
   throw new AuditValidationError(issues);
+}
+
+/** What validateEvent reads of a zod issue: the nested issues of a record key and of a union's branches. */
+interface ZodIssueLike {
+  code: string;
+  message: string;
+  path: readonly PropertyKey[];
+  expected?: string;
+  issues?: readonly ZodIssueLike[];
+  errors?: readonly (readonly ZodIssueLike[])[];
+}
+
+/**
+ * zod's message, with the reason it keeps nested: a refused record key says why ("the audit.* namespace is
+ * reserved", not "Invalid key in record"); a union says the rule of the branch of the right type ("must be at
+ * most 8192 characters"), or which types it takes.
+ */
+function issueMessage(i: ZodIssueLike): string {
+  if (i.code === 'invalid_key' && i.issues !== undefined && i.issues.length > 0) return i.issues.map(issueMessage).join(', ');
+  if (i.code === 'invalid_union' && i.errors !== undefined) {
+    // Branches whose type matched (no type error on the value itself): their rule is what was broken.
+    const wrongType = (x: ZodIssueLike): boolean => x.code === 'invalid_type' && x.path.length === 0;
+    const ofType = i.errors.filter((branch) => branch.length > 0 && !branch.some(wrongType));
+    if (ofType.length === 1) return ofType[0]!.map((x) => (x.path.length > 0 ? `${x.path.map(String).join('.')}: ` : '') + issueMessage(x)).join(', ');
+    const expectedOf = (xs: readonly ZodIssueLike[]): string[] => [...new Set(xs.flatMap((x) => (x.code === 'invalid_type' && x.expected !== undefined ? [x.expected] : [])))];
+    // Several arrays of one item type each, none matching: items of mixed types.
+    if (ofType.length > 1) return `items must all be of one type: ${expectedOf(ofType.flat()).join(', ')}`;
+    const expected = expectedOf(i.errors.flat());
+    if (expected.length > 0) return `must be one of: ${expected.join(', ')}`;
+  }
+  return i.message;
 }
 
 /** The event's OTel EventName: `name`, or `audit.<action in lower case>`. */

@@ -288,6 +288,25 @@ describe('mapEvent: record id, event name, body, time', () => {
     expect((caught as AuditValidationError).issues).toEqual([{ path, message }]);
   });
 
+  // Fixed bug, kept as a regression test: zod's top-level message alone hid the reason ("Invalid key in record",
+  // "Invalid input").
+  it.each([
+    ['a reserved detail key', { ...BASE, details: { 'audit.x': 1 } }, 'details.audit.x', 'the audit.* namespace is reserved'],
+    ['a forbidden detail key', { ...BASE, details: { constructor: 1 } }, 'details.constructor', 'is a reserved JavaScript property name'],
+    ['an object detail value', { ...BASE, details: { meta: { a: 1 } } }, 'details.meta', 'must be one of: string, number, boolean, array'],
+    ['a detail string too long', { ...BASE, details: { s: 'x'.repeat(8193) } }, 'details.s', 'must be at most 8192 characters'],
+    ['a detail array of mixed types', { ...BASE, details: { arr: ['a', 1] } }, 'details.arr', 'items must all be of one type: string, number, boolean'],
+    ['a time given as a string', { ...BASE, time: '2020-01-01' }, 'time', 'must be one of: date, number'],
+  ] as const)('a validation message says why: %s', (_label, event, path, message) => {
+    let caught: unknown;
+    try {
+      validateEvent(event as unknown as AuditEvent);
+    } catch (e) {
+      caught = e;
+    }
+    expect((caught as AuditValidationError).issues).toEqual([{ path, message }]);
+  });
+
   it('an action whose derived name would be reserved is fine when the event has its own name', () => {
     expect(map({ ...BASE, action: 'CHECKPOINT', name: 'backup.checkpoint' }).eventName).toBe('backup.checkpoint');
   });
