@@ -240,7 +240,10 @@ function cutAfterEnd(s: RecordStore, chain: Uint32Array, sp: StreamProblems): { 
     const e = chain[p]!;
     if (!s.has(e, F_END)) continue;
     const next = p + 1 < len ? chain[p + 1]! : undefined;
-    const altered = next !== undefined && seqOf(next) === seqOf(e) + 1 && s.has(next, F_HAS_PREV) && !s.linked(e, next) && !signedByProducer(s, e);
+    // A next record that links to the end record's own predecessor is a second successor of that record, made
+    // up after the end (a copy of the end record relabelled, say): the end record is not what was changed.
+    const sibling = next !== undefined && p > 0 && s.linked(chain[p - 1]!, next);
+    const altered = next !== undefined && seqOf(next) === seqOf(e) + 1 && s.has(next, F_HAS_PREV) && !s.linked(e, next) && !sibling && !signedByProducer(s, e);
     if (!altered) endPos = p;
   }
   if (endPos >= 0 && endPos < len - 1) {
@@ -249,9 +252,12 @@ function cutAfterEnd(s: RecordStore, chain: Uint32Array, sp: StreamProblems): { 
       const i = chain[p]!;
       let msg = `follows the end record (seq ${seqOf(e)} at ${where(e)}); a stream has no records after its end`;
       if (p === endPos + 1) {
+        const before = endPos > 0 ? chain[endPos - 1]! : undefined;
         msg += s.linked(e, i)
           ? ', and this one links to it, so it was forged with the chain recomputed'
-          : ', and this one does not link to it: it was appended, or the end record was altered to carry audit.sequence.end';
+          : before !== undefined && s.linked(before, i)
+            ? `, and this one links to seq ${seqOf(before)} as the end record does: a second successor of that record, appended`
+            : ', and this one does not link to it: it was appended, or the end record was altered to carry audit.sequence.end';
       }
       if (s.has(i, F_END)) msg += ' (a second end record)';
       report('inserted', i, msg);

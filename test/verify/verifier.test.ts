@@ -360,6 +360,19 @@ const tamperCases: TamperCase[] = [
     expect: [{ kind: 'inserted', seq: 11, line: 11, message: /follows the end record .*links to it.*second end record/ }],
   },
   {
+    // Fixed bug, kept as a regression test: taken for an altered end record, which was blamed (modified) while
+    // the forged record was not named.
+    name: 'a copy of the end record appended as the next seq, its link left as it was (to the record before the end)',
+    end: true,
+    tamper: ({ records }) => {
+      const forged = structuredClone(records[9]!);
+      setAttr(forged, ATTR_SEQ_NUMBER, { intValue: '11' });
+      setAttr(forged, ATTR_RECORD_ID, { stringValue: 'late' });
+      return { lines: [...toLines(records), ...toLines([forged])] };
+    },
+    expect: [{ kind: 'inserted', seq: 11, line: 11, message: /follows the end record .*links to seq 9 as the end record does: a second successor of that record, appended.*second end record/ }],
+  },
+  {
     name: 'audit.sequence.end added to a middle record (seq 10 of 21)',
     n: 20,
     end: true,
