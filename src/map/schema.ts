@@ -3,6 +3,7 @@
  * arrive over a queue before recording them). Unknown fields are errors: a typo in an audit event must not
  * silently drop data.
  */
+import { isIP } from 'node:net';
 import { z } from 'zod';
 
 const NO_CONTROL = /^[^\u0000-\u001f\u007f]*$/;
@@ -33,9 +34,12 @@ export const TargetSchema = z.strictObject({
   name: text(1024).optional(),
 });
 
+/** A DNS host name: dot-separated labels of letters, digits, '-' (and '_', common in internal names). */
+const HOST_NAME = /^(?=.{1,253}\.?$)[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?(?:\.[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?)*\.?$/;
+
 export const SourceSchema = z.strictObject({
-  /** IPv4, IPv6 or host name; `audit.source.type` is derived from it. */
-  address: text(255),
+  /** IPv4, IPv6 or host name; `audit.source.type` is derived from it. A port goes in `port`, not here. */
+  address: text(255).refine((a) => a === '' || isIP(a) !== 0 || HOST_NAME.test(a), 'must be one IPv4 or IPv6 address or host name (a port goes in source.port)'),
   port: z.number().int().min(0).max(65535).optional(),
 });
 

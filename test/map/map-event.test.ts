@@ -231,12 +231,16 @@ describe('sourceType', () => {
     ['localhost', 'hostname'],
     ['gw.example.com', 'hostname'],
     ['256.1.1.1', 'hostname'],
-    ['1.2.3.4:80', 'hostname'],
-    ['[::1]', 'hostname'],
+    ['internal_host.corp.', 'hostname'],
   ];
   it.each(cases)('%s → %s', (address, type) => {
     expect(sourceType(address)).toBe(type);
     expect(map({ ...BASE, source: { address } }).attributes['audit.source.type']).toBe(type);
+  });
+
+  // Fixed bug, kept as a regression test: these were shipped as audit.source.type=hostname and client.address.
+  it.each(['1.2.3.4:80', '[::1]', '203.0.113.7, 10.0.0.1', 'host name', 'a..b', '-lead.example'])('source.address %j is refused', (address) => {
+    expect(() => validateEvent({ ...BASE, source: { address } })).toThrow('source.address: must be one IPv4 or IPv6 address or host name (a port goes in source.port)');
   });
 });
 
