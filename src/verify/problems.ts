@@ -27,7 +27,9 @@ export type ProblemKind =
  * - truncated: `records_missing` (a valid checkpoint proves records beyond the last one held),
  *   `head_mismatch` (a valid checkpoint certifies another hash for a record held: the chain was rewritten),
  *   `checkpoint_missing` (an ordinary record where the declared checkpoint interval requires a checkpoint),
- *   `previous_stream` (the next stream of the process saw records of this one that are not held);
+ *   `previous_stream` (the next stream of the process saw records of this one that are not held),
+ *   `state_file` (info: the stream's state file in an input directory says it was closed at a seq the records
+ *   held do not reach);
  * - restart: `previous_missing` (the stream's predecessor is not among the inputs), `previous_unended` (it
  *   ends without an end record: the process stopped without shutting down).
  */
@@ -41,6 +43,7 @@ export type ProblemReason =
   | 'head_mismatch'
   | 'checkpoint_missing'
   | 'previous_stream'
+  | 'state_file'
   | 'previous_missing'
   | 'previous_unended';
 

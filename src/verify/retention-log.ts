@@ -22,6 +22,10 @@ export interface StateView {
   file: string;
   /** Highest seq the collector acknowledged. */
   acked: number;
+  /** Highest seq the producer had accepted when it last saved the state, when recorded. */
+  last: number | undefined;
+  /** The producer closed the stream (shutdown). */
+  ended: boolean;
 }
 
 /** A retention entry, with the state file of its stream in the same journal directory (undefined: none readable). */
@@ -68,7 +72,7 @@ async function readStates(stateDir: string, known: ReadonlySet<string>, onSkip: 
     try {
       const s = JSON.parse(bytes.toString('utf8')) as Record<string, unknown>;
       if (s['version'] !== 1 || s['streamId'] !== id || !isCount(s['acked'])) continue;
-      out.set(key, { file, acked: s['acked'] });
+      out.set(key, { file, acked: s['acked'], last: isCount(s['last']) ? s['last'] : undefined, ended: s['ended'] === true });
     } catch {
       /* not a state file of ours: as if absent */
     }
@@ -77,13 +81,20 @@ async function readStates(stateDir: string, known: ReadonlySet<string>, onSkip: 
 }
 
 /**
- * Retention entries (sinks/retention.ts) of every input directory that is a journal directory, for the
- * streams `known` (entries of other streams can match nothing), each with its stream's state file in the same
- * directory. `state/` must be a directory and `state/retention.log` and the state files regular files, none a
- * link: anything else is skipped (`onSkip`), and the cuts it would have explained are reported as deletions.
+ * What the input directories that are journal directories say of the streams `known`: the state file of each
+ * (the first found), and the retention entries (sinks/retention.ts) of each, with the stream's state file in
+ * the same directory. `state/` must be a directory and `state/retention.log` and the state files regular
+ * files, none a link: anything else is skipped (`onSkip`), and the cuts it would have explained are reported
+ * as deletions.
  */
-export async function readJournalStates(paths: readonly string[], known: ReadonlyMap<string, number>, onSkip: SkipListener): Promise<Map<string, RetentionCut[]>> {
+export async function readJournalStates(
+  paths: readonly string[],
+  known: ReadonlyMap<string, number>,
+  onSkip: SkipListener,
+): Promise<{ retained: Map<string, RetentionCut[]>; states: Map<string, StateView> }> {
   const retained = new Map<string, RetentionCut[]>();
+  const states = new Map<string, StateView>();
+  const knownKeys = new Set(known.keys());
   for (const p of paths) {
     const stateDir = join(p, 'state');
     const path = join(stateDir, 'retention.log');
@@ -96,14 +107,14 @@ export async function readJournalStates(paths: readonly string[], known: Readonl
     } catch {
       continue; // not a journal directory
     }
-    let opened: Awaited<ReturnType<typeof openRegularFile>>;
+    const entries: RetentionEntry[] = [];
+    let opened: Awaited<ReturnType<typeof openRegularFile>> | undefined;
     try {
       opened = await openRegularFile(path, false);
     } catch (e) {
       if (e instanceof NotRegularFileError) onSkip(path, e.message.replace(/^is an? /, ''));
-      continue; // nothing was ever deleted
+      opened = undefined; // nothing was ever deleted
     }
-    const entries: RetentionEntry[] = [];
     const onLine = (bytes: Buffer | undefined): void => {
       if (bytes === undefined) return;
       try {
@@ -116,20 +127,22 @@ export async function readJournalStates(paths: readonly string[], known: Readonl
         /* a torn last line of the log: ignored, so that cut is reported as an ordinary deletion */
       }
     };
-    try {
-      for await (const _ of splitLines(opened.fh, onLine, MAX_RETENTION_LINE_BYTES));
-    } catch {
-      /* unreadable: as if absent */
-    } finally {
-      await opened.fh.close();
+    if (opened !== undefined) {
+      try {
+        for await (const _ of splitLines(opened.fh, onLine, MAX_RETENTION_LINE_BYTES));
+      } catch {
+        /* unreadable: as if absent */
+      } finally {
+        await opened.fh.close();
+      }
     }
-    if (entries.length === 0) continue;
-    const states = await readStates(stateDir, new Set(entries.map((e) => e.streamId)), onSkip);
+    const here = await readStates(stateDir, knownKeys, onSkip);
+    for (const [k, v] of here) if (!states.has(k)) states.set(k, v);
     for (const e of entries) {
       let l = retained.get(e.streamId);
       if (l === undefined) retained.set(e.streamId, (l = []));
-      l.push({ ...e, log: path, stateFile: join(stateDir, `${e.streamId}.state`), state: states.get(e.streamId) });
+      l.push({ ...e, log: path, stateFile: join(stateDir, `${e.streamId}.state`), state: here.get(e.streamId) });
     }
   }
-  return retained;
+  return { retained, states };
 }

@@ -27,7 +27,7 @@ import { scanInWorkers, workerEntryInstalled } from './parallel-read.js';
 import type { ReadItem } from './read-items.js';
 import { scanRecords } from './read-records.js';
 import { RecordStore } from './record-store.js';
-import { readJournalStates } from './retention-log.js';
+import { readJournalStates, type StateView } from './retention-log.js';
 import type { StreamSummary } from './summary.js';
 
 export { listInputFiles, VerifyInputError } from './inputs.js';
@@ -121,6 +121,25 @@ async function readInputs(
  * Verifies the hash chains in `paths` (files or directories). Throws `VerifyInputError` only for a path that
  * cannot be read; everything wrong with the content is a `Problem` in the report.
  */
+/**
+ * The stream's state file says the producer closed it at a seq the chain held does not reach: its tail may have
+ * been cut. Info only: the file is not authenticated, and records whose journal write failed are missing from a
+ * journal although the producer accepted them (docs/integrity.md §7.4).
+ */
+function stateSaysMore(summary: StreamSummary, state: StateView | undefined): Problem | undefined {
+  if (state === undefined || !state.ended || state.last === undefined || summary.ended || summary.last >= state.last) return undefined;
+  return {
+    kind: 'truncated',
+    severity: 'info',
+    stream: summary.streamId,
+    seq: summary.last + 1,
+    through: state.last,
+    reason: 'state_file',
+    file: state.file,
+    message: `the stream's state file says the producer closed it at seq ${state.last}, but the records held end at seq ${summary.last} without the end record: its tail may have been cut (or its journal writes failed; compare the collector's copy). The state file is not authenticated`,
+  };
+}
+
 export async function verifyFiles(paths: readonly string[], options: VerifyOptions = {}): Promise<VerifyReport> {
   const keys = [...(options.pubkeys ?? []), ...loadVerifyingKeys([], options.hmacSecrets ?? [])];
   const ic: IntegrityContext = {
@@ -148,7 +167,7 @@ export async function verifyFiles(paths: readonly string[], options: VerifyOptio
   };
   await readInputs(inputs, keys, ic.checkSignatures, jobsFor(options.jobs ?? 1, inputs), take);
   const external = await readCheckpointSources(options.checkpointSources ?? [], inputs, ic, problems, onSkip);
-  const retained = await readJournalStates(paths, store.streams, onSkip);
+  const { retained, states } = await readJournalStates(paths, store.streams, onSkip);
   const summaries: StreamSummary[] = [];
   // Only streams in a restart link are needed after their own check; the others are dropped as checked.
   const linked = new Set<string>();
@@ -165,6 +184,8 @@ export async function verifyFiles(paths: readonly string[], options: VerifyOptio
     });
     if (r.link !== undefined || linked.has(streamId)) checked.set(streamId, r);
     summaries.push(r.summary);
+    const cut = stateSaysMore(r.summary, states.get(streamId));
+    if (cut !== undefined) problems.add(cut);
     for (const p of r.problems) problems.add(p); // not push(...): could be up to MAX_LISTED_PROBLEMS
   }
   for (const p of checkStreamLinks(checked, files)) problems.add(p);
