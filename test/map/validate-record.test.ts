@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { LogAttributes } from '../../src/otel/types.js';
 import { validateRawAttributes } from '../../src/map/validate-record.js';
+import { text } from '../../src/map/schema.js';
+import { prng } from '../helpers/prng.js';
 
 const VALID: LogAttributes = {
   'audit.actor.id': 'u-1',
@@ -76,5 +78,21 @@ describe('validateRawAttributes: invalid sets', () => {
   it('names the allowed values of an enum', () => {
     const msg = validateRawAttributes({ ...VALID, 'audit.actor.type': 'robot', 'audit.outcome': 'maybe' }) ?? '';
     for (const v of ['user', 'service', 'system', 'success', 'failure', 'unknown']) expect(msg).toContain(v);
+  });
+});
+
+describe('validateRawAttributes: the fast check agrees with the typed rule', () => {
+  // Characters around every boundary the hand-written check tests: controls, DEL, surrogates (paired or not).
+  const ALPHABET = ['a', 'Z', '0', ' ', '\u0000', '\u001f', '\u007f', '\u0080', '\ud800', '\udbff', '\udc00', '\udfff', '\ud83d\ude00', 'é'];
+  it('on 3,000 random actor ids (control characters, lone and paired surrogates, lengths around 256)', () => {
+    const rnd = prng(11);
+    for (let k = 0; k < 3000; k++) {
+      const len = [0, 1, 2, 5, 255, 256, 257][rnd(7)]!;
+      let id = '';
+      while (id.length < len) id += rnd(3) === 0 ? ALPHABET[rnd(ALPHABET.length)]! : 'x';
+      const typed = text(256).safeParse(id).success;
+      const raw = validateRawAttributes({ ...VALID, 'audit.actor.id': id }) === undefined;
+      expect([JSON.stringify(id), raw]).toEqual([JSON.stringify(id), typed]);
+    }
   });
 });
