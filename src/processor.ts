@@ -341,7 +341,9 @@ export class AuditLogRecordProcessor implements LogRecordProcessor {
 
   private refuse(record: ReadWriteLogRecord, receipt: Deferred<AuditReceipt> | undefined): void {
     const id = record.attributes[A.ATTR_RECORD_ID];
-    receipt?.reject(this.refused(typeof id === 'string' ? id : undefined));
+    // Reported whether or not there is a receipt (`receipt?.reject(this.refused(…))` would skip it without one).
+    const err = this.refused(typeof id === 'string' ? id : undefined);
+    receipt?.reject(err);
   }
 
   /** Reports a refused record as lost (counted, onLoss) and returns the error its receipt rejects with. */
