@@ -77,7 +77,8 @@ export class LinkTracker {
       problem = h.problem;
       if (h.ended) at('inserted', r.sequence);
       else if (r.sequence > h.seq + 1) at('deleted', h.seq + 1);
-      else if (prevHash?.stringValue !== hashOf(h)) at('modified', r.sequence);
+      // The predecessor's hash no longer matches what this record recorded: the predecessor was changed (as verify names it).
+      else if (prevHash?.stringValue !== hashOf(h)) at('modified', h.seq);
     }
     if (h === undefined || r.sequence > h.seq) {
       this.heads.set(r.streamId, { seq: r.sequence, record: r.record, hash: undefined, ended: isEnd(r.record), chain, problem });

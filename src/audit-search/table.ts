@@ -78,12 +78,13 @@ export class TableWriter {
 
 /** The columns of search and tail (match.ts TABLE_COLUMNS). */
 export const MATCH_COLUMNS: readonly TableColumn[] = [
-  { title: 'TIME', max: 24 },
-  { title: 'STREAM', max: 8 },
+  // Minimums, for `tail -f` started before any record exists (widths are fixed at the header then).
+  { title: 'TIME', max: 24, min: 24 },
+  { title: 'STREAM', max: 8, min: 8 },
   { title: 'SEQ', max: 12, min: 4, align: 'right' },
   { title: 'EVENT', max: 32, min: 16 },
   { title: 'ACTOR', max: 24, min: 10 },
-  { title: 'ACTION', max: 16, min: 8 },
+  { title: 'ACTION', max: 16, min: 10 },
   { title: 'TARGET', max: 32, min: 10 },
   { title: 'OUTCOME', max: 8 },
   { title: 'CHAIN', max: Number.MAX_SAFE_INTEGER },

@@ -164,6 +164,10 @@ async function run(argv: string[], io: CommandIo, err: (line: string) => void, o
   tracker.reseed((id, seq) => index.verdict(id, seq));
   const broken = report.streams.filter((s) => !s.ok).length;
   if (broken > 0) err(`${broken} stream${broken === 1 ? '' : 's'} with integrity problems (run otel-audit verify ${args.target})`);
+  // Problems of no stream (a malformed or torn line) hide records: said too, as search says them.
+  const lineProblems = report.problems.filter((p) => p.stream === undefined && p.severity === 'error').length;
+  if (lineProblems > 0) err(`${lineProblems} malformed or torn line${lineProblems === 1 ? '' : 's'}: their records are not shown (run otel-audit verify ${args.target})`);
+  let unreadable = counts.unreadable;
 
   const table = args.json ? undefined : new TableWriter(MATCH_COLUMNS, io.out);
   const print = (m: Match): void => (table !== undefined ? table.add(matchRow(m)) : io.out(`${JSON.stringify(matchJson(m))}\n`));
@@ -177,6 +181,11 @@ async function run(argv: string[], io: CommandIo, err: (line: string) => void, o
     await sleep(args.intervalMs, stop);
     if (stop.aborted) break;
     await pollAll((r) => print({ record: r, verdict: tracker.check(r) }), false);
+    if (counts.unreadable > unreadable) {
+      const n = counts.unreadable - unreadable;
+      err(`${n} unreadable line${n === 1 ? '' : 's'} or record${n === 1 ? '' : 's'} skipped (malformed, torn or not OTLP/JSON)`);
+      unreadable = counts.unreadable;
+    }
     await io.drain?.();
   }
   return 0;

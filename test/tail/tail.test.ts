@@ -92,6 +92,41 @@ describe('tail --follow in-process', () => {
   });
 });
 
+describe('tail says what it cannot show (found by review)', () => {
+  let dir: string;
+  let cleanup: () => Promise<void>;
+  beforeEach(async () => ({ dir, cleanup } = await tempDir()));
+  afterEach(async () => cleanup());
+
+  it('a malformed last line: the records before it are shown, and stderr says a line was not', async () => {
+    const lines = toLines(makeChain(5));
+    writeFileSync(join(dir, 'audit-a-000001.jsonl'), [...lines.slice(0, 4), lines[4]!.slice(0, -20)].join('\n') + '\n');
+    const { code, out, err } = await tail(['--json', dir]);
+    expect(code).toBe(0);
+    expect(jsonOf(out).map((m) => m.sequence)).toEqual([1, 2, 3, 4]);
+    expect(err).toContain('1 malformed or torn line: their records are not shown (run otel-audit verify');
+  });
+
+  it('--follow started on an empty directory: full times and stream ids; an unreadable line appended is said', async () => {
+    const a = makeChain(2);
+    const file = join(dir, 'audit-a-000001.jsonl');
+    writeFileSync(file, '');
+    const ac = new AbortController();
+    let out = '';
+    let err = '';
+    const running = runTailCommand(['--follow', '--interval', '20', dir], { out: (x) => void (out += x), err: (x) => void (err += x) }, { signal: ac.signal });
+    await sleep(150);
+    appendFileSync(file, toLines(a)[0]! + '\n');
+    appendFileSync(file, '{"resourceLogs": not json\n');
+    for (let k = 0; k < 100 && !err.includes('unreadable'); k++) await sleep(50);
+    ac.abort();
+    expect(await running).toBe(0);
+    const row = out.trimEnd().split('\n')[1]!;
+    expect(row).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z {2}\S{8} /); // not cut to "202…"
+    expect(err).toContain('1 unreadable line or record skipped');
+  });
+});
+
 describe('FileFollower', () => {
   let dir: string;
   let cleanup: () => Promise<void>;
@@ -134,8 +169,10 @@ describe('LinkTracker', () => {
     expect(t.check(rec(a[2]!))).toEqual({ chain: 'verified' });
     const forged = structuredClone(a[3]!);
     setAttr(forged, 'audit.sequence.previous_hash', { stringValue: '0'.repeat(64) });
-    expect(t.check(rec(forged))).toEqual({ chain: 'broken', problem: { kind: 'modified', seq: 4 } });
-    expect(t.check(rec(a[4]!)).problem).toEqual({ kind: 'modified', seq: 4 }); // broken from there on
+    // The link into seq 4 is broken: while following, the predecessor (seq 3) is named, as verify names a record
+    // whose content changed (its successor's link breaks). verify, which also sees the link after, names seq 4 here.
+    expect(t.check(rec(forged))).toEqual({ chain: 'broken', problem: { kind: 'modified', seq: 3 } });
+    expect(t.check(rec(a[4]!)).problem).toEqual({ kind: 'modified', seq: 3 }); // broken from there on
 
     const u = new LinkTracker();
     for (const r of a) expect(u.check(rec(r)).chain).toBe('verified'); // a stream followed from seq 1
@@ -148,7 +185,8 @@ describe('LinkTracker', () => {
     setAttr(changed, ATTR_ACTOR_ID, { stringValue: 'mallory' });
     const w = new LinkTracker();
     w.check(rec(changed));
-    expect(w.check(rec(a[1]!))).toEqual({ chain: 'broken', problem: { kind: 'modified', seq: 2 } });
+    // Fixed bug, kept as a regression test: the record after the changed one was named (seq 2), not the changed one.
+    expect(w.check(rec(a[1]!))).toEqual({ chain: 'broken', problem: { kind: 'modified', seq: 1 } });
   });
 });
 
