@@ -7,6 +7,7 @@
  * open), so this command holds the event loop itself until the replay settles or `--timeout` stops it; it
  * then says what was and was not delivered, and exits 1 unless everything was.
  */
+import { statSync } from 'node:fs';
 import { OtlpSender, type BatchSender, type SendResult } from '../deliver/otlp-sender.js';
 import { Replayer } from '../deliver/replay.js';
 import { resolveOptions } from '../config/options.js';
@@ -51,8 +52,12 @@ export function replayEndpoint(endpoint: string, protocol: string): string | und
 }
 
 /** Seconds as given to --timeout: a non-negative decimal number. */
+/** The longest --timeout: a timer's delay is a signed 32-bit number of milliseconds (Node clamps more to 1 ms). */
+const MAX_TIMEOUT_SECONDS = Math.floor(0x7fffffff / 1000);
+
 function parseSeconds(v: string): number | undefined {
-  return /^\d+(\.\d+)?$/.test(v) ? Number(v) : undefined;
+  const s = /^\d+(\.\d+)?$/.test(v) ? Number(v) : undefined;
+  return s !== undefined && s <= MAX_TIMEOUT_SECONDS ? s : undefined;
 }
 
 /** The sender, remembering the last failure (SendResult.message is safe to print: no headers, no body). */
@@ -98,7 +103,7 @@ export async function runReplayCommand(argv: string[], out: (s: string) => void,
     else if (o.name === '--endpoint') endpoint = v;
     else {
       const s = parseSeconds(v);
-      if (s === undefined) return usage(`--timeout takes a number of seconds (0: no limit), not ${JSON.stringify(v)}`);
+      if (s === undefined) return usage(`--timeout takes a number of seconds up to ${MAX_TIMEOUT_SECONDS} (0: no limit), not ${JSON.stringify(v)}`);
       timeoutSeconds = s;
     }
     return undefined;
@@ -106,6 +111,16 @@ export async function runReplayCommand(argv: string[], out: (s: string) => void,
   if (stopped !== undefined) return stopped;
   if (operands.length > 0) return usage(`unexpected argument ${JSON.stringify(operands[0])} (the directory is given with --dir)`);
 
+  // A mistyped --dir must not be created (prepareAuditDir would) and reported as replayed.
+  if (dir !== undefined) {
+    let isDir = false;
+    try {
+      isDir = statSync(dir).isDirectory();
+    } catch (e) {
+      return usage(`--dir ${JSON.stringify(dir)}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such directory' : ((e as NodeJS.ErrnoException).code ?? 'cannot be read')}`);
+    }
+    if (!isDir) return usage(`--dir ${JSON.stringify(dir)} is not a directory`);
+  }
   const o = resolveOptions({ ...(dir !== undefined ? { dir } : {}), retryMaxMillis: 2000 });
   let url: string | undefined;
   if (endpoint !== undefined) {

@@ -145,6 +145,24 @@ describe('otel-audit replay', () => {
   });
 });
 
+describe('otel-audit replay: arguments it refuses (found by review)', () => {
+  it('a --dir that does not exist is a usage error, and is not created', async () => {
+    const { dir } = await orphanedJournal('http://127.0.0.1:9/v1/logs');
+    const missing = join(dir, 'no-such-dir');
+    const r = await replay(missing, ['--timeout', '1']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(`--dir ${JSON.stringify(missing)}: no such directory`);
+    expect(existsSync(missing)).toBe(false);
+  });
+
+  it('a --timeout a timer cannot hold (over 2147483 s) is a usage error, not a timeout after 1 ms', async () => {
+    const { dir } = await orphanedJournal('http://127.0.0.1:9/v1/logs');
+    const r = await replay(dir, ['--timeout', '2200000']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('--timeout takes a number of seconds up to 2147483');
+  });
+});
+
 describe('replayEndpoint', () => {
   it.each([
     ['http://h:4318', 'http/json', 'http://h:4318/v1/logs'],
