@@ -24,6 +24,7 @@
  *   its body is discarded as it arrives, never buffered.
  */
 import { once } from 'node:events';
+import { constants as fsConstants } from 'node:fs';
 import { mkdir, open, type FileHandle } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -192,8 +193,19 @@ class LocalCollector implements CollectorHandle {
 
   async open(): Promise<void> {
     if (this.outFile !== undefined) {
-      await mkdir(dirname(this.outFile), { recursive: true, mode: 0o700 });
-      this.file = await open(this.outFile, 'a', 0o600);
+      // Non-blocking, then checked: opening a FIFO for writing would otherwise wait for a reader, for ever,
+      // before the collector even listens; only a regular file is an output file.
+      const C = fsConstants;
+      let file: FileHandle | undefined;
+      try {
+        await mkdir(dirname(this.outFile), { recursive: true, mode: 0o700 });
+        file = await open(this.outFile, C.O_WRONLY | C.O_APPEND | C.O_CREAT | C.O_NONBLOCK, 0o600);
+        if (!(await file.stat()).isFile()) throw Object.assign(new Error('not a regular file'), { code: 'not a regular file' });
+      } catch (e) {
+        await file?.close();
+        throw new Error(`cannot open --out ${JSON.stringify(this.outFile)}: ${(e as NodeJS.ErrnoException).code ?? errorText(e)}`);
+      }
+      this.file = file;
     }
     try {
       await this.start();

@@ -79,10 +79,19 @@ async function gunzipWithinBudget(body: Buffer, { maxBodyBytes, budget }: BodyLi
   return out;
 }
 
+/** fatal: invalid UTF-8 is refused, as the protobuf path refuses it, not stored as U+FFFD (a copy that differs). */
+const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
 function parseJson(body: Buffer): ExportLogsServiceRequest {
+  let text: string;
+  try {
+    text = UTF8.decode(body);
+  } catch {
+    throw new HttpError(400, 'invalid JSON: the body is not valid UTF-8');
+  }
   let parsed: unknown;
   try {
-    parsed = JSON.parse(body.toString('utf8'));
+    parsed = JSON.parse(text);
   } catch (err) {
     throw new HttpError(400, `invalid JSON: ${errorText(err)}`);
   }

@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -136,6 +136,12 @@ describe('collector: requests', () => {
       message: 'resourceLogs[0].scopeLogs[0].logRecords[0]: timeUnixNano "x" is not an integer',
     },
     { name: 'broken gzip', body: 'not gzip', headers: { 'content-encoding': 'gzip' }, message: 'invalid gzip body' },
+    // Fixed bug, kept as a regression test: stored with U+FFFD in place of the bytes sent, answered 200.
+    {
+      name: 'invalid UTF-8 in a string',
+      body: Buffer.concat([Buffer.from('{"resourceLogs":[{"scopeLogs":[{"logRecords":[{"body":{"stringValue":"a'), Buffer.from([0xff, 0xfe]), Buffer.from('b"}}]}]}]}')]),
+      message: 'the body is not valid UTF-8',
+    },
   ];
   it.each(badBodies)('answers $name with 400 {code:3}', async ({ body, headers, message }) => {
     const { handle, outFile } = await collector();
@@ -340,6 +346,15 @@ describe('collector: outages and control plane', () => {
     await handle.close();
     await handle.close();
     await expect(handle.start()).rejects.toThrow(/closed/);
+  });
+
+  // Fixed bug, kept as a regression test: opening a FIFO to write waited for a reader, before listening, for ever.
+  it('refuses an --out that is not a regular file (a FIFO, a directory) at once, naming it', async () => {
+    const dir = await tempDir();
+    const fifo = join(dir, 'fifo');
+    execFileSync('mkfifo', [fifo]);
+    await expect(startCollector({ port: 0, outFile: fifo })).rejects.toThrow(`cannot open --out ${JSON.stringify(fifo)}: ENXIO`);
+    await expect(startCollector({ port: 0, outFile: dir })).rejects.toThrow(`cannot open --out ${JSON.stringify(dir)}: EISDIR`);
   });
 
   it('fails to start on a port in use', async () => {
