@@ -38,6 +38,12 @@ export interface ChainVerdict {
   problem?: ChainProblemRef;
   /** Set when keys were given (`--pubkey`, `--hmac-key-file`). */
   checkpoint?: CheckpointStatus;
+  /**
+   * `none_verified`: keys were given, and no record of the stream has a MAC/signature that verifies under them
+   * (unsigned, or signed with another key): what a stream looks like after its signatures were stripped and
+   * its hashes recomputed, so its chain vouches for nothing (verify's WARNING line).
+   */
+  signatures?: 'none_verified';
 }
 
 /** How checkpoints are judged: not at all (no keys), or with an Ed25519 key, or keys but none Ed25519. */
@@ -61,6 +67,7 @@ interface StreamState {
   /** Highest seq in the verified chain: a record past it was not seen by that run (appended since). */
   last: number;
   coveredThrough: number;
+  noSignatureVerified: boolean;
 }
 
 /** Per stream of a report: its first error problem and checkpoint coverage. Memory: one entry per stream. */
@@ -71,7 +78,9 @@ export class ChainIndex {
     report: VerifyReport,
     private readonly checkpoints: CheckpointMode,
   ) {
-    for (const s of report.streams) this.streams.set(s.streamId, { firstError: undefined, last: s.last, coveredThrough: s.coveredThrough });
+    for (const s of report.streams) {
+      this.streams.set(s.streamId, { firstError: undefined, last: s.last, coveredThrough: s.coveredThrough, noSignatureVerified: s.signatures.verified === false });
+    }
     for (const p of report.problems) {
       if (p.severity !== 'error' || p.stream === undefined) continue;
       const st = this.streams.get(p.stream);
@@ -96,6 +105,7 @@ export class ChainIndex {
         v.problem = st.firstError;
       } else if (seq <= st.last) v.chain = 'verified';
     }
+    if (st?.noSignatureVerified === true) v.signatures = 'none_verified';
     if (this.checkpoints === 'checked') v.checkpoint = st !== undefined && v.chain === 'verified' && seq <= st.coveredThrough ? 'covered' : 'not_covered';
     else if (this.checkpoints === 'unchecked') v.checkpoint = 'unchecked';
     return v;

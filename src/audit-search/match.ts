@@ -36,6 +36,8 @@ export interface MatchJson {
   chainProblem?: { kind: ProblemKind; seq: number; reason?: ProblemReason; recordId?: string; file?: string; line?: number };
   /** With keys: whether a valid checkpoint covers this record. */
   checkpoint?: CheckpointStatus;
+  /** With keys: `none_verified` when no record of the stream has a MAC/signature that verifies under them. */
+  signatures?: 'none_verified';
   /** Every record attribute: scalar text, or the OTLP/JSON text of an array or key-value list. */
   attributes: Record<string, string>;
   /** The body's scalar text (or OTLP/JSON text); absent without a body. */
@@ -72,6 +74,7 @@ export function matchJson(m: Match): MatchJson {
   };
   if (m.verdict.problem !== undefined) out.chainProblem = { ...m.verdict.problem };
   if (m.verdict.checkpoint !== undefined) out.checkpoint = m.verdict.checkpoint;
+  if (m.verdict.signatures !== undefined) out.signatures = m.verdict.signatures;
   if (r.record.body !== undefined) out.body = valueText(r.record.body);
   return out;
 }
@@ -81,6 +84,7 @@ export function chainCell(v: ChainVerdict): string {
   let s: string;
   if (v.chain === 'broken' && v.problem !== undefined) s = `BROKEN: ${v.problem.kind} at seq ${v.problem.seq}`;
   else s = v.chain;
+  if (v.signatures === 'none_verified') s += ', NO SIGNATURE VERIFIED';
   if (v.checkpoint === 'covered') s += ', checkpointed';
   else if (v.checkpoint === 'not_covered' && v.chain === 'verified') s += ', not yet checkpointed';
   return s;

@@ -17,5 +17,7 @@ export function summaryLine(matches: number, limit: number | undefined, report: 
   const fileLevel = report.problems.filter((p) => p.severity === 'error' && p.stream === undefined).length;
   notes.push(broken === 0 ? 'every chain verifies' : `${plural(broken, 'stream')} with integrity problems (see otel-audit verify)`);
   if (fileLevel > 0) notes.push(`${plural(fileLevel, 'malformed or torn line')}`);
+  const unverified = report.streams.filter((s) => s.signatures.verified === false).length;
+  if (unverified > 0) notes.push(`${plural(unverified, 'stream')} with no record MAC/signature verified under the given keys: unsigned, or stripped and rewritten (see otel-audit verify)`);
   return `${head}; ${scope}; ${notes.join('; ')}`;
 }

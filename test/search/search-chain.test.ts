@@ -104,6 +104,24 @@ describe('chain verdict per match', () => {
     expect(h.matches.map((m) => [m.chain, m.checkpoint])).toEqual(Array(4).fill(['verified', 'unchecked']));
   });
 
+  // Fixed bug, kept as a regression test: such a stream showed as "verified" with nothing said, where verify
+  // warns that no signature verified.
+  it('with keys, a stream none of whose signatures verifies (stripped, rewritten) is marked on every record and in the summary', async () => {
+    const keys = ed25519Keys(dir);
+    const unsigned = makeSignedChain({ n: 4 }); // what a stream looks like with its signatures stripped and hashes recomputed
+    const signed = makeSignedChain({ n: 3, recordSigner: keys.signer });
+    writeFileSync(join(dir, 'j.jsonl'), toLines([...unsigned.records, ...signed.records]).join('\n') + '\n');
+    const { code, matches, err } = await searchJson(['--pubkey', keys.pubFile, join(dir, 'j.jsonl')]);
+    expect(code).toBe(0);
+    expect(matches.map((m) => [m.chain, m.signatures])).toEqual([...Array(4).fill(['verified', 'none_verified']), ...Array(3).fill(['verified', undefined])]);
+    expect(err).toContain('1 stream with no record MAC/signature verified under the given keys: unsigned, or stripped and rewritten');
+    let table = '';
+    await runSearchCommand(['--pubkey', keys.pubFile, join(dir, 'j.jsonl')], { out: (x) => void (table += x), err: () => undefined });
+    expect(table.split('\n').filter((l) => l.includes('NO SIGNATURE VERIFIED'))).toHaveLength(4);
+    // Without keys nothing is claimed about signatures.
+    expect((await searchJson([join(dir, 'j.jsonl')])).matches.every((m) => m.signatures === undefined)).toBe(true);
+  });
+
   it('a forged signature breaks the stream at that record (bad_signature)', async () => {
     const keys = ed25519Keys(dir);
     const other = ed25519Keys(dir, 'attacker');
