@@ -1,5 +1,5 @@
 /** The files a verification reads: paths expanded into regular files, links, FIFOs and devices left out. */
-import type { Dirent } from 'node:fs';
+import type { BigIntStats, Dirent } from 'node:fs';
 import { lstat, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileIdentity, fileKind, NotRegularFileError } from './safe-read.js';
@@ -27,6 +27,21 @@ const QUARANTINE_DIR = 'quarantine';
 const byName = (a: Dirent, b: Dirent): number => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
 
 /**
+ * lstat of a directory entry; undefined when it cannot be reached by its name: gone since readdir, or a name that
+ * is not valid UTF-8 (readdir gives it with U+FFFD in place of its bytes, a path that does not exist), which is
+ * said (`onSkip`) rather than failing the whole run.
+ */
+async function entryStat(path: string, name: string, onSkip: SkipListener): Promise<BigIntStats | undefined> {
+  try {
+    return await lstat(path, { bigint: true });
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    if (name.includes('\uFFFD')) onSkip(path, 'its name is not valid UTF-8 (rename it to read it)');
+    return undefined;
+  }
+}
+
+/**
  * Expands paths into the files to read. A path named by the caller is followed if it is a symbolic link (the
  * user chose it, like `find -H`); it must then be a regular file (taken whatever its extension) or a
  * directory. A directory is walked recursively for regular `*.jsonl`/`*.json` files, entries sorted by name
@@ -51,8 +66,8 @@ export async function listInputs(paths: readonly string[], onSkip: SkipListener)
       }
       if (e.isDirectory()) {
         if (e.name === QUARANTINE_DIR) continue;
-        const st = await lstat(p, { bigint: true });
-        if (st.isDirectory()) await walk(p, fileIdentity(st));
+        const st = await entryStat(p, e.name, onSkip);
+        if (st?.isDirectory() === true) await walk(p, fileIdentity(st));
         continue;
       }
       if (!INPUT_EXTENSIONS.some((x) => e.name.endsWith(x))) continue;
@@ -60,8 +75,8 @@ export async function listInputs(paths: readonly string[], onSkip: SkipListener)
         onSkip(p, `${fileKind(e)}, not a regular file`);
         continue;
       }
-      const st = await lstat(p, { bigint: true });
-      if (!st.isFile()) continue; // replaced since readdir; opening with O_NOFOLLOW would refuse it anyway
+      const st = await entryStat(p, e.name, onSkip);
+      if (st === undefined || !st.isFile()) continue; // gone or replaced since readdir; O_NOFOLLOW would refuse it anyway
       const fid = fileIdentity(st);
       if (seen.has(fid)) continue;
       seen.add(fid);

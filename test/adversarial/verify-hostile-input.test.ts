@@ -99,6 +99,18 @@ describe('verify: FIFOs, sockets and devices never block or get read', () => {
     expect(r.err).toEqual([`otel-audit verify: skipped ${join(dir, 'state', 'retention.log')}: FIFO, not a regular file`]);
   });
 
+  // Fixed bug, kept as a regression test: readdir gives such a name with U+FFFD, a path that does not exist,
+  // and the ENOENT stopped verify, search and tail with exit 2: anyone able to drop a file there stopped them.
+  it('a file whose name is not valid UTF-8 is skipped with a note, and verify finishes', async () => {
+    const dir = await freshDir();
+    await journal(dir);
+    await writeFile(Buffer.concat([Buffer.from(`${dir}/bad`), Buffer.from([0xff]), Buffer.from('.jsonl')]), 'x\n');
+    const r = await verify([dir]);
+    expect(r.code).toBe(0);
+    expect(r.out.at(-1)).toMatch(/^OK: 1 file, 4 audit records, 1 stream/);
+    expect(r.err).toEqual([`otel-audit verify: skipped ${join(dir, 'bad\ufffd.jsonl')}: its name is not valid UTF-8 (rename it to read it)`]);
+  });
+
   it('a FIFO named *.jsonl inside an input directory is skipped, not opened', async () => {
     const dir = await freshDir();
     await journal(dir);
