@@ -10,7 +10,7 @@
  *     and prints a summary.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -21,6 +21,7 @@ import { stringAttribute } from '../otlp/decode.js';
 import type { ExportLogsServiceRequest } from '../otlp/types.js';
 import { verifyFiles, type VerifyReport } from '../verify/index.js';
 import { errorText } from '../core/errors.js';
+import { walkArguments } from './arguments.js';
 
 interface ServiceDone {
   event: 'done';
@@ -140,16 +141,33 @@ function describe(r: VerifyReport): string {
 
 // One function on purpose: it is the demo's script, its steps in the order the README describes them.
 export async function runDemo(argv: string[], out: (s: string) => void, err: (s: string) => void): Promise<number> {
-  if (argv.includes('--help') || argv.includes('-h')) {
-    out(DEMO_USAGE);
-    return 0;
-  }
+  let dir: string | undefined;
+  const operands: string[] = [];
+  const usage = (msg: string): number => {
+    err(`otel-audit demo: ${msg}\n${DEMO_USAGE}`);
+    return 2;
+  };
+  const stopped = walkArguments<number>(argv, operands, (o) => {
+    if (o.name === '--help' || o.name === '-h') {
+      out(DEMO_USAGE);
+      return 0;
+    }
+    if (o.name !== '--dir') return usage(`unknown argument ${JSON.stringify(o.name)}`);
+    const v = o.value();
+    if (v === undefined || v === '' || (v.startsWith('--') && !o.arg.includes('='))) return usage('--dir needs a value');
+    dir = v;
+    return undefined;
+  });
+  if (stopped !== undefined) return stopped;
+  if (operands.length > 0) return usage(`unexpected argument ${JSON.stringify(operands[0])}`);
+  // The demo counts what it finds in its journal and collector file: a directory holding an earlier run's would
+  // make it fail (or pass on old data). A new or empty one only.
+  if (dir !== undefined && existsSync(dir) && readdirSync(dir).length > 0) return usage(`--dir ${JSON.stringify(dir)} is not empty: give a new or empty directory`);
   if (!installed(SDK_NODE)) {
     err(`otel-audit demo: the example service needs ${SDK_NODE}, which is not installed here: npm install ${SDK_NODE} (as in the README's set-up), or run npm run demo in a clone of the repository\n`);
     return 2;
   }
-  const dirArg = argv.indexOf('--dir');
-  const ws = dirArg !== -1 && argv[dirArg + 1] ? argv[dirArg + 1]! : mkdtempSync(join(tmpdir(), 'otel-audit-demo-'));
+  const ws = dir ?? mkdtempSync(join(tmpdir(), 'otel-audit-demo-'));
   const auditDir = join(ws, 'audit');
   const collectorFile = join(ws, 'collector', 'logs.jsonl');
   const step = (s: string): void => out(`\n▶ ${s}\n`);
