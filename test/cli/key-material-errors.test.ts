@@ -4,7 +4,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateEd25519KeyPair } from '../../src/integrity/keys.js';
@@ -19,6 +19,7 @@ beforeAll(async () => {
   ({ dir, cleanup } = await tempDir('otel-audit-keymat-'));
   journal = join(dir, 'j.jsonl');
   writeFileSync(journal, toLines(makeChain(3)).join('\n') + '\n');
+  mkdirSync(join(dir, 'audit'), { mode: 0o700 }); // replay refuses a --dir that does not exist
 });
 afterAll(async () => cleanup());
 
