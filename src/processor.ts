@@ -21,6 +21,7 @@ import { SealQueue, type SealEntry } from './chain/seal-queue.js';
 import { snapshotRecord, type SealInput } from './chain/snapshot.js';
 import { RecordSealer, type SealSigner } from './chain/seal.js';
 import { SyntheticRecord } from './chain/synthetic-record.js';
+import { groupOf } from './chain/group.js';
 import { resolveOptions, type AuditProcessorOptions, type ResolvedOptions } from './config/options.js';
 import type { Deferred } from './deliver/deferred.js';
 import { Delivery } from './deliver/delivery.js';
@@ -59,6 +60,12 @@ export interface ShutdownReport {
 
 const REGISTRY = Symbol.for('otel-audit.processor');
 type Registry = { [REGISTRY]?: AuditLogRecordProcessor };
+
+/**
+ * The resource of a record that takes an unsealable one's place when the last resource cannot be encoded: only what
+ * grouping reads of a Resource (chain/group.ts), with no attributes.
+ */
+const FALLBACK_RESOURCE = { attributes: {}, asyncAttributesPending: false } as unknown as SdkResource;
 
 export class AuditLogRecordProcessor implements LogRecordProcessor {
   readonly options: Readonly<ResolvedOptions>;
@@ -308,7 +315,22 @@ export class AuditLogRecordProcessor implements LogRecordProcessor {
     entry.ticket?.reject(new AuditLossError(why, recordId === undefined ? [] : [recordId]));
     const attributes: Record<string, string> = { ...A.systemRecordAttributes('RECORD_UNSEALABLE'), [A.ATTR_VALIDATION_ERROR]: why };
     if (recordId !== undefined) attributes[A.ATTR_RECORD_ID] = recordId;
-    return new SyntheticRecord(this.lastResource!, this.lastScope!, { eventName: A.EVENT_UNSEALABLE, severityNumber: SEVERITY_INFO, severityText: 'INFO', attributes });
+    const { resource, scope } = this.systemGroup(this.lastResource!, this.lastScope!);
+    return new SyntheticRecord(resource, scope, { eventName: A.EVENT_UNSEALABLE, severityNumber: SEVERITY_INFO, severityText: 'INFO', attributes });
+  }
+
+  /**
+   * Resource and scope of a record the processor writes itself: those of the record before it, unless they cannot
+   * even be grouped (a resource attribute's getter that throws, say), then an empty resource. Such a record must
+   * seal, or the chain stops at its seq for good.
+   */
+  private systemGroup(resource: SdkResource, scope: SdkInstrumentationScope): { resource: SdkResource; scope: SdkInstrumentationScope } {
+    try {
+      groupOf({ resource, instrumentationScope: scope });
+      return { resource, scope };
+    } catch {
+      return { resource: FALLBACK_RESOURCE, scope: { name: this.loggerName } };
+    }
   }
 
   /**
@@ -328,13 +350,13 @@ export class AuditLogRecordProcessor implements LogRecordProcessor {
 
   /** Queues a record the processor writes itself, with the resource/scope of the last record. */
   private queueSystemRecord(eventName: string, attributes: () => Record<string, string | number | boolean>, signer: SealSigner | undefined): boolean {
-    const resource = this.lastResource;
-    const scope = this.lastScope;
-    if (resource === undefined || scope === undefined) return false;
-    const build = (): { record: SealInput; signer: SealSigner | undefined } => ({
-      record: new SyntheticRecord(resource, scope, { eventName, severityNumber: SEVERITY_INFO, severityText: 'INFO', attributes: attributes() }),
-      signer,
-    });
+    const lastResource = this.lastResource;
+    const lastScope = this.lastScope;
+    if (lastResource === undefined || lastScope === undefined) return false;
+    const build = (): { record: SealInput; signer: SealSigner | undefined } => {
+      const { resource, scope } = this.systemGroup(lastResource, lastScope);
+      return { record: new SyntheticRecord(resource, scope, { eventName, severityNumber: SEVERITY_INFO, severityText: 'INFO', attributes: attributes() }), signer };
+    };
     this.queue.push({ seq: this.chain.reserve(), record: build, validationError: undefined, dropped: 0, ticket: undefined });
     return true;
   }

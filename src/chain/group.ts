@@ -26,9 +26,23 @@ function encodeResource(resource: Resource): string {
  */
 const jsonString = (s: string): string => JSON.stringify(s.toWellFormed());
 
+/**
+ * A scope field as text: the SDK passes `getLogger(name, version, { schemaUrl })` through unchecked, so a number (or
+ * anything else) arrives here. Never throws: a record that cannot be grouped could not be sealed, nor could the
+ * record that takes its place in the chain, which uses the same scope.
+ */
+function text(v: unknown): string {
+  if (typeof v === 'string') return v;
+  try {
+    return String(v);
+  } catch {
+    return '[unprintable]';
+  }
+}
+
 export function encodeScope(scope: InstrumentationScope & { attributes?: Record<string, unknown> }): string {
-  let s = `{"name":${jsonString(scope.name)}`;
-  if (scope.version) s += `,"version":${jsonString(scope.version)}`;
+  let s = `{"name":${jsonString(text(scope.name))}`;
+  if (scope.version) s += `,"version":${jsonString(text(scope.version))}`;
   if (scope.attributes !== undefined) {
     const kv = encodeAttributes(scope.attributes, new EncodeProblems());
     if (kv.otlp !== '') s += `,"attributes":[${kv.otlp}]`;
@@ -63,9 +77,9 @@ function encodeGroup(record: Pick<ReadWriteLogRecord, 'resource' | 'instrumentat
     prefix: `{"resource":${encodeResource(record.resource)},"scopeLogs":[{"scope":${encodeScope(record.instrumentationScope)},"logRecords":[`,
     suffix:
       ']' +
-      (scopeSchema ? `,"schemaUrl":${jsonString(scopeSchema)}` : '') +
+      (scopeSchema ? `,"schemaUrl":${jsonString(text(scopeSchema))}` : '') +
       '}]' +
-      (resourceSchema ? `,"schemaUrl":${jsonString(resourceSchema)}` : '') +
+      (resourceSchema ? `,"schemaUrl":${jsonString(text(resourceSchema))}` : '') +
       '}',
   };
 }

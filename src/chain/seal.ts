@@ -239,7 +239,7 @@ export class RecordSealer {
     stamps.signed = options.signer !== undefined;
     this.stamps = stamps;
     let head = this.writeHead(record, own, time, observed, problems);
-    const eventName = record.eventName === undefined ? undefined : sanitizeString(record.eventName, 'eventName', problems, limits);
+    const eventName = record.eventName === undefined ? undefined : sanitizeString(textOf(record.eventName, 'eventName', problems), 'eventName', problems, limits);
     if (problems.list !== undefined) {
       // Rare path: mark the record, then encode again so the mark is part of both snapshot and hash.
       const prior = options.validationError ?? own[A.ATTR_VALIDATION_ERROR];
@@ -322,13 +322,17 @@ export class RecordSealer {
     w.bytes(OBSERVED_OPEN);
     w.ascii(observed);
     w.byte(0x22);
-    if (record.severityNumber !== undefined && record.severityNumber !== 0) {
-      w.bytes(SEVERITY_OPEN);
-      w.ascii(String(record.severityNumber | 0));
+    const severity: unknown = record.severityNumber;
+    if (severity !== undefined && severity !== 0) {
+      // The SDK passes it through unchecked: a BigInt or a Symbol would throw at `| 0`, and the record be lost.
+      if (typeof severity === 'number') {
+        w.bytes(SEVERITY_OPEN);
+        w.ascii(String(severity | 0));
+      } else problems.add('severityNumber', `${typeof severity} is not a number; left out`);
     }
     if (record.severityText !== undefined && record.severityText !== '') {
       w.ascii(',"severityText":');
-      writeJsonString(w, record.severityText.toWellFormed());
+      writeJsonString(w, textOf(record.severityText, 'severityText', problems).toWellFormed());
     }
     const head = this.head;
     head.bodyStart = 0;
@@ -368,6 +372,22 @@ export class RecordSealer {
     if (link.restart !== undefined) for (const k of Object.keys(link.restart)) v.writeStamp(k, link.restart[k]!, problems, limits);
     if (st.validation !== undefined) v.writeStamp(A.ATTR_VALIDATION_ERROR, st.validation, problems, limits);
   }
+}
+
+/**
+ * A field the SDK passes through unchecked that OTLP carries as a string (eventName, severityText): a non-string
+ * is written as its text, and marked, rather than making the record unsealable (its content lost).
+ */
+function textOf(v: unknown, path: string, problems: EncodeProblems): string {
+  if (typeof v === 'string') return v;
+  let t: string;
+  try {
+    t = String(v);
+  } catch {
+    t = '[unprintable]';
+  }
+  problems.add(path, `${typeof v} written as the string ${JSON.stringify(t.length > 40 ? t.slice(0, 40) + '…' : t)}`);
+  return t;
 }
 
 /** What `writeHead` leaves for the canonical form: where the body's canonical text is. */

@@ -1,5 +1,6 @@
 import type { LogRecordProcessor, ReadWriteLogRecord } from '@opentelemetry/sdk-logs';
 import { LoggerProvider } from '@opentelemetry/sdk-logs';
+import { resourceFromAttributes } from '@opentelemetry/resources';
 import { afterEach, describe, expect, it } from 'vitest';
 import { intAttribute, stringAttribute } from '../../src/otlp/decode.js';
 import { verifyFiles } from '../../src/verify/index.js';
@@ -72,6 +73,48 @@ describe('plain OTel Logs API records', () => {
     expect(err1).toMatch(/integer outside int64/);
     expect(p.processor.stats().invalid).toBe(2);
     // Marked records still chain and verify.
+    expect((await verifyFiles([p.collectorFile, p.auditDir])).ok).toBe(true);
+  });
+
+  // Fixed bugs, kept as regression tests (found by review): a logger whose version or schemaUrl was not a string
+  // made its record unsealable, and the record taking its place (same scope) too, so the chain stopped there for
+  // good and every later record was lost; a non-string eventName or severityText, or a BigInt severityNumber,
+  // made the record unsealable (its content lost).
+  it('values the SDK passes through unchecked (scope version and schemaUrl, eventName, severity) never stop or empty the chain', async () => {
+    p = await makePipeline();
+    const provider = new LoggerProvider({ processors: [p.processor] });
+    const good = provider.getLogger('audit');
+    good.emit({ eventName: 'before', attributes: { ...valid } });
+    provider.getLogger('audit', 2 as unknown as string).emit({ eventName: 'version-2', attributes: { ...valid } });
+    provider.getLogger('audit', undefined, { schemaUrl: 7 as unknown as string }).emit({ eventName: 'schema-7', attributes: { ...valid } });
+    good.emit({ eventName: 42 as unknown as string, attributes: { ...valid } });
+    good.emit({ eventName: 'text-5', severityText: 5 as unknown as string, attributes: { ...valid } });
+    good.emit({ eventName: 'number-5n', severityNumber: 5n as unknown as number, attributes: { ...valid } });
+    good.emit({ eventName: 'after', attributes: { ...valid } });
+    await provider.shutdown();
+    const shipped = recordsOfFile(p.collectorFile);
+    expect(shipped.map((r) => r.eventName)).toEqual(['before', 'version-2', 'schema-7', '42', 'text-5', 'number-5n', 'after', 'audit.stream.end']);
+    expect(shipped.map((r) => intAttribute(r, 'audit.sequence.number'))).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+    expect(shipped.every((r) => stringAttribute(r, 'audit.actor.id') === 'svc-a' || r.eventName === 'audit.stream.end')).toBe(true);
+    expect(stringAttribute(shipped[3]!, 'audit.validation.error')).toContain('eventName: number written as the string "42"');
+    expect(stringAttribute(shipped[4]!, 'audit.validation.error')).toContain('severityText: number written as the string "5"');
+    expect(stringAttribute(shipped[5]!, 'audit.validation.error')).toContain('severityNumber: bigint is not a number; left out');
+    expect(p.processor.stats().dropped).toBe(0);
+    expect((await verifyFiles([p.collectorFile, p.auditDir])).ok).toBe(true);
+  });
+
+  it('a resource that cannot be encoded (an attribute getter that throws): its records are replaced by marked ones under an empty resource, and the chain goes on', async () => {
+    p = await makePipeline();
+    const resource = resourceFromAttributes({ 'service.name': 'boom' });
+    Object.defineProperty(resource.attributes, 'host.name', { enumerable: true, get: () => { throw new Error('getter boom'); } });
+    const provider = new LoggerProvider({ processors: [p.processor], resource });
+    for (let i = 0; i < 3; i++) provider.getLogger('audit').emit({ eventName: `e${i}`, attributes: { ...valid } });
+    await provider.shutdown();
+    const shipped = recordsOfFile(p.collectorFile);
+    expect(shipped.map((r) => intAttribute(r, 'audit.sequence.number'))).toEqual([1, 2, 3, 4]);
+    expect(shipped.slice(0, 3).map((r) => r.eventName)).toEqual(Array(3).fill('audit.record.unsealable'));
+    expect(stringAttribute(shipped[0]!, 'audit.validation.error')).toContain('getter boom');
+    expect(p.processor.stats().dropped).toBe(3);
     expect((await verifyFiles([p.collectorFile, p.auditDir])).ok).toBe(true);
   });
 
