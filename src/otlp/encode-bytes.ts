@@ -9,7 +9,7 @@
  * test/chain/canonical.test.ts checks the result against the file path (canonicalFromOtlp of the bytes).
  */
 import type { ByteWriter } from './byte-writer.js';
-import { encodeAnyValue, MemberOrder, sanitizeString, EncodeProblems, type EncodeLimits } from './encode.js';
+import { encodeAnyValue, MemberOrder, RecordTooLargeError, sanitizeString, EncodeProblems, type EncodeLimits } from './encode.js';
 
 const STRING_TAG = Buffer.from('{"stringValue":');
 const INT_OPEN = Buffer.from('{"intValue":"');
@@ -144,6 +144,7 @@ export class JsonValueWriter {
       for (; i < v.length; i++) {
         if (i > 0) w.byte(0x2c);
         if (!writeScalar(w, v[i], limits)) break;
+        if (w.pos > limits.maxRecordBytes) throw new RecordTooLargeError(limits.maxRecordBytes);
       }
       if (i === v.length) {
         w.bytes(ARRAY_TAIL);
@@ -228,6 +229,8 @@ export class JsonValueWriter {
         seen.add(raw);
       }
       this.endMember(raw, kb, skip);
+      // The writer holds this record alone, from position 0: its size so far (EncodeLimits.maxRecordBytes).
+      if (w.pos > limits.maxRecordBytes) throw new RecordTooLargeError(limits.maxRecordBytes);
     }
     return this.kvCount;
   }

@@ -17,20 +17,37 @@
  * - string longer than `maxStringLength` UTF-16 units, or more than `maxItems` array/map entries → truncated;
  * - function / symbol → dropped from maps, `{}` (empty value) in arrays; `undefined` → omitted / `{}`;
  * - a map key that equals an earlier key of the same map once sanitized → that member dropped;
- * - Date → `stringValue` ISO-8601; other objects → map of their own enumerable properties.
+ * - Date → `stringValue` ISO-8601; other objects → map of their own enumerable properties;
+ * - a record over `maxRecordBytes` of OTLP/JSON in all → RecordTooLargeError: the sealer replaces the record by an
+ *   `audit.record.unsealable` one (its record id, the reason) and reports it lost (ARCHITECTURE.md §2.3).
  */
 
 export interface EncodeLimits {
   maxStringLength: number;
   maxItems: number;
   maxDepth: number;
+  /**
+   * Bytes of OTLP/JSON one record may take. The limits above bound each string and container, not their sum: a
+   * value that reuses one array at every level, or many long strings, could otherwise fill the heap (a crash) or
+   * make a journal line no verifier reads (64 MiB) and a request collectors refuse (commonly 20 MiB).
+   */
+  maxRecordBytes: number;
 }
 
 export const DEFAULT_ENCODE_LIMITS: EncodeLimits = Object.freeze({
   maxStringLength: 65536,
   maxItems: 1000,
   maxDepth: 16,
+  maxRecordBytes: 16 * 1024 * 1024,
 });
+
+/** A record whose OTLP/JSON would pass `maxRecordBytes`: sealing stops, and the record is replaced (reported lost). */
+export class RecordTooLargeError extends Error {
+  override name = 'RecordTooLargeError';
+  constructor(limit: number) {
+    super(`the record takes more than ${limit} bytes of OTLP/JSON (the bound per record)`);
+  }
+}
 
 /** Problems met while encoding; `list` stays undefined on the (normal) clean path to avoid allocation. */
 export class EncodeProblems {
@@ -106,6 +123,8 @@ const isOmitted = (v: unknown): boolean => v === undefined || typeof v === 'func
 class ValueEncoder {
   otlp = '';
   canon = '';
+  /** Characters of OTLP text written so far by this encoding (a UTF-16 count: a lower bound of its bytes). */
+  private used = 0;
   private readonly seen: unknown[] = [];
   private readonly order = new MemberOrder();
 
@@ -119,6 +138,16 @@ class ValueEncoder {
    * symbol) — the caller decides what omission means in its container.
    */
   value(v: unknown, path: string, depth: number): boolean {
+    const written = this.encode(v, path, depth);
+    // Leaves only: a container's text is its members' text again (plus a few brackets per member).
+    if (written && (typeof v !== 'object' || v === null || v instanceof Uint8Array || v instanceof Date || this.otlp.startsWith('{"stringValue"'))) {
+      this.used += this.otlp.length;
+      if (this.used > this.limits.maxRecordBytes) throw new RecordTooLargeError(this.limits.maxRecordBytes);
+    }
+    return written;
+  }
+
+  private encode(v: unknown, path: string, depth: number): boolean {
     const p = this.p;
     switch (typeof v) {
       case 'string':
@@ -156,6 +185,8 @@ class ValueEncoder {
       return true;
     }
     if (v instanceof Uint8Array) {
+      // Checked before the base64 text is made: 4 characters for every 3 bytes.
+      if (this.used + (v.byteLength / 3) * 4 > this.limits.maxRecordBytes) throw new RecordTooLargeError(this.limits.maxRecordBytes);
       this.otlp = this.canon = encodeBytes(v);
       return true;
     }

@@ -210,7 +210,7 @@ describe('encodeAnyValue: defined outcomes', () => {
   });
 
   it('honours custom limits', () => {
-    const limits = { maxStringLength: 3, maxItems: 2, maxDepth: 2 };
+    const limits = { ...DEFAULT_ENCODE_LIMITS, maxStringLength: 3, maxItems: 2, maxDepth: 2 };
     const p = new EncodeProblems();
     const out = encodeAnyValue({ s: 'abcdef', a: [1, 2, [3]], d: 'dropped' }, 'v', p, limits);
     expect(out!.otlp).toBe(kvl(['s', str('abc')], ['a', arr(int('1'), int('2'))]));

@@ -17,7 +17,7 @@ import {
 import * as B from '../../src/otlp/encode-bytes.js';
 import { prng } from '../helpers/prng.js';
 
-const SMALL: EncodeLimits = { maxStringLength: 70, maxItems: 3, maxDepth: 2 };
+const SMALL: EncodeLimits = { ...DEFAULT_ENCODE_LIMITS, maxStringLength: 70, maxItems: 3, maxDepth: 2 };
 const UNSAFE = ['"', '\\', '\n', '\u0000', '\u001f', '\u007f', 'é', '€', '\u{1F600}', '\u2028', '\ud800', '\udfff'];
 const SAFE = 'abcXYZ019 !#$%&\'()*+,-./:;<=>?@[]^_`{|}~';
 

@@ -118,6 +118,32 @@ describe('plain OTel Logs API records', () => {
     expect((await verifyFiles([p.collectorFile, p.auditDir])).ok).toBe(true);
   });
 
+  // Fixed bugs, kept as regression tests (found by review): no bound on a record's total size. A value reusing
+  // one array at every level ran the heap out (a crash, everything unjournaled lost); a 52 MB byte array made a
+  // journal line verify cannot read (tampering reported on an untouched journal) and a request collectors refuse.
+  it.each([
+    ['a byte array of 17 MiB', (): unknown => new Uint8Array(17 * 1024 * 1024)],
+    ['an array reused at three levels (10^9 leaves)', (): unknown => {
+      const a = Array(1000).fill(1);
+      const b = Array(1000).fill(a);
+      return Array(1000).fill(b);
+    }],
+    ['a flat array of 1000 strings of 65536 characters', (): unknown => Array(1000).fill('x'.repeat(65536))],
+  ])('a record over 16 MiB of OTLP/JSON (%s) is replaced by a marked record and reported lost; the chain goes on', async (_what, big) => {
+    const losses: string[] = [];
+    p = await makePipeline({ onLoss: (e) => void losses.push(e.reason) });
+    const provider = new LoggerProvider({ processors: [p.processor] });
+    const logger = provider.getLogger('audit');
+    logger.emit({ eventName: 'before', attributes: { ...valid } });
+    logger.emit({ eventName: 'big', body: big() as never, attributes: { ...valid } });
+    logger.emit({ eventName: 'after', attributes: { ...valid } });
+    await provider.shutdown();
+    const shipped = recordsOfFile(p.collectorFile);
+    expect(shipped.map((r) => r.eventName)).toEqual(['before', 'audit.record.unsealable', 'after', 'audit.stream.end']);
+    expect(losses).toEqual([expect.stringContaining('the record takes more than 16777216 bytes of OTLP/JSON')]);
+    expect((await verifyFiles([p.collectorFile, p.auditDir])).ok).toBe(true);
+  }, 60_000);
+
   // Fixed bug, kept as a regression test: the caller's value was overwritten by a generated id and lost.
   it.each([
     ['a number', 42, { intValue: '42' }],
