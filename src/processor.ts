@@ -425,6 +425,21 @@ export class AuditLogRecordProcessor implements LogRecordProcessor {
 
   private async doShutdown(): Promise<ShutdownReport> {
     if (this.checkpointTimer !== undefined) clearInterval(this.checkpointTimer);
+    // One deadline for the whole shutdown: the resource settling, flush, close (an export still in flight), replay
+    // winding down.
+    const deadline = Date.now() + this.options.exportTimeoutMillis;
+    const left = (): number => Math.max(0, deadline - Date.now());
+    // The end marker goes under the last record's resource: one whose detectors are still reading (host.id from a
+    // file, say) is given until the deadline to settle, so the stream's last record carries all of it.
+    const resource = this.lastResource;
+    if (this.started && resource?.asyncAttributesPending === true && typeof resource.waitForAsyncAttributes === 'function') {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        resource.waitForAsyncAttributes().catch(() => undefined),
+        new Promise<void>((resolve) => (timer = setTimeout(resolve, left()))),
+      ]);
+      clearTimeout(timer);
+    }
     if (this.started) {
       // The end marker: a record of its own, so the last application record stays as it was hashed. With a
       // checkpoint key it is itself a signed checkpoint, so the whole stream, end included, is covered.
@@ -434,9 +449,6 @@ export class AuditLogRecordProcessor implements LogRecordProcessor {
     }
     this.queue.drain();
     this.replayer?.stop();
-    // One deadline for the whole shutdown: flush, close (an export still in flight), replay winding down.
-    const deadline = Date.now() + this.options.exportTimeoutMillis;
-    const left = (): number => Math.max(0, deadline - Date.now());
     await this.delivery.flush(left());
     const { undelivered } = await this.delivery.close(left());
     await Promise.race([this.replayDone, new Promise((r) => setTimeout(r, left()).unref())]);

@@ -1,7 +1,9 @@
 import type { LogRecordProcessor, ReadWriteLogRecord } from '@opentelemetry/sdk-logs';
 import { LoggerProvider } from '@opentelemetry/sdk-logs';
 import { resourceFromAttributes } from '@opentelemetry/resources';
+import { readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
+import type { ExportLogsServiceRequest } from '../../src/otlp/types.js';
 import { intAttribute, stringAttribute } from '../../src/otlp/decode.js';
 import { verifyFiles } from '../../src/verify/index.js';
 import { recordsOfFile } from '../helpers/records.js';
@@ -143,6 +145,19 @@ describe('plain OTel Logs API records', () => {
     expect(losses).toEqual([expect.stringContaining('the record takes more than 16777216 bytes of OTLP/JSON')]);
     expect((await verifyFiles([p.collectorFile, p.auditDir])).ok).toBe(true);
   }, 60_000);
+
+  it('shutdown gives a resource still being detected the time to settle: the end record carries its attributes', async () => {
+    p = await makePipeline();
+    const late = new Promise<string>((resolve) => setTimeout(() => resolve('machine-1'), 100));
+    const resource = resourceFromAttributes({ 'service.name': 'svc', 'host.id': late });
+    const provider = new LoggerProvider({ processors: [p.processor], resource });
+    provider.getLogger('audit').emit({ eventName: 'early', attributes: { ...valid } }); // sealed while host.id is pending
+    await provider.shutdown();
+    const lines = readFileSync(p.collectorFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as ExportLogsServiceRequest);
+    const last = lines.at(-1)!.resourceLogs!.at(-1)!;
+    expect(last.scopeLogs!.at(-1)!.logRecords!.at(-1)!.eventName).toBe('audit.stream.end');
+    expect(last.resource!.attributes!.find((a) => a.key === 'host.id')?.value).toEqual({ stringValue: 'machine-1' });
+  });
 
   // Fixed bug, kept as a regression test: the caller's value was overwritten by a generated id and lost.
   it.each([
