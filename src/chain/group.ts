@@ -7,6 +7,7 @@
  */
 import type { ReadWriteLogRecord } from '@opentelemetry/sdk-logs';
 import type { SdkInstrumentationScope as InstrumentationScope, SdkResource as Resource } from '../otel/types.js';
+import { asText } from '../otlp/describe.js';
 import { EncodeProblems, encodeAttributes } from '../otlp/encode.js';
 import type { RecordGroup } from '../otlp/types.js';
 
@@ -22,27 +23,15 @@ function encodeResource(resource: Resource): string {
 /**
  * A JSON string of `s` with lone surrogates replaced by U+FFFD, as every other string is (otlp/encode.ts):
  * JSON.stringify escapes one as `\ud800`, which JSON readers accept but protobuf (UTF-8) cannot carry, so an
- * http/protobuf export of the batch would be refused for good.
+ * http/protobuf export of the batch would be refused for good. The SDK passes a scope's fields through unchecked, so
+ * anything may arrive here (asText): a record that could not be grouped could not be sealed, nor could the record
+ * taking its place in the chain, which has the same scope.
  */
-const jsonString = (s: string): string => JSON.stringify(s.toWellFormed());
-
-/**
- * A scope field as text: the SDK passes `getLogger(name, version, { schemaUrl })` through unchecked, so a number (or
- * anything else) arrives here. Never throws: a record that cannot be grouped could not be sealed, nor could the
- * record that takes its place in the chain, which uses the same scope.
- */
-function text(v: unknown): string {
-  if (typeof v === 'string') return v;
-  try {
-    return String(v);
-  } catch {
-    return '[unprintable]';
-  }
-}
+const jsonString = (s: unknown): string => JSON.stringify(asText(s).toWellFormed());
 
 export function encodeScope(scope: InstrumentationScope & { attributes?: Record<string, unknown> }): string {
-  let s = `{"name":${jsonString(text(scope.name))}`;
-  if (scope.version) s += `,"version":${jsonString(text(scope.version))}`;
+  let s = `{"name":${jsonString(scope.name)}`;
+  if (scope.version) s += `,"version":${jsonString(scope.version)}`;
   if (scope.attributes !== undefined) {
     const kv = encodeAttributes(scope.attributes, new EncodeProblems());
     if (kv.otlp !== '') s += `,"attributes":[${kv.otlp}]`;
@@ -77,9 +66,9 @@ function encodeGroup(record: Pick<ReadWriteLogRecord, 'resource' | 'instrumentat
     prefix: `{"resource":${encodeResource(record.resource)},"scopeLogs":[{"scope":${encodeScope(record.instrumentationScope)},"logRecords":[`,
     suffix:
       ']' +
-      (scopeSchema ? `,"schemaUrl":${jsonString(text(scopeSchema))}` : '') +
+      (scopeSchema ? `,"schemaUrl":${jsonString(scopeSchema)}` : '') +
       '}]' +
-      (resourceSchema ? `,"schemaUrl":${jsonString(text(resourceSchema))}` : '') +
+      (resourceSchema ? `,"schemaUrl":${jsonString(resourceSchema)}` : '') +
       '}',
   };
 }

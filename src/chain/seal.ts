@@ -12,6 +12,7 @@ import { uuidV4 } from '../core/uuid.js';
 import type { HrTime } from '@opentelemetry/api';
 import * as A from '../core/attributes.js';
 import { ByteWriter } from '../otlp/byte-writer.js';
+import { asText, describe } from '../otlp/describe.js';
 import { DEFAULT_ENCODE_LIMITS, EncodeProblems, sanitizeString, type EncodeLimits } from '../otlp/encode.js';
 import { JsonValueWriter, writeJsonString } from '../otlp/encode-bytes.js';
 import { CANONICAL_MEMBER_NAMES, EMPTY_BODY_TEXTS, isIntegrityKey, isZeroId, writeCanonicalForm, type CanonicalFields, type CanonicalMemberName, type CanonicalSink } from './canonical.js';
@@ -380,13 +381,8 @@ export class RecordSealer {
  */
 function textOf(v: unknown, path: string, problems: EncodeProblems): string {
   if (typeof v === 'string') return v;
-  let t: string;
-  try {
-    t = String(v);
-  } catch {
-    t = '[unprintable]';
-  }
-  problems.add(path, `${typeof v} written as the string ${JSON.stringify(t.length > 40 ? t.slice(0, 40) + '…' : t)}`);
+  const t = asText(v);
+  problems.add(path, `${typeof v} written as the string ${describe(t)}`);
   return t;
 }
 

@@ -11,3 +11,17 @@ export function describe(v: unknown): string {
   if (typeof v === 'bigint') return `${v}n`;
   return String(v);
 }
+
+/**
+ * A value the SDK passes through unchecked where OTLP carries a string (a scope's name or version, an event name):
+ * a string as is, anything else as its text. Never throws (a `toString` that throws gives "[unprintable]"): a
+ * record these are read from must still seal, or the chain would stop at it.
+ */
+export function asText(v: unknown): string {
+  if (typeof v === 'string') return v;
+  try {
+    return String(v);
+  } catch {
+    return '[unprintable]';
+  }
+}
