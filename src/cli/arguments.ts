@@ -44,3 +44,12 @@ export function walkArguments<R>(argv: readonly string[], operands: string[], on
   }
   return undefined;
 }
+
+/**
+ * The value of an option that needs one; undefined when it has none: nothing follows, it is empty, or what follows
+ * is another option (`--dir --timeout 5`). A value starting with `--` is taken only with `=` (`--dir=--odd`).
+ */
+export function optionValue(o: CliOption): string | undefined {
+  const v = o.value();
+  return v === undefined || v === '' || (v.startsWith('--') && !o.arg.includes('=')) ? undefined : v;
+}

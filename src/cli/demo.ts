@@ -21,7 +21,7 @@ import { stringAttribute } from '../otlp/decode.js';
 import type { ExportLogsServiceRequest } from '../otlp/types.js';
 import { verifyFiles, type VerifyReport } from '../verify/index.js';
 import { errorText } from '../core/errors.js';
-import { walkArguments } from './arguments.js';
+import { optionValue, walkArguments } from './arguments.js';
 
 interface ServiceDone {
   event: 'done';
@@ -153,8 +153,8 @@ export async function runDemo(argv: string[], out: (s: string) => void, err: (s:
       return 0;
     }
     if (o.name !== '--dir') return usage(`unknown argument ${JSON.stringify(o.name)}`);
-    const v = o.value();
-    if (v === undefined || v === '' || (v.startsWith('--') && !o.arg.includes('='))) return usage('--dir needs a value');
+    const v = optionValue(o);
+    if (v === undefined) return usage('--dir needs a value');
     dir = v;
     return undefined;
   });

@@ -12,7 +12,7 @@ import { OtlpSender, type BatchSender, type SendResult } from '../deliver/otlp-s
 import { Replayer } from '../deliver/replay.js';
 import { resolveOptions } from '../config/options.js';
 import { readState } from '../sinks/stream-state.js';
-import { walkArguments } from './arguments.js';
+import { optionValue, walkArguments } from './arguments.js';
 
 export const DEFAULT_REPLAY_TIMEOUT_SECONDS = 30;
 
@@ -51,10 +51,10 @@ export function replayEndpoint(endpoint: string, protocol: string): string | und
   return `${endpoint.endsWith('/') ? endpoint : `${endpoint}/`}v1/logs`;
 }
 
-/** Seconds as given to --timeout: a non-negative decimal number. */
 /** The longest --timeout: a timer's delay is a signed 32-bit number of milliseconds (Node clamps more to 1 ms). */
 const MAX_TIMEOUT_SECONDS = Math.floor(0x7fffffff / 1000);
 
+/** Seconds as given to --timeout: a non-negative decimal number, at most MAX_TIMEOUT_SECONDS. */
 function parseSeconds(v: string): number | undefined {
   const s = /^\d+(\.\d+)?$/.test(v) ? Number(v) : undefined;
   return s !== undefined && s <= MAX_TIMEOUT_SECONDS ? s : undefined;
@@ -97,8 +97,8 @@ export async function runReplayCommand(argv: string[], out: (s: string) => void,
       return 0;
     }
     if (o.name !== '--dir' && o.name !== '--endpoint' && o.name !== '--timeout') return usage(`unknown argument ${JSON.stringify(o.name)}`);
-    const v = o.value();
-    if (v === undefined || v === '' || (v.startsWith('--') && !o.arg.includes('='))) return usage(`${o.name} needs a value`);
+    const v = optionValue(o);
+    if (v === undefined) return usage(`${o.name} needs a value`);
     if (o.name === '--dir') dir = v;
     else if (o.name === '--endpoint') endpoint = v;
     else {

@@ -118,10 +118,6 @@ async function readInputs(
 }
 
 /**
- * Verifies the hash chains in `paths` (files or directories). Throws `VerifyInputError` only for a path that
- * cannot be read; everything wrong with the content is a `Problem` in the report.
- */
-/**
  * The stream's state file says the producer closed it at a seq the chain held does not reach: its tail may have
  * been cut. Info only: the file is not authenticated, and records whose journal write failed are missing from a
  * journal although the producer accepted them (docs/integrity.md §7.4).
@@ -140,6 +136,10 @@ function stateSaysMore(summary: StreamSummary, state: StateView | undefined): Pr
   };
 }
 
+/**
+ * Verifies the hash chains in `paths` (files or directories). Throws `VerifyInputError` only for a path that
+ * cannot be read; everything wrong with the content is a `Problem` in the report.
+ */
 export async function verifyFiles(paths: readonly string[], options: VerifyOptions = {}): Promise<VerifyReport> {
   const keys = [...(options.pubkeys ?? []), ...loadVerifyingKeys([], options.hmacSecrets ?? [])];
   const ic: IntegrityContext = {
