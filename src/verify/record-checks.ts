@@ -18,14 +18,10 @@ import {
   ATTR_SEQ_PREVIOUS_STREAM_LAST,
 } from '../integrity/stream-link.js';
 import {
-  ATTR_ACTION,
-  ATTR_ACTOR_ID,
-  ATTR_ACTOR_TYPE,
   ATTR_INTEGRITY_ALGORITHM,
   ATTR_INTEGRITY_CANONICALIZATION,
   ATTR_INTEGRITY_SIGNER,
   ATTR_INTEGRITY_VALUE,
-  ATTR_OUTCOME,
   ATTR_RECORD_ID,
   ATTR_SCHEMA_VERSION,
   ATTR_SEQ_END,
@@ -35,7 +31,7 @@ import {
   ATTR_SEQ_STREAM_ID,
   EVENT_STREAM_END,
   INTEGRITY_PREFIX,
-  SYSTEM_ACTOR_ID,
+  systemRecordAttributes,
 } from '../core/attributes.js';
 import type { OtlpAnyValue, OtlpLogRecord } from '../otlp/types.js';
 import { interestingKey } from './fast-otlp.js';
@@ -155,17 +151,17 @@ export function checkSignature(a: Attrs, canonical: string, opts: ResolvedOption
 /** Is this record a checkpoint claim (docs/integrity.md §5.1)? */
 export const isCheckpointClaim = (a: Attrs, eventName: unknown): boolean => a.checkpoint !== undefined || eventName === EVENT_CHECKPOINT;
 
-/** The attributes of a checkpoint the producer writes, besides the stamps (docs/integrity.md §5.1). */
+/**
+ * The attributes of a checkpoint the producer writes (docs/integrity.md §5.1): its checkpoint members, the system
+ * record's fixed attributes (core/attributes.ts systemRecordAttributes, which the producer writes them from) and
+ * the stamps.
+ */
 const CHECKPOINT_MEMBERS = new Set([
   ATTR_CHECKPOINT_STREAM_ID,
   ATTR_CHECKPOINT_SEQUENCE,
   ATTR_CHECKPOINT_HEAD_HASH,
   ATTR_CHECKPOINT_INTERVAL,
-  ATTR_ACTOR_ID,
-  ATTR_ACTOR_TYPE,
-  ATTR_ACTION,
-  ATTR_OUTCOME,
-  ATTR_SCHEMA_VERSION,
+  ...Object.keys(systemRecordAttributes('')),
   ATTR_RECORD_ID,
   ATTR_SEQ_STREAM_ID,
   ATTR_SEQ_NUMBER,
@@ -186,10 +182,8 @@ const CHECKPOINT_ACTIONS = new Map([
  * attribute, the event name) must not take a record out of the MAC/signature checks of the keys given.
  */
 export function isProducerCheckpointShape(a: Attrs, canonical: string, streamId: string, seq: number, previousHash: string | undefined): boolean {
-  const m = a.checkpoint;
-  if (m === undefined || a.duplicate !== undefined || stringOf(a.integrityAlgorithm) !== 'EdDSA') return false;
-  if (stringOf(m.get(ATTR_CHECKPOINT_STREAM_ID)) !== streamId || seqOf(m.get(ATTR_CHECKPOINT_SEQUENCE)) !== seq - 1) return false;
-  if (previousHash === undefined || stringOf(m.get(ATTR_CHECKPOINT_HEAD_HASH)) !== previousHash) return false;
+  if (a.checkpoint === undefined || a.duplicate !== undefined || stringOf(a.integrityAlgorithm) !== 'EdDSA') return false;
+  if (typeof claimMembers(a, streamId, seq, previousHash) === 'string') return false;
   let c: { event_name?: unknown; body?: unknown; attributes?: Record<string, OtlpAnyValue> };
   try {
     c = JSON.parse(canonical) as typeof c;
@@ -202,13 +196,41 @@ export function isProducerCheckpointShape(a: Attrs, canonical: string, streamId:
   const end = action === 'STREAM_END';
   for (const k of Object.keys(at)) if (!CHECKPOINT_MEMBERS.has(k) && !(end && k === ATTR_SEQ_END)) return false;
   const text = (k: string): string | undefined => (Object.hasOwn(at, k) ? stringOf(at[k]) : undefined);
-  return (
-    text(ATTR_ACTOR_ID) === SYSTEM_ACTOR_ID &&
-    text(ATTR_ACTOR_TYPE) === 'system' &&
-    text(ATTR_ACTION) === action &&
-    text(ATTR_OUTCOME) === 'success' &&
-    (!end || at[ATTR_SEQ_END]?.boolValue === true)
-  );
+  // The system record's values as the producer writes them; its schema version may be an older one.
+  for (const [k, v] of Object.entries(systemRecordAttributes(action))) if (k !== ATTR_SCHEMA_VERSION && text(k) !== v) return false;
+  return !end || at[ATTR_SEQ_END]?.boolValue === true;
+}
+
+/** A claim's checkpoint members, read and checked as far as that needs no key. */
+interface ClaimMembers {
+  coveredSeq: number;
+  headHash: string;
+  interval: number | undefined;
+}
+
+/**
+ * docs/integrity.md §5.2, the checks that need no key, in order: the claim's members, or the first thing wrong with
+ * them. Shared by checkCheckpoint and isProducerCheckpointShape.
+ */
+function claimMembers(a: Attrs, streamId: string, seq: number, previousHash: string | undefined): ClaimMembers | string {
+  const m = a.checkpoint ?? new Map<string, OtlpAnyValue>();
+  if (a.duplicate !== undefined && a.duplicate.startsWith(CHECKPOINT_PREFIX)) return `${a.duplicate} appears twice`;
+  const cpStream = stringOf(m.get(ATTR_CHECKPOINT_STREAM_ID));
+  if (cpStream === undefined) return `${ATTR_CHECKPOINT_STREAM_ID} is missing or not a string`;
+  if (cpStream !== streamId) return `${ATTR_CHECKPOINT_STREAM_ID} ${JSON.stringify(cpStream)} is not the record's own stream`;
+  const coveredSeq = seqOf(m.get(ATTR_CHECKPOINT_SEQUENCE));
+  if (coveredSeq === undefined) return `${ATTR_CHECKPOINT_SEQUENCE} is missing or not a positive integer`;
+  if (coveredSeq !== seq - 1) return `${ATTR_CHECKPOINT_SEQUENCE} is ${coveredSeq}, not the checkpoint's own seq − 1 (${seq - 1})`;
+  const headHash = stringOf(m.get(ATTR_CHECKPOINT_HEAD_HASH));
+  if (headHash === undefined || !HEX64.test(headHash)) return `${ATTR_CHECKPOINT_HEAD_HASH} is missing or not 64 lowercase hex digits`;
+  if (headHash !== previousHash) return `${ATTR_CHECKPOINT_HEAD_HASH} differs from the checkpoint's own ${ATTR_SEQ_PREVIOUS_HASH}`;
+  let interval: number | undefined;
+  const iv = m.get(ATTR_CHECKPOINT_INTERVAL);
+  if (iv !== undefined) {
+    interval = seqOf(iv);
+    if (interval === undefined) return `${ATTR_CHECKPOINT_INTERVAL} is not a positive integer`;
+  }
+  return { coveredSeq, headHash, interval };
 }
 
 /** docs/integrity.md §5.2: a checkpoint claim checked on its own. */
@@ -220,27 +242,12 @@ export function checkCheckpoint(
   sig: SignatureCheck | undefined,
   opts: ResolvedOptions,
 ): CheckpointClaim {
-  const m = a.checkpoint ?? new Map<string, OtlpAnyValue>();
   const keyId = sig?.keyId ?? '';
   // Without an Ed25519 key a checkpoint proves nothing, and nothing about it is judged.
   if (!opts.checkCheckpoints) return { status: 'unchecked', keyId, detail: '' };
-  const invalid = (detail: string): CheckpointClaim => ({ status: 'invalid', keyId, detail });
-  if (a.duplicate !== undefined && a.duplicate.startsWith(CHECKPOINT_PREFIX)) return invalid(`${a.duplicate} appears twice`);
-  const cpStream = stringOf(m.get(ATTR_CHECKPOINT_STREAM_ID));
-  if (cpStream === undefined) return invalid(`${ATTR_CHECKPOINT_STREAM_ID} is missing or not a string`);
-  if (cpStream !== streamId) return invalid(`${ATTR_CHECKPOINT_STREAM_ID} ${JSON.stringify(cpStream)} is not the record's own stream`);
-  const coveredSeq = seqOf(m.get(ATTR_CHECKPOINT_SEQUENCE));
-  if (coveredSeq === undefined) return invalid(`${ATTR_CHECKPOINT_SEQUENCE} is missing or not a positive integer`);
-  if (coveredSeq !== seq - 1) return invalid(`${ATTR_CHECKPOINT_SEQUENCE} is ${coveredSeq}, not the checkpoint's own seq − 1 (${seq - 1})`);
-  const headHash = stringOf(m.get(ATTR_CHECKPOINT_HEAD_HASH));
-  if (headHash === undefined || !HEX64.test(headHash)) return invalid(`${ATTR_CHECKPOINT_HEAD_HASH} is missing or not 64 lowercase hex digits`);
-  if (headHash !== previousHash) return invalid(`${ATTR_CHECKPOINT_HEAD_HASH} differs from the checkpoint's own ${ATTR_SEQ_PREVIOUS_HASH}`);
-  let interval: number | undefined;
-  const iv = m.get(ATTR_CHECKPOINT_INTERVAL);
-  if (iv !== undefined) {
-    interval = seqOf(iv);
-    if (interval === undefined) return invalid(`${ATTR_CHECKPOINT_INTERVAL} is not a positive integer`);
-  }
+  const members = claimMembers(a, streamId, seq, previousHash);
+  if (typeof members === 'string') return { status: 'invalid', keyId, detail: members };
+  const { coveredSeq, headHash, interval } = members;
   const claim = (status: CheckpointClaim['status'], detail: string): CheckpointClaim => {
     const c: CheckpointClaim = { status, coveredSeq, headHash: headHash, keyId, detail };
     if (interval !== undefined) c.interval = interval;
