@@ -14,6 +14,7 @@ import { diag } from '@opentelemetry/api';
 import type { LogRecordProcessor, ReadWriteLogRecord } from '@opentelemetry/sdk-logs';
 import { randomUUID } from 'node:crypto';
 import { AuditFlushTimeoutError, AuditLossError, errorText } from './core/errors.js';
+import { settleWithin } from './core/deadline.js';
 import { sayLoudly, writeStderrSync } from './core/say.js';
 import { HashChain } from './chain/chain.js';
 import { ownRecordId, stampLiveRecord } from './chain/live-stamps.js';
@@ -433,12 +434,7 @@ export class AuditLogRecordProcessor implements LogRecordProcessor {
     // file, say) is given until the deadline to settle, so the stream's last record carries all of it.
     const resource = this.lastResource;
     if (this.started && resource?.asyncAttributesPending === true && typeof resource.waitForAsyncAttributes === 'function') {
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([
-        resource.waitForAsyncAttributes().catch(() => undefined),
-        new Promise<void>((resolve) => (timer = setTimeout(resolve, left()))),
-      ]);
-      clearTimeout(timer);
+      await settleWithin(resource.waitForAsyncAttributes().catch(() => undefined), left());
     }
     if (this.started) {
       // The end marker: a record of its own, so the last application record stays as it was hashed. With a
@@ -451,7 +447,7 @@ export class AuditLogRecordProcessor implements LogRecordProcessor {
     this.replayer?.stop();
     await this.delivery.flush(left());
     const { undelivered } = await this.delivery.close(left());
-    await Promise.race([this.replayDone, new Promise((r) => setTimeout(r, left()).unref())]);
+    await settleWithin(this.replayDone, left(), { unref: true });
     // Past the deadline, neither export in flight keeps the process alive (the journal keeps their records).
     this.replayer?.release();
     const report: ShutdownReport = {

@@ -20,6 +20,7 @@ import type { SealedRecord } from '../chain/seal.js';
 import type { EncodableRecord } from '../otlp/request.js';
 import type { FsyncPolicy, SegmentInfo } from '../sinks/journal.js';
 import { disown, newState, own, writeState, type StreamState } from '../sinks/stream-state.js';
+import { settleWithin } from '../core/deadline.js';
 import type { StdoutSink } from '../sinks/stdout.js';
 import { AuditLossError } from '../core/errors.js';
 import { Batcher, concatRequests, journalLine, recordsOf, rejectReceipts, release, settle, settleEach, type Batch } from './batch.js';
@@ -471,10 +472,7 @@ export class Delivery {
   /** Stops exporting and closes the journal; what is undelivered stays in the journal for the next start. */
   async close(timeoutMillis = 5000): Promise<{ undelivered: number; lostInMemory: number }> {
     const deadline = Date.now() + timeoutMillis;
-    const bounded = (p: Promise<unknown>): Promise<unknown> => {
-      let t: NodeJS.Timeout | undefined;
-      return Promise.race([p, new Promise((r) => (t = setTimeout(r, Math.max(0, deadline - Date.now()))))]).finally(() => clearTimeout(t));
-    };
+    const bounded = (p: Promise<unknown>): Promise<unknown> => settleWithin(p, deadline - Date.now());
     this.closed = true;
     this.loop.stop();
     if (this.stateTimer !== undefined) clearTimeout(this.stateTimer);
