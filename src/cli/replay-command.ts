@@ -8,6 +8,7 @@
  * then says what was and was not delivered, and exits 1 unless everything was.
  */
 import { statSync } from 'node:fs';
+import { httpUrl } from '../core/http-url.js';
 import { OtlpSender, type BatchSender, type SendResult } from '../deliver/otlp-sender.js';
 import { Replayer } from '../deliver/replay.js';
 import { resolveOptions } from '../config/options.js';
@@ -40,13 +41,8 @@ in DIR/rejected/, unreadable lines, timeout), 2 on usage errors.
  */
 export function replayEndpoint(endpoint: string, protocol: string): string | undefined {
   if (protocol === 'grpc') return endpoint;
-  let u: URL;
-  try {
-    u = new URL(endpoint);
-  } catch {
-    return undefined;
-  }
-  if (u.protocol !== 'http:' && u.protocol !== 'https:') return undefined;
+  const u = httpUrl(endpoint);
+  if (u === undefined) return undefined;
   if (u.pathname !== '/' && u.pathname !== '') return endpoint;
   return `${endpoint.endsWith('/') ? endpoint : `${endpoint}/`}v1/logs`;
 }

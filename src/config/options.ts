@@ -4,6 +4,7 @@
  */
 import { resolve } from 'node:path';
 import { AuditConfigError } from '../core/errors.js';
+import { httpUrl } from '../core/http-url.js';
 import { describe } from '../otlp/describe.js';
 import { readAuditEnv, type AuditEnv } from './env.js';
 import { isEnvOnly, ROWS, type OptionValues, type Row } from './table.js';
@@ -43,15 +44,8 @@ function checkExporter(e: unknown): void {
     throw new AuditConfigError(`otel-audit option exporter=${describe(e)} is invalid: an object such as { url, headers, timeoutMillis, protocol, compression } is expected`);
   }
   const { url, headers, timeoutMillis } = e as Record<string, unknown>;
-  if (url !== undefined) {
-    let ok = false;
-    try {
-      const u = new URL(String(url));
-      ok = typeof url === 'string' && (u.protocol === 'http:' || u.protocol === 'https:');
-    } catch {
-      ok = false;
-    }
-    if (!ok) bad('exporter.url', typeof url === 'string' ? withoutUserinfo(url) : url, 'an http:// or https:// URL');
+  if (url !== undefined && (typeof url !== 'string' || httpUrl(url) === undefined)) {
+    bad('exporter.url', typeof url === 'string' ? withoutUserinfo(url) : url, 'an http:// or https:// URL');
   }
   if (headers !== undefined && (typeof headers !== 'object' || headers === null || Array.isArray(headers) || Object.values(headers).some((v) => typeof v !== 'string'))) {
     throw new AuditConfigError('otel-audit option exporter.headers is invalid (values hidden): an object mapping header names to strings is expected');
