@@ -47,7 +47,7 @@ export class LossReporter {
     // Loud but bounded: one stderr line a second at most, with the count of what was folded into it.
     const now = Date.now();
     if (final || now - this.lastReport >= REPORT_INTERVAL_MILLIS) {
-      this.print(`otel-audit: LOST ${n + this.suppressed} audit record(s) of stream ${event.streamId}: ${event.reason} (total lost: ${this.dropped})`, final);
+      sayLoudly(`otel-audit: LOST ${n + this.suppressed} audit record(s) of stream ${event.streamId}: ${event.reason} (total lost: ${this.dropped})`, 'error', final);
       this.lastReport = now;
       this.clearSuppressed();
     } else {
@@ -79,10 +79,7 @@ export class LossReporter {
    */
   flush(sync = false): void {
     if (this.suppressed === 0) return;
-    this.print(
-      `otel-audit: LOST ${this.suppressed} more audit record(s) of stream ${this.suppressedStream}: ${this.suppressedReason} (total lost: ${this.dropped})`,
-      sync,
-    );
+    sayLoudly(`otel-audit: LOST ${this.suppressed} more audit record(s) of stream ${this.suppressedStream}: ${this.suppressedReason} (total lost: ${this.dropped})`, 'error', sync);
     this.lastReport = Date.now();
     this.clearSuppressed();
   }
@@ -94,10 +91,6 @@ export class LossReporter {
     PENDING.delete(this);
     if (this.timer !== undefined) clearTimeout(this.timer);
     this.timer = undefined;
-  }
-
-  private print(msg: string, sync: boolean): void {
-    sayLoudly(msg, 'error', sync);
   }
 }
 

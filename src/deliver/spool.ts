@@ -37,7 +37,7 @@ export class Spool {
   private offeredUpTo = 0;
 
   constructor(private readonly o: SpoolOptions) {
-    this.writer = new JournalWriter({ dir: o.dir, streamId: o.streamId, maxFileBytes: o.maxFileBytes, fsync: o.fsync, ...(o.beforeFirstSegment ? { beforeFirstSegment: o.beforeFirstSegment } : {}) });
+    this.writer = new JournalWriter(o); // SpoolOptions are JournalOptions and more
   }
 
   get segments(): readonly SegmentInfo[] {

@@ -84,6 +84,9 @@ export function ed25519KeyId(publicKey: KeyObject): string {
   return createHash('sha256').update(publicKey.export({ type: 'spki', format: 'der' })).digest('hex').slice(0, 16);
 }
 
+/** A `base64:`/`hex:` notation prefix, in any case and after any white space: what a secret's text may start with. */
+const LOOSE_PREFIX = /^\s*(?:base64|hex):/i;
+
 const STRICT_BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 
 /**
@@ -93,7 +96,7 @@ const STRICT_BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]
 export function decodeHmacSecret(value: string, what: string): Buffer {
   let bytes: Buffer;
   // " base64:…" or "BASE64:…" would otherwise be a text secret, silently another key than the one meant.
-  if (!value.startsWith('base64:') && !value.startsWith('hex:') && /^\s*(?:base64|hex):/i.test(value)) {
+  if (!value.startsWith('base64:') && !value.startsWith('hex:') && LOOSE_PREFIX.test(value)) {
     throw new AuditConfigError(`${what}: the value starts with a "base64:" or "hex:" prefix that is not in lower case at its very start; write it so (else the text itself would be the key) (value hidden)`);
   }
   if (value.startsWith('base64:')) {
@@ -127,7 +130,7 @@ export function decodeHmacSecret(value: string, what: string): Buffer {
 export function looksLikeKeyMaterial(value: string): boolean {
   if (/[\u0000-\u001f\u007f]/.test(value)) return true;
   if (/-----BEGIN|-----END|PRIVATE KEY-----|PUBLIC KEY-----/.test(value)) return true;
-  if (/^\s*(?:base64|hex):/i.test(value)) return true;
+  if (LOOSE_PREFIX.test(value)) return true;
   if (value.length > 1024) return true;
   if (/^[0-9a-f]{32,}$/i.test(value)) return true;
   for (const run of value.split(/[/\\._\-\s]+/)) if (run.length >= 20 && /[A-Z]/.test(run) && /[a-z]/.test(run) && /\d/.test(run)) return true;
