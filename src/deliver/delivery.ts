@@ -31,7 +31,7 @@ import { ExportLoop, type ExportRequest, type ExportSource } from './export-loop
 import type { LossEvent, LossReporter } from './loss.js';
 import type { AuditMetrics } from './metrics.js';
 import type { BatchSender } from './otlp-sender.js';
-import { readBack } from './read-back.js';
+import { readBack, type ReadBackRequest } from './read-back.js';
 import type { AuditReceipt } from './receipt.js';
 import { keepAside } from './set-aside.js';
 
@@ -81,7 +81,10 @@ export class Delivery {
   private accepted = 0;
   private readonly loop: ExportLoop;
   /** The body of the request being sent, when it is assembled (concatenated or read back). */
-  private readonly scratch = new BodyScratch();
+  private scratch = new BodyScratch();
+  /** The read-back of the request after the one being sent, and the buffer it reads into (readAhead). */
+  private ahead: { from: number; read: Promise<{ request: ReadBackRequest | undefined; gaps: [number, number][] }> } | undefined;
+  private aheadScratch = new BodyScratch();
   private stateTimer: NodeJS.Timeout | undefined;
   /** The state file was written once: from then on the stream's segments may exist (see beforeFirstSegment). */
   private stateWritten = false;
@@ -299,10 +302,59 @@ export class Delivery {
     const next = acked + 1;
     const head = this.unsent[0];
     if (head !== undefined && head.first <= next) return this.fromMemory(retrying);
-    // Records before the head of memory were evicted: they are in the journal.
-    const until = head?.first ?? this.batcher.firstQueued ?? this.accepted + 1;
+    const until = this.evictedUntil();
     if (this.journal === undefined || next >= until) return undefined; // nothing sendable until the next tick
-    return readBack(this.journal.segments, this.o.streamId, next, until, this.o.maxExportBatchSize, this.reportGap, this.scratch.get).then((r) => r ?? 'skipped');
+    return this.fromJournal(next, until);
+  }
+
+  /** Records before this one were evicted from memory: they are in the journal. */
+  private evictedUntil(): number {
+    return this.unsent[0]?.first ?? this.batcher.firstQueued ?? this.accepted + 1;
+  }
+
+  /**
+   * Records from `next` read back from the journal: taken from the read-ahead when it starts there, and the
+   * read-ahead of the request after this one started (it is sent while the journal is read).
+   */
+  private async fromJournal(next: number, until: number): Promise<ExportRequest | 'skipped'> {
+    let ahead = this.ahead;
+    this.ahead = undefined;
+    if (ahead !== undefined && ahead.from > next) {
+      // The request before it is being retried: the read-ahead is still the one after it.
+      this.ahead = ahead;
+      ahead = undefined;
+    } else if (ahead !== undefined && ahead.from < next) {
+      // Moved past (set aside, or a gap): its buffer is free once its read has ended.
+      await ahead.read.catch(() => undefined);
+      ahead = undefined;
+    }
+    let r: ReadBackRequest | undefined;
+    if (ahead === undefined) r = await readBack(this.journal!.segments, this.o.streamId, next, until, this.o.maxExportBatchSize, this.reportGap, this.scratch.get);
+    else {
+      const read = await ahead.read;
+      // The read-ahead's buffer now holds the body in flight; the other one is free for the next read-ahead.
+      [this.scratch, this.aheadScratch] = [this.aheadScratch, this.scratch];
+      // Gaps it found are reported now, in order, as if it had been read now.
+      for (const [from, to] of read.gaps) this.reportGap(from, to);
+      r = read.request;
+    }
+    if (r === undefined) return 'skipped';
+    this.readAhead(r.last + 1);
+    return r;
+  }
+
+  /**
+   * Starts reading the request that starts at `from` back from the journal, into the spare buffer, while the
+   * current one is sent: otherwise the collector idles during the read, and on a busy producer's event loop each
+   * step of a read waits for a turn. Gaps it finds are kept for when it is used (`fromJournal`).
+   */
+  private readAhead(from: number): void {
+    const until = this.evictedUntil();
+    if (this.ahead !== undefined || this.journal === undefined || from >= until) return;
+    const gaps: [number, number][] = [];
+    const read = readBack(this.journal.segments, this.o.streamId, from, until, this.o.maxExportBatchSize, (a, b) => void gaps.push([a, b]), this.aheadScratch.get).then((request) => ({ request, gaps }));
+    read.catch(() => undefined); // a failed read-ahead is read again when its turn comes (fromJournal)
+    this.ahead = { from, read };
   }
 
   /**

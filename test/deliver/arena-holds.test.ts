@@ -7,23 +7,13 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { RecordGroup } from '../../src/chain/group.js';
-import type { SealedRecord } from '../../src/chain/seal.js';
 import { Batcher, release, type Batch } from '../../src/deliver/batch.js';
 import { AuditMetrics } from '../../src/deliver/metrics.js';
 import { Spool } from '../../src/deliver/spool.js';
+import { sealed } from '../helpers/sealed.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const STREAM = '0e836d36-3527-453f-bea7-97e683dddc36';
-const group: RecordGroup = { prefix: '{"scopeLogs":[{"scope":{"name":"audit"},"logRecords":[', suffix: ']}]}' };
-const sealed = (seq: number, text: string): SealedRecord => ({
-  seq,
-  recordId: `r-${seq}`,
-  hash: '0'.repeat(64),
-  bytes: Buffer.from(`{"body":{"stringValue":"${text}"}}`),
-  group,
-  invalid: false,
-});
 
 let dir: string;
 let cleanup: () => Promise<void>;

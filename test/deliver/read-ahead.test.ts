@@ -1,0 +1,148 @@
+/**
+ * Read-ahead in live delivery (src/deliver/delivery.ts): records evicted from memory while the collector lags
+ * are read back from the journal, and the request after the one being sent is read while it is sent, into a
+ * second buffer. Real journal files; a scripted sender stands for the transport so that each request can be
+ * held, failed or acknowledged at will, and its body checked at the start and at the end of its send (a
+ * transport reads the body throughout).
+ */
+import { unlinkSync } from 'node:fs';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { Delivery } from '../../src/deliver/delivery.js';
+import { LossReporter, type LossEvent } from '../../src/deliver/loss.js';
+import { AuditMetrics } from '../../src/deliver/metrics.js';
+import type { BatchSender, SendResult } from '../../src/deliver/otlp-sender.js';
+import { prng } from '../helpers/prng.js';
+import { sealed, seqsOf } from '../helpers/sealed.js';
+import { tempDir } from '../helpers/tmp.js';
+
+const STREAM = '5d0b3c8e-6f0e-4a43-9a53-0f6d0e2f1c11';
+const OK: SendResult = { ok: true, retryable: true, rejected: 0, message: 'ok' };
+const UNAVAILABLE: SendResult = { ok: false, retryable: true, rejected: 0, message: 'HTTP 503', status: 503 };
+
+/** Each send waits until the test answers it; its body's text is taken when it starts and when it ends. */
+class HeldSender implements BatchSender {
+  readonly sends: { seqs: number[]; text: string; body: Uint8Array | string; answer: (r: SendResult) => void }[] = [];
+  /** Bodies whose bytes changed while they were being sent. */
+  readonly changed: number[] = [];
+  send(body: Uint8Array | string, _count: number): Promise<SendResult> {
+    const text = Buffer.from(body).toString('utf8');
+    return new Promise((resolve) => {
+      const i = this.sends.length;
+      this.sends.push({
+        seqs: seqsOf(text),
+        text,
+        body,
+        answer: (r) => {
+          if (Buffer.from(body).toString('utf8') !== text) this.changed.push(i);
+          resolve(r);
+        },
+      });
+    });
+  }
+  shutdown(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+/** Turns of the event loop until `cond` holds (the delivery stage is all I/O callbacks and immediates). */
+async function until(cond: () => boolean, what: string): Promise<void> {
+  for (let i = 0; i < 20_000; i++) {
+    if (cond()) return;
+    await new Promise<void>((r) => setImmediate(r));
+  }
+  throw new Error(`never happened: ${what}`);
+}
+
+let dir: string;
+let cleanup: () => Promise<void>;
+let delivery: Delivery | undefined;
+beforeEach(async () => ({ dir, cleanup } = await tempDir()));
+afterEach(async () => {
+  await delivery?.close(1000);
+  delivery = undefined;
+  await cleanup();
+});
+
+function makeDelivery(sender: BatchSender, losses: LossEvent[]): Delivery {
+  const d = new Delivery({
+    dir,
+    streamId: STREAM,
+    file: 'journal',
+    fsync: 'batch',
+    maxFileBytes: 64 << 20,
+    maxQueueSize: 4,
+    maxPendingRecords: 100_000,
+    maxJournalBytes: 1 << 30,
+    maxExportBatchSize: 5,
+    sender,
+    stdout: undefined,
+    loss: new LossReporter('warn', (e) => losses.push(e), () => undefined),
+    metrics: new AuditMetrics(undefined, { 'audit.sequence.stream_id': STREAM }),
+    retryMinMillis: 1,
+    retryMaxMillis: 4,
+  });
+  d.start();
+  return d;
+}
+
+const range = (a: number, b: number): number[] => Array.from({ length: b - a + 1 }, (_, k) => a + k);
+
+describe('read-ahead of evicted records', () => {
+  it('the request after the one being sent is read from the journal while it is sent', async () => {
+    const sender = new HeldSender();
+    const losses: LossEvent[] = [];
+    const d = (delivery = makeDelivery(sender, losses));
+    for (let seq = 1; seq <= 15; seq++) d.accept(sealed(seq));
+    await until(() => sender.sends.length === 1, 'first request');
+    // Records 6..15 go to the journal and leave memory (maxQueueSize 4) while the first request is held.
+    await until(() => d.queueDepth <= 5, 'eviction');
+    sender.sends[0]!.answer(OK);
+    await until(() => sender.sends.length === 2, 'second request');
+    expect(sender.sends[1]!.seqs).toEqual(range(6, 10));
+    // While the second request is out, the third is read ahead: the journal can go now and it still arrives whole.
+    await until(() => (d as unknown as { ahead?: unknown }).ahead !== undefined, 'read-ahead started');
+    await (d as unknown as { ahead: { read: Promise<unknown> } }).ahead.read;
+    for (const f of d.journalFiles()) unlinkSync(f);
+    sender.sends[1]!.answer(OK);
+    await until(() => sender.sends.length === 3, 'third request');
+    expect(sender.sends[2]!.seqs).toEqual(range(11, 15));
+    expect(losses).toEqual([]);
+    sender.sends[2]!.answer(OK);
+    await until(() => d.ackedSeq === 15, 'all acknowledged');
+    expect(sender.changed).toEqual([]);
+  });
+
+  it.each([1, 2, 3, 4, 5, 6])('seed %i: failures and acknowledgements in any order deliver every record, in order, from unchanging bodies', async (seed) => {
+    const rand = prng(seed);
+    const sender = new HeldSender();
+    const losses: LossEvent[] = [];
+    const d = (delivery = makeDelivery(sender, losses));
+    const N = 120;
+    let accepted = 0;
+    const delivered: number[] = [];
+    let answered = 0;
+    while (d.ackedSeq < N) {
+      // Some records arrive, some turns pass, and the request out (if any) is failed or acknowledged.
+      const n = accepted < N ? Math.min(N - accepted, rand(12)) : 0;
+      for (let k = 0; k < n; k++) d.accept(sealed(++accepted));
+      for (let t = rand(4); t > 0; t--) await new Promise<void>((r) => setImmediate(r));
+      const out = sender.sends[answered];
+      if (out === undefined) {
+        if (accepted === N) await until(() => sender.sends.length > answered, 'a request');
+        continue;
+      }
+      answered++;
+      if (rand(3) === 0) out.answer(UNAVAILABLE);
+      else {
+        out.answer(OK);
+        delivered.push(...out.seqs);
+      }
+      await until(() => sender.sends.length > answered || d.ackedSeq >= N, 'the next request');
+    }
+    // Every body held the records its request covered, contiguously after what was acknowledged before it.
+    expect(delivered).toEqual(range(1, N));
+    for (const s of sender.sends) expect(s.text).toMatch(/^\{"resourceLogs":\[.*\]\}$/);
+    expect(sender.changed).toEqual([]);
+    expect(losses).toEqual([]);
+  });
+});
