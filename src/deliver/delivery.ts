@@ -346,11 +346,13 @@ export class Delivery {
   /**
    * Starts reading the request that starts at `from` back from the journal, into the spare buffer, while the
    * current one is sent: otherwise the collector idles during the read, and on a busy producer's event loop each
-   * step of a read waits for a turn. Gaps it finds are kept for when it is used (`fromJournal`).
+   * step of a read waits for a turn. Gaps it finds are kept for when it is used (`fromJournal`): reported now, their
+   * skip would move the position while the request before them may still fail and be sent again. Both buffers are
+   * kept for the next requests (BodyScratch: up to 16 MiB each).
    */
   private readAhead(from: number): void {
     const until = this.evictedUntil();
-    if (this.ahead !== undefined || this.journal === undefined || from >= until) return;
+    if (this.closed || this.ahead !== undefined || this.journal === undefined || from >= until) return;
     const gaps: [number, number][] = [];
     const read = readBack(this.journal.segments, this.o.streamId, from, until, this.o.maxExportBatchSize, (a, b) => void gaps.push([a, b]), this.aheadScratch.get).then((request) => ({ request, gaps }));
     read.catch(() => undefined); // a failed read-ahead is read again when its turn comes (fromJournal)

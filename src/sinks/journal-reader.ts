@@ -92,7 +92,8 @@ export function readLastLine(path: string): string | undefined {
  *
  * Opened synchronously and closed without waiting: every await here costs a turn of the event loop, and on a
  * busy producer a turn lasts as long as emitting and sealing a chunk of records. Open, read and close as three
- * awaits were most of the idle time between one request's acknowledgement and the next (bench/README.md).
+ * awaits were most of the idle time between one request's acknowledgement and the next (bench/README.md). The
+ * open is a synchronous call on the caller's thread, like the journal writer's own opens at rotation.
  */
 export async function readRange(path: string, offset: number, length: number, alloc: (bytes: number) => Buffer = Buffer.allocUnsafe): Promise<Buffer> {
   const fd = openSync(path, READ_FLAGS); // our own segment, created exclusively by this process

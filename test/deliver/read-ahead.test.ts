@@ -44,13 +44,26 @@ class HeldSender implements BatchSender {
   }
 }
 
-/** Turns of the event loop until `cond` holds (the delivery stage is all I/O callbacks and immediates). */
+/** Waits until `cond` holds (journal I/O and retry timers run meanwhile); a bound, not a measure: 10 s. */
 async function until(cond: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 20_000; i++) {
-    if (cond()) return;
-    await new Promise<void>((r) => setImmediate(r));
+  const deadline = Date.now() + 10_000;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`never happened: ${what}`);
+    await new Promise<void>((r) => setTimeout(r, 1));
   }
-  throw new Error(`never happened: ${what}`);
+}
+
+/** What these tests look at inside the delivery stage: the journal's pending writes and the read-ahead. */
+interface Internals {
+  journal: { writes: Promise<unknown> };
+  ahead: { from: number; read: Promise<unknown> } | undefined;
+}
+const internals = (d: Delivery): Internals => d as unknown as Internals;
+
+/** Journal writes landed (so evicted records are on disk) and any read-ahead ended: each step starts from a settled state. */
+async function settled(d: Delivery): Promise<void> {
+  await internals(d).journal.writes;
+  await internals(d).ahead?.read.catch(() => undefined);
 }
 
 let dir: string;
@@ -63,13 +76,13 @@ afterEach(async () => {
   await cleanup();
 });
 
-function makeDelivery(sender: BatchSender, losses: LossEvent[]): Delivery {
+function makeDelivery(sender: BatchSender, losses: LossEvent[], maxFileBytes = 64 << 20): Delivery {
   const d = new Delivery({
     dir,
     streamId: STREAM,
     file: 'journal',
     fsync: 'batch',
-    maxFileBytes: 64 << 20,
+    maxFileBytes,
     maxQueueSize: 4,
     maxPendingRecords: 100_000,
     maxJournalBytes: 1 << 30,
@@ -100,8 +113,8 @@ describe('read-ahead of evicted records', () => {
     await until(() => sender.sends.length === 2, 'second request');
     expect(sender.sends[1]!.seqs).toEqual(range(6, 10));
     // While the second request is out, the third is read ahead: the journal can go now and it still arrives whole.
-    await until(() => (d as unknown as { ahead?: unknown }).ahead !== undefined, 'read-ahead started');
-    await (d as unknown as { ahead: { read: Promise<unknown> } }).ahead.read;
+    await until(() => internals(d).ahead !== undefined, 'read-ahead started');
+    await internals(d).ahead!.read;
     for (const f of d.journalFiles()) unlinkSync(f);
     sender.sends[1]!.answer(OK);
     await until(() => sender.sends.length === 3, 'third request');
@@ -110,6 +123,32 @@ describe('read-ahead of evicted records', () => {
     sender.sends[2]!.answer(OK);
     await until(() => d.ackedSeq === 15, 'all acknowledged');
     expect(sender.changed).toEqual([]);
+  });
+
+  it('a gap the read-ahead finds is reported when it is used, after the request before it was acknowledged', async () => {
+    const sender = new HeldSender();
+    const losses: LossEvent[] = [];
+    // One batch (one line, 5 records) per segment.
+    const d = (delivery = makeDelivery(sender, losses, 300));
+    for (let seq = 1; seq <= 15; seq++) d.accept(sealed(seq));
+    await until(() => sender.sends.length === 1, 'first request');
+    await settled(d);
+    await until(() => d.queueDepth <= 5, 'eviction');
+    const files = d.journalFiles();
+    expect(files).toHaveLength(3);
+    unlinkSync(files[2]!); // records 11..15 are gone before the read-ahead reads them
+    sender.sends[0]!.answer(OK);
+    await until(() => sender.sends.length === 2, 'second request');
+    expect(sender.sends[1]!.seqs).toEqual(range(6, 10));
+    await settled(d);
+    expect(losses).toEqual([]); // 6..10 is still out: reported now, the gap would skip past it
+    sender.sends[1]!.answer(UNAVAILABLE);
+    await until(() => sender.sends.length === 3, 'retry');
+    expect(sender.sends[2]!.seqs).toEqual(range(6, 10));
+    expect(losses).toEqual([]);
+    sender.sends[2]!.answer(OK);
+    await until(() => d.ackedSeq === 15, 'moved past the gap');
+    expect(losses.map((l) => l.records.map((r) => r.seq))).toEqual([range(11, 15)]);
   });
 
   it.each([1, 2, 3, 4, 5, 6])('seed %i: failures and acknowledgements in any order deliver every record, in order, from unchanging bodies', async (seed) => {
@@ -121,16 +160,19 @@ describe('read-ahead of evicted records', () => {
     let accepted = 0;
     const delivered: number[] = [];
     let answered = 0;
+    // Answers given while the next request was read ahead (so read back from the journal).
+    let readAhead = 0;
     while (d.ackedSeq < N) {
-      // Some records arrive, some turns pass, and the request out (if any) is failed or acknowledged.
+      // Some records arrive, and the request out (if any) is failed or acknowledged.
       const n = accepted < N ? Math.min(N - accepted, rand(12)) : 0;
       for (let k = 0; k < n; k++) d.accept(sealed(++accepted));
-      for (let t = rand(4); t > 0; t--) await new Promise<void>((r) => setImmediate(r));
+      await settled(d);
       const out = sender.sends[answered];
       if (out === undefined) {
-        if (accepted === N) await until(() => sender.sends.length > answered, 'a request');
+        await until(() => sender.sends.length > answered || accepted < N, 'a request');
         continue;
       }
+      if (internals(d).ahead !== undefined) readAhead++;
       answered++;
       if (rand(3) === 0) out.answer(UNAVAILABLE);
       else {
@@ -139,10 +181,10 @@ describe('read-ahead of evicted records', () => {
       }
       await until(() => sender.sends.length > answered || d.ackedSeq >= N, 'the next request');
     }
-    // Every body held the records its request covered, contiguously after what was acknowledged before it.
     expect(delivered).toEqual(range(1, N));
     for (const s of sender.sends) expect(s.text).toMatch(/^\{"resourceLogs":\[.*\]\}$/);
     expect(sender.changed).toEqual([]);
     expect(losses).toEqual([]);
+    expect(readAhead, 'answers while a read-ahead was ready').toBeGreaterThan(0);
   });
 });
