@@ -32,6 +32,8 @@ import type { LossEvent, LossReporter } from './loss.js';
 import type { AuditMetrics } from './metrics.js';
 import type { BatchSender } from './otlp-sender.js';
 import { readBack, type ReadBackRequest } from './read-back.js';
+import { filterRequest } from '../otlp/decode.js';
+import type { ExportLogsServiceRequest } from '../otlp/types.js';
 import type { AuditReceipt } from './receipt.js';
 import { keepAside } from './set-aside.js';
 
@@ -301,7 +303,7 @@ export class Delivery {
   private nextRequest(acked: number, retrying: boolean): ExportRequest | Promise<ExportRequest | 'skipped'> | undefined {
     const next = acked + 1;
     const head = this.unsent[0];
-    if (head !== undefined && head.first <= next) return this.fromMemory(retrying);
+    if (head !== undefined && head.first <= next) return this.fromMemory(acked, retrying);
     const until = this.evictedUntil();
     if (this.journal === undefined || next >= until) return undefined; // nothing sendable until the next tick
     return this.fromJournal(next, until);
@@ -365,8 +367,10 @@ export class Delivery {
    * instead of one round trip each. Not while retrying a failed request: should the collector refuse it for
    * good, only the head batch is set aside, not every batch that queued up behind it meanwhile.
    */
-  private fromMemory(retrying: boolean): ExportRequest {
+  private fromMemory(acked: number, retrying: boolean): ExportRequest {
     const head = this.unsent[0]!;
+    // A bisection acknowledged or set aside the start of the head batch, then failed: only the rest is sent again.
+    if (head.first <= acked) return this.restOf(head, acked);
     let n = 1;
     let count = head.count;
     while (n < this.unsent.length && !retrying) {
@@ -376,21 +380,36 @@ export class Delivery {
       n++;
     }
     const group = this.unsent.slice(0, n);
+    return this.memoryRequest(group, n === 1 ? head.line : concatRequests(group.map((b) => b.line), this.scratch.get), count);
+  }
+
+  /**
+   * The records of batch `b` after `acked`, parsed out of its line (rare: after a bisection that failed part-way).
+   * Resending the whole batch would send acknowledged records again and set aside the refused ones a second time.
+   */
+  private restOf(b: Batch, acked: number): ExportRequest {
+    const f = filterRequest(JSON.parse(Buffer.from(b.line).toString('utf8')) as ExportLogsServiceRequest, this.o.streamId, (seq) => seq > acked);
+    if (f === undefined) return this.memoryRequest([b], b.line, b.count);
+    return this.memoryRequest([b], JSON.stringify(f.request), f.count);
+  }
+
+  /** A request of whole batches at the head of memory; settled (their receipts, memory) when the attempt is over. */
+  private memoryRequest(group: Batch[], body: Uint8Array | string, count: number): ExportRequest {
     this.inflight = group;
-    this.setAsideRanges = [];
     return {
-      body: n === 1 ? head.line : concatRequests(group.map((b) => b.line), this.scratch.get),
+      body,
       count,
-      last: group[n - 1]!.last,
+      last: group[group.length - 1]!.last,
       done: (outcome) => {
         this.inflight = [];
+        // Kept across failed attempts: a bisection may have set records aside before the attempt failed.
+        if (outcome === 'failed') return;
         const ranges = this.setAsideRanges;
         this.setAsideRanges = [];
-        if (outcome === 'failed') return;
-        this.unsent.splice(0, n);
-        this.memRecords -= count;
+        this.unsent.splice(0, group.length);
         for (const b of group) {
-          if (outcome === 'set-aside') {
+          this.memRecords -= b.count;
+          if (ranges.length > 0) {
             // Per record: acknowledged (the rest of a bisected request), kept in rejected/, or lost (fail closed).
             settleEach(b, this.o.streamId, (seq, id) => {
               const r = ranges.find((x) => x.first <= seq && seq <= x.last);
@@ -434,7 +453,8 @@ export class Delivery {
         diag.error(`otel-audit: could not keep a rejected batch (${(e as NodeJS.ErrnoException).code ?? 'error'})`);
       }
     }
-    this.setAsideRanges.push({ first, last, kept: where !== undefined });
+    // For the receipts of the batches in memory being sent (read-back records have none left to settle).
+    if (this.inflight.length > 0) this.setAsideRanges.push({ first, last, kept: where !== undefined });
     if (where === undefined) {
       const records = [];
       for (let s = first; s <= last; s++) records.push({ recordId: undefined, seq: s });

@@ -8,9 +8,9 @@
 import { unlinkSync } from 'node:fs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Delivery } from '../../src/deliver/delivery.js';
-import { LossReporter, type LossEvent } from '../../src/deliver/loss.js';
-import { AuditMetrics } from '../../src/deliver/metrics.js';
+import type { LossEvent } from '../../src/deliver/loss.js';
 import type { BatchSender, SendResult } from '../../src/deliver/otlp-sender.js';
+import { startDelivery } from '../helpers/delivery.js';
 import { prng } from '../helpers/prng.js';
 import { sealed, seqsOf } from '../helpers/sealed.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -77,25 +77,7 @@ afterEach(async () => {
 });
 
 function makeDelivery(sender: BatchSender, losses: LossEvent[], maxFileBytes = 64 << 20): Delivery {
-  const d = new Delivery({
-    dir,
-    streamId: STREAM,
-    file: 'journal',
-    fsync: 'batch',
-    maxFileBytes,
-    maxQueueSize: 4,
-    maxPendingRecords: 100_000,
-    maxJournalBytes: 1 << 30,
-    maxExportBatchSize: 5,
-    sender,
-    stdout: undefined,
-    loss: new LossReporter('warn', (e) => losses.push(e), () => undefined),
-    metrics: new AuditMetrics(undefined, { 'audit.sequence.stream_id': STREAM }),
-    retryMinMillis: 1,
-    retryMaxMillis: 4,
-  });
-  d.start();
-  return d;
+  return startDelivery(dir, STREAM, sender, losses, { maxFileBytes, maxQueueSize: 4, maxExportBatchSize: 5 });
 }
 
 const range = (a: number, b: number): number[] => Array.from({ length: b - a + 1 }, (_, k) => a + k);

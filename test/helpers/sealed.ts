@@ -18,3 +18,11 @@ export const sealed = (seq: number, text = `r${seq}`): SealedRecord => ({
 export function seqsOf(body: string): number[] {
   return [...body.matchAll(/"stringValue":"r(\d+)"/g)].map((m) => Number(m[1]));
 }
+
+/** Like `sealed`, with the stream id and sequence number attributes that bisection and read-back filter on. */
+export const sealedInStream = (seq: number, streamId: string, extraAttributes = ''): SealedRecord => ({
+  ...sealed(seq),
+  bytes: Buffer.from(
+    `{"attributes":[{"key":"audit.sequence.stream_id","value":{"stringValue":"${streamId}"}},{"key":"audit.sequence.number","value":{"intValue":"${seq}"}}${extraAttributes}],"body":{"stringValue":"r${seq}"}}`,
+  ),
+});

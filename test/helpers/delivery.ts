@@ -1,0 +1,34 @@
+/** A delivery stage (src/deliver/delivery.ts) for tests: real journal files in `dir`, losses collected, fast retries. */
+import { Delivery, type DeliveryOptions } from '../../src/deliver/delivery.js';
+import { LossReporter, type LossEvent } from '../../src/deliver/loss.js';
+import { AuditMetrics } from '../../src/deliver/metrics.js';
+import type { BatchSender } from '../../src/deliver/otlp-sender.js';
+
+export function startDelivery(
+  dir: string,
+  streamId: string,
+  sender: BatchSender,
+  losses: LossEvent[],
+  options: Partial<Omit<DeliveryOptions, 'dir' | 'streamId' | 'sender' | 'loss' | 'metrics'>> = {},
+): Delivery {
+  const d = new Delivery({
+    dir,
+    streamId,
+    file: 'journal',
+    fsync: 'batch',
+    maxFileBytes: 64 << 20,
+    maxQueueSize: 1000,
+    maxPendingRecords: 100_000,
+    maxJournalBytes: 1 << 30,
+    maxExportBatchSize: 100,
+    sender,
+    stdout: undefined,
+    loss: new LossReporter('warn', (e) => losses.push(e), () => undefined),
+    metrics: new AuditMetrics(undefined, { 'audit.sequence.stream_id': streamId }),
+    retryMinMillis: 1,
+    retryMaxMillis: 4,
+    ...options,
+  });
+  d.start();
+  return d;
+}
