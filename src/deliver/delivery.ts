@@ -284,11 +284,13 @@ export class Delivery {
 
   /**
    * Fallback mode: writes the batches in memory that are neither on disk nor being written, with records after
-   * `after`, to the spool. Past maxQueueSize (`after` 0: all of them), so that they can be evicted; new batches
+   * `after` and after everything the spool has sequenced, to the spool. Past maxQueueSize (`after` 0: all of them), so that they can be evicted; new batches
    * stay in memory.
    */
   private spoolMemory(after = 0): void {
-    const toWrite = this.unsent.filter((b) => !b.onDisk && !b.journaling && b.last > after);
+    // A batch whose spool write failed stays in memory: written now, it would land after newer ones (JournalWriter).
+    const from = Math.max(after, this.journal!.writer.sequencedUpTo);
+    const toWrite = this.unsent.filter((b) => !b.onDisk && !b.journaling && b.first > from);
     if (toWrite.length > 0) this.journal!.write(toWrite);
   }
 
@@ -535,9 +537,13 @@ export class Delivery {
     if (this.journal === undefined) return { journaled: 0, lost: records, reason: 'OTEL_AUDIT_FILE=off' };
     if (this.journal.writer.isClosed) return { journaled: 0, lost: [] }; // close() finished: it journaled or reported them
     try {
-      this.journal.writer.writeOnExit(pending.map(journalLine));
-      for (const b of pending) b.onDisk = true;
-      return { journaled: records.length, lost: [] };
+      const lines = pending.map(journalLine);
+      const missed = new Set(this.journal.writer.writeOnExit(lines));
+      const lostBatches = pending.filter((_, i) => missed.has(lines[i]!));
+      for (const b of pending) if (!lostBatches.includes(b)) b.onDisk = true;
+      const lost = recordsOf(lostBatches, acked);
+      if (lost.length === 0) return { journaled: records.length, lost: [] };
+      return { journaled: records.length - lost.length, lost, reason: 'their journal write had failed earlier and later records are in the journal after them (it keeps sequence order)' };
     } catch (e) {
       return { journaled: 0, lost: records, reason: `the journal could not be written (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})` };
     }

@@ -105,6 +105,11 @@ export class JournalWriter {
   private segs: SegmentInfo[] = [];
   /** Highest sequence number whose line is in the file (written; fsynced or not). */
   private written = 0;
+  /**
+   * Highest sequence number of a line queued or written: the journal only appends after it, so that its files and
+   * line indexes stay in sequence order. A line whose write failed is not written later, behind newer ones.
+   */
+  private sequenced = 0;
   private fd = -1;
   private segmentNo = 0;
   private queue: Pending[] = [];
@@ -126,6 +131,32 @@ export class JournalWriter {
 
   get current(): SegmentInfo | undefined {
     return this.segs[this.segs.length - 1];
+  }
+
+  /** Only lines of records after this one may be appended (`sequenced`). */
+  get sequencedUpTo(): number {
+    return this.sequenced;
+  }
+
+  /** Is the line starting at sequence number `first` in one of the segments? */
+  holds(first: number): boolean {
+    for (let k = this.segs.length - 1; k >= 0; k--) {
+      const seg = this.segs[k]!;
+      if (seg.lines.length === 0 || first > seg.last) continue;
+      const i = seg.lines.find(first);
+      if (i < seg.lines.length && seg.lines.first(i) === first) return true;
+    }
+    return false;
+  }
+
+  /** Claims the lines' place in sequence order, or throws when one is not after every line before it. */
+  private sequence(lines: readonly JournalLine[]): void {
+    let after = this.sequenced;
+    for (const l of lines) {
+      if (l.first <= after) throw new Error(`journal: records ${l.first}–${l.last} would land out of sequence order (after ${after})`);
+      after = l.last;
+    }
+    this.sequenced = after;
   }
 
   /**
@@ -203,8 +234,8 @@ export class JournalWriter {
       cur.lines.push(off, off + len, l.first, l.last);
       off += len;
       if (cur.first === 0) cur.first = l.first;
-      cur.last = l.last;
-      this.written = l.last;
+      cur.last = Math.max(cur.last, l.last);
+      this.written = Math.max(this.written, l.last);
     }
     cur.bytes = off;
   }
@@ -258,6 +289,7 @@ export class JournalWriter {
 
   private appendSync(lines: readonly JournalLine[]): void {
     if (this.closed) throw new Error('journal is closed');
+    this.sequence(lines);
     this.reopenIfUnlinked();
     for (let i = 0; i < lines.length; ) {
       const { j, parts, size, sizes } = this.nextRun(lines, i);
@@ -278,6 +310,11 @@ export class JournalWriter {
   /** Queues lines; resolves once they are written (and fsynced, unless the policy is `off`). */
   write(lines: JournalLine[]): Promise<void> {
     if (this.closed) return Promise.reject(new Error('journal is closed'));
+    try {
+      this.sequence(lines);
+    } catch (e) {
+      return Promise.reject(e as Error);
+    }
     return new Promise<void>((resolve, reject) => {
       this.queue.push({ lines, resolve, reject });
       if (!this.writing) void this.drain();
@@ -327,9 +364,10 @@ export class JournalWriter {
    * synchronously, except those already in the file. A run an async writev had in flight is waited for (up to
    * `waitMillis`) and counted when it landed; a fragment of it is cut back to the last whole line. Only a run
    * that lands after the wait can be in the file twice (an identical duplicate, which verify reports as info).
-   * Returns how many of the lines it wrote. Throws on I/O error.
+   * Returns the lines it could not write: neither in the file nor appendable in sequence order (their own write
+   * failed earlier and later lines are in the file after them). Throws on I/O error.
    */
-  writeOnExit(lines: readonly JournalLine[], waitMillis = 1000): number {
+  writeOnExit(lines: readonly JournalLine[], waitMillis = 1000): JournalLine[] {
     if (this.closed) throw new Error('journal is closed');
     const f = this.inflight;
     if (f !== undefined && f.fd === this.fd) {
@@ -344,11 +382,13 @@ export class JournalWriter {
       else if (size > f.start) fs.ftruncateSync(this.fd, f.start);
       this.inflight = undefined;
     }
-    const written = this.written;
+    // No queued write will run any more: from here on only what is in the file is sequenced.
+    const written = (this.sequenced = this.written);
     const todo = lines.filter((l) => l.first > written);
+    const missed = lines.filter((l) => l.first <= written && !this.holds(l.first));
     if (todo.length > 0) this.appendSync(todo);
     else if (this.fd >= 0 && this.options.fsync !== 'off') fs.fsyncSync(this.fd); // the group's fsync may not have run
-    return todo.length;
+    return missed;
   }
 
   /** Waits for queued writes, fsyncs and closes. Idempotent. */
