@@ -485,7 +485,7 @@ function startReplay(r: Replayer, retention: () => void): Promise<ReplayReport |
         return rep;
       },
       (e: unknown) => {
-        diag.error(`otel-audit: replay failed: ${errorText(e)}`);
+        sayLoudly(`otel-audit: replay failed: ${errorText(e)}`);
         return undefined;
       },
     );

@@ -7,6 +7,7 @@ import { diag } from '@opentelemetry/api';
 import { canonicalFromOtlp } from '../chain/canonical.js';
 import { hashCanonical } from '../chain/hash.js';
 import { ATTR_SEQ_END, ATTR_SEQ_NUMBER, ATTR_SEQ_STREAM_ID } from '../core/attributes.js';
+import { errorText } from '../core/errors.js';
 import { sayLoudly } from '../core/say.js';
 import { filterRequest, attribute, intAttribute, stringAttribute } from '../otlp/decode.js';
 import type { ExportLogsServiceRequest, OtlpLogRecord } from '../otlp/types.js';
@@ -35,6 +36,8 @@ export interface ReplayReport {
   rejected: number;
   torn: TornTail[];
   malformedLines: number;
+  /** Streams whose replay failed (said loudly; their journal is kept for the next start). */
+  failed: string[];
 }
 
 interface Claimed {
@@ -76,7 +79,7 @@ export class Replayer {
   private readonly claimed: Claimed[];
   /** Every stream it found to replay (not done, owner gone or stream closed), claimed by it or by another replayer. */
   readonly orphans: string[] = [];
-  readonly report: ReplayReport = { streams: [], records: 0, rejected: 0, torn: [], malformedLines: 0 };
+  readonly report: ReplayReport = { streams: [], records: 0, rejected: 0, torn: [], malformedLines: 0, failed: [] };
 
   /**
    * Claims, synchronously, the streams left unacknowledged by processes that are gone (so the new stream can
@@ -124,11 +127,18 @@ export class Replayer {
     return this.o.dir;
   }
 
-  /** Replays the claimed streams, oldest first, releasing each claim when done (or stopped). */
+  /**
+   * Replays the claimed streams, oldest first, releasing each claim when done (or stopped). A stream whose replay
+   * fails (a segment gone, an I/O error) is said loudly and left in the journal for the next start; the others are
+   * still replayed, and every claim is released.
+   */
   async run(): Promise<ReplayReport> {
     for (const c of this.claimed) {
       try {
         if (!this.stopped) await this.replayStream(c.streamId, c.paths, c.state);
+      } catch (e) {
+        this.report.failed.push(c.streamId);
+        sayLoudly(`otel-audit: replay of stream ${c.streamId} from ${this.o.dir} failed (${errorText(e)}); what it did not deliver stays in the journal for the next start`);
       } finally {
         c.release();
       }
