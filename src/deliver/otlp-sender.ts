@@ -119,10 +119,24 @@ const GRPC_CONFIG_ERRORS: ReadonlySet<number> = new Set([7, 12, 16]);
 const isPermanentHttpStatus = (s: number): boolean => s >= 400 && s < 500 && s !== 408 && s !== 429 && !HTTP_CONFIG_ERRORS.has(s);
 /**
  * gRPC: the retryable status codes of the OTLP spec (OTLP/gRPC Failures): CANCELLED 1, DEADLINE_EXCEEDED 4,
- * RESOURCE_EXHAUSTED 8, ABORTED 10, OUT_OF_RANGE 11, UNAVAILABLE 14, DATA_LOSS 15, and the configuration errors
- * above. Every other code is final.
+ * ABORTED 10, OUT_OF_RANGE 11, UNAVAILABLE 14, DATA_LOSS 15, and the configuration errors above; RESOURCE_EXHAUSTED 8
+ * only when the server says recovery is possible (a RetryInfo in the status details, grpcRetryable). Every other
+ * code is final.
  */
-const GRPC_RETRYABLE: ReadonlySet<number> = new Set([1, 4, 8, 10, 11, 14, 15, ...GRPC_CONFIG_ERRORS]);
+const GRPC_RETRYABLE: ReadonlySet<number> = new Set([1, 4, 10, 11, 14, 15, ...GRPC_CONFIG_ERRORS]);
+const RESOURCE_EXHAUSTED = 8;
+
+/**
+ * RESOURCE_EXHAUSTED without a RetryInfo is final (OTLP spec): a request over the receiver's message size limit
+ * (4 MiB by default in grpc-js and the Collector) gets it at every attempt, and retried forever it would block the
+ * stream; final, it is bisected down to what the receiver takes.
+ */
+function grpcRetryable(code: number, err: unknown): boolean {
+  if (code !== RESOURCE_EXHAUSTED) return GRPC_RETRYABLE.has(code);
+  const md = (err as { metadata?: { get?: (key: string) => unknown[] } } | undefined)?.metadata;
+  const details = typeof md?.get === 'function' ? md.get('grpc-status-details-bin') : [];
+  return details.some((d) => d instanceof Uint8Array && Buffer.from(d).includes('google.rpc.RetryInfo'));
+}
 const CONFIG_HINT = ' (the endpoint or its credentials are wrong: retried until fixed, records stay in the journal)';
 
 interface ExportDelegate {
@@ -296,7 +310,7 @@ export class OtlpSender implements BatchSender {
         if (this.protocol === 'grpc') {
           resolve({
             ok: false,
-            retryable: code === undefined || GRPC_RETRYABLE.has(code),
+            retryable: code === undefined || grpcRetryable(code, err),
             rejected: 0,
             message: code !== undefined ? `gRPC status ${code}${GRPC_CONFIG_ERRORS.has(code) ? CONFIG_HINT : ''}` : safeMessage(err),
           });
