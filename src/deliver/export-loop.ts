@@ -96,6 +96,12 @@ export class ExportLoop {
   private delay: number;
   /** Consecutive failed attempts at the request now at the head of the stream. */
   private failedAttempts = 0;
+  /**
+   * Of those, the last ones in a row that refused for good (a permanent status), or that had records rejected
+   * (partial_success): what makes the request refused for good (sinks/rejected.ts), not an outage before them.
+   */
+  private refusedInARow = 0;
+  private rejectedInARow = 0;
   private idleWaiters: (() => void)[] = [];
   private stopWaiters: (() => void)[] = [];
   private readonly clock: ExportClock;
@@ -204,6 +210,7 @@ export class ExportLoop {
       this.position = req.last;
       this.delay = this.o.retryMinMillis;
       this.failedAttempts = 0;
+      this.refusedInARow = this.rejectedInARow = 0;
       h.acked(req.last, req.count, true);
       h.progressed?.();
       return 'acked';
@@ -212,7 +219,9 @@ export class ExportLoop {
     // A collector that keeps refusing the same request for good (HTTP 4xx, or rejecting records in
     // partial_success) would block the stream forever: after a few attempts it is set aside.
     this.failedAttempts++;
-    if (refusedForGood(r, this.failedAttempts)) {
+    this.refusedInARow = r.retryable ? 0 : this.refusedInARow + 1;
+    this.rejectedInARow = r.retryable && r.rejected > 0 ? this.rejectedInARow + 1 : 0;
+    if (refusedForGood(r, r.retryable ? this.rejectedInARow : this.refusedInARow)) {
       if (req.count > 1) return this.bisect(req, r.message);
       this.setAside(req.body, this.position + 1, req.last, req.count, r.message);
       return 'set-aside';
@@ -228,6 +237,7 @@ export class ExportLoop {
    */
   private async bisect(req: ExportRequest, why: string): Promise<Settled | 'failed'> {
     this.failedAttempts = 0;
+    this.refusedInARow = this.rejectedInARow = 0;
     let setAside = 0;
     const outcome = await bisectRefused({
       sender: this.o.sender,
@@ -260,6 +270,7 @@ export class ExportLoop {
 
   private setAside(body: Uint8Array | string, first: number, last: number, count: number, why: string): void {
     this.failedAttempts = 0;
+    this.refusedInARow = this.rejectedInARow = 0;
     this.o.hooks.setAside(body, first, last, count, why);
     this.position = last;
     this.o.hooks.progressed?.();

@@ -198,6 +198,22 @@ const CASES: Case[] = [
     acked: 1,
   },
   {
+    name: 'an outage (503 twice), then HTTP 400 twice, then accepted: only refusals in a row count, nothing set aside',
+    batches: [[1, 2]],
+    answer: (_s, n) => (n <= 2 ? status(503) : n <= 4 ? status(400) : OK),
+    millis: 10_000,
+    sent: [[1, 2], [1, 2], [1, 2], [1, 2], [1, 2]],
+    acked: 2,
+  },
+  {
+    name: 'partial_success, a 503, then partial_success 4 times, then accepted: the 503 starts the count again',
+    batches: [[1]],
+    answer: (_s, n) => (n === 2 ? status(503) : n <= 6 ? partial(1) : OK),
+    millis: 10_000,
+    sent: [[1], [1], [1], [1], [1], [1], [1]],
+    acked: 1,
+  },
+  {
     name: 'partial_success twice, then accepted: retried, nothing set aside',
     batches: [[1, 2]],
     answer: (_s, n) => (n <= 2 ? partial(1) : OK),
