@@ -68,6 +68,11 @@ async function splitRefused(
   }
   const mid = seqs.length >> 1;
   for (const half of [seqs.slice(0, mid), seqs.slice(mid)]) {
+    // Spent on the way down: the halves still pending above are set aside unsent, so the bound holds.
+    if (budget.refusals <= 0) {
+      setAside(o, req, half, why);
+      continue;
+    }
     const r = await send(o, req, half);
     if (r.kind === 'failed') return 'failed';
     if (r.kind === 'ok') o.onAcked(r.last, r.count);
