@@ -214,6 +214,9 @@ export class Replayer {
 class StreamRequests implements ExportSource {
   private readonly lines: AsyncGenerator<LineRead>;
   private pending: ExportRequest | undefined;
+  /** What `pending` was built from, and the acknowledged position then (see resumed). */
+  private pendingRequest: ExportLogsServiceRequest | undefined;
+  private pendingAfter = 0;
   private exhausted = false;
   /** Lines of this stream's segments that are not JSON: their records were not sent. */
   malformed = 0;
@@ -235,7 +238,7 @@ class StreamRequests implements ExportSource {
   }
 
   async next(acked: number): Promise<ExportRequest | undefined> {
-    if (this.pending !== undefined) return this.pending;
+    if (this.pending !== undefined) return this.resumed(acked);
     const requests: ExportLogsServiceRequest[] = [];
     let count = 0;
     let last = acked;
@@ -261,9 +264,11 @@ class StreamRequests implements ExportSource {
       last = Math.max(last, f.last);
     }
     if (count === 0) return undefined;
-    const body = JSON.stringify({ resourceLogs: requests.flatMap((r) => r.resourceLogs ?? []) });
+    const merged: ExportLogsServiceRequest = { resourceLogs: requests.flatMap((r) => r.resourceLogs ?? []) };
+    this.pendingRequest = merged;
+    this.pendingAfter = acked;
     return (this.pending = {
-      body,
+      body: JSON.stringify(merged),
       count,
       last,
       done: (outcome) => {
@@ -272,6 +277,20 @@ class StreamRequests implements ExportSource {
         this.onSettled(last);
       },
     });
+  }
+
+  /**
+   * The pending request again, or, when a bisection settled its start before a retryable failure stopped it, the
+   * records after `acked` (resending all of it would send acknowledged records twice and set refused ones aside
+   * again).
+   */
+  private resumed(acked: number): ExportRequest {
+    const p = this.pending!;
+    if (acked <= this.pendingAfter) return p;
+    const f = filterRequest(this.pendingRequest!, this.streamId, (s) => s > acked);
+    if (f === undefined) return p;
+    this.pendingAfter = acked;
+    return (this.pending = { ...p, body: JSON.stringify(f.request), count: f.count });
   }
 
   /** Closes the segment being read (when the replay stopped before its end). */

@@ -1,5 +1,6 @@
 /**
- * A bisection (src/deliver/bisect.ts) that acknowledged and set aside the start of a batch still in memory, and
+ * A bisection (src/deliver/bisect.ts) that acknowledged and set aside the start of a batch still in memory (or of a
+ * request replayed from an earlier process's journal), and
  * was then stopped by a retryable failure: the export loop resumes after the last settled record. Sending the
  * whole batch again sent acknowledged records twice and set the refused one aside a second time; and a receipt of a
  * record set aside before the failure resolved as delivered when the rest was acknowledged. Real journal and
@@ -13,7 +14,9 @@ import { Delivery } from '../../src/deliver/delivery.js';
 import type { LossEvent } from '../../src/deliver/loss.js';
 import type { BatchSender, SendResult } from '../../src/deliver/otlp-sender.js';
 import type { AuditReceipt } from '../../src/deliver/receipt.js';
+import { Replayer } from '../../src/deliver/replay.js';
 import { startDelivery } from '../helpers/delivery.js';
+import { orphanStream } from '../helpers/orphan.js';
 import { sealedInStream, seqsOf } from '../helpers/sealed.js';
 import { tempDir } from '../helpers/tmp.js';
 
@@ -91,6 +94,18 @@ describe('bisection stopped by a retryable failure, batch in memory', () => {
     expect(await Promise.all(receipts)).toEqual(['collector', 'AuditLossError', 'collector', 'collector', 'collector', 'collector']);
     expect(sender.acked).toEqual([1, 3, 4, 5, 6]);
     expect(losses.map((l) => l.records.map((r) => r.seq))).toEqual([[2]]);
+  });
+});
+
+describe('bisection stopped by a retryable failure, replay of an earlier stream', () => {
+  it('resumes after the last settled record: nothing acknowledged is sent again, the refused record is set aside once', async () => {
+    await orphanStream(dir, STREAM, [[1, 2, 3, 4, 5, 6]], (seq) => (seq === 2 ? POISON : ''));
+    const sender = new Collector(dir);
+    const report = await new Replayer({ dir, ownStreamId: 'none', sender, maxExportBatchSize: 100, retryMinMillis: 1, retryMaxMillis: 2 }).run();
+    expect(sender.acked).toEqual([1, 3, 4, 5, 6]);
+    const rejected = readdirSync(join(dir, 'rejected')).map((f) => seqsOf(readFileSync(join(dir, 'rejected', f), 'utf8')));
+    expect(rejected).toEqual([[2]]);
+    expect(report.rejected).toBe(1);
   });
 });
 
