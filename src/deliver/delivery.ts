@@ -15,7 +15,10 @@
  *   (an outage of any length only grows the journal).
  * - Memory holds at most `maxQueueSize` records that are already in the journal (older ones are evicted and
  *   re-read from disk later) and at most `maxPendingRecords` records in all; past that, the loss policy.
- */import { diag } from '@opentelemetry/api';
+ */
+import { diag } from '@opentelemetry/api';
+import { existsSync } from 'node:fs';
+import { statePath } from '../sinks/files.js';
 import type { SealedRecord } from '../chain/seal.js';
 import type { EncodableRecord } from '../otlp/request.js';
 import type { FsyncPolicy, SegmentInfo } from '../sinks/journal.js';
@@ -88,7 +91,7 @@ export class Delivery {
   private ahead: { from: number; read: Promise<{ request: ReadBackRequest | undefined; gaps: [number, number][] }> } | undefined;
   private aheadScratch = new BodyScratch();
   private stateTimer: NodeJS.Timeout | undefined;
-  /** The state file was written once: from then on the stream's segments may exist (see beforeFirstSegment). */
+  /** The state file was written once: from then on the stream's segments may exist (see beforeSegment). */
   private stateWritten = false;
   /** Ranges the request in flight set aside: kept in rejected/, or not (reported lost). */
   private setAsideRanges: { first: number; last: number; kept: boolean }[] = [];
@@ -114,8 +117,9 @@ export class Delivery {
             onError: (message) => (this.lastError = message),
             // A segment without the state file that names its live owner looks orphaned to another processor in
             // the directory, which would replay it and take it for its predecessor while this one still writes.
-            beforeFirstSegment: () => {
-              if (this.stateWritten) return;
+            beforeSegment: () => {
+              // At rotation a stat: the directory may have been removed underneath and re-created for this segment.
+              if (this.stateWritten && existsSync(statePath(o.dir, o.streamId))) return;
               const problem = this.saveState();
               if (problem !== undefined) throw new Error(`delivery state not written: ${problem}`);
             },

@@ -27,10 +27,11 @@ export interface JournalOptions {
   maxFileBytes: number;
   fsync: FsyncPolicy;
   /**
-   * Runs before the stream's first segment file is created, and throws to refuse it: that write then fails like
-   * any other (the delivery stage makes sure the stream's state file, which names its live owner, exists first).
+   * Runs before each segment file of the stream is created, and throws to refuse it: that write then fails like
+   * any other (the delivery stage makes sure the stream's state file, which names its live owner, exists first:
+   * at the first segment, and in a directory re-created after it was removed underneath).
    */
-  beforeFirstSegment?: () => void;
+  beforeSegment?: () => void;
 }
 
 /** One line to append: UTF-8 OTLP/JSON without the newline, and the sequence numbers it holds. */
@@ -170,7 +171,7 @@ export class JournalWriter {
 
   private openNext(): void {
     ensureDirs(this.options.dir);
-    if (this.segs.length === 0) this.options.beforeFirstSegment?.();
+    this.options.beforeSegment?.();
     this.segmentNo++;
     const path = join(this.options.dir, segmentName(this.options.streamId, this.segmentNo));
     // O_EXCL: a segment name is never reused, even across a crash and restart (new stream id anyway), and
