@@ -47,10 +47,13 @@ interface Claimed {
   release: () => void;
 }
 
-/** Seq and hash of the highest record of `streamId` on the last whole line of its last segment. */
+/** Seq and hash of the highest record of `streamId` on the last whole line of its segments. */
 function lastRecordOf(streamId: string, paths: readonly string[]): { lastSeq?: number; lastHash?: string } {
   try {
-    const line = readLastLine(paths[paths.length - 1]!);
+    // A segment without a whole line (created at rotation just before a crash or a full disk: empty, or only a
+    // torn first line) holds no record: the last one is in the segment before it.
+    let line: string | undefined;
+    for (let k = paths.length - 1; k >= 0 && line === undefined; k--) line = readLastLine(paths[k]!);
     if (line === undefined) return {};
     const req = JSON.parse(line) as ExportLogsServiceRequest;
     let best: { seq: number; rec: OtlpLogRecord } | undefined;
