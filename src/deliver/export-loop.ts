@@ -2,8 +2,8 @@
  * The export loop (ARCHITECTURE.md §5.2), shared by live delivery (delivery.ts) and replay (replay.ts): one
  * request in flight per stream, in sequence order. A failed request is retried with exponential backoff from
  * `retryMinMillis`, doubling up to `retryMaxMillis`, forever (an outage of any length only grows the journal).
- * Retry-After is the transport's business: the sender honours it within one `send` (otlp-sender.ts), and the
- * loop backs off on top of that as after any other failure.
+ * Retry-After is the transport's business within one `send` (otlp-sender.ts); one longer than the export timeout
+ * has left comes back in the result, and the loop waits that long (up to RETRY_AFTER_MAX_MS) before trying again.
  *
  * A request the collector refuses for good (a permanent status after PERMANENT_ATTEMPTS, records rejected in
  * partial_success after REJECTED_ATTEMPTS: sinks/rejected.ts) is bisected (bisect.ts) so that only the
@@ -65,6 +65,9 @@ export interface ExportClock {
   /** Calls `fn` after `ms`; returns what cancels it. */
   schedule(fn: () => void, ms: number): () => void;
 }
+
+/** The longest Retry-After the loop honours: a collector's answer must not park the stream for hours. */
+export const RETRY_AFTER_MAX_MS = 300_000;
 
 export const systemClock: ExportClock = {
   now: () => performance.now(),
@@ -181,12 +184,16 @@ export class ExportLoop {
     for (const f of w) f();
   }
 
-  private scheduleRetry(): void {
+  /** Backs off `this.delay`, or longer when the collector asked for it (Retry-After, up to RETRY_AFTER_MAX_MS). */
+  private scheduleRetry(retryAfterMillis = 0): void {
     if (this.cancelRetry !== undefined || this.stopped) return;
-    this.cancelRetry = this.clock.schedule(() => {
-      this.cancelRetry = undefined;
-      this.kick();
-    }, this.delay);
+    this.cancelRetry = this.clock.schedule(
+      () => {
+        this.cancelRetry = undefined;
+        this.kick();
+      },
+      Math.max(this.delay, Math.min(retryAfterMillis, RETRY_AFTER_MAX_MS)),
+    );
     this.delay = Math.min(this.delay * 2, this.o.retryMaxMillis);
   }
 
@@ -226,8 +233,9 @@ export class ExportLoop {
       this.setAside(req.body, this.position + 1, req.last, req.count, r.message);
       return 'set-aside';
     }
-    h.retrying?.(r, req.count, this.delay);
-    this.scheduleRetry();
+    const retryAfter = r.retryAfterMillis ?? 0;
+    h.retrying?.(r, req.count, Math.max(this.delay, Math.min(retryAfter, RETRY_AFTER_MAX_MS)));
+    this.scheduleRetry(retryAfter);
     return 'failed';
   }
 

@@ -53,6 +53,8 @@ export interface SendResult {
   /** One line, safe to log: no headers, no body. */
   message: string;
   status?: number;
+  /** The collector asked to wait this long before trying again (Retry-After) and the export timeout was shorter. */
+  retryAfterMillis?: number;
 }
 
 export interface BatchSender {
@@ -167,6 +169,8 @@ const JITTER = 0.2;
  */
 class ReleasableRetryingTransport implements ExporterTransport {
   private released = false;
+  /** The Retry-After of the last send's final answer, when it asked for more than the export timeout had left. */
+  retryAfterMillis: number | undefined;
   constructor(private readonly inner: ExporterTransport) {}
 
   release(): void {
@@ -177,6 +181,7 @@ class ReleasableRetryingTransport implements ExporterTransport {
     let attempts = MAX_ATTEMPTS;
     let nextBackoff = INITIAL_BACKOFF;
     const deadline = Date.now() + timeoutMillis;
+    this.retryAfterMillis = undefined;
     let result = await this.inner.send(data, timeoutMillis);
     while (result.status === 'retryable' && attempts > 0 && !this.released) {
       attempts--;
@@ -184,7 +189,11 @@ class ReleasableRetryingTransport implements ExporterTransport {
       nextBackoff *= BACKOFF_MULTIPLIER;
       const retryInMillis = result.retryInMillis ?? backoff;
       const remaining = deadline - Date.now();
-      if (retryInMillis > remaining) return result;
+      if (retryInMillis > remaining) {
+        // The export loop waits it out before its next attempt (export-loop.ts), rather than its own backoff.
+        this.retryAfterMillis = result.retryInMillis;
+        return result;
+      }
       await new Promise<void>((resolve) => setTimeout(resolve, retryInMillis).unref());
       if (this.released) return result;
       result = await this.inner.send(data, remaining);
@@ -322,6 +331,7 @@ export class OtlpSender implements BatchSender {
           rejected: 0,
           message: code !== undefined ? `HTTP ${code}${HTTP_CONFIG_ERRORS.has(code) ? CONFIG_HINT : ''}` : safeMessage(err),
           ...(code !== undefined ? { status: code } : {}),
+          ...(this.retries?.retryAfterMillis !== undefined ? { retryAfterMillis: this.retries.retryAfterMillis } : {}),
         });
       });
     });

@@ -181,6 +181,16 @@ const CASES: Case[] = [
     acked: 1,
   },
   {
+    name: 'HTTP 429 with a Retry-After longer than the export timeout (passed on by the sender): waited out, then retried',
+    batches: [[1]],
+    answer: (_s, n) => (n === 1 ? { ...status(429), retryAfterMillis: 30_000 } : OK),
+    millis: 60_000,
+    sent: [[1], [1]],
+    at: [0, 30_000],
+    acked: 1,
+    delays: [30_000],
+  },
+  {
     name: `HTTP 400 on a single record: set aside after ${PERMANENT_ATTEMPTS} attempts, the stream moves on`,
     batches: [[1], [2]],
     answer: poisoned(1, status(400)),
