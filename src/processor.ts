@@ -83,6 +83,11 @@ export class AuditLogRecordProcessor implements LogRecordProcessor {
   private replayDone: Promise<ReplayReport | undefined> = Promise.resolve(undefined);
   private started = false;
   private shutdownPromise: Promise<ShutdownReport> | undefined;
+  /**
+   * Set as shutdown starts, before `shutdownPromise` exists: a record emitted while shutdown seals the queue (from a
+   * getter, or a diag logger that emits audit records) would otherwise land after the stream's end marker.
+   */
+  private closing = false;
   /** Receipt of the typed-API record being emitted right now (emit → onEmit is synchronous). */
   private slot: Deferred<AuditReceipt> | undefined;
   private lastResource: SdkResource | undefined;
@@ -171,7 +176,7 @@ export class AuditLogRecordProcessor implements LogRecordProcessor {
     const schedule = new CheckpointSchedule({ everyRecords: o.checkpointEveryRecords, everyMillis: o.checkpointIntervalMillis });
     if (o.checkpointIntervalMillis > 0) {
       this.checkpointTimer = setInterval(() => {
-        if (schedule.pending > 0 && this.shutdownPromise === undefined && this.delivery.canAccept()) {
+        if (schedule.pending > 0 && !this.closing && this.delivery.canAccept()) {
           this.emitCheckpoint();
           if (o.fsync === 'always') this.queue.drain();
         }
@@ -230,12 +235,12 @@ export class AuditLogRecordProcessor implements LogRecordProcessor {
 
   /** False once nothing more can be accepted without loss (memory bound reached, or shut down). */
   canAccept(): boolean {
-    return this.shutdownPromise === undefined && this.delivery.canAccept();
+    return !this.closing && this.delivery.canAccept();
   }
 
   /** Why records are refused right now (loss policy applies), or undefined. */
   refusal(): string | undefined {
-    return this.shutdownPromise !== undefined ? 'the processor is shut down' : this.delivery.refusal();
+    return this.closing ? 'the processor is shut down' : this.delivery.refusal();
   }
 
   /** @internal Typed API: the next audit record seen by onEmit carries this receipt. */
@@ -298,10 +303,25 @@ export class AuditLogRecordProcessor implements LogRecordProcessor {
     const validationError = disowned === undefined ? invalid : invalid === undefined ? disowned : `${invalid}; ${disowned}`;
     const dropped = record.droppedAttributesCount;
     const seq = this.chain.reserve();
-    stampLiveRecord(record, ownRecordId(record.attributes) === undefined ? uuidV4() : undefined, this.streamId, seq);
+    let snapshot: SealInput;
+    try {
+      try {
+        stampLiveRecord(record, ownRecordId(record.attributes) === undefined ? uuidV4() : undefined, this.streamId, seq);
+      } catch (e) {
+        // Attributes a processor before this one locked: later processors see the record without the stamps;
+        // what is sealed and shipped carries every stamp all the same.
+        diag.warn(`otel-audit: could not stamp the live record (${errorText(e)}); the sealed copy carries the stamps`);
+      }
+      snapshot = snapshotRecord(record);
+    } catch (e) {
+      // The sequence number is reserved: its place in the chain is taken by an unsealable mark (the loss reported
+      // when it is sealed), or every later record would wait for it.
+      this.queue.push({ seq, record: () => { throw e; }, validationError: undefined, dropped, ticket: receipt });
+      return;
+    }
     this.lastResource = record.resource;
     this.lastScope = record.instrumentationScope;
-    this.queue.push({ seq, record: snapshotRecord(record), validationError, dropped, ticket: receipt });
+    this.queue.push({ seq, record: snapshot, validationError, dropped, ticket: receipt });
   }
 
   /**
@@ -371,7 +391,7 @@ export class AuditLogRecordProcessor implements LogRecordProcessor {
 
   /** Reports a refused record as lost (counted, onLoss) and returns the error its receipt rejects with. */
   private refused(recordId: string | undefined): AuditLossError {
-    const reason = this.shutdownPromise !== undefined ? 'the processor is shut down' : (this.delivery.refusal() ?? 'no room');
+    const reason = this.closing ? 'the processor is shut down' : (this.delivery.refusal() ?? 'no room');
     this.loss.report({ records: [{ recordId, seq: undefined }], reason, streamId: this.streamId });
     return new AuditLossError(`audit record refused: ${reason}`, recordId !== undefined ? [recordId] : []);
   }
@@ -382,7 +402,7 @@ export class AuditLogRecordProcessor implements LogRecordProcessor {
    * the processor is not shut down (then it is not registered where the record went).
    */
   _lostAfterShutdown(recordId: string): AuditLossError | undefined {
-    return this.shutdownPromise === undefined ? undefined : this.refused(recordId);
+    return this.closing ? this.refused(recordId) : undefined;
   }
 
   /**
@@ -425,6 +445,7 @@ export class AuditLogRecordProcessor implements LogRecordProcessor {
   }
 
   private async doShutdown(): Promise<ShutdownReport> {
+    this.closing = true;
     if (this.checkpointTimer !== undefined) clearInterval(this.checkpointTimer);
     // One deadline for the whole shutdown: the resource settling, flush, close (an export still in flight), replay
     // winding down.
