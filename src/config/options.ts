@@ -7,7 +7,7 @@ import { AuditConfigError } from '../core/errors.js';
 import { httpUrl } from '../core/http-url.js';
 import { describe } from '../otlp/describe.js';
 import { readAuditEnv, type AuditEnv } from './env.js';
-import { isEnvOnly, ROWS, type OptionValues, type Row } from './table.js';
+import { isEnvOnly, MAX_TIMER_MILLIS, ROWS, type OptionValues, type Row } from './table.js';
 import type { AuditProcessorOptions, ResolvedOptions } from './types.js';
 
 export type { AuditProcessorOptions, ResolvedOptions } from './types.js';
@@ -50,8 +50,8 @@ function checkExporter(e: unknown): void {
   if (headers !== undefined && (typeof headers !== 'object' || headers === null || Array.isArray(headers) || Object.values(headers).some((v) => typeof v !== 'string'))) {
     throw new AuditConfigError('otel-audit option exporter.headers is invalid (values hidden): an object mapping header names to strings is expected');
   }
-  if (timeoutMillis !== undefined && !(typeof timeoutMillis === 'number' && Number.isFinite(timeoutMillis) && timeoutMillis > 0)) {
-    bad('exporter.timeoutMillis', timeoutMillis, 'a positive number of milliseconds');
+  if (timeoutMillis !== undefined && !(typeof timeoutMillis === 'number' && Number.isFinite(timeoutMillis) && timeoutMillis > 0 && timeoutMillis <= MAX_TIMER_MILLIS)) {
+    bad('exporter.timeoutMillis', timeoutMillis, `a positive number of milliseconds, at most ${MAX_TIMER_MILLIS}`);
   }
 }
 

@@ -32,12 +32,20 @@ export interface Kind<T, E = T> {
   readonly values?: readonly string[];
 }
 
-/** A whole number >= min. From text only plain digits: no sign, exponent, hex or fraction. */
-function wholeNumber(min: number, envAllowed = `a whole number >= ${min}`): Kind<number> {
-  const value = z.number().int().min(min).max(Number.MAX_SAFE_INTEGER);
+/** A whole number >= min (and <= max). From text only plain digits: no sign, exponent, hex or fraction. */
+function wholeNumber(min: number, envAllowed = `a whole number >= ${min}`, max = Number.MAX_SAFE_INTEGER): Kind<number> {
+  const value = z.number().int().min(min).max(max);
   const text = z.string().regex(/^\d+$/).transform(Number).pipe(value);
-  return { name: 'wholeNumber', value, allowed: `a whole number >= ${min}`, text, envAllowed, min };
+  const allowed = max === Number.MAX_SAFE_INTEGER ? `a whole number >= ${min}` : `a whole number from ${min} to ${max}`;
+  return { name: 'wholeNumber', value, allowed, text, envAllowed, min, max };
 }
+
+/** The longest delay a Node timer takes: longer ones fire after 1 ms (with a warning). */
+export const MAX_TIMER_MILLIS = 2_147_483_647;
+
+/** A whole number of milliseconds >= min that a timer can wait. */
+const millis = (min: number, what = 'a whole number of milliseconds'): Kind<number> =>
+  wholeNumber(min, `${what}, at most ${MAX_TIMER_MILLIS}`, MAX_TIMER_MILLIS);
 
 /**
  * One of `values` (all lower case). From the environment in any case (`HTTP/PROTOBUF`), as the OTel SDK
@@ -156,7 +164,7 @@ export const OPTIONS = {
     doc: 'HMAC key (or its file) or Ed25519 key file that sign records and checkpoints; HMAC key id (docs/integrity.md)' }),
   checkpointEveryRecords: option({ env: ['OTEL_AUDIT_CHECKPOINT_RECORDS'], kind: wholeNumber(1), default: 1000,
     doc: 'a signed checkpoint after this many records' }),
-  checkpointIntervalMillis: option({ env: ['OTEL_AUDIT_CHECKPOINT_INTERVAL_MS'], kind: wholeNumber(0, 'a whole number of milliseconds (0: only by count)'), default: 60000,
+  checkpointIntervalMillis: option({ env: ['OTEL_AUDIT_CHECKPOINT_INTERVAL_MS'], kind: millis(0, 'a whole number of milliseconds (0: only by count)'), default: 60000,
     doc: 'and this often when records were sealed since the last one (0: by count only)' }),
   // Read here, not only by the transport, because it chooses the transport; the LOGS one wins (OTLP exporter spec).
   'exporter.protocol': option({ env: ['OTEL_EXPORTER_OTLP_LOGS_PROTOCOL', 'OTEL_EXPORTER_OTLP_PROTOCOL'], kind: oneOf([...OTLP_PROTOCOLS]), default: 'http/json',
@@ -165,15 +173,15 @@ export const OPTIONS = {
     doc: 'records kept in memory for export; journaled ones beyond it are evicted and read back later' }),
   maxExportBatchSize: option({ env: ['OTEL_BLRP_MAX_EXPORT_BATCH_SIZE'], kind: wholeNumber(1), default: 2048,
     doc: 'most records per OTLP request, capped at maxQueueSize' }),
-  exportTimeoutMillis: option({ env: ['OTEL_BLRP_EXPORT_TIMEOUT'], kind: wholeNumber(0, 'a whole number of milliseconds'), default: 30000,
+  exportTimeoutMillis: option({ env: ['OTEL_BLRP_EXPORT_TIMEOUT'], kind: millis(0), default: 30000,
     doc: 'default timeout of forceFlush and shutdown' }),
-  scheduleDelayMillis: envOnly({ env: ['OTEL_BLRP_SCHEDULE_DELAY'], kind: wholeNumber(0, 'a whole number of milliseconds'), default: 1000,
+  scheduleDelayMillis: envOnly({ env: ['OTEL_BLRP_SCHEDULE_DELAY'], kind: millis(0), default: 1000,
     doc: 'validated, no effect: a batch is sent as soon as the previous one is acknowledged' }),
   maxPendingRecords: option({ env: [], kind: wholeNumber(1), default: 65536,
     doc: 'hard bound on records in memory (raised to maxQueueSize); past it, the loss policy' }),
-  retryMinMillis: option({ env: [], kind: wholeNumber(1), default: 500,
+  retryMinMillis: option({ env: [], kind: millis(1), default: 500,
     doc: 'first backoff after a failed export (doubling)' }),
-  retryMaxMillis: option({ env: [], kind: wholeNumber(1), default: 30000,
+  retryMaxMillis: option({ env: [], kind: millis(1), default: 30000,
     doc: 'longest backoff between failed exports' }),
   replay: option({ env: [], kind: flag, default: true,
     doc: 'replay streams left unacknowledged by earlier processes sharing dir' }),

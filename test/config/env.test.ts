@@ -171,10 +171,12 @@ describe('readAuditEnv: invalid values', () => {
     ['OTEL_BLRP_MAX_QUEUE_SIZE', 'lots', 'a whole number >= 1'],
     ['OTEL_BLRP_MAX_EXPORT_BATCH_SIZE', '0', 'a whole number >= 1'],
     ['OTEL_BLRP_MAX_EXPORT_BATCH_SIZE', '1.5', 'a whole number >= 1'],
-    ['OTEL_BLRP_EXPORT_TIMEOUT', '-1', 'a whole number of milliseconds'],
-    ['OTEL_BLRP_EXPORT_TIMEOUT', '30s', 'a whole number of milliseconds'],
-    ['OTEL_BLRP_SCHEDULE_DELAY', '-100', 'a whole number of milliseconds'],
-    ['OTEL_BLRP_SCHEDULE_DELAY', 'NaN', 'a whole number of milliseconds'],
+    ['OTEL_BLRP_EXPORT_TIMEOUT', '-1', 'a whole number of milliseconds, at most 2147483647'],
+    ['OTEL_BLRP_EXPORT_TIMEOUT', '30s', 'a whole number of milliseconds, at most 2147483647'],
+    ['OTEL_BLRP_EXPORT_TIMEOUT', '2147483648', 'a whole number of milliseconds, at most 2147483647'],
+    ['OTEL_AUDIT_CHECKPOINT_INTERVAL_MS', '2147483648', 'a whole number of milliseconds (0: only by count), at most 2147483647'],
+    ['OTEL_BLRP_SCHEDULE_DELAY', '-100', 'a whole number of milliseconds, at most 2147483647'],
+    ['OTEL_BLRP_SCHEDULE_DELAY', 'NaN', 'a whole number of milliseconds, at most 2147483647'],
   ];
   it.each(cases)('%s=%j is rejected', (name, raw, allowed) => {
     const err = configError(() => readAuditEnv({ [name]: raw }));
@@ -227,7 +229,7 @@ describe('readAuditEnv: invalid values', () => {
       ['OTEL_AUDIT_STDOUT', 'yes', 'true, false, 1, 0'],
       ['OTEL_AUDIT_ON_LOSS', 'ignore', 'warn, throw'],
       ['OTEL_BLRP_MAX_QUEUE_SIZE', '-1', 'a whole number >= 1'],
-      ['OTEL_BLRP_EXPORT_TIMEOUT', 'soon', 'a whole number of milliseconds'],
+      ['OTEL_BLRP_EXPORT_TIMEOUT', 'soon', 'a whole number of milliseconds, at most 2147483647'],
     ];
     for (const [name, raw, allowed] of expected) {
       expect(err.message).toContain(`${name}=${JSON.stringify(raw)} is invalid: allowed values are ${allowed}`);
@@ -403,9 +405,11 @@ describe('resolveOptions', () => {
     ['maxQueueSize', 0, 'a whole number >= 1'],
     ['maxPendingRecords', 0, 'a whole number >= 1'],
     ['maxExportBatchSize', 0, 'a whole number >= 1'],
-    ['exportTimeoutMillis', -1, 'a whole number >= 0'],
-    ['retryMinMillis', 0, 'a whole number >= 1'],
-    ['retryMaxMillis', -5, 'a whole number >= 1'],
+    ['exportTimeoutMillis', -1, 'a whole number from 0 to 2147483647'],
+    ['exportTimeoutMillis', 2 ** 31, 'a whole number from 0 to 2147483647'],
+    ['retryMinMillis', 0, 'a whole number from 1 to 2147483647'],
+    ['retryMaxMillis', -5, 'a whole number from 1 to 2147483647'],
+    ['retryMaxMillis', 2 ** 31, 'a whole number from 1 to 2147483647'],
     ['maxFileBytes', Number.MAX_SAFE_INTEGER + 2, 'a whole number >= 4096'],
   ];
   it.each(badOptions)('rejects code option %s=%j', (option, value, allowed) => {
@@ -441,6 +445,7 @@ describe('resolveOptions', () => {
     ['headers that are not a string map', { headers: { authorization: 42 } }, 'otel-audit option exporter.headers is invalid (values hidden)'],
     ['headers given as a string', { headers: 'authorization=Bearer s3cr3t' }, 'otel-audit option exporter.headers is invalid (values hidden)'],
     ['a negative timeout', { timeoutMillis: -5 }, 'otel-audit option exporter.timeoutMillis=-5 is invalid'],
+    ['a timeout no timer can wait', { timeoutMillis: 2 ** 31 }, 'otel-audit option exporter.timeoutMillis=2147483648 is invalid'],
     ['a string instead of an object', 'http://localhost:4318', 'otel-audit option exporter="http://localhost:4318" is invalid'],
   ])('refuses an exporter code option with %s, showing no secret', (_what, exporter, message) => {
     const err = configError(() => resolveOptions({ exporter } as unknown as AuditProcessorOptions, {}));
