@@ -90,6 +90,8 @@ export class AuditLogRecordProcessor implements LogRecordProcessor {
   private closing = false;
   /** Receipt of the typed-API record being emitted right now (emit → onEmit is synchronous). */
   private slot: Deferred<AuditReceipt> | undefined;
+  /** The record id of the typed-API record the slot's receipt is for: only that record takes it. */
+  private slotRecordId: string | undefined;
   private lastResource: SdkResource | undefined;
   private lastScope: SdkInstrumentationScope | undefined;
   /** MAC/signature of every record, when a key is configured. */
@@ -244,21 +246,29 @@ export class AuditLogRecordProcessor implements LogRecordProcessor {
   }
 
   /** @internal Typed API: the next audit record seen by onEmit carries this receipt. */
-  _expectReceipt(d: Deferred<AuditReceipt>): void {
+  _expectReceipt(d: Deferred<AuditReceipt>, recordId: string): void {
     this.slot = d;
+    this.slotRecordId = recordId;
   }
 
   /** @internal Typed API: true if the expected record never reached onEmit (processor not registered). */
   _receiptUnclaimed(): boolean {
     const unclaimed = this.slot !== undefined;
     this.slot = undefined;
+    this.slotRecordId = undefined;
     return unclaimed;
   }
 
   onEmit(record: ReadWriteLogRecord): void {
     if (!this.select(record)) return;
-    const receipt = this.slot;
-    this.slot = undefined;
+    // Only the typed-API record the receipt was set for takes it: an audit record emitted before it reaches this
+    // processor (a diag logger that records the SDK's own warnings, say) is a raw record, validated as one.
+    let receipt: Deferred<AuditReceipt> | undefined;
+    if (this.slot !== undefined && ownRecordId(record.attributes) === this.slotRecordId) {
+      receipt = this.slot;
+      this.slot = undefined;
+      this.slotRecordId = undefined;
+    }
     try {
       // The bound on records in memory counts the ones waiting to be sealed: near it, seal them now, so that the
       // delivery stage's own count is exact when it decides.

@@ -41,15 +41,21 @@ export class AuditLogger {
     const d = deferred<AuditReceipt>();
     // Settled later; without a handler a loss at shutdown would become an unhandled rejection in the app.
     d.promise.catch(() => undefined);
-    this.processor._expectReceipt(d);
-    this.logger.emit({
-      eventName: m.eventName,
-      ...(m.body !== undefined ? { body: m.body } : {}),
-      ...(m.timestamp !== undefined ? { timestamp: m.timestamp } : {}),
-      severityNumber: event.outcome === 'failure' ? SEVERITY_WARN : SEVERITY_INFO,
-      severityText: event.outcome === 'failure' ? 'WARN' : 'INFO',
-      attributes: m.attributes,
-    });
+    this.processor._expectReceipt(d, m.recordId);
+    try {
+      this.logger.emit({
+        eventName: m.eventName,
+        ...(m.body !== undefined ? { body: m.body } : {}),
+        ...(m.timestamp !== undefined ? { timestamp: m.timestamp } : {}),
+        severityNumber: event.outcome === 'failure' ? SEVERITY_WARN : SEVERITY_INFO,
+        severityText: event.outcome === 'failure' ? 'WARN' : 'INFO',
+        attributes: m.attributes,
+      });
+    } catch (e) {
+      // A processor before this one threw: the receipt must not stay for the next audit record to take.
+      this.processor._receiptUnclaimed();
+      throw e;
+    }
     if (this.processor._receiptUnclaimed()) {
       // A provider shut down drops records before any processor sees them: that is a loss, not a set-up error.
       const lost = this.processor._lostAfterShutdown(m.recordId);
