@@ -237,12 +237,17 @@ export class AuditLogRecordProcessor implements LogRecordProcessor {
 
   /** False once nothing more can be accepted without loss (memory bound reached, or shut down). */
   canAccept(): boolean {
-    return !this.closing && this.delivery.canAccept();
+    return this.refusal() === undefined;
   }
 
   /** Why records are refused right now (loss policy applies), or undefined. */
   refusal(): string | undefined {
-    return this.closing ? 'the processor is shut down' : this.delivery.refusal();
+    if (this.closing) return 'the processor is shut down';
+    // The records still waiting to be sealed count against the memory bound: onEmit seals them before it decides,
+    // and the typed API must refuse (throw, with the fail-closed policy) before it emits, not after.
+    const inMemory = this.queue.length + this.delivery.queueDepth;
+    if (this.queue.length > 0 && inMemory >= this.options.maxPendingRecords) return `${inMemory} records in memory (maxPendingRecords) and neither journal nor collector takes more`;
+    return this.delivery.refusal();
   }
 
   /** @internal Typed API: the next audit record seen by onEmit carries this receipt. */
