@@ -416,12 +416,20 @@ class LocalCollector implements CollectorHandle {
         if (this.outFile !== undefined) throw new Error('collector is closed');
         return; // no outFile: count only
       }
-      let offset = 0;
-      while (offset < line.length) {
-        const { bytesWritten } = await file.write(line, offset, line.length - offset);
-        offset += bytesWritten;
+      // A write that fails part-way (ENOSPC) is cut back to the last whole line: the next request would otherwise
+      // be appended to the fragment, on the same line, and be unreadable though acknowledged.
+      const start = (await file.stat()).size;
+      try {
+        let offset = 0;
+        while (offset < line.length) {
+          const { bytesWritten } = await file.write(line, offset, line.length - offset);
+          offset += bytesWritten;
+        }
+        if (this.fsync) await file.sync();
+      } catch (err) {
+        await file.truncate(start).catch(() => undefined);
+        throw err;
       }
-      if (this.fsync) await file.sync();
     });
     // Keep the chain alive after a failed write; the failing request reports its own error.
     this.writes = write.catch(() => undefined);
