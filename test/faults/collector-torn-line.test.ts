@@ -10,13 +10,16 @@ import { afterAll, expect, it } from 'vitest';
 import { startCollector } from '../../src/collector/index.js';
 import { canMount, mountTmpfs, unmountAll } from './_lib.js';
 
-afterAll(() => unmountAll());
+const mnt = join(tmpdir(), `otel-audit-collector-full-${process.pid}`);
+afterAll(() => {
+  unmountAll();
+  rmSync(mnt, { recursive: true, force: true });
+});
 
 const request = (tag: string, pad: number): string =>
   JSON.stringify({ resourceLogs: [{ scopeLogs: [{ logRecords: [{ eventName: tag, body: { stringValue: 'x'.repeat(pad) } }] }] }] });
 
 it.skipIf(!canMount)('a write that fails part-way leaves no fragment for the next acknowledged request to join', async () => {
-  const mnt = join(tmpdir(), `otel-audit-collector-full-${process.pid}`);
   mountTmpfs(mnt, '256k');
   const out = join(mnt, 'out.jsonl');
   const filler = join(mnt, 'filler');
