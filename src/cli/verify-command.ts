@@ -76,7 +76,8 @@ import { loadKeyFiles } from '../verify/key-files.js';
 import { commandLine, writeVerifyReportFile } from '../report/index.js';
 import { verifyFiles, VerifyInputError, VerifyWorkerError, type Problem, type StreamSummary, type VerifyReport } from '../verify/verifier.js';
 import { errorText } from '../core/errors.js';
-import { walkArguments } from './arguments.js';
+import { optionValue, walkArguments } from './arguments.js';
+import { resolve } from 'node:path';
 
 export const VERIFY_USAGE =
   'usage: otel-audit verify [--json] [--allow-reorder] [--pubkey FILE]... [--hmac-key-file FILE]... ' +
@@ -106,9 +107,12 @@ function parseArgs(argv: readonly string[]): VerifyArgs | { help: true } | { err
   const stop = walkArguments<{ help: true } | { error: string }>(argv, args.paths, (o) => {
     const { arg: a, name } = o;
     if (name === '--report') {
-      const value = o.value();
-      if (value === undefined || value === '') return { error: '--report needs a value' };
+      const value = optionValue(o);
+      if (value === undefined) return { error: '--report needs a value' };
       if (args.report !== undefined) return { error: '--report given twice' };
+      // The page replaces whatever file has its name: a journal segment taken for it (`--report audit-*.jsonl`, the
+      // name forgotten) would be lost. Only an .html/.htm name is taken.
+      if (!/\.html?$/i.test(value)) return { error: `--report needs a file name ending in .html (got ${JSON.stringify(value)})` };
       args.report = value;
       return undefined;
     }
@@ -119,6 +123,7 @@ function parseArgs(argv: readonly string[]): VerifyArgs | { help: true } | { err
       return undefined;
     }
     if (name in VALUE_OPTIONS) {
+      // Not optionValue: a key pasted in place of its file (`-----BEGIN …`) gets its own message (key-files.ts).
       const value = o.value();
       if (value === undefined || value === '') return { error: `${name} needs a value` };
       args[VALUE_OPTIONS[name as keyof typeof VALUE_OPTIONS]].push(value);
@@ -131,6 +136,7 @@ function parseArgs(argv: readonly string[]): VerifyArgs | { help: true } | { err
   });
   if (stop !== undefined) return stop;
   if (args.paths.length === 0) return { error: 'no file or directory given' };
+  if (args.report !== undefined && args.paths.some((p) => resolve(p) === resolve(args.report!))) return { error: `--report ${JSON.stringify(args.report)} is also an input: it would be replaced` };
   if (args.checkpoints.length > 0 && args.pubkeys.length === 0) return { error: '--checkpoints needs --pubkey (checkpoints are trusted only when their signature verifies)' };
   return args;
 }

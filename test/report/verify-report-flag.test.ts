@@ -1,6 +1,6 @@
 /** `otel-audit verify --report FILE.html` through the built CLI: the page is written beside the usual verdict. */
 import { execFileSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { makeChain, testStreamId, toLines } from '../helpers/make-chain.js';
@@ -37,6 +37,27 @@ describe('verify --report', () => {
     expect(html).toContain(streamId);
     expect(html).toContain('copy.jsonl');
     expect(html).not.toMatch(/\s(src|href)=["']?https?:/i);
+  });
+
+  it.each([
+    ['a journal segment (the report name forgotten before a glob)', (f: string, _d: string) => ['--report', f, f.replace('1.jsonl', '2.jsonl')]],
+    ['the file it verifies', (f: string, _d: string) => ['--report', f, f]],
+    ['another option', (f: string, _d: string) => ['--report', '--json', f]],
+    ['an .html that is also an input', (_f: string, d: string) => ['--report', join(d, 'x.html'), join(d, 'x.html')]],
+  ])('--report taking %s: usage error (exit 2), no file replaced or created', async (_what, argsOf) => {
+    const { dir, cleanup } = await tempDir();
+    cleanups.push(cleanup);
+    const seg1 = join(dir, 'audit-1.jsonl');
+    const lines = toLines(makeChain(4, { streamId: testStreamId() }));
+    writeFileSync(seg1, lines.slice(0, 2).join('\n') + '\n');
+    writeFileSync(join(dir, 'audit-2.jsonl'), lines.slice(2).join('\n') + '\n');
+    writeFileSync(join(dir, 'x.html'), 'kept');
+    const before = readFileSync(seg1, 'utf8');
+    const r = run(['verify', ...argsOf(seg1, dir)]);
+    expect(r.code).toBe(2);
+    expect(readFileSync(seg1, 'utf8')).toBe(before);
+    expect(readFileSync(join(dir, 'x.html'), 'utf8')).toBe('kept');
+    expect(existsSync(join(process.cwd(), '--json'))).toBe(false);
   });
 
   it('usage: --report needs a value; given twice is an error (exit 2)', () => {
