@@ -11,8 +11,8 @@
  *   --checkpoints PATH      more files/directories whose valid checkpoints are evidence for the streams
  *                           verified (e.g. the collector's copy when verifying the local journal); repeatable,
  *                           needs --pubkey
- *   --jobs N                worker threads that parse and hash (default: one per available core when the
- *                           inputs exceed 8 MiB, else none); 1: all in one thread. Same report for any N
+ *   --jobs N                worker threads that parse and hash (default: one per available core, at most 8,
+ *                           when the inputs exceed 8 MiB, else none); 1: all in one thread. Same report for any N
  *
  * Exit status: 0 every chain intact; 1 integrity failure (any error-severity problem, malformed and torn lines
  * included); 2 usage or I/O error (no path, unknown option, unreadable path or key, no input files found, input

@@ -95,7 +95,16 @@ const AUTO_PARALLEL_BYTES = 8 << 20;
 function jobsFor(jobs: number | 'auto', inputs: readonly InputFile[]): number {
   if (jobs !== 'auto') return jobs;
   const bytes = inputs.reduce((n, f) => n + f.size, 0);
-  return bytes > AUTO_PARALLEL_BYTES && workerEntryInstalled() ? availableParallelism() : 1;
+  return workerEntryInstalled() ? autoJobs(bytes, availableParallelism()) : 1;
+}
+
+/**
+ * Workers by default: one per core for inputs over AUTO_PARALLEL_BYTES, at most AUTO_MAX_JOBS. Each worker costs
+ * tens of MB; on a machine reporting 200 cores, 200 of them took 2 GB and were slower than a few.
+ */
+export const AUTO_MAX_JOBS = 8;
+export function autoJobs(bytes: number, cores: number): number {
+  return bytes > AUTO_PARALLEL_BYTES ? Math.max(1, Math.min(cores, AUTO_MAX_JOBS)) : 1;
 }
 
 /** Reads every input, in this thread or with worker threads; `take` gets each item in file and line order. */

@@ -13,6 +13,7 @@ import { ATTR_ACTOR_ID } from '../../src/core/attributes.js';
 import type { OtlpLogRecord } from '../../src/otlp/types.js';
 import { listInputs, VerifyInputError } from '../../src/verify/inputs.js';
 import { scanInWorkers, VerifyWorkerError } from '../../src/verify/parallel-read.js';
+import { AUTO_MAX_JOBS, autoJobs } from '../../src/verify/verifier.js';
 import { makeChain, requestLine, setAttr } from '../helpers/make-chain.js';
 import { ed25519Keys, hmacSecret, hmacSigner, makeSignedChain } from '../helpers/make-signed-chain.js';
 import { prng } from '../helpers/prng.js';
@@ -234,5 +235,17 @@ describe('failures are errors, never a pass', () => {
     expect(missing.code).toBe(2);
     expect(missing.err).toMatch(/^otel-audit verify: .*nope\.jsonl: ENOENT/);
     expect(verify(['--jobs', 'x', root]).code).toBe(2);
+  });
+});
+
+describe('the default number of workers (autoJobs)', () => {
+  it.each([
+    [1 << 20, 4, 1], // small input: none
+    [64 << 20, 1, 1],
+    [64 << 20, 2, 2],
+    [64 << 20, 8, 8],
+    [64 << 20, 200, AUTO_MAX_JOBS], // a machine reporting 200 cores: capped (200 workers took 2 GB)
+  ])('%i bytes on %i cores: %i', (bytes, cores, jobs) => {
+    expect(autoJobs(bytes, cores)).toBe(jobs);
   });
 });
