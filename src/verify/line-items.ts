@@ -143,6 +143,12 @@ function lineItems(file: string, text: string, line: number, terminated: boolean
     fast.length = 0;
     return;
   }
+  // JSON.parse of millions of nested brackets builds millions of arrays (a 16 MB line took a 1 GiB heap down):
+  // no OTLP request comes near this depth, so the line is a finding before it is parsed.
+  if (nestedDeeperThan(text, MAX_NESTING)) {
+    emit({ kind: 'malformed', file, line, message: `nested deeper than ${MAX_NESTING} levels (no OTLP request that can be verified is): not parsed` });
+    return;
+  }
   let doc: unknown;
   try {
     doc = JSON.parse(text);
@@ -178,6 +184,29 @@ function lineItems(file: string, text: string, line: number, terminated: boolean
 }
 
 const FAST_OUT: FastRecord[] = [];
+
+/**
+ * Deeper than any OTLP request that canonical form v1 takes: values nest at most 128 arrayValue/kvlistValue levels
+ * (docs/canonical-form.md), three JSON levels each, inside about ten of the request's own.
+ */
+const MAX_NESTING = 1024;
+
+/** Do arrays and objects nest deeper than `limit` in this JSON text? Brackets inside strings do not count. */
+function nestedDeeperThan(text: string, limit: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++; // the escaped character
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x5b || c === 0x7b) {
+      if (++depth > limit) return true;
+    } else if (c === 0x5d || c === 0x7d) depth--;
+  }
+  return false;
+}
 
 /** A message quoting input stays one short line, whatever the input. */
 const clip = (text: string): string => (text.length <= 200 ? text : `${text.slice(0, 200)}…`);
