@@ -1,5 +1,5 @@
 /**
- * A line of millions of nested brackets (16 MB, under the 64 MiB line limit) is one MALFORMED finding: verify used
+ * A line of millions of nested brackets (16 MB, under the 64 MiB line limit; past 100,000 levels) is one MALFORMED finding: verify used
  * to JSON.parse it into millions of arrays and die out of memory with no verdict. A record nested to the depth
  * canonical form takes (128 levels) still verifies.
  */
