@@ -12,9 +12,9 @@ afterAll(async () => {
   for (const c of cleanups) await c();
 });
 
-function run(args: string[]): { code: number; out: string; err: string } {
+function run(args: string[], cwd?: string): { code: number; out: string; err: string } {
   try {
-    return { code: 0, out: execFileSync(process.execPath, [cli, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }), err: '' };
+    return { code: 0, out: execFileSync(process.execPath, [cli, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], ...(cwd !== undefined ? { cwd } : {}) }), err: '' };
   } catch (e) {
     const x = e as { status: number; stdout: string; stderr: string };
     return { code: x.status, out: x.stdout, err: x.stderr };
@@ -53,11 +53,11 @@ describe('verify --report', () => {
     writeFileSync(join(dir, 'audit-2.jsonl'), lines.slice(2).join('\n') + '\n');
     writeFileSync(join(dir, 'x.html'), 'kept');
     const before = readFileSync(seg1, 'utf8');
-    const r = run(['verify', ...argsOf(seg1, dir)]);
+    const r = run(['verify', ...argsOf(seg1, dir)], dir);
     expect(r.code).toBe(2);
     expect(readFileSync(seg1, 'utf8')).toBe(before);
     expect(readFileSync(join(dir, 'x.html'), 'utf8')).toBe('kept');
-    expect(existsSync(join(process.cwd(), '--json'))).toBe(false);
+    expect(existsSync(join(dir, '--json'))).toBe(false);
   });
 
   it('usage: --report needs a value; given twice is an error (exit 2)', () => {
