@@ -75,10 +75,19 @@ class SeqGroups {
 
   /** First copy of each distinct record (by hash) in group g, in reading order. */
   variants(g: number): number[] {
-    const vs: number[] = [];
-    for (let k = this.starts[g]!; k < this.starts[g + 1]!; k++) {
+    const start = this.starts[g]!;
+    const end = this.starts[g + 1]!;
+    const vs: number[] = [this.order[start]!];
+    if (end - start === 1) return vs;
+    // By hash, not pairwise: thousands of versions of one seq (a hostile input) stay linear.
+    const seen = new Set([this.s.hashHex(vs[0]!)]);
+    for (let k = start + 1; k < end; k++) {
       const i = this.order[k]!;
-      if (!vs.some((v) => this.s.sameHash(v, i))) vs.push(i);
+      const h = this.s.hashHex(i);
+      if (!seen.has(h)) {
+        seen.add(h);
+        vs.push(i);
+      }
     }
     return vs;
   }
@@ -154,22 +163,34 @@ function pickChain(s: RecordStore, grp: SeqGroups, sp: StreamProblems): { chain:
 /** A valid record signature or checkpoint signature (checked only with keys): the producer wrote it. */
 const signedByProducer = (s: RecordStore, v: number): boolean => (s.has(v, F_CHECKPOINT) ? s.claims.get(v)!.status === 'valid' : s.sig[v] === SIG_OK);
 
+/** Where tied versions are: the first three, then how many more (each is reported at its own place anyway). */
+function placesOf(tied: ReadonlySet<number>, where: (v: number) => string): string {
+  const all = [...tied];
+  const shown = all.slice(0, 3).map(where).join(' and ');
+  return all.length > 3 ? `${shown} and ${all.length - 3} more` : shown;
+}
+
 /** Of different records claiming seq `n` (group g), the genuine one; the others are reported and marked rejected. */
 function chooseGenuine(s: RecordStore, grp: SeqGroups, g: number, n: number, vs: number[], sp: StreamProblems): number {
   const { where, report } = sp;
   const groups = grp.count;
   const prevVs = g > 0 && grp.seq(g - 1) === n - 1 ? grp.variants(g - 1) : [];
   const nextVs = g + 1 < groups && grp.seq(g + 1) === n + 1 ? grp.variants(g + 1) : [];
-  const fwd = (v: number): boolean => nextVs.some((w) => s.linked(v, w));
-  const bwd = (v: number): boolean => (n === 1 ? !s.has(v, F_HAS_PREV) : prevVs.some((u) => s.linked(u, v)));
+  // Links by hash, each version's score once: thousands of versions of neighbouring seqs stay linear.
+  const referenced = new Set<string>();
+  for (const w of nextVs) if (s.has(w, F_PREV_HEX)) referenced.add(s.prevHashHex(w));
+  const prevHashes = new Set(prevVs.map((u) => s.hashHex(u)));
+  const fwd = (v: number): boolean => referenced.has(s.hashHex(v));
+  const bwd = (v: number): boolean => (n === 1 ? !s.has(v, F_HAS_PREV) : s.has(v, F_PREV_HEX) && prevHashes.has(s.prevHashHex(v)));
   const signed = (v: number): boolean => signedByProducer(s, v);
-  const score = (v: number): number => (signed(v) ? 4 : 0) + (fwd(v) ? 2 : 0) + (bwd(v) ? 1 : 0);
+  const scores = new Map(vs.map((v) => [v, (signed(v) ? 4 : 0) + (fwd(v) ? 2 : 0) + (bwd(v) ? 1 : 0)]));
+  const score = (v: number): number => scores.get(v)!;
   // The first read of the top score (strictly greater replaces). A tie for it: nothing tells the versions apart;
   // the chain goes on through the first read (a choice, not a finding), and the report names them all as
   // conflicting versions without blaming one.
   let genuine = vs[0]!;
   for (const v of vs) if (score(v) > score(genuine)) genuine = v;
-  const tied = vs.filter((v) => score(v) === score(genuine));
+  const tied = new Set(vs.filter((v) => score(v) === score(genuine)));
   const basis = (v: number): string =>
     [
       signed(v) ? 'carries a valid signature' : '',
@@ -183,8 +204,8 @@ function chooseGenuine(s: RecordStore, grp: SeqGroups, g: number, n: number, vs:
   for (const v of vs) {
     if (v === genuine) continue;
     s.flags[v]! |= F_REJECTED;
-    if (tied.length > 1 && tied.includes(v)) {
-      const places = tied.map((t) => where(t)).join(' and ');
+    if (tied.size > 1 && tied.has(v)) {
+      const places = placesOf(tied, where);
       if (s.recordId(v) === s.recordId(genuine)) {
         report('modified', v, `conflicting versions of record seq ${n} (same record id) at ${places}: ${shared}, so which one was changed cannot be told; the chain is checked through the one read first`);
       } else {
