@@ -82,6 +82,8 @@ export const MAX_LISTED_PROBLEMS = 100_000;
 export class ProblemList {
   readonly listed: Problem[] = [];
   private readonly omitted = new Map<ProblemKind, { count: number; errors: number }>();
+  /** Streams named by an error, listed or not: their summary is not ok, whichever check found it. */
+  readonly errorStreams = new Set<string>();
 
   /** How many more can be listed. */
   room(): number {
@@ -89,6 +91,7 @@ export class ProblemList {
   }
 
   add(p: Problem): void {
+    if (p.severity === 'error' && p.stream !== undefined) this.errorStreams.add(p.stream);
     if (this.listed.length < MAX_LISTED_PROBLEMS) this.listed.push(p);
     else this.omit(p);
   }

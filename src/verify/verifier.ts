@@ -200,6 +200,8 @@ export async function verifyFiles(paths: readonly string[], options: VerifyOptio
   for (const p of checkStreamLinks(checked, files)) problems.add(p);
   for (const p of streamsOnlyInSources(external, store.streams)) problems.add(p);
   const listed = problems.finish();
+  // Errors found outside a stream's own check (a checkpoint source, a restart link, its state file) name it too.
+  for (const summary of summaries) if (problems.errorStreams.has(summary.streamId)) summary.ok = false;
   return {
     ok: !listed.some((p) => p.severity === 'error'),
     files: files.length,
