@@ -8,17 +8,16 @@
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { deferred } from '../../src/deliver/deferred.js';
 import { Delivery } from '../../src/deliver/delivery.js';
 import type { LossEvent } from '../../src/deliver/loss.js';
 import type { BatchSender, SendResult } from '../../src/deliver/otlp-sender.js';
 import type { AuditReceipt } from '../../src/deliver/receipt.js';
 import { Replayer } from '../../src/deliver/replay.js';
-import { startDelivery } from '../helpers/delivery.js';
+import { deliveryFixture, startDelivery } from '../helpers/delivery.js';
 import { orphanStream } from '../helpers/orphan.js';
 import { sealedInStream, seqsOf } from '../helpers/sealed.js';
-import { tempDir } from '../helpers/tmp.js';
 
 const STREAM = '7a4f0e61-2b9d-4c57-8f43-5e1d2c3b4a59';
 const POISON = ',{"key":"poison","value":{"boolValue":true}}';
@@ -54,19 +53,11 @@ class Collector implements BatchSender {
   }
 }
 
-let dir: string;
-let cleanup: () => Promise<void>;
-let delivery: Delivery | undefined;
-beforeEach(async () => ({ dir, cleanup } = await tempDir()));
-afterEach(async () => {
-  await delivery?.close(1000);
-  delivery = undefined;
-  await cleanup();
-});
+const fx = deliveryFixture();
 
 describe('bisection stopped by a retryable failure, batch in memory', () => {
   it('resumes after the last settled record: nothing acknowledged is sent again, the refused record is set aside once', async () => {
-    const sender = new Collector(dir);
+    const sender = new Collector(fx.dir);
     const losses: LossEvent[] = [];
     const d = start(sender, losses, 'journal');
     for (let seq = 1; seq <= 6; seq++) d.accept(sealedInStream(seq, STREAM, seq === 2 ? POISON : ''));
@@ -74,13 +65,13 @@ describe('bisection stopped by a retryable failure, batch in memory', () => {
     // Bisection: [1..6] refused → [1,2,3] refused → [1] acked, [2,3] refused → [2] set aside, then [3] fails (503).
     expect(sender.requests.filter((q) => q.length === 6).length).toBeGreaterThan(0);
     expect(sender.acked).toEqual([1, 3, 4, 5, 6]);
-    const rejected = readdirSync(join(dir, 'rejected')).map((f) => seqsOf(readFileSync(join(dir, 'rejected', f), 'utf8')));
+    const rejected = readdirSync(join(fx.dir, 'rejected')).map((f) => seqsOf(readFileSync(join(fx.dir, 'rejected', f), 'utf8')));
     expect(rejected).toEqual([[2]]);
     expect(losses).toEqual([]);
   });
 
   it('without a journal, the receipt of the record refused before the failure is rejected, the others resolve', async () => {
-    const sender = new Collector(dir, true);
+    const sender = new Collector(fx.dir, true);
     const losses: LossEvent[] = [];
     const d = start(sender, losses, 'off');
     const receipts = [1, 2, 3, 4, 5, 6].map((seq) => {
@@ -99,11 +90,11 @@ describe('bisection stopped by a retryable failure, batch in memory', () => {
 
 describe('bisection stopped by a retryable failure, replay of an earlier stream', () => {
   it('resumes after the last settled record: nothing acknowledged is sent again, the refused record is set aside once', async () => {
-    await orphanStream(dir, STREAM, [[1, 2, 3, 4, 5, 6]], (seq) => (seq === 2 ? POISON : ''));
-    const sender = new Collector(dir);
-    const report = await new Replayer({ dir, ownStreamId: 'none', sender, maxExportBatchSize: 100, retryMinMillis: 1, retryMaxMillis: 2 }).run();
+    await orphanStream(fx.dir, STREAM, [[1, 2, 3, 4, 5, 6]], (seq) => (seq === 2 ? POISON : ''));
+    const sender = new Collector(fx.dir);
+    const report = await new Replayer({ dir: fx.dir, ownStreamId: 'none', sender, maxExportBatchSize: 100, retryMinMillis: 1, retryMaxMillis: 2 }).run();
     expect(sender.acked).toEqual([1, 3, 4, 5, 6]);
-    const rejected = readdirSync(join(dir, 'rejected')).map((f) => seqsOf(readFileSync(join(dir, 'rejected', f), 'utf8')));
+    const rejected = readdirSync(join(fx.dir, 'rejected')).map((f) => seqsOf(readFileSync(join(fx.dir, 'rejected', f), 'utf8')));
     expect(rejected).toEqual([[2]]);
     expect(report.rejected).toBe(1);
   });
@@ -116,5 +107,5 @@ async function untilAcked(d: Delivery, seq: number): Promise<void> {
 }
 
 function start(sender: BatchSender, losses: LossEvent[], file: 'journal' | 'off'): Delivery {
-  return (delivery = startDelivery(dir, STREAM, sender, losses, { file }));
+  return (fx.delivery = startDelivery(fx.dir, STREAM, sender, losses, { file }));
 }

@@ -6,14 +6,13 @@
  * transport reads the body throughout).
  */
 import { unlinkSync } from 'node:fs';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Delivery } from '../../src/deliver/delivery.js';
 import type { LossEvent } from '../../src/deliver/loss.js';
 import type { BatchSender, SendResult } from '../../src/deliver/otlp-sender.js';
-import { startDelivery } from '../helpers/delivery.js';
+import { deliveryFixture, startDelivery } from '../helpers/delivery.js';
 import { prng } from '../helpers/prng.js';
 import { sealed, seqsOf } from '../helpers/sealed.js';
-import { tempDir } from '../helpers/tmp.js';
 
 const STREAM = '5d0b3c8e-6f0e-4a43-9a53-0f6d0e2f1c11';
 const OK: SendResult = { ok: true, retryable: true, rejected: 0, message: 'ok' };
@@ -66,18 +65,10 @@ async function settled(d: Delivery): Promise<void> {
   await internals(d).ahead?.read.catch(() => undefined);
 }
 
-let dir: string;
-let cleanup: () => Promise<void>;
-let delivery: Delivery | undefined;
-beforeEach(async () => ({ dir, cleanup } = await tempDir()));
-afterEach(async () => {
-  await delivery?.close(1000);
-  delivery = undefined;
-  await cleanup();
-});
+const fx = deliveryFixture();
 
 function makeDelivery(sender: BatchSender, losses: LossEvent[], maxFileBytes = 64 << 20): Delivery {
-  return startDelivery(dir, STREAM, sender, losses, { maxFileBytes, maxQueueSize: 4, maxExportBatchSize: 5 });
+  return startDelivery(fx.dir, STREAM, sender, losses, { maxFileBytes, maxQueueSize: 4, maxExportBatchSize: 5 });
 }
 
 const range = (a: number, b: number): number[] => Array.from({ length: b - a + 1 }, (_, k) => a + k);
@@ -86,7 +77,7 @@ describe('read-ahead of evicted records', () => {
   it('the request after the one being sent is read from the journal while it is sent', async () => {
     const sender = new HeldSender();
     const losses: LossEvent[] = [];
-    const d = (delivery = makeDelivery(sender, losses));
+    const d = (fx.delivery = makeDelivery(sender, losses));
     for (let seq = 1; seq <= 15; seq++) d.accept(sealed(seq));
     await until(() => sender.sends.length === 1, 'first request');
     // Records 6..15 go to the journal and leave memory (maxQueueSize 4) while the first request is held.
@@ -111,7 +102,7 @@ describe('read-ahead of evicted records', () => {
     const sender = new HeldSender();
     const losses: LossEvent[] = [];
     // One batch (one line, 5 records) per segment.
-    const d = (delivery = makeDelivery(sender, losses, 300));
+    const d = (fx.delivery = makeDelivery(sender, losses, 300));
     for (let seq = 1; seq <= 15; seq++) d.accept(sealed(seq));
     await until(() => sender.sends.length === 1, 'first request');
     await settled(d);
@@ -137,7 +128,7 @@ describe('read-ahead of evicted records', () => {
     const rand = prng(seed);
     const sender = new HeldSender();
     const losses: LossEvent[] = [];
-    const d = (delivery = makeDelivery(sender, losses));
+    const d = (fx.delivery = makeDelivery(sender, losses));
     const N = 120;
     let accepted = 0;
     const delivered: number[] = [];

@@ -3,6 +3,8 @@ import { Delivery, type DeliveryOptions } from '../../src/deliver/delivery.js';
 import { LossReporter, type LossEvent } from '../../src/deliver/loss.js';
 import { AuditMetrics } from '../../src/deliver/metrics.js';
 import type { BatchSender } from '../../src/deliver/otlp-sender.js';
+import { afterEach, beforeEach } from 'vitest';
+import { tempDir } from './tmp.js';
 
 export function startDelivery(
   dir: string,
@@ -31,4 +33,20 @@ export function startDelivery(
   });
   d.start();
   return d;
+}
+
+/**
+ * Per test: a fresh temp dir (`dir`), and the delivery the test keeps in `delivery` closed after it. Registers
+ * beforeEach/afterEach in the calling file.
+ */
+export function deliveryFixture(): { dir: string; delivery: Delivery | undefined } {
+  const fx: { dir: string; delivery: Delivery | undefined } = { dir: '', delivery: undefined };
+  let cleanup: () => Promise<void> = () => Promise.resolve();
+  beforeEach(async () => ({ dir: fx.dir, cleanup } = await tempDir()));
+  afterEach(async () => {
+    await fx.delivery?.close(1000);
+    fx.delivery = undefined;
+    await cleanup();
+  });
+  return fx;
 }
