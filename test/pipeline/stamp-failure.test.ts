@@ -6,7 +6,7 @@
  * every stamp (only the live record lacks them), and a record that cannot be copied takes its place as an
  * unsealable mark, reported lost.
  */
-import { LoggerProvider, type LogRecordProcessor, type SdkLogRecord } from '@opentelemetry/sdk-logs';
+import { LoggerProvider, type LogRecordProcessor, type ReadWriteLogRecord } from '@opentelemetry/sdk-logs';
 import { join } from 'node:path';
 import { afterEach, expect, it } from 'vitest';
 import { getAuditLogger } from '../../src/api/audit-logger.js';
@@ -30,7 +30,7 @@ it.each(['freeze', 'trap'] as const)('%s: one record whose stamping or copy thro
   let lockNext: 'freeze' | 'trap' | undefined;
   // A processor before the audit one that locks the attributes of one record (e.g. so nothing after it edits them).
   const locker: LogRecordProcessor = {
-    onEmit(r: SdkLogRecord) {
+    onEmit(r: ReadWriteLogRecord) {
       if (lockNext === 'freeze') Object.preventExtensions(r.attributes);
       if (lockNext === 'trap')
         Object.defineProperty(r.attributes, 'trap', {
