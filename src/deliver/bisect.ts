@@ -10,7 +10,7 @@
  * and set-asides happen in sequence order.
  * The parts are re-serialized from the parsed request: other bytes, the same values, so the same hashes.
  */
-import { filterRequest, intAttribute, stringAttribute } from '../otlp/decode.js';
+import { filteredBody, intAttribute, stringAttribute } from '../otlp/decode.js';
 import type { ExportLogsServiceRequest } from '../otlp/types.js';
 import { ATTR_SEQ_NUMBER, ATTR_SEQ_STREAM_ID } from '../core/attributes.js';
 import type { BatchSender } from './otlp-sender.js';
@@ -43,9 +43,9 @@ type Sent = { kind: 'ok'; last: number; count: number } | { kind: 'refused'; why
 async function send(o: BisectOptions, req: ExportLogsServiceRequest, seqs: readonly number[]): Promise<Sent> {
   const lo = seqs[0]!;
   const hi = seqs[seqs.length - 1]!;
-  const part = filterRequest(req, o.streamId, (s) => s >= lo && s <= hi);
+  const part = filteredBody(req, o.streamId, (s) => s >= lo && s <= hi);
   if (part === undefined) return { kind: 'empty' };
-  const r = await o.sender.send(JSON.stringify(part.request), part.count);
+  const r = await o.sender.send(part.body, part.count);
   if (r.ok) return { kind: 'ok', last: part.last, count: part.count };
   if (r.retryable && r.rejected === 0) return { kind: 'failed' };
   return { kind: 'refused', why: r.message };
@@ -87,8 +87,8 @@ async function splitRefused(
 function setAside(o: BisectOptions, req: ExportLogsServiceRequest, seqs: readonly number[], why: string): void {
   const lo = seqs[0]!;
   const hi = seqs[seqs.length - 1]!;
-  const part = filterRequest(req, o.streamId, (s) => s >= lo && s <= hi);
-  if (part !== undefined) o.onRefused(JSON.stringify(part.request), part.first, part.last, part.count, why);
+  const part = filteredBody(req, o.streamId, (s) => s >= lo && s <= hi);
+  if (part !== undefined) o.onRefused(part.body, part.first, part.last, part.count, why);
 }
 
 /** Sequence numbers of `streamId`'s records in the request, ascending. */

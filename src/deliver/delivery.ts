@@ -35,7 +35,7 @@ import type { LossEvent, LossReporter } from './loss.js';
 import type { AuditMetrics } from './metrics.js';
 import type { BatchSender } from './otlp-sender.js';
 import { readBack, type ReadBackRequest } from './read-back.js';
-import { filterRequest } from '../otlp/decode.js';
+import { filteredBody } from '../otlp/decode.js';
 import type { ExportLogsServiceRequest } from '../otlp/types.js';
 import type { AuditReceipt } from './receipt.js';
 import { keepAside } from './set-aside.js';
@@ -394,9 +394,8 @@ export class Delivery {
    * Resending the whole batch would send acknowledged records again and set aside the refused ones a second time.
    */
   private restOf(b: Batch, acked: number): ExportRequest {
-    const f = filterRequest(JSON.parse(Buffer.from(b.line).toString('utf8')) as ExportLogsServiceRequest, this.o.streamId, (seq) => seq > acked);
-    if (f === undefined) return this.memoryRequest([b], b.line, b.count);
-    return this.memoryRequest([b], JSON.stringify(f.request), f.count);
+    const rest = filteredBody(JSON.parse(Buffer.from(b.line).toString('utf8')) as ExportLogsServiceRequest, this.o.streamId, (seq) => seq > acked);
+    return rest === undefined ? this.memoryRequest([b], b.line, b.count) : this.memoryRequest([b], rest.body, rest.count);
   }
 
   /** A request of whole batches at the head of memory; settled (their receipts, memory) when the attempt is over. */
@@ -543,8 +542,8 @@ export class Delivery {
     try {
       const lines = pending.map(journalLine);
       const missed = new Set(this.journal.writer.writeOnExit(lines));
-      const lostBatches = pending.filter((_, i) => missed.has(lines[i]!));
-      for (const b of pending) if (!lostBatches.includes(b)) b.onDisk = true;
+      const lostBatches: Batch[] = [];
+      pending.forEach((b, i) => (missed.has(lines[i]!) ? lostBatches.push(b) : (b.onDisk = true)));
       const lost = recordsOf(lostBatches, acked);
       if (lost.length === 0) return { journaled: records.length, lost: [] };
       return { journaled: records.length - lost.length, lost, reason: 'their journal write had failed earlier and later records are in the journal after them (it keeps sequence order)' };

@@ -3,7 +3,7 @@
  * back from this process's own journal when their turn comes — whole lines located through the journal's line
  * index and merged as text; only a line that straddles the range is parsed and filtered.
  */
-import { filterRequest } from '../otlp/decode.js';
+import { filteredBody } from '../otlp/decode.js';
 import type { ExportLogsServiceRequest } from '../otlp/types.js';
 import { readRange } from '../sinks/journal-reader.js';
 import type { SegmentInfo } from '../sinks/journal.js';
@@ -74,9 +74,9 @@ export async function readBack(
       last = idx.last(l);
       continue;
     }
-    const f = filterRequest(JSON.parse(line.toString('utf8')) as ExportLogsServiceRequest, streamId, (s) => s >= from && s < until);
+    const f = filteredBody(JSON.parse(line.toString('utf8')) as ExportLogsServiceRequest, streamId, (s) => s >= from && s < until);
     if (f === undefined) continue;
-    parts.push(innerOf(Buffer.from(JSON.stringify(f.request), 'utf8')));
+    parts.push(innerOf(Buffer.from(f.body, 'utf8')));
     last = Math.max(last, f.last);
   }
   if (parts.length === 0 || last < from) return void gap(from, until);

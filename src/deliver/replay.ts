@@ -9,7 +9,7 @@ import { hashCanonical } from '../chain/hash.js';
 import { ATTR_SEQ_END, ATTR_SEQ_NUMBER, ATTR_SEQ_STREAM_ID } from '../core/attributes.js';
 import { errorText } from '../core/errors.js';
 import { sayLoudly } from '../core/say.js';
-import { filterRequest, attribute, intAttribute, stringAttribute } from '../otlp/decode.js';
+import { filterRequest, filteredBody, attribute, intAttribute, stringAttribute } from '../otlp/decode.js';
 import type { ExportLogsServiceRequest, OtlpLogRecord } from '../otlp/types.js';
 import { listStreams, prepareAuditDir } from '../sinks/files.js';
 import { readLastLine, readLines, type LineRead } from '../sinks/journal-reader.js';
@@ -290,10 +290,10 @@ class StreamRequests implements ExportSource {
   private resumed(acked: number): ExportRequest {
     const p = this.pending!;
     if (acked <= this.pendingAfter) return p;
-    const f = filterRequest(this.pendingRequest!, this.streamId, (s) => s > acked);
-    if (f === undefined) return p;
+    const rest = filteredBody(this.pendingRequest!, this.streamId, (s) => s > acked);
+    if (rest === undefined) return p;
     this.pendingAfter = acked;
-    return (this.pending = { ...p, body: JSON.stringify(f.request), count: f.count });
+    return (this.pending = { ...p, body: rest.body, count: rest.count });
   }
 
   /** Closes the segment being read (when the replay stopped before its end). */

@@ -58,3 +58,9 @@ export function filterRequest(
   }
   return count === 0 ? undefined : { request: { resourceLogs }, count, first, last };
 }
+
+/** filterRequest as the OTLP/JSON body of a request to send again or set aside (bisection parts, the rest after a failure). */
+export function filteredBody(req: ExportLogsServiceRequest, streamId: string, keep: (seq: number) => boolean): { body: string; count: number; first: number; last: number } | undefined {
+  const f = filterRequest(req, streamId, keep);
+  return f === undefined ? undefined : { body: JSON.stringify(f.request), count: f.count, first: f.first, last: f.last };
+}
