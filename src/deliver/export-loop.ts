@@ -184,16 +184,24 @@ export class ExportLoop {
     for (const f of w) f();
   }
 
-  /** Backs off `this.delay`, or longer when the collector asked for it (Retry-After, up to RETRY_AFTER_MAX_MS). */
-  private scheduleRetry(retryAfterMillis = 0): void {
+  /** The request at the head of the stream is a new one (or settled): its failures start counting again. */
+  private resetAttempts(): void {
+    this.failedAttempts = 0;
+    this.refusedInARow = this.rejectedInARow = 0;
+  }
+
+  /** The next backoff: `this.delay`, or longer when the collector asked for it (Retry-After, up to RETRY_AFTER_MAX_MS). */
+  private retryWait(retryAfterMillis = 0): number {
+    return Math.max(this.delay, Math.min(retryAfterMillis, RETRY_AFTER_MAX_MS));
+  }
+
+  /** Tries again after `wait` (default: the backoff), then doubles the backoff up to retryMaxMillis. */
+  private scheduleRetry(wait = this.retryWait()): void {
     if (this.cancelRetry !== undefined || this.stopped) return;
-    this.cancelRetry = this.clock.schedule(
-      () => {
-        this.cancelRetry = undefined;
-        this.kick();
-      },
-      Math.max(this.delay, Math.min(retryAfterMillis, RETRY_AFTER_MAX_MS)),
-    );
+    this.cancelRetry = this.clock.schedule(() => {
+      this.cancelRetry = undefined;
+      this.kick();
+    }, wait);
     this.delay = Math.min(this.delay * 2, this.o.retryMaxMillis);
   }
 
@@ -216,8 +224,7 @@ export class ExportLoop {
     if (r.ok) {
       this.position = req.last;
       this.delay = this.o.retryMinMillis;
-      this.failedAttempts = 0;
-      this.refusedInARow = this.rejectedInARow = 0;
+      this.resetAttempts();
       h.acked(req.last, req.count, true);
       h.progressed?.();
       return 'acked';
@@ -233,9 +240,9 @@ export class ExportLoop {
       this.setAside(req.body, this.position + 1, req.last, req.count, r.message);
       return 'set-aside';
     }
-    const retryAfter = r.retryAfterMillis ?? 0;
-    h.retrying?.(r, req.count, Math.max(this.delay, Math.min(retryAfter, RETRY_AFTER_MAX_MS)));
-    this.scheduleRetry(retryAfter);
+    const wait = this.retryWait(r.retryAfterMillis);
+    h.retrying?.(r, req.count, wait);
+    this.scheduleRetry(wait);
     return 'failed';
   }
 
@@ -244,8 +251,7 @@ export class ExportLoop {
    * retryable failure meanwhile sends the whole request again after the backoff (at-least-once).
    */
   private async bisect(req: ExportRequest, why: string): Promise<Settled | 'failed'> {
-    this.failedAttempts = 0;
-    this.refusedInARow = this.rejectedInARow = 0;
+    this.resetAttempts();
     let setAside = 0;
     const outcome = await bisectRefused({
       sender: this.o.sender,
@@ -277,8 +283,7 @@ export class ExportLoop {
   }
 
   private setAside(body: Uint8Array | string, first: number, last: number, count: number, why: string): void {
-    this.failedAttempts = 0;
-    this.refusedInARow = this.rejectedInARow = 0;
+    this.resetAttempts();
     this.o.hooks.setAside(body, first, last, count, why);
     this.position = last;
     this.o.hooks.progressed?.();
