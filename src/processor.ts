@@ -88,10 +88,11 @@ export class AuditLogRecordProcessor implements LogRecordProcessor {
    * getter, or a diag logger that emits audit records) would otherwise land after the stream's end marker.
    */
   private closing = false;
-  /** Receipt of the typed-API record being emitted right now (emit → onEmit is synchronous). */
-  private slot: Deferred<AuditReceipt> | undefined;
-  /** The record id of the typed-API record the slot's receipt is for: only that record takes it. */
-  private slotRecordId: string | undefined;
+  /**
+   * Receipt of the typed-API record being emitted right now (emit → onEmit is synchronous), and that record's id:
+   * only that record takes it.
+   */
+  private slot: { receipt: Deferred<AuditReceipt>; recordId: string } | undefined;
   private lastResource: SdkResource | undefined;
   private lastScope: SdkInstrumentationScope | undefined;
   /** MAC/signature of every record, when a key is configured. */
@@ -251,16 +252,14 @@ export class AuditLogRecordProcessor implements LogRecordProcessor {
   }
 
   /** @internal Typed API: the next audit record seen by onEmit carries this receipt. */
-  _expectReceipt(d: Deferred<AuditReceipt>, recordId: string): void {
-    this.slot = d;
-    this.slotRecordId = recordId;
+  _expectReceipt(receipt: Deferred<AuditReceipt>, recordId: string): void {
+    this.slot = { receipt, recordId };
   }
 
   /** @internal Typed API: true if the expected record never reached onEmit (processor not registered). */
   _receiptUnclaimed(): boolean {
     const unclaimed = this.slot !== undefined;
     this.slot = undefined;
-    this.slotRecordId = undefined;
     return unclaimed;
   }
 
@@ -269,10 +268,9 @@ export class AuditLogRecordProcessor implements LogRecordProcessor {
     // Only the typed-API record the receipt was set for takes it: an audit record emitted before it reaches this
     // processor (a diag logger that records the SDK's own warnings, say) is a raw record, validated as one.
     let receipt: Deferred<AuditReceipt> | undefined;
-    if (this.slot !== undefined && ownRecordId(record.attributes) === this.slotRecordId) {
-      receipt = this.slot;
+    if (this.slot !== undefined && ownRecordId(record.attributes) === this.slot.recordId) {
+      receipt = this.slot.receipt;
       this.slot = undefined;
-      this.slotRecordId = undefined;
     }
     try {
       // The bound on records in memory counts the ones waiting to be sealed: near it, seal them now, so that the
@@ -318,15 +316,15 @@ export class AuditLogRecordProcessor implements LogRecordProcessor {
     const validationError = disowned === undefined ? invalid : invalid === undefined ? disowned : `${invalid}; ${disowned}`;
     const dropped = record.droppedAttributesCount;
     const seq = this.chain.reserve();
+    try {
+      stampLiveRecord(record, ownRecordId(record.attributes) === undefined ? uuidV4() : undefined, this.streamId, seq);
+    } catch (e) {
+      // Attributes a processor before this one locked: later processors see the record without the stamps;
+      // what is sealed and shipped carries every stamp all the same.
+      diag.warn(`otel-audit: could not stamp the live record (${errorText(e)}); the sealed copy carries the stamps`);
+    }
     let snapshot: SealInput;
     try {
-      try {
-        stampLiveRecord(record, ownRecordId(record.attributes) === undefined ? uuidV4() : undefined, this.streamId, seq);
-      } catch (e) {
-        // Attributes a processor before this one locked: later processors see the record without the stamps;
-        // what is sealed and shipped carries every stamp all the same.
-        diag.warn(`otel-audit: could not stamp the live record (${errorText(e)}); the sealed copy carries the stamps`);
-      }
       snapshot = snapshotRecord(record);
     } catch (e) {
       // The sequence number is reserved: its place in the chain is taken by an unsealable mark (the loss reported
@@ -406,7 +404,7 @@ export class AuditLogRecordProcessor implements LogRecordProcessor {
 
   /** Reports a refused record as lost (counted, onLoss) and returns the error its receipt rejects with. */
   private refused(recordId: string | undefined): AuditLossError {
-    const reason = this.closing ? 'the processor is shut down' : (this.delivery.refusal() ?? 'no room');
+    const reason = this.refusal() ?? 'no room';
     this.loss.report({ records: [{ recordId, seq: undefined }], reason, streamId: this.streamId });
     return new AuditLossError(`audit record refused: ${reason}`, recordId !== undefined ? [recordId] : []);
   }
