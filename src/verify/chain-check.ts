@@ -5,7 +5,7 @@
 import { checkIntegrity, type ExternalCheckpoint, type IntegrityContext } from './integrity-check.js';
 import type { RetentionCut } from './retention-log.js';
 import { streamProblems, type Problem, type ProblemList, type StreamProblems } from './problems.js';
-import { F_CHECKPOINT, F_END, F_HAS_PREV, F_OUT_OF_ORDER, F_PREV_HEX, F_REJECTED, SIG_OK, type RecordStore, type StreamLink } from './record-store.js';
+import { F_CHECKPOINT, F_END, F_HAS_PREV, F_OUT_OF_ORDER, F_PREV_HEX, F_REJECTED, F_RESEQUENCED, SIG_OK, type RecordStore, type StreamLink } from './record-store.js';
 import type { StreamSummary } from './summary.js';
 
 interface StreamContext {
@@ -97,6 +97,7 @@ class SeqGroups {
 export function checkStream(streamId: string, s: RecordStore, rows: Uint32Array, ctx: StreamContext): CheckedStream {
   const sp = streamProblems(streamId, s, ctx.fileNames, ctx.list);
   const { problems, seqOf } = sp;
+  resequence(s, rows, sp);
   const { chain, reorderCandidates } = pickChain(s, new SeqGroups(s, rows), sp);
   if (!ctx.allowReorder) reportReordered(s, rows, reorderCandidates, sp);
   const { len, endPos } = cutAfterEnd(s, chain, sp);
@@ -121,6 +122,59 @@ export function checkStream(streamId: string, s: RecordStore, rows: Uint32Array,
   const link = seqOf(first) === 1 ? s.links.get(first) : undefined;
   if (link !== undefined) summary.previousStreamId = link.previousStreamId;
   return { summary, problems, at, records: s, ...(link === undefined ? {} : { link }) };
+}
+
+/**
+ * 0. A record whose sequence number alone was changed still stands where it was written: the seq it had is
+ *    missing, the next seq names its record id as the predecessor, and its previous_hash links to the seq
+ *    before. It is taken back to that seq and reported once, as modified, rather than as a deletion, an
+ *    insertion (or a second claim on another seq) and the reordering of every record after it in its file.
+ *    Its hash changed with it (the seq is hashed), so the link to its successor is broken: that is this same
+ *    change, not another one (checkLinks). Nothing is accepted that would not fail otherwise: it only names.
+ */
+function resequence(s: RecordStore, rows: Uint32Array, sp: StreamProblems): void {
+  const seq = s.seq;
+  const firstOf = new Map<number, number>();
+  for (const i of rows) if (!firstOf.has(seq[i]!)) firstOf.set(seq[i]!, i);
+  let byId: Map<string, number[]> | undefined; // built only when a gap has a named predecessor: the rare path
+  for (const q of rows) {
+    const n = seq[q]! - 1;
+    if (n < 1 || firstOf.has(n) || !s.has(q, F_HAS_PREV)) continue;
+    const named = s.prevRecordId(q);
+    if (named === undefined || named === '') continue;
+    if (byId === undefined) {
+      byId = new Map();
+      for (const i of rows) {
+        const id = s.recordId(i);
+        const list = byId.get(id);
+        if (list === undefined) byId.set(id, [i]);
+        else list.push(i);
+      }
+    }
+    const copies = byId.get(named);
+    if (copies === undefined) continue;
+    const r = copies[0]!;
+    const m = seq[r]!;
+    if (copies.some((i) => seq[i] !== m || !s.sameHash(i, r))) continue;
+    const before = firstOf.get(n - 1);
+    const links = n === 1 ? !s.has(r, F_HAS_PREV) : before !== undefined && s.linked(before, r);
+    if (!links) continue;
+    for (const i of copies) {
+      seq[i] = n;
+      s.flags[i]! |= F_RESEQUENCED;
+    }
+    firstOf.set(n, r);
+    if (firstOf.get(m) === r) {
+      firstOf.delete(m);
+      const other = rows.find((i) => seq[i] === m);
+      if (other !== undefined) firstOf.set(m, other);
+    }
+    sp.report(
+      'modified',
+      r,
+      `its audit.sequence.number reads ${m}, but it is seq ${n}: seq ${n + 1} names it as its predecessor and ${n === 1 ? 'it has no previous_hash, as the first record' : `its previous_hash links to seq ${n - 1}`}; the sequence number was changed after it was written`,
+    );
+  }
 }
 
 /**
@@ -356,6 +410,11 @@ function checkLinks(s: RecordStore, chain: Uint32Array, len: number, retained: r
     if (broken[k] === 0 || explained[k] === 1) continue;
     const p = chain[k - 1]!;
     const q = chain[k]!;
+    // Its edited seq is hashed: the broken link is the change already reported (resequence).
+    if (s.has(p, F_RESEQUENCED) && !(k + 1 < len && broken[k + 1] === 1 && explained[k + 1] === 0)) {
+      explained[k] = 1;
+      continue;
+    }
     if (k + 1 < len && broken[k + 1] === 1 && explained[k + 1] === 0) {
       const r = chain[k + 1]!;
       report('modified', q, `its previous_hash does not match the hash of seq ${seqOf(p)} (${where(p)}) and its own hash does not match the previous_hash recorded by seq ${seqOf(r)} (${where(r)}): this record was changed, chain attributes included (seq ${seqOf(p)} may have been changed as well)`);

@@ -35,6 +35,8 @@ export const F_CHECKPOINT = 256;
  */
 export const F_PREV_IS_PRED = 512;
 export const F_PREV_ID_IS_PRED = 1024;
+/** Its audit.sequence.number was changed: it was taken back to the seq it stands at (chain-check.ts, resequence). */
+export const F_RESEQUENCED = 2048;
 export const HEX64 = /^[0-9a-f]{64}$/;
 
 /** Signature status column values. */

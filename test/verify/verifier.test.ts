@@ -302,6 +302,26 @@ const tamperCases: TamperCase[] = [
     },
     expect: [{ kind: 'modified', seq: 7, line: 7, message: /names ".*-7" as the previous record id/ }],
   },
+  // Only the sequence number edited: the record still stands in its place, named by its successor and linked to
+  // its predecessor. Reported once, as that record modified, not as a deletion, an insertion and a reordering of
+  // every record after it in its file.
+  ...[
+    { name: 'sequence number of a middle record changed to one past the end', index: 4, to: '50', seq: 5 },
+    { name: 'sequence number of a middle record changed to a later record\'s', index: 4, to: '8', seq: 5 },
+    { name: 'sequence number of a middle record changed to an earlier record\'s', index: 6, to: '2', seq: 7 },
+    { name: 'sequence number of the first record changed', index: 0, to: '99', seq: 1 },
+  ].map(
+    ({ name, index, to, seq }): TamperCase => ({
+      name,
+      tamper: ({ lines }) => {
+        const changed = lines[index]!.replace(`"key":"${ATTR_SEQ_NUMBER}","value":{"intValue":"${seq}"}`, `"key":"${ATTR_SEQ_NUMBER}","value":{"intValue":"${to}"}`);
+        expect(changed).not.toBe(lines[index]);
+        lines[index] = changed;
+        return { lines };
+      },
+      expect: [{ kind: 'modified', seq, line: index + 1, recordId: `rec-*-${seq}`, message: new RegExp(`audit\\.sequence\\.number reads ${to}, but it is seq ${seq}`) }],
+    }),
+  ),
   {
     name: 'one record deleted',
     tamper: ({ records }) => ({ lines: toLines(records.filter((_, i) => i !== 4)) }),
