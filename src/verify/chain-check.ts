@@ -189,9 +189,15 @@ function pickChain(s: RecordStore, grp: SeqGroups, sp: StreamProblems): { chain:
   // Order is judged once the records that lost a same-seq conflict are known (step 1b).
   const reorderCandidates: number[] = [];
   const reorderedCheck = (i: number): void => void reorderCandidates.push(i);
-  for (let g = 0; g < groups; g++) {
+  // From the last seq down, so that a version of seq n is judged by the record chosen for seq n+1 (when that
+  // choice was not a tie) rather than by any version of it: a forged branch of two records, the second linking to
+  // the first, must not make the genuine record of seq n and the forged one tie.
+  let decided = true;
+  for (let g = groups - 1; g >= 0; g--) {
     const lo = starts[g]!;
     const hi = starts[g + 1]!;
+    const nextChosen = decided && g + 1 < groups && grp.seq(g + 1) === grp.seq(g) + 1 ? chain[g + 1] : undefined;
+    decided = true;
     if (hi - lo === 1) {
       chain[g] = order[lo]!;
       reorderedCheck(order[lo]!);
@@ -206,11 +212,13 @@ function pickChain(s: RecordStore, grp: SeqGroups, sp: StreamProblems): { chain:
       copies.set(v, (copies.get(v) ?? 0) + 1);
       if (v !== i) report('duplicate', i, `identical copy of seq ${n} first seen at ${where(v)} (at-least-once delivery)`);
     }
-    const genuine = vs.length === 1 ? vs[0]! : chooseGenuine(s, grp, g, n, vs, sp);
-    chain[g] = genuine;
+    const genuine = vs.length === 1 ? vs[0]! : chooseGenuine(s, grp, g, n, vs, nextChosen, sp);
+    if (genuine < 0) decided = false;
+    chain[g] = genuine < 0 ? ~genuine : genuine;
     // An identical copy elsewhere explains an out-of-order position (a redelivery), so only singles count.
     for (const v of vs) if (copies.get(v) === 1) reorderedCheck(v);
   }
+  reorderCandidates.reverse(); // reading order within a seq, ascending seqs: as reported before
   return { chain, reorderCandidates };
 }
 
@@ -224,12 +232,16 @@ function placesOf(tied: ReadonlySet<number>, where: (v: number) => string): stri
   return all.length > 3 ? `${shown} and ${all.length - 3} more` : shown;
 }
 
-/** Of different records claiming seq `n` (group g), the genuine one; the others are reported and marked rejected. */
-function chooseGenuine(s: RecordStore, grp: SeqGroups, g: number, n: number, vs: number[], sp: StreamProblems): number {
+/**
+ * Of different records claiming seq `n` (group g), the genuine one; the others are reported and marked rejected.
+ * `nextChosen`: the record chosen for seq n+1 when that was not a tie; then only its previous_hash counts as a
+ * reference from seq n+1. Returns the genuine row, or its bitwise complement when it was a tie (a choice).
+ */
+function chooseGenuine(s: RecordStore, grp: SeqGroups, g: number, n: number, vs: number[], nextChosen: number | undefined, sp: StreamProblems): number {
   const { where, report } = sp;
   const groups = grp.count;
   const prevVs = g > 0 && grp.seq(g - 1) === n - 1 ? grp.variants(g - 1) : [];
-  const nextVs = g + 1 < groups && grp.seq(g + 1) === n + 1 ? grp.variants(g + 1) : [];
+  const nextVs = nextChosen !== undefined ? [nextChosen] : g + 1 < groups && grp.seq(g + 1) === n + 1 ? grp.variants(g + 1) : [];
   // Links by hash, each version's score once: thousands of versions of neighbouring seqs stay linear.
   const referenced = new Set<string>();
   for (const w of nextVs) if (s.has(w, F_PREV_HEX)) referenced.add(s.prevHashHex(w));
@@ -267,14 +279,14 @@ function chooseGenuine(s: RecordStore, grp: SeqGroups, g: number, n: number, vs:
       }
       continue;
     }
-    const own = bwd(v) ? 'this one links to its predecessor but nothing links to it' : 'this one does not link into the chain';
+    const own = bwd(v) ? 'this one links to its predecessor but no record of the chain links to it' : 'this one does not link into the chain';
     if (s.recordId(v) === s.recordId(genuine)) {
       report('modified', v, `a different version of record seq ${n} (same record id); the one at ${where(genuine)} ${why}, so this copy was changed (${own})`);
     } else {
       report('inserted', v, `a second, different record claims seq ${n}; the one at ${where(genuine)} ${why}, so this one was added (${own})`);
     }
   }
-  return genuine;
+  return tied.size > 1 ? ~genuine : genuine;
 }
 
 /**

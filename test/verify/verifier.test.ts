@@ -348,6 +348,27 @@ const tamperCases: TamperCase[] = [
     },
     expect: [{ kind: 'inserted', seq: 5, line: 11, recordId: 'forged', message: /second, different record claims seq 5/ }],
   },
+  // A forged branch: seq 5' links to seq 4, seq 6' to 5'. Seq 5' and the genuine seq 5 are each referenced by a
+  // version of seq 6; only the genuine one by the seq 6 the chain goes on through (seq 7 links to it). Read
+  // first, the forged branch used to tie at seq 5 and the genuine record be blamed.
+  ...(['a-forged.jsonl', 'z-forged.jsonl'] as const).map(
+    (forgedFile): TamperCase => ({
+      name: `forged branch of two records (seq 5', seq 6' linking to it), read ${forgedFile.startsWith('a') ? 'before' : 'after'} the genuine ones`,
+      tamper: ({ records, name }) => {
+        const f5 = structuredClone(records[4]!);
+        setAttr(f5, ATTR_RECORD_ID, { stringValue: 'forged-5' });
+        f5.body = { stringValue: 'approved by admin' };
+        const f6 = structuredClone(records[5]!);
+        setAttr(f6, ATTR_RECORD_ID, { stringValue: 'forged-6' });
+        relink(f6, f5);
+        return { files: { [audit(name)]: toLines(records), [forgedFile]: toLines([f5, f6]) } };
+      },
+      expect: [
+        { kind: 'inserted', seq: 5, file: forgedFile, line: 1, recordId: 'forged-5', message: /second, different record claims seq 5; the one at .*audit-.*:5 is referenced by seq 6's previous_hash/ },
+        { kind: 'inserted', seq: 6, file: forgedFile, line: 2, recordId: 'forged-6', message: /second, different record claims seq 6/ },
+      ],
+    }),
+  ),
   {
     name: 'altered copy of a record next to the original',
     tamper: ({ records }) => {
