@@ -134,6 +134,10 @@ export function checkStream(streamId: string, s: RecordStore, rows: Uint32Array,
  */
 function resequence(s: RecordStore, rows: Uint32Array, sp: StreamProblems): void {
   const seq = s.seq;
+  // The usual stream, read in order with no gap, has nothing to look at: one pass over a typed array.
+  let k = 1;
+  while (k < rows.length && seq[rows[k]!] === seq[rows[k - 1]!]! + 1) k++;
+  if (k >= rows.length) return;
   const firstOf = new Map<number, number>();
   for (const i of rows) if (!firstOf.has(seq[i]!)) firstOf.set(seq[i]!, i);
   let byId: Map<string, number[]> | undefined; // built only when a gap has a named predecessor: the rare path
