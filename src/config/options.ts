@@ -29,9 +29,29 @@ const bad = (name: string, v: unknown, allowed: string): never => {
   throw new AuditConfigError(`otel-audit option ${name}=${describe(v)} is invalid: allowed values are ${allowed}`);
 };
 
-/** A URL with its `user:password@` hidden, parseable or not: for messages. */
+/**
+ * A URL with its `user:password@` hidden, parseable or not: for messages. Everything after the scheme up to the
+ * last `@` is hidden, since a password may hold `/`, `?` or `#` (and then the URL does not parse): more than the
+ * userinfo when a path holds an `@`, never less.
+ */
 export function withoutUserinfo(url: string): string {
-  return url.replace(/^([A-Za-z][A-Za-z0-9+.-]*:\/\/)[^/?#]*@/, '$1***@');
+  const at = url.lastIndexOf('@');
+  if (at < 0) return url;
+  const from = /^[A-Za-z][A-Za-z0-9+.-]*:\/\//.exec(url)?.[0].length ?? 0;
+  return at < from ? url : `${url.slice(0, from)}***@${url.slice(at + 1)}`;
+}
+
+/** Endpoint variables the OTLP/HTTP transport reads: it would warn and send to http://localhost:4318 on a bad one. */
+const HTTP_ENDPOINT_VARIABLES = ['OTEL_EXPORTER_OTLP_LOGS_ENDPOINT', 'OTEL_EXPORTER_OTLP_ENDPOINT'] as const;
+
+function checkEndpointVariables(env: NodeJS.ProcessEnv): void {
+  const errors: string[] = [];
+  for (const name of HTTP_ENDPOINT_VARIABLES) {
+    const raw = env[name]?.trim();
+    if (raw === undefined || raw === '' || httpUrl(raw) !== undefined) continue;
+    errors.push(`${name}=${JSON.stringify(withoutUserinfo(raw))} is invalid: allowed values are an http:// or https:// URL (the OTLP transport would send to http://localhost:4318 instead)`);
+  }
+  if (errors.length > 0) throw new AuditConfigError(`otel-audit configuration: ${errors.join('; ')}`);
 }
 
 /**
@@ -83,6 +103,7 @@ export function resolveOptions(code: AuditProcessorOptions = {}, env: NodeJS.Pro
   checkExporter(code.exporter);
   const { dir, 'exporter.protocol': protocol, ...rest } = resolveTable(code, env);
   // The other exporter fields go to the transport as given; this one it would take unchecked.
+  if (protocol !== 'grpc') checkEndpointVariables(env);
   const compression = code.exporter?.compression;
   if (compression !== undefined && !COMPRESSIONS.includes(compression)) bad('exporter.compression', compression, COMPRESSIONS.join(', '));
   const o: ResolvedOptions = { ...rest, dir: resolve(dir), exporter: { ...code.exporter, protocol }, onLoss: code.onLoss, meterProvider: code.meterProvider };

@@ -447,10 +447,36 @@ describe('resolveOptions', () => {
     ['a negative timeout', { timeoutMillis: -5 }, 'otel-audit option exporter.timeoutMillis=-5 is invalid'],
     ['a timeout no timer can wait', { timeoutMillis: 2 ** 31 }, 'otel-audit option exporter.timeoutMillis=2147483648 is invalid'],
     ['a string instead of an object', 'http://localhost:4318', 'otel-audit option exporter="http://localhost:4318" is invalid'],
+    // The password holds a character that ends a host (`/`, `#`, `?`): the URL does not parse, and all of it was shown.
+    ['a password with a slash (base64)', { url: 'https://otel:Zm9v/s3cr3t@collector.example:4318/v1/logs' }, 'otel-audit option exporter.url="https://***@collector.example:4318/v1/logs" is invalid'],
+    ['a password with a #', { url: 'https://otel:p#s3cr3t@collector.example:4318/v1/logs' }, 'otel-audit option exporter.url="https://***@collector.example:4318/v1/logs" is invalid'],
+    ['a password with a ?', { url: 'https://otel:p?s3cr3t@collector.example:4318/v1/logs' }, 'otel-audit option exporter.url="https://***@collector.example:4318/v1/logs" is invalid'],
+    ['credentials and no scheme', { url: 'otel:s3cr3t@collector.example:4318' }, 'otel-audit option exporter.url="***@collector.example:4318" is invalid'],
   ])('refuses an exporter code option with %s, showing no secret', (_what, exporter, message) => {
     const err = configError(() => resolveOptions({ exporter } as unknown as AuditProcessorOptions, {}));
     expect(err.message).toContain(message);
     expect(err.message).not.toContain('s3cr3t');
+  });
+
+  // The transport would warn on diag and send to http://localhost:4318 instead (or fail every export, for a URL
+  // with no scheme): audit records going to whatever listens there.
+  it.each([
+    ['OTEL_EXPORTER_OTLP_LOGS_ENDPOINT', 'localhost:4318/v1/logs'],
+    ['OTEL_EXPORTER_OTLP_LOGS_ENDPOINT', 'https://otel:s3cr3t@[collector.internal]:4318/v1/logs'],
+    ['OTEL_EXPORTER_OTLP_ENDPOINT', 'collector:4318'],
+    ['OTEL_EXPORTER_OTLP_ENDPOINT', 'ftp://collector:4318'],
+  ])('refuses %s=%s for an http protocol, showing no secret', (name, value) => {
+    const err = configError(() => resolveOptions({}, { [name]: value }));
+    expect(err.message).toContain(`${name}=`);
+    expect(err.message).toContain('is invalid: allowed values are an http:// or https:// URL');
+    expect(err.message).not.toContain('s3cr3t');
+    // Also when code gives the URL: a bad variable stops start-up like every other one.
+    expect(() => resolveOptions({ exporter: { url: 'http://127.0.0.1:4318/v1/logs' } }, { [name]: value })).toThrow(AuditConfigError);
+  });
+
+  it('takes well-formed OTEL_EXPORTER_OTLP_[LOGS_]ENDPOINT values, and leaves them to the gRPC transport with grpc', () => {
+    expect(() => resolveOptions({}, { OTEL_EXPORTER_OTLP_LOGS_ENDPOINT: ' https://collector.example:4318/v1/logs ', OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:4318' })).not.toThrow();
+    expect(() => resolveOptions({}, { OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc', OTEL_EXPORTER_OTLP_ENDPOINT: 'collector:4317' })).not.toThrow();
   });
 
   it('accepts a well-formed exporter code option', () => {
