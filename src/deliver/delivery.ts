@@ -506,21 +506,27 @@ export class Delivery {
    * so far, or until `timeoutMillis`. Resolves true when nothing is left undelivered.
    */
   async flush(timeoutMillis: number): Promise<boolean> {
-    this.flushPending();
-    await this.journal?.writes;
-    // A flush is a reason to try again now rather than after the backoff.
-    this.loop.retryNow();
-    if (this.loop.acked >= this.accepted) return true;
+    // The deadline runs from the call, journal writes included. The SDK races this flush against a timer of its
+    // own, started just after this call and as long by default (30 s): started first, this one fires first, and
+    // the caller learns what is left (AuditFlushTimeoutError) instead of a plain TimeoutError.
     let timer: NodeJS.Timeout | undefined;
-    const done = new Promise<boolean>((resolve) => {
-      void this.loop.whenIdle().then(() => resolve(true));
+    const expired = new Promise<false>((resolve) => {
       timer = setTimeout(() => resolve(false), timeoutMillis);
     });
-    this.loop.kick();
-    const ok = await done;
-    clearTimeout(timer);
-    await this.journal?.writes;
-    return ok || this.loop.acked >= this.accepted;
+    try {
+      this.flushPending();
+      const written = (): Promise<boolean> => Promise.race([(this.journal?.writes ?? Promise.resolve()).then(() => true), expired]);
+      if (!(await written())) return this.loop.acked >= this.accepted;
+      // A flush is a reason to try again now rather than after the backoff.
+      this.loop.retryNow();
+      if (this.loop.acked >= this.accepted) return true;
+      const idle = this.loop.whenIdle().then(() => true);
+      this.loop.kick();
+      const ok = (await Promise.race([idle, expired])) && (await written());
+      return ok || this.loop.acked >= this.accepted;
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /**

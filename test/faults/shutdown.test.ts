@@ -80,6 +80,22 @@ describe('forceFlush within its timeout', () => {
   });
 });
 
+describe('forceFlush through the SDK, whose own timer has the same length', () => {
+  // The SDK races every processor's forceFlush against a timer of the caller's timeoutMillis (default 30000, the
+  // default exportTimeoutMillis too) and does not pass it on. Fixed bug, kept as a regression test: the
+  // processor's timer started only after the journal writes, so the SDK's fired first and the caller got a plain
+  // TimeoutError saying nothing of the records waiting.
+  it('rejects with AuditFlushTimeoutError, not the SDK TimeoutError, when timeoutMillis equals exportTimeoutMillis', async () => {
+    captureStderr();
+    p = await faultPipeline({ exportTimeoutMillis: TIMEOUT, exporter: { timeoutMillis: 1200 } });
+    await p.collector.stop();
+    for (let i = 0; i < 20; i++) void p.audit.record(loginEvent(i));
+    const error = await p.provider.forceFlush({ timeoutMillis: TIMEOUT }).then(() => undefined, (e: unknown) => e);
+    expect(error).toBeInstanceOf(AuditFlushTimeoutError);
+    expect((error as AuditFlushTimeoutError).undelivered).toBe(20);
+  });
+});
+
 describe('forceFlush after shutdown', () => {
   it('is the shutdown: resolves with it, and does not wait another export timeout for records nothing sends any more', async () => {
     // Fixed bug, kept as a regression test: a flush after shutdown waited the full exportTimeoutMillis (with the
