@@ -435,6 +435,17 @@ function checkLinks(s: RecordStore, chain: Uint32Array, len: number, retained: r
       const r = chain[k + 1]!;
       report('modified', q, `its previous_hash does not match the hash of seq ${seqOf(p)} (${where(p)}) and its own hash does not match the previous_hash recorded by seq ${seqOf(r)} (${where(r)}): this record was changed, chain attributes included (seq ${seqOf(p)} may have been changed as well)`);
       explained[k + 1] = 1;
+    } else if (signedByProducer(s, p) && !signedByProducer(s, q)) {
+      // p's valid signature proves its content, so its hash is the genuine one: q's previous_hash is what is wrong.
+      // Naming another predecessor too, q was made up (appended after a record, say); naming p, q was changed.
+      const prevId = s.prevRecordId(q);
+      const forged = prevId !== s.recordId(p);
+      report(
+        forged ? 'inserted' : 'modified',
+        q,
+        `its previous_hash does not match the hash of seq ${seqOf(p)} (${where(p)}), whose signature is valid: ` +
+          (forged ? `and it names ${JSON.stringify(prevId ?? '')} as the previous record id, not ${JSON.stringify(s.recordId(p))}: this record was added` : 'this record was changed, chain attributes included'),
+      );
     } else {
       const prevId = s.prevRecordId(q);
       const idNote =

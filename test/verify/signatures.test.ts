@@ -201,6 +201,31 @@ describe('after the end record', () => {
   });
 });
 
+describe('a broken link next to a validly signed record', () => {
+  // Fixed bug, kept as a regression test: "otherwise p is modified" blamed the genuine last record, whose MAC
+  // verifies, for the link a record appended after it (a forgery without the key) does not make.
+  it.each([
+    ['names another predecessor', 'somebody-else', 'inserted'],
+    ['names the signed record as its predecessor', undefined, 'modified'],
+  ] as const)('a record appended after the last one, which %s: blamed, not the signed record before it', async (_, prevId, kind) => {
+    const secret = hmacSecret(9);
+    const c = makeSignedChain({ n: 6, recordSigner: hmacSigner(secret) });
+    const extra = structuredClone(c.records[5]!);
+    setAttr(extra, 'audit.sequence.number', { intValue: '7' });
+    setAttr(extra, 'audit.record.id', { stringValue: 'appended' });
+    setAttr(extra, ATTR_SEQ_PREVIOUS_HASH, { stringValue: 'b'.repeat(64) });
+    setAttr(extra, 'audit.sequence.previous_record_id', { stringValue: prevId ?? getAttr(c.records[5]!, 'audit.record.id')!.stringValue! });
+    const r = await verifyFiles([await writeStream([...c.records, extra], 1)], { hmacSecrets: [secret] });
+    expect(errors(r).map((p) => [p.kind, p.seq])).toEqual([
+      [kind, 7],
+      ['bad_signature', 7],
+    ]);
+    expect(errors(r)[0]!.message).toMatch(/does not match the hash of seq 6 .*, whose signature is valid/);
+    // Without the key nothing proves seq 6: the rule of docs/integrity.md §7.2 step 6 stands.
+    expect(errors(await verifyFiles([await writeStream([...c.records, extra], 1)])).map((p) => [p.kind, p.seq])).toEqual([['modified', 6]]);
+  });
+});
+
 describe('key ids relabelled (docs/integrity.md §7.3, step 2)', () => {
   const secret = hmacSecret(5);
 
