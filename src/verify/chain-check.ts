@@ -294,25 +294,75 @@ function chooseGenuine(s: RecordStore, grp: SeqGroups, g: number, n: number, vs:
 }
 
 /**
- * 1b. Out of order: read after a record of this stream with a higher seq in the same file. A record that
- *     lost a same-seq conflict (an inserted one) is blamed for itself, not for moving the others.
+ * 1b. Out of order: per file, the records of the stream (those that lost a same-seq conflict aside) outside a
+ *     longest run of them in ascending seq, read in order; of two such runs, the one keeping records read
+ *     earlier. So one record moved is the one named, not every record it now stands before or after. A record
+ *     that lost a same-seq conflict (an inserted one) is blamed for itself, not for moving the others.
  */
 function reportReordered(s: RecordStore, rows: Uint32Array, reorderCandidates: readonly number[], sp: StreamProblems): void {
   const { seqOf, report } = sp;
-  const maxInFile = new Map<number, number>();
-  for (const i of rows) {
-    if (s.has(i, F_REJECTED)) continue;
-    const f = s.file[i]!;
-    const max = maxInFile.get(f) ?? 0;
-    if (seqOf(i) < max) s.flags[i]! |= F_OUT_OF_ORDER;
-    else {
-      s.flags[i]! &= ~F_OUT_OF_ORDER;
-      maxInFile.set(f, seqOf(i));
-    }
+  /** Seqs of the nearest records kept in order before and after each out-of-order one (rare: a Map). */
+  const around = new Map<number, [number | undefined, number | undefined]>();
+  for (let a = 0; a < rows.length; ) {
+    const f = s.file[rows[a]!]!;
+    const kept: number[] = [];
+    for (; a < rows.length && s.file[rows[a]!] === f; a++) if (!s.has(rows[a]!, F_REJECTED)) kept.push(rows[a]!);
+    markOutOfOrder(s, kept, seqOf, around);
   }
   for (const i of reorderCandidates) {
-    if (s.has(i, F_OUT_OF_ORDER) && !s.has(i, F_REJECTED)) {
-      report('reordered', i, `appears after a record of this stream with a higher sequence number in the same file`);
+    if (!s.has(i, F_OUT_OF_ORDER) || s.has(i, F_REJECTED)) continue;
+    const [before, after] = around.get(i)!;
+    const pos = before === undefined ? `before seq ${after}` : after === undefined ? `after seq ${before}` : `after seq ${before} and before seq ${after}`;
+    report('reordered', i, `out of sequence order in its file: read ${pos}; the file's records of this stream are otherwise in ascending order`);
+  }
+}
+
+/** Sets F_OUT_OF_ORDER on the rows of one file (reading order) outside the run kept in order, clears it on the others. */
+function markOutOfOrder(s: RecordStore, kept: readonly number[], seqOf: (i: number) => number, around: Map<number, [number | undefined, number | undefined]>): void {
+  const m = kept.length;
+  let sorted = true;
+  for (let p = 1; p < m && sorted; p++) sorted = seqOf(kept[p]!) >= seqOf(kept[p - 1]!);
+  if (sorted) {
+    for (const i of kept) s.flags[i]! &= ~F_OUT_OF_ORDER;
+    return;
+  }
+  // Longest non-decreasing subsequence, built from the end: head[l] is the largest first seq of a run of length
+  // l found so far (non-increasing in l), so a record read earlier replaces a later one of the same run length.
+  const head = new Float64Array(m + 1);
+  const headAt = new Int32Array(m + 1);
+  const next = new Int32Array(m);
+  let longest = 0;
+  for (let p = m - 1; p >= 0; p--) {
+    const x = seqOf(kept[p]!);
+    let lo = 0;
+    let hi = longest;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >>> 1;
+      if (head[mid]! >= x) lo = mid;
+      else hi = mid - 1;
+    }
+    next[p] = lo === 0 ? -1 : headAt[lo]!;
+    if (lo + 1 > longest) longest = lo + 1;
+    head[lo + 1] = x;
+    headAt[lo + 1] = p;
+  }
+  const inOrder = new Uint8Array(m);
+  for (let p = headAt[longest]!; p >= 0; p = next[p]!) inOrder[p] = 1;
+  // The in-order record after each position, in one backward pass (a reversed file must stay linear).
+  const after: (number | undefined)[] = new Array<number | undefined>(m);
+  for (let p = m - 1, a: number | undefined; p >= 0; p--) {
+    after[p] = a;
+    if (inOrder[p] === 1) a = seqOf(kept[p]!);
+  }
+  let before: number | undefined;
+  for (let p = 0; p < m; p++) {
+    const i = kept[p]!;
+    if (inOrder[p] === 1) {
+      s.flags[i]! &= ~F_OUT_OF_ORDER;
+      before = seqOf(i);
+    } else {
+      s.flags[i]! |= F_OUT_OF_ORDER;
+      around.set(i, [before, after[p]]);
     }
   }
 }

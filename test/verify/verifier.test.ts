@@ -432,6 +432,23 @@ const tamperCases: TamperCase[] = [
     },
     expect: [{ kind: 'reordered', seq: 5, line: 6 }],
   },
+  // One record moved: it is the one named, not every record it now stands before (the running maximum named
+  // seq 1–9 for the last record moved to the front).
+  {
+    name: 'the last record moved to the front of the file',
+    tamper: ({ records }) => ({ lines: toLines([records[9]!, ...records.slice(0, 9)]) }),
+    expect: [{ kind: 'reordered', seq: 10, line: 1, message: /out of sequence order in its file: read before seq 1;/ }],
+  },
+  {
+    name: 'the first record moved to the end of the file',
+    tamper: ({ records }) => ({ lines: toLines([...records.slice(1), records[0]!]) }),
+    expect: [{ kind: 'reordered', seq: 1, line: 10, message: /read after seq 10;/ }],
+  },
+  {
+    name: 'a record moved three places back',
+    tamper: ({ records }) => ({ lines: toLines([...records.slice(0, 2), ...records.slice(3, 6), records[2]!, ...records.slice(6)]) }),
+    expect: [{ kind: 'reordered', seq: 3, line: 6, message: /read after seq 6 and before seq 7; the file's records of this stream are otherwise in ascending order/ }],
+  },
   {
     name: 'previous_hash flipped',
     tamper: ({ records }) => {
