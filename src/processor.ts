@@ -34,6 +34,7 @@ import { Replayer, type ReplayReport } from './deliver/replay.js';
 import * as A from './core/attributes.js';
 import { disownReservedNames } from './map/reserved.js';
 import { validateRawAttributes } from './map/validate-record.js';
+import { isSlotRecord, limitChanges, type TypedSlot } from './map/typed-slot.js';
 import { SEVERITY_INFO, type SdkInstrumentationScope, type SdkResource } from './otel/types.js';
 import { createSelector, type AuditSelector } from './select/selector.js';
 import { uuidV4 } from './core/uuid.js';
@@ -92,7 +93,7 @@ export class AuditLogRecordProcessor implements LogRecordProcessor {
    * Receipt of the typed-API record being emitted right now (emit → onEmit is synchronous), and that record's id:
    * only that record takes it.
    */
-  private slot: { receipt: Deferred<AuditReceipt>; recordId: string } | undefined;
+  private slot: TypedSlot | undefined;
   private lastResource: SdkResource | undefined;
   private lastScope: SdkInstrumentationScope | undefined;
   /** MAC/signature of every record, when a key is configured. */
@@ -252,8 +253,8 @@ export class AuditLogRecordProcessor implements LogRecordProcessor {
   }
 
   /** @internal Typed API: the next audit record seen by onEmit carries this receipt. */
-  _expectReceipt(receipt: Deferred<AuditReceipt>, recordId: string): void {
-    this.slot = { receipt, recordId };
+  _expectReceipt(slot: TypedSlot): void {
+    this.slot = slot;
   }
 
   /** @internal Typed API: true if the expected record never reached onEmit (processor not registered). */
@@ -267,11 +268,12 @@ export class AuditLogRecordProcessor implements LogRecordProcessor {
     if (!this.select(record)) return;
     // Only the typed-API record the receipt was set for takes it: an audit record emitted before it reaches this
     // processor (a diag logger that records the SDK's own warnings, say) is a raw record, validated as one.
-    let receipt: Deferred<AuditReceipt> | undefined;
-    if (this.slot !== undefined && ownRecordId(record.attributes) === this.slot.recordId) {
-      receipt = this.slot.receipt;
+    let typed: TypedSlot | undefined;
+    if (this.slot !== undefined && isSlotRecord(this.slot, record.eventName, record.attributes)) {
+      typed = this.slot;
       this.slot = undefined;
     }
+    const receipt = typed?.receipt;
     try {
       // The bound on records in memory counts the ones waiting to be sealed: near it, seal them now, so that the
       // delivery stage's own count is exact when it decides.
@@ -293,7 +295,7 @@ export class AuditLogRecordProcessor implements LogRecordProcessor {
           return;
         }
       }
-      this.enqueue(record, receipt);
+      this.enqueue(record, typed);
       if (this.checkpoints?.recordSealed() === true && this.delivery.canAccept()) this.emitCheckpoint();
       // Durable before emit returns: sealed and journaled now (the delivery stage writes and fsyncs in accept).
       if (this.options.fsync === 'always') this.queue.drain();
@@ -310,14 +312,18 @@ export class AuditLogRecordProcessor implements LogRecordProcessor {
   }
 
   /** Validates, reserves the sequence number, stamps the live record and queues it for sealing. */
-  private enqueue(record: ReadWriteLogRecord, receipt: Deferred<AuditReceipt> | undefined): void {
+  private enqueue(record: ReadWriteLogRecord, typed: TypedSlot | undefined): void {
+    const receipt = typed?.receipt;
     const disowned = disownReservedNames(record);
-    const invalid = receipt === undefined ? validateRawAttributes(record.attributes) : undefined;
+    const invalid = typed === undefined ? validateRawAttributes(record.attributes) : limitChanges(typed.attributes, record.attributes);
     const validationError = disowned === undefined ? invalid : invalid === undefined ? disowned : `${invalid}; ${disowned}`;
     const dropped = record.droppedAttributesCount;
     const seq = this.chain.reserve();
+    // A typed record's id is the one its receipt names, even when a limit cut or dropped it.
+    const liveId = ownRecordId(record.attributes);
+    const recordId = typed !== undefined && liveId !== typed.recordId ? typed.recordId : liveId === undefined ? uuidV4() : undefined;
     try {
-      stampLiveRecord(record, ownRecordId(record.attributes) === undefined ? uuidV4() : undefined, this.streamId, seq);
+      stampLiveRecord(record, recordId, this.streamId, seq);
     } catch (e) {
       // Attributes a processor before this one locked: later processors see the record without the stamps;
       // what is sealed and shipped carries every stamp all the same.
@@ -325,7 +331,7 @@ export class AuditLogRecordProcessor implements LogRecordProcessor {
     }
     let snapshot: SealInput;
     try {
-      snapshot = snapshotRecord(record);
+      snapshot = snapshotRecord(record, typed?.recordId);
     } catch (e) {
       // The sequence number is reserved: its place in the chain is taken by an unsealable mark (the loss reported
       // when it is sealed), or every later record would wait for it.

@@ -41,7 +41,7 @@ export class AuditLogger {
     const d = deferred<AuditReceipt>();
     // Settled later; without a handler a loss at shutdown would become an unhandled rejection in the app.
     d.promise.catch(() => undefined);
-    this.processor._expectReceipt(d, m.recordId);
+    this.processor._expectReceipt({ receipt: d, recordId: m.recordId, eventName: m.eventName, attributes: m.attributes });
     try {
       this.logger.emit({
         eventName: m.eventName,

@@ -8,6 +8,7 @@
  * processor, which serializes at export. What is hashed is still exactly what is shipped.
  */
 import type { ReadWriteLogRecord } from '@opentelemetry/sdk-logs';
+import * as A from '../core/attributes.js';
 
 export type SealInput = Readonly<
   Pick<
@@ -27,9 +28,11 @@ export type SealInput = Readonly<
 >;
 
 /** The fields sealing reads, with a copy of the attributes object (own enumerable properties, as the SDK keeps them). */
-export function snapshotRecord(r: ReadWriteLogRecord): SealInput {
+export function snapshotRecord(r: ReadWriteLogRecord, recordId?: string): SealInput {
   // Typed as the SDK line in use types it (0.2xx and 3.x differ).
   const attributes: SealInput['attributes'] = { ...r.attributes };
+  // The typed API's record id, should the live record's have been cut (processor.ts, map/typed-slot.ts).
+  if (recordId !== undefined) (attributes as Record<string, unknown>)[A.ATTR_RECORD_ID] = recordId;
   return {
     hrTime: r.hrTime,
     hrTimeObserved: r.hrTimeObserved,
