@@ -417,8 +417,9 @@ function checkLinks(s: RecordStore, chain: Uint32Array, len: number, retained: r
   for (let k = 0; k < len; k++) {
     const i = chain[k]!;
     const n = seqOf(i);
-    const prevN = k === 0 ? 0 : seqOf(chain[k - 1]!);
+    let prevN = k === 0 ? 0 : seqOf(chain[k - 1]!);
     let claim = '';
+    let afterCut = '';
     if (n > prevN + 1 && prevN === 0 && s.has(i, F_PREV_HEX)) {
       // A head removed by retention is accounted for in state/retention.log, bound to the hash of its last
       // record — which this record carries as previous_hash. Reported, but not as tampering — when the stream's
@@ -433,6 +434,18 @@ function checkLinks(s: RecordStore, chain: Uint32Array, len: number, retained: r
           severity: 'info',
         });
         continue;
+      }
+      // A cut the state file backs that ends before this gap does: it accounts for its records, not for the
+      // ones between it and this record, which are the deletion. Its hash cannot be checked: the record after it,
+      // which carries that hash, is among the missing.
+      const earlier = retained.filter((e) => e.last < n - 1 && e.state !== undefined && e.state.acked >= e.last).sort((a, b) => b.last - a.last)[0];
+      if (cuts.length === 0 && earlier !== undefined) {
+        report('deleted', i, `seq 1–${earlier.last} were removed by retention (${earlier.file}, ${earlier.deletedAt}) after the collector acknowledged them; ${earlier.stateFile} records seq ${earlier.state!.acked} acknowledged; not checked against a record: seq ${earlier.last + 1}, which carries the hash of seq ${earlier.last}, is missing too`, {
+          seq: 1,
+          severity: 'info',
+        });
+        prevN = earlier.last;
+        afterCut = ` (seq 1–${earlier.last} were removed by retention)`;
       }
       const c = cuts[0];
       if (c !== undefined) {
@@ -449,8 +462,8 @@ function checkLinks(s: RecordStore, chain: Uint32Array, len: number, retained: r
       const prevId = s.prevRecordId(i);
       const named = missing === 1 && prevId !== undefined && prevId !== '' ? prevId : undefined;
       const range = missing === 1 ? `seq ${prevN + 1} is` : `seq ${prevN + 1}–${n - 1} (${missing} records) are`;
-      const context = prevN === 0 ? `the stream starts at seq ${n}` : `seq ${prevN} is at ${where(chain[k - 1]!)}`;
-      report('deleted', i, `${range} missing before seq ${n} at ${where(i)} (${context})${named === undefined ? '' : `; seq ${n} names ${JSON.stringify(named)} as its predecessor`}${claim}`, {
+      const context = afterCut !== '' ? afterCut.slice(1) : prevN === 0 ? `(the stream starts at seq ${n})` : `(seq ${prevN} is at ${where(chain[k - 1]!)})`;
+      report('deleted', i, `${range} missing before seq ${n} at ${where(i)} ${context}${named === undefined ? '' : `; seq ${n} names ${JSON.stringify(named)} as its predecessor`}${claim}`, {
         seq: prevN + 1,
         ...(named === undefined ? {} : { recordId: named }),
       });

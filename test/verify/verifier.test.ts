@@ -613,11 +613,11 @@ describe('verifyFiles: random single-record tampering is always detected and loc
 
 describe('verifyFiles: a head removed by retention (state/retention.log and the state file)', () => {
   /** A journal directory holding seq 5–12 of a stream, a retention.log entry for seq 1–4, and optionally a state file. */
-  async function headCut(state: { acked: number; last?: number; ended?: boolean } | undefined): Promise<{ dir: string; streamId: string }> {
+  async function headCut(state: { acked: number; last?: number; ended?: boolean } | undefined, alsoDeleted = 0): Promise<{ dir: string; streamId: string }> {
     const dir = await freshDir();
     const streamId = testStreamId();
     const records = makeChain(12, { streamId, end: true });
-    await writeLines(join(dir, `audit-${streamId}-000002.jsonl`), toLines(records.slice(4)));
+    await writeLines(join(dir, `audit-${streamId}-000002.jsonl`), toLines(records.slice(4 + alsoDeleted)));
     await mkdir(join(dir, 'state'));
     const entry = { streamId, file: `audit-${streamId}-000001.jsonl`, last: 4, lastHash: recordHash(records[3]!), deletedAt: '2026-11-28T00:00:00.000Z' };
     await writeLines(join(dir, 'state', 'retention.log'), [JSON.stringify(entry)]);
@@ -633,6 +633,17 @@ describe('verifyFiles: a head removed by retention (state/retention.log and the 
     const r = await verifyFiles([dir]);
     expect(r.ok).toBe(true);
     expect(r.problems).toEqual([expect.objectContaining({ kind: 'deleted', severity: 'info', stream: streamId, seq: 1, message: expect.stringMatching(/removed by retention.*records seq 12 acknowledged/) })]);
+  });
+
+  // Fixed bug, kept as a regression test: the gap was "seq 1–6 (6 records) are missing", retention not mentioned.
+  it('the records after the cut deleted too: those are the error, the cut stays info', async () => {
+    const { dir, streamId } = await headCut({ acked: 12 }, 2);
+    const r = await verifyFiles([dir]);
+    expect(r.ok).toBe(false);
+    expect(r.problems).toEqual([
+      expect.objectContaining({ kind: 'deleted', severity: 'info', stream: streamId, seq: 1, message: expect.stringMatching(/^seq 1–4 were removed by retention .*records seq 12 acknowledged; not checked against a record: seq 5, which carries the hash of seq 4, is missing too$/) }),
+      expect.objectContaining({ kind: 'deleted', severity: 'error', stream: streamId, seq: 5, message: expect.stringMatching(/^seq 5–6 \(2 records\) are missing before seq 7 at .* \(seq 1–4 were removed by retention\)/) }),
+    ]);
   });
 
   it.each([
