@@ -132,7 +132,9 @@ async function readInputs(
  * journal although the producer accepted them (docs/integrity.md §7.4).
  */
 function stateSaysMore(summary: StreamSummary, state: StateView | undefined): Problem | undefined {
-  if (state === undefined || !state.ended || state.last === undefined || summary.ended || summary.last >= state.last) return undefined;
+  // Whether an end record was read does not matter: one made up after a cut (unsigned, or a checkpoint claim not
+  // checked without the public key) would otherwise hide the cut.
+  if (state === undefined || !state.ended || state.last === undefined || summary.last >= state.last) return undefined;
   return {
     kind: 'truncated',
     severity: 'info',
@@ -141,7 +143,7 @@ function stateSaysMore(summary: StreamSummary, state: StateView | undefined): Pr
     through: state.last,
     reason: 'state_file',
     file: state.file,
-    message: `the stream's state file says the producer closed it at seq ${state.last}, but the records held end at seq ${summary.last} without the end record: its tail may have been cut (or its journal writes failed; compare the collector's copy). The state file is not authenticated`,
+    message: `the stream's state file says the producer closed it at seq ${state.last}, but the records held end at seq ${summary.last}${summary.ended ? ', with an end record there' : ' without the end record'}: its tail may have been cut${summary.ended ? ' and an end record made up' : ''} (or its journal writes failed; compare the collector's copy). The state file is not authenticated`,
   };
 }
 

@@ -6,7 +6,9 @@ import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { verifyFiles } from '../../src/verify/index.js';
+import { recordHash, recordIdOf, setAttr } from '../helpers/make-chain.js';
 import { makePipeline, type TestPipeline } from '../helpers/pipeline.js';
+import type { OtlpLogRecord, OtlpResourceLogs } from '../../src/otlp/types.js';
 
 let p: TestPipeline | undefined;
 afterEach(async () => {
@@ -34,5 +36,26 @@ describe('verify: a tail cut from a journal whose state file says more', () => {
       expect.objectContaining({ kind: 'truncated', severity: 'info', reason: 'state_file', seq: 6, through: 7, stream: p.processor.streamId }),
     ]);
     expect(cut.problems[0]!.file).toMatch(/state\/.*\.state$/);
+  });
+
+  // Fixed bug, kept as a regression test: an end record made up after the cut (relinked; unsigned, or a checkpoint
+  // claim that cannot be checked without the public key) made the stream "ended", and the state file went unread.
+  it('is still named when a made-up end record follows the cut', async () => {
+    p = await makePipeline({ fsync: 'always' });
+    for (let i = 0; i < 6; i++) await p.audit.record({ action: 'READ', outcome: 'success', actor: { id: `u${i}`, type: 'user' } });
+    await p.provider.shutdown(); // seq 1–7
+    const [seg] = readdirSync(p.auditDir).filter((n) => n.endsWith('.jsonl'));
+    const path = join(p.auditDir, seg!);
+    const lines = readFileSync(path, 'utf8').split('\n').filter((l) => l !== '');
+    const recordOf = (line: string): OtlpLogRecord => (JSON.parse(line) as { resourceLogs: OtlpResourceLogs[] }).resourceLogs[0]!.scopeLogs![0]!.logRecords![0]!;
+    const end = JSON.parse(lines[6]!) as { resourceLogs: OtlpResourceLogs[] };
+    const forged = end.resourceLogs[0]!.scopeLogs![0]!.logRecords![0]!;
+    setAttr(forged, 'audit.sequence.number', { intValue: '5' });
+    setAttr(forged, 'audit.sequence.previous_hash', { stringValue: recordHash(recordOf(lines[3]!)) });
+    setAttr(forged, 'audit.sequence.previous_record_id', { stringValue: recordIdOf(recordOf(lines[3]!)) });
+    writeFileSync(path, [...lines.slice(0, 4), JSON.stringify(end)].join('\n') + '\n');
+    const r = await verifyFiles([p.auditDir]);
+    expect(r.streams[0]).toMatchObject({ last: 5, ended: true });
+    expect(r.problems).toEqual([expect.objectContaining({ kind: 'truncated', severity: 'info', reason: 'state_file', seq: 6, through: 7 })]);
   });
 });
