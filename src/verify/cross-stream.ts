@@ -7,10 +7,15 @@ import { clip, type Problem, type ProblemList } from './problems.js';
 import { scanRecords } from './read-records.js';
 import { keep, own, streamKey } from './record-store.js';
 
-/** Valid checkpoints in `sources` (files not among `inputs`), by stream; invalid ones become problems. */
+/**
+ * Valid checkpoints in `sources` (files not among `inputs`), by stream; invalid ones become problems. A source
+ * may be a collector shared by several producers: a checkpoint under a key not given, of a stream with no record
+ * in the inputs (`known`), is another producer's — info, not an error.
+ */
 export async function readCheckpointSources(
   sources: readonly string[],
   inputs: readonly InputFile[],
+  known: ReadonlyMap<string, number>,
   ic: IntegrityContext,
   problems: ProblemList,
   onSkip: SkipListener,
@@ -28,18 +33,19 @@ export async function readCheckpointSources(
         if (c.status === 'valid') {
           let l = byStream.get(key);
           if (l === undefined) byStream.set(own(key), (l = []));
-          l.push({ seq: item.seq, coveredSeq: c.coveredSeq!, headHash: own(c.headHash!), file, line: item.line });
+          l.push({ seq: item.seq, coveredSeq: c.coveredSeq!, headHash: own(c.headHash!), keyId: keep(c.keyId), file, line: item.line });
         } else if (c.status === 'invalid' || c.status === 'unknown_key') {
+          const foreign = c.status === 'unknown_key' && !known.has(key);
           problems.add({
             kind: 'bad_signature',
-            severity: 'error',
+            severity: foreign ? 'info' : 'error',
             stream: own(key),
             seq: item.seq,
             ...(item.recordId === '' ? {} : { recordId: keep(item.recordId) }),
             file,
             line: item.line,
             reason: c.status === 'invalid' ? 'checkpoint_invalid' : 'checkpoint_unknown_key',
-            message: clip(`checkpoint source: ${c.status === 'invalid' ? 'forged or malformed checkpoint' : 'checkpoint not trusted'}: ${c.detail}`),
+            message: clip(`checkpoint source: ${c.status === 'invalid' ? 'forged or malformed checkpoint' : 'checkpoint not trusted'}: ${c.detail}${foreign ? '; of a stream with no record among the inputs: another producer\'s (a shared collector), not evidence about the inputs' : ''}`),
           });
         }
       });
@@ -123,22 +129,27 @@ export function checkStreamLinks(checked: Map<string, CheckedStream>, fileNames:
   return out;
 }
 
-/** Streams known only from checkpoint sources (not in `known`): every record of them is missing from the inputs. */
-export function streamsOnlyInSources(external: ReadonlyMap<string, readonly ExternalCheckpoint[]>, known: ReadonlyMap<string, number>): Problem[] {
+/**
+ * Streams known only from checkpoint sources (not in `known`): every record of them is missing from the inputs —
+ * unless no checkpoint of it is under a key the inputs use (`inputKeyIds`, when they use any): then it is another
+ * producer's stream, in a collector several producers share (info).
+ */
+export function streamsOnlyInSources(external: ReadonlyMap<string, readonly ExternalCheckpoint[]>, known: ReadonlyMap<string, number>, inputKeyIds: ReadonlySet<string>): Problem[] {
   const out: Problem[] = [];
   for (const [streamId, list] of external) {
     if (known.has(streamId)) continue;
     const furthest = list.reduce((a, b) => (b.seq > a.seq ? b : a));
+    const foreign = inputKeyIds.size > 0 && !list.some((c) => inputKeyIds.has(c.keyId));
     out.push({
       kind: 'truncated',
-      severity: 'error',
+      severity: foreign ? 'info' : 'error',
       stream: streamId,
       seq: 1,
       ...(furthest.seq === 1 ? {} : { through: furthest.seq }),
       file: furthest.file,
       line: furthest.line,
       reason: 'records_missing',
-      message: `no record of this stream is among the inputs, but a valid checkpoint (seq ${furthest.seq}, at ${furthest.file}:${furthest.line}) proves it reached seq ${furthest.seq}`,
+      message: `no record of this stream is among the inputs, but a valid checkpoint (seq ${furthest.seq}, at ${furthest.file}:${furthest.line}) proves it reached seq ${furthest.seq}${foreign ? `; it is signed by key ${JSON.stringify(furthest.keyId)}, which no stream of the inputs uses: another producer's stream (a shared collector)` : ''}`,
     });
   }
   return out;

@@ -19,6 +19,8 @@ export interface ExternalCheckpoint {
   seq: number;
   coveredSeq: number;
   headHash: string;
+  /** audit.integrity.key_id of its signature. */
+  keyId: string;
   file: string;
   line: number;
 }

@@ -130,6 +130,13 @@ export class RecordStore {
   keyIds: string[] = [''];
   private keyIndex = new Map<string, number>([['', 0]]);
   claims = new Map<number, CheckpointClaim>();
+
+  /** Key ids the records and checkpoint claims read name (whatever the outcome of their signatures). */
+  signingKeyIds(): Set<string> {
+    const ids = new Set(this.keyIds.filter((k) => k !== ''));
+    for (const c of this.claims.values()) if (c.keyId !== '') ids.add(c.keyId);
+    return ids;
+  }
   /** Restart links of seq-1 records (the only ones judged), by row. */
   links = new Map<number, StreamLink>();
 

@@ -177,7 +177,7 @@ export async function verifyFiles(paths: readonly string[], options: VerifyOptio
     }
   };
   await readInputs(inputs, keys, ic.checkSignatures, jobsFor(options.jobs ?? 1, inputs), take);
-  const external = await readCheckpointSources(options.checkpointSources ?? [], inputs, ic, problems, onSkip);
+  const external = await readCheckpointSources(options.checkpointSources ?? [], inputs, store.streams, ic, problems, onSkip);
   const { retained, states } = await readJournalStates(paths, store.streams, onSkip);
   const summaries: StreamSummary[] = [];
   // Only streams in a restart link are needed after their own check; the others are dropped as checked.
@@ -200,7 +200,7 @@ export async function verifyFiles(paths: readonly string[], options: VerifyOptio
     for (const p of r.problems) problems.add(p); // not push(...): could be up to MAX_LISTED_PROBLEMS
   }
   for (const p of checkStreamLinks(checked, files)) problems.add(p);
-  for (const p of streamsOnlyInSources(external, store.streams)) problems.add(p);
+  for (const p of streamsOnlyInSources(external, store.streams, store.signingKeyIds())) problems.add(p);
   const listed = problems.finish();
   // Errors found outside a stream's own check (a checkpoint source, a restart link, its state file) name it too.
   for (const summary of summaries) if (problems.errorStreams.has(summary.streamId)) summary.ok = false;

@@ -212,6 +212,30 @@ describe('tail truncation', () => {
     expect(errors(r)).toEqual([expect.objectContaining({ kind: 'truncated', stream: c.streamId, seq: 1, through: 6, reason: 'records_missing' })]);
   });
 
+  // A collector shared by several producers, given as the checkpoint source of one producer's journal. Fixed
+  // bug, kept as a regression test: the other producers' streams were errors (truncated: no record among the
+  // inputs; with only this producer's key, their checkpoints "not trusted"), so an untampered journal failed.
+  it('another producer\'s stream in the source (signed by a key no input stream uses) is info, with or without its key', async () => {
+    const other = ed25519Keys(root, 'other-producer');
+    const mine = makeSignedChain({ n: 6, recordSigner: keys.signer, checkpointSigner: keys.signer, checkpointEvery: 3 });
+    const theirs = makeSignedChain({ n: 6, recordSigner: other.signer, checkpointSigner: other.signer, checkpointEvery: 3 });
+    const f = await writeFiles({ 'journal.jsonl': mine.records, 'collector.jsonl': [...mine.records, ...theirs.records] });
+    for (const pubkeys of [keys.verifying, [...keys.verifying, ...other.verifying]]) {
+      const r = await verifyFiles([f['journal.jsonl']!], { pubkeys, checkpointSources: [f['collector.jsonl']!] });
+      expect(errors(r)).toEqual([]);
+      expect(r.problems.length).toBeGreaterThan(0);
+      expect(r.problems.every((p) => p.severity === 'info' && p.stream === theirs.streamId)).toBe(true);
+    }
+  });
+
+  it('a whole stream signed by the key the inputs\' streams use, missing from the inputs: still an error', async () => {
+    const kept = makeSignedChain({ n: 4, recordSigner: keys.signer, checkpointSigner: keys.signer, checkpointEvery: 2 });
+    const deleted = makeSignedChain({ n: 4, recordSigner: keys.signer, checkpointSigner: keys.signer, checkpointEvery: 2 });
+    const f = await writeFiles({ 'journal.jsonl': kept.records, 'collector.jsonl': [...kept.records, ...deleted.records] });
+    const r = await verifyFiles([f['journal.jsonl']!], { pubkeys: keys.verifying, checkpointSources: [f['collector.jsonl']!] });
+    expect(errors(r)).toEqual([expect.objectContaining({ kind: 'truncated', stream: deleted.streamId, seq: 1, reason: 'records_missing' })]);
+  });
+
   it('in one copy alone, a cut at a checkpoint boundary is not detectable: the report says what is covered', async () => {
     const c = makeSignedChain({ n: 20, checkpointSigner: keys.signer, checkpointEvery: 5 });
     const { a } = await writeFiles({ a: c.records.slice(0, 13) }); // ends with records after the checkpoint at 12
