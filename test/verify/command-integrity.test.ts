@@ -1,5 +1,5 @@
 /** `otel-audit verify` with --pubkey, --hmac-key-file, --require-signatures, --checkpoints, --json. */
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { setAttr, toLines } from '../helpers/make-chain.js';
@@ -136,6 +136,20 @@ describe('verify with keys', () => {
     expect(short.err).not.toContain('a-short-hmac');
     expect((await run(['--hmac-key-file', join(dir, 'absent.key'), f])).err).toMatch(/cannot read HMAC key file/);
     expect((await run(['--pubkey'])).code).toBe(2);
+  });
+
+  // Fixed bug, kept as a regression test: the PEM text was taken as an HMAC secret, and verify passed (exit 0)
+  // with every record "under a key not given".
+  it('an Ed25519 PEM key given as --hmac-key-file is a usage error (exit 2) pointing at --pubkey, the key not shown', async () => {
+    const c = makeSignedChain({ n: 3, recordSigner: keys.signer, shutdown: 'end' });
+    const f = journal(c.records);
+    for (const pem of [keys.pubFile, keys.privFile]) {
+      const r = await run(['--hmac-key-file', pem, f]);
+      expect(r.code).toBe(2);
+      expect(r.out).toBe('');
+      expect(r.err).toMatch(/^otel-audit verify: HMAC key file ".*\.pem": this is a PEM key \("BEGIN (PUBLIC|PRIVATE) KEY"\), not an HMAC secret \(value hidden\); give an Ed25519 public key with --pubkey\n$/);
+      expect(r.err).not.toContain(readFileSync(pem, 'utf8').split('\n')[1]!.slice(0, 12));
+    }
   });
 
   it('a raw binary HMAC key file is a usage error: as text it would be another key (two such files, one key id)', async () => {
