@@ -5,9 +5,10 @@
  * audit processor configured from the environment, and shuts it down cleanly on exit and on SIGTERM/SIGINT.
  * An app that starts NodeSDK itself should pass `auditProcessorFromEnv()` to NodeSDK instead.
  *
- * Resource: detected as NodeSDK detects it — OTEL_NODE_RESOURCE_DETECTORS (default `all`: env, host, os,
- * process, serviceinstance), plus `container` (container.id, where readable) — over the SDK's default
- * resource, so OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES apply. README, "Zero-code", lists the attributes.
+ * Resource: detected as NodeSDK detects it — OTEL_NODE_RESOURCE_DETECTORS (default `all`: host, os,
+ * serviceinstance, process, env), plus `container` (container.id, where readable) — over the SDK's default
+ * resource, so OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES apply, and win over what the other detectors find.
+ * README, "Zero-code", lists the attributes.
  *
  * OTEL_SDK_DISABLED=true installs nothing (said once on stderr). A bad OTEL_AUDIT_* value stops the process
  * with one line on stderr and exit code 78 (EX_CONFIG), not a stack trace: there is no app code yet to catch it.
@@ -34,25 +35,32 @@ import { AuditConfigError, auditProcessorFromEnv, type AuditLogRecordProcessor }
 /** Exit code for a configuration error (sysexits.h EX_CONFIG). */
 const EX_CONFIG = 78;
 
+// In NodeSDK's `all` order (sdk-node utils.ts), env last: detectResources merges each detector over the ones
+// before it, so the last wins, and OTEL_RESOURCE_ATTRIBUTES must override host.name, service.instance.id...
 const DETECTORS = {
-  env: envDetector,
   host: hostDetector,
   os: osDetector,
-  process: processDetector,
   serviceinstance: serviceInstanceIdDetector,
+  process: processDetector,
   container: containerDetector,
+  env: envDetector,
 } as const;
 
-/** OTEL_NODE_RESOURCE_DETECTORS as NodeSDK reads it: `all` (default), `none`, or a comma-separated list. */
+/**
+ * OTEL_NODE_RESOURCE_DETECTORS as NodeSDK reads it: `all` (default), `none`, or a comma-separated list. A list
+ * keeps its order, except that env goes last wherever it is named: what the operator set explicitly wins.
+ */
 function detectorsFromEnv(): (typeof DETECTORS)[keyof typeof DETECTORS][] {
   const names = (process.env.OTEL_NODE_RESOURCE_DETECTORS ?? 'all').split(',').map((s) => s.trim()).filter((s) => s !== '');
   if (names.length === 0 || names.includes('all')) return Object.values(DETECTORS);
   if (names.includes('none')) return [];
   const out = [];
   for (const n of names) {
+    if (n === 'env') continue;
     if (Object.hasOwn(DETECTORS, n)) out.push(DETECTORS[n as keyof typeof DETECTORS]);
     else process.stderr.write(`otel-audit/register: unknown resource detector ${JSON.stringify(n)} in OTEL_NODE_RESOURCE_DETECTORS (known: all, none, ${Object.keys(DETECTORS).join(', ')})\n`);
   }
+  if (names.includes('env')) out.push(DETECTORS.env);
   return out;
 }
 

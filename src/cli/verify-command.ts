@@ -211,7 +211,7 @@ function streamLine(s: StreamSummary, checked: { signatures: boolean; checkpoint
 /** Streams none of whose record signatures verified under the keys given (absent without keys). */
 const unverifiedStreams = (r: VerifyReport): StreamSummary[] => r.streams.filter((s) => s.signatures.verified === false);
 
-function unverifiedLine(s: StreamSummary): string {
+function unverifiedLine(s: StreamSummary, requireSignatures: boolean): string {
   const g = s.signatures;
   const found = [g.unsigned > 0 ? `${g.unsigned} unsigned` : '', g.unknownKey > 0 ? `${g.unknownKey} under a key not given` : '', g.invalid > 0 ? `${g.invalid} invalid` : '']
     .filter((x) => x !== '')
@@ -219,11 +219,11 @@ function unverifiedLine(s: StreamSummary): string {
   return (
     `WARNING stream=${s.streamId} — no record MAC/signature verified under the given keys${found === '' ? '' : ` (${found})`}: ` +
     `a producer without a record key writes such a stream, and so does anyone who strips the signatures and recomputes the hashes; ` +
-    `--require-signatures makes it an error`
+    (requireSignatures ? '--require-signatures is given: an error' : '--require-signatures makes it an error')
   );
 }
 
-function finalLine(r: VerifyReport): string {
+function finalLine(r: VerifyReport, requireSignatures: boolean): string {
   const scope = `${plural(r.files, 'file')}, ${plural(r.records, 'audit record')}, ${plural(r.streams.length, 'stream')}`;
   const byKind = new Map<string, number>();
   for (const p of r.problems) {
@@ -234,8 +234,12 @@ function finalLine(r: VerifyReport): string {
   if (r.nonAudit > 0) counts.push(`${r.nonAudit} non-audit ignored`);
   const tail = counts.length === 0 ? '' : ` (${counts.join(', ')})`;
   const n = unverifiedStreams(r).length;
+  // The hint to give the flag only where it was not given.
   const unverified =
-    n === 0 ? '' : `; ${n === 1 ? '1 stream has' : `${n} streams have`} no record signature verified under the given keys (use --require-signatures to require them)`;
+    n === 0
+      ? ''
+      : `; ${n === 1 ? '1 stream has' : `${n} streams have`} no record signature verified under the given keys ` +
+        (requireSignatures ? '(an error under --require-signatures)' : '(use --require-signatures to require them)');
   if (r.ok) return `OK: ${scope} verified, every chain intact${tail}${unverified}`;
   const errors = r.problems.filter((p) => p.severity === 'error').length;
   return `FAILED: ${plural(errors, 'integrity problem')} in ${scope}${tail}${unverified}`;
@@ -322,10 +326,10 @@ async function run(argv: string[], write: (s: string) => void, out: (line: strin
     writeJsonReport(report, write);
   } else {
     for (const p of report.problems) out(problemLine(p));
-    for (const s of unverifiedStreams(report)) out(unverifiedLine(s));
+    for (const s of unverifiedStreams(report)) out(unverifiedLine(s, args.requireSignatures));
     const checked = { signatures: pubkeys.length + hmacSecrets.length > 0 || args.requireSignatures, checkpoints: pubkeys.length > 0 };
     for (const s of report.streams) out(streamLine(s, checked));
-    out(finalLine(report));
+    out(finalLine(report, args.requireSignatures));
   }
   return report.ok ? 0 : 1;
 }

@@ -89,11 +89,18 @@ const LOOSE_PREFIX = /^\s*(?:base64|hex):/i;
 
 const STRICT_BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 
+/** A PEM armour line; its label (upper-case words, no key material) is named in the error. */
+const PEM_ARMOUR = /-----BEGIN ([A-Z0-9 ]{1,64})-----/;
+
 /**
  * Decodes an HMAC secret as written in OTEL_AUDIT_HMAC_KEY or a key file: `base64:<standard base64>`,
- * `hex:<hex digits>`, or else the UTF-8 bytes of the text itself. `what` names the source in errors.
+ * `hex:<hex digits>`, or else the UTF-8 bytes of the text itself. `what` names the source in errors; `pemHint`
+ * says where a PEM key belongs instead.
  */
-export function decodeHmacSecret(value: string, what: string): Buffer {
+export function decodeHmacSecret(value: string, what: string, pemHint = `an Ed25519 private key goes in ${ENV_SIGNING_KEY_FILE}`): Buffer {
+  // A PEM key is long enough to pass as a text secret: verify would then find every record "under a key not given".
+  const pem = PEM_ARMOUR.exec(value);
+  if (pem !== null) throw new AuditConfigError(`${what}: this is a PEM key ("BEGIN ${pem[1]}"), not an HMAC secret (value hidden); ${pemHint}`);
   let bytes: Buffer;
   // " base64:…" or "BASE64:…" would otherwise be a text secret, silently another key than the one meant.
   if (!value.startsWith('base64:') && !value.startsWith('hex:') && LOOSE_PREFIX.test(value)) {
@@ -301,7 +308,7 @@ export function loadVerifyingKeys(paths: readonly string[], hmacSecrets: readonl
     }
   }
   hmacSecrets.forEach((value, i) => {
-    const secret = decodeHmacSecret(value.replace(/[\r\n]+$/, ''), `HMAC key #${i + 1}`);
+    const secret = decodeHmacSecret(value.replace(/[\r\n]+$/, ''), `HMAC key #${i + 1}`, 'give an Ed25519 public key with --pubkey');
     const keyId = hmacKeyId(secret);
     // The full digest (not the 16-digit id) tells two secrets apart.
     add(keyId, 'HMAC-SHA256', createSecretKey(secret), `HMAC:${createHash('sha256').update(secret).digest('hex')}`);

@@ -50,6 +50,8 @@ interface ZodIssueLike {
   message: string;
   path: readonly PropertyKey[];
   expected?: string;
+  /** Set by zod on a type error whose value has the type but is no valid one: Invalid Date, NaN, Infinity. */
+  received?: string;
   issues?: readonly ZodIssueLike[];
   errors?: readonly (readonly ZodIssueLike[])[];
 }
@@ -62,8 +64,9 @@ interface ZodIssueLike {
 function issueMessage(i: ZodIssueLike): string {
   if (i.code === 'invalid_key' && i.issues !== undefined && i.issues.length > 0) return i.issues.map(issueMessage).join(', ');
   if (i.code === 'invalid_union' && i.errors !== undefined) {
-    // Branches whose type matched (no type error on the value itself): their rule is what was broken.
-    const wrongType = (x: ZodIssueLike): boolean => x.code === 'invalid_type' && x.path.length === 0;
+    // Branches whose type matched (no type error on the value itself): their rule is what was broken. An Invalid
+    // Date or NaN is of the branch's type, though zod reports it as a type error.
+    const wrongType = (x: ZodIssueLike): boolean => x.code === 'invalid_type' && x.path.length === 0 && x.received === undefined;
     const ofType = i.errors.filter((branch) => branch.length > 0 && !branch.some(wrongType));
     if (ofType.length === 1) return ofType[0]!.map((x) => (x.path.length > 0 ? `${x.path.map(String).join('.')}: ` : '') + issueMessage(x)).join(', ');
     const expectedOf = (xs: readonly ZodIssueLike[]): string[] => [...new Set(xs.flatMap((x) => (x.code === 'invalid_type' && x.expected !== undefined ? [x.expected] : [])))];

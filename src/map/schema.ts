@@ -44,7 +44,14 @@ export const SourceSchema = z.strictObject({
 });
 
 const detailText = z.string().max(8192, 'must be at most 8192 characters').refine(wellFormed, 'must not contain a lone surrogate');
-const detailNumber = z.number(); // zod rejects NaN and ±Infinity
+/**
+ * zod 4's z.date() and z.number() refuse an Invalid Date and NaN/±Infinity themselves, as a type error, before
+ * any refine runs: these messages say why (issueMessage in map-event.ts takes such a branch as of the right type).
+ */
+const finiteNumber = (message: string) => z.number({ error: (iss) => (typeof iss.input === 'number' ? message : undefined) });
+const validDate = z.date({ error: (iss) => (iss.input instanceof Date ? 'must be a valid date' : undefined) });
+
+const detailNumber = finiteNumber('must be a finite number');
 
 /** A detail value: an OTel attribute value (scalar or homogeneous array). */
 export const DetailValueSchema = z.union([
@@ -93,8 +100,8 @@ export const AuditEventSchema = z.strictObject({
    */
   time: z
     .union([
-      z.date().refine((d) => !Number.isNaN(d.getTime()), 'must be a valid date'),
-      z.number().refine(Number.isFinite, 'must be a finite number of milliseconds'),
+      validDate,
+      finiteNumber('must be a finite number of milliseconds'),
     ])
     .refine((t) => {
       const ms = typeof t === 'number' ? t : t.getTime();

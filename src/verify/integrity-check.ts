@@ -188,9 +188,10 @@ function reportUnsignedRuns(s: RecordStore, chain: Uint32Array, len: number, ic:
         through: last,
       });
     } else if (runState === SIG_NONE && (ic.requireSignatures || anySigned)) {
+      const carry = runCount === 1 ? 'carries' : 'carry';
       const why = ic.requireSignatures
-        ? 'carry no MAC/signature, and --require-signatures is set'
-        : 'carry no MAC/signature although other records of this stream do: the signature was removed';
+        ? `${carry} no MAC/signature, and --require-signatures is set`
+        : `${carry} no MAC/signature although other records of this stream do: the signature was removed`;
       report('bad_signature', runStart, `${range} ${why}`, { seq: first, recordId: s.recordId(runStart), reason: 'unsigned', through: last });
     }
     runStart = -1;

@@ -93,6 +93,17 @@ describe('HMAC keys', () => {
     configError(() => loadSigningKeys({ OTEL_AUDIT_HMAC_KEY_FILE: file(value) }), [value.trim().slice(7)], /not in lower case at its very start/);
   });
 
+  // Fixed bug, kept as a regression test: a PEM file's text is longer than 32 bytes, so it became an HMAC secret.
+  it('a PEM key (Ed25519 private or public) as the HMAC key is refused, its body never shown', () => {
+    const pair = generateEd25519KeyPair();
+    for (const pem of [pair.privateKeyPem, pair.publicKeyPem]) {
+      const body = pem.split('\n')[1]!;
+      configError(() => loadSigningKeys({ OTEL_AUDIT_HMAC_KEY_FILE: file(pem) }), [body], /^OTEL_AUDIT_HMAC_KEY_FILE \(".*"\): this is a PEM key \("BEGIN (PRIVATE|PUBLIC) KEY"\), not an HMAC secret \(value hidden\); an Ed25519 private key goes in OTEL_AUDIT_SIGNING_KEY_FILE$/);
+      configError(() => loadSigningKeys({ OTEL_AUDIT_HMAC_KEY: pem }), [body], /^OTEL_AUDIT_HMAC_KEY: this is a PEM key/);
+      configError(() => loadVerifyingKeys([], [pem]), [body], /^HMAC key #1: this is a PEM key .*not an HMAC secret \(value hidden\); give an Ed25519 public key with --pubkey$/);
+    }
+  });
+
   it('a key file that is not UTF-8 text (a raw binary key) is refused: decoding would change its bytes', () => {
     const binary = Buffer.concat([Buffer.from([0x80, 0x81, 0xfe, 0xff]).fill(0x80, 0, 1), Buffer.alloc(32, 0xc1)]);
     configError(() => loadSigningKeys({ OTEL_AUDIT_HMAC_KEY_FILE: file(binary) }), [], /OTEL_AUDIT_HMAC_KEY_FILE: the file is not UTF-8 text \(value hidden\); write a binary key as base64:/);

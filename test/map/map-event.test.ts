@@ -301,6 +301,11 @@ describe('mapEvent: record id, event name, body, time', () => {
     ['a detail string too long', { ...BASE, details: { s: 'x'.repeat(8193) } }, 'details.s', 'must be at most 8192 characters'],
     ['a detail array of mixed types', { ...BASE, details: { arr: ['a', 1] } }, 'details.arr', 'items must all be of one type: string, number, boolean'],
     ['a time given as a string', { ...BASE, time: '2020-01-01' }, 'time', 'must be one of: date, number'],
+    // zod 4 refuses these as a type error before any refine ran: the message said "must be one of: date, number".
+    ['a time that is an Invalid Date', { ...BASE, time: new Date('x') }, 'time', 'must be a valid date'],
+    ['a time that is NaN', { ...BASE, time: Number.NaN }, 'time', 'must be a finite number of milliseconds'],
+    ['a time that is Infinity', { ...BASE, time: Number.POSITIVE_INFINITY }, 'time', 'must be a finite number of milliseconds'],
+    ['a detail that is NaN', { ...BASE, details: { n: Number.NaN } }, 'details.n', 'must be a finite number'],
   ] as const)('a validation message says why: %s', (_label, event, path, message) => {
     let caught: unknown;
     try {

@@ -176,6 +176,28 @@ describe('zero-code: node --import otel-audit/register', () => {
     }
   });
 
+  // Fixed bug, kept as a regression test: env was the first detector, so host and serviceinstance overrode it.
+  it.each([['all (the default)', undefined], ['an explicit list naming env first', 'env,host,serviceinstance']])(
+    'OTEL_RESOURCE_ATTRIBUTES wins over what the other detectors find: detectors %s',
+    async (_, detectors) => {
+      const { auditDir, collector } = await setup();
+      const child = runNode(['--import', 'otel-audit/register', join(root, 'test/fixtures/register-app.mjs')], {
+        OTEL_AUDIT_DIR: auditDir,
+        OTEL_EXPORTER_OTLP_LOGS_ENDPOINT: collector.endpoint,
+        OTEL_NODE_RESOURCE_DETECTORS: detectors,
+        OTEL_RESOURCE_ATTRIBUTES: 'service.instance.id=pod-1,host.name=logical-host',
+        EMIT_COUNT: '1',
+      });
+      await child.waitFor((o) => o.event === 'recorded');
+      child.proc.kill('SIGTERM');
+      await child.exited;
+      const file = readdirSync(auditDir).find((n) => n.endsWith('.jsonl'))!;
+      const line = JSON.parse(readFileSync(join(auditDir, file), 'utf8').split('\n')[0]!) as ExportLogsServiceRequest;
+      const attrs = Object.fromEntries((line.resourceLogs![0]!.resource!.attributes ?? []).map((a) => [a.key, a.value?.stringValue]));
+      expect(attrs).toMatchObject({ 'service.instance.id': 'pod-1', 'host.name': 'logical-host' });
+    },
+  );
+
   it('OTEL_SDK_DISABLED=true installs nothing and says so once', async () => {
     const { auditDir } = await setup();
     const child = runNode(['--import', 'otel-audit/register', '-e', 'setTimeout(() => {}, 10)'], { OTEL_AUDIT_DIR: auditDir, OTEL_SDK_DISABLED: 'true' });

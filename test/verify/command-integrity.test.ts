@@ -1,5 +1,5 @@
 /** `otel-audit verify` with --pubkey, --hmac-key-file, --require-signatures, --checkpoints, --json. */
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { setAttr, toLines } from '../helpers/make-chain.js';
@@ -90,6 +90,32 @@ describe('verify with keys', () => {
     expect((await run(['--hmac-key-file', hmacFile, '--require-signatures', f])).code).toBe(1);
   });
 
+  // Fixed bug, kept as a regression test: with --require-signatures given, the warning and the final line still
+  // told the user to give it.
+  it('with --require-signatures given, the warning and the final line say it is an error, not to give the flag', async () => {
+    const c = makeSignedChain({ n: 5, recordSigner: hmacSigner(secret), shutdown: 'end' });
+    const records = structuredClone(c.records);
+    for (const r of records) r.attributes = r.attributes!.filter((a) => !a.key.startsWith('audit.integrity.'));
+    const text = await run(['--hmac-key-file', hmacFile, '--require-signatures', journal(records)]);
+    expect(text.code).toBe(1);
+    const lines = text.out.trimEnd().split('\n');
+    expect(lines.filter((l) => l.startsWith('WARNING'))).toEqual([expect.stringMatching(/; --require-signatures is given: an error$/)]);
+    expect(lines.at(-1)).toMatch(/^FAILED: .*; 1 stream has no record signature verified under the given keys \(an error under --require-signatures\)$/);
+    expect(text.out).not.toMatch(/use --require-signatures|makes it an error/);
+  });
+
+  it('one unsigned record among signed ones: "seq 7 carries", a run of them "carry"', async () => {
+    const c = makeSignedChain({ n: 9, recordSigner: hmacSigner(secret), shutdown: 'end' });
+    const strip = (seqs: number[]): string => {
+      const records = structuredClone(c.records);
+      for (const q of seqs) records[q - 1]!.attributes = records[q - 1]!.attributes!.filter((a) => !a.key.startsWith('audit.integrity.'));
+      return journal(records);
+    };
+    expect((await run(['--hmac-key-file', hmacFile, strip([7])])).out).toMatch(/ — seq 7 carries no MAC\/signature although other records/);
+    expect((await run(['--hmac-key-file', hmacFile, strip([3, 4])])).out).toMatch(/ — seq 3–4 \(2 records\) carry no MAC\/signature although other records/);
+    expect((await run(['--hmac-key-file', hmacFile, '--require-signatures', strip([7])])).out).toMatch(/ — seq 7 carries no MAC\/signature, and --require-signatures is set/);
+  });
+
   it('--require-signatures on an unsigned journal: exit 1', async () => {
     const f = journal(makeSignedChain({ n: 3 }).records);
     const r = await run(['--require-signatures', f]);
@@ -110,6 +136,20 @@ describe('verify with keys', () => {
     expect(short.err).not.toContain('a-short-hmac');
     expect((await run(['--hmac-key-file', join(dir, 'absent.key'), f])).err).toMatch(/cannot read HMAC key file/);
     expect((await run(['--pubkey'])).code).toBe(2);
+  });
+
+  // Fixed bug, kept as a regression test: the PEM text was taken as an HMAC secret, and verify passed (exit 0)
+  // with every record "under a key not given".
+  it('an Ed25519 PEM key given as --hmac-key-file is a usage error (exit 2) pointing at --pubkey, the key not shown', async () => {
+    const c = makeSignedChain({ n: 3, recordSigner: keys.signer, shutdown: 'end' });
+    const f = journal(c.records);
+    for (const pem of [keys.pubFile, keys.privFile]) {
+      const r = await run(['--hmac-key-file', pem, f]);
+      expect(r.code).toBe(2);
+      expect(r.out).toBe('');
+      expect(r.err).toMatch(/^otel-audit verify: HMAC key file ".*\.pem": this is a PEM key \("BEGIN (PUBLIC|PRIVATE) KEY"\), not an HMAC secret \(value hidden\); give an Ed25519 public key with --pubkey\n$/);
+      expect(r.err).not.toContain(readFileSync(pem, 'utf8').split('\n')[1]!.slice(0, 12));
+    }
   });
 
   it('a raw binary HMAC key file is a usage error: as text it would be another key (two such files, one key id)', async () => {
