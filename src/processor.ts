@@ -35,6 +35,7 @@ import * as A from './core/attributes.js';
 import { disownReservedNames } from './map/reserved.js';
 import { validateRawAttributes } from './map/validate-record.js';
 import { isSlotRecord, limitChanges, type TypedSlot } from './map/typed-slot.js';
+
 import { SEVERITY_INFO, type SdkInstrumentationScope, type SdkResource } from './otel/types.js';
 import { createSelector, type AuditSelector } from './select/selector.js';
 import { uuidV4 } from './core/uuid.js';
@@ -49,6 +50,9 @@ import {
   type SigningKey,
 } from './integrity/index.js';
 import { enforceRetention } from './sinks/retention.js';
+
+/** The typed API's record being emitted, with the settler of its receipt. */
+type ReceiptSlot = TypedSlot<Deferred<AuditReceipt>>;
 
 export interface ShutdownReport {
   streamId: string;
@@ -93,7 +97,7 @@ export class AuditLogRecordProcessor implements LogRecordProcessor {
    * Receipt of the typed-API record being emitted right now (emit → onEmit is synchronous), and that record's id:
    * only that record takes it.
    */
-  private slot: TypedSlot | undefined;
+  private slot: ReceiptSlot | undefined;
   private lastResource: SdkResource | undefined;
   private lastScope: SdkInstrumentationScope | undefined;
   /** MAC/signature of every record, when a key is configured. */
@@ -253,7 +257,7 @@ export class AuditLogRecordProcessor implements LogRecordProcessor {
   }
 
   /** @internal Typed API: the next audit record seen by onEmit carries this receipt. */
-  _expectReceipt(slot: TypedSlot): void {
+  _expectReceipt(slot: ReceiptSlot): void {
     this.slot = slot;
   }
 
@@ -268,7 +272,7 @@ export class AuditLogRecordProcessor implements LogRecordProcessor {
     if (!this.select(record)) return;
     // Only the typed-API record the receipt was set for takes it: an audit record emitted before it reaches this
     // processor (a diag logger that records the SDK's own warnings, say) is a raw record, validated as one.
-    let typed: TypedSlot | undefined;
+    let typed: ReceiptSlot | undefined;
     if (this.slot !== undefined && isSlotRecord(this.slot, record.eventName, record.attributes)) {
       typed = this.slot;
       this.slot = undefined;
@@ -312,7 +316,7 @@ export class AuditLogRecordProcessor implements LogRecordProcessor {
   }
 
   /** Validates, reserves the sequence number, stamps the live record and queues it for sealing. */
-  private enqueue(record: ReadWriteLogRecord, typed: TypedSlot | undefined): void {
+  private enqueue(record: ReadWriteLogRecord, typed: ReceiptSlot | undefined): void {
     const receipt = typed?.receipt;
     const disowned = disownReservedNames(record);
     const invalid = typed === undefined ? validateRawAttributes(record.attributes) : limitChanges(typed.attributes, record.attributes);

@@ -9,11 +9,10 @@
  * its record id — otel-audit's own, which the receipt names — is the one given.
  */
 import * as A from '../core/attributes.js';
-import type { Deferred } from '../deliver/deferred.js';
-import type { AuditReceipt } from '../deliver/receipt.js';
 
-export interface TypedSlot {
-  receipt: Deferred<AuditReceipt>;
+/** `R`: the receipt's settler (the delivery stage's, which this stage does not import). */
+export interface TypedSlot<R> {
+  receipt: R;
   recordId: string;
   eventName: string;
   /** The attributes given to the SDK's emit(). */
@@ -25,7 +24,7 @@ export interface TypedSlot {
  * that is a prefix of the slot's or none: an audit record emitted from inside emit() (a diag logger routed to the
  * audit logger) carries an id of its own.
  */
-export function isSlotRecord(slot: TypedSlot, eventName: unknown, attributes: Readonly<Record<string, unknown>>): boolean {
+export function isSlotRecord(slot: TypedSlot<unknown>, eventName: unknown, attributes: Readonly<Record<string, unknown>>): boolean {
   const id = Object.hasOwn(attributes, A.ATTR_RECORD_ID) ? attributes[A.ATTR_RECORD_ID] : undefined;
   if (id === slot.recordId) return true;
   return eventName === slot.eventName && (id === undefined || (typeof id === 'string' && id !== '' && slot.recordId.startsWith(id)));
