@@ -52,7 +52,7 @@ export function checkIntegrity(
 ): { coveredThrough: number; signatures: SignatureCounts; checkpoints: CheckpointCounts } {
   const { signatures, checkpoints, anySigned } = countChain(s, chain, len);
   if (ic.keys.length > 0) signatures.verified = signatures.valid > 0;
-  reportBadCopies(s, rows, ic, sp);
+  reportBadCopies(s, rows, ic, sp, () => checkpointKeyVerdict(s, chain, len));
   if (ic.requireSignatures && !ic.checkCheckpoints) reportUncheckedCheckpoints(s, chain, len, sp);
   if (ic.checkSignatures) reportUnsignedRuns(s, chain, len, ic, anySigned, sp);
   const coveredThrough = ic.checkCheckpoints && len > 0 ? checkCheckpoints(s, external, chain, len, at, sp) : 0;
@@ -85,9 +85,13 @@ function countChain(s: RecordStore, chain: Uint32Array, len: number): { signatur
   return { signatures, checkpoints, anySigned };
 }
 
-/** 1. Every copy read: a record MAC/signature that does not verify, a checkpoint that is not valid. */
-function reportBadCopies(s: RecordStore, rows: Uint32Array, ic: IntegrityContext, sp: StreamProblems): void {
+/**
+ * 1. Every copy read: a record MAC/signature that does not verify, a checkpoint that is not valid. A checkpoint
+ *    under a key not given is an error when `keyVerdict` says why (else the stream is only unverified: info).
+ */
+function reportBadCopies(s: RecordStore, rows: Uint32Array, ic: IntegrityContext, sp: StreamProblems, keyVerdict: () => string | undefined): void {
   const { seqOf, report } = sp;
+  let verdict: { why: string | undefined } | undefined;
   for (const i of rows) {
     if (s.has(i, F_CHECKPOINT)) {
       if (!ic.checkCheckpoints) continue;
@@ -95,7 +99,14 @@ function reportBadCopies(s: RecordStore, rows: Uint32Array, ic: IntegrityContext
       if (c.status === 'invalid') {
         report('bad_signature', i, `forged or malformed checkpoint: ${c.detail}`, { seq: seqOf(i), recordId: s.recordId(i), reason: 'checkpoint_invalid' });
       } else if (c.status === 'unknown_key') {
-        report('bad_signature', i, `checkpoint not trusted: ${c.detail}`, { seq: seqOf(i), recordId: s.recordId(i), reason: 'checkpoint_unknown_key' });
+        verdict ??= { why: keyVerdict() };
+        const why = verdict.why;
+        report('bad_signature', i, `checkpoint not trusted: ${c.detail}${why === undefined ? '' : `; ${why}`}`, {
+          seq: seqOf(i),
+          recordId: s.recordId(i),
+          reason: 'checkpoint_unknown_key',
+          severity: ic.requireSignatures || why !== undefined ? 'error' : 'info',
+        });
       }
     } else if (ic.checkSignatures && s.sig[i] === SIG_BAD) {
       report('bad_signature', i, `record MAC/signature invalid: ${s.sigDetail.get(i) ?? 'malformed audit.integrity attributes'}`, {
@@ -158,6 +169,38 @@ function unknownKeyVerdict(s: RecordStore, chain: Uint32Array, len: number): str
     return `the stream's other records verify under a given key (seq ${s.seq[okRow]} first, key id ${JSON.stringify(s.keyIds[s.sigKey[okRow]!] ?? '')}); a stream does not change keys, so these were relabelled or forged`;
   }
   if (badRow >= 0) return `seq ${s.seq[badRow]} of the stream carries an invalid MAC/signature; only a stream whose every signed record names one key the verifier lacks is merely unverified`;
+  return undefined;
+}
+
+/**
+ * Why a checkpoint under a key not given is an error, or undefined when the stream is only unverified: another
+ * producer's, whose key was not given (a collector copy several producers share). That needs the stream to look
+ * like one: its checkpoints name one key, and its signed records — there must be some — all name that same key
+ * and none verifies or fails under a given key. Checkpoints re-signed by someone else over unsigned records, or
+ * over records signed with another key, are errors, as before.
+ */
+function checkpointKeyVerdict(s: RecordStore, chain: Uint32Array, len: number): string | undefined {
+  let checkpointKey: string | undefined;
+  let recordKey: string | undefined;
+  for (let k = 0; k < len; k++) {
+    const i = chain[k]!;
+    if (s.has(i, F_CHECKPOINT)) {
+      const c = s.claims.get(i)!;
+      if (c.status === 'valid' || c.status === 'invalid') return `the stream's checkpoint at seq ${s.seq[i]} is checked under a given key (${JSON.stringify(c.keyId)}); a stream does not change keys`;
+      if (c.status !== 'unknown_key') continue;
+      checkpointKey ??= c.keyId;
+      if (c.keyId !== checkpointKey) return 'the stream\'s checkpoints name more than one unknown key; a stream does not change keys, so key ids were relabelled';
+      continue;
+    }
+    const st = s.sig[i]!;
+    if (st === SIG_NONE || st === SIG_UNCHECKED) continue;
+    const keyId = s.keyIds[s.sigKey[i]!] ?? '';
+    if (st !== SIG_UNKNOWN) return `seq ${s.seq[i]} of the stream is checked under a given key (${JSON.stringify(keyId)}); a stream does not change keys`;
+    recordKey ??= keyId;
+    if (keyId !== recordKey) return 'the stream\'s records name more than one unknown key; a stream does not change keys, so key ids were relabelled';
+  }
+  if (recordKey === undefined) return 'no record of the stream is signed with that key, so nothing shows the stream is another producer\'s: its checkpoints were signed by someone else';
+  if (checkpointKey !== undefined && recordKey !== checkpointKey) return `its records name key ${JSON.stringify(recordKey)}, its checkpoints ${JSON.stringify(checkpointKey)}: one producer signs both with one key`;
   return undefined;
 }
 

@@ -228,6 +228,26 @@ describe('tail truncation', () => {
     }
   });
 
+  // Fixed bug, kept as a regression test: the other producer's records were info (a key not given), but its
+  // checkpoints, under the same key, errors: verifying one producer's key over a shared collector copy failed.
+  it('a collector copy holding another producer\'s signed stream, verified with one producer\'s key: the other\'s checkpoints are info like its records', async () => {
+    const other = ed25519Keys(root, 'other-producer-2');
+    const mine = makeSignedChain({ n: 6, recordSigner: keys.signer, checkpointSigner: keys.signer, checkpointEvery: 3 });
+    const theirs = makeSignedChain({ n: 6, recordSigner: other.signer, checkpointSigner: other.signer, checkpointEvery: 3 });
+    const f = await writeFiles({ 'collector.jsonl': [...mine.records, ...theirs.records] });
+    const r = await verifyFiles([f['collector.jsonl']!], { pubkeys: keys.verifying });
+    expect(errors(r)).toEqual([]);
+    const untrusted = r.problems.filter((p) => p.reason === 'checkpoint_unknown_key');
+    expect(untrusted).toHaveLength(2);
+    expect(untrusted.every((p) => p.severity === 'info' && p.stream === theirs.streamId)).toBe(true);
+    // With a record of that stream relabelled to the given key, its checkpoints are errors again.
+    const mixed = structuredClone(theirs.records);
+    setAttr(mixed[0]!, ATTR_INTEGRITY_KEY_ID, getAttr(mine.records[0]!, ATTR_INTEGRITY_KEY_ID)!);
+    const g = await writeFiles({ 'collector.jsonl': [...mine.records, ...mixed] });
+    const bad = await verifyFiles([g['collector.jsonl']!], { pubkeys: keys.verifying });
+    expect(errors(bad).some((p) => p.reason === 'checkpoint_unknown_key' && p.stream === theirs.streamId)).toBe(true);
+  });
+
   it('a whole stream signed by the key the inputs\' streams use, missing from the inputs: still an error', async () => {
     const kept = makeSignedChain({ n: 4, recordSigner: keys.signer, checkpointSigner: keys.signer, checkpointEvery: 2 });
     const deleted = makeSignedChain({ n: 4, recordSigner: keys.signer, checkpointSigner: keys.signer, checkpointEvery: 2 });
