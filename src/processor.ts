@@ -93,6 +93,8 @@ export class AuditLogRecordProcessor implements LogRecordProcessor {
    * getter, or a diag logger that emits audit records) would otherwise land after the stream's end marker.
    */
   private closing = false;
+  /** Set by `_shutdownBy`: when the next shutdown must end. */
+  private shutdownDeadline: number | undefined;
   /**
    * Receipt of the typed-API record being emitted right now (emit → onEmit is synchronous), and that record's id:
    * only that record takes it.
@@ -461,6 +463,15 @@ export class AuditLogRecordProcessor implements LogRecordProcessor {
     return this.shutdownWithReport().then(() => undefined);
   }
 
+  /**
+   * @internal The zero-code signal handler waited for the collector already (a flush): the shutdown that follows
+   * waits for it until `at` only, instead of a whole exportTimeoutMillis more. The end marker is journaled all the
+   * same: closing the delivery stage waits for the journal's writes whatever its deadline.
+   */
+  _shutdownBy(at: number): void {
+    this.shutdownDeadline = at;
+  }
+
   /** Shuts down like `shutdown()` and says what could not be delivered. Idempotent. */
   shutdownWithReport(): Promise<ShutdownReport> {
     this.shutdownPromise ??= this.doShutdown();
@@ -472,7 +483,7 @@ export class AuditLogRecordProcessor implements LogRecordProcessor {
     if (this.checkpointTimer !== undefined) clearInterval(this.checkpointTimer);
     // One deadline for the whole shutdown: the resource settling, flush, close (an export still in flight), replay
     // winding down.
-    const deadline = Date.now() + this.options.exportTimeoutMillis;
+    const deadline = Math.min(Date.now() + this.options.exportTimeoutMillis, this.shutdownDeadline ?? Infinity);
     const left = (): number => Math.max(0, deadline - Date.now());
     // The end marker goes under the last record's resource: one whose detectors are still reading (host.id from a
     // file, say) is given until the deadline to settle, so the stream's last record carries all of it.

@@ -89,10 +89,22 @@ function install(): { processor: AuditLogRecordProcessor; provider: LoggerProvid
   const close = (): Promise<void> => (closing ??= provider.shutdown().catch(() => undefined));
   process.once('beforeExit', () => void close());
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    // The app goes on running until the signal is re-raised, and the SDK drops every record once its provider is
+    // shut down: so the wait for the collector comes first, as a flush, during which the app's records are still
+    // taken (journaled, and sent while the collector answers); then the shutdown closes the stream within what
+    // is left of the one bound.
     const onSignal = (): void => {
-      void close().then(() => {
-        if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
-      });
+      const deadline = Date.now() + processor.options.exportTimeoutMillis;
+      void processor
+        .forceFlush()
+        .catch(() => undefined)
+        .then(() => {
+          processor._shutdownBy(deadline);
+          return close();
+        })
+        .then(() => {
+          if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
+        });
     };
     process.once(signal, onSignal);
   }

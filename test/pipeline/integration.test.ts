@@ -94,6 +94,36 @@ describe('zero-code: node --import otel-audit/register', () => {
     expect((await verifyFiles([collectorFile, auditDir])).ok).toBe(true);
   });
 
+  // Fixed bug, kept as a regression test: the handler shut the provider down at once and then waited for the
+  // collector, while the app (its SIGTERM now handled) went on working: every audit record of that wait was
+  // refused, LOST. Now the records are taken while the flush waits, and the stream closes after.
+  it('on SIGTERM with the collector down, the records the app goes on making until the signal is re-raised are journaled, none lost', async () => {
+    const { auditDir, collector } = await setup();
+    await collector.stop();
+    const child = runNode(['--import', 'otel-audit/register', join(root, 'test/fixtures/register-ticking.mjs')], {
+      OTEL_AUDIT_DIR: auditDir,
+      OTEL_EXPORTER_OTLP_LOGS_ENDPOINT: collector.endpoint,
+      OTEL_EXPORTER_OTLP_TIMEOUT: '500',
+      OTEL_BLRP_EXPORT_TIMEOUT: '1500',
+    });
+    await child.waitFor((o) => o.event === 'ticking');
+    child.proc.kill('SIGTERM');
+    const at = child.lines.filter((o) => o.event === 'receipt').length;
+    expect((await child.exited).signal).toBe('SIGTERM');
+    const held = journalRecords(auditDir);
+    // Records made after the signal are in the journal (a tick every 20 ms through a 1.5 s flush)...
+    expect(held.length).toBeGreaterThan(at + 10);
+    // ...and the stream was closed after them: only a record made after its end marker, in the moment before the
+    // signal is re-raised, can be refused (reported LOST, never silently).
+    expect(held.at(-1)!.eventName).toBe('audit.stream.end');
+    const lastHeld = Math.max(...held.map((r) => Number(r.attributes?.find((a) => a.key === 'i')?.value?.intValue ?? 0)));
+    expect(lastHeld).toBeGreaterThan(at + 10);
+    for (const lost of child.lines.filter((o) => o.event === 'lost')) expect(Number(lost.i)).toBeGreaterThan(lastHeld);
+    const r = await verifyFiles([auditDir]);
+    expect(r.ok).toBe(true);
+    expect(r.streams[0]).toMatchObject({ ended: true });
+  });
+
   it('-r otel-audit/register (CommonJS): typed and raw records through the line\'s Logs API arrive; SIGTERM closes the stream', async () => {
     const { auditDir, collectorFile, collector } = await setup();
     const child = runNode(['-r', 'otel-audit/register', join(root, 'test/fixtures/register-app.cjs')], {
