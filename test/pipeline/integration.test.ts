@@ -21,6 +21,10 @@ afterEach(async () => {
 
 const setup = (): Promise<CollectorDir> => collectorDir(cleanups);
 
+/** A fixture app of test/fixtures started under the zero-code entry (`flag`: --import or -r). */
+const registered = (app: string, env: Record<string, string | undefined>, flag = '--import'): ReturnType<typeof runNode> =>
+  runNode([flag, 'otel-audit/register', join(root, 'test/fixtures', app)], env);
+
 describe('NodeSDK app configured only by env', () => {
   it('5000 events through a collector outage: all arrive, both copies verify, tampering is named', async () => {
     const { dir, auditDir, collectorFile, collector } = await setup();
@@ -79,7 +83,7 @@ describe('NodeSDK app configured only by env', () => {
 describe('zero-code: node --import otel-audit/register', () => {
   it('delivers the app records and, on SIGTERM, flushes, closes the stream and exits by the signal', async () => {
     const { auditDir, collectorFile, collector } = await setup();
-    const child = runNode(['--import', 'otel-audit/register', join(root, 'test/fixtures/register-app.mjs')], {
+    const child = registered('register-app.mjs', {
       OTEL_AUDIT_DIR: auditDir,
       OTEL_EXPORTER_OTLP_LOGS_ENDPOINT: collector.endpoint,
       OTEL_SERVICE_NAME: 'registered-app',
@@ -100,7 +104,7 @@ describe('zero-code: node --import otel-audit/register', () => {
   it('on SIGTERM with the collector down, the records the app goes on making until the signal is re-raised are journaled, none lost', async () => {
     const { auditDir, collector } = await setup();
     await collector.stop();
-    const child = runNode(['--import', 'otel-audit/register', join(root, 'test/fixtures/register-ticking.mjs')], {
+    const child = registered('register-ticking.mjs', {
       OTEL_AUDIT_DIR: auditDir,
       OTEL_EXPORTER_OTLP_LOGS_ENDPOINT: collector.endpoint,
       OTEL_EXPORTER_OTLP_TIMEOUT: '500',
@@ -126,11 +130,11 @@ describe('zero-code: node --import otel-audit/register', () => {
 
   it('-r otel-audit/register (CommonJS): typed and raw records through the line\'s Logs API arrive; SIGTERM closes the stream', async () => {
     const { auditDir, collectorFile, collector } = await setup();
-    const child = runNode(['-r', 'otel-audit/register', join(root, 'test/fixtures/register-app.cjs')], {
+    const child = registered('register-app.cjs', {
       OTEL_AUDIT_DIR: auditDir,
       OTEL_EXPORTER_OTLP_LOGS_ENDPOINT: collector.endpoint,
       EMIT_COUNT: '20',
-    });
+    }, '-r');
     await child.waitFor((o) => o.event === 'recorded');
     child.proc.kill('SIGTERM');
     expect((await child.exited).signal).toBe('SIGTERM');
@@ -145,11 +149,11 @@ describe('zero-code: node --import otel-audit/register', () => {
     ['-r', 'register-identity.cjs'],
   ])('under %s the app shares the package\'s classes with the zero-code entry: its processor, errors caught by class', async (flag, app) => {
     const { auditDir, collector } = await setup();
-    const child = runNode([flag, 'otel-audit/register', join(root, 'test/fixtures', app)], {
+    const child = registered(app, {
       OTEL_AUDIT_DIR: auditDir,
       OTEL_EXPORTER_OTLP_LOGS_ENDPOINT: collector.endpoint,
       OTEL_AUDIT_ON_LOSS: 'throw',
-    });
+    }, flag);
     expect(await child.waitFor((o) => o.event === 'identity')).toMatchObject({ sameProcessorClass: true, caughtByClass: true });
     expect((await child.exited).code).toBe(0);
   });
@@ -159,10 +163,10 @@ describe('zero-code: node --import otel-audit/register', () => {
     ['-r', 'register-app.cjs'],
   ])('a bad OTEL_AUDIT_* value under %s: one line on stderr naming variable, value and allowed values, exit 78, no stack', async (flag, app) => {
     const { auditDir } = await setup();
-    const child = runNode([flag, 'otel-audit/register', join(root, 'test/fixtures', app)], {
+    const child = registered(app, {
       OTEL_AUDIT_DIR: auditDir,
       OTEL_AUDIT_FSYNC: 'sometimes',
-    });
+    }, flag);
     const { code } = await child.exited;
     expect(code).toBe(78);
     const stderr = child.stderr.join('\n').trim();
@@ -171,7 +175,7 @@ describe('zero-code: node --import otel-audit/register', () => {
 
   it('records carry where they came from: host, process (pid, owner), OS and the service, at the collector and in the journal', async () => {
     const { auditDir, collectorFile, collector } = await setup();
-    const child = runNode(['--import', 'otel-audit/register', join(root, 'test/fixtures/register-app.mjs')], {
+    const child = registered('register-app.mjs', {
       OTEL_AUDIT_DIR: auditDir,
       OTEL_EXPORTER_OTLP_LOGS_ENDPOINT: collector.endpoint,
       OTEL_SERVICE_NAME: 'where-app',
@@ -211,7 +215,7 @@ describe('zero-code: node --import otel-audit/register', () => {
     'OTEL_RESOURCE_ATTRIBUTES wins over what the other detectors find: detectors %s',
     async (_, detectors) => {
       const { auditDir, collector } = await setup();
-      const child = runNode(['--import', 'otel-audit/register', join(root, 'test/fixtures/register-app.mjs')], {
+      const child = registered('register-app.mjs', {
         OTEL_AUDIT_DIR: auditDir,
         OTEL_EXPORTER_OTLP_LOGS_ENDPOINT: collector.endpoint,
         OTEL_NODE_RESOURCE_DETECTORS: detectors,
