@@ -53,7 +53,7 @@ async function readSmallFile(path: string, max: number, onSkip: SkipListener): P
 }
 
 /** The state files in `stateDir` of the streams `known`, by stream key. */
-async function readStates(stateDir: string, known: ReadonlySet<string>, onSkip: SkipListener): Promise<Map<string, StateView>> {
+async function readStates(stateDir: string, onSkip: SkipListener): Promise<Map<string, StateView>> {
   const out = new Map<string, StateView>();
   let names: string[];
   try {
@@ -65,7 +65,6 @@ async function readStates(stateDir: string, known: ReadonlySet<string>, onSkip: 
     if (!name.endsWith('.state')) continue;
     const id = name.slice(0, -'.state'.length);
     const key = streamKey(id);
-    if (!known.has(key)) continue;
     const file = join(stateDir, name);
     const bytes = await readSmallFile(file, MAX_STATE_BYTES, onSkip);
     if (bytes === undefined) continue;
@@ -81,9 +80,10 @@ async function readStates(stateDir: string, known: ReadonlySet<string>, onSkip: 
 }
 
 /**
- * What the input directories that are journal directories say of the streams `known`: the state file of each
- * (the first found), and the retention entries (sinks/retention.ts) of each, with the stream's state file in
- * the same directory. `state/` must be a directory and `state/retention.log` and the state files regular
+ * What the input directories that are journal directories say of their streams: the state file of each (the
+ * first found) — of the streams `known` and of those with no record among the inputs too (a stream deleted whole
+ * leaves its state file) — and the retention entries (sinks/retention.ts) of each, with the stream's state file
+ * in the same directory. `state/` must be a directory and `state/retention.log` and the state files regular
  * files, none a link: anything else is skipped (`onSkip`), and the cuts it would have explained are reported
  * as deletions.
  */
@@ -94,7 +94,6 @@ export async function readJournalStates(
 ): Promise<{ retained: Map<string, RetentionCut[]>; states: Map<string, StateView> }> {
   const retained = new Map<string, RetentionCut[]>();
   const states = new Map<string, StateView>();
-  const knownKeys = new Set(known.keys());
   for (const p of paths) {
     const stateDir = join(p, 'state');
     const path = join(stateDir, 'retention.log');
@@ -107,6 +106,8 @@ export async function readJournalStates(
     } catch {
       continue; // not a journal directory
     }
+    // First: a stream known only by its state file is one whose retention entries matter too.
+    const here = await readStates(stateDir, onSkip);
     const entries: RetentionEntry[] = [];
     let opened: Awaited<ReturnType<typeof openRegularFile>> | undefined;
     try {
@@ -121,7 +122,7 @@ export async function readJournalStates(
         const e = JSON.parse(bytes.toString('utf8')) as Partial<Record<keyof RetentionEntry, unknown>>;
         if (typeof e.streamId !== 'string' || typeof e.last !== 'number' || typeof e.lastHash !== 'string' || !HEX64.test(e.lastHash)) return;
         const key = streamKey(e.streamId);
-        if (!known.has(key)) return;
+        if (!known.has(key) && !here.has(key)) return;
         entries.push({ streamId: key, file: keep(String(e.file)), last: e.last, lastHash: own(e.lastHash), deletedAt: keep(String(e.deletedAt)) });
       } catch {
         /* a torn last line of the log: ignored, so that cut is reported as an ordinary deletion */
@@ -136,7 +137,6 @@ export async function readJournalStates(
         await opened.fh.close();
       }
     }
-    const here = await readStates(stateDir, knownKeys, onSkip);
     for (const [k, v] of here) if (!states.has(k)) states.set(k, v);
     for (const e of entries) {
       let l = retained.get(e.streamId);

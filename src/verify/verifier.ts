@@ -27,7 +27,7 @@ import { scanInWorkers, workerEntryInstalled } from './parallel-read.js';
 import type { ReadItem } from './read-items.js';
 import { scanRecords } from './read-records.js';
 import { RecordStore } from './record-store.js';
-import { readJournalStates, type StateView } from './retention-log.js';
+import { readJournalStates, type RetentionCut, type StateView } from './retention-log.js';
 import type { StreamSummary } from './summary.js';
 
 export { listInputFiles, VerifyInputError } from './inputs.js';
@@ -148,6 +148,30 @@ function stateSaysMore(summary: StreamSummary, state: StateView | undefined): Pr
 }
 
 /**
+ * docs/integrity.md §7.4 step 3, for a stream of which no record is among the inputs while its state file in an
+ * input directory says the producer wrote records the collector had not acknowledged: those are kept in the
+ * journal in every mode (the spool, with OTEL_AUDIT_FILE=fallback) until acknowledged, so its files were deleted
+ * — unless retention.log accounts for them. Acknowledged ones prove nothing either way (a fallback journal never
+ * holds them; the collector's copy does). Info, as for a cut tail: the state file is not authenticated.
+ */
+function stateOfAbsentStream(streamId: string, state: StateView, cuts: readonly RetentionCut[]): Problem | undefined {
+  const last = state.last ?? 0;
+  const from = Math.max(state.acked, cuts.reduce((m, c) => Math.max(m, c.last), 0)) + 1;
+  if (from > last) return undefined;
+  const range = from === last ? `seq ${last}` : `seq ${from}–${last}`;
+  return {
+    kind: 'truncated',
+    severity: 'info',
+    stream: streamId,
+    seq: from,
+    ...(from === last ? {} : { through: last }),
+    reason: 'state_file',
+    file: state.file,
+    message: `no record of this stream is among the inputs, but its state file says the producer ${state.ended ? 'closed it' : 'was'} at seq ${last} and the collector had acknowledged ${state.acked === 0 ? 'none' : `seq 1–${state.acked}`}: ${range}, kept in the journal until acknowledged, ${from === last ? 'is' : 'are'} missing — its journal files may have been deleted (compare the collector's copy). The state file is not authenticated`,
+  };
+}
+
+/**
  * Verifies the hash chains in `paths` (files or directories). Throws `VerifyInputError` only for a path that
  * cannot be read; everything wrong with the content is a `Problem` in the report.
  */
@@ -201,6 +225,11 @@ export async function verifyFiles(paths: readonly string[], options: VerifyOptio
   }
   for (const p of checkStreamLinks(checked, files)) problems.add(p);
   for (const p of streamsOnlyInSources(external, store.streams, store.signingKeyIds())) problems.add(p);
+  for (const [streamId, state] of states) {
+    if (store.streams.has(streamId) || external.has(streamId)) continue;
+    const cut = stateOfAbsentStream(streamId, state, retained.get(streamId) ?? []);
+    if (cut !== undefined) problems.add(cut);
+  }
   const listed = problems.finish();
   // Errors found outside a stream's own check (a checkpoint source, a restart link, its state file) name it too.
   for (const summary of summaries) if (problems.errorStreams.has(summary.streamId)) summary.ok = false;

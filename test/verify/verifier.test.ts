@@ -635,6 +635,36 @@ describe('verifyFiles: a head removed by retention (state/retention.log and the 
     expect(r.problems).toEqual([expect.objectContaining({ kind: 'deleted', severity: 'info', stream: streamId, seq: 1, message: expect.stringMatching(/removed by retention.*records seq 12 acknowledged/) })]);
   });
 
+  // Fixed bug, kept as a regression test: a stream deleted whole from a journal directory, its state file left,
+  // went unmentioned (exit 0, nothing said). Info, like a cut tail: the state file is not authenticated. Records
+  // the collector acknowledged are not expected in a journal (OTEL_AUDIT_FILE=fallback never writes them).
+  it.each([
+    ['nothing acknowledged, no retention', 0, 0, { seq: 1, through: 12 }],
+    ['seq 1–8 acknowledged, 1–4 removed by retention', 8, 4, { seq: 9, through: 12 }],
+    ['seq 1–5 acknowledged, 1–11 removed by retention', 5, 11, { seq: 12 }],
+    ['everything acknowledged (a fallback journal never held them)', 12, 0, undefined],
+    ['everything removed by retention', 5, 12, undefined],
+  ] as const)('a stream with a state file and no record among the inputs: %s', async (_, acked, retainedThrough, expected) => {
+    const { dir } = await headCut({ acked: 12 });
+    const gone = testStreamId();
+    const records = makeChain(12, { streamId: gone, end: true });
+    const st = { version: 1, streamId: gone, pid: 2, host: 'h', startedAt: '2026-11-28T00:00:00.000Z', acked, last: 12, ended: true, done: acked === 12 };
+    await writeLines(join(dir, 'state', `${gone}.state`), [JSON.stringify(st)]);
+    if (retainedThrough > 0) {
+      const entry = { streamId: gone, file: `audit-${gone}-000001.jsonl`, last: retainedThrough, lastHash: recordHash(records[retainedThrough - 1]!), deletedAt: '2026-11-28T00:00:00.000Z' };
+      await writeFile(join(dir, 'state', 'retention.log'), JSON.stringify(entry) + '\n', { flag: 'a' });
+    }
+    const r = await verifyFiles([dir]);
+    expect(r.ok).toBe(true);
+    const mine = r.problems.filter((p) => p.stream === gone);
+    if (expected === undefined) expect(mine).toEqual([]);
+    else {
+      expect(mine).toEqual([expect.objectContaining({ kind: 'truncated', severity: 'info', reason: 'state_file', ...expected })]);
+      if (!('through' in expected)) expect(mine[0]!.through).toBeUndefined();
+      expect(mine[0]!.message).toMatch(/^no record of this stream is among the inputs, but its state file says the producer closed it at seq 12/);
+    }
+  });
+
   // Fixed bug, kept as a regression test: the gap was "seq 1–6 (6 records) are missing", retention not mentioned.
   it('the records after the cut deleted too: those are the error, the cut stays info', async () => {
     const { dir, streamId } = await headCut({ acked: 12 }, 2);
