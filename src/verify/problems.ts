@@ -96,6 +96,16 @@ export class ProblemList {
     else this.omit(p);
   }
 
+  /** Adds what `other` listed and counted, after this list's own (problems found earlier, to be listed later). */
+  absorb(other: ProblemList): void {
+    for (const p of other.listed) this.add(p);
+    for (const [kind, o] of other.omitted) {
+      const mine = this.omitted.get(kind) ?? { count: 0, errors: 0 };
+      this.omitted.set(kind, { count: mine.count + o.count, errors: mine.errors + o.errors });
+    }
+    for (const s of other.errorStreams) this.errorStreams.add(s);
+  }
+
   omit(p: Problem): void {
     let o = this.omitted.get(p.kind);
     if (o === undefined) this.omitted.set(p.kind, (o = { count: 0, errors: 0 }));

@@ -201,7 +201,9 @@ export async function verifyFiles(paths: readonly string[], options: VerifyOptio
     }
   };
   await readInputs(inputs, keys, ic.checkSignatures, jobsFor(options.jobs ?? 1, inputs), take);
-  const external = await readCheckpointSources(options.checkpointSources ?? [], inputs, store.streams, ic, problems, onSkip);
+  // Problems across streams and files are listed after every stream's own (docs/integrity.md §7.5).
+  const across = new ProblemList();
+  const external = await readCheckpointSources(options.checkpointSources ?? [], inputs, store.streams, ic, across, onSkip);
   const { retained, states } = await readJournalStates(paths, store.streams, onSkip);
   const summaries: StreamSummary[] = [];
   // Only streams in a restart link are needed after their own check; the others are dropped as checked.
@@ -219,10 +221,11 @@ export async function verifyFiles(paths: readonly string[], options: VerifyOptio
     });
     if (r.link !== undefined || linked.has(streamId)) checked.set(streamId, r);
     summaries.push(r.summary);
-    const cut = stateSaysMore(r.summary, states.get(streamId));
-    if (cut !== undefined) problems.add(cut);
     for (const p of r.problems) problems.add(p); // not push(...): could be up to MAX_LISTED_PROBLEMS
+    const cut = stateSaysMore(r.summary, states.get(streamId));
+    if (cut !== undefined) across.add(cut);
   }
+  problems.absorb(across);
   for (const p of checkStreamLinks(checked, files)) problems.add(p);
   for (const p of streamsOnlyInSources(external, store.streams, store.signingKeyIds())) problems.add(p);
   for (const [streamId, state] of states) {

@@ -36,6 +36,15 @@ describe('verify: a tail cut from a journal whose state file says more', () => {
       expect.objectContaining({ kind: 'truncated', severity: 'info', reason: 'state_file', seq: 6, through: 7, stream: p.processor.streamId }),
     ]);
     expect(cut.problems[0]!.file).toMatch(/state\/.*\.state$/);
+
+    // Listed after the stream's own problems (docs/integrity.md §7.5), not before them.
+    const edited = lines[1]!.replace('"stringValue":"u1"', '"stringValue":"mallory"');
+    expect(edited).not.toBe(lines[1]);
+    writeFileSync(path, [lines[0], edited, ...lines.slice(2, 5)].join('\n') + '\n');
+    expect((await verifyFiles([p.auditDir])).problems.map((x) => [x.kind, x.seq])).toEqual([
+      ['modified', 2],
+      ['truncated', 6],
+    ]);
   });
 
   // Fixed bug, kept as a regression test: an end record made up after the cut (relinked; unsigned, or a checkpoint
