@@ -5,7 +5,7 @@
 import { checkIntegrity, type ExternalCheckpoint, type IntegrityContext } from './integrity-check.js';
 import type { RetentionCut } from './retention-log.js';
 import { streamProblems, type Problem, type ProblemList, type StreamProblems } from './problems.js';
-import { F_CHECKPOINT, F_END, F_HAS_PREV, F_OUT_OF_ORDER, F_PREV_HEX, F_REJECTED, F_RESEQUENCED, SIG_OK, type RecordStore, type StreamLink } from './record-store.js';
+import { F_CHECKPOINT, F_END, F_END_EVENT, F_HAS_PREV, F_OUT_OF_ORDER, F_PREV_HEX, F_REJECTED, F_RESEQUENCED, SIG_OK, type RecordStore, type StreamLink } from './record-store.js';
 import type { StreamSummary } from './summary.js';
 
 interface StreamContext {
@@ -384,7 +384,9 @@ function cutAfterEnd(s: RecordStore, chain: Uint32Array, sp: StreamProblems): { 
     // A next record that links to the end record's own predecessor is a second successor of that record, made
     // up after the end (a copy of the end record relabelled, say): the end record is not what was changed.
     const sibling = next !== undefined && p > 0 && s.linked(chain[p - 1]!, next);
-    const altered = next !== undefined && seqOf(next) === seqOf(e) + 1 && s.has(next, F_HAS_PREV) && !s.linked(e, next) && !sibling && !signedByProducer(s, e);
+    // The processor's end event is not what an attacker alters to end a stream early (an ordinary record given the
+    // marker is): a record after it that does not link to it was appended.
+    const altered = next !== undefined && seqOf(next) === seqOf(e) + 1 && s.has(next, F_HAS_PREV) && !s.linked(e, next) && !sibling && !signedByProducer(s, e) && !s.has(e, F_END_EVENT);
     if (!altered) endPos = p;
   }
   if (endPos >= 0 && endPos < len - 1) {

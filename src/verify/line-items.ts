@@ -7,7 +7,7 @@
 import { isAscii } from 'node:buffer';
 import { canonicalFromOtlp } from '../chain/canonical.js';
 import { hashCanonical } from '../chain/hash.js';
-import { ATTR_SEQ_NUMBER, ATTR_SEQ_STREAM_ID } from '../core/attributes.js';
+import { ATTR_SEQ_NUMBER, ATTR_SEQ_STREAM_ID, EVENT_STREAM_END } from '../core/attributes.js';
 import type { OtlpLogRecord } from '../otlp/types.js';
 import { fastParseLine, type FastRecord } from './fast-otlp.js';
 import { errorText } from '../core/errors.js';
@@ -106,6 +106,7 @@ function buildItem(
     end: a.end?.boolValue === true,
     hash,
   };
+  if (item.end && eventName === EVENT_STREAM_END) item.endEvent = true;
   const previousHash = linkValueOf(a.previousHash);
   if (previousHash !== undefined) item.previousHash = previousHash;
   const previousRecordId = linkValueOf(a.previousRecordId);

@@ -49,6 +49,8 @@ export interface RecordItem {
   previousRecordId?: string;
   /** `audit.sequence.end` is `{"boolValue":true}`. */
   end: boolean;
+  /** An end record that is the processor's end event (`audit.stream.end`), not an ordinary record marked so. */
+  endEvent?: true;
   /** Lowercase hex SHA-256 of the record's canonical form v1. */
   hash: string;
   /** Absent when the record carries no `audit.integrity.*` attribute. */

@@ -37,6 +37,8 @@ export const F_PREV_IS_PRED = 512;
 export const F_PREV_ID_IS_PRED = 1024;
 /** Its audit.sequence.number was changed: it was taken back to the seq it stands at (chain-check.ts, resequence). */
 export const F_RESEQUENCED = 2048;
+/** An end record that is the processor's end event (RecordItem.endEvent). */
+export const F_END_EVENT = 4096;
 export const HEX64 = /^[0-9a-f]{64}$/;
 
 /** Signature status column values. */
@@ -171,7 +173,7 @@ export class RecordStore {
     this.seq[i] = r.seq;
     this.file[i] = fileIndex;
     this.line[i] = r.line;
-    let flags = r.end ? F_END : 0;
+    let flags = r.end ? (r.endEvent === true ? F_END | F_END_EVENT : F_END) : 0;
     this.hashes.write(r.hash, i * HASH_BYTES, 'hex');
     // The usual case, a stream read in order with nothing between: the predecessor is the row pushed just
     // before, whose hash and id are still at hand as strings, so the links compare as strings.

@@ -44,7 +44,7 @@ export interface EncodedItems {
 
 const ROW = 0;
 const OTHER = 1;
-/** line, seq, end, signature status, then the lengths of the STRINGS (or ABSENT, or SAME: see below). */
+/** line, seq, end (0, 1; 2: the end event), signature status, then the lengths of the STRINGS (or ABSENT, or SAME: see below). */
 const STRINGS = ['streamId', 'recordId', 'hash', 'previousHash', 'previousRecordId', 'algorithm', 'keyId', 'detail'] as const;
 const NUMS = 4 + STRINGS.length;
 const SIG_STATUS: ReadonlyArray<SignatureCheck['status'] | undefined> = [undefined, 'ok', 'bad', 'unknown_key', 'unchecked'];
@@ -87,7 +87,7 @@ export function encodeItems(items: readonly ReadItem[]): EncodedItems {
     const sig = i.signature;
     nums[at] = i.line;
     nums[at + 1] = i.seq;
-    nums[at + 2] = i.end ? 1 : 0;
+    nums[at + 2] = i.end ? (i.endEvent === true ? 2 : 1) : 0;
     nums[at + 3] = sig === undefined ? 0 : SIG_STATUS.indexOf(sig.status);
     nums[at + 4] = i.streamId === prevStream ? SAME : add(parts, i.streamId);
     nums[at + 5] = add(parts, i.recordId);
@@ -135,7 +135,8 @@ export function decodeItems(file: string, e: EncodedItems, emit: (item: ReadItem
     const streamId = str(0, prevStream)!;
     const recordId = str(1, '')!;
     const hash = str(2, '')!;
-    const item: RecordItem = { kind: 'record', file, line: nums[row]!, streamId, seq: nums[row + 1]!, recordId, end: nums[row + 2] === 1, hash };
+    const item: RecordItem = { kind: 'record', file, line: nums[row]!, streamId, seq: nums[row + 1]!, recordId, end: nums[row + 2]! >= 1, hash };
+    if (nums[row + 2] === 2) item.endEvent = true;
     const previousHash = str(3, prevHash);
     if (previousHash !== undefined) item.previousHash = previousHash;
     const previousRecordId = str(4, prevId);

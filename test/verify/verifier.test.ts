@@ -414,6 +414,22 @@ const tamperCases: TamperCase[] = [
     expect: [{ kind: 'inserted', seq: 11, line: 11, message: /follows the end record .*links to seq 9 as the end record does: a second successor of that record, appended.*second end record/ }],
   },
   {
+    // Fixed bug, kept as a regression test: taken for an end record altered afterwards, the genuine end record
+    // was blamed (modified) and the appended record never named. The processor's end event is no record an
+    // attacker altered to end the stream early: only an ordinary record carrying the marker is that.
+    name: 'a record appended after the processor\'s end event, linking to nothing',
+    end: true,
+    tamper: ({ records }) => {
+      records[9]!.eventName = 'audit.stream.end';
+      const forged = structuredClone(records[8]!);
+      setAttr(forged, ATTR_SEQ_NUMBER, { intValue: '11' });
+      setAttr(forged, ATTR_RECORD_ID, { stringValue: 'late' });
+      setAttr(forged, ATTR_SEQ_PREVIOUS_HASH, { stringValue: 'c'.repeat(64) });
+      return { lines: toLines([...records, forged]) };
+    },
+    expect: [{ kind: 'inserted', seq: 11, line: 11, recordId: 'late', message: /follows the end record .*this one does not link to it/ }],
+  },
+  {
     name: 'audit.sequence.end added to a middle record (seq 10 of 21)',
     n: 20,
     end: true,

@@ -36,6 +36,7 @@ function randomItems(rand: (n: number) => number, n: number): ReadItem[] {
       end: rand(5) === 0,
       hash: hex(rand(40)),
     };
+    if (item.end && rand(2) === 0) item.endEvent = true;
     // Usually linked to the row before, as a chain read in order is; sometimes not, or absent.
     const link = rand(4);
     if (link < 2 && prev !== undefined) item.previousHash = prev.hash;
