@@ -17,6 +17,8 @@ interface StreamContext {
   external: readonly ExternalCheckpoint[];
   /** Where the stream's problems go once checked; past its room they are only counted. */
   list: ProblemList;
+  /** The seq and hash of a record of this stream that the next stream of its process recorded (its restart link). */
+  certified?: { seq: number; hash: string } | undefined;
 }
 
 /** What the cross-stream pass (restart links) needs of a checked stream. */
@@ -101,7 +103,7 @@ export function checkStream(streamId: string, s: RecordStore, rows: Uint32Array,
   const { chain, reorderCandidates } = pickChain(s, new SeqGroups(s, rows), sp);
   if (!ctx.allowReorder) reportReordered(s, rows, reorderCandidates, sp);
   const { len, endPos } = cutAfterEnd(s, chain, sp);
-  checkLinks(s, chain, len, ctx.retained, sp);
+  checkLinks(s, chain, len, ctx.retained, sp, ctx.certified);
   const at = chainLookup(chain, len, seqOf);
   const integrity = checkIntegrity(s, rows, ctx.integrity, ctx.external, chain, len, at, sp);
 
@@ -411,8 +413,11 @@ function cutAfterEnd(s: RecordStore, chain: Uint32Array, sp: StreamProblems): { 
 }
 
 /** 3. Gaps, then broken links, over chain[0 .. len). */
-function checkLinks(s: RecordStore, chain: Uint32Array, len: number, retained: readonly RetentionCut[], sp: StreamProblems): void {
+function checkLinks(s: RecordStore, chain: Uint32Array, len: number, retained: readonly RetentionCut[], sp: StreamProblems, certified?: { seq: number; hash: string }): void {
   const { seqOf, where, report } = sp;
+  /** What proves record i's content, and so its hash, besides the chain: undefined when nothing does. */
+  const proof = (i: number): string | undefined =>
+    signedByProducer(s, i) ? 'whose signature is valid' : certified !== undefined && seqOf(i) === certified.seq && s.hashHex(i) === certified.hash ? 'whose hash the next stream of the process recorded' : undefined;
   // broken[k]: chain[k-1] → chain[k] are adjacent seqs and do not link.
   const broken = new Uint8Array(len + 1);
   const explained = new Uint8Array(len + 1);
@@ -500,15 +505,16 @@ function checkLinks(s: RecordStore, chain: Uint32Array, len: number, retained: r
       const r = chain[k + 1]!;
       report('modified', q, `its previous_hash does not match the hash of seq ${seqOf(p)} (${where(p)}) and its own hash does not match the previous_hash recorded by seq ${seqOf(r)} (${where(r)}): this record was changed, chain attributes included (seq ${seqOf(p)} may have been changed as well)`);
       explained[k + 1] = 1;
-    } else if (signedByProducer(s, p) && !signedByProducer(s, q)) {
-      // p's valid signature proves its content, so its hash is the genuine one: q's previous_hash is what is wrong.
-      // Naming another predecessor too, q was made up (appended after a record, say); naming p, q was changed.
+    } else if (proof(p) !== undefined && proof(q) === undefined) {
+      // p's content is proven (its valid signature, or the next stream's restart link), so its hash is the genuine
+      // one: q's previous_hash is what is wrong. Naming another predecessor too, q was made up (appended after a
+      // record, say); naming p, q was changed.
       const prevId = s.prevRecordId(q);
       const forged = prevId !== s.recordId(p);
       report(
         forged ? 'inserted' : 'modified',
         q,
-        `its previous_hash does not match the hash of seq ${seqOf(p)} (${where(p)}), whose signature is valid: ` +
+        `its previous_hash does not match the hash of seq ${seqOf(p)} (${where(p)}), ${proof(p)!}: ` +
           (forged ? `and it names ${JSON.stringify(prevId ?? '')} as the previous record id, not ${JSON.stringify(s.recordId(p))}: this record was added` : 'this record was changed, chain attributes included'),
       );
     } else {

@@ -26,7 +26,7 @@ import { clip, ProblemList, type Problem } from './problems.js';
 import { scanInWorkers, workerEntryInstalled } from './parallel-read.js';
 import type { ReadItem } from './read-items.js';
 import { scanRecords } from './read-records.js';
-import { RecordStore } from './record-store.js';
+import { RecordStore, streamKey } from './record-store.js';
 import { readJournalStates, type RetentionCut, type StateView } from './retention-log.js';
 import type { StreamSummary } from './summary.js';
 
@@ -148,6 +148,22 @@ function stateSaysMore(summary: StreamSummary, state: StateView | undefined): Pr
 }
 
 /**
+ * The record of a stream whose seq and hash the next stream of its process recorded (docs/integrity.md §6), by
+ * stream; a stream two links name differently is left out (nothing tells which is right).
+ */
+function certifiedByRestartLinks(store: RecordStore): Map<string, { seq: number; hash: string } | undefined> {
+  const out = new Map<string, { seq: number; hash: string } | undefined>();
+  for (const l of store.links.values()) {
+    if (l.previousStreamLast === undefined || l.previousStreamHash === undefined) continue;
+    const key = streamKey(l.previousStreamId);
+    const c = { seq: l.previousStreamLast, hash: l.previousStreamHash };
+    const had = out.get(key);
+    out.set(key, !out.has(key) || (had !== undefined && had.seq === c.seq && had.hash === c.hash) ? c : undefined);
+  }
+  return out;
+}
+
+/**
  * docs/integrity.md §7.4 step 3, for a stream of which no record is among the inputs while its state file in an
  * input directory says the producer wrote records the collector had not acknowledged: those are kept in the
  * journal in every mode (the spool, with OTEL_AUDIT_FILE=fallback) until acknowledged, so its files were deleted
@@ -210,6 +226,7 @@ export async function verifyFiles(paths: readonly string[], options: VerifyOptio
   const linked = new Set<string>();
   for (const l of store.links.values()) linked.add(l.previousStreamId);
   const checked = new Map<string, CheckedStream>();
+  const certified = certifiedByRestartLinks(store);
   for (const [streamId, k] of store.streams) {
     const r = checkStream(streamId, store, store.rowsOf(k), {
       fileNames: files,
@@ -218,6 +235,7 @@ export async function verifyFiles(paths: readonly string[], options: VerifyOptio
       integrity: ic,
       external: external.get(streamId) ?? [],
       list: problems,
+      certified: certified.get(streamId),
     });
     if (r.link !== undefined || linked.has(streamId)) checked.set(streamId, r);
     summaries.push(r.summary);

@@ -420,4 +420,19 @@ describe('restart links', () => {
     const r2 = await verifyFiles([g['mod.jsonl']!]);
     expect(errors(r2)).toEqual([expect.objectContaining({ kind: 'modified', reason: 'previous_stream', stream: a.streamId, seq: 6, line: 6, recordId: getAttr(a.records[5]!, ATTR_RECORD_ID)!.stringValue })]);
   });
+
+  // Fixed bug, kept as a regression test: the previous stream's last record, whose hash the next stream recorded,
+  // was blamed (modified) for the link a record appended after it does not make.
+  it('a record appended to a killed stream after the record the next stream certifies: the appended one is named', async () => {
+    const a = makeSignedChain({ n: 6 });
+    const b = makeSignedChain({ n: 2, previous: { streamId: a.streamId, lastSeq: 6, lastHash: a.hashes[5]! } });
+    const extra = structuredClone(a.records[5]!);
+    setAttr(extra, ATTR_SEQ_NUMBER, { intValue: '7' });
+    setAttr(extra, ATTR_RECORD_ID, { stringValue: 'appended' });
+    setAttr(extra, ATTR_SEQ_PREVIOUS_HASH, { stringValue: 'd'.repeat(64) });
+    const f = await writeFiles({ 'x.jsonl': [...a.records, extra, ...b.records] });
+    const r = await verifyFiles([f['x.jsonl']!]);
+    expect(errors(r)).toEqual([expect.objectContaining({ kind: 'inserted', stream: a.streamId, seq: 7, recordId: 'appended' })]);
+    expect(errors(r)[0]!.message).toMatch(/whose hash the next stream of the process recorded/);
+  });
 });
