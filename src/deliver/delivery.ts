@@ -156,6 +156,13 @@ export class Delivery {
         crashed: (e) => this.exportCrashed(e),
       },
     });
+    // Fallback mode: a failed attempt is the outage; the transport's own retries (up to OTEL_EXPORTER_OTLP_TIMEOUT,
+    // on timers that keep no process alive) must not hold receipts, or an app awaiting one ends there.
+    if (o.file === 'fallback') {
+      o.sender.onRetry?.(() => {
+        if (this.journal !== undefined && !this.closed) this.spoolUnsent();
+      });
+    }
   }
 
   get streamId(): string {

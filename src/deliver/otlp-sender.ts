@@ -66,6 +66,11 @@ export interface BatchSender {
    * (what it carries is in the journal, for replay).
    */
   shutdown(): Promise<void>;
+  /**
+   * `listener` is called each time the transport is about to retry an export whose attempt failed, before it
+   * waits (the export itself has not returned yet). Optional: a sender without retries of its own has none.
+   */
+  onRetry?(listener: () => void): void;
 }
 
 interface Outgoing {
@@ -169,6 +174,8 @@ const JITTER = 0.2;
  */
 class ReleasableRetryingTransport implements ExporterTransport {
   private released = false;
+  /** Called before each backoff wait (OtlpSender.onRetry). */
+  onRetry: (() => void) | undefined;
   /** The Retry-After of the last send's final answer, when it asked for more than the export timeout had left. */
   retryAfterMillis: number | undefined;
   constructor(private readonly inner: ExporterTransport) {}
@@ -194,6 +201,7 @@ class ReleasableRetryingTransport implements ExporterTransport {
         this.retryAfterMillis = result.retryInMillis;
         return result;
       }
+      this.onRetry?.();
       await new Promise<void>((resolve) => setTimeout(resolve, retryInMillis).unref());
       if (this.released) return result;
       result = await this.inner.send(data, remaining);
@@ -346,6 +354,10 @@ export class OtlpSender implements BatchSender {
     this.retries?.release();
     this.sockets.release();
     return this.delegate.shutdown();
+  }
+
+  onRetry(listener: () => void): void {
+    if (this.retries !== undefined) this.retries.onRetry = listener;
   }
 }
 

@@ -80,6 +80,28 @@ describe('NodeSDK app configured only by env', () => {
   });
 });
 
+describe('OTEL_AUDIT_FILE=fallback with the collector down', () => {
+  // Fixed bug, kept as a regression test: a receipt settled only once the transport's own retries gave up (up to
+  // OTEL_EXPORTER_OTLP_TIMEOUT), and those waits keep no process alive: an app awaiting it at top level ended there
+  // (exit 13, unsettled top-level await), the rest of its work never run. The batch now goes to the spool at the
+  // first failed attempt, and the receipt settles from the journal.
+  it('an app awaiting each receipt goes on: the records are spooled at the first failed attempt', async () => {
+    const { auditDir, collector } = await setup();
+    await collector.stop();
+    const child = runNode([join(root, 'test/fixtures/awaiting-app.mjs')], {
+      OTEL_AUDIT_DIR: auditDir,
+      OTEL_AUDIT_FILE: 'fallback',
+      OTEL_EXPORTER_OTLP_LOGS_ENDPOINT: collector.endpoint,
+      OTEL_EXPORTER_OTLP_TIMEOUT: '10000',
+      OTEL_BLRP_EXPORT_TIMEOUT: '1000',
+    });
+    expect((await child.exited).code).toBe(0);
+    expect(child.lines.filter((o) => o.event === 'receipt').map((o) => o.durability)).toEqual(['journal', 'journal', 'journal']);
+    expect(child.event('done')).toBeDefined();
+    expect(journalRecords(auditDir).filter((r) => r.eventName === 'audit.read')).toHaveLength(3);
+  });
+});
+
 describe('zero-code: node --import otel-audit/register', () => {
   it('delivers the app records and, on SIGTERM, flushes, closes the stream and exits by the signal', async () => {
     const { auditDir, collectorFile, collector } = await setup();
