@@ -45,7 +45,10 @@ tarball = resolve(tarball);
 const app = join(work, 'app');
 execFileSync('mkdir', ['-p', app]);
 writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'smoke-app', version: '1.0.0', type: 'module', private: true }, null, 2));
-const specs = line === '0.2xx' ? ['@opentelemetry/sdk-node@<0.300.0', '@opentelemetry/api@<1.10.0', tarball] : ['@opentelemetry/sdk-node', '@opentelemetry/api', tarball];
+// The 0.2xx pin as the README gives it: otel-audit's peers (otlp-exporter-base, resources, sdk-logs) are pinned too,
+// or npm picks their 3.x releases, which need api 1.10, and refuses the tree (ERESOLVE).
+const ZERO_2XX = ['@opentelemetry/sdk-node@<0.300.0', '@opentelemetry/api@<1.10.0', '@opentelemetry/sdk-logs@<0.300.0', '@opentelemetry/otlp-exporter-base@<0.300.0', '@opentelemetry/resources@<3.0.0'];
+const specs = line === '0.2xx' ? [...ZERO_2XX, tarball] : ['@opentelemetry/sdk-node', '@opentelemetry/api', tarball];
 log(`npm install ${specs.map((s) => (s === tarball ? '<packed otel-audit>' : s)).join(' ')}`);
 try {
   execFileSync('npm', ['install', '--no-audit', '--no-fund', ...specs], { cwd: app, stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8' });
