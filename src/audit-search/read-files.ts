@@ -8,6 +8,7 @@ import { MAX_LINE_BYTES, openRegularFile } from './safe-open.js';
 import { splitLines } from '../verify/safe-read.js';
 import type { AuditRecord } from './audit-record.js';
 import { parseLine, type ReadCounts } from './parse-line.js';
+import type { RefusedLine } from './refused-lines.js';
 import { errorText } from '../core/errors.js';
 
 /** A file that could not be opened or read (vanished, permissions, not a regular file, EIO): an I/O error. */
@@ -36,8 +37,11 @@ export function decodeLine(bytes: Buffer): string | undefined {
   }
 }
 
-/** Yields the records of `files`, a chunk at a time. Rejects only on I/O errors: InputReadError, naming the file. */
-export async function* readAuditRecords(files: readonly InputFile[], counts: ReadCounts): AsyncGenerator<AuditRecord[]> {
+/**
+ * Yields the records of `files`, a chunk at a time; a line `refused` says the verifier refuses is skipped (counted
+ * unreadable). Rejects only on I/O errors: InputReadError, naming the file.
+ */
+export async function* readAuditRecords(files: readonly InputFile[], counts: ReadCounts, refused?: RefusedLine): AsyncGenerator<AuditRecord[]> {
   for (const f of files) {
     let batch: AuditRecord[] = [];
     const emit = (r: AuditRecord): void => void batch.push(r);
@@ -47,7 +51,7 @@ export async function* readAuditRecords(files: readonly InputFile[], counts: Rea
         return;
       }
       const text = decodeLine(bytes);
-      if (text === undefined) counts.unreadable++;
+      if (text === undefined || refused?.(f.path, line, text) === true) counts.unreadable++;
       else parseLine(text, f.path, line, counts, emit);
     };
     const fail = (e: unknown): Error => new InputReadError(`${f.path}: ${errorText(e)}`, { cause: e });

@@ -12,6 +12,7 @@ import type { LoadedKeys } from '../verify/key-files.js';
 import type { Match } from './match.js';
 import { newReadCounts, type ReadCounts } from './parse-line.js';
 import { readAuditRecords } from './read-files.js';
+import { refusedLines } from './refused-lines.js';
 import { SeenSequences } from './seen-sequences.js';
 
 export interface SearchOptions {
@@ -65,7 +66,7 @@ export async function* searchFiles(paths: readonly string[], options: SearchOpti
   const seen = new SeenSequences();
   const limit = options.limit ?? Number.POSITIVE_INFINITY;
   if (limit <= 0) return;
-  for await (const batch of readAuditRecords(files, progress.counts)) {
+  for await (const batch of readAuditRecords(files, progress.counts, refusedLines(report))) {
     const out: Match[] = [];
     for (const r of batch) {
       if (!seen.add(r.streamId, r.sequence)) {

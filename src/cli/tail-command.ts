@@ -27,6 +27,7 @@ import { newReadCounts, parseLine, type ReadCounts } from '../audit-search/parse
 import { printable } from '../audit-search/printable.js';
 import { decodeLine } from '../audit-search/read-files.js';
 import { SeenSequences } from '../audit-search/seen-sequences.js';
+import { refusedByVerifier, refusedLines, type RefusedLine } from '../audit-search/refused-lines.js';
 import { MATCH_COLUMNS, TableWriter } from '../audit-search/table.js';
 import { verifyFiles, VerifyInputError } from '../verify/verifier.js';
 import type { CommandIo } from './search-command.js';
@@ -131,8 +132,8 @@ async function run(argv: string[], io: CommandIo, err: (line: string) => void, o
   const followers = new Map<string, FileFollower>();
   const failing = new Set<string>();
 
-  /** Reads what is new in every file; `onRecord` gets each record not seen before. */
-  const pollAll = async (onRecord: (r: AuditRecord) => void, finish: boolean): Promise<void> => {
+  /** Reads what is new in every file; `onRecord` gets each record not seen before, of lines `refused` lets through. */
+  const pollAll = async (onRecord: (r: AuditRecord) => void, finish: boolean, refused: RefusedLine): Promise<void> => {
     const files = await currentFiles(args.target, isDir);
     const present = new Set(files);
     for (const path of followers.keys()) if (!present.has(path)) followers.delete(path); // deleted by retention
@@ -141,7 +142,7 @@ async function run(argv: string[], io: CommandIo, err: (line: string) => void, o
       if (f === undefined) followers.set(path, (f = new FileFollower(path, !isDir)));
       const onLine = (bytes: Buffer | undefined, line: number): void => {
         const text = bytes === undefined ? undefined : decodeLine(bytes);
-        if (text === undefined) counts.unreadable++;
+        if (text === undefined || refused(path, line, text)) counts.unreadable++;
         else parseLine(text, path, line, counts, (r) => (seen.add(r.streamId, r.sequence) ? onRecord(r) : undefined));
       };
       try {
@@ -156,13 +157,19 @@ async function run(argv: string[], io: CommandIo, err: (line: string) => void, o
     }
   };
 
-  const last = new LastRecords(args.n);
-  await pollAll((r) => {
-    last.add(r);
-    tracker.seed(r);
-  }, !args.follow);
+  // The verifier first: the lines it refuses are not read (their records would hide the genuine copies). A record
+  // appended after it ran reads as `unknown` (chain-status.ts).
   const report = await verifyFiles([args.target], {});
   const index = new ChainIndex(report, 'off');
+  const last = new LastRecords(args.n);
+  await pollAll(
+    (r) => {
+      last.add(r);
+      tracker.seed(r);
+    },
+    !args.follow,
+    refusedLines(report),
+  );
   tracker.reseed((id, seq) => index.verdict(id, seq));
   const broken = report.streams.filter((s) => !s.ok).length;
   if (broken > 0) err(`${broken} stream${broken === 1 ? '' : 's'} with integrity problems (run otel-audit verify ${args.target})`);
@@ -182,7 +189,7 @@ async function run(argv: string[], io: CommandIo, err: (line: string) => void, o
   while (!stop.aborted) {
     await sleep(args.intervalMs, stop);
     if (stop.aborted) break;
-    await pollAll((r) => print({ record: r, verdict: tracker.check(r) }), false);
+    await pollAll((r) => print({ record: r, verdict: tracker.check(r) }), false, refusedByVerifier);
     if (counts.unreadable > unreadable) {
       const n = counts.unreadable - unreadable;
       err(`${n} unreadable line${n === 1 ? '' : 's'} or record${n === 1 ? '' : 's'} skipped (malformed, torn or not OTLP/JSON)`);

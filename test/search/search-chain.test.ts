@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { MatchJson } from '../../src/audit-search/match.js';
 import { runSearchCommand } from '../../src/cli/search-command.js';
+import { runTailCommand } from '../../src/cli/tail-command.js';
 import { ATTR_ACTOR_ID } from '../../src/core/attributes.js';
 import { makeChain, setAttr, toLines } from '../helpers/make-chain.js';
 import { ed25519Keys, hmacSecret, hmacSigner, makeSignedChain } from '../helpers/make-signed-chain.js';
@@ -138,5 +139,35 @@ describe('chain verdict per match', () => {
     const t = await searchJson(['--pubkey', keys.pubFile, join(dir, 'j.jsonl')]);
     expect(t.matches.map((m) => m.chain)).toEqual(['verified', 'verified', 'verified', 'broken', 'broken', 'broken']);
     expect(t.matches[3]!.chainProblem).toMatchObject({ kind: 'bad_signature', seq: 4, reason: 'invalid' });
+  });
+});
+
+// Fixed bug, kept as a regression test: search and tail read lines the verifier refuses (an extra member, a
+// non-object entry, a record with no canonical form) and showed their records: a forged copy read first took the
+// place of the genuine one, "verified" by the genuine one's chain.
+describe('a forged copy in a line the verifier refuses', () => {
+  const forgedLines = (records: ReturnType<typeof makeChain>): Record<string, string> => {
+    const forged = structuredClone(records[4]!);
+    setAttr(forged, ATTR_ACTOR_ID, { stringValue: 'mallory' });
+    const line = toLines([forged])[0]!;
+    return {
+      'an unexpected top-level member': line.replace(/^\{/, '{"note":"x",'),
+      'a record with an invalid trace id': line.replace('"eventName"', '"traceId":"zz","eventName"'),
+    };
+  };
+  it.each(['an unexpected top-level member', 'a record with an invalid trace id'])('(%s) is shown by neither search nor tail; the genuine copy is', async (how) => {
+    const records = makeChain(10);
+    const forged = forgedLines(records)[how]!;
+    expect(forged).toContain('mallory');
+    writeFileSync(join(dir, 'a-forged.jsonl'), forged + '\n');
+    writeFileSync(join(dir, 'b-journal.jsonl'), toLines(records).join('\n') + '\n');
+    expect((await searchJson(['--actor', 'mallory', dir])).matches).toEqual([]);
+    const five = (await searchJson([dir])).matches.filter((m) => m.sequence === 5);
+    expect(five).toEqual([expect.objectContaining({ chain: 'verified', actor: 'user-2' })]);
+    let out = '';
+    await runTailCommand(['-n', '6', '--json', dir], { out: (s) => void (out += s), err: () => undefined });
+    const shown = out.split('\n').filter(Boolean).map((l) => JSON.parse(l) as MatchJson);
+    expect(shown.find((m) => m.sequence === 5)).toMatchObject({ chain: 'verified', actor: 'user-2' });
+    expect(out).not.toContain('mallory');
   });
 });
