@@ -2,8 +2,8 @@
  * Whether a record's stream verifies up to that record, from the verifier's report over the same inputs.
  *
  * Rule: a record at seq n of stream S is `verified` when no error-severity problem of S has a sequence number
- * <= n (a problem of S without one counts as at its start); otherwise `broken`, naming the first such
- * problem. This is the prefix of the stream that `verify` vouches for: every record before n is in the chain,
+ * <= n (a problem of S without one counts as at its start; a `modified` one of reason `both_links` counts as at
+ * the seq before its own, which it may have changed as well); otherwise `broken`, naming the first such problem. This is the prefix of the stream that `verify` vouches for: every record before n is in the chain,
  * linked and unchanged. Info problems (duplicates, restarts, a retention cut) do not break it. What the chain
  * cannot vouch for on its own is the content of a stream's last record (no successor records its hash) —
  * that takes a signature or a checkpoint, hence the separate `checkpoint` verdict: with an Ed25519 key a
@@ -64,6 +64,8 @@ export function reportedStreamKey(id: string): string {
 
 interface StreamState {
   firstError: ChainProblemRef | undefined;
+  /** The first seq `firstError` leaves unverified: its own, or the one before it (reason `both_links`). */
+  brokenFrom: number;
   /** Highest seq in the verified chain: a record past it was not seen by that run (appended since). */
   last: number;
   coveredThrough: number;
@@ -79,14 +81,18 @@ export class ChainIndex {
     private readonly checkpoints: CheckpointMode,
   ) {
     for (const s of report.streams) {
-      this.streams.set(s.streamId, { firstError: undefined, last: s.last, coveredThrough: s.coveredThrough, noSignatureVerified: s.signatures.verified === false });
+      this.streams.set(s.streamId, { firstError: undefined, brokenFrom: Number.POSITIVE_INFINITY, last: s.last, coveredThrough: s.coveredThrough, noSignatureVerified: s.signatures.verified === false });
     }
     for (const p of report.problems) {
       if (p.severity !== 'error' || p.stream === undefined) continue;
       const st = this.streams.get(p.stream);
       if (st === undefined) continue; // e.g. a stream known only from checkpoint evidence: no record to mark
       const seq = p.seq ?? 0;
-      if (st.firstError !== undefined && st.firstError.seq <= seq) continue;
+      // Both links of the record broken: the one before it may have been changed too (its successor no longer
+      // records its hash), so the chain vouches for nothing from there.
+      const from = p.reason === 'both_links' ? Math.max(0, seq - 1) : seq;
+      if (from >= st.brokenFrom) continue;
+      st.brokenFrom = from;
       const ref: ChainProblemRef = { kind: p.kind, seq };
       if (p.reason !== undefined) ref.reason = p.reason;
       if (p.recordId !== undefined) ref.recordId = p.recordId;
@@ -100,7 +106,7 @@ export class ChainIndex {
     const st = this.streams.get(streamId) ?? (streamId.length > VERIFIER_KEPT_CHARS ? this.streams.get(reportedStreamKey(streamId)) : undefined);
     const v: ChainVerdict = { chain: 'unknown' };
     if (st !== undefined) {
-      if (st.firstError !== undefined && st.firstError.seq <= seq) {
+      if (st.firstError !== undefined && st.brokenFrom <= seq) {
         v.chain = 'broken';
         v.problem = st.firstError;
       } else if (seq <= st.last) v.chain = 'verified';

@@ -503,7 +503,11 @@ function checkLinks(s: RecordStore, chain: Uint32Array, len: number, retained: r
     }
     if (k + 1 < len && broken[k + 1] === 1 && explained[k + 1] === 0) {
       const r = chain[k + 1]!;
-      report('modified', q, `its previous_hash does not match the hash of seq ${seqOf(p)} (${where(p)}) and its own hash does not match the previous_hash recorded by seq ${seqOf(r)} (${where(r)}): this record was changed, chain attributes included (seq ${seqOf(p)} may have been changed as well)`);
+      report('modified', q, `its previous_hash does not match the hash of seq ${seqOf(p)} (${where(p)}) and its own hash does not match the previous_hash recorded by seq ${seqOf(r)} (${where(r)}): this record was changed, chain attributes included (seq ${seqOf(p)} may have been changed as well)`, {
+        seq: seqOf(q),
+        recordId: s.recordId(q),
+        reason: 'both_links',
+      });
       explained[k + 1] = 1;
     } else if (proof(p) !== undefined && proof(q) === undefined) {
       // p's content is proven (its valid signature, or the next stream's restart link), so its hash is the genuine

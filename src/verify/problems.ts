@@ -45,7 +45,9 @@ export type ProblemReason =
   | 'previous_stream'
   | 'state_file'
   | 'previous_missing'
-  | 'previous_unended';
+  | 'previous_unended'
+  /** `modified`: both the record's links are broken, so the record before it may have been changed as well. */
+  | 'both_links';
 
 /** `info` does not fail verification (an identical duplicate is what at-least-once delivery produces). */
 export type Severity = 'error' | 'info';

@@ -47,6 +47,18 @@ describe('chain verdict per match', () => {
     expect(out.trimEnd().split('\n')[1]).toMatch(/mallory .*BROKEN: modified at seq 8$/);
   });
 
+  // Fixed bug, kept as a regression test: verify names seq 5 (both its links broken, "seq 4 may have been changed
+  // as well"), and seq 4, changed too, was shown "verified".
+  it('two adjacent records modified: the chain breaks from the first of them', async () => {
+    const a = makeChain(10);
+    setAttr(a[3]!, ATTR_ACTOR_ID, { stringValue: 'mallory' }); // seq 4
+    setAttr(a[4]!, ATTR_ACTOR_ID, { stringValue: 'mallory' }); // seq 5
+    writeFileSync(join(dir, 'a.jsonl'), toLines(a).join('\n') + '\n');
+    const { matches } = await searchJson([dir]);
+    expect(matches.map((m) => [m.sequence, m.chain])).toEqual(a.map((_, k) => [k + 1, k + 1 >= 4 ? 'broken' : 'verified']));
+    expect(matches[3]!.chainProblem).toMatchObject({ kind: 'modified', seq: 5, reason: 'both_links' });
+  });
+
   it('a deleted record: the records after the gap are broken ("deleted" at the first missing seq)', async () => {
     const a = makeChain(12);
     writeFileSync(join(dir, 'a.jsonl'), toLines([...a.slice(0, 5), ...a.slice(6)], 1).join('\n') + '\n');
