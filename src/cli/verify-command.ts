@@ -314,14 +314,6 @@ async function run(argv: string[], write: (s: string) => void, out: (line: strin
     err(`otel-audit verify: no audit records in ${plural(report.files, 'file')}${others}: nothing was verified`);
     return 2;
   }
-  if (args.report !== undefined) {
-    try {
-      await writeVerifyReportFile(args.report, { report, inputs: args.paths, command: commandLine(['otel-audit', 'verify', ...argv]), generatedAt: new Date() });
-    } catch (e) {
-      err(`otel-audit verify: cannot write the report ${JSON.stringify(args.report)}: ${errorText(e)}`);
-      return 2;
-    }
-  }
   if (args.json) {
     writeJsonReport(report, write);
   } else {
@@ -330,6 +322,15 @@ async function run(argv: string[], write: (s: string) => void, out: (line: strin
     const checked = { signatures: pubkeys.length + hmacSecrets.length > 0 || args.requireSignatures, checkpoints: pubkeys.length > 0 };
     for (const s of report.streams) out(streamLine(s, checked));
     out(finalLine(report, args.requireSignatures));
+  }
+  // After the verdict is out: a report that cannot be written must not cost the user the verdict.
+  if (args.report !== undefined) {
+    try {
+      await writeVerifyReportFile(args.report, { report, inputs: args.paths, command: commandLine(['otel-audit', 'verify', ...argv]), generatedAt: new Date() });
+    } catch (e) {
+      err(`otel-audit verify: cannot write the report ${JSON.stringify(args.report)}: ${errorText(e)}`);
+      return 2;
+    }
   }
   return report.ok ? 0 : 1;
 }

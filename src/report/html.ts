@@ -29,6 +29,8 @@ export interface VerifyReportPageInput {
 export const MAX_LISTED_FINDINGS = 5000;
 /** Files listed per stream (a long rotated set is summarized). */
 const MAX_FILES_PER_STREAM = 6;
+/** Rows of the streams table, and of the duplicates table, at most. */
+export const MAX_LISTED_STREAMS = 5000;
 
 const CSS = `
 :root { color-scheme: light; --fg:#1d2430; --muted:#5b6576; --line:#d9dee7; --ok:#1b7f3b; --bad:#c62828; --info:#6b7280; --bg2:#f5f7fa; }
@@ -98,9 +100,10 @@ function signaturesCell(s: StreamSummary): string {
   return parts.length === 0 ? '<span class="muted">—</span>' : parts.join(', ');
 }
 
-function filesCell(files: readonly string[]): string {
+/** `total`: how many files there are, when `files` holds only the first of them. */
+function filesCell(files: readonly string[], total = files.length): string {
   const shown = files.slice(0, MAX_FILES_PER_STREAM).map((f) => `<div>${text(f)}</div>`);
-  if (files.length > MAX_FILES_PER_STREAM) shown.push(`<div class="muted">and ${files.length - MAX_FILES_PER_STREAM} more</div>`);
+  if (total > MAX_FILES_PER_STREAM) shown.push(`<div class="muted">and ${total - MAX_FILES_PER_STREAM} more</div>`);
   return shown.join('');
 }
 
@@ -109,8 +112,13 @@ function filesCell(files: readonly string[]): string {
 export function renderVerifyReport(input: VerifyReportPageInput): string {
   const { report } = input;
   const times = input.streamTimes ?? new Map<string, StreamTimes>();
+  // Streams listed: the failed ones first, then ok ones, at most MAX_LISTED_STREAMS in all (a page of a million rows
+  // is one string too long for V8, and no one's to read); links go only to listed ones.
+  const failed = report.streams.flatMap((s, i) => (s.ok ? [] : [i]));
+  const okOnes = report.streams.flatMap((s, i) => (s.ok ? [i] : []));
+  const listedStreams = [...failed.slice(0, MAX_LISTED_STREAMS), ...okOnes.slice(0, Math.max(0, MAX_LISTED_STREAMS - failed.length))].sort((a, b) => a - b);
   const streamIndex = new Map<string, number>();
-  report.streams.forEach((s, i) => streamIndex.set(s.streamId, i));
+  for (const i of listedStreams) streamIndex.set(report.streams[i]!.streamId, i);
   const streamAnchor = (i: number): string => `stream-${i}`;
   const streamLink = (id: string | undefined, full = false): string => {
     if (id === undefined) return '<span class="muted">—</span>';
@@ -123,16 +131,24 @@ export function renderVerifyReport(input: VerifyReportPageInput): string {
   // duplicates (at-least-once delivery) are counted per stream instead of listed one by one.
   const errors: number[] = [];
   const infos: number[] = [];
-  const duplicates = new Map<string, { n: number; lo: number; hi: number; files: Set<string> }>();
+  // `files`: the first of them (enough to show), `fileCount`: how many there are.
+  const duplicates = new Map<string, { n: number; lo: number; hi: number; files: Set<string>; fileCount: number }>();
+  const dupFiles = new Map<string, Set<string>>(); // per stream, every file (its count, bounded by the inputs)
   report.problems.forEach((p, i) => {
     if (p.severity === 'info' && p.kind === 'duplicate' && p.stream !== undefined) {
-      const d = duplicates.get(p.stream) ?? { n: 0, lo: Number.POSITIVE_INFINITY, hi: 0, files: new Set<string>() };
+      const d = duplicates.get(p.stream) ?? { n: 0, lo: Number.POSITIVE_INFINITY, hi: 0, files: new Set<string>(), fileCount: 0 };
       d.n++;
       if (p.seq !== undefined) {
         d.lo = Math.min(d.lo, p.seq);
         d.hi = Math.max(d.hi, p.seq);
       }
-      if (p.file !== undefined && d.files.size <= MAX_FILES_PER_STREAM) d.files.add(p.file);
+      if (p.file !== undefined) {
+        if (d.files.size <= MAX_FILES_PER_STREAM) d.files.add(p.file);
+        const all = dupFiles.get(p.stream) ?? new Set<string>();
+        all.add(p.file);
+        dupFiles.set(p.stream, all);
+        d.fileCount = all.size;
+      }
       duplicates.set(p.stream, d);
       return;
     }
@@ -199,7 +215,7 @@ export function renderVerifyReport(input: VerifyReportPageInput): string {
       'dashed line: the stream continues an earlier one after a restart. Duplicates (identical copies) are not marked. ' +
       'Markers and labels link to the lists below.</p>',
   );
-  if (report.streams.length > TIMELINE_MAX_STREAMS) out.push(`<p class="note">The timeline shows the first ${TIMELINE_MAX_STREAMS} of ${report.streams.length} streams; the table below lists all.</p>`);
+  if (report.streams.length > TIMELINE_MAX_STREAMS) out.push(`<p class="note">The timeline shows the first ${TIMELINE_MAX_STREAMS} of ${report.streams.length} streams; the table below lists ${report.streams.length > MAX_LISTED_STREAMS ? `the failed ones and up to ${MAX_LISTED_STREAMS} in all` : 'all'}.</p>`);
   out.push('</section>');
 
   out.push('<section id="streams">', '<h2>Streams</h2>');
@@ -210,7 +226,8 @@ export function renderVerifyReport(input: VerifyReportPageInput): string {
       '<thead><tr><th>stream</th><th>span</th><th>records</th><th>end</th><th>checkpoint coverage</th><th>signatures</th><th>restart</th><th>files</th><th>status</th></tr></thead>',
       '<tbody>',
     );
-    report.streams.forEach((s, i) => {
+    for (const i of listedStreams) {
+      const s = report.streams[i]!;
       const t = times.get(s.streamId);
       const first = isoOfNs(t?.first);
       const last = isoOfNs(t?.last);
@@ -234,8 +251,12 @@ export function renderVerifyReport(input: VerifyReportPageInput): string {
         `<td>${s.ok ? '<span class="status-ok">ok</span>' : '<span class="status-failed">FAILED</span>'}</td>`,
         '</tr>',
       );
-    });
+    }
     out.push('</tbody>', '</table>');
+    const unlisted = report.streams.length - listedStreams.length;
+    if (unlisted > 0) {
+      out.push(`<p class="note">${unlisted} more streams not listed here (${plural(failed.length - Math.min(failed.length, MAX_LISTED_STREAMS), 'failed one')}); <code>otel-audit verify --json</code> lists every one.</p>`);
+    }
   }
   out.push('</section>');
 
@@ -269,9 +290,14 @@ export function renderVerifyReport(input: VerifyReportPageInput): string {
       '<thead><tr><th>stream</th><th>copies</th><th>seq range</th><th>files holding copies</th></tr></thead>',
       '<tbody>',
     );
+    let rows = 0;
     for (const [stream, d] of duplicates) {
+      if (++rows > MAX_LISTED_STREAMS) {
+        out.push(`<tr class="info"><td colspan="4" class="muted">and ${duplicates.size - MAX_LISTED_STREAMS} more streams with duplicates; <code>otel-audit verify --json</code> lists every copy</td></tr>`);
+        break;
+      }
       out.push(
-        `<tr class="info"><td class="id">${streamLink(stream, true)}</td><td class="num">${d.n}</td><td class="num">${d.hi === 0 ? '—' : `${d.lo}–${d.hi}`}</td><td class="file">${filesCell([...d.files])}</td></tr>`,
+        `<tr class="info"><td class="id">${streamLink(stream, true)}</td><td class="num">${d.n}</td><td class="num">${d.hi === 0 ? '—' : `${d.lo}–${d.hi}`}</td><td class="file">${filesCell([...d.files], d.fileCount)}</td></tr>`,
       );
     }
     out.push('</tbody>', '</table>');

@@ -5,7 +5,7 @@
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { commandLine, MAX_LISTED_FINDINGS, renderVerifyReport, writeVerifyReportFile } from '../../src/report/index.js';
+import { commandLine, MAX_LISTED_FINDINGS, MAX_LISTED_STREAMS, renderVerifyReport, writeVerifyReportFile } from '../../src/report/index.js';
 import { verifyFiles, type Problem, type StreamSummary, type VerifyReport } from '../../src/verify/index.js';
 import { makeChain, toLines } from '../helpers/make-chain.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -92,6 +92,27 @@ describe('renderVerifyReport content', () => {
     expect(html).toMatch(/<td class="num">50000<\/td><td class="num">1–50000<\/td>/);
     expect((html.match(/class="marker error"/g) ?? []).length).toBeLessThanOrEqual(1000);
     expect(html.length).toBeLessThan(5_000_000);
+  });
+
+  // Fixed bug, kept as a regression test: one row per stream, and 1,100,000 one-record streams made the page one
+  // string longer than V8 allows ("Invalid string length"); the verify command then printed no verdict at all.
+  it('bounds the streams and duplicates tables: the failed streams first, then others, up to the cap', () => {
+    const n = MAX_LISTED_STREAMS + 2000;
+    const streams = Array.from({ length: n }, (_, i) => stream(`s${i}`, { ok: i % 1000 !== 999 }));
+    const problems: Problem[] = streams.flatMap((s) => [{ kind: 'duplicate' as const, severity: 'info' as const, stream: s.streamId, seq: 1, file: 'f', message: 'm' }]);
+    const html = page({ ok: false, files: 1, records: n, nonAudit: 0, streams, problems });
+    const rows = [...html.matchAll(/<tr id="stream-(\d+)">/g)].map((m) => Number(m[1]));
+    expect(rows).toHaveLength(MAX_LISTED_STREAMS);
+    // Every failed stream is among them (s999, s1999, …, the last ones included).
+    for (let i = 999; i < n; i += 1000) expect(rows).toContain(i);
+    expect(html).toContain(`${n - MAX_LISTED_STREAMS} more streams not listed here (0 failed ones)`);
+    expect(html).toContain(`and ${n - MAX_LISTED_STREAMS} more streams with duplicates`);
+  });
+
+  it('the duplicates table says how many files hold copies, not how many it kept to show', () => {
+    const problems: Problem[] = Array.from({ length: 61 }, (_, k) => ({ kind: 'duplicate', severity: 'info', stream: 'a', seq: k + 1, file: `seg-${k}.jsonl`, message: 'm' }));
+    const html = page({ ok: true, files: 61, records: 61, nonAudit: 0, streams: [stream('a')], problems });
+    expect(html).toContain('and 55 more');
   });
 
   it('no stream, no finding: still a complete page that says so', () => {

@@ -60,6 +60,19 @@ describe('verify --report', () => {
     expect(existsSync(join(dir, '--json'))).toBe(false);
   });
 
+  // Fixed bug, kept as a regression test: the page was written before the verdict was printed, so a page that could
+  // not be written (no such directory, a report too large) cost the user the verdict too.
+  it('a report that cannot be written: exit 2, and the verdict is printed all the same', async () => {
+    const { dir, cleanup } = await tempDir();
+    cleanups.push(cleanup);
+    const file = join(dir, 'copy.jsonl');
+    writeFileSync(file, toLines(makeChain(5, { streamId: testStreamId() })).join('\n') + '\n');
+    const r = run(['verify', '--report', join(dir, 'no-such-dir', 'r.html'), file], dir);
+    expect(r.code).toBe(2);
+    expect(r.out).toMatch(/^OK: 1 file, 5 audit records/m);
+    expect(r.err).toMatch(/cannot write the report/);
+  });
+
   it('usage: --report needs a value; given twice is an error (exit 2)', () => {
     expect(run(['verify', '--report']).code).toBe(2);
     expect(run(['verify', '--report', 'a.html', '--report', 'b.html', 'x.jsonl']).code).toBe(2);
