@@ -10,6 +10,7 @@ import type { AuditRecord } from './audit-record.js';
 import { parseLine, type ReadCounts } from './parse-line.js';
 import type { RefusedLine } from './refused-lines.js';
 import { errorText } from '../core/errors.js';
+import { vanished } from '../verify/inputs.js';
 
 /** A file that could not be opened or read (vanished, permissions, not a regular file, EIO): an I/O error. */
 export class InputReadError extends Error {
@@ -59,6 +60,7 @@ export async function* readAuditRecords(files: readonly InputFile[], counts: Rea
     try {
       fh = (await openRegularFile(f.path, f.follow)).fh;
     } catch (e) {
+      if (vanished(e, f)) continue; // deleted by retention since it was listed (verify/inputs.ts)
       throw fail(e);
     }
     try {

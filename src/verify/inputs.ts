@@ -15,6 +15,15 @@ export interface InputFile {
   size: number;
 }
 
+/**
+ * A file found in an input directory that is gone when it is opened: retention deleted a segment of a live journal
+ * directory after it was listed. Skipped (said through the skip listener), not an I/O error: its records were
+ * acknowledged, and the retention.log line written before the deletion, read after the inputs, accounts for them.
+ * A file the caller named is never skipped so.
+ */
+export const vanished = (e: unknown, input: { follow: boolean }): boolean => !input.follow && (e as NodeJS.ErrnoException | undefined)?.code === 'ENOENT';
+export const VANISHED = 'deleted after it was listed (retention of a live journal directory); not read';
+
 /** A path that cannot be read: a usage or I/O error, not an integrity finding. */
 export class VerifyInputError extends Error {
   override name = 'VerifyInputError';

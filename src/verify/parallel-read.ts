@@ -20,7 +20,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { keyMaterial, type VerifyingKey } from '../integrity/keys.js';
-import { VerifyInputError, type InputFile } from './inputs.js';
+import { VANISHED, vanished, VerifyInputError, type InputFile, type SkipListener } from './inputs.js';
 import { errorText } from '../core/errors.js';
 import type { ReadItem } from './read-items.js';
 import { openRegularFile, splitLines } from './safe-read.js';
@@ -207,6 +207,7 @@ export async function scanInWorkers(
   checkSignatures: boolean,
   jobs: number,
   onItem: (fileIndex: number, item: ReadItem) => void,
+  onSkip: SkipListener = () => undefined,
   workerUrl: URL = defaultWorkerUrl(),
 ): Promise<void> {
   if (!workerEntryInstalled(workerUrl)) {
@@ -217,7 +218,7 @@ export async function scanInWorkers(
   try {
     await pool.started();
     await cleanup();
-    for (let f = 0; f < inputs.length; f++) await readFile(pool, f, inputs[f]!);
+    for (let f = 0; f < inputs.length; f++) await readFile(pool, f, inputs[f]!, onSkip);
     await pool.drained();
   } finally {
     await pool.close();
@@ -226,12 +227,13 @@ export async function scanInWorkers(
 }
 
 /** Reads one file into batches of whole lines and sends them, waiting whenever the pool is full. */
-async function readFile(pool: Pool, f: number, input: InputFile): Promise<void> {
+async function readFile(pool: Pool, f: number, input: InputFile, onSkip: SkipListener): Promise<void> {
   const file = input.path;
   let opened: Awaited<ReturnType<typeof openRegularFile>>;
   try {
     opened = await openRegularFile(file, input.follow);
   } catch (e) {
+    if (vanished(e, input)) return onSkip(file, VANISHED);
     throw new VerifyInputError(`${file}: ${errorText(e)}`, { cause: e });
   }
   let batch = new Batch(BATCH_BYTES, pool.spares);

@@ -19,7 +19,7 @@ import { availableParallelism } from 'node:os';
 import { loadVerifyingKeys, type VerifyingKey } from '../integrity/keys.js';
 import { checkStream, type CheckedStream } from './chain-check.js';
 import { checkStreamLinks, readCheckpointSources, streamsOnlyInSources } from './cross-stream.js';
-import { listInputs, VerifyInputError, type InputFile, type SkipListener } from './inputs.js';
+import { listInputs, VANISHED, vanished, VerifyInputError, type InputFile, type SkipListener } from './inputs.js';
 import { errorText } from '../core/errors.js';
 import type { IntegrityContext } from './integrity-check.js';
 import { clip, ProblemList, type Problem } from './problems.js';
@@ -114,14 +114,17 @@ async function readInputs(
   checkSignatures: boolean,
   jobs: number,
   take: (fileIndex: number, item: ReadItem) => void,
+  onSkip: SkipListener,
 ): Promise<void> {
-  if (jobs > 1 && inputs.length > 0) return scanInWorkers(inputs, keys, checkSignatures, jobs, take);
+  if (jobs > 1 && inputs.length > 0) return scanInWorkers(inputs, keys, checkSignatures, jobs, take, onSkip);
   for (let f = 0; f < inputs.length; f++) {
-    const { path, follow } = inputs[f]!;
+    const input = inputs[f]!;
     try {
-      await scanRecords(path, { keys, checkSignatures, followSymlinks: follow }, (item) => take(f, item));
+      await scanRecords(input.path, { keys, checkSignatures, followSymlinks: input.follow }, (item) => take(f, item));
     } catch (e) {
-      throw new VerifyInputError(`${path}: ${errorText(e)}`, { cause: e });
+      // ENOENT comes only from the open: a file read from an open descriptor does not vanish.
+      if (vanished(e, input)) onSkip(input.path, VANISHED);
+      else throw new VerifyInputError(`${input.path}: ${errorText(e)}`, { cause: e });
     }
   }
 }
@@ -216,7 +219,7 @@ export async function verifyFiles(paths: readonly string[], options: VerifyOptio
       problems.add({ kind: item.kind, severity: 'error', file: files[f]!, line: item.line, message: clip(item.message) });
     }
   };
-  await readInputs(inputs, keys, ic.checkSignatures, jobsFor(options.jobs ?? 1, inputs), take);
+  await readInputs(inputs, keys, ic.checkSignatures, jobsFor(options.jobs ?? 1, inputs), take, onSkip);
   // Problems across streams and files are listed after every stream's own (docs/integrity.md §7.5).
   const across = new ProblemList();
   const external = await readCheckpointSources(options.checkpointSources ?? [], inputs, store.streams, ic, across, onSkip);
