@@ -19,7 +19,7 @@ import { walkArguments } from './arguments.js';
 import { OUTCOMES, type Outcome, type SearchFilter } from '../audit-search/filters.js';
 import { loadKeyFiles, type LoadedKeys } from '../verify/key-files.js';
 import { matchJson, matchRow } from '../audit-search/match.js';
-import { printable } from '../audit-search/printable.js';
+import { jsonLine, printable } from '../audit-search/printable.js';
 import { InputReadError } from '../audit-search/read-files.js';
 import { newSearchProgress, searchFiles } from '../audit-search/search.js';
 import { summaryLine } from '../audit-search/summary.js';
@@ -197,7 +197,7 @@ async function run(argv: string[], io: CommandIo, err: (line: string) => void): 
     );
     for await (const batch of matches) {
       if (table !== undefined) for (const m of batch) table.add(matchRow(m));
-      else io.out(batch.map((m) => `${JSON.stringify(matchJson(m))}\n`).join(''));
+      else io.out(batch.map((m) => jsonLine(matchJson(m))).join(''));
       await io.drain?.();
     }
   } catch (e) {

@@ -24,7 +24,7 @@ import { LastRecords } from '../audit-search/last-records.js';
 import { LinkTracker } from '../audit-search/link-tracker.js';
 import { matchJson, matchRow, type Match } from '../audit-search/match.js';
 import { newReadCounts, parseLine, type ReadCounts } from '../audit-search/parse-line.js';
-import { printable } from '../audit-search/printable.js';
+import { jsonLine, printable } from '../audit-search/printable.js';
 import { decodeLine } from '../audit-search/read-files.js';
 import { SeenSequences } from '../audit-search/seen-sequences.js';
 import { refusedByVerifier, refusedLines, type RefusedLine } from '../audit-search/refused-lines.js';
@@ -179,7 +179,7 @@ async function run(argv: string[], io: CommandIo, err: (line: string) => void, o
   let unreadable = counts.unreadable;
 
   const table = args.json ? undefined : new TableWriter(MATCH_COLUMNS, io.out);
-  const print = (m: Match): void => (table !== undefined ? table.add(matchRow(m)) : io.out(`${JSON.stringify(matchJson(m))}\n`));
+  const print = (m: Match): void => (table !== undefined ? table.add(matchRow(m)) : io.out(jsonLine(matchJson(m))));
   for (const r of last.sorted()) print({ record: r, verdict: index.verdict(r.streamId, r.sequence) });
   table?.flush(args.follow);
   await io.drain?.();

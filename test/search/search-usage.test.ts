@@ -7,6 +7,7 @@ import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { runSearchCommand } from '../../src/cli/search-command.js';
+import { ATTR_ACTOR_ID } from '../../src/core/attributes.js';
 import { makeChain, setAttr, toLines } from '../helpers/make-chain.js';
 import { tempDir } from '../helpers/tmp.js';
 
@@ -99,6 +100,19 @@ describe('hostile input never crashes search', () => {
     expect((await search(['--where', '__proto__=polluted', '--json', dir])).out.split('\n').filter(Boolean)).toHaveLength(1);
     expect((await search(['--where', 'constructor=x', dir])).code).toBe(1);
   });
+});
+
+// Fixed bug, kept as a regression test: --json wrote C1 controls (an 8-bit CSI, U+009B) and bidirectional and
+// zero-width characters raw, which the table escapes; a terminal showing the JSON acted on them.
+it('--json output escapes what the table escapes, and parses back to the same values', async () => {
+  const evil = 'mallory\u009b31m\u202eevil\u200b';
+  const records = makeChain(3);
+  setAttr(records[1]!, ATTR_ACTOR_ID, { stringValue: evil });
+  writeFileSync(join(dir, 'e.jsonl'), toLines(records).join('\n') + '\n');
+  const r = await search(['--json', dir]);
+  expect(r.out).not.toMatch(/[\u0080-\u009f\u200b-\u200f\u202a-\u202e]/);
+  expect(r.out).toContain('\\u009b');
+  expect(r.out.split('\n').filter(Boolean).map((l) => (JSON.parse(l) as { actor: string }).actor)).toContain(evil);
 });
 
 describe('through the built CLI', () => {
