@@ -43,6 +43,15 @@ export function whereValue(r: AuditRecord, key: string): string | undefined {
   return scalarText(own ?? attributeValue(r.resource?.attributes, key));
 }
 
+/**
+ * The `--where` keys `r` matches on its resource (the record has no such attribute of its own): the resource is
+ * not hashed, so what these matched is no evidence; undefined when none.
+ */
+export function resourceMatches(f: SearchFilter, r: AuditRecord): string[] | undefined {
+  const keys = f.where.filter((w) => attributeValue(r.record.attributes, w.key) === undefined).map((w) => w.key);
+  return keys.length === 0 ? undefined : keys;
+}
+
 export function matchesFilter(f: SearchFilter, r: AuditRecord): boolean {
   if (f.stream !== undefined && !streamMatches(f.stream, r.streamId)) return false;
   if (f.actor !== undefined && r.actor !== f.actor) return false;

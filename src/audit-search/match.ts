@@ -10,6 +10,8 @@ import { isoOfNanos } from './time.js';
 export interface Match {
   record: AuditRecord;
   verdict: ChainVerdict;
+  /** `--where` keys matched on the record's resource, which no hash covers (filters.ts resourceMatches). */
+  unhashed?: string[];
 }
 
 /** The `--json` object, one per line. Optional members are absent, not null, when they do not apply. */
@@ -42,6 +44,11 @@ export interface MatchJson {
   attributes: Record<string, string>;
   /** The body's scalar text (or OTLP/JSON text); absent without a body. */
   body?: string;
+  /**
+   * `--where` keys this record matched on its resource attributes, which no hash covers: the chain verdict says
+   * nothing of them (anyone can change a resource without breaking a chain).
+   */
+  unhashedMatch?: string[];
 }
 
 const valueText = (v: unknown): string => {
@@ -76,17 +83,19 @@ export function matchJson(m: Match): MatchJson {
   if (m.verdict.checkpoint !== undefined) out.checkpoint = m.verdict.checkpoint;
   if (m.verdict.signatures !== undefined) out.signatures = m.verdict.signatures;
   if (r.record.body !== undefined) out.body = valueText(r.record.body);
+  if (m.unhashed !== undefined) out.unhashedMatch = m.unhashed;
   return out;
 }
 
 /** The CHAIN column of the table (table.ts MATCH_COLUMNS). */
-export function chainCell(v: ChainVerdict): string {
+export function chainCell(v: ChainVerdict, unhashed?: readonly string[]): string {
   let s: string;
   if (v.chain === 'broken' && v.problem !== undefined) s = `BROKEN: ${v.problem.kind} at seq ${v.problem.seq}`;
   else s = v.chain;
   if (v.signatures === 'none_verified') s += ', NO SIGNATURE VERIFIED';
   if (v.checkpoint === 'covered') s += ', checkpointed';
   else if (v.checkpoint === 'not_covered' && v.chain === 'verified') s += ', not yet checkpointed';
+  if (unhashed !== undefined) s += `; matched on the resource, not hashed: ${unhashed.join(', ')}`;
   return s;
 }
 
@@ -104,6 +113,6 @@ export function matchRow(m: Match): string[] {
     r.action ?? '-',
     r.target ?? '-',
     r.outcome ?? '-',
-    chainCell(m.verdict),
+    chainCell(m.verdict, m.unhashed),
   ];
 }

@@ -7,7 +7,7 @@
  */
 import { listInputFiles, verifyFiles, type VerifyReport } from '../verify/verifier.js';
 import { ChainIndex, type CheckpointMode } from './chain-status.js';
-import { matchesFilter, type SearchFilter } from './filters.js';
+import { matchesFilter, resourceMatches, type SearchFilter } from './filters.js';
 import type { LoadedKeys } from '../verify/key-files.js';
 import type { Match } from './match.js';
 import { newReadCounts, type ReadCounts } from './parse-line.js';
@@ -74,7 +74,8 @@ export async function* searchFiles(paths: readonly string[], options: SearchOpti
         continue;
       }
       if (!matchesFilter(options.filter, r)) continue;
-      out.push({ record: r, verdict: index.verdict(r.streamId, r.sequence) });
+      const unhashed = resourceMatches(options.filter, r);
+      out.push({ record: r, verdict: index.verdict(r.streamId, r.sequence), ...(unhashed === undefined ? {} : { unhashed }) });
       if (++progress.matches >= limit) {
         yield out;
         return;

@@ -183,3 +183,20 @@ describe('a forged copy in a line the verifier refuses', () => {
     expect(out).not.toContain('mallory');
   });
 });
+
+// Fixed bug, kept as a regression test: `--where` falls back to resource attributes, which no hash covers, and a
+// match made on them was shown "verified" like any other: a changed service.name found records "verified".
+it('a --where match made on the resource says so: the chain verdict does not cover it', async () => {
+  const records = makeChain(3);
+  const line = toLines(records).join('\n').replaceAll('"stringValue":"test-app"', '"stringValue":"payments-prod"');
+  expect(line).toContain('payments-prod');
+  writeFileSync(join(dir, 'r.jsonl'), line + '\n');
+  const { matches } = await searchJson(['--where', 'service.name=payments-prod', dir]);
+  expect(matches).toHaveLength(3);
+  for (const m of matches) expect(m).toMatchObject({ chain: 'verified', unhashedMatch: ['service.name'] });
+  // A match on the record's own attribute carries no such note.
+  expect((await searchJson(['--where', 'audit.action=READ', dir])).matches.every((m) => m.unhashedMatch === undefined)).toBe(true);
+  let out = '';
+  await runSearchCommand(['--where', 'service.name=payments-prod', dir], { out: (s) => void (out += s), err: () => undefined });
+  expect(out.trimEnd().split('\n')[1]).toMatch(/verified; matched on the resource, not hashed: service\.name$/);
+});
