@@ -7,12 +7,11 @@
  * record `inserted`, an unseen lower seq `reordered`. A stream first seen past seq 1 is `unknown`.
  * The verifier over the whole files remains the reference; this is the running view.
  */
-import { canonicalFromOtlp } from '../chain/canonical.js';
-import { hashCanonical } from '../chain/hash.js';
 import { ATTR_SEQ_END, ATTR_SEQ_PREVIOUS_HASH } from '../core/attributes.js';
 import type { OtlpLogRecord } from '../otlp/types.js';
 import { attributeValue, type AuditRecord } from './audit-record.js';
 import type { ChainProblemRef, ChainStatus, ChainVerdict } from './chain-status.js';
+import { hashOrNull } from './copy-check.js';
 
 interface StreamHead {
   seq: number;
@@ -27,13 +26,7 @@ interface StreamHead {
 const isEnd = (r: OtlpLogRecord): boolean => attributeValue(r.attributes, ATTR_SEQ_END)?.boolValue === true;
 
 function hashOf(head: StreamHead): string | null {
-  if (head.hash === undefined) {
-    try {
-      head.hash = hashCanonical(canonicalFromOtlp(head.record));
-    } catch {
-      head.hash = null;
-    }
-  }
+  if (head.hash === undefined) head.hash = hashOrNull(head.record);
   return head.hash;
 }
 

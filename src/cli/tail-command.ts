@@ -27,6 +27,7 @@ import { newReadCounts, parseLine, type ReadCounts } from '../audit-search/parse
 import { jsonLine, printable } from '../audit-search/printable.js';
 import { decodeLine } from '../audit-search/read-files.js';
 import { SeenSequences } from '../audit-search/seen-sequences.js';
+import { CopyCheck } from '../audit-search/copy-check.js';
 import { refusedByVerifier, refusedLines, type RefusedLine } from '../audit-search/refused-lines.js';
 import { MATCH_COLUMNS, TableWriter } from '../audit-search/table.js';
 import { verifyFiles, VerifyInputError } from '../verify/verifier.js';
@@ -132,8 +133,12 @@ async function run(argv: string[], io: CommandIo, err: (line: string) => void, o
   const followers = new Map<string, FileFollower>();
   const failing = new Set<string>();
 
-  /** Reads what is new in every file; `onRecord` gets each record not seen before, of lines `refused` lets through. */
-  const pollAll = async (onRecord: (r: AuditRecord) => void, finish: boolean, refused: RefusedLine): Promise<void> => {
+  const copies = new CopyCheck();
+  /**
+   * Reads what is new in every file; `onRecord` gets each record not seen before, `onCopy` each later copy of one,
+   * of lines `refused` lets through.
+   */
+  const pollAll = async (onRecord: (r: AuditRecord) => void, finish: boolean, refused: RefusedLine, onCopy?: (r: AuditRecord) => void): Promise<void> => {
     const files = await currentFiles(args.target, isDir);
     const present = new Set(files);
     for (const path of followers.keys()) if (!present.has(path)) followers.delete(path); // deleted by retention
@@ -143,7 +148,7 @@ async function run(argv: string[], io: CommandIo, err: (line: string) => void, o
       const onLine = (bytes: Buffer | undefined, line: number): void => {
         const text = bytes === undefined ? undefined : decodeLine(bytes);
         if (text === undefined || refused(path, line, text)) counts.unreadable++;
-        else parseLine(text, path, line, counts, (r) => (seen.add(r.streamId, r.sequence) ? onRecord(r) : undefined));
+        else parseLine(text, path, line, counts, (r) => (seen.add(r.streamId, r.sequence) ? onRecord(r) : onCopy?.(r)));
       };
       try {
         if (!(await f.poll(onLine))) followers.delete(path);
@@ -180,7 +185,10 @@ async function run(argv: string[], io: CommandIo, err: (line: string) => void, o
 
   const table = args.json ? undefined : new TableWriter(MATCH_COLUMNS, io.out);
   const print = (m: Match): void => (table !== undefined ? table.add(matchRow(m)) : io.out(jsonLine(matchJson(m))));
-  for (const r of last.sorted()) print({ record: r, verdict: index.verdict(r.streamId, r.sequence) });
+  for (const r of last.sorted()) {
+    if (args.follow) copies.remember(r);
+    print({ record: r, verdict: index.verdict(r.streamId, r.sequence) });
+  }
   table?.flush(args.follow);
   await io.drain?.();
   if (!args.follow) return 0;
@@ -189,7 +197,23 @@ async function run(argv: string[], io: CommandIo, err: (line: string) => void, o
   while (!stop.aborted) {
     await sleep(args.intervalMs, stop);
     if (stop.aborted) break;
-    await pollAll((r) => print({ record: r, verdict: tracker.check(r) }), false, refusedByVerifier);
+    await pollAll(
+      (r) => {
+        copies.remember(r);
+        print({ record: r, verdict: tracker.check(r) });
+      },
+      false,
+      refusedByVerifier,
+      (r) => {
+        // An identical copy is at-least-once delivery; another version of a record shown is the tampering to show.
+        const c = copies.compare(r);
+        const what = `seq ${r.sequence} of stream ${r.streamId} (${r.file}:${r.line})`;
+        if (c === 'different') {
+          err(`a different version of ${what}, a record already read: run otel-audit verify ${args.target}`);
+          print({ record: r, verdict: { chain: 'broken', problem: { kind: 'modified', seq: r.sequence } } });
+        } else if (c === 'unknown') err(`another copy of ${what}, a record read before following began, not compared: run otel-audit verify ${args.target}`);
+      },
+    );
     if (counts.unreadable > unreadable) {
       const n = counts.unreadable - unreadable;
       err(`${n} unreadable line${n === 1 ? '' : 's'} or record${n === 1 ? '' : 's'} skipped (malformed, torn or not OTLP/JSON)`);

@@ -107,6 +107,33 @@ describe('tail says what it cannot show (found by review)', () => {
     expect(err).toContain('1 malformed or torn line: their records are not shown (run otel-audit verify');
   });
 
+  // Fixed bug, kept as a regression test: a copy of a record already shown was dropped unseen, whatever it held.
+  it('--follow: another version of a record already shown is printed broken and said; an identical copy is folded', async () => {
+    const a = makeChain(7);
+    const lines = toLines(a);
+    const file = join(dir, 'audit-a-000001.jsonl');
+    writeFileSync(file, lines.slice(0, 5).join('\n') + '\n');
+    const forged = structuredClone(a[2]!);
+    setAttr(forged, ATTR_ACTOR_ID, { stringValue: 'mallory' });
+    const ac = new AbortController();
+    let out = '';
+    let err = '';
+    const running = runTailCommand(['--follow', '--json', '--interval', '20', dir], { out: (x) => void (out += x), err: (x) => void (err += x) }, { signal: ac.signal });
+    for (let k = 0; k < 100 && jsonOf(out).length < 5; k++) await sleep(20);
+    appendFileSync(file, [lines[2]!, toLines([forged])[0]!, lines[5]!, lines[6]!].join('\n') + '\n');
+    for (let k = 0; k < 200 && !jsonOf(out).some((m) => m.sequence === 7); k++) await sleep(20);
+    ac.abort();
+    expect(await running).toBe(0);
+    const shown = jsonOf(out);
+    expect(shown.map((m) => [m.sequence, m.actor, m.chain])).toEqual([
+      ...a.slice(0, 5).map((_, k) => [k + 1, `user-${(k + 1) % 3}`, 'verified']),
+      [3, 'mallory', 'broken'],
+      [6, 'user-0', 'verified'],
+      [7, 'user-1', 'verified'],
+    ]);
+    expect(err).toMatch(/a different version of seq 3 of stream .*, a record already read/);
+  });
+
   it('--follow started on an empty directory: full times and stream ids; an unreadable line appended is said', async () => {
     const a = makeChain(2);
     const file = join(dir, 'audit-a-000001.jsonl');
