@@ -15,7 +15,7 @@
  * Exit status: 0 with matches, 1 with none, 2 on a usage or I/O error (one line on stderr).
  */
 import { AuditConfigError, errorText } from '../core/errors.js';
-import { walkArguments } from './arguments.js';
+import { optionValue, walkArguments } from './arguments.js';
 import { OUTCOMES, type Outcome, type SearchFilter } from '../audit-search/filters.js';
 import { loadKeyFiles, type LoadedKeys } from '../verify/key-files.js';
 import { matchJson, matchRow } from '../audit-search/match.js';
@@ -89,8 +89,9 @@ export function parseSearchArgs(argv: readonly string[], now: Date): Parsed {
     else {
       const isSingle = (SINGLE as readonly string[]).includes(name);
       if (!isSingle && !(REPEATED as readonly string[]).includes(name)) return { error: `unknown option ${JSON.stringify(a)}` };
-      const value = o.value();
-      if (value === undefined || value === '') return { error: `${name} needs a value` };
+      // Not the next option (`--actor --json`): a value that starts with -- is given as --actor=--value.
+      const value = optionValue(o);
+      if (value === undefined) return { error: `${name} needs a value (one that starts with -- as ${name}=VALUE)` };
       if (isSingle) {
         if (single.has(name as Single)) return { error: `${name} given twice` };
         single.set(name as Single, value);

@@ -39,12 +39,18 @@ describe('search usage and I/O errors: exit 2, one line on stderr', () => {
     ['--where without =', ['--where', 'region']],
     ['--where with an empty key', ['--where', '=x']],
     ['a single flag twice', ['--actor', 'a', '--actor', 'b']],
+    // It was taken as the actor's value: no match, exit 1, the --json never applied.
+    ['a flag whose value is the next option', ['--actor', '--json']],
   ])('%s', async (_n, args) => {
     const { code, out, err } = await search([...args, dir]);
     expect(code).toBe(2);
     expect(out).toBe('');
     expect(err.trimEnd().split('\n')).toHaveLength(1);
     expect(err).toMatch(/^otel-audit search: /);
+  });
+
+  it('a value that starts with -- is given with =', async () => {
+    expect((await search(['--actor=--json', dir])).code).toBe(1); // taken as the actor: no match
   });
 
   it('no path, an unreadable path, a directory without audit files, a FIFO', async () => {
