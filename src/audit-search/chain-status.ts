@@ -55,7 +55,7 @@ export type CheckpointMode = 'off' | 'checked' | 'unchecked';
  * mirrors it, for looking such a stream up. If that form ever changes, such streams read as `unknown`
  * rather than wrong.
  */
-const VERIFIER_KEPT_CHARS = 256;
+export const VERIFIER_KEPT_CHARS = 256;
 
 export function reportedStreamKey(id: string): string {
   const digest = createHash('sha256').update(id, 'utf16le').digest('hex');

@@ -3,6 +3,7 @@
  * `last` seq), for the report's span column and timeline. The report holds no times (the verifier keeps none
  * per record), so the inputs are read once more, keeping two numbers per stream.
  */
+import { reportedStreamKey, VERIFIER_KEPT_CHARS } from '../audit-search/chain-status.js';
 import { newReadCounts } from '../audit-search/parse-line.js';
 import { readAuditRecords } from '../audit-search/read-files.js';
 import { listInputFiles, type VerifyReport } from '../verify/verifier.js';
@@ -22,11 +23,13 @@ export async function collectStreamTimes(paths: readonly string[], report: Verif
   const files = (await listInputFiles(paths)).map((path) => ({ path, follow: named.has(path) }));
   for await (const batch of readAuditRecords(files, newReadCounts())) {
     for (const r of batch) {
-      const w = want.get(r.streamId);
+      // The report names a stream id longer than the verifier keeps by its bounded form (chain-status.ts).
+      const id = want.has(r.streamId) || r.streamId.length <= VERIFIER_KEPT_CHARS ? r.streamId : reportedStreamKey(r.streamId);
+      const w = want.get(id);
       if (w === undefined || r.timeUnixNano === undefined) continue;
-      let t = out.get(r.streamId);
-      if (r.sequence === w.first && t?.first === undefined) out.set(r.streamId, (t = { ...t, first: r.timeUnixNano }));
-      if (r.sequence === w.last && t?.last === undefined) out.set(r.streamId, { ...t, last: r.timeUnixNano });
+      let t = out.get(id);
+      if (r.sequence === w.first && t?.first === undefined) out.set(id, (t = { ...t, first: r.timeUnixNano }));
+      if (r.sequence === w.last && t?.last === undefined) out.set(id, { ...t, last: r.timeUnixNano });
     }
   }
   return out;

@@ -138,6 +138,14 @@ describe('writeVerifyReportFile', () => {
       expect(html).toContain('2023-11-14T22:13:20.001Z<br>→ 2023-11-14T22:13:20.005Z');
       await expect(writeVerifyReportFile(join(dir, 'missing', 'r.html'), input)).rejects.toThrow(/ENOENT/);
       expect(readdirSync(dir).sort()).toEqual(['j.jsonl', 'r.html']);
+
+      // A stream id longer than the verifier keeps (256 characters): its times too. Fixed bug, kept as a
+      // regression test: looked up by the raw id, it had none, and the timeline said no record had times.
+      const long = 'x'.repeat(300);
+      writeFileSync(join(dir, 'long.jsonl'), toLines(makeChain(3, { streamId: long })).join('\n') + '\n');
+      const withLong = await verifyFiles([join(dir, 'long.jsonl')]);
+      await writeVerifyReportFile(join(dir, 'r2.html'), { ...input, report: withLong, inputs: [join(dir, 'long.jsonl')] });
+      expect(readFileSync(join(dir, 'r2.html'), 'utf8')).toContain('2023-11-14T22:13:20.001Z<br>→ 2023-11-14T22:13:20.003Z');
     } finally {
       await cleanup();
     }
