@@ -164,6 +164,12 @@ async function run(argv: string[], io: CommandIo, err: (line: string) => void, o
 
   // The verifier first: the lines it refuses are not read (their records would hide the genuine copies). A record
   // appended after it ran reads as `unknown` (chain-status.ts).
+  // Nothing to show, and nothing will come without --follow: said, as search says it (its own files only, not a
+  // subdirectory's: a journal directory's segments are its own files).
+  if (!args.follow && isDir && (await currentFiles(args.target, isDir)).length === 0) {
+    err(`${args.target}: no *.jsonl or *.json files in it (tail reads a journal directory's own files, not its subdirectories)`);
+    return 2;
+  }
   const report = await verifyFiles([args.target], {});
   const index = new ChainIndex(report, 'off');
   const last = new LastRecords(args.n);

@@ -3,7 +3,7 @@
  * rotated segments), following a file that is written a piece at a time, link checks of followed records,
  * and usage errors.
  */
-import { appendFileSync, renameSync, truncateSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, renameSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { auditRecordOf, type AuditRecord } from '../../src/audit-search/audit-record.js';
@@ -97,6 +97,16 @@ describe('tail says what it cannot show (found by review)', () => {
   let cleanup: () => Promise<void>;
   beforeEach(async () => ({ dir, cleanup } = await tempDir()));
   afterEach(async () => cleanup());
+
+  // Fixed bug, kept as a regression test: nothing printed, exit 0, while its verify pass walked the subdirectories.
+  it('a directory whose journals are in subdirectories: exit 2, saying so', async () => {
+    mkdirSync(join(dir, 'svc'));
+    writeFileSync(join(dir, 'svc', 'audit-a-000001.jsonl'), toLines(makeChain(3)).join('\n') + '\n');
+    const { code, out, err } = await tail([dir]);
+    expect(code).toBe(2);
+    expect(out).toBe('');
+    expect(err).toMatch(/no \*\.jsonl or \*\.json files in it \(tail reads a journal directory's own files, not its subdirectories\)/);
+  });
 
   it('a malformed last line: the records before it are shown, and stderr says a line was not', async () => {
     const lines = toLines(makeChain(5));
