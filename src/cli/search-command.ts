@@ -89,9 +89,11 @@ export function parseSearchArgs(argv: readonly string[], now: Date): Parsed {
     else {
       const isSingle = (SINGLE as readonly string[]).includes(name);
       if (!isSingle && !(REPEATED as readonly string[]).includes(name)) return { error: `unknown option ${JSON.stringify(a)}` };
-      // Not the next option (`--actor --json`): a value that starts with -- is given as --actor=--value.
-      const value = optionValue(o);
-      if (value === undefined) return { error: `${name} needs a value (one that starts with -- as ${name}=VALUE)` };
+      // Not the next option (`--actor --json`): a value that starts with -- is given as --actor=--value. A key file
+      // setting takes what follows as is: key material pasted there ("-----BEGIN…") is refused, value hidden, later.
+      const keyFile = name === '--pubkey' || name === '--hmac-key-file';
+      const value = keyFile ? o.value() : optionValue(o);
+      if (value === undefined || value === '') return { error: `${name} needs a value${keyFile ? '' : ` (one that starts with -- as ${name}=VALUE)`}` };
       if (isSingle) {
         if (single.has(name as Single)) return { error: `${name} given twice` };
         single.set(name as Single, value);
