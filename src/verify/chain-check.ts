@@ -202,13 +202,14 @@ function pickChain(s: RecordStore, grp: SeqGroups, sp: StreamProblems): { chain:
   for (let g = groups - 1; g >= 0; g--) {
     const lo = starts[g]!;
     const hi = starts[g + 1]!;
-    const nextChosen = decided && g + 1 < groups && grp.seq(g + 1) === grp.seq(g) + 1 ? chain[g + 1] : undefined;
+    const nextDecided = decided;
     decided = true;
     if (hi - lo === 1) {
       chain[g] = order[lo]!;
       reorderedCheck(order[lo]!);
       continue;
     }
+    const nextChosen = nextDecided && g + 1 < groups && grp.seq(g + 1) === grp.seq(g) + 1 ? chain[g + 1] : undefined;
     const n = grp.seq(g);
     const vs = grp.variants(g);
     const copies = new Map<number, number>();
@@ -307,9 +308,23 @@ function reportReordered(s: RecordStore, rows: Uint32Array, reorderCandidates: r
   const around = new Map<number, [number | undefined, number | undefined]>();
   for (let a = 0; a < rows.length; ) {
     const f = s.file[rows[a]!]!;
-    const kept: number[] = [];
-    for (; a < rows.length && s.file[rows[a]!] === f; a++) if (!s.has(rows[a]!, F_REJECTED)) kept.push(rows[a]!);
-    markOutOfOrder(s, kept, seqOf, around);
+    let b = a;
+    let sorted = true;
+    let last = -1;
+    for (; b < rows.length && s.file[rows[b]!] === f; b++) {
+      const i = rows[b]!;
+      if (s.has(i, F_REJECTED)) continue;
+      if (seqOf(i) < last) sorted = false;
+      else last = seqOf(i);
+    }
+    // The usual file, in order: nothing to build (markOutOfOrder's arrays are for the rare one that is not).
+    if (sorted) for (let k = a; k < b; k++) s.flags[rows[k]!]! &= ~F_OUT_OF_ORDER;
+    else {
+      const kept: number[] = [];
+      for (let k = a; k < b; k++) if (!s.has(rows[k]!, F_REJECTED)) kept.push(rows[k]!);
+      markOutOfOrder(s, kept, seqOf, around);
+    }
+    a = b;
   }
   for (const i of reorderCandidates) {
     if (!s.has(i, F_OUT_OF_ORDER) || s.has(i, F_REJECTED)) continue;
@@ -319,15 +334,9 @@ function reportReordered(s: RecordStore, rows: Uint32Array, reorderCandidates: r
   }
 }
 
-/** Sets F_OUT_OF_ORDER on the rows of one file (reading order) outside the run kept in order, clears it on the others. */
+/** Sets F_OUT_OF_ORDER on the rows of one file (reading order, not in order) outside the run kept, clears it on the others. */
 function markOutOfOrder(s: RecordStore, kept: readonly number[], seqOf: (i: number) => number, around: Map<number, [number | undefined, number | undefined]>): void {
   const m = kept.length;
-  let sorted = true;
-  for (let p = 1; p < m && sorted; p++) sorted = seqOf(kept[p]!) >= seqOf(kept[p - 1]!);
-  if (sorted) {
-    for (const i of kept) s.flags[i]! &= ~F_OUT_OF_ORDER;
-    return;
-  }
   // Longest non-decreasing subsequence, built from the end: head[l] is the largest first seq of a run of length
   // l found so far (non-increasing in l), so a record read earlier replaces a later one of the same run length.
   const head = new Float64Array(m + 1);
