@@ -19,15 +19,33 @@ export interface TypedSlot<R> {
   attributes: Readonly<Record<string, unknown>>;
 }
 
+/** A given value as a limit leaves it: the same, a string cut to a prefix, or an array of such strings. */
+function sameOrCut(given: unknown, live: unknown): boolean {
+  if (given === live) return true;
+  if (typeof given === 'string') return typeof live === 'string' && given.startsWith(live);
+  if (!Array.isArray(given) || !Array.isArray(live) || given.length !== live.length) return false;
+  return given.every((g, i) => sameOrCut(g, live[i]));
+}
+
 /**
- * Is `record` the slot's? By its record id, or — the id cut or dropped by a limit — by its event name with an id
- * that is a prefix of the slot's or none: an audit record emitted from inside emit() (a diag logger routed to the
- * audit logger) carries an id of its own.
+ * Is `record` the slot's? By its record id; or — the id cut or dropped by a limit — by being exactly what the
+ * limits make of what was given: the same event name, and its attributes the given ones in their order, the
+ * trailing ones perhaps dropped (a count limit), each the same or cut (a length limit). An audit record emitted
+ * from inside emit() (a processor before this one, a diag logger routed to the audit logger) is not taken for it,
+ * even with the same event name: its own attributes differ.
  */
 export function isSlotRecord(slot: TypedSlot<unknown>, eventName: unknown, attributes: Readonly<Record<string, unknown>>): boolean {
   const id = Object.hasOwn(attributes, A.ATTR_RECORD_ID) ? attributes[A.ATTR_RECORD_ID] : undefined;
   if (id === slot.recordId) return true;
-  return eventName === slot.eventName && (id === undefined || (typeof id === 'string' && id !== '' && slot.recordId.startsWith(id)));
+  if (eventName !== slot.eventName) return false;
+  const given = Object.keys(slot.attributes);
+  const live = Object.keys(attributes);
+  if (live.length === 0 || live.length > given.length) return false;
+  for (let i = 0; i < live.length; i++) {
+    const k = live[i]!;
+    if (k !== given[i] || !sameOrCut(slot.attributes[k], attributes[k])) return false;
+  }
+  return true;
 }
 
 /** What a log record limit changed of the given attributes, or undefined when nothing was. */

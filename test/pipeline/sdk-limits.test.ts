@@ -5,7 +5,7 @@
  * and `verify` said all was well — and a record id cut short made record() throw "did not reach the processor"
  * for a record that was in fact journaled (a retry would have recorded it twice).
  */
-import { LoggerProvider } from '@opentelemetry/sdk-logs';
+import { LoggerProvider, type LogRecordLimits, type LogRecordProcessor, type ReadWriteLogRecord } from '@opentelemetry/sdk-logs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { getAuditLogger } from '../../src/api/audit-logger.js';
@@ -25,6 +25,20 @@ afterEach(async () => {
 
 const attr = (r: OtlpLogRecord, key: string): string | undefined => attribute(r, key)?.stringValue;
 
+/** A provider with `limits`, `before` registered ahead of the audit processor, and a collector writing to `out`. */
+async function pipeline(limits: LogRecordLimits, before: (provider: () => LoggerProvider) => LogRecordProcessor[] = () => []) {
+  const { dir, cleanup } = await tempDir();
+  cleanups.push(cleanup);
+  const out = join(dir, 'collector.jsonl');
+  const collector = await startCollector({ port: 0, outFile: out });
+  cleanups.push(() => collector.close());
+  const processor = new AuditLogRecordProcessor({ dir: join(dir, 'audit'), ...FAST, exporter: { url: collector.endpoint } });
+  let provider: LoggerProvider | undefined;
+  provider = new LoggerProvider({ processors: [...before(() => provider!), processor], logRecordLimits: limits });
+  cleanups.push(() => provider!.shutdown());
+  return { out, processor, provider, audit: getAuditLogger({ processor, loggerProvider: provider }) };
+}
+
 describe('a typed event changed by the SDK log record limits before otel-audit sees it', () => {
   it.each([
     ['no limit', {}, undefined],
@@ -32,15 +46,7 @@ describe('a typed event changed by the SDK log record limits before otel-audit s
     ['a value length limit shorter than a record id', { attributeValueLengthLimit: 20 }, /audit\.record\.id cut to 20 of 36 characters.*audit\.reason cut to 20 of 300 characters/],
     ['an attribute count limit', { attributeCountLimit: 3 }, /audit\.reason dropped/],
   ] as const)('%s: sealed with its record id, marked with what changed; the receipt and the copies agree', async (_, limits, mark) => {
-    const { dir, cleanup } = await tempDir();
-    cleanups.push(cleanup);
-    const out = join(dir, 'collector.jsonl');
-    const collector = await startCollector({ port: 0, outFile: out });
-    cleanups.push(() => collector.close());
-    const processor = new AuditLogRecordProcessor({ dir: join(dir, 'audit'), ...FAST, exporter: { url: collector.endpoint } });
-    const provider = new LoggerProvider({ processors: [processor], logRecordLimits: limits });
-    cleanups.push(() => provider.shutdown());
-    const audit = getAuditLogger({ processor, loggerProvider: provider });
+    const { out, processor, provider, audit } = await pipeline(limits);
 
     const receipt = await audit.record({ ...loginEvent(1), reason: 'r'.repeat(300) });
     await provider.shutdown();
@@ -56,5 +62,43 @@ describe('a typed event changed by the SDK log record limits before otel-audit s
     }
     expect(processor.stats().invalid).toBe(mark === undefined ? 0 : 1);
     expect((await verifyFiles([out])).ok).toBe(true);
+  });
+});
+
+// Fixed bug, kept as a regression test: matched by its event name alone, an audit record with no id of its own that
+// a processor before this one emitted from inside emit() (a mirroring one) took the typed record's receipt and id:
+// two records with one id, the receipt naming the wrong one.
+describe('an audit record emitted inside emit(), with the typed event\'s event name and no id', () => {
+  it.each([
+    ['no limit', {}],
+    ['an attribute count limit of 1 (the typed record keeps its id, its first attribute; the other only its action)', { attributeCountLimit: 1 }],
+  ] as const)('keeps its own id; the receipt names the typed record (%s)', async (_, limits) => {
+    let inside = false;
+    const mirror = (provider: () => LoggerProvider): LogRecordProcessor => ({
+      onEmit(r: ReadWriteLogRecord) {
+        if (inside) return;
+        inside = true;
+        try {
+          provider().getLogger('audit').emit({ eventName: r.eventName, attributes: { 'audit.action': 'MIRROR', mirror: 'yes' } });
+        } finally {
+          inside = false;
+        }
+      },
+      forceFlush: async () => undefined,
+      shutdown: async () => undefined,
+    });
+    const { out, provider, audit } = await pipeline(limits, (p) => [mirror(p)]);
+    const receipt = await audit.record(loginEvent(1));
+    await provider.shutdown();
+    const recs = recordsOfFile(out).filter((r) => r.eventName !== 'audit.stream.end');
+    expect(recs).toHaveLength(2);
+    const ids = recs.map((r) => attr(r, 'audit.record.id'));
+    expect(new Set(ids).size).toBe(ids.length);
+    const login = recs.find((r) => attr(r, 'audit.record.id') === receipt.recordId)!;
+    expect(login).toBeDefined();
+    expect(attr(login, 'audit.record.id')).toBe(receipt.recordId);
+    expect(attribute(login, 'audit.sequence.number')?.intValue).toBe(String(receipt.sequence));
+    const mirrored = recs.find((r) => attr(r, 'audit.record.id') !== receipt.recordId)!;
+    expect(attr(mirrored, 'audit.validation.error') ?? '').not.toMatch(/changed this typed event/);
   });
 });
