@@ -44,14 +44,19 @@ export function withoutUserinfo(url: string): string {
 /** Endpoint variables the OTLP/HTTP transport reads: it would warn and send to http://localhost:4318 on a bad one. */
 const HTTP_ENDPOINT_VARIABLES = ['OTEL_EXPORTER_OTLP_LOGS_ENDPOINT', 'OTEL_EXPORTER_OTLP_ENDPOINT'] as const;
 
-function checkEndpointVariables(env: NodeJS.ProcessEnv): void {
-  const errors: string[] = [];
-  for (const name of HTTP_ENDPOINT_VARIABLES) {
-    const raw = env[name]?.trim();
-    if (raw === undefined || raw === '' || httpUrl(raw) !== undefined) continue;
-    errors.push(`${name}=${JSON.stringify(withoutUserinfo(raw))} is invalid: allowed values are an http:// or https:// URL (the OTLP transport would send to http://localhost:4318 instead)`);
-  }
-  if (errors.length > 0) throw new AuditConfigError(`otel-audit configuration: ${errors.join('; ')}`);
+/**
+ * Only the variable the transport reads: none when code gives the URL; the generic one only when the logs one is
+ * unset (a scheme-less generic endpoint kept for other signals' gRPC exporters is then no concern of ours).
+ */
+function checkEndpointVariables(env: NodeJS.ProcessEnv, codeUrl: unknown): void {
+  if (codeUrl !== undefined) return;
+  const name = HTTP_ENDPOINT_VARIABLES.find((n) => (env[n]?.trim() ?? '') !== '');
+  if (name === undefined) return;
+  const raw = env[name]!.trim();
+  if (httpUrl(raw) !== undefined) return;
+  throw new AuditConfigError(
+    `otel-audit configuration: ${name}=${JSON.stringify(withoutUserinfo(raw))} is invalid: allowed values are an http:// or https:// URL (the OTLP transport would pass it over and send elsewhere, http://localhost:4318 by default)`,
+  );
 }
 
 /**
@@ -103,7 +108,7 @@ export function resolveOptions(code: AuditProcessorOptions = {}, env: NodeJS.Pro
   checkExporter(code.exporter);
   const { dir, 'exporter.protocol': protocol, ...rest } = resolveTable(code, env);
   // The other exporter fields go to the transport as given; this one it would take unchecked.
-  if (protocol !== 'grpc') checkEndpointVariables(env);
+  if (protocol !== 'grpc') checkEndpointVariables(env, code.exporter?.url);
   const compression = code.exporter?.compression;
   if (compression !== undefined && !COMPRESSIONS.includes(compression)) bad('exporter.compression', compression, COMPRESSIONS.join(', '));
   const o: ResolvedOptions = { ...rest, dir: resolve(dir), exporter: { ...code.exporter, protocol }, onLoss: code.onLoss, meterProvider: code.meterProvider };

@@ -470,8 +470,16 @@ describe('resolveOptions', () => {
     expect(err.message).toContain(`${name}=`);
     expect(err.message).toContain('is invalid: allowed values are an http:// or https:// URL');
     expect(err.message).not.toContain('s3cr3t');
-    // Also when code gives the URL: a bad variable stops start-up like every other one.
-    expect(() => resolveOptions({ exporter: { url: 'http://127.0.0.1:4318/v1/logs' } }, { [name]: value })).toThrow(AuditConfigError);
+  });
+
+  // Only the variable the transport reads is checked. Fixed bug, kept as a regression test: a scheme-less generic
+  // endpoint kept for other signals' gRPC exporters stopped start-up although the logs one, or code, gave the URL.
+  it.each([
+    ['code gives the URL', { exporter: { url: 'http://127.0.0.1:4318/v1/logs' } }, { OTEL_EXPORTER_OTLP_ENDPOINT: 'otel-collector:4317' }],
+    ['code gives the URL (a bad logs variable too)', { exporter: { url: 'http://127.0.0.1:4318/v1/logs' } }, { OTEL_EXPORTER_OTLP_LOGS_ENDPOINT: 'collector:4318' }],
+    ['the logs variable is set', {}, { OTEL_EXPORTER_OTLP_LOGS_ENDPOINT: 'http://c:4318/v1/logs', OTEL_EXPORTER_OTLP_ENDPOINT: 'otel-collector:4317' }],
+  ] as const)('an endpoint variable the transport does not read is not checked: %s', (_, code, env) => {
+    expect(() => resolveOptions(code as AuditProcessorOptions, env)).not.toThrow();
   });
 
   it('takes well-formed OTEL_EXPORTER_OTLP_[LOGS_]ENDPOINT values, and leaves them to the gRPC transport with grpc', () => {
