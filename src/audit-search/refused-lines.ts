@@ -24,9 +24,12 @@ export function refusedByVerifier(file: string, line: number, text: string): boo
 
 export type RefusedLine = (file: string, line: number, text: string) => boolean;
 
-/** The lines `report` refuses; checked one by one when the report could not list them all. */
-export function refusedLines(report: VerifyReport): RefusedLine {
-  const listed = new Map<string, Set<number>>();
+/**
+ * The lines `report` refuses; checked one by one when the report could not list them all. A `torn` line (the last,
+ * without its line break) is checked again as read now: a writer may have finished it since the verifier ran.
+ */
+export function refusedLines(report: VerifyReport, onRecovered?: () => void): RefusedLine {
+  const listed = new Map<string, Map<number, 'malformed' | 'torn'>>();
   let complete = true;
   for (const p of report.problems) {
     if ((p.kind !== 'malformed' && p.kind !== 'torn') || p.stream !== undefined) continue;
@@ -35,8 +38,15 @@ export function refusedLines(report: VerifyReport): RefusedLine {
       continue;
     }
     let lines = listed.get(p.file);
-    if (lines === undefined) listed.set(p.file, (lines = new Set()));
-    lines.add(p.line);
+    if (lines === undefined) listed.set(p.file, (lines = new Map()));
+    lines.set(p.line, p.kind);
   }
-  return (file, line, text) => listed.get(file)?.has(line) === true || (!complete && refusedByVerifier(file, line, text));
+  return (file, line, text) => {
+    const kind = listed.get(file)?.get(line);
+    if (kind === 'malformed') return true;
+    if (kind !== 'torn' && complete) return false;
+    const refused = refusedByVerifier(file, line, text);
+    if (!refused && kind === 'torn') onRecovered?.(); // finished since the verifier read it
+    return refused;
+  };
 }

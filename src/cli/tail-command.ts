@@ -173,19 +173,20 @@ async function run(argv: string[], io: CommandIo, err: (line: string) => void, o
   const report = await verifyFiles([args.target], {});
   const index = new ChainIndex(report, 'off');
   const last = new LastRecords(args.n);
+  let recovered = 0;
   await pollAll(
     (r) => {
       last.add(r);
       tracker.seed(r);
     },
     !args.follow,
-    refusedLines(report),
+    refusedLines(report, () => void recovered++),
   );
   tracker.reseed((id, seq) => index.verdict(id, seq));
   const broken = report.streams.filter((s) => !s.ok).length;
   if (broken > 0) err(`${broken} stream${broken === 1 ? '' : 's'} with integrity problems (run otel-audit verify ${args.target})`);
   // Problems of no stream (a malformed or torn line) hide records: said too, as search says them.
-  const lineProblems = report.problems.filter((p) => p.stream === undefined && p.severity === 'error').length;
+  const lineProblems = report.problems.filter((p) => p.stream === undefined && p.severity === 'error').length - recovered;
   if (lineProblems > 0) err(`${lineProblems} malformed or torn line${lineProblems === 1 ? '' : 's'}: their records are not shown (run otel-audit verify ${args.target})`);
   let unreadable = counts.unreadable;
 

@@ -140,12 +140,17 @@ function resequence(s: RecordStore, rows: Uint32Array, sp: StreamProblems): void
   let k = 1;
   while (k < rows.length && seq[rows[k]!] === seq[rows[k - 1]!]! + 1) k++;
   if (k >= rows.length) return;
-  const firstOf = new Map<number, number>();
-  for (const i of rows) if (!firstOf.has(seq[i]!)) firstOf.set(seq[i]!, i);
+  // seq → its rows in reading order (built only here, off the usual path); kept as records are taken back.
+  const bySeq = new Map<number, number[]>();
+  for (const i of rows) {
+    const list = bySeq.get(seq[i]!);
+    if (list === undefined) bySeq.set(seq[i]!, [i]);
+    else list.push(i);
+  }
   let byId: Map<string, number[]> | undefined; // built only when a gap has a named predecessor: the rare path
   for (const q of rows) {
     const n = seq[q]! - 1;
-    if (n < 1 || firstOf.has(n) || !s.has(q, F_HAS_PREV)) continue;
+    if (n < 1 || bySeq.has(n) || !s.has(q, F_HAS_PREV)) continue;
     const named = s.prevRecordId(q);
     if (named === undefined || named === '') continue;
     if (byId === undefined) {
@@ -162,23 +167,21 @@ function resequence(s: RecordStore, rows: Uint32Array, sp: StreamProblems): void
     const r = copies[0]!;
     const m = seq[r]!;
     if (copies.some((i) => seq[i] !== m || !s.sameHash(i, r))) continue;
-    const before = firstOf.get(n - 1);
+    const before = bySeq.get(n - 1)?.[0];
     const links = n === 1 ? !s.has(r, F_HAS_PREV) : before !== undefined && s.linked(before, r);
     if (!links) continue;
     for (const i of copies) {
       seq[i] = n;
       s.flags[i]! |= F_RESEQUENCED;
     }
-    firstOf.set(n, r);
-    if (firstOf.get(m) === r) {
-      firstOf.delete(m);
-      const other = rows.find((i) => seq[i] === m);
-      if (other !== undefined) firstOf.set(m, other);
-    }
+    bySeq.set(n, copies);
+    const rest = bySeq.get(m)!.filter((i) => seq[i] === m);
+    if (rest.length === 0) bySeq.delete(m);
+    else bySeq.set(m, rest);
     sp.report(
       'modified',
       r,
-      `its audit.sequence.number reads ${m}, but it is seq ${n}: seq ${n + 1} names it as its predecessor and ${n === 1 ? 'it has no previous_hash, as the first record' : `its previous_hash links to seq ${n - 1}`}; the sequence number was changed after it was written`,
+      `its audit.sequence.number reads ${m}, but it is seq ${n}: seq ${n + 1} names it as its predecessor and ${n === 1 ? 'it has no previous_hash, as the first record' : `its previous_hash links to seq ${n - 1}`}; it was changed after it was written: its sequence number, and perhaps more`,
     );
   }
 }
@@ -397,7 +400,10 @@ function cutAfterEnd(s: RecordStore, chain: Uint32Array, sp: StreamProblems): { 
     const sibling = next !== undefined && p > 0 && s.linked(chain[p - 1]!, next);
     // The processor's end event is not what an attacker alters to end a stream early (an ordinary record given the
     // marker is): a record after it that does not link to it was appended.
-    const altered = next !== undefined && seqOf(next) === seqOf(e) + 1 && s.has(next, F_HAS_PREV) && !s.linked(e, next) && !sibling && !signedByProducer(s, e) && !s.has(e, F_END_EVENT);
+    // ...unless the next record names it as its predecessor (its record id): then it was written after the end
+    // record, which changed since (its event name is as editable as its marker).
+    const appendedAfterEvent = next !== undefined && s.has(e, F_END_EVENT) && s.prevRecordId(next) !== s.recordId(e);
+    const altered = next !== undefined && seqOf(next) === seqOf(e) + 1 && s.has(next, F_HAS_PREV) && !s.linked(e, next) && !sibling && !signedByProducer(s, e) && !appendedAfterEvent;
     if (!altered) endPos = p;
   }
   if (endPos >= 0 && endPos < len - 1) {
@@ -424,9 +430,13 @@ function cutAfterEnd(s: RecordStore, chain: Uint32Array, sp: StreamProblems): { 
 /** 3. Gaps, then broken links, over chain[0 .. len). */
 function checkLinks(s: RecordStore, chain: Uint32Array, len: number, retained: readonly RetentionCut[], sp: StreamProblems, certified?: { seq: number; hash: string }): void {
   const { seqOf, where, report } = sp;
-  /** What proves record i's content, and so its hash, besides the chain: undefined when nothing does. */
-  const proof = (i: number): string | undefined =>
-    signedByProducer(s, i) ? 'whose signature is valid' : certified !== undefined && seqOf(i) === certified.seq && s.hashHex(i) === certified.hash ? 'whose hash the next stream of the process recorded' : undefined;
+  /**
+   * What proves record i's content, and so its hash, besides the chain: undefined when nothing does. A restart
+   * link is no signature (anyone can write one): it counts only for the link to the stream's last record (`last`),
+   * a record appended after the one it certifies; a record that a later one still links to was not changed.
+   */
+  const proof = (i: number, last: boolean): string | undefined =>
+    signedByProducer(s, i) ? 'whose signature is valid' : last && certified !== undefined && seqOf(i) === certified.seq && s.hashHex(i) === certified.hash ? 'whose hash the next stream of the process recorded' : undefined;
   // broken[k]: chain[k-1] → chain[k] are adjacent seqs and do not link.
   const broken = new Uint8Array(len + 1);
   const explained = new Uint8Array(len + 1);
@@ -518,7 +528,7 @@ function checkLinks(s: RecordStore, chain: Uint32Array, len: number, retained: r
         reason: 'both_links',
       });
       explained[k + 1] = 1;
-    } else if (proof(p) !== undefined && proof(q) === undefined) {
+    } else if (proof(p, k === len - 1) !== undefined && proof(q, false) === undefined) {
       // p's content is proven (its valid signature, or the next stream's restart link), so its hash is the genuine
       // one: q's previous_hash is what is wrong. Naming another predecessor too, q was made up (appended after a
       // record, say); naming p, q was changed.
@@ -527,7 +537,7 @@ function checkLinks(s: RecordStore, chain: Uint32Array, len: number, retained: r
       report(
         forged ? 'inserted' : 'modified',
         q,
-        `its previous_hash does not match the hash of seq ${seqOf(p)} (${where(p)}), ${proof(p)!}: ` +
+        `its previous_hash does not match the hash of seq ${seqOf(p)} (${where(p)}), ${proof(p, k === len - 1)!}: ` +
           (forged ? `and it names ${JSON.stringify(prevId ?? '')} as the previous record id, not ${JSON.stringify(s.recordId(p))}: this record was added` : 'this record was changed, chain attributes included'),
       );
     } else {

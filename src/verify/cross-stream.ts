@@ -131,8 +131,8 @@ export function checkStreamLinks(checked: Map<string, CheckedStream>, fileNames:
 
 /**
  * Streams known only from checkpoint sources (not in `known`): every record of them is missing from the inputs —
- * unless no checkpoint of it is under a key the inputs use (`inputKeyIds`, when they use any): then it is another
- * producer's stream, in a collector several producers share (info).
+ * unless no checkpoint of it is under a key some record or claim of the inputs verified under (`inputKeyIds`, when
+ * there is one): then it is another producer's stream, in a collector several producers share (info).
  */
 export function streamsOnlyInSources(external: ReadonlyMap<string, readonly ExternalCheckpoint[]>, known: ReadonlyMap<string, number>, inputKeyIds: ReadonlySet<string>): Problem[] {
   const out: Problem[] = [];

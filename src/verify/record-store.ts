@@ -133,10 +133,15 @@ export class RecordStore {
   private keyIndex = new Map<string, number>([['', 0]]);
   claims = new Map<number, CheckpointClaim>();
 
-  /** Key ids the records and checkpoint claims read name (whatever the outcome of their signatures). */
-  signingKeyIds(): Set<string> {
-    const ids = new Set(this.keyIds.filter((k) => k !== ''));
-    for (const c of this.claims.values()) if (c.keyId !== '') ids.add(c.keyId);
+  /**
+   * Key ids under which some record or checkpoint claim read verified. Only those: a key id a record merely names
+   * is the input's say-so (one planted record could name any).
+   */
+  verifiedKeyIds(): Set<string> {
+    const ids = new Set<string>();
+    for (let i = 0; i < this.length; i++) if (this.sig[i] === SIG_OK) ids.add(this.keyIds[this.sigKey[i]!]!);
+    for (const c of this.claims.values()) if (c.status === 'valid') ids.add(c.keyId);
+    ids.delete('');
     return ids;
   }
   /** Restart links of seq-1 records (the only ones judged), by row. */

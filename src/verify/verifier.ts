@@ -248,7 +248,7 @@ export async function verifyFiles(paths: readonly string[], options: VerifyOptio
   }
   problems.absorb(across);
   for (const p of checkStreamLinks(checked, files)) problems.add(p);
-  for (const p of streamsOnlyInSources(external, store.streams, store.signingKeyIds())) problems.add(p);
+  for (const p of streamsOnlyInSources(external, store.streams, store.verifiedKeyIds())) problems.add(p);
   for (const [streamId, state] of states) {
     if (store.streams.has(streamId) || external.has(streamId)) continue;
     const cut = stateOfAbsentStream(streamId, state, retained.get(streamId) ?? []);

@@ -248,6 +248,17 @@ describe('tail truncation', () => {
     expect(errors(bad).some((p) => p.reason === 'checkpoint_unknown_key' && p.stream === theirs.streamId)).toBe(true);
   });
 
+  // Found in review, kept as a regression test: the key ids the inputs merely named counted, so deleting every
+  // stream and planting one record naming any key id made the deleted streams "another producer's" (info, exit 0).
+  it('every stream deleted and one record planted naming another key id: the deleted streams are still errors', async () => {
+    const deleted = makeSignedChain({ n: 4, recordSigner: keys.signer, checkpointSigner: keys.signer, checkpointEvery: 2 });
+    const planted = makeSignedChain({ n: 1, recordSigner: attacker.signer });
+    const f = await writeFiles({ 'journal.jsonl': planted.records, 'collector.jsonl': deleted.records });
+    const r = await verifyFiles([f['journal.jsonl']!], { pubkeys: keys.verifying, checkpointSources: [f['collector.jsonl']!] });
+    expect(r.ok).toBe(false);
+    expect(errors(r)).toContainEqual(expect.objectContaining({ kind: 'truncated', stream: deleted.streamId, reason: 'records_missing' }));
+  });
+
   it('a whole stream signed by the key the inputs\' streams use, missing from the inputs: still an error', async () => {
     const kept = makeSignedChain({ n: 4, recordSigner: keys.signer, checkpointSigner: keys.signer, checkpointEvery: 2 });
     const deleted = makeSignedChain({ n: 4, recordSigner: keys.signer, checkpointSigner: keys.signer, checkpointEvery: 2 });
@@ -419,6 +430,19 @@ describe('restart links', () => {
     const g = await writeFiles({ 'mod.jsonl': [...changed, ...b.records] });
     const r2 = await verifyFiles([g['mod.jsonl']!]);
     expect(errors(r2)).toEqual([expect.objectContaining({ kind: 'modified', reason: 'previous_stream', stream: a.streamId, seq: 6, line: 6, recordId: getAttr(a.records[5]!, ATTR_RECORD_ID)!.stringValue })]);
+  });
+
+  // Found in review, kept as a regression test: a restart link is no signature; one forged to certify an edited
+  // record moved the blame onto the genuine record after it, which the rest of the stream still links to.
+  it('a forged restart link certifying an edited middle record does not move the blame off it', async () => {
+    const a = makeSignedChain({ n: 9, shutdown: 'end' });
+    const edited = structuredClone(a.records);
+    setAttr(edited[4]!, ATTR_ACTION, { stringValue: 'GRANT' });
+    const fake = makeSignedChain({ n: 1, previous: { streamId: a.streamId, lastSeq: 5, lastHash: hashOf(edited[4]!) } });
+    const f = await writeFiles({ 'x.jsonl': [...edited, ...fake.records] });
+    const r = await verifyFiles([f['x.jsonl']!]);
+    expect(errors(r)).toContainEqual(expect.objectContaining({ kind: 'modified', stream: a.streamId, seq: 5 }));
+    expect(errors(r).filter((p) => p.stream === a.streamId && p.seq === 6)).toEqual([]);
   });
 
   // Fixed bug, kept as a regression test: the previous stream's last record, whose hash the next stream recorded,

@@ -430,6 +430,19 @@ const tamperCases: TamperCase[] = [
     expect: [{ kind: 'inserted', seq: 11, line: 11, recordId: 'late', message: /follows the end record .*this one does not link to it/ }],
   },
   {
+    // Found in review, kept as a regression test: the event name is as editable as the marker; a middle record
+    // made into an "end event" made every genuine record after it "inserted", and itself unnamed.
+    name: 'a middle record made into the processor\'s end event (event name and marker)',
+    n: 20,
+    end: true,
+    tamper: ({ records }) => {
+      records[9]!.eventName = 'audit.stream.end';
+      setAttr(records[9]!, ATTR_SEQ_END, { boolValue: true });
+      return { lines: toLines(records) };
+    },
+    expect: [{ kind: 'modified', seq: 10, line: 10, message: /carries audit\.sequence\.end although seq 11 follows/ }],
+  },
+  {
     name: 'audit.sequence.end added to a middle record (seq 10 of 21)',
     n: 20,
     end: true,
