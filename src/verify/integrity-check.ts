@@ -175,29 +175,28 @@ function unknownKeyVerdict(s: RecordStore, chain: Uint32Array, len: number): str
 /**
  * Why a checkpoint under a key not given is an error, or undefined when the stream is only unverified: another
  * producer's, whose key was not given (a collector copy several producers share). That needs the stream to look
- * like one: its checkpoints name one key, and its signed records — there must be some — all name that same key
- * and none verifies or fails under a given key. Checkpoints re-signed by someone else over unsigned records, or
- * over records signed with another key, are errors, as before.
+ * like one: its signed records — there must be some — pass the rule for records (unknownKeyVerdict: one unknown
+ * key, none checked under a given key), and its checkpoints name that same key and none is checked under a given
+ * key. Checkpoints re-signed by someone else over unsigned records, or over records signed with another key, are
+ * errors, as before.
  */
 function checkpointKeyVerdict(s: RecordStore, chain: Uint32Array, len: number): string | undefined {
+  const records = unknownKeyVerdict(s, chain, len);
+  if (records !== undefined) return records;
   let checkpointKey: string | undefined;
   let recordKey: string | undefined;
   for (let k = 0; k < len; k++) {
     const i = chain[k]!;
-    if (s.has(i, F_CHECKPOINT)) {
-      const c = s.claims.get(i)!;
-      if (c.status === 'valid' || c.status === 'invalid') return `the stream's checkpoint at seq ${s.seq[i]} is checked under a given key (${JSON.stringify(c.keyId)}); a stream does not change keys`;
-      if (c.status !== 'unknown_key') continue;
-      checkpointKey ??= c.keyId;
-      if (c.keyId !== checkpointKey) return 'the stream\'s checkpoints name more than one unknown key; a stream does not change keys, so key ids were relabelled';
+    if (!s.has(i, F_CHECKPOINT)) {
+      // Past unknownKeyVerdict, every signed record checked names one unknown key: the first tells which.
+      if (recordKey === undefined && s.sig[i] === SIG_UNKNOWN) recordKey = s.keyIds[s.sigKey[i]!] ?? '';
       continue;
     }
-    const st = s.sig[i]!;
-    if (st === SIG_NONE || st === SIG_UNCHECKED) continue;
-    const keyId = s.keyIds[s.sigKey[i]!] ?? '';
-    if (st !== SIG_UNKNOWN) return `seq ${s.seq[i]} of the stream is checked under a given key (${JSON.stringify(keyId)}); a stream does not change keys`;
-    recordKey ??= keyId;
-    if (keyId !== recordKey) return 'the stream\'s records name more than one unknown key; a stream does not change keys, so key ids were relabelled';
+    const c = s.claims.get(i)!;
+    if (c.status === 'valid' || c.status === 'invalid') return `the stream's checkpoint at seq ${s.seq[i]} is checked under a given key (${JSON.stringify(c.keyId)}); a stream does not change keys`;
+    if (c.status !== 'unknown_key') continue;
+    checkpointKey ??= c.keyId;
+    if (c.keyId !== checkpointKey) return 'the stream\'s checkpoints name more than one unknown key; a stream does not change keys, so key ids were relabelled';
   }
   if (recordKey === undefined) return 'no record of the stream is signed with that key, so nothing shows the stream is another producer\'s: its checkpoints were signed by someone else';
   if (checkpointKey !== undefined && recordKey !== checkpointKey) return `its records name key ${JSON.stringify(recordKey)}, its checkpoints ${JSON.stringify(checkpointKey)}: one producer signs both with one key`;
