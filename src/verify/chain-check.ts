@@ -141,27 +141,14 @@ function resequence(s: RecordStore, rows: Uint32Array, sp: StreamProblems): void
   while (k < rows.length && seq[rows[k]!] === seq[rows[k - 1]!]! + 1) k++;
   if (k >= rows.length) return;
   // seq → its rows in reading order (built only here, off the usual path); kept as records are taken back.
-  const bySeq = new Map<number, number[]>();
-  for (const i of rows) {
-    const list = bySeq.get(seq[i]!);
-    if (list === undefined) bySeq.set(seq[i]!, [i]);
-    else list.push(i);
-  }
+  const bySeq = rowsBy(rows, (i) => seq[i]!);
   let byId: Map<string, number[]> | undefined; // built only when a gap has a named predecessor: the rare path
   for (const q of rows) {
     const n = seq[q]! - 1;
     if (n < 1 || bySeq.has(n) || !s.has(q, F_HAS_PREV)) continue;
     const named = s.prevRecordId(q);
     if (named === undefined || named === '') continue;
-    if (byId === undefined) {
-      byId = new Map();
-      for (const i of rows) {
-        const id = s.recordId(i);
-        const list = byId.get(id);
-        if (list === undefined) byId.set(id, [i]);
-        else list.push(i);
-      }
-    }
+    byId ??= rowsBy(rows, (i) => s.recordId(i));
     const copies = byId.get(named);
     if (copies === undefined) continue;
     const r = copies[0]!;
@@ -184,6 +171,18 @@ function resequence(s: RecordStore, rows: Uint32Array, sp: StreamProblems): void
       `its audit.sequence.number reads ${m}, but it is seq ${n}: seq ${n + 1} names it as its predecessor and ${n === 1 ? 'it has no previous_hash, as the first record' : `its previous_hash links to seq ${n - 1}`}; it was changed after it was written: its sequence number, and perhaps more`,
     );
   }
+}
+
+/** The rows by a key of theirs, each key's rows in reading order. */
+function rowsBy<K>(rows: Uint32Array, key: (i: number) => K): Map<K, number[]> {
+  const out = new Map<K, number[]>();
+  for (const i of rows) {
+    const k = key(i);
+    const list = out.get(k);
+    if (list === undefined) out.set(k, [i]);
+    else list.push(i);
+  }
+  return out;
 }
 
 /**
@@ -445,7 +444,8 @@ function checkLinks(s: RecordStore, chain: Uint32Array, len: number, retained: r
     const n = seqOf(i);
     let prevN = k === 0 ? 0 : seqOf(chain[k - 1]!);
     let claim = '';
-    let afterCut = '';
+    // What comes before the gap, for its message: set here when it is an earlier retention cut.
+    let context = prevN === 0 ? `(the stream starts at seq ${n})` : `(seq ${prevN} is at ${where(chain[k - 1]!)})`;
     if (n > prevN + 1 && prevN === 0 && s.has(i, F_PREV_HEX)) {
       // A head removed by retention is accounted for in state/retention.log, bound to the hash of its last
       // record — which this record carries as previous_hash. Reported, but not as tampering — when the stream's
@@ -471,7 +471,7 @@ function checkLinks(s: RecordStore, chain: Uint32Array, len: number, retained: r
           severity: 'info',
         });
         prevN = earlier.last;
-        afterCut = ` (seq 1–${earlier.last} were removed by retention)`;
+        context = `(seq 1–${earlier.last} were removed by retention)`;
       }
       const c = cuts[0];
       if (c !== undefined) {
@@ -488,7 +488,6 @@ function checkLinks(s: RecordStore, chain: Uint32Array, len: number, retained: r
       const prevId = s.prevRecordId(i);
       const named = missing === 1 && prevId !== undefined && prevId !== '' ? prevId : undefined;
       const range = missing === 1 ? `seq ${prevN + 1} is` : `seq ${prevN + 1}–${n - 1} (${missing} records) are`;
-      const context = afterCut !== '' ? afterCut.slice(1) : prevN === 0 ? `(the stream starts at seq ${n})` : `(seq ${prevN} is at ${where(chain[k - 1]!)})`;
       report('deleted', i, `${range} missing before seq ${n} at ${where(i)} ${context}${named === undefined ? '' : `; seq ${n} names ${JSON.stringify(named)} as its predecessor`}${claim}`, {
         seq: prevN + 1,
         ...(named === undefined ? {} : { recordId: named }),
@@ -515,12 +514,15 @@ function checkLinks(s: RecordStore, chain: Uint32Array, len: number, retained: r
     if (broken[k] === 0 || explained[k] === 1) continue;
     const p = chain[k - 1]!;
     const q = chain[k]!;
+    // q's link to its own successor is broken too (and not explained yet).
+    const nextBroken = k + 1 < len && broken[k + 1] === 1 && explained[k + 1] === 0;
     // Its edited seq is hashed: the broken link is the change already reported (resequence).
-    if (s.has(p, F_RESEQUENCED) && !(k + 1 < len && broken[k + 1] === 1 && explained[k + 1] === 0)) {
+    if (s.has(p, F_RESEQUENCED) && !nextBroken) {
       explained[k] = 1;
       continue;
     }
-    if (k + 1 < len && broken[k + 1] === 1 && explained[k + 1] === 0) {
+    const pProof = proof(p, k === len - 1);
+    if (nextBroken) {
       const r = chain[k + 1]!;
       report('modified', q, `its previous_hash does not match the hash of seq ${seqOf(p)} (${where(p)}) and its own hash does not match the previous_hash recorded by seq ${seqOf(r)} (${where(r)}): this record was changed, chain attributes included (seq ${seqOf(p)} may have been changed as well)`, {
         seq: seqOf(q),
@@ -528,7 +530,7 @@ function checkLinks(s: RecordStore, chain: Uint32Array, len: number, retained: r
         reason: 'both_links',
       });
       explained[k + 1] = 1;
-    } else if (proof(p, k === len - 1) !== undefined && proof(q, false) === undefined) {
+    } else if (pProof !== undefined && proof(q, false) === undefined) {
       // p's content is proven (its valid signature, or the next stream's restart link), so its hash is the genuine
       // one: q's previous_hash is what is wrong. Naming another predecessor too, q was made up (appended after a
       // record, say); naming p, q was changed.
@@ -537,7 +539,7 @@ function checkLinks(s: RecordStore, chain: Uint32Array, len: number, retained: r
       report(
         forged ? 'inserted' : 'modified',
         q,
-        `its previous_hash does not match the hash of seq ${seqOf(p)} (${where(p)}), ${proof(p, k === len - 1)!}: ` +
+        `its previous_hash does not match the hash of seq ${seqOf(p)} (${where(p)}), ${pProof}: ` +
           (forged ? `and it names ${JSON.stringify(prevId ?? '')} as the previous record id, not ${JSON.stringify(s.recordId(p))}: this record was added` : 'this record was changed, chain attributes included'),
       );
     } else {
