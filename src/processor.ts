@@ -17,7 +17,7 @@ import { AuditFlushTimeoutError, AuditLossError, errorText } from './core/errors
 import { settleWithin } from './core/deadline.js';
 import { sayLoudly, writeStderrSync } from './core/say.js';
 import { HashChain } from './chain/chain.js';
-import { ownRecordId, stampLiveRecord } from './chain/live-stamps.js';
+import { stampLiveRecord } from './chain/live-stamps.js';
 import { SealQueue, type SealEntry } from './chain/seal-queue.js';
 import { snapshotRecord, type SealInput } from './chain/snapshot.js';
 import { RecordSealer, type SealSigner } from './chain/seal.js';
@@ -32,10 +32,10 @@ import { OtlpSender } from './deliver/otlp-sender.js';
 import type { AuditReceipt } from './deliver/receipt.js';
 import { Replayer, type ReplayReport } from './deliver/replay.js';
 import * as A from './core/attributes.js';
+import { ownRecordId } from './core/record-id.js';
 import { disownReservedNames } from './map/reserved.js';
 import { validateRawAttributes } from './map/validate-record.js';
 import { isSlotRecord, limitChanges, type TypedSlot } from './map/typed-slot.js';
-
 import { SEVERITY_INFO, type SdkInstrumentationScope, type SdkResource } from './otel/types.js';
 import { createSelector, type AuditSelector } from './select/selector.js';
 import { uuidV4 } from './core/uuid.js';

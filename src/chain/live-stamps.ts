@@ -8,11 +8,6 @@ import type { ReadWriteLogRecord } from '@opentelemetry/sdk-logs';
 import * as A from '../core/attributes.js';
 import type { AnyValue } from '../otel/types.js';
 
-/** The record's own record id: an own, non-empty string attribute; otherwise the processor gives it one. */
-export function ownRecordId(attributes: Readonly<Record<string, unknown>>): string | undefined {
-  const id = Object.hasOwn(attributes, A.ATTR_RECORD_ID) ? attributes[A.ATTR_RECORD_ID] : undefined;
-  return typeof id === 'string' && id !== '' ? id : undefined;
-}
 
 /**
  * Puts the stamps on the live record. The SDK's setAttribute validates every value — a WeakSet and a truncation

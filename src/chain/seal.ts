@@ -11,6 +11,7 @@
 import { uuidV4 } from '../core/uuid.js';
 import type { HrTime } from '@opentelemetry/api';
 import * as A from '../core/attributes.js';
+import { ownRecordId } from '../core/record-id.js';
 import { ByteWriter } from '../otlp/byte-writer.js';
 import { asText, describe } from '../otlp/describe.js';
 import { DEFAULT_ENCODE_LIMITS, EncodeProblems, sanitizeString, type EncodeLimits } from '../otlp/encode.js';
@@ -19,7 +20,6 @@ import { CANONICAL_MEMBER_NAMES, EMPTY_BODY_TEXTS, isIntegrityKey, isZeroId, wri
 import type { ChainLink, HashChain } from './chain.js';
 import { groupOf, type RecordGroup } from './group.js';
 import { hashCanonicalBytes } from './hash.js';
-import { ownRecordId } from './live-stamps.js';
 import type { SealInput } from './snapshot.js';
 
 /** The immutable snapshot of one audit record, ready for every sink. */

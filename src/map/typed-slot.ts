@@ -8,7 +8,7 @@
  * receives it (what processors before it did is theirs to decide), but a typed event so changed is marked, and
  * its record id — otel-audit's own, which the receipt names — is the one given.
  */
-import * as A from '../core/attributes.js';
+import { ownRecordId } from '../core/record-id.js';
 
 /** `R`: the receipt's settler (the delivery stage's, which this stage does not import). */
 export interface TypedSlot<R> {
@@ -35,8 +35,7 @@ function sameOrCut(given: unknown, live: unknown): boolean {
  * even with the same event name: its own attributes differ.
  */
 export function isSlotRecord(slot: TypedSlot<unknown>, eventName: unknown, attributes: Readonly<Record<string, unknown>>): boolean {
-  const id = Object.hasOwn(attributes, A.ATTR_RECORD_ID) ? attributes[A.ATTR_RECORD_ID] : undefined;
-  if (id === slot.recordId) return true;
+  if (ownRecordId(attributes) === slot.recordId) return true;
   if (eventName !== slot.eventName) return false;
   const given = Object.keys(slot.attributes);
   const live = Object.keys(attributes);
