@@ -29,7 +29,6 @@ const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
 const ROOT = join(BENCH_DIR, '..');
 const CLI = join(ROOT, 'dist', 'cli.js');
 const VARIANT = join(BENCH_DIR, 'variant.mjs');
-const RESULTS = join(BENCH_DIR, 'results', 'latest.json');
 
 /** A bad BENCH_* setting: say which, exit 1. @param {string} msg @returns {never} */
 function badEnv(msg) {
@@ -81,6 +80,14 @@ const CHUNK = intEnv('BENCH_CHUNK', 1000, 1);
 const RUN_TIMEOUT_MS = intEnv('BENCH_RUN_TIMEOUT_MS', 180_000, 1000);
 const VARIANTS = listEnv('BENCH_VARIANTS', ALL_VARIANTS, ALL_VARIANTS);
 const SHAPE_NAMES = listEnv('BENCH_SHAPES', ['15', '9'], Object.keys(SHAPES));
+/** The receiver every OTel variant sends to: the dev collector (default) or bench/minimal-receiver.mjs. */
+const RECEIVER = (process.env.BENCH_RECEIVER ?? '').trim() || 'collector';
+if (RECEIVER !== 'collector' && RECEIVER !== 'minimal') badEnv(`BENCH_RECEIVER=${JSON.stringify(process.env.BENCH_RECEIVER)}: expected collector or minimal`);
+const MINIMAL_RECEIVER = RECEIVER === 'minimal';
+const RECEIVER_ARGS = MINIMAL_RECEIVER ? [join(BENCH_DIR, 'minimal-receiver.mjs')] : [CLI, 'collector', '--port', '0'];
+/** The minimal receiver's results go beside the default's, which the README's figures are. */
+const RESULTS = join(BENCH_DIR, 'results', MINIMAL_RECEIVER ? 'latest-minimal-receiver.json' : 'latest.json');
+const RECEIVER_NAME = MINIMAL_RECEIVER ? 'bench/minimal-receiver.mjs' : `${relative(process.cwd(), CLI)} collector`;
 
 /**
  * The targets: each compares two variants of the same shape in the same run, as the ratio `a / b` of the
@@ -192,10 +199,10 @@ function procCpuMs(pid) {
 
 /** @returns {Promise<Receiver>} */
 async function startReceiver() {
-  if (!existsSync(CLI)) {
+  if (!MINIMAL_RECEIVER && !existsSync(CLI)) {
     throw new Error(`${relative(process.cwd(), CLI)} not found: run "npm run build" (the collector CLI is built from src/cli/main.ts)`);
   }
-  const child = track(spawn(process.execPath, [CLI, 'collector', '--port', '0'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] }));
+  const child = track(spawn(process.execPath, RECEIVER_ARGS, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] }));
   /** @type {string[]} */
   const stderrTail = [];
   lines(/** @type {NodeJS.ReadableStream} */ (child.stderr), (l) => {
@@ -210,7 +217,7 @@ async function startReceiver() {
     /** @param {string} why */
     function fail(why) {
       clearTimeout(timer);
-      reject(new Error(`receiver (${relative(process.cwd(), CLI)} collector) failed to start: ${why}\n${stderrTail.join('\n')}`));
+      reject(new Error(`receiver (${RECEIVER_NAME}) failed to start: ${why}\n${stderrTail.join('\n')}`));
     }
     child.once('error', (e) => fail(e.message));
     child.once('exit', (code, sig) => {
@@ -441,7 +448,9 @@ async function main() {
     chunk: CHUNK,
     shapes: SHAPE_NAMES,
     variants: VARIANTS,
-    receiver: 'node dist/cli.js collector --port 0 (separate process, counting only, no --out; OTLP/JSON and OTLP/protobuf)',
+    receiver: MINIMAL_RECEIVER
+      ? 'node bench/minimal-receiver.mjs (separate process; JSON.parse or a protobuf field walk, and a count; no validation)'
+      : 'node dist/cli.js collector --port 0 (separate process, counting only, no --out; OTLP/JSON and OTLP/protobuf)',
     descriptions: Object.fromEntries(VARIANTS.map((v) => [v, DESCRIPTION[v]])),
     stock: { maxQueueSize: Math.max(N, 2048), maxExportBatchSize: 512, scheduledDelayMillis: 1000 },
     /** @type {Record<string, unknown>} */
@@ -531,7 +540,7 @@ async function main() {
   const out = [];
   out.push(
     `Machine: ${meta.cpu}, ${meta.cores} cores · Node ${meta.node} · N=${fmt(N, 0)} records/run · ${ROUNDS} round${ROUNDS === 1 ? '' : 's'} (median) · ` +
-      `shapes ${SHAPE_NAMES.join(', ')} (attributes per record) · warm-up ${fmt(WARMUP, 0)} · chunk ${CHUNK} · ${meta.date}`,
+      `shapes ${SHAPE_NAMES.join(', ')} (attributes per record) · warm-up ${fmt(WARMUP, 0)} · chunk ${CHUNK} · receiver ${MINIMAL_RECEIVER ? 'minimal' : 'dev collector'} · ${meta.date}`,
   );
   for (const shape of SHAPE_NAMES) {
     const { variants, targets } = shapes[shape];
