@@ -59,21 +59,52 @@ function checkEndpointVariables(env: NodeJS.ProcessEnv, codeUrl: unknown): void 
   );
 }
 
+/** The code options that are not rows of the table (table.ts). */
+const OTHER_OPTIONS = ['exporter', 'onLoss', 'meterProvider'];
+const OPTION_NAMES: ReadonlySet<string> = new Set([...ROWS.filter(([, row]) => !isEnvOnly(row)).map(([name]) => name.split('.')[0]!), ...OTHER_OPTIONS]);
+const EXPORTER_FIELDS: ReadonlySet<string> = new Set(['url', 'headers', 'timeoutMillis', 'protocol', 'compression', 'meterProvider']);
+
+/** A misspelled option (`fsnyc`, `exporter.endpoint`) would otherwise leave its default in force without a word. */
+function checkNames(given: object, known: ReadonlySet<string>, prefix: string): void {
+  const unknown = Object.keys(given).filter((k) => !known.has(k));
+  if (unknown.length === 0) return;
+  throw new AuditConfigError(
+    `otel-audit option${unknown.length === 1 ? '' : 's'} ${unknown.map((k) => JSON.stringify(prefix + k)).join(', ')} ${unknown.length === 1 ? 'is' : 'are'} unknown: the options are ${[...known].map((k) => prefix + k).join(', ')}`,
+  );
+}
+
+/**
+ * An HTTP header the transport would send: a token name (RFC 9110 §5.1) and a value of visible characters, spaces
+ * and tabs (§5.5). Node refuses anything else at every request, so the records would never leave the journal.
+ */
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
+
 /**
  * The `exporter` code option, checked before it reaches the OTLP transport, which would throw a plain Error
- * quoting the URL, credentials included, or take a bad value silently.
+ * quoting the URL or a header value, credentials included, or take a bad value silently.
  */
 function checkExporter(e: unknown): void {
   if (e === undefined) return;
   if (typeof e !== 'object' || e === null || Array.isArray(e)) {
     throw new AuditConfigError(`otel-audit option exporter=${describe(e)} is invalid: an object such as { url, headers, timeoutMillis, protocol, compression } is expected`);
   }
+  checkNames(e, EXPORTER_FIELDS, 'exporter.');
   const { url, headers, timeoutMillis } = e as Record<string, unknown>;
   if (url !== undefined && (typeof url !== 'string' || httpUrl(url) === undefined)) {
     bad('exporter.url', typeof url === 'string' ? withoutUserinfo(url) : url, 'an http:// or https:// URL');
   }
   if (headers !== undefined && (typeof headers !== 'object' || headers === null || Array.isArray(headers) || Object.values(headers).some((v) => typeof v !== 'string'))) {
     throw new AuditConfigError('otel-audit option exporter.headers is invalid (values hidden): an object mapping header names to strings is expected');
+  }
+  if (headers !== undefined) {
+    for (const [name, value] of Object.entries(headers as Record<string, string>)) {
+      // The name is said (it is not the secret); the value never is.
+      if (!HEADER_NAME.test(name)) throw new AuditConfigError(`otel-audit option exporter.headers is invalid (values hidden): ${describe(name)} is not a valid header name`);
+      if (!HEADER_VALUE.test(value)) {
+        throw new AuditConfigError(`otel-audit option exporter.headers is invalid (values hidden): the value of ${JSON.stringify(name)} holds a character HTTP cannot carry in a header (a line break, another control character, or one beyond Latin-1)`);
+      }
+    }
   }
   if (timeoutMillis !== undefined && !(typeof timeoutMillis === 'number' && Number.isFinite(timeoutMillis) && timeoutMillis > 0 && timeoutMillis <= MAX_TIMER_MILLIS)) {
     bad('exporter.timeoutMillis', timeoutMillis, `a positive number of milliseconds, at most ${MAX_TIMER_MILLIS}`);
@@ -105,6 +136,11 @@ function resolveTable(code: AuditProcessorOptions, env: NodeJS.ProcessEnv): Opti
 const COMPRESSIONS = ['gzip', 'none'];
 
 export function resolveOptions(code: AuditProcessorOptions = {}, env: NodeJS.ProcessEnv = process.env): ResolvedOptions {
+  if (typeof code !== 'object' || code === null || Array.isArray(code)) {
+    throw new AuditConfigError(`otel-audit options ${describe(code)} are invalid: an object is expected`);
+  }
+  checkNames(code, OPTION_NAMES, '');
+  if (code.onLoss !== undefined && typeof code.onLoss !== 'function') bad('onLoss', code.onLoss, 'a function (records, reason) => void');
   checkExporter(code.exporter);
   const { dir, 'exporter.protocol': protocol, ...rest } = resolveTable(code, env);
   // The other exporter fields go to the transport as given; this one it would take unchecked.

@@ -400,19 +400,37 @@ function createGrpcDelegate(
     // Code-option headers become gRPC metadata, built with the grpc-js that the transport itself uses.
     const { Metadata } = createRequire(basePath)('@grpc/grpc-js') as { Metadata: new () => { set(k: string, v: string): void } };
     const metadata = new Metadata();
-    for (const [k, v] of Object.entries(headers)) metadata.set(k, v);
+    for (const [k, v] of Object.entries(headers)) {
+      try {
+        metadata.set(k, v);
+      } catch {
+        // grpc-js quotes the value in its error: a token, as often as not.
+        throw new AuditConfigError(`otel-audit option exporter.headers is invalid (values hidden): ${JSON.stringify(k)} is not valid gRPC metadata${GRPC_METADATA_RULE}`);
+      }
+    }
     config.metadata = metadata;
   }
-  return base.createOtlpGrpcExportDelegate(
-    base.convertLegacyOtlpGrpcOptions(config, 'LOGS'),
-    serializer,
-    'otel_audit_otlp_grpc_log_exporter',
-    helper,
-    meterProvider,
-    'LogsExportService',
-    '/opentelemetry.proto.collector.logs.v1.LogsService/Export',
-  );
+  try {
+    return base.createOtlpGrpcExportDelegate(
+      base.convertLegacyOtlpGrpcOptions(config, 'LOGS'),
+      serializer,
+      'otel_audit_otlp_grpc_log_exporter',
+      helper,
+      meterProvider,
+      'LogsExportService',
+      '/opentelemetry.proto.collector.logs.v1.LogsService/Export',
+    );
+  } catch (e) {
+    if (e instanceof AuditConfigError) throw e;
+    // The transport reads OTEL_EXPORTER_OTLP_[LOGS_]HEADERS into metadata itself, and its error quotes the value.
+    const code = (e as { code?: unknown } | undefined)?.code;
+    throw new AuditConfigError(
+      `otel-audit: the OTLP gRPC transport refused its configuration${typeof code === 'string' ? ` (${code})` : ''}; its message is not shown, as it may quote a header value: check OTEL_EXPORTER_OTLP_[LOGS_]HEADERS${GRPC_METADATA_RULE}, and the other OTEL_EXPORTER_OTLP_[LOGS_]* variables`,
+    );
+  }
 }
+
+const GRPC_METADATA_RULE = ': names of a-z 0-9 _ . -, values of printable ASCII';
 
 /** Error text without anything that could echo a header value back. */
 function safeMessage(err: Error | undefined): string {

@@ -140,8 +140,24 @@ export function looksLikeKeyMaterial(value: string): boolean {
   if (LOOSE_PREFIX.test(value)) return true;
   if (value.length > 1024) return true;
   if (/^[0-9a-f]{32,}$/i.test(value)) return true;
+  // Judged whole, not only run by run: base64 breaks its runs with `/`, base64url with `-` and `_`, UUIDs with `-`.
+  if (looksLikeEncodedSecret(value)) return true;
   for (const run of value.split(/[/\\._\-\s]+/)) if (run.length >= 20 && /[A-Z]/.test(run) && /[a-z]/.test(run) && /\d/.test(run)) return true;
   return value.length >= 32 && /\s/.test(value) && !/[/\\]/.test(value);
+}
+
+/**
+ * 32+ characters of the base64 or base64url alphabet only (no `.`, no space): with padding or a `+`, or else not
+ * starting as a path does and mixing upper and lower case or letters and digits, or 32+ hex digits split by `-`
+ * (UUIDs run together). A secret, not a file name.
+ */
+function looksLikeEncodedSecret(value: string): boolean {
+  if (value.length < 32 || !/^[A-Za-z0-9+/_-]+={0,2}$/.test(value)) return false;
+  // Padding or a `+`: base64, even when it starts with `/` as a path does.
+  if (/[+=]/.test(value)) return true;
+  if (/^[/.~]/.test(value)) return false;
+  if (/^[0-9a-f-]+$/i.test(value)) return value.replace(/-/g, '').length >= 32;
+  return ((/[A-Z]/.test(value) && /[a-z]/.test(value)) || (/[A-Za-z]/.test(value) && /\d/.test(value)));
 }
 
 /** A key file's path for a message: quoted, or a placeholder when the value looks like key material. */
@@ -250,6 +266,10 @@ export function loadSigningKeys(env: NodeJS.ProcessEnv = process.env): { record?
     let keyId = hmacKeyId(secret);
     if (isSet(keyIdOverride)) {
       const id = keyIdOverride.trim();
+      // Written into every record: a key pasted here would be published with them.
+      if (looksLikeKeyMaterial(id)) {
+        throw new AuditConfigError(`${ENV_KEY_ID} is invalid (value hidden): it looks like a key, not a key id; put the key in ${ENV_HMAC_KEY} or ${ENV_HMAC_KEY_FILE}, and a name such as "audit-2026" here`);
+      }
       if (!KEY_ID_RE.test(id)) {
         throw new AuditConfigError(`${ENV_KEY_ID}=${JSON.stringify(keyIdOverride)} is invalid: allowed are 1–64 characters of A–Z a–z 0–9 . _ : -`);
       }

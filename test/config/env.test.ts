@@ -458,6 +458,54 @@ describe('resolveOptions', () => {
     expect(err.message).not.toContain('s3cr3t');
   });
 
+  // Node refuses such headers at every request: the records would stay in the journal for good, with no word at start-up.
+  it.each([
+    ['a line break in a value', { authorization: 'Bearer s3cr3t\r\nX-Injected: 1' }, 'the value of "authorization" holds a character HTTP cannot carry in a header (a line break, another control character, or one beyond Latin-1)'],
+    ['a NUL in a value', { authorization: 'Bearer s3cr3t\u0000' }, 'the value of "authorization" holds a character HTTP cannot carry in a header (a line break, another control character, or one beyond Latin-1)'],
+    ['a character beyond Latin-1', { authorization: 'Bearer s3cr3t\u20ac' }, 'the value of "authorization" holds a character HTTP cannot carry in a header (a line break, another control character, or one beyond Latin-1)'],
+    ['a space in a name', { 'x api key': 's3cr3t' }, '"x api key" is not a valid header name'],
+    ['a colon in a name', { 'authorization:': 's3cr3t' }, '"authorization:" is not a valid header name'],
+  ])('refuses exporter.headers with %s, showing no value', (_what, headers, message) => {
+    const err = configError(() => resolveOptions({ exporter: { headers } }, {}));
+    expect(err.message).toBe(`otel-audit option exporter.headers is invalid (values hidden): ${message}`);
+    expect(err.message).not.toContain('s3cr3t');
+  });
+
+  it('takes header values Node sends: visible ASCII, spaces, tabs and Latin-1', () => {
+    const headers = { authorization: 'Bearer abc.DEF-123_~+/=', 'x-tenant': 'caf\u00e9\tteam 1' };
+    expect(resolveOptions({ exporter: { headers } }, {}).exporter.headers).toEqual(headers);
+  });
+
+  // A misspelled option used to leave its default in force without a word (fsync stayed `batch`; the records went
+  // to the default endpoint).
+  it.each([
+    ['fsnyc', { fsnyc: 'always' }, 'otel-audit option "fsnyc" is unknown: the options are dir, file, fsync,'],
+    ['two of them', { fsnyc: 'always', maxFile: 3 }, 'otel-audit options "fsnyc", "maxFile" are unknown'],
+    ['exporter.endpoint', { exporter: { endpoint: 'http://collector:4318/v1/logs' } }, 'otel-audit option "exporter.endpoint" is unknown: the options are exporter.url, exporter.headers,'],
+    ['exporter.timeout', { exporter: { timeout: 1000 } }, 'otel-audit option "exporter.timeout" is unknown'],
+    ['an env-only setting', { scheduleDelayMillis: 5 }, 'otel-audit option "scheduleDelayMillis" is unknown'],
+  ])('refuses an unknown code option: %s', (_what, options, message) => {
+    const err = configError(() => resolveOptions(options as unknown as AuditProcessorOptions, {}));
+    expect(err.message).toContain(message);
+  });
+
+  it('refuses an onLoss that is not a function (it would throw at the first loss, said only on diag)', () => {
+    const err = configError(() => resolveOptions({ onLoss: 'log' } as unknown as AuditProcessorOptions, {}));
+    expect(err.message).toBe('otel-audit option onLoss="log" is invalid: allowed values are a function (records, reason) => void');
+    const onLoss = (): void => undefined;
+    expect(resolveOptions({ onLoss }, {}).onLoss).toBe(onLoss);
+  });
+
+  it('takes every documented code option', () => {
+    const all: Required<Omit<AuditProcessorOptions, 'signingKeys' | 'meterProvider' | 'onLoss'>> = {
+      dir: '/tmp/x', file: 'journal', fsync: 'batch', maxFileBytes: 8192, maxFiles: 3, stdout: false, onLossPolicy: 'warn', defaultActor: 'none',
+      loggerName: 'audit', exporter: { url: 'http://127.0.0.1:4318/v1/logs', headers: {}, timeoutMillis: 1000, protocol: 'http/json', compression: 'none' },
+      maxQueueSize: 10, maxPendingRecords: 10, maxExportBatchSize: 10, exportTimeoutMillis: 1000, retryMinMillis: 1, retryMaxMillis: 2, replay: false,
+      checkpointEveryRecords: 5, checkpointIntervalMillis: 0,
+    };
+    expect(() => resolveOptions(all, {})).not.toThrow();
+  });
+
   // The transport would warn on diag and send to http://localhost:4318 instead (or fail every export, for a URL
   // with no scheme): audit records going to whatever listens there.
   it.each([

@@ -1,5 +1,5 @@
 /** Key loading (env, files, PEM), key ids, and that no error ever shows key material. */
-import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
+import { createHash, generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { inspect } from 'node:util';
@@ -224,5 +224,34 @@ describe('a key put where its file path belongs is never printed', () => {
   it('a plausible path is still named', () => {
     configError(() => loadSigningKeys({ OTEL_AUDIT_HMAC_KEY_FILE: '/run/secrets/otel-audit/hmac.key' }), [], /cannot read "\/run\/secrets\/otel-audit\/hmac\.key" \(ENOENT\)/);
     configError(() => loadSigningKeys({ OTEL_AUDIT_SIGNING_KEY_FILE: 'keys/audit-signing.key.pem' }), [], /cannot read "keys\/audit-signing\.key\.pem"/);
+    for (const path of ['/var/run/secrets/kubernetes-audit-hmac-key-production', '/etc/otel-audit/keys/2026-11/hmac', 'secrets/hmac_key_for_the_audit_log']) {
+      configError(() => loadSigningKeys({ OTEL_AUDIT_HMAC_KEY_FILE: path }), [], new RegExp(`cannot read ${JSON.stringify(path).replace(/[/.]/g, '\\$&')}`));
+    }
+  });
+
+  // Random secrets in the encodings people paste: base64 breaks its runs with `/`, base64url with `-` and `_`, and
+  // two UUIDs run together have no run of mixed case at all. Judged run by run, 3-12% of these were printed.
+  const encodings: [string, () => string][] = [
+    ['base64 of 32 bytes', () => randomBytes(32).toString('base64')],
+    ['base64 of 48 bytes', () => randomBytes(48).toString('base64')],
+    ['base64url of 32 bytes', () => randomBytes(32).toString('base64url')],
+    ['two UUIDs', () => randomUUID() + randomUUID()],
+  ];
+  it.each(encodings)('OTEL_AUDIT_HMAC_KEY_FILE = %s, 500 random ones: none printed', (_n, make) => {
+    for (let i = 0; i < 500; i++) {
+      const secret = make();
+      configError(() => loadSigningKeys({ OTEL_AUDIT_HMAC_KEY_FILE: secret }), [secret], /^OTEL_AUDIT_HMAC_KEY_FILE: the value does not look like a file path \(value hidden\)/);
+    }
+  });
+
+  it('OTEL_AUDIT_KEY_ID holding a key is refused, and not printed: the key id is written into every record', () => {
+    for (const [, make] of encodings) {
+      const pasted = make().slice(0, 64);
+      configError(() => loadSigningKeys({ OTEL_AUDIT_HMAC_KEY: SECRET, OTEL_AUDIT_KEY_ID: pasted }), [pasted], /^OTEL_AUDIT_KEY_ID is invalid \(value hidden\): it looks like a key/);
+    }
+    const base64 = `base64:${randomBytes(32).toString('base64')}`;
+    configError(() => loadSigningKeys({ OTEL_AUDIT_HMAC_KEY: SECRET, OTEL_AUDIT_KEY_ID: base64 }), [base64.slice(7)], /value hidden/);
+    // A name is still a name.
+    expect(loadSigningKeys({ OTEL_AUDIT_HMAC_KEY: SECRET, OTEL_AUDIT_KEY_ID: 'audit-2026.hmac' }).record?.keyId).toBe('audit-2026.hmac');
   });
 });
