@@ -445,15 +445,18 @@ export class AuditLogRecordProcessor implements LogRecordProcessor {
     }
     this.queue.drain();
     const timeout = this.options.exportTimeoutMillis;
-    const ok = await this.delivery.flush(timeout);
-    if (ok) return;
-    const n = this.delivery.undelivered;
+    const n = await this.delivery.flush(timeout);
+    if (n === 0) return;
     const why = this.delivery.lastError ?? 'no answer yet';
-    const journalDir = this.options.file === 'off' ? undefined : this.options.dir;
+    // The journal is named only when it holds them (fallback mode spools at the timeout; a failed write leaves them out).
+    const memoryOnly = this.options.file === 'off' ? n : Math.min(n, this.delivery.memoryOnly);
+    const journalDir = this.options.file === 'off' || memoryOnly > 0 ? undefined : this.options.dir;
     const kept =
-      journalDir === undefined
+      this.options.file === 'off'
         ? 'they are kept in memory and retried; with OTEL_AUDIT_FILE=off there is no journal, so they are lost if the process ends before the collector takes them'
-        : `they stay in the journal in ${journalDir} and are delivered when the collector answers, or replayed at the next start`;
+        : memoryOnly > 0
+          ? `${memoryOnly} of them are only in memory, not in the journal in ${this.options.dir} (its writes failed or had not finished), and are lost if the process ends before the collector takes them; the rest stay in the journal`
+          : `they stay in the journal in ${journalDir} and are delivered when the collector answers, or replayed at the next start`;
     const msg = `otel-audit: forceFlush timed out after ${timeout} ms with ${n} audit record(s) not acknowledged by the collector (${why}); ${kept}`;
     diag.warn(msg);
     throw new AuditFlushTimeoutError(msg, n, journalDir);

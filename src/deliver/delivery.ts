@@ -182,6 +182,12 @@ export class Delivery {
     return this.accepted - this.loop.acked;
   }
 
+  /** Records neither acknowledged nor in the journal: memory is all that holds them. */
+  get memoryOnly(): number {
+    const acked = this.loop.acked;
+    return recordsOf(this.unsent.filter((b) => !b.onDisk && b.last > acked), acked).length + this.batcher.count;
+  }
+
   get queueDepth(): number {
     return this.memRecords;
   }
@@ -509,10 +515,12 @@ export class Delivery {
   }
 
   /**
-   * Flushes queued records to the journal and waits until the collector acknowledged everything accepted
-   * so far, or until `timeoutMillis`. Resolves true when nothing is left undelivered.
+   * Flushes queued records to the journal and waits until the collector acknowledged every record accepted
+   * so far, or until `timeoutMillis`. Records accepted after the call are not waited for: under steady traffic
+   * the stream is never idle, and a flush that waited for that timed out with its own records long delivered.
+   * Resolves with how many of the records accepted before the call are not acknowledged (0: all of them are).
    */
-  async flush(timeoutMillis: number): Promise<boolean> {
+  async flush(timeoutMillis: number): Promise<number> {
     // The deadline runs from the call, journal writes included. The SDK races this flush against a timer of its
     // own, started just after this call and as long by default (30 s): started first, this one fires first, and
     // the caller learns what is left (AuditFlushTimeoutError) instead of a plain TimeoutError.
@@ -520,17 +528,25 @@ export class Delivery {
     const expired = new Promise<false>((resolve) => {
       timer = setTimeout(() => resolve(false), timeoutMillis);
     });
+    const target = this.accepted;
+    const left = (): number => Math.max(0, target - this.loop.acked);
     try {
       this.flushPending();
       const written = (): Promise<boolean> => Promise.race([(this.journal?.writes ?? Promise.resolve()).then(() => true), expired]);
-      if (!(await written())) return this.loop.acked >= this.accepted;
+      if (!(await written())) return left();
       // A flush is a reason to try again now rather than after the backoff.
       this.loop.retryNow();
-      if (this.loop.acked >= this.accepted) return true;
-      const idle = this.loop.whenIdle().then(() => true);
+      if (left() === 0) return 0;
+      const acked = this.loop.whenAcked(target).then(() => true);
       this.loop.kick();
-      const ok = (await Promise.race([idle, expired])) && (await written());
-      return ok || this.loop.acked >= this.accepted;
+      if ((await Promise.race([acked, expired])) && (await written())) return 0;
+      // Fallback mode spools only during an outage: a collector that is merely slow leaves them in memory, where
+      // the caller, told they are on disk, would lose them to a crash. Spooled now, they are (or the count says not).
+      if (this.o.file === 'fallback' && this.journal !== undefined && !this.closed && left() > 0) {
+        this.spoolMemory(this.loop.acked);
+        await this.journal.writes;
+      }
+      return left();
     } finally {
       clearTimeout(timer);
     }

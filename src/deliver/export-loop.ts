@@ -106,6 +106,7 @@ export class ExportLoop {
   private refusedInARow = 0;
   private rejectedInARow = 0;
   private idleWaiters: (() => void)[] = [];
+  private ackWaiters: { seq: number; resolve: () => void }[] = [];
   private stopWaiters: (() => void)[] = [];
   private readonly clock: ExportClock;
   /** The attempt in flight (resolved when none is). */
@@ -121,9 +122,27 @@ export class ExportLoop {
     return this.position;
   }
 
+  /** Resolves once every record up to `seq` is acknowledged (or accounted for: set aside, reported missing). */
+  whenAcked(seq: number): Promise<void> {
+    if (this.position >= seq) return Promise.resolve();
+    return new Promise((resolve) => this.ackWaiters.push({ seq, resolve }));
+  }
+
+  /** The position moved: wake whoever waits for it to reach theirs. */
+  private moved(): void {
+    if (this.ackWaiters.length === 0) return;
+    const waiting: typeof this.ackWaiters = [];
+    for (const w of this.ackWaiters) {
+      if (this.position >= w.seq) w.resolve();
+      else waiting.push(w);
+    }
+    this.ackWaiters = waiting;
+  }
+
   /** Records up to `seq` are accounted for by the source itself (reported missing): move past them. */
   skipTo(seq: number): void {
     this.position = seq;
+    this.moved();
   }
 
   /** Starts an attempt unless one is in flight, a backoff is running, or the loop is stopped. */
@@ -223,6 +242,7 @@ export class ExportLoop {
     h.timed?.((this.clock.now() - t0) / 1000, r.ok);
     if (r.ok) {
       this.position = req.last;
+      this.moved();
       this.delay = this.o.retryMinMillis;
       this.resetAttempts();
       h.acked(req.last, req.count, true);
@@ -259,6 +279,7 @@ export class ExportLoop {
       body: req.body,
       onAcked: (partLast, n) => {
         this.position = partLast;
+        this.moved();
         this.o.hooks.acked(partLast, n, false);
       },
       onRefused: (part, first, partLast, n, message) => {
@@ -278,6 +299,7 @@ export class ExportLoop {
       return 'failed';
     }
     this.position = Math.max(this.position, req.last);
+    this.moved();
     this.o.hooks.progressed?.();
     return setAside > 0 ? 'set-aside' : 'acked-in-parts';
   }
@@ -286,6 +308,7 @@ export class ExportLoop {
     this.resetAttempts();
     this.o.hooks.setAside(body, first, last, count, why);
     this.position = last;
+    this.moved();
     this.o.hooks.progressed?.();
   }
 }
