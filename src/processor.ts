@@ -154,7 +154,7 @@ export class AuditLogRecordProcessor implements LogRecordProcessor {
         streamId: this.streamId,
         acked: this.delivery.ackedSeq,
         segments: this.delivery.journalSegments(),
-        saveAcked: () => this.delivery.saveState(),
+        saveAcked: () => this.delivery.saveState() === undefined,
         forget: (path) => this.delivery.forgetSegment(path),
       });
     this.delivery = new Delivery({

@@ -287,7 +287,8 @@ export function durableReplace(path: string, data: Uint8Array | string, { sync =
 
 /**
  * Durable append: appends `data` to `path` (created exclusively when missing, else opened with the checks of
- * `openChecked`, single link), fsyncs it, and fsyncs the directory when the file was created.
+ * `openChecked`, single link), fsyncs it, and fsyncs the directory when the file was created. A failed append leaves
+ * the file as it was.
  */
 export function durableAppend(path: string, data: Uint8Array | string): void {
   let fd: number;
@@ -300,8 +301,21 @@ export function durableAppend(path: string, data: Uint8Array | string): void {
     fd = openChecked(path, C.O_WRONLY | C.O_APPEND, { singleLink: true });
   }
   try {
-    writeAll(fd, bytesOf(data));
-    fs.fsyncSync(fd);
+    const size = fs.fstatSync(fd).size;
+    try {
+      writeAll(fd, bytesOf(data));
+      fs.fsyncSync(fd);
+    } catch (e) {
+      // A write that failed part-way (ENOSPC) must not leave a fragment: the next append would land on the same
+      // line, and both entries would be unreadable. Cut back to the last whole line (as JournalWriter.repair does).
+      try {
+        fs.ftruncateSync(fd, size);
+        fs.fsyncSync(fd);
+      } catch {
+        /* the error that matters is the write's */
+      }
+      throw e;
+    }
   } finally {
     fs.closeSync(fd);
   }

@@ -28,8 +28,9 @@ export interface OwnStream {
    * Persists the stream's state with `acked`, called once before the first of its segments is deleted: a
    * verifier takes a retention.log entry as a cut only when the state file beside it records the removed
    * records acknowledged (docs/integrity.md §7.2 step 5), and the state is otherwise saved up to a second later.
+   * Returns false when it could not: no segment of the stream is deleted then.
    */
-  saveAcked?: () => void;
+  saveAcked?: () => boolean;
   /** One of them was deleted: the journal forgets it (its entry and line index). */
   forget?(path: string): void;
 }
@@ -52,7 +53,7 @@ export function enforceRetention(dir: string, maxFiles: number, own: OwnStream):
   if (excess <= 0) return;
   all.sort((a, b) => a.mtime - b.mtime);
   const doneCache = new Map<string, boolean>();
-  let saved = false;
+  let saved: boolean | undefined;
   for (const f of all) {
     if (excess <= 0) break;
     let deletable: boolean;
@@ -66,16 +67,20 @@ export function enforceRetention(dir: string, maxFiles: number, own: OwnStream):
       deletable = done;
     }
     if (!deletable) continue;
-    if (f.streamId === own.streamId && !saved) {
-      saved = true;
-      own.saveAcked?.();
+    if (f.streamId === own.streamId) {
+      // Deleted without a state file that backs the cut, its acknowledged records would read as deleted ones.
+      saved ??= own.saveAcked?.() ?? true;
+      if (!saved) continue;
     }
     if (!recordCut(dir, f.streamId, f.path)) continue;
     rmSync(f.path, { force: true });
     if (f.streamId === own.streamId) own.forget?.(f.path);
     excess--;
   }
-  if (excess > 0) diag.warn(`otel-audit: ${excess} journal file(s) above OTEL_AUDIT_MAX_FILES kept: they hold records not yet acknowledged`);
+  if (excess > 0) {
+    const why = saved === false ? ' or the stream state that backs a deletion could not be written' : '';
+    diag.warn(`otel-audit: ${excess} journal file(s) above OTEL_AUDIT_MAX_FILES kept: they hold records not yet acknowledged${why}`);
+  }
 }
 
 
