@@ -17,14 +17,20 @@ beforeAll(async () => {
 });
 afterAll(async () => cleanup());
 
-it('saves the stream state (acked) before deleting its first segment, so that verify takes the cut as retention', async () => {
+/** A 9-record stream in three segments of 3 records in `at`. */
+function threeSegments(at: string): { streamId: string; segments: { path: string; last: number }[] } {
   const streamId = testStreamId();
   const lines = toLines(makeChain(9, { streamId }), 1);
   const segments = [0, 1, 2].map((k) => {
-    const path = join(dir, segmentName(streamId, k + 1));
+    const path = join(at, segmentName(streamId, k + 1));
     writeFileSync(path, lines.slice(k * 3, k * 3 + 3).join('\n') + '\n', { mode: 0o600 });
     return { path, last: k * 3 + 3 };
   });
+  return { streamId, segments };
+}
+
+it('saves the stream state (acked) before deleting its first segment, so that verify takes the cut as retention', async () => {
+  const { streamId, segments } = threeSegments(dir);
   // As the processor runs: the state on disk lags behind what the collector acknowledged (saved a second later).
   writeState(dir, newState(streamId));
   const calls: boolean[] = [];
@@ -50,13 +56,7 @@ it('saves the stream state (acked) before deleting its first segment, so that ve
 it('keeps every segment of the stream when its state cannot be saved, and verify stays clean', async () => {
   const sub = join(dir, 'save-fails');
   mkdirSync(sub, { mode: 0o700 });
-  const streamId = testStreamId();
-  const lines = toLines(makeChain(9, { streamId }), 1);
-  const segments = [0, 1, 2].map((k) => {
-    const path = join(sub, segmentName(streamId, k + 1));
-    writeFileSync(path, lines.slice(k * 3, k * 3 + 3).join('\n') + '\n', { mode: 0o600 });
-    return { path, last: k * 3 + 3 };
-  });
+  const { streamId, segments } = threeSegments(sub);
   writeState(sub, newState(streamId));
   let calls = 0;
   enforceRetention(sub, 1, { streamId, acked: 6, segments, saveAcked: () => (calls++, false) });
