@@ -7,7 +7,7 @@ import { diag } from '@opentelemetry/api';
 import { canonicalFromOtlp } from '../chain/canonical.js';
 import { hashCanonical } from '../chain/hash.js';
 import { ATTR_SEQ_END, ATTR_SEQ_NUMBER, ATTR_SEQ_STREAM_ID } from '../core/attributes.js';
-import { errorText } from '../core/errors.js';
+import { AuditConfigError, errorText } from '../core/errors.js';
 import { sayLoudly } from '../core/say.js';
 import { filterRequest, filteredBody, attribute, intAttribute, stringAttribute } from '../otlp/decode.js';
 import type { ExportLogsServiceRequest, OtlpLogRecord } from '../otlp/types.js';
@@ -101,7 +101,16 @@ export class Replayer {
       // A live owner is still delivering; but a stream it closed (ended) is final and can be replayed now.
       if (state !== undefined && !state.ended && isOwnerAlive(state, streamId)) continue;
       this.orphans.push(streamId);
-      const release = claimReplay(o.dir, streamId);
+      let release: (() => void) | undefined;
+      try {
+        release = claimReplay(o.dir, streamId);
+      } catch (e) {
+        if (e instanceof AuditConfigError) throw e; // something planted: refused, as prepareAuditDir refuses
+        // A full or read-only disk is not a reason to refuse start-up (files.ts prepareAuditDir): live records
+        // still go to the collector. The stream stays in the journal, replayed by a later start.
+        sayLoudly(`otel-audit: replay of stream ${streamId} from ${o.dir} skipped: its claim could not be written (${errorText(e)}); it stays in the journal for a later start`);
+        continue;
+      }
       if (release === undefined) continue;
       // Read again under the claim: another replayer may have finished the stream (done) or acknowledged more of
       // it before dying, between the read above and this claim. The first read alone replays it twice.
