@@ -7,7 +7,7 @@
  * the effective uid; `audit.source.id` / `client.address` the host name (`audit.source.type` = hostname).
  */
 import { hostname, userInfo } from 'node:os';
-import type { AuditActor, AuditEvent } from './schema.js';
+import { MAX_DETAILS, SourceSchema, type AuditActor, type AuditEvent } from './schema.js';
 
 export interface OsIdentity {
   /** `{ id: <login name>, type: 'user', name: <login name> }`. */
@@ -54,10 +54,14 @@ export function withOsIdentity(event: AuditEventDraft): AuditEvent {
     const d: unknown = event.details;
     // Details that are not a plain object stay as given, for validation to refuse.
     const plain = d === undefined || (typeof d === 'object' && d !== null && !Array.isArray(d));
-    if (id.uid !== undefined && plain && (d === undefined || !Object.hasOwn(d, 'process.user.id'))) {
+    // Not when the details are full: the added detail would make an event the caller built valid fail the limit.
+    const room = d === undefined || (plain && Object.keys(d as object).length < MAX_DETAILS);
+    if (id.uid !== undefined && plain && room && (d === undefined || !Object.hasOwn(d, 'process.user.id'))) {
       out.details = { ...event.details, 'process.user.id': id.uid };
     }
   }
-  if (!hasSource) out.source = { address: id.host };
+  // A host name the schema refuses (Linux allows a 64-character label, DNS 63) is left out rather than blamed on
+  // a source the caller never gave.
+  if (!hasSource && SourceSchema.shape.address.safeParse(id.host).success) out.source = { address: id.host };
   return out;
 }

@@ -43,6 +43,9 @@ export const SourceSchema = z.strictObject({
   port: z.number().int().min(0).max(65535).optional(),
 });
 
+/** Most details an event may carry. */
+export const MAX_DETAILS = 64;
+
 const detailText = z.string().max(8192, 'must be at most 8192 characters').refine(wellFormed, 'must not contain a lone surrogate');
 /**
  * zod 4's z.date() and z.number() refuse an Invalid Date and NaN/±Infinity themselves, as a type error, before
@@ -69,7 +72,7 @@ const detailKey = text(128)
 
 export const DetailsSchema = z
   .record(detailKey, DetailValueSchema)
-  .refine((d) => Object.keys(d).length <= 64, 'at most 64 details');
+  .refine((d) => Object.keys(d).length <= MAX_DETAILS, `at most ${MAX_DETAILS} details`);
 
 /** The latest `time` OTLP can carry: floor((2^64 - 1) / 10^6) milliseconds since the epoch. */
 export const MAX_EVENT_TIME_MS = 18_446_744_073_709;
