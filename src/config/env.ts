@@ -6,6 +6,7 @@
  * transport itself (see deliver/otlp-sender.ts), OTEL_SERVICE_NAME / OTEL_RESOURCE_ATTRIBUTES by the SDK.
  */
 import { AuditConfigError } from '../core/errors.js';
+import { sayLoudly } from '../core/say.js';
 import { ROWS, type EnvValue } from './table.js';
 
 /** Variable → parsed value, for the variables that are set. */
@@ -31,4 +32,47 @@ export function readAuditEnv(env: NodeJS.ProcessEnv = process.env): AuditEnv {
   }
   if (errors.length > 0) throw new AuditConfigError(`otel-audit configuration: ${errors.join('; ')}`);
   return out;
+}
+
+const AUDIT_PREFIX = 'OTEL_AUDIT_';
+const KNOWN: readonly string[] = [...new Set(ROWS.flatMap(([, row]) => row.env.filter((n) => n.startsWith(AUDIT_PREFIX))))];
+/** Said once per process and name. */
+const warned = new Set<string>();
+
+/**
+ * `OTEL_AUDIT_*` variables that otel-audit does not read: said once each on stderr, with the closest one it reads.
+ * A misspelling (`OTEL_AUDIT_HMAC_KEYFILE`) would otherwise leave records unsigned, or `fsync` at its default,
+ * without a word. Not refused: a variable of a newer version must not stop an older one. Values are never shown.
+ */
+export function warnUnknownAuditVariables(env: NodeJS.ProcessEnv = process.env): string[] {
+  const unknown = Object.keys(env).filter((n) => n.startsWith(AUDIT_PREFIX) && !KNOWN.includes(n));
+  for (const name of unknown) {
+    if (warned.has(name)) continue;
+    warned.add(name);
+    const near = closest(name);
+    sayLoudly(`otel-audit: ${name} is not a variable otel-audit reads; it is ignored${near === undefined ? '' : ` (did you mean ${near}?)`}`, 'warn');
+  }
+  return unknown;
+}
+
+/** The known name within 3 edits of `name`, the nearest first; undefined when none is. */
+function closest(name: string): string | undefined {
+  let best: string | undefined;
+  let bestD = 4;
+  for (const k of KNOWN) {
+    const d = editDistance(name, k);
+    if (d < bestD) [best, bestD] = [k, d];
+  }
+  return best;
+}
+
+/** Levenshtein distance (insertions, deletions, substitutions), two rows. */
+function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++) cur[j] = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    prev = cur;
+  }
+  return prev[b.length]!;
 }

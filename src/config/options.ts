@@ -6,7 +6,7 @@ import { resolve } from 'node:path';
 import { AuditConfigError } from '../core/errors.js';
 import { httpUrl } from '../core/http-url.js';
 import { describe } from '../otlp/describe.js';
-import { readAuditEnv, type AuditEnv } from './env.js';
+import { readAuditEnv, warnUnknownAuditVariables, type AuditEnv } from './env.js';
 import { isEnvOnly, MAX_TIMER_MILLIS, ROWS, type OptionValues, type Row } from './table.js';
 import type { AuditProcessorOptions, ResolvedOptions } from './types.js';
 
@@ -114,6 +114,7 @@ function checkExporter(e: unknown): void {
 /** Each option of the table from code, else the environment, else its default; a bad code value is refused. */
 function resolveTable(code: AuditProcessorOptions, env: NodeJS.ProcessEnv): OptionValues {
   const parsed = readAuditEnv(env); // first: a bad variable stops start-up even when code overrides it
+  warnUnknownAuditVariables(env);
   const values: Record<string, unknown> = {};
   for (const [name, row] of ROWS) {
     if (isEnvOnly(row)) continue;
