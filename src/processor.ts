@@ -62,6 +62,11 @@ export interface ShutdownReport {
   undelivered: number;
   dropped: number;
   journalFiles: string[];
+  /**
+   * Earlier processes' streams this one was replaying when it shut down, not replayed to their end: what their
+   * replay did not deliver stays in the journal, for the next start.
+   */
+  replayUnfinished: string[];
 }
 
 const REGISTRY = Symbol.for('otel-audit.processor');
@@ -515,12 +520,19 @@ export class AuditLogRecordProcessor implements LogRecordProcessor {
       undelivered,
       dropped: this.loss.dropped,
       journalFiles: this.delivery.journalFiles(),
+      replayUnfinished: this.replayer?.unfinished ?? [],
     };
     // Losses the rate limit folded are said now, not left to a later loss that may never come.
     this.loss.flush();
     if (undelivered > 0) {
       const msg = `otel-audit: shutdown with ${undelivered} audit record(s) not acknowledged by the collector (${this.delivery.lastError ?? 'timeout'}); kept in ${this.options.dir} and replayed at the next start`;
       sayLoudly(msg);
+    }
+    if (report.replayUnfinished.length > 0) {
+      const n = report.replayUnfinished.length;
+      sayLoudly(
+        `otel-audit: shutdown stopped the replay of ${n} earlier stream(s) before its end (${report.replayUnfinished.join(', ')}); what it did not deliver stays in ${this.options.dir} and is replayed at the next start`,
+      );
     }
     if ((globalThis as Registry)[REGISTRY] === this) delete (globalThis as Registry)[REGISTRY];
     LIVE.delete(this);

@@ -38,6 +38,11 @@ export interface ReplayReport {
   malformedLines: number;
   /** Streams whose replay failed (said loudly; their journal is kept for the next start). */
   failed: string[];
+  /**
+   * Streams claimed whose replay was stopped (by shutdown) before it ran to its end: what it did not deliver
+   * stays in the journal for the next start.
+   */
+  unfinished: string[];
 }
 
 interface Claimed {
@@ -82,7 +87,9 @@ export class Replayer {
   private readonly claimed: Claimed[];
   /** Every stream it found to replay (not done, owner gone or stream closed), claimed by it or by another replayer. */
   readonly orphans: string[] = [];
-  readonly report: ReplayReport = { streams: [], records: 0, rejected: 0, torn: [], malformedLines: 0, failed: [] };
+  readonly report: ReplayReport = { streams: [], records: 0, rejected: 0, torn: [], malformedLines: 0, failed: [], unfinished: [] };
+  /** Claimed streams whose replay ran to its end (delivered, set aside, or failed and said). */
+  private readonly settled = new Set<string>();
 
   /**
    * Claims, synchronously, the streams left unacknowledged by processes that are gone (so the new stream can
@@ -147,15 +154,22 @@ export class Replayer {
   async run(): Promise<ReplayReport> {
     for (const c of this.claimed) {
       try {
-        if (!this.stopped) await this.replayStream(c.streamId, c.paths, c.state);
+        if (!this.stopped && (await this.replayStream(c.streamId, c.paths, c.state))) this.settled.add(c.streamId);
       } catch (e) {
+        this.settled.add(c.streamId);
         this.report.failed.push(c.streamId);
         sayLoudly(`otel-audit: replay of stream ${c.streamId} from ${this.o.dir} failed (${errorText(e)}); what it did not deliver stays in the journal for the next start`);
       } finally {
         c.release();
       }
     }
+    this.report.unfinished = this.unfinished;
     return this.report;
+  }
+
+  /** Claimed streams whose replay has not run to its end (yet, or ever: stopped). */
+  get unfinished(): string[] {
+    return this.claimed.filter((c) => !this.settled.has(c.streamId)).map((c) => c.streamId);
   }
 
   stop(): void {
@@ -168,7 +182,8 @@ export class Replayer {
     this.o.sender.shutdown().catch(() => undefined);
   }
 
-  private async replayStream(streamId: string, paths: string[], state: StreamState): Promise<void> {
+  /** Replays one stream; false when it was stopped before its end. */
+  private async replayStream(streamId: string, paths: string[], state: StreamState): Promise<boolean> {
     const torn = recoverSegment(this.o.dir, paths[paths.length - 1]!);
     if (torn !== undefined) {
       this.report.torn.push(torn);
@@ -205,7 +220,7 @@ export class Replayer {
     try {
       if (this.stopped || (await loop.run()) === 'stopped') {
         if (failure !== undefined) throw failure.error;
-        return;
+        return false;
       }
     } finally {
       this.loop = undefined;
@@ -215,6 +230,7 @@ export class Replayer {
     // unless a line could not be read: its records were not delivered, so the stream stays not done and
     // retention keeps its files (the evidence `otel-audit verify` names), and the next start says so again.
     saved(loop.acked, { ended: source.ended, done: source.malformed === 0 });
+    return true;
   }
 }
 
