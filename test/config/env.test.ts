@@ -1,9 +1,10 @@
 import { join, resolve } from 'node:path';
-import { describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { AuditConfigError } from '../../src/core/errors.js';
 import { readAuditEnv, warnUnknownAuditVariables, type AuditEnv } from '../../src/config/env.js';
 import { resolveOptions, type AuditProcessorOptions } from '../../src/config/options.js';
 import { configError } from './config-error.js';
+import { saidOnStderr } from '../helpers/stderr.js';
 
 const SECRET = 'hmac-S3cr3t-k3y-0123456789abcdef';
 
@@ -617,24 +618,19 @@ describe('OTLP protocol (OTEL_EXPORTER_OTLP_[LOGS_]PROTOCOL)', () => {
 
 // A misspelled variable left records unsigned (OTEL_AUDIT_HMAC_KEYFILE) or fsync at its default without a word.
 describe('OTEL_AUDIT_* variables otel-audit does not read', () => {
-  it('are said once each on stderr, with the nearest one it reads and without their values; not refused', () => {
-    const said: string[] = [];
-    const err = vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => (said.push(String(chunk)), true));
-    try {
-      const env = { OTEL_AUDIT_HMAC_KEYFILE: '/run/s3cr3t-path', OTEL_AUDIT_FSYNK: 'always', OTEL_AUDIT_COMPLETELY_OTHER: 'x', OTEL_AUDIT_DIR: '/tmp/a' };
-      expect(warnUnknownAuditVariables(env).sort()).toEqual(['OTEL_AUDIT_COMPLETELY_OTHER', 'OTEL_AUDIT_FSYNK', 'OTEL_AUDIT_HMAC_KEYFILE']);
-      const text = said.join('');
+  it('are said once each on stderr, with the nearest one it reads and without their values; not refused', async () => {
+    const env = { OTEL_AUDIT_HMAC_KEYFILE: '/run/s3cr3t-path', OTEL_AUDIT_FSYNK: 'always', OTEL_AUDIT_COMPLETELY_OTHER: 'x', OTEL_AUDIT_DIR: '/tmp/a' };
+    const first = await saidOnStderr(() => warnUnknownAuditVariables(env));
+    {
+      expect(first.result.sort()).toEqual(['OTEL_AUDIT_COMPLETELY_OTHER', 'OTEL_AUDIT_FSYNK', 'OTEL_AUDIT_HMAC_KEYFILE']);
+      const text = first.said;
       expect(text).toContain('otel-audit: OTEL_AUDIT_HMAC_KEYFILE is not a variable otel-audit reads; it is ignored (did you mean OTEL_AUDIT_HMAC_KEY_FILE?)');
       expect(text).toContain('OTEL_AUDIT_FSYNK is not a variable otel-audit reads; it is ignored (did you mean OTEL_AUDIT_FSYNC?)');
       expect(text).toMatch(/OTEL_AUDIT_COMPLETELY_OTHER is not a variable otel-audit reads; it is ignored\n/);
       expect(text).not.toContain('s3cr3t');
       expect(text).not.toContain('OTEL_AUDIT_DIR');
-      said.length = 0;
-      warnUnknownAuditVariables(env);
-      expect(said).toEqual([]); // once per process
-      expect(() => resolveOptions({}, env)).not.toThrow();
-    } finally {
-      err.mockRestore();
     }
+    const again = await saidOnStderr(() => resolveOptions({}, env)); // not refused
+    expect(again.said).toBe(''); // once per process
   });
 });

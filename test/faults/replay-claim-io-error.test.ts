@@ -7,6 +7,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { loginEvent, makePipeline, type TestPipeline } from '../helpers/pipeline.js';
 import { orphanStream } from '../helpers/orphan.js';
+import { saidOnStderr } from '../helpers/stderr.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const fault = { code: undefined as string | undefined };
@@ -34,15 +35,10 @@ describe('an orphaned stream whose replay claim cannot be written', () => {
   it.each(['EROFS', 'ENOSPC'])('%s: start-up succeeds, the replay is skipped and said, live records are delivered', async (code) => {
     const t = await tempDir('otel-audit-claim-');
     await orphanStream(t.dir, ORPHAN, [[1, 2, 3]]);
-    const said: string[] = [];
-    const write = vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => (said.push(String(chunk)), true));
     fault.code = code;
-    try {
-      p = await makePipeline({}, { auditDir: t.dir });
-    } finally {
-      write.mockRestore();
-    }
-    expect(said.join('')).toMatch(new RegExp(`replay of stream ${ORPHAN} from .* skipped: its claim could not be written \\(${code}`));
+    const { result, said } = await saidOnStderr(() => makePipeline({}, { auditDir: t.dir }));
+    p = result;
+    expect(said).toMatch(new RegExp(`replay of stream ${ORPHAN} from .* skipped: its claim could not be written \\(${code}`));
     fault.code = undefined;
     const receipt = await p.audit.record(loginEvent(1));
     expect(receipt.durability).toBe('journal');

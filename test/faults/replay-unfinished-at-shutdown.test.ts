@@ -3,10 +3,11 @@
  * next start, and shutdown says so. Before, ShutdownReport said `undelivered: 0`, nothing was written to stderr and
  * replayed() resolved as if the replay were complete.
  */
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { readState } from '../../src/sinks/stream-state.js';
 import { orphanStream } from '../helpers/orphan.js';
 import { makePipeline, type TestPipeline } from '../helpers/pipeline.js';
+import { saidOnStderr } from '../helpers/stderr.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const ORPHAN = '00000000-0000-4000-8000-0000000000bb';
@@ -24,16 +25,9 @@ describe('shutdown during a replay', () => {
     await orphanStream(t.dir, ORPHAN, lines);
     p = await makePipeline({ maxExportBatchSize: 10, exportTimeoutMillis: 300 }, { auditDir: t.dir });
     p.collector.setFault({ mode: 'delay', delayMs: 1000 }); // before the replay's first request (a tick later)
-    const said: string[] = [];
-    const err = vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => (said.push(String(chunk)), true));
-    let report;
-    try {
-      report = await p.processor.shutdownWithReport();
-    } finally {
-      err.mockRestore();
-    }
+    const { result: report, said } = await saidOnStderr(() => p!.processor.shutdownWithReport());
     expect(report.replayUnfinished).toEqual([ORPHAN]);
-    expect(said.join('')).toContain(`shutdown stopped the replay of 1 earlier stream(s) before its end (${ORPHAN})`);
+    expect(said).toContain(`shutdown stopped the replay of 1 earlier stream(s) before its end (${ORPHAN})`);
     const replayed = await p.processor.replayed();
     expect(replayed?.unfinished).toEqual([ORPHAN]);
     expect(readState(t.dir, ORPHAN)?.done).not.toBe(true); // the next start replays it
@@ -47,14 +41,9 @@ describe('shutdown during a replay', () => {
     const replayed = await p.processor.replayed();
     expect(replayed?.unfinished).toEqual([]);
     expect(replayed?.records).toBe(5);
-    const said: string[] = [];
-    const err = vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => (said.push(String(chunk)), true));
-    try {
-      expect((await p.processor.shutdownWithReport()).replayUnfinished).toEqual([]);
-    } finally {
-      err.mockRestore();
-    }
-    expect(said.join('')).not.toContain('stopped the replay');
+    const { result: report, said } = await saidOnStderr(() => p!.processor.shutdownWithReport());
+    expect(report.replayUnfinished).toEqual([]);
+    expect(said).not.toContain('stopped the replay');
     await t.cleanup();
   });
 });

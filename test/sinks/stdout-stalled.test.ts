@@ -4,9 +4,10 @@
  * stream, 185 MB after 100,000 records with nobody reading.
  */
 import { Writable } from 'node:stream';
-import { expect, it, vi } from 'vitest';
+import { expect, it } from 'vitest';
 import { StdoutSink } from '../../src/sinks/stdout.js';
 import { sealed, seqsOf } from '../helpers/sealed.js';
+import { saidOnStderr } from '../helpers/stderr.js';
 
 /** A stdout whose reader is stalled until `release()`: writes are held, as a full pipe holds them. */
 function stalledStdout(): { out: Writable; written: () => string; release: () => void } {
@@ -32,9 +33,7 @@ function stalledStdout(): { out: Writable; written: () => string; release: () =>
 }
 
 it('past its bound stdout gets no more copies until it drains, and how many it missed is said; the bound holds', async () => {
-  const said: string[] = [];
-  const err = vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => (said.push(String(chunk)), true));
-  try {
+  const { result: missed, said } = await saidOnStderr(async () => {
     const s = stalledStdout();
     const sink = new StdoutSink(s.out, 64 * 1024);
     let seq = 0;
@@ -43,16 +42,15 @@ it('past its bound stdout gets no more copies until it drains, and how many it m
     expect(s.out.writableLength).toBeLessThan(64 * 1024 + 1024);
     const copied = new Set(seqsOf(s.written()));
     expect(copied.size).toBeLessThan(4000);
-    expect(said.join('')).toMatch(/stdout is not being read .* records are not copied to it until it drains/);
     s.release();
     await new Promise((r) => setImmediate(r));
     const missed = 4000 - new Set(seqsOf(s.written())).size;
-    expect(said.join('')).toContain(`stdout drained; ${missed} audit record(s) were not copied to it meanwhile`);
     // Drained: copies resume, each record a line of its own.
     sink.write([sealed(++seq)]);
     await new Promise((r) => setImmediate(r));
     expect(seqsOf(s.written()).at(-1)).toBe(seq);
-  } finally {
-    err.mockRestore();
-  }
+    return missed;
+  });
+  expect(said).toMatch(/stdout is not being read .* records are not copied to it until it drains/);
+  expect(said).toContain(`stdout drained; ${missed} audit record(s) were not copied to it meanwhile`);
 });
