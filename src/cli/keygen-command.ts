@@ -8,6 +8,7 @@
  *
  * Exit status: 0 written; 2 usage or I/O error.
  */
+import { optionValue, walkArguments } from './arguments.js';
 import { constants } from 'node:fs';
 import { chmod, mkdir, open, rm } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -36,24 +37,27 @@ async function writeNew(path: string, text: string, mode: number): Promise<void>
  */
 export async function runKeygenCommand(argv: string[], out: (s: string) => void, err: (s: string) => void): Promise<number> {
   let outDir: string | undefined;
-  for (let k = 0; k < argv.length; k++) {
-    const a = argv[k]!;
-    if (a === '-h' || a === '--help') {
+  const usage = (msg: string): number => {
+    err(`otel-audit keygen: ${msg}\n${KEYGEN_USAGE}\n`);
+    return 2;
+  };
+  const operands: string[] = [];
+  // The shared rules (arguments.ts): a value that starts with `--` counts only given with `=` (`--out-dir --help`
+  // wrote a key pair into ./--help/).
+  const stopped = walkArguments<number>(argv, operands, (o) => {
+    if (o.name === '-h' || o.name === '--help') {
       out(`${KEYGEN_USAGE}\n`);
       return 0;
     }
-    if (a === '--out-dir' || a.startsWith('--out-dir=')) {
-      const v = a === '--out-dir' ? argv[++k] : a.slice('--out-dir='.length);
-      if (v === undefined || v === '') {
-        err(`otel-audit keygen: --out-dir needs a directory\n${KEYGEN_USAGE}\n`);
-        return 2;
-      }
-      outDir = v;
-    } else {
-      err(`otel-audit keygen: unknown argument ${JSON.stringify(a)}\n${KEYGEN_USAGE}\n`);
-      return 2;
-    }
-  }
+    if (o.name !== '--out-dir') return usage(`unknown argument ${JSON.stringify(o.arg)}`);
+    const v = optionValue(o);
+    if (v === undefined) return usage('--out-dir needs a directory');
+    if (outDir !== undefined) return usage('--out-dir is given more than once');
+    outDir = v;
+    return undefined;
+  });
+  if (stopped !== undefined) return stopped;
+  if (operands.length > 0) return usage(`unknown argument ${JSON.stringify(operands[0])}`);
   if (outDir === undefined) {
     err(`otel-audit keygen: --out-dir is required\n${KEYGEN_USAGE}\n`);
     return 2;

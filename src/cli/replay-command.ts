@@ -107,17 +107,17 @@ export async function runReplayCommand(argv: string[], out: (s: string) => void,
   if (stopped !== undefined) return stopped;
   if (operands.length > 0) return usage(`unexpected argument ${JSON.stringify(operands[0])} (the directory is given with --dir)`);
 
-  // A mistyped --dir must not be created (prepareAuditDir would) and reported as replayed.
-  if (dir !== undefined) {
-    let isDir = false;
-    try {
-      isDir = statSync(dir).isDirectory();
-    } catch (e) {
-      return usage(`--dir ${JSON.stringify(dir)}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such directory' : ((e as NodeJS.ErrnoException).code ?? 'cannot be read')}`);
-    }
-    if (!isDir) return usage(`--dir ${JSON.stringify(dir)} is not a directory`);
-  }
   const o = resolveOptions({ ...(dir !== undefined ? { dir } : {}), retryMaxMillis: 2000 });
+  // A mistyped directory must not be created (prepareAuditDir would) and reported as replayed, wherever it came
+  // from: --dir, OTEL_AUDIT_DIR, or the default ./.otel-audit.
+  const named = dir !== undefined ? `--dir ${JSON.stringify(dir)}` : process.env.OTEL_AUDIT_DIR?.trim() ? `OTEL_AUDIT_DIR (${JSON.stringify(o.dir)})` : `the default directory ${JSON.stringify(o.dir)}`;
+  let isDir = false;
+  try {
+    isDir = statSync(o.dir).isDirectory();
+  } catch (e) {
+    return usage(`${named}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such directory' : ((e as NodeJS.ErrnoException).code ?? 'cannot be read')}`);
+  }
+  if (!isDir) return usage(`${named} is not a directory`);
   let url: string | undefined;
   if (endpoint !== undefined) {
     url = replayEndpoint(endpoint, o.exporter.protocol);

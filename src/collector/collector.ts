@@ -199,11 +199,15 @@ class LocalCollector implements CollectorHandle {
       let file: FileHandle | undefined;
       try {
         await mkdir(dirname(this.outFile), { recursive: true, mode: 0o700 });
-        file = await open(this.outFile, C.O_WRONLY | C.O_APPEND | C.O_CREAT | C.O_NONBLOCK, 0o600);
+        // Never through a symbolic link (records appended to whatever it points at); mode 0600 even for a file
+        // that existed with a looser one, as the help says.
+        file = await open(this.outFile, C.O_WRONLY | C.O_APPEND | C.O_CREAT | C.O_NONBLOCK | (C.O_NOFOLLOW ?? 0), 0o600);
         if (!(await file.stat()).isFile()) throw Object.assign(new Error('not a regular file'), { code: 'not a regular file' });
+        await file.chmod(0o600);
       } catch (e) {
         await file?.close();
-        throw new Error(`cannot open --out ${JSON.stringify(this.outFile)}: ${(e as NodeJS.ErrnoException).code ?? errorText(e)}`);
+        const code = (e as NodeJS.ErrnoException).code;
+        throw new Error(`cannot open --out ${JSON.stringify(this.outFile)}: ${code === 'ELOOP' ? 'it is a symbolic link, which is not followed' : (code ?? errorText(e))}`);
       }
       this.file = file;
     }

@@ -155,6 +155,20 @@ describe('otel-audit replay: arguments it refuses (found by review)', () => {
     expect(existsSync(missing)).toBe(false);
   });
 
+  // Before, only --dir was checked: OTEL_AUDIT_DIR=<typo> or no setting created the directory and said complete.
+  it.each([
+    ['OTEL_AUDIT_DIR', true],
+    ['the default ./.otel-audit', false],
+  ])('a missing directory from %s is a usage error too, and is not created', async (_from, viaEnv) => {
+    const { dir: cwd, cleanup } = await tempDir('otel-audit-replay-cwd-');
+    cleanups.push(cleanup);
+    const missing = join(cwd, viaEnv ? 'typo' : '.otel-audit');
+    const p = runNode([CLI, 'replay', '--timeout', '1'], { OTEL_AUDIT_DIR: viaEnv ? missing : undefined }, cwd);
+    expect((await p.exited).code).toBe(2);
+    expect(p.stderr.join('\n')).toContain(viaEnv ? `OTEL_AUDIT_DIR (${JSON.stringify(missing)}): no such directory` : `the default directory ${JSON.stringify(missing)}: no such directory`);
+    expect(existsSync(missing)).toBe(false);
+  });
+
   it('a --timeout a timer cannot hold (over 2147483 s) is a usage error, not a timeout after 1 ms', async () => {
     const { dir } = await orphanedJournal('http://127.0.0.1:9/v1/logs');
     const r = await replay(dir, ['--timeout', '2200000']);

@@ -1,5 +1,5 @@
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -355,6 +355,28 @@ describe('collector: outages and control plane', () => {
     execFileSync('mkfifo', [fifo]);
     await expect(startCollector({ port: 0, outFile: fifo })).rejects.toThrow(`cannot open --out ${JSON.stringify(fifo)}: ENXIO`);
     await expect(startCollector({ port: 0, outFile: dir })).rejects.toThrow(`cannot open --out ${JSON.stringify(dir)}: EISDIR`);
+  });
+
+  // Found by review: records were appended to whatever a link named (a dangling one was created), and an existing
+  // 0666 file stayed world-writable though the help says --out is 0600.
+  it('never writes --out through a symbolic link, and makes an existing --out file 0600', async () => {
+    const dir = await tempDir();
+    const victim = join(dir, 'victim');
+    writeFileSync(victim, 'precious\n');
+    const link = join(dir, 'link.jsonl');
+    symlinkSync(victim, link);
+    await expect(startCollector({ port: 0, outFile: link })).rejects.toThrow(`cannot open --out ${JSON.stringify(link)}: it is a symbolic link, which is not followed`);
+    expect(readFileSync(victim, 'utf8')).toBe('precious\n');
+    const dangling = join(dir, 'dangling.jsonl');
+    symlinkSync(join(dir, 'created-by-link'), dangling);
+    await expect(startCollector({ port: 0, outFile: dangling })).rejects.toThrow(/symbolic link/);
+    expect(existsSync(join(dir, 'created-by-link'))).toBe(false);
+    const loose = join(dir, 'loose.jsonl');
+    writeFileSync(loose, '', { mode: 0o666 });
+    chmodSync(loose, 0o666);
+    const handle = await startCollector({ port: 0, outFile: loose });
+    await handle.close();
+    expect((await stat(loose)).mode & 0o777).toBe(0o600);
   });
 
   it('fails to start on a port in use', async () => {

@@ -24,8 +24,8 @@ export async function killAll(): Promise<void> {
   live.clear();
 }
 
-export function spawnJson(cmd: string, args: string[], env: Record<string, string | undefined>): Proc {
-  const proc = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+export function spawnJson(cmd: string, args: string[], env: Record<string, string | undefined>, cwd?: string): Proc {
+  const proc = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env }, ...(cwd !== undefined ? { cwd } : {}) });
   live.add(proc);
   proc.once('exit', () => live.delete(proc));
   const lines: Record<string, unknown>[] = [];
@@ -77,8 +77,8 @@ export function spawnJson(cmd: string, args: string[], env: Record<string, strin
 }
 
 /** A Node.js child running `args` (a script and its arguments). */
-export function runNode(args: string[], env: Record<string, string | undefined>): Proc {
-  return spawnJson(process.execPath, args, env);
+export function runNode(args: string[], env: Record<string, string | undefined>, cwd?: string): Proc {
+  return spawnJson(process.execPath, args, env, cwd);
 }
 
 /** Kept for the tests that speak of a "Child". */

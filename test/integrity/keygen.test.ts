@@ -1,5 +1,5 @@
 /** `otel-audit keygen --out-dir DIR`. */
-import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PRIVATE_KEY_FILE, PUBLIC_KEY_FILE, runKeygenCommand } from '../../src/cli/keygen-command.js';
@@ -66,6 +66,21 @@ describe('otel-audit keygen', () => {
     expect((await run([])).code).toBe(2);
     expect((await run(['--out-dir'])).code).toBe(2);
     expect((await run(['--bogus'])).err).toMatch(/unknown argument/);
+    // Found by review: `--out-dir --help` wrote a key pair into ./--help/; a second --out-dir silently won.
+    const cwdBefore = process.cwd();
+    process.chdir(dir);
+    try {
+      const r = await run(['--out-dir', '--help']);
+      expect(r.code).toBe(2);
+      expect(r.err).toContain('--out-dir needs a directory');
+      expect(existsSync(join(dir, '--help'))).toBe(false);
+    } finally {
+      process.chdir(cwdBefore);
+    }
+    const twice = await run(['--out-dir', join(dir, 'k1'), '--out-dir', join(dir, 'k2')]);
+    expect(twice.code).toBe(2);
+    expect(twice.err).toContain('--out-dir is given more than once');
+    expect((await run(['--out-dir', join(dir, 'k3'), 'extra'])).err).toContain('unknown argument "extra"');
     expect((await run(['--help'])).code).toBe(0);
     const file = join(dir, 'a-file');
     writeFileSync(file, '');
