@@ -10,6 +10,7 @@
  */
 import type { ReadWriteLogRecord } from '@opentelemetry/sdk-logs';
 import { ATTR_RECORD_ID, EVENT_CHECKPOINT, EVENT_STREAM_END } from '../core/attributes.js';
+import { asText, describe } from '../otlp/describe.js';
 
 const RESERVED_PREFIXES = ['audit.sequence.', 'audit.integrity.', 'audit.checkpoint.'] as const;
 const RESERVED_EVENT_NAMES: ReadonlySet<string> = new Set([EVENT_STREAM_END, EVENT_CHECKPOINT]);
@@ -58,8 +59,15 @@ export function disownReservedNames(record: ReadWriteLogRecord): string | undefi
     else record.setAttribute(kept, id as never);
     (problems ??= []).push(`${ATTR_RECORD_ID} must be a non-empty string; the caller's value is kept as ${kept} and the record has a generated one`);
   }
-  const eventName = record.eventName;
-  if (eventName !== undefined && RESERVED_EVENT_NAMES.has(eventName)) {
+  let eventName: unknown = record.eventName;
+  if (eventName !== undefined && typeof eventName !== 'string') {
+    // The SDK passes a non-string through; it is written as its text (`['audit.checkpoint']` as "audit.checkpoint"),
+    // so that text is what must not be a reserved name. Converted here, once: a toString read again could differ.
+    const text = asText(eventName);
+    (problems ??= []).push(`eventName: ${typeof eventName} written as the string ${describe(text)}`);
+    record.eventName = eventName = text;
+  }
+  if (typeof eventName === 'string' && RESERVED_EVENT_NAMES.has(eventName)) {
     record.eventName = callerName(eventName);
     (problems ??= []).push(`event name ${eventName} is written only by the processor; sent as ${callerName(eventName)}`);
   }

@@ -250,7 +250,9 @@ class ValueEncoder {
     // Canonical members as parallel arrays (raw key, "key":value text).
     const rawKeys: string[] = [];
     const members: string[] = [];
-    // Keys written so far; built only once a key had to be sanitized (rare path), see below.
+    // Keys written so far, as written (a value read again could differ: a getter); checked as a set only once a
+    // key had to be sanitized (rare path), see below.
+    const outKeys: string[] = [];
     let written: Set<string> | undefined;
     for (let i = 0; i < keys.length; i++) {
       const key = keys[i]!;
@@ -259,10 +261,8 @@ class ValueEncoder {
       const raw = sanitizeString(key, keyPath, this.p, this.limits);
       if (raw !== key && written === undefined) {
         // A sanitized key (lone surrogate replaced, or truncated) can equal another key of the same map, which
-        // would write a duplicate key: a record that canonicalFromOtlp rejects. From here on, every key is
-        // checked; the keys before this one were written unchanged unless their value was omitted.
-        written = new Set();
-        for (let j = 0; j < i; j++) if (!isOmitted(m[keys[j]!])) written.add(keys[j]!);
+        // would write a duplicate key: a record that canonicalFromOtlp rejects. From here on, every key is checked.
+        written = new Set(outKeys);
       }
       if (written !== undefined) {
         if (written.has(raw)) {
@@ -271,6 +271,7 @@ class ValueEncoder {
         }
         written.add(raw);
       }
+      outKeys.push(raw);
       const k = JSON.stringify(raw);
       o += (o === '' ? '' : ',') + `{"key":${k},"value":${this.otlp}}`;
       if (skip === undefined || !skip(raw)) {

@@ -10,7 +10,10 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { AuditValidationError } from '../../src/core/errors.js';
 import { stringAttribute } from '../../src/otlp/decode.js';
 import type { OtlpLogRecord } from '../../src/otlp/types.js';
+import { loadSigningKeys } from '../../src/integrity/keys.js';
 import { verifyFiles } from '../../src/verify/index.js';
+import { ed25519Keys } from '../helpers/make-signed-chain.js';
+import { tempDir } from '../helpers/tmp.js';
 import { loginEvent, makePipeline, type TestPipeline } from '../helpers/pipeline.js';
 import { journalRecords, recordsOfFile } from '../helpers/records.js';
 
@@ -33,6 +36,12 @@ async function deliveredIntact(t: TestPipeline, expected: number): Promise<OtlpL
   const collector = await verifyFiles([t.collectorFile]);
   expect(collector.problems.filter((x) => x.severity === 'error')).toEqual([]);
   return remote;
+}
+
+/** An object whose text is `first` the first time it is asked, `then` after. */
+function onceThen(first: string, then: string): object {
+  let n = 0;
+  return { toString: (): string => (n++ === 0 ? first : then) };
 }
 
 const mark = (r: OtlpLogRecord | undefined): string | undefined => (r === undefined ? undefined : stringAttribute(r, 'audit.validation.error'));
@@ -115,6 +124,48 @@ describe('raw Logs API: the processor owns its names', () => {
     const remote = await deliveredIntact(p, 2);
     expect(remote.map((r) => r.eventName)).toEqual([eventName.replace(/^audit\./, 'audit.caller.'), 'file.read', 'audit.stream.end']);
     expect(mark(remote[0])).toContain(`event name ${eventName} is written only by the processor`);
+  });
+
+  // Found by review: the reserved-name check compared the raw value, the sealer wrote its text. An array or a String
+  // object named like a checkpoint was sealed as "audit.checkpoint", and verify with the public key then failed an
+  // untampered stream on a "forged checkpoint".
+  it.each([
+    ['an array', ['audit.checkpoint'], 'audit.checkpoint'],
+    ['a String object', new String('audit.checkpoint'), 'audit.checkpoint'],
+    ['an object whose toString says so (read once)', onceThen('audit.stream.end', 'file.read'), 'audit.stream.end'],
+  ] as [string, unknown, string][])('a non-string event name whose text is reserved (%s) is renamed and marked; signed copies verify', async (_what, eventName, text) => {
+    const keyDir = await tempDir();
+    const keys = ed25519Keys(keyDir.dir);
+    p = await makePipeline({ signingKeys: loadSigningKeys({ OTEL_AUDIT_SIGNING_KEY_FILE: keys.privFile }) });
+    await keyDir.cleanup();
+    const logger = p.provider.getLogger('audit');
+    logger.emit({ eventName: eventName as unknown as string, attributes: { ...VALID } });
+    logger.emit({ eventName: 'file.read', attributes: { ...VALID } });
+    const remote = await deliveredIntact(p, 2);
+    const first = remote[0]!;
+    expect(first.eventName).toBe(text.replace(/^audit\./, 'audit.caller.'));
+    expect(mark(first)).toContain(`eventName: object written as the string "${text}"`);
+    expect(mark(first)).toContain(`event name ${text} is written only by the processor`);
+    for (const copy of [p.auditDir, p.collectorFile]) {
+      const r = await verifyFiles([copy], { pubkeys: keys.verifying });
+      expect(r.problems.filter((x) => x.severity === 'error')).toEqual([]);
+    }
+  });
+
+  // Found by review: once a key needed sanitizing, the keys already written were found by reading the map again; a
+  // getter that answered undefined the second time left its key out, and "\ud800" (sanitized to "\ufffd") was then
+  // written beside it: a duplicate key, so the record had no canonical form and both copies failed verify.
+  it('a map key sanitized to one already written is dropped, even when a getter answers differently on a second read', async () => {
+    p = await makePipeline();
+    let reads = 0;
+    const body: Record<string, unknown> = {};
+    Object.defineProperty(body, '\ufffd', { enumerable: true, get: () => (reads++ % 2 === 0 ? 'first' : undefined) });
+    body['\ud800'] = 'second';
+    p.provider.getLogger('audit').emit({ eventName: 'file.read', body: body as never, attributes: { ...VALID } });
+    // Both copies verify (deliveredIntact); whichever read the getter answered, "\ufffd" is written once.
+    const [r] = await deliveredIntact(p, 1);
+    const keys = (r!.body as { kvlistValue: { values: { key: string }[] } }).kvlistValue.values.map((kv) => kv.key);
+    expect(keys).toEqual(['\ufffd']);
   });
 
   it('attributes from JSON.parse with a "__proto__" member: inherited values are never read, so a record with no actor is marked', async () => {
