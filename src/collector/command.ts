@@ -12,8 +12,9 @@ export const COLLECTOR_USAGE = `Usage: otel-audit collector [options]
 
 Development OTLP/HTTP logs receiver: POST /v1/logs as OTLP/JSON (Content-Type: application/json) or
 OTLP/protobuf (Content-Type: application/x-protobuf), identity or gzip. Writes each request as one
-OTLP/JSON line in the OTel Collector file-exporter format (a protobuf request gives the same line as
-the same request sent as JSON) and answers in the request's format. For tests and demos; NOT a
+OTLP/JSON line in the OTel Collector file-exporter format (a protobuf request gives the same records
+as the same request sent as JSON; an empty list or a zero spelled out in JSON is absent in protobuf) and
+answers in the request's format. For tests and demos; NOT a
 production collector (no gRPC, no auth, no TLS).
 
 Options:

@@ -11,9 +11,11 @@
  * - an AnyValue oneof member is kept even when it holds its default (presence is the value's type), and a
  *   message present on the wire stays present even when empty (`"resource":{}`, `"body":{}`);
  * - members come out in the order normalize.ts writes them, whatever the order on the wire, so the
- *   collector's `--out` line for a protobuf request is byte-for-byte the one for the same JSON request.
- * Scalars holding their proto3 default (0, "", empty bytes) are absent, as protobuf cannot tell them from
- * unset; so are all-zero ids (normalize.ts drops those too). Proto semantics otherwise: the last value of a
+ *   collector's `--out` line for a protobuf request is byte-for-byte the one for the same JSON request,
+ *   except for what JSON can spell out and protobuf cannot:
+ * scalars holding their proto3 default (0, "", empty bytes) and empty repeated fields (`"values":[]`,
+ * `"attributes":[]`) are absent, as protobuf cannot tell them from unset; so are all-zero ids (normalize.ts
+ * drops those too). The canonical forms are the same either way. Proto semantics otherwise: the last value of a
  * scalar field wins, repeated fields append, a singular message (or oneof message member) seen twice is
  * merged, unknown fields (any wire type, groups included) are skipped, and so is a known field number with
  * an unexpected wire type.

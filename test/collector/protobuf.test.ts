@@ -16,6 +16,7 @@ import { describe, expect, it } from 'vitest';
 import { getAuditLogger } from '../../src/api/audit-logger.js';
 import { runVerifyCommand } from '../../src/cli/verify-command.js';
 import { startCollector } from '../../src/collector/index.js';
+import { canonicalFromOtlp } from '../../src/chain/canonical.js';
 import { encodeLogsRequest } from '../../src/otlp/protobuf.js';
 import type { ExportLogsServiceRequest } from '../../src/otlp/types.js';
 import { AuditLogRecordProcessor } from '../../src/processor.js';
@@ -112,6 +113,44 @@ describe('collector: OTLP/HTTP protobuf', () => {
       bytes: 2 * afterJson.bytes,
     });
     expect(afterJson.records).toBe(3);
+  });
+
+  // Found by review: the help promised the same line, but protobuf cannot carry an empty list or a zero that JSON
+  // spells out. The records and their canonical forms are what must not differ.
+  it('a JSON request spelling out empty lists: the protobuf line lacks them, the canonical forms are the same', async () => {
+    const { handle, outFile } = await collector();
+    const req: ExportLogsServiceRequest = {
+      resourceLogs: [
+        {
+          resource: { attributes: [] },
+          scopeLogs: [
+            {
+              scope: { name: 'audit' },
+              logRecords: [
+                {
+                  timeUnixNano: '1700000000000000000',
+                  observedTimeUnixNano: '1700000000000000001',
+                  body: { stringValue: 'x' },
+                  attributes: [
+                    { key: 'empty.list', value: { arrayValue: { values: [] } } },
+                    { key: 'empty.map', value: { kvlistValue: { values: [] } } },
+                    { key: 'n', value: { intValue: '0' } },
+                  ],
+                },
+              ],
+            },
+          ],
+        },
+      ],
+    };
+    expect((await post(handle.endpoint, JSON.stringify(req), { 'content-type': 'application/json' })).status).toBe(200);
+    expect((await postProto(handle.endpoint, encodeLogsRequest(req))).status).toBe(200);
+    const lines = await readLines(outFile);
+    expect(lines[0]).toContain('{"arrayValue":{"values":[]}}');
+    expect(lines[1]).toContain('{"arrayValue":{}}');
+    const canon = (line: string): string[] =>
+      (JSON.parse(line) as ExportLogsServiceRequest).resourceLogs!.flatMap((rl) => rl.scopeLogs!.flatMap((sl) => sl.logRecords!.map((r) => canonicalFromOtlp(r))));
+    expect(canon(lines[1]!)).toEqual(canon(lines[0]!));
   });
 
   it('accepts a gzip body, and Content-Type parameters', async () => {
