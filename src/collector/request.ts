@@ -11,6 +11,7 @@ import type { ExportLogsServiceRequest } from '../otlp/types.js';
 import { gunzipLimited, HttpError, readBody, type ByteBudget, type Hold } from './body.js';
 import { mediaType, PROTOBUF } from './responses.js';
 import { errorText } from '../core/errors.js';
+import { memberNames } from '../verify/json-members.js';
 
 export interface BodyLimits {
   /** Largest accepted body, compressed and decompressed. */
@@ -95,6 +96,12 @@ function parseJson(body: Buffer): ExportLogsServiceRequest {
   } catch (err) {
     throw new HttpError(400, `invalid JSON: ${errorText(err)}`);
   }
+  // JSON.parse keeps the last of two members of one name, and on some V8 versions misreads an escaped name: the
+  // line written would then differ from what was sent, and could verify where the sent one does not. Refused, as
+  // the verifier refuses such a line.
+  const names = memberNames(text);
+  if (names.duplicate !== undefined) throw new HttpError(400, `invalid OTLP/JSON: the member name ${JSON.stringify(names.duplicate)} appears twice in one object`);
+  if (names.escaped !== undefined) throw new HttpError(400, `invalid OTLP/JSON: the member name ${JSON.stringify(names.escaped)} is written with an escape`);
   try {
     return normalizeExportRequest(parsed);
   } catch (err) {

@@ -349,6 +349,23 @@ describe('collector: outages and control plane', () => {
   });
 
   // Fixed bug, kept as a regression test: opening a FIFO to write waited for a reader, before listening, for ever.
+  // Found by review: JSON.parse keeps the last of two members of one name, so a line with
+  // "eventName":"user.logout","eventName":"user.login" was written as the genuine record and verified, while the
+  // verifier calls the line that was sent malformed. And V8 13.6–14.6 may misread an escaped member name.
+  it.each([
+    ['a duplicate member name', '"eventName":"user.logout","eventName":"user.login"', 'the member name "eventName" appears twice in one object'],
+    ['a duplicate value member', '"body":{"stringValue":"a","stringValue":"b"}', 'the member name "stringValue" appears twice in one object'],
+    ['an escaped member name', '"\\u0065ventName":"user.login"', 'the member name "eventName" is written with an escape'],
+  ])('refuses OTLP/JSON with %s (400), writing nothing', async (_what, member, message) => {
+    const { handle, outFile } = await collector();
+    const body = `{"resourceLogs":[{"scopeLogs":[{"logRecords":[{"timeUnixNano":"1","observedTimeUnixNano":"1",${member}}]}]}]}`;
+    JSON.parse(body); // valid JSON all the same
+    const res = await post(handle.endpoint, body);
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as { message: string }).message).toBe(`invalid OTLP/JSON: ${message}`);
+    expect(await lines(outFile)).toEqual([]);
+  });
+
   it('refuses an --out that is not a regular file (a FIFO, a directory) at once, naming it', async () => {
     const dir = await tempDir();
     const fifo = join(dir, 'fifo');
