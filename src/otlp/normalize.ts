@@ -36,10 +36,12 @@ export class OtlpFormatError extends Error {
 }
 
 /**
- * AnyValue nesting limit (arrays and maps inside values). Protobuf implementations cap recursion too
- * (C++: 100); without a cap a hostile body could exhaust the stack.
+ * AnyValue nesting limit (arrays and maps inside values): without a cap a hostile body could exhaust the stack.
+ * The canonical form's own limit (chain/canonical.ts MAX_VALUE_NESTING, which this layer cannot import; a test
+ * holds them equal), so that the dev collector takes every record the verifier accepts (at 100 it refused
+ * 101–128 levels, and a sender set such a batch aside for good).
  */
-export const MAX_VALUE_DEPTH = 100;
+export const MAX_VALUE_DEPTH = 128;
 
 /** Path segments of the value being normalized; pushed and popped as we descend, joined only on error. */
 type Path = Array<string | number>;

@@ -81,12 +81,10 @@ import {
   writeString,
   writeUint32,
 } from './protobuf-writer.js';
+// AnyValue nesting limit (arrayValue/kvlistValue levels), the OTLP/JSON normalizer's: deeper input is an error, not a
+// stack overflow.
+import { MAX_VALUE_DEPTH } from './normalize.js';
 
-/**
- * AnyValue nesting limit (arrayValue/kvlistValue levels), the same as the OTLP/JSON normalizer's
- * (otlp/normalize.ts MAX_VALUE_DEPTH): deeper input is an error, not a stack overflow.
- */
-const MAX_VALUE_DEPTH = 100;
 
 /**
  * The protobuf binary `ExportLogsServiceRequest` (opentelemetry.proto.collector.logs.v1) of an OTLP/JSON

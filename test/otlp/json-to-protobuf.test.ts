@@ -18,6 +18,7 @@ import { RecordSealer } from '../../src/chain/seal.js';
 import { SyntheticRecord } from '../../src/chain/synthetic-record.js';
 import { OtlpSender } from '../../src/deliver/otlp-sender.js';
 import { encodeLogsJson, takeUnforeseenError, transcodeLogsRequest as transcode } from '../../src/otlp/json-to-protobuf.js';
+import { MAX_VALUE_DEPTH } from '../../src/otlp/normalize.js';
 import { encodeLogsRequest } from '../../src/otlp/protobuf.js';
 import { RequestBuilder } from '../../src/otlp/request-builder.js';
 import type { ExportLogsServiceRequest } from '../../src/otlp/types.js';
@@ -245,7 +246,7 @@ const SLOW: [string, string | Buffer][] = [
   ['high surrogate then a character', attr('{"stringValue":"\\ud83d\\u0041"}')],
   ['raw control character', attr('{"stringValue":"a\u0001"}')],
   ['bad escape', attr('{"stringValue":"\\x"}')],
-  ['values nested 101 levels deep', attr('{"kvlistValue":{"values":[{"value":'.repeat(101) + '{}' + '}]}}'.repeat(101))],
+  [`values nested ${MAX_VALUE_DEPTH + 1} levels deep`, attr('{"kvlistValue":{"values":[{"value":'.repeat(MAX_VALUE_DEPTH + 1) + '{}' + '}]}}'.repeat(MAX_VALUE_DEPTH + 1))],
   ['truncated', rec('"timeUnixNano":"1"').slice(0, -3)],
   ['trailing comma', '{"resourceLogs":[{},]}'],
   ['not an object', '[]'],

@@ -9,7 +9,7 @@
  * - malformed input throws OtlpFormatError (never anything else), including every truncation and byte flip.
  */
 import { describe, expect, it } from 'vitest';
-import { normalizeExportRequest, OtlpFormatError } from '../../src/otlp/normalize.js';
+import { MAX_VALUE_DEPTH, normalizeExportRequest, OtlpFormatError } from '../../src/otlp/normalize.js';
 import { decodeLogsRequest, encodeLogsRequest } from '../../src/otlp/protobuf.js';
 import { int64Text, uint64Text } from '../../src/otlp/protobuf-reader.js';
 import type { ExportLogsServiceRequest } from '../../src/otlp/types.js';
@@ -221,15 +221,15 @@ describe('decodeLogsRequest: malformed input is an OtlpFormatError', () => {
     expect(run).toThrow(message);
   });
 
-  it('values nested deeper than 100 levels', () => {
+  it(`values nested deeper than ${MAX_VALUE_DEPTH} levels`, () => {
     /** A request whose one record's body is `levels` arrays around an int. */
     const nested = (levels: number): Buffer => {
       let any: Buffer = Buffer.from('1801', 'hex'); // AnyValue{int_value = 1}
       for (let i = 0; i < levels; i++) any = wrap(0x2a, wrap(0x0a, any)); // AnyValue{array_value{values = [any]}}
       return wrap(0x0a, wrap(0x12, wrap(0x12, wrap(0x2a, any))));
     };
-    expect(() => decodeLogsRequest(nested(100))).not.toThrow();
-    expect(() => decodeLogsRequest(nested(101))).toThrow(/body(\.arrayValue\.values\[0\])+\.arrayValue: values nested deeper than 100 levels/);
+    expect(() => decodeLogsRequest(nested(MAX_VALUE_DEPTH))).not.toThrow();
+    expect(() => decodeLogsRequest(nested(MAX_VALUE_DEPTH + 1))).toThrow(new RegExp(`body(\\.arrayValue\\.values\\[0\\])+\\.arrayValue: values nested deeper than ${MAX_VALUE_DEPTH} levels`));
     expect(() => decodeLogsRequest(nested(5000))).toThrow(OtlpFormatError);
   });
 

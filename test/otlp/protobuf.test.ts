@@ -7,6 +7,8 @@
  * - a few hand-assembled byte vectors pin field numbers and wire types independently of protobufjs;
  * - records keep their canonical hash through the round trip;
  */
+import { MAX_VALUE_DEPTH } from '../../src/otlp/normalize.js';
+import { canonicalFromOtlp, MAX_VALUE_NESTING } from '../../src/chain/canonical.js';
 import { describe, expect, it } from 'vitest';
 import { encodeLogsRequest } from '../../src/otlp/protobuf.js';
 import type {
@@ -409,11 +411,14 @@ describe('encodeLogsRequest: invalid input throws, naming the path', () => {
     );
   });
 
-  it('values nested deeper than 100 levels', () => {
+  it(`values nested deeper than ${MAX_VALUE_DEPTH} levels (the canonical form's limit)`, () => {
+    expect(MAX_VALUE_DEPTH).toBe(MAX_VALUE_NESTING);
     let v: OtlpAnyValue = { intValue: '1' };
-    for (let i = 0; i < 100; i++) v = { arrayValue: { values: [v] } };
+    for (let i = 0; i < MAX_VALUE_DEPTH; i++) v = { arrayValue: { values: [v] } };
     expect(() => encodeLogsRequest(requestOf({ body: v }))).not.toThrow();
-    expect(() => encodeLogsRequest(requestOf({ body: { arrayValue: { values: [v] } } }))).toThrow(/nested deeper than 100 levels/);
+    expect(() => canonicalFromOtlp({ body: v })).not.toThrow();
+    expect(() => encodeLogsRequest(requestOf({ body: { arrayValue: { values: [v] } } }))).toThrow(new RegExp(`nested deeper than ${MAX_VALUE_DEPTH} levels`));
+    expect(() => canonicalFromOtlp({ body: { arrayValue: { values: [v] } } })).toThrow(/nested deeper than/);
   });
 
   it('the encoder is usable again after an error', () => {
