@@ -40,8 +40,9 @@ describe('an orphaned stream whose replay claim cannot be written', () => {
     p = result;
     expect(said).toMatch(new RegExp(`replay of stream ${ORPHAN} from .* skipped: its claim could not be written \\(${code}`));
     fault.code = undefined;
+    // Durable wherever it got first: the journal's fsync or the collector's acknowledgement may win.
     const receipt = await p.audit.record(loginEvent(1));
-    expect(receipt.durability).toBe('journal');
+    expect(['journal', 'collector']).toContain(receipt.durability);
     await p.processor.forceFlush();
     expect(p.processor.stats().acked).toBeGreaterThanOrEqual(1);
     await t.cleanup();
