@@ -143,7 +143,7 @@ function stateSaysMore(summary: StreamSummary, state: StateView | undefined): Pr
     severity: 'info',
     stream: summary.streamId,
     seq: summary.last + 1,
-    through: state.last,
+    ...(state.last === summary.last + 1 ? {} : { through: state.last }),
     reason: 'state_file',
     file: state.file,
     message: `the stream's state file says the producer closed it at seq ${state.last}, but the records held end at seq ${summary.last}${summary.ended ? ', with an end record there' : ' without the end record'}: its tail may have been cut${summary.ended ? ' and an end record made up' : ''} (or its journal writes failed; compare the collector's copy). The state file is not authenticated`,

@@ -37,6 +37,13 @@ describe('verify: a tail cut from a journal whose state file says more', () => {
     ]);
     expect(cut.problems[0]!.file).toMatch(/state\/.*\.state$/);
 
+    // One record cut (the end record alone): `through` only when it differs from `seq` (docs/integrity.md §8.2).
+    writeFileSync(path, lines.slice(0, 6).join('\n') + '\n');
+    const one = await verifyFiles([p.auditDir]);
+    expect(one.problems).toHaveLength(1);
+    expect(one.problems[0]).toMatchObject({ kind: 'truncated', reason: 'state_file', seq: 7 });
+    expect(one.problems[0]).not.toHaveProperty('through');
+
     // Listed after the stream's own problems (docs/integrity.md §7.5), not before them.
     const edited = lines[1]!.replace('"stringValue":"u1"', '"stringValue":"mallory"');
     expect(edited).not.toBe(lines[1]);
