@@ -171,6 +171,63 @@ function resequence(s: RecordStore, rows: Uint32Array, sp: StreamProblems): void
       `its audit.sequence.number reads ${m}, but it is seq ${n}: seq ${n + 1} names it as its predecessor and ${n === 1 ? 'it has no previous_hash, as the first record' : `its previous_hash links to seq ${n - 1}`}; it was changed after it was written: its sequence number, and perhaps more`,
     );
   }
+  byId = resequenceByOwnLinks(s, rows, bySeq, byId, sp);
+}
+
+/**
+ * 0b. The same change seen from the record's own links, where no successor names it: the stream's last record, or
+ *    a copy of a record that is also held unchanged (the journal and the collector's copy, one of them edited). A
+ *    record whose previous_record_id and previous_hash are those of the held record at seq k was written as seq
+ *    k+1, whatever its audit.sequence.number reads (the producer never skips a seq). It is taken back to k+1 when
+ *    that seq is missing (reported here, unless seq k+2 names another record) or held by the same record id (an
+ *    edited copy: step 1 reports it as a modified version); never over a different record, which stays a
+ *    conflict for step 1. Looked at only after a gap or where one seq has different versions: the rare path.
+ */
+function resequenceByOwnLinks(s: RecordStore, rows: Uint32Array, bySeq: Map<number, number[]>, byIdIn: Map<string, number[]> | undefined, sp: StreamProblems): Map<string, number[]> | undefined {
+  const seq = s.seq;
+  let byId = byIdIn;
+  const candidates: number[] = [];
+  for (const [m, at] of bySeq) {
+    const gapBefore = m > 1 && !bySeq.has(m - 1);
+    const versions = at.length > 1 && at.some((i) => !s.sameHash(i, at[0]!));
+    if (gapBefore || versions) for (const i of at) candidates.push(i);
+  }
+  for (const q of candidates) {
+    const m = seq[q]!;
+    if (!s.has(q, F_HAS_PREV)) continue;
+    const named = s.prevRecordId(q);
+    if (named === undefined || named === '') continue;
+    byId ??= rowsBy(rows, (i) => s.recordId(i));
+    const p = byId.get(named)?.find((i) => i !== q && s.linked(i, q));
+    if (p === undefined) continue;
+    const n = seq[p]! + 1;
+    if (n === m) continue;
+    const id = s.recordId(q);
+    const held = bySeq.get(n);
+    if (held !== undefined) {
+      if (!held.every((i) => s.recordId(i) === id)) continue; // another record holds seq n: a conflict, not this
+    } else {
+      const next = bySeq.get(n + 1)?.find((i) => s.has(i, F_HAS_PREV));
+      if (next !== undefined && s.prevRecordId(next) !== id) continue; // seq n+1 names another record as seq n
+    }
+    const moved = (bySeq.get(m) ?? []).filter((i) => s.sameHash(i, q));
+    for (const i of moved) {
+      seq[i] = n;
+      if (held === undefined) s.flags[i]! |= F_RESEQUENCED;
+    }
+    bySeq.set(n, [...(held ?? []), ...moved]);
+    const rest = (bySeq.get(m) ?? []).filter((i) => seq[i] === m);
+    if (rest.length === 0) bySeq.delete(m);
+    else bySeq.set(m, rest);
+    if (held === undefined) {
+      sp.report(
+        'modified',
+        q,
+        `its audit.sequence.number reads ${m}, but it is seq ${n}: its previous_record_id and previous_hash link to seq ${n - 1}${bySeq.has(n + 1) ? ` and seq ${n + 1} names it as its predecessor` : ''}, and seq ${n} is missing; it was changed after it was written: its sequence number, and perhaps more`,
+      );
+    }
+  }
+  return byId;
 }
 
 /** The rows by a key of theirs, each key's rows in reading order. */

@@ -242,6 +242,13 @@ interface TamperCase {
   expect: Expected[];
 }
 
+/** A line with its record's audit.sequence.number `seq` edited to read `to`, nothing else changed. */
+function withSeq(line: string, seq: number, to: string): string {
+  const changed = line.replace(`"key":"${ATTR_SEQ_NUMBER}","value":{"intValue":"${seq}"}`, `"key":"${ATTR_SEQ_NUMBER}","value":{"intValue":"${to}"}`);
+  expect(changed).not.toBe(line);
+  return changed;
+}
+
 const relink = (r: OtlpLogRecord, prev: OtlpLogRecord): void => {
   setAttr(r, ATTR_SEQ_PREVIOUS_HASH, { stringValue: recordHash(prev) });
   setAttr(r, ATTR_SEQ_PREVIOUS_RECORD_ID, { stringValue: recordIdOf(prev) });
@@ -304,24 +311,51 @@ const tamperCases: TamperCase[] = [
   },
   // Only the sequence number edited: the record still stands in its place, named by its successor and linked to
   // its predecessor. Reported once, as that record modified, not as a deletion, an insertion and a reordering of
-  // every record after it in its file.
+  // every record after it in its file. Found by review: where no successor names it (the last record), it was
+  // reported as deletions of records nobody touched, or as an insertion; its own links say where it was written.
   ...[
-    { name: 'sequence number of a middle record changed to one past the end', index: 4, to: '50', seq: 5 },
-    { name: 'sequence number of a middle record changed to a later record\'s', index: 4, to: '8', seq: 5 },
-    { name: 'sequence number of a middle record changed to an earlier record\'s', index: 6, to: '2', seq: 7 },
-    { name: 'sequence number of the first record changed', index: 0, to: '99', seq: 1 },
+    { name: 'sequence number of a middle record changed to one past the end', index: 4, to: '50', seq: 5, why: '' },
+    { name: 'sequence number of a middle record changed to a later record\'s', index: 4, to: '8', seq: 5, why: '' },
+    { name: 'sequence number of a middle record changed to an earlier record\'s', index: 6, to: '2', seq: 7, why: '' },
+    { name: 'sequence number of the first record changed', index: 0, to: '99', seq: 1, why: '' },
+    { name: 'sequence number of the last record changed to one past the end (nothing names it)', index: 9, to: '40', seq: 10, why: ': its previous_record_id and previous_hash link to seq 9' },
+    { name: 'sequence number of the last record changed to an earlier record\'s', index: 9, to: '3', seq: 10, why: ': its previous_record_id and previous_hash link to seq 9' },
   ].map(
-    ({ name, index, to, seq }): TamperCase => ({
+    ({ name, index, to, seq, why }): TamperCase => ({
       name,
       tamper: ({ lines }) => {
-        const changed = lines[index]!.replace(`"key":"${ATTR_SEQ_NUMBER}","value":{"intValue":"${seq}"}`, `"key":"${ATTR_SEQ_NUMBER}","value":{"intValue":"${to}"}`);
-        expect(changed).not.toBe(lines[index]);
-        lines[index] = changed;
+        lines[index] = withSeq(lines[index]!, seq, to);
         return { lines };
       },
-      expect: [{ kind: 'modified', seq, line: index + 1, recordId: `rec-*-${seq}`, message: new RegExp(`audit\\.sequence\\.number reads ${to}, but it is seq ${seq}`) }],
+      expect: [{ kind: 'modified', seq, line: index + 1, recordId: `rec-*-${seq}`, message: new RegExp(`audit\\.sequence\\.number reads ${to}, but it is seq ${seq}${why}`) }],
     }),
   ),
+  ...[
+    { to: '20', where: 'past the end' },
+    { to: '8', where: 'onto another record\'s' },
+  ].map(
+    ({ to, where }): TamperCase => ({
+      name: `sequence number of a middle record changed ${where} in one of two copies (the journal and the collector's)`,
+      tamper: ({ lines, name }) => {
+        const copy = [...lines];
+        copy[4] = withSeq(copy[4]!, 5, to);
+        return { files: { [audit(name)]: lines, 'collector.jsonl': copy } };
+      },
+      expect: [{ kind: 'modified', seq: 5, file: 'collector.jsonl', line: 5, recordId: 'rec-*-5', message: /different version of record seq 5 \(same record id\)/ }],
+    }),
+  ),
+  {
+    // The rule above takes a record back only over a missing seq or a copy of itself, never over another record.
+    name: 'a forged record linking to seq 9, numbered far past the end, while seq 10 is held: not taken for seq 10',
+    tamper: ({ records }) => {
+      const forged = structuredClone(records[9]!);
+      setAttr(forged, ATTR_RECORD_ID, { stringValue: 'forged' });
+      setAttr(forged, ATTR_SEQ_NUMBER, { intValue: '40' });
+      forged.body = { stringValue: 'approved by admin' };
+      return { lines: [...toLines(records), ...toLines([forged])] };
+    },
+    expect: [{ kind: 'deleted', seq: 11, line: 11, message: /seq 11–39 \(29 records\) are missing before seq 40/ }],
+  },
   {
     name: 'one record deleted',
     tamper: ({ records }) => ({ lines: toLines(records.filter((_, i) => i !== 4)) }),
