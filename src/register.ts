@@ -93,7 +93,13 @@ function install(): { processor: AuditLogRecordProcessor; provider: LoggerProvid
     // shut down: so the wait for the collector comes first, as a flush, during which the app's records are still
     // taken (journaled, and sent while the collector answers); then the shutdown closes the stream within what
     // is left of the one bound.
+    // Kept until the signal is re-raised: a second one meanwhile (Ctrl-C gives the terminal's and npm's forwarded
+    // one) is taken by this same shutdown. Removed on the first, the second killed the process at once, without
+    // the exit journaling, and records whose record() had returned were gone unreported.
+    let handling = false;
     const onSignal = (): void => {
+      if (handling) return;
+      handling = true;
       const deadline = Date.now() + processor.options.exportTimeoutMillis;
       void processor
         .forceFlush()
@@ -103,10 +109,11 @@ function install(): { processor: AuditLogRecordProcessor; provider: LoggerProvid
           return close();
         })
         .then(() => {
+          process.off(signal, onSignal);
           if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
         });
     };
-    process.once(signal, onSignal);
+    process.on(signal, onSignal);
   }
   return { processor, provider };
 }

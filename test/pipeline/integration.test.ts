@@ -150,6 +150,32 @@ describe('zero-code: node --import otel-audit/register', () => {
     expect(r.streams[0]).toMatchObject({ ended: true });
   });
 
+  // Found by review: the handler was a `once`, so a second signal during the flush (Ctrl-C under npm start delivers
+  // the terminal's and npm's forwarded one) killed the process at once: no end marker, no exit journaling, and
+  // records whose record() had returned gone unreported.
+  it('a second SIGINT during the flush is taken by the same shutdown: records still journaled, the stream closed', async () => {
+    const { auditDir, collector } = await setup();
+    await collector.stop();
+    const child = registered('register-ticking.mjs', {
+      OTEL_AUDIT_DIR: auditDir,
+      OTEL_EXPORTER_OTLP_LOGS_ENDPOINT: collector.endpoint,
+      OTEL_EXPORTER_OTLP_TIMEOUT: '500',
+      OTEL_BLRP_EXPORT_TIMEOUT: '1500',
+    });
+    await child.waitFor((o) => o.event === 'ticking');
+    child.proc.kill('SIGINT');
+    const at = child.lines.filter((o) => o.event === 'receipt').length;
+    await new Promise((r) => setTimeout(r, 50));
+    child.proc.kill('SIGINT');
+    expect((await child.exited).signal).toBe('SIGINT');
+    const held = journalRecords(auditDir);
+    expect(held.length).toBeGreaterThan(at + 10); // the app went on, through the 1.5 s flush
+    expect(held.at(-1)!.eventName).toBe('audit.stream.end');
+    const r = await verifyFiles([auditDir]);
+    expect(r.ok).toBe(true);
+    expect(r.streams[0]).toMatchObject({ ended: true });
+  });
+
   it('-r otel-audit/register (CommonJS): typed and raw records through the line\'s Logs API arrive; SIGTERM closes the stream', async () => {
     const { auditDir, collectorFile, collector } = await setup();
     const child = registered('register-app.cjs', {
