@@ -25,6 +25,20 @@ const setup = (): Promise<CollectorDir> => collectorDir(cleanups);
 const registered = (app: string, env: Record<string, string | undefined>, flag = '--import'): ReturnType<typeof runNode> =>
   runNode([flag, 'otel-audit/register', join(root, 'test/fixtures', app)], env);
 
+/** register-ticking.mjs under the zero-code entry, its collector stopped (a 1.5 s flush bound), once it is ticking. */
+async function tickingWithCollectorDown(): Promise<{ auditDir: string; child: ReturnType<typeof runNode> }> {
+  const { auditDir, collector } = await setup();
+  await collector.stop();
+  const child = registered('register-ticking.mjs', {
+    OTEL_AUDIT_DIR: auditDir,
+    OTEL_EXPORTER_OTLP_LOGS_ENDPOINT: collector.endpoint,
+    OTEL_EXPORTER_OTLP_TIMEOUT: '500',
+    OTEL_BLRP_EXPORT_TIMEOUT: '1500',
+  });
+  await child.waitFor((o) => o.event === 'ticking');
+  return { auditDir, child };
+}
+
 describe('NodeSDK app configured only by env', () => {
   it('5000 events through a collector outage: all arrive, both copies verify, tampering is named', async () => {
     const { dir, auditDir, collectorFile, collector } = await setup();
@@ -124,15 +138,7 @@ describe('zero-code: node --import otel-audit/register', () => {
   // collector, while the app (its SIGTERM now handled) went on working: every audit record of that wait was
   // refused, LOST. Now the records are taken while the flush waits, and the stream closes after.
   it('on SIGTERM with the collector down, the records the app goes on making until the signal is re-raised are journaled, none lost', async () => {
-    const { auditDir, collector } = await setup();
-    await collector.stop();
-    const child = registered('register-ticking.mjs', {
-      OTEL_AUDIT_DIR: auditDir,
-      OTEL_EXPORTER_OTLP_LOGS_ENDPOINT: collector.endpoint,
-      OTEL_EXPORTER_OTLP_TIMEOUT: '500',
-      OTEL_BLRP_EXPORT_TIMEOUT: '1500',
-    });
-    await child.waitFor((o) => o.event === 'ticking');
+    const { auditDir, child } = await tickingWithCollectorDown();
     child.proc.kill('SIGTERM');
     const at = child.lines.filter((o) => o.event === 'receipt').length;
     expect((await child.exited).signal).toBe('SIGTERM');
@@ -154,15 +160,7 @@ describe('zero-code: node --import otel-audit/register', () => {
   // the terminal's and npm's forwarded one) killed the process at once: no end marker, no exit journaling, and
   // records whose record() had returned gone unreported.
   it('a second SIGINT during the flush is taken by the same shutdown: records still journaled, the stream closed', async () => {
-    const { auditDir, collector } = await setup();
-    await collector.stop();
-    const child = registered('register-ticking.mjs', {
-      OTEL_AUDIT_DIR: auditDir,
-      OTEL_EXPORTER_OTLP_LOGS_ENDPOINT: collector.endpoint,
-      OTEL_EXPORTER_OTLP_TIMEOUT: '500',
-      OTEL_BLRP_EXPORT_TIMEOUT: '1500',
-    });
-    await child.waitFor((o) => o.event === 'ticking');
+    const { auditDir, child } = await tickingWithCollectorDown();
     child.proc.kill('SIGINT');
     const at = child.lines.filter((o) => o.event === 'receipt').length;
     await new Promise((r) => setTimeout(r, 50));
