@@ -263,15 +263,24 @@ export class AuditLogRecordProcessor implements LogRecordProcessor {
     return this.delivery.refusal();
   }
 
-  /** @internal Typed API: the next audit record seen by onEmit carries this receipt. */
-  _expectReceipt(slot: ReceiptSlot): void {
+  /**
+   * @internal Typed API: the next audit record seen by onEmit carries this receipt. Returns the slot it replaces: a
+   * record() made from inside another one's emit() (a diag logger recording the SDK's warnings) gives it back
+   * with `_receiptUnclaimed`, so that the outer record still finds its own.
+   */
+  _expectReceipt(slot: ReceiptSlot): ReceiptSlot | undefined {
+    const outer = this.slot;
     this.slot = slot;
+    return outer;
   }
 
-  /** @internal Typed API: true if the expected record never reached onEmit (processor not registered). */
-  _receiptUnclaimed(): boolean {
+  /**
+   * @internal Typed API: true if the expected record never reached onEmit (processor not registered). Puts back
+   * `outer`, the slot `_expectReceipt` replaced.
+   */
+  _receiptUnclaimed(outer?: ReceiptSlot): boolean {
     const unclaimed = this.slot !== undefined;
-    this.slot = undefined;
+    this.slot = outer;
     return unclaimed;
   }
 

@@ -41,7 +41,7 @@ export class AuditLogger {
     const d = deferred<AuditReceipt>();
     // Settled later; without a handler a loss at shutdown would become an unhandled rejection in the app.
     d.promise.catch(() => undefined);
-    this.processor._expectReceipt({ receipt: d, recordId: m.recordId, eventName: m.eventName, attributes: m.attributes });
+    const outer = this.processor._expectReceipt({ receipt: d, recordId: m.recordId, eventName: m.eventName, attributes: m.attributes });
     try {
       this.logger.emit({
         eventName: m.eventName,
@@ -53,10 +53,10 @@ export class AuditLogger {
       });
     } catch (e) {
       // A processor before this one threw: the receipt must not stay for the next audit record to take.
-      this.processor._receiptUnclaimed();
+      this.processor._receiptUnclaimed(outer);
       throw e;
     }
-    if (this.processor._receiptUnclaimed()) {
+    if (this.processor._receiptUnclaimed(outer)) {
       // A provider shut down drops records before any processor sees them: that is a loss, not a set-up error.
       const lost = this.processor._lostAfterShutdown(m.recordId);
       if (lost !== undefined) {

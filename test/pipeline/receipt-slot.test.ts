@@ -78,3 +78,34 @@ it('record() resolves with the receipt of its own record', async () => {
   });
   expect(receipt.recordId).toBe('typed-1');
 });
+
+// Found by review: a record() made inside another one's emit() (a diag logger recording the SDK's warnings, here
+// "Dropping extra attributes." under an attribute count limit) replaced the outer record's receipt slot: the
+// outer receipt never settled, not even at shutdown, and its thinned event went unmarked as a raw record.
+it('a record() made inside another record()\'s emit(): both receipts settle, each with its own record', async () => {
+  const { dir, cleanup } = await tempDir();
+  cleanups.push(cleanup);
+  const out = join(dir, 'collector.jsonl');
+  const collector = await startCollector({ port: 0, outFile: out });
+  cleanups.push(() => collector.close());
+  const processor = new AuditLogRecordProcessor({ dir: join(dir, 'audit'), ...FAST, exporter: { url: collector.endpoint } });
+  const provider = new LoggerProvider({ processors: [processor], logRecordLimits: { attributeCountLimit: 16 } });
+  cleanups.push(() => provider.shutdown());
+  const audit = getAuditLogger({ processor, loggerProvider: provider });
+  let inner: Promise<{ recordId: string }> | undefined;
+  const warn = (msg: string): void => {
+    inner ??= audit.record({ action: 'SDK_WARNING', outcome: 'unknown', actor: { id: 'otel-sdk', type: 'system' }, reason: String(msg) });
+  };
+  diag.setLogger({ error: warn, warn, info: () => undefined, debug: () => undefined, verbose: () => undefined }, DiagLogLevel.WARN);
+  const details = Object.fromEntries(Array.from({ length: 20 }, (_, i) => [`d${i}`, i]));
+  const outer = audit.record({ action: 'EXPORT', outcome: 'success', actor: { id: 'alice', type: 'user' }, details });
+  expect(inner).toBeDefined();
+  const [o, i] = await Promise.all([outer, inner!]);
+  expect(o.recordId).not.toBe(i.recordId);
+  await provider.shutdown();
+  const records = recordsOfFile(out);
+  const outerRecord = records.find((r) => r.attributes?.some((a) => a.key === 'audit.record.id' && a.value.stringValue === o.recordId));
+  expect(outerRecord?.attributes?.find((a) => a.key === 'audit.action')?.value.stringValue).toBe('EXPORT');
+  // The typed event the limit thinned is marked as such (map/typed-slot.ts), not validated as a raw record.
+  expect(outerRecord?.attributes?.find((a) => a.key === 'audit.validation.error')?.value.stringValue).toMatch(/limit/i);
+});
