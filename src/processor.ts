@@ -98,6 +98,11 @@ export class AuditLogRecordProcessor implements LogRecordProcessor {
    * getter, or a diag logger that emits audit records) would otherwise land after the stream's end marker.
    */
   private closing = false;
+  /**
+   * The process exit hook ran (_onProcessExit): no tick will come, so a record accepted after it (made in the app's
+   * own exit handler, which runs after this one) is sealed and journaled at once.
+   */
+  private processExiting = false;
   /** Set by `_shutdownBy`: when the next shutdown must end. */
   private shutdownDeadline: number | undefined;
   /**
@@ -207,6 +212,14 @@ export class AuditLogRecordProcessor implements LogRecordProcessor {
    * with a count of what could not be kept (ARCHITECTURE.md §5.6).
    */
   _onProcessExit(): void {
+    this.processExiting = true;
+    // process.exit() called from inside sealing (an onLoss callback): what is still queued cannot be sealed now.
+    const stuck = this.queue.takeUnsealableOnExit();
+    if (stuck.length > 0) {
+      const why = 'the process exited while a record was being sealed (process.exit() called from inside sealing, e.g. in an onLoss callback), before these were sealed';
+      this.loss.report({ records: stuck.map((e) => ({ recordId: typeof e.record === 'function' ? undefined : ownRecordId(e.record.attributes), seq: e.seq })), reason: why, streamId: this.streamId }, true);
+      for (const e of stuck) e.ticket?.reject(new AuditLossError(why));
+    }
     this.queue.drain();
     const r = this.delivery.exitSync();
     if (r.journaled > 0) {
@@ -319,6 +332,7 @@ export class AuditLogRecordProcessor implements LogRecordProcessor {
       if (this.checkpoints?.recordSealed() === true && this.delivery.canAccept()) this.emitCheckpoint();
       // Durable before emit returns: sealed and journaled now (the delivery stage writes and fsyncs in accept).
       if (this.options.fsync === 'always') this.queue.drain();
+      else if (this.processExiting) this._onProcessExit();
     } catch (e) {
       // Unreachable by design (nothing here reads the record's content but the selector and the validation);
       // if it happens, it is a loss, said loudly.

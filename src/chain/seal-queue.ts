@@ -68,6 +68,19 @@ export class SealQueue<T> {
     return this.tail - this.head;
   }
 
+  /**
+   * The process is exiting from inside a drain (process.exit() in an onLoss callback the sealing called): the
+   * chain waits on the record being sealed, so what is still queued cannot be sealed any more. Takes it out, for
+   * its loss to be reported; empty when no drain is running.
+   */
+  takeUnsealableOnExit(): SealEntry<T>[] {
+    if (!this.draining) return [];
+    const rest = this.entries.slice(this.head, this.tail) as SealEntry<T>[];
+    this.entries.fill(undefined, this.head, this.tail);
+    this.head = this.tail;
+    return rest;
+  }
+
   /** Queues a record whose sequence number was reserved in order; seals soon, or now when the queue is full. */
   push(entry: SealEntry<T>): void {
     this.entries[this.tail++] = entry;

@@ -97,7 +97,8 @@ export class Delivery {
   private setAsideRanges: { first: number; last: number; kept: boolean }[] = [];
   private readonly state: StreamState;
   private closed = false;
-  private exited = false;
+  /** Batches exitSync journaled or reported lost already. */
+  private readonly exitHandled = new WeakSet<Batch>();
   lastError: string | undefined;
 
   constructor(private readonly o: DeliveryOptions) {
@@ -557,13 +558,16 @@ export class Delivery {
    * or the event loop ending first): no callback will run again, so every accepted record that is neither
    * acknowledged nor in the journal is written and fsynced now, synchronously (ARCHITECTURE.md §5.6). The
    * next start replays it. Returns how many records that journaled, and how many could not be (no journal,
-   * OTEL_AUDIT_FILE=off, or a write error: `reason`). Idempotent.
+   * OTEL_AUDIT_FILE=off, or a write error: `reason`). Idempotent: a later call takes only records accepted since.
    */
   exitSync(): { journaled: number; lost: LossEvent['records']; reason?: string } {
-    if (this.exited) return { journaled: 0, lost: [] };
-    this.exited = true;
+    // Called again for records accepted after the first call (made in the app's own exit handler, which runs after
+    // this one): each batch is accounted for once.
     const acked = this.loop.acked;
-    const pending = [...this.unsent, ...this.batcher.cutOpen()].filter((b) => !b.onDisk && b.last > acked).sort((a, b) => a.first - b.first);
+    const pending = [...this.unsent, ...this.batcher.cutOpen()]
+      .filter((b) => !b.onDisk && b.last > acked && !this.exitHandled.has(b))
+      .sort((a, b) => a.first - b.first);
+    for (const b of pending) this.exitHandled.add(b);
     const records = recordsOf(pending, acked);
     if (records.length === 0) return { journaled: 0, lost: [] };
     if (this.journal === undefined) return { journaled: 0, lost: records, reason: 'OTEL_AUDIT_FILE=off' };

@@ -72,3 +72,32 @@ describe('with OTEL_AUDIT_FILE=off there is nowhere to keep them', () => {
     expect(existsSync(auditDir) ? journalRecords(auditDir) : []).toEqual([]);
   });
 });
+
+// Found by review. The app's own exit paths: records it accepted must be journaled, or their loss reported with a
+// count (ARCHITECTURE.md §5.6) — never silently gone.
+describe('exits the app makes itself', () => {
+  async function corner(name: string) {
+    const { dir, cleanup } = await tempDir();
+    cleanups.push(cleanup);
+    const auditDir = join(dir, 'audit');
+    const child = runNode([join(root, 'test/fixtures/exit-corners.mjs')], { CORNER: name, OTEL_AUDIT_DIR: auditDir });
+    const exit = await child.exited;
+    return { auditDir, exit, stderr: child.stderr.join('\n') };
+  }
+
+  it('process.exit() in an onLoss callback, called while sealing runs: the records still queued are reported lost, with a count', async () => {
+    const { auditDir, exit, stderr } = await corner('onloss-exit');
+    expect(exit.code).toBe(3);
+    expect(journalRecords(auditDir).map(idOf)).toContain('first');
+    // Three ordinary records were queued behind the unsealable one: reported, not silently gone.
+    expect(stderr).toMatch(/LOST 3 audit record\(s\) .*the process exited while a record was being sealed/);
+    expect((await verifyFiles([auditDir])).ok).toBe(true);
+  });
+
+  it('a record made in the app\'s own exit handler (which runs after the processor\'s) is journaled', async () => {
+    const { auditDir, exit } = await corner('exit-handler');
+    expect(exit.code).toBe(0);
+    expect(journalRecords(auditDir).map(idOf)).toEqual(expect.arrayContaining(['first', 'in-exit-handler']));
+    expect((await verifyFiles([auditDir])).ok).toBe(true);
+  });
+});
