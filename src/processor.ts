@@ -348,7 +348,7 @@ export class AuditLogRecordProcessor implements LogRecordProcessor {
   /** Validates, reserves the sequence number, stamps the live record and queues it for sealing. */
   private enqueue(record: ReadWriteLogRecord, typed: ReceiptSlot | undefined): void {
     const receipt = typed?.receipt;
-    const disowned = disownReservedNames(record);
+    const disowned = disownReservedNames(record, stampedByAnotherProcessor);
     const invalid = typed === undefined ? validateRawAttributes(record.attributes) : limitChanges(typed.attributes, record.attributes);
     const validationError = disowned === undefined ? invalid : invalid === undefined ? disowned : `${invalid}; ${disowned}`;
     const dropped = record.droppedAttributesCount;
@@ -589,6 +589,14 @@ const SEAL_QUEUE_MAX = 1024;
 
 /** Processors not shut down yet: one 'exit' listener serves them all (not one listener per processor). */
 const LIVE = new Set<AuditLogRecordProcessor>();
+
+/** Does the record carry the live stamps of an audit processor of this process (another one on the same provider)? */
+function stampedByAnotherProcessor(attrs: Readonly<Record<string, unknown>>): boolean {
+  const id = attrs[A.ATTR_SEQ_STREAM_ID];
+  if (typeof id !== 'string' || typeof attrs[A.ATTR_SEQ_NUMBER] !== 'number') return false;
+  for (const p of LIVE) if (p.streamId === id) return true;
+  return false;
+}
 let exitHooked = false;
 function onProcessExit(p: AuditLogRecordProcessor): void {
   LIVE.add(p);

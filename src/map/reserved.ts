@@ -9,7 +9,7 @@
  * processor owns")
  */
 import type { ReadWriteLogRecord } from '@opentelemetry/sdk-logs';
-import { ATTR_RECORD_ID, EVENT_CHECKPOINT, EVENT_STREAM_END } from '../core/attributes.js';
+import { ATTR_RECORD_ID, ATTR_SEQ_NUMBER, ATTR_SEQ_STREAM_ID, EVENT_CHECKPOINT, EVENT_STREAM_END } from '../core/attributes.js';
 import { asText, describe } from '../otlp/describe.js';
 
 const RESERVED_PREFIXES = ['audit.sequence.', 'audit.integrity.', 'audit.checkpoint.'] as const;
@@ -23,6 +23,9 @@ export const callerName = (name: string): string => CALLER_PREFIX + name.slice('
 /** `audit.s…`, `audit.i…`, `audit.c…`: the only names worth the full check (onEmit runs this on every key). */
 const RESERVED_SEVENTH = new Set([0x73, 0x69, 0x63]);
 
+/** The reserved names another processor puts on the live record (chain/live-stamps.ts). */
+const LIVE_STAMPS: ReadonlySet<string> = new Set([ATTR_SEQ_STREAM_ID, ATTR_SEQ_NUMBER]);
+
 export const isReservedName = (key: string): boolean =>
   RESERVED_SEVENTH.has(key.charCodeAt(6)) && key.startsWith('audit.') && RESERVED_PREFIXES.some((p) => key.startsWith(p));
 
@@ -32,12 +35,15 @@ export const isReservedName = (key: string): boolean =>
  * no allocation). Also reports an attributes object whose prototype was replaced, which is what the SDK does
  * with an attribute named `__proto__` (its value cannot be kept as data there; inherited values are never read).
  */
-export function disownReservedNames(record: ReadWriteLogRecord): string | undefined {
+export function disownReservedNames(record: ReadWriteLogRecord, stampedHere?: (attrs: Readonly<Record<string, unknown>>) => boolean): string | undefined {
   const attrs = record.attributes as Record<string, unknown>;
+  // The live stamps of another audit processor of this process on the same provider (stream id and sequence
+  // number, chain/live-stamps.ts): its own, not the caller's; this processor's stamps replace them when it seals.
+  const other = stampedHere?.(attrs) === true;
   let moved: string[] | undefined;
   for (const key in attrs) {
     // for-in also walks inherited keys: only own ones are the record's.
-    if (key.charCodeAt(0) === 0x61 /* a */ && isReservedName(key) && Object.hasOwn(attrs, key)) (moved ??= []).push(key);
+    if (key.charCodeAt(0) === 0x61 /* a */ && isReservedName(key) && Object.hasOwn(attrs, key) && !(other && LIVE_STAMPS.has(key))) (moved ??= []).push(key);
   }
   let problems: string[] | undefined;
   if (moved !== undefined) {
