@@ -41,7 +41,20 @@ export function validateEvent(event: unknown): ValidatedEvent {
     }
   }
   if (r.success && issues.length === 0) return r.data;
+  // A detail that collides with a mapped attribute is said with the other problems, not only once they are fixed:
+  // mapEvent's own rule, run on the event as given (an event it cannot even read leaves that to the issues above).
+  if (!r.success) issues.push(...collisionsOf(event));
   throw new AuditValidationError(issues);
+}
+
+/** The details of a not yet valid event that collide with an attribute the mapping writes, as mapEvent finds them. */
+function collisionsOf(event: unknown): readonly ValidationIssue[] {
+  try {
+    mapEvent(event as ValidatedEvent);
+  } catch (e) {
+    if (e instanceof AuditValidationError) return e.issues;
+  }
+  return [];
 }
 
 /** What validateEvent reads of a zod issue: the nested issues of a record key and of a union's branches. */

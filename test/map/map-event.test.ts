@@ -395,6 +395,20 @@ describe('mapEvent: details colliding with mapped attributes', () => {
     );
   });
 
+  // Found by review: README promises "listing every problem", but a collision was said only once the schema passed.
+  it('a collision is listed with the other problems of an event the schema refuses', () => {
+    let err: unknown;
+    try {
+      prepareEvent({ ...BASE, outcome: 'maybe' as never, details: { 'user.id': 'x', fine: 1 } });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(AuditValidationError);
+    expect((err as AuditValidationError).issues.map((i) => i.path)).toEqual(['outcome', 'details.user.id']);
+    // An event the mapping cannot even read (no actor) gets the schema's issues alone.
+    expect(() => validateEvent({ action: 'X', outcome: 'success', details: { 'user.id': 'x' } })).toThrow(/actor/);
+  });
+
   it('prepareEvent throws the collision synchronously', () => {
     expect(() => prepareEvent({ ...BASE, details: { 'user.id': 'x' } })).toThrow(AuditValidationError);
   });
