@@ -43,7 +43,11 @@ export function validateEvent(event: unknown): ValidatedEvent {
   if (r.success && issues.length === 0) return r.data;
   // A detail that collides with a mapped attribute is said with the other problems, not only once they are fixed:
   // mapEvent's own rule, run on the event as given (an event it cannot even read leaves that to the issues above).
-  if (!r.success) issues.push(...collisionsOf(event));
+  if (!r.success) {
+    // Only for details the schema let pass: a reserved key (`audit.action`) is said once, by the schema.
+    const said = new Set(issues.map((i) => i.path));
+    for (const c of collisionsOf(event)) if (!said.has(c.path)) issues.push(c);
+  }
   throw new AuditValidationError(issues);
 }
 
