@@ -533,7 +533,9 @@ export class AuditLogRecordProcessor implements LogRecordProcessor {
     this.replayer?.stop();
     await this.delivery.flush(left());
     const { undelivered } = await this.delivery.close(left());
-    await settleWithin(this.replayDone, left(), { unref: true });
+    // Held (a ref'd wait, within the bound): with nothing else left in the event loop (the replay retrying on its
+    // unref'd backoff), an unref'd wait let the process end in the middle of shutdown(), unsettled and unreported.
+    await settleWithin(this.replayDone, left());
     // Past the deadline, neither export in flight keeps the process alive (the journal keeps their records).
     this.replayer?.release();
     const report: ShutdownReport = {

@@ -70,3 +70,25 @@ describe('zero-code process done with its work, collector not answering', () => 
     expect(r.lines).toContainEqual({ event: 'shutdown' });
   }, HARNESS_MS + 20_000);
 });
+
+// Found by review: with the collector down and an earlier run's stream in the journal, the new process replays it,
+// and its shutdown waited for that replay on an unref'd timer only: nothing kept the event loop alive, the process
+// ended in the middle of shutdown() (exit 13 under top-level await), with no report on stderr.
+describe('a second run while the collector is down: the first run\'s stream is replayed', () => {
+  it('await provider.shutdown() resolves and reports, run after run (three runs)', async () => {
+    const { dir, cleanup } = await tempDir();
+    cleanups.push(cleanup);
+    const auditDir = join(dir, 'audit');
+    for (let run = 1; run <= 3; run++) {
+      const child = runNode([join(root, 'test/fixtures/shutdown-after-replay-start.mjs')], {
+        OTEL_AUDIT_DIR: auditDir,
+        OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:9', // nothing listens: refused at once, retried
+      });
+      const exit = await child.exited;
+      const stderr = child.stderr.join('\n');
+      expect(exit, `run ${run}; stderr: ${stderr}`).toEqual({ code: 0, signal: null });
+      expect(child.lines, `run ${run}`).toContainEqual({ event: 'shutdown' });
+      expect(stderr).toMatch(/otel-audit: shutdown with 2 audit record\(s\) not acknowledged by the collector/);
+    }
+  }, 60_000);
+});
