@@ -21,11 +21,24 @@ export interface AuditLoggerOptions {
   loggerProvider?: LogsLoggerProvider;
 }
 
-export class AuditLogger {
-  private readonly logger: LogsLogger;
+/** OTEL_SDK_DISABLED=true (OTel SDK environment spec): no SDK, so no audit record is recorded. */
+export const sdkDisabled = (): boolean => (process.env.OTEL_SDK_DISABLED ?? '').trim().toLowerCase() === 'true';
 
-  constructor(private readonly processor: AuditLogRecordProcessor, provider?: LogsLoggerProvider) {
-    this.logger = (provider ?? logsApi().getLoggerProvider()).getLogger(processor.loggerName);
+const SDK_DISABLED = 'OTEL_SDK_DISABLED=true: the OpenTelemetry SDK is disabled, so audit records are not recorded';
+
+/** A receipt that says the record was not kept: rejected, with a handler attached (no unhandled rejection). */
+function notKept(err: AuditLossError): Promise<AuditReceipt> {
+  const p = Promise.reject(err);
+  p.catch(() => undefined);
+  return p;
+}
+
+export class AuditLogger {
+  private readonly logger: LogsLogger | undefined;
+
+  /** `processor` undefined: the SDK is disabled (getAuditLogger with OTEL_SDK_DISABLED=true); record() says so. */
+  constructor(private readonly processor: AuditLogRecordProcessor | undefined, provider?: LogsLoggerProvider) {
+    this.logger = processor === undefined ? undefined : (provider ?? logsApi().getLoggerProvider()).getLogger(processor.loggerName);
   }
 
   /**
@@ -33,6 +46,11 @@ export class AuditLogger {
    * policy and the pipeline cannot take it) or `AuditConfigError` (the processor is not on this provider).
    */
   record(event: AuditEvent): Promise<AuditReceipt> {
+    if (this.processor === undefined || this.logger === undefined) {
+      // Validated all the same: an app's invalid event fails the same way whether the SDK runs or not.
+      const m = prepareEvent(event);
+      return notKept(new AuditLossError(SDK_DISABLED, [m.recordId]));
+    }
     const m = prepareEvent(this.processor.options.defaultActor === 'os-user' ? withOsIdentity(event) : event);
     if (!this.processor.canAccept()) {
       const err = new AuditLossError(`audit record refused: ${this.processor.refusal() ?? 'the pipeline cannot accept records'}`, [m.recordId]);
@@ -63,6 +81,8 @@ export class AuditLogger {
         d.reject(lost);
         return d.promise;
       }
+      // NodeSDK with the SDK disabled never registers the processor it was given: not a set-up mistake.
+      if (sdkDisabled()) return notKept(new AuditLossError(SDK_DISABLED, [m.recordId]));
       throw new AuditConfigError(
         'the audit record did not reach the AuditLogRecordProcessor: register the processor on the LoggerProvider this AuditLogger uses (NodeSDK logRecordProcessors, LoggerProvider processors, or --import otel-audit/register)',
       );
@@ -74,6 +94,8 @@ export class AuditLogger {
 /** An AuditLogger over the given (or most recent) processor and the given (or global) LoggerProvider. */
 export function getAuditLogger(options: AuditLoggerOptions = {}): AuditLogger {
   const processor = options.processor ?? AuditLogRecordProcessor.current();
+  // The zero-code entry installs nothing then: record() says the SDK is disabled rather than the app crashing here.
+  if (processor === undefined && sdkDisabled()) return new AuditLogger(undefined);
   if (processor === undefined) {
     throw new AuditConfigError('no AuditLogRecordProcessor exists in this process: create one (auditProcessorFromEnv()) or start with --import otel-audit/register');
   }
