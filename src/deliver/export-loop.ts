@@ -128,8 +128,9 @@ export class ExportLoop {
     return new Promise((resolve) => this.ackWaiters.push({ seq, resolve }));
   }
 
-  /** The position moved: wake whoever waits for it to reach theirs. */
-  private moved(): void {
+  /** Moves the position (every change of it goes through here) and wakes whoever waits for it to reach theirs. */
+  private advance(position: number): void {
+    this.position = position;
     if (this.ackWaiters.length === 0) return;
     const waiting: typeof this.ackWaiters = [];
     for (const w of this.ackWaiters) {
@@ -141,8 +142,7 @@ export class ExportLoop {
 
   /** Records up to `seq` are accounted for by the source itself (reported missing): move past them. */
   skipTo(seq: number): void {
-    this.position = seq;
-    this.moved();
+    this.advance(seq);
   }
 
   /** Starts an attempt unless one is in flight, a backoff is running, or the loop is stopped. */
@@ -177,11 +177,6 @@ export class ExportLoop {
     this.stopped = true;
     this.retryNow();
     if (!this.busy) this.notify('stopped');
-  }
-
-  /** Resolves when the source is finished and everything is settled. */
-  whenIdle(): Promise<void> {
-    return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
   /** Exports until the source is finished ('idle'), or the loop is stopped and its last attempt is over. */
@@ -241,8 +236,7 @@ export class ExportLoop {
     const r = await this.o.sender.send(req.body, req.count);
     h.timed?.((this.clock.now() - t0) / 1000, r.ok);
     if (r.ok) {
-      this.position = req.last;
-      this.moved();
+      this.advance(req.last);
       this.delay = this.o.retryMinMillis;
       this.resetAttempts();
       h.acked(req.last, req.count, true);
@@ -278,8 +272,7 @@ export class ExportLoop {
       streamId: this.o.streamId,
       body: req.body,
       onAcked: (partLast, n) => {
-        this.position = partLast;
-        this.moved();
+        this.advance(partLast);
         this.o.hooks.acked(partLast, n, false);
       },
       onRefused: (part, first, partLast, n, message) => {
@@ -298,8 +291,7 @@ export class ExportLoop {
       this.scheduleRetry();
       return 'failed';
     }
-    this.position = Math.max(this.position, req.last);
-    this.moved();
+    this.advance(Math.max(this.position, req.last));
     this.o.hooks.progressed?.();
     return setAside > 0 ? 'set-aside' : 'acked-in-parts';
   }
@@ -307,8 +299,7 @@ export class ExportLoop {
   private setAside(body: Uint8Array | string, first: number, last: number, count: number, why: string): void {
     this.resetAttempts();
     this.o.hooks.setAside(body, first, last, count, why);
-    this.position = last;
-    this.moved();
+    this.advance(last);
     this.o.hooks.progressed?.();
   }
 }
