@@ -28,6 +28,7 @@ import {
 import { LoggerProvider } from '@opentelemetry/sdk-logs';
 import { containerDetector } from './otel/container-detector.js';
 import { logsApi } from './otel/logs-api.js';
+import { sdkDisabled } from './otel/sdk-disabled.js';
 // Through the package's main entry, which the build leaves as an import of dist/index.(c)js (tsup.config.ts): the
 // app that imports `otel-audit` then shares this processor's classes, and `e instanceof AuditLossError` holds.
 import { AuditConfigError, auditProcessorFromEnv, type AuditLogRecordProcessor } from './index.js';
@@ -65,7 +66,7 @@ function detectorsFromEnv(): (typeof DETECTORS)[keyof typeof DETECTORS][] {
 }
 
 function install(): { processor: AuditLogRecordProcessor; provider: LoggerProvider } | undefined {
-  if ((process.env.OTEL_SDK_DISABLED ?? '').trim().toLowerCase() === 'true') {
+  if (sdkDisabled()) {
     process.stderr.write('otel-audit/register: OTEL_SDK_DISABLED=true: no LoggerProvider installed, audit records are not recorded\n');
     return undefined;
   }

@@ -9,6 +9,7 @@ import type { AuditReceipt } from '../deliver/receipt.js';
 import { prepareEvent } from '../map/map-event.js';
 import { withOsIdentity } from '../map/os-identity.js';
 import { logsApi } from '../otel/logs-api.js';
+import { sdkDisabled } from '../otel/sdk-disabled.js';
 import { SEVERITY_INFO, SEVERITY_WARN, type LogsLogger, type LogsLoggerProvider } from '../otel/types.js';
 import { AuditLogRecordProcessor } from '../processor.js';
 import { AuditConfigError, AuditLossError } from '../core/errors.js';
@@ -20,9 +21,6 @@ export interface AuditLoggerOptions {
   /** The provider the processor is registered on; default: the global one (NodeSDK or `otel-audit/register`). */
   loggerProvider?: LogsLoggerProvider;
 }
-
-/** OTEL_SDK_DISABLED=true (OTel SDK environment spec): no SDK, so no audit record is recorded. */
-export const sdkDisabled = (): boolean => (process.env.OTEL_SDK_DISABLED ?? '').trim().toLowerCase() === 'true';
 
 const SDK_DISABLED = 'OTEL_SDK_DISABLED=true: the OpenTelemetry SDK is disabled, so audit records are not recorded';
 
