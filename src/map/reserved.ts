@@ -39,11 +39,14 @@ export function disownReservedNames(record: ReadWriteLogRecord, stampedHere?: (a
   const attrs = record.attributes as Record<string, unknown>;
   // The live stamps of another audit processor of this process on the same provider (stream id and sequence
   // number, chain/live-stamps.ts): its own, not the caller's; this processor's stamps replace them when it seals.
-  const other = stampedHere?.(attrs) === true;
+  // Asked only when such a name is there, not for every record.
+  let other: boolean | undefined;
   let moved: string[] | undefined;
   for (const key in attrs) {
     // for-in also walks inherited keys: only own ones are the record's.
-    if (key.charCodeAt(0) === 0x61 /* a */ && isReservedName(key) && Object.hasOwn(attrs, key) && !(other && LIVE_STAMPS.has(key))) (moved ??= []).push(key);
+    if (key.charCodeAt(0) !== 0x61 /* a */ || !isReservedName(key) || !Object.hasOwn(attrs, key)) continue;
+    if (LIVE_STAMPS.has(key) && (other ??= stampedHere?.(attrs) === true)) continue;
+    (moved ??= []).push(key);
   }
   let problems: string[] | undefined;
   if (moved !== undefined) {
