@@ -157,21 +157,14 @@ function resequence(s: RecordStore, rows: Uint32Array, sp: StreamProblems): void
     const before = bySeq.get(n - 1)?.[0];
     const links = n === 1 ? !s.has(r, F_HAS_PREV) : before !== undefined && s.linked(before, r);
     if (!links) continue;
-    for (const i of copies) {
-      seq[i] = n;
-      s.flags[i]! |= F_RESEQUENCED;
-    }
-    bySeq.set(n, copies);
-    const rest = bySeq.get(m)!.filter((i) => seq[i] === m);
-    if (rest.length === 0) bySeq.delete(m);
-    else bySeq.set(m, rest);
+    takeBack(s, bySeq, copies, m, n, true);
     sp.report(
       'modified',
       r,
       `its audit.sequence.number reads ${m}, but it is seq ${n}: seq ${n + 1} names it as its predecessor and ${n === 1 ? 'it has no previous_hash, as the first record' : `its previous_hash links to seq ${n - 1}`}; it was changed after it was written: its sequence number, and perhaps more`,
     );
   }
-  byId = resequenceByOwnLinks(s, rows, bySeq, byId, sp);
+  resequenceByOwnLinks(s, rows, bySeq, byId, sp);
 }
 
 /**
@@ -183,9 +176,9 @@ function resequence(s: RecordStore, rows: Uint32Array, sp: StreamProblems): void
  *    edited copy: step 1 reports it as a modified version); never over a different record, which stays a
  *    conflict for step 1. Looked at only after a gap or where one seq has different versions: the rare path.
  */
-function resequenceByOwnLinks(s: RecordStore, rows: Uint32Array, bySeq: Map<number, number[]>, byIdIn: Map<string, number[]> | undefined, sp: StreamProblems): Map<string, number[]> | undefined {
+function resequenceByOwnLinks(s: RecordStore, rows: Uint32Array, bySeq: Map<number, number[]>, built: Map<string, number[]> | undefined, sp: StreamProblems): void {
   const seq = s.seq;
-  let byId = byIdIn;
+  let byId = built; // step 0's index by record id, when it made one; else made here on first need
   const candidates: number[] = [];
   for (const [m, at] of bySeq) {
     const gapBefore = m > 1 && !bySeq.has(m - 1);
@@ -210,15 +203,7 @@ function resequenceByOwnLinks(s: RecordStore, rows: Uint32Array, bySeq: Map<numb
       const next = bySeq.get(n + 1)?.find((i) => s.has(i, F_HAS_PREV));
       if (next !== undefined && s.prevRecordId(next) !== id) continue; // seq n+1 names another record as seq n
     }
-    const moved = (bySeq.get(m) ?? []).filter((i) => s.sameHash(i, q));
-    for (const i of moved) {
-      seq[i] = n;
-      if (held === undefined) s.flags[i]! |= F_RESEQUENCED;
-    }
-    bySeq.set(n, [...(held ?? []), ...moved]);
-    const rest = (bySeq.get(m) ?? []).filter((i) => seq[i] === m);
-    if (rest.length === 0) bySeq.delete(m);
-    else bySeq.set(m, rest);
+    takeBack(s, bySeq, (bySeq.get(m) ?? []).filter((i) => s.sameHash(i, q)), m, n, held === undefined);
     if (held === undefined) {
       sp.report(
         'modified',
@@ -227,7 +212,21 @@ function resequenceByOwnLinks(s: RecordStore, rows: Uint32Array, bySeq: Map<numb
       );
     }
   }
-  return byId;
+}
+
+/**
+ * Takes `rows` (copies read as seq m) back to seq n: their seq, the by-seq index (after the rows seq n already has),
+ * and, when `resequenced`, the mark that their broken link to seq n+1 is this same change (checkLinks).
+ */
+function takeBack(s: RecordStore, bySeq: Map<number, number[]>, rows: readonly number[], m: number, n: number, resequenced: boolean): void {
+  for (const i of rows) {
+    s.seq[i] = n;
+    if (resequenced) s.flags[i]! |= F_RESEQUENCED;
+  }
+  bySeq.set(n, [...(bySeq.get(n) ?? []), ...rows]);
+  const rest = (bySeq.get(m) ?? []).filter((i) => s.seq[i] === m);
+  if (rest.length === 0) bySeq.delete(m);
+  else bySeq.set(m, rest);
 }
 
 /** The rows by a key of theirs, each key's rows in reading order. */
