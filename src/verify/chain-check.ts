@@ -181,13 +181,25 @@ function resequenceByOwnLinks(s: RecordStore, rows: Uint32Array, bySeq: Map<numb
   let byId = built; // step 0's index by record id, when it made one; else made here on first need
   const candidates: number[] = [];
   for (const [m, at] of bySeq) {
-    const gapBefore = m > 1 && !bySeq.has(m - 1);
+    const before = m > 1 ? bySeq.get(m - 1) : undefined;
+    const gapBefore = m > 1 && before === undefined;
     const versions = at.length > 1 && at.some((i) => !s.sameHash(i, at[0]!));
     if (gapBefore || versions) for (const i of at) candidates.push(i);
+    // A copy that links to no copy of the seq before it (the last record, raised by one in one of two copies).
+    else if (before !== undefined) for (const i of at) if (s.has(i, F_HAS_PREV) && !before.some((p) => s.linked(p, i))) candidates.push(i);
   }
   for (const q of candidates) {
     const m = seq[q]!;
-    if (!s.has(q, F_HAS_PREV)) continue;
+    if (!s.has(q, F_HAS_PREV)) {
+      // A first record (no previous_hash, no previous_record_id) read as seq m, while seq 1 is held by its record
+      // id: a copy of seq 1 with its seq changed. It joins them, and step 1 names it a modified version.
+      const id = s.recordId(q);
+      const first = bySeq.get(1);
+      if (m > 1 && id !== '' && s.prevRecordId(q) === undefined && first !== undefined && first.every((i) => s.recordId(i) === id)) {
+        takeBack(s, bySeq, (bySeq.get(m) ?? []).filter((i) => s.sameHash(i, q)), m, 1, false);
+      }
+      continue;
+    }
     const named = s.prevRecordId(q);
     if (named === undefined || named === '') continue;
     byId ??= rowsBy(rows, (i) => s.recordId(i));
@@ -200,7 +212,8 @@ function resequenceByOwnLinks(s: RecordStore, rows: Uint32Array, bySeq: Map<numb
     if (held !== undefined) {
       if (!held.every((i) => s.recordId(i) === id)) continue; // another record holds seq n: a conflict, not this
     } else {
-      const next = bySeq.get(n + 1)?.find((i) => s.has(i, F_HAS_PREV));
+      // Not q itself (or a copy of it): a last record raised by exactly one reads n+1, and names its own predecessor.
+      const next = bySeq.get(n + 1)?.find((i) => s.has(i, F_HAS_PREV) && !s.sameHash(i, q));
       if (next !== undefined && s.prevRecordId(next) !== id) continue; // seq n+1 names another record as seq n
     }
     takeBack(s, bySeq, (bySeq.get(m) ?? []).filter((i) => s.sameHash(i, q)), m, n, held === undefined);
@@ -220,6 +233,7 @@ function resequenceByOwnLinks(s: RecordStore, rows: Uint32Array, bySeq: Map<numb
  */
 function takeBack(s: RecordStore, bySeq: Map<number, number[]>, rows: readonly number[], m: number, n: number, resequenced: boolean): void {
   for (const i of rows) {
+    if (!s.readAs.has(i)) s.readAs.set(i, m);
     s.seq[i] = n;
     if (resequenced) s.flags[i]! |= F_RESEQUENCED;
   }
@@ -288,7 +302,7 @@ function pickChain(s: RecordStore, grp: SeqGroups, sp: StreamProblems): { chain:
 }
 
 /** A valid record signature or checkpoint signature (checked only with keys): the producer wrote it. */
-const signedByProducer = (s: RecordStore, v: number): boolean => (s.has(v, F_CHECKPOINT) ? s.claims.get(v)!.status === 'valid' : s.sig[v] === SIG_OK);
+export const signedByProducer = (s: RecordStore, v: number): boolean => (s.has(v, F_CHECKPOINT) ? s.claims.get(v)!.status === 'valid' : s.sig[v] === SIG_OK);
 
 /** Where tied versions are: the first three, then how many more (each is reported at its own place anyway). */
 function placesOf(tied: ReadonlySet<number>, where: (v: number) => string): string {
@@ -314,7 +328,10 @@ function chooseGenuine(s: RecordStore, grp: SeqGroups, g: number, n: number, vs:
   const fwd = (v: number): boolean => referenced.has(s.hashHex(v));
   const bwd = (v: number): boolean => (n === 1 ? !s.has(v, F_HAS_PREV) : s.has(v, F_PREV_HEX) && prevHashes.has(s.prevHashHex(v)));
   const signed = (v: number): boolean => signedByProducer(s, v);
-  const scores = new Map(vs.map((v) => [v, (signed(v) ? 4 : 0) + (fwd(v) ? 2 : 0) + (bwd(v) ? 1 : 0)]));
+  // Last, to break what would be a tie: a copy taken back to seq n (step 0) reads another seq, which the genuine
+  // record of seq n never does (the seq is hashed and signed).
+  const readsOwn = (v: number): boolean => !s.readAs.has(v);
+  const scores = new Map(vs.map((v) => [v, (signed(v) ? 8 : 0) + (fwd(v) ? 4 : 0) + (bwd(v) ? 2 : 0) + (readsOwn(v) ? 1 : 0)]));
   const score = (v: number): number => scores.get(v)!;
   // The first read of the top score (strictly greater replaces). A tie for it: nothing tells the versions apart;
   // the chain goes on through the first read (a choice, not a finding), and the report names them all as
@@ -344,9 +361,10 @@ function chooseGenuine(s: RecordStore, grp: SeqGroups, g: number, n: number, vs:
       }
       continue;
     }
-    const own = bwd(v) ? 'this one links to its predecessor but no record of the chain links to it' : 'this one does not link into the chain';
+    const read = s.readAs.get(v);
+    const own = `${read === undefined ? '' : `its audit.sequence.number reads ${read}, and `}${bwd(v) ? 'this one links to its predecessor but no record of the chain links to it' : 'this one does not link into the chain'}`;
     if (s.recordId(v) === s.recordId(genuine)) {
-      report('modified', v, `a different version of record seq ${n} (same record id); the one at ${where(genuine)} ${why}, so this copy was changed (${own})`);
+      report('modified', v, `a different version of record seq ${n} (same record id); the one at ${where(genuine)} ${why || 'reads its own seq'}, so this copy was changed (${own})`);
     } else {
       report('inserted', v, `a second, different record claims seq ${n}; the one at ${where(genuine)} ${why}, so this one was added (${own})`);
     }
@@ -603,7 +621,9 @@ function checkLinks(s: RecordStore, chain: Uint32Array, len: number, retained: r
       const idNote =
         prevId === s.recordId(p) ? '' : `; seq ${seqOf(q)} also names ${JSON.stringify(prevId ?? '')} as the previous record id, not ${JSON.stringify(s.recordId(p))} (the record was replaced)`;
       const endNote = s.has(p, F_END) ? `; it carries audit.sequence.end although seq ${seqOf(q)} follows it: the end marker was added, or it was changed otherwise` : '';
-      report('modified', p, `its hash no longer matches the previous_hash recorded by seq ${seqOf(q)} at ${where(q)}: its content was changed after it was written${idNote}${endNote}`);
+      // Of the stream's last record nothing else vouches for the previous_hash: either of the two may be the change.
+      const lastNote = k === len - 1 ? ` — or seq ${seqOf(q)}'s previous_hash was changed: it is the stream's last record, which nothing after it vouches for` : '';
+      report('modified', p, `its hash no longer matches the previous_hash recorded by seq ${seqOf(q)} at ${where(q)}: its content was changed after it was written${lastNote}${idNote}${endNote}`);
     }
     explained[k] = 1;
   }

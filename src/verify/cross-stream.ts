@@ -1,5 +1,5 @@
 /** What crosses streams: checkpoints read from other sources, and restart links between a process's streams. */
-import type { CheckedStream } from './chain-check.js';
+import { signedByProducer, type CheckedStream } from './chain-check.js';
 import { listInputs, VerifyInputError, type InputFile, type SkipListener } from './inputs.js';
 import { errorText } from '../core/errors.js';
 import type { ExternalCheckpoint, IntegrityContext } from './integrity-check.js';
@@ -94,8 +94,24 @@ export function checkStreamLinks(checked: Map<string, CheckedStream>, fileNames:
     }
     const L = link.previousStreamLast;
     if (L === undefined) continue;
+    // The link is the word of this stream's seq-1 record: no evidence about A when this stream contradicts that
+    // record (seq 2 does not link to it, and no signature vouches for it), which step 6 then names as changed.
+    // The link may be the very change.
+    const j2 = b.at(2);
+    const doubted = j2 !== undefined && !s.linked(i, j2) && !signedByProducer(s, i);
+    const doubt = (claim: string): Problem => ({
+      kind: 'restart',
+      severity: 'info',
+      ...base,
+      reason: 'link_doubted',
+      message: `this record's restart link says ${claim}, but seq 2 of this stream does not link to this record: it was changed (reported at seq 1), and the link may be the change, so it is not taken as evidence about stream ${prevName}`,
+    });
     const aLast = a.summary.last;
     if (aLast < L) {
+      if (doubted) {
+        out.push(doubt(`stream ${prevName} reached seq ${L}, while the records held end at seq ${aLast}`));
+        continue;
+      }
       out.push({
         kind: 'truncated',
         severity: 'error',
@@ -110,6 +126,10 @@ export function checkStreamLinks(checked: Map<string, CheckedStream>, fileNames:
     } else if (link.previousStreamHash !== undefined) {
       const j = a.at(L);
       if (j !== undefined && a.records.hashHex(j) !== link.previousStreamHash) {
+        if (doubted) {
+          out.push(doubt(`seq ${L} of stream ${prevName} has another hash than the one held`));
+          continue;
+        }
         const rid = a.records.recordId(j);
         out.push({
           kind: 'modified',

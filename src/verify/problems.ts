@@ -31,7 +31,8 @@ export type ProblemKind =
  *   `state_file` (info: the stream's state file in an input directory says it was closed at a seq the records
  *   held do not reach);
  * - restart: `previous_missing` (the stream's predecessor is not among the inputs), `previous_unended` (it
- *   ends without an end record: the process stopped without shutting down).
+ *   ends without an end record: the process stopped without shutting down), `link_doubted` (the restart link
+ *   contradicts the predecessor's records, but the record carrying it was itself changed: not taken as evidence).
  */
 export type ProblemReason =
   | 'invalid'
@@ -46,6 +47,7 @@ export type ProblemReason =
   | 'state_file'
   | 'previous_missing'
   | 'previous_unended'
+  | 'link_doubted'
   /** `modified`: both the record's links are broken, so the record before it may have been changed as well. */
   | 'both_links';
 

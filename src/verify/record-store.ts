@@ -132,6 +132,8 @@ export class RecordStore {
   keyIds: string[] = [''];
   private keyIndex = new Map<string, number>([['', 0]]);
   claims = new Map<number, CheckpointClaim>();
+  /** Rows the chain check took back to another seq (chain-check.ts step 0): the audit.sequence.number they read. */
+  readAs = new Map<number, number>();
 
   /**
    * Key ids under which some record or checkpoint claim read verified. Only those: a key id a record merely names

@@ -16,7 +16,8 @@ import {
   ATTR_SEQ_PREVIOUS_HASH,
   ATTR_SEQ_PREVIOUS_RECORD_ID,
 } from '../../src/core/attributes.js';
-import type { OtlpLogRecord } from '../../src/otlp/types.js';
+import type { OtlpAnyValue, OtlpLogRecord } from '../../src/otlp/types.js';
+import { ATTR_SEQ_PREVIOUS_STREAM_HASH, ATTR_SEQ_PREVIOUS_STREAM_LAST } from '../../src/integrity/stream-link.js';
 import { runVerifyCommand } from '../../src/cli/verify-command.js';
 import { verifyFiles, type Problem, type VerifyReport } from '../../src/verify/index.js';
 import { getAttr, recordIdOf, setAttr, toLines } from '../helpers/make-chain.js';
@@ -430,6 +431,28 @@ describe('restart links', () => {
     const g = await writeFiles({ 'mod.jsonl': [...changed, ...b.records] });
     const r2 = await verifyFiles([g['mod.jsonl']!]);
     expect(errors(r2)).toEqual([expect.objectContaining({ kind: 'modified', reason: 'previous_stream', stream: a.streamId, seq: 6, line: 6, recordId: getAttr(a.records[5]!, ATTR_RECORD_ID)!.stringValue })]);
+  });
+
+  // Found by review: the link on a record that the rest of its own stream says was changed made the intact
+  // previous stream read as truncated or modified.
+  it('a restart link on a record that was itself changed is no evidence about the previous stream', async () => {
+    const a = makeSignedChain({ n: 6 });
+    const b = makeSignedChain({ n: 3, previous: { streamId: a.streamId, lastSeq: 6, lastHash: a.hashes[5]! } });
+    const edits: Array<[string, OtlpAnyValue, RegExp]> = [
+      [ATTR_SEQ_PREVIOUS_STREAM_LAST, { intValue: '9' }, /reached seq 9, while the records held end at seq 6/],
+      [ATTR_SEQ_PREVIOUS_STREAM_HASH, { stringValue: '0'.repeat(64) }, /seq 6 of stream .* has another hash than the one held/],
+    ];
+    for (const [key, value, claim] of edits) {
+      const edited = structuredClone(b.records);
+      setAttr(edited[0]!, key, value);
+      const f = await writeFiles({ 'x.jsonl': [...a.records, ...edited] });
+      const r = await verifyFiles([f['x.jsonl']!]);
+      expect(errors(r)).toEqual([expect.objectContaining({ kind: 'modified', stream: b.streamId, seq: 1 })]);
+      expect(r.streams.find((s) => s.streamId === a.streamId)!.ok).toBe(true);
+      expect(r.problems).toContainEqual(
+        expect.objectContaining({ kind: 'restart', severity: 'info', reason: 'link_doubted', stream: b.streamId, seq: 1, message: expect.stringMatching(claim) }),
+      );
+    }
   });
 
   // Found in review, kept as a regression test: a restart link is no signature; one forged to certify an edited

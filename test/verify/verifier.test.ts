@@ -320,6 +320,8 @@ const tamperCases: TamperCase[] = [
     { name: 'sequence number of the first record changed', index: 0, to: '99', seq: 1, why: '' },
     { name: 'sequence number of the last record changed to one past the end (nothing names it)', index: 9, to: '40', seq: 10, why: ': its previous_record_id and previous_hash link to seq 9' },
     { name: 'sequence number of the last record changed to an earlier record\'s', index: 9, to: '3', seq: 10, why: ': its previous_record_id and previous_hash link to seq 9' },
+    // Found by review: raised by exactly one, it read as the successor of its own predecessor (deleted seq 10).
+    { name: 'sequence number of the last record raised by one (nothing names it)', index: 9, to: '11', seq: 10, why: ': its previous_record_id and previous_hash link to seq 9' },
   ].map(
     ({ name, index, to, seq, why }): TamperCase => ({
       name,
@@ -342,6 +344,22 @@ const tamperCases: TamperCase[] = [
         return { files: { [audit(name)]: lines, 'collector.jsonl': copy } };
       },
       expect: [{ kind: 'modified', seq: 5, file: 'collector.jsonl', line: 5, recordId: 'rec-*-5', message: /different version of record seq 5 \(same record id\)/ }],
+    }),
+  ),
+  // Found by review: the last record raised by one in one copy read as a second end record (inserted), and seq 1
+  // renumbered in one copy as an inserted record; each is the other copy's record with its seq changed.
+  ...[
+    { index: 9, seq: 10, to: '11' },
+    { index: 0, seq: 1, to: '6' },
+  ].map(
+    ({ index, seq, to }): TamperCase => ({
+      name: `sequence number of record ${seq} changed to ${to} in one of two copies (the journal and the collector's)`,
+      tamper: ({ lines, name }) => {
+        const copy = [...lines];
+        copy[index] = withSeq(copy[index]!, seq, to);
+        return { files: { [audit(name)]: lines, 'collector.jsonl': copy } };
+      },
+      expect: [{ kind: 'modified', seq, file: 'collector.jsonl', line: index + 1, recordId: `rec-*-${seq}`, message: new RegExp(`different version of record seq ${seq} \\(same record id\\)`) }],
     }),
   ),
   {
@@ -520,6 +538,15 @@ const tamperCases: TamperCase[] = [
       return { lines: toLines(records) };
     },
     expect: [{ kind: 'modified', seq: 6, line: 6, message: /chain attributes included/ }],
+  },
+  {
+    // Found by review: the predecessor was named as changed, as a fact; from one copy the two cannot be told apart.
+    name: 'previous_hash of the last record flipped: seq 9 named, with the doubt said',
+    tamper: ({ records }) => {
+      setAttr(records[9]!, ATTR_SEQ_PREVIOUS_HASH, { stringValue: 'a'.repeat(64) });
+      return { lines: toLines(records) };
+    },
+    expect: [{ kind: 'modified', seq: 9, line: 9, message: /content was changed after it was written — or seq 10's previous_hash was changed: it is the stream's last record/ }],
   },
   {
     name: 'previous_hash removed',
