@@ -87,13 +87,21 @@ function install(): { processor: AuditLogRecordProcessor; provider: LoggerProvid
   }
 
   let closing: Promise<void> | undefined;
-  const close = (): Promise<void> => (closing ??= provider.shutdown().catch(() => undefined));
+  // The processor first, the provider after it: the SDK drops a record emitted after its provider's shutdown began
+  // without telling any processor, so while the stream closes (the collector waited for) the app's Logs API
+  // records must still reach onEmit, which refuses them loudly (LOST) rather than have them vanish.
+  const close = (): Promise<void> =>
+    (closing ??= processor
+      .shutdown()
+      .catch(() => undefined)
+      .then(() => provider.shutdown())
+      .catch(() => undefined));
   process.once('beforeExit', () => void close());
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-    // The app goes on running until the signal is re-raised, and the SDK drops every record once its provider is
-    // shut down: so the wait for the collector comes first, as a flush, during which the app's records are still
-    // taken (journaled, and sent while the collector answers); then the shutdown closes the stream within what
-    // is left of the one bound.
+    // The app goes on running until the signal is re-raised: so the wait for the collector comes first, as a
+    // flush, during which the app's records are still taken (journaled, and sent while the collector answers);
+    // then the shutdown closes the stream within what is left of the one bound (records made after its end
+    // marker are refused, reported LOST).
     // Kept until the signal is re-raised: a second one meanwhile (Ctrl-C gives the terminal's and npm's forwarded
     // one) is taken by this same shutdown. Removed on the first, the second killed the process at once, without
     // the exit journaling, and records whose record() had returned were gone unreported.

@@ -10,6 +10,7 @@ import type { ExportLogsServiceRequest } from '../../src/otlp/types.js';
 import { verifyFiles } from '../../src/verify/index.js';
 import { killAll, runNode } from '../helpers/child.js';
 import { collectorDir, type CollectorDir } from '../helpers/pipeline.js';
+import { intAttribute } from '../../src/otlp/decode.js';
 import { idOf, journalRecords, recordsOfFile, seqOf, streamOf } from '../helpers/records.js';
 
 const root = join(import.meta.dirname, '../..');
@@ -154,6 +155,32 @@ describe('zero-code: node --import otel-audit/register', () => {
     const r = await verifyFiles([auditDir]);
     expect(r.ok).toBe(true);
     expect(r.streams[0]).toMatchObject({ ended: true });
+  });
+
+  // Found by review: the signal shutdown shut the provider down first, and the SDK drops every record emitted after
+  // that without calling a processor: while a slow collector was waited for, the app's Logs API records vanished,
+  // with no LOST line and nothing for verify to find (they never got a seq).
+  it('records emitted through the Logs API while the signal shutdown waits for a slow collector: journaled, or reported LOST', async () => {
+    const { auditDir, collector } = await setup();
+    const child = registered('register-ticking.mjs', {
+      OTEL_AUDIT_DIR: auditDir,
+      OTEL_EXPORTER_OTLP_LOGS_ENDPOINT: collector.endpoint,
+      OTEL_EXPORTER_OTLP_TIMEOUT: '4000',
+      OTEL_BLRP_EXPORT_TIMEOUT: '4000',
+      TICK_RAW: '1',
+    });
+    await child.waitFor((o) => o.event === 'ticking');
+    collector.setFault({ mode: 'delay', delayMs: 600 });
+    child.proc.kill('SIGTERM');
+    expect((await child.exited).signal).toBe('SIGTERM');
+    const emitted = child.lines.filter((o) => o.event === 'raw').map((o) => Number(o.i));
+    const held = new Set(journalRecords(auditDir).filter((r) => r.eventName === 'raw.tick').map((r) => intAttribute(r, 'raw.i')));
+    const missing = emitted.filter((i) => !held.has(i)).length;
+    const typedLost = child.lines.filter((o) => o.event === 'lost').length;
+    const totals = child.stderr.flatMap((l) => /total lost: (\d+)/.exec(l)?.[1] ?? []).map(Number);
+    // Every record that emit() returned for is in the journal or counted as lost: none vanished.
+    expect(Math.max(0, ...totals)).toBe(typedLost + missing);
+    expect(held.size).toBeGreaterThan(10);
   });
 
   // Found by review: the handler was a `once`, so a second signal during the flush (Ctrl-C under npm start delivers
