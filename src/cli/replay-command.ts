@@ -167,6 +167,8 @@ export async function runReplayCommand(argv: string[], out: (s: string) => void,
         torn: r.torn.length,
         malformedLines: r.malformedLines,
         undelivered,
+        // Streams of a process on another host that was still renewing its lease: its own to deliver.
+        ...(replayer.aliveElsewhere.length > 0 ? { aliveElsewhere: replayer.aliveElsewhere } : {}),
         ...(timedOut ? { timedOut: true } : {}),
         ...(sender.lastFailure !== undefined ? { lastError: sender.lastFailure } : {}),
       }) + '\n',

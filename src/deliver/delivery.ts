@@ -22,7 +22,7 @@ import { statePath } from '../sinks/files.js';
 import type { SealedRecord } from '../chain/seal.js';
 import type { EncodableRecord } from '../otlp/request.js';
 import type { FsyncPolicy, SegmentInfo } from '../sinks/journal.js';
-import { disown, newState, own, writeState, type StreamState } from '../sinks/stream-state.js';
+import { disown, newState, own, OWNER_HEARTBEAT_MS, writeState, type StreamState } from '../sinks/stream-state.js';
 import { settleWithin } from '../core/deadline.js';
 import type { StdoutSink } from '../sinks/stdout.js';
 import { AuditLossError } from '../core/errors.js';
@@ -91,6 +91,8 @@ export class Delivery {
   private ahead: { from: number; read: Promise<{ request: ReadBackRequest | undefined; gaps: [number, number][] }> } | undefined;
   private aheadScratch = new BodyScratch();
   private stateTimer: NodeJS.Timeout | undefined;
+  /** Rewrites the state file now and then, idle or not: the owner's sign of life to other hosts (OWNER_HEARTBEAT_MS). */
+  private heartbeat: NodeJS.Timeout | undefined;
   /** The state file was written once: from then on the stream's segments may exist (see beforeSegment). */
   private stateWritten = false;
   /** Ranges the request in flight set aside: kept in rejected/, or not (reported lost). */
@@ -510,9 +512,17 @@ export class Delivery {
     }
   }
 
+  /** A request waiting for its answer does not keep the process alive (BatchSender.unrefConnections). */
+  unrefConnections(): void {
+    this.o.sender.unrefConnections?.();
+  }
+
   /** Opens the journal and records ownership of the stream; called once before the first record. */
   start(previousStreamId?: string): void {
-    if (this.o.file !== 'off') this.saveState(previousStreamId !== undefined ? { previousStreamId } : {});
+    if (this.o.file === 'off') return;
+    this.saveState(previousStreamId !== undefined ? { previousStreamId } : {});
+    this.heartbeat = setInterval(() => this.saveState(), OWNER_HEARTBEAT_MS);
+    this.heartbeat.unref();
   }
 
   /**
@@ -592,6 +602,7 @@ export class Delivery {
     this.closed = true;
     this.loop.stop();
     if (this.stateTimer !== undefined) clearTimeout(this.stateTimer);
+    clearInterval(this.heartbeat);
     this.flushPending();
     await this.journal?.writes;
     // An export still in flight (collector hanging) must not hold shutdown beyond its timeout.

@@ -10,7 +10,7 @@ export const METRIC_SPOOLED = 'audit.records.spooled';
 export const METRIC_DROPPED = 'audit.records.dropped';
 /** Extension: records the collector refused for good, kept in `rejected/` (not lost). */
 export const METRIC_REJECTED = 'audit.records.rejected';
-/** Extension: records the journal could not write (disk full, read-only, …); still delivered from memory. */
+/** Extension: records the journal could not write (disk full, read-only, …); memory holds them until acknowledged. */
 export const METRIC_UNJOURNALED = 'audit.records.unjournaled';
 export const METRIC_QUEUE_DEPTH = 'audit.queue.depth';
 export const METRIC_EXPORT_DURATION = 'audit.export.duration';
@@ -47,7 +47,7 @@ export class AuditMetrics {
     this.spooled = meter.createCounter(METRIC_SPOOLED, { description: 'Audit records written to the local journal/spool' });
     this.dropped = meter.createCounter(METRIC_DROPPED, { description: 'Audit records lost: neither collector nor journal could take them' });
     this.rejected = meter.createCounter(METRIC_REJECTED, { description: 'Audit records the collector refused for good, kept locally in rejected/' });
-    this.unjournaled = meter.createCounter(METRIC_UNJOURNALED, { description: 'Audit records the journal could not write (delivered from memory)' });
+    this.unjournaled = meter.createCounter(METRIC_UNJOURNALED, { description: 'Audit records the journal could not write (held in memory until the collector acknowledges them)' });
     this.duration = meter.createHistogram(METRIC_EXPORT_DURATION, { unit: 's', description: 'Duration of OTLP export attempts' });
     const depth = meter.createObservableGauge(METRIC_QUEUE_DEPTH, { description: 'Audit records in memory awaiting delivery' });
     depth.addCallback((r) => r.observe(this.depth(), this.attrs));

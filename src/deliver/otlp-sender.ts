@@ -67,6 +67,11 @@ export interface BatchSender {
    */
   shutdown(): Promise<void>;
   /**
+   * From now on, an open connection (a request waiting for its answer) does not keep the process alive: for the
+   * zero-code entry, whose shutdown at 'beforeExit' then holds it, within its bound. Optional.
+   */
+  unrefConnections?(): void;
+  /**
    * `listener` is called each time the transport is about to retry an export whose attempt failed, before it
    * waits (the export itself has not returned yet). Optional: a sender without retries of its own has none.
    */
@@ -236,6 +241,7 @@ class SocketTracker {
     return agent;
   }
 
+  /** Every socket, open or to come, unref'd. */
   release(): void {
     this.released = true;
     for (const s of this.sockets) s.unref();
@@ -358,6 +364,10 @@ export class OtlpSender implements BatchSender {
 
   onRetry(listener: () => void): void {
     if (this.retries !== undefined) this.retries.onRetry = listener;
+  }
+
+  unrefConnections(): void {
+    this.sockets.release();
   }
 }
 

@@ -11,10 +11,11 @@ import { AuditConfigError, errorText } from '../core/errors.js';
 import { sayLoudly } from '../core/say.js';
 import { filterRequest, filteredBody, attribute, intAttribute, stringAttribute } from '../otlp/decode.js';
 import type { ExportLogsServiceRequest, OtlpLogRecord } from '../otlp/types.js';
-import { listStreams, prepareAuditDir } from '../sinks/files.js';
 import { readLastLine, readLines, type LineRead } from '../sinks/journal-reader.js';
 import { recoverSegment, type TornTail } from '../sinks/recover.js';
-import { claimReplay, isOwnerAlive, newState, readState, writeState, type StreamState } from '../sinks/stream-state.js';
+import { hostname } from 'node:os';
+import { claimReplay, isOwnerAlive, newState, OWNER_HEARTBEAT_MS, OWNER_LEASE_MS, readState, touchClaim, writeState, writtenAt, type StreamState } from '../sinks/stream-state.js';
+import { listStreams, prepareAuditDir, statePath } from '../sinks/files.js';
 import { ExportLoop, type ExportRequest, type ExportSource } from './export-loop.js';
 import type { BatchSender } from './otlp-sender.js';
 import { keepAside } from './set-aside.js';
@@ -80,8 +81,22 @@ function unknownOwner(streamId: string): StreamState {
   return { ...state, pid: 0, startedAt: '' };
 }
 
+/** A stream of an owner on another host that looked alive at start: judged again once its lease would run out. */
+interface Deferred {
+  streamId: string;
+  paths: string[];
+  written: number;
+}
+
 export class Replayer {
   private stopped = false;
+  /** Wakes `run()` from its wait for a lease to run out (stop). */
+  private wake: (() => void) | undefined;
+  private readonly deferred: Deferred[] = [];
+  /** Claims held right now: their leases are renewed while the replay runs. */
+  private readonly held = new Set<string>();
+  /** Streams of owners on other hosts that were still renewing their lease when looked at again: not replayed. */
+  readonly aliveElsewhere: string[] = [];
   /** The export loop of the stream being replayed. */
   private loop: ExportLoop | undefined;
   private readonly claimed: Claimed[];
@@ -106,28 +121,59 @@ export class Replayer {
       const state = readState(o.dir, streamId);
       if (state?.done === true) continue;
       // A live owner is still delivering; but a stream it closed (ended) is final and can be replayed now.
-      if (state !== undefined && !state.ended && isOwnerAlive(state, streamId)) continue;
-      this.orphans.push(streamId);
-      let release: (() => void) | undefined;
-      try {
-        release = claimReplay(o.dir, streamId);
-      } catch (e) {
-        if (e instanceof AuditConfigError) throw e; // something planted: refused, as prepareAuditDir refuses
-        // A full or read-only disk is not a reason to refuse start-up (files.ts prepareAuditDir): live records
-        // still go to the collector. The stream stays in the journal, replayed by a later start.
-        sayLoudly(`otel-audit: replay of stream ${streamId} from ${o.dir} skipped: its claim could not be written (${errorText(e)}); it stays in the journal for a later start`);
-        continue;
+      if (state !== undefined && !state.ended) {
+        const written = writtenAt(statePath(o.dir, streamId));
+        if (isOwnerAlive(state, streamId, written)) {
+          // On another host (a container restarted under a new host name, say), the owner's lease is all there is
+          // to go by: the stream is looked at again once it would have run out, and said, never left silently.
+          if (state.host !== hostname() && written !== undefined) {
+            this.deferred.push({ streamId, paths, written });
+            sayLoudly(
+              `otel-audit: stream ${streamId} in ${o.dir} belongs to a process on host ${JSON.stringify(state.host)}, which wrote its state ${Math.round((Date.now() - written) / 1000)} s ago: it is replayed once ${OWNER_LEASE_MS / 1000} s pass without a sign of that process (a running one renews it every ${OWNER_HEARTBEAT_MS / 1000} s)`,
+              'warn',
+            );
+          }
+          continue;
+        }
       }
-      if (release === undefined) continue;
-      // Read again under the claim: another replayer may have finished the stream (done) or acknowledged more of
-      // it before dying, between the read above and this claim. The first read alone replays it twice.
-      const claimedState = readState(o.dir, streamId);
-      if (claimedState?.done === true) {
-        release();
-        continue;
-      }
-      this.claimed.push({ streamId, paths, state: claimedState ?? unknownOwner(streamId), release });
+      this.claim(streamId, paths);
     }
+  }
+
+  /** Claims an orphaned stream for `run()`; false when it cannot be (held by another live replayer, say). */
+  private claim(streamId: string, paths: string[]): boolean {
+    const o = this.o;
+    this.orphans.push(streamId);
+    let release: (() => void) | undefined;
+    try {
+      release = claimReplay(o.dir, streamId);
+    } catch (e) {
+      if (e instanceof AuditConfigError) throw e; // something planted: refused, as prepareAuditDir refuses
+      // A full or read-only disk is not a reason to refuse start-up (files.ts prepareAuditDir): live records
+      // still go to the collector. The stream stays in the journal, replayed by a later start.
+      sayLoudly(`otel-audit: replay of stream ${streamId} from ${o.dir} skipped: its claim could not be written (${errorText(e)}); it stays in the journal for a later start`);
+      return false;
+    }
+    if (release === undefined) return false;
+    // Read again under the claim: another replayer may have finished the stream (done) or acknowledged more of
+    // it before dying, between the read above and this claim. The first read alone replays it twice.
+    const claimedState = readState(o.dir, streamId);
+    if (claimedState?.done === true) {
+      release();
+      return false;
+    }
+    this.held.add(streamId);
+    const done = release;
+    this.claimed.push({
+      streamId,
+      paths,
+      state: claimedState ?? unknownOwner(streamId),
+      release: () => {
+        this.held.delete(streamId);
+        done();
+      },
+    });
+    return true;
   }
 
   /**
@@ -152,19 +198,63 @@ export class Replayer {
    * still replayed, and every claim is released.
    */
   async run(): Promise<ReplayReport> {
-    for (const c of this.claimed) {
-      try {
-        if (!this.stopped && (await this.replayStream(c.streamId, c.paths, c.state))) this.settled.add(c.streamId);
-      } catch (e) {
-        this.settled.add(c.streamId);
-        this.report.failed.push(c.streamId);
-        sayLoudly(`otel-audit: replay of stream ${c.streamId} from ${this.o.dir} failed (${errorText(e)}); what it did not deliver stays in the journal for the next start`);
-      } finally {
-        c.release();
+    // The claims' leases, renewed while they are held: a replay against a collector that is down may take hours.
+    const lease = setInterval(() => {
+      for (const id of this.held) touchClaim(this.o.dir, id);
+    }, OWNER_HEARTBEAT_MS);
+    lease.unref();
+    try {
+      for (let k = 0; k < this.claimed.length; k++) await this.replayClaimed(this.claimed[k]!);
+      for (const d of this.deferred) {
+        if (this.stopped) break;
+        await this.afterLease(d.written);
+        if (this.stopped) break;
+        const state = readState(this.o.dir, d.streamId);
+        if (state?.done === true) continue;
+        if (state !== undefined && !state.ended && isOwnerAlive(state, d.streamId, writtenAt(statePath(this.o.dir, d.streamId)))) {
+          this.aliveElsewhere.push(d.streamId);
+          continue;
+        }
+        if (this.claim(d.streamId, d.paths)) await this.replayClaimed(this.claimed[this.claimed.length - 1]!);
       }
+    } finally {
+      clearInterval(lease);
     }
     this.report.unfinished = this.unfinished;
     return this.report;
+  }
+
+  private async replayClaimed(c: Claimed): Promise<void> {
+    try {
+      if (!this.stopped && (await this.replayStream(c.streamId, c.paths, c.state))) this.settled.add(c.streamId);
+    } catch (e) {
+      this.settled.add(c.streamId);
+      this.report.failed.push(c.streamId);
+      sayLoudly(`otel-audit: replay of stream ${c.streamId} from ${this.o.dir} failed (${errorText(e)}); what it did not deliver stays in the journal for the next start`);
+    } finally {
+      c.release();
+    }
+  }
+
+  /**
+   * Until the lease of a file written at `written` would have run out (a second more, for the clocks), or stop().
+   * The wait does not keep the process alive: a process that ends first leaves the stream to the next start.
+   */
+  private afterLease(written: number): Promise<void> {
+    const ms = written + OWNER_LEASE_MS + 1000 - Date.now();
+    if (ms <= 0) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const t = setTimeout(() => {
+        this.wake = undefined;
+        resolve();
+      }, ms);
+      t.unref();
+      this.wake = () => {
+        clearTimeout(t);
+        this.wake = undefined;
+        resolve();
+      };
+    });
   }
 
   /** Claimed streams whose replay has not run to its end (yet, or ever: stopped). */
@@ -174,7 +264,13 @@ export class Replayer {
 
   stop(): void {
     this.stopped = true;
+    this.wake?.();
     this.loop?.stop();
+  }
+
+  /** A replay request waiting for its answer does not keep the process alive (BatchSender.unrefConnections). */
+  unrefConnections(): void {
+    this.o.sender.unrefConnections?.();
   }
 
   /** After shutdown: a replay export still in flight no longer keeps the process alive (BatchSender.shutdown). */

@@ -100,7 +100,7 @@ export class Spool {
     this.o.metrics.spooledN(n);
     if (this.failed) {
       this.failed = false;
-      const msg = `otel-audit: journal writes recovered; ${this.unjournaledSinceFailure} record(s) could not be written meanwhile (delivered from memory; the local copy has a gap there)`;
+      const msg = `otel-audit: journal writes recovered; ${this.unjournaledSinceFailure} record(s) could not be written meanwhile (memory holds them until the collector acknowledges them; the local copy has a gap there)`;
       this.unjournaledSinceFailure = 0;
       sayLoudly(msg, 'warn');
     }

@@ -116,14 +116,36 @@ export function procStartTime(pid: number): string | undefined {
 }
 
 /**
- * Is the process that wrote this state (or lock) still alive on this host? `key` is what it would own if it were
- * this process (the stream id, or the lock's nonce). Same pid as ours is this process only when a live processor
+ * A live owner rewrites its state file (a replayer touches its lock) at least this often, even with nothing new to
+ * say: the only sign of life another host can read (ARCHITECTURE.md §5.2).
+ */
+export const OWNER_HEARTBEAT_MS = 15_000;
+/**
+ * An owner on another host whose file was last written this long ago is gone. Four heartbeats: a slow disk, a
+ * GC pause or a few seconds of clock difference between hosts do not make a live owner look gone.
+ */
+export const OWNER_LEASE_MS = 60_000;
+
+/** When the file at `path` was last written (ms since the epoch, the file system's clock); undefined if unknown. */
+export function writtenAt(path: string): number | undefined {
+  try {
+    return fs.lstatSync(path).mtimeMs;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Is the process that wrote this state (or lock) still alive? `key` is what it would own if it were this process
+ * (the stream id, or the lock's nonce). On this host: same pid as ours is this process only when a live processor
  * here owns `key`; otherwise it was an earlier process with the same pid (pid 1 in a container, restarted). Another
  * pid is alive when it exists and, where both are known, started when the owner did (not a later process that
- * reused the pid).
+ * reused the pid). On another host — a shared directory, or this container's predecessor, which had another host
+ * name — no pid can be asked: the owner is alive while its file (`written`, see writtenAt) is fresher than
+ * OWNER_LEASE_MS, and taken for alive when that is unknown.
  */
-export function isOwnerAlive(state: { pid: number; host: string; procStart?: string | undefined }, key: string): boolean {
-  if (state.host !== hostname()) return true; // cannot tell; never steal another host's stream
+export function isOwnerAlive(state: { pid: number; host: string; procStart?: string | undefined }, key: string, written?: number): boolean {
+  if (state.host !== hostname()) return written === undefined || Date.now() - written < OWNER_LEASE_MS;
   if (state.pid === process.pid) return owned().has(key);
   if (typeof state.procStart === 'string') {
     const now = procStartTime(state.pid);
@@ -181,7 +203,7 @@ export function claimReplay(dir: string, streamId: string): (() => void) | undef
       } catch {
         holder = undefined; // never torn (created whole), but be safe: unreadable counts as stale
       }
-      if (holder !== undefined && isOwnerAlive(holder, String(holder.nonce))) return undefined;
+      if (holder !== undefined && isOwnerAlive(holder, String(holder.nonce), writtenAt(path))) return undefined;
       // Take over: move the stale lock aside, then make sure it was the one we read (not a fresh one).
       const aside = `${path}.stale.${process.pid}.${randomBytes(4).toString('hex')}`;
       try {
@@ -205,6 +227,16 @@ export function claimReplay(dir: string, streamId: string): (() => void) | undef
     return undefined;
   } finally {
     fs.rmSync(tmp, { force: true });
+  }
+}
+
+/** Renews a claim's lease (its lock's time), so that a replayer on another host does not take it for stale. */
+export function touchClaim(dir: string, streamId: string): void {
+  const now = new Date();
+  try {
+    fs.lutimesSync(lockPath(dir, streamId), now, now);
+  } catch {
+    /* gone or unwritable: the claim then looks stale to another host after the lease, which only re-sends */
   }
 }
 

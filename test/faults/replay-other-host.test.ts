@@ -1,0 +1,109 @@
+/**
+ * Streams whose owner was on another host: a directory shared by hosts, or — the usual case — a container or pod
+ * restarted on the same volume under a new host name. No pid can be asked there; the owner's state file, which a
+ * running owner rewrites every OWNER_HEARTBEAT_MS, is its lease. Found by review: such a stream was taken for alive
+ * for ever, never replayed, and `otel-audit replay` said "complete" with 0 streams.
+ */
+import { statSync, utimesSync } from 'node:fs';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import type { BatchSender, SendResult } from '../../src/deliver/otlp-sender.js';
+import { Replayer } from '../../src/deliver/replay.js';
+import { statePath } from '../../src/sinks/files.js';
+import { OWNER_HEARTBEAT_MS, OWNER_LEASE_MS, writeState, type StreamState } from '../../src/sinks/stream-state.js';
+import { orphanStream } from '../helpers/orphan.js';
+import { makePipeline, type TestPipeline } from '../helpers/pipeline.js';
+import { seqsOf } from '../helpers/sealed.js';
+import { tempDir } from '../helpers/tmp.js';
+
+const A = '00000000-0000-4000-8000-0000000000a1';
+
+const cleanups: (() => Promise<unknown>)[] = [];
+afterEach(async () => {
+  vi.useRealTimers();
+  vi.restoreAllMocks();
+  while (cleanups.length) await cleanups.pop()!().catch(() => undefined);
+});
+
+/** A stream of three records whose owner, on host `old-pod-1`, last wrote its state `ageMs` ago (not ended). */
+async function leftByAnotherHost(ageMs: number): Promise<{ dir: string; state: StreamState }> {
+  const t = await tempDir('other-host-');
+  cleanups.push(t.cleanup);
+  const dead = await orphanStream(t.dir, A, [[1, 2, 3]]);
+  // A pid that is alive here (this process): it must not be asked, it is another host's.
+  const state: StreamState = { ...dead, host: 'old-pod-1', pid: process.pid, ended: false };
+  writeState(t.dir, state);
+  const at = new Date(Date.now() - ageMs);
+  utimesSync(statePath(t.dir, A), at, at);
+  return { dir: t.dir, state };
+}
+
+function capture(): { sender: BatchSender; got: number[][] } {
+  const got: number[][] = [];
+  const sender = {
+    send: (body: Uint8Array | string): Promise<SendResult> => {
+      got.push(seqsOf(Buffer.from(body).toString('utf8')));
+      return Promise.resolve({ ok: true, retryable: true, rejected: 0, message: 'ok' });
+    },
+    shutdown: () => Promise.resolve(),
+  } as BatchSender;
+  return { sender, got };
+}
+
+const replayer = (dir: string, sender: BatchSender): Replayer => new Replayer({ dir, ownStreamId: 'none', sender, maxExportBatchSize: 100, retryMinMillis: 1, retryMaxMillis: 2 });
+
+describe('a stream left by a process on another host', () => {
+  it('silent for longer than the lease: replayed at once', async () => {
+    const { dir } = await leftByAnotherHost(OWNER_LEASE_MS + 30_000);
+    const { sender, got } = capture();
+    const report = await replayer(dir, sender).run();
+    expect(report.streams).toEqual([A]);
+    expect(got.flat()).toEqual([1, 2, 3]);
+  });
+
+  it('written within the lease: said on stderr, and replayed once the lease ran out with no sign of its owner', async () => {
+    const { dir } = await leftByAnotherHost(OWNER_LEASE_MS - 2500);
+    const said: string[] = [];
+    vi.spyOn(process.stderr, 'write').mockImplementation((s) => (said.push(String(s)), true));
+    const { sender, got } = capture();
+    const r = replayer(dir, sender);
+    expect(said.join('')).toMatch(new RegExp(`stream ${A} in .* belongs to a process on host "old-pod-1", which wrote its state 5[78] s ago: it is replayed once 60 s pass without a sign of that process`));
+    expect(got).toEqual([]);
+    const report = await r.run();
+    expect(report.streams).toEqual([A]);
+    expect(got.flat()).toEqual([1, 2, 3]);
+    expect(r.aliveElsewhere).toEqual([]);
+  });
+
+  it('whose owner goes on renewing its lease: left to it', async () => {
+    const { dir, state } = await leftByAnotherHost(OWNER_LEASE_MS - 2000);
+    vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+    const renew = setInterval(() => writeState(dir, state), 300); // the owner, alive on its host
+    cleanups.push(async () => clearInterval(renew));
+    const { sender, got } = capture();
+    const r = replayer(dir, sender);
+    const report = await r.run();
+    expect(report.streams).toEqual([]);
+    expect(got).toEqual([]);
+    expect(r.aliveElsewhere).toEqual([A]);
+  });
+});
+
+describe('a live processor renews its lease', () => {
+  let p: TestPipeline | undefined;
+  afterEach(async () => {
+    vi.useRealTimers();
+    await p?.dispose();
+    p = undefined;
+  });
+
+  it('its state file is rewritten every OWNER_HEARTBEAT_MS, idle or not', async () => {
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+    p = await makePipeline();
+    await p.audit.record({ action: 'READ', outcome: 'success', actor: { id: 'a', type: 'user' } });
+    const path = statePath(p.auditDir, p.processor.streamId);
+    const old = new Date(Date.now() - 10 * OWNER_LEASE_MS);
+    utimesSync(path, old, old);
+    vi.advanceTimersByTime(OWNER_HEARTBEAT_MS);
+    expect(Date.now() - statSync(path).mtimeMs).toBeLessThan(OWNER_LEASE_MS);
+  });
+});
