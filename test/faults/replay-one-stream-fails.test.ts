@@ -6,12 +6,10 @@
 import { readdirSync, rmSync, utimesSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { BatchSender, SendResult } from '../../src/deliver/otlp-sender.js';
 import { Replayer } from '../../src/deliver/replay.js';
 import { claimReplay } from '../../src/sinks/stream-state.js';
-import { seqsOf } from '../helpers/sealed.js';
 import { tempDir } from '../helpers/tmp.js';
-import { lineOf, orphanStream } from '../helpers/orphan.js';
+import { capturingSender, lineOf, orphanStream } from '../helpers/orphan.js';
 
 const A = '00000000-0000-4000-8000-00000000000a';
 const B = '00000000-0000-4000-8000-00000000000b';
@@ -31,14 +29,7 @@ describe('replay of several orphaned streams', () => {
     await orphanStream(t.dir, B, [[1, 2, 3]]);
     const segs = readdirSync(t.dir).filter((n) => n.endsWith('.jsonl')).sort();
     for (const n of segs) utimesSync(join(t.dir, n), new Date(), new Date(n.includes(A) ? 1_000_000 : 2_000_000));
-    const got: number[][] = [];
-    const sender = {
-      send: (body: Uint8Array | string): Promise<SendResult> => {
-        got.push(seqsOf(Buffer.from(body).toString('utf8')));
-        return Promise.resolve({ ok: true, retryable: true, rejected: 0, message: 'ok' });
-      },
-      shutdown: () => Promise.resolve(),
-    } as BatchSender;
+    const { sender, got } = capturingSender();
     const r = new Replayer({ dir: t.dir, ownStreamId: 'none', sender, maxExportBatchSize: 100, retryMinMillis: 1, retryMaxMillis: 2 });
     // A's first segment disappears between the claim and the read (an operator, a disk error: any I/O error here).
     rmSync(join(t.dir, segs.find((n) => n.includes(A) && n.endsWith('000001.jsonl'))!));

@@ -6,13 +6,12 @@
  */
 import { statSync, utimesSync } from 'node:fs';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import type { BatchSender, SendResult } from '../../src/deliver/otlp-sender.js';
+import type { BatchSender } from '../../src/deliver/otlp-sender.js';
 import { Replayer } from '../../src/deliver/replay.js';
 import { statePath } from '../../src/sinks/files.js';
 import { OWNER_HEARTBEAT_MS, OWNER_LEASE_MS, writeState, type StreamState } from '../../src/sinks/stream-state.js';
-import { orphanStream } from '../helpers/orphan.js';
+import { capturingSender, orphanStream } from '../helpers/orphan.js';
 import { makePipeline, type TestPipeline } from '../helpers/pipeline.js';
-import { seqsOf } from '../helpers/sealed.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const A = '00000000-0000-4000-8000-0000000000a1';
@@ -37,24 +36,12 @@ async function leftByAnotherHost(ageMs: number): Promise<{ dir: string; state: S
   return { dir: t.dir, state };
 }
 
-function capture(): { sender: BatchSender; got: number[][] } {
-  const got: number[][] = [];
-  const sender = {
-    send: (body: Uint8Array | string): Promise<SendResult> => {
-      got.push(seqsOf(Buffer.from(body).toString('utf8')));
-      return Promise.resolve({ ok: true, retryable: true, rejected: 0, message: 'ok' });
-    },
-    shutdown: () => Promise.resolve(),
-  } as BatchSender;
-  return { sender, got };
-}
-
 const replayer = (dir: string, sender: BatchSender): Replayer => new Replayer({ dir, ownStreamId: 'none', sender, maxExportBatchSize: 100, retryMinMillis: 1, retryMaxMillis: 2 });
 
 describe('a stream left by a process on another host', () => {
   it('silent for longer than the lease: replayed at once', async () => {
     const { dir } = await leftByAnotherHost(OWNER_LEASE_MS + 30_000);
-    const { sender, got } = capture();
+    const { sender, got } = capturingSender();
     const report = await replayer(dir, sender).run();
     expect(report.streams).toEqual([A]);
     expect(got.flat()).toEqual([1, 2, 3]);
@@ -64,7 +51,7 @@ describe('a stream left by a process on another host', () => {
     const { dir } = await leftByAnotherHost(OWNER_LEASE_MS - 2500);
     const said: string[] = [];
     vi.spyOn(process.stderr, 'write').mockImplementation((s) => (said.push(String(s)), true));
-    const { sender, got } = capture();
+    const { sender, got } = capturingSender();
     const r = replayer(dir, sender);
     expect(said.join('')).toMatch(new RegExp(`stream ${A} in .* belongs to a process on host "old-pod-1", which wrote its state 5[78] s ago: it is replayed once 60 s pass without a sign of that process`));
     expect(got).toEqual([]);
@@ -79,7 +66,7 @@ describe('a stream left by a process on another host', () => {
     vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
     const renew = setInterval(() => writeState(dir, state), 300); // the owner, alive on its host
     cleanups.push(async () => clearInterval(renew));
-    const { sender, got } = capture();
+    const { sender, got } = capturingSender();
     const r = replayer(dir, sender);
     const report = await r.run();
     expect(report.streams).toEqual([]);

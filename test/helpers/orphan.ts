@@ -2,7 +2,8 @@
 import { hostname } from 'node:os';
 import { JournalWriter } from '../../src/sinks/journal.js';
 import { newState, writeState, type StreamState } from '../../src/sinks/stream-state.js';
-import { sealedInStream } from './sealed.js';
+import type { BatchSender, SendResult } from '../../src/deliver/otlp-sender.js';
+import { sealedInStream, seqsOf } from './sealed.js';
 
 /** A pid no process has (above any pid_max). */
 export const DEAD_PID = 0x3fffffff;
@@ -22,4 +23,17 @@ export async function orphanStream(dir: string, streamId: string, lines: number[
   for (const seqs of lines) await j.write([{ bytes: lineOf(streamId, seqs, extra), first: seqs[0]!, last: seqs[seqs.length - 1]! }]);
   await j.close();
   return state;
+}
+
+/** A sender that acknowledges every request and keeps the seqs of each (`got`, in order sent). */
+export function capturingSender(): { sender: BatchSender; got: number[][] } {
+  const got: number[][] = [];
+  const sender = {
+    send: (body: Uint8Array | string): Promise<SendResult> => {
+      got.push(seqsOf(Buffer.from(body).toString('utf8')));
+      return Promise.resolve({ ok: true, retryable: true, rejected: 0, message: 'ok' });
+    },
+    shutdown: () => Promise.resolve(),
+  } as BatchSender;
+  return { sender, got };
 }
