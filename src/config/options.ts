@@ -30,16 +30,21 @@ const bad = (name: string, v: unknown, allowed: string): never => {
 };
 
 /**
- * A URL with its `user:password@` hidden, parseable or not: for messages. Everything after the scheme up to the
- * last `@` is hidden, since a password may hold `/`, `?` or `#` (and then the URL does not parse): more than the
- * userinfo when a path holds an `@`, never less.
+ * A URL with its secrets hidden, parseable or not: for messages. Everything after the scheme up to the last `@` is
+ * hidden, since a password may hold `/`, `?` or `#` (and then the URL does not parse): more than the userinfo
+ * when a path holds an `@`, never less. So are the query and the fragment, where tokens go too (`?api_key=…`).
  */
-export function withoutUserinfo(url: string): string {
+export function withoutSecrets(url: string): string {
   const at = url.lastIndexOf('@');
-  if (at < 0) return url;
   const from = /^[A-Za-z][A-Za-z0-9+.-]*:\/\//.exec(url)?.[0].length ?? 0;
-  return at < from ? url : `${url.slice(0, from)}***@${url.slice(at + 1)}`;
+  const u = at < from ? url : `${url.slice(0, from)}***@${url.slice(at + 1)}`;
+  const q = u.search(/[?#]/);
+  return q < 0 ? u : `${u.slice(0, q + 1)}***`;
 }
+
+/** What is wrong with an endpoint that `httpUrl` refused. */
+const notAnHttpUrl = (raw: string): string =>
+  /^https?:\/\//i.test(raw) ? 'it does not parse as a URL (a port above 65535, say, or a character a host name cannot hold)' : 'allowed values are an http:// or https:// URL';
 
 /** Endpoint variables the OTLP/HTTP transport reads: it would warn and send to http://localhost:4318 on a bad one. */
 const HTTP_ENDPOINT_VARIABLES = ['OTEL_EXPORTER_OTLP_LOGS_ENDPOINT', 'OTEL_EXPORTER_OTLP_ENDPOINT'] as const;
@@ -55,7 +60,7 @@ function checkEndpointVariables(env: NodeJS.ProcessEnv, codeUrl: unknown): void 
   const raw = env[name]!.trim();
   if (httpUrl(raw) !== undefined) return;
   throw new AuditConfigError(
-    `otel-audit configuration: ${name}=${JSON.stringify(withoutUserinfo(raw))} is invalid: allowed values are an http:// or https:// URL (the OTLP transport would pass it over and send elsewhere, http://localhost:4318 by default)`,
+    `otel-audit configuration: ${name}=${JSON.stringify(withoutSecrets(raw))} is invalid: ${notAnHttpUrl(raw)} (the OTLP transport would pass it over and send elsewhere, http://localhost:4318 by default)`,
   );
 }
 
@@ -80,6 +85,39 @@ function checkNames(given: object, known: ReadonlySet<string>, prefix: string): 
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
 
+/** Headers HTTP can carry; `what` names their source. The name is said (it is not the secret); the value never is. */
+function checkHeaders(headers: ReadonlyArray<readonly [string, string]>, what: string): void {
+  for (const [name, value] of headers) {
+    if (!HEADER_NAME.test(name)) throw new AuditConfigError(`${what} is invalid (values hidden): ${describe(name)} is not a valid header name`);
+    if (!HEADER_VALUE.test(value)) {
+      throw new AuditConfigError(`${what} is invalid (values hidden): the value of ${JSON.stringify(name)} holds a character HTTP cannot carry in a header (a line break, another control character, or one beyond Latin-1)`);
+    }
+  }
+}
+
+/** Header variables the OTLP/HTTP transport reads (W3C Baggage format, values percent-decoded, as it parses them). */
+const HTTP_HEADER_VARIABLES = ['OTEL_EXPORTER_OTLP_LOGS_HEADERS', 'OTEL_EXPORTER_OTLP_HEADERS'] as const;
+
+/** A header there that HTTP cannot carry failed every export, for the life of the process, unsaid until shutdown. */
+function checkHeaderVariables(env: NodeJS.ProcessEnv): void {
+  for (const name of HTTP_HEADER_VARIABLES) {
+    const raw = env[name];
+    if (raw === undefined || raw.trim() === '') continue;
+    const pairs: [string, string][] = [];
+    for (const entry of raw.split(',')) {
+      const kv = entry.split(';')[0]!;
+      const eq = kv.indexOf('=');
+      if (eq <= 0) continue; // the transport skips it too
+      try {
+        pairs.push([decodeURIComponent(kv.slice(0, eq).trim()), decodeURIComponent(kv.slice(eq + 1).trim())]);
+      } catch {
+        /* not percent-decodable: the transport's own parser decides */
+      }
+    }
+    checkHeaders(pairs, `otel-audit configuration: ${name}`);
+  }
+}
+
 /**
  * The `exporter` code option, checked before it reaches the OTLP transport, which would throw a plain Error
  * quoting the URL or a header value, credentials included, or take a bad value silently.
@@ -92,20 +130,13 @@ function checkExporter(e: unknown): void {
   checkNames(e, EXPORTER_FIELDS, 'exporter.');
   const { url, headers, timeoutMillis } = e as Record<string, unknown>;
   if (url !== undefined && (typeof url !== 'string' || httpUrl(url) === undefined)) {
-    bad('exporter.url', typeof url === 'string' ? withoutUserinfo(url) : url, 'an http:// or https:// URL');
+    if (typeof url === 'string') throw new AuditConfigError(`otel-audit option exporter.url=${JSON.stringify(withoutSecrets(url))} is invalid: ${notAnHttpUrl(url)}`);
+    bad('exporter.url', url, 'an http:// or https:// URL');
   }
   if (headers !== undefined && (typeof headers !== 'object' || headers === null || Array.isArray(headers) || Object.values(headers).some((v) => typeof v !== 'string'))) {
     throw new AuditConfigError('otel-audit option exporter.headers is invalid (values hidden): an object mapping header names to strings is expected');
   }
-  if (headers !== undefined) {
-    for (const [name, value] of Object.entries(headers as Record<string, string>)) {
-      // The name is said (it is not the secret); the value never is.
-      if (!HEADER_NAME.test(name)) throw new AuditConfigError(`otel-audit option exporter.headers is invalid (values hidden): ${describe(name)} is not a valid header name`);
-      if (!HEADER_VALUE.test(value)) {
-        throw new AuditConfigError(`otel-audit option exporter.headers is invalid (values hidden): the value of ${JSON.stringify(name)} holds a character HTTP cannot carry in a header (a line break, another control character, or one beyond Latin-1)`);
-      }
-    }
-  }
+  if (headers !== undefined) checkHeaders(Object.entries(headers as Record<string, string>), 'otel-audit option exporter.headers');
   if (timeoutMillis !== undefined && !(typeof timeoutMillis === 'number' && Number.isFinite(timeoutMillis) && timeoutMillis > 0 && timeoutMillis <= MAX_TIMER_MILLIS)) {
     bad('exporter.timeoutMillis', timeoutMillis, `a positive number of milliseconds, at most ${MAX_TIMER_MILLIS}`);
   }
@@ -145,7 +176,10 @@ export function resolveOptions(code: AuditProcessorOptions = {}, env: NodeJS.Pro
   checkExporter(code.exporter);
   const { dir, 'exporter.protocol': protocol, ...rest } = resolveTable(code, env);
   // The other exporter fields go to the transport as given; this one it would take unchecked.
-  if (protocol !== 'grpc') checkEndpointVariables(env, code.exporter?.url);
+  if (protocol !== 'grpc') {
+    checkEndpointVariables(env, code.exporter?.url);
+    checkHeaderVariables(env);
+  }
   const compression = code.exporter?.compression;
   if (compression !== undefined && !COMPRESSIONS.includes(compression)) bad('exporter.compression', compression, COMPRESSIONS.join(', '));
   const o: ResolvedOptions = { ...rest, dir: resolve(dir), exporter: { ...code.exporter, protocol }, onLoss: code.onLoss, meterProvider: code.meterProvider };

@@ -440,7 +440,10 @@ describe('resolveOptions', () => {
 
   // Checked here: the transport would throw a plain Error quoting the URL with its credentials, or take the value.
   it.each([
-    ['a URL that does not parse', { url: 'https://user:s3cr3t@exa mple.com/v1/logs' }, 'otel-audit option exporter.url="https://***@exa mple.com/v1/logs" is invalid: allowed values are an http:// or https:// URL'],
+    ['a URL that does not parse', { url: 'https://user:s3cr3t@exa mple.com/v1/logs' }, 'otel-audit option exporter.url="https://***@exa mple.com/v1/logs" is invalid: it does not parse as a URL'],
+    // Found by review: a token in the query or the fragment was shown in full.
+    ['a token in the query', { url: 'collector:4318/v1/logs?api_key=s3cr3t' }, 'otel-audit option exporter.url="collector:4318/v1/logs?***" is invalid: allowed values are an http:// or https:// URL'],
+    ['a token in the fragment of a URL with a port out of range', { url: 'http://127.0.0.1:99999/v1/logs#s3cr3t' }, 'otel-audit option exporter.url="http://127.0.0.1:99999/v1/logs#***" is invalid: it does not parse as a URL (a port above 65535'],
     ['a URL of another scheme', { url: 'ftp://collector/v1/logs' }, 'otel-audit option exporter.url="ftp://collector/v1/logs" is invalid'],
     ['a URL that is not a string', { url: 42 }, 'otel-audit option exporter.url=42 is invalid'],
     ['headers that are not a string map', { headers: { authorization: 42 } }, 'otel-audit option exporter.headers is invalid (values hidden)'],
@@ -509,16 +512,36 @@ describe('resolveOptions', () => {
 
   // The transport would warn on diag and send to http://localhost:4318 instead (or fail every export, for a URL
   // with no scheme): audit records going to whatever listens there.
+  const NOT_HTTP = 'is invalid: allowed values are an http:// or https:// URL';
+  const NOT_PARSED = 'is invalid: it does not parse as a URL';
   it.each([
-    ['OTEL_EXPORTER_OTLP_LOGS_ENDPOINT', 'localhost:4318/v1/logs'],
-    ['OTEL_EXPORTER_OTLP_LOGS_ENDPOINT', 'https://otel:s3cr3t@[collector.internal]:4318/v1/logs'],
-    ['OTEL_EXPORTER_OTLP_ENDPOINT', 'collector:4318'],
-    ['OTEL_EXPORTER_OTLP_ENDPOINT', 'ftp://collector:4318'],
-  ])('refuses %s=%s for an http protocol, showing no secret', (name, value) => {
+    ['OTEL_EXPORTER_OTLP_LOGS_ENDPOINT', 'localhost:4318/v1/logs', NOT_HTTP],
+    ['OTEL_EXPORTER_OTLP_LOGS_ENDPOINT', 'https://otel:s3cr3t@[collector.internal]:4318/v1/logs', NOT_PARSED],
+    ['OTEL_EXPORTER_OTLP_LOGS_ENDPOINT', 'collector:4318/v1/logs?api_key=s3cr3t', NOT_HTTP],
+    ['OTEL_EXPORTER_OTLP_LOGS_ENDPOINT', 'http://127.0.0.1:473624/v1/logs?api_key=s3cr3t', NOT_PARSED],
+    ['OTEL_EXPORTER_OTLP_ENDPOINT', 'collector:4318#s3cr3t', NOT_HTTP],
+    ['OTEL_EXPORTER_OTLP_ENDPOINT', 'ftp://collector:4318', NOT_HTTP],
+  ])('refuses %s=%s for an http protocol, showing no secret', (name, value, why) => {
     const err = configError(() => resolveOptions({}, { [name]: value }));
     expect(err.message).toContain(`${name}=`);
-    expect(err.message).toContain('is invalid: allowed values are an http:// or https:// URL');
+    expect(err.message).toContain(why);
     expect(err.message).not.toContain('s3cr3t');
+  });
+
+  // Found by review: the transport fails every export with such a header, for the life of the process, and said
+  // so only at shutdown (a code header and an env header under gRPC were refused at start-up already).
+  it.each([
+    ['OTEL_EXPORTER_OTLP_HEADERS', 'authorization=Bearer%0As3cr3t', 'the value of "authorization" holds a character HTTP cannot carry'],
+    ['OTEL_EXPORTER_OTLP_LOGS_HEADERS', 'x-tenant=a,authorization=Bearer s3cr3t%01', 'the value of "authorization" holds a character HTTP cannot carry'],
+    ['OTEL_EXPORTER_OTLP_HEADERS', 'x%20api%20key=s3cr3t', '"x api key" is not a valid header name'],
+  ])('refuses %s=%s for an http protocol, showing no value', (name, value, why) => {
+    const err = configError(() => resolveOptions({}, { [name]: value }));
+    expect(err.message).toBe(`otel-audit configuration: ${name} is invalid (values hidden): ${why}${why.endsWith('carry') ? ' in a header (a line break, another control character, or one beyond Latin-1)' : ''}`);
+    expect(err.message).not.toContain('s3cr3t');
+  });
+
+  it('takes the header variables the transport sends (percent-encoded, entries it skips)', () => {
+    expect(() => resolveOptions({}, { OTEL_EXPORTER_OTLP_HEADERS: 'authorization=Bearer%20abc,x-tenant=caf%C3%A9,junk', OTEL_EXPORTER_OTLP_LOGS_HEADERS: ' ' })).not.toThrow();
   });
 
   // Only the variable the transport reads is checked. Fixed bug, kept as a regression test: a scheme-less generic
