@@ -14,4 +14,6 @@ export const printable = (s: string): string => s.replace(UNPRINTABLE, escape);
  * One JSON line of `--json` output, as safe on a terminal as the table: JSON.stringify leaves C1 controls (an 8-bit
  * CSI), bidirectional and zero-width characters raw; here they are `\uXXXX` escapes, the same string to a parser.
  */
-export const jsonLine = (v: unknown): string => `${JSON.stringify(v).replace(UNPRINTABLE, escape)}\n`;
+export const printableJson = (v: unknown): string => JSON.stringify(v).replace(UNPRINTABLE, escape);
+
+export const jsonLine = (v: unknown): string => `${printableJson(v)}\n`;

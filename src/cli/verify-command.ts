@@ -78,6 +78,7 @@ import { verifyFiles, VerifyInputError, VerifyWorkerError, type Problem, type St
 import { errorText } from '../core/errors.js';
 import { optionValue, walkArguments } from './arguments.js';
 import { resolve } from 'node:path';
+import { printable, printableJson } from '../audit-search/printable.js';
 
 export const VERIFY_USAGE =
   'usage: otel-audit verify [--json] [--allow-reorder] [--pubkey FILE]... [--hmac-key-file FILE]... ' +
@@ -141,27 +142,22 @@ function parseArgs(argv: readonly string[]): VerifyArgs | { help: true } | { err
   return args;
 }
 
-/**
- * Control characters (line breaks included) and bidirectional overrides from the input — a stream id, a file
- * name — are shown escaped, so that each printed line is one line and reads as what it is: a stream id
- * holding "\nOK: …" cannot print a line that looks like the verdict.
- */
-const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
-const printable = (s: string): string => s.replace(UNPRINTABLE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 
 /**
  * Writes the report as one JSON document, in pieces of about 1 MiB that each end with '\n' (whitespace
  * between array elements): for a million streams one string would be about 400 MB on top of the report,
- * near V8's longest string. A small report is one piece, the same text as JSON.stringify(report).
+ * near V8's longest string. A small report is one piece, the same document as JSON.stringify(report) (escapes aside).
  */
 function writeJsonReport(r: VerifyReport, write: (s: string) => void): void {
   const PIECE = 1 << 20;
-  const head = JSON.stringify({ ok: r.ok, files: r.files, records: r.records, nonAudit: r.nonAudit });
+  // Escaped as search's --json is (audit-search/printable.ts): a stream id holding a bidirectional override or a
+  // zero-width character must not print as another one.
+  const head = printableJson({ ok: r.ok, files: r.files, records: r.records, nonAudit: r.nonAudit });
   let buf = `${head.slice(0, -1)},"streams":[`;
   const items = (list: readonly unknown[]): void => {
     for (let i = 0; i < list.length; i++) {
       if (i > 0) buf += ',';
-      buf += JSON.stringify(list[i]);
+      buf += printableJson(list[i]);
       if (buf.length >= PIECE) {
         write(`${buf}\n`);
         buf = '';

@@ -344,6 +344,25 @@ describe('verify: oversized and ambiguous lines are malformed, located, and boun
     expect(r.out.at(-1)).toMatch(/^FAILED: 1 integrity problem/);
   });
 
+  // Found by review: verify's own, narrower escaping left zero-width, bidirectional and C1 characters raw, in the
+  // text and in --json: two different stream ids printed the same.
+  it('stream ids that differ only by a zero-width or bidirectional character print differently, as search prints them', async () => {
+    const dir = await freshDir();
+    const file = join(dir, 'lookalike\u200f.jsonl');
+    const id = testStreamId();
+    const twin = `${id}\u200b`;
+    const odd = `${id}\u202e\u009b`;
+    await writeFile(file, [...toLines(makeChain(1, { streamId: id })), ...toLines(makeChain(1, { streamId: twin })), ...toLines(makeChain(1, { streamId: odd }))].join('\n') + '\n');
+    const text = await verify([file]);
+    expect(text.out).toContainEqual(expect.stringContaining(`stream ${id}\\u200b:`));
+    expect(text.out).toContainEqual(expect.stringContaining(`stream ${id}\\u202e\\u009b:`));
+    const json = await verify(['--json', file]);
+    const doc = json.out.join('\n');
+    for (const c of ['\u200b', '\u200f', '\u202e', '\u009b']) expect(doc).not.toContain(c);
+    expect(doc).toContain('\\u200f.jsonl');
+    expect((JSON.parse(doc) as VerifyReport).streams.map((s) => s.streamId).sort()).toEqual([id, odd, twin].sort());
+  });
+
   it(`150,000 junk lines: the first ${MAX_LISTED_PROBLEMS} are listed as malformed, the rest counted in one closing problem`, async () => {
     const dir = await freshDir();
     const file = join(dir, 'junk.jsonl');
