@@ -32,11 +32,30 @@ function notKept(err: AuditLossError): Promise<AuditReceipt> {
 }
 
 export class AuditLogger {
-  private readonly logger: LogsLogger | undefined;
+  private logger: LogsLogger | undefined;
+  /**
+   * The global provider `logger` came from; undefined when the provider was given. Asked again at each record: on
+   * the 0.2xx line npm often installs a second copy of api-logs (sdk-node pins its own), and a logger taken from
+   * this copy's proxy before NodeSDK started never gets the real provider, since NodeSDK sets the other copy's proxy.
+   */
+  private fromGlobal: LogsLoggerProvider | undefined;
 
   /** `processor` undefined: the SDK is disabled (getAuditLogger with OTEL_SDK_DISABLED=true); record() says so. */
   constructor(private readonly processor: AuditLogRecordProcessor | undefined, provider?: LogsLoggerProvider) {
-    this.logger = processor === undefined ? undefined : (provider ?? logsApi().getLoggerProvider()).getLogger(processor.loggerName);
+    if (processor === undefined) return;
+    if (provider !== undefined) this.logger = provider.getLogger(processor.loggerName);
+    else this.loggerNow(processor);
+  }
+
+  /** The logger to emit with: of the global provider as it is now, unless a provider was given. */
+  private loggerNow(processor: AuditLogRecordProcessor): LogsLogger {
+    if (this.logger !== undefined && this.fromGlobal === undefined) return this.logger;
+    const global = logsApi().getLoggerProvider();
+    if (global !== this.fromGlobal || this.logger === undefined) {
+      this.fromGlobal = global;
+      this.logger = global.getLogger(processor.loggerName);
+    }
+    return this.logger;
   }
 
   /**
@@ -44,7 +63,7 @@ export class AuditLogger {
    * policy and the pipeline cannot take it) or `AuditConfigError` (the processor is not on this provider).
    */
   record(event: AuditEvent): Promise<AuditReceipt> {
-    if (this.processor === undefined || this.logger === undefined) {
+    if (this.processor === undefined) {
       // Validated all the same: an app's invalid event fails the same way whether the SDK runs or not.
       const m = prepareEvent(event);
       return notKept(new AuditLossError(SDK_DISABLED, [m.recordId]));
@@ -59,7 +78,7 @@ export class AuditLogger {
     d.promise.catch(() => undefined);
     const outer = this.processor._expectReceipt({ receipt: d, recordId: m.recordId, eventName: m.eventName, attributes: m.attributes });
     try {
-      this.logger.emit({
+      this.loggerNow(this.processor).emit({
         eventName: m.eventName,
         ...(m.body !== undefined ? { body: m.body } : {}),
         ...(m.timestamp !== undefined ? { timestamp: m.timestamp } : {}),

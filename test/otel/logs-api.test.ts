@@ -5,7 +5,7 @@
 import * as api from '@opentelemetry/api';
 import { LoggerProvider } from '@opentelemetry/sdk-logs';
 import { createRequire } from 'node:module';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { getAuditLogger } from '../../src/api/audit-logger.js';
 import { logsApi, otelLine } from '../../src/otel/logs-api.js';
@@ -55,5 +55,45 @@ describe('the Logs API of the installed line', () => {
     // The two records, then the stream's end marker.
     const records = journalRecords(join(dir, 'audit'));
     expect(records.map((r) => stringAttribute(r, 'audit.action'))).toEqual(['LOGIN', 'READ', 'STREAM_END']);
+  });
+});
+
+/**
+ * A second copy of this line's Logs API package, as npm installs one beside the first when sdk-node pins another
+ * version (the 0.2xx line): its own module instances (its own proxy provider), the one global on globalThis.
+ */
+function secondCopy(): LineLogs {
+  const req = createRequire(import.meta.url);
+  const pkg = (api as { logs?: unknown }).logs !== undefined ? '@opentelemetry/api' : '@opentelemetry/api-logs';
+  const root = dirname(req.resolve(`${pkg}/package.json`));
+  const kept = Object.entries(req.cache).filter(([k]) => k.startsWith(root));
+  for (const [k] of kept) delete req.cache[k];
+  try {
+    return (req(pkg) as { logs: LineLogs }).logs;
+  } finally {
+    for (const [k, m] of kept) req.cache[k] = m;
+  }
+}
+
+// Found by review: on the 0.2xx line a helper module's `getAuditLogger()`, run before `sdk.start()`, kept this
+// copy's proxy logger, which NodeSDK (setting the provider through its own copy) never connects: every record()
+// threw a set-up error that sent the user the wrong way.
+describe('two copies of the Logs API package', () => {
+  it('an AuditLogger made before the provider was set through the other copy still reaches the processor', async () => {
+    const { dir, cleanup } = await tempDir();
+    cleanups.push(cleanup);
+    const processor = new AuditLogRecordProcessor({ dir: join(dir, 'audit'), replay: false, exporter: { url: 'http://127.0.0.1:9/v1/logs' }, fsync: 'always', exportTimeoutMillis: 300 });
+    const audit = getAuditLogger({ processor }); // before any provider is set: this copy's proxy
+    const other = secondCopy();
+    expect(other).not.toBe(lineLogs());
+    const provider = new LoggerProvider({ processors: [processor] });
+    other.setGlobalLoggerProvider(provider); // as NodeSDK does, through its own copy
+    try {
+      const receipt = await audit.record({ action: 'LOGIN', outcome: 'success', actor: { id: 'alice', type: 'user' } });
+      expect(receipt).toMatchObject({ sequence: 1, durability: 'journal' });
+    } finally {
+      await provider.shutdown();
+      other.disable();
+    }
   });
 });
