@@ -61,6 +61,9 @@ function lstatMaybe(path: string): Stats | undefined {
   }
 }
 
+/** Errors creating a directory that a disk with room again would not give: a fault, not a wrong path. */
+const DISK_FAULTS: ReadonlySet<string> = new Set(['ENOSPC', 'EDQUOT', 'EIO']);
+
 /**
  * Start-up check of OTEL_AUDIT_DIR, before anything in it is read or written (as sshd's StrictModes): the
  * directory and its subdirectories must be real directories owned by our euid and not writable by group or
@@ -69,8 +72,10 @@ function lstatMaybe(path: string): Stats | undefined {
  * link, a FIFO, a foreign file, a hard link to a file elsewhere) is refused with an AuditConfigError naming
  * the path and the fix, rather than be followed, written through, or left to block a read.
  *
- * An I/O error creating the tree (read-only, full, no permission) is not a refusal: the journal reports it at
- * its first write and records go to the collector from memory meanwhile, as for any disk fault.
+ * An OTEL_AUDIT_DIR that does not exist and cannot be created (no permission, a read-only or special file system,
+ * a file in its path) is refused too: a wrong path or mount, which no journal write will ever get past. Other I/O
+ * errors (a full disk) are not a refusal: the journal reports them at its first write and records go to the
+ * collector from memory meanwhile, as for any disk fault.
  */
 export function prepareAuditDir(dir: string): void {
   const unlessRefused = (f: () => void): boolean => {
@@ -82,6 +87,20 @@ export function prepareAuditDir(dir: string): void {
       return false; // an I/O fault: the first write reports it
     }
   };
+  if (lstatMaybe(dir) === undefined) {
+    try {
+      ensureDir(dir, { top: true });
+    } catch (e) {
+      if (e instanceof AuditConfigError) throw e;
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === undefined || !DISK_FAULTS.has(code)) {
+        throw new AuditConfigError(
+          `otel-audit: OTEL_AUDIT_DIR ${dir} does not exist and cannot be created (${(e as Error).message}): create it, owned by the user the app runs as, mode 0700, or point OTEL_AUDIT_DIR at a writable directory`,
+          { cause: e },
+        );
+      }
+    }
+  }
   if (!unlessRefused(() => ensureDir(dir, { top: true }))) return;
   unlessRefused(() => ensureDir(stateDir(dir)));
   for (const sub of [quarantineDir(dir), rejectedDir(dir)]) if (lstatMaybe(sub) !== undefined) checkDir(sub);
