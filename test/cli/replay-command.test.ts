@@ -3,7 +3,7 @@
  * with nothing listening: it exits 0 only when everything was delivered, otherwise says what was not and exits
  * 1 (never 0 silently), releases its locks, and never prints the export headers.
  */
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startCollector, type CollectorHandle } from '../../src/collector/index.js';
@@ -153,6 +153,18 @@ describe('otel-audit replay: arguments it refuses (found by review)', () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toContain(`--dir ${JSON.stringify(missing)}: no such directory`);
     expect(existsSync(missing)).toBe(false);
+  });
+
+  // Found by review: `--dir ~` (any directory with no journal) was given a state/ and reported as replayed.
+  it('a --dir that holds no journal is a usage error, and nothing is written in it', async () => {
+    const { dir } = await orphanedJournal('http://127.0.0.1:9/v1/logs');
+    const empty = join(dir, 'not-a-journal');
+    mkdirSync(empty);
+    writeFileSync(join(empty, 'notes.txt'), 'mine');
+    const r = await replay(empty, ['--timeout', '1']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(`--dir ${JSON.stringify(empty)} holds no otel-audit journal (no journal segment, no state/): nothing to replay`);
+    expect(readdirSync(empty)).toEqual(['notes.txt']);
   });
 
   // Before, only --dir was checked: OTEL_AUDIT_DIR=<typo> or no setting created the directory and said complete.
