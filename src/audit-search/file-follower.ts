@@ -3,13 +3,17 @@
  * only its position and the bytes of an unfinished last line (a writer mid-line), so a line is handed on
  * once, whole, when its '\n' arrives. A file that shrank (the journal cuts a torn last line on recovery) is
  * re-read from the last complete line it still holds, and a file replaced under the same name (another inode)
- * from the start; the caller folds what it has already seen.
+ * from the start; so is one rewritten in place (truncated and refilled past its old size between two polls,
+ * copytruncate-style), told by the bytes before its position no longer being the ones read. The caller folds
+ * what it has already seen.
  */
 import { stat } from 'node:fs/promises';
 import { MAX_LINE_BYTES, openRegularFile } from './safe-open.js';
 
 const NL = 0x0a;
 const CHUNK = 1 << 20;
+/** Enough to tell a journal line from another: each ends with its records' ids and hashes. */
+const MARK_BYTES = 64;
 
 export class FileFollower {
   /** Bytes of the file handed on as complete lines. */
@@ -20,6 +24,8 @@ export class FileFollower {
   /** Inside a line longer than MAX_LINE_BYTES: dropped up to its '\n'. */
   private skipping = false;
   private inode: bigint | undefined;
+  /** The last bytes handed on (up to MARK_BYTES, ending at `consumed`): still there, the file was only appended to. */
+  private mark: Buffer | undefined;
 
   constructor(
     readonly path: string,
@@ -56,6 +62,15 @@ export class FileFollower {
       throw e;
     }
     try {
+      const mark = this.mark;
+      if (mark !== undefined && this.consumed >= mark.length) {
+        const now = Buffer.allocUnsafe(mark.length);
+        const { bytesRead } = await fh.read(now, 0, mark.length, this.consumed - mark.length);
+        if (bytesRead !== mark.length || !now.equals(mark)) {
+          this.reset(0);
+          pos = 0;
+        }
+      }
       const buf = Buffer.allocUnsafe(CHUNK);
       while (pos < size) {
         const { bytesRead } = await fh.read(buf, 0, Math.min(CHUNK, size - pos), pos);
@@ -78,6 +93,7 @@ export class FileFollower {
 
   private reset(consumed: number): void {
     if (consumed === 0) this.lineNo = 0;
+    if (consumed !== this.consumed) this.mark = undefined;
     this.consumed = consumed;
     this.partial = [];
     this.partialBytes = 0;
@@ -86,6 +102,8 @@ export class FileFollower {
 
   private take(data: Buffer, onLine: (bytes: Buffer | undefined, line: number) => void): void {
     let start = 0;
+    const last = data.lastIndexOf(NL);
+    if (last >= 0) this.mark = Buffer.from(data.subarray(Math.max(0, last + 1 - MARK_BYTES), last + 1));
     for (let nl = data.indexOf(NL); nl >= 0; nl = data.indexOf(NL, start)) {
       const piece = data.subarray(start, nl);
       const over = this.skipping || this.partialBytes + piece.length > MAX_LINE_BYTES;

@@ -192,6 +192,23 @@ describe('FileFollower', () => {
     await cleanup();
     expect(await poll()).toBe(false);
   });
+
+  // Found by review: a file truncated and refilled past its old size between two polls (copytruncate) was read on
+  // from the old offset, mid-line: most of the new content was skipped, said only as one unreadable line.
+  it('a file rewritten in place past its old size between two polls is re-read from the start', async () => {
+    const p = join(dir, 'f.jsonl');
+    const got: string[] = [];
+    const f = new FileFollower(p, true);
+    const poll = (): Promise<boolean> => f.poll((b, n) => void got.push(`${n}:${b?.toString() ?? '(too long)'}`));
+    writeFileSync(p, 'first line of the old content\nsecond line of the old content\n');
+    await poll();
+    writeFileSync(p, 'new 1: a different first line, longer\nnew 2: and another one after it\nnew 3: and a third\n'); // same inode
+    await poll();
+    expect(got.slice(2)).toEqual(['1:new 1: a different first line, longer', '2:new 2: and another one after it', '3:new 3: and a third']);
+    appendFileSync(p, 'new 4\n'); // appended only: read on from where it was
+    await poll();
+    expect(got.slice(5)).toEqual(['4:new 4']);
+  });
 });
 
 describe('LinkTracker', () => {
