@@ -164,6 +164,13 @@ describe('tail says what it cannot show (found by review)', () => {
   });
 });
 
+/** A FileFollower of `p`; each line it hands on is `got` as "<line number>:<text>". */
+function following(p: string): { p: string; got: string[]; poll: () => Promise<boolean> } {
+  const got: string[] = [];
+  const f = new FileFollower(p, true);
+  return { p, got, poll: () => f.poll((b, n) => void got.push(`${n}:${b?.toString() ?? '(too long)'}`)) };
+}
+
 describe('FileFollower', () => {
   let dir: string;
   let cleanup: () => Promise<void>;
@@ -171,10 +178,7 @@ describe('FileFollower', () => {
   afterEach(async () => cleanup());
 
   it('hands on whole lines once, re-reads after a truncation or a replacement, and reports a file gone', async () => {
-    const p = join(dir, 'f.jsonl');
-    const got: string[] = [];
-    const f = new FileFollower(p, true);
-    const poll = (): Promise<boolean> => f.poll((b, n) => void got.push(`${n}:${b?.toString() ?? '(too long)'}`));
+    const { p, got, poll } = following(join(dir, 'f.jsonl'));
     writeFileSync(p, 'one\ntw');
     await poll();
     expect(got).toEqual(['1:one']);
@@ -196,10 +200,7 @@ describe('FileFollower', () => {
   // Found by review: a file truncated and refilled past its old size between two polls (copytruncate) was read on
   // from the old offset, mid-line: most of the new content was skipped, said only as one unreadable line.
   it('a file rewritten in place past its old size between two polls is re-read from the start', async () => {
-    const p = join(dir, 'f.jsonl');
-    const got: string[] = [];
-    const f = new FileFollower(p, true);
-    const poll = (): Promise<boolean> => f.poll((b, n) => void got.push(`${n}:${b?.toString() ?? '(too long)'}`));
+    const { p, got, poll } = following(join(dir, 'f.jsonl'));
     writeFileSync(p, 'first line of the old content\nsecond line of the old content\n');
     await poll();
     writeFileSync(p, 'new 1: a different first line, longer\nnew 2: and another one after it\nnew 3: and a third\n'); // same inode
