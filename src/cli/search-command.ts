@@ -12,11 +12,11 @@
  * found in the record's stream has a sequence number <= the record's; otherwise `broken`, with the first such
  * problem (kind, seq). With `--pubkey`, `checkpoint` says whether a valid signed checkpoint covers the record.
  *
- * Exit status: 0 with matches, 1 with none, 2 on a usage or I/O error (one line on stderr).
+ * Exit status: 0 with matches, 1 with none, 2 on a usage or I/O error or when no audit record was searched (one line on stderr).
  */
 import { AuditConfigError, errorText } from '../core/errors.js';
 import { optionValue, walkArguments } from './arguments.js';
-import { OUTCOMES, type Outcome, type SearchFilter } from '../audit-search/filters.js';
+import { OUTCOMES, STREAM_PREFIX_MIN, type Outcome, type SearchFilter } from '../audit-search/filters.js';
 import { loadKeyFiles, type LoadedKeys } from '../verify/key-files.js';
 import { matchJson, matchRow } from '../audit-search/match.js';
 import { jsonLine, printable } from '../audit-search/printable.js';
@@ -53,7 +53,7 @@ Output: a table (TIME STREAM SEQ EVENT ACTOR ACTION TARGET OUTCOME CHAIN), or wi
 match and line. Each record is shown once (copies from at-least-once delivery folded), in reading order.
 CHAIN: "verified" when verify finds no problem in the record's stream at or before its seq, else
 "BROKEN: <kind> at seq <n>" (the first one); with --pubkey, whether a valid checkpoint covers it.
-Exit status: 0 matches found, 1 none, 2 usage or I/O error.`;
+Exit status: 0 matches found, 1 none, 2 usage or I/O error, or no audit record to search.`;
 
 const ONE_LINE_USAGE = 'otel-audit search [filters] [--json] [--limit N] <file|dir>... (--help for more)';
 
@@ -134,6 +134,9 @@ export function parseSearchArgs(argv: readonly string[], now: Date): Parsed {
     where.push({ key: w.slice(0, eq), value: w.slice(eq + 1) });
   }
   filter.where = where;
+  if (filter.since !== undefined && filter.until !== undefined && filter.since > filter.until) {
+    return { error: `--since ${JSON.stringify(single.get('--since'))} is after --until ${JSON.stringify(single.get('--until'))}: no record can match` };
+  }
   let limit: number | undefined;
   const limitText = single.get('--limit');
   if (limitText !== undefined) {
@@ -217,6 +220,15 @@ async function run(argv: string[], io: CommandIo, err: (line: string) => void): 
     err(`no *.jsonl or *.json files found in ${args.paths.join(', ')}`);
     return 2;
   }
+  if (report.records === 0 && report.problems.every((p) => p.severity !== 'error')) {
+    // As verify: files with no audit record (empty, or only other logs) were not searched, which is not "no match".
+    err(`no audit records in ${report.files === 1 ? '1 file' : `${report.files} files`}: nothing was searched`);
+    return 2;
+  }
   err(summaryLine(progress.matches, args.limit, report, progress.counts));
+  const prefix = args.filter.stream;
+  if (progress.matches === 0 && prefix !== undefined && prefix.length < STREAM_PREFIX_MIN) {
+    err(`--stream ${JSON.stringify(prefix)} matched only as a whole stream id: a prefix needs at least ${STREAM_PREFIX_MIN} characters`);
+  }
   return progress.matches > 0 ? 0 : 1;
 }

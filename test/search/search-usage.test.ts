@@ -41,12 +41,30 @@ describe('search usage and I/O errors: exit 2, one line on stderr', () => {
     ['a single flag twice', ['--actor', 'a', '--actor', 'b']],
     // It was taken as the actor's value: no match, exit 1, the --json never applied.
     ['a flag whose value is the next option', ['--actor', '--json']],
+    // Found by review: a reversed range answered "0 matches", exit 1, as if no such record existed.
+    ['--since after --until', ['--since', '2026-12-01', '--until', '2026-11-01']],
   ])('%s', async (_n, args) => {
     const { code, out, err } = await search([...args, dir]);
     expect(code).toBe(2);
     expect(out).toBe('');
     expect(err.trimEnd().split('\n')).toHaveLength(1);
     expect(err).toMatch(/^otel-audit search: /);
+  });
+
+  // Found by review: an empty file (or only other logs) answered "0 matches", exit 1: nothing was searched.
+  it('files holding no audit record: exit 2, nothing was searched (as verify)', async () => {
+    const empty = join(dir, 'empty');
+    mkdirSync(empty);
+    writeFileSync(join(empty, 'e.jsonl'), '');
+    const r = await search(['--actor', 'alice', empty]);
+    expect(r.code).toBe(2);
+    expect(r.err).toBe('otel-audit search: no audit records in 1 file: nothing was searched\n');
+  });
+
+  it('a --stream shorter than a prefix may be: a whole id only, and said when nothing matched', async () => {
+    const r = await search(['--stream', '0000000', dir]);
+    expect(r.code).toBe(1);
+    expect(r.err).toContain('otel-audit search: --stream "0000000" matched only as a whole stream id: a prefix needs at least 8 characters');
   });
 
   it('a value that starts with -- is given with =', async () => {
