@@ -53,3 +53,16 @@ export function optionValue(o: CliOption): string | undefined {
   const v = o.value();
   return v === undefined || v === '' || (v.startsWith('--') && !o.arg.includes('=')) ? undefined : v;
 }
+
+/**
+ * Which single-value options were given: true for a second one (refused by the caller as "given more than once"),
+ * rather than the last silently winning — `--dir a --dir b` must not replay or write where the first one pointed.
+ */
+export function seenBefore(): (name: string) => boolean {
+  const seen = new Set<string>();
+  return (name) => {
+    if (seen.has(name)) return true;
+    seen.add(name);
+    return false;
+  };
+}

@@ -153,6 +153,7 @@ export async function runDemo(argv: string[], out: (s: string) => void, err: (s:
       return 0;
     }
     if (o.name !== '--dir') return usage(`unknown argument ${JSON.stringify(o.name)}`);
+    if (dir !== undefined) return usage('--dir given more than once');
     const v = optionValue(o);
     if (v === undefined) return usage('--dir needs a value');
     dir = v;

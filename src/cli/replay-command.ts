@@ -14,7 +14,7 @@ import { OtlpSender, type BatchSender, type SendResult } from '../deliver/otlp-s
 import { Replayer } from '../deliver/replay.js';
 import { resolveOptions } from '../config/options.js';
 import { readState } from '../sinks/stream-state.js';
-import { optionValue, walkArguments } from './arguments.js';
+import { optionValue, seenBefore, walkArguments } from './arguments.js';
 
 export const DEFAULT_REPLAY_TIMEOUT_SECONDS = 30;
 
@@ -88,12 +88,14 @@ export async function runReplayCommand(argv: string[], out: (s: string) => void,
     err(`otel-audit replay: ${msg}\n${REPLAY_USAGE}`);
     return 2;
   };
+  const again = seenBefore();
   const stopped = walkArguments<number>(argv, operands, (o) => {
     if (o.name === '--help' || o.name === '-h') {
       out(REPLAY_USAGE);
       return 0;
     }
     if (o.name !== '--dir' && o.name !== '--endpoint' && o.name !== '--timeout') return usage(`unknown argument ${JSON.stringify(o.name)}`);
+    if (again(o.name)) return usage(`${o.name} given more than once`);
     const v = optionValue(o);
     if (v === undefined) return usage(`${o.name} needs a value`);
     if (o.name === '--dir') dir = v;

@@ -33,7 +33,7 @@ import { MATCH_COLUMNS, TableWriter } from '../audit-search/table.js';
 import { verifyFiles, VerifyInputError } from '../verify/verifier.js';
 import type { CommandIo } from './search-command.js';
 import { errorText } from '../core/errors.js';
-import { walkArguments } from './arguments.js';
+import { seenBefore, walkArguments } from './arguments.js';
 
 export const TAIL_USAGE = `usage: otel-audit tail [--follow|-f] [-n N] [--json] [--interval MS] <dir|file>
 
@@ -54,6 +54,7 @@ interface TailArgs {
 export function parseTailArgs(argv: readonly string[]): TailArgs | { help: true } | { error: string } {
   const args: TailArgs = { follow: false, n: 10, json: false, intervalMs: 250, target: '' };
   const paths: string[] = [];
+  const again = seenBefore();
   const stop = walkArguments<{ help: true } | { error: string }>(argv, paths, (o) => {
     const a = o.arg;
     if (a === '-f' || a === '--follow') args.follow = true;
@@ -64,6 +65,7 @@ export function parseTailArgs(argv: readonly string[]): TailArgs | { help: true 
       const m = /^(-n|--lines|--interval)(?:=?(.+))?$/.exec(a);
       if (!m) return { error: `unknown option ${JSON.stringify(a)}` };
       const name = m[1] === '--interval' ? '--interval' : '-n';
+      if (again(name)) return { error: `${name === '-n' ? '-n/--lines' : name} given more than once` };
       const value = m[2] ?? o.next();
       if (value === undefined) return { error: `${m[1]} needs a value` };
       if (!/^\d{1,9}$/.test(value)) return { error: `${m[1]} ${JSON.stringify(value)} is not a non-negative integer` };

@@ -23,6 +23,8 @@ describe('otel-audit demo: usage errors exit 2 and run nothing', () => {
     [['--dir'], '--dir needs a value'],
     [['--dir', '--bogus'], '--dir needs a value'],
     [['extra'], 'unexpected argument "extra"'],
+    // Found by review: the demo ran in the last one.
+    [['--dir', 'a', '--dir', 'b'], '--dir given more than once'],
   ])('%j', async (argv, message) => {
     const r = await demo(argv);
     expect(r.code).toBe(2);

@@ -143,6 +143,15 @@ describe('otel-audit replay', () => {
       expect(r.stderr).not.toContain('user:pw');
     }
   });
+
+  // Found by review: the last one silently won (`--dir a --dir b` replayed b).
+  it.each([['--dir', '/elsewhere'], ['--timeout', '5', '--timeout=6'], ['--endpoint', 'http://user:pw@127.0.0.1:9', '--endpoint=http://127.0.0.1:9']])('a single-value option given twice is a usage error: %s', async (...extra) => {
+    const { dir } = await orphanedJournal('http://127.0.0.1:9/v1/logs');
+    const r = await replay(dir, extra);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/otel-audit replay: --(dir|timeout|endpoint) given more than once/);
+    expect(r.stderr).not.toContain('user:pw');
+  });
 });
 
 describe('otel-audit replay: arguments it refuses (found by review)', () => {

@@ -253,6 +253,9 @@ describe('tail usage and I/O errors: exit 2, one line', () => {
     ['bad -n', ['-n', 'x', '.']],
     ['bad --interval', ['--interval', '1', '.']],
     ['missing directory', ['/nonexistent/otel-audit-tail']],
+    // Found by review: the last one silently won.
+    ['-n given twice', ['-n', '1', '--lines=3', '.']],
+    ['--interval given twice', ['--interval', '100', '--interval=200', '.']],
   ])('%s', async (_n, args) => {
     const { code, out, err } = await tail(args);
     expect(code).toBe(2);
