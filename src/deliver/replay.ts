@@ -314,9 +314,12 @@ export class Replayer {
     });
     this.loop = loop;
     try {
-      if (this.stopped || (await loop.run()) === 'stopped') {
+      if (this.stopped) return false;
+      if ((await loop.run()) === 'stopped') {
         if (failure !== undefined) throw failure.error;
-        return false;
+        // Stopped (a shutdown) maybe right after its last acknowledgement, before the loop looked for more: the
+        // stream is complete when nothing is left to send. Else it was said as unfinished, and left not done.
+        if (!(await source.drained(loop.acked))) return false;
       }
     } finally {
       this.loop = undefined;
@@ -359,6 +362,12 @@ class StreamRequests implements ExportSource {
 
   finished(): boolean {
     return this.exhausted && this.pending === undefined;
+  }
+
+  /** Nothing is left to send after `acked` (reads on to the end of the stream's lines to tell). */
+  async drained(acked: number): Promise<boolean> {
+    if (this.pending !== undefined) return false;
+    return (await this.next(acked)) === undefined && this.finished();
   }
 
   async next(acked: number): Promise<ExportRequest | undefined> {

@@ -7,7 +7,8 @@ import { readdirSync, rmSync, utimesSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Replayer } from '../../src/deliver/replay.js';
-import { claimReplay } from '../../src/sinks/stream-state.js';
+import { claimReplay, readState } from '../../src/sinks/stream-state.js';
+import type { BatchSender } from '../../src/deliver/otlp-sender.js';
 import { tempDir } from '../helpers/tmp.js';
 import { capturingSender, lineOf, orphanStream } from '../helpers/orphan.js';
 
@@ -38,5 +39,29 @@ describe('replay of several orphaned streams', () => {
     expect(report.streams).toContain(B);
     expect(got.some((g) => g.length === 3)).toBe(true); // B's three records
     expect(claimReplay(t.dir, B)).not.toBeUndefined(); // B's claim was released: another claimant gets it
+  });
+});
+
+// Found by review (the demo, 6 runs in 7): a shutdown that stopped the replay just after its last request was
+// acknowledged said it stopped it "before its end", and left the stream not done, to be replayed again.
+describe('a replay stopped right after its last acknowledgement', () => {
+  it('is complete: not unfinished, and its stream done', async () => {
+    const t = await tempDir('rev-stop-at-end-');
+    cleanups.push(t.cleanup);
+    await orphanStream(t.dir, A, [[1, 2, 3]]);
+    const { sender: acking, got } = capturingSender();
+    let r: Replayer | undefined;
+    const sender = {
+      ...acking,
+      send: (body: Uint8Array | string, count: number) => {
+        r!.stop(); // the shutdown, while the last request is in flight; the collector still acknowledges it
+        return acking.send(body, count);
+      },
+    } as BatchSender;
+    r = new Replayer({ dir: t.dir, ownStreamId: 'none', sender, maxExportBatchSize: 100, retryMinMillis: 1, retryMaxMillis: 2 });
+    const report = await r.run();
+    expect(got.flat()).toEqual([1, 2, 3]);
+    expect(report.unfinished).toEqual([]);
+    expect(readState(t.dir, A)?.done).toBe(true);
   });
 });
