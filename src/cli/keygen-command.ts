@@ -10,10 +10,11 @@
  */
 import { optionValue, walkArguments } from './arguments.js';
 import { constants } from 'node:fs';
-import { chmod, mkdir, open, rm } from 'node:fs/promises';
+import { chmod, open, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { generateEd25519KeyPair } from '../integrity/keys.js';
 import { errorText } from '../core/errors.js';
+import { mkdirDurable } from '../sinks/durable.js';
 
 export const KEYGEN_USAGE = 'usage: otel-audit keygen --out-dir DIR';
 export const PRIVATE_KEY_FILE = 'audit-signing.key.pem';
@@ -66,7 +67,7 @@ export async function runKeygenCommand(argv: string[], out: (s: string) => void,
   const pubPath = join(outDir, PUBLIC_KEY_FILE);
   const pair = generateEd25519KeyPair();
   try {
-    await mkdir(outDir, { recursive: true, mode: 0o700 });
+    mkdirDurable(outDir); // 0700; not mkdir({ recursive: true }), which loops for ever on a path under /proc
   } catch (e) {
     err(`otel-audit keygen: cannot write to ${outDir}: ${errorText(e)}\n`);
     return 2;

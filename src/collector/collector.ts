@@ -25,7 +25,7 @@
  */
 import { once } from 'node:events';
 import { constants as fsConstants } from 'node:fs';
-import { mkdir, open, type FileHandle } from 'node:fs/promises';
+import { open, type FileHandle } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { dirname } from 'node:path';
@@ -37,6 +37,7 @@ import { isLoopbackHost, refusedOrigin } from './origin.js';
 import { readExportRequest } from './request.js';
 import { formatOf, mediaType, sendBusy, sendError, sendExportResponse, sendJson, type ResponseFormat } from './responses.js';
 import { errorText } from '../core/errors.js';
+import { mkdirDurable } from '../sinks/durable.js';
 
 export type { CollectorFault } from './fault.js';
 
@@ -198,7 +199,9 @@ class LocalCollector implements CollectorHandle {
       const C = fsConstants;
       let file: FileHandle | undefined;
       try {
-        await mkdir(dirname(this.outFile), { recursive: true, mode: 0o700 });
+        // Not mkdir({ recursive: true }), which loops for ever on a path under /proc (ENOENT however often the
+        // parents are made): one clear error instead.
+        mkdirDurable(dirname(this.outFile));
         // Never through a symbolic link (records appended to whatever it points at); mode 0600 even for a file
         // that existed with a looser one, as the help says.
         file = await open(this.outFile, C.O_WRONLY | C.O_APPEND | C.O_CREAT | C.O_NONBLOCK | (C.O_NOFOLLOW ?? 0), 0o600);

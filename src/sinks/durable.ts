@@ -200,7 +200,7 @@ export function fsyncDir(path: string): void {
  * no new directories (a virtual file system such as /proc), and is thrown as one error naming the directory and
  * the errno, instead of recursing until the stack overflows.
  */
-function mkdirDurable(path: string): boolean {
+export function mkdirDurable(path: string): boolean {
   try {
     fs.mkdirSync(path, { mode: DIR_MODE });
   } catch (e) {

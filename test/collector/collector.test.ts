@@ -374,6 +374,13 @@ describe('collector: outages and control plane', () => {
     await expect(startCollector({ port: 0, outFile: dir })).rejects.toThrow(`cannot open --out ${JSON.stringify(dir)}: EISDIR`);
   });
 
+  // Found by review: mkdir({ recursive: true }) looped for ever on a path under /proc, before the collector listened.
+  it.skipIf(!existsSync('/proc/self'))('an --out under a directory that takes no new directories (/proc) is refused at once', async () => {
+    await expect(startCollector({ port: 0, outFile: '/proc/otel-audit-nope/x.jsonl' })).rejects.toThrow(
+      'cannot open --out "/proc/otel-audit-nope/x.jsonl": ENOENT',
+    );
+  });
+
   // Found by review: records were appended to whatever a link named (a dangling one was created), and an existing
   // 0666 file stayed world-writable though the help says --out is 0600.
   it('never writes --out through a symbolic link, and makes an existing --out file 0600', async () => {

@@ -62,6 +62,13 @@ describe('otel-audit keygen', () => {
     await expect(fs.stat(join(onlyPub, PRIVATE_KEY_FILE))).rejects.toThrow();
   });
 
+  // Found by review: mkdir({ recursive: true }) looped for ever on a path under /proc.
+  it.skipIf(!existsSync('/proc/self'))('an --out-dir that cannot be created (under /proc): exit 2 at once, saying why', async () => {
+    const r = await run(['--out-dir', '/proc/otel-audit-nope/keys']);
+    expect(r.code).toBe(2);
+    expect(r.err).toContain('otel-audit keygen: cannot write to /proc/otel-audit-nope/keys: ENOENT: cannot create the directory /proc/otel-audit-nope');
+  });
+
   it('usage errors', async () => {
     expect((await run([])).code).toBe(2);
     expect((await run(['--out-dir'])).code).toBe(2);
