@@ -619,7 +619,9 @@ function checkLinks(s: RecordStore, chain: Uint32Array, len: number, retained: r
     } else {
       const prevId = s.prevRecordId(q);
       const idNote =
-        prevId === s.recordId(p) ? '' : `; seq ${seqOf(q)} also names ${JSON.stringify(prevId ?? '')} as the previous record id, not ${JSON.stringify(s.recordId(p))} (the record was replaced)`;
+        prevId === s.recordId(p)
+          ? ''
+          : `; seq ${seqOf(q)} also names ${JSON.stringify(prevId ?? '')} as the previous record id, not ${JSON.stringify(s.recordId(p))}: this record was replaced — or the record seq ${seqOf(q)} names was deleted and the sequence numbers after it changed to close the gap`;
       const endNote = s.has(p, F_END) ? `; it carries audit.sequence.end although seq ${seqOf(q)} follows it: the end marker was added, or it was changed otherwise` : '';
       // Of the stream's last record nothing else vouches for the previous_hash: either of the two may be the change.
       const lastNote = k === len - 1 ? ` — or seq ${seqOf(q)}'s previous_hash was changed: it is the stream's last record, which nothing after it vouches for` : '';
