@@ -495,18 +495,6 @@ export class AuditLogRecordProcessor implements LogRecordProcessor {
   }
 
   /**
-   * @internal The zero-code entry, whose shutdown runs at 'beforeExit': a request waiting for a collector that does
-   * not answer must not keep a finished app from getting there (it did, up to OTEL_EXPORTER_OTLP_TIMEOUT). Journal
-   * mode only: there a record is durable once journaled, while in the other modes a receipt the app awaits may wait
-   * for that very answer, and a shutdown begun meanwhile would refuse the app's next record.
-   */
-  _unrefConnections(): void {
-    if (this.options.file !== 'journal') return;
-    this.delivery.unrefConnections();
-    this.replayer?.unrefConnections();
-  }
-
-  /**
    * @internal The zero-code signal handler waited for the collector already (a flush): the shutdown that follows
    * waits for it until `at` only, instead of a whole exportTimeoutMillis more. The end marker is journaled all the
    * same: closing the delivery stage waits for the journal's writes whatever its deadline.

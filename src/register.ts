@@ -78,8 +78,6 @@ function install(): { processor: AuditLogRecordProcessor; provider: LoggerProvid
     process.stderr.write(`${e.message}\n`);
     process.exit(EX_CONFIG);
   }
-  // Its shutdown runs at 'beforeExit', which a request waiting for a silent collector would otherwise hold off.
-  processor._unrefConnections();
   const resource = defaultResource().merge(detectResources({ detectors: detectorsFromEnv() }));
   const provider = new LoggerProvider({ resource, processors: [processor] });
   // api-logs (0.2xx) answers with the global provider, api 1.10 (3.x) with whether it took this one.

@@ -512,11 +512,6 @@ export class Delivery {
     }
   }
 
-  /** A request waiting for its answer does not keep the process alive (BatchSender.unrefConnections). */
-  unrefConnections(): void {
-    this.o.sender.unrefConnections?.();
-  }
-
   /** Opens the journal and records ownership of the stream; called once before the first record. */
   start(previousStreamId?: string): void {
     if (this.o.file === 'off') return;

@@ -67,11 +67,6 @@ export interface BatchSender {
    */
   shutdown(): Promise<void>;
   /**
-   * From now on, an open connection (a request waiting for its answer) does not keep the process alive: for the
-   * zero-code entry, whose shutdown at 'beforeExit' then holds it, within its bound. Optional.
-   */
-  unrefConnections?(): void;
-  /**
    * `listener` is called each time the transport is about to retry an export whose attempt failed, before it
    * waits (the export itself has not returned yet). Optional: a sender without retries of its own has none.
    */
@@ -364,10 +359,6 @@ export class OtlpSender implements BatchSender {
 
   onRetry(listener: () => void): void {
     if (this.retries !== undefined) this.retries.onRetry = listener;
-  }
-
-  unrefConnections(): void {
-    this.sockets.release();
   }
 }
 

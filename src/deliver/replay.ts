@@ -268,11 +268,6 @@ export class Replayer {
     this.loop?.stop();
   }
 
-  /** A replay request waiting for its answer does not keep the process alive (BatchSender.unrefConnections). */
-  unrefConnections(): void {
-    this.o.sender.unrefConnections?.();
-  }
-
   /** After shutdown: a replay export still in flight no longer keeps the process alive (BatchSender.shutdown). */
   release(): void {
     this.o.sender.shutdown().catch(() => undefined);
