@@ -34,9 +34,11 @@ function notKept(err: AuditLossError): Promise<AuditReceipt> {
 export class AuditLogger {
   private logger: LogsLogger | undefined;
   /**
-   * The global provider `logger` came from; undefined when the provider was given. Asked again at each record: on
-   * the 0.2xx line npm often installs a second copy of api-logs (sdk-node pins its own), and a logger taken from
-   * this copy's proxy before NodeSDK started never gets the real provider, since NodeSDK sets the other copy's proxy.
+   * The global provider `logger` came from; undefined when the provider was given or once a record reached the
+   * processor through it (then it is kept, as a given one is: an app that sets another global provider later does
+   * not move this logger's records). Until then it is asked again at each record: on the 0.2xx line npm often
+   * installs a second copy of api-logs (sdk-node pins its own), and a logger taken from this copy's proxy before
+   * NodeSDK started never gets the real provider, since NodeSDK sets the other copy's proxy.
    */
   private fromGlobal: LogsLoggerProvider | undefined;
 
@@ -104,6 +106,7 @@ export class AuditLogger {
         'the audit record did not reach the AuditLogRecordProcessor: register the processor on the LoggerProvider this AuditLogger uses (NodeSDK logRecordProcessors, LoggerProvider processors, or --import otel-audit/register)',
       );
     }
+    this.fromGlobal = undefined; // the record reached the processor: this logger is kept from now on
     return d.promise;
   }
 }

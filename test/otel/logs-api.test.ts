@@ -97,3 +97,34 @@ describe('two copies of the Logs API package', () => {
     }
   });
 });
+
+// Found by review of the change above: asked again at every record, a logger whose records reached processor A
+// moved to the global provider an app set later (with its own processor B): record() threw a set-up error while
+// B journaled the record.
+describe('an AuditLogger whose records reached its processor', () => {
+  it('keeps that provider when the app sets another global one later', async () => {
+    const { dir, cleanup } = await tempDir();
+    cleanups.push(cleanup);
+    const make = (name: string): AuditLogRecordProcessor =>
+      new AuditLogRecordProcessor({ dir: join(dir, name), replay: false, exporter: { url: 'http://127.0.0.1:9/v1/logs' }, fsync: 'always', exportTimeoutMillis: 300 });
+    const a = make('a');
+    const b = make('b');
+    const pa = new LoggerProvider({ processors: [a] });
+    const pb = new LoggerProvider({ processors: [b] });
+    const logs = lineLogs();
+    logs.setGlobalLoggerProvider(pa);
+    try {
+      const audit = getAuditLogger({ processor: a });
+      const event = { action: 'LOGIN', outcome: 'success', actor: { id: 'alice', type: 'user' } } as const;
+      expect((await audit.record(event)).streamId).toBe(a.streamId);
+      logs.disable();
+      logs.setGlobalLoggerProvider(pb);
+      expect((await audit.record(event)).streamId).toBe(a.streamId);
+      expect(b.stats().accepted).toBe(0);
+    } finally {
+      logs.disable();
+      await pa.shutdown();
+      await pb.shutdown();
+    }
+  });
+});
