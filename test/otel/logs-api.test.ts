@@ -4,6 +4,7 @@
  */
 import * as api from '@opentelemetry/api';
 import { LoggerProvider } from '@opentelemetry/sdk-logs';
+import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -65,7 +66,9 @@ describe('the Logs API of the installed line', () => {
 function secondCopy(): LineLogs {
   const req = createRequire(import.meta.url);
   const pkg = (api as { logs?: unknown }).logs !== undefined ? '@opentelemetry/api' : '@opentelemetry/api-logs';
-  const root = dirname(req.resolve(`${pkg}/package.json`));
+  // Its directory: up from its entry point to its package.json (api 1.10's "exports" does not export package.json).
+  let root = dirname(req.resolve(pkg));
+  while (!existsSync(join(root, 'package.json')) || (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { name?: string }).name !== pkg) root = dirname(root);
   const kept = Object.entries(req.cache).filter(([k]) => k.startsWith(root));
   for (const [k] of kept) delete req.cache[k];
   try {
