@@ -156,7 +156,9 @@ export async function runReplayCommand(argv: string[], out: (s: string) => void,
     });
     const r = await replayer.run();
     // The streams this run was to deliver, as the Replayer chose them (one another replayer holds counts too).
+    // A stream a live process on another host still delivers is not this run's to deliver (aliveElsewhere).
     const undelivered = replayer.orphans
+      .filter((streamId) => !replayer!.aliveElsewhere.includes(streamId))
       .map((streamId) => ({ streamId, state: readState(o.dir, streamId) }))
       .filter((s) => s.state?.done !== true)
       .map((s) => ({ streamId: s.streamId, deliveredThrough: s.state?.acked ?? 0 }));

@@ -14,7 +14,7 @@ import type { ExportLogsServiceRequest, OtlpLogRecord } from '../otlp/types.js';
 import { readLastLine, readLines, type LineRead } from '../sinks/journal-reader.js';
 import { recoverSegment, type TornTail } from '../sinks/recover.js';
 import { hostname } from 'node:os';
-import { claimReplay, isOwnerAlive, newState, OWNER_HEARTBEAT_MS, OWNER_LEASE_MS, readState, touchClaim, writeState, writtenAt, type StreamState } from '../sinks/stream-state.js';
+import { claimHolder, claimReplay, isOwnerAlive, newState, OWNER_HEARTBEAT_MS, OWNER_LEASE_MS, readState, touchClaim, writeState, writtenAt, type StreamState } from '../sinks/stream-state.js';
 import { listStreams, prepareAuditDir, statePath } from '../sinks/files.js';
 import { ExportLoop, type ExportRequest, type ExportSource } from './export-loop.js';
 import type { BatchSender } from './otlp-sender.js';
@@ -75,6 +75,12 @@ function lastRecordOf(streamId: string, paths: readonly string[]): { lastSeq?: n
   }
 }
 
+/** This process as a stream's owner: pid, host and start time, as newState records them. */
+function ownerFields(): Pick<StreamState, 'pid' | 'host' | 'procStart'> {
+  const { pid, host, procStart } = newState('');
+  return { pid, host, ...(procStart !== undefined ? { procStart } : {}) };
+}
+
 /** The state of a stream whose state file is missing or unreadable: no owner known. */
 function unknownOwner(streamId: string): StreamState {
   const { procStart: _ours, ...state } = newState(streamId);
@@ -105,6 +111,8 @@ export class Replayer {
   readonly report: ReplayReport = { streams: [], records: 0, rejected: 0, torn: [], malformedLines: 0, failed: [], unfinished: [] };
   /** Claimed streams whose replay ran to its end (delivered, set aside, or failed and said). */
   private readonly settled = new Set<string>();
+  /** Deferred streams not judged again yet (stop() may come first: they are then unfinished too). */
+  private readonly waiting = new Set<string>();
 
   /**
    * Claims, synchronously, the streams left unacknowledged by processes that are gone (so the new stream can
@@ -126,24 +134,35 @@ export class Replayer {
         if (isOwnerAlive(state, streamId, written)) {
           // On another host (a container restarted under a new host name, say), the owner's lease is all there is
           // to go by: the stream is looked at again once it would have run out, and said, never left silently.
-          if (state.host !== hostname() && written !== undefined) {
-            this.deferred.push({ streamId, paths, written });
-            sayLoudly(
-              `otel-audit: stream ${streamId} in ${o.dir} belongs to a process on host ${JSON.stringify(state.host)}, which wrote its state ${Math.round((Date.now() - written) / 1000)} s ago: it is replayed once ${OWNER_LEASE_MS / 1000} s pass without a sign of that process (a running one renews it every ${OWNER_HEARTBEAT_MS / 1000} s)`,
-              'warn',
-            );
-          }
+          if (state.host !== hostname() && written !== undefined) this.defer(streamId, paths, written, `a process on host ${JSON.stringify(state.host)}, which wrote its state`);
           continue;
         }
       }
-      this.claim(streamId, paths);
+      if (this.claim(streamId, paths) !== 'held') continue;
+      // Held by a replayer on another host: it may have died with it (a restarted container); its lease says.
+      const holder = claimHolder(o.dir, streamId);
+      if (holder !== undefined && holder.host !== hostname()) this.defer(streamId, paths, holder.written, `a replayer on host ${JSON.stringify(holder.host)}, which renewed its claim`);
     }
   }
 
-  /** Claims an orphaned stream for `run()`; false when it cannot be (held by another live replayer, say). */
-  private claim(streamId: string, paths: string[]): boolean {
+  /** A stream to judge again once the lease of `whose` (written at `written`) would have run out; said now. */
+  private defer(streamId: string, paths: string[], written: number, whose: string): void {
+    this.deferred.push({ streamId, paths, written });
+    this.waiting.add(streamId);
+    if (!this.orphans.includes(streamId)) this.orphans.push(streamId);
+    sayLoudly(
+      `otel-audit: stream ${streamId} in ${this.o.dir} is held by ${whose} ${Math.round((Date.now() - written) / 1000)} s ago: it is replayed once ${OWNER_LEASE_MS / 1000} s pass without a sign of it (a running one renews it every ${OWNER_HEARTBEAT_MS / 1000} s)`,
+      'warn',
+    );
+  }
+
+  /**
+   * Claims an orphaned stream for `run()`: 'claimed', or why not — 'held' by another live replayer, 'done'
+   * meanwhile, or an I/O 'error' (said).
+   */
+  private claim(streamId: string, paths: string[]): 'claimed' | 'held' | 'done' | 'error' {
     const o = this.o;
-    this.orphans.push(streamId);
+    if (!this.orphans.includes(streamId)) this.orphans.push(streamId);
     let release: (() => void) | undefined;
     try {
       release = claimReplay(o.dir, streamId);
@@ -152,15 +171,15 @@ export class Replayer {
       // A full or read-only disk is not a reason to refuse start-up (files.ts prepareAuditDir): live records
       // still go to the collector. The stream stays in the journal, replayed by a later start.
       sayLoudly(`otel-audit: replay of stream ${streamId} from ${o.dir} skipped: its claim could not be written (${errorText(e)}); it stays in the journal for a later start`);
-      return false;
+      return 'error';
     }
-    if (release === undefined) return false;
+    if (release === undefined) return 'held';
     // Read again under the claim: another replayer may have finished the stream (done) or acknowledged more of
     // it before dying, between the read above and this claim. The first read alone replays it twice.
     const claimedState = readState(o.dir, streamId);
     if (claimedState?.done === true) {
       release();
-      return false;
+      return 'done';
     }
     this.held.add(streamId);
     const done = release;
@@ -173,7 +192,7 @@ export class Replayer {
         done();
       },
     });
-    return true;
+    return 'claimed';
   }
 
   /**
@@ -209,13 +228,17 @@ export class Replayer {
         if (this.stopped) break;
         await this.afterLease(d.written);
         if (this.stopped) break;
+        this.waiting.delete(d.streamId);
         const state = readState(this.o.dir, d.streamId);
         if (state?.done === true) continue;
         if (state !== undefined && !state.ended && isOwnerAlive(state, d.streamId, writtenAt(statePath(this.o.dir, d.streamId)))) {
           this.aliveElsewhere.push(d.streamId);
           continue;
         }
-        if (this.claim(d.streamId, d.paths)) await this.replayClaimed(this.claimed[this.claimed.length - 1]!);
+        const got = this.claim(d.streamId, d.paths);
+        if (got === 'claimed') await this.replayClaimed(this.claimed[this.claimed.length - 1]!);
+        // Its claim renewed by a live replayer on another host all along: that one delivers it.
+        else if (got === 'held') this.aliveElsewhere.push(d.streamId);
       }
     } finally {
       clearInterval(lease);
@@ -257,9 +280,9 @@ export class Replayer {
     });
   }
 
-  /** Claimed streams whose replay has not run to its end (yet, or ever: stopped). */
+  /** Claimed streams whose replay has not run to its end (yet, or ever: stopped), and deferred ones not judged yet. */
   get unfinished(): string[] {
-    return this.claimed.filter((c) => !this.settled.has(c.streamId)).map((c) => c.streamId);
+    return [...this.claimed.filter((c) => !this.settled.has(c.streamId)).map((c) => c.streamId), ...this.waiting];
   }
 
   stop(): void {
@@ -282,8 +305,10 @@ export class Replayer {
       sayLoudly(msg);
     }
     this.report.streams.push(streamId);
+    // Written as this process's: it delivers the stream now. Its write is a sign of this process's life, not of the
+    // stream's first owner (on another host, that owner's name would make this very write renew its lease).
     const saved = (acked: number, extra: Partial<StreamState> = {}): void =>
-      writeState(this.o.dir, { ...state, acked, last: Math.max(state.last, acked), ...extra });
+      writeState(this.o.dir, { ...state, ...ownerFields(), acked, last: Math.max(state.last, acked), ...extra });
     const source = new StreamRequests(paths, streamId, this.o.maxExportBatchSize, state.ended, this.report, (last) => saved(last));
     let failure: { error: unknown } | undefined;
     const loop = new ExportLoop({

@@ -121,10 +121,11 @@ export function procStartTime(pid: number): string | undefined {
  */
 export const OWNER_HEARTBEAT_MS = 15_000;
 /**
- * An owner on another host whose file was last written this long ago is gone. Four heartbeats: a slow disk, a
- * GC pause or a few seconds of clock difference between hosts do not make a live owner look gone.
+ * An owner on another host whose file was last written this long ago is gone. Twenty heartbeats: a slow disk, a
+ * long GC pause, an event loop blocked for a minute or clocks a few seconds apart do not make a live owner look
+ * gone (its stream would be re-sent and, once acknowledged, retention would delete its files under it).
  */
-export const OWNER_LEASE_MS = 60_000;
+export const OWNER_LEASE_MS = 5 * 60_000;
 
 /** When the file at `path` was last written (ms since the epoch, the file system's clock); undefined if unknown. */
 export function writtenAt(path: string): number | undefined {
@@ -227,6 +228,18 @@ export function claimReplay(dir: string, streamId: string): (() => void) | undef
     return undefined;
   } finally {
     fs.rmSync(tmp, { force: true });
+  }
+}
+
+/** Who holds the replay claim of a stream, and when its lock was last renewed; undefined when none can be read. */
+export function claimHolder(dir: string, streamId: string): { host: string; written: number } | undefined {
+  const path = lockPath(dir, streamId);
+  try {
+    const holder = JSON.parse(readLock(path)) as { host?: unknown };
+    const written = writtenAt(path);
+    return typeof holder.host === 'string' && written !== undefined ? { host: holder.host, written } : undefined;
+  } catch {
+    return undefined;
   }
 }
 

@@ -164,6 +164,18 @@ describe('otel-audit replay: arguments it refuses (found by review)', () => {
     expect(existsSync(missing)).toBe(false);
   });
 
+  // Found by review: a stream it waited on (its owner on another host renewed its lease a moment ago) was left out
+  // of `undelivered` when --timeout came first: "complete": true, exit 0, nothing sent.
+  it('a stream still waited on for its lease at --timeout is undelivered: exit 1', async () => {
+    const { dir, streamId } = await orphanedJournal('http://127.0.0.1:9/v1/logs');
+    const path = join(dir, 'state', `${streamId}.state`);
+    writeFileSync(path, JSON.stringify({ ...JSON.parse(readFileSync(path, 'utf8')), host: 'old-pod-1', ended: false }) + '\n');
+    const r = await replay(dir, ['--timeout', '1']);
+    expect(r.code).toBe(1);
+    expect(r.json).toMatchObject({ complete: false, undelivered: [{ streamId, deliveredThrough: 0 }] });
+    expect(r.stderr).toContain(`stream ${streamId} in ${dir} is held by a process on host "old-pod-1"`);
+  });
+
   // Found by review: `--dir ~` (any directory with no journal) was given a state/ and reported as replayed.
   it('a --dir that holds no journal is a usage error, and nothing is written in it', async () => {
     const { dir } = await orphanedJournal('http://127.0.0.1:9/v1/logs');

@@ -4,12 +4,13 @@
  * running owner rewrites every OWNER_HEARTBEAT_MS, is its lease. Found by review: such a stream was taken for alive
  * for ever, never replayed, and `otel-audit replay` said "complete" with 0 streams.
  */
-import { statSync, utimesSync } from 'node:fs';
+import { statSync, utimesSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { BatchSender } from '../../src/deliver/otlp-sender.js';
 import { Replayer } from '../../src/deliver/replay.js';
-import { statePath } from '../../src/sinks/files.js';
-import { OWNER_HEARTBEAT_MS, OWNER_LEASE_MS, writeState, type StreamState } from '../../src/sinks/stream-state.js';
+import { lockPath, statePath } from '../../src/sinks/files.js';
+import { OWNER_HEARTBEAT_MS, OWNER_LEASE_MS, readState, writeState, type StreamState } from '../../src/sinks/stream-state.js';
 import { capturingSender, orphanStream } from '../helpers/orphan.js';
 import { makePipeline, type TestPipeline } from '../helpers/pipeline.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -24,10 +25,10 @@ afterEach(async () => {
 });
 
 /** A stream of three records whose owner, on host `old-pod-1`, last wrote its state `ageMs` ago (not ended). */
-async function leftByAnotherHost(ageMs: number): Promise<{ dir: string; state: StreamState }> {
+async function leftByAnotherHost(ageMs: number, lines: number[][] = [[1, 2, 3]]): Promise<{ dir: string; state: StreamState }> {
   const t = await tempDir('other-host-');
   cleanups.push(t.cleanup);
-  const dead = await orphanStream(t.dir, A, [[1, 2, 3]]);
+  const dead = await orphanStream(t.dir, A, lines);
   // A pid that is alive here (this process): it must not be asked, it is another host's.
   const state: StreamState = { ...dead, host: 'old-pod-1', pid: process.pid, ended: false };
   writeState(t.dir, state);
@@ -53,7 +54,8 @@ describe('a stream left by a process on another host', () => {
     vi.spyOn(process.stderr, 'write').mockImplementation((s) => (said.push(String(s)), true));
     const { sender, got } = capturingSender();
     const r = replayer(dir, sender);
-    expect(said.join('')).toMatch(new RegExp(`stream ${A} in .* belongs to a process on host "old-pod-1", which wrote its state 5[78] s ago: it is replayed once 60 s pass without a sign of that process`));
+    const ago = Math.round((OWNER_LEASE_MS - 2500) / 1000);
+    expect(said.join('')).toMatch(new RegExp(`stream ${A} in .* is held by a process on host "old-pod-1", which wrote its state (${ago - 1}|${ago}|${ago + 1}) s ago: it is replayed once ${OWNER_LEASE_MS / 1000} s pass without a sign of it`));
     expect(got).toEqual([]);
     const report = await r.run();
     expect(report.streams).toEqual([A]);
@@ -92,5 +94,67 @@ describe('a live processor renews its lease', () => {
     utimesSync(path, old, old);
     vi.advanceTimersByTime(OWNER_HEARTBEAT_MS);
     expect(Date.now() - statSync(path).mtimeMs).toBeLessThan(OWNER_LEASE_MS);
+  });
+});
+
+// Found by review of the lease change.
+describe('leases, as the replayer itself leaves them', () => {
+  it("the replayer writes a foreign stream's state as its own: a later start does not take that write for the first owner's", async () => {
+    const { dir } = await leftByAnotherHost(OWNER_LEASE_MS + 30_000, [[1], [2], [3]]);
+    const { sender: acking } = capturingSender();
+    let r: Replayer | undefined;
+    let sends = 0;
+    const sender = {
+      ...acking,
+      send: (body: Uint8Array | string, count: number) => {
+        if (++sends === 2) r!.stop(); // stopped after the first request was acknowledged
+        return acking.send(body, count);
+      },
+    } as BatchSender;
+    r = new Replayer({ dir, ownStreamId: 'none', sender, maxExportBatchSize: 1, retryMinMillis: 1, retryMaxMillis: 2 });
+    await r.run();
+    const saved = readState(dir, A)!;
+    expect(saved).toMatchObject({ host: hostname(), pid: process.pid, done: false });
+    expect(saved.acked).toBeGreaterThanOrEqual(1);
+    // Written a moment ago, but by this process, whose replayer is gone: replayed at once, not deferred.
+    const said: string[] = [];
+    vi.spyOn(process.stderr, 'write').mockImplementation((s) => (said.push(String(s)), true));
+    const { sender: again, got } = capturingSender();
+    const report = await replayer(dir, again).run();
+    expect(said.join('')).not.toContain('is held by');
+    expect(report.streams).toEqual([A]);
+    expect(got.flat().at(-1)).toBe(3);
+  });
+
+  it('stopped while it waits for a lease: the stream is unfinished, said at shutdown, not dropped from the report', async () => {
+    const { dir } = await leftByAnotherHost(OWNER_LEASE_MS - 60_000);
+    vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+    const { sender, got } = capturingSender();
+    const r = replayer(dir, sender);
+    const running = r.run();
+    r.stop();
+    const report = await running;
+    expect(report.unfinished).toEqual([A]);
+    expect(r.orphans).toEqual([A]);
+    expect(got).toEqual([]);
+  });
+
+  it('a claim held by a replayer on another host: taken over once its lease ran out, waited for before that', async () => {
+    for (const [age, deferred] of [[OWNER_LEASE_MS + 30_000, false], [OWNER_LEASE_MS - 2500, true]] as const) {
+      const t = await tempDir('other-host-lock-');
+      cleanups.push(t.cleanup);
+      await orphanStream(t.dir, A, [[1, 2, 3]]); // its owner is gone; a replayer on "replay-pod" claimed it, then died
+      writeFileSync(lockPath(t.dir, A), JSON.stringify({ pid: process.pid, host: 'replay-pod', nonce: 'n1' }));
+      const at = new Date(Date.now() - age);
+      utimesSync(lockPath(t.dir, A), at, at);
+      const said: string[] = [];
+      vi.spyOn(process.stderr, 'write').mockImplementation((s) => (said.push(String(s)), true));
+      const { sender, got } = capturingSender();
+      const report = await replayer(t.dir, sender).run();
+      expect(said.join('').includes('is held by a replayer on host "replay-pod", which renewed its claim')).toBe(deferred);
+      expect(report.streams).toEqual([A]);
+      expect(got.flat()).toEqual([1, 2, 3]);
+      vi.restoreAllMocks();
+    }
   });
 });
