@@ -185,11 +185,20 @@ function resequenceByOwnLinks(s: RecordStore, rows: Uint32Array, bySeq: Map<numb
     const gapBefore = m > 1 && before === undefined;
     const versions = at.length > 1 && at.some((i) => !s.sameHash(i, at[0]!));
     if (gapBefore || versions) for (const i of at) candidates.push(i);
-    // A copy that links to no copy of the seq before it (the last record, raised by one in one of two copies).
-    else if (before !== undefined) for (const i of at) if (s.has(i, F_HAS_PREV) && !before.some((p) => s.linked(p, i))) candidates.push(i);
+    else if (before !== undefined) {
+      // A copy that links to no copy of the seq before it (the last record, raised by one in one of two copies).
+      // By hash, not pairwise: thousands of copies of two seqs stay linear.
+      const hashes = new Set(before.map((p) => s.hashHex(p)));
+      for (const i of at) if (s.has(i, F_HAS_PREV) && !(s.has(i, F_PREV_HEX) && hashes.has(s.prevHashHex(i)))) candidates.push(i);
+    }
   }
+  // Identical copies are one record: each is judged, and taken back with its copies, once.
+  const judged = new Set<string>();
   for (const q of candidates) {
     const m = seq[q]!;
+    const h = s.hashHex(q);
+    if (judged.has(h)) continue;
+    judged.add(h);
     if (!s.has(q, F_HAS_PREV)) {
       // A first record (no previous_hash, no previous_record_id) read as seq m, while seq 1 is held by its record
       // id: a copy of seq 1 with its seq changed. It joins them, and step 1 names it a modified version.
@@ -302,7 +311,7 @@ function pickChain(s: RecordStore, grp: SeqGroups, sp: StreamProblems): { chain:
 }
 
 /** A valid record signature or checkpoint signature (checked only with keys): the producer wrote it. */
-export const signedByProducer = (s: RecordStore, v: number): boolean => (s.has(v, F_CHECKPOINT) ? s.claims.get(v)!.status === 'valid' : s.sig[v] === SIG_OK);
+const signedByProducer = (s: RecordStore, v: number): boolean => (s.has(v, F_CHECKPOINT) ? s.claims.get(v)!.status === 'valid' : s.sig[v] === SIG_OK);
 
 /** Where tied versions are: the first three, then how many more (each is reported at its own place anyway). */
 function placesOf(tied: ReadonlySet<number>, where: (v: number) => string): string {
@@ -624,7 +633,8 @@ function checkLinks(s: RecordStore, chain: Uint32Array, len: number, retained: r
           : `; seq ${seqOf(q)} also names ${JSON.stringify(prevId ?? '')} as the previous record id, not ${JSON.stringify(s.recordId(p))}: this record was replaced — or the record seq ${seqOf(q)} names was deleted and the sequence numbers after it changed to close the gap`;
       const endNote = s.has(p, F_END) ? `; it carries audit.sequence.end although seq ${seqOf(q)} follows it: the end marker was added, or it was changed otherwise` : '';
       // Of the stream's last record nothing else vouches for the previous_hash: either of the two may be the change.
-      const lastNote = k === len - 1 ? ` — or seq ${seqOf(q)}'s previous_hash was changed: it is the stream's last record, which nothing after it vouches for` : '';
+      const lastNote =
+        k === len - 1 && proof(q, true) === undefined ? ` — or seq ${seqOf(q)}'s previous_hash was changed: it is the stream's last record, which nothing after it vouches for` : '';
       report('modified', p, `its hash no longer matches the previous_hash recorded by seq ${seqOf(q)} at ${where(q)}: its content was changed after it was written${lastNote}${idNote}${endNote}`);
     }
     explained[k] = 1;

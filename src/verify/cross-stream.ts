@@ -1,5 +1,5 @@
 /** What crosses streams: checkpoints read from other sources, and restart links between a process's streams. */
-import { signedByProducer, type CheckedStream } from './chain-check.js';
+import type { CheckedStream } from './chain-check.js';
 import { listInputs, VerifyInputError, type InputFile, type SkipListener } from './inputs.js';
 import { errorText } from '../core/errors.js';
 import type { ExternalCheckpoint, IntegrityContext } from './integrity-check.js';
@@ -94,11 +94,10 @@ export function checkStreamLinks(checked: Map<string, CheckedStream>, fileNames:
     }
     const L = link.previousStreamLast;
     if (L === undefined) continue;
-    // The link is the word of this stream's seq-1 record: no evidence about A when this stream contradicts that
-    // record (seq 2 does not link to it, and no signature vouches for it), which step 6 then names as changed.
-    // The link may be the very change.
-    const j2 = b.at(2);
-    const doubted = j2 !== undefined && !s.linked(i, j2) && !signedByProducer(s, i);
+    // The link is the word of this stream's seq-1 record: no evidence about A when this stream's own check named
+    // that record as changed (seq 2 does not link to it, and neither a signature nor seq 3 says it is seq 2 that
+    // changed). The link may be the very change.
+    const doubted = b.problems.some((p) => p.seq === 1 && p.severity === 'error' && (p.kind === 'modified' || p.kind === 'inserted'));
     const doubt = (claim: string): Problem => ({
       kind: 'restart',
       severity: 'info',

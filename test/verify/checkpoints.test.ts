@@ -455,6 +455,36 @@ describe('restart links', () => {
     }
   });
 
+  // Found by review of the rule above: it doubted the link whenever seq 2 did not link to seq 1, also when seq 2
+  // is the record its stream names as changed (both its links broken): A's truncation was then never named.
+  it('a restart link on an intact seq 1, whose seq 2 was changed, still names the previous stream\'s truncation', async () => {
+    const a = makeSignedChain({ n: 6 });
+    const b = makeSignedChain({ n: 3, previous: { streamId: a.streamId, lastSeq: 6, lastHash: a.hashes[5]! } });
+    const edited = structuredClone(b.records);
+    setAttr(edited[1]!, ATTR_SEQ_PREVIOUS_HASH, { stringValue: 'a'.repeat(64) });
+    const f = await writeFiles({ 'x.jsonl': [...a.records.slice(0, 4), ...edited] });
+    const r = await verifyFiles([f['x.jsonl']!]);
+    expect(errors(r)).toEqual([
+      expect.objectContaining({ kind: 'modified', reason: 'both_links', stream: b.streamId, seq: 2 }),
+      expect.objectContaining({ kind: 'truncated', reason: 'previous_stream', stream: a.streamId, seq: 5, through: 6 }),
+    ]);
+    expect(r.problems.filter((p) => p.reason === 'link_doubted')).toEqual([]);
+  });
+
+  // Found by review: the last record's hedge ("or its previous_hash was changed") was said although its valid
+  // signature rules that out.
+  it('a broken link to the last record, whose signature is valid: its predecessor is named without a doubt', async () => {
+    const secret = hmacSecret(7);
+    const c = makeSignedChain({ n: 10, recordSigner: hmacSigner(secret) });
+    const edited = structuredClone(c.records);
+    edited[8]!.body = { stringValue: 'edited' };
+    const f = await writeFiles({ 'x.jsonl': edited });
+    const r = await verifyFiles([f['x.jsonl']!], { hmacSecrets: [secret] });
+    const m = errors(r).find((p) => p.kind === 'modified')!;
+    expect(m).toMatchObject({ seq: 9 });
+    expect(m.message).not.toContain("or seq 10's previous_hash");
+  });
+
   // Found in review, kept as a regression test: a restart link is no signature; one forged to certify an edited
   // record moved the blame onto the genuine record after it, which the rest of the stream still links to.
   it('a forged restart link certifying an edited middle record does not move the blame off it', async () => {
