@@ -7,7 +7,7 @@
  * copytruncate-style), told by the bytes before its position no longer being the ones read. The caller folds
  * what it has already seen.
  */
-import { stat } from 'node:fs/promises';
+import { stat, type FileHandle } from 'node:fs/promises';
 import { MAX_LINE_BYTES, openRegularFile } from './safe-open.js';
 
 const NL = 0x0a;
@@ -63,13 +63,15 @@ export class FileFollower {
     }
     try {
       const mark = this.mark;
-      if (mark !== undefined && this.consumed >= mark.length) {
-        const now = Buffer.allocUnsafe(mark.length);
-        const { bytesRead } = await fh.read(now, 0, mark.length, this.consumed - mark.length);
-        if (bytesRead !== mark.length || !now.equals(mark)) {
-          this.reset(0);
-          pos = 0;
-        }
+      if (mark !== undefined && this.consumed >= mark.length && !(await this.holds(fh, mark, this.consumed - mark.length))) {
+        this.reset(0);
+        pos = 0;
+      }
+      // An unfinished line cut back and written again (the journal's repair of a torn tail, an exit-path write):
+      // the new line is read from its start, not spliced onto the old fragment.
+      if (this.partialBytes > 0 && !this.skipping && !(await this.holds(fh, Buffer.concat(this.partial), this.consumed))) {
+        this.reset(this.consumed);
+        pos = this.consumed;
       }
       const buf = Buffer.allocUnsafe(CHUNK);
       while (pos < size) {
@@ -82,6 +84,13 @@ export class FileFollower {
       await fh.close();
     }
     return true;
+  }
+
+  /** Does the file still hold `bytes` at `at`? */
+  private async holds(fh: FileHandle, bytes: Buffer, at: number): Promise<boolean> {
+    const now = Buffer.allocUnsafe(bytes.length);
+    const { bytesRead } = await fh.read(now, 0, bytes.length, at);
+    return bytesRead === bytes.length && now.equals(bytes);
   }
 
   /** The unfinished last line, if any, as a final line (reading once, without --follow: the writer may be done). */

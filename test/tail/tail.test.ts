@@ -210,6 +210,19 @@ describe('FileFollower', () => {
     await poll();
     expect(got.slice(5)).toEqual(['4:new 4']);
   });
+
+  // Found by review of the test above: an unfinished line cut back and written again past the old size (the
+  // journal's repair of a torn tail) came out spliced: the old fragment, then the tail of the new line.
+  it('an unfinished line cut back and written again is read as written', async () => {
+    const { p, got, poll } = following(join(dir, 'f.jsonl'));
+    writeFileSync(p, '{"line":1}\n{"line":2,"id":"PARTIAL-WRI');
+    await poll();
+    expect(got).toEqual(['1:{"line":1}']);
+    truncateSync(p, '{"line":1}\n'.length);
+    appendFileSync(p, '{"line":2,"id":"whole-and-longer-than-before"}\n{"line":3}\n');
+    await poll();
+    expect(got).toEqual(['1:{"line":1}', '2:{"line":2,"id":"whole-and-longer-than-before"}', '3:{"line":3}']);
+  });
 });
 
 describe('LinkTracker', () => {
