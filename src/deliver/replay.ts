@@ -75,10 +75,12 @@ function lastRecordOf(streamId: string, paths: readonly string[]): { lastSeq?: n
   }
 }
 
-/** This process as a stream's owner: pid, host and start time, as newState records them. */
-function ownerFields(): Pick<StreamState, 'pid' | 'host' | 'procStart'> {
-  const { pid, host, procStart } = newState('');
-  return { pid, host, ...(procStart !== undefined ? { procStart } : {}) };
+/** This process, as a replayer that wrote a stream's state: host and pid (for people reading the file). */
+const replayer = (): string => `${hostname()}:${process.pid}`;
+
+/** Is the stream's first owner alive? Not once a replayer took the stream over: it was judged gone then. */
+function ownerAlive(dir: string, streamId: string, state: StreamState): boolean {
+  return state.replayedBy === undefined && isOwnerAlive(state, streamId, writtenAt(statePath(dir, streamId)));
 }
 
 /** The state of a stream whose state file is missing or unreadable: no owner known. */
@@ -131,7 +133,7 @@ export class Replayer {
       // A live owner is still delivering; but a stream it closed (ended) is final and can be replayed now.
       if (state !== undefined && !state.ended) {
         const written = writtenAt(statePath(o.dir, streamId));
-        if (isOwnerAlive(state, streamId, written)) {
+        if (ownerAlive(o.dir, streamId, state)) {
           // On another host (a container restarted under a new host name, say), the owner's lease is all there is
           // to go by: the stream is looked at again once it would have run out, and said, never left silently.
           if (state.host !== hostname() && written !== undefined) this.defer(streamId, paths, written, `a process on host ${JSON.stringify(state.host)}, which wrote its state`);
@@ -231,14 +233,15 @@ export class Replayer {
         this.waiting.delete(d.streamId);
         const state = readState(this.o.dir, d.streamId);
         if (state?.done === true) continue;
-        if (state !== undefined && !state.ended && isOwnerAlive(state, d.streamId, writtenAt(statePath(this.o.dir, d.streamId)))) {
+        if (state !== undefined && !state.ended && ownerAlive(this.o.dir, d.streamId, state)) {
           this.aliveElsewhere.push(d.streamId);
           continue;
         }
         const got = this.claim(d.streamId, d.paths);
         if (got === 'claimed') await this.replayClaimed(this.claimed[this.claimed.length - 1]!);
-        // Its claim renewed by a live replayer on another host all along: that one delivers it.
-        else if (got === 'held') this.aliveElsewhere.push(d.streamId);
+        // Its claim renewed by a live replayer on another host all along: that one delivers it. (One on this host
+        // is another process of this host replaying it: still undelivered, as far as this one knows.)
+        else if (got === 'held' && claimHolder(this.o.dir, d.streamId)?.host !== hostname()) this.aliveElsewhere.push(d.streamId);
       }
     } finally {
       clearInterval(lease);
@@ -305,10 +308,10 @@ export class Replayer {
       sayLoudly(msg);
     }
     this.report.streams.push(streamId);
-    // Written as this process's: it delivers the stream now. Its write is a sign of this process's life, not of the
-    // stream's first owner (on another host, that owner's name would make this very write renew its lease).
+    // Marked as a replayer's write: the first owner was judged gone, and this write is no sign of its life (on
+    // another host its time would renew that owner's lease). Who is on the stream now, the claim's lock says.
     const saved = (acked: number, extra: Partial<StreamState> = {}): void =>
-      writeState(this.o.dir, { ...state, ...ownerFields(), acked, last: Math.max(state.last, acked), ...extra });
+      writeState(this.o.dir, { ...state, replayedBy: replayer(), acked, last: Math.max(state.last, acked), ...extra });
     const source = new StreamRequests(paths, streamId, this.o.maxExportBatchSize, state.ended, this.report, (last) => saved(last));
     let failure: { error: unknown } | undefined;
     const loop = new ExportLoop({

@@ -34,6 +34,11 @@ export interface StreamState {
   done: boolean;
   /** The stream this process started after, when it replayed one (a restart link for readers). */
   previousStreamId?: string;
+  /**
+   * `host:pid` of the replayer that wrote this state: the owner above was judged gone, and the file's time is the
+   * replayer's, not the owner's (ARCHITECTURE.md §5.2).
+   */
+  replayedBy?: string;
 }
 
 export function newState(streamId: string): StreamState {

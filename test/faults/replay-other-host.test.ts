@@ -5,6 +5,7 @@
  * for ever, never replayed, and `otel-audit replay` said "complete" with 0 streams.
  */
 import { statSync, utimesSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
 import { hostname } from 'node:os';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { BatchSender } from '../../src/deliver/otlp-sender.js';
@@ -99,7 +100,7 @@ describe('a live processor renews its lease', () => {
 
 // Found by review of the lease change.
 describe('leases, as the replayer itself leaves them', () => {
-  it("the replayer writes a foreign stream's state as its own: a later start does not take that write for the first owner's", async () => {
+  it("the replayer marks its writes of a foreign stream's state: a later start does not take them for the first owner's", async () => {
     const { dir } = await leftByAnotherHost(OWNER_LEASE_MS + 30_000, [[1], [2], [3]]);
     const { sender: acking } = capturingSender();
     let r: Replayer | undefined;
@@ -114,7 +115,7 @@ describe('leases, as the replayer itself leaves them', () => {
     r = new Replayer({ dir, ownStreamId: 'none', sender, maxExportBatchSize: 1, retryMinMillis: 1, retryMaxMillis: 2 });
     await r.run();
     const saved = readState(dir, A)!;
-    expect(saved).toMatchObject({ host: hostname(), pid: process.pid, done: false });
+    expect(saved).toMatchObject({ host: 'old-pod-1', replayedBy: `${hostname()}:${process.pid}`, done: false });
     expect(saved.acked).toBeGreaterThanOrEqual(1);
     // Written a moment ago, but by this process, whose replayer is gone: replayed at once, not deferred.
     const said: string[] = [];
@@ -124,6 +125,36 @@ describe('leases, as the replayer itself leaves them', () => {
     expect(said.join('')).not.toContain('is held by');
     expect(report.streams).toEqual([A]);
     expect(got.flat().at(-1)).toBe(3);
+  });
+
+  // Found by review of the first fix (which wrote the replayer's own pid as the owner's): while that replayer's
+  // process lived, every later start on the host took it for the stream's live owner, and otel-audit replay
+  // said complete with half the stream undelivered.
+  it('a state a replayer wrote is no sign of its owner\'s life, whatever pid it names: claimed by the next start', async () => {
+    const { dir, state } = await leftByAnotherHost(OWNER_LEASE_MS + 30_000);
+    const live = spawn('sleep', ['30']);
+    cleanups.push(async () => void live.kill());
+    writeState(dir, { ...state, host: hostname(), pid: live.pid!, acked: 1, replayedBy: `${hostname()}:${live.pid}` });
+    const { sender, got } = capturingSender();
+    const report = await replayer(dir, sender).run();
+    expect(report.streams).toEqual([A]);
+    expect(got.flat()).toEqual([2, 3]);
+  });
+
+  // Found by review: a stream another process of this host was replaying when the lease ran out went under
+  // aliveElsewhere, and otel-audit replay said complete.
+  it('held by a replayer on this host when the lease ran out: still an orphan this one did not deliver, not alive elsewhere', async () => {
+    const { dir } = await leftByAnotherHost(OWNER_LEASE_MS - 2500);
+    const live = spawn('sleep', ['30']);
+    cleanups.push(async () => void live.kill());
+    writeFileSync(lockPath(dir, A), JSON.stringify({ pid: live.pid, host: hostname(), nonce: 'other-process' }));
+    vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+    const { sender, got } = capturingSender();
+    const r = replayer(dir, sender);
+    await r.run();
+    expect(got).toEqual([]);
+    expect(r.aliveElsewhere).toEqual([]);
+    expect(r.orphans).toEqual([A]);
   });
 
   it('stopped while it waits for a lease: the stream is unfinished, said at shutdown, not dropped from the report', async () => {
