@@ -241,7 +241,10 @@ export class Replayer {
         if (got === 'claimed') await this.replayClaimed(this.claimed[this.claimed.length - 1]!);
         // Its claim renewed by a live replayer on another host all along: that one delivers it. (One on this host
         // is another process of this host replaying it: still undelivered, as far as this one knows.)
-        else if (got === 'held' && claimHolder(this.o.dir, d.streamId)?.host !== hostname()) this.aliveElsewhere.push(d.streamId);
+        else if (got === 'held') {
+          const holder = claimHolder(this.o.dir, d.streamId);
+          if (holder !== undefined && holder.host !== hostname()) this.aliveElsewhere.push(d.streamId);
+        }
       }
     } finally {
       clearInterval(lease);
