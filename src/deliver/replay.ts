@@ -78,10 +78,12 @@ function lastRecordOf(streamId: string, paths: readonly string[]): { lastSeq?: n
 /** This process, as a replayer that wrote a stream's state: host and pid (for people reading the file). */
 const replayer = (): string => `${hostname()}:${process.pid}`;
 
-/** Is the stream's first owner alive? Not once a replayer took the stream over: it was judged gone then. */
-function ownerAlive(dir: string, streamId: string, state: StreamState): boolean {
-  return state.replayedBy === undefined && isOwnerAlive(state, streamId, writtenAt(statePath(dir, streamId)));
-}
+/**
+ * Is the stream's first owner alive (`written`: when its state file was written)? Not once a replayer took the
+ * stream over: it was judged gone then.
+ */
+const ownerAlive = (streamId: string, state: StreamState, written: number | undefined): boolean =>
+  state.replayedBy === undefined && isOwnerAlive(state, streamId, written);
 
 /** The state of a stream whose state file is missing or unreadable: no owner known. */
 function unknownOwner(streamId: string): StreamState {
@@ -133,7 +135,7 @@ export class Replayer {
       // A live owner is still delivering; but a stream it closed (ended) is final and can be replayed now.
       if (state !== undefined && !state.ended) {
         const written = writtenAt(statePath(o.dir, streamId));
-        if (ownerAlive(o.dir, streamId, state)) {
+        if (ownerAlive(streamId, state, written)) {
           // On another host (a container restarted under a new host name, say), the owner's lease is all there is
           // to go by: the stream is looked at again once it would have run out, and said, never left silently.
           if (state.host !== hostname() && written !== undefined) this.defer(streamId, paths, written, `a process on host ${JSON.stringify(state.host)}, which wrote its state`);
@@ -142,9 +144,15 @@ export class Replayer {
       }
       if (this.claim(streamId, paths) !== 'held') continue;
       // Held by a replayer on another host: it may have died with it (a restarted container); its lease says.
-      const holder = claimHolder(o.dir, streamId);
-      if (holder !== undefined && holder.host !== hostname()) this.defer(streamId, paths, holder.written, `a replayer on host ${JSON.stringify(holder.host)}, which renewed its claim`);
+      const holder = this.foreignHolder(streamId);
+      if (holder !== undefined) this.defer(streamId, paths, holder.written, `a replayer on host ${JSON.stringify(holder.host)}, which renewed its claim`);
     }
+  }
+
+  /** The holder of the stream's claim when it is a replayer on another host, whose lease alone says it lives. */
+  private foreignHolder(streamId: string): { host: string; written: number } | undefined {
+    const holder = claimHolder(this.o.dir, streamId);
+    return holder !== undefined && holder.host !== hostname() ? holder : undefined;
   }
 
   /** A stream to judge again once the lease of `whose` (written at `written`) would have run out; said now. */
@@ -233,7 +241,7 @@ export class Replayer {
         this.waiting.delete(d.streamId);
         const state = readState(this.o.dir, d.streamId);
         if (state?.done === true) continue;
-        if (state !== undefined && !state.ended && ownerAlive(this.o.dir, d.streamId, state)) {
+        if (state !== undefined && !state.ended && ownerAlive(d.streamId, state, writtenAt(statePath(this.o.dir, d.streamId)))) {
           this.aliveElsewhere.push(d.streamId);
           continue;
         }
@@ -241,10 +249,7 @@ export class Replayer {
         if (got === 'claimed') await this.replayClaimed(this.claimed[this.claimed.length - 1]!);
         // Its claim renewed by a live replayer on another host all along: that one delivers it. (One on this host
         // is another process of this host replaying it: still undelivered, as far as this one knows.)
-        else if (got === 'held') {
-          const holder = claimHolder(this.o.dir, d.streamId);
-          if (holder !== undefined && holder.host !== hostname()) this.aliveElsewhere.push(d.streamId);
-        }
+        else if (got === 'held' && this.foreignHolder(d.streamId) !== undefined) this.aliveElsewhere.push(d.streamId);
       }
     } finally {
       clearInterval(lease);
