@@ -87,21 +87,20 @@ export function prepareAuditDir(dir: string): void {
       return false; // an I/O fault: the first write reports it
     }
   };
-  if (lstatMaybe(dir) === undefined) {
-    try {
-      ensureDir(dir, { top: true });
-    } catch (e) {
-      if (e instanceof AuditConfigError) throw e;
-      const code = (e as NodeJS.ErrnoException).code;
-      if (code === undefined || !DISK_FAULTS.has(code)) {
-        throw new AuditConfigError(
-          `otel-audit: OTEL_AUDIT_DIR ${dir} does not exist and cannot be created (${(e as Error).message}): create it, owned by the user the app runs as, mode 0700, or point OTEL_AUDIT_DIR at a writable directory`,
-          { cause: e },
-        );
-      }
+  const existed = lstatMaybe(dir) !== undefined;
+  try {
+    ensureDir(dir, { top: true });
+  } catch (e) {
+    if (e instanceof AuditConfigError) throw e;
+    const code = (e as NodeJS.ErrnoException).code;
+    if (!existed && (code === undefined || !DISK_FAULTS.has(code))) {
+      throw new AuditConfigError(
+        `otel-audit: OTEL_AUDIT_DIR ${dir} does not exist and cannot be created (${(e as Error).message}): create it, owned by the user the app runs as, mode 0700, or point OTEL_AUDIT_DIR at a writable directory`,
+        { cause: e },
+      );
     }
+    return; // an I/O fault: the first write reports it
   }
-  if (!unlessRefused(() => ensureDir(dir, { top: true }))) return;
   unlessRefused(() => ensureDir(stateDir(dir)));
   for (const sub of [quarantineDir(dir), rejectedDir(dir)]) if (lstatMaybe(sub) !== undefined) checkDir(sub);
   const scan = (where: string, want: (name: string) => { singleLink: boolean } | undefined): void => {
