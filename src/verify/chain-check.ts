@@ -187,9 +187,8 @@ function resequenceByOwnLinks(s: RecordStore, rows: Uint32Array, bySeq: Map<numb
     if (gapBefore || versions) for (const i of at) candidates.push(i);
     else if (before !== undefined) {
       // A copy that links to no copy of the seq before it (the last record, raised by one in one of two copies).
-      // By hash, not pairwise: thousands of copies of two seqs stay linear.
-      const hashes = new Set(before.map((p) => s.hashHex(p)));
-      for (const i of at) if (s.has(i, F_HAS_PREV) && !(s.has(i, F_PREV_HEX) && hashes.has(s.prevHashHex(i)))) candidates.push(i);
+      const linksBack = linksToOneOf(s, before);
+      for (const i of at) if (s.has(i, F_HAS_PREV) && !linksBack(i)) candidates.push(i);
     }
   }
   // Identical copies are one record: each is judged, and taken back with its copies, once.
@@ -310,6 +309,15 @@ function pickChain(s: RecordStore, grp: SeqGroups, sp: StreamProblems): { chain:
   return { chain, reorderCandidates };
 }
 
+/**
+ * "Row v's previous_hash is the hash of one of `rows`", by hash rather than pairwise: thousands of copies of two
+ * seqs (a hostile input) stay linear.
+ */
+function linksToOneOf(s: RecordStore, rows: readonly number[]): (v: number) => boolean {
+  const hashes = new Set(rows.map((r) => s.hashHex(r)));
+  return (v) => s.has(v, F_PREV_HEX) && hashes.has(s.prevHashHex(v));
+}
+
 /** A valid record signature or checkpoint signature (checked only with keys): the producer wrote it. */
 const signedByProducer = (s: RecordStore, v: number): boolean => (s.has(v, F_CHECKPOINT) ? s.claims.get(v)!.status === 'valid' : s.sig[v] === SIG_OK);
 
@@ -333,9 +341,9 @@ function chooseGenuine(s: RecordStore, grp: SeqGroups, g: number, n: number, vs:
   // Links by hash, each version's score once: thousands of versions of neighbouring seqs stay linear.
   const referenced = new Set<string>();
   for (const w of nextVs) if (s.has(w, F_PREV_HEX)) referenced.add(s.prevHashHex(w));
-  const prevHashes = new Set(prevVs.map((u) => s.hashHex(u)));
+  const linksBack = linksToOneOf(s, prevVs);
   const fwd = (v: number): boolean => referenced.has(s.hashHex(v));
-  const bwd = (v: number): boolean => (n === 1 ? !s.has(v, F_HAS_PREV) : s.has(v, F_PREV_HEX) && prevHashes.has(s.prevHashHex(v)));
+  const bwd = (v: number): boolean => (n === 1 ? !s.has(v, F_HAS_PREV) : linksBack(v));
   const signed = (v: number): boolean => signedByProducer(s, v);
   // Last, to break what would be a tie: a copy taken back to seq n (step 0) reads another seq, which the genuine
   // record of seq n never does (the seq is hashed and signed).
