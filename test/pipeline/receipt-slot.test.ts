@@ -6,15 +6,12 @@
  */
 import { diag, DiagLogLevel } from '@opentelemetry/api';
 import { LoggerProvider, type LogRecordProcessor } from '@opentelemetry/sdk-logs';
-import { join } from 'node:path';
 import { afterEach, expect, it } from 'vitest';
 import { getAuditLogger } from '../../src/api/audit-logger.js';
-import { startCollector } from '../../src/collector/index.js';
 import { stringAttribute } from '../../src/otlp/decode.js';
 import { AuditLogRecordProcessor } from '../../src/processor.js';
-import { FAST, loginEvent } from '../helpers/pipeline.js';
+import { collectorDir, FAST, loginEvent } from '../helpers/pipeline.js';
 import { recordsOfFile } from '../helpers/records.js';
-import { tempDir } from '../helpers/tmp.js';
 
 const cleanups: (() => Promise<unknown>)[] = [];
 afterEach(async () => {
@@ -23,11 +20,7 @@ afterEach(async () => {
 });
 
 it('a raw record after a typed record() whose emit threw is still validated and marked', async () => {
-  const { dir, cleanup } = await tempDir();
-  cleanups.push(cleanup);
-  const out = join(dir, 'collector.jsonl');
-  const collector = await startCollector({ port: 0, outFile: out });
-  cleanups.push(() => collector.close());
+  const { auditDir, collectorFile: out, collector } = await collectorDir(cleanups);
   let throwNext = true;
   const flaky: LogRecordProcessor = {
     onEmit() {
@@ -39,7 +32,7 @@ it('a raw record after a typed record() whose emit threw is still validated and 
     forceFlush: async () => undefined,
     shutdown: async () => undefined,
   };
-  const processor = new AuditLogRecordProcessor({ dir: join(dir, 'audit'), ...FAST, exporter: { url: collector.endpoint } });
+  const processor = new AuditLogRecordProcessor({ dir: auditDir, ...FAST, exporter: { url: collector.endpoint } });
   const provider = new LoggerProvider({ processors: [flaky, processor] });
   cleanups.push(() => provider.shutdown());
   const audit = getAuditLogger({ processor, loggerProvider: provider });
@@ -57,11 +50,8 @@ it('a raw record after a typed record() whose emit threw is still validated and 
 });
 
 it('record() resolves with the receipt of its own record', async () => {
-  const { dir, cleanup } = await tempDir();
-  cleanups.push(cleanup);
-  const collector = await startCollector({ port: 0, outFile: join(dir, 'c.jsonl') });
-  cleanups.push(() => collector.close());
-  const processor = new AuditLogRecordProcessor({ dir: join(dir, 'audit'), ...FAST, exporter: { url: collector.endpoint } });
+  const { auditDir, collector } = await collectorDir(cleanups);
+  const processor = new AuditLogRecordProcessor({ dir: auditDir, ...FAST, exporter: { url: collector.endpoint } });
   const provider = new LoggerProvider({ processors: [processor], logRecordLimits: { attributeCountLimit: 8 } });
   cleanups.push(() => provider.shutdown());
   const auditLogger = provider.getLogger('audit');
@@ -84,12 +74,8 @@ it('record() resolves with the receipt of its own record', async () => {
 // "Dropping extra attributes." under an attribute count limit) replaced the outer record's receipt slot: the
 // outer receipt never settled, not even at shutdown, and its thinned event went unmarked as a raw record.
 it('a record() made inside another record()\'s emit(): both receipts settle, each with its own record', async () => {
-  const { dir, cleanup } = await tempDir();
-  cleanups.push(cleanup);
-  const out = join(dir, 'collector.jsonl');
-  const collector = await startCollector({ port: 0, outFile: out });
-  cleanups.push(() => collector.close());
-  const processor = new AuditLogRecordProcessor({ dir: join(dir, 'audit'), ...FAST, exporter: { url: collector.endpoint } });
+  const { auditDir, collectorFile: out, collector } = await collectorDir(cleanups);
+  const processor = new AuditLogRecordProcessor({ dir: auditDir, ...FAST, exporter: { url: collector.endpoint } });
   const provider = new LoggerProvider({ processors: [processor], logRecordLimits: { attributeCountLimit: 16 } });
   cleanups.push(() => provider.shutdown());
   const audit = getAuditLogger({ processor, loggerProvider: provider });

@@ -6,17 +6,14 @@
  * for a record that was in fact journaled (a retry would have recorded it twice).
  */
 import { LoggerProvider, type LogRecordLimits, type LogRecordProcessor, type ReadWriteLogRecord } from '@opentelemetry/sdk-logs';
-import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { getAuditLogger } from '../../src/api/audit-logger.js';
-import { startCollector } from '../../src/collector/index.js';
 import { attribute } from '../../src/otlp/decode.js';
 import type { OtlpLogRecord } from '../../src/otlp/types.js';
 import { AuditLogRecordProcessor } from '../../src/processor.js';
 import { verifyFiles } from '../../src/verify/index.js';
-import { FAST, loginEvent } from '../helpers/pipeline.js';
+import { collectorDir, FAST, loginEvent } from '../helpers/pipeline.js';
 import { recordsOfFile } from '../helpers/records.js';
-import { tempDir } from '../helpers/tmp.js';
 
 const cleanups: (() => Promise<unknown>)[] = [];
 afterEach(async () => {
@@ -27,12 +24,8 @@ const attr = (r: OtlpLogRecord, key: string): string | undefined => attribute(r,
 
 /** A provider with `limits`, `before` registered ahead of the audit processor, and a collector writing to `out`. */
 async function pipeline(limits: LogRecordLimits, before: (provider: () => LoggerProvider) => LogRecordProcessor[] = () => []) {
-  const { dir, cleanup } = await tempDir();
-  cleanups.push(cleanup);
-  const out = join(dir, 'collector.jsonl');
-  const collector = await startCollector({ port: 0, outFile: out });
-  cleanups.push(() => collector.close());
-  const processor = new AuditLogRecordProcessor({ dir: join(dir, 'audit'), ...FAST, exporter: { url: collector.endpoint } });
+  const { auditDir, collectorFile: out, collector } = await collectorDir(cleanups);
+  const processor = new AuditLogRecordProcessor({ dir: auditDir, ...FAST, exporter: { url: collector.endpoint } });
   let provider: LoggerProvider | undefined;
   provider = new LoggerProvider({ processors: [...before(() => provider!), processor], logRecordLimits: limits });
   cleanups.push(() => provider!.shutdown());
