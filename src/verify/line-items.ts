@@ -13,7 +13,8 @@ import { fastParseLine, type FastRecord } from './fast-otlp.js';
 import { errorText } from '../core/errors.js';
 import { memberNames } from './json-members.js';
 import type { ReadItem, RecordItem } from './read-items.js';
-import { attrsOfFast, attrsOfRecord, checkCheckpoint, checkSignature, isCheckpointClaim, isProducerCheckpointShape, linkValueOf, seqOf, stringOf, type Attrs, type ResolvedOptions } from './record-checks.js';
+import type { Attrs } from './attrs.js';
+import { attrsOfRecord, checkCheckpoint, checkSignature, isCheckpointClaim, isProducerCheckpointShape, linkValueOf, seqOf, stringOf, type ResolvedOptions } from './record-checks.js';
 import { MAX_LINE_BYTES } from './safe-read.js';
 
 const CR = 0x0d;
@@ -138,7 +139,7 @@ function lineItems(file: string, text: string, line: number, terminated: boolean
     for (let i = 0; i < fast.length; i++) {
       const r = fast[i]!;
       const where = (): string => `resourceLogs[${r.rl}].scopeLogs[${r.sl}].logRecords[${r.lr}]`;
-      const item = buildItem(file, line, attrsOfFast(r.attrs), r.eventName, () => r.canonical, where, opts);
+      const item = buildItem(file, line, r.attrs, r.eventName, () => r.canonical, where, opts);
       if (item !== undefined) emit(item);
     }
     fast.length = 0;

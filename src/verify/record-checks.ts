@@ -34,6 +34,7 @@ import {
   systemRecordAttributes,
 } from '../core/attributes.js';
 import type { OtlpAnyValue, OtlpLogRecord } from '../otlp/types.js';
+import { Attrs } from './attrs.js';
 import { interestingKey } from './fast-otlp.js';
 import type { CheckpointClaim, ReadOptions, SignatureCheck } from './read-items.js';
 
@@ -53,67 +54,9 @@ export const linkValueOf = (v: OtlpAnyValue | undefined): string | undefined =>
 
 export const HEX64 = /^[0-9a-f]{64}$/;
 
-/** The attributes the verifier reads, from either path. Last one wins, like the chain attributes always did. */
-export class Attrs {
-  // Every field initialized, in one order: one hidden class for all instances.
-  streamId: OtlpAnyValue | undefined = undefined;
-  seq: OtlpAnyValue | undefined = undefined;
-  previousHash: OtlpAnyValue | undefined = undefined;
-  previousRecordId: OtlpAnyValue | undefined = undefined;
-  recordId: OtlpAnyValue | undefined = undefined;
-  end: OtlpAnyValue | undefined = undefined;
-  previousStreamId: OtlpAnyValue | undefined = undefined;
-  previousStreamLast: OtlpAnyValue | undefined = undefined;
-  previousStreamHash: OtlpAnyValue | undefined = undefined;
-  /** Some audit.integrity.* attribute is present. */
-  signed = false;
-  integrityValue: OtlpAnyValue | undefined = undefined;
-  integritySigner: OtlpAnyValue | undefined = undefined;
-  integrityCanonicalization: OtlpAnyValue | undefined = undefined;
-  integrityAlgorithm: OtlpAnyValue | undefined = undefined;
-  integrityKeyId: OtlpAnyValue | undefined = undefined;
-  /** audit.checkpoint.* members; undefined when none. */
-  checkpoint: Map<string, OtlpAnyValue> | undefined = undefined;
-  /** A key of the audit.integrity or audit.checkpoint family given twice: ambiguous, so never valid. */
-  duplicate: string | undefined = undefined;
-
-  note(key: string, v: OtlpAnyValue): void {
-    switch (key) {
-      case ATTR_SEQ_STREAM_ID: this.streamId = v; return;
-      case ATTR_SEQ_NUMBER: this.seq = v; return;
-      case ATTR_SEQ_PREVIOUS_HASH: this.previousHash = v; return;
-      case ATTR_SEQ_PREVIOUS_RECORD_ID: this.previousRecordId = v; return;
-      case ATTR_RECORD_ID: this.recordId = v; return;
-      case ATTR_SEQ_END: this.end = v; return;
-      case ATTR_SEQ_PREVIOUS_STREAM_ID: this.previousStreamId = v; return;
-      case ATTR_SEQ_PREVIOUS_STREAM_LAST: this.previousStreamLast = v; return;
-      case ATTR_SEQ_PREVIOUS_STREAM_HASH: this.previousStreamHash = v; return;
-      case ATTR_INTEGRITY_VALUE: this.signed = true; if (this.integrityValue !== undefined) this.duplicate ??= key; this.integrityValue = v; return;
-      case ATTR_INTEGRITY_SIGNER: this.signed = true; if (this.integritySigner !== undefined) this.duplicate ??= key; this.integritySigner = v; return;
-      case ATTR_INTEGRITY_CANONICALIZATION: this.signed = true; if (this.integrityCanonicalization !== undefined) this.duplicate ??= key; this.integrityCanonicalization = v; return;
-      case ATTR_INTEGRITY_ALGORITHM: this.signed = true; if (this.integrityAlgorithm !== undefined) this.duplicate ??= key; this.integrityAlgorithm = v; return;
-      case ATTR_INTEGRITY_KEY_ID: this.signed = true; if (this.integrityKeyId !== undefined) this.duplicate ??= key; this.integrityKeyId = v; return;
-    }
-    if (key.startsWith(INTEGRITY_PREFIX)) {
-      this.signed = true; // an audit.integrity.* attribute this version does not define: signed, and ignored
-      return;
-    }
-    if (!key.startsWith(CHECKPOINT_PREFIX)) return;
-    const family = (this.checkpoint ??= new Map());
-    if (family.has(key)) this.duplicate ??= key;
-    family.set(key, v);
-  }
-}
-
 export function attrsOfRecord(r: OtlpLogRecord): Attrs {
   const a = new Attrs();
   for (const kv of r.attributes ?? []) if (interestingKey(kv.key)) a.note(kv.key, kv.value ?? {});
-  return a;
-}
-
-export function attrsOfFast(list: ReadonlyArray<[string, OtlpAnyValue]>): Attrs {
-  const a = new Attrs();
-  for (const [k, v] of list) a.note(k, v);
   return a;
 }
 

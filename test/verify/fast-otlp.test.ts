@@ -113,10 +113,14 @@ function writerValue(rand: (n: number) => number, depth = 0): string {
   }
 }
 
+/** Key lists of earlier records, reused by later ones (across lines too, as in a journal). */
+const shapeKeys: string[][] = [];
+
 /** An ASCII line of records with members in proto order, as the processor and the Collector write them. */
 function writerLine(rand: (n: number) => number): string {
   const keys = ['audit.action', 'audit.actor.id', 'user.roles', 'a', 'b', 'B', 'z', '', 'audit.record.id', 'audit.sequence.stream_id', 'audit.sequence.number',
-    'audit.sequence.previous_hash', 'audit.integrity.value', 'audit.integrity', 'audit.checkpoint.sequence', 'audit.sequence.end', 'k~', 'k.'];
+    'audit.sequence.previous_hash', 'audit.integrity.value', 'audit.integrity', 'audit.checkpoint.sequence', 'audit.sequence.end', 'k~', 'k.',
+    'k(+)*?[^$]{1}|/.'];
   const rec = (): string => {
     const m: string[] = [];
     const t = String(1_700_000_000_000_000_000n + BigInt(rand(1e6)));
@@ -126,9 +130,12 @@ function writerLine(rand: (n: number) => number): string {
     if (rand(5) === 0) m.push('"severityText":"INFO"');
     if (rand(3) > 0) m.push(`"body":${writerValue(rand)}`);
     if (rand(8) > 0) {
-      const n = rand(12);
-      const kvs = Array.from({ length: n }, () => `{"key":"${rand(6) === 0 ? keys[rand(keys.length)] : `k${rand(200)}`}","value":${writerValue(rand)}}`);
-      m.push(`"attributes":[${kvs.join(',')}]`);
+      // Half the time the keys of an earlier record, in the same order: the fast path reads such a record by
+      // its shape's own expression (fast-otlp.ts, Shape.record), with new values.
+      const names = rand(2) === 0 && shapeKeys.length > 0 ? shapeKeys[rand(shapeKeys.length)]! : Array.from({ length: rand(12) }, () => (rand(6) === 0 ? keys[rand(keys.length)]! : `k${rand(200)}`));
+      if (shapeKeys.length < 4) shapeKeys.push(names);
+      else shapeKeys[rand(4)] = names;
+      m.push(`"attributes":[${names.map((k) => `{"key":"${k}","value":${writerValue(rand)}}`).join(',')}]`);
     }
     if (rand(8) === 0) m.push('"droppedAttributesCount":1');
     if (rand(8) === 0) m.push('"flags":1');
