@@ -2,7 +2,7 @@
  * The attributes the verifier reads from one record (`interestingKey` in fast-otlp.ts), filled by either reader
  * path: the fast path (fast-otlp.ts) as it matches a record, the reference path from the parsed record.
  */
-import { CHECKPOINT_PREFIX } from '../integrity/checkpoint.js';
+import { CHECKPOINT_PREFIX, EVENT_CHECKPOINT } from '../integrity/checkpoint.js';
 import { ATTR_INTEGRITY_KEY_ID } from '../integrity/sign.js';
 import { ATTR_SEQ_PREVIOUS_STREAM_HASH, ATTR_SEQ_PREVIOUS_STREAM_ID, ATTR_SEQ_PREVIOUS_STREAM_LAST } from '../integrity/stream-link.js';
 import {
@@ -71,3 +71,6 @@ export class Attrs {
     family.set(key, v);
   }
 }
+
+/** Is this record a checkpoint claim (docs/integrity.md §5.1)? */
+export const isCheckpointClaim = (a: Attrs, eventName: unknown): boolean => a.checkpoint !== undefined || eventName === EVENT_CHECKPOINT;

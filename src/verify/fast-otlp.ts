@@ -18,12 +18,20 @@
  * random and adversarial lines).
  */
 import { canonicalFromParts, isIntegrityKey } from '../chain/canonical.js';
+import { hashCanonical } from '../chain/hash.js';
 import type { OtlpAnyValue } from '../otlp/types.js';
-import { Attrs } from './attrs.js';
+import { Attrs, isCheckpointClaim } from './attrs.js';
 
 /** One log record as the fast path saw it. */
 export interface FastRecord {
-  canonical: string;
+  /**
+   * Its canonical text: only when a check needs it (a signed record, a checkpoint claim) or the caller asked for
+   * every text. A line of 1,024 records held as texts until the line was done was ~1.6 MB that outlived the young
+   * generation, and the GC of the verifier's longest lines.
+   */
+  canonical: string | undefined;
+  /** SHA-256 of the canonical text (hex); undefined for a record with no audit.sequence.stream_id (not ours). */
+  hash: string | undefined;
   /** The top-level attributes the verifier reads (see `interestingKey`). */
   attrs: Attrs;
   eventName: string | undefined;
@@ -285,6 +293,7 @@ function attributesCanonical(sh: Shape, m: RegExpExecArray, base: number, attrs:
 // --- records and line ---------------------------------------------------------------------------------------
 
 let OUT: FastRecord[] = [];
+let KEEP_TEXT = false;
 let RL = 0;
 let SL = 0;
 let LR = 0;
@@ -323,16 +332,18 @@ function logRecord(): void {
   }
   const ev = m[t + 2];
   const eventName = ev === undefined ? undefined : ev.slice(1, -1);
+  const canonical = canonicalFromParts({
+    attributes,
+    body: m[3] === undefined ? undefined : valueCanonical(m[3]),
+    eventName,
+    timeUnixNano: m[1] ?? '',
+    observedTimeUnixNano: m[2]!,
+    traceId: m[t],
+    spanId: m[t + 1],
+  });
   OUT.push({
-    canonical: canonicalFromParts({
-      attributes,
-      body: m[3] === undefined ? undefined : valueCanonical(m[3]),
-      eventName,
-      timeUnixNano: m[1] ?? '',
-      observedTimeUnixNano: m[2]!,
-      traceId: m[t],
-      spanId: m[t + 1],
-    }),
+    canonical: KEEP_TEXT || attrs.signed || isCheckpointClaim(attrs, eventName) ? canonical : undefined,
+    hash: attrs.streamId === undefined ? undefined : hashCanonical(canonical),
     attrs,
     eventName,
     rl: RL,
@@ -358,11 +369,13 @@ function resourceLogs(): void {
 }
 
 /**
- * Canonical forms and verifier attributes of every log record of one line, in line order, appended to `out`;
- * false (and `out` unchanged) when the line needs the reference path.
+ * Hashes, verifier attributes and (see FastRecord.canonical; all with `keepText`) canonical forms of every log
+ * record of one line, in line order, appended to `out`; false (and `out` unchanged) when the line needs the
+ * reference path.
  */
-export function fastParseLine(line: string, out: FastRecord[]): boolean {
+export function fastParseLine(line: string, out: FastRecord[], keepText = false): boolean {
   S = line;
+  KEEP_TEXT = keepText;
   P = 0;
   OUT = out;
   RL = 0;

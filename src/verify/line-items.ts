@@ -13,8 +13,8 @@ import { fastParseLine, type FastRecord } from './fast-otlp.js';
 import { errorText } from '../core/errors.js';
 import { memberNames } from './json-members.js';
 import type { ReadItem, RecordItem } from './read-items.js';
-import type { Attrs } from './attrs.js';
-import { attrsOfRecord, checkCheckpoint, checkSignature, isCheckpointClaim, isProducerCheckpointShape, linkValueOf, seqOf, stringOf, type ResolvedOptions } from './record-checks.js';
+import { isCheckpointClaim, type Attrs } from './attrs.js';
+import { attrsOfRecord, checkCheckpoint, checkSignature, isProducerCheckpointShape, linkValueOf, seqOf, stringOf, type ResolvedOptions } from './record-checks.js';
 import { MAX_LINE_BYTES } from './safe-read.js';
 
 const CR = 0x0d;
@@ -65,7 +65,8 @@ function recordsOf(doc: unknown): { records: Array<{ record: OtlpLogRecord; wher
 
 /**
  * The item for one record. `canonical` is a thunk so that non-audit records are never canonicalized (the
- * reference path would otherwise call a non-audit record with a lone surrogate malformed).
+ * reference path would otherwise call a non-audit record with a lone surrogate malformed). `knownHash`: the
+ * fast path's hash of it, whose text is then asked for only by a signature or checkpoint check.
  */
 function buildItem(
   file: string,
@@ -75,20 +76,22 @@ function buildItem(
   canonical: () => string,
   where: () => string,
   opts: ResolvedOptions,
+  knownHash?: string,
 ): ReadItem | undefined {
   // Non-audit records are not ours to judge, whatever their values.
   if (a.streamId === undefined) return { kind: 'nonAudit', file, line };
   const claim = isCheckpointClaim(a, eventName);
   if (opts.checkpointsOnly && !claim) return undefined;
-  let text: string;
+  let text: string | undefined;
   let hash: string;
   try {
     // Before reading the chain attributes: duplicate keys (a second stream_id, say) make it malformed here.
-    text = canonical();
-    hash = hashCanonical(text);
+    if (knownHash !== undefined) hash = knownHash;
+    else hash = hashCanonical((text = canonical()));
   } catch (e) {
     return { kind: 'malformed', file, line, message: `cannot canonicalize: ${clip(errorText(e))}` };
   }
+  const textOf = (): string => (text ??= canonical());
   const streamId = stringOf(a.streamId);
   if (streamId === undefined || streamId === '') {
     return { kind: 'malformed', file, line, message: `${where()}: ${ATTR_SEQ_STREAM_ID} is not a non-empty string` };
@@ -119,10 +122,10 @@ function buildItem(
     const h = stringOf(a.previousStreamHash);
     if (h !== undefined) item.previousStreamHash = h;
   }
-  const sig = checkSignature(a, text, opts, opts.keys);
+  const sig = a.signed ? checkSignature(a, textOf(), opts, opts.keys) : undefined;
   if (sig !== undefined) item.signature = sig;
   // A claim the keys given cannot check is taken for a checkpoint only in the producer's exact shape (§5.2).
-  if (claim && (opts.checkCheckpoints || !opts.checkSignatures || isProducerCheckpointShape(a, text, streamId, seq, previousHash))) {
+  if (claim && (opts.checkCheckpoints || !opts.checkSignatures || isProducerCheckpointShape(a, textOf(), streamId, seq, previousHash))) {
     item.checkpoint = checkCheckpoint(a, streamId, seq, previousHash, sig, opts);
   }
   return item;
@@ -139,7 +142,7 @@ function lineItems(file: string, text: string, line: number, terminated: boolean
     for (let i = 0; i < fast.length; i++) {
       const r = fast[i]!;
       const where = (): string => `resourceLogs[${r.rl}].scopeLogs[${r.sl}].logRecords[${r.lr}]`;
-      const item = buildItem(file, line, r.attrs, r.eventName, () => r.canonical, where, opts);
+      const item = buildItem(file, line, r.attrs, r.eventName, () => r.canonical ?? textNotKept(), where, opts, r.hash);
       if (item !== undefined) emit(item);
     }
     fast.length = 0;
@@ -186,6 +189,11 @@ function lineItems(file: string, text: string, line: number, terminated: boolean
 }
 
 const FAST_OUT: FastRecord[] = [];
+
+/** The fast path keeps the text of every record a check reads (FastRecord.canonical): reaching this is a bug. */
+function textNotKept(): never {
+  throw new Error('internal error: canonical text of a record not kept by the fast path');
+}
 
 /**
  * Far deeper than any OTLP request canonical form v1 takes (values nest at most 128 levels, docs/canonical-form.md):

@@ -34,7 +34,7 @@ import {
   systemRecordAttributes,
 } from '../core/attributes.js';
 import type { OtlpAnyValue, OtlpLogRecord } from '../otlp/types.js';
-import { Attrs } from './attrs.js';
+import { Attrs, isCheckpointClaim } from './attrs.js';
 import { interestingKey } from './fast-otlp.js';
 import type { CheckpointClaim, ReadOptions, SignatureCheck } from './read-items.js';
 
@@ -90,9 +90,6 @@ export function checkSignature(a: Attrs, canonical: string, opts: ResolvedOption
   if (r === 'unknown_key') return { status: 'unknown_key', algorithm, keyId, detail: '' };
   return bad(`the ${algorithm === 'EdDSA' ? 'Ed25519 signature' : 'HMAC-SHA256 MAC'} does not verify under key ${JSON.stringify(keyId)}`);
 }
-
-/** Is this record a checkpoint claim (docs/integrity.md §5.1)? */
-export const isCheckpointClaim = (a: Attrs, eventName: unknown): boolean => a.checkpoint !== undefined || eventName === EVENT_CHECKPOINT;
 
 /**
  * The attributes of a checkpoint the producer writes (docs/integrity.md §5.1): its checkpoint members, the system
