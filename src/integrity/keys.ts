@@ -18,8 +18,9 @@ import {
   generateKeyPairSync,
   type KeyObject,
 } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
 import { AuditConfigError } from '../core/errors.js';
+import { fileKind } from '../core/file-kind.js';
 
 export type IntegrityAlgorithm = 'HMAC-SHA256' | 'EdDSA';
 export const INTEGRITY_ALGORITHMS: readonly IntegrityAlgorithm[] = ['HMAC-SHA256', 'EdDSA'];
@@ -130,7 +131,7 @@ export function decodeHmacSecret(value: string, what: string, pemHint = `an Ed25
  * Is this "path" more likely a key pasted where its file's path belongs (`OTEL_AUDIT_HMAC_KEY_FILE=base64:…`,
  * `--pubkey "$(cat key.pem)"`)? Such a value is never printed. True for: a line break or other control
  * character; a PEM armour line; a `base64:`/`hex:` prefix; more than 1024 characters; nothing but 32+ hex
- * digits; a run of 20+ characters mixing upper case, lower case and digits with no `/ . _ -` between them (random
+ * digits; a run of 14+ characters mixing upper case, lower case and digits with no `/ . _ -` between them (random
  * base64, unlike the words of a path); 32+ characters with a space and no path separator (a passphrase). A real
  * path of such a shape only loses its name in the message.
  */
@@ -142,7 +143,7 @@ export function looksLikeKeyMaterial(value: string): boolean {
   if (/^[0-9a-f]{32,}$/i.test(value)) return true;
   // Judged whole, not only run by run: base64 breaks its runs with `/`, base64url with `-` and `_`, UUIDs with `-`.
   if (looksLikeEncodedSecret(value)) return true;
-  for (const run of value.split(/[/\\._\-\s]+/)) if (run.length >= 20 && /[A-Z]/.test(run) && /[a-z]/.test(run) && /\d/.test(run)) return true;
+  for (const run of value.split(/[/\\._\-\s]+/)) if (run.length >= 14 && /[A-Z]/.test(run) && /[a-z]/.test(run) && /\d/.test(run)) return true;
   return value.length >= 32 && /\s/.test(value) && !/[/\\]/.test(value);
 }
 
@@ -187,18 +188,65 @@ export function keyFileText(bytes: Uint8Array, what: string): string {
   } catch {
     throw new AuditConfigError(`${what}: the file is not UTF-8 text (value hidden); write a binary key as base64:<standard base64> or hex:<hex digits>`);
   }
-  return text.replace(/[\r\n]+$/, '');
+  return withoutTrailingLineBreaks(text);
 }
 
-/** Text of a key file (keyFileText). The error names the file, never its content. */
+/** Trailing line breaks are not part of a key, in a file (an editor adds one) or a variable (`kubectl create secret --from-file` keeps the file's). */
+const withoutTrailingLineBreaks = (text: string): string => text.replace(/[\r\n]+$/, '');
+
+/**
+ * The HMAC secret as OTEL_AUDIT_HMAC_KEY gives it: trailing line breaks removed, as from a key file, so that the
+ * same text in a key file is the same key for `verify --hmac-key-file`. Other surrounding whitespace is refused:
+ * a stray space from YAML or a .env file would otherwise be a different key, silently.
+ */
+function envSecretText(value: string): string {
+  const text = withoutTrailingLineBreaks(value);
+  if (/^\s|\s$/.test(text)) {
+    throw new AuditConfigError(`${ENV_HMAC_KEY} begins or ends with whitespace (value hidden): remove it; if it is part of the key, write the key as base64:<standard base64> or hex:<hex digits>`);
+  }
+  return text;
+}
+
+/** Key files are a few hundred bytes; anything much larger is not a key, and is not read whole. */
+const MAX_KEY_FILE_BYTES = 1024 * 1024;
+
+/**
+ * A key file's bytes, read synchronously (start-up) without ever blocking: O_NONBLOCK, so that a FIFO cannot hang
+ * the open, then fstat on what was opened, so that only a regular file of at most MAX_KEY_FILE_BYTES is read (a
+ * device such as /dev/zero would otherwise be read until memory runs out). Symbolic links are followed: secret
+ * volumes mount keys as links. Throws a message naming the file, never its content.
+ */
 function readKeyFile(path: string, what: string, hint: string): string {
-  let bytes: Buffer;
+  let fd: number;
   try {
-    bytes = readFileSync(path);
+    fd = openSync(path, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0));
   } catch (e) {
     throw new AuditConfigError(`${what}: ${keyFileReadProblem(path, (e as NodeJS.ErrnoException).code, hint)}`);
   }
-  return keyFileText(bytes, what);
+  try {
+    const st = fstatSync(fd);
+    if (!st.isFile()) throw new AuditConfigError(`${what}: ${keyFileName(path)} is a ${fileKind(st)}, not a regular file holding a key`);
+    if (st.size > MAX_KEY_FILE_BYTES) throw new AuditConfigError(`${what}: ${keyFileName(path)} is larger than ${MAX_KEY_FILE_BYTES} bytes: not a key file`);
+    const buf = Buffer.alloc(MAX_KEY_FILE_BYTES + 1);
+    let n = 0;
+    for (;;) {
+      let r: number;
+      try {
+        r = readSync(fd, buf, n, buf.length - n, null);
+      } catch (e) {
+        throw new AuditConfigError(`${what}: ${keyFileReadProblem(path, (e as NodeJS.ErrnoException).code, hint)}`);
+      }
+      if (r === 0) break;
+      n += r;
+      // It may have grown since fstat.
+      if (n > MAX_KEY_FILE_BYTES) throw new AuditConfigError(`${what}: ${keyFileName(path)} is larger than ${MAX_KEY_FILE_BYTES} bytes: not a key file`);
+    }
+    const text = keyFileText(buf.subarray(0, n), what);
+    buf.fill(0);
+    return text;
+  } finally {
+    closeSync(fd);
+  }
 }
 
 const HINT_HMAC_FILE = `it must name a file holding the key; did you mean ${ENV_HMAC_KEY} (the key itself)?`;
@@ -239,7 +287,25 @@ function ed25519Public(pem: string, what: string): KeyObject {
   return k;
 }
 
-const isSet = (v: string | undefined): v is string => v !== undefined && v.trim() !== '';
+const isSet = (v: string | undefined): v is string => v !== undefined && v !== '';
+
+/**
+ * Could this key id be key material? It is written into every record, so a secret put here would be published
+ * with them. Yes for: the HMAC secret itself in any notation; hex digits (and dashes) beyond one UUID's 32, or 32
+ * in one run; 32+ characters with no separator mixing cases or letters and digits; a run of 12+ characters
+ * between separators (`. _ : -`) mixing upper case, lower case and digits (random base64url). Names such as
+ * `prod-eu-west-1-audit-hmac-key-v2`, `HmacKey2026-Prod` and UUIDs pass (docs/integrity.md §3.2).
+ */
+function keyIdLooksSecret(id: string, secret: Buffer, secretText: string): boolean {
+  if (id === secretText || id === secret.toString('hex') || id === secret.toString('base64') || id === secret.toString('base64url')) return true;
+  if (/^[0-9a-fA-F-]+$/.test(id)) {
+    const digits = id.replace(/-/g, '').length;
+    return id.includes('-') ? digits > 32 : digits >= 32;
+  }
+  if (id.length >= 32 && !/[._:-]/.test(id) && ((/[A-Z]/.test(id) && /[a-z]/.test(id)) || (/[A-Za-z]/.test(id) && /\d/.test(id)))) return true;
+  for (const run of id.split(/[._:-]+/)) if (run.length >= 12 && /[A-Z]/.test(run) && /[a-z]/.test(run) && /\d/.test(run)) return true;
+  return false;
+}
 
 /**
  * The producer's keys from the environment:
@@ -255,20 +321,22 @@ export function loadSigningKeys(env: NodeJS.ProcessEnv = process.env): { record?
   const hmacFile = env[ENV_HMAC_KEY_FILE];
   const signingFile = env[ENV_SIGNING_KEY_FILE];
   const keyIdOverride = env[ENV_KEY_ID];
+  // Empty is unset (OTel SDK environment spec); only whitespace is a mistake that would leave records unsigned.
+  const blank = [ENV_HMAC_KEY, ENV_HMAC_KEY_FILE, ENV_SIGNING_KEY_FILE, ENV_KEY_ID].filter((n) => env[n] !== undefined && env[n] !== '' && env[n]!.trim() === '');
+  if (blank.length > 0) throw new AuditConfigError(`${blank.join(', ')} ${blank.length === 1 ? 'is' : 'are'} blank (only whitespace): set a value or unset the variable`);
   if (isSet(hmacValue) && isSet(hmacFile)) {
     throw new AuditConfigError(`${ENV_HMAC_KEY} and ${ENV_HMAC_KEY_FILE} are both set: set only one of them`);
   }
   let hmac: SigningKey | undefined;
   if (isSet(hmacValue) || isSet(hmacFile)) {
-    const secret = isSet(hmacValue)
-      ? decodeHmacSecret(hmacValue, ENV_HMAC_KEY)
-      : decodeHmacSecret(readKeyFile(hmacFile!, ENV_HMAC_KEY_FILE, HINT_HMAC_FILE), `${ENV_HMAC_KEY_FILE} (${keyFileName(hmacFile!)})`);
+    const secretText = isSet(hmacValue) ? envSecretText(hmacValue) : readKeyFile(hmacFile!, ENV_HMAC_KEY_FILE, HINT_HMAC_FILE);
+    const secret = isSet(hmacValue) ? decodeHmacSecret(secretText, ENV_HMAC_KEY) : decodeHmacSecret(secretText, `${ENV_HMAC_KEY_FILE} (${keyFileName(hmacFile!)})`);
     let keyId = hmacKeyId(secret);
     if (isSet(keyIdOverride)) {
       const id = keyIdOverride.trim();
-      // Written into every record: a key pasted here would be published with them.
-      if (looksLikeKeyMaterial(id)) {
-        throw new AuditConfigError(`${ENV_KEY_ID} is invalid (value hidden): it looks like a key, not a key id; put the key in ${ENV_HMAC_KEY} or ${ENV_HMAC_KEY_FILE}, and a name such as "audit-2026" here`);
+      // Written into every record: a key pasted here would be published with them. Its value is not echoed then.
+      if (keyIdLooksSecret(id, secret, secretText) || LOOSE_PREFIX.test(id) || (!KEY_ID_RE.test(id) && looksLikeKeyMaterial(id))) {
+        throw new AuditConfigError(`${ENV_KEY_ID} is invalid (value hidden): it looks like a key, not a key id; put the key in ${ENV_HMAC_KEY} or ${ENV_HMAC_KEY_FILE}, and a name such as "audit-2026" or "prod-eu-audit-hmac-v2" here`);
       }
       if (!KEY_ID_RE.test(id)) {
         throw new AuditConfigError(`${ENV_KEY_ID}=${JSON.stringify(keyIdOverride)} is invalid: allowed are 1–64 characters of A–Z a–z 0–9 . _ : -`);

