@@ -22,7 +22,10 @@ export type AuditEventDraft = Omit<AuditEvent, 'actor'> & { actor?: AuditActor }
 
 let cached: OsIdentity | undefined;
 
-/** The OS identity of this process, read once. A uid with no passwd entry (some containers) is named `uid:<n>`. */
+/**
+ * The OS identity of this process, read once. A uid with no passwd entry (some containers) is named `uid:<n>`:
+ * never after $USER or $USERNAME, which whoever starts the process sets to any name it likes.
+ */
 export function osIdentity(): OsIdentity {
   if (cached !== undefined) return cached;
   const uid = typeof process.geteuid === 'function' ? process.geteuid() : undefined;
@@ -30,7 +33,7 @@ export function osIdentity(): OsIdentity {
   try {
     name = userInfo().username;
   } catch {
-    name = process.env.USER ?? process.env.USERNAME ?? (uid !== undefined ? `uid:${uid}` : 'unknown');
+    name = uid !== undefined ? `uid:${uid}` : 'unknown';
   }
   cached = { actor: { id: name, type: 'user', name }, uid, host: hostname() };
   return cached;
