@@ -7,7 +7,8 @@ import { AuditConfigError } from '../core/errors.js';
 import { httpUrl } from '../core/http-url.js';
 import { describe } from '../otlp/describe.js';
 import { readAuditEnv, warnUnknownAuditVariables, type AuditEnv } from './env.js';
-import { isEnvOnly, MAX_TIMER_MILLIS, ROWS, type OptionValues, type Row } from './table.js';
+import { ENV_SIGNING_KEY_FILE } from '../integrity/index.js';
+import { isEnvOnly, MAX_TIMER_MILLIS, OPTIONS, ROWS, type OptionValues, type Row } from './table.js';
 import type { AuditProcessorOptions, ResolvedOptions } from './types.js';
 
 export type { AuditProcessorOptions, ResolvedOptions } from './types.js';
@@ -143,15 +144,19 @@ function checkExporter(e: unknown): void {
 }
 
 /** Each option of the table from code, else the environment, else its default; a bad code value is refused. */
-function resolveTable(code: AuditProcessorOptions, env: NodeJS.ProcessEnv): OptionValues {
+function resolveTable(code: AuditProcessorOptions, env: NodeJS.ProcessEnv): { values: OptionValues; explicit: Set<string> } {
   const parsed = readAuditEnv(env); // first: a bad variable stops start-up even when code overrides it
   warnUnknownAuditVariables(env);
   const values: Record<string, unknown> = {};
+  /** Options given in code or by a variable, not left at their defaults. */
+  const explicit = new Set<string>();
   for (const [name, row] of ROWS) {
     if (isEnvOnly(row)) continue;
     // Read even when code gives the value: a row's reader (the keys) refuses bad variables like readAuditEnv does.
     const envValue = fromEnv(row, parsed, env);
-    values[name] = given(code, name) ?? envValue ?? row.default;
+    const value = given(code, name) ?? envValue;
+    if (value !== undefined) explicit.add(name);
+    values[name] = value ?? row.default;
   }
   for (const [name, row] of ROWS) {
     if (isEnvOnly(row)) continue;
@@ -161,7 +166,22 @@ function resolveTable(code: AuditProcessorOptions, env: NodeJS.ProcessEnv): Opti
     if (row.kind.keyMaterial === true) throw new AuditConfigError(`otel-audit option ${name} is invalid (value hidden): ${r.error.issues[0]?.message ?? 'invalid'}; allowed values are ${row.kind.allowed}`);
     bad(name, values[name], row.kind.allowed);
   }
-  return values as OptionValues; // each value passed its row's check just above
+  return { values: values as OptionValues, explicit }; // each value passed its row's check just above
+}
+
+/**
+ * Checkpoints are signed with the Ed25519 key: without one, a checkpoint setting would do nothing, silently, as
+ * an HMAC key id without an HMAC key would (refused the same way, integrity/keys.ts).
+ */
+function checkCheckpointSettings(o: ResolvedOptions, explicit: Set<string>, env: NodeJS.ProcessEnv): void {
+  if (o.signingKeys.checkpoint !== undefined) return;
+  for (const name of ['checkpointEveryRecords', 'checkpointIntervalMillis'] as const) {
+    if (!explicit.has(name)) continue;
+    const variable = OPTIONS[name].env.find((v) => env[v] !== undefined && env[v] !== '');
+    throw new AuditConfigError(
+      `otel-audit: ${variable ?? `option ${name}`} is set but no Ed25519 key is (${ENV_SIGNING_KEY_FILE}, or signingKeys.checkpoint in code): checkpoints are signed with it; set the key, or leave checkpoints unset`,
+    );
+  }
 }
 
 /** Values of `exporter.compression`, as OTEL_EXPORTER_OTLP_[LOGS_]COMPRESSION (read by the transport) takes them. */
@@ -174,7 +194,8 @@ export function resolveOptions(code: AuditProcessorOptions = {}, env: NodeJS.Pro
   checkNames(code, OPTION_NAMES, '');
   if (code.onLoss !== undefined && typeof code.onLoss !== 'function') bad('onLoss', code.onLoss, 'a function (records, reason) => void');
   checkExporter(code.exporter);
-  const { dir, 'exporter.protocol': protocol, ...rest } = resolveTable(code, env);
+  const { values, explicit } = resolveTable(code, env);
+  const { dir, 'exporter.protocol': protocol, ...rest } = values;
   // The other exporter fields go to the transport as given; this one it would take unchecked.
   if (protocol !== 'grpc') {
     checkEndpointVariables(env, code.exporter?.url);
@@ -184,6 +205,7 @@ export function resolveOptions(code: AuditProcessorOptions = {}, env: NodeJS.Pro
   if (compression !== undefined && !COMPRESSIONS.includes(compression)) bad('exporter.compression', compression, COMPRESSIONS.join(', '));
   const o: ResolvedOptions = { ...rest, dir: resolve(dir), exporter: { ...code.exporter, protocol }, onLoss: code.onLoss, meterProvider: code.meterProvider };
   if (o.retryMinMillis > o.retryMaxMillis) bad('retryMinMillis', o.retryMinMillis, `at most retryMaxMillis (${o.retryMaxMillis})`);
+  checkCheckpointSettings(o, explicit, env);
   if (o.maxPendingRecords < o.maxQueueSize) o.maxPendingRecords = o.maxQueueSize;
   if (o.maxExportBatchSize > o.maxQueueSize) o.maxExportBatchSize = o.maxQueueSize;
   return o;

@@ -173,7 +173,7 @@ export const OPTIONS = {
     doc: 'records kept in memory for export; journaled ones beyond it are evicted and read back later' }),
   maxExportBatchSize: option({ env: ['OTEL_BLRP_MAX_EXPORT_BATCH_SIZE'], kind: wholeNumber(1), default: 2048,
     doc: 'most records per OTLP request, capped at maxQueueSize' }),
-  exportTimeoutMillis: option({ env: ['OTEL_BLRP_EXPORT_TIMEOUT'], kind: millis(0), default: 30000,
+  exportTimeoutMillis: option({ env: ['OTEL_BLRP_EXPORT_TIMEOUT'], kind: millis(1, 'a positive whole number of milliseconds'), default: 30000,
     doc: 'default timeout of forceFlush and shutdown' }),
   scheduleDelayMillis: envOnly({ env: ['OTEL_BLRP_SCHEDULE_DELAY'], kind: millis(0), default: 1000,
     doc: 'validated, no effect: a batch is sent as soon as the previous one is acknowledged' }),

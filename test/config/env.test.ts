@@ -1,3 +1,5 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { AuditConfigError } from '../../src/core/errors.js';
@@ -5,6 +7,7 @@ import { readAuditEnv, warnUnknownAuditVariables, type AuditEnv } from '../../sr
 import { resolveOptions, type AuditProcessorOptions } from '../../src/config/options.js';
 import { configError } from './config-error.js';
 import { saidOnStderr } from '../helpers/stderr.js';
+import { ed25519Keys } from '../helpers/make-signed-chain.js';
 
 const SECRET = 'hmac-S3cr3t-k3y-0123456789abcdef';
 
@@ -52,7 +55,6 @@ describe('readAuditEnv: valid values', () => {
     ['OTEL_BLRP_MAX_QUEUE_SIZE', ' 100 ', 100],
     ['OTEL_BLRP_MAX_EXPORT_BATCH_SIZE', '1', 1],
     ['OTEL_BLRP_MAX_EXPORT_BATCH_SIZE', '512', 512],
-    ['OTEL_BLRP_EXPORT_TIMEOUT', '0', 0],
     ['OTEL_BLRP_EXPORT_TIMEOUT', '30000', 30000],
     ['OTEL_BLRP_EXPORT_TIMEOUT', ' 5000 ', 5000],
     ['OTEL_BLRP_SCHEDULE_DELAY', '0', 0],
@@ -172,9 +174,11 @@ describe('readAuditEnv: invalid values', () => {
     ['OTEL_BLRP_MAX_QUEUE_SIZE', 'lots', 'a whole number >= 1'],
     ['OTEL_BLRP_MAX_EXPORT_BATCH_SIZE', '0', 'a whole number >= 1'],
     ['OTEL_BLRP_MAX_EXPORT_BATCH_SIZE', '1.5', 'a whole number >= 1'],
-    ['OTEL_BLRP_EXPORT_TIMEOUT', '-1', 'a whole number of milliseconds, at most 2147483647'],
-    ['OTEL_BLRP_EXPORT_TIMEOUT', '30s', 'a whole number of milliseconds, at most 2147483647'],
-    ['OTEL_BLRP_EXPORT_TIMEOUT', '2147483648', 'a whole number of milliseconds, at most 2147483647'],
+    // 0 timed every forceFlush and shutdown out at once (found in review).
+    ['OTEL_BLRP_EXPORT_TIMEOUT', '0', 'a positive whole number of milliseconds, at most 2147483647'],
+    ['OTEL_BLRP_EXPORT_TIMEOUT', '-1', 'a positive whole number of milliseconds, at most 2147483647'],
+    ['OTEL_BLRP_EXPORT_TIMEOUT', '30s', 'a positive whole number of milliseconds, at most 2147483647'],
+    ['OTEL_BLRP_EXPORT_TIMEOUT', '2147483648', 'a positive whole number of milliseconds, at most 2147483647'],
     ['OTEL_AUDIT_CHECKPOINT_INTERVAL_MS', '2147483648', 'a whole number of milliseconds (0: only by count), at most 2147483647'],
     ['OTEL_BLRP_SCHEDULE_DELAY', '-100', 'a whole number of milliseconds, at most 2147483647'],
     ['OTEL_BLRP_SCHEDULE_DELAY', 'NaN', 'a whole number of milliseconds, at most 2147483647'],
@@ -230,7 +234,7 @@ describe('readAuditEnv: invalid values', () => {
       ['OTEL_AUDIT_STDOUT', 'yes', 'true, false, 1, 0'],
       ['OTEL_AUDIT_ON_LOSS', 'ignore', 'warn, throw'],
       ['OTEL_BLRP_MAX_QUEUE_SIZE', '-1', 'a whole number >= 1'],
-      ['OTEL_BLRP_EXPORT_TIMEOUT', 'soon', 'a whole number of milliseconds, at most 2147483647'],
+      ['OTEL_BLRP_EXPORT_TIMEOUT', 'soon', 'a positive whole number of milliseconds, at most 2147483647'],
     ];
     for (const [name, raw, allowed] of expected) {
       expect(err.message).toContain(`${name}=${JSON.stringify(raw)} is invalid: allowed values are ${allowed}`);
@@ -354,7 +358,7 @@ describe('resolveOptions', () => {
     ['loggerName', 'from-code', 'OTEL_AUDIT_LOGGER_NAME', 'from-env'],
     ['maxQueueSize', 4096, 'OTEL_BLRP_MAX_QUEUE_SIZE', '100'],
     ['maxExportBatchSize', 64, 'OTEL_BLRP_MAX_EXPORT_BATCH_SIZE', '50'],
-    ['exportTimeoutMillis', 0, 'OTEL_BLRP_EXPORT_TIMEOUT', '1000'],
+    ['exportTimeoutMillis', 1, 'OTEL_BLRP_EXPORT_TIMEOUT', '1000'],
   ];
   it.each(overrides)('code option %s=%j overrides %s=%j', (option, value, envName, envValue) => {
     const o = resolveOptions({ [option]: value } as AuditProcessorOptions, { [envName]: envValue });
@@ -406,8 +410,9 @@ describe('resolveOptions', () => {
     ['maxQueueSize', 0, 'a whole number >= 1'],
     ['maxPendingRecords', 0, 'a whole number >= 1'],
     ['maxExportBatchSize', 0, 'a whole number >= 1'],
-    ['exportTimeoutMillis', -1, 'a whole number from 0 to 2147483647'],
-    ['exportTimeoutMillis', 2 ** 31, 'a whole number from 0 to 2147483647'],
+    ['exportTimeoutMillis', 0, 'a whole number from 1 to 2147483647'],
+    ['exportTimeoutMillis', -1, 'a whole number from 1 to 2147483647'],
+    ['exportTimeoutMillis', 2 ** 31, 'a whole number from 1 to 2147483647'],
     ['retryMinMillis', 0, 'a whole number from 1 to 2147483647'],
     ['retryMaxMillis', -5, 'a whole number from 1 to 2147483647'],
     ['retryMaxMillis', 2 ** 31, 'a whole number from 1 to 2147483647'],
@@ -500,6 +505,15 @@ describe('resolveOptions', () => {
     expect(resolveOptions({ onLoss }, {}).onLoss).toBe(onLoss);
   });
 
+  // Found in review: checkpoint settings without the Ed25519 key that signs checkpoints did nothing, silently.
+  it.each([
+    [{}, { OTEL_AUDIT_CHECKPOINT_RECORDS: '2' }, /^otel-audit: OTEL_AUDIT_CHECKPOINT_RECORDS is set but no Ed25519 key is/],
+    [{}, { OTEL_AUDIT_CHECKPOINT_INTERVAL_MS: '5000', OTEL_AUDIT_HMAC_KEY: 'a-text-secret-of-at-least-32-bytes-long' }, /^otel-audit: OTEL_AUDIT_CHECKPOINT_INTERVAL_MS is set but no Ed25519 key is/],
+    [{ checkpointEveryRecords: 10 }, {}, /^otel-audit: option checkpointEveryRecords is set but no Ed25519 key is \(OTEL_AUDIT_SIGNING_KEY_FILE, or signingKeys.checkpoint in code\)/],
+  ] as const)('checkpoint settings without an Ed25519 key stop start-up (%j, %j)', (code, env, message) => {
+    expect(() => resolveOptions(code, env)).toThrow(message);
+  });
+
   it('takes every documented code option', () => {
     const all: Required<Omit<AuditProcessorOptions, 'signingKeys' | 'meterProvider' | 'onLoss'>> = {
       dir: '/tmp/x', file: 'journal', fsync: 'batch', maxFileBytes: 8192, maxFiles: 3, stdout: false, onLossPolicy: 'warn', defaultActor: 'none',
@@ -507,7 +521,7 @@ describe('resolveOptions', () => {
       maxQueueSize: 10, maxPendingRecords: 10, maxExportBatchSize: 10, exportTimeoutMillis: 1000, retryMinMillis: 1, retryMaxMillis: 2, replay: false,
       checkpointEveryRecords: 5, checkpointIntervalMillis: 0,
     };
-    expect(() => resolveOptions(all, {})).not.toThrow();
+    expect(() => resolveOptions(all, { OTEL_AUDIT_SIGNING_KEY_FILE: ed25519Keys(mkdtempSync(join(tmpdir(), 'otel-audit-env-'))).privFile })).not.toThrow();
   });
 
   // The transport would warn on diag and send to http://localhost:4318 instead (or fail every export, for a URL

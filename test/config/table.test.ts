@@ -4,13 +4,19 @@
  * from the row's kind, so a row added to the table is covered here with no change; a new kind fails to compile
  * until it has samples below.
  */
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, expectTypeOf, it } from 'vitest';
 import { readAuditEnv } from '../../src/config/env.js';
 import { resolveOptions, type AuditProcessorOptions, type ResolvedOptions } from '../../src/config/options.js';
 import { isEnvOnly, ROWS, type EnvValue, type Kind, type OptionName, type OptionValues } from '../../src/config/table.js';
 import { configError } from './config-error.js';
+import { ed25519Keys } from '../helpers/make-signed-chain.js';
+
+/** Checkpoint options need the Ed25519 key that signs checkpoints (options.ts, checkCheckpointSettings). */
+const keyFile = ed25519Keys(mkdtempSync(join(tmpdir(), 'otel-audit-table-'))).privFile;
+const keyEnv = (name: string): NodeJS.ProcessEnv => (name.startsWith('checkpoint') ? { OTEL_AUDIT_SIGNING_KEY_FILE: keyFile } : {});
 
 interface Samples {
   /** Text the variable refuses; undefined when every non-blank text is accepted (a path). */
@@ -98,13 +104,14 @@ describe('every code option of the table', () => {
   it.each(options.map((o) => [o.name, o] as const))('%s: the environment applies, and code wins over it', (name, { row }) => {
     const good = samples(row.kind).good?.(row.default);
     if (good === undefined) return;
+    const key = keyEnv(name);
     for (const variable of row.env) {
-      const fromEnv = valueAt(resolveOptions({}, { [variable]: good.env }), name);
+      const fromEnv = valueAt(resolveOptions({}, { ...key, [variable]: good.env }), name);
       expect(fromEnv).toEqual(name === 'dir' ? resolve(good.env) : readAuditEnv({ [variable]: good.env })[variable]);
       expect(fromEnv).not.toEqual(row.default);
-      expect(valueAt(resolveOptions(codeWith(name, good.code), { [variable]: good.env }), name)).toEqual(good.code);
+      expect(valueAt(resolveOptions(codeWith(name, good.code), { ...key, [variable]: good.env }), name)).toEqual(good.code);
     }
-    expect(valueAt(resolveOptions(codeWith(name, good.code), {}), name)).toEqual(good.code);
+    expect(valueAt(resolveOptions(codeWith(name, good.code), key), name)).toEqual(good.code);
   });
 
   it('names only options of AuditProcessorOptions, each with exactly its type', () => {
