@@ -80,8 +80,10 @@ const path: Kind<string> = {
   name: 'path',
   value: z.string(),
   allowed: 'a directory path',
-  text: z.string().min(1),
-  envAllowed: 'a directory path',
+  // Verbatim, not trimmed; but a stray space from YAML or a .env file would silently move the journal to another
+  // directory (" /var/audit" is relative), away from where verify and replay look: refused instead.
+  text: z.string().min(1).refine((v) => v.trim() === v),
+  envAllowed: 'a directory path (with no white space before or after it)',
   verbatim: true,
 };
 

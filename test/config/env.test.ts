@@ -15,8 +15,8 @@ describe('readAuditEnv: valid values', () => {
   const cases: [name: string, raw: string, expected: AuditEnv[keyof AuditEnv]][] = [
     ['OTEL_AUDIT_DIR', '/var/lib/audit', '/var/lib/audit'],
     ['OTEL_AUDIT_DIR', 'relative/dir', 'relative/dir'],
-    // The directory is a path: kept verbatim, surrounding whitespace included.
-    ['OTEL_AUDIT_DIR', ' /with spaces ', ' /with spaces '],
+    // The directory is a path: kept verbatim (white space around it is refused, below).
+    ['OTEL_AUDIT_DIR', '/with spaces/in it', '/with spaces/in it'],
     ['OTEL_AUDIT_FILE', 'journal', 'journal'],
     ['OTEL_AUDIT_FILE', 'fallback', 'fallback'],
     ['OTEL_AUDIT_FILE', 'off', 'off'],
@@ -174,6 +174,9 @@ describe('readAuditEnv: invalid values', () => {
     ['OTEL_BLRP_MAX_QUEUE_SIZE', 'lots', 'a whole number >= 1'],
     ['OTEL_BLRP_MAX_EXPORT_BATCH_SIZE', '0', 'a whole number >= 1'],
     ['OTEL_BLRP_MAX_EXPORT_BATCH_SIZE', '1.5', 'a whole number >= 1'],
+    // Found in review: " /tmp/x" became a relative path, the journal away from where verify and replay look.
+    ['OTEL_AUDIT_DIR', ' /var/audit', 'a directory path (with no white space before or after it)'],
+    ['OTEL_AUDIT_DIR', '/var/audit\t', 'a directory path (with no white space before or after it)'],
     // 0 timed every forceFlush and shutdown out at once (found in review).
     ['OTEL_BLRP_EXPORT_TIMEOUT', '0', 'a positive whole number of milliseconds, at most 2147483647'],
     ['OTEL_BLRP_EXPORT_TIMEOUT', '-1', 'a positive whole number of milliseconds, at most 2147483647'],

@@ -43,7 +43,7 @@ function samples(kind: Kind<unknown, EnvValue>): Samples {
     case 'label':
       return { badEnv: 'x'.repeat(kind.max! + 1), badCode: '', good: () => ({ env: 'from-env', code: 'from-code' }) };
     case 'path':
-      return { badCode: 42, good: () => ({ env: '/from/env', code: '/from/code' }) };
+      return { badEnv: ' /from/env', badCode: 42, good: () => ({ env: '/from/env', code: '/from/code' }) };
     case 'keys':
       // Blank key material is refused, and keys not made by loadSigningKeys (real keys: signing-keys-option.test.ts).
       return { badEnv: ' \t', badCode: { record: { keyId: 'k-0123456789', algorithm: 'EdDSA' } } };
