@@ -4,33 +4,21 @@
  * Writes DIR/audit-signing.key.pem (PKCS#8 PEM private key, mode 0600 — point OTEL_AUDIT_SIGNING_KEY_FILE at
  * it) and DIR/audit-signing.pub.pem (SPKI PEM public key, mode 0644 — give it to `otel-audit verify --pubkey`),
  * creating DIR (0700) if needed, and prints the key id. Refuses to overwrite either file (exit 2), so an
- * existing key is never lost by accident.
+ * existing key is never lost by accident. Each file appears whole or not at all, and is fsynced with its directory
+ * before the key id is printed (sinks/durable.ts, durableCreateNew).
  *
  * Exit status: 0 written; 2 usage or I/O error.
  */
 import { optionValue, walkArguments } from './arguments.js';
-import { constants } from 'node:fs';
-import { chmod, open, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { generateEd25519KeyPair } from '../integrity/keys.js';
 import { errorText } from '../core/errors.js';
-import { mkdirDurable } from '../sinks/durable.js';
+import { durableCreateNew, mkdirDurable } from '../sinks/durable.js';
 
 export const KEYGEN_USAGE = 'usage: otel-audit keygen --out-dir DIR';
 export const PRIVATE_KEY_FILE = 'audit-signing.key.pem';
 export const PUBLIC_KEY_FILE = 'audit-signing.pub.pem';
-
-/** Creates `path` exclusively with `mode` and writes `text`; EEXIST if it exists. */
-async function writeNew(path: string, text: string, mode: number): Promise<void> {
-  const fh = await open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, mode);
-  try {
-    await fh.writeFile(text, 'utf8');
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  await chmod(path, mode); // the umask may have narrowed the mode given to open()
-}
 
 /**
  * Runs `keygen` with the arguments after the subcommand. `out`/`err` are raw writers (like
@@ -73,7 +61,7 @@ export async function runKeygenCommand(argv: string[], out: (s: string) => void,
     return 2;
   }
   try {
-    await writeNew(privPath, pair.privateKeyPem, 0o600);
+    durableCreateNew(privPath, pair.privateKeyPem, 0o600);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     err(
@@ -84,7 +72,7 @@ export async function runKeygenCommand(argv: string[], out: (s: string) => void,
     return 2;
   }
   try {
-    await writeNew(pubPath, pair.publicKeyPem, 0o644);
+    durableCreateNew(pubPath, pair.publicKeyPem, 0o644);
   } catch (e) {
     // Never leave a private key without its public half (nor half a pair that would block the next run).
     await rm(privPath, { force: true });

@@ -213,7 +213,7 @@ export function mkdirDurable(path: string): boolean {
       if (errCode(again) === 'EEXIST') return false; // made meanwhile by another process
       if (errCode(again) !== 'ENOENT') throw again;
       throw new Error(
-        `ENOENT: cannot create the directory ${path}: its parent ${dirname(path)} exists but takes no new directories (a virtual or special file system?); point OTEL_AUDIT_DIR at a directory on a writable file system`,
+        `ENOENT: cannot create the directory ${path}: its parent ${dirname(path)} exists but takes no new directories (a virtual or special file system?); choose a directory on a writable file system`,
         { cause: again },
       );
     }
@@ -284,6 +284,48 @@ export function durableReplace(path: string, data: Uint8Array | string, { sync =
   }
   if (sync) fsyncDir(dirname(path));
 }
+
+/**
+ * Durable create of a new name: `path` appears holding all of `data` with exactly `mode`, or not at all, and
+ * never over an existing name (EEXIST). `data` is written and fsynced under an unpredictable temporary name
+ * (exclusive; its mode set on the descriptor, whatever the umask, never through a path that could be swapped), then
+ * linked to `path` — link(2) fails on an existing name where rename(2) would replace it — the temporary name removed
+ * and the directory fsynced. A crash leaves at most a stray temporary file, never a partial `path`. Where the file
+ * system has no hard links, the rename follows a check that `path` is free (a race there can only replace a file
+ * created in that instant).
+ */
+export function durableCreateNew(path: string, data: Uint8Array | string, mode: number): void {
+  const tmp = `${path}.${randomBytes(12).toString('hex')}.tmp`;
+  const fd = createExclusive(tmp);
+  try {
+    try {
+      fs.fchmodSync(fd, mode);
+      writeAll(fd, bytesOf(data));
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+    try {
+      fs.linkSync(tmp, path);
+    } catch (e) {
+      const code = errCode(e);
+      if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP' && code !== 'ENOSYS') throw e;
+      if (fs.existsSync(path) || isLink(path)) throw Object.assign(new Error(`EEXIST: file already exists, '${path}'`), { code: 'EEXIST' });
+      fs.renameSync(tmp, path);
+    }
+  } finally {
+    fs.rmSync(tmp, { force: true });
+  }
+  fsyncDir(dirname(path));
+}
+
+const isLink = (path: string): boolean => {
+  try {
+    return fs.lstatSync(path).isSymbolicLink();
+  } catch {
+    return false;
+  }
+};
 
 /**
  * Durable append: appends `data` to `path` (created exclusively when missing, else opened with the checks of

@@ -1,10 +1,12 @@
 /** `otel-audit keygen --out-dir DIR`. */
-import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PRIVATE_KEY_FILE, PUBLIC_KEY_FILE, runKeygenCommand } from '../../src/cli/keygen-command.js';
 import { loadSigningKeys, loadVerifyingKeys } from '../../src/integrity/keys.js';
 import { createRecordSigner, verifyRecordSignature } from '../../src/integrity/sign.js';
+import { runTraced, skipWithoutStrace } from '../helpers/strace.js';
 import { tempDir } from '../helpers/tmp.js';
 
 let dir: string;
@@ -94,5 +96,40 @@ describe('otel-audit keygen', () => {
     const r = await run(['--out-dir', file]);
     expect(r.code).toBe(2);
     expect(r.err).toMatch(/cannot write/);
+  });
+});
+
+// Found in review: the key was written under its final name (a crash left a truncated private key that the next
+// run then refused to overwrite), with no fsync of the directory, and chmod'ed by path after close. Now each file is
+// written and fsynced under a temporary name, linked to its name, and the directory fsynced before the key id is
+// printed. Checked from the real system calls.
+describe.skipIf(skipWithoutStrace('test/integrity/keygen'))('otel-audit keygen under strace', () => {
+  it('each key file appears whole under its name (link of a fsynced temporary file), the directory fsynced after', async () => {
+    const work = join(dir, 'traced');
+    mkdirSync(work);
+    const out = join(work, 'keys');
+    const wrapper = join(work, 'keygen.mjs');
+    const cli = join(import.meta.dirname, '../../dist/cli.js');
+    writeFileSync(wrapper, `process.argv.splice(1, process.argv.length, ${JSON.stringify(cli)}, 'keygen', '--out-dir', ${JSON.stringify(out)});\nawait import(${JSON.stringify(pathToFileURL(cli).href)});\n`);
+    const t = await runTraced(wrapper, {}, work);
+    expect(t.code, t.stderr).toBe(0);
+    for (const name of [PRIVATE_KEY_FILE, PUBLIC_KEY_FILE]) {
+      const final = join(out, name);
+      const ev = t.events.filter((e) => e.path === final || e.to === final || e.path.startsWith(`${final}.`));
+      // Never opened for writing under its final name: it is only ever linked there.
+      expect(ev.filter((e) => e.kind === 'open' && e.path === final)).toEqual([]);
+      const link = ev.find((e) => e.kind === 'link' && e.to === final && e.ok);
+      expect(link, `${name}: no link to it`).toBeDefined();
+      const tmp = link!.path;
+      const write = ev.find((e) => e.kind === 'write' && e.path === tmp);
+      const sync = ev.find((e) => e.kind === 'sync' && e.path === tmp);
+      expect(write !== undefined && sync !== undefined && write.call.end < sync.call.start && sync.call.end < link!.call.start).toBe(true);
+      // The temporary name is removed, and the directory fsynced after the link.
+      expect(ev.some((e) => e.kind === 'unlink' && e.path === tmp && e.ok)).toBe(true);
+      expect(t.events.some((e) => e.kind === 'sync' && e.path === out && e.call.start > link!.call.end)).toBe(true);
+      expect(existsSync(tmp)).toBe(false);
+    }
+    expect(statSync(join(out, PRIVATE_KEY_FILE)).mode & 0o777).toBe(0o600);
+    expect(statSync(join(out, PUBLIC_KEY_FILE)).mode & 0o777).toBe(0o644);
   });
 });
