@@ -46,6 +46,18 @@ describe('verify with keys', () => {
     expect(r.out).toMatch(/^OK: /m);
   });
 
+  // Found in review: a signed journal verified without keys said only "OK … every chain intact".
+  it('signatures and checkpoints left unchecked for want of a key are counted in the verdict line', async () => {
+    const c = makeSignedChain({ n: 9, recordSigner: hmacSigner(secret), checkpointSigner: keys.signer, checkpointEvery: 4, shutdown: 'end-checkpoint' });
+    const f = journal(c.records);
+    const none = await run([f]);
+    expect(none.code).toBe(0);
+    expect(none.out.trimEnd().split('\n').at(-1)).toMatch(/^OK: .*every chain intact; not checked, no key given for them: 9 record MAC\/signatures \(--hmac-key-file, --pubkey\), 3 checkpoints \(--pubkey\)$/);
+    // The HMAC key checks the records; the checkpoints still need the public key.
+    expect((await run(['--hmac-key-file', hmacFile, f])).out.trimEnd().split('\n').at(-1)).toMatch(/; not checked, no key given for them: 3 checkpoints \(--pubkey\)$/);
+    expect((await run(['--hmac-key-file', hmacFile, '--pubkey', keys.pubFile, f])).out).not.toMatch(/not checked/);
+  });
+
   it('exit 1 and a located bad_signature; --json carries reason and the new summary fields', async () => {
     const c = makeSignedChain({ n: 6, recordSigner: hmacSigner(secret), checkpointSigner: keys.signer, checkpointEvery: 3 });
     const records = structuredClone(c.records);
