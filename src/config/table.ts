@@ -71,8 +71,9 @@ const flag: Kind<boolean> = {
 };
 
 /** Non-empty text; from the environment at most `max` characters (code options have never had that bound). */
-function label(allowed: string, max: number): Kind<string> {
-  return { name: 'label', value: z.string().min(1), allowed, text: z.string().min(1).max(max), envAllowed: allowed, max };
+function label(what: string, max: number): Kind<string> {
+  const allowed = `${what} of at most ${max} characters`;
+  return { name: 'label', value: z.string().min(1).max(max), allowed, text: z.string().min(1).max(max), envAllowed: allowed, max };
 }
 
 /** Any string from code ('' is the working directory); from the environment kept as written. */

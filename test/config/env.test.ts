@@ -168,7 +168,7 @@ describe('readAuditEnv: invalid values', () => {
     ['OTEL_AUDIT_STDOUT', 'yes', 'true, false, 1, 0'],
     ['OTEL_AUDIT_STDOUT', '2', 'true, false, 1, 0'],
     ['OTEL_AUDIT_ON_LOSS', 'ignore', 'warn, throw'],
-    ['OTEL_AUDIT_LOGGER_NAME', 'x'.repeat(257), 'a non-empty logger name'],
+    ['OTEL_AUDIT_LOGGER_NAME', 'x'.repeat(257), 'a non-empty logger name of at most 256 characters'],
     ['OTEL_BLRP_MAX_QUEUE_SIZE', '0', 'a whole number >= 1'],
     ['OTEL_BLRP_MAX_QUEUE_SIZE', '-10', 'a whole number >= 1'],
     ['OTEL_BLRP_MAX_QUEUE_SIZE', 'lots', 'a whole number >= 1'],
