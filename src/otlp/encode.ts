@@ -112,9 +112,6 @@ export interface EncodedKeyValues {
   count: number;
 }
 
-/** Values that `encodeValue` omits from a map (it returns false for exactly these). */
-const isOmitted = (v: unknown): boolean => v === undefined || typeof v === 'function' || typeof v === 'symbol';
-
 /**
  * One encoding of one value tree: its output slots (the OTLP/JSON text and the canonical text of the value
  * just encoded, read by the caller one level up) and what it met on the way. An instance per call: the state of

@@ -191,14 +191,36 @@ interface Shape {
   order: number[];
   /** Indices of the attributes the verifier reads. */
   interesting: number[];
-  /** Matches an attribute list (without its brackets) with exactly these keys in this order; group i + 1 is value i. */
-  list: RegExp;
   /**
    * Matches a whole LogRecord whose attributes have exactly these keys in this order, as RECORD does, with group
-   * 4 + i for value i: a record of the same shape as the last is read in one run of one regular expression, with
-   * no key compared or separator searched by JS.
+   * 4 + i for value i: a record of the same shape as the last is then read in one run of one regular expression,
+   * with no key compared or separator searched by JS. Built only for a shape of at most SHAPE_RE_MAX_KEYS keys
+   * once SHAPE_RE_AFTER records in a row had it, and for at most SHAPE_RE_LIVE shapes at a time: compiling one
+   * costs milliseconds and native code growing faster than its keys (a review found files of many large or
+   * ever-new shapes aborting the process, or running hundreds of times slower, when every shape had one).
    */
-  record: RegExp;
+  record: RegExp | undefined;
+  /** Records in a row that had this shape (the last ones read). */
+  streak: number;
+  /** False once its expression failed to run: read without one from then on. */
+  mayCompile: boolean;
+}
+
+/** Records read by a shape's own expression in this thread so far (for tests: that path is taken). */
+let shapeReads = 0;
+export const shapeExpressionReads = (): number => shapeReads;
+
+/** See Shape.record. */
+const SHAPE_RE_MAX_KEYS = 48;
+const SHAPE_RE_AFTER = 32;
+const SHAPE_RE_LIVE = 8;
+/** Shapes that hold a `record` expression, oldest first. */
+const compiled: Shape[] = [];
+
+function compileShape(sh: Shape): void {
+  if (compiled.length === SHAPE_RE_LIVE) compiled.shift()!.record = undefined;
+  sh.record = new RegExp(`${RECORD_HEAD},"attributes":\\[${listSource(sh.quoted)}\\]${RECORD_TAIL}`, 'y');
+  compiled.push(sh);
 }
 
 /** `{"key":"K","value":V}` for each key, in order, each value captured. */
@@ -239,18 +261,11 @@ function shapeOf(quoted: string[]): Shape {
     if (names[order[i]!] === names[order[i - 1]!]) fail(); // duplicate key: the reference reports it
   }
   const heads = order.map((i, j) => (j === 0 ? '{' : ',') + quoted[i]! + ':');
-  const list = listSource(quoted);
-  const sh: Shape = {
-    quoted: quoted.slice(),
-    heads,
-    names,
-    order,
-    interesting,
-    list: new RegExp(`^${list}$`),
-    record: new RegExp(`${RECORD_HEAD},"attributes":\\[${list}\\]${RECORD_TAIL}`, 'y'),
-  };
+  const sh: Shape = { quoted: quoted.slice(), heads, names, order, interesting, record: undefined, streak: 0, mayCompile: quoted.length <= SHAPE_RE_MAX_KEYS };
   if (shapes.length < SHAPES_MAX) shapes.push(sh);
   else {
+    const old = shapes[nextShape]!;
+    if (old.record !== undefined) compiled.splice(compiled.indexOf(old), 1);
     shapes[nextShape] = sh;
     nextShape = (nextShape + 1) % SHAPES_MAX;
   }
@@ -258,35 +273,62 @@ function shapeOf(quoted: string[]): Shape {
 }
 
 const KEYS: string[] = [];
+const VALUES: string[] = [];
 const KV_SEPARATOR = '},{"key":"';
 
-/** The keys (quoted) of the list, into KEYS: only when the list is not of the last record's shape. */
-function keysOf(block: string): void {
+/** Splits the list like `splitGeneric` when the keys are those of `sh`, in place; false otherwise. */
+function splitAs(block: string, sh: Shape): boolean {
+  const quoted = sh.quoted;
+  const count = quoted.length;
+  let n = 0;
+  let p = 0;
+  for (;;) {
+    if (n === count) return false;
+    const q = quoted[n]!;
+    // indexOf, not startsWith(q, at): V8's startsWith with a position was a third of the parse time here.
+    if (block.indexOf(q, p + 7) !== p + 7) return false;
+    const vs = p + q.length + 16; // {"key": + "key" + ,"value":
+    const next = block.indexOf(KV_SEPARATOR, vs);
+    VALUES[n++] = block.slice(vs, next < 0 ? block.length - 1 : next);
+    if (next < 0) break;
+    p = next + 2;
+  }
+  if (n !== count) return false;
+  VALUES.length = n;
+  return true;
+}
+
+/** Splits the list into KEYS (quoted) and VALUES. */
+function splitGeneric(block: string): void {
   let n = 0;
   let p = 0;
   for (;;) {
     const ke = block.indexOf('"', p + 8); // closing quote of the key
-    KEYS[n++] = block.slice(p + 7, ke + 1);
-    const next = block.indexOf(KV_SEPARATOR, ke + 10); // after ","value":
+    const vs = ke + 10; // after ","value":
+    const next = block.indexOf(KV_SEPARATOR, vs);
+    KEYS[n] = block.slice(p + 7, ke + 1);
+    VALUES[n] = block.slice(vs, next < 0 ? block.length - 1 : next);
+    n++;
     if (next < 0) break;
     p = next + 2;
   }
   KEYS.length = n;
+  VALUES.length = n;
 }
 
 /**
- * Canonical `attributes` text of a list of shape `sh` whose value i is `m[base + i]`, collecting the
+ * Canonical `attributes` text of a list of shape `sh` whose value i is `v[base + i]`, collecting the
  * verifier-relevant values into `attrs`, in input order.
  */
-function attributesCanonical(sh: Shape, m: RegExpExecArray, base: number, attrs: Attrs): string {
-  for (const i of sh.interesting) attrs.note(sh.names[i]!, valueObject(m[base + i]!));
+function attributesCanonical(sh: Shape, v: ArrayLike<string | undefined>, base: number, attrs: Attrs): string {
+  for (const i of sh.interesting) attrs.note(sh.names[i]!, valueObject(v[base + i]!));
   const order = sh.order;
   if (order.length === 0) return '{}';
   const heads = sh.heads;
   const n = order.length;
   // Concatenation builds a rope that the hash flattens once; Array.join measured ~25% slower end to end.
   let out = '';
-  for (let j = 0; j < n; j++) out += heads[j]! + valueCanonical(m[base + order[j]!]!);
+  for (let j = 0; j < n; j++) out += heads[j]! + valueCanonical(v[base + order[j]!]!);
   return out + '}';
 }
 
@@ -304,15 +346,17 @@ function logRecord(): void {
   // Index of the traceId capture: after the shape's values, or RECORD's.
   let t = 5;
   let m: RegExpExecArray | null = null;
-  const sh = LAST_SHAPE;
-  if (sh !== undefined) {
-    const re = sh.record;
+  const last = LAST_SHAPE;
+  const re = last?.record;
+  if (re !== undefined) {
     re.lastIndex = P;
     m = re.exec(S);
     if (m !== null) {
       P = re.lastIndex;
-      attributes = attributesCanonical(sh, m, 4, attrs);
-      t = 4 + sh.names.length;
+      shapeReads++;
+      last!.streak++;
+      attributes = attributesCanonical(last!, m, 4, attrs);
+      t = 4 + last!.names.length;
     }
   }
   if (m === null) {
@@ -323,11 +367,16 @@ function logRecord(): void {
     const block = m[4];
     if (block !== undefined) {
       // {"key":"K1","value":V1},{"key":"K2","value":V2}
-      keysOf(block);
-      const shape = (LAST_SHAPE = shapeOf(KEYS));
-      const values = shape.list.exec(block);
-      if (values === null) return fail();
-      attributes = attributesCanonical(shape, values, 1, attrs);
+      let shape = LAST_SHAPE;
+      if (shape !== undefined && splitAs(block, shape)) shape.streak++;
+      else {
+        splitGeneric(block);
+        if (shape !== undefined) shape.streak = 0;
+        shape = LAST_SHAPE = shapeOf(KEYS);
+        shape.streak = 1;
+      }
+      if (shape.record === undefined && shape.mayCompile && shape.streak >= SHAPE_RE_AFTER) compileShape(shape);
+      attributes = attributesCanonical(shape, VALUES, 0, attrs);
     }
   }
   const ev = m[t + 2];
@@ -387,7 +436,17 @@ export function fastParseLine(line: string, out: FastRecord[], keepText = false)
     if (!line.endsWith(']}') || P !== line.length - 2) fail();
     return true;
   } catch (e) {
-    if (e !== FALLBACK) throw e;
+    if (e !== FALLBACK) {
+      // Anything else (V8 refusing to compile an expression, say) is no finding about the line: the reference
+      // path decides it, and the shape involved is read without expressions from now on.
+      const sh = LAST_SHAPE;
+      if (sh?.record !== undefined) {
+        compiled.splice(compiled.indexOf(sh), 1);
+        sh.record = undefined;
+      }
+      if (sh !== undefined) sh.mayCompile = false;
+      LAST_SHAPE = undefined;
+    }
     out.length = before;
     return false;
   } finally {

@@ -13,11 +13,6 @@ import {
 import type { VerifyingKey } from '../integrity/keys.js';
 import { ATTR_INTEGRITY_KEY_ID, INTEGRITY_SIGNER_PRODUCER, verifyRecordSignature } from '../integrity/sign.js';
 import {
-  ATTR_SEQ_PREVIOUS_STREAM_HASH,
-  ATTR_SEQ_PREVIOUS_STREAM_ID,
-  ATTR_SEQ_PREVIOUS_STREAM_LAST,
-} from '../integrity/stream-link.js';
-import {
   ATTR_INTEGRITY_ALGORITHM,
   ATTR_INTEGRITY_CANONICALIZATION,
   ATTR_INTEGRITY_SIGNER,
@@ -34,7 +29,7 @@ import {
   systemRecordAttributes,
 } from '../core/attributes.js';
 import type { OtlpAnyValue, OtlpLogRecord } from '../otlp/types.js';
-import { Attrs, isCheckpointClaim } from './attrs.js';
+import { Attrs } from './attrs.js';
 import { interestingKey } from './fast-otlp.js';
 import type { CheckpointClaim, ReadOptions, SignatureCheck } from './read-items.js';
 

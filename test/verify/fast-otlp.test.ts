@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { canonicalFromOtlp } from '../../src/chain/canonical.js';
 import type { OtlpAnyValue, OtlpKeyValue, OtlpLogRecord } from '../../src/otlp/types.js';
-import { fastParseLine, type FastRecord } from '../../src/verify/fast-otlp.js';
+import { fastParseLine, shapeExpressionReads, type FastRecord } from '../../src/verify/fast-otlp.js';
 import { readRecords, type ReadItem } from '../../src/verify/index.js';
 import { makeChain, requestLine, toLines } from '../helpers/make-chain.js';
 import { ed25519Keys, hmacSigner, hmacSecret, makeSignedChain } from '../helpers/make-signed-chain.js';
@@ -117,7 +117,28 @@ function writerValue(rand: (n: number) => number, depth = 0): string {
 const shapeKeys: string[][] = [];
 
 /** An ASCII line of records with members in proto order, as the processor and the Collector write them. */
-function writerLine(rand: (n: number) => number): string {
+/** A value of every kind the fast path takes, and only those (writerValue also yields some it declines). */
+function takenValue(rand: (n: number) => number): string {
+  const str = (): string => JSON.stringify(['', 'alice', 'a b', 'x/y', '{}', '[1]', ':', ',', '12.5', 'k' + rand(9)][rand(10)]);
+  switch (rand(7)) {
+    case 0:
+      return `{"stringValue":${str()}}`;
+    case 1:
+      return `{"intValue":"${['0', '7', '-17', '9007199254740993'][rand(4)]}"}`;
+    case 2:
+      return `{"doubleValue":${['1.5', '2', '2.50', '1E2', '1e21', '1e-7'][rand(6)]}}`;
+    case 3:
+      return `{"boolValue":${rand(2) === 1}}`;
+    case 4:
+      return '{}';
+    case 5:
+      return `{"arrayValue":{"values":[${Array.from({ length: rand(3) }, () => `{"stringValue":${str()}}`).join(',')}]}}`;
+    default:
+      return `{"stringValue":${str()}}`;
+  }
+}
+
+function writerLine(rand: (n: number) => number, fixed?: readonly string[], count = 1 + rand(6)): string {
   const keys = ['audit.action', 'audit.actor.id', 'user.roles', 'a', 'b', 'B', 'z', '', 'audit.record.id', 'audit.sequence.stream_id', 'audit.sequence.number',
     'audit.sequence.previous_hash', 'audit.integrity.value', 'audit.integrity', 'audit.checkpoint.sequence', 'audit.sequence.end', 'k~', 'k.',
     'k(+)*?[^$]{1}|/.'];
@@ -128,8 +149,9 @@ function writerLine(rand: (n: number) => number): string {
     m.push(`"observedTimeUnixNano":"${rand(8) === 0 ? '0' : t}"`);
     if (rand(2) === 0) m.push(`"severityNumber":${rand(25)}`);
     if (rand(5) === 0) m.push('"severityText":"INFO"');
-    if (rand(3) > 0) m.push(`"body":${writerValue(rand)}`);
-    if (rand(8) > 0) {
+    if (rand(3) > 0) m.push(`"body":${fixed === undefined ? writerValue(rand) : takenValue(rand)}`);
+    if (fixed !== undefined) m.push(`"attributes":[${fixed.map((k) => `{"key":"${k}","value":${takenValue(rand)}}`).join(',')}]`);
+    else if (rand(8) > 0) {
       // Half the time the keys of an earlier record, in the same order: the fast path reads such a record by
       // its shape's own expression (fast-otlp.ts, Shape.record), with new values.
       const names = rand(2) === 0 && shapeKeys.length > 0 ? shapeKeys[rand(shapeKeys.length)]! : Array.from({ length: rand(12) }, () => (rand(6) === 0 ? keys[rand(keys.length)]! : `k${rand(200)}`));
@@ -144,7 +166,7 @@ function writerLine(rand: (n: number) => number): string {
     if (rand(3) > 0) m.push(`"eventName":"${['user.login', '', 'audit.checkpoint', 'e'][rand(4)]}"`);
     return `{${m.join(',')}}`;
   };
-  const records = Array.from({ length: 1 + rand(6) }, rec).join(',');
+  const records = Array.from({ length: count }, rec).join(',');
   return `{"resourceLogs":[{"resource":{"attributes":[{"key":"service.name","value":{"stringValue":"svc"}}]},"scopeLogs":[{"scope":{"name":"audit"},"logRecords":[${records}]}]}]}`;
 }
 
@@ -210,6 +232,35 @@ describe('fast path ≡ reference path', () => {
     expect(records).toBeGreaterThan(1500); // the fast path is exercised, not bypassed
     // And end to end, items and errors: the reader's fast path against the reference path.
     await sameBothWays('writer-shaped.jsonl', lines);
+  });
+
+  it('on long runs of one attribute shape, read by that shape\'s own expression, and on shapes too large for one', async () => {
+    const rand = prng(0x5ba9e);
+    const shapes = [
+      ['audit.action', 'audit.actor.id', 'k(+)*?[^$]{1}|/.', 'audit.record.id', 'audit.sequence.stream_id', 'audit.sequence.number', 'audit.sequence.previous_hash', 'audit.integrity.value', 'z', ''],
+      Array.from({ length: 40 }, (_, i) => `attr.${i}`),
+      Array.from({ length: 60 }, (_, i) => `wide.${i}`), // past SHAPE_RE_MAX_KEYS: never compiled
+      ['b', 'a', 'audit.sequence.stream_id', 'audit.sequence.number'],
+    ];
+    const lines: string[] = [];
+    for (let round = 0; round < 3; round++) for (const keys of shapes) for (let l = 0; l < 12; l++) lines.push(writerLine(rand, keys, 8));
+    const before = shapeExpressionReads();
+    const taken = await sameBothWays('shape-runs.jsonl', lines);
+    expect(taken).toBeGreaterThan(lines.length / 2);
+    expect(shapeExpressionReads() - before).toBeGreaterThan(500); // the path is exercised, not bypassed
+  });
+
+  // Found in review: one record of ~2,300+ attributes made V8 fail to compile its shape's expression, and that shape,
+  // left as the last one, made every later line of every file "malformed"; 64 records of 300 new keys each ran the
+  // process out of memory compiling expressions. Now such shapes get none, and any failure of the fast path is a
+  // fallback to the reference path.
+  it('a record of thousands of attributes, and many wide shapes, are read as the reference reads them', async () => {
+    const wide = (n: number, tag: string): string =>
+      `{"resourceLogs":[{"scopeLogs":[{"logRecords":[{"observedTimeUnixNano":"1","attributes":[${Array.from({ length: n }, (_, i) => `{"key":"${tag}${i}","value":{}}`).join(',')}]}]}]}]}`;
+    const chain = toLines(makeChain(20, { end: true }), 3);
+    await sameBothWays('huge-record.jsonl', [wide(2500, 'k'), ...chain]);
+    await sameBothWays('huge-records-in-a-row.jsonl', [...Array.from({ length: 40 }, () => wide(2500, 'k')), ...chain]);
+    await sameBothWays('wide-shapes.jsonl', [...Array.from({ length: 64 }, (_, i) => wide(300, `s${i}-`)), ...chain]);
   });
 
   it('on 4000 single-character corruptions of valid lines', async () => {
