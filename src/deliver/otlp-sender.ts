@@ -85,18 +85,34 @@ interface Outgoing {
 class PassThroughSerializer {
   lastRejected = 0;
   lastMessage = '';
+  /**
+   * Why the last success response is no ExportLogsServiceResponse (undefined: it is one, or empty). The stock
+   * delegate counts any 2xx as success whatever its body ("no matter the response"): an HTML page from a proxy, or a
+   * partial_success in the other encoding, would then pass as delivered. Such a response proves nothing: the
+   * batch is sent again (OTLP/HTTP: a full success is a 200 whose body is that message).
+   */
+  lastUnreadable: string | undefined;
   constructor(private readonly responseIsProtobuf: boolean) {}
   serializeRequest(req: Outgoing): Uint8Array {
     this.lastRejected = 0;
     this.lastMessage = '';
+    this.lastUnreadable = undefined;
     return typeof req.body === 'string' ? Buffer.from(req.body, 'utf8') : req.body;
   }
   deserializeResponse(data: Uint8Array): ExportLogsServiceResponse {
     let res: ExportLogsServiceResponse;
-    if (this.responseIsProtobuf) res = decodeLogsResponse(data);
-    else {
-      const text = Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('utf8');
-      res = (text.trim() === '' ? {} : JSON.parse(text)) as ExportLogsServiceResponse;
+    try {
+      if (this.responseIsProtobuf) res = decodeLogsResponse(data);
+      else {
+        // A byte order mark is no content (some servers write one); anything else must be the JSON message.
+        const text = Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('utf8').replace(/^\uFEFF/, '');
+        const parsed: unknown = text.trim() === '' ? {} : JSON.parse(text);
+        if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error('not a JSON object');
+        res = parsed as ExportLogsServiceResponse;
+      }
+    } catch {
+      this.lastUnreadable = `the collector answered success with a body that is not an OTLP ${this.responseIsProtobuf ? 'protobuf' : 'JSON'} ExportLogsServiceResponse (${data.byteLength} bytes; a proxy or a server that is not an OTLP receiver?): not counted as delivered, sent again`;
+      throw new Error(this.lastUnreadable);
     }
     const ps = res.partialSuccess;
     if (ps !== undefined) {
@@ -312,6 +328,11 @@ export class OtlpSender implements BatchSender {
       this.delegate.export({ body: wire, count }, (result) => {
         this.busy = false;
         if (result.code === EXPORT_SUCCESS) {
+          const unreadable = this.serializer.lastUnreadable;
+          if (unreadable !== undefined) {
+            resolve({ ok: false, retryable: true, rejected: 0, message: unreadable });
+            return;
+          }
           const rejected = this.serializer.lastRejected;
           if (rejected > 0) {
             resolve({

@@ -1,0 +1,59 @@
+/**
+ * What a success status proves (OtlpSender, src/deliver/otlp-sender.ts): the OTLP/HTTP spec makes a full success a
+ * 200 whose body is an ExportLogsServiceResponse in the request's encoding. Found in review: the stock delegate
+ * counted any 200 as delivered ("no matter the response"), so a web page from a proxy, or a partial_success the
+ * sender could not read, took a whole stream as delivered, without a word. A real HTTP receiver on loopback.
+ */
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { describe, expect, it } from 'vitest';
+import { OtlpSender } from '../../src/deliver/otlp-sender.js';
+
+async function answerWith(status: number, contentType: string, body: string | Buffer, protocol: 'http/json' | 'http/protobuf') {
+  const server = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => res.writeHead(status, { 'Content-Type': contentType }).end(body));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1/logs`;
+  const sender = new OtlpSender({ url, timeoutMillis: 2000, protocol });
+  try {
+    return await sender.send('{"resourceLogs":[]}', 3);
+  } finally {
+    await sender.shutdown();
+    server.closeAllConnections();
+    server.close();
+  }
+}
+
+const NOT_OTLP = /^the collector answered success with a body that is not an OTLP (JSON|protobuf) ExportLogsServiceResponse .*not counted as delivered, sent again$/;
+
+describe('a success status is a delivery only with an OTLP response body', () => {
+  it.each([
+    ['an HTML page (a proxy)', 'text/html', '<html><body>OK</body></html>', 'http/json'],
+    ['JSON that is not an object', 'application/json', '[1]', 'http/json'],
+    ['JSON null', 'application/json', 'null', 'http/json'],
+    ['a JSON response with trailing garbage', 'application/json', '{"partialSuccess":{"rejectedLogRecords":"3"}}xyz', 'http/json'],
+    ['an HTML page, to a protobuf request', 'text/html', '<html><body>OK</body></html>', 'http/protobuf'],
+    ['a JSON partial_success, to a protobuf request', 'application/json', '{"partialSuccess":{"rejectedLogRecords":"3"}}', 'http/protobuf'],
+  ] as const)('%s: not delivered, sent again', async (_what, type, body, protocol) => {
+    const r = await answerWith(200, type, body, protocol);
+    expect(r).toMatchObject({ ok: false, retryable: true, rejected: 0 });
+    expect(r.message).toMatch(NOT_OTLP);
+  });
+
+  it.each([
+    ['an empty body', 'application/json', '', 'http/json'],
+    ['{}', 'application/json', '{}', 'http/json'],
+    ['an empty partial_success', 'application/json', '{"partialSuccess":{}}', 'http/json'],
+    ['an empty protobuf message', 'application/x-protobuf', Buffer.alloc(0), 'http/protobuf'],
+  ] as const)('%s: delivered', async (_what, type, body, protocol) => {
+    expect(await answerWith(200, type, body, protocol)).toMatchObject({ ok: true, rejected: 0 });
+  });
+
+  it('a JSON partial_success behind a byte order mark is read: its rejected records are not delivered', async () => {
+    const r = await answerWith(200, 'application/json', '\uFEFF{"partialSuccess":{"rejectedLogRecords":"2","errorMessage":"bad"}}', 'http/json');
+    expect(r).toMatchObject({ ok: false, retryable: true, rejected: 2 });
+    expect(r.message).toBe('collector rejected 2 of 3 records (partial_success: bad)');
+  });
+});
