@@ -184,8 +184,26 @@ function checkCheckpointSettings(o: ResolvedOptions, explicit: Set<string>, env:
   }
 }
 
-/** Values of `exporter.compression`, as OTEL_EXPORTER_OTLP_[LOGS_]COMPRESSION (read by the transport) takes them. */
+/** Values of `exporter.compression`, as OTEL_EXPORTER_OTLP_[LOGS_]COMPRESSION takes them. */
 const COMPRESSIONS = ['gzip', 'none'];
+const COMPRESSION_VARIABLES = ['OTEL_EXPORTER_OTLP_LOGS_COMPRESSION', 'OTEL_EXPORTER_OTLP_COMPRESSION'];
+
+/**
+ * OTEL_EXPORTER_OTLP_[LOGS_]COMPRESSION, read here (the LOGS one wins) in any case, as the SDK environment spec
+ * says enum values should be: the transport reads it case-sensitively and sends uncompressed, without a word, for
+ * `GZIP` or anything else it does not know (found in review). Any other value stops start-up.
+ */
+function compressionFromEnv(env: NodeJS.ProcessEnv): 'gzip' | 'none' | undefined {
+  let chosen: 'gzip' | 'none' | undefined;
+  for (const name of COMPRESSION_VARIABLES) {
+    const raw = env[name];
+    if (raw === undefined || raw.trim() === '') continue;
+    const v = raw.trim().toLowerCase();
+    if (!COMPRESSIONS.includes(v)) throw new AuditConfigError(`otel-audit configuration: ${name}=${JSON.stringify(raw)} is invalid: allowed values are gzip, none`);
+    chosen ??= v as 'gzip' | 'none';
+  }
+  return chosen;
+}
 
 export function resolveOptions(code: AuditProcessorOptions = {}, env: NodeJS.ProcessEnv = process.env): ResolvedOptions {
   if (typeof code !== 'object' || code === null || Array.isArray(code)) {
@@ -201,9 +219,12 @@ export function resolveOptions(code: AuditProcessorOptions = {}, env: NodeJS.Pro
     checkEndpointVariables(env, code.exporter?.url);
     checkHeaderVariables(env);
   }
-  const compression = code.exporter?.compression;
-  if (compression !== undefined && !COMPRESSIONS.includes(compression)) bad('exporter.compression', compression, COMPRESSIONS.join(', '));
-  const o: ResolvedOptions = { ...rest, dir: resolve(dir), exporter: { ...code.exporter, protocol }, onLoss: code.onLoss, meterProvider: code.meterProvider };
+  const fromCode = code.exporter?.compression;
+  if (fromCode !== undefined && !COMPRESSIONS.includes(fromCode)) bad('exporter.compression', fromCode, COMPRESSIONS.join(', '));
+  const envCompression = compressionFromEnv(env); // checked even when code sets it, as every variable is
+  const compression = fromCode ?? envCompression;
+  const exporter = { ...code.exporter, protocol, ...(compression === undefined ? {} : { compression }) };
+  const o: ResolvedOptions = { ...rest, dir: resolve(dir), exporter, onLoss: code.onLoss, meterProvider: code.meterProvider };
   if (o.retryMinMillis > o.retryMaxMillis) bad('retryMinMillis', o.retryMinMillis, `at most retryMaxMillis (${o.retryMaxMillis})`);
   checkCheckpointSettings(o, explicit, env);
   if (o.maxPendingRecords < o.maxQueueSize) o.maxPendingRecords = o.maxQueueSize;

@@ -7,6 +7,7 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
+import { resolveOptions } from '../../src/config/options.js';
 import { OtlpSender } from '../../src/deliver/otlp-sender.js';
 
 async function answerWith(status: number, contentType: string, body: string | Buffer, protocol: 'http/json' | 'http/protobuf') {
@@ -55,5 +56,41 @@ describe('a success status is a delivery only with an OTLP response body', () =>
     const r = await answerWith(200, 'application/json', '\uFEFF{"partialSuccess":{"rejectedLogRecords":"2","errorMessage":"bad"}}', 'http/json');
     expect(r).toMatchObject({ ok: false, retryable: true, rejected: 2 });
     expect(r.message).toBe('collector rejected 2 of 3 records (partial_success: bad)');
+  });
+});
+
+// Found in review: the transport reads OTEL_EXPORTER_OTLP_[LOGS_]COMPRESSION case-sensitively, and sent `GZIP`
+// uncompressed without a word. It is read by the configuration now, in any case, a bad value refused.
+describe('OTEL_EXPORTER_OTLP_[LOGS_]COMPRESSION', () => {
+  it.each([
+    [{ OTEL_EXPORTER_OTLP_COMPRESSION: 'GZIP' }, 'gzip'],
+    [{ OTEL_EXPORTER_OTLP_COMPRESSION: ' Gzip ' }, 'gzip'],
+    [{ OTEL_EXPORTER_OTLP_COMPRESSION: 'gzip', OTEL_EXPORTER_OTLP_LOGS_COMPRESSION: 'NONE' }, undefined],
+  ])('%j: the request body is sent as %s', async (env, encoding) => {
+    let seen: string | undefined = 'no request';
+    const server = createServer((req, res) => {
+      seen = req.headers['content-encoding'];
+      req.resume();
+      req.on('end', () => res.writeHead(200, { 'Content-Type': 'application/json' }).end('{}'));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1/logs`;
+    const o = resolveOptions({ exporter: { url } }, env);
+    const sender = new OtlpSender(o.exporter);
+    try {
+      expect(await sender.send('{"resourceLogs":[]}', 1)).toMatchObject({ ok: true });
+      expect(seen).toBe(encoding);
+    } finally {
+      await sender.shutdown();
+      server.closeAllConnections();
+      server.close();
+    }
+  });
+
+  it('any other value stops start-up naming the variable; code wins over a good one', () => {
+    expect(() => resolveOptions({}, { OTEL_EXPORTER_OTLP_LOGS_COMPRESSION: 'brotli' })).toThrow(
+      'otel-audit configuration: OTEL_EXPORTER_OTLP_LOGS_COMPRESSION="brotli" is invalid: allowed values are gzip, none',
+    );
+    expect(resolveOptions({ exporter: { compression: 'none' } }, { OTEL_EXPORTER_OTLP_COMPRESSION: 'GZIP' }).exporter.compression).toBe('none');
   });
 });
