@@ -194,7 +194,34 @@ class ReleasableRetryingTransport implements ExporterTransport {
   onRetry: (() => void) | undefined;
   /** The Retry-After of the last send's final answer, when it asked for more than the export timeout had left. */
   retryAfterMillis: number | undefined;
+  /**
+   * Ends the attempt in flight (its connection), when it is still running at the export timeout: the stock
+   * transport's timeout is one of inactivity, so a response that trickles in a byte at a time held the stream's
+   * one export for ever (found in review). OTLP exporter spec: the timeout is the most one batch export may take.
+   */
+  onDeadline: (() => void) | undefined;
   constructor(private readonly inner: ExporterTransport) {}
+
+  /** One attempt, settled by the transport or, failing that, as retryable at `deadline`. */
+  private attempt(data: Uint8Array, timeoutMillis: number, deadline: number): ReturnType<ExporterTransport['send']> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        resolve({ status: 'retryable' });
+        this.onDeadline?.();
+      }, Math.max(deadline - Date.now(), 0));
+      timer.unref();
+      this.inner.send(data, timeoutMillis).then(
+        (r) => {
+          clearTimeout(timer);
+          resolve(r);
+        },
+        (e: unknown) => {
+          clearTimeout(timer);
+          reject(e as Error);
+        },
+      );
+    });
+  }
 
   release(): void {
     this.released = true;
@@ -205,7 +232,7 @@ class ReleasableRetryingTransport implements ExporterTransport {
     let nextBackoff = INITIAL_BACKOFF;
     const deadline = Date.now() + timeoutMillis;
     this.retryAfterMillis = undefined;
-    let result = await this.inner.send(data, timeoutMillis);
+    let result = await this.attempt(data, timeoutMillis, deadline);
     while (result.status === 'retryable' && attempts > 0 && !this.released) {
       attempts--;
       const backoff = Math.max(Math.min(nextBackoff * (1 + Math.random() * (2 * JITTER) - JITTER), MAX_BACKOFF), 0);
@@ -220,7 +247,7 @@ class ReleasableRetryingTransport implements ExporterTransport {
       this.onRetry?.();
       await new Promise<void>((resolve) => setTimeout(resolve, retryInMillis).unref());
       if (this.released) return result;
-      result = await this.inner.send(data, remaining);
+      result = await this.attempt(data, remaining, deadline);
     }
     return result;
   }
@@ -250,6 +277,11 @@ class SocketTracker {
       return socket;
     };
     return agent;
+  }
+
+  /** Ends every open connection (an attempt past its deadline; one export in flight per sender). */
+  destroyAll(): void {
+    for (const s of this.sockets) (s as { destroy?: () => void }).destroy?.();
   }
 
   /** Every socket, open or to come, unref'd. */
@@ -310,6 +342,7 @@ export class OtlpSender implements BatchSender {
       ) as ExportDelegate;
     }
     this.retries = ownRetries(this.delegate);
+    if (this.retries !== undefined) this.retries.onDeadline = () => this.sockets.destroyAll();
   }
 
   send(body: Uint8Array | string, count: number): Promise<SendResult> {

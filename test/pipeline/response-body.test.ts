@@ -94,3 +94,35 @@ describe('OTEL_EXPORTER_OTLP_[LOGS_]COMPRESSION', () => {
     expect(resolveOptions({ exporter: { compression: 'none' } }, { OTEL_EXPORTER_OTLP_COMPRESSION: 'GZIP' }).exporter.compression).toBe('none');
   });
 });
+
+// Found in review: the transport's timeout is one of inactivity, so a response that trickled in a byte at a time
+// held the stream's one export for ever (and `otel-audit replay --timeout` past its bound).
+describe('a response that never ends', () => {
+  it('ends the attempt at the export timeout: retryable, its connection closed', async () => {
+    const closed: Promise<void>[] = [];
+    const server = createServer((req, res) => {
+      req.resume();
+      closed.push(new Promise((r) => res.once('close', () => r())));
+      req.on('end', () => {
+        res.writeHead(200, { 'Content-Type': 'application/json' });
+        res.write('{');
+        const t = setInterval(() => res.write(' '), 50);
+        res.once('close', () => clearInterval(t));
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1/logs`;
+    const sender = new OtlpSender({ url, timeoutMillis: 400 });
+    try {
+      // The guard only turns a hang into a failure, well past the timeout: no timing is asserted.
+      const guard = new Promise<'hung'>((r) => setTimeout(() => r('hung'), 20_000).unref());
+      const r = await Promise.race([sender.send('{"resourceLogs":[]}', 1), guard]);
+      expect(r).toMatchObject({ ok: false, retryable: true });
+      await Promise.all(closed); // the server saw every connection of the attempt end
+    } finally {
+      await sender.shutdown();
+      server.closeAllConnections();
+      server.close();
+    }
+  });
+});
