@@ -60,6 +60,11 @@ export interface ShutdownReport {
   exported: number;
   /** Accepted but not acknowledged by the collector: left in the journal for the next start. */
   undelivered: number;
+  /**
+   * Refused for good by the collector (HTTP 4xx, a non-retryable gRPC status), never delivered: kept in the
+   * journal's rejected/ directory and said on stderr when refused. Not in `exported`, not in `undelivered`.
+   */
+  rejected: number;
   dropped: number;
   journalFiles: string[];
   /**
@@ -543,6 +548,7 @@ export class AuditLogRecordProcessor implements LogRecordProcessor {
       emitted: this.metrics.totals.emitted,
       exported: this.metrics.totals.exported,
       undelivered,
+      rejected: this.metrics.totals.rejected,
       dropped: this.loss.dropped,
       journalFiles: this.delivery.journalFiles(),
       replayUnfinished: this.replayer?.unfinished ?? [],

@@ -95,3 +95,23 @@ describe('OTEL_AUDIT_FILE=off: receipts of records the collector did not take', 
     expect(report).toMatchObject({ emitted: 5, undelivered: 0, dropped: 3 });
   });
 });
+
+// Found in review: forceFlush resolved and the ShutdownReport read "exported 0, undelivered 0" for records the
+// collector had refused for good, kept in rejected/: the report's numbers did not add up to what was emitted.
+describe('records refused for good, with a journal', () => {
+  it('are counted in ShutdownReport.rejected; emitted = exported + rejected + undelivered + dropped', async () => {
+    const rx = await scriptedReceiver((_n, seqs) => (seqs.includes(2) ? 400 : 200));
+    const { dir, cleanup } = await tempDir();
+    cleanups.push(cleanup);
+    const processor = new AuditLogRecordProcessor({ dir, retryMinMillis: 20, retryMaxMillis: 40, exporter: { url: rx.url, timeoutMillis: 1000 } });
+    const provider = new LoggerProvider({ processors: [processor] });
+    cleanups.push(() => provider.shutdown());
+    const audit = getAuditLogger({ processor, loggerProvider: provider });
+    const receipts = await Promise.all([0, 1, 2, 3].map((i) => audit.record(loginEvent(i))));
+    expect(receipts.map((r) => r.durability)).toEqual(['journal', 'journal', 'journal', 'journal']);
+    await processor.forceFlush();
+    const report = await processor.shutdownWithReport();
+    expect(report).toMatchObject({ emitted: 5, exported: 4, rejected: 1, undelivered: 0, dropped: 0 });
+    expect(report.exported + report.rejected + report.undelivered + report.dropped).toBe(report.emitted);
+  });
+});
