@@ -173,6 +173,14 @@ interface ExporterTransport {
   shutdown(): void;
 }
 
+/**
+ * The wait before the next attempt: the collector's Retry-After when it gave a usable one (0 included), else the
+ * backoff. The transport passes on what it parsed: for `Retry-After: garbage` or `-5` that is NaN or negative,
+ * which setTimeout takes as 0, and the attempts went out back to back (found in review).
+ */
+export const retryDelay = (asked: number | undefined, backoff: number): number =>
+  asked !== undefined && Number.isFinite(asked) && asked >= 0 ? asked : backoff;
+
 /** The retry schedule of otlp-exporter-base's RetryingTransport, kept as it is there. */
 const MAX_ATTEMPTS = 5;
 const INITIAL_BACKOFF = 1000;
@@ -237,11 +245,11 @@ class ReleasableRetryingTransport implements ExporterTransport {
       attempts--;
       const backoff = Math.max(Math.min(nextBackoff * (1 + Math.random() * (2 * JITTER) - JITTER), MAX_BACKOFF), 0);
       nextBackoff *= BACKOFF_MULTIPLIER;
-      const retryInMillis = result.retryInMillis ?? backoff;
+      const retryInMillis = retryDelay(result.retryInMillis, backoff);
       const remaining = deadline - Date.now();
       if (retryInMillis > remaining) {
         // The export loop waits it out before its next attempt (export-loop.ts), rather than its own backoff.
-        this.retryAfterMillis = result.retryInMillis;
+        this.retryAfterMillis = retryInMillis === result.retryInMillis ? retryInMillis : undefined;
         return result;
       }
       this.onRetry?.();

@@ -6,7 +6,7 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { OtlpSender } from '../../src/deliver/otlp-sender.js';
+import { OtlpSender, retryDelay } from '../../src/deliver/otlp-sender.js';
 
 describe('Retry-After longer than the export timeout', () => {
   it.each([
@@ -34,5 +34,20 @@ describe('Retry-After longer than the export timeout', () => {
       server.closeAllConnections();
       server.close();
     }
+  });
+});
+
+// Found in review: `Retry-After: garbage` or `-5` reached setTimeout as NaN or a negative number, taken as 0:
+// the retries went out back to back instead of after the backoff.
+describe('the wait before a retry', () => {
+  it.each([
+    [30_000, 800, 30_000],
+    [0, 800, 0],
+    [undefined, 800, 800],
+    [Number.NaN, 800, 800],
+    [-5000, 800, 800],
+    [Number.POSITIVE_INFINITY, 800, 800],
+  ])('Retry-After parsed as %s, backoff %s: waits %s', (asked, backoff, expected) => {
+    expect(retryDelay(asked, backoff)).toBe(expected);
   });
 });
