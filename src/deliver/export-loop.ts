@@ -96,6 +96,8 @@ export class ExportLoop {
   private busy = false;
   private stopped = false;
   private cancelRetry: (() => void) | undefined;
+  /** Clock time before which no attempt is made: the wait the collector asked for (Retry-After), which a flush keeps. */
+  private notBefore = 0;
   private delay: number;
   /** Consecutive failed attempts at the request now at the head of the stream. */
   private failedAttempts = 0;
@@ -166,8 +168,17 @@ export class ExportLoop {
       });
   }
 
-  /** Ends the backoff now (a flush is a reason to try again rather than wait); `kick` starts the attempt. */
+  /**
+   * Ends the backoff now (a flush is a reason to try again rather than wait); `kick` starts the attempt. Not a wait
+   * the collector asked for (Retry-After): the OTLP spec has the client honour it, and a flush re-sent a request
+   * the collector had just said to hold back for seconds (found in review).
+   */
   retryNow(): void {
+    if (this.clock.now() < this.notBefore) return;
+    this.cancelWait();
+  }
+
+  private cancelWait(): void {
     this.cancelRetry?.();
     this.cancelRetry = undefined;
   }
@@ -175,7 +186,7 @@ export class ExportLoop {
   /** No attempt starts from now on; the one in flight (`inflight`) runs to its end. */
   stop(): void {
     this.stopped = true;
-    this.retryNow();
+    this.cancelWait();
     if (!this.busy) this.notify('stopped');
   }
 
@@ -255,6 +266,7 @@ export class ExportLoop {
       return 'set-aside';
     }
     const wait = this.retryWait(r.retryAfterMillis);
+    if (r.retryAfterMillis !== undefined) this.notBefore = this.clock.now() + wait;
     h.retrying?.(r, req.count, wait);
     this.scheduleRetry(wait);
     return 'failed';

@@ -327,6 +327,20 @@ describe('export loop (fake sender, fake clock)', () => {
     expect(h.loop.acked).toBe(1);
   });
 
+  // Found in review: a flush re-sent at once a request the collector had asked to hold back for seconds.
+  it('retryNow keeps a wait the collector asked for (Retry-After): the next attempt goes out when it is over', async () => {
+    const h = harness({ batches: [[1]], answer: (_s, n) => (n === 1 ? { ...status(429), retryAfterMillis: 5000 } : OK) }, { min: 100 });
+    void h.loop.run();
+    await drain();
+    h.loop.retryNow();
+    h.loop.kick();
+    await drain();
+    expect(h.sender.sent.map((s) => s.at)).toEqual([0]);
+    await h.clock.advance(5000);
+    expect(h.sender.sent.map((s) => s.at)).toEqual([0, 5000]);
+    expect(h.loop.acked).toBe(1);
+  });
+
   it('an error thrown by the source is reported and retried after the backoff', async () => {
     const clock = new FakeClock();
     const sender = new ScriptedSender(clock, () => OK);
