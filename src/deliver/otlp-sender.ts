@@ -181,6 +181,9 @@ interface ExporterTransport {
 export const retryDelay = (asked: number | undefined, backoff: number): number =>
   asked !== undefined && Number.isFinite(asked) && asked >= 0 ? asked : backoff;
 
+/** An attempt still running this many times its timeout after it began is ended (ReleasableRetryingTransport.onDeadline). */
+const ATTEMPT_CAP = 4;
+
 /** The retry schedule of otlp-exporter-base's RetryingTransport, kept as it is there. */
 const MAX_ATTEMPTS = 5;
 const INITIAL_BACKOFF = 1000;
@@ -203,20 +206,22 @@ class ReleasableRetryingTransport implements ExporterTransport {
   /** The Retry-After of the last send's final answer, when it asked for more than the export timeout had left. */
   retryAfterMillis: number | undefined;
   /**
-   * Ends the attempt in flight (its connection), when it is still running at the export timeout: the stock
-   * transport's timeout is one of inactivity, so a response that trickles in a byte at a time held the stream's
-   * one export for ever (found in review). OTLP exporter spec: the timeout is the most one batch export may take.
+   * Ends the attempt in flight (its connection) when it is still running ATTEMPT_CAP times its timeout after it
+   * began: the stock transport's timeout is one of inactivity, so a response that trickled in a byte at a time held
+   * the stream's one export for ever (found in review). Not at the timeout itself: a large request on a slow link
+   * that keeps moving would then never get through (the stock exporter lets it), and one the collector had just
+   * taken whole would be sent again.
    */
   onDeadline: (() => void) | undefined;
   constructor(private readonly inner: ExporterTransport) {}
 
-  /** One attempt, settled by the transport or, failing that, as retryable at `deadline`. */
-  private attempt(data: Uint8Array, timeoutMillis: number, deadline: number): ReturnType<ExporterTransport['send']> {
+  /** One attempt, settled by the transport or, failing that, as retryable at its cap. */
+  private attempt(data: Uint8Array, timeoutMillis: number): ReturnType<ExporterTransport['send']> {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         resolve({ status: 'retryable' });
         this.onDeadline?.();
-      }, Math.max(deadline - Date.now(), 0));
+      }, ATTEMPT_CAP * Math.max(timeoutMillis, 0));
       timer.unref();
       this.inner.send(data, timeoutMillis).then(
         (r) => {
@@ -240,7 +245,7 @@ class ReleasableRetryingTransport implements ExporterTransport {
     let nextBackoff = INITIAL_BACKOFF;
     const deadline = Date.now() + timeoutMillis;
     this.retryAfterMillis = undefined;
-    let result = await this.attempt(data, timeoutMillis, deadline);
+    let result = await this.attempt(data, timeoutMillis);
     while (result.status === 'retryable' && attempts > 0 && !this.released) {
       attempts--;
       const backoff = Math.max(Math.min(nextBackoff * (1 + Math.random() * (2 * JITTER) - JITTER), MAX_BACKOFF), 0);
@@ -255,7 +260,7 @@ class ReleasableRetryingTransport implements ExporterTransport {
       this.onRetry?.();
       await new Promise<void>((resolve) => setTimeout(resolve, retryInMillis).unref());
       if (this.released) return result;
-      result = await this.attempt(data, remaining, deadline);
+      result = await this.attempt(data, remaining);
     }
     return result;
   }

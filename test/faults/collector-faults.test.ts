@@ -189,9 +189,9 @@ describe('refused for good: kept, reported, not retried forever', () => {
     await until(() => t.processor.stats().rejected === 50, 5000, 'the batch to be set aside');
     await sleep(300); // would be several more attempts if it were retried
     // 3 attempts at the batch, then its bisection (src/deliver/bisect.ts): a collector that refuses everything
-    // costs a bounded number of requests — 2 per refusal of its budget (2·ceil(log2 50) + 2 = 14) at most.
+    // costs a bounded number of requests — 2 per refusal of its budget (8·ceil(log2 50) + 8 = 56) at most.
     expect(t.collector.stats().requests).toBeGreaterThan(3);
-    expect(t.collector.stats().requests).toBeLessThanOrEqual(3 + 2 * 14);
+    expect(t.collector.stats().requests).toBeLessThanOrEqual(3 + 2 * 56);
     t.collector.setFault({ mode: 'ok' });
     for (let i = 50; i < 100; i++) void t.audit.record(loginEvent(i));
     await t.processor.forceFlush();
@@ -241,9 +241,9 @@ describe('refused for good: kept, reported, not retried forever', () => {
     t.collector.setFault({ mode: 'partial', rejected: 1, times: 1000 });
     for (let i = 0; i < 50; i++) void t.audit.record(loginEvent(i));
     await until(() => t.processor.stats().rejected > 0 && t.processor.stats().acked === 50, 5000, 'the batch to be settled');
-    // 5 attempts, then a bounded bisection (2·ceil(log2 50) + 2 = 14 refusals at most, 2 requests each).
+    // 5 attempts, then a bounded bisection (8·ceil(log2 50) + 8 = 56 refusals at most, 2 requests each).
     expect(t.collector.stats().requests).toBeGreaterThan(5);
-    expect(t.collector.stats().requests).toBeLessThanOrEqual(5 + 2 * 14);
+    expect(t.collector.stats().requests).toBeLessThanOrEqual(5 + 2 * 56);
     t.collector.setFault({ mode: 'ok' });
     for (let i = 50; i < 100; i++) void t.audit.record(loginEvent(i));
     await t.processor.forceFlush();
