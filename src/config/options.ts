@@ -106,13 +106,25 @@ function checkHeaderVariables(env: NodeJS.ProcessEnv): void {
     if (raw === undefined || raw.trim() === '') continue;
     const pairs: [string, string][] = [];
     for (const entry of raw.split(',')) {
-      const kv = entry.split(';')[0]!;
-      const eq = kv.indexOf('=');
+      const [kv, ...properties] = entry.split(';');
+      const eq = kv!.indexOf('=');
       if (eq <= 0) continue; // the transport skips it too
+      const key = kv!.slice(0, eq).trim();
+      // Found in review: the transport cut `x-api-key=abc;def` at the `;` (a Baggage property) and dropped a header
+      // whose value is not percent-decodable, both without a word: a request then goes out without its credential.
+      let header: string;
       try {
-        pairs.push([decodeURIComponent(kv.slice(0, eq).trim()), decodeURIComponent(kv.slice(eq + 1).trim())]);
+        header = decodeURIComponent(key);
       } catch {
-        /* not percent-decodable: the transport's own parser decides */
+        throw new AuditConfigError(`otel-audit configuration: ${name} is invalid (values hidden): a header name is not percent-decodable`);
+      }
+      if (properties.length > 0) {
+        throw new AuditConfigError(`otel-audit configuration: ${name} is invalid (values hidden): the value of ${JSON.stringify(header)} holds a ";", where the transport would cut it; write it as %3B`);
+      }
+      try {
+        pairs.push([header, decodeURIComponent(kv!.slice(eq + 1).trim())]);
+      } catch {
+        throw new AuditConfigError(`otel-audit configuration: ${name} is invalid (values hidden): the value of ${JSON.stringify(header)} is not percent-decodable (a "%" not followed by two hex digits; write "%" as %25); the transport would drop the header`);
       }
     }
     checkHeaders(pairs, `otel-audit configuration: ${name}`);

@@ -557,6 +557,17 @@ describe('resolveOptions', () => {
     expect(err.message).not.toContain('s3cr3t');
   });
 
+  // Found in review: the transport cut `x-api-key=abc;def` at the ";" and dropped a header whose value is not
+  // percent-decodable, without a word: requests then went out without their credential.
+  it.each([
+    ['OTEL_EXPORTER_OTLP_HEADERS', 'x-api-key=s3cr3t;more', 'the value of "x-api-key" holds a ";", where the transport would cut it; write it as %3B'],
+    ['OTEL_EXPORTER_OTLP_LOGS_HEADERS', 'x-tenant=a,authorization=Bearer s3cr3t%zz', 'the value of "authorization" is not percent-decodable (a "%" not followed by two hex digits; write "%" as %25); the transport would drop the header'],
+  ])('refuses %s=%s: the transport would send the header cut or not at all', (name, value, why) => {
+    const err = configError(() => resolveOptions({}, { [name]: value }));
+    expect(err.message).toBe(`otel-audit configuration: ${name} is invalid (values hidden): ${why}`);
+    expect(err.message).not.toContain('s3cr3t');
+  });
+
   it('takes the header variables the transport sends (percent-encoded, entries it skips)', () => {
     expect(() => resolveOptions({}, { OTEL_EXPORTER_OTLP_HEADERS: 'authorization=Bearer%20abc,x-tenant=caf%C3%A9,junk', OTEL_EXPORTER_OTLP_LOGS_HEADERS: ' ' })).not.toThrow();
   });
