@@ -181,12 +181,16 @@ const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true });
  * The text of a key file, trailing line break(s) removed. It must be UTF-8: decoding a binary key would replace
  * its invalid bytes (two different keys could then become one), so such a file is refused instead.
  */
-export function keyFileText(bytes: Uint8Array, what: string): string {
+export function keyFileText(bytes: Uint8Array, what: string, kind: 'hmac' | 'pem' = 'hmac'): string {
   let text: string;
   try {
     text = STRICT_UTF8.decode(bytes);
   } catch {
-    throw new AuditConfigError(`${what}: the file is not UTF-8 text (value hidden); write a binary key as base64:<standard base64> or hex:<hex digits>`);
+    throw new AuditConfigError(
+      kind === 'hmac'
+        ? `${what}: the file is not UTF-8 text (value hidden); write a binary key as base64:<standard base64> or hex:<hex digits>`
+        : `${what}: the file is not PEM text (value hidden); a DER key converts with: openssl pkey -inform DER -in KEY.der -out KEY.pem (a public key: openssl pkey -pubin -inform DER -in KEY.der -out KEY.pem)`,
+    );
   }
   return withoutTrailingLineBreaks(text);
 }
@@ -216,7 +220,7 @@ const MAX_KEY_FILE_BYTES = 1024 * 1024;
  * device such as /dev/zero would otherwise be read until memory runs out). Symbolic links are followed: secret
  * volumes mount keys as links. Throws a message naming the file, never its content.
  */
-function readKeyFile(path: string, what: string, hint: string): string {
+function readKeyFile(path: string, what: string, hint: string, kind: 'hmac' | 'pem'): string {
   let fd: number;
   try {
     fd = openSync(path, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0));
@@ -241,7 +245,8 @@ function readKeyFile(path: string, what: string, hint: string): string {
       // It may have grown since fstat.
       if (n > MAX_KEY_FILE_BYTES) throw new AuditConfigError(`${what}: ${keyFileName(path)} is larger than ${MAX_KEY_FILE_BYTES} bytes: not a key file`);
     }
-    const text = keyFileText(buf.subarray(0, n), what);
+    const named = what.includes(keyFileName(path)) ? what : `${what} (${keyFileName(path)})`;
+    const text = keyFileText(buf.subarray(0, n), named, kind);
     buf.fill(0);
     return text;
   } finally {
@@ -329,7 +334,7 @@ export function loadSigningKeys(env: NodeJS.ProcessEnv = process.env): { record?
   }
   let hmac: SigningKey | undefined;
   if (isSet(hmacValue) || isSet(hmacFile)) {
-    const secretText = isSet(hmacValue) ? envSecretText(hmacValue) : readKeyFile(hmacFile!, ENV_HMAC_KEY_FILE, HINT_HMAC_FILE);
+    const secretText = isSet(hmacValue) ? envSecretText(hmacValue) : readKeyFile(hmacFile!, ENV_HMAC_KEY_FILE, HINT_HMAC_FILE, 'hmac');
     const secret = isSet(hmacValue) ? decodeHmacSecret(secretText, ENV_HMAC_KEY) : decodeHmacSecret(secretText, `${ENV_HMAC_KEY_FILE} (${keyFileName(hmacFile!)})`);
     let keyId = hmacKeyId(secret);
     if (isSet(keyIdOverride)) {
@@ -351,7 +356,7 @@ export function loadSigningKeys(env: NodeJS.ProcessEnv = process.env): { record?
   let ed: SigningKey | undefined;
   if (isSet(signingFile)) {
     const what = `${ENV_SIGNING_KEY_FILE} (${keyFileName(signingFile)})`;
-    const text = readKeyFile(signingFile, ENV_SIGNING_KEY_FILE, HINT_SIGNING_FILE);
+    const text = readKeyFile(signingFile, ENV_SIGNING_KEY_FILE, HINT_SIGNING_FILE, 'pem');
     const blocks = pemBlocks(text).filter((b) => b.label === 'PRIVATE KEY' || b.label === 'ENCRYPTED PRIVATE KEY');
     if (blocks.length !== 1) {
       throw new AuditConfigError(`${what}: expected exactly one PEM "PRIVATE KEY" block, found ${blocks.length}`);
@@ -383,7 +388,7 @@ export function loadVerifyingKeys(paths: readonly string[], hmacSecrets: readonl
   };
   for (const path of paths) {
     const what = `public key file ${keyFileName(path)}`;
-    const text = readKeyFile(path, what, HINT_PUBKEY_FILE);
+    const text = readKeyFile(path, what, HINT_PUBKEY_FILE, 'pem');
     const blocks = pemBlocks(text);
     if (blocks.length === 0) throw new AuditConfigError(`${what}: no PEM block found (expected "BEGIN PUBLIC KEY" or "BEGIN PRIVATE KEY")`);
     for (const b of blocks) {

@@ -23,7 +23,7 @@ async function readKeyFile(path: string, what: string): Promise<string> {
     if (e instanceof NotRegularFileError) throw new AuditConfigError(`${what} ${JSON.stringify(path)} ${e.message}`);
     throw new AuditConfigError(`cannot read ${what} ${JSON.stringify(path)} (${(e as NodeJS.ErrnoException).code ?? 'error'})`);
   }
-  return keyFileText(bytes, `${what} ${keyFileName(path)}`);
+  return keyFileText(bytes, `${what} ${keyFileName(path)}`, what === 'HMAC key file' ? 'hmac' : 'pem');
 }
 
 export interface LoadedKeys {

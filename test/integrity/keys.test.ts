@@ -111,9 +111,12 @@ describe('HMAC keys', () => {
 
   it('a key file that is not UTF-8 text (a raw binary key) is refused: decoding would change its bytes', () => {
     const binary = Buffer.concat([Buffer.from([0x80, 0x81, 0xfe, 0xff]).fill(0x80, 0, 1), Buffer.alloc(32, 0xc1)]);
-    configError(() => loadSigningKeys({ OTEL_AUDIT_HMAC_KEY_FILE: file(binary) }), [], /OTEL_AUDIT_HMAC_KEY_FILE: the file is not UTF-8 text \(value hidden\); write a binary key as base64:/);
+    configError(() => loadSigningKeys({ OTEL_AUDIT_HMAC_KEY_FILE: file(binary) }), [], /^OTEL_AUDIT_HMAC_KEY_FILE \(".*"\): the file is not UTF-8 text \(value hidden\); write a binary key as base64:/);
+    // A DER key where a PEM file belongs is told how to convert it, not to write it as base64: (found in review).
+    configError(() => loadSigningKeys({ OTEL_AUDIT_SIGNING_KEY_FILE: file(binary) }), [], /^OTEL_AUDIT_SIGNING_KEY_FILE \(".*"\): the file is not PEM text \(value hidden\); a DER key converts with: openssl pkey -inform DER/);
+    expect(() => loadVerifyingKeys([file(binary)])).toThrow(/^public key file ".*": the file is not PEM text/);
     // Two different binary keys used to decode to the same text, hence the same key id.
-    expect(() => loadVerifyingKeys([file(binary)])).toThrow(/not UTF-8 text/);
+    expect(() => loadVerifyingKeys([file(binary)])).toThrow(/not PEM text/);
   });
 
   it('empty variables count as unset; blank ones are refused, whoever passes them (they would leave records unsigned)', () => {
