@@ -95,9 +95,16 @@ function signingKeysProblem(v: unknown): string | undefined {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) return 'signingKeys must be an object { record?, checkpoint? }';
   for (const field of Object.keys(v)) if (field !== 'record' && field !== 'checkpoint') return `signingKeys has an unknown field ${JSON.stringify(field)}`;
   const { record, checkpoint } = v as Record<string, unknown>;
-  if (record !== undefined && !isSigningKey(record)) return 'signingKeys.record is not a signing key made by loadSigningKeys()';
+  // A key handle of the same shape that this copy did not make: the other build (ESM or CommonJS) of the package,
+  // loaded beside this one, made it; its key material lives in that copy (found in review: the message said the
+  // key was not made by loadSigningKeys()).
+  const otherCopy = (k: unknown): string =>
+    typeof k === 'object' && k !== null && typeof (k as { keyId?: unknown }).keyId === 'string' && typeof (k as { algorithm?: unknown }).algorithm === 'string'
+      ? ': a look-alike object, or a key made by another copy of otel-audit (its ESM and its CommonJS build are two: take loadSigningKeys and the processor from the same import or require)'
+      : '';
+  if (record !== undefined && !isSigningKey(record)) return `signingKeys.record is not a signing key made by this copy's loadSigningKeys()${otherCopy(record)}`;
   if (checkpoint !== undefined && !(isSigningKey(checkpoint) && checkpoint.algorithm === 'EdDSA')) {
-    return 'signingKeys.checkpoint is not an Ed25519 signing key made by loadSigningKeys() (its checkpoint key)';
+    return `signingKeys.checkpoint is not an Ed25519 signing key made by this copy's loadSigningKeys() (its checkpoint key)${isSigningKey(checkpoint) ? '' : otherCopy(checkpoint)}`;
   }
   return undefined;
 }

@@ -4,8 +4,11 @@
  * checkpoint key) is refused at construction with an AuditConfigError that quotes no key; and the key
  * variables are checked even when code passes keys, as every other variable is.
  */
+import { execFile } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
 import { resolveOptions } from '../../src/config/options.js';
 import { AuditConfigError, AuditLogRecordProcessor, loadSigningKeys, type AuditProcessorOptions, type SigningKey } from '../../src/index.js';
@@ -54,7 +57,7 @@ describe('signingKeys from the public API', () => {
     cleanups.push(cleanup);
     const fake = { record: { keyId: 'k1', algorithm: 'HMAC-SHA256', secret: 'S3cr3t-in-a-fake-key' } } as unknown as AuditProcessorOptions['signingKeys'];
     const err = configError(() => new AuditLogRecordProcessor({ dir, signingKeys: fake, replay: false }));
-    expect(err.message).toMatch(/^otel-audit option signingKeys is invalid \(value hidden\): signingKeys\.record is not a signing key made by loadSigningKeys\(\)/);
+    expect(err.message).toMatch(/^otel-audit option signingKeys is invalid \(value hidden\): signingKeys\.record is not a signing key made by this copy's loadSigningKeys\(\): a look-alike object, or a key made by another copy of otel-audit \(its ESM and its CommonJS build are two/);
     expect(err.message).not.toContain('S3cr3t');
   });
 
@@ -81,4 +84,19 @@ describe('signingKeys from the public API', () => {
       expect(err.message).toContain(Object.keys(env)[0]!);
     }
   });
+});
+
+// Found in review: keys from the ESM build given to the CommonJS build's processor were refused as "not made by
+// loadSigningKeys()", which they were. The built package, both builds in one process.
+it('keys from the other build of the package are refused with a message that says so', async () => {
+  const dist = join(import.meta.dirname, '../../dist');
+  const script = `
+import { createRequire } from 'node:module';
+const esm = await import(${JSON.stringify(pathToFileURL(join(dist, 'index.js')).href)});
+const cjs = createRequire(import.meta.url)(${JSON.stringify(join(dist, 'index.cjs'))});
+const keys = esm.loadSigningKeys({ OTEL_AUDIT_HMAC_KEY: ${JSON.stringify(SECRET)} });
+try { new cjs.AuditLogRecordProcessor({ dir: ${JSON.stringify(join(dist, '..', 'node_modules', '.cache-never-written'))}, signingKeys: keys, replay: false, file: 'off' }); console.log('accepted'); }
+catch (e) { console.log(e.message); }`;
+  const { stdout } = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', script]);
+  expect(stdout.trim()).toMatch(/signingKeys\.record is not a signing key made by this copy's loadSigningKeys\(\): a look-alike object, or a key made by another copy of otel-audit \(its ESM and its CommonJS build are two/);
 });
