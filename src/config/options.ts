@@ -4,6 +4,7 @@
  */
 import { resolve } from 'node:path';
 import { AuditConfigError } from '../core/errors.js';
+import { sayLoudly } from '../core/say.js';
 import { httpUrl } from '../core/http-url.js';
 import { describe } from '../otlp/describe.js';
 import { readAuditEnv, warnUnknownAuditVariables, type AuditEnv } from './env.js';
@@ -118,8 +119,10 @@ function checkHeaderVariables(env: NodeJS.ProcessEnv): void {
       } catch {
         throw new AuditConfigError(`otel-audit configuration: ${name} is invalid (values hidden): a header name is not percent-decodable`);
       }
-      if (properties.length > 0) {
-        throw new AuditConfigError(`otel-audit configuration: ${name} is invalid (values hidden): the value of ${JSON.stringify(header)} holds a ";", where the transport would cut it; write it as %3B`);
+      // W3C Baggage properties (`;…`), which the OTel spec leaves unsupported: the transport sends what comes before.
+      // Said, not refused: `key=value;` and `key=value;ttl=1` are valid settings (found in review of a first version).
+      if (properties.some((p) => p.trim() !== '')) {
+        sayOnce(`otel-audit: ${name}: the value of ${JSON.stringify(header)} has a ";": only what comes before it is sent (W3C Baggage properties are ignored); if the ";" is part of the value, write it as %3B`);
       }
       try {
         pairs.push([header, decodeURIComponent(kv!.slice(eq + 1).trim())]);
@@ -182,18 +185,27 @@ function resolveTable(code: AuditProcessorOptions, env: NodeJS.ProcessEnv): { va
 }
 
 /**
- * Checkpoints are signed with the Ed25519 key: without one, a checkpoint setting would do nothing, silently, as
- * an HMAC key id without an HMAC key would (refused the same way, integrity/keys.ts).
+ * Checkpoints are signed with the Ed25519 key: without one, a checkpoint setting does nothing, which is said once at
+ * start-up rather than left silent. Not refused: a configuration shared by services with and without the key, or one
+ * that turns checkpoints off (`…_INTERVAL_MS=0`), is valid (found in review of a first version that refused it).
  */
 function checkCheckpointSettings(o: ResolvedOptions, explicit: Set<string>, env: NodeJS.ProcessEnv): void {
   if (o.signingKeys.checkpoint !== undefined) return;
-  for (const name of ['checkpointEveryRecords', 'checkpointIntervalMillis'] as const) {
-    if (!explicit.has(name)) continue;
-    const variable = OPTIONS[name].env.find((v) => env[v] !== undefined && env[v] !== '');
-    throw new AuditConfigError(
-      `otel-audit: ${variable ?? `option ${name}`} is set but no Ed25519 key is (${ENV_SIGNING_KEY_FILE}, or signingKeys.checkpoint in code): checkpoints are signed with it; set the key, or leave checkpoints unset`,
-    );
-  }
+  const set = (['checkpointEveryRecords', 'checkpointIntervalMillis'] as const)
+    .filter((name) => explicit.has(name))
+    .map((name) => OPTIONS[name].env.find((v) => env[v] !== undefined && env[v] !== '') ?? `option ${name}`);
+  if (set.length === 0) return;
+  sayOnce(
+    `otel-audit: ${set.join(' and ')} ${set.length === 1 ? 'is' : 'are'} set but no Ed25519 key is (${ENV_SIGNING_KEY_FILE}, or signingKeys.checkpoint in code): no checkpoints are written, they are signed with that key`,
+  );
+}
+
+/** Said once per process, on stderr. */
+const said = new Set<string>();
+function sayOnce(message: string): void {
+  if (said.has(message)) return;
+  said.add(message);
+  sayLoudly(message, 'warn');
 }
 
 /** Values of `exporter.compression`, as OTEL_EXPORTER_OTLP_[LOGS_]COMPRESSION takes them. */

@@ -76,7 +76,7 @@ async function splitRefused(
   for (const half of [seqs.slice(0, mid), seqs.slice(mid)]) {
     // Spent on the way down: the halves still pending above are set aside unsent, so the bound holds.
     if (budget.refusals <= 0) {
-      setAside(o, req, half, half.length === 1 ? why : unexamined(why));
+      setAside(o, req, half, unexamined(why)); // never sent on its own: not known to be refused
       continue;
     }
     const r = await send(o, req, half);

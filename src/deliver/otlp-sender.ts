@@ -183,6 +183,8 @@ export const retryDelay = (asked: number | undefined, backoff: number): number =
 
 /** An attempt still running this many times its timeout after it began is ended (ReleasableRetryingTransport.onDeadline). */
 const ATTEMPT_CAP = 4;
+/** The longest a Node timer waits (2^31 − 1 ms): a longer delay fires after 1 ms (found in review: every attempt ended at once). */
+const MAX_TIMER_MILLIS = 2_147_483_647;
 
 /** The retry schedule of otlp-exporter-base's RetryingTransport, kept as it is there. */
 const MAX_ATTEMPTS = 5;
@@ -221,7 +223,7 @@ class ReleasableRetryingTransport implements ExporterTransport {
       const timer = setTimeout(() => {
         resolve({ status: 'retryable' });
         this.onDeadline?.();
-      }, ATTEMPT_CAP * Math.max(timeoutMillis, 0));
+      }, Math.min(ATTEMPT_CAP * Math.max(timeoutMillis, 0), MAX_TIMER_MILLIS));
       timer.unref();
       this.inner.send(data, timeoutMillis).then(
         (r) => {

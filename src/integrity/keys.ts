@@ -205,6 +205,9 @@ const withoutTrailingLineBreaks = (text: string): string => text.replace(/[\r\n]
  */
 function envSecretText(value: string): string {
   const text = withoutTrailingLineBreaks(value);
+  // base64: and hex: payloads are trimmed when decoded (the same key with or without the space); a space before the
+  // prefix is refused there.
+  if (text.startsWith('base64:') || text.startsWith('hex:')) return text;
   if (/^\s|\s$/.test(text)) {
     throw new AuditConfigError(`${ENV_HMAC_KEY} begins or ends with whitespace (value hidden): remove it; if it is part of the key, write the key as base64:<standard base64> or hex:<hex digits>`);
   }
@@ -229,7 +232,10 @@ function readKeyFile(path: string, what: string, hint: string, kind: 'hmac' | 'p
   }
   try {
     const st = fstatSync(fd);
-    if (!st.isFile()) throw new AuditConfigError(`${what}: ${keyFileName(path)} is a ${fileKind(st)}, not a regular file holding a key`);
+    if (!st.isFile()) {
+      const hint = st.isFIFO() ? ' (process substitution, <(…), gives one: write the key to a file, or give an HMAC key itself in OTEL_AUDIT_HMAC_KEY)' : '';
+      throw new AuditConfigError(`${what}: ${keyFileName(path)} is a ${fileKind(st)}, not a regular file holding a key${hint}`);
+    }
     if (st.size > MAX_KEY_FILE_BYTES) throw new AuditConfigError(`${what}: ${keyFileName(path)} is larger than ${MAX_KEY_FILE_BYTES} bytes: not a key file`);
     const buf = Buffer.alloc(MAX_KEY_FILE_BYTES + 1);
     let n = 0;
@@ -297,9 +303,9 @@ const isSet = (v: string | undefined): v is string => v !== undefined && v !== '
 /**
  * Could this key id be key material? It is written into every record, so a secret put here would be published
  * with them. Yes for: the HMAC secret itself in any notation; hex digits (and dashes) beyond one UUID's 32, or 32
- * in one run; 32+ characters with no separator mixing cases or letters and digits; a run of 12+ characters
- * between separators (`. _ : -`) mixing upper case, lower case and digits (random base64url). Names such as
- * `prod-eu-west-1-audit-hmac-key-v2`, `HmacKey2026-Prod` and UUIDs pass (docs/integrity.md §3.2).
+ * in one run; 32+ characters with no separator (`. _ : -`) mixing cases or letters and digits. Names such as
+ * `prod-eu-west-1-audit-hmac-key-v2`, `PaymentsAuditKey1` and UUIDs pass (docs/integrity.md §3.2): a rule on shorter
+ * mixed runs refused CamelCase names that had always been taken (found in review).
  */
 function keyIdLooksSecret(id: string, secret: Buffer, secretText: string): boolean {
   if (id === secretText || id === secret.toString('hex') || id === secret.toString('base64') || id === secret.toString('base64url')) return true;
@@ -307,9 +313,7 @@ function keyIdLooksSecret(id: string, secret: Buffer, secretText: string): boole
     const digits = id.replace(/-/g, '').length;
     return id.includes('-') ? digits > 32 : digits >= 32;
   }
-  if (id.length >= 32 && !/[._:-]/.test(id) && ((/[A-Z]/.test(id) && /[a-z]/.test(id)) || (/[A-Za-z]/.test(id) && /\d/.test(id)))) return true;
-  for (const run of id.split(/[._:-]+/)) if (run.length >= 12 && /[A-Z]/.test(run) && /[a-z]/.test(run) && /\d/.test(run)) return true;
-  return false;
+  return id.length >= 32 && !/[._:-]/.test(id) && ((/[A-Z]/.test(id) && /[a-z]/.test(id)) || (/[A-Za-z]/.test(id) && /\d/.test(id)));
 }
 
 /**

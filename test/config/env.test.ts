@@ -508,13 +508,15 @@ describe('resolveOptions', () => {
     expect(resolveOptions({ onLoss }, {}).onLoss).toBe(onLoss);
   });
 
-  // Found in review: checkpoint settings without the Ed25519 key that signs checkpoints did nothing, silently.
+  // Found in review: checkpoint settings without the Ed25519 key that signs checkpoints did nothing, silently. A first
+  // fix refused them; a second review found that refusing broke shared and switching-off configurations: now said.
   it.each([
-    [{}, { OTEL_AUDIT_CHECKPOINT_RECORDS: '2' }, /^otel-audit: OTEL_AUDIT_CHECKPOINT_RECORDS is set but no Ed25519 key is/],
-    [{}, { OTEL_AUDIT_CHECKPOINT_INTERVAL_MS: '5000', OTEL_AUDIT_HMAC_KEY: 'a-text-secret-of-at-least-32-bytes-long' }, /^otel-audit: OTEL_AUDIT_CHECKPOINT_INTERVAL_MS is set but no Ed25519 key is/],
-    [{ checkpointEveryRecords: 10 }, {}, /^otel-audit: option checkpointEveryRecords is set but no Ed25519 key is \(OTEL_AUDIT_SIGNING_KEY_FILE, or signingKeys.checkpoint in code\)/],
-  ] as const)('checkpoint settings without an Ed25519 key stop start-up (%j, %j)', (code, env, message) => {
-    expect(() => resolveOptions(code, env)).toThrow(message);
+    [{}, { OTEL_AUDIT_CHECKPOINT_RECORDS: '2' }, 'OTEL_AUDIT_CHECKPOINT_RECORDS is'],
+    [{}, { OTEL_AUDIT_CHECKPOINT_INTERVAL_MS: '0', OTEL_AUDIT_HMAC_KEY: 'a-text-secret-of-at-least-32-bytes-long' }, 'OTEL_AUDIT_CHECKPOINT_INTERVAL_MS is'],
+    [{ checkpointEveryRecords: 10, checkpointIntervalMillis: 5 }, {}, 'option checkpointEveryRecords and option checkpointIntervalMillis are'],
+  ] as const)('checkpoint settings without an Ed25519 key are said on stderr, not refused (%j, %j)', async (code, env, what) => {
+    const { said } = await saidOnStderr(() => resolveOptions(code, env));
+    expect(said).toContain(`otel-audit: ${what} set but no Ed25519 key is (OTEL_AUDIT_SIGNING_KEY_FILE, or signingKeys.checkpoint in code): no checkpoints are written`);
   });
 
   it('takes every documented code option', () => {
@@ -557,15 +559,20 @@ describe('resolveOptions', () => {
     expect(err.message).not.toContain('s3cr3t');
   });
 
-  // Found in review: the transport cut `x-api-key=abc;def` at the ";" and dropped a header whose value is not
-  // percent-decodable, without a word: requests then went out without their credential.
-  it.each([
-    ['OTEL_EXPORTER_OTLP_HEADERS', 'x-api-key=s3cr3t;more', 'the value of "x-api-key" holds a ";", where the transport would cut it; write it as %3B'],
-    ['OTEL_EXPORTER_OTLP_LOGS_HEADERS', 'x-tenant=a,authorization=Bearer s3cr3t%zz', 'the value of "authorization" is not percent-decodable (a "%" not followed by two hex digits; write "%" as %25); the transport would drop the header'],
-  ])('refuses %s=%s: the transport would send the header cut or not at all', (name, value, why) => {
-    const err = configError(() => resolveOptions({}, { [name]: value }));
-    expect(err.message).toBe(`otel-audit configuration: ${name} is invalid (values hidden): ${why}`);
+  // Found in review: the transport dropped a header whose value is not percent-decodable, without a word: requests
+  // then went out without their credential. A ";" starts W3C Baggage properties, which it ignores: said, not refused.
+  it('refuses a header value that is not percent-decodable, showing no value', () => {
+    const name = 'OTEL_EXPORTER_OTLP_LOGS_HEADERS';
+    const err = configError(() => resolveOptions({}, { [name]: 'x-tenant=a,authorization=Bearer s3cr3t%zz' }));
+    expect(err.message).toBe(`otel-audit configuration: ${name} is invalid (values hidden): the value of "authorization" is not percent-decodable (a "%" not followed by two hex digits; write "%" as %25); the transport would drop the header`);
     expect(err.message).not.toContain('s3cr3t');
+  });
+
+  it('says that a header value is cut at ";" (Baggage properties), and takes it', async () => {
+    const { said } = await saidOnStderr(() => resolveOptions({}, { OTEL_EXPORTER_OTLP_HEADERS: 'x-api-key=s3cr3t;ttl=1,x-other=abc;' }));
+    expect(said).toContain('otel-audit: OTEL_EXPORTER_OTLP_HEADERS: the value of "x-api-key" has a ";": only what comes before it is sent');
+    expect(said).not.toContain('x-other');
+    expect(said).not.toContain('s3cr3t');
   });
 
   it('takes the header variables the transport sends (percent-encoded, entries it skips)', () => {

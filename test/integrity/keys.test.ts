@@ -136,6 +136,14 @@ describe('HMAC keys', () => {
     expect(loadVerifyingKeys([], [SECRET])[0]!.keyId).toBe(fromFile);
   });
 
+  // Found in review: the payload of base64: and hex: was always read trimmed, the same key with or without the space.
+  it('OTEL_AUDIT_HMAC_KEY in base64: or hex: with a trailing space is the same key as without', () => {
+    const b64 = `base64:${Buffer.alloc(32, 9).toString('base64')}`;
+    const hex = `hex:${'09'.repeat(32)}`;
+    expect(loadSigningKeys({ OTEL_AUDIT_HMAC_KEY: `${b64} ` }).record!.keyId).toBe(loadSigningKeys({ OTEL_AUDIT_HMAC_KEY: b64 }).record!.keyId);
+    expect(loadSigningKeys({ OTEL_AUDIT_HMAC_KEY: `${hex}\t` }).record!.keyId).toBe(loadSigningKeys({ OTEL_AUDIT_HMAC_KEY: b64 }).record!.keyId);
+  });
+
   it('OTEL_AUDIT_HMAC_KEY with other surrounding whitespace is refused, not taken as another key', () => {
     for (const v of [` ${SECRET}`, `${SECRET} `, `\t${SECRET}`, `${SECRET} \n`]) {
       configError(() => loadSigningKeys({ OTEL_AUDIT_HMAC_KEY: v }), [SECRET], /^OTEL_AUDIT_HMAC_KEY begins or ends with whitespace \(value hidden\): remove it; if it is part of the key, write the key as base64:/);
@@ -275,7 +283,8 @@ describe('a key put where its file path belongs is never printed', () => {
     const bytes = (i: number, n: number): Buffer => createHash('sha512').update(`key id ${i}`).digest().subarray(0, n);
     const pasted = [
       ...Array.from({ length: 20 }, (_, i) => bytes(i, 32).toString('base64')),
-      ...Array.from({ length: 20 }, (_, i) => bytes(i, 32).toString('base64url')),
+      ...Array.from({ length: 20 }, (_, i) => bytes(i, 32).toString('base64url').replace(/[-_]/g, 'x')), // no separator
+      Buffer.from(SECRET).toString('base64url'),
       ...Array.from({ length: 20 }, (_, i) => bytes(i, 32).toString('hex')),
       `${randomUUID()}${randomUUID()}`.slice(0, 64),
       SECRET,
@@ -297,14 +306,14 @@ try { loadSigningKeys({ ${JSON.stringify(name)}: ${JSON.stringify(path)} }); con
       const r = await run(process.execPath, ['--input-type=module', '-e', script], { timeout: 15_000 });
       return r.stdout.trim();
     };
-    expect(await child(fifo)).toMatch(new RegExp(`^${name}: ".*fifo-${name}" is a FIFO, not a regular file holding a key$`));
+    expect(await child(fifo)).toMatch(new RegExp(`^${name}: ".*fifo-${name}" is a FIFO, not a regular file holding a key \\(process substitution`));
     expect(await child('/dev/zero')).toBe(`${name}: "/dev/zero" is a character device, not a regular file holding a key`);
     configError(() => loadSigningKeys({ [name]: dir }), [], new RegExp(`^${name}: ".*" is a directory, not a regular file holding a key$`));
     configError(() => loadSigningKeys({ [name]: file(Buffer.alloc(1024 * 1024 + 1, 0x61)) }), [], new RegExp(`^${name}: ".*" is larger than 1048576 bytes: not a key file$`));
   });
 
   // Found in review: names with separators and UUIDs were taken for keys, against docs/integrity.md §3.2.
-  it.each(['audit-2026.hmac', 'prod-eu-west-1-audit-hmac-key-v2', 'HmacKey2026-Prod', '5c114793-0b6b-4ea1-8ef9-001bb8df0dbb', '1AECBDB0-567E-419B-8624-C14977CD346B', 'k1', 'kms:eu-west-1:audit-hmac'])('OTEL_AUDIT_KEY_ID %s is a name: taken', (id) => {
+  it.each(['audit-2026.hmac', 'prod-eu-west-1-audit-hmac-key-v2', 'HmacKey2026-Prod', 'AuditHmacKey2026', 'PaymentsAuditKey1', 'myServiceKey01', '5c114793-0b6b-4ea1-8ef9-001bb8df0dbb', '1AECBDB0-567E-419B-8624-C14977CD346B', 'k1', 'kms:eu-west-1:audit-hmac'])('OTEL_AUDIT_KEY_ID %s is a name: taken', (id) => {
     expect(loadSigningKeys({ OTEL_AUDIT_HMAC_KEY: SECRET, OTEL_AUDIT_KEY_ID: id }).record?.keyId).toBe(id);
   });
 });
