@@ -19,6 +19,7 @@ import {
 import { createRequire } from 'node:module';
 import { AuditConfigError } from '../core/errors.js';
 import { encodeLogsJson } from '../otlp/json-to-protobuf.js';
+import { sayLoudly } from '../core/say.js';
 import { decodeLogsResponse } from '../otlp/protobuf.js';
 import type { ExportLogsServiceResponse } from '../otlp/types.js';
 
@@ -100,28 +101,55 @@ class PassThroughSerializer {
     return typeof req.body === 'string' ? Buffer.from(req.body, 'utf8') : req.body;
   }
   deserializeResponse(data: Uint8Array): ExportLogsServiceResponse {
-    let res: ExportLogsServiceResponse;
-    try {
-      if (this.responseIsProtobuf) res = decodeLogsResponse(data);
-      else {
-        // A byte order mark is no content (some servers write one); anything else must be the JSON message.
-        const text = Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('utf8').replace(/^\uFEFF/, '');
-        const parsed: unknown = text.trim() === '' ? {} : JSON.parse(text);
-        if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error('not a JSON object');
-        res = parsed as ExportLogsServiceResponse;
-      }
-    } catch {
-      this.lastUnreadable = `the collector answered success with a body that is not an OTLP ${this.responseIsProtobuf ? 'protobuf' : 'JSON'} ExportLogsServiceResponse (${data.byteLength} bytes; a proxy or a server that is not an OTLP receiver?): not counted as delivered, sent again`;
+    // The request's encoding first, then the other one: some receivers answer a protobuf request in JSON (`{}`), and
+    // that answer, read, is as good (found in review).
+    const res = this.responseIsProtobuf ? (asProtobuf(data) ?? asJson(data)) : (asJson(data) ?? asProtobuf(data));
+    if (res === undefined) {
+      this.lastUnreadable = `the collector answered success with a body that is not an OTLP ExportLogsServiceResponse (${data.byteLength} bytes; a proxy, or a server that is not an OTLP receiver?)`;
       throw new Error(this.lastUnreadable);
     }
-    const ps = res.partialSuccess;
-    if (ps !== undefined) {
-      this.lastRejected = Number(ps.rejectedLogRecords ?? 0) || 0;
-      this.lastMessage = typeof ps.errorMessage === 'string' ? ps.errorMessage.slice(0, 200) : '';
+    // camelCase (proto3 JSON) or the field names of the .proto, which some servers write.
+    const ps = (res.partialSuccess ?? (res as { partial_success?: ExportLogsServiceResponse['partialSuccess'] }).partial_success) as
+      | { rejectedLogRecords?: unknown; rejected_log_records?: unknown; errorMessage?: unknown; error_message?: unknown }
+      | undefined
+      | null;
+    if (ps !== undefined && ps !== null) {
+      this.lastRejected = Number(ps.rejectedLogRecords ?? ps.rejected_log_records ?? 0) || 0;
+      const message = ps.errorMessage ?? ps.error_message;
+      this.lastMessage = typeof message === 'string' ? message.slice(0, 200) : '';
     }
     return res;
   }
 }
+
+/** An OTLP/JSON response: a JSON object (a byte order mark and an empty body allowed), else undefined. */
+function asJson(data: Uint8Array): ExportLogsServiceResponse | undefined {
+  const text = Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('utf8').replace(/^\uFEFF/, '');
+  if (text.trim() === '') return {};
+  try {
+    const parsed: unknown = JSON.parse(text);
+    return typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed) ? (parsed as ExportLogsServiceResponse) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** An OTLP protobuf response, else undefined. */
+function asProtobuf(data: Uint8Array): ExportLogsServiceResponse | undefined {
+  try {
+    return decodeLogsResponse(data);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * A success answer whose body is no OTLP response (neither encoding) is retried this many times in a row: a proxy's
+ * page in front of an absent collector then costs a retry, not the records. Past it the receiver is taken at its word
+ * (the stock exporter takes it at once), loudly: some real receivers always answer so (found in review: retried
+ * for ever, one batch blocked the whole stream).
+ */
+const UNREADABLE_RETRIES = 2;
 
 /** ExportResultCode.SUCCESS of @opentelemetry/core (a const enum value; not worth a dependency). */
 const EXPORT_SUCCESS = 0;
@@ -326,6 +354,9 @@ export class OtlpSender implements BatchSender {
   private readonly serializer: PassThroughSerializer;
   private readonly delegate: ExportDelegate;
   private busy = false;
+  /** Success answers in a row whose body was no OTLP response (see UNREADABLE_RETRIES). */
+  private unreadableInARow = 0;
+  private saidUnreadable = false;
   private readonly sockets = new SocketTracker();
   private readonly retries: ReleasableRetryingTransport | undefined;
 
@@ -377,10 +408,18 @@ export class OtlpSender implements BatchSender {
         this.busy = false;
         if (result.code === EXPORT_SUCCESS) {
           const unreadable = this.serializer.lastUnreadable;
-          if (unreadable !== undefined) {
-            resolve({ ok: false, retryable: true, rejected: 0, message: unreadable });
+          if (unreadable !== undefined && ++this.unreadableInARow <= UNREADABLE_RETRIES) {
+            resolve({ ok: false, retryable: true, rejected: 0, message: `${unreadable}: not counted as delivered, sent again` });
             return;
           }
+          if (unreadable !== undefined) {
+            // Every answer of this receiver reads so: retried for ever, the stream would stop behind one batch. Taken,
+            // and said: if the receiver is no OTLP collector, what it took is not there (the journal keeps its copy).
+            if (!this.saidUnreadable) {
+              this.saidUnreadable = true;
+              sayLoudly(`otel-audit: ${unreadable}, ${UNREADABLE_RETRIES + 1} times in a row: such answers now count as delivered; if this endpoint is not an OTLP receiver, the records it takes are not delivered (the local journal keeps them until retention)`, 'warn');
+            }
+          } else this.unreadableInARow = 0;
           const rejected = this.serializer.lastRejected;
           if (rejected > 0) {
             resolve({
