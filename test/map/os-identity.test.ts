@@ -18,8 +18,9 @@ const uid = process.geteuid!();
 // Found in review: a uid with no passwd entry (a container) was named after $USER, which the starter sets at will.
 it.skipIf(process.getuid?.() !== 0)('a uid with no passwd entry is uid:<n>, whatever $USER says', async () => {
   const dist = join(import.meta.dirname, '../../dist/index.js');
-  const script = `process.setgid(54321); process.setuid(54321);
-const { osIdentity } = await import(${JSON.stringify(new URL(`file://${dist}`).href)});
+  // Loaded before the uid changes: the new uid may not read the repository (CI's scratch copy is in a 0700 directory).
+  const script = `const { osIdentity } = await import(${JSON.stringify(new URL(`file://${dist}`).href)});
+process.setgid(54321); process.setuid(54321);
 console.log(JSON.stringify(osIdentity().actor));`;
   const { execFileSync } = await import('node:child_process');
   const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], { env: { ...process.env, USER: 'alice', USERNAME: 'alice' }, encoding: 'utf8' });
