@@ -29,6 +29,12 @@ export interface VerifyReportPageInput {
 export const MAX_LISTED_FINDINGS = 5000;
 /** Files listed per stream (a long rotated set is summarized). */
 const MAX_FILES_PER_STREAM = 6;
+/**
+ * Streams listed as continuing one stream: an input may make any number of streams name one as their previous
+ * stream, and listing them all in one cell made the page unbounded (found in review: 450,000 such streams and
+ * the page could not be written at all).
+ */
+const MAX_SUCCESSORS_PER_STREAM = 6;
 /** Rows of the streams table, and of the duplicates table, at most. */
 export const MAX_LISTED_STREAMS = 5000;
 
@@ -237,7 +243,11 @@ export function renderVerifyReport(input: VerifyReportPageInput): string {
       if (s.previousStreamId !== undefined) {
         restart.push(`continues ${streamLink(s.previousStreamId)}${streamIndex.has(s.previousStreamId) ? '' : ' <span class="muted">(not among the inputs)</span>'}`);
       }
-      for (const next of continuedBy.get(s.streamId) ?? []) restart.push(`continued by ${streamLink(next)}`);
+      const successors = continuedBy.get(s.streamId) ?? [];
+      for (const next of successors.slice(0, MAX_SUCCESSORS_PER_STREAM)) restart.push(`continued by ${streamLink(next)}`);
+      if (successors.length > MAX_SUCCESSORS_PER_STREAM) {
+        restart.push(`<span class="muted">and ${successors.length - MAX_SUCCESSORS_PER_STREAM} more streams that name it as their previous one (otel-audit verify --json lists every stream)</span>`);
+      }
       out.push(
         `<tr id="${streamAnchor(i)}">`,
         `<td class="id">${text(s.streamId)}</td>`,

@@ -109,6 +109,18 @@ describe('renderVerifyReport content', () => {
     expect(html).toContain(`and ${n - MAX_LISTED_STREAMS} more streams with duplicates`);
   });
 
+  // Found in review: every stream naming one as its previous stream was listed in that one cell, whether or not
+  // those streams were themselves listed: 450,000 of them and the page could not be written at all.
+  it('bounds the streams listed as continuing one stream', () => {
+    const n = 20_000;
+    const streams = [stream('root'), ...Array.from({ length: n }, (_, i) => stream(`next-${i}`, { previousStreamId: 'root' }))];
+    const html = page({ ok: true, files: 1, records: 10 * (n + 1), nonAudit: 0, streams, problems: [] });
+    const rootRow = html.slice(html.indexOf('<tr id="stream-0">'), html.indexOf('</tr>', html.indexOf('<tr id="stream-0">')));
+    expect(rootRow.match(/continued by /g)).toHaveLength(6);
+    expect(rootRow).toContain(`and ${n - 6} more streams that name it as their previous one`);
+    expect(html.length).toBeLessThan(20 * 1024 * 1024);
+  });
+
   it('the duplicates table says how many files hold copies, not how many it kept to show', () => {
     const problems: Problem[] = Array.from({ length: 61 }, (_, k) => ({ kind: 'duplicate', severity: 'info', stream: 'a', seq: k + 1, file: `seg-${k}.jsonl`, message: 'm' }));
     const html = page({ ok: true, files: 61, records: 61, nonAudit: 0, streams: [stream('a')], problems });
