@@ -63,7 +63,11 @@
  *       "line"?: number,      // 1-based
  *       "reason"?: string,    // sub-kind of bad_signature / truncated / restart (docs/integrity.md §7.4)
  *       "message": string     // what was found and why this record is blamed
- *     }]
+ *     }],
+ *     "skipped"?: [{ "path": string, "reason": string }],  // inputs found and not read (a symbolic link inside an
+ *                             // input directory, a name that is not valid UTF-8, a FIFO…): not covered by the verdict;
+ *                             // the first 100, absent when none
+ *     "skippedCount"?: number  // how many in all, when more than are listed
  *   }
  *
  * Problems come file-level first (malformed/torn, in reading order), then per stream by sequence number,
@@ -167,7 +171,14 @@ function writeJsonReport(r: VerifyReport, write: (s: string) => void): void {
   items(r.streams);
   buf += '],"problems":[';
   items(r.problems);
-  write(`${buf}]}\n`);
+  buf += ']';
+  if (r.skipped !== undefined) {
+    buf += ',"skipped":[';
+    items(r.skipped);
+    buf += ']';
+    if (r.skippedCount !== undefined) buf += `,"skippedCount":${r.skippedCount}`;
+  }
+  write(`${buf}}\n`);
 }
 
 function problemLine(p: Problem): string {
@@ -236,10 +247,16 @@ function finalLine(r: VerifyReport, requireSignatures: boolean): string {
       ? ''
       : `; ${n === 1 ? '1 stream has' : `${n} streams have`} no record signature verified under the given keys ` +
         (requireSignatures ? '(an error under --require-signatures)' : '(use --require-signatures to require them)');
-  const skipped = uncheckedNote(r);
+  const skipped = uncheckedNote(r) + notReadNote(r);
   if (r.ok) return `OK: ${scope} verified, every chain intact${tail}${unverified}${skipped}`;
   const errors = r.problems.filter((p) => p.severity === 'error').length;
   return `FAILED: ${plural(errors, 'integrity problem')} in ${scope}${tail}${unverified}${skipped}`;
+}
+
+/** Inputs found and not read (each said on stderr as it was skipped): the verdict does not cover them. */
+function notReadNote(r: VerifyReport): string {
+  const n = r.skippedCount ?? r.skipped?.length ?? 0;
+  return n === 0 ? '' : `; ${plural(n, 'input')} found and not read (each named on stderr as skipped): not covered by this verdict`;
 }
 
 /**

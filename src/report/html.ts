@@ -176,9 +176,13 @@ export function renderVerifyReport(input: VerifyReportPageInput): string {
     continuedBy.set(s.previousStreamId, l);
   }
 
-  const verdict = report.ok
-    ? `<span class="verdict ok">INTACT — every chain verifies</span>`
-    : `<span class="verdict failed">FAILED — ${plural(errors.length, 'integrity problem')}</span>`;
+  const notRead = report.skippedCount ?? report.skipped?.length ?? 0;
+  const verdict =
+    (report.ok
+      ? `<span class="verdict ok">INTACT — every chain verifies</span>`
+      : `<span class="verdict failed">FAILED — ${plural(errors.length, 'integrity problem')}</span>`) +
+    // The verdict covers what was read: inputs found and not read are said beside it, not only on stderr.
+    (notRead === 0 ? '' : ` <p class="note">${plural(notRead, 'input')} found and not read: not covered by this verdict (<a href="#skipped">listed below</a>).</p>`);
   const out: string[] = [];
   out.push(
     '<!DOCTYPE html>',
@@ -201,7 +205,14 @@ export function renderVerifyReport(input: VerifyReportPageInput): string {
 
   out.push('<section id="command">', '<h2>Command and inputs</h2>', `<pre class="cmd">${text(input.command)}</pre>`, '<div class="muted">inputs:</div>', '<ul class="inputs">');
   for (const p of input.inputs) out.push(`<li><code>${text(p)}</code></li>`);
-  out.push('</ul>', '</section>');
+  out.push('</ul>');
+  if (report.skipped !== undefined) {
+    out.push('<div class="muted" id="skipped">found and not read:</div>', '<ul class="inputs">');
+    for (const k of report.skipped) out.push(`<li><code>${text(k.path)}</code> — ${text(k.reason)}</li>`);
+    if (notRead > report.skipped.length) out.push(`<li class="muted">and ${notRead - report.skipped.length} more</li>`);
+    out.push('</ul>');
+  }
+  out.push('</section>');
 
   out.push('<section id="summary">', '<h2>Summary</h2>', '<dl class="summary">');
   out.push(`<dt>verdict</dt><dd>${report.ok ? '<span class="status-ok">intact</span>' : `<span class="status-failed">failed: ${plural(errors.length, 'error')}</span>`}</dd>`);

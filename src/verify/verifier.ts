@@ -26,7 +26,7 @@ import { clip, ProblemList, type Problem } from './problems.js';
 import { scanInWorkers, workerEntryInstalled } from './parallel-read.js';
 import type { ReadItem } from './read-items.js';
 import { scanRecords } from './read-records.js';
-import { RecordStore, streamKey } from './record-store.js';
+import { keep, RecordStore, streamKey } from './record-store.js';
 import { readJournalStates, type RetentionCut, type StateView } from './retention-log.js';
 import type { StreamSummary } from './summary.js';
 
@@ -49,7 +49,19 @@ export interface VerifyReport {
   nonAudit: number;
   streams: StreamSummary[];
   problems: Problem[];
+  /**
+   * Inputs found but not read (a symbolic link inside an input directory, a name that is not valid UTF-8, a FIFO,
+   * a file that vanished), the first MAX_LISTED_SKIPS of them; absent when none. Their records are not in this
+   * verdict: a report that did not say so would call a directory intact whose tampered file it never read (found in
+   * review).
+   */
+  skipped?: Array<{ path: string; reason: string }>;
+  /** How many inputs were skipped in all, when more than are listed. */
+  skippedCount?: number;
 }
+
+/** Skipped inputs listed in a report; the rest are counted. */
+export const MAX_LISTED_SKIPS = 100;
 
 export interface VerifyOptions {
   /**
@@ -202,7 +214,12 @@ export async function verifyFiles(paths: readonly string[], options: VerifyOptio
     checkCheckpoints: keys.some((k) => k.algorithm === 'EdDSA'),
     requireSignatures: options.requireSignatures === true,
   };
-  const onSkip = options.onSkip ?? ((): void => undefined);
+  const skipped: Array<{ path: string; reason: string }> = [];
+  let skippedCount = 0;
+  const onSkip: SkipListener = (path, reason) => {
+    if (++skippedCount <= MAX_LISTED_SKIPS) skipped.push({ path: keep(path), reason: keep(reason) });
+    options.onSkip?.(path, reason);
+  };
   const inputs = await listInputs(paths, onSkip);
   const files = inputs.map((f) => f.path);
   const store = new RecordStore();
@@ -265,5 +282,6 @@ export async function verifyFiles(paths: readonly string[], options: VerifyOptio
     nonAudit,
     streams: summaries,
     problems: listed,
+    ...(skippedCount === 0 ? {} : { skipped, ...(skippedCount > skipped.length ? { skippedCount } : {}) }),
   };
 }

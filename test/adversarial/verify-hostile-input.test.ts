@@ -7,7 +7,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { constants } from 'node:fs';
-import { mkdir, open, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, open, readFile, symlink, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -109,6 +109,24 @@ describe('verify: FIFOs, sockets and devices never block or get read', () => {
     expect(r.code).toBe(0);
     expect(r.out.at(-1)).toMatch(/^OK: 1 file, 4 audit records, 1 stream/);
     expect(r.err).toEqual([`otel-audit verify: skipped ${join(dir, 'bad\ufffd.jsonl')}: its name is not valid UTF-8 (rename it to read it)`]);
+  });
+
+  // Found in review: the report page said "INTACT — every chain verifies" of a directory whose tampered file (behind
+  // a name that is not valid UTF-8, or a symbolic link) it had skipped; only stderr said so.
+  it('the verdict line, --json and --report say which inputs were found and not read', async () => {
+    const dir = await freshDir();
+    await journal(dir);
+    const bad = join(dir, 'bad\ufffd.jsonl');
+    await writeFile(Buffer.concat([Buffer.from(`${dir}/bad`), Buffer.from([0xff]), Buffer.from('.jsonl')]), 'x\n');
+    const text = await verify([dir]);
+    expect(text.out.at(-1)).toMatch(/^OK: 1 file, .*; 1 input found and not read \(each named on stderr as skipped\): not covered by this verdict$/);
+    const json = JSON.parse((await verify(['--json', dir])).out.join('\n')) as { skipped?: unknown };
+    expect(json.skipped).toEqual([{ path: bad, reason: 'its name is not valid UTF-8 (rename it to read it)' }]);
+    const html = join(dir, '..', `${dir.split('/').at(-1)}-report.html`);
+    expect((await verify(['--report', html, dir])).code).toBe(0);
+    const page = await readFile(html, 'utf8');
+    expect(page).toContain('1 input found and not read: not covered by this verdict');
+    expect(page).toContain('its name is not valid UTF-8 (rename it to read it)</li>');
   });
 
   it('a FIFO named *.jsonl inside an input directory is skipped, not opened', async () => {
