@@ -78,7 +78,7 @@
 import type { VerifyingKey } from '../integrity/keys.js';
 import { loadKeyFiles } from '../verify/key-files.js';
 import { commandLine, writeVerifyReportFile } from '../report/index.js';
-import { verifyFiles, VerifyInputError, VerifyWorkerError, type Problem, type StreamSummary, type VerifyReport } from '../verify/verifier.js';
+import { inputsNotRead, verifyFiles, VerifyInputError, VerifyWorkerError, type Problem, type StreamSummary, type VerifyReport } from '../verify/verifier.js';
 import { errorText } from '../core/errors.js';
 import { optionValue, walkArguments } from './arguments.js';
 import { resolve } from 'node:path';
@@ -255,7 +255,7 @@ function finalLine(r: VerifyReport, requireSignatures: boolean): string {
 
 /** Inputs found and not read (each said on stderr as it was skipped): the verdict does not cover them. */
 function notReadNote(r: VerifyReport): string {
-  const n = r.skippedCount ?? r.skipped?.length ?? 0;
+  const n = inputsNotRead(r);
   return n === 0 ? '' : `; ${plural(n, 'input')} found and not read (each named on stderr as skipped): not covered by this verdict`;
 }
 

@@ -6,7 +6,7 @@
  * transport itself (see deliver/otlp-sender.ts), OTEL_SERVICE_NAME / OTEL_RESOURCE_ATTRIBUTES by the SDK.
  */
 import { AuditConfigError } from '../core/errors.js';
-import { sayLoudly } from '../core/say.js';
+import { sayOnce } from '../core/say.js';
 import { ROWS, type EnvValue } from './table.js';
 
 /** Variable → parsed value, for the variables that are set. */
@@ -36,8 +36,6 @@ export function readAuditEnv(env: NodeJS.ProcessEnv = process.env): AuditEnv {
 
 const AUDIT_PREFIX = 'OTEL_AUDIT_';
 const KNOWN: readonly string[] = [...new Set(ROWS.flatMap(([, row]) => row.env.filter((n) => n.startsWith(AUDIT_PREFIX))))];
-/** Said once per process and name. */
-const warned = new Set<string>();
 
 /**
  * `OTEL_AUDIT_*` variables that otel-audit does not read: said once each on stderr, with the closest one it reads.
@@ -47,10 +45,8 @@ const warned = new Set<string>();
 export function warnUnknownAuditVariables(env: NodeJS.ProcessEnv = process.env): string[] {
   const unknown = Object.keys(env).filter((n) => n.startsWith(AUDIT_PREFIX) && !KNOWN.includes(n));
   for (const name of unknown) {
-    if (warned.has(name)) continue;
-    warned.add(name);
     const near = closest(name);
-    sayLoudly(`otel-audit: ${name} is not a variable otel-audit reads; it is ignored${near === undefined ? '' : ` (did you mean ${near}?)`}`, 'warn');
+    sayOnce(`otel-audit: ${name} is not a variable otel-audit reads; it is ignored${near === undefined ? '' : ` (did you mean ${near}?)`}`);
   }
   return unknown;
 }

@@ -4,7 +4,7 @@
  */
 import { resolve } from 'node:path';
 import { AuditConfigError } from '../core/errors.js';
-import { sayLoudly } from '../core/say.js';
+import { sayOnce } from '../core/say.js';
 import { httpUrl } from '../core/http-url.js';
 import { describe } from '../otlp/describe.js';
 import { readAuditEnv, warnUnknownAuditVariables, type AuditEnv } from './env.js';
@@ -198,14 +198,6 @@ function checkCheckpointSettings(o: ResolvedOptions, explicit: Set<string>, env:
   sayOnce(
     `otel-audit: ${set.join(' and ')} ${set.length === 1 ? 'is' : 'are'} set but no Ed25519 key is (${ENV_SIGNING_KEY_FILE}, or signingKeys.checkpoint in code): no checkpoints are written, they are signed with that key`,
   );
-}
-
-/** Said once per process, on stderr. */
-const said = new Set<string>();
-function sayOnce(message: string): void {
-  if (said.has(message)) return;
-  said.add(message);
-  sayLoudly(message, 'warn');
 }
 
 /** Values of `exporter.compression`, as OTEL_EXPORTER_OTLP_[LOGS_]COMPRESSION takes them. */

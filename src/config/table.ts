@@ -5,6 +5,7 @@
  * test/config/table.test.ts covers it.
  */
 import { z } from 'zod';
+import { MAX_TIMER_MILLIS } from '../core/deadline.js';
 import { OTLP_PROTOCOLS } from '../deliver/otlp-sender.js';
 import { ENV_HMAC_KEY, ENV_HMAC_KEY_FILE, ENV_KEY_ID, ENV_SIGNING_KEY_FILE, isSigningKey, loadSigningKeys } from '../integrity/index.js';
 import { DEFAULT_AUDIT_LOGGER_NAME } from '../select/selector.js';
@@ -40,8 +41,7 @@ function wholeNumber(min: number, envAllowed = `a whole number >= ${min}`, max =
   return { name: 'wholeNumber', value, allowed, text, envAllowed, min, max };
 }
 
-/** The longest delay a Node timer takes: longer ones fire after 1 ms (with a warning). */
-export const MAX_TIMER_MILLIS = 2_147_483_647;
+export { MAX_TIMER_MILLIS };
 
 /** A whole number of milliseconds >= min that a timer can wait. */
 const millis = (min: number, what = 'a whole number of milliseconds'): Kind<number> =>

@@ -1,5 +1,8 @@
 /** Waiting for something, but not past a deadline (shutdown's bound): the one way the pipeline does it. */
 
+/** The longest a Node timer waits (2^31 − 1 ms): a longer delay fires after 1 ms. */
+export const MAX_TIMER_MILLIS = 2_147_483_647;
+
 /**
  * Settles as `p` does (its rejection included), or after `ms` (≤ 0: at once) if that comes first. The timer is
  * cleared when `p` wins. `unref`: the wait alone does not keep the process alive.

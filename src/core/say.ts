@@ -27,3 +27,13 @@ export function sayLoudly(msg: string, level: 'error' | 'warn' = 'error', sync =
     /* stderr gone */
   }
 }
+
+/** Messages `sayOnce` has said in this process. */
+const said = new Set<string>();
+
+/** `sayLoudly` at warn, once per process for a given message (a start-up warning met again by a second processor). */
+export function sayOnce(msg: string): void {
+  if (said.has(msg)) return;
+  said.add(msg);
+  sayLoudly(msg, 'warn');
+}

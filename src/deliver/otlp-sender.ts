@@ -17,6 +17,7 @@ import {
   createOtlpHttpExportDelegate,
 } from '@opentelemetry/otlp-exporter-base/node-http';
 import { createRequire } from 'node:module';
+import { MAX_TIMER_MILLIS } from '../core/deadline.js';
 import { AuditConfigError } from '../core/errors.js';
 import { encodeLogsJson } from '../otlp/json-to-protobuf.js';
 import { sayLoudly } from '../core/say.js';
@@ -211,8 +212,6 @@ export const retryDelay = (asked: number | undefined, backoff: number): number =
 
 /** An attempt still running this many times its timeout after it began is ended (ReleasableRetryingTransport.onDeadline). */
 const ATTEMPT_CAP = 4;
-/** The longest a Node timer waits (2^31 − 1 ms): a longer delay fires after 1 ms (found in review: every attempt ended at once). */
-const MAX_TIMER_MILLIS = 2_147_483_647;
 
 /** The retry schedule of otlp-exporter-base's RetryingTransport, kept as it is there. */
 const MAX_ATTEMPTS = 5;
@@ -251,7 +250,7 @@ class ReleasableRetryingTransport implements ExporterTransport {
       const timer = setTimeout(() => {
         resolve({ status: 'retryable' });
         this.onDeadline?.();
-      }, Math.min(ATTEMPT_CAP * Math.max(timeoutMillis, 0), MAX_TIMER_MILLIS));
+      }, Math.min(ATTEMPT_CAP * Math.max(timeoutMillis, 0), MAX_TIMER_MILLIS)); // a longer delay would fire at once (found in review)
       timer.unref();
       this.inner.send(data, timeoutMillis).then(
         (r) => {

@@ -236,7 +236,8 @@ function readKeyFile(path: string, what: string, hint: string, kind: 'hmac' | 'p
       const hint = st.isFIFO() ? ' (process substitution, <(…), gives one: write the key to a file, or give an HMAC key itself in OTEL_AUDIT_HMAC_KEY)' : '';
       throw new AuditConfigError(`${what}: ${keyFileName(path)} is a ${fileKind(st)}, not a regular file holding a key${hint}`);
     }
-    if (st.size > MAX_KEY_FILE_BYTES) throw new AuditConfigError(`${what}: ${keyFileName(path)} is larger than ${MAX_KEY_FILE_BYTES} bytes: not a key file`);
+    const tooLarge = (): AuditConfigError => new AuditConfigError(`${what}: ${keyFileName(path)} is larger than ${MAX_KEY_FILE_BYTES} bytes: not a key file`);
+    if (st.size > MAX_KEY_FILE_BYTES) throw tooLarge();
     const buf = Buffer.alloc(MAX_KEY_FILE_BYTES + 1);
     let n = 0;
     for (;;) {
@@ -249,7 +250,7 @@ function readKeyFile(path: string, what: string, hint: string, kind: 'hmac' | 'p
       if (r === 0) break;
       n += r;
       // It may have grown since fstat.
-      if (n > MAX_KEY_FILE_BYTES) throw new AuditConfigError(`${what}: ${keyFileName(path)} is larger than ${MAX_KEY_FILE_BYTES} bytes: not a key file`);
+      if (n > MAX_KEY_FILE_BYTES) throw tooLarge();
     }
     const named = what.includes(keyFileName(path)) ? what : `${what} (${keyFileName(path)})`;
     const text = keyFileText(buf.subarray(0, n), named, kind);
@@ -339,7 +340,7 @@ export function loadSigningKeys(env: NodeJS.ProcessEnv = process.env): { record?
   let hmac: SigningKey | undefined;
   if (isSet(hmacValue) || isSet(hmacFile)) {
     const secretText = isSet(hmacValue) ? envSecretText(hmacValue) : readKeyFile(hmacFile!, ENV_HMAC_KEY_FILE, HINT_HMAC_FILE, 'hmac');
-    const secret = isSet(hmacValue) ? decodeHmacSecret(secretText, ENV_HMAC_KEY) : decodeHmacSecret(secretText, `${ENV_HMAC_KEY_FILE} (${keyFileName(hmacFile!)})`);
+    const secret = decodeHmacSecret(secretText, isSet(hmacValue) ? ENV_HMAC_KEY : `${ENV_HMAC_KEY_FILE} (${keyFileName(hmacFile!)})`);
     let keyId = hmacKeyId(secret);
     if (isSet(keyIdOverride)) {
       const id = keyIdOverride.trim();

@@ -9,7 +9,7 @@
  * Every string from the input goes through escape.ts (`text`/`attr`): file names, ids and messages are
  * attacker-controlled. Ids in the page's own links are indexes (`stream-3`, `finding-12`), never input.
  */
-import type { Problem, StreamSummary, VerifyReport } from '../verify/verifier.js';
+import { inputsNotRead, type Problem, type StreamSummary, type VerifyReport } from '../verify/verifier.js';
 import { attr, text } from './escape.js';
 import type { StreamTimes } from './stream-times.js';
 import { TIMELINE_MAX_STREAMS, timelineSvg } from './timeline.js';
@@ -176,7 +176,7 @@ export function renderVerifyReport(input: VerifyReportPageInput): string {
     continuedBy.set(s.previousStreamId, l);
   }
 
-  const notRead = report.skippedCount ?? report.skipped?.length ?? 0;
+  const notRead = inputsNotRead(report);
   const verdict =
     (report.ok
       ? `<span class="verdict ok">INTACT — every chain verifies</span>`

@@ -310,7 +310,7 @@ export function durableCreateNew(path: string, data: Uint8Array | string, mode: 
     } catch (e) {
       const code = errCode(e);
       if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP' && code !== 'ENOSYS') throw e;
-      if (fs.existsSync(path) || isLink(path)) throw Object.assign(new Error(`EEXIST: file already exists, '${path}'`), { code: 'EEXIST' });
+      if (nameTaken(path)) throw Object.assign(new Error(`EEXIST: file already exists, '${path}'`), { code: 'EEXIST' });
       fs.renameSync(tmp, path);
     }
   } finally {
@@ -319,9 +319,11 @@ export function durableCreateNew(path: string, data: Uint8Array | string, mode: 
   fsyncDir(dirname(path));
 }
 
-const isLink = (path: string): boolean => {
+/** Is there an entry at `path`, of any kind (a dangling symbolic link included)? */
+const nameTaken = (path: string): boolean => {
   try {
-    return fs.lstatSync(path).isSymbolicLink();
+    fs.lstatSync(path);
+    return true;
   } catch {
     return false;
   }

@@ -63,6 +63,9 @@ export interface VerifyReport {
 /** Skipped inputs listed in a report; the rest are counted. */
 export const MAX_LISTED_SKIPS = 100;
 
+/** How many inputs the report's verdict does not cover: found and not read. */
+export const inputsNotRead = (r: VerifyReport): number => r.skippedCount ?? r.skipped?.length ?? 0;
+
 export interface VerifyOptions {
   /**
    * Do not report `reordered` (for inputs whose writer does not keep sequence order within a file). Order is
