@@ -39,8 +39,14 @@ export class ByteWriter {
 
   /** A string known to hold only ASCII characters (digits, hex, JSON punctuation). */
   ascii(s: string): void {
-    this.ensure(s.length);
-    this.pos += this.buf.write(s, this.pos, 'latin1');
+    const n = s.length;
+    this.ensure(n);
+    if (n <= 64) {
+      const buf = this.buf;
+      let at = this.pos;
+      for (let i = 0; i < n; i++) buf[at++] = s.charCodeAt(i);
+      this.pos = at;
+    } else this.pos += this.buf.write(s, this.pos, 'latin1');
   }
 
   /** Any string, as UTF-8 (lone surrogates must have been replaced before). */

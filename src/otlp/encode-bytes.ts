@@ -82,13 +82,17 @@ function writeScalar(w: ByteWriter, v: unknown, limits: EncodeLimits): boolean {
 /** `{"key":"k","value":` and `"k":` of a key that needs no sanitizing: keys repeat, their bytes need not. */
 interface KeyBytes {
   kv: Buffer;
+  /** `kv` followed by `{"stringValue":`: a string value's KeyValue head in one copy. */
+  kvString: Buffer;
+  /** Where, in kvString, the value's canonical text starts. */
   member: Buffer;
 }
 const KEY_CACHE_MAX = 4096;
 
 function keyBytes(raw: string): KeyBytes {
   const json = JSON.stringify(raw);
-  return { kv: Buffer.from(`{"key":${json},"value":`, 'utf8'), member: Buffer.from(`${json}:`, 'utf8') };
+  const kv = Buffer.from(`{"key":${json},"value":`, 'utf8');
+  return { kv, kvString: Buffer.concat([kv, STRING_TAG]), member: Buffer.from(`${json}:`, 'utf8') };
 }
 
 /** Values that `writeValue` omits (it returns false for exactly these). */
@@ -167,6 +171,25 @@ export class JsonValueWriter {
     return true;
   }
 
+  /** `{"key":K,"value":` and the value; a string that needs no escaping is written after one copy of its head. */
+  private writeKeyValue(kb: KeyBytes, v: unknown, path: string, p: EncodeProblems, limits: EncodeLimits): boolean {
+    const w = this.w;
+    if (typeof v === 'string') {
+      const at = w.pos;
+      w.bytes(kb.kvString);
+      if (writeSafeString(w, v, limits.maxStringLength)) {
+        w.byte(0x7d);
+        this.canonText = undefined;
+        this.canonStart = at + kb.kv.length;
+        this.canonEnd = w.pos;
+        return true;
+      }
+      w.pos = at;
+    }
+    w.bytes(kb.kv);
+    return this.writeValue(v, path, p, limits);
+  }
+
   /** Starts a new attribute list (a record's attributes: the record's own, then the processor's stamps). */
   beginAttributes(): void {
     this.kvCount = 0;
@@ -207,8 +230,7 @@ export class JsonValueWriter {
         kb = keyBytes(raw);
         if (raw === key) this.cacheKey(key, kb);
       }
-      w.bytes(kb.kv);
-      if (!this.writeValue(v, key, p, limits)) {
+      if (!this.writeKeyValue(kb, v, key, p, limits)) {
         w.pos = entry;
         continue;
       }
@@ -246,8 +268,7 @@ export class JsonValueWriter {
     if (kb === undefined) this.cacheKey(key, (kb = keyBytes(key)));
     const entry = w.pos;
     if (this.kvCount > 0) w.byte(0x2c);
-    w.bytes(kb.kv);
-    if (!this.writeValue(v, key, p, limits)) w.pos = entry;
+    if (!this.writeKeyValue(kb, v, key, p, limits)) w.pos = entry;
     else this.endMember(key, kb, skip);
     return this.kvCount;
   }
