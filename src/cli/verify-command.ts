@@ -77,7 +77,7 @@
  */
 import type { VerifyingKey } from '../integrity/keys.js';
 import { loadKeyFiles } from '../verify/key-files.js';
-import { commandLine, writeVerifyReportFile } from '../report/index.js';
+import { commandLine, writeNoVerdictReportFile, writeVerifyReportFile } from '../report/index.js';
 import { inputsNotRead, verifyFiles, VerifyInputError, VerifyWorkerError, type Problem, type StreamSummary, type VerifyReport } from '../verify/verifier.js';
 import { errorText } from '../core/errors.js';
 import { optionValue, walkArguments } from './arguments.js';
@@ -307,13 +307,23 @@ async function run(argv: string[], write: (s: string) => void, out: (line: strin
     err(VERIFY_USAGE);
     return 2;
   }
+  const command = commandLine(['otel-audit', 'verify', ...argv]);
+  const cannotWrite = (e: unknown): void =>
+    err(`otel-audit verify: cannot write the report ${JSON.stringify(args.report)}: ${errorText(e)} (a page of that name, if there is one, is not this run's)`);
+  /** Exit 2, no verdict: said on stderr and, with --report, on the page, which must not stay an earlier run's. */
+  const noVerdict = async (message: string): Promise<number> => {
+    err(`otel-audit verify: ${message}`);
+    if (args.report !== undefined) {
+      await writeNoVerdictReportFile(args.report, { reason: message, inputs: args.paths, command, generatedAt: new Date() }).catch(cannotWrite);
+    }
+    return 2;
+  };
   let pubkeys: VerifyingKey[];
   let hmacSecrets: string[];
   try {
     ({ pubkeys, hmacSecrets } = await loadKeyFiles(args.pubkeys, args.hmacKeyFiles));
   } catch (e) {
-    err(`otel-audit verify: ${errorText(e)}`);
-    return 2;
+    return noVerdict(errorText(e));
   }
   let report: VerifyReport;
   try {
@@ -327,21 +337,17 @@ async function run(argv: string[], write: (s: string) => void, out: (line: strin
       onSkip: (path, reason) => err(`otel-audit verify: skipped ${path}: ${reason}`),
     });
   } catch (e) {
-    const what = e instanceof VerifyInputError || e instanceof VerifyWorkerError ? e.message : `unexpected error: ${errorText(e)}`;
-    err(`otel-audit verify: ${what}`);
-    return 2;
+    return noVerdict(e instanceof VerifyInputError || e instanceof VerifyWorkerError ? e.message : `unexpected error: ${errorText(e)}`);
   }
   if (report.files === 0) {
     // Verifying nothing must not look like a pass.
-    err(`otel-audit verify: no *.jsonl or *.json files found in ${args.paths.join(', ')}`);
-    return 2;
+    return noVerdict(`no *.jsonl or *.json files found in ${args.paths.join(', ')}`);
   }
   if (report.records === 0 && report.ok) {
     // Files that hold no audit record (all empty, say, or only other logs) prove nothing either. With a
     // malformed or torn line among them, the report stands: that is a finding (exit 1).
     const others = report.nonAudit > 0 ? ` (${plural(report.nonAudit, 'non-audit record')} ignored)` : '';
-    err(`otel-audit verify: no audit records in ${plural(report.files, 'file')}${others}: nothing was verified`);
-    return 2;
+    return noVerdict(`no audit records in ${plural(report.files, 'file')}${others}: nothing was verified`);
   }
   if (args.json) {
     writeJsonReport(report, write);
@@ -355,9 +361,9 @@ async function run(argv: string[], write: (s: string) => void, out: (line: strin
   // After the verdict is out: a report that cannot be written must not cost the user the verdict.
   if (args.report !== undefined) {
     try {
-      await writeVerifyReportFile(args.report, { report, inputs: args.paths, command: commandLine(['otel-audit', 'verify', ...argv]), generatedAt: new Date() });
+      await writeVerifyReportFile(args.report, { report, inputs: args.paths, command, generatedAt: new Date() });
     } catch (e) {
-      err(`otel-audit verify: cannot write the report ${JSON.stringify(args.report)}: ${errorText(e)}`);
+      cannotWrite(e);
       return 2;
     }
   }

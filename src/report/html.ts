@@ -113,6 +113,59 @@ function filesCell(files: readonly string[], total = files.length): string {
   return shown.join('');
 }
 
+/** The page's head and header, with `verdict` (HTML) under the title. */
+function pageStart(title: string, generatedAt: Date, verdict: string): string[] {
+  return [
+    '<!DOCTYPE html>',
+    '<html lang="en">',
+    '<head>',
+    '<meta charset="utf-8">',
+    `<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">`,
+    '<meta name="viewport" content="width=device-width, initial-scale=1">',
+    '<meta name="referrer" content="no-referrer">',
+    `<title>${text(`otel-audit verify report — ${title}`)}</title>`,
+    `<style>${CSS}</style>`,
+    '</head>',
+    '<body>',
+    '<header>',
+    '<h1>otel-audit verify report</h1>',
+    `<p class="meta">generated ${text(generatedAt.toISOString())}</p>`,
+    verdict,
+    '</header>',
+  ];
+}
+
+/** The command as typed and the inputs as given; the section is left open (the caller may add to it). */
+function commandSection(out: string[], command: string, inputs: readonly string[]): void {
+  out.push('<section id="command">', '<h2>Command and inputs</h2>', `<pre class="cmd">${text(command)}</pre>`, '<div class="muted">inputs:</div>', '<ul class="inputs">');
+  for (const p of inputs) out.push(`<li><code>${text(p)}</code></li>`);
+  out.push('</ul>');
+}
+
+/** What the page of a run that reached no verdict shows. */
+export interface NoVerdictPageInput {
+  /** Why there is no verdict: the message verify printed on stderr. */
+  reason: string;
+  inputs: readonly string[];
+  command: string;
+  generatedAt: Date;
+}
+
+/**
+ * The page of a run that reached no verdict (exit status 2: an input or key that cannot be read, nothing to
+ * verify). It replaces the file named by --report all the same: an earlier run's page left there, INTACT say,
+ * would otherwise pass for this run's.
+ */
+export function renderNoVerdictPage(input: NoVerdictPageInput): string {
+  const out = pageStart('NO VERDICT', input.generatedAt, '<span class="verdict failed">NO VERDICT — the verification did not complete</span>');
+  commandSection(out, input.command, input.inputs);
+  out.push('</section>');
+  out.push('<section id="reason">', '<h2>Why</h2>', `<pre class="cmd">${text(input.reason)}</pre>`);
+  out.push('<p class="note">Nothing was judged: this page says neither that the inputs are intact nor that they were tampered with. Fix the cause and run verify again.</p>');
+  out.push('</section>', '<footer>', 'Written by otel-audit verify.', '</footer>', '</body>', '</html>', '');
+  return out.join('\n');
+}
+
 // One template on purpose: the page reads top to bottom as the HTML it writes; every value in it goes through
 // the escaping helpers above.
 export function renderVerifyReport(input: VerifyReportPageInput): string {
@@ -183,29 +236,8 @@ export function renderVerifyReport(input: VerifyReportPageInput): string {
       : `<span class="verdict failed">FAILED — ${plural(errors.length, 'integrity problem')}</span>`) +
     // The verdict covers what was read: inputs found and not read are said beside it, not only on stderr.
     (notRead === 0 ? '' : ` <p class="note">${plural(notRead, 'input')} found and not read: not covered by this verdict (<a href="#skipped">listed below</a>).</p>`);
-  const out: string[] = [];
-  out.push(
-    '<!DOCTYPE html>',
-    '<html lang="en">',
-    '<head>',
-    '<meta charset="utf-8">',
-    `<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">`,
-    '<meta name="viewport" content="width=device-width, initial-scale=1">',
-    '<meta name="referrer" content="no-referrer">',
-    `<title>${text(`otel-audit verify report — ${report.ok ? 'intact' : 'FAILED'}`)}</title>`,
-    `<style>${CSS}</style>`,
-    '</head>',
-    '<body>',
-    '<header>',
-    '<h1>otel-audit verify report</h1>',
-    `<p class="meta">generated ${text(input.generatedAt.toISOString())}</p>`,
-    verdict,
-    '</header>',
-  );
-
-  out.push('<section id="command">', '<h2>Command and inputs</h2>', `<pre class="cmd">${text(input.command)}</pre>`, '<div class="muted">inputs:</div>', '<ul class="inputs">');
-  for (const p of input.inputs) out.push(`<li><code>${text(p)}</code></li>`);
-  out.push('</ul>');
+  const out = pageStart(report.ok ? 'intact' : 'FAILED', input.generatedAt, verdict);
+  commandSection(out, input.command, input.inputs);
   if (report.skipped !== undefined) {
     out.push('<div class="muted" id="skipped">found and not read:</div>', '<ul class="inputs">');
     for (const k of report.skipped) out.push(`<li><code>${text(k.path)}</code> — ${text(k.reason)}</li>`);

@@ -4,4 +4,4 @@ export { MAX_LISTED_FINDINGS, MAX_LISTED_STREAMS, renderVerifyReport } from './h
 export type { VerifyReportPageInput } from './html.js';
 export { collectStreamTimes } from './stream-times.js';
 export type { StreamTimes } from './stream-times.js';
-export { writeVerifyReportFile } from './write-report.js';
+export { writeNoVerdictReportFile, writeVerifyReportFile } from './write-report.js';

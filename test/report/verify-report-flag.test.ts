@@ -1,6 +1,6 @@
 /** `otel-audit verify --report FILE.html` through the built CLI: the page is written beside the usual verdict. */
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { makeChain, testStreamId, toLines } from '../helpers/make-chain.js';
@@ -76,5 +76,42 @@ describe('verify --report', () => {
   it('usage: --report needs a value; given twice is an error (exit 2)', () => {
     expect(run(['verify', '--report']).code).toBe(2);
     expect(run(['verify', '--report', 'a.html', '--report', 'b.html', 'x.jsonl']).code).toBe(2);
+  });
+});
+
+describe('verify --report on a run that reaches no verdict (exit 2)', () => {
+  /** Each way to exit 2 after the arguments were read: a page from an earlier run must not stay. */
+  it.each([
+    ['an input that does not exist', (d: string) => [join(d, 'missing.jsonl')], /missing\.jsonl/],
+    ['a directory with no journal files', (d: string) => [join(d, 'empty')], /no \*\.jsonl or \*\.json files found/],
+    ['files with no audit records', (d: string) => [join(d, 'other.jsonl')], /no audit records in 1 file/],
+    ['an HMAC key file that does not exist', (d: string) => ['--hmac-key-file', join(d, 'no.key'), join(d, 'good.jsonl')], /no\.key/],
+  ])('%s: the earlier INTACT page is replaced by a NO VERDICT page giving the reason', async (_what, argsOf, reason) => {
+    const { dir, cleanup } = await tempDir();
+    cleanups.push(cleanup);
+    mkdirSync(join(dir, 'empty'));
+    writeFileSync(join(dir, 'other.jsonl'), '{"resourceLogs":[]}\n');
+    writeFileSync(join(dir, 'good.jsonl'), toLines(makeChain(3, { streamId: testStreamId() })).join('\n') + '\n');
+    const page = join(dir, 'report.html');
+    expect(run(['verify', '--report', page, join(dir, 'good.jsonl')]).code).toBe(0);
+    expect(readFileSync(page, 'utf8')).toContain('INTACT');
+
+    const r = run(['verify', '--report', page, ...argsOf(dir)]);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(reason);
+    const html = readFileSync(page, 'utf8');
+    expect(html).not.toContain('INTACT');
+    expect(html).toContain('NO VERDICT');
+    expect(html).toMatch(reason);
+    expect(html).toContain("default-src 'none'"); // the same self-contained page rules
+  });
+
+  it('a page that cannot be written either: exit 2, the reason and the failed write both on stderr', async () => {
+    const { dir, cleanup } = await tempDir();
+    cleanups.push(cleanup);
+    const r = run(['verify', '--report', join(dir, 'no-such-dir', 'r.html'), join(dir, 'missing.jsonl')]);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/missing\.jsonl/);
+    expect(r.err).toMatch(/cannot write the report .*is not this run's/);
   });
 });
