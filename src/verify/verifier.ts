@@ -184,15 +184,22 @@ function certifiedByRestartLinks(store: RecordStore): Map<string, { seq: number;
 /**
  * docs/integrity.md §7.4 step 3, for a stream of which no record is among the inputs while its state file in an
  * input directory says the producer wrote records the collector had not acknowledged: those are kept in the
- * journal in every mode (the spool, with OTEL_AUDIT_FILE=fallback) until acknowledged, so its files were deleted
- * — unless retention.log accounts for them. Acknowledged ones prove nothing either way (a fallback journal never
- * holds them; the collector's copy does). Info, as for a cut tail: the state file is not authenticated.
+ * journal in every mode (the spool, with OTEL_AUDIT_FILE=fallback) until acknowledged, so its files were deleted.
+ * Retention removes only acknowledged records, so it accounts for none of them: a retention.log entry past the
+ * state's acknowledged seq is a claim not taken, as in a stream's own check (chain-check.ts). Acknowledged
+ * records prove nothing either way (a fallback journal never holds them; the collector's copy does). Info, as for
+ * a cut tail: the state file is not authenticated.
  */
 function stateOfAbsentStream(streamId: string, state: StateView, cuts: readonly RetentionCut[]): Problem | undefined {
   const last = state.last ?? 0;
-  const from = Math.max(state.acked, cuts.reduce((m, c) => Math.max(m, c.last), 0)) + 1;
+  const from = state.acked + 1;
   if (from > last) return undefined;
   const range = from === last ? `seq ${last}` : `seq ${from}–${last}`;
+  const claimed = cuts.filter((c) => c.last > state.acked).sort((a, b) => b.last - a.last)[0];
+  const claim =
+    claimed === undefined
+      ? ''
+      : `; ${claimed.log} claims seq 1–${claimed.last} were removed by retention, but retention removes only acknowledged records: the claim is not taken`;
   return {
     kind: 'truncated',
     severity: 'info',
@@ -201,7 +208,27 @@ function stateOfAbsentStream(streamId: string, state: StateView, cuts: readonly 
     ...(from === last ? {} : { through: last }),
     reason: 'state_file',
     file: state.file,
-    message: `no record of this stream is among the inputs, but its state file says the producer ${state.ended ? 'closed it' : 'was'} at seq ${last} and the collector had acknowledged ${state.acked === 0 ? 'none' : `seq 1–${state.acked}`}: ${range}, kept in the journal until acknowledged, ${from === last ? 'is' : 'are'} missing — its journal files may have been deleted (compare the collector's copy). The state file is not authenticated`,
+    message: `no record of this stream is among the inputs, but its state file says the producer ${state.ended ? 'closed it' : 'was'} at seq ${last} and the collector had acknowledged ${state.acked === 0 ? 'none' : `seq 1–${state.acked}`}: ${range}, kept in the journal until acknowledged, ${from === last ? 'is' : 'are'} missing — its journal files may have been deleted (compare the collector's copy)${claim}. The state file is not authenticated`,
+  };
+}
+
+/**
+ * A stream of which no record is among the inputs because retention removed them, as state/retention.log says
+ * and the state file beside it backs (it records them acknowledged): said as info, as a head removed by
+ * retention is in a stream's own check, so that the stream is not passed over in silence.
+ */
+function retiredByRetention(streamId: string, cuts: readonly RetentionCut[]): Problem | undefined {
+  const backed = cuts.filter((c) => c.state !== undefined && c.state.acked >= c.last).sort((a, b) => b.last - a.last);
+  const c = backed[0];
+  if (c === undefined || c.last === 0) return undefined;
+  return {
+    kind: 'deleted',
+    severity: 'info',
+    stream: streamId,
+    seq: 1,
+    ...(c.last === 1 ? {} : { through: c.last }),
+    file: c.log,
+    message: `no record of this stream is among the inputs: ${c.last === 1 ? 'seq 1 was' : `seq 1–${c.last} were`} removed by retention (${c.file}, ${c.deletedAt}) after the collector acknowledged them; ${c.stateFile} records seq ${c.state!.acked} acknowledged. Not verified here: the collector's copy holds them`,
   };
 }
 
@@ -272,7 +299,10 @@ export async function verifyFiles(paths: readonly string[], options: VerifyOptio
   if (external.size > 0) for (const p of streamsOnlyInSources(external, store.streams, store.verifiedKeyIds())) problems.add(p);
   for (const [streamId, state] of states) {
     if (store.streams.has(streamId) || external.has(streamId)) continue;
-    const cut = stateOfAbsentStream(streamId, state, retained.get(streamId) ?? []);
+    const cuts = retained.get(streamId) ?? [];
+    const retired = retiredByRetention(streamId, cuts);
+    if (retired !== undefined) problems.add(retired);
+    const cut = stateOfAbsentStream(streamId, state, cuts);
     if (cut !== undefined) problems.add(cut);
   }
   const listed = problems.finish();

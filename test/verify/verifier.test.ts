@@ -728,13 +728,17 @@ describe('verifyFiles: a head removed by retention (state/retention.log and the 
   // Fixed bug, kept as a regression test: a stream deleted whole from a journal directory, its state file left,
   // went unmentioned (exit 0, nothing said). Info, like a cut tail: the state file is not authenticated. Records
   // the collector acknowledged are not expected in a journal (OTEL_AUDIT_FILE=fallback never writes them).
+  // Fixed bug, kept as a regression test: a stream retention had removed whole got no line at all, and a
+  // retention.log line past what the state file records acknowledged was taken for the records it claimed (in a
+  // stream's own check such a claim is not taken: retention removes only acknowledged records).
   it.each([
-    ['nothing acknowledged, no retention', 0, 0, { seq: 1, through: 12 }],
-    ['seq 1–8 acknowledged, 1–4 removed by retention', 8, 4, { seq: 9, through: 12 }],
-    ['seq 1–5 acknowledged, 1–11 removed by retention', 5, 11, { seq: 12 }],
-    ['everything acknowledged (a fallback journal never held them)', 12, 0, undefined],
-    ['everything removed by retention', 5, 12, undefined],
-  ] as const)('a stream with a state file and no record among the inputs: %s', async (_, acked, retainedThrough, expected) => {
+    ['nothing acknowledged, no retention', 0, 0, { seq: 1, through: 12 }, undefined, false],
+    ['seq 1–8 acknowledged, 1–4 removed by retention', 8, 4, { seq: 9, through: 12 }, 4, false],
+    ['seq 1–5 acknowledged, a retention claim of seq 1–11', 5, 11, { seq: 6, through: 12 }, undefined, true],
+    ['everything acknowledged (a fallback journal never held them)', 12, 0, undefined, undefined, false],
+    ['seq 1–5 acknowledged, a retention claim of every record', 5, 12, { seq: 6, through: 12 }, undefined, true],
+    ['everything acknowledged and removed by retention', 12, 12, undefined, 12, false],
+  ] as const)('a stream with a state file and no record among the inputs: %s', async (_, acked, retainedThrough, expected, retiredThrough, claimRefused) => {
     const { dir } = await headCut({ acked: 12 });
     const gone = testStreamId();
     const records = makeChain(12, { streamId: gone, end: true });
@@ -747,11 +751,19 @@ describe('verifyFiles: a head removed by retention (state/retention.log and the 
     const r = await verifyFiles([dir]);
     expect(r.ok).toBe(true);
     const mine = r.problems.filter((p) => p.stream === gone);
-    if (expected === undefined) expect(mine).toEqual([]);
+    const retired = mine.filter((p) => p.kind === 'deleted');
+    const missing = mine.filter((p) => p.kind === 'truncated');
+    expect(retired.length + missing.length).toBe(mine.length);
+    if (retiredThrough === undefined) expect(retired).toEqual([]);
     else {
-      expect(mine).toEqual([expect.objectContaining({ kind: 'truncated', severity: 'info', reason: 'state_file', ...expected })]);
-      if (!('through' in expected)) expect(mine[0]!.through).toBeUndefined();
-      expect(mine[0]!.message).toMatch(/^no record of this stream is among the inputs, but its state file says the producer closed it at seq 12/);
+      expect(retired).toEqual([expect.objectContaining({ severity: 'info', seq: 1, through: retiredThrough, file: join(dir, 'state', 'retention.log') })]);
+      expect(retired[0]!.message).toMatch(new RegExp(`^no record of this stream is among the inputs: seq 1–${retiredThrough} were removed by retention .* records seq ${acked} acknowledged`));
+    }
+    if (expected === undefined) expect(missing).toEqual([]);
+    else {
+      expect(missing).toEqual([expect.objectContaining({ severity: 'info', reason: 'state_file', ...expected })]);
+      expect(missing[0]!.message).toMatch(/^no record of this stream is among the inputs, but its state file says the producer closed it at seq 12/);
+      expect(missing[0]!.message.includes(`claims seq 1–${retainedThrough} were removed by retention`)).toBe(claimRefused);
     }
   });
 
