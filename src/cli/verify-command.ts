@@ -75,7 +75,7 @@
  * Without a signature or checkpoint, the content of the last record of a stream is not covered by the chain
  * (no successor records its hash).
  */
-import type { VerifyingKey } from '../integrity/keys.js';
+import { looksLikeKeyMaterial, type VerifyingKey } from '../integrity/keys.js';
 import { loadKeyFiles } from '../verify/key-files.js';
 import { commandLine, writeNoVerdictReportFile, writeVerifyReportFile } from '../report/index.js';
 import { inputsNotRead, verifyFiles, VerifyInputError, VerifyWorkerError, type Problem, type StreamSummary, type VerifyReport } from '../verify/verifier.js';
@@ -105,6 +105,25 @@ interface VerifyArgs {
 const MAX_JOBS = 64;
 
 const VALUE_OPTIONS = { '--pubkey': 'pubkeys', '--hmac-key-file': 'hmacKeyFiles', '--checkpoints': 'checkpoints' } as const;
+
+const KEY_OPTIONS: ReadonlySet<string> = new Set(['--pubkey', '--hmac-key-file']);
+
+/**
+ * The arguments as the report page shows them: a key option's value that looks like the key itself (pasted in
+ * place of its file, which is then an exit-2 run whose page still shows the command) is `(value hidden)`, as
+ * in every message (integrity/keys.ts keyFileName).
+ */
+function hideKeyValues(argv: readonly string[]): string[] {
+  const hide = (v: string): string => (looksLikeKeyMaterial(v) ? '(value hidden)' : v);
+  let optionsDone = false;
+  return argv.map((a, k) => {
+    if (optionsDone) return a;
+    if (a === '--') optionsDone = true;
+    const eq = a.indexOf('=');
+    if (a.startsWith('--') && eq > 0 && KEY_OPTIONS.has(a.slice(0, eq))) return `${a.slice(0, eq + 1)}${hide(a.slice(eq + 1))}`;
+    return k > 0 && KEY_OPTIONS.has(argv[k - 1]!) ? hide(a) : a;
+  });
+}
 
 /** Parses the arguments after `verify`; returns an error message for bad usage. */
 function parseArgs(argv: readonly string[]): VerifyArgs | { help: true } | { error: string } {
@@ -141,7 +160,11 @@ function parseArgs(argv: readonly string[]): VerifyArgs | { help: true } | { err
   });
   if (stop !== undefined) return stop;
   if (args.paths.length === 0) return { error: 'no file or directory given' };
-  if (args.report !== undefined && args.paths.some((p) => resolve(p) === resolve(args.report!))) return { error: `--report ${JSON.stringify(args.report)} is also an input: it would be replaced` };
+  if (args.report !== undefined) {
+    // The page replaces the file of its name, whatever the run's outcome: never an input, key or checkpoint source.
+    const named = [...args.paths, ...args.pubkeys, ...args.hmacKeyFiles, ...args.checkpoints];
+    if (named.some((p) => resolve(p) === resolve(args.report!))) return { error: `--report ${JSON.stringify(args.report)} is also an input or a key file: it would be replaced` };
+  }
   if (args.checkpoints.length > 0 && args.pubkeys.length === 0) return { error: '--checkpoints needs --pubkey (checkpoints are trusted only when their signature verifies)' };
   return args;
 }
@@ -307,7 +330,7 @@ async function run(argv: string[], write: (s: string) => void, out: (line: strin
     err(VERIFY_USAGE);
     return 2;
   }
-  const command = commandLine(['otel-audit', 'verify', ...argv]);
+  const command = commandLine(['otel-audit', 'verify', ...hideKeyValues(argv)]);
   const cannotWrite = (e: unknown): void =>
     err(`otel-audit verify: cannot write the report ${JSON.stringify(args.report)}: ${errorText(e)} (a page of that name, if there is one, is not this run's)`);
   /** Exit 2, no verdict: said on stderr and, with --report, on the page, which must not stay an earlier run's. */

@@ -192,10 +192,12 @@ function certifiedByRestartLinks(store: RecordStore): Map<string, { seq: number;
  */
 function stateOfAbsentStream(streamId: string, state: StateView, cuts: readonly RetentionCut[]): Problem | undefined {
   const last = state.last ?? 0;
-  const from = state.acked + 1;
+  // A cut backed by the state file of its own directory (another input directory may hold a newer one) shows
+  // those records acknowledged too.
+  const from = Math.max(state.acked, highestBacked(cuts)?.last ?? 0) + 1;
   if (from > last) return undefined;
   const range = from === last ? `seq ${last}` : `seq ${from}–${last}`;
-  const claimed = cuts.filter((c) => c.last > state.acked).sort((a, b) => b.last - a.last)[0];
+  const claimed = cuts.filter((c) => c.last >= from && !isBacked(c)).sort((a, b) => b.last - a.last)[0];
   const claim =
     claimed === undefined
       ? ''
@@ -217,10 +219,12 @@ function stateOfAbsentStream(streamId: string, state: StateView, cuts: readonly 
  * and the state file beside it backs (it records them acknowledged): said as info, as a head removed by
  * retention is in a stream's own check, so that the stream is not passed over in silence.
  */
-function retiredByRetention(streamId: string, cuts: readonly RetentionCut[]): Problem | undefined {
-  const backed = cuts.filter((c) => c.state !== undefined && c.state.acked >= c.last).sort((a, b) => b.last - a.last);
-  const c = backed[0];
+function retiredByRetention(streamId: string, state: StateView, cuts: readonly RetentionCut[]): Problem | undefined {
+  const c = highestBacked(cuts);
   if (c === undefined || c.last === 0) return undefined;
+  // Acknowledged records after the cut that no input holds: expected of a fallback journal, said all the same.
+  const rest = Math.min(state.last ?? 0, Math.max(state.acked, c.state!.acked));
+  const tail = rest <= c.last ? '' : `; ${rest === c.last + 1 ? `seq ${rest}` : `seq ${c.last + 1}–${rest}`}, acknowledged too, ${rest === c.last + 1 ? 'is' : 'are'} neither among the inputs nor in retention.log (a fallback journal never holds acknowledged records)`;
   return {
     kind: 'deleted',
     severity: 'info',
@@ -228,8 +232,18 @@ function retiredByRetention(streamId: string, cuts: readonly RetentionCut[]): Pr
     seq: 1,
     ...(c.last === 1 ? {} : { through: c.last }),
     file: c.log,
-    message: `no record of this stream is among the inputs: ${c.last === 1 ? 'seq 1 was' : `seq 1–${c.last} were`} removed by retention (${c.file}, ${c.deletedAt}) after the collector acknowledged them; ${c.stateFile} records seq ${c.state!.acked} acknowledged. Not verified here: the collector's copy holds them`,
+    message: `no record of this stream is among the inputs: ${c.last === 1 ? 'seq 1 was' : `seq 1–${c.last} were`} removed by retention (${c.file}, ${c.deletedAt}) after the collector acknowledged them; ${c.stateFile} records seq ${c.state!.acked} acknowledged${tail}. Not verified here: the collector's copy holds them`,
   };
+}
+
+/** A retention cut that the state file of its own directory backs: it records the removed records acknowledged. */
+const isBacked = (c: RetentionCut): boolean => c.state !== undefined && c.state.acked >= c.last;
+
+/** Of the backed cuts, the one that reaches furthest. */
+function highestBacked(cuts: readonly RetentionCut[]): RetentionCut | undefined {
+  let best: RetentionCut | undefined;
+  for (const c of cuts) if (isBacked(c) && (best === undefined || c.last > best.last)) best = c;
+  return best;
 }
 
 /**
@@ -300,7 +314,7 @@ export async function verifyFiles(paths: readonly string[], options: VerifyOptio
   for (const [streamId, state] of states) {
     if (store.streams.has(streamId) || external.has(streamId)) continue;
     const cuts = retained.get(streamId) ?? [];
-    const retired = retiredByRetention(streamId, cuts);
+    const retired = retiredByRetention(streamId, state, cuts);
     if (retired !== undefined) problems.add(retired);
     const cut = stateOfAbsentStream(streamId, state, cuts);
     if (cut !== undefined) problems.add(cut);

@@ -106,6 +106,39 @@ describe('verify --report on a run that reaches no verdict (exit 2)', () => {
     expect(html).toContain("default-src 'none'"); // the same self-contained page rules
   });
 
+  // Found in review: a key pasted in place of its file fails key loading (exit 2), and the NO VERDICT page showed
+  // the command line as typed, the key in it, in a file readable by others (0644).
+  it.each([
+    ['an HMAC secret given to --hmac-key-file', (k: string) => ['--hmac-key-file', k], 'base64:c3VwZXItc2VjcmV0LWhtYWMta2V5LTAxMjM0NTY3ODk='],
+    ['an HMAC secret given as --hmac-key-file=…', (k: string) => [`--hmac-key-file=${k}`], 'hex:00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff'],
+    ['a PEM key given to --pubkey', (k: string) => ['--pubkey', k], '-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIBn5uYbNRyt3I0L0jyL1oAZ7Qk8dCnSQfkEtHbFvLPGm\n-----END PRIVATE KEY-----\n'],
+  ])('%s: the page hides it, as stderr does', async (_what, argsOf, secret) => {
+    const { dir, cleanup } = await tempDir();
+    cleanups.push(cleanup);
+    writeFileSync(join(dir, 'good.jsonl'), toLines(makeChain(3, { streamId: testStreamId() })).join('\n') + '\n');
+    const page = join(dir, 'report.html');
+    const r = run(['verify', '--report', page, ...argsOf(secret), join(dir, 'good.jsonl')]);
+    expect(r.code).toBe(2);
+    const html = readFileSync(page, 'utf8');
+    expect(html).toContain('NO VERDICT');
+    expect(html).toContain('(value hidden)');
+    for (const piece of [secret.slice(7, 30), 'MC4CAQAwBQYDK2VwBCIEIBn5', 'BEGIN PRIVATE']) if (secret.includes(piece)) expect(html).not.toContain(piece);
+    expect(r.err).not.toContain(secret.slice(7, 30));
+  });
+
+  it('--report naming a key file or a checkpoint source: usage error (exit 2), the file kept', async () => {
+    const { dir, cleanup } = await tempDir();
+    cleanups.push(cleanup);
+    writeFileSync(join(dir, 'good.jsonl'), toLines(makeChain(3, { streamId: testStreamId() })).join('\n') + '\n');
+    writeFileSync(join(dir, 'k.html'), 'too-short-key\n');
+    for (const opt of ['--hmac-key-file', '--pubkey']) {
+      const r = run(['verify', opt, join(dir, 'k.html'), '--report', join(dir, 'k.html'), join(dir, 'good.jsonl')]);
+      expect(r.code).toBe(2);
+      expect(r.err).toMatch(/is also an input or a key file/);
+      expect(readFileSync(join(dir, 'k.html'), 'utf8')).toBe('too-short-key\n');
+    }
+  });
+
   it('a page that cannot be written either: exit 2, the reason and the failed write both on stderr', async () => {
     const { dir, cleanup } = await tempDir();
     cleanups.push(cleanup);

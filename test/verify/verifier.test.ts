@@ -767,6 +767,39 @@ describe('verifyFiles: a head removed by retention (state/retention.log and the 
     }
   });
 
+  // Found in review: with two journal directories, the lines said depended on their order and contradicted
+  // each other (a cut backed in one directory was called a claim not taken against the other's older state file).
+  it.each([['a', 'b'], ['b', 'a']] as const)('a stream retention removed whole in one directory, an older state file of it in another (order %s, %s): one line', async (...order) => {
+    const root = await freshDir();
+    const gone = testStreamId();
+    const records = makeChain(12, { streamId: gone, end: true });
+    const st = (acked: number): string => JSON.stringify({ version: 1, streamId: gone, pid: 2, host: 'h', startedAt: '2026-11-28T00:00:00.000Z', acked, last: 12, ended: true, done: acked === 12 });
+    for (const d of ['a', 'b']) await mkdir(join(root, d, 'state'), { recursive: true });
+    // a: something else to verify, and the stream's state from before its records were acknowledged.
+    await writeLines(join(root, 'a', 'audit-other.jsonl'), toLines(makeChain(3)));
+    await writeLines(join(root, 'a', 'state', `${gone}.state`), [st(2)]);
+    // b: the stream acknowledged and removed by retention.
+    await writeLines(join(root, 'b', 'state', `${gone}.state`), [st(12)]);
+    const entry = { streamId: gone, file: `audit-${gone}-000001.jsonl`, last: 12, lastHash: recordHash(records[11]!), deletedAt: '2026-11-28T00:00:00.000Z' };
+    await writeLines(join(root, 'b', 'state', 'retention.log'), [JSON.stringify(entry)]);
+    const r = await verifyFiles(order.map((d) => join(root, d)));
+    expect(r.ok).toBe(true);
+    expect(r.problems.filter((p) => p.stream === gone)).toEqual([expect.objectContaining({ kind: 'deleted', severity: 'info', seq: 1, through: 12 })]);
+  });
+
+  it('a stream acknowledged through its end, retention having removed only its head: the rest is named', async () => {
+    const { dir } = await headCut({ acked: 12 });
+    const gone = testStreamId();
+    const records = makeChain(12, { streamId: gone, end: true });
+    await writeLines(join(dir, 'state', `${gone}.state`), [JSON.stringify({ version: 1, streamId: gone, pid: 2, host: 'h', startedAt: '2026-11-28T00:00:00.000Z', acked: 12, last: 12, ended: true, done: true })]);
+    const entry = { streamId: gone, file: `audit-${gone}-000001.jsonl`, last: 8, lastHash: recordHash(records[7]!), deletedAt: '2026-11-28T00:00:00.000Z' };
+    await writeFile(join(dir, 'state', 'retention.log'), JSON.stringify(entry) + '\n', { flag: 'a' });
+    const r = await verifyFiles([dir]);
+    const mine = r.problems.filter((p) => p.stream === gone);
+    expect(mine).toEqual([expect.objectContaining({ kind: 'deleted', severity: 'info', seq: 1, through: 8 })]);
+    expect(mine[0]!.message).toMatch(/seq 9–12, acknowledged too, are neither among the inputs nor in retention\.log/);
+  });
+
   // Fixed bug, kept as a regression test: the gap was "seq 1–6 (6 records) are missing", retention not mentioned.
   it('the records after the cut deleted too: those are the error, the cut stays info', async () => {
     const { dir, streamId } = await headCut({ acked: 12 }, 2);
