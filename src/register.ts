@@ -29,8 +29,10 @@ import { LoggerProvider } from '@opentelemetry/sdk-logs';
 import { containerDetector } from './otel/container-detector.js';
 import { logsApi } from './otel/logs-api.js';
 import { sdkDisabled } from './otel/sdk-disabled.js';
-// Through the package's main entry, which the build leaves as an import of dist/index.(c)js (tsup.config.ts): the
-// app that imports `otel-audit` then shares this processor's classes, and `e instanceof AuditLossError` holds.
+// Through the package's main entry, which the build leaves as an import of dist/index.(c)js (tsup.config.ts): an
+// app that loads `otel-audit` the way this hook was loaded (import with --import, require with -r) shares this
+// processor's classes, and `e instanceof AuditLossError` holds. A CommonJS app under --import gets the other build's
+// classes: hence -r for CommonJS (README, "Zero-code").
 import { AuditConfigError, auditProcessorFromEnv, type AuditLogRecordProcessor } from './index.js';
 
 /** Exit code for a configuration error (sysexits.h EX_CONFIG). */

@@ -7,7 +7,7 @@
 import { deferred } from '../deliver/deferred.js';
 import type { AuditReceipt } from '../deliver/receipt.js';
 import { prepareEvent } from '../map/map-event.js';
-import { withOsIdentity } from '../map/os-identity.js';
+import { withOsIdentity, type AuditEventDraft } from '../map/os-identity.js';
 import { logsApi } from '../otel/logs-api.js';
 import { sdkDisabled } from '../otel/sdk-disabled.js';
 import { SEVERITY_INFO, SEVERITY_WARN, type LogsLogger, type LogsLoggerProvider } from '../otel/types.js';
@@ -63,14 +63,16 @@ export class AuditLogger {
   /**
    * Records one audit event. Throws `AuditValidationError` (invalid event), `AuditLossError` (fail-closed
    * policy and the pipeline cannot take it) or `AuditConfigError` (the processor is not on this provider).
+   * An event may name no actor only when the processor's `defaultActor` is `'os-user'` (the OS user running the
+   * process); otherwise such an event is refused with `AuditValidationError`, as any invalid event.
    */
-  record(event: AuditEvent): Promise<AuditReceipt> {
+  record(event: AuditEvent | AuditEventDraft): Promise<AuditReceipt> {
     if (this.processor === undefined) {
       // Validated all the same: an app's invalid event fails the same way whether the SDK runs or not.
-      const m = prepareEvent(event);
+      const m = prepareEvent(event as AuditEvent); // validated there: a draft without its actor is refused
       return notKept(new AuditLossError(SDK_DISABLED, [m.recordId]));
     }
-    const m = prepareEvent(this.processor.options.defaultActor === 'os-user' ? withOsIdentity(event) : event);
+    const m = prepareEvent(this.processor.options.defaultActor === 'os-user' ? withOsIdentity(event) : (event as AuditEvent));
     if (!this.processor.canAccept()) {
       const err = new AuditLossError(`audit record refused: ${this.processor.refusal() ?? 'the pipeline cannot accept records'}`, [m.recordId]);
       if (this.processor.options.onLossPolicy === 'throw') throw err;

@@ -10,7 +10,7 @@ import type { AuditRecord } from './audit-record.js';
 import { parseLine, type ReadCounts } from './parse-line.js';
 import type { RefusedLine } from './refused-lines.js';
 import { errorText } from '../core/errors.js';
-import { vanished } from '../verify/inputs.js';
+import { VANISHED, vanished } from '../verify/inputs.js';
 
 /** A file that could not be opened or read (vanished, permissions, not a regular file, EIO): an I/O error. */
 export class InputReadError extends Error {
@@ -40,9 +40,15 @@ export function decodeLine(bytes: Buffer): string | undefined {
 
 /**
  * Yields the records of `files`, a chunk at a time; a line `refused` says the verifier refuses is skipped (counted
- * unreadable). Rejects only on I/O errors: InputReadError, naming the file.
+ * unreadable), a file deleted since it was listed is told to `onSkip`. Rejects only on I/O errors: InputReadError,
+ * naming the file.
  */
-export async function* readAuditRecords(files: readonly InputFile[], counts: ReadCounts, refused?: RefusedLine): AsyncGenerator<AuditRecord[]> {
+export async function* readAuditRecords(
+  files: readonly InputFile[],
+  counts: ReadCounts,
+  refused?: RefusedLine,
+  onSkip: (path: string, reason: string) => void = () => undefined,
+): AsyncGenerator<AuditRecord[]> {
   for (const f of files) {
     let batch: AuditRecord[] = [];
     const emit = (r: AuditRecord): void => void batch.push(r);
@@ -60,7 +66,11 @@ export async function* readAuditRecords(files: readonly InputFile[], counts: Rea
     try {
       fh = (await openRegularFile(f.path, f.follow)).fh;
     } catch (e) {
-      if (vanished(e, f)) continue; // deleted by retention since it was listed (verify/inputs.ts)
+      if (vanished(e, f)) {
+        // Deleted by retention since it was listed (verify/inputs.ts): its records are not searched, and that is said.
+        onSkip(f.path, VANISHED);
+        continue;
+      }
       throw fail(e);
     }
     try {

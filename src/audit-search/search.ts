@@ -66,7 +66,7 @@ export async function* searchFiles(paths: readonly string[], options: SearchOpti
   const seen = new SeenSequences();
   const limit = options.limit ?? Number.POSITIVE_INFINITY;
   if (limit <= 0) return;
-  for await (const batch of readAuditRecords(files, progress.counts, refusedLines(report))) {
+  for await (const batch of readAuditRecords(files, progress.counts, refusedLines(report), options.onSkip)) {
     const out: Match[] = [];
     for (const r of batch) {
       if (!seen.add(r.streamId, r.sequence)) {

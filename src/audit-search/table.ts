@@ -13,6 +13,11 @@ export interface TableColumn {
   /** Narrowest it gets (so rows that come later, as in `tail --follow`, have room). */
   min?: number;
   align?: 'left' | 'right';
+  /**
+   * Never cut: a longer value is printed whole and pushes the rest of its row right (a sequence number cut to
+   * `100…` could not be told from the next one).
+   */
+  whole?: boolean;
 }
 
 const BLOCK_ROWS = 1000;
@@ -25,9 +30,9 @@ const width = (s: string): number => {
   return n;
 };
 
-function fit(s: string, w: number, align: 'left' | 'right'): string {
+function fit(s: string, w: number, align: 'left' | 'right', whole: boolean): string {
   const n = width(s);
-  if (n > w) return [...s].slice(0, Math.max(0, w - 1)).join('') + '…';
+  if (n > w) return whole ? s : [...s].slice(0, Math.max(0, w - 1)).join('') + '…';
   const pad = ' '.repeat(w - n);
   return align === 'right' ? pad + s : s + pad;
 }
@@ -71,7 +76,7 @@ export class TableWriter {
 
   private format(row: readonly string[]): string {
     const last = this.columns.length - 1;
-    const cells = this.columns.map((c, i) => (i === last ? (row[i] ?? '') : fit(row[i] ?? '', this.widths[i]!, c.align ?? 'left')));
+    const cells = this.columns.map((c, i) => (i === last ? (row[i] ?? '') : fit(row[i] ?? '', this.widths[i]!, c.align ?? 'left', c.whole === true)));
     return `${cells.join(GAP).trimEnd()}\n`;
   }
 }
@@ -81,7 +86,7 @@ export const MATCH_COLUMNS: readonly TableColumn[] = [
   // Minimums, for `tail -f` started before any record exists (widths are fixed at the header then).
   { title: 'TIME', max: 24, min: 24 },
   { title: 'STREAM', max: 8, min: 8 },
-  { title: 'SEQ', max: 12, min: 4, align: 'right' },
+  { title: 'SEQ', max: 12, min: 7, align: 'right', whole: true },
   { title: 'EVENT', max: 32, min: 16 },
   { title: 'ACTOR', max: 24, min: 10 },
   { title: 'ACTION', max: 16, min: 10 },

@@ -24,6 +24,9 @@ const usage = `
   const seq: Promise<number> = receipt.then((r) => r.sequence);
   // @ts-expect-error outcome is a closed set
   audit.record({ action: 'LOGIN', outcome: 'maybe', actor: { id: 'a', type: 'user' } });
+  // No actor: the OS user with defaultActor 'os-user' (README "For command-line tools"), refused at run time otherwise.
+  const cli = getAuditLogger({ processor: new AuditLogRecordProcessor({ defaultActor: 'os-user' }) });
+  void cli.record({ action: 'EXECUTE', outcome: 'success' });
   void seq;
   void ATTR_ACTION;
   // Signing keys in code: made by loadSigningKeys (from any env-shaped object), passed as the option.
