@@ -1,11 +1,15 @@
 /**
  * Reads what is appended to one file, a complete line at a time, for `tail --follow`. Between reads it holds
- * only its position and the bytes of an unfinished last line (a writer mid-line), so a line is handed on
- * once, whole, when its '\n' arrives. A file that shrank (the journal cuts a torn last line on recovery) is
- * re-read from the last complete line it still holds, and a file replaced under the same name (another inode)
- * from the start; so is one rewritten in place (truncated and refilled past its old size between two polls,
- * copytruncate-style), told by the bytes before its position no longer being the ones read. The caller folds
- * what it has already seen.
+ * its position, the bytes of an unfinished last line (a writer mid-line), so a line is handed on once, whole,
+ * when its '\n' arrives, and the file open (as `tail -F` does): a file rotated by rename (a collector's file
+ * exporter, logrotate) keeps being written under its new name until the writer reopens the path, and those last
+ * lines are read from the held file before the new file at the path is read from its start. A file that shrank
+ * (the journal cuts a torn last line on recovery) is re-read from the last complete line it still holds; so is
+ * one rewritten in place (truncated and refilled past its old size between two polls, copytruncate-style), told
+ * by the bytes before its position no longer being the ones read. The caller folds what it has already seen.
+ *
+ * At most MAX_HELD files are held open at once, those that grew last; another is reopened by its name at its
+ * next poll (a rename in the meantime then costs what was appended to it since its last read).
  */
 import { stat, type FileHandle } from 'node:fs/promises';
 import { MAX_LINE_BYTES, openRegularFile } from './safe-open.js';
@@ -14,6 +18,10 @@ const NL = 0x0a;
 const CHUNK = 1 << 20;
 /** Enough to tell a journal line from another: each ends with its records' ids and hashes. */
 const MARK_BYTES = 64;
+/** Files held open across polls, across every follower of the process: the ones that grew most recently. */
+export const MAX_HELD = 64;
+const held = new Set<FileFollower>();
+let growth = 0;
 
 export class FileFollower {
   /** Bytes of the file handed on as complete lines. */
@@ -23,7 +31,20 @@ export class FileFollower {
   private partialBytes = 0;
   /** Inside a line longer than MAX_LINE_BYTES: dropped up to its '\n'. */
   private skipping = false;
+  /** The file being read: its inode, and its handle while held open. */
   private inode: bigint | undefined;
+  private fh: FileHandle | undefined;
+  /** When it last grew (a process-wide count): the least recent one is closed first. */
+  private grewAt = 0;
+
+  get grownAt(): number {
+    return this.grewAt;
+  }
+  /**
+   * Set when poll found the file gone while it was not held open (never opened, or closed to stay within
+   * MAX_HELD): what was appended to it since it was last read, if anything, was not read.
+   */
+  goneUnread = false;
   /** The last bytes handed on (up to MARK_BYTES, ending at `consumed`): still there, the file was only appended to. */
   private mark: Buffer | undefined;
 
@@ -34,56 +55,87 @@ export class FileFollower {
 
   /**
    * Reads up to the current end and calls `onLine` for each complete line (`bytes` undefined for one over
-   * MAX_LINE_BYTES). Resolves false when the file is gone; rejects on other I/O errors.
+   * MAX_LINE_BYTES): first the rest of the file held open, then, if the name now leads to another file, that
+   * one from its start. Resolves false when the file is gone (what the held file still had was read first);
+   * rejects on other I/O errors.
    */
   async poll(onLine: (bytes: Buffer | undefined, line: number) => void): Promise<boolean> {
-    let size: number;
+    const wasHeld = this.fh !== undefined;
+    if (wasHeld) await this.readHeld(onLine);
+    let ino: bigint;
     try {
-      const st = await stat(this.path, { bigint: true });
-      if (this.inode !== undefined && st.ino !== this.inode) this.reset(0);
-      this.inode = st.ino;
-      size = Number(st.size);
+      ino = (await stat(this.path, { bigint: true })).ino;
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false;
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+      this.goneUnread = !wasHeld;
+      await this.close();
+      return false;
+    }
+    if (this.fh !== undefined && ino === this.inode) return true;
+    // Not held (first poll, or closed to stay within MAX_HELD), or the name leads to another file now.
+    await this.close();
+    let fh: FileHandle;
+    try {
+      fh = (await openRegularFile(this.path, this.followLink)).fh;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+      this.goneUnread = true;
+      return false;
+    }
+    try {
+      const opened = (await fh.stat({ bigint: true })).ino;
+      // Another file under the name (replaced, rotated): read from its start.
+      if (this.inode !== undefined && opened !== this.inode) this.reset(0);
+      this.inode = opened;
+    } catch (e) {
+      await fh.close();
       throw e;
     }
+    this.fh = fh;
+    held.add(this);
+    await this.readHeld(onLine);
+    return true;
+  }
+
+  /** Closes the file if it is held open (the follower is dropped, or the command ends). */
+  async close(): Promise<void> {
+    const fh = this.fh;
+    this.fh = undefined;
+    held.delete(this);
+    await fh?.close();
+  }
+
+  /** Reads the held file from the position up to its current end. */
+  private async readHeld(onLine: (bytes: Buffer | undefined, line: number) => void): Promise<void> {
+    const fh = this.fh!;
+    const size = Number((await fh.stat({ bigint: true })).size);
     let pos = this.consumed + this.partialBytes;
     if (size < pos) {
       // Shrunk: what was pending is gone; re-read from the last complete line if the file still has it.
       this.reset(size >= this.consumed ? this.consumed : 0);
       pos = this.consumed;
     }
-    if (size === pos) return true;
-    let fh;
-    try {
-      fh = (await openRegularFile(this.path, this.followLink)).fh;
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false;
-      throw e;
+    if (size === pos) return;
+    const mark = this.mark;
+    if (mark !== undefined && this.consumed >= mark.length && !(await this.holds(fh, mark, this.consumed - mark.length))) {
+      this.reset(0);
+      pos = 0;
     }
-    try {
-      const mark = this.mark;
-      if (mark !== undefined && this.consumed >= mark.length && !(await this.holds(fh, mark, this.consumed - mark.length))) {
-        this.reset(0);
-        pos = 0;
-      }
-      // An unfinished line cut back and written again (the journal's repair of a torn tail, an exit-path write):
-      // the new line is read from its start, not spliced onto the old fragment.
-      if (this.partialBytes > 0 && !this.skipping && !(await this.holds(fh, Buffer.concat(this.partial), this.consumed))) {
-        this.reset(this.consumed);
-        pos = this.consumed;
-      }
-      const buf = Buffer.allocUnsafe(CHUNK);
-      while (pos < size) {
-        const { bytesRead } = await fh.read(buf, 0, Math.min(CHUNK, size - pos), pos);
-        if (bytesRead === 0) break;
-        this.take(buf.subarray(0, bytesRead), onLine);
-        pos += bytesRead;
-      }
-    } finally {
-      await fh.close();
+    // An unfinished line cut back and written again (the journal's repair of a torn tail, an exit-path write):
+    // the new line is read from its start, not spliced onto the old fragment.
+    if (this.partialBytes > 0 && !this.skipping && !(await this.holds(fh, Buffer.concat(this.partial), this.consumed))) {
+      this.reset(this.consumed);
+      pos = this.consumed;
     }
-    return true;
+    const buf = Buffer.allocUnsafe(Math.min(CHUNK, size - pos));
+    while (pos < size) {
+      const { bytesRead } = await fh.read(buf, 0, Math.min(buf.length, size - pos), pos);
+      if (bytesRead === 0) break;
+      this.take(buf.subarray(0, bytesRead), onLine);
+      pos += bytesRead;
+    }
+    this.grewAt = ++growth;
+    if (held.size > MAX_HELD) await leastRecentlyGrown()?.close();
   }
 
   /** Does the file still hold `bytes` at `at`? */
@@ -134,4 +186,11 @@ export class FileFollower {
       } else this.partial.push(Buffer.from(data.subarray(start)));
     }
   }
+}
+
+/** Of the followers holding a file open, the one whose file grew longest ago. */
+function leastRecentlyGrown(): FileFollower | undefined {
+  let oldest: FileFollower | undefined;
+  for (const f of held) if (oldest === undefined || f.grownAt < oldest.grownAt) oldest = f;
+  return oldest;
 }

@@ -33,20 +33,14 @@ function hashOf(head: StreamHead): string | null {
 export class LinkTracker {
   private readonly heads = new Map<string, StreamHead>();
 
-  /** Notes a record read before following started, as its stream's head if it is the highest so far. */
-  seed(r: AuditRecord): void {
+  /**
+   * Notes a record the verifier read, with its verdict, as its stream's head if it is the highest so far:
+   * its successors are checked against it and inherit the verdict.
+   */
+  seed(r: AuditRecord, verdict: ChainVerdict): void {
     const h = this.heads.get(r.streamId);
     if (h !== undefined && h.seq >= r.sequence) return;
-    this.heads.set(r.streamId, { seq: r.sequence, record: r.record, hash: undefined, ended: isEnd(r.record), chain: 'unknown', problem: undefined });
-  }
-
-  /** Takes each head's verdict from the verifier, once it has run over what was read: successors inherit it. */
-  reseed(verdict: (streamId: string, seq: number) => ChainVerdict): void {
-    for (const [id, h] of this.heads) {
-      const v = verdict(id, h.seq);
-      h.chain = v.chain;
-      h.problem = v.problem;
-    }
+    this.heads.set(r.streamId, { seq: r.sequence, record: r.record, hash: undefined, ended: isEnd(r.record), chain: verdict.chain, problem: verdict.problem });
   }
 
   /** The verdict of a new record (not seen before), which becomes its stream's head if it is the highest. */

@@ -6,7 +6,9 @@
  *
  * Reading: the top-level *.jsonl / *.json files of the directory (not rejected/ or quarantine/), polled every
  * --interval ms (default 250: fs.watch misses events on some file systems and across renames; polling costs
- * one stat per file). Memory: the N records shown, per stream its highest record and seen ranges.
+ * one stat per file), each held open between polls (at most MAX_HELD, file-follower.ts), so that a file rotated by
+ * rename is read to its end before the new one at its name. Memory: the N records shown, per stream its highest
+ * record and seen ranges.
  *
  * Chain column: for the first N, the verifier's verdict over the same directory (as in search); for records
  * that arrive later, checked link by link against their stream's previous record
@@ -18,7 +20,7 @@ import type { Dirent } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { AuditRecord } from '../audit-search/audit-record.js';
-import { ChainIndex } from '../audit-search/chain-status.js';
+import { ChainIndex, type ChainVerdict } from '../audit-search/chain-status.js';
 import { FileFollower } from '../audit-search/file-follower.js';
 import { LastRecords } from '../audit-search/last-records.js';
 import { LinkTracker } from '../audit-search/link-tracker.js';
@@ -84,6 +86,8 @@ export function parseTailArgs(argv: readonly string[]): TailArgs | { help: true 
 export interface TailOptions {
   /** Ends `--follow` (default: SIGINT or SIGTERM). */
   signal?: AbortSignal;
+  /** @internal For the tests: runs after the verifier's pass and before the first read (a writer appending then). */
+  afterVerify?: () => void;
 }
 
 /** Runs `tail` with the arguments after the subcommand name; never rejects. */
@@ -143,8 +147,10 @@ async function run(argv: string[], io: CommandIo, err: (line: string) => void, o
   const pollAll = async (onRecord: (r: AuditRecord) => void, finish: boolean, refused: RefusedLine, onCopy?: (r: AuditRecord) => void): Promise<void> => {
     const files = await currentFiles(args.target, isDir);
     const present = new Set(files);
-    for (const path of followers.keys()) if (!present.has(path)) followers.delete(path); // deleted by retention
-    for (const path of files) {
+    // Files whose name left the listing (deleted by retention, renamed away by rotation) first: what their held
+    // file still has comes before what follows it under other names.
+    const gone = [...followers.keys()].filter((path) => !present.has(path));
+    for (const path of [...gone, ...files]) {
       let f = followers.get(path);
       if (f === undefined) followers.set(path, (f = new FileFollower(path, !isDir)));
       const onLine = (bytes: Buffer | undefined, line: number): void => {
@@ -153,8 +159,12 @@ async function run(argv: string[], io: CommandIo, err: (line: string) => void, o
         else parseLine(text, path, line, counts, (r) => (seen.add(r.streamId, r.sequence) ? onRecord(r) : onCopy?.(r)));
       };
       try {
-        if (!(await f.poll(onLine))) followers.delete(path);
-        else if (finish) f.finish(onLine);
+        if (!(await f.poll(onLine)) || !present.has(path)) {
+          // Deleted (retention) before it was opened, or while it was not held: its records may be missing.
+          if (f.goneUnread) err(`skipped ${path}: deleted before tail could read it all (retention of a live journal directory); records may be missing (run otel-audit verify ${args.target})`);
+          await f.close();
+          followers.delete(path);
+        } else if (finish) f.finish(onLine);
         failing.delete(path);
       } catch (e) {
         // Reported once per file; it may come back (permissions fixed), so it is tried again.
@@ -163,74 +173,86 @@ async function run(argv: string[], io: CommandIo, err: (line: string) => void, o
       }
     }
   };
+  // Files held open by the followers are closed however the command ends.
+  try {
 
-  // The verifier first: the lines it refuses are not read (their records would hide the genuine copies). A record
-  // appended after it ran reads as `unknown` (chain-status.ts).
-  // Nothing to show, and nothing will come without --follow: said, as search says it (its own files only, not a
-  // subdirectory's: a journal directory's segments are its own files).
-  if (!args.follow && isDir && (await currentFiles(args.target, isDir)).length === 0) {
-    err(`${args.target}: no *.jsonl or *.json files in it (tail reads a journal directory's own files, not its subdirectories)`);
-    return 2;
-  }
-  const report = await verifyFiles([args.target], {});
-  const index = new ChainIndex(report, 'off');
-  const last = new LastRecords(args.n);
-  let recovered = 0;
-  await pollAll(
-    (r) => {
-      last.add(r);
-      tracker.seed(r);
-    },
-    !args.follow,
-    refusedLines(report, () => void recovered++),
-  );
-  tracker.reseed((id, seq) => index.verdict(id, seq));
-  const broken = report.streams.filter((s) => !s.ok).length;
-  if (broken > 0) err(`${broken} stream${broken === 1 ? '' : 's'} with integrity problems (run otel-audit verify ${args.target})`);
-  // Problems of no stream (a malformed or torn line) hide records: said too, as search says them.
-  const lineProblems = report.problems.filter((p) => p.stream === undefined && p.severity === 'error').length - recovered;
-  if (lineProblems > 0) err(`${lineProblems} malformed or torn line${lineProblems === 1 ? '' : 's'}: their records are not shown (run otel-audit verify ${args.target})`);
-  let unreadable = counts.unreadable;
-
-  const table = args.json ? undefined : new TableWriter(MATCH_COLUMNS, io.out);
-  const print = (m: Match): void => (table !== undefined ? table.add(matchRow(m)) : io.out(jsonLine(matchJson(m))));
-  for (const r of last.sorted()) {
-    if (args.follow) copies.remember(r);
-    print({ record: r, verdict: index.verdict(r.streamId, r.sequence) });
-  }
-  table?.flush(args.follow);
-  await io.drain?.();
-  if (!args.follow) return 0;
-
-  const stop = options.signal ?? signalOnInterrupt();
-  while (!stop.aborted) {
-    await sleep(args.intervalMs, stop);
-    if (stop.aborted) break;
+    // The verifier first: the lines it refuses are not read (their records would hide the genuine copies). A record
+    // appended after it ran reads as `unknown` (chain-status.ts).
+    // Nothing to show, and nothing will come without --follow: said, as search says it (its own files only, not a
+    // subdirectory's: a journal directory's segments are its own files).
+    if (!args.follow && isDir && (await currentFiles(args.target, isDir)).length === 0) {
+      err(`${args.target}: no *.jsonl or *.json files in it (tail reads a journal directory's own files, not its subdirectories)`);
+      return 2;
+    }
+    const report = await verifyFiles([args.target], { onSkip: (path, reason) => err(`skipped ${path}: ${reason}`) });
+    options.afterVerify?.();
+    const index = new ChainIndex(report, 'off');
+    const last = new LastRecords(args.n);
+    /** Verdicts of records appended after the verifier ran, checked link by link from its last record. */
+    const appended = new WeakMap<AuditRecord, ChainVerdict>();
+    const verdictOf = (r: AuditRecord): ChainVerdict => appended.get(r) ?? index.verdict(r.streamId, r.sequence);
+    let recovered = 0;
     await pollAll(
       (r) => {
-        copies.remember(r);
-        print({ record: r, verdict: tracker.check(r) });
+        last.add(r);
+        const v = index.verdict(r.streamId, r.sequence);
+        // Past what the verifier read (a writer appending meanwhile): checked against its predecessor, as records
+        // that arrive while following are, instead of `unknown` for the whole session.
+        if (v.chain === 'unknown') appended.set(r, tracker.check(r));
+        else tracker.seed(r, v);
       },
-      false,
-      refusedByVerifier,
-      (r) => {
-        // An identical copy is at-least-once delivery; another version of a record shown is the tampering to show.
-        const c = copies.compare(r);
-        const what = `seq ${r.sequence} of stream ${r.streamId} (${r.file}:${r.line})`;
-        if (c === 'different') {
-          err(`a different version of ${what}, a record already read: run otel-audit verify ${args.target}`);
-          print({ record: r, verdict: { chain: 'broken', problem: { kind: 'modified', seq: r.sequence } } });
-        } else if (c === 'unknown') err(`another copy of ${what}, a record read before following began, not compared: run otel-audit verify ${args.target}`);
-      },
+      !args.follow,
+      refusedLines(report, () => void recovered++),
     );
-    if (counts.unreadable > unreadable) {
-      const n = counts.unreadable - unreadable;
-      err(`${n} unreadable line${n === 1 ? '' : 's'} or record${n === 1 ? '' : 's'} skipped (malformed, torn or not OTLP/JSON)`);
-      unreadable = counts.unreadable;
+    const broken = report.streams.filter((s) => !s.ok).length;
+    if (broken > 0) err(`${broken} stream${broken === 1 ? '' : 's'} with integrity problems (run otel-audit verify ${args.target})`);
+    // Problems of no stream (a malformed or torn line) hide records: said too, as search says them.
+    const lineProblems = report.problems.filter((p) => p.stream === undefined && p.severity === 'error').length - recovered;
+    if (lineProblems > 0) err(`${lineProblems} malformed or torn line${lineProblems === 1 ? '' : 's'}: their records are not shown (run otel-audit verify ${args.target})`);
+    let unreadable = counts.unreadable;
+
+    const table = args.json ? undefined : new TableWriter(MATCH_COLUMNS, io.out);
+    const print = (m: Match): void => (table !== undefined ? table.add(matchRow(m)) : io.out(jsonLine(matchJson(m))));
+    for (const r of last.sorted()) {
+      if (args.follow) copies.remember(r);
+      print({ record: r, verdict: verdictOf(r) });
     }
+    table?.flush(args.follow);
     await io.drain?.();
+    if (!args.follow) return 0;
+
+    const stop = options.signal ?? signalOnInterrupt();
+    while (!stop.aborted) {
+      await sleep(args.intervalMs, stop);
+      if (stop.aborted) break;
+      await pollAll(
+        (r) => {
+          copies.remember(r);
+          print({ record: r, verdict: tracker.check(r) });
+        },
+        false,
+        refusedByVerifier,
+        (r) => {
+          // An identical copy is at-least-once delivery; another version of a record shown is the tampering to show.
+          const c = copies.compare(r);
+          const what = `seq ${r.sequence} of stream ${r.streamId} (${r.file}:${r.line})`;
+          if (c === 'different') {
+            err(`a different version of ${what}, a record already read: run otel-audit verify ${args.target}`);
+            print({ record: r, verdict: { chain: 'broken', problem: { kind: 'modified', seq: r.sequence } } });
+          } else if (c === 'unknown') err(`another copy of ${what}, a record read before following began, not compared: run otel-audit verify ${args.target}`);
+        },
+      );
+      if (counts.unreadable > unreadable) {
+        const n = counts.unreadable - unreadable;
+        err(`${n} unreadable line${n === 1 ? '' : 's'} or record${n === 1 ? '' : 's'} skipped (malformed, torn or not OTLP/JSON)`);
+        unreadable = counts.unreadable;
+      }
+      await io.drain?.();
+    }
+    return 0;
+  } finally {
+    for (const f of followers.values()) await f.close().catch(() => undefined);
   }
-  return 0;
 }
 
 /** Aborted by the first SIGINT or SIGTERM; the handlers are removed then, so a second signal acts as usual. */

@@ -3,11 +3,11 @@
  * rotated segments), following a file that is written a piece at a time, link checks of followed records,
  * and usage errors.
  */
-import { appendFileSync, mkdirSync, renameSync, truncateSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, renameSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { auditRecordOf, type AuditRecord } from '../../src/audit-search/audit-record.js';
-import { FileFollower } from '../../src/audit-search/file-follower.js';
+import { FileFollower, MAX_HELD } from '../../src/audit-search/file-follower.js';
 import { LinkTracker } from '../../src/audit-search/link-tracker.js';
 import type { MatchJson } from '../../src/audit-search/match.js';
 import { runTailCommand } from '../../src/cli/tail-command.js';
@@ -92,6 +92,77 @@ describe('tail --follow in-process', () => {
   });
 });
 
+describe('tail --follow across rotation by rename (found in review)', () => {
+  let dir: string;
+  let cleanup: () => Promise<void>;
+  beforeEach(async () => ({ dir, cleanup } = await tempDir()));
+  afterEach(async () => cleanup());
+
+  it.each(['the file', 'its directory'])('following %s: every record once, in order, none broken', async (what) => {
+    const lines = toLines(makeChain(12));
+    const out = join(dir, 'out.jsonl');
+    writeFileSync(out, lines.slice(0, 3).join('\n') + '\n');
+    const ac = new AbortController();
+    let printed = '';
+    let err = '';
+    const running = runTailCommand(['--follow', '--json', '-n', '100', '--interval', '20', what === 'the file' ? out : dir], { out: (s) => void (printed += s), err: (s) => void (err += s) }, { signal: ac.signal });
+    /** Until `n` records are printed: the file being rotated has been read (so held open), however slow the machine. */
+    const shown = async (n: number): Promise<void> => {
+      for (let t = 0; jsonOf(printed).length < n; t++) {
+        if (t > 500) throw new Error(`${jsonOf(printed).length} records shown, ${n} expected`);
+        await sleep(20);
+      }
+    };
+    await shown(3);
+    // logrotate's names (not *.jsonl, out of the listing), then a collector's (a *.jsonl name, read as a new file).
+    appendFileSync(out, lines.slice(3, 5).join('\n') + '\n');
+    renameSync(out, `${out}.1`);
+    writeFileSync(out, lines.slice(5, 8).join('\n') + '\n');
+    await shown(8);
+    appendFileSync(out, lines[8]! + '\n');
+    renameSync(out, join(dir, 'out-0002.jsonl'));
+    writeFileSync(out, lines.slice(9).join('\n') + '\n');
+    await shown(12);
+    await sleep(100); // a copy read late (the directory's out-0002.jsonl) must stay folded
+    ac.abort();
+    expect(await running).toBe(0);
+    expect(jsonOf(printed).map((m) => [m.sequence, m.chain])).toEqual(Array.from({ length: 12 }, (_, i) => [i + 1, 'verified']));
+    expect(err).toBe('');
+  });
+
+  // Found in review: records appended between tail's verifier pass and its first read made their stream's head
+  // `unknown`, and every record after inherited it for the whole session.
+  it('records appended after the verifier read the files are checked link by link, not unknown', async () => {
+    const a = makeChain(6);
+    const lines = toLines(a);
+    const file = join(dir, 'audit-a-000001.jsonl');
+    writeFileSync(file, lines.slice(0, 2).join('\n') + '\n');
+    // The verifier has read 2 records; 3 and 4 come before the first read, 5 and 6 while following.
+    let appended = false;
+    const ac = new AbortController();
+    const running = runTailCommand(
+      ['--follow', '--json', '-n', '10', '--interval', '20', dir],
+      {
+        out: (s) => void (printed += s),
+        err: (s) => void (errs += s),
+      },
+      { signal: ac.signal, afterVerify: () => {
+        if (!appended) appendFileSync(file, lines.slice(2, 4).join('\n') + '\n');
+        appended = true;
+      } },
+    );
+    let printed = '';
+    let errs = '';
+    await sleep(150);
+    appendFileSync(file, lines.slice(4).join('\n') + '\n');
+    await sleep(150);
+    ac.abort();
+    expect(await running).toBe(0);
+    expect(jsonOf(printed).map((m) => [m.sequence, m.chain])).toEqual(Array.from({ length: 6 }, (_, i) => [i + 1, 'verified']));
+    expect(errs).toBe('');
+  });
+});
+
 describe('tail says what it cannot show (found by review)', () => {
   let dir: string;
   let cleanup: () => Promise<void>;
@@ -165,10 +236,10 @@ describe('tail says what it cannot show (found by review)', () => {
 });
 
 /** A FileFollower of `p`; each line it hands on is `got` as "<line number>:<text>". */
-function following(p: string): { p: string; got: string[]; poll: () => Promise<boolean> } {
+function following(p: string): { p: string; got: string[]; poll: () => Promise<boolean>; f: FileFollower } {
   const got: string[] = [];
   const f = new FileFollower(p, true);
-  return { p, got, poll: () => f.poll((b, n) => void got.push(`${n}:${b?.toString() ?? '(too long)'}`)) };
+  return { p, got, f, poll: () => f.poll((b, n) => void got.push(`${n}:${b?.toString() ?? '(too long)'}`)) };
 }
 
 describe('FileFollower', () => {
@@ -211,6 +282,41 @@ describe('FileFollower', () => {
     expect(got.slice(5)).toEqual(['4:new 4']);
   });
 
+  // Found in review: a file rotated by rename (a collector's file exporter, logrotate) lost what was appended to it
+  // after the last poll: the follower went on with the new file at the name, from its start.
+  it('a file rotated by rename: what the old file got since the last poll, then the new file from its start', async () => {
+    const { p, got, poll } = following(join(dir, 'out.jsonl'));
+    writeFileSync(p, 'a1\n');
+    await poll();
+    appendFileSync(p, 'a2\na3\n');
+    renameSync(p, join(dir, 'out.jsonl.1'));
+    appendFileSync(join(dir, 'out.jsonl.1'), 'a4\n'); // the writer, before it reopens the name
+    writeFileSync(p, 'b1\nb2\n');
+    await poll();
+    expect(got).toEqual(['1:a1', '2:a2', '3:a3', '4:a4', '1:b1', '2:b2']);
+    appendFileSync(p, 'b3\n');
+    rmSync(p); // deleted (retention): what it had is still read from the file held open
+    expect(await poll()).toBe(false);
+    expect(got.at(-1)).toBe('3:b3');
+    expect(following(p).f.goneUnread).toBe(false);
+  });
+
+  it('a file gone before it was ever opened: poll says so, and that it was not read', async () => {
+    const { f, poll } = following(join(dir, 'never.jsonl'));
+    expect(await poll()).toBe(false);
+    expect(f.goneUnread).toBe(true);
+  });
+
+  it('more files than it holds open: each is read on by name, nothing missed', async () => {
+    const many = Array.from({ length: MAX_HELD + 6 }, (_, i) => following(join(dir, `f${i}.jsonl`)));
+    for (const m of many) writeFileSync(m.p, 'x1\n');
+    for (const m of many) await m.poll();
+    for (const m of many) appendFileSync(m.p, 'x2\n');
+    for (const m of many) await m.poll();
+    expect(many.every((m) => m.got.join() === '1:x1,2:x2')).toBe(true);
+    for (const m of many) await m.f.close();
+  });
+
   // Found by review of the test above: an unfinished line cut back and written again past the old size (the
   // journal's repair of a torn tail) came out spliced: the old fragment, then the tail of the new line.
   it('an unfinished line cut back and written again is read as written', async () => {
@@ -231,9 +337,8 @@ describe('LinkTracker', () => {
   it('verified while each record links to the previous; names the first break and keeps it', () => {
     const a = makeChain(8, { end: true });
     const t = new LinkTracker();
-    t.seed(rec(a[0]!));
-    t.seed(rec(a[1]!));
-    t.reseed(() => ({ chain: 'verified' }));
+    t.seed(rec(a[0]!), { chain: 'verified' });
+    t.seed(rec(a[1]!), { chain: 'verified' });
     expect(t.check(rec(a[2]!))).toEqual({ chain: 'verified' });
     const forged = structuredClone(a[3]!);
     setAttr(forged, 'audit.sequence.previous_hash', { stringValue: '0'.repeat(64) });
