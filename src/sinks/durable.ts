@@ -233,31 +233,24 @@ export function ensureDir(path: string, opts: { top?: boolean } = {}): boolean {
 }
 
 /**
- * Durable create: a new file (exclusive, 0600) holding `data`, fsynced, then its directory fsynced. If the
- * name exists, a random suffix is put before `ext` rather than touching what is there. Returns the path.
+ * Durable create: a new file (0600) holding `data`, whole or not at all (durableCreateNew: written and fsynced
+ * under a temporary name, then linked to its own), its directory fsynced. If the name exists, a random suffix is
+ * put before `ext` rather than touching what is there. Returns the path.
+ *
+ * Whole or not at all: a file written under its own name and cut by a crash (SIGKILL while a large batch was
+ * set aside in rejected/) stayed there torn, and verify reported it TORN on every run after.
  */
 export function durableCreateUnique(dir: string, stem: string, ext: string, data: Uint8Array | string): string {
   const bytes = bytesOf(data);
   for (let attempt = 0; ; attempt++) {
     const path = join(dir, attempt === 0 ? `${stem}${ext}` : `${stem}.${randomBytes(6).toString('hex')}${ext}`);
-    let fd: number;
     try {
-      fd = createExclusive(path);
+      durableCreateNew(path, bytes, FILE_MODE);
+      return path;
     } catch (e) {
       if (errCode(e) === 'EEXIST' && attempt < 8) continue;
       throw e;
     }
-    try {
-      writeAll(fd, bytes);
-      fs.fsyncSync(fd);
-    } catch (e) {
-      fs.closeSync(fd);
-      fs.rmSync(path, { force: true });
-      throw e;
-    }
-    fs.closeSync(fd);
-    fsyncDir(dir);
-    return path;
   }
 }
 

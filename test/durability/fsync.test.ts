@@ -61,6 +61,29 @@ function deadline(r: Run, pos: number): number {
 const synced = (r: Run, path: string, after: number, before: number): FsEvent | undefined =>
   r.ev.find((e) => e.kind === 'sync' && e.ok && e.path === path && e.call.start > after && e.call.end < before);
 
+/**
+ * A file set aside (quarantine/, rejected/) whose final name matches `final`: never opened under that name, but
+ * written and fsynced under a temporary one (created exclusively), linked to its name before `before`, the
+ * temporary name removed — so that a crash never leaves it torn under its name (found in review: a SIGKILL while a
+ * 7 MB batch was set aside left a torn rejected/ file that verify reported TORN ever after). Returns its name and
+ * when the link returned.
+ */
+function wholeOrNothing(r: Run, final: RegExp, before: number): { path: string; linked: number } {
+  expect(r.ev.filter((e) => e.kind === 'open' && final.test(e.path)), 'opened under its final name').toEqual([]);
+  const link = r.ev.find((e) => e.kind === 'link' && e.ok && final.test(e.to ?? ''));
+  expect(link, `no link to a name matching ${final}`).toBeDefined();
+  const tmp = link!.path;
+  const created = r.ev.find((e) => e.kind === 'open' && e.path === tmp && /O_CREAT/.test(e.flags ?? ''));
+  expect(created?.flags).toMatch(/O_EXCL/);
+  const wrote = r.ev.filter((e) => e.kind === 'write' && e.path === tmp).at(-1);
+  expect(wrote, 'nothing written to the temporary file').toBeDefined();
+  const sync = synced(r, tmp, wrote!.call.end, link!.call.start);
+  expect(sync, 'the temporary file was not fsynced before its link').toBeDefined();
+  expect(link!.call.end < before, 'linked too late').toBe(true);
+  expect(r.ev.some((e) => e.kind === 'unlink' && e.ok && e.path === tmp)).toBe(true);
+  return { path: link!.to!, linked: link!.call.end };
+}
+
 const where = (r: Run, e: FsEvent): string => `${r.name}: ${e.call.name} ${e.path} at trace line ${e.call.start + 1} (${r.t.tracePath})`;
 
 const sandboxes: string[] = [];
@@ -175,25 +198,18 @@ describe.skipIf(skipWithoutStrace('test/durability'))('power-loss durability, fr
     const r = runs[1]!;
     const cut = r.ev.find((e) => e.kind === 'truncate' && e.path.endsWith(`audit-${ORPHAN}-000001.jsonl`));
     expect(cut, 'the torn segment was never truncated').toBeDefined();
-    const torn = r.ev.find((e) => e.kind === 'open' && /\/quarantine\/.*\.torn$/.test(e.path) && /O_CREAT/.test(e.flags ?? ''));
-    expect(torn, 'nothing set aside in quarantine/').toBeDefined();
-    expect(torn!.flags).toMatch(/O_EXCL/);
-    const wrote = r.ev.find((e) => e.kind === 'write' && e.path === torn!.path);
-    expect(wrote).toBeDefined();
-    expect(synced(r, torn!.path, wrote!.call.end, cut!.call.start), 'the set-aside copy was not fsynced before the cut').toBeDefined();
-    expect(synced(r, dirname(torn!.path), torn!.call.end, cut!.call.start), 'quarantine/ was not fsynced before the cut').toBeDefined();
+    const torn = wholeOrNothing(r, /\/quarantine\/.*\.torn$/, cut!.call.start);
+    expect(synced(r, dirname(torn.path), torn.linked, cut!.call.start), 'quarantine/ was not fsynced before the cut').toBeDefined();
   });
 
   it('a batch set aside in rejected/ is fsynced (file and directory) before the state moves past it', () => {
     const r = runs[0]!;
-    const kept = r.ev.find((e) => e.kind === 'open' && /\/rejected\/.*\.jsonl$/.test(e.path) && /O_CREAT/.test(e.flags ?? ''));
-    expect(kept, 'nothing set aside in rejected/').toBeDefined();
-    expect(kept!.flags).toMatch(/O_EXCL/);
-    const nextState = r.ev.find((e) => e.kind === 'rename' && STATE.test(e.to ?? '') && e.call.start > kept!.call.end);
+    const link = r.ev.find((e) => e.kind === 'link' && e.ok && /\/rejected\/.*\.jsonl$/.test(e.to ?? ''));
+    expect(link, 'nothing set aside in rejected/').toBeDefined();
+    const nextState = r.ev.find((e) => e.kind === 'rename' && STATE.test(e.to ?? '') && e.call.start > link!.call.end);
     const before = nextState?.call.start ?? Number.POSITIVE_INFINITY;
-    const wrote = r.ev.filter((e) => e.kind === 'write' && e.path === kept!.path).at(-1)!;
-    expect(synced(r, kept!.path, wrote.call.end, before)).toBeDefined();
-    expect(synced(r, dirname(kept!.path), kept!.call.end, before)).toBeDefined();
+    const kept = wholeOrNothing(r, /\/rejected\/.*\.jsonl$/, before);
+    expect(synced(r, dirname(kept.path), kept.linked, before)).toBeDefined();
   });
 
   it('a retention cut is fsynced to state/retention.log before the segment is deleted', () => {
