@@ -14,7 +14,7 @@ import type { ExportLogsServiceRequest, OtlpLogRecord } from '../otlp/types.js';
 import { readLastLine, readLines, type LineRead } from '../sinks/journal-reader.js';
 import { recoverSegment, type TornTail } from '../sinks/recover.js';
 import { hostname } from 'node:os';
-import { claimHolder, claimReplay, isOwnerAlive, newState, OWNER_HEARTBEAT_MS, OWNER_LEASE_MS, readState, touchClaim, writeState, writtenAt, type StreamState } from '../sinks/stream-state.js';
+import { claimHolder, claimReplay, elsewhere, isOwnerAlive, newState, OWNER_HEARTBEAT_MS, OWNER_LEASE_MS, readState, touchClaim, writeState, whereOwner, writtenAt, type StreamState } from '../sinks/stream-state.js';
 import { listStreams, prepareAuditDir, statePath } from '../sinks/files.js';
 import { ExportLoop, type ExportRequest, type ExportSource } from './export-loop.js';
 import type { BatchSender } from './otlp-sender.js';
@@ -87,7 +87,7 @@ const ownerAlive = (streamId: string, state: StreamState, written: number | unde
 
 /** The state of a stream whose state file is missing or unreadable: no owner known. */
 function unknownOwner(streamId: string): StreamState {
-  const { procStart: _ours, ...state } = newState(streamId);
+  const { procStart: _ours, pidNs: _ns, ...state } = newState(streamId);
   return { ...state, pid: 0, startedAt: '' };
 }
 
@@ -138,21 +138,21 @@ export class Replayer {
         if (ownerAlive(streamId, state, written)) {
           // On another host (a container restarted under a new host name, say), the owner's lease is all there is
           // to go by: the stream is looked at again once it would have run out, and said, never left silently.
-          if (state.host !== hostname() && written !== undefined) this.defer(streamId, paths, written, `a process on host ${JSON.stringify(state.host)}, which wrote its state`);
+          if (elsewhere(state) && written !== undefined) this.defer(streamId, paths, written, `a process ${whereOwner(state)}, which wrote its state`);
           continue;
         }
       }
       if (this.claim(streamId, paths) !== 'held') continue;
       // Held by a replayer on another host: it may have died with it (a restarted container); its lease says.
       const holder = this.foreignHolder(streamId);
-      if (holder !== undefined) this.defer(streamId, paths, holder.written, `a replayer on host ${JSON.stringify(holder.host)}, which renewed its claim`);
+      if (holder !== undefined) this.defer(streamId, paths, holder.written, `a replayer ${whereOwner(holder)}, which renewed its claim`);
     }
   }
 
   /** The holder of the stream's claim when it is a replayer on another host, whose lease alone says it lives. */
-  private foreignHolder(streamId: string): { host: string; written: number } | undefined {
+  private foreignHolder(streamId: string): { host: string; pidNs?: string; written: number } | undefined {
     const holder = claimHolder(this.o.dir, streamId);
-    return holder !== undefined && holder.host !== hostname() ? holder : undefined;
+    return holder !== undefined && elsewhere(holder) ? holder : undefined;
   }
 
   /** A stream to judge again once the lease of `whose` (written at `written`) would have run out; said now. */

@@ -23,6 +23,12 @@ export interface StreamState {
    * later process that reuses the pid has another one, so it is not taken for the owner.
    */
   procStart?: string;
+  /**
+   * The owner's PID namespace (the target of /proc/self/ns/pid, `pid:[…]`), where readable: containers that share
+   * a host name and a directory (a pod's containers, a shared volume) each have their own pids, so a pid from
+   * another namespace cannot be asked; such an owner is judged by its lease, as one on another host.
+   */
+  pidNs?: string;
   startedAt: string;
   /** Highest sequence number acknowledged by the collector (0: none). */
   acked: number;
@@ -43,12 +49,14 @@ export interface StreamState {
 
 export function newState(streamId: string): StreamState {
   const procStart = procStartTime(process.pid);
+  const pidNs = pidNamespace();
   return {
     version: 1,
     streamId,
     pid: process.pid,
     host: hostname(),
     ...(procStart !== undefined ? { procStart } : {}),
+    ...(pidNs !== undefined ? { pidNs } : {}),
     startedAt: new Date().toISOString(),
     acked: 0,
     last: 0,
@@ -120,6 +128,43 @@ export function procStartTime(pid: number): string | undefined {
   return start;
 }
 
+let ownPidNs: string | undefined | null = null;
+
+/** This process's PID namespace (`pid:[4026531836]`, the target of /proc/self/ns/pid), where readable (Linux). */
+export function pidNamespace(): string | undefined {
+  if (ownPidNs === null) {
+    try {
+      ownPidNs = fs.readlinkSync('/proc/self/ns/pid');
+    } catch {
+      ownPidNs = undefined;
+    }
+  }
+  return ownPidNs;
+}
+
+/** Who a state file or lock names as its process. */
+export interface OwnerId {
+  pid: number;
+  host: string;
+  procStart?: string | undefined;
+  pidNs?: string | undefined;
+}
+
+/**
+ * Is that process out of reach of our pids: on another host, or in another PID namespace of this one (both
+ * known)? Then only its lease (its file's time) can say it lives.
+ */
+export function elsewhere(owner: Pick<OwnerId, 'host' | 'pidNs'>): boolean {
+  if (owner.host !== hostname()) return true;
+  const ours = pidNamespace();
+  return typeof owner.pidNs === 'string' && ours !== undefined && owner.pidNs !== ours;
+}
+
+/** How a message names where that process is. */
+export function whereOwner(owner: Pick<OwnerId, 'host' | 'pidNs'>): string {
+  return owner.host !== hostname() ? `on host ${JSON.stringify(owner.host)}` : `on this host in another PID namespace (${owner.pidNs ?? '?'})`;
+}
+
 /**
  * A live owner rewrites its state file (a replayer touches its lock) at least this often, even with nothing new to
  * say: the only sign of life another host can read (ARCHITECTURE.md §5.2).
@@ -146,12 +191,13 @@ export function writtenAt(path: string): number | undefined {
  * (the stream id, or the lock's nonce). On this host: same pid as ours is this process only when a live processor
  * here owns `key`; otherwise it was an earlier process with the same pid (pid 1 in a container, restarted). Another
  * pid is alive when it exists and, where both are known, started when the owner did (not a later process that
- * reused the pid). On another host — a shared directory, or this container's predecessor, which had another host
+ * reused the pid). On another host, or in another PID namespace (`elsewhere`) — a shared directory, a container
+ * beside this one under the same host name, or this container's predecessor, which had another host
  * name — no pid can be asked: the owner is alive while its file (`written`, see writtenAt) is fresher than
  * OWNER_LEASE_MS, and taken for alive when that is unknown.
  */
-export function isOwnerAlive(state: { pid: number; host: string; procStart?: string | undefined }, key: string, written?: number): boolean {
-  if (state.host !== hostname()) return written === undefined || Date.now() - written < OWNER_LEASE_MS;
+export function isOwnerAlive(state: OwnerId, key: string, written?: number): boolean {
+  if (elsewhere(state)) return written === undefined || Date.now() - written < OWNER_LEASE_MS;
   if (state.pid === process.pid) return owned().has(key);
   if (typeof state.procStart === 'string') {
     const now = procStartTime(state.pid);
@@ -177,7 +223,8 @@ export function claimReplay(dir: string, streamId: string): (() => void) | undef
   const path = lockPath(dir, streamId);
   const nonce = randomBytes(8).toString('hex');
   const procStart = procStartTime(process.pid);
-  const mine = JSON.stringify({ pid: process.pid, host: hostname(), nonce, ...(procStart !== undefined ? { procStart } : {}) });
+  const pidNs = pidNamespace();
+  const mine = JSON.stringify({ pid: process.pid, host: hostname(), nonce, ...(procStart !== undefined ? { procStart } : {}), ...(pidNs !== undefined ? { pidNs } : {}) });
   const tmp = `${path}.${process.pid}.${randomBytes(12).toString('hex')}.tmp`;
   writeExclusive(tmp, mine); // a lock need not survive a power cut: its holder would not either
   try {
@@ -203,9 +250,9 @@ export function claimReplay(dir: string, streamId: string): (() => void) | undef
       } catch {
         continue; // released meanwhile: try again
       }
-      let holder: { pid: number; host: string; nonce?: string; procStart?: string } | undefined;
+      let holder: (OwnerId & { nonce?: string }) | undefined;
       try {
-        holder = JSON.parse(text) as { pid: number; host: string; nonce?: string; procStart?: string };
+        holder = JSON.parse(text) as OwnerId & { nonce?: string };
       } catch {
         holder = undefined; // never torn (created whole), but be safe: unreadable counts as stale
       }
@@ -237,12 +284,13 @@ export function claimReplay(dir: string, streamId: string): (() => void) | undef
 }
 
 /** Who holds the replay claim of a stream, and when its lock was last renewed; undefined when none can be read. */
-export function claimHolder(dir: string, streamId: string): { host: string; written: number } | undefined {
+export function claimHolder(dir: string, streamId: string): { host: string; pidNs?: string; written: number } | undefined {
   const path = lockPath(dir, streamId);
   try {
-    const holder = JSON.parse(readLock(path)) as { host?: unknown };
+    const holder = JSON.parse(readLock(path)) as { host?: unknown; pidNs?: unknown };
     const written = writtenAt(path);
-    return typeof holder.host === 'string' && written !== undefined ? { host: holder.host, written } : undefined;
+    if (typeof holder.host !== 'string' || written === undefined) return undefined;
+    return { host: holder.host, ...(typeof holder.pidNs === 'string' ? { pidNs: holder.pidNs } : {}), written };
   } catch {
     return undefined;
   }

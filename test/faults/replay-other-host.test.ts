@@ -11,7 +11,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { BatchSender } from '../../src/deliver/otlp-sender.js';
 import { Replayer } from '../../src/deliver/replay.js';
 import { lockPath, statePath } from '../../src/sinks/files.js';
-import { OWNER_HEARTBEAT_MS, OWNER_LEASE_MS, readState, writeState, type StreamState } from '../../src/sinks/stream-state.js';
+import { OWNER_HEARTBEAT_MS, OWNER_LEASE_MS, pidNamespace, readState, writeState, type StreamState } from '../../src/sinks/stream-state.js';
 import { capturingSender, orphanStream } from '../helpers/orphan.js';
 import { makePipeline, type TestPipeline } from '../helpers/pipeline.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -75,6 +75,43 @@ describe('a stream left by a process on another host', () => {
     expect(report.streams).toEqual([]);
     expect(got).toEqual([]);
     expect(r.aliveElsewhere).toEqual([A]);
+  });
+});
+
+// Found in review: two containers sharing a host name and a directory (a pod's emptyDir), each in its own PID
+// namespace: the other's pid (1, or one that does not exist here) was asked here, its live owner taken for dead,
+// its stream replayed and marked done under it, and its later records deleted by retention.
+describe.skipIf(pidNamespace() === undefined)('a stream left by a process in another PID namespace of this host', () => {
+  async function leftByAnotherNamespace(ageMs: number): Promise<{ dir: string }> {
+    const t = await tempDir('other-pidns-');
+    cleanups.push(t.cleanup);
+    const dead = await orphanStream(t.dir, A, [[1, 2, 3]]);
+    // Its pid means nothing here: one that is free in this namespace, which asked here reads as a dead owner.
+    writeState(t.dir, { ...dead, host: hostname(), pid: 4_000_000, pidNs: 'pid:[1]', ended: false });
+    const at = new Date(Date.now() - ageMs);
+    utimesSync(statePath(t.dir, A), at, at);
+    return { dir: t.dir };
+  }
+
+  it('written within the lease: left to its owner (said), not replayed', async () => {
+    const { dir } = await leftByAnotherNamespace(2000);
+    const said: string[] = [];
+    vi.spyOn(process.stderr, 'write').mockImplementation((s) => (said.push(String(s)), true));
+    const { sender, got } = capturingSender();
+    const r = replayer(dir, sender);
+    expect(said.join('')).toMatch(new RegExp(`stream ${A} in .* is held by a process on this host in another PID namespace \\(pid:\\[1\\]\\), which wrote its state`));
+    r.stop();
+    await r.run();
+    expect(got).toEqual([]);
+    expect(readState(dir, A)!.done).toBe(false);
+  });
+
+  it('silent for longer than the lease: replayed at once', async () => {
+    const { dir } = await leftByAnotherNamespace(OWNER_LEASE_MS + 30_000);
+    const { sender, got } = capturingSender();
+    const report = await replayer(dir, sender).run();
+    expect(report.streams).toEqual([A]);
+    expect(got.flat()).toEqual([1, 2, 3]);
   });
 });
 
