@@ -8,9 +8,11 @@
  * one rewritten in place (truncated and refilled past its old size between two polls, copytruncate-style), told
  * by the bytes before its position no longer being the ones read. The caller folds what it has already seen.
  *
- * At most MAX_HELD files are held open at once, those that grew last; another is reopened by its name at its
- * next poll (a rename in the meantime then costs what was appended to it since its last read).
+ * At most MAX_HELD files are held open at once, those that grew (or were opened) last; another is reopened by its
+ * name at its next poll only if it grew or was replaced (a rename in the meantime then costs what was appended to
+ * it since its last read, which takeMissed() says).
  */
+import type { BigIntStats } from 'node:fs';
 import { stat, type FileHandle } from 'node:fs/promises';
 import { MAX_LINE_BYTES, openRegularFile } from './safe-open.js';
 
@@ -40,11 +42,9 @@ export class FileFollower {
   get grownAt(): number {
     return this.grewAt;
   }
-  /**
-   * Set when poll found the file gone while it was not held open (never opened, or closed to stay within
-   * MAX_HELD): what was appended to it since it was last read, if anything, was not read.
-   */
-  goneUnread = false;
+  /** Closed to stay within MAX_HELD (not drained and dropped): what it gets meanwhile is read by name. */
+  private capClosed = false;
+  private missed: 'gone' | 'rotated' | undefined;
   /** The last bytes handed on (up to MARK_BYTES, ending at `consumed`): still there, the file was only appended to. */
   private mark: Buffer | undefined;
 
@@ -62,39 +62,66 @@ export class FileFollower {
   async poll(onLine: (bytes: Buffer | undefined, line: number) => void): Promise<boolean> {
     const wasHeld = this.fh !== undefined;
     if (wasHeld) await this.readHeld(onLine);
-    let ino: bigint;
+    // What reading by name may have missed: a file never opened, or one closed for the cap.
+    const unseen = !wasHeld && (this.inode === undefined || this.capClosed);
+    let st: BigIntStats;
     try {
-      ino = (await stat(this.path, { bigint: true })).ino;
+      st = await stat(this.path, { bigint: true });
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
-      this.goneUnread = !wasHeld;
+      if (unseen) this.missed = 'gone';
       await this.close();
       return false;
     }
-    if (this.fh !== undefined && ino === this.inode) return true;
-    // Not held (first poll, or closed to stay within MAX_HELD), or the name leads to another file now.
+    if (this.fh !== undefined && st.ino === this.inode) return true;
+    // Closed for the cap, the same file, nothing appended: left closed (a sealed segment is opened once).
+    if (this.fh === undefined && st.ino === this.inode && Number(st.size) === this.consumed + this.partialBytes) return true;
+    // Not held (first poll, closed for the cap, or drained above), or the name leads to another file now.
     await this.close();
     let fh: FileHandle;
     try {
       fh = (await openRegularFile(this.path, this.followLink)).fh;
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
-      this.goneUnread = true;
+      if (unseen) this.missed = 'gone';
       return false;
     }
     try {
       const opened = (await fh.stat({ bigint: true })).ino;
-      // Another file under the name (replaced, rotated): read from its start.
-      if (this.inode !== undefined && opened !== this.inode) this.reset(0);
+      if (this.inode !== undefined && opened !== this.inode) {
+        // Another file under the name (replaced, rotated): read from its start. The old one was read to its end
+        // if it was held; closed for the cap, what it got since its last read is not read.
+        if (unseen) this.missed = 'rotated';
+        this.reset(0);
+      }
       this.inode = opened;
     } catch (e) {
       await fh.close();
       throw e;
     }
     this.fh = fh;
+    this.capClosed = false;
+    this.grewAt = ++growth;
     held.add(this);
     await this.readHeld(onLine);
+    await keepWithinCap(this);
     return true;
+  }
+
+  /**
+   * What the last poll could not read, once (then cleared): the file was gone before it was opened or while it
+   * was closed for the cap, or replaced under its name while closed for the cap.
+   */
+  takeMissed(): 'gone' | 'rotated' | undefined {
+    const m = this.missed;
+    this.missed = undefined;
+    return m;
+  }
+
+  /** @internal Closed to stay within MAX_HELD: read on by name at the next poll. */
+  async closeForCap(): Promise<void> {
+    this.capClosed = true;
+    await this.close();
   }
 
   /** Closes the file if it is held open (the follower is dropped, or the command ends). */
@@ -135,7 +162,6 @@ export class FileFollower {
       pos += bytesRead;
     }
     this.grewAt = ++growth;
-    if (held.size > MAX_HELD) await leastRecentlyGrown()?.close();
   }
 
   /** Does the file still hold `bytes` at `at`? */
@@ -188,9 +214,12 @@ export class FileFollower {
   }
 }
 
-/** Of the followers holding a file open, the one whose file grew longest ago. */
-function leastRecentlyGrown(): FileFollower | undefined {
-  let oldest: FileFollower | undefined;
-  for (const f of held) if (oldest === undefined || f.grownAt < oldest.grownAt) oldest = f;
-  return oldest;
+/** Closes the files that grew (or were opened) longest ago until at most MAX_HELD are held, never `keep`'s. */
+async function keepWithinCap(keep: FileFollower): Promise<void> {
+  while (held.size > MAX_HELD) {
+    let oldest: FileFollower | undefined;
+    for (const f of held) if (f !== keep && (oldest === undefined || f.grownAt < oldest.grownAt)) oldest = f;
+    if (oldest === undefined) return;
+    await oldest.closeForCap();
+  }
 }

@@ -159,12 +159,15 @@ async function run(argv: string[], io: CommandIo, err: (line: string) => void, o
         else parseLine(text, path, line, counts, (r) => (seen.add(r.streamId, r.sequence) ? onRecord(r) : onCopy?.(r)));
       };
       try {
-        if (!(await f.poll(onLine)) || !present.has(path)) {
-          // Deleted (retention) before it was opened, or while it was not held: its records may be missing.
-          if (f.goneUnread) err(`skipped ${path}: deleted before tail could read it all (retention of a live journal directory); records may be missing (run otel-audit verify ${args.target})`);
+        const there = await f.poll(onLine);
+        const missed = f.takeMissed();
+        if (missed === 'gone') err(`skipped ${path}: deleted before tail could read it all (retention of a live journal directory); records may be missing (run otel-audit verify ${args.target})`);
+        if (missed === 'rotated') err(`${path}: replaced (rotated) while tail was not holding it open; what the old file got after tail last read it is not shown (run otel-audit verify ${args.target})`);
+        // A directory's file gone from its listing is dropped; the one file named stays followed (it may come back).
+        if (isDir && (!there || !present.has(path))) {
           await f.close();
           followers.delete(path);
-        } else if (finish) f.finish(onLine);
+        } else if (there && finish) f.finish(onLine);
         failing.delete(path);
       } catch (e) {
         // Reported once per file; it may come back (permissions fixed), so it is tried again.

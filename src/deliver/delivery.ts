@@ -18,11 +18,12 @@
  */
 import { diag } from '@opentelemetry/api';
 import { existsSync } from 'node:fs';
-import { statePath } from '../sinks/files.js';
+import { ensureDirs, statePath } from '../sinks/files.js';
 import type { SealedRecord } from '../chain/seal.js';
 import type { EncodableRecord } from '../otlp/request.js';
 import type { FsyncPolicy, SegmentInfo } from '../sinks/journal.js';
-import { disown, newState, own, OWNER_HEARTBEAT_MS, writeState, type StreamState } from '../sinks/stream-state.js';
+import type { Server } from 'node:net';
+import { disown, listenAlive, newState, own, OWNER_HEARTBEAT_MS, writeState, type StreamState } from '../sinks/stream-state.js';
 import { settleWithin } from '../core/deadline.js';
 import type { StdoutSink } from '../sinks/stdout.js';
 import { AuditLossError } from '../core/errors.js';
@@ -95,6 +96,8 @@ export class Delivery {
   private heartbeat: NodeJS.Timeout | undefined;
   /** The state file was written once: from then on the stream's segments may exist (see beforeSegment). */
   private stateWritten = false;
+  /** The alive socket (stream-state.ts listenAlive) once the state is first written; null when it could not listen. */
+  private alive: Server | null | undefined;
   /** Ranges the request in flight set aside: kept in rejected/, or not (reported lost). */
   private setAsideRanges: { first: number; last: number; kept: boolean }[] = [];
   private readonly state: StreamState;
@@ -500,6 +503,13 @@ export class Delivery {
     if (this.o.file === 'off') return undefined;
     Object.assign(this.state, { acked: this.loop.acked, last: this.accepted }, extra);
     try {
+      if (this.alive === undefined && !this.closed) {
+        // Before the state first names this process: from then on, a process in another PID namespace of this
+        // network namespace (the pod's other containers) sees by this socket that the stream's owner lives.
+        ensureDirs(this.o.dir);
+        this.alive = listenAlive(this.o.dir, this.o.streamId) ?? null;
+        if (this.alive !== null) this.state.aliveSocket = true;
+      }
       // Durable (fsynced, renamed, directory fsynced) unless the fsync policy is off.
       writeState(this.o.dir, this.state, { sync: this.o.fsync !== 'off' });
       this.stateWritten = true;
@@ -625,6 +635,8 @@ export class Delivery {
     this.saveState({ ended: true, done: acked >= this.accepted });
     await this.journal?.writer.close();
     disown(this.o.streamId);
+    // The stream is closed (its state says ended): no longer anyone's to keep alive.
+    this.alive?.close();
     await bounded(this.o.sender.shutdown());
     return { undelivered, lostInMemory: lost.length };
   }

@@ -9,7 +9,7 @@
  * Files 0600, directories 0700: audit data and delivery state are nobody else's business. Nothing in the tree
  * is followed or trusted by name (durable.ts); `prepareAuditDir` checks the whole tree at start-up.
  */
-import { lstatSync, readdirSync, type Stats } from 'node:fs';
+import { lstatSync, readdirSync, unlinkSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
 import { AuditConfigError } from '../core/errors.js';
 import { checkDir, checkFile, ensureDir } from './durable.js';
@@ -119,8 +119,42 @@ export function prepareAuditDir(dir: string): void {
     }
   };
   scan(dir, (name) => (parseSegmentName(name) !== undefined ? { singleLink: true } : undefined));
+  for (const sub of [stateDir(dir), quarantineDir(dir), rejectedDir(dir)]) removeStaleTemps(sub);
   // A lock is link(2)ed from its temp file, so it has two links for a moment while another process claims it.
-  scan(stateDir(dir), (name) => ({ singleLink: name.endsWith('.state') || name === 'retention.log' }));
+  // `<stream>.alive` is a live owner's socket (stream-state.ts listenAlive): never opened, written or read as a file.
+  scan(stateDir(dir), (name) => (name.endsWith('.alive') ? undefined : { singleLink: name.endsWith('.state') || name === 'retention.log' }));
+}
+
+/** A temporary file of durable.ts or stream-state.ts: `<name>.[<pid>.]<24 hex digits>.tmp`. */
+const TEMP = /\.[0-9a-f]{24}\.tmp$/;
+/** Older than this, no process is still writing it: a write and its link or rename take milliseconds. */
+const STALE_TEMP_MS = 10 * 60_000;
+
+/**
+ * Removes temporary files a crash left between their write and their link or rename (a batch set aside, torn
+ * bytes, a state file): no reader takes them for anything, but each is as large as what it held, and they would
+ * pile up crash after crash. Only regular files of ours older than STALE_TEMP_MS: another process sharing the
+ * directory may be writing a fresh one.
+ */
+function removeStaleTemps(where: string): void {
+  let names: string[];
+  try {
+    names = readdirSync(where);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    if (!TEMP.test(name)) continue;
+    const path = join(where, name);
+    const st = lstatMaybe(path);
+    if (st === undefined || !st.isFile() || Date.now() - st.mtimeMs < STALE_TEMP_MS) continue;
+    try {
+      checkFile(path, st, { singleLink: false });
+      unlinkSync(path);
+    } catch {
+      /* not ours, or gone meanwhile: left alone */
+    }
+  }
 }
 
 /** Journal segments by stream id, each list in segment order; streams oldest first. */

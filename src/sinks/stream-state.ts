@@ -7,7 +7,9 @@
  */
 import * as fs from 'node:fs';
 import { randomBytes } from 'node:crypto';
+import { createServer, type Server } from 'node:net';
 import { hostname } from 'node:os';
+import { resolve } from 'node:path';
 import { AuditConfigError } from '../core/errors.js';
 import { sayLoudly } from '../core/say.js';
 import { durableReplace, O_NOFOLLOW, O_NONBLOCK, readChecked, writeExclusive } from './durable.js';
@@ -29,6 +31,13 @@ export interface StreamState {
    * another namespace cannot be asked; such an owner is judged by its lease, as one on another host.
    */
   pidNs?: string;
+  /** The owner's network namespace (`net:[…]`), where readable: in the same one, its alive socket can be seen. */
+  netNs?: string;
+  /**
+   * The owner listens on `state/<stream>.alive` (a Unix socket) while it owns the stream: from another PID
+   * namespace of the same network namespace (the containers of one pod), /proc/net/unix then says whether it lives.
+   */
+  aliveSocket?: boolean;
   startedAt: string;
   /** Highest sequence number acknowledged by the collector (0: none). */
   acked: number;
@@ -50,6 +59,7 @@ export interface StreamState {
 export function newState(streamId: string): StreamState {
   const procStart = procStartTime(process.pid);
   const pidNs = pidNamespace();
+  const netNs = netNamespace();
   return {
     version: 1,
     streamId,
@@ -57,6 +67,7 @@ export function newState(streamId: string): StreamState {
     host: hostname(),
     ...(procStart !== undefined ? { procStart } : {}),
     ...(pidNs !== undefined ? { pidNs } : {}),
+    ...(netNs !== undefined ? { netNs } : {}),
     startedAt: new Date().toISOString(),
     acked: 0,
     last: 0,
@@ -128,18 +139,73 @@ export function procStartTime(pid: number): string | undefined {
   return start;
 }
 
-let ownPidNs: string | undefined | null = null;
+const namespaces = new Map<string, string | undefined>();
 
-/** This process's PID namespace (`pid:[4026531836]`, the target of /proc/self/ns/pid), where readable (Linux). */
-export function pidNamespace(): string | undefined {
-  if (ownPidNs === null) {
+/** The target of /proc/self/ns/<kind> (`pid:[4026531836]`), where readable (Linux); read once. */
+function namespace(kind: 'pid' | 'net'): string | undefined {
+  if (!namespaces.has(kind)) {
+    let ns: string | undefined;
     try {
-      ownPidNs = fs.readlinkSync('/proc/self/ns/pid');
+      ns = fs.readlinkSync(`/proc/self/ns/${kind}`);
     } catch {
-      ownPidNs = undefined;
+      ns = undefined;
     }
+    namespaces.set(kind, ns);
   }
-  return ownPidNs;
+  return namespaces.get(kind);
+}
+
+/** This process's PID namespace, where readable. */
+export const pidNamespace = (): string | undefined => namespace('pid');
+/** This process's network namespace, where readable. */
+export const netNamespace = (): string | undefined => namespace('net');
+
+/** Where the owner of a stream listens while it lives (see StreamState.aliveSocket). */
+export const alivePath = (dir: string, streamId: string): string => resolve(dir, 'state', `${streamId}.alive`);
+/** sun_path holds 108 bytes with its terminating NUL; a longer path is not listened on (the lease is then all). */
+const MAX_SOCKET_PATH = 107;
+
+/**
+ * Listens on the stream's alive socket, for as long as this process owns the stream; undefined when it cannot
+ * (path too long, not Unix, an error): the stream's state then does not claim one. The server keeps nothing alive.
+ */
+export function listenAlive(dir: string, streamId: string): Server | undefined {
+  const path = alivePath(dir, streamId);
+  if (process.platform === 'win32' || Buffer.byteLength(path) > MAX_SOCKET_PATH) return undefined;
+  const server = createServer((socket) => socket.destroy());
+  server.on('error', () => undefined); // an error after listening: the stream's lease still speaks for it
+  try {
+    server.listen(path); // a pathname socket binds at once (server.listening tells)
+  } catch {
+    return undefined;
+  }
+  if (!server.listening) {
+    server.close();
+    return undefined;
+  }
+  server.unref();
+  return server;
+}
+
+/**
+ * Is some process of this network namespace listening on the alive socket of `streamId` (whatever path its
+ * directory has in that process's mounts)? undefined when /proc/net/unix cannot be read.
+ */
+export function aliveSocketListening(streamId: string): boolean | undefined {
+  let table: string;
+  try {
+    table = fs.readFileSync('/proc/net/unix', 'latin1');
+  } catch {
+    return undefined;
+  }
+  const suffix = `/state/${streamId}.alive`;
+  for (const line of table.split('\n')) {
+    if (!line.endsWith(suffix)) continue;
+    // Num RefCount Protocol Flags Type St Inode Path: Flags 00010000 is __SO_ACCEPTCON, a listening socket.
+    const flags = line.trim().split(/\s+/)[3];
+    if (flags !== undefined && (Number.parseInt(flags, 16) & 0x10000) !== 0) return true;
+  }
+  return false;
 }
 
 /** Who a state file or lock names as its process. */
@@ -148,6 +214,8 @@ export interface OwnerId {
   host: string;
   procStart?: string | undefined;
   pidNs?: string | undefined;
+  netNs?: string | undefined;
+  aliveSocket?: boolean | undefined;
 }
 
 /**
@@ -197,7 +265,15 @@ export function writtenAt(path: string): number | undefined {
  * OWNER_LEASE_MS, and taken for alive when that is unknown.
  */
 export function isOwnerAlive(state: OwnerId, key: string, written?: number): boolean {
-  if (elsewhere(state)) return written === undefined || Date.now() - written < OWNER_LEASE_MS;
+  if (elsewhere(state)) {
+    // Another PID namespace of this host, in this network namespace (a container beside this one in its pod, or
+    // this one's predecessor, restarted): its alive socket says, at once, where the lease would wait.
+    if (state.host === hostname() && state.aliveSocket === true && typeof state.netNs === 'string' && state.netNs === netNamespace()) {
+      const listening = aliveSocketListening(key);
+      if (listening !== undefined) return listening;
+    }
+    return written === undefined || Date.now() - written < OWNER_LEASE_MS;
+  }
   if (state.pid === process.pid) return owned().has(key);
   if (typeof state.procStart === 'string') {
     const now = procStartTime(state.pid);

@@ -5,7 +5,7 @@
  */
 import { LoggerProvider } from '@opentelemetry/sdk-logs';
 import { spawnSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { AuditLogRecordProcessor } from '../../src/processor.js';
@@ -66,6 +66,25 @@ describe('replay of a crashed stream whose state names a pid that is alive now',
     expect(new Set(recordsOfFile(collectorFile).filter((r) => streamOf(r) === crashed.streamId).map(idOf)).size).toBe(5);
   });
 
+  // Found in review: two containers of one pod sharing an emptyDir are both pid 1 under one host name. The second
+  // took the first's live stream for a crashed pid-1 stream: replayed it, marked it done, and retention then deleted
+  // what the first went on journaling. Its alive socket (/proc/net/unix, one network namespace) now says it lives.
+  it.skipIf(!canUnshare)('pid 1 beside pid 1 (two containers of one pod): the live one\'s stream is left to it', async () => {
+    const { auditDir, collector } = await collectorDir(cleanups);
+    const env = { OTEL_AUDIT_DIR: auditDir, OTEL_EXPORTER_OTLP_LOGS_ENDPOINT: 'http://127.0.0.1:9/v1/logs', OTEL_EXPORTER_OTLP_TIMEOUT: '300', MODE: 'crash', EMIT_COUNT: '5' };
+    const live = spawnJson('unshare', [...unshare, '--kill-child=SIGKILL', process.execPath, fixture], env);
+    const first = await live.waitFor((o) => o.event === 'journaled');
+    expect(first.pid).toBe(1);
+    const second = spawnJson('unshare', [...unshare, process.execPath, fixture], { OTEL_AUDIT_DIR: auditDir, OTEL_EXPORTER_OTLP_LOGS_ENDPOINT: collector.endpoint, MODE: 'restart', REPLAY_WAIT_MS: '1500' });
+    const line = await second.waitFor((o) => o.event === 'replayed');
+    // Left to its owner: waited on (its lease), not taken for the crashed predecessor.
+    expect(line).toMatchObject({ pid: 1, previousStreamId: null, streams: [], pending: true });
+    const state = JSON.parse(readFileSync(statePath(auditDir, String(first.streamId)), 'utf8')) as { done: boolean; aliveSocket?: boolean };
+    expect(state).toMatchObject({ done: false, aliveSocket: true });
+    live.proc.kill('SIGKILL');
+    await live.exited;
+  });
+
   it('a state naming this process pid, of a stream no live processor here owns, is an earlier process: replayed', async () => {
     const { auditDir, collector } = await collectorDir(cleanups);
     const crashed = await crashedStream(auditDir, 'http://127.0.0.1:9/v1/logs');
@@ -93,7 +112,10 @@ describe('replay of a crashed stream whose state names a pid that is alive now',
     const second = new AuditLogRecordProcessor({ dir: auditDir, ...FAST, exporter: { url: collector.endpoint, timeoutMillis: 2000 } });
     const rep = await second.replayed();
     expect(rep?.streams).toEqual([]);
+    // The first one's alive socket exists while it owns its stream, and goes with its shutdown.
+    expect(readdirSync(join(auditDir, 'state')).filter((n) => n.endsWith('.alive'))).toEqual([`${first.streamId}.alive`]);
     await second.shutdown();
     await provider.shutdown();
+    expect(readdirSync(join(auditDir, 'state')).filter((n) => n.endsWith('.alive'))).toEqual([]);
   });
 });

@@ -4,6 +4,7 @@
  * and usage errors.
  */
 import { appendFileSync, mkdirSync, renameSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { auditRecordOf, type AuditRecord } from '../../src/audit-search/audit-record.js';
@@ -163,6 +164,30 @@ describe('tail --follow across rotation by rename (found in review)', () => {
   });
 });
 
+// Found in review: the first version of the held files opened every file of a directory and kept them open, so
+// a journal of many sealed segments ran tail out of file descriptors (EMFILE) and it showed nothing.
+describe('tail over more files than it holds open', () => {
+  let dir: string;
+  let cleanup: () => Promise<void>;
+  beforeEach(async () => ({ dir, cleanup } = await tempDir()));
+  afterEach(async () => cleanup());
+
+  it.skipIf(process.platform === 'win32').each([[[] as string[]], [['--follow', '--interval', '20']]])(
+    '150 sealed segments and 60 empty files under a limit of 120 open files (%j): every record read, no EMFILE',
+    (follow) => {
+      const lines = toLines(makeChain(150));
+      for (let i = 0; i < 150; i++) writeFileSync(join(dir, `audit-a-${String(i + 1).padStart(6, '0')}.jsonl`), lines[i]! + '\n');
+      for (let i = 0; i < 60; i++) writeFileSync(join(dir, `empty-${i}.jsonl`), '');
+      const cli = join(import.meta.dirname, '../../dist/cli.js');
+      // --follow: polled again and again for 1.5 s, then SIGTERM (exit 0).
+      const r = spawnSync('sh', ['-c', `ulimit -n 120 && exec "$0" "$@"`, process.execPath, cli, 'tail', '-n', '200', '--json', ...follow, dir], { encoding: 'utf8', ...(follow.length > 0 ? { timeout: 1500 } : {}) });
+      expect(r.stderr).toBe('');
+      expect(jsonOf(r.stdout).map((m) => m.sequence)).toEqual(Array.from({ length: 150 }, (_, i) => i + 1));
+      expect(r.status).toBe(0);
+    },
+  );
+});
+
 describe('tail says what it cannot show (found by review)', () => {
   let dir: string;
   let cleanup: () => Promise<void>;
@@ -298,13 +323,30 @@ describe('FileFollower', () => {
     rmSync(p); // deleted (retention): what it had is still read from the file held open
     expect(await poll()).toBe(false);
     expect(got.at(-1)).toBe('3:b3');
-    expect(following(p).f.goneUnread).toBe(false);
+    expect(following(p).f.takeMissed()).toBeUndefined();
   });
 
   it('a file gone before it was ever opened: poll says so, and that it was not read', async () => {
     const { f, poll } = following(join(dir, 'never.jsonl'));
     expect(await poll()).toBe(false);
-    expect(f.goneUnread).toBe(true);
+    expect(f.takeMissed()).toBe('gone');
+    expect(f.takeMissed()).toBeUndefined(); // said once
+  });
+
+  // Found in review of the first version: files opened and never grown were never closed for the cap (EMFILE on a
+  // directory of sealed segments), and a file replaced while closed for the cap lost its tail in silence.
+  it('a file closed for the cap is not reopened while unchanged; replaced meanwhile, it says what it may have missed', async () => {
+    const many = Array.from({ length: MAX_HELD + 1 }, (_, i) => following(join(dir, `f${i}.jsonl`)));
+    for (const m of many) writeFileSync(m.p, 'x1\n');
+    for (const m of many) await m.poll(); // the first one is closed for the cap
+    const first = many[0]!;
+    appendFileSync(first.p, 'x2\n');
+    renameSync(first.p, `${first.p}.1`);
+    writeFileSync(first.p, 'y1\n');
+    await first.poll();
+    expect(first.got).toEqual(['1:x1', '1:y1']);
+    expect(first.f.takeMissed()).toBe('rotated');
+    for (const m of many) await m.f.close();
   });
 
   it('more files than it holds open: each is read on by name, nothing missed', async () => {
