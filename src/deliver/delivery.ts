@@ -22,8 +22,7 @@ import { ensureDirs, statePath } from '../sinks/files.js';
 import type { SealedRecord } from '../chain/seal.js';
 import type { EncodableRecord } from '../otlp/request.js';
 import type { FsyncPolicy, SegmentInfo } from '../sinks/journal.js';
-import type { Server } from 'node:net';
-import { disown, listenAlive, newState, own, OWNER_HEARTBEAT_MS, writeState, type StreamState } from '../sinks/stream-state.js';
+import { disown, listenAlive, type AliveSocket, newState, own, OWNER_HEARTBEAT_MS, writeState, type StreamState } from '../sinks/stream-state.js';
 import { settleWithin } from '../core/deadline.js';
 import type { StdoutSink } from '../sinks/stdout.js';
 import { AuditLossError } from '../core/errors.js';
@@ -97,7 +96,7 @@ export class Delivery {
   /** The state file was written once: from then on the stream's segments may exist (see beforeSegment). */
   private stateWritten = false;
   /** The alive socket (stream-state.ts listenAlive) once the state is first written; null when it could not listen. */
-  private alive: Server | null | undefined;
+  private alive: AliveSocket | null | undefined;
   /** Ranges the request in flight set aside: kept in rejected/, or not (reported lost). */
   private setAsideRanges: { first: number; last: number; kept: boolean }[] = [];
   private readonly state: StreamState;
@@ -508,7 +507,7 @@ export class Delivery {
         // network namespace (the pod's other containers) sees by this socket that the stream's owner lives.
         ensureDirs(this.o.dir);
         this.alive = listenAlive(this.o.dir, this.o.streamId) ?? null;
-        if (this.alive !== null) this.state.aliveSocket = true;
+        if (this.alive !== null) this.state.aliveSocket = this.alive.inode;
       }
       // Durable (fsynced, renamed, directory fsynced) unless the fsync policy is off.
       writeState(this.o.dir, this.state, { sync: this.o.fsync !== 'off' });
@@ -636,7 +635,7 @@ export class Delivery {
     await this.journal?.writer.close();
     disown(this.o.streamId);
     // The stream is closed (its state says ended): no longer anyone's to keep alive.
-    this.alive?.close();
+    this.alive?.server.close();
     await bounded(this.o.sender.shutdown());
     return { undelivered, lostInMemory: lost.length };
   }

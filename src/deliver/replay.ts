@@ -14,8 +14,8 @@ import type { ExportLogsServiceRequest, OtlpLogRecord } from '../otlp/types.js';
 import { readLastLine, readLines, type LineRead } from '../sinks/journal-reader.js';
 import { recoverSegment, type TornTail } from '../sinks/recover.js';
 import { hostname } from 'node:os';
-import { claimHolder, claimReplay, elsewhere, isOwnerAlive, newState, OWNER_HEARTBEAT_MS, OWNER_LEASE_MS, readState, touchClaim, writeState, whereOwner, writtenAt, type StreamState } from '../sinks/stream-state.js';
-import { listStreams, prepareAuditDir, statePath } from '../sinks/files.js';
+import { aliveBySocket, removeDeadAliveFiles, claimHolder, claimReplay, elsewhere, isOwnerAlive, newState, OWNER_HEARTBEAT_MS, OWNER_LEASE_MS, readState, touchClaim, writeState, whereOwner, writtenAt, type StreamState } from '../sinks/stream-state.js';
+import { listStreams, prepareAuditDir, stateDir, statePath } from '../sinks/files.js';
 import { ExportLoop, type ExportRequest, type ExportSource } from './export-loop.js';
 import type { BatchSender } from './otlp-sender.js';
 import { keepAside } from './set-aside.js';
@@ -128,6 +128,7 @@ export class Replayer {
     // Before any file in the directory is read, locked or written: refuse (AuditConfigError) a directory
     // others can write, and any link, FIFO or foreign file planted where a segment or state file should be.
     prepareAuditDir(o.dir);
+    removeDeadAliveFiles(stateDir(o.dir));
     for (const [streamId, paths] of listStreams(o.dir)) {
       if (streamId === o.ownStreamId) continue;
       const state = readState(o.dir, streamId);
@@ -138,7 +139,10 @@ export class Replayer {
         if (ownerAlive(streamId, state, written)) {
           // On another host (a container restarted under a new host name, say), the owner's lease is all there is
           // to go by: the stream is looked at again once it would have run out, and said, never left silently.
-          if (elsewhere(state) && written !== undefined) this.defer(streamId, paths, written, `a process ${whereOwner(state)}, which wrote its state`);
+          // One seen alive by its socket (a neighbour in the pod) is as certain as a live pid here: left to it.
+          if (elsewhere(state) && written !== undefined && aliveBySocket(state, streamId) !== true) {
+            this.defer(streamId, paths, written, `a process ${whereOwner(state)}, which wrote its state`);
+          }
           continue;
         }
       }

@@ -12,7 +12,7 @@ import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { AuditConfigError } from '../core/errors.js';
 import { sayLoudly } from '../core/say.js';
-import { durableReplace, O_NOFOLLOW, O_NONBLOCK, readChecked, writeExclusive } from './durable.js';
+import { durableReplace, FILE_MODE, O_NOFOLLOW, O_NONBLOCK, readChecked, writeExclusive } from './durable.js';
 import { ensureDirs, lockPath, statePath } from './files.js';
 
 export interface StreamState {
@@ -34,10 +34,11 @@ export interface StreamState {
   /** The owner's network namespace (`net:[…]`), where readable: in the same one, its alive socket can be seen. */
   netNs?: string;
   /**
-   * The owner listens on `state/<stream>.alive` (a Unix socket) while it owns the stream: from another PID
-   * namespace of the same network namespace (the containers of one pod), /proc/net/unix then says whether it lives.
+   * The owner listens on `state/<stream>.alive` (a Unix socket) while it owns the stream; this is that socket's
+   * inode. From another PID namespace of the same network namespace (the containers of one pod), or another thread
+   * of the same process, /proc/net/unix then says whether it lives.
    */
-  aliveSocket?: boolean;
+  aliveSocket?: string;
   startedAt: string;
   /** Highest sequence number acknowledged by the collector (0: none). */
   acked: number;
@@ -165,13 +166,39 @@ export const alivePath = (dir: string, streamId: string): string => resolve(dir,
 /** sun_path holds 108 bytes with its terminating NUL; a longer path is not listened on (the lease is then all). */
 const MAX_SOCKET_PATH = 107;
 
+/** The listening sockets of this network namespace (/proc/net/unix): socket inode → bound path; undefined if unreadable. */
+function listeningSockets(): Map<string, string> | undefined {
+  let table: string;
+  try {
+    table = fs.readFileSync('/proc/net/unix', 'latin1');
+  } catch {
+    return undefined;
+  }
+  const out = new Map<string, string>();
+  for (const line of table.split('\n')) {
+    // Num RefCount Protocol Flags Type St Inode Path: Flags 00010000 is __SO_ACCEPTCON, a listening socket.
+    const f = line.trim().split(/\s+/);
+    if (f.length < 8 || (Number.parseInt(f[3]!, 16) & 0x10000) === 0) continue;
+    out.set(f[6]!, f.slice(7).join(' '));
+  }
+  return out;
+}
+
+/** The stream's alive socket: the server, and the socket's inode, which the state records (StreamState.aliveSocket). */
+export interface AliveSocket {
+  server: Server;
+  inode: string;
+}
+
 /**
  * Listens on the stream's alive socket, for as long as this process owns the stream; undefined when it cannot
- * (path too long, not Unix, an error): the stream's state then does not claim one. The server keeps nothing alive.
+ * (path too long, not Linux, an error): the stream's state then does not claim one. The server keeps nothing
+ * alive. Its inode (from /proc/net/unix) goes into the state: a prober takes only that very socket for the
+ * owner, so no other process can make a dead owner look alive by binding a socket of the same name.
  */
-export function listenAlive(dir: string, streamId: string): Server | undefined {
+export function listenAlive(dir: string, streamId: string): AliveSocket | undefined {
   const path = alivePath(dir, streamId);
-  if (process.platform === 'win32' || Buffer.byteLength(path) > MAX_SOCKET_PATH) return undefined;
+  if (process.platform !== 'linux' || Buffer.byteLength(path) > MAX_SOCKET_PATH) return undefined;
   const server = createServer((socket) => socket.destroy());
   server.on('error', () => undefined); // an error after listening: the stream's lease still speaks for it
   try {
@@ -179,33 +206,88 @@ export function listenAlive(dir: string, streamId: string): Server | undefined {
   } catch {
     return undefined;
   }
-  if (!server.listening) {
+  let inode: string | undefined;
+  if (server.listening) {
+    for (const [ino, bound] of listeningSockets() ?? []) if (bound === path) inode = ino;
+  }
+  if (inode === undefined) {
     server.close();
     return undefined;
   }
+  try {
+    fs.chmodSync(path, FILE_MODE);
+  } catch {
+    /* inside a 0700 directory all the same */
+  }
   server.unref();
-  return server;
+  // close() unlinks it; process.exit and uncaught exceptions do not run close: the file goes on the way out too.
+  aliveFiles.add(path);
+  if (aliveFiles.size === 1) process.on('exit', unlinkAliveFiles);
+  server.once('close', () => {
+    aliveFiles.delete(path);
+    if (aliveFiles.size === 0) process.off('exit', unlinkAliveFiles);
+  });
+  return { server, inode };
+}
+
+const aliveFiles = new Set<string>();
+function unlinkAliveFiles(): void {
+  for (const path of aliveFiles) {
+    try {
+      fs.unlinkSync(path);
+    } catch {
+      /* gone already */
+    }
+  }
 }
 
 /**
- * Is some process of this network namespace listening on the alive socket of `streamId` (whatever path its
- * directory has in that process's mounts)? undefined when /proc/net/unix cannot be read.
+ * Removes alive socket files that nothing listens on (left by a SIGKILL): no prober looks at the file itself (it
+ * reads /proc/net/unix), so a file removed under a live listener mounted elsewhere costs nothing either.
  */
-export function aliveSocketListening(streamId: string): boolean | undefined {
-  let table: string;
+export function removeDeadAliveFiles(stateDir: string): void {
+  let names: string[];
   try {
-    table = fs.readFileSync('/proc/net/unix', 'latin1');
+    names = fs.readdirSync(stateDir);
   } catch {
-    return undefined;
+    return;
   }
-  const suffix = `/state/${streamId}.alive`;
-  for (const line of table.split('\n')) {
-    if (!line.endsWith(suffix)) continue;
-    // Num RefCount Protocol Flags Type St Inode Path: Flags 00010000 is __SO_ACCEPTCON, a listening socket.
-    const flags = line.trim().split(/\s+/)[3];
-    if (flags !== undefined && (Number.parseInt(flags, 16) & 0x10000) !== 0) return true;
+  const dead = names.filter((n) => n.endsWith('.alive'));
+  if (dead.length === 0) return;
+  const sockets = listeningSockets();
+  if (sockets === undefined) return;
+  const bound = new Set(sockets.values());
+  for (const name of dead) {
+    const path = resolve(stateDir, name);
+    if (bound.has(path)) continue;
+    try {
+      const st = fs.lstatSync(path);
+      if (st.isSocket() && st.uid === process.geteuid?.()) fs.unlinkSync(path);
+    } catch {
+      /* gone meanwhile */
+    }
   }
-  return false;
+}
+
+/**
+ * Is the alive socket `inode` of `streamId` listening in this network namespace (whatever path its directory has
+ * in its owner's mounts)? undefined when /proc/net/unix cannot be read.
+ */
+export function aliveSocketListening(streamId: string, inode: string): boolean | undefined {
+  const sockets = listeningSockets();
+  if (sockets === undefined) return undefined;
+  const bound = sockets.get(inode);
+  return bound !== undefined && bound.endsWith(`/state/${streamId}.alive`);
+}
+
+/**
+ * What the owner's alive socket says of it, where it can be seen: on this host, in this network namespace (a
+ * container beside this one in its pod, this one's predecessor restarted, another thread of this process);
+ * undefined where it cannot (no socket recorded, another network namespace, /proc unreadable).
+ */
+export function aliveBySocket(state: OwnerId, streamId: string): boolean | undefined {
+  if (state.host !== hostname() || typeof state.aliveSocket !== 'string' || typeof state.netNs !== 'string' || state.netNs !== netNamespace()) return undefined;
+  return aliveSocketListening(streamId, state.aliveSocket);
 }
 
 /** Who a state file or lock names as its process. */
@@ -215,7 +297,7 @@ export interface OwnerId {
   procStart?: string | undefined;
   pidNs?: string | undefined;
   netNs?: string | undefined;
-  aliveSocket?: boolean | undefined;
+  aliveSocket?: unknown;
 }
 
 /**
@@ -266,15 +348,12 @@ export function writtenAt(path: string): number | undefined {
  */
 export function isOwnerAlive(state: OwnerId, key: string, written?: number): boolean {
   if (elsewhere(state)) {
-    // Another PID namespace of this host, in this network namespace (a container beside this one in its pod, or
-    // this one's predecessor, restarted): its alive socket says, at once, where the lease would wait.
-    if (state.host === hostname() && state.aliveSocket === true && typeof state.netNs === 'string' && state.netNs === netNamespace()) {
-      const listening = aliveSocketListening(key);
-      if (listening !== undefined) return listening;
-    }
+    const seen = aliveBySocket(state, key);
+    if (seen !== undefined) return seen;
     return written === undefined || Date.now() - written < OWNER_LEASE_MS;
   }
-  if (state.pid === process.pid) return owned().has(key);
+  // This pid: a processor of this process, in this thread (owned) or another one (its socket).
+  if (state.pid === process.pid) return owned().has(key) || aliveBySocket(state, key) === true;
   if (typeof state.procStart === 'string') {
     const now = procStartTime(state.pid);
     if (now !== undefined && now !== state.procStart) return false;

@@ -5,7 +5,11 @@
  */
 import { LoggerProvider } from '@opentelemetry/sdk-logs';
 import { spawnSync } from 'node:child_process';
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { pathToFileURL } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import { tempDir } from '../helpers/tmp.js';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { AuditLogRecordProcessor } from '../../src/processor.js';
@@ -47,6 +51,18 @@ function patchState(auditDir: string, streamId: string, patch: Record<string, un
   writeFileSync(path, JSON.stringify({ ...(JSON.parse(readFileSync(path, 'utf8')) as object), ...patch }) + '\n', { mode: 0o600 });
 }
 
+/** A live processor of this thread whose record waits in the journal (the collector was down), the collector up again. */
+async function liveStream(): Promise<{ auditDir: string; collector: Awaited<ReturnType<typeof collectorDir>>['collector']; first: AuditLogRecordProcessor; provider: LoggerProvider }> {
+  const { auditDir, collector } = await collectorDir(cleanups);
+  await collector.stop();
+  const first = new AuditLogRecordProcessor({ dir: auditDir, ...FAST, exportTimeoutMillis: 200, exporter: { url: collector.endpoint, timeoutMillis: 200 } });
+  const provider = new LoggerProvider({ processors: [first] });
+  provider.getLogger('audit').emit({ attributes: { 'audit.actor.id': 'a', 'audit.actor.type': 'system', 'audit.action': 'START', 'audit.outcome': 'success' } });
+  await first.forceFlush().catch(() => undefined);
+  await collector.start();
+  return { auditDir, collector, first, provider };
+}
+
 async function replayIn(auditDir: string, endpoint: string): Promise<string[]> {
   const processor = new AuditLogRecordProcessor({ dir: auditDir, ...FAST, exporter: { url: endpoint, timeoutMillis: 2000 } });
   const provider = new LoggerProvider({ processors: [processor] });
@@ -77,12 +93,74 @@ describe('replay of a crashed stream whose state names a pid that is alive now',
     expect(first.pid).toBe(1);
     const second = spawnJson('unshare', [...unshare, process.execPath, fixture], { OTEL_AUDIT_DIR: auditDir, OTEL_EXPORTER_OTLP_LOGS_ENDPOINT: collector.endpoint, MODE: 'restart', REPLAY_WAIT_MS: '1500' });
     const line = await second.waitFor((o) => o.event === 'replayed');
-    // Left to its owner: waited on (its lease), not taken for the crashed predecessor.
-    expect(line).toMatchObject({ pid: 1, previousStreamId: null, streams: [], pending: true });
-    const state = JSON.parse(readFileSync(statePath(auditDir, String(first.streamId)), 'utf8')) as { done: boolean; aliveSocket?: boolean };
-    expect(state).toMatchObject({ done: false, aliveSocket: true });
+    // Left to its owner, seen alive by its socket: not taken for the crashed predecessor, and not waited on either.
+    expect(line).toMatchObject({ pid: 1, previousStreamId: null, streams: [], pending: false });
+    const state = JSON.parse(readFileSync(statePath(auditDir, String(first.streamId)), 'utf8')) as { done: boolean; aliveSocket?: string };
+    expect(state).toMatchObject({ done: false, aliveSocket: expect.stringMatching(/^\d+$/) });
     live.proc.kill('SIGKILL');
     await live.exited;
+  });
+
+  // Found in review: a processor in a worker thread took the main thread's live stream for an earlier process's
+  // (the same pid, and `own` is per thread), replayed it, marked it done and named it as its predecessor.
+  it('a processor in a worker thread leaves the live stream of the main thread alone', async () => {
+    const { auditDir, collector, first, provider } = await liveStream();
+    const dist = pathToFileURL(join(import.meta.dirname, '../../dist/index.js')).href;
+    const code = `
+      import { parentPort, workerData } from 'node:worker_threads';
+      const { AuditLogRecordProcessor } = await import(${JSON.stringify(dist)});
+      const p = new AuditLogRecordProcessor({ dir: workerData.dir, exporter: { url: workerData.url, timeoutMillis: 2000 } });
+      const rep = await p.replayed();
+      parentPort.postMessage({ streams: rep?.streams ?? [], previous: p.previousStreamId ?? null });
+      await p.shutdown();`;
+    const worker = new Worker(new URL(`data:text/javascript,${encodeURIComponent(code)}`), { workerData: { dir: auditDir, url: collector.endpoint } });
+    const got = await new Promise<{ streams: string[]; previous: string | null }>((resolve, reject) => {
+      worker.once('message', resolve);
+      worker.once('error', reject);
+    });
+    await worker.terminate();
+    expect(got).toEqual({ streams: [], previous: null });
+    expect((JSON.parse(readFileSync(statePath(auditDir, first.streamId), 'utf8')) as { done: boolean }).done).toBe(false);
+    await provider.shutdown();
+  });
+
+  // Found in review: any local user could bind a socket of the owner's name (an abstract one needs no file at all)
+  // and make a crashed owner look alive for ever. Only the very socket the owner recorded counts.
+  it('a socket of the same name is no sign of a dead owner\'s life: replayed all the same', async () => {
+    const { auditDir, collector } = await collectorDir(cleanups);
+    const crashed = await crashedStream(auditDir, 'http://127.0.0.1:9/v1/logs');
+    // The owner is in another PID namespace of this network namespace, and recorded a socket no longer listening.
+    patchState(auditDir, crashed.streamId, { pid: 4_000_000, pidNs: 'pid:[1]', aliveSocket: '1' });
+    const { dir: elsewhereDir, cleanup } = await tempDir();
+    cleanups.push(cleanup);
+    mkdirSync(join(elsewhereDir, 'state'));
+    const spoof = createServer();
+    await new Promise<void>((r) => spoof.listen(join(elsewhereDir, 'state', `${crashed.streamId}.alive`), r));
+    cleanups.push(() => new Promise((r) => spoof.close(() => r(undefined))));
+    expect(await replayIn(auditDir, collector.endpoint)).toEqual([crashed.streamId]);
+  });
+
+  // Found in review: the alive socket file stayed after process.exit, an uncaught exception or SIGKILL, one per run.
+  it('the alive socket file goes with process.exit; one left by SIGKILL goes at the next start', async () => {
+    const { auditDir, collector } = await collectorDir(cleanups);
+    const alive = (): string[] => readdirSync(join(auditDir, 'state')).filter((n) => n.endsWith('.alive'));
+    const crashed = await crashedStream(auditDir, 'http://127.0.0.1:9/v1/logs');
+    expect(alive()).toEqual([`${crashed.streamId}.alive`]); // SIGKILL: left
+    const dist = pathToFileURL(join(import.meta.dirname, '../../dist/index.js')).href;
+    const exiting = runNode(['--input-type=module', '-e', `
+      import { readdirSync } from 'node:fs';
+      import { LoggerProvider } from '@opentelemetry/sdk-logs';
+      const { AuditLogRecordProcessor, getAuditLogger } = await import(${JSON.stringify(dist)});
+      const p = new AuditLogRecordProcessor({ dir: process.env.DIR, replay: false, exporter: { url: 'http://127.0.0.1:9/v1/logs', timeoutMillis: 200 } });
+      const provider = new LoggerProvider({ processors: [p] });
+      await getAuditLogger({ processor: p, loggerProvider: provider }).record({ action: 'X', outcome: 'success', actor: { id: 'a', type: 'user' } });
+      process.stdout.write(JSON.stringify({ event: 'ready', alive: readdirSync(process.env.DIR + '/state').filter((n) => n === p.streamId + '.alive').length }) + '\\n');
+      process.exit(0);`], { DIR: auditDir });
+    expect(await exiting.waitFor((o) => o.event === 'ready')).toMatchObject({ alive: 1 });
+    await exiting.exited;
+    expect(alive()).toEqual([`${crashed.streamId}.alive`]); // process.exit: its own removed on the way out
+    expect(await replayIn(auditDir, collector.endpoint)).toEqual(expect.arrayContaining([crashed.streamId]));
+    expect(alive()).toEqual([]); // the dead one removed at start; the replaying processor's own closed at its shutdown
   });
 
   it('a state naming this process pid, of a stream no live processor here owns, is an earlier process: replayed', async () => {
@@ -102,13 +180,7 @@ describe('replay of a crashed stream whose state names a pid that is alive now',
   });
 
   it('the stream of a live processor of this process is not replayed by a second one', async () => {
-    const { auditDir, collector } = await collectorDir(cleanups);
-    await collector.stop();
-    const first = new AuditLogRecordProcessor({ dir: auditDir, ...FAST, exportTimeoutMillis: 200, exporter: { url: collector.endpoint, timeoutMillis: 200 } });
-    const provider = new LoggerProvider({ processors: [first] });
-    provider.getLogger('audit').emit({ attributes: { 'audit.actor.id': 'a', 'audit.actor.type': 'system', 'audit.action': 'START', 'audit.outcome': 'success' } });
-    await first.forceFlush().catch(() => undefined);
-    await collector.start();
+    const { auditDir, collector, first, provider } = await liveStream();
     const second = new AuditLogRecordProcessor({ dir: auditDir, ...FAST, exporter: { url: collector.endpoint, timeoutMillis: 2000 } });
     const rep = await second.replayed();
     expect(rep?.streams).toEqual([]);
