@@ -23,6 +23,10 @@ const MARK_BYTES = 64;
 /** Files held open across polls, across every follower of the process: the ones that grew most recently. */
 export const MAX_HELD = 64;
 const held = new Set<FileFollower>();
+/** MAX_HELD, or fewer once an open ran out of file descriptors (ulimit -n below it). */
+let cap = MAX_HELD;
+/** Descriptors left free for the directory listing, the verifier's reads and the output, once the limit is known. */
+const SPARE_DESCRIPTORS = 8;
 let growth = 0;
 
 export class FileFollower {
@@ -62,14 +66,17 @@ export class FileFollower {
   async poll(onLine: (bytes: Buffer | undefined, line: number) => void): Promise<boolean> {
     const wasHeld = this.fh !== undefined;
     if (wasHeld) await this.readHeld(onLine);
-    // What reading by name may have missed: a file never opened, or one closed for the cap.
-    const unseen = !wasHeld && (this.inode === undefined || this.capClosed);
+    // Gone before it was ever opened: nothing of it was read. (One closed for the cap had been read to the size
+    // its last poll saw: reopened whenever it grew, so at most what came in its last interval is unread, as it
+    // always was for a file read by name; a sealed segment, the usual one closed, has nothing more.)
+    const neverOpened = !wasHeld && this.inode === undefined;
+    const closedForCap = !wasHeld && this.capClosed;
     let st: BigIntStats;
     try {
       st = await stat(this.path, { bigint: true });
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
-      if (unseen) this.missed = 'gone';
+      if (neverOpened) this.missed = 'gone';
       await this.close();
       return false;
     }
@@ -80,10 +87,10 @@ export class FileFollower {
     await this.close();
     let fh: FileHandle;
     try {
-      fh = (await openRegularFile(this.path, this.followLink)).fh;
+      fh = await this.open();
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
-      if (unseen) this.missed = 'gone';
+      if (neverOpened) this.missed = 'gone';
       return false;
     }
     try {
@@ -91,7 +98,7 @@ export class FileFollower {
       if (this.inode !== undefined && opened !== this.inode) {
         // Another file under the name (replaced, rotated): read from its start. The old one was read to its end
         // if it was held; closed for the cap, what it got since its last read is not read.
-        if (unseen) this.missed = 'rotated';
+        if (closedForCap) this.missed = 'rotated';
         this.reset(0);
       }
       this.inode = opened;
@@ -116,6 +123,21 @@ export class FileFollower {
     const m = this.missed;
     this.missed = undefined;
     return m;
+  }
+
+  /** Opens the file; out of file descriptors (EMFILE, ENFILE), it first closes the held file that grew longest ago. */
+  private async open(): Promise<FileHandle> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return (await openRegularFile(this.path, this.followLink)).fh;
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        if ((code !== 'EMFILE' && code !== 'ENFILE') || attempt >= 8 || held.size === 0) throw e;
+        // The process's limit is below MAX_HELD: hold fewer from now on, with room left for listing and stat.
+        cap = Math.max(1, held.size - SPARE_DESCRIPTORS);
+        await keepWithinCap(this);
+      }
+    }
   }
 
   /** @internal Closed to stay within MAX_HELD: read on by name at the next poll. */
@@ -216,10 +238,14 @@ export class FileFollower {
 
 /** Closes the files that grew (or were opened) longest ago until at most MAX_HELD are held, never `keep`'s. */
 async function keepWithinCap(keep: FileFollower): Promise<void> {
-  while (held.size > MAX_HELD) {
-    let oldest: FileFollower | undefined;
-    for (const f of held) if (f !== keep && (oldest === undefined || f.grownAt < oldest.grownAt)) oldest = f;
-    if (oldest === undefined) return;
-    await oldest.closeForCap();
-  }
+  while (held.size > cap && (await closeOldest(keep)));
+}
+
+/** Closes the held file (not `keep`'s) that grew or was opened longest ago; false when there is none. */
+async function closeOldest(keep: FileFollower): Promise<boolean> {
+  let oldest: FileFollower | undefined;
+  for (const f of held) if (f !== keep && (oldest === undefined || f.grownAt < oldest.grownAt)) oldest = f;
+  if (oldest === undefined) return false;
+  await oldest.closeForCap();
+  return true;
 }

@@ -172,6 +172,17 @@ describe('tail over more files than it holds open', () => {
   beforeEach(async () => ({ dir, cleanup } = await tempDir()));
   afterEach(async () => cleanup());
 
+  // Found in review: under a limit of open files below 64 (ulimit -n 72), tail ran out of descriptors and exited 2.
+  it.skipIf(process.platform === 'win32')('400 segments under a limit of 60 open files, following: every record read, no EMFILE', () => {
+    const lines = toLines(makeChain(400));
+    for (let i = 0; i < 400; i++) writeFileSync(join(dir, `audit-a-${String(i + 1).padStart(6, '0')}.jsonl`), lines[i]! + '\n');
+    const cli = join(import.meta.dirname, '../../dist/cli.js');
+    const r = spawnSync('sh', ['-c', `ulimit -n 60 && exec "$0" "$@"`, process.execPath, cli, 'tail', '-n', '500', '--json', '--follow', '--interval', '20', dir], { encoding: 'utf8', timeout: 2500 });
+    expect(r.stderr).toBe('');
+    expect(jsonOf(r.stdout).map((m) => m.sequence)).toEqual(Array.from({ length: 400 }, (_, i) => i + 1));
+    expect(r.status).toBe(0);
+  });
+
   it.skipIf(process.platform === 'win32').each([[[] as string[]], [['--follow', '--interval', '20']]])(
     '150 sealed segments and 60 empty files under a limit of 120 open files (%j): every record read, no EMFILE',
     (follow) => {
@@ -335,6 +346,18 @@ describe('FileFollower', () => {
 
   // Found in review of the first version: files opened and never grown were never closed for the cap (EMFILE on a
   // directory of sealed segments), and a file replaced while closed for the cap lost its tail in silence.
+  // Found in review: segments read to their end, closed for the cap, then deleted by retention were each said to
+  // be "deleted before tail could read it all".
+  it('a file read to its end, closed for the cap, then deleted: nothing said', async () => {
+    const many = Array.from({ length: MAX_HELD + 1 }, (_, i) => following(join(dir, `g${i}.jsonl`)));
+    for (const m of many) writeFileSync(m.p, 'x1\n');
+    for (const m of many) await m.poll(); // the first one is closed for the cap
+    rmSync(many[0]!.p);
+    expect(await many[0]!.poll()).toBe(false);
+    expect(many[0]!.f.takeMissed()).toBeUndefined();
+    for (const m of many) await m.f.close();
+  });
+
   it('a file closed for the cap is not reopened while unchanged; replaced meanwhile, it says what it may have missed', async () => {
     const many = Array.from({ length: MAX_HELD + 1 }, (_, i) => following(join(dir, `f${i}.jsonl`)));
     for (const m of many) writeFileSync(m.p, 'x1\n');
