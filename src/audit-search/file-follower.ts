@@ -23,6 +23,18 @@ const MARK_BYTES = 64;
 /** Files held open across polls, across every follower of the process: the ones that grew most recently. */
 export const MAX_HELD = 64;
 const held = new Set<FileFollower>();
+/** Files read to their end under a name that then led to another file, by inode: where a follower of their new name starts. */
+interface HandOff {
+  consumed: number;
+  lineNo: number;
+  mark: Buffer | undefined;
+}
+const handedOff = new Map<string, HandOff>();
+const MAX_HANDED_OFF = 256;
+function handOff(inode: bigint, h: HandOff): void {
+  if (handedOff.size >= MAX_HANDED_OFF) handedOff.delete(handedOff.keys().next().value!);
+  handedOff.set(String(inode), h);
+}
 /** MAX_HELD, or fewer once an open ran out of file descriptors (ulimit -n below it). */
 let cap = MAX_HELD;
 /** Descriptors left free for the directory listing, the verifier's reads and the output, once the limit is known. */
@@ -97,9 +109,23 @@ export class FileFollower {
       const opened = (await fh.stat({ bigint: true })).ino;
       if (this.inode !== undefined && opened !== this.inode) {
         // Another file under the name (replaced, rotated): read from its start. The old one was read to its end
-        // if it was held; closed for the cap, what it got since its last read is not read.
+        // if it was held (and is handed off: renamed to a name that is followed too, it is read on from there);
+        // closed for the cap, what it got since its last read is not read.
         if (closedForCap) this.missed = 'rotated';
+        else if (wasHeld && this.partialBytes === 0) handOff(this.inode, { consumed: this.consumed, lineNo: this.lineNo, mark: this.mark });
         this.reset(0);
+      } else if (this.inode === undefined) {
+        // A file first seen here that another follower read under its old name (rotated to this one): on from there,
+        // once the bytes before that point are the ones read (the mark check of readHeld; else from its start).
+        const h = handedOff.get(String(opened));
+        handedOff.delete(String(opened));
+        // Only if this file holds, right before that point, the very bytes read there: an inode is reused once its
+        // file is deleted, and a file that merely shares it must be read from its start.
+        if (h?.mark !== undefined && h.consumed >= h.mark.length && (await this.holds(fh, h.mark, h.consumed - h.mark.length))) {
+          this.consumed = h.consumed;
+          this.lineNo = h.lineNo;
+          this.mark = h.mark;
+        }
       }
       this.inode = opened;
     } catch (e) {

@@ -150,7 +150,11 @@ async function run(argv: string[], io: CommandIo, err: (line: string) => void, o
     // Files whose name left the listing (deleted by retention, renamed away by rotation) first: what their held
     // file still has comes before what follows it under other names.
     const gone = [...followers.keys()].filter((path) => !present.has(path));
-    for (const path of [...gone, ...files]) {
+    // Then the files already followed, then new ones: a file rotated to a new name is read to its end (and handed
+    // off) by its old name's follower before that name's new follower starts.
+    const known = files.filter((path) => followers.has(path));
+    const fresh = files.filter((path) => !followers.has(path));
+    for (const path of [...gone, ...known, ...fresh]) {
       let f = followers.get(path);
       if (f === undefined) followers.set(path, (f = new FileFollower(path, !isDir)));
       const onLine = (bytes: Buffer | undefined, line: number): void => {

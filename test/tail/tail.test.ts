@@ -131,6 +131,30 @@ describe('tail --follow across rotation by rename (found in review)', () => {
     expect(err).toBe('');
   });
 
+  // Found in review: a file rotated to a name tail lists too (a collector's file exporter: audit.jsonl → audit-<time>.jsonl,
+  // which sorts before it) was read again from its start under the new name, one "another copy … not compared"
+  // line on stderr per record read before following began.
+  it('a file rotated to a name it also follows is read on from where it was, not again', async () => {
+    const lines = toLines(makeChain(9));
+    const out = join(dir, 'audit.jsonl');
+    writeFileSync(out, lines.slice(0, 5).join('\n') + '\n'); // read before following begins
+    const ac = new AbortController();
+    let printed = '';
+    let err = '';
+    // -n 2: seq 1–3 are read and not shown, so a second read of them could not be compared (said per record).
+    const running = runTailCommand(['--follow', '--json', '-n', '2', '--interval', '20', dir], { out: (s) => void (printed += s), err: (s) => void (err += s) }, { signal: ac.signal });
+    for (let t = 0; jsonOf(printed).length < 2 && t < 500; t++) await sleep(20);
+    appendFileSync(out, lines[5]! + '\n');
+    renameSync(out, join(dir, 'audit-2026-11-29T20-00-00.jsonl'));
+    writeFileSync(out, lines.slice(6).join('\n') + '\n');
+    for (let t = 0; jsonOf(printed).length < 6 && t < 500; t++) await sleep(20);
+    await sleep(100);
+    ac.abort();
+    expect(await running).toBe(0);
+    expect(jsonOf(printed).map((m) => [m.sequence, m.chain])).toEqual([4, 5, 6, 7, 8, 9].map((n) => [n, 'verified']));
+    expect(err).toBe('');
+  });
+
   // Found in review: records appended between tail's verifier pass and its first read made their stream's head
   // `unknown`, and every record after inherited it for the whole session.
   it('records appended after the verifier read the files are checked link by link, not unknown', async () => {
