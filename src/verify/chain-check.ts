@@ -3,7 +3,7 @@
  * end record, gaps and broken links; then the stream's signatures and checkpoints (integrity-check.ts).
  */
 import { checkIntegrity, type ExternalCheckpoint, type IntegrityContext } from './integrity-check.js';
-import type { RetentionCut } from './retention-log.js';
+import { highestBacked, isBacked, type RetentionCut } from './retention-log.js';
 import { streamProblems, type Problem, type ProblemList, type StreamProblems } from './problems.js';
 import { F_CHECKPOINT, F_END, F_END_EVENT, F_HAS_PREV, F_OUT_OF_ORDER, F_PREV_HEX, F_REJECTED, F_RESEQUENCED, SIG_OK, type RecordStore, type StreamLink } from './record-store.js';
 import type { StreamSummary } from './summary.js';
@@ -544,7 +544,7 @@ function checkLinks(s: RecordStore, chain: Uint32Array, len: number, retained: r
       // deletes nothing else, and neither file is authenticated, so one line written by hand proves nothing.
       const prevHex = s.prevHashHex(i);
       const cuts = retained.filter((e) => e.last === n - 1 && e.lastHash === prevHex);
-      const cut = cuts.find((e) => e.state !== undefined && e.state.acked >= e.last);
+      const cut = cuts.find(isBacked);
       if (cut !== undefined) {
         report('deleted', i, `seq 1–${n - 1} were removed by retention (${cut.file}, ${cut.deletedAt}) after the collector acknowledged them; the cut matches state/retention.log, and ${cut.stateFile} records seq ${cut.state!.acked} acknowledged`, {
           seq: 1,
@@ -555,7 +555,7 @@ function checkLinks(s: RecordStore, chain: Uint32Array, len: number, retained: r
       // A cut the state file backs that ends before this gap does: it accounts for its records, not for the
       // ones between it and this record, which are the deletion. Its hash cannot be checked: the record after it,
       // which carries that hash, is among the missing.
-      const earlier = retained.filter((e) => e.last < n - 1 && e.state !== undefined && e.state.acked >= e.last).sort((a, b) => b.last - a.last)[0];
+      const earlier = highestBacked(retained.filter((e) => e.last < n - 1));
       if (cuts.length === 0 && earlier !== undefined) {
         report('deleted', i, `seq 1–${earlier.last} were removed by retention (${earlier.file}, ${earlier.deletedAt}) after the collector acknowledged them; ${earlier.stateFile} records seq ${earlier.state!.acked} acknowledged; not checked against a record: seq ${earlier.last + 1}, which carries the hash of seq ${earlier.last}, is missing too`, {
           seq: 1,

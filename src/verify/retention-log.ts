@@ -37,6 +37,19 @@ export interface RetentionCut extends RetentionEntry {
   state: StateView | undefined;
 }
 
+/**
+ * A cut the state file of its own directory backs: it records the removed records acknowledged. Retention deletes
+ * nothing else, so only such a cut accounts for missing records (docs/integrity.md §7.2 step 5, §7.4 step 3).
+ */
+export const isBacked = (c: RetentionCut): boolean => c.state !== undefined && c.state.acked >= c.last;
+
+/** Of the backed cuts, the one that reaches furthest (the first of those that reach as far). */
+export function highestBacked(cuts: readonly RetentionCut[]): RetentionCut | undefined {
+  let best: RetentionCut | undefined;
+  for (const c of cuts) if (isBacked(c) && (best === undefined || c.last > best.last)) best = c;
+  return best;
+}
+
 const isCount = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
 
 /**

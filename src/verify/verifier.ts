@@ -27,7 +27,7 @@ import { scanInWorkers, workerEntryInstalled } from './parallel-read.js';
 import type { ReadItem } from './read-items.js';
 import { scanRecords } from './read-records.js';
 import { keep, RecordStore, streamKey } from './record-store.js';
-import { readJournalStates, type RetentionCut, type StateView } from './retention-log.js';
+import { highestBacked, isBacked, readJournalStates, type RetentionCut, type StateView } from './retention-log.js';
 import type { StreamSummary } from './summary.js';
 
 export { listInputFiles, VerifyInputError } from './inputs.js';
@@ -234,16 +234,6 @@ function retiredByRetention(streamId: string, state: StateView, cuts: readonly R
     file: c.log,
     message: `no record of this stream is among the inputs: ${c.last === 1 ? 'seq 1 was' : `seq 1–${c.last} were`} removed by retention (${c.file}, ${c.deletedAt}) after the collector acknowledged them; ${c.stateFile} records seq ${c.state!.acked} acknowledged${tail}. Not verified here: the collector's copy holds them`,
   };
-}
-
-/** A retention cut that the state file of its own directory backs: it records the removed records acknowledged. */
-const isBacked = (c: RetentionCut): boolean => c.state !== undefined && c.state.acked >= c.last;
-
-/** Of the backed cuts, the one that reaches furthest. */
-function highestBacked(cuts: readonly RetentionCut[]): RetentionCut | undefined {
-  let best: RetentionCut | undefined;
-  for (const c of cuts) if (isBacked(c) && (best === undefined || c.last > best.last)) best = c;
-  return best;
 }
 
 /**
