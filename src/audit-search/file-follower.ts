@@ -54,10 +54,6 @@ export class FileFollower {
   private fh: FileHandle | undefined;
   /** When it last grew (a process-wide count): the least recent one is closed first. */
   private grewAt = 0;
-
-  get grownAt(): number {
-    return this.grewAt;
-  }
   /** Closed to stay within MAX_HELD (not drained and dropped): what it gets meanwhile is read by name. */
   private capClosed = false;
   private missed: 'gone' | 'rotated' | undefined;
@@ -116,12 +112,11 @@ export class FileFollower {
         this.reset(0);
       } else if (this.inode === undefined) {
         // A file first seen here that another follower read under its old name (rotated to this one): on from there,
-        // once the bytes before that point are the ones read (the mark check of readHeld; else from its start).
+        // only if it holds, right before that point, the very bytes read there (an inode is reused once its file is
+        // deleted, and a file that merely shares it must be read from its start).
         const h = handedOff.get(String(opened));
         handedOff.delete(String(opened));
-        // Only if this file holds, right before that point, the very bytes read there: an inode is reused once its
-        // file is deleted, and a file that merely shares it must be read from its start.
-        if (h?.mark !== undefined && h.consumed >= h.mark.length && (await this.holds(fh, h.mark, h.consumed - h.mark.length))) {
+        if (h !== undefined && (await this.holdsMark(fh, h.mark, h.consumed))) {
           this.consumed = h.consumed;
           this.lineNo = h.lineNo;
           this.mark = h.mark;
@@ -166,6 +161,10 @@ export class FileFollower {
     }
   }
 
+  get grownAt(): number {
+    return this.grewAt;
+  }
+
   /** @internal Closed to stay within MAX_HELD: read on by name at the next poll. */
   async closeForCap(): Promise<void> {
     this.capClosed = true;
@@ -191,8 +190,7 @@ export class FileFollower {
       pos = this.consumed;
     }
     if (size === pos) return;
-    const mark = this.mark;
-    if (mark !== undefined && this.consumed >= mark.length && !(await this.holds(fh, mark, this.consumed - mark.length))) {
+    if (this.mark !== undefined && !(await this.holdsMark(fh, this.mark, this.consumed))) {
       this.reset(0);
       pos = 0;
     }
@@ -210,6 +208,11 @@ export class FileFollower {
       pos += bytesRead;
     }
     this.grewAt = ++growth;
+  }
+
+  /** Does the file hold `mark` (the last bytes handed on) right before `end`? Not when there is no mark. */
+  private async holdsMark(fh: FileHandle, mark: Buffer | undefined, end: number): Promise<boolean> {
+    return mark !== undefined && end >= mark.length && (await this.holds(fh, mark, end - mark.length));
   }
 
   /** Does the file still hold `bytes` at `at`? */

@@ -182,9 +182,8 @@ async function run(argv: string[], io: CommandIo, err: (line: string) => void, o
   };
   // Files held open by the followers are closed however the command ends.
   try {
-
     // The verifier first: the lines it refuses are not read (their records would hide the genuine copies). A record
-    // appended after it ran reads as `unknown` (chain-status.ts).
+    // appended after it ran is checked against its predecessor (link-tracker.ts), as records that come later are.
     // Nothing to show, and nothing will come without --follow: said, as search says it (its own files only, not a
     // subdirectory's: a journal directory's segments are its own files).
     if (!args.follow && isDir && (await currentFiles(args.target, isDir)).length === 0) {

@@ -13,7 +13,7 @@ import { resolve } from 'node:path';
 import { AuditConfigError } from '../core/errors.js';
 import { sayLoudly } from '../core/say.js';
 import { durableReplace, FILE_MODE, O_NOFOLLOW, O_NONBLOCK, readChecked, writeExclusive } from './durable.js';
-import { ensureDirs, lockPath, statePath } from './files.js';
+import { ensureDirs, lockPath, stateDir, statePath } from './files.js';
 
 export interface StreamState {
   version: 1;
@@ -162,7 +162,7 @@ export const pidNamespace = (): string | undefined => namespace('pid');
 export const netNamespace = (): string | undefined => namespace('net');
 
 /** Where the owner of a stream listens while it lives (see StreamState.aliveSocket). */
-export const alivePath = (dir: string, streamId: string): string => resolve(dir, 'state', `${streamId}.alive`);
+export const alivePath = (dir: string, streamId: string): string => resolve(stateDir(dir), `${streamId}.alive`);
 /** sun_path holds 108 bytes with its terminating NUL; a longer path is not listened on (the lease is then all). */
 const MAX_SOCKET_PATH = 107;
 
@@ -245,10 +245,10 @@ function unlinkAliveFiles(): void {
  * Removes alive socket files that nothing listens on (left by a SIGKILL): no prober looks at the file itself (it
  * reads /proc/net/unix), so a file removed under a live listener mounted elsewhere costs nothing either.
  */
-export function removeDeadAliveFiles(stateDir: string): void {
+export function removeDeadAliveFiles(where: string): void {
   let names: string[];
   try {
-    names = fs.readdirSync(stateDir);
+    names = fs.readdirSync(where);
   } catch {
     return;
   }
@@ -258,7 +258,7 @@ export function removeDeadAliveFiles(stateDir: string): void {
   if (sockets === undefined) return;
   const bound = new Set(sockets.values());
   for (const name of dead) {
-    const path = resolve(stateDir, name);
+    const path = resolve(where, name);
     if (bound.has(path)) continue;
     try {
       const st = fs.lstatSync(path);
