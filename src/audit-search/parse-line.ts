@@ -33,7 +33,7 @@ export function parseLine(text: string, file: string, line: number, counts: Read
   let doc: unknown;
   try {
     const names = memberNames(text);
-    if (names.duplicate !== undefined || names.escaped !== undefined) throw new Error('member names');
+    if (names.duplicate !== undefined || names.escaped !== undefined || names.protoName !== undefined) throw new Error('member names');
     doc = JSON.parse(text);
   } catch {
     counts.unreadable++;

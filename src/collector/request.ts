@@ -11,7 +11,7 @@ import type { ExportLogsServiceRequest } from '../otlp/types.js';
 import { gunzipLimited, HttpError, readBody, type ByteBudget, type Hold } from './body.js';
 import { mediaType, PROTOBUF } from './responses.js';
 import { errorText } from '../core/errors.js';
-import { memberNames } from '../verify/json-members.js';
+import { memberNames, protoNameMessage } from '../verify/json-members.js';
 
 export interface BodyLimits {
   /** Largest accepted body, compressed and decompressed. */
@@ -102,6 +102,7 @@ function parseJson(body: Buffer): ExportLogsServiceRequest {
   const names = memberNames(text);
   if (names.duplicate !== undefined) throw new HttpError(400, `invalid OTLP/JSON: the member name ${JSON.stringify(names.duplicate)} appears twice in one object`);
   if (names.escaped !== undefined) throw new HttpError(400, `invalid OTLP/JSON: the member name ${JSON.stringify(names.escaped)} is written with an escape`);
+  if (names.protoName !== undefined) throw new HttpError(400, `invalid OTLP/JSON: the ${protoNameMessage(names.protoName)}`);
   try {
     return normalizeExportRequest(parsed);
   } catch (err) {

@@ -3,7 +3,8 @@
  * the last one silently, so a byte-level edit such as `"stringValue":"mallory","stringValue":"alice"` would
  * show one value to a human reading the file and hash as the other. The verifier reads lines through
  * JSON.parse (the reference path), so it checks the raw text too and reports such a line as malformed.
- * The same pass notes a member name written with an escape, which the verifier refuses too (MemberNames).
+ * The same pass notes a member name written with an escape, and one that is the protobuf spelling of an OTLP
+ * field, which the verifier refuses too (MemberNames).
  * The fast path (fast-otlp.ts) needs no check: its grammar admits each member at most once.
  *
  * Speed: one pass of charCodeAt over the text, strings skipped with indexOf (a regular expression per token
@@ -52,7 +53,31 @@ export interface MemberNames {
    * that bug does not touch.
    */
   escaped: string | undefined;
+  /**
+   * The first member name (up to where the scan stopped) that is the protobuf name of an OTLP field whose JSON
+   * name differs (`string_value` for `stringValue`: PROTO_FIELD_NAMES). OTLP/JSON keys MUST be the lowerCamelCase
+   * JSON names, and "original field names are not valid" (OTLP spec, JSON Protobuf Encoding;
+   * opentelemetry-specification#2829), yet readers built on protobuf's JSON mapping accept both, and the
+   * OTel Collector's keeps the last of the two: `{"stringValue":"alice","string_value":"mallory"}` hashes as
+   * alice here and is read as mallory there (found in review).
+   */
+  protoName: string | undefined;
 }
+
+/**
+ * Protobuf field names that differ from their JSON names, in the messages of an ExportLogsServiceRequest
+ * (opentelemetry-proto: collector/logs/v1/logs_service.proto, logs/v1/logs.proto, common/v1/common.proto,
+ * resource/v1/resource.proto), each with its JSON name.
+ */
+export const PROTO_FIELD_NAMES: ReadonlyMap<string, string> = new Map(
+  [
+    'resource_logs', 'scope_logs', 'schema_url', 'log_records', 'dropped_attributes_count', 'entity_refs', 'id_keys',
+    'description_keys', 'time_unix_nano', 'observed_time_unix_nano', 'severity_number', 'severity_text', 'trace_id',
+    'span_id', 'event_name', 'string_value', 'bool_value', 'int_value', 'double_value', 'array_value', 'kvlist_value',
+    'bytes_value',
+  ].map((name) => [name, name.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase())]),
+);
+const UNDERSCORE = 95;
 
 /** The first duplicate member name of `text` (see `memberNames`); undefined when there is none. */
 export const duplicateMemberName = (text: string): string | undefined => memberNames(text).duplicate;
@@ -63,7 +88,7 @@ export const duplicateMemberName = (text: string): string | undefined => memberN
  */
 // One loop on purpose: a single-pass scanner whose state (stack, position) would only be passed around if split.
 export function memberNames(text: string): MemberNames {
-  const found: MemberNames = { duplicate: undefined, escaped: undefined };
+  const found: MemberNames = { duplicate: undefined, escaped: undefined, protoName: undefined };
   const n = text.length;
   let depth = 0;
   let maxDepth = 0;
@@ -87,13 +112,20 @@ export function memberNames(text: string): MemberNames {
         const count = COUNT[at]!;
         const length = i - start;
         let plain = true; // no escape in the name: its text is the name
+        let underscore = false;
         for (let j = start; j < i; j++) {
-          if (text.charCodeAt(j) === BACKSLASH) {
+          const d = text.charCodeAt(j);
+          if (d === BACKSLASH) {
             plain = false;
             break;
           }
+          if (d === UNDERSCORE) underscore = true;
         }
         if (!plain && found.escaped === undefined) found.escaped = nameAt(text, start, length);
+        if ((underscore || !plain) && found.protoName === undefined) {
+          const name = nameAt(text, start, length);
+          if (PROTO_FIELD_NAMES.has(name)) found.protoName = name;
+        }
         let set = SETS[at];
         if (set === undefined) {
           if (plain && count < SMALL) {
@@ -152,3 +184,7 @@ export function memberNames(text: string): MemberNames {
     if (STARTS.length > 64) IS_OBJECT.length = COUNT.length = STARTS.length = LENGTHS.length = SETS.length = 64;
   }
 }
+
+/** What is wrong with a member name that MemberNames.protoName found. */
+export const protoNameMessage = (name: string): string =>
+  `JSON member name ${JSON.stringify(name)} is the protobuf spelling of ${JSON.stringify(PROTO_FIELD_NAMES.get(name))}, which OTLP/JSON does not allow`;

@@ -11,7 +11,7 @@ import { ATTR_SEQ_NUMBER, ATTR_SEQ_STREAM_ID, EVENT_STREAM_END } from '../core/a
 import type { OtlpLogRecord } from '../otlp/types.js';
 import { fastParseLine, type FastRecord } from './fast-otlp.js';
 import { errorText } from '../core/errors.js';
-import { memberNames } from './json-members.js';
+import { memberNames, protoNameMessage } from './json-members.js';
 import type { ReadItem, RecordItem } from './read-items.js';
 import { isCheckpointClaim, type Attrs } from './attrs.js';
 import { attrsOfRecord, checkCheckpoint, checkSignature, isProducerCheckpointShape, linkValueOf, seqOf, stringOf, type ResolvedOptions } from './record-checks.js';
@@ -175,6 +175,11 @@ function lineItems(file: string, text: string, line: number, terminated: boolean
   const escaped = names.escaped;
   if (escaped !== undefined) {
     emit({ kind: 'malformed', file, line, message: `JSON member name ${clip(JSON.stringify(escaped))} is written with an escape (no OTLP writer does that, and JSON.parse on Node 24/26 can misread such a name)` });
+    return;
+  }
+  const proto = names.protoName;
+  if (proto !== undefined) {
+    emit({ kind: 'malformed', file, line, message: `${protoNameMessage(proto)} (a reader that takes both spellings, as the OTel Collector does, keeps the last: it would read this line otherwise than it hashes)` });
     return;
   }
   const parsed = recordsOf(doc);

@@ -5,7 +5,7 @@
  * messages, a skip note on stderr, or a located `malformed` problem. Memory bounds, and key files that
  * would block a synchronous read, are checked in a child process (verify-cli-child.test.ts).
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { constants } from 'node:fs';
 import { mkdir, open, readFile, symlink, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
@@ -280,6 +280,44 @@ describe('verify: oversized and ambiguous lines are malformed, located, and boun
       expect.objectContaining({ line: 1, message: expect.stringContaining('JSON member name "\\\\" is written with an escape') }),
       expect.objectContaining({ line: 2, message: expect.stringContaining('JSON member name "traceId" is written with an escape') }),
     ]);
+  });
+
+  // Found by review: OTLP/JSON allows only the lowerCamelCase names, but the OTel Collector's reader takes the
+  // protobuf names too and keeps the last of the two: each edit below verified INTACT, and the Collector would
+  // read the mallory value, the other event name, the forged record.
+  it.each([
+    ['an attribute value', '"stringValue":"user-2"', '"stringValue":"user-2","string_value":"mallory"', 'string_value'],
+    ['an int value', '"intValue":"2"', '"intValue":"2","int_value":"9"', 'int_value'],
+    ['the body', '"body":{"stringValue":"event 2"}', '"body":{"stringValue":"event 2","string_value":"mallory"}', 'string_value'],
+    ['the event name', '"eventName":"document.update"', '"eventName":"document.update","event_name":"user.delete"', 'event_name'],
+    ['the time', '"timeUnixNano":"', '"time_unix_nano":"1","timeUnixNano":"', 'time_unix_nano'],
+    ['a forged record list', '"logRecords":[', '"log_records":[{"eventName":"forged"}],"logRecords":[', 'log_records'],
+    ['a forged scope list', '"scopeLogs":[', '"scope_logs":[{"logRecords":[{"eventName":"forged"}]}],"scopeLogs":[', 'scope_logs'],
+  ])('%s given again under its protobuf field name is malformed, with and without workers', async (_what, from, to, name) => {
+    const dir = await freshDir();
+    const file = join(dir, 'proto-name.jsonl');
+    const lines = toLines(makeChain(3, { end: true }));
+    expect(lines[1]).toContain(from);
+    lines[1] = lines[1]!.replace(from, to);
+    JSON.parse(lines[1]!); // valid JSON all the same
+    await writeFile(file, lines.join('\n') + '\n');
+    const want = `MALFORMED at ${file}:2 — JSON member name "${name}" is the protobuf spelling of "${name.replace(/_([a-z])/g, (_m, c: string) => c.toUpperCase())}", which OTLP/JSON does not allow (a reader that takes both spellings, as the OTel Collector does, keeps the last: it would read this line otherwise than it hashes)`;
+    const r = await verify(['--jobs', '1', file]);
+    expect([r.code, r.out[0]]).toEqual([1, want]);
+    // Worker threads read lines with the same code: the built CLI, as users run it (npm test builds first).
+    const w = spawnSync(process.execPath, [join(import.meta.dirname, '../../dist/cli.js'), 'verify', '--jobs', '2', file], { encoding: 'utf8' });
+    expect([w.status, w.stdout.split('\n')[0]]).toEqual([1, want]);
+  });
+
+  it('an attribute whose key is a protobuf field name ("string_value") is an ordinary attribute', async () => {
+    const dir = await freshDir();
+    const file = join(dir, 'proto-key.jsonl');
+    const lines = toLines(makeChain(3, { end: true, extraAttrs: [{ key: 'string_value', value: { stringValue: 'event_name' } }] }));
+    expect(lines[1]).toContain('"key":"string_value"');
+    await writeFile(file, lines.join('\n') + '\n');
+    const r = await verify([file]);
+    expect(r.out.at(-1)).toMatch(/^OK: 1 file, 3 audit records, 1 stream verified, every chain intact$/);
+    expect(r.code).toBe(0);
   });
 
   it('a duplicate member name spelled with an escape ("\\u0073tringValue") is malformed', async () => {

@@ -356,6 +356,8 @@ describe('collector: outages and control plane', () => {
     ['a duplicate member name', '"eventName":"user.logout","eventName":"user.login"', 'the member name "eventName" appears twice in one object'],
     ['a duplicate value member', '"body":{"stringValue":"a","stringValue":"b"}', 'the member name "stringValue" appears twice in one object'],
     ['an escaped member name', '"\\u0065ventName":"user.login"', 'the member name "eventName" is written with an escape'],
+    ['a protobuf field name', '"eventName":"user.login","event_name":"user.delete"', 'the JSON member name "event_name" is the protobuf spelling of "eventName", which OTLP/JSON does not allow'],
+    ['a protobuf value name', '"body":{"stringValue":"a","string_value":"b"}', 'the JSON member name "string_value" is the protobuf spelling of "stringValue", which OTLP/JSON does not allow'],
   ])('refuses OTLP/JSON with %s (400), writing nothing', async (_what, member, message) => {
     const { handle, outFile } = await collector();
     const body = `{"resourceLogs":[{"scopeLogs":[{"logRecords":[{"timeUnixNano":"1","observedTimeUnixNano":"1",${member}}]}]}]}`;

@@ -76,6 +76,7 @@ describe('chain verdict per match', () => {
   it.each([
     ['a member name twice', (line: string) => line.replace('"stringValue":"user-1"', '"stringValue":"mallory","stringValue":"user-1"')],
     ['a member name written with an escape', (line: string) => line.replace('"body":', '"\\u0062ody":')],
+    ['a value beside it under its protobuf name', (line: string) => line.replace('"stringValue":"user-1"', '"stringValue":"user-1","string_value":"mallory"')],
   ])('%s: the line is not shown, and the records after it are broken', async (_name, edit) => {
     const a = makeChain(6); // seq 4's actor is user-1, the only one in line 2
     const lines = toLines(a, 2);

@@ -6,7 +6,7 @@
  * members than the scanner keeps as offsets.
  */
 import { describe, expect, it } from 'vitest';
-import { duplicateMemberName } from '../../src/verify/json-members.js';
+import { duplicateMemberName, memberNames, PROTO_FIELD_NAMES } from '../../src/verify/json-members.js';
 import { parseJsonKeysSafely } from '../helpers/json-parse-keys.js';
 import { prng } from '../helpers/prng.js';
 
@@ -65,5 +65,33 @@ describe('duplicateMemberName', () => {
     ['{ "a" : 1 , "b" : { "c" : 2 , "c" : 3 } }', 'c'],
   ])('%s → %s', (text, want) => {
     expect(duplicateMemberName(text)).toBe(want);
+  });
+});
+
+describe('memberNames: protobuf field names', () => {
+  it.each([
+    ['{"stringValue":"a","string_value":"b"}', 'string_value'],
+    ['{"a":[{"b":{"event_name":1}}],"c":1}', 'event_name'],
+    ['{"\\u0073tring_value":1}', 'string_value'],
+    ['{"x":{"log_records":[]},"y":{"scope_logs":[]}}', 'log_records'],
+    // Not member names, or not protobuf names: no finding.
+    ['{"key":"string_value","value":{"stringValue":"event_name"}}', undefined],
+    ['{"s":"\\"string_value\\":1"}', undefined],
+    ['{"string_valuex":1,"my_attr":2,"stringValue":"x"}', undefined],
+    ['["string_value",{"a":"time_unix_nano"}]', undefined],
+  ])('%s → %s', (text, want) => {
+    JSON.parse(text);
+    expect(memberNames(text).protoName).toBe(want);
+  });
+
+  it('names each protobuf field of a logs request whose JSON name differs, beside that JSON name', () => {
+    for (const [proto, json] of PROTO_FIELD_NAMES) {
+      expect(proto).toMatch(/^[a-z]+(_[a-z]+)+$/);
+      expect(json).toBe(proto.replace(/_([a-z])/g, (_m, c: string) => c.toUpperCase()));
+      expect(memberNames(`{"a":{"${json}":1,"${proto}":2}}`).protoName).toBe(proto);
+    }
+    expect([...PROTO_FIELD_NAMES.values()]).toEqual(
+      expect.arrayContaining(['resourceLogs', 'scopeLogs', 'logRecords', 'timeUnixNano', 'observedTimeUnixNano', 'traceId', 'spanId', 'eventName', 'stringValue', 'intValue', 'doubleValue', 'boolValue', 'bytesValue', 'arrayValue', 'kvlistValue']),
+    );
   });
 });
