@@ -51,6 +51,8 @@ interface Claimed {
   paths: string[];
   state: StreamState;
   release: () => void;
+  /** Its last segment's last line was checked, and set aside if torn (recoverTail). */
+  tailChecked: boolean;
 }
 
 /** Seq and hash of the highest record of `streamId` on the last whole line of its segments. */
@@ -146,7 +148,12 @@ export class Replayer {
           continue;
         }
       }
-      if (this.claim(streamId, paths) !== 'held') continue;
+      const got = this.claim(streamId, paths);
+      // Its owner is gone and the claim is ours: a torn last line is set aside now, before this process writes its
+      // first record, not when the replay reaches it. A short-lived process (a CLI) that shuts down before its
+      // replay ends left it in place, and verify called the untampered journal TORN (found in review).
+      if (got === 'claimed') this.recoverTail(this.claimed[this.claimed.length - 1]!);
+      if (got !== 'held') continue;
       // Held by a replayer on another host: it may have died with it (a restarted container); its lease says.
       const holder = this.foreignHolder(streamId);
       if (holder !== undefined) this.defer(streamId, paths, holder.written, `a replayer ${whereOwner(holder)}, which renewed its claim`);
@@ -201,6 +208,7 @@ export class Replayer {
       streamId,
       paths,
       state: claimedState ?? unknownOwner(streamId),
+      tailChecked: false,
       release: () => {
         this.held.delete(streamId);
         done();
@@ -264,7 +272,7 @@ export class Replayer {
 
   private async replayClaimed(c: Claimed): Promise<void> {
     try {
-      if (!this.stopped && (await this.replayStream(c.streamId, c.paths, c.state))) this.settled.add(c.streamId);
+      if (!this.stopped && (await this.replayStream(c))) this.settled.add(c.streamId);
     } catch (e) {
       this.settled.add(c.streamId);
       this.report.failed.push(c.streamId);
@@ -311,14 +319,28 @@ export class Replayer {
     this.o.sender.shutdown().catch(() => undefined);
   }
 
-  /** Replays one stream; false when it was stopped before its end. */
-  private async replayStream(streamId: string, paths: string[], state: StreamState): Promise<boolean> {
-    const torn = recoverSegment(this.o.dir, paths[paths.length - 1]!);
-    if (torn !== undefined) {
+  /**
+   * Sets aside the torn last line of a claimed stream's last segment (sinks/recover.ts), once. An I/O error is
+   * thrown when `must`, as the replay's own failure; at start-up it is said, and the replay tries again.
+   */
+  private recoverTail(c: Claimed, must = false): void {
+    if (c.tailChecked) return;
+    try {
+      const torn = recoverSegment(this.o.dir, c.paths[c.paths.length - 1]!);
+      c.tailChecked = true;
+      if (torn === undefined) return;
       this.report.torn.push(torn);
-      const msg = `otel-audit: torn last line in ${torn.file} (${torn.bytes} bytes at offset ${torn.offset}) set aside to ${torn.quarantinedTo}`;
-      sayLoudly(msg);
+      sayLoudly(`otel-audit: torn last line in ${torn.file} (${torn.bytes} bytes at offset ${torn.offset}) set aside to ${torn.quarantinedTo}`);
+    } catch (e) {
+      if (must) throw e;
+      sayLoudly(`otel-audit: the last line of stream ${c.streamId} in ${this.o.dir} could not be checked at start-up (${errorText(e)}); its replay tries again`);
     }
+  }
+
+  /** Replays one stream; false when it was stopped before its end. */
+  private async replayStream(c: Claimed): Promise<boolean> {
+    const { streamId, paths, state } = c;
+    this.recoverTail(c, true);
     this.report.streams.push(streamId);
     // Marked as a replayer's write: the first owner was judged gone, and this write is no sign of its life (on
     // another host its time would renew that owner's lease). Who is on the stream now, the claim's lock says.

@@ -98,6 +98,38 @@ describe('restart', () => {
     expect(got).toHaveLength(6); // 7 records (6 + the end marker), seq 3 not sent
   });
 
+  // Found by review: the torn line was set aside only when the replay reached the stream, so a short-lived process
+  // (a CLI) that shut down first left it, and verify called the untampered journal TORN.
+  it('a torn last line is set aside at start-up, though the next process shuts down before its replay ends', async () => {
+    const { auditDir, collector } = await setup();
+    await collector.stop(); // down for both runs: the replay cannot end
+    const child = emitDuringOutage(auditDir, collector.endpoint, 5, { OTEL_AUDIT_FSYNC: 'always' });
+    await child.waitFor((o) => o.event === 'done');
+    expect((await child.exited).code).toBe(0);
+    const [seg] = readdirSync(auditDir).filter((n) => n.endsWith('.jsonl'));
+    const path = join(auditDir, seg!);
+    const whole = readFileSync(path, 'utf8');
+    const torn = whole.split('\n').at(-2)!.slice(0, 200); // a crash in the middle of writing a line
+    writeFileSync(path, whole + torn);
+    expect((await verifyFiles([auditDir])).problems).toContainEqual(expect.objectContaining({ kind: 'torn' }));
+
+    const stderr = captureStderr();
+    try {
+      const processor = new AuditLogRecordProcessor({ dir: auditDir, ...FAST, exporter: { url: collector.endpoint, timeoutMillis: 300 } });
+      // Set aside before the first record of this process is written, not when its replay gets there.
+      expect(readFileSync(path, 'utf8')).toBe(whole);
+      const provider = new LoggerProvider({ processors: [processor] });
+      await provider.shutdown();
+    } finally {
+      vi.restoreAllMocks();
+    }
+    expect(stderr.join('')).toContain(`otel-audit: torn last line in ${path} (200 bytes at offset ${Buffer.byteLength(whole)}) set aside to`);
+    const q = join(auditDir, 'quarantine');
+    expect(readdirSync(q).map((n) => readFileSync(join(q, n), 'utf8'))).toEqual([torn]);
+    const local = await verifyFiles([auditDir]);
+    expect(local.problems.filter((p) => p.severity === 'error')).toEqual([]);
+  });
+
   it("the next process's stream links to the one it took over: id, last seq and hash of its last record", async () => {
     const { auditDir, collectorFile, collector } = await setup();
     await collector.stop();
