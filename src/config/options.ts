@@ -2,6 +2,7 @@
  * Resolution of the audit processor's options: code options override environment variables, which override
  * defaults (ARCHITECTURE.md §6). Which variable, check and default belong to each option: the table (table.ts).
  */
+import { constants, accessSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { AuditConfigError } from '../core/errors.js';
 import { sayOnce } from '../core/say.js';
@@ -66,6 +67,14 @@ function checkEndpointVariables(env: NodeJS.ProcessEnv, codeUrl: unknown): void 
   );
 }
 
+/** What a value is, without its text (which may be a URL with credentials, or a key). */
+const kindOf = (v: unknown): string => (v === null ? 'null' : Array.isArray(v) ? 'an array' : typeof v === 'object' ? 'an object' : `a ${typeof v}`);
+const isPlainObject = (v: unknown): v is Record<string, unknown> => {
+  if (typeof v !== 'object' || v === null) return false;
+  const proto: unknown = Object.getPrototypeOf(v);
+  return proto === Object.prototype || proto === null;
+};
+
 /** The code options that are not rows of the table (table.ts). */
 const OTHER_OPTIONS = ['exporter', 'onLoss', 'meterProvider'];
 const OPTION_NAMES: ReadonlySet<string> = new Set([...ROWS.filter(([, row]) => !isEnvOnly(row)).map(([name]) => name.split('.')[0]!), ...OTHER_OPTIONS]);
@@ -87,10 +96,20 @@ function checkNames(given: object, known: ReadonlySet<string>, prefix: string): 
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
 
-/** Headers HTTP can carry; `what` names their source. The name is said (it is not the secret); the value never is. */
+/**
+ * A header name that is no token is not quoted: it is most often a whole `Authorization: Basic …` written where
+ * `name=value` belongs, credential included (found in review). Its position is said instead.
+ */
+const badHeaderName = (what: string, index: number): AuditConfigError =>
+  new AuditConfigError(
+    `${what} is invalid (values hidden): the name of header ${index + 1} holds a character a header name cannot (a space, ":" or another one outside RFC 9110 tokens); write name=value, e.g. authorization=Bearer%20…`,
+  );
+
+/** Headers HTTP can carry; `what` names their source. A valid name is said (it is not the secret); a value never is. */
 function checkHeaders(headers: ReadonlyArray<readonly [string, string]>, what: string): void {
-  for (const [name, value] of headers) {
-    if (!HEADER_NAME.test(name)) throw new AuditConfigError(`${what} is invalid (values hidden): ${describe(name)} is not a valid header name`);
+  for (let i = 0; i < headers.length; i++) {
+    const [name, value] = headers[i]!;
+    if (!HEADER_NAME.test(name)) throw badHeaderName(what, i);
     if (!HEADER_VALUE.test(value)) {
       throw new AuditConfigError(`${what} is invalid (values hidden): the value of ${JSON.stringify(name)} holds a character HTTP cannot carry in a header (a line break, another control character, or one beyond Latin-1)`);
     }
@@ -100,16 +119,25 @@ function checkHeaders(headers: ReadonlyArray<readonly [string, string]>, what: s
 /** Header variables the OTLP/HTTP transport reads (W3C Baggage format, values percent-decoded, as it parses them). */
 const HTTP_HEADER_VARIABLES = ['OTEL_EXPORTER_OTLP_LOGS_HEADERS', 'OTEL_EXPORTER_OTLP_HEADERS'] as const;
 
-/** A header there that HTTP cannot carry failed every export, for the life of the process, unsaid until shutdown. */
-function checkHeaderVariables(env: NodeJS.ProcessEnv): void {
+/**
+ * A header there that HTTP cannot carry failed every export, for the life of the process, unsaid until shutdown;
+ * one the transport skips (no `=`) went out missing, as silently. `http`: the checks of the HTTP transport too (a
+ * value's characters, `;`), else only those of the entries' form, which the gRPC transport parses alike.
+ */
+function checkHeaderVariables(env: NodeJS.ProcessEnv, http: boolean): void {
   for (const name of HTTP_HEADER_VARIABLES) {
     const raw = env[name];
     if (raw === undefined || raw.trim() === '') continue;
+    const what = `otel-audit configuration: ${name}`;
     const pairs: [string, string][] = [];
-    for (const entry of raw.split(',')) {
-      const [kv, ...properties] = entry.split(';');
+    const entries = raw.split(',');
+    for (let i = 0; i < entries.length; i++) {
+      const [kv, ...properties] = entries[i]!.split(';');
+      if (kv!.trim() === '' && properties.every((p) => p.trim() === '')) continue; // `a=1,` : nothing there
       const eq = kv!.indexOf('=');
-      if (eq <= 0) continue; // the transport skips it too
+      // The transport skips such an entry without a word, and the request goes out without it (found in review:
+      // `Authorization: Bearer …`, curl's form, sent no credential at all).
+      if (eq < 0) throw new AuditConfigError(`${what} is invalid (values hidden): header ${i + 1} has no "=": write name=value, e.g. authorization=Bearer%20…; the transport would leave it out`);
       const key = kv!.slice(0, eq).trim();
       // Found in review: the transport cut `x-api-key=abc;def` at the `;` (a Baggage property) and dropped a header
       // whose value is not percent-decodable, both without a word: a request then goes out without its credential.
@@ -117,8 +145,10 @@ function checkHeaderVariables(env: NodeJS.ProcessEnv): void {
       try {
         header = decodeURIComponent(key);
       } catch {
-        throw new AuditConfigError(`otel-audit configuration: ${name} is invalid (values hidden): a header name is not percent-decodable`);
+        throw new AuditConfigError(`${what} is invalid (values hidden): the name of header ${i + 1} is not percent-decodable`);
       }
+      if (!HEADER_NAME.test(header)) throw badHeaderName(what, i);
+      if (!http) continue;
       // W3C Baggage properties (`;…`), which the OTel spec leaves unsupported: the transport sends what comes before.
       // Said, not refused: `key=value;` and `key=value;ttl=1` are valid settings (found in review of a first version).
       if (properties.some((p) => p.trim() !== '')) {
@@ -127,10 +157,48 @@ function checkHeaderVariables(env: NodeJS.ProcessEnv): void {
       try {
         pairs.push([header, decodeURIComponent(kv!.slice(eq + 1).trim())]);
       } catch {
-        throw new AuditConfigError(`otel-audit configuration: ${name} is invalid (values hidden): the value of ${JSON.stringify(header)} is not percent-decodable (a "%" not followed by two hex digits; write "%" as %25); the transport would drop the header`);
+        throw new AuditConfigError(`${what} is invalid (values hidden): the value of ${JSON.stringify(header)} is not percent-decodable (a "%" not followed by two hex digits; write "%" as %25); the transport would drop the header`);
       }
     }
-    checkHeaders(pairs, `otel-audit configuration: ${name}`);
+    checkHeaders(pairs, what);
+  }
+}
+
+/** The variable of a pair (the `LOGS` one first) that the OTLP/HTTP transport reads: the first set and not blank. */
+const readVariable = (env: NodeJS.ProcessEnv, names: readonly string[]): string | undefined => names.find((n) => (env[n]?.trim() ?? '') !== '');
+
+/**
+ * OTEL_EXPORTER_OTLP_[LOGS_]TIMEOUT, when code gives no `exporter.timeoutMillis`: the transport takes a value that is
+ * no positive number (`1s`, `abc`, `-5`) for none, and waits its default 10 s, with only a diag line (found in
+ * review). Only the variable it reads is checked, as for the endpoint.
+ */
+function checkTimeoutVariables(env: NodeJS.ProcessEnv): void {
+  const name = readVariable(env, ['OTEL_EXPORTER_OTLP_LOGS_TIMEOUT', 'OTEL_EXPORTER_OTLP_TIMEOUT']);
+  if (name === undefined) return;
+  const raw = env[name]!;
+  const v = Number(raw.trim());
+  if (Number.isFinite(v) && v > 0 && v <= MAX_TIMER_MILLIS) return;
+  throw new AuditConfigError(`otel-audit configuration: ${name}=${JSON.stringify(raw)} is invalid: allowed values are a positive number of milliseconds, at most ${MAX_TIMER_MILLIS} (the transport would take none and wait 10000 ms)`);
+}
+
+/**
+ * The certificate files of the OTLP/HTTP transport: one it cannot read it leaves out with only a diag line, and
+ * TLS then fails at every export, or goes on without the client certificate (found in review). The path is not
+ * quoted (a key pasted where its path belongs would be); the variable and the reason are.
+ */
+function checkCertificateVariables(env: NodeJS.ProcessEnv): void {
+  for (const kind of ['CERTIFICATE', 'CLIENT_CERTIFICATE', 'CLIENT_KEY']) {
+    const name = readVariable(env, [`OTEL_EXPORTER_OTLP_LOGS_${kind}`, `OTEL_EXPORTER_OTLP_${kind}`]);
+    if (name === undefined) continue;
+    let why: string | undefined;
+    try {
+      const path = resolve(env[name]!);
+      if (!statSync(path).isFile()) why = 'not a regular file';
+      else accessSync(path, constants.R_OK);
+    } catch (e) {
+      why = (e as NodeJS.ErrnoException).code ?? 'unreadable';
+    }
+    if (why !== undefined) throw new AuditConfigError(`otel-audit configuration: ${name} names no file the transport can read (${why}; path hidden): it would go on without it`);
   }
 }
 
@@ -141,7 +209,8 @@ function checkHeaderVariables(env: NodeJS.ProcessEnv): void {
 function checkExporter(e: unknown): void {
   if (e === undefined) return;
   if (typeof e !== 'object' || e === null || Array.isArray(e)) {
-    throw new AuditConfigError(`otel-audit option exporter=${describe(e)} is invalid: an object such as { url, headers, timeoutMillis, protocol, compression } is expected`);
+    // The value is not quoted: a URL string here holds its credentials (found in review).
+    throw new AuditConfigError(`otel-audit option exporter (${kindOf(e)}) is invalid: an object such as { url, headers, timeoutMillis, protocol, compression } is expected`);
   }
   checkNames(e, EXPORTER_FIELDS, 'exporter.');
   const { url, headers, timeoutMillis } = e as Record<string, unknown>;
@@ -149,8 +218,9 @@ function checkExporter(e: unknown): void {
     if (typeof url === 'string') throw new AuditConfigError(`otel-audit option exporter.url=${JSON.stringify(withoutSecrets(url))} is invalid: ${notAnHttpUrl(url)}`);
     bad('exporter.url', url, 'an http:// or https:// URL');
   }
-  if (headers !== undefined && (typeof headers !== 'object' || headers === null || Array.isArray(headers) || Object.values(headers).some((v) => typeof v !== 'string'))) {
-    throw new AuditConfigError('otel-audit option exporter.headers is invalid (values hidden): an object mapping header names to strings is expected');
+  // A plain object: of a Headers or a Map, Object.entries sees nothing, and nothing of it would be sent (found in review).
+  if (headers !== undefined && (!isPlainObject(headers) || Object.values(headers).some((v) => typeof v !== 'string'))) {
+    throw new AuditConfigError('otel-audit option exporter.headers is invalid (values hidden): a plain object mapping header names to strings is expected (not a Headers or a Map)');
   }
   if (headers !== undefined) checkHeaders(Object.entries(headers as Record<string, string>), 'otel-audit option exporter.headers');
   if (timeoutMillis !== undefined && !(typeof timeoutMillis === 'number' && Number.isFinite(timeoutMillis) && timeoutMillis > 0 && timeoutMillis <= MAX_TIMER_MILLIS)) {
@@ -223,7 +293,7 @@ function compressionFromEnv(env: NodeJS.ProcessEnv): 'gzip' | 'none' | undefined
 
 export function resolveOptions(code: AuditProcessorOptions = {}, env: NodeJS.ProcessEnv = process.env): ResolvedOptions {
   if (typeof code !== 'object' || code === null || Array.isArray(code)) {
-    throw new AuditConfigError(`otel-audit options ${describe(code)} are invalid: an object is expected`);
+    throw new AuditConfigError(`otel-audit options (${kindOf(code)}) are invalid: an object is expected`);
   }
   checkNames(code, OPTION_NAMES, '');
   if (code.onLoss !== undefined && typeof code.onLoss !== 'function') bad('onLoss', code.onLoss, 'a function (records, reason) => void');
@@ -233,8 +303,10 @@ export function resolveOptions(code: AuditProcessorOptions = {}, env: NodeJS.Pro
   // The other exporter fields go to the transport as given; this one it would take unchecked.
   if (protocol !== 'grpc') {
     checkEndpointVariables(env, code.exporter?.url);
-    checkHeaderVariables(env);
+    if (code.exporter?.timeoutMillis === undefined) checkTimeoutVariables(env);
+    checkCertificateVariables(env);
   }
+  checkHeaderVariables(env, protocol !== 'grpc');
   const fromCode = code.exporter?.compression;
   if (fromCode !== undefined && !COMPRESSIONS.includes(fromCode)) bad('exporter.compression', fromCode, COMPRESSIONS.join(', '));
   const envCompression = compressionFromEnv(env); // checked even when code sets it, as every variable is

@@ -1,4 +1,4 @@
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -10,6 +10,10 @@ import { saidOnStderr } from '../helpers/stderr.js';
 import { ed25519Keys } from '../helpers/make-signed-chain.js';
 
 const SECRET = 'hmac-S3cr3t-k3y-0123456789abcdef';
+
+/** The message for a header name that is no token: its position, never its text. */
+const BAD_NAME = (n: number): string =>
+  `the name of header ${n} holds a character a header name cannot (a space, ":" or another one outside RFC 9110 tokens); write name=value, e.g. authorization=Bearer%20…`;
 
 describe('readAuditEnv: valid values', () => {
   const cases: [name: string, raw: string, expected: AuditEnv[keyof AuditEnv]][] = [
@@ -458,7 +462,11 @@ describe('resolveOptions', () => {
     ['headers given as a string', { headers: 'authorization=Bearer s3cr3t' }, 'otel-audit option exporter.headers is invalid (values hidden)'],
     ['a negative timeout', { timeoutMillis: -5 }, 'otel-audit option exporter.timeoutMillis=-5 is invalid'],
     ['a timeout no timer can wait', { timeoutMillis: 2 ** 31 }, 'otel-audit option exporter.timeoutMillis=2147483648 is invalid'],
-    ['a string instead of an object', 'http://localhost:4318', 'otel-audit option exporter="http://localhost:4318" is invalid'],
+    // Found by review: the string was quoted whole, credentials and all.
+    ['a string instead of an object', 'http://otel:s3cr3t@localhost:4318', 'otel-audit option exporter (a string) is invalid: an object such as { url, headers'],
+    // Found by review: Object.entries of these is empty, so nothing of them was sent.
+    ['headers given as a Map', { headers: new Map([['authorization', 'Bearer s3cr3t']]) }, 'otel-audit option exporter.headers is invalid (values hidden): a plain object mapping header names to strings is expected (not a Headers or a Map)'],
+    ['headers given as a Headers', { headers: new Headers({ authorization: 'Bearer s3cr3t' }) }, 'otel-audit option exporter.headers is invalid (values hidden): a plain object'],
     // The password holds a character that ends a host (`/`, `#`, `?`): the URL does not parse, and all of it was shown.
     ['a password with a slash (base64)', { url: 'https://otel:Zm9v/s3cr3t@collector.example:4318/v1/logs' }, 'otel-audit option exporter.url="https://***@collector.example:4318/v1/logs" is invalid'],
     ['a password with a #', { url: 'https://otel:p#s3cr3t@collector.example:4318/v1/logs' }, 'otel-audit option exporter.url="https://***@collector.example:4318/v1/logs" is invalid'],
@@ -475,8 +483,9 @@ describe('resolveOptions', () => {
     ['a line break in a value', { authorization: 'Bearer s3cr3t\r\nX-Injected: 1' }, 'the value of "authorization" holds a character HTTP cannot carry in a header (a line break, another control character, or one beyond Latin-1)'],
     ['a NUL in a value', { authorization: 'Bearer s3cr3t\u0000' }, 'the value of "authorization" holds a character HTTP cannot carry in a header (a line break, another control character, or one beyond Latin-1)'],
     ['a character beyond Latin-1', { authorization: 'Bearer s3cr3t\u20ac' }, 'the value of "authorization" holds a character HTTP cannot carry in a header (a line break, another control character, or one beyond Latin-1)'],
-    ['a space in a name', { 'x api key': 's3cr3t' }, '"x api key" is not a valid header name'],
-    ['a colon in a name', { 'authorization:': 's3cr3t' }, '"authorization:" is not a valid header name'],
+    // Found by review: the name was quoted, and such a "name" is most often a whole `Authorization: Basic …`.
+    ['a space in a name', { 'x-tenant': 'a', 'x api s3cr3t': 's3cr3t' }, BAD_NAME(2)],
+    ['a colon in a name', { 'authorization: Basic s3cr3t': 's3cr3t' }, BAD_NAME(1)],
   ])('refuses exporter.headers with %s, showing no value', (_what, headers, message) => {
     const err = configError(() => resolveOptions({ exporter: { headers } }, {}));
     expect(err.message).toBe(`otel-audit option exporter.headers is invalid (values hidden): ${message}`);
@@ -552,11 +561,15 @@ describe('resolveOptions', () => {
   it.each([
     ['OTEL_EXPORTER_OTLP_HEADERS', 'authorization=Bearer%0As3cr3t', 'the value of "authorization" holds a character HTTP cannot carry'],
     ['OTEL_EXPORTER_OTLP_LOGS_HEADERS', 'x-tenant=a,authorization=Bearer s3cr3t%01', 'the value of "authorization" holds a character HTTP cannot carry'],
-    ['OTEL_EXPORTER_OTLP_HEADERS', 'x%20api%20key=s3cr3t', '"x api key" is not a valid header name'],
+    ['OTEL_EXPORTER_OTLP_HEADERS', 'x%20api%20s3cr3t=s3cr3t', BAD_NAME(1)],
+    // curl's form: the `=` of the base64 padding made the rest the "name", which was quoted (found by review).
+    ['OTEL_EXPORTER_OTLP_HEADERS', 'x-tenant=a,Authorization: Basic czNjcjN0OnMzY3IzdA==', BAD_NAME(2)],
+    // The transport left such an entry out without a word, and requests went without the credential (found by review).
+    ['OTEL_EXPORTER_OTLP_LOGS_HEADERS', 'Authorization: Bearer s3cr3t', 'header 1 has no "=": write name=value, e.g. authorization=Bearer%20…; the transport would leave it out'],
   ])('refuses %s=%s for an http protocol, showing no value', (name, value, why) => {
     const err = configError(() => resolveOptions({}, { [name]: value }));
     expect(err.message).toBe(`otel-audit configuration: ${name} is invalid (values hidden): ${why}${why.endsWith('carry') ? ' in a header (a line break, another control character, or one beyond Latin-1)' : ''}`);
-    expect(err.message).not.toContain('s3cr3t');
+    expect(err.message).not.toMatch(/s3cr3t|czNjcjN0/);
   });
 
   // Found in review: the transport dropped a header whose value is not percent-decodable, without a word: requests
@@ -575,8 +588,51 @@ describe('resolveOptions', () => {
     expect(said).not.toContain('s3cr3t');
   });
 
-  it('takes the header variables the transport sends (percent-encoded, entries it skips)', () => {
-    expect(() => resolveOptions({}, { OTEL_EXPORTER_OTLP_HEADERS: 'authorization=Bearer%20abc,x-tenant=caf%C3%A9,junk', OTEL_EXPORTER_OTLP_LOGS_HEADERS: ' ' })).not.toThrow();
+  // Found by review: the transport takes such a value for none and waits its default 10 s, with only a diag line.
+  it.each(['1s', 'abc', '-5', '0', '2147483648'])('refuses OTEL_EXPORTER_OTLP_TIMEOUT=%s (the transport would ignore it)', (v) => {
+    const err = configError(() => resolveOptions({}, { OTEL_EXPORTER_OTLP_TIMEOUT: v }));
+    expect(err.message).toBe(`otel-audit configuration: OTEL_EXPORTER_OTLP_TIMEOUT=${JSON.stringify(v)} is invalid: allowed values are a positive number of milliseconds, at most 2147483647 (the transport would take none and wait 10000 ms)`);
+  });
+
+  it('checks only the timeout variable the transport reads, and none when code gives exporter.timeoutMillis', () => {
+    expect(resolveOptions({}, { OTEL_EXPORTER_OTLP_TIMEOUT: ' 2500 ' }).exporter.timeoutMillis).toBeUndefined(); // left to the transport
+    expect(() => resolveOptions({}, { OTEL_EXPORTER_OTLP_LOGS_TIMEOUT: '1000', OTEL_EXPORTER_OTLP_TIMEOUT: '1s' })).not.toThrow();
+    expect(configError(() => resolveOptions({}, { OTEL_EXPORTER_OTLP_LOGS_TIMEOUT: 'abc', OTEL_EXPORTER_OTLP_TIMEOUT: '1000' })).message).toContain('OTEL_EXPORTER_OTLP_LOGS_TIMEOUT="abc" is invalid');
+    expect(() => resolveOptions({ exporter: { timeoutMillis: 500 } }, { OTEL_EXPORTER_OTLP_TIMEOUT: '1s' })).not.toThrow();
+  });
+
+  // Found by review: a certificate file the transport cannot read it leaves out, with only a diag line.
+  it('refuses a certificate variable that names no readable file, hiding the path', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'otel-audit-cert-'));
+    const pem = join(dir, 'ca.pem');
+    writeFileSync(pem, '-----BEGIN CERTIFICATE-----\n');
+    for (const [name, value, why] of [
+      ['OTEL_EXPORTER_OTLP_CERTIFICATE', join(dir, 'missing-s3cr3t.pem'), 'ENOENT'],
+      ['OTEL_EXPORTER_OTLP_LOGS_CLIENT_KEY', '-----BEGIN PRIVATE KEY-----s3cr3t', 'ENOENT'],
+      ['OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE', dir, 'not a regular file'],
+    ]) {
+      const err = configError(() => resolveOptions({}, { [name!]: value! }));
+      expect(err.message).toBe(`otel-audit configuration: ${name} names no file the transport can read (${why}; path hidden): it would go on without it`);
+      expect(err.message).not.toContain('s3cr3t');
+    }
+    expect(() => resolveOptions({}, { OTEL_EXPORTER_OTLP_CERTIFICATE: pem, OTEL_EXPORTER_OTLP_LOGS_CLIENT_CERTIFICATE: pem, OTEL_EXPORTER_OTLP_CLIENT_KEY: pem })).not.toThrow();
+    // The generic variable is not read when the logs one is set.
+    expect(() => resolveOptions({}, { OTEL_EXPORTER_OTLP_LOGS_CERTIFICATE: pem, OTEL_EXPORTER_OTLP_CERTIFICATE: join(dir, 'missing.pem') })).not.toThrow();
+  });
+
+  it('takes the header variables the transport sends (percent-encoded, empty entries)', () => {
+    expect(() => resolveOptions({}, { OTEL_EXPORTER_OTLP_HEADERS: 'authorization=Bearer%20abc,x-tenant=caf%C3%A9, ,', OTEL_EXPORTER_OTLP_LOGS_HEADERS: ' ' })).not.toThrow();
+  });
+
+  it('refuses a header entry with no "=" or a bad name under grpc too (its transport parses the variable alike), showing no value', () => {
+    for (const [value, why] of [
+      ['Authorization: Bearer s3cr3t', 'header 1 has no "="'],
+      ['authorization: Basic czNjcjN0OnMzY3IzdA==', 'the name of header 1 holds a character a header name cannot'],
+    ]) {
+      const err = configError(() => resolveOptions({}, { OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc', OTEL_EXPORTER_OTLP_HEADERS: value! }));
+      expect(err.message).toContain(`otel-audit configuration: OTEL_EXPORTER_OTLP_HEADERS is invalid (values hidden): ${why}`);
+      expect(err.message).not.toMatch(/s3cr3t|czNjcjN0/);
+    }
   });
 
   // Only the variable the transport reads is checked. Fixed bug, kept as a regression test: a scheme-less generic
