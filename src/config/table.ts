@@ -7,7 +7,7 @@
 import { z } from 'zod';
 import { MAX_TIMER_MILLIS } from '../core/deadline.js';
 import { OTLP_PROTOCOLS } from '../deliver/otlp-sender.js';
-import { ENV_HMAC_KEY, ENV_HMAC_KEY_FILE, ENV_KEY_ID, ENV_SIGNING_KEY_FILE, isSigningKey, loadSigningKeys } from '../integrity/index.js';
+import { ENV_HMAC_KEY, ENV_HMAC_KEY_FILE, ENV_KEY_ID, ENV_SIGNING_KEY_FILE, isSigningKey, readSigningKeys } from '../integrity/index.js';
 import { DEFAULT_AUDIT_LOGGER_NAME } from '../select/selector.js';
 import type { ResolvedOptions } from './types.js';
 
@@ -170,7 +170,7 @@ export const OPTIONS = {
   loggerName: option({ env: ['OTEL_AUDIT_LOGGER_NAME'], kind: label('a non-empty logger name', 256), default: DEFAULT_AUDIT_LOGGER_NAME,
     doc: 'logger name that marks audit records' }),
   signingKeys: option({ env: [ENV_HMAC_KEY, ENV_HMAC_KEY_FILE, ENV_SIGNING_KEY_FILE, ENV_KEY_ID], kind: keys, default: {},
-    secret: [ENV_HMAC_KEY], read: loadSigningKeys,
+    secret: [ENV_HMAC_KEY], read: readSigningKeys,
     doc: 'HMAC key (or its file) or Ed25519 key file that sign records and checkpoints; HMAC key id (docs/integrity.md)' }),
   checkpointEveryRecords: option({ env: ['OTEL_AUDIT_CHECKPOINT_RECORDS'], kind: wholeNumber(1), default: 1000,
     doc: 'a signed checkpoint after this many records' }),

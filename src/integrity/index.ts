@@ -13,6 +13,7 @@ export {
   INTEGRITY_ALGORITHMS,
   isSigningKey,
   loadSigningKeys,
+  readSigningKeys,
   loadVerifyingKeys,
   type IntegrityAlgorithm,
   type SigningKey,

@@ -309,12 +309,36 @@ const isSet = (v: string | undefined): v is string => v !== undefined && v !== '
  * mixed runs refused CamelCase names that had always been taken (found in review).
  */
 function keyIdLooksSecret(id: string, secret: Buffer, secretText: string): boolean {
-  if (id === secretText || id === secret.toString('hex') || id === secret.toString('base64') || id === secret.toString('base64url')) return true;
+  // The secret inside a longer id (`audit:<hex>`, `hmac:<passphrase>`) too, in any notation (found in review).
+  const forms = [secretText.trim(), secret.toString('utf8'), secret.toString('hex'), secret.toString('base64').replace(/=+$/, ''), secret.toString('base64url')];
+  if (forms.some((f) => f.length > 0 && (id.includes(f) || id.toLowerCase().includes(f.toLowerCase())))) return true;
   if (/^[0-9a-fA-F-]+$/.test(id)) {
     const digits = id.replace(/-/g, '').length;
     return id.includes('-') ? digits > 32 : digits >= 32;
   }
   return id.length >= 32 && !/[._:-]/.test(id) && ((/[A-Z]/.test(id) && /[a-z]/.test(id)) || (/[A-Za-z]/.test(id) && /\d/.test(id)));
+}
+
+const KEY_VARIABLES: readonly string[] = [ENV_HMAC_KEY, ENV_HMAC_KEY_FILE, ENV_SIGNING_KEY_FILE, ENV_KEY_ID];
+
+/**
+ * What `loadSigningKeys` is given from code: an object shaped like process.env, its key variables strings. A path
+ * string, or a misspelled name (`OTEL_AUDIT_SIGNING_KEYFILE`), gave `{}`, so records went unsigned without a word
+ * (found in review); every otel-audit variable with KEY in its name is one of KEY_VARIABLES. Values are not shown.
+ */
+function checkKeyVariables(env: unknown): asserts env is NodeJS.ProcessEnv {
+  if (typeof env !== 'object' || env === null || Array.isArray(env)) {
+    throw new AuditConfigError(`loadSigningKeys takes an object shaped like process.env, not ${env === null ? 'null' : Array.isArray(env) ? 'an array' : `a ${typeof env}`} (value hidden): e.g. loadSigningKeys({ ${ENV_SIGNING_KEY_FILE}: 'audit-signing.key.pem' })`);
+  }
+  const vars = env as Record<string, unknown>;
+  for (const name of KEY_VARIABLES) {
+    if (vars[name] !== undefined && typeof vars[name] !== 'string') throw new AuditConfigError(`${name} is invalid (value hidden): a string is expected, not a ${typeof vars[name]}`);
+  }
+  if (env === process.env) return; // unknown variables there are said at start-up (config/env.ts), as for every variable
+  const unknown = Object.keys(env).filter((n) => n.startsWith('OTEL_AUDIT_') && n.includes('KEY') && !KEY_VARIABLES.includes(n));
+  if (unknown.length > 0) {
+    throw new AuditConfigError(`${unknown.join(', ')} ${unknown.length === 1 ? 'is not a key variable' : 'are not key variables'} (misspelled?): loadSigningKeys reads ${KEY_VARIABLES.join(', ')}`);
+  }
 }
 
 /**
@@ -327,6 +351,15 @@ function keyIdLooksSecret(id: string, secret: Buffer, secretText: string): boole
  * always the Ed25519 key (absent when none is configured: no checkpoints). Empty variables count as unset.
  */
 export function loadSigningKeys(env: NodeJS.ProcessEnv = process.env): { record?: SigningKey; checkpoint?: SigningKey } {
+  checkKeyVariables(env);
+  return readSigningKeys(env);
+}
+
+/**
+ * `loadSigningKeys` without the check of what code gave it: the processor's reading of its environment, where an
+ * unknown variable is said, not refused (config/env.ts), like every other one.
+ */
+export function readSigningKeys(env: NodeJS.ProcessEnv): { record?: SigningKey; checkpoint?: SigningKey } {
   const hmacValue = env[ENV_HMAC_KEY];
   const hmacFile = env[ENV_HMAC_KEY_FILE];
   const signingFile = env[ENV_SIGNING_KEY_FILE];
@@ -349,7 +382,8 @@ export function loadSigningKeys(env: NodeJS.ProcessEnv = process.env): { record?
         throw new AuditConfigError(`${ENV_KEY_ID} is invalid (value hidden): it looks like a key, not a key id; put the key in ${ENV_HMAC_KEY} or ${ENV_HMAC_KEY_FILE}, and a name such as "audit-2026" or "prod-eu-audit-hmac-v2" here`);
       }
       if (!KEY_ID_RE.test(id)) {
-        throw new AuditConfigError(`${ENV_KEY_ID}=${JSON.stringify(keyIdOverride)} is invalid: allowed are 1–64 characters of A–Z a–z 0–9 . _ : -`);
+        // Not echoed either: an id with a secret in it that the test above does not recognise is still an id to hide.
+        throw new AuditConfigError(`${ENV_KEY_ID} is invalid (value hidden): allowed are 1–64 characters of A–Z a–z 0–9 . _ : - (it has ${[...id].length} characters${/[^A-Za-z0-9._:-]/.test(id) ? ', some of them not allowed' : ''})`);
       }
       keyId = id;
     }

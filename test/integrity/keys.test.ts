@@ -84,7 +84,8 @@ describe('HMAC keys', () => {
     configError(() => loadSigningKeys({ OTEL_AUDIT_HMAC_KEY_FILE: join(dir, 'missing') }), [], /OTEL_AUDIT_HMAC_KEY_FILE: cannot read .*missing.*ENOENT/);
     const shortFile = file('tiny-secret-in-a-file');
     configError(() => loadSigningKeys({ OTEL_AUDIT_HMAC_KEY_FILE: shortFile }), ['tiny-secret-in-a-file'], /OTEL_AUDIT_HMAC_KEY_FILE .*at least 32 bytes/);
-    configError(() => loadSigningKeys({ OTEL_AUDIT_HMAC_KEY: SECRET, OTEL_AUDIT_KEY_ID: 'bad id with spaces' }), [SECRET], /OTEL_AUDIT_KEY_ID="bad id with spaces" is invalid/);
+    // Not echoed (found in review: an id holding the secret beside other text was shown whole).
+    configError(() => loadSigningKeys({ OTEL_AUDIT_HMAC_KEY: SECRET, OTEL_AUDIT_KEY_ID: 'bad id with spaces' }), [SECRET, 'bad id'], /^OTEL_AUDIT_KEY_ID is invalid \(value hidden\): allowed are 1–64 characters of A–Z a–z 0–9 \. _ : - \(it has 18 characters, some of them not allowed\)$/);
     configError(() => loadSigningKeys({ OTEL_AUDIT_KEY_ID: 'k1' }), [], /OTEL_AUDIT_KEY_ID is set but no HMAC key/);
   });
 
@@ -291,8 +292,30 @@ describe('a key put where its file path belongs is never printed', () => {
       Buffer.from(SECRET).toString('hex').slice(0, 64),
     ];
     for (const p of pasted) configError(() => loadSigningKeys({ OTEL_AUDIT_HMAC_KEY: SECRET, OTEL_AUDIT_KEY_ID: p }), [p], /^OTEL_AUDIT_KEY_ID is invalid \(value hidden\): it looks like a key/);
+    // The secret inside a longer id, in any notation (found in review: `audit:<hex>` was echoed, `hmac:<passphrase>`
+    // of 64 characters or fewer was taken and written into every record).
+    const hex = Buffer.from(SECRET).toString('hex');
+    for (const [key, id] of [
+      [SECRET.slice(0, 40), `hmac:${SECRET.slice(0, 40)}`],
+      [`hex:${hex.slice(0, 64)}`, `audit:${hex.slice(0, 64)}`],
+      [`hex:${hex.slice(0, 64)}`, `k-${hex.slice(0, 64).toUpperCase()}`],
+      [`base64:${Buffer.from(SECRET.slice(0, 36)).toString('base64')}`, `v2.${Buffer.from(SECRET.slice(0, 36)).toString('base64url')}`],
+    ]) {
+      configError(() => loadSigningKeys({ OTEL_AUDIT_HMAC_KEY: key!, OTEL_AUDIT_KEY_ID: id! }), [id!, key!], /^OTEL_AUDIT_KEY_ID is invalid \(value hidden\)/);
+    }
     const base64 = `base64:${randomBytes(32).toString('base64')}`;
     configError(() => loadSigningKeys({ OTEL_AUDIT_HMAC_KEY: SECRET, OTEL_AUDIT_KEY_ID: base64 }), [base64.slice(7)], /value hidden/);
+  });
+
+  // Found in review: a path string, or a misspelled variable, gave {} and the records went unsigned without a word;
+  // a Buffer value was a TypeError.
+  it.each([
+    ['a path string', '/run/secrets/audit.pem', /^loadSigningKeys takes an object shaped like process\.env, not a string \(value hidden\)/],
+    ['null', null, /^loadSigningKeys takes an object shaped like process\.env, not null/],
+    ['a misspelled variable', { OTEL_AUDIT_SIGNING_KEYFILE: '/run/secrets/audit.pem' }, /^OTEL_AUDIT_SIGNING_KEYFILE is not a key variable \(misspelled\?\): loadSigningKeys reads OTEL_AUDIT_HMAC_KEY, OTEL_AUDIT_HMAC_KEY_FILE, OTEL_AUDIT_SIGNING_KEY_FILE, OTEL_AUDIT_KEY_ID$/],
+    ['a Buffer value', { OTEL_AUDIT_HMAC_KEY: Buffer.from(SECRET) }, /^OTEL_AUDIT_HMAC_KEY is invalid \(value hidden\): a string is expected, not a object$/],
+  ])('loadSigningKeys given %s is refused, showing no value', (_what, arg, message) => {
+    configError(() => loadSigningKeys(arg as unknown as NodeJS.ProcessEnv), [SECRET, '/run/secrets/audit.pem'], message);
   });
 
   // Found in review: a FIFO blocked start-up until killed, and /dev/zero was read until memory ran out. Those two
