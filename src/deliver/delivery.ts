@@ -101,6 +101,8 @@ export class Delivery {
   private setAsideRanges: { first: number; last: number; kept: boolean }[] = [];
   private readonly state: StreamState;
   private closed = false;
+  /** close() wrote the stream's last state: nothing of this process writes it again (see `progressed`). */
+  private stateFinal = false;
   /** Batches exitSync journaled or reported lost already. */
   private readonly exitHandled = new WeakSet<Batch>();
   lastError: string | undefined;
@@ -148,6 +150,11 @@ export class Delivery {
         },
         setAside: (body, first, last, count, why) => this.setAside(body, first, last, count, why),
         progressed: () => {
+          // After close() an export still in flight may yet be acknowledged: close() wrote the stream's final state,
+          // and a replayer may own the stream by now (found in review: a late acknowledgement rewrote the state of a
+          // stream another process had finished, and its retention cuts then read as deletions). The next replay
+          // sends those records again (at-least-once).
+          if (this.closed) return;
           this.saveStateSoon();
           this.journal?.offerRetention(this.loop.acked);
         },
@@ -500,6 +507,7 @@ export class Delivery {
   /** Writes the state file; returns what went wrong (also logged), or undefined once it is written. */
   saveState(extra: Partial<StreamState> = {}): string | undefined {
     if (this.o.file === 'off') return undefined;
+    if (this.stateFinal) return 'the stream is closed: its state file was written for the last time';
     Object.assign(this.state, { acked: this.loop.acked, last: this.accepted }, extra);
     try {
       if (this.alive === undefined && !this.closed) {
@@ -632,6 +640,7 @@ export class Delivery {
     }
     const undelivered = this.accepted - acked - lost.length;
     this.saveState({ ended: true, done: acked >= this.accepted });
+    this.stateFinal = true;
     await this.journal?.writer.close();
     disown(this.o.streamId);
     // The stream is closed (its state says ended): no longer anyone's to keep alive.
