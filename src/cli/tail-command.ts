@@ -35,6 +35,7 @@ import { MATCH_COLUMNS, TableWriter } from '../audit-search/table.js';
 import { verifyFiles, VerifyInputError } from '../verify/verifier.js';
 import type { CommandIo } from './search-command.js';
 import { errorText } from '../core/errors.js';
+import { shownInput } from '../integrity/keys.js';
 import { seenBefore, walkArguments } from './arguments.js';
 
 export const TAIL_USAGE = `usage: otel-audit tail [--follow|-f] [-n N] [--json] [--interval MS] <dir|file>
@@ -130,7 +131,7 @@ async function run(argv: string[], io: CommandIo, err: (line: string) => void, o
     if (!st.isDirectory() && !st.isFile()) throw new Error('not a regular file or directory');
     isDir = st.isDirectory();
   } catch (e) {
-    err(`${args.target}: ${(e as NodeJS.ErrnoException).code ?? errorText(e)}`);
+    err(`${shownInput(args.target)}: ${(e as NodeJS.ErrnoException).code ?? errorText(e)}`);
     return 2;
   }
   const counts: ReadCounts = newReadCounts();

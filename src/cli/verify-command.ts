@@ -106,22 +106,21 @@ const MAX_JOBS = 64;
 
 const VALUE_OPTIONS = { '--pubkey': 'pubkeys', '--hmac-key-file': 'hmacKeyFiles', '--checkpoints': 'checkpoints' } as const;
 
-const KEY_OPTIONS: ReadonlySet<string> = new Set(['--pubkey', '--hmac-key-file']);
+/** A value that looks like a key itself, as every message shows it (integrity/keys.ts keyFileName). */
+const hide = (v: string): string => (looksLikeKeyMaterial(v) ? '(value hidden)' : v);
 
 /**
- * The arguments as the report page shows them: a key option's value that looks like the key itself (pasted in
- * place of its file, which is then an exit-2 run whose page still shows the command) is `(value hidden)`, as
- * in every message (integrity/keys.ts keyFileName).
+ * The arguments as the report page shows them: any value that looks like a key (pasted in place of its file, or of
+ * an input or a --checkpoints path: found in review) is `(value hidden)`, that run then being an exit-2 one whose
+ * page still shows the command. Option names stay; `--opt=value` keeps its name.
  */
 function hideKeyValues(argv: readonly string[]): string[] {
-  const hide = (v: string): string => (looksLikeKeyMaterial(v) ? '(value hidden)' : v);
   let optionsDone = false;
-  return argv.map((a, k) => {
-    if (optionsDone) return a;
-    if (a === '--') optionsDone = true;
+  return argv.map((a) => {
+    if (!optionsDone && a === '--') optionsDone = true;
     const eq = a.indexOf('=');
-    if (a.startsWith('--') && eq > 0 && KEY_OPTIONS.has(a.slice(0, eq))) return `${a.slice(0, eq + 1)}${hide(a.slice(eq + 1))}`;
-    return k > 0 && KEY_OPTIONS.has(argv[k - 1]!) ? hide(a) : a;
+    if (!optionsDone && a.startsWith('--') && eq > 0) return `${a.slice(0, eq + 1)}${hide(a.slice(eq + 1))}`;
+    return hide(a);
   });
 }
 
@@ -168,7 +167,6 @@ function parseArgs(argv: readonly string[]): VerifyArgs | { help: true } | { err
   if (args.checkpoints.length > 0 && args.pubkeys.length === 0) return { error: '--checkpoints needs --pubkey (checkpoints are trusted only when their signature verifies)' };
   return args;
 }
-
 
 /**
  * Writes the report as one JSON document, in pieces of about 1 MiB that each end with '\n' (whitespace
@@ -337,7 +335,7 @@ async function run(argv: string[], write: (s: string) => void, out: (line: strin
   const noVerdict = async (message: string): Promise<number> => {
     err(`otel-audit verify: ${message}`);
     if (args.report !== undefined) {
-      await writeNoVerdictReportFile(args.report, { reason: message, inputs: args.paths, command, generatedAt: new Date() }).catch(cannotWrite);
+      await writeNoVerdictReportFile(args.report, { reason: message, inputs: args.paths.map(hide), command, generatedAt: new Date() }).catch(cannotWrite);
     }
     return 2;
   };

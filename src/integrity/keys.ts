@@ -127,6 +127,9 @@ export function decodeHmacSecret(value: string, what: string, pemHint = `an Ed25
   return bytes;
 }
 
+/** An input path as messages show it: one that looks like a key (pasted where a path belongs) is not shown. */
+export const shownInput = (path: string): string => (looksLikeKeyMaterial(path) ? 'an input that looks like a key, not a path (value hidden)' : path);
+
 /**
  * Is this "path" more likely a key pasted where its file's path belongs (`OTEL_AUDIT_HMAC_KEY_FILE=base64:…`,
  * `--pubkey "$(cat key.pem)"`)? Such a value is never printed. True for: a line break or other control

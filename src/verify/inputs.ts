@@ -1,4 +1,5 @@
 /** The files a verification reads: paths expanded into regular files, links, FIFOs and devices left out. */
+import { looksLikeKeyMaterial, shownInput } from '../integrity/keys.js';
 import type { BigIntStats, Dirent } from 'node:fs';
 import { lstat, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -103,6 +104,8 @@ export async function listInputs(paths: readonly string[], onSkip: SkipListener)
         out.push({ path: p, follow: true, id: fid, size: Number(st.size) });
       }
     } catch (e) {
+      // A key pasted where a journal's path belongs (found in review: echoed on stderr and on the --report page).
+      if (looksLikeKeyMaterial(p)) throw new VerifyInputError(`${shownInput(p)}: ${(e as NodeJS.ErrnoException).code ?? 'cannot be read'}`);
       throw new VerifyInputError(`${p}: ${errorText(e)}`, { cause: e });
     }
   }

@@ -112,6 +112,8 @@ describe('verify --report on a run that reaches no verdict (exit 2)', () => {
     ['an HMAC secret given to --hmac-key-file', (k: string) => ['--hmac-key-file', k], 'base64:c3VwZXItc2VjcmV0LWhtYWMta2V5LTAxMjM0NTY3ODk='],
     ['an HMAC secret given as --hmac-key-file=…', (k: string) => [`--hmac-key-file=${k}`], 'hex:00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff'],
     ['a PEM key given to --pubkey', (k: string) => ['--pubkey', k], '-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIBn5uYbNRyt3I0L0jyL1oAZ7Qk8dCnSQfkEtHbFvLPGm\n-----END PRIVATE KEY-----\n'],
+    // Found in review: only the key options' values were hidden; an input is as likely a place to paste one.
+    ['an HMAC secret given as an input', (k: string) => [k], 'base64:c3VwZXItc2VjcmV0LWhtYWMta2V5LTAxMjM0NTY3ODk='],
   ])('%s: the page hides it, as stderr does', async (_what, argsOf, secret) => {
     const { dir, cleanup } = await tempDir();
     cleanups.push(cleanup);
@@ -124,6 +126,14 @@ describe('verify --report on a run that reaches no verdict (exit 2)', () => {
     expect(html).toContain('(value hidden)');
     for (const piece of [secret.slice(7, 30), 'MC4CAQAwBQYDK2VwBCIEIBn5', 'BEGIN PRIVATE']) if (secret.includes(piece)) expect(html).not.toContain(piece);
     expect(r.err).not.toContain(secret.slice(7, 30));
+  });
+
+  it('search and tail given a key in place of a path: exit 2, the key not shown', () => {
+    const secret = 'base64:c3VwZXItc2VjcmV0LWhtYWMta2V5LTAxMjM0NTY3ODk=';
+    for (const command of ['search', 'tail']) {
+      const r = run([command, secret]);
+      expect([r.code, r.err.trim()]).toEqual([2, `otel-audit ${command}: an input that looks like a key, not a path (value hidden): ENOENT`]);
+    }
   });
 
   it('--report naming a key file or a checkpoint source: usage error (exit 2), the file kept', async () => {
