@@ -4,6 +4,7 @@
  */
 import { constants, accessSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { inspect, type InspectOptions } from 'node:util';
 import { AuditConfigError } from '../core/errors.js';
 import { sayOnce } from '../core/say.js';
 import { httpUrl } from '../core/http-url.js';
@@ -291,6 +292,23 @@ function compressionFromEnv(env: NodeJS.ProcessEnv): 'gzip' | 'none' | undefined
   return chosen;
 }
 
+/**
+ * The resolved exporter options, printed (console.log of the processor or its `options`, util.inspect, JSON) with
+ * header values and the URL's credentials, query and fragment hidden: `processor.options` is public, and a
+ * logged processor showed `Authorization: Bearer …` (found in review). Signing keys are opaque handles already.
+ * Reading the fields is unchanged; the two methods are not enumerable.
+ */
+function redacted<T extends { url?: string; headers?: Record<string, string> }>(exporter: T): T {
+  const shown = (): Record<string, unknown> => ({
+    ...exporter,
+    ...(exporter.url === undefined ? {} : { url: withoutSecrets(exporter.url) }),
+    ...(exporter.headers === undefined ? {} : { headers: Object.fromEntries(Object.keys(exporter.headers).map((k) => [k, '(hidden)'])) }),
+  });
+  Object.defineProperty(exporter, inspect.custom, { value: (_depth: number, opts: InspectOptions) => inspect(shown(), opts), enumerable: false });
+  Object.defineProperty(exporter, 'toJSON', { value: shown, enumerable: false });
+  return exporter;
+}
+
 export function resolveOptions(code: AuditProcessorOptions = {}, env: NodeJS.ProcessEnv = process.env): ResolvedOptions {
   if (typeof code !== 'object' || code === null || Array.isArray(code)) {
     throw new AuditConfigError(`otel-audit options (${kindOf(code)}) are invalid: an object is expected`);
@@ -311,7 +329,7 @@ export function resolveOptions(code: AuditProcessorOptions = {}, env: NodeJS.Pro
   if (fromCode !== undefined && !COMPRESSIONS.includes(fromCode)) bad('exporter.compression', fromCode, COMPRESSIONS.join(', '));
   const envCompression = compressionFromEnv(env); // checked even when code sets it, as every variable is
   const compression = fromCode ?? envCompression;
-  const exporter = { ...code.exporter, protocol, ...(compression === undefined ? {} : { compression }) };
+  const exporter = redacted({ ...code.exporter, protocol, ...(compression === undefined ? {} : { compression }) });
   const o: ResolvedOptions = { ...rest, dir: resolve(dir), exporter, onLoss: code.onLoss, meterProvider: code.meterProvider };
   if (o.retryMinMillis > o.retryMaxMillis) bad('retryMinMillis', o.retryMinMillis, `at most retryMaxMillis (${o.retryMaxMillis})`);
   checkCheckpointSettings(o, explicit, env);

@@ -17,6 +17,7 @@ import {
   createOtlpHttpExportDelegate,
 } from '@opentelemetry/otlp-exporter-base/node-http';
 import { createRequire } from 'node:module';
+import { inspect } from 'node:util';
 import { MAX_TIMER_MILLIS } from '../core/deadline.js';
 import { AuditConfigError } from '../core/errors.js';
 import { encodeLogsJson } from '../otlp/json-to-protobuf.js';
@@ -358,6 +359,14 @@ export class OtlpSender implements BatchSender {
   private saidUnreadable = false;
   private readonly sockets = new SocketTracker();
   private readonly retries: ReleasableRetryingTransport | undefined;
+
+  /**
+   * Printed (a processor logged with util.inspect at any depth), only its protocol: the transport's configuration
+   * within holds the URL with its credentials (found in review).
+   */
+  [inspect.custom](): string {
+    return `OtlpSender { protocol: '${this.protocol}' }`;
+  }
 
   constructor(options: OtlpSenderOptions = {}) {
     this.protocol = options.protocol ?? 'http/json';
