@@ -6,10 +6,10 @@
  *
  * A line the verifier refuses for its member names (one written twice, or with an escape) is unreadable here
  * too: JSON.parse keeps the last of two equal names, and on Node 24/26 may read an escaped name as another
- * string (src/verify/json-members.ts), so what search or tail showed would not be what is hashed.
+ * string (src/otlp/json-members.ts), so what search or tail showed would not be what is hashed.
  */
 import type { OtlpLogRecord, OtlpResource } from '../otlp/types.js';
-import { memberNames } from '../verify/json-members.js';
+import { memberNames } from '../otlp/json-members.js';
 import { auditRecordOf, type AuditRecord } from './audit-record.js';
 
 /** What was passed over, for the closing note on stderr. */

@@ -3,6 +3,8 @@
  * and everything after `--` is an operand (a file or directory); anything else is an option.
  */
 
+import { looksLikeKeyMaterial } from '../integrity/keys.js';
+
 /** One option, as `walkArguments` hands it over. */
 export interface CliOption {
   /** The argument as given, e.g. `--jobs=2`. */
@@ -66,3 +68,9 @@ export function seenBefore(): (name: string) => boolean {
     return false;
   };
 }
+
+/**
+ * An argument as a usage message quotes it: one that looks like a key (a PEM text pasted where a path belongs
+ * starts with `-` and reads as an option) is not shown (found in review: the whole private key went to stderr).
+ */
+export const quotedArgument = (a: string): string => (looksLikeKeyMaterial(a) ? '(value hidden: it looks like a key)' : JSON.stringify(a));

@@ -15,7 +15,7 @@
  * Exit status: 0 with matches, 1 with none, 2 on a usage or I/O error or when no audit record was searched (one line on stderr).
  */
 import { AuditConfigError, errorText } from '../core/errors.js';
-import { optionValue, walkArguments } from './arguments.js';
+import { optionValue, walkArguments, quotedArgument } from './arguments.js';
 import { OUTCOMES, STREAM_PREFIX_MIN, type Outcome, type SearchFilter } from '../audit-search/filters.js';
 import { loadKeyFiles, type LoadedKeys } from '../verify/key-files.js';
 import { matchJson, matchRow } from '../audit-search/match.js';
@@ -88,7 +88,7 @@ export function parseSearchArgs(argv: readonly string[], now: Date): Parsed {
     else if (a === '-h' || a === '--help') return { help: true };
     else {
       const isSingle = (SINGLE as readonly string[]).includes(name);
-      if (!isSingle && !(REPEATED as readonly string[]).includes(name)) return { error: `unknown option ${JSON.stringify(a)}` };
+      if (!isSingle && !(REPEATED as readonly string[]).includes(name)) return { error: `unknown option ${quotedArgument(a)}` };
       // Not the next option (`--actor --json`): a value that starts with -- is given as --actor=--value. A key file
       // setting takes what follows as is: key material pasted there ("-----BEGIN…") is refused, value hidden, later.
       const keyFile = name === '--pubkey' || name === '--hmac-key-file';

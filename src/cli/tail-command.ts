@@ -36,7 +36,7 @@ import { verifyFiles, VerifyInputError } from '../verify/verifier.js';
 import type { CommandIo } from './search-command.js';
 import { errorText } from '../core/errors.js';
 import { shownInput } from '../integrity/keys.js';
-import { seenBefore, walkArguments } from './arguments.js';
+import { seenBefore, walkArguments, quotedArgument } from './arguments.js';
 
 export const TAIL_USAGE = `usage: otel-audit tail [--follow|-f] [-n N] [--json] [--interval MS] <dir|file>
 
@@ -66,12 +66,12 @@ export function parseTailArgs(argv: readonly string[]): TailArgs | { help: true 
     else {
       // -n N, -nN, -n=N, --lines N, --lines=N, --interval MS, --interval=MS
       const m = /^(-n|--lines|--interval)(?:=?(.+))?$/.exec(a);
-      if (!m) return { error: `unknown option ${JSON.stringify(a)}` };
+      if (!m) return { error: `unknown option ${quotedArgument(a)}` };
       const name = m[1] === '--interval' ? '--interval' : '-n';
       if (again(name)) return { error: `${name === '-n' ? '-n/--lines' : name} given more than once` };
       const value = m[2] ?? o.next();
       if (value === undefined) return { error: `${m[1]} needs a value` };
-      if (!/^\d{1,9}$/.test(value)) return { error: `${m[1]} ${JSON.stringify(value)} is not a non-negative integer` };
+      if (!/^\d{1,9}$/.test(value)) return { error: `${m[1]} ${quotedArgument(value)} is not a non-negative integer` };
       if (name === '-n') args.n = Number(value);
       else if (Number(value) < 10 || Number(value) > 60_000) return { error: `--interval ${value} is not between 10 and 60000 ms` };
       else args.intervalMs = Number(value);

@@ -80,7 +80,7 @@ import { loadKeyFiles } from '../verify/key-files.js';
 import { commandLine, writeNoVerdictReportFile, writeVerifyReportFile } from '../report/index.js';
 import { inputsNotRead, verifyFiles, VerifyInputError, VerifyWorkerError, type Problem, type StreamSummary, type VerifyReport } from '../verify/verifier.js';
 import { errorText } from '../core/errors.js';
-import { optionValue, walkArguments } from './arguments.js';
+import { optionValue, walkArguments, quotedArgument } from './arguments.js';
 import { resolve } from 'node:path';
 import { printable, printableJson } from '../audit-search/printable.js';
 
@@ -135,7 +135,7 @@ function parseArgs(argv: readonly string[]): VerifyArgs | { help: true } | { err
       if (args.report !== undefined) return { error: '--report given twice' };
       // The page replaces whatever file has its name: a journal segment taken for it (`--report audit-*.jsonl`, the
       // name forgotten) would be lost. Only an .html/.htm name is taken.
-      if (!/\.html?$/i.test(value)) return { error: `--report needs a file name ending in .html (got ${JSON.stringify(value)})` };
+      if (!/\.html?$/i.test(value)) return { error: `--report needs a file name ending in .html (got ${quotedArgument(value)})` };
       args.report = value;
       return undefined;
     }
@@ -154,7 +154,7 @@ function parseArgs(argv: readonly string[]): VerifyArgs | { help: true } | { err
     else if (a === '--allow-reorder') args.allowReorder = true;
     else if (a === '--require-signatures') args.requireSignatures = true;
     else if (a === '-h' || a === '--help') return { help: true };
-    else return { error: `unknown option ${JSON.stringify(a)}` };
+    else return { error: `unknown option ${quotedArgument(a)}` };
     return undefined;
   });
   if (stop !== undefined) return stop;

@@ -11,7 +11,7 @@ import type { ExportLogsServiceRequest } from '../otlp/types.js';
 import { gunzipLimited, HttpError, readBody, type ByteBudget, type Hold } from './body.js';
 import { mediaType, PROTOBUF } from './responses.js';
 import { errorText } from '../core/errors.js';
-import { memberNames, protoNameMessage } from '../verify/json-members.js';
+import { memberNames, protoNameMessage } from '../otlp/json-members.js';
 
 export interface BodyLimits {
   /** Largest accepted body, compressed and decompressed. */

@@ -70,11 +70,8 @@ function checkEndpointVariables(env: NodeJS.ProcessEnv, codeUrl: unknown): void 
 
 /** What a value is, without its text (which may be a URL with credentials, or a key). */
 const kindOf = (v: unknown): string => (v === null ? 'null' : Array.isArray(v) ? 'an array' : typeof v === 'object' ? 'an object' : `a ${typeof v}`);
-const isPlainObject = (v: unknown): v is Record<string, unknown> => {
-  if (typeof v !== 'object' || v === null) return false;
-  const proto: unknown = Object.getPrototypeOf(v);
-  return proto === Object.prototype || proto === null;
-};
+/** A Map, a Headers or the like: entries behind methods, none of them own properties. */
+const isMapLike = (v: object): boolean => v instanceof Map || (typeof (v as { get?: unknown }).get === 'function' && typeof (v as { entries?: unknown }).entries === 'function');
 
 /** The code options that are not rows of the table (table.ts). */
 const OTHER_OPTIONS = ['exporter', 'onLoss', 'meterProvider'];
@@ -179,7 +176,13 @@ function checkTimeoutVariables(env: NodeJS.ProcessEnv): void {
   const raw = env[name]!;
   const v = Number(raw.trim());
   if (Number.isFinite(v) && v > 0 && v <= MAX_TIMER_MILLIS) return;
-  throw new AuditConfigError(`otel-audit configuration: ${name}=${JSON.stringify(raw)} is invalid: allowed values are a positive number of milliseconds, at most ${MAX_TIMER_MILLIS} (the transport would take none and wait 10000 ms)`);
+  // 0 is "no limit" in the OTel environment spec (Timeout type), and other SDKs sharing the environment may set it:
+  // said, not refused (found in review). The JS transport takes it for none.
+  if (v === 0 && raw.trim() !== '') {
+    sayOnce(`otel-audit: ${name}=0 (no limit, in the OTel spec): the OTLP transport of OpenTelemetry JS takes it for none and uses ${name.includes('_LOGS_') ? 'OTEL_EXPORTER_OTLP_TIMEOUT, else ' : ''}its default of 10000 ms; set exporter.timeoutMillis in code for another limit`);
+    return;
+  }
+  throw new AuditConfigError(`otel-audit configuration: ${name}=${JSON.stringify(raw)} is invalid: allowed values are a positive number of milliseconds, at most ${MAX_TIMER_MILLIS} (the transport would ignore it)`);
 }
 
 /**
@@ -187,7 +190,11 @@ function checkTimeoutVariables(env: NodeJS.ProcessEnv): void {
  * TLS then fails at every export, or goes on without the client certificate (found in review). The path is not
  * quoted (a key pasted where its path belongs would be); the variable and the reason are.
  */
-function checkCertificateVariables(env: NodeJS.ProcessEnv): void {
+function checkCertificateVariables(env: NodeJS.ProcessEnv, codeUrl: string | undefined): void {
+  // Over http:// the transport uses none of them (found in review: a shared ConfigMap naming a certificate this
+  // container does not mount stopped start-up). The URL it uses: code's, else the variable it reads, else its default.
+  const endpoint = codeUrl ?? env[readVariable(env, HTTP_ENDPOINT_VARIABLES) ?? ''] ?? '';
+  if (!/^\s*https:/i.test(endpoint)) return;
   for (const kind of ['CERTIFICATE', 'CLIENT_CERTIFICATE', 'CLIENT_KEY']) {
     const name = readVariable(env, [`OTEL_EXPORTER_OTLP_LOGS_${kind}`, `OTEL_EXPORTER_OTLP_${kind}`]);
     if (name === undefined) continue;
@@ -219,9 +226,9 @@ function checkExporter(e: unknown): void {
     if (typeof url === 'string') throw new AuditConfigError(`otel-audit option exporter.url=${JSON.stringify(withoutSecrets(url))} is invalid: ${notAnHttpUrl(url)}`);
     bad('exporter.url', url, 'an http:// or https:// URL');
   }
-  // A plain object: of a Headers or a Map, Object.entries sees nothing, and nothing of it would be sent (found in review).
-  if (headers !== undefined && (!isPlainObject(headers) || Object.values(headers).some((v) => typeof v !== 'string'))) {
-    throw new AuditConfigError('otel-audit option exporter.headers is invalid (values hidden): a plain object mapping header names to strings is expected (not a Headers or a Map)');
+  // Not a Map or a Headers: Object.entries sees nothing of them, and nothing would be sent (found in review).
+  if (headers !== undefined && (typeof headers !== 'object' || headers === null || Array.isArray(headers) || isMapLike(headers) || Object.values(headers).some((v) => typeof v !== 'string'))) {
+    throw new AuditConfigError('otel-audit option exporter.headers is invalid (values hidden): an object mapping header names to strings is expected (not a Headers or a Map)');
   }
   if (headers !== undefined) checkHeaders(Object.entries(headers as Record<string, string>), 'otel-audit option exporter.headers');
   if (timeoutMillis !== undefined && !(typeof timeoutMillis === 'number' && Number.isFinite(timeoutMillis) && timeoutMillis > 0 && timeoutMillis <= MAX_TIMER_MILLIS)) {
@@ -322,7 +329,7 @@ export function resolveOptions(code: AuditProcessorOptions = {}, env: NodeJS.Pro
   if (protocol !== 'grpc') {
     checkEndpointVariables(env, code.exporter?.url);
     if (code.exporter?.timeoutMillis === undefined) checkTimeoutVariables(env);
-    checkCertificateVariables(env);
+    checkCertificateVariables(env, code.exporter?.url);
   }
   checkHeaderVariables(env, protocol !== 'grpc');
   const fromCode = code.exporter?.compression;

@@ -507,7 +507,9 @@ export class Delivery {
   /** Writes the state file; returns what went wrong (also logged), or undefined once it is written. */
   saveState(extra: Partial<StreamState> = {}): string | undefined {
     if (this.o.file === 'off') return undefined;
-    if (this.stateFinal) return 'the stream is closed: its state file was written for the last time';
+    // Closed: the final state backs a retention cut up to what it records acknowledged (a replay's retention may run
+    // after close(), found in review); beyond that it is not written again (see `progressed`).
+    if (this.stateFinal) return this.loop.acked <= this.state.acked ? undefined : 'the stream is closed: its state file was written for the last time';
     Object.assign(this.state, { acked: this.loop.acked, last: this.accepted }, extra);
     try {
       if (this.alive === undefined && !this.closed) {

@@ -311,10 +311,18 @@ const isSet = (v: string | undefined): v is string => v !== undefined && v !== '
  * `prod-eu-west-1-audit-hmac-key-v2`, `PaymentsAuditKey1` and UUIDs pass (docs/integrity.md §3.2): a rule on shorter
  * mixed runs refused CamelCase names that had always been taken (found in review).
  */
+/** Characters of the secret, in a row, that a key id may not hold. */
+const SECRET_PIECE = 16;
+
 function keyIdLooksSecret(id: string, secret: Buffer, secretText: string): boolean {
-  // The secret inside a longer id (`audit:<hex>`, `hmac:<passphrase>`) too, in any notation (found in review).
-  const forms = [secretText.trim(), secret.toString('utf8'), secret.toString('hex'), secret.toString('base64').replace(/=+$/, ''), secret.toString('base64url')];
-  if (forms.some((f) => f.length > 0 && (id.includes(f) || id.toLowerCase().includes(f.toLowerCase())))) return true;
+  // The secret inside a longer id (`audit:<hex>`, `hmac:<passphrase>`), or 16 characters of it, in any notation
+  // (found in review). Compared without case: hex may be written in either.
+  const lower = id.toLowerCase();
+  const forms = [secretText.trim(), secret.toString('utf8'), secret.toString('hex'), secret.toString('base64'), secret.toString('base64url')];
+  for (const f of forms) {
+    const g = f.toLowerCase();
+    for (let i = 0; i + SECRET_PIECE <= g.length; i++) if (lower.includes(g.slice(i, i + SECRET_PIECE))) return true;
+  }
   if (/^[0-9a-fA-F-]+$/.test(id)) {
     const digits = id.replace(/-/g, '').length;
     return id.includes('-') ? digits > 32 : digits >= 32;
@@ -327,7 +335,8 @@ const KEY_VARIABLES: readonly string[] = [ENV_HMAC_KEY, ENV_HMAC_KEY_FILE, ENV_S
 /**
  * What `loadSigningKeys` is given from code: an object shaped like process.env, its key variables strings. A path
  * string, or a misspelled name (`OTEL_AUDIT_SIGNING_KEYFILE`), gave `{}`, so records went unsigned without a word
- * (found in review); every otel-audit variable with KEY in its name is one of KEY_VARIABLES. Values are not shown.
+ * (found in review); every otel-audit variable naming a key, HMAC, signing or secret is one of KEY_VARIABLES.
+ * Values are not shown.
  */
 function checkKeyVariables(env: unknown): asserts env is NodeJS.ProcessEnv {
   if (typeof env !== 'object' || env === null || Array.isArray(env)) {
@@ -338,7 +347,9 @@ function checkKeyVariables(env: unknown): asserts env is NodeJS.ProcessEnv {
     if (vars[name] !== undefined && typeof vars[name] !== 'string') throw new AuditConfigError(`${name} is invalid (value hidden): a string is expected, not a ${typeof vars[name]}`);
   }
   if (env === process.env) return; // unknown variables there are said at start-up (config/env.ts), as for every variable
-  const unknown = Object.keys(env).filter((n) => n.startsWith('OTEL_AUDIT_') && n.includes('KEY') && !KEY_VARIABLES.includes(n));
+  // Any case, a letter off the prefix, HMAC/SIGN/SECRET words (found in review: otel_audit_hmac_key, OTEL_AUDT_HMAC_KEY,
+  // OTEL_AUDIT_HMAC_SECRET gave {} too).
+  const unknown = Object.keys(env).filter((n) => /^OTEL_AUD/i.test(n) && /KEY|HMAC|SIGN|SECRET/i.test(n) && !KEY_VARIABLES.includes(n));
   if (unknown.length > 0) {
     throw new AuditConfigError(`${unknown.join(', ')} ${unknown.length === 1 ? 'is not a key variable' : 'are not key variables'} (misspelled?): loadSigningKeys reads ${KEY_VARIABLES.join(', ')}`);
   }

@@ -11,7 +11,7 @@ import { ATTR_SEQ_NUMBER, ATTR_SEQ_STREAM_ID, EVENT_STREAM_END } from '../core/a
 import type { OtlpLogRecord } from '../otlp/types.js';
 import { fastParseLine, type FastRecord } from './fast-otlp.js';
 import { errorText } from '../core/errors.js';
-import { memberNames, protoNameMessage } from './json-members.js';
+import { memberNames, protoNameMessage } from '../otlp/json-members.js';
 import type { ReadItem, RecordItem } from './read-items.js';
 import { isCheckpointClaim, type Attrs } from './attrs.js';
 import { attrsOfRecord, checkCheckpoint, checkSignature, isProducerCheckpointShape, linkValueOf, seqOf, stringOf, type ResolvedOptions } from './record-checks.js';

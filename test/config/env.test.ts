@@ -465,8 +465,8 @@ describe('resolveOptions', () => {
     // Found by review: the string was quoted whole, credentials and all.
     ['a string instead of an object', 'http://otel:s3cr3t@localhost:4318', 'otel-audit option exporter (a string) is invalid: an object such as { url, headers'],
     // Found by review: Object.entries of these is empty, so nothing of them was sent.
-    ['headers given as a Map', { headers: new Map([['authorization', 'Bearer s3cr3t']]) }, 'otel-audit option exporter.headers is invalid (values hidden): a plain object mapping header names to strings is expected (not a Headers or a Map)'],
-    ['headers given as a Headers', { headers: new Headers({ authorization: 'Bearer s3cr3t' }) }, 'otel-audit option exporter.headers is invalid (values hidden): a plain object'],
+    ['headers given as a Map', { headers: new Map([['authorization', 'Bearer s3cr3t']]) }, 'otel-audit option exporter.headers is invalid (values hidden): an object mapping header names to strings is expected (not a Headers or a Map)'],
+    ['headers given as a Headers', { headers: new Headers({ authorization: 'Bearer s3cr3t' }) }, 'otel-audit option exporter.headers is invalid (values hidden): an object mapping'],
     // The password holds a character that ends a host (`/`, `#`, `?`): the URL does not parse, and all of it was shown.
     ['a password with a slash (base64)', { url: 'https://otel:Zm9v/s3cr3t@collector.example:4318/v1/logs' }, 'otel-audit option exporter.url="https://***@collector.example:4318/v1/logs" is invalid'],
     ['a password with a #', { url: 'https://otel:p#s3cr3t@collector.example:4318/v1/logs' }, 'otel-audit option exporter.url="https://***@collector.example:4318/v1/logs" is invalid'],
@@ -490,6 +490,15 @@ describe('resolveOptions', () => {
     const err = configError(() => resolveOptions({ exporter: { headers } }, {}));
     expect(err.message).toBe(`otel-audit option exporter.headers is invalid (values hidden): ${message}`);
     expect(err.message).not.toContain('s3cr3t');
+  });
+
+  it('takes exporter.headers as a class instance or a null-prototype object (their own properties are the headers)', () => {
+    class Config {
+      authorization = 'Bearer abc';
+    }
+    expect(resolveOptions({ exporter: { headers: new Config() as unknown as Record<string, string> } }, {}).exporter.headers).toEqual({ authorization: 'Bearer abc' });
+    const bare = Object.assign(Object.create(null) as Record<string, string>, { 'x-tenant': 't1' });
+    expect(resolveOptions({ exporter: { headers: bare } }, {}).exporter.headers).toEqual({ 'x-tenant': 't1' });
   });
 
   it('takes header values Node sends: visible ASCII, spaces, tabs and Latin-1', () => {
@@ -589,9 +598,15 @@ describe('resolveOptions', () => {
   });
 
   // Found by review: the transport takes such a value for none and waits its default 10 s, with only a diag line.
-  it.each(['1s', 'abc', '-5', '0', '2147483648'])('refuses OTEL_EXPORTER_OTLP_TIMEOUT=%s (the transport would ignore it)', (v) => {
+  it.each(['1s', 'abc', '-5', '2147483648'])('refuses OTEL_EXPORTER_OTLP_TIMEOUT=%s (the transport would ignore it)', (v) => {
     const err = configError(() => resolveOptions({}, { OTEL_EXPORTER_OTLP_TIMEOUT: v }));
-    expect(err.message).toBe(`otel-audit configuration: OTEL_EXPORTER_OTLP_TIMEOUT=${JSON.stringify(v)} is invalid: allowed values are a positive number of milliseconds, at most 2147483647 (the transport would take none and wait 10000 ms)`);
+    expect(err.message).toBe(`otel-audit configuration: OTEL_EXPORTER_OTLP_TIMEOUT=${JSON.stringify(v)} is invalid: allowed values are a positive number of milliseconds, at most 2147483647 (the transport would ignore it)`);
+  });
+
+  // Found in review: 0 is "no limit" in the OTel environment spec, and other SDKs in the environment may set it.
+  it('takes OTEL_EXPORTER_OTLP_TIMEOUT=0 (no limit in the spec), saying what the JS transport does with it', async () => {
+    const { said } = await saidOnStderr(() => resolveOptions({}, { OTEL_EXPORTER_OTLP_TIMEOUT: '0' }));
+    expect(said).toContain('otel-audit: OTEL_EXPORTER_OTLP_TIMEOUT=0 (no limit, in the OTel spec): the OTLP transport of OpenTelemetry JS takes it for none and uses its default of 10000 ms');
   });
 
   it('checks only the timeout variable the transport reads, and none when code gives exporter.timeoutMillis', () => {
@@ -605,19 +620,24 @@ describe('resolveOptions', () => {
   it('refuses a certificate variable that names no readable file, hiding the path', () => {
     const dir = mkdtempSync(join(tmpdir(), 'otel-audit-cert-'));
     const pem = join(dir, 'ca.pem');
+    const https = { OTEL_EXPORTER_OTLP_ENDPOINT: 'https://collector.example:4318' };
     writeFileSync(pem, '-----BEGIN CERTIFICATE-----\n');
     for (const [name, value, why] of [
       ['OTEL_EXPORTER_OTLP_CERTIFICATE', join(dir, 'missing-s3cr3t.pem'), 'ENOENT'],
       ['OTEL_EXPORTER_OTLP_LOGS_CLIENT_KEY', '-----BEGIN PRIVATE KEY-----s3cr3t', 'ENOENT'],
       ['OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE', dir, 'not a regular file'],
     ]) {
-      const err = configError(() => resolveOptions({}, { [name!]: value! }));
+      const err = configError(() => resolveOptions({}, { ...https, [name!]: value! }));
       expect(err.message).toBe(`otel-audit configuration: ${name} names no file the transport can read (${why}; path hidden): it would go on without it`);
       expect(err.message).not.toContain('s3cr3t');
     }
-    expect(() => resolveOptions({}, { OTEL_EXPORTER_OTLP_CERTIFICATE: pem, OTEL_EXPORTER_OTLP_LOGS_CLIENT_CERTIFICATE: pem, OTEL_EXPORTER_OTLP_CLIENT_KEY: pem })).not.toThrow();
+    expect(() => resolveOptions({}, { ...https, OTEL_EXPORTER_OTLP_CERTIFICATE: pem, OTEL_EXPORTER_OTLP_LOGS_CLIENT_CERTIFICATE: pem, OTEL_EXPORTER_OTLP_CLIENT_KEY: pem })).not.toThrow();
     // The generic variable is not read when the logs one is set.
-    expect(() => resolveOptions({}, { OTEL_EXPORTER_OTLP_LOGS_CERTIFICATE: pem, OTEL_EXPORTER_OTLP_CERTIFICATE: join(dir, 'missing.pem') })).not.toThrow();
+    expect(() => resolveOptions({}, { ...https, OTEL_EXPORTER_OTLP_LOGS_CERTIFICATE: pem, OTEL_EXPORTER_OTLP_CERTIFICATE: join(dir, 'missing.pem') })).not.toThrow();
+    // The URL from code counts; over http:// the transport uses no certificate (found in review: a shared ConfigMap).
+    expect(() => resolveOptions({ exporter: { url: 'HTTPS://collector.example:4318/v1/logs' } }, { OTEL_EXPORTER_OTLP_CERTIFICATE: join(dir, 'missing.pem') })).toThrow(AuditConfigError);
+    expect(() => resolveOptions({}, { OTEL_EXPORTER_OTLP_CERTIFICATE: join(dir, 'missing.pem') })).not.toThrow();
+    expect(() => resolveOptions({}, { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://sidecar:4318', OTEL_EXPORTER_OTLP_CERTIFICATE: join(dir, 'missing.pem') })).not.toThrow();
   });
 
   it('takes the header variables the transport sends (percent-encoded, empty entries)', () => {

@@ -6,12 +6,17 @@
  * replayed the stream once more. A real HTTP receiver on loopback holds the first request until the test lets it go.
  */
 import { LoggerProvider } from '@opentelemetry/sdk-logs';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { AuditLogRecordProcessor } from '../../src/processor.js';
 import { statePath } from '../../src/sinks/files.js';
+import { enforceRetention } from '../../src/sinks/retention.js';
+import type { LossEvent } from '../../src/deliver/loss.js';
+import { startDelivery } from '../helpers/delivery.js';
+import { capturingSender } from '../helpers/orphan.js';
+import { sealedInStream } from '../helpers/sealed.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const cleanups: (() => Promise<unknown>)[] = [];
@@ -57,5 +62,24 @@ describe('an acknowledgement that arrives after shutdown', () => {
     // The state would be written within STATE_SAVE_DELAY_MS (1 s) of the acknowledgement: wait past it.
     await new Promise((r) => setTimeout(r, 2_500));
     expect(readFileSync(path, 'utf8')).toBe(replayed);
+  });
+
+  // Found in review of the fix: saveState() refused after close, so a replay's retention pass after close() kept this
+  // stream's acknowledged segments, with a warning that the state backing the cut could not be written.
+  it('after close, the final state still backs a retention cut up to what it records acknowledged', async () => {
+    const { dir, cleanup } = await tempDir();
+    cleanups.push(cleanup);
+    const stream = '00000000-0000-4000-8000-00000000abcd';
+    const losses: LossEvent[] = [];
+    const d = startDelivery(dir, stream, capturingSender().sender, losses, { maxFileBytes: 600, maxQueueSize: 2, maxExportBatchSize: 2 });
+    for (let s = 1; s <= 30; s++) d.accept(sealedInStream(s, stream));
+    await d.flush(5000);
+    await d.close(2000);
+    const segments = d.journalSegments();
+    expect(segments.length).toBeGreaterThan(5);
+    expect(d.saveState()).toBeUndefined();
+    enforceRetention(dir, 1, { streamId: stream, acked: d.ackedSeq, segments, saveAcked: () => d.saveState() === undefined, forget: () => undefined });
+    expect(readdirSync(dir).filter((n) => n.endsWith('.jsonl'))).toHaveLength(1);
+    expect(losses).toEqual([]);
   });
 });

@@ -300,6 +300,9 @@ describe('a key put where its file path belongs is never printed', () => {
       [`hex:${hex.slice(0, 64)}`, `audit:${hex.slice(0, 64)}`],
       [`hex:${hex.slice(0, 64)}`, `k-${hex.slice(0, 64).toUpperCase()}`],
       [`base64:${Buffer.from(SECRET.slice(0, 36)).toString('base64')}`, `v2.${Buffer.from(SECRET.slice(0, 36)).toString('base64url')}`],
+      // 16 characters of the secret are enough (found in review: 40 of its 64 hex digits passed).
+      [`hex:${hex.slice(0, 64)}`, `audit:${hex.slice(10, 26)}`],
+      ['audit-hmac-passphrase-for-prod-eu-2026-abcdefgh', 'passphrase-for-prod-eu'],
     ]) {
       configError(() => loadSigningKeys({ OTEL_AUDIT_HMAC_KEY: key!, OTEL_AUDIT_KEY_ID: id! }), [id!, key!], /^OTEL_AUDIT_KEY_ID is invalid \(value hidden\)/);
     }
@@ -313,6 +316,9 @@ describe('a key put where its file path belongs is never printed', () => {
     ['a path string', '/run/secrets/audit.pem', /^loadSigningKeys takes an object shaped like process\.env, not a string \(value hidden\)/],
     ['null', null, /^loadSigningKeys takes an object shaped like process\.env, not null/],
     ['a misspelled variable', { OTEL_AUDIT_SIGNING_KEYFILE: '/run/secrets/audit.pem' }, /^OTEL_AUDIT_SIGNING_KEYFILE is not a key variable \(misspelled\?\): loadSigningKeys reads OTEL_AUDIT_HMAC_KEY, OTEL_AUDIT_HMAC_KEY_FILE, OTEL_AUDIT_SIGNING_KEY_FILE, OTEL_AUDIT_KEY_ID$/],
+    ['a variable in lower case', { otel_audit_hmac_key: SECRET }, /^otel_audit_hmac_key is not a key variable/],
+    ['a letter off the prefix', { OTEL_AUDT_HMAC_KEY: SECRET }, /^OTEL_AUDT_HMAC_KEY is not a key variable/],
+    ['another word for the key', { OTEL_AUDIT_HMAC_SECRET: SECRET }, /^OTEL_AUDIT_HMAC_SECRET is not a key variable/],
     ['a Buffer value', { OTEL_AUDIT_HMAC_KEY: Buffer.from(SECRET) }, /^OTEL_AUDIT_HMAC_KEY is invalid \(value hidden\): a string is expected, not a object$/],
   ])('loadSigningKeys given %s is refused, showing no value', (_what, arg, message) => {
     configError(() => loadSigningKeys(arg as unknown as NodeJS.ProcessEnv), [SECRET, '/run/secrets/audit.pem'], message);

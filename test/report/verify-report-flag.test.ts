@@ -136,6 +136,15 @@ describe('verify --report on a run that reaches no verdict (exit 2)', () => {
     }
   });
 
+  // Found in review: a PEM text starts with "-", so it read as an unknown option, quoted whole on stderr.
+  it.each(['verify', 'search', 'tail'])('%s given a PEM key where a path belongs: exit 2, the key not shown', (command) => {
+    const pem = '-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIBn5uYbNRyt3I0L0jyL1oAZ7Qk8dCnSQfkEtHbFvLPGm\n-----END PRIVATE KEY-----\n';
+    const r = run([command, pem]);
+    expect(r.code).toBe(2);
+    expect(r.err).toContain('unknown option (value hidden: it looks like a key)');
+    expect(r.err).not.toMatch(/MC4CAQAw|BEGIN PRIVATE/);
+  });
+
   it('--report naming a key file or a checkpoint source: usage error (exit 2), the file kept', async () => {
     const { dir, cleanup } = await tempDir();
     cleanups.push(cleanup);

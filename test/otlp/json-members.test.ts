@@ -1,12 +1,12 @@
 /**
- * duplicateMemberName (src/verify/json-members.ts) against a reference: the tests' recursive-descent JSON
+ * duplicateMemberName (src/otlp/json-members.ts) against a reference: the tests' recursive-descent JSON
  * reader (test/helpers/json-parse-keys.ts) noting the first member name repeated in one object, in text
  * order, comparing names unescaped. Random documents draw names from a small pool (so duplicates are
  * common), spell some of them with escapes, nest objects in arrays and objects, and give some objects more
  * members than the scanner keeps as offsets.
  */
 import { describe, expect, it } from 'vitest';
-import { duplicateMemberName, memberNames, PROTO_FIELD_NAMES } from '../../src/verify/json-members.js';
+import { duplicateMemberName, memberNames, PROTO_FIELD_NAMES } from '../../src/otlp/json-members.js';
 import { parseJsonKeysSafely } from '../helpers/json-parse-keys.js';
 import { prng } from '../helpers/prng.js';
 
