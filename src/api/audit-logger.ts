@@ -115,6 +115,14 @@ export class AuditLogger {
 
 /** An AuditLogger over the given (or most recent) processor and the given (or global) LoggerProvider. */
 export function getAuditLogger(options: AuditLoggerOptions = {}): AuditLogger {
+  // From JavaScript: a clear error, not a TypeError from deep inside (found in review).
+  if (typeof options !== 'object' || options === null) throw new AuditConfigError(`getAuditLogger takes an options object { processor?, loggerProvider? }, not ${options === null ? 'null' : `a ${typeof options}`}`);
+  if (options.processor !== undefined && !(options.processor instanceof AuditLogRecordProcessor)) {
+    throw new AuditConfigError('getAuditLogger: options.processor is not an AuditLogRecordProcessor of this copy of otel-audit (its ESM and CommonJS builds are two: take both from the same import or require)');
+  }
+  if (options.loggerProvider !== undefined && typeof (options.loggerProvider as { getLogger?: unknown } | null)?.getLogger !== 'function') {
+    throw new AuditConfigError('getAuditLogger: options.loggerProvider has no getLogger(): pass an OpenTelemetry LoggerProvider');
+  }
   const processor = options.processor ?? AuditLogRecordProcessor.current();
   // The zero-code entry installs nothing then: record() says the SDK is disabled rather than the app crashing here.
   if (processor === undefined && sdkDisabled()) return new AuditLogger(undefined);

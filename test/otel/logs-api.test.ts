@@ -131,3 +131,15 @@ describe('an AuditLogger whose records reached its processor', () => {
     }
   });
 });
+
+// Found in review: from JavaScript, null or a look-alike was a TypeError from deep inside.
+describe('getAuditLogger given what JavaScript may pass', () => {
+  it.each([
+    ['null', null, 'getAuditLogger takes an options object { processor?, loggerProvider? }, not null'],
+    ['a string', 'audit', 'getAuditLogger takes an options object { processor?, loggerProvider? }, not a string'],
+    ['a look-alike processor', { processor: {} }, 'getAuditLogger: options.processor is not an AuditLogRecordProcessor of this copy of otel-audit'],
+    ['a provider without getLogger', { loggerProvider: {} }, 'getAuditLogger: options.loggerProvider has no getLogger(): pass an OpenTelemetry LoggerProvider'],
+  ])('%s: AuditConfigError saying what it takes', (_what, options, message) => {
+    expect(() => getAuditLogger(options as never)).toThrow(message);
+  });
+});
