@@ -2,6 +2,7 @@
  * Per-stream chain checks (docs/integrity.md §7): one record per seq, order within a file, nothing after the
  * end record, gaps and broken links; then the stream's signatures and checkpoints (integrity-check.ts).
  */
+import { basename, dirname } from 'node:path';
 import { checkIntegrity, type ExternalCheckpoint, type IntegrityContext } from './integrity-check.js';
 import { highestBacked, isBacked, type RetentionCut } from './retention-log.js';
 import { streamProblems, type Problem, type ProblemList, type StreamProblems } from './problems.js';
@@ -103,7 +104,7 @@ export function checkStream(streamId: string, s: RecordStore, rows: Uint32Array,
   const { chain, reorderCandidates } = pickChain(s, new SeqGroups(s, rows), sp);
   if (!ctx.allowReorder) reportReordered(s, rows, reorderCandidates, sp);
   const { len, endPos } = cutAfterEnd(s, chain, sp);
-  checkLinks(s, chain, len, ctx.retained, sp, ctx.certified);
+  checkLinks(s, chain, len, ctx.retained, sp, ctx.certified, (i) => isSetAside(ctx.fileNames[s.file[i]!]!));
   const at = chainLookup(chain, len, seqOf);
   const integrity = checkIntegrity(s, rows, ctx.integrity, ctx.external, chain, len, at, sp);
 
@@ -518,8 +519,25 @@ function cutAfterEnd(s: RecordStore, chain: Uint32Array, sp: StreamProblems): { 
 }
 
 /** 3. Gaps, then broken links, over chain[0 .. len). */
-function checkLinks(s: RecordStore, chain: Uint32Array, len: number, retained: readonly RetentionCut[], sp: StreamProblems, certified?: { seq: number; hash: string }): void {
+/**
+ * Was the record read from a `rejected/` file? Those are copies of records the collector refused for good, kept
+ * when retention deletes the journal segment they were in: the only records of a stream older than a retention cut.
+ */
+const isSetAside = (file: string): boolean => basename(dirname(file)) === 'rejected';
+
+function checkLinks(
+  s: RecordStore,
+  chain: Uint32Array,
+  len: number,
+  retained: readonly RetentionCut[],
+  sp: StreamProblems,
+  certified: { seq: number; hash: string } | undefined,
+  setAside: (i: number) => boolean,
+): void {
   const { seqOf, where, report } = sp;
+  // chain[0 .. aside) were all read from rejected/ (see isSetAside).
+  let aside = 0;
+  while (aside < len && setAside(chain[aside]!)) aside++;
   /**
    * What proves record i's content, and so its hash, besides the chain: undefined when nothing does. A restart
    * link is no signature (anyone can write one): it counts only for the link to the stream's last record (`last`),
@@ -537,17 +555,31 @@ function checkLinks(s: RecordStore, chain: Uint32Array, len: number, retained: r
     let claim = '';
     // What comes before the gap, for its message: set here when it is an earlier retention cut.
     let context = prevN === 0 ? `(the stream starts at seq ${n})` : `(seq ${prevN} is at ${where(chain[k - 1]!)})`;
-    if (n > prevN + 1 && prevN === 0 && s.has(i, F_PREV_HEX)) {
+    // Retention deletes the oldest segments: the records before a cut held anywhere are only copies set aside in
+    // rejected/ (found in review: one record refused for good, then retention, failed an untouched directory).
+    if (n > prevN + 1 && k <= aside && s.has(i, F_PREV_HEX)) {
       // A head removed by retention is accounted for in state/retention.log, bound to the hash of its last
       // record — which this record carries as previous_hash. Reported, but not as tampering — when the stream's
       // state file in the same directory agrees that the collector acknowledged those records: retention
       // deletes nothing else, and neither file is authenticated, so one line written by hand proves nothing.
+      const from = prevN + 1;
+      const kept = prevN === 0 ? '' : ` (seq ${prevN} and the records held before it are copies set aside in rejected/)`;
       const prevHex = s.prevHashHex(i);
       const cuts = retained.filter((e) => e.last === n - 1 && e.lastHash === prevHex);
       const cut = cuts.find(isBacked);
       if (cut !== undefined) {
-        report('deleted', i, `seq 1–${n - 1} were removed by retention (${cut.file}, ${cut.deletedAt}) after the collector acknowledged them; the cut matches state/retention.log, and ${cut.stateFile} records seq ${cut.state!.acked} acknowledged`, {
-          seq: 1,
+        report('deleted', i, `seq ${from}–${n - 1} were removed by retention (${cut.file}, ${cut.deletedAt}) after the collector acknowledged them${kept}; the cut matches state/retention.log, and ${cut.stateFile} records seq ${cut.state!.acked} acknowledged`, {
+          seq: from,
+          severity: 'info',
+        });
+        continue;
+      }
+      // This record set aside too, and a backed cut past it: the segments holding the gap and this record were
+      // deleted; the cut's hash is that of a record not held, so it is not checked against one.
+      const past = k < aside ? highestBacked(retained.filter((e) => e.last >= n)) : undefined;
+      if (past !== undefined) {
+        report('deleted', i, `seq ${from}–${n - 1} were removed by retention (${past.file}, ${past.deletedAt}) after the collector acknowledged them${kept}, with the segments up to seq ${past.last}; ${past.stateFile} records seq ${past.state!.acked} acknowledged; seq ${n} is a copy set aside in rejected/`, {
+          seq: from,
           severity: 'info',
         });
         continue;
@@ -555,10 +587,10 @@ function checkLinks(s: RecordStore, chain: Uint32Array, len: number, retained: r
       // A cut the state file backs that ends before this gap does: it accounts for its records, not for the
       // ones between it and this record, which are the deletion. Its hash cannot be checked: the record after it,
       // which carries that hash, is among the missing.
-      const earlier = highestBacked(retained.filter((e) => e.last < n - 1));
+      const earlier = highestBacked(retained.filter((e) => e.last < n - 1 && e.last > prevN));
       if (cuts.length === 0 && earlier !== undefined) {
-        report('deleted', i, `seq 1–${earlier.last} were removed by retention (${earlier.file}, ${earlier.deletedAt}) after the collector acknowledged them; ${earlier.stateFile} records seq ${earlier.state!.acked} acknowledged; not checked against a record: seq ${earlier.last + 1}, which carries the hash of seq ${earlier.last}, is missing too`, {
-          seq: 1,
+        report('deleted', i, `seq ${from}–${earlier.last} were removed by retention (${earlier.file}, ${earlier.deletedAt}) after the collector acknowledged them${kept}; ${earlier.stateFile} records seq ${earlier.state!.acked} acknowledged; not checked against a record: seq ${earlier.last + 1}, which carries the hash of seq ${earlier.last}, is missing too`, {
+          seq: from,
           severity: 'info',
         });
         prevN = earlier.last;
@@ -567,7 +599,7 @@ function checkLinks(s: RecordStore, chain: Uint32Array, len: number, retained: r
       const c = cuts[0];
       if (c !== undefined) {
         claim =
-          `; ${c.log} claims seq 1–${c.last} were removed by retention (${c.file}, ${c.deletedAt}) after the collector acknowledged them, ` +
+          `; ${c.log} claims seq ${from}–${c.last} were removed by retention (${c.file}, ${c.deletedAt}) after the collector acknowledged them, ` +
           (c.state === undefined
             ? `but the stream has no readable state file ${c.stateFile}`
             : `but ${c.state.file} records only seq ${c.state.acked === 0 ? '0 (none)' : c.state.acked} acknowledged`) +

@@ -6,6 +6,7 @@ import type { ExternalCheckpoint, IntegrityContext } from './integrity-check.js'
 import { clip, type Problem, type ProblemList } from './problems.js';
 import { scanRecords } from './read-records.js';
 import { keep, own, streamKey } from './record-store.js';
+import { highestBacked, type RetentionCut } from './retention-log.js';
 
 /**
  * Valid checkpoints in `sources` (files not among `inputs`), by stream; invalid ones become problems. A source
@@ -61,7 +62,7 @@ export async function readCheckpointSources(
  * process. Facts about the process are `restart` (info); records of the previous stream that the next one saw
  * but that are not held are `truncated`.
  */
-export function checkStreamLinks(checked: Map<string, CheckedStream>, fileNames: readonly string[]): Problem[] {
+export function checkStreamLinks(checked: Map<string, CheckedStream>, fileNames: readonly string[], retained: ReadonlyMap<string, readonly RetentionCut[]> = new Map()): Problem[] {
   const out: Problem[] = [];
   for (const [streamId, b] of checked) {
     const link = b.link;
@@ -106,7 +107,21 @@ export function checkStreamLinks(checked: Map<string, CheckedStream>, fileNames:
       message: `this record's restart link says ${claim}, but seq 2 of this stream does not link to this record: it was changed (reported at seq 1), and the link may be the change, so it is not taken as evidence about stream ${prevName}`,
     });
     const aLast = a.summary.last;
-    if (aLast < L) {
+    // Held only up to copies set aside in rejected/, the rest removed by retention after acknowledgement (found in
+    // review): a cut the state file backs reaches the link's seq, with its hash when it ends there.
+    const cut = aLast < L ? highestBacked(retained.get(link.previousStreamId) ?? []) : undefined;
+    if (cut !== undefined && cut.last >= L && (cut.last !== L || link.previousStreamHash === undefined || cut.lastHash === link.previousStreamHash)) {
+      out.push({
+        kind: 'deleted',
+        severity: 'info',
+        stream: link.previousStreamId,
+        seq: aLast + 1,
+        ...(L === aLast + 1 ? {} : { through: L }),
+        ...here,
+        reason: 'previous_stream',
+        message: `stream ${prevName} reached seq ${L} (the next stream of the process, ${streamId}, says so at ${here.file}:${here.line}); seq ${aLast + 1}–${L} were removed by retention (${cut.file}, ${cut.deletedAt}) after the collector acknowledged them; ${cut.stateFile} records seq ${cut.state!.acked} acknowledged`,
+      });
+    } else if (aLast < L) {
       if (doubted) {
         out.push(doubt(`stream ${prevName} reached seq ${L}, while the records held end at seq ${aLast}`));
         continue;

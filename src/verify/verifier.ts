@@ -298,7 +298,7 @@ export async function verifyFiles(paths: readonly string[], options: VerifyOptio
     if (cut !== undefined) across.add(cut);
   }
   problems.absorb(across);
-  for (const p of checkStreamLinks(checked, files)) problems.add(p);
+  for (const p of checkStreamLinks(checked, files, retained)) problems.add(p);
   // The verified key ids take a pass over every record: only when a checkpoint source gave streams to judge.
   if (external.size > 0) for (const p of streamsOnlyInSources(external, store.streams, store.verifiedKeyIds())) problems.add(p);
   for (const [streamId, state] of states) {

@@ -1,3 +1,4 @@
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -929,5 +930,86 @@ describe('runVerifyCommand', () => {
     const r = await run([dir]);
     expect(r.code).toBe(2);
     expect(r.err.join('\n')).toMatch(/no \*\.jsonl or \*\.json files/);
+  });
+});
+
+// Found in review: records refused for good are kept in rejected/ (never deleted), retention deletes the stream's
+// acknowledged segments oldest first, and then the only records held before a cut are those copies. The gap after
+// them was DELETED (an error), and a restart link past them TRUNCATED, on an untouched directory.
+describe('verifyFiles: records set aside in rejected/, the segments around them removed by retention', () => {
+  /**
+   * A journal directory of a 62-record stream (seq 62 its end): `aside` seqs in rejected/, `held` seqs in a segment,
+   * retention.log cuts at each of `cuts` (the last seq of a deleted segment), and a state file saying `acked`.
+   */
+  async function setAside(o: { aside: number[]; held: readonly [number, number]; cuts: number[]; acked: number | undefined }): Promise<{ dir: string; streamId: string; records: OtlpLogRecord[] }> {
+    const dir = await freshDir();
+    const streamId = testStreamId();
+    const records = makeChain(62, { streamId, end: true });
+    await mkdir(join(dir, 'rejected'));
+    await mkdir(join(dir, 'state'));
+    for (const n of o.aside) await writeLines(join(dir, 'rejected', `${streamId}-${n}-${n}.jsonl`), toLines([records[n - 1]!]));
+    await writeLines(join(dir, `audit-${streamId}-000009.jsonl`), toLines(records.slice(o.held[0] - 1, o.held[1])));
+    const entries = o.cuts.map((last, k) => JSON.stringify({ streamId, file: `audit-${streamId}-00000${k + 1}.jsonl`, last, lastHash: recordHash(records[last - 1]!), deletedAt: '2026-11-28T00:00:00.000Z' }));
+    await writeLines(join(dir, 'state', 'retention.log'), entries);
+    if (o.acked !== undefined) {
+      const st = { version: 1, streamId, pid: 1, host: 'h', startedAt: '2026-11-28T00:00:00.000Z', acked: o.acked, last: 62, ended: true, done: o.acked === 62 };
+      await writeLines(join(dir, 'state', `${streamId}.state`), [JSON.stringify(st)]);
+    }
+    return { dir, streamId, records };
+  }
+
+  it.each([
+    ['seq 1 set aside, seq 2–58 removed', { aside: [1], held: [59, 62], cuts: [20, 40, 58], acked: 62 }, [[2, /seq 2–58 were removed by retention .* \(seq 1 and the records held before it are copies set aside in rejected\/\)/]]],
+    ['seq 1 and 5 set aside, the segment holding 2–20 removed', { aside: [1, 5], held: [59, 62], cuts: [20, 40, 58], acked: 62 }, [
+      [2, /seq 2–4 were removed by retention .* with the segments up to seq 58; .* seq 5 is a copy set aside in rejected\//],
+      [6, /seq 6–58 were removed by retention/],
+    ]],
+  ] as const)('%s: retention (info), exit 0', async (_what, layout, expected) => {
+    const { dir, streamId } = await setAside({ ...layout, aside: [...layout.aside], cuts: [...layout.cuts] });
+    const r = await verifyFiles([dir]);
+    expect(errors(r)).toEqual([]);
+    const deleted = r.problems.filter((p) => p.kind === 'deleted');
+    expect(deleted.map((p) => [p.stream, p.severity, p.seq])).toEqual(expected.map(([seq]) => [streamId, 'info', seq]));
+    expected.forEach(([, message], k) => expect(deleted[k]!.message).toMatch(message));
+  });
+
+  it.each([
+    ['no state file backs the cuts', { aside: [1], held: [59, 62], cuts: [20, 40, 58], acked: undefined }, 2],
+    ['the state file records fewer acknowledged', { aside: [1], held: [59, 62], cuts: [20, 40, 58], acked: 30 }, 2],
+    ['a gap inside the segment held', { aside: [1], held: [30, 62], cuts: [29], acked: 62 }, undefined],
+  ] as const)('still an error: %s', async (_what, layout, seq) => {
+    const { dir } = await setAside({ ...layout, aside: [...layout.aside], cuts: [...layout.cuts] });
+    if (seq === undefined) {
+      // Seq 40–45 cut out of the segment held.
+      const file = join(dir, readdirSync(dir).find((f) => f.endsWith('000009.jsonl'))!);
+      const lines = readFileSync(file, 'utf8').split('\n').filter((l) => l !== '');
+      await writeLines(file, [...lines.slice(0, 10), ...lines.slice(16)]);
+    }
+    const r = await verifyFiles([dir]);
+    expect(errors(r)).toEqual([expect.objectContaining({ kind: 'deleted', seq: seq ?? 40 })]);
+  });
+
+  it('a restart link past the records held (copies in rejected/), the rest removed by retention: info, not TRUNCATED', async () => {
+    const { dir, streamId, records } = await setAside({ aside: [1, 2], held: [1, 0], cuts: [20, 40, 62], acked: 62 });
+    rmSync(join(dir, `audit-${streamId}-000009.jsonl`));
+    const nextStream = (hash: string): OtlpLogRecord[] =>
+      makeChain(3, {
+        extraAttrs: (seq) =>
+          seq === 1
+            ? [
+                { key: 'audit.sequence.previous_stream_id', value: { stringValue: streamId } },
+                { key: 'audit.sequence.previous_stream_last', value: { intValue: '62' } },
+                { key: 'audit.sequence.previous_stream_hash', value: { stringValue: hash } },
+              ]
+            : [],
+      });
+    await writeLines(join(dir, 'audit-next-000001.jsonl'), toLines(nextStream(recordHash(records[61]!))));
+    const r = await verifyFiles([dir]);
+    expect(errors(r)).toEqual([]);
+    expect(r.problems).toContainEqual(expect.objectContaining({ kind: 'deleted', severity: 'info', stream: streamId, seq: 3, through: 62, reason: 'previous_stream' }));
+    // The same link with another hash than the cut's: still TRUNCATED.
+    await writeLines(join(dir, 'audit-next-000001.jsonl'), toLines(nextStream('0'.repeat(64))));
+    const t = await verifyFiles([dir]);
+    expect(errors(t)).toContainEqual(expect.objectContaining({ kind: 'truncated', stream: streamId }));
   });
 });

@@ -1,0 +1,68 @@
+/**
+ * Records the collector refused for good are kept in rejected/ (never deleted by otel-audit), and retention deletes
+ * a stream's acknowledged segments, oldest first: then the only records of the stream older than the cut are those
+ * copies. Found in review: `verify <dir>` of such an untouched directory reported the gap after a set-aside record
+ * as DELETED (an error), and a restart link past it as TRUNCATED. Real processor, real loopback collector (first
+ * refusing with 400, then taking everything), real files; `verify` as the CLI runs it.
+ */
+import { LoggerProvider } from '@opentelemetry/sdk-logs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { getAuditLogger } from '../../src/api/audit-logger.js';
+import { AuditLogRecordProcessor } from '../../src/processor.js';
+import { verifyFiles } from '../../src/verify/index.js';
+import { captureStderr } from '../faults/_lib.js';
+import { collectorDir, FAST } from '../helpers/pipeline.js';
+
+const cleanups: (() => Promise<unknown>)[] = [];
+afterEach(async () => {
+  vi.restoreAllMocks();
+  while (cleanups.length) await cleanups.pop()!().catch(() => undefined);
+});
+
+const event = (i: number) => ({ id: `r${i}`, action: 'WRITE', outcome: 'success' as const, actor: { id: 'u1', type: 'user' as const }, details: { pad: 'x'.repeat(300) } });
+
+/** One process: `refused` records refused for good (set aside), then `n` more delivered, segments of 4 KiB, at most 2 files. */
+async function run(auditDir: string, url: string, setFault: (ok: boolean) => void, refused: number, n: number): Promise<string> {
+  const processor = new AuditLogRecordProcessor({ dir: auditDir, ...FAST, maxFileBytes: 4096, maxFiles: 2, exporter: { url, timeoutMillis: 2000 } });
+  const provider = new LoggerProvider({ processors: [processor] });
+  const audit = getAuditLogger({ processor, loggerProvider: provider });
+  setFault(false);
+  for (let i = 1; i <= refused; i++) {
+    await audit.record(event(i));
+    await processor.forceFlush();
+  }
+  setFault(true);
+  for (let i = 1; i <= n; i++) await audit.record(event(refused + i));
+  await processor.forceFlush();
+  await provider.shutdown();
+  return processor.streamId;
+}
+
+describe('records set aside in rejected/, then retention', () => {
+  it('the gap after a set-aside record is retention (info), not tampering; a record cut out is still named', async () => {
+    const { auditDir, collector } = await collectorDir(cleanups);
+    const setFault = (ok: boolean): void => collector.setFault(ok ? { mode: 'ok' } : { mode: 'status', status: 400 });
+    const stderr = captureStderr();
+    // Seq 1 refused for good; then enough records for retention to delete the stream's early segments.
+    const stream = await run(auditDir, collector.endpoint, setFault, 1, 60);
+    vi.restoreAllMocks();
+    expect(stderr.join('')).toMatch(/refused records 1–1 of stream .* for good \(HTTP 400\); kept in .*rejected/);
+    expect(readdirSync(join(auditDir, 'rejected'))).toHaveLength(1);
+    const segments = readdirSync(auditDir).filter((f) => f.endsWith('.jsonl')).sort();
+    expect(segments).toHaveLength(2); // maxFiles: retention removed the others
+    expect(readFileSync(join(auditDir, segments[0]!), 'utf8')).not.toContain('"intValue":"2"}');
+
+    const r = await verifyFiles([auditDir]);
+    expect(r.problems.filter((p) => p.severity === 'error')).toEqual([]);
+    expect(r.problems).toContainEqual(expect.objectContaining({ kind: 'deleted', severity: 'info', stream, seq: 2, message: expect.stringMatching(/were removed by retention .* \(seq 1 and the records held before it are copies set aside in rejected\/\)/) }));
+
+    // Tampering is still named: the first record of the segments held cut out.
+    const file = join(auditDir, segments[0]!);
+    const lines = readFileSync(file, 'utf8').split('\n').filter((l) => l !== '');
+    writeFileSync(file, lines.slice(1).join('\n') + '\n');
+    const t = await verifyFiles([auditDir]);
+    expect(t.problems.filter((p) => p.severity === 'error')).toContainEqual(expect.objectContaining({ kind: 'deleted', stream }));
+  });
+});
