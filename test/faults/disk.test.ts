@@ -306,7 +306,10 @@ describe('rotation and retention never delete what the collector has not acknowl
       OTEL_EXPORTER_OTLP_TIMEOUT: '200',
       OTEL_BLRP_EXPORT_TIMEOUT: '200',
       EMIT_COUNT: '100',
-      EMIT_RATE: '500', // small lines: many segments
+      EMIT_RATE: '500',
+      // One line per record, so many segments however fast the machine is (a busy CI machine batched the records
+      // into a few large lines, and two segments).
+      OTEL_AUDIT_FSYNC: 'always',
       ID_PREFIX: 'orphan-',
     });
     const started = await child.waitFor((o) => o.event === 'started');
