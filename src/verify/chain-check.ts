@@ -519,11 +519,17 @@ function cutAfterEnd(s: RecordStore, chain: Uint32Array, sp: StreamProblems): { 
 }
 
 /** 3. Gaps, then broken links, over chain[0 .. len). */
+/** Was the record read from a `rejected/` file (records the collector refused for good, kept for ever)? */
+export const isSetAside = (file: string): boolean => basename(dirname(file)) === 'rejected';
+
 /**
- * Was the record read from a `rejected/` file? Those are copies of records the collector refused for good, kept
- * when retention deletes the journal segment they were in: the only records of a stream older than a retention cut.
+ * Why a gap after records read only from rejected/ may be harmless, and how to tell: retention deletes a stream's
+ * acknowledged segments oldest first, and the copies set aside stay, so an untouched directory shows such a gap
+ * (found in review). Still an error: anyone can move files into a directory named rejected/ and write retention.log
+ * (a first version that took it for retention let middle deletions pass, found in review of it).
  */
-const isSetAside = (file: string): boolean => basename(dirname(file)) === 'rejected';
+export const SET_ASIDE_HINT = (cut: RetentionCut): string =>
+  `; the records held before it are copies set aside in rejected/, and ${cut.log} says retention removed this stream's segments through seq ${cut.last} (${cut.stateFile} records seq ${cut.state!.acked} acknowledged): if the collector refused those records for good, retention then leaves exactly this gap; verify the collector's copy together with this directory to tell (neither rejected/ nor retention.log is authenticated)`;
 
 function checkLinks(
   s: RecordStore,
@@ -535,7 +541,7 @@ function checkLinks(
   setAside: (i: number) => boolean,
 ): void {
   const { seqOf, where, report } = sp;
-  // chain[0 .. aside) were all read from rejected/ (see isSetAside).
+  // chain[0 .. aside) were all read from rejected/.
   let aside = 0;
   while (aside < len && setAside(chain[aside]!)) aside++;
   /**
@@ -555,31 +561,17 @@ function checkLinks(
     let claim = '';
     // What comes before the gap, for its message: set here when it is an earlier retention cut.
     let context = prevN === 0 ? `(the stream starts at seq ${n})` : `(seq ${prevN} is at ${where(chain[k - 1]!)})`;
-    // Retention deletes the oldest segments: the records before a cut held anywhere are only copies set aside in
-    // rejected/ (found in review: one record refused for good, then retention, failed an untouched directory).
-    if (n > prevN + 1 && k <= aside && s.has(i, F_PREV_HEX)) {
+    if (n > prevN + 1 && prevN === 0 && s.has(i, F_PREV_HEX)) {
       // A head removed by retention is accounted for in state/retention.log, bound to the hash of its last
       // record — which this record carries as previous_hash. Reported, but not as tampering — when the stream's
       // state file in the same directory agrees that the collector acknowledged those records: retention
       // deletes nothing else, and neither file is authenticated, so one line written by hand proves nothing.
-      const from = prevN + 1;
-      const kept = prevN === 0 ? '' : ` (seq ${prevN} and the records held before it are copies set aside in rejected/)`;
       const prevHex = s.prevHashHex(i);
       const cuts = retained.filter((e) => e.last === n - 1 && e.lastHash === prevHex);
       const cut = cuts.find(isBacked);
       if (cut !== undefined) {
-        report('deleted', i, `seq ${from}–${n - 1} were removed by retention (${cut.file}, ${cut.deletedAt}) after the collector acknowledged them${kept}; the cut matches state/retention.log, and ${cut.stateFile} records seq ${cut.state!.acked} acknowledged`, {
-          seq: from,
-          severity: 'info',
-        });
-        continue;
-      }
-      // This record set aside too, and a backed cut past it: the segments holding the gap and this record were
-      // deleted; the cut's hash is that of a record not held, so it is not checked against one.
-      const past = k < aside ? highestBacked(retained.filter((e) => e.last >= n)) : undefined;
-      if (past !== undefined) {
-        report('deleted', i, `seq ${from}–${n - 1} were removed by retention (${past.file}, ${past.deletedAt}) after the collector acknowledged them${kept}, with the segments up to seq ${past.last}; ${past.stateFile} records seq ${past.state!.acked} acknowledged; seq ${n} is a copy set aside in rejected/`, {
-          seq: from,
+        report('deleted', i, `seq 1–${n - 1} were removed by retention (${cut.file}, ${cut.deletedAt}) after the collector acknowledged them; the cut matches state/retention.log, and ${cut.stateFile} records seq ${cut.state!.acked} acknowledged`, {
+          seq: 1,
           severity: 'info',
         });
         continue;
@@ -587,10 +579,10 @@ function checkLinks(
       // A cut the state file backs that ends before this gap does: it accounts for its records, not for the
       // ones between it and this record, which are the deletion. Its hash cannot be checked: the record after it,
       // which carries that hash, is among the missing.
-      const earlier = highestBacked(retained.filter((e) => e.last < n - 1 && e.last > prevN));
+      const earlier = highestBacked(retained.filter((e) => e.last < n - 1));
       if (cuts.length === 0 && earlier !== undefined) {
-        report('deleted', i, `seq ${from}–${earlier.last} were removed by retention (${earlier.file}, ${earlier.deletedAt}) after the collector acknowledged them${kept}; ${earlier.stateFile} records seq ${earlier.state!.acked} acknowledged; not checked against a record: seq ${earlier.last + 1}, which carries the hash of seq ${earlier.last}, is missing too`, {
-          seq: from,
+        report('deleted', i, `seq 1–${earlier.last} were removed by retention (${earlier.file}, ${earlier.deletedAt}) after the collector acknowledged them; ${earlier.stateFile} records seq ${earlier.state!.acked} acknowledged; not checked against a record: seq ${earlier.last + 1}, which carries the hash of seq ${earlier.last}, is missing too`, {
+          seq: 1,
           severity: 'info',
         });
         prevN = earlier.last;
@@ -599,12 +591,16 @@ function checkLinks(
       const c = cuts[0];
       if (c !== undefined) {
         claim =
-          `; ${c.log} claims seq ${from}–${c.last} were removed by retention (${c.file}, ${c.deletedAt}) after the collector acknowledged them, ` +
+          `; ${c.log} claims seq 1–${c.last} were removed by retention (${c.file}, ${c.deletedAt}) after the collector acknowledged them, ` +
           (c.state === undefined
             ? `but the stream has no readable state file ${c.stateFile}`
             : `but ${c.state.file} records only seq ${c.state.acked === 0 ? '0 (none)' : c.state.acked} acknowledged`) +
           `: retention deletes only acknowledged records, so the claim is not taken (both files are unauthenticated)`;
       }
+    }
+    if (n > prevN + 1 && k > 0 && k <= aside && claim === '') {
+      const cut = highestBacked(retained.filter((e) => e.last >= n - 1));
+      if (cut !== undefined) claim = SET_ASIDE_HINT(cut);
     }
     if (n > prevN + 1) {
       const missing = n - 1 - prevN;

@@ -1,12 +1,12 @@
 /** What crosses streams: checkpoints read from other sources, and restart links between a process's streams. */
-import type { CheckedStream } from './chain-check.js';
+import { isSetAside, SET_ASIDE_HINT, type CheckedStream } from './chain-check.js';
+import { highestBacked, type RetentionCut } from './retention-log.js';
 import { listInputs, VerifyInputError, type InputFile, type SkipListener } from './inputs.js';
 import { errorText } from '../core/errors.js';
 import type { ExternalCheckpoint, IntegrityContext } from './integrity-check.js';
 import { clip, type Problem, type ProblemList } from './problems.js';
 import { scanRecords } from './read-records.js';
 import { keep, own, streamKey } from './record-store.js';
-import { highestBacked, type RetentionCut } from './retention-log.js';
 
 /**
  * Valid checkpoints in `sources` (files not among `inputs`), by stream; invalid ones become problems. A source
@@ -107,21 +107,7 @@ export function checkStreamLinks(checked: Map<string, CheckedStream>, fileNames:
       message: `this record's restart link says ${claim}, but seq 2 of this stream does not link to this record: it was changed (reported at seq 1), and the link may be the change, so it is not taken as evidence about stream ${prevName}`,
     });
     const aLast = a.summary.last;
-    // Held only up to copies set aside in rejected/, the rest removed by retention after acknowledgement (found in
-    // review): a cut the state file backs reaches the link's seq, with its hash when it ends there.
-    const cut = aLast < L ? highestBacked(retained.get(link.previousStreamId) ?? []) : undefined;
-    if (cut !== undefined && cut.last >= L && (cut.last !== L || link.previousStreamHash === undefined || cut.lastHash === link.previousStreamHash)) {
-      out.push({
-        kind: 'deleted',
-        severity: 'info',
-        stream: link.previousStreamId,
-        seq: aLast + 1,
-        ...(L === aLast + 1 ? {} : { through: L }),
-        ...here,
-        reason: 'previous_stream',
-        message: `stream ${prevName} reached seq ${L} (the next stream of the process, ${streamId}, says so at ${here.file}:${here.line}); seq ${aLast + 1}–${L} were removed by retention (${cut.file}, ${cut.deletedAt}) after the collector acknowledged them; ${cut.stateFile} records seq ${cut.state!.acked} acknowledged`,
-      });
-    } else if (aLast < L) {
+    if (aLast < L) {
       if (doubted) {
         out.push(doubt(`stream ${prevName} reached seq ${L}, while the records held end at seq ${aLast}`));
         continue;
@@ -134,7 +120,7 @@ export function checkStreamLinks(checked: Map<string, CheckedStream>, fileNames:
         ...(L === aLast + 1 ? {} : { through: L }),
         ...here,
         reason: 'previous_stream',
-        message: `stream ${prevName} was truncated: the next stream of the process (${streamId}, first record at ${here.file}:${here.line}) found it at seq ${L}, but the records held end at seq ${aLast}`,
+        message: `stream ${prevName} was truncated: the next stream of the process (${streamId}, first record at ${here.file}:${here.line}) found it at seq ${L}, but the records held end at seq ${aLast}${setAsideHint(a, fileNames, retained.get(link.previousStreamId), L)}`,
       });
       a.summary.ok = false;
     } else if (link.previousStreamHash !== undefined) {
@@ -187,4 +173,12 @@ export function streamsOnlyInSources(external: ReadonlyMap<string, readonly Exte
     });
   }
   return out;
+}
+
+/** SET_ASIDE_HINT for a predecessor whose records held were all read from rejected/, a backed cut reaching `L`. */
+function setAsideHint(a: CheckedStream, fileNames: readonly string[], cuts: readonly RetentionCut[] | undefined, L: number): string {
+  const files = a.summary.files;
+  if (files.length === 0 || !files.every(isSetAside)) return '';
+  const cut = highestBacked((cuts ?? []).filter((e) => e.last >= L));
+  return cut === undefined ? '' : SET_ASIDE_HINT(cut);
 }

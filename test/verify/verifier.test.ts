@@ -934,8 +934,10 @@ describe('runVerifyCommand', () => {
 });
 
 // Found in review: records refused for good are kept in rejected/ (never deleted), retention deletes the stream's
-// acknowledged segments oldest first, and then the only records held before a cut are those copies. The gap after
-// them was DELETED (an error), and a restart link past them TRUNCATED, on an untouched directory.
+// acknowledged segments oldest first, and then the only records held before a cut are those copies: an untouched
+// directory shows a gap after them (DELETED), or a restart link past them (TRUNCATED). Still errors — anyone can move
+// files into a directory named rejected/ and write retention.log, and a first version that took such a gap for
+// retention let middle deletions pass (found in review of it) — but the message says the harmless cause and how to tell.
 describe('verifyFiles: records set aside in rejected/, the segments around them removed by retention', () => {
   /**
    * A journal directory of a 62-record stream (seq 62 its end): `aside` seqs in rejected/, `held` seqs in a segment,
@@ -948,7 +950,7 @@ describe('verifyFiles: records set aside in rejected/, the segments around them 
     await mkdir(join(dir, 'rejected'));
     await mkdir(join(dir, 'state'));
     for (const n of o.aside) await writeLines(join(dir, 'rejected', `${streamId}-${n}-${n}.jsonl`), toLines([records[n - 1]!]));
-    await writeLines(join(dir, `audit-${streamId}-000009.jsonl`), toLines(records.slice(o.held[0] - 1, o.held[1])));
+    if (o.held[1] >= o.held[0]) await writeLines(join(dir, `audit-${streamId}-000009.jsonl`), toLines(records.slice(o.held[0] - 1, o.held[1])));
     const entries = o.cuts.map((last, k) => JSON.stringify({ streamId, file: `audit-${streamId}-00000${k + 1}.jsonl`, last, lastHash: recordHash(records[last - 1]!), deletedAt: '2026-11-28T00:00:00.000Z' }));
     await writeLines(join(dir, 'state', 'retention.log'), entries);
     if (o.acked !== undefined) {
@@ -957,59 +959,45 @@ describe('verifyFiles: records set aside in rejected/, the segments around them 
     }
     return { dir, streamId, records };
   }
+  const HINT = /the records held before it are copies set aside in rejected\/, and .*retention\.log says retention removed this stream's segments through seq 58 .* verify the collector's copy together with this directory to tell/;
 
   it.each([
-    ['seq 1 set aside, seq 2–58 removed', { aside: [1], held: [59, 62], cuts: [20, 40, 58], acked: 62 }, [[2, /seq 2–58 were removed by retention .* \(seq 1 and the records held before it are copies set aside in rejected\/\)/]]],
-    ['seq 1 and 5 set aside, the segment holding 2–20 removed', { aside: [1, 5], held: [59, 62], cuts: [20, 40, 58], acked: 62 }, [
-      [2, /seq 2–4 were removed by retention .* with the segments up to seq 58; .* seq 5 is a copy set aside in rejected\//],
-      [6, /seq 6–58 were removed by retention/],
-    ]],
-  ] as const)('%s: retention (info), exit 0', async (_what, layout, expected) => {
+    ['seq 1 set aside, seq 2–58 removed', { aside: [1], held: [59, 62], cuts: [20, 40, 58], acked: 62 }, [[2, true]]],
+    ['seq 1 and 5 set aside', { aside: [1, 5], held: [59, 62], cuts: [20, 40, 58], acked: 62 }, [[2, true], [6, true]]],
+    ['no state file backs the cuts', { aside: [1], held: [59, 62], cuts: [20, 40, 58], acked: undefined }, [[2, false]]],
+    ['the state file records fewer acknowledged', { aside: [1], held: [59, 62], cuts: [20, 40, 58], acked: 30 }, [[2, false]]],
+  ] as const)('%s: DELETED (an error), and the hint only when a backed cut reaches the gap', async (_what, layout, expected) => {
     const { dir, streamId } = await setAside({ ...layout, aside: [...layout.aside], cuts: [...layout.cuts] });
     const r = await verifyFiles([dir]);
+    const deleted = errors(r);
+    expect(deleted.map((p) => [p.kind, p.stream, p.seq])).toEqual(expected.map(([seq]) => ['deleted', streamId, seq]));
+    expected.forEach(([, hint], k) => expect(HINT.test(deleted[k]!.message)).toBe(hint));
+  });
+
+  it('with the records a collector copy holds, the same directory verifies', async () => {
+    const { dir, records } = await setAside({ aside: [1], held: [59, 62], cuts: [20, 40, 58], acked: 62 });
+    const copy = join(await freshDir(), 'collector.jsonl');
+    await writeLines(copy, toLines(records));
+    const r = await verifyFiles([dir, copy]);
     expect(errors(r)).toEqual([]);
-    const deleted = r.problems.filter((p) => p.kind === 'deleted');
-    expect(deleted.map((p) => [p.stream, p.severity, p.seq])).toEqual(expected.map(([seq]) => [streamId, 'info', seq]));
-    expected.forEach(([, message], k) => expect(deleted[k]!.message).toMatch(message));
   });
 
-  it.each([
-    ['no state file backs the cuts', { aside: [1], held: [59, 62], cuts: [20, 40, 58], acked: undefined }, 2],
-    ['the state file records fewer acknowledged', { aside: [1], held: [59, 62], cuts: [20, 40, 58], acked: 30 }, 2],
-    ['a gap inside the segment held', { aside: [1], held: [30, 62], cuts: [29], acked: 62 }, undefined],
-  ] as const)('still an error: %s', async (_what, layout, seq) => {
-    const { dir } = await setAside({ ...layout, aside: [...layout.aside], cuts: [...layout.cuts] });
-    if (seq === undefined) {
-      // Seq 40–45 cut out of the segment held.
-      const file = join(dir, readdirSync(dir).find((f) => f.endsWith('000009.jsonl'))!);
-      const lines = readFileSync(file, 'utf8').split('\n').filter((l) => l !== '');
-      await writeLines(file, [...lines.slice(0, 10), ...lines.slice(16)]);
-    }
-    const r = await verifyFiles([dir]);
-    expect(errors(r)).toEqual([expect.objectContaining({ kind: 'deleted', seq: seq ?? 40 })]);
-  });
-
-  it('a restart link past the records held (copies in rejected/), the rest removed by retention: info, not TRUNCATED', async () => {
+  it('a restart link past the records held, all copies in rejected/: TRUNCATED (an error) with the hint', async () => {
     const { dir, streamId, records } = await setAside({ aside: [1, 2], held: [1, 0], cuts: [20, 40, 62], acked: 62 });
-    rmSync(join(dir, `audit-${streamId}-000009.jsonl`));
-    const nextStream = (hash: string): OtlpLogRecord[] =>
-      makeChain(3, {
-        extraAttrs: (seq) =>
-          seq === 1
-            ? [
-                { key: 'audit.sequence.previous_stream_id', value: { stringValue: streamId } },
-                { key: 'audit.sequence.previous_stream_last', value: { intValue: '62' } },
-                { key: 'audit.sequence.previous_stream_hash', value: { stringValue: hash } },
-              ]
-            : [],
-      });
-    await writeLines(join(dir, 'audit-next-000001.jsonl'), toLines(nextStream(recordHash(records[61]!))));
+    const next = makeChain(3, {
+      extraAttrs: (seq) =>
+        seq === 1
+          ? [
+              { key: 'audit.sequence.previous_stream_id', value: { stringValue: streamId } },
+              { key: 'audit.sequence.previous_stream_last', value: { intValue: '62' } },
+              { key: 'audit.sequence.previous_stream_hash', value: { stringValue: recordHash(records[61]!) } },
+            ]
+          : [],
+    });
+    await writeLines(join(dir, 'audit-next-000001.jsonl'), toLines(next));
     const r = await verifyFiles([dir]);
-    expect(errors(r)).toEqual([]);
-    expect(r.problems).toContainEqual(expect.objectContaining({ kind: 'deleted', severity: 'info', stream: streamId, seq: 3, through: 62, reason: 'previous_stream' }));
-    // The same link with another hash than the cut's: still TRUNCATED.
-    await writeLines(join(dir, 'audit-next-000001.jsonl'), toLines(nextStream('0'.repeat(64))));
-    const t = await verifyFiles([dir]);
-    expect(errors(t)).toContainEqual(expect.objectContaining({ kind: 'truncated', stream: streamId }));
+    const t = errors(r).filter((p) => p.kind === 'truncated');
+    expect(t).toEqual([expect.objectContaining({ stream: streamId, seq: 3, through: 62 })]);
+    expect(t[0]!.message).toMatch(/copies set aside in rejected\/, and .* through seq 62 .* verify the collector's copy together with this directory to tell/);
   });
 });
