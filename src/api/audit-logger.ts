@@ -117,8 +117,11 @@ export class AuditLogger {
 export function getAuditLogger(options: AuditLoggerOptions = {}): AuditLogger {
   // From JavaScript: a clear error, not a TypeError from deep inside (found in review).
   if (typeof options !== 'object' || options === null) throw new AuditConfigError(`getAuditLogger takes an options object { processor?, loggerProvider? }, not ${options === null ? 'null' : `a ${typeof options}`}`);
-  if (options.processor !== undefined && !(options.processor instanceof AuditLogRecordProcessor)) {
-    throw new AuditConfigError('getAuditLogger: options.processor is not an AuditLogRecordProcessor of this copy of otel-audit (its ESM and CommonJS builds are two: take both from the same import or require)');
+  // Duck-typed, not instanceof: a processor of the package's other build (ESM or CommonJS) was taken before, and
+  // getAuditLogger() without it finds that very instance through the process-wide registry (found in review).
+  const p = options.processor as Partial<AuditLogRecordProcessor> | undefined | null;
+  if (p !== undefined && (typeof p !== 'object' || p === null || typeof p.onEmit !== 'function' || typeof p.streamId !== 'string' || typeof p.options !== 'object')) {
+    throw new AuditConfigError('getAuditLogger: options.processor is not an AuditLogRecordProcessor');
   }
   if (options.loggerProvider !== undefined && typeof (options.loggerProvider as { getLogger?: unknown } | null)?.getLogger !== 'function') {
     throw new AuditConfigError('getAuditLogger: options.loggerProvider has no getLogger(): pass an OpenTelemetry LoggerProvider');

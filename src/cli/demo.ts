@@ -21,7 +21,7 @@ import { stringAttribute } from '../otlp/decode.js';
 import type { ExportLogsServiceRequest } from '../otlp/types.js';
 import { verifyFiles, type VerifyReport } from '../verify/index.js';
 import { errorText } from '../core/errors.js';
-import { optionValue, walkArguments } from './arguments.js';
+import { optionValue, quotedArgument, walkArguments } from './arguments.js';
 
 interface ServiceDone {
   event: 'done';
@@ -152,7 +152,7 @@ export async function runDemo(argv: string[], out: (s: string) => void, err: (s:
       out(DEMO_USAGE);
       return 0;
     }
-    if (o.name !== '--dir') return usage(`unknown argument ${JSON.stringify(o.name)}`);
+    if (o.name !== '--dir') return usage(`unknown argument ${quotedArgument(o.name)}`);
     if (dir !== undefined) return usage('--dir given more than once');
     const v = optionValue(o);
     if (v === undefined) return usage('--dir needs a value');
@@ -160,7 +160,7 @@ export async function runDemo(argv: string[], out: (s: string) => void, err: (s:
     return undefined;
   });
   if (stopped !== undefined) return stopped;
-  if (operands.length > 0) return usage(`unexpected argument ${JSON.stringify(operands[0])}`);
+  if (operands.length > 0) return usage(`unexpected argument ${quotedArgument(operands[0]!)}`);
   // The demo counts what it finds in its journal and collector file: a directory holding an earlier run's would
   // make it fail (or pass on old data). A new or empty one only.
   if (dir !== undefined && existsSync(dir) && readdirSync(dir).length > 0) return usage(`--dir ${JSON.stringify(dir)} is not empty: give a new or empty directory`);

@@ -9,7 +9,7 @@
  *
  * Exit status: 0 written; 2 usage or I/O error.
  */
-import { optionValue, walkArguments } from './arguments.js';
+import { optionValue, walkArguments, quotedArgument } from './arguments.js';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { generateEd25519KeyPair } from '../integrity/keys.js';
@@ -38,7 +38,7 @@ export async function runKeygenCommand(argv: string[], out: (s: string) => void,
       out(`${KEYGEN_USAGE}\n`);
       return 0;
     }
-    if (o.name !== '--out-dir') return usage(`unknown argument ${JSON.stringify(o.arg)}`);
+    if (o.name !== '--out-dir') return usage(`unknown argument ${quotedArgument(o.arg)}`);
     const v = optionValue(o);
     if (v === undefined) return usage('--out-dir needs a directory');
     if (outDir !== undefined) return usage('--out-dir is given more than once');
@@ -46,7 +46,7 @@ export async function runKeygenCommand(argv: string[], out: (s: string) => void,
     return undefined;
   });
   if (stopped !== undefined) return stopped;
-  if (operands.length > 0) return usage(`unknown argument ${JSON.stringify(operands[0])}`);
+  if (operands.length > 0) return usage(`unknown argument ${quotedArgument(operands[0]!)}`);
   if (outDir === undefined) {
     err(`otel-audit keygen: --out-dir is required\n${KEYGEN_USAGE}\n`);
     return 2;

@@ -9,6 +9,7 @@
  *   keygen     an Ed25519 key pair for signatures and checkpoints             (cli/keygen-command.ts)
  * Exit codes: 0 success, 1 integrity/delivery failure, 2 usage or I/O error.
  */
+import { quotedArgument } from './arguments.js';
 import type { CommandIo } from './search-command.js';
 import { errorText } from '../core/errors.js';
 
@@ -94,7 +95,7 @@ async function main(argv: string[]): Promise<number> {
       out(USAGE);
       return cmd === undefined ? 2 : 0;
     default:
-      err(`otel-audit: unknown command ${JSON.stringify(cmd)}\n\n${USAGE}`);
+      err(`otel-audit: unknown command ${quotedArgument(cmd ?? '')}\n\n${USAGE}`);
       return 2;
   }
 }

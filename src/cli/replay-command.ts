@@ -14,7 +14,7 @@ import { OtlpSender, type BatchSender, type SendResult } from '../deliver/otlp-s
 import { Replayer } from '../deliver/replay.js';
 import { resolveOptions } from '../config/options.js';
 import { readState } from '../sinks/stream-state.js';
-import { optionValue, seenBefore, walkArguments } from './arguments.js';
+import { optionValue, seenBefore, walkArguments, quotedArgument } from './arguments.js';
 
 export const DEFAULT_REPLAY_TIMEOUT_SECONDS = 30;
 
@@ -94,7 +94,7 @@ export async function runReplayCommand(argv: string[], out: (s: string) => void,
       out(REPLAY_USAGE);
       return 0;
     }
-    if (o.name !== '--dir' && o.name !== '--endpoint' && o.name !== '--timeout') return usage(`unknown argument ${JSON.stringify(o.name)}`);
+    if (o.name !== '--dir' && o.name !== '--endpoint' && o.name !== '--timeout') return usage(`unknown argument ${quotedArgument(o.name)}`);
     if (again(o.name)) return usage(`${o.name} given more than once`);
     const v = optionValue(o);
     if (v === undefined) return usage(`${o.name} needs a value`);
@@ -102,18 +102,18 @@ export async function runReplayCommand(argv: string[], out: (s: string) => void,
     else if (o.name === '--endpoint') endpoint = v;
     else {
       const s = parseSeconds(v);
-      if (s === undefined) return usage(`--timeout takes a number of seconds up to ${MAX_TIMEOUT_SECONDS} (0: no limit), not ${JSON.stringify(v)}`);
+      if (s === undefined) return usage(`--timeout takes a number of seconds up to ${MAX_TIMEOUT_SECONDS} (0: no limit), not ${quotedArgument(v)}`);
       timeoutSeconds = s;
     }
     return undefined;
   });
   if (stopped !== undefined) return stopped;
-  if (operands.length > 0) return usage(`unexpected argument ${JSON.stringify(operands[0])} (the directory is given with --dir)`);
+  if (operands.length > 0) return usage(`unexpected argument ${quotedArgument(operands[0]!)} (the directory is given with --dir)`);
 
   const o = resolveOptions({ ...(dir !== undefined ? { dir } : {}), retryMaxMillis: 2000 });
   // A mistyped directory must not be created (prepareAuditDir would) and reported as replayed, wherever it came
   // from: --dir, OTEL_AUDIT_DIR, or the default ./.otel-audit.
-  const named = dir !== undefined ? `--dir ${JSON.stringify(dir)}` : process.env.OTEL_AUDIT_DIR?.trim() ? `OTEL_AUDIT_DIR (${JSON.stringify(o.dir)})` : `the default directory ${JSON.stringify(o.dir)}`;
+  const named = dir !== undefined ? `--dir ${quotedArgument(dir)}` : process.env.OTEL_AUDIT_DIR?.trim() ? `OTEL_AUDIT_DIR (${JSON.stringify(o.dir)})` : `the default directory ${JSON.stringify(o.dir)}`;
   let isDir = false;
   try {
     isDir = statSync(o.dir).isDirectory();

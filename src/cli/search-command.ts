@@ -116,21 +116,21 @@ export function parseSearchArgs(argv: readonly string[], now: Date): Parsed {
   if (stream !== undefined) filter.stream = stream;
   const outcome = single.get('--outcome');
   if (outcome !== undefined) {
-    if (!(OUTCOMES as readonly string[]).includes(outcome)) return { error: `--outcome ${JSON.stringify(outcome)} is not one of ${OUTCOMES.join(', ')}` };
+    if (!(OUTCOMES as readonly string[]).includes(outcome)) return { error: `--outcome ${quotedArgument(outcome)} is not one of ${OUTCOMES.join(', ')}` };
     filter.outcome = outcome as Outcome;
   }
   for (const name of ['--since', '--until'] as const) {
     const text = single.get(name);
     if (text === undefined) continue;
     const ns = parseTimeArg(text, now);
-    if (ns === undefined) return { error: `${name} ${JSON.stringify(text)} is not an ISO 8601 time (2026-11-28T10:00:00Z) or a duration ago (30m, 2h, 7d)` };
+    if (ns === undefined) return { error: `${name} ${quotedArgument(text)} is not an ISO 8601 time (2026-11-28T10:00:00Z) or a duration ago (30m, 2h, 7d)` };
     if (name === '--since') filter.since = ns;
     else filter.until = ns;
   }
   const where: Array<{ key: string; value: string }> = [];
   for (const w of repeated['--where']) {
     const eq = w.indexOf('=');
-    if (eq <= 0) return { error: `--where ${JSON.stringify(w)} is not KEY=VALUE` };
+    if (eq <= 0) return { error: `--where ${quotedArgument(w)} is not KEY=VALUE` };
     where.push({ key: w.slice(0, eq), value: w.slice(eq + 1) });
   }
   filter.where = where;
@@ -140,7 +140,7 @@ export function parseSearchArgs(argv: readonly string[], now: Date): Parsed {
   let limit: number | undefined;
   const limitText = single.get('--limit');
   if (limitText !== undefined) {
-    if (!/^[1-9][0-9]{0,15}$/.test(limitText) || !Number.isSafeInteger(Number(limitText))) return { error: `--limit ${JSON.stringify(limitText)} is not a positive integer` };
+    if (!/^[1-9][0-9]{0,15}$/.test(limitText) || !Number.isSafeInteger(Number(limitText))) return { error: `--limit ${quotedArgument(limitText)} is not a positive integer` };
     limit = Number(limitText);
   }
   return { filter, json, limit, pubkeys: repeated['--pubkey'], hmacKeyFiles: repeated['--hmac-key-file'], allowReorder, paths };

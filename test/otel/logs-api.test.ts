@@ -7,6 +7,7 @@ import { LoggerProvider } from '@opentelemetry/sdk-logs';
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { getAuditLogger } from '../../src/api/audit-logger.js';
 import { logsApi, otelLine } from '../../src/otel/logs-api.js';
@@ -137,9 +138,29 @@ describe('getAuditLogger given what JavaScript may pass', () => {
   it.each([
     ['null', null, 'getAuditLogger takes an options object { processor?, loggerProvider? }, not null'],
     ['a string', 'audit', 'getAuditLogger takes an options object { processor?, loggerProvider? }, not a string'],
-    ['a look-alike processor', { processor: {} }, 'getAuditLogger: options.processor is not an AuditLogRecordProcessor of this copy of otel-audit'],
+    ['something else as the processor', { processor: {} }, 'getAuditLogger: options.processor is not an AuditLogRecordProcessor'],
     ['a provider without getLogger', { loggerProvider: {} }, 'getAuditLogger: options.loggerProvider has no getLogger(): pass an OpenTelemetry LoggerProvider'],
   ])('%s: AuditConfigError saying what it takes', (_what, options, message) => {
     expect(() => getAuditLogger(options as never)).toThrow(message);
   });
+});
+
+// Found in review of the check above: a processor of the package's other build (CommonJS here, the logger from ESM)
+// was refused by an instanceof test, though getAuditLogger() without it finds that very instance.
+it("getAuditLogger({ processor }) takes a processor of the package's other build", async () => {
+  const { execFileSync } = await import('node:child_process');
+  const { dir, cleanup } = await tempDir();
+  try {
+    const dist = join(import.meta.dirname, '../../dist');
+    const script = `import { createRequire } from 'node:module';
+const cjs = createRequire(${JSON.stringify(join(dist, 'index.cjs'))})(${JSON.stringify(join(dist, 'index.cjs'))});
+const esm = await import(${JSON.stringify(pathToFileURL(join(dist, 'index.js')).href)});
+const processor = new cjs.AuditLogRecordProcessor({ dir: ${JSON.stringify(dir)}, replay: false, exporter: { url: 'http://127.0.0.1:9/v1/logs' } });
+esm.getAuditLogger({ processor });
+console.log('taken');
+await processor.shutdown();`;
+    expect(execFileSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 30_000 }).trim()).toBe('taken');
+  } finally {
+    await cleanup();
+  }
 });

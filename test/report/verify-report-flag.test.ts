@@ -136,6 +136,25 @@ describe('verify --report on a run that reaches no verdict (exit 2)', () => {
     }
   });
 
+  // Found in review: the other usage messages quoted an option's value, or a command, as given.
+  it.each([
+    ['search --since=KEY', (k: string) => ['search', `--since=${k}`, '.']],
+    ['search --where=KEY', (k: string) => ['search', `--where=${k}`, '.']],
+    ['search --limit=KEY', (k: string) => ['search', `--limit=${k}`, '.']],
+    ['tail -n KEY', (k: string) => ['tail', '-n', k, '.']],
+    ['replay --timeout=KEY', (k: string) => ['replay', `--timeout=${k}`]],
+    ['replay, the key as an operand', (k: string) => ['replay', k]],
+    ['keygen, the key as an argument', (k: string) => ['keygen', k]],
+    ['the key as the command', (k: string) => [k]],
+    ['demo, the key as an argument', (k: string) => ['demo', k]],
+  ])('%s: exit 2, the key not shown', (_what, argsOf) => {
+    const pem = '-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIBn5uYbNRyt3I0L0jyL1oAZ7Qk8dCnSQfkEtHbFvLPGm\n-----END PRIVATE KEY-----\n';
+    const r = run(argsOf(pem));
+    expect(r.code).toBe(2);
+    expect(r.err).toContain('(value hidden: it looks like a key)');
+    expect(r.err).not.toMatch(/MC4CAQAw|BEGIN PRIVATE/);
+  });
+
   // Found in review: a PEM text starts with "-", so it read as an unknown option, quoted whole on stderr.
   it.each(['verify', 'search', 'tail'])('%s given a PEM key where a path belongs: exit 2, the key not shown', (command) => {
     const pem = '-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIBn5uYbNRyt3I0L0jyL1oAZ7Qk8dCnSQfkEtHbFvLPGm\n-----END PRIVATE KEY-----\n';
