@@ -10,7 +10,10 @@
  * record is `covered` when a valid checkpoint certifies it (seq <= the stream's coveredThrough).
  *
  * A record past the last seq the verifier accepted, with no problem before it, is `unknown`: it was appended
- * after the verifier read the files (tail, or a search racing a writer).
+ * after the verifier read the files (tail, or a search racing a writer). A stream that failed with none of its
+ * problems listed (past the report's limit) has every record `broken`, naming no problem: the verifier vouches for no
+ * prefix of it then.
+ * A copy that an error problem names (its place and record id) is `broken` whatever seq it claims.
  *
  * Problems without a stream (a malformed or torn line) name no record: a record lost in such a line shows up
  * as a gap (`deleted`) in its own stream, which is where it breaks the chain.
@@ -34,7 +37,7 @@ export interface ChainProblemRef {
 
 export interface ChainVerdict {
   chain: ChainStatus;
-  /** Set when `chain` is `broken`. */
+  /** Set when `chain` is `broken`, unless none of the stream's problems is listed (past the report's limit). */
   problem?: ChainProblemRef;
   /** Set when keys were given (`--pubkey`, `--hmac-key-file`). */
   checkpoint?: CheckpointStatus;
@@ -70,24 +73,47 @@ interface StreamState {
   last: number;
   coveredThrough: number;
   noSignatureVerified: boolean;
+  /** The stream failed, but none of its error problems is listed (past MAX_LISTED_PROBLEMS): no prefix is vouched for. */
+  unlisted: boolean;
+}
+
+/** Where a record was read, and its id: an error problem located there names this very copy. */
+export interface RecordPlace {
+  file: string;
+  line: number;
+  recordId: string;
 }
 
 /** Per stream of a report: its first error problem and checkpoint coverage. Memory: one entry per stream. */
 export class ChainIndex {
   private readonly streams = new Map<string, StreamState>();
+  /**
+   * Error problems that name a record (its id) at a place, by `file:line`. The verifier judges a copy whose
+   * sequence number was changed at the seq it really has (chain-check.ts step 0): a forged copy that claims an
+   * earlier, intact seq is reported at its own place, while search and tail, reading the seq it claims, called it
+   * verified (found in review).
+   */
+  private readonly atPlace = new Map<string, { recordId: string; ref: ChainProblemRef }[]>();
 
   constructor(
     report: VerifyReport,
     private readonly checkpoints: CheckpointMode,
   ) {
     for (const s of report.streams) {
-      this.streams.set(s.streamId, { firstError: undefined, brokenFrom: Number.POSITIVE_INFINITY, last: s.last, coveredThrough: s.coveredThrough, noSignatureVerified: s.signatures.verified === false });
+      this.streams.set(s.streamId, { firstError: undefined, brokenFrom: Number.POSITIVE_INFINITY, last: s.last, coveredThrough: s.coveredThrough, noSignatureVerified: s.signatures.verified === false, unlisted: false });
     }
     for (const p of report.problems) {
       if (p.severity !== 'error' || p.stream === undefined) continue;
       const st = this.streams.get(p.stream);
       if (st === undefined) continue; // e.g. a stream known only from checkpoint evidence: no record to mark
       const seq = p.seq ?? 0;
+      if (p.recordId !== undefined && p.file !== undefined && p.line !== undefined) {
+        const ref: ChainProblemRef = { kind: p.kind, seq, recordId: p.recordId, file: p.file, line: p.line, ...(p.reason === undefined ? {} : { reason: p.reason }) };
+        const key = `${p.file}:${p.line}`;
+        const here = this.atPlace.get(key);
+        if (here === undefined) this.atPlace.set(key, [{ recordId: p.recordId, ref }]);
+        else here.push({ recordId: p.recordId, ref });
+      }
       // Both links of the record broken: the one before it may have been changed too (its successor no longer
       // records its hash), so the chain vouches for nothing from there.
       const from = p.reason === 'both_links' ? Math.max(0, seq - 1) : seq;
@@ -100,12 +126,25 @@ export class ChainIndex {
       if (p.line !== undefined) ref.line = p.line;
       st.firstError = ref;
     }
+    // Past the listing limit the problems left are counted per kind, with no stream (found in review: all of a
+    // failed stream's records then read as verified).
+    for (const s of report.streams) {
+      const st = this.streams.get(s.streamId)!;
+      if (!s.ok && st.firstError === undefined) st.unlisted = true;
+    }
   }
 
-  verdict(streamId: string, seq: number): ChainVerdict {
+  /** `at`: where this copy was read, and its id, so that a problem naming this very copy is found (see atPlace). */
+  verdict(streamId: string, seq: number, at?: RecordPlace): ChainVerdict {
     const st = this.streams.get(streamId) ?? (streamId.length > VERIFIER_KEPT_CHARS ? this.streams.get(reportedStreamKey(streamId)) : undefined);
     const v: ChainVerdict = { chain: 'unknown' };
-    if (st !== undefined) {
+    const named = at === undefined ? undefined : this.atPlace.get(`${at.file}:${at.line}`)?.find((e) => e.recordId === at.recordId);
+    if (named !== undefined) {
+      v.chain = 'broken';
+      v.problem = named.ref;
+    } else if (st?.unlisted === true) {
+      v.chain = 'broken'; // no problem to name: none of the stream's is listed
+    } else if (st !== undefined) {
       if (st.firstError !== undefined && st.brokenFrom <= seq) {
         v.chain = 'broken';
         v.problem = st.firstError;

@@ -75,7 +75,7 @@ export async function* searchFiles(paths: readonly string[], options: SearchOpti
       }
       if (!matchesFilter(options.filter, r)) continue;
       const unhashed = resourceMatches(options.filter, r);
-      out.push({ record: r, verdict: index.verdict(r.streamId, r.sequence), ...(unhashed === undefined ? {} : { unhashed }) });
+      out.push({ record: r, verdict: index.verdict(r.streamId, r.sequence, r), ...(unhashed === undefined ? {} : { unhashed }) });
       if (++progress.matches >= limit) {
         yield out;
         return;

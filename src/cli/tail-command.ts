@@ -197,12 +197,12 @@ async function run(argv: string[], io: CommandIo, err: (line: string) => void, o
     const last = new LastRecords(args.n);
     /** Verdicts of records appended after the verifier ran, checked link by link from its last record. */
     const appended = new WeakMap<AuditRecord, ChainVerdict>();
-    const verdictOf = (r: AuditRecord): ChainVerdict => appended.get(r) ?? index.verdict(r.streamId, r.sequence);
+    const verdictOf = (r: AuditRecord): ChainVerdict => appended.get(r) ?? index.verdict(r.streamId, r.sequence, r);
     let recovered = 0;
     await pollAll(
       (r) => {
         last.add(r);
-        const v = index.verdict(r.streamId, r.sequence);
+        const v = index.verdict(r.streamId, r.sequence, r);
         // Past what the verifier read (a writer appending meanwhile): checked against its predecessor, as records
         // that arrive while following are, instead of `unknown` for the whole session.
         if (v.chain === 'unknown') appended.set(r, tracker.check(r));

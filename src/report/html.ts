@@ -103,7 +103,18 @@ function signaturesCell(s: StreamSummary): string {
   if (g.unknownKey > 0) parts.push(`${g.unknownKey} unknown key`);
   if (g.unchecked > 0) parts.push(`${g.unchecked} not checked`);
   if (g.unsigned > 0) parts.push(`${g.unsigned} unsigned`);
+  if (g.verified === false) parts.push('<b class="sev-error">none verified under the given keys</b>');
   return parts.length === 0 ? '<span class="muted">—</span>' : parts.join(', ');
+}
+
+/**
+ * Keys were given and none of these streams' record MACs/signatures verified: verify's WARNING line. The page said
+ * INTACT without it (found in review), while a stream whose signatures were stripped and hashes recomputed reads so.
+ */
+function unverifiedNote(report: VerifyReport): string {
+  const n = report.streams.filter((s) => s.signatures.verified === false).length;
+  if (n === 0) return '';
+  return ` <p class="note"><b>${plural(n, 'stream')} with no record MAC/signature verified under the given keys</b>: a producer without a record key writes such a stream, and so does anyone who strips the signatures and recomputes the hashes, so ${n === 1 ? 'its chain vouches' : 'their chains vouch'} for nothing against that (marked in the table below; <code>--require-signatures</code> makes it an error).</p>`;
 }
 
 /** `total`: how many files there are, when `files` holds only the first of them. */
@@ -235,7 +246,8 @@ export function renderVerifyReport(input: VerifyReportPageInput): string {
       ? `<span class="verdict ok">INTACT — every chain verifies</span>`
       : `<span class="verdict failed">FAILED — ${plural(errors.length, 'integrity problem')}</span>`) +
     // The verdict covers what was read: inputs found and not read are said beside it, not only on stderr.
-    (notRead === 0 ? '' : ` <p class="note">${plural(notRead, 'input')} found and not read: not covered by this verdict (<a href="#skipped">listed below</a>).</p>`);
+    (notRead === 0 ? '' : ` <p class="note">${plural(notRead, 'input')} found and not read: not covered by this verdict (<a href="#skipped">listed below</a>).</p>`) +
+    unverifiedNote(report);
   const out = pageStart(report.ok ? 'intact' : 'FAILED', input.generatedAt, verdict);
   commandSection(out, input.command, input.inputs);
   if (report.skipped !== undefined) {
@@ -250,7 +262,8 @@ export function renderVerifyReport(input: VerifyReportPageInput): string {
   out.push(`<dt>verdict</dt><dd>${report.ok ? '<span class="status-ok">intact</span>' : `<span class="status-failed">failed: ${plural(errors.length, 'error')}</span>`}</dd>`);
   out.push(`<dt>files read</dt><dd>${report.files}</dd>`);
   out.push(`<dt>audit records</dt><dd>${report.records} (every copy counted)${report.nonAudit > 0 ? `; ${report.nonAudit} non-audit records ignored` : ''}</dd>`);
-  out.push(`<dt>streams</dt><dd>${report.streams.length} (${report.streams.filter((s) => !s.ok).length} with integrity problems)</dd>`);
+  const unverified = report.streams.filter((s) => s.signatures.verified === false).length;
+  out.push(`<dt>streams</dt><dd>${report.streams.length} (${report.streams.filter((s) => !s.ok).length} with integrity problems${unverified === 0 ? '' : `; <b>${unverified} with no record signature verified under the given keys</b>`})</dd>`);
   const kinds = [...byKind].map(([k, n]) => `${n} ${text(k)}`).join(', ');
   out.push(`<dt>findings</dt><dd>${kinds === '' ? 'none' : kinds}</dd>`);
   out.push('</dl>', '</section>');

@@ -164,6 +164,24 @@ describe('verify --report on a run that reaches no verdict (exit 2)', () => {
     expect(r.err).not.toMatch(/MC4CAQAw|BEGIN PRIVATE/);
   });
 
+  // Found in review: with keys given and no record signature verified (signatures stripped, hashes recomputed),
+  // verify printed a WARNING and --json said verified: false, but the page said only INTACT.
+  it('keys given and no record signature verified: the page says so beside INTACT, in the summary and in the table', async () => {
+    const { dir, cleanup } = await tempDir();
+    cleanups.push(cleanup);
+    writeFileSync(join(dir, 'unsigned.jsonl'), toLines(makeChain(5, { streamId: testStreamId(), end: true })).join('\n') + '\n');
+    writeFileSync(join(dir, 'hmac.key'), 'an hmac secret of at least thirty-two bytes\n', { mode: 0o600 });
+    const page = join(dir, 'report.html');
+    const r = run(['verify', '--hmac-key-file', join(dir, 'hmac.key'), '--report', page, join(dir, 'unsigned.jsonl')]);
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/WARNING stream=.* no record MAC\/signature verified under the given keys/);
+    const html = readFileSync(page, 'utf8');
+    expect(html).toContain('INTACT');
+    expect(html).toContain('<b>1 stream with no record MAC/signature verified under the given keys</b>: a producer without a record key writes such a stream, and so does anyone who strips the signatures and recomputes the hashes');
+    expect(html).toContain('<b>1 with no record signature verified under the given keys</b>');
+    expect(html).toContain('<b class="sev-error">none verified under the given keys</b>');
+  });
+
   it('--report naming a key file or a checkpoint source: usage error (exit 2), the file kept', async () => {
     const { dir, cleanup } = await tempDir();
     cleanups.push(cleanup);

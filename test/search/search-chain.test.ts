@@ -49,6 +49,41 @@ describe('chain verdict per match', () => {
 
   // Fixed bug, kept as a regression test: verify names seq 5 (both its links broken, "seq 4 may have been changed
   // as well"), and seq 4, changed too, was shown "verified".
+  // Found in review: search and tail keep the first copy of each (stream, seq) and judge it by the seq it claims;
+  // verify takes a copy whose seq was changed back to the seq it has and names it there. A forged copy claiming an
+  // earlier, intact seq was shown "verified" (and hid the genuine record of that seq).
+  it.each([['in a file read first'], ['in the same file, before the original']])('a copy whose seq was changed to an earlier one (%s) is broken, in search and tail', async (where) => {
+    const a = makeChain(20, { end: true });
+    const forged = structuredClone(a[9]!); // seq 10
+    setAttr(forged, 'audit.sequence.number', { intValue: '5' });
+    setAttr(forged, ATTR_ACTOR_ID, { stringValue: 'mallory' });
+    const original = toLines(a, 1);
+    if (where === 'in a file read first') {
+      writeFileSync(join(dir, 'a-first.jsonl'), toLines([forged], 1).join('\n') + '\n');
+      writeFileSync(join(dir, 'b-base.jsonl'), original.join('\n') + '\n');
+    } else writeFileSync(join(dir, 'a.jsonl'), [...toLines([forged], 1), ...original].join('\n') + '\n');
+    const { matches } = await searchJson(['--actor', 'mallory', dir]);
+    expect(matches.map((m) => [m.sequence, m.chain])).toEqual([[5, 'broken']]);
+    expect(matches[0]!.chainProblem).toMatchObject({ kind: 'modified', seq: 10, line: 1 });
+    let out = '';
+    await runTailCommand(['-n', '100', dir], { out: (s) => void (out += s), err: () => undefined });
+    const row = out.split('\n').find((l) => l.includes('mallory'));
+    expect(row).toMatch(/BROKEN: modified at seq 10/);
+  });
+
+  // Found in review: past the report's 100,000 listed problems the rest are counted per kind, with no stream, and
+  // every record of a stream that failed read as verified.
+  it('a stream whose problems are past the listing limit: its records are broken, not verified', async () => {
+    const a = makeChain(12, { end: true });
+    setAttr(a[9]!, ATTR_ACTOR_ID, { stringValue: 'mallory' }); // seq 10, not re-hashed
+    writeFileSync(join(dir, 'a-junk.jsonl'), 'x\n'.repeat(100_005));
+    writeFileSync(join(dir, 'b-mod.jsonl'), toLines(a, 1).join('\n') + '\n');
+    const { matches } = await searchJson(['--actor', 'mallory', dir]);
+    expect(matches.map((m) => [m.sequence, m.chain, m.chainProblem])).toEqual([[10, 'broken', undefined]]);
+    const all = await searchJson([dir]);
+    expect(new Set(all.matches.map((m) => m.chain))).toEqual(new Set(['broken']));
+  });
+
   it('two adjacent records modified: the chain breaks from the first of them', async () => {
     const a = makeChain(10);
     setAttr(a[3]!, ATTR_ACTOR_ID, { stringValue: 'mallory' }); // seq 4
