@@ -62,7 +62,9 @@
  *       "file"?: string,      // where the evidence is; for "deleted", the record after the gap
  *       "line"?: number,      // 1-based
  *       "reason"?: string,    // sub-kind of bad_signature / truncated / restart (docs/integrity.md §7.4)
- *       "message": string     // what was found and why this record is blamed
+ *       "message": string,    // what was found and why this record is blamed
+ *       "omitted"?: { "count": number, "errors": number }  // on the one closing problem per kind past the first
+ *                             // 100,000 listed: how many problems of that kind it stands for, how many of them errors
  *     }],
  *     "skipped"?: [{ "path": string, "reason": string }],  // inputs found and not read (a symbolic link inside an
  *                             // input directory, a name that is not valid UTF-8, a FIFO…): not covered by the verdict;
@@ -78,7 +80,7 @@
 import { looksLikeKeyMaterial, type VerifyingKey } from '../integrity/keys.js';
 import { loadKeyFiles } from '../verify/key-files.js';
 import { commandLine, writeNoVerdictReportFile, writeVerifyReportFile } from '../report/index.js';
-import { inputsNotRead, verifyFiles, VerifyInputError, VerifyWorkerError, type Problem, type StreamSummary, type VerifyReport } from '../verify/verifier.js';
+import { countProblems, inputsNotRead, verifyFiles, VerifyInputError, VerifyWorkerError, type Problem, type StreamSummary, type VerifyReport } from '../verify/verifier.js';
 import { errorText } from '../core/errors.js';
 import { optionValue, walkArguments, quotedArgument } from './arguments.js';
 import { resolve } from 'node:path';
@@ -253,11 +255,7 @@ function unverifiedLine(s: StreamSummary, requireSignatures: boolean): string {
 
 function finalLine(r: VerifyReport, requireSignatures: boolean): string {
   const scope = `${plural(r.files, 'file')}, ${plural(r.records, 'audit record')}, ${plural(r.streams.length, 'stream')}`;
-  const byKind = new Map<string, number>();
-  for (const p of r.problems) {
-    const key = p.severity === 'info' ? `${p.kind} (info)` : p.kind;
-    byKind.set(key, (byKind.get(key) ?? 0) + 1);
-  }
+  const { errors, byKind } = countProblems(r.problems);
   const counts = [...byKind].map(([k, n]) => `${n} ${k}`);
   if (r.nonAudit > 0) counts.push(`${r.nonAudit} non-audit ignored`);
   const tail = counts.length === 0 ? '' : ` (${counts.join(', ')})`;
@@ -270,7 +268,6 @@ function finalLine(r: VerifyReport, requireSignatures: boolean): string {
         (requireSignatures ? '(an error under --require-signatures)' : '(use --require-signatures to require them)');
   const skipped = uncheckedNote(r) + notReadNote(r);
   if (r.ok) return `OK: ${scope} verified, every chain intact${tail}${unverified}${skipped}`;
-  const errors = r.problems.filter((p) => p.severity === 'error').length;
   return `FAILED: ${plural(errors, 'integrity problem')} in ${scope}${tail}${unverified}${skipped}`;
 }
 

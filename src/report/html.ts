@@ -9,7 +9,7 @@
  * Every string from the input goes through escape.ts (`text`/`attr`): file names, ids and messages are
  * attacker-controlled. Ids in the page's own links are indexes (`stream-3`, `finding-12`), never input.
  */
-import { inputsNotRead, type Problem, type StreamSummary, type VerifyReport } from '../verify/verifier.js';
+import { countProblems, inputsNotRead, type Problem, type StreamSummary, type VerifyReport } from '../verify/verifier.js';
 import { attr, text } from './escape.js';
 import type { StreamTimes } from './stream-times.js';
 import { TIMELINE_MAX_STREAMS, timelineSvg } from './timeline.js';
@@ -227,11 +227,7 @@ export function renderVerifyReport(input: VerifyReportPageInput): string {
   const listed = new Set<number>([...errors.slice(0, MAX_LISTED_FINDINGS), ...infos.slice(0, MAX_LISTED_FINDINGS)]);
   const findingAnchor = (i: number): string | undefined => (listed.has(i) ? `finding-${i}` : undefined);
 
-  const byKind = new Map<string, number>();
-  for (const p of report.problems) {
-    const k = `${p.kind}${p.severity === 'info' ? ' (info)' : ''}`;
-    byKind.set(k, (byKind.get(k) ?? 0) + 1);
-  }
+  const { errors: errorCount, byKind } = countProblems(report.problems);
   const continuedBy = new Map<string, string[]>();
   for (const s of report.streams) {
     if (s.previousStreamId === undefined) continue;
@@ -244,7 +240,7 @@ export function renderVerifyReport(input: VerifyReportPageInput): string {
   const verdict =
     (report.ok
       ? `<span class="verdict ok">INTACT — every chain verifies</span>`
-      : `<span class="verdict failed">FAILED — ${plural(errors.length, 'integrity problem')}</span>`) +
+      : `<span class="verdict failed">FAILED — ${plural(errorCount, 'integrity problem')}</span>`) +
     // The verdict covers what was read: inputs found and not read are said beside it, not only on stderr.
     (notRead === 0 ? '' : ` <p class="note">${plural(notRead, 'input')} found and not read: not covered by this verdict (<a href="#skipped">listed below</a>).</p>`) +
     unverifiedNote(report);
@@ -259,7 +255,7 @@ export function renderVerifyReport(input: VerifyReportPageInput): string {
   out.push('</section>');
 
   out.push('<section id="summary">', '<h2>Summary</h2>', '<dl class="summary">');
-  out.push(`<dt>verdict</dt><dd>${report.ok ? '<span class="status-ok">intact</span>' : `<span class="status-failed">failed: ${plural(errors.length, 'error')}</span>`}</dd>`);
+  out.push(`<dt>verdict</dt><dd>${report.ok ? '<span class="status-ok">intact</span>' : `<span class="status-failed">failed: ${plural(errorCount, 'error')}</span>`}</dd>`);
   out.push(`<dt>files read</dt><dd>${report.files}</dd>`);
   out.push(`<dt>audit records</dt><dd>${report.records} (every copy counted)${report.nonAudit > 0 ? `; ${report.nonAudit} non-audit records ignored` : ''}</dd>`);
   const unverified = report.streams.filter((s) => s.signatures.verified === false).length;

@@ -71,6 +71,31 @@ export interface Problem {
   /** Machine-readable sub-kind for bad_signature, truncated and restart. */
   reason?: ProblemReason;
   message: string;
+  /**
+   * On the closing problem of a kind past the listing limit (MAX_LISTED_PROBLEMS): how many problems of that kind it
+   * stands for, and how many of them are errors.
+   */
+  omitted?: { count: number; errors: number };
+}
+
+/**
+ * Problems counted: errors, and per kind (`kind` or `kind (info)`), each closing problem counted as the problems it
+ * stands for (found in review: past the limit, each counted as one, so the verdict's counts were wrong).
+ */
+export function countProblems(problems: readonly Problem[]): { errors: number; byKind: Map<string, number> } {
+  const byKind = new Map<string, number>();
+  let errors = 0;
+  const add = (key: string, n: number): void => {
+    if (n > 0) byKind.set(key, (byKind.get(key) ?? 0) + n);
+  };
+  for (const p of problems) {
+    const errs = p.omitted === undefined ? (p.severity === 'error' ? 1 : 0) : p.omitted.errors;
+    const infos = p.omitted === undefined ? 1 - errs : p.omitted.count - p.omitted.errors;
+    errors += errs;
+    add(p.kind, errs);
+    add(`${p.kind} (info)`, infos);
+  }
+  return { errors, byKind };
 }
 
 
@@ -124,6 +149,7 @@ export class ProblemList {
         kind,
         severity: o.errors > 0 ? 'error' : 'info',
         message: `${o.count} more ${kind} problem${o.count === 1 ? '' : 's'} not listed (a report lists at most ${MAX_LISTED_PROBLEMS})`,
+        omitted: { count: o.count, errors: o.errors },
       });
     }
     return this.listed;

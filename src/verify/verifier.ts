@@ -33,7 +33,7 @@ import type { StreamSummary } from './summary.js';
 export { listInputFiles, VerifyInputError } from './inputs.js';
 export { VerifyWorkerError } from './parallel-read.js';
 export type { SkipListener } from './inputs.js';
-export { MAX_LISTED_PROBLEMS } from './problems.js';
+export { countProblems, MAX_LISTED_PROBLEMS } from './problems.js';
 export type { Problem, ProblemKind, ProblemReason, Severity } from './problems.js';
 export { MAX_KEPT_STRING_CHARS } from './record-store.js';
 export type { CheckpointCounts, SignatureCounts, StreamSummary } from './summary.js';

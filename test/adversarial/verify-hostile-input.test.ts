@@ -432,7 +432,16 @@ describe('verify: oversized and ambiguous lines are malformed, located, and boun
       kind: 'malformed',
       severity: 'error',
       message: `${150_000 - MAX_LISTED_PROBLEMS} more malformed problems not listed (a report lists at most ${MAX_LISTED_PROBLEMS})`,
+      omitted: { count: 150_000 - MAX_LISTED_PROBLEMS, errors: 150_000 - MAX_LISTED_PROBLEMS },
     });
+    // Counted as the problems they stand for, in the verdict line and on the page (found in review: the closing
+    // problem counted as one, "100001 integrity problems").
+    const page = join(dir, 'junk.html');
+    const cli = await verify(['--report', page, file]);
+    expect(cli.out.at(-1)).toBe(`FAILED: 150000 integrity problems in 1 file, 0 audit records, 0 streams (150000 malformed)`);
+    const html = await readFile(page, 'utf8');
+    expect(html).toContain('FAILED — 150000 integrity problems');
+    expect(html).toContain('150000 malformed');
   });
 
   it(`stream ids of 1 MiB are kept as ${MAX_KEPT_STRING_CHARS} characters and a digest, and still told apart`, async () => {

@@ -82,6 +82,8 @@ describe('chain verdict per match', () => {
     expect(matches.map((m) => [m.sequence, m.chain, m.chainProblem])).toEqual([[10, 'broken', undefined]]);
     const all = await searchJson([dir]);
     expect(new Set(all.matches.map((m) => m.chain))).toEqual(new Set(['broken']));
+    // Counted as the lines they stand for past the limit, and the closing 'modified' problem is not one of them.
+    expect(all.err).toMatch(/; 100005 malformed or torn lines/);
   });
 
   it('two adjacent records modified: the chain breaks from the first of them', async () => {
