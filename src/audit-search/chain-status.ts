@@ -53,7 +53,7 @@ export interface ChainVerdict {
 export type CheckpointMode = 'off' | 'checked' | 'unchecked';
 
 /**
- * The verifier keeps a stream id longer than this many characters as a bounded form (its prefix, length and
+ * The verifier keeps a stream id (or record id) longer than this many characters as a bounded form (its prefix, length and
  * SHA-256 of the UTF-16 code units: verifier.ts `keep`, bound MAX_KEPT_STRING_CHARS); `reportedStreamKey`
  * mirrors it, for looking such a stream up. If that form ever changes, such streams read as `unknown`
  * rather than wrong.
@@ -127,10 +127,15 @@ export class ChainIndex {
       st.firstError = ref;
     }
     // Past the listing limit the problems left are counted per kind, with no stream (found in review: all of a
-    // failed stream's records then read as verified).
+    // failed stream's records then read as verified). A failed stream's first error may be among them even when a
+    // later one is listed (its checks report in their own order, not by seq: found in review of the first fix), so
+    // once any error went unlisted no failed stream is vouched for from its start.
+    const unlistedErrors = report.problems.some((p) => (p.omitted?.errors ?? 0) > 0);
     for (const s of report.streams) {
       const st = this.streams.get(s.streamId)!;
-      if (!s.ok && st.firstError === undefined) st.unlisted = true;
+      if (s.ok) continue;
+      if (st.firstError === undefined) st.unlisted = true;
+      else if (unlistedErrors) st.brokenFrom = 0;
     }
   }
 
@@ -138,7 +143,9 @@ export class ChainIndex {
   verdict(streamId: string, seq: number, at?: RecordPlace): ChainVerdict {
     const st = this.streams.get(streamId) ?? (streamId.length > VERIFIER_KEPT_CHARS ? this.streams.get(reportedStreamKey(streamId)) : undefined);
     const v: ChainVerdict = { chain: 'unknown' };
-    const named = at === undefined ? undefined : this.atPlace.get(`${at.file}:${at.line}`)?.find((e) => e.recordId === at.recordId);
+    // Record ids longer than the verifier keeps are reported in its bounded form, as stream ids are.
+    const id = at === undefined ? '' : at.recordId.length > VERIFIER_KEPT_CHARS ? reportedStreamKey(at.recordId) : at.recordId;
+    const named = at === undefined ? undefined : this.atPlace.get(`${at.file}:${at.line}`)?.find((e) => e.recordId === id);
     if (named !== undefined) {
       v.chain = 'broken';
       v.problem = named.ref;

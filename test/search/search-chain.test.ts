@@ -6,6 +6,8 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { MatchJson } from '../../src/audit-search/match.js';
+import { ChainIndex, reportedStreamKey } from '../../src/audit-search/chain-status.js';
+import type { VerifyReport } from '../../src/verify/index.js';
 import { runSearchCommand } from '../../src/cli/search-command.js';
 import { runTailCommand } from '../../src/cli/tail-command.js';
 import { ATTR_ACTOR_ID } from '../../src/core/attributes.js';
@@ -84,6 +86,30 @@ describe('chain verdict per match', () => {
     expect(new Set(all.matches.map((m) => m.chain))).toEqual(new Set(['broken']));
     // Counted as the lines they stand for past the limit, and the closing 'modified' problem is not one of them.
     expect(all.err).toMatch(/; 100005 malformed or torn lines/);
+  });
+
+  // Found in review of the fix above: a stream's checks report in their own order, not by seq, so its first error
+  // (the gap at seq 5) was counted past the limit while a later one (seq 15) was listed, and seq 6–14 read verified.
+  it('past the listing limit, a failed stream with a later error listed and an earlier one not: no record is verified', async () => {
+    const a = makeChain(20, { end: true });
+    const forged = structuredClone(a[14]!); // another version of seq 15
+    setAttr(forged, ATTR_ACTOR_ID, { stringValue: 'mallory' });
+    writeFileSync(join(dir, 'a-junk.jsonl'), 'x\n'.repeat(99_999));
+    writeFileSync(join(dir, 'b.jsonl'), toLines([...a.slice(0, 4), ...a.slice(5), forged], 1).join('\n') + '\n');
+    const { matches } = await searchJson([dir]);
+    expect(matches.length).toBeGreaterThan(15);
+    expect(matches.filter((m) => m.chain !== 'broken').map((m) => m.sequence)).toEqual([]);
+  });
+
+  it('a copy an error problem names, whose record id is longer than the verifier keeps, is broken', () => {
+    const id = 'r'.repeat(300);
+    const report = {
+      streams: [{ streamId: 's', last: 10, coveredThrough: 0, ok: false, signatures: { verified: undefined } }],
+      problems: [{ kind: 'modified', severity: 'error', stream: 's', seq: 10, recordId: reportedStreamKey(id), file: 'f.jsonl', line: 1, message: 'm' }],
+    } as unknown as VerifyReport;
+    const index = new ChainIndex(report, 'off');
+    expect(index.verdict('s', 5, { file: 'f.jsonl', line: 1, recordId: id })).toMatchObject({ chain: 'broken', problem: { kind: 'modified', seq: 10 } });
+    expect(index.verdict('s', 5, { file: 'f.jsonl', line: 2, recordId: id }).chain).toBe('verified');
   });
 
   it('two adjacent records modified: the chain breaks from the first of them', async () => {
