@@ -13,6 +13,7 @@ import { sdkDisabled } from '../otel/sdk-disabled.js';
 import { SEVERITY_INFO, SEVERITY_WARN, type LogsLogger, type LogsLoggerProvider } from '../otel/types.js';
 import { AuditLogRecordProcessor } from '../processor.js';
 import { AuditConfigError, AuditLossError } from '../core/errors.js';
+import { kindOf } from '../core/value-kind.js';
 import type { AuditEvent } from '../map/schema.js';
 
 export interface AuditLoggerOptions {
@@ -116,7 +117,7 @@ export class AuditLogger {
 /** An AuditLogger over the given (or most recent) processor and the given (or global) LoggerProvider. */
 export function getAuditLogger(options: AuditLoggerOptions = {}): AuditLogger {
   // From JavaScript: a clear error, not a TypeError from deep inside (found in review).
-  if (typeof options !== 'object' || options === null) throw new AuditConfigError(`getAuditLogger takes an options object { processor?, loggerProvider? }, not ${options === null ? 'null' : `a ${typeof options}`}`);
+  if (typeof options !== 'object' || options === null) throw new AuditConfigError(`getAuditLogger takes an options object { processor?, loggerProvider? }, not ${kindOf(options)}`);
   // Duck-typed, not instanceof: a processor of the package's other build (ESM or CommonJS) was taken before, and
   // getAuditLogger() without it finds that very instance through the process-wide registry (found in review).
   const p = options.processor as Partial<AuditLogRecordProcessor> | undefined | null;

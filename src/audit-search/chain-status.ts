@@ -107,8 +107,12 @@ export class ChainIndex {
       const st = this.streams.get(p.stream);
       if (st === undefined) continue; // e.g. a stream known only from checkpoint evidence: no record to mark
       const seq = p.seq ?? 0;
+      const ref: ChainProblemRef = { kind: p.kind, seq };
+      if (p.reason !== undefined) ref.reason = p.reason;
+      if (p.recordId !== undefined) ref.recordId = p.recordId;
+      if (p.file !== undefined) ref.file = p.file;
+      if (p.line !== undefined) ref.line = p.line;
       if (p.recordId !== undefined && p.file !== undefined && p.line !== undefined) {
-        const ref: ChainProblemRef = { kind: p.kind, seq, recordId: p.recordId, file: p.file, line: p.line, ...(p.reason === undefined ? {} : { reason: p.reason }) };
         const key = `${p.file}:${p.line}`;
         const here = this.atPlace.get(key);
         if (here === undefined) this.atPlace.set(key, [{ recordId: p.recordId, ref }]);
@@ -119,11 +123,6 @@ export class ChainIndex {
       const from = p.reason === 'both_links' ? Math.max(0, seq - 1) : seq;
       if (from >= st.brokenFrom) continue;
       st.brokenFrom = from;
-      const ref: ChainProblemRef = { kind: p.kind, seq };
-      if (p.reason !== undefined) ref.reason = p.reason;
-      if (p.recordId !== undefined) ref.recordId = p.recordId;
-      if (p.file !== undefined) ref.file = p.file;
-      if (p.line !== undefined) ref.line = p.line;
       st.firstError = ref;
     }
     // Past the listing limit the problems left are counted per kind, with no stream (found in review: all of a

@@ -9,7 +9,7 @@
  * string (src/otlp/json-members.ts), so what search or tail showed would not be what is hashed.
  */
 import type { OtlpLogRecord, OtlpResource } from '../otlp/types.js';
-import { memberNames } from '../otlp/json-members.js';
+import { memberNames, refusedNames } from '../otlp/json-members.js';
 import { auditRecordOf, type AuditRecord } from './audit-record.js';
 
 /** What was passed over, for the closing note on stderr. */
@@ -32,8 +32,7 @@ export function parseLine(text: string, file: string, line: number, counts: Read
   if (text.trim() === '') return;
   let doc: unknown;
   try {
-    const names = memberNames(text);
-    if (names.duplicate !== undefined || names.escaped !== undefined || names.protoName !== undefined) throw new Error('member names');
+    if (refusedNames(memberNames(text))) throw new Error('member names');
     doc = JSON.parse(text);
   } catch {
     counts.unreadable++;

@@ -80,7 +80,7 @@
 import { looksLikeKeyMaterial, type VerifyingKey } from '../integrity/keys.js';
 import { loadKeyFiles } from '../verify/key-files.js';
 import { commandLine, writeNoVerdictReportFile, writeVerifyReportFile } from '../report/index.js';
-import { countProblems, inputsNotRead, verifyFiles, VerifyInputError, VerifyWorkerError, type Problem, type StreamSummary, type VerifyReport } from '../verify/verifier.js';
+import { countProblems, inputsNotRead, unverifiedStreams, verifyFiles, VerifyInputError, VerifyWorkerError, type Problem, type StreamSummary, type VerifyReport } from '../verify/verifier.js';
 import { errorText } from '../core/errors.js';
 import { optionValue, walkArguments, quotedArgument } from './arguments.js';
 import { resolve } from 'node:path';
@@ -238,8 +238,6 @@ function streamLine(s: StreamSummary, checked: { signatures: boolean; checkpoint
   return `${line} — ${s.ok ? 'ok' : 'FAILED'}`;
 }
 
-/** Streams none of whose record signatures verified under the keys given (absent without keys). */
-const unverifiedStreams = (r: VerifyReport): StreamSummary[] => r.streams.filter((s) => s.signatures.verified === false);
 
 function unverifiedLine(s: StreamSummary, requireSignatures: boolean): string {
   const g = s.signatures;

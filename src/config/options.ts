@@ -6,6 +6,7 @@ import { constants, accessSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { inspect, type InspectOptions } from 'node:util';
 import { AuditConfigError } from '../core/errors.js';
+import { kindOf } from '../core/value-kind.js';
 import { sayOnce } from '../core/say.js';
 import { httpUrl } from '../core/http-url.js';
 import { describe } from '../otlp/describe.js';
@@ -50,6 +51,9 @@ export function withoutSecrets(url: string): string {
 const notAnHttpUrl = (raw: string): string =>
   /^https?:\/\//i.test(raw) ? 'it does not parse as a URL (a port above 65535, say, or a character a host name cannot hold)' : 'allowed values are an http:// or https:// URL';
 
+/** The variable of a pair (the `LOGS` one first) that the OTLP/HTTP transport reads: the first set and not blank. */
+const readVariable = (env: NodeJS.ProcessEnv, names: readonly string[]): string | undefined => names.find((n) => (env[n]?.trim() ?? '') !== '');
+
 /** Endpoint variables the OTLP/HTTP transport reads: it would warn and send to http://localhost:4318 on a bad one. */
 const HTTP_ENDPOINT_VARIABLES = ['OTEL_EXPORTER_OTLP_LOGS_ENDPOINT', 'OTEL_EXPORTER_OTLP_ENDPOINT'] as const;
 
@@ -59,7 +63,7 @@ const HTTP_ENDPOINT_VARIABLES = ['OTEL_EXPORTER_OTLP_LOGS_ENDPOINT', 'OTEL_EXPOR
  */
 function checkEndpointVariables(env: NodeJS.ProcessEnv, codeUrl: unknown): void {
   if (codeUrl !== undefined) return;
-  const name = HTTP_ENDPOINT_VARIABLES.find((n) => (env[n]?.trim() ?? '') !== '');
+  const name = readVariable(env, HTTP_ENDPOINT_VARIABLES);
   if (name === undefined) return;
   const raw = env[name]!.trim();
   if (httpUrl(raw) !== undefined) return;
@@ -68,8 +72,6 @@ function checkEndpointVariables(env: NodeJS.ProcessEnv, codeUrl: unknown): void 
   );
 }
 
-/** What a value is, without its text (which may be a URL with credentials, or a key). */
-const kindOf = (v: unknown): string => (v === null ? 'null' : Array.isArray(v) ? 'an array' : typeof v === 'object' ? 'an object' : `a ${typeof v}`);
 /** A Map, a Headers or the like: entries behind methods, none of them own properties. */
 const isMapLike = (v: object): boolean => v instanceof Map || (typeof (v as { get?: unknown }).get === 'function' && typeof (v as { entries?: unknown }).entries === 'function');
 
@@ -161,9 +163,6 @@ function checkHeaderVariables(env: NodeJS.ProcessEnv, http: boolean): void {
     checkHeaders(pairs, what);
   }
 }
-
-/** The variable of a pair (the `LOGS` one first) that the OTLP/HTTP transport reads: the first set and not blank. */
-const readVariable = (env: NodeJS.ProcessEnv, names: readonly string[]): string | undefined => names.find((n) => (env[n]?.trim() ?? '') !== '');
 
 /**
  * OTEL_EXPORTER_OTLP_[LOGS_]TIMEOUT, when code gives no `exporter.timeoutMillis`: the transport takes a value that is

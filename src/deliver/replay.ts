@@ -12,7 +12,7 @@ import { sayLoudly } from '../core/say.js';
 import { filterRequest, filteredBody, attribute, intAttribute, stringAttribute } from '../otlp/decode.js';
 import type { ExportLogsServiceRequest, OtlpLogRecord } from '../otlp/types.js';
 import { readLastLine, readLines, type LineRead } from '../sinks/journal-reader.js';
-import { memberNames } from '../otlp/json-members.js';
+import { memberNames, refusedNames } from '../otlp/json-members.js';
 import { recoverSegment, type TornTail } from '../sinks/recover.js';
 import { hostname } from 'node:os';
 import { aliveBySocket, removeDeadAliveFiles, claimHolder, claimReplay, elsewhere, isOwnerAlive, newState, OWNER_HEARTBEAT_MS, OWNER_LEASE_MS, readState, touchClaim, writeState, whereOwner, writtenAt, type StreamState } from '../sinks/stream-state.js';
@@ -443,8 +443,7 @@ class StreamRequests implements ExportSource {
       try {
         // A line the verifier refuses (a member name twice, escaped, or in its protobuf spelling) means one thing to
         // JSON.parse and another to the collector: not sent (found in review), left for verify to name.
-        const names = memberNames(line.value.text);
-        if (names.duplicate !== undefined || names.escaped !== undefined || names.protoName !== undefined) throw new Error('member names');
+        if (refusedNames(memberNames(line.value.text))) throw new Error('member names');
         req = JSON.parse(line.value.text) as ExportLogsServiceRequest;
       } catch {
         this.report.malformedLines++;

@@ -20,6 +20,7 @@ import {
 } from 'node:crypto';
 import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
 import { AuditConfigError } from '../core/errors.js';
+import { kindOf } from '../core/value-kind.js';
 import { fileKind } from '../core/file-kind.js';
 
 export type IntegrityAlgorithm = 'HMAC-SHA256' | 'EdDSA';
@@ -340,7 +341,7 @@ const KEY_VARIABLES: readonly string[] = [ENV_HMAC_KEY, ENV_HMAC_KEY_FILE, ENV_S
  */
 function checkKeyVariables(env: unknown): asserts env is NodeJS.ProcessEnv {
   if (typeof env !== 'object' || env === null || Array.isArray(env)) {
-    throw new AuditConfigError(`loadSigningKeys takes an object shaped like process.env, not ${env === null ? 'null' : Array.isArray(env) ? 'an array' : `a ${typeof env}`} (value hidden): e.g. loadSigningKeys({ ${ENV_SIGNING_KEY_FILE}: 'audit-signing.key.pem' })`);
+    throw new AuditConfigError(`loadSigningKeys takes an object shaped like process.env, not ${kindOf(env)} (value hidden): e.g. loadSigningKeys({ ${ENV_SIGNING_KEY_FILE}: 'audit-signing.key.pem' })`);
   }
   const vars = env as Record<string, unknown>;
   for (const name of KEY_VARIABLES) {

@@ -79,6 +79,9 @@ export const PROTO_FIELD_NAMES: ReadonlyMap<string, string> = new Map(
 );
 const UNDERSCORE = 95;
 
+/** Does the verifier refuse a line for these member names (one twice, escaped, or in its protobuf spelling)? */
+export const refusedNames = (n: MemberNames): boolean => n.duplicate !== undefined || n.escaped !== undefined || n.protoName !== undefined;
+
 /** The first duplicate member name of `text` (see `memberNames`); undefined when there is none. */
 export const duplicateMemberName = (text: string): string | undefined => memberNames(text).duplicate;
 

@@ -9,7 +9,7 @@
  * Every string from the input goes through escape.ts (`text`/`attr`): file names, ids and messages are
  * attacker-controlled. Ids in the page's own links are indexes (`stream-3`, `finding-12`), never input.
  */
-import { countProblems, inputsNotRead, type Problem, type StreamSummary, type VerifyReport } from '../verify/verifier.js';
+import { countProblems, inputsNotRead, unverifiedStreams, type Problem, type StreamSummary, type VerifyReport } from '../verify/verifier.js';
 import { attr, text } from './escape.js';
 import type { StreamTimes } from './stream-times.js';
 import { TIMELINE_MAX_STREAMS, timelineSvg } from './timeline.js';
@@ -111,8 +111,7 @@ function signaturesCell(s: StreamSummary): string {
  * Keys were given and none of these streams' record MACs/signatures verified: verify's WARNING line. The page said
  * INTACT without it (found in review), while a stream whose signatures were stripped and hashes recomputed reads so.
  */
-function unverifiedNote(report: VerifyReport): string {
-  const n = report.streams.filter((s) => s.signatures.verified === false).length;
+function unverifiedNote(n: number): string {
   if (n === 0) return '';
   return ` <p class="note"><b>${plural(n, 'stream')} with no record MAC/signature verified under the given keys</b>: a producer without a record key writes such a stream, and so does anyone who strips the signatures and recomputes the hashes, so ${n === 1 ? 'its chain vouches' : 'their chains vouch'} for nothing against that (marked in the table below; <code>--require-signatures</code> makes it an error).</p>`;
 }
@@ -237,13 +236,14 @@ export function renderVerifyReport(input: VerifyReportPageInput): string {
   }
 
   const notRead = inputsNotRead(report);
+  const unverified = unverifiedStreams(report).length;
   const verdict =
     (report.ok
       ? `<span class="verdict ok">INTACT — every chain verifies</span>`
       : `<span class="verdict failed">FAILED — ${plural(errorCount, 'integrity problem')}</span>`) +
     // The verdict covers what was read: inputs found and not read are said beside it, not only on stderr.
     (notRead === 0 ? '' : ` <p class="note">${plural(notRead, 'input')} found and not read: not covered by this verdict (<a href="#skipped">listed below</a>).</p>`) +
-    unverifiedNote(report);
+    unverifiedNote(unverified);
   const out = pageStart(report.ok ? 'intact' : 'FAILED', input.generatedAt, verdict);
   commandSection(out, input.command, input.inputs);
   if (report.skipped !== undefined) {
@@ -258,7 +258,6 @@ export function renderVerifyReport(input: VerifyReportPageInput): string {
   out.push(`<dt>verdict</dt><dd>${report.ok ? '<span class="status-ok">intact</span>' : `<span class="status-failed">failed: ${plural(errorCount, 'error')}</span>`}</dd>`);
   out.push(`<dt>files read</dt><dd>${report.files}</dd>`);
   out.push(`<dt>audit records</dt><dd>${report.records} (every copy counted)${report.nonAudit > 0 ? `; ${report.nonAudit} non-audit records ignored` : ''}</dd>`);
-  const unverified = report.streams.filter((s) => s.signatures.verified === false).length;
   out.push(`<dt>streams</dt><dd>${report.streams.length} (${report.streams.filter((s) => !s.ok).length} with integrity problems${unverified === 0 ? '' : `; <b>${unverified} with no record signature verified under the given keys</b>`})</dd>`);
   const kinds = [...byKind].map(([k, n]) => `${n} ${text(k)}`).join(', ');
   out.push(`<dt>findings</dt><dd>${kinds === '' ? 'none' : kinds}</dd>`);

@@ -518,19 +518,23 @@ function cutAfterEnd(s: RecordStore, chain: Uint32Array, sp: StreamProblems): { 
   return { len, endPos };
 }
 
-/** 3. Gaps, then broken links, over chain[0 .. len). */
 /** Was the record read from a `rejected/` file (records the collector refused for good, kept for ever)? */
 export const isSetAside = (file: string): boolean => basename(dirname(file)) === 'rejected';
 
 /**
- * Why a gap after records read only from rejected/ may be harmless, and how to tell: retention deletes a stream's
+ * Why a gap after records read only from rejected/ may be harmless, and how to tell, when a cut the state file
+ * backs reaches `through` ('' when none does): retention deletes a stream's
  * acknowledged segments oldest first, and the copies set aside stay, so an untouched directory shows such a gap
  * (found in review). Still an error: anyone can move files into a directory named rejected/ and write retention.log
  * (a first version that took it for retention let middle deletions pass, found in review of it).
  */
-export const SET_ASIDE_HINT = (cut: RetentionCut): string =>
-  `; the records held before it are copies set aside in rejected/, and ${cut.log} says retention removed this stream's segments through seq ${cut.last} (${cut.stateFile} records seq ${cut.state!.acked} acknowledged): if the collector refused those records for good, retention then leaves exactly this gap; verify the collector's copy together with this directory to tell (neither rejected/ nor retention.log is authenticated)`;
+export function setAsideHint(retained: readonly RetentionCut[], through: number): string {
+  const cut = highestBacked(retained.filter((e) => e.last >= through));
+  if (cut === undefined) return '';
+  return `; the records held before it are copies set aside in rejected/, and ${cut.log} says retention removed this stream's segments through seq ${cut.last} (${cut.stateFile} records seq ${cut.state!.acked} acknowledged): if the collector refused those records for good, retention then leaves exactly this gap; verify the collector's copy together with this directory to tell (neither rejected/ nor retention.log is authenticated)`;
+}
 
+/** 3. Gaps, then broken links, over chain[0 .. len). */
 function checkLinks(
   s: RecordStore,
   chain: Uint32Array,
@@ -598,10 +602,7 @@ function checkLinks(
           `: retention deletes only acknowledged records, so the claim is not taken (both files are unauthenticated)`;
       }
     }
-    if (n > prevN + 1 && k > 0 && k <= aside && claim === '') {
-      const cut = highestBacked(retained.filter((e) => e.last >= n - 1));
-      if (cut !== undefined) claim = SET_ASIDE_HINT(cut);
-    }
+    if (n > prevN + 1 && k > 0 && k <= aside && claim === '') claim = setAsideHint(retained, n - 1);
     if (n > prevN + 1) {
       const missing = n - 1 - prevN;
       const prevId = s.prevRecordId(i);

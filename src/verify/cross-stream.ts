@@ -1,6 +1,6 @@
 /** What crosses streams: checkpoints read from other sources, and restart links between a process's streams. */
-import { isSetAside, SET_ASIDE_HINT, type CheckedStream } from './chain-check.js';
-import { highestBacked, type RetentionCut } from './retention-log.js';
+import { isSetAside, setAsideHint, type CheckedStream } from './chain-check.js';
+import type { RetentionCut } from './retention-log.js';
 import { listInputs, VerifyInputError, type InputFile, type SkipListener } from './inputs.js';
 import { errorText } from '../core/errors.js';
 import type { ExternalCheckpoint, IntegrityContext } from './integrity-check.js';
@@ -120,7 +120,7 @@ export function checkStreamLinks(checked: Map<string, CheckedStream>, fileNames:
         ...(L === aLast + 1 ? {} : { through: L }),
         ...here,
         reason: 'previous_stream',
-        message: `stream ${prevName} was truncated: the next stream of the process (${streamId}, first record at ${here.file}:${here.line}) found it at seq ${L}, but the records held end at seq ${aLast}${setAsideHint(a, fileNames, retained.get(link.previousStreamId), L)}`,
+        message: `stream ${prevName} was truncated: the next stream of the process (${streamId}, first record at ${here.file}:${here.line}) found it at seq ${L}, but the records held end at seq ${aLast}${a.summary.files.length > 0 && a.summary.files.every(isSetAside) ? setAsideHint(retained.get(link.previousStreamId) ?? [], L) : ''}`,
       });
       a.summary.ok = false;
     } else if (link.previousStreamHash !== undefined) {
@@ -173,12 +173,4 @@ export function streamsOnlyInSources(external: ReadonlyMap<string, readonly Exte
     });
   }
   return out;
-}
-
-/** SET_ASIDE_HINT for a predecessor whose records held were all read from rejected/, a backed cut reaching `L`. */
-function setAsideHint(a: CheckedStream, fileNames: readonly string[], cuts: readonly RetentionCut[] | undefined, L: number): string {
-  const files = a.summary.files;
-  if (files.length === 0 || !files.every(isSetAside)) return '';
-  const cut = highestBacked((cuts ?? []).filter((e) => e.last >= L));
-  return cut === undefined ? '' : SET_ASIDE_HINT(cut);
 }

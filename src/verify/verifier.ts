@@ -66,6 +66,9 @@ export const MAX_LISTED_SKIPS = 100;
 /** How many inputs the report's verdict does not cover: found and not read. */
 export const inputsNotRead = (r: VerifyReport): number => r.skippedCount ?? r.skipped?.length ?? 0;
 
+/** Streams none of whose record signatures verified under the keys given (none without keys): verify's WARNING lines. */
+export const unverifiedStreams = (r: VerifyReport): StreamSummary[] => r.streams.filter((s) => s.signatures.verified === false);
+
 export interface VerifyOptions {
   /**
    * Do not report `reordered` (for inputs whose writer does not keep sequence order within a file). Order is
