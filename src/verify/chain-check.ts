@@ -104,7 +104,10 @@ export function checkStream(streamId: string, s: RecordStore, rows: Uint32Array,
   const { chain, reorderCandidates } = pickChain(s, new SeqGroups(s, rows), sp);
   if (!ctx.allowReorder) reportReordered(s, rows, reorderCandidates, sp);
   const { len, endPos } = cutAfterEnd(s, chain, sp);
-  checkLinks(s, chain, len, ctx.retained, sp, ctx.certified, (i) => isSetAside(ctx.fileNames[s.file[i]!]!));
+  // The first seq held outside rejected/ (Infinity: none), after resequencing took copies back to their seq.
+  let firstHeld = Infinity;
+  for (const i of rows) if (s.seq[i]! < firstHeld && !isSetAside(ctx.fileNames[s.file[i]!]!)) firstHeld = s.seq[i]!;
+  checkLinks(s, chain, len, ctx.retained, sp, ctx.certified, firstHeld);
   const at = chainLookup(chain, len, seqOf);
   const integrity = checkIntegrity(s, rows, ctx.integrity, ctx.external, chain, len, at, sp);
 
@@ -522,16 +525,51 @@ function cutAfterEnd(s: RecordStore, chain: Uint32Array, sp: StreamProblems): { 
 export const isSetAside = (file: string): boolean => basename(dirname(file)) === 'rejected';
 
 /**
+ * The retention cut that removed seq 1–`last` of a stream, bound to the hash of seq `last` (carried as previous_hash
+ * by the record after it, or recorded by the next stream's restart link) and backed by the stream's state file
+ * (docs/integrity.md §7.2 step 5): the only evidence a gap is retention.
+ */
+export function boundCut(retained: readonly RetentionCut[], last: number, lastHash: string): RetentionCut | undefined {
+  return retained.find((e) => e.last === last && e.lastHash === lastHash && isBacked(e));
+}
+
+/**
  * Why a gap after records read only from rejected/ may be harmless, and how to tell, when a cut the state file
- * backs reaches `through` ('' when none does): retention deletes a stream's
- * acknowledged segments oldest first, and the copies set aside stay, so an untouched directory shows such a gap
- * (found in review). Still an error: anyone can move files into a directory named rejected/ and write retention.log
- * (a first version that took it for retention let middle deletions pass, found in review of it).
+ * backs reaches `through` but none is bound to the first record held outside rejected/ ('' when none reaches).
  */
 export function setAsideHint(retained: readonly RetentionCut[], through: number): string {
   const cut = highestBacked(retained.filter((e) => e.last >= through));
   if (cut === undefined) return '';
-  return `; the records held before it are copies set aside in rejected/, and ${cut.log} says retention removed this stream's segments through seq ${cut.last} (${cut.stateFile} records seq ${cut.state!.acked} acknowledged): if the collector refused those records for good, retention then leaves exactly this gap; verify the collector's copy together with this directory to tell (neither rejected/ nor retention.log is authenticated)`;
+  return `; the records held before it are copies set aside in rejected/, and ${cut.log} says retention removed this stream's segments through seq ${cut.last} (${cut.stateFile} records seq ${cut.state!.acked} acknowledged), but no entry of it is bound to the hash of the record after the cut: verify the collector's copy together with this directory to tell (neither rejected/ nor retention.log is authenticated)`;
+}
+
+/**
+ * Records the collector refused for good stay in rejected/ for ever, while retention deletes the stream's
+ * acknowledged segments around them, oldest first: an untouched directory then holds a few copies, gaps, and the
+ * journal from some seq on. The cut that removed everything before the first record held outside rejected/ —
+ * bound and backed as for a head cut (`boundCut`) — accounts for every gap before that record: whoever can write
+ * such a cut can as well delete the copies too and show a plain head cut, so nothing is accepted here that is not
+ * accepted without rejected/ (in review, a first version that took any backed cut reaching a gap let deletions
+ * after the journal's first record pass). With no record held outside rejected/, the cut must be bound to the hash
+ * the next stream's restart link recorded. Undefined when no copy set aside precedes the first record held.
+ */
+function setAsideCut(
+  s: RecordStore,
+  chain: Uint32Array,
+  len: number,
+  retained: readonly RetentionCut[],
+  firstHeld: number,
+  certified: { seq: number; hash: string } | undefined,
+  at: (n: number) => number | undefined,
+): RetentionCut | undefined {
+  if (len === 0 || s.seq[chain[0]!]! >= firstHeld) return undefined;
+  if (firstHeld === Infinity) {
+    if (certified === undefined || s.seq[chain[len - 1]!]! > certified.seq) return undefined;
+    return boundCut(retained, certified.seq, certified.hash);
+  }
+  const head = at(firstHeld);
+  if (head === undefined || !s.has(head, F_PREV_HEX)) return undefined;
+  return boundCut(retained, firstHeld - 1, s.prevHashHex(head));
 }
 
 /** 3. Gaps, then broken links, over chain[0 .. len). */
@@ -542,12 +580,10 @@ function checkLinks(
   retained: readonly RetentionCut[],
   sp: StreamProblems,
   certified: { seq: number; hash: string } | undefined,
-  setAside: (i: number) => boolean,
+  firstHeld: number,
 ): void {
   const { seqOf, where, report } = sp;
-  // chain[0 .. aside) were all read from rejected/.
-  let aside = 0;
-  while (aside < len && setAside(chain[aside]!)) aside++;
+  const asideCut = setAsideCut(s, chain, len, retained, firstHeld, certified, chainLookup(chain, len, seqOf));
   /**
    * What proves record i's content, and so its hash, besides the chain: undefined when nothing does. A restart
    * link is no signature (anyone can write one): it counts only for the link to the stream's last record (`last`),
@@ -565,6 +601,14 @@ function checkLinks(
     let claim = '';
     // What comes before the gap, for its message: set here when it is an earlier retention cut.
     let context = prevN === 0 ? `(the stream starts at seq ${n})` : `(seq ${prevN} is at ${where(chain[k - 1]!)})`;
+    if (n > prevN + 1 && asideCut !== undefined && n <= firstHeld) {
+      const c = asideCut;
+      report('deleted', i, `seq ${prevN + 1}–${n - 1} were removed by retention (${c.file}, ${c.deletedAt}) after the collector acknowledged them; the cut through seq ${c.last} matches state/retention.log, and ${c.stateFile} records seq ${c.state!.acked} acknowledged. The records held ${firstHeld === Infinity ? 'of this stream' : `before seq ${firstHeld}`} are copies set aside in rejected/ (refused by the collector for good, kept for ever); the content of one whose next seq is not held is vouched for only by its signature, if any`, {
+        seq: prevN + 1,
+        severity: 'info',
+      });
+      continue;
+    }
     if (n > prevN + 1 && prevN === 0 && s.has(i, F_PREV_HEX)) {
       // A head removed by retention is accounted for in state/retention.log, bound to the hash of its last
       // record — which this record carries as previous_hash. Reported, but not as tampering — when the stream's
@@ -602,7 +646,7 @@ function checkLinks(
           `: retention deletes only acknowledged records, so the claim is not taken (both files are unauthenticated)`;
       }
     }
-    if (n > prevN + 1 && k > 0 && k <= aside && claim === '') claim = setAsideHint(retained, n - 1);
+    if (n > prevN + 1 && k > 0 && n <= firstHeld && claim === '') claim = setAsideHint(retained, n - 1);
     if (n > prevN + 1) {
       const missing = n - 1 - prevN;
       const prevId = s.prevRecordId(i);

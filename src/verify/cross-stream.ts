@@ -1,5 +1,5 @@
 /** What crosses streams: checkpoints read from other sources, and restart links between a process's streams. */
-import { isSetAside, setAsideHint, type CheckedStream } from './chain-check.js';
+import { boundCut, isSetAside, setAsideHint, type CheckedStream } from './chain-check.js';
 import type { RetentionCut } from './retention-log.js';
 import { listInputs, VerifyInputError, type InputFile, type SkipListener } from './inputs.js';
 import { errorText } from '../core/errors.js';
@@ -107,7 +107,21 @@ export function checkStreamLinks(checked: Map<string, CheckedStream>, fileNames:
       message: `this record's restart link says ${claim}, but seq 2 of this stream does not link to this record: it was changed (reported at seq 1), and the link may be the change, so it is not taken as evidence about stream ${prevName}`,
     });
     const aLast = a.summary.last;
-    if (aLast < L) {
+    // Only copies set aside in rejected/ held, and a cut through seq L bound to the hash the link recorded: what
+    // retention leaves of a stream one of whose records the collector refused for good (chain-check.ts setAsideCut).
+    const aside = a.summary.files.length > 0 && a.summary.files.every(isSetAside);
+    const cut = aside && !doubted && link.previousStreamHash !== undefined ? boundCut(retained.get(link.previousStreamId) ?? [], L, link.previousStreamHash) : undefined;
+    if (aLast < L && cut !== undefined) {
+      out.push({
+        kind: 'deleted',
+        severity: 'info',
+        stream: link.previousStreamId,
+        seq: aLast + 1,
+        ...(L === aLast + 1 ? {} : { through: L }),
+        ...here,
+        message: `seq ${aLast + 1}–${L} of stream ${prevName} were removed by retention (${cut.file}, ${cut.deletedAt}) after the collector acknowledged them: the next stream of the process (${streamId}, first record at ${here.file}:${here.line}) found it at seq ${L}, the cut through seq ${L} matches state/retention.log and the hash that link recorded, and ${cut.stateFile} records seq ${cut.state!.acked} acknowledged. The records held of it are copies set aside in rejected/ (refused by the collector for good, kept for ever)`,
+      });
+    } else if (aLast < L) {
       if (doubted) {
         out.push(doubt(`stream ${prevName} reached seq ${L}, while the records held end at seq ${aLast}`));
         continue;
@@ -120,7 +134,7 @@ export function checkStreamLinks(checked: Map<string, CheckedStream>, fileNames:
         ...(L === aLast + 1 ? {} : { through: L }),
         ...here,
         reason: 'previous_stream',
-        message: `stream ${prevName} was truncated: the next stream of the process (${streamId}, first record at ${here.file}:${here.line}) found it at seq ${L}, but the records held end at seq ${aLast}${a.summary.files.length > 0 && a.summary.files.every(isSetAside) ? setAsideHint(retained.get(link.previousStreamId) ?? [], L) : ''}`,
+        message: `stream ${prevName} was truncated: the next stream of the process (${streamId}, first record at ${here.file}:${here.line}) found it at seq ${L}, but the records held end at seq ${aLast}${aside ? setAsideHint(retained.get(link.previousStreamId) ?? [], L) : ''}`,
       });
       a.summary.ok = false;
     } else if (link.previousStreamHash !== undefined) {

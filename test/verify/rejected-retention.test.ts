@@ -1,10 +1,10 @@
 /**
  * Records the collector refused for good are kept in rejected/ (never deleted by otel-audit), and retention deletes
  * a stream's acknowledged segments, oldest first: then the only records of the stream older than the cut are those
- * copies, and `verify <dir>` of the untouched directory shows a gap after them (found in review). It stays an error
- * (rejected/ and retention.log are not authenticated), with a message that names the harmless cause, and the
- * directory verifies together with the collector's copy. Real processor, real loopback collector (first refusing
- * with 400, then taking everything), real files.
+ * copies, and the untouched directory shows gaps after them (found in review). The cut retention wrote, bound to the
+ * first record held outside rejected/ and backed by the state file, accounts for them: info, not an error; once that
+ * cut is gone, they are DELETED again. Real processor, real loopback collector (first refusing with 400, then taking
+ * everything), real files.
  */
 import { LoggerProvider } from '@opentelemetry/sdk-logs';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -42,7 +42,7 @@ async function run(auditDir: string, url: string, setFault: (ok: boolean) => voi
 }
 
 describe('records set aside in rejected/, then retention', () => {
-  it('the gap after a set-aside record: DELETED with the harmless cause named; with the collector copy it verifies', async () => {
+  it('the gap after a set-aside record is retention (info); without the cut it is DELETED; with the collector copy it verifies', async () => {
     const { auditDir, collector, collectorFile } = await collectorDir(cleanups);
     const setFault = (ok: boolean): void => collector.setFault(ok ? { mode: 'ok' } : { mode: 'status', status: 400 });
     const stderr = captureStderr();
@@ -55,9 +55,21 @@ describe('records set aside in rejected/, then retention', () => {
     expect(segments).toHaveLength(2); // maxFiles: retention removed the others
 
     const r = await verifyFiles([auditDir]);
-    const errs = r.problems.filter((p) => p.severity === 'error');
-    expect(errs).toEqual([expect.objectContaining({ kind: 'deleted', stream, seq: 2 })]);
-    expect(errs[0]!.message).toMatch(/copies set aside in rejected\/, and .*retention\.log says retention removed this stream's segments .* verify the collector's copy together with this directory to tell/);
+    expect(r.problems.filter((p) => p.severity === 'error')).toEqual([]);
+    const gap = r.problems.filter((p) => p.kind === 'deleted');
+    expect(gap).toEqual([expect.objectContaining({ severity: 'info', stream, seq: 2 })]);
+    expect(gap[0]!.message).toMatch(/were removed by retention .* matches state\/retention\.log, .* copies set aside in rejected\//);
+
+    // The cut bound to the journal's first record is the evidence: without it, the same gap is an error.
+    const log = join(auditDir, 'state', 'retention.log');
+    const lines = readFileSync(log, 'utf8').trimEnd().split('\n');
+    const first = Math.min(...r.streams.filter((x) => x.streamId === stream).map((x) => x.first));
+    expect(first).toBe(1);
+    writeFileSync(log, lines.slice(0, -1).join('\n') + '\n');
+    const without = await verifyFiles([auditDir]);
+    expect(without.problems.filter((p) => p.severity === 'error').map((p) => [p.kind, p.stream, p.seq])).toEqual([['deleted', stream, 2]]);
+    writeFileSync(log, lines.join('\n') + '\n');
+
     // The collector holds seq 2 onwards (seq 1 it refused, and rejected/ keeps it): the journal and its copy together.
     const both = await verifyFiles([auditDir, collectorFile]);
     expect(both.problems.filter((p) => p.severity === 'error')).toEqual([]);

@@ -935,23 +935,26 @@ describe('runVerifyCommand', () => {
 
 // Found in review: records refused for good are kept in rejected/ (never deleted), retention deletes the stream's
 // acknowledged segments oldest first, and then the only records held before a cut are those copies: an untouched
-// directory shows a gap after them (DELETED), or a restart link past them (TRUNCATED). Still errors — anyone can move
-// files into a directory named rejected/ and write retention.log, and a first version that took such a gap for
-// retention let middle deletions pass (found in review of it) — but the message says the harmless cause and how to tell.
+// directory shows gaps after them, or a restart link past them. The cut bound to the first record held outside
+// rejected/ (or to the hash a restart link recorded) and backed by the state file accounts for them, at severity info:
+// that is the evidence a plain head cut needs, so nothing passes that would not pass with the copies deleted too. A
+// first version that took any backed cut reaching a gap let deletions after the journal's first record pass.
 describe('verifyFiles: records set aside in rejected/, the segments around them removed by retention', () => {
   /**
    * A journal directory of a 62-record stream (seq 62 its end): `aside` seqs in rejected/, `held` seqs in a segment,
    * retention.log cuts at each of `cuts` (the last seq of a deleted segment), and a state file saying `acked`.
+   * `lastHash` overrides the hash a cut records (a forged line); `drop` seqs are deleted from the segment.
    */
-  async function setAside(o: { aside: number[]; held: readonly [number, number]; cuts: number[]; acked: number | undefined }): Promise<{ dir: string; streamId: string; records: OtlpLogRecord[] }> {
+  async function setAside(o: { aside: number[]; held: readonly [number, number]; cuts: number[]; acked: number | undefined; lastHash?: (last: number) => string; drop?: number[] }): Promise<{ dir: string; streamId: string; records: OtlpLogRecord[] }> {
     const dir = await freshDir();
     const streamId = testStreamId();
     const records = makeChain(62, { streamId, end: true });
     await mkdir(join(dir, 'rejected'));
     await mkdir(join(dir, 'state'));
     for (const n of o.aside) await writeLines(join(dir, 'rejected', `${streamId}-${n}-${n}.jsonl`), toLines([records[n - 1]!]));
-    if (o.held[1] >= o.held[0]) await writeLines(join(dir, `audit-${streamId}-000009.jsonl`), toLines(records.slice(o.held[0] - 1, o.held[1])));
-    const entries = o.cuts.map((last, k) => JSON.stringify({ streamId, file: `audit-${streamId}-00000${k + 1}.jsonl`, last, lastHash: recordHash(records[last - 1]!), deletedAt: '2026-11-28T00:00:00.000Z' }));
+    const held = records.slice(o.held[0] - 1, o.held[1]).filter((r) => !(o.drop ?? []).includes(seqOfRecord(r)));
+    if (o.held[1] >= o.held[0]) await writeLines(join(dir, `audit-${streamId}-000009.jsonl`), toLines(held));
+    const entries = o.cuts.map((last, k) => JSON.stringify({ streamId, file: `audit-${streamId}-00000${k + 1}.jsonl`, last, lastHash: o.lastHash?.(last) ?? recordHash(records[last - 1]!), deletedAt: '2026-11-28T00:00:00.000Z' }));
     await writeLines(join(dir, 'state', 'retention.log'), entries);
     if (o.acked !== undefined) {
       const st = { version: 1, streamId, pid: 1, host: 'h', startedAt: '2026-11-28T00:00:00.000Z', acked: o.acked, last: 62, ended: true, done: o.acked === 62 };
@@ -959,19 +962,50 @@ describe('verifyFiles: records set aside in rejected/, the segments around them 
     }
     return { dir, streamId, records };
   }
+  const seqOfRecord = (r: OtlpLogRecord): number => Number(r.attributes!.find((a) => a.key === 'audit.sequence.number')!.value?.intValue);
   const HINT = /the records held before it are copies set aside in rejected\/, and .*retention\.log says retention removed this stream's segments through seq 58 .* verify the collector's copy together with this directory to tell/;
+  const RETAINED = /were removed by retention .* the cut through seq 58 matches state\/retention\.log, .* The records held before seq 59 are copies set aside in rejected\//;
+  const forged = (): string => 'f'.repeat(64);
 
   it.each([
-    ['seq 1 set aside, seq 2–58 removed', { aside: [1], held: [59, 62], cuts: [20, 40, 58], acked: 62 }, [[2, true]]],
-    ['seq 1 and 5 set aside', { aside: [1, 5], held: [59, 62], cuts: [20, 40, 58], acked: 62 }, [[2, true], [6, true]]],
+    ['seq 1 set aside, seq 2–58 removed', { aside: [1], held: [59, 62], cuts: [20, 40, 58], acked: 62 }, [[2, 58]]],
+    ['seq 1 and 5 set aside', { aside: [1, 5], held: [59, 62], cuts: [20, 40, 58], acked: 62 }, [[2, 4], [6, 58]]],
+    ['seq 3 and 30 set aside: the head before them too', { aside: [3, 30], held: [59, 62], cuts: [20, 40, 58], acked: 62 }, [[1, 2], [4, 29], [31, 58]]],
+    ['set-aside copies right before the journal', { aside: [2, 58], held: [59, 62], cuts: [20, 40, 58], acked: 62 }, [[1, 1], [3, 57]]],
+  ] as const)('%s: the gaps are retention (info), bound to the first record held outside rejected/', async (_what, layout, expected) => {
+    const { dir, streamId } = await setAside({ ...layout, aside: [...layout.aside], cuts: [...layout.cuts] });
+    const r = await verifyFiles([dir]);
+    expect(errors(r)).toEqual([]);
+    const info = r.problems.filter((p) => p.kind === 'deleted');
+    expect(info.map((p) => [p.severity, p.stream, p.seq])).toEqual(expected.map(([seq]) => ['info', streamId, seq]));
+    for (const [k, [from, to]] of expected.entries()) expect(info[k]!.message).toMatch(new RegExp(`^seq ${from}–${to} were removed by retention`));
+    for (const p of info) expect(p.message).toMatch(RETAINED);
+  });
+
+  it.each([
     ['no state file backs the cuts', { aside: [1], held: [59, 62], cuts: [20, 40, 58], acked: undefined }, [[2, false]]],
     ['the state file records fewer acknowledged', { aside: [1], held: [59, 62], cuts: [20, 40, 58], acked: 30 }, [[2, false]]],
-  ] as const)('%s: DELETED (an error), and the hint only when a backed cut reaches the gap', async (_what, layout, expected) => {
-    const { dir, streamId } = await setAside({ ...layout, aside: [...layout.aside], cuts: [...layout.cuts] });
+    ['no cut ends right before the journal', { aside: [1], held: [59, 62], cuts: [20, 40], acked: 62 }, [[2, false]]],
+    ['the cut reaches past the gap but ends elsewhere', { aside: [1], held: [59, 62], cuts: [20, 40, 60], acked: 62 }, [[2, false]]],
+    ['the cut records another hash (a line written by hand)', { aside: [1, 5], held: [59, 62], cuts: [20, 40, 58], acked: 62, lastHash: forged }, [[2, true], [6, true]]],
+    // Not before the first record held outside rejected/: a deletion in the journal itself is never retention.
+    ['a record deleted after the journal\'s first', { aside: [1], held: [59, 62], cuts: [20, 40, 58], acked: 62, drop: [61] }, [[61, false]]],
+  ] as const)('%s: DELETED (an error)', async (_what, layout, expected) => {
+    const { dir, streamId } = await setAside({ ...layout, aside: [...layout.aside], cuts: [...layout.cuts], drop: 'drop' in layout ? [...layout.drop] : [] });
     const r = await verifyFiles([dir]);
     const deleted = errors(r);
     expect(deleted.map((p) => [p.kind, p.stream, p.seq])).toEqual(expected.map(([seq]) => ['deleted', streamId, seq]));
     expected.forEach(([, hint], k) => expect(HINT.test(deleted[k]!.message)).toBe(hint));
+  });
+
+  it('a record made up in rejected/ with nothing after it: taken, and said (an unkeyed chain vouches for no such copy, as for a stream\'s last record)', async () => {
+    const { dir, streamId, records } = await setAside({ aside: [1], held: [59, 62], cuts: [20, 40, 58], acked: 62 });
+    const made = structuredClone(records[29]!);
+    made.body = { stringValue: 'made up' };
+    await writeLines(join(dir, 'rejected', `${streamId}-30-30.jsonl`), toLines([made]));
+    const r = await verifyFiles([dir]);
+    expect(errors(r)).toEqual([]);
+    expect(r.problems.filter((p) => p.kind === 'deleted').map((p) => p.message).join('\n')).toMatch(/vouched for only by its signature, if any/);
   });
 
   it('with the records a collector copy holds, the same directory verifies', async () => {
@@ -982,8 +1016,8 @@ describe('verifyFiles: records set aside in rejected/, the segments around them 
     expect(errors(r)).toEqual([]);
   });
 
-  it('a restart link past the records held, all copies in rejected/: TRUNCATED (an error) with the hint', async () => {
-    const { dir, streamId, records } = await setAside({ aside: [1, 2], held: [1, 0], cuts: [20, 40, 62], acked: 62 });
+  /** The next stream of the process, whose restart link says the stream reached seq 62 with seq 62's hash. */
+  async function nextStream(dir: string, streamId: string, records: OtlpLogRecord[]): Promise<void> {
     const next = makeChain(3, {
       extraAttrs: (seq) =>
         seq === 1
@@ -995,6 +1029,36 @@ describe('verifyFiles: records set aside in rejected/, the segments around them 
           : [],
     });
     await writeLines(join(dir, 'audit-next-000001.jsonl'), toLines(next));
+  }
+
+  it('a restart link past the records held, all copies in rejected/, a cut bound to the link: retention (info)', async () => {
+    const { dir, streamId, records } = await setAside({ aside: [1, 5], held: [1, 0], cuts: [20, 40, 62], acked: 62 });
+    await nextStream(dir, streamId, records);
+    const r = await verifyFiles([dir]);
+    expect(errors(r)).toEqual([]);
+    const info = r.problems.filter((p) => p.kind === 'deleted' && p.stream === streamId);
+    expect(info.map((p) => [p.severity, p.seq, p.through])).toEqual([
+      ['info', 2, undefined],
+      ['info', 6, 62],
+    ]);
+    expect(info[1]!.message).toMatch(/^seq 6–62 of stream .* were removed by retention .* matches state\/retention\.log and the hash that link recorded/);
+  });
+
+  it.each([
+    ['the cut ends before the link', { aside: [1, 2], held: [1, 0] as const, cuts: [20, 40, 60], acked: 62 }, 3, false],
+    ['a record of the stream held outside rejected/, its tail cut', { aside: [1], held: [59, 60] as const, cuts: [20, 40, 58, 62], acked: 62 }, 61, false],
+  ])('a restart link past the records held, %s: TRUNCATED (an error)', async (_what, layout, seq, hint) => {
+    const { dir, streamId, records } = await setAside(layout);
+    await nextStream(dir, streamId, records);
+    const r = await verifyFiles([dir]);
+    const t = errors(r).filter((p) => p.kind === 'truncated');
+    expect(t).toEqual([expect.objectContaining({ stream: streamId, seq, through: 62 })]);
+    expect(/copies set aside in rejected\//.test(t[0]!.message)).toBe(hint);
+  });
+
+  it('a restart link past the records held, all copies in rejected/, the cut records another hash: TRUNCATED (an error) with the hint', async () => {
+    const { dir, streamId, records } = await setAside({ aside: [1, 2], held: [1, 0], cuts: [20, 40, 62], acked: 62, lastHash: forged });
+    await nextStream(dir, streamId, records);
     const r = await verifyFiles([dir]);
     const t = errors(r).filter((p) => p.kind === 'truncated');
     expect(t).toEqual([expect.objectContaining({ stream: streamId, seq: 3, through: 62 })]);
