@@ -348,17 +348,32 @@ function ownRetries(delegate: object): ReleasableRetryingTransport | undefined {
   return own;
 }
 
+/** A delegate and the retrying transport put inside it (undefined: the stock one stayed). */
+interface Route {
+  delegate: ExportDelegate;
+  retries: ReleasableRetryingTransport | undefined;
+}
+
 /** One sender over one OTLP transport; the protocol decides the body encoding and how failures are read. */
 export class OtlpSender implements BatchSender {
   readonly protocol: OtlpProtocol;
   private readonly serializer: PassThroughSerializer;
-  private readonly delegate: ExportDelegate;
+  /** Where requests go: the configured transport, or the uncompressed one once gzip was found refused. */
+  private route: Route;
+  /** Every route made, for shutdown and onRetry. */
+  private readonly routes: Route[] = [];
+  /**
+   * With gzip: makes the same HTTP transport without compression. A receiver that cannot decompress answers 400 (the
+   * OTel Collector does, for an encoding it was not set up for), which would set every record aside in rejected/;
+   * undefined once gzip is settled either way (a gzip request was taken, or the switch was made).
+   */
+  private uncompressed: (() => Route) | undefined;
+  private retryListener: (() => void) | undefined;
   private busy = false;
   /** Success answers in a row whose body was no OTLP response (see UNREADABLE_RETRIES). */
   private unreadableInARow = 0;
   private saidUnreadable = false;
   private readonly sockets = new SocketTracker();
-  private readonly retries: ReleasableRetryingTransport | undefined;
 
   /**
    * Printed (a processor logged with util.inspect at any depth), only its protocol: the transport's configuration
@@ -377,8 +392,9 @@ export class OtlpSender implements BatchSender {
       ...(options.timeoutMillis !== undefined ? { timeoutMillis: options.timeoutMillis } : {}),
       ...(options.compression !== undefined ? { compression: options.compression as never } : {}),
     };
+    let delegate: ExportDelegate;
     if (this.protocol === 'grpc') {
-      this.delegate = createGrpcDelegate(common, options.headers, this.serializer, helper, options.meterProvider);
+      delegate = createGrpcDelegate(common, options.headers, this.serializer, helper, options.meterProvider);
     } else {
       const contentType = this.protocol === 'http/json' ? 'application/json' : 'application/x-protobuf';
       const http = convertLegacyHttpOptions({ ...common, ...(options.headers !== undefined ? { headers: options.headers } : {}) }, 'LOGS', 'v1/logs', { 'Content-Type': contentType });
@@ -387,16 +403,24 @@ export class OtlpSender implements BatchSender {
       if (typeof agentFactory === 'function') {
         (http as { agentFactory: (protocol: string) => Promise<object> }).agentFactory = async (protocol) => this.sockets.track(await agentFactory(protocol));
       }
-      this.delegate = createOtlpHttpExportDelegate(
-        http,
-        this.serializer,
-        this.protocol === 'http/json' ? 'otel_audit_otlp_http_log_exporter' : 'otel_audit_otlp_proto_log_exporter',
-        helper,
-        options.meterProvider,
-      ) as ExportDelegate;
+      const component = this.protocol === 'http/json' ? 'otel_audit_otlp_http_log_exporter' : 'otel_audit_otlp_proto_log_exporter';
+      delegate = createOtlpHttpExportDelegate(http, this.serializer, component, helper, options.meterProvider) as ExportDelegate;
+      if ((http as { compression?: unknown }).compression === 'gzip') {
+        this.uncompressed = () => this.addRoute(createOtlpHttpExportDelegate({ ...http, compression: 'none' } as typeof http, this.serializer, component, helper, options.meterProvider) as ExportDelegate);
+      }
     }
-    this.retries = ownRetries(this.delegate);
-    if (this.retries !== undefined) this.retries.onDeadline = () => this.sockets.destroyAll();
+    this.route = this.addRoute(delegate);
+  }
+
+  private addRoute(delegate: ExportDelegate): Route {
+    const retries = ownRetries(delegate);
+    if (retries !== undefined) {
+      retries.onDeadline = () => this.sockets.destroyAll();
+      if (this.retryListener !== undefined) retries.onRetry = this.retryListener;
+    }
+    const route = { delegate, retries };
+    this.routes.push(route);
+    return route;
   }
 
   send(body: Uint8Array | string, count: number): Promise<SendResult> {
@@ -411,10 +435,45 @@ export class OtlpSender implements BatchSender {
       }
     }
     this.busy = true;
-    return new Promise<SendResult>((resolve) => {
-      this.delegate.export({ body: wire, count }, (result) => {
+    return this.sendOn(this.route, wire, count)
+      .then((r) => (r.status === 400 && this.uncompressed !== undefined ? this.withoutGzip(wire, count, r) : r))
+      .finally(() => {
         this.busy = false;
+      });
+  }
+
+  /**
+   * A gzip request refused with 400, before any gzip request was taken: the same request once uncompressed. Taken
+   * (or read: a partial_success), the receiver cannot decompress, and every request goes uncompressed from now on,
+   * said once; refused again, the 400 is about the records (bisected as any).
+   */
+  private async withoutGzip(wire: Uint8Array | string, count: number, refused: SendResult): Promise<SendResult> {
+    const plain = this.uncompressed!();
+    const r = await this.sendOn(plain, wire, count);
+    if (!r.ok && r.rejected === 0) {
+      // Refused again (or not answered): nothing learnt; a later 400 asks again, with a new transport.
+      this.dropRoute(plain);
+      return r.status === 400 ? r : { ...r, message: `${r.message} (sent uncompressed after HTTP 400 to gzip: ${refused.message})` };
+    }
+    this.dropRoute(this.route);
+    this.route = plain;
+    this.uncompressed = undefined;
+    sayLoudly('otel-audit: the collector refused a gzip-compressed request (HTTP 400) and took it uncompressed: requests are sent uncompressed from now on; set OTEL_EXPORTER_OTLP_COMPRESSION=none for this receiver', 'warn');
+    return r;
+  }
+
+  private dropRoute(route: Route): void {
+    this.routes.splice(this.routes.indexOf(route), 1);
+    route.retries?.release();
+    void route.delegate.shutdown().catch(() => undefined);
+  }
+
+  private sendOn(route: Route, wire: Uint8Array | string, count: number): Promise<SendResult> {
+    return new Promise<SendResult>((resolve) => {
+      route.delegate.export({ body: wire, count }, (result) => {
         if (result.code === EXPORT_SUCCESS) {
+          // A gzip request taken: the receiver decompresses, so a later 400 is about the records.
+          if (route === this.route) this.uncompressed = undefined;
           const unreadable = this.serializer.lastUnreadable;
           if (unreadable !== undefined && ++this.unreadableInARow <= UNREADABLE_RETRIES) {
             resolve({ ok: false, retryable: true, rejected: 0, message: `${unreadable}: not counted as delivered, sent again` });
@@ -456,7 +515,7 @@ export class OtlpSender implements BatchSender {
           rejected: 0,
           message: code !== undefined ? `HTTP ${code}${HTTP_CONFIG_ERRORS.has(code) ? CONFIG_HINT : ''}` : safeMessage(err),
           ...(code !== undefined ? { status: code } : {}),
-          ...(this.retries?.retryAfterMillis !== undefined ? { retryAfterMillis: this.retries.retryAfterMillis } : {}),
+          ...(route.retries?.retryAfterMillis !== undefined ? { retryAfterMillis: route.retries.retryAfterMillis } : {}),
         });
       });
     });
@@ -467,14 +526,16 @@ export class OtlpSender implements BatchSender {
    * on), but it is not retried any more and its connection is unref'd: after shutdown it no longer keeps the
    * process alive.
    */
-  shutdown(): Promise<void> {
-    this.retries?.release();
+  async shutdown(): Promise<void> {
+    this.uncompressed = undefined;
+    for (const r of this.routes) r.retries?.release();
     this.sockets.release();
-    return this.delegate.shutdown();
+    await Promise.all(this.routes.map((r) => r.delegate.shutdown()));
   }
 
   onRetry(listener: () => void): void {
-    if (this.retries !== undefined) this.retries.onRetry = listener;
+    this.retryListener = listener;
+    for (const r of this.routes) if (r.retries !== undefined) r.retries.onRetry = listener;
   }
 }
 
