@@ -27,8 +27,11 @@ export const newReadCounts = (): ReadCounts => ({ records: 0, nonAudit: 0, unrea
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const arrayOf = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
 
-/** Calls `emit` for each audit record of the line, in order. */
-export function parseLine(text: string, file: string, line: number, counts: ReadCounts, emit: (r: AuditRecord) => void): void {
+/**
+ * Calls `emit` for each audit record of the line, in order; the records at the places in `refused`
+ * (`resourceLogs[i].scopeLogs[j].logRecords[k]`, the verifier's refusals: refused-lines.ts) are counted unreadable.
+ */
+export function parseLine(text: string, file: string, line: number, counts: ReadCounts, emit: (r: AuditRecord) => void, refused?: ReadonlySet<string>): void {
   if (text.trim() === '') return;
   let doc: unknown;
   try {
@@ -42,13 +45,23 @@ export function parseLine(text: string, file: string, line: number, counts: Read
     counts.unreadable++;
     return;
   }
-  for (const rl of arrayOf(doc['resourceLogs'])) {
+  const rls = arrayOf(doc['resourceLogs']);
+  for (let i = 0; i < rls.length; i++) {
+    const rl = rls[i];
     if (!isObject(rl)) continue;
     const resource = isObject(rl['resource']) ? (rl['resource'] as OtlpResource) : undefined;
-    for (const sl of arrayOf(rl['scopeLogs'])) {
+    const sls = arrayOf(rl['scopeLogs']);
+    for (let j = 0; j < sls.length; j++) {
+      const sl = sls[j];
       if (!isObject(sl)) continue;
-      for (const lr of arrayOf(sl['logRecords'])) {
+      const lrs = arrayOf(sl['logRecords']);
+      for (let k = 0; k < lrs.length; k++) {
+        const lr = lrs[k];
         if (!isObject(lr)) continue;
+        if (refused?.has(`resourceLogs[${i}].scopeLogs[${j}].logRecords[${k}]`) === true) {
+          counts.unreadable++;
+          continue;
+        }
         const r = auditRecordOf(lr as OtlpLogRecord, resource, file, line);
         if (r === 'nonAudit') counts.nonAudit++;
         else if (r === 'unreadable') counts.unreadable++;

@@ -58,8 +58,9 @@ export async function* readAuditRecords(
         return;
       }
       const text = decodeLine(bytes);
-      if (text === undefined || refused?.(f.path, line, text) === true) counts.unreadable++;
-      else parseLine(text, f.path, line, counts, emit);
+      const refusal = text === undefined || (refused?.(f.path, line, text) ?? false);
+      if (refusal === true) counts.unreadable++;
+      else parseLine(text!, f.path, line, counts, emit, refusal === false ? undefined : refusal);
     };
     const fail = (e: unknown): Error => new InputReadError(`${f.path}: ${errorText(e)}`, { cause: e });
     let fh;

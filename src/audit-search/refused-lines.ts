@@ -13,20 +13,31 @@ import type { VerifyReport } from '../verify/verifier.js';
 
 const LINE_CHECK = resolve({});
 
-/** Does the verifier refuse this line (decoded text, without its line break)? */
-export function refusedByVerifier(file: string, line: number, text: string): boolean {
-  let refused = false;
+/**
+ * What the verifier refuses of a line: all of it (true), some of its records (their places in the line, as
+ * `resourceLogs[i].scopeLogs[j].logRecords[k]`: a record whose stream id or sequence number is not valid, say), or
+ * nothing (false). Found in review: search dropped every record of a line of which the verifier refused one.
+ */
+export type Refusal = boolean | ReadonlySet<string>;
+
+/** What the verifier refuses of this line (decoded text, without its line break). */
+export function refusedByVerifier(file: string, line: number, text: string): Refusal {
+  let whole = false;
+  let places: Set<string> | undefined;
   lineItemsOfBytes(file, Buffer.from(text, 'utf8'), line, true, LINE_CHECK, (item) => {
-    if (item.kind === 'malformed' || item.kind === 'torn') refused = true;
+    if (item.kind !== 'malformed' && item.kind !== 'torn') return;
+    if (item.record !== undefined) (places ??= new Set()).add(item.record);
+    else whole = true;
   });
-  return refused;
+  return whole || (places ?? false);
 }
 
-export type RefusedLine = (file: string, line: number, text: string) => boolean;
+export type RefusedLine = (file: string, line: number, text: string) => Refusal;
 
 /**
  * The lines `report` refuses; checked one by one when the report could not list them all. A `torn` line (the last,
- * without its line break) is checked again as read now: a writer may have finished it since the verifier ran.
+ * without its line break) is checked again as read now: a writer may have finished it since the verifier ran. A
+ * `malformed` one is checked again too, for which of its records are refused (the report names the line only).
  */
 export function refusedLines(report: VerifyReport, onRecovered?: () => void): RefusedLine {
   const listed = new Map<string, Map<number, 'malformed' | 'torn'>>();
@@ -43,10 +54,12 @@ export function refusedLines(report: VerifyReport, onRecovered?: () => void): Re
   }
   return (file, line, text) => {
     const kind = listed.get(file)?.get(line);
-    if (kind === 'malformed') return true;
-    if (kind !== 'torn' && complete) return false;
-    const refused = refusedByVerifier(file, line, text);
-    if (!refused && kind === 'torn') onRecovered?.(); // finished since the verifier read it
-    return refused;
+    if (kind !== undefined || !complete) {
+      const refused = refusedByVerifier(file, line, text);
+      if (kind === 'malformed') return refused === false ? true : refused; // the verifier refused it: never shown whole
+      if (refused === false && kind === 'torn') onRecovered?.(); // finished since the verifier read it
+      return refused;
+    }
+    return false;
   };
 }

@@ -160,8 +160,9 @@ async function run(argv: string[], io: CommandIo, err: (line: string) => void, o
       if (f === undefined) followers.set(path, (f = new FileFollower(path, !isDir)));
       const onLine = (bytes: Buffer | undefined, line: number): void => {
         const text = bytes === undefined ? undefined : decodeLine(bytes);
-        if (text === undefined || refused(path, line, text)) counts.unreadable++;
-        else parseLine(text, path, line, counts, (r) => (seen.add(r.streamId, r.sequence) ? onRecord(r) : onCopy?.(r)));
+        const refusal = text === undefined || refused(path, line, text);
+        if (refusal === true) counts.unreadable++;
+        else parseLine(text!, path, line, counts, (r) => (seen.add(r.streamId, r.sequence) ? onRecord(r) : onCopy?.(r)), refusal === false ? undefined : refusal);
       };
       try {
         const there = await f.poll(onLine);

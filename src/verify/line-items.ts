@@ -89,16 +89,16 @@ function buildItem(
     if (knownHash !== undefined) hash = knownHash;
     else hash = hashCanonical((text = canonical()));
   } catch (e) {
-    return { kind: 'malformed', file, line, message: `cannot canonicalize: ${clip(errorText(e))}` };
+    return { kind: 'malformed', file, line, record: where(), message: `cannot canonicalize: ${clip(errorText(e))}` };
   }
   const textOf = (): string => (text ??= canonical());
   const streamId = stringOf(a.streamId);
   if (streamId === undefined || streamId === '') {
-    return { kind: 'malformed', file, line, message: `${where()}: ${ATTR_SEQ_STREAM_ID} is not a non-empty string` };
+    return { kind: 'malformed', file, line, record: where(), message: `${where()}: ${ATTR_SEQ_STREAM_ID} is not a non-empty string` };
   }
   const seq = seqOf(a.seq);
   if (seq === undefined) {
-    return { kind: 'malformed', file, line, message: `${where()}: ${ATTR_SEQ_NUMBER} is not a positive integer (stream ${clip(streamId)})` };
+    return { kind: 'malformed', file, line, record: where(), message: `${where()}: ${ATTR_SEQ_NUMBER} is not a positive integer (stream ${clip(streamId)})` };
   }
   const item: RecordItem = {
     kind: 'record',

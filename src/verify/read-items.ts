@@ -76,6 +76,8 @@ export interface BadItem {
   file: string;
   line: number;
   message: string;
+  /** When only one record of the line is refused: its place, `resourceLogs[i].scopeLogs[j].logRecords[k]`. */
+  record?: string;
 }
 
 export type ReadItem = RecordItem | NonAuditItem | BadItem;

@@ -160,6 +160,29 @@ describe('chain verdict per match', () => {
     expect(err).toMatch(/unreadable lines or records skipped: 1; .* 1 malformed or torn line/);
   });
 
+  // Found in review: the verifier refuses one record of a line (its sequence number or stream id is not valid) and
+  // verifies the others; search and tail dropped the whole line, so the records beside it went missing too.
+  it.each([
+    ['its sequence number', { key: 'audit.sequence.number', value: { stringValue: 'four' } }],
+    ['its stream id', { key: 'audit.sequence.stream_id', value: { intValue: '7' } }],
+  ])('one record of a line refused for %s: only that record is left out, in search and tail', async (_what, bad) => {
+    const a = makeChain(6); // lines of two records: seq 3 and 4 share line 2
+    setAttr(a[3]!, bad.key, bad.value);
+    writeFileSync(join(dir, 'a.jsonl'), toLines(a, 2).join('\n') + '\n');
+    const { matches, err } = await searchJson([dir]);
+    expect(matches.map((m) => [m.sequence, m.chain])).toEqual([
+      [1, 'verified'],
+      [2, 'verified'],
+      [3, 'verified'],
+      [5, 'broken'],
+      [6, 'broken'],
+    ]);
+    expect(err).toMatch(/unreadable lines or records skipped: 1;/);
+    let out = '';
+    await runTailCommand(['-n', '10', '--json', dir], { out: (x) => void (out += x), err: () => undefined });
+    expect(out.split('\n').filter(Boolean).map((l) => (JSON.parse(l) as MatchJson).sequence)).toEqual([1, 2, 3, 5, 6]);
+  });
+
   it('with --pubkey: records through the last valid checkpoint are "covered", the rest "not_covered"', async () => {
     const keys = ed25519Keys(dir);
     const chain = makeSignedChain({ n: 10, recordSigner: keys.signer, checkpointSigner: keys.signer, checkpointEvery: 3 });
