@@ -32,6 +32,8 @@ export interface CheckedStream {
   records: RecordStore;
   /** The restart link on the stream's seq-1 record, if any. */
   link?: StreamLink;
+  /** The retention cut that accounts for the gaps around copies set aside in rejected/ (setAsideCut), if any. */
+  asideCut?: RetentionCut;
 }
 
 /** File indexes holding the rows, ascending. */
@@ -107,7 +109,8 @@ export function checkStream(streamId: string, s: RecordStore, rows: Uint32Array,
   // The first seq held outside rejected/ (Infinity: none), after resequencing took copies back to their seq.
   let firstHeld = Infinity;
   for (const i of rows) if (s.seq[i]! < firstHeld && !isSetAside(ctx.fileNames[s.file[i]!]!)) firstHeld = s.seq[i]!;
-  checkLinks(s, chain, len, ctx.retained, sp, ctx.certified, firstHeld);
+  const asideCut = setAsideCut(s, chain, len, endPos, ctx.retained, firstHeld, ctx.certified, chainLookup(chain, len, seqOf));
+  checkLinks(s, chain, len, ctx.retained, sp, ctx.certified, firstHeld, asideCut);
   const at = chainLookup(chain, len, seqOf);
   const integrity = checkIntegrity(s, rows, ctx.integrity, ctx.external, chain, len, at, sp);
 
@@ -127,7 +130,7 @@ export function checkStream(streamId: string, s: RecordStore, rows: Uint32Array,
   const first = chain[0]!;
   const link = seqOf(first) === 1 ? s.links.get(first) : undefined;
   if (link !== undefined) summary.previousStreamId = link.previousStreamId;
-  return { summary, problems, at, records: s, ...(link === undefined ? {} : { link }) };
+  return { summary, problems, at, records: s, ...(link === undefined ? {} : { link }), ...(asideCut === undefined ? {} : { asideCut }) };
 }
 
 /**
@@ -321,6 +324,9 @@ function linksToOneOf(s: RecordStore, rows: readonly number[]): (v: number) => b
   const hashes = new Set(rows.map((r) => s.hashHex(r)));
   return (v) => s.has(v, F_PREV_HEX) && hashes.has(s.prevHashHex(v));
 }
+
+/** `seq a–b were` / `seq a was`. */
+const seqRange = (a: number, b: number): string => (a === b ? `seq ${a} was` : `seq ${a}–${b} were`);
 
 /** A valid record signature or checkpoint signature (checked only with keys): the producer wrote it. */
 const signedByProducer = (s: RecordStore, v: number): boolean => (s.has(v, F_CHECKPOINT) ? s.claims.get(v)!.status === 'valid' : s.sig[v] === SIG_OK);
@@ -529,47 +535,81 @@ export const isSetAside = (file: string): boolean => basename(dirname(file)) ===
  * by the record after it, or recorded by the next stream's restart link) and backed by the stream's state file
  * (docs/integrity.md §7.2 step 5): the only evidence a gap is retention.
  */
-export function boundCut(retained: readonly RetentionCut[], last: number, lastHash: string): RetentionCut | undefined {
+function boundCut(retained: readonly RetentionCut[], last: number, lastHash: string): RetentionCut | undefined {
   return retained.find((e) => e.last === last && e.lastHash === lastHash && isBacked(e));
 }
 
 /**
  * Why a gap after records read only from rejected/ may be harmless, and how to tell, when a cut the state file
- * backs reaches `through` but none is bound to the first record held outside rejected/ ('' when none reaches).
+ * backs reaches `through` but `setAsideCut` found no evidence ('' when no backed cut reaches).
  */
 export function setAsideHint(retained: readonly RetentionCut[], through: number): string {
   const cut = highestBacked(retained.filter((e) => e.last >= through));
   if (cut === undefined) return '';
-  return `; the records held before it are copies set aside in rejected/, and ${cut.log} says retention removed this stream's segments through seq ${cut.last} (${cut.stateFile} records seq ${cut.state!.acked} acknowledged), but no entry of it is bound to the hash of the record after the cut: verify the collector's copy together with this directory to tell (neither rejected/ nor retention.log is authenticated)`;
+  return `; the records held before it are copies set aside in rejected/, and ${cut.log} says retention removed this stream's segments through seq ${cut.last} (${cut.stateFile} records seq ${cut.state!.acked} acknowledged): if the collector refused those records for good, retention leaves such a gap, but a copy that no record held links to is vouched for only by its signature: verify with the producer's key (--pubkey, --hmac-key-file), or the collector's copy together with this directory (neither rejected/ nor retention.log is authenticated)`;
 }
 
 /**
  * Records the collector refused for good stay in rejected/ for ever, while retention deletes the stream's
  * acknowledged segments around them, oldest first: an untouched directory then holds a few copies, gaps, and the
- * journal from some seq on. The cut that removed everything before the first record held outside rejected/ —
- * bound and backed as for a head cut (`boundCut`) — accounts for every gap before that record: whoever can write
- * such a cut can as well delete the copies too and show a plain head cut, so nothing is accepted here that is not
- * accepted without rejected/ (in review, a first version that took any backed cut reaching a gap let deletions
- * after the journal's first record pass). With no record held outside rejected/, the cut must be bound to the hash
- * the next stream's restart link recorded. Undefined when no copy set aside precedes the first record held.
+ * journal from some seq h on (`firstHeld`). The gaps before h are retention when:
+ * - a retention cut through h−1, bound to the previous_hash of the record at h and backed by the state file, says so
+ *   — the evidence a plain head cut needs (`boundCut`); with no record held outside rejected/, the cut is bound to
+ *   the hash the next stream's restart link recorded, or, with no link, it is the stream's last cut and its state
+ *   file says the producer closed the stream there;
+ * - and every copy before h is vouched for: by its valid signature, or by the next seq's record, itself vouched
+ *   for, linking to it (the record at h, and the record the link or cut names, are). A copy nothing vouches for
+ *   could be made up: found in review of the first version, which took such copies (added to rejected/, shown
+ *   `verified` by search).
+ * So nothing is taken that a plain head cut would not show, and no record on trust. Undefined otherwise (the gaps
+ * are errors, with `setAsideHint`), and when no copy precedes h.
  */
 function setAsideCut(
   s: RecordStore,
   chain: Uint32Array,
   len: number,
+  endPos: number,
   retained: readonly RetentionCut[],
   firstHeld: number,
   certified: { seq: number; hash: string } | undefined,
   at: (n: number) => number | undefined,
 ): RetentionCut | undefined {
   if (len === 0 || s.seq[chain[0]!]! >= firstHeld) return undefined;
+  let cut: RetentionCut | undefined;
+  // The record that vouches for the copy just before it: the first held outside rejected/, or none.
+  let anchor: number | undefined;
+  let before = len; // chain positions [0, before) are the copies before h
   if (firstHeld === Infinity) {
-    if (certified === undefined || s.seq[chain[len - 1]!]! > certified.seq) return undefined;
-    return boundCut(retained, certified.seq, certified.hash);
+    const last = s.seq[chain[len - 1]!]!;
+    if (certified !== undefined) {
+      if (last > certified.seq) return undefined;
+      cut = boundCut(retained, certified.seq, certified.hash);
+      // The link vouches for the record it names, when held.
+      if (cut !== undefined && last === certified.seq && s.hashHex(chain[len - 1]!) === certified.hash) before = len - 1;
+    } else {
+      const furthest = Math.max(...retained.map((r) => r.last));
+      cut = retained.find((e) => e.last === furthest && e.last >= last && isBacked(e) && e.state!.ended && e.state!.last === e.last);
+    }
+    // An end record before the seq the stream reached contradicts it.
+    if (cut === undefined || (endPos >= 0 && s.seq[chain[endPos]!]! !== cut.last)) return undefined;
+  } else {
+    anchor = at(firstHeld);
+    if (anchor === undefined || !s.has(anchor, F_PREV_HEX)) return undefined;
+    cut = boundCut(retained, firstHeld - 1, s.prevHashHex(anchor));
+    before = 0;
+    while (before < len && s.seq[chain[before]!]! < firstHeld) before++;
   }
-  const head = at(firstHeld);
-  if (head === undefined || !s.has(head, F_PREV_HEX)) return undefined;
-  return boundCut(retained, firstHeld - 1, s.prevHashHex(head));
+  if (cut === undefined) return undefined;
+  // From the copy nearest h down: each is vouched for by its signature, or by a vouched successor linking to it.
+  let next = before < len ? chain[before] : undefined;
+  let vouched = next !== undefined;
+  for (let k = before - 1; k >= 0; k--) {
+    const i = chain[k]!;
+    vouched = signedByProducer(s, i) || (vouched && next !== undefined && s.seq[next]! === s.seq[i]! + 1 && s.linked(i, next));
+    if (!vouched) return undefined;
+    next = i;
+  }
+  return cut;
 }
 
 /** 3. Gaps, then broken links, over chain[0 .. len). */
@@ -581,9 +621,9 @@ function checkLinks(
   sp: StreamProblems,
   certified: { seq: number; hash: string } | undefined,
   firstHeld: number,
+  asideCut: RetentionCut | undefined,
 ): void {
   const { seqOf, where, report } = sp;
-  const asideCut = setAsideCut(s, chain, len, retained, firstHeld, certified, chainLookup(chain, len, seqOf));
   /**
    * What proves record i's content, and so its hash, besides the chain: undefined when nothing does. A restart
    * link is no signature (anyone can write one): it counts only for the link to the stream's last record (`last`),
@@ -603,8 +643,9 @@ function checkLinks(
     let context = prevN === 0 ? `(the stream starts at seq ${n})` : `(seq ${prevN} is at ${where(chain[k - 1]!)})`;
     if (n > prevN + 1 && asideCut !== undefined && n <= firstHeld) {
       const c = asideCut;
-      report('deleted', i, `seq ${prevN + 1}–${n - 1} were removed by retention (${c.file}, ${c.deletedAt}) after the collector acknowledged them; the cut through seq ${c.last} matches state/retention.log, and ${c.stateFile} records seq ${c.state!.acked} acknowledged. The records held ${firstHeld === Infinity ? 'of this stream' : `before seq ${firstHeld}`} are copies set aside in rejected/ (refused by the collector for good, kept for ever); the content of one whose next seq is not held is vouched for only by its signature, if any`, {
+      report('deleted', i, `${seqRange(prevN + 1, n - 1)} removed by retention after the collector acknowledged them: ${c.log} has the cut through seq ${c.last} (${c.file}, ${c.deletedAt}), bound to ${firstHeld === Infinity ? (certified === undefined ? `the stream's end, which ${c.stateFile} records with seq ${c.state!.acked} acknowledged` : `the hash the next stream of the process recorded, and ${c.stateFile} records seq ${c.state!.acked} acknowledged`) : `the previous_hash of seq ${firstHeld}, and ${c.stateFile} records seq ${c.state!.acked} acknowledged`}. The records held ${firstHeld === Infinity ? 'of this stream' : `before seq ${firstHeld}`} are copies set aside in rejected/ (refused by the collector for good, kept for ever), each vouched for by its signature or by the record after it`, {
         seq: prevN + 1,
+        ...(n - 1 > prevN + 1 ? { through: n - 1 } : {}),
         severity: 'info',
       });
       continue;

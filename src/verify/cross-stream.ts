@@ -1,5 +1,5 @@
 /** What crosses streams: checkpoints read from other sources, and restart links between a process's streams. */
-import { boundCut, isSetAside, setAsideHint, type CheckedStream } from './chain-check.js';
+import { isSetAside, setAsideHint, type CheckedStream } from './chain-check.js';
 import type { RetentionCut } from './retention-log.js';
 import { listInputs, VerifyInputError, type InputFile, type SkipListener } from './inputs.js';
 import { errorText } from '../core/errors.js';
@@ -107,10 +107,11 @@ export function checkStreamLinks(checked: Map<string, CheckedStream>, fileNames:
       message: `this record's restart link says ${claim}, but seq 2 of this stream does not link to this record: it was changed (reported at seq 1), and the link may be the change, so it is not taken as evidence about stream ${prevName}`,
     });
     const aLast = a.summary.last;
-    // Only copies set aside in rejected/ held, and a cut through seq L bound to the hash the link recorded: what
-    // retention leaves of a stream one of whose records the collector refused for good (chain-check.ts setAsideCut).
+    // Only copies set aside in rejected/ held, and the stream's own check took the cut that accounts for the gaps
+    // around them (chain-check.ts setAsideCut): through seq L, bound to the hash this link recorded, or further.
     const aside = a.summary.files.length > 0 && a.summary.files.every(isSetAside);
-    const cut = aside && !doubted && link.previousStreamHash !== undefined ? boundCut(retained.get(link.previousStreamId) ?? [], L, link.previousStreamHash) : undefined;
+    const c = a.asideCut;
+    const cut = aside && !doubted && c !== undefined && (L < c.last || (L === c.last && link.previousStreamHash === c.lastHash)) ? c : undefined;
     if (aLast < L && cut !== undefined) {
       out.push({
         kind: 'deleted',
@@ -119,7 +120,7 @@ export function checkStreamLinks(checked: Map<string, CheckedStream>, fileNames:
         seq: aLast + 1,
         ...(L === aLast + 1 ? {} : { through: L }),
         ...here,
-        message: `seq ${aLast + 1}–${L} of stream ${prevName} were removed by retention (${cut.file}, ${cut.deletedAt}) after the collector acknowledged them: the next stream of the process (${streamId}, first record at ${here.file}:${here.line}) found it at seq ${L}, the cut through seq ${L} matches state/retention.log and the hash that link recorded, and ${cut.stateFile} records seq ${cut.state!.acked} acknowledged. The records held of it are copies set aside in rejected/ (refused by the collector for good, kept for ever)`,
+        message: `${aLast + 1 === L ? `seq ${L} of stream ${prevName} was` : `seq ${aLast + 1}–${L} of stream ${prevName} were`} removed by retention after the collector acknowledged them: the next stream of the process (${streamId}, first record at ${here.file}:${here.line}) found it at seq ${L}, and ${cut.log} has the cut through seq ${cut.last} (${cut.file}, ${cut.deletedAt}) that accounts for the stream's gaps (${cut.stateFile} records seq ${cut.state!.acked} acknowledged). The records held of it are copies set aside in rejected/ (refused by the collector for good, kept for ever)`,
       });
     } else if (aLast < L) {
       if (doubted) {

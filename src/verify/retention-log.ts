@@ -133,7 +133,7 @@ export async function readJournalStates(
       if (bytes === undefined) return;
       try {
         const e = JSON.parse(bytes.toString('utf8')) as Partial<Record<keyof RetentionEntry, unknown>>;
-        if (typeof e.streamId !== 'string' || typeof e.last !== 'number' || typeof e.lastHash !== 'string' || !HEX64.test(e.lastHash)) return;
+        if (typeof e.streamId !== 'string' || !isCount(e.last) || e.last < 1 || typeof e.lastHash !== 'string' || !HEX64.test(e.lastHash)) return;
         const key = streamKey(e.streamId);
         if (!known.has(key) && !here.has(key)) return;
         entries.push({ streamId: key, file: keep(String(e.file)), last: e.last, lastHash: own(e.lastHash), deletedAt: keep(String(e.deletedAt)) });
