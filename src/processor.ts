@@ -15,6 +15,7 @@ import type { LogRecordProcessor, ReadWriteLogRecord } from '@opentelemetry/sdk-
 import { randomUUID } from 'node:crypto';
 import { AuditFlushTimeoutError, AuditLossError, errorText } from './core/errors.js';
 import { settleWithin } from './core/deadline.js';
+import { onExitSync } from './core/exit-hooks.js';
 import { sayLoudly, writeStderrSync } from './core/say.js';
 import { HashChain } from './chain/chain.js';
 import { stampLiveRecord } from './chain/live-stamps.js';
@@ -610,9 +611,9 @@ function onProcessExit(p: AuditLogRecordProcessor): void {
   LIVE.add(p);
   if (exitHooked) return;
   exitHooked = true;
-  // 'exit' also fires after an uncaught exception or an unhandled rejection, and on process.exit(); only
-  // synchronous work runs there, which is what exitSync does.
-  process.on('exit', () => {
+  // On process.exit(), an uncaught exception, an unhandled rejection, and a termination signal no one else handles
+  // (core/exit-hooks.ts); only synchronous work runs there, which is what exitSync does.
+  onExitSync(() => {
     for (const live of LIVE) live._onProcessExit();
   });
 }

@@ -26,6 +26,7 @@ import {
   serviceInstanceIdDetector,
 } from '@opentelemetry/resources';
 import { LoggerProvider } from '@opentelemetry/sdk-logs';
+import { endBySignal, EXIT_SIGNALS } from './core/exit-hooks.js';
 import { containerDetector } from './otel/container-detector.js';
 import { logsApi } from './otel/logs-api.js';
 import { sdkDisabled } from './otel/sdk-disabled.js';
@@ -99,7 +100,7 @@ function install(): { processor: AuditLogRecordProcessor; provider: LoggerProvid
       .then(() => provider.shutdown())
       .catch(() => undefined));
   process.once('beforeExit', () => void close());
-  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+  for (const signal of EXIT_SIGNALS) {
     // The app goes on running until the signal is re-raised: so the wait for the collector comes first, as a
     // flush, during which the app's records are still taken (journaled, and sent while the collector answers);
     // then the shutdown closes the stream within what is left of the one bound (records made after its end
@@ -121,7 +122,7 @@ function install(): { processor: AuditLogRecordProcessor; provider: LoggerProvid
         })
         .then(() => {
           process.off(signal, onSignal);
-          if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
+          endBySignal(signal);
         });
     };
     process.on(signal, onSignal);

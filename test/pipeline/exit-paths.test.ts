@@ -65,6 +65,42 @@ describe.each(['register', 'nodesdk'] as const)('%s set-up, fsync=batch, collect
   });
 });
 
+// Found in review: a termination signal with no listener ends the process without `exit` listeners, and NodeSDK
+// installs none: the records of the last moments were gone, without a word, on every stop of a container or Ctrl-C.
+// And an app's exit listener registered before the processor's, that throws, stopped the processor's.
+describe('signals and exit listeners', () => {
+  const allJournaled = async (auditDir: string, stderr: string): Promise<void> => {
+    const ids = new Set(journalRecords(auditDir).map(idOf));
+    for (let i = 0; i < N; i++) if (!ids.has(`exit-${i}`)) expect.fail(`exit-${i} is not in the journal; stderr: ${stderr}`);
+    expect((await verifyFiles([auditDir])).problems.filter((p) => p.severity === 'error')).toEqual([]);
+  };
+
+  it.each(['SIGTERM', 'SIGINT', 'SIGHUP'])('NodeSDK, %s and no handler of the app: journaled on the way out; the process still ends by that signal', async (signal) => {
+    const { auditDir, exit, stderr } = await run('nodesdk', 'signal', { SIGNAL: signal });
+    expect(exit).toEqual({ code: null, signal });
+    await allJournaled(auditDir, stderr);
+    expect(stderr).toMatch(/the process is exiting before shutdown: \d+ audit record\(s\) .* were journaled synchronously/);
+  });
+
+  it('register, SIGHUP: the graceful shutdown, then the process ends by SIGHUP', async () => {
+    const { auditDir, exit, stderr } = await run('register', 'signal', { SIGNAL: 'SIGHUP' });
+    expect(exit).toEqual({ code: null, signal: 'SIGHUP' });
+    await allJournaled(auditDir, stderr);
+  });
+
+  it("the app's own SIGTERM handler decides: the process goes on until it exits, and the exit journals", async () => {
+    const { auditDir, exit, stderr } = await run('nodesdk', 'signal-handled');
+    expect(exit).toEqual({ code: 0, signal: null });
+    await allJournaled(auditDir, stderr);
+  });
+
+  it("an app's exit listener registered before the processor throws: the journaling ran first", async () => {
+    const { auditDir, stderr } = await run('nodesdk', 'exit-listener-throws');
+    expect(stderr).toMatch(/an exit listener of the app that throws/);
+    await allJournaled(auditDir, stderr);
+  });
+});
+
 describe('with OTEL_AUDIT_FILE=off there is nowhere to keep them', () => {
   it.each(['exit', 'throw'])('%s: the loss is reported on stderr with its count', async (mode) => {
     const { auditDir, stderr } = await run('register', mode, { OTEL_AUDIT_FILE: 'off' });
