@@ -6,7 +6,7 @@ import { basename, dirname } from 'node:path';
 import { checkIntegrity, type ExternalCheckpoint, type IntegrityContext } from './integrity-check.js';
 import { highestBacked, isBacked, type RetentionCut } from './retention-log.js';
 import { streamProblems, type Problem, type ProblemList, type StreamProblems } from './problems.js';
-import { F_CHECKPOINT, F_END, F_END_EVENT, F_HAS_PREV, F_OUT_OF_ORDER, F_PREV_HEX, F_REJECTED, F_RESEQUENCED, SIG_OK, type RecordStore, type StreamLink } from './record-store.js';
+import { F_CHECKPOINT, F_END, F_END_EVENT, F_HAS_PREV, F_OUT_OF_ORDER, F_PREV_HEX, F_REJECTED, F_RESEQUENCED, SIG_NONE, SIG_OK, SIG_UNCHECKED, type RecordStore, type StreamLink } from './record-store.js';
 import type { StreamSummary } from './summary.js';
 
 interface StreamContext {
@@ -34,6 +34,8 @@ export interface CheckedStream {
   link?: StreamLink;
   /** The retention cut that accounts for the gaps around copies set aside in rejected/ (setAsideCut), if any. */
   asideCut?: RetentionCut;
+  /** Why no such cut does, when copies set aside come first. */
+  asideWhy?: string;
 }
 
 /** File indexes holding the rows, ascending. */
@@ -109,8 +111,19 @@ export function checkStream(streamId: string, s: RecordStore, rows: Uint32Array,
   // The first seq held outside rejected/ (Infinity: none), after resequencing took copies back to their seq.
   let firstHeld = Infinity;
   for (const i of rows) if (s.seq[i]! < firstHeld && !isSetAside(ctx.fileNames[s.file[i]!]!)) firstHeld = s.seq[i]!;
-  const asideCut = setAsideCut(s, chain, len, endPos, ctx.retained, firstHeld, ctx.certified, chainLookup(chain, len, seqOf));
-  checkLinks(s, chain, len, ctx.retained, sp, ctx.certified, firstHeld, asideCut);
+  const aside = setAsideCut(s, chain, len, endPos, ctx.retained, firstHeld, ctx.certified, chainLookup(chain, len, seqOf));
+  checkLinks(s, chain, len, ctx.retained, sp, ctx.certified, firstHeld, aside);
+  const asideCut = aside?.cut;
+  const lastHeld = len > 0 ? seqOf(chain[len - 1]!) : 0;
+  if (asideCut !== undefined && firstHeld === Infinity && ctx.certified === undefined && lastHeld < asideCut.last) {
+    // The state-file path: the cut reaches past the copies held, to where the stream was closed.
+    const c = asideCut;
+    sp.report('deleted', chain[len - 1]!, `seq ${lastHeld + 1}${c.last > lastHeld + 1 ? `–${c.last} were` : ' was'} removed by retention after the collector acknowledged them: ${c.log} has the cut through seq ${c.last} (${c.file}, ${c.deletedAt}), where ${c.stateFile} says the stream was closed, with seq ${c.state!.acked} acknowledged (no hash binds it: the state file and retention.log are not authenticated). The records held of this stream are copies set aside in rejected/ (refused by the collector for good, kept for ever), each vouched for by its signature or by the record after it`, {
+      seq: lastHeld + 1,
+      ...(c.last > lastHeld + 1 ? { through: c.last } : {}),
+      severity: 'info',
+    });
+  }
   const at = chainLookup(chain, len, seqOf);
   const integrity = checkIntegrity(s, rows, ctx.integrity, ctx.external, chain, len, at, sp);
 
@@ -130,7 +143,7 @@ export function checkStream(streamId: string, s: RecordStore, rows: Uint32Array,
   const first = chain[0]!;
   const link = seqOf(first) === 1 ? s.links.get(first) : undefined;
   if (link !== undefined) summary.previousStreamId = link.previousStreamId;
-  return { summary, problems, at, records: s, ...(link === undefined ? {} : { link }), ...(asideCut === undefined ? {} : { asideCut }) };
+  return { summary, problems, at, records: s, ...(link === undefined ? {} : { link }), ...(asideCut === undefined ? {} : { asideCut }), ...(aside?.why === undefined ? {} : { asideWhy: aside.why }) };
 }
 
 /**
@@ -540,14 +553,17 @@ function boundCut(retained: readonly RetentionCut[], last: number, lastHash: str
 }
 
 /**
- * Why a gap after records read only from rejected/ may be harmless, and how to tell, when a cut the state file
- * backs reaches `through` but `setAsideCut` found no evidence ('' when no backed cut reaches).
+ * Why a gap after records read only from rejected/ may be harmless, and why it is not taken for retention here
+ * (`why`, from `setAsideCut`), when a cut the state file backs reaches `through` ('' when none reaches).
  */
-export function setAsideHint(retained: readonly RetentionCut[], through: number): string {
+export function setAsideHint(retained: readonly RetentionCut[], through: number, why: string): string {
   const cut = highestBacked(retained.filter((e) => e.last >= through));
   if (cut === undefined) return '';
-  return `; the records held before it are copies set aside in rejected/, and ${cut.log} says retention removed this stream's segments through seq ${cut.last} (${cut.stateFile} records seq ${cut.state!.acked} acknowledged): if the collector refused those records for good, retention leaves such a gap, but a copy that no record held links to is vouched for only by its signature: verify with the producer's key (--pubkey, --hmac-key-file), or the collector's copy together with this directory (neither rejected/ nor retention.log is authenticated)`;
+  return `; the records held before it are copies set aside in rejected/, and ${cut.log} says retention removed this stream's segments through seq ${cut.last} (${cut.stateFile} records seq ${cut.state!.acked} acknowledged): if the collector refused those records for good, retention leaves such a gap, but ${why}; verify the collector's copy together with this directory to tell (neither rejected/ nor retention.log is authenticated)`;
 }
+
+/** What `setAsideCut` found: the cut that accounts for the gaps, or why there is none. */
+export type AsideVerdict = { cut: RetentionCut; why?: undefined } | { cut?: undefined; why: string };
 
 /**
  * Records the collector refused for good stay in rejected/ for ever, while retention deletes the stream's
@@ -555,14 +571,14 @@ export function setAsideHint(retained: readonly RetentionCut[], through: number)
  * journal from some seq h on (`firstHeld`). The gaps before h are retention when:
  * - a retention cut through h−1, bound to the previous_hash of the record at h and backed by the state file, says so
  *   — the evidence a plain head cut needs (`boundCut`); with no record held outside rejected/, the cut is bound to
- *   the hash the next stream's restart link recorded, or, with no link, it is the stream's last cut and its state
- *   file says the producer closed the stream there;
+ *   the hash the next stream's restart link recorded, or, with no link, it is the stream's furthest cut and its
+ *   state file says the producer closed the stream (or a replay finished it) there: no hash binds that one, and so
+ *   the stream's tail rests on those unauthenticated files alone, as a stream deleted whole does;
  * - and every copy before h is vouched for: by its valid signature, or by the next seq's record, itself vouched
- *   for, linking to it (the record at h, and the record the link or cut names, are). A copy nothing vouches for
- *   could be made up: found in review of the first version, which took such copies (added to rejected/, shown
- *   `verified` by search).
- * So nothing is taken that a plain head cut would not show, and no record on trust. Undefined otherwise (the gaps
- * are errors, with `setAsideHint`), and when no copy precedes h.
+ *   for, linking to it (the record at h, and the record the link names, are). A copy nothing vouches for could be
+ *   made up: found in review of the first version, which took such copies (added to rejected/, shown `verified`
+ *   by search).
+ * Undefined when no copy precedes h.
  */
 function setAsideCut(
   s: RecordStore,
@@ -573,43 +589,58 @@ function setAsideCut(
   firstHeld: number,
   certified: { seq: number; hash: string } | undefined,
   at: (n: number) => number | undefined,
-): RetentionCut | undefined {
+): AsideVerdict | undefined {
   if (len === 0 || s.seq[chain[0]!]! >= firstHeld) return undefined;
   let cut: RetentionCut | undefined;
-  // The record that vouches for the copy just before it: the first held outside rejected/, or none.
-  let anchor: number | undefined;
   let before = len; // chain positions [0, before) are the copies before h
   if (firstHeld === Infinity) {
     const last = s.seq[chain[len - 1]!]!;
     if (certified !== undefined) {
-      if (last > certified.seq) return undefined;
+      if (last > certified.seq) return { why: `a copy (seq ${last}) comes after seq ${certified.seq}, where the next stream of the process found the stream` };
       cut = boundCut(retained, certified.seq, certified.hash);
+      if (cut === undefined) return { why: `no cut of it the state file backs is bound to the hash the next stream of the process recorded for seq ${certified.seq}` };
       // The link vouches for the record it names, when held.
-      if (cut !== undefined && last === certified.seq && s.hashHex(chain[len - 1]!) === certified.hash) before = len - 1;
+      if (last === certified.seq && s.hashHex(chain[len - 1]!) === certified.hash) before = len - 1;
     } else {
-      const furthest = Math.max(...retained.map((r) => r.last));
-      cut = retained.find((e) => e.last === furthest && e.last >= last && isBacked(e) && e.state!.ended && e.state!.last === e.last);
+      let furthest = 0;
+      for (const r of retained) if (r.last > furthest) furthest = r.last; // not Math.max(...): a long log overflows the stack
+      cut = retained.find((e) => e.last === furthest && e.last >= last && isBacked(e) && (e.state!.ended || e.state!.done) && e.state!.last === e.last);
+      if (cut === undefined) return { why: "no restart link names the stream's end, and its state file does not say it was closed where its furthest cut ends" };
     }
     // An end record before the seq the stream reached contradicts it.
-    if (cut === undefined || (endPos >= 0 && s.seq[chain[endPos]!]! !== cut.last)) return undefined;
+    if (endPos >= 0 && s.seq[chain[endPos]!]! !== cut.last) return { why: `an end record (seq ${s.seq[chain[endPos]!]}) comes before seq ${cut.last}` };
   } else {
-    anchor = at(firstHeld);
-    if (anchor === undefined || !s.has(anchor, F_PREV_HEX)) return undefined;
+    const anchor = at(firstHeld);
+    if (anchor === undefined || !s.has(anchor, F_PREV_HEX)) return { why: `seq ${firstHeld} carries no previous_hash to bind a cut to` };
     cut = boundCut(retained, firstHeld - 1, s.prevHashHex(anchor));
+    if (cut === undefined) return { why: `no cut the state file backs ends at seq ${firstHeld - 1} with the hash seq ${firstHeld} records as its previous_hash` };
     before = 0;
     while (before < len && s.seq[chain[before]!]! < firstHeld) before++;
   }
-  if (cut === undefined) return undefined;
   // From the copy nearest h down: each is vouched for by its signature, or by a vouched successor linking to it.
   let next = before < len ? chain[before] : undefined;
   let vouched = next !== undefined;
   for (let k = before - 1; k >= 0; k--) {
     const i = chain[k]!;
     vouched = signedByProducer(s, i) || (vouched && next !== undefined && s.seq[next]! === s.seq[i]! + 1 && s.linked(i, next));
-    if (!vouched) return undefined;
+    if (!vouched) return { why: `the copy of seq ${s.seq[i]} is vouched for by nothing: ${unvouchedWhy(s, i)}` };
     next = i;
   }
-  return cut;
+  return { cut };
+}
+
+/** Why a copy's own signature does not vouch for it. */
+function unvouchedWhy(s: RecordStore, i: number): string {
+  const claim = s.has(i, F_CHECKPOINT);
+  switch (s.sig[i]) {
+    case SIG_UNCHECKED:
+    case undefined:
+      return claim ? 'no record held links to it, and its checkpoint signature was not checked: verify with the producer\'s public key (--pubkey)' : 'no record held links to it, and no key was given to check its signature: verify with the producer\'s key (--hmac-key-file, --pubkey)';
+    case SIG_NONE:
+      return 'no record held links to it, and it carries no signature';
+    default:
+      return 'no record held links to it, and its signature does not verify under the keys given';
+  }
 }
 
 /** 3. Gaps, then broken links, over chain[0 .. len). */
@@ -621,9 +652,10 @@ function checkLinks(
   sp: StreamProblems,
   certified: { seq: number; hash: string } | undefined,
   firstHeld: number,
-  asideCut: RetentionCut | undefined,
+  aside: AsideVerdict | undefined,
 ): void {
   const { seqOf, where, report } = sp;
+  const asideCut = aside?.cut;
   /**
    * What proves record i's content, and so its hash, besides the chain: undefined when nothing does. A restart
    * link is no signature (anyone can write one): it counts only for the link to the stream's last record (`last`),
@@ -643,7 +675,7 @@ function checkLinks(
     let context = prevN === 0 ? `(the stream starts at seq ${n})` : `(seq ${prevN} is at ${where(chain[k - 1]!)})`;
     if (n > prevN + 1 && asideCut !== undefined && n <= firstHeld) {
       const c = asideCut;
-      report('deleted', i, `${seqRange(prevN + 1, n - 1)} removed by retention after the collector acknowledged them: ${c.log} has the cut through seq ${c.last} (${c.file}, ${c.deletedAt}), bound to ${firstHeld === Infinity ? (certified === undefined ? `the stream's end, which ${c.stateFile} records with seq ${c.state!.acked} acknowledged` : `the hash the next stream of the process recorded, and ${c.stateFile} records seq ${c.state!.acked} acknowledged`) : `the previous_hash of seq ${firstHeld}, and ${c.stateFile} records seq ${c.state!.acked} acknowledged`}. The records held ${firstHeld === Infinity ? 'of this stream' : `before seq ${firstHeld}`} are copies set aside in rejected/ (refused by the collector for good, kept for ever), each vouched for by its signature or by the record after it`, {
+      report('deleted', i, `${seqRange(prevN + 1, n - 1)} removed by retention after the collector acknowledged them: ${c.log} has the cut through seq ${c.last} (${c.file}, ${c.deletedAt}), ${firstHeld === Infinity ? (certified === undefined ? `the stream's furthest, where ${c.stateFile} says it was closed, with seq ${c.state!.acked} acknowledged (no hash binds it: the state file and retention.log are not authenticated)` : `bound to the hash the next stream of the process recorded, and ${c.stateFile} records seq ${c.state!.acked} acknowledged`) : `bound to the previous_hash of seq ${firstHeld}, and ${c.stateFile} records seq ${c.state!.acked} acknowledged`}. The records held ${firstHeld === Infinity ? 'of this stream' : `before seq ${firstHeld}`} are copies set aside in rejected/ (refused by the collector for good, kept for ever), each vouched for by its signature or by the record after it`, {
         seq: prevN + 1,
         ...(n - 1 > prevN + 1 ? { through: n - 1 } : {}),
         severity: 'info',
@@ -687,7 +719,7 @@ function checkLinks(
           `: retention deletes only acknowledged records, so the claim is not taken (both files are unauthenticated)`;
       }
     }
-    if (n > prevN + 1 && k > 0 && n <= firstHeld && claim === '') claim = setAsideHint(retained, n - 1);
+    if (n > prevN + 1 && k > 0 && n <= firstHeld && claim === '' && aside?.why !== undefined) claim = setAsideHint(retained, n - 1, aside.why);
     if (n > prevN + 1) {
       const missing = n - 1 - prevN;
       const prevId = s.prevRecordId(i);

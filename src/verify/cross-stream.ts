@@ -135,7 +135,7 @@ export function checkStreamLinks(checked: Map<string, CheckedStream>, fileNames:
         ...(L === aLast + 1 ? {} : { through: L }),
         ...here,
         reason: 'previous_stream',
-        message: `stream ${prevName} was truncated: the next stream of the process (${streamId}, first record at ${here.file}:${here.line}) found it at seq ${L}, but the records held end at seq ${aLast}${aside ? setAsideHint(retained.get(link.previousStreamId) ?? [], L) : ''}`,
+        message: `stream ${prevName} was truncated: the next stream of the process (${streamId}, first record at ${here.file}:${here.line}) found it at seq ${L}, but the records held end at seq ${aLast}${aside && a.asideWhy !== undefined ? setAsideHint(retained.get(link.previousStreamId) ?? [], L, a.asideWhy) : ''}`,
       });
       a.summary.ok = false;
     } else if (link.previousStreamHash !== undefined) {

@@ -26,6 +26,8 @@ export interface StateView {
   last: number | undefined;
   /** The producer closed the stream (shutdown). */
   ended: boolean;
+  /** Everything up to `last` was delivered and the stream is finished (a replay sets it, with `ended` false). */
+  done: boolean;
 }
 
 /** A retention entry, with the state file of its stream in the same journal directory (undefined: none readable). */
@@ -84,7 +86,7 @@ async function readStates(stateDir: string, onSkip: SkipListener): Promise<Map<s
     try {
       const s = JSON.parse(bytes.toString('utf8')) as Record<string, unknown>;
       if (s['version'] !== 1 || s['streamId'] !== id || !isCount(s['acked'])) continue;
-      out.set(key, { file, acked: s['acked'], last: isCount(s['last']) ? s['last'] : undefined, ended: s['ended'] === true });
+      out.set(key, { file, acked: s['acked'], last: isCount(s['last']) ? s['last'] : undefined, ended: s['ended'] === true, done: s['done'] === true });
     } catch {
       /* not a state file of ours: as if absent */
     }

@@ -297,7 +297,8 @@ export async function verifyFiles(paths: readonly string[], options: VerifyOptio
     if (r.link !== undefined || linked.has(streamId)) checked.set(streamId, r);
     summaries.push(r.summary);
     for (const p of r.problems) problems.add(p); // not push(...): could be up to MAX_LISTED_PROBLEMS
-    const cut = stateSaysMore(r.summary, states.get(streamId));
+    // Copies set aside, and the cut that reaches where the state file says the stream was closed: retention, said.
+    const cut = r.asideCut !== undefined && r.asideCut.last >= (states.get(streamId)?.last ?? Infinity) ? undefined : stateSaysMore(r.summary, states.get(streamId));
     if (cut !== undefined) across.add(cut);
   }
   problems.absorb(across);

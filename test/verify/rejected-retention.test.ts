@@ -65,7 +65,7 @@ describe('records set aside in rejected/, then retention', () => {
     // Without the key nothing vouches for the copy: the gap is an error, whose message says how to settle it.
     const unkeyed = await verifyFiles([auditDir]);
     expect(unkeyed.problems.filter((p) => p.severity === 'error').map((p) => [p.kind, p.stream, p.seq])).toEqual([['deleted', stream, 2]]);
-    expect(unkeyed.problems.find((p) => p.severity === 'error')!.message).toMatch(/verify with the producer's key .* or the collector's copy together with this directory/);
+    expect(unkeyed.problems.find((p) => p.severity === 'error')!.message).toMatch(/no key was given to check its signature: verify with the producer's key .*; verify the collector's copy together with this directory/);
 
     // The cut bound to the journal's first record is the evidence: without it, the same gap is an error.
     const log = join(auditDir, 'state', 'retention.log');

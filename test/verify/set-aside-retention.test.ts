@@ -84,7 +84,8 @@ async function nextStream(dir: string, streamId: string, records: OtlpLogRecord[
   await writeLines(join(dir, `audit-${name}-000001.jsonl`), toLines(next));
 }
 
-const HINT = /copies set aside in rejected\/, and .*retention\.log says retention removed this stream's segments through seq \d+ .* vouched for only by its signature: verify with the producer's key .* or the collector's copy together with this directory/;
+const HINT = /copies set aside in rejected\/, and .*retention\.log says retention removed this stream's segments through seq \d+ .*: if the collector refused those records for good, retention leaves such a gap, but .*; verify the collector's copy together with this directory to tell/;
+const UNSIGNED = /but the copy of seq \d+ is vouched for by nothing: no record held links to it, and it carries no signature;/;
 const forged = (): string => 'f'.repeat(64);
 const ranges = (r: VerifyReport, stream: string): [string, number, number | undefined][] =>
   r.problems.filter((p) => p.kind === 'deleted' && p.stream === stream).map((p) => [p.severity, p.seq!, p.through]);
@@ -116,11 +117,27 @@ describe('gaps before the journal\'s first record, after copies set aside in rej
     ['seq 1', [1], [2]],
     ['seq 1 and 5', [1, 5], [2, 6]],
     ['seq 2 and 58: seq 58 is vouched for, seq 2 is not', [2, 58], [1, 3]],
-  ] as const)('unsigned, %s set aside (no record after a copy links to it): DELETED, the hint names the key and the collector copy', async (_what, aside, seqs) => {
+  ] as const)('unsigned, %s set aside (no record after a copy links to it): DELETED, the hint says no signature vouches and names the collector copy', async (_what, aside, seqs) => {
     const { streamId, verify } = await setAside({ aside: [...aside], held: [59, 62], cuts: [20, 40, 58], acked: 62 });
     const r = await verify();
     expect(errors(r).map((p) => [p.kind, p.stream, p.seq])).toEqual(seqs.map((n) => ['deleted', streamId, n]));
-    expect(errors(r).filter((p) => p.seq !== 1).every((p) => HINT.test(p.message))).toBe(true);
+    for (const p of errors(r).filter((x) => x.seq !== 1)) {
+      expect(p.message).toMatch(HINT);
+      expect(p.message).toMatch(UNSIGNED);
+    }
+  });
+
+  // Found in review: the hint named the key even where keys were given; it says now why the gap is not taken.
+  it.each([
+    ['signed, the cut not bound to the journal\'s first record', { cuts: [20, 40, 60] }, undefined, /but no cut the state file backs ends at seq 58 with the hash seq 59 records as its previous_hash;/],
+    ['a copy signed under another key', { cuts: [20, 40, 58] }, hmacSecret(10), /but the copy of seq 1 is vouched for by nothing: no record held links to it, and its signature does not verify under the keys given;/],
+  ])('%s: DELETED, the hint says why', async (_what, layout, otherKey, why) => {
+    const { dir, streamId, records } = await setAside({ aside: [], held: [59, 62], ...layout, acked: 62, signed: true });
+    const copy = otherKey === undefined ? records[0]! : makeSignedChain({ streamId, n: 61, shutdown: 'end', recordSigner: hmacSigner(otherKey) }).records[0]!;
+    await writeLines(join(dir, 'rejected', `${streamId}-1-1.jsonl`), toLines([copy]));
+    const r = await verifyFiles([dir], { hmacSecrets: [SECRET] });
+    const gap = errors(r).find((p) => p.kind === 'deleted' && p.seq === 2);
+    expect(gap?.message).toMatch(why);
   });
 
   it.each([
@@ -182,11 +199,33 @@ describe('a stream of which only copies set aside are held', () => {
     expect(errors(r)).toEqual([]);
   });
 
-  it('signed, no restart link: the last cut, the state file saying the stream was closed there: retention (info)', async () => {
-    const { streamId, verify } = await setAside({ aside: [1, 5], held: [1, 0], cuts: [20, 40, 62], acked: 62, signed: true });
+  it.each([
+    ['closed there', { ended: true, done: true }],
+    // A replay finished it (ended false, done true, last = acked): found in review.
+    ['finished there by a replay', { ended: false, done: true }],
+  ])('signed, no restart link: the furthest cut, the state file saying the stream was %s: retention (info), its tail too', async (_what, st) => {
+    const { dir, streamId, verify } = await setAside({ aside: [1, 5], held: [1, 0], cuts: [20, 40, 62], acked: 62, signed: true });
+    const state = { version: 1, streamId, pid: 1, host: 'h', startedAt: '2026-11-28T00:00:00.000Z', acked: 62, last: 62, ...st };
+    await writeLines(join(dir, 'state', `${streamId}.state`), [JSON.stringify(state)]);
     const r = await verify();
     expect(errors(r)).toEqual([]);
-    expect(ranges(r, streamId)).toEqual([['info', 2, 4]]);
+    expect(ranges(r, streamId)).toEqual([
+      ['info', 2, 4],
+      ['info', 6, 62],
+    ]);
+    // Said as retention, not as a tail that may have been cut (found in review: both were said).
+    expect(r.problems.filter((p) => p.kind === 'truncated')).toEqual([]);
+    expect(r.problems.find((p) => p.seq === 6)!.message).toMatch(/no hash binds it: the state file and retention\.log are not authenticated/);
+  });
+
+  // Found in review: Math.max(...cuts) overflowed the stack past ~125,000 retention.log lines of one stream.
+  it('a retention.log of 130,000 lines for the stream: no crash', async () => {
+    const { dir, streamId, records, verify } = await setAside({ aside: [1, 5], held: [1, 0], cuts: [], acked: 62, signed: true });
+    const h = recordHash(records[61]!);
+    const lines = Array.from({ length: 130_000 }, (_, k) => JSON.stringify({ streamId, file: 'x', last: k === 129_999 ? 62 : 1 + (k % 60), lastHash: h, deletedAt: 'd' }));
+    await writeLines(join(dir, 'state', 'retention.log'), lines);
+    const r = await verify();
+    expect(errors(r)).toEqual([]);
   });
 
   it.each([
