@@ -54,6 +54,12 @@ export interface DeliveryOptions {
   streamId: string;
   file: FileMode;
   fsync: FsyncPolicy;
+  /**
+   * Journal every record before accept returns (fsynced after, by the policy), in `fallback` mode too: for a
+   * processor in a worker thread, where nothing runs when the worker is terminated or the process exits (found in
+   * review: what waited for the next tick was lost without a word).
+   */
+  writeThrough?: boolean;
   maxFileBytes: number;
   maxQueueSize: number;
   maxPendingRecords: number;
@@ -242,12 +248,14 @@ export class Delivery {
     this.batcher.add(rec, receipt);
     // A copy: rec.bytes is reused by the next seal (RecordSealer).
     if (this.o.stdout !== undefined) this.stdoutPending.push({ bytes: Buffer.from(rec.bytes), group: rec.group });
-    if (this.o.file === 'journal' && this.o.fsync === 'always' && this.journal!.canWriteSync) {
-      // Durable before returning: write + fsync now, with whatever older batches still wait for the tick first (they
-      // queued while writes went through group commits, after a failed write), so the journal stays in order.
+    const always = this.o.fsync === 'always' && this.o.file === 'journal';
+    if ((always || (this.o.writeThrough === true && this.o.file !== 'off')) && this.journal!.canWriteSync) {
+      // Written before returning (and fsynced now under `always`, soon under `batch`), with whatever older batches
+      // still wait for the tick first (they queued while writes went through group commits, after a failed write),
+      // so the journal stays in order.
       this.flushStdout();
       const batches = this.batcher.takeAll();
-      this.journal!.writeSync(batches);
+      this.journal!.writeSync(batches, always);
       this.enqueue(batches);
       return;
     }

@@ -61,13 +61,41 @@ export class Spool {
     return !this.failed && this.writer.idle;
   }
 
-  writeSync(batches: Batch[]): void {
+  /**
+   * Writes now. With `fsyncNow` false (write-through under fsync `batch`), the fsync follows off the thread, shared
+   * by the writes made meanwhile, and their receipts settle once it has run.
+   */
+  writeSync(batches: Batch[], fsyncNow = true): void {
     try {
-      this.writer.writeSync(batches.map(journalLine));
-      this.onWritten(batches);
+      this.writer.writeSync(batches.map(journalLine), fsyncNow);
     } catch (e) {
       this.onWriteFailed(batches, e as Error);
+      return;
     }
+    const durable = fsyncNow || this.o.fsync === 'off';
+    this.onWritten(batches, durable);
+    if (!durable) this.fsyncSoon(batches);
+  }
+
+  /** Batches written, waiting for the fsync that `fsyncSoon` started. */
+  private unsynced: Batch[] = [];
+
+  private fsyncSoon(batches: Batch[]): void {
+    const first = this.unsynced.length === 0;
+    for (const b of batches) this.unsynced.push(b);
+    if (!first) return;
+    const p = new Promise<void>((resolve) => setImmediate(resolve))
+      .then(() => {
+        const done = this.unsynced;
+        this.unsynced = [];
+        return this.writer.fsyncAsync().then(
+          () => {
+            for (const b of done) settle(b, this.o.streamId, 'journal');
+          },
+          (e: Error) => this.onWriteFailed(done, e),
+        );
+      });
+    this.writes = this.writes.then(() => p);
   }
 
   write(batches: Batch[]): void {
@@ -90,12 +118,13 @@ export class Spool {
     this.writes = this.writes.then(() => p);
   }
 
-  private onWritten(batches: Batch[]): void {
+  /** `durable`: by the fsync policy, so their receipts settle now. */
+  private onWritten(batches: Batch[], durable = true): void {
     let n = 0;
     for (const b of batches) {
       b.onDisk = true;
       n += b.count;
-      settle(b, this.o.streamId, 'journal');
+      if (durable) settle(b, this.o.streamId, 'journal');
     }
     this.o.metrics.spooledN(n);
     if (this.failed) {

@@ -283,12 +283,21 @@ export class JournalWriter {
    * of `write` are still queued or in flight (check `idle`): appended now, these lines would land before them,
    * out of sequence order in the file and in the line index.
    */
-  writeSync(lines: readonly JournalLine[]): void {
+  writeSync(lines: readonly JournalLine[], fsync = true): void {
     if (!this.idle) throw new Error('journal: a synchronous write while queued writes are pending would reorder the journal');
-    this.appendSync(lines);
+    this.appendSync(lines, fsync);
   }
 
-  private appendSync(lines: readonly JournalLine[]): void {
+  /**
+   * fsync of the segment written now, off the thread (after `writeSync(lines, false)`). A segment closed since by
+   * rotation was fsynced then.
+   */
+  fsyncAsync(): Promise<void> {
+    if (this.closed || this.fd < 0 || this.options.fsync === 'off') return Promise.resolve();
+    return fsyncAsync(this.fd);
+  }
+
+  private appendSync(lines: readonly JournalLine[], fsync = true): void {
     if (this.closed) throw new Error('journal is closed');
     this.sequence(lines);
     this.reopenIfUnlinked();
@@ -298,7 +307,7 @@ export class JournalWriter {
         // After a short write (rare on a regular file), the rest, from where it stopped.
         let done = 0;
         while (done < size) done += fs.writevSync(this.fd, rest(parts, done));
-        if (this.options.fsync !== 'off') fs.fsyncSync(this.fd);
+        if (fsync && this.options.fsync !== 'off') fs.fsyncSync(this.fd);
       } catch (e) {
         this.repair();
         throw e;

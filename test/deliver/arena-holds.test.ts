@@ -8,9 +8,8 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Batcher, release, type Batch } from '../../src/deliver/batch.js';
-import { AuditMetrics } from '../../src/deliver/metrics.js';
-import { Spool } from '../../src/deliver/spool.js';
 import { sealed } from '../helpers/sealed.js';
+import { testSpool } from '../helpers/spool.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const STREAM = '0e836d36-3527-453f-bea7-97e683dddc36';
@@ -22,19 +21,7 @@ afterEach(async () => cleanup());
 
 describe('arena holds in delivery', () => {
   it('a batch released from memory while its journal write is queued is journaled with its own bytes', async () => {
-    const spool = new Spool({
-      dir,
-      streamId: STREAM,
-      maxFileBytes: 64 << 20,
-      fsync: 'batch',
-      metrics: new AuditMetrics(undefined, { 'audit.sequence.stream_id': STREAM }),
-      failClosed: false,
-      onRotate: undefined,
-      onWritten: () => undefined,
-      onError: (m) => {
-        throw new Error(m);
-      },
-    });
+    const spool = testSpool(dir, STREAM);
     const batcher = new Batcher(false);
     batcher.add(sealed(1, 'first'), undefined);
     const a = batcher.cut();

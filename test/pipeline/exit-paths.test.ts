@@ -137,3 +137,25 @@ describe('exits the app makes itself', () => {
     expect((await verifyFiles([auditDir])).ok).toBe(true);
   });
 });
+
+// Found in review: in a worker thread nothing runs when the worker is terminated or the process exits, and records
+// accepted there waited for the next tick to be journaled: lost without a word. There each record is written before
+// onEmit returns (fsynced by the policy after).
+describe('a processor in a worker thread', () => {
+  const worker = join(root, 'test/fixtures/worker-exit.mjs');
+  it.each([
+    ['process.exit() in the main thread', 'main-exit', 'journal'],
+    ['an uncaught exception in the main thread', 'main-throw', 'journal'],
+    ['worker.terminate()', 'terminate', 'journal'],
+    ['worker.terminate(), fallback mode', 'terminate', 'fallback'],
+  ])('%s (%s, %s): every record accepted is in the journal', async (_what, how, file) => {
+    const { dir, cleanup } = await tempDir();
+    cleanups.push(cleanup);
+    const auditDir = join(dir, 'audit');
+    const child = runNode([worker], { HOW: how, FILE: file, OTEL_AUDIT_DIR: auditDir, OTEL_EXPORTER_OTLP_LOGS_ENDPOINT: NOWHERE, OTEL_EXPORTER_OTLP_TIMEOUT: '500' });
+    await child.exited;
+    const ids = new Set(journalRecords(auditDir).map(idOf));
+    for (let i = 0; i < 50; i++) if (!ids.has(`worker-${i}`)) expect.fail(`worker-${i} is not in the journal; stderr: ${child.stderr.join('\n')}`);
+    expect((await verifyFiles([auditDir])).problems.filter((p) => p.severity === 'error')).toEqual([]);
+  });
+});
