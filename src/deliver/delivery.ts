@@ -22,7 +22,7 @@ import { ensureDirs, statePath } from '../sinks/files.js';
 import type { SealedRecord } from '../chain/seal.js';
 import type { EncodableRecord } from '../otlp/request.js';
 import type { FsyncPolicy, SegmentInfo } from '../sinks/journal.js';
-import { disown, listenAlive, type AliveSocket, newState, own, OWNER_HEARTBEAT_MS, writeState, type StreamState } from '../sinks/stream-state.js';
+import { disown, listenAlive, type AliveSocket, newState, own, OWNER_HEARTBEAT_MS, writeState, writeStateAsync, type StreamState } from '../sinks/stream-state.js';
 import { settleWithin } from '../core/deadline.js';
 import type { StdoutSink } from '../sinks/stdout.js';
 import { AuditLossError } from '../core/errors.js';
@@ -109,6 +109,10 @@ export class Delivery {
   private closed = false;
   /** close() wrote the stream's last state: nothing of this process writes it again (see `progressed`). */
   private stateFinal = false;
+  /** State writes started; a background save is renamed into place only if none started after it. */
+  private stateWrites = 0;
+  private backgroundSave: Promise<void> | undefined;
+  private saveAgain = false;
   /** Batches exitSync journaled or reported lost already. */
   private readonly exitHandled = new WeakSet<Batch>();
   lastError: string | undefined;
@@ -507,9 +511,46 @@ export class Delivery {
     if (this.stateTimer !== undefined || this.o.file === 'off') return;
     this.stateTimer = setTimeout(() => {
       this.stateTimer = undefined;
-      this.saveState();
+      this.saveStateInBackground();
     }, STATE_SAVE_DELAY_MS);
     this.stateTimer.unref();
+  }
+
+  /**
+   * The periodic saves (progress, the lease's heartbeat). Under fsync `batch` their writes and fsyncs run off the
+   * thread: on a busy disk an fsync takes tens of milliseconds, which the app's thread would wait for, each second
+   * (found in a profile under load). The saves that order other writes (the first, before a segment, before
+   * retention deletes one, at close) and every save under `always` stay synchronous; a background save whose
+   * content a later write has overtaken is not renamed into place.
+   */
+  private saveStateInBackground(): void {
+    if (this.o.fsync !== 'batch' || this.alive === undefined || this.closed) {
+      this.saveState();
+      return;
+    }
+    if (this.stateFinal) return;
+    if (this.backgroundSave !== undefined) {
+      this.saveAgain = true;
+      return;
+    }
+    Object.assign(this.state, { acked: this.loop.acked, last: this.accepted });
+    const mine = ++this.stateWrites;
+    this.backgroundSave = writeStateAsync(this.o.dir, { ...this.state }, () => mine === this.stateWrites && !this.stateFinal)
+      .then(
+        (made) => {
+          if (made) this.stateWritten = true;
+        },
+        (e: unknown) => {
+          const problem = (e as NodeJS.ErrnoException).code ?? (e as Error).message;
+          diag.error(`otel-audit: could not write delivery state (${problem})`);
+        },
+      )
+      .finally(() => {
+        this.backgroundSave = undefined;
+        if (!this.saveAgain) return;
+        this.saveAgain = false;
+        this.saveStateInBackground();
+      });
   }
 
   /** Writes the state file; returns what went wrong (also logged), or undefined once it is written. */
@@ -528,6 +569,7 @@ export class Delivery {
         if (this.alive !== null) this.state.aliveSocket = this.alive.inode;
       }
       // Durable (fsynced, renamed, directory fsynced) unless the fsync policy is off.
+      this.stateWrites++;
       writeState(this.o.dir, this.state, { sync: this.o.fsync !== 'off' });
       this.stateWritten = true;
       return undefined;
@@ -543,7 +585,7 @@ export class Delivery {
   start(previousStreamId?: string): void {
     if (this.o.file === 'off') return;
     this.saveState(previousStreamId !== undefined ? { previousStreamId } : {});
-    this.heartbeat = setInterval(() => this.saveState(), OWNER_HEARTBEAT_MS);
+    this.heartbeat = setInterval(() => this.saveStateInBackground(), OWNER_HEARTBEAT_MS);
     this.heartbeat.unref();
   }
 
@@ -649,6 +691,8 @@ export class Delivery {
       for (const b of notOnDisk) rejectReceipts(b, (id) => new AuditLossError('record lost at shutdown', [id]));
     }
     const undelivered = this.accepted - acked - lost.length;
+    // A background save still running is overtaken by the final one (not renamed); waited for, to leave no temp file.
+    await bounded(this.backgroundSave ?? Promise.resolve());
     this.saveState({ ended: true, done: acked >= this.accepted });
     this.stateFinal = true;
     await this.journal?.writer.close();

@@ -279,6 +279,46 @@ export function durableReplace(path: string, data: Uint8Array | string, { sync =
 }
 
 /**
+ * `durableReplace` with its writes and fsyncs off the thread (the libuv pool): for saves a caller should not wait
+ * on. The rename stays synchronous and is made only while `current()` holds, so that a newer content written
+ * meanwhile by `durableReplace` is never replaced by this older one. False when it was not made (the temporary file
+ * removed).
+ */
+export async function durableReplaceAsync(path: string, data: Uint8Array | string, current: () => boolean): Promise<boolean> {
+  const tmp = `${path}.${randomBytes(12).toString('hex')}.tmp`;
+  const fh = await fs.promises.open(tmp, C.O_WRONLY | C.O_CREAT | C.O_EXCL | O_NOFOLLOW, FILE_MODE);
+  try {
+    try {
+      await fh.writeFile(bytesOf(data));
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    if (!current()) {
+      await fs.promises.rm(tmp, { force: true });
+      return false;
+    }
+    fs.renameSync(tmp, path);
+  } catch (e) {
+    await fs.promises.rm(tmp, { force: true });
+    throw e;
+  }
+  if (process.platform !== 'win32') {
+    const dir = await fs.promises.open(dirname(path), C.O_RDONLY | O_DIRECTORY).catch(() => undefined); // EACCES: see fsyncDir
+    if (dir !== undefined) {
+      try {
+        await dir.sync();
+      } catch (e) {
+        if (errCode(e) !== 'EINVAL' && errCode(e) !== 'ENOTSUP') throw e;
+      } finally {
+        await dir.close();
+      }
+    }
+  }
+  return true;
+}
+
+/**
  * Durable create of a new name: `path` appears holding all of `data` with exactly `mode`, or not at all, and
  * never over an existing name (EEXIST). `data` is written and fsynced under an unpredictable temporary name
  * (exclusive; its mode set on the descriptor, whatever the umask, never through a path that could be swapped), then

@@ -12,7 +12,7 @@ import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { AuditConfigError } from '../core/errors.js';
 import { sayLoudly } from '../core/say.js';
-import { durableReplace, FILE_MODE, O_NOFOLLOW, O_NONBLOCK, readChecked, writeExclusive } from './durable.js';
+import { durableReplace, durableReplaceAsync, FILE_MODE, O_NOFOLLOW, O_NONBLOCK, readChecked, writeExclusive } from './durable.js';
 import { ensureDirs, lockPath, stateDir, statePath } from './files.js';
 
 export interface StreamState {
@@ -81,6 +81,12 @@ export function newState(streamId: string): StreamState {
 export function writeState(dir: string, state: StreamState, { sync = true }: { sync?: boolean } = {}): void {
   ensureDirs(dir);
   durableReplace(statePath(dir, state.streamId), JSON.stringify(state) + '\n', { sync });
+}
+
+/** `writeState`, durable, its I/O off the thread; not made (false) once `current()` no longer holds. */
+export function writeStateAsync(dir: string, state: StreamState, current: () => boolean): Promise<boolean> {
+  ensureDirs(dir);
+  return durableReplaceAsync(statePath(dir, state.streamId), JSON.stringify(state) + '\n', current);
 }
 
 /**
