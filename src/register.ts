@@ -26,7 +26,7 @@ import {
   serviceInstanceIdDetector,
 } from '@opentelemetry/resources';
 import { LoggerProvider } from '@opentelemetry/sdk-logs';
-import { endBySignal, EXIT_SIGNALS } from './core/exit-hooks.js';
+import { endBySignal } from './core/exit-hooks.js';
 import { containerDetector } from './otel/container-detector.js';
 import { logsApi } from './otel/logs-api.js';
 import { sdkDisabled } from './otel/sdk-disabled.js';
@@ -100,7 +100,9 @@ function install(): { processor: AuditLogRecordProcessor; provider: LoggerProvid
       .then(() => provider.shutdown())
       .catch(() => undefined));
   process.once('beforeExit', () => void close());
-  for (const signal of EXIT_SIGNALS) {
+  // Not SIGHUP: apps reload on it, and a pipeline shut down then would refuse every record after (found in review);
+  // with no other listener, the exit hooks journal and the process ends by it (core/exit-hooks.ts).
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     // The app goes on running until the signal is re-raised: so the wait for the collector comes first, as a
     // flush, during which the app's records are still taken (journaled, and sent while the collector answers);
     // then the shutdown closes the stream within what is left of the one bound (records made after its end

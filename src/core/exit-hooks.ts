@@ -6,14 +6,19 @@
  *   listeners after it (found in review: registered before the processor's, it skipped the journaling).
  * - A termination signal (SIGTERM, SIGINT, SIGHUP) with no listener ends the process at once, `exit` listeners not
  *   run (found in review: every `kubectl delete`, `docker stop` or Ctrl-C lost the records of the last moments,
- *   without a word). So otel-audit listens; when no other listener is there, it runs the hooks, stops listening and
- *   raises the signal again, so the process ends as it would have (the same signal, the same exit status). When
- *   another listener is there (the app's, or otel-audit/register's graceful shutdown), that one decides, and nothing
- *   is done here: a process.exit() it calls runs the `exit` hooks.
+ *   without a word). So otel-audit listens — but only while no one else does: it runs the hooks, stops listening and
+ *   raises the signal again, so the process ends as it would have (the same signal, the same status). Another
+ *   listener (the app's, otel-audit/register's, a library's) decides alone and never sees this one: found in review
+ *   of a first version that stayed beside them, signal-exit (under execa, write-file-atomic, nyc…) re-raises only
+ *   when its own listeners are the only ones, so neither raised the signal and SIGTERM no longer ended the process;
+ *   and an app's `once` listener, removed as it is called, left this one alone to end the process under it. When
+ *   the other listeners are removed, this one listens again. A process.exit() the other calls runs the `exit` hooks;
+ *   one that re-raises the signal ends the process without them (what fsync `always` is for).
+ * - No SIGINT listener without a main script (the REPL, `node -e`): to interrupt an evaluation the REPL removes every
+ *   SIGINT listener, and one that comes back kills it instead (found in review).
  *
- * One set of listeners per process, on globalThis (Symbol.for), shared by the ESM and CJS builds: two sets would
- * each see the other as "another listener", and neither would raise the signal again (a process SIGTERM no longer
- * ends). Signals reach the main thread only; in a worker thread nothing is installed for them.
+ * One set of listeners per process, on globalThis (Symbol.for), shared by the ESM and CJS builds. Signals reach the
+ * main thread only; in a worker thread nothing is installed for them (processor.ts writes through there instead).
  */
 import { isMainThread } from 'node:worker_threads';
 
@@ -40,16 +45,31 @@ function hooks(): Hooks {
   };
   process.prependListener('exit', runAll);
   if (isMainThread) {
-    for (const sig of EXIT_SIGNALS) {
+    const signals = EXIT_SIGNALS.filter((sig) => sig !== 'SIGINT' || process.argv[1] !== undefined);
+    for (const sig of signals) {
       const onSignal = (): void => {
-        if (process.listenerCount(sig) > 1) return; // another listener decides what this signal does
+        if (process.listenerCount(sig) > 1) return; // another came in this very turn (see newListener below)
         runAll();
         process.off(sig, onSignal);
         process.kill(process.pid, sig);
       };
       all.signal.set(sig, onSignal);
-      process.on(sig, onSignal);
+      if (process.listenerCount(sig) === 0) process.on(sig, onSignal);
     }
+    // Emitted before a listener is added, after one is removed; our own additions and removals are ignored. Ours goes
+    // once the other is in: removed before, the count would drop to 0 and Node stop catching the signal, which the
+    // other's addition, already past Node's check, would not restart (found in test: the app's handler never ran).
+    process.on('newListener', (event: string | symbol, listener: unknown) => {
+      const ours = all.signal.get(event as ExitSignal);
+      if (ours === undefined || listener === ours) return;
+      queueMicrotask(() => {
+        if (process.listeners(event as ExitSignal).some((l) => l !== ours)) process.off(event as ExitSignal, ours);
+      });
+    });
+    process.on('removeListener', (event: string | symbol, listener: unknown) => {
+      const ours = all.signal.get(event as ExitSignal);
+      if (ours !== undefined && listener !== ours && process.listenerCount(event) === 0) process.on(event as ExitSignal, ours);
+    });
   }
   return h;
 }
@@ -61,13 +81,10 @@ export function onExitSync(fn: () => void): void {
 
 /**
  * For a listener of `sig` that has done its work and removed itself (otel-audit/register's graceful shutdown): when
- * no other listener is left, ends the process by `sig` as its default action would, after the hooks (as the
- * listener above does). otel-audit's own listener must go first: while one is attached the signal is an event, which
- * a process whose event loop has emptied never gets (found in test: it exited 0).
+ * no other listener is left, ends the process by `sig` as its default action would, after the hooks.
  */
 export function endBySignal(sig: ExitSignal): void {
-  const h = hooks();
-  const ours = h.signal.get(sig);
+  const ours = hooks().signal.get(sig);
   if (process.listeners(sig).some((l) => l !== ours)) return;
   if (ours !== undefined) ours();
   else process.kill(process.pid, sig);

@@ -294,7 +294,14 @@ export class JournalWriter {
    */
   fsyncAsync(): Promise<void> {
     if (this.closed || this.fd < 0 || this.options.fsync === 'off') return Promise.resolve();
-    return fsyncAsync(this.fd);
+    const segment = this.current;
+    // A segment rotated (or the journal closed) meanwhile was fsynced then, and its fd closed (its number perhaps
+    // reused by the next segment: the segment, not the number, tells): an error there is no failure of these lines
+    // (found in review: a false "journal write failed", and write-through fell back to group commits).
+    return fsyncAsync(this.fd).catch((e: unknown) => {
+      if (segment !== this.current || this.closed) return;
+      throw e;
+    });
   }
 
   private appendSync(lines: readonly JournalLine[], fsync = true): void {

@@ -11,6 +11,7 @@ import { Batcher } from '../../src/deliver/batch.js';
 import { deferred } from '../../src/deliver/deferred.js';
 import { sealed } from '../helpers/sealed.js';
 import { testSpool } from '../helpers/spool.js';
+import { JournalWriter } from '../../src/sinks/journal.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const STREAM = '0e836d36-3527-453f-bea7-97e683dddc36';
@@ -46,3 +47,21 @@ describe('write-through under fsync batch', () => {
     await spool.writer.close();
   });
 });
+
+// Found in review: the fsync that follows a write-through write raced the next write's rotation, which closes the
+// segment (fsynced then): EBADF was taken for a failed write — a false "journal write failed", receipts left
+// unsettled, and write-through falling back to group commits. Every write here rotates (segments of 1 byte).
+describe('the fsync after a write-through write, with the segment rotated under it', () => {
+  it('never fails for a segment that rotation closed', async () => {
+    const writer = new JournalWriter({ dir, streamId: STREAM, maxFileBytes: 1, fsync: 'batch' });
+    const pending: Promise<void>[] = [];
+    for (let seq = 1; seq <= 300; seq++) {
+      writer.writeSync([{ bytes: Buffer.from(`{"resourceLogs":[],"n":${seq}}`), first: seq, last: seq }], false);
+      pending.push(writer.fsyncAsync()); // the next writeSync rotates, closing this fd
+    }
+    const failed = (await Promise.allSettled(pending)).filter((r) => r.status === 'rejected');
+    expect(failed).toEqual([]);
+    await writer.close();
+  });
+});
+

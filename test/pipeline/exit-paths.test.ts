@@ -82,16 +82,40 @@ describe('signals and exit listeners', () => {
     expect(stderr).toMatch(/the process is exiting before shutdown: \d+ audit record\(s\) .* were journaled synchronously/);
   });
 
-  it('register, SIGHUP: the graceful shutdown, then the process ends by SIGHUP', async () => {
+  it('register, SIGHUP (register shuts down on SIGTERM/SIGINT only: apps reload on SIGHUP): journaled, ends by SIGHUP', async () => {
     const { auditDir, exit, stderr } = await run('register', 'signal', { SIGNAL: 'SIGHUP' });
     expect(exit).toEqual({ code: null, signal: 'SIGHUP' });
     await allJournaled(auditDir, stderr);
+  });
+
+  // Found in review of the first version, which listened beside the others: a `once` listener is removed as it is
+  // called, and the processor's, left alone, ended the process under the app's graceful shutdown; and a library
+  // that, like signal-exit, raises the signal only when alone never did, so SIGTERM no longer ended the process.
+  it("an app's once('SIGTERM') handler, registered before the processor: its shutdown runs to its end", async () => {
+    const { auditDir, exit, stderr } = await run('nodesdk', 'signal-once-before');
+    expect(exit).toEqual({ code: 0, signal: null });
+    await allJournaled(auditDir, stderr);
+  });
+
+  it.each(['before', 'after'])('a library that ends the process by the signal only when its listener is alone (signal-exit), loaded %s the processor: it still does', async (when) => {
+    const { exit, stderr } = await run('nodesdk', 'signal-library', { LIBRARY: when });
+    expect(exit).toEqual({ code: null, signal: 'SIGTERM' });
+    expect(stderr).toMatch(/library handler ran/);
   });
 
   it("the app's own SIGTERM handler decides: the process goes on until it exits, and the exit journals", async () => {
     const { auditDir, exit, stderr } = await run('nodesdk', 'signal-handled');
     expect(exit).toEqual({ code: 0, signal: null });
     await allJournaled(auditDir, stderr);
+  });
+
+  it('no SIGINT listener without a main script (the REPL would be ended by Ctrl-C); SIGTERM and SIGHUP listened for', async () => {
+    const { dir, cleanup } = await tempDir();
+    cleanups.push(cleanup);
+    const script = `const { AuditLogRecordProcessor } = await import('otel-audit'); new AuditLogRecordProcessor({ dir: ${JSON.stringify(join(dir, 'a'))}, exporter: { url: '${NOWHERE}' } }); console.log(JSON.stringify(['SIGINT', 'SIGTERM', 'SIGHUP'].map((s) => process.listenerCount(s)))); process.exit(0);`;
+    const child = runNode(['--input-type=module', '-e', script], {});
+    await child.exited;
+    expect(child.lines).toEqual([[0, 1, 1]]);
   });
 
   it("an app's exit listener registered before the processor throws: the journaling ran first", async () => {
