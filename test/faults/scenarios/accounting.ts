@@ -10,8 +10,12 @@ import { hashCanonical } from '../../../src/chain/hash.js';
 import type { ExportLogsServiceRequest, OtlpLogRecord } from '../../../src/otlp/types.js';
 import { idOf, seqOf, streamOf } from '../../helpers/records.js';
 
-/** Calls `fn` with each non-empty line of `path`, read in chunks: the long burst's output is far beyond one string. */
-function forEachLine(path: string, fn: (line: string) => void): void {
+/**
+ * Calls `fn` with each non-empty line of `path`, read in chunks: the long burst's output is far beyond one string.
+ * The last one without its newline gets `terminated` false: a writer may still be appending it (the collector's
+ * output, read while it runs: found in CI, a half-written line).
+ */
+function forEachLine(path: string, fn: (line: string, terminated: boolean) => void): void {
   const fd = openSync(path, 'r');
   try {
     const buf = Buffer.alloc(1 << 20);
@@ -22,12 +26,12 @@ function forEachLine(path: string, fn: (line: string) => void): void {
       let chunk = Buffer.concat([rest, buf.subarray(0, n)]);
       let nl: number;
       while ((nl = chunk.indexOf(10)) !== -1) {
-        if (nl > 0) fn(chunk.toString('utf8', 0, nl));
+        if (nl > 0) fn(chunk.toString('utf8', 0, nl), true);
         chunk = chunk.subarray(nl + 1);
       }
       rest = Buffer.from(chunk);
     }
-    if (rest.length > 0) fn(rest.toString('utf8'));
+    if (rest.length > 0) fn(rest.toString('utf8'), false);
   } finally {
     closeSync(fd);
   }
@@ -36,8 +40,14 @@ function forEachLine(path: string, fn: (line: string) => void): void {
 /** Calls `fn` with each log record of an OTLP/JSON lines file (nothing if the file does not exist). */
 function forEachRecord(path: string, fn: (r: OtlpLogRecord) => void): void {
   if (!existsSync(path)) return;
-  forEachLine(path, (line) => {
-    const req = JSON.parse(line) as ExportLogsServiceRequest;
+  forEachLine(path, (line, terminated) => {
+    let req: ExportLogsServiceRequest;
+    try {
+      req = JSON.parse(line) as ExportLogsServiceRequest;
+    } catch (e) {
+      if (!terminated) return; // still being written: not delivered yet
+      throw e;
+    }
     for (const rl of req.resourceLogs ?? []) for (const sl of rl.scopeLogs ?? []) for (const r of sl.logRecords ?? []) fn(r);
   });
 }
