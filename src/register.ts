@@ -26,7 +26,7 @@ import {
   serviceInstanceIdDetector,
 } from '@opentelemetry/resources';
 import { LoggerProvider } from '@opentelemetry/sdk-logs';
-import { endBySignal } from './core/exit-hooks.js';
+import { onSignalGracefully } from './core/exit-hooks.js';
 import { containerDetector } from './otel/container-detector.js';
 import { logsApi } from './otel/logs-api.js';
 import { sdkDisabled } from './otel/sdk-disabled.js';
@@ -100,35 +100,23 @@ function install(): { processor: AuditLogRecordProcessor; provider: LoggerProvid
       .then(() => provider.shutdown())
       .catch(() => undefined));
   process.once('beforeExit', () => void close());
-  // Not SIGHUP: apps reload on it, and a pipeline shut down then would refuse every record after (found in review);
-  // with no other listener, the exit hooks journal and the process ends by it (core/exit-hooks.ts).
-  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-    // The app goes on running until the signal is re-raised: so the wait for the collector comes first, as a
-    // flush, during which the app's records are still taken (journaled, and sent while the collector answers);
-    // then the shutdown closes the stream within what is left of the one bound (records made after its end
-    // marker are refused, reported LOST).
-    // Kept until the signal is re-raised: a second one meanwhile (Ctrl-C gives the terminal's and npm's forwarded
-    // one) is taken by this same shutdown. Removed on the first, the second killed the process at once, without
-    // the exit journaling, and records whose record() had returned were gone unreported.
-    let handling = false;
-    const onSignal = (): void => {
-      if (handling) return;
-      handling = true;
-      const deadline = Date.now() + processor.options.exportTimeoutMillis;
-      void processor
-        .forceFlush()
-        .catch(() => undefined)
-        .then(() => {
-          processor._shutdownBy(deadline);
-          return close();
-        })
-        .then(() => {
-          process.off(signal, onSignal);
-          endBySignal(signal);
-        });
-    };
-    process.on(signal, onSignal);
-  }
+  // SIGTERM and SIGINT, while no other listener is there (the app's, signal-exit's… decide alone: core/exit-hooks.ts).
+  // Not SIGHUP: apps reload on it, and a pipeline shut down then would refuse every record after (found in review).
+  // The app goes on running until the signal is raised again: so the wait for the collector comes first, as a flush,
+  // during which the app's records are still taken (journaled, and sent while the collector answers); then the
+  // shutdown closes the stream within what is left of the one bound (records made after its end marker are refused,
+  // reported LOST). A second signal meanwhile (Ctrl-C gives the terminal's and npm's forwarded one) is taken by this
+  // same shutdown: found in review, the second killed the process at once, without the exit journaling.
+  onSignalGracefully(['SIGTERM', 'SIGINT'], () => {
+    const deadline = Date.now() + processor.options.exportTimeoutMillis;
+    return processor
+      .forceFlush()
+      .catch(() => undefined)
+      .then(() => {
+        processor._shutdownBy(deadline);
+        return close();
+      });
+  });
   return { processor, provider };
 }
 

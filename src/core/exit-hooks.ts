@@ -29,29 +29,64 @@ export type ExitSignal = (typeof EXIT_SIGNALS)[number];
 interface Hooks {
   run: Set<() => void>;
   /** The listener installed for each signal. */
-  signal: Map<ExitSignal, () => void>;
+  signal: Map<ExitSignal, (name: unknown, signum: unknown) => void>;
+  /**
+   * otel-audit/register's graceful shutdown (flush, close the stream) for a signal: awaited before the hooks, by the
+   * listener that listens only while no one else does, so register follows the same rule (found in review: with
+   * signal-exit loaded, or an app's `once` handler, register kept the process alive, or cut the handler off).
+   */
+  graceful: Map<ExitSignal, () => Promise<void>>;
 }
 
 const KEY = Symbol.for('otel-audit.exit-hooks');
+
+/**
+ * Is a REPL to come (no main script and no `-e`/`-p`/stdin script, or `-i`)? To interrupt an evaluation it removes
+ * every SIGINT listener, and one that comes back ends it instead (found in review).
+ */
+const replAhead = (): boolean =>
+  (process.argv[1] === undefined && (process as { _eval?: unknown })._eval === undefined) || process.execArgv.some((a) => a === '-i' || a === '--interactive');
 
 function hooks(): Hooks {
   const g = globalThis as { [KEY]?: Hooks };
   let h = g[KEY];
   if (h !== undefined) return h;
-  h = g[KEY] = { run: new Set(), signal: new Map() };
+  h = g[KEY] = { run: new Set(), signal: new Map(), graceful: new Map() };
   const all = h;
   const runAll = (): void => {
     for (const fn of [...all.run]) fn();
   };
   process.prependListener('exit', runAll);
   if (isMainThread) {
-    const signals = EXIT_SIGNALS.filter((sig) => sig !== 'SIGINT' || process.argv[1] !== undefined);
+    /** Our own removal at the end (not to be undone by the removeListener hook below). */
+    let ending = false;
+    const signals = EXIT_SIGNALS.filter((sig) => sig !== 'SIGINT' || !replAhead());
     for (const sig of signals) {
-      const onSignal = (): void => {
-        if (process.listenerCount(sig) > 1) return; // another came in this very turn (see newListener below)
+      let busy = false;
+      const end = (): void => {
         runAll();
+        ending = true;
         process.off(sig, onSignal);
+        ending = false;
         process.kill(process.pid, sig);
+      };
+      const onSignal = (_name: unknown, signum: unknown): void => {
+        if (typeof signum !== 'number') return; // process.emit(sig) by code: no signal was received
+        if (busy) return; // a second one during the graceful shutdown (Ctrl-C: the terminal's and npm's): taken by it
+        if (process.listenerCount(sig) > 1) return; // another came in this very turn (see newListener below)
+        const graceful = all.graceful.get(sig);
+        if (graceful === undefined) {
+          end();
+          return;
+        }
+        busy = true;
+        void graceful()
+          .catch(() => undefined)
+          .then(() => {
+            busy = false;
+            if (process.listeners(sig).some((l) => l !== onSignal)) return; // one came meanwhile: it decides now
+            end();
+          });
       };
       all.signal.set(sig, onSignal);
       if (process.listenerCount(sig) === 0) process.on(sig, onSignal);
@@ -66,9 +101,10 @@ function hooks(): Hooks {
         if (process.listeners(event as ExitSignal).some((l) => l !== ours)) process.off(event as ExitSignal, ours);
       });
     });
-    process.on('removeListener', (event: string | symbol, listener: unknown) => {
+    // Back when no one else listens — also after `removeAllListeners(sig)`, which took ours too (found in review).
+    process.on('removeListener', (event: string | symbol) => {
       const ours = all.signal.get(event as ExitSignal);
-      if (ours !== undefined && listener !== ours && process.listenerCount(event) === 0) process.on(event as ExitSignal, ours);
+      if (ours !== undefined && !ending && process.listenerCount(event) === 0) process.on(event as ExitSignal, ours);
     });
   }
   return h;
@@ -80,12 +116,10 @@ export function onExitSync(fn: () => void): void {
 }
 
 /**
- * For a listener of `sig` that has done its work and removed itself (otel-audit/register's graceful shutdown): when
- * no other listener is left, ends the process by `sig` as its default action would, after the hooks.
+ * otel-audit/register: on `signals`, while no other listener is there, `shutdown` runs first (the app goes on
+ * meanwhile; a second signal is taken by it), then the hooks, and the process ends by the signal.
  */
-export function endBySignal(sig: ExitSignal): void {
-  const ours = hooks().signal.get(sig);
-  if (process.listeners(sig).some((l) => l !== ours)) return;
-  if (ours !== undefined) ours();
-  else process.kill(process.pid, sig);
+export function onSignalGracefully(signals: readonly ExitSignal[], shutdown: () => Promise<void>): void {
+  const h = hooks();
+  for (const sig of signals) h.graceful.set(sig, shutdown);
 }

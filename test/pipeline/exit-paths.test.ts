@@ -109,13 +109,37 @@ describe('signals and exit listeners', () => {
     await allJournaled(auditDir, stderr);
   });
 
-  it('no SIGINT listener without a main script (the REPL would be ended by Ctrl-C); SIGTERM and SIGHUP listened for', async () => {
+  it.each([
+    ['a REPL to come (node -i)', ['-i'], [0, 1, 1]],
+    ['node -e', [], [1, 1, 1]],
+  ])('SIGINT listened for unless a REPL is to come (its Ctrl-C would end it): %s', async (_what, flags, counts) => {
     const { dir, cleanup } = await tempDir();
     cleanups.push(cleanup);
-    const script = `const { AuditLogRecordProcessor } = await import('otel-audit'); new AuditLogRecordProcessor({ dir: ${JSON.stringify(join(dir, 'a'))}, exporter: { url: '${NOWHERE}' } }); console.log(JSON.stringify(['SIGINT', 'SIGTERM', 'SIGHUP'].map((s) => process.listenerCount(s)))); process.exit(0);`;
-    const child = runNode(['--input-type=module', '-e', script], {});
+    const script = `const { AuditLogRecordProcessor } = require('otel-audit'); new AuditLogRecordProcessor({ dir: ${JSON.stringify(join(dir, 'a'))}, exporter: { url: '${NOWHERE}' } }); process.stdout.write('\\n' + JSON.stringify(['SIGINT', 'SIGTERM', 'SIGHUP'].map((s) => process.listenerCount(s))) + '\\n'); process.exit(0);`; // after the REPL's prompt
+    const child = runNode([...flags, '-e', script], {});
     await child.exited;
-    expect(child.lines).toEqual([[0, 1, 1]]);
+    expect(child.lines).toEqual([counts]);
+  });
+
+  it.each([
+    ['register, a library (signal-exit) loaded after it', 'register', 'signal-library', { LIBRARY: 'after' }, { code: null, signal: 'SIGTERM' }],
+    ["register, the app's once('SIGTERM') handler", 'register', 'signal-once-before', {}, { code: 0, signal: null }],
+  ] as const)('%s: that one decides alone', async (_what, setup, mode, env, expected) => {
+    const { auditDir, exit, stderr } = await run(setup, mode, env);
+    expect(exit).toEqual(expected);
+    if (mode === 'signal-library') expect(stderr).toMatch(/library handler ran/);
+    else await allJournaled(auditDir, stderr);
+  });
+
+  it("removeAllListeners('SIGTERM') by the app takes ours too: it comes back, and a SIGTERM still journals", async () => {
+    const { auditDir, exit, stderr } = await run('nodesdk', 'signal-after-remove-all');
+    expect(exit).toEqual({ code: null, signal: 'SIGTERM' });
+    await allJournaled(auditDir, stderr);
+  });
+
+  it("process.emit('SIGTERM') by code is no signal: the process is not ended for it", async () => {
+    const { exit } = await run('nodesdk', 'emit-only');
+    expect(exit).toEqual({ code: 0, signal: null });
   });
 
   it("an app's exit listener registered before the processor throws: the journaling ran first", async () => {
