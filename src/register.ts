@@ -13,8 +13,9 @@
  * OTEL_SDK_DISABLED=true installs nothing (said once on stderr). A bad OTEL_AUDIT_* value stops the process
  * with one line on stderr and exit code 78 (EX_CONFIG), not a stack trace: there is no app code yet to catch it.
  *
- * Signals: the handler flushes and closes the pipeline (bounded by OTEL_BLRP_EXPORT_TIMEOUT), then, if no
- * other handler of the app is listening, re-raises the signal so the process ends as it would have.
+ * Signals (SIGTERM, SIGINT, SIGHUP), while no other listener is there (core/exit-hooks.ts): the pipeline is
+ * flushed and closed (bounded by OTEL_BLRP_EXPORT_TIMEOUT), then the signal is raised again so the process ends as
+ * it would have. Once the app or a library listens for one, that one decides alone.
  */
 import {
   defaultResource,
@@ -100,23 +101,27 @@ function install(): { processor: AuditLogRecordProcessor; provider: LoggerProvid
       .then(() => provider.shutdown())
       .catch(() => undefined));
   process.once('beforeExit', () => void close());
-  // SIGTERM and SIGINT, while no other listener is there (the app's, signal-exit's… decide alone: core/exit-hooks.ts).
-  // Not SIGHUP: apps reload on it, and a pipeline shut down then would refuse every record after (found in review).
-  // The app goes on running until the signal is raised again: so the wait for the collector comes first, as a flush,
+  // While no other listener is there (the app's, signal-exit's… decide alone: core/exit-hooks.ts). SIGHUP too: an app
+  // that reloads on it listens for it, and then this does not run (found in review: a first version shut the
+  // pipeline down under an app's reload). The app goes on running until the signal is raised again: so the wait for the collector comes first, as a flush,
   // during which the app's records are still taken (journaled, and sent while the collector answers); then the
   // shutdown closes the stream within what is left of the one bound (records made after its end marker are refused,
   // reported LOST). A second signal meanwhile (Ctrl-C gives the terminal's and npm's forwarded one) is taken by this
   // same shutdown: found in review, the second killed the process at once, without the exit journaling.
-  onSignalGracefully(['SIGTERM', 'SIGINT'], () => {
-    const deadline = Date.now() + processor.options.exportTimeoutMillis;
-    return processor
-      .forceFlush()
-      .catch(() => undefined)
-      .then(() => {
-        processor._shutdownBy(deadline);
-        return close();
-      });
-  });
+  onSignalGracefully(
+    ['SIGTERM', 'SIGINT', 'SIGHUP'],
+    () => {
+      const deadline = Date.now() + processor.options.exportTimeoutMillis;
+      return processor
+        .forceFlush()
+        .catch(() => undefined)
+        .then(() => {
+          processor._shutdownBy(deadline);
+          return close();
+        });
+    },
+    processor.options.exportTimeoutMillis,
+  );
   return { processor, provider };
 }
 

@@ -35,7 +35,7 @@ interface Hooks {
    * listener that listens only while no one else does, so register follows the same rule (found in review: with
    * signal-exit loaded, or an app's `once` handler, register kept the process alive, or cut the handler off).
    */
-  graceful: Map<ExitSignal, () => Promise<void>>;
+  graceful: Map<ExitSignal, { shutdown: () => Promise<void>; boundMillis: number }>;
 }
 
 const KEY = Symbol.for('otel-audit.exit-hooks');
@@ -63,12 +63,20 @@ function hooks(): Hooks {
     const signals = EXIT_SIGNALS.filter((sig) => sig !== 'SIGINT' || !replAhead());
     for (const sig of signals) {
       let busy = false;
+      // Whatever a hook or another `removeListener` observer throws, the signal is raised again (found in review:
+      // the first SIGTERM was survived, and the flag left set kept ours from coming back).
       const end = (): void => {
-        runAll();
-        ending = true;
-        process.off(sig, onSignal);
-        ending = false;
-        process.kill(process.pid, sig);
+        try {
+          runAll();
+        } finally {
+          ending = true;
+          try {
+            process.off(sig, onSignal);
+          } finally {
+            ending = false;
+            process.kill(process.pid, sig);
+          }
+        }
       };
       const onSignal = (_name: unknown, signum: unknown): void => {
         if (typeof signum !== 'number') return; // process.emit(sig) by code: no signal was received
@@ -80,13 +88,24 @@ function hooks(): Hooks {
           return;
         }
         busy = true;
-        void graceful()
+        let done = false;
+        const finish = (): void => {
+          if (done) return;
+          done = true;
+          busy = false;
+          clearTimeout(backstop);
+          // A listener that came meanwhile (signal-exit loaded lazily, say) never saw this signal: raised again for
+          // it to decide (found in review: it was swallowed, and the process lived on with its pipeline shut down).
+          if (process.listeners(sig).some((l) => l !== onSignal)) process.kill(process.pid, sig);
+          else end();
+        };
+        // A shutdown that never settles (a stalled disk) must not keep the process from ending: a second bound.
+        const backstop = setTimeout(finish, graceful.boundMillis + BACKSTOP_MILLIS);
+        backstop.unref();
+        void Promise.resolve()
+          .then(graceful.shutdown)
           .catch(() => undefined)
-          .then(() => {
-            busy = false;
-            if (process.listeners(sig).some((l) => l !== onSignal)) return; // one came meanwhile: it decides now
-            end();
-          });
+          .then(finish);
       };
       all.signal.set(sig, onSignal);
       if (process.listenerCount(sig) === 0) process.on(sig, onSignal);
@@ -117,9 +136,13 @@ export function onExitSync(fn: () => void): void {
 
 /**
  * otel-audit/register: on `signals`, while no other listener is there, `shutdown` runs first (the app goes on
- * meanwhile; a second signal is taken by it), then the hooks, and the process ends by the signal.
+ * meanwhile; a second signal is taken by it), then the hooks, and the process ends by the signal — at the latest
+ * BACKSTOP_MILLIS past `boundMillis`, the shutdown's own bound.
  */
-export function onSignalGracefully(signals: readonly ExitSignal[], shutdown: () => Promise<void>): void {
+export function onSignalGracefully(signals: readonly ExitSignal[], shutdown: () => Promise<void>, boundMillis: number): void {
   const h = hooks();
-  for (const sig of signals) h.graceful.set(sig, shutdown);
+  for (const sig of signals) h.graceful.set(sig, { shutdown, boundMillis });
 }
+
+/** How long past its own bound a graceful shutdown may run before the signal is raised again regardless. */
+const BACKSTOP_MILLIS = 5000;

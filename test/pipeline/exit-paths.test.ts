@@ -82,7 +82,7 @@ describe('signals and exit listeners', () => {
     expect(stderr).toMatch(/the process is exiting before shutdown: \d+ audit record\(s\) .* were journaled synchronously/);
   });
 
-  it('register, SIGHUP (register shuts down on SIGTERM/SIGINT only: apps reload on SIGHUP): journaled, ends by SIGHUP', async () => {
+  it('register, SIGHUP and no handler of the app: the graceful shutdown, journaled, ends by SIGHUP', async () => {
     const { auditDir, exit, stderr } = await run('register', 'signal', { SIGNAL: 'SIGHUP' });
     expect(exit).toEqual({ code: null, signal: 'SIGHUP' });
     await allJournaled(auditDir, stderr);
@@ -129,6 +129,19 @@ describe('signals and exit listeners', () => {
     expect(exit).toEqual(expected);
     if (mode === 'signal-library') expect(stderr).toMatch(/library handler ran/);
     else await allJournaled(auditDir, stderr);
+  });
+
+  // Found in review: a listener that came during register's graceful shutdown never saw the signal, and the process
+  // lived on with its pipeline shut down. And a shutdown that never settled kept the process from ending.
+  it('register, a library listening from the middle of the graceful shutdown: the signal is raised again for it', async () => {
+    const { exit, stderr } = await run('register', 'signal-library-during-shutdown');
+    expect(exit).toEqual({ code: null, signal: 'SIGTERM' });
+    expect(stderr).toMatch(/library handler ran/);
+  });
+
+  it('register, a graceful shutdown that never settles: the process still ends by the signal, 5 s past its bound', async () => {
+    const { exit } = await run('register', 'shutdown-never-settles');
+    expect(exit).toEqual({ code: null, signal: 'SIGTERM' });
   });
 
   it("removeAllListeners('SIGTERM') by the app takes ours too: it comes back, and a SIGTERM still journals", async () => {
