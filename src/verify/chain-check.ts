@@ -111,20 +111,15 @@ export function checkStream(streamId: string, s: RecordStore, rows: Uint32Array,
   // The first seq held outside rejected/ (Infinity: none), after resequencing took copies back to their seq.
   let firstHeld = Infinity;
   for (const i of rows) if (s.seq[i]! < firstHeld && !isSetAside(ctx.fileNames[s.file[i]!]!)) firstHeld = s.seq[i]!;
-  const aside = setAsideCut(s, chain, len, endPos, ctx.retained, firstHeld, ctx.certified, chainLookup(chain, len, seqOf));
+  const at = chainLookup(chain, len, seqOf);
+  const aside = setAsideCut(s, chain, len, endPos, ctx.retained, firstHeld, ctx.certified, at);
   checkLinks(s, chain, len, ctx.retained, sp, ctx.certified, firstHeld, aside);
   const asideCut = aside?.cut;
   const lastHeld = len > 0 ? seqOf(chain[len - 1]!) : 0;
   if (asideCut !== undefined && firstHeld === Infinity && ctx.certified === undefined && lastHeld < asideCut.last) {
     // The state-file path: the cut reaches past the copies held, to where the stream was closed.
-    const c = asideCut;
-    sp.report('deleted', chain[len - 1]!, `seq ${lastHeld + 1}${c.last > lastHeld + 1 ? `–${c.last} were` : ' was'} removed by retention after the collector acknowledged them: ${c.log} has the cut through seq ${c.last} (${c.file}, ${c.deletedAt}), where ${c.stateFile} says the stream was closed, with seq ${c.state!.acked} acknowledged (no hash binds it: the state file and retention.log are not authenticated). The records held of this stream are copies set aside in rejected/ (refused by the collector for good, kept for ever), each vouched for by its signature or by the record after it`, {
-      seq: lastHeld + 1,
-      ...(c.last > lastHeld + 1 ? { through: c.last } : {}),
-      severity: 'info',
-    });
+    reportAsideRetention(sp, chain[len - 1]!, lastHeld + 1, asideCut.last, asideCut, firstHeld, ctx.certified);
   }
-  const at = chainLookup(chain, len, seqOf);
   const integrity = checkIntegrity(s, rows, ctx.integrity, ctx.external, chain, len, at, sp);
 
   problems.sort((a, b) => (a.seq ?? 0) - (b.seq ?? 0)); // stable: same-seq problems keep detection order
@@ -340,6 +335,25 @@ function linksToOneOf(s: RecordStore, rows: readonly number[]): (v: number) => b
 
 /** `seq a–b were` / `seq a was`. */
 const seqRange = (a: number, b: number): string => (a === b ? `seq ${a} was` : `seq ${a}–${b} were`);
+
+/**
+ * Seq from–to removed by retention around copies set aside in rejected/ (setAsideCut found cut `c`): info at
+ * record i, the message saying what binds the cut.
+ */
+function reportAsideRetention(sp: StreamProblems, i: number, from: number, to: number, c: RetentionCut, firstHeld: number, certified: { seq: number; hash: string } | undefined): void {
+  const acked = `${c.stateFile} records seq ${c.state!.acked} acknowledged`;
+  const binding =
+    firstHeld !== Infinity
+      ? `bound to the previous_hash of seq ${firstHeld}, and ${acked}`
+      : certified !== undefined
+        ? `bound to the hash the next stream of the process recorded, and ${acked}`
+        : `the stream's furthest, where ${c.stateFile} says it was closed, with seq ${c.state!.acked} acknowledged (no hash binds it: the state file and retention.log are not authenticated)`;
+  sp.report('deleted', i, `${seqRange(from, to)} removed by retention after the collector acknowledged them: ${c.log} has the cut through seq ${c.last} (${c.file}, ${c.deletedAt}), ${binding}. The records held ${firstHeld === Infinity ? 'of this stream' : `before seq ${firstHeld}`} are copies set aside in rejected/ (refused by the collector for good, kept for ever), each vouched for by its signature or by the record after it`, {
+    seq: from,
+    ...(to > from ? { through: to } : {}),
+    severity: 'info',
+  });
+}
 
 /** A valid record signature or checkpoint signature (checked only with keys): the producer wrote it. */
 const signedByProducer = (s: RecordStore, v: number): boolean => (s.has(v, F_CHECKPOINT) ? s.claims.get(v)!.status === 'valid' : s.sig[v] === SIG_OK);
@@ -674,12 +688,7 @@ function checkLinks(
     // What comes before the gap, for its message: set here when it is an earlier retention cut.
     let context = prevN === 0 ? `(the stream starts at seq ${n})` : `(seq ${prevN} is at ${where(chain[k - 1]!)})`;
     if (n > prevN + 1 && asideCut !== undefined && n <= firstHeld) {
-      const c = asideCut;
-      report('deleted', i, `${seqRange(prevN + 1, n - 1)} removed by retention after the collector acknowledged them: ${c.log} has the cut through seq ${c.last} (${c.file}, ${c.deletedAt}), ${firstHeld === Infinity ? (certified === undefined ? `the stream's furthest, where ${c.stateFile} says it was closed, with seq ${c.state!.acked} acknowledged (no hash binds it: the state file and retention.log are not authenticated)` : `bound to the hash the next stream of the process recorded, and ${c.stateFile} records seq ${c.state!.acked} acknowledged`) : `bound to the previous_hash of seq ${firstHeld}, and ${c.stateFile} records seq ${c.state!.acked} acknowledged`}. The records held ${firstHeld === Infinity ? 'of this stream' : `before seq ${firstHeld}`} are copies set aside in rejected/ (refused by the collector for good, kept for ever), each vouched for by its signature or by the record after it`, {
-        seq: prevN + 1,
-        ...(n - 1 > prevN + 1 ? { through: n - 1 } : {}),
-        severity: 'info',
-      });
+      reportAsideRetention(sp, i, prevN + 1, n - 1, asideCut, firstHeld, certified);
       continue;
     }
     if (n > prevN + 1 && prevN === 0 && s.has(i, F_PREV_HEX)) {
