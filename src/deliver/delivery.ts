@@ -550,10 +550,7 @@ export class Delivery {
         (made) => {
           if (made) this.stateWritten = true;
         },
-        (e: unknown) => {
-          const problem = (e as NodeJS.ErrnoException).code ?? (e as Error).message;
-          diag.error(`otel-audit: could not write delivery state (${problem})`);
-        },
+        (e: unknown) => void stateNotWritten(e),
       )
       .finally(() => {
         this.backgroundSave = undefined;
@@ -584,10 +581,7 @@ export class Delivery {
       this.stateWritten = true;
       return undefined;
     } catch (e) {
-      // An errno code, or the message of a refusal (AuditConfigError: something planted, named with its path).
-      const problem = (e as NodeJS.ErrnoException).code ?? (e as Error).message;
-      diag.error(`otel-audit: could not write delivery state (${problem})`);
-      return problem;
+      return stateNotWritten(e);
     }
   }
 
@@ -712,4 +706,14 @@ export class Delivery {
     await bounded(this.o.sender.shutdown());
     return { undelivered, lostInMemory: lost.length };
   }
+}
+
+/**
+ * A state write that failed, logged; returns what went wrong: an errno code, or the message of a refusal
+ * (AuditConfigError: something planted, named with its path).
+ */
+function stateNotWritten(e: unknown): string {
+  const problem = (e as NodeJS.ErrnoException).code ?? (e as Error).message;
+  diag.error(`otel-audit: could not write delivery state (${problem})`);
+  return problem;
 }

@@ -161,9 +161,12 @@ export function readChecked(path: string): Buffer {
   }
 }
 
+/** Open flags of a new file: never an existing name, never through a link. */
+const EXCLUSIVE = C.O_WRONLY | C.O_CREAT | C.O_EXCL | O_NOFOLLOW;
+
 /** Creates a new file exclusively: never an existing name, never through a link. Returns its fd. */
 export function createExclusive(path: string, mode: number = FILE_MODE): number {
-  return fs.openSync(path, C.O_WRONLY | C.O_CREAT | C.O_EXCL | O_NOFOLLOW, mode);
+  return fs.openSync(path, EXCLUSIVE, mode);
 }
 
 function writeAll(fd: number, data: Uint8Array): void {
@@ -188,11 +191,14 @@ export function fsyncDir(path: string): void {
   try {
     fs.fsyncSync(fd);
   } catch (e) {
-    if (errCode(e) !== 'EINVAL' && errCode(e) !== 'ENOTSUP') throw e;
+    if (!cannotSyncDir(e)) throw e;
   } finally {
     fs.closeSync(fd);
   }
 }
+
+/** The file system cannot sync a directory at all: nothing more to do. */
+const cannotSyncDir = (e: unknown): boolean => errCode(e) === 'EINVAL' || errCode(e) === 'ENOTSUP';
 
 /**
  * mkdir 0700, parents first; fsyncs the parent of each directory it created. True if `path` was created.
@@ -286,7 +292,7 @@ export function durableReplace(path: string, data: Uint8Array | string, { sync =
  */
 export async function durableReplaceAsync(path: string, data: Uint8Array | string, current: () => boolean): Promise<boolean> {
   const tmp = `${path}.${randomBytes(12).toString('hex')}.tmp`;
-  const fh = await fs.promises.open(tmp, C.O_WRONLY | C.O_CREAT | C.O_EXCL | O_NOFOLLOW, FILE_MODE);
+  const fh = await fs.promises.open(tmp, EXCLUSIVE, FILE_MODE);
   try {
     try {
       await fh.writeFile(bytesOf(data));
@@ -309,7 +315,7 @@ export async function durableReplaceAsync(path: string, data: Uint8Array | strin
       try {
         await dir.sync();
       } catch (e) {
-        if (errCode(e) !== 'EINVAL' && errCode(e) !== 'ENOTSUP') throw e;
+        if (!cannotSyncDir(e)) throw e;
       } finally {
         await dir.close();
       }
