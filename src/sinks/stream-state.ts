@@ -131,17 +131,24 @@ export function disown(key: string): void {
 
 let ownStart: string | undefined | null = null;
 
+/**
+ * The fields of /proc/<pid>/stat from field 3 (state) on, or undefined where there is no such file (not Linux,
+ * or gone). proc(5): the command name (field 2) is in parentheses and may hold spaces or parentheses, so the
+ * fields are counted after the last one.
+ */
+function procStat(pid: number): string[] | undefined {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'latin1');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  } catch {
+    return undefined;
+  }
+}
+
 /** Field 22 (starttime) of /proc/<pid>/stat, or undefined where there is no such file (not Linux, or gone). */
 export function procStartTime(pid: number): string | undefined {
   if (pid === process.pid && ownStart !== null) return ownStart;
-  let start: string | undefined;
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'latin1');
-    // The command name (field 2) is in parentheses and may hold spaces or parentheses: count after the last one.
-    start = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
-  } catch {
-    start = undefined;
-  }
+  const start = procStat(pid)?.[19];
   if (pid === process.pid) ownStart = start;
   return start;
 }
@@ -346,8 +353,8 @@ export function writtenAt(path: string): number | undefined {
  * Is the process that wrote this state (or lock) still alive? `key` is what it would own if it were this process
  * (the stream id, or the lock's nonce). On this host: same pid as ours is this process only when a live processor
  * here owns `key`; otherwise it was an earlier process with the same pid (pid 1 in a container, restarted). Another
- * pid is alive when it exists and, where both are known, started when the owner did (not a later process that
- * reused the pid). On another host, or in another PID namespace (`elsewhere`) — a shared directory, a container
+ * pid is alive when it exists, is no zombie, and, where both are known, started when the owner did (not a later
+ * process that reused the pid). On another host, or in another PID namespace (`elsewhere`) — a shared directory, a container
  * beside this one under the same host name, or this container's predecessor, which had another host
  * name — no pid can be asked: the owner is alive while its file (`written`, see writtenAt) is fresher than
  * OWNER_LEASE_MS, and taken for alive when that is unknown.
@@ -360,8 +367,12 @@ export function isOwnerAlive(state: OwnerId, key: string, written?: number): boo
   }
   // This pid: a processor of this process, in this thread (owned) or another one (its socket).
   if (state.pid === process.pid) return owned().has(key) || aliveBySocket(state, key) === true;
+  const stat = procStat(state.pid);
+  // A zombie (Z) or a dying process (X) has ended: it writes nothing more, though signal 0 still reaches it
+  // until its parent reaps it (a parent that never does: a shell's `exec`, an init that does not reap).
+  if (stat !== undefined && (stat[0] === 'Z' || stat[0] === 'X')) return false;
   if (typeof state.procStart === 'string') {
-    const now = procStartTime(state.pid);
+    const now = stat?.[19];
     if (now !== undefined && now !== state.procStart) return false;
   }
   try {

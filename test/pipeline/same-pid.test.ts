@@ -179,6 +179,28 @@ describe('replay of a crashed stream whose state names a pid that is alive now',
     expect(await replayIn(auditDir, collector.endpoint)).toEqual([crashed.streamId]);
   });
 
+  it.skipIf(procStartTime(process.pid) === undefined)('an owner killed and never reaped by its parent (a zombie): replayed at once, not after the lease', async () => {
+    const { auditDir, collector } = await collectorDir(cleanups);
+    // sh starts the owner, then becomes `sleep`, which never waits for it: killed, the owner stays a zombie.
+    const env = { OTEL_AUDIT_DIR: auditDir, OTEL_EXPORTER_OTLP_LOGS_ENDPOINT: 'http://127.0.0.1:9/v1/logs', OTEL_EXPORTER_OTLP_TIMEOUT: '300', MODE: 'crash', EMIT_COUNT: '5' };
+    const parent = spawnJson('sh', ['-c', `"${process.execPath}" "${fixture}" & exec sleep 60`], env);
+    const line = await parent.waitFor((o) => o.event === 'journaled');
+    const pid = Number(line.pid);
+    process.kill(pid, 'SIGKILL');
+    const stateOf = (): string | undefined => {
+      try {
+        const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+        return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0];
+      } catch {
+        return undefined;
+      }
+    };
+    while (stateOf() !== 'Z') await new Promise((r) => setTimeout(r, 10));
+    expect(() => process.kill(pid, 0)).not.toThrow(); // signal 0 still reaches it
+    expect(await replayIn(auditDir, collector.endpoint)).toEqual([String(line.streamId)]);
+    parent.proc.kill('SIGKILL'); // the zombie goes to init, which reaps it
+  });
+
   it('the stream of a live processor of this process is not replayed by a second one', async () => {
     const { auditDir, collector, first, provider } = await liveStream();
     const second = new AuditLogRecordProcessor({ dir: auditDir, ...FAST, exporter: { url: collector.endpoint, timeoutMillis: 2000 } });
