@@ -43,6 +43,8 @@ export class Attrs {
   checkpoint: Map<string, OtlpAnyValue> | undefined = undefined;
   /** A key of the audit.integrity or audit.checkpoint family given twice: ambiguous, so never valid. */
   duplicate: string | undefined = undefined;
+  /** The first audit.integrity.* key outside the five the producer writes (docs/integrity.md §4.1). */
+  unhashed: string | undefined = undefined;
 
   note(key: string, v: OtlpAnyValue): void {
     switch (key) {
@@ -62,7 +64,9 @@ export class Attrs {
       case ATTR_INTEGRITY_KEY_ID: this.signed = true; if (this.integrityKeyId !== undefined) this.duplicate ??= key; this.integrityKeyId = v; return;
     }
     if (key.startsWith(INTEGRITY_PREFIX)) {
-      this.signed = true; // an audit.integrity.* attribute this version does not define: signed, and ignored
+      // Not one the producer writes, and outside the hash like every audit.integrity.* key: nothing vouches for it.
+      this.signed = true;
+      this.unhashed ??= key;
       return;
     }
     if (!key.startsWith(CHECKPOINT_PREFIX)) return;

@@ -53,6 +53,7 @@ export function checkIntegrity(
   const { signatures, checkpoints, anySigned } = countChain(s, chain, len);
   if (ic.keys.length > 0) signatures.verified = signatures.valid > 0;
   reportBadCopies(s, rows, ic, sp, () => checkpointKeyVerdict(s, chain, len));
+  reportUnhashed(s, rows, sp);
   if (ic.requireSignatures && !ic.checkCheckpoints) reportUncheckedCheckpoints(s, chain, len, sp);
   if (ic.checkSignatures) reportUnsignedRuns(s, chain, len, ic, anySigned, sp);
   const coveredThrough = ic.checkCheckpoints && len > 0 ? checkCheckpoints(s, external, chain, len, at, sp) : 0;
@@ -83,6 +84,25 @@ function countChain(s: RecordStore, chain: Uint32Array, len: number): { signatur
     }
   }
   return { signatures, checkpoints, anySigned };
+}
+
+/**
+ * Every copy read that carries an `audit.integrity.*` attribute outside the five of docs/integrity.md §4.1. The
+ * producer ships no other (a caller's goes under `audit.caller.*`), and that family is outside the hash, so such
+ * an attribute was added after sealing and nothing vouches for it — with keys or without: no signature covers it.
+ */
+function reportUnhashed(s: RecordStore, rows: Uint32Array, sp: StreamProblems): void {
+  if (s.unhashed.size === 0) return;
+  for (const i of rows) {
+    const key = s.unhashed.get(i);
+    if (key === undefined) continue;
+    sp.report(
+      'modified',
+      i,
+      `it carries ${JSON.stringify(key)}, which no producer writes: audit.integrity.* attributes are outside the hash, so this one was added after the record was sealed, and nothing vouches for its value`,
+      { seq: sp.seqOf(i), recordId: s.recordId(i), reason: 'unhashed_attribute' },
+    );
+  }
 }
 
 /**

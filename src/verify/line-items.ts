@@ -124,6 +124,7 @@ function buildItem(
   }
   const sig = a.signed ? checkSignature(a, textOf(), opts, opts.keys) : undefined;
   if (sig !== undefined) item.signature = sig;
+  if (a.unhashed !== undefined) item.unhashed = a.unhashed;
   // A claim the keys given cannot check is taken for a checkpoint only in the producer's exact shape (§5.2).
   if (claim && (opts.checkCheckpoints || !opts.checkSignatures || isProducerCheckpointShape(a, textOf(), streamId, seq, previousHash))) {
     item.checkpoint = checkCheckpoint(a, streamId, seq, previousHash, sig, opts);

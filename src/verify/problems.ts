@@ -49,7 +49,9 @@ export type ProblemReason =
   | 'previous_unended'
   | 'link_doubted'
   /** `modified`: both the record's links are broken, so the record before it may have been changed as well. */
-  | 'both_links';
+  | 'both_links'
+  /** `modified`: an `audit.integrity.*` attribute the producer never writes (outside the hash) was added. */
+  | 'unhashed_attribute';
 
 /** `info` does not fail verification (an identical duplicate is what at-least-once delivery produces). */
 export type Severity = 'error' | 'info';

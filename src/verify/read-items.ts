@@ -55,6 +55,11 @@ export interface RecordItem {
   hash: string;
   /** Absent when the record carries no `audit.integrity.*` attribute. */
   signature?: SignatureCheck;
+  /**
+   * The first `audit.integrity.*` attribute outside the five the producer writes (docs/integrity.md §4.1): that
+   * family is outside the hash, so such an attribute was added after sealing (reported `modified`).
+   */
+  unhashed?: string;
   /** Present when the record claims to be a checkpoint. */
   checkpoint?: CheckpointClaim;
   /** `audit.sequence.previous_stream_id` (docs/integrity.md §6), with the optional last seq and hash. */

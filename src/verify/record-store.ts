@@ -129,6 +129,8 @@ export class RecordStore {
   otherPrevIds = new Map<number, string>();
   /** Why a signature is bad, per row with SIG_BAD. */
   sigDetail = new Map<number, string>();
+  /** RecordItem.unhashed, per row that has it. */
+  unhashed = new Map<number, string>();
   keyIds: string[] = [''];
   private keyIndex = new Map<string, number>([['', 0]]);
   claims = new Map<number, CheckpointClaim>();
@@ -229,6 +231,7 @@ export class RecordStore {
       this.sigKey[i] = ki;
       if (sig.status === 'bad') this.sigDetail.set(i, keep(sig.detail));
     } else this.sig[i] = SIG_NONE;
+    if (r.unhashed !== undefined) this.unhashed.set(i, keep(r.unhashed));
     if (r.checkpoint !== undefined) {
       flags |= F_CHECKPOINT;
       const c = r.checkpoint;

@@ -78,7 +78,7 @@ export function encodeItems(items: readonly ReadItem[]): EncodedItems {
   const parts: string[] = [];
   for (let k = 0; k < items.length; k++) {
     const i = items[k]!;
-    if (i.kind !== 'record' || i.checkpoint !== undefined || i.previousStreamId !== undefined) {
+    if (i.kind !== 'record' || i.checkpoint !== undefined || i.previousStreamId !== undefined || i.unhashed !== undefined) {
       kinds[k] = OTHER;
       others.push(i);
       continue;

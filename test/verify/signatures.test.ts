@@ -12,7 +12,7 @@ import { ATTR_INTEGRITY_KEY_ID } from '../../src/integrity/sign.js';
 import { ATTR_ACTION, ATTR_INTEGRITY_SIGNER, ATTR_INTEGRITY_VALUE, ATTR_SEQ_PREVIOUS_HASH } from '../../src/core/attributes.js';
 import type { OtlpLogRecord } from '../../src/otlp/types.js';
 import { verifyFiles, type Problem, type VerifyReport } from '../../src/verify/index.js';
-import { getAttr, setAttr, toLines } from '../helpers/make-chain.js';
+import { getAttr, makeChain, setAttr, toLines } from '../helpers/make-chain.js';
 import { ed25519Keys, hmacSecret, hmacSigner, makeSignedChain } from '../helpers/make-signed-chain.js';
 import { tempDir } from '../helpers/tmp.js';
 
@@ -291,5 +291,46 @@ describe('unsigned records', () => {
     const r = await verifyFiles([await writeStream(c.records)], { hmacSecrets: [secret] });
     expect(r.problems).toEqual([]);
     expect(r.streams[0]!.signatures.unsigned).toBe(5);
+  });
+});
+
+describe('an audit.integrity.* attribute the producer never writes (outside the hash)', () => {
+  const secret = hmacSecret(9);
+  const stray = { key: 'audit.integrity.approved_by', value: { stringValue: 'CFO (forged)' } };
+  // Where the attribute is added (a middle record, the last one: no successor holds its hash), the keys verify
+  // is given, and the reader path (the fast path, the reference path for spaced JSON; worker threads carry it:
+  // test/verify/worker-protocol.test.ts).
+  const cases = [
+    { name: 'signed, with the key', signed: true, at: 3, opts: { hmacSecrets: [secret] } },
+    { name: 'signed, with the key and --require-signatures', signed: true, at: 3, opts: { hmacSecrets: [secret], requireSignatures: true } },
+    { name: 'signed, without keys', signed: true, at: 3, opts: {} },
+    { name: 'signed, the last record, with the key', signed: true, at: 5, opts: { hmacSecrets: [secret] } },
+    { name: 'unsigned, without keys', signed: false, at: 3, opts: {} },
+    { name: 'unsigned, the last record', signed: false, at: 5, opts: {} },
+    { name: 'unsigned, spaced JSON (reference reader)', signed: false, at: 3, opts: {}, spaced: true },
+  ] as const;
+
+  it.each(cases)('$name: modified (unhashed_attribute) at that record, verification fails', async (c) => {
+    const chain = c.signed ? makeSignedChain({ n: 6, recordSigner: hmacSigner(secret) }).records : makeChain(6);
+    const records = structuredClone(chain);
+    records[c.at - 1]!.attributes!.push(stray);
+    const file = await writeStream(records, 1);
+    if ('spaced' in c) {
+      const spaced = toLines(records, 1).map((l) => l.replaceAll('":', '": '));
+      await writeFile(file, spaced.join('\n') + '\n');
+    }
+    const r = await verifyFiles([file], c.opts);
+    expect(r.ok).toBe(false);
+    const found = errors(r).filter((p) => p.kind === 'modified');
+    expect(found).toHaveLength(1);
+    expect(found[0]).toMatchObject({ seq: c.at, line: c.at, reason: 'unhashed_attribute', file });
+    expect(found[0]!.message).toContain('"audit.integrity.approved_by"');
+    // Nothing else is wrong with the chain: the attribute is outside the hash.
+    expect(errors(r).filter((p) => p.kind !== 'modified' && p.kind !== 'bad_signature')).toEqual([]);
+  });
+
+  it('the untouched chains verify (the producer writes only its five)', async () => {
+    expect((await verifyFiles([await writeStream(makeSignedChain({ n: 6, recordSigner: hmacSigner(secret) }).records, 1)], { hmacSecrets: [secret] })).problems).toEqual([]);
+    expect((await verifyFiles([await writeStream(makeChain(6), 1)])).problems).toEqual([]);
   });
 });

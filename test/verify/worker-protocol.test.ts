@@ -47,8 +47,9 @@ function randomItems(rand: (n: number) => number, n: number): ReadItem[] {
     if (rand(3) === 0) item.signature = { status: (['ok', 'bad', 'unknown_key', 'unchecked'] as const)[rand(4)]!, algorithm: ['HMAC-SHA256', 'EdDSA', ''][rand(3)]!, keyId: ['k1', ''][rand(2)]!, detail: ['', 'why'][rand(2)]! };
     if (rand(15) === 0) item.checkpoint = { status: 'unchecked', keyId: '', detail: '' };
     if (rand(15) === 0) item.previousStreamId = streams[rand(streams.length)]!;
+    if (rand(15) === 0) item.unhashed = 'audit.integrity.note';
     items.push(item);
-    if (item.checkpoint === undefined && item.previousStreamId === undefined) prev = item;
+    if (item.checkpoint === undefined && item.previousStreamId === undefined && item.unhashed === undefined) prev = item;
     else if (rand(2) === 0) prev = item; // an item sent whole is not "the row before": the next must not refer to it
   }
   return items;
