@@ -702,6 +702,7 @@ function checkLinks(
       if (cut !== undefined) {
         report('deleted', i, `seq 1–${n - 1} were removed by retention (${cut.file}, ${cut.deletedAt}) after the collector acknowledged them; the cut matches state/retention.log, and ${cut.stateFile} records seq ${cut.state!.acked} acknowledged`, {
           seq: 1,
+          through: n - 1,
           severity: 'info',
         });
         continue;
@@ -713,6 +714,7 @@ function checkLinks(
       if (cuts.length === 0 && earlier !== undefined) {
         report('deleted', i, `seq 1–${earlier.last} were removed by retention (${earlier.file}, ${earlier.deletedAt}) after the collector acknowledged them; ${earlier.stateFile} records seq ${earlier.state!.acked} acknowledged; not checked against a record: seq ${earlier.last + 1}, which carries the hash of seq ${earlier.last}, is missing too`, {
           seq: 1,
+          through: earlier.last,
           severity: 'info',
         });
         prevN = earlier.last;
@@ -736,6 +738,7 @@ function checkLinks(
       const range = missing === 1 ? `seq ${prevN + 1} is` : `seq ${prevN + 1}–${n - 1} (${missing} records) are`;
       report('deleted', i, `${range} missing before seq ${n} at ${where(i)} ${context}${named === undefined ? '' : `; seq ${n} names ${JSON.stringify(named)} as its predecessor`}${claim}`, {
         seq: prevN + 1,
+        through: n - 1,
         ...(named === undefined ? {} : { recordId: named }),
       });
     } else if (k > 0) {

@@ -221,6 +221,8 @@ describe('verifyFiles: intact chains', () => {
 interface Expected {
   kind: ProblemKind;
   seq?: number;
+  /** A range's last seq (docs/integrity.md §8.2), when it differs from seq. */
+  through?: number;
   /** File name relative to the case dir; defaults to the single journal file. */
   file?: string;
   line?: number;
@@ -373,7 +375,7 @@ const tamperCases: TamperCase[] = [
       forged.body = { stringValue: 'approved by admin' };
       return { lines: [...toLines(records), ...toLines([forged])] };
     },
-    expect: [{ kind: 'deleted', seq: 11, line: 11, message: /seq 11–39 \(29 records\) are missing before seq 40/ }],
+    expect: [{ kind: 'deleted', seq: 11, through: 39, line: 11, message: /seq 11–39 \(29 records\) are missing before seq 40/ }],
   },
   {
     name: 'one record deleted',
@@ -384,12 +386,12 @@ const tamperCases: TamperCase[] = [
   {
     name: 'a range deleted',
     tamper: ({ records }) => ({ lines: toLines(records.filter((_, i) => i < 3 || i > 5)) }),
-    expect: [{ kind: 'deleted', seq: 4, line: 4, message: /seq 4–6 \(3 records\)/ }],
+    expect: [{ kind: 'deleted', seq: 4, through: 6, line: 4, message: /seq 4–6 \(3 records\)/ }],
   },
   {
     name: 'first records deleted',
     tamper: ({ records }) => ({ lines: toLines(records.slice(2)) }),
-    expect: [{ kind: 'deleted', seq: 1, line: 1, message: /starts at seq 3/ }],
+    expect: [{ kind: 'deleted', seq: 1, through: 2, line: 1, message: /starts at seq 3/ }],
   },
   {
     name: 'forged record with a duplicate seq (chain recomputed for its predecessor)',
@@ -636,6 +638,7 @@ describe('verifyFiles: tampering is detected and located', () => {
           file,
           ...(e.line === undefined ? {} : { line: e.line }),
           ...(e.seq === undefined ? {} : { seq: e.seq, stream: streamId }),
+          ...(e.through === undefined ? {} : { through: e.through }),
           ...(e.recordId === undefined ? {} : { recordId: e.recordId.replace('*', streamId.slice(-6)) }),
           ...(e.message === undefined ? {} : { message: expect.stringMatching(e.message) }),
         }),
@@ -723,7 +726,7 @@ describe('verifyFiles: a head removed by retention (state/retention.log and the 
     const { dir, streamId } = await headCut({ acked: 12 });
     const r = await verifyFiles([dir]);
     expect(r.ok).toBe(true);
-    expect(r.problems).toEqual([expect.objectContaining({ kind: 'deleted', severity: 'info', stream: streamId, seq: 1, message: expect.stringMatching(/removed by retention.*records seq 12 acknowledged/) })]);
+    expect(r.problems).toEqual([expect.objectContaining({ kind: 'deleted', severity: 'info', stream: streamId, seq: 1, through: 4, message: expect.stringMatching(/removed by retention.*records seq 12 acknowledged/) })]);
   });
 
   // Fixed bug, kept as a regression test: a stream deleted whole from a journal directory, its state file left,
