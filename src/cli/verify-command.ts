@@ -77,7 +77,7 @@
  * Without a signature or checkpoint, the content of the last record of a stream is not covered by the chain
  * (no successor records its hash).
  */
-import { looksLikeKeyMaterial, type VerifyingKey } from '../integrity/keys.js';
+import { keyFilePathShown, looksLikeKeyMaterial, type VerifyingKey } from '../integrity/keys.js';
 import { loadKeyFiles } from '../verify/key-files.js';
 import { commandLine, writeNoVerdictReportFile, writeVerifyReportFile } from '../report/index.js';
 import { countProblems, inputsNotRead, unverifiedStreams, verifyFiles, VerifyInputError, VerifyWorkerError, type Problem, type StreamSummary, type VerifyReport } from '../verify/verifier.js';
@@ -118,11 +118,17 @@ const hide = (v: string): string => (looksLikeKeyMaterial(v) ? '(value hidden)' 
  */
 function hideKeyValues(argv: readonly string[]): string[] {
   let optionsDone = false;
-  return argv.map((a) => {
+  // A key file's path is also hidden when nothing is there (keyFilePathShown: a raw HMAC key pasted in its place).
+  const hideKeyFile = (v: string): string => (keyFilePathShown(v) ? v : '(value hidden)');
+  const isKeyFileOption = (o: string | undefined): boolean => o === '--pubkey' || o === '--hmac-key-file';
+  return argv.map((a, i) => {
     if (!optionsDone && a === '--') optionsDone = true;
     const eq = a.indexOf('=');
-    if (!optionsDone && a.startsWith('--') && eq > 0) return `${a.slice(0, eq + 1)}${hide(a.slice(eq + 1))}`;
-    return hide(a);
+    if (!optionsDone && a.startsWith('--') && eq > 0) {
+      const name = a.slice(0, eq);
+      return `${name}=${(isKeyFileOption(name) ? hideKeyFile : hide)(a.slice(eq + 1))}`;
+    }
+    return !optionsDone && isKeyFileOption(argv[i - 1]) ? hideKeyFile(a) : hide(a);
   });
 }
 

@@ -18,7 +18,7 @@ import {
   generateKeyPairSync,
   type KeyObject,
 } from 'node:crypto';
-import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, constants, existsSync, fstatSync, openSync, readSync } from 'node:fs';
 import { AuditConfigError } from '../core/errors.js';
 import { kindOf } from '../core/value-kind.js';
 import { fileKind } from '../core/file-kind.js';
@@ -165,17 +165,31 @@ function looksLikeEncodedSecret(value: string): boolean {
   return ((/[A-Z]/.test(value) && /[a-z]/.test(value)) || (/[A-Za-z]/.test(value) && /\d/.test(value)));
 }
 
-/** A key file's path for a message: quoted, or a placeholder when the value looks like key material. */
+/**
+ * May a key file's path be shown? Not when it looks like key material; nor when it holds no path separator and
+ * nothing is there (`hmac.ky`, a typo, is then hidden too): a raw HMAC key is any text of 32+ bytes (README
+ * "Keys"), so a word-like one (`correct-horse-battery-staple-2026!`) pasted where its file's path belongs is told
+ * from a file name only by the file system. A value with a `/` is a path (`/run/secrets/…` not mounted).
+ */
+export function keyFilePathShown(path: string): boolean {
+  if (looksLikeKeyMaterial(path)) return false;
+  return /[/\\]/.test(path) || existsSync(path);
+}
+
+/** A key file's path for a message: quoted, or a placeholder (keyFilePathShown). */
 export function keyFileName(path: string): string {
-  return looksLikeKeyMaterial(path) ? '(value hidden)' : JSON.stringify(path);
+  return keyFilePathShown(path) ? JSON.stringify(path) : '(value hidden)';
 }
 
 /**
- * The one-line problem for a key file that cannot be read: the path and the error code, or — when the value
- * looks like the key itself — that it does not look like a path, with `hint` (what the user probably meant).
+ * The one-line problem for a key file that cannot be read: the path and the error code, or — when it may be the
+ * key itself (keyFilePathShown) — that it does not look like a file path, with `hint` (what the user probably meant).
  */
 export function keyFileReadProblem(path: string, code: string | undefined, hint: string): string {
   if (looksLikeKeyMaterial(path)) return `the value does not look like a file path (value hidden); ${hint}`;
+  if (!keyFilePathShown(path)) {
+    return `no such file${code === undefined ? '' : ` (${code})`}, and the value is no path (no /), so it may be the key itself (value hidden); ${hint}`;
+  }
   return `cannot read ${JSON.stringify(path)}${code === undefined ? '' : ` (${code})`}`;
 }
 

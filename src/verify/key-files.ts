@@ -4,7 +4,7 @@
  * content.
  */
 import { AuditConfigError } from '../core/errors.js';
-import { keyFileName, keyFileReadProblem, keyFileText, loadVerifyingKeys, looksLikeKeyMaterial, type VerifyingKey } from '../integrity/keys.js';
+import { keyFileName, keyFilePathShown, keyFileReadProblem, keyFileText, loadVerifyingKeys, looksLikeKeyMaterial, type VerifyingKey } from '../integrity/keys.js';
 import { NotRegularFileError, readSmallRegularFile } from './safe-read.js';
 
 /** Key files are a few hundred bytes; anything much larger is not a key, and is not read whole. */
@@ -15,10 +15,11 @@ async function readKeyFile(path: string, what: string): Promise<string> {
   try {
     bytes = await readSmallRegularFile(path, MAX_KEY_FILE_BYTES);
   } catch (e) {
-    // A value that looks like the key itself (`--pubkey "$(cat key.pem)"`) is never printed.
-    if (looksLikeKeyMaterial(path)) {
+    // A value that may be the key itself (`--pubkey "$(cat key.pem)"`, a raw HMAC key) is never printed.
+    if (!keyFilePathShown(path)) {
       const flag = what === 'HMAC key file' ? '--hmac-key-file' : '--pubkey';
-      throw new AuditConfigError(`${what}: ${keyFileReadProblem(path, undefined, `${flag} takes the path of a file holding the key, not the key itself`)}`);
+      const code = looksLikeKeyMaterial(path) ? undefined : (e as NodeJS.ErrnoException).code;
+      throw new AuditConfigError(`${what}: ${keyFileReadProblem(path, code, `${flag} takes the path of a file holding the key, not the key itself`)}`);
     }
     if (e instanceof NotRegularFileError) throw new AuditConfigError(`${what} ${JSON.stringify(path)} ${e.message}`);
     throw new AuditConfigError(`cannot read ${what} ${JSON.stringify(path)} (${(e as NodeJS.ErrnoException).code ?? 'error'})`);

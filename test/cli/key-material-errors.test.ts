@@ -4,7 +4,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateEd25519KeyPair } from '../../src/integrity/keys.js';
@@ -60,5 +60,33 @@ describe('key material in a key-file setting is never printed', () => {
     const r = run([cmd, flag, value, journal]);
     expect(r.status).toBe(2);
     expectHidden(r.output);
+  });
+});
+
+describe('a raw HMAC key that reads like words, given where its file belongs (found in review)', () => {
+  // A raw key is any text of 32+ bytes: nothing in its shape tells it from a file name, only that nothing is there.
+  const WORDS = ['my-company-audit-hmac-secret-2026-prod!', 'Tr0ub4dor&3-Tr0ub4dor&3-Tr0ub4dor&3', 'correct horse battery staple 2026'];
+
+  it.each(WORDS)('%s: refused, never printed (OTEL_AUDIT_HMAC_KEY_FILE, verify and search --hmac-key-file, the report page)', (key) => {
+    const page = join(dir, 'page.html');
+    const runs = [
+      run(['replay', '--dir', join(dir, 'audit')], { OTEL_AUDIT_HMAC_KEY_FILE: key }),
+      run(['verify', '--hmac-key-file', key, '--report', page, journal]),
+      run(['verify', `--hmac-key-file=${key}`, journal]),
+      run(['search', '--hmac-key-file', key, journal]),
+    ];
+    for (const r of runs) {
+      expect(r.status).toBe(2);
+      expect(r.output).toMatch(/it may be the key itself \(value hidden\)|does not look like a file path \(value hidden\)/);
+      expect(r.output).not.toContain(key);
+    }
+    expect(readFileSync(page, 'utf8')).not.toContain(key.slice(0, 12));
+  });
+
+  it('a missing key file given as a path (with a /) is named: a typo, not a key', () => {
+    const typo = join(dir, 'hmac.ky'); // a path (it has a /), so named
+    const r = run(['verify', '--hmac-key-file', typo, journal]);
+    expect(r.status).toBe(2);
+    expect(r.output).toContain(`cannot read HMAC key file ${JSON.stringify(typo)} (ENOENT)`);
   });
 });
