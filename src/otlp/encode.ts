@@ -204,7 +204,15 @@ class ValueEncoder {
     }
     this.seen.push(v);
     if (Array.isArray(v)) this.array(v, path, depth);
-    else this.map(v as Record<string, unknown>, path, depth);
+    else if (v instanceof Set) this.array(Array.from(v as Set<unknown>), path, depth);
+    else if (v instanceof Map) this.map(entriesOf(v as Map<unknown, unknown>), path, depth);
+    else if (v instanceof Error) this.map(errorFields(v), path, depth);
+    else if (!isPlain(v as object) && Object.keys(v as object).length === 0) {
+      // A URL, a RegExp, a boxed primitive, a class whose state is not in own enumerable properties: written as
+      // `{}` it would be an empty kvlist, its content lost without a word. Its text keeps it; the record is marked.
+      this.p.add(path, `${kindOfObject(v as object)} with no own enumerable properties written as its text`);
+      this.otlp = this.canon = `{"stringValue":${encodeString(textOf(v as object), path, this.p, this.limits)}}`;
+    } else this.map(v as Record<string, unknown>, path, depth);
     this.seen.pop();
     return true;
   }
@@ -333,4 +341,45 @@ export function encodeAnyValue(
   const e = new ValueEncoder(p, limits);
   if (!e.value(v, path, 0)) return undefined;
   return { otlp: e.otlp, canonical: e.canon };
+}
+
+/** A plain object: what the Logs API's AnyValue map is (an object literal, JSON.parse, Object.create(null)). */
+function isPlain(v: object): boolean {
+  const proto = Object.getPrototypeOf(v) as unknown;
+  return proto === Object.prototype || proto === null;
+}
+
+/** A Map's entries as a kvlist's members: keys as text (String), the last of keys with one text winning, as in a map. */
+function entriesOf(m: Map<unknown, unknown>): Record<string, unknown> {
+  const o: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
+  for (const [k, v] of m) o[typeof k === 'string' ? k : textOf(k)] = v;
+  return o;
+}
+
+/** An Error's name and message (not enumerable, so `{}` otherwise), then its own enumerable fields (code, errno, …). */
+function errorFields(e: Error): Record<string, unknown> {
+  const o: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
+  o.name = safeRead(() => e.name);
+  o.message = safeRead(() => e.message);
+  for (const k of Object.keys(e)) o[k] = safeRead(() => (e as unknown as Record<string, unknown>)[k]);
+  return o;
+}
+
+function safeRead(read: () => unknown): unknown {
+  try {
+    return read();
+  } catch {
+    return '[unreadable]';
+  }
+}
+
+function textOf(v: unknown): string {
+  const t = safeRead(() => String(v));
+  return typeof t === 'string' ? t : '[unreadable]';
+}
+
+/** `a URL`, `an object`: for the mark. */
+function kindOfObject(v: object): string {
+  const name = safeRead(() => (v.constructor as { name?: unknown } | undefined)?.name);
+  return typeof name === 'string' && name !== '' ? `a ${name}` : 'an object';
 }

@@ -174,7 +174,21 @@ const cases: Case[] = [
     canonical: '{"x":{"intValue":"1"},"y":{"stringValue":"two"}}',
     problems: [],
   },
-  { name: 'Map instance → no own enumerable properties', value: new Map([['a', 1]]), otlp: kvl(), canonical: '{}', problems: [] },
+  // Objects whose content is not in own enumerable properties (`{}` to JSON.stringify and to the stock exporter):
+  // never an empty kvlist that loses it without a word (found in review).
+  { name: 'Map → its entries as a kvlist (keys as text, in the order an object keeps them)', value: new Map<unknown, unknown>([['a', 1], [2, 'b']]), otlp: kvl(['2', str('b')], ['a', int('1')]), canonical: '{"2":{"stringValue":"b"},"a":{"intValue":"1"}}', problems: [] },
+  { name: 'Set → its values as an array', value: new Set([1, 'x']), otlp: arr(int('1'), str('x')), canonical: '[{"intValue":"1"},{"stringValue":"x"}]', problems: [] },
+  { name: 'Error → name and message', value: new TypeError('permission denied on /etc/shadow'), otlp: kvl(['name', str('TypeError')], ['message', str('permission denied on /etc/shadow')]), canonical: '{"message":{"stringValue":"permission denied on /etc/shadow"},"name":{"stringValue":"TypeError"}}', problems: [] },
+  {
+    name: 'Error with own fields (a system error) → name, message, then its fields',
+    value: Object.assign(new Error('EACCES: open'), { code: 'EACCES', errno: -13 }),
+    otlp: kvl(['name', str('Error')], ['message', str('EACCES: open')], ['code', str('EACCES')], ['errno', int('-13')]),
+    canonical: '{"code":{"stringValue":"EACCES"},"errno":{"intValue":"-13"},"message":{"stringValue":"EACCES: open"},"name":{"stringValue":"Error"}}',
+    problems: [],
+  },
+  { name: 'URL → its text, marked', value: new URL('https://example.com/a?b=1'), otlp: str('https://example.com/a?b=1'), canonical: str('https://example.com/a?b=1'), problems: [/^v: a URL with no own enumerable properties written as its text$/] },
+  { name: 'RegExp → its text, marked', value: /a+b/g, otlp: str('/a+b/g'), canonical: str('/a+b/g'), problems: [/^v: a RegExp with no own enumerable properties written as its text$/] },
+  { name: 'a Map inside a map', value: { m: new Map([['k', true]]) }, otlp: kvl(['m', kvl(['k', '{"boolValue":true}'])]), canonical: '{"m":{"k":{"boolValue":true}}}', problems: [] },
 ];
 
 function problemsOf(p: EncodeProblems): string[] {
