@@ -1,6 +1,7 @@
 /**
  * Names only the processor writes: the chain (`audit.sequence.*`), per-record MACs and signatures
- * (`audit.integrity.*`), checkpoints (`audit.checkpoint.*`) and the event names of the records it emits itself
+ * (`audit.integrity.*`), checkpoints (`audit.checkpoint.*`), the validation mark (`audit.validation.error`: a
+ * caller's would read as the processor's verdict on the record) and the event names of the records it emits itself
  * (`audit.stream.end`, `audit.checkpoint`). A caller's record that carries one would be read by a verifier as
  * if the processor had written it (a forged end marker makes every later record look inserted), so onEmit
  * moves the caller's value under `audit.caller.*` (`audit.sequence.end` → `audit.caller.sequence.end`, event
@@ -9,7 +10,7 @@
  * processor owns")
  */
 import type { ReadWriteLogRecord } from '@opentelemetry/sdk-logs';
-import { ATTR_RECORD_ID, ATTR_SEQ_NUMBER, ATTR_SEQ_STREAM_ID, EVENT_CHECKPOINT, EVENT_STREAM_END } from '../core/attributes.js';
+import { ATTR_RECORD_ID, ATTR_SEQ_NUMBER, ATTR_SEQ_STREAM_ID, ATTR_VALIDATION_ERROR, EVENT_CHECKPOINT, EVENT_STREAM_END } from '../core/attributes.js';
 import { asText, describe } from '../otlp/describe.js';
 
 const RESERVED_PREFIXES = ['audit.sequence.', 'audit.integrity.', 'audit.checkpoint.'] as const;
@@ -20,14 +21,14 @@ export const CALLER_PREFIX = 'audit.caller.';
 /** `audit.x.y` → `audit.caller.x.y`. */
 export const callerName = (name: string): string => CALLER_PREFIX + name.slice('audit.'.length);
 
-/** `audit.s…`, `audit.i…`, `audit.c…`: the only names worth the full check (onEmit runs this on every key). */
-const RESERVED_SEVENTH = new Set([0x73, 0x69, 0x63]);
+/** `audit.s…`, `audit.i…`, `audit.c…`, `audit.v…`: the only names worth the full check (onEmit runs this on every key). */
+const RESERVED_SEVENTH = new Set([0x73, 0x69, 0x63, 0x76]);
 
 /** The reserved names another processor puts on the live record (chain/live-stamps.ts). */
 const LIVE_STAMPS: ReadonlySet<string> = new Set([ATTR_SEQ_STREAM_ID, ATTR_SEQ_NUMBER]);
 
 export const isReservedName = (key: string): boolean =>
-  RESERVED_SEVENTH.has(key.charCodeAt(6)) && key.startsWith('audit.') && RESERVED_PREFIXES.some((p) => key.startsWith(p));
+  RESERVED_SEVENTH.has(key.charCodeAt(6)) && key.startsWith('audit.') && (key === ATTR_VALIDATION_ERROR || RESERVED_PREFIXES.some((p) => key.startsWith(p)));
 
 /**
  * Moves a caller's reserved attributes and event name aside on the live record (onEmit may change it) and

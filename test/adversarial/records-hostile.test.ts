@@ -102,6 +102,8 @@ describe('raw Logs API: the processor owns its names', () => {
     ['audit.sequence.previous_stream_id', '00000000-0000-4000-8000-000000000000', 'audit.caller.sequence.previous_stream_id'],
     ['audit.checkpoint.sequence', 3, 'audit.caller.checkpoint.sequence'],
     ['audit.integrity.value', 'AAAA', 'audit.caller.integrity.value'],
+    // A caller's mark would read as the processor's verdict (found in review: shipped as is on a valid record).
+    ['audit.validation.error', 'forged', 'audit.caller.validation.error'],
   ])('a caller-supplied %s is moved to %s (the third column), the record marked, and the chain stays whole', async (key, value, moved) => {
     p = await makePipeline();
     const logger = p.provider.getLogger('audit');
@@ -112,8 +114,11 @@ describe('raw Logs API: the processor owns its names', () => {
     const forged = remote[1]!;
     const keys = forged.attributes!.map((a) => a.key);
     expect(keys).toContain(moved);
-    expect(keys.filter((k) => k === key)).toHaveLength(key.startsWith('audit.sequence.') && key !== 'audit.sequence.end' && key !== 'audit.sequence.previous_stream_id' ? 1 : 0);
+    // The processor writes its own: the chain stamps, and the mark this very move sets.
+    const own = (key.startsWith('audit.sequence.') && key !== 'audit.sequence.end' && key !== 'audit.sequence.previous_stream_id') || key === 'audit.validation.error';
+    expect(keys.filter((k) => k === key)).toHaveLength(own ? 1 : 0);
     expect(mark(forged)).toContain(`${key} are written only by the processor`);
+    expect(forged.attributes!.find((a) => a.key === moved)!.value).toEqual(typeof value === 'string' ? { stringValue: value } : expect.anything());
   });
 
   it.each(['audit.stream.end', 'audit.checkpoint'])('a caller event named %s is renamed under audit.caller.* and marked; the real end marker still closes the stream', async (eventName) => {
