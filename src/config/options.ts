@@ -21,7 +21,8 @@ export { DEFAULT_DIR } from './table.js';
 /** The code option at a dotted name (`exporter.protocol`); undefined or null when not given. */
 function given(code: AuditProcessorOptions, name: string): unknown {
   let v: unknown = code;
-  for (const key of name.split('.')) v = typeof v === 'object' && v !== null ? (v as Record<string, unknown>)[key] : undefined;
+  // Own properties only: a polluted Object.prototype (`file: 'off'`) must not configure the audit trail.
+  for (const key of name.split('.')) v = typeof v === 'object' && v !== null && Object.hasOwn(v, key) ? (v as Record<string, unknown>)[key] : undefined;
   return v;
 }
 

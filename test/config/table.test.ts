@@ -114,6 +114,19 @@ describe('every code option of the table', () => {
     expect(valueAt(resolveOptions(codeWith(name, good.code), key), name)).toEqual(good.code);
   });
 
+  it.each(options.map((o) => [o.name, o] as const))('%s: an inherited value (a polluted Object.prototype) is not an option', (name, { row }) => {
+    const good = samples(row.kind).good?.(row.default);
+    if (good === undefined) return;
+    const leaf = name.split('.').pop()!;
+    const proto = Object.prototype as Record<string, unknown>;
+    proto[leaf] = good.code;
+    try {
+      expect(valueAt(resolveOptions(name.includes('.') ? { exporter: {} } : {}, {}), name)).toEqual(name === 'dir' ? resolve(String(row.default)) : row.default);
+    } finally {
+      delete proto[leaf];
+    }
+  });
+
   it('names only options of AuditProcessorOptions, each with exactly its type', () => {
     expectTypeOf<OptionName>().toExtend<keyof AuditProcessorOptions | 'exporter.protocol'>();
     type Resolved = Omit<ResolvedOptions, 'exporter'> & { 'exporter.protocol': ResolvedOptions['exporter']['protocol'] };
