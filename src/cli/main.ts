@@ -35,7 +35,21 @@ let stdoutGone = false;
 const out = (s: string): void => {
   if (!stdoutGone) process.stdout.write(s);
 };
-const err = (s: string): void => void process.stderr.write(s);
+/** The reader of stderr went away (`… 2>&1 | true`): nothing more is written there. */
+let stderrGone = false;
+const err = (s: string): void => {
+  if (!stderrGone) process.stderr.write(s);
+};
+
+/**
+ * Every command: stderr closed by its reader is no crash (an unhandled 'error' event exited 1, "integrity
+ * failure", for an intact input: found in review). The command runs on and exits with its own status.
+ */
+function quietWhenStderrGoes(): void {
+  process.stderr.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE' || e.code === 'ERR_STREAM_DESTROYED') stderrGone = true;
+  });
+}
 
 /**
  * For the commands that finish by themselves: a reader that goes away is no reason to crash with a stack trace
@@ -72,6 +86,7 @@ function streamingIo(): CommandIo {
 
 async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
+  quietWhenStderrGoes();
   if (cmd !== 'search' && cmd !== 'tail') quietWhenStdoutGoes();
   switch (cmd) {
     case 'verify':
