@@ -7,7 +7,7 @@
  * open), so this command holds the event loop itself until the replay settles or `--timeout` stops it; it
  * then says what was and was not delivered, and exits 1 unless everything was.
  */
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { listStreams, stateDir } from '../sinks/files.js';
 import { httpUrl } from '../core/http-url.js';
 import { OtlpSender, type BatchSender, type SendResult } from '../deliver/otlp-sender.js';
@@ -121,6 +121,12 @@ export async function runReplayCommand(argv: string[], out: (s: string) => void,
     return usage(`${named}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such directory' : ((e as NodeJS.ErrnoException).code ?? 'cannot be read')}`);
   }
   if (!isDir) return usage(`${named} is not a directory`);
+  // A directory this user cannot list would otherwise read as one holding no journal (found in review).
+  try {
+    readdirSync(o.dir);
+  } catch (e) {
+    return usage(`${named}: ${(e as NodeJS.ErrnoException).code ?? 'cannot be read'}`);
+  }
   // Nor is a directory that holds no journal (a mistyped `--dir ~`) given a state/ and reported as replayed.
   if (listStreams(o.dir).size === 0 && !existsSync(stateDir(o.dir))) return usage(`${named} holds no otel-audit journal (no journal segment, no state/): nothing to replay`);
   let url: string | undefined;

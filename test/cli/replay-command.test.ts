@@ -3,8 +3,10 @@
  * with nothing listening: it exits 0 only when everything was delivered, otherwise says what was not and exits
  * 1 (never 0 silently), releases its locks, and never prints the export headers.
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startCollector, type CollectorHandle } from '../../src/collector/index.js';
 import { replayEndpoint } from '../../src/cli/replay-command.js';
@@ -221,4 +223,27 @@ describe('replayEndpoint', () => {
   ])('%s (%s) -> %s', (given, protocol, expected) => {
     expect(replayEndpoint(given, protocol)).toBe(expected);
   });
+});
+
+// Found in review: a directory this user cannot list read as one with no journal, "nothing to replay".
+it.skipIf(process.getuid?.() !== 0)('replay --dir on a directory the user cannot list: exit 2 with EACCES, not "nothing to replay"', () => {
+  const chunk = readdirSync(join(import.meta.dirname, '../../dist')).find((n) => /^replay-command-.*\.js$/.test(n))!;
+  const outer = mkdtempSync('/tmp/otel-audit-eacces-');
+  try {
+    chmodSync(outer, 0o755); // the other user may pass through, not into `locked`
+    const locked = join(outer, 'locked');
+    mkdirSync(locked, { mode: 0o700 });
+    // The module is loaded before the uid changes: the other user may not read the repository.
+    const script = `const { runReplayCommand } = await import(${JSON.stringify(pathToFileURL(join(import.meta.dirname, '../../dist', chunk)).href)});
+process.setgid(54321); process.setuid(54321);
+const lines = []; const code = await runReplayCommand(['--dir', ${JSON.stringify(locked)}], (s) => lines.push(s), (s) => lines.push(s));
+console.log(JSON.stringify({ code, text: lines.join('') }));`;
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 30_000 });
+    const got = JSON.parse(r.stdout) as { code: number; text: string };
+    expect(got.code).toBe(2);
+    expect(got.text).toContain('EACCES');
+    expect(got.text).not.toContain('nothing to replay');
+  } finally {
+    rmSync(outer, { recursive: true, force: true });
+  }
 });
