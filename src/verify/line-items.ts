@@ -132,6 +132,12 @@ function buildItem(
   return item;
 }
 
+/**
+ * JSON.parse's error without the input it quotes (V8: `Unexpected token 'T', "ThisIsMyVe"... is not valid JSON`):
+ * the line may be a key file given as an input, and its first characters are then the key's (found in review).
+ */
+const jsonErrorText = (e: unknown): string => clip(errorText(e).replace(/, ".*"(?:\.\.\.)? is not valid JSON$/s, ', not valid JSON'));
+
 /** The items of one line, handed to `emit` in line order. */
 function lineItems(file: string, text: string, line: number, terminated: boolean, opts: ResolvedOptions, emit: (item: ReadItem) => void): void {
   if (text.trim() === '') return; // blank lines carry nothing; writers may leave one at the end
@@ -161,8 +167,8 @@ function lineItems(file: string, text: string, line: number, terminated: boolean
   } catch (e) {
     emit(
       terminated
-        ? { kind: 'malformed', file, line, message: `not JSON: ${clip(errorText(e))}` }
-        : { kind: 'torn', file, line, message: `last line is incomplete (no newline, not JSON): ${clip(errorText(e))}` },
+        ? { kind: 'malformed', file, line, message: `not JSON: ${jsonErrorText(e)}` }
+        : { kind: 'torn', file, line, message: `last line is incomplete (no newline, not JSON): ${jsonErrorText(e)}` },
     );
     return;
   }

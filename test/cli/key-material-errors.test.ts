@@ -90,3 +90,24 @@ describe('a raw HMAC key that reads like words, given where its file belongs (fo
     expect(r.output).toContain(`cannot read HMAC key file ${JSON.stringify(typo)} (ENOENT)`);
   });
 });
+
+describe('a key file given as an input of verify or search (found in review)', () => {
+  it.each([
+    ['a raw HMAC key', 'ThisIsMyVerySecretHmacKeyValue!!ABCDEFG'],
+    ['a base64: key', `base64:${secret.toString('base64')}`],
+    ['a PEM key', pair.privateKeyPem],
+  ])('%s: its line is malformed, and no character of the key past the first is quoted', (_what, key) => {
+    const file = join(dir, 'hmac.key');
+    writeFileSync(file, `${key}\n`);
+    const page = join(dir, 'input-page.html');
+    const verified = run(['verify', '--report', page, file]);
+    expect(verified.output).toMatch(/MALFORMED .* not JSON/);
+    for (const r of [verified, run(['search', file])]) {
+      const body = key.split('\n').find((l) => l.length > 12 && !l.startsWith('-----'))!;
+      for (let i = 1; i + 4 <= body.length; i += 2) expect(r.output).not.toContain(body.slice(i, i + 4));
+    }
+    const html = readFileSync(page, 'utf8');
+    const body = key.split('\n').find((l) => l.length > 12 && !l.startsWith('-----'))!;
+    for (let i = 1; i + 6 <= body.length; i += 3) expect(html).not.toContain(body.slice(i, i + 6));
+  });
+});
