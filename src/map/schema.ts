@@ -6,7 +6,21 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
 
-const NO_CONTROL = /^[^\u0000-\u001f\u007f]*$/;
+/** C0, DEL and C1 (U+0080–U+009F, NEL among them): Unicode's control characters (general category Cc). */
+const NO_CONTROL = /^[^\u0000-\u001f\u007f-\u009f]*$/;
+/**
+ * White space (what the regular expression `\s` matches: ECMA-262 WhiteSpace and LineTerminator) and the
+ * invisible characters beside it (zero-width spaces and joiners, word joiner): an identifier made only of these
+ * reads as blank. As code units, for validate-record.ts's one-pass check.
+ */
+export const BLANK_CODES: ReadonlySet<number> = new Set([
+  0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x20, 0xa0, 0x1680, 0x2000, 0x2001, 0x2002, 0x2003, 0x2004, 0x2005, 0x2006, 0x2007, 0x2008, 0x2009,
+  0x200a, 0x2028, 0x2029, 0x202f, 0x205f, 0x3000, 0xfeff, 0x200b, 0x200c, 0x200d, 0x2060,
+]);
+const isBlank = (v: string): boolean => {
+  for (let i = 0; i < v.length; i++) if (!BLANK_CODES.has(v.charCodeAt(i))) return false;
+  return true;
+};
 const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
 
 const wellFormed = (s: string): boolean => s.isWellFormed();
@@ -14,7 +28,7 @@ const wellFormed = (s: string): boolean => s.isWellFormed();
 /** Non-empty text without lone surrogates; `plain` also forbids control characters (identifiers, verbs). */
 export const text = (max: number, plain = true) => {
   let s = z.string().min(1, 'must not be empty').max(max, `must be at most ${max} characters`);
-  if (plain) s = s.regex(NO_CONTROL, 'must not contain control characters');
+  if (plain) s = s.regex(NO_CONTROL, 'must not contain control characters').refine((v) => v === '' || !isBlank(v), 'must not be blank (only white space)');
   return s.refine(wellFormed, 'must not contain a lone surrogate');
 };
 

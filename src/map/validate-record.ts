@@ -4,7 +4,7 @@
  * `audit.validation.error`, and counted.
  */
 import { z } from 'zod';
-import { ACTOR_TYPES, OUTCOMES, text } from './schema.js';
+import { ACTOR_TYPES, BLANK_CODES, OUTCOMES, text } from './schema.js';
 import * as A from '../core/attributes.js';
 
 /**
@@ -34,9 +34,12 @@ function isText(v: unknown, max: number, noControl: boolean): boolean {
   if (typeof v !== 'string') return false;
   const n = v.length;
   if (n === 0 || n > max) return false;
+  // noControl: some character that is not blank (schema.ts BLANK_CODES); seen at once for the usual ASCII text.
+  let visible = !noControl;
   for (let i = 0; i < n; i++) {
     const c = v.charCodeAt(i);
-    if (c < 0x20 || c === 0x7f) {
+    if (!visible && !BLANK_CODES.has(c)) visible = true;
+    if (c < 0x20 || (c >= 0x7f && c <= 0x9f)) {
       if (noControl) return false;
     } else if (c >= 0xd800 && c <= 0xdfff) {
       // A lone surrogate: a low one, or a high one not followed by a low one.
@@ -46,7 +49,7 @@ function isText(v: unknown, max: number, noControl: boolean): boolean {
       i++;
     }
   }
-  return true;
+  return visible;
 }
 const plain = (v: unknown, max: number): boolean => isText(v, max, true);
 /** Absent, or what text(max, noControl) accepts. */

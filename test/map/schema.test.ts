@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { AuditValidationError, type ValidationIssue } from '../../src/core/errors.js';
-import { ANONYMOUS_ACTOR, AuditEventSchema, type AuditEvent } from '../../src/map/schema.js';
+import { ActorSchema, ANONYMOUS_ACTOR, AuditEventSchema, type AuditEvent } from '../../src/map/schema.js';
 import { prepareEvent, validateEvent } from '../../src/map/map-event.js';
 
 const MINIMAL = { action: 'LOGIN', outcome: 'success', actor: { id: 'u-1', type: 'user' } } as const;
@@ -175,6 +175,10 @@ describe('validateEvent rejects invalid events with the right paths', () => {
     const msg = (event: unknown): string | undefined => issuesOf(event)[0]?.message;
     expect(msg({ ...MINIMAL, action: '' })).toBe('must not be empty');
     expect(msg({ ...MINIMAL, action: 'A\nB' })).toBe('must not contain control characters');
+    // Found in review: C1 controls (NEL) and identifiers that are only white space or invisible passed.
+    for (const action of ['A\u0085B', 'A\u009bB']) expect(msg({ ...MINIMAL, action })).toBe('must not contain control characters');
+    for (const id of [' ', '   ', '\u00a0', '\u200b', '\u3000', '\ufeff \u200b']) expect(msg({ ...MINIMAL, actor: { id, type: 'user' } })).toBe('must not be blank (only white space)');
+    expect(ActorSchema.safeParse({ id: ' alice ', type: 'user' }).success).toBe(true); // white space around a name is the caller's
     expect(msg({ ...MINIMAL, actor: { id: '\uD800', type: 'user' } })).toBe('must not contain a lone surrogate');
     expect(msg({ ...MINIMAL, message: '\uD800' })).toBe('must not contain a lone surrogate');
     expect(msg(withDetails(manyDetails(65)))).toBe('at most 64 details');
