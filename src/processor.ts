@@ -123,6 +123,10 @@ export class AuditLogRecordProcessor implements LogRecordProcessor {
    * only that record takes it.
    */
   private slot: ReceiptSlot | undefined;
+  /** @internal The `audit.record.id` of the last record this processor selected (AuditLogger: where did it go?). */
+  _lastSeenId: unknown;
+  /** @internal Installed by `otel-audit/register` (a second processor in the process is then said once). */
+  _zeroCode = false;
   private lastResource: SdkResource | undefined;
   private lastScope: SdkInstrumentationScope | undefined;
   /** MAC/signature of every record, when a key is configured. */
@@ -201,7 +205,21 @@ export class AuditLogRecordProcessor implements LogRecordProcessor {
     });
     if (this.replayer !== undefined) this.replayDone = startReplay(this.replayer, retention);
     (globalThis as Registry)[REGISTRY] = this;
+    for (const p of LIVE) {
+      if (!p._zeroCode) continue;
+      sayLoudly(
+        `otel-audit: another AuditLogRecordProcessor (stream ${this.streamId}) is created while the one of --import otel-audit/register (stream ${p.streamId}) runs: the global LoggerProvider is register's, so the Logs API's records go to that one; an app that starts NodeSDK itself should not also start with --import otel-audit/register`,
+        'warn',
+      );
+      break;
+    }
     onProcessExit(this);
+  }
+
+  /** @internal Another live processor of this process whose last record was `recordId` (see `_lastSeenId`). */
+  static _sawRecord(recordId: string, except: AuditLogRecordProcessor): AuditLogRecordProcessor | undefined {
+    for (const p of LIVE) if (p !== except && p._lastSeenId === recordId) return p;
+    return undefined;
   }
 
   /** Checkpoints by count, and by time when a record was sealed since the last one (docs/integrity.md §5). */
@@ -313,6 +331,7 @@ export class AuditLogRecordProcessor implements LogRecordProcessor {
 
   onEmit(record: ReadWriteLogRecord): void {
     if (!this.select(record)) return;
+    this._lastSeenId = (record.attributes as Readonly<Record<string, unknown>>)[A.ATTR_RECORD_ID];
     // Only the typed-API record the receipt was set for takes it: an audit record emitted before it reaches this
     // processor (a diag logger that records the SDK's own warnings, say) is a raw record, validated as one.
     let typed: ReceiptSlot | undefined;

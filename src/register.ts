@@ -82,6 +82,7 @@ function install(): { processor: AuditLogRecordProcessor; provider: LoggerProvid
     process.stderr.write(`${e.message}\n`);
     process.exit(EX_CONFIG);
   }
+  processor._zeroCode = true;
   const resource = defaultResource().merge(detectResources({ detectors: detectorsFromEnv() }));
   const provider = new LoggerProvider({ resource, processors: [processor] });
   // api-logs (0.2xx) answers with the global provider, api 1.10 (3.x) with whether it took this one.

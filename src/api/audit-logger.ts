@@ -105,6 +105,13 @@ export class AuditLogger {
       }
       // NodeSDK with the SDK disabled never registers the processor it was given: not a set-up mistake.
       if (sdkDisabled()) return notKept(new AuditLossError(SDK_DISABLED, [m.recordId]));
+      // Recorded all the same, by another audit processor: said, so that the caller does not record it twice.
+      const other = AuditLogRecordProcessor._sawRecord(m.recordId, this.processor);
+      if (other !== undefined) {
+        throw new AuditConfigError(
+          `the audit record reached another AuditLogRecordProcessor of this process (stream ${other.streamId}), which recorded it, not the one this AuditLogger uses (stream ${this.processor.streamId}): the LoggerProvider holds that other one (two audit pipelines, --import otel-audit/register and NodeSDK's?); do not record the event again, keep one pipeline`,
+        );
+      }
       throw new AuditConfigError(
         'the audit record did not reach the AuditLogRecordProcessor: register the processor on the LoggerProvider this AuditLogger uses (NodeSDK logRecordProcessors, LoggerProvider processors, or --import otel-audit/register)',
       );

@@ -231,6 +231,23 @@ describe('zero-code: node --import otel-audit/register', () => {
     expect((await child.exited).code).toBe(0);
   });
 
+  // Found in review: record() said the record had not been recorded, though register's processor had journaled it
+  // (a caller retrying would record it twice), and nothing said at start-up that two pipelines were running.
+  it('an app that also sets up its own audit pipeline: said at start-up; record() says where the record went', async () => {
+    const { auditDir, collector } = await setup();
+    const child = registered('register-second-pipeline.mjs', { OTEL_AUDIT_DIR: auditDir, OTEL_EXPORTER_OTLP_LOGS_ENDPOINT: collector.endpoint });
+    const done = await child.waitFor((o) => o.event === 'done');
+    expect((await child.exited).code).toBe(0);
+    expect(child.stderr.join('\n')).toMatch(/another AuditLogRecordProcessor \(stream .*\) is created while the one of --import otel-audit\/register/);
+    const error = done.error as { config: boolean; message: string };
+    expect(error.config).toBe(true);
+    expect(error.message).toMatch(/reached another AuditLogRecordProcessor of this process \(stream (\S+)\), which recorded it/);
+    const registerStream = /stream (\S+)\), which recorded it/.exec(error.message)![1]!;
+    expect(registerStream).not.toBe(done.mine);
+    const logins = journalRecords(auditDir).filter((r) => r.eventName === 'audit.login' || r.attributes?.some((a) => a.key === 'audit.action' && a.value?.stringValue === 'LOGIN'));
+    expect(logins.map(streamOf)).toEqual([registerStream]);
+  });
+
   it.each([
     ['--import', 'register-app.mjs'],
     ['-r', 'register-app.cjs'],
