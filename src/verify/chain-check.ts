@@ -467,8 +467,10 @@ function reportReordered(s: RecordStore, rows: Uint32Array, reorderCandidates: r
 /** Sets F_OUT_OF_ORDER on the rows of one file (reading order, not in order) outside the run kept, clears it on the others. */
 function markOutOfOrder(s: RecordStore, kept: readonly number[], seqOf: (i: number) => number, around: Map<number, [number | undefined, number | undefined]>): void {
   const m = kept.length;
-  // Longest non-decreasing subsequence, built from the end: head[l] is the largest first seq of a run of length
-  // l found so far (non-increasing in l), so a record read earlier replaces a later one of the same run length.
+  // Longest increasing subsequence, built from the end: head[l] is the largest first seq of a run of length l found
+  // so far (decreasing in l), so a record read earlier replaces a later one of the same run length. Strictly
+  // increasing: a seq read twice counts once, else an extra copy read early (a redelivery) could make the run that
+  // keeps it, and blame a record that never moved (found in review); the copy left out is a duplicate, not reported.
   const head = new Float64Array(m + 1);
   const headAt = new Int32Array(m + 1);
   const next = new Int32Array(m);
@@ -479,7 +481,7 @@ function markOutOfOrder(s: RecordStore, kept: readonly number[], seqOf: (i: numb
     let hi = longest;
     while (lo < hi) {
       const mid = (lo + hi + 1) >>> 1;
-      if (head[mid]! >= x) lo = mid;
+      if (head[mid]! > x) lo = mid;
       else hi = mid - 1;
     }
     next[p] = lo === 0 ? -1 : headAt[lo]!;

@@ -206,6 +206,28 @@ describe('verifyFiles: intact chains', () => {
     }
   });
 
+  // Found in review: the extra copy counted toward the run kept in order, so seq 7, which never moved, was blamed.
+  it.each([
+    ['an identical copy of seq 8 read before seq 7', [0, 1, 2, 3, 4, 5, 7, 6, 7, 8, 9], [8]],
+    ['a copy of seq 3 read after seq 9, and one of seq 5 before seq 2', [0, 4, 1, 2, 3, 4, 5, 6, 7, 8, 2, 9], [3, 5]],
+  ])('%s (redelivery): a duplicate, not a record reordered', async (_name, order, dup) => {
+    const dir = await freshDir();
+    const chain = makeChain(10);
+    await writeLines(join(dir, 'a.jsonl'), order.map((k) => toLines([chain[k]!])[0]!));
+    const report = await verifyFiles([dir]);
+    expect(report.problems.map((p) => [p.kind, p.seq])).toEqual(dup.map((n) => ['duplicate', n]));
+    expect(report.ok).toBe(true);
+  });
+
+  it('a record moved among duplicates is still the one named', async () => {
+    const dir = await freshDir();
+    const chain = makeChain(10);
+    // seq 2 moved to the end; seq 5 read twice in place.
+    await writeLines(join(dir, 'a.jsonl'), [0, 2, 3, 4, 4, 5, 6, 7, 8, 9, 1].map((k) => toLines([chain[k]!])[0]!));
+    const report = await verifyFiles([dir]);
+    expect(errors(report).map((p) => [p.kind, p.seq])).toEqual([['reordered', 2]]);
+  });
+
   it('reports shuffled lines as reordered without --allow-reorder', async () => {
     const dir = await freshDir();
     const chain = makeChain(30);
