@@ -199,7 +199,7 @@ interface ExportDelegate {
 
 /** otlp-exporter-base's transport: one attempt (`HttpExporterTransport`) or the retrying one around it. */
 interface ExporterTransport {
-  send(data: Uint8Array, timeoutMillis: number): Promise<{ status: 'success' | 'failure' | 'retryable'; retryInMillis?: number }>;
+  send(data: Uint8Array, timeoutMillis: number): Promise<{ status: 'success' | 'failure' | 'retryable'; retryInMillis?: number; data?: Uint8Array }>;
   shutdown(): void;
 }
 
@@ -243,6 +243,13 @@ class ReleasableRetryingTransport implements ExporterTransport {
    * taken whole would be sent again.
    */
   onDeadline: (() => void) | undefined;
+  /**
+   * HTTP: a success must come with its body read to the end. The stock HTTP transport answers a 2xx whose body was
+   * cut off (the connection reset mid-body) as a success with no `data` — a complete body, even an empty one, comes
+   * as a buffer — and a partial_success rejecting records was then taken as delivery, its records lost without a
+   * word (found in review). Such an answer proves nothing: the attempt is retryable (a duplicate at worst).
+   */
+  requireBody = false;
   constructor(private readonly inner: ExporterTransport) {}
 
   /** One attempt, settled by the transport or, failing that, as retryable at its cap. */
@@ -256,7 +263,7 @@ class ReleasableRetryingTransport implements ExporterTransport {
       this.inner.send(data, timeoutMillis).then(
         (r) => {
           clearTimeout(timer);
-          resolve(r);
+          resolve(this.requireBody && r.status === 'success' && r.data === undefined ? { status: 'retryable' } : r);
         },
         (e: unknown) => {
           clearTimeout(timer);
@@ -415,6 +422,7 @@ export class OtlpSender implements BatchSender {
   private addRoute(delegate: ExportDelegate): Route {
     const retries = ownRetries(delegate);
     if (retries !== undefined) {
+      retries.requireBody = this.protocol !== 'grpc';
       retries.onDeadline = () => this.sockets.destroyAll();
       if (this.retryListener !== undefined) retries.onRetry = this.retryListener;
     }

@@ -163,3 +163,34 @@ describe('a response that never ends', () => {
     }
   });
 });
+
+// Found in review: the stock HTTP transport answers a 2xx whose body is cut off (connection reset mid-body) as a
+// success with no body, so a partial_success rejecting records was taken as delivery: those records were lost.
+describe('a success whose body is cut off proves nothing', () => {
+  it.each(['http/json', 'http/protobuf'] as const)('%s: sent again, and the complete answer is read', async (protocol) => {
+    const answer = '{"partialSuccess":{"rejectedLogRecords":"3","errorMessage":"bad records"}}';
+    let requests = 0;
+    const server = createServer((req, res) => {
+      const n = requests++;
+      req.resume();
+      req.on('end', () => {
+        if (n > 0) return res.writeHead(200, { 'Content-Type': 'application/json' }).end(answer);
+        // Content-Length promises the whole answer; half of it arrives, then the connection is reset.
+        res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': String(answer.length) });
+        res.write(answer.slice(0, 20), () => setTimeout(() => res.socket?.destroy(), 20));
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1/logs`;
+    const sender = new OtlpSender({ url, timeoutMillis: 5000, protocol });
+    try {
+      const r = await sender.send('{"resourceLogs":[]}', 3);
+      expect(requests).toBe(2);
+      expect(r).toMatchObject({ ok: false, rejected: 3 });
+    } finally {
+      await sender.shutdown();
+      server.closeAllConnections();
+      server.close();
+    }
+  });
+});
