@@ -480,8 +480,6 @@ export class OtlpSender implements BatchSender {
     return new Promise<SendResult>((resolve) => {
       route.delegate.export({ body: wire, count }, (result) => {
         if (result.code === EXPORT_SUCCESS) {
-          // A gzip request taken: the receiver decompresses, so a later 400 is about the records.
-          if (route === this.route) this.uncompressed = undefined;
           const unreadable = this.serializer.lastUnreadable;
           if (unreadable !== undefined && ++this.unreadableInARow <= UNREADABLE_RETRIES) {
             resolve({ ok: false, retryable: true, rejected: 0, message: `${unreadable}: not counted as delivered, sent again` });
@@ -494,7 +492,12 @@ export class OtlpSender implements BatchSender {
               this.saidUnreadable = true;
               sayLoudly(`otel-audit: ${unreadable}, ${UNREADABLE_RETRIES + 1} times in a row: such answers now count as delivered; if this endpoint is not an OTLP receiver, the records it takes are not delivered (the local journal keeps them until retention)`, 'warn');
             }
-          } else this.unreadableInARow = 0;
+          } else {
+            this.unreadableInARow = 0;
+            // A gzip request answered by an OTLP response: the receiver decompresses, so a later 400 is about the
+            // records. Not any success: a proxy's page proves nothing about the collector (found in review).
+            if (route === this.route) this.uncompressed = undefined;
+          }
           const rejected = this.serializer.lastRejected;
           if (rejected > 0) {
             resolve({

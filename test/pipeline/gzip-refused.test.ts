@@ -68,6 +68,33 @@ describe('gzip refused with HTTP 400', () => {
     expect(said.match(new RegExp(SWITCHED.source, 'g'))).toHaveLength(1);
   });
 
+  // Found in review: any success, a proxy's page among them, switched the fallback off; every later gzip 400 then
+  // set good records aside.
+  it("a proxy's page answering a gzip request proves nothing: a later gzip 400 still tries uncompressed", async () => {
+    let n = 0;
+    const seen: (string | undefined)[] = [];
+    const server = createServer((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        const encoding = req.headers['content-encoding'];
+        seen.push(encoding);
+        if (n++ === 0) return res.writeHead(200, { 'Content-Type': 'text/html' }).end('<html><body>OK</body></html>');
+        res.writeHead(encoding === 'gzip' ? 400 : 200, { 'Content-Type': 'application/json' }).end(encoding === 'gzip' ? '{"code":3}' : '{}');
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    cleanups.push(() => {
+      server.closeAllConnections();
+      return new Promise((r) => server.close(r));
+    });
+    const s = await sender(`http://127.0.0.1:${(server.address() as AddressInfo).port}/v1/logs`);
+    const { result, said } = await saidOnStderr(async () => [await s.send(BODY, 1), await s.send(BODY, 1)]);
+    expect(result[0]).toMatchObject({ ok: false, retryable: true }); // the page: not delivered, sent again
+    expect(result[1]).toMatchObject({ ok: true });
+    expect(seen).toEqual(['gzip', 'gzip', undefined]);
+    expect(said).toMatch(SWITCHED);
+  });
+
   it('a receiver that takes gzip: a later 400 is about the records, never sent uncompressed', async () => {
     const r = await receiver((_e, body) => (body.includes('poison') ? 400 : 200));
     const s = await sender(r.url);
