@@ -84,6 +84,8 @@ export class Delivery {
   private unsent: Batch[] = [];
   /** The batches of the request in flight: never evicted. */
   private inflight: Batch[] = [];
+  /** The last seq of the last request made from memory: a retry sends that request again, no more, no less. */
+  private lastFromMemory = 0;
   private memRecords = 0;
   private tickScheduled = false;
   private readonly journal: Spool | undefined;
@@ -417,8 +419,10 @@ export class Delivery {
   /**
    * The batches at the head of memory as one request. Consecutive batches are coalesced up to the export
    * batch size: when the collector is slower than the producer, one request then carries many small batches
-   * instead of one round trip each. Not while retrying a failed request: should the collector refuse it for
-   * good, only the head batch is set aside, not every batch that queued up behind it meanwhile.
+   * instead of one round trip each. A retry is the failed request again, the batches that queued up behind it
+   * meanwhile left for the next one: its refusals must add up to the bisection that sets aside only the records
+   * refused (export-loop.ts). A smaller retry (its head batch, as before) was taken, reset the count, and the
+   * stream went on one batch per backoff while the joined request was refused again each time (found in review).
    */
   private fromMemory(acked: number, retrying: boolean): ExportRequest {
     const head = this.unsent[0]!;
@@ -426,9 +430,10 @@ export class Delivery {
     if (head.first <= acked) return this.restOf(head, acked);
     let n = 1;
     let count = head.count;
-    while (n < this.unsent.length && !retrying) {
+    while (n < this.unsent.length) {
       const b = this.unsent[n]!;
-      if (b.first !== this.unsent[n - 1]!.last + 1 || count + b.count > this.o.maxExportBatchSize) break;
+      if (b.first !== this.unsent[n - 1]!.last + 1) break;
+      if (retrying ? b.last > this.lastFromMemory : count + b.count > this.o.maxExportBatchSize) break;
       count += b.count;
       n++;
     }
@@ -448,10 +453,12 @@ export class Delivery {
   /** A request of whole batches at the head of memory; settled (their receipts, memory) when the attempt is over. */
   private memoryRequest(group: Batch[], body: Uint8Array | string, count: number): ExportRequest {
     this.inflight = group;
+    const last = group[group.length - 1]!.last;
+    this.lastFromMemory = last;
     return {
       body,
       count,
-      last: group[group.length - 1]!.last,
+      last,
       done: (outcome) => {
         this.inflight = [];
         // Kept across failed attempts: a bisection may have set records aside before the attempt failed.

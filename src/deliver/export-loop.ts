@@ -310,6 +310,9 @@ export class ExportLoop {
 
   private setAside(body: Uint8Array | string, first: number, last: number, count: number, why: string): void {
     this.resetAttempts();
+    // The stream moved on, as after an acknowledgement: the next request starts from the shortest backoff (a
+    // collector refusing everything otherwise slowed down with every record set aside; found in review).
+    this.delay = this.o.retryMinMillis;
     this.o.hooks.setAside(body, first, last, count, why);
     this.advance(last);
     this.o.hooks.progressed?.();

@@ -251,6 +251,19 @@ const CASES: Case[] = [
     acked: 6,
     setAside: [[4, 4]],
   },
+  {
+    // Found in review: the backoff kept doubling across records set aside, so a collector refusing everything was
+    // asked more and more slowly. A set-aside is progress, as an acknowledgement is.
+    name: 'records set aside one after another: each one starts again from retryMinMillis',
+    batches: [[1], [2], [3]],
+    answer: () => status(400),
+    millis: 10_000,
+    sent: [[1], [1], [1], [2], [2], [2], [3], [3], [3]],
+    at: [0, 100, 300, 300, 400, 600, 600, 700, 900],
+    acked: 3,
+    setAside: [[1, 1], [2, 2], [3, 3]],
+    delays: [100, 200, 100, 200, 100, 200],
+  },
 ];
 
 describe('export loop (fake sender, fake clock)', () => {

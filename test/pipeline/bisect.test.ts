@@ -104,3 +104,51 @@ describe('a batch refused for good is bisected', () => {
     expect(rx.refused).toBeGreaterThan(0);
   });
 });
+
+// Found in review: a retry sent only the head batch of the request refused; taken, it reset the refusal count, the
+// joined request was refused again, and the stream went on one batch per backoff, bisection never reached.
+describe('many small batches behind a refused record', () => {
+  it('the refused request is retried whole, then bisected: the refusals stay within the bisection bound', async () => {
+    const { dir, cleanup } = await tempDir();
+    cleanups.push(cleanup);
+    const out = join(dir, 'receiver', 'logs.jsonl');
+    mkdirSync(dirname(out), { recursive: true });
+    // 503 while `down` (an outage, during which one small batch per record queues up); then 400 for any request
+    // holding the poisoned record.
+    const rx = { down: true, refused: 0 };
+    const server: Server = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        const body = Buffer.concat(chunks).toString('utf8');
+        if (rx.down) return res.writeHead(503).end();
+        if (body.includes(POISON)) {
+          rx.refused++;
+          return res.writeHead(400, { 'content-type': 'application/json' }).end('{"code":3,"message":"record refused"}');
+        }
+        appendFileSync(out, JSON.stringify(JSON.parse(body)) + '\n');
+        res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    cleanups.push(() => new Promise((r) => server.close(r)));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1/logs`;
+    const auditDir = join(dir, 'audit');
+    const processor = new AuditLogRecordProcessor({ dir: auditDir, ...FAST, maxExportBatchSize: 1000, exporter: { url, timeoutMillis: 2000 } });
+    const provider = new LoggerProvider({ processors: [processor] });
+    const logger = provider.getLogger('audit');
+    for (let i = 0; i < 120; i++) {
+      logger.emit({ eventName: 'file.read', attributes: { 'audit.action': 'READ', 'audit.outcome': 'success', 'audit.actor.id': 'svc', 'audit.actor.type': 'service', note: i === 99 ? POISON : `ok-${i}` } });
+      await new Promise((r) => setImmediate(r)); // one batch per record
+    }
+    rx.down = false;
+    await processor.forceFlush();
+    await provider.shutdown();
+    expect(processor.stats()).toMatchObject({ rejected: 1, dropped: 0 });
+    const delivered = new Set(recordsOfFile(out).map(seqOf));
+    expect(delivered.size).toBe(120); // 119 records and the end marker
+    expect(delivered.has(100)).toBe(false);
+    // PERMANENT_ATTEMPTS refusals of the joined request, then about one per halving (⌈log2 119⌉ = 7).
+    expect(rx.refused).toBeLessThanOrEqual(3 + 2 * 7);
+  });
+});
