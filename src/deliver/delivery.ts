@@ -616,11 +616,13 @@ export class Delivery {
     });
     const target = this.accepted;
     const left = (): number => Math.max(0, target - this.loop.acked);
+    let endHurry: (() => void) | undefined;
     try {
       this.flushPending();
       const written = (): Promise<boolean> => Promise.race([(this.journal?.writes ?? Promise.resolve()).then(() => true), expired]);
       if (!(await written())) return left();
-      // A flush is a reason to try again now rather than after the backoff.
+      // A flush is a reason to try again now rather than after the backoff, and again while it waits.
+      endHurry = this.loop.hurry(Date.now() + Math.max(0, timeoutMillis));
       this.loop.retryNow();
       if (left() === 0) return 0;
       const acked = this.loop.whenAcked(target).then(() => true);
@@ -635,6 +637,7 @@ export class Delivery {
       return left();
     } finally {
       clearTimeout(timer);
+      endHurry?.();
     }
   }
 

@@ -354,6 +354,32 @@ describe('export loop (fake sender, fake clock)', () => {
     expect(h.loop.acked).toBe(1);
   });
 
+  // Found in review: a shutdown after an outage tried once, then waited out a 16 s backoff past its own 15 s bound.
+  it('while a flush waits (hurry), a backoff is at most half its time left: attempts keep coming until its deadline', async () => {
+    const h = harness({ batches: [[1]], answer: (_s, n) => (n <= 6 ? status(503) : OK) }, { min: 500, max: 16_000 });
+    void h.loop.run();
+    await h.clock.advance(15_000); // 0, 500, 1500, 3500, 7500: the backoff is 8 s now, then 16 s
+    expect(h.sender.sent.map((s) => s.at)).toEqual([0, 500, 1500, 3500, 7500]);
+    const end = h.loop.hurry(h.clock.now() + 15_000);
+    h.loop.retryNow();
+    h.loop.kick();
+    await h.clock.advance(15_000);
+    // 15000 (fails: a backoff of min(16 s, 7.5 s)), 22500 (taken).
+    expect(h.sender.sent.map((s) => s.at).slice(5)).toEqual([15_000, 22_500]);
+    expect(h.loop.acked).toBe(1);
+    end();
+  });
+
+  it('hurry keeps a wait the collector asked for (Retry-After)', async () => {
+    const h = harness({ batches: [[1]], answer: (_s, n) => (n === 1 ? { ...status(429), retryAfterMillis: 9000 } : OK) }, { min: 100 });
+    h.loop.hurry(10_000);
+    void h.loop.run();
+    await h.clock.advance(8999);
+    expect(h.sender.sent.map((s) => s.at)).toEqual([0]);
+    await h.clock.advance(1);
+    expect(h.sender.sent.map((s) => s.at)).toEqual([0, 9000]);
+  });
+
   it('an error thrown by the source is reported and retried after the backoff', async () => {
     const clock = new FakeClock();
     const sender = new ScriptedSender(clock, () => OK);
