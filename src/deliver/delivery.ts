@@ -622,7 +622,7 @@ export class Delivery {
       const written = (): Promise<boolean> => Promise.race([(this.journal?.writes ?? Promise.resolve()).then(() => true), expired]);
       if (!(await written())) return left();
       // A flush is a reason to try again now rather than after the backoff, and again while it waits.
-      endHurry = this.loop.hurry(Date.now() + Math.max(0, timeoutMillis));
+      endHurry = this.loop.hurry(Math.max(0, timeoutMillis));
       this.loop.retryNow();
       if (left() === 0) return 0;
       const acked = this.loop.whenAcked(target).then(() => true);

@@ -181,13 +181,13 @@ export class ExportLoop {
   }
 
   /**
-   * A flush waits until `until`: while it does, a backoff is at most half the time left to it (not below
+   * A flush waits `forMillis` from now (on this loop's clock): while it does, a backoff is at most half the time left to it (not below
    * retryMinMillis, nor shorter than a wait the collector asked for), so that the flush's time is spent trying
    * rather than waiting out one long backoff (a shutdown after an outage waited 15 s for nothing; found in review).
    * Returns the function that ends it.
    */
-  hurry(until: number): () => void {
-    const h = { until };
+  hurry(forMillis: number): () => void {
+    const h = { until: this.clock.now() + forMillis };
     this.hurries.add(h);
     return () => void this.hurries.delete(h);
   }

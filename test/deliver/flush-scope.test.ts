@@ -74,3 +74,25 @@ describe('forceFlush', () => {
     }
   });
 });
+
+// Found in review: a flush (and shutdown) retried once at its start, then waited out the long backoff an outage had
+// built up, past its own bound, with the collector back.
+describe('a flush after a long outage', () => {
+  let p: TestPipeline | undefined;
+  afterEach(async () => {
+    await p?.dispose();
+    p = undefined;
+  });
+
+  it('keeps trying within its time (a backoff of at most half its time left): the collector back, it resolves', async () => {
+    // One attempt per request (no retry inside the transport's 300 ms), a backoff from 200 ms doubling.
+    p = await makePipeline({ retryMinMillis: 200, retryMaxMillis: 60_000, exportTimeoutMillis: 3000 }, { defaultTimeoutMillis: 300 });
+    p.collector.setFault({ mode: 'status', status: 503, times: 7 });
+    p.audit.record(loginEvent(0)).catch(() => undefined);
+    // Six refusals (at about 0, 0.2, 0.6, 1.4, 3 and 6.2 s): the backoff is 12.8 s by then.
+    while ((p.collector.fault() as { times?: number }).times! > 1) await new Promise((r) => setTimeout(r, 20));
+    // The flush's own attempt is refused too (the seventh); the next one, within its 3 s, is taken.
+    await expect(p.processor.forceFlush()).resolves.toBeUndefined();
+    expect(p.collector.stats().records).toBeGreaterThanOrEqual(1);
+  });
+});
