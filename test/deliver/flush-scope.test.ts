@@ -17,12 +17,13 @@ function journaledIds(auditDir: string): Set<string> {
   return ids;
 }
 
+let p: TestPipeline | undefined;
+afterEach(async () => {
+  await p?.dispose();
+  p = undefined;
+});
+
 describe('forceFlush', () => {
-  let p: TestPipeline | undefined;
-  afterEach(async () => {
-    await p?.dispose();
-    p = undefined;
-  });
 
   // Before: it waited for the stream to go idle, which a steady producer never lets happen, and timed out (the
   // zero-code SIGTERM handler, which flushes first, then took the whole export timeout).
@@ -78,11 +79,6 @@ describe('forceFlush', () => {
 // Found in review: a flush (and shutdown) retried once at its start, then waited out the long backoff an outage had
 // built up, past its own bound, with the collector back.
 describe('a flush after a long outage', () => {
-  let p: TestPipeline | undefined;
-  afterEach(async () => {
-    await p?.dispose();
-    p = undefined;
-  });
 
   it('keeps trying within its time (a backoff of at most half its time left): the collector back, it resolves', async () => {
     // One attempt per request (no retry inside the transport's 300 ms), a backoff from 200 ms doubling.
