@@ -10,8 +10,8 @@ export interface ValidationIssue {
 export class AuditValidationError extends Error {
   override name = 'AuditValidationError';
   readonly issues: readonly ValidationIssue[];
-  constructor(issues: readonly ValidationIssue[]) {
-    super(`invalid audit event: ${issues.map((i) => `${i.path || '(event)'}: ${i.message}`).join('; ')}`);
+  constructor(issues: readonly ValidationIssue[], options?: { cause?: unknown }) {
+    super(`invalid audit event: ${issues.map((i) => `${i.path || '(event)'}: ${i.message}`).join('; ')}`, options);
     this.issues = issues;
   }
 }

@@ -21,8 +21,26 @@ export interface MappedRecord {
 
 export type ValidatedEvent = ReturnType<typeof AuditEventSchema.parse>;
 
-/** Validates with zod; throws `AuditValidationError` listing every problem. */
+/**
+ * Validates with zod; throws `AuditValidationError` listing every problem. An event that cannot even be read — a
+ * getter or a Proxy trap of the caller's throws — is one too, saying so, rather than the caller's own error out of
+ * zod (found in review). Nothing is emitted either way.
+ */
 export function validateEvent(event: unknown): ValidatedEvent {
+  try {
+    return checkEvent(event);
+  } catch (e) {
+    if (e instanceof AuditValidationError) throw e;
+    throw new AuditValidationError([{ path: '', message: `the event could not be read: reading it threw ${describeThrown(e)}` }], { cause: e });
+  }
+}
+
+function describeThrown(e: unknown): string {
+  if (e instanceof Error) return `${e.name}: ${e.message}`;
+  return typeof e === 'string' ? JSON.stringify(e) : typeof e;
+}
+
+function checkEvent(event: unknown): ValidatedEvent {
   const r = AuditEventSchema.safeParse(event);
   // zod's record parser skips an own `__proto__` key before any key check runs: catch it here, or the
   // detail would vanish silently.

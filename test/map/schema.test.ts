@@ -293,3 +293,27 @@ describe('prepareEvent', () => {
     expect(r.attributes['audit.action']).toBe('LOGIN');
   });
 });
+
+// Found in review: a getter or Proxy trap that throws came out of record() as the caller's own error.
+describe('an event that cannot be read', () => {
+  const boom = new Error('boom');
+  const throwing = (): never => {
+    throw boom;
+  };
+  it.each<[string, () => unknown]>([
+    ['a getter that throws', () => Object.defineProperty({ action: 'READ', outcome: 'success' }, 'actor', { get: throwing, enumerable: true })],
+    ['a getter that throws, inside the actor', () => ({ action: 'READ', outcome: 'success', actor: Object.defineProperty({ type: 'user' }, 'id', { get: throwing, enumerable: true }) })],
+    ['a Proxy whose ownKeys throws', () => new Proxy({ action: 'READ', outcome: 'success', actor: { id: 'a', type: 'user' } }, { ownKeys: throwing })],
+    ['details behind a Proxy whose ownKeys throws', () => ({ action: 'READ', outcome: 'success', actor: { id: 'a', type: 'user' }, details: new Proxy({}, { ownKeys: throwing }) })],
+  ])('%s: AuditValidationError saying so, the thrown error as its cause', (_name, make) => {
+    let err: unknown;
+    try {
+      validateEvent(make());
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(AuditValidationError);
+    expect((err as AuditValidationError).message).toBe('invalid audit event: (event): the event could not be read: reading it threw Error: boom');
+    expect((err as AuditValidationError).cause).toBe(boom);
+  });
+});
