@@ -84,9 +84,27 @@ const detailKey = text(128)
   .refine((k) => !k.startsWith('audit.'), 'the audit.* namespace is reserved')
   .refine((k) => !FORBIDDEN_KEYS.has(k), 'is a reserved JavaScript property name');
 
+/**
+ * Most characters of text all details may hold together: 2^20. Each limit alone lets 64 × 128 × 8192 characters
+ * through, and such an event passed validation only to be replaced by `audit.record.unsealable` when sealed, its
+ * receipt rejected later (found in review). Within this bound a valid event always seals: at most 6 bytes of
+ * OTLP/JSON a character (a `\u00XX` escape) is 6 MiB, under the 16 MiB a record may have (src/otlp/encode.ts).
+ */
+export const MAX_DETAIL_TEXT = 1 << 20;
+
+const detailTextLength = (d: Record<string, unknown>): number => {
+  let n = 0;
+  for (const v of Object.values(d)) {
+    if (typeof v === 'string') n += v.length;
+    else if (Array.isArray(v)) for (const x of v) if (typeof x === 'string') n += x.length;
+  }
+  return n;
+};
+
 export const DetailsSchema = z
   .record(detailKey, DetailValueSchema)
-  .refine((d) => Object.keys(d).length <= MAX_DETAILS, `at most ${MAX_DETAILS} details`);
+  .refine((d) => Object.keys(d).length <= MAX_DETAILS, `at most ${MAX_DETAILS} details`)
+  .refine((d) => detailTextLength(d) <= MAX_DETAIL_TEXT, `at most ${MAX_DETAIL_TEXT} characters of text in all details together`);
 
 /** The latest `time` OTLP can carry: floor((2^64 - 1) / 10^6) milliseconds since the epoch. */
 export const MAX_EVENT_TIME_MS = 18_446_744_073_709;

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { AuditValidationError, type ValidationIssue } from '../../src/core/errors.js';
-import { ActorSchema, ANONYMOUS_ACTOR, AuditEventSchema, type AuditEvent } from '../../src/map/schema.js';
+import { ActorSchema, ANONYMOUS_ACTOR, AuditEventSchema, MAX_DETAIL_TEXT, type AuditEvent } from '../../src/map/schema.js';
+import { makePipeline } from '../helpers/pipeline.js';
 import { prepareEvent, validateEvent } from '../../src/map/map-event.js';
 
 const MINIMAL = { action: 'LOGIN', outcome: 'success', actor: { id: 'u-1', type: 'user' } } as const;
@@ -317,3 +318,38 @@ describe('an event that cannot be read', () => {
     expect((err as AuditValidationError).cause).toBe(boom);
   });
 });
+
+// Found in review: every limit respected, an event could still exceed the 16 MiB a record may have; it passed
+// validation, then was sealed as audit.record.unsealable and its receipt rejected later.
+describe('the text of all details together', () => {
+  const base = { action: 'EXPORT', outcome: 'success' as const, actor: { id: 'alice', type: 'user' as const } };
+  it(`over ${MAX_DETAIL_TEXT} characters: refused at once`, () => {
+    const details: Record<string, string[]> = {};
+    for (let i = 0; i < 20; i++) details[`d${i}`] = Array.from({ length: 128 }, () => 'x'.repeat(8192));
+    expect(issuesOf({ ...base, details })).toEqual([{ path: 'details', message: `at most ${MAX_DETAIL_TEXT} characters of text in all details together` }]);
+    expect(issuesOf({ ...base, details: { a: Array.from({ length: 128 }, () => 'x'.repeat(8192)), b: 'y' } })).toHaveLength(1);
+  });
+
+  it('at the bound, in the text that encodes largest (a control character: \\u0001, 6 bytes), the event seals and is delivered', async () => {
+    const p = await makePipeline();
+    try {
+      const details = { blob: Array.from({ length: 128 }, () => '\u0001'.repeat(8192)) };
+      expect(issuesOfOrNone({ ...base, details })).toEqual([]);
+      const receipt = await p.audit.record({ ...base, details });
+      expect(receipt.durability).toMatch(/^(journal|collector)$/);
+      await p.processor.forceFlush();
+      expect(p.collector.stats().records).toBeGreaterThanOrEqual(1);
+    } finally {
+      await p.dispose();
+    }
+  });
+});
+
+function issuesOfOrNone(event: unknown): readonly ValidationIssue[] {
+  try {
+    validateEvent(event);
+    return [];
+  } catch (e) {
+    return (e as AuditValidationError).issues;
+  }
+}
