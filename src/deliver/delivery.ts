@@ -426,8 +426,6 @@ export class Delivery {
    */
   private fromMemory(acked: number, retrying: boolean): ExportRequest {
     const head = this.unsent[0]!;
-    // A bisection acknowledged or set aside the start of the head batch, then failed: only the rest is sent again.
-    if (head.first <= acked) return this.restOf(head, acked);
     let n = 1;
     let count = head.count;
     while (n < this.unsent.length) {
@@ -438,16 +436,24 @@ export class Delivery {
       n++;
     }
     const group = this.unsent.slice(0, n);
+    // A bisection acknowledged or set aside the start of the request, then failed: only the rest is sent again, and
+    // the request keeps its batches, so that settling it settles those it already passed (found in review: a head
+    // batch acknowledged whole was sent again, the position went back, a refused record was set aside twice).
+    if (head.first <= acked) return this.restOf(group, acked);
     return this.memoryRequest(group, n === 1 ? head.line : concatRequests(group.map((b) => b.line), this.scratch.get), count);
   }
 
   /**
-   * The records of batch `b` after `acked`, parsed out of its line (rare: after a bisection that failed part-way).
-   * Resending the whole batch would send acknowledged records again and set aside the refused ones a second time.
+   * The records of the batches of `group` after `acked`, parsed out of their lines (rare: after a bisection that
+   * failed part-way). Resending them whole would send acknowledged records again and set aside the refused ones a
+   * second time.
    */
-  private restOf(b: Batch, acked: number): ExportRequest {
-    const rest = filteredBody(JSON.parse(Buffer.from(b.line).toString('utf8')) as ExportLogsServiceRequest, this.o.streamId, (seq) => seq > acked);
-    return rest === undefined ? this.memoryRequest([b], b.line, b.count) : this.memoryRequest([b], rest.body, rest.count);
+  private restOf(group: Batch[], acked: number): ExportRequest {
+    const lines = group.map((b) => b.line);
+    const all = lines.length === 1 ? lines[0]! : concatRequests(lines);
+    const rest = filteredBody(JSON.parse(Buffer.from(all).toString('utf8')) as ExportLogsServiceRequest, this.o.streamId, (seq) => seq > acked);
+    const count = group.reduce((n, b) => n + b.count, 0);
+    return rest === undefined ? this.memoryRequest(group, all, count) : this.memoryRequest(group, rest.body, rest.count);
   }
 
   /** A request of whole batches at the head of memory; settled (their receipts, memory) when the attempt is over. */

@@ -134,6 +134,8 @@ export class ExportLoop {
 
   /** Moves the position (every change of it goes through here) and wakes whoever waits for it to reach theirs. */
   private advance(position: number): void {
+    // Only forward: an acknowledgement of records already passed says nothing new (and must not move it back).
+    if (position <= this.position) return;
     this.position = position;
     if (this.ackWaiters.length === 0) return;
     const waiting: typeof this.ackWaiters = [];

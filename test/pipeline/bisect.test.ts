@@ -46,6 +46,18 @@ async function poisonReceiver(outFile: string): Promise<{ url: string; refused: 
   return stats;
 }
 
+/** A loopback receiver: `answer` gets each request's body and its response; returns the logs endpoint URL. */
+async function receiver(answer: (body: string, res: import('node:http').ServerResponse) => void | Promise<void>): Promise<string> {
+  const server: Server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => void answer(Buffer.concat(chunks).toString('utf8'), res));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  cleanups.push(() => new Promise((r) => server.close(r)));
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1/logs`;
+}
+
 const FAST = { retryMinMillis: 20, retryMaxMillis: 100, exportTimeoutMillis: 10_000 };
 
 function emit1000(provider: LoggerProvider): void {
@@ -116,23 +128,15 @@ describe('many small batches behind a refused record', () => {
     // 503 while `down` (an outage, during which one small batch per record queues up); then 400 for any request
     // holding the poisoned record.
     const rx = { down: true, refused: 0 };
-    const server: Server = createServer((req, res) => {
-      const chunks: Buffer[] = [];
-      req.on('data', (c: Buffer) => chunks.push(c));
-      req.on('end', () => {
-        const body = Buffer.concat(chunks).toString('utf8');
-        if (rx.down) return res.writeHead(503).end();
-        if (body.includes(POISON)) {
-          rx.refused++;
-          return res.writeHead(400, { 'content-type': 'application/json' }).end('{"code":3,"message":"record refused"}');
-        }
-        appendFileSync(out, JSON.stringify(JSON.parse(body)) + '\n');
-        res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
-      });
+    const url = await receiver((body, res) => {
+      if (rx.down) return void res.writeHead(503).end();
+      if (body.includes(POISON)) {
+        rx.refused++;
+        return void res.writeHead(400, { 'content-type': 'application/json' }).end('{"code":3,"message":"record refused"}');
+      }
+      appendFileSync(out, JSON.stringify(JSON.parse(body)) + '\n');
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
     });
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    cleanups.push(() => new Promise((r) => server.close(r)));
-    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1/logs`;
     const auditDir = join(dir, 'audit');
     const processor = new AuditLogRecordProcessor({ dir: auditDir, ...FAST, maxExportBatchSize: 1000, exporter: { url, timeoutMillis: 2000 } });
     const provider = new LoggerProvider({ processors: [processor] });
@@ -150,5 +154,60 @@ describe('many small batches behind a refused record', () => {
     expect(delivered.has(100)).toBe(false);
     // PERMANENT_ATTEMPTS refusals of the joined request, then about one per halving (⌈log2 119⌉ = 7).
     expect(rx.refused).toBeLessThanOrEqual(3 + 2 * 7);
+  });
+});
+
+// Found in review of the retry fix: a bisection of a request of several batches acknowledged the whole head batch and
+// part of the next, then a 503 stopped it; the next attempt sent the head batch whole again, the acknowledged
+// position went back, and a refused record was set aside twice.
+describe('a bisection stopped part-way by an outage', () => {
+  it.each([[[12]], [[5, 12]]])('poison at %j: the position only moves forward, each refused record set aside once', async (poisoned) => {
+    const { dir, cleanup } = await tempDir();
+    cleanups.push(cleanup);
+    const seqsOf = (body: string): number[] => [...body.matchAll(/"audit\.sequence\.number","value":\{"intValue":"?(\d+)/g)].map((m) => Number(m[1]));
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    let n = 0;
+    let outage = 0; // requests left to answer 503
+    let outageBegun = false;
+    const url = await receiver(async (body, res) => {
+      const s = seqsOf(body);
+      if (++n === 1) await held; // the first request answered only once both batches queued up behind it
+      let status = 200;
+      if (body.includes(POISON)) {
+        // The first part of the bisection that starts past the head batch and holds poison: an outage begins.
+        if (!outageBegun && s.length > 1 && s.length < 12 && s[0]! >= 8) {
+          outageBegun = true;
+          outage = 3;
+        }
+        status = outage > 0 ? (outage--, 503) : 400;
+      }
+      res.writeHead(status, { 'content-type': 'application/json' }).end(status === 200 ? '{}' : '{"code":3,"message":"x"}');
+    });
+    const auditDir = join(dir, 'audit');
+    // One attempt per request (no retry inside the transport's 300 ms).
+    const processor = new AuditLogRecordProcessor({ dir: auditDir, ...FAST, maxExportBatchSize: 1000, exporter: { url, timeoutMillis: 300 } });
+    const provider = new LoggerProvider({ processors: [processor] });
+    const logger = provider.getLogger('audit');
+    const emit = (note: string): void => logger.emit({ eventName: 'file.read', attributes: { 'audit.action': 'READ', 'audit.outcome': 'success', 'audit.actor.id': 'svc', 'audit.actor.type': 'service', note } });
+    emit('r0'); // seq 1: the request held
+    await new Promise((r) => setTimeout(r, 50));
+    emit('b1-a');
+    emit('b1-b'); // batch B1: seq 2–3
+    await new Promise((r) => setImmediate(r));
+    for (let i = 4; i <= 13; i++) emit(poisoned.includes(i) ? POISON : `b2-${i}`); // batch B2: seq 4–13
+    await new Promise((r) => setImmediate(r));
+    const trace: number[] = [0];
+    const watch = setInterval(() => {
+      const a = processor.stats().acked;
+      if (a !== trace[trace.length - 1]) trace.push(a);
+    }, 1);
+    release();
+    await processor.forceFlush();
+    clearInterval(watch);
+    await provider.shutdown();
+    expect(trace).toEqual([...trace].sort((a, b) => a - b)); // never backwards
+    expect(readdirSync(join(auditDir, 'rejected')).map((f) => Number(/-(\d+)-\d+\.jsonl$/.exec(f)![1])).sort((a, b) => a - b)).toEqual(poisoned);
+    expect(processor.stats()).toMatchObject({ rejected: poisoned.length, exported: 14 - poisoned.length, dropped: 0 });
   });
 });
