@@ -616,6 +616,7 @@ export class Delivery {
     // The deadline runs from the call, journal writes included. The SDK races this flush against a timer of its
     // own, started just after this call and as long by default (30 s): started first, this one fires first, and
     // the caller learns what is left (AuditFlushTimeoutError) instead of a plain TimeoutError.
+    const startedAt = performance.now();
     let timer: NodeJS.Timeout | undefined;
     const expired = new Promise<false>((resolve) => {
       timer = setTimeout(() => resolve(false), timeoutMillis);
@@ -628,7 +629,7 @@ export class Delivery {
       const written = (): Promise<boolean> => Promise.race([(this.journal?.writes ?? Promise.resolve()).then(() => true), expired]);
       if (!(await written())) return left();
       // A flush is a reason to try again now rather than after the backoff, and again while it waits.
-      endHurry = this.loop.hurry(Math.max(0, timeoutMillis));
+      endHurry = this.loop.hurry(Math.max(0, timeoutMillis - (performance.now() - startedAt)));
       this.loop.retryNow();
       if (left() === 0) return 0;
       const acked = this.loop.whenAcked(target).then(() => true);

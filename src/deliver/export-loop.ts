@@ -286,7 +286,9 @@ export class ExportLoop {
       return 'set-aside';
     }
     const wait = this.retryWait(r.retryAfterMillis);
-    if (r.retryAfterMillis !== undefined) this.notBefore = this.clock.now() + wait;
+    // What the collector asked for, not the backoff it may fall within: a flush tries again once that is over
+    // (found in re-review: a short Retry-After kept a flush from trying for the whole backoff).
+    if (r.retryAfterMillis !== undefined) this.notBefore = this.clock.now() + Math.min(Math.max(r.retryAfterMillis, 0), RETRY_AFTER_MAX_MS);
     h.retrying?.(r, req.count, wait);
     this.scheduleRetry(wait);
     return 'failed';

@@ -370,6 +370,19 @@ describe('export loop (fake sender, fake clock)', () => {
     end();
   });
 
+  it('a Retry-After shorter than the backoff: a flush tries again once the collector\'s wait is over, not after the backoff', async () => {
+    const h = harness({ batches: [[1]], answer: (_s, n) => (n === 1 ? { ...status(503), retryAfterMillis: 1000 } : OK) }, { min: 5000 });
+    void h.loop.run();
+    await h.clock.advance(1500);
+    expect(h.sender.sent.map((s) => s.at)).toEqual([0]);
+    h.loop.hurry(3000);
+    h.loop.retryNow();
+    h.loop.kick();
+    await drain();
+    expect(h.sender.sent.map((s) => s.at)).toEqual([0, 1500]);
+    expect(h.loop.acked).toBe(1);
+  });
+
   it('hurry keeps a wait the collector asked for (Retry-After)', async () => {
     const h = harness({ batches: [[1]], answer: (_s, n) => (n === 1 ? { ...status(429), retryAfterMillis: 9000 } : OK) }, { min: 100 });
     h.loop.hurry(10_000);
