@@ -85,6 +85,12 @@ interface Outgoing {
  * Hands the delegate the bytes `send` prepared, and reads `partial_success` off the response; one in-flight
  * export per sender makes this side channel exact.
  */
+/**
+ * The body of a 2xx answer that was cut off (ReleasableRetryingTransport `requireBody`): read as unreadable, so it
+ * is sent again, as many times as an unreadable answer is (UNREADABLE_RETRIES), not for ever.
+ */
+const CUT_OFF = new Uint8Array(0);
+
 class PassThroughSerializer {
   lastRejected = 0;
   lastMessage = '';
@@ -103,6 +109,10 @@ class PassThroughSerializer {
     return typeof req.body === 'string' ? Buffer.from(req.body, 'utf8') : req.body;
   }
   deserializeResponse(data: Uint8Array): ExportLogsServiceResponse {
+    if (data === CUT_OFF) {
+      this.lastUnreadable = 'the collector answered success, but the connection ended before its answer did (it may have rejected records)';
+      throw new Error(this.lastUnreadable);
+    }
     // The request's encoding first, then the other one: some receivers answer a protobuf request in JSON (`{}`), and
     // that answer, read, is as good (found in review).
     const res = this.responseIsProtobuf ? (asProtobuf(data) ?? asJson(data)) : (asJson(data) ?? asProtobuf(data));
@@ -247,7 +257,7 @@ class ReleasableRetryingTransport implements ExporterTransport {
    * HTTP: a success must come with its body read to the end. The stock HTTP transport answers a 2xx whose body was
    * cut off (the connection reset mid-body) as a success with no `data` — a complete body, even an empty one, comes
    * as a buffer — and a partial_success rejecting records was then taken as delivery, its records lost without a
-   * word (found in review). Such an answer proves nothing: the attempt is retryable (a duplicate at worst).
+   * word (found in review). Such an answer proves nothing: it is read as an unreadable answer (CUT_OFF), sent again.
    */
   requireBody = false;
   constructor(private readonly inner: ExporterTransport) {}
@@ -263,7 +273,7 @@ class ReleasableRetryingTransport implements ExporterTransport {
       this.inner.send(data, timeoutMillis).then(
         (r) => {
           clearTimeout(timer);
-          resolve(this.requireBody && r.status === 'success' && r.data === undefined ? { status: 'retryable' } : r);
+          resolve(this.requireBody && r.status === 'success' && r.data === undefined ? { ...r, data: CUT_OFF } : r);
         },
         (e: unknown) => {
           clearTimeout(timer);

@@ -167,30 +167,61 @@ describe('a response that never ends', () => {
 // Found in review: the stock HTTP transport answers a 2xx whose body is cut off (connection reset mid-body) as a
 // success with no body, so a partial_success rejecting records was taken as delivery: those records were lost.
 describe('a success whose body is cut off proves nothing', () => {
-  it.each(['http/json', 'http/protobuf'] as const)('%s: sent again, and the complete answer is read', async (protocol) => {
-    const answer = '{"partialSuccess":{"rejectedLogRecords":"3","errorMessage":"bad records"}}';
+  /** A receiver that cuts off its answer to the first `cut` requests (half of it, then a reset), then answers whole. */
+  async function cuttingReceiver(cut: number, answer: string): Promise<{ url: string; requests: () => number; close: () => void }> {
     let requests = 0;
     const server = createServer((req, res) => {
       const n = requests++;
       req.resume();
       req.on('end', () => {
-        if (n > 0) return res.writeHead(200, { 'Content-Type': 'application/json' }).end(answer);
-        // Content-Length promises the whole answer; half of it arrives, then the connection is reset.
+        if (n >= cut) return res.writeHead(200, { 'Content-Type': 'application/json' }).end(answer);
+        // Content-Length promises the whole answer; part of it arrives, then the connection is reset.
         res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': String(answer.length) });
         res.write(answer.slice(0, 20), () => setTimeout(() => res.socket?.destroy(), 20));
       });
     });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1/logs`;
-    const sender = new OtlpSender({ url, timeoutMillis: 5000, protocol });
+    return {
+      url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1/logs`,
+      requests: () => requests,
+      close: () => {
+        server.closeAllConnections();
+        server.close();
+      },
+    };
+  }
+  const REJECTING = '{"partialSuccess":{"rejectedLogRecords":"3","errorMessage":"bad records"}}';
+  const CUT = /^the collector answered success, but the connection ended before its answer did .*: not counted as delivered, sent again$/;
+
+  it.each(['http/json', 'http/protobuf'] as const)('%s: not delivered, sent again; the complete answer is then read', async (protocol) => {
+    const rx = await cuttingReceiver(1, REJECTING);
+    const sender = new OtlpSender({ url: rx.url, timeoutMillis: 5000, protocol });
     try {
-      const r = await sender.send('{"resourceLogs":[]}', 3);
-      expect(requests).toBe(2);
-      expect(r).toMatchObject({ ok: false, rejected: 3 });
+      const first = await sender.send('{"resourceLogs":[]}', 3);
+      expect(first).toMatchObject({ ok: false, retryable: true, rejected: 0 });
+      expect(first.message).toMatch(CUT);
+      expect(await sender.send('{"resourceLogs":[]}', 3)).toMatchObject({ ok: false, rejected: 3 });
+      expect(rx.requests()).toBe(2);
     } finally {
       await sender.shutdown();
-      server.closeAllConnections();
-      server.close();
+      rx.close();
+    }
+  });
+
+  it('a receiver that always cuts its answers off: retried as an unreadable answer is, then taken and said, not for ever', async () => {
+    const rx = await cuttingReceiver(Infinity, '{}'.padEnd(40, ' '));
+    const sender = new OtlpSender({ url: rx.url, timeoutMillis: 5000 });
+    try {
+      const { result, said } = await saidOnStderr(async () => {
+        const out = [];
+        for (let i = 0; i < 4; i++) out.push((await sender.send('{"resourceLogs":[]}', 1)).ok);
+        return out;
+      });
+      expect(result).toEqual([false, false, true, true]);
+      expect(said).toMatch(/connection ended before its answer did.*3 times in a row: such answers now count as delivered/);
+    } finally {
+      await sender.shutdown();
+      rx.close();
     }
   });
 });
