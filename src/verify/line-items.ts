@@ -133,10 +133,11 @@ function buildItem(
 }
 
 /**
- * JSON.parse's error without the input it quotes (V8: `Unexpected token 'T', "ThisIsMyVe"... is not valid JSON`):
+ * JSON.parse's error without the input it quotes (V8: `Unexpected token 'T', "ThisIsMyVe"... is not valid JSON`, and
+ * past the line's start `Unexpected token 'S', ..."x":SECRETVALU"... is not valid JSON`):
  * the line may be a key file given as an input, and its first characters are then the key's (found in review).
  */
-const jsonErrorText = (e: unknown): string => clip(errorText(e).replace(/, ".*"(?:\.\.\.)? is not valid JSON$/s, ', not valid JSON'));
+const jsonErrorText = (e: unknown): string => clip(errorText(e).replace(/, (?:\.\.\.)?".*"(?:\.\.\.)? is not valid JSON$/s, ', not valid JSON'));
 
 /** The items of one line, handed to `emit` in line order. */
 function lineItems(file: string, text: string, line: number, terminated: boolean, opts: ResolvedOptions, emit: (item: ReadItem) => void): void {

@@ -92,22 +92,24 @@ describe('a raw HMAC key that reads like words, given where its file belongs (fo
 });
 
 describe('a key file given as an input of verify or search (found in review)', () => {
+  const pemBody = pair.privateKeyPem.split('\n').find((l) => l.length > 12 && !l.startsWith('-----'))!;
   it.each([
-    ['a raw HMAC key', 'ThisIsMyVerySecretHmacKeyValue!!ABCDEFG'],
-    ['a base64: key', `base64:${secret.toString('base64')}`],
-    ['a PEM key', pair.privateKeyPem],
-  ])('%s: its line is malformed, and no character of the key past the first is quoted', (_what, key) => {
+    ['a raw HMAC key', 'ThisIsMyVerySecretHmacKeyValue!!ABCDEFG', 'ThisIsMyVerySecretHmacKeyValue!!ABCDEFG'],
+    ['a base64: key', `base64:${secret.toString('base64')}`, secret.toString('base64')],
+    ['a PEM key', pair.privateKeyPem, pemBody],
+    // Past the line's start V8 quotes the text around the error (`..."x":SECRETVALU"...`): found in re-review.
+    ['a key in a JSON-like line', '[ "hmac", SECRETKEYabcdef0123456789 ]', 'SECRETKEYabcdef0123456789'],
+    ['a key after an OTLP-like start', '{"resourceLogs":[{"x":SECRETVALUE123456789}]}', 'SECRETVALUE123456789'],
+  ])('%s: its line is malformed, and no character of the key past the first is quoted', (_what, content, key) => {
     const file = join(dir, 'hmac.key');
-    writeFileSync(file, `${key}\n`);
+    writeFileSync(file, `${content}\n`);
     const page = join(dir, 'input-page.html');
     const verified = run(['verify', '--report', page, file]);
     expect(verified.output).toMatch(/MALFORMED .* not JSON/);
     for (const r of [verified, run(['search', file])]) {
-      const body = key.split('\n').find((l) => l.length > 12 && !l.startsWith('-----'))!;
-      for (let i = 1; i + 4 <= body.length; i += 2) expect(r.output).not.toContain(body.slice(i, i + 4));
+      for (let i = 1; i + 4 <= key.length; i += 2) expect(r.output).not.toContain(key.slice(i, i + 4));
     }
     const html = readFileSync(page, 'utf8');
-    const body = key.split('\n').find((l) => l.length > 12 && !l.startsWith('-----'))!;
-    for (let i = 1; i + 6 <= body.length; i += 3) expect(html).not.toContain(body.slice(i, i + 6));
+    for (let i = 1; i + 6 <= key.length; i += 3) expect(html).not.toContain(key.slice(i, i + 6));
   });
 });
