@@ -205,7 +205,11 @@ class ValueEncoder {
     this.seen.push(v);
     if (Array.isArray(v)) this.array(v, path, depth);
     else if (v instanceof Set) this.array(Array.from(v as Set<unknown>), path, depth);
-    else if (v instanceof Map) this.map(entriesOf(v as Map<unknown, unknown>), path, depth);
+    else if (v instanceof Map) {
+      const { entries, collided } = entriesOf(v as Map<unknown, unknown>);
+      if (collided !== undefined) this.p.add(path, `Map keys with the same text (${collided}): the last entry kept`);
+      this.map(entries, path, depth);
+    }
     else if (v instanceof Error) this.map(errorFields(v), path, depth);
     else if (!isPlain(v as object) && Object.keys(v as object).length === 0) {
       // A URL, a RegExp, a boxed primitive, a class whose state is not in own enumerable properties: written as
@@ -349,18 +353,31 @@ function isPlain(v: object): boolean {
   return proto === Object.prototype || proto === null;
 }
 
-/** A Map's entries as a kvlist's members: keys as text (String), the last of keys with one text winning, as in a map. */
-function entriesOf(m: Map<unknown, unknown>): Record<string, unknown> {
-  const o: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
-  for (const [k, v] of m) o[typeof k === 'string' ? k : textOf(k)] = v;
-  return o;
+/**
+ * A Map's entries as a kvlist's members: keys as text (String), the last of keys with one text winning, as in a map;
+ * `collided`: the first such text (1 and '1', two objects that are both "[object Object]"), for the record's mark.
+ */
+function entriesOf(m: Map<unknown, unknown>): { entries: Record<string, unknown>; collided: string | undefined } {
+  const entries: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
+  let collided: string | undefined;
+  for (const [k, v] of m) {
+    const key = typeof k === 'string' ? k : textOf(k);
+    if (collided === undefined && Object.hasOwn(entries, key)) collided = JSON.stringify(key.slice(0, 64));
+    entries[key] = v;
+  }
+  return { entries, collided };
 }
 
-/** An Error's name and message (not enumerable, so `{}` otherwise), then its own enumerable fields (code, errno, …). */
+/**
+ * An Error's name and message, its cause and an AggregateError's errors (none enumerable, so `{}` otherwise), then
+ * its own enumerable fields (code, errno, …).
+ */
 function errorFields(e: Error): Record<string, unknown> {
   const o: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
   o.name = safeRead(() => e.name);
   o.message = safeRead(() => e.message);
+  if (Object.hasOwn(e, 'cause')) o.cause = safeRead(() => e.cause);
+  if (e instanceof AggregateError) o.errors = safeRead(() => e.errors);
   for (const k of Object.keys(e)) o[k] = safeRead(() => (e as unknown as Record<string, unknown>)[k]);
   return o;
 }

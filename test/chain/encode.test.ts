@@ -188,6 +188,20 @@ const cases: Case[] = [
   },
   { name: 'URL → its text, marked', value: new URL('https://example.com/a?b=1'), otlp: str('https://example.com/a?b=1'), canonical: str('https://example.com/a?b=1'), problems: [/^v: a URL with no own enumerable properties written as its text$/] },
   { name: 'RegExp → its text, marked', value: /a+b/g, otlp: str('/a+b/g'), canonical: str('/a+b/g'), problems: [/^v: a RegExp with no own enumerable properties written as its text$/] },
+  {
+    name: 'Map keys with the same text (1 and "1", two objects): the last entry kept, marked',
+    value: new Map<unknown, unknown>([[1, 'a'], ['1', 'b'], [{ u: 1 }, 'alice'], [{ u: 2 }, 'bob']]),
+    otlp: kvl(['1', str('b')], ['[object Object]', str('bob')]),
+    canonical: '{"1":{"stringValue":"b"},"[object Object]":{"stringValue":"bob"}}',
+    problems: [/^v: Map keys with the same text \("1"\): the last entry kept$/],
+  },
+  {
+    name: 'Error with a cause, AggregateError with its errors',
+    value: new AggregateError([new Error('e1')], 'all failed', { cause: 'disk' }),
+    otlp: kvl(['name', str('AggregateError')], ['message', str('all failed')], ['cause', str('disk')], ['errors', arr(kvl(['name', str('Error')], ['message', str('e1')]))]),
+    canonical: '{"cause":{"stringValue":"disk"},"errors":[{"message":{"stringValue":"e1"},"name":{"stringValue":"Error"}}],"message":{"stringValue":"all failed"},"name":{"stringValue":"AggregateError"}}',
+    problems: [],
+  },
   { name: 'a Map inside a map', value: { m: new Map([['k', true]]) }, otlp: kvl(['m', kvl(['k', '{"boolValue":true}'])]), canonical: '{"m":{"k":{"boolValue":true}}}', problems: [] },
 ];
 
