@@ -6,8 +6,12 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
 
-/** C0, DEL and C1 (U+0080–U+009F, NEL among them): Unicode's control characters (general category Cc). */
-const NO_CONTROL = /^[^\u0000-\u001f\u007f-\u009f]*$/;
+/**
+ * C0, DEL and C1 (U+0080–U+009F, NEL among them): Unicode's control characters (general category Cc); and the
+ * bidirectional embedding, override and isolate controls (U+202A–U+202E, U+2066–U+2069), with which an identifier
+ * displays as another one (found in re-review).
+ */
+const NO_CONTROL = /^[^\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]*$/;
 /**
  * White space (what the regular expression `\s` matches: ECMA-262 WhiteSpace and LineTerminator) and the
  * invisible characters beside it (zero-width spaces and joiners, word joiner): an identifier made only of these
@@ -16,6 +20,13 @@ const NO_CONTROL = /^[^\u0000-\u001f\u007f-\u009f]*$/;
 export const BLANK_CODES: ReadonlySet<number> = new Set([
   0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x20, 0xa0, 0x1680, 0x2000, 0x2001, 0x2002, 0x2003, 0x2004, 0x2005, 0x2006, 0x2007, 0x2008, 0x2009,
   0x200a, 0x2028, 0x2029, 0x202f, 0x205f, 0x3000, 0xfeff, 0x200b, 0x200c, 0x200d, 0x2060,
+  // Characters that display as nothing or as a blank (Unicode's Default_Ignorable_Code_Point and the fillers):
+  // soft hyphen, combining grapheme joiner, Arabic letter mark, Hangul fillers, Khmer inherent vowels, Mongolian
+  // vowel separator, the marks LRM and RLM, invisible operators, deprecated format characters, Braille blank,
+  // variation selectors.
+  0xad, 0x34f, 0x61c, 0x115f, 0x1160, 0x17b4, 0x17b5, 0x180e, 0x200e, 0x200f, 0x2061, 0x2062, 0x2063, 0x2064, 0x206a, 0x206b,
+  0x206c, 0x206d, 0x206e, 0x206f, 0x2800, 0x3164, 0xffa0, 0xfe00, 0xfe01, 0xfe02, 0xfe03, 0xfe04, 0xfe05, 0xfe06, 0xfe07, 0xfe08,
+  0xfe09, 0xfe0a, 0xfe0b, 0xfe0c, 0xfe0d, 0xfe0e, 0xfe0f,
 ]);
 const isBlank = (v: string): boolean => {
   for (let i = 0; i < v.length; i++) if (!BLANK_CODES.has(v.charCodeAt(i))) return false;

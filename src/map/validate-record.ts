@@ -39,7 +39,7 @@ function isText(v: unknown, max: number, noControl: boolean): boolean {
   for (let i = 0; i < n; i++) {
     const c = v.charCodeAt(i);
     if (!visible && !BLANK_CODES.has(c)) visible = true;
-    if (c < 0x20 || (c >= 0x7f && c <= 0x9f)) {
+    if (c < 0x20 || (c >= 0x7f && c <= 0x9f) || (c >= 0x202a && c <= 0x202e) || (c >= 0x2066 && c <= 0x2069)) {
       if (noControl) return false;
     } else if (c >= 0xd800 && c <= 0xdfff) {
       // A lone surrogate: a low one, or a high one not followed by a low one.

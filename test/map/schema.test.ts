@@ -178,7 +178,11 @@ describe('validateEvent rejects invalid events with the right paths', () => {
     expect(msg({ ...MINIMAL, action: 'A\nB' })).toBe('must not contain control characters');
     // Found in review: C1 controls (NEL) and identifiers that are only white space or invisible passed.
     for (const action of ['A\u0085B', 'A\u009bB']) expect(msg({ ...MINIMAL, action })).toBe('must not contain control characters');
-    for (const id of [' ', '   ', '\u00a0', '\u200b', '\u3000', '\ufeff \u200b']) expect(msg({ ...MINIMAL, actor: { id, type: 'user' } })).toBe('must not be blank (only white space)');
+    for (const id of [' ', '   ', '\u00a0', '\u200b', '\u3000', '\ufeff \u200b', '\u200e\u200f', '\u00ad', '\u3164', '\u2800', '\u180e', '\ufe0f']) {
+      expect(msg({ ...MINIMAL, actor: { id, type: 'user' } })).toBe('must not be blank (only white space)');
+    }
+    // Bidirectional controls: `alice\u202e` + reversed text displays as another identifier (found in re-review).
+    for (const id of ['admin\u202enimda', '\u2066bob\u2069', 'x\u202ay']) expect(msg({ ...MINIMAL, actor: { id, type: 'user' } })).toBe('must not contain control characters');
     expect(ActorSchema.safeParse({ id: ' alice ', type: 'user' }).success).toBe(true); // white space around a name is the caller's
     expect(msg({ ...MINIMAL, actor: { id: '\uD800', type: 'user' } })).toBe('must not contain a lone surrogate');
     expect(msg({ ...MINIMAL, message: '\uD800' })).toBe('must not contain a lone surrogate');
