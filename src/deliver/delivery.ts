@@ -474,18 +474,22 @@ export class Delivery {
         this.unsent.splice(0, group.length);
         for (const b of group) {
           this.memRecords -= b.count;
-          if (ranges.length > 0) {
-            // Per record: acknowledged (the rest of a bisected request), kept in rejected/, or lost (fail closed).
-            settleEach(b, this.o.streamId, (seq, id) => {
-              const r = ranges.find((x) => x.first <= seq && seq <= x.last);
-              if (r === undefined) return 'collector';
-              return r.kept ? 'journal' : new AuditLossError('record refused for good by the collector and not kept (no journal directory, or rejected/ could not be written)', [id]);
-            });
-          } else settle(b, this.o.streamId, 'collector');
+          if (ranges.length > 0) settleEach(b, this.o.streamId, (seq, id) => this.settledAs(ranges, seq, id) ?? 'collector');
+          else settle(b, this.o.streamId, 'collector');
           release(b);
         }
       },
     };
+  }
+
+  /**
+   * Where a record a bisection set aside is: kept in rejected/ (`journal`), or lost (fail closed: an Error);
+   * undefined for a record outside `ranges`.
+   */
+  private settledAs(ranges: readonly { first: number; last: number; kept: boolean }[], seq: number, id: string): 'journal' | Error | undefined {
+    const r = ranges.find((x) => x.first <= seq && seq <= x.last);
+    if (r === undefined) return undefined;
+    return r.kept ? 'journal' : new AuditLossError('record refused for good by the collector and not kept (no journal directory, or rejected/ could not be written)', [id]);
   }
 
   /** Records that should be in the journal are not: never silent (this is a bug or outside interference). */
@@ -700,7 +704,10 @@ export class Delivery {
     // Whatever is neither acknowledged nor on disk is lost now: in `off` mode, or after journal failures.
     const acked = this.loop.acked;
     // A batch may be acknowledged in part (bisection, then a retryable failure): those receipts settle now.
-    for (const b of this.unsent) settleEach(b, this.o.streamId, (seq) => (seq <= acked ? 'collector' : undefined));
+    // A bisection stopped part-way (its request failed) may have set records aside: those settle as set aside,
+    // not as acknowledged (found in re-review: a record refused and not kept was said delivered to the collector).
+    const ranges = this.setAsideRanges;
+    for (const b of this.unsent) settleEach(b, this.o.streamId, (seq, id) => this.settledAs(ranges, seq, id) ?? (seq <= acked ? 'collector' : undefined));
     const notOnDisk = this.unsent.filter((b) => !b.onDisk && b.last > acked);
     const lost = recordsOf(notOnDisk, acked);
     if (lost.length > 0) {
