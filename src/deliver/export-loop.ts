@@ -98,6 +98,11 @@ export class ExportLoop {
   private cancelRetry: (() => void) | undefined;
   /** Clock time before which no attempt is made: the wait the collector asked for (Retry-After), which a flush keeps. */
   private notBefore = 0;
+  /** When the backoff timer fires (valid while `cancelRetry` is set), and when the last request went out. */
+  private retryAt = 0;
+  private lastAttemptAt = -Infinity;
+  /** The last failed attempt's answer named a wait (Retry-After): `notBefore` is the earliest retry. */
+  private askedWait = false;
   /** Deadlines of the flushes waiting now (`hurry`): the backoff leaves room for another attempt before them. */
   private readonly hurries = new Set<{ until: number }>();
   private delay: number;
@@ -175,11 +180,20 @@ export class ExportLoop {
   /**
    * Ends the backoff now (a flush is a reason to try again rather than wait); `kick` starts the attempt. Not a wait
    * the collector asked for (Retry-After): the OTLP spec has the client honour it, and a flush re-sent a request
-   * the collector had just said to hold back for seconds (found in review).
+   * the collector had just said to hold back for seconds (found in review). Without one, not sooner than
+   * retryMinMillis after the last attempt: an app that flushes after every request sent one request per flush to a
+   * collector that was down (found in re-review). Within either, the attempt is brought forward to its end, not left
+   * at the backoff's.
    */
   retryNow(): void {
-    if (this.clock.now() < this.notBefore) return;
-    this.cancelWait();
+    const now = this.clock.now();
+    // The collector's own wait when its last answer named one, else the shortest backoff.
+    const earliest = this.askedWait ? this.notBefore : this.lastAttemptAt + this.o.retryMinMillis;
+    if (now >= earliest) return this.cancelWait();
+    if (this.cancelRetry !== undefined && this.retryAt > earliest) {
+      this.cancelWait();
+      this.wake(earliest - now);
+    }
   }
 
   /**
@@ -197,6 +211,15 @@ export class ExportLoop {
   private cancelWait(): void {
     this.cancelRetry?.();
     this.cancelRetry = undefined;
+  }
+
+  /** The next attempt after `wait` (the backoff timer). */
+  private wake(wait: number): void {
+    this.retryAt = this.clock.now() + wait;
+    this.cancelRetry = this.clock.schedule(() => {
+      this.cancelRetry = undefined;
+      this.kick();
+    }, wait);
   }
 
   /** No attempt starts from now on; the one in flight (`inflight`) runs to its end. */
@@ -243,10 +266,7 @@ export class ExportLoop {
     let until = 0;
     for (const h of this.hurries) until = Math.max(until, h.until);
     if (until > now) wait = Math.max(Math.min(wait, Math.max(this.o.retryMinMillis, (until - now) / 2)), this.notBefore - now);
-    this.cancelRetry = this.clock.schedule(() => {
-      this.cancelRetry = undefined;
-      this.kick();
-    }, wait);
+    this.wake(wait);
     this.delay = Math.min(this.delay * 2, this.o.retryMaxMillis);
   }
 
@@ -264,6 +284,7 @@ export class ExportLoop {
   private async send(req: ExportRequest): Promise<Settled | 'failed'> {
     const h = this.o.hooks;
     const t0 = this.clock.now();
+    this.lastAttemptAt = t0;
     const r = await this.o.sender.send(req.body, req.count);
     h.timed?.((this.clock.now() - t0) / 1000, r.ok);
     if (r.ok) {
@@ -288,6 +309,7 @@ export class ExportLoop {
     const wait = this.retryWait(r.retryAfterMillis);
     // What the collector asked for, not the backoff it may fall within: a flush tries again once that is over
     // (found in re-review: a short Retry-After kept a flush from trying for the whole backoff).
+    this.askedWait = r.retryAfterMillis !== undefined;
     if (r.retryAfterMillis !== undefined) this.notBefore = this.clock.now() + Math.min(Math.max(r.retryAfterMillis, 0), RETRY_AFTER_MAX_MS);
     h.retrying?.(r, req.count, wait);
     this.scheduleRetry(wait);

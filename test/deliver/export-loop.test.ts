@@ -330,13 +330,43 @@ describe('export loop (fake sender, fake clock)', () => {
   });
 
   it('retryNow ends the backoff: the next kick sends at once', async () => {
-    const h = harness({ batches: [[1]], answer: (_s, n) => (n === 1 ? status(503) : OK) }, { min: 5000 });
+    const h = harness({ batches: [[1]], answer: (_s, n) => (n <= 3 ? status(503) : OK) }, { min: 100, max: 100_000 });
     void h.loop.run();
-    await drain();
+    await h.clock.advance(400); // attempts at 0, 100, 300; the next one due at 700
     h.loop.retryNow();
     h.loop.kick();
     await drain();
-    expect(h.sender.sent.map((s) => s.at)).toEqual([0, 0]);
+    expect(h.sender.sent.map((s) => s.at)).toEqual([0, 100, 300, 400]);
+    expect(h.loop.acked).toBe(1);
+  });
+
+  // Found in re-review: an app flushing after every request sent one request per flush to a collector that was down.
+  it('retryNow sooner than retryMinMillis after the last attempt: the attempt comes then, not at once', async () => {
+    const h = harness({ batches: [[1]], answer: () => status(503) }, { min: 500, max: 100_000 });
+    void h.loop.run();
+    await h.clock.advance(1600); // attempts at 0, 500, 1500; the next one due at 3500
+    for (let t = 0; t < 20; t++) {
+      h.loop.retryNow(); // a flush every 50 ms
+      h.loop.kick();
+      await h.clock.advance(50);
+    }
+    // 20 flushes in 1000 ms: at most one attempt per retryMinMillis, the first 500 ms after the last one (1500).
+    const during = h.sender.sent.map((s) => s.at).filter((t) => t > 1500);
+    expect(during.length).toBeLessThanOrEqual(2);
+    for (let i = 1; i < during.length; i++) expect(during[i]! - during[i - 1]!).toBeGreaterThanOrEqual(500);
+    expect(during[0]).toBe(2000);
+  });
+
+  // Found in re-review: a flush that began while a short Retry-After ran waited out the whole backoff.
+  it('a flush that begins inside a short Retry-After: the attempt comes when the collector\'s wait is over', async () => {
+    const h = harness({ batches: [[1]], answer: (_s, n) => (n === 1 ? { ...status(503), retryAfterMillis: 1000 } : OK) }, { min: 5000 });
+    void h.loop.run();
+    await h.clock.advance(300);
+    h.loop.hurry(3000);
+    h.loop.retryNow();
+    h.loop.kick();
+    await h.clock.advance(1000);
+    expect(h.sender.sent.map((s) => s.at)).toEqual([0, 1000]);
     expect(h.loop.acked).toBe(1);
   });
 
