@@ -24,6 +24,8 @@ export interface BisectOptions {
   onAcked(last: number, count: number): void;
   /** Records first..last refused for good: keep them aside (rejected/) and move on. */
   onRefused(body: string, first: number, last: number, count: number, why: string): void;
+  /** The retryable failure that stopped the bisection named a wait (Retry-After): the export loop keeps it. */
+  onRetryAfter?(millis: number): void;
 }
 
 /** 'done': every record acknowledged or set aside; 'failed': a retryable failure stopped it. */
@@ -49,7 +51,10 @@ async function send(o: BisectOptions, req: ExportLogsServiceRequest, seqs: reado
   if (part === undefined) return { kind: 'empty' };
   const r = await o.sender.send(part.body, part.count);
   if (r.ok) return { kind: 'ok', last: part.last, count: part.count };
-  if (r.retryable && r.rejected === 0) return { kind: 'failed' };
+  if (r.retryable && r.rejected === 0) {
+    if (r.retryAfterMillis !== undefined) o.onRetryAfter?.(r.retryAfterMillis);
+    return { kind: 'failed' };
+  }
   return { kind: 'refused', why: r.message };
 }
 

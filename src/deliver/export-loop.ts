@@ -254,6 +254,17 @@ export class ExportLoop {
     this.refusedInARow = this.rejectedInARow = 0;
   }
 
+  /**
+   * The wait after a retryable failure, and what the collector asked for (`retryAfterMillis`) noted: not the backoff
+   * it may fall within, so that a flush tries again once that is over (found in re-review: a short Retry-After kept
+   * a flush from trying for the whole backoff).
+   */
+  private retryAfter(retryAfterMillis: number | undefined): number {
+    this.askedWait = retryAfterMillis !== undefined;
+    if (retryAfterMillis !== undefined) this.notBefore = this.clock.now() + Math.min(Math.max(retryAfterMillis, 0), RETRY_AFTER_MAX_MS);
+    return this.retryWait(retryAfterMillis);
+  }
+
   /** The next backoff: `this.delay`, or longer when the collector asked for it (Retry-After, up to RETRY_AFTER_MAX_MS). */
   private retryWait(retryAfterMillis = 0): number {
     return Math.max(this.delay, Math.min(retryAfterMillis, RETRY_AFTER_MAX_MS));
@@ -306,11 +317,7 @@ export class ExportLoop {
       this.setAside(req.body, this.position + 1, req.last, req.count, r.message);
       return 'set-aside';
     }
-    const wait = this.retryWait(r.retryAfterMillis);
-    // What the collector asked for, not the backoff it may fall within: a flush tries again once that is over
-    // (found in re-review: a short Retry-After kept a flush from trying for the whole backoff).
-    this.askedWait = r.retryAfterMillis !== undefined;
-    if (r.retryAfterMillis !== undefined) this.notBefore = this.clock.now() + Math.min(Math.max(r.retryAfterMillis, 0), RETRY_AFTER_MAX_MS);
+    const wait = this.retryAfter(r.retryAfterMillis);
     h.retrying?.(r, req.count, wait);
     this.scheduleRetry(wait);
     return 'failed';
@@ -323,6 +330,7 @@ export class ExportLoop {
   private async bisect(req: ExportRequest, why: string): Promise<Settled | 'failed'> {
     this.resetAttempts();
     let setAside = 0;
+    let retryAfterMillis: number | undefined;
     const outcome = await bisectRefused({
       sender: this.o.sender,
       streamId: this.o.streamId,
@@ -335,6 +343,7 @@ export class ExportLoop {
         setAside++;
         this.setAside(part, first, partLast, n, message);
       },
+      onRetryAfter: (ms) => (retryAfterMillis = ms),
     }).catch((e: unknown) => {
       diag.error(`otel-audit: could not split a refused batch (${errorText(e)}); setting it aside whole`);
       return 'whole' as const;
@@ -344,7 +353,9 @@ export class ExportLoop {
       return 'set-aside';
     }
     if (outcome === 'failed') {
-      this.scheduleRetry();
+      // A wait the collector asked for in the middle of the bisection is kept (found in re-review: the retry went
+      // out at the shortest backoff, a set-aside having just reset it).
+      this.scheduleRetry(this.retryAfter(retryAfterMillis));
       return 'failed';
     }
     this.advance(Math.max(this.position, req.last));

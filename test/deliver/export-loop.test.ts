@@ -340,6 +340,29 @@ describe('export loop (fake sender, fake clock)', () => {
     expect(h.loop.acked).toBe(1);
   });
 
+  // Found in re-review: a Retry-After answered in the middle of a bisection was dropped, and the retry went out at
+  // the shortest backoff.
+  it('a Retry-After that stops a bisection is kept: the retry waits for it', async () => {
+    let asked = false;
+    const h = harness({
+      batches: [[1, 2, 3, 4, 5]],
+      answer: (seqs) => {
+        if (seqs.length === 3 && !asked) {
+          asked = true;
+          return { ...status(503), retryAfterMillis: 3000 };
+        }
+        return seqs.includes(4) ? status(400) : OK;
+      },
+    });
+    void h.loop.run();
+    await h.clock.advance(10_000);
+    const at = h.sender.sent.map((s) => `${s.seqs.join(',')}@${s.at}`);
+    // Three refusals of the whole (0, 100, 300), then [1,2] taken and [3,4,5] answered 503 with Retry-After: 3 s.
+    expect(at.slice(0, 5)).toEqual(['1,2,3,4,5@0', '1,2,3,4,5@100', '1,2,3,4,5@300', '1,2@300', '3,4,5@300']);
+    expect(at[5]).toBe('3,4,5@3300');
+    expect(h.loop.acked).toBe(5);
+  });
+
   // Found in re-review: an app flushing after every request sent one request per flush to a collector that was down.
   it('retryNow sooner than retryMinMillis after the last attempt: the attempt comes then, not at once', async () => {
     const h = harness({ batches: [[1]], answer: () => status(503) }, { min: 500, max: 100_000 });
