@@ -107,6 +107,8 @@ export class Delivery {
   private alive: AliveSocket | null | undefined;
   /** Ranges the request in flight set aside: kept in rejected/, or not (reported lost). */
   private setAsideRanges: { first: number; last: number; kept: boolean }[] = [];
+  /** A batch was kept in rejected/ since the state was last saved: the next progress saves it at once. */
+  private keptAsideSinceSave = false;
   private readonly state: StreamState;
   private closed = false;
   /** close() wrote the stream's last state: nothing of this process writes it again (see `progressed`). */
@@ -167,7 +169,12 @@ export class Delivery {
           // stream another process had finished, and its retention cuts then read as deletions). The next replay
           // sends those records again (at-least-once).
           if (this.closed) return;
-          this.saveStateSoon();
+          if (this.keptAsideSinceSave) {
+            // Records just kept in rejected/: the state says at once that the stream moved past them, or a crash
+            // in the second before the next save had the replay set them aside a second time (found in re-review).
+            this.keptAsideSinceSave = false;
+            this.saveState();
+          } else this.saveStateSoon();
           this.journal?.offerRetention(this.loop.acked);
         },
         failed: (r) => (this.lastError = `export: ${r.message}`),
@@ -517,6 +524,7 @@ export class Delivery {
     if (this.o.file !== 'off') {
       try {
         where = keepAside(this.o.dir, this.o.streamId, first, last, body, why, 'records');
+        this.keptAsideSinceSave = true;
         this.o.metrics.rejectedN(count);
       } catch (e) {
         diag.error(`otel-audit: could not keep a rejected batch (${(e as NodeJS.ErrnoException).code ?? 'error'})`);
