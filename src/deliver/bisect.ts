@@ -26,6 +26,8 @@ export interface BisectOptions {
   onRefused(body: string, first: number, last: number, count: number, why: string): void;
   /** The retryable failure that stopped the bisection named a wait (Retry-After): the export loop keeps it. */
   onRetryAfter?(millis: number): void;
+  /** True once the export loop is stopped (shutdown): no further part is sent; the bisection ends as 'failed'. */
+  stopped?(): boolean;
 }
 
 /** 'done': every record acknowledged or set aside; 'failed': a retryable failure stopped it. */
@@ -47,6 +49,7 @@ type Sent = { kind: 'ok'; last: number; count: number } | { kind: 'refused'; why
 async function send(o: BisectOptions, req: ExportLogsServiceRequest, seqs: readonly number[]): Promise<Sent> {
   const lo = seqs[0]!;
   const hi = seqs[seqs.length - 1]!;
+  if (o.stopped?.() === true) return { kind: 'failed' };
   const part = filteredBody(req, o.streamId, (s) => s >= lo && s <= hi);
   if (part === undefined) return { kind: 'empty' };
   const r = await o.sender.send(part.body, part.count);

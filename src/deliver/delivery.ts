@@ -643,9 +643,10 @@ export class Delivery {
       // A flush is a reason to try again now rather than after the backoff, and again while it waits.
       endHurry = this.loop.hurry(Math.max(0, timeoutMillis - (performance.now() - startedAt)));
       this.loop.retryNow();
+      // At once, even with nothing of its own left: retryNow may have ended a backoff another record waits on.
+      this.loop.kick();
       if (left() === 0) return 0;
       const acked = this.loop.whenAcked(target).then(() => true);
-      this.loop.kick();
       if ((await Promise.race([acked, expired])) && (await written())) return 0;
       // Fallback mode spools only during an outage: a collector that is merely slow leaves them in memory, where
       // the caller, told they are on disk, would lose them to a crash. Spooled now, they are (or the count says not).

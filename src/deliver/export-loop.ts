@@ -295,8 +295,10 @@ export class ExportLoop {
   private async send(req: ExportRequest): Promise<Settled | 'failed'> {
     const h = this.o.hooks;
     const t0 = this.clock.now();
-    this.lastAttemptAt = t0;
     const r = await this.o.sender.send(req.body, req.count);
+    // When the attempt ended: one send may last longer than retryMinMillis (the transport's own retries), and a
+    // flush then retried at once (found in re-review).
+    this.lastAttemptAt = this.clock.now();
     h.timed?.((this.clock.now() - t0) / 1000, r.ok);
     if (r.ok) {
       this.advance(req.last);
@@ -344,6 +346,8 @@ export class ExportLoop {
         this.setAside(part, first, partLast, n, message);
       },
       onRetryAfter: (ms) => (retryAfterMillis = ms),
+      // A shutdown stops it between parts: after close() nothing more is sent or set aside (found in re-review).
+      stopped: () => this.stopped,
     }).catch((e: unknown) => {
       diag.error(`otel-audit: could not split a refused batch (${errorText(e)}); setting it aside whole`);
       return 'whole' as const;
@@ -352,6 +356,7 @@ export class ExportLoop {
       this.setAside(req.body, this.position + 1, req.last, req.count, why);
       return 'set-aside';
     }
+    this.lastAttemptAt = this.clock.now();
     if (outcome === 'failed') {
       // A wait the collector asked for in the middle of the bisection is kept (found in re-review: the retry went
       // out at the shortest backoff, a set-aside having just reset it).

@@ -380,6 +380,48 @@ describe('export loop (fake sender, fake clock)', () => {
     expect(during[0]).toBe(2000);
   });
 
+  // Found in re-review: a shutdown during a bisection did not stop it; parts went on being sent and set aside after
+  // close(), and a record's loss was reported twice.
+  it('stop during a bisection: no further part is sent', async () => {
+    let loop: ExportLoop | undefined;
+    const h = harness({
+      batches: [[1, 2, 3, 4, 5, 6, 7, 8]],
+      answer: (seqs) => {
+        if (seqs.length === 4 && seqs[0] === 5) loop!.stop(); // the shutdown comes while this part is sent
+        return seqs.includes(6) ? status(400) : OK;
+      },
+    });
+    loop = h.loop;
+    const done = h.loop.run();
+    await h.clock.advance(10_000);
+    expect(await done).toBe('stopped');
+    // Three refusals of the whole, [1..4] taken, [5..8] refused as the stop came: nothing after it.
+    expect(h.sender.sent.map((s) => s.seqs.join(','))).toEqual(['1,2,3,4,5,6,7,8', '1,2,3,4,5,6,7,8', '1,2,3,4,5,6,7,8', '1,2,3,4', '5,6,7,8']);
+    expect(h.setAside).toEqual([]);
+    expect(h.loop.acked).toBe(4);
+  });
+
+  // Found in re-review: the minimum counted from when a send began, and one send (the transport's own retries) often
+  // lasts longer, so a flush after a failure retried at once.
+  it('retryMinMillis counts from the end of the last attempt', async () => {
+    const h = harness({ batches: [[1]], answer: (_s, n) => (n === 1 ? status(503) : OK) }, { hold: true, min: 500 });
+    void h.loop.run();
+    await drain();
+    await h.clock.advance(800); // the first send lasts 800 ms
+    h.sender.held.shift()!();
+    await drain();
+    await h.clock.advance(100);
+    h.loop.retryNow();
+    h.loop.kick();
+    await drain();
+    expect(h.sender.sent.map((s) => s.at)).toEqual([0]);
+    await h.clock.advance(400);
+    expect(h.sender.sent.map((s) => s.at)).toEqual([0, 1300]);
+    h.sender.held.shift()!();
+    await drain();
+    expect(h.loop.acked).toBe(1);
+  });
+
   // Found in re-review: a flush that began while a short Retry-After ran waited out the whole backoff.
   it('a flush that begins inside a short Retry-After: the attempt comes when the collector\'s wait is over', async () => {
     const h = harness({ batches: [[1]], answer: (_s, n) => (n === 1 ? { ...status(503), retryAfterMillis: 1000 } : OK) }, { min: 5000 });
