@@ -204,6 +204,7 @@ class ValueEncoder {
     }
     this.seen.push(v);
     if (Array.isArray(v)) this.array(v, path, depth);
+    else if (isPlain(v as object)) this.map(v as Record<string, unknown>, path, depth); // the usual case, tested first
     else if (v instanceof Set) this.array(Array.from(v as Set<unknown>), path, depth);
     else if (v instanceof Map) {
       const { entries, collided } = entriesOf(v as Map<unknown, unknown>);
@@ -211,7 +212,7 @@ class ValueEncoder {
       this.map(entries, path, depth);
     }
     else if (v instanceof Error) this.map(errorFields(v), path, depth);
-    else if (!isPlain(v as object) && Object.keys(v as object).length === 0) {
+    else if (Object.keys(v as object).length === 0) {
       // A URL, a RegExp, a boxed primitive, a class whose state is not in own enumerable properties: written as
       // `{}` it would be an empty kvlist, its content lost without a word. Its text keeps it; the record is marked.
       this.p.add(path, `${kindOfObject(v as object)} with no own enumerable properties written as its text`);
