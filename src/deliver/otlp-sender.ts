@@ -82,15 +82,15 @@ interface Outgoing {
 }
 
 /**
- * Hands the delegate the bytes `send` prepared, and reads `partial_success` off the response; one in-flight
- * export per sender makes this side channel exact.
- */
-/**
  * The body of a 2xx answer that was cut off (ReleasableRetryingTransport `requireBody`): read as unreadable, so it
  * is sent again, as many times as an unreadable answer is (UNREADABLE_RETRIES), not for ever.
  */
 const CUT_OFF = new Uint8Array(0);
 
+/**
+ * Hands the delegate the bytes `send` prepared, and reads `partial_success` off the response; one in-flight
+ * export per sender makes this side channel exact.
+ */
 class PassThroughSerializer {
   lastRejected = 0;
   lastMessage = '';
