@@ -96,13 +96,13 @@ export class ExportLoop {
   private busy = false;
   private stopped = false;
   private cancelRetry: (() => void) | undefined;
-  /** Clock time before which no attempt is made: the wait the collector asked for (Retry-After), which a flush keeps. */
+  /**
+   * Clock time before which no retry is made, a flush's included: the end of the wait the collector asked for
+   * (Retry-After) after the last failed attempt, or without one, of the shortest backoff after it.
+   */
   private notBefore = 0;
-  /** When the backoff timer fires (valid while `cancelRetry` is set), and when the last request went out. */
+  /** When the backoff timer fires (valid while `cancelRetry` is set). */
   private retryAt = 0;
-  private lastAttemptAt = -Infinity;
-  /** The last failed attempt's answer named a wait (Retry-After): `notBefore` is the earliest retry. */
-  private askedWait = false;
   /** Deadlines of the flushes waiting now (`hurry`): the backoff leaves room for another attempt before them. */
   private readonly hurries = new Set<{ until: number }>();
   private delay: number;
@@ -187,12 +187,10 @@ export class ExportLoop {
    */
   retryNow(): void {
     const now = this.clock.now();
-    // The collector's own wait when its last answer named one, else the shortest backoff.
-    const earliest = this.askedWait ? this.notBefore : this.lastAttemptAt + this.o.retryMinMillis;
-    if (now >= earliest) return this.cancelWait();
-    if (this.cancelRetry !== undefined && this.retryAt > earliest) {
+    if (now >= this.notBefore) return this.cancelWait();
+    if (this.cancelRetry !== undefined && this.retryAt > this.notBefore) {
       this.cancelWait();
-      this.wake(earliest - now);
+      this.wake(this.notBefore - now);
     }
   }
 
@@ -255,13 +253,14 @@ export class ExportLoop {
   }
 
   /**
-   * The wait after a retryable failure, and what the collector asked for (`retryAfterMillis`) noted: not the backoff
-   * it may fall within, so that a flush tries again once that is over (found in re-review: a short Retry-After kept
-   * a flush from trying for the whole backoff).
+   * The wait after a retryable failure, called when the attempt has ended; notes `notBefore`: what the collector
+   * asked for (`retryAfterMillis`), not the backoff it may fall within, so that a flush tries again once that is over
+   * (found in re-review: a short Retry-After kept a flush from trying for the whole backoff); without it, the shortest
+   * backoff from the end of the attempt (one send may outlast it: the transport's own retries).
    */
   private retryAfter(retryAfterMillis: number | undefined): number {
-    this.askedWait = retryAfterMillis !== undefined;
-    if (retryAfterMillis !== undefined) this.notBefore = this.clock.now() + Math.min(Math.max(retryAfterMillis, 0), RETRY_AFTER_MAX_MS);
+    const asked = retryAfterMillis === undefined ? this.o.retryMinMillis : Math.min(Math.max(retryAfterMillis, 0), RETRY_AFTER_MAX_MS);
+    this.notBefore = this.clock.now() + asked;
     return this.retryWait(retryAfterMillis);
   }
 
@@ -296,9 +295,6 @@ export class ExportLoop {
     const h = this.o.hooks;
     const t0 = this.clock.now();
     const r = await this.o.sender.send(req.body, req.count);
-    // When the attempt ended: one send may last longer than retryMinMillis (the transport's own retries), and a
-    // flush then retried at once (found in re-review).
-    this.lastAttemptAt = this.clock.now();
     h.timed?.((this.clock.now() - t0) / 1000, r.ok);
     if (r.ok) {
       this.advance(req.last);
@@ -356,7 +352,6 @@ export class ExportLoop {
       this.setAside(req.body, this.position + 1, req.last, req.count, why);
       return 'set-aside';
     }
-    this.lastAttemptAt = this.clock.now();
     if (outcome === 'failed') {
       // A wait the collector asked for in the middle of the bisection is kept (found in re-review: the retry went
       // out at the shortest backoff, a set-aside having just reset it).
