@@ -17,10 +17,13 @@
  * - string longer than `maxStringLength` UTF-16 units, or more than `maxItems` array/map entries → truncated;
  * - function / symbol → dropped from maps, `{}` (empty value) in arrays; `undefined` → omitted / `{}`;
  * - a map key that equals an earlier key of the same map once sanitized → that member dropped;
- * - Date → `stringValue` ISO-8601; other objects → map of their own enumerable properties;
+ * - Date → `stringValue` ISO-8601; Set → array; Map → map of its entries (keys as text; keys of one text → the last
+ *   entry, marked); Error → map of its name, message, cause (an AggregateError's errors) and own enumerable fields;
+ *   another object → map of its own enumerable properties, or with none (a URL) → `stringValue` of its text, marked;
  * - a record over `maxRecordBytes` of OTLP/JSON in all → RecordTooLargeError: the sealer replaces the record by an
  *   `audit.record.unsealable` one (its record id, the reason) and reports it lost (ARCHITECTURE.md §2.3).
  */
+import { asText } from './describe.js';
 
 export interface EncodeLimits {
   maxStringLength: number;
@@ -216,7 +219,7 @@ class ValueEncoder {
       // A URL, a RegExp, a boxed primitive, a class whose state is not in own enumerable properties: written as
       // `{}` it would be an empty kvlist, its content lost without a word. Its text keeps it; the record is marked.
       this.p.add(path, `${kindOfObject(v as object)} with no own enumerable properties written as its text`);
-      this.otlp = this.canon = `{"stringValue":${encodeString(textOf(v as object), path, this.p, this.limits)}}`;
+      this.otlp = this.canon = `{"stringValue":${encodeString(asText(v), path, this.p, this.limits)}}`;
     } else this.map(v as Record<string, unknown>, path, depth);
     this.seen.pop();
     return true;
@@ -362,7 +365,7 @@ function entriesOf(m: Map<unknown, unknown>): { entries: Record<string, unknown>
   const entries: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
   let collided: string | undefined;
   for (const [k, v] of m) {
-    const key = typeof k === 'string' ? k : textOf(k);
+    const key = asText(k);
     if (collided === undefined && Object.hasOwn(entries, key)) collided = JSON.stringify(key.slice(0, 64));
     entries[key] = v;
   }
@@ -389,11 +392,6 @@ function safeRead(read: () => unknown): unknown {
   } catch {
     return '[unreadable]';
   }
-}
-
-function textOf(v: unknown): string {
-  const t = safeRead(() => String(v));
-  return typeof t === 'string' ? t : '[unreadable]';
 }
 
 /** `a URL`, `an object`: for the mark. */

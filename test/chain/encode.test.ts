@@ -196,6 +196,13 @@ const cases: Case[] = [
     problems: [/^v: Map keys with the same text \("1"\): the last entry kept$/],
   },
   {
+    name: 'a Map key whose toString throws → "[unprintable]" (otlp/describe.ts asText)',
+    value: new Map<unknown, unknown>([[{ toString: (): string => { throw new Error('no'); } }, 1]]),
+    otlp: kvl(['[unprintable]', int('1')]),
+    canonical: '{"[unprintable]":{"intValue":"1"}}',
+    problems: [],
+  },
+  {
     name: 'Error with a cause, AggregateError with its errors',
     value: new AggregateError([new Error('e1')], 'all failed', { cause: 'disk' }),
     otlp: kvl(['name', str('AggregateError')], ['message', str('all failed')], ['cause', str('disk')], ['errors', arr(kvl(['name', str('Error')], ['message', str('e1')]))]),
