@@ -4,7 +4,7 @@
  * content.
  */
 import { AuditConfigError } from '../core/errors.js';
-import { keyFileName, keyFilePathShown, keyFileReadProblem, keyFileText, loadVerifyingKeys, looksLikeKeyMaterial, type VerifyingKey } from '../integrity/keys.js';
+import { keyFileName, keyFilePathShown, keyFileReadProblem, keyFileText, loadVerifyingKeys, type VerifyingKey } from '../integrity/keys.js';
 import { NotRegularFileError, readSmallRegularFile } from './safe-read.js';
 
 /** Key files are a few hundred bytes; anything much larger is not a key, and is not read whole. */
@@ -18,8 +18,7 @@ async function readKeyFile(path: string, what: string): Promise<string> {
     // A value that may be the key itself (`--pubkey "$(cat key.pem)"`, a raw HMAC key) is never printed.
     if (!keyFilePathShown(path)) {
       const flag = what === 'HMAC key file' ? '--hmac-key-file' : '--pubkey';
-      const code = looksLikeKeyMaterial(path) ? undefined : (e as NodeJS.ErrnoException).code;
-      throw new AuditConfigError(`${what}: ${keyFileReadProblem(path, code, `${flag} takes the path of a file holding the key, not the key itself`)}`);
+      throw new AuditConfigError(`${what}: ${keyFileReadProblem(path, (e as NodeJS.ErrnoException).code, `${flag} takes the path of a file holding the key, not the key itself`)}`);
     }
     if (e instanceof NotRegularFileError) throw new AuditConfigError(`${what} ${JSON.stringify(path)} ${e.message}`);
     throw new AuditConfigError(`cannot read ${what} ${JSON.stringify(path)} (${(e as NodeJS.ErrnoException).code ?? 'error'})`);
