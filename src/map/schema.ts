@@ -9,9 +9,21 @@ import { z } from 'zod';
 /**
  * C0, DEL and C1 (U+0080–U+009F, NEL among them): Unicode's control characters (general category Cc); and the
  * bidirectional embedding, override and isolate controls (U+202A–U+202E, U+2066–U+2069), with which an identifier
- * displays as another one (found in re-review).
+ * displays as another one (found in re-review). Inclusive ranges of code units, the one definition of both checks.
  */
-const NO_CONTROL = /^[^\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]*$/;
+const CONTROL_RANGES: readonly (readonly [number, number])[] = [
+  [0x00, 0x1f],
+  [0x7f, 0x9f],
+  [0x202a, 0x202e],
+  [0x2066, 0x2069],
+];
+const u4 = (c: number): string => `\\u${c.toString(16).padStart(4, '0')}`;
+const NO_CONTROL = new RegExp(`^[^${CONTROL_RANGES.map(([a, b]) => `${u4(a)}-${u4(b)}`).join('')}]*$`);
+/** Is this code unit one NO_CONTROL refuses? For validate-record.ts's one-pass check. */
+export function isControlCode(c: number): boolean {
+  for (const [a, b] of CONTROL_RANGES) if (c >= a && c <= b) return true;
+  return false;
+}
 /**
  * White space (what the regular expression `\s` matches: ECMA-262 WhiteSpace and LineTerminator) and the
  * invisible characters beside it (zero-width spaces and joiners, word joiner): an identifier made only of these

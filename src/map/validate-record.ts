@@ -4,7 +4,7 @@
  * `audit.validation.error`, and counted.
  */
 import { z } from 'zod';
-import { ACTOR_TYPES, BLANK_CODES, OUTCOMES, text } from './schema.js';
+import { ACTOR_TYPES, BLANK_CODES, isControlCode, OUTCOMES, text } from './schema.js';
 import * as A from '../core/attributes.js';
 
 /**
@@ -39,7 +39,8 @@ function isText(v: unknown, max: number, noControl: boolean): boolean {
   for (let i = 0; i < n; i++) {
     const c = v.charCodeAt(i);
     if (!visible && !BLANK_CODES.has(c)) visible = true;
-    if (c < 0x20 || (c >= 0x7f && c <= 0x9f) || (c >= 0x202a && c <= 0x202e) || (c >= 0x2066 && c <= 0x2069)) {
+    // Printable ASCII, the usual text, is told at once.
+    if (c < 0x20 || (c >= 0x7f && isControlCode(c))) {
       if (noControl) return false;
     } else if (c >= 0xd800 && c <= 0xdfff) {
       // A lone surrogate: a low one, or a high one not followed by a low one.
