@@ -350,7 +350,7 @@ function reportAsideRetention(sp: StreamProblems, i: number, from: number, to: n
         : `the stream's furthest, where ${c.stateFile} says it was closed, with seq ${c.state!.acked} acknowledged (no hash binds it: the state file and retention.log are not authenticated)`;
   sp.report('deleted', i, `${seqRange(from, to)} removed by retention after the collector acknowledged them: ${c.log} has the cut through seq ${c.last} (${c.file}, ${c.deletedAt}), ${binding}. The records held ${firstHeld === Infinity ? 'of this stream' : `before seq ${firstHeld}`} are copies set aside in rejected/ (refused by the collector for good, kept for ever), each vouched for by its signature or by the record after it`, {
     seq: from,
-    ...(to > from ? { through: to } : {}),
+    through: to, // dropped by report when it equals seq
     severity: 'info',
   });
 }

@@ -338,7 +338,7 @@ describe('the text of all details together', () => {
     const p = await makePipeline();
     try {
       const details = { blob: Array.from({ length: 128 }, () => '\u0001'.repeat(8192)) };
-      expect(issuesOfOrNone({ ...base, details })).toEqual([]);
+      expect(() => validateEvent({ ...base, details })).not.toThrow();
       const receipt = await p.audit.record({ ...base, details });
       expect(receipt.durability).toMatch(/^(journal|collector)$/);
       await p.processor.forceFlush();
@@ -348,12 +348,3 @@ describe('the text of all details together', () => {
     }
   });
 });
-
-function issuesOfOrNone(event: unknown): readonly ValidationIssue[] {
-  try {
-    validateEvent(event);
-    return [];
-  } catch (e) {
-    return (e as AuditValidationError).issues;
-  }
-}
