@@ -13,7 +13,8 @@
  *   when its own listeners are the only ones, so neither raised the signal and SIGTERM no longer ended the process;
  *   and an app's `once` listener, removed as it is called, left this one alone to end the process under it. When
  *   the other listeners are removed, this one listens again. A process.exit() the other calls runs the `exit` hooks;
- *   one that re-raises the signal ends the process without them (what fsync `always` is for).
+ *   so does the signal raised again once the other stopped listening (signal-exit's way): this one is back for it.
+ *   A listener that ends the process otherwise (SIGKILL, process.abort()) leaves it to fsync `always`.
  * - No SIGINT listener without a main script (the REPL, `node -e`): to interrupt an evaluation the REPL removes every
  *   SIGINT listener, and one that comes back kills it instead (found in review).
  *

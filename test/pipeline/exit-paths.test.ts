@@ -97,10 +97,26 @@ describe('signals and exit listeners', () => {
     await allJournaled(auditDir, stderr);
   });
 
-  it.each(['before', 'after'])('a library that ends the process by the signal only when its listener is alone (signal-exit), loaded %s the processor: it still does', async (when) => {
-    const { exit, stderr } = await run('nodesdk', 'signal-library', { LIBRARY: when });
+  it.each(['before', 'after'])('a library that ends the process by the signal only when its listener is alone (signal-exit), loaded %s the processor: it still does, and the records are journaled', async (when) => {
+    const { auditDir, exit, stderr } = await run('nodesdk', 'signal-library', { LIBRARY: when });
     expect(exit).toEqual({ code: null, signal: 'SIGTERM' });
     expect(stderr).toMatch(/library handler ran/);
+    await allJournaled(auditDir, stderr);
+  });
+
+  // The real library. It removes its listener before raising the signal again, so ours is back (the removeListener
+  // hook) and takes that signal: the records are journaled, then the process ends by it.
+  it.each([
+    ['nodesdk', '3', 'before'],
+    ['nodesdk', '4', 'before'],
+    ['nodesdk', '4', 'after'],
+    ['register', '3', 'after'],
+    ['register', '4', 'before'],
+  ] as const)('%s, signal-exit %s loaded %s the processor: SIGTERM runs its callbacks, journals every record, ends by SIGTERM', async (setup, version, when) => {
+    const { auditDir, exit, stderr } = await run(setup, 'signal-exit', { SIGNAL_EXIT: version, LIBRARY: when });
+    expect(exit).toEqual({ code: null, signal: 'SIGTERM' });
+    expect(stderr).toMatch(new RegExp(`signal-exit ${version} callback ran \\(SIGTERM\\)`));
+    await allJournaled(auditDir, stderr);
   });
 
   it("the app's own SIGTERM handler decides: the process goes on until it exits, and the exit journals", async () => {
