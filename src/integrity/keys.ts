@@ -86,6 +86,23 @@ export function ed25519KeyId(publicKey: KeyObject): string {
   return createHash('sha256').update(publicKey.export({ type: 'spki', format: 'der' })).digest('hex').slice(0, 16);
 }
 
+const fingerprints = new WeakMap<VerifyingKey, string>();
+
+/**
+ * Which key material a handle holds, whatever key id it is given under: `EdDSA:` and the Ed25519 key id of its
+ * public key, or `HMAC-SHA256:` and the derived HMAC key id of its secret (both public). The verifier tells with
+ * it that one stream's records were checked under one key (docs/integrity.md §3.4, §7.3 step 1b).
+ */
+export function keyFingerprint(k: VerifyingKey): string {
+  let f = fingerprints.get(k);
+  if (f === undefined) {
+    const m = keyMaterial(k);
+    f = k.algorithm === 'EdDSA' ? `EdDSA:${ed25519KeyId(m.type === 'private' ? createPublicKey(m) : m)}` : `HMAC-SHA256:${hmacKeyId(m.export())}`;
+    fingerprints.set(k, f);
+  }
+  return f;
+}
+
 /** A `base64:`/`hex:` notation prefix, in any case and after any white space: what a secret's text may start with. */
 const LOOSE_PREFIX = /^\s*(?:base64|hex):/i;
 

@@ -86,6 +86,16 @@ export function verifyRecordSignature(
   attrs: { value: string; algorithm: string; keyId: string },
   keys: readonly VerifyingKey[],
 ): 'ok' | 'bad' | 'unknown_key' {
+  const r = verifyRecordSignatureBy(canonical, attrs, keys);
+  return typeof r === 'string' ? r : 'ok';
+}
+
+/** verifyRecordSignature, with the trusted key it verified under in place of `ok`. */
+export function verifyRecordSignatureBy(
+  canonical: string,
+  attrs: { value: string; algorithm: string; keyId: string },
+  keys: readonly VerifyingKey[],
+): VerifyingKey | 'bad' | 'unknown_key' {
   const algorithm = attrs.algorithm as IntegrityAlgorithm;
   if (algorithm !== 'HMAC-SHA256' && algorithm !== 'EdDSA') return 'bad';
   if (typeof attrs.value !== 'string' || !STRICT_BASE64.test(attrs.value)) return 'bad';
@@ -97,11 +107,11 @@ export function verifyRecordSignature(
   for (const k of keys) {
     if (k.algorithm !== algorithm || k.keyId !== attrs.keyId) continue;
     named = true;
-    if (check(algorithm, keyMaterial(k), canonical, data, sig)) return 'ok';
+    if (check(algorithm, keyMaterial(k), canonical, data, sig)) return k;
   }
   if (named) return 'bad';
   if (algorithm === 'HMAC-SHA256') {
-    for (const k of keys) if (k.algorithm === algorithm && check(algorithm, keyMaterial(k), canonical, data, sig)) return 'ok';
+    for (const k of keys) if (k.algorithm === algorithm && check(algorithm, keyMaterial(k), canonical, data, sig)) return k;
   }
   return 'unknown_key';
 }

@@ -53,10 +53,11 @@ export function checkIntegrity(
   const { signatures, checkpoints, anySigned } = countChain(s, chain, len);
   if (ic.keys.length > 0) signatures.verified = signatures.valid > 0;
   reportBadCopies(s, rows, ic, sp, () => checkpointKeyVerdict(s, chain, len));
+  const reSigned = ic.keys.length > 0 ? reportKeyChanges(s, chain, len, sp) : undefined;
   reportUnhashed(s, rows, sp);
   if (ic.requireSignatures && !ic.checkCheckpoints) reportUncheckedCheckpoints(s, chain, len, sp);
   if (ic.checkSignatures) reportUnsignedRuns(s, chain, len, ic, anySigned, sp);
-  const coveredThrough = ic.checkCheckpoints && len > 0 ? checkCheckpoints(s, external, chain, len, at, sp) : 0;
+  const coveredThrough = ic.checkCheckpoints && len > 0 ? checkCheckpoints(s, external, chain, len, at, sp, reSigned) : 0;
   return { coveredThrough, signatures, checkpoints };
 }
 
@@ -138,8 +139,93 @@ function reportBadCopies(s: RecordStore, rows: Uint32Array, ic: IntegrityContext
   }
 }
 
+const isEd25519 = (fingerprint: string): boolean => fingerprint.startsWith('EdDSA:');
+
 /**
- * 1b. With --require-signatures and no Ed25519 key, the chain's checkpoints cannot be verified: one problem for
+ * 1b. One stream, one key (docs/integrity.md §3.4): the producer signs a stream's records with one key and its
+ * checkpoints with its one Ed25519 key, the same key when the records are Ed25519-signed. The first record and the
+ * first checkpoint that verify set the stream's keys (in seq order); a record or checkpoint that verifies under
+ * another given key was re-signed by that key's holder (another producer whose key is given for a shared
+ * collector copy, or a retired key's): `bad_signature`, reason `key_changed`, runs of records as one problem.
+ * Returns the checkpoints so reported: no evidence for coverage (§7.3 step 3).
+ */
+function reportKeyChanges(s: RecordStore, chain: Uint32Array, len: number, sp: StreamProblems): ReadonlySet<number> {
+  const { seqOf, report } = sp;
+  const reSigned = new Set<number>();
+  let recordKey: string | undefined;
+  let recordFrom = -1;
+  let checkpointKey: string | undefined;
+  let checkpointFrom = -1;
+  // A fingerprint names the key by its derived key id (public for both kinds), whatever id it was given under.
+  const keyName = (key: string): string => `${isEd25519(key) ? 'Ed25519 key' : 'HMAC key'} ${key.slice(key.indexOf(':') + 1)}`;
+  const keyOf = (row: number, key: string): string => `${keyName(key)} (seq ${seqOf(row)} first)`;
+  let runStart = -1;
+  let runEnd = -1;
+  let runCount = 0;
+  let runKey = '';
+  let runWhy = '';
+  const flush = (): void => {
+    if (runStart < 0) return;
+    const first = seqOf(runStart);
+    const last = seqOf(runEnd);
+    const range = runCount === 1 ? `seq ${first} verifies` : `seq ${first}–${last} (${runCount} records) verify`;
+    report('bad_signature', runStart, `${range} under a given key, ${keyName(runKey)}, but ${runWhy}: a stream does not change keys, so these were re-signed by the holder of that key`, {
+      seq: first,
+      recordId: s.recordId(runStart),
+      reason: 'key_changed',
+      through: last,
+    });
+    runStart = -1;
+  };
+  for (let k = 0; k < len; k++) {
+    const i = chain[k]!;
+    if (s.has(i, F_CHECKPOINT)) {
+      const c = s.claims.get(i)!;
+      if (c.status !== 'valid' || c.signedBy === undefined) continue;
+      let why: string | undefined;
+      if (checkpointKey === undefined) {
+        checkpointKey = c.signedBy;
+        checkpointFrom = i;
+        if (recordKey !== undefined && isEd25519(recordKey) && recordKey !== c.signedBy) why = `the stream's records are signed with ${keyOf(recordFrom, recordKey)}`;
+      } else if (c.signedBy !== checkpointKey) why = `the stream's checkpoints are signed with ${keyOf(checkpointFrom, checkpointKey)}`;
+      if (why === undefined) continue;
+      reSigned.add(i);
+      report('bad_signature', i, `the checkpoint verifies under a given key, ${keyName(c.signedBy)}, but ${why}: a stream does not change keys, so it was signed by the holder of that key`, {
+        seq: seqOf(i),
+        recordId: s.recordId(i),
+        reason: 'key_changed',
+      });
+      continue;
+    }
+    if (s.sig[i] !== SIG_OK) continue;
+    const key = s.signers[s.signer[i]!]!;
+    let why: string | undefined;
+    if (recordKey === undefined) {
+      recordKey = key;
+      recordFrom = i;
+      if (isEd25519(key) && checkpointKey !== undefined && checkpointKey !== key) why = `the stream's checkpoints are signed with ${keyOf(checkpointFrom, checkpointKey)}`;
+    } else if (key !== recordKey) why = `the stream's records are signed with ${keyOf(recordFrom, recordKey)}`;
+    if (why === undefined) {
+      flush();
+      continue;
+    }
+    if (runStart >= 0 && key === runKey) {
+      runEnd = i;
+      runCount++;
+      continue;
+    }
+    flush();
+    runStart = runEnd = i;
+    runCount = 1;
+    runKey = key;
+    runWhy = why;
+  }
+  flush();
+  return reSigned;
+}
+
+/**
+ * 1c. With --require-signatures and no Ed25519 key, the chain's checkpoints cannot be verified: one problem for
  * them all (docs/integrity.md §7.3).
  */
 function reportUncheckedCheckpoints(s: RecordStore, chain: Uint32Array, len: number, sp: StreamProblems): void {
@@ -287,10 +373,11 @@ function checkCheckpoints(
   len: number,
   at: (seq: number) => number | undefined,
   sp: StreamProblems,
+  reSigned: ReadonlySet<number> | undefined,
 ): number {
   const { seqOf, report } = sp;
   const last = seqOf(chain[len - 1]!);
-  const { evidence, claimSeqs } = collectEvidence(s, external, chain, len, sp);
+  const { evidence, claimSeqs } = collectEvidence(s, external, chain, len, sp, reSigned);
   const breakSeq = firstBreak(s, chain, len, sp);
   // Records missing at the end: the furthest valid checkpoint beyond the last record held.
   let furthest: Evidence | undefined;
@@ -356,6 +443,7 @@ function collectEvidence(
   chain: Uint32Array,
   len: number,
   sp: StreamProblems,
+  reSigned: ReadonlySet<number> | undefined,
 ): { evidence: Evidence[]; claimSeqs: number[] } {
   const { seqOf, where } = sp;
   const evidence: Evidence[] = [];
@@ -365,7 +453,7 @@ function collectEvidence(
     if (!s.has(i, F_CHECKPOINT)) continue;
     claimSeqs.push(seqOf(i));
     const c = s.claims.get(i)!;
-    if (c.status !== 'valid') continue;
+    if (c.status !== 'valid' || reSigned?.has(i) === true) continue;
     const e: Evidence = { seq: seqOf(i), coveredSeq: c.coveredSeq!, headHash: c.headHash!, inChain: true, where: where(i), index: i };
     if (c.interval !== undefined) e.interval = c.interval;
     evidence.push(e);

@@ -23,7 +23,7 @@ export type ProblemKind =
  *   error with --require-signatures or when the stream's other records verify or name another key),
  *   `unsigned` (no signature, with --require-signatures or where the rest of the stream is signed),
  *   `checkpoint_invalid` (forged or malformed checkpoint), `checkpoint_unknown_key` (checkpoint signed by a key
- *   not given);
+ *   not given), `key_changed` (records or checkpoints of one stream that verify under different given keys);
  * - truncated: `records_missing` (a valid checkpoint proves records beyond the last one held),
  *   `head_mismatch` (a valid checkpoint certifies another hash for a record held: the chain was rewritten),
  *   `checkpoint_missing` (an ordinary record where the declared checkpoint interval requires a checkpoint),
@@ -40,6 +40,7 @@ export type ProblemReason =
   | 'unsigned'
   | 'checkpoint_invalid'
   | 'checkpoint_unknown_key'
+  | 'key_changed'
   | 'records_missing'
   | 'head_mismatch'
   | 'checkpoint_missing'

@@ -13,6 +13,8 @@ export interface SignatureCheck {
   keyId: string;
   /** Why it is bad; '' otherwise. */
   detail: string;
+  /** `ok`: which given key it verified under (integrity/keys.ts keyFingerprint). */
+  signedBy?: string;
 }
 
 /**
@@ -30,6 +32,8 @@ export interface CheckpointClaim {
   interval?: number;
   keyId: string;
   detail: string;
+  /** `valid`: which given key it verified under (integrity/keys.ts keyFingerprint). */
+  signedBy?: string;
 }
 
 /** An audit record reduced to what the chain check needs. `line` is 1-based. */

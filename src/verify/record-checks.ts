@@ -10,8 +10,8 @@ import {
   CHECKPOINT_PREFIX,
   EVENT_CHECKPOINT,
 } from '../integrity/checkpoint.js';
-import type { VerifyingKey } from '../integrity/keys.js';
-import { ATTR_INTEGRITY_KEY_ID, INTEGRITY_SIGNER_PRODUCER, verifyRecordSignature } from '../integrity/sign.js';
+import { keyFingerprint, type VerifyingKey } from '../integrity/keys.js';
+import { ATTR_INTEGRITY_KEY_ID, INTEGRITY_SIGNER_PRODUCER, verifyRecordSignatureBy } from '../integrity/sign.js';
 import {
   ATTR_INTEGRITY_ALGORITHM,
   ATTR_INTEGRITY_CANONICALIZATION,
@@ -80,8 +80,8 @@ export function checkSignature(a: Attrs, canonical: string, opts: ResolvedOption
   const canon = stringOf(a.integrityCanonicalization)!;
   if (canon !== 'jcs') return bad(`${ATTR_INTEGRITY_CANONICALIZATION} is ${JSON.stringify(canon)}, not "jcs"`);
   if (algorithm !== 'HMAC-SHA256' && algorithm !== 'EdDSA') return bad(`unknown algorithm ${JSON.stringify(algorithm)}`);
-  const r = verifyRecordSignature(canonical, { value: stringOf(a.integrityValue)!, algorithm, keyId }, keys);
-  if (r === 'ok') return { status: 'ok', algorithm, keyId, detail: '' };
+  const r = verifyRecordSignatureBy(canonical, { value: stringOf(a.integrityValue)!, algorithm, keyId }, keys);
+  if (typeof r === 'object') return { status: 'ok', algorithm, keyId, detail: '', signedBy: keyFingerprint(r) };
   if (r === 'unknown_key') return { status: 'unknown_key', algorithm, keyId, detail: '' };
   return bad(`the ${algorithm === 'EdDSA' ? 'Ed25519 signature' : 'HMAC-SHA256 MAC'} does not verify under key ${JSON.stringify(keyId)}`);
 }
@@ -190,7 +190,7 @@ export function checkCheckpoint(
   };
   if (sig === undefined) return claim('invalid', 'the checkpoint carries no signature');
   if (sig.algorithm !== 'EdDSA' && sig.status !== 'bad') return claim('invalid', `the checkpoint is signed with ${sig.algorithm}, not EdDSA (Ed25519)`);
-  if (sig.status === 'ok') return claim('valid', '');
+  if (sig.status === 'ok') return { ...claim('valid', ''), signedBy: sig.signedBy! };
   if (sig.status === 'unknown_key') return claim('unknown_key', `signed by key ${JSON.stringify(keyId)}, which is not among the trusted public keys`);
   return claim('invalid', sig.detail || 'the signature was not checked');
 }

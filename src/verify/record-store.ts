@@ -117,6 +117,8 @@ export class RecordStore {
   sig = new Uint8Array(1024);
   /** Index into `keyIds` of the record's audit.integrity.key_id (0: none). */
   sigKey = new Uint32Array(1024);
+  /** SIG_OK: index into `signers` of the given key it verified under (SignatureCheck.signedBy; 0: none). */
+  signer = new Uint32Array(1024);
   /** Row of the previous record read of the same stream; NONE for its first. */
   pred = new Uint32Array(1024);
   hashes = Buffer.alloc(1024 * HASH_BYTES);
@@ -133,6 +135,8 @@ export class RecordStore {
   unhashed = new Map<number, string>();
   keyIds: string[] = [''];
   private keyIndex = new Map<string, number>([['', 0]]);
+  signers: string[] = [''];
+  private signerIndex = new Map<string, number>([['', 0]]);
   claims = new Map<number, CheckpointClaim>();
   /** Rows the chain check took back to another seq (chain-check.ts step 0): the audit.sequence.number they read. */
   readAs = new Map<number, number>();
@@ -229,8 +233,12 @@ export class RecordStore {
         this.keyIndex.set(keyId, ki);
       }
       this.sigKey[i] = ki;
+      this.signer[i] = sig.signedBy === undefined ? 0 : this.signerOf(sig.signedBy);
       if (sig.status === 'bad') this.sigDetail.set(i, keep(sig.detail));
-    } else this.sig[i] = SIG_NONE;
+    } else {
+      this.sig[i] = SIG_NONE;
+      this.signer[i] = 0;
+    }
     if (r.unhashed !== undefined) this.unhashed.set(i, keep(r.unhashed));
     if (r.checkpoint !== undefined) {
       flags |= F_CHECKPOINT;
@@ -301,6 +309,17 @@ export class RecordStore {
     return this.hashes.compare(this.prevHashes(), next * HASH_BYTES, (next + 1) * HASH_BYTES, prev * HASH_BYTES, (prev + 1) * HASH_BYTES) === 0;
   }
 
+  /** The index in `signers` of a key fingerprint, added when new. */
+  signerOf(fingerprint: string): number {
+    let k = this.signerIndex.get(fingerprint);
+    if (k === undefined) {
+      k = this.signers.length;
+      this.signers.push(fingerprint);
+      this.signerIndex.set(fingerprint, k);
+    }
+    return k;
+  }
+
   sameHash(a: number, b: number): boolean {
     return this.hashes.compare(this.hashes, b * HASH_BYTES, (b + 1) * HASH_BYTES, a * HASH_BYTES, (a + 1) * HASH_BYTES) === 0;
   }
@@ -313,6 +332,7 @@ export class RecordStore {
     this.flags = widen(this.flags, n, (k) => new Uint16Array(k));
     this.sig = widen(this.sig, n, (k) => new Uint8Array(k));
     this.sigKey = widen(this.sigKey, n, (k) => new Uint32Array(k));
+    this.signer = widen(this.signer, n, (k) => new Uint32Array(k));
     this.pred = widen(this.pred, n, (k) => new Uint32Array(k));
     const grown = (b: Buffer, width: number): Buffer<ArrayBuffer> => {
       const c = Buffer.alloc(n * width);

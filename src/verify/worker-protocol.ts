@@ -45,7 +45,7 @@ export interface EncodedItems {
 const ROW = 0;
 const OTHER = 1;
 /** line, seq, end (0, 1; 2: the end event), signature status, then the lengths of the STRINGS (or ABSENT, or SAME: see below). */
-const STRINGS = ['streamId', 'recordId', 'hash', 'previousHash', 'previousRecordId', 'algorithm', 'keyId', 'detail'] as const;
+const STRINGS = ['streamId', 'recordId', 'hash', 'previousHash', 'previousRecordId', 'algorithm', 'keyId', 'detail', 'signedBy'] as const;
 const NUMS = 4 + STRINGS.length;
 const SIG_STATUS: ReadonlyArray<SignatureCheck['status'] | undefined> = [undefined, 'ok', 'bad', 'unknown_key', 'unchecked'];
 const ABSENT = -1;
@@ -96,11 +96,12 @@ export function encodeItems(items: readonly ReadItem[]): EncodedItems {
     nums[at + 7] = ph === undefined ? ABSENT : ph === prevHash ? SAME : add(parts, ph);
     const pid = i.previousRecordId;
     nums[at + 8] = pid === undefined ? ABSENT : pid === prevId ? SAME : add(parts, pid);
-    if (sig === undefined) nums[at + 9] = nums[at + 10] = nums[at + 11] = ABSENT;
+    if (sig === undefined) nums[at + 9] = nums[at + 10] = nums[at + 11] = nums[at + 12] = ABSENT;
     else {
       nums[at + 9] = add(parts, sig.algorithm);
       nums[at + 10] = add(parts, sig.keyId);
       nums[at + 11] = add(parts, sig.detail);
+      nums[at + 12] = sig.signedBy === undefined ? ABSENT : add(parts, sig.signedBy);
     }
     prevStream = i.streamId;
     prevHash = i.hash;
@@ -145,7 +146,11 @@ export function decodeItems(file: string, e: EncodedItems, emit: (item: ReadItem
     const algorithm = str(5, '');
     const keyId = str(6, '');
     const detail = str(7, '');
-    if (status !== undefined) item.signature = { status, algorithm: algorithm!, keyId: keyId!, detail: detail! };
+    const signedBy = str(8, '');
+    if (status !== undefined) {
+      item.signature = { status, algorithm: algorithm!, keyId: keyId!, detail: detail! };
+      if (signedBy !== undefined) item.signature.signedBy = signedBy;
+    }
     emit(item);
     prevStream = streamId;
     prevHash = hash;

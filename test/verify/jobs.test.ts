@@ -129,6 +129,16 @@ describe('--jobs 3 reports exactly what --jobs 1 reports', () => {
     }
   }, 300_000);
 
+  it.skipIf(!existsSync(cli))('a stream re-signed part-way with another given key: key_changed found by the workers too', async () => {
+    const other = ed25519Keys(root, 'jobs-other');
+    const records = makeSignedChain({ n: 40, recordSigner: (seq) => (seq <= 20 ? keys.signer : other.signer), checkpointSigner: keys.signer, checkpointEvery: 7 }).records;
+    const dir = join(root, 'key-changed');
+    await writeSet(dir, rotate(records, 3, prng(0xcafe)));
+    const r = await expectSameReports(dir, ['--json', '--pubkey', keys.pubFile, '--pubkey', other.pubFile]);
+    expect(r.code).toBe(1);
+    expect(JSON.parse(r.out).problems).toEqual([expect.objectContaining({ kind: 'bad_signature', reason: 'key_changed' })]);
+  });
+
   it.skipIf(!existsSync(cli))('bad lines: malformed, invalid UTF-8, CRLF, blank, torn last line', async () => {
     const rand = prng(0xbad);
     const set = rotate(makeChain(60), 3, rand);

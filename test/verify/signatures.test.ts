@@ -13,7 +13,7 @@ import { ATTR_ACTION, ATTR_INTEGRITY_SIGNER, ATTR_INTEGRITY_VALUE, ATTR_SEQ_PREV
 import type { OtlpLogRecord } from '../../src/otlp/types.js';
 import { verifyFiles, type Problem, type VerifyReport } from '../../src/verify/index.js';
 import { getAttr, makeChain, setAttr, toLines } from '../helpers/make-chain.js';
-import { ed25519Keys, hmacSecret, hmacSigner, makeSignedChain } from '../helpers/make-signed-chain.js';
+import { ed25519Keys, hmacSecret, hmacSigner, makeSignedChain, StreamSealer } from '../helpers/make-signed-chain.js';
 import { tempDir } from '../helpers/tmp.js';
 
 let root: string;
@@ -142,13 +142,19 @@ describe('Ed25519 records', () => {
 });
 
 describe('key rotation and unknown keys', () => {
-  it('two keys, records signed with each: both accepted; one removed: unknown_key reported', async () => {
+  it('a stream whose records switch keys: with both keys given, the later ones are key_changed; one removed: unknown_key reported', async () => {
     const a = ed25519Keys(root, 'rot-a');
     const b = ed25519Keys(root, 'rot-b');
     const c = makeSignedChain({ n: 10, recordSigner: (seq) => (seq <= 4 ? a.signer : b.signer) });
     const file = await writeStream(c.records);
+    // Rotating a key restarts the producer, which starts a new stream (docs/integrity.md §3.4): records of one
+    // stream under two given keys were re-signed by the holder of the second (found in review: accepted).
     const both = await verifyFiles([file], { pubkeys: [...a.verifying, ...b.verifying] });
-    expect(both.problems).toEqual([]);
+    expect(both.ok).toBe(false);
+    expect(both.problems).toEqual([
+      expect.objectContaining({ kind: 'bad_signature', severity: 'error', reason: 'key_changed', seq: 5, through: 10, message: expect.stringContaining(b.keyId) }),
+    ]);
+    expect(both.problems[0]!.message).toContain(`${a.keyId} (seq 1 first)`);
     expect(both.streams[0]!.signatures).toMatchObject({ valid: 10, unknownKey: 0 });
 
     // A producer never changes keys within a stream (docs/integrity.md §3.4): records of one stream under a key
@@ -171,16 +177,70 @@ describe('key rotation and unknown keys', () => {
     const required = await verifyFiles([file], { pubkeys: b.verifying, requireSignatures: true });
     expect(required.ok).toBe(false);
     expect(errors(required)).toEqual([expect.objectContaining({ kind: 'bad_signature', reason: 'unknown_key', seq: 1, through: 4 })]);
+
+    // Streams signed before and after a rotation (two streams, a key each) verify together.
+    const before = makeSignedChain({ n: 4, recordSigner: a.signer, shutdown: 'end' });
+    const after = makeSignedChain({ n: 4, recordSigner: b.signer });
+    const rotated = await verifyFiles([await writeStream([...before.records, ...after.records])], { pubkeys: [...a.verifying, ...b.verifying], requireSignatures: true });
+    expect(rotated.problems).toEqual([]);
   });
 
-  it('HMAC and Ed25519 rotation in one stream', async () => {
+  it('HMAC and Ed25519 alternating in one stream: each record under the other key is key_changed', async () => {
     const ed = ed25519Keys(root, 'mix');
     const secret = hmacSecret(3);
     const hmac = hmacSigner(secret);
     const c = makeSignedChain({ n: 6, recordSigner: (seq) => (seq % 2 === 0 ? hmac : ed.signer) });
     const r = await verifyFiles([await writeStream(c.records)], { pubkeys: ed.verifying, hmacSecrets: [secret] });
-    expect(r.problems).toEqual([]);
     expect(r.streams[0]!.signatures.valid).toBe(6);
+    expect(r.problems.map((p) => [p.reason, p.seq, p.through])).toEqual([
+      ['key_changed', 2, undefined],
+      ['key_changed', 4, undefined],
+      ['key_changed', 6, undefined],
+    ]);
+  });
+
+  it.each(['HMAC', 'the same HMAC key under two key ids'] as const)('%s: a tail re-MACed with another given secret is key_changed, whichever key id it names', async (kind) => {
+    const x = hmacSecret(21);
+    const y = hmacSecret(22);
+    const sameKey = kind !== 'HMAC';
+    const c = makeSignedChain({ n: 8, recordSigner: (seq) => (seq <= 3 ? hmacSigner(x) : sameKey ? hmacSigner(x, 'relabelled') : hmacSigner(y, 'other-producer')), shutdown: 'end' });
+    const r = await verifyFiles([await writeStream(c.records)], { hmacSecrets: [x, y], requireSignatures: true });
+    if (sameKey) {
+      // One secret is one key, whatever id a record names (the verifier tries every HMAC key).
+      expect(r.problems).toEqual([]);
+      return;
+    }
+    expect(r.problems).toEqual([expect.objectContaining({ kind: 'bad_signature', severity: 'error', reason: 'key_changed', seq: 4, through: 9 })]);
+  });
+
+  it('Ed25519 checkpoints: a tail and its checkpoint re-signed with another given key are key_changed, and that checkpoint covers nothing', async () => {
+    const a = ed25519Keys(root, 'cp-a');
+    const b = ed25519Keys(root, 'cp-b');
+    const s = new StreamSealer();
+    const ordinary = (i: number, k: typeof a): void => {
+      s.seal({ eventName: 'document.update', attrs: { [ATTR_ACTION]: 'UPDATE', 'transfer.approved_by': i > 3 ? 'forged' : 'cfo' } }, k.signer);
+    };
+    for (let i = 1; i <= 3; i++) ordinary(i, a);
+    s.checkpoint(a.signer, 3);
+    for (let i = 4; i <= 6; i++) ordinary(i, b);
+    s.checkpoint(b.signer, 3);
+    const file = await writeStream(s.records, 1);
+    const keys = { pubkeys: [...a.verifying, ...b.verifying], requireSignatures: true };
+    const r = await verifyFiles([file], keys);
+    expect(r.ok).toBe(false);
+    expect(r.problems).toEqual([
+      expect.objectContaining({ kind: 'bad_signature', reason: 'key_changed', seq: 5, through: 7 }),
+      expect.objectContaining({ kind: 'bad_signature', reason: 'key_changed', seq: 8, message: expect.stringContaining('checkpoint') }),
+    ]);
+    expect(r.streams[0]!.coveredThrough).toBe(4);
+
+    // Records signed with one Ed25519 key, checkpoints with another: the producer signs both with its one key.
+    const t = new StreamSealer();
+    for (let i = 1; i <= 3; i++) t.seal({ eventName: 'document.update', attrs: { [ATTR_ACTION]: 'UPDATE' } }, a.signer);
+    t.checkpoint(b.signer, 3);
+    const mixed = await verifyFiles([await writeStream(t.records, 1)], keys);
+    expect(mixed.problems).toEqual([expect.objectContaining({ kind: 'bad_signature', reason: 'key_changed', seq: 4 })]);
+    expect(mixed.streams[0]!.coveredThrough).toBe(0);
   });
 });
 

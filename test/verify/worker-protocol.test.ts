@@ -44,7 +44,11 @@ function randomItems(rand: (n: number) => number, n: number): ReadItem[] {
     const idLink = rand(4);
     if (idLink < 2 && prev !== undefined) item.previousRecordId = prev.recordId;
     else if (idLink === 2) item.previousRecordId = ids[rand(ids.length)]!;
-    if (rand(3) === 0) item.signature = { status: (['ok', 'bad', 'unknown_key', 'unchecked'] as const)[rand(4)]!, algorithm: ['HMAC-SHA256', 'EdDSA', ''][rand(3)]!, keyId: ['k1', ''][rand(2)]!, detail: ['', 'why'][rand(2)]! };
+    if (rand(3) === 0) {
+      item.signature = { status: (['ok', 'bad', 'unknown_key', 'unchecked'] as const)[rand(4)]!, algorithm: ['HMAC-SHA256', 'EdDSA', ''][rand(3)]!, keyId: ['k1', ''][rand(2)]!, detail: ['', 'why'][rand(2)]! };
+      // Which given key it verified under: what tells one stream's keys apart (integrity-check.ts).
+      if (rand(2) === 0) item.signature.signedBy = ['EdDSA:0123456789abcdef', 'HMAC-SHA256:fedcba9876543210'][rand(2)]!;
+    }
     if (rand(15) === 0) item.checkpoint = { status: 'unchecked', keyId: '', detail: '' };
     if (rand(15) === 0) item.previousStreamId = streams[rand(streams.length)]!;
     if (rand(15) === 0) item.unhashed = 'audit.integrity.note';
