@@ -19,7 +19,9 @@
  * as a gap (`deleted`) in its own stream, which is where it breaks the chain.
  */
 import { createHash } from 'node:crypto';
+import type { OtlpLogRecord } from '../otlp/types.js';
 import type { ProblemKind, ProblemReason, VerifyReport } from '../verify/verifier.js';
+import { hashOrNull } from './copy-check.js';
 
 export type ChainStatus = 'verified' | 'broken' | 'unknown';
 /** `unchecked`: keys were given but no Ed25519 public key, so checkpoints could not be judged. */
@@ -94,10 +96,17 @@ export class ChainIndex {
    * verified (found in review).
    */
   private readonly atPlace = new Map<string, { recordId: string; ref: ChainProblemRef }[]>();
+  /** Copies judged `broken` because they are not the record verified (hashAt): the files changed meanwhile. */
+  changed = 0;
 
+  /**
+   * `hashAt` (VerifyOptions.onChainHashes of the same run): a copy read afterwards is `verified` only when its hash is
+   * that of the record verified, else `broken` (modified): the file changed since the verifier read it.
+   */
   constructor(
     report: VerifyReport,
     private readonly checkpoints: CheckpointMode,
+    private readonly hashAt?: (streamId: string, seq: number) => string | undefined,
   ) {
     for (const s of report.streams) {
       this.streams.set(s.streamId, { firstError: undefined, brokenFrom: Number.POSITIVE_INFINITY, last: s.last, coveredThrough: s.coveredThrough, noSignatureVerified: s.signatures.verified === false, unlisted: false });
@@ -138,9 +147,13 @@ export class ChainIndex {
     }
   }
 
-  /** `at`: where this copy was read, and its id, so that a problem naming this very copy is found (see atPlace). */
-  verdict(streamId: string, seq: number, at?: RecordPlace): ChainVerdict {
-    const st = this.streams.get(streamId) ?? (streamId.length > VERIFIER_KEPT_CHARS ? this.streams.get(reportedStreamKey(streamId)) : undefined);
+  /**
+   * `at`: where this copy was read, and its id, so that a problem naming this very copy is found (see atPlace); with
+   * its record, its content is bound to what was verified (see hashAt).
+   */
+  verdict(streamId: string, seq: number, at?: RecordPlace & { record?: OtlpLogRecord }): ChainVerdict {
+    const key = streamId.length > VERIFIER_KEPT_CHARS && !this.streams.has(streamId) ? reportedStreamKey(streamId) : streamId;
+    const st = this.streams.get(key);
     const v: ChainVerdict = { chain: 'unknown' };
     // Record ids longer than the verifier keeps are reported in its bounded form, as stream ids are.
     const id = at === undefined ? '' : at.recordId.length > VERIFIER_KEPT_CHARS ? reportedStreamKey(at.recordId) : at.recordId;
@@ -155,6 +168,11 @@ export class ChainIndex {
         v.chain = 'broken';
         v.problem = st.firstError;
       } else if (seq <= st.last) v.chain = 'verified';
+    }
+    if (v.chain === 'verified' && this.hashAt !== undefined && at?.record !== undefined && hashOrNull(at.record) !== this.hashAt(key, seq)) {
+      v.chain = 'broken';
+      v.problem = { kind: 'modified', seq };
+      this.changed++;
     }
     if (st?.noSignatureVerified === true) v.signatures = 'none_verified';
     if (this.checkpoints === 'checked') v.checkpoint = st !== undefined && v.chain === 'verified' && seq <= st.coveredThrough ? 'covered' : 'not_covered';

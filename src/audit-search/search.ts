@@ -24,6 +24,8 @@ export interface SearchOptions {
   allowReorder?: boolean;
   /** Told about each entry of an input directory that is not read (see VerifyOptions.onSkip). */
   onSkip?: (path: string, reason: string) => void;
+  /** @internal For the tests: runs between the verifier's read of the files and search's own (files that change meanwhile). */
+  afterVerify?: () => void;
 }
 
 /** Filled in while the search runs. */
@@ -33,9 +35,11 @@ export interface SearchProgress {
   /** Copies folded into an earlier one of the same stream and seq. */
   duplicates: number;
   matches: number;
+  /** Matches that are not the record verified: their file changed after the verifier read it (ChainIndex.changed). */
+  changed: number;
 }
 
-export const newSearchProgress = (): SearchProgress => ({ report: undefined, counts: newReadCounts(), duplicates: 0, matches: 0 });
+export const newSearchProgress = (): SearchProgress => ({ report: undefined, counts: newReadCounts(), duplicates: 0, matches: 0, changed: 0 });
 
 export function checkpointMode(keys: LoadedKeys | undefined): CheckpointMode {
   if (keys === undefined || keys.pubkeys.length + keys.hmacSecrets.length === 0) return 'off';
@@ -44,13 +48,16 @@ export function checkpointMode(keys: LoadedKeys | undefined): CheckpointMode {
 
 /** The verifier's report over `paths` and the index of it that gives verdicts. Throws VerifyInputError. */
 export async function verifyForSearch(paths: readonly string[], options: Pick<SearchOptions, 'keys' | 'allowReorder' | 'onSkip'>): Promise<{ report: VerifyReport; index: ChainIndex }> {
+  let hashAt: ((streamId: string, seq: number) => string | undefined) | undefined;
   const report = await verifyFiles(paths, {
     allowReorder: options.allowReorder === true,
     pubkeys: options.keys?.pubkeys ?? [],
     hmacSecrets: options.keys?.hmacSecrets ?? [],
     ...(options.onSkip ? { onSkip: options.onSkip } : {}),
+    // The files are read again for the matches: a verdict holds only for the very record verified.
+    onChainHashes: (f) => (hashAt = f),
   });
-  return { report, index: new ChainIndex(report, checkpointMode(options.keys)) };
+  return { report, index: new ChainIndex(report, checkpointMode(options.keys), hashAt) };
 }
 
 /**
@@ -59,6 +66,7 @@ export async function verifyForSearch(paths: readonly string[], options: Pick<Se
  */
 export async function* searchFiles(paths: readonly string[], options: SearchOptions, progress: SearchProgress): AsyncGenerator<Match[]> {
   const { report, index } = await verifyForSearch(paths, options);
+  options.afterVerify?.();
   progress.report = report;
   // The verifier's file list, in its reading order; a path named on the command line is followed if a link.
   const named = new Set(paths);
@@ -76,6 +84,7 @@ export async function* searchFiles(paths: readonly string[], options: SearchOpti
       if (!matchesFilter(options.filter, r)) continue;
       const unhashed = resourceMatches(options.filter, r);
       out.push({ record: r, verdict: index.verdict(r.streamId, r.sequence, r), ...(unhashed === undefined ? {} : { unhashed }) });
+      progress.changed = index.changed;
       if (++progress.matches >= limit) {
         yield out;
         return;

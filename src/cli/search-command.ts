@@ -21,7 +21,7 @@ import { loadKeyFiles, type LoadedKeys } from '../verify/key-files.js';
 import { matchJson, matchRow } from '../audit-search/match.js';
 import { jsonLine, printable } from '../audit-search/printable.js';
 import { InputReadError } from '../audit-search/read-files.js';
-import { newSearchProgress, searchFiles } from '../audit-search/search.js';
+import { newSearchProgress, searchFiles, type SearchOptions } from '../audit-search/search.js';
 import { summaryLine } from '../audit-search/summary.js';
 import { MATCH_COLUMNS, TableWriter } from '../audit-search/table.js';
 import { parseTimeArg } from '../audit-search/time.js';
@@ -157,17 +157,17 @@ export interface CommandIo {
  * Runs `search` with the arguments after the subcommand name. Resolves to the exit status; never rejects
  * (an unexpected error is one line on `err` and status 2).
  */
-export async function runSearchCommand(argv: string[], io: CommandIo): Promise<number> {
+export async function runSearchCommand(argv: string[], io: CommandIo, options: Pick<SearchOptions, 'afterVerify'> = {}): Promise<number> {
   const err = (line: string): void => io.err(`otel-audit search: ${printable(line)}\n`);
   try {
-    return await run(argv, io, err);
+    return await run(argv, io, err, options);
   } catch (e) {
     err(`unexpected error: ${errorText(e)}`);
     return 2;
   }
 }
 
-async function run(argv: string[], io: CommandIo, err: (line: string) => void): Promise<number> {
+async function run(argv: string[], io: CommandIo, err: (line: string) => void, options: Pick<SearchOptions, 'afterVerify'>): Promise<number> {
   const args = parseSearchArgs(argv, new Date());
   if ('help' in args) {
     io.out(`${SEARCH_USAGE}\n`);
@@ -198,6 +198,7 @@ async function run(argv: string[], io: CommandIo, err: (line: string) => void): 
         keys,
         allowReorder: args.allowReorder,
         onSkip: (path, reason) => err(`skipped ${path}: ${reason}`),
+        ...(options.afterVerify === undefined ? {} : { afterVerify: options.afterVerify }),
       },
       progress,
     );
@@ -220,12 +221,15 @@ async function run(argv: string[], io: CommandIo, err: (line: string) => void): 
     err(`no *.jsonl or *.json files found in ${args.paths.join(', ')}`);
     return 2;
   }
-  if (report.records === 0 && report.problems.every((p) => p.severity !== 'error')) {
-    // As verify: files with no audit record (empty, or only other logs) were not searched, which is not "no match".
-    err(`no audit records in ${report.files === 1 ? '1 file' : `${report.files} files`}: nothing was searched`);
+  if (report.records === 0) {
+    // As verify: files with no audit record (empty, only other logs, or only lines that do not read) were not
+    // searched, which is not "no match" (found in review: exit 1 and "every chain verifies" for a file of garbage).
+    const unread = report.problems.filter((p) => p.severity === 'error' && p.stream === undefined).length;
+    const why = unread === 0 ? '' : ` (${unread === 1 ? '1 line' : `${unread} lines`} malformed or torn: see otel-audit verify)`;
+    err(`no audit records in ${report.files === 1 ? '1 file' : `${report.files} files`}${why}: nothing was searched`);
     return 2;
   }
-  err(summaryLine(progress.matches, args.limit, report, progress.counts));
+  err(summaryLine(progress.matches, args.limit, report, progress.counts, progress.changed));
   const prefix = args.filter.stream;
   if (progress.matches === 0 && prefix !== undefined && prefix.length < STREAM_PREFIX_MIN) {
     err(`--stream ${JSON.stringify(prefix)} matched only as a whole stream id: a prefix needs at least ${STREAM_PREFIX_MIN} characters`);

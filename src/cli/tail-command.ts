@@ -192,9 +192,11 @@ async function run(argv: string[], io: CommandIo, err: (line: string) => void, o
       err(`${args.target}: no *.jsonl or *.json files in it (tail reads a journal directory's own files, not its subdirectories)`);
       return 2;
     }
-    const report = await verifyFiles([args.target], { onSkip: (path, reason) => err(`skipped ${path}: ${reason}`) });
+    let hashAt: ((streamId: string, seq: number) => string | undefined) | undefined;
+    const report = await verifyFiles([args.target], { onSkip: (path, reason) => err(`skipped ${path}: ${reason}`), onChainHashes: (f) => (hashAt = f) });
     options.afterVerify?.();
-    const index = new ChainIndex(report, 'off');
+    // The files are read again: a verdict holds only for the very record verified (ChainIndex, hashAt).
+    const index = new ChainIndex(report, 'off', hashAt);
     const last = new LastRecords(args.n);
     /** Verdicts of records appended after the verifier ran, checked link by link from its last record. */
     const appended = new WeakMap<AuditRecord, ChainVerdict>();
@@ -217,6 +219,7 @@ async function run(argv: string[], io: CommandIo, err: (line: string) => void, o
     // Problems of no stream (a malformed or torn line) hide records: said too, as search says them.
     const lineProblems = report.problems.filter((p) => p.stream === undefined && p.severity === 'error').length - recovered;
     if (lineProblems > 0) err(`${lineProblems} malformed or torn line${lineProblems === 1 ? '' : 's'}: their records are not shown (run otel-audit verify ${args.target})`);
+    if (index.changed > 0) err(`${index.changed} record${index.changed === 1 ? '' : 's'} read ${index.changed === 1 ? 'is' : 'are'} not the record${index.changed === 1 ? '' : 's'} verified: the files changed since the verifier read them (run otel-audit verify ${args.target})`);
     let unreadable = counts.unreadable;
 
     const table = args.json ? undefined : new TableWriter(MATCH_COLUMNS, io.out);

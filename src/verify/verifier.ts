@@ -105,6 +105,13 @@ export interface VerifyOptions {
    * installed (it is not when running from the sources), else 1.
    */
   jobs?: number | 'auto';
+  /**
+   * Given: called once the report is made, with the hash of the chain record each (stream, seq) was judged by.
+   * search and tail bind their verdicts to it: a copy read again afterwards with other content (the file
+   * changed between the two reads) is not the record verified (found in review: a record planted or replaced
+   * meanwhile was shown `verified`). Keeps the records' hashes for as long as the callee keeps the function.
+   */
+  onChainHashes?: (hashAt: (streamId: string, seq: number) => string | undefined) => void;
 }
 
 /** Below this much input, starting worker threads costs more than it saves. */
@@ -283,6 +290,7 @@ export async function verifyFiles(paths: readonly string[], options: VerifyOptio
   const linked = new Set<string>();
   for (const l of store.links.values()) linked.add(l.previousStreamId);
   const checked = new Map<string, CheckedStream>();
+  const chainAt = options.onChainHashes === undefined ? undefined : new Map<string, CheckedStream['at']>();
   const certified = certifiedByRestartLinks(store);
   for (const [streamId, k] of store.streams) {
     const r = checkStream(streamId, store, store.rowsOf(k), {
@@ -295,6 +303,7 @@ export async function verifyFiles(paths: readonly string[], options: VerifyOptio
       certified: certified.get(streamId),
     });
     if (r.link !== undefined || linked.has(streamId)) checked.set(streamId, r);
+    chainAt?.set(streamId, r.at);
     summaries.push(r.summary);
     for (const p of r.problems) problems.add(p); // not push(...): could be up to MAX_LISTED_PROBLEMS
     // Copies set aside, and the cut that reaches where the state file says the stream was closed: retention, said.
@@ -312,6 +321,12 @@ export async function verifyFiles(paths: readonly string[], options: VerifyOptio
     if (retired !== undefined) problems.add(retired);
     const cut = stateOfAbsentStream(streamId, state, cuts);
     if (cut !== undefined) problems.add(cut);
+  }
+  if (chainAt !== undefined) {
+    options.onChainHashes!((streamId, seq) => {
+      const i = chainAt.get(streamId)?.(seq);
+      return i === undefined ? undefined : store.hashHex(i);
+    });
   }
   const listed = problems.finish();
   // Errors found outside a stream's own check (a checkpoint source, a restart link, its state file) name it too.

@@ -2,7 +2,7 @@
  * The chain verdict of each search match: "verified" up to the first error problem of its stream, "broken"
  * from there (naming it), and with keys whether a valid checkpoint covers the record.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { MatchJson } from '../../src/audit-search/match.js';
@@ -286,4 +286,53 @@ it('a --where match made on the resource says so: the chain verdict does not cov
   let out = '';
   await runSearchCommand(['--where', 'service.name=payments-prod', dir], { out: (s) => void (out += s), err: () => undefined });
   expect(out.trimEnd().split('\n')[1]).toMatch(/verified; matched on the resource, not hashed: service\.name$/);
+});
+
+// Found in review: search and tail verify the files, then read them again for what they show. A file planted, or a
+// record replaced, between the two reads was shown `verified`, though the verifier never read it.
+describe('files that change between the verifier and the read of the matches', () => {
+  const ACTOR = 'mallory';
+
+  it.each(['a file planted', 'a file replaced'] as const)('%s: the copy that is not the one verified is broken (modified), and the summary says so', async (how) => {
+    const a = makeChain(8);
+    const file = join(dir, 'b-audit.jsonl');
+    writeFileSync(file, toLines(a, 2).join('\n') + '\n');
+    const changed = structuredClone(a);
+    setAttr(changed[1]!, ATTR_ACTOR_ID, { stringValue: ACTOR }); // seq 2
+    const afterVerify = (): void => {
+      // Planted: its name sorts first, so its copy of seq 2 is the one read (the genuine one is folded into it).
+      if (how === 'a file planted') writeFileSync(join(dir, 'a-planted.jsonl'), toLines([changed[1]!]).join('\n') + '\n');
+      else {
+        writeFileSync(`${file}.new`, toLines(changed, 2).join('\n') + '\n');
+        renameSync(`${file}.new`, file);
+      }
+    };
+    let out = '';
+    let err = '';
+    const code = await runSearchCommand(['--json', dir], { out: (s) => void (out += s), err: (s) => void (err += s) }, { afterVerify });
+    expect(code).toBe(0);
+    const matches = out.split('\n').filter(Boolean).map((l) => JSON.parse(l) as MatchJson);
+    expect(matches.filter((m) => m.sequence === 2)).toEqual([expect.objectContaining({ actor: ACTOR, chain: 'broken', chainProblem: { kind: 'modified', seq: 2 } })]);
+    expect(matches.filter((m) => m.sequence !== 2).map((m) => m.chain)).toEqual(Array(7).fill('verified'));
+    expect(err).toMatch(/1 match not the record verified: the files changed while searching/);
+    expect(err).not.toMatch(/every chain verifies/);
+  });
+
+  it('tail: a record replaced after the verifier read it is broken (modified), and said on stderr', async () => {
+    const a = makeChain(6);
+    const file = join(dir, 'audit-a-000001.jsonl');
+    writeFileSync(file, toLines(a, 2).join('\n') + '\n');
+    const afterVerify = (): void => {
+      const changed = structuredClone(a);
+      setAttr(changed[1]!, ATTR_ACTOR_ID, { stringValue: ACTOR });
+      writeFileSync(file, toLines(changed, 2).join('\n') + '\n');
+    };
+    let out = '';
+    let err = '';
+    const code = await runTailCommand(['--json', '-n', '10', dir], { out: (s) => void (out += s), err: (s) => void (err += s) }, { afterVerify });
+    expect(code).toBe(0);
+    const got = out.split('\n').filter(Boolean).map((l) => JSON.parse(l) as MatchJson);
+    expect(got.map((m) => [m.sequence, m.chain])).toEqual([[1, 'verified'], [2, 'broken'], [3, 'verified'], [4, 'verified'], [5, 'verified'], [6, 'verified']]);
+    expect(err).toMatch(/1 record read is not the record verified/);
+  });
 });

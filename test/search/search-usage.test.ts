@@ -59,6 +59,11 @@ describe('search usage and I/O errors: exit 2, one line on stderr', () => {
     const r = await search(['--actor', 'alice', empty]);
     expect(r.code).toBe(2);
     expect(r.err).toBe('otel-audit search: no audit records in 1 file: nothing was searched\n');
+    // Found in review: a file of lines that do not read answered exit 1 and "every chain verifies".
+    writeFileSync(join(empty, 'e.jsonl'), 'not json\n\u0000\u00ff garbage\n{"resourceLogs":[{"sco\n');
+    const g = await search(['--actor', 'alice', empty]);
+    expect(g.code).toBe(2);
+    expect(g.err).toBe('otel-audit search: no audit records in 1 file (3 lines malformed or torn: see otel-audit verify): nothing was searched\n');
   });
 
   it('a --stream shorter than a prefix may be: a whole id only, and said when nothing matched', async () => {
@@ -129,13 +134,18 @@ describe('hostile input never crashes search', () => {
 // Fixed bug, kept as a regression test: --json wrote C1 controls (an 8-bit CSI, U+009B) and bidirectional and
 // zero-width characters raw, which the table escapes; a terminal showing the JSON acted on them.
 it('--json output escapes what the table escapes, and parses back to the same values', async () => {
-  const evil = 'mallory\u009b31m\u202eevil\u200b';
+  // Found in review: soft hyphen, invisible operators, variation selectors and tag characters were printed raw.
+  const evil = 'mallory\u009b31m\u202eevil\u200b\u00ad\u2063\ufe0f\u{e0061}\u3164';
   const records = makeChain(3);
   setAttr(records[1]!, ATTR_ACTOR_ID, { stringValue: evil });
+  setAttr(records[2]!, ATTR_ACTOR_ID, { stringValue: 'al\u00adice\u{e0061}' }); // short: the table column holds it
   writeFileSync(join(dir, 'e.jsonl'), toLines(records).join('\n') + '\n');
   const r = await search(['--json', dir]);
-  expect(r.out).not.toMatch(/[\u0080-\u009f\u200b-\u200f\u202a-\u202e]/);
+  expect(r.out).not.toMatch(/[\u0080-\u009f\u200b-\u200f\u202a-\u202e\u00ad\u2063\ufe0f\u3164\u{e0061}]/u);
   expect(r.out).toContain('\\u009b');
+  expect(r.out).toContain('\\u00ad\\u2063\\ufe0f\\udb40\\udc61\\u3164');
+  const table = await search([dir]);
+  expect(table.out).toContain(' al\\u00adice\\udb40\\udc61 ');
   expect(r.out.split('\n').filter(Boolean).map((l) => (JSON.parse(l) as { actor: string }).actor)).toContain(evil);
 });
 
