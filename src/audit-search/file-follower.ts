@@ -59,10 +59,17 @@ export class FileFollower {
   private missed: 'gone' | 'rotated' | undefined;
   /** The last bytes handed on (up to MARK_BYTES, ending at `consumed`): still there, the file was only appended to. */
   private mark: Buffer | undefined;
+  /** The last line was taken whole without its '\n' (finish): one that comes next ends it. */
+  private newlineDue = false;
 
+  /**
+   * `keepWhenGone`: the one file tail follows (not a directory's): while its name leads nowhere, the file held open
+   * is read on (renamed by a rotation, its writer still writes it until it reopens the name).
+   */
   constructor(
     readonly path: string,
     private readonly followLink: boolean,
+    private readonly keepWhenGone = false,
   ) {}
 
   /**
@@ -85,10 +92,18 @@ export class FileFollower {
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
       if (neverOpened) this.missed = 'gone';
-      await this.close();
+      // Renamed away (rotation): read to its end above, so a follower of its new name reads on from here (found in
+      // review: it was read again from its start, and every record said to be a copy).
+      if (wasHeld) this.handOffHeld();
+      // The one file named keeps its held file: a writer goes on writing it under its new name until it reopens
+      // the path (found in review: those records were never shown, and every later one was broken, seq missing).
+      if (!this.keepWhenGone) await this.close();
       return false;
     }
     if (this.fh !== undefined && st.ino === this.inode) return true;
+    // The name leads to another file now: what the writer wrote to the held one before it reopened the name, and
+    // after the read above, is read before the new file (found in review: read after it, the stream looked cut).
+    if (this.fh !== undefined) await this.readHeld(onLine);
     // Closed for the cap, the same file, nothing appended: left closed (a sealed segment is opened once).
     if (this.fh === undefined && st.ino === this.inode && Number(st.size) === this.consumed + this.partialBytes) return true;
     // Not held (first poll, closed for the cap, or drained above), or the name leads to another file now.
@@ -108,7 +123,7 @@ export class FileFollower {
         // if it was held (and is handed off: renamed to a name that is followed too, it is read on from there);
         // closed for the cap, what it got since its last read is not read.
         if (closedForCap) this.missed = 'rotated';
-        else if (wasHeld && this.partialBytes === 0) handOff(this.inode, { consumed: this.consumed, lineNo: this.lineNo, mark: this.mark });
+        else if (wasHeld) this.handOffHeld();
         this.reset(0);
       } else if (this.inode === undefined) {
         // A file first seen here that another follower read under its old name (rotated to this one): on from there,
@@ -134,6 +149,11 @@ export class FileFollower {
     await this.readHeld(onLine);
     await keepWithinCap(this);
     return true;
+  }
+
+  /** The held file, read to its end, is where a follower of the name it was renamed to starts (see handedOff). */
+  private handOffHeld(): void {
+    if (this.inode !== undefined && this.partialBytes === 0) handOff(this.inode, { consumed: this.consumed, lineNo: this.lineNo, mark: this.mark });
   }
 
   /**
@@ -222,11 +242,22 @@ export class FileFollower {
     return bytesRead === bytes.length && now.equals(bytes);
   }
 
-  /** The unfinished last line, if any, as a final line (reading once, without --follow: the writer may be done). */
-  finish(onLine: (bytes: Buffer | undefined, line: number) => void): void {
+  /**
+   * The unfinished last line, if any, as a final line: reading once, without --follow (the writer may be done); or,
+   * following, when `whole` says it is complete without its '\n' — then a '\n' that comes after it ends it, and is
+   * no line of its own.
+   */
+  finish(onLine: (bytes: Buffer | undefined, line: number) => void, whole?: (line: Buffer) => boolean): void {
     if (this.partialBytes === 0 && !this.skipping) return;
-    onLine(this.skipping ? undefined : Buffer.concat(this.partial), ++this.lineNo);
-    this.reset(this.consumed + this.partialBytes);
+    const line = this.skipping ? undefined : Buffer.concat(this.partial);
+    if (whole !== undefined && (line === undefined || !whole(line))) return;
+    onLine(line, ++this.lineNo);
+    const end = this.consumed + this.partialBytes;
+    this.reset(end);
+    if (whole !== undefined) {
+      this.mark = Buffer.from(line!.subarray(Math.max(0, line!.length - MARK_BYTES)));
+      this.newlineDue = true;
+    }
   }
 
   private reset(consumed: number): void {
@@ -240,9 +271,17 @@ export class FileFollower {
 
   private take(data: Buffer, onLine: (bytes: Buffer | undefined, line: number) => void): void {
     let start = 0;
+    if (this.newlineDue && data.length > 0) {
+      // The '\n' of the line finish() took whole: it ends that line, and starts none.
+      this.newlineDue = false;
+      if (data[0] === NL) {
+        this.consumed++;
+        start = 1;
+      }
+    }
     const last = data.lastIndexOf(NL);
     if (last >= 0) this.mark = Buffer.from(data.subarray(Math.max(0, last + 1 - MARK_BYTES), last + 1));
-    for (let nl = data.indexOf(NL); nl >= 0; nl = data.indexOf(NL, start)) {
+    for (let nl = data.indexOf(NL, start); nl >= 0; nl = data.indexOf(NL, start)) {
       const piece = data.subarray(start, nl);
       const over = this.skipping || this.partialBytes + piece.length > MAX_LINE_BYTES;
       // Copied: `data` is the read buffer, reused for the next chunk.

@@ -103,6 +103,16 @@ export async function runTailCommand(argv: string[], io: CommandIo, options: Tai
 }
 
 const INPUT = /\.(jsonl|json)$/;
+
+/** A JSON text whole in itself: an unfinished line that is one is a last line without its '\n', not a writer mid-line. */
+function isWholeJson(bytes: Buffer): boolean {
+  try {
+    JSON.parse(bytes.toString('utf8'));
+    return true;
+  } catch {
+    return false;
+  }
+}
 const byName = (a: Dirent, b: Dirent): number => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
 
 /** The files to read now: the directory's top-level regular *.jsonl/*.json files by name, or the one file. */
@@ -145,8 +155,23 @@ async function run(argv: string[], io: CommandIo, err: (line: string) => void, o
    * Reads what is new in every file; `onRecord` gets each record not seen before, `onCopy` each later copy of one,
    * of lines `refused` lets through.
    */
-  const pollAll = async (onRecord: (r: AuditRecord) => void, finish: boolean, refused: RefusedLine, onCopy?: (r: AuditRecord) => void): Promise<void> => {
-    const files = await currentFiles(args.target, isDir);
+  /**
+   * `finish`: an unfinished last line is read as a line — `all` (reading once: the writer may be done), `whole` only
+   * when it is a whole JSON line (the first read of --follow: verify and search read it so, found in review), or not
+   * at all (a writer mid-line).
+   */
+  const pollAll = async (onRecord: (r: AuditRecord) => void, finish: 'all' | 'whole' | 'none', refused: RefusedLine, onCopy?: (r: AuditRecord) => void): Promise<void> => {
+    let files: string[];
+    try {
+      files = await currentFiles(args.target, isDir);
+      failing.delete(args.target);
+    } catch (e) {
+      // The directory renamed away or removed (found in review: "unexpected error", exit 2). Said once; what the held
+      // files still have is read below, and the directory is listed again at every poll (it may come back).
+      if (!failing.has(args.target)) err(`${args.target}: ${(e as NodeJS.ErrnoException).code ?? errorText(e)}`);
+      failing.add(args.target);
+      files = [];
+    }
     const present = new Set(files);
     // Files whose name left the listing (deleted by retention, renamed away by rotation) first: what their held
     // file still has comes before what follows it under other names.
@@ -157,7 +182,7 @@ async function run(argv: string[], io: CommandIo, err: (line: string) => void, o
     const fresh = files.filter((path) => !followers.has(path));
     for (const path of [...gone, ...known, ...fresh]) {
       let f = followers.get(path);
-      if (f === undefined) followers.set(path, (f = new FileFollower(path, !isDir)));
+      if (f === undefined) followers.set(path, (f = new FileFollower(path, !isDir, !isDir)));
       const onLine = (bytes: Buffer | undefined, line: number): void => {
         const text = bytes === undefined ? undefined : decodeLine(bytes);
         const refusal = text === undefined || refused(path, line, text);
@@ -173,7 +198,8 @@ async function run(argv: string[], io: CommandIo, err: (line: string) => void, o
         if (isDir && (!there || !present.has(path))) {
           await f.close();
           followers.delete(path);
-        } else if (there && finish) f.finish(onLine);
+        } else if (there && finish === 'all') f.finish(onLine);
+        else if (there && finish === 'whole') f.finish(onLine, isWholeJson);
         failing.delete(path);
       } catch (e) {
         // Reported once per file; it may come back (permissions fixed), so it is tried again.
@@ -211,7 +237,7 @@ async function run(argv: string[], io: CommandIo, err: (line: string) => void, o
         if (v.chain === 'unknown') appended.set(r, tracker.check(r));
         else tracker.seed(r, v);
       },
-      !args.follow,
+      args.follow ? 'whole' : 'all',
       refusedLines(report, () => void recovered++),
     );
     const broken = report.streams.filter((s) => !s.ok).length;
@@ -233,6 +259,8 @@ async function run(argv: string[], io: CommandIo, err: (line: string) => void, o
     if (!args.follow) return 0;
 
     const stop = options.signal ?? signalOnInterrupt();
+    let uncompared = 0;
+    let firstUncompared: string | undefined;
     while (!stop.aborted) {
       await sleep(args.intervalMs, stop);
       if (stop.aborted) break;
@@ -241,7 +269,7 @@ async function run(argv: string[], io: CommandIo, err: (line: string) => void, o
           copies.remember(r);
           print({ record: r, verdict: tracker.check(r) });
         },
-        false,
+        'none',
         refusedByVerifier,
         (r) => {
           // An identical copy is at-least-once delivery; another version of a record shown is the tampering to show.
@@ -250,9 +278,19 @@ async function run(argv: string[], io: CommandIo, err: (line: string) => void, o
           if (c === 'different') {
             err(`a different version of ${what}, a record already read: run otel-audit verify ${args.target}`);
             print({ record: r, verdict: { chain: 'broken', problem: { kind: 'modified', seq: r.sequence } } });
-          } else if (c === 'unknown') err(`another copy of ${what}, a record read before following began, not compared: run otel-audit verify ${args.target}`);
+          } else if (c === 'unknown') {
+            uncompared++;
+            firstUncompared ??= what;
+          }
         },
       );
+      // Said once a poll, not once a record (found in review: a copied or rotated file gave a line per record).
+      if (uncompared > 0) {
+        const more = uncompared === 1 ? '' : ` and ${uncompared - 1} more`;
+        err(`another copy of ${firstUncompared}${more}: record${uncompared === 1 ? '' : 's'} read before following began, not compared (a file copied or rotated?): run otel-audit verify ${args.target}`);
+        uncompared = 0;
+        firstUncompared = undefined;
+      }
       if (counts.unreadable > unreadable) {
         const n = counts.unreadable - unreadable;
         err(`${n} unreadable line${n === 1 ? '' : 's'} or record${n === 1 ? '' : 's'} skipped (malformed, torn or not OTLP/JSON)`);

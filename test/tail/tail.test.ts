@@ -155,6 +155,138 @@ describe('tail --follow across rotation by rename (found in review)', () => {
     expect(err).toBe('');
   });
 
+  /** Runs tail --follow over `target` until `until` says so (or 10 s), then stops it. */
+  async function follow(args: string[], steps: (shown: (n: number) => Promise<void>) => Promise<void>): Promise<{ got: MatchJson[]; err: string }> {
+    const ac = new AbortController();
+    let printed = '';
+    let err = '';
+    const running = runTailCommand(['--follow', '--json', '--interval', '20', ...args], { out: (s) => void (printed += s), err: (s) => void (err += s) }, { signal: ac.signal });
+    const shown = async (n: number): Promise<void> => {
+      for (let t = 0; jsonOf(printed).length < n; t++) {
+        if (t > 500) throw new Error(`${jsonOf(printed).length} records shown, ${n} expected; stderr: ${err}`);
+        await sleep(20);
+      }
+    };
+    await steps(shown);
+    await sleep(100); // a late second read would show here
+    ac.abort();
+    expect(await running).toBe(0);
+    return { got: jsonOf(printed), err };
+  }
+  const inOrder = (n: number): [number, string][] => Array.from({ length: n }, (_, i) => [i + 1, 'verified']);
+
+  // Found in review: a renamed file was dropped with its name, so what its writer appended before reopening the name
+  // was never shown, and every later record was broken (seq missing).
+  it('following the file: renamed away, written on under its new name, then made again: every record once', async () => {
+    const lines = toLines(makeChain(9));
+    const out = join(dir, 'out.jsonl');
+    writeFileSync(out, lines.slice(0, 3).join('\n') + '\n');
+    const { got, err } = await follow(['-n', '100', out], async (shown) => {
+      await shown(3);
+      renameSync(out, `${out}.1`);
+      await sleep(100); // polls find no file at the name
+      appendFileSync(`${out}.1`, lines.slice(3, 6).join('\n') + '\n'); // the writer has not reopened yet
+      await shown(6);
+      writeFileSync(out, lines.slice(6).join('\n') + '\n');
+      await shown(9);
+    });
+    expect(got.map((m) => [m.sequence, m.chain])).toEqual(inOrder(9));
+    expect(err).toBe('');
+  });
+
+  // Found in review: a file renamed to a name tail also lists, with no new file at its old name yet, was read again
+  // from its start, with one stderr line per record read before following began.
+  it('following the directory: renamed to another listed name (mv), then written on: read on from there, quietly', async () => {
+    const lines = toLines(makeChain(8));
+    const out = join(dir, 'logs.jsonl');
+    writeFileSync(out, lines.slice(0, 5).join('\n') + '\n');
+    const { got, err } = await follow(['-n', '2', dir], async (shown) => {
+      await shown(2);
+      renameSync(out, join(dir, 'logs-1.jsonl'));
+      await sleep(100);
+      appendFileSync(join(dir, 'logs-1.jsonl'), lines.slice(5).join('\n') + '\n');
+      await shown(5);
+    });
+    expect(got.map((m) => [m.sequence, m.chain])).toEqual([4, 5, 6, 7, 8].map((n) => [n, 'verified']));
+    expect(err).toBe('');
+  });
+
+  // Found in review: the writer's last records to the renamed file, written after the follower read it and before it
+  // saw the new file at the name, were read after the new file's: the stream looked cut there.
+  it('a file replaced under its name while it is read: what the old one got meanwhile comes first', async () => {
+    const lines = toLines(makeChain(9));
+    const out = join(dir, 'out.jsonl');
+    writeFileSync(out, lines.slice(0, 3).join('\n') + '\n');
+    const f = new FileFollower(out, false);
+    const read: number[] = [];
+    const onLine = (bytes: Buffer | undefined): void => void read.push(Number(/"audit\.sequence\.number","value":\{"intValue":"(\d+)"/.exec(bytes!.toString())![1]));
+    await f.poll(onLine);
+    appendFileSync(out, lines[3]! + '\n');
+    let rotated = false;
+    await f.poll((bytes) => {
+      onLine(bytes);
+      if (rotated) return;
+      rotated = true;
+      // The rotation happens during this poll, right after the held file was read: renamed, written once more by
+      // the writer, then a new file at the name.
+      renameSync(out, `${out}.1`);
+      appendFileSync(`${out}.1`, lines.slice(4, 6).join('\n') + '\n');
+      writeFileSync(out, lines.slice(6).join('\n') + '\n');
+    });
+    await f.close();
+    // Seq 1–3, then 4, then the old file's last two (5, 6) before the new file's three (7–9).
+    expect(read).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9]);
+  });
+
+  it('a file copied and truncated (copytruncate): one stderr line for the copy, not one per record', async () => {
+    const lines = toLines(makeChain(40));
+    const out = join(dir, 'logs.jsonl');
+    writeFileSync(out, lines.slice(0, 30).join('\n') + '\n');
+    const { got, err } = await follow(['-n', '2', dir], async (shown) => {
+      await shown(2);
+      writeFileSync(join(dir, 'logs-1.jsonl'), lines.slice(0, 30).join('\n') + '\n');
+      truncateSync(out, 0);
+      appendFileSync(out, lines.slice(30).join('\n') + '\n');
+      await shown(12);
+    });
+    expect(got.map((m) => [m.sequence, m.chain])).toEqual(Array.from({ length: 12 }, (_, i) => [i + 29, 'verified']));
+    expect(err.trimEnd().split('\n')).toHaveLength(1);
+    expect(err).toMatch(/another copy of seq 1 of stream .* and 27 more: records read before following began, not compared/);
+  });
+
+  // Found in review: following, a last line without its '\n' (which verify and search read) was never shown.
+  it('a last line without its newline: shown as the last of the N, and its newline, when it comes, is no line', async () => {
+    const lines = toLines(makeChain(5));
+    const file = join(dir, 'a.jsonl');
+    writeFileSync(file, lines.slice(0, 3).join('\n')); // seq 3 has no '\n'
+    const { got, err } = await follow(['-n', '2', file], async (shown) => {
+      await shown(2);
+      appendFileSync(file, '\n' + lines.slice(3).join('\n') + '\n');
+      await shown(4);
+    });
+    expect(got.map((m) => [m.sequence, m.chain])).toEqual([2, 3, 4, 5].map((n) => [n, 'verified']));
+    expect(got.map((m) => m.line)).toEqual([2, 3, 4, 5]); // the newline that came later numbers no line of its own
+    expect(err).toBe('');
+  });
+
+  // Found in review: "unexpected error: ENOENT … scandir", exit 2.
+  it('the directory renamed away while followed: said once, and followed again when it is back', async () => {
+    const lines = toLines(makeChain(6));
+    const sub = join(dir, 'audit');
+    mkdirSync(sub);
+    writeFileSync(join(sub, 'a.jsonl'), lines.slice(0, 3).join('\n') + '\n');
+    const { got, err } = await follow(['-n', '10', sub], async (shown) => {
+      await shown(3);
+      renameSync(sub, `${sub}.away`);
+      await sleep(150);
+      renameSync(`${sub}.away`, sub);
+      appendFileSync(join(sub, 'a.jsonl'), lines.slice(3).join('\n') + '\n');
+      await shown(6);
+    });
+    expect(got.map((m) => [m.sequence, m.chain])).toEqual(inOrder(6));
+    expect(err).toBe(`otel-audit tail: ${sub}: ENOENT\n`);
+  });
+
   // Found in review: records appended between tail's verifier pass and its first read made their stream's head
   // `unknown`, and every record after inherited it for the whole session.
   it('records appended after the verifier read the files are checked link by link, not unknown', async () => {
