@@ -132,6 +132,28 @@ function hideKeyValues(argv: readonly string[]): string[] {
   });
 }
 
+/**
+ * The page to write for a run whose arguments do not parse: the one `--report` value, an .html name no other
+ * argument names (it could be an input the parse did not reach); else none.
+ */
+function reportOfBadUsage(argv: readonly string[]): string | undefined {
+  const pages: string[] = [];
+  const others: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--') {
+      others.push(...argv.slice(i + 1));
+      break;
+    }
+    if (a === '--report' && i + 1 < argv.length) pages.push(argv[++i]!);
+    else if (a.startsWith('--report=')) pages.push(a.slice('--report='.length));
+    else others.push(a.includes('=') && a.startsWith('--') ? a.slice(a.indexOf('=') + 1) : a);
+  }
+  if (pages.length !== 1 || !/\.html?$/i.test(pages[0]!)) return undefined;
+  const page = resolve(pages[0]!);
+  return others.some((o) => resolve(o) === page) ? undefined : pages[0];
+}
+
 /** Parses the arguments after `verify`; returns an error message for bad usage. */
 function parseArgs(argv: readonly string[]): VerifyArgs | { help: true } | { error: string } {
   const args: VerifyArgs = { json: false, allowReorder: false, pubkeys: [], hmacKeyFiles: [], requireSignatures: false, checkpoints: [], paths: [], jobs: 'auto' };
@@ -324,12 +346,20 @@ async function run(argv: string[], write: (s: string) => void, out: (line: strin
     out(VERIFY_USAGE);
     return 0;
   }
+  const command = commandLine(['otel-audit', 'verify', ...hideKeyValues(argv)]);
   if ('error' in args) {
     err(`otel-audit verify: ${args.error}`);
     err(VERIFY_USAGE);
+    // A usage error is no verdict either: the page named must not stay an earlier run's (found in review: a key pasted
+    // as an input, read as an unknown option since it starts with '-', left an INTACT page in place).
+    const page = reportOfBadUsage(argv);
+    if (page !== undefined) {
+      await writeNoVerdictReportFile(page, { reason: `usage: ${args.error}`, inputs: [], command, generatedAt: new Date() }).catch((e: unknown) =>
+        err(`otel-audit verify: cannot write the report ${JSON.stringify(page)}: ${errorText(e)} (a page of that name, if there is one, is not this run's)`),
+      );
+    }
     return 2;
   }
-  const command = commandLine(['otel-audit', 'verify', ...hideKeyValues(argv)]);
   const cannotWrite = (e: unknown): void =>
     err(`otel-audit verify: cannot write the report ${JSON.stringify(args.report)}: ${errorText(e)} (a page of that name, if there is one, is not this run's)`);
   /** Exit 2, no verdict: said on stderr and, with --report, on the page, which must not stay an earlier run's. */

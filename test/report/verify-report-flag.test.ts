@@ -128,6 +128,33 @@ describe('verify --report on a run that reaches no verdict (exit 2)', () => {
     expect(r.err).not.toContain(secret.slice(7, 30));
   });
 
+  // Found in review: a PEM key pasted as an input starts with '-', so it was an unknown option: a usage error, which
+  // wrote no page, and the earlier run's INTACT page stayed.
+  it.each([
+    ['a PEM key pasted as an input (an unknown option)', ['-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIBn5uYbNRyt3I0L0jyL1oAZ7Qk8dCnSQfkEtHbFvLPGm\n-----END PRIVATE KEY-----\n'], true],
+    ['a misspelled option', ['--josn'], true],
+    ['--report naming an input too', [], false],
+  ] as const)('a usage error (%s): the page is a NO VERDICT page, unless it could be an input', async (_what, bad, written) => {
+    const { dir, cleanup } = await tempDir();
+    cleanups.push(cleanup);
+    const good = join(dir, 'good.jsonl');
+    writeFileSync(good, toLines(makeChain(3, { streamId: testStreamId() })).join('\n') + '\n');
+    const page = join(dir, 'report.html');
+    expect(run(['verify', '--report', page, good]).code).toBe(0);
+    const intact = readFileSync(page, 'utf8');
+    expect(intact).toContain('INTACT');
+    const r = run(['verify', '--report', page, ...bad, good, ...(written ? [] : [page])]);
+    expect(r.code).toBe(2);
+    const html = readFileSync(page, 'utf8');
+    if (!written) {
+      expect(html).toBe(intact); // never replaced: it could be an input
+      return;
+    }
+    expect(html).toContain('NO VERDICT');
+    expect(html).not.toContain('MC4CAQAwBQYDK2VwBCIEIBn5');
+    expect(html).not.toContain('BEGIN PRIVATE');
+  });
+
   it('search and tail given a key in place of a path: exit 2, the key not shown', () => {
     const secret = 'base64:c3VwZXItc2VjcmV0LWhtYWMta2V5LTAxMjM0NTY3ODk=';
     for (const command of ['search', 'tail']) {
