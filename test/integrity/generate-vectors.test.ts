@@ -336,6 +336,21 @@ function vectors(): Record<string, Vector> {
     };
   }
   {
+    const r = chain({ n: 6, recordSigner: (seq) => (seq <= 3 ? producer : attacker) });
+    v['key-changed'] = {
+      description:
+        'Seq 1–3 signed with the producer key, seq 4–6 re-signed with another key the verifier is also given (a producer sharing the collector, or a retired key): a stream does not change keys.',
+      files: { [F]: lines(r) },
+      keys: { pubkeys: ['keys/producer.pub.pem', 'keys/attacker.pub.pem'] },
+      expect: {
+        ok: false,
+        errors: [P('bad_signature', 4, 4, { through: 6, reason: 'key_changed' })],
+        info: [],
+        streams: [{ streamId: SA, first: 1, last: 6, ended: false, coveredThrough: 0 }],
+      },
+    };
+  }
+  {
     const r = base();
     r[4]!.attributes = r[4]!.attributes!.filter((kv) => !kv.key.startsWith(INTEGRITY_PREFIX));
     v['signature-stripped'] = {
