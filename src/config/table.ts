@@ -7,7 +7,7 @@
 import { z } from 'zod';
 import { MAX_TIMER_MILLIS } from '../core/deadline.js';
 import { OTLP_PROTOCOLS } from '../deliver/otlp-sender.js';
-import { ENV_HMAC_KEY, ENV_HMAC_KEY_FILE, ENV_KEY_ID, ENV_SIGNING_KEY_FILE, isSigningKey, readSigningKeys } from '../integrity/index.js';
+import { ENV_HMAC_KEY, ENV_HMAC_KEY_FILE, ENV_KEY_ID, ENV_SIGNING_KEY_FILE, isSigningKey, keyFingerprint, readSigningKeys } from '../integrity/index.js';
 import { DEFAULT_AUDIT_LOGGER_NAME } from '../select/selector.js';
 import type { ResolvedOptions } from './types.js';
 
@@ -105,6 +105,11 @@ function signingKeysProblem(v: unknown): string | undefined {
   if (record !== undefined && !isSigningKey(record)) return `signingKeys.record is not a signing key made by this copy's loadSigningKeys()${otherCopy(record)}`;
   if (checkpoint !== undefined && !(isSigningKey(checkpoint) && checkpoint.algorithm === 'EdDSA')) {
     return `signingKeys.checkpoint is not an Ed25519 signing key made by this copy's loadSigningKeys() (its checkpoint key)${isSigningKey(checkpoint) ? '' : otherCopy(checkpoint)}`;
+  }
+  // A stream's records and checkpoints carry one Ed25519 key (docs/integrity.md §3.4), which verify relies on: two
+  // would read as checkpoints re-signed by another key's holder (found in review: verify failed such a stream).
+  if (isSigningKey(record) && isSigningKey(checkpoint) && record.algorithm === 'EdDSA' && keyFingerprint(record) !== keyFingerprint(checkpoint)) {
+    return 'signingKeys.record and signingKeys.checkpoint are two different Ed25519 keys: a stream signs its records and its checkpoints with one Ed25519 key (give the same key, or an HMAC key for the records)';
   }
   return undefined;
 }

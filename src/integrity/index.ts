@@ -12,6 +12,7 @@ export {
   hmacKeyId,
   INTEGRITY_ALGORITHMS,
   isSigningKey,
+  keyFingerprint,
   loadSigningKeys,
   readSigningKeys,
   loadVerifyingKeys,

@@ -183,10 +183,12 @@ function reportKeyChanges(s: RecordStore, chain: Uint32Array, len: number, sp: S
       const c = s.claims.get(i)!;
       if (c.status !== 'valid' || c.signedBy === undefined) continue;
       let why: string | undefined;
-      if (checkpointKey === undefined) {
+      // Every checkpoint against the records' Ed25519 key when they have one, else against the first checkpoint's.
+      if (recordKey !== undefined && isEd25519(recordKey)) {
+        if (c.signedBy !== recordKey) why = `the stream's records are signed with ${keyOf(recordFrom, recordKey)}`;
+      } else if (checkpointKey === undefined) {
         checkpointKey = c.signedBy;
         checkpointFrom = i;
-        if (recordKey !== undefined && isEd25519(recordKey) && recordKey !== c.signedBy) why = `the stream's records are signed with ${keyOf(recordFrom, recordKey)}`;
       } else if (c.signedBy !== checkpointKey) why = `the stream's checkpoints are signed with ${keyOf(checkpointFrom, checkpointKey)}`;
       if (why === undefined) continue;
       reSigned.add(i);

@@ -40,6 +40,8 @@ async function keyFiles(): Promise<{ keyFile: string; pubFile: string }> {
   return { keyFile, pubFile };
 }
 
+let edKeys: Record<'a' | 'b', { record?: SigningKey; checkpoint?: SigningKey }>;
+
 describe('signingKeys from the public API', () => {
   it('keys from the exported loadSigningKeys sign every record and the checkpoints', async () => {
     const { keyFile, pubFile } = await keyFiles();
@@ -66,11 +68,21 @@ describe('signingKeys from the public API', () => {
     ['an unknown field', () => ({ records: loadSigningKeys({ OTEL_AUDIT_HMAC_KEY: SECRET }).record }), /unknown field "records"/],
     ['an Ed25519 public key (from loadVerifyingKeys) as record', () => ({ record: loadVerifyingKeys([pubFile])[0] }), /signingKeys\.record is not a signing key/],
     ['the HMAC key as checkpoint', () => ({ checkpoint: loadSigningKeys({ OTEL_AUDIT_HMAC_KEY: SECRET }).record }), /signingKeys\.checkpoint is not an Ed25519 signing key/],
+    // Found in review: accepted, and verify then failed the stream (its checkpoints under another key: key_changed).
+    ['two different Ed25519 keys for records and checkpoints', () => ({ record: edKeys.a.record, checkpoint: edKeys.b.checkpoint }), /two different Ed25519 keys: a stream signs its records and its checkpoints with one Ed25519 key/],
   ])('refused: %s', async (_n, value, message) => {
     ({ pubFile } = await keyFiles());
+    const [a, b] = [(await keyFiles()).keyFile, (await keyFiles()).keyFile].map((f) => loadSigningKeys({ OTEL_AUDIT_SIGNING_KEY_FILE: f }));
+    edKeys = { a: a!, b: b! };
     const err = configError(() => resolveOptions({ signingKeys: value() as AuditProcessorOptions['signingKeys'] }, {}));
     expect(err).toBeInstanceOf(AuditConfigError);
     expect(err.message).toMatch(message);
+  });
+
+  it('one Ed25519 key for records and checkpoints, given as both: accepted', async () => {
+    const one = loadSigningKeys({ OTEL_AUDIT_SIGNING_KEY_FILE: (await keyFiles()).keyFile });
+    expect(one.record?.algorithm).toBe('EdDSA');
+    expect(resolveOptions({ signingKeys: { record: one.record!, checkpoint: one.checkpoint! } }, {}).signingKeys?.checkpoint).toBe(one.checkpoint);
   });
 
   it('the key variables are checked even when code passes keys', async () => {
