@@ -38,6 +38,7 @@ import { readExportRequest } from './request.js';
 import { formatOf, mediaType, sendBusy, sendError, sendExportResponse, sendJson, type ResponseFormat } from './responses.js';
 import { errorText } from '../core/errors.js';
 import { mkdirDurable } from '../sinks/durable.js';
+import { cutTornTail } from './torn-tail.js';
 
 export type { CollectorFault } from './fault.js';
 
@@ -204,9 +205,11 @@ class LocalCollector implements CollectorHandle {
         mkdirDurable(dirname(this.outFile));
         // Never through a symbolic link (records appended to whatever it points at); mode 0600 even for a file
         // that existed with a looser one, as the help says.
-        file = await open(this.outFile, C.O_WRONLY | C.O_APPEND | C.O_CREAT | C.O_NONBLOCK | (C.O_NOFOLLOW ?? 0), 0o600);
+        file = await open(this.outFile, C.O_RDWR | C.O_APPEND | C.O_CREAT | C.O_NONBLOCK | (C.O_NOFOLLOW ?? 0), 0o600);
         if (!(await file.stat()).isFile()) throw Object.assign(new Error('not a regular file'), { code: 'not a regular file' });
         await file.chmod(0o600);
+        const torn = await cutTornTail(file, `${this.outFile}.torn`);
+        if (torn > 0) this.log(`collector: --out ended with a torn line of ${torn} bytes, left by an earlier run (never acknowledged): moved to ${this.outFile}.torn`);
       } catch (e) {
         await file?.close();
         const code = (e as NodeJS.ErrnoException).code;
