@@ -106,7 +106,7 @@ export class ChainIndex {
   constructor(
     report: VerifyReport,
     private readonly checkpoints: CheckpointMode,
-    private readonly hashAt?: (streamId: string, seq: number) => string | undefined,
+    private hashAt?: (streamId: string, seq: number) => string | undefined,
   ) {
     for (const s of report.streams) {
       this.streams.set(s.streamId, { firstError: undefined, brokenFrom: Number.POSITIVE_INFINITY, last: s.last, coveredThrough: s.coveredThrough, noSignatureVerified: s.signatures.verified === false, unlisted: false });
@@ -145,6 +145,11 @@ export class ChainIndex {
       if (st.firstError === undefined) st.unlisted = true;
       else if (unlistedErrors) st.brokenFrom = 0;
     }
+  }
+
+  /** Drops `hashAt` (and the verifier's records it holds): verdicts from here on are not bound to content. */
+  releaseHashes(): void {
+    this.hashAt = undefined;
   }
 
   /**

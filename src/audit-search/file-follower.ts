@@ -28,6 +28,7 @@ interface HandOff {
   consumed: number;
   lineNo: number;
   mark: Buffer | undefined;
+  newlineDue: boolean;
 }
 const handedOff = new Map<string, HandOff>();
 const MAX_HANDED_OFF = 256;
@@ -97,7 +98,8 @@ export class FileFollower {
       if (wasHeld) this.handOffHeld();
       // The one file named keeps its held file: a writer goes on writing it under its new name until it reopens
       // the path (found in review: those records were never shown, and every later one was broken, seq missing).
-      if (!this.keepWhenGone) await this.close();
+      // Not once no name leads to it (deleted): held, its space would not be freed (found in re-review).
+      if (!this.keepWhenGone || (this.fh !== undefined && (await this.fh.stat()).nlink === 0)) await this.close();
       return false;
     }
     if (this.fh !== undefined && st.ino === this.inode) return true;
@@ -135,6 +137,7 @@ export class FileFollower {
           this.consumed = h.consumed;
           this.lineNo = h.lineNo;
           this.mark = h.mark;
+          this.newlineDue = h.newlineDue;
         }
       }
       this.inode = opened;
@@ -153,7 +156,7 @@ export class FileFollower {
 
   /** The held file, read to its end, is where a follower of the name it was renamed to starts (see handedOff). */
   private handOffHeld(): void {
-    if (this.inode !== undefined && this.partialBytes === 0) handOff(this.inode, { consumed: this.consumed, lineNo: this.lineNo, mark: this.mark });
+    if (this.inode !== undefined && this.partialBytes === 0) handOff(this.inode, { consumed: this.consumed, lineNo: this.lineNo, mark: this.mark, newlineDue: this.newlineDue });
   }
 
   /**
@@ -261,6 +264,7 @@ export class FileFollower {
   }
 
   private reset(consumed: number): void {
+    this.newlineDue = false; // a '\n' that comes now is another file's, or another line's
     if (consumed === 0) this.lineNo = 0;
     if (consumed !== this.consumed) this.mark = undefined;
     this.consumed = consumed;

@@ -10,9 +10,11 @@
  * rename is read to its end before the new one at its name. Memory: the N records shown, per stream its highest
  * record and seen ranges.
  *
- * Chain column: for the first N, the verifier's verdict over the same directory (as in search); for records
- * that arrive later, checked link by link against their stream's previous record
- * (src/audit-search/link-tracker.ts). Copies of one (stream, seq) are shown once.
+ * Chain column: for the first N, the verifier's verdict over the same directory (as in search), bound to the content
+ * it verified; a record it did not read is `unknown` without --follow; following, it and the records that arrive
+ * later are checked link by link against their stream's previous record (src/audit-search/link-tracker.ts): a link
+ * proves order and content after a verified record, not who wrote a new stream. Copies of one (stream, seq) are
+ * shown once.
  *
  * Exit status: 0; 2 on a usage or I/O error (one line on stderr).
  */
@@ -231,11 +233,14 @@ async function run(argv: string[], io: CommandIo, err: (line: string) => void, o
     await pollAll(
       (r) => {
         last.add(r);
-        const v = index.verdict(r.streamId, r.sequence, r);
-        // Past what the verifier read (a writer appending meanwhile): checked against its predecessor, as records
-        // that arrive while following are, instead of `unknown` for the whole session.
-        if (v.chain === 'unknown') appended.set(r, tracker.check(r));
-        else tracker.seed(r, v);
+        // Its place only: the content of the records shown is bound to what was verified when they are shown (hashing
+        // every record read cost a second verify: found in re-review).
+        const v = index.verdict(r.streamId, r.sequence, { file: r.file, line: r.line, recordId: r.recordId });
+        // Past what the verifier read (a writer appending meanwhile): following, checked against its predecessor, as
+        // records that arrive later are, instead of `unknown` for the whole session; reading once, `unknown`, as
+        // search says (found in re-review: planted records were shown verified by their links alone).
+        if (v.chain !== 'unknown') tracker.seed(r, v);
+        else if (args.follow) appended.set(r, tracker.check(r));
       },
       args.follow ? 'whole' : 'all',
       refusedLines(report, () => void recovered++),
@@ -245,7 +250,6 @@ async function run(argv: string[], io: CommandIo, err: (line: string) => void, o
     // Problems of no stream (a malformed or torn line) hide records: said too, as search says them.
     const lineProblems = report.problems.filter((p) => p.stream === undefined && p.severity === 'error').length - recovered;
     if (lineProblems > 0) err(`${lineProblems} malformed or torn line${lineProblems === 1 ? '' : 's'}: their records are not shown (run otel-audit verify ${args.target})`);
-    if (index.changed > 0) err(`${index.changed} record${index.changed === 1 ? '' : 's'} read ${index.changed === 1 ? 'is' : 'are'} not the record${index.changed === 1 ? '' : 's'} verified: the files changed since the verifier read them (run otel-audit verify ${args.target})`);
     let unreadable = counts.unreadable;
 
     const table = args.json ? undefined : new TableWriter(MATCH_COLUMNS, io.out);
@@ -255,8 +259,12 @@ async function run(argv: string[], io: CommandIo, err: (line: string) => void, o
       print({ record: r, verdict: verdictOf(r) });
     }
     table?.flush(args.follow);
+    const changed = index.changed;
+    if (changed > 0) err(`${changed} record${changed === 1 ? '' : 's'} shown ${changed === 1 ? 'is' : 'are'} not the record${changed === 1 ? '' : 's'} verified: the files changed since the verifier read them (run otel-audit verify ${args.target})`);
     await io.drain?.();
     if (!args.follow) return 0;
+    // The verifier's record hashes are not needed any more: not kept for the whole session (found in re-review).
+    index.releaseHashes();
 
     const stop = options.signal ?? signalOnInterrupt();
     let uncompared = 0;
