@@ -182,16 +182,22 @@ export async function runReplayCommand(argv: string[], out: (s: string) => void,
         undelivered,
         // Streams of a process on another host that was still renewing its lease: its own to deliver.
         ...(replayer.aliveElsewhere.length > 0 ? { aliveElsewhere: replayer.aliveElsewhere } : {}),
+        // Streams of a live process of this host, which delivers them itself (found in review: not named at all).
+        ...(replayer.aliveHere.length > 0 ? { aliveHere: replayer.aliveHere } : {}),
         ...(timedOut ? { timedOut: true } : {}),
         ...(sender.lastFailure !== undefined ? { lastError: sender.lastFailure } : {}),
       }) + '\n',
     );
+    for (const id of replayer.aliveHere) err(`otel-audit replay: stream ${id} not replayed: the process that writes it is alive on this host and delivers it itself\n`);
     if (complete) return 0;
     const why: string[] = [];
     if (timedOut) why.push(`stopped after --timeout ${timeoutSeconds} s`);
     if (sender.lastFailure !== undefined) why.push(`last export error: ${sender.lastFailure}`);
-    for (const u of undelivered)
-      err(`otel-audit replay: stream ${u.streamId} not delivered after seq ${u.deliveredThrough}: its records stay in ${o.dir}; run replay again${why.length > 0 ? ` (${why.join('; ')})` : ''}\n`);
+    for (const u of undelivered) {
+      // Another replay of this host holds it (found in review: "run replay again" only, as if this one had failed).
+      const held = replayer.heldHere.includes(u.streamId) ? '; another replay on this host holds it and delivers it' : '';
+      err(`otel-audit replay: stream ${u.streamId} not delivered after seq ${u.deliveredThrough}${held}: its records stay in ${o.dir}; run replay again${why.length > 0 ? ` (${why.join('; ')})` : ''}\n`);
+    }
     if (r.rejected > 0) err(`otel-audit replay: ${r.rejected} record(s) refused for good by the collector, set aside in ${o.dir}/rejected/\n`);
     if (r.malformedLines > 0) err(`otel-audit replay: ${r.malformedLines} unreadable journal line(s) not sent (otel-audit verify ${o.dir} reports them)\n`);
     return 1;

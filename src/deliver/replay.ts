@@ -110,6 +110,10 @@ export class Replayer {
   private readonly held = new Set<string>();
   /** Streams of owners on other hosts that were still renewing their lease when looked at again: not replayed. */
   readonly aliveElsewhere: string[] = [];
+  /** Streams whose owner lives on this host (its pid, or its socket): it delivers them itself; not replayed. */
+  readonly aliveHere: string[] = [];
+  /** Streams another replayer on this host holds the claim of: replayed by it, not by this one. */
+  readonly heldHere: string[] = [];
   /** The export loop of the stream being replayed. */
   private loop: ExportLoop | undefined;
   private readonly claimed: Claimed[];
@@ -145,7 +149,7 @@ export class Replayer {
           // One seen alive by its socket (a neighbour in the pod) is as certain as a live pid here: left to it.
           if (elsewhere(state) && written !== undefined && aliveBySocket(state, streamId) !== true) {
             this.defer(streamId, paths, written, `a process ${whereOwner(state)}, which wrote its state`);
-          }
+          } else this.aliveHere.push(streamId);
           continue;
         }
       }
@@ -158,6 +162,7 @@ export class Replayer {
       // Held by a replayer on another host: it may have died with it (a restarted container); its lease says.
       const holder = this.foreignHolder(streamId);
       if (holder !== undefined) this.defer(streamId, paths, holder.written, `a replayer ${whereOwner(holder)}, which renewed its claim`);
+      else this.heldHere.push(streamId);
     }
   }
 
