@@ -3,7 +3,6 @@
  * and everything after `--` is an operand (a file or directory); anything else is an option.
  */
 
-import { looksLikeKeyMaterial } from '../integrity/keys.js';
 
 /** One option, as `walkArguments` hands it over. */
 export interface CliOption {
@@ -69,15 +68,4 @@ export function seenBefore(): (name: string) => boolean {
   };
 }
 
-/**
- * An argument as a usage message quotes it: one that looks like a key (a PEM text pasted where a path belongs
- * starts with `-` and reads as an option) is not shown (found in review: the whole private key went to stderr).
- */
-export const quotedArgument = (a: string): string => {
-  if (looksLikeKeyMaterial(a)) return '(value hidden: it looks like a key)';
-  // `--name=<key>`: the name is shown, the value hidden (found in review: `--hmac-secret=<64 hex digits>`, an unknown
-  // option, was quoted whole on stderr and on the report page).
-  const eq = a.startsWith('--') ? a.indexOf('=') : -1;
-  if (eq > 0 && looksLikeKeyMaterial(a.slice(eq + 1))) return `${JSON.stringify(`${a.slice(0, eq + 1)}…`)} (value hidden: it looks like a key)`;
-  return JSON.stringify(a);
-};
+export { quotedArgument } from '../integrity/keys.js';

@@ -7,6 +7,8 @@ import { startCollector, type CollectorHandle, type CollectorOptions } from './c
 import type { CollectorFault } from './fault.js';
 import { isLoopbackHost } from './origin.js';
 import { errorText } from '../core/errors.js';
+// Arguments are quoted as the other commands quote them: a key pasted by mistake is not shown (found in review).
+import { quotedArgument } from '../integrity/keys.js';
 
 export const COLLECTOR_USAGE = `Usage: otel-audit collector [options]
 
@@ -89,9 +91,9 @@ export function parseCollectorArgs(argv: readonly string[]): ParsedCollectorArgs
       if (values.has(name)) return usageError(`${name} given more than once`);
       values.set(name, value);
     } else if (arg.startsWith('-')) {
-      return usageError(`unknown option ${JSON.stringify(arg)}`);
+      return usageError(`unknown option ${quotedArgument(arg)}`);
     } else {
-      return usageError(`unexpected argument ${JSON.stringify(arg)}`);
+      return usageError(`unexpected argument ${quotedArgument(arg)}`);
     }
   }
   if (flags.has('--help') || flags.has('-h')) return { kind: 'help' };
@@ -103,7 +105,7 @@ export function parseCollectorArgs(argv: readonly string[]): ParsedCollectorArgs
     if (host === '') return usageError('--host needs an address');
     if (!isLoopbackHost(host) && !flags.has('--allow-remote')) {
       return usageError(
-        `--host ${JSON.stringify(rawHost)} is not a loopback address; this development receiver has no auth or TLS. ` +
+        `--host ${quotedArgument(rawHost)} is not a loopback address; this development receiver has no auth or TLS. ` +
           'Pass --allow-remote to bind it anyway',
       );
     }
@@ -209,7 +211,7 @@ function intFlag(values: Map<string, string>, name: string, min: number, max: nu
   if (raw === undefined) return undefined;
   const n = /^\d+$/.test(raw) ? Number(raw) : Number.NaN;
   if (!Number.isSafeInteger(n) || n < min || n > max) {
-    throw new Error(`${name} ${JSON.stringify(raw)} is not an integer from ${min} to ${max}`);
+    throw new Error(`${name} ${quotedArgument(raw)} is not an integer from ${min} to ${max}`);
   }
   return n;
 }

@@ -86,6 +86,19 @@ export function ed25519KeyId(publicKey: KeyObject): string {
   return createHash('sha256').update(publicKey.export({ type: 'spki', format: 'der' })).digest('hex').slice(0, 16);
 }
 
+/**
+ * An argument as a usage message quotes it: one that looks like a key (a PEM text pasted where a path belongs
+ * starts with `-` and reads as an option) is not shown (found in review: the whole private key went to stderr).
+ */
+export const quotedArgument = (a: string): string => {
+  if (looksLikeKeyMaterial(a)) return '(value hidden: it looks like a key)';
+  // `--name=<key>` or `-k=<key>`: the name is shown, the value hidden (found in review: `--hmac-secret=<64 hex
+  // digits>`, an unknown option, was quoted whole on stderr and on the report page).
+  const eq = a.startsWith('-') ? a.indexOf('=') : -1;
+  if (eq > 0 && looksLikeKeyMaterial(a.slice(eq + 1))) return `${JSON.stringify(`${a.slice(0, eq + 1)}…`)} (value hidden: it looks like a key)`;
+  return JSON.stringify(a);
+};
+
 const fingerprints = new WeakMap<VerifyingKey, string>();
 
 /**

@@ -186,6 +186,25 @@ describe('verify --report on a run that reaches no verdict (exit 2)', () => {
     expect(r.err).not.toMatch(/MC4CAQAw|BEGIN PRIVATE/);
   });
 
+  // Found in re-review: an unknown option written -k=<key> or --name=<key>, and the collector's own usage messages,
+  // quoted the key whole (a 64-hex-digit HMAC secret).
+  it.each([
+    ['verify -k=KEY', (k: string) => ['verify', `-k=${k}`, '.']],
+    ['verify --hmac-secret=KEY', (k: string) => ['verify', `--hmac-secret=${k}`, '.']],
+    ['search -k=KEY', (k: string) => ['search', `-k=${k}`, '.']],
+    ['tail -k=KEY', (k: string) => ['tail', `-k=${k}`, '.']],
+    ['collector --hmac-secret=KEY', (k: string) => ['collector', `--hmac-secret=${k}`]],
+    ['collector, the key as an operand', (k: string) => ['collector', '--fsync', k]],
+    ['collector --host=KEY', (k: string) => ['collector', `--host=${k}`]],
+    ['collector --port=KEY', (k: string) => ['collector', `--port=${k}`]],
+  ])('%s: exit 2, the hex key not shown', (_what, argsOf) => {
+    const hex = '1faf9ea9d1c0b7e2a4f5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f9edaf';
+    const r = run(argsOf(hex));
+    expect(r.code).toBe(2);
+    expect(r.err).toContain('(value hidden: it looks like a key)');
+    expect(r.err).not.toContain(hex.slice(0, 16));
+  });
+
   // Found in review: a PEM text starts with "-", so it read as an unknown option, quoted whole on stderr.
   it.each(['verify', 'search', 'tail'])('%s given a PEM key where a path belongs: exit 2, the key not shown', (command) => {
     const pem = '-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIBn5uYbNRyt3I0L0jyL1oAZ7Qk8dCnSQfkEtHbFvLPGm\n-----END PRIVATE KEY-----\n';
