@@ -38,7 +38,7 @@ import { readExportRequest } from './request.js';
 import { formatOf, mediaType, sendBusy, sendError, sendExportResponse, sendJson, type ResponseFormat } from './responses.js';
 import { errorText } from '../core/errors.js';
 import { mkdirDurable } from '../sinks/durable.js';
-import { cutTornTail } from './torn-tail.js';
+import { repairTornTail } from './torn-tail.js';
 
 export type { CollectorFault } from './fault.js';
 
@@ -199,21 +199,38 @@ class LocalCollector implements CollectorHandle {
       // before the collector even listens; only a regular file is an output file.
       const C = fsConstants;
       let file: FileHandle | undefined;
+      let readable = true;
       try {
         // Not mkdir({ recursive: true }), which loops for ever on a path under /proc (ENOENT however often the
         // parents are made): one clear error instead.
         mkdirDurable(dirname(this.outFile));
         // Never through a symbolic link (records appended to whatever it points at); mode 0600 even for a file
         // that existed with a looser one, as the help says.
-        file = await open(this.outFile, C.O_RDWR | C.O_APPEND | C.O_CREAT | C.O_NONBLOCK | (C.O_NOFOLLOW ?? 0), 0o600);
+        // Read-write, to check its last line (torn-tail.ts); write-only when this process may only write it.
+        const flags = C.O_APPEND | C.O_CREAT | C.O_NONBLOCK | (C.O_NOFOLLOW ?? 0);
+        try {
+          file = await open(this.outFile, C.O_RDWR | flags, 0o600);
+        } catch (e) {
+          if ((e as NodeJS.ErrnoException).code !== 'EACCES') throw e;
+          file = await open(this.outFile, C.O_WRONLY | flags, 0o600);
+          readable = false;
+        }
         if (!(await file.stat()).isFile()) throw Object.assign(new Error('not a regular file'), { code: 'not a regular file' });
         await file.chmod(0o600);
-        const torn = await cutTornTail(file, `${this.outFile}.torn`);
-        if (torn > 0) this.log(`collector: --out ended with a torn line of ${torn} bytes, left by an earlier run (never acknowledged): moved to ${this.outFile}.torn`);
       } catch (e) {
         await file?.close();
         const code = (e as NodeJS.ErrnoException).code;
         throw new Error(`cannot open --out ${JSON.stringify(this.outFile)}: ${code === 'ELOOP' ? 'it is a symbolic link, which is not followed' : (code ?? errorText(e))}`);
+      }
+      try {
+        const torn = `${this.outFile}.torn`;
+        const r = readable ? await repairTornTail(file, torn) : undefined;
+        if (r === undefined) this.log('collector: --out is not readable by this process: its last line is not checked for one an earlier run left unfinished');
+        else if (r.kind === 'terminated') this.log('collector: --out ended with a whole JSON line without its newline: the newline was added');
+        else if (r.kind === 'moved') this.log(`collector: --out ended with an unfinished line of ${r.bytes} bytes (what a run killed mid-write leaves, never acknowledged): moved to ${torn}`);
+      } catch (e) {
+        await file.close();
+        throw e;
       }
       this.file = file;
     }

@@ -23,8 +23,9 @@ Options:
   --port N           port to listen on (default 4318; 0 = any free port)
   --host H           address to bind (default 127.0.0.1; loopback only unless --allow-remote)
   --allow-remote     allow a non-loopback --host
-  --out FILE         append received requests to FILE (0600); without it, only count. A torn last line
-                     an earlier run left (killed mid-write, never acknowledged) is moved to FILE.torn first
+  --out FILE         append received requests to FILE (0600); without it, only count. An unfinished last
+                     line (a run killed mid-write, never acknowledged) is moved to FILE.torn first; a whole
+                     JSON line without its newline gets one
   --fsync            fsync FILE after every write
 
 Fault injection (at most one of --status, --delay, --drop, --partial):

@@ -1,7 +1,8 @@
-import { execFileSync, spawn } from 'node:child_process';
-import { chmodSync, existsSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { chmodSync, chownSync, existsSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { createInterface } from 'node:readline';
 import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
@@ -126,13 +127,67 @@ describe('collector: requests', () => {
     const got = await lines(outFile); // every line parses, and the file ends with '\n'
     expect(got.map((r) => recordTags(r))).toEqual([[0], [0, 1]]);
     expect(readFileSync(`${outFile}.torn`, 'utf8')).toBe(`${torn}\n`);
-    expect(logged).toContain(`collector: --out ended with a torn line of ${torn.length} bytes, left by an earlier run (never acknowledged): moved to ${outFile}.torn`);
+    expect(logged).toContain(`collector: --out ended with an unfinished line of ${torn.length} bytes (what a run killed mid-write leaves, never acknowledged): moved to ${outFile}.torn`);
     // A file that ends with a whole line is left as it is.
     await handle.close();
     const again = await startCollector({ port: 0, outFile, log: (l) => logged.push(l) });
     cleanups.push(() => again.close());
     expect(readFileSync(`${outFile}.torn`, 'utf8')).toBe(`${torn}\n`);
     expect(await lines(outFile)).toHaveLength(2);
+  });
+
+  // Found in re-review: any last line without its newline was cut, a whole one too; and a FIFO at <out>.torn hung
+  // the start, a link there was blamed on --out.
+  it('a last line that is whole JSON without its newline gets the newline; <out>.torn that is no regular file is refused, named', async () => {
+    const dir = await tempDir();
+    const outFile = join(dir, 'out.jsonl');
+    const whole = JSON.stringify(request(1, 'whole'));
+    writeFileSync(outFile, whole, { mode: 0o600 });
+    const logged: string[] = [];
+    const handle = await startCollector({ port: 0, outFile, log: (l) => logged.push(l) });
+    cleanups.push(() => handle.close());
+    await post(handle.endpoint, request(1, 'next'));
+    expect((await lines(outFile)).length).toBe(2);
+    expect(existsSync(`${outFile}.torn`)).toBe(false);
+    expect(logged).toContain('collector: --out ended with a whole JSON line without its newline: the newline was added');
+    await handle.close();
+
+    writeFileSync(outFile, '{"resourceLogs":[{"sco', { mode: 0o600 });
+    execFileSync('mkfifo', [`${outFile}.torn`]);
+    // A FIFO with no reader: ENXIO at once (O_NONBLOCK), never a wait.
+    await expect(startCollector({ port: 0, outFile })).rejects.toThrow(`cannot keep the unfinished last line of --out in ${JSON.stringify(`${outFile}.torn`)}: ENXIO`);
+    rmSync(`${outFile}.torn`);
+    symlinkSync(join(dir, 'elsewhere'), `${outFile}.torn`);
+    await expect(startCollector({ port: 0, outFile })).rejects.toThrow(`cannot keep the unfinished last line of --out in ${JSON.stringify(`${outFile}.torn`)}: it is a symbolic link, which is not followed`);
+    expect(readFileSync(outFile, 'utf8')).toBe('{"resourceLogs":[{"sco'); // left as it was
+  });
+
+  // Found in re-review: opened read-write (to check its last line), a file this user may only write was refused.
+  it.skipIf(process.getuid?.() !== 0)('an --out file this user may only write: taken, written to, its last line not checked (said)', async () => {
+    const chunk = readdirSync(join(import.meta.dirname, '../../dist')).find((n) => /^command-.*\.js$/.test(n) && readFileSync(join(import.meta.dirname, '../../dist', n), 'utf8').includes('runCollectorCommand'))!;
+    const dir = await tempDir();
+    chmodSync(dir, 0o777);
+    const outFile = join(dir, 'sink.jsonl');
+    writeFileSync(outFile, '');
+    chownSync(outFile, 54321, 54321);
+    chmodSync(outFile, 0o200);
+    // The module is loaded before the uid changes: the other user may not read the repository.
+    const script = `const { runCollectorCommand } = await import(${JSON.stringify(pathToFileURL(join(import.meta.dirname, '../../dist', chunk)).href)});
+process.setgid(54321); process.setuid(54321);
+const ac = new AbortController(); let err = '';
+const done = runCollectorCommand(['--out', ${JSON.stringify(outFile)}, '--port', '0'], { stdout: async (t) => {
+  const { endpoint } = JSON.parse(t);
+  const res = await fetch(endpoint, { method: 'POST', headers: { 'content-type': 'application/json' }, body: ${JSON.stringify(JSON.stringify(request(1, 'w')))} });
+  console.log(JSON.stringify({ status: res.status, err })); ac.abort();
+}, stderr: (t) => void (err += t), signal: ac.signal });
+await done;`;
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 30_000 });
+    const got = JSON.parse(r.stdout.trim().split('\n')[0]!) as { status: number; err: string };
+    expect(got.status).toBe(200);
+    expect(got.err).toContain('--out is not readable by this process: its last line is not checked');
+    const written = readFileSync(outFile, 'utf8');
+    expect(written.endsWith('\n')).toBe(true);
+    expect(recordTags(JSON.parse(written) as ExportLogsServiceRequest)).toEqual([0]);
   });
 
   it('accepts a gzip body', async () => {
