@@ -3,9 +3,12 @@ import { ATTR_SEQ_NUMBER, ATTR_SEQ_STREAM_ID } from '../core/attributes.js';
 import type { ExportLogsServiceRequest, OtlpAnyValue, OtlpLogRecord } from './types.js';
 
 export function attribute(r: OtlpLogRecord, key: string): OtlpAnyValue | undefined {
-  const list = r.attributes;
-  if (list === undefined) return undefined;
-  for (const kv of list) if (kv.key === key) return kv.value;
+  const list: unknown = r.attributes;
+  // `"attributes": null` reads as none, as verify reads it (found in review: replay threw, and left the line unsent).
+  if (!Array.isArray(list)) return undefined;
+  for (const kv of list as unknown[]) {
+    if (typeof kv === 'object' && kv !== null && (kv as { key?: unknown }).key === key) return (kv as { value?: OtlpAnyValue }).value;
+  }
   return undefined;
 }
 

@@ -180,6 +180,25 @@ describe('otel-audit replay', () => {
     }
   });
 
+  // Found in re-review: a non-audit record with "attributes": null beside an audit one, which verify reads as
+  // having none, made replay count the line unreadable and leave it unsent, on every run.
+  it('a line verify accepts, with a non-audit record whose attributes are null: sent, and the stream done', async () => {
+    const c = await collector();
+    const { dir, streamId } = await orphanedJournal('http://127.0.0.1:9/v1/logs', { OTEL_AUDIT_FSYNC: 'always' });
+    const path = join(dir, readdirSync(dir).find((f) => f.endsWith('.jsonl'))!);
+    const lines = readFileSync(path, 'utf8').split('\n');
+    const req = JSON.parse(lines[1]!) as { resourceLogs: { scopeLogs: { logRecords: unknown[] }[] }[] };
+    req.resourceLogs[0]!.scopeLogs[0]!.logRecords.push({ body: { stringValue: 'not an audit record' }, attributes: null });
+    lines[1] = JSON.stringify(req);
+    writeFileSync(path, lines.join('\n'));
+    expect(spawnSync(process.execPath, [CLI, 'verify', dir], { encoding: 'utf8' }).status).toBe(0);
+    const r = await replay(dir, ['--endpoint', c.endpoint, '--timeout', '5']);
+    expect(r.code).toBe(0);
+    expect(r.json).toMatchObject({ complete: true, malformedLines: 0 });
+    expect(c.stats().records).toBe(6);
+    expect(state(dir, streamId).done).toBe(true);
+  });
+
   it('usage errors exit 2 without echoing the endpoint', async () => {
     const { dir } = await orphanedJournal('http://127.0.0.1:9/v1/logs');
     for (const args of [['--timeout', 'soon'], ['--endpoint', 'ftp://user:pw@host/'], ['extra']]) {
