@@ -254,11 +254,16 @@ async function run(argv: string[], io: CommandIo, err: (line: string) => void, o
 
     const table = args.json ? undefined : new TableWriter(MATCH_COLUMNS, io.out);
     const print = (m: Match): void => (table !== undefined ? table.add(matchRow(m)) : io.out(jsonLine(matchJson(m))));
+    let unknown = 0;
     for (const r of last.sorted()) {
       if (args.follow) copies.remember(r);
-      print({ record: r, verdict: verdictOf(r) });
+      const v = verdictOf(r);
+      if (v.chain === 'unknown') unknown++;
+      print({ record: r, verdict: v });
     }
     table?.flush(args.follow);
+    // Said, not only shown (found in re-review: against a busy journal every row could read `unknown`, silently).
+    if (unknown > 0) err(`${unknown} record${unknown === 1 ? '' : 's'} shown ${unknown === 1 ? 'was' : 'were'} written after the verifier read the files: chain unknown (run tail again, or otel-audit verify ${args.target})`);
     const changed = index.changed;
     if (changed > 0) err(`${changed} record${changed === 1 ? '' : 's'} shown ${changed === 1 ? 'is' : 'are'} not the record${changed === 1 ? '' : 's'} verified: the files changed since the verifier read them (run otel-audit verify ${args.target})`);
     await io.drain?.();

@@ -330,8 +330,10 @@ describe('files that change between the verifier and the read of the matches', (
       writeFileSync(join(dir, 'audit-b-000001.jsonl'), toLines(b, 1).join('\n') + '\n');
     };
     let out = '';
-    const code = await runTailCommand(['--json', '-n', '20', dir], { out: (s) => void (out += s), err: () => undefined }, { afterVerify });
+    let err = '';
+    const code = await runTailCommand(['--json', '-n', '20', dir], { out: (s) => void (out += s), err: (s) => void (err += s) }, { afterVerify });
     expect(code).toBe(0);
+    expect(err).toBe(`otel-audit tail: 5 records shown were written after the verifier read the files: chain unknown (run tail again, or otel-audit verify ${dir})\n`);
     const got = out.split('\n').filter(Boolean).map((l) => JSON.parse(l) as MatchJson);
     const streamA = a[0]!.attributes!.find((kv) => kv.key === 'audit.sequence.stream_id')!.value!.stringValue;
     expect(got.map((m) => [m.streamId === streamA ? 'a' : 'b', m.sequence, m.chain]).sort()).toEqual(
