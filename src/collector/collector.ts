@@ -38,6 +38,7 @@ import { readExportRequest } from './request.js';
 import { formatOf, mediaType, sendBusy, sendError, sendExportResponse, sendJson, type ResponseFormat } from './responses.js';
 import { errorText } from '../core/errors.js';
 import { mkdirDurable } from '../sinks/durable.js';
+import { lockOut } from './out-lock.js';
 import { repairTornTail } from './torn-tail.js';
 
 export type { CollectorFault } from './fault.js';
@@ -134,6 +135,8 @@ class LocalCollector implements CollectorHandle {
   private currentFault: CollectorFault = NO_FAULT;
   private readonly counters: CollectorStats = { requests: 0, accepted: 0, rejected: 0, records: 0, bytes: 0 };
   private file: FileHandle | undefined;
+  /** Releases `<out>.lock` (out-lock.ts), while this collector holds it. */
+  private unlockOut: (() => void) | undefined;
   /** Every append goes through this chain, so concurrent requests never interleave lines. */
   private writes: Promise<void> = Promise.resolve();
   /** start/stop/close are serialized too, so a stop() racing a start() leaves a consistent state. */
@@ -204,6 +207,8 @@ class LocalCollector implements CollectorHandle {
         // Not mkdir({ recursive: true }), which loops for ever on a path under /proc (ENOENT however often the
         // parents are made): one clear error instead.
         mkdirDurable(dirname(this.outFile));
+        // Before the file is touched: one collector writes it at a time (out-lock.ts).
+        this.unlockOut = await lockOut(this.outFile);
         // Never through a symbolic link (records appended to whatever it points at); mode 0600 even for a file
         // that existed with a looser one, as the help says.
         // Read-write, to check its last line (torn-tail.ts); write-only when this process may only write it.
@@ -219,8 +224,10 @@ class LocalCollector implements CollectorHandle {
         await file.chmod(0o600);
       } catch (e) {
         await file?.close();
+        this.releaseOut();
         const code = (e as NodeJS.ErrnoException).code;
-        throw new Error(`cannot open --out ${JSON.stringify(this.outFile)}: ${code === 'ELOOP' ? 'it is a symbolic link, which is not followed' : (code ?? errorText(e))}`);
+        const why = code === 'ELOOP' ? 'it is a symbolic link, which is not followed' : code === 'locked' ? errorText(e) : (code ?? errorText(e));
+        throw new Error(`cannot open --out ${JSON.stringify(this.outFile)}: ${why}`);
       }
       try {
         const torn = `${this.outFile}.torn`;
@@ -230,6 +237,7 @@ class LocalCollector implements CollectorHandle {
         else if (r.kind === 'moved') this.log(`collector: --out ended with an unfinished line of ${r.bytes} bytes (what a run killed mid-write leaves, never acknowledged): moved to ${torn}`);
       } catch (e) {
         await file.close();
+        this.releaseOut();
         throw e;
       }
       this.file = file;
@@ -239,8 +247,14 @@ class LocalCollector implements CollectorHandle {
     } catch (err) {
       await this.file?.close();
       this.file = undefined;
+      this.releaseOut();
       throw err;
     }
+  }
+
+  private releaseOut(): void {
+    this.unlockOut?.();
+    this.unlockOut = undefined;
   }
 
   start(): Promise<void> {
@@ -288,6 +302,7 @@ class LocalCollector implements CollectorHandle {
       await this.writes;
       await this.file?.close();
       this.file = undefined;
+      this.releaseOut();
     });
   }
 

@@ -6,7 +6,7 @@ import { pathToFileURL } from 'node:url';
 import { createInterface } from 'node:readline';
 import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { runCollectorCommand, startCollector } from '../../src/collector/index.js';
+import { parseCollectorArgs, runCollectorCommand, startCollector } from '../../src/collector/index.js';
 import type { ExportLogsServiceRequest } from '../../src/otlp/types.js';
 import { cleanups, collector, tempDir } from './helpers.js';
 
@@ -188,6 +188,39 @@ await done;`;
     const written = readFileSync(outFile, 'utf8');
     expect(written.endsWith('\n')).toBe(true);
     expect(recordTags(JSON.parse(written) as ExportLogsServiceRequest)).toEqual([0]);
+  });
+
+  // Found in re-review: a second collector started on the same --out (failing later on its port) cut the line the
+  // first one was writing, and had answered 200 for, as an unfinished line.
+  it('one collector writes an --out at a time: a second one is refused before it touches the file; a dead holder\'s lock is taken over', async () => {
+    const dir = await tempDir();
+    const outFile = join(dir, 'out.jsonl');
+    const first = await startCollector({ port: 0, outFile });
+    cleanups.push(() => first.close());
+    writeFileSync(outFile, '{"resourceLogs":[{"sco'); // what the first one may be in the middle of writing
+    await expect(startCollector({ port: 0, outFile })).rejects.toThrow(`cannot open --out ${JSON.stringify(outFile)}: another collector (pid ${process.pid}) writes it (${outFile}.lock)`);
+    expect(readFileSync(outFile, 'utf8')).toBe('{"resourceLogs":[{"sco'); // untouched
+    expect(existsSync(`${outFile}.torn`)).toBe(false);
+    await first.close();
+    expect(existsSync(`${outFile}.lock`)).toBe(false); // released
+    writeFileSync(outFile, '');
+    // A holder killed (its pid gone): its lock is taken over.
+    const dead = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' });
+    writeFileSync(`${outFile}.lock`, JSON.stringify({ pid: Number(dead.stdout) }));
+    const again = await startCollector({ port: 0, outFile });
+    cleanups.push(() => again.close());
+    expect(JSON.parse(readFileSync(`${outFile}.lock`, 'utf8'))).toEqual({ pid: process.pid });
+  });
+
+  // Found in re-review: a host name that reads like a key (letters and digits mixed) was hidden in the message.
+  it('a refused --host is shown as typed when it is a host name or address; a key given there is not', () => {
+    for (const host of ['BuildServer2024Prod', 'my-host.corp.example', '10.0.0.5', '[2001:db8::1]']) {
+      const r = parseCollectorArgs(['--host', host]);
+      expect(r.kind === 'error' && r.message).toContain(`--host ${JSON.stringify(host)} is not a loopback address`);
+    }
+    const hex = '1faf9ea9d1c0b7e2a4f5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f9edaf';
+    const r = parseCollectorArgs(['--host', hex]);
+    expect(r.kind === 'error' && r.message).toContain('(value hidden: it looks like a key)');
   });
 
   it('accepts a gzip body', async () => {
