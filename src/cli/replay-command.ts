@@ -188,7 +188,7 @@ export async function runReplayCommand(argv: string[], out: (s: string) => void,
         ...(sender.lastFailure !== undefined ? { lastError: sender.lastFailure } : {}),
       }) + '\n',
     );
-    for (const id of replayer.aliveHere) err(`otel-audit replay: stream ${id} not replayed: the process that writes it is alive on this host and delivers it itself\n`);
+    for (const id of replayer.aliveHere) err(`otel-audit replay: stream ${id} not replayed: the process that writes it is alive (on this host, or a neighbour seen by its socket) and delivers it itself\n`);
     if (complete) return 0;
     const why: string[] = [];
     if (timedOut) why.push(`stopped after --timeout ${timeoutSeconds} s`);

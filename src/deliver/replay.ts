@@ -110,7 +110,7 @@ export class Replayer {
   private readonly held = new Set<string>();
   /** Streams of owners on other hosts that were still renewing their lease when looked at again: not replayed. */
   readonly aliveElsewhere: string[] = [];
-  /** Streams whose owner lives on this host (its pid, or its socket): it delivers them itself; not replayed. */
+  /** Streams whose owner lives (its pid on this host, or its socket: a neighbour in the pod): it delivers them; not replayed. */
   readonly aliveHere: string[] = [];
   /** Streams another replayer on this host holds the claim of: replayed by it, not by this one. */
   readonly heldHere: string[] = [];
