@@ -208,7 +208,7 @@ class LocalCollector implements CollectorHandle {
         // parents are made): one clear error instead.
         mkdirDurable(dirname(this.outFile));
         // Before the file is touched: one collector writes it at a time (out-lock.ts).
-        this.unlockOut = await lockOut(this.outFile);
+        this.unlockOut = lockOut(this.outFile);
         // Never through a symbolic link (records appended to whatever it points at); mode 0600 even for a file
         // that existed with a looser one, as the help says.
         // Read-write, to check its last line (torn-tail.ts); write-only when this process may only write it.

@@ -8,7 +8,7 @@ import type { CollectorFault } from './fault.js';
 import { isLoopbackHost } from './origin.js';
 import { errorText } from '../core/errors.js';
 // Arguments are quoted as the other commands quote them: a key pasted by mistake is not shown (found in review).
-import { quotedArgument } from '../integrity/keys.js';
+import { looksLikeKeyMaterial, quotedArgument } from '../integrity/keys.js';
 
 export const COLLECTOR_USAGE = `Usage: otel-audit collector [options]
 
@@ -59,11 +59,13 @@ export type ParsedCollectorArgs =
   | { kind: 'error'; message: string };
 
 /**
- * A host name or address as written (labels of at most 63 letters, digits and hyphens; IPv6 in brackets or not):
- * shown as typed — the user needs to see which one was refused (found in re-review: hidden as a key); anything
- * else is quoted as usage messages quote arguments (a pasted key hidden).
+ * A host name or address as written (labels of at most 63 letters, digits and hyphens; IPv6 in brackets or not).
+ * A dotted name or an address is shown as typed: the user needs to see which one was refused (found in re-review:
+ * hidden as a key). A single word that reads like a key (looksLikeKeyMaterial: hex, or mixed case and digits) is
+ * hidden as usage messages hide keys, even if it is a host name: a leak is worse than a hidden name.
  */
 const HOST_NAME = /^(?:[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63})*\.?|\[?[0-9A-Fa-f:.]{2,45}\]?)$/;
+const shownHost = (h: string): string => (HOST_NAME.test(h) && (/[.:]/.test(h) || !looksLikeKeyMaterial(h)) ? JSON.stringify(h) : quotedArgument(h));
 
 const BOOLEAN_FLAGS = new Set(['--fsync', '--drop', '--allow-remote', '--help', '-h']);
 const VALUE_FLAGS = new Set([
@@ -114,7 +116,7 @@ export function parseCollectorArgs(argv: readonly string[]): ParsedCollectorArgs
     if (host === '') return usageError('--host needs an address');
     if (!isLoopbackHost(host) && !flags.has('--allow-remote')) {
       return usageError(
-        `--host ${HOST_NAME.test(rawHost) ? JSON.stringify(rawHost) : quotedArgument(rawHost)} is not a loopback address; this development receiver has no auth or TLS. ` +
+        `--host ${shownHost(rawHost)} is not a loopback address; this development receiver has no auth or TLS. ` +
           'Pass --allow-remote to bind it anyway',
       );
     }

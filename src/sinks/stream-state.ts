@@ -392,7 +392,16 @@ export function isOwnerAlive(state: OwnerId, key: string, written?: number): boo
  */
 export function claimReplay(dir: string, streamId: string): (() => void) | undefined {
   ensureDirs(dir);
-  const path = lockPath(dir, streamId);
+  return claimLockFile(lockPath(dir, streamId));
+}
+
+/**
+ * The lock file at `path`, claimed as claimReplay claims a stream's (its doc comment): created whole, a dead or
+ * (another host's, by its lease) silent holder's taken over by rename-and-check, released only while it is still
+ * ours. A holder on another host or PID namespace is alive while it renews the lock (touchLockFile) within
+ * OWNER_LEASE_MS. Returns the release, or undefined when a live holder has it.
+ */
+export function claimLockFile(path: string): (() => void) | undefined {
   const nonce = randomBytes(8).toString('hex');
   const procStart = procStartTime(process.pid);
   const pidNs = pidNamespace();
@@ -470,11 +479,16 @@ export function claimHolder(dir: string, streamId: string): { host: string; pidN
 
 /** Renews a claim's lease (its lock's time), so that a replayer on another host does not take it for stale. */
 export function touchClaim(dir: string, streamId: string): void {
+  touchLockFile(lockPath(dir, streamId));
+}
+
+/** Renews a lock's lease (claimLockFile): its time, which a holder elsewhere is judged alive by. */
+export function touchLockFile(path: string): void {
   const now = new Date();
   try {
-    fs.lutimesSync(lockPath(dir, streamId), now, now);
+    fs.lutimesSync(path, now, now);
   } catch {
-    /* gone or unwritable: the claim then looks stale to another host after the lease, which only re-sends */
+    /* gone or unwritable: the lock then looks stale to another host after the lease */
   }
 }
 

@@ -198,29 +198,48 @@ await done;`;
     const first = await startCollector({ port: 0, outFile });
     cleanups.push(() => first.close());
     writeFileSync(outFile, '{"resourceLogs":[{"sco'); // what the first one may be in the middle of writing
-    await expect(startCollector({ port: 0, outFile })).rejects.toThrow(`cannot open --out ${JSON.stringify(outFile)}: another collector (pid ${process.pid}) writes it (${outFile}.lock)`);
+    await expect(startCollector({ port: 0, outFile })).rejects.toThrow(`cannot open --out ${JSON.stringify(outFile)}: another collector (pid ${process.pid}) writes it (${outFile}.lock); stop it first`);
     expect(readFileSync(outFile, 'utf8')).toBe('{"resourceLogs":[{"sco'); // untouched
     expect(existsSync(`${outFile}.torn`)).toBe(false);
     await first.close();
     expect(existsSync(`${outFile}.lock`)).toBe(false); // released
     writeFileSync(outFile, '');
-    // A holder killed (its pid gone): its lock is taken over.
-    const dead = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' });
-    writeFileSync(`${outFile}.lock`, JSON.stringify({ pid: Number(dead.stdout) }));
+    // A holder killed (SIGKILL, a real collector process): its lock is left, and taken over.
+    const killed = spawn(process.execPath, [join(import.meta.dirname, '../../dist/cli.js'), 'collector', '--port', '0', '--out', outFile], { stdio: ['ignore', 'pipe', 'ignore'] });
+    await new Promise<void>((resolve) => killed.stdout.once('data', () => resolve())); // listening: the lock is taken
+    killed.kill('SIGKILL');
+    await new Promise((resolve) => killed.once('exit', resolve));
+    expect(JSON.parse(readFileSync(`${outFile}.lock`, 'utf8'))).toMatchObject({ pid: killed.pid });
     const again = await startCollector({ port: 0, outFile });
     cleanups.push(() => again.close());
-    expect(JSON.parse(readFileSync(`${outFile}.lock`, 'utf8'))).toEqual({ pid: process.pid });
+    expect(JSON.parse(readFileSync(`${outFile}.lock`, 'utf8'))).toMatchObject({ pid: process.pid });
+    await again.close();
+    // Left empty by an older build, or not a regular file: taken over, never waited on (found in re-review: an empty
+    // lock refused every start for ever, a FIFO there hung it).
+    writeFileSync(`${outFile}.lock`, '');
+    const third = await startCollector({ port: 0, outFile });
+    await third.close();
+    execFileSync('mkfifo', [`${outFile}.lock`]);
+    const fourth = await startCollector({ port: 0, outFile });
+    await fourth.close();
+    // Two starting at once: one gets it.
+    const both = await Promise.allSettled([startCollector({ port: 0, outFile }), startCollector({ port: 0, outFile })]);
+    for (const r of both) if (r.status === 'fulfilled') cleanups.push(() => r.value.close());
+    expect(both.map((r) => r.status).sort()).toEqual(['fulfilled', 'rejected']);
   });
 
   // Found in re-review: a host name that reads like a key (letters and digits mixed) was hidden in the message.
-  it('a refused --host is shown as typed when it is a host name or address; a key given there is not', () => {
-    for (const host of ['BuildServer2024Prod', 'my-host.corp.example', '10.0.0.5', '[2001:db8::1]']) {
+  it('a refused --host is shown as typed when it is a dotted host name or an address; a word that reads like a key is not', () => {
+    for (const host of ['build-server', 'BuildServer2024Prod.corp.example', 'my-host.corp.example', '10.0.0.5', '[2001:db8::1]']) {
       const r = parseCollectorArgs(['--host', host]);
       expect(r.kind === 'error' && r.message).toContain(`--host ${JSON.stringify(host)} is not a loopback address`);
     }
-    const hex = '1faf9ea9d1c0b7e2a4f5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f9edaf';
-    const r = parseCollectorArgs(['--host', hex]);
-    expect(r.kind === 'error' && r.message).toContain('(value hidden: it looks like a key)');
+    // A single word that reads like a key is hidden, a host name or not (found in re-review: 32 hex digits and a
+    // base64url secret were shown).
+    for (const key of ['1faf9ea9d1c0b7e2a4f5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f9edaf', '0123456789abcdef0123456789abcdef', 'Xk3m9QpZr7Lw2Nv8Tb4Yc6Hd1Jf5Gs0Ae-Mu9Ki3Ol7Pn', 'BuildServer2024Prod']) {
+      const r = parseCollectorArgs(['--host', key]);
+      expect(r.kind === 'error' && r.message).toContain('--host (value hidden: it looks like a key)');
+    }
   });
 
   it('accepts a gzip body', async () => {
