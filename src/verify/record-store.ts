@@ -225,20 +225,10 @@ export class RecordStore {
     const sig = r.signature;
     if (sig !== undefined) {
       this.sig[i] = SIG_CODE[sig.status];
-      const keyId = keep(sig.keyId);
-      let ki = this.keyIndex.get(keyId);
-      if (ki === undefined) {
-        ki = this.keyIds.length;
-        this.keyIds.push(keyId);
-        this.keyIndex.set(keyId, ki);
-      }
-      this.sigKey[i] = ki;
-      this.signer[i] = sig.signedBy === undefined ? 0 : this.signerOf(sig.signedBy);
+      this.sigKey[i] = intern(this.keyIds, this.keyIndex, keep(sig.keyId));
+      if (sig.signedBy !== undefined) this.signer[i] = intern(this.signers, this.signerIndex, sig.signedBy);
       if (sig.status === 'bad') this.sigDetail.set(i, keep(sig.detail));
-    } else {
-      this.sig[i] = SIG_NONE;
-      this.signer[i] = 0;
-    }
+    } else this.sig[i] = SIG_NONE;
     if (r.unhashed !== undefined) this.unhashed.set(i, keep(r.unhashed));
     if (r.checkpoint !== undefined) {
       flags |= F_CHECKPOINT;
@@ -309,17 +299,6 @@ export class RecordStore {
     return this.hashes.compare(this.prevHashes(), next * HASH_BYTES, (next + 1) * HASH_BYTES, prev * HASH_BYTES, (prev + 1) * HASH_BYTES) === 0;
   }
 
-  /** The index in `signers` of a key fingerprint, added when new. */
-  signerOf(fingerprint: string): number {
-    let k = this.signerIndex.get(fingerprint);
-    if (k === undefined) {
-      k = this.signers.length;
-      this.signers.push(fingerprint);
-      this.signerIndex.set(fingerprint, k);
-    }
-    return k;
-  }
-
   sameHash(a: number, b: number): boolean {
     return this.hashes.compare(this.hashes, b * HASH_BYTES, (b + 1) * HASH_BYTES, a * HASH_BYTES, (a + 1) * HASH_BYTES) === 0;
   }
@@ -344,6 +323,17 @@ export class RecordStore {
     this.ids = grown(this.ids, ID_BYTES);
     if (this.prevIdCol !== undefined) this.prevIdCol = grown(this.prevIdCol, ID_BYTES);
   }
+}
+
+/** The index of `s` in `list` (its table of distinct strings, `index` its lookup), added when new. */
+function intern(list: string[], index: Map<string, number>, s: string): number {
+  let k = index.get(s);
+  if (k === undefined) {
+    k = list.length;
+    list.push(s);
+    index.set(s, k);
+  }
+  return k;
 }
 
 function widen<T extends Float64Array | Uint32Array | Uint16Array | Uint8Array>(a: T, n: number, make: (n: number) => T): T {
