@@ -38,6 +38,7 @@ import { verifyFiles, VerifyInputError } from '../verify/verifier.js';
 import type { CommandIo } from './search-command.js';
 import { errorText } from '../core/errors.js';
 import { shownInput } from '../integrity/keys.js';
+import { isWholeLine } from '../sinks/journal-reader.js';
 import { seenBefore, walkArguments, quotedArgument } from './arguments.js';
 
 export const TAIL_USAGE = `usage: otel-audit tail [--follow|-f] [-n N] [--json] [--interval MS] <dir|file>
@@ -106,15 +107,6 @@ export async function runTailCommand(argv: string[], io: CommandIo, options: Tai
 
 const INPUT = /\.(jsonl|json)$/;
 
-/** A JSON text whole in itself: an unfinished line that is one is a last line without its '\n', not a writer mid-line. */
-function isWholeJson(bytes: Buffer): boolean {
-  try {
-    JSON.parse(bytes.toString('utf8'));
-    return true;
-  } catch {
-    return false;
-  }
-}
 const byName = (a: Dirent, b: Dirent): number => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
 
 /** The files to read now: the directory's top-level regular *.jsonl/*.json files by name, or the one file. */
@@ -155,12 +147,9 @@ async function run(argv: string[], io: CommandIo, err: (line: string) => void, o
   const copies = new CopyCheck();
   /**
    * Reads what is new in every file; `onRecord` gets each record not seen before, `onCopy` each later copy of one,
-   * of lines `refused` lets through.
-   */
-  /**
-   * `finish`: an unfinished last line is read as a line — `all` (reading once: the writer may be done), `whole` only
-   * when it is a whole JSON line (the first read of --follow: verify and search read it so, found in review), or not
-   * at all (a writer mid-line).
+   * of lines `refused` lets through. `finish`: an unfinished last line is read as a line — `all` (reading once: the
+   * writer may be done), `whole` only when it is a whole JSON line (the first read of --follow: verify and search read
+   * it so, found in review), or not at all (a writer mid-line).
    */
   const pollAll = async (onRecord: (r: AuditRecord) => void, finish: 'all' | 'whole' | 'none', refused: RefusedLine, onCopy?: (r: AuditRecord) => void): Promise<void> => {
     let files: string[];
@@ -201,7 +190,7 @@ async function run(argv: string[], io: CommandIo, err: (line: string) => void, o
           await f.close();
           followers.delete(path);
         } else if (there && finish === 'all') f.finish(onLine);
-        else if (there && finish === 'whole') f.finish(onLine, isWholeJson);
+        else if (there && finish === 'whole') f.finish(onLine, isWholeLine);
         failing.delete(path);
       } catch (e) {
         // Reported once per file; it may come back (permissions fixed), so it is tried again.

@@ -9,35 +9,19 @@
  */
 import { constants as fsConstants } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
+import { isWholeLine, lastNewlineBefore } from '../sinks/journal-reader.js';
 
 const NL = 0x0a;
 const CHUNK = 1 << 20;
 /** A last line up to this size is read to tell a whole JSON text from a torn one; a longer one counts as torn. */
 const MAX_PARSED_BYTES = 64 * 1024 * 1024;
 
-/** Where the last '\n' of the file is, +1 (0: none); the file's size when it ends with one. */
-async function endOfLastLine(file: FileHandle, size: number): Promise<number> {
-  const buf = Buffer.allocUnsafe(Math.min(CHUNK, size));
-  for (let end = size; end > 0; ) {
-    const start = Math.max(0, end - buf.length);
-    const { bytesRead } = await file.read(buf, 0, end - start, start);
-    const nl = buf.subarray(0, bytesRead).lastIndexOf(NL);
-    if (nl >= 0) return start + nl + 1;
-    end = start;
-  }
-  return 0;
-}
-
+/** Is bytes [from, size) of the file a whole JSON text (journal-reader.ts isWholeLine)? Past MAX_PARSED_BYTES: no. */
 async function isWholeJson(file: FileHandle, from: number, size: number): Promise<boolean> {
   if (size - from > MAX_PARSED_BYTES) return false;
   const buf = Buffer.allocUnsafe(size - from);
   const { bytesRead } = await file.read(buf, 0, buf.length, from);
-  try {
-    JSON.parse(buf.subarray(0, bytesRead).toString('utf8'));
-    return bytesRead === buf.length;
-  } catch {
-    return false;
-  }
+  return bytesRead === buf.length && isWholeLine(buf);
 }
 
 /** What was done to the file's last line: nothing, a '\n' added, or `moved` bytes cut to `<out>.torn`. */
@@ -50,7 +34,8 @@ export type TailRepair = { kind: 'none' } | { kind: 'terminated' } | { kind: 'mo
 export async function repairTornTail(file: FileHandle, tornPath: string): Promise<TailRepair> {
   const size = (await file.stat()).size;
   if (size === 0) return { kind: 'none' };
-  const cut = await endOfLastLine(file, size);
+  // Just past the last '\n': where the unfinished line starts (the same backwards scan as the journal's recovery).
+  const cut = lastNewlineBefore(file.fd, size) + 1;
   if (cut === size) return { kind: 'none' };
   if (await isWholeJson(file, cut, size)) {
     await file.write(Buffer.from([NL]));

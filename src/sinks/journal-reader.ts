@@ -56,6 +56,19 @@ export async function* readLines(path: string, from = 0, to?: number): AsyncGene
 }
 
 /**
+ * Is this line (without its '\n') a whole JSON text? What tells a line cut short (a torn write) from one that is only
+ * missing its newline or was written whole, for the journal's recovery, the dev collector's `--out` and tail.
+ */
+export function isWholeLine(bytes: Uint8Array): boolean {
+  try {
+    JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8'));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
  * Offset of the last '\n' before byte offset `before` in an open file, or -1: a backwards scan in chunks, for
  * finding the last line of a segment without reading the whole of it (recovery, replay links, retention).
  */

@@ -10,7 +10,7 @@ import * as fs from 'node:fs';
 import { basename } from 'node:path';
 import { durableCreateUnique, openChecked } from './durable.js';
 import { ensureSubdir, quarantineDir } from './files.js';
-import { lastNewlineBefore } from './journal-reader.js';
+import { isWholeLine, lastNewlineBefore } from './journal-reader.js';
 
 export interface TornTail {
   file: string;
@@ -36,11 +36,7 @@ export function recoverSegment(dir: string, path: string): TornTail | undefined 
     else {
       const line = Buffer.alloc(size - lineStart);
       fs.readSync(fd, line, 0, line.length, lineStart);
-      try {
-        JSON.parse(line.toString('utf8'));
-      } catch {
-        tornFrom = lineStart; // whole-looking but unparsable: a torn page, set aside as well
-      }
+      if (!isWholeLine(line)) tornFrom = lineStart; // whole-looking but unparsable: a torn page, set aside as well
     }
     if (tornFrom === undefined) return undefined;
     const tail = Buffer.alloc(size - tornFrom);
