@@ -3,7 +3,6 @@
  * and everything after `--` is an operand (a file or directory); anything else is an option.
  */
 
-
 /** One option, as `walkArguments` hands it over. */
 export interface CliOption {
   /** The argument as given, e.g. `--jobs=2`. */

@@ -347,6 +347,10 @@ async function run(argv: string[], write: (s: string) => void, out: (line: strin
     return 0;
   }
   const command = commandLine(['otel-audit', 'verify', ...hideKeyValues(argv)]);
+  const cannotWrite =
+    (page: string | undefined) =>
+    (e: unknown): void =>
+      err(`otel-audit verify: cannot write the report ${JSON.stringify(page)}: ${errorText(e)} (a page of that name, if there is one, is not this run's)`);
   if ('error' in args) {
     err(`otel-audit verify: ${args.error}`);
     err(VERIFY_USAGE);
@@ -354,19 +358,15 @@ async function run(argv: string[], write: (s: string) => void, out: (line: strin
     // as an input, read as an unknown option since it starts with '-', left an INTACT page in place).
     const page = reportOfBadUsage(argv);
     if (page !== undefined) {
-      await writeNoVerdictReportFile(page, { reason: `usage: ${args.error}`, inputs: [], command, generatedAt: new Date() }).catch((e: unknown) =>
-        err(`otel-audit verify: cannot write the report ${JSON.stringify(page)}: ${errorText(e)} (a page of that name, if there is one, is not this run's)`),
-      );
+      await writeNoVerdictReportFile(page, { reason: `usage: ${args.error}`, inputs: [], command, generatedAt: new Date() }).catch(cannotWrite(page));
     }
     return 2;
   }
-  const cannotWrite = (e: unknown): void =>
-    err(`otel-audit verify: cannot write the report ${JSON.stringify(args.report)}: ${errorText(e)} (a page of that name, if there is one, is not this run's)`);
   /** Exit 2, no verdict: said on stderr and, with --report, on the page, which must not stay an earlier run's. */
   const noVerdict = async (message: string): Promise<number> => {
     err(`otel-audit verify: ${message}`);
     if (args.report !== undefined) {
-      await writeNoVerdictReportFile(args.report, { reason: message, inputs: args.paths.map(hide), command, generatedAt: new Date() }).catch(cannotWrite);
+      await writeNoVerdictReportFile(args.report, { reason: message, inputs: args.paths.map(hide), command, generatedAt: new Date() }).catch(cannotWrite(args.report));
     }
     return 2;
   };
@@ -415,7 +415,7 @@ async function run(argv: string[], write: (s: string) => void, out: (line: strin
     try {
       await writeVerifyReportFile(args.report, { report, inputs: args.paths, command, generatedAt: new Date() });
     } catch (e) {
-      cannotWrite(e);
+      cannotWrite(args.report)(e);
       return 2;
     }
   }

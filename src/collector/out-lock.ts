@@ -7,17 +7,15 @@
  * answered 200 for (found in review: acknowledged records gone). A holder in another PID namespace (a container
  * sharing the volume) is alive while it renews the lock, which the holder does every OWNER_HEARTBEAT_MS.
  */
-import { constants as fsConstants, readFileSync } from 'node:fs';
-import { O_NOFOLLOW, O_NONBLOCK } from '../sinks/durable.js';
-import { claimLockFile, OWNER_HEARTBEAT_MS, touchLockFile } from '../sinks/stream-state.js';
+import { claimLockFile, OWNER_HEARTBEAT_MS, readLock, touchLockFile } from '../sinks/stream-state.js';
 
-/** Read without following a link or waiting on a FIFO planted there (found in review: a FIFO hung the start). */
-const READ_FLAG = (fsConstants.O_RDONLY | O_NOFOLLOW | O_NONBLOCK) as unknown as string;
-
-/** The holder's pid as its lock says, for the message; undefined when it cannot be read. */
+/**
+ * The holder's pid as its lock says, for the message; undefined when it cannot be read. Read as the claim reads it:
+ * never through a link, never waiting on a FIFO planted there (found in review: a FIFO hung the start).
+ */
 function holderPid(lockPath: string): number | undefined {
   try {
-    const pid = (JSON.parse(readFileSync(lockPath, { encoding: 'utf8', flag: READ_FLAG })) as { pid?: unknown }).pid;
+    const pid = (JSON.parse(readLock(lockPath)) as { pid?: unknown }).pid;
     return typeof pid === 'number' && Number.isSafeInteger(pid) ? pid : undefined;
   } catch {
     return undefined;

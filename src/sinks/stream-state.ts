@@ -498,4 +498,4 @@ export function touchLockFile(path: string): void {
  * never to follow or hang. (@types/node declares only string flags; Node takes numeric ones.)
  */
 const LOCK_READ_FLAG = (fs.constants.O_RDONLY | O_NOFOLLOW | O_NONBLOCK) as unknown as string;
-const readLock = (path: string): string => fs.readFileSync(path, { encoding: 'utf8', flag: LOCK_READ_FLAG });
+export const readLock = (path: string): string => fs.readFileSync(path, { encoding: 'utf8', flag: LOCK_READ_FLAG });
