@@ -180,6 +180,7 @@ async function run(argv: string[], io: CommandIo, err: (line: string) => void, o
   let keys: LoadedKeys;
   try {
     keys = await loadKeyFiles(args.pubkeys, args.hmacKeyFiles);
+    for (const w of keys.warnings) err(`warning: ${w}`);
   } catch (e) {
     if (e instanceof AuditConfigError) {
       err(e.message);

@@ -373,7 +373,9 @@ async function run(argv: string[], write: (s: string) => void, out: (line: strin
   let pubkeys: VerifyingKey[];
   let hmacSecrets: string[];
   try {
-    ({ pubkeys, hmacSecrets } = await loadKeyFiles(args.pubkeys, args.hmacKeyFiles));
+    let warnings: string[];
+    ({ pubkeys, hmacSecrets, warnings } = await loadKeyFiles(args.pubkeys, args.hmacKeyFiles));
+    for (const w of warnings) err(`otel-audit verify: warning: ${w}`);
   } catch (e) {
     return noVerdict(errorText(e));
   }

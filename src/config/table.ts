@@ -6,6 +6,7 @@
  */
 import { z } from 'zod';
 import { MAX_TIMER_MILLIS } from '../core/deadline.js';
+import { sayOnce } from '../core/say.js';
 import { OTLP_PROTOCOLS } from '../deliver/otlp-sender.js';
 import { ENV_HMAC_KEY, ENV_HMAC_KEY_FILE, ENV_KEY_ID, ENV_SIGNING_KEY_FILE, isSigningKey, keyFingerprint, readSigningKeys } from '../integrity/index.js';
 import { DEFAULT_AUDIT_LOGGER_NAME } from '../select/selector.js';
@@ -175,7 +176,7 @@ export const OPTIONS = {
   loggerName: option({ env: ['OTEL_AUDIT_LOGGER_NAME'], kind: label('a non-empty logger name', 256), default: DEFAULT_AUDIT_LOGGER_NAME,
     doc: 'logger name that marks audit records' }),
   signingKeys: option({ env: [ENV_HMAC_KEY, ENV_HMAC_KEY_FILE, ENV_SIGNING_KEY_FILE, ENV_KEY_ID], kind: keys, default: {},
-    secret: [ENV_HMAC_KEY], read: readSigningKeys,
+    secret: [ENV_HMAC_KEY], read: (env) => readSigningKeys(env, sayOnce),
     doc: 'HMAC key (or its file) or Ed25519 key file that sign records and checkpoints; HMAC key id (docs/integrity.md)' }),
   checkpointEveryRecords: option({ env: ['OTEL_AUDIT_CHECKPOINT_RECORDS'], kind: wholeNumber(1), default: 1000,
     doc: 'a signed checkpoint after this many records' }),

@@ -3,16 +3,9 @@
  * one line on stderr.
  */
 import { diag } from '@opentelemetry/api';
-import { writeSync } from 'node:fs';
+import { saidOnce, writeStderrSync } from './stderr.js';
 
-/** stderr, written now: on the way out ('exit') there is no event loop to flush a stream. Never throws. */
-export function writeStderrSync(text: string): void {
-  try {
-    writeSync(2, text);
-  } catch {
-    /* stderr closed: nothing else to say it with */
-  }
-}
+export { writeStderrSync };
 
 /**
  * `msg` in the diag log at `level` and as one line on stderr (`sync`: written at once, for the exit path). A
@@ -28,12 +21,9 @@ export function sayLoudly(msg: string, level: 'error' | 'warn' = 'error', sync =
   }
 }
 
-/** Messages `sayOnce` has said in this process. */
-const said = new Set<string>();
-
 /** `sayLoudly` at warn, once per process for a given message (a start-up warning met again by a second processor). */
 export function sayOnce(msg: string): void {
-  if (said.has(msg)) return;
-  said.add(msg);
+  if (saidOnce.has(msg)) return;
+  saidOnce.add(msg);
   sayLoudly(msg, 'warn');
 }

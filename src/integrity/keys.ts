@@ -22,6 +22,8 @@ import { closeSync, constants, existsSync, fstatSync, openSync, readSync } from 
 import { AuditConfigError } from '../core/errors.js';
 import { kindOf } from '../core/value-kind.js';
 import { fileKind } from '../core/file-kind.js';
+import { stderrOnce } from '../core/stderr.js';
+import { keyFileModeProblem, type KeyFileStat } from './key-file-mode.js';
 
 export type IntegrityAlgorithm = 'HMAC-SHA256' | 'EdDSA';
 export const INTEGRITY_ALGORITHMS: readonly IntegrityAlgorithm[] = ['HMAC-SHA256', 'EdDSA'];
@@ -271,7 +273,18 @@ const MAX_KEY_FILE_BYTES = 1024 * 1024;
  * device such as /dev/zero would otherwise be read until memory runs out). Symbolic links are followed: secret
  * volumes mount keys as links. Throws a message naming the file, never its content.
  */
-function readKeyFile(path: string, what: string, hint: string, kind: 'hmac' | 'pem'): string {
+/**
+ * The warning for a key file others can read or change (key-file-mode.ts), or undefined. Only a secret is warned
+ * of: an HMAC key file, or a PEM file holding a private key (`--pubkey` takes those too); `named` names the file.
+ */
+export function secretKeyFileWarning(named: string, st: KeyFileStat, text: string, kind: 'hmac' | 'pem'): string | undefined {
+  if (kind === 'pem' && !/-----BEGIN (?:ENCRYPTED )?PRIVATE KEY-----/.test(text)) return undefined;
+  const problem = keyFileModeProblem(st);
+  return problem === undefined ? undefined : `${named}: ${problem}`;
+}
+
+/** `warn`: given the warning for a secret key file open to others (secretKeyFileWarning). */
+function readKeyFile(path: string, what: string, hint: string, kind: 'hmac' | 'pem', warn?: (message: string) => void): string {
   let fd: number;
   try {
     fd = openSync(path, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0));
@@ -303,6 +316,8 @@ function readKeyFile(path: string, what: string, hint: string, kind: 'hmac' | 'p
     const named = what.includes(keyFileName(path)) ? what : `${what} (${keyFileName(path)})`;
     const text = keyFileText(buf.subarray(0, n), named, kind);
     buf.fill(0);
+    const warning = warn === undefined ? undefined : secretKeyFileWarning(named, st, text, kind);
+    if (warning !== undefined) warn!(`otel-audit: ${warning}`);
     return text;
   } finally {
     closeSync(fd);
@@ -408,17 +423,19 @@ function checkKeyVariables(env: unknown): asserts env is NodeJS.ProcessEnv {
  *
  * `record` signs every record: the HMAC key when set, else the Ed25519 key. `checkpoint` signs checkpoints:
  * always the Ed25519 key (absent when none is configured: no checkpoints). Empty variables count as unset.
+ * A key file that its group or other users can read or change, or that another user owns, is used and said to
+ * `warn` (default: one line on stderr, once per process; key-file-mode.ts).
  */
-export function loadSigningKeys(env: NodeJS.ProcessEnv = process.env): { record?: SigningKey; checkpoint?: SigningKey } {
+export function loadSigningKeys(env: NodeJS.ProcessEnv = process.env, warn: (message: string) => void = stderrOnce): { record?: SigningKey; checkpoint?: SigningKey } {
   checkKeyVariables(env);
-  return readSigningKeys(env);
+  return readSigningKeys(env, warn);
 }
 
 /**
  * `loadSigningKeys` without the check of what code gave it: the processor's reading of its environment, where an
  * unknown variable is said, not refused (config/env.ts), like every other one.
  */
-export function readSigningKeys(env: NodeJS.ProcessEnv): { record?: SigningKey; checkpoint?: SigningKey } {
+export function readSigningKeys(env: NodeJS.ProcessEnv, warn: (message: string) => void): { record?: SigningKey; checkpoint?: SigningKey } {
   const hmacValue = env[ENV_HMAC_KEY];
   const hmacFile = env[ENV_HMAC_KEY_FILE];
   const signingFile = env[ENV_SIGNING_KEY_FILE];
@@ -431,7 +448,7 @@ export function readSigningKeys(env: NodeJS.ProcessEnv): { record?: SigningKey; 
   }
   let hmac: SigningKey | undefined;
   if (isSet(hmacValue) || isSet(hmacFile)) {
-    const secretText = isSet(hmacValue) ? envSecretText(hmacValue) : readKeyFile(hmacFile!, ENV_HMAC_KEY_FILE, HINT_HMAC_FILE, 'hmac');
+    const secretText = isSet(hmacValue) ? envSecretText(hmacValue) : readKeyFile(hmacFile!, ENV_HMAC_KEY_FILE, HINT_HMAC_FILE, 'hmac', warn);
     const secret = decodeHmacSecret(secretText, isSet(hmacValue) ? ENV_HMAC_KEY : `${ENV_HMAC_KEY_FILE} (${keyFileName(hmacFile!)})`);
     let keyId = hmacKeyId(secret);
     if (isSet(keyIdOverride)) {
@@ -454,7 +471,7 @@ export function readSigningKeys(env: NodeJS.ProcessEnv): { record?: SigningKey; 
   let ed: SigningKey | undefined;
   if (isSet(signingFile)) {
     const what = `${ENV_SIGNING_KEY_FILE} (${keyFileName(signingFile)})`;
-    const text = readKeyFile(signingFile, ENV_SIGNING_KEY_FILE, HINT_SIGNING_FILE, 'pem');
+    const text = readKeyFile(signingFile, ENV_SIGNING_KEY_FILE, HINT_SIGNING_FILE, 'pem', warn);
     const blocks = pemBlocks(text).filter((b) => b.label === 'PRIVATE KEY' || b.label === 'ENCRYPTED PRIVATE KEY');
     if (blocks.length !== 1) {
       throw new AuditConfigError(`${what}: expected exactly one PEM "PRIVATE KEY" block, found ${blocks.length}`);

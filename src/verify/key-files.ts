@@ -4,16 +4,18 @@
  * content.
  */
 import { AuditConfigError } from '../core/errors.js';
-import { keyFileName, keyFilePathShown, keyFileReadProblem, keyFileText, loadVerifyingKeys, type VerifyingKey } from '../integrity/keys.js';
+import type { KeyFileStat } from '../integrity/key-file-mode.js';
+import { keyFileName, keyFilePathShown, keyFileReadProblem, keyFileText, loadVerifyingKeys, secretKeyFileWarning, type VerifyingKey } from '../integrity/keys.js';
 import { NotRegularFileError, readSmallRegularFile } from './safe-read.js';
 
 /** Key files are a few hundred bytes; anything much larger is not a key, and is not read whole. */
 const MAX_KEY_FILE_BYTES = 1024 * 1024;
 
-async function readKeyFile(path: string, what: string): Promise<string> {
+async function readKeyFile(path: string, what: string, warnings: string[]): Promise<string> {
   let bytes: Buffer;
+  let st: KeyFileStat | undefined;
   try {
-    bytes = await readSmallRegularFile(path, MAX_KEY_FILE_BYTES);
+    bytes = await readSmallRegularFile(path, MAX_KEY_FILE_BYTES, true, (s) => (st = s));
   } catch (e) {
     // A value that may be the key itself (`--pubkey "$(cat key.pem)"`, a raw HMAC key) is never printed.
     if (!keyFilePathShown(path)) {
@@ -23,21 +25,30 @@ async function readKeyFile(path: string, what: string): Promise<string> {
     if (e instanceof NotRegularFileError) throw new AuditConfigError(`${what} ${JSON.stringify(path)} ${e.message}`);
     throw new AuditConfigError(`cannot read ${what} ${JSON.stringify(path)} (${(e as NodeJS.ErrnoException).code ?? 'error'})`);
   }
-  return keyFileText(bytes, `${what} ${keyFileName(path)}`, what === 'HMAC key file' ? 'hmac' : 'pem');
+  const named = `${what} ${keyFileName(path)}`;
+  const kind = what === 'HMAC key file' ? 'hmac' : 'pem';
+  const text = keyFileText(bytes, named, kind);
+  bytes.fill(0);
+  const warning = secretKeyFileWarning(named, st!, text, kind);
+  if (warning !== undefined) warnings.push(warning);
+  return text;
 }
 
 export interface LoadedKeys {
   pubkeys: VerifyingKey[];
   hmacSecrets: string[];
+  /** One line each (no key in it), for a secret key file others can read or change (integrity/key-file-mode.ts). */
+  warnings: string[];
 }
 
 /** Throws AuditConfigError (one line) for a key file that cannot be read or holds no valid key. */
 export async function loadKeyFiles(pubkeyFiles: readonly string[], hmacKeyFiles: readonly string[]): Promise<LoadedKeys> {
   // Checked first with a non-blocking open: loadVerifyingKeys reads synchronously, and a FIFO would hang it.
-  for (const f of pubkeyFiles) await readKeyFile(f, 'public key file');
+  const warnings: string[] = [];
+  for (const f of pubkeyFiles) await readKeyFile(f, 'public key file', warnings);
   const pubkeys = loadVerifyingKeys(pubkeyFiles);
   const hmacSecrets: string[] = [];
-  for (const f of hmacKeyFiles) hmacSecrets.push(await readKeyFile(f, 'HMAC key file'));
+  for (const f of hmacKeyFiles) hmacSecrets.push(await readKeyFile(f, 'HMAC key file', warnings));
   // Decoded here too, so a bad secret is a usage error naming its file (never its content).
   hmacSecrets.forEach((v, i) => {
     try {
@@ -46,5 +57,5 @@ export async function loadKeyFiles(pubkeyFiles: readonly string[], hmacKeyFiles:
       throw new AuditConfigError(`HMAC key file ${keyFileName(hmacKeyFiles[i]!)}: ${e instanceof Error ? e.message.replace(/^HMAC key #\d+: /, '') : 'invalid'}`);
     }
   });
-  return { pubkeys, hmacSecrets };
+  return { pubkeys, hmacSecrets, warnings };
 }

@@ -73,10 +73,12 @@ export class FileTooLargeError extends NotRegularFileError {
 
 /**
  * Reads a whole small regular file (key files, state files): at most `maxBytes`, never blocking on a FIFO;
- * `follow`: whether `path` itself may be a symbolic link (see openRegularFile).
+ * `follow`: whether `path` itself may be a symbolic link (see openRegularFile); `opened` is given the stat of the
+ * file read (its mode and owner, for a key file).
  */
-export async function readSmallRegularFile(path: string, maxBytes: number, follow = true): Promise<Buffer> {
+export async function readSmallRegularFile(path: string, maxBytes: number, follow = true, opened?: (st: BigIntStats) => void): Promise<Buffer> {
   const { fh, st } = await openRegularFile(path, follow);
+  opened?.(st);
   try {
     if (st.size > BigInt(maxBytes)) throw new FileTooLargeError(`is larger than ${maxBytes} bytes`);
     const buf = Buffer.alloc(maxBytes + 1);
