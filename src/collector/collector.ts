@@ -21,7 +21,9 @@
  *   `text/plain` without a CORS preflight, but not JSON;
  * - request bodies held in memory at once, compressed and decompressed, stay within `maxInFlightBytes`: a
  *   request that would pass it is answered 503 with Retry-After (413 if it could never fit) and the rest of
- *   its body is discarded as it arrives, never buffered.
+ *   its body is discarded as it arrives, never buffered;
+ * - a body that would decode into more than 4,000,000 objects (otlp/value-limit.ts: 60 MiB of `{}` took ~3 GB) is
+ *   answered 413 before it is decoded.
  */
 import { once } from 'node:events';
 import { constants as fsConstants } from 'node:fs';

@@ -12,6 +12,7 @@ import { gunzipLimited, HttpError, readBody, type ByteBudget, type Hold } from '
 import { mediaType, PROTOBUF } from './responses.js';
 import { errorText } from '../core/errors.js';
 import { memberNames, protoNameMessage } from '../otlp/json-members.js';
+import { checkJsonValueCount, MAX_REQUEST_VALUES, ValueLimitError } from '../otlp/value-limit.js';
 
 export interface BodyLimits {
   /** Largest accepted body, compressed and decompressed. */
@@ -45,7 +46,14 @@ export async function readExportRequest(req: IncomingMessage, limits: BodyLimits
   }
   let body = await readWithinBudget(req, limits, hold);
   if (encoding === 'gzip') body = await gunzipWithinBudget(body, limits, hold);
-  const request = contentType === PROTOBUF ? decodeProtobuf(body) : parseJson(body);
+  let request: ExportLogsServiceRequest;
+  try {
+    request = contentType === PROTOBUF ? decodeProtobuf(body) : parseJson(body);
+  } catch (err) {
+    // Within the byte limit, but more objects than this receiver decodes at once (value-limit.ts).
+    if (err instanceof ValueLimitError) throw new HttpError(413, err.message);
+    throw err;
+  }
   return { request, bodyBytes: body.length };
 }
 
@@ -84,6 +92,7 @@ async function gunzipWithinBudget(body: Buffer, { maxBodyBytes, budget }: BodyLi
 const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 function parseJson(body: Buffer): ExportLogsServiceRequest {
+  checkJsonValueCount(body, MAX_REQUEST_VALUES);
   let text: string;
   try {
     text = UTF8.decode(body);
@@ -113,7 +122,7 @@ function parseJson(body: Buffer): ExportLogsServiceRequest {
 
 function decodeProtobuf(body: Buffer): ExportLogsServiceRequest {
   try {
-    return decodeLogsRequest(body);
+    return decodeLogsRequest(body, MAX_REQUEST_VALUES);
   } catch (err) {
     if (err instanceof OtlpFormatError) throw new HttpError(400, `invalid protobuf ExportLogsServiceRequest: ${err.message}`);
     throw err;

@@ -82,10 +82,13 @@ function error(detail: string): OtlpFormatError {
   return new OtlpFormatError(where === '' ? 'request' : where, detail);
 }
 
-/** Decodes a protobuf `ExportLogsServiceRequest` into normalized OTLP/JSON; throws `OtlpFormatError`. */
-export function decodeLogsRequest(bytes: Uint8Array): ExportLogsServiceRequest {
+/**
+ * Decodes a protobuf `ExportLogsServiceRequest` into normalized OTLP/JSON; throws `OtlpFormatError`, and
+ * ValueLimitError past `maxMessages` messages (value-limit.ts).
+ */
+export function decodeLogsRequest(bytes: Uint8Array, maxMessages = Infinity): ExportLogsServiceRequest {
   path.length = 0;
-  const r = new ProtoReader(bytes, error);
+  const r = new ProtoReader(bytes, error, maxMessages);
   const resourceLogs: OtlpResourceLogs[] = [];
   while (r.pos < r.end) {
     r.tag();

@@ -6,6 +6,7 @@
  */
 import { isUtf8 } from 'node:buffer';
 import { GROUP_END, GROUP_START, I32, I64, LEN, TWO_32, VARINT } from './protobuf-wire.js';
+import { ValueLimitError } from './value-limit.js';
 
 /** Groups nest; a hostile body must not nest them deep enough to overflow the stack. */
 const MAX_GROUP_DEPTH = 100;
@@ -25,9 +26,13 @@ export class ProtoReader {
   private readonly buf: Buffer;
 
   /** `error` makes the decoder's error from a detail (it may add a path, a prefix, the size). */
+  /** Messages entered so far, and how many may be (value-limit.ts): each becomes at least one object. */
+  private entered = 0;
+
   constructor(
     readonly bytes: Uint8Array,
     private readonly error: (detail: string) => Error,
+    private readonly maxMessages: number = Infinity,
   ) {
     this.end = bytes.length;
     this.buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -84,6 +89,7 @@ export class ProtoReader {
 
   /** Enters a length-delimited message: reads its length and returns the outer end for leave(). */
   enter(): number {
+    if (++this.entered > this.maxMessages) throw new ValueLimitError(this.maxMessages);
     const end = this.lengthEnd();
     const outer = this.end;
     this.end = end;
