@@ -21,9 +21,24 @@ export function sayLoudly(msg: string, level: 'error' | 'warn' = 'error', sync =
   }
 }
 
-/** `sayLoudly` at warn, once per process for a given message (a start-up warning met again by a second processor). */
+/** Messages `sayOnce` has put in the diag log. */
+const loggedOnce = new Set<string>();
+
+/**
+ * `sayLoudly` at warn, once per process for a given message (a start-up warning met again by a second processor).
+ * The stderr line is not repeated after core/stderr.ts `stderrOnce` wrote it (loadSigningKeys, then the processor
+ * reading the same key file), but the diag line is still written once.
+ */
 export function sayOnce(msg: string): void {
+  if (!loggedOnce.has(msg)) {
+    loggedOnce.add(msg);
+    diag.warn(msg);
+  }
   if (saidOnce.has(msg)) return;
   saidOnce.add(msg);
-  sayLoudly(msg, 'warn');
+  try {
+    process.stderr.write(msg + '\n');
+  } catch {
+    /* stderr gone */
+  }
 }

@@ -13,7 +13,7 @@ export function writeStderrSync(text: string): void {
   }
 }
 
-/** Messages said once in this process, by `stderrOnce` and core/say.ts `sayOnce`. */
+/** Messages written on stderr once in this process, by `stderrOnce` and core/say.ts `sayOnce`. */
 export const saidOnce = new Set<string>();
 
 /** `msg` as one line on stderr, once per process (`loadSigningKeys` called again for a second processor). */

@@ -30,7 +30,8 @@ async function readKeyFile(path: string, what: string, warnings: string[]): Prom
   const text = keyFileText(bytes, named, kind);
   bytes.fill(0);
   const warning = secretKeyFileWarning(named, st!, text, kind);
-  if (warning !== undefined) warnings.push(warning);
+  // A file given twice is warned of once.
+  if (warning !== undefined && !warnings.includes(warning)) warnings.push(warning);
   return text;
 }
 

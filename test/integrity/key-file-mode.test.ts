@@ -4,13 +4,15 @@
  * `verify` / `search` (`warning:` on stderr, the verdict unchanged). A public key file is never warned of. The
  * warning names the variable or flag and the file, and holds no piece of the key.
  */
-import { chmodSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, chownSync, existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { diag, DiagLogLevel } from '@opentelemetry/api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runSearchCommand } from '../../src/cli/search-command.js';
 import { runVerifyCommand } from '../../src/cli/verify-command.js';
 import { resolveOptions } from '../../src/config/options.js';
-import { keyFileModeProblem } from '../../src/integrity/key-file-mode.js';
+import { keyFileModeProblem, thisProcess, type KeyFileReader } from '../../src/integrity/key-file-mode.js';
 import { generateEd25519KeyPair, loadSigningKeys } from '../../src/integrity/keys.js';
 import { toLines } from '../helpers/make-chain.js';
 import { hmacSigner, makeSignedChain } from '../helpers/make-signed-chain.js';
@@ -38,30 +40,45 @@ function keyFile(content: string, mode: number): string {
 }
 
 describe('keyFileModeProblem', () => {
-  const own = 1000;
-  it.each<[number, number, string | undefined]>([
-    [0o600, own, undefined],
-    [0o400, own, undefined],
-    [0o700, own, undefined],
-    [0o611, own, undefined], // execute bits give nobody the key's bytes
-    [0o600, 0, undefined], // root-owned: a mounted secret
-    [0o640, own, 'its group can read it (mode 0640): chmod 600 the file (a Kubernetes secret volume: defaultMode 0400)'],
-    [0o644, own, 'its group and other users can read it (mode 0644): chmod 600 the file (a Kubernetes secret volume: defaultMode 0400)'],
-    [0o604, own, 'other users can read it (mode 0604): chmod 600 the file (a Kubernetes secret volume: defaultMode 0400)'],
-    [0o620, own, 'its group can write it (mode 0620): chmod 600 the file (a Kubernetes secret volume: defaultMode 0400)'],
-    [0o646, own, 'its group can read it; other users can read and write it (mode 0646): chmod 600 the file (a Kubernetes secret volume: defaultMode 0400)'],
-    [0o666, own, 'its group and other users can read and write it (mode 0666): chmod 600 the file (a Kubernetes secret volume: defaultMode 0400)'],
-    [0o100600, 1234, "it is owned by uid 1234, neither this process's user (uid 1000) nor root: chown 1000 the file"],
-    [0o444, 1234, "its group and other users can read it (mode 0444); it is owned by uid 1234, neither this process's user (uid 1000) nor root: chmod 600 the file (a Kubernetes secret volume: defaultMode 0400), and chown 1000 the file"],
-  ])('mode %o, owner %i', (mode, uid, expected) => {
-    expect(keyFileModeProblem({ mode, uid }, { uid: own, platform: 'linux' })).toBe(expected);
+  const OWN = 1000;
+  const GROUP = 2000;
+  const reader = (uid: number, gids: number[] = [uid]): KeyFileReader => ({ uid, gids, platform: 'linux' });
+  const CHMOD_600 = 'chmod 600 the file (a Kubernetes secret volume: defaultMode 0400)';
+  const CHMOD_640 = 'chmod 640 the file (a Kubernetes secret volume: fsGroup and defaultMode 0440)';
+  const VIA_OTHER = "this process reads it through the other users' bits: give it this process's user or group (chown, chgrp), then chmod 600 or 640 (a Kubernetes secret volume: fsGroup and defaultMode 0440)";
+  it.each<[string, number, number, number, KeyFileReader, string | undefined]>([
+    ['owner, 0600', 0o600, OWN, OWN, reader(OWN), undefined],
+    ['owner, 0400', 0o400, OWN, OWN, reader(OWN), undefined],
+    ['owner, 0700', 0o700, OWN, OWN, reader(OWN), undefined],
+    ['owner, execute bits only', 0o611, OWN, OWN, reader(OWN), undefined],
+    ['owner, 0640', 0o640, OWN, OWN, reader(OWN), `its group can read it (mode 0640): ${CHMOD_600}`],
+    ['owner, 0644', 0o644, OWN, OWN, reader(OWN), `its group and other users can read it (mode 0644): ${CHMOD_600}`],
+    ['owner, 0604', 0o604, OWN, OWN, reader(OWN), `other users can read it (mode 0604): ${CHMOD_600}`],
+    ['owner, 0620', 0o620, OWN, OWN, reader(OWN), `its group can write it (mode 0620): ${CHMOD_600}`],
+    ['owner, 0646', 0o646, OWN, OWN, reader(OWN), `its group can read it; other users can read and write it (mode 0646): ${CHMOD_600}`],
+    ['owner, 0666', 0o666, OWN, OWN, reader(OWN), `its group and other users can read and write it (mode 0666): ${CHMOD_600}`],
+    ['root reading a root-owned 0644 secret', 0o644, 0, 0, reader(0), `its group and other users can read it (mode 0644): ${CHMOD_600}`],
+    ['root reading another user\'s 0600 file', 0o600, OWN, OWN, reader(0), undefined],
+    // A non-root container reading a root-owned Kubernetes secret through its fsGroup (kubelet makes it 0440).
+    ['in the group, 0440', 0o440, 0, GROUP, reader(OWN, [OWN, GROUP]), undefined],
+    ['in the group, 0640', 0o640, 0, GROUP, reader(OWN, [OWN, GROUP]), undefined],
+    ['in the group, 0644', 0o644, 0, GROUP, reader(OWN, [OWN, GROUP]), `other users can read it (mode 0644): ${CHMOD_640}`],
+    ['in the group, 0660', 0o660, 0, GROUP, reader(OWN, [OWN, GROUP]), `its group can write it (mode 0660): ${CHMOD_640}`],
+    ['neither owner nor in the group, 0644', 0o644, 0, 0, reader(OWN), `its group and other users can read it (mode 0644): ${VIA_OTHER}`],
+  ])('%s', (_what, mode, uid, gid, who, expected) => {
+    expect(keyFileModeProblem({ mode, uid, gid }, who)).toBe(expected);
     // BigIntStats give the same answer.
-    expect(keyFileModeProblem({ mode: BigInt(mode), uid: BigInt(uid) }, { uid: own, platform: 'linux' })).toBe(expected);
+    expect(keyFileModeProblem({ mode: BigInt(mode), uid: BigInt(uid), gid: BigInt(gid) }, who)).toBe(expected);
   });
 
   it('says nothing where mode bits do not govern access (Windows) or the user is unknown', () => {
-    expect(keyFileModeProblem({ mode: 0o666, uid: 5 }, { uid: 1000, platform: 'win32' })).toBeUndefined();
-    expect(keyFileModeProblem({ mode: 0o666, uid: 5 }, { uid: undefined, platform: 'linux' })).toBeUndefined();
+    expect(keyFileModeProblem({ mode: 0o666, uid: 5, gid: 5 }, { uid: 1000, gids: [], platform: 'win32' })).toBeUndefined();
+    expect(keyFileModeProblem({ mode: 0o666, uid: 5, gid: 5 }, { uid: undefined, gids: [], platform: 'linux' })).toBeUndefined();
+  });
+
+  it('asks the process who it is at each check (it may have changed user)', () => {
+    expect(thisProcess().uid).toBe(process.geteuid!());
+    expect(thisProcess().gids).toContain(process.getegid!());
   });
 });
 
@@ -93,6 +110,25 @@ describe('the producer', () => {
     }
   });
 
+  // Found in review: loadSigningKeys() said it on stderr first, and the processor reading the same variable then
+  // skipped its diag line too (one set of said messages).
+  it('after loadSigningKeys said it on stderr, the processor still puts it in the diag log, and not again on stderr', async () => {
+    const open = keyFile(`${SECRET}\n`, 0o640);
+    const logged: string[] = [];
+    const log = (m: string): void => void logged.push(m);
+    diag.setLogger({ error: log, warn: log, info: log, debug: log, verbose: log }, DiagLogLevel.WARN);
+    try {
+      loadSigningKeys({ OTEL_AUDIT_HMAC_KEY_FILE: open });
+      const { said } = await saidOnStderr(() => resolveOptions({}, { OTEL_AUDIT_HMAC_KEY_FILE: open }));
+      expect(said).toBe('');
+      expect(logged.filter((m) => m.includes(JSON.stringify(open)))).toEqual([
+        `otel-audit: OTEL_AUDIT_HMAC_KEY_FILE (${JSON.stringify(open)}): its group can read it (mode 0640): chmod 600 the file (a Kubernetes secret volume: defaultMode 0400)`,
+      ]);
+    } finally {
+      diag.disable();
+    }
+  });
+
   it('a key given in OTEL_AUDIT_HMAC_KEY itself has no file to warn of', () => {
     const warned: string[] = [];
     loadSigningKeys({ OTEL_AUDIT_HMAC_KEY: SECRET }, (m) => warned.push(m));
@@ -113,10 +149,10 @@ describe('verify and search', () => {
     return { code, err };
   }
 
-  it.each(['verify', 'search'] as const)('%s: an HMAC key file others can read is a warning; the exit status is what it was', async (command) => {
+  it.each(['verify', 'search'] as const)('%s: an HMAC key file others can read is a warning (once, if given twice); the exit status is what it was', async (command) => {
     const f = journal();
     const open = keyFile(`${SECRET}\n`, 0o604);
-    const r = await run(command, ['--hmac-key-file', open, f]);
+    const r = await run(command, ['--hmac-key-file', open, '--hmac-key-file', open, f]);
     expect(r.code).toBe(0);
     const warnings = r.err.split('\n').filter((l) => l.includes('warning'));
     expect(warnings).toEqual([`otel-audit ${command}: warning: HMAC key file ${JSON.stringify(open)}: other users can read it (mode 0604): chmod 600 the file (a Kubernetes secret volume: defaultMode 0400)`]);
@@ -134,5 +170,38 @@ describe('verify and search', () => {
     expect(r.code).toBe(0);
     expect(r.err).toBe(`otel-audit verify: warning: public key file ${JSON.stringify(priv)}: its group can read it (mode 0640): chmod 600 the file (a Kubernetes secret volume: defaultMode 0400)\n`);
     expect(r.err).not.toContain(PRIVATE_BODY.slice(0, 20));
+  });
+
+  // Found in review: chmod 600 on a root-owned secret that a non-root reader reads through its group locks it out
+  // (EACCES), and kubelet makes such files 0440 with an fsGroup anyway. The built CLI as another user, for real.
+  const cli = join(import.meta.dirname, '..', '..', 'dist', 'cli.js');
+  it.skipIf(process.getuid?.() !== 0 || !existsSync(cli))('a non-root verify reading a root-owned key through its group is not told to chmod 600; through the others\' bits it is told to chown', async () => {
+    const NOBODY = 65534;
+    const { dir: shared, cleanup: done } = await tempDir('otel-audit-keymode-nobody-');
+    try {
+      chmodSync(shared, 0o755);
+      const f = join(shared, 'journal.jsonl');
+      writeFileSync(f, toLines(chain.records, 2).join('\n') + '\n');
+      chmodSync(f, 0o644);
+      const key = (name: string, gid: number, mode: number): string => {
+        const p = join(shared, name);
+        writeFileSync(p, `${SECRET}\n`);
+        chownSync(p, 0, gid);
+        chmodSync(p, mode);
+        return p;
+      };
+      const asNobody = (keyPath: string): { status: number | null; stderr: string } => {
+        const r = spawnSync(process.execPath, [cli, 'verify', '--hmac-key-file', keyPath, f], { uid: NOBODY, gid: NOBODY, encoding: 'utf8', timeout: 60_000 });
+        return { status: r.status, stderr: r.stderr };
+      };
+      const viaGroup = asNobody(key('group.key', NOBODY, 0o440));
+      expect(viaGroup).toEqual({ status: 0, stderr: '' });
+      const viaOther = asNobody(key('other.key', 0, 0o644));
+      expect(viaOther.status).toBe(0);
+      expect(viaOther.stderr).toContain(`warning: HMAC key file ${JSON.stringify(join(shared, 'other.key'))}: its group and other users can read it (mode 0644): this process reads it through the other users' bits: give it this process's user or group (chown, chgrp)`);
+      expect(viaOther.stderr).not.toContain('chmod 600 the file');
+    } finally {
+      await done();
+    }
   });
 });
