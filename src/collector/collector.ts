@@ -22,8 +22,9 @@
  * - request bodies held in memory at once, compressed and decompressed, stay within `maxInFlightBytes`: a
  *   request that would pass it is answered 503 with Retry-After (413 if it could never fit) and the rest of
  *   its body is discarded as it arrives, never buffered;
- * - a body that would decode into more than 4,000,000 objects (otlp/value-limit.ts: 60 MiB of `{}` took ~3 GB) is
- *   answered 413 before it is decoded.
+ * - what a body decodes into is bounded too (otlp/value-limit.ts: 60 MiB of `{}` took ~3 GB once parsed): bodies
+ *   of at most 20 MiB, and 413 for one of more than 2,000,000 JSON objects and arrays (counted before parsing)
+ *   or 4,000,000 protobuf messages (decoding stops there).
  */
 import { once } from 'node:events';
 import { constants as fsConstants } from 'node:fs';
@@ -58,7 +59,10 @@ export interface CollectorOptions {
   fault?: CollectorFault;
   /** Diagnostic lines (listening, faults applied, errors). */
   log?: (line: string) => void;
-  /** Largest accepted body, compressed and decompressed. Default 64 MiB. */
+  /**
+   * Largest accepted body, compressed and decompressed. Default 20 MiB, the OTel Collector's default
+   * (confighttp `max_request_body_size`): an exporter that works against this receiver works against that one.
+   */
   maxBodyBytes?: number;
   /**
    * Most body bytes held in memory across all requests being read at once (compressed and decompressed
@@ -113,7 +117,7 @@ export interface CollectorHandle {
 }
 
 export const DEFAULT_COLLECTOR_PORT = 4318;
-export const DEFAULT_MAX_BODY_BYTES = 64 * 1024 * 1024;
+export const DEFAULT_MAX_BODY_BYTES = 20 * 1024 * 1024;
 export const DEFAULT_MAX_IN_FLIGHT_BYTES = 256 * 1024 * 1024;
 
 /** Starts the receiver and resolves once it is listening (and the output file is open). */

@@ -12,7 +12,7 @@ import { gunzipLimited, HttpError, readBody, type ByteBudget, type Hold } from '
 import { mediaType, PROTOBUF } from './responses.js';
 import { errorText } from '../core/errors.js';
 import { memberNames, protoNameMessage } from '../otlp/json-members.js';
-import { checkJsonValueCount, MAX_REQUEST_VALUES, ValueLimitError } from '../otlp/value-limit.js';
+import { checkJsonValueCount, MAX_JSON_CONTAINERS, MAX_PROTOBUF_MESSAGES, ValueLimitError } from '../otlp/value-limit.js';
 
 export interface BodyLimits {
   /** Largest accepted body, compressed and decompressed. */
@@ -92,7 +92,7 @@ async function gunzipWithinBudget(body: Buffer, { maxBodyBytes, budget }: BodyLi
 const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 function parseJson(body: Buffer): ExportLogsServiceRequest {
-  checkJsonValueCount(body, MAX_REQUEST_VALUES);
+  checkJsonValueCount(body, MAX_JSON_CONTAINERS);
   let text: string;
   try {
     text = UTF8.decode(body);
@@ -122,7 +122,7 @@ function parseJson(body: Buffer): ExportLogsServiceRequest {
 
 function decodeProtobuf(body: Buffer): ExportLogsServiceRequest {
   try {
-    return decodeLogsRequest(body, MAX_REQUEST_VALUES);
+    return decodeLogsRequest(body, MAX_PROTOBUF_MESSAGES);
   } catch (err) {
     if (err instanceof OtlpFormatError) throw new HttpError(400, `invalid protobuf ExportLogsServiceRequest: ${err.message}`);
     throw err;

@@ -89,7 +89,7 @@ export class ProtoReader {
 
   /** Enters a length-delimited message: reads its length and returns the outer end for leave(). */
   enter(): number {
-    if (++this.entered > this.maxMessages) throw new ValueLimitError(this.maxMessages);
+    if (++this.entered > this.maxMessages) throw new ValueLimitError(this.maxMessages, 'protobuf messages');
     const end = this.lengthEnd();
     const outer = this.end;
     this.end = end;

@@ -18,7 +18,7 @@ export { fileKind };
  * `malformed` (with its file and line number) and skipped: at most its first MAX_LINE_BYTES are in memory
  * (until it is known to be too long), the rest streams past through two reused 1 MiB buffers. The journal
  * writes one batch of at most `OTEL_BLRP_MAX_EXPORT_BATCH_SIZE` records per line (a few MiB); a collector
- * writes one request per line, and the development collector takes requests of at most 64 MiB.
+ * writes one request per line, and the development collector takes requests of at most 20 MiB.
  */
 export const MAX_LINE_BYTES = 64 * 1024 * 1024;
 
