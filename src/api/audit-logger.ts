@@ -4,6 +4,7 @@
  * LoggerProvider and its processors like any record. It returns a receipt that settles when the record is
  * durable by the configured policy.
  */
+import { context, diag, ROOT_CONTEXT } from '@opentelemetry/api';
 import { deferred } from '../deliver/deferred.js';
 import type { AuditReceipt } from '../deliver/receipt.js';
 import { prepareEvent } from '../map/map-event.js';
@@ -12,7 +13,7 @@ import { logsApi } from '../otel/logs-api.js';
 import { sdkDisabled } from '../otel/sdk-disabled.js';
 import { SEVERITY_INFO, SEVERITY_WARN, type LogsLogger, type LogsLoggerProvider } from '../otel/types.js';
 import { AuditLogRecordProcessor } from '../processor.js';
-import { AuditConfigError, AuditLossError } from '../core/errors.js';
+import { AuditConfigError, AuditLossError, errorText } from '../core/errors.js';
 import { kindOf } from '../core/value-kind.js';
 import type { AuditEvent } from '../map/schema.js';
 
@@ -69,8 +70,9 @@ export class AuditLogger {
    */
   record(event: AuditEvent | AuditEventDraft): Promise<AuditReceipt> {
     if (this.processor === undefined) {
-      // Validated all the same: an app's invalid event fails the same way whether the SDK runs or not.
-      const m = prepareEvent(event as AuditEvent); // validated there: a draft without its actor is refused
+      // Validated all the same: an app's invalid event fails the same way whether the SDK runs or not; with the
+      // environment's os-user default, a draft without its actor is as valid as with the SDK (found in review: it threw).
+      const m = prepareEvent(defaultActorFromEnv() === 'os-user' ? withOsIdentity(event) : (event as AuditEvent));
       return notKept(new AuditLossError(SDK_DISABLED, [m.recordId]));
     }
     const m = prepareEvent(this.processor.options.defaultActor === 'os-user' ? withOsIdentity(event) : (event as AuditEvent));
@@ -82,19 +84,25 @@ export class AuditLogger {
     // Settled later; without a handler a loss at shutdown would become an unhandled rejection in the app.
     d.promise.catch(() => undefined);
     const outer = this.processor._expectReceipt({ receipt: d, recordId: m.recordId, eventName: m.eventName, attributes: m.attributes });
+    const logger = this.loggerNow(this.processor);
+    const severityNumber = event.outcome === 'failure' ? SEVERITY_WARN : SEVERITY_INFO;
     try {
-      this.loggerNow(this.processor).emit({
+      logger.emit({
         eventName: m.eventName,
         ...(m.body !== undefined ? { body: m.body } : {}),
         ...(m.timestamp !== undefined ? { timestamp: m.timestamp } : {}),
-        severityNumber: event.outcome === 'failure' ? SEVERITY_WARN : SEVERITY_INFO,
+        severityNumber,
         severityText: event.outcome === 'failure' ? 'WARN' : 'INFO',
         attributes: m.attributes,
       });
     } catch (e) {
       // A processor before this one threw: the receipt must not stay for the next audit record to take.
-      this.processor._receiptUnclaimed(outer);
-      throw e;
+      if (this.processor._receiptUnclaimed(outer)) throw e;
+      // One after it threw: the record is kept, and its receipt is the answer. Thrown, a retry would record the
+      // event twice (found in review); the other processor's error is said instead.
+      diag.error(`otel-audit: audit record ${m.recordId} was recorded, but a log record processor after the AuditLogRecordProcessor threw: ${errorText(e)}`);
+      this.fromGlobal = undefined;
+      return d.promise;
     }
     if (this.processor._receiptUnclaimed(outer)) {
       // A provider shut down drops records before any processor sees them: that is a loss, not a set-up error.
@@ -112,12 +120,44 @@ export class AuditLogger {
           `the audit record reached another AuditLogRecordProcessor of this process (stream ${other.streamId}), which recorded it, not the one this AuditLogger uses (stream ${this.processor.streamId}): the LoggerProvider holds that other one (two audit pipelines, --import otel-audit/register and NodeSDK's?); do not record the event again, keep one pipeline`,
         );
       }
+      const dropped = droppedByLoggerConfig(logger, severityNumber, this.processor.loggerName);
+      if (dropped !== undefined) throw new AuditConfigError(dropped);
       throw new AuditConfigError(
-        'the audit record did not reach the AuditLogRecordProcessor: register the processor on the LoggerProvider this AuditLogger uses (NodeSDK logRecordProcessors, LoggerProvider processors, or --import otel-audit/register)',
+        `the audit record did not reach the AuditLogRecordProcessor: register the processor on the LoggerProvider this AuditLogger uses (NodeSDK logRecordProcessors, LoggerProvider processors, or --import otel-audit/register), and keep the ${JSON.stringify(this.processor.loggerName)} logger enabled in its logger configuration (loggerConfigurator)`,
       );
     }
     this.fromGlobal = undefined; // the record reached the processor: this logger is kept from now on
     return d.promise;
+  }
+}
+
+/** OTEL_AUDIT_DEFAULT_ACTOR as the processor reads it (any case), for record() when there is no processor. */
+function defaultActorFromEnv(): string {
+  return (process.env.OTEL_AUDIT_DEFAULT_ACTOR ?? '').trim().toLowerCase();
+}
+
+/**
+ * Why the SDK's own logger configuration (sdk-logs LoggerConfigurator: `disabled`, `minimumSeverity`,
+ * `traceBased`) dropped a record of `severityNumber` before any processor saw it, asked through the Logs API's
+ * `enabled()`; undefined when it did not (or the API has no `enabled`). Found in review: such a record was
+ * reported as a processor never registered.
+ */
+function droppedByLoggerConfig(logger: LogsLogger, severityNumber: number, name: string): string | undefined {
+  if (typeof logger.enabled !== 'function') return undefined;
+  const keep = `give the ${JSON.stringify(name)} logger a rule of its own that keeps every record (LoggerProvider loggerConfigurator), before any rule that matches it`;
+  try {
+    if (logger.enabled({ context: ROOT_CONTEXT })) {
+      if (!logger.enabled({ context: ROOT_CONTEXT, severityNumber })) {
+        return `the audit record (severity ${severityNumber}) was dropped by the LoggerProvider before any processor saw it: the logger configuration of ${JSON.stringify(name)} sets a minimumSeverity above it; ${keep}`;
+      }
+      if (!logger.enabled({ context: context.active(), severityNumber })) {
+        return `the audit record was dropped by the LoggerProvider before any processor saw it: the logger configuration of ${JSON.stringify(name)} is traceBased and the record was made inside an unsampled span; ${keep}`;
+      }
+    }
+    // Disabled outright looks the same as a provider with no processor, or none at all (a no-op logger).
+    return undefined;
+  } catch {
+    return undefined;
   }
 }
 

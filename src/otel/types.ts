@@ -37,6 +37,8 @@ export interface LogRecordInput {
 /** The Logs API `Logger` and `LoggerProvider`, as far as this package uses them. */
 export interface LogsLogger {
   emit(record: LogRecordInput): void;
+  /** Logs API (api-logs 0.2xx late, api 1.10): whether a record like this one would be emitted at all. */
+  enabled?(options?: { context?: unknown; severityNumber?: number; eventName?: string }): boolean;
 }
 export interface LogsLoggerProvider {
   getLogger(name: string, version?: string): LogsLogger;
