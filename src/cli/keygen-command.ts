@@ -11,7 +11,7 @@
  */
 import { optionValue, walkArguments, quotedArgument } from './arguments.js';
 import { rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { resolve } from 'node:path';
 import { generateEd25519KeyPair } from '../integrity/keys.js';
 import { errorText } from '../core/errors.js';
 import { durableCreateNew, mkdirDurable } from '../sinks/durable.js';
@@ -51,8 +51,10 @@ export async function runKeygenCommand(argv: string[], out: (s: string) => void,
     err(`otel-audit keygen: --out-dir is required\n${KEYGEN_USAGE}\n`);
     return 2;
   }
-  const privPath = join(outDir, PRIVATE_KEY_FILE);
-  const pubPath = join(outDir, PUBLIC_KEY_FILE);
+  // Absolute: the path printed is one a variable can hold whatever directory the app starts in (found in review:
+  // `--out-dir .` printed a bare file name, which then did not resolve from the app's directory).
+  const privPath = resolve(outDir, PRIVATE_KEY_FILE);
+  const pubPath = resolve(outDir, PUBLIC_KEY_FILE);
   const pair = generateEd25519KeyPair();
   try {
     mkdirDurable(outDir); // 0700; not mkdir({ recursive: true }), which loops for ever on a path under /proc

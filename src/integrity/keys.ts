@@ -19,6 +19,7 @@ import {
   type KeyObject,
 } from 'node:crypto';
 import { closeSync, constants, existsSync, fstatSync, openSync, readSync } from 'node:fs';
+import { isAbsolute } from 'node:path';
 import { AuditConfigError } from '../core/errors.js';
 import { kindOf } from '../core/value-kind.js';
 import { fileKind } from '../core/file-kind.js';
@@ -205,8 +206,13 @@ function looksLikeEncodedSecret(value: string): boolean {
  */
 export function keyFilePathShown(path: string): boolean {
   if (looksLikeKeyMaterial(path)) return false;
-  return /[/\\]/.test(path) || existsSync(path);
+  // A bare name ending as key files do (`audit-signing.key.pem`, keygen's names) is a file name, not a pasted key:
+  // hiding it left users guessing which of their own files was missing (found in review).
+  return /[/\\]/.test(path) || existsSync(path) || KEY_FILE_NAME.test(path);
 }
+
+/** A bare file name that ends as a key file's does (.pem, .key, .pub), with no white space. */
+const KEY_FILE_NAME = /^[^\s/\\]{1,200}\.(?:pem|key|pub)$/i;
 
 /** A key file's path for a message: quoted, or a placeholder (keyFilePathShown). */
 export function keyFileName(path: string): string {
@@ -222,7 +228,9 @@ export function keyFileReadProblem(path: string, code: string | undefined, hint:
   if (!keyFilePathShown(path)) {
     return `no such file${code === undefined ? '' : ` (${code})`}, and the value is no path (no /), so it may be the key itself (value hidden); ${hint}`;
   }
-  return `cannot read ${JSON.stringify(path)}${code === undefined ? '' : ` (${code})`}`;
+  // A relative path is read from the working directory, which is not always the one the user thinks of.
+  const where = code === 'ENOENT' && !isAbsolute(path) ? ` in the working directory ${JSON.stringify(process.cwd())}` : '';
+  return `cannot read ${JSON.stringify(path)}${where}${code === undefined ? '' : ` (${code})`}`;
 }
 
 const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true });
@@ -472,7 +480,11 @@ export function readSigningKeys(env: NodeJS.ProcessEnv, warn: (message: string) 
   if (isSet(signingFile)) {
     const what = `${ENV_SIGNING_KEY_FILE} (${keyFileName(signingFile)})`;
     const text = readKeyFile(signingFile, ENV_SIGNING_KEY_FILE, HINT_SIGNING_FILE, 'pem', warn);
-    const blocks = pemBlocks(text).filter((b) => b.label === 'PRIVATE KEY' || b.label === 'ENCRYPTED PRIVATE KEY');
+    const all = pemBlocks(text);
+    const blocks = all.filter((b) => b.label === 'PRIVATE KEY' || b.label === 'ENCRYPTED PRIVATE KEY');
+    if (blocks.length === 0 && all.some((b) => b.label === 'PUBLIC KEY')) {
+      throw new AuditConfigError(`${what}: this is a public key ("BEGIN PUBLIC KEY"); the producer signs with the private key (otel-audit keygen writes it as audit-signing.key.pem), and verify takes the public one (--pubkey)`);
+    }
     if (blocks.length !== 1) {
       throw new AuditConfigError(`${what}: expected exactly one PEM "PRIVATE KEY" block, found ${blocks.length}`);
     }

@@ -24,6 +24,22 @@ async function run(argv: string[]): Promise<{ code: number; out: string; err: st
 }
 
 describe('otel-audit keygen', () => {
+  // Found in review: `--out-dir .` printed bare names, which did not resolve from the app's own directory.
+  it('prints absolute paths, whatever --out-dir was given as', async () => {
+    const cwd = process.cwd();
+    const outDir = join(dir, 'relative-out');
+    mkdirSync(outDir);
+    process.chdir(outDir);
+    try {
+      const r = await run(['--out-dir', '.']);
+      expect(r.code).toBe(0);
+      expect(r.out).toContain(`private key: ${join(outDir, PRIVATE_KEY_FILE)} (mode 0600)`);
+      expect(r.out).toContain(`verify with: otel-audit verify --pubkey ${join(outDir, PUBLIC_KEY_FILE)} <file|dir>`);
+    } finally {
+      process.chdir(cwd);
+    }
+  });
+
   it('writes a usable key pair with the right modes and prints the key id', async () => {
     const outDir = join(dir, 'keys', 'nested');
     const r = await run(['--out-dir', outDir]);

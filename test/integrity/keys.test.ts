@@ -183,7 +183,9 @@ describe('Ed25519 keys', () => {
     const body = pair.privateKeyPem.split('\n')[1]!;
     configError(() => loadSigningKeys({ OTEL_AUDIT_SIGNING_KEY_FILE: join(dir, 'nope.pem') }), [], /OTEL_AUDIT_SIGNING_KEY_FILE: cannot read .*nope\.pem.*ENOENT/);
     configError(() => loadSigningKeys({ OTEL_AUDIT_SIGNING_KEY_FILE: file('just text, no key') }), [], /expected exactly one PEM "PRIVATE KEY" block, found 0/);
-    configError(() => loadSigningKeys({ OTEL_AUDIT_SIGNING_KEY_FILE: file(pair.publicKeyPem) }), [], /found 0/);
+    // Found in review: the public half given as the signing key said only "found 0".
+    configError(() => loadSigningKeys({ OTEL_AUDIT_SIGNING_KEY_FILE: file(generateEd25519KeyPair().publicKeyPem) }), [], /: this is a public key \("BEGIN PUBLIC KEY"\); the producer signs with the private key \(otel-audit keygen writes it as audit-signing\.key\.pem\)/);
+    configError(() => loadSigningKeys({ OTEL_AUDIT_SIGNING_KEY_FILE: file(pair.publicKeyPem) }), [], /this is a public key/);
     const corrupt = pair.privateKeyPem.replace(body, body.slice(0, 20) + 'AAAA' + body.slice(24));
     configError(() => loadSigningKeys({ OTEL_AUDIT_SIGNING_KEY_FILE: file(corrupt) }), [body], /not a readable PKCS#8 PEM private key|Ed25519/);
     const rsa = generateKeyPairSync('rsa', { modulusLength: 1024 }).privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
@@ -339,6 +341,14 @@ try { loadSigningKeys({ ${JSON.stringify(name)}: ${JSON.stringify(path)} }); con
     expect(await child('/dev/zero')).toBe(`${name}: "/dev/zero" is a character device, not a regular file holding a key`);
     configError(() => loadSigningKeys({ [name]: dir }), [], new RegExp(`^${name}: ".*" is a directory, not a regular file holding a key$`));
     configError(() => loadSigningKeys({ [name]: file(Buffer.alloc(1024 * 1024 + 1, 0x61)) }), [], new RegExp(`^${name}: ".*" is larger than 1048576 bytes: not a key file$`));
+  });
+
+  // Found in review: keygen's own file names were hidden as possible keys when missing from the working directory.
+  it.each(['audit-signing.key.pem', 'audit-signing.pub.pem', 'hmac.key', 'PROD.PEM'])('a missing bare key file name %s is named, with the working directory', (name) => {
+    configError(() => loadSigningKeys({ OTEL_AUDIT_HMAC_KEY_FILE: name }), [], new RegExp(`^OTEL_AUDIT_HMAC_KEY_FILE: cannot read ${JSON.stringify(name).replace(/\./g, '\\.')} in the working directory ".*" \\(ENOENT\\)$`));
+  });
+  it.each(['correct-horse-battery-staple-2026!', 'hmac.ky', 'my secret.key'])('a missing bare value %s that is no key file name stays hidden', (value) => {
+    configError(() => loadSigningKeys({ OTEL_AUDIT_HMAC_KEY_FILE: value }), [value], /value hidden/);
   });
 
   // Found in review: names with separators and UUIDs were taken for keys, against docs/integrity.md §3.2.

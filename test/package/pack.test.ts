@@ -21,9 +21,11 @@ describe('the published package', () => {
       for (const target of Object.values(cond)) for (const f of Object.values(target)) entries.add(normalize(f));
     }
     for (const b of Object.values(pkg.bin)) entries.add(normalize(b));
-    // Loaded by path at run time: the verify worker (src/verify/parallel-read.ts) and the demo's service (src/cli/demo.ts).
+    // Loaded by path at run time: the verify worker (src/verify/parallel-read.ts) and the demo's service (src/cli/demo.ts);
+    // run by path: the command wrapper (README "For command-line tools").
     entries.add('dist/verify-worker.js');
     entries.add('dist/examples/service.js');
+    entries.add('dist/examples/audited-cli.js');
     const missing: string[] = [];
     const seen = new Set<string>();
     const visit = (file: string): void => {
@@ -45,12 +47,13 @@ describe('the published package', () => {
     for (const e of entries) visit(e);
     expect(missing).toEqual([]);
     expect([...files].filter((f) => f.startsWith('test/') || f.startsWith('src/') || f.startsWith('examples/'))).toEqual([]);
-    expect([...files].filter((f) => f.startsWith('dist/examples/'))).toEqual(['dist/examples/service.js']);
+    expect([...files].filter((f) => f.startsWith('dist/examples/')).sort()).toEqual(['dist/examples/audited-cli.js', 'dist/examples/service.js']);
     // Every shipped module is reached from an entry point: no chunk shipped for nothing.
     expect([...files].filter((f) => /\.(c?js)$/.test(f) && !seen.has(f))).toEqual([]);
-    // The service imports the package by its name and the OTel packages a user installs, not a bundled copy.
-    const service = readFileSync(join(root, 'dist/examples/service.js'), 'utf8');
-    const bare = [...service.matchAll(/from\s+['"]([^'".][^'"]*)['"]/g)].map((m) => m[1]!);
-    expect(bare.sort()).toEqual(['@opentelemetry/sdk-node', 'otel-audit']);
+    // The examples import the package by its name and the OTel packages a user installs, not a bundled copy.
+    const bareImports = (file: string): string[] =>
+      [...readFileSync(join(root, file), 'utf8').matchAll(/from\s+['"]([^'".][^'"]*)['"]/g)].map((m) => m[1]!).filter((m) => !/^(node:)?(child_process|os|path)$/.test(m)).sort();
+    expect(bareImports('dist/examples/service.js')).toEqual(['@opentelemetry/sdk-node', 'otel-audit']);
+    expect(bareImports('dist/examples/audited-cli.js')).toEqual(['@opentelemetry/sdk-logs', 'otel-audit']);
   });
 });
