@@ -39,6 +39,7 @@ import { filteredBody } from '../otlp/decode.js';
 import type { ExportLogsServiceRequest } from '../otlp/types.js';
 import type { AuditReceipt } from './receipt.js';
 import { keepAside } from './set-aside.js';
+import { OutageNotice } from './outage-notice.js';
 
 /**
  * How long after an acknowledgement the acknowledged position is saved (state/<stream>.json). Each save is two
@@ -91,6 +92,8 @@ export class Delivery {
   private readonly journal: Spool | undefined;
   /** Fallback mode: the collector is failing, so every batch goes to the spool until it recovers. */
   private outage = false;
+  /** Says on stderr when the collector stops and starts taking records. */
+  private readonly outageNotice: OutageNotice;
   private accepted = 0;
   private readonly loop: ExportLoop;
   /** The body of the request being sent, when it is assembled (concatenated or read back). */
@@ -149,6 +152,7 @@ export class Delivery {
     // Until closed, a state file naming this pid is this live stream's, not an earlier process's (stream-state.ts).
     own(o.streamId);
     o.metrics.depth = () => this.memRecords;
+    this.outageNotice = new OutageNotice(o.file);
     this.loop = new ExportLoop({
       sender: o.sender,
       streamId: o.streamId,
@@ -161,6 +165,7 @@ export class Delivery {
           if (!whole) return;
           this.outage = false;
           this.lastError = undefined;
+          this.outageNotice.recovered();
         },
         setAside: (body, first, last, count, why) => this.setAside(body, first, last, count, why),
         progressed: () => {
@@ -180,6 +185,7 @@ export class Delivery {
         failed: (r) => (this.lastError = `export: ${r.message}`),
         retrying: (r, count, delay) => {
           diag.warn(`otel-audit: export of ${count} records failed (${r.message}); retrying in ${delay} ms`);
+          if (!this.closed) this.outageNotice.failed(r.message);
           // After close, close() itself spools what is left (and the journal may be closed already).
           if (o.file === 'fallback' && this.journal !== undefined && !this.closed) this.spoolUnsent();
         },
@@ -187,13 +193,14 @@ export class Delivery {
         crashed: (e) => this.exportCrashed(e),
       },
     });
-    // Fallback mode: a failed attempt is the outage; the transport's own retries (up to OTEL_EXPORTER_OTLP_TIMEOUT,
-    // on timers that keep no process alive) must not hold receipts, or an app awaiting one ends there.
-    if (o.file === 'fallback') {
-      o.sender.onRetry?.(() => {
-        if (this.journal !== undefined && !this.closed) this.spoolUnsent();
-      });
-    }
+    // The transport's own retries (up to OTEL_EXPORTER_OTLP_TIMEOUT, on timers that keep no process alive) are the
+    // first sign of an outage. Fallback mode: a failed attempt is the outage, and must not hold receipts, or an app
+    // awaiting one ends there.
+    o.sender.onRetry?.(() => {
+      if (this.closed) return;
+      this.outageNotice.failed();
+      if (o.file === 'fallback' && this.journal !== undefined) this.spoolUnsent();
+    });
   }
 
   get streamId(): string {
