@@ -32,6 +32,8 @@ export class LossReporter {
   private suppressedReason = '';
   private suppressedStream = '';
   private timer: NodeJS.Timeout | undefined;
+  /** Inside the onLoss callback: a loss it causes itself (record() after shutdown, say) is not passed to it again. */
+  private inCallback = false;
 
   constructor(
     readonly policy: LossPolicy,
@@ -65,10 +67,19 @@ export class LossReporter {
       }
     }
     if (this.onLoss !== undefined) {
+      // Found in review: an onLoss that records the loss as an audit event after shutdown lost that one too, and
+      // called itself until the stack overflowed (721 losses counted for one). Counted and said; not called again.
+      if (this.inCallback) {
+        diag.warn(`otel-audit: ${n} audit record(s) lost inside the onLoss callback are not passed to it again`);
+        return;
+      }
+      this.inCallback = true;
       try {
         this.onLoss(event);
       } catch (e) {
         diag.error('otel-audit: onLoss callback threw', e);
+      } finally {
+        this.inCallback = false;
       }
     }
   }

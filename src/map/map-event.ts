@@ -48,7 +48,12 @@ function checkEvent(event: unknown): ValidatedEvent {
   const protoKey = typeof details === 'object' && details !== null && Object.hasOwn(details, '__proto__');
   const issues: ValidationIssue[] = r.success
     ? []
-    : r.error.issues.map((i) => ({ path: i.path.map(String).join('.'), message: issueMessage(i as ZodIssueLike) }));
+    : r.error.issues.map((i) => {
+        const path = i.path.map(String).join('.');
+        // The one field an app most often leaves out, told how to give it (found in review: "expected object").
+        if (path === 'actor' && i.code === 'invalid_type' && (event as { actor?: unknown } | null | undefined)?.actor === undefined) return { path, message: MISSING_ACTOR };
+        return { path, message: issueMessage(i as ZodIssueLike) };
+      });
   if (protoKey) issues.push({ path: 'details.__proto__', message: 'is a reserved JavaScript property name' });
   if (r.success) {
     // The event name the record will carry: one the processor would have to rename and mark is refused here.
@@ -96,6 +101,9 @@ interface ZodIssueLike {
  * reserved", not "Invalid key in record"); a union says the rule of the branch of the right type ("must be at
  * most 8192 characters"), or which types it takes.
  */
+const MISSING_ACTOR =
+  "is required: give actor: { id, type }, or let the processor's defaultActor 'os-user' (OTEL_AUDIT_DEFAULT_ACTOR=os-user) or withOsIdentity(event) make it the OS user running the process";
+
 function issueMessage(i: ZodIssueLike): string {
   if (i.code === 'invalid_key' && i.issues !== undefined && i.issues.length > 0) return i.issues.map(issueMessage).join(', ');
   if (i.code === 'invalid_union' && i.errors !== undefined) {

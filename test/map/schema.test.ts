@@ -220,6 +220,22 @@ describe('validateEvent rejects invalid events with the right paths', () => {
   });
 });
 
+// Found in review: a missing actor said "Invalid input: expected object, received undefined".
+it('a missing actor says how to give one; an actor of the wrong type says what it is', () => {
+  const messageOf = (event: unknown): string | undefined => {
+    try {
+      validateEvent(event);
+    } catch (e) {
+      return (e as AuditValidationError).issues.find((i) => i.path === 'actor')?.message;
+    }
+    return undefined;
+  };
+  expect(messageOf({ action: 'LOGIN', outcome: 'success' })).toBe(
+    "is required: give actor: { id, type }, or let the processor's defaultActor 'os-user' (OTEL_AUDIT_DEFAULT_ACTOR=os-user) or withOsIdentity(event) make it the OS user running the process",
+  );
+  expect(messageOf({ action: 'LOGIN', outcome: 'success', actor: 'alice' })).toMatch(/expected object/);
+});
+
 describe('an event with several problems lists every one of them', () => {
   it('lists each problem with its path', () => {
     const event = {

@@ -125,6 +125,27 @@ describe('a processor after the audit processor throws', () => {
   });
 });
 
+describe('onLoss', () => {
+  // Found in review: an onLoss that records the loss as an audit event after shutdown called itself until the stack
+  // overflowed, 721 losses counted for one.
+  it('a loss the callback causes itself is counted, not passed to it again', async () => {
+    const calls: number[] = [];
+    let audit: TestPipeline['audit'] | undefined;
+    const p = await makePipeline({
+      onLoss: (event) => {
+        calls.push(event.records.length);
+        void audit!.record({ ...loginEvent(99), action: 'RECORD_LOST' }).catch(() => undefined);
+      },
+    });
+    cleanups.push(() => p.dispose());
+    audit = p.audit;
+    await p.provider.shutdown();
+    await expect(p.audit.record(loginEvent(1))).rejects.toThrow(AuditLossError);
+    expect(calls).toEqual([1]);
+    expect(p.processor.stats().dropped).toBe(2);
+  });
+});
+
 describe('the SDK disabled', () => {
   it('with OTEL_AUDIT_DEFAULT_ACTOR=os-user, an event without an actor gets the SDK-disabled receipt, not a throw', async () => {
     const before = process.env.OTEL_AUDIT_DEFAULT_ACTOR;
