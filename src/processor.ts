@@ -478,7 +478,9 @@ export class AuditLogRecordProcessor implements LogRecordProcessor {
   /** Reports a refused record as lost (counted, onLoss) and returns the error its receipt rejects with. */
   private refused(recordId: string | undefined): AuditLossError {
     const reason = this.refusal() ?? 'no room';
-    this.loss.report({ records: [{ recordId, seq: undefined }], reason, streamId: this.streamId });
+    const event = { records: [{ recordId, seq: undefined }], reason, streamId: this.streamId };
+    if (this.closing) this.loss.reportAfterClose(event);
+    else this.loss.report(event);
     return new AuditLossError(`audit record refused: ${reason}`, recordId !== undefined ? [recordId] : []);
   }
 

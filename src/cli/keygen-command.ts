@@ -87,7 +87,9 @@ export async function runKeygenCommand(argv: string[], out: (s: string) => void,
     return 2;
   }
   out(`key id: ${pair.keyId}\n`);
-  out(`private key: ${privPath} (mode 0600) — set OTEL_AUDIT_SIGNING_KEY_FILE to this path; keep it secret\n`);
-  out(`public key:  ${pubPath} (mode 0644) — verify with: otel-audit verify --pubkey ${pubPath} <file|dir>...\n`);
+  // Quoted for the shell when they need it (a directory with a space), so the command printed runs as printed.
+  const shell = (p: string): string => (/^[\w@%+=:,./-]+$/.test(p) ? p : `'${p.replaceAll("'", "'\\''")}'`);
+  out(`private key: ${shell(privPath)} (mode 0600) — set OTEL_AUDIT_SIGNING_KEY_FILE to this path; keep it secret\n`);
+  out(`public key:  ${shell(pubPath)} (mode 0644) — verify with: otel-audit verify --pubkey ${shell(pubPath)} <file|dir>...\n`);
   return 0;
 }

@@ -321,7 +321,7 @@ export function resolveOptions(code: AuditProcessorOptions = {}, env: NodeJS.Pro
     throw new AuditConfigError(`otel-audit options (${kindOf(code)}) are invalid: an object is expected`);
   }
   checkNames(code, OPTION_NAMES, '');
-  if (code.onLoss !== undefined && typeof code.onLoss !== 'function') bad('onLoss', code.onLoss, 'a function (records, reason) => void');
+  if (code.onLoss !== undefined && typeof code.onLoss !== 'function') bad('onLoss', code.onLoss, 'a function ({ records, reason, streamId }) => void');
   checkExporter(code.exporter);
   const { values, explicit } = resolveTable(code, env);
   const { dir, 'exporter.protocol': protocol, ...rest } = values;

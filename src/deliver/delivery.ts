@@ -152,7 +152,7 @@ export class Delivery {
     // Until closed, a state file naming this pid is this live stream's, not an earlier process's (stream-state.ts).
     own(o.streamId);
     o.metrics.depth = () => this.memRecords;
-    this.outageNotice = new OutageNotice(o.file);
+    this.outageNotice = new OutageNotice(o.file, o.streamId);
     this.loop = new ExportLoop({
       sender: o.sender,
       streamId: o.streamId,
@@ -185,7 +185,7 @@ export class Delivery {
         failed: (r) => (this.lastError = `export: ${r.message}`),
         retrying: (r, count, delay) => {
           diag.warn(`otel-audit: export of ${count} records failed (${r.message}); retrying in ${delay} ms`);
-          if (!this.closed) this.outageNotice.failed(r.message);
+          if (!this.closed) this.outageNotice.failed(r.message, true);
           // After close, close() itself spools what is left (and the journal may be closed already).
           if (o.file === 'fallback' && this.journal !== undefined && !this.closed) this.spoolUnsent();
         },
@@ -196,9 +196,9 @@ export class Delivery {
     // The transport's own retries (up to OTEL_EXPORTER_OTLP_TIMEOUT, on timers that keep no process alive) are the
     // first sign of an outage. Fallback mode: a failed attempt is the outage, and must not hold receipts, or an app
     // awaiting one ends there.
-    o.sender.onRetry?.(() => {
+    o.sender.onRetry?.((detail) => {
       if (this.closed) return;
-      this.outageNotice.failed();
+      this.outageNotice.failed(detail, false);
       if (o.file === 'fallback' && this.journal !== undefined) this.spoolUnsent();
     });
   }

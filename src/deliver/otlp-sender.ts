@@ -73,7 +73,7 @@ export interface BatchSender {
    * `listener` is called each time the transport is about to retry an export whose attempt failed, before it
    * waits (the export itself has not returned yet). Optional: a sender without retries of its own has none.
    */
-  onRetry?(listener: () => void): void;
+  onRetry?(listener: (detail: string | undefined) => void): void;
 }
 
 interface Outgoing {
@@ -209,9 +209,12 @@ interface ExportDelegate {
 
 /** otlp-exporter-base's transport: one attempt (`HttpExporterTransport`) or the retrying one around it. */
 interface ExporterTransport {
-  send(data: Uint8Array, timeoutMillis: number): Promise<{ status: 'success' | 'failure' | 'retryable'; retryInMillis?: number; data?: Uint8Array }>;
+  send(data: Uint8Array, timeoutMillis: number): Promise<{ status: 'success' | 'failure' | 'retryable'; retryInMillis?: number; data?: Uint8Array; error?: unknown }>;
   shutdown(): void;
 }
+
+/** Why a retryable attempt failed, as the transport said it (`connect ECONNREFUSED 127.0.0.1:4999`), if it did. */
+const retryReason = (r: { error?: unknown }): string | undefined => (r.error instanceof Error && r.error.message !== '' ? r.error.message : undefined);
 
 /**
  * The wait before the next attempt: the collector's Retry-After when it gave a usable one (0 included), else the
@@ -241,8 +244,8 @@ const JITTER = 0.2;
  */
 class ReleasableRetryingTransport implements ExporterTransport {
   private released = false;
-  /** Called before each backoff wait (OtlpSender.onRetry). */
-  onRetry: (() => void) | undefined;
+  /** Called before each backoff wait (OtlpSender.onRetry), with the failed attempt's reason when it gave one. */
+  onRetry: ((detail: string | undefined) => void) | undefined;
   /** The Retry-After of the last send's final answer, when it asked for more than the export timeout had left. */
   retryAfterMillis: number | undefined;
   /**
@@ -304,7 +307,7 @@ class ReleasableRetryingTransport implements ExporterTransport {
         this.retryAfterMillis = retryInMillis === result.retryInMillis ? retryInMillis : undefined;
         return result;
       }
-      this.onRetry?.();
+      this.onRetry?.(retryReason(result));
       await new Promise<void>((resolve) => setTimeout(resolve, retryInMillis).unref());
       if (this.released) return result;
       result = await this.attempt(data, remaining);
@@ -385,7 +388,7 @@ export class OtlpSender implements BatchSender {
    * undefined once gzip is settled either way (a gzip request was taken, or the switch was made).
    */
   private uncompressed: (() => Route) | undefined;
-  private retryListener: (() => void) | undefined;
+  private retryListener: ((detail: string | undefined) => void) | undefined;
   private busy = false;
   /** Success answers in a row whose body was no OTLP response (see UNREADABLE_RETRIES). */
   private unreadableInARow = 0;
@@ -554,7 +557,7 @@ export class OtlpSender implements BatchSender {
     await Promise.all(this.routes.map((r) => r.delegate.shutdown()));
   }
 
-  onRetry(listener: () => void): void {
+  onRetry(listener: (detail: string | undefined) => void): void {
     this.retryListener = listener;
     for (const r of this.routes) if (r.retries !== undefined) r.retries.onRetry = listener;
   }

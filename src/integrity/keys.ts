@@ -207,12 +207,13 @@ function looksLikeEncodedSecret(value: string): boolean {
 export function keyFilePathShown(path: string): boolean {
   if (looksLikeKeyMaterial(path)) return false;
   // A bare name ending as key files do (`audit-signing.key.pem`, keygen's names) is a file name, not a pasted key:
-  // hiding it left users guessing which of their own files was missing (found in review).
-  return /[/\\]/.test(path) || existsSync(path) || KEY_FILE_NAME.test(path);
+  // hiding it left users guessing which of their own files was missing (found in review). Only one too short to be
+  // an HMAC secret (HMAC_MIN_KEY_BYTES): `correct-horse-battery-staple-2026!.key` could be one (found in re-review).
+  return /[/\\]/.test(path) || existsSync(path) || (Buffer.byteLength(path) < HMAC_MIN_KEY_BYTES && KEY_FILE_NAME.test(path));
 }
 
 /** A bare file name that ends as a key file's does (.pem, .key, .pub), with no white space. */
-const KEY_FILE_NAME = /^[^\s/\\]{1,200}\.(?:pem|key|pub)$/i;
+const KEY_FILE_NAME = /^[^\s/\\]+\.(?:pem|key|pub)$/i;
 
 /** A key file's path for a message: quoted, or a placeholder (keyFilePathShown). */
 export function keyFileName(path: string): string {
@@ -228,9 +229,20 @@ export function keyFileReadProblem(path: string, code: string | undefined, hint:
   if (!keyFilePathShown(path)) {
     return `no such file${code === undefined ? '' : ` (${code})`}, and the value is no path (no /), so it may be the key itself (value hidden); ${hint}`;
   }
-  // A relative path is read from the working directory, which is not always the one the user thinks of.
-  const where = code === 'ENOENT' && !isAbsolute(path) ? ` in the working directory ${JSON.stringify(process.cwd())}` : '';
-  return `cannot read ${JSON.stringify(path)}${where}${code === undefined ? '' : ` (${code})`}`;
+  return `cannot read ${JSON.stringify(path)}${inWorkingDirectory(path, code)}${code === undefined ? '' : ` (${code})`}`;
+}
+
+/**
+ * ` in the working directory "…"` for a relative path that does not exist: it is read from there, which is not always
+ * the directory the user thinks of. Empty otherwise, and when the working directory itself is gone.
+ */
+export function inWorkingDirectory(path: string, code: string | undefined): string {
+  if (code !== 'ENOENT' || isAbsolute(path)) return '';
+  try {
+    return ` in the working directory ${JSON.stringify(process.cwd())}`;
+  } catch {
+    return '';
+  }
 }
 
 const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true });

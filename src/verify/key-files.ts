@@ -5,7 +5,7 @@
  */
 import { AuditConfigError } from '../core/errors.js';
 import type { KeyFileStat } from '../integrity/key-file-mode.js';
-import { keyFileName, keyFilePathShown, keyFileReadProblem, keyFileText, loadVerifyingKeys, secretKeyFileWarning, type VerifyingKey } from '../integrity/keys.js';
+import { inWorkingDirectory, keyFileName, keyFilePathShown, keyFileReadProblem, keyFileText, loadVerifyingKeys, secretKeyFileWarning, type VerifyingKey } from '../integrity/keys.js';
 import { NotRegularFileError, readSmallRegularFile } from './safe-read.js';
 
 /** Key files are a few hundred bytes; anything much larger is not a key, and is not read whole. */
@@ -23,7 +23,8 @@ async function readKeyFile(path: string, what: string, warnings: string[]): Prom
       throw new AuditConfigError(`${what}: ${keyFileReadProblem(path, (e as NodeJS.ErrnoException).code, `${flag} takes the path of a file holding the key, not the key itself`)}`);
     }
     if (e instanceof NotRegularFileError) throw new AuditConfigError(`${what} ${JSON.stringify(path)} ${e.message}`);
-    throw new AuditConfigError(`cannot read ${what} ${JSON.stringify(path)} (${(e as NodeJS.ErrnoException).code ?? 'error'})`);
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new AuditConfigError(`cannot read ${what} ${JSON.stringify(path)}${inWorkingDirectory(path, code)} (${code ?? 'error'})`);
   }
   const named = `${what} ${keyFileName(path)}`;
   const kind = what === 'HMAC key file' ? 'hmac' : 'pem';

@@ -521,7 +521,7 @@ describe('resolveOptions', () => {
 
   it('refuses an onLoss that is not a function (it would throw at the first loss, said only on diag)', () => {
     const err = configError(() => resolveOptions({ onLoss: 'log' } as unknown as AuditProcessorOptions, {}));
-    expect(err.message).toBe('otel-audit option onLoss="log" is invalid: allowed values are a function (records, reason) => void');
+    expect(err.message).toBe('otel-audit option onLoss="log" is invalid: allowed values are a function ({ records, reason, streamId }) => void');
     const onLoss = (): void => undefined;
     expect(resolveOptions({ onLoss }, {}).onLoss).toBe(onLoss);
   });

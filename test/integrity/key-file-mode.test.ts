@@ -162,6 +162,12 @@ describe('verify and search', () => {
     expect(closed.err).not.toMatch(/warning/);
   });
 
+  it('verify: a missing relative key file is named with the working directory it was looked for in', async () => {
+    const r = await run('verify', ['--hmac-key-file', 'no-such-hmac.key', journal()]);
+    expect(r.code).toBe(2);
+    expect(r.err).toContain(`cannot read HMAC key file "no-such-hmac.key" in the working directory ${JSON.stringify(process.cwd())} (ENOENT)`);
+  });
+
   it('verify: a --pubkey file holding a private key is a secret too; a public key file is not', async () => {
     const f = journal();
     const priv = keyFile(PAIR.privateKeyPem, 0o640);

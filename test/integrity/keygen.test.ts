@@ -1,4 +1,5 @@
 /** `otel-audit keygen --out-dir DIR`. */
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -38,6 +39,13 @@ describe('otel-audit keygen', () => {
     } finally {
       process.chdir(cwd);
     }
+    // A directory with a space (and a quote) is quoted for the shell, so the printed command runs as printed.
+    const spaced = join(dir, "it's spaced");
+    const r = await run(['--out-dir', spaced]);
+    expect(r.code).toBe(0);
+    const quoted = /--pubkey ('.*') <file/.exec(r.out)?.[1];
+    expect(quoted).toBe(`'${join(spaced, PUBLIC_KEY_FILE).replaceAll("'", "'\\''")}'`);
+    expect(execFileSync('sh', ['-c', `cat ${quoted!}`], { encoding: 'utf8' })).toContain('BEGIN PUBLIC KEY');
   });
 
   it('writes a usable key pair with the right modes and prints the key id', async () => {

@@ -347,7 +347,8 @@ try { loadSigningKeys({ ${JSON.stringify(name)}: ${JSON.stringify(path)} }); con
   it.each(['audit-signing.key.pem', 'audit-signing.pub.pem', 'hmac.key', 'PROD.PEM'])('a missing bare key file name %s is named, with the working directory', (name) => {
     configError(() => loadSigningKeys({ OTEL_AUDIT_HMAC_KEY_FILE: name }), [], new RegExp(`^OTEL_AUDIT_HMAC_KEY_FILE: cannot read ${JSON.stringify(name).replace(/\./g, '\\.')} in the working directory ".*" \\(ENOENT\\)$`));
   });
-  it.each(['correct-horse-battery-staple-2026!', 'hmac.ky', 'my secret.key'])('a missing bare value %s that is no key file name stays hidden', (value) => {
+  // Found in re-review: a passphrase is a valid HMAC secret, and one ending in .key/.pem/.pub was shown.
+  it.each(['correct-horse-battery-staple-2026!', 'hmac.ky', 'my secret.key', 'correct-horse-battery-staple-2026!.key', 'my-audit-hmac-passphrase-for-prod.pem'])('a missing bare value %s that is no key file name stays hidden', (value) => {
     configError(() => loadSigningKeys({ OTEL_AUDIT_HMAC_KEY_FILE: value }), [value], /value hidden/);
   });
 

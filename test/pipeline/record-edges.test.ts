@@ -144,6 +144,26 @@ describe('onLoss', () => {
     expect(calls).toEqual([1]);
     expect(p.processor.stats().dropped).toBe(2);
   });
+
+  // Found in re-review: the same callback recording later (setImmediate) went on for ever, 6,993 calls in 500 ms.
+  it('after shutdown, only the first refused record is passed to it, also when it records later', async () => {
+    const calls: number[] = [];
+    let audit: TestPipeline['audit'] | undefined;
+    const p = await makePipeline({
+      onLoss: (event) => {
+        calls.push(event.records.length);
+        setImmediate(() => void audit!.record({ ...loginEvent(99), action: 'RECORD_LOST' }).catch(() => undefined));
+      },
+    });
+    cleanups.push(() => p.dispose());
+    audit = p.audit;
+    await p.provider.shutdown();
+    await expect(p.audit.record(loginEvent(1))).rejects.toThrow(AuditLossError);
+    await expect(p.audit.record(loginEvent(2))).rejects.toThrow(AuditLossError);
+    for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
+    expect(calls).toEqual([1]);
+    expect(p.processor.stats().dropped).toBe(3);
+  });
 });
 
 describe('the SDK disabled', () => {
