@@ -41,7 +41,8 @@ export class OutageNotice {
     if (this.said || (!exhausted && now - this.since < ANNOUNCE_AFTER_MS)) return;
     this.said = true;
     const why = this.lastDetail === undefined ? '' : ` (${this.lastDetail})`;
-    sayLoudly(`otel-audit: the collector has not taken audit records of stream ${this.streamId.slice(0, 8)} for ${Math.round((now - this.since) / 1000)} s${why}; retrying: ${WAITING[this.file]} (said again when it takes them)`, 'warn');
+    const lasting = now - this.since >= 1000 ? ` for ${Math.round((now - this.since) / 1000)} s` : '';
+    sayLoudly(`otel-audit: the collector has not taken audit records of stream ${this.streamId.slice(0, 8)}${lasting}${why}; retrying: ${WAITING[this.file]} (said again when it takes them)`, 'warn');
   }
 
   /** The collector acknowledged a whole request. */

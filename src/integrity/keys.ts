@@ -517,7 +517,7 @@ export function readSigningKeys(env: NodeJS.ProcessEnv, warn: (message: string) 
  * the OTEL_AUDIT_HMAC_KEY notation (`base64:`, `hex:` or raw text). Duplicates are dropped. Throws
  * AuditConfigError naming the file (or the secret's position) for anything unusable.
  */
-export function loadVerifyingKeys(paths: readonly string[], hmacSecrets: readonly string[] = []): VerifyingKey[] {
+export function loadVerifyingKeys(paths: readonly string[], hmacSecrets: readonly string[] = [], pemTexts: readonly { text: string; what: string }[] = []): VerifyingKey[] {
   const out: VerifyingKey[] = [];
   const seen = new Set<string>();
   const add = (keyId: string, algorithm: IntegrityAlgorithm, key: KeyObject, fingerprint: string): void => {
@@ -525,9 +525,15 @@ export function loadVerifyingKeys(paths: readonly string[], hmacSecrets: readonl
     seen.add(fingerprint);
     out.push(handle(keyId, algorithm, key));
   };
-  for (const path of paths) {
-    const what = `public key file ${keyFileName(path)}`;
-    const text = readKeyFile(path, what, HINT_PUBKEY_FILE, 'pem');
+  // `pemTexts`: key files the caller has read already (verify/key-files.ts), so that what was checked is what is used.
+  const pems = [
+    ...paths.map((path) => {
+      const what = `public key file ${keyFileName(path)}`;
+      return { text: readKeyFile(path, what, HINT_PUBKEY_FILE, 'pem'), what };
+    }),
+    ...pemTexts,
+  ];
+  for (const { text, what } of pems) {
     const blocks = pemBlocks(text);
     if (blocks.length === 0) throw new AuditConfigError(`${what}: no PEM block found (expected "BEGIN PUBLIC KEY" or "BEGIN PRIVATE KEY")`);
     for (const b of blocks) {

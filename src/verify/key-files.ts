@@ -45,10 +45,12 @@ export interface LoadedKeys {
 
 /** Throws AuditConfigError (one line) for a key file that cannot be read or holds no valid key. */
 export async function loadKeyFiles(pubkeyFiles: readonly string[], hmacKeyFiles: readonly string[]): Promise<LoadedKeys> {
-  // Checked first with a non-blocking open: loadVerifyingKeys reads synchronously, and a FIFO would hang it.
+  // Read here with a non-blocking open (a FIFO never hangs it), and parsed from what was read: the file checked is
+  // the file used (found in re-review: it was opened again by path, so a file swapped in between was never checked).
   const warnings: string[] = [];
-  for (const f of pubkeyFiles) await readKeyFile(f, 'public key file', warnings);
-  const pubkeys = loadVerifyingKeys(pubkeyFiles);
+  const pems: { text: string; what: string }[] = [];
+  for (const f of pubkeyFiles) pems.push({ text: await readKeyFile(f, 'public key file', warnings), what: `public key file ${keyFileName(f)}` });
+  const pubkeys = loadVerifyingKeys([], [], pems);
   const hmacSecrets: string[] = [];
   for (const f of hmacKeyFiles) hmacSecrets.push(await readKeyFile(f, 'HMAC key file', warnings));
   // Decoded here too, so a bad secret is a usage error naming its file (never its content).

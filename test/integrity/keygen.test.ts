@@ -157,3 +157,23 @@ describe.skipIf(skipWithoutStrace('test/integrity/keygen'))('otel-audit keygen u
     expect(statSync(join(out, PUBLIC_KEY_FILE)).mode & 0o777).toBe(0o644);
   });
 });
+
+// Found in re-review: verify opened each --pubkey file twice, checked it by the first read and used the second, so a
+// file swapped in between was never checked. Counted from the real system calls.
+describe.skipIf(skipWithoutStrace('test/integrity/keygen'))('verify --pubkey under strace', () => {
+  it('opens each key file once', async () => {
+    const work = join(dir, 'traced-verify');
+    mkdirSync(work);
+    const keys = join(work, 'keys');
+    expect((await run(['--out-dir', keys])).code).toBe(0);
+    const pub = join(keys, PUBLIC_KEY_FILE);
+    const journal = join(work, 'empty.jsonl');
+    writeFileSync(journal, '');
+    const wrapper = join(work, 'verify.mjs');
+    const cli = join(import.meta.dirname, '../../dist/cli.js');
+    writeFileSync(wrapper, `process.argv.splice(1, process.argv.length, ${JSON.stringify(cli)}, 'verify', '--pubkey', ${JSON.stringify(pub)}, ${JSON.stringify(journal)});\nawait import(${JSON.stringify(pathToFileURL(cli).href)});\n`);
+    const t = await runTraced(wrapper, {}, work);
+    expect(t.stderr).toContain('no audit records'); // exit 2: the empty input; the keys were read before it
+    expect(t.events.filter((e) => e.kind === 'open' && e.path === pub)).toHaveLength(1);
+  });
+});
