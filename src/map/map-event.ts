@@ -111,7 +111,17 @@ function issueMessage(i: ZodIssueLike): string {
     // Date or NaN is of the branch's type, though zod reports it as a type error.
     const wrongType = (x: ZodIssueLike): boolean => x.code === 'invalid_type' && x.path.length === 0 && x.received === undefined;
     const ofType = i.errors.filter((branch) => branch.length > 0 && !branch.some(wrongType));
-    if (ofType.length === 1) return ofType[0]!.map((x) => (x.path.length > 0 ? `${x.path.map(String).join('.')}: ` : '') + issueMessage(x)).join(', ');
+    const messages = (branch: readonly ZodIssueLike[]): string => branch.map((x) => (x.path.length > 0 ? `${x.path.map(String).join('.')}: ` : '') + issueMessage(x)).join(', ');
+    if (ofType.length === 1) return messages(ofType[0]!);
+    if (ofType.length > 1) {
+      // Found in review: 129 numbers, or [NaN], read "items must all be of one type". Every array branch breaking
+      // the same rule of its own (too many items) is that rule; one branch whose items have its type but break its
+      // rule (NaN among numbers: zod sets `received`) is that branch.
+      const own = new Set(ofType.map((branch) => (branch.every((x) => x.path.length === 0) ? messages(branch) : '')));
+      if (own.size === 1 && !own.has('')) return [...own][0]!;
+      const typed = ofType.filter((branch) => branch.some((x) => x.code === 'invalid_type' && x.received !== undefined));
+      if (typed.length === 1) return messages(typed[0]!);
+    }
     const expectedOf = (xs: readonly ZodIssueLike[]): string[] => [...new Set(xs.flatMap((x) => (x.code === 'invalid_type' && x.expected !== undefined ? [x.expected] : [])))];
     // Several arrays of one item type each, none matching: items of mixed types.
     if (ofType.length > 1) return `items must all be of one type: ${expectedOf(ofType.flat()).join(', ')}`;

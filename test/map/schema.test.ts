@@ -236,6 +236,23 @@ it('a missing actor says how to give one; an actor of the wrong type says what i
   expect(messageOf({ action: 'LOGIN', outcome: 'success', actor: 'alice' })).toMatch(/expected object/);
 });
 
+// Found in review: these read "items must all be of one type", with an empty list for 129 numbers.
+it.each<[string, unknown[], string]>([
+  ['129 numbers', Array(129).fill(1), 'at most 128 items'],
+  ['129 strings', Array(129).fill('x'), 'at most 128 items'],
+  ['[NaN]', [NaN], '0: must be a finite number'],
+  ['[1, NaN]', [1, NaN], '1: must be a finite number'],
+  ['["a", 1]', ['a', 1], 'items must all be of one type: string, number, boolean'],
+])('a detail array of %s says what is wrong with it', (_label, value, message) => {
+  let issues: readonly ValidationIssue[] = [];
+  try {
+    validateEvent({ ...MINIMAL, details: { list: value } });
+  } catch (e) {
+    issues = (e as AuditValidationError).issues;
+  }
+  expect(issues).toEqual([{ path: 'details.list', message }]);
+});
+
 describe('an event with several problems lists every one of them', () => {
   it('lists each problem with its path', () => {
     const event = {
