@@ -7,7 +7,7 @@
  * the effective uid; `audit.source.id` / `client.address` the host name (`audit.source.type` = hostname).
  */
 import { hostname, userInfo } from 'node:os';
-import { MAX_DETAILS, SourceSchema, type AuditActor, type AuditEvent } from './schema.js';
+import { AuditEventSchema, MAX_DETAILS, SourceSchema, type AuditActor, type AuditEvent } from './schema.js';
 
 export interface OsIdentity {
   /** `{ id: <login name>, type: 'user', name: <login name> }`. */
@@ -47,11 +47,28 @@ export function osIdentity(): OsIdentity {
 export function withOsIdentity(event: AuditEventDraft): AuditEvent {
   // Not an event object at all: left to validation, which says so (spreading it would invent fields or throw).
   if (typeof event !== 'object' || event === null || Array.isArray(event)) return event as AuditEvent;
+  try {
+    return filled(event);
+  } catch {
+    // A getter that throws: validation reads the event again and reports it as it would without the default
+    // (found in review: the caller's own error surfaced instead of AuditValidationError).
+    return event as AuditEvent;
+  }
+}
+
+/** The event's fields as validation reads them: own ones, and the schema's fields from getters of its class too. */
+const EVENT_FIELDS = Object.keys(AuditEventSchema.shape);
+
+function filled(event: AuditEventDraft): AuditEvent {
   const hasActor = event.actor !== undefined;
   const hasSource = event.source !== undefined;
   if (hasActor && hasSource) return event as AuditEvent;
   const id = osIdentity();
-  const out = { ...event } as AuditEvent;
+  // A spread keeps only own enumerable properties: an event of a class whose fields are getters lost them (found
+  // in review), where validation, which reads each field by name, takes them.
+  const fields = { ...event } as Record<string, unknown>;
+  for (const k of EVENT_FIELDS) if (!Object.hasOwn(fields, k) && (event as Record<string, unknown>)[k] !== undefined) fields[k] = (event as Record<string, unknown>)[k];
+  const out = fields as unknown as AuditEvent;
   if (!hasActor) {
     out.actor = { ...id.actor } satisfies AuditActor;
     const d: unknown = event.details;

@@ -132,3 +132,39 @@ describe('examples/audited-cli: one record per invocation', () => {
     expect((await verifyFiles([collectorFile, auditDir])).ok).toBe(true);
   });
 });
+
+// Found in review: with the os-user default, an event whose getter throws surfaced the caller's own error, and an
+// event of a class whose fields are getters lost them (a spread keeps own properties only); without the default
+// both are read as validation reads them.
+describe('withOsIdentity and events that are not plain objects', () => {
+  it('a getter that throws: AuditValidationError, as without the default', async () => {
+    const { prepareEvent } = await import('../../src/map/map-event.js');
+    const hostile = {
+      action: 'LOGIN',
+      outcome: 'success',
+      get target(): never {
+        throw new Error('getter broke');
+      },
+    };
+    expect(() => prepareEvent(withOsIdentity(hostile as unknown as AuditEventDraft))).toThrow(AuditValidationError);
+  });
+
+  it('an event of a class whose fields are getters keeps them', async () => {
+    const { prepareEvent } = await import('../../src/map/map-event.js');
+    class LoginEvent {
+      get action(): string {
+        return 'LOGIN';
+      }
+      get outcome(): 'success' {
+        return 'success';
+      }
+      get target(): { id: string; type: string } {
+        return { id: 'acct-1', type: 'account' };
+      }
+    }
+    const m = prepareEvent(withOsIdentity(new LoginEvent() as unknown as AuditEventDraft));
+    expect(m.attributes['audit.action']).toBe('LOGIN');
+    expect(m.attributes['audit.target.id']).toBe('acct-1');
+    expect(m.attributes['audit.actor.id']).toBe(osIdentity().actor.id);
+  });
+});
