@@ -6,7 +6,8 @@ import { uuidV4 } from '../core/uuid.js';
 import { isIP } from 'node:net';
 import type { AnyValueMap } from '../otel/types.js';
 import { AuditValidationError, type ValidationIssue } from '../core/errors.js';
-import { AuditEventSchema, type AuditEvent } from './schema.js';
+import { ActorSchema, AuditEventSchema, SourceSchema, type AuditEvent } from './schema.js';
+import type { z } from 'zod';
 import { isReservedEventName } from './reserved.js';
 import * as A from '../core/attributes.js';
 
@@ -139,6 +140,19 @@ export function sourceType(address: string): 'ipv4' | 'ipv6' | 'hostname' {
   return v === 4 ? 'ipv4' : v === 6 ? 'ipv6' : 'hostname';
 }
 
+/** The semantic attributes the typed fields write, each with the field and its rule (schema.ts). */
+const FIELD_OF_DETAIL: ReadonlyMap<string, { name: string; rule: z.ZodType }> = new Map([
+  [A.ATTR_USER_ID, { name: 'actor.id', rule: ActorSchema.shape.id }],
+  [A.ATTR_USER_NAME, { name: 'actor.name', rule: ActorSchema.shape.name.unwrap() }],
+  [A.ATTR_USER_ROLES, { name: 'actor.roles', rule: ActorSchema.shape.roles.unwrap() }],
+  [A.ATTR_CLIENT_ADDRESS, { name: 'source.address', rule: SourceSchema.shape.address }],
+  [A.ATTR_CLIENT_PORT, { name: 'source.port', rule: SourceSchema.shape.port.unwrap() }],
+  [A.ATTR_SESSION_ID, { name: 'session.id', rule: AuditEventSchema.shape.session.unwrap().shape.id }],
+  [A.ATTR_HTTP_REQUEST_METHOD, { name: 'request.method', rule: AuditEventSchema.shape.request.unwrap().shape.method.unwrap() }],
+  [A.ATTR_URL_PATH, { name: 'request.path', rule: AuditEventSchema.shape.request.unwrap().shape.path.unwrap() }],
+  [A.ATTR_ERROR_TYPE, { name: 'error.type', rule: AuditEventSchema.shape.error.unwrap().shape.type }],
+]);
+
 export function mapEvent(e: ValidatedEvent): MappedRecord {
   const recordId = e.id ?? uuidV4();
   const a: AnyValueMap = {
@@ -171,8 +185,21 @@ export function mapEvent(e: ValidatedEvent): MappedRecord {
   if (e.details !== undefined) {
     const collisions: ValidationIssue[] = [];
     for (const key of Object.keys(e.details)) {
-      if (Object.hasOwn(a, key)) collisions.push({ path: `details.${key}`, message: `collides with the mapped attribute ${key}` });
-      else a[key] = e.details[key];
+      if (Object.hasOwn(a, key)) {
+        collisions.push({ path: `details.${key}`, message: `collides with the mapped attribute ${key}` });
+        continue;
+      }
+      // A semantic attribute a typed field writes keeps that field's rules when given as a detail (found in review:
+      // `user.id` = "root\nFAKE" or `client.address` = "10.0.0.1:22" went through as details).
+      const field = FIELD_OF_DETAIL.get(key);
+      if (field !== undefined) {
+        const r = field.rule.safeParse(e.details[key]);
+        if (!r.success) {
+          collisions.push({ path: `details.${key}`, message: `is written by ${field.name} and takes its rules: ${r.error.issues.map((i) => issueMessage(i as ZodIssueLike)).join(', ')}` });
+          continue;
+        }
+      }
+      a[key] = e.details[key];
     }
     if (collisions.length > 0) throw new AuditValidationError(collisions);
   }

@@ -419,3 +419,40 @@ describe('mapEvent: details colliding with mapped attributes', () => {
     expect(r.attributes[key]).toBe('v');
   });
 });
+
+// Found in review: a semantic attribute that a typed field writes went through as a detail with none of its rules.
+describe('a detail named as a semantic attribute a typed field writes', () => {
+  const service = { action: 'CALL', outcome: 'success' as const, actor: { id: 'svc', type: 'service' as const } };
+  const issuesOf = (details: Record<string, unknown>): readonly ValidationIssue[] => {
+    try {
+      prepareEvent({ ...service, details } as AuditEvent);
+    } catch (e) {
+      if (e instanceof AuditValidationError) return e.issues;
+      throw e;
+    }
+    return [];
+  };
+  it.each<[string, unknown, RegExp | undefined]>([
+    ['user.id', 'root\nFAKE', /^is written by actor\.id and takes its rules: /],
+    ['user.id', 'alice', undefined],
+    ['user.roles', ['admin\u202e'], /^is written by actor\.roles and takes its rules: /],
+    ['user.roles', ['admin', 'auditor'], undefined],
+    ['client.address', '10.0.0.1:22', /^is written by source\.address and takes its rules: must be one IPv4 or IPv6 address or host name/],
+    ['client.address', '10.0.0.1', undefined],
+    ['client.port', -1, /^is written by source\.port and takes its rules: /],
+    ['client.port', 443, undefined],
+    ['session.id', '', /^is written by session\.id and takes its rules: /],
+    ['http.request.method', 'GET\r\nX: 1', /^is written by request\.method and takes its rules: /],
+    ['url.path', '/login', undefined],
+    ['error.type', '\u200b', /^is written by error\.type and takes its rules: /],
+    ['other.key', 'root\nFAKE', undefined],
+  ])('%s = %j', (key, value, refused) => {
+    const issues = issuesOf({ [key]: value });
+    if (refused === undefined) expect(issues).toEqual([]);
+    else {
+      expect(issues).toHaveLength(1);
+      expect(issues[0]!.path).toBe(`details.${key}`);
+      expect(issues[0]!.message).toMatch(refused);
+    }
+  });
+});
