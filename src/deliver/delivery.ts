@@ -197,6 +197,9 @@ export class Delivery {
     // first sign of an outage. Fallback mode: a failed attempt is the outage, and must not hold receipts, or an app
     // awaiting one ends there.
     o.sender.onRetry?.((detail) => {
+      // The reason a shutdown gives for records not acknowledged: the transport's own, rather than "timeout" when
+      // it was still retrying then (found in a new-user review: a wrong port said only "timeout").
+      if (detail !== undefined) this.lastError = `export: ${detail}`;
       if (this.closed) return;
       this.outageNotice.failed(detail, false);
       if (o.file === 'fallback' && this.journal !== undefined) this.spoolUnsent();

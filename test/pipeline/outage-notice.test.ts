@@ -51,6 +51,19 @@ describe('outage notice', () => {
     expect(p.collector.stats().records).toBe(6);
   });
 
+  // Found in a new-user review: with a wrong port, a shutdown during the transport's retries said only "timeout".
+  it('a shutdown while the transport retries names its reason', async () => {
+    // The transport may retry for 10 s; the shutdown waits 1.5 s.
+    const p: TestPipeline = await makePipeline({ exportTimeoutMillis: 1500, exporter: { timeoutMillis: 10_000 } });
+    cleanups.push(() => p.dispose());
+    await p.collector.stop();
+    const said = captureStderr();
+    await p.audit.record(loginEvent(0));
+    await p.provider.shutdown();
+    const line = said.find((l) => l.includes('not acknowledged by the collector'));
+    expect(line).toMatch(/not acknowledged by the collector \(export: .*ECONNREFUSED.*\); kept in /);
+  });
+
   // Found in re-review: one 503 (retried and taken) printed a pair of lines.
   it('a request refused once and taken on the retry says nothing', async () => {
     const p: TestPipeline = await makePipeline();
