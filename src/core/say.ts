@@ -14,6 +14,11 @@ export { writeStderrSync };
 export function sayLoudly(msg: string, level: 'error' | 'warn' = 'error', sync = false): void {
   diag[level](msg);
   if (sync) return writeStderrSync(msg + '\n');
+  stderrLine(msg);
+}
+
+/** One line on stderr, through the stream; a stderr that fails never throws here. */
+function stderrLine(msg: string): void {
   try {
     process.stderr.write(msg + '\n');
   } catch {
@@ -36,9 +41,5 @@ export function sayOnce(msg: string): void {
   }
   if (saidOnce.has(msg)) return;
   saidOnce.add(msg);
-  try {
-    process.stderr.write(msg + '\n');
-  } catch {
-    /* stderr gone */
-  }
+  stderrLine(msg);
 }

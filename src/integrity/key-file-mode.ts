@@ -53,10 +53,9 @@ export function keyFileModeProblem(st: KeyFileStat, reader: KeyFileReader = this
   const group = access((mode >> 3) & (viaGroup ? WRITE : READ | WRITE));
   const other = access(mode & (READ | WRITE));
   if (group === '' && other === '') return undefined;
+  // Not both empty here, so equal means both have the same access.
   const who =
-    group !== '' && group === other
-      ? `its group and other users can ${group} it`
-      : [group !== '' ? `its group can ${group} it` : '', other !== '' ? `other users can ${other} it` : ''].filter(Boolean).join('; ');
+    group === other ? `its group and other users can ${group} it` : [group && `its group can ${group} it`, other && `other users can ${other} it`].filter(Boolean).join('; ');
   const octal = `0${mode.toString(8).padStart(3, '0')}`;
   let fix: string;
   if (owns) fix = 'chmod 600 the file (a Kubernetes secret volume: defaultMode 0400)';

@@ -288,12 +288,6 @@ function envSecretText(value: string): string {
 const MAX_KEY_FILE_BYTES = 1024 * 1024;
 
 /**
- * A key file's bytes, read synchronously (start-up) without ever blocking: O_NONBLOCK, so that a FIFO cannot hang
- * the open, then fstat on what was opened, so that only a regular file of at most MAX_KEY_FILE_BYTES is read (a
- * device such as /dev/zero would otherwise be read until memory runs out). Symbolic links are followed: secret
- * volumes mount keys as links. Throws a message naming the file, never its content.
- */
-/**
  * The warning for a key file others can read or change (key-file-mode.ts), or undefined. Only a secret is warned
  * of: an HMAC key file, or a PEM file holding a private key (`--pubkey` takes those too); `named` names the file.
  */
@@ -303,7 +297,13 @@ export function secretKeyFileWarning(named: string, st: KeyFileStat, text: strin
   return problem === undefined ? undefined : `${named}: ${problem}`;
 }
 
-/** `warn`: given the warning for a secret key file open to others (secretKeyFileWarning). */
+/**
+ * A key file's bytes, read synchronously (start-up) without ever blocking: O_NONBLOCK, so that a FIFO cannot hang
+ * the open, then fstat on what was opened, so that only a regular file of at most MAX_KEY_FILE_BYTES is read (a
+ * device such as /dev/zero would otherwise be read until memory runs out). Symbolic links are followed: secret
+ * volumes mount keys as links. Throws a message naming the file, never its content. `warn` is given the warning
+ * for a secret key file open to others (secretKeyFileWarning).
+ */
 function readKeyFile(path: string, what: string, hint: string, kind: 'hmac' | 'pem', warn?: (message: string) => void): string {
   let fd: number;
   try {
@@ -336,8 +336,10 @@ function readKeyFile(path: string, what: string, hint: string, kind: 'hmac' | 'p
     const named = what.includes(keyFileName(path)) ? what : `${what} (${keyFileName(path)})`;
     const text = keyFileText(buf.subarray(0, n), named, kind);
     buf.fill(0);
-    const warning = warn === undefined ? undefined : secretKeyFileWarning(named, st, text, kind);
-    if (warning !== undefined) warn!(`otel-audit: ${warning}`);
+    if (warn !== undefined) {
+      const warning = secretKeyFileWarning(named, st, text, kind);
+      if (warning !== undefined) warn(`otel-audit: ${warning}`);
+    }
     return text;
   } finally {
     closeSync(fd);
@@ -443,8 +445,8 @@ function checkKeyVariables(env: unknown): asserts env is NodeJS.ProcessEnv {
  *
  * `record` signs every record: the HMAC key when set, else the Ed25519 key. `checkpoint` signs checkpoints:
  * always the Ed25519 key (absent when none is configured: no checkpoints). Empty variables count as unset.
- * A key file that its group or other users can read or change, or that another user owns, is used and said to
- * `warn` (default: one line on stderr, once per process; key-file-mode.ts).
+ * A key file that its group or other users can read or change is used and said to `warn` (default: one line on
+ * stderr, once per process; key-file-mode.ts).
  */
 export function loadSigningKeys(env: NodeJS.ProcessEnv = process.env, warn: (message: string) => void = stderrOnce): { record?: SigningKey; checkpoint?: SigningKey } {
   checkKeyVariables(env);

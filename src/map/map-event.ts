@@ -97,14 +97,15 @@ interface ZodIssueLike {
   errors?: readonly (readonly ZodIssueLike[])[];
 }
 
+/** What a missing actor is told: how to give one. */
+const MISSING_ACTOR =
+  "is required: give actor: { id, type }, or let the processor's defaultActor 'os-user' (OTEL_AUDIT_DEFAULT_ACTOR=os-user) or withOsIdentity(event) make it the OS user running the process";
+
 /**
  * zod's message, with the reason it keeps nested: a refused record key says why ("the audit.* namespace is
  * reserved", not "Invalid key in record"); a union says the rule of the branch of the right type ("must be at
  * most 8192 characters"), or which types it takes.
  */
-const MISSING_ACTOR =
-  "is required: give actor: { id, type }, or let the processor's defaultActor 'os-user' (OTEL_AUDIT_DEFAULT_ACTOR=os-user) or withOsIdentity(event) make it the OS user running the process";
-
 function issueMessage(i: ZodIssueLike): string {
   if (i.code === 'invalid_key' && i.issues !== undefined && i.issues.length > 0) return i.issues.map(issueMessage).join(', ');
   if (i.code === 'invalid_union' && i.errors !== undefined) {

@@ -67,7 +67,11 @@ function filled(event: AuditEventDraft): AuditEvent {
   // A spread keeps only own enumerable properties: an event of a class whose fields are getters lost them (found
   // in review), where validation, which reads each field by name, takes them.
   const fields = { ...event } as Record<string, unknown>;
-  for (const k of EVENT_FIELDS) if (!Object.hasOwn(fields, k) && (event as Record<string, unknown>)[k] !== undefined) fields[k] = (event as Record<string, unknown>)[k];
+  for (const k of EVENT_FIELDS) {
+    if (Object.hasOwn(fields, k)) continue;
+    const v = (event as Record<string, unknown>)[k]; // a getter is called once
+    if (v !== undefined) fields[k] = v;
+  }
   const out = fields as unknown as AuditEvent;
   if (!hasActor) {
     out.actor = { ...id.actor } satisfies AuditActor;

@@ -25,10 +25,10 @@ export class ProtoReader {
   /** A view of the same memory, for the Buffer readers (no copy). */
   private readonly buf: Buffer;
 
-  /** `error` makes the decoder's error from a detail (it may add a path, a prefix, the size). */
   /** Messages entered so far, and how many may be (value-limit.ts): each becomes at least one object. */
   private entered = 0;
 
+  /** `error` makes the decoder's error from a detail (it may add a path, a prefix, the size). */
   constructor(
     readonly bytes: Uint8Array,
     private readonly error: (detail: string) => Error,

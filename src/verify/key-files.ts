@@ -11,7 +11,8 @@ import { NotRegularFileError, readSmallRegularFile } from './safe-read.js';
 /** Key files are a few hundred bytes; anything much larger is not a key, and is not read whole. */
 const MAX_KEY_FILE_BYTES = 1024 * 1024;
 
-async function readKeyFile(path: string, what: string, warnings: string[]): Promise<string> {
+/** The file's text, and its name as messages give it (`public key file "…"`). */
+async function readKeyFile(path: string, what: string, warnings: string[]): Promise<{ text: string; what: string }> {
   let bytes: Buffer;
   let st: KeyFileStat | undefined;
   try {
@@ -33,7 +34,7 @@ async function readKeyFile(path: string, what: string, warnings: string[]): Prom
   const warning = secretKeyFileWarning(named, st!, text, kind);
   // A file given twice is warned of once.
   if (warning !== undefined && !warnings.includes(warning)) warnings.push(warning);
-  return text;
+  return { text, what: named };
 }
 
 export interface LoadedKeys {
@@ -49,10 +50,10 @@ export async function loadKeyFiles(pubkeyFiles: readonly string[], hmacKeyFiles:
   // the file used (found in re-review: it was opened again by path, so a file swapped in between was never checked).
   const warnings: string[] = [];
   const pems: { text: string; what: string }[] = [];
-  for (const f of pubkeyFiles) pems.push({ text: await readKeyFile(f, 'public key file', warnings), what: `public key file ${keyFileName(f)}` });
+  for (const f of pubkeyFiles) pems.push(await readKeyFile(f, 'public key file', warnings));
   const pubkeys = loadVerifyingKeys([], [], pems);
   const hmacSecrets: string[] = [];
-  for (const f of hmacKeyFiles) hmacSecrets.push(await readKeyFile(f, 'HMAC key file', warnings));
+  for (const f of hmacKeyFiles) hmacSecrets.push((await readKeyFile(f, 'HMAC key file', warnings)).text);
   // Decoded here too, so a bad secret is a usage error naming its file (never its content).
   hmacSecrets.forEach((v, i) => {
     try {
