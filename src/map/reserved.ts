@@ -2,19 +2,20 @@
  * Names only the processor writes: the chain (`audit.sequence.*`), per-record MACs and signatures
  * (`audit.integrity.*`), checkpoints (`audit.checkpoint.*`), the validation mark (`audit.validation.error`: a
  * caller's would read as the processor's verdict on the record) and the event names of the records it emits itself
- * (`audit.stream.end`, `audit.checkpoint`). A caller's record that carries one would be read by a verifier as
- * if the processor had written it (a forged end marker makes every later record look inserted), so onEmit
+ * (`audit.stream.end`, `audit.checkpoint`, `audit.record.unsealable`). A caller's record that carries one would be
+ * read by a verifier or an auditor as if the processor had written it (a forged end marker makes every later record
+ * look inserted; a forged unsealable mark reads as a record the processor lost), so onEmit
  * moves the caller's value under `audit.caller.*` (`audit.sequence.end` → `audit.caller.sequence.end`, event
  * `audit.stream.end` → `audit.caller.stream.end`) and marks the record (`audit.validation.error`). Nothing is
  * dropped: the value an auditor may want to see is kept, under a name no verifier trusts. (README.md, "Names the
  * processor owns")
  */
 import type { ReadWriteLogRecord } from '@opentelemetry/sdk-logs';
-import { ATTR_RECORD_ID, ATTR_SEQ_NUMBER, ATTR_SEQ_STREAM_ID, ATTR_VALIDATION_ERROR, EVENT_CHECKPOINT, EVENT_STREAM_END } from '../core/attributes.js';
+import { ATTR_RECORD_ID, ATTR_SEQ_NUMBER, ATTR_SEQ_STREAM_ID, ATTR_VALIDATION_ERROR, EVENT_CHECKPOINT, EVENT_STREAM_END, EVENT_UNSEALABLE } from '../core/attributes.js';
 import { asText, describe } from '../otlp/describe.js';
 
 const RESERVED_PREFIXES = ['audit.sequence.', 'audit.integrity.', 'audit.checkpoint.'] as const;
-const RESERVED_EVENT_NAMES: ReadonlySet<string> = new Set([EVENT_STREAM_END, EVENT_CHECKPOINT]);
+const RESERVED_EVENT_NAMES: ReadonlySet<string> = new Set([EVENT_STREAM_END, EVENT_CHECKPOINT, EVENT_UNSEALABLE]);
 export const isReservedEventName = (name: string): boolean => RESERVED_EVENT_NAMES.has(name);
 export const CALLER_PREFIX = 'audit.caller.';
 

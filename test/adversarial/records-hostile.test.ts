@@ -121,7 +121,7 @@ describe('raw Logs API: the processor owns its names', () => {
     expect(forged.attributes!.find((a) => a.key === moved)!.value).toEqual(typeof value === 'string' ? { stringValue: value } : expect.anything());
   });
 
-  it.each(['audit.stream.end', 'audit.checkpoint'])('a caller event named %s is renamed under audit.caller.* and marked; the real end marker still closes the stream', async (eventName) => {
+  it.each(['audit.stream.end', 'audit.checkpoint', 'audit.record.unsealable'])('a caller event named %s is renamed under audit.caller.* and marked; the real end marker still closes the stream', async (eventName) => {
     p = await makePipeline();
     const logger = p.provider.getLogger('audit');
     logger.emit({ eventName, attributes: { ...VALID } });

@@ -281,6 +281,7 @@ describe('mapEvent: record id, event name, body, time', () => {
     ['action CHECKPOINT', { ...BASE, action: 'CHECKPOINT' }, 'action', 'gives the event name audit.checkpoint, which only the processor writes: set name'],
     ['action STREAM.END', { ...BASE, action: 'STREAM.END' }, 'action', 'gives the event name audit.stream.end, which only the processor writes: set name'],
     ['name audit.stream.end', { ...BASE, name: 'audit.stream.end' }, 'name', 'gives the event name audit.stream.end, which only the processor writes: set another name'],
+    ['action RECORD.UNSEALABLE', { ...BASE, action: 'RECORD.UNSEALABLE' }, 'action', 'gives the event name audit.record.unsealable, which only the processor writes: set name'],
   ] as const)('refuses an event whose event name would be refused or renamed: %s', (_label, event, path, message) => {
     let caught: unknown;
     try {
