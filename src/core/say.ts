@@ -9,12 +9,44 @@ export { writeStderrSync };
 
 /**
  * `msg` in the diag log at `level` and as one line on stderr (`sync`: written at once, for the exit path). A
- * stderr that fails never throws here: the diag line is all there is then.
+ * stderr that fails never throws here: the diag line is all there is then. A diag logger that wrote the line on
+ * stderr itself (the API's DiagConsoleLogger, which the SDK installs for OTEL_LOG_LEVEL) is not doubled.
  */
 export function sayLoudly(msg: string, level: 'error' | 'warn' = 'error', sync = false): void {
-  diag[level](msg);
+  if (diagOnStderr(level, msg)) return;
   if (sync) return writeStderrSync(msg + '\n');
   stderrLine(msg);
+}
+
+/**
+ * `diag[level](msg)`, and whether the logger wrote the message on stderr while it ran (the API's
+ * DiagConsoleLogger writes through `console.warn`/`console.error`, which it saved at load, so the stream is where
+ * to see it). `process.stderr.write` is wrapped only for the duration of this synchronous call and always restored.
+ */
+function diagOnStderr(level: 'error' | 'warn', msg: string): boolean {
+  let stream: NodeJS.WriteStream;
+  try {
+    stream = process.stderr;
+  } catch {
+    diag[level](msg);
+    return false;
+  }
+  const own = Object.hasOwn(stream, 'write');
+  const write = stream.write;
+  let wrote = false;
+  stream.write = function (this: NodeJS.WriteStream, chunk: unknown, ...rest: unknown[]): boolean {
+    if (!wrote) wrote = (typeof chunk === 'string' ? chunk : chunk instanceof Uint8Array ? Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength).toString() : '').includes(msg);
+    return (write as (...a: unknown[]) => boolean).call(this, chunk, ...rest);
+  } as typeof stream.write;
+  try {
+    diag[level](msg);
+  } catch {
+    /* a diag logger that throws: the stderr line is all there is */
+  } finally {
+    if (own) stream.write = write;
+    else delete (stream as { write?: unknown }).write;
+  }
+  return wrote;
 }
 
 /** One line on stderr, through the stream; a stderr that fails never throws here. */
@@ -35,11 +67,12 @@ const loggedOnce = new Set<string>();
  * reading the same key file), but the diag line is still written once.
  */
 export function sayOnce(msg: string): void {
+  let onStderr = false;
   if (!loggedOnce.has(msg)) {
     loggedOnce.add(msg);
-    diag.warn(msg);
+    onStderr = diagOnStderr('warn', msg);
   }
   if (saidOnce.has(msg)) return;
   saidOnce.add(msg);
-  stderrLine(msg);
+  if (!onStderr) stderrLine(msg);
 }
