@@ -129,6 +129,20 @@ describe('the producer', () => {
     }
   });
 
+  it('a diag logger that throws does not stop the stderr line, nor start-up', async () => {
+    const open = keyFile(`${SECRET}\n`, 0o644);
+    const boom = (): void => {
+      throw new Error('diag logger down');
+    };
+    diag.setLogger({ error: boom, warn: boom, info: boom, debug: boom, verbose: boom }, DiagLogLevel.WARN);
+    try {
+      const { said } = await saidOnStderr(() => resolveOptions({}, { OTEL_AUDIT_HMAC_KEY_FILE: open }));
+      expect(said).toContain(`OTEL_AUDIT_HMAC_KEY_FILE (${JSON.stringify(open)}): its group and other users can read it`);
+    } finally {
+      diag.disable();
+    }
+  });
+
   it('a key given in OTEL_AUDIT_HMAC_KEY itself has no file to warn of', () => {
     const warned: string[] = [];
     loadSigningKeys({ OTEL_AUDIT_HMAC_KEY: SECRET }, (m) => warned.push(m));
