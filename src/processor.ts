@@ -10,7 +10,7 @@
  * `onEmit` never throws: an audit record it cannot keep is reported through the loss policy, and every other
  * record passes through untouched.
  */
-import { diag } from '@opentelemetry/api';
+import { diagLog } from './core/diag-log.js';
 import type { LogRecordProcessor, ReadWriteLogRecord } from '@opentelemetry/sdk-logs';
 import { randomUUID } from 'node:crypto';
 import { isMainThread } from 'node:worker_threads';
@@ -394,7 +394,7 @@ export class AuditLogRecordProcessor implements LogRecordProcessor {
     } catch (e) {
       // Attributes a processor before this one locked: later processors see the record without the stamps;
       // what is sealed and shipped carries every stamp all the same.
-      diag.warn(`otel-audit: could not stamp the live record (${errorText(e)}); the sealed copy carries the stamps`);
+      diagLog('warn', `otel-audit: could not stamp the live record (${errorText(e)}); the sealed copy carries the stamps`);
     }
     let snapshot: SealInput;
     try {
@@ -521,7 +521,7 @@ export class AuditLogRecordProcessor implements LogRecordProcessor {
           ? `${memoryOnly} of them are only in memory, not in the journal in ${this.options.dir} (its writes failed or had not finished), and are lost if the process ends before the collector takes them; the rest stay in the journal`
           : `they stay in the journal in ${journalDir} and are delivered when the collector answers, or replayed at the next start`;
     const msg = `otel-audit: forceFlush timed out after ${timeout} ms with ${n} audit record(s) not acknowledged by the collector (${why}); ${kept}`;
-    diag.warn(msg);
+    diagLog('warn', msg);
     throw new AuditFlushTimeoutError(msg, n, journalDir);
   }
 

@@ -4,7 +4,8 @@
  * LoggerProvider and its processors like any record. It returns a receipt that settles when the record is
  * durable by the configured policy.
  */
-import { context, diag, ROOT_CONTEXT } from '@opentelemetry/api';
+import { context, ROOT_CONTEXT } from '@opentelemetry/api';
+import { diagLog } from '../core/diag-log.js';
 import { deferred } from '../deliver/deferred.js';
 import type { AuditReceipt } from '../deliver/receipt.js';
 import { prepareEvent } from '../map/map-event.js';
@@ -100,7 +101,7 @@ export class AuditLogger {
       if (this.processor._receiptUnclaimed(outer)) throw e;
       // One after it threw: the record is kept, and its receipt is the answer. Thrown, a retry would record the
       // event twice (found in review); the other processor's error is said instead.
-      diag.error(`otel-audit: audit record ${m.recordId} was recorded, but a log record processor after the AuditLogRecordProcessor threw: ${errorText(e)}`);
+      diagLog('error', `otel-audit: audit record ${m.recordId} was recorded, but a log record processor after the AuditLogRecordProcessor threw: ${errorText(e)}`);
       this.fromGlobal = undefined;
       return d.promise;
     }

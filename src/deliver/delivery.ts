@@ -16,7 +16,7 @@
  * - Memory holds at most `maxQueueSize` records that are already in the journal (older ones are evicted and
  *   re-read from disk later) and at most `maxPendingRecords` records in all; past that, the loss policy.
  */
-import { diag } from '@opentelemetry/api';
+import { diagLog } from '../core/diag-log.js';
 import { existsSync } from 'node:fs';
 import { ensureDirs, statePath } from '../sinks/files.js';
 import type { SealedRecord } from '../chain/seal.js';
@@ -184,7 +184,7 @@ export class Delivery {
         },
         failed: (r) => (this.lastError = `export: ${r.message}`),
         retrying: (r, count, delay) => {
-          diag.warn(`otel-audit: export of ${count} records failed (${r.message}); retrying in ${delay} ms`);
+          diagLog('warn', `otel-audit: export of ${count} records failed (${r.message}); retrying in ${delay} ms`);
           if (!this.closed) this.outageNotice.failed(r.message, true);
           // After close, close() itself spools what is left (and the journal may be closed already).
           if (o.file === 'fallback' && this.journal !== undefined && !this.closed) this.spoolUnsent();
@@ -522,7 +522,7 @@ export class Delivery {
     this.inflight = [];
     const msg = `otel-audit: export loop error: ${e instanceof Error ? e.message.slice(0, 200) : String(e)}`;
     this.lastError = msg;
-    diag.error(msg);
+    diagLog('error', msg);
   }
 
   /**
@@ -537,7 +537,7 @@ export class Delivery {
         this.keptAsideSinceSave = true;
         this.o.metrics.rejectedN(count);
       } catch (e) {
-        diag.error(`otel-audit: could not keep a rejected batch (${(e as NodeJS.ErrnoException).code ?? 'error'})`);
+        diagLog('error', `otel-audit: could not keep a rejected batch (${(e as NodeJS.ErrnoException).code ?? 'error'})`);
       }
     }
     // For the receipts of the batches in memory being sent (read-back records have none left to settle).
@@ -757,6 +757,6 @@ export class Delivery {
  */
 function stateNotWritten(e: unknown): string {
   const problem = (e as NodeJS.ErrnoException).code ?? (e as Error).message;
-  diag.error(`otel-audit: could not write delivery state (${problem})`);
+  diagLog('error', `otel-audit: could not write delivery state (${problem})`);
   return problem;
 }

@@ -13,7 +13,7 @@
  * (ExportSource), what an acknowledgement, a set-aside or a failure means to the caller (ExportHooks), and the
  * clock its backoff timers run on (ExportClock: fake in the unit tests).
  */
-import { diag } from '@opentelemetry/api';
+import { diagLog } from '../core/diag-log.js';
 import { refusedForGood } from '../sinks/rejected.js';
 import { bisectRefused } from './bisect.js';
 import type { BatchSender, SendResult } from './otlp-sender.js';
@@ -345,7 +345,7 @@ export class ExportLoop {
       // A shutdown stops it between parts: after close() nothing more is sent or set aside (found in re-review).
       stopped: () => this.stopped,
     }).catch((e: unknown) => {
-      diag.error(`otel-audit: could not split a refused batch (${errorText(e)}); setting it aside whole`);
+      diagLog('error', `otel-audit: could not split a refused batch (${errorText(e)}); setting it aside whole`);
       return 'whole' as const;
     });
     if (outcome === 'whole') {

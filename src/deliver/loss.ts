@@ -7,7 +7,7 @@
  * unref'd timer prints it when the second is over, shutdown prints it (`flush()`), and so does the process
  * 'exit' hook when the process ends first. The counts printed add up to `dropped`.
  */
-import { diag } from '@opentelemetry/api';
+import { diagLog } from '../core/diag-log.js';
 import { sayLoudly } from '../core/say.js';
 
 export type LossPolicy = 'warn' | 'throw';
@@ -83,14 +83,14 @@ export class LossReporter {
       // Found in review: an onLoss that records the loss as an audit event after shutdown lost that one too, and
       // called itself until the stack overflowed (721 losses counted for one). Counted and said; not called again.
       if (this.inCallback) {
-        diag.warn(`otel-audit: ${n} audit record(s) lost inside the onLoss callback are not passed to it again`);
+        diagLog('warn', `otel-audit: ${n} audit record(s) lost inside the onLoss callback are not passed to it again`);
         return;
       }
       this.inCallback = true;
       try {
         this.onLoss(event);
       } catch (e) {
-        diag.error('otel-audit: onLoss callback threw', e);
+        diagLog('error', 'otel-audit: onLoss callback threw', e);
       } finally {
         this.inCallback = false;
       }

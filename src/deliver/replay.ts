@@ -3,7 +3,7 @@
  * re-sent to the collector, in sequence order, resuming after the last acknowledged record. Each orphaned
  * stream is claimed with a lock file first, so processes sharing the directory never replay it twice at once.
  */
-import { diag } from '@opentelemetry/api';
+import { diagLog } from '../core/diag-log.js';
 import { canonicalFromOtlp } from '../chain/canonical.js';
 import { hashCanonical } from '../chain/hash.js';
 import { ATTR_SEQ_END, ATTR_SEQ_NUMBER, ATTR_SEQ_STREAM_ID } from '../core/attributes.js';
@@ -367,7 +367,7 @@ export class Replayer {
           keepAside(this.o.dir, streamId, first, last, body, why, 'replayed records');
           this.report.rejected += count;
         },
-        retrying: (r, _count, delay) => diag.warn(`otel-audit: replay export failed (${r.message}); retrying in ${delay} ms`),
+        retrying: (r, _count, delay) => diagLog('warn', `otel-audit: replay export failed (${r.message}); retrying in ${delay} ms`),
         crashed: (error) => {
           // Not retried: the replay of this stream ends with the error (its claim is released, run() rejects).
           failure = { error };

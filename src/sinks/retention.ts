@@ -4,7 +4,7 @@
  * segments up to its acknowledged sequence number, and segments of streams whose state says `done`.
  * Unacknowledged data is never deleted; when that keeps the directory above the bound, it says so.
  */
-import { diag } from '@opentelemetry/api';
+import { diagLog } from '../core/diag-log.js';
 import { lstatSync, rmSync } from 'node:fs';
 import { basename } from 'node:path';
 import { canonicalFromOtlp } from '../chain/canonical.js';
@@ -79,7 +79,7 @@ export function enforceRetention(dir: string, maxFiles: number, own: OwnStream):
   }
   if (excess > 0) {
     const why = saved === false ? ' or the stream state that backs a deletion could not be written' : '';
-    diag.warn(`otel-audit: ${excess} journal file(s) above OTEL_AUDIT_MAX_FILES kept: they hold records not yet acknowledged${why}`);
+    diagLog('warn', `otel-audit: ${excess} journal file(s) above OTEL_AUDIT_MAX_FILES kept: they hold records not yet acknowledged${why}`);
   }
 }
 
@@ -122,7 +122,7 @@ function recordCut(dir: string, streamId: string, path: string): boolean {
     if (e instanceof AuditConfigError) {
       // Something was planted in the directory: say it loudly, not just in the diag log.
       sayLoudly(msg);
-    } else diag.warn(msg);
+    } else diagLog('warn', msg);
     return false;
   }
 }

@@ -179,3 +179,58 @@ describe('the SDK disabled', () => {
     }
   });
 });
+
+// Found in review: a diag logger that throws, met on onEmit's path after the sequence number was reserved (the
+// live record could not be stamped: a processor before this one froze its attributes), made onEmit report the
+// record lost and leave its place in the chain empty, and record() throw after the record was kept.
+describe('a diag logger that throws', () => {
+  it('on the stamping path and after a later processor threw: each record is kept once, its receipt settles, the chain verifies', async () => {
+    const p = await pipeline();
+    const freezer: LogRecordProcessor = {
+      onEmit: (r) => void Object.freeze(r.attributes),
+      forceFlush: async () => undefined,
+      shutdown: async () => undefined,
+    };
+    const throwing: LogRecordProcessor = {
+      onEmit: () => {
+        throw new Error('downstream processor broke');
+      },
+      forceFlush: async () => undefined,
+      shutdown: async () => undefined,
+    };
+    const boom = (): void => {
+      throw new Error('diag logger down');
+    };
+    diag.setLogger({ error: boom, warn: boom, info: boom, debug: boom, verbose: boom }, DiagLogLevel.WARN);
+    cleanups.push(async () => diag.disable());
+    const lp = new LoggerProvider({ processors: [freezer, p.processor, throwing] });
+    const audit = getAuditLogger({ processor: p.processor, loggerProvider: lp });
+    const first = await audit.record({ ...loginEvent(0), id: 'evt-1' });
+    const second = await audit.record({ ...loginEvent(1), id: 'evt-2' });
+    expect([first.recordId, second.recordId]).toEqual(['evt-1', 'evt-2']);
+    expect(second.sequence).toBe(first.sequence + 1);
+    diag.disable();
+    await p.provider.shutdown();
+    const report = await verifyFiles([p.auditDir]);
+    expect(report.ok).toBe(true);
+    expect(report.records).toBe(3);
+  });
+
+  it('in the export retry path: the records refused twice are delivered when the collector takes them', async () => {
+    const p = await pipeline();
+    p.collector.setFault({ mode: 'status', status: 503, times: 2 });
+    const boom = (): void => {
+      throw new Error('diag logger down');
+    };
+    diag.setLogger({ error: boom, warn: boom, info: boom, debug: boom, verbose: boom }, DiagLogLevel.WARN);
+    cleanups.push(async () => diag.disable());
+    const receipts = await Promise.all([0, 1, 2].map((i) => p.audit.record(loginEvent(i))));
+    await p.processor.forceFlush();
+    diag.disable();
+    const report = await p.processor.shutdownWithReport();
+    expect(report.undelivered).toBe(0);
+    const delivered = await verifyFiles([p.collectorFile]);
+    expect(delivered.ok).toBe(true);
+    expect(delivered.records).toBe(receipts.length + 1);
+  });
+});
