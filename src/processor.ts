@@ -301,10 +301,11 @@ export class AuditLogRecordProcessor implements LogRecordProcessor {
   /** Why records are refused right now (loss policy applies), or undefined. */
   refusal(): string | undefined {
     if (this.closing) return 'the processor is shut down';
-    // The records still waiting to be sealed count against the memory bound: onEmit seals them before it decides,
-    // and the typed API must refuse (throw, with the fail-closed policy) before it emits, not after.
-    const inMemory = this.queue.length + this.delivery.queueDepth;
-    if (this.queue.length > 0 && inMemory >= this.options.maxPendingRecords) return `${inMemory} records in memory (maxPendingRecords) and neither journal nor collector takes more`;
+    // The records still waiting to be sealed count against the bounds (records in memory, the journal's bytes): near
+    // one, they are sealed now, so that the delivery stage decides on exact counts and bytes. onEmit and the typed
+    // API (which must refuse, with the fail-closed policy, before it emits) both ask here.
+    const q = this.queue.length;
+    if (q > 0 && (q + this.delivery.queueDepth >= this.options.maxPendingRecords || this.delivery.journalFull(q))) this.queue.drain();
     return this.delivery.refusal();
   }
 
@@ -342,7 +343,6 @@ export class AuditLogRecordProcessor implements LogRecordProcessor {
     try {
       // The bound on records in memory counts the ones waiting to be sealed: near it, seal them now, so that the
       // delivery stage's own count is exact when it decides.
-      if (this.queue.length > 0 && this.delivery.queueDepth + this.queue.length >= this.options.maxPendingRecords) this.queue.drain();
       if (!this.canAccept()) {
         this.refuse(record, receipt);
         return;

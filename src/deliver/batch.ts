@@ -115,21 +115,37 @@ export class Batcher {
   private openIds: string[] | undefined;
   /** Batches cut (full) but not yet handed to journal and export, which happens in the flush tick. */
   ready: Batch[] = [];
+  /** Bytes of the `ready` batches' lines. */
+  private readyBytes = 0;
 
-  /** `keepIds`: no journal to fall back on, so a loss report must be able to name each record. */
-  constructor(private readonly keepIds: boolean) {}
+  /**
+   * `keepIds`: no journal to fall back on, so a loss report must be able to name each record. `maxLineBytes`: a
+   * batch is cut before a record would take its line past this (OTEL_AUDIT_MAX_FILE_BYTES: a journal segment
+   * rotates between lines, so a longer line would make a segment longer than the bound); a record longer than it
+   * is a line alone.
+   */
+  constructor(
+    private readonly keepIds: boolean,
+    private readonly maxLineBytes = Infinity,
+  ) {}
 
   /** Records in the open batch. */
   get count(): number {
     return this.builder.count;
   }
 
+  /** Bytes of the batches here, cut and open: what the journal is yet to be given. */
+  get bytes(): number {
+    return this.readyBytes + this.builder.bytes;
+  }
+
   /** Hot path: into the open batch. */
   add(rec: SealedRecord, receipt: Deferred<AuditReceipt> | undefined): void {
+    if (this.builder.count > 0 && this.builder.bytes + rec.bytes.length >= this.maxLineBytes) this.cutReady();
     if (this.builder.count === 0) this.openFirst = rec.seq;
     if (!this.builder.add(rec.bytes, rec.group)) {
       // The arena is full: close the open batch there and open the next one in a fresh arena.
-      this.ready.push(this.cut());
+      this.cutReady();
       this.openFirst = rec.seq;
       this.builder.add(rec.bytes, rec.group);
     }
@@ -158,9 +174,16 @@ export class Batcher {
     return b;
   }
 
+  /** Cuts the open batch (which must hold a record) into `ready`. */
+  cutReady(): void {
+    const b = this.cut();
+    this.readyBytes += b.line.length;
+    this.ready.push(b);
+  }
+
   /** Cuts the open batch (if any) into `ready`; returns `ready`. */
   cutOpen(): readonly Batch[] {
-    if (this.builder.count > 0) this.ready.push(this.cut());
+    if (this.builder.count > 0) this.cutReady();
     return this.ready;
   }
 
@@ -169,6 +192,7 @@ export class Batcher {
     this.cutOpen();
     const batches = this.ready;
     this.ready = [];
+    this.readyBytes = 0;
     return batches;
   }
 

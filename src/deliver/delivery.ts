@@ -123,9 +123,11 @@ export class Delivery {
   /** Batches exitSync journaled or reported lost already. */
   private readonly exitHandled = new WeakSet<Batch>();
   lastError: string | undefined;
+  /** Bytes of the largest record accepted: the estimate for records not sealed yet (journalFull). */
+  private largestRecordBytes = 0;
 
   constructor(private readonly o: DeliveryOptions) {
-    this.batcher = new Batcher(o.file === 'off');
+    this.batcher = new Batcher(o.file === 'off', o.file === 'off' ? Infinity : o.maxFileBytes);
     this.journal =
       o.file === 'off'
         ? undefined
@@ -259,13 +261,27 @@ export class Delivery {
   refusal(): string | undefined {
     if (this.closed) return 'the processor is shut down';
     if (this.memRecords >= this.o.maxPendingRecords) return `${this.memRecords} records in memory (maxPendingRecords) and neither journal nor collector takes more`;
-    if (this.journal?.full(this.loop.acked, this.o.maxJournalBytes) === true) return `the journal holds ${this.o.maxJournalBytes} bytes not yet acknowledged by the collector (OTEL_AUDIT_MAX_FILES × OTEL_AUDIT_MAX_FILE_BYTES)`;
+    if (this.journalFull(0)) return `the journal holds ${this.o.maxJournalBytes} bytes not yet acknowledged by the collector (OTEL_AUDIT_MAX_FILES × OTEL_AUDIT_MAX_FILE_BYTES)`;
     return undefined;
+  }
+
+  /**
+   * Would the journal reach its bound with `records` more records (not sealed yet, estimated at the size of the
+   * largest one accepted, and taken to reach it while none was: the caller then seals them and asks again with 0)?
+   * The batches not yet handed to it count (a burst of records emitted in one go is journaled only at the next
+   * tick), unless fallback mode keeps them off it while the collector takes them.
+   */
+  journalFull(records: number): boolean {
+    if (this.journal === undefined) return false;
+    if (records > 0 && this.largestRecordBytes === 0) return true;
+    const toJournal = this.o.file === 'journal' || this.outage ? this.batcher.bytes : 0;
+    return this.journal.full(this.loop.acked, this.o.maxJournalBytes, toJournal + records * this.largestRecordBytes);
   }
 
   /** Hot path. The record is sealed; from here on it is never dropped silently. */
   accept(rec: SealedRecord, receipt?: Deferred<AuditReceipt>): void {
     this.accepted = rec.seq;
+    if (rec.bytes.length > this.largestRecordBytes) this.largestRecordBytes = rec.bytes.length;
     this.memRecords++;
     this.o.metrics.emittedOne();
     this.batcher.add(rec, receipt);
@@ -282,7 +298,7 @@ export class Delivery {
       this.enqueue(batches);
       return;
     }
-    if (this.batcher.count >= this.o.maxExportBatchSize) this.batcher.ready.push(this.batcher.cut());
+    if (this.batcher.count >= this.o.maxExportBatchSize) this.batcher.cutReady();
     if (!this.tickScheduled) {
       this.tickScheduled = true;
       setImmediate(this.tick);

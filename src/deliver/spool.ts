@@ -44,12 +44,27 @@ export class Spool {
     return this.writer.segments;
   }
 
-  /** Unacknowledged journal bytes at `maxBytes`? (A walk over the few segments of this stream.) */
-  full(acked: number, maxBytes: number): boolean {
+  /**
+   * Would the journal hold `maxBytes` of records the collector has not acknowledged, with `pending` more bytes on
+   * their way to it (lines not handed to the writer yet; the writer's own queued ones are added here)? The lines
+   * after the last acknowledged record count, in the segment where it is by its line index, then whole segments:
+   * a walk over the few segments of this stream.
+   */
+  full(acked: number, maxBytes: number, pending: number): boolean {
+    let bytes = pending + this.writer.unwrittenBytes;
     const segs = this.writer.segments;
-    if (segs.length < 2) return false;
-    let bytes = 0;
-    for (const seg of segs) if (seg.last > acked) bytes += seg.bytes;
+    // Every byte of every segment first: the usual answer (far below the bound) without the line index (per record).
+    let all = bytes;
+    for (let i = 0; i < segs.length; i++) all += segs[i]!.bytes;
+    if (all < maxBytes) return false;
+    for (const seg of segs) {
+      if (seg.last <= acked) continue;
+      if (seg.first > acked) bytes += seg.bytes;
+      else {
+        const i = seg.lines.find(acked + 1);
+        if (i < seg.lines.length) bytes += seg.bytes - seg.lines.start(i);
+      }
+    }
     return bytes >= maxBytes;
   }
 

@@ -28,6 +28,11 @@ export class RequestBuilder {
   /** Records in the open request. */
   count = 0;
 
+  /** Bytes of the open request so far (without its closing), 0 when none is open. */
+  get bytes(): number {
+    return this.start < 0 ? 0 : this.pos - this.start;
+  }
+
   /**
    * Appends one record's OTLP/JSON (UTF-8) to the open request (opening one if needed). Returns false, writing
    * nothing, when the arena is full: the caller cuts the open request (its closing always fits) and adds

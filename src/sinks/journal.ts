@@ -114,6 +114,8 @@ export class JournalWriter {
   private fd = -1;
   private segmentNo = 0;
   private queue: Pending[] = [];
+  /** Bytes of the lines queued or in flight, not yet in the file (the disk bound counts them: deliver/spool.ts). */
+  private unwritten = 0;
   private writing = false;
   private idleWrites: Promise<void> = Promise.resolve();
   private idleResolve: (() => void) | undefined;
@@ -332,6 +334,7 @@ export class JournalWriter {
     } catch (e) {
       return Promise.reject(e as Error);
     }
+    for (const l of lines) this.unwritten += l.bytes.length + 1;
     return new Promise<void>((resolve, reject) => {
       this.queue.push({ lines, resolve, reject });
       if (!this.writing) void this.drain();
@@ -346,6 +349,8 @@ export class JournalWriter {
       this.queue = [];
       this.reopenIfUnlinked();
       const lines = group.length === 1 ? group[0]!.lines : group.flatMap((g) => g.lines);
+      let left = 0;
+      for (const l of lines) left += l.bytes.length + 1;
       try {
         for (let i = 0; i < lines.length; ) {
           const { j, parts, size, sizes } = this.nextRun(lines, i);
@@ -360,16 +365,25 @@ export class JournalWriter {
             this.inflight = undefined;
           }
           this.commitRun(lines, i, j, sizes);
+          this.unwritten -= size;
+          left -= size;
           i = j;
         }
         if (this.options.fsync !== 'off') await fsyncAsync(this.fd);
         for (const g of group) g.resolve();
       } catch (e) {
         for (const g of group) g.reject(e as Error);
+      } finally {
+        this.unwritten -= left; // the lines a failed write left out: in memory, not on their way to the file
       }
     }
     this.writing = false;
     this.idleResolve?.();
+  }
+
+  /** Bytes of lines queued or in flight, not yet in the file. */
+  get unwrittenBytes(): number {
+    return this.unwritten;
   }
 
   get isClosed(): boolean {
@@ -401,6 +415,7 @@ export class JournalWriter {
     }
     // No queued write will run any more: from here on only what is in the file is sequenced.
     const written = (this.sequenced = this.written);
+    this.unwritten = 0;
     const todo = lines.filter((l) => l.first > written);
     const missed = lines.filter((l) => l.first <= written && !this.holds(l.first));
     if (todo.length > 0) this.appendSync(todo);

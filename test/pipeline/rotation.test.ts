@@ -25,8 +25,12 @@ async function emit(t: TestPipeline, from: number, to: number): Promise<void> {
 describe('rotation and retention', () => {
   it('rotates by size without breaking the chain; deletes only acknowledged segments, and says where it cut', async () => {
     p = await makePipeline({ maxFileBytes: 16 * 1024, maxFiles: 20, maxExportBatchSize: 16 });
-    await emit(p, 0, 600);
-    await p.processor.forceFlush();
+    // The disk bound (20 × 16 KiB) counts every record accepted and not acknowledged, those still on their way to
+    // the journal too: 100 records (~120 KB) at a time stay under it.
+    for (let from = 0; from < 600; from += 100) {
+      await emit(p, from, from + 100);
+      await p.processor.forceFlush();
+    }
     await emit(p, 600, 700); // a few more rotations after everything before was acknowledged
     await p.provider.shutdown();
     const files = segments(p.auditDir);
@@ -86,6 +90,37 @@ describe('rotation and retention', () => {
     await p.processor.forceFlush();
     await p.provider.shutdown();
     expect(new Set(recordsOfFile(p.collectorFile).map(seqOf)).size).toBe(stats.accepted + 1);
+  });
+
+  // Found in review: the bound counted only bytes already in the files. Records emitted in one go (no await between
+  // them) wait in memory for the next tick before they are journaled, so a burst of 20,000 went into a 2 × 1 MiB
+  // journal (19 MB, no loss reported), and 100 records made one 98 KB line in a 4 KiB segment.
+  it.each([
+    [4096, 2, 100],
+    [16 * 1024, 2, 400],
+    [64 * 1024, 3, 2000],
+  ])('a burst with the collector down: segments of at most %i bytes (a line of one record aside), %i of them, the rest refused and reported', async (maxFileBytes, maxFiles, n) => {
+    const losses: number[] = [];
+    p = await makePipeline({ maxFileBytes, maxFiles, onLoss: (e) => losses.push(e.records.length) });
+    await p.collector.stop();
+    const rs = [];
+    for (let i = 0; i < n; i++) rs.push(p.audit.record(loginEvent(i)).then(() => 'ok', () => 'refused'));
+    const outcomes = await Promise.all(rs);
+    const stats = p.processor.stats();
+    expect(stats.dropped).toBeGreaterThan(0);
+    expect(losses.reduce((a, b) => a + b, 0)).toBe(stats.dropped);
+    expect(outcomes.filter((o) => o === 'refused')).toHaveLength(stats.dropped);
+    const sizes = segments(p.auditDir).map((f) => {
+      const text = readFileSync(join(p!.auditDir, f), 'utf8');
+      return { bytes: Buffer.byteLength(text), oneRecord: recordsOfFile(join(p!.auditDir, f)).length === 1 };
+    });
+    for (const s of sizes) if (!s.oneRecord) expect(s.bytes).toBeLessThanOrEqual(maxFileBytes);
+    // The bound is checked before each record is sealed: the last one accepted may pass it by its own line.
+    const line = Math.max(...sizes.map((s) => s.bytes));
+    expect(sizes.reduce((a, s) => a + s.bytes, 0)).toBeLessThanOrEqual(maxFiles * maxFileBytes + line);
+    const local = await verifyFiles([p.auditDir]);
+    expect(local.problems).toEqual([]);
+    expect(local.streams[0]).toMatchObject({ first: 1, last: stats.accepted });
   });
 
   it('a segment deleted by hand (not by retention) is reported as deleted records', async () => {
