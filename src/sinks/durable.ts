@@ -54,8 +54,24 @@ const removeFix = (path: string): string => `remove it (rm ${path}) — otel-aud
  * A chmod/chown of it (`local`) is offered only when it holds nothing but what otel-audit writes there.
  */
 function topFix(path: string, local: string | undefined): string {
-  const own = `point OTEL_AUDIT_DIR at a directory of its own, e.g. ${join(path, 'otel-audit')} (otel-audit creates it, mode 0700)`;
+  const child = join(path, 'otel-audit');
+  const me = euid();
+  // Offered as one otel-audit creates only where this process may create it (a root-owned 0755 app directory, the
+  // app running as another user, may not: the advice followed then failed with EACCES).
+  const own = canWriteIn(path)
+    ? `point OTEL_AUDIT_DIR at a directory of its own, e.g. ${child} (otel-audit creates it, mode 0700)`
+    : `point OTEL_AUDIT_DIR at a directory of its own that this user owns or can create (this process cannot create one in ${path}; as root: mkdir -m 700 ${child} && chown ${me ?? '<user>'} ${child})`;
   return local !== undefined && holdsOnlyOurs(path) ? `${own}; or, as ${path} holds nothing but otel-audit's files, ${local}` : own;
+}
+
+/** Can this process create entries in the directory (write and search permission)? */
+export function canWriteIn(path: string): boolean {
+  try {
+    fs.accessSync(path, fs.constants.W_OK | fs.constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** Names otel-audit creates directly in OTEL_AUDIT_DIR. */

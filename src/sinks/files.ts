@@ -12,7 +12,7 @@
 import { lstatSync, readdirSync, unlinkSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
 import { AuditConfigError } from '../core/errors.js';
-import { checkDir, checkFile, ensureDir } from './durable.js';
+import { canWriteIn, checkDir, checkFile, ensureDir } from './durable.js';
 
 export { DIR_MODE, FILE_MODE } from './durable.js';
 
@@ -100,6 +100,14 @@ export function prepareAuditDir(dir: string): void {
       );
     }
     return; // an I/O fault: the first write reports it
+  }
+  if (!canWriteIn(dir)) {
+    // Ours and safe, but no journal file can ever be created in it: every record would go to the collector from
+    // memory only, with a loss at shutdown during an outage. A wrong mode or mount, as a path that cannot be created.
+    const mode = (lstatMaybe(dir)?.mode ?? 0) & 0o7777;
+    throw new AuditConfigError(
+      `otel-audit: OTEL_AUDIT_DIR ${dir} exists but this process cannot create files in it (mode ${mode.toString(8).padStart(4, '0')}${process.geteuid ? `, euid ${process.geteuid()}` : ''}, or a read-only file system): chmod 700 ${dir}, or point OTEL_AUDIT_DIR at a writable directory`,
+    );
   }
   unlessRefused(() => ensureDir(stateDir(dir)));
   for (const sub of [quarantineDir(dir), rejectedDir(dir)]) if (lstatMaybe(sub) !== undefined) checkDir(sub);
