@@ -80,7 +80,7 @@
 import { keyFilePathShown, looksLikeKeyMaterial, type VerifyingKey } from '../integrity/keys.js';
 import { loadKeyFiles } from '../verify/key-files.js';
 import { commandLine, writeNoVerdictReportFile, writeVerifyReportFile } from '../report/index.js';
-import { countProblems, inputsNotRead, unverifiedStreams, verifyFiles, VerifyInputError, VerifyWorkerError, type Problem, type StreamSummary, type VerifyReport } from '../verify/verifier.js';
+import { countProblems, inputsNotRead, seqSpan, unverifiedStreams, verifyFiles, VerifyInputError, VerifyWorkerError, type Problem, type StreamSummary, type VerifyReport } from '../verify/verifier.js';
 import { errorText } from '../core/errors.js';
 import { optionValue, walkArguments, quotedArgument } from './arguments.js';
 import { resolve } from 'node:path';
@@ -245,7 +245,7 @@ const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' 
 
 function streamLine(s: StreamSummary, checked: { signatures: boolean; checkpoints: boolean }): string {
   let line =
-    `stream ${s.streamId}: seq ${s.first}–${s.last}, ${plural(s.count, 'record')}, ` +
+    `stream ${s.streamId}: ${seqSpan(s.first, s.last)}, ${plural(s.count, 'record')}, ` +
     `${s.ended ? 'ended' : 'open (no end record)'}, ${plural(s.files.length, 'file')}`;
   if (s.previousStreamId !== undefined) line += `, continues ${s.previousStreamId}`;
   if (checked.signatures) {
@@ -261,7 +261,7 @@ function streamLine(s: StreamSummary, checked: { signatures: boolean; checkpoint
     line += `; ${plural(c.valid, 'valid checkpoint')}${c.invalid + c.unknownKey > 0 ? `, ${c.invalid + c.unknownKey} not valid` : ''}`;
     if (s.coveredThrough === 0) line += `, no record covered by a valid checkpoint yet`;
     else if (s.coveredThrough >= s.last) line += `, covered through seq ${s.coveredThrough} (every record)`;
-    else line += `, covered through seq ${s.coveredThrough}; seq ${s.coveredThrough + 1}–${s.last} not yet covered`;
+    else line += `, covered through seq ${s.coveredThrough}; ${seqSpan(s.coveredThrough + 1, s.last)} not yet covered`;
   }
   return `${line} — ${s.ok ? 'ok' : 'FAILED'}`;
 }

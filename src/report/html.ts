@@ -9,7 +9,7 @@
  * Every string from the input goes through escape.ts (`text`/`attr`): file names, ids and messages are
  * attacker-controlled. Ids in the page's own links are indexes (`stream-3`, `finding-12`), never input.
  */
-import { countProblems, inputsNotRead, unverifiedStreams, type Problem, type StreamSummary, type VerifyReport } from '../verify/verifier.js';
+import { countProblems, inputsNotRead, seqSpan, unverifiedStreams, type Problem, type StreamSummary, type VerifyReport } from '../verify/verifier.js';
 import { attr, text } from './escape.js';
 import type { StreamTimes } from './stream-times.js';
 import { TIMELINE_MAX_STREAMS, timelineSvg } from './timeline.js';
@@ -92,7 +92,7 @@ function coverageCell(s: StreamSummary): string {
   const extra = c.invalid + c.unknownKey > 0 ? `<br><span class="sev-error">${c.invalid + c.unknownKey} not valid</span>` : '';
   if (s.coveredThrough === 0) return `<span class="muted">no record covered by a valid checkpoint</span>${extra}`;
   if (s.coveredThrough >= s.last) return `covered through seq ${s.coveredThrough} (every record)<br><span class="muted">${plural(c.valid, 'valid checkpoint')}</span>${extra}`;
-  return `covered through seq ${s.coveredThrough}; <b>seq ${s.coveredThrough + 1}–${s.last} not yet covered</b><br><span class="muted">${plural(c.valid, 'valid checkpoint')}</span>${extra}`;
+  return `covered through seq ${s.coveredThrough}; <b>${seqSpan(s.coveredThrough + 1, s.last)} not yet covered</b><br><span class="muted">${plural(c.valid, 'valid checkpoint')}</span>${extra}`;
 }
 
 function signaturesCell(s: StreamSummary): string {
@@ -289,7 +289,7 @@ export function renderVerifyReport(input: VerifyReportPageInput): string {
       const first = isoOfNs(t?.first);
       const last = isoOfNs(t?.last);
       const span =
-        `seq ${s.first}–${s.last}` + (first !== undefined || last !== undefined ? `<br><span class="muted time">${text(first ?? '?')}<br>→ ${text(last ?? '?')}</span>` : '');
+        seqSpan(s.first, s.last) + (first !== undefined || last !== undefined ? `<br><span class="muted time">${text(first ?? '?')}<br>→ ${text(last ?? '?')}</span>` : '');
       const restart: string[] = [];
       if (s.previousStreamId !== undefined) {
         restart.push(`continues ${streamLink(s.previousStreamId)}${streamIndex.has(s.previousStreamId) ? '' : ' <span class="muted">(not among the inputs)</span>'}`);

@@ -27,6 +27,9 @@ export interface CheckpointCounts {
   unchecked: number;
 }
 
+/** `seq 7` or `seq 7–9`: sequence numbers as the verdicts and summaries print them. */
+export const seqSpan = (first: number, last: number): string => (first === last ? `seq ${first}` : `seq ${first}–${last}`);
+
 export interface StreamSummary {
   /** `audit.sequence.stream_id`; longer than MAX_KEPT_STRING_CHARS, its first characters, length and SHA-256. */
   streamId: string;

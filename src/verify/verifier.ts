@@ -37,6 +37,7 @@ export { countProblems, MAX_LISTED_PROBLEMS } from './problems.js';
 export type { Problem, ProblemKind, ProblemReason, Severity } from './problems.js';
 export { MAX_KEPT_STRING_CHARS } from './record-store.js';
 export type { CheckpointCounts, SignatureCounts, StreamSummary } from './summary.js';
+export { seqSpan } from './summary.js';
 
 export interface VerifyReport {
   /** No problem with severity `error`. */

@@ -78,6 +78,7 @@ describe('renderVerifyReport content', () => {
     const at = (x: StreamSummary) => page({ ok: true, files: 1, records: 10, nonAudit: 0, streams: [x], problems: [] });
     expect(at(s(10, 3))).toContain('covered through seq 10 (every record)');
     expect(at(s(8, 2))).toContain('<b>seq 9–10 not yet covered</b>');
+    expect(at(s(9, 2))).toContain('<b>seq 10 not yet covered</b>');
     expect(at(s(0, 0, 2))).toContain('not checked (no public key given)');
     expect(at(s(0, 0))).toContain('no record covered by a valid checkpoint');
   });

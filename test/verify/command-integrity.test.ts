@@ -2,7 +2,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { setAttr, toLines } from '../helpers/make-chain.js';
+import { makeChain, setAttr, toLines } from '../helpers/make-chain.js';
 import { ed25519Keys, hmacSecret, hmacSigner, makeSignedChain } from '../helpers/make-signed-chain.js';
 import { tempDir } from '../helpers/tmp.js';
 import { runVerifyCommand } from '../../src/cli/verify-command.js';
@@ -44,6 +44,16 @@ describe('verify with keys', () => {
     expect(r.code).toBe(0);
     expect(r.out).toMatch(/signatures: 9 valid; 3 valid checkpoints, covered through seq 12 \(every record\) — ok/);
     expect(r.out).toMatch(/^OK: /m);
+  });
+
+  // Found in review: a span of one record read "seq 307–307".
+  it('a span of one record is "seq N": a one-record stream, one record not yet covered', async () => {
+    const one = await run([journal(makeChain(1))]);
+    expect(one.out).toMatch(/: seq 1, 1 record, open \(no end record\)/);
+    const c = makeSignedChain({ n: 5, recordSigner: hmacSigner(secret), checkpointSigner: keys.signer, checkpointEvery: 4 });
+    const r = await run(['--pubkey', keys.pubFile, '--hmac-key-file', hmacFile, journal(c.records)]);
+    expect(r.out).toMatch(/covered through seq (\d+); seq (\d+) not yet covered/);
+    expect(r.out).not.toMatch(/seq (\d+)–\1\b/);
   });
 
   // Found in review: a signed journal verified without keys said only "OK … every chain intact".
