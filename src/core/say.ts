@@ -3,6 +3,7 @@
  * one line on stderr.
  */
 import { diag } from '@opentelemetry/api';
+import { diagLog } from './diag-log.js';
 import { saidOnce, writeStderrSync } from './stderr.js';
 
 export { writeStderrSync };
@@ -28,23 +29,39 @@ function diagOnStderr(level: 'error' | 'warn', msg: string): boolean {
   try {
     stream = process.stderr;
   } catch {
-    diag[level](msg);
+    diagLog(level, msg);
     return false;
   }
   const own = Object.hasOwn(stream, 'write');
   const write = stream.write;
   let wrote = false;
-  stream.write = function (this: NodeJS.WriteStream, chunk: unknown, ...rest: unknown[]): boolean {
+  const watch = function (this: NodeJS.WriteStream, chunk: unknown, ...rest: unknown[]): boolean {
     if (!wrote) wrote = (typeof chunk === 'string' ? chunk : chunk instanceof Uint8Array ? Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength).toString() : '').includes(msg);
     return (write as (...a: unknown[]) => boolean).call(this, chunk, ...rest);
   } as typeof stream.write;
+  try {
+    stream.write = watch;
+  } catch {
+    // An app that made stderr's write read-only: no watching; the line is written by us, maybe twice.
+    diagLog(level, msg);
+    return false;
+  }
+  if (stream.write !== watch) {
+    // A setter that ignored it: nothing watched, nothing to restore.
+    diagLog(level, msg);
+    return false;
+  }
   try {
     diag[level](msg);
   } catch {
     /* a diag logger that throws: the stderr line is all there is */
   } finally {
-    if (own) stream.write = write;
-    else delete (stream as { write?: unknown }).write;
+    try {
+      if (own) stream.write = write;
+      else delete (stream as { write?: unknown }).write;
+    } catch {
+      /* it took the wrapper, so it takes the original back; never thrown on the caller's path */
+    }
   }
   return wrote;
 }

@@ -141,7 +141,8 @@ export class Batcher {
 
   /** Hot path: into the open batch. */
   add(rec: SealedRecord, receipt: Deferred<AuditReceipt> | undefined): void {
-    if (this.builder.count > 0 && this.builder.bytes + rec.bytes.length >= this.maxLineBytes) this.cutReady();
+    // + 1: the line's newline in the journal.
+    if (this.builder.count > 0 && this.builder.closedBytesWith(rec.bytes.length, rec.group) + 1 > this.maxLineBytes) this.cutReady();
     if (this.builder.count === 0) this.openFirst = rec.seq;
     if (!this.builder.add(rec.bytes, rec.group)) {
       // The arena is full: close the open batch there and open the next one in a fresh arena.

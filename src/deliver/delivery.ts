@@ -83,6 +83,8 @@ export class Delivery {
   private stdoutPending: EncodableRecord[] = [];
   /** Batches handed to the export loop and not yet settled, in sequence order (evicted ones are read back). */
   private unsent: Batch[] = [];
+  /** Bytes of the `unsent` batches' lines, on disk or not (an upper bound for journalFull in fallback mode). */
+  private unsentBytes = 0;
   /** The batches of the request in flight: never evicted. */
   private inflight: Batch[] = [];
   /** The last seq of the last request made from memory: a retry sends that request again, no more, no less. */
@@ -269,13 +271,22 @@ export class Delivery {
    * Would the journal reach its bound with `records` more records (not sealed yet, estimated at the size of the
    * largest one accepted, and taken to reach it while none was: the caller then seals them and asks again with 0)?
    * The batches not yet handed to it count (a burst of records emitted in one go is journaled only at the next
-   * tick), unless fallback mode keeps them off it while the collector takes them.
+   * tick). In fallback mode so does every batch memory holds that is not on disk: all of it goes to the journal at
+   * the next failed export (spoolUnsent) or past maxQueueSize, with no bound checked then (found in review: 20,000
+   * records emitted before the first export failed went into an 8 KiB journal).
    */
   journalFull(records: number): boolean {
     if (this.journal === undefined) return false;
     if (records > 0 && this.largestRecordBytes === 0) return true;
-    const toJournal = this.o.file === 'journal' || this.outage ? this.batcher.bytes : 0;
-    return this.journal.full(this.loop.acked, this.o.maxJournalBytes, toJournal + records * this.largestRecordBytes);
+    const acked = this.loop.acked;
+    const max = this.o.maxJournalBytes;
+    const ahead = this.batcher.bytes + records * this.largestRecordBytes;
+    if (this.o.file !== 'fallback') return this.journal.full(acked, max, ahead);
+    // Every line in memory first (those on disk twice: an upper bound), the exact bytes only near the bound.
+    if (!this.journal.full(acked, max, ahead + this.unsentBytes)) return false;
+    let memory = 0;
+    for (const b of this.unsent) if (!b.onDisk && !b.journaling && b.last > acked) memory += b.line.length + 1;
+    return this.journal.full(acked, max, ahead + memory);
   }
 
   /** Hot path. The record is sealed; from here on it is never dropped silently. */
@@ -326,7 +337,10 @@ export class Delivery {
   }
 
   private enqueue(batches: Batch[]): void {
-    for (const b of batches) this.unsent.push(b);
+    for (const b of batches) {
+      this.unsent.push(b);
+      this.unsentBytes += b.line.length;
+    }
     // Fallback mode: a collector slower than the producer is an outage for the spool (ARCHITECTURE.md §5.4, the journal
     // absorbs a slow or dead collector): past maxQueueSize, what memory holds goes to the spool, so it can be
     // evicted (once written) instead of filling memory up to maxPendingRecords and the loss policy.
@@ -353,6 +367,7 @@ export class Delivery {
       const b = u[k]!;
       if (b.onDisk && !this.inflight.includes(b)) {
         this.memRecords -= b.count;
+        this.unsentBytes -= b.line.length;
         release(b);
         evicted++;
       } else if (evicted > 0) u[k - evicted] = b;
@@ -507,6 +522,7 @@ export class Delivery {
         this.unsent.splice(0, group.length);
         for (const b of group) {
           this.memRecords -= b.count;
+          this.unsentBytes -= b.line.length;
           if (ranges.length > 0) settleEach(b, this.o.streamId, (seq, id) => this.settledAs(ranges, seq, id) ?? 'collector');
           else settle(b, this.o.streamId, 'collector');
           release(b);

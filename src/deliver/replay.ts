@@ -195,8 +195,8 @@ export class Replayer {
       release = claimReplay(o.dir, streamId);
     } catch (e) {
       if (e instanceof AuditConfigError) throw e; // something planted: refused, as prepareAuditDir refuses
-      // A full or read-only disk is not a reason to refuse start-up (files.ts prepareAuditDir): live records
-      // still go to the collector. The stream stays in the journal, replayed by a later start.
+      // A full disk, or one that turned read-only after start-up's check (files.ts prepareAuditDir), is not a
+      // reason to refuse start-up: live records still go to the collector. The stream stays in the journal, replayed by a later start.
       sayLoudly(`otel-audit: replay of stream ${streamId} from ${o.dir} skipped: its claim could not be written (${errorText(e)}); it stays in the journal for a later start`);
       return 'error';
     }

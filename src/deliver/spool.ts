@@ -51,12 +51,13 @@ export class Spool {
    * a walk over the few segments of this stream.
    */
   full(acked: number, maxBytes: number, pending: number): boolean {
-    let bytes = pending + this.writer.unwrittenBytes;
     const segs = this.writer.segments;
-    // Every byte of every segment first: the usual answer (far below the bound) without the line index (per record).
-    let all = bytes;
+    // Every byte, acknowledged or not, first: the usual answer (far below the bound) without a walk of the line
+    // index or the writer's queue (this runs for each record).
+    let all = pending + this.writer.unwrittenBytes;
     for (let i = 0; i < segs.length; i++) all += segs[i]!.bytes;
     if (all < maxBytes) return false;
+    let bytes = pending + this.writer.unwrittenAfter(acked);
     for (const seg of segs) {
       if (seg.last <= acked) continue;
       if (seg.first > acked) bytes += seg.bytes;

@@ -33,6 +33,26 @@ export class RequestBuilder {
     return this.start < 0 ? 0 : this.pos - this.start;
   }
 
+  /** UTF-8 bytes of the open group's suffix and closing (`closedBytes`), kept while the group stays the same. */
+  private closingBytes = 0;
+
+  /**
+   * Bytes the open request would take, closed, with a record of `recordBytes` of `group` added: the group switch
+   * or the comma before it and the closing after it included (a new group's texts are measured: rare).
+   */
+  closedBytesWith(recordBytes: number, group: RecordGroup): number {
+    let before: number;
+    let closing: number;
+    if (group === this.group) {
+      before = 1;
+      closing = this.closingBytes;
+    } else {
+      before = this.start < 0 ? Buffer.byteLength(HEAD) + Buffer.byteLength(group.prefix) : Buffer.byteLength(this.group!.suffix) + 1 + Buffer.byteLength(group.prefix);
+      closing = Buffer.byteLength(group.suffix) + TAIL.length;
+    }
+    return this.bytes + before + recordBytes + closing;
+  }
+
   /**
    * Appends one record's OTLP/JSON (UTF-8) to the open request (opening one if needed). Returns false, writing
    * nothing, when the arena is full: the caller cuts the open request (its closing always fits) and adds
@@ -58,6 +78,7 @@ export class RequestBuilder {
     this.arena.set(record, this.pos);
     this.pos += record.length;
     if (this.start < 0) this.start = at;
+    if (group !== this.group) this.closingBytes = Buffer.byteLength(group.suffix) + TAIL.length;
     this.group = group;
     this.count++;
     return true;

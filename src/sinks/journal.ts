@@ -116,6 +116,9 @@ export class JournalWriter {
   private queue: Pending[] = [];
   /** Bytes of the lines queued or in flight, not yet in the file (the disk bound counts them: deliver/spool.ts). */
   private unwritten = 0;
+  /** The lines the running drain took and the first of them not yet in the file (`unwrittenAfter`). */
+  private draining: readonly JournalLine[] = [];
+  private drainingFrom = 0;
   private writing = false;
   private idleWrites: Promise<void> = Promise.resolve();
   private idleResolve: (() => void) | undefined;
@@ -351,6 +354,8 @@ export class JournalWriter {
       const lines = group.length === 1 ? group[0]!.lines : group.flatMap((g) => g.lines);
       let left = 0;
       for (const l of lines) left += l.bytes.length + 1;
+      this.draining = lines;
+      this.drainingFrom = 0;
       try {
         for (let i = 0; i < lines.length; ) {
           const { j, parts, size, sizes } = this.nextRun(lines, i);
@@ -367,7 +372,7 @@ export class JournalWriter {
           this.commitRun(lines, i, j, sizes);
           this.unwritten -= size;
           left -= size;
-          i = j;
+          i = this.drainingFrom = j;
         }
         if (this.options.fsync !== 'off') await fsyncAsync(this.fd);
         for (const g of group) g.resolve();
@@ -375,6 +380,7 @@ export class JournalWriter {
         for (const g of group) g.reject(e as Error);
       } finally {
         this.unwritten -= left; // the lines a failed write left out: in memory, not on their way to the file
+        this.draining = [];
       }
     }
     this.writing = false;
@@ -384,6 +390,17 @@ export class JournalWriter {
   /** Bytes of lines queued or in flight, not yet in the file. */
   get unwrittenBytes(): number {
     return this.unwritten;
+  }
+
+  /**
+   * The same, of the lines that hold a record after `acked` only: the collector may acknowledge a line before the
+   * journal has written it (export does not wait for the write), and such bytes are not owed to the disk bound.
+   */
+  unwrittenAfter(acked: number): number {
+    let bytes = 0;
+    for (let i = this.drainingFrom; i < this.draining.length; i++) if (this.draining[i]!.last > acked) bytes += this.draining[i]!.bytes.length + 1;
+    for (const g of this.queue) for (const l of g.lines) if (l.last > acked) bytes += l.bytes.length + 1;
+    return bytes;
   }
 
   get isClosed(): boolean {

@@ -1,8 +1,9 @@
 /**
  * For `vi.mock('node:fs', …)`: `fs.writev` failing its next `failures.writev` calls with `failures.code` (a disk full
- * or failing for a moment), every other call real. Imports nothing from node:fs itself.
+ * or failing for a moment), every other call real, started `failures.delayMs` late (a slow disk). Imports nothing
+ * from node:fs itself.
  */
-export const failures = { writev: 0, code: 'EIO' };
+export const failures = { writev: 0, code: 'EIO', delayMs: 0 };
 
 export function withFailingWritev<T extends { writev: unknown }>(actual: T): T & { default: T } {
   const real = actual.writev as (...a: unknown[]) => void;
@@ -13,7 +14,8 @@ export function withFailingWritev<T extends { writev: unknown }>(actual: T): T &
       process.nextTick(() => cb(Object.assign(new Error(`${failures.code}: simulated, write`), { code: failures.code })));
       return;
     }
-    real(...args);
+    if (failures.delayMs > 0) setTimeout(() => real(...args), failures.delayMs);
+    else real(...args);
   };
   return { ...actual, default: { ...actual, writev }, writev };
 }

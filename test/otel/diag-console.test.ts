@@ -2,6 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { chmodSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sayLoudly } from '../../src/core/say.js';
 import { tempDir } from '../helpers/tmp.js';
 
 type TempDir = Awaited<ReturnType<typeof tempDir>>;
@@ -39,5 +40,30 @@ describe('lines said loudly, with a diag logger that writes on stderr', () => {
     const shutdown = lines.filter((l) => l.includes('not acknowledged by the collector'));
     expect(warning).toHaveLength(1);
     expect(shutdown).toHaveLength(1);
+  });
+});
+
+// Found in review: watching the diag call's stderr write replaced process.stderr.write, outside any try; an app that
+// had made it read-only got a TypeError out of onEmit.
+describe('an app whose process.stderr.write cannot be replaced', () => {
+  it.each([
+    ['read-only', (mine: unknown) => ({ value: mine, writable: false, configurable: true })],
+    ['a getter without a setter', (mine: unknown) => ({ get: () => mine, configurable: true })],
+  ])('%s: the line is still written once, nothing thrown, the app\'s write left in place', (_label, descriptor) => {
+    const said: string[] = [];
+    const original = process.stderr.write;
+    const mine = function (this: NodeJS.WriteStream, chunk: unknown): boolean {
+      said.push(String(chunk));
+      return true;
+    };
+    Object.defineProperty(process.stderr, 'write', descriptor(mine));
+    try {
+      expect(() => sayLoudly('otel-audit: review probe line')).not.toThrow();
+      expect(process.stderr.write).toBe(mine);
+    } finally {
+      delete (process.stderr as { write?: unknown }).write;
+    }
+    expect(process.stderr.write).toBe(original);
+    expect(said).toEqual(['otel-audit: review probe line\n']);
   });
 });
