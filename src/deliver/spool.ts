@@ -52,10 +52,11 @@ export class Spool {
    */
   full(acked: number, maxBytes: number, pending: number): boolean {
     const segs = this.writer.segments;
-    // Every byte, acknowledged or not, first: the usual answer (far below the bound) without a walk of the line
-    // index or the writer's queue (this runs for each record).
+    // An upper bound first, whole segments that hold an unacknowledged record and every queued line: the usual
+    // answer (far below the bound) without a walk of the line index or the writer's queue (this runs for each
+    // record). Fully acknowledged segments are left out: retention keeps up to maxFiles of them.
     let all = pending + this.writer.unwrittenBytes;
-    for (let i = 0; i < segs.length; i++) all += segs[i]!.bytes;
+    for (let i = 0; i < segs.length; i++) if (segs[i]!.last > acked) all += segs[i]!.bytes;
     if (all < maxBytes) return false;
     let bytes = pending + this.writer.unwrittenAfter(acked);
     for (const seg of segs) {
