@@ -1,5 +1,23 @@
 /** Errors a user of the package can catch by class. None of their messages ever contains key material. */
 
+/**
+ * The package ships two builds (ESM and CommonJS), and one process can load both: a processor made by one throws
+ * its errors to code that imports the other, whose classes are other objects. Each error carries its class name
+ * under a key of the global symbol registry, and `instanceof` checks it when the prototype check fails, so
+ * `e instanceof AuditLossError` holds whichever copy threw it.
+ */
+const BRAND: unique symbol = Symbol.for('otel-audit.error-class') as never;
+
+function brand(e: Error, name: string): void {
+  Object.defineProperty(e, BRAND, { value: name });
+}
+
+/** `v instanceof cls`, or (for `own` itself, not a subclass a user made) an error of `own`'s name from the other build. */
+function isInstance(cls: unknown, own: unknown, name: string, v: unknown): boolean {
+  if (Function.prototype[Symbol.hasInstance].call(cls, v)) return true;
+  return cls === own && typeof v === 'object' && v !== null && (v as { [BRAND]?: unknown })[BRAND] === name;
+}
+
 export interface ValidationIssue {
   /** Dotted path of the offending field, e.g. `actor.type` or `details.amount`. */
   path: string;
@@ -13,12 +31,25 @@ export class AuditValidationError extends Error {
   constructor(issues: readonly ValidationIssue[], options?: { cause?: unknown }) {
     super(`invalid audit event: ${issues.map((i) => `${i.path || '(event)'}: ${i.message}`).join('; ')}`, options);
     this.issues = issues;
+    brand(this, 'AuditValidationError');
+  }
+  /** True for this class's errors from either build of the package (ESM or CommonJS). */
+  static override [Symbol.hasInstance](v: unknown): boolean {
+    return isInstance(this, AuditValidationError, 'AuditValidationError', v);
   }
 }
 
 /** A configuration value (env variable or option) is invalid; names the variable, the value and what is allowed. */
 export class AuditConfigError extends Error {
   override name = 'AuditConfigError';
+  constructor(message?: string, options?: { cause?: unknown }) {
+    super(message, options);
+    brand(this, 'AuditConfigError');
+  }
+  /** True for this class's errors from either build of the package (ESM or CommonJS). */
+  static override [Symbol.hasInstance](v: unknown): boolean {
+    return isInstance(this, AuditConfigError, 'AuditConfigError', v);
+  }
 }
 
 /**
@@ -31,6 +62,11 @@ export class AuditLossError extends Error {
   constructor(message: string, recordIds: readonly string[] = []) {
     super(message);
     this.recordIds = recordIds;
+    brand(this, 'AuditLossError');
+  }
+  /** True for this class's errors from either build of the package (ESM or CommonJS). */
+  static override [Symbol.hasInstance](v: unknown): boolean {
+    return isInstance(this, AuditLossError, 'AuditLossError', v);
   }
 }
 
@@ -49,6 +85,11 @@ export class AuditFlushTimeoutError extends Error {
     readonly journalDir: string | undefined,
   ) {
     super(message);
+    brand(this, 'AuditFlushTimeoutError');
+  }
+  /** True for this class's errors from either build of the package (ESM or CommonJS). */
+  static override [Symbol.hasInstance](v: unknown): boolean {
+    return isInstance(this, AuditFlushTimeoutError, 'AuditFlushTimeoutError', v);
   }
 }
 
