@@ -29,6 +29,10 @@ export type { OtlpProtocol, OtlpSenderOptions } from './deliver/otlp-sender.js';
 export type { FileMode } from './deliver/delivery.js';
 export type { FsyncPolicy } from './sinks/journal.js';
 export type { DeliveryStats } from './deliver/metrics.js';
+// Types that public signatures use (canonicalFromOtlp's record, AuditLoggerOptions.loggerProvider, replayed()).
+export type { ReplayReport } from './deliver/replay.js';
+export type { LogsLoggerProvider } from './otel/types.js';
+export type { OtlpLogRecord, OtlpAnyValue, OtlpKeyValue, OtlpResource, OtlpInstrumentationScope, OtlpScopeLogs, OtlpResourceLogs, ExportLogsServiceRequest } from './otlp/types.js';
 export * from './core/attributes.js';
 export {
   METRIC_EMITTED,

@@ -56,9 +56,13 @@ import { enforceRetention } from './sinks/retention.js';
 /** The typed API's record being emitted, with the settler of its receipt. */
 type ReceiptSlot = TypedSlot<Deferred<AuditReceipt>>;
 
+/** What `shutdownWithReport()` resolves with: where every record of this processor's stream went. */
 export interface ShutdownReport {
+  /** This process's stream (`audit.sequence.stream_id`). */
   streamId: string;
+  /** Records accepted into the stream (the end marker included). */
   emitted: number;
+  /** Acknowledged by the collector. */
   exported: number;
   /** Accepted but not acknowledged by the collector: left in the journal for the next start. */
   undelivered: number;
@@ -67,7 +71,9 @@ export interface ShutdownReport {
    * journal's rejected/ directory and said on stderr when refused. Not in `exported`, not in `undelivered`.
    */
   rejected: number;
+  /** Refused by the loss policy or lost (each reported on stderr and to `onLoss`). */
   dropped: number;
+  /** The journal segments of this stream still on disk. */
   journalFiles: string[];
   /**
    * Earlier processes' streams this one was replaying when it shut down, not replayed to their end: what their
@@ -85,8 +91,17 @@ type Registry = { [REGISTRY]?: AuditLogRecordProcessor };
  */
 const FALLBACK_RESOURCE = { attributes: {}, asyncAttributesPending: false } as unknown as SdkResource;
 
+/**
+ * The OpenTelemetry LogRecordProcessor that turns audit records into a tamper-evident stream: it seals each into a
+ * hash chain, journals it in `OTEL_AUDIT_DIR` and delivers it to the OTLP collector without silent loss (README
+ * "Guarantees"). Register it on the LoggerProvider (or NodeSDK's `logRecordProcessors`); processors after it see
+ * the record id, stream id and sequence number stamped (ARCHITECTURE.md §2.3). Records it does not select (no
+ * audit attributes, README "Attributes") pass through untouched.
+ */
 export class AuditLogRecordProcessor implements LogRecordProcessor {
+  /** The options in effect: code options over `OTEL_AUDIT_*` and `OTEL_EXPORTER_OTLP_*` variables over defaults. */
   readonly options: Readonly<ResolvedOptions>;
+  /** This process's stream: `audit.sequence.stream_id` of every record it seals, and the journal files' names. */
   readonly streamId: string;
   private readonly chain: HashChain;
   private readonly queue: SealQueue<Deferred<AuditReceipt> | undefined>;
@@ -136,6 +151,10 @@ export class AuditLogRecordProcessor implements LogRecordProcessor {
   private readonly checkpoints: CheckpointSchedule | undefined;
   private checkpointTimer: NodeJS.Timeout | undefined;
 
+  /**
+   * Reads the environment and checks `OTEL_AUDIT_DIR`; throws `AuditConfigError` for any bad value (named, with what
+   * is allowed). Starts replaying what earlier processes left unacknowledged in the directory (`replayed()`).
+   */
   constructor(options: AuditProcessorOptions = {}) {
     this.options = resolveOptions(options);
     const o = this.options;
@@ -274,6 +293,7 @@ export class AuditLogRecordProcessor implements LogRecordProcessor {
     return this.options.loggerName;
   }
 
+  /** Counters of delivery now, the records in memory (`queueDepth`), the last sequence numbers accepted and acknowledged, and the last export error. */
   stats(): DeliveryStats & { queueDepth: number; acked: number; accepted: number; lastError: string | undefined } {
     return {
       ...this.metrics.totals,
@@ -285,10 +305,12 @@ export class AuditLogRecordProcessor implements LogRecordProcessor {
   }
 
   /** Streams of earlier processes replayed by this one (resolves when replay finished). */
+  /** Settles when the replay of earlier processes' streams started by the constructor is over (undefined: none). */
   replayed(): Promise<ReplayReport | undefined> {
     return this.replayDone;
   }
 
+  /** The journal segments of this stream still on disk. */
   journalFiles(): string[] {
     return this.delivery.journalFiles();
   }

@@ -34,6 +34,11 @@ function notKept(err: AuditLossError): Promise<AuditReceipt> {
   return p;
 }
 
+/**
+ * The typed API: `record(event)` validates an audit event, emits it through the OTel Logs API to the
+ * AuditLogRecordProcessor and returns a receipt that settles once the record is durable as the processor's policy
+ * says (journal or collector). Get one with `getAuditLogger()`.
+ */
 export class AuditLogger {
   private logger: LogsLogger | undefined;
   /**

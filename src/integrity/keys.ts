@@ -29,10 +29,17 @@ import { keyFileModeProblem, type KeyFileStat } from './key-file-mode.js';
 export type IntegrityAlgorithm = 'HMAC-SHA256' | 'EdDSA';
 export const INTEGRITY_ALGORITHMS: readonly IntegrityAlgorithm[] = ['HMAC-SHA256', 'EdDSA'];
 
-/** A key the producer signs with. Opaque: only the id and algorithm are visible. */
+/** Brands SigningKey (types only): an object of the same shape is not one, as at run time (`isSigningKey`). */
+declare const signingKeyBrand: unique symbol;
+
+/**
+ * A key the producer signs with, as `loadSigningKeys` makes it. Opaque: only the id and algorithm are visible, and
+ * an object of the same shape is not one (refused at run time, and by the compiler).
+ */
 export interface SigningKey {
   readonly keyId: string;
   readonly algorithm: IntegrityAlgorithm;
+  readonly [signingKeyBrand]: true;
 }
 
 /** A key the verifier checks with: an Ed25519 public key or an HMAC secret. Opaque like SigningKey. */
@@ -58,7 +65,7 @@ const material = new WeakMap<object, KeyObject>();
 function handle(keyId: string, algorithm: IntegrityAlgorithm, key: KeyObject): SigningKey & VerifyingKey {
   const h = Object.freeze({ keyId, algorithm });
   material.set(h, key);
-  return h;
+  return h as SigningKey & VerifyingKey; // the brand is a type only: material holds what makes it one
 }
 
 /**
@@ -448,7 +455,7 @@ function checkKeyVariables(env: unknown): asserts env is NodeJS.ProcessEnv {
  * A key file that its group or other users can read or change is used and said to `warn` (default: one line on
  * stderr, once per process; key-file-mode.ts).
  */
-export function loadSigningKeys(env: NodeJS.ProcessEnv = process.env, warn: (message: string) => void = stderrOnce): { record?: SigningKey; checkpoint?: SigningKey } {
+export function loadSigningKeys(env: Readonly<Record<string, string | undefined>> = process.env, warn: (message: string) => void = stderrOnce): { record?: SigningKey; checkpoint?: SigningKey } {
   checkKeyVariables(env);
   return readSigningKeys(env, warn);
 }

@@ -168,11 +168,26 @@ export const AuditEventSchema = z.strictObject({
     .optional(),
 });
 
-export type AuditEvent = z.input<typeof AuditEventSchema>;
-export type AuditActor = z.input<typeof ActorSchema>;
+/**
+ * What the schemas take, with every array readonly: the event is only read, so a `readonly string[]` or an
+ * `as const` literal is as good as a mutable array (zod's input types say `string[]`, which refused them).
+ */
+type ReadonlyInput<T> = T extends Date | Uint8Array | ((...args: never[]) => unknown)
+  ? T
+  : T extends readonly (infer U)[]
+    ? readonly ReadonlyInput<U>[]
+    : T extends object
+      ? { [K in keyof T]: ReadonlyInput<T[K]> }
+      : T;
+
+/** An audit event, as `AuditLogger.record()` takes it (README "Attributes" maps each field). */
+export type AuditEvent = ReadonlyInput<z.input<typeof AuditEventSchema>>;
+/** Who acted: `actor` of an AuditEvent. */
+export type AuditActor = ReadonlyInput<z.input<typeof ActorSchema>>;
 export type AuditOutcome = (typeof OUTCOMES)[number];
 export type AuditActorType = (typeof ACTOR_TYPES)[number];
-export type DetailValue = z.input<typeof DetailValueSchema>;
+/** A value of `details`: a string, number, boolean, bigint, Date, bytes, or an array or map of them. */
+export type DetailValue = ReadonlyInput<z.input<typeof DetailValueSchema>>;
 
 /** For events whose actor is not known (ARCHITECTURE.md §3: unknown actor = "anonymous"). */
 export const ANONYMOUS_ACTOR: Readonly<AuditActor> = Object.freeze({ id: 'anonymous', type: 'user' });
