@@ -3,7 +3,7 @@
  * Pipeline: select → map → chain → deliver → sinks; verify and cli beside it.
  */
 export { AuditLogRecordProcessor, auditProcessorFromEnv, type ShutdownReport } from './processor.js';
-export { AuditLogger, getAuditLogger, type AuditLoggerOptions } from './api/audit-logger.js';
+export { AuditLogger, getAuditLogger, type AuditLoggerOptions, type AuditEventInput } from './api/audit-logger.js';
 export {
   AuditEventSchema,
   ActorSchema,

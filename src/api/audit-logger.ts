@@ -16,7 +16,13 @@ import { SEVERITY_INFO, SEVERITY_WARN, type LogsLogger, type LogsLoggerProvider 
 import { AuditLogRecordProcessor } from '../processor.js';
 import { AuditConfigError, AuditLossError, errorText } from '../core/errors.js';
 import { kindOf } from '../core/value-kind.js';
-import type { AuditEvent } from '../map/schema.js';
+import type { AuditEvent, ReadonlyInput } from '../map/schema.js';
+
+/**
+ * What `record()` takes: an AuditEvent (without `actor` where the processor's `defaultActor` is `'os-user'`), its
+ * arrays readonly or not (an `as const` literal included). The event is only read.
+ */
+export type AuditEventInput = ReadonlyInput<AuditEvent> | ReadonlyInput<AuditEventDraft>;
 
 export interface AuditLoggerOptions {
   /** The processor the records go through; default: the one most recently constructed in this process. */
@@ -74,14 +80,14 @@ export class AuditLogger {
    * An event may name no actor only when the processor's `defaultActor` is `'os-user'` (the OS user running the
    * process); otherwise such an event is refused with `AuditValidationError`, as any invalid event.
    */
-  record(event: AuditEvent | AuditEventDraft): Promise<AuditReceipt> {
+  record(event: AuditEventInput): Promise<AuditReceipt> {
     if (this.processor === undefined) {
       // Validated all the same: an app's invalid event fails the same way whether the SDK runs or not; with the
       // environment's os-user default, a draft without its actor is as valid as with the SDK (found in review: it threw).
-      const m = prepareEvent(defaultActorFromEnv() === 'os-user' ? withOsIdentity(event) : (event as AuditEvent));
+      const m = prepareEvent(defaultActorFromEnv() === 'os-user' ? withOsIdentity(event as AuditEventDraft) : (event as AuditEvent));
       return notKept(new AuditLossError(SDK_DISABLED, [m.recordId]));
     }
-    const m = prepareEvent(this.processor.options.defaultActor === 'os-user' ? withOsIdentity(event) : (event as AuditEvent));
+    const m = prepareEvent(this.processor.options.defaultActor === 'os-user' ? withOsIdentity(event as AuditEventDraft) : (event as AuditEvent));
     if (!this.processor.canAccept()) {
       const err = new AuditLossError(`audit record refused: ${this.processor.refusal() ?? 'the pipeline cannot accept records'}`, [m.recordId]);
       if (this.processor.options.onLossPolicy === 'throw') throw err;

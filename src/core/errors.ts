@@ -12,10 +12,14 @@ function brand(e: Error, name: string): void {
   Object.defineProperty(e, BRAND, { value: name });
 }
 
-/** `v instanceof cls`, or (for `own` itself, not a subclass a user made) an error of `own`'s name from the other build. */
-function isInstance(cls: unknown, own: unknown, name: string, v: unknown): boolean {
+/**
+ * `v instanceof cls`, or, for the class that defines the check (not a subclass a user made, which inherits it), an
+ * error of its name from the other build. The class is not named in its own body: the bundler would rename it
+ * (`class _AuditLossError`), and `constructor.name`, which loggers print, with it.
+ */
+function isInstance(cls: object, name: string, v: unknown): boolean {
   if (Function.prototype[Symbol.hasInstance].call(cls, v)) return true;
-  return cls === own && typeof v === 'object' && v !== null && (v as { [BRAND]?: unknown })[BRAND] === name;
+  return Object.hasOwn(cls, Symbol.hasInstance) && typeof v === 'object' && v !== null && (v as { [BRAND]?: unknown })[BRAND] === name;
 }
 
 export interface ValidationIssue {
@@ -35,7 +39,7 @@ export class AuditValidationError extends Error {
   }
   /** True for this class's errors from either build of the package (ESM or CommonJS). */
   static override [Symbol.hasInstance](v: unknown): boolean {
-    return isInstance(this, AuditValidationError, 'AuditValidationError', v);
+    return isInstance(this, 'AuditValidationError', v);
   }
 }
 
@@ -48,7 +52,7 @@ export class AuditConfigError extends Error {
   }
   /** True for this class's errors from either build of the package (ESM or CommonJS). */
   static override [Symbol.hasInstance](v: unknown): boolean {
-    return isInstance(this, AuditConfigError, 'AuditConfigError', v);
+    return isInstance(this, 'AuditConfigError', v);
   }
 }
 
@@ -66,7 +70,7 @@ export class AuditLossError extends Error {
   }
   /** True for this class's errors from either build of the package (ESM or CommonJS). */
   static override [Symbol.hasInstance](v: unknown): boolean {
-    return isInstance(this, AuditLossError, 'AuditLossError', v);
+    return isInstance(this, 'AuditLossError', v);
   }
 }
 
@@ -89,7 +93,7 @@ export class AuditFlushTimeoutError extends Error {
   }
   /** True for this class's errors from either build of the package (ESM or CommonJS). */
   static override [Symbol.hasInstance](v: unknown): boolean {
-    return isInstance(this, AuditFlushTimeoutError, 'AuditFlushTimeoutError', v);
+    return isInstance(this, 'AuditFlushTimeoutError', v);
   }
 }
 

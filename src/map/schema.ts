@@ -169,10 +169,10 @@ export const AuditEventSchema = z.strictObject({
 });
 
 /**
- * What the schemas take, with every array readonly: the event is only read, so a `readonly string[]` or an
- * `as const` literal is as good as a mutable array (zod's input types say `string[]`, which refused them).
+ * `T` with every array readonly, for what is only read: a `readonly string[]` or an `as const` literal is then as
+ * good as a mutable array (zod's input types say `string[]`, which refused them).
  */
-type ReadonlyInput<T> = T extends Date | Uint8Array | ((...args: never[]) => unknown)
+export type ReadonlyInput<T> = T extends Date | Uint8Array | ((...args: never[]) => unknown)
   ? T
   : T extends readonly (infer U)[]
     ? readonly ReadonlyInput<U>[]
@@ -180,14 +180,14 @@ type ReadonlyInput<T> = T extends Date | Uint8Array | ((...args: never[]) => unk
       ? { [K in keyof T]: ReadonlyInput<T[K]> }
       : T;
 
-/** An audit event, as `AuditLogger.record()` takes it (README "Attributes" maps each field). */
-export type AuditEvent = ReadonlyInput<z.input<typeof AuditEventSchema>>;
+/** An audit event (README "Attributes" maps each field); `AuditLogger.record()` also takes it with readonly arrays. */
+export type AuditEvent = z.input<typeof AuditEventSchema>;
 /** Who acted: `actor` of an AuditEvent. */
-export type AuditActor = ReadonlyInput<z.input<typeof ActorSchema>>;
+export type AuditActor = z.input<typeof ActorSchema>;
 export type AuditOutcome = (typeof OUTCOMES)[number];
 export type AuditActorType = (typeof ACTOR_TYPES)[number];
-/** A value of `details`: a string, number, boolean, bigint, Date, bytes, or an array or map of them. */
-export type DetailValue = ReadonlyInput<z.input<typeof DetailValueSchema>>;
+/** A value of `details`: a string, a finite number or a boolean, or an array (at most 128 items) of one of them. */
+export type DetailValue = z.input<typeof DetailValueSchema>;
 
 /** For events whose actor is not known (ARCHITECTURE.md §3: unknown actor = "anonymous"). */
 export const ANONYMOUS_ACTOR: Readonly<AuditActor> = Object.freeze({ id: 'anonymous', type: 'user' });

@@ -25,6 +25,8 @@ describe.skipIf(!existsSync(join(dist, 'index.cjs')))('the error classes across 
     const esm = (await import(pathToFileURL(join(dist, 'index.js')).href)) as ErrorClasses;
     const cjs = createRequire(import.meta.url)(join(dist, 'index.cjs')) as ErrorClasses;
     expect(esm[name]).not.toBe(cjs[name]); // two copies, as in an app that loads both
+    // Their names as loggers print them (found in review: the bundler renamed a class named in its own body).
+    expect([esm[name].name, cjs[name].name, make(esm)[name].constructor.name]).toEqual([name, name, name]);
     const fromEsm = make(esm)[name];
     const fromCjs = make(cjs)[name];
     expect(fromEsm).toBeInstanceOf(cjs[name]);

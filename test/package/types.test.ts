@@ -36,7 +36,10 @@ const usage = `
   void record;
   // @ts-expect-error an object of the same shape is not a SigningKey (refused at run time too)
   new AuditLogRecordProcessor({ signingKeys: { record: { keyId: 'k1', algorithm: 'EdDSA' } } });
-  // Readonly arrays and as-const literals: the event is only read.
+  // Readonly arrays and as-const literals: the event is only read. AuditEvent itself stays mutable for code that builds one.
+  const built: AuditEvent = { action: 'X', outcome: 'success', actor: { id: 'a', type: 'user', roles: ['r'] } };
+  built.actor.roles?.push('x');
+  void audit.record(built);
   const ROLES: readonly string[] = ['admin'];
   void audit.record({ action: 'GRANT', outcome: 'success', actor: { id: 'alice', type: 'user', roles: ROLES }, details: { scopes: ['read', 'write'] } } as const);
   // The types public signatures use can be named.
@@ -77,7 +80,7 @@ function consumer(app: string, pkg: object, compilerOptions: object, files: Reco
 
 describe('shipped type declarations', () => {
   it('type-check an ESM and a CommonJS consumer', () => {
-    const imports = `import { AuditLogRecordProcessor, getAuditLogger, loadSigningKeys, ATTR_ACTION, type AuditReceipt, type SigningKey, type LogsLoggerProvider, type OtlpLogRecord, type ReplayReport } from 'otel-audit';`;
+    const imports = `import { AuditLogRecordProcessor, getAuditLogger, loadSigningKeys, ATTR_ACTION, type AuditReceipt, type SigningKey, type LogsLoggerProvider, type OtlpLogRecord, type ReplayReport, type AuditEvent } from 'otel-audit';`;
     const options = { module: 'NodeNext', moduleResolution: 'NodeNext', skipLibCheck: false, types: ['node'] };
     expect(consumer(join(dir, 'nodenext'), { name: 'consumer' }, options, { 'esm.mts': `${imports}\n${usage}`, 'cjs.cts': `${imports}\n${usage}` })).toBe('');
   });
