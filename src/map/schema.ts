@@ -180,14 +180,77 @@ export type ReadonlyInput<T> = T extends Date | Uint8Array | ((...args: never[])
       ? { [K in keyof T]: ReadonlyInput<T[K]> }
       : T;
 
-/** An audit event (README "Attributes" maps each field); `AuditLogger.record()` also takes it with readonly arrays. */
-export type AuditEvent = z.input<typeof AuditEventSchema>;
-/** Who acted: `actor` of an AuditEvent. */
-export type AuditActor = z.input<typeof ActorSchema>;
 export type AuditOutcome = (typeof OUTCOMES)[number];
 export type AuditActorType = (typeof ACTOR_TYPES)[number];
 /** A value of `details`: a string, a finite number or a boolean, or an array (at most 128 items) of one of them. */
 export type DetailValue = z.input<typeof DetailValueSchema>;
+
+/**
+ * Who acted. Written as `audit.actor.id` and `audit.actor.type`, and as `user.id`, `user.name`, `user.roles` for a
+ * user (`audit.actor.name`, `audit.actor.roles` for the others). Text fields: no control characters, not blank.
+ */
+export interface AuditActor {
+  /** 1–256 characters. `ANONYMOUS_ACTOR` when the actor is not known. */
+  id: string;
+  type: AuditActorType;
+  /** 1–256 characters. */
+  name?: string | undefined;
+  /** At most 64, each 1–128 characters. */
+  roles?: string[] | undefined;
+}
+
+/**
+ * An audit event: who (`actor`) did what (`action`) to which resource (`target`), from where (`source`), with what
+ * `outcome`. README "Attributes" gives the attribute each field is written as. Text fields hold no control
+ * characters and are not blank, unless said otherwise. `AuditLogger.record()` takes it (`AuditEventInput`: its
+ * arrays may be readonly).
+ */
+export interface AuditEvent {
+  /** `audit.record.id`, the idempotency key: 1–128 characters; a UUID v4 is generated when absent. */
+  id?: string | undefined;
+  /** OTel EventName, e.g. `user.login`: 1–128 of A–Z a–z 0–9 `_ . : / -`; defaults to `audit.<action in lower case>`. */
+  name?: string | undefined;
+  /** `audit.action`, a verb (`CREATE`, `LOGIN`, `EXECUTE`, …): 1–128 characters. */
+  action: string;
+  /** `audit.outcome`. */
+  outcome: AuditOutcome;
+  actor: AuditActor;
+  /** The resource acted on: `audit.target.id` (1–1024), `.type` (1–128), `.name` (1–1024). */
+  target?: { id?: string | undefined; type?: string | undefined; name?: string | undefined } | undefined;
+  /**
+   * Where from: `address` (one IPv4 or IPv6 address or host name) is `audit.source.id` and `client.address`,
+   * `audit.source.type` is derived from it; `port` (0–65535) is `client.port`.
+   */
+  source?: { address: string; port?: number | undefined } | undefined;
+  /** `audit.reason`, why it failed or was denied: 1–4096 characters, line breaks allowed. */
+  reason?: string | undefined;
+  /** Human-readable message, shipped as the record body: at most 65536 characters. */
+  message?: string | undefined;
+  /** `session.id`: 1–256 characters. */
+  session?: { id: string } | undefined;
+  /** `http.request.method` (1–32) and `url.path` (1–4096). */
+  request?: { method?: string | undefined; path?: string | undefined } | undefined;
+  /** `error.type`: 1–256 characters. */
+  error?: { type: string } | undefined;
+  /**
+   * Kept as given, each key an attribute: at most 64, keys 1–128 characters outside the `audit.*` namespace, strings
+   * of 8192 characters, arrays of 128 items, 2^20 characters of text in all. A key that a field above writes
+   * (`user.id`, `client.address`, …) takes that field's rules.
+   */
+  details?: Record<string, DetailValue> | undefined;
+  /**
+   * When it happened (a Date, or milliseconds since the epoch); defaults to now. OTLP carries time as uint64
+   * nanoseconds, so it must lie from the epoch up to 2554-07-21T23:34:33.709Z.
+   */
+  time?: Date | number | undefined;
+}
+
+// The documented types above are exactly what the schemas take: neither may drift from the other.
+type Same<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
+const eventMatchesSchema: Same<AuditEvent, z.input<typeof AuditEventSchema>> = true;
+const actorMatchesSchema: Same<AuditActor, z.input<typeof ActorSchema>> = true;
+void eventMatchesSchema;
+void actorMatchesSchema;
 
 /** For events whose actor is not known (ARCHITECTURE.md §3: unknown actor = "anonymous"). */
 export const ANONYMOUS_ACTOR: Readonly<AuditActor> = Object.freeze({ id: 'anonymous', type: 'user' });
