@@ -484,7 +484,9 @@ export function readSigningKeys(env: NodeJS.ProcessEnv, warn: (message: string) 
       const id = keyIdOverride.trim();
       // Written into every record: a key pasted here would be published with them. Its value is not echoed then.
       if (keyIdLooksSecret(id, secret, secretText) || LOOSE_PREFIX.test(id) || (!KEY_ID_RE.test(id) && looksLikeKeyMaterial(id))) {
-        throw new AuditConfigError(`${ENV_KEY_ID} is invalid (value hidden): it looks like a key, not a key id; put the key in ${ENV_HMAC_KEY} or ${ENV_HMAC_KEY_FILE}, and a name such as "audit-2026" or "prod-eu-audit-hmac-v2" here`);
+        // What made it look so, without its content (found in review: an id with a tab read as "a key" with no why).
+        const what = `${[...id].length} characters${/[\u0000-\u001f\u007f]/.test(id) ? ', control characters among them' : ''}`;
+        throw new AuditConfigError(`${ENV_KEY_ID} is invalid (value hidden): it looks like a key, not a key id (${what}); put the key in ${ENV_HMAC_KEY} or ${ENV_HMAC_KEY_FILE}, and a name such as "audit-2026" or "prod-eu-audit-hmac-v2" here`);
       }
       if (!KEY_ID_RE.test(id)) {
         // Not echoed either: an id with a secret in it that the test above does not recognise is still an id to hide.

@@ -87,6 +87,9 @@ describe('HMAC keys', () => {
     // Not echoed (found in review: an id holding the secret beside other text was shown whole).
     configError(() => loadSigningKeys({ OTEL_AUDIT_HMAC_KEY: SECRET, OTEL_AUDIT_KEY_ID: 'bad id with spaces' }), [SECRET, 'bad id'], /^OTEL_AUDIT_KEY_ID is invalid \(value hidden\): allowed are 1–64 characters of A–Z a–z 0–9 \. _ : - \(it has 18 characters, some of them not allowed\)$/);
     configError(() => loadSigningKeys({ OTEL_AUDIT_KEY_ID: 'k1' }), [], /OTEL_AUDIT_KEY_ID is set but no HMAC key/);
+    // Refused as looking like a key, with what made it look so and nothing of its content.
+    configError(() => loadSigningKeys({ OTEL_AUDIT_HMAC_KEY: SECRET, OTEL_AUDIT_KEY_ID: 'ab\tcd' }), ['ab\tcd'], /it looks like a key, not a key id \(5 characters, control characters among them\); put the key in/);
+    configError(() => loadSigningKeys({ OTEL_AUDIT_HMAC_KEY: SECRET, OTEL_AUDIT_KEY_ID: 'a'.repeat(5000) }), ['aaaaaaaaaaaaaaaa'], /it looks like a key, not a key id \(5000 characters\); put the key in/);
   });
 
   // Fixed bugs, kept as regression tests: each of these silently became a different key than the one meant.
