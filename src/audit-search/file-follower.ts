@@ -95,7 +95,7 @@ export class FileFollower {
       if (neverOpened) this.missed = 'gone';
       // Renamed away (rotation): read to its end above, so a follower of its new name reads on from here (found in
       // review: it was read again from its start, and every record said to be a copy).
-      if (wasHeld) this.handOffHeld();
+      if (wasHeld && (await this.stillLinked())) this.handOffHeld();
       // The one file named keeps its held file: a writer goes on writing it under its new name until it reopens
       // the path (found in review: those records were never shown, and every later one was broken, seq missing).
       // Not once no name leads to it (deleted): held, its space would not be freed (found in re-review).
@@ -109,6 +109,7 @@ export class FileFollower {
     // Closed for the cap, the same file, nothing appended: left closed (a sealed segment is opened once).
     if (this.fh === undefined && st.ino === this.inode && Number(st.size) === this.consumed + this.partialBytes) return true;
     // Not held (first poll, closed for the cap, or drained above), or the name leads to another file now.
+    const linked = wasHeld && (await this.stillLinked());
     await this.close();
     let fh: FileHandle;
     try {
@@ -125,7 +126,7 @@ export class FileFollower {
         // if it was held (and is handed off: renamed to a name that is followed too, it is read on from there);
         // closed for the cap, what it got since its last read is not read.
         if (closedForCap) this.missed = 'rotated';
-        else if (wasHeld) this.handOffHeld();
+        else if (linked) this.handOffHeld();
         this.reset(0);
       } else if (this.inode === undefined) {
         // A file first seen here that another follower read under its old name (rotated to this one): on from there,
@@ -152,6 +153,15 @@ export class FileFollower {
     await this.readHeld(onLine);
     await keepWithinCap(this);
     return true;
+  }
+
+  /**
+   * Does the held file still have a name? Only then can it have been renamed to one that is followed: a deleted one
+   * (retention) hands nothing off, or a new file that reuses its inode would be read on from its offset (found in
+   * review: a record of the new segment skipped, and every later one said broken).
+   */
+  private async stillLinked(): Promise<boolean> {
+    return this.fh !== undefined && (await this.fh.stat()).nlink > 0;
   }
 
   /** The held file, read to its end, is where a follower of the name it was renamed to starts (see handedOff). */

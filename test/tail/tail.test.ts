@@ -3,7 +3,7 @@
  * rotated segments), following a file that is written a piece at a time, link checks of followed records,
  * and usage errors.
  */
-import { appendFileSync, mkdirSync, readdirSync, readlinkSync, renameSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, readdirSync, readlinkSync, renameSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -495,6 +495,25 @@ describe('FileFollower', () => {
     expect(got.at(-1)).toBe('1:new');
     await cleanup();
     expect(await poll()).toBe(false);
+  });
+
+  // Found in review: retention deleted a segment tail held, the journal's next segment got its inode, and its lines
+  // ended with the same bytes: the new segment was read on from the old one's offset, a record skipped and every later
+  // one said broken. A deleted file hands nothing off; only one renamed (still linked) does.
+  it('a deleted file hands nothing off: a new file that reuses its inode is read from its start', async (ctx) => {
+    const old = following(join(dir, 'seg-1.jsonl'));
+    const line = `{"same":"ending of every line ${'x'.repeat(80)}"}`;
+    writeFileSync(old.p, `${line}\n`);
+    await old.poll();
+    expect(old.got).toHaveLength(1);
+    const inode = statSync(old.p).ino;
+    rmSync(old.p); // retention
+    expect(await old.poll()).toBe(false);
+    const next = following(join(dir, 'seg-2.jsonl'));
+    writeFileSync(next.p, `${line}\n${line}\n`);
+    if (statSync(next.p).ino !== inode) ctx.skip(); // a file system that does not reuse the inode at once
+    await next.poll();
+    expect(next.got).toEqual([`1:${line}`, `2:${line}`]);
   });
 
   // Found by review: a file truncated and refilled past its old size between two polls (copytruncate) was read on
