@@ -153,6 +153,16 @@ export class ChainIndex {
   }
 
   /**
+   * Did the verifier find an integrity error in the stream? Only then can two copies of one of its records differ
+   * (in an intact stream every copy is the record verified).
+   */
+  troubled(streamId: string): boolean {
+    const key = streamId.length > VERIFIER_KEPT_CHARS && !this.streams.has(streamId) ? reportedStreamKey(streamId) : streamId;
+    const st = this.streams.get(key);
+    return st === undefined || st.unlisted || st.firstError !== undefined;
+  }
+
+  /**
    * `at`: where this copy was read, and its id, so that a problem naming this very copy is found (see atPlace); with
    * its record, its content is bound to what was verified (see hashAt).
    */

@@ -14,6 +14,10 @@ import { newReadCounts, type ReadCounts } from './parse-line.js';
 import { readAuditRecords } from './read-files.js';
 import { refusedLines } from './refused-lines.js';
 import { SeenSequences } from './seen-sequences.js';
+import { hashOrNull } from './copy-check.js';
+
+/** First copies' hashes kept for streams with integrity errors (about 150 bytes each). */
+const MAX_FIRST_HASHES = 1_000_000;
 
 export interface SearchOptions {
   filter: SearchFilter;
@@ -72,14 +76,29 @@ export async function* searchFiles(paths: readonly string[], options: SearchOpti
   const named = new Set(paths);
   const files = (await listInputFiles(paths)).map((path) => ({ path, follow: named.has(path) }));
   const seen = new SeenSequences();
+  // Copies of a stream with an integrity error are folded only when byte-identical to the first (found in review: a
+  // changed copy read second was hidden, a search for its planted value said "0 matches"): the first copy's hash of
+  // each of its records, up to a bound, past which later copies are shown rather than hidden.
+  const firstHash = new Map<string, Map<number, string | null>>();
+  let hashesKept = 0;
   const limit = options.limit ?? Number.POSITIVE_INFINITY;
   if (limit <= 0) return;
   for await (const batch of readAuditRecords(files, progress.counts, refusedLines(report), options.onSkip)) {
     const out: Match[] = [];
     for (const r of batch) {
+      const troubled = index.troubled(r.streamId);
       if (!seen.add(r.streamId, r.sequence)) {
-        progress.duplicates++;
-        continue;
+        const first = troubled ? firstHash.get(r.streamId)?.get(r.sequence) : undefined;
+        if (!troubled || (first !== undefined && first !== null && first === hashOrNull(r.record))) {
+          progress.duplicates++;
+          continue;
+        }
+        // Another version of a record read before: a record of its own here, its verdict says it is not the one verified.
+      } else if (troubled && hashesKept < MAX_FIRST_HASHES) {
+        let m = firstHash.get(r.streamId);
+        if (m === undefined) firstHash.set(r.streamId, (m = new Map()));
+        m.set(r.sequence, hashOrNull(r.record));
+        hashesKept++;
       }
       if (!matchesFilter(options.filter, r)) continue;
       const unhashed = resourceMatches(options.filter, r);

@@ -50,7 +50,8 @@ Options:
   --allow-reorder     as verify: records out of order within a file are not a problem
 
 Output: a table (TIME STREAM SEQ EVENT ACTOR ACTION TARGET OUTCOME CHAIN), or with --json one JSON object per
-match and line. Each record is shown once (copies from at-least-once delivery folded), in reading order.
+match and line. Each record is shown once (identical copies from at-least-once delivery folded; two copies that
+differ are both shown, the one that is not the record verified BROKEN), in reading order.
 CHAIN: "verified" when verify finds no problem in the record's stream at or before its seq, else
 "BROKEN: <kind> at seq <n>" (the first one); with --pubkey, whether a valid checkpoint covers it.
 Exit status: 0 matches found, 1 none, 2 usage or I/O error, or no audit record to search.`;

@@ -49,6 +49,26 @@ describe('chain verdict per match', () => {
     expect(out.trimEnd().split('\n')[1]).toMatch(/mallory .*BROKEN: modified at seq 8$/);
   });
 
+  // Found in review: two copies of a record (the journal and the collector's) that differ were folded by seq like
+  // at-least-once copies, so the one read second was hidden: a search for the planted value said "0 matches", and in
+  // the other order the genuine record could not be found. Only identical copies fold.
+  it.each([['the changed copy read second'], ['the changed copy read first']])('two different copies of one record (%s): each found, the changed one broken', async (order) => {
+    const genuine = makeChain(12, { end: true });
+    const changed = structuredClone(genuine);
+    setAttr(changed[9]!, ATTR_ACTOR_ID, { stringValue: 'mallory' }); // seq 10
+    const collector = join(dir, 'collector.jsonl');
+    const journal = join(dir, 'journal.jsonl');
+    writeFileSync(collector, toLines(genuine, 4).join('\n') + '\n');
+    writeFileSync(journal, toLines(changed, 3).join('\n') + '\n');
+    const inputs = order === 'the changed copy read second' ? [collector, journal] : [journal, collector];
+    const planted = await searchJson(['--actor', 'mallory', ...inputs]);
+    expect(planted.matches.map((m) => [m.sequence, m.chain])).toEqual([[10, 'broken']]);
+    const all = await searchJson(inputs);
+    // Every other record once (its identical copy folded); seq 10 in both versions.
+    expect(all.matches.filter((m) => m.sequence === 10).map((m) => m.actor).sort()).toEqual([genuine[9]!.attributes!.find((kv) => kv.key === ATTR_ACTOR_ID)!.value!.stringValue, 'mallory'].sort());
+    expect(all.matches).toHaveLength(genuine.length + 1);
+  });
+
   // Fixed bug, kept as a regression test: verify names seq 5 (both its links broken, "seq 4 may have been changed
   // as well"), and seq 4, changed too, was shown "verified".
   // Found in review: search and tail keep the first copy of each (stream, seq) and judge it by the seq it claims;
