@@ -304,7 +304,6 @@ export class AuditLogRecordProcessor implements LogRecordProcessor {
     };
   }
 
-  /** Streams of earlier processes replayed by this one (resolves when replay finished). */
   /** Settles when the replay of earlier processes' streams started by the constructor is over (undefined: none). */
   replayed(): Promise<ReplayReport | undefined> {
     return this.replayDone;

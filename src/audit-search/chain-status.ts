@@ -157,9 +157,13 @@ export class ChainIndex {
    * (in an intact stream every copy is the record verified).
    */
   troubled(streamId: string): boolean {
-    const key = streamId.length > VERIFIER_KEPT_CHARS && !this.streams.has(streamId) ? reportedStreamKey(streamId) : streamId;
-    const st = this.streams.get(key);
+    const st = this.streams.get(this.streamKey(streamId));
     return st === undefined || st.unlisted || st.firstError !== undefined;
+  }
+
+  /** The stream's key here: ids longer than the verifier keeps are reported in its bounded form. */
+  private streamKey(streamId: string): string {
+    return streamId.length > VERIFIER_KEPT_CHARS && !this.streams.has(streamId) ? reportedStreamKey(streamId) : streamId;
   }
 
   /**
@@ -167,7 +171,7 @@ export class ChainIndex {
    * its record, its content is bound to what was verified (see hashAt).
    */
   verdict(streamId: string, seq: number, at?: RecordPlace & { record?: OtlpLogRecord }): ChainVerdict {
-    const key = streamId.length > VERIFIER_KEPT_CHARS && !this.streams.has(streamId) ? reportedStreamKey(streamId) : streamId;
+    const key = this.streamKey(streamId);
     const st = this.streams.get(key);
     const v: ChainVerdict = { chain: 'unknown' };
     // Record ids longer than the verifier keeps are reported in its bounded form, as stream ids are.

@@ -14,6 +14,7 @@ import { rm } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { generateEd25519KeyPair } from '../integrity/keys.js';
 import { errorText } from '../core/errors.js';
+import { shellQuote } from '../report/command-line.js';
 import { durableCreateNew, mkdirDurable } from '../sinks/durable.js';
 
 export const KEYGEN_USAGE = 'usage: otel-audit keygen --out-dir DIR';
@@ -88,8 +89,7 @@ export async function runKeygenCommand(argv: string[], out: (s: string) => void,
   }
   out(`key id: ${pair.keyId}\n`);
   // Quoted for the shell when they need it (a directory with a space), so the command printed runs as printed.
-  const shell = (p: string): string => (/^[\w@%+=:,./-]+$/.test(p) ? p : `'${p.replaceAll("'", "'\\''")}'`);
-  out(`private key: ${shell(privPath)} (mode 0600) — set OTEL_AUDIT_SIGNING_KEY_FILE to this path; keep it secret\n`);
-  out(`public key:  ${shell(pubPath)} (mode 0644) — verify with: otel-audit verify --pubkey ${shell(pubPath)} <file|dir>...\n`);
+  out(`private key: ${shellQuote(privPath)} (mode 0600) — set OTEL_AUDIT_SIGNING_KEY_FILE to this path; keep it secret\n`);
+  out(`public key:  ${shellQuote(pubPath)} (mode 0644) — verify with: otel-audit verify --pubkey ${shellQuote(pubPath)} <file|dir>...\n`);
   return 0;
 }

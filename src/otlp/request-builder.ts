@@ -17,6 +17,9 @@ export interface CutRequest {
   readonly arena: Arena;
 }
 
+/** UTF-8 bytes that close a request whose last group is `group`: its suffix, then the request's tail. */
+const closingBytesOf = (group: RecordGroup): number => Buffer.byteLength(group.suffix) + TAIL.length;
+
 export class RequestBuilder {
   private readonly pool = new ArenaPool();
   private current: Arena = this.pool.take(0);
@@ -48,7 +51,7 @@ export class RequestBuilder {
       closing = this.closingBytes;
     } else {
       before = this.start < 0 ? Buffer.byteLength(HEAD) + Buffer.byteLength(group.prefix) : Buffer.byteLength(this.group!.suffix) + 1 + Buffer.byteLength(group.prefix);
-      closing = Buffer.byteLength(group.suffix) + TAIL.length;
+      closing = closingBytesOf(group);
     }
     return this.bytes + before + recordBytes + closing;
   }
@@ -78,7 +81,7 @@ export class RequestBuilder {
     this.arena.set(record, this.pos);
     this.pos += record.length;
     if (this.start < 0) this.start = at;
-    if (group !== this.group) this.closingBytes = Buffer.byteLength(group.suffix) + TAIL.length;
+    if (group !== this.group) this.closingBytes = closingBytesOf(group);
     this.group = group;
     this.count++;
     return true;

@@ -97,6 +97,8 @@ export interface SegmentInfo {
 
 interface Pending {
   lines: JournalLine[];
+  /** Their bytes in the file, newlines included (counted in `unwritten` until written or given up). */
+  bytes: number;
   resolve: () => void;
   reject: (e: Error) => void;
 }
@@ -337,9 +339,11 @@ export class JournalWriter {
     } catch (e) {
       return Promise.reject(e as Error);
     }
-    for (const l of lines) this.unwritten += l.bytes.length + 1;
+    let bytes = 0;
+    for (const l of lines) bytes += l.bytes.length + 1;
+    this.unwritten += bytes;
     return new Promise<void>((resolve, reject) => {
-      this.queue.push({ lines, resolve, reject });
+      this.queue.push({ lines, bytes, resolve, reject });
       if (!this.writing) void this.drain();
     });
   }
@@ -353,7 +357,7 @@ export class JournalWriter {
       this.reopenIfUnlinked();
       const lines = group.length === 1 ? group[0]!.lines : group.flatMap((g) => g.lines);
       let left = 0;
-      for (const l of lines) left += l.bytes.length + 1;
+      for (const g of group) left += g.bytes;
       this.draining = lines;
       this.drainingFrom = 0;
       try {
