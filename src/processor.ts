@@ -322,11 +322,15 @@ export class AuditLogRecordProcessor implements LogRecordProcessor {
   /** Why records are refused right now (loss policy applies), or undefined. */
   refusal(): string | undefined {
     if (this.closing) return 'the processor is shut down';
-    // The records still waiting to be sealed count against the bounds (records in memory, the journal's bytes): near
-    // one, they are sealed now, so that the delivery stage decides on exact counts and bytes. onEmit and the typed
-    // API (which must refuse, with the fail-closed policy, before it emits) both ask here.
+    // The records still waiting to be sealed count against the bounds (records in memory, the journal's bytes). Room
+    // for them at the estimate is room (the exact check could only find more); near a bound they are sealed now, so
+    // that the delivery stage decides on exact counts and bytes. onEmit and the typed API (which must refuse, with
+    // the fail-closed policy, before it emits) both ask here.
     const q = this.queue.length;
-    if (q > 0 && (q + this.delivery.queueDepth >= this.options.maxPendingRecords || this.delivery.journalFull(q))) this.queue.drain();
+    if (q > 0) {
+      if (this.delivery.hasRoomFor(q)) return undefined;
+      this.queue.drain();
+    }
     return this.delivery.refusal();
   }
 

@@ -268,6 +268,14 @@ export class Delivery {
   }
 
   /**
+   * Is there room for `unsealed` more records, counted at the size of the largest one so far (journalFull)? True
+   * means refusal() would say nothing now; false, that the caller should seal them and ask refusal() on exact counts.
+   */
+  hasRoomFor(unsealed: number): boolean {
+    return !this.closed && this.memRecords + unsealed < this.o.maxPendingRecords && !this.journalFull(unsealed);
+  }
+
+  /**
    * Would the journal reach its bound with `records` more records (not sealed yet, estimated at the size of the
    * largest one accepted, and taken to reach it while none was: the caller then seals them and asks again with 0)?
    * The batches not yet handed to it count (a burst of records emitted in one go is journaled only at the next
