@@ -195,14 +195,23 @@ export class AuditLogRecordProcessor implements LogRecordProcessor {
     this.select = createSelector(o.loggerName);
     this.metrics = new AuditMetrics(o.meterProvider, { [A.ATTR_SEQ_STREAM_ID]: this.streamId });
     this.loss = new LossReporter(o.onLossPolicy, o.onLoss, (n) => this.metrics.droppedN(n));
+    // retention.log lines are signed with the record key (the checkpoint key without one): a verifier holding it
+    // takes no unsigned line for retention in a signed stream.
+    const retentionKey = o.signingKeys.record ?? o.signingKeys.checkpoint;
+    const retentionSigner = retentionKey === undefined ? undefined : createRecordSigner(retentionKey);
     const retention = (): void =>
-      enforceRetention(o.dir, o.maxFiles, {
-        streamId: this.streamId,
-        acked: this.delivery.ackedSeq,
-        segments: this.delivery.journalSegments(),
-        saveAcked: () => this.delivery.saveState() === undefined,
-        forget: (path) => this.delivery.forgetSegment(path),
-      });
+      enforceRetention(
+        o.dir,
+        o.maxFiles,
+        {
+          streamId: this.streamId,
+          acked: this.delivery.ackedSeq,
+          segments: this.delivery.journalSegments(),
+          saveAcked: () => this.delivery.saveState() === undefined,
+          forget: (path) => this.delivery.forgetSegment(path),
+        },
+        retentionSigner,
+      );
     this.delivery = new Delivery({
       dir: o.dir,
       streamId: this.streamId,

@@ -18,6 +18,8 @@ import { sayLoudly } from '../core/say.js';
 import { durableAppend } from './durable.js';
 import { listStreams, retentionLogPath } from './files.js';
 import { readState } from './stream-state.js';
+import type { RecordSigner } from '../integrity/sign.js';
+import { signRetention, type RetentionIntegrity } from '../integrity/retention-signature.js';
 
 export interface OwnStream {
   streamId: string;
@@ -35,7 +37,11 @@ export interface OwnStream {
   forget?(path: string): void;
 }
 
-export function enforceRetention(dir: string, maxFiles: number, own: OwnStream): void {
+/**
+ * `signer`: the stream's record key, when one is configured; each retention.log line is then signed with it
+ * (integrity/retention-signature.ts), so that a line appended by hand does not pass for retention.
+ */
+export function enforceRetention(dir: string, maxFiles: number, own: OwnStream, signer?: RecordSigner): void {
   const streams = listStreams(dir);
   const all: { path: string; streamId: string; mtime: number; last: boolean }[] = [];
   for (const [streamId, paths] of streams) {
@@ -72,7 +78,7 @@ export function enforceRetention(dir: string, maxFiles: number, own: OwnStream):
       saved ??= own.saveAcked?.() ?? true;
       if (!saved) continue;
     }
-    if (!recordCut(dir, f.streamId, f.path)) continue;
+    if (!recordCut(dir, f.streamId, f.path, signer)) continue;
     rmSync(f.path, { force: true });
     if (f.streamId === own.streamId) own.forget?.(f.path);
     excess--;
@@ -92,10 +98,12 @@ export interface RetentionEntry {
   last: number;
   lastHash: string;
   deletedAt: string;
+  /** MAC/signature of the line, with the producer's record key (absent: no key configured, or an older line). */
+  integrity?: RetentionIntegrity;
 }
 
 /** Appends the retention entry for a segment about to be deleted; false (keep the file) if it cannot. */
-function recordCut(dir: string, streamId: string, path: string): boolean {
+function recordCut(dir: string, streamId: string, path: string, signer: RecordSigner | undefined): boolean {
   let last: OtlpLogRecord | undefined;
   let lastSeq = 0;
   try {
@@ -113,6 +121,7 @@ function recordCut(dir: string, streamId: string, path: string): boolean {
         }
     if (last === undefined) return true;
     const entry: RetentionEntry = { streamId, file: basename(path), last: lastSeq, lastHash: hashCanonical(canonicalFromOtlp(last)), deletedAt: new Date().toISOString() };
+    if (signer !== undefined) entry.integrity = signRetention(signer, entry);
     // Durable before the segment goes: a cut the log does not show would read as deleted records. Appended
     // only to a regular file of ours with one link (never through a link or a FIFO planted under its name).
     durableAppend(retentionLogPath(dir), JSON.stringify(entry) + '\n');

@@ -4,7 +4,7 @@
  */
 import { basename, dirname } from 'node:path';
 import { checkIntegrity, type ExternalCheckpoint, type IntegrityContext } from './integrity-check.js';
-import { highestBacked, isBacked, type RetentionCut } from './retention-log.js';
+import { highestBacked, isBacked, notBackedWhy, type RetentionCut } from './retention-log.js';
 import { streamProblems, type Problem, type ProblemList, type StreamProblems } from './problems.js';
 import { F_CHECKPOINT, F_END, F_END_EVENT, F_HAS_PREV, F_OUT_OF_ORDER, F_PREV_HEX, F_REJECTED, F_RESEQUENCED, SIG_NONE, SIG_OK, SIG_UNCHECKED, type RecordStore, type StreamLink } from './record-store.js';
 import type { StreamSummary } from './summary.js';
@@ -725,11 +725,10 @@ function checkLinks(
       const c = cuts[0];
       if (c !== undefined) {
         claim =
-          `; ${c.log} claims seq 1–${c.last} were removed by retention (${c.file}, ${c.deletedAt}) after the collector acknowledged them, ` +
-          (c.state === undefined
-            ? `but the stream has no readable state file ${c.stateFile}`
-            : `but ${c.state.file} records only seq ${c.state.acked === 0 ? '0 (none)' : c.state.acked} acknowledged`) +
-          `: retention deletes only acknowledged records, so the claim is not taken (both files are unauthenticated)`;
+          `; ${c.log} claims seq 1–${c.last} were removed by retention (${c.file}, ${c.deletedAt}) after the collector acknowledged them, but ${notBackedWhy(c)}` +
+          (c.state === undefined || c.state.acked < c.last
+            ? ': retention deletes only acknowledged records, so the claim is not taken (the state file is unauthenticated)'
+            : ': a line anyone can append proves nothing, so the claim is not taken');
       }
     }
     if (n > prevN + 1 && k > 0 && n <= firstHeld && claim === '' && aside?.why !== undefined) claim = setAsideHint(retained, n - 1, aside.why);

@@ -152,6 +152,11 @@ export class RecordStore {
     ids.delete('');
     return ids;
   }
+  /** Does any of these rows carry a MAC/signature that verifies under the keys given? */
+  anySignatureOk(rows: Uint32Array): boolean {
+    for (const i of rows) if (this.sig[i] === SIG_OK) return true;
+    return false;
+  }
   /** Restart links of seq-1 records (the only ones judged), by row. */
   links = new Map<number, StreamLink>();
 

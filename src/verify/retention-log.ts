@@ -1,11 +1,14 @@
 /**
  * Reading the `state/` of journal directories: `state/retention.log` (the heads removed by retention, which are
- * not tampering) and the `state/<stream>.state` files (what the producer says it acknowledged). Neither is
- * authenticated (docs/integrity.md §7.2 step 5): a retention entry counts only when the state file beside it
- * agrees that the records it removed were acknowledged.
+ * not tampering) and the `state/<stream>.state` files (what the producer says it acknowledged). A retention entry
+ * counts only when the state file beside it agrees that the records it removed were acknowledged, and, in a stream
+ * whose records verify under the keys given (or with `--require-signatures`), when its own MAC/signature verifies
+ * (docs/integrity.md §4.4, §7.2 step 5). The state file is not authenticated.
  */
 import { lstat, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { VerifyingKey } from '../integrity/keys.js';
+import { verifyRetention, type RetentionAuth, type RetentionClaim } from '../integrity/retention-signature.js';
 import type { RetentionEntry } from '../sinks/retention.js';
 import type { SkipListener } from './inputs.js';
 import { HEX64, keep, own, streamKey } from './record-store.js';
@@ -31,19 +34,57 @@ export interface StateView {
 }
 
 /** A retention entry, with the state file of its stream in the same journal directory (undefined: none readable). */
-export interface RetentionCut extends RetentionEntry {
+export interface RetentionCut extends Omit<RetentionEntry, 'integrity'> {
   /** Where the entry was read: `<dir>/state/retention.log`. */
   log: string;
   /** Path the stream's state file would have in that directory. */
   stateFile: string;
   state: StateView | undefined;
+  /** The signed fields as the line has them. */
+  signed: RetentionClaim;
+  /** The line's `integrity` member as read (unchecked). */
+  integrity: unknown;
+  /** Set by `requireRetentionAuth`: the line counts only if its MAC/signature verifies under these keys. */
+  authKeys?: readonly VerifyingKey[];
+  /** `verifyRetention`'s outcome, once asked. */
+  auth?: RetentionAuth;
 }
 
 /**
- * A cut the state file of its own directory backs: it records the removed records acknowledged. Retention deletes
- * nothing else, so only such a cut accounts for missing records (docs/integrity.md §7.2 step 5, §7.4 step 3).
+ * Requires the cuts' MAC/signature (a signed stream, or `--require-signatures`): a cut whose MAC/signature does not
+ * verify under `keys` is not backed. Checked when a cut is first weighed, not for every line of a long log.
  */
-export const isBacked = (c: RetentionCut): boolean => c.state !== undefined && c.state.acked >= c.last;
+export function requireRetentionAuth(cuts: readonly RetentionCut[], keys: readonly VerifyingKey[]): void {
+  for (const c of cuts) c.authKeys = keys;
+}
+
+/** Undefined when the cut's MAC/signature is not required or verifies; otherwise why it does not. */
+function authProblem(c: RetentionCut): string | undefined {
+  if (c.authKeys === undefined) return undefined;
+  c.auth ??= verifyRetention(c.signed, c.integrity, c.authKeys);
+  return c.auth === 'ok' ? undefined : AUTH_PROBLEM[c.auth];
+}
+
+const AUTH_PROBLEM: Record<Exclude<RetentionAuth, 'ok'>, string> = {
+  absent: 'the line carries no MAC/signature, while the stream is signed',
+  unchecked: "no key was given to check the line's MAC/signature (--hmac-key-file, --pubkey)",
+  bad: "the line's MAC/signature does not verify under the keys given",
+  unknown_key: 'the line is signed by a key not given',
+};
+
+/**
+ * A cut the state file of its own directory backs: it records the removed records acknowledged. Retention deletes
+ * nothing else, so only such a cut accounts for missing records (docs/integrity.md §7.2 step 5, §7.4 step 3). Where
+ * its MAC/signature is required, it must verify too (§4.4).
+ */
+export const isBacked = (c: RetentionCut): boolean => c.state !== undefined && c.state.acked >= c.last && authProblem(c) === undefined;
+
+/** Why a cut is not backed, for a message: "but …". */
+export function notBackedWhy(c: RetentionCut): string {
+  if (c.state === undefined) return `the stream has no readable state file ${c.stateFile}`;
+  if (c.state.acked < c.last) return `${c.state.file} records only seq ${c.state.acked === 0 ? '0 (none)' : c.state.acked} acknowledged`;
+  return authProblem(c) ?? 'it is backed';
+}
 
 /** Of the backed cuts, the one that reaches furthest (the first of those that reach as far). */
 export function highestBacked(cuts: readonly RetentionCut[]): RetentionCut | undefined {
@@ -123,7 +164,7 @@ export async function readJournalStates(
     }
     // First: a stream known only by its state file is one whose retention entries matter too.
     const here = await readStates(stateDir, onSkip);
-    const entries: RetentionEntry[] = [];
+    const entries: (Omit<RetentionEntry, 'integrity'> & { signed: RetentionClaim; integrity: unknown })[] = [];
     let opened: Awaited<ReturnType<typeof openRegularFile>> | undefined;
     try {
       opened = await openRegularFile(path, false);
@@ -138,7 +179,9 @@ export async function readJournalStates(
         if (typeof e.streamId !== 'string' || !isCount(e.last) || e.last < 1 || typeof e.lastHash !== 'string' || !HEX64.test(e.lastHash)) return;
         const key = streamKey(e.streamId);
         if (!known.has(key) && !here.has(key)) return;
-        entries.push({ streamId: key, file: keep(String(e.file)), last: e.last, lastHash: own(e.lastHash), deletedAt: keep(String(e.deletedAt)) });
+        // What the producer signed: its fields as written (the kept copies may be shortened).
+        const signed = { streamId: e.streamId, file: String(e.file), last: e.last, lastHash: e.lastHash, deletedAt: String(e.deletedAt) };
+        entries.push({ streamId: key, file: keep(signed.file), last: e.last, lastHash: own(e.lastHash), deletedAt: keep(signed.deletedAt), signed, integrity: e.integrity });
       } catch {
         /* a torn last line of the log: ignored, so that cut is reported as an ordinary deletion */
       }

@@ -27,7 +27,7 @@ import { scanInWorkers, workerEntryInstalled } from './parallel-read.js';
 import type { ReadItem } from './read-items.js';
 import { scanRecords } from './read-records.js';
 import { keep, RecordStore, streamKey } from './record-store.js';
-import { highestBacked, isBacked, readJournalStates, type RetentionCut, type StateView } from './retention-log.js';
+import { highestBacked, isBacked, readJournalStates, requireRetentionAuth, type RetentionCut, type StateView } from './retention-log.js';
 import type { StreamSummary } from './summary.js';
 
 export { listInputFiles, VerifyInputError } from './inputs.js';
@@ -294,6 +294,10 @@ export async function verifyFiles(paths: readonly string[], options: VerifyOptio
   const chainAt = options.onChainHashes === undefined ? undefined : new Map<string, CheckedStream['at']>();
   const certified = certifiedByRestartLinks(store);
   for (const [streamId, k] of store.streams) {
+    const cuts = retained.get(streamId);
+    // In a signed stream a retention line must be signed too (docs/integrity.md §4.4): otherwise one line appended
+    // by hand passes off a head deletion as retention.
+    if (cuts !== undefined && (ic.requireSignatures || store.anySignatureOk(store.rowsOf(k)))) requireRetentionAuth(cuts, keys);
     const r = checkStream(streamId, store, store.rowsOf(k), {
       fileNames: files,
       allowReorder: options.allowReorder === true,

@@ -15,6 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { OtlpLogRecord } from '../../src/otlp/types.js';
 import { verifyFiles, type Problem, type VerifyReport } from '../../src/verify/index.js';
 import { makeChain, recordHash, seqOf, setAttr, testStreamId, toLines } from '../helpers/make-chain.js';
+import { signRetention, type RetentionClaim } from '../../src/integrity/retention-signature.js';
 import { hmacSecret, hmacSigner, makeSignedChain } from '../helpers/make-signed-chain.js';
 
 let root: string;
@@ -49,6 +50,10 @@ interface Layout {
   extra?: (i: number) => Record<string, string | number | boolean>;
 }
 
+const SIGNER = hmacSigner(SECRET);
+/** A retention.log line as the producer writes it: signed with the stream's key when the stream is (docs/integrity.md §4.4). */
+const retentionLine = (claim: RetentionClaim, signed: boolean): string => JSON.stringify(signed ? { ...claim, integrity: signRetention(SIGNER, claim) } : claim);
+
 /** A journal directory of a 62-record stream (seq 62 its end record). */
 async function setAside(o: Layout): Promise<{ dir: string; streamId: string; records: OtlpLogRecord[]; verify: (...more: string[]) => Promise<VerifyReport> }> {
   const dir = join(root, `case-${++caseNo}`);
@@ -59,7 +64,9 @@ async function setAside(o: Layout): Promise<{ dir: string; streamId: string; rec
   for (const n of o.aside) await writeLines(join(dir, 'rejected', `${streamId}-${n}-${n}.jsonl`), toLines([records[n - 1]!]));
   const held = records.slice(o.held[0] - 1, o.held[1]).filter((r) => !(o.drop ?? []).includes(seqOf(r)));
   if (held.length > 0) await writeLines(join(dir, `audit-${streamId}-000009.jsonl`), toLines(held));
-  const entries = o.cuts.map((last, k) => JSON.stringify({ streamId, file: `audit-${streamId}-00000${k + 1}.jsonl`, last, lastHash: o.lastHash?.(last) ?? recordHash(records[last - 1]!), deletedAt: '2026-11-28T00:00:00.000Z' }));
+  const entries = o.cuts.map((last, k) =>
+    retentionLine({ streamId, file: `audit-${streamId}-00000${k + 1}.jsonl`, last, lastHash: o.lastHash?.(last) ?? recordHash(records[last - 1]!), deletedAt: '2026-11-28T00:00:00.000Z' }, o.signed === true),
+  );
   await writeLines(join(dir, 'state', 'retention.log'), entries);
   if (o.acked !== undefined) {
     const st = { version: 1, streamId, pid: 1, host: 'h', startedAt: '2026-11-28T00:00:00.000Z', acked: o.acked, last: 62, ended: true, done: o.acked === 62 };
@@ -222,7 +229,7 @@ describe('a stream of which only copies set aside are held', () => {
   it('a retention.log of 130,000 lines for the stream: no crash', async () => {
     const { dir, streamId, records, verify } = await setAside({ aside: [1, 5], held: [1, 0], cuts: [], acked: 62, signed: true });
     const h = recordHash(records[61]!);
-    const lines = Array.from({ length: 130_000 }, (_, k) => JSON.stringify({ streamId, file: 'x', last: k === 129_999 ? 62 : 1 + (k % 60), lastHash: h, deletedAt: 'd' }));
+    const lines = Array.from({ length: 130_000 }, (_, k) => retentionLine({ streamId, file: 'x', last: k === 129_999 ? 62 : 1 + (k % 60), lastHash: h, deletedAt: 'd' }, true));
     await writeLines(join(dir, 'state', 'retention.log'), lines);
     const r = await verify();
     expect(errors(r)).toEqual([]);
