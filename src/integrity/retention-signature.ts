@@ -51,11 +51,16 @@ export function signRetention(signer: RecordSigner, c: RetentionClaim): Retentio
 export type RetentionAuth = 'ok' | 'absent' | 'unchecked' | 'bad' | 'unknown_key';
 
 export function verifyRetention(c: RetentionClaim, integrity: unknown, keys: readonly VerifyingKey[]): RetentionAuth {
+  const r = verifyRetentionBy(c, integrity, keys);
+  return typeof r === 'string' ? r : 'ok';
+}
+
+/** verifyRetention, with the key it verified under in place of `ok`. */
+export function verifyRetentionBy(c: RetentionClaim, integrity: unknown, keys: readonly VerifyingKey[]): VerifyingKey | Exclude<RetentionAuth, 'ok'> {
   if (integrity === undefined) return 'absent';
   if (typeof integrity !== 'object' || integrity === null) return 'bad';
   const { algorithm, keyId, value } = integrity as Partial<Record<keyof RetentionIntegrity, unknown>>;
   if (typeof algorithm !== 'string' || typeof keyId !== 'string' || typeof value !== 'string') return 'bad';
   if (keys.length === 0) return 'unchecked';
-  const r = verifyRecordSignatureBy(retentionSigningText(c), { algorithm, keyId, value }, keys);
-  return typeof r === 'string' ? r : 'ok';
+  return verifyRecordSignatureBy(retentionSigningText(c), { algorithm, keyId, value }, keys);
 }

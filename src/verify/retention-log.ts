@@ -7,8 +7,8 @@
  */
 import { lstat, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { VerifyingKey } from '../integrity/keys.js';
-import { verifyRetention, type RetentionAuth, type RetentionClaim } from '../integrity/retention-signature.js';
+import { keyFingerprint, type VerifyingKey } from '../integrity/keys.js';
+import { verifyRetention, verifyRetentionBy, type RetentionAuth, type RetentionClaim } from '../integrity/retention-signature.js';
 import type { RetentionEntry } from '../sinks/retention.js';
 import type { SkipListener } from './inputs.js';
 import { HEX64, keep, own, streamKey } from './record-store.js';
@@ -44,33 +44,66 @@ export interface RetentionCut extends Omit<RetentionEntry, 'integrity'> {
   signed: RetentionClaim;
   /** The line's `integrity` member as read (unchecked). */
   integrity: unknown;
+  /** The input directory whose state/retention.log holds the line. */
+  dir: string;
   /** Set by `requireRetentionAuth`: the line counts only if its MAC/signature verifies under these keys. */
   authKeys?: readonly VerifyingKey[];
+  /** Why it is required: the stream is signed, or `--require-signatures`. */
+  authRequiredBy?: 'signed' | 'flag';
   /** `verifyRetention`'s outcome, once asked. */
   auth?: RetentionAuth;
 }
 
+/** Which keys may sign a stream's retention lines, and why they must (`requireRetentionAuth`). */
+export interface RetentionSigners {
+  keys: readonly VerifyingKey[];
+  /** `--require-signatures`: every line must verify, in every stream. */
+  requireSignatures: boolean;
+  /** keyFingerprint of the given keys the stream's records or checkpoints verified under (empty: none, or absent). */
+  streamSigners(streamId: string): ReadonlySet<string>;
+  /** keyFingerprint of the given keys records in that journal directory verified under. */
+  dirSigners(dir: string): ReadonlySet<string>;
+}
+
 /**
- * Requires the cuts' MAC/signature (a signed stream, or `--require-signatures`): a cut whose MAC/signature does not
- * verify under `keys` is not backed. Checked when a cut is first weighed, not for every line of a long log.
+ * Requires retention lines to be signed (docs/integrity.md §4.4) in each stream that is signed — one of its records
+ * or checkpoints verifies under a given key, or, its records stripped of their signatures or deleted whole, one of
+ * its retention lines does — and in every stream with `--require-signatures`. A line then counts only under a key
+ * that verified the stream's own records, or records in the same journal directory (retention run by a later
+ * process, after a key rotation): not under any key given, whose holder (another producer, a retired key) could
+ * otherwise sign a cut for this stream. Checked when a cut is first weighed, not for every line of a long log.
  */
-export function requireRetentionAuth(cuts: readonly RetentionCut[], keys: readonly VerifyingKey[]): void {
-  for (const c of cuts) c.authKeys = keys;
+export function requireRetentionAuth(retained: ReadonlyMap<string, readonly RetentionCut[]>, o: RetentionSigners): void {
+  if (o.keys.length === 0 && !o.requireSignatures) return;
+  for (const [streamId, cuts] of retained) {
+    const own = o.streamSigners(streamId);
+    const signed = own.size > 0 || cuts.some((c) => typeof verifyRetentionBy(c.signed, c.integrity, o.keys) !== 'string');
+    if (!signed && !o.requireSignatures) continue;
+    for (const c of cuts) {
+      const here = o.dirSigners(c.dir);
+      c.authKeys = o.keys.filter((k) => own.has(keyFingerprint(k)) || here.has(keyFingerprint(k)));
+      c.authRequiredBy = signed ? 'signed' : 'flag';
+    }
+  }
 }
 
 /** Undefined when the cut's MAC/signature is not required or verifies; otherwise why it does not. */
 function authProblem(c: RetentionCut): string | undefined {
   if (c.authKeys === undefined) return undefined;
   c.auth ??= verifyRetention(c.signed, c.integrity, c.authKeys);
-  return c.auth === 'ok' ? undefined : AUTH_PROBLEM[c.auth];
+  if (c.auth === 'ok') return undefined;
+  const required = c.authRequiredBy === 'flag' ? '--require-signatures requires one' : 'the stream is signed';
+  switch (c.auth) {
+    case 'absent':
+      return `the line carries no MAC/signature, while ${required}`;
+    case 'unchecked':
+      return `no key verified any record of this stream or directory, to check the line's MAC/signature with, while ${required}`;
+    case 'bad':
+      return "the line's MAC/signature does not verify under the key of the stream's records";
+    default:
+      return "the line is not signed by the key of the stream's records (nor of its directory's): a stream does not change keys";
+  }
 }
-
-const AUTH_PROBLEM: Record<Exclude<RetentionAuth, 'ok'>, string> = {
-  absent: 'the line carries no MAC/signature, while the stream is signed',
-  unchecked: "no key was given to check the line's MAC/signature (--hmac-key-file, --pubkey)",
-  bad: "the line's MAC/signature does not verify under the keys given",
-  unknown_key: 'the line is signed by a key not given',
-};
 
 /**
  * A cut the state file of its own directory backs: it records the removed records acknowledged. Retention deletes
@@ -199,7 +232,7 @@ export async function readJournalStates(
     for (const e of entries) {
       let l = retained.get(e.streamId);
       if (l === undefined) retained.set(e.streamId, (l = []));
-      l.push({ ...e, log: path, stateFile: join(stateDir, `${e.streamId}.state`), state: here.get(e.streamId) });
+      l.push({ ...e, dir: p, log: path, stateFile: join(stateDir, `${e.streamId}.state`), state: here.get(e.streamId) });
     }
   }
   return { retained, states };

@@ -16,6 +16,7 @@
  * shorter chain. Signatures and checkpoints (`bad_signature`, `truncated`) are for those cases.
  */
 import { availableParallelism } from 'node:os';
+import { dirname, resolve } from 'node:path';
 import { loadVerifyingKeys, type VerifyingKey } from '../integrity/keys.js';
 import { checkStream, type CheckedStream } from './chain-check.js';
 import { checkStreamLinks, readCheckpointSources, streamsOnlyInSources } from './cross-stream.js';
@@ -26,8 +27,8 @@ import { clip, ProblemList, type Problem } from './problems.js';
 import { scanInWorkers, workerEntryInstalled } from './parallel-read.js';
 import type { ReadItem } from './read-items.js';
 import { scanRecords } from './read-records.js';
-import { keep, RecordStore, streamKey } from './record-store.js';
-import { highestBacked, isBacked, readJournalStates, requireRetentionAuth, type RetentionCut, type StateView } from './retention-log.js';
+import { F_CHECKPOINT, keep, RecordStore, SIG_OK, streamKey } from './record-store.js';
+import { highestBacked, isBacked, readJournalStates, requireRetentionAuth, type RetentionCut, type RetentionSigners, type StateView } from './retention-log.js';
 import type { StreamSummary } from './summary.js';
 
 export { listInputFiles, VerifyInputError } from './inputs.js';
@@ -247,6 +248,49 @@ function retiredByRetention(streamId: string, state: StateView, cuts: readonly R
   };
 }
 
+/** The keys each stream's and each journal directory's records verified under, for requireRetentionAuth. */
+function retentionSigners(store: RecordStore, files: readonly string[], keys: readonly VerifyingKey[], requireSignatures: boolean): RetentionSigners {
+  const signersOf = (i: number): string | undefined => {
+    if (store.has(i, F_CHECKPOINT)) {
+      const c = store.claims.get(i);
+      return c?.status === 'valid' ? c.signedBy : undefined;
+    }
+    return store.sig[i] === SIG_OK ? store.signers[store.signer[i]!] : undefined;
+  };
+  let byDir: Map<string, Set<string>> | undefined;
+  return {
+    keys,
+    requireSignatures,
+    streamSigners(streamId) {
+      const out = new Set<string>();
+      const k = store.streams.get(streamId);
+      if (k !== undefined) for (const i of store.rowsOf(k)) {
+        const f = signersOf(i);
+        if (f !== undefined) out.add(f);
+      }
+      return out;
+    },
+    dirSigners(dir) {
+      if (byDir === undefined) {
+        byDir = new Map();
+        const dirOf = files.map((f) => dirname(resolve(f)));
+        // Each file's directory and every directory above it: a segment in rejected/ belongs to its journal too.
+        for (let i = 0; i < store.length; i++) {
+          const f = signersOf(i);
+          if (f === undefined) continue;
+          for (let d = dirOf[store.file[i]!]!, up = ''; d !== up; up = d, d = dirname(d)) {
+            let set = byDir.get(d);
+            if (set === undefined) byDir.set(d, (set = new Set()));
+            if (set.has(f)) break;
+            set.add(f);
+          }
+        }
+      }
+      return byDir.get(resolve(dir)) ?? new Set();
+    },
+  };
+}
+
 /**
  * Verifies the hash chains in `paths` (files or directories). Throws `VerifyInputError` only for a path that
  * cannot be read; everything wrong with the content is a `Problem` in the report.
@@ -286,6 +330,9 @@ export async function verifyFiles(paths: readonly string[], options: VerifyOptio
   const across = new ProblemList();
   const external = await readCheckpointSources(options.checkpointSources ?? [], inputs, store.streams, ic, across, onSkip);
   const { retained, states } = await readJournalStates(paths, store.streams, onSkip);
+  // In a signed stream a retention line must be signed too (docs/integrity.md §4.4): otherwise one line appended by
+  // hand passes off a head deletion as retention.
+  if (retained.size > 0) requireRetentionAuth(retained, retentionSigners(store, files, keys, ic.requireSignatures));
   const summaries: StreamSummary[] = [];
   // Only streams in a restart link are needed after their own check; the others are dropped as checked.
   const linked = new Set<string>();
@@ -294,10 +341,6 @@ export async function verifyFiles(paths: readonly string[], options: VerifyOptio
   const chainAt = options.onChainHashes === undefined ? undefined : new Map<string, CheckedStream['at']>();
   const certified = certifiedByRestartLinks(store);
   for (const [streamId, k] of store.streams) {
-    const cuts = retained.get(streamId);
-    // In a signed stream a retention line must be signed too (docs/integrity.md §4.4): otherwise one line appended
-    // by hand passes off a head deletion as retention.
-    if (cuts !== undefined && (ic.requireSignatures || store.anySignatureOk(store.rowsOf(k)))) requireRetentionAuth(cuts, keys);
     const r = checkStream(streamId, store, store.rowsOf(k), {
       fileNames: files,
       allowReorder: options.allowReorder === true,

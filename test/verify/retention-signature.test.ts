@@ -7,7 +7,7 @@
  * real files; the signing input pinned by a vector.
  */
 import { LoggerProvider } from '@opentelemetry/sdk-logs';
-import { appendFileSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -32,16 +32,24 @@ const OTHER = `hex:${'a5'.repeat(32)}`;
 const errors = (r: VerifyReport): Problem[] => r.problems.filter((p) => p.severity === 'error');
 const event = (i: number) => ({ id: `r${i}`, action: 'WRITE', outcome: 'success' as const, actor: { id: 'u1', type: 'user' as const }, details: { pad: 'x'.repeat(300) } });
 
+let collectorUrl = '';
 /** One process writing 60 records in 4 KiB segments, at most 3 files: retention deletes the stream's first segments. */
 async function produce(signingKeys: { record?: SigningKey; checkpoint?: SigningKey } | undefined): Promise<{ auditDir: string; streamId: string }> {
   const { auditDir, collector } = await collectorDir(cleanups);
+  collectorUrl = collector.endpoint;
+  return { auditDir, streamId: await produceInto(auditDir, signingKeys) };
+}
+
+/** The same, into `auditDir` (the collector of the last `produce`). Returns the stream id. */
+async function produceInto(auditDir: string, signingKeys: { record?: SigningKey; checkpoint?: SigningKey } | undefined): Promise<string> {
+  const collector = { endpoint: collectorUrl };
   const processor = new AuditLogRecordProcessor({ dir: auditDir, ...FAST, maxFileBytes: 4096, maxFiles: 3, exporter: { url: collector.endpoint, timeoutMillis: 2000 }, ...(signingKeys === undefined ? {} : { signingKeys }) });
   const provider = new LoggerProvider({ processors: [processor] });
   const audit = getAuditLogger({ processor, loggerProvider: provider });
   for (let i = 1; i <= 60; i++) await audit.record(event(i));
   await processor.forceFlush();
   await provider.shutdown();
-  return { auditDir, streamId: processor.streamId };
+  return processor.streamId;
 }
 
 const retentionLog = (dir: string): string => join(dir, 'state', 'retention.log');
@@ -99,7 +107,7 @@ describe('the producer signs its retention.log lines with the stream key', () =>
     deleteHeadSegment(auditDir, streamId, () => written[0]!['integrity']);
     const replayed = await verifyFiles([auditDir], verify);
     expect(errors(replayed).map((p) => [p.kind, p.stream, p.seq])).toEqual([['deleted', streamId, 1]]);
-    expect(errors(replayed)[0]!.message).toMatch(/but the line's MAC\/signature does not verify under the keys given/);
+    expect(errors(replayed)[0]!.message).toMatch(/but the line's MAC\/signature does not verify under the key of the stream's records/);
   });
 
   it('HMAC: a line signed by another key is not taken; without a key given, nothing can be checked (documented: info)', async () => {
@@ -108,7 +116,7 @@ describe('the producer signs its retention.log lines with the stream key', () =>
     deleteHeadSegment(auditDir, streamId, (claim) => signRetention(stranger, claim));
     const r = await verifyFiles([auditDir], { hmacSecrets: [SECRET] });
     expect(errors(r).map((p) => [p.kind, p.seq])).toEqual([['deleted', 1]]);
-    expect(errors(r)[0]!.message).toMatch(/but the line is signed by a key not given/);
+    expect(errors(r)[0]!.message).toMatch(/but the line is not signed by the key of the stream's records/);
     // With no key, the records' MACs are not checked either: the local copy cannot tell (the collector's copy can).
     const unkeyed = await verifyFiles([auditDir]);
     expect(errors(unkeyed)).toEqual([]);
@@ -122,7 +130,68 @@ describe('the producer signs its retention.log lines with the stream key', () =>
     expect(keyed.problems.filter((p) => p.kind === 'deleted')).toEqual([expect.objectContaining({ severity: 'info', stream: streamId, seq: 1 })]);
     const required = await verifyFiles([auditDir], { hmacSecrets: [SECRET], requireSignatures: true });
     expect(errors(required).filter((p) => p.kind === 'deleted')).toEqual([expect.objectContaining({ stream: streamId, seq: 1 })]);
-    expect(errors(required).find((p) => p.kind === 'deleted')!.message).toMatch(/but the line carries no MAC\/signature/);
+    expect(errors(required).find((p) => p.kind === 'deleted')!.message).toMatch(/but the line carries no MAC\/signature, while --require-signatures requires one/);
+  });
+});
+
+// Found in review of the first version, which took a line signed by any key given to verify, and decided whether a
+// stream was signed from its records alone (strip their MACs, outside the hash, and an unsigned line passed).
+describe('what a line must be signed with', () => {
+  it('a line signed by another key given to verify (another producer, a retired key): not taken, with or without --require-signatures', async () => {
+    const { auditDir, streamId } = await produce(loadSigningKeys({ OTEL_AUDIT_HMAC_KEY: SECRET }));
+    const stranger = createRecordSigner(loadSigningKeys({ OTEL_AUDIT_HMAC_KEY: OTHER }).record!);
+    deleteHeadSegment(auditDir, streamId, (claim) => signRetention(stranger, claim));
+    for (const requireSignatures of [false, true]) {
+      const r = await verifyFiles([auditDir], { hmacSecrets: [SECRET, OTHER], requireSignatures });
+      expect(errors(r).map((p) => [p.kind, p.seq])).toEqual([['deleted', 1]]);
+      expect(errors(r)[0]!.message).toMatch(/not signed by the key of the stream's records \(nor of its directory's\): a stream does not change keys/);
+    }
+  });
+
+  it("every record's MAC stripped (outside the hash) and an unsigned line appended: the stream's own signed lines still make it signed", async () => {
+    const { auditDir, streamId } = await produce(loadSigningKeys({ OTEL_AUDIT_HMAC_KEY: SECRET }));
+    deleteHeadSegment(auditDir, streamId, () => undefined);
+    for (const f of readdirSync(auditDir).filter((n) => n.endsWith('.jsonl'))) {
+      const text = readFileSync(join(auditDir, f), 'utf8');
+      const stripped = text
+        .trimEnd()
+        .split('\n')
+        .map((l) => {
+          const req = JSON.parse(l) as ExportLogsServiceRequest;
+          for (const rl of req.resourceLogs!) for (const sl of rl.scopeLogs!) for (const r of sl.logRecords!) r.attributes = r.attributes!.filter((a) => !a.key.startsWith('audit.integrity.'));
+          return JSON.stringify(req);
+        });
+      writeFileSync(join(auditDir, f), stripped.join('\n') + '\n');
+    }
+    const r = await verifyFiles([auditDir], { hmacSecrets: [SECRET] });
+    expect(errors(r).map((p) => [p.kind, p.seq])).toEqual([['deleted', 1]]);
+    expect(errors(r)[0]!.message).toMatch(/the line carries no MAC\/signature, while the stream is signed/);
+  });
+
+  it('a stream none of whose records is left (state file only): --require-signatures takes no unsigned line for retention', async () => {
+    const { auditDir, streamId } = await produce(undefined);
+    for (const f of readdirSync(auditDir).filter((n) => n.endsWith('.jsonl'))) rmSync(join(auditDir, f));
+    // Another stream in the directory, so that there is something to verify.
+    const other = await produceInto(auditDir, undefined);
+    const plain = await verifyFiles([auditDir], { hmacSecrets: [SECRET] });
+    expect(plain.problems).toContainEqual(expect.objectContaining({ stream: streamId, kind: 'deleted', severity: 'info', message: expect.stringMatching(/removed by retention/) }));
+    const required = await verifyFiles([auditDir], { hmacSecrets: [SECRET], requireSignatures: true });
+    expect(required.problems.filter((p) => p.stream === streamId && /removed by retention/.test(p.message))).toEqual([]);
+    expect(other).not.toBe(streamId);
+  });
+
+  it('key rotation: a later process (new key) deletes an earlier stream (old key) of the same directory; its lines verify under the key of that directory', async () => {
+    const oldKeys = loadSigningKeys({ OTEL_AUDIT_HMAC_KEY: SECRET });
+    const { auditDir, streamId } = await produce(oldKeys);
+    const before = retentionLines(auditDir).length;
+    const later = await produceInto(auditDir, loadSigningKeys({ OTEL_AUDIT_HMAC_KEY: OTHER }));
+    const newKeyId = loadSigningKeys({ OTEL_AUDIT_HMAC_KEY: OTHER }).record!.keyId;
+    const forOld = retentionLines(auditDir).slice(before).filter((l) => l['streamId'] === streamId);
+    expect(forOld.length).toBeGreaterThan(0); // the later process deleted the earlier stream's segments
+    for (const l of forOld) expect(l['integrity']).toMatchObject({ keyId: newKeyId });
+    const r = await verifyFiles([auditDir], { hmacSecrets: [SECRET, OTHER] });
+    expect(errors(r)).toEqual([]);
+    expect(r.problems.filter((p) => p.kind === 'deleted').map((p) => [p.stream, p.severity])).toEqual(expect.arrayContaining([[streamId, 'info'], [later, 'info']]));
   });
 });
 
