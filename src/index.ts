@@ -41,6 +41,10 @@ export {
   METRIC_DROPPED,
   METRIC_QUEUE_DEPTH,
   METRIC_EXPORT_DURATION,
+  METRIC_REJECTED,
+  METRIC_UNJOURNALED,
+  METRIC_INVALID,
+  ATTR_EXPORT_OK,
 } from './deliver/metrics.js';
 export { canonicalFromOtlp, CANONICALIZATION_ID, CANONICAL_FORM_VERSION, CanonicalFormError } from './chain/canonical.js';
 export { hashCanonical, HASH_ALGORITHM } from './chain/hash.js';

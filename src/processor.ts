@@ -159,8 +159,10 @@ export class AuditLogRecordProcessor implements LogRecordProcessor {
     this.options = resolveOptions(options);
     const o = this.options;
     this.streamId = randomUUID();
+    this.metrics = new AuditMetrics(o.meterProvider, { [A.ATTR_SEQ_STREAM_ID]: this.streamId });
     if (o.replay && o.file !== 'off') {
       this.replayer = new Replayer({
+        metrics: this.metrics,
         dir: o.dir,
         ownStreamId: this.streamId,
         sender: new OtlpSender(o.exporter),
@@ -182,7 +184,7 @@ export class AuditLogRecordProcessor implements LogRecordProcessor {
       signer: this.recordSigner,
       maxLength: SEAL_QUEUE_MAX,
       onSealed: (sealed, receipt) => {
-        if (sealed.invalid) this.metrics.totals.invalid++;
+        if (sealed.invalid) this.metrics.invalidOne();
         this.delivery.accept(sealed, receipt);
       },
       replacement: (entry, e) => this.unsealable(entry, e),
@@ -193,7 +195,6 @@ export class AuditLogRecordProcessor implements LogRecordProcessor {
       },
     });
     this.select = createSelector(o.loggerName);
-    this.metrics = new AuditMetrics(o.meterProvider, { [A.ATTR_SEQ_STREAM_ID]: this.streamId });
     this.loss = new LossReporter(o.onLossPolicy, o.onLoss, (n) => this.metrics.droppedN(n));
     // retention.log lines are signed with the record key (the checkpoint key without one): a verifier holding it
     // takes no unsigned line for retention in a signed stream.
@@ -617,6 +618,8 @@ export class AuditLogRecordProcessor implements LogRecordProcessor {
       journalFiles: this.delivery.journalFiles(),
       replayUnfinished: this.replayer?.unfinished ?? [],
     };
+    // Its observable instruments are no longer read (nothing is in memory any more); counters go on counting.
+    this.metrics.close();
     // Losses the rate limit folded are said now, not left to a later loss that may never come.
     this.loss.flush();
     if (undelivered > 0) {

@@ -778,6 +778,8 @@ export class Delivery {
       for (const b of notOnDisk) rejectReceipts(b, (id) => new AuditLossError('record lost at shutdown', [id]));
     }
     const undelivered = this.accepted - acked - lost.length;
+    // Nothing waits in memory any more: each record is acknowledged, in the journal, or reported lost.
+    this.memRecords = 0;
     // A background save still running is overtaken by the final one (not renamed); waited for, to leave no temp file.
     await bounded(this.backgroundSave ?? Promise.resolve());
     this.saveState({ ended: true, done: acked >= this.accepted });

@@ -290,12 +290,21 @@ export class ExportLoop {
     return true;
   }
 
+  /** The sender, each request timed (`hooks.timed`): whole requests and the parts of a bisection alike. */
+  private readonly timed: BatchSender = {
+    send: async (body, count) => {
+      const t0 = this.clock.now();
+      const r = await this.o.sender.send(body, count);
+      this.o.hooks.timed?.((this.clock.now() - t0) / 1000, r.ok);
+      return r;
+    },
+    shutdown: () => this.o.sender.shutdown(),
+  };
+
   /** Sends a whole request: acknowledged, failed (retried after the backoff), or refused for good. */
   private async send(req: ExportRequest): Promise<Settled | 'failed'> {
     const h = this.o.hooks;
-    const t0 = this.clock.now();
-    const r = await this.o.sender.send(req.body, req.count);
-    h.timed?.((this.clock.now() - t0) / 1000, r.ok);
+    const r = await this.timed.send(req.body, req.count);
     if (r.ok) {
       this.advance(req.last);
       this.delay = this.o.retryMinMillis;
@@ -330,7 +339,7 @@ export class ExportLoop {
     let setAside = 0;
     let retryAfterMillis: number | undefined;
     const outcome = await bisectRefused({
-      sender: this.o.sender,
+      sender: this.timed,
       streamId: this.o.streamId,
       body: req.body,
       onAcked: (partLast, n) => {

@@ -18,6 +18,7 @@ import { hostname } from 'node:os';
 import { aliveBySocket, removeDeadAliveFiles, claimHolder, claimReplay, elsewhere, isOwnerAlive, newState, OWNER_HEARTBEAT_MS, OWNER_LEASE_MS, readState, touchClaim, writeState, whereOwner, writtenAt, type StreamState } from '../sinks/stream-state.js';
 import { listStreams, prepareAuditDir, stateDir, statePath } from '../sinks/files.js';
 import { ExportLoop, type ExportRequest, type ExportSource } from './export-loop.js';
+import type { AuditMetrics } from './metrics.js';
 import type { BatchSender } from './otlp-sender.js';
 import { keepAside } from './set-aside.js';
 
@@ -29,6 +30,8 @@ export interface ReplayOptions {
   maxExportBatchSize: number;
   retryMinMillis: number;
   retryMaxMillis: number;
+  /** The processor's metrics: replayed records count as exported (or rejected) under their stream's id, each request's duration too. */
+  metrics?: Pick<AuditMetrics, 'replayed' | 'exportDuration'>;
 }
 
 export interface ReplayReport {
@@ -362,11 +365,16 @@ export class Replayer {
       retryMinMillis: this.o.retryMinMillis,
       retryMaxMillis: this.o.retryMaxMillis,
       hooks: {
-        acked: (_last, n) => (this.report.records += n),
+        acked: (_last, n) => {
+          this.report.records += n;
+          this.o.metrics?.replayed('exported', n, streamId);
+        },
         setAside: (body, first, last, count, why) => {
           keepAside(this.o.dir, streamId, first, last, body, why, 'replayed records');
           this.report.rejected += count;
+          this.o.metrics?.replayed('rejected', count, streamId);
         },
+        timed: (seconds, ok) => this.o.metrics?.exportDuration(seconds, ok, streamId),
         retrying: (r, _count, delay) => diagLog('warn', `otel-audit: replay export failed (${r.message}); retrying in ${delay} ms`),
         crashed: (error) => {
           // Not retried: the replay of this stream ends with the error (its claim is released, run() rejects).
