@@ -113,6 +113,7 @@ export class AuditLogRecordProcessor implements LogRecordProcessor {
   /** The stream of an earlier process that this one took over (restart link), if any. */
   readonly previousStreamId: string | undefined;
   private replayDone: Promise<ReplayReport | undefined> = Promise.resolve(undefined);
+  private replayStopped: ((report: ReplayReport) => void) | undefined;
   private started = false;
   private shutdownPromise: Promise<ShutdownReport> | undefined;
   /**
@@ -232,7 +233,12 @@ export class AuditLogRecordProcessor implements LogRecordProcessor {
       retryMaxMillis: o.retryMaxMillis,
       onRotate: retention,
     });
-    if (this.replayer !== undefined) this.replayDone = startReplay(this.replayer, retention);
+    if (this.replayer !== undefined) {
+      // Settles when the replay is over, or when shutdown stopped it (with what it did so far): an app awaiting
+      // replayed() after shutdown must not wait on an export the shutdown let go of (unref'd, found in review).
+      const stopped = new Promise<ReplayReport>((res) => (this.replayStopped = res));
+      this.replayDone = Promise.race([startReplay(this.replayer, retention), stopped]);
+    }
     (globalThis as Registry)[REGISTRY] = this;
     for (const p of LIVE) {
       if (!p._zeroCode) continue;
@@ -314,7 +320,10 @@ export class AuditLogRecordProcessor implements LogRecordProcessor {
     };
   }
 
-  /** Settles when the replay of earlier processes' streams started by the constructor is over (undefined: none). */
+  /**
+   * Settles when the replay of earlier processes' streams started by the constructor is over, or was stopped by
+   * shutdown (its `unfinished` streams stay in the journal for the next start); undefined: no replay.
+   */
   replayed(): Promise<ReplayReport | undefined> {
     return this.replayDone;
   }
@@ -608,6 +617,7 @@ export class AuditLogRecordProcessor implements LogRecordProcessor {
     await settleWithin(this.replayDone, left());
     // Past the deadline, neither export in flight keeps the process alive (the journal keeps their records).
     this.replayer?.release();
+    if (this.replayer !== undefined) this.replayStopped?.(this.replayer.reportSoFar());
     const report: ShutdownReport = {
       streamId: this.streamId,
       emitted: this.metrics.totals.emitted,

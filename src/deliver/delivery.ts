@@ -722,6 +722,10 @@ export class Delivery {
     // Called again for records accepted after the first call (made in the app's own exit handler, which runs after
     // this one): each batch is accounted for once.
     const acked = this.loop.acked;
+    // The acknowledged position is saved up to a second after it moves: on the way out it is saved now, or the next
+    // start replays what the collector already has (found in review: process.exit() right after every record was
+    // acknowledged re-sent all of them).
+    if (acked > this.state.acked && !this.closed) this.saveState();
     const pending = [...this.unsent, ...this.batcher.cutOpen()]
       .filter((b) => !b.onDisk && b.last > acked && !this.exitHandled.has(b))
       .sort((a, b) => a.first - b.first);

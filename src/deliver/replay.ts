@@ -317,6 +317,12 @@ export class Replayer {
     return [...this.claimed.filter((c) => !this.settled.has(c.streamId)).map((c) => c.streamId), ...this.waiting];
   }
 
+  /** The report of what the replay did so far (shutdown stopped it): a copy. */
+  reportSoFar(): ReplayReport {
+    const r = this.report;
+    return { ...r, streams: [...r.streams], torn: [...r.torn], failed: [...r.failed], unfinished: this.unfinished };
+  }
+
   stop(): void {
     this.stopped = true;
     this.wake?.();
