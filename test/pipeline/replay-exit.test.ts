@@ -6,7 +6,8 @@
  * loopback server that accepts and never answers), real files.
  */
 import { readFileSync } from 'node:fs';
-import { createServer, type Server, type Socket } from 'node:http';
+import { createServer, type Server } from 'node:http';
+import type { Socket } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { killAll, runNode } from '../helpers/child.js';
