@@ -18,6 +18,7 @@ import { sayLoudly } from '../core/say.js';
 import { durableAppend } from './durable.js';
 import { listStreams, retentionLogPath } from './files.js';
 import { readState } from './stream-state.js';
+import { forgetRetiredStreams } from './retired-streams.js';
 import type { RecordSigner } from '../integrity/sign.js';
 import { signRetention, type RetentionIntegrity } from '../integrity/retention-signature.js';
 
@@ -60,6 +61,7 @@ export function enforceRetention(dir: string, maxFiles: number, own: OwnStream, 
   all.sort((a, b) => a.mtime - b.mtime);
   const doneCache = new Map<string, boolean>();
   let saved: boolean | undefined;
+  let deleted = 0;
   for (const f of all) {
     if (excess <= 0) break;
     let deletable: boolean;
@@ -82,7 +84,10 @@ export function enforceRetention(dir: string, maxFiles: number, own: OwnStream, 
     rmSync(f.path, { force: true });
     if (f.streamId === own.streamId) own.forget?.(f.path);
     excess--;
+    deleted++;
   }
+  // A stream removed whole leaves its state file, which may now back nothing any more.
+  if (deleted > 0) forgetRetiredStreams(dir, own.streamId);
   if (excess > 0) {
     const why = saved === false ? ' or the stream state that backs a deletion could not be written' : '';
     diagLog('warn', `otel-audit: ${excess} journal file(s) above OTEL_AUDIT_MAX_FILES kept: they hold records not yet acknowledged${why}`);
