@@ -114,6 +114,10 @@ export class AuditLogRecordProcessor implements LogRecordProcessor {
   readonly previousStreamId: string | undefined;
   private replayDone: Promise<ReplayReport | undefined> = Promise.resolve(undefined);
   private replayStopped: ((report: ReplayReport) => void) | undefined;
+  private rescanTimer: NodeJS.Timeout | undefined;
+  private rescanSender: OtlpSender | undefined;
+  /** The rescan replaying now, if any (one at a time). */
+  private rescanning: { replayer: Replayer; done: Promise<unknown> } | undefined;
   private started = false;
   private shutdownPromise: Promise<ShutdownReport> | undefined;
   /**
@@ -161,17 +165,7 @@ export class AuditLogRecordProcessor implements LogRecordProcessor {
     const o = this.options;
     this.streamId = randomUUID();
     this.metrics = new AuditMetrics(o.meterProvider, { [A.ATTR_SEQ_STREAM_ID]: this.streamId });
-    if (o.replay && o.file !== 'off') {
-      this.replayer = new Replayer({
-        metrics: this.metrics,
-        dir: o.dir,
-        ownStreamId: this.streamId,
-        sender: new OtlpSender(o.exporter),
-        maxExportBatchSize: o.maxExportBatchSize,
-        retryMinMillis: o.retryMinMillis,
-        retryMaxMillis: o.retryMaxMillis,
-      });
-    }
+    if (o.replay && o.file !== 'off') this.replayer = new Replayer(this.replayOptions(new OtlpSender(o.exporter), false));
     // After a restart the new stream names the one it follows, on its first record.
     const predecessor = this.replayer?.predecessor;
     this.previousStreamId = predecessor?.streamId;
@@ -238,6 +232,7 @@ export class AuditLogRecordProcessor implements LogRecordProcessor {
       // replayed() after shutdown must not wait on an export the shutdown let go of (unref'd, found in review).
       const stopped = new Promise<ReplayReport>((res) => (this.replayStopped = res));
       this.replayDone = Promise.race([startReplay(this.replayer, retention), stopped]);
+      void this.replayDone.then(() => this.startRescans(retention));
     }
     (globalThis as Registry)[REGISTRY] = this;
     for (const p of LIVE) {
@@ -351,6 +346,40 @@ export class AuditLogRecordProcessor implements LogRecordProcessor {
       this.queue.drain();
     }
     return this.delivery.refusal();
+  }
+
+  private replayOptions(sender: OtlpSender, rescan: boolean): ConstructorParameters<typeof Replayer>[0] {
+    const o = this.options;
+    return { metrics: this.metrics, dir: o.dir, ownStreamId: this.streamId, sender, maxExportBatchSize: o.maxExportBatchSize, retryMinMillis: o.retryMinMillis, retryMaxMillis: o.retryMaxMillis, rescan };
+  }
+
+  /**
+   * After start-up's replay, looks again every `replayRescanMillis` for streams left to replay: a process that died
+   * since, or whose replay another process's shutdown stopped (its claims released), would otherwise wait for the
+   * next start of some process (found in review: a long-running service never delivered them).
+   */
+  private startRescans(retention: () => void): void {
+    const ms = this.options.replayRescanMillis;
+    if (ms === 0 || this.closing) return;
+    this.rescanTimer = setInterval(() => this.rescan(retention), ms);
+    this.rescanTimer.unref();
+  }
+
+  private rescan(retention: () => void): void {
+    if (this.closing || this.rescanning !== undefined) return;
+    let r: Replayer;
+    try {
+      this.rescanSender ??= new OtlpSender(this.options.exporter);
+      r = new Replayer(this.replayOptions(this.rescanSender, true));
+    } catch (e) {
+      diagLog('warn', `otel-audit: looking again for streams to replay in ${this.options.dir} failed (${errorText(e)})`);
+      return;
+    }
+    if (r.claimedCount === 0) return;
+    const done = startReplay(r, retention).finally(() => {
+      if (this.rescanning?.replayer === r) this.rescanning = undefined;
+    });
+    this.rescanning = { replayer: r, done };
   }
 
   /**
@@ -610,13 +639,19 @@ export class AuditLogRecordProcessor implements LogRecordProcessor {
     }
     this.queue.drain();
     this.replayer?.stop();
+    if (this.rescanTimer !== undefined) clearInterval(this.rescanTimer);
+    const rescan = this.rescanning;
+    rescan?.replayer.stop();
     await this.delivery.flush(left());
     const { undelivered } = await this.delivery.close(left());
     // Held (a ref'd wait, within the bound): with nothing else left in the event loop (the replay retrying on its
     // unref'd backoff), an unref'd wait let the process end in the middle of shutdown(), unsettled and unreported.
     await settleWithin(this.replayDone, left());
+    if (rescan !== undefined) await settleWithin(rescan.done, left());
     // Past the deadline, neither export in flight keeps the process alive (the journal keeps their records).
     this.replayer?.release();
+    rescan?.replayer.release();
+    if (rescan === undefined) void this.rescanSender?.shutdown().catch(() => undefined);
     if (this.replayer !== undefined) this.replayStopped?.(this.replayer.reportSoFar());
     const report: ShutdownReport = {
       streamId: this.streamId,
@@ -626,7 +661,7 @@ export class AuditLogRecordProcessor implements LogRecordProcessor {
       rejected: this.metrics.totals.rejected,
       dropped: this.loss.dropped,
       journalFiles: this.delivery.journalFiles(),
-      replayUnfinished: this.replayer?.unfinished ?? [],
+      replayUnfinished: [...(this.replayer?.unfinished ?? []), ...(rescan?.replayer.unfinished ?? [])],
     };
     // Its observable instruments are no longer read (nothing is in memory any more); counters go on counting.
     this.metrics.close();

@@ -201,6 +201,8 @@ export const OPTIONS = {
     doc: 'longest backoff between failed exports' }),
   replay: option({ env: [], kind: flag, default: true,
     doc: 'replay streams left unacknowledged by earlier processes sharing dir' }),
+  replayRescanMillis: option({ env: [], kind: millis(0, 'a whole number of milliseconds (0: only at start-up)'), default: 60000,
+    doc: 'how often a running processor looks again for streams left to replay (0: only at start-up)' }),
 } as const;
 
 type Table = typeof OPTIONS;

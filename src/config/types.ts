@@ -56,6 +56,11 @@ export interface AuditProcessorOptions {
   retryMaxMillis?: number;
   /** Replay streams left unacknowledged by earlier processes sharing `dir`. Default true. */
   replay?: boolean;
+  /**
+   * How often a running processor looks again for streams left to replay (their process gone, their replay stopped
+   * by another process's shutdown), in ms; 0: only at start-up. Default 60000.
+   */
+  replayRescanMillis?: number;
   /** For the processor's own metrics; the global MeterProvider when absent. */
   meterProvider?: MeterProvider;
   /**

@@ -30,6 +30,12 @@ export interface ReplayOptions {
   maxExportBatchSize: number;
   retryMinMillis: number;
   retryMaxMillis: number;
+  /**
+   * A running processor looking again (its rescan, after start-up): only streams whose owner is gone and whose claim
+   * is free are taken; one an owner or replayer on another host may still hold is left for the next look, unsaid
+   * (start-up said it, and a rescan every minute would say it again and again).
+   */
+  rescan?: boolean;
   /** The processor's metrics: replayed records count as exported (or rejected) under their stream's id, each request's duration too. */
   metrics?: Pick<AuditMetrics, 'replayed' | 'exportDuration'>;
 }
@@ -151,7 +157,7 @@ export class Replayer {
           // to go by: the stream is looked at again once it would have run out, and said, never left silently.
           // One seen alive by its socket (a neighbour in the pod) is as certain as a live pid here: left to it.
           if (elsewhere(state) && written !== undefined && aliveBySocket(state, streamId) !== true) {
-            this.defer(streamId, paths, written, `a process ${whereOwner(state)}, which wrote its state`);
+            if (o.rescan !== true) this.defer(streamId, paths, written, `a process ${whereOwner(state)}, which wrote its state`);
           } else this.aliveHere.push(streamId);
           continue;
         }
@@ -164,8 +170,8 @@ export class Replayer {
       if (got !== 'held') continue;
       // Held by a replayer on another host: it may have died with it (a restarted container); its lease says.
       const holder = this.foreignHolder(streamId);
-      if (holder !== undefined) this.defer(streamId, paths, holder.written, `a replayer ${whereOwner(holder)}, which renewed its claim`);
-      else this.heldHere.push(streamId);
+      if (holder === undefined) this.heldHere.push(streamId);
+      else if (o.rescan !== true) this.defer(streamId, paths, holder.written, `a replayer ${whereOwner(holder)}, which renewed its claim`);
     }
   }
 
@@ -310,6 +316,11 @@ export class Replayer {
         resolve();
       };
     });
+  }
+
+  /** Streams it claimed (to replay). */
+  get claimedCount(): number {
+    return this.claimed.length;
   }
 
   /** Claimed streams whose replay has not run to its end (yet, or ever: stopped), and deferred ones not judged yet. */

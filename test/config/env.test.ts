@@ -541,7 +541,7 @@ describe('resolveOptions', () => {
     const all: Required<Omit<AuditProcessorOptions, 'signingKeys' | 'meterProvider' | 'onLoss'>> = {
       dir: '/tmp/x', file: 'journal', fsync: 'batch', maxFileBytes: 8192, maxFiles: 3, stdout: false, onLossPolicy: 'warn', defaultActor: 'none',
       loggerName: 'audit', exporter: { url: 'http://127.0.0.1:4318/v1/logs', headers: {}, timeoutMillis: 1000, protocol: 'http/json', compression: 'none' },
-      maxQueueSize: 10, maxPendingRecords: 10, maxExportBatchSize: 10, exportTimeoutMillis: 1000, retryMinMillis: 1, retryMaxMillis: 2, replay: false,
+      maxQueueSize: 10, maxPendingRecords: 10, maxExportBatchSize: 10, exportTimeoutMillis: 1000, retryMinMillis: 1, retryMaxMillis: 2, replay: false, replayRescanMillis: 0,
       checkpointEveryRecords: 5, checkpointIntervalMillis: 0,
     };
     expect(() => resolveOptions(all, { OTEL_AUDIT_SIGNING_KEY_FILE: ed25519Keys(mkdtempSync(join(tmpdir(), 'otel-audit-env-'))).privFile })).not.toThrow();
