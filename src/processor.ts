@@ -115,6 +115,8 @@ export class AuditLogRecordProcessor implements LogRecordProcessor {
   private replayDone: Promise<ReplayReport | undefined> = Promise.resolve(undefined);
   private replayStopped: ((report: ReplayReport) => void) | undefined;
   private rescanTimer: NodeJS.Timeout | undefined;
+  /** Streams a replay of this process ran to their end (replayRan). */
+  private readonly replayTried = new Set<string>();
   private rescanSender: OtlpSender | undefined;
   /** The rescan replaying now, if any (one at a time). */
   private rescanning: { replayer: Replayer; done: Promise<unknown> } | undefined;
@@ -191,10 +193,10 @@ export class AuditLogRecordProcessor implements LogRecordProcessor {
     });
     this.select = createSelector(o.loggerName);
     this.loss = new LossReporter(o.onLossPolicy, o.onLoss, (n) => this.metrics.droppedN(n));
-    // retention.log lines are signed with the record key (the checkpoint key without one): a verifier holding it
-    // takes no unsigned line for retention in a signed stream.
-    const retentionKey = o.signingKeys.record ?? o.signingKeys.checkpoint;
-    const retentionSigner = retentionKey === undefined ? undefined : createRecordSigner(retentionKey);
+    // retention.log lines are signed with each of the producer's keys (a verifier may hold only one: the HMAC secret,
+    // or only the Ed25519 public key): a verifier holding one takes no unsigned line for retention in a signed stream.
+    const { record, checkpoint } = o.signingKeys;
+    const retentionSigners = [...new Set([record, checkpoint])].flatMap((k) => (k === undefined ? [] : [createRecordSigner(k)]));
     const retention = (): void =>
       enforceRetention(
         o.dir,
@@ -206,7 +208,7 @@ export class AuditLogRecordProcessor implements LogRecordProcessor {
           saveAcked: () => this.delivery.saveState() === undefined,
           forget: (path) => this.delivery.forgetSegment(path),
         },
-        retentionSigner,
+        retentionSigners,
       );
     this.delivery = new Delivery({
       dir: o.dir,
@@ -231,7 +233,7 @@ export class AuditLogRecordProcessor implements LogRecordProcessor {
       // Settles when the replay is over, or when shutdown stopped it (with what it did so far): an app awaiting
       // replayed() after shutdown must not wait on an export the shutdown let go of (unref'd, found in review).
       const stopped = new Promise<ReplayReport>((res) => (this.replayStopped = res));
-      this.replayDone = Promise.race([startReplay(this.replayer, retention), stopped]);
+      this.replayDone = Promise.race([startReplay(this.replayer, retention).then((rep) => this.replayRan(rep)), stopped]);
       void this.replayDone.then(() => this.startRescans(retention));
     }
     (globalThis as Registry)[REGISTRY] = this;
@@ -350,7 +352,17 @@ export class AuditLogRecordProcessor implements LogRecordProcessor {
 
   private replayOptions(sender: OtlpSender, rescan: boolean): ConstructorParameters<typeof Replayer>[0] {
     const o = this.options;
-    return { metrics: this.metrics, dir: o.dir, ownStreamId: this.streamId, sender, maxExportBatchSize: o.maxExportBatchSize, retryMinMillis: o.retryMinMillis, retryMaxMillis: o.retryMaxMillis, rescan };
+    return { metrics: this.metrics, dir: o.dir, ownStreamId: this.streamId, sender, maxExportBatchSize: o.maxExportBatchSize, retryMinMillis: o.retryMinMillis, retryMaxMillis: o.retryMaxMillis, rescan, skip: this.replayTried };
+  }
+
+  /**
+   * A replay of this process ran: the streams it ran to their end are not looked at again by a rescan. Delivered,
+   * they are done anyway; not (unreadable lines, an I/O error, said once), a rescan every minute would read them
+   * whole and say so again (found in review). The next start tries them again, as before rescans.
+   */
+  private replayRan(rep: ReplayReport | undefined): ReplayReport | undefined {
+    if (rep !== undefined) for (const id of rep.streams) if (!rep.unfinished.includes(id)) this.replayTried.add(id);
+    return rep;
   }
 
   /**
@@ -376,7 +388,7 @@ export class AuditLogRecordProcessor implements LogRecordProcessor {
       return;
     }
     if (r.claimedCount === 0) return;
-    const done = startReplay(r, retention).finally(() => {
+    const done = startReplay(r, retention).then((rep) => this.replayRan(rep)).finally(() => {
       if (this.rescanning?.replayer === r) this.rescanning = undefined;
     });
     this.rescanning = { replayer: r, done };

@@ -121,6 +121,8 @@ export class Delivery {
   /** State writes started; a background save is renamed into place only if none started after it. */
   private stateWrites = 0;
   private backgroundSave: Promise<void> | undefined;
+  /** The acknowledged seq of the last state write that landed (on disk, renamed into place). */
+  private durableAcked = 0;
   private saveAgain = false;
   /** Batches exitSync journaled or reported lost already. */
   private readonly exitHandled = new WeakSet<Batch>();
@@ -620,10 +622,13 @@ export class Delivery {
     }
     Object.assign(this.state, { acked: this.loop.acked, last: this.accepted });
     const mine = ++this.stateWrites;
-    this.backgroundSave = writeStateAsync(this.o.dir, { ...this.state }, () => mine === this.stateWrites && !this.stateFinal)
+    const snapshot = { ...this.state };
+    this.backgroundSave = writeStateAsync(this.o.dir, snapshot, () => mine === this.stateWrites && !this.stateFinal)
       .then(
         (made) => {
-          if (made) this.stateWritten = true;
+          if (!made) return;
+          this.stateWritten = true;
+          this.durableAcked = Math.max(this.durableAcked, snapshot.acked);
         },
         (e: unknown) => void stateNotWritten(e),
       )
@@ -654,6 +659,7 @@ export class Delivery {
       this.stateWrites++;
       writeState(this.o.dir, this.state, { sync: this.o.fsync !== 'off' });
       this.stateWritten = true;
+      this.durableAcked = this.state.acked;
       return undefined;
     } catch (e) {
       return stateNotWritten(e);
@@ -725,7 +731,9 @@ export class Delivery {
     // The acknowledged position is saved up to a second after it moves: on the way out it is saved now, or the next
     // start replays what the collector already has (found in review: process.exit() right after every record was
     // acknowledged re-sent all of them).
-    if (acked > this.state.acked && !this.closed) this.saveState();
+    // Compared with what a write that landed says: a background save in flight has set state.acked already, and its
+    // write may never land (found in review of the first fix). Saved again, the later write wins.
+    if (acked > this.durableAcked && !this.closed) this.saveState();
     const pending = [...this.unsent, ...this.batcher.cutOpen()]
       .filter((b) => !b.onDisk && b.last > acked && !this.exitHandled.has(b))
       .sort((a, b) => a.first - b.first);

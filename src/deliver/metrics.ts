@@ -57,6 +57,8 @@ export class AuditMetrics {
   private boundTo: MeterProvider | undefined;
   private closed = false;
   private failureSaid = false;
+  /** Providers the totals were carried into. */
+  private readonly carried = new WeakSet<MeterProvider>();
 
   constructor(
     private readonly meterProvider: MeterProvider | undefined,
@@ -189,8 +191,10 @@ export class AuditMetrics {
       observe(meter.createObservableCounter(METRIC_EMITTED, { unit: '{record}', description: 'Audit records accepted by the processor' }), () => this.totals.emitted);
       observe(meter.createObservableCounter(METRIC_INVALID, { unit: '{record}', description: 'Raw Logs API audit records that failed validation (delivered, marked)' }), () => this.totals.invalid);
       observe(meter.createObservableGauge(METRIC_QUEUE_DEPTH, { unit: '{record}', description: 'Audit records in memory awaiting delivery' }), () => this.depth());
-      // Counted before this provider was in effect: its cumulative counters start from the totals so far.
-      if (carry) for (const name of Object.keys(i.counters) as CounterName[]) if (this.totals[name] > 0) i.counters[name].add(this.totals[name], this.attrs);
+      // Counted before this provider was in effect: its cumulative counters start from the totals so far (once: a
+      // provider bound before, registered again, has them).
+      if (carry && !this.carried.has(p)) for (const name of Object.keys(i.counters) as CounterName[]) if (this.totals[name] > 0) i.counters[name].add(this.totals[name], this.attrs);
+      this.carried.add(p);
       this.instruments = i;
     } catch (e) {
       this.failed(e);

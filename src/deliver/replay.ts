@@ -36,6 +36,8 @@ export interface ReplayOptions {
    * (start-up said it, and a rescan every minute would say it again and again).
    */
   rescan?: boolean;
+  /** Streams not to look at (a rescan: those an earlier replay of this process ran to their end without finishing them). */
+  skip?: ReadonlySet<string>;
   /** The processor's metrics: replayed records count as exported (or rejected) under their stream's id, each request's duration too. */
   metrics?: Pick<AuditMetrics, 'replayed' | 'exportDuration'>;
 }
@@ -146,7 +148,7 @@ export class Replayer {
     prepareAuditDir(o.dir);
     removeDeadAliveFiles(stateDir(o.dir));
     for (const [streamId, paths] of listStreams(o.dir)) {
-      if (streamId === o.ownStreamId) continue;
+      if (streamId === o.ownStreamId || o.skip?.has(streamId) === true) continue;
       const state = readState(o.dir, streamId);
       if (state?.done === true) continue;
       // A live owner is still delivering; but a stream it closed (ended) is final and can be replayed now.

@@ -1,5 +1,5 @@
 /**
- * MAC/signature of a `state/retention.log` line (docs/integrity.md §4.4), with the stream's record key.
+ * MAC/signature of a `state/retention.log` line (docs/integrity.md §4.4), with the producer's keys.
  *
  * A retention line says that the producer deleted a stream's head, seq 1–`last`, after the collector acknowledged
  * it. Unauthenticated, one line appended by hand made a head deletion read as retention in the local copy. Signed,
@@ -42,6 +42,15 @@ export function signRetention(signer: RecordSigner, c: RetentionClaim): Retentio
 }
 
 /**
+ * The `integrity` of a line signed by each of `signers` (the record key and the checkpoint key, when both are set:
+ * a verifier may hold either, e.g. only the Ed25519 public key): one entry, or a list of them.
+ */
+export function signRetentionWith(signers: readonly RecordSigner[], c: RetentionClaim): RetentionIntegrity | RetentionIntegrity[] {
+  const all = signers.map((s) => signRetention(s, c));
+  return all.length === 1 ? all[0]! : all;
+}
+
+/**
  * What a retention line's `integrity` says under the keys given:
  * - `ok`: it verifies under one of them;
  * - `absent`: the line carries none (unsigned producer, or stripped);
@@ -55,8 +64,25 @@ export function verifyRetention(c: RetentionClaim, integrity: unknown, keys: rea
   return typeof r === 'string' ? r : 'ok';
 }
 
-/** verifyRetention, with the key it verified under in place of `ok`. */
+/**
+ * verifyRetention, with the key it verified under in place of `ok`. A list (one entry per producer key) verifies
+ * when one of its entries does; otherwise its first entry's outcome is said.
+ */
 export function verifyRetentionBy(c: RetentionClaim, integrity: unknown, keys: readonly VerifyingKey[]): VerifyingKey | Exclude<RetentionAuth, 'ok'> {
+  if (Array.isArray(integrity)) {
+    if (integrity.length === 0 || integrity.length > 4) return 'bad';
+    let first: VerifyingKey | Exclude<RetentionAuth, 'ok'> | undefined;
+    for (const entry of integrity) {
+      const r = verifyOne(c, entry, keys);
+      if (typeof r !== 'string') return r;
+      first ??= r;
+    }
+    return first!;
+  }
+  return verifyOne(c, integrity, keys);
+}
+
+function verifyOne(c: RetentionClaim, integrity: unknown, keys: readonly VerifyingKey[]): VerifyingKey | Exclude<RetentionAuth, 'ok'> {
   if (integrity === undefined) return 'absent';
   if (typeof integrity !== 'object' || integrity === null) return 'bad';
   const { algorithm, keyId, value } = integrity as Partial<Record<keyof RetentionIntegrity, unknown>>;

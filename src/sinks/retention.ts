@@ -18,9 +18,9 @@ import { sayLoudly } from '../core/say.js';
 import { durableAppend } from './durable.js';
 import { listStreams, retentionLogPath } from './files.js';
 import { readState } from './stream-state.js';
-import { forgetRetiredStreams } from './retired-streams.js';
+import { forgetRetiredStreams, markRetired } from './retired-streams.js';
 import type { RecordSigner } from '../integrity/sign.js';
-import { signRetention, type RetentionIntegrity } from '../integrity/retention-signature.js';
+import { signRetentionWith, type RetentionIntegrity } from '../integrity/retention-signature.js';
 
 export interface OwnStream {
   streamId: string;
@@ -39,10 +39,10 @@ export interface OwnStream {
 }
 
 /**
- * `signer`: the stream's record key, when one is configured; each retention.log line is then signed with it
+ * `signers`: the producer's keys (record, checkpoint); each retention.log line is signed with each of them
  * (integrity/retention-signature.ts), so that a line appended by hand does not pass for retention.
  */
-export function enforceRetention(dir: string, maxFiles: number, own: OwnStream, signer?: RecordSigner): void {
+export function enforceRetention(dir: string, maxFiles: number, own: OwnStream, signers: readonly RecordSigner[] = []): void {
   const streams = listStreams(dir);
   const all: { path: string; streamId: string; mtime: number; last: boolean }[] = [];
   for (const [streamId, paths] of streams) {
@@ -80,9 +80,10 @@ export function enforceRetention(dir: string, maxFiles: number, own: OwnStream, 
       saved ??= own.saveAcked?.() ?? true;
       if (!saved) continue;
     }
-    if (!recordCut(dir, f.streamId, f.path, signer)) continue;
+    if (!recordCut(dir, f.streamId, f.path, signers)) continue;
     rmSync(f.path, { force: true });
     if (f.streamId === own.streamId) own.forget?.(f.path);
+    else if (f.last) markRetired(dir, f.streamId); // removed whole now
     excess--;
     deleted++;
   }
@@ -104,11 +105,11 @@ export interface RetentionEntry {
   lastHash: string;
   deletedAt: string;
   /** MAC/signature of the line, with the producer's record key (absent: no key configured, or an older line). */
-  integrity?: RetentionIntegrity;
+  integrity?: RetentionIntegrity | RetentionIntegrity[];
 }
 
 /** Appends the retention entry for a segment about to be deleted; false (keep the file) if it cannot. */
-function recordCut(dir: string, streamId: string, path: string, signer: RecordSigner | undefined): boolean {
+function recordCut(dir: string, streamId: string, path: string, signers: readonly RecordSigner[]): boolean {
   let last: OtlpLogRecord | undefined;
   let lastSeq = 0;
   try {
@@ -126,7 +127,7 @@ function recordCut(dir: string, streamId: string, path: string, signer: RecordSi
         }
     if (last === undefined) return true;
     const entry: RetentionEntry = { streamId, file: basename(path), last: lastSeq, lastHash: hashCanonical(canonicalFromOtlp(last)), deletedAt: new Date().toISOString() };
-    if (signer !== undefined) entry.integrity = signRetention(signer, entry);
+    if (signers.length > 0) entry.integrity = signRetentionWith(signers, entry);
     // Durable before the segment goes: a cut the log does not show would read as deleted records. Appended
     // only to a regular file of ours with one link (never through a link or a FIFO planted under its name).
     durableAppend(retentionLogPath(dir), JSON.stringify(entry) + '\n');

@@ -101,7 +101,7 @@ function authProblem(c: RetentionCut): string | undefined {
     case 'bad':
       return "the line's MAC/signature does not verify under the key of the stream's records";
     default:
-      return "the line is not signed by the key of the stream's records (nor of its directory's): a stream does not change keys";
+      return "the line is not signed by the key of the stream's records (nor of its directory's): a stream does not change keys (after a key rotation, a later process whose records are no longer in this directory may have signed it: verify together with the collector's copy, which holds the records)";
   }
 }
 

@@ -77,6 +77,21 @@ describe('metrics through a real MeterProvider', () => {
     expect(h.count).toBeGreaterThan(0);
   });
 
+  it('the same global provider registered again (after metrics.disable()): the totals are carried into it once', async () => {
+    const p = await pipeline();
+    const { provider, reader } = withReader();
+    metrics.setGlobalMeterProvider(provider);
+    for (let i = 0; i < 4; i++) await p.audit.record(loginEvent(i));
+    await p.processor.forceFlush();
+    metrics.disable();
+    await p.audit.record(loginEvent(4));
+    await p.processor.forceFlush();
+    metrics.setGlobalMeterProvider(provider);
+    for (let i = 5; i < 7; i++) await p.audit.record(loginEvent(i));
+    await p.processor.forceFlush();
+    expect(value(await collect(reader), 'audit.records.exported', p.processor.streamId)).toBe(6); // 7 less the one counted while disabled
+  });
+
   it('each request is timed, the parts of a bisected one too (one value per request the collector saw)', async () => {
     const { provider, reader } = withReader();
     const p = await pipeline({ meterProvider: provider, maxExportBatchSize: 16 });

@@ -201,6 +201,32 @@ describe('what a line must be signed with', () => {
   });
 });
 
+// Found in review: lines were signed with the record key only, so a producer with an HMAC record key and an Ed25519
+// checkpoint key wrote lines that a verifier holding only the public key refused (DELETED, exit 1).
+describe('a producer with two keys', () => {
+  it('signs each line with both; a verifier holding either key alone takes the cut', async () => {
+    const ed = ed25519Keys(cleanupsDir());
+    const keys = loadSigningKeys({ OTEL_AUDIT_HMAC_KEY: SECRET, OTEL_AUDIT_SIGNING_KEY_FILE: ed.privFile });
+    const { auditDir, streamId } = await produce(keys);
+    for (const l of retentionLines(auditDir)) {
+      expect(l['integrity']).toEqual([
+        { algorithm: 'HMAC-SHA256', keyId: keys.record!.keyId, value: expect.any(String) },
+        { algorithm: 'EdDSA', keyId: keys.checkpoint!.keyId, value: expect.any(String) },
+      ]);
+    }
+    for (const verify of [{ pubkeys: ed.verifying }, { hmacSecrets: [SECRET] }, { pubkeys: ed.verifying, hmacSecrets: [SECRET], requireSignatures: true }] as VerifyOptions[]) {
+      const r = await verifyFiles([auditDir], verify);
+      expect(errors(r)).toEqual([]);
+      expect(r.problems.filter((p) => p.kind === 'deleted')).toEqual([expect.objectContaining({ severity: 'info', stream: streamId, seq: 1 })]);
+    }
+    // And a line appended by hand is still refused by each.
+    deleteHeadSegment(auditDir, streamId, () => undefined);
+    for (const verify of [{ pubkeys: ed.verifying }, { hmacSecrets: [SECRET] }] as VerifyOptions[]) {
+      expect(errors(await verifyFiles([auditDir], verify)).map((p) => [p.kind, p.seq])).toEqual([['deleted', 1]]);
+    }
+  });
+});
+
 describe('verifyRetention', () => {
   const claim: RetentionClaim = { streamId: '0b0e4a3c-8a53-4d6e-9d1f-2f1c7c1e8b11', file: 'audit-0b0e4a3c-8a53-4d6e-9d1f-2f1c7c1e8b11-000001.jsonl', last: 42, lastHash: 'ab'.repeat(32), deletedAt: '2026-11-30T12:00:00.000Z' };
   const hmac = createRecordSigner(loadSigningKeys({ OTEL_AUDIT_HMAC_KEY: SECRET }).record!);
