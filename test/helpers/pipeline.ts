@@ -2,9 +2,10 @@
 import { LoggerProvider } from '@opentelemetry/sdk-logs';
 import { join } from 'node:path';
 import { getAuditLogger, type AuditLogger } from '../../src/api/audit-logger.js';
-import { startCollector, type CollectorHandle } from '../../src/collector/index.js';
+import type { CollectorHandle } from '../../src/collector/index.js';
 import type { AuditProcessorOptions } from '../../src/config/options.js';
 import { AuditLogRecordProcessor } from '../../src/processor.js';
+import { startTestCollector } from './ports.js';
 import { tempDir } from './tmp.js';
 
 export interface TestPipeline {
@@ -34,7 +35,7 @@ export interface PipelineExtras {
 export async function makePipeline(options: AuditProcessorOptions = {}, extras: PipelineExtras = {}): Promise<TestPipeline> {
   const { dir, cleanup } = await tempDir();
   const collectorFile = join(dir, 'collector', 'logs.jsonl');
-  const collector = await startCollector({ port: 0, outFile: collectorFile, ...(extras.collectorLog ? { log: extras.collectorLog } : {}) });
+  const collector = await startTestCollector({ outFile: collectorFile, ...(extras.collectorLog ? { log: extras.collectorLog } : {}) });
   const auditDir = extras.auditDir ?? join(dir, 'audit');
   const processor = new AuditLogRecordProcessor({
     dir: auditDir,
@@ -89,7 +90,7 @@ export async function collectorDir(cleanups: (() => Promise<unknown>)[]): Promis
   const { dir, cleanup } = await tempDir();
   cleanups.push(cleanup);
   const collectorFile = join(dir, 'collector', 'logs.jsonl');
-  const collector = await startCollector({ port: 0, outFile: collectorFile });
+  const collector = await startTestCollector({ outFile: collectorFile });
   cleanups.push(() => collector.close());
   return { dir, auditDir: join(dir, 'audit'), collectorFile, collector };
 }
