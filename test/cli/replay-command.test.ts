@@ -8,7 +8,8 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSyn
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
-import { startCollector, type CollectorHandle } from '../../src/collector/index.js';
+import type { CollectorHandle } from '../../src/collector/index.js';
+import { startTestCollector } from '../helpers/ports.js';
 import { replayEndpoint } from '../../src/cli/replay-command.js';
 import { killAll, runNode, type Proc } from '../helpers/child.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -25,7 +26,7 @@ afterEach(async () => {
 
 async function collector(): Promise<CollectorHandle> {
   const { dir, cleanup } = await tempDir('otel-audit-replay-col-');
-  const handle = await startCollector({ port: 0, outFile: join(dir, 'out.jsonl') });
+  const handle = await startTestCollector({ outFile: join(dir, 'out.jsonl') });
   cleanups.push(cleanup, () => handle.close());
   return handle;
 }

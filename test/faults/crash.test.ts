@@ -12,7 +12,8 @@ import { appendFileSync, existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { getAuditLogger } from '../../src/api/audit-logger.js';
-import { startCollector, type CollectorHandle } from '../../src/collector/index.js';
+import type { CollectorHandle } from '../../src/collector/index.js';
+import { startTestCollector } from '../helpers/ports.js';
 import { ATTR_SEQ_PREVIOUS_STREAM_ID } from '../../src/core/attributes.js';
 import { stringAttribute } from '../../src/otlp/decode.js';
 import { AuditLogRecordProcessor } from '../../src/processor.js';
@@ -50,7 +51,7 @@ async function oneRun(run: number, root: string, stderr: string[]): Promise<RunR
   const dir = join(root, `run-${run}`);
   const auditDir = join(dir, 'audit');
   const collectorFile = join(dir, 'collector.jsonl');
-  const collector: CollectorHandle = await startCollector({ port: 0, outFile: collectorFile });
+  const collector: CollectorHandle = await startTestCollector({ outFile: collectorFile });
   try {
     const collectorUp = run % 2 === 0;
     const fsync = run % 4 < 2 ? 'batch' : 'always';
@@ -158,7 +159,7 @@ describe('a torn tail in the last of several segments (rotation boundary)', () =
     cleanups.push(cleanup);
     const auditDir = join(dir, 'audit');
     const collectorFile = join(dir, 'collector.jsonl');
-    const collector = await startCollector({ port: 0, outFile: collectorFile });
+    const collector = await startTestCollector({ outFile: collectorFile });
     cleanups.push(() => collector.close());
     await collector.stop();
     const child = emitter({
