@@ -32,7 +32,7 @@ import { LossReporter } from './deliver/loss.js';
 import { AuditMetrics, type DeliveryStats } from './deliver/metrics.js';
 import { OtlpSender } from './deliver/otlp-sender.js';
 import type { AuditReceipt } from './deliver/receipt.js';
-import { Replayer, type ReplayReport } from './deliver/replay.js';
+import { Replayer, type ReplayOptions, type ReplayReport } from './deliver/replay.js';
 import * as A from './core/attributes.js';
 import { ownRecordId } from './core/record-id.js';
 import { disownReservedNames } from './map/reserved.js';
@@ -350,7 +350,7 @@ export class AuditLogRecordProcessor implements LogRecordProcessor {
     return this.delivery.refusal();
   }
 
-  private replayOptions(sender: OtlpSender, rescan: boolean): ConstructorParameters<typeof Replayer>[0] {
+  private replayOptions(sender: OtlpSender, rescan: boolean): ReplayOptions {
     const o = this.options;
     return { metrics: this.metrics, dir: o.dir, ownStreamId: this.streamId, sender, maxExportBatchSize: o.maxExportBatchSize, retryMinMillis: o.retryMinMillis, retryMaxMillis: o.retryMaxMillis, rescan, skip: this.replayTried };
   }
@@ -662,8 +662,8 @@ export class AuditLogRecordProcessor implements LogRecordProcessor {
     if (rescan !== undefined) await settleWithin(rescan.done, left());
     // Past the deadline, neither export in flight keeps the process alive (the journal keeps their records).
     this.replayer?.release();
-    rescan?.replayer.release();
-    if (rescan === undefined) void this.rescanSender?.shutdown().catch(() => undefined);
+    // Every rescan shares one sender: shut down once (what Replayer.release() does with its own).
+    void this.rescanSender?.shutdown().catch(() => undefined);
     if (this.replayer !== undefined) this.replayStopped?.(this.replayer.reportSoFar());
     const report: ShutdownReport = {
       streamId: this.streamId,

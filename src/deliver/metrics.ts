@@ -98,13 +98,7 @@ export class AuditMetrics {
 
   /** One OTLP export request (a part of a bisected one too); `streamId`: of an earlier stream, replayed. */
   exportDuration(seconds: number, ok: boolean, streamId?: string): void {
-    const i = this.current();
-    if (i === undefined) return;
-    try {
-      i.duration.record(seconds, { ...this.streamAttrs(streamId), [ATTR_EXPORT_OK]: ok });
-    } catch (e) {
-      this.failed(e);
-    }
+    this.call(this.current(), (i) => i.duration.record(seconds, { ...this.streamAttrs(streamId), [ATTR_EXPORT_OK]: ok }));
   }
 
   /**
@@ -112,13 +106,7 @@ export class AuditMetrics {
    * for good (`rejected`): counted under that stream's id, not in this stream's totals (ShutdownReport, stats()).
    */
   replayed(name: 'exported' | 'rejected', n: number, streamId: string): void {
-    const i = this.current();
-    if (i === undefined) return;
-    try {
-      i.counters[name].add(n, this.streamAttrs(streamId));
-    } catch (e) {
-      this.failed(e);
-    }
+    this.call(this.current(), (i) => i.counters[name].add(n, this.streamAttrs(streamId)));
   }
 
   private streamAttrs(streamId: string | undefined): { 'audit.sequence.stream_id': string } {
@@ -140,22 +128,24 @@ export class AuditMetrics {
   private count(name: CounterName, n: number): void {
     const i = this.current(); // before the total grows: a provider bound now starts from the totals so far
     this.totals[name] += n;
+    this.call(i, (x) => x.counters[name].add(n, this.attrs));
+  }
+
+  /** An instrument call: one that throws is the metrics' problem only (said once). */
+  private call(i: Instruments | undefined, f: (i: Instruments) => void): void {
     if (i === undefined) return;
     try {
-      i.counters[name].add(n, this.attrs);
+      f(i);
     } catch (e) {
       this.failed(e);
     }
   }
 
-  /** The instruments of the provider in effect now (the global one may have been set since). */
+  /** The instruments of the provider in effect now (the global one may have been set since; none after close). */
   private current(): Instruments | undefined {
-    if (this.closed || this.meterProvider !== undefined) {
-      if (this.boundTo === undefined && !this.closed) this.bind(this.meterProvider!, false);
-      return this.instruments;
-    }
-    const p = metrics.getMeterProvider();
-    if (p !== this.boundTo) this.bind(p, true);
+    if (this.closed) return this.instruments;
+    const p = this.meterProvider ?? metrics.getMeterProvider();
+    if (p !== this.boundTo) this.bind(p, this.meterProvider === undefined);
     return this.instruments;
   }
 

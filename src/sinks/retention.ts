@@ -104,7 +104,7 @@ export interface RetentionEntry {
   last: number;
   lastHash: string;
   deletedAt: string;
-  /** MAC/signature of the line, with the producer's record key (absent: no key configured, or an older line). */
+  /** MAC/signature of the line with each of the producer's keys, one entry or a list (absent: no key configured, or an older line). */
   integrity?: RetentionIntegrity | RetentionIntegrity[];
 }
 

@@ -725,10 +725,7 @@ function checkLinks(
       const c = cuts[0];
       if (c !== undefined) {
         claim =
-          `; ${c.log} claims seq 1–${c.last} were removed by retention (${c.file}, ${c.deletedAt}) after the collector acknowledged them, but ${notBackedWhy(c)}` +
-          (c.state === undefined || c.state.acked < c.last
-            ? ': retention deletes only acknowledged records, so the claim is not taken (the state file is unauthenticated)'
-            : ': a line anyone can append proves nothing, so the claim is not taken');
+          `; ${c.log} claims seq 1–${c.last} were removed by retention (${c.file}, ${c.deletedAt}) after the collector acknowledged them, but ${notBackedWhy(c)}`;
       }
     }
     if (n > prevN + 1 && k > 0 && n <= firstHeld && claim === '' && aside?.why !== undefined) claim = setAsideHint(retained, n - 1, aside.why);

@@ -152,10 +152,16 @@ export class RecordStore {
     ids.delete('');
     return ids;
   }
-  /** Does any of these rows carry a MAC/signature that verifies under the keys given? */
-  anySignatureOk(rows: Uint32Array): boolean {
-    for (const i of rows) if (this.sig[i] === SIG_OK) return true;
-    return false;
+  /**
+   * The given key (keyFingerprint) that row i's MAC/signature verified under — a checkpoint claim's when it is
+   * valid, a record's when its outcome is ok — or undefined.
+   */
+  signerOf(i: number): string | undefined {
+    if (this.has(i, F_CHECKPOINT)) {
+      const c = this.claims.get(i);
+      return c?.status === 'valid' ? c.signedBy : undefined;
+    }
+    return this.sig[i] === SIG_OK ? this.signers[this.signer[i]!] : undefined;
   }
   /** Restart links of seq-1 records (the only ones judged), by row. */
   links = new Map<number, StreamLink>();

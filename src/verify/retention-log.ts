@@ -112,11 +112,13 @@ function authProblem(c: RetentionCut): string | undefined {
  */
 export const isBacked = (c: RetentionCut): boolean => c.state !== undefined && c.state.acked >= c.last && authProblem(c) === undefined;
 
-/** Why a cut is not backed, for a message: "but …". */
+const UNACKNOWLEDGED = 'retention deletes only acknowledged records, so the claim is not taken (the state file is unauthenticated)';
+
+/** Why a cut is not backed, and so not taken, for a message: "but …". */
 export function notBackedWhy(c: RetentionCut): string {
-  if (c.state === undefined) return `the stream has no readable state file ${c.stateFile}`;
-  if (c.state.acked < c.last) return `${c.state.file} records only seq ${c.state.acked === 0 ? '0 (none)' : c.state.acked} acknowledged`;
-  return authProblem(c) ?? 'it is backed';
+  if (c.state === undefined) return `the stream has no readable state file ${c.stateFile}: ${UNACKNOWLEDGED}`;
+  if (c.state.acked < c.last) return `${c.state.file} records only seq ${c.state.acked === 0 ? '0 (none)' : c.state.acked} acknowledged: ${UNACKNOWLEDGED}`;
+  return `${authProblem(c) ?? 'it is backed'}: a line anyone can append proves nothing, so the claim is not taken`;
 }
 
 /** Of the backed cuts, the one that reaches furthest (the first of those that reach as far). */

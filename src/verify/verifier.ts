@@ -27,7 +27,7 @@ import { clip, ProblemList, type Problem } from './problems.js';
 import { scanInWorkers, workerEntryInstalled } from './parallel-read.js';
 import type { ReadItem } from './read-items.js';
 import { scanRecords } from './read-records.js';
-import { F_CHECKPOINT, keep, RecordStore, SIG_OK, streamKey } from './record-store.js';
+import { keep, RecordStore, streamKey } from './record-store.js';
 import { highestBacked, isBacked, readJournalStates, requireRetentionAuth, type RetentionCut, type RetentionSigners, type StateView } from './retention-log.js';
 import type { StreamSummary } from './summary.js';
 
@@ -250,13 +250,6 @@ function retiredByRetention(streamId: string, state: StateView, cuts: readonly R
 
 /** The keys each stream's and each journal directory's records verified under, for requireRetentionAuth. */
 function retentionSigners(store: RecordStore, files: readonly string[], keys: readonly VerifyingKey[], requireSignatures: boolean): RetentionSigners {
-  const signersOf = (i: number): string | undefined => {
-    if (store.has(i, F_CHECKPOINT)) {
-      const c = store.claims.get(i);
-      return c?.status === 'valid' ? c.signedBy : undefined;
-    }
-    return store.sig[i] === SIG_OK ? store.signers[store.signer[i]!] : undefined;
-  };
   let byDir: Map<string, Set<string>> | undefined;
   return {
     keys,
@@ -265,7 +258,7 @@ function retentionSigners(store: RecordStore, files: readonly string[], keys: re
       const out = new Set<string>();
       const k = store.streams.get(streamId);
       if (k !== undefined) for (const i of store.rowsOf(k)) {
-        const f = signersOf(i);
+        const f = store.signerOf(i);
         if (f !== undefined) out.add(f);
       }
       return out;
@@ -276,7 +269,7 @@ function retentionSigners(store: RecordStore, files: readonly string[], keys: re
         const dirOf = files.map((f) => dirname(resolve(f)));
         // Each file's directory and every directory above it: a segment in rejected/ belongs to its journal too.
         for (let i = 0; i < store.length; i++) {
-          const f = signersOf(i);
+          const f = store.signerOf(i);
           if (f === undefined) continue;
           for (let d = dirOf[store.file[i]!]!, up = ''; d !== up; up = d, d = dirname(d)) {
             let set = byDir.get(d);
