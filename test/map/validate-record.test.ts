@@ -98,4 +98,33 @@ describe('validateRawAttributes: the fast check agrees with the typed rule', () 
       expect([JSON.stringify(id), raw]).toEqual([JSON.stringify(id), typed]);
     }
   });
+
+  it('on 3,000 random reasons (free text: line breaks allowed, lone surrogates not)', () => {
+    const rnd = prng(12);
+    for (let k = 0; k < 3000; k++) {
+      const len = [0, 1, 2, 5, 4095, 4096, 4097][rnd(7)]!;
+      let reason = '';
+      const only = rnd(4) === 0;
+      while (reason.length < len) reason += only || rnd(3) === 0 ? ALPHABET[rnd(ALPHABET.length)]! : 'x';
+      const typed = text(4096, false).safeParse(reason).success;
+      const raw = validateRawAttributes({ ...VALID, 'audit.reason': reason }) === undefined;
+      expect([JSON.stringify(reason.slice(0, 40)), raw]).toEqual([JSON.stringify(reason.slice(0, 40)), typed]);
+    }
+  });
+});
+
+describe("validateRawAttributes: only the record's own attributes count", () => {
+  // What the SDK does with an attribute named __proto__: the attributes object gets another prototype.
+  const inheriting = (own: LogAttributes, inherited: LogAttributes): LogAttributes => Object.assign(Object.create(inherited) as LogAttributes, own);
+  it.each([
+    ['a required attribute', 'audit.actor.id'],
+    ['an enum attribute', 'audit.outcome'],
+  ])('%s found only on the prototype is missing', (_label, key) => {
+    const own = Object.fromEntries(Object.entries(VALID).filter(([k]) => k !== key));
+    const msg = validateRawAttributes(inheriting(own, VALID)) ?? '';
+    expect(msg.split('; ').map((p) => p.slice(0, p.indexOf(': ')))).toEqual([key]);
+  });
+  it('an invalid optional attribute on the prototype is ignored', () => {
+    expect(validateRawAttributes(inheriting(VALID, { 'audit.target.id': '', 'audit.reason': 42 }))).toBeUndefined();
+  });
 });
