@@ -85,30 +85,22 @@ describe('validateRawAttributes: the fast check agrees with the typed rule', () 
   // Characters around every boundary the hand-written check tests: controls, DEL, surrogates (paired or not).
   // Also C1's bounds and blank characters (a string of only those is blank: found in review).
   const ALPHABET = ['a', 'Z', '0', ' ', '\u0000', '\u001f', '\u007f', '\u0080', '\u0085', '\u009f', '\u00a0', '\u200b', '\u3000', '\ufeff', '\t', '\u200e', '\u00ad', '\u3164', '\u202a', '\u202e', '\u2066', '\u2069', '\u2070', '\ud800', '\udbff', '\udc00', '\udfff', '\ud83d\ude00', 'é'];
-  it('on 3,000 random actor ids (control characters, lone and paired surrogates, lengths around 256)', () => {
-    const rnd = prng(11);
+  // A value the fast check passes and the typed rule refuses would slip through unmarked (the other way round,
+  // zod has the last word).
+  it.each([
+    ['actor ids (lengths around 256)', 'audit.actor.id', 11, [0, 1, 2, 5, 255, 256, 257], text(256)],
+    ['reasons (free text: line breaks allowed, lone surrogates not)', 'audit.reason', 12, [0, 1, 2, 5, 4095, 4096, 4097], text(4096, false)],
+  ] as const)('on 3,000 random %s', (_label, key, seed, lengths, rule) => {
+    const rnd = prng(seed);
     for (let k = 0; k < 3000; k++) {
-      const len = [0, 1, 2, 5, 255, 256, 257][rnd(7)]!;
-      let id = '';
-      // Some ids drawn from the alphabet alone, so that blank ones (only spaces and invisibles) come up.
+      const len = lengths[rnd(lengths.length)]!;
+      let v = '';
+      // Some values drawn from the alphabet alone, so that blank ones (only spaces and invisibles) come up.
       const only = rnd(4) === 0;
-      while (id.length < len) id += only || rnd(3) === 0 ? ALPHABET[rnd(ALPHABET.length)]! : 'x';
-      const typed = text(256).safeParse(id).success;
-      const raw = validateRawAttributes({ ...VALID, 'audit.actor.id': id }) === undefined;
-      expect([JSON.stringify(id), raw]).toEqual([JSON.stringify(id), typed]);
-    }
-  });
-
-  it('on 3,000 random reasons (free text: line breaks allowed, lone surrogates not)', () => {
-    const rnd = prng(12);
-    for (let k = 0; k < 3000; k++) {
-      const len = [0, 1, 2, 5, 4095, 4096, 4097][rnd(7)]!;
-      let reason = '';
-      const only = rnd(4) === 0;
-      while (reason.length < len) reason += only || rnd(3) === 0 ? ALPHABET[rnd(ALPHABET.length)]! : 'x';
-      const typed = text(4096, false).safeParse(reason).success;
-      const raw = validateRawAttributes({ ...VALID, 'audit.reason': reason }) === undefined;
-      expect([JSON.stringify(reason.slice(0, 40)), raw]).toEqual([JSON.stringify(reason.slice(0, 40)), typed]);
+      while (v.length < len) v += only || rnd(3) === 0 ? ALPHABET[rnd(ALPHABET.length)]! : 'x';
+      const typed = rule.safeParse(v).success;
+      const raw = validateRawAttributes({ ...VALID, [key]: v }) === undefined;
+      expect([JSON.stringify(v.slice(0, 300)), raw]).toEqual([JSON.stringify(v.slice(0, 300)), typed]);
     }
   });
 });
