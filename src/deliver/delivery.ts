@@ -761,6 +761,7 @@ export class Delivery {
     const bounded = (p: Promise<unknown>): Promise<unknown> => settleWithin(p, deadline - Date.now());
     this.closed = true;
     this.loop.stop();
+    this.outageNotice.stop();
     if (this.stateTimer !== undefined) clearTimeout(this.stateTimer);
     clearInterval(this.heartbeat);
     this.flushPending();

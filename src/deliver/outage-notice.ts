@@ -4,7 +4,9 @@
  * stderr until shutdown, so a wrong endpoint went unnoticed for as long as the process ran (found in a new-user
  * review). A collector that refuses one request and takes the retry (a 503, a 429) is not an outage: the warning
  * waits until failures have gone on for ANNOUNCE_AFTER_MS, or an export attempt failed after all of the transport's
- * own retries (found in re-review: one 503 printed a pair of lines).
+ * own retries (found in re-review: one 503 printed a pair of lines). A timer says it when ANNOUNCE_AFTER_MS have
+ * passed, not the first failure after them: attempts are spaced by a jittered backoff, so a 7 s outage could pass
+ * unsaid, and a longer one be said seconds late (found in a README review).
  */
 import { sayLoudly } from '../core/say.js';
 
@@ -18,16 +20,27 @@ const WAITING: Readonly<Record<'journal' | 'fallback' | 'off', string>> = {
   off: 'records wait in memory (OTEL_AUDIT_FILE=off: past maxPendingRecords, or when the process ends, they are lost)',
 };
 
+/** Calls `fn` after `ms` on a timer that keeps no process alive; returns what cancels it. */
+export type NoticeTimer = (fn: () => void, ms: number) => () => void;
+const unrefTimer: NoticeTimer = (fn, ms) => {
+  const t = setTimeout(fn, ms);
+  t.unref();
+  return () => clearTimeout(t);
+};
+
 export class OutageNotice {
   /** When the first failure of the current run of failures came; undefined while requests are taken. */
   private since: number | undefined;
   private said = false;
   private lastDetail: string | undefined;
+  private cancelTimer: (() => void) | undefined;
+  private stopped = false;
 
   constructor(
     private readonly file: keyof typeof WAITING,
     private readonly streamId: string,
     private readonly now: () => number = Date.now,
+    private readonly timer: NoticeTimer = unrefTimer,
   ) {}
 
   /**
@@ -35,13 +48,37 @@ export class OutageNotice {
    * the export timeout), else the transport is about to retry. `detail`: the reason, when one was given.
    */
   failed(detail: string | undefined, exhausted: boolean): void {
+    if (this.stopped) return;
     const now = this.now();
-    this.since ??= now;
+    if (this.since === undefined) {
+      this.since = now;
+      this.cancelTimer = this.timer(() => {
+        this.cancelTimer = undefined;
+        if (!this.stopped && this.since !== undefined) this.say(this.now());
+      }, ANNOUNCE_AFTER_MS);
+    }
     if (detail !== undefined) this.lastDetail = detail;
-    if (this.said || (!exhausted && now - this.since < ANNOUNCE_AFTER_MS)) return;
+    if (exhausted || now - this.since >= ANNOUNCE_AFTER_MS) this.say(now);
+  }
+
+  /** The shutdown: nothing more is said of this stream's outage. */
+  stop(): void {
+    this.stopped = true;
+    this.cancel();
+  }
+
+  private cancel(): void {
+    this.cancelTimer?.();
+    this.cancelTimer = undefined;
+  }
+
+  private say(now: number): void {
+    if (this.said) return;
     this.said = true;
+    this.cancel();
+    const since = this.since ?? now;
     const why = this.lastDetail === undefined ? '' : ` (${this.lastDetail})`;
-    const lasting = now - this.since >= 1000 ? ` for ${Math.round((now - this.since) / 1000)} s` : '';
+    const lasting = now - since >= 1000 ? ` for ${Math.round((now - since) / 1000)} s` : '';
     sayLoudly(`otel-audit: the collector has not taken audit records of stream ${this.streamId.slice(0, 8)}${lasting}${why}; retrying: ${WAITING[this.file]} (said again when it takes them)`, 'warn');
   }
 
@@ -49,6 +86,7 @@ export class OutageNotice {
   recovered(): void {
     const since = this.since;
     const said = this.said;
+    this.cancel();
     this.since = undefined;
     this.said = false;
     this.lastDetail = undefined;

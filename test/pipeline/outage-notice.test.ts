@@ -101,4 +101,73 @@ describe('outage notice', () => {
       'otel-audit: the collector has not taken audit records of stream abcdef12 (Request timed out); retrying: records wait in the journal and are sent when it does (said again when it takes them)\n',
     ]);
   });
+
+  // Found in a README review: said only by the first failure after 5 s, an outage of 7 s could pass unsaid (the
+  // attempts are spaced by a jittered backoff), and a longer one be said seconds late.
+  describe('the 5 s are kept by a timer, not by the next failure', () => {
+    /** A timer to fire by hand: the pending callback, undefined once cancelled or fired. */
+    function handTimer(): { timer: (fn: () => void, ms: number) => () => void; fire: () => void; pending: () => number | undefined } {
+      let pending: { fn: () => void; ms: number } | undefined;
+      return {
+        timer: (fn, ms) => {
+          const me = (pending = { fn, ms });
+          return () => {
+            if (pending === me) pending = undefined;
+          };
+        },
+        fire: () => {
+          const p = pending;
+          pending = undefined;
+          p?.fn();
+        },
+        pending: () => pending?.ms,
+      };
+    }
+    const stream = 'abcdef12-0000-4000-8000-000000000000';
+
+    it('one failure and nothing more for 5 s: said when the timer fires, with what it lasted', () => {
+      const lines = captureStderr();
+      let t = 0;
+      const h = handTimer();
+      const n = new OutageNotice('off', stream, () => t, h.timer);
+      n.failed('connect ECONNREFUSED 127.0.0.1:4999', false);
+      expect(h.pending()).toBe(5000);
+      expect(lines).toEqual([]);
+      t = 5000;
+      h.fire();
+      t = 7000;
+      n.failed(undefined, false); // not said twice
+      n.recovered();
+      expect(lines).toEqual([
+        'otel-audit: the collector has not taken audit records of stream abcdef12 for 5 s (connect ECONNREFUSED 127.0.0.1:4999); retrying: records wait in memory (OTEL_AUDIT_FILE=off: past maxPendingRecords, or when the process ends, they are lost) (said again when it takes them)\n',
+        'otel-audit: the collector takes audit records of stream abcdef12 again (after 7 s)\n',
+      ]);
+    });
+
+    it.each([
+      ['taken again before the 5 s', (n: OutageNotice) => n.recovered()],
+      ['shut down before the 5 s', (n: OutageNotice) => n.stop()],
+      ['said earlier (an attempt failed after all its retries)', (n: OutageNotice) => n.failed(undefined, true)],
+    ])('%s: the timer is cancelled', (_label, then) => {
+      const lines = captureStderr();
+      const h = handTimer();
+      const n = new OutageNotice('journal', stream, () => 0, h.timer);
+      n.failed(undefined, false);
+      then(n);
+      expect(h.pending()).toBeUndefined();
+      const before = lines.length;
+      h.fire();
+      expect(lines).toHaveLength(before);
+    });
+
+    it('after stop(), failures say nothing and start no timer', () => {
+      const lines = captureStderr();
+      const h = handTimer();
+      const n = new OutageNotice('journal', stream, () => 0, h.timer);
+      n.stop();
+      n.failed(undefined, true);
+      expect(h.pending()).toBeUndefined();
+      expect(lines).toEqual([]);
+    });
+  });
 });
