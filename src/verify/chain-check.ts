@@ -428,8 +428,9 @@ function chooseGenuine(s: RecordStore, grp: SeqGroups, g: number, n: number, vs:
 
 /**
  * 1b. Out of order: per file, the records of the stream (those that lost a same-seq conflict aside) outside a
- *     longest run of them in ascending seq, read in order; of two such runs, the one keeping records read
- *     earlier. So one record moved is the one named, not every record it now stands before or after. A record
+ *     longest run of them in ascending seq, read in order; of two such runs, the one whose records stand nearest
+ *     the places their seqs give them, then the one keeping records read earlier (docs/integrity.md §7.2 step 3).
+ *     So one record moved is the one named, not every record it now stands before or after. A record
  *     that lost a same-seq conflict (an inserted one) is blamed for itself, not for moving the others.
  */
 function reportReordered(s: RecordStore, rows: Uint32Array, reorderCandidates: readonly number[], sp: StreamProblems): void {
@@ -467,30 +468,54 @@ function reportReordered(s: RecordStore, rows: Uint32Array, reorderCandidates: r
 /** Sets F_OUT_OF_ORDER on the rows of one file (reading order, not in order) outside the run kept, clears it on the others. */
 function markOutOfOrder(s: RecordStore, kept: readonly number[], seqOf: (i: number) => number, around: Map<number, [number | undefined, number | undefined]>): void {
   const m = kept.length;
-  // Longest increasing subsequence, built from the end: head[l] is the largest first seq of a run of length l found
-  // so far (decreasing in l), so a record read earlier replaces a later one of the same run length. Strictly
-  // increasing: a seq read twice counts once, else an extra copy read early (a redelivery) could make the run that
-  // keeps it, and blame a record that never moved (found in review); the copy left out is a duplicate, not reported.
-  const head = new Float64Array(m + 1);
-  const headAt = new Int32Array(m + 1);
-  const next = new Int32Array(m);
-  let longest = 0;
-  for (let p = m - 1; p >= 0; p--) {
-    const x = seqOf(kept[p]!);
+  // A longest run of increasing seqs. Strictly increasing: a seq read twice counts once, else an extra copy read
+  // early (a redelivery) could make the run that keeps it, and blame a record that never moved (found in review);
+  // the copy left out is a duplicate, not reported. Of the longest runs, the one whose records stand nearest where
+  // their seqs put them (a file holds consecutive seqs: record p is expected at seq base + p, base the median of
+  // seq − p), then the one keeping records read earlier. By reading order alone, a copy of seq 205 read just
+  // before seq 90, the file's last record, tied with it and seq 90 was named (found by a mutation fuzz).
+  // For each position p, from the end: len[p], the longest run starting there; cost[p], the least sum of
+  // |seq − p − base| over such a run; next[p], where it goes on. A Fenwick tree over the seqs' ranks, greatest
+  // first, gives the best run after p with a greater seq in O(log m).
+  const seqs = new Float64Array(m);
+  for (let p = 0; p < m; p++) seqs[p] = seqOf(kept[p]!);
+  const offsets = seqs.map((x, p) => x - p).sort();
+  const base = offsets[(m - 1) >>> 1]!;
+  const distinct = Float64Array.from(new Set(seqs)).sort();
+  const d = distinct.length;
+  /** Fenwick index of a seq: 1 for the greatest, d for the smallest. */
+  const slot = (x: number): number => {
     let lo = 0;
-    let hi = longest;
+    let hi = d - 1;
     while (lo < hi) {
-      const mid = (lo + hi + 1) >>> 1;
-      if (head[mid]! > x) lo = mid;
-      else hi = mid - 1;
+      const mid = (lo + hi) >>> 1;
+      if (distinct[mid]! < x) lo = mid + 1;
+      else hi = mid;
     }
-    next[p] = lo === 0 ? -1 : headAt[lo]!;
-    if (lo + 1 > longest) longest = lo + 1;
-    head[lo + 1] = x;
-    headAt[lo + 1] = p;
+    return d - lo;
+  };
+  const len = new Int32Array(m);
+  const cost = new Float64Array(m);
+  const next = new Int32Array(m);
+  /** The best run in each Fenwick node: its start position, -1 for none. */
+  const tree = new Int32Array(d + 1).fill(-1);
+  // Is the run starting at q better than the one at r: longer, then nearer its places, then read earlier?
+  const better = (q: number, r: number): boolean =>
+    r < 0 || len[q]! > len[r]! || (len[q] === len[r] && (cost[q]! < cost[r]! || (cost[q] === cost[r] && q < r)));
+  for (let p = m - 1; p >= 0; p--) {
+    const x = seqs[p]!;
+    const at = slot(x);
+    let best = -1;
+    for (let k = at - 1; k > 0; k -= k & -k) if (tree[k]! >= 0 && better(tree[k]!, best)) best = tree[k]!;
+    len[p] = best < 0 ? 1 : len[best]! + 1;
+    cost[p] = Math.abs(x - p - base) + (best < 0 ? 0 : cost[best]!);
+    next[p] = best;
+    for (let k = at; k <= d; k += k & -k) if (better(p, tree[k]!)) tree[k] = p;
   }
+  let start = 0;
+  for (let p = 1; p < m; p++) if (better(p, start)) start = p;
   const inOrder = new Uint8Array(m);
-  for (let p = headAt[longest]!; p >= 0; p = next[p]!) inOrder[p] = 1;
+  for (let p = start; p >= 0; p = next[p]!) inOrder[p] = 1;
   // The in-order record after each position, in one backward pass (a reversed file must stay linear).
   const after: (number | undefined)[] = new Array<number | undefined>(m);
   for (let p = m - 1, a: number | undefined; p >= 0; p--) {

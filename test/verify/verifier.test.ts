@@ -219,6 +219,24 @@ describe('verifyFiles: intact chains', () => {
     expect(report.ok).toBe(true);
   });
 
+  // Found by a mutation fuzz: a record of a later segment read just before a file's last record tied with it, and
+  // reading order alone kept the intruder, so the genuine last record was named. Two files: seqs 1–5 and 6–10.
+  it.each([
+    ['a copy of seq 10 read just before seq 5, the first file\'s last record', [0, 1, 2, 3, 9, 4], [5, 6, 7, 8, 9], [], [10]],
+    ['seq 10 moved to just before seq 5', [0, 1, 2, 3, 9, 4], [5, 6, 7, 8], [10], []],
+    ['a copy of seq 2 read just after seq 6, the second file\'s first record', [0, 1, 2, 3, 4], [5, 1, 6, 7, 8, 9], [], [2]],
+    ['seq 9 moved to just after seq 6', [0, 1, 2, 3, 4], [5, 8, 6, 7, 9], [9], []],
+  ])('%s: named, not the record it stands beside', async (_name, first, second, reordered, duplicates) => {
+    const dir = await freshDir();
+    const chain = makeChain(10);
+    await writeLines(join(dir, 'a-1.jsonl'), first.map((k) => toLines([chain[k]!])[0]!));
+    await writeLines(join(dir, 'a-2.jsonl'), second.map((k) => toLines([chain[k]!])[0]!));
+    const report = await verifyFiles([join(dir, 'a-1.jsonl'), join(dir, 'a-2.jsonl')]);
+    expect(errors(report).map((p) => [p.kind, p.seq])).toEqual(reordered.map((n) => ['reordered', n]));
+    expect(report.problems.filter((p) => p.kind === 'duplicate').map((p) => p.seq)).toEqual(duplicates);
+    expect(report.ok).toBe(reordered.length === 0);
+  });
+
   it('a record moved among duplicates is still the one named', async () => {
     const dir = await freshDir();
     const chain = makeChain(10);
