@@ -149,6 +149,11 @@ export class AuditLogRecordProcessor implements LogRecordProcessor {
   _lastSeenId: unknown;
   /** @internal Installed by `otel-audit/register` (a second processor in the process is then said once). */
   _zeroCode = false;
+  /** Receipts of typed-API records not settled yet, with their record ids (see `_holdReceipt`). */
+  private readonly heldReceipts = new Map<Deferred<AuditReceipt>, string>();
+  private listeningBeforeExit = false;
+  /** A flush started by `beforeExit` is running. */
+  private exitFlush = false;
   private lastResource: SdkResource | undefined;
   private lastScope: SdkInstrumentationScope | undefined;
   /** MAC/signature of every record, when a key is configured. */
@@ -579,6 +584,39 @@ export class AuditLogRecordProcessor implements LogRecordProcessor {
   }
 
   /**
+   * @internal Typed API: a receipt the app may be awaiting. When the app has nothing left to run but such awaits
+   * (`beforeExit`), receipts only the collector settles (OTEL_AUDIT_FILE=off, or a journal write that failed) would
+   * never settle: the transport retries on unref'd timers, so the process ended with the promise pending, the app's
+   * handling of it skipped and exit status 0 (found in a README review). Then a flush holds the process, within
+   * `exportTimeoutMillis`, and the receipts it leaves unsettled are rejected with `AuditLossError`.
+   */
+  _holdReceipt(receipt: Deferred<AuditReceipt>, recordId: string): void {
+    if (this.closing) return;
+    if (!this.listeningBeforeExit) {
+      this.listeningBeforeExit = true;
+      process.on('beforeExit', this.onBeforeExit);
+    }
+    this.heldReceipts.set(receipt, recordId);
+    const settled = (): void => void this.heldReceipts.delete(receipt);
+    receipt.promise.then(settled, settled);
+  }
+
+  private readonly onBeforeExit = (): void => {
+    if (this.heldReceipts.size === 0 || this.closing || this.exitFlush) return;
+    const waiting = [...this.heldReceipts];
+    const timeout = this.options.exportTimeoutMillis;
+    this.exitFlush = true;
+    void this.forceFlush()
+      .catch(() => undefined)
+      .then(() => {
+        this.exitFlush = false;
+        const where = this.options.file === 'off' ? '; with OTEL_AUDIT_FILE=off it is kept nowhere' : ', nor made durable in the journal';
+        // A receipt that settled meanwhile stays as it settled (a deferred settles once).
+        for (const [d, id] of waiting) d.reject(new AuditLossError(`audit record not acknowledged by the collector within ${timeout} ms while the process was ending${where}`, [id]));
+      });
+  };
+
+  /**
    * Journals what is queued and waits until the collector acknowledged every record accepted so far. Rejects with
    * `AuditFlushTimeoutError` when `exportTimeoutMillis` passes first, so the caller learns that the flush did not
    * complete (the spec: ForceFlush SHOULD let the caller know whether it succeeded, failed or timed out). Nothing is
@@ -689,6 +727,7 @@ export class AuditLogRecordProcessor implements LogRecordProcessor {
         `otel-audit: shutdown stopped the replay of ${n} earlier stream(s) before its end (${report.replayUnfinished.join(', ')}); what it did not deliver stays in ${this.options.dir} and is replayed at the next start`,
       );
     }
+    if (this.listeningBeforeExit) process.removeListener('beforeExit', this.onBeforeExit);
     if ((globalThis as Registry)[REGISTRY] === this) delete (globalThis as Registry)[REGISTRY];
     LIVE.delete(this);
     return report;

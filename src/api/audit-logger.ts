@@ -114,6 +114,7 @@ export class AuditLogger {
       // event twice (found in review); the other processor's error is said instead.
       diagLog('error', `otel-audit: audit record ${m.recordId} was recorded, but a log record processor after the AuditLogRecordProcessor threw: ${errorText(e)}`);
       this.fromGlobal = undefined;
+      this.processor._holdReceipt(d, m.recordId);
       return d.promise;
     }
     if (this.processor._receiptUnclaimed(outer)) {
@@ -139,6 +140,7 @@ export class AuditLogger {
       );
     }
     this.fromGlobal = undefined; // the record reached the processor: this logger is kept from now on
+    this.processor._holdReceipt(d, m.recordId);
     return d.promise;
   }
 }

@@ -1,0 +1,53 @@
+/**
+ * Found in a README review: a short-lived program that awaits record() from a function (no top-level await), with
+ * OTEL_AUDIT_FILE=off and a collector that does not take the record, ended with the promise unsettled (the
+ * transport retries on unref'd timers): exit status 0, its catch and the rest of its work never run. The receipt
+ * now settles before the process ends: acknowledged, or rejected with AuditLossError within the export timeout.
+ * Real child processes, real loopback collectors.
+ */
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { killAll, runNode } from '../helpers/child.js';
+import { collectorDir } from '../helpers/pipeline.js';
+
+const cleanups: (() => Promise<unknown>)[] = [];
+afterEach(async () => {
+  await killAll();
+  while (cleanups.length) await cleanups.pop()!().catch(() => undefined);
+});
+
+const fixture = join(import.meta.dirname, '../fixtures/cli-awaiting-receipt.mjs');
+
+describe('a receipt awaited by a program with nothing else left to run', () => {
+  it.each([
+    ['the collector is down', 'down', /not acknowledged by the collector within 1500 ms while the process was ending; with OTEL_AUDIT_FILE=off it is kept nowhere/],
+    ['the collector refuses it for good (400)', 'refuses', /refused for good by the collector and not kept/],
+  ])('OTEL_AUDIT_FILE=off, %s: rejected with AuditLossError, the program handles it', async (_label, how, message) => {
+    const { auditDir, collector } = await collectorDir(cleanups);
+    if (how === 'down') await collector.stop();
+    else collector.setFault({ mode: 'status', status: 400 });
+    const child = runNode([fixture], {
+      OTEL_AUDIT_DIR: auditDir,
+      OTEL_AUDIT_FILE: 'off',
+      OTEL_AUDIT_ON_LOSS: 'throw',
+      OTEL_EXPORTER_OTLP_LOGS_ENDPOINT: collector.endpoint,
+      OTEL_BLRP_EXPORT_TIMEOUT: '1500',
+    });
+    const { code } = await child.exited;
+    const refused = child.event('refused');
+    expect(refused, child.stderr.join('')).toMatchObject({ name: 'AuditLossError' });
+    expect(String(refused!.message)).toMatch(message);
+    expect(refused!.recordIds).toHaveLength(1);
+    expect(child.event('receipt')).toBeUndefined();
+    expect(child.event('done')).toBeDefined();
+    expect(code).toBe(3);
+  });
+
+  it('OTEL_AUDIT_FILE=off, the collector takes it: the receipt says so and the program acts', async () => {
+    const { auditDir, collector } = await collectorDir(cleanups);
+    const child = runNode([fixture], { OTEL_AUDIT_DIR: auditDir, OTEL_AUDIT_FILE: 'off', OTEL_EXPORTER_OTLP_LOGS_ENDPOINT: collector.endpoint });
+    expect((await child.exited).code).toBe(0);
+    expect(child.event('receipt')).toMatchObject({ durability: 'collector' });
+    expect(collector.stats().records).toBe(2); // the record and the stream's end marker
+  });
+});
