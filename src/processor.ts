@@ -151,7 +151,6 @@ export class AuditLogRecordProcessor implements LogRecordProcessor {
   _zeroCode = false;
   /** Receipts of typed-API records not settled yet, with their record ids (see `_holdReceipt`). */
   private readonly heldReceipts = new Map<Deferred<AuditReceipt>, string>();
-  private listeningBeforeExit = false;
   /** A flush started by `beforeExit` is running. */
   private exitFlush = false;
   private lastResource: SdkResource | undefined;
@@ -587,34 +586,38 @@ export class AuditLogRecordProcessor implements LogRecordProcessor {
    * @internal Typed API: a receipt the app may be awaiting. When the app has nothing left to run but such awaits
    * (`beforeExit`), receipts only the collector settles (OTEL_AUDIT_FILE=off, or a journal write that failed) would
    * never settle: the transport retries on unref'd timers, so the process ended with the promise pending, the app's
-   * handling of it skipped and exit status 0 (found in a README review). Then a flush holds the process, within
-   * `exportTimeoutMillis`, and the receipts it leaves unsettled are rejected with `AuditLossError`.
+   * handling of it skipped and exit status 0 (found in a README review). See `_onBeforeExit`.
    */
   _holdReceipt(receipt: Deferred<AuditReceipt>, recordId: string): void {
     if (this.closing) return;
-    if (!this.listeningBeforeExit) {
-      this.listeningBeforeExit = true;
-      process.on('beforeExit', this.onBeforeExit);
-    }
+    listenBeforeExit();
     this.heldReceipts.set(receipt, recordId);
     const settled = (): void => void this.heldReceipts.delete(receipt);
     receipt.promise.then(settled, settled);
   }
 
-  private readonly onBeforeExit = (): void => {
+  /**
+   * @internal The process has nothing left to run. With receipts still open, a flush holds it (a ref'd wait, within
+   * `exportTimeoutMillis`); when the flush does not complete, the processor shuts down: what is neither acknowledged
+   * nor journaled is reported lost and its receipt rejected with `AuditLossError`, and nothing of it is sent after
+   * that (found in review: receipts rejected while their records stayed queued were delivered all the same).
+   */
+  _onBeforeExit(): void {
     if (this.heldReceipts.size === 0 || this.closing || this.exitFlush) return;
-    const waiting = [...this.heldReceipts];
-    const timeout = this.options.exportTimeoutMillis;
     this.exitFlush = true;
-    void this.forceFlush()
-      .catch(() => undefined)
-      .then(() => {
+    void this.forceFlush().then(
+      () => {
         this.exitFlush = false;
-        const where = this.options.file === 'off' ? '; with OTEL_AUDIT_FILE=off it is kept nowhere' : ', nor made durable in the journal';
-        // A receipt that settled meanwhile stays as it settled (a deferred settles once).
-        for (const [d, id] of waiting) d.reject(new AuditLossError(`audit record not acknowledged by the collector within ${timeout} ms while the process was ending${where}`, [id]));
-      });
-  };
+      },
+      () => {
+        this.exitFlush = false;
+        void this.shutdownWithReport().then(() => {
+          // The shutdown settled every receipt of a record it took; one still open (none expected) is lost with it.
+          for (const [d, id] of this.heldReceipts) d.reject(new AuditLossError('record lost at shutdown', [id]));
+        });
+      },
+    );
+  }
 
   /**
    * Journals what is queued and waits until the collector acknowledged every record accepted so far. Rejects with
@@ -727,7 +730,6 @@ export class AuditLogRecordProcessor implements LogRecordProcessor {
         `otel-audit: shutdown stopped the replay of ${n} earlier stream(s) before its end (${report.replayUnfinished.join(', ')}); what it did not deliver stays in ${this.options.dir} and is replayed at the next start`,
       );
     }
-    if (this.listeningBeforeExit) process.removeListener('beforeExit', this.onBeforeExit);
     if ((globalThis as Registry)[REGISTRY] === this) delete (globalThis as Registry)[REGISTRY];
     LIVE.delete(this);
     return report;
@@ -767,6 +769,15 @@ function stampedByAnotherProcessor(attrs: Readonly<Record<string, unknown>>): bo
   if (typeof id !== 'string' || typeof attrs[A.ATTR_SEQ_NUMBER] !== 'number') return false;
   for (const p of LIVE) if (p.streamId === id) return true;
   return false;
+}
+let beforeExitHooked = false;
+/** One 'beforeExit' listener serves every processor (see `_onBeforeExit`), added at the first receipt held. */
+function listenBeforeExit(): void {
+  if (beforeExitHooked) return;
+  beforeExitHooked = true;
+  process.on('beforeExit', () => {
+    for (const p of LIVE) p._onBeforeExit();
+  });
 }
 let exitHooked = false;
 function onProcessExit(p: AuditLogRecordProcessor): void {

@@ -20,7 +20,7 @@ const fixture = join(import.meta.dirname, '../fixtures/cli-awaiting-receipt.mjs'
 
 describe('a receipt awaited by a program with nothing else left to run', () => {
   it.each([
-    ['the collector is down', 'down', /not acknowledged by the collector within 1500 ms while the process was ending; with OTEL_AUDIT_FILE=off it is kept nowhere/],
+    ['the collector is down', 'down', /record lost at shutdown/],
     ['the collector refuses it for good (400)', 'refuses', /refused for good by the collector and not kept/],
   ])('OTEL_AUDIT_FILE=off, %s: rejected with AuditLossError, the program handles it', async (_label, how, message) => {
     const { auditDir, collector } = await collectorDir(cleanups);
@@ -41,6 +41,41 @@ describe('a receipt awaited by a program with nothing else left to run', () => {
     expect(child.event('receipt')).toBeUndefined();
     expect(child.event('done')).toBeDefined();
     expect(code).toBe(3);
+  });
+
+  // Found in review of the first version: it rejected the receipt but left the record queued, so the program's own
+  // shutdown then delivered the record it had been told was lost.
+  it('a receipt rejected as lost stays lost: nothing of the record is sent after, even once the collector takes requests', async () => {
+    const { auditDir, collector } = await collectorDir(cleanups);
+    collector.setFault({ mode: 'status', status: 503 });
+    const child = runNode([fixture], {
+      OTEL_AUDIT_DIR: auditDir,
+      OTEL_AUDIT_FILE: 'off',
+      OTEL_EXPORTER_OTLP_LOGS_ENDPOINT: collector.endpoint,
+      OTEL_BLRP_EXPORT_TIMEOUT: '1500',
+    });
+    await child.waitFor((o) => o.event === 'refused');
+    collector.setFault({ mode: 'ok' }); // the program's own shutdown() comes next
+    expect((await child.exited).code).toBe(3);
+    expect(child.event('done')).toBeDefined();
+    expect(collector.stats().records).toBe(0);
+    // The record and the stream end marker.
+    expect(child.stderr.join('')).toMatch(/LOST 2 audit record\(s\) of stream .*not acknowledged by the collector at shutdown and OTEL_AUDIT_FILE=off/);
+  });
+
+  it('one beforeExit listener serves every processor', async () => {
+    const { LoggerProvider } = await import('@opentelemetry/sdk-logs');
+    const { AuditLogRecordProcessor, getAuditLogger } = await import('../../src/index.js');
+    const { auditDir, collector } = await collectorDir(cleanups);
+    const before = process.listenerCount('beforeExit');
+    const providers = Array.from({ length: 12 }, () => {
+      const processor = new AuditLogRecordProcessor({ dir: auditDir, exporter: { url: collector.endpoint }, replay: false });
+      const provider = new LoggerProvider({ processors: [processor] });
+      void getAuditLogger({ processor, loggerProvider: provider }).record({ action: 'READ', outcome: 'success', actor: { id: 'u', type: 'user' } });
+      return provider;
+    });
+    expect(process.listenerCount('beforeExit') - before).toBeLessThanOrEqual(1);
+    await Promise.all(providers.map((p) => p.shutdown()));
   });
 
   it('OTEL_AUDIT_FILE=off, the collector takes it: the receipt says so and the program acts', async () => {
