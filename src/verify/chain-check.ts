@@ -428,8 +428,9 @@ function chooseGenuine(s: RecordStore, grp: SeqGroups, g: number, n: number, vs:
 
 /**
  * 1b. Out of order: per file, the records of the stream (those that lost a same-seq conflict aside) outside a
- *     longest run of them in ascending seq, read in order; of two such runs, the one whose records stand nearest
- *     the places their seqs give them, then the one keeping records read earlier (docs/integrity.md §7.2 step 3).
+ *     run of them in ascending seq, read in order, that keeps the most only-copies, then the longest, then the one
+ *     whose records stand nearest the places their seqs give them, then the one keeping records read earlier
+ *     (docs/integrity.md §7.2 step 3).
  *     So one record moved is the one named, not every record it now stands before or after. A record
  *     that lost a same-seq conflict (an inserted one) is blamed for itself, not for moving the others.
  */
@@ -437,6 +438,8 @@ function reportReordered(s: RecordStore, rows: Uint32Array, reorderCandidates: r
   const { seqOf, report } = sp;
   /** Seqs of the nearest records kept in order before and after each out-of-order one (rare: a Map). */
   const around = new Map<number, [number | undefined, number | undefined]>();
+  /** The rows that are the only copy of their variant: the ones a report can name (rare: built on need). */
+  let only: ReadonlySet<number> | undefined;
   for (let a = 0; a < rows.length; ) {
     const f = s.file[rows[a]!]!;
     let b = a;
@@ -453,7 +456,8 @@ function reportReordered(s: RecordStore, rows: Uint32Array, reorderCandidates: r
     else {
       const kept: number[] = [];
       for (let k = a; k < b; k++) if (!s.has(rows[k]!, F_REJECTED)) kept.push(rows[k]!);
-      markOutOfOrder(s, kept, seqOf, around);
+      only ??= new Set(reorderCandidates);
+      markOutOfOrder(s, kept, seqOf, only, around);
     }
     a = b;
   }
@@ -465,22 +469,40 @@ function reportReordered(s: RecordStore, rows: Uint32Array, reorderCandidates: r
   }
 }
 
-/** Sets F_OUT_OF_ORDER on the rows of one file (reading order, not in order) outside the run kept, clears it on the others. */
-function markOutOfOrder(s: RecordStore, kept: readonly number[], seqOf: (i: number) => number, around: Map<number, [number | undefined, number | undefined]>): void {
+/**
+ * Sets F_OUT_OF_ORDER on the rows of one file (reading order, not in order) outside the run kept, clears it on the
+ * others. `only`: the rows that are the only copy of their variant (the others are duplicates, never reported).
+ */
+function markOutOfOrder(
+  s: RecordStore,
+  kept: readonly number[],
+  seqOf: (i: number) => number,
+  only: ReadonlySet<number>,
+  around: Map<number, [number | undefined, number | undefined]>,
+): void {
   const m = kept.length;
-  // A longest run of increasing seqs. Strictly increasing: a seq read twice counts once, else an extra copy read
-  // early (a redelivery) could make the run that keeps it, and blame a record that never moved (found in review);
-  // the copy left out is a duplicate, not reported. Of the longest runs, the one whose records stand nearest where
-  // their seqs put them (a file holds consecutive seqs: record p is expected at seq base + p, base the median of
-  // seq − p), then the one keeping records read earlier. By reading order alone, a copy of seq 205 read just
-  // before seq 90, the file's last record, tied with it and seq 90 was named (found by a mutation fuzz).
-  // For each position p, from the end: len[p], the longest run starting there; cost[p], the least sum of
-  // |seq − p − base| over such a run; next[p], where it goes on. A Fenwick tree over the seqs' ranks, greatest
-  // first, gives the best run after p with a greater seq in O(log m).
+  // A run of increasing seqs to keep, the rest named. Strictly increasing: a seq read twice counts once. Of all such
+  // runs, the one keeping the most only-copies (the fewest records named: an extra copy, a redelivery, is a duplicate
+  // and never named, so a run that keeps it at the cost of a record that never moved blames that record: found in
+  // review and by a mutation fuzz), then the longest, then the one whose records stand nearest where their seqs put
+  // them (a file holds consecutive seqs: record p is expected at seq base + p, base the lower median of seq − p over
+  // the only-copies), then the one keeping records read earlier. By reading order alone, a record of seq 205 moved
+  // just before seq 90, the file's last record, tied with it and seq 90 was named.
+  // For each position p, from the end: the best run starting there (its count of only-copies, length, sum of
+  // |seq − p − base|) and where it goes on (next[p]). A Fenwick tree over the seqs' ranks, greatest first, gives
+  // the best run after p with a greater seq in O(log m); each measure is a sum along the run, so the best run from
+  // p is p followed by that one.
   const seqs = new Float64Array(m);
-  for (let p = 0; p < m; p++) seqs[p] = seqOf(kept[p]!);
-  const offsets = seqs.map((x, p) => x - p).sort();
-  const base = offsets[(m - 1) >>> 1]!;
+  const weight = new Uint8Array(m);
+  for (let p = 0; p < m; p++) {
+    seqs[p] = seqOf(kept[p]!);
+    weight[p] = only.has(kept[p]!) ? 1 : 0;
+  }
+  const offsets: number[] = [];
+  for (let p = 0; p < m; p++) if (weight[p] === 1) offsets.push(seqs[p]! - p);
+  if (offsets.length === 0) for (let p = 0; p < m; p++) offsets.push(seqs[p]! - p);
+  offsets.sort((x, y) => x - y);
+  const base = offsets[(offsets.length - 1) >>> 1]!;
   const distinct = Float64Array.from(new Set(seqs)).sort();
   const d = distinct.length;
   /** Fenwick index of a seq: 1 for the greatest, d for the smallest. */
@@ -494,19 +516,26 @@ function markOutOfOrder(s: RecordStore, kept: readonly number[], seqOf: (i: numb
     }
     return d - lo;
   };
+  const singles = new Int32Array(m);
   const len = new Int32Array(m);
   const cost = new Float64Array(m);
   const next = new Int32Array(m);
   /** The best run in each Fenwick node: its start position, -1 for none. */
   const tree = new Int32Array(d + 1).fill(-1);
-  // Is the run starting at q better than the one at r: longer, then nearer its places, then read earlier?
-  const better = (q: number, r: number): boolean =>
-    r < 0 || len[q]! > len[r]! || (len[q] === len[r] && (cost[q]! < cost[r]! || (cost[q] === cost[r] && q < r)));
+  // Is the run starting at q better than the one at r (more only-copies, longer, nearer its places, read earlier)?
+  const better = (q: number, r: number): boolean => {
+    if (r < 0) return true;
+    if (singles[q] !== singles[r]) return singles[q]! > singles[r]!;
+    if (len[q] !== len[r]) return len[q]! > len[r]!;
+    if (cost[q] !== cost[r]) return cost[q]! < cost[r]!;
+    return q < r;
+  };
   for (let p = m - 1; p >= 0; p--) {
     const x = seqs[p]!;
     const at = slot(x);
     let best = -1;
     for (let k = at - 1; k > 0; k -= k & -k) if (tree[k]! >= 0 && better(tree[k]!, best)) best = tree[k]!;
+    singles[p] = weight[p]! + (best < 0 ? 0 : singles[best]!);
     len[p] = best < 0 ? 1 : len[best]! + 1;
     cost[p] = Math.abs(x - p - base) + (best < 0 ? 0 : cost[best]!);
     next[p] = best;

@@ -226,6 +226,8 @@ describe('verifyFiles: intact chains', () => {
     ['seq 10 moved to just before seq 5', [0, 1, 2, 3, 9, 4], [5, 6, 7, 8], [10], []],
     ['a copy of seq 2 read just after seq 6, the second file\'s first record', [0, 1, 2, 3, 4], [5, 1, 6, 7, 8, 9], [], [2]],
     ['seq 9 moved to just after seq 6', [0, 1, 2, 3, 4], [5, 8, 6, 7, 9], [9], []],
+    // Found by the test vectors: as many redelivered copies as the file's own records, read after them.
+    ['a redelivered batch of seqs 1–3 read after the second file\'s own seqs 6–8', [0, 1, 2, 3, 4], [5, 6, 7, 0, 1, 2], [], [1, 2, 3]],
   ])('%s: named, not the record it stands beside', async (_name, first, second, reordered, duplicates) => {
     const dir = await freshDir();
     const chain = makeChain(10);
