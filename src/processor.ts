@@ -153,6 +153,8 @@ export class AuditLogRecordProcessor implements LogRecordProcessor {
   private readonly heldReceipts = new Map<Deferred<AuditReceipt>, string>();
   /** A flush started by `beforeExit` is running. */
   private exitFlush = false;
+  /** Why the processor is shut down, when not by its owner (`_onBeforeExit`): said in every later refusal. */
+  private closedWhy: string | undefined;
   private lastResource: SdkResource | undefined;
   private lastScope: SdkInstrumentationScope | undefined;
   /** MAC/signature of every record, when a key is configured. */
@@ -341,7 +343,7 @@ export class AuditLogRecordProcessor implements LogRecordProcessor {
 
   /** Why records are refused right now (loss policy applies), or undefined. */
   refusal(): string | undefined {
-    if (this.closing) return 'the processor is shut down';
+    if (this.closing) return this.closedWhy ?? 'the processor is shut down';
     // The records still waiting to be sealed count against the bounds (records in memory, the journal's bytes). Room
     // for them at the estimate is room (the exact check could only find more); near a bound they are sealed now, so
     // that the delivery stage decides on exact counts and bytes. onEmit and the typed API (which must refuse, with
@@ -611,6 +613,11 @@ export class AuditLogRecordProcessor implements LogRecordProcessor {
       },
       () => {
         this.exitFlush = false;
+        const timeout = this.options.exportTimeoutMillis;
+        this.closedWhy = `the processor was shut down when the program had nothing left to run but awaits on audit receipts, which the collector had not acknowledged within ${timeout} ms (OTEL_BLRP_EXPORT_TIMEOUT)`;
+        sayLoudly(`otel-audit: ${this.closedWhy}; what it had not acknowledged is reported below and its receipts rejected`);
+        // The flush just waited the whole bound: the shutdown does not wait it a second time.
+        this._shutdownBy(Date.now());
         void this.shutdownWithReport().then(() => {
           // The shutdown settled every receipt of a record it took; one still open (none expected) is lost with it.
           for (const [d, id] of this.heldReceipts) d.reject(new AuditLossError('record lost at shutdown', [id]));

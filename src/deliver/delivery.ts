@@ -789,6 +789,9 @@ export class Delivery {
         streamId: this.o.streamId,
       });
       for (const b of notOnDisk) rejectReceipts(b, (id) => new AuditLossError('record lost at shutdown', [id]));
+      // Reported once: a process.exit() before shutdown() returns (from the app's handling of these rejections, say)
+      // must not report them again on the way out (found in review).
+      for (const b of notOnDisk) this.exitHandled.add(b);
     }
     const undelivered = this.accepted - acked - lost.length;
     // Nothing waits in memory any more: each record is acknowledged, in the journal, or reported lost.

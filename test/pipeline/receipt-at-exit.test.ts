@@ -18,6 +18,17 @@ afterEach(async () => {
 
 const fixture = join(import.meta.dirname, '../fixtures/cli-awaiting-receipt.mjs');
 
+/** The program, with OTEL_AUDIT_FILE=off and an export timeout of 1.5 s. */
+function runProgram(d: { auditDir: string; collector: { endpoint: string } }, env: Record<string, string> = {}): ReturnType<typeof runNode> {
+  return runNode([fixture], {
+    OTEL_AUDIT_DIR: d.auditDir,
+    OTEL_AUDIT_FILE: 'off',
+    OTEL_EXPORTER_OTLP_LOGS_ENDPOINT: d.collector.endpoint,
+    OTEL_BLRP_EXPORT_TIMEOUT: '1500',
+    ...env,
+  });
+}
+
 describe('a receipt awaited by a program with nothing else left to run', () => {
   it.each([
     ['the collector is down', 'down', /record lost at shutdown/],
@@ -26,13 +37,7 @@ describe('a receipt awaited by a program with nothing else left to run', () => {
     const { auditDir, collector } = await collectorDir(cleanups);
     if (how === 'down') await collector.stop();
     else collector.setFault({ mode: 'status', status: 400 });
-    const child = runNode([fixture], {
-      OTEL_AUDIT_DIR: auditDir,
-      OTEL_AUDIT_FILE: 'off',
-      OTEL_AUDIT_ON_LOSS: 'throw',
-      OTEL_EXPORTER_OTLP_LOGS_ENDPOINT: collector.endpoint,
-      OTEL_BLRP_EXPORT_TIMEOUT: '1500',
-    });
+    const child = runProgram({ auditDir, collector }, { OTEL_AUDIT_ON_LOSS: 'throw' });
     const { code } = await child.exited;
     const refused = child.event('refused');
     expect(refused, child.stderr.join('')).toMatchObject({ name: 'AuditLossError' });
@@ -48,12 +53,7 @@ describe('a receipt awaited by a program with nothing else left to run', () => {
   it('a receipt rejected as lost stays lost: nothing of the record is sent after, even once the collector takes requests', async () => {
     const { auditDir, collector } = await collectorDir(cleanups);
     collector.setFault({ mode: 'status', status: 503 });
-    const child = runNode([fixture], {
-      OTEL_AUDIT_DIR: auditDir,
-      OTEL_AUDIT_FILE: 'off',
-      OTEL_EXPORTER_OTLP_LOGS_ENDPOINT: collector.endpoint,
-      OTEL_BLRP_EXPORT_TIMEOUT: '1500',
-    });
+    const child = runProgram({ auditDir, collector });
     await child.waitFor((o) => o.event === 'refused');
     collector.setFault({ mode: 'ok' }); // the program's own shutdown() comes next
     expect((await child.exited).code).toBe(3);
@@ -61,6 +61,21 @@ describe('a receipt awaited by a program with nothing else left to run', () => {
     expect(collector.stats().records).toBe(0);
     // The record and the stream end marker.
     expect(child.stderr.join('')).toMatch(/LOST 2 audit record\(s\) of stream .*not acknowledged by the collector at shutdown and OTEL_AUDIT_FILE=off/);
+  });
+
+  // Found in re-review: a later record was refused only as "the processor is shut down", and a process.exit() in
+  // the program's handling of the rejection reported the same records lost a second time.
+  it('after the hold shut the processor down: a later record is refused with the reason, and the loss is reported once', async () => {
+    const { auditDir, collector } = await collectorDir(cleanups);
+    await collector.stop();
+    const child = runProgram({ auditDir, collector }, { OTEL_AUDIT_ON_LOSS: 'throw', AGAIN: '1', EXIT_IN_CATCH: '1' });
+    expect((await child.exited).code).toBe(5);
+    expect(child.event('again')).toMatchObject({ name: 'AuditLossError' });
+    expect(String(child.event('again')!.message)).toMatch(/shut down when the program had nothing left to run but awaits on audit receipts, which the collector had not acknowledged within 1500 ms/);
+    const stderr = child.stderr.join('');
+    expect(stderr).toMatch(/otel-audit: the processor was shut down when the program had nothing left to run/);
+    expect(stderr.match(/LOST \d+ audit record\(s\) of stream/g)).toEqual(["LOST 2 audit record(s) of stream"]); // the record and the end marker, once
+    expect(stderr).not.toMatch(/the process exited before they were delivered/);
   });
 
   it('one beforeExit listener serves every processor', async () => {
@@ -80,7 +95,7 @@ describe('a receipt awaited by a program with nothing else left to run', () => {
 
   it('OTEL_AUDIT_FILE=off, the collector takes it: the receipt says so and the program acts', async () => {
     const { auditDir, collector } = await collectorDir(cleanups);
-    const child = runNode([fixture], { OTEL_AUDIT_DIR: auditDir, OTEL_AUDIT_FILE: 'off', OTEL_EXPORTER_OTLP_LOGS_ENDPOINT: collector.endpoint });
+    const child = runProgram({ auditDir, collector });
     expect((await child.exited).code).toBe(0);
     expect(child.event('receipt')).toMatchObject({ durability: 'collector' });
     expect(collector.stats().records).toBe(2); // the record and the stream's end marker
