@@ -11,6 +11,7 @@
  */
 import { quotedArgument } from './arguments.js';
 import type { CommandIo } from './search-command.js';
+import { drainOf } from './streaming-io.js';
 import { errorText } from '../core/errors.js';
 
 // Each command's module is imported when that command runs: `verify` need not load the OTel SDK, the exporters
@@ -80,7 +81,10 @@ function streamingIo(): CommandIo {
   return {
     out,
     err,
-    drain: () => (process.stdout.writableNeedDrain ? new Promise((resolve) => process.stdout.once('drain', () => resolve())) : Promise.resolve()),
+    drain: drainOf(process.stdout),
+    // process.stdout cannot be destroyed (its handle stays): an interrupted tail exits at once instead, dropping
+    // what an unread pipe holds.
+    abandon: () => void (abandoned = true),
   };
 }
 
@@ -115,9 +119,13 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
+/** An interrupted tail --follow gave up on its reader (CommandIo.abandon). */
+let abandoned = false;
+
 main(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code;
+    if (abandoned) process.exit(code);
   },
   (e: unknown) => {
     const message = errorText(e);

@@ -151,7 +151,10 @@ export function parseSearchArgs(argv: readonly string[], now: Date): Parsed {
 export interface CommandIo {
   out: (text: string) => void;
   err: (text: string) => void;
-  drain?: () => Promise<void>;
+  /** Resolves once `out` can take more, or when `signal` aborts. */
+  drain?: (signal?: AbortSignal) => Promise<void>;
+  /** The user interrupted (tail --follow): output the reader has not taken is dropped. */
+  abandon?: () => void;
 }
 
 /**

@@ -129,6 +129,10 @@ async function run(argv: string[], io: CommandIo, err: (line: string) => void, o
     err(`${args.error}; usage: otel-audit tail [--follow] [-n N] [--json] <dir|file> (--help for more)`);
     return 2;
   }
+  // Listened for from the start when following: an interrupt during the first read ends the run as one after it
+  // does, and one while the reader does not read is not kept waiting (found in review: SIGINT and SIGTERM did
+  // nothing while stdout was full).
+  const stop = args.follow ? (options.signal ?? signalOnInterrupt()) : undefined;
   let isDir: boolean;
   try {
     const st = await stat(args.target);
@@ -255,12 +259,15 @@ async function run(argv: string[], io: CommandIo, err: (line: string) => void, o
     if (unknown > 0) err(`${unknown} record${unknown === 1 ? '' : 's'} shown ${unknown === 1 ? 'was' : 'were'} written after the verifier read the files: chain unknown (run tail again, or otel-audit verify ${args.target})`);
     const changed = index.changed;
     if (changed > 0) err(`${changed} record${changed === 1 ? '' : 's'} shown ${changed === 1 ? 'is' : 'are'} not the record${changed === 1 ? '' : 's'} verified: the files changed since the verifier read them (run otel-audit verify ${args.target})`);
-    await io.drain?.();
-    if (!args.follow) return 0;
+    if (stop === undefined) {
+      await io.drain?.();
+      return 0;
+    }
+    const drained = (): Promise<void> => io.drain?.(stop) ?? Promise.resolve();
+    await drained();
     // The verifier's record hashes are not needed any more: not kept for the whole session (found in re-review).
     index.releaseHashes();
 
-    const stop = options.signal ?? signalOnInterrupt();
     let uncompared = 0;
     let firstUncompared: string | undefined;
     while (!stop.aborted) {
@@ -298,8 +305,10 @@ async function run(argv: string[], io: CommandIo, err: (line: string) => void, o
         err(`${n} unreadable line${n === 1 ? '' : 's'} or record${n === 1 ? '' : 's'} skipped (malformed, torn or not OTLP/JSON)`);
         unreadable = counts.unreadable;
       }
-      await io.drain?.();
+      await drained();
     }
+    // Interrupted: what the reader has not taken is dropped, or it would hold the process (an unread pipe).
+    io.abandon?.();
     return 0;
   } finally {
     for (const f of followers.values()) await f.close().catch(() => undefined);

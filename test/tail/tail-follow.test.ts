@@ -4,12 +4,17 @@
  * a new stream — until it is stopped with SIGTERM or SIGINT.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readdirSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { Writable } from 'node:stream';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { MatchJson } from '../../src/audit-search/match.js';
 import { killAll, runNode } from '../helpers/child.js';
 import { collectorDir } from '../helpers/pipeline.js';
+import { makeChain, toLines } from '../helpers/make-chain.js';
+import { runTailCommand } from '../../src/cli/tail-command.js';
+import { drainOf } from '../../src/cli/streaming-io.js';
 
 const CLI = join(import.meta.dirname, '../../dist/cli.js');
 const APPENDER = join(import.meta.dirname, 'appender.mjs');
@@ -122,5 +127,47 @@ describe('tail --follow with a real producer', () => {
     expect(await json.exited).toEqual({ code: 0, signal: null });
     expect(await table.exited).toEqual({ code: 0, signal: null });
     expect(json.stderr()).toBe('');
+  });
+});
+
+// Found in review: with a reader that stopped reading (a full pipe), SIGINT and SIGTERM did nothing: tail waited for
+// the pipe to drain before it listened for them, and again in every poll.
+describe('tail --follow with a reader that does not read', () => {
+  it.each(['SIGINT', 'SIGTERM'] as const)('the built CLI, its stdout a pipe nobody reads: %s ends it, status 0', async (sig) => {
+    const dir = mkdtempSync(join(tmpdir(), 'otel-audit-tail-blocked-'));
+    cleanups.push(async () => rmSync(dir, { recursive: true, force: true }));
+    // Far more than a pipe holds: the rows shown at the start fill it.
+    writeFileSync(join(dir, 'audit.jsonl'), toLines(makeChain(2000), 10).join('\n') + '\n');
+    const proc = spawn(process.execPath, [CLI, 'tail', '--follow', '--json', '-n', '2000', '--interval', '100', dir], { stdio: ['ignore', 'pipe', 'ignore'] });
+    tails.push(proc);
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) => proc.once('exit', (code, signal) => r({ code, signal })));
+    // Its first output comes after it listens for the signals; then nothing more is read.
+    await new Promise<void>((r) => proc.stdout!.once('data', () => (proc.stdout!.pause(), r())));
+    proc.kill(sig);
+    expect(await exited).toEqual({ code: 0, signal: null });
+  });
+
+  // In process, with a stream that never takes a byte: the interrupt is the abort signal the CLI's handler fires.
+  it('an interrupt ends it, status 0, and drops what the reader did not take', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'otel-audit-tail-blocked-'));
+    cleanups.push(async () => rmSync(dir, { recursive: true, force: true }));
+    writeFileSync(join(dir, 'audit.jsonl'), toLines(makeChain(300), 10).join('\n') + '\n');
+    const stuck = new Writable({ highWaterMark: 1024, write: () => undefined }); // never calls back
+    const drain = drainOf(stuck);
+    let waiting!: () => void;
+    const waits = new Promise<void>((r) => (waiting = r));
+    const ac = new AbortController();
+    const io = {
+      out: (t: string) => void stuck.write(t),
+      err: () => undefined,
+      drain: (signal?: AbortSignal) => (waiting(), drain(signal)),
+      abandon: () => void stuck.destroy(),
+    };
+    const done = runTailCommand(['--follow', '--json', '-n', '300', '--interval', '50', dir], io, { signal: ac.signal });
+    await waits;
+    expect(stuck.writableNeedDrain).toBe(true);
+    ac.abort();
+    expect(await done).toBe(0);
+    expect(stuck.destroyed).toBe(true);
   });
 });
