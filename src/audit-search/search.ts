@@ -41,9 +41,11 @@ export interface SearchProgress {
   matches: number;
   /** Matches that are not the record verified: their file changed after the verifier read it (ChainIndex.changed). */
   changed: number;
+  /** Matches written after the verifier read the files: chain `unknown`. */
+  unknown: number;
 }
 
-export const newSearchProgress = (): SearchProgress => ({ report: undefined, counts: newReadCounts(), duplicates: 0, matches: 0, changed: 0 });
+export const newSearchProgress = (): SearchProgress => ({ report: undefined, counts: newReadCounts(), duplicates: 0, matches: 0, changed: 0, unknown: 0 });
 
 export function checkpointMode(keys: LoadedKeys | undefined): CheckpointMode {
   if (keys === undefined || keys.pubkeys.length + keys.hmacSecrets.length === 0) return 'off';
@@ -102,7 +104,9 @@ export async function* searchFiles(paths: readonly string[], options: SearchOpti
       }
       if (!matchesFilter(options.filter, r)) continue;
       const unhashed = resourceMatches(options.filter, r);
-      out.push({ record: r, verdict: index.verdict(r.streamId, r.sequence, r), ...(unhashed === undefined ? {} : { unhashed }) });
+      const verdict = index.verdict(r.streamId, r.sequence, r);
+      if (verdict.chain === 'unknown') progress.unknown++;
+      out.push({ record: r, verdict, ...(unhashed === undefined ? {} : { unhashed }) });
       progress.changed = index.changed;
       if (++progress.matches >= limit) {
         yield out;

@@ -234,7 +234,7 @@ async function run(argv: string[], io: CommandIo, err: (line: string) => void, o
     err(`no audit records in ${report.files === 1 ? '1 file' : `${report.files} files`}${why}: nothing was searched`);
     return 2;
   }
-  err(summaryLine(progress.matches, args.limit, report, progress.counts, progress.changed));
+  err(summaryLine(progress.matches, args.limit, report, progress.counts, progress.changed, progress.unknown));
   const prefix = args.filter.stream;
   if (progress.matches === 0 && prefix !== undefined && prefix.length < STREAM_PREFIX_MIN) {
     err(`--stream ${JSON.stringify(prefix)} matched only as a whole stream id: a prefix needs at least ${STREAM_PREFIX_MIN} characters`);

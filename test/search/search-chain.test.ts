@@ -338,6 +338,22 @@ describe('files that change between the verifier and the read of the matches', (
     expect(err).not.toMatch(/every chain verifies/);
   });
 
+  // Found in review: a search of a journal being written said "every chain verifies" above matches marked unknown.
+  it('search: records the verifier did not read are unknown, and the summary counts them', async () => {
+    const a = makeChain(6);
+    const file = join(dir, 'audit-a-000001.jsonl');
+    writeFileSync(file, toLines(a.slice(0, 4), 2).join('\n') + '\n');
+    const afterVerify = (): void => appendFileSync(file, toLines(a.slice(4), 1).join('\n') + '\n');
+    let out = '';
+    let err = '';
+    const code = await runSearchCommand(['--json', dir], { out: (s) => void (out += s), err: (s) => void (err += s) }, { afterVerify });
+    expect(code).toBe(0);
+    const matches = out.split('\n').filter(Boolean).map((l) => JSON.parse(l) as MatchJson);
+    expect(matches.map((m) => m.chain)).toEqual(['verified', 'verified', 'verified', 'verified', 'unknown', 'unknown']);
+    expect(err).toMatch(/; 2 matches written after the verifier read the files: chain unknown \(run otel-audit verify\)/);
+    expect(err).not.toMatch(/every chain verifies/);
+  });
+
   // Found in re-review: without --follow, records the verifier never read (a stream planted, records appended) were
   // checked by their links alone, and shown verified: a chain has no secret.
   it('tail without --follow: records the verifier did not read are unknown, as in search', async () => {
