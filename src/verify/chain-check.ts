@@ -428,9 +428,9 @@ function chooseGenuine(s: RecordStore, grp: SeqGroups, g: number, n: number, vs:
 
 /**
  * 1b. Out of order: per file, the records of the stream (those that lost a same-seq conflict aside) outside a
- *     run of them in ascending seq, read in order, that keeps the most only-copies, then the longest, then the one
- *     whose records stand nearest the places their seqs give them, then the one keeping records read earlier
- *     (docs/integrity.md §7.2 step 3).
+ *     longest run of them in ascending seq, read in order; of several, the one keeping the most only-copies, then
+ *     the one whose records stand nearest the places their seqs give them, then the one keeping records read
+ *     earlier (docs/integrity.md §7.2 step 3).
  *     So one record moved is the one named, not every record it now stands before or after. A record
  *     that lost a same-seq conflict (an inserted one) is blamed for itself, not for moving the others.
  */
@@ -481,13 +481,14 @@ function markOutOfOrder(
   around: Map<number, [number | undefined, number | undefined]>,
 ): void {
   const m = kept.length;
-  // A run of increasing seqs to keep, the rest named. Strictly increasing: a seq read twice counts once. Of all such
-  // runs, the one keeping the most only-copies (the fewest records named: an extra copy, a redelivery, is a duplicate
-  // and never named, so a run that keeps it at the cost of a record that never moved blames that record: found in
-  // review and by a mutation fuzz), then the longest, then the one whose records stand nearest where their seqs put
-  // them (a file holds consecutive seqs: record p is expected at seq base + p, base the lower median of seq − p over
-  // the only-copies), then the one keeping records read earlier. By reading order alone, a record of seq 205 moved
-  // just before seq 90, the file's last record, tied with it and seq 90 was named.
+  // A longest run of increasing seqs to keep, the rest named. Strictly increasing: a seq read twice counts once. Of
+  // the longest runs, the one keeping the most only-copies (an extra copy, a redelivery, is a duplicate and never
+  // named: a run that keeps it instead of a record that never moved blames that record, found by a mutation fuzz and
+  // a test vector), then the one whose records stand nearest where their seqs put them (a file holds consecutive
+  // seqs: record p is expected at seq base + p, base the lower median of seq − p over the only-copies), then the one
+  // keeping records read earlier. By reading order alone, a record of seq 205 moved just before seq 90, the file's
+  // last record, tied with it and seq 90 was named. Length comes first: counting only-copies first let duplicates
+  // standing between hide a record moved (found in review).
   // For each position p, from the end: the best run starting there (its count of only-copies, length, sum of
   // |seq − p − base|) and where it goes on (next[p]). A Fenwick tree over the seqs' ranks, greatest first, gives
   // the best run after p with a greater seq in O(log m); each measure is a sum along the run, so the best run from
@@ -522,11 +523,11 @@ function markOutOfOrder(
   const next = new Int32Array(m);
   /** The best run in each Fenwick node: its start position, -1 for none. */
   const tree = new Int32Array(d + 1).fill(-1);
-  // Is the run starting at q better than the one at r (more only-copies, longer, nearer its places, read earlier)?
+  // Is the run starting at q better than the one at r (longer, more only-copies, nearer its places, read earlier)?
   const better = (q: number, r: number): boolean => {
     if (r < 0) return true;
-    if (singles[q] !== singles[r]) return singles[q]! > singles[r]!;
     if (len[q] !== len[r]) return len[q]! > len[r]!;
+    if (singles[q] !== singles[r]) return singles[q]! > singles[r]!;
     if (cost[q] !== cost[r]) return cost[q]! < cost[r]!;
     return q < r;
   };

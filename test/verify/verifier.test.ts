@@ -228,6 +228,8 @@ describe('verifyFiles: intact chains', () => {
     ['seq 9 moved to just after seq 6', [0, 1, 2, 3, 4], [5, 8, 6, 7, 9], [9], []],
     // Found by the test vectors: as many redelivered copies as the file's own records, read after them.
     ['a redelivered batch of seqs 1–3 read after the second file\'s own seqs 6–8', [0, 1, 2, 3, 4], [5, 6, 7, 0, 1, 2], [], [1, 2, 3]],
+    // Found in review: counting only-copies before length let the copies standing between hide the record moved.
+    ['seq 8 moved to just before seq 4, seqs 4–7 redelivered in the second file', [0, 1, 2, 7, 3, 4, 5, 6, 8, 9], [3, 4, 5, 6], [8], [4, 5, 6, 7]],
   ])('%s: named, not the record it stands beside', async (_name, first, second, reordered, duplicates) => {
     const dir = await freshDir();
     const chain = makeChain(10);
