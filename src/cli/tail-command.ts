@@ -129,10 +129,12 @@ async function run(argv: string[], io: CommandIo, err: (line: string) => void, o
     err(`${args.error}; usage: otel-audit tail [--follow] [-n N] [--json] <dir|file> (--help for more)`);
     return 2;
   }
-  // Listened for from the start when following: an interrupt during the first read ends the run as one after it
-  // does, and one while the reader does not read is not kept waiting (found in review: SIGINT and SIGTERM did
-  // nothing while stdout was full).
-  const stop = args.follow ? (options.signal ?? signalOnInterrupt()) : undefined;
+  // Listened for from the start when following, so that an interrupt while the reader does not read is not kept
+  // waiting (found in review: SIGINT and SIGTERM did nothing while stdout was full). Until the first rows are out,
+  // an interrupt acts as it would without a listener (found in review: the first read of a big directory ran to its
+  // end first).
+  let following = false;
+  const stop = args.follow ? (options.signal ?? signalOnInterrupt(() => following)) : undefined;
   let isDir: boolean;
   try {
     const st = await stat(args.target);
@@ -263,6 +265,7 @@ async function run(argv: string[], io: CommandIo, err: (line: string) => void, o
       await io.drain?.();
       return 0;
     }
+    following = true;
     const drained = (): Promise<void> => io.drain?.(stop) ?? Promise.resolve();
     await drained();
     // The verifier's record hashes are not needed any more: not kept for the whole session (found in re-review).
@@ -315,13 +318,18 @@ async function run(argv: string[], io: CommandIo, err: (line: string) => void, o
   }
 }
 
-/** Aborted by the first SIGINT or SIGTERM; the handlers are removed then, so a second signal acts as usual. */
-function signalOnInterrupt(): AbortSignal {
+/**
+ * Aborted by the first SIGINT or SIGTERM once `following()`; before that, the signal is raised again with the
+ * handlers removed, ending the process as it would without them. The handlers are removed at the first signal,
+ * so a second one acts as usual.
+ */
+function signalOnInterrupt(following: () => boolean): AbortSignal {
   const ac = new AbortController();
-  const onSignal = (): void => {
+  const onSignal = (sig: NodeJS.Signals): void => {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
-    ac.abort();
+    if (following()) ac.abort();
+    else process.kill(process.pid, sig);
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
