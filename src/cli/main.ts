@@ -36,6 +36,8 @@ let stdoutGone = false;
 const out = (s: string): void => {
   if (!stdoutGone) process.stdout.write(s);
 };
+/** An interrupted tail --follow gave up on its reader (CommandIo.abandon): the process exits when the command returns. */
+let abandoned = false;
 /** The reader of stderr went away (`… 2>&1 | true`): nothing more is written there. */
 let stderrGone = false;
 const err = (s: string): void => {
@@ -118,9 +120,6 @@ async function main(argv: string[]): Promise<number> {
       return 2;
   }
 }
-
-/** An interrupted tail --follow gave up on its reader (CommandIo.abandon). */
-let abandoned = false;
 
 main(process.argv.slice(2)).then(
   (code) => {
