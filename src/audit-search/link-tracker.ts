@@ -4,7 +4,9 @@
  * `verified` when its stream was verified up to its predecessor and it links to it (next seq, previous_hash
  * = the predecessor's hash, per docs/integrity.md §7.2); the first record that does not link breaks its
  * stream from there on: a gap is `deleted`, a link to other content `modified`, a record after the end
- * record `inserted`, an unseen lower seq `reordered`. A stream first seen past seq 1 is `unknown`.
+ * record `inserted`, an unseen lower seq `reordered`. A stream first seen past seq 1 is `unknown`. A gap that a
+ * retention cut accounts for (the records up to the one before deleted by retention, acknowledged, and this record
+ * linking to the hash the cut records: retention-cuts.ts) is no break, as verify says `deleted (info)` of it.
  * The verifier over the whole files remains the reference; this is the running view.
  */
 import { ATTR_SEQ_END, ATTR_SEQ_PREVIOUS_HASH } from '../core/attributes.js';
@@ -12,6 +14,14 @@ import type { OtlpLogRecord } from '../otlp/types.js';
 import { attributeValue, type AuditRecord } from './audit-record.js';
 import type { ChainProblemRef, ChainStatus, ChainVerdict } from './chain-status.js';
 import { hashOrNull } from './copy-check.js';
+import type { RetentionCuts } from './retention-cuts.js';
+
+export interface LinkTrackerOptions {
+  /** The retention cuts of the directory followed; none: every gap is a deletion. */
+  cuts?: RetentionCuts;
+  /** Told of each gap a cut accounted for: records `from`..`to` of the stream, deleted by retention. */
+  onRetained?: (streamId: string, from: number, to: number) => void;
+}
 
 interface StreamHead {
   seq: number;
@@ -32,6 +42,8 @@ function hashOf(head: StreamHead): string | null {
 
 export class LinkTracker {
   private readonly heads = new Map<string, StreamHead>();
+
+  constructor(private readonly o: LinkTrackerOptions = {}) {}
 
   /**
    * Notes a record the verifier read, with its verdict, as its stream's head if it is the highest so far:
@@ -63,7 +75,11 @@ export class LinkTracker {
       chain = h.chain;
       problem = h.problem;
       if (h.ended) at('inserted', r.sequence);
-      else if (r.sequence > h.seq + 1) at('deleted', h.seq + 1);
+      else if (r.sequence > h.seq + 1) {
+        const cut = this.o.cuts?.lastHashAt(r.streamId, r.sequence - 1);
+        if (cut === undefined || prevHash?.stringValue !== cut) at('deleted', h.seq + 1);
+        else this.o.onRetained?.(r.streamId, h.seq + 1, r.sequence - 1);
+      }
       // The predecessor's hash no longer matches what this record recorded: the predecessor was changed (as verify names it).
       else if (prevHash?.stringValue !== hashOf(h)) at('modified', h.seq);
     }

@@ -26,6 +26,7 @@ import { ChainIndex, type ChainVerdict } from '../audit-search/chain-status.js';
 import { FileFollower } from '../audit-search/file-follower.js';
 import { LastRecords } from '../audit-search/last-records.js';
 import { LinkTracker } from '../audit-search/link-tracker.js';
+import { RetentionView } from '../audit-search/retention-cuts.js';
 import { matchJson, matchRow, type Match } from '../audit-search/match.js';
 import { newReadCounts, parseLine, type ReadCounts } from '../audit-search/parse-line.js';
 import { jsonLine, printable } from '../audit-search/printable.js';
@@ -146,7 +147,13 @@ async function run(argv: string[], io: CommandIo, err: (line: string) => void, o
   }
   const counts: ReadCounts = newReadCounts();
   const seen = new SeenSequences();
-  const tracker = new LinkTracker();
+  // A segment created and deleted by retention between two polls leaves a gap its retention.log line accounts for.
+  const retention = isDir ? new RetentionView(args.target) : undefined;
+  const tracker = new LinkTracker({
+    ...(retention !== undefined ? { cuts: retention } : {}),
+    onRetained: (streamId, from, to) =>
+      err(`stream ${printable(streamId)}: seq ${from === to ? from : `${from}-${to}`} deleted by retention before tail read ${from === to ? 'it' : 'them'} (state/retention.log; acknowledged by the collector)`),
+  });
   const followers = new Map<string, FileFollower>();
   const failing = new Set<string>();
 
@@ -225,6 +232,8 @@ async function run(argv: string[], io: CommandIo, err: (line: string) => void, o
     const appended = new WeakMap<AuditRecord, ChainVerdict>();
     const verdictOf = (r: AuditRecord): ChainVerdict => appended.get(r) ?? index.verdict(r.streamId, r.sequence, r);
     let recovered = 0;
+    /** Links to check once the poll is over (retention.log read after the listing: see follow). */
+    const links: [AuditRecord, ChainVerdict | undefined][] = [];
     await pollAll(
       (r) => {
         last.add(r);
@@ -234,12 +243,18 @@ async function run(argv: string[], io: CommandIo, err: (line: string) => void, o
         // Past what the verifier read (a writer appending meanwhile): following, checked against its predecessor, as
         // records that arrive later are, instead of `unknown` for the whole session; reading once, `unknown`, as
         // search says (found in re-review: planted records were shown verified by their links alone).
-        if (v.chain !== 'unknown') tracker.seed(r, v);
-        else if (args.follow) appended.set(r, tracker.check(r));
+        if (v.chain !== 'unknown') links.push([r, v]);
+        else if (args.follow) links.push([r, undefined]);
       },
       args.follow ? 'whole' : 'all',
       refusedLines(report, () => void recovered++),
     );
+    if (args.follow) await retention?.refresh();
+    for (const [r, v] of links) {
+      if (v !== undefined) tracker.seed(r, v);
+      else appended.set(r, tracker.check(r));
+    }
+    links.length = 0;
     const broken = report.streams.filter((s) => !s.ok).length;
     if (broken > 0) err(`${broken} stream${broken === 1 ? '' : 's'} with integrity problems (run otel-audit verify ${args.target})`);
     // Problems of no stream (a malformed or torn line) hide records: said too, as search says them.
@@ -276,14 +291,21 @@ async function run(argv: string[], io: CommandIo, err: (line: string) => void, o
     while (!stop.aborted) {
       await sleep(args.intervalMs, stop);
       if (stop.aborted) break;
+      // Each record is checked and shown once the poll is over, in the order read: a segment that retention deleted
+      // before this poll listed the directory has its retention.log line written by then (before the deletion).
+      const read: [AuditRecord, boolean][] = [];
       await pollAll(
-        (r) => {
-          copies.remember(r);
-          print({ record: r, verdict: tracker.check(r) });
-        },
+        (r) => void read.push([r, true]),
         'none',
         refusedByVerifier,
-        (r) => {
+        (r) => void read.push([r, false]),
+      );
+      await retention?.refresh();
+      for (const [r, isNew] of read) {
+        if (isNew) {
+          copies.remember(r);
+          print({ record: r, verdict: tracker.check(r) });
+        } else {
           // An identical copy is at-least-once delivery; another version of a record shown is the tampering to show.
           const c = copies.compare(r);
           const what = `seq ${r.sequence} of stream ${r.streamId} (${r.file}:${r.line})`;
@@ -294,8 +316,8 @@ async function run(argv: string[], io: CommandIo, err: (line: string) => void, o
             uncompared++;
             firstUncompared ??= what;
           }
-        },
-      );
+        }
+      }
       // Said once a poll, not once a record (found in review: a copied or rotated file gave a line per record).
       if (uncompared > 0) {
         const more = uncompared === 1 ? '' : ` and ${uncompared - 1} more`;

@@ -14,7 +14,7 @@ import type { MatchJson } from '../../src/audit-search/match.js';
 import { runTailCommand } from '../../src/cli/tail-command.js';
 import { ATTR_ACTOR_ID } from '../../src/core/attributes.js';
 import type { OtlpLogRecord } from '../../src/otlp/types.js';
-import { makeChain, setAttr, toLines } from '../helpers/make-chain.js';
+import { makeChain, recordHash, setAttr, toLines } from '../helpers/make-chain.js';
 import { tempDir } from '../helpers/tmp.js';
 import { buildOutageFixture, type OutageFixture } from '../search/outage-fixture.js';
 import { referenceRecords } from '../search/reference.js';
@@ -90,6 +90,57 @@ describe('tail --follow in-process', () => {
       [7, 'broken'],
     ]);
     expect(got[5]!.chainProblem).toEqual({ kind: 'deleted', seq: 6 });
+  });
+});
+
+// Found in review (a known limit until then): a segment that retention created and deleted between two polls left a
+// gap that tail showed as `BROKEN: deleted` for the rest of its run, where verify finds the cut in state/retention.log.
+describe('tail --follow: a gap that a retention cut accounts for', () => {
+  let dir: string;
+  let cleanup: () => Promise<void>;
+  beforeEach(async () => ({ dir, cleanup } = await tempDir()));
+  afterEach(async () => cleanup());
+
+  const a = makeChain(9);
+  const streamId = a[0]!.attributes!.find((kv) => kv.key === 'audit.sequence.stream_id')!.value!.stringValue!;
+  const lines = toLines(a);
+  const cut = (last: number, lastHash: string): string => JSON.stringify({ streamId, file: join(dir, 'audit-a-000002.jsonl'), last, lastHash, deletedAt: new Date().toISOString() }) + '\n';
+  const state = (acked: number): string => JSON.stringify({ version: 1, streamId, acked, last: 9, ended: false }) + '\n';
+
+  // seq 4-6 were in a segment made and deleted between two polls; the retention line is written before the deletion.
+  it.each([
+    { what: 'a backed cut up to seq 6, which seq 7 links to', log: () => cut(6, recordHash(a[5]!)), acked: 6, chain: 'verified', said: /seq 4-6 deleted by retention before tail read them/ },
+    { what: 'no retention line', log: () => undefined, acked: 6, chain: 'broken', said: undefined },
+    { what: 'a cut the state file does not back (acknowledged up to 5)', log: () => cut(6, recordHash(a[5]!)), acked: 5, chain: 'broken', said: undefined },
+    { what: 'a cut whose hash seq 7 does not link to', log: () => cut(6, recordHash(a[4]!)), acked: 6, chain: 'broken', said: undefined },
+    { what: 'a cut that ends before the gap does (seq 5, with the hash of seq 6)', log: () => cut(5, recordHash(a[5]!)), acked: 6, chain: 'broken', said: undefined },
+  ])('$what: seq 7-9 $chain', async ({ log, acked, chain, said }) => {
+    writeFileSync(join(dir, 'audit-a-000001.jsonl'), lines.slice(0, 3).join('\n') + '\n');
+    const ac = new AbortController();
+    let out = '';
+    let errs = '';
+    const running = runTailCommand(['--follow', '--json', '-n', '10', '--interval', '20', dir], { out: (x) => void (out += x), err: (x) => void (errs += x) }, { signal: ac.signal });
+    await sleep(150);
+    mkdirSync(join(dir, 'state'));
+    writeFileSync(join(dir, 'state', `${streamId}.state`), state(acked));
+    const line = log();
+    if (line !== undefined) writeFileSync(join(dir, 'state', 'retention.log'), line);
+    writeFileSync(join(dir, 'audit-a-000003.jsonl'), lines.slice(6).join('\n') + '\n');
+    await sleep(150);
+    ac.abort();
+    expect(await running).toBe(0);
+    const got = jsonOf(out);
+    expect(got.map((m) => [m.sequence, m.chain])).toEqual([
+      [1, 'verified'],
+      [2, 'verified'],
+      [3, 'verified'],
+      [7, chain],
+      [8, chain],
+      [9, chain],
+    ]);
+    if (chain === 'broken') expect(got[3]!.chainProblem).toEqual({ kind: 'deleted', seq: 4 });
+    if (said !== undefined) expect(errs).toMatch(said);
+    else expect(errs).not.toMatch(/retention/);
   });
 });
 
