@@ -148,7 +148,7 @@ async function run(argv: string[], io: CommandIo, err: (line: string) => void, o
   const counts: ReadCounts = newReadCounts();
   const seen = new SeenSequences();
   // A segment created and deleted by retention between two polls leaves a gap its retention.log line accounts for.
-  const retention = isDir ? new RetentionView(args.target) : undefined;
+  const retention = isDir && args.follow ? new RetentionView(args.target) : undefined;
   const tracker = new LinkTracker({
     ...(retention !== undefined ? { cuts: retention } : {}),
     onRetained: (streamId, from, to) =>
@@ -176,6 +176,9 @@ async function run(argv: string[], io: CommandIo, err: (line: string) => void, o
       failing.add(args.target);
       files = [];
     }
+    // Read after the listing: retention writes a segment's line before it deletes the segment, so every segment
+    // missing from the listing has its line read here.
+    await retention?.refresh();
     const present = new Set(files);
     // Files whose name left the listing (deleted by retention, renamed away by rotation) first: what their held
     // file still has comes before what follows it under other names.
@@ -196,7 +199,10 @@ async function run(argv: string[], io: CommandIo, err: (line: string) => void, o
       try {
         const there = await f.poll(onLine);
         const missed = f.takeMissed();
-        if (missed === 'gone') err(`skipped ${path}: deleted before tail could read it all (retention of a live journal directory); records may be missing (run otel-audit verify ${args.target})`);
+        if (missed === 'gone') {
+          err(`skipped ${path}: deleted before tail could read it all (retention of a live journal directory); records may be missing (run otel-audit verify ${args.target})`);
+          await retention?.refresh(); // deleted after the listing: its line is written by now
+        }
         if (missed === 'rotated') err(`${path}: replaced (rotated) while tail was not holding it open; what the old file got after tail last read it is not shown (run otel-audit verify ${args.target})`);
         // A directory's file gone from its listing is dropped; the one file named stays followed (it may come back).
         if (isDir && (!there || !present.has(path))) {
@@ -232,8 +238,6 @@ async function run(argv: string[], io: CommandIo, err: (line: string) => void, o
     const appended = new WeakMap<AuditRecord, ChainVerdict>();
     const verdictOf = (r: AuditRecord): ChainVerdict => appended.get(r) ?? index.verdict(r.streamId, r.sequence, r);
     let recovered = 0;
-    /** Links to check once the poll is over (retention.log read after the listing: see follow). */
-    const links: [AuditRecord, ChainVerdict | undefined][] = [];
     await pollAll(
       (r) => {
         last.add(r);
@@ -243,18 +247,12 @@ async function run(argv: string[], io: CommandIo, err: (line: string) => void, o
         // Past what the verifier read (a writer appending meanwhile): following, checked against its predecessor, as
         // records that arrive later are, instead of `unknown` for the whole session; reading once, `unknown`, as
         // search says (found in re-review: planted records were shown verified by their links alone).
-        if (v.chain !== 'unknown') links.push([r, v]);
-        else if (args.follow) links.push([r, undefined]);
+        if (v.chain !== 'unknown') tracker.seed(r, v);
+        else if (args.follow) appended.set(r, tracker.check(r));
       },
       args.follow ? 'whole' : 'all',
       refusedLines(report, () => void recovered++),
     );
-    if (args.follow) await retention?.refresh();
-    for (const [r, v] of links) {
-      if (v !== undefined) tracker.seed(r, v);
-      else appended.set(r, tracker.check(r));
-    }
-    links.length = 0;
     const broken = report.streams.filter((s) => !s.ok).length;
     if (broken > 0) err(`${broken} stream${broken === 1 ? '' : 's'} with integrity problems (run otel-audit verify ${args.target})`);
     // Problems of no stream (a malformed or torn line) hide records: said too, as search says them.
@@ -291,21 +289,14 @@ async function run(argv: string[], io: CommandIo, err: (line: string) => void, o
     while (!stop.aborted) {
       await sleep(args.intervalMs, stop);
       if (stop.aborted) break;
-      // Each record is checked and shown once the poll is over, in the order read: a segment that retention deleted
-      // before this poll listed the directory has its retention.log line written by then (before the deletion).
-      const read: [AuditRecord, boolean][] = [];
       await pollAll(
-        (r) => void read.push([r, true]),
-        'none',
-        refusedByVerifier,
-        (r) => void read.push([r, false]),
-      );
-      await retention?.refresh();
-      for (const [r, isNew] of read) {
-        if (isNew) {
+        (r) => {
           copies.remember(r);
           print({ record: r, verdict: tracker.check(r) });
-        } else {
+        },
+        'none',
+        refusedByVerifier,
+        (r) => {
           // An identical copy is at-least-once delivery; another version of a record shown is the tampering to show.
           const c = copies.compare(r);
           const what = `seq ${r.sequence} of stream ${r.streamId} (${r.file}:${r.line})`;
@@ -316,8 +307,8 @@ async function run(argv: string[], io: CommandIo, err: (line: string) => void, o
             uncompared++;
             firstUncompared ??= what;
           }
-        }
-      }
+        },
+      );
       // Said once a poll, not once a record (found in review: a copied or rotated file gave a line per record).
       if (uncompared > 0) {
         const more = uncompared === 1 ? '' : ` and ${uncompared - 1} more`;
