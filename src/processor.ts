@@ -14,6 +14,7 @@ import { diagLog } from './core/diag-log.js';
 import type { LogRecordProcessor, ReadWriteLogRecord } from '@opentelemetry/sdk-logs';
 import { randomUUID } from 'node:crypto';
 import { isMainThread } from 'node:worker_threads';
+import { abortsOnUncaughtException } from './core/abort-on-uncaught.js';
 import { AuditFlushTimeoutError, AuditLossError, errorText } from './core/errors.js';
 import { settleWithin } from './core/deadline.js';
 import { onExitSync } from './core/exit-hooks.js';
@@ -133,11 +134,12 @@ export class AuditLogRecordProcessor implements LogRecordProcessor {
    */
   private processExiting = false;
   /**
-   * In a worker thread nothing runs when the worker is terminated or the process exits (no `exit` hook, no signal):
-   * each record is sealed and written to the journal before onEmit returns, fsynced by the policy after (found in
-   * review: records accepted there were lost without a word).
+   * In a worker thread nothing runs when the worker is terminated or the process exits (no `exit` hook, no signal),
+   * nor under `node --abort-on-uncaught-exception` on an uncaught exception: each record is sealed and written to the
+   * journal before onEmit returns, fsynced by the policy after (found in review: records accepted there were lost
+   * without a word).
    */
-  private readonly writeThrough = !isMainThread;
+  private readonly writeThrough = !isMainThread || abortsOnUncaughtException();
   /** Set by `_shutdownBy`: when the next shutdown must end. */
   private shutdownDeadline: number | undefined;
   /**

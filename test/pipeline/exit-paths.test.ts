@@ -6,7 +6,9 @@
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
+import { abortsOnUncaughtException } from '../../src/core/abort-on-uncaught.js';
 import { verifyFiles } from '../../src/verify/index.js';
 import { killAll, runNode } from '../helpers/child.js';
 import { idOf, journalRecords } from '../helpers/records.js';
@@ -24,11 +26,13 @@ const N = 200;
 /** Nothing listens there: every record stays local. */
 const NOWHERE = 'http://127.0.0.1:9/v1/logs';
 
-async function run(setup: 'register' | 'nodesdk', mode: string, extraEnv: Record<string, string> = {}) {
+/** `aborts`: run in the temp dir (a core file, where the system writes one, goes with it), register by its path. */
+async function run(setup: 'register' | 'nodesdk', mode: string, extraEnv: Record<string, string> = {}, aborts?: { nodeArgs: string[] }) {
   const { dir, cleanup } = await tempDir();
   cleanups.push(cleanup);
   const auditDir = join(dir, 'audit');
-  const args = setup === 'register' ? ['--import', 'otel-audit/register', app] : [app];
+  const register = aborts === undefined ? 'otel-audit/register' : pathToFileURL(join(root, 'dist/register.js')).href;
+  const args = [...(aborts?.nodeArgs ?? []), ...(setup === 'register' ? ['--import', register, app] : [app])];
   const child = runNode(args, {
     SETUP: setup,
     EXIT_MODE: mode,
@@ -41,7 +45,7 @@ async function run(setup: 'register' | 'nodesdk', mode: string, extraEnv: Record
     OTEL_METRICS_EXPORTER: 'none',
     OTEL_LOGS_EXPORTER: 'none',
     ...extraEnv,
-  });
+  }, aborts === undefined ? undefined : dir);
   const exit = await child.exited;
   return { auditDir, exit, stderr: child.stderr.join('\n') };
 }
@@ -62,6 +66,37 @@ describe.each(['register', 'nodesdk'] as const)('%s set-up, fsync=batch, collect
     // On an abrupt end the exit hook journaled them, and says so. (On a natural end the group commit already
     // had: the loop runs dry only after its write.)
     if (mode !== 'natural') expect(stderr).toMatch(new RegExp(`the process is exiting before shutdown: \\d+ audit record\\(s\\) of stream [0-9a-f-]+ not yet delivered were journaled synchronously in ${auditDir}`));
+  });
+});
+
+// Found in review: under `node --abort-on-uncaught-exception` an uncaught exception aborts the process: no `exit`
+// event, no listener run, so the records of the last tick (sealed and journaled only on the next) were gone without
+// a word. Detected, the processor writes each record through to the journal before emit returns.
+describe('node --abort-on-uncaught-exception, fsync=batch, collector unreachable', () => {
+  it.each([
+    ['on the command line', 'nodesdk', {}, ['--abort-on-uncaught-exception']],
+    ['in NODE_OPTIONS, with underscores', 'register', { NODE_OPTIONS: '--abort_on_uncaught_exception' }, []],
+  ] as const)('%s: an uncaught exception right after the records aborts the process, and every record is in the journal', async (_n, setup, env, nodeArgs) => {
+    const { auditDir, exit, stderr } = await run(setup, 'throw', env, { nodeArgs: [...nodeArgs] });
+    expect(exit.code === 134 || exit.code === 133 || exit.signal === 'SIGABRT' || exit.signal === 'SIGTRAP', `aborted: ${JSON.stringify(exit)}`).toBe(true);
+    expect(stderr).not.toMatch(/the process is exiting before shutdown/); // no hook ran: the records were written before
+    const ids = new Set(journalRecords(auditDir).map(idOf));
+    for (let i = 0; i < N; i++) if (!ids.has(`exit-${i}`)) expect.fail(`exit-${i} is not in the journal; stderr: ${stderr}`);
+    const v = await verifyFiles([auditDir]);
+    expect(v.problems.filter((p) => p.severity === 'error')).toEqual([]);
+  });
+
+  it.each([
+    [[], undefined, false],
+    [['--abort-on-uncaught-exception'], undefined, true],
+    [['--abort_on_uncaught_exception'], undefined, true],
+    [[], '--max-old-space-size=100 --abort-on-uncaught-exception', true],
+    [['--no-abort-on-uncaught-exception'], '--abort-on-uncaught-exception', false], // the command line wins
+    [['--abort-on-uncaught-exception', '--no-abort_on_uncaught_exception'], undefined, false], // the last wins
+    [['-e', 'x("--abort-on-uncaught-exception")'], undefined, false], // script text is no flag
+    [['--abort-on-uncaught-exceptions'], undefined, false],
+  ] as const)('abortsOnUncaughtException(%j, %j) = %s', (execArgv, nodeOptions, expected) => {
+    expect(abortsOnUncaughtException(execArgv, nodeOptions)).toBe(expected);
   });
 });
 

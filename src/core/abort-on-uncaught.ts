@@ -1,0 +1,19 @@
+/**
+ * Does this process run with `--abort-on-uncaught-exception`? Then an uncaught exception aborts it (a core dump,
+ * SIGTRAP or SIGABRT) with no `exit` event and no `uncaughtException` listener run — measured: an
+ * `uncaughtException` listener does not stop the abort — so the exit hooks (exit-hooks.ts) never journal what was
+ * accepted. The processor then writes through instead (processor.ts), as it does in a worker thread.
+ *
+ * Read from NODE_OPTIONS, then the command line (`process.execArgv`), which takes precedence: V8 takes the last of
+ * `--abort-on-uncaught-exception` and `--no-abort-on-uncaught-exception`, with `_` or `-` between words alike. A flag
+ * set at run time (`v8.setFlagsFromString`) is not seen.
+ */
+export function abortsOnUncaughtException(execArgv: readonly string[] = process.execArgv, nodeOptions: string | undefined = process.env['NODE_OPTIONS']): boolean {
+  let on = false;
+  for (const arg of [...(nodeOptions ?? '').split(/\s+/), ...execArgv]) {
+    const flag = arg.replaceAll('_', '-');
+    if (flag === '--abort-on-uncaught-exception') on = true;
+    else if (flag === '--no-abort-on-uncaught-exception') on = false;
+  }
+  return on;
+}
