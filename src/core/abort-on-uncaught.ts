@@ -10,10 +10,35 @@
  */
 export function abortsOnUncaughtException(execArgv: readonly string[] = process.execArgv, nodeOptions: string | undefined = process.env['NODE_OPTIONS']): boolean {
   let on = false;
-  for (const arg of [...(nodeOptions ?? '').split(/\s+/), ...execArgv]) {
+  for (const arg of [...nodeOptionsArgs(nodeOptions ?? ''), ...execArgv]) {
     const flag = arg.replaceAll('_', '-');
     if (flag === '--abort-on-uncaught-exception') on = true;
     else if (flag === '--no-abort-on-uncaught-exception') on = false;
   }
   return on;
+}
+
+/**
+ * NODE_OPTIONS split as Node splits it (src/node_options.cc, ParseNodeOptionsEnvVar): on spaces (only) outside
+ * double quotes; a quote toggles quoting and is removed, and inside quotes a backslash escapes the next character.
+ */
+function nodeOptionsArgs(text: string): string[] {
+  const out: string[] = [];
+  let quoted = false;
+  let startNew = true;
+  for (let i = 0; i < text.length; i++) {
+    let c = text[i]!;
+    if (c === '\\' && quoted && i + 1 < text.length) c = text[++i]!;
+    else if (c === ' ' && !quoted) {
+      startNew = true;
+      continue;
+    } else if (c === '"') {
+      quoted = !quoted;
+      continue;
+    }
+    if (startNew) out.push(c);
+    else out[out.length - 1] += c;
+    startNew = false;
+  }
+  return out;
 }

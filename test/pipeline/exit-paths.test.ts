@@ -95,6 +95,10 @@ describe('node --abort-on-uncaught-exception, fsync=batch, collector unreachable
     [['--abort-on-uncaught-exception', '--no-abort_on_uncaught_exception'], undefined, false], // the last wins
     [['-e', 'x("--abort-on-uncaught-exception")'], undefined, false], // script text is no flag
     [['--abort-on-uncaught-exceptions'], undefined, false],
+    [[], '"--abort-on-uncaught-exception"', true], // quoted, as Node allows there
+    [[], '--title "a --abort-on-uncaught-exception b"', false], // inside another option's quoted value
+    [[], '  --max-old-space-size=100   "--abort_on_uncaught_exception" ""  ', true],
+    [[], '--max-old-space-size=100\t--abort-on-uncaught-exception', false], // one argument: only spaces split (Node then refuses it)
   ] as const)('abortsOnUncaughtException(%j, %j) = %s', (execArgv, nodeOptions, expected) => {
     expect(abortsOnUncaughtException(execArgv, nodeOptions)).toBe(expected);
   });
