@@ -5,8 +5,11 @@
  * = the predecessor's hash, per docs/integrity.md §7.2); the first record that does not link breaks its
  * stream from there on: a gap is `deleted`, a link to other content `modified`, a record after the end
  * record `inserted`, an unseen lower seq `reordered`. A stream first seen past seq 1 is `unknown`. A gap that a
- * retention cut accounts for (the records up to the one before deleted by retention, acknowledged, and this record
- * linking to the hash the cut records: retention-cuts.ts) is no break, as verify says `deleted (info)` of it.
+ * retention cut accounts for is no break, as verify says `deleted (info)` of it: the cut ends at the record before
+ * the gap, with the hash this record links to, and is backed by the state file (retention-cuts.ts); and, as verify
+ * takes a cut only at a stream's start, no file the stream's earlier records were read from is still in the
+ * directory (retention deletes a stream's oldest segment first; found in review: a segment deleted from the middle
+ * of a stream, with a line appended to retention.log, passed).
  * The verifier over the whole files remains the reference; this is the running view.
  */
 import { ATTR_SEQ_END, ATTR_SEQ_PREVIOUS_HASH } from '../core/attributes.js';
@@ -18,9 +21,13 @@ import type { RetentionCuts } from './retention-cuts.js';
 
 export interface LinkTrackerOptions {
   /** The retention cuts of the directory followed; none: every gap is a deletion. */
-  cuts?: RetentionCuts;
-  /** Told of each gap a cut accounted for: records `from`..`to` of the stream, deleted by retention. */
-  onRetained?: (streamId: string, from: number, to: number) => void;
+  retention?: {
+    cuts: RetentionCuts;
+    /** Is the file still in the directory (in its last listing)? */
+    listed(file: string): boolean;
+    /** Told of each gap a cut accounted for: records `from`..`to` of the stream, deleted by retention. */
+    onRetained(streamId: string, from: number, to: number): void;
+  };
 }
 
 interface StreamHead {
@@ -42,6 +49,8 @@ function hashOf(head: StreamHead): string | null {
 
 export class LinkTracker {
   private readonly heads = new Map<string, StreamHead>();
+  /** With `retention`: per stream, the files its records were read from that were listed at the last prune. */
+  private readonly filesOf = new Map<string, Set<string>>();
 
   constructor(private readonly o: LinkTrackerOptions = {}) {}
 
@@ -51,6 +60,7 @@ export class LinkTracker {
    */
   seed(r: AuditRecord, verdict: ChainVerdict): void {
     const h = this.heads.get(r.streamId);
+    this.noteFile(r);
     if (h !== undefined && h.seq >= r.sequence) return;
     this.heads.set(r.streamId, { seq: r.sequence, record: r.record, hash: undefined, ended: isEnd(r.record), chain: verdict.chain, problem: verdict.problem });
   }
@@ -76,18 +86,44 @@ export class LinkTracker {
       problem = h.problem;
       if (h.ended) at('inserted', r.sequence);
       else if (r.sequence > h.seq + 1) {
-        const cut = this.o.cuts?.lastHashAt(r.streamId, r.sequence - 1);
-        if (cut === undefined || prevHash?.stringValue !== cut) at('deleted', h.seq + 1);
-        else this.o.onRetained?.(r.streamId, h.seq + 1, r.sequence - 1);
+        if (this.retainedBefore(r, prevHash?.stringValue)) this.o.retention!.onRetained(r.streamId, h.seq + 1, r.sequence - 1);
+        else at('deleted', h.seq + 1);
       }
       // The predecessor's hash no longer matches what this record recorded: the predecessor was changed (as verify names it).
       else if (prevHash?.stringValue !== hashOf(h)) at('modified', h.seq);
     }
+    this.noteFile(r);
     if (h === undefined || r.sequence > h.seq) {
       this.heads.set(r.streamId, { seq: r.sequence, record: r.record, hash: undefined, ended: isEnd(r.record), chain, problem });
     }
     const v: ChainVerdict = { chain };
     if (problem !== undefined && chain === 'broken') v.problem = problem;
     return v;
+  }
+
+  /** Forgets the files no longer listed (deleted by retention, or renamed away): called after each listing. */
+  pruneFiles(): void {
+    const listed = this.o.retention?.listed;
+    if (listed === undefined) return;
+    for (const [streamId, files] of this.filesOf) {
+      for (const f of files) if (!listed(f)) files.delete(f);
+      if (files.size === 0) this.filesOf.delete(streamId);
+    }
+  }
+
+  private noteFile(r: AuditRecord): void {
+    if (this.o.retention === undefined) return;
+    let files = this.filesOf.get(r.streamId);
+    if (files === undefined) this.filesOf.set(r.streamId, (files = new Set()));
+    files.add(r.file);
+  }
+
+  /** Did retention delete the records of `r`'s stream before it (the gap), and every one before them? */
+  private retainedBefore(r: AuditRecord, prevHash: string | undefined): boolean {
+    const ret = this.o.retention;
+    if (ret === undefined || prevHash === undefined) return false;
+    // An earlier record still in the directory (or in r's own file: retention deletes whole files) is no start.
+    for (const f of this.filesOf.get(r.streamId) ?? []) if (f === r.file || ret.listed(f)) return false;
+    return ret.cuts.isCut(r.streamId, r.sequence - 1, prevHash);
   }
 }

@@ -149,11 +149,27 @@ async function run(argv: string[], io: CommandIo, err: (line: string) => void, o
   const seen = new SeenSequences();
   // A segment created and deleted by retention between two polls leaves a gap its retention.log line accounts for.
   const retention = isDir && args.follow ? new RetentionView(args.target) : undefined;
-  const tracker = new LinkTracker({
-    ...(retention !== undefined ? { cuts: retention } : {}),
-    onRetained: (streamId, from, to) =>
-      err(`stream ${printable(streamId)}: seq ${from === to ? from : `${from}-${to}`} deleted by retention before tail read ${from === to ? 'it' : 'them'} (state/retention.log; acknowledged by the collector)`),
-  });
+  /** The directory's files at the last listing. */
+  let listing: ReadonlySet<string> = new Set();
+  const tracker = new LinkTracker(
+    retention === undefined
+      ? {}
+      : {
+          retention: {
+            cuts: retention,
+            listed: (file) => listing.has(file),
+            onRetained: (streamId, from, to) =>
+              err(`stream ${printable(streamId)}: seq ${from === to ? from : `${from}-${to}`} deleted by retention before tail read ${from === to ? 'it' : 'them'} (state/retention.log; acknowledged by the collector)`),
+          },
+        },
+  );
+  /** After a listing: the retention cuts written before it, and the files it no longer has. */
+  const listed = async (files: readonly string[]): Promise<void> => {
+    if (retention === undefined) return;
+    listing = new Set(files);
+    await retention.refresh();
+    tracker.pruneFiles();
+  };
   const followers = new Map<string, FileFollower>();
   const failing = new Set<string>();
 
@@ -178,7 +194,7 @@ async function run(argv: string[], io: CommandIo, err: (line: string) => void, o
     }
     // Read after the listing: retention writes a segment's line before it deletes the segment, so every segment
     // missing from the listing has its line read here.
-    await retention?.refresh();
+    await listed(files);
     const present = new Set(files);
     // Files whose name left the listing (deleted by retention, renamed away by rotation) first: what their held
     // file still has comes before what follows it under other names.
@@ -201,7 +217,8 @@ async function run(argv: string[], io: CommandIo, err: (line: string) => void, o
         const missed = f.takeMissed();
         if (missed === 'gone') {
           err(`skipped ${path}: deleted before tail could read it all (retention of a live journal directory); records may be missing (run otel-audit verify ${args.target})`);
-          await retention?.refresh(); // deleted after the listing: its line is written by now
+          // Deleted after the listing: its line is written by now, and the older segments retention deleted first are gone.
+          if (isDir) await listed(await currentFiles(args.target, isDir).catch(() => [...listing]));
         }
         if (missed === 'rotated') err(`${path}: replaced (rotated) while tail was not holding it open; what the old file got after tail last read it is not shown (run otel-audit verify ${args.target})`);
         // A directory's file gone from its listing is dropped; the one file named stays followed (it may come back).

@@ -128,6 +128,26 @@ export function highestBacked(cuts: readonly RetentionCut[]): RetentionCut | und
   return best;
 }
 
+/** One line of retention.log as read: its stream by key, and what the producer signed. */
+export type RetentionLine = Omit<RetentionEntry, 'integrity'> & { signed: RetentionClaim; integrity: unknown };
+
+/**
+ * A line of retention.log (sinks/retention.ts), or undefined when it is none: not JSON (a torn last line, whose cut is
+ * then reported as an ordinary deletion), too long, or without a stream id, a seq >= 1 and a SHA-256 hex hash.
+ */
+export function parseRetentionLine(bytes: Buffer): RetentionLine | undefined {
+  if (bytes.length > MAX_RETENTION_LINE_BYTES) return undefined;
+  try {
+    const e = JSON.parse(bytes.toString('utf8')) as Partial<Record<keyof RetentionEntry, unknown>>;
+    if (typeof e.streamId !== 'string' || !isCount(e.last) || e.last < 1 || typeof e.lastHash !== 'string' || !HEX64.test(e.lastHash)) return undefined;
+    // What the producer signed: its fields as written (the kept copies may be shortened).
+    const signed = { streamId: e.streamId, file: String(e.file), last: e.last, lastHash: e.lastHash, deletedAt: String(e.deletedAt) };
+    return { streamId: streamKey(e.streamId), file: keep(signed.file), last: e.last, lastHash: own(e.lastHash), deletedAt: keep(signed.deletedAt), signed, integrity: e.integrity };
+  } catch {
+    return undefined;
+  }
+}
+
 const isCount = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
 
 /**
@@ -143,8 +163,8 @@ async function readSmallFile(path: string, max: number, onSkip: SkipListener): P
   }
 }
 
-/** The state files in `stateDir` of the streams `known`, by stream key. */
-async function readStates(stateDir: string, onSkip: SkipListener): Promise<Map<string, StateView>> {
+/** The state files in `stateDir`, by stream key; with `only`, those of these stream keys alone. */
+export async function readStates(stateDir: string, onSkip: SkipListener, only?: ReadonlySet<string>): Promise<Map<string, StateView>> {
   const out = new Map<string, StateView>();
   let names: string[];
   try {
@@ -156,6 +176,7 @@ async function readStates(stateDir: string, onSkip: SkipListener): Promise<Map<s
     if (!name.endsWith('.state')) continue;
     const id = name.slice(0, -'.state'.length);
     const key = streamKey(id);
+    if (only !== undefined && !only.has(key)) continue;
     const file = join(stateDir, name);
     const bytes = await readSmallFile(file, MAX_STATE_BYTES, onSkip);
     if (bytes === undefined) continue;
@@ -199,7 +220,7 @@ export async function readJournalStates(
     }
     // First: a stream known only by its state file is one whose retention entries matter too.
     const here = await readStates(stateDir, onSkip);
-    const entries: (Omit<RetentionEntry, 'integrity'> & { signed: RetentionClaim; integrity: unknown })[] = [];
+    const entries: RetentionLine[] = [];
     let opened: Awaited<ReturnType<typeof openRegularFile>> | undefined;
     try {
       opened = await openRegularFile(path, false);
@@ -208,18 +229,8 @@ export async function readJournalStates(
       opened = undefined; // nothing was ever deleted
     }
     const onLine = (bytes: Buffer | undefined): void => {
-      if (bytes === undefined) return;
-      try {
-        const e = JSON.parse(bytes.toString('utf8')) as Partial<Record<keyof RetentionEntry, unknown>>;
-        if (typeof e.streamId !== 'string' || !isCount(e.last) || e.last < 1 || typeof e.lastHash !== 'string' || !HEX64.test(e.lastHash)) return;
-        const key = streamKey(e.streamId);
-        if (!known.has(key) && !here.has(key)) return;
-        // What the producer signed: its fields as written (the kept copies may be shortened).
-        const signed = { streamId: e.streamId, file: String(e.file), last: e.last, lastHash: e.lastHash, deletedAt: String(e.deletedAt) };
-        entries.push({ streamId: key, file: keep(signed.file), last: e.last, lastHash: own(e.lastHash), deletedAt: keep(signed.deletedAt), signed, integrity: e.integrity });
-      } catch {
-        /* a torn last line of the log: ignored, so that cut is reported as an ordinary deletion */
-      }
+      const e = bytes === undefined ? undefined : parseRetentionLine(bytes);
+      if (e !== undefined && (known.has(e.streamId) || here.has(e.streamId))) entries.push(e);
     };
     if (opened !== undefined) {
       try {

@@ -14,7 +14,7 @@ import type { MatchJson } from '../../src/audit-search/match.js';
 import { runTailCommand } from '../../src/cli/tail-command.js';
 import { ATTR_ACTOR_ID } from '../../src/core/attributes.js';
 import type { OtlpLogRecord } from '../../src/otlp/types.js';
-import { makeChain, recordHash, setAttr, toLines } from '../helpers/make-chain.js';
+import { makeChain, recordHash, setAttr, testStreamId, toLines } from '../helpers/make-chain.js';
 import { tempDir } from '../helpers/tmp.js';
 import { buildOutageFixture, type OutageFixture } from '../search/outage-fixture.js';
 import { referenceRecords } from '../search/reference.js';
@@ -104,27 +104,41 @@ describe('tail --follow: a gap that a retention cut accounts for', () => {
   const a = makeChain(9);
   const streamId = a[0]!.attributes!.find((kv) => kv.key === 'audit.sequence.stream_id')!.value!.stringValue!;
   const lines = toLines(a);
-  const cut = (last: number, lastHash: string): string => JSON.stringify({ streamId, file: join(dir, 'audit-a-000002.jsonl'), last, lastHash, deletedAt: new Date().toISOString() }) + '\n';
+  const cut = (last: number, lastHash: string): string => JSON.stringify({ streamId, file: join(dir, `audit-a-00000${Math.ceil(last / 3)}.jsonl`), last, lastHash, deletedAt: new Date().toISOString() }) + '\n';
   const state = (acked: number): string => JSON.stringify({ version: 1, streamId, acked, last: 9, ended: false }) + '\n';
 
-  // seq 4-6 were in a segment made and deleted between two polls; the retention line is written before the deletion.
+  // While tail follows, retention deletes the segment tail read (seq 1-3) and the next one, made and deleted between
+  // two polls (seq 4-6), writing each one's line first; seq 7-9 come in a third segment.
+  const h = (seq: number): string => recordHash(a[seq - 1]!);
   it.each([
-    { what: 'a backed cut up to seq 6, which seq 7 links to', log: () => cut(6, recordHash(a[5]!)), acked: 6, chain: 'verified', said: /seq 4-6 deleted by retention before tail read them/ },
-    { what: 'no retention line', log: () => undefined, acked: 6, chain: 'broken', said: undefined },
-    { what: 'a cut the state file does not back (acknowledged up to 5)', log: () => cut(6, recordHash(a[5]!)), acked: 5, chain: 'broken', said: undefined },
-    { what: 'a cut whose hash seq 7 does not link to', log: () => cut(6, recordHash(a[4]!)), acked: 6, chain: 'broken', said: undefined },
-    { what: 'a cut that ends before the gap does (seq 5, with the hash of seq 6)', log: () => cut(5, recordHash(a[5]!)), acked: 6, chain: 'broken', said: undefined },
-  ])('$what: seq 7-9 $chain', async ({ log, acked, chain, said }) => {
-    writeFileSync(join(dir, 'audit-a-000001.jsonl'), lines.slice(0, 3).join('\n') + '\n');
+    { what: 'the cuts retention writes', log: () => [cut(3, h(3)), cut(6, h(6))], acked: 6, keepFirst: false, chain: 'verified' },
+    { what: 'no retention line', log: () => [], acked: 6, keepFirst: false, chain: 'broken' },
+    { what: 'a cut the state file does not back (acknowledged up to 5)', log: () => [cut(3, h(3)), cut(6, h(6))], acked: 5, keepFirst: false, chain: 'broken' },
+    { what: 'a cut whose hash seq 7 does not link to', log: () => [cut(3, h(3)), cut(6, h(5))], acked: 6, keepFirst: false, chain: 'broken' },
+    { what: 'a cut that ends before the gap does (seq 5, with the hash of seq 6)', log: () => [cut(3, h(3)), cut(5, h(6))], acked: 6, keepFirst: false, chain: 'broken' },
+    // Found in review: verify takes a cut only at a stream's start; the segment with seq 1-3 still there, the gap is a deletion.
+    { what: 'the cut of a segment from the middle of the stream (seq 1-3 still there)', log: () => [cut(6, h(6))], acked: 6, keepFirst: true, chain: 'broken' },
+    // Found in review: a line with the same last and another hash before the genuine one hid it.
+    { what: 'another line with the same last and a wrong hash first', log: () => [cut(3, h(3)), cut(6, h(2)), cut(6, h(6))], acked: 6, keepFirst: false, chain: 'verified' },
+    // The log read as it grows: lines of another stream there before tail started, these appended.
+    { what: 'the cuts appended to a log that was there', log: () => [cut(3, h(3)), cut(6, h(6))], acked: 6, keepFirst: false, chain: 'verified', before: true },
+  ])('$what: seq 7-9 $chain', async ({ log, acked, keepFirst, chain, before }) => {
+    const first = join(dir, 'audit-a-000001.jsonl');
+    writeFileSync(first, lines.slice(0, 3).join('\n') + '\n');
+    if (before === true) {
+      mkdirSync(join(dir, 'state'));
+      const other = JSON.stringify({ streamId: testStreamId(), file: 'x', last: 5, lastHash: 'ab'.repeat(32), deletedAt: new Date().toISOString() });
+      writeFileSync(join(dir, 'state', 'retention.log'), `${other}\n`.repeat(50));
+    }
     const ac = new AbortController();
     let out = '';
     let errs = '';
     const running = runTailCommand(['--follow', '--json', '-n', '10', '--interval', '20', dir], { out: (x) => void (out += x), err: (x) => void (errs += x) }, { signal: ac.signal });
     await sleep(150);
-    mkdirSync(join(dir, 'state'));
+    mkdirSync(join(dir, 'state'), { recursive: true });
     writeFileSync(join(dir, 'state', `${streamId}.state`), state(acked));
-    const line = log();
-    if (line !== undefined) writeFileSync(join(dir, 'state', 'retention.log'), line);
+    appendFileSync(join(dir, 'state', 'retention.log'), log().join(''));
+    if (!keepFirst) rmSync(first);
     writeFileSync(join(dir, 'audit-a-000003.jsonl'), lines.slice(6).join('\n') + '\n');
     await sleep(150);
     ac.abort();
@@ -139,8 +153,8 @@ describe('tail --follow: a gap that a retention cut accounts for', () => {
       [9, chain],
     ]);
     if (chain === 'broken') expect(got[3]!.chainProblem).toEqual({ kind: 'deleted', seq: 4 });
-    if (said !== undefined) expect(errs).toMatch(said);
-    else expect(errs).not.toMatch(/retention/);
+    if (chain === 'verified') expect(errs).toMatch(/seq 4-6 deleted by retention before tail read them/);
+    else expect(errs).not.toMatch(/deleted by retention/);
   });
 });
 
