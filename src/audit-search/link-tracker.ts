@@ -9,7 +9,10 @@
  * the gap, with the hash this record links to, and is backed by the state file (retention-cuts.ts); and, as verify
  * takes a cut only at a stream's start, no file the stream's earlier records were read from is still in the
  * directory (retention deletes a stream's oldest segment first; found in review: a segment deleted from the middle
- * of a stream, with a line appended to retention.log, passed).
+ * of a stream, with a line appended to retention.log, passed). The records from there on are `unknown`, as those
+ * of a stream first seen past its start: verify also weighs what tail does not read (earlier records copied or
+ * renamed to other files, copies set aside in rejected/; found in re-review), so tail vouches for no record after a
+ * cut.
  * The verifier over the whole files remains the reference; this is the running view.
  */
 import { ATTR_SEQ_END, ATTR_SEQ_PREVIOUS_HASH } from '../core/attributes.js';
@@ -86,8 +89,10 @@ export class LinkTracker {
       problem = h.problem;
       if (h.ended) at('inserted', r.sequence);
       else if (r.sequence > h.seq + 1) {
-        if (this.retainedBefore(r, prevHash?.stringValue)) this.o.retention!.onRetained(r.streamId, h.seq + 1, r.sequence - 1);
-        else at('deleted', h.seq + 1);
+        if (this.retainedBefore(r, prevHash?.stringValue)) {
+          this.o.retention!.onRetained(r.streamId, h.seq + 1, r.sequence - 1);
+          if (chain !== 'broken') chain = 'unknown';
+        } else at('deleted', h.seq + 1);
       }
       // The predecessor's hash no longer matches what this record recorded: the predecessor was changed (as verify names it).
       else if (prevHash?.stringValue !== hashOf(h)) at('modified', h.seq);
@@ -99,6 +104,11 @@ export class LinkTracker {
     const v: ChainVerdict = { chain };
     if (problem !== undefined && chain === 'broken') v.problem = problem;
     return v;
+  }
+
+  /** A later copy of a record already seen, read from `r.file`: that file holds the stream's records too. */
+  noteCopy(r: AuditRecord): void {
+    this.noteFile(r);
   }
 
   /** Forgets the files no longer listed (deleted by retention, or renamed away): called after each listing. */

@@ -159,7 +159,7 @@ async function run(argv: string[], io: CommandIo, err: (line: string) => void, o
             cuts: retention,
             listed: (file) => listing.has(file),
             onRetained: (streamId, from, to) =>
-              err(`stream ${printable(streamId)}: seq ${from === to ? from : `${from}-${to}`} deleted by retention before tail read ${from === to ? 'it' : 'them'} (state/retention.log; acknowledged by the collector)`),
+              err(`stream ${printable(streamId)}: seq ${from === to ? from : `${from}-${to}`} deleted by retention before tail read ${from === to ? 'it' : 'them'} (state/retention.log; acknowledged by the collector): the chain from there is unknown to tail (run otel-audit verify ${args.target})`),
           },
         },
   );
@@ -203,6 +203,11 @@ async function run(argv: string[], io: CommandIo, err: (line: string) => void, o
     // off) by its old name's follower before that name's new follower starts.
     const known = files.filter((path) => followers.has(path));
     const fresh = files.filter((path) => !followers.has(path));
+    const onParsed = (r: AuditRecord): void => {
+      if (seen.add(r.streamId, r.sequence)) return onRecord(r);
+      tracker.noteCopy(r); // a copy under another name still holds the stream's earlier records (retention cuts)
+      onCopy?.(r);
+    };
     for (const path of [...gone, ...known, ...fresh]) {
       let f = followers.get(path);
       if (f === undefined) followers.set(path, (f = new FileFollower(path, !isDir, !isDir)));
@@ -210,7 +215,7 @@ async function run(argv: string[], io: CommandIo, err: (line: string) => void, o
         const text = bytes === undefined ? undefined : decodeLine(bytes);
         const refusal = text === undefined || refused(path, line, text);
         if (refusal === true) counts.unreadable++;
-        else parseLine(text!, path, line, counts, (r) => (seen.add(r.streamId, r.sequence) ? onRecord(r) : onCopy?.(r)), refusal === false ? undefined : refusal);
+        else parseLine(text!, path, line, counts, onParsed, refusal === false ? undefined : refusal);
       };
       try {
         const there = await f.poll(onLine);
@@ -345,6 +350,7 @@ async function run(argv: string[], io: CommandIo, err: (line: string) => void, o
     return 0;
   } finally {
     for (const f of followers.values()) await f.close().catch(() => undefined);
+    await retention?.close().catch(() => undefined);
   }
 }
 

@@ -163,8 +163,8 @@ async function readSmallFile(path: string, max: number, onSkip: SkipListener): P
   }
 }
 
-/** The state files in `stateDir`, by stream key; with `only`, those of these stream keys alone. */
-export async function readStates(stateDir: string, onSkip: SkipListener, only?: ReadonlySet<string>): Promise<Map<string, StateView>> {
+/** The state files in `stateDir`, by stream key. */
+async function readStates(stateDir: string, onSkip: SkipListener): Promise<Map<string, StateView>> {
   const out = new Map<string, StateView>();
   let names: string[];
   try {
@@ -175,20 +175,27 @@ export async function readStates(stateDir: string, onSkip: SkipListener, only?: 
   for (const name of names) {
     if (!name.endsWith('.state')) continue;
     const id = name.slice(0, -'.state'.length);
-    const key = streamKey(id);
-    if (only !== undefined && !only.has(key)) continue;
-    const file = join(stateDir, name);
-    const bytes = await readSmallFile(file, MAX_STATE_BYTES, onSkip);
-    if (bytes === undefined) continue;
-    try {
-      const s = JSON.parse(bytes.toString('utf8')) as Record<string, unknown>;
-      if (s['version'] !== 1 || s['streamId'] !== id || !isCount(s['acked'])) continue;
-      out.set(key, { file, acked: s['acked'], last: isCount(s['last']) ? s['last'] : undefined, ended: s['ended'] === true, done: s['done'] === true });
-    } catch {
-      /* not a state file of ours: as if absent */
-    }
+    const view = await readStateFile(stateDir, id, onSkip);
+    if (view !== undefined) out.set(streamKey(id), view);
   }
   return out;
+}
+
+/**
+ * `<stateDir>/<id>.state`, the state file of stream `id` (sinks/stream-state.ts), as far as it is one: a regular file,
+ * not a link, naming that stream. `id` must be a name in `stateDir` (a directory entry, or checked by the caller).
+ */
+export async function readStateFile(stateDir: string, id: string, onSkip: SkipListener): Promise<StateView | undefined> {
+  const file = join(stateDir, `${id}.state`);
+  const bytes = await readSmallFile(file, MAX_STATE_BYTES, onSkip);
+  if (bytes === undefined) return undefined;
+  try {
+    const s = JSON.parse(bytes.toString('utf8')) as Record<string, unknown>;
+    if (s['version'] !== 1 || s['streamId'] !== id || !isCount(s['acked'])) return undefined;
+    return { file, acked: s['acked'], last: isCount(s['last']) ? s['last'] : undefined, ended: s['ended'] === true, done: s['done'] === true };
+  } catch {
+    return undefined; /* not a state file of ours: as if absent */
+  }
 }
 
 /**
