@@ -85,6 +85,7 @@ export class RetentionView implements RetentionCuts {
       /* unreadable: as if absent */
     }
     for (const [key, id] of named) {
+      if (!this.cuts.has(key)) continue; // dropped again in the same read (past KEPT_STREAMS): no state to keep for it
       // Only a name that can be a file of state/ as it is (no path); anything else has no state file: not backed.
       const s = FILE_NAME_ID.test(id) ? await readStateFile(this.stateDir, id, () => undefined) : undefined;
       if (s === undefined) this.acked.delete(key);
