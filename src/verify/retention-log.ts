@@ -33,25 +33,80 @@ export interface StateView {
   done: boolean;
 }
 
-/** A retention entry, with the state file of its stream in the same journal directory (undefined: none readable). */
-export interface RetentionCut extends Omit<RetentionEntry, 'integrity'> {
-  /** Where the entry was read: `<dir>/state/retention.log`. */
+/** Where the cuts of one stream in one journal directory were read: shared by all of them. */
+interface CutSource {
+  /** The input directory whose state/retention.log holds the lines. */
+  dir: string;
+  /** `<dir>/state/retention.log`. */
   log: string;
   /** Path the stream's state file would have in that directory. */
   stateFile: string;
   state: StateView | undefined;
+}
+
+/**
+ * One line of retention.log as read (sinks/retention.ts), its stream by key. Kept lean because a long-lived
+ * directory's log holds a line per deleted segment and verify keeps every line of the streams it weighs: the kept
+ * fields only, what the producer signed rebuilt from them when asked (stored apart only when a field was
+ * shortened), and the `integrity` member as its JSON text, parsed when the line is weighed. Holding each line's
+ * parsed objects took ~1.4 KB a line (a 35 MB log of one stream: 215 MB of heap).
+ */
+export class RetentionLine {
+  constructor(
+    readonly streamId: string,
+    readonly file: string,
+    readonly last: number,
+    readonly lastHash: string,
+    readonly deletedAt: string,
+    /** What the producer signed, when it differs from the kept fields (a field past MAX_KEPT_STRING_CHARS). */
+    readonly claim: RetentionClaim | undefined,
+    /** The line's `integrity` member as JSON text; undefined when absent. */
+    readonly integrityJson: string | undefined,
+  ) {}
+
   /** The signed fields as the line has them. */
-  signed: RetentionClaim;
+  get signed(): RetentionClaim {
+    return this.claim ?? { streamId: this.streamId, file: this.file, last: this.last, lastHash: this.lastHash, deletedAt: this.deletedAt };
+  }
+
   /** The line's `integrity` member as read (unchecked). */
-  integrity: unknown;
-  /** The input directory whose state/retention.log holds the line. */
-  dir: string;
+  get integrity(): unknown {
+    return this.integrityJson === undefined ? undefined : (JSON.parse(this.integrityJson) as unknown);
+  }
+}
+
+/** A retention entry, with the state file of its stream in the same journal directory (undefined: none readable). */
+export class RetentionCut extends RetentionLine {
   /** Set by `requireRetentionAuth`: the line counts only if its MAC/signature verifies under these keys. */
   authKeys?: readonly VerifyingKey[];
   /** Why it is required: the stream is signed, or `--require-signatures`. */
   authRequiredBy?: 'signed' | 'flag';
   /** `verifyRetention`'s outcome, once asked. */
   auth?: RetentionAuth;
+
+  constructor(
+    line: RetentionLine,
+    streamId: string,
+    private readonly source: CutSource,
+  ) {
+    super(streamId, line.file, line.last, line.lastHash, line.deletedAt, line.claim, line.integrityJson);
+  }
+
+  /** Where the entry was read: `<dir>/state/retention.log`. */
+  get log(): string {
+    return this.source.log;
+  }
+  /** Path the stream's state file would have in that directory. */
+  get stateFile(): string {
+    return this.source.stateFile;
+  }
+  get state(): StateView | undefined {
+    return this.source.state;
+  }
+  /** The input directory whose state/retention.log holds the line. */
+  get dir(): string {
+    return this.source.dir;
+  }
 }
 
 /** Which keys may sign a stream's retention lines, and why they must (`requireRetentionAuth`). */
@@ -128,9 +183,6 @@ export function highestBacked(cuts: readonly RetentionCut[]): RetentionCut | und
   return best;
 }
 
-/** One line of retention.log as read: its stream by key, and what the producer signed. */
-export type RetentionLine = Omit<RetentionEntry, 'integrity'> & { signed: RetentionClaim; integrity: unknown };
-
 /**
  * A line of retention.log (sinks/retention.ts), or undefined when it is none: not JSON (a torn last line, whose cut is
  * then reported as an ordinary deletion), too long, or without a stream id, a seq >= 1 and a SHA-256 hex hash.
@@ -142,7 +194,11 @@ export function parseRetentionLine(bytes: Buffer): RetentionLine | undefined {
     if (typeof e.streamId !== 'string' || !isCount(e.last) || e.last < 1 || typeof e.lastHash !== 'string' || !HEX64.test(e.lastHash)) return undefined;
     // What the producer signed: its fields as written (the kept copies may be shortened).
     const signed = { streamId: e.streamId, file: String(e.file), last: e.last, lastHash: e.lastHash, deletedAt: String(e.deletedAt) };
-    return { streamId: streamKey(e.streamId), file: keep(signed.file), last: e.last, lastHash: own(e.lastHash), deletedAt: keep(signed.deletedAt), signed, integrity: e.integrity };
+    const streamId = streamKey(signed.streamId);
+    const file = keep(signed.file);
+    const deletedAt = keep(signed.deletedAt);
+    const same = streamId === signed.streamId && file === signed.file && deletedAt === signed.deletedAt;
+    return new RetentionLine(streamId, file, e.last, own(e.lastHash), deletedAt, same ? undefined : signed, e.integrity === undefined ? undefined : JSON.stringify(e.integrity));
   } catch {
     return undefined;
   }
@@ -228,6 +284,8 @@ export async function readJournalStates(
     // First: a stream known only by its state file is one whose retention entries matter too.
     const here = await readStates(stateDir, onSkip);
     const entries: RetentionLine[] = [];
+    // One string per stream id for all its lines (each line parses to a fresh one).
+    const ids = new Map<string, string>();
     let opened: Awaited<ReturnType<typeof openRegularFile>> | undefined;
     try {
       opened = await openRegularFile(path, false);
@@ -237,7 +295,9 @@ export async function readJournalStates(
     }
     const onLine = (bytes: Buffer | undefined): void => {
       const e = bytes === undefined ? undefined : parseRetentionLine(bytes);
-      if (e !== undefined && (known.has(e.streamId) || here.has(e.streamId))) entries.push(e);
+      if (e === undefined || !(known.has(e.streamId) || here.has(e.streamId))) return;
+      entries.push(e);
+      if (!ids.has(e.streamId)) ids.set(e.streamId, e.streamId);
     };
     if (opened !== undefined) {
       try {
@@ -249,10 +309,14 @@ export async function readJournalStates(
       }
     }
     for (const [k, v] of here) if (!states.has(k)) states.set(k, v);
+    const sources = new Map<string, CutSource>();
     for (const e of entries) {
-      let l = retained.get(e.streamId);
-      if (l === undefined) retained.set(e.streamId, (l = []));
-      l.push({ ...e, dir: p, log: path, stateFile: join(stateDir, `${e.streamId}.state`), state: here.get(e.streamId) });
+      const id = ids.get(e.streamId) ?? e.streamId;
+      let l = retained.get(id);
+      if (l === undefined) retained.set(id, (l = []));
+      let src = sources.get(id);
+      if (src === undefined) sources.set(id, (src = { dir: p, log: path, stateFile: join(stateDir, `${id}.state`), state: here.get(id) }));
+      l.push(new RetentionCut(e, id, src));
     }
   }
   return { retained, states };
