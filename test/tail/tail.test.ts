@@ -4,7 +4,7 @@
  * and usage errors.
  */
 import { appendFileSync, mkdirSync, readdirSync, readlinkSync, renameSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { auditRecordOf, type AuditRecord } from '../../src/audit-search/audit-record.js';
@@ -27,6 +27,35 @@ async function tail(argv: string[], signal?: AbortSignal): Promise<{ code: numbe
 }
 const jsonOf = (out: string): MatchJson[] => out.split('\n').filter(Boolean).map((l) => JSON.parse(l) as MatchJson);
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * `otel-audit tail <args>` (the built CLI) in a child process limited to `maxFiles` open files. A following tail
+ * gets SIGTERM once `records` JSON lines are out and it has polled on for a while (not after a fixed time: on a
+ * loaded machine the first pass may take longer than any fixed time); one that ends by itself is awaited. Stops
+ * by itself after 60 s.
+ */
+function followUnderLimit(maxFiles: number, args: string[], records: number): Promise<{ stdout: string; stderr: string; status: number | null }> {
+  const cli = join(import.meta.dirname, '../../dist/cli.js');
+  const child = spawn('sh', ['-c', `ulimit -n ${maxFiles} && exec "$0" "$@"`, process.execPath, cli, 'tail', ...args]);
+  let stdout = '';
+  let stderr = '';
+  let stopping = false;
+  child.stdout.setEncoding('utf8').on('data', (s: string) => {
+    stdout += s;
+    if (!stopping && stdout.split('\n').length > records && args.includes('--follow')) {
+      stopping = true;
+      setTimeout(() => child.kill('SIGTERM'), 300); // some 15 polls at --interval 20 under the limit
+    }
+  });
+  child.stderr.setEncoding('utf8').on('data', (s: string) => void (stderr += s));
+  const guard = setTimeout(() => child.kill('SIGKILL'), 60_000);
+  return new Promise((resolve) => {
+    child.on('close', (status) => {
+      clearTimeout(guard);
+      resolve({ stdout, stderr, status });
+    });
+  });
+}
 
 describe('tail over a journal made through an outage', () => {
   let fx: OutageFixture;
@@ -441,11 +470,10 @@ describe('tail over more files than it holds open', () => {
   afterEach(async () => cleanup());
 
   // Found in review: under a limit of open files below 64 (ulimit -n 72), tail ran out of descriptors and exited 2.
-  it.skipIf(process.platform === 'win32')('400 segments under a limit of 60 open files, following: every record read, no EMFILE', () => {
+  it.skipIf(process.platform === 'win32')('400 segments under a limit of 60 open files, following: every record read, no EMFILE', async () => {
     const lines = toLines(makeChain(400));
     for (let i = 0; i < 400; i++) writeFileSync(join(dir, `audit-a-${String(i + 1).padStart(6, '0')}.jsonl`), lines[i]! + '\n');
-    const cli = join(import.meta.dirname, '../../dist/cli.js');
-    const r = spawnSync('sh', ['-c', `ulimit -n 60 && exec "$0" "$@"`, process.execPath, cli, 'tail', '-n', '500', '--json', '--follow', '--interval', '20', dir], { encoding: 'utf8', timeout: 2500 });
+    const r = await followUnderLimit(60, ['-n', '500', '--json', '--follow', '--interval', '20', dir], 400);
     expect(r.stderr).toBe('');
     expect(jsonOf(r.stdout).map((m) => m.sequence)).toEqual(Array.from({ length: 400 }, (_, i) => i + 1));
     expect(r.status).toBe(0);
@@ -453,13 +481,12 @@ describe('tail over more files than it holds open', () => {
 
   it.skipIf(process.platform === 'win32').each([[[] as string[]], [['--follow', '--interval', '20']]])(
     '150 sealed segments and 60 empty files under a limit of 120 open files (%j): every record read, no EMFILE',
-    (follow) => {
+    async (follow) => {
       const lines = toLines(makeChain(150));
       for (let i = 0; i < 150; i++) writeFileSync(join(dir, `audit-a-${String(i + 1).padStart(6, '0')}.jsonl`), lines[i]! + '\n');
       for (let i = 0; i < 60; i++) writeFileSync(join(dir, `empty-${i}.jsonl`), '');
-      const cli = join(import.meta.dirname, '../../dist/cli.js');
-      // --follow: polled again and again for 1.5 s, then SIGTERM (exit 0).
-      const r = spawnSync('sh', ['-c', `ulimit -n 120 && exec "$0" "$@"`, process.execPath, cli, 'tail', '-n', '200', '--json', ...follow, dir], { encoding: 'utf8', ...(follow.length > 0 ? { timeout: 1500 } : {}) });
+      // --follow: polled again and again once every record is out, then SIGTERM (exit 0).
+      const r = await followUnderLimit(120, ['-n', '200', '--json', ...follow, dir], 150);
       expect(r.stderr).toBe('');
       expect(jsonOf(r.stdout).map((m) => m.sequence)).toEqual(Array.from({ length: 150 }, (_, i) => i + 1));
       expect(r.status).toBe(0);
