@@ -20,6 +20,12 @@ interface StreamContext {
   list: ProblemList;
   /** The seq and hash of a record of this stream that the next stream of its process recorded (its restart link). */
   certified?: { seq: number; hash: string } | undefined;
+  /**
+   * Is input file `f` (an index into fileNames, found in an input directory) gone from the directory now, after it was
+   * read? Asked only of a gap in the middle of the stream that backed retention cuts account for on both sides (see
+   * `retainedWhileRead`); absent: never.
+   */
+  goneNow?: (f: number) => boolean;
 }
 
 /** What the cross-stream pass (restart links) needs of a checked stream. */
@@ -113,7 +119,7 @@ export function checkStream(streamId: string, s: RecordStore, rows: Uint32Array,
   for (const i of rows) if (s.seq[i]! < firstHeld && !isSetAside(ctx.fileNames[s.file[i]!]!)) firstHeld = s.seq[i]!;
   const at = chainLookup(chain, len, seqOf);
   const aside = setAsideCut(s, chain, len, endPos, ctx.retained, firstHeld, ctx.certified, at);
-  checkLinks(s, chain, len, ctx.retained, sp, ctx.certified, firstHeld, aside);
+  checkLinks(s, chain, len, ctx.retained, sp, ctx.certified, firstHeld, aside, ctx.goneNow === undefined ? undefined : heldBefore(s, rows, ctx.goneNow));
   const asideCut = aside?.cut;
   const lastHeld = len > 0 ? seqOf(chain[len - 1]!) : 0;
   if (asideCut !== undefined && firstHeld === Infinity && ctx.certified === undefined && lastHeld < asideCut.last) {
@@ -714,6 +720,52 @@ function unvouchedWhy(s: RecordStore, i: number): string {
   }
 }
 
+/**
+ * The lowest seq of the stream still held in a file that is in its directory now (Infinity: none), computed when
+ * first asked: a record read from a file retention deleted after it was read is no longer there.
+ */
+function heldBefore(s: RecordStore, rows: Uint32Array, goneNow: (f: number) => boolean): () => number {
+  let lowest: number | undefined;
+  return () => {
+    if (lowest !== undefined) return lowest;
+    lowest = Infinity;
+    for (const i of rows) if (s.seq[i]! < lowest && !goneNow(s.file[i]!)) lowest = s.seq[i]!;
+    return lowest;
+  };
+}
+
+/**
+ * A gap in the middle of the stream, seq `prevN`+1 .. n−1, that retention made while the directory was read: the
+ * verifier read the records up to `prevN` from segments retention deleted right after (from an open descriptor), and
+ * the segments after them were deleted before it opened them ("deleted after it was listed"). Verify run again would
+ * find the records from seq n on after a head cut; it takes the gap as that head cut (`deleted`, info) when:
+ * - a cut backed by the state file (and signed where required, `isBacked`) ends at n−1 with the hash record n carries
+ *   as its previous_hash — the evidence a head cut needs;
+ * - another backed cut ends at `prevN` with the hash of the record read there: retention deleted the segment it was
+ *   read from too;
+ * - no record of the stream up to `prevN` (any copy) is in a file still in its directory: as for a head cut, the
+ *   earlier records are gone (a segment deleted from the middle of a stream whose earlier segments are still there,
+ *   with a line appended to retention.log, stays a deletion).
+ * Returns the cut through n−1, or undefined.
+ */
+function retainedWhileRead(
+  s: RecordStore,
+  retained: readonly RetentionCut[],
+  before: number,
+  i: number,
+  n: number,
+  prevN: number,
+  lowestHeld: (() => number) | undefined,
+): RetentionCut | undefined {
+  if (lowestHeld === undefined || !s.has(i, F_PREV_HEX)) return undefined;
+  const prevHex = s.prevHashHex(i);
+  const cut = retained.find((e) => e.last === n - 1 && e.lastHash === prevHex && isBacked(e));
+  if (cut === undefined) return undefined;
+  const beforeHex = s.hashHex(before);
+  if (!retained.some((e) => e.last === prevN && e.lastHash === beforeHex && isBacked(e))) return undefined;
+  return lowestHeld() > prevN ? cut : undefined;
+}
+
 /** 3. Gaps, then broken links, over chain[0 .. len). */
 function checkLinks(
   s: RecordStore,
@@ -724,6 +776,7 @@ function checkLinks(
   certified: { seq: number; hash: string } | undefined,
   firstHeld: number,
   aside: AsideVerdict | undefined,
+  lowestHeld: (() => number) | undefined,
 ): void {
   const { seqOf, where, report } = sp;
   const asideCut = aside?.cut;
@@ -781,6 +834,17 @@ function checkLinks(
       if (c !== undefined) {
         claim =
           `; ${c.log} claims seq 1–${c.last} were removed by retention (${c.file}, ${c.deletedAt}) after the collector acknowledged them, but ${notBackedWhy(c)}`;
+      }
+    }
+    if (n > prevN + 1 && k > 0) {
+      const cut = retainedWhileRead(s, retained, chain[k - 1]!, i, n, prevN, lowestHeld);
+      if (cut !== undefined) {
+        report('deleted', i, `${seqRange(prevN + 1, n - 1)} removed by retention (${cut.file}, ${cut.deletedAt}) after the collector acknowledged them, while this run read the directory: seq ${prevN} and the records before it were read from segments retention deleted too (state/retention.log has their cut through seq ${prevN}, with its hash), and none of them is in the directory any more; the cut matches state/retention.log, and ${cut.stateFile} records seq ${cut.state!.acked} acknowledged`, {
+          seq: prevN + 1,
+          through: n - 1,
+          severity: 'info',
+        });
+        continue;
       }
     }
     if (n > prevN + 1 && k > 0 && n <= firstHeld && claim === '' && aside?.why !== undefined) claim = setAsideHint(retained, n - 1, aside.why);

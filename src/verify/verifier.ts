@@ -15,6 +15,7 @@
  * covered by any successor's previous_hash, and removing the last records of an unended stream leaves a valid
  * shorter chain. Signatures and checkpoints (`bad_signature`, `truncated`) are for those cases.
  */
+import { lstatSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { loadVerifyingKeys, type VerifyingKey } from '../integrity/keys.js';
@@ -248,6 +249,31 @@ function retiredByRetention(streamId: string, state: StateView, cuts: readonly R
   };
 }
 
+/**
+ * Whether an input found in a directory is gone from it now (its name no longer exists), asked after every input was
+ * read and retention.log too: a segment retention deleted after the verifier read it (chain-check.ts
+ * `retainedWhileRead`). A file the caller named never counts as gone. Looked up once a file, when first asked: only
+ * for a gap in the middle of a stream that backed retention cuts account for.
+ */
+function goneSinceListed(inputs: readonly InputFile[]): (f: number) => boolean {
+  const gone = new Map<number, boolean>();
+  return (f) => {
+    let g = gone.get(f);
+    if (g !== undefined) return g;
+    const input = inputs[f]!;
+    g = false;
+    if (!input.follow) {
+      try {
+        lstatSync(input.path);
+      } catch (e) {
+        g = (e as NodeJS.ErrnoException).code === 'ENOENT';
+      }
+    }
+    gone.set(f, g);
+    return g;
+  };
+}
+
 /** The keys each stream's and each journal directory's records verified under, for requireRetentionAuth. */
 function retentionSigners(store: RecordStore, files: readonly string[], keys: readonly VerifyingKey[], requireSignatures: boolean): RetentionSigners {
   let byDir: Map<string, Set<string>> | undefined;
@@ -333,6 +359,7 @@ export async function verifyFiles(paths: readonly string[], options: VerifyOptio
   const checked = new Map<string, CheckedStream>();
   const chainAt = options.onChainHashes === undefined ? undefined : new Map<string, CheckedStream['at']>();
   const certified = certifiedByRestartLinks(store);
+  const goneNow = goneSinceListed(inputs);
   for (const [streamId, k] of store.streams) {
     const r = checkStream(streamId, store, store.rowsOf(k), {
       fileNames: files,
@@ -342,6 +369,7 @@ export async function verifyFiles(paths: readonly string[], options: VerifyOptio
       external: external.get(streamId) ?? [],
       list: problems,
       certified: certified.get(streamId),
+      goneNow,
     });
     if (r.link !== undefined || linked.has(streamId)) checked.set(streamId, r);
     chainAt?.set(streamId, r.at);

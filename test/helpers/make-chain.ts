@@ -110,3 +110,21 @@ export function requestLine(records: readonly OtlpLogRecord[], resource: OtlpRes
   };
   return JSON.stringify(req);
 }
+
+/**
+ * A chain of `n` records of one stream in three-record segments, with what retention writes about it: a
+ * `state/retention.log` line for the cut through `last` (its segment named by `fileOf`) and a state file line.
+ */
+export function retentionFixture(n: number, fileOf: (segment: number) => string) {
+  const records = makeChain(n);
+  const streamId = getAttr(records[0]!, 'audit.sequence.stream_id')!.stringValue!;
+  return {
+    records,
+    streamId,
+    lines: toLines(records),
+    /** The hash of seq `seq`. */
+    h: (seq: number): string => recordHash(records[seq - 1]!),
+    cut: (last: number, lastHash: string): string => JSON.stringify({ streamId, file: fileOf(Math.ceil(last / 3)), last, lastHash, deletedAt: new Date().toISOString() }) + '\n',
+    state: (acked: number): string => JSON.stringify({ version: 1, streamId, acked, last: n, ended: false }) + '\n',
+  };
+}

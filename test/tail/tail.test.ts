@@ -14,7 +14,7 @@ import type { MatchJson } from '../../src/audit-search/match.js';
 import { runTailCommand } from '../../src/cli/tail-command.js';
 import { ATTR_ACTOR_ID } from '../../src/core/attributes.js';
 import type { OtlpLogRecord } from '../../src/otlp/types.js';
-import { makeChain, recordHash, setAttr, testStreamId, toLines } from '../helpers/make-chain.js';
+import { makeChain, recordHash, retentionFixture, setAttr, testStreamId, toLines } from '../helpers/make-chain.js';
 import { tempDir } from '../helpers/tmp.js';
 import { buildOutageFixture, type OutageFixture } from '../search/outage-fixture.js';
 import { referenceRecords } from '../search/reference.js';
@@ -130,15 +130,10 @@ describe('tail --follow: a gap that a retention cut accounts for', () => {
   beforeEach(async () => ({ dir, cleanup } = await tempDir()));
   afterEach(async () => cleanup());
 
-  const a = makeChain(9);
-  const streamId = a[0]!.attributes!.find((kv) => kv.key === 'audit.sequence.stream_id')!.value!.stringValue!;
-  const lines = toLines(a);
-  const cut = (last: number, lastHash: string): string => JSON.stringify({ streamId, file: join(dir, `audit-a-00000${Math.ceil(last / 3)}.jsonl`), last, lastHash, deletedAt: new Date().toISOString() }) + '\n';
-  const state = (acked: number): string => JSON.stringify({ version: 1, streamId, acked, last: 9, ended: false }) + '\n';
+  const { records: a, streamId, lines, h, cut, state } = retentionFixture(9, (k) => join(dir, `audit-a-00000${k}.jsonl`));
 
   // While tail follows, retention deletes the segment tail read (seq 1-3) and the next one, made and deleted between
   // two polls (seq 4-6), writing each one's line first; seq 7-9 come in a third segment.
-  const h = (seq: number): string => recordHash(a[seq - 1]!);
   it.each([
     { what: 'the cuts retention writes', log: () => [cut(3, h(3)), cut(6, h(6))], acked: 6, keepFirst: false, chain: 'unknown' },
     { what: 'no retention line', log: () => [], acked: 6, keepFirst: false, chain: 'broken' },
