@@ -21,9 +21,9 @@ interface StreamContext {
   /** The seq and hash of a record of this stream that the next stream of its process recorded (its restart link). */
   certified?: { seq: number; hash: string } | undefined;
   /**
-   * Is input file `f` (an index into fileNames, found in an input directory) gone from the directory now, after it was
-   * read? Asked only of a gap in the middle of the stream that backed retention cuts account for on both sides (see
-   * `retainedWhileRead`); absent: never.
+   * Is input file `f` (an index into fileNames, found in an input directory) gone from the input paths now, after it
+   * was read? Asked only of a gap in the middle of the stream that backed retention cuts account for on both sides
+   * (see `retainedWhileRead`); absent: never.
    */
   goneNow?: (f: number) => boolean;
 }
@@ -743,9 +743,10 @@ function heldBefore(s: RecordStore, rows: Uint32Array, goneNow: (f: number) => b
  *   as its previous_hash — the evidence a head cut needs;
  * - another backed cut ends at `prevN` with the hash of the record read there: retention deleted the segment it was
  *   read from too;
- * - no record of the stream up to `prevN` (any copy) is in a file still in its directory: as for a head cut, the
- *   earlier records are gone (a segment deleted from the middle of a stream whose earlier segments are still there,
- *   with a line appended to retention.log, stays a deletion).
+ * - no record of the stream up to `prevN` (any copy) is in a file still under the input paths (`goneNow`, by device
+ *   and inode, and only when a listed file vanished in this run: verifier.ts `goneSinceListed`): as for a head cut,
+ *   the earlier records are gone (a segment deleted from the middle of a stream whose earlier segments are still
+ *   there, with a line appended to retention.log, stays a deletion).
  * Returns the cut through n−1, or undefined.
  */
 function retainedWhileRead(

@@ -15,7 +15,6 @@
  * covered by any successor's previous_hash, and removing the last records of an unended stream leaves a valid
  * shorter chain. Signatures and checkpoints (`bad_signature`, `truncated`) are for those cases.
  */
-import { lstatSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { loadVerifyingKeys, type VerifyingKey } from '../integrity/keys.js';
@@ -250,28 +249,23 @@ function retiredByRetention(streamId: string, state: StateView, cuts: readonly R
 }
 
 /**
- * Whether an input found in a directory is gone from it now (its name no longer exists), asked after every input was
- * read and retention.log too: a segment retention deleted after the verifier read it (chain-check.ts
- * `retainedWhileRead`). A file the caller named never counts as gone. Looked up once a file, when first asked: only
- * for a gap in the middle of a stream that backed retention cuts account for.
+ * Which inputs read from a directory are gone from the input paths now, asked after every input and retention.log
+ * were read: a segment retention deleted right after the verifier read it (chain-check.ts `retainedWhileRead`).
+ * Undefined — nothing counts as gone — unless a listed file vanished before it was opened: the race that rule is
+ * for always deletes one (the segment after the one read). Gone means no file under the input paths has the same
+ * device and inode any more, so a segment renamed, or kept under another name (a hard link), still holds its
+ * records (found in review: judged by name, a segment renamed after it was read counted as deleted). Nothing counts
+ * as gone when the paths cannot be listed again, as when a file the caller named is gone (named files never count).
  */
-function goneSinceListed(inputs: readonly InputFile[]): (f: number) => boolean {
-  const gone = new Map<number, boolean>();
-  return (f) => {
-    let g = gone.get(f);
-    if (g !== undefined) return g;
-    const input = inputs[f]!;
-    g = false;
-    if (!input.follow) {
-      try {
-        lstatSync(input.path);
-      } catch (e) {
-        g = (e as NodeJS.ErrnoException).code === 'ENOENT';
-      }
-    }
-    gone.set(f, g);
-    return g;
-  };
+async function goneSinceListed(paths: readonly string[], inputs: readonly InputFile[], vanishedSeen: boolean): Promise<((f: number) => boolean) | undefined> {
+  if (!vanishedSeen) return undefined;
+  let present: Set<string>;
+  try {
+    present = new Set((await listInputs(paths, () => undefined)).map((f) => f.id));
+  } catch {
+    return undefined;
+  }
+  return (f) => !inputs[f]!.follow && !present.has(inputs[f]!.id);
 }
 
 /** The keys each stream's and each journal directory's records verified under, for requireRetentionAuth. */
@@ -324,7 +318,9 @@ export async function verifyFiles(paths: readonly string[], options: VerifyOptio
   };
   const skipped: Array<{ path: string; reason: string }> = [];
   let skippedCount = 0;
+  let vanishedSeen = false;
   const onSkip: SkipListener = (path, reason) => {
+    if (reason === VANISHED) vanishedSeen = true;
     if (++skippedCount <= MAX_LISTED_SKIPS) skipped.push({ path: keep(path), reason: keep(reason) });
     options.onSkip?.(path, reason);
   };
@@ -359,7 +355,7 @@ export async function verifyFiles(paths: readonly string[], options: VerifyOptio
   const checked = new Map<string, CheckedStream>();
   const chainAt = options.onChainHashes === undefined ? undefined : new Map<string, CheckedStream['at']>();
   const certified = certifiedByRestartLinks(store);
-  const goneNow = goneSinceListed(inputs);
+  const goneNow = await goneSinceListed(paths, inputs, vanishedSeen);
   for (const [streamId, k] of store.streams) {
     const r = checkStream(streamId, store, store.rowsOf(k), {
       fileNames: files,
