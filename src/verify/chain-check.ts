@@ -42,6 +42,8 @@ export interface CheckedStream {
   asideCut?: RetentionCut;
   /** Why no such cut does, when copies set aside come first. */
   asideWhy?: string;
+  /** The lowest seq still held in a file under the input paths (chain-check.ts `heldBefore`), when a file vanished. */
+  lowestHeld?: () => number;
 }
 
 /** File indexes holding the rows, ascending. */
@@ -119,7 +121,8 @@ export function checkStream(streamId: string, s: RecordStore, rows: Uint32Array,
   for (const i of rows) if (s.seq[i]! < firstHeld && !isSetAside(ctx.fileNames[s.file[i]!]!)) firstHeld = s.seq[i]!;
   const at = chainLookup(chain, len, seqOf);
   const aside = setAsideCut(s, chain, len, endPos, ctx.retained, firstHeld, ctx.certified, at);
-  checkLinks(s, chain, len, ctx.retained, sp, ctx.certified, firstHeld, aside, ctx.goneNow === undefined ? undefined : heldBefore(s, rows, ctx.goneNow));
+  const lowestHeld = ctx.goneNow === undefined ? undefined : heldBefore(s, rows, ctx.goneNow);
+  checkLinks(s, chain, len, ctx.retained, sp, ctx.certified, firstHeld, aside, lowestHeld);
   const asideCut = aside?.cut;
   const lastHeld = len > 0 ? seqOf(chain[len - 1]!) : 0;
   if (asideCut !== undefined && firstHeld === Infinity && ctx.certified === undefined && lastHeld < asideCut.last) {
@@ -144,7 +147,7 @@ export function checkStream(streamId: string, s: RecordStore, rows: Uint32Array,
   const first = chain[0]!;
   const link = seqOf(first) === 1 ? s.links.get(first) : undefined;
   if (link !== undefined) summary.previousStreamId = link.previousStreamId;
-  return { summary, problems, at, records: s, ...(link === undefined ? {} : { link }), ...(asideCut === undefined ? {} : { asideCut }), ...(aside?.why === undefined ? {} : { asideWhy: aside.why }) };
+  return { summary, problems, at, records: s, ...(lowestHeld === undefined ? {} : { lowestHeld }), ...(link === undefined ? {} : { link }), ...(asideCut === undefined ? {} : { asideCut }), ...(aside?.why === undefined ? {} : { asideWhy: aside.why }) };
 }
 
 /**
@@ -741,12 +744,7 @@ function heldBefore(s: RecordStore, rows: Uint32Array, goneNow: (f: number) => b
  * find the records from seq n on after a head cut; it takes the gap as that head cut (`deleted`, info) when:
  * - a cut backed by the state file (and signed where required, `isBacked`) ends at n−1 with the hash record n carries
  *   as its previous_hash — the evidence a head cut needs;
- * - another backed cut ends at `prevN` with the hash of the record read there: retention deleted the segment it was
- *   read from too;
- * - no record of the stream up to `prevN` (any copy) is in a file still under the input paths (`goneNow`, by device
- *   and inode, and only when a listed file vanished in this run: verifier.ts `goneSinceListed`): as for a head cut,
- *   the earlier records are gone (a segment deleted from the middle of a stream whose earlier segments are still
- *   there, with a line appended to retention.log, stays a deletion).
+ * - and `readBeforeRetention` holds for the record read at `prevN`.
  * Returns the cut through n−1, or undefined.
  */
 function retainedWhileRead(
@@ -761,10 +759,34 @@ function retainedWhileRead(
   if (lowestHeld === undefined || !s.has(i, F_PREV_HEX)) return undefined;
   const prevHex = s.prevHashHex(i);
   const cut = retained.find((e) => e.last === n - 1 && e.lastHash === prevHex && isBacked(e));
-  if (cut === undefined) return undefined;
+  return cut !== undefined && readBeforeRetention(s, retained, before, prevN, lowestHeld) ? cut : undefined;
+}
+
+/**
+ * The records of a stream up to `prevN` (the last of them row `before`) were read from segments retention deleted
+ * right after: another backed cut ends at `prevN` with the hash of the record read there, and no record of the
+ * stream up to `prevN` (any copy) is in a file still under the input paths (`lowestHeld`, from `goneNow`: by device
+ * and inode, and only when a listed file vanished in this run, verifier.ts `goneSinceListed`). As for a head cut,
+ * the earlier records are gone: a segment deleted from the middle of a stream whose earlier segments are still
+ * there, with a line appended to retention.log, stays a deletion.
+ */
+function readBeforeRetention(s: RecordStore, retained: readonly RetentionCut[], before: number, prevN: number, lowestHeld: () => number): boolean {
   const beforeHex = s.hashHex(before);
-  if (!retained.some((e) => e.last === prevN && e.lastHash === beforeHex && isBacked(e))) return undefined;
-  return lowestHeld() > prevN ? cut : undefined;
+  return retained.some((e) => e.last === prevN && e.lastHash === beforeHex && isBacked(e)) && lowestHeld() > prevN;
+}
+
+/**
+ * The same race at a stream's end (cross-stream.ts): the next stream of the process found stream `a` at seq `last`
+ * with hash `lastHash` (its restart link), while the records read of `a` end at `aLast`, because retention deleted
+ * every segment of the finished stream as the directory was read. Taken as retention (the stream deleted whole,
+ * which verify run again says) when a backed cut ends at `last` bound to that hash, and `readBeforeRetention` holds
+ * for the record read at `aLast`. Returns that cut, or undefined.
+ */
+export function retainedAtEndWhileRead(a: CheckedStream, retained: readonly RetentionCut[], last: number, lastHash: string | undefined, aLast: number): RetentionCut | undefined {
+  const j = a.at(aLast);
+  if (a.lowestHeld === undefined || lastHash === undefined || j === undefined) return undefined;
+  const cut = retained.find((e) => e.last === last && e.lastHash === lastHash && isBacked(e));
+  return cut !== undefined && readBeforeRetention(a.records, retained, j, aLast, a.lowestHeld) ? cut : undefined;
 }
 
 /** 3. Gaps, then broken links, over chain[0 .. len). */

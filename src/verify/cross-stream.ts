@@ -1,12 +1,12 @@
 /** What crosses streams: checkpoints read from other sources, and restart links between a process's streams. */
-import { isSetAside, setAsideHint, type CheckedStream } from './chain-check.js';
+import { isSetAside, retainedAtEndWhileRead, setAsideHint, type CheckedStream } from './chain-check.js';
 import type { RetentionCut } from './retention-log.js';
 import { listInputs, VerifyInputError, type InputFile, type SkipListener } from './inputs.js';
 import { errorText } from '../core/errors.js';
 import type { ExternalCheckpoint, IntegrityContext } from './integrity-check.js';
 import { clip, type Problem, type ProblemList } from './problems.js';
 import { scanRecords } from './read-records.js';
-import { keep, own, streamKey } from './record-store.js';
+import { keep, own, streamKey, type StreamLink } from './record-store.js';
 
 /**
  * Valid checkpoints in `sources` (files not among `inputs`), by stream; invalid ones become problems. A source
@@ -84,6 +84,17 @@ export function checkStreamLinks(checked: Map<string, CheckedStream>, fileNames:
       });
       continue;
     }
+    // Retention deleted the finished stream whole while this run read the directory: said as verify run again says
+    // it (the stream deleted whole, a restart of a stream not among the inputs), not as a truncation.
+    const raced = retainedAtEnd(a, b, link, retained.get(link.previousStreamId) ?? []);
+    if (raced !== undefined) {
+      const aLast = a.summary.last;
+      const L = link.previousStreamLast!;
+      out.push(
+        removedTail(link.previousStreamId, aLast, L, here, `(${raced.file}, ${raced.deletedAt}) after the collector acknowledged them, while this run read the directory: the next stream of the process (${streamId}, first record at ${here.file}:${here.line}) found it at seq ${L} with the hash the cut has, seq ${aLast} and the records before it were read from segments retention deleted too (state/retention.log has their cut through seq ${aLast}, with its hash), and none of them is in the directory any more; ${raced.stateFile} records seq ${raced.state!.acked} acknowledged`),
+      );
+      continue;
+    }
     if (!a.summary.ended) {
       out.push({
         kind: 'restart',
@@ -98,7 +109,7 @@ export function checkStreamLinks(checked: Map<string, CheckedStream>, fileNames:
     // The link is the word of this stream's seq-1 record: no evidence about A when this stream's own check named
     // that record as changed (seq 2 does not link to it, and neither a signature nor seq 3 says it is seq 2 that
     // changed). The link may be the very change.
-    const doubted = b.problems.some((p) => p.seq === 1 && p.severity === 'error' && (p.kind === 'modified' || p.kind === 'inserted'));
+    const doubted = linkDoubted(b);
     const doubt = (claim: string): Problem => ({
       kind: 'restart',
       severity: 'info',
@@ -113,15 +124,9 @@ export function checkStreamLinks(checked: Map<string, CheckedStream>, fileNames:
     const c = a.asideCut;
     const cut = aside && !doubted && c !== undefined && (L < c.last || (L === c.last && link.previousStreamHash === c.lastHash)) ? c : undefined;
     if (aLast < L && cut !== undefined) {
-      out.push({
-        kind: 'deleted',
-        severity: 'info',
-        stream: link.previousStreamId,
-        seq: aLast + 1,
-        ...(L === aLast + 1 ? {} : { through: L }),
-        ...here,
-        message: `${aLast + 1 === L ? `seq ${L} of stream ${prevName} was` : `seq ${aLast + 1}–${L} of stream ${prevName} were`} removed by retention after the collector acknowledged them: the next stream of the process (${streamId}, first record at ${here.file}:${here.line}) found it at seq ${L}, and ${cut.log} has the cut through seq ${cut.last} (${cut.file}, ${cut.deletedAt}) that accounts for the stream's gaps (${cut.stateFile} records seq ${cut.state!.acked} acknowledged). The records held of it are copies set aside in rejected/ (refused by the collector for good, kept for ever)`,
-      });
+      out.push(
+        removedTail(link.previousStreamId, aLast, L, here, `after the collector acknowledged them: the next stream of the process (${streamId}, first record at ${here.file}:${here.line}) found it at seq ${L}, and ${cut.log} has the cut through seq ${cut.last} (${cut.file}, ${cut.deletedAt}) that accounts for the stream's gaps (${cut.stateFile} records seq ${cut.state!.acked} acknowledged). The records held of it are copies set aside in rejected/ (refused by the collector for good, kept for ever)`),
+      );
     } else if (aLast < L) {
       if (doubted) {
         out.push(doubt(`stream ${prevName} reached seq ${L}, while the records held end at seq ${aLast}`));
@@ -162,6 +167,33 @@ export function checkStreamLinks(checked: Map<string, CheckedStream>, fileNames:
     }
   }
   return out;
+}
+
+/** Seq `aLast`+1 .. `L` of the previous stream, which the restart link at `here` names, removed by retention `why` (info). */
+function removedTail(previousStreamId: string, aLast: number, L: number, here: { file: string; line: number }, why: string): Problem {
+  const prevName = JSON.stringify(previousStreamId);
+  return {
+    kind: 'deleted',
+    severity: 'info',
+    stream: previousStreamId,
+    seq: aLast + 1,
+    ...(L === aLast + 1 ? {} : { through: L }),
+    ...here,
+    message: `${aLast + 1 === L ? `seq ${L} of stream ${prevName} was` : `seq ${aLast + 1}–${L} of stream ${prevName} were`} removed by retention ${why}`,
+  };
+}
+
+/**
+ * The link is the word of stream b's seq-1 record: no evidence about the previous stream when b's own check named
+ * that record as changed.
+ */
+const linkDoubted = (b: CheckedStream): boolean => b.problems.some((p) => p.seq === 1 && p.severity === 'error' && (p.kind === 'modified' || p.kind === 'inserted'));
+
+/** chain-check.ts `retainedAtEndWhileRead` for the records of `a` held short of where `b`'s restart link found it. */
+function retainedAtEnd(a: CheckedStream, b: CheckedStream, link: StreamLink, retained: readonly RetentionCut[]): RetentionCut | undefined {
+  const L = link.previousStreamLast;
+  if (L === undefined || a.summary.last >= L || a.summary.count === 0 || linkDoubted(b)) return undefined;
+  return retainedAtEndWhileRead(a, retained, L, link.previousStreamHash, a.summary.last);
 }
 
 /**

@@ -34,7 +34,7 @@ vi.mock('../../src/verify/read-records.js', async (orig) => {
 const { runTailCommand } = await import('../../src/cli/tail-command.js');
 const { verifyFiles } = await import('../../src/verify/index.js');
 const { makePipeline, loginEvent } = await import('../helpers/pipeline.js');
-const { retentionFixture } = await import('../helpers/make-chain.js');
+const { makeChain, retentionFixture, toLines } = await import('../helpers/make-chain.js');
 const { tempDir } = await import('../helpers/tmp.js');
 const { loadSigningKeys } = await import('../../src/integrity/keys.js');
 const { canonicalFromOtlp } = await import('../../src/chain/canonical.js');
@@ -242,5 +242,58 @@ describe('a gap in the middle of the stream made while the verifier reads (fixtu
     const shown = rows.filter((r) => r.sequence >= 7).map((r) => [r.sequence, r.chain]);
     expect(shown).toEqual([7, 8, 9].map((q) => [q, c.ok ? 'verified' : 'broken']));
     if (!c.ok) expect(rows.find((r) => r.sequence === 7)!.chainProblem).toMatchObject({ kind: 'deleted', seq: 4 });
+  });
+});
+
+/**
+ * The same race at a stream's end (found in review): stream A, finished, is named by the restart link of the next
+ * stream B (seq 9 and its hash); verify reads A's first segment, then retention deletes all of A. The records held of
+ * A end at seq 3 where the link says 9: before, a `truncated` error, where verify run again says A was deleted whole
+ * (info). Now the same evidence as for a middle gap, with the link's hash binding the cut through seq 9.
+ */
+describe('a finished stream deleted whole by retention while the verifier reads it', () => {
+  let dir: string;
+  let cleanup: () => Promise<void>;
+  beforeEach(async () => ({ dir, cleanup } = await tempDir()));
+  afterEach(async () => cleanup());
+
+  const { streamId, lines, h, cut } = retentionFixture(9, (k) => `audit-a-00000${k}.jsonl`);
+  const seg = (k: number): string => join(dir, `audit-a-00000${k}.jsonl`);
+  const b = makeChain(3, {
+    extraAttrs: (q) =>
+      q === 1
+        ? [
+            { key: 'audit.sequence.previous_stream_id', value: { stringValue: streamId } },
+            { key: 'audit.sequence.previous_stream_last', value: { intValue: '9' } },
+            { key: 'audit.sequence.previous_stream_hash', value: { stringValue: h(9) } },
+          ]
+        : [],
+  });
+
+  it.each<{ what: string; log: () => string[]; remove: number[]; ok: boolean }>([
+    { what: 'the cuts retention writes', log: () => [cut(3, h(3)), cut(6, h(6)), cut(9, h(9))], remove: [1, 2, 3], ok: true },
+    { what: 'a cut through seq 9 with another hash than the link recorded', log: () => [cut(3, h(3)), cut(6, h(6)), cut(9, h(8))], remove: [1, 2, 3], ok: false },
+    { what: 'no cut of the segment read', log: () => [cut(6, h(6)), cut(9, h(9))], remove: [1, 2, 3], ok: false },
+    { what: 'the segment read still there', log: () => [cut(3, h(3)), cut(6, h(6)), cut(9, h(9))], remove: [2, 3], ok: false },
+  ])('$what: ok $ok', async ({ log, remove, ok }) => {
+    for (let k = 1; k <= 3; k++) writeFileSync(seg(k), lines.slice(3 * (k - 1), 3 * k).join('\n') + '\n');
+    writeFileSync(join(dir, 'audit-b-000001.jsonl'), toLines(b).join('\n') + '\n');
+    mkdirSync(join(dir, 'state'));
+    writeFileSync(join(dir, 'state', `${streamId}.state`), JSON.stringify({ version: 1, streamId, acked: 9, last: 9, ended: true }) + '\n');
+    hook.afterFirst = async (file) => {
+      expect(file).toBe(seg(1));
+      appendFileSync(join(dir, 'state', 'retention.log'), log().join(''));
+      for (const k of remove) rmSync(seg(k));
+    };
+    const r = await verifyFiles([dir]);
+    const errors = r.problems.filter((x) => x.severity === 'error');
+    if (ok) {
+      expect(errors).toEqual([]);
+      expect(r.problems.filter((x) => x.kind === 'deleted' && x.stream === streamId).map((x) => [x.seq, x.through, x.severity])).toEqual([[4, 9, 'info']]);
+      expect((await verifyFiles([dir])).ok).toBe(true); // as verify run again says
+    } else {
+      expect(errors.map((x) => [x.kind, x.reason, x.seq, x.through])).toEqual([['truncated', 'previous_stream', 4, 9]]);
+    }
+    expect(r.ok).toBe(ok);
   });
 });
