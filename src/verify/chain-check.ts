@@ -765,8 +765,8 @@ function retainedWhileRead(
 /**
  * The records of a stream up to `prevN` (the last of them row `before`) were read from segments retention deleted
  * right after: another backed cut ends at `prevN` with the hash of the record read there, and no record of the
- * stream up to `prevN` (any copy) is in a file still under the input paths (`lowestHeld`, from `goneNow`: by device
- * and inode, and only when a listed file vanished in this run, verifier.ts `goneSinceListed`). As for a head cut,
+ * stream up to `prevN` (any copy) is in a file still under the input paths (`lowestHeld`, from `goneNow`: only when a
+ * listed file vanished in this run, verifier.ts `goneSinceListed`). As for a head cut,
  * the earlier records are gone: a segment deleted from the middle of a stream whose earlier segments are still
  * there, with a line appended to retention.log, stays a deletion.
  */

@@ -177,6 +177,8 @@ describe('a gap in the middle of the stream made while the verifier reads (fixtu
     rename?: string;
     /** The segment read has a second name (a hard link) from the start, which the listing reads once. */
     link?: boolean;
+    /** With `rename`: the renamed file is then rewritten with other records (as a new file that reuses the inode). */
+    rewrite?: boolean;
     /** Segment 4-6 deleted before the run: no listed file vanishes. */
     goneBefore?: boolean;
     ok: boolean;
@@ -194,11 +196,13 @@ describe('a gap in the middle of the stream made while the verifier reads (fixtu
     // Found in review: judged by name, the segment read counted as gone when it was only renamed or had another name.
     { what: 'the cuts, the segment read renamed after it was read', log: () => [cut(3, h(3)), cut(6, h(6))], acked: 6, remove: [2], rename: 'zz-kept.jsonl', ok: false },
     { what: 'the cuts, the segment read hard-linked under another name', log: () => [cut(3, h(3)), cut(6, h(6))], acked: 6, link: true, ok: false },
+    // Found by a stress run: retention deletes segments while the producer creates new ones, which reuse the inodes.
+    { what: "the cuts, the segment read's inode now a new file's", log: () => [cut(3, h(3)), cut(6, h(6))], acked: 6, remove: [2], rename: 'audit-a-000004.jsonl', rewrite: true, ok: true },
     // Not the race: the middle segment was deleted before the run, the one read during it.
     { what: 'the cuts, segment 4-6 deleted before the run', log: () => [cut(3, h(3)), cut(6, h(6))], acked: 6, remove: [1], goneBefore: true, ok: false },
   ];
 
-  function arm({ log, acked, remove = [1, 2], rename, link, goneBefore }: Case): void {
+  function arm({ log, acked, remove = [1, 2], rename, link, goneBefore, rewrite }: Case): void {
     for (let k = 1; k <= 3; k++) if (k !== 2 || goneBefore !== true) writeFileSync(seg(k), lines.slice(3 * (k - 1), 3 * k).join('\n') + '\n');
     if (link === true) linkSync(seg(1), join(dir, 'zz-link.jsonl'));
     mkdirSync(join(dir, 'state'));
@@ -207,6 +211,7 @@ describe('a gap in the middle of the stream made while the verifier reads (fixtu
       expect(file).toBe(seg(1));
       appendFileSync(join(dir, 'state', 'retention.log'), log().join(''));
       if (rename !== undefined) renameSync(seg(1), join(dir, rename));
+      if (rename !== undefined && rewrite === true) writeFileSync(join(dir, rename), toLines(makeChain(2)).join('\n') + '\n'); // same inode
       for (const k of remove) rmSync(seg(k));
     };
   }
