@@ -724,8 +724,8 @@ function unvouchedWhy(s: RecordStore, i: number): string {
 }
 
 /**
- * The lowest seq of the stream still held in a file that is in its directory now (Infinity: none), computed when
- * first asked: a record read from a file retention deleted after it was read is no longer there.
+ * The lowest seq of the stream still held in a file under the input paths now (Infinity: none), computed when first
+ * asked: a record read from a file retention deleted after it was read is no longer there.
  */
 function heldBefore(s: RecordStore, rows: Uint32Array, goneNow: (f: number) => boolean): () => number {
   let lowest: number | undefined;

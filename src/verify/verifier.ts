@@ -263,20 +263,21 @@ function retiredByRetention(streamId: string, state: StateView, cuts: readonly R
  */
 async function goneSinceListed(paths: readonly string[], inputs: readonly InputFile[], store: RecordStore, vanishedSeen: boolean): Promise<((f: number) => boolean) | undefined> {
   if (!vanishedSeen) return undefined;
-  const now = new Map<string, string[]>();
+  /** Device and inode → the path listed now (the listing takes one per inode). */
+  const now = new Map<string, string>();
   try {
-    for (const f of await listInputs(paths, () => undefined)) now.set(f.id, [...(now.get(f.id) ?? []), f.path]);
+    for (const f of await listInputs(paths, () => undefined)) now.set(f.id, f.path);
   } catch {
     return undefined;
   }
   const gone = new Uint8Array(inputs.length);
-  /** Inputs whose inode is now under other paths only: those paths, to be read. */
-  const elsewhere = new Map<number, string[]>();
+  /** Inputs whose inode is now under another path: that path, to be read. */
+  const elsewhere = new Map<number, string>();
   inputs.forEach((input, f) => {
     if (input.follow) return;
     const there = now.get(input.id);
     if (there === undefined) gone[f] = 1;
-    else if (!there.includes(input.path)) elsewhere.set(f, there);
+    else if (there !== input.path) elsewhere.set(f, there);
   });
   if (elsewhere.size > 0) {
     const key = (streamId: string, seq: number, hash: string): string => `${streamId}\n${seq}\n${hash}`;
@@ -292,17 +293,15 @@ async function goneSinceListed(paths: readonly string[], inputs: readonly InputF
     }
     for (const [f, there] of elsewhere) {
       const wanted = readFrom.get(f);
-      let holds = wanted === undefined; // no record was read from it: nothing to miss
-      for (const p of there) {
-        if (holds) break;
-        try {
-          await scanRecords(p, { checkSignatures: false, followSymlinks: false }, (item) => {
-            if (item.kind === 'record' && wanted!.has(key(streamKey(item.streamId), item.seq, item.hash))) holds = true;
-          });
-        } catch (e) {
-          // Gone meanwhile (a new segment retention deleted too): it holds nothing. Unreadable: not taken as gone.
-          if ((e as NodeJS.ErrnoException).code !== 'ENOENT') holds = true;
-        }
+      if (wanted === undefined) continue; // no record was read from it: nothing to miss
+      let holds = false;
+      try {
+        await scanRecords(there, { checkSignatures: false, followSymlinks: false }, (item) => {
+          if (item.kind === 'record' && wanted.has(key(streamKey(item.streamId), item.seq, item.hash))) holds = true;
+        });
+      } catch (e) {
+        // Gone meanwhile (a new segment retention deleted too): it holds nothing. Unreadable: not taken as gone.
+        if ((e as NodeJS.ErrnoException).code !== 'ENOENT') holds = true;
       }
       if (!holds) gone[f] = 1;
     }
