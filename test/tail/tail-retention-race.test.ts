@@ -12,7 +12,9 @@
  * and the next one.
  */
 import { appendFileSync, existsSync, linkSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { basename, join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import type { ExportLogsServiceRequest } from '../../src/otlp/types.js';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 
@@ -234,6 +236,48 @@ describe('a gap in the middle of the stream made while the verifier reads (fixtu
     const gap = r.problems.filter((x) => x.kind === 'deleted');
     expect(gap.map((x) => [x.seq, x.through, x.severity])).toEqual([[4, 6, c.ok ? 'info' : 'error']]);
     expect(r.ok).toBe(c.ok);
+  });
+
+  // The CLI as users run it, by default with worker threads: the same race made by a preload that acts as retention
+  // (or, renaming, as an attacker) just before verify opens segment 2 — in the main thread, which reads the files.
+  it.each([
+    [1, 'delete', 0],
+    [2, 'delete', 0],
+    [1, 'rename', 1],
+    [2, 'rename', 1],
+  ] as const)('the CLI, --jobs %i, the segment read %sd: exit %i', (jobs, mode, code) => {
+    for (let k = 1; k <= 3; k++) writeFileSync(seg(k), lines.slice(3 * (k - 1), 3 * k).join('\n') + '\n');
+    mkdirSync(join(dir, 'state'));
+    writeFileSync(join(dir, 'state', `${streamId}.state`), state(6));
+    const preload = join(dir, 'race-preload.mjs'); // not a journal file: verify does not read it
+    writeFileSync(
+      preload,
+      `import fs from 'node:fs';
+import { syncBuiltinESMExports } from 'node:module';
+import { isMainThread } from 'node:worker_threads';
+const dir = ${JSON.stringify(dir)};
+if (isMainThread) {
+  const open = fs.promises.open;
+  let done = false;
+  fs.promises.open = async function (p, ...rest) {
+    if (!done && String(p).endsWith('audit-a-000002.jsonl')) {
+      done = true;
+      fs.appendFileSync(dir + '/state/retention.log', ${JSON.stringify(cut(3, h(3)) + cut(6, h(6)))});
+      ${mode === 'rename' ? "fs.renameSync(dir + '/audit-a-000001.jsonl', dir + '/zz-kept.jsonl');" : "fs.rmSync(dir + '/audit-a-000001.jsonl');"}
+      fs.rmSync(dir + '/audit-a-000002.jsonl');
+    }
+    return open.call(this, p, ...rest);
+  };
+  syncBuiltinESMExports();
+}
+`,
+    );
+    const cli = join(import.meta.dirname, '../../dist/cli.js');
+    const r = spawnSync(process.execPath, ['--import', pathToFileURL(preload).href, cli, 'verify', '--json', '--jobs', String(jobs), dir], { encoding: 'utf8', timeout: 60_000 });
+    expect(r.status).toBe(code);
+    const report = JSON.parse(r.stdout) as { problems: { kind: string; seq?: number; through?: number; severity: string }[]; skipped?: { reason: string }[] };
+    expect(report.skipped?.map((x) => x.reason)).toEqual([expect.stringMatching(/^deleted after it was listed/)]);
+    expect(report.problems.filter((x) => x.kind === 'deleted').map((x) => [x.seq, x.through, x.severity])).toEqual([[4, 6, code === 0 ? 'info' : 'error']]);
   });
 
   it.each(cases)('tail: $what: seq 7-9 $ok', async (c) => {
