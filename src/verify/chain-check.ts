@@ -757,8 +757,7 @@ function retainedWhileRead(
   lowestHeld: (() => number) | undefined,
 ): RetentionCut | undefined {
   if (lowestHeld === undefined || !s.has(i, F_PREV_HEX)) return undefined;
-  const prevHex = s.prevHashHex(i);
-  const cut = retained.find((e) => e.last === n - 1 && e.lastHash === prevHex && isBacked(e));
+  const cut = boundCut(retained, n - 1, s.prevHashHex(i));
   return cut !== undefined && readBeforeRetention(s, retained, before, prevN, lowestHeld) ? cut : undefined;
 }
 
@@ -771,8 +770,7 @@ function retainedWhileRead(
  * there, with a line appended to retention.log, stays a deletion.
  */
 function readBeforeRetention(s: RecordStore, retained: readonly RetentionCut[], before: number, prevN: number, lowestHeld: () => number): boolean {
-  const beforeHex = s.hashHex(before);
-  return retained.some((e) => e.last === prevN && e.lastHash === beforeHex && isBacked(e)) && lowestHeld() > prevN;
+  return boundCut(retained, prevN, s.hashHex(before)) !== undefined && lowestHeld() > prevN;
 }
 
 /**
@@ -785,7 +783,7 @@ function readBeforeRetention(s: RecordStore, retained: readonly RetentionCut[], 
 export function retainedAtEndWhileRead(a: CheckedStream, retained: readonly RetentionCut[], last: number, lastHash: string | undefined, aLast: number): RetentionCut | undefined {
   const j = a.at(aLast);
   if (a.lowestHeld === undefined || lastHash === undefined || j === undefined) return undefined;
-  const cut = retained.find((e) => e.last === last && e.lastHash === lastHash && isBacked(e));
+  const cut = boundCut(retained, last, lastHash);
   return cut !== undefined && readBeforeRetention(a.records, retained, j, aLast, a.lowestHeld) ? cut : undefined;
 }
 

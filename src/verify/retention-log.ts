@@ -283,9 +283,8 @@ export async function readJournalStates(
     }
     // First: a stream known only by its state file is one whose retention entries matter too.
     const here = await readStates(stateDir, onSkip);
-    const entries: RetentionLine[] = [];
-    // One string per stream id for all its lines (each line parses to a fresh one).
-    const ids = new Map<string, string>();
+    // By stream key: where its cuts were read, shared by all of them, and one string for its id.
+    const sources = new Map<string, CutSource & { streamId: string }>();
     let opened: Awaited<ReturnType<typeof openRegularFile>> | undefined;
     try {
       opened = await openRegularFile(path, false);
@@ -296,8 +295,11 @@ export async function readJournalStates(
     const onLine = (bytes: Buffer | undefined): void => {
       const e = bytes === undefined ? undefined : parseRetentionLine(bytes);
       if (e === undefined || !(known.has(e.streamId) || here.has(e.streamId))) return;
-      entries.push(e);
-      if (!ids.has(e.streamId)) ids.set(e.streamId, e.streamId);
+      let src = sources.get(e.streamId);
+      if (src === undefined) sources.set(e.streamId, (src = { streamId: e.streamId, dir: p, log: path, stateFile: join(stateDir, `${e.streamId}.state`), state: here.get(e.streamId) }));
+      let l = retained.get(src.streamId);
+      if (l === undefined) retained.set(src.streamId, (l = []));
+      l.push(new RetentionCut(e, src.streamId, src));
     };
     if (opened !== undefined) {
       try {
@@ -309,15 +311,6 @@ export async function readJournalStates(
       }
     }
     for (const [k, v] of here) if (!states.has(k)) states.set(k, v);
-    const sources = new Map<string, CutSource>();
-    for (const e of entries) {
-      const id = ids.get(e.streamId) ?? e.streamId;
-      let l = retained.get(id);
-      if (l === undefined) retained.set(id, (l = []));
-      let src = sources.get(id);
-      if (src === undefined) sources.set(id, (src = { dir: p, log: path, stateFile: join(stateDir, `${id}.state`), state: here.get(id) }));
-      l.push(new RetentionCut(e, id, src));
-    }
   }
   return { retained, states };
 }
