@@ -42,8 +42,8 @@ export interface CheckedStream {
   asideCut?: RetentionCut;
   /** Why no such cut does, when copies set aside come first. */
   asideWhy?: string;
-  /** The lowest seq still held in a file under the input paths (chain-check.ts `heldBefore`), when a file vanished. */
-  lowestHeld?: () => number;
+  /** Were the stream's records up to a seq read only from files gone now (chain-check.ts `goneThrough`)? When a file vanished. */
+  goneThrough?: GoneThrough;
 }
 
 /** File indexes holding the rows, ascending. */
@@ -121,8 +121,8 @@ export function checkStream(streamId: string, s: RecordStore, rows: Uint32Array,
   for (const i of rows) if (s.seq[i]! < firstHeld && !isSetAside(ctx.fileNames[s.file[i]!]!)) firstHeld = s.seq[i]!;
   const at = chainLookup(chain, len, seqOf);
   const aside = setAsideCut(s, chain, len, endPos, ctx.retained, firstHeld, ctx.certified, at);
-  const lowestHeld = ctx.goneNow === undefined ? undefined : heldBefore(s, rows, ctx.goneNow);
-  checkLinks(s, chain, len, ctx.retained, sp, ctx.certified, firstHeld, aside, lowestHeld);
+  const gone = ctx.goneNow === undefined ? undefined : goneThrough(s, rows, ctx.goneNow, ctx.fileNames);
+  checkLinks(s, chain, len, ctx.retained, sp, ctx.certified, firstHeld, aside, gone);
   const asideCut = aside?.cut;
   const lastHeld = len > 0 ? seqOf(chain[len - 1]!) : 0;
   if (asideCut !== undefined && firstHeld === Infinity && ctx.certified === undefined && lastHeld < asideCut.last) {
@@ -147,7 +147,7 @@ export function checkStream(streamId: string, s: RecordStore, rows: Uint32Array,
   const first = chain[0]!;
   const link = seqOf(first) === 1 ? s.links.get(first) : undefined;
   if (link !== undefined) summary.previousStreamId = link.previousStreamId;
-  return { summary, problems, at, records: s, ...(lowestHeld === undefined ? {} : { lowestHeld }), ...(link === undefined ? {} : { link }), ...(asideCut === undefined ? {} : { asideCut }), ...(aside?.why === undefined ? {} : { asideWhy: aside.why }) };
+  return { summary, problems, at, records: s, ...(gone === undefined ? {} : { goneThrough: gone }), ...(link === undefined ? {} : { link }), ...(asideCut === undefined ? {} : { asideCut }), ...(aside?.why === undefined ? {} : { asideWhy: aside.why }) };
 }
 
 /**
@@ -724,16 +724,24 @@ function unvouchedWhy(s: RecordStore, i: number): string {
 }
 
 /**
- * The lowest seq of the stream still held in a file under the input paths now (Infinity: none), computed when first
- * asked: a record read from a file retention deleted after it was read is no longer there.
+ * `(prevN, hash)`: were the stream's records up to `prevN` read from segments gone now? The record at `prevN` with
+ * that hash was read from a file gone from the input paths, and no record of the stream up to `prevN` (any copy) is
+ * in a file still there — copies set aside in rejected/ aside: the collector's refusals stay there for ever while
+ * retention deletes the segments around them (`setAsideCut`), so they are no copy of a segment kept.
  */
-function heldBefore(s: RecordStore, rows: Uint32Array, goneNow: (f: number) => boolean): () => number {
-  let lowest: number | undefined;
-  return () => {
-    if (lowest !== undefined) return lowest;
-    lowest = Infinity;
-    for (const i of rows) if (s.seq[i]! < lowest && !goneNow(s.file[i]!)) lowest = s.seq[i]!;
-    return lowest;
+export type GoneThrough = (prevN: number, hash: string) => boolean;
+
+function goneThrough(s: RecordStore, rows: Uint32Array, goneNow: (f: number) => boolean, fileNames: readonly string[]): GoneThrough {
+  const kept = (i: number): boolean => !isSetAside(fileNames[s.file[i]!]!);
+  let lowest: number | undefined; // the lowest seq held in a file still there, outside rejected/ (Infinity: none)
+  return (prevN, hash) => {
+    if (lowest === undefined) {
+      lowest = Infinity;
+      for (const i of rows) if (s.seq[i]! < lowest && kept(i) && !goneNow(s.file[i]!)) lowest = s.seq[i]!;
+    }
+    if (lowest <= prevN) return false;
+    for (const i of rows) if (s.seq[i] === prevN && kept(i) && goneNow(s.file[i]!) && s.hashHex(i) === hash) return true;
+    return false;
   };
 }
 
@@ -754,23 +762,24 @@ function retainedWhileRead(
   i: number,
   n: number,
   prevN: number,
-  lowestHeld: (() => number) | undefined,
+  gone: GoneThrough | undefined,
 ): RetentionCut | undefined {
-  if (lowestHeld === undefined || !s.has(i, F_PREV_HEX)) return undefined;
+  if (gone === undefined || !s.has(i, F_PREV_HEX)) return undefined;
   const cut = boundCut(retained, n - 1, s.prevHashHex(i));
-  return cut !== undefined && readBeforeRetention(s, retained, before, prevN, lowestHeld) ? cut : undefined;
+  return cut !== undefined && readBeforeRetention(s, retained, before, prevN, gone) ? cut : undefined;
 }
 
 /**
  * The records of a stream up to `prevN` (the last of them row `before`) were read from segments retention deleted
- * right after: another backed cut ends at `prevN` with the hash of the record read there, and no record of the
- * stream up to `prevN` (any copy) is in a file still under the input paths (`lowestHeld`, from `goneNow`: only when a
- * listed file vanished in this run, verifier.ts `goneSinceListed`). As for a head cut,
+ * right after: another backed cut ends at `prevN` with the hash of the record read there, and `gone` (`goneThrough`,
+ * from `goneNow`: only when a listed file vanished in this run, verifier.ts `goneSinceListed`) says that record was
+ * read from a file gone now and no copy up to `prevN` is in a file still there, outside rejected/. As for a head cut,
  * the earlier records are gone: a segment deleted from the middle of a stream whose earlier segments are still
  * there, with a line appended to retention.log, stays a deletion.
  */
-function readBeforeRetention(s: RecordStore, retained: readonly RetentionCut[], before: number, prevN: number, lowestHeld: () => number): boolean {
-  return boundCut(retained, prevN, s.hashHex(before)) !== undefined && lowestHeld() > prevN;
+function readBeforeRetention(s: RecordStore, retained: readonly RetentionCut[], before: number, prevN: number, gone: GoneThrough): boolean {
+  const hash = s.hashHex(before);
+  return boundCut(retained, prevN, hash) !== undefined && gone(prevN, hash);
 }
 
 /**
@@ -782,9 +791,9 @@ function readBeforeRetention(s: RecordStore, retained: readonly RetentionCut[], 
  */
 export function retainedAtEndWhileRead(a: CheckedStream, retained: readonly RetentionCut[], last: number, lastHash: string | undefined, aLast: number): RetentionCut | undefined {
   const j = a.at(aLast);
-  if (a.lowestHeld === undefined || lastHash === undefined || j === undefined) return undefined;
+  if (a.goneThrough === undefined || lastHash === undefined || j === undefined) return undefined;
   const cut = boundCut(retained, last, lastHash);
-  return cut !== undefined && readBeforeRetention(a.records, retained, j, aLast, a.lowestHeld) ? cut : undefined;
+  return cut !== undefined && readBeforeRetention(a.records, retained, j, aLast, a.goneThrough) ? cut : undefined;
 }
 
 /** 3. Gaps, then broken links, over chain[0 .. len). */
@@ -797,7 +806,7 @@ function checkLinks(
   certified: { seq: number; hash: string } | undefined,
   firstHeld: number,
   aside: AsideVerdict | undefined,
-  lowestHeld: (() => number) | undefined,
+  gone: GoneThrough | undefined,
 ): void {
   const { seqOf, where, report } = sp;
   const asideCut = aside?.cut;
@@ -858,7 +867,7 @@ function checkLinks(
       }
     }
     if (n > prevN + 1 && k > 0) {
-      const cut = retainedWhileRead(s, retained, chain[k - 1]!, i, n, prevN, lowestHeld);
+      const cut = retainedWhileRead(s, retained, chain[k - 1]!, i, n, prevN, gone);
       if (cut !== undefined) {
         report('deleted', i, `${seqRange(prevN + 1, n - 1)} removed by retention (${cut.file}, ${cut.deletedAt}) after the collector acknowledged them, while this run read the directory: seq ${prevN} and the records before it were read from segments retention deleted too (state/retention.log has their cut through seq ${prevN}, with its hash), and none of them is in the directory any more; the cut matches state/retention.log, and ${cut.stateFile} records seq ${cut.state!.acked} acknowledged`, {
           seq: prevN + 1,

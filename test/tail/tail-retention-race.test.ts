@@ -183,6 +183,10 @@ describe('a gap in the middle of the stream made while the verifier reads (fixtu
     rewrite?: boolean;
     /** Segment 4-6 deleted before the run: no listed file vanishes. */
     goneBefore?: boolean;
+    /** Seqs with a copy set aside in rejected/ (refused by the collector for good, kept for ever). */
+    aside?: number[];
+    /** Segment 1 holds seq 1-2 only: seq 3 is held only as a copy set aside. */
+    short?: boolean;
     ok: boolean;
   }
   const cases: Case[] = [
@@ -202,10 +206,21 @@ describe('a gap in the middle of the stream made while the verifier reads (fixtu
     { what: "the cuts, the segment read's inode now a new file's", log: () => [cut(3, h(3)), cut(6, h(6))], acked: 6, remove: [2], rename: 'audit-a-000004.jsonl', rewrite: true, ok: true },
     // Not the race: the middle segment was deleted before the run, the one read during it.
     { what: 'the cuts, segment 4-6 deleted before the run', log: () => [cut(3, h(3)), cut(6, h(6))], acked: 6, remove: [1], goneBefore: true, ok: false },
+    // Copies set aside in rejected/ stay for ever: one at or below the record read last is no copy of the segment read.
+    { what: 'the cuts, a copy of seq 2 set aside in rejected/', log: () => [cut(3, h(3)), cut(6, h(6))], acked: 6, aside: [2], ok: true },
+    { what: 'the cuts, copies of seq 1 and 3 set aside in rejected/', log: () => [cut(3, h(3)), cut(6, h(6))], acked: 6, aside: [1, 3], ok: true },
+    // ... but the segment read still there stays a deletion, copies in rejected/ or not.
+    // The record before the gap held only in rejected/: no segment read vouches for it, as verify run again says.
+    { what: 'the cuts, seq 3 held only as a copy set aside', log: () => [cut(3, h(3)), cut(6, h(6))], acked: 6, aside: [3], short: true, ok: false },
+    { what: 'the cuts, a copy of seq 2 in rejected/, the segment read still there', log: () => [cut(3, h(3)), cut(6, h(6))], acked: 6, aside: [2], remove: [2], ok: false },
   ];
 
-  function arm({ log, acked, remove = [1, 2], rename, link, goneBefore, rewrite }: Case): void {
-    for (let k = 1; k <= 3; k++) if (k !== 2 || goneBefore !== true) writeFileSync(seg(k), lines.slice(3 * (k - 1), 3 * k).join('\n') + '\n');
+  function arm({ log, acked, remove = [1, 2], rename, link, goneBefore, rewrite, aside, short }: Case): void {
+    for (let k = 1; k <= 3; k++) if (k !== 2 || goneBefore !== true) writeFileSync(seg(k), lines.slice(3 * (k - 1), k === 1 && short === true ? 2 : 3 * k).join('\n') + '\n');
+    if (aside !== undefined) {
+      mkdirSync(join(dir, 'rejected'));
+      writeFileSync(join(dir, 'rejected', 'audit-a-rejected-000001.jsonl'), aside.map((q) => lines[q - 1]!).join('\n') + '\n');
+    }
     if (link === true) linkSync(seg(1), join(dir, 'zz-link.jsonl'));
     mkdirSync(join(dir, 'state'));
     writeFileSync(join(dir, 'state', `${streamId}.state`), state(acked));
@@ -232,7 +247,7 @@ describe('a gap in the middle of the stream made while the verifier reads (fixtu
     const r = await verifyFiles([dir], { onSkip: (path, why) => skipped.push(`${path}: ${why}`) });
     if (c.goneBefore === true) expect(skipped).toEqual([]);
     else expect(skipped).toContainEqual(expect.stringMatching(/audit-a-000002\.jsonl: deleted after it was listed/));
-    expect(r.records).toBe(c.copy === true ? 9 : 6);
+    expect(r.records).toBe((c.copy === true ? 9 : 6) + (c.aside?.length ?? 0) - (c.short === true ? 1 : 0));
     const gap = r.problems.filter((x) => x.kind === 'deleted');
     expect(gap.map((x) => [x.seq, x.through, x.severity])).toEqual([[4, 6, c.ok ? 'info' : 'error']]);
     expect(r.ok).toBe(c.ok);
