@@ -27,6 +27,17 @@ async function tail(argv: string[], signal?: AbortSignal): Promise<{ code: numbe
 }
 const jsonOf = (out: string): MatchJson[] => out.split('\n').filter(Boolean).map((l) => JSON.parse(l) as MatchJson);
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+/**
+ * Waits until `done()` (tail has shown or said something), polling every 20 ms; throws after 20 s. A follow test
+ * waits for what it needs this way, not for a fixed time, which a loaded machine may overrun (found when a parallel
+ * run removed a segment before tail had read it).
+ */
+async function until(done: () => boolean, what: () => string): Promise<void> {
+  for (let t = 0; !done(); t++) {
+    if (t > 1000) throw new Error(`waited 20 s for ${what()}`);
+    await sleep(20);
+  }
+}
 
 /**
  * `otel-audit tail <args>` (the built CLI) in a child process limited to `maxFiles` open files. A following tail
@@ -95,20 +106,23 @@ describe('tail --follow in-process', () => {
     const file = join(dir, 'audit-a-000001.jsonl');
     writeFileSync(file, lines.slice(0, 2).join('\n') + '\n');
     const ac = new AbortController();
-    const running = tail(['--follow', '--json', '-n', '5', '--interval', '20', dir], ac.signal);
-    await sleep(150);
+    let out = '';
+    const running = runTailCommand(['--follow', '--json', '-n', '5', '--interval', '20', dir], { out: (x) => void (out += x), err: () => {} }, { signal: ac.signal });
+    const shown = (n: number): Promise<void> => until(() => jsonOf(out).length >= n, () => `${n} records shown: ${out}`);
+    await shown(2);
     const half = Math.floor(lines[2]!.length / 2);
     appendFileSync(file, lines[2]!.slice(0, half)); // a writer mid-line: nothing yet
     await sleep(150);
+    expect(jsonOf(out)).toHaveLength(2);
     appendFileSync(file, lines[2]!.slice(half) + '\n');
     writeFileSync(join(dir, 'audit-a-000002.jsonl'), lines.slice(3, 5).join('\n') + '\n'); // rotation
-    await sleep(150);
+    await shown(5);
     appendFileSync(join(dir, 'audit-a-000002.jsonl'), lines[1]! + '\n'); // a copy of seq 2: folded
     appendFileSync(join(dir, 'audit-a-000002.jsonl'), lines[6]! + '\n'); // seq 7 after 5: seq 6 missing
-    await sleep(150);
+    await shown(6);
+    await sleep(100); // the copy of seq 2, had it not been folded, would show by now
     ac.abort();
-    const { code, out } = await running;
-    expect(code).toBe(0);
+    expect(await running).toBe(0);
     const got = jsonOf(out);
     expect(got.map((m) => [m.sequence, m.chain])).toEqual([
       [1, 'verified'],
@@ -163,7 +177,7 @@ describe('tail --follow: a gap that a retention cut accounts for', () => {
     let out = '';
     let errs = '';
     const running = runTailCommand(['--follow', '--json', '-n', '10', '--interval', '20', dir], { out: (x) => void (out += x), err: (x) => void (errs += x) }, { signal: ac.signal });
-    await sleep(150);
+    await until(() => jsonOf(out).length >= 3, () => `seq 1-3 shown: ${out}`); // the segment read before retention deletes it
     mkdirSync(join(dir, 'state'), { recursive: true });
     writeFileSync(join(dir, 'state', `${streamId}.state`), state(acked));
     appendFileSync(join(dir, 'state', 'retention.log'), log().join(''));
@@ -174,7 +188,7 @@ describe('tail --follow: a gap that a retention cut accounts for', () => {
     }
     if (!keepFirst) rmSync(first);
     writeFileSync(join(dir, 'audit-a-000003.jsonl'), lines.slice(6).join('\n') + '\n');
-    await sleep(150);
+    await until(() => jsonOf(out).length >= 6, () => `seq 7-9 shown: ${out}`);
     ac.abort();
     expect(await running).toBe(0);
     const got = jsonOf(out);
@@ -446,9 +460,9 @@ describe('tail --follow across rotation by rename (found in review)', () => {
     );
     let printed = '';
     let errs = '';
-    await sleep(150);
+    await until(() => jsonOf(printed).length >= 4, () => `seq 1-4 shown: ${printed}`);
     appendFileSync(file, lines.slice(4).join('\n') + '\n');
-    await sleep(150);
+    await until(() => jsonOf(printed).length >= 6, () => `seq 5-6 shown: ${printed}`);
     ac.abort();
     expect(await running).toBe(0);
     expect(jsonOf(printed).map((m) => [m.sequence, m.chain])).toEqual(Array.from({ length: 6 }, (_, i) => [i + 1, 'verified']));
@@ -549,7 +563,7 @@ describe('tail says what it cannot show (found by review)', () => {
     let out = '';
     let err = '';
     const running = runTailCommand(['--follow', '--interval', '20', dir], { out: (x) => void (out += x), err: (x) => void (err += x) }, { signal: ac.signal });
-    await sleep(150);
+    await until(() => out !== '', () => 'the header'); // following: the empty file read
     appendFileSync(file, toLines(a)[0]! + '\n');
     appendFileSync(file, '{"resourceLogs": not json\n');
     for (let k = 0; k < 100 && !err.includes('unreadable'); k++) await sleep(50);
