@@ -9,6 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { parseCollectorArgs, runCollectorCommand, startCollector } from '../../src/collector/index.js';
 import type { ExportLogsServiceRequest } from '../../src/otlp/types.js';
 import { cleanups, collector, tempDir } from './helpers.js';
+import { until } from '../helpers/until.js';
 
 /** An OTLP/JSON request with `n` records, in the lenient form (numbers, uppercase ids). */
 function request(n: number, tag = 'r'): unknown {
@@ -368,13 +369,18 @@ describe('collector: faults', () => {
     expect(res.status).toBe(200);
     expect(Date.now() - started).toBeGreaterThanOrEqual(250);
 
-    // This client gives up before the answer; the record is already written.
+    // This client gives up before the answer; the record is already written. It gives up once the collector has
+    // written the request (not after a fixed 100 ms, which a loaded machine may spend before the request is read).
+    // The poll that sees it was armed before the collector's 300 ms delay timer, so it fires first whatever the load.
+    const giveUp = new AbortController();
     const aborted = fetch(handle.endpoint, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify(request(1)),
-      signal: AbortSignal.timeout(100),
+      signal: giveUp.signal,
     });
+    await until(() => handle.stats().accepted === 2, 'the collector to write the second request');
+    giveUp.abort();
     await expect(aborted).rejects.toThrow();
     expect(await lines(outFile)).toHaveLength(2);
 

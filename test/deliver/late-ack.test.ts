@@ -18,6 +18,7 @@ import { startDelivery } from '../helpers/delivery.js';
 import { capturingSender } from '../helpers/orphan.js';
 import { sealedInStream } from '../helpers/sealed.js';
 import { tempDir } from '../helpers/tmp.js';
+import { until } from '../helpers/until.js';
 
 const cleanups: (() => Promise<unknown>)[] = [];
 afterEach(async () => {
@@ -47,6 +48,8 @@ describe('an acknowledgement that arrives after shutdown', () => {
     const logger = provider.getLogger('audit');
     for (let i = 0; i < 5; i++) logger.emit({ attributes: { 'audit.actor.id': `u${i}`, 'audit.actor.type': 'user', 'audit.action': 'READ', 'audit.outcome': 'success' } });
     await processor.forceFlush().catch(() => undefined); // the request is held: flush times out
+    // Held by the receiver: on a loaded machine it may not have reached it within the flush's 300 ms.
+    await until(() => held.length === 1, 'the first request to reach the receiver');
     expect(held).toHaveLength(1);
     await provider.shutdown();
     const path = statePath(dir, processor.streamId);

@@ -12,6 +12,7 @@ import { AuditLogRecordProcessor } from '../../src/processor.js';
 import { verifyFiles } from '../../src/verify/index.js';
 import { loginEvent } from '../helpers/pipeline.js';
 import { idOf, recordsOfFile, seqOf } from '../helpers/records.js';
+import { until } from '../helpers/until.js';
 import { captureStderr, delivered, emitter, faultPipeline, gaps, killSpawned, sleep, type FaultPipeline } from './_lib.js';
 
 let p: FaultPipeline | undefined;
@@ -23,15 +24,6 @@ afterEach(async () => {
 });
 
 const BATCH = 40;
-
-/** Waits until `cond` holds (polling), failing after `ms`. */
-async function until(cond: () => boolean, ms: number, what: string): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(10);
-  }
-}
 
 /**
  * 40 records before the fault, 200 while it is active (paced, so several batches meet it), then waits for the
@@ -54,7 +46,7 @@ async function underFault(
     if (i % 20 === 19) await sleep(5);
   }
   await opts.during?.(t);
-  await until(() => t.collector.fault().mode === 'ok', 15_000, 'the fault to be used up');
+  await until(() => t.collector.fault().mode === 'ok', 'the fault to be used up');
   await t.processor.forceFlush();
   await Promise.all(receipts); // durable (journal) — never rejected
   const stats = t.processor.stats();
@@ -97,7 +89,7 @@ describe('collector faults: everything arrives, in order, duplicates only where 
         dupsAllowed: 0,
         timeoutMillis: 3000, // Retry-After fits in the export timeout: the transport honours it
         during: async (t) => {
-          await until(() => t.processor.stats().acked > 40, 5000, 'delivery to resume');
+          await until(() => t.processor.stats().acked > 40, 'delivery to resume');
           acked = performance.now() - t0;
         },
       },
@@ -186,7 +178,7 @@ describe('refused for good: kept, reported, not retried forever', () => {
     const t = p;
     t.collector.setFault({ mode: 'status', status: 400, times: 1000 });
     for (let i = 0; i < 50; i++) void t.audit.record(loginEvent(i)); // one batch: 1–50
-    await until(() => t.processor.stats().rejected === 50, 5000, 'the batch to be set aside');
+    await until(() => t.processor.stats().rejected === 50, 'the batch to be set aside');
     await sleep(300); // would be several more attempts if it were retried
     // 3 attempts at the batch, then its bisection (src/deliver/bisect.ts): a collector that refuses everything
     // costs a bounded number of requests — 2 per refusal of its budget (8·ceil(log2 50) + 8 = 56) at most.
@@ -221,9 +213,9 @@ describe('refused for good: kept, reported, not retried forever', () => {
     t.collector.setFault({ mode: 'status', status: 400, times: 3 });
     // Batch 1–10 is refused; while it is retried, two more batches arrive behind it.
     for (let i = 0; i < 10; i++) void t.audit.record(loginEvent(i));
-    await until(() => t.collector.stats().requests >= 1, 5000, 'the first attempt');
+    await until(() => t.collector.stats().requests >= 1, 'the first attempt');
     for (let i = 10; i < 20; i++) void t.audit.record(loginEvent(i));
-    await until(() => t.collector.stats().requests >= 2, 5000, 'the second attempt');
+    await until(() => t.collector.stats().requests >= 2, 'the second attempt');
     for (let i = 20; i < 30; i++) void t.audit.record(loginEvent(i));
     await t.processor.forceFlush();
     // Refused for good after 3 attempts, then split (src/deliver/bisect.ts): the halves were accepted, so
@@ -240,7 +232,7 @@ describe('refused for good: kept, reported, not retried forever', () => {
     const t = p;
     t.collector.setFault({ mode: 'partial', rejected: 1, times: 1000 });
     for (let i = 0; i < 50; i++) void t.audit.record(loginEvent(i));
-    await until(() => t.processor.stats().rejected > 0 && t.processor.stats().acked === 50, 5000, 'the batch to be settled');
+    await until(() => t.processor.stats().rejected > 0 && t.processor.stats().acked === 50, 'the batch to be settled');
     // 5 attempts, then a bounded bisection (8·ceil(log2 50) + 8 = 56 refusals at most, 2 requests each).
     expect(t.collector.stats().requests).toBeGreaterThan(5);
     expect(t.collector.stats().requests).toBeLessThanOrEqual(5 + 2 * 56);
@@ -287,7 +279,11 @@ describe('refused for good during replay after a restart', () => {
     const processor = new AuditLogRecordProcessor({ dir, retryMinMillis: 50, retryMaxMillis: 250, exporter: { url: t.collector.endpoint, timeoutMillis: 300 } });
     const provider = new LoggerProvider({ processors: [processor] });
     try {
-      const r = await Promise.race([processor.replayed(), sleep(1500).then(() => 'still retrying' as const)]);
+      // A bound, not a measure: far past what the replay takes (3 attempts, then a bounded bisection), so that only
+      // a replay retrying forever reaches it, not a loaded machine.
+      let guard: NodeJS.Timeout | undefined;
+      const r = await Promise.race([processor.replayed(), new Promise<'still retrying'>((res) => (guard = setTimeout(() => res('still retrying'), 20_000)))]);
+      clearTimeout(guard);
       expect(r).not.toBe('still retrying');
       expect(readdirSync(join(dir, 'rejected')).length).toBeGreaterThan(0);
     } finally {

@@ -20,6 +20,7 @@ import { verifyFiles } from '../../src/verify/index.js';
 import { FAST, loginEvent } from '../helpers/pipeline.js';
 import { idOf, seqOf, streamOf } from '../helpers/records.js';
 import { tempDir } from '../helpers/tmp.js';
+import { until } from '../helpers/until.js';
 import {
   bindReadOnly,
   canDropDacOverride,
@@ -221,6 +222,9 @@ describe('disk faults: delivery goes on, the failure is reported and counted, wr
     await child.waitFor((o) => o.event === 'progress' && Number(o.accepted) > 100);
     chmodSync(auditDir, 0o500);
     await sleep(500);
+    // At least 500 ms without write permission, and until a write was refused for it: on a loaded machine the
+    // child may not have rotated to a new segment within the 500 ms.
+    await until(() => child.stderr.join('\n').includes('journal write failed (EACCES)'), () => `a journal write refused with EACCES; child stderr: ${child.stderr.join('\n')}`);
     chmodSync(auditDir, 0o700);
     const done = await child.waitFor((o) => o.event === 'done', 20_000);
     const emitted = child.event('emitted')!;

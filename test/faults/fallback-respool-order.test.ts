@@ -13,6 +13,7 @@ import { startDelivery } from '../helpers/delivery.js';
 import { sealedInStream, seqsOf } from '../helpers/sealed.js';
 import { failures } from '../helpers/failing-writev.js';
 import { tempDir } from '../helpers/tmp.js';
+import { until } from '../helpers/until.js';
 
 vi.mock('node:fs', async (importOriginal) => (await import('../helpers/failing-writev.js')).withFailingWritev(await importOriginal<typeof import('node:fs')>()));
 
@@ -55,14 +56,14 @@ describe('fallback spool after a failed write', () => {
     await sleep(250); // failed export attempts meanwhile: X spooled again, after Y
     await spool.writes;
     for (let s = 21; s <= 30; s++) d.accept(sealedInStream(s, STREAM)); // Z: rotates to a new segment
-    await sleep(20);
+    // Z written (not a fixed 20 ms: a write landing after seg1 is read below would make its last and content differ).
+    await until(() => spool.segments.some((g) => existsSync(g.path) && seqsOf(readFileSync(g.path, 'utf8')).includes(30)), 'Z (21..30) to be spooled');
     await spool.writes;
 
     const seg1 = spool.segments[0]!;
     const inSeg1 = seqsOf(readFileSync(seg1.path, 'utf8'));
     phase = 'upTo10';
-    const deadline = Date.now() + 5000;
-    while (d.ackedSeq < 10 && Date.now() < deadline) await sleep(5);
+    await until(() => d.ackedSeq >= 10, 'records 1..10 to be acknowledged');
     expect(d.ackedSeq).toBe(10);
     enforceRetention(t.dir, 1, { streamId: STREAM, acked: d.ackedSeq, segments: d.journalSegments(), forget: (p) => d.forgetSegment(p) });
     const unackedInSeg1 = inSeg1.filter((s) => s > 10);

@@ -15,6 +15,7 @@ import { OWNER_HEARTBEAT_MS, OWNER_LEASE_MS, pidNamespace, readState, writeState
 import { capturingSender, orphanStream } from '../helpers/orphan.js';
 import { makePipeline, type TestPipeline } from '../helpers/pipeline.js';
 import { tempDir } from '../helpers/tmp.js';
+import { until } from '../helpers/until.js';
 
 const A = '00000000-0000-4000-8000-0000000000a1';
 
@@ -132,7 +133,7 @@ describe('a live processor renews its lease', () => {
     utimesSync(path, old, old);
     vi.advanceTimersByTime(OWNER_HEARTBEAT_MS);
     // Under fsync batch the heartbeat's save runs off the thread (src/deliver/delivery.ts saveStateInBackground).
-    for (let i = 0; i < 300 && Date.now() - statSync(path).mtimeMs >= OWNER_LEASE_MS; i++) await new Promise((r) => setTimeout(r, 10));
+    await until(() => Date.now() - statSync(path).mtimeMs < OWNER_LEASE_MS, 'the heartbeat to rewrite the state file');
     expect(Date.now() - statSync(path).mtimeMs).toBeLessThan(OWNER_LEASE_MS);
   });
 });

@@ -6,6 +6,7 @@ export interface Proc {
   proc: ChildProcess;
   lines: Record<string, unknown>[];
   stderr: string[];
+  /** Settles once the child has exited and all it wrote to stdout and stderr has been read. */
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   waitFor(pred: (o: Record<string, unknown>) => boolean, timeoutMs?: number): Promise<Record<string, unknown>>;
   /** The last line with this event name. */
@@ -46,7 +47,9 @@ export function spawnJson(cmd: string, args: string[], env: Record<string, strin
       }
   });
   createInterface({ input: proc.stderr! }).on('line', (l) => stderr.push(l));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => proc.once('exit', (code, signal) => resolve({ code, signal })));
+  // 'close', not 'exit': at 'exit' the last lines the child wrote may not have been read yet (a loaded machine
+  // delivers both at once); at 'close' its stdout and stderr have ended, so `lines` and `stderr` are complete.
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => proc.once('close', (code, signal) => resolve({ code, signal })));
   return {
     proc,
     lines,
@@ -65,12 +68,11 @@ export function spawnJson(cmd: string, args: string[], env: Record<string, strin
             resolve(o);
           },
         });
-        void exited.then(() =>
-          setTimeout(() => {
-            clearTimeout(t);
-            reject(new Error(`child exited first; stderr: ${stderr.join('\n')}`));
-          }, 100),
-        );
+        // Every line it printed has been seen by then (`exited` waits for its output to end).
+        void exited.then(() => {
+          clearTimeout(t);
+          reject(new Error(`child exited first; stderr: ${stderr.join('\n')}`));
+        });
       });
     },
   };

@@ -17,6 +17,7 @@ import { stringAttribute } from '../../src/otlp/decode.js';
 import { verifyFiles } from '../../src/verify/index.js';
 import { recordsOfFile, seqOf } from '../helpers/records.js';
 import { tempDir } from '../helpers/tmp.js';
+import { until } from '../helpers/until.js';
 
 const cleanups: (() => Promise<unknown>)[] = [];
 afterEach(async () => {
@@ -194,7 +195,7 @@ describe('a bisection stopped part-way by an outage', () => {
     const logger = provider.getLogger('audit');
     const emit = (note: string): void => logger.emit({ eventName: 'file.read', attributes: { 'audit.action': 'READ', 'audit.outcome': 'success', 'audit.actor.id': 'svc', 'audit.actor.type': 'service', note } });
     emit('r0'); // seq 1: the request held
-    await new Promise((r) => setTimeout(r, 50));
+    await until(() => n >= 1, 'the first request (seq 1) to reach the receiver, which holds it');
     emit('b1-a');
     emit('b1-b'); // batch B1: seq 2–3
     await new Promise((r) => setImmediate(r));

@@ -5,7 +5,7 @@
  * answers) exited 13 with an unsettled top-level await. Real child processes, a real loopback collector (and a
  * loopback server that accepts and never answers), real files.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { Socket } from 'node:net';
 import { join } from 'node:path';
@@ -43,14 +43,27 @@ describe('exit paths and the replay', () => {
 
   it('replayed() awaited after a shutdown that stopped the replay settles, with the stream unfinished', async () => {
     const sockets = new Set<Socket>();
-    const hung: Server = createServer(() => undefined); // accepts, reads, never answers
+    let replayOf: string | undefined; // the stream whose replay the second process is to have sent
+    let go = '';
+    // Accepts, reads, never answers. A request begun once the second process runs that carries the first stream is
+    // its replay: the second process is then told to go on to its shutdown.
+    const hung: Server = createServer((req) => {
+      const stream = replayOf;
+      if (stream === undefined) return;
+      let body = '';
+      req.on('data', (chunk: Buffer) => {
+        body += chunk.toString('utf8');
+        if (body.includes(stream)) writeFileSync(go, '');
+      });
+    });
     hung.on('connection', (s) => (sockets.add(s), s.on('close', () => sockets.delete(s))));
     await new Promise<void>((r) => hung.listen(0, '127.0.0.1', r));
     cleanups.push(async () => {
       for (const s of sockets) s.destroy();
       await new Promise((r) => hung.close(r));
     });
-    const { auditDir } = await collectorDir(cleanups);
+    const { dir, auditDir } = await collectorDir(cleanups);
+    go = join(dir, 'go');
     const port = (hung.address() as { port: number }).port;
     const env = {
       OTEL_AUDIT_DIR: auditDir,
@@ -60,9 +73,10 @@ describe('exit paths and the replay', () => {
     };
     const one = runNode([fixture('replayed-after-shutdown.mjs')], { ...env, PHASE: 'first' });
     expect((await one.exited).code).toBe(0);
-    const two = runNode([fixture('replayed-after-shutdown.mjs')], { ...env, PHASE: 'second' });
-    expect((await two.exited).code).toBe(0);
     const first = one.lines.find((l) => l.event === 'first')!;
+    replayOf = String(first.streamId);
+    const two = runNode([fixture('replayed-after-shutdown.mjs')], { ...env, PHASE: 'second', GO_FILE: go });
+    expect((await two.exited).code).toBe(0);
     const second = two.lines.find((l) => l.event === 'second')!;
     expect(first.undelivered).toBe(4);
     expect(second.replayed).toMatchObject({ streams: [first.streamId], unfinished: [first.streamId] });

@@ -10,6 +10,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { killAll, runNode } from '../helpers/child.js';
 import { collectorDir } from '../helpers/pipeline.js';
 import { recordsOfFile } from '../helpers/records.js';
+import { until } from '../helpers/until.js';
 
 const cleanups: (() => Promise<unknown>)[] = [];
 afterEach(async () => {
@@ -73,9 +74,11 @@ describe('a running processor looks again for streams left to replay', () => {
     const deadline = Date.now() + 20_000;
     while (delivered(collectorFile, id) < Number(written.accepted) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
     expect(delivered(collectorFile, id)).toBe(Number(written.accepted));
+    const said = (): string[] => service.stderr.filter((l) => /replay skipped 1 unreadable journal line/.test(l));
+    await until(() => said().length > 0, () => `the unreadable line to be said; stderr: ${service.stderr.join('\n')}`);
     // Twenty rescans' time: each would have said it again.
     await new Promise((r) => setTimeout(r, 2000));
-    expect(service.stderr.filter((l) => /replay skipped 1 unreadable journal line/.test(l))).toHaveLength(1);
+    expect(said()).toHaveLength(1);
   });
 
   it('the service delivers the dead writer\'s records once the job that held them is gone', async () => {

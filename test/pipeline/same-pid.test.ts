@@ -91,7 +91,9 @@ describe('replay of a crashed stream whose state names a pid that is alive now',
     const live = spawnJson('unshare', [...unshare, '--kill-child=SIGKILL', process.execPath, fixture], env);
     const first = await live.waitFor((o) => o.event === 'journaled');
     expect(first.pid).toBe(1);
-    const second = spawnJson('unshare', [...unshare, process.execPath, fixture], { OTEL_AUDIT_DIR: auditDir, OTEL_EXPORTER_OTLP_LOGS_ENDPOINT: collector.endpoint, MODE: 'restart', REPLAY_WAIT_MS: '1500' });
+    const second = spawnJson('unshare', [...unshare, process.execPath, fixture], { OTEL_AUDIT_DIR: auditDir, OTEL_EXPORTER_OTLP_LOGS_ENDPOINT: collector.endpoint, MODE: 'restart', REPLAY_WAIT_MS: '20000' });
+    // A stream waited on for its lease (5 min) would still be pending after 20 s; one left to its owner at once is
+    // not, however long a loaded machine takes to start the process and look.
     const line = await second.waitFor((o) => o.event === 'replayed');
     // Left to its owner, seen alive by its socket: not taken for the crashed predecessor, and not waited on either.
     expect(line).toMatchObject({ pid: 1, previousStreamId: null, streams: [], pending: false });
