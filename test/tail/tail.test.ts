@@ -16,6 +16,7 @@ import { ATTR_ACTOR_ID } from '../../src/core/attributes.js';
 import type { OtlpLogRecord } from '../../src/otlp/types.js';
 import { makeChain, recordHash, retentionFixture, setAttr, testStreamId, toLines } from '../helpers/make-chain.js';
 import { tempDir } from '../helpers/tmp.js';
+import { until } from '../helpers/until.js';
 import { buildOutageFixture, type OutageFixture } from '../search/outage-fixture.js';
 import { referenceRecords } from '../search/reference.js';
 
@@ -27,17 +28,6 @@ async function tail(argv: string[], signal?: AbortSignal): Promise<{ code: numbe
 }
 const jsonOf = (out: string): MatchJson[] => out.split('\n').filter(Boolean).map((l) => JSON.parse(l) as MatchJson);
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-/**
- * Waits until `done()` (tail has shown or said something), polling every 20 ms; throws after 20 s. A follow test
- * waits for what it needs this way, not for a fixed time, which a loaded machine may overrun (found when a parallel
- * run removed a segment before tail had read it).
- */
-async function until(done: () => boolean, what: () => string): Promise<void> {
-  for (let t = 0; !done(); t++) {
-    if (t > 1000) throw new Error(`waited 20 s for ${what()}`);
-    await sleep(20);
-  }
-}
 
 /**
  * `otel-audit tail <args>` (the built CLI) in a child process limited to `maxFiles` open files. A following tail
