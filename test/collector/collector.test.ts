@@ -384,9 +384,9 @@ describe('collector: faults', () => {
     await expect(aborted).rejects.toThrow();
     expect(await lines(outFile)).toHaveLength(2);
 
-    const fast = Date.now();
+    // The fault is used up (two requests): the next one is answered at once (its state, not a time, is asserted).
+    expect(handle.fault()).toEqual({ mode: 'ok' });
     expect((await post(handle.endpoint, request(1))).status).toBe(200);
-    expect(Date.now() - fast).toBeLessThan(250);
     expect(handle.stats()).toMatchObject({ requests: 3, accepted: 3, records: 3 });
   });
 
