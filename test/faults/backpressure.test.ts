@@ -33,7 +33,7 @@ describe('memory stays bounded during an outage; the journal absorbs the backlog
     const env = {
       OTEL_AUDIT_DIR: dir,
       OTEL_EXPORTER_OTLP_LOGS_ENDPOINT: t.collector.endpoint,
-      OTEL_EXPORTER_OTLP_TIMEOUT: '1000',
+      OTEL_EXPORTER_OTLP_TIMEOUT: '10000', // a request timed out and sent again would be a duplicate, which is asserted
       OTEL_BLRP_EXPORT_TIMEOUT: '30000',
       OTEL_BLRP_MAX_QUEUE_SIZE: '2048',
       MEASURE_LIVE: '1', // samples after a full GC: live memory, not the GC's sawtooth

@@ -211,7 +211,7 @@ describe('disk faults: delivery goes on, the failure is reported and counted, wr
         OTEL_AUDIT_MAX_FILE_BYTES: '8192', // rotation every few records: new files are what EACCES refuses
         OTEL_AUDIT_MAX_FILES: '10000',
         OTEL_EXPORTER_OTLP_LOGS_ENDPOINT: t.collector.endpoint,
-        OTEL_EXPORTER_OTLP_TIMEOUT: '1000',
+        OTEL_EXPORTER_OTLP_TIMEOUT: '10000', // a request timed out and sent again would be a duplicate, which is asserted
         EMIT_RATE: '400',
         EMIT_SECONDS: '1.6',
         EMIT_COUNT: '0',

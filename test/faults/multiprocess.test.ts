@@ -73,7 +73,8 @@ describe('cluster workers on one directory', () => {
       OTEL_AUDIT_MAX_FILE_BYTES: '65536', // rotation too
       OTEL_AUDIT_MAX_FILES: '1000',
       OTEL_EXPORTER_OTLP_LOGS_ENDPOINT: t.collector.endpoint,
-      OTEL_EXPORTER_OTLP_TIMEOUT: '500',
+      // Long enough for a loaded machine: a request timed out and sent again would be a duplicate, which is asserted.
+      OTEL_EXPORTER_OTLP_TIMEOUT: '10000',
       EMIT_COUNT: '400',
       EMIT_RATE: '2000',
     });
