@@ -116,12 +116,13 @@ export function checkStream(streamId: string, s: RecordStore, rows: Uint32Array,
   const { chain, reorderCandidates } = pickChain(s, new SeqGroups(s, rows), sp);
   if (!ctx.allowReorder) reportReordered(s, rows, reorderCandidates, sp);
   const { len, endPos } = cutAfterEnd(s, chain, sp);
+  const setAside = (i: number): boolean => isSetAside(ctx.fileNames[s.file[i]!]!);
   // The first seq held outside rejected/ (Infinity: none), after resequencing took copies back to their seq.
   let firstHeld = Infinity;
-  for (const i of rows) if (s.seq[i]! < firstHeld && !isSetAside(ctx.fileNames[s.file[i]!]!)) firstHeld = s.seq[i]!;
+  for (const i of rows) if (s.seq[i]! < firstHeld && !setAside(i)) firstHeld = s.seq[i]!;
   const at = chainLookup(chain, len, seqOf);
   const aside = setAsideCut(s, chain, len, endPos, ctx.retained, firstHeld, ctx.certified, at);
-  const gone = ctx.goneNow === undefined ? undefined : goneThrough(s, rows, ctx.goneNow, ctx.fileNames);
+  const gone = ctx.goneNow === undefined ? undefined : goneThrough(s, rows, ctx.goneNow, setAside);
   checkLinks(s, chain, len, ctx.retained, sp, ctx.certified, firstHeld, aside, gone);
   const asideCut = aside?.cut;
   const lastHeld = len > 0 ? seqOf(chain[len - 1]!) : 0;
@@ -731,8 +732,8 @@ function unvouchedWhy(s: RecordStore, i: number): string {
  */
 export type GoneThrough = (prevN: number, hash: string) => boolean;
 
-function goneThrough(s: RecordStore, rows: Uint32Array, goneNow: (f: number) => boolean, fileNames: readonly string[]): GoneThrough {
-  const kept = (i: number): boolean => !isSetAside(fileNames[s.file[i]!]!);
+function goneThrough(s: RecordStore, rows: Uint32Array, goneNow: (f: number) => boolean, setAside: (i: number) => boolean): GoneThrough {
+  const kept = (i: number): boolean => !setAside(i);
   let lowest: number | undefined; // the lowest seq held in a file still there, outside rejected/ (Infinity: none)
   return (prevN, hash) => {
     if (lowest === undefined) {

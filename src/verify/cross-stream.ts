@@ -84,9 +84,13 @@ export function checkStreamLinks(checked: Map<string, CheckedStream>, fileNames:
       });
       continue;
     }
+    // The link is the word of this stream's seq-1 record: no evidence about A when this stream's own check named
+    // that record as changed (seq 2 does not link to it, and neither a signature nor seq 3 says it is seq 2 that
+    // changed). The link may be the very change.
+    const doubted = linkDoubted(b);
     // Retention deleted the finished stream whole while this run read the directory: said as verify run again says
     // it (the stream deleted whole, a restart of a stream not among the inputs), not as a truncation.
-    const raced = retainedAtEnd(a, b, link, retained.get(link.previousStreamId) ?? []);
+    const raced = doubted ? undefined : retainedAtEnd(a, link, retained.get(link.previousStreamId) ?? []);
     if (raced !== undefined) {
       const aLast = a.summary.last;
       const L = link.previousStreamLast!;
@@ -106,10 +110,6 @@ export function checkStreamLinks(checked: Map<string, CheckedStream>, fileNames:
     }
     const L = link.previousStreamLast;
     if (L === undefined) continue;
-    // The link is the word of this stream's seq-1 record: no evidence about A when this stream's own check named
-    // that record as changed (seq 2 does not link to it, and neither a signature nor seq 3 says it is seq 2 that
-    // changed). The link may be the very change.
-    const doubted = linkDoubted(b);
     const doubt = (claim: string): Problem => ({
       kind: 'restart',
       severity: 'info',
@@ -189,10 +189,10 @@ function removedTail(previousStreamId: string, aLast: number, L: number, here: {
  */
 const linkDoubted = (b: CheckedStream): boolean => b.problems.some((p) => p.seq === 1 && p.severity === 'error' && (p.kind === 'modified' || p.kind === 'inserted'));
 
-/** chain-check.ts `retainedAtEndWhileRead` for the records of `a` held short of where `b`'s restart link found it. */
-function retainedAtEnd(a: CheckedStream, b: CheckedStream, link: StreamLink, retained: readonly RetentionCut[]): RetentionCut | undefined {
+/** chain-check.ts `retainedAtEndWhileRead` for the records of `a` held short of where a restart link (not doubted) found it. */
+function retainedAtEnd(a: CheckedStream, link: StreamLink, retained: readonly RetentionCut[]): RetentionCut | undefined {
   const L = link.previousStreamLast;
-  if (L === undefined || a.summary.last >= L || a.summary.count === 0 || linkDoubted(b)) return undefined;
+  if (L === undefined || a.summary.last >= L || a.summary.count === 0) return undefined;
   return retainedAtEndWhileRead(a, retained, L, link.previousStreamHash, a.summary.last);
 }
 

@@ -50,6 +50,12 @@ afterEach(async () => {
   p = undefined;
 });
 
+/** Copies of the records at `seqs` (of `lines`, seq 1 first) set aside in `dir`/rejected/, as the collector's refusals are kept. */
+function writeSetAside(dir: string, lines: readonly string[], seqs: readonly number[]): void {
+  mkdirSync(join(dir, 'rejected'));
+  writeFileSync(join(dir, 'rejected', 'audit-a-rejected-000001.jsonl'), seqs.map((q) => lines[q - 1]!).join('\n') + '\n');
+}
+
 const segments = (dir: string): string[] => readdirSync(dir).filter((f) => f.endsWith('.jsonl')).sort();
 
 let next = 0;
@@ -217,10 +223,7 @@ describe('a gap in the middle of the stream made while the verifier reads (fixtu
 
   function arm({ log, acked, remove = [1, 2], rename, link, goneBefore, rewrite, aside, short }: Case): void {
     for (let k = 1; k <= 3; k++) if (k !== 2 || goneBefore !== true) writeFileSync(seg(k), lines.slice(3 * (k - 1), k === 1 && short === true ? 2 : 3 * k).join('\n') + '\n');
-    if (aside !== undefined) {
-      mkdirSync(join(dir, 'rejected'));
-      writeFileSync(join(dir, 'rejected', 'audit-a-rejected-000001.jsonl'), aside.map((q) => lines[q - 1]!).join('\n') + '\n');
-    }
+    if (aside !== undefined) writeSetAside(dir, lines, aside);
     if (link === true) linkSync(seg(1), join(dir, 'zz-link.jsonl'));
     mkdirSync(join(dir, 'state'));
     writeFileSync(join(dir, 'state', `${streamId}.state`), state(acked));
@@ -343,10 +346,7 @@ describe('a finished stream deleted whole by retention while the verifier reads 
     { what: 'the segment read still there, a copy of seq 2 set aside in rejected/', log: () => [cut(3, h(3)), cut(6, h(6)), cut(9, h(9))], remove: [2, 3], aside: [2], ok: false },
   ])('$what: ok $ok', async ({ log, remove, aside, ok }) => {
     for (let k = 1; k <= 3; k++) writeFileSync(seg(k), lines.slice(3 * (k - 1), 3 * k).join('\n') + '\n');
-    if (aside !== undefined) {
-      mkdirSync(join(dir, 'rejected'));
-      writeFileSync(join(dir, 'rejected', 'audit-a-rejected-000001.jsonl'), aside.map((q) => lines[q - 1]!).join('\n') + '\n');
-    }
+    if (aside !== undefined) writeSetAside(dir, lines, aside);
     writeFileSync(join(dir, 'audit-b-000001.jsonl'), toLines(b).join('\n') + '\n');
     mkdirSync(join(dir, 'state'));
     writeFileSync(join(dir, 'state', `${streamId}.state`), JSON.stringify({ version: 1, streamId, acked: 9, last: 9, ended: true }) + '\n');
