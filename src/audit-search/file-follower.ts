@@ -6,7 +6,8 @@
  * lines are read from the held file before the new file at the path is read from its start. A file that shrank
  * (the journal cuts a torn last line on recovery) is re-read from the last complete line it still holds; so is
  * one rewritten in place (truncated and refilled past its old size between two polls, copytruncate-style), told
- * by the bytes before its position no longer being the ones read. The caller folds what it has already seen.
+ * by the bytes before its position no longer being the ones read. The caller folds what it has already seen, or,
+ * told by poll's `onRestart` before the first line read again, forgets it (retention-cuts.ts).
  *
  * At most MAX_HELD files are held open at once, those that grew (or were opened) last; another is reopened by its
  * name at its next poll only if it grew or was replaced (a rename in the meantime then costs what was appended to
@@ -62,6 +63,8 @@ export class FileFollower {
   private mark: Buffer | undefined;
   /** The last line was taken whole without its '\n' (finish): one that comes next ends it. */
   private newlineDue = false;
+  /** The `onRestart` of the poll in progress. */
+  private onRestart: (() => void) | undefined;
 
   /**
    * `keepWhenGone`: the one file tail follows (not a directory's): while its name leads nowhere, the file held open
@@ -77,9 +80,20 @@ export class FileFollower {
    * Reads up to the current end and calls `onLine` for each complete line (`bytes` undefined for one over
    * MAX_LINE_BYTES): first the rest of the file held open, then, if the name now leads to another file, that
    * one from its start. Resolves false when the file is gone (what the held file still had was read first);
-   * rejects on other I/O errors.
+   * rejects on other I/O errors. `onRestart` is called when lines already handed on are read again from the
+   * file's start (it shrank below them, was rewritten in place, or the name leads to another file), before the
+   * first of them.
    */
-  async poll(onLine: (bytes: Buffer | undefined, line: number) => void): Promise<boolean> {
+  async poll(onLine: (bytes: Buffer | undefined, line: number) => void, onRestart?: () => void): Promise<boolean> {
+    this.onRestart = onRestart;
+    try {
+      return await this.pollOnce(onLine);
+    } finally {
+      this.onRestart = undefined;
+    }
+  }
+
+  private async pollOnce(onLine: (bytes: Buffer | undefined, line: number) => void): Promise<boolean> {
     const wasHeld = this.fh !== undefined;
     if (wasHeld) await this.readHeld(onLine);
     // Gone before it was ever opened: nothing of it was read. (One closed for the cap had been read to the size
@@ -275,7 +289,10 @@ export class FileFollower {
 
   private reset(consumed: number): void {
     this.newlineDue = false; // a '\n' that comes now is another file's, or another line's
-    if (consumed === 0) this.lineNo = 0;
+    if (consumed === 0) {
+      if (this.lineNo > 0) this.onRestart?.();
+      this.lineNo = 0;
+    }
     if (consumed !== this.consumed) this.mark = undefined;
     this.consumed = consumed;
     this.partial = [];

@@ -11,8 +11,8 @@
  * (FileFollower), and only the newest cuts of the most recently named streams are kept — retention deletes a
  * stream's oldest segment first, so the cut a gap needs is its stream's newest — and the state file of each stream
  * with new lines is read again. Before, the whole log and every state file were read again at each poll it changed
- * (found in review: 1.4 GB and a core's worth of CPU on a log of 200,000 lines). A log that shrank or was replaced
- * is read again from its start, what was kept from it forgotten.
+ * (found in review: 1.4 GB and a core's worth of CPU on a log of 200,000 lines). A log that shrank, was rewritten in
+ * place or replaced is read again from its start (FileFollower tells), what was kept from it forgotten.
  */
 import { lstat } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -39,8 +39,6 @@ export class RetentionView implements RetentionCuts {
   private readonly cuts = new Map<string, { last: number; lastHash: string }[]>();
   /** By stream key, what its state file records acknowledged, read after its newest cut. */
   private readonly acked = new Map<string, number>();
-  /** The log as last read: its inode and size. */
-  private seen: { ino: bigint; size: bigint } | undefined;
 
   constructor(dir: string) {
     this.stateDir = join(dir, 'state');
@@ -59,16 +57,17 @@ export class RetentionView implements RetentionCuts {
   async refresh(): Promise<void> {
     try {
       if (!(await lstat(this.stateDir)).isDirectory()) return this.forget();
-      const st = await lstat(join(this.stateDir, 'retention.log'), { bigint: true });
-      // Shrunk or replaced (found in review: cuts read before a truncation still counted): read anew.
-      if (this.seen !== undefined && (st.ino !== this.seen.ino || st.size < this.seen.size)) this.forget();
-      this.seen = { ino: st.ino, size: st.size };
     } catch {
       return this.forget();
     }
     const named = new Map<string, string>();
+    /** Shrunk, rewritten or replaced (found in review: cuts read before a truncation still counted): read anew. */
+    const restart = (): void => {
+      this.clear();
+      named.clear();
+    };
     try {
-      await this.log.poll((bytes) => {
+      const there = await this.log.poll((bytes) => {
         const c = bytes === undefined ? undefined : parseRetentionLine(bytes);
         if (c === undefined) return;
         let kept = this.cuts.get(c.streamId);
@@ -80,9 +79,10 @@ export class RetentionView implements RetentionCuts {
         kept.push({ last: c.last, lastHash: c.lastHash });
         if (kept.length > KEPT_PER_STREAM) kept.shift();
         named.set(c.streamId, c.signed.streamId);
-      });
+      }, restart);
+      if (!there) return this.forget();
     } catch {
-      /* unreadable: as if absent */
+      return this.forget(); // unreadable: as if absent
     }
     for (const [key, id] of named) {
       if (!this.cuts.has(key)) continue; // dropped again in the same read (past KEPT_STREAMS): no state to keep for it
@@ -93,14 +93,16 @@ export class RetentionView implements RetentionCuts {
     }
   }
 
-  /** Forgets what was read; the log, when there, is read from its start. */
+  /** The log is gone or unreadable: what was read is forgotten, and the log, once there again, read from its start. */
   private forget(): void {
-    if (this.seen === undefined && this.cuts.size === 0) return;
-    this.cuts.clear();
-    this.acked.clear();
-    this.seen = undefined;
+    this.clear();
     void this.log.close().catch(() => undefined);
     this.log = this.follower();
+  }
+
+  private clear(): void {
+    this.cuts.clear();
+    this.acked.clear();
   }
 
   /** Closes the log's file. */
