@@ -2,7 +2,7 @@
  * The exit hook (ARCHITECTURE.md §5.6) journals what was accepted but not yet written when the process ends by
  * process.exit() — and fsyncs it: the next start replays it, but only if it survived a power cut too. From the
  * system calls of a child under strace (test/helpers/strace.ts): fsync=batch (the default), collector unreachable,
- * 200 records emitted in one turn, then process.exit(0), so no group commit ran and every line is the exit hook's.
+ * 50 records emitted in one turn, then process.exit(0), so no group commit ran and every line is the exit hook's.
  * test/pipeline/exit-paths.test.ts checks that the lines are in the file; only the trace shows they were fsynced.
  */
 import { mkdtempSync, realpathSync, rmSync } from 'node:fs';
