@@ -51,6 +51,17 @@ describe('mapEvent: exact attributes', () => {
       core(USER, { 'user.id': 'u-1', 'audit.target.id': 'acct-7', 'audit.target.type': 'account' }),
     ],
     ['target type only', { ...BASE, target: { type: 'account' } }, core(USER, { 'user.id': 'u-1', 'audit.target.type': 'account' })],
+    // The extensions of README.md's attribute table: a field with no semantic convention keeps its documented name.
+    [
+      'target name → audit.target.name',
+      { ...BASE, target: { id: 'doc-1', name: 'Quarterly report' } },
+      core(USER, { 'user.id': 'u-1', 'audit.target.id': 'doc-1', 'audit.target.name': 'Quarterly report' }),
+    ],
+    [
+      'name and roles of a non-user actor → audit.actor.name, audit.actor.roles',
+      { ...BASE, actor: { id: 'billing', type: 'service', name: 'Billing', roles: ['writer', 'reader'] } },
+      core({ id: 'billing', type: 'service' }, { 'audit.actor.name': 'Billing', 'audit.actor.roles': ['writer', 'reader'] }),
+    ],
     [
       'source ipv4 with port',
       { ...BASE, source: { address: '203.0.113.9', port: 51234 } },
