@@ -223,15 +223,9 @@ export class JournalWriter {
    */
   private async syncBeforeRotation(len: number): Promise<void> {
     const cur = this.current;
-    const fd = this.fd;
-    if (fd < 0 || cur === undefined || !this.rotationDue(cur, len)) return;
+    if (this.fd < 0 || cur === undefined || !this.rotationDue(cur, len)) return;
     const bytes = cur.bytes;
-    try {
-      await fsyncAsync(fd);
-    } catch (e) {
-      if (this.current === cur) throw e;
-      return;
-    }
+    await this.syncCurrent();
     if (this.current === cur && cur.bytes === bytes) {
       this.syncedForRotation = cur;
       this.syncedBytes = bytes;
@@ -331,6 +325,11 @@ export class JournalWriter {
    */
   fsyncAsync(): Promise<void> {
     if (this.closed || this.fd < 0 || this.options.fsync === 'off') return Promise.resolve();
+    return this.syncCurrent();
+  }
+
+  /** fsync of the current segment, off the thread, whatever the policy (the caller decides). */
+  private syncCurrent(): Promise<void> {
     const segment = this.current;
     // A segment rotated (or the journal closed) meanwhile was fsynced then, and its fd closed (its number perhaps
     // reused by the next segment: the segment, not the number, tells): an error there is no failure of these lines
