@@ -25,10 +25,11 @@ describe.skipIf(skipWithoutStrace('test/durability'))('segment rotation under fs
     const collector: CollectorHandle = await startCollector({ port: 0 });
     cleanups.push(() => collector.close());
     const auditDir = join(sandbox, 'audit');
-    // ~400-byte records in 4 KiB segments: a rotation every few records.
+    // ~400-byte records in 4 KiB segments: a rotation every few records. No pause between emits: lines queue while a
+    // group commit runs, so groups span rotations, and a rotation that left its segment unsynced would show.
     const t = await runTraced(
       EMITTER,
-      { OTEL_AUDIT_DIR: auditDir, OTEL_AUDIT_FSYNC: 'batch', OTEL_AUDIT_MAX_FILE_BYTES: '4096', OTEL_EXPORTER_OTLP_LOGS_ENDPOINT: collector.endpoint, EMIT_COUNT: '40', EMIT_GAP_MS: '10' },
+      { OTEL_AUDIT_DIR: auditDir, OTEL_AUDIT_FSYNC: 'batch', OTEL_AUDIT_MAX_FILE_BYTES: '4096', OTEL_EXPORTER_OTLP_LOGS_ENDPOINT: collector.endpoint, EMIT_COUNT: '40', EMIT_GAP_MS: '0' },
       sandbox,
     );
     expect(t.code, t.stderr).toBe(0);
